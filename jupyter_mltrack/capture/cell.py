@@ -1,0 +1,132 @@
+"""One tracked cell execution: opened before IPython runs the cell, closed after it.
+
+Working from IPython's ``pre_run_cell``/``post_run_cell`` events rather than exec'ing the cell
+inside a magic is what keeps a tracked cell indistinguishable from an untracked one: IPython
+itself compiles, runs and displays it, and shows any traceback without tracker frames.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ..jsonsafe import to_float
+from ..store.entities import RunStatus
+from . import api
+from .kernelinfo import cell_id, notebook_path
+from .outputs import OutputRecorder
+from .params import CellAnalysis, analyse, simple_reads
+from .runcard import card_bundle
+
+if TYPE_CHECKING:
+    from .magics import TrackMagics
+
+
+def _flatten(groups: list[list[str]]) -> list[str]:
+    return [name for group in groups for name in group]
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    key, _, value = tag.partition("=")
+    return key.strip(), value.strip()
+
+
+class TrackedCell:
+    """Starts the run and output capture on creation; :meth:`finish` records and closes."""
+
+    def __init__(self, magics: TrackMagics, args: Any, body: str) -> None:
+        self.magics = magics
+        self.shell = shell = magics.shell
+        self.args = args
+        self.analysis: CellAnalysis | None
+        try:
+            self.analysis = analyse(ast.parse(shell.transform_cell(body)))
+        except (SyntaxError, ValueError):
+            self.analysis = None  # IPython reports the error; the run is recorded as failed
+        params: dict[str, Any] = {}
+        if self.analysis is not None and magics.capture_reads:
+            params = simple_reads(self.analysis.reads, shell.user_ns)
+        nb = notebook_path()
+        self.run = api.start_run(
+            args.name,
+            experiment=args.experiment or magics.experiment or api.default_experiment(nb),
+            params=params,
+            tags=dict(_split_tag(t) for t in _flatten(args.tag)),
+            notebook_path=nb,
+            cell_id=cell_id(shell),
+            execution_count=shell.execution_count,
+            code=body,
+            source="notebook",
+        )
+        self.run.in_cell = True
+        self.recorder = OutputRecorder(shell, max_bytes=magics.max_output_bytes)
+        self.recorder.__enter__()
+
+    def finish(self, result: Any) -> None:
+        """Record what the cell produced. Never raises: tracking must not break the cell."""
+        with contextlib.suppress(Exception):
+            self.recorder.__exit__(None, None, None)
+        run = self.run
+        try:
+            status, error = self._status(result)
+            ns = self.shell.user_ns
+            params: dict[str, Any] = dict(self.analysis.literals) if self.analysis else {}
+            params.update({n: ns[n] for n in _flatten(self.args.param) if n in ns})
+            run.log_params(params)
+            for name in _flatten(self.args.metric):
+                if name in ns and to_float(ns[name]) is not None:
+                    run.log_metric(name, ns[name])
+            value = getattr(result, "result", None)
+            if status is RunStatus.FINISHED and value is not None:
+                self._result_metrics(value)
+                self._record_result(value, getattr(result, "execution_count", None))
+            run.in_cell = False
+            run.end(status, outputs=self.recorder.finalize(), error=error)
+            if self.magics.run_card and not self.args.no_card:
+                from IPython.display import publish_display_data
+
+                publish_display_data(card_bundle(run.store, run.summary()))
+        except Exception as exc:
+            print(f"mltrack: could not record run {run.id[:8]}: {exc!r}", file=sys.stderr)
+            with contextlib.suppress(Exception):
+                run.end(RunStatus.FAILED, error=api.error_info(exc))
+
+    def _status(self, result: Any) -> tuple[RunStatus, dict[str, Any] | None]:
+        exc = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+        if exc is None:
+            return RunStatus.FINISHED, None
+        try:
+            formatted = self.shell.InteractiveTB.structured_traceback(
+                type(exc), exc, exc.__traceback__, tb_offset=1
+            )
+        except Exception:
+            formatted = None
+        info = api.error_info(exc, formatted)
+        self.recorder.error(info["ename"], info["evalue"], info["traceback"])
+        status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
+        return status, info
+
+    def _result_metrics(self, value: Any) -> None:
+        """A numeric last expression is a metric; so is each entry of a dict of numbers."""
+        number = to_float(value)
+        if number is not None and not isinstance(value, bool):
+            expr = self.analysis.last_expression if self.analysis else None
+            self.run.log_metric(expr if expr and expr.isidentifier() else "value", number)
+        elif (
+            isinstance(value, dict)
+            and value
+            and all(
+                isinstance(k, str) and not isinstance(v, bool) and to_float(v) is not None
+                for k, v in value.items()
+            )
+        ):
+            self.run.log_metrics(value)
+
+    def _record_result(self, value: Any, execution_count: int | None) -> None:
+        try:
+            data, metadata = self.shell.display_formatter.format(value)
+        except Exception:
+            return
+        self.recorder.result(data, metadata, execution_count)

@@ -1,0 +1,102 @@
+"""What a run executed in: Python, platform, imported packages' versions and git state.
+
+Looking up distributions is slow (tens of milliseconds the first time), so it is done once per
+kernel and again only when new top-level modules appear; git runs as a subprocess. Both are
+called from the background worker in :mod:`.api`, never on the cell's critical path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from ..store.entities import Environment
+
+
+@lru_cache(maxsize=1)
+def _module_to_distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+@lru_cache(maxsize=4096)
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+_cache: dict[str, object] = {"modules": frozenset(), "env": None}
+
+
+def imported_packages() -> dict[str, str]:
+    """Distribution name → version for every distribution the kernel has imported from."""
+    tops = frozenset(name.partition(".")[0] for name in list(sys.modules))
+    tops = frozenset(t for t in tops if t and not t.startswith("_"))
+    mapping = _module_to_distributions()
+    packages: dict[str, str] = {}
+    for top in tops:
+        for dist in mapping.get(top, ()):
+            version = _version(dist)
+            if version:
+                packages[dist] = version
+    return dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))
+
+
+def current_environment() -> Environment:
+    """The environment now; recomputed only when the set of imported modules grew."""
+    modules = frozenset(sys.modules)
+    cached = _cache["env"]
+    if cached is not None and modules == _cache["modules"]:
+        return cached  # type: ignore[return-value]
+    packages = imported_packages()
+    python = platform.python_version()
+    plat = platform.platform()
+    body = json.dumps({"python": python, "platform": plat, "packages": packages}, sort_keys=True)
+    env = Environment(
+        python=python,
+        platform=plat,
+        packages=packages,
+        digest=hashlib.sha256(body.encode()).hexdigest(),
+    )
+    _cache["modules"] = modules
+    _cache["env"] = env
+    return env
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str | None
+    dirty: bool | None
+
+
+def git_state(cwd: str | Path) -> GitState:
+    """HEAD commit and whether tracked files differ from it; (None, None) outside a repo."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if head.returncode != 0:
+            return GitState(None, None)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return GitState(None, None)
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return GitState(head.stdout.strip() or None, dirty)

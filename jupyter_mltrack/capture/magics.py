@@ -1,0 +1,196 @@
+"""``%%track`` and ``%mltrack``: the notebook face of the tracker (jupysql-style magics).
+
+A ``%%track`` cell is run by IPython as an ordinary cell: an input transformer blanks the
+``%%track`` line, and the ``pre_run_cell``/``post_run_cell`` hooks open and close a
+:class:`~.cell.TrackedCell` around it. So the user's namespace, ``Out[n]``, tracebacks and
+failures behave exactly as without the magic (a failing cell still fails, after the run is
+recorded). Options are parsed with ``magic_arguments`` from the ``%%track`` line.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Int, Unicode
+from traitlets.config import Configurable
+
+from . import api
+from .cell import TrackedCell
+from .kernelinfo import notebook_path
+from .outputs import MAX_OUTPUT_BYTES
+
+
+def _is_track_line(line: str) -> bool:
+    stripped = line.strip()
+    return stripped == "%%track" or stripped.startswith("%%track ")
+
+
+@magics_class
+class TrackMagics(Magics, Configurable):
+    """Track notebook cells as runs. Configure with ``%config TrackMagics.<option> = …``."""
+
+    experiment = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="Experiment for runs without -e (default: the notebook's name).",
+    )
+    run_card = Bool(True, config=True, help="Show a run card under each tracked cell.")
+    capture_reads = Bool(True, config=True, help="Record simple values a cell reads as parameters.")
+    max_output_bytes = Int(
+        MAX_OUTPUT_BYTES, config=True, help="Largest single output stored, in bytes."
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        Configurable.__init__(self, config=shell.config if shell is not None else None)
+        Magics.__init__(self, shell=shell, **kwargs)
+        self._cell: TrackedCell | None = None
+
+    # %%track ------------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("name", nargs="?", default=None, help="A name for the run.")
+    @argument("-e", "--experiment", default=None, help="Experiment to record the run in.")
+    @argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        nargs="+",
+        metavar="NAME",
+        help="Record these variables' values after the cell as parameters.",
+    )
+    @argument(
+        "-m",
+        "--metric",
+        action="append",
+        default=[],
+        nargs="+",
+        metavar="NAME",
+        help="Record these variables' values after the cell as metrics.",
+    )
+    @argument(
+        "-t",
+        "--tag",
+        action="append",
+        default=[],
+        nargs="+",
+        metavar="TAG",
+        help="Tag the run (TAG or KEY=VALUE).",
+    )
+    @argument("--no-card", action="store_true", help="Do not show the run card.")
+    @cell_magic
+    def track(self, line: str, cell: str) -> Any:
+        """Run the cell as a tracked run: ``%%track [NAME] [-e EXP] [-p NAME …] [-m NAME …] [-t TAG …]``.
+
+        A cell starting with ``%%track`` never reaches this method in practice: the input
+        transformer below hands it to IPython as a normal cell and the pre/post-run hooks
+        record it, so tracebacks, ``Out[n]``, ``;`` and top-level ``await`` behave exactly as
+        in an untracked cell. This is the path for ``run_cell_magic("track", …)`` calls.
+        """
+        parse_argstring(self.track, line)  # report bad options before running anything
+        self.shell.run_cell(f"%%track {line}\n{cell}", store_history=False)
+
+    # hooks --------------------------------------------------------------------------------
+
+    def strip_magic_line(self, lines: list[str]) -> list[str]:
+        """Input transformer: blank the ``%%track`` line (keeping line numbers)."""
+        if lines and _is_track_line(lines[0]):
+            return ["\n", *lines[1:]]
+        return lines
+
+    def pre_run_cell(self, info: Any) -> None:
+        raw = getattr(info, "raw_cell", None) or ""
+        first, _, body = raw.lstrip("\n").partition("\n")
+        if not _is_track_line(first):
+            return
+        line = first.strip()[len("%%track") :].strip()
+        try:
+            args = parse_argstring(self.track, line)
+        except Exception as exc:  # bad options: the cell still runs, untracked, and says why
+            print(f"mltrack: not tracking this cell: {exc}", file=sys.stderr)
+            return
+        try:
+            self._cell = TrackedCell(self, args, body)
+        except Exception as exc:
+            self._cell = None
+            print(f"mltrack: could not start a run: {exc}", file=sys.stderr)
+
+    def post_run_cell(self, result: Any) -> None:
+        cell, self._cell = self._cell, None
+        if cell is not None:
+            cell.finish(result)
+
+    # %mltrack -----------------------------------------------------------------------------
+
+    @line_magic
+    def mltrack(self, line: str) -> Any:
+        """``%mltrack store [URL]`` show or change the store; ``%mltrack experiment [NAME]``
+        show or set the default experiment; ``%mltrack runs`` list this notebook's runs."""
+        words = line.split()
+        if not words:
+            print(self.mltrack.__doc__)
+            return None
+        cmd, rest = words[0], words[1:]
+        if cmd == "store":
+            if rest:
+                store = api.set_store(rest[0])
+                print(f"mltrack: recording to {store!r}")
+            else:
+                print(repr(api.get_store()))
+            return None
+        if cmd == "experiment":
+            if rest:
+                self.experiment = " ".join(rest)
+            print(
+                f"mltrack: experiment = {self.experiment or api.default_experiment(notebook_path())}"
+            )
+            return None
+        if cmd == "runs":
+            return self._list_runs()
+        raise ValueError(f"unknown %mltrack command {cmd!r}; use store, experiment or runs")
+
+    def _list_runs(self) -> Any:
+        from IPython.display import HTML
+
+        exp = self.experiment or api.default_experiment(notebook_path())
+        runs, total = api.get_store().search_runs(experiment=exp, limit=50)
+        rows = "".join(
+            f"<tr><td>#{r.number}</td><td>{r.name or ''}</td><td>{r.status.value}</td>"
+            f"<td>{', '.join(f'{k}={v:.4g}' for k, v in r.metrics.items())}</td></tr>"
+            for r in runs
+        )
+        return HTML(
+            f"<table><tr><th>run</th><th>name</th><th>status</th><th>metrics</th></tr>{rows}</table>"
+            f"<p>{total} runs in {exp}</p>"
+        )
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics, hooks and input transformer (once) and expose ``mltrack``."""
+    import jupyter_mltrack
+
+    unload_ipython_extension(ipython)  # %reload_ext must not register hooks twice
+    magics = TrackMagics(ipython)
+    ipython.register_magics(magics)
+    ipython.configurables.append(magics)
+    ipython.input_transformers_cleanup.insert(0, magics.strip_magic_line)
+    ipython.events.register("pre_run_cell", magics.pre_run_cell)
+    ipython.events.register("post_run_cell", magics.post_run_cell)
+    ipython.push({"mltrack": jupyter_mltrack}, interactive=False)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    for magics in [m for m in ipython.configurables if isinstance(m, TrackMagics)]:
+        ipython.configurables.remove(magics)
+        if magics.strip_magic_line in ipython.input_transformers_cleanup:
+            ipython.input_transformers_cleanup.remove(magics.strip_magic_line)
+        for event, hook in (
+            ("pre_run_cell", magics.pre_run_cell),
+            ("post_run_cell", magics.post_run_cell),
+        ):
+            if hook in ipython.events.callbacks[event]:
+                ipython.events.unregister(event, hook)

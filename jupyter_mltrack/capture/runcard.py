@@ -1,0 +1,111 @@
+"""The compact card shown under a tracked cell: run number, key metrics, change vs. the best.
+
+It is a MIME bundle: JupyterLab renders ``application/vnd.mltrack.run+json`` with the
+labextension's renderer, other frontends fall back to the HTML or text versions.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+from ..store.entities import Run
+from ..store.store import Store
+from .outputs import RUN_CARD_MIME
+
+_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "rmse")
+MAX_CARD_METRICS = 6
+
+
+def lower_is_better(metric: str) -> bool:
+    name = metric.lower()
+    return any(word in name for word in _LOWER_IS_BETTER)
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def card_data(store: Store, run: Run) -> dict[str, Any]:
+    """The card's JSON (see docs/rest-api.md, "Run card MIME type")."""
+    metrics = {k: _num(v) for k, v in list(run.metrics.items())[:MAX_CARD_METRICS]}
+    best = None
+    deltas: dict[str, float] = {}
+    first = next((k for k, v in metrics.items() if v is not None), None)
+    if first is not None:
+        other = store.best_run(
+            run.experiment_id, first, higher_is_better=not lower_is_better(first), exclude=run.id
+        )
+        if other is not None:
+            best = {
+                "run_id": other.id,
+                "number": other.number,
+                "metrics": {k: _num(v) for k, v in other.metrics.items() if k in metrics},
+            }
+            for key, value in metrics.items():
+                before = _num(other.metrics.get(key))
+                if value is not None and before is not None:
+                    deltas[key] = value - before
+    return {
+        "run_id": run.id,
+        "number": run.number,
+        "experiment": run.experiment,
+        "name": run.name,
+        "status": run.status.value,
+        "duration": run.duration,
+        "metrics": metrics,
+        "best": best,
+        "deltas": deltas,
+    }
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "NaN"
+    return f"{value:.4g}"
+
+
+def card_text(data: dict[str, Any]) -> str:
+    head = f"mltrack run #{data['number']}"
+    if data.get("name"):
+        head += f" {data['name']}"
+    head += f" [{data['experiment']}] {data['status']}"
+    if data.get("duration") is not None:
+        head += f" in {data['duration']:.2f}s"
+    parts = []
+    for key, value in data["metrics"].items():
+        text = f"{key}={_fmt(value)}"
+        if key in data["deltas"] and data.get("best"):
+            text += f" ({data['deltas'][key]:+.4g} vs #{data['best']['number']})"
+        parts.append(text)
+    return head + ("\n" + "  ".join(parts) if parts else "")
+
+
+def card_html(data: dict[str, Any]) -> str:
+    esc = html.escape
+    cells = []
+    for key, value in data["metrics"].items():
+        delta = data["deltas"].get(key)
+        extra = ""
+        if delta is not None and data.get("best"):
+            good = (delta < 0) if lower_is_better(key) else (delta > 0)
+            colour = "#2e7d32" if good else ("#c62828" if delta else "inherit")
+            extra = (
+                f' <span style="color:{colour}">({delta:+.4g} vs #{data["best"]["number"]})</span>'
+            )
+        cells.append(f"<b>{esc(key)}</b> {esc(_fmt(value))}{extra}")
+    name = f" {esc(data['name'])}" if data.get("name") else ""
+    dur = f" · {data['duration']:.2f}s" if data.get("duration") is not None else ""
+    return (
+        '<div class="jp-mltrack-card-fallback" style="font-family:var(--jp-ui-font-family,sans-serif);'
+        'font-size:12px;border-left:3px solid #1976d2;padding:2px 8px">'
+        f"run <b>#{data['number']}</b>{name} · {esc(data['experiment'])} · {esc(data['status'])}{dur}"
+        + ("<br>" + " &nbsp; ".join(cells) if cells else "")
+        + "</div>"
+    )
+
+
+def card_bundle(store: Store, run: Run) -> dict[str, Any]:
+    data = card_data(store, run)
+    return {RUN_CARD_MIME: data, "text/html": card_html(data), "text/plain": card_text(data)}

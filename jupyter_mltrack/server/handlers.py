@@ -1,0 +1,149 @@
+"""The HTTP layer of the REST API (see ``docs/rest-api.md`` and ``openapi.json``).
+
+Handlers stay thin: they authenticate, decode the request, run the matching function of
+:mod:`.api` in a worker thread (store calls block, the server's event loop must not) and encode
+the answer. Errors, including tornado's own (403, 405), are JSON ``{"error": {status, message}}``
+so the frontend has a single shape to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from functools import cache
+from http.client import responses
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+
+from ..store import Store, StoreError
+from . import api
+
+#: Key of the shared :class:`Store` in the tornado settings (set by ``MltrackApp``).
+STORE_SETTING = "mltrack_store"
+AUTH_RESOURCE = "mltrack"
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+#: Query arguments jupyter_server itself may put on any request; never an API parameter.
+SERVER_QUERY_ARGS = frozenset({"token", "_xsrf", "no_track_activity"})
+
+T = TypeVar("T")
+
+
+class MltrackHandler(ExtensionHandlerMixin, APIHandler):
+    """Shared plumbing: the store, JSON errors and running blocking calls in a thread."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def store(self) -> Store:
+        return self.settings[STORE_SETTING]
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(store, *args)`` off the event loop and turn API refusals into HTTP errors."""
+        try:
+            return await asyncio.to_thread(fn, self.store, *args)
+        except api.ApiError as exc:
+            raise tornado.web.HTTPError(exc.status, exc.message) from None
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(api.dumps(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error as ``{"error": {"status", "message"}}`` (replaces APIHandler's shape)."""
+        message = responses.get(status_code, "Unknown error")
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError):
+            if exc.log_message:
+                message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif isinstance(exc, StoreError):
+            message = str(exc)
+        elif exc is not None:
+            message = "internal error in the mltrack server extension; see the server log"
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": {"status": status_code, "message": message}}))
+
+
+class ExperimentsHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(api.list_experiments))
+
+
+class RunsHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        args = {
+            name: [self.decode_argument(v, name=name) for v in values]
+            for name, values in self.request.query_arguments.items()
+            if name not in SERVER_QUERY_ARGS
+        }
+        self.write_json(await self.call(api.list_runs, args))
+
+
+class RunHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.write_json(await self.call(api.get_run, run_id))
+
+    @tornado.web.authenticated
+    @authorized
+    async def patch(self, run_id: str) -> None:
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise tornado.web.HTTPError(400, f"the body is not valid JSON: {exc}") from None
+        self.write_json(await self.call(api.patch_run, run_id, body))
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, run_id: str) -> None:
+        await self.call(api.delete_run, run_id)
+        self.set_status(204)
+        self.finish()
+
+
+@cache
+def openapi_text() -> str:
+    return OPENAPI_PATH.read_text(encoding="utf-8")
+
+
+class OpenApiHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(openapi_text())
+
+
+#: The API's routes as OpenAPI path templates (the same strings as in ``openapi.json``).
+ROUTES: list[tuple[str, type[MltrackHandler]]] = [
+    ("/mltrack/api/experiments", ExperimentsHandler),
+    ("/mltrack/api/runs", RunsHandler),
+    ("/mltrack/api/runs/{run_id}", RunHandler),
+    ("/mltrack/api/openapi.json", OpenApiHandler),
+]
+
+
+def template_to_pattern(template: str) -> str:
+    """``/runs/{run_id}`` -> ``/runs/(?P<run_id>[^/]+)`` (tornado URL pattern)."""
+    out = ""
+    for part in re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\})", template):
+        if part.startswith("{"):
+            out += f"(?P<{part[1:-1]}>[^/]+)"
+        else:
+            out += re.escape(part)
+    return out
+
+
+def handlers() -> list[tuple[str, type[MltrackHandler]]]:
+    """The ``(pattern, handler)`` pairs ``MltrackApp`` adds (the server prepends base_url)."""
+    return [(template_to_pattern(t), h) for t, h in ROUTES]

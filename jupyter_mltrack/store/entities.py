@@ -1,0 +1,176 @@
+"""Plain data objects the store hands out.
+
+They are deliberately separate from the ORM rows in :mod:`.models` (as in MLflow): callers
+never hold a session-bound object, so nothing lazy-loads after the session is closed and the
+REST layer can serialise them without touching SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+class RunStatus(str, enum.Enum):
+    """Life-cycle of a run. Only ``RUNNING`` is non-terminal."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    CRASHED = "crashed"
+
+    @property
+    def terminal(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds (how the store keeps time, portable across backends) to ISO-8601 UTC."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None or math.isnan(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: int
+    name: str
+    created_at: float
+    run_count: int = 0
+    last_run_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created_at": iso(self.created_at),
+            "run_count": self.run_count,
+            "last_run_at": iso(self.last_run_at),
+        }
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One logged value of a metric. ``value`` may be NaN or +/-inf."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: float
+
+    def to_dict(self) -> dict[str, Any]:
+        value = self.value
+        return {
+            "step": self.step,
+            "value": None if math.isnan(value) else value,
+            "timestamp": iso(self.timestamp),
+        }
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where a run executed. Stored once per distinct content (``digest``)."""
+
+    python: str
+    platform: str
+    packages: dict[str, str]
+    digest: str
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"python": self.python, "platform": self.platform, "packages": self.packages}
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run as listed: identity, status, timing and the summary of params and metrics."""
+
+    id: str
+    number: int
+    experiment_id: int
+    experiment: str
+    name: str | None
+    status: RunStatus
+    start_time: float
+    end_time: float | None
+    notebook_path: str | None
+    cell_id: str | None
+    execution_count: int | None
+    source: str
+    parent_run_id: str | None
+    note: str
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        if self.end_time is None:
+            return None
+        return max(0.0, self.end_time - self.start_time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "number": self.number,
+            "experiment": self.experiment,
+            "experiment_id": self.experiment_id,
+            "name": self.name,
+            "status": self.status.value,
+            "start_time": iso(self.start_time),
+            "end_time": iso(self.end_time),
+            "duration": self.duration,
+            "notebook_path": self.notebook_path,
+            "cell_id": self.cell_id,
+            "execution_count": self.execution_count,
+            "tags": dict(self.tags),
+            "note": self.note,
+            "params": dict(self.params),
+            "metrics": {k: _finite_or_none(v) for k, v in self.metrics.items()},
+        }
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """Everything recorded for one run."""
+
+    run: Run
+    code: str
+    error: dict[str, Any] | None
+    metric_series: dict[str, list[MetricPoint]]
+    outputs: list[dict[str, Any]]
+    environment: Environment | None
+    git_commit: str | None
+    git_dirty: bool | None
+    kernel_id: str | None = None
+    host: str | None = None
+    pid: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.run.to_dict()
+        env = self.environment.to_dict() if self.environment else {}
+        env["git"] = {"commit": self.git_commit, "dirty": self.git_dirty}
+        data.update(
+            {
+                "code": self.code,
+                "error": self.error,
+                "metric_series": {
+                    k: [p.to_dict() for p in pts] for k, pts in self.metric_series.items()
+                },
+                "outputs": self.outputs,
+                "environment": env,
+                "parent_run_id": self.run.parent_run_id,
+                "source": self.run.source,
+            }
+        )
+        return data

@@ -1,0 +1,133 @@
+"""SQLAlchemy ORM rows. Only :mod:`.store` touches them; everyone else gets :mod:`.entities`.
+
+Times are epoch seconds in a ``Float`` column: portable between SQLite and PostgreSQL, cheap
+to index and compare, and exact enough (microseconds) for ordering runs and metric points.
+JSON values are kept as text so both backends store them the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ExperimentRow(Base):
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), nullable=False, unique=True)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class EnvironmentRow(Base):
+    __tablename__ = "environments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    python: Mapped[str] = mapped_column(String(64), nullable=False)
+    platform: Mapped[str] = mapped_column(String(256), nullable=False)
+    packages: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "number", name="uq_runs_experiment_number"),
+        Index("ix_runs_status", "status"),
+        Index("ix_runs_notebook_path", "notebook_path"),
+        Index("ix_runs_start_time", "start_time"),
+        Index("ix_runs_kernel_id", "kernel_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False
+    )
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    name: Mapped[str | None] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    start_time: Mapped[float] = mapped_column(Float, nullable=False)
+    end_time: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+    notebook_path: Mapped[str | None] = mapped_column(String(1024))
+    cell_id: Mapped[str | None] = mapped_column(String(128))
+    execution_count: Mapped[int | None] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    source: Mapped[str] = mapped_column(String(32), nullable=False, default="notebook")
+    parent_run_id: Mapped[str | None] = mapped_column(String(32))
+    environment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("environments.id", ondelete="SET NULL")
+    )
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    git_dirty: Mapped[bool | None] = mapped_column(Boolean)
+    kernel_id: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(256))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float)
+
+
+class ParamRow(Base):
+    __tablename__ = "params"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class MetricRow(Base):
+    """One point of a metric series. NaN is stored as NULL (SQLite cannot keep NaN)."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
+    key: Mapped[str] = mapped_column(String(256), nullable=False)
+    step: Mapped[int] = mapped_column(Integer, nullable=False)
+    value: Mapped[float | None] = mapped_column(Float)
+    timestamp: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class LatestMetricRow(Base):
+    """Latest value of each metric of a run, so listing runs never scans series."""
+
+    __tablename__ = "latest_metrics"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, nullable=False)
+    value: Mapped[float | None] = mapped_column(Float)
+    timestamp: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class OutputRow(Base):
+    __tablename__ = "outputs"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    output_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class TagRow(Base):
+    __tablename__ = "tags"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False, default="")

@@ -1,0 +1,552 @@
+import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  OutputAreaModel,
+  SimplifiedOutputArea
+} from '@jupyterlab/outputarea';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { clear, h } from './dom';
+import { deleteRun, patchRun, requestAPI } from './handler';
+import { runsIcon } from './icons';
+import {
+  IMetricPoint,
+  IRunDetail,
+  IRunSummary,
+  JSONValue,
+  formatDuration,
+  formatTags,
+  formatTimestamp,
+  formatValue,
+  parseTags,
+  sparklinePoints,
+  statusClass
+} from './model';
+
+/** Most points of a metric series listed in its table. */
+const MAX_SERIES_ROWS = 50;
+
+/**
+ * The detail of one run, opened in the main area.
+ */
+export class RunDetailWidget extends Panel {
+  constructor(options: RunDetailWidget.IOptions) {
+    super();
+    this.runId = options.runId;
+    this._rendermime = options.rendermime;
+    this.id = `jp-mltrack-run-${options.runId}`;
+    this.addClass('jp-mltrack-detail');
+    this.title.icon = runsIcon;
+    this.title.label = 'Run';
+    this.title.closable = true;
+
+    this._top = new Widget();
+    this._top.addClass('jp-mltrack-detail-top');
+    this._outputsHeader = new Widget({
+      node: h('h3', { class: 'jp-mltrack-section-title', text: 'Outputs' })
+    });
+    this._outputsModel = new OutputAreaModel({ trusted: false });
+    this._outputs = new SimplifiedOutputArea({
+      model: this._outputsModel,
+      rendermime: this._rendermime
+    });
+    this._outputs.addClass('jp-mltrack-outputs');
+    this._bottom = new Widget();
+    this._bottom.addClass('jp-mltrack-detail-bottom');
+
+    this.addWidget(this._top);
+    this.addWidget(this._outputsHeader);
+    this.addWidget(this._outputs);
+    this.addWidget(this._bottom);
+    this._top.node.appendChild(
+      h('div', { class: 'jp-mltrack-loading', text: 'Loading run…' })
+    );
+  }
+
+  /** Id of the run shown. */
+  readonly runId: string;
+
+  /** The run last loaded. */
+  get run(): IRunDetail | null {
+    return this._run;
+  }
+
+  /** Emitted after the run was changed (PATCH) or deleted. */
+  get changed(): ISignal<this, 'updated' | 'deleted'> {
+    return this._changed;
+  }
+
+  /** Load the run from the server and render it. */
+  async load(): Promise<void> {
+    try {
+      const run = await requestAPI<IRunDetail>(
+        `runs/${encodeURIComponent(this.runId)}`
+      );
+      this._render(run);
+    } catch (reason) {
+      clear(this._top.node);
+      this._top.node.appendChild(
+        h('div', {
+          class: 'jp-mltrack-error',
+          text: `Cannot load run: ${(reason as Error).message ?? reason}`
+        })
+      );
+    }
+  }
+
+  /**
+   * Reload when the listed summary of the run differs from what is shown
+   * (e.g. a running run finished), unless the user is editing.
+   */
+  maybeReload(summary: IRunSummary | undefined): void {
+    if (!summary || !this._run || this._editing()) {
+      return;
+    }
+    const shown = this._run;
+    const same =
+      summary.status === shown.status &&
+      summary.end_time === shown.end_time &&
+      summary.name === shown.name &&
+      summary.note === shown.note &&
+      JSON.stringify(summary.metrics) === JSON.stringify(shown.metrics) &&
+      JSON.stringify(summary.tags) === JSON.stringify(shown.tags);
+    if (!same) {
+      void this.load();
+    }
+  }
+
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    if (!this.node.contains(document.activeElement)) {
+      this.node.focus();
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._outputsModel.dispose();
+    Signal.clearData(this);
+    super.dispose();
+  }
+
+  private _editing(): boolean {
+    const active = document.activeElement;
+    return (
+      !!active &&
+      this._top.node.contains(active) &&
+      (active.tagName === 'TEXTAREA' || active.tagName === 'INPUT')
+    );
+  }
+
+  private _render(run: IRunDetail): void {
+    this._run = run;
+    this.node.tabIndex = -1;
+    this.title.label = `Run #${run.number}${run.name ? ` ${run.name}` : ''}`;
+    this.title.caption = `${run.experiment} \u00b7 run #${run.number} \u00b7 ${run.status}`;
+    this.node.dataset.runId = run.id;
+    this.node.dataset.status = run.status;
+
+    // Top: header, annotations, params, metrics, error.
+    const top = this._top.node;
+    clear(top);
+    top.appendChild(this._renderHeader(run));
+    top.appendChild(this._renderAnnotations(run));
+    top.appendChild(
+      section(
+        'Parameters',
+        'jp-mltrack-params',
+        keyValueTable(run.params, 'No parameters captured.')
+      )
+    );
+    top.appendChild(
+      section('Metrics', 'jp-mltrack-metrics', this._renderMetrics(run))
+    );
+    if (run.error) {
+      top.appendChild(
+        section(
+          'Error',
+          'jp-mltrack-run-error',
+          h('pre', {
+            class: 'jp-mltrack-error-text',
+            text: `${run.error.ename}: ${run.error.evalue}`
+          })
+        )
+      );
+    }
+
+    // Outputs, rendered by JupyterLab's own rendermime.
+    this._outputsModel.clear();
+    const outputs = Array.isArray(run.outputs) ? run.outputs : [];
+    for (const output of outputs) {
+      try {
+        this._outputsModel.add(output as any);
+      } catch (reason) {
+        console.warn('mltrack: skipping an invalid output', reason);
+      }
+    }
+    this._outputsHeader.node.textContent = `Outputs (${outputs.length})`;
+    this._outputsHeader.setHidden(outputs.length === 0);
+    this._outputs.setHidden(outputs.length === 0);
+
+    // Bottom: code, environment.
+    const bottom = this._bottom.node;
+    clear(bottom);
+    bottom.appendChild(
+      section(
+        'Code',
+        'jp-mltrack-code',
+        h('pre', { class: 'jp-mltrack-code-text', text: run.code || '' })
+      )
+    );
+    bottom.appendChild(
+      section('Environment', 'jp-mltrack-env', renderEnvironment(run))
+    );
+  }
+
+  private _renderHeader(run: IRunDetail): HTMLElement {
+    const deleteButton = h('button', {
+      class: 'jp-mltrack-button jp-mod-warn jp-mltrack-delete',
+      text: 'Delete',
+      title: 'Delete this run and everything recorded with it'
+    });
+    deleteButton.addEventListener('click', () => void this._delete());
+    const reload = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-reload',
+      text: 'Reload'
+    });
+    reload.addEventListener('click', () => void this.load());
+
+    const facts: [string, string][] = [
+      ['Experiment', run.experiment],
+      ['Notebook', run.notebook_path ?? '—'],
+      ['Started', formatTimestamp(run.start_time)],
+      ['Ended', formatTimestamp(run.end_time)],
+      ['Duration', formatDuration(run.duration)],
+      ['Execution count', run.execution_count?.toString() ?? '—'],
+      ['Source', run.source ?? '—']
+    ];
+    if (run.parent_run_id) {
+      facts.push(['Parent run', run.parent_run_id]);
+    }
+    return h(
+      'div',
+      { class: 'jp-mltrack-detail-header' },
+      h(
+        'div',
+        { class: 'jp-mltrack-detail-title' },
+        h('span', { class: 'jp-mltrack-detail-number', text: `#${run.number}` }),
+        h('span', { class: 'jp-mltrack-detail-name', text: run.name }),
+        h('span', {
+          class: `jp-mltrack-status ${statusClass(run.status)}`,
+          text: run.status
+        }),
+        h('span', { class: 'jp-mltrack-spacer' }),
+        reload,
+        deleteButton
+      ),
+      h(
+        'dl',
+        { class: 'jp-mltrack-facts' },
+        facts.map(([k, v]) => [
+          h('dt', { text: k }),
+          h('dd', { text: v, title: v })
+        ])
+      ),
+      h(
+        'div',
+        { class: 'jp-mltrack-tags' },
+        formatTags(run.tags).map(tag =>
+          h('span', { class: 'jp-mltrack-tag', text: tag })
+        )
+      )
+    );
+  }
+
+  private _renderAnnotations(run: IRunDetail): HTMLElement {
+    const name = h('input', {
+      class: 'jp-mltrack-name-input',
+      type: 'text',
+      'aria-label': 'Run name'
+    });
+    name.value = run.name;
+    const tags = h('input', {
+      class: 'jp-mltrack-tags-input',
+      type: 'text',
+      placeholder: 'baseline, lr=0.1',
+      'aria-label': 'Tags'
+    });
+    tags.value = formatTags(run.tags).join(', ');
+    const note = h('textarea', {
+      class: 'jp-mltrack-note-input',
+      rows: 3,
+      placeholder: 'Add a note about this run…',
+      'aria-label': 'Note'
+    });
+    note.value = run.note || '';
+    const save = h('button', {
+      class: 'jp-mltrack-button jp-mod-accept jp-mltrack-save',
+      text: 'Save'
+    });
+    const saved = h('span', { class: 'jp-mltrack-saved' });
+    save.addEventListener('click', async () => {
+      const patch: { name?: string; tags?: { [k: string]: string }; note?: string } =
+        {};
+      if (name.value.trim() !== run.name) {
+        patch.name = name.value.trim();
+      }
+      const newTags = parseTags(tags.value);
+      if (JSON.stringify(newTags) !== JSON.stringify(run.tags || {})) {
+        patch.tags = newTags;
+      }
+      if (note.value !== (run.note || '')) {
+        patch.note = note.value;
+      }
+      if (Object.keys(patch).length === 0) {
+        saved.textContent = 'Nothing to save';
+        return;
+      }
+      save.disabled = true;
+      try {
+        const updated = await patchRun<IRunDetail>(run.id, patch);
+        this._render(updated);
+        this._changed.emit('updated');
+      } catch (reason) {
+        save.disabled = false;
+        await showErrorMessage('Cannot save the run', reason as Error);
+      }
+    });
+    return section(
+      'Notes',
+      'jp-mltrack-annotations',
+      h(
+        'div',
+        { class: 'jp-mltrack-form' },
+        h('label', {}, h('span', { text: 'Name' }), name),
+        h('label', {}, h('span', { text: 'Tags' }), tags),
+        h('label', {}, h('span', { text: 'Note' }), note),
+        h('div', { class: 'jp-mltrack-form-actions' }, save, saved)
+      )
+    );
+  }
+
+  private _renderMetrics(run: IRunDetail): HTMLElement {
+    const names = Array.from(
+      new Set([
+        ...Object.keys(run.metrics || {}),
+        ...Object.keys(run.metric_series || {})
+      ])
+    );
+    if (names.length === 0) {
+      return h('div', { class: 'jp-mltrack-muted', text: 'No metrics logged.' });
+    }
+    const table = h(
+      'table',
+      { class: 'jp-mltrack-kv jp-mltrack-metrics-table' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { text: 'Metric' }),
+          h('th', { text: 'Latest' }),
+          h('th', { text: 'Steps' }),
+          h('th', { text: 'Trend' })
+        )
+      )
+    );
+    const body = h('tbody');
+    const details: HTMLElement[] = [];
+    for (const name of names) {
+      const series: IMetricPoint[] = run.metric_series?.[name] ?? [];
+      const latest =
+        name in (run.metrics || {})
+          ? run.metrics[name]
+          : series.length
+            ? series[series.length - 1].value
+            : null;
+      body.appendChild(
+        h(
+          'tr',
+          { 'data-metric': name },
+          h('td', { class: 'jp-mltrack-key', text: name }),
+          h('td', { class: 'jp-mltrack-value', text: formatValue(latest) }),
+          h('td', { text: series.length }),
+          h('td', {}, sparkline(series.map(p => p.value)))
+        )
+      );
+      if (series.length > 1) {
+        const rows = series.slice(-MAX_SERIES_ROWS);
+        details.push(
+          h(
+            'details',
+            { class: 'jp-mltrack-series' },
+            h('summary', {
+              text: `${name}: ${series.length} values${
+                series.length > rows.length ? ` (last ${rows.length})` : ''
+              }`
+            }),
+            h(
+              'table',
+              { class: 'jp-mltrack-kv' },
+              h(
+                'thead',
+                {},
+                h('tr', {}, h('th', { text: 'Step' }), h('th', { text: 'Value' }))
+              ),
+              h(
+                'tbody',
+                {},
+                rows.map(p =>
+                  h(
+                    'tr',
+                    {},
+                    h('td', { text: p.step }),
+                    h('td', { text: formatValue(p.value) })
+                  )
+                )
+              )
+            )
+          )
+        );
+      }
+    }
+    table.appendChild(body);
+    return h('div', {}, table, details);
+  }
+
+  private async _delete(): Promise<void> {
+    const run = this._run;
+    if (!run) {
+      return;
+    }
+    const result = await showDialog({
+      title: `Delete run #${run.number}?`,
+      body: `Run #${run.number} "${run.name}" of experiment "${run.experiment}" and everything recorded with it will be deleted.`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!result.button.accept) {
+      return;
+    }
+    try {
+      await deleteRun(run.id);
+      this._changed.emit('deleted');
+      this.dispose();
+    } catch (reason) {
+      await showErrorMessage('Cannot delete the run', reason as Error);
+    }
+  }
+
+  private _rendermime: IRenderMimeRegistry;
+  private _run: IRunDetail | null = null;
+  private _top: Widget;
+  private _outputsHeader: Widget;
+  private _outputsModel: OutputAreaModel;
+  private _outputs: SimplifiedOutputArea;
+  private _bottom: Widget;
+  private _changed = new Signal<this, 'updated' | 'deleted'>(this);
+}
+
+export namespace RunDetailWidget {
+  export interface IOptions {
+    runId: string;
+    rendermime: IRenderMimeRegistry;
+  }
+}
+
+function section(
+  title: string,
+  className: string,
+  content: HTMLElement
+): HTMLElement {
+  return h(
+    'section',
+    { class: `jp-mltrack-section ${className}` },
+    h('h3', { class: 'jp-mltrack-section-title', text: title }),
+    content
+  );
+}
+
+function keyValueTable(
+  values: { [key: string]: JSONValue } | null | undefined,
+  emptyText: string
+): HTMLElement {
+  const entries = Object.entries(values || {});
+  if (entries.length === 0) {
+    return h('div', { class: 'jp-mltrack-muted', text: emptyText });
+  }
+  return h(
+    'table',
+    { class: 'jp-mltrack-kv' },
+    h(
+      'tbody',
+      {},
+      entries.map(([k, v]) =>
+        h(
+          'tr',
+          { 'data-key': k },
+          h('td', { class: 'jp-mltrack-key', text: k }),
+          h('td', { class: 'jp-mltrack-value', text: formatValue(v) })
+        )
+      )
+    )
+  );
+}
+
+function sparkline(values: (number | null)[]): Element | string {
+  const width = 80;
+  const height = 20;
+  const points = sparklinePoints(values, width, height);
+  if (!points) {
+    return '';
+  }
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', 'jp-mltrack-sparkline');
+  svg.setAttribute('width', String(width));
+  svg.setAttribute('height', String(height));
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('points', points);
+  svg.appendChild(line);
+  return svg;
+}
+
+function renderEnvironment(run: IRunDetail): HTMLElement {
+  const env = run.environment || {};
+  const { packages, git, ...rest } = env as {
+    packages?: { [name: string]: JSONValue };
+    git?: { [key: string]: JSONValue } | null;
+    [key: string]: JSONValue | undefined;
+  };
+  const flat: { [key: string]: JSONValue } = {};
+  for (const [k, v] of Object.entries(rest)) {
+    if (v !== undefined) {
+      flat[k] = v;
+    }
+  }
+  if (git && typeof git === 'object') {
+    for (const [k, v] of Object.entries(git)) {
+      flat[`git ${k}`] = v;
+    }
+  }
+  const children: HTMLElement[] = [
+    keyValueTable(flat, 'No environment captured.')
+  ];
+  const pkgs = Object.entries(packages || {});
+  if (pkgs.length > 0) {
+    children.push(
+      h(
+        'details',
+        { class: 'jp-mltrack-packages' },
+        h('summary', { text: `Packages (${pkgs.length})` }),
+        keyValueTable(Object.fromEntries(pkgs), '')
+      )
+    );
+  }
+  return h('div', {}, children);
+}

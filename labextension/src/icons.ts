@@ -1,0 +1,15 @@
+import { LabIcon } from '@jupyterlab/ui-components';
+
+const runsSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M3 3h2v16h16v2H3z"/>
+    <path d="M7.5 15.6 6.1 14.2l4.4-4.4 3 3 5.1-5.1 1.4 1.4-6.5 6.5-3-3z"/>
+    <circle cx="19.2" cy="6.5" r="1.8"/>
+  </g>
+</svg>`;
+
+/** Icon of the Runs sidebar. */
+export const runsIcon = new LabIcon({
+  name: 'jupyter-mltrack:runs',
+  svgstr: runsSvg
+});

@@ -1,0 +1,580 @@
+/**
+ * Pure logic of the runs sidebar and the run card: the wire types of the
+ * REST API (see docs/rest-api.md), the runs list model and formatting.
+ *
+ * Nothing here touches the DOM or the JupyterLab runtime so that it can be
+ * unit-tested with plain jest.
+ */
+
+/** Lifecycle status of a run. */
+export type RunStatus =
+  | 'running'
+  | 'finished'
+  | 'failed'
+  | 'interrupted'
+  | 'crashed';
+
+/** A JSON value as sent by the server. */
+export type JSONValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JSONValue[]
+  | { [key: string]: JSONValue };
+
+/** `RunSummary` of `GET /mltrack/api/runs`. */
+export interface IRunSummary {
+  id: string;
+  number: number;
+  experiment: string;
+  experiment_id: number;
+  name: string;
+  status: RunStatus | string;
+  start_time: string | null;
+  end_time: string | null;
+  duration: number | null;
+  notebook_path: string | null;
+  cell_id: string | null;
+  execution_count: number | null;
+  tags: { [key: string]: string };
+  note: string;
+  params: { [key: string]: JSONValue };
+  /** Latest value of each metric; `null` stands for NaN. */
+  metrics: { [key: string]: number | null };
+}
+
+/** One point of a metric series. */
+export interface IMetricPoint {
+  step: number;
+  value: number | null;
+  timestamp: string | null;
+}
+
+/** The error a failed run raised. */
+export interface IRunError {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+/** `GET /mltrack/api/runs/{id}`. */
+export interface IRunDetail extends IRunSummary {
+  code: string;
+  error: IRunError | null;
+  metric_series: { [key: string]: IMetricPoint[] };
+  /** nbformat v4 output dicts. */
+  outputs: { [key: string]: any }[];
+  environment: { [key: string]: JSONValue };
+  parent_run_id: string | null;
+  source: string;
+}
+
+/** `GET /mltrack/api/runs`. */
+export interface IRunsResponse {
+  runs: IRunSummary[];
+  total: number;
+  limit: number;
+  offset: number;
+  revision: string;
+}
+
+/** An entry of `GET /mltrack/api/experiments`. */
+export interface IExperiment {
+  id: number;
+  name: string;
+  created_at: string | null;
+  run_count: number;
+  last_run_at: string | null;
+}
+
+/** `GET /mltrack/api/experiments`. */
+export interface IExperimentsResponse {
+  experiments: IExperiment[];
+}
+
+/** JSON of the `application/vnd.mltrack.run+json` run card. */
+export interface IRunCard {
+  run_id: string;
+  number: number;
+  experiment: string;
+  name: string;
+  status: string;
+  duration: number | null;
+  metrics: { [key: string]: number | null };
+  best: {
+    run_id: string;
+    number: number;
+    metrics: { [key: string]: number | null };
+  } | null;
+  deltas: { [key: string]: number | null } | null;
+}
+
+/** MIME type of the run card displayed after every tracked cell. */
+export const RUN_CARD_MIME = 'application/vnd.mltrack.run+json';
+
+/** Statuses known to the server. */
+export const STATUSES: RunStatus[] = [
+  'running',
+  'finished',
+  'failed',
+  'interrupted',
+  'crashed'
+];
+
+/**
+ * What the sidebar lists.
+ */
+export interface IRunsFilter {
+  /** List every experiment rather than the active notebook's runs. */
+  allExperiments: boolean;
+  /** Experiment name to restrict to when `allExperiments` is on. */
+  experiment: string | null;
+  /** Path of the active notebook, relative to the server root. */
+  notebook: string | null;
+  /** Restrict to one status. */
+  status?: string | null;
+  /** Server-side ordering, e.g. `-start_time`. */
+  order?: string;
+  /** Page size (1-1000). */
+  limit?: number;
+}
+
+/**
+ * The scope a filter effectively selects.
+ *
+ * Without an active notebook the notebook scope has nothing to filter on, so
+ * it falls back to listing every experiment.
+ */
+export function effectiveScope(
+  filter: IRunsFilter
+):
+  | { kind: 'notebook'; notebook: string }
+  | { kind: 'experiment'; experiment: string }
+  | { kind: 'all' } {
+  if (!filter.allExperiments && filter.notebook) {
+    return { kind: 'notebook', notebook: filter.notebook };
+  }
+  if (filter.allExperiments && filter.experiment) {
+    return { kind: 'experiment', experiment: filter.experiment };
+  }
+  return { kind: 'all' };
+}
+
+/**
+ * The `runs` endpoint with its query string for a filter.
+ */
+export function runsQuery(filter: IRunsFilter): string {
+  const params: string[] = [];
+  const add = (key: string, value: string | number) =>
+    params.push(`${key}=${encodeURIComponent(String(value))}`);
+  const scope = effectiveScope(filter);
+  if (scope.kind === 'notebook') {
+    add('notebook', scope.notebook);
+  } else if (scope.kind === 'experiment') {
+    add('experiment', scope.experiment);
+  }
+  if (filter.status) {
+    add('status', filter.status);
+  }
+  add('order', filter.order || '-start_time');
+  add('limit', clamp(Math.round(filter.limit ?? 100), 1, 1000));
+  return `runs?${params.join('&')}`;
+}
+
+/** A stable key of a filter: the list must be re-rendered when it changes. */
+export function filterKey(filter: IRunsFilter): string {
+  return runsQuery(filter);
+}
+
+/**
+ * The runs list: the latest answer of the server and whether it changed.
+ */
+export class RunsListModel {
+  /** Runs of the latest accepted answer, in server order. */
+  get runs(): IRunSummary[] {
+    return this._runs;
+  }
+
+  /** Total number of runs matching the filter (may exceed `runs.length`). */
+  get total(): number {
+    return this._total;
+  }
+
+  /** Revision of the latest accepted answer, `null` before the first one. */
+  get revision(): string | null {
+    return this._revision;
+  }
+
+  /** Key of the filter of the latest accepted answer. */
+  get key(): string | null {
+    return this._key;
+  }
+
+  /**
+   * Accept an answer of the server for the filter `key`.
+   *
+   * Returns `true` when the view must be re-rendered: the first answer, a
+   * new revision or a different filter. An unchanged revision for the same
+   * filter is skipped.
+   */
+  update(response: IRunsResponse, key: string): boolean {
+    if (
+      this._revision !== null &&
+      response.revision === this._revision &&
+      key === this._key
+    ) {
+      return false;
+    }
+    this._revision = response.revision;
+    this._key = key;
+    this._runs = response.runs.slice();
+    this._total = response.total;
+    return true;
+  }
+
+  /** Forget the current answer so the next one is always rendered. */
+  invalidate(): void {
+    this._revision = null;
+    this._key = null;
+  }
+
+  /** The run with an id, if listed. */
+  find(id: string): IRunSummary | undefined {
+    return this._runs.find(run => run.id === id);
+  }
+
+  private _runs: IRunSummary[] = [];
+  private _total = 0;
+  private _revision: string | null = null;
+  private _key: string | null = null;
+}
+
+/**
+ * Metric names to show as columns.
+ *
+ * The configured `keyMetrics` win; otherwise the union of the metric keys of
+ * the runs in list order (the first-logged metric of the newest run first),
+ * limited to `max` names.
+ */
+export function pickKeyMetrics(
+  runs: IRunSummary[],
+  configured: string[] = [],
+  max = 3
+): string[] {
+  const wanted = configured.filter(name => typeof name === 'string' && name);
+  if (wanted.length > 0) {
+    return Array.from(new Set(wanted));
+  }
+  const names: string[] = [];
+  for (const run of runs) {
+    for (const name of Object.keys(run.metrics || {})) {
+      if (!names.includes(name)) {
+        names.push(name);
+        if (names.length >= max) {
+          return names;
+        }
+      }
+    }
+  }
+  return names;
+}
+
+/** Whether lower values of a metric are better (loss, error, mse, ...). */
+export function lowerIsBetter(metric: string): boolean {
+  return /loss|error|mse|mae|rmse/i.test(metric);
+}
+
+/** Format a duration in seconds: `420 ms`, `12.3 s`, `2m 05s`, `1h 02m`. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !isFinite(seconds)) {
+    return '—';
+  }
+  if (seconds < 0) {
+    seconds = 0;
+  }
+  if (seconds < 1) {
+    return `${Math.round(seconds * 1000)} ms`;
+  }
+  if (seconds < 60) {
+    return `${seconds < 10 ? seconds.toFixed(2) : seconds.toFixed(1)} s`;
+  }
+  const total = Math.round(seconds);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const secs = total % 60;
+  if (hours > 0) {
+    return `${hours}h ${pad2(minutes)}m`;
+  }
+  return `${minutes}m ${pad2(secs)}s`;
+}
+
+/**
+ * Format an ISO timestamp in local time: `HH:MM:SS` when it is on the same
+ * day as `now`, `YYYY-MM-DD HH:MM` otherwise.
+ */
+export function formatTimestamp(
+  iso: string | null | undefined,
+  now: Date = new Date()
+): string {
+  if (!iso) {
+    return '—';
+  }
+  const date = new Date(iso);
+  if (isNaN(date.getTime())) {
+    return iso;
+  }
+  const time = `${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
+  const sameDay =
+    date.getFullYear() === now.getFullYear() &&
+    date.getMonth() === now.getMonth() &&
+    date.getDate() === now.getDate();
+  if (sameDay) {
+    return `${time}:${pad2(date.getSeconds())}`;
+  }
+  return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(
+    date.getDate()
+  )} ${time}`;
+}
+
+/**
+ * Format a param or metric value. `null` (NaN on the wire) shows as `NaN`;
+ * floats keep 4 significant digits.
+ */
+export function formatValue(value: JSONValue | undefined): string {
+  if (value === null) {
+    return 'NaN';
+  }
+  if (value === undefined) {
+    return '';
+  }
+  if (typeof value === 'number') {
+    return formatNumber(value);
+  }
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (typeof value === 'boolean') {
+    return value ? 'True' : 'False';
+  }
+  return JSON.stringify(value);
+}
+
+/** Format a number with at most 4 significant digits. */
+export function formatNumber(value: number): string {
+  if (isNaN(value)) {
+    return 'NaN';
+  }
+  if (!isFinite(value)) {
+    return value > 0 ? 'inf' : '-inf';
+  }
+  if (Number.isInteger(value) && Math.abs(value) < 1e15) {
+    return String(value);
+  }
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) {
+    return value.toExponential(3).replace(/\.?0+e/, 'e');
+  }
+  return String(Number(value.toPrecision(4)));
+}
+
+/** How a metric moved against the best earlier run. */
+export interface IDelta {
+  metric: string;
+  /** Signed delta text, e.g. `+0.02`, `−0.1`, `NaN`. */
+  text: string;
+  /** Direction of the raw value. */
+  direction: 'up' | 'down' | 'same' | 'unknown';
+  /** Whether the move is an improvement, taking lower-is-better into account. */
+  improved: boolean | null;
+}
+
+/** Describe the delta of `metric` (value minus best earlier value). */
+export function describeDelta(
+  metric: string,
+  delta: number | null | undefined
+): IDelta {
+  if (delta === null || delta === undefined || isNaN(delta)) {
+    return { metric, text: 'NaN', direction: 'unknown', improved: null };
+  }
+  if (delta === 0) {
+    return { metric, text: '±0', direction: 'same', improved: null };
+  }
+  const up = delta > 0;
+  const text = `${up ? '+' : '\u2212'}${formatNumber(Math.abs(delta))}`;
+  const improved = lowerIsBetter(metric) ? !up : up;
+  return { metric, text, direction: up ? 'up' : 'down', improved };
+}
+
+/** The deltas of a run card, in the order of its metrics. */
+export function runCardDeltas(card: IRunCard): IDelta[] {
+  const deltas = card.deltas || {};
+  const names = Object.keys(card.metrics || {}).filter(name => name in deltas);
+  for (const name of Object.keys(deltas)) {
+    if (!names.includes(name)) {
+      names.push(name);
+    }
+  }
+  return names.map(name => describeDelta(name, deltas[name]));
+}
+
+/**
+ * The one-line deltas text of a run card, e.g.
+ * `vs #2: accuracy −0.02 ▼, loss −0.1 ▼` or `first run of "demo"`.
+ */
+export function runCardDeltasText(card: IRunCard): string {
+  if (!card.best) {
+    return `first run of "${card.experiment}"`;
+  }
+  const deltas = runCardDeltas(card);
+  if (deltas.length === 0) {
+    return `best earlier run: #${card.best.number}`;
+  }
+  const arrow = (d: IDelta) =>
+    d.direction === 'up' ? ' \u25b2' : d.direction === 'down' ? ' \u25bc' : '';
+  return `vs #${card.best.number}: ${deltas
+    .map(d => `${d.metric} ${d.text}${arrow(d)}`)
+    .join(', ')}`;
+}
+
+/**
+ * SVG polyline points of a sparkline for a series; `null` values are
+ * skipped. Returns an empty string when fewer than 2 finite values exist.
+ */
+export function sparklinePoints(
+  values: (number | null)[],
+  width = 80,
+  height = 20,
+  padding = 2
+): string {
+  const points = values
+    .map((v, i) => [i, v] as [number, number | null])
+    .filter((p): p is [number, number] => p[1] !== null && isFinite(p[1]));
+  if (points.length < 2) {
+    return '';
+  }
+  const ys = points.map(p => p[1]);
+  const min = Math.min(...ys);
+  const max = Math.max(...ys);
+  const firstX = points[0][0];
+  const spanX = points[points.length - 1][0] - firstX || 1;
+  const spanY = max - min;
+  const innerW = width - 2 * padding;
+  const innerH = height - 2 * padding;
+  return points
+    .map(([i, v]) => {
+      const x = padding + ((i - firstX) / spanX) * innerW;
+      const y =
+        spanY === 0
+          ? height / 2
+          : padding + innerH - ((v - min) / spanY) * innerH;
+      return `${round2(x)},${round2(y)}`;
+    })
+    .join(' ');
+}
+
+/** CSS class of a status badge. */
+export function statusClass(status: string): string {
+  const known = (STATUSES as string[]).includes(status) ? status : 'unknown';
+  return `jp-mltrack-status-${known}`;
+}
+
+/**
+ * Order runs on the client (the server already orders; this is used when
+ * the user sorts by clicking a column). `key` is `number`, `name`,
+ * `status`, `start_time`, `duration` or `metrics.<name>`, optionally
+ * prefixed with `-` for descending. Missing values sort last.
+ */
+export function sortRuns(runs: IRunSummary[], order: string): IRunSummary[] {
+  const descending = order.startsWith('-');
+  const key = descending ? order.slice(1) : order;
+  const get = (run: IRunSummary): string | number | null => {
+    if (key.startsWith('metrics.')) {
+      const v = run.metrics?.[key.slice('metrics.'.length)];
+      return v === undefined || v === null ? null : v;
+    }
+    if (key === 'start_time' || key === 'end_time') {
+      const t = run[key] ? Date.parse(run[key] as string) : NaN;
+      return isNaN(t) ? null : t;
+    }
+    const v = (run as any)[key];
+    return v === undefined || v === null ? null : v;
+  };
+  return runs
+    .map((run, index) => ({ run, index, value: get(run) }))
+    .sort((a, b) => {
+      if (a.value === null || b.value === null) {
+        if (a.value === b.value) {
+          return a.index - b.index;
+        }
+        return a.value === null ? 1 : -1;
+      }
+      let cmp: number;
+      if (typeof a.value === 'number' && typeof b.value === 'number') {
+        cmp = a.value - b.value;
+      } else {
+        cmp = String(a.value).localeCompare(String(b.value));
+      }
+      if (descending) {
+        cmp = -cmp;
+      }
+      return cmp !== 0 ? cmp : a.index - b.index;
+    })
+    .map(item => item.run);
+}
+
+/** Text filter of the sidebar: matches name, number, experiment and tags. */
+export function matchesSearch(run: IRunSummary, search: string): boolean {
+  const needle = search.trim().toLowerCase();
+  if (!needle) {
+    return true;
+  }
+  const haystack = [
+    `#${run.number}`,
+    run.name,
+    run.experiment,
+    run.status,
+    ...Object.entries(run.tags || {}).map(([k, v]) => (v ? `${k}=${v}` : k))
+  ]
+    .join(' ')
+    .toLowerCase();
+  return needle.split(/\s+/).every(word => haystack.includes(word));
+}
+
+/** Tags as `key=value` chips (`key` alone when the value is empty). */
+export function formatTags(tags: { [key: string]: string } | null): string[] {
+  return Object.entries(tags || {}).map(([k, v]) => (v ? `${k}=${v}` : k));
+}
+
+/** Parse `a=1, b` into tags `{a: '1', b: ''}`. */
+export function parseTags(text: string): { [key: string]: string } {
+  const tags: { [key: string]: string } = {};
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (!item) {
+      continue;
+    }
+    const eq = item.indexOf('=');
+    if (eq < 0) {
+      tags[item] = '';
+    } else {
+      const key = item.slice(0, eq).trim();
+      if (key) {
+        tags[key] = item.slice(eq + 1).trim();
+      }
+    }
+  }
+  return tags;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, n));
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}

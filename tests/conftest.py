@@ -1,0 +1,66 @@
+"""Shared fixtures: a store on SQLite and on a real PostgreSQL server started by the tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from jupyter_mltrack.location import HOME_ENV, URL_ENV
+from jupyter_mltrack.store import Store
+
+from .postgres import postgres_server
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may write to a developer's real store: point the default at a temp folder."""
+    monkeypatch.delenv(URL_ENV, raising=False)
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / ".mltrack"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store' / 'mltrack.db'}"
+        return
+    server = request.getfixturevalue("postgres_url")
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(
+        server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    st = Store(store_url)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    st = Store(str(tmp_path / "sqlite-store"))
+    yield st
+    st.close()
