@@ -24,7 +24,8 @@ def lower_is_better(metric: str) -> bool:
 
 
 def _num(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) else value
+    """Finite values only: NaN and infinities are not comparable as a "best"."""
+    return None if value is None or not math.isfinite(value) else value
 
 
 def card_data(store: Store, run: Run) -> dict[str, Any]:

@@ -35,9 +35,12 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
 
 
-def _finite_or_none(value: float | None) -> float | None:
+def json_number(value: float | None) -> float | str | None:
+    """A metric value for JSON, which has no NaN or infinity: NaN → null, ±inf → "inf"/"-inf"."""
     if value is None or math.isnan(value):
         return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     return value
 
 
@@ -69,10 +72,9 @@ class MetricPoint:
     timestamp: float
 
     def to_dict(self) -> dict[str, Any]:
-        value = self.value
         return {
             "step": self.step,
-            "value": None if math.isnan(value) else value,
+            "value": json_number(self.value),
             "timestamp": iso(self.timestamp),
         }
 
@@ -136,7 +138,7 @@ class Run:
             "tags": dict(self.tags),
             "note": self.note,
             "params": dict(self.params),
-            "metrics": {k: _finite_or_none(v) for k, v in self.metrics.items()},
+            "metrics": {k: json_number(v) for k, v in self.metrics.items()},
         }
 
 

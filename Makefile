@@ -1,0 +1,64 @@
+# jupyter_mltrack — the two commands of the README, and a few helpers.
+#   make demo   install the package and open JupyterLab on examples/ (embedded SQLite store)
+#   make test   install everything the tests need and run pytest, jest and the browser tests
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+JLPM := jlpm
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: demo test install system-deps python-deps js-deps build pytest jest ui-tests bench lint format clean
+
+demo: ## install and open JupyterLab on examples/
+	$(PIP) install ".[examples]"
+	cd examples && jupyter lab
+
+test: system-deps install pytest jest ui-tests ## everything CI runs
+
+system-deps: ## Debian's chromium (browser tests) and postgresql (store tests)
+	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; \
+	fi
+
+install: python-deps ## editable install with the test extras, frontend built and linked
+	jupyter labextension develop --overwrite .
+	jupyter server extension list 2>&1 | grep -q "jupyter_mltrack.*OK"
+	jupyter labextension list 2>&1 | grep -q "jupyter-mltrack.*OK"
+
+python-deps:
+	$(PIP) install -q "jupyterlab>=4.2,<5" "hatch-jupyter-builder>=0.9" hatchling hatch-nodejs-version
+	$(PIP) install -q -e ".[test,bench,examples]"
+
+build: ## production build of the frontend into jupyter_mltrack/labextension
+	cd labextension && $(JLPM) install && $(JLPM) build:prod
+
+pytest:
+	status=0; $(PYTHON) -m pytest -q -p no:cacheprovider || status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; exit 1; fi; \
+	  exit $$status
+
+jest:
+	cd labextension && $(JLPM) install && $(JLPM) test
+
+ui-tests:
+	cd labextension/ui-tests && $(JLPM) install && $(JLPM) playwright test
+
+bench: ## speed against MLflow & co., figures for docs/benchmarks.md
+	$(PYTHON) -m bench
+
+lint:
+	ruff check jupyter_mltrack tests bench
+	ruff format --check jupyter_mltrack tests bench
+	cd labextension && $(JLPM) lint
+
+format:
+	ruff check --fix jupyter_mltrack tests bench
+	ruff format jupyter_mltrack tests bench
+	cd labextension && $(JLPM) prettier && $(JLPM) eslint
+
+clean:
+	rm -rf build dist jupyter_mltrack/labextension labextension/lib labextension/node_modules \
+	  labextension/ui-tests/node_modules labextension/tsconfig.tsbuildinfo
