@@ -1,0 +1,202 @@
+"""Every notebook in examples/ runs top to bottom in a real kernel and records what it says.
+
+Each notebook is executed with nbclient in a temporary copy of ``examples/``, with the store in a
+temporary ``MLTRACK_HOME`` and the kernel importing this repository's package. The kernel gets
+the variables jupyter_server gives its kernels (``JPY_SESSION_NAME``, ``MLTRACK_SERVER_ROOT``),
+so runs land in the experiment named after the notebook, as in JupyterLab. Then the store is
+opened and the runs checked: generic checks for any notebook (so a new example is tested as soon
+as it is added) and detailed ones for the notebooks listed in ``EXPECTED``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from jupyter_mltrack.location import HOME_ENV, URL_ENV
+from jupyter_mltrack.store import RunStatus, Store
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
+#: The quick start promises "a few seconds"; this only catches a gross slowdown.
+MAX_SECONDS = 90
+
+
+def _score(value: float) -> bool:
+    """A sane accuracy/F1 on the bundled data sets: a probability, and well above chance."""
+    return 0.8 <= value <= 1.0
+
+
+# Per notebook: run name -> what that run must have recorded. ``params``/``tags`` are compared
+# as subsets/exactly; ``metrics`` maps a name to a check of its latest value; ``series`` maps a
+# metric to the number of steps it must have (steps 0..n-1).
+EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
+    "quickstart.ipynb": {
+        "logreg-C1": {
+            "source": "notebook",
+            "params": {"C": 1.0, "MAX_ITER": 1000},
+            "tags": {},
+            "metrics": {"accuracy": _score, "f1": _score},
+        },
+        "logreg-C0.01": {
+            "source": "notebook",
+            "params": {"C": 0.01, "MAX_ITER": 1000},
+            "tags": {},
+            "metrics": {"accuracy": _score, "f1": _score},
+        },
+        "forest": {
+            "source": "notebook",
+            "params": {"n_estimators": 100, "max_depth": 6, "SEED": 42, "n_features": 30},
+            "tags": {"forest": "", "stage": "tuning"},
+            "metrics": {"accuracy": _score, "f1": _score},
+        },
+        "sgd-epochs": {
+            "source": "notebook",
+            "params": {"epochs": 20, "alpha": 0.0001, "SEED": 42},
+            "tags": {},
+            "metrics": {
+                "final_accuracy": _score,
+                "val_accuracy": _score,
+                "val_loss": lambda v: 0.0 < v < 1.0,
+            },
+            "series": {"val_loss": 20, "val_accuracy": 20, "final_accuracy": 1},
+        },
+        "logreg-C0.1": {
+            "source": "api",
+            "params": {"C": 0.1, "max_iter": 1000},
+            "tags": {"sweep": "C"},
+            "metrics": {"accuracy": _score, "f1": _score},
+        },
+        "logreg-C10.0": {
+            "source": "api",
+            "params": {"C": 10.0, "max_iter": 1000},
+            "tags": {"sweep": "C"},
+            "metrics": {"accuracy": _score, "f1": _score},
+        },
+    },
+}
+
+
+def test_examples_exist() -> None:
+    assert NOTEBOOKS, f"no notebooks in {EXAMPLES}"
+    missing = set(EXPECTED) - {p.name for p in NOTEBOOKS}
+    assert not missing, f"EXPECTED lists notebooks that do not exist: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_example_committed_without_outputs(source: Path) -> None:
+    nb = nbformat.read(source, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"{source.name}: clear outputs before committing (cell {cell.get('id')})"
+            )
+
+
+def _execute(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, Path, float]:
+    workdir = tmp_path / "examples"
+    shutil.copytree(
+        EXAMPLES, workdir, ignore=shutil.ignore_patterns(".mltrack", ".ipynb_checkpoints")
+    )
+    home = tmp_path / "store"
+    notebook = workdir / source.name
+    # nbclient starts the kernel with this process's environment.
+    monkeypatch.setenv(HOME_ENV, str(home))
+    monkeypatch.delenv(URL_ENV, raising=False)
+    monkeypatch.delenv("MLTRACK_EXPERIMENT", raising=False)
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    )
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))
+    monkeypatch.setenv("MLTRACK_SERVER_ROOT", str(workdir))
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=120,
+        startup_timeout=60,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    started = time.monotonic()
+    client.execute()  # raises CellExecutionError on the first failing cell
+    return nb, home, time.monotonic() - started
+
+
+def _tracked_cells(nb: Any) -> int:
+    return sum(
+        1
+        for cell in nb.cells
+        if cell.cell_type == "code" and cell.source.lstrip().startswith("%%track")
+    )
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_example_runs_and_records(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nb, home, seconds = _execute(source, tmp_path, monkeypatch)
+    assert seconds < MAX_SECONDS, f"{source.name} took {seconds:.1f}s to execute"
+
+    # The tracker reports its own problems on stderr without failing the cell: none allowed.
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream" and out.name == "stderr":
+                assert "mltrack:" not in out.text, out.text
+
+    store = Store(str(home))
+    try:
+        experiment = source.stem
+        runs, total = store.search_runs(experiment=experiment, order="number", limit=1000)
+        assert total == len(runs)
+        # Nothing may leak into another experiment (e.g. a start_run without the notebook's).
+        all_runs, all_total = store.search_runs(limit=1000)
+        assert all_total == total, [(r.experiment, r.name) for r in all_runs]
+
+        # Generic: at least one run per %%track cell, all closed cleanly, each with a metric.
+        assert total >= max(1, _tracked_cells(nb)), [r.name for r in runs]
+        assert [r.number for r in runs] == list(range(1, total + 1))
+        for run in runs:
+            assert run.status is RunStatus.FINISHED, (run.name, run.status)
+            assert run.end_time is not None and run.end_time >= run.start_time
+            assert run.notebook_path == source.name
+            assert run.metrics, f"run {run.name!r} recorded no metric"
+            assert all(not math.isnan(v) for v in run.metrics.values()), run.metrics
+
+        expected = EXPECTED.get(source.name)
+        if expected is None:
+            return
+        by_name = {r.name: r for r in runs}
+        assert len(by_name) == total, "run names must be unique to be checked"
+        assert set(by_name) == set(expected)
+        for name, want in expected.items():
+            run = by_name[name]
+            assert run.source == want["source"], (name, run.source)
+            for key, value in want["params"].items():
+                assert run.params.get(key) == value, (name, key, run.params)
+            assert run.tags == want["tags"], (name, run.tags)
+            assert set(run.metrics) == set(want["metrics"]), (name, run.metrics)
+            for key, check in want["metrics"].items():
+                assert check(run.metrics[key]), (name, key, run.metrics[key])
+            detail = store.get_run_detail(run.id)
+            assert detail.environment is not None, name
+            if want["source"] == "notebook":
+                assert detail.code.strip(), name  # the cell's source, without the magic line
+                assert not detail.code.lstrip().startswith("%%track"), detail.code
+            for key, steps in want.get("series", {}).items():
+                points = detail.metric_series[key]
+                assert [p.step for p in points] == list(range(steps)), (name, key, points)
+    finally:
+        store.close()
