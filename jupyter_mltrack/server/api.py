@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..store import InvalidQuery, RunNotFound, RunStatus, Store
@@ -94,8 +94,15 @@ def list_experiments(store: Store) -> dict[str, Any]:
     return {"experiments": [e.to_dict() for e in store.list_experiments()]}
 
 
-def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
-    """``GET runs``: ``args`` maps each query parameter to its raw values (tornado's shape)."""
+def list_runs(
+    store: Store, args: Mapping[str, list[str]], notebook_kernels: Sequence[str] = ()
+) -> dict[str, Any]:
+    """``GET runs``: ``args`` maps each query parameter to its raw values (tornado's shape).
+
+    ``notebook_kernels``: kernels of the live sessions of the ``notebook`` asked for (see
+    :meth:`Store.search_runs`)."""
+    # JupyterLab's request helper adds a bare ``&<timestamp>`` to GETs to defeat caches.
+    args = {k: v for k, v in args.items() if not k.isdigit()}
     unknown = sorted(set(args) - set(LIST_PARAMS))
     if unknown:
         raise bad_request(f"unknown query parameter {unknown[0]!r}; use " + ", ".join(LIST_PARAMS))
@@ -118,6 +125,7 @@ def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
             order=order,
             limit=limit,
             offset=offset,
+            notebook_kernels=notebook_kernels if notebook else (),
         )
     except InvalidQuery as exc:
         raise bad_request(str(exc)) from None

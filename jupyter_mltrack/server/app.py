@@ -27,6 +27,7 @@ from ..store import RunStatus, Store
 from . import handlers
 
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
+CONTENTS_ACTIONS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 #: Kernel actions after which the kernel process that opened a run is gone.
 ENDING_ACTIONS = frozenset({"shutdown", "restart"})
 
@@ -77,6 +78,9 @@ class MltrackApp(ExtensionApp):
         assert self.serverapp is not None
         self.serverapp.event_logger.add_listener(
             schema_id=KERNEL_ACTIONS, listener=self._on_kernel_action
+        )
+        self.serverapp.event_logger.add_listener(
+            schema_id=CONTENTS_ACTIONS, listener=self._on_contents_action
         )
         # The IO loop is not running yet (pytest-jupyter never calls the async start hook),
         # so schedule the first reap and the periodic one for when it does.
@@ -136,6 +140,21 @@ class MltrackApp(ExtensionApp):
         # A restarted kernel keeps its id; spare runs its new process may have opened already.
         await self._crash_kernel_runs(kernel_id, started_before=time.time())
 
+    async def _on_contents_action(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        """``contents_service`` listener: runs follow a renamed notebook (or folder)."""
+        if data.get("action") != "rename" or self.store is None or self._stopped:
+            return
+        old, new = data.get("source_path"), data.get("path")
+        if not old or not new:
+            return
+        try:
+            moved = await self._in_thread(self.store.rename_notebook, old, new)
+        except Exception:
+            self.log.exception("mltrack: moving runs from %s to %s failed", old, new)
+            return
+        if moved:
+            self.log.info("mltrack: %d run(s) moved with %s -> %s", moved, old, new)
+
     async def _crash_kernel_runs(self, kernel_id: str, started_before: float | None) -> None:
         assert self.store is not None
         try:
@@ -163,6 +182,9 @@ class MltrackApp(ExtensionApp):
         assert self.serverapp is not None
         self.serverapp.event_logger.remove_listener(
             schema_id=KERNEL_ACTIONS, listener=self._on_kernel_action
+        )
+        self.serverapp.event_logger.remove_listener(
+            schema_id=CONTENTS_ACTIONS, listener=self._on_contents_action
         )
         km = getattr(self.serverapp, "kernel_manager", None)
         for kernel_id in list(km.list_kernel_ids()) if km is not None else []:

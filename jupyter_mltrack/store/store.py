@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +43,71 @@ DEFAULT_EXPERIMENT = "Default"
 STALE_AFTER = 120.0
 _HOST = socket.gethostname()
 _ORDER_FIELDS = {"start_time", "number", "name", "status", "duration", "end_time"}
+
+# Statements of the hot paths (a tracked cell, a metric flush, the run card), built once:
+# building and cache-keying a SQLAlchemy statement costs more than SQLite takes to run it.
+# They run on the session's connection (Core), skipping the ORM's per-statement bookkeeping.
+_runs_t = RunRow.__table__
+_params_t = ParamRow.__table__
+_latest_t = LatestMetricRow.__table__
+_tags_t = TagRow.__table__
+_MAX_NUMBER = select(func.max(_runs_t.c.number)).where(
+    _runs_t.c.experiment_id == bindparam("b_exp")
+)
+_RUN_EXISTS = select(_runs_t.c.id).where(_runs_t.c.id == bindparam("b_run_id"))
+#: The SET clause is made of the other keys passed with ``b_run_id``.
+_UPDATE_RUN = update(_runs_t).where(_runs_t.c.id == bindparam("b_run_id"))
+_DELETE_PARAMS = delete(_params_t).where(
+    _params_t.c.run_id == bindparam("b_run_id"),
+    _params_t.c.key.in_(bindparam("b_keys", expanding=True)),
+)
+_INSERT_PARAMS = _params_t.insert()
+_INSERT_METRICS = MetricRow.__table__.insert()
+_INSERT_METRICS_SQLITE = (
+    "INSERT INTO metrics (run_id, key, step, value, timestamp) VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_LATEST = _latest_t.insert()
+_LATEST_OF = select(_latest_t.c.key, _latest_t.c.step, _latest_t.c.timestamp).where(
+    _latest_t.c.run_id == bindparam("b_run_id"),
+    _latest_t.c.key.in_(bindparam("b_keys", expanding=True)),
+)
+_UPDATE_LATEST = update(_latest_t).where(
+    _latest_t.c.run_id == bindparam("b_run_id"), _latest_t.c.key == bindparam("b_key")
+)
+_experiments_t = ExperimentRow.__table__
+_LOAD_RUNS = (
+    select(_runs_t, _experiments_t.c.name.label("experiment_name"))
+    .join(_experiments_t, _experiments_t.c.id == _runs_t.c.experiment_id)
+    .where(_runs_t.c.id.in_(bindparam("b_ids", expanding=True)))
+)
+_LOAD_PARAMS = select(_params_t.c.run_id, _params_t.c.key, _params_t.c.value).where(
+    _params_t.c.run_id.in_(bindparam("b_ids", expanding=True))
+)
+_LOAD_LATEST = select(_latest_t.c.run_id, _latest_t.c.key, _latest_t.c.value).where(
+    _latest_t.c.run_id.in_(bindparam("b_ids", expanding=True))
+)
+_LOAD_TAGS = select(_tags_t.c.run_id, _tags_t.c.key, _tags_t.c.value).where(
+    _tags_t.c.run_id.in_(bindparam("b_ids", expanding=True))
+)
+
+
+def _best_run_statement(higher_is_better: bool, exclude: bool) -> Any:
+    stmt = (
+        select(_latest_t.c.run_id)
+        .join(_runs_t, _runs_t.c.id == _latest_t.c.run_id)
+        .where(
+            _runs_t.c.experiment_id == bindparam("b_exp"),
+            _latest_t.c.key == bindparam("b_key"),
+            _latest_t.c.value.is_not(None),
+        )
+    )
+    if exclude:
+        stmt = stmt.where(_runs_t.c.id != bindparam("b_exclude"))
+    order = _latest_t.c.value.desc() if higher_is_better else _latest_t.c.value.asc()
+    return stmt.order_by(order).limit(1)
+
+
+_BEST_RUN = {(h, e): _best_run_statement(h, e) for h in (True, False) for e in (True, False)}
 
 
 class StoreError(Exception):
@@ -194,47 +259,47 @@ class Store:
         run_id = uuid.uuid4().hex
         for attempt in range(20):
             with self._number_lock, self.session() as s:
-                number = (
-                    s.scalar(select(func.max(RunRow.number)).where(RunRow.experiment_id == exp.id))
-                    or 0
-                ) + 1
-                s.execute(
-                    RunRow.__table__.insert(),
-                    {
-                        "id": run_id,
-                        "experiment_id": exp.id,
-                        "number": number,
-                        "name": name,
-                        "status": RunStatus.RUNNING.value,
-                        "start_time": start,
-                        "updated_at": now,
-                        "notebook_path": notebook_path,
-                        "cell_id": cell_id,
-                        "execution_count": execution_count,
-                        "code": code,
-                        "note": "",
-                        "source": source,
-                        "parent_run_id": parent_run_id,
-                        "environment_id": environment_id,
-                        "git_commit": git_commit,
-                        "git_dirty": git_dirty,
-                        "kernel_id": kernel_id,
-                        "host": _HOST,
-                        "pid": os.getpid(),
-                        "heartbeat_at": now,
-                    },
-                )
-                if tags:
-                    s.execute(
-                        TagRow.__table__.insert(),
-                        [{"run_id": run_id, "key": k, "value": str(v)} for k, v in tags.items()],
-                    )
-                if params:
-                    s.execute(ParamRow.__table__.insert(), _param_rows(run_id, params))
+                number = (s.connection().execute(_MAX_NUMBER, {"b_exp": exp.id}).scalar() or 0) + 1
                 try:
+                    self._insert_run(
+                        s,
+                        {
+                            "id": run_id,
+                            "experiment_id": exp.id,
+                            "number": number,
+                            "name": name,
+                            "status": RunStatus.RUNNING.value,
+                            "start_time": start,
+                            "updated_at": now,
+                            "notebook_path": notebook_path,
+                            "cell_id": cell_id,
+                            "execution_count": execution_count,
+                            "code": code,
+                            "note": "",
+                            "source": source,
+                            "parent_run_id": parent_run_id,
+                            "environment_id": environment_id,
+                            "git_commit": git_commit,
+                            "git_dirty": git_dirty,
+                            "kernel_id": kernel_id,
+                            "host": _HOST,
+                            "pid": os.getpid(),
+                            "heartbeat_at": now,
+                        },
+                        tags,
+                        params,
+                    )
                     s.commit()
-                except IntegrityError:  # another process took this number
+                except IntegrityError:
                     s.rollback()
+                    taken = s.scalar(
+                        select(RunRow.id).where(
+                            RunRow.experiment_id == exp.id, RunRow.number == number
+                        )
+                    )
+                    if taken is None:  # not a number clash: a real error
+                        raise
+                    # another process took this number
                     time.sleep(0.005 * (attempt + 1))
                     continue
             return Run(
@@ -252,10 +317,27 @@ class Store:
                 source=source,
                 parent_run_id=parent_run_id,
                 note="",
-                tags=dict(tags or {}),
-                params={k: to_json(v) for k, v in (params or {}).items()},
+                tags={str(k): str(v) for k, v in (tags or {}).items()},
+                params={str(k): to_json(v) for k, v in (params or {}).items()},
             )
         raise StoreError(f"could not allocate a run number in experiment {exp.name!r}")
+
+    @staticmethod
+    def _insert_run(
+        s: Session,
+        row: dict[str, Any],
+        tags: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+    ) -> None:
+        run_id = row["id"]
+        s.execute(RunRow.__table__.insert(), row)
+        if tags:
+            s.execute(
+                TagRow.__table__.insert(),
+                [{"run_id": run_id, "key": str(k), "value": str(v)} for k, v in tags.items()],
+            )
+        if params:
+            s.execute(ParamRow.__table__.insert(), _param_rows(run_id, params))
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         """Insert or overwrite params (typed JSON values)."""
@@ -264,7 +346,9 @@ class Store:
         with self.session() as s:
             self._require_run(s, run_id)
             s.execute(
-                delete(ParamRow).where(ParamRow.run_id == run_id, ParamRow.key.in_(list(params)))
+                delete(ParamRow).where(
+                    ParamRow.run_id == run_id, ParamRow.key.in_([str(k) for k in params])
+                )
             )
             s.execute(ParamRow.__table__.insert(), _param_rows(run_id, params))
             self._touch(s, run_id)
@@ -328,22 +412,19 @@ class Store:
                 values["environment_id"] = environment_id
             if git_commit is not None or git_dirty is not None:
                 values.update(git_commit=git_commit, git_dirty=git_dirty)
-            if s.execute(update(RunRow).where(RunRow.id == run_id).values(**values)).rowcount == 0:
+            conn = s.connection()
+            if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
                 raise RunNotFound(f"no run {run_id!r}")
             if params:
-                s.execute(
-                    delete(ParamRow).where(
-                        ParamRow.run_id == run_id, ParamRow.key.in_(list(params))
-                    )
+                conn.execute(
+                    _DELETE_PARAMS, {"b_run_id": run_id, "b_keys": [str(k) for k in params]}
                 )
-                s.execute(ParamRow.__table__.insert(), _param_rows(run_id, params))
+                conn.execute(_INSERT_PARAMS, _param_rows(run_id, params))
             if metrics:
                 self._write_metrics(s, run_id, metrics)
             if outputs:
-                start = (
-                    s.scalar(select(func.max(OutputRow.idx)).where(OutputRow.run_id == run_id))
-                    or -1
-                ) + 1
+                last = s.scalar(select(func.max(OutputRow.idx)).where(OutputRow.run_id == run_id))
+                start = 0 if last is None else last + 1
                 s.connection().execute(
                     OutputRow.__table__.insert(),
                     [
@@ -378,6 +459,29 @@ class Store:
                 self._write_tags(s, run_id, tags, replace=True)
             s.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
             s.commit()
+
+    def rename_notebook(self, old: str, new: str) -> int:
+        """A notebook (or a folder of them) was renamed: its runs follow it. Returns the count."""
+        old, new = old.strip("/"), new.strip("/")
+        with self.session() as s:
+            moved = s.execute(
+                update(RunRow)
+                .where(RunRow.notebook_path == old)
+                .values(notebook_path=new, updated_at=time.time())
+            ).rowcount
+            for run_id, path in s.execute(
+                select(RunRow.id, RunRow.notebook_path).where(
+                    RunRow.notebook_path.startswith(old + "/", autoescape=True)
+                )
+            ).all():
+                s.execute(
+                    update(RunRow)
+                    .where(RunRow.id == run_id)
+                    .values(notebook_path=new + path[len(old) :], updated_at=time.time())
+                )
+                moved += 1
+            s.commit()
+        return moved
 
     def delete_run(self, run_id: str) -> None:
         with self.session() as s:
@@ -446,16 +550,17 @@ class Store:
         else the most recent experiment's)."""
         ref = ref.strip()
         with self.session() as s:
-            if ref.isdigit() and len(ref) < 9:
+            if ref.isascii() and ref.isdigit() and len(ref) < 9:
                 stmt = select(RunRow.id).where(RunRow.number == int(ref))
                 if experiment:
                     stmt = stmt.join(ExperimentRow).where(ExperimentRow.name == experiment)
                 found = s.scalars(stmt.order_by(RunRow.start_time.desc()).limit(1)).first()
                 if found:
                     return found
-            if len(ref) >= 4:
+            prefix = ref.lower()
+            if len(prefix) >= 4 and all(c in "0123456789abcdef" for c in prefix):
                 matches = list(
-                    s.scalars(select(RunRow.id).where(RunRow.id.like(f"{ref}%")).limit(2))
+                    s.scalars(select(RunRow.id).where(RunRow.id.like(f"{prefix}%")).limit(2))
                 )
                 if len(matches) == 1:
                     return matches[0]
@@ -526,8 +631,13 @@ class Store:
         order: str = "-start_time",
         limit: int = 100,
         offset: int = 0,
+        notebook_kernels: Sequence[str] = (),
     ) -> tuple[list[Run], int]:
-        """A page of runs matching the filters, and how many match in all."""
+        """A page of runs matching the filters, and how many match in all.
+
+        ``notebook_kernels`` are the kernels of the notebook's live sessions: a kernel started
+        before the notebook was renamed still records the old path, yet its runs belong to it.
+        """
         if status is not None:
             try:
                 status = RunStatus(status).value
@@ -552,8 +662,11 @@ class Store:
                 stmt = stmt.where(RunRow.experiment_id == exp_id)
                 count = count.where(RunRow.experiment_id == exp_id)
             if notebook is not None:
-                stmt = stmt.where(RunRow.notebook_path == notebook)
-                count = count.where(RunRow.notebook_path == notebook)
+                cond = RunRow.notebook_path == notebook
+                if notebook_kernels:
+                    cond = or_(cond, RunRow.kernel_id.in_(list(notebook_kernels)))
+                stmt = stmt.where(cond)
+                count = count.where(cond)
             if status is not None:
                 stmt = stmt.where(RunRow.status == status)
                 count = count.where(RunRow.status == status)
@@ -596,22 +709,12 @@ class Store:
         self, experiment_id: int, metric: str, *, higher_is_better: bool, exclude: str | None = None
     ) -> Run | None:
         """The run of an experiment with the best latest value of ``metric``."""
+        args: dict[str, Any] = {"b_exp": experiment_id, "b_key": metric}
+        if exclude:
+            args["b_exclude"] = exclude
         with self.session() as s:
-            stmt = (
-                select(LatestMetricRow.run_id)
-                .join(RunRow, RunRow.id == LatestMetricRow.run_id)
-                .where(
-                    RunRow.experiment_id == experiment_id,
-                    LatestMetricRow.key == metric,
-                    LatestMetricRow.value.is_not(None),
-                )
-            )
-            if exclude:
-                stmt = stmt.where(RunRow.id != exclude)
-            order = (
-                LatestMetricRow.value.desc() if higher_is_better else LatestMetricRow.value.asc()
-            )
-            best = s.scalars(stmt.order_by(order).limit(1)).first()
+            stmt = _BEST_RUN[(bool(higher_is_better), bool(exclude))]
+            best = s.connection().execute(stmt, args).scalars().first()
         return self.get_run(best) if best else None
 
     # internals ---------------------------------------------------------------------------
@@ -619,37 +722,25 @@ class Store:
     def _load_runs(self, ids: Sequence[str]) -> list[Run]:
         if not ids:
             return []
+        args = {"b_ids": list(ids)}
         with self.session() as s:
-            rows = s.execute(
-                select(RunRow, ExperimentRow.name)
-                .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
-                .where(RunRow.id.in_(ids))
-            ).all()
+            conn = s.connection()
+            rows = conn.execute(_LOAD_RUNS, args).all()
             params: dict[str, dict[str, Any]] = {}
-            for run_id, key, value in s.execute(
-                select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(
-                    ParamRow.run_id.in_(ids)
-                )
-            ):
+            for run_id, key, value in conn.execute(_LOAD_PARAMS, args):
                 params.setdefault(run_id, {})[key] = json.loads(value)
             metrics: dict[str, dict[str, float]] = {}
-            for run_id, key, value in s.execute(
-                select(LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value).where(
-                    LatestMetricRow.run_id.in_(ids)
-                )
-            ):
+            for run_id, key, value in conn.execute(_LOAD_LATEST, args):
                 metrics.setdefault(run_id, {})[key] = _from_db_metric(value)
             tags: dict[str, dict[str, str]] = {}
-            for run_id, key, value in s.execute(
-                select(TagRow.run_id, TagRow.key, TagRow.value).where(TagRow.run_id.in_(ids))
-            ):
+            for run_id, key, value in conn.execute(_LOAD_TAGS, args):
                 tags.setdefault(run_id, {})[key] = value
         by_id = {
             row.id: Run(
                 id=row.id,
                 number=row.number,
                 experiment_id=row.experiment_id,
-                experiment=exp_name,
+                experiment=row.experiment_name,
                 name=row.name,
                 status=RunStatus(row.status),
                 start_time=row.start_time,
@@ -664,18 +755,18 @@ class Store:
                 params=dict(sorted(params.get(row.id, {}).items())),
                 metrics=dict(sorted(metrics.get(row.id, {}).items())),
             )
-            for row, exp_name in rows
+            for row in rows
         }
         return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
     def _require_run(s: Session, run_id: str) -> None:
-        if s.scalar(select(RunRow.id).where(RunRow.id == run_id)) is None:
+        if s.connection().execute(_RUN_EXISTS, {"b_run_id": run_id}).scalar() is None:
             raise RunNotFound(f"no run {run_id!r}")
 
     @staticmethod
     def _touch(s: Session, run_id: str) -> None:
-        s.execute(update(RunRow).where(RunRow.id == run_id).values(updated_at=time.time()))
+        s.connection().execute(_UPDATE_RUN, {"b_run_id": run_id, "updated_at": time.time()})
 
     @staticmethod
     def _close_running(s: Session, ids: list[str], status: RunStatus) -> None:
@@ -704,19 +795,28 @@ class Store:
 
     @staticmethod
     def _write_metrics(s: Session, run_id: str, points: Sequence[MetricPoint]) -> None:
-        s.connection().execute(
-            MetricRow.__table__.insert(),
-            [
-                {
-                    "run_id": run_id,
-                    "key": p.key,
-                    "step": p.step,
-                    "value": _metric_value(p.value),
-                    "timestamp": p.timestamp,
-                }
-                for p in points
-            ],
-        )
+        conn = s.connection()
+        if conn.dialect.name == "sqlite":
+            # Plain tuples straight to executemany: SQLAlchemy's per-row parameter handling
+            # would otherwise cost about as much as SQLite's insert itself.
+            conn.exec_driver_sql(
+                _INSERT_METRICS_SQLITE,
+                [(run_id, p.key, p.step, _metric_value(p.value), p.timestamp) for p in points],
+            )
+        else:
+            conn.execute(
+                _INSERT_METRICS,
+                [
+                    {
+                        "run_id": run_id,
+                        "key": p.key,
+                        "step": p.step,
+                        "value": _metric_value(p.value),
+                        "timestamp": p.timestamp,
+                    }
+                    for p in points
+                ],
+            )
         latest: dict[str, MetricPoint] = {}
         for p in points:
             cur = latest.get(p.key)
@@ -724,10 +824,8 @@ class Store:
                 latest[p.key] = p
         existing = {
             key: (step, ts)
-            for key, step, ts in s.execute(
-                select(LatestMetricRow.key, LatestMetricRow.step, LatestMetricRow.timestamp).where(
-                    LatestMetricRow.run_id == run_id, LatestMetricRow.key.in_(list(latest))
-                )
+            for key, step, ts in conn.execute(
+                _LATEST_OF, {"b_run_id": run_id, "b_keys": list(latest)}
             )
         }
         fresh = [
@@ -742,19 +840,17 @@ class Store:
             if key not in existing
         ]
         if fresh:
-            s.connection().execute(LatestMetricRow.__table__.insert(), fresh)
+            conn.execute(_INSERT_LATEST, fresh)
         for key, p in latest.items():
             row = {"step": p.step, "value": _metric_value(p.value), "timestamp": p.timestamp}
             if key in existing and (p.step, p.timestamp) >= existing[key]:
-                s.execute(
-                    update(LatestMetricRow)
-                    .where(LatestMetricRow.run_id == run_id, LatestMetricRow.key == key)
-                    .values(**row)
-                )
+                conn.execute(_UPDATE_LATEST, {"b_run_id": run_id, "b_key": key, **row})
 
 
 def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [{"run_id": run_id, "key": str(k), "value": _dumps(v)} for k, v in params.items()]
+    # keys are stored as text: 1 and "1" are the same param (the last one wins)
+    values = {str(k): v for k, v in params.items()}
+    return [{"run_id": run_id, "key": k, "value": _dumps(v)} for k, v in values.items()]
 
 
 def _pid_alive(pid: int) -> bool:

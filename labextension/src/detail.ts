@@ -1,8 +1,5 @@
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
-import {
-  OutputAreaModel,
-  SimplifiedOutputArea
-} from '@jupyterlab/outputarea';
+import { OutputAreaModel, SimplifiedOutputArea } from '@jupyterlab/outputarea';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -238,7 +235,10 @@ export class RunDetailWidget extends Panel {
       h(
         'div',
         { class: 'jp-mltrack-detail-title' },
-        h('span', { class: 'jp-mltrack-detail-number', text: `#${run.number}` }),
+        h('span', {
+          class: 'jp-mltrack-detail-number',
+          text: `#${run.number}`
+        }),
         h('span', { class: 'jp-mltrack-detail-name', text: run.name }),
         h('span', {
           class: `jp-mltrack-status ${statusClass(run.status)}`,
@@ -293,8 +293,11 @@ export class RunDetailWidget extends Panel {
     });
     const saved = h('span', { class: 'jp-mltrack-saved' });
     save.addEventListener('click', async () => {
-      const patch: { name?: string; tags?: { [k: string]: string }; note?: string } =
-        {};
+      const patch: {
+        name?: string;
+        tags?: { [k: string]: string };
+        note?: string;
+      } = {};
       if (name.value.trim() !== run.name) {
         patch.name = name.value.trim();
       }
@@ -341,7 +344,10 @@ export class RunDetailWidget extends Panel {
       ])
     );
     if (names.length === 0) {
-      return h('div', { class: 'jp-mltrack-muted', text: 'No metrics logged.' });
+      return h('div', {
+        class: 'jp-mltrack-muted',
+        text: 'No metrics logged.'
+      });
     }
     const table = h(
       'table',
@@ -396,7 +402,12 @@ export class RunDetailWidget extends Panel {
               h(
                 'thead',
                 {},
-                h('tr', {}, h('th', { text: 'Step' }), h('th', { text: 'Value' }))
+                h(
+                  'tr',
+                  {},
+                  h('th', { text: 'Step' }),
+                  h('th', { text: 'Value' })
+                )
               ),
               h(
                 'tbody',
@@ -473,7 +484,8 @@ function section(
 
 function keyValueTable(
   values: { [key: string]: JSONValue } | null | undefined,
-  emptyText: string
+  emptyText: string,
+  nullText = 'None'
 ): HTMLElement {
   const entries = Object.entries(values || {});
   if (entries.length === 0) {
@@ -490,7 +502,10 @@ function keyValueTable(
           'tr',
           { 'data-key': k },
           h('td', { class: 'jp-mltrack-key', text: k }),
-          h('td', { class: 'jp-mltrack-value', text: formatValue(v) })
+          h('td', {
+            class: 'jp-mltrack-value',
+            text: v === null ? nullText : formatValue(v)
+          })
         )
       )
     )
@@ -535,7 +550,7 @@ function renderEnvironment(run: IRunDetail): HTMLElement {
     }
   }
   const children: HTMLElement[] = [
-    keyValueTable(flat, 'No environment captured.')
+    keyValueTable(flat, 'No environment captured.', '—')
   ];
   const pkgs = Object.entries(packages || {});
   if (pkgs.length > 0) {
@@ -544,7 +559,7 @@ function renderEnvironment(run: IRunDetail): HTMLElement {
         'details',
         { class: 'jp-mltrack-packages' },
         h('summary', { text: `Packages (${pkgs.length})` }),
-        keyValueTable(Object.fromEntries(pkgs), '')
+        keyValueTable(Object.fromEntries(pkgs), '', '—')
       )
     );
   }

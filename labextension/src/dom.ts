@@ -2,14 +2,7 @@
  * A tiny DOM builder. Text always goes through `textContent`: nothing the
  * server sends is ever parsed as HTML.
  */
-export type Child =
-  | Node
-  | string
-  | number
-  | null
-  | undefined
-  | false
-  | Child[];
+export type Child = Node | string | number | null | undefined | false | Child[];
 
 export function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,

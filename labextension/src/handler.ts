@@ -18,9 +18,18 @@ export async function requestAPI<T>(
 ): Promise<T> {
   const requestUrl = URLExt.join(settings.baseUrl, 'mltrack', 'api', endPoint);
 
+  // ServerConnection appends a bare timestamp to the query string of
+  // `no-store` requests (its default) to bust caches; `no-cache` makes the
+  // browser revalidate every time instead and keeps the query string clean.
+  const requestInit: RequestInit = { cache: 'no-cache', ...init };
+
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(requestUrl, init, settings);
+    response = await ServerConnection.makeRequest(
+      requestUrl,
+      requestInit,
+      settings
+    );
   } catch (error) {
     throw new ServerConnection.NetworkError(error as TypeError);
   }

@@ -99,7 +99,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const widget = new RunDetailWidget({ runId: id, rendermime });
       widget.changed.connect(() => void sidebar.refresh());
       void details.add(widget);
-      shell.add(widget, 'main', { mode: 'split-right' });
+      // Details share one tab area, split to the right of the notebook.
+      const sibling = details.currentWidget;
+      shell.add(
+        widget,
+        'main',
+        sibling && sibling.isAttached
+          ? { ref: sibling.id, mode: 'tab-after' }
+          : { mode: 'split-right' }
+      );
       shell.activateById(widget.id);
       await widget.load();
       return widget;

@@ -19,10 +19,7 @@ const MAX_CARD_METRICS = 6;
  * Build the DOM of a compact run card.
  */
 export function renderRunCard(card: IRunCard): HTMLElement {
-  const metrics = Object.entries(card.metrics || {}).slice(
-    0,
-    MAX_CARD_METRICS
-  );
+  const metrics = Object.entries(card.metrics || {}).slice(0, MAX_CARD_METRICS);
   const deltas = card.deltas || {};
   const open = h('button', {
     class: 'jp-mltrack-card-number',

@@ -8,20 +8,11 @@
 
 /** Lifecycle status of a run. */
 export type RunStatus =
-  | 'running'
-  | 'finished'
-  | 'failed'
-  | 'interrupted'
-  | 'crashed';
+  'running' | 'finished' | 'failed' | 'interrupted' | 'crashed';
 
 /** A JSON value as sent by the server. */
 export type JSONValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JSONValue[]
-  | { [key: string]: JSONValue };
+  string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
 
 /** `RunSummary` of `GET /mltrack/api/runs`. */
 export interface IRunSummary {

@@ -222,7 +222,10 @@ export class RunsSidebar extends Widget {
   private _statusText(): string {
     const shown = this._visibleRuns().length;
     const total = this._model.total;
-    return total > shown ? `${shown} of ${total} runs` : `${shown} runs`;
+    const noun = (n: number) => (n === 1 ? 'run' : 'runs');
+    return total > shown
+      ? `${shown} of ${total} ${noun(total)}`
+      : `${shown} ${noun(shown)}`;
   }
 
   private _setError(reason: unknown): void {
@@ -312,7 +315,12 @@ export class RunsSidebar extends Widget {
         h(
           'div',
           { class: 'jp-mltrack-table-wrapper' },
-          h('table', { class: 'jp-mltrack-runs-table' }, this._thead, this._tbody),
+          h(
+            'table',
+            { class: 'jp-mltrack-runs-table' },
+            this._thead,
+            this._tbody
+          ),
           this._empty
         ),
         this._status
@@ -378,7 +386,11 @@ export class RunsSidebar extends Widget {
     const headRow = h('tr');
     for (const column of columns) {
       const active = this._sort?.replace(/^-/, '') === column.key;
-      const arrow = active ? (this._sort!.startsWith('-') ? ' \u25bc' : ' \u25b2') : '';
+      const arrow = active
+        ? this._sort!.startsWith('-')
+          ? ' \u25bc'
+          : ' \u25b2'
+        : '';
       const th = h('th', {
         class: column.key.startsWith('metrics.')
           ? 'jp-mltrack-col-metric'
