@@ -23,12 +23,14 @@ system-deps: ## Debian's chromium (browser tests) and postgresql (store tests)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; \
 	fi
 
-install: python-deps ## editable install with the test extras, frontend built and linked
-	jupyter labextension develop --overwrite .
-	jupyter server extension list 2>&1 | grep -q "jupyter_mltrack.*OK"
-	jupyter labextension list 2>&1 | grep -q "jupyter-mltrack.*OK"
+install: python-deps ## editable install with the test extras and the built frontend
+	jupyter server extension list 2>&1 | grep "jupyter_mltrack.*OK" >/dev/null
+	jupyter labextension list 2>&1 | grep "jupyter-mltrack.*OK" >/dev/null
 
 python-deps:
+	@# a `jupyter labextension develop` symlink would break pip's reinstall of the shared data
+	@link="$$($(PYTHON) -c 'import sys; print(sys.prefix)')/share/jupyter/labextensions/jupyter-mltrack"; \
+	  if [ -L "$$link" ]; then rm "$$link"; fi
 	$(PIP) install -q "jupyterlab>=4.2,<5" "hatch-jupyter-builder>=0.9" hatchling hatch-nodejs-version
 	$(PIP) install -q -e ".[test,bench,examples]"
 

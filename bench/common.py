@@ -1,0 +1,136 @@
+"""Shared helpers: environment isolation, statistics, SQLite durability settings, versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Each tool's SQLite setting out of the box (what a user gets without tuning).
+#: mltrack: WAL journal, synchronous=NORMAL (a commit survives a crash of the process, the
+#: last commits may be lost on power failure). MLflow: SQLite's defaults, rollback journal and
+#: synchronous=FULL (fsync on every commit).
+DURABILITY = {
+    "wal_normal": ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"),
+    "full": ("PRAGMA synchronous=FULL",),
+}
+
+
+def isolate() -> Path:
+    """A temp root for every database of this run; no telemetry, no user config read."""
+    root = Path(tempfile.mkdtemp(prefix="mltrack-bench-"))
+    os.environ["MLTRACK_HOME"] = str(root / "mltrack")
+    os.environ.pop("MLTRACK_STORE_URL", None)
+    os.environ.pop("MLTRACK_EXPERIMENT", None)
+    os.environ.pop("JPY_SESSION_NAME", None)
+    os.environ["IPYTHONDIR"] = str(root / "ipython")
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    os.environ["DO_NOT_TRACK"] = "true"
+    os.environ["GIT_PYTHON_REFRESH"] = "quiet"
+    return root
+
+
+def set_pragmas(engine: Any, mode: str) -> None:
+    """Apply a durability mode to every new connection of a SQLAlchemy engine."""
+    from sqlalchemy import event
+
+    pragmas = DURABILITY[mode]
+
+    @event.listens_for(engine, "connect")
+    def _durability(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        for pragma in pragmas:
+            cur.execute(pragma)
+        cur.close()
+
+    engine.dispose()  # pooled connections were opened before the listener
+
+
+def sqlite_settings(path: str | Path) -> dict[str, Any]:
+    con = sqlite3.connect(str(path))
+    try:
+        return {"journal_mode": con.execute("PRAGMA journal_mode").fetchone()[0]}
+    finally:
+        con.close()
+
+
+def count_rows(path: str | Path, sql: str) -> int:
+    """Read back with a separate connection: what a crash right now would leave on disk."""
+    con = sqlite3.connect(str(path))
+    try:
+        return int(con.execute(sql).fetchone()[0])
+    finally:
+        con.close()
+
+
+def stats(seconds: list[float]) -> dict[str, float]:
+    ms = [s * 1e3 for s in seconds]
+    p90 = statistics.quantiles(ms, n=10, method="inclusive")[8] if len(ms) > 1 else ms[0]
+    return {
+        "n": len(ms),
+        "median_ms": statistics.median(ms),
+        "p90_ms": p90,
+        "mean_ms": statistics.fmean(ms),
+        "min_ms": min(ms),
+    }
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+        )
+    except Exception:
+        return None
+    return out.stdout.strip()
+
+
+def environment() -> dict[str, Any]:
+    import jupyter_mltrack
+
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    cpu = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "sqlite": sqlite3.sqlite_version,
+        "jupyter_mltrack": jupyter_mltrack.__version__,
+        "git_commit": (commit + ("-dirty" if dirty else "")) if commit else None,
+        "mlflow": _version("mlflow"),
+        "ipython": _version("ipython"),
+        "sqlalchemy": _version("sqlalchemy"),
+    }

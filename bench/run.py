@@ -1,0 +1,222 @@
+"""Run every benchmark in one process and write bench/results/latest.json.
+
+python -m bench            # full run (a few minutes), figures for docs/benchmarks.md
+python -m bench --quick    # smoke run (< 30 s), figures not meaningful
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # python bench/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import REPO, environment, isolate  # noqa: E402
+
+CELL_TARGET_MS = 5.0
+THROUGHPUT_TARGET = 100_000.0
+RATIO_TARGET = 10.0
+
+FULL = {
+    "reps": 200,
+    "mlflow_reps": 50,
+    "warmup": 20,
+    "mlflow_warmup": 5,
+    "values": 100_000,
+    "repeats": 3,
+    "mlflow_per_call": 2_000,
+    "mlflow_batch": 100_000,
+    "scaling_sizes": [200, 1_000, 5_000],
+}
+QUICK = {
+    "reps": 20,
+    "mlflow_reps": 5,
+    "warmup": 3,
+    "mlflow_warmup": 1,
+    "values": 10_000,
+    "repeats": 1,
+    "mlflow_per_call": 50,
+    "mlflow_batch": 10_000,
+    "scaling_sizes": [100, 300],
+}
+
+#: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
+COMPARISONS = [
+    ("defaults", "mltrack", "mlflow"),
+    ("both WAL/NORMAL", "mltrack", "mlflow_wal_normal"),
+    ("both sync=FULL", "mltrack_full", "mlflow"),
+]
+
+
+def _ok(flag: bool) -> str:
+    return "MET" if flag else "MISSED"
+
+
+def summarise(cells: dict[str, Any], tp: dict[str, Any]) -> dict[str, Any]:
+    def mlflow_best(suffix: str) -> float:
+        return max(
+            tp["mlflow_log_metric" + suffix]["values_per_s"],
+            tp["mlflow_log_batch" + suffix]["values_per_s"],
+        )
+
+    best = {"mlflow": mlflow_best(""), "mlflow_wal_normal": mlflow_best("_wal_normal")}
+    ours = cells["mltrack"]["added_median_ms"]
+    rate = tp["mltrack"]["values_per_s"]
+    cell_ratios = {
+        label: cells[theirs]["added_median_ms"] / cells[mine]["added_median_ms"]
+        for label, mine, theirs in COMPARISONS
+    }
+    tp_ratios = {
+        label: tp[mine]["values_per_s"] / best[theirs] for label, mine, theirs in COMPARISONS
+    }
+    return {
+        "cell_added_ms": ours,
+        "cell_added_p90_ms": cells["mltrack"]["added_p90_ms"],
+        "cell_ratios": cell_ratios,
+        "throughput_values_per_s": rate,
+        "throughput_ratios": tp_ratios,
+        "targets": {
+            "cell_added_le_5ms": ours <= CELL_TARGET_MS,
+            "cell_10x_less_than_mlflow": {k: v >= RATIO_TARGET for k, v in cell_ratios.items()},
+            "throughput_ge_100k": rate >= THROUGHPUT_TARGET,
+            "throughput_10x_mlflow_best": {k: v >= RATIO_TARGET for k, v in tp_ratios.items()},
+        },
+    }
+
+
+def _ratios(ratios: dict[str, float]) -> str:
+    return ", ".join(f"{label} {r:.1f}x {_ok(r >= RATIO_TARGET)}" for label, r in ratios.items())
+
+
+def report(
+    env: dict[str, Any],
+    cells: dict[str, Any],
+    tp: dict[str, Any],
+    scaling: dict[str, Any],
+    s: dict[str, Any],
+    params: dict[str, Any],
+) -> str:
+    lines = [
+        f"jupyter_mltrack {env['jupyter_mltrack']} ({env['git_commit']}) vs MLflow {env['mlflow']}"
+        f" | Python {env['python']}, IPython {env['ipython']}, SQLAlchemy {env['sqlalchemy']},"
+        f" SQLite {env['sqlite']} | {env['cpu_count']} CPUs, {env['cpu'] or env['platform']}",
+        "",
+        f"1. Tracked cell: InteractiveShell.run_cell wall time, ms"
+        f" ({params['reps']} reps ours, {params['mlflow_reps']} MLflow, interleaved;"
+        f" warm-up {params['warmup']}/{params['mlflow_warmup']} excluded)",
+        f"   {'variant':<54}{'median':>8}{'p90':>8}{'added':>8}{'+p90':>8}",
+    ]
+    rows = [
+        ("untracked", "untracked cell (10 params, 5 metrics as variables)"),
+        ("mltrack", "%%track + 5 mltrack.log_metric [WAL, sync=NORMAL]"),
+        ("mltrack_full", "%%track + 5 mltrack.log_metric [sync=FULL]"),
+        ("mlflow", "MLflow run, log_params, 5 log_metric [rollback, FULL]"),
+        ("mlflow_wal_normal", "MLflow run, log_params, 5 log_metric [WAL, NORMAL]"),
+    ]
+    for key, label in rows:
+        r = cells[key]
+        if "added_median_ms" in r:
+            added = f"{r['added_median_ms']:8.2f}{r['added_p90_ms']:8.2f}"
+        else:
+            added = f"{'-':>8}{'-':>8}"
+        lines.append(f"   {label:<54}{r['median_ms']:8.2f}{r['p90_ms']:8.2f}{added}")
+    lines += [
+        f"   target <= {CELL_TARGET_MS:g} ms added: {s['cell_added_ms']:.2f} ms"
+        f" {_ok(s['targets']['cell_added_le_5ms'])}",
+        f"   target >= {RATIO_TARGET:g}x less than MLflow: {_ratios(s['cell_ratios'])}",
+        "",
+        "2. Metric throughput: values/s committed to SQLite (first call to end of run)",
+        f"   {'variant':<66}{'values/s':>12}",
+    ]
+    tp_rows = [
+        ("mltrack", "mltrack.log_metric x{n:,} + end_run [WAL, sync=NORMAL]"),
+        ("mltrack_full", "mltrack.log_metric x{n:,} + end_run [sync=FULL]"),
+        ("mlflow_log_metric", "MLflow log_metric x{n:,}, extrapolated [rollback, FULL]"),
+        ("mlflow_log_batch", "MLflow log_batch, 1,000 per call, x{n:,} [rollback, FULL]"),
+        ("mlflow_log_metric_wal_normal", "MLflow log_metric x{n:,}, extrapolated [WAL, NORMAL]"),
+        ("mlflow_log_batch_wal_normal", "MLflow log_batch, 1,000 per call, x{n:,} [WAL, NORMAL]"),
+    ]
+    for key, label in tp_rows:
+        r = tp[key]
+        lines.append(f"   {label.format(n=r['values']):<66}{r['values_per_s']:12,.0f}")
+    lines += [
+        f"   target >= {THROUGHPUT_TARGET:,.0f} values/s: {s['throughput_values_per_s']:,.0f}"
+        f" {_ok(s['targets']['throughput_ge_100k'])}",
+        f"   target >= {RATIO_TARGET:g}x MLflow's best: {_ratios(s['throughput_ratios'])}",
+        "",
+        "3. Run card's best-run query (Store.best_run) vs runs in the experiment",
+        "   "
+        + ", ".join(
+            f"{v['runs']:,} runs {v['best_run_median_ms']:.2f} ms" for v in scaling.values()
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repetitions (smoke run, < 30 s)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="where to write the JSON (default bench/results/latest.json; quick runs:"
+        " bench/results/quick.json)",
+    )
+    args = parser.parse_args(argv)
+    params = QUICK if args.quick else FULL
+    output = args.output or REPO / "bench" / "results" / (
+        "quick.json" if args.quick else "latest.json"
+    )
+
+    root = isolate()
+    started = time.time()
+    t0 = time.perf_counter()
+    env = environment()
+    print(f"benchmarking in {root} ({'quick' if args.quick else 'full'} run)...", flush=True)
+
+    from bench.cells import bench_cells
+    from bench.scaling import bench_card_query
+    from bench.throughput import bench_mlflow, bench_mltrack
+
+    cells = bench_cells(
+        root, params["reps"], params["mlflow_reps"], params["warmup"], params["mlflow_warmup"]
+    )
+    tp = bench_mltrack(root, params["values"], params["repeats"])
+    tp.update(
+        bench_mlflow(cells["mlflow_setup"], params["mlflow_per_call"], params["mlflow_batch"])
+    )
+    scaling = bench_card_query(root, params["scaling_sizes"])
+    s = summarise(cells, tp)
+    text = report(env, cells, tp, scaling, s, params)
+    print(text)
+
+    result = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "command": "python -m bench" + (" --quick" if args.quick else ""),
+        "quick": args.quick,
+        "duration_s": time.perf_counter() - t0,
+        "environment": env,
+        "parameters": params,
+        "cell_overhead": {k: v for k, v in cells.items() if k != "mlflow_setup"},
+        "throughput": tp,
+        "card_query_scaling": scaling,
+        "summary": s,
+        "table": text,
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"\nwrote {output.relative_to(REPO) if output.is_relative_to(REPO) else output}"
+        f" in {result['duration_s']:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
