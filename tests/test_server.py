@@ -648,66 +648,38 @@ async def test_periodic_reaper_crashes_runs_of_dead_processes(
 
 @sqlite_only
 async def test_runs_follow_a_renamed_notebook(
-    jp_fetch: Any, jp_serverapp: Any, jp_root_dir: Path, store: Store
+    jp_fetch: Any, jp_root_dir: Path, store: Store
 ) -> None:
-    """Renaming through the contents API moves the runs; a live session's kernel, which still
-    records the old name, is listed under the new one (and a cache-busting ``&<ms>`` is fine)."""
+    """Renaming through the contents API moves the recorded runs (folders too); runs a kernel
+    records later under the old name are listed with ``kernel=`` (JupyterLab keeps the
+    session's old path); a cache-busting ``&<ms>`` argument is accepted."""
     (jp_root_dir / "dir").mkdir()
     (jp_root_dir / "dir" / "Untitled.ipynb").write_text(
         json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     )
-    session = json.loads(
-        (
-            await jp_fetch(
-                "api",
-                "sessions",
-                method="POST",
-                body=json.dumps(
-                    {
-                        "path": "dir/Untitled.ipynb",
-                        "type": "notebook",
-                        "kernel": {"name": "python3"},
-                    }
-                ),
-            )
-        ).body
+    before = store.create_run("u", notebook_path="dir/Untitled.ipynb", kernel_id="k1")
+    other = store.create_run("u", notebook_path="dir/Other.ipynb", kernel_id="k2")
+    await jp_fetch(
+        "api",
+        "contents",
+        "dir",
+        "Untitled.ipynb",
+        method="PATCH",
+        body=json.dumps({"path": "dir/Renamed.ipynb"}),
     )
-    kernel_id = session["kernel"]["id"]
-    try:
-        before = store.create_run("u", notebook_path="dir/Untitled.ipynb", kernel_id=kernel_id)
-        other = store.create_run("u", notebook_path="dir/Other.ipynb")
-        await jp_fetch(
-            "api",
-            "contents",
-            "dir",
-            "Untitled.ipynb",
-            method="PATCH",
-            body=json.dumps({"path": "dir/Renamed.ipynb"}),
-        )
-        await jp_fetch(
-            "api",
-            "sessions",
-            session["id"],
-            method="PATCH",
-            body=json.dumps({"path": "dir/Renamed.ipynb"}),
-        )
-        await wait_for(lambda: store.get_run(before.id).notebook_path == "dir/Renamed.ipynb")
-        # the kernel started as Untitled keeps recording that name
-        after = store.create_run("u", notebook_path="dir/Untitled.ipynb", kernel_id=kernel_id)
-        body = json.loads(
-            (
-                await jp_fetch(
-                    "mltrack",
-                    "api",
-                    "runs",
-                    params={"notebook": "dir/Renamed.ipynb", "1700000000000": ""},
-                )
-            ).body
-        )
-        assert {r["id"] for r in body["runs"]} == {before.id, after.id}
-        assert store.get_run(other.id).notebook_path == "dir/Other.ipynb"
-        # a folder rename moves the runs inside it
-        await jp_fetch("api", "contents", "dir", method="PATCH", body=json.dumps({"path": "moved"}))
-        await wait_for(lambda: store.get_run(other.id).notebook_path == "moved/Other.ipynb")
-    finally:
-        await jp_fetch("api", "sessions", session["id"], method="DELETE")
+    await wait_for(lambda: store.get_run(before.id).notebook_path == "dir/Renamed.ipynb")
+    after = store.create_run("u", notebook_path="dir/Untitled.ipynb", kernel_id="k1")
+
+    async def listed(**params: str) -> set[str]:
+        response = await jp_fetch("mltrack", "api", "runs", params=params)
+        return {r["id"] for r in check(response, "/mltrack/api/runs")["runs"]}
+
+    assert await listed(notebook="dir/Renamed.ipynb") == {before.id}
+    assert await listed(notebook="dir/Renamed.ipynb", kernel="k1", **{"1700000000000": ""}) == {
+        before.id,
+        after.id,
+    }
+    assert await listed(kernel="k1") == {before.id, after.id, other.id}  # needs notebook
+    assert store.get_run(other.id).notebook_path == "dir/Other.ipynb"
+    await jp_fetch("api", "contents", "dir", method="PATCH", body=json.dumps({"path": "moved"}))
+    await wait_for(lambda: store.get_run(other.id).notebook_path == "moved/Other.ipynb")

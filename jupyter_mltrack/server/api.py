@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ..store import InvalidQuery, RunNotFound, RunStatus, Store
@@ -25,7 +25,7 @@ MAX_OFFSET = 2**31 - 1
 #: Longest run name / tag key the schema accepts (``String(256)``).
 MAX_KEY = 256
 
-LIST_PARAMS = ("experiment", "notebook", "status", "order", "limit", "offset")
+LIST_PARAMS = ("experiment", "notebook", "kernel", "status", "order", "limit", "offset")
 PATCH_FIELDS = ("name", "tags", "note")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -94,13 +94,13 @@ def list_experiments(store: Store) -> dict[str, Any]:
     return {"experiments": [e.to_dict() for e in store.list_experiments()]}
 
 
-def list_runs(
-    store: Store, args: Mapping[str, list[str]], notebook_kernels: Sequence[str] = ()
-) -> dict[str, Any]:
+def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
     """``GET runs``: ``args`` maps each query parameter to its raw values (tornado's shape).
 
-    ``notebook_kernels``: kernels of the live sessions of the ``notebook`` asked for (see
-    :meth:`Store.search_runs`)."""
+    With ``notebook``, ``kernel`` (the notebook's kernel, which the frontend knows) also
+    selects that kernel's runs: a kernel started before the notebook was renamed still
+    records the old name. JupyterLab does not update the session's path on a rename, so the
+    server cannot find this out itself."""
     # JupyterLab's request helper adds a bare ``&<timestamp>`` to GETs to defeat caches.
     args = {k: v for k, v in args.items() if not k.isdigit()}
     unknown = sorted(set(args) - set(LIST_PARAMS))
@@ -110,6 +110,7 @@ def list_runs(
     experiment = _single(args, "experiment") or None
     notebook = _single(args, "notebook") or None
     status = _single(args, "status") or None
+    kernel = _single(args, "kernel") or None
     if status is not None and status not in {s.value for s in RunStatus}:
         raise bad_request(
             f"unknown status {status!r}; use one of " + ", ".join(s.value for s in RunStatus)
@@ -125,7 +126,7 @@ def list_runs(
             order=order,
             limit=limit,
             offset=offset,
-            notebook_kernels=notebook_kernels if notebook else (),
+            notebook_kernels=[kernel] if notebook and kernel else (),
         )
     except InvalidQuery as exc:
         raise bad_request(str(exc)) from None

@@ -86,28 +86,7 @@ class RunsHandler(MltrackHandler):
             for name, values in self.request.query_arguments.items()
             if name not in SERVER_QUERY_ARGS
         }
-        kernels: list[str] = []
-        notebook = args.get("notebook")
-        if notebook and len(notebook) == 1 and notebook[0]:
-            kernels = await self.session_kernels(notebook[0])
-        self.write_json(await self.call(api.list_runs, args, kernels))
-
-    async def session_kernels(self, path: str) -> list[str]:
-        """Kernels of the live sessions now at ``path`` (it may have been renamed since they
-        started, and their kernels still record the old name)."""
-        manager = self.settings.get("session_manager")
-        if manager is None:
-            return []
-        try:
-            sessions = await manager.list_sessions()
-        except Exception:
-            return []
-        want = path.strip("/")
-        return [
-            s["kernel"]["id"]
-            for s in sessions
-            if (s.get("path") or "").strip("/") == want and s.get("kernel")
-        ]
+        self.write_json(await self.call(api.list_runs, args))
 
 
 class RunHandler(MltrackHandler):

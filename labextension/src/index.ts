@@ -55,7 +55,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const { commands, shell } = app;
 
     const sidebar = new RunsSidebar({
-      getNotebookPath: () => notebooks?.currentWidget?.context.path ?? null
+      getNotebookPath: () => notebooks?.currentWidget?.context.path ?? null,
+      getKernelId: () =>
+        notebooks?.currentWidget?.sessionContext.session?.kernel?.id ?? null
     });
     sidebar.title.icon = runsIcon;
     sidebar.title.caption = 'Runs';

@@ -123,6 +123,12 @@ export interface IRunsFilter {
   experiment: string | null;
   /** Path of the active notebook, relative to the server root. */
   notebook: string | null;
+  /**
+   * Id of the active notebook's kernel: its runs belong to the notebook even
+   * when they recorded an older name (the notebook was renamed after the
+   * kernel started).
+   */
+  kernel?: string | null;
   /** Restrict to one status. */
   status?: string | null;
   /** Server-side ordering, e.g. `-start_time`. */
@@ -162,6 +168,9 @@ export function runsQuery(filter: IRunsFilter): string {
   const scope = effectiveScope(filter);
   if (scope.kind === 'notebook') {
     add('notebook', scope.notebook);
+    if (filter.kernel) {
+      add('kernel', filter.kernel);
+    }
   } else if (scope.kind === 'experiment') {
     add('experiment', scope.experiment);
   }

@@ -46,6 +46,7 @@ export class RunsSidebar extends Widget {
     this.id = 'jp-mltrack-sidebar';
     this.addClass('jp-mltrack-sidebar');
     this._getNotebookPath = options.getNotebookPath;
+    this._getKernelId = options.getKernelId ?? (() => null);
     this._settings = { ...DEFAULT_SETTINGS, ...options.settings };
     this._allExperiments = this._settings.showAllExperiments;
 
@@ -163,7 +164,8 @@ export class RunsSidebar extends Widget {
     return {
       allExperiments: this._allExperiments,
       experiment: this._experimentSelect.value || null,
-      notebook: this._getNotebookPath()
+      notebook: this._getNotebookPath(),
+      kernel: this._getKernelId()
     };
   }
 
@@ -489,6 +491,7 @@ export class RunsSidebar extends Widget {
   }
 
   private _getNotebookPath: () => string | null;
+  private _getKernelId: () => string | null;
   private _settings: ISidebarSettings;
   private _allExperiments: boolean;
   private _model = new RunsListModel();
@@ -512,6 +515,8 @@ export namespace RunsSidebar {
   export interface IOptions {
     /** Path of the active notebook relative to the server root, if any. */
     getNotebookPath: () => string | null;
+    /** Id of the active notebook's kernel, if it has one. */
+    getKernelId?: () => string | null;
     settings?: Partial<ISidebarSettings>;
   }
 }

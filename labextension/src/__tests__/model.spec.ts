@@ -54,6 +54,27 @@ function response(
 }
 
 describe('runsQuery', () => {
+  it('adds the active kernel to a notebook scope only', () => {
+    expect(
+      runsQuery({
+        allExperiments: false,
+        experiment: null,
+        notebook: 'dir/a b.ipynb',
+        kernel: 'k-1'
+      })
+    ).toBe(
+      'runs?notebook=dir%2Fa%20b.ipynb&kernel=k-1&order=-start_time&limit=100'
+    );
+    expect(
+      runsQuery({
+        allExperiments: true,
+        experiment: 'exp',
+        notebook: 'a.ipynb',
+        kernel: 'k-1'
+      })
+    ).toBe('runs?experiment=exp&order=-start_time&limit=100');
+  });
+
   it('filters by the active notebook by default', () => {
     expect(
       runsQuery({
