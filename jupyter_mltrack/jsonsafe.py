@@ -26,6 +26,7 @@ MAX_DEPTH = 8
 
 
 def _float(value: float) -> Any:
+    value = float(value)  # a plain float, not a subclass such as numpy.float64
     if math.isfinite(value):
         return value
     return {
@@ -34,10 +35,19 @@ def _float(value: float) -> Any:
     }
 
 
+def _utf8(value: str) -> str:
+    """``value`` without lone surrogates (from bad decoding), which no database can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
 def _truncated_str(value: str, limit: int) -> Any:
     if len(value) <= limit:
-        return value
-    return {"$type": "truncated", "value": value[:limit], "length": len(value)}
+        return _utf8(value)
+    return {"$type": "truncated", "value": _utf8(value[:limit]), "length": len(value)}
 
 
 def _safe_repr(value: Any) -> str:
@@ -50,9 +60,18 @@ def _safe_repr(value: Any) -> str:
 
 def to_json(value: Any, *, max_string: int = MAX_STRING, _depth: int = 0) -> Any:
     """Return a JSON-serialisable version of ``value`` (see the module docstring)."""
+    try:
+        return _to_json(value, max_string, _depth)
+    except Exception:  # e.g. a __getattr__ that raises, or a number that cannot be a float
+        return {"$type": "repr", "class": _qualname(value), "repr": _safe_repr(value)}
+
+
+def _to_json(value: Any, max_string: int, _depth: int) -> Any:
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, int) and not isinstance(value, enum.Enum):
+    if isinstance(value, enum.Enum):  # before int/str: an IntEnum is not just its number
+        return {"$type": "enum", "class": _qualname(value), "name": value.name}
+    if isinstance(value, int):
         return value if abs(value) < 2**63 else {"$type": "int", "value": str(value)}
     if isinstance(value, float):
         return _float(value)
@@ -60,6 +79,9 @@ def to_json(value: Any, *, max_string: int = MAX_STRING, _depth: int = 0) -> Any
         return _truncated_str(value, max_string)
     if _depth >= MAX_DEPTH:
         return {"$type": "repr", "class": _qualname(value), "repr": _safe_repr(value)}
+    if type(value).__name__ in ("datetime64", "timedelta64"):
+        # numpy's .item() turns nanosecond datetimes into a bare int
+        return {"$type": f"numpy.{type(value).__name__}", "value": str(value)}
     # numpy and other numeric towers, without importing numpy
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "shape", None) == ():
@@ -68,17 +90,17 @@ def to_json(value: Any, *, max_string: int = MAX_STRING, _depth: int = 0) -> Any
         except Exception:
             pass
     if isinstance(value, decimal.Decimal):
-        return _float(float(value))
+        return _float(math.nan if value.is_nan() else float(value))
     if isinstance(value, numbers.Integral):
         return to_json(int(value), _depth=_depth + 1)
     if isinstance(value, numbers.Real):
-        return _float(float(value))
+        number = to_float(value)  # a huge int or Fraction is ±inf, not an error
+        if number is not None:
+            return _float(number)
     if isinstance(value, _dt.datetime | _dt.date | _dt.time):
         return {"$type": type(value).__name__, "value": value.isoformat()}
     if isinstance(value, _dt.timedelta):
         return {"$type": "timedelta", "seconds": value.total_seconds()}
-    if isinstance(value, enum.Enum):
-        return {"$type": "enum", "class": _qualname(value), "name": value.name}
     if isinstance(value, pathlib.PurePath | uuid.UUID):
         return str(value)
     if isinstance(value, bytes | bytearray):
@@ -89,12 +111,14 @@ def to_json(value: Any, *, max_string: int = MAX_STRING, _depth: int = 0) -> Any
             if i >= MAX_ITEMS:
                 out["$truncated"] = len(value)
                 break
-            out[k if isinstance(k, str) else _safe_repr(k)] = to_json(
+            out[_utf8(k) if isinstance(k, str) else _safe_repr(k)] = to_json(
                 v, max_string=max_string, _depth=_depth + 1
             )
         return out
     if isinstance(value, list | tuple | set | frozenset):
-        seq = list(value) if not isinstance(value, set | frozenset) else sorted(value, key=repr)
+        seq = (
+            list(value) if not isinstance(value, set | frozenset) else sorted(value, key=_safe_repr)
+        )
         items = [to_json(v, max_string=max_string, _depth=_depth + 1) for v in seq[:MAX_ITEMS]]
         if len(seq) > MAX_ITEMS:
             items.append({"$type": "truncated", "length": len(seq)})
@@ -113,16 +137,23 @@ def to_float(value: Any) -> float | None:
     """A metric value as a float (NaN and inf allowed), or ``None`` when it is not a number."""
     if isinstance(value, bool):
         return float(value)
+    if isinstance(value, decimal.Decimal):
+        return math.nan if value.is_nan() else float(value)
     if isinstance(value, numbers.Real):
-        return float(value)
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "shape", None) == ():
         try:
-            inner = item()
-        except Exception:
+            return float(value)
+        except OverflowError:  # an int or Fraction beyond the float range
+            return math.inf if value > 0 else -math.inf
+        except (TypeError, ValueError):
             return None
-        return to_float(inner) if inner is not value else None
-    return None
+    try:  # numpy scalars, 0-d arrays, tensors; a broken __getattr__ is just "not a number"
+        item = getattr(value, "item", None)
+        if not (callable(item) and getattr(value, "shape", None) == ()):
+            return None
+        inner = item()
+    except Exception:
+        return None
+    return to_float(inner) if inner is not value else None
 
 
 def _qualname(value: Any) -> str:

@@ -169,7 +169,8 @@ class ActiveRun:
     # logging --------------------------------------------------------------------------------
 
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
-        number = to_float(value)
+        # a plain float is by far the common case, and to_float would return it unchanged
+        number = value if type(value) is float else to_float(value)
         if number is None:
             raise TrackingError(
                 f"metric {key!r} must be a number, got {type(value).__name__}: {value!r:.80}"
@@ -180,7 +181,8 @@ class ActiveRun:
             step = self._next_step.get(key, 0) if step is None else int(step)
             self._next_step[key] = step + 1
             self._metrics.append(MetricPoint(key, number, step, time.time()))
-            if key not in self.latest or step >= self.latest[key][0]:
+            latest = self.latest.get(key)
+            if latest is None or step >= latest[0]:
                 self.latest[key] = (step, number)
             full = len(self._metrics) >= MAX_BUFFER
         if full:
@@ -356,7 +358,11 @@ def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
 
 def log_metric(key: str, value: Any, step: int | None = None) -> None:
     """Log one value of a metric; ``step`` defaults to the metric's previous step + 1."""
-    _current().log_metric(key, value, step)
+    try:  # hot path (once per training step): reading the top of the stack is atomic
+        run = _stack[-1]
+    except IndexError:
+        run = _current()
+    run.log_metric(key, value, step)
 
 
 def log_metrics(metrics: Mapping[str, Any], step: int | None = None) -> None:

@@ -155,6 +155,32 @@ class _Reads(ast.NodeVisitor):
 
     visit_ImportFrom = visit_Import
 
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.bound.add(node.name)
+        for stmt in node.body:
+            self.visit(stmt)
+
+
+def _rebound(stmt: ast.stmt) -> set[str]:
+    """Names a statement binds anywhere: assignment targets, ``def``/``class`` names, imports,
+    ``except … as``, ``match`` captures."""
+    names: set[str] = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).partition(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+    return names
+
 
 def analyse(tree: ast.Module) -> CellAnalysis:
     """Parameters and reads of a parsed (already IPython-transformed) cell."""
@@ -168,9 +194,8 @@ def analyse(tree: ast.Module) -> CellAnalysis:
             _bind_targets(stmt.target, stmt.value, literals, dropped)
         else:
             # a later rebinding (x += 1, for x in …, def x) means x is no longer that literal
-            for node in ast.walk(stmt):
-                if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-                    literals.pop(node.id, None)
+            for name in _rebound(stmt):
+                literals.pop(name, None)
     reads = _Reads()
     reads.visit(tree)
     last = None

@@ -1,0 +1,158 @@
+"""The alembic migrations agree with the ORM models, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, text
+
+from jupyter_mltrack.location import home_of, resolve_store_url
+from jupyter_mltrack.store import Store, schema
+from jupyter_mltrack.store.models import Base
+from jupyter_mltrack.store.store import _make_engine
+
+TABLES = {t.name for t in Base.metadata.sorted_tables}
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    """An engine on an empty database, configured the way the store configures its own."""
+    url = resolve_store_url(store_url)
+    home = home_of(url)
+    if home is not None:
+        home.mkdir(parents=True, exist_ok=True)
+    eng = _make_engine(url)
+    yield eng
+    eng.dispose()
+
+
+def alembic(engine: Engine, action: str, revision: str) -> None:
+    cfg = schema.alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, action)(cfg, revision)
+
+
+def differences(engine: Engine) -> list:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(ctx, Base.metadata)
+
+
+def tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def test_head_constant_matches_the_scripts(tmp_path) -> None:
+    eng = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    scripts = ScriptDirectory.from_config(schema.alembic_config(eng))
+    assert scripts.get_heads() == [schema.HEAD]
+    # one linear history from head down to a single base
+    chain = [rev.revision for rev in scripts.walk_revisions("base", "heads")]
+    assert chain[0] == schema.HEAD and len(chain) == len(set(chain))
+    assert len(scripts.get_bases()) == 1
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    assert tables(engine) == set()
+    alembic(engine, "upgrade", "head")
+    assert tables(engine) == TABLES | {"alembic_version"}
+    assert schema.current_revision(engine) == schema.HEAD
+    assert differences(engine) == []
+
+
+def test_compare_metadata_does_see_a_drifted_schema(engine: Engine) -> None:
+    """The check above is not vacuous: a column missing from the database is reported."""
+    alembic(engine, "upgrade", "head")
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_runs_kernel_id"))
+        conn.execute(text("ALTER TABLE tags DROP COLUMN value"))
+    found = differences(engine)
+    kinds = {diff[0] if isinstance(diff, tuple) else diff[0][0] for diff in found}
+    assert {"add_index", "add_column"} <= kinds
+
+
+def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
+    alembic(engine, "upgrade", "head")
+    st = Store(str(engine.url.render_as_string(hide_password=False)))
+    st.create_run("before")
+    st.close()
+
+    alembic(engine, "downgrade", "base")
+    assert tables(engine) <= {"alembic_version"}
+    assert schema.current_revision(engine) is None
+
+    alembic(engine, "upgrade", "head")
+    assert differences(engine) == []
+    st = Store(str(engine.url.render_as_string(hide_password=False)))
+    try:
+        assert st.search_runs()[1] == 0  # the downgrade dropped the data with the tables
+        assert st.create_run("after").number == 1
+    finally:
+        st.close()
+
+
+def test_opening_a_migrated_store_does_not_run_alembic(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real_upgrade = command.upgrade
+
+    def spy(cfg, revision, **kw):  # noqa: ANN001
+        calls.append(revision)
+        return real_upgrade(cfg, revision, **kw)
+
+    monkeypatch.setattr(schema.command, "upgrade", spy)
+    first = Store(store_url)  # empty database: alembic creates the schema
+    run_id = first.create_run("x").id
+    assert schema.current_revision(first.engine) == schema.HEAD
+    first.close()
+    assert calls == ["head"]
+
+    def forbidden(*_a, **_kw):  # noqa: ANN002, ANN003
+        raise AssertionError("alembic ran on a database already at head")
+
+    monkeypatch.setattr(schema.command, "upgrade", forbidden)
+    monkeypatch.setattr(ScriptDirectory, "from_config", forbidden)
+    again = Store(store_url)
+    try:
+        assert again.get_run(run_id).experiment == "x"
+        with again.engine.connect() as conn:
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        assert [v for (v,) in versions] == [schema.HEAD]
+    finally:
+        again.close()
+
+    # migrate=False never touches the schema, even of an empty database
+    monkeypatch.setattr(schema, "current_revision", forbidden)
+    Store(store_url, migrate=False).close()
+
+
+def test_alembic_config_keeps_percent_signs_of_quoted_passwords() -> None:
+    eng = create_engine("postgresql+psycopg://user:p%40ss%25w@db.example/ml")
+    try:
+        url = schema.alembic_config(eng).get_main_option("sqlalchemy.url")
+    finally:
+        eng.dispose()
+    assert url == "postgresql+psycopg://user:p%40ss%25w@db.example/ml"
+
+
+def test_store_with_a_quoted_password_migrates(store_url: str) -> None:
+    if not store_url.startswith("postgresql://"):
+        pytest.skip("SQLite URLs have no password")
+    # the test server trusts every password, so any will do; this one needs quoting
+    scheme, rest = store_url.split("://", 1)
+    user, host = rest.split("@", 1)
+    url = f"{scheme}://{user}:{quote('p@ss%word', safe='')}@{host}"
+    st = Store(url)
+    try:
+        assert st.create_run("pw").number == 1
+        assert "p@ss" not in repr(st)  # the password is hidden
+    finally:
+        st.close()

@@ -1,0 +1,718 @@
+"""The run store, on SQLite and on a real PostgreSQL server (the ``store``/``store_url``
+fixtures run each test on both backends)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from jupyter_mltrack.location import HOME_ENV, URL_ENV, resolve_store_url
+from jupyter_mltrack.store import (
+    DEFAULT_EXPERIMENT,
+    Environment,
+    InvalidQuery,
+    MetricPoint,
+    RunNotFound,
+    RunStatus,
+    Store,
+    StoreError,
+)
+
+CHILD_TABLES = ("params", "metrics", "latest_metrics", "outputs", "tags")
+
+
+def point(key: str, value: float, step: int, ts: float | None = None) -> MetricPoint:
+    return MetricPoint(key=key, value=value, step=step, timestamp=time.time() if ts is None else ts)
+
+
+def count_rows(store: Store, table: str, run_id: str) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(
+            text(f"SELECT COUNT(*) FROM {table} WHERE run_id = :r"), {"r": run_id}
+        ).scalar_one()
+
+
+def set_columns(store: Store, run_id: str, **values: object) -> None:
+    assignments = ", ".join(f"{k} = :{k}" for k in values)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE runs SET {assignments} WHERE id = :where_id"),
+            {**values, "where_id": run_id},
+        )
+
+
+# creating and finishing runs ------------------------------------------------------------------
+
+
+def test_create_and_finish_run(store: Store) -> None:
+    before = time.time()
+    run = store.create_run(
+        "exp",
+        name="baseline",
+        notebook_path="nb/train.ipynb",
+        cell_id="cell-1",
+        execution_count=7,
+        code="lr = 0.1\nfit()",
+        tags={"team": "vision"},
+        kernel_id="kern-1",
+        git_commit="abc123",
+        git_dirty=True,
+    )
+    assert run.status is RunStatus.RUNNING and run.end_time is None and run.number == 1
+    assert before <= run.start_time <= time.time()
+
+    got = store.get_run(run.id)
+    assert got == run  # what create_run returned is what a reader sees
+    assert got.duration is None
+
+    store.finish_run(run.id, "finished", end_time=run.start_time + 2.5)
+    done = store.get_run(run.id)
+    assert done.status is RunStatus.FINISHED
+    assert done.end_time == pytest.approx(run.start_time + 2.5)
+    assert done.duration == pytest.approx(2.5)
+    assert done.to_dict()["status"] == "finished"
+
+    detail = store.get_run_detail(run.id)
+    assert detail.code == "lr = 0.1\nfit()"
+    assert (detail.kernel_id, detail.host, detail.pid) == (
+        "kern-1",
+        socket.gethostname(),
+        os.getpid(),
+    )
+    assert (detail.git_commit, detail.git_dirty) == ("abc123", True)
+    assert detail.error is None and detail.outputs == [] and detail.metric_series == {}
+
+    failed = store.create_run("exp")
+    store.finish_run(
+        failed.id, RunStatus.FAILED, error={"ename": "ValueError", "value": math.nan, "n": 1}
+    )
+    detail = store.get_run_detail(failed.id)
+    assert detail.run.status is RunStatus.FAILED and detail.run.end_time is not None
+    assert detail.error == {
+        "ename": "ValueError",
+        "value": {"$type": "float", "value": "nan"},
+        "n": 1,
+    }
+    with pytest.raises(ValueError):
+        store.finish_run(failed.id, "done")
+
+
+def test_run_numbers_are_consecutive_per_experiment(store: Store) -> None:
+    a1, a2 = store.create_run("a"), store.create_run("a")
+    b1 = store.create_run("b")
+    a3 = store.create_run("a")
+    assert [a1.number, a2.number, a3.number] == [1, 2, 3]
+    assert b1.number == 1
+    assert a1.experiment_id == a3.experiment_id != b1.experiment_id
+    store.delete_run(a3.id)
+    assert store.create_run("a").number == 3
+    for blank in (None, "", "   "):
+        assert store.create_run(blank).experiment == DEFAULT_EXPERIMENT
+    runs, total = store.search_runs(experiment=DEFAULT_EXPERIMENT, order="number")
+    assert total == 3 and [r.number for r in runs] == [1, 2, 3]
+
+
+# params ---------------------------------------------------------------------------------------
+
+
+def test_params_keep_their_json_types(store: Store) -> None:
+    params = {
+        "epochs": 10,
+        "lr": 0.001,
+        "opt": "adam",
+        "shuffle": False,
+        "seed": None,
+        "layers": [64, 32, [1, 2]],
+        "cfg": {"drop": 0.5, "act": "relu", "sizes": (1, 2)},
+        "zero": 0.0,
+        "neg": -3,
+        "unicode": "héllo ✓ 日本",
+    }
+    run = store.create_run("p", params=params)
+    got = store.get_run(run.id).params
+    assert got == {**params, "cfg": {"drop": 0.5, "act": "relu", "sizes": [1, 2]}}
+    assert type(got["epochs"]) is int and type(got["neg"]) is int
+    assert type(got["lr"]) is float and type(got["zero"]) is float
+    assert got["shuffle"] is False and got["seed"] is None
+    assert run.params == got  # the returned run agrees with what was stored
+
+    store.log_params(run.id, {"epochs": 20, "extra": True})
+    store.finish_run(run.id, "finished", params={"opt": "sgd"})
+    got = store.get_run(run.id).params
+    assert (got["epochs"], got["extra"], got["opt"], got["lr"]) == (20, True, "sgd", 0.001)
+
+
+def test_params_odd_values_become_markers(store: Store) -> None:
+    class Model:
+        def __repr__(self) -> str:
+            return "Model(depth=3)"
+
+    when = dt.datetime(2024, 5, 17, 12, 30, tzinfo=dt.timezone.utc)
+    run = store.create_run("p")
+    store.log_params(
+        run.id,
+        {
+            "nan": math.nan,
+            "inf": math.inf,
+            "ninf": -math.inf,
+            "big": 2**70,
+            "when": when,
+            "np_int": np.int64(5),
+            "np_float": np.float32(0.25),
+            "np_bool": np.bool_(True),
+            "np_arr": np.array([1.5, 2.5]),
+            "long": "x" * 25_000,
+            "model": Model(),
+            "bytes": b"\x00\x01",
+            "bad_text": "a\ud800b",
+        },
+    )
+    got = store.get_run(run.id).params
+    assert got["nan"] == {"$type": "float", "value": "nan"}
+    assert got["inf"] == {"$type": "float", "value": "inf"}
+    assert got["ninf"] == {"$type": "float", "value": "-inf"}
+    assert got["big"] == {"$type": "int", "value": str(2**70)}
+    assert got["when"] == {"$type": "datetime", "value": "2024-05-17T12:30:00+00:00"}
+    assert got["np_int"] == 5 and type(got["np_int"]) is int
+    assert got["np_float"] == 0.25 and got["np_bool"] is True and got["np_arr"] == [1.5, 2.5]
+    assert got["long"] == {"$type": "truncated", "value": "x" * 10_000, "length": 25_000}
+    assert got["model"]["$type"] == "repr" and got["model"]["repr"] == "Model(depth=3)"
+    assert got["model"]["class"].endswith("Model")
+    assert got["bytes"] == {"$type": "bytes", "length": 2}
+    assert got["bad_text"] == "a\ufffdb"  # a lone surrogate cannot be stored as UTF-8
+
+
+def test_param_keys_are_text(store: Store) -> None:
+    run = store.create_run("p", params={1: "int key", "2": "two"})
+    store.log_params(run.id, {2: "replaced"})
+    store.log_params(run.id, {"1": "also replaced"})
+    assert store.get_run(run.id).params == {"1": "also replaced", "2": "replaced"}
+    assert count_rows(store, "params", run.id) == 2
+    # 1 and "1" are one param: the last one given wins, not a duplicate-key error
+    both = store.create_run("p", params={1: "int", "1": "str"})
+    assert both.params == store.get_run(both.id).params == {"1": "str"}
+
+
+# metrics --------------------------------------------------------------------------------------
+
+
+def test_metric_series_in_step_order(store: Store) -> None:
+    run = store.create_run("m")
+    t0 = 1_700_000_000.0
+    store.log_metrics(run.id, [point("loss", 1.0 / (s + 1), s, t0 + s) for s in range(5)])
+    store.log_metrics(run.id, [point("acc", 0.5, 0, t0), point("acc", 0.75, 10, t0 + 1)])
+    series = store.get_run_detail(run.id).metric_series
+    assert sorted(series) == ["acc", "loss"]
+    assert [p.step for p in series["loss"]] == [0, 1, 2, 3, 4]
+    assert [p.value for p in series["loss"]] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
+    assert [p.timestamp for p in series["loss"]] == [t0 + s for s in range(5)]
+    assert [(p.step, p.value) for p in series["acc"]] == [(0, 0.5), (10, 0.75)]
+    assert store.get_run(run.id).metrics == {"acc": 0.75, "loss": 0.2}
+
+
+def test_many_metric_points_in_one_batch(store: Store) -> None:
+    run = store.create_run("m")
+    n = 5000
+    store.log_metrics(run.id, [point("x", float(i) * 0.5, i) for i in range(n)])
+    pts = store.get_run_detail(run.id).metric_series["x"]
+    assert len(pts) == n
+    assert [p.step for p in pts] == list(range(n))
+    assert pts[1234].value == 617.0
+    assert store.get_run(run.id).metrics == {"x": (n - 1) * 0.5}
+
+
+def test_nan_and_infinities_round_trip(store: Store) -> None:
+    run = store.create_run("m")
+    store.log_metrics(
+        run.id,
+        [point("v", math.nan, 0), point("v", math.inf, 1), point("v", -math.inf, 2)]
+        + [point("w", 1.0, 0), point("w", math.nan, 1)],
+    )
+    values = [p.value for p in store.get_run_detail(run.id).metric_series["v"]]
+    assert math.isnan(values[0]) and values[1:] == [math.inf, -math.inf]
+    got = store.get_run(run.id)
+    assert got.metrics["v"] == -math.inf
+    assert math.isnan(got.metrics["w"])  # the latest value is NaN, not the last finite one
+    assert got.to_dict()["metrics"] == {"v": "-inf", "w": None}
+
+
+def test_latest_metric_keeps_the_highest_step(store: Store) -> None:
+    run = store.create_run("m")
+    store.log_metrics(run.id, [point("loss", 3.0, 3), point("loss", 1.0, 1), point("loss", 2.0, 2)])
+    assert store.get_run(run.id).metrics["loss"] == 3.0
+    store.log_metrics(run.id, [point("loss", 0.5, 1)])  # a late, lower step
+    assert store.get_run(run.id).metrics["loss"] == 3.0
+    store.log_metrics(run.id, [point("loss", 9.0, 5)])
+    assert store.get_run(run.id).metrics["loss"] == 9.0
+    later = time.time() + 10
+    store.log_metrics(run.id, [point("loss", 8.0, 5, later)])  # same step, newer point wins
+    assert store.get_run(run.id).metrics["loss"] == 8.0
+    store.finish_run(run.id, "finished", metrics=[point("loss", 7.0, 4), point("acc", 1.0, 0)])
+    assert store.get_run(run.id).metrics == {"acc": 1.0, "loss": 8.0}
+    steps = [p.step for p in store.get_run_detail(run.id).metric_series["loss"]]
+    assert steps == [1, 1, 2, 3, 4, 5, 5]
+    assert count_rows(store, "latest_metrics", run.id) == 2
+
+
+# outputs, tags, edits, deletion ---------------------------------------------------------------
+
+
+def test_outputs_are_kept_in_order(store: Store) -> None:
+    run = store.create_run("o")
+    first = {"output_type": "stream", "name": "stdout", "text": "epoch 0\n"}
+    store.finish_run(run.id, RunStatus.RUNNING, outputs=[first])  # one output, then more
+    assert store.get_run(run.id).end_time is None
+    more = [
+        {"output_type": "execute_result", "data": {"text/plain": str(i)}, "metadata": {}}
+        for i in range(12)
+    ]
+    store.finish_run(run.id, "finished", outputs=more)
+    assert store.get_run_detail(run.id).outputs == [first, *more]
+
+
+def test_tags_set_and_replace(store: Store) -> None:
+    run = store.create_run("t", tags={"a": "1", "b": "2"})
+    store.set_tags(run.id, {"b": "two", "c": 3})  # type: ignore[dict-item]
+    assert store.get_run(run.id).tags == {"a": "1", "b": "two", "c": "3"}
+    store.set_tags(run.id, {"only": ""}, replace=True)
+    assert store.get_run(run.id).tags == {"only": ""}
+    store.set_tags(run.id, {}, replace=True)
+    assert store.get_run(run.id).tags == {}
+    assert count_rows(store, "tags", run.id) == 0
+
+
+def test_update_run(store: Store) -> None:
+    run = store.create_run("u", name="first", tags={"old": "x"})
+    store.update_run(run.id, name="second", note="looks good", tags={"new": "y"})
+    got = store.get_run(run.id)
+    assert (got.name, got.note, got.tags) == ("second", "looks good", {"new": "y"})
+    store.update_run(run.id)  # nothing given: nothing changes
+    assert store.get_run(run.id) == got
+    store.update_run(run.id, name="", note="")
+    got = store.get_run(run.id)
+    assert got.name is None and got.note == "" and got.tags == {"new": "y"}
+
+
+def test_delete_run_removes_everything(store: Store) -> None:
+    env_id = store.put_environment(Environment("3.11", "linux", {"numpy": "2.0"}, "d" * 64))
+    runs = []
+    for _ in range(2):
+        run = store.create_run("d", params={"p": 1}, tags={"t": "v"}, environment_id=env_id)
+        store.log_metrics(run.id, [point("loss", 1.0, 0), point("loss", 0.5, 1)])
+        store.finish_run(run.id, "finished", outputs=[{"output_type": "stream", "text": "x"}])
+        runs.append(run)
+    gone, kept = runs
+    assert all(count_rows(store, t, gone.id) > 0 for t in CHILD_TABLES)
+
+    store.delete_run(gone.id)
+    with pytest.raises(RunNotFound):
+        store.get_run(gone.id)
+    assert {t: count_rows(store, t, gone.id) for t in CHILD_TABLES} == dict.fromkeys(
+        CHILD_TABLES, 0
+    )
+    assert all(count_rows(store, t, kept.id) > 0 for t in CHILD_TABLES)
+    assert store.get_run_detail(kept.id).environment.packages == {"numpy": "2.0"}
+    assert store.search_runs()[1] == 1
+    with pytest.raises(RunNotFound):
+        store.delete_run(gone.id)
+
+
+# searching ------------------------------------------------------------------------------------
+
+
+def test_search_filters(store: Store) -> None:
+    a = store.create_run("e1", notebook_path="a.ipynb")
+    b = store.create_run("e1", notebook_path="b.ipynb")
+    c = store.create_run("e2", notebook_path="a.ipynb")
+    store.finish_run(b.id, "finished")
+    store.finish_run(c.id, "failed")
+
+    def ids(**kw: object) -> tuple[set[str], int]:
+        runs, total = store.search_runs(**kw)  # type: ignore[arg-type]
+        return {r.id for r in runs}, total
+
+    assert ids() == ({a.id, b.id, c.id}, 3)
+    assert ids(experiment="e1") == ({a.id, b.id}, 2)
+    assert ids(notebook="a.ipynb") == ({a.id, c.id}, 2)
+    assert ids(status="finished") == ({b.id}, 1)
+    assert ids(status="running") == ({a.id}, 1)
+    assert ids(experiment="e1", notebook="a.ipynb", status="running") == ({a.id}, 1)
+    assert ids(experiment="e2", status="running") == (set(), 0)
+    assert ids(experiment="nope") == (set(), 0)
+    assert ids(notebook="missing.ipynb") == (set(), 0)
+
+
+def test_search_ordering(store: Store) -> None:
+    t0 = 1_700_000_000.0
+    specs = [  # name, start offset, duration (None: still running), acc (None: not logged)
+        ("bravo", 30, 5.0, 0.9),
+        ("alpha", 10, 1.0, math.nan),
+        (None, 20, None, 0.7),
+        ("charlie", 0, 3.0, None),
+    ]
+    ids = []
+    for name, start, duration, acc in specs:
+        run = store.create_run("o", name=name, start_time=t0 + start)
+        if acc is not None:
+            store.log_metrics(run.id, [point("acc", acc, 0)])
+        if duration is not None:
+            store.finish_run(run.id, "finished", end_time=t0 + start + duration)
+        ids.append(run.id)
+    bravo, alpha, unnamed, charlie = ids
+
+    def order(key: str) -> list[str]:
+        return [r.id for r in store.search_runs(experiment="o", order=key)[0]]
+
+    assert order("-start_time") == [bravo, unnamed, alpha, charlie]
+    assert order("start_time") == order("+start_time") == [charlie, alpha, unnamed, bravo]
+    assert order("number") == [bravo, alpha, unnamed, charlie]
+    assert order("-number") == [charlie, unnamed, alpha, bravo]
+    assert order("name") == [alpha, bravo, charlie, unnamed]  # NULL last both ways
+    assert order("-name") == [charlie, bravo, alpha, unnamed]
+    assert order("duration") == [alpha, charlie, bravo, unnamed]
+    assert order("-duration") == [bravo, charlie, alpha, unnamed]
+    # NaN is stored as NULL and sorts with the runs that never logged the metric
+    assert order("metrics.acc")[:2] == [unnamed, bravo]
+    assert order("-metrics.acc")[:2] == [bravo, unnamed]
+    assert set(order("metrics.acc")[2:]) == set(order("-metrics.acc")[2:]) == {alpha, charlie}
+    # ties (no such metric anywhere) fall back to the newest first
+    assert order("metrics.nothing") == [bravo, unnamed, alpha, charlie]
+
+
+def test_search_pagination(store: Store) -> None:
+    t0 = 1_700_000_000.0
+    made = [store.create_run("pg", start_time=t0 + i).id for i in range(7)]
+    pages = []
+    for offset in (0, 3, 6, 9):
+        runs, total = store.search_runs(order="start_time", limit=3, offset=offset)
+        assert total == 7
+        pages.append([r.id for r in runs])
+    assert [len(p) for p in pages] == [3, 3, 1, 0]
+    assert [i for p in pages for i in p] == made
+    runs, total = store.search_runs(status="running", limit=2)
+    assert total == 7 and len(runs) == 2
+
+
+def test_search_rejects_bad_queries(store: Store) -> None:
+    store.create_run("q")
+    cases = [
+        ({"order": "bogus"}, "cannot order by 'bogus'"),
+        ({"order": "-params.lr"}, "metrics.<key>"),
+        ({"status": "done"}, "unknown status 'done'"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"offset": -1}, "offset"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(InvalidQuery, match=message.replace(".", r"\.")) as info:
+            store.search_runs(**kwargs)  # type: ignore[arg-type]
+        assert isinstance(info.value, ValueError) and isinstance(info.value, StoreError)
+    assert store.search_runs(limit=1000, order="-end_time")[1] == 1
+
+
+# revision, experiments, environments ----------------------------------------------------------
+
+
+def test_revision_changes_on_every_write(store: Store) -> None:
+    seen = [store.revision()]
+
+    def changed() -> None:
+        now = store.revision()
+        assert now != seen[-1]  # pollers compare with the last revision they saw
+        assert store.revision() == now  # stable while nothing happens
+        seen.append(now)
+
+    run = store.create_run("r")
+    changed()
+    other = store.create_run("r")
+    changed()
+    store.update_run(run.id, note="hello")
+    changed()
+    store.log_params(run.id, {"a": 1})
+    changed()
+    store.log_metrics(run.id, [point("m", 1.0, 0)])
+    changed()
+    store.set_tags(run.id, {"k": "v"})
+    changed()
+    store.finish_run(run.id, "finished")
+    changed()
+    store.delete_run(other.id)
+    changed()
+    store.delete_run(run.id)
+    changed()
+
+
+def test_list_experiments_counts(store: Store) -> None:
+    t0 = 1_700_000_000.0
+    store.create_run("beta", start_time=t0)
+    store.create_run("beta", start_time=t0 + 50)
+    store.create_run("alpha", start_time=t0 + 5)
+    empty = store.get_or_create_experiment("gamma")
+    assert store.get_or_create_experiment("gamma") == empty
+    got = {e.name: (e.run_count, e.last_run_at) for e in store.list_experiments()}
+    assert got == {"alpha": (1, t0 + 5), "beta": (2, t0 + 50), "gamma": (0, None)}
+    assert [e.name for e in store.list_experiments()] == ["alpha", "beta", "gamma"]
+    # a second store (another process) sees the same experiment ids
+    other = Store(store.url)
+    try:
+        assert other.get_or_create_experiment("gamma").id == empty.id
+    finally:
+        other.close()
+
+
+def test_put_environment_dedupes_by_digest(store: Store) -> None:
+    env = Environment("3.11.4", "Linux-x86_64", {"numpy": "2.0", "torch": "2.3"}, "a" * 64)
+    first = store.put_environment(env)
+    assert store.put_environment(env) == first
+    assert store.put_environment(Environment("3.12", "Linux", {}, "a" * 64)) == first
+    second = store.put_environment(Environment("3.12", "Linux", {}, "b" * 64))
+    assert second != first
+    run = store.create_run("env", environment_id=first)
+    got = store.get_run_detail(run.id).environment
+    assert got is not None and got.id == first
+    assert (got.python, got.platform, got.packages, got.digest) == (
+        "3.11.4",
+        "Linux-x86_64",
+        {"numpy": "2.0", "torch": "2.3"},
+        "a" * 64,
+    )
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM environments")).scalar_one() == 2
+
+
+# resolving references -------------------------------------------------------------------------
+
+
+def test_resolve_run_id(store: Store) -> None:
+    t0 = 1_700_000_000.0
+    e1_1 = store.create_run("e1", start_time=t0)
+    e1_2 = store.create_run("e1", start_time=t0 + 1)
+    e2_1 = store.create_run("e2", start_time=t0 + 2)
+
+    assert store.resolve_run_id(e1_2.id) == e1_2.id
+    assert store.resolve_run_id(f"  {e1_2.id[:10]}  ") == e1_2.id
+    assert store.resolve_run_id(e1_2.id[:10].upper()) == e1_2.id
+    assert store.resolve_run_id("1") == e2_1.id  # the most recent run numbered 1
+    assert store.resolve_run_id("1", experiment="e1") == e1_1.id
+    assert store.resolve_run_id("2") == e1_2.id
+    assert store.resolve_run_id("2", experiment="e1") == e1_2.id
+
+    set_columns(store, e1_1.id, id="abcd1111" + "0" * 24)
+    set_columns(store, e1_2.id, id="abcd2222" + "0" * 24)
+    with pytest.raises(InvalidQuery, match="ambiguous"):
+        store.resolve_run_id("abcd")
+    assert store.resolve_run_id("abcd2") == "abcd2222" + "0" * 24
+
+    for unknown in ("99", "ffffffff", "ab", "", "____", "%%%%", "²"):
+        with pytest.raises(RunNotFound):
+            store.resolve_run_id(unknown)
+    with pytest.raises(RunNotFound):
+        store.resolve_run_id("3", experiment="e1")
+
+
+# liveness -------------------------------------------------------------------------------------
+
+
+def test_mark_kernel_runs(store: Store) -> None:
+    old1 = store.create_run("k", kernel_id="k1")
+    old2 = store.create_run("k", kernel_id="k1")
+    done = store.create_run("k", kernel_id="k1")
+    store.finish_run(done.id, "finished", end_time=done.start_time + 1)
+    other = store.create_run("k", kernel_id="k2")
+
+    assert set(store.mark_kernel_runs("k1")) == {old1.id, old2.id}
+    for run_id in (old1.id, old2.id):
+        got = store.get_run(run_id)
+        assert got.status is RunStatus.CRASHED and got.end_time is not None
+    assert store.get_run(done.id).status is RunStatus.FINISHED
+    assert store.get_run(done.id).end_time == pytest.approx(done.start_time + 1)
+    assert store.get_run(other.id).status is RunStatus.RUNNING
+    assert store.mark_kernel_runs("k1") == []
+
+    # a restarted kernel keeps its id: spare what its new process already started
+    cutoff = time.time()
+    early = store.create_run("k", kernel_id="k2", start_time=cutoff - 5)
+    fresh = store.create_run("k", kernel_id="k2", start_time=cutoff + 5)
+    closed = store.mark_kernel_runs("k2", RunStatus.INTERRUPTED, started_before=cutoff)
+    assert set(closed) == {other.id, early.id}
+    assert store.get_run(early.id).status is RunStatus.INTERRUPTED
+    assert store.get_run(fresh.id).status is RunStatus.RUNNING
+
+
+def test_reap_stale_runs(store: Store) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # exited and reaped: its pid is dead on this host
+    now = time.time()
+
+    dead_local = store.create_run("s")
+    set_columns(store, dead_local.id, pid=child.pid, heartbeat_at=now - 3)
+    stale_remote = store.create_run("s")
+    set_columns(store, stale_remote.id, host="elsewhere", pid=1, heartbeat_at=now - 1000)
+    fresh_remote = store.create_run("s")
+    set_columns(store, fresh_remote.id, host="elsewhere", pid=1, heartbeat_at=now - 5)
+    live_local = store.create_run("s")  # this very process
+    finished = store.create_run("s")
+    store.finish_run(finished.id, "finished")
+    set_columns(store, finished.id, pid=child.pid)
+
+    assert set(store.reap_stale_runs()) == {dead_local.id, stale_remote.id}
+    got = {r.id: r for r in store.search_runs(experiment="s")[0]}
+    assert got[dead_local.id].status is RunStatus.CRASHED
+    assert got[stale_remote.id].status is RunStatus.CRASHED
+    # a crashed run ends at its last sign of life
+    assert got[dead_local.id].end_time == pytest.approx(now - 3)
+    assert got[stale_remote.id].end_time == pytest.approx(now - 1000)
+    assert got[fresh_remote.id].status is RunStatus.RUNNING
+    assert got[live_local.id].status is RunStatus.RUNNING
+    assert got[finished.id].status is RunStatus.FINISHED
+    assert store.reap_stale_runs() == []
+    assert store.reap_stale_runs(stale_after=1.0) == [fresh_remote.id]
+
+
+# concurrency ----------------------------------------------------------------------------------
+
+
+def _create_concurrently(stores: list[Store], threads: int, per_thread: int) -> list[int]:
+    numbers: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def work(st: Store) -> None:
+        start.wait()
+        for _ in range(per_thread):
+            try:
+                number = st.create_run("race").number
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            else:
+                with lock:
+                    numbers.append(number)
+
+    workers = [
+        threading.Thread(target=work, args=(stores[i % len(stores)],)) for i in range(threads)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    return numbers
+
+
+def test_concurrent_create_run_threads(store: Store) -> None:
+    numbers = _create_concurrently([store], threads=6, per_thread=8)
+    assert sorted(numbers) == list(range(1, 49))
+
+
+def test_concurrent_create_run_two_stores(store_url: str) -> None:
+    """Like the kernel and another process writing to one database at once."""
+    stores = [Store(store_url), Store(store_url)]
+    try:
+        numbers = _create_concurrently(stores, threads=4, per_thread=12)
+    finally:
+        for st in stores:
+            st.close()
+    assert sorted(numbers) == list(range(1, 49))
+
+
+def test_integrity_errors_are_not_retried_as_number_clashes(store: Store) -> None:
+    start = time.monotonic()
+    with pytest.raises(Exception, match="(?i)foreign key|violates"):
+        store.create_run("fk", environment_id=987654)
+    assert time.monotonic() - start < 1.0
+    assert store.search_runs()[1] == 0
+    assert store.create_run("fk").number == 1
+
+
+# errors and locations -------------------------------------------------------------------------
+
+
+def test_unknown_run_raises_run_not_found(store: Store) -> None:
+    missing = "0" * 32
+    store.create_run("x")
+    calls = [
+        lambda: store.get_run(missing),
+        lambda: store.get_run_detail(missing),
+        lambda: store.log_params(missing, {"a": 1}),
+        lambda: store.log_metrics(missing, [point("m", 1.0, 0)]),
+        lambda: store.set_tags(missing, {"a": "b"}),
+        lambda: store.finish_run(missing, "finished"),
+        lambda: store.update_run(missing, name="n"),
+        lambda: store.delete_run(missing),
+    ]
+    for call in calls:
+        with pytest.raises(RunNotFound) as info:
+            call()
+        assert isinstance(info.value, LookupError) and missing in str(info.value)
+    assert store.search_runs()[1] == 1
+
+
+def test_store_on_a_file_path_and_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "one" / "runs.db"
+    st = Store(str(db))
+    try:
+        assert st.url == f"sqlite:///{db}" and st.home == db.parent
+        st.create_run("x")
+    finally:
+        st.close()
+    assert db.is_file()
+
+    folder = tmp_path / "two"
+    st = Store(str(folder))
+    try:
+        assert st.url == f"sqlite:///{folder / 'mltrack.db'}" and st.home == folder
+        st.create_run("x")
+    finally:
+        st.close()
+    assert (folder / "mltrack.db").is_file()
+
+    # the default: MLTRACK_HOME (set for every test by conftest), then MLTRACK_STORE_URL
+    st = Store()
+    try:
+        assert st.home == Path(os.environ[HOME_ENV]).resolve()
+    finally:
+        st.close()
+    monkeypatch.setenv(URL_ENV, str(db))
+    assert resolve_store_url() == f"sqlite:///{db}"
+    assert resolve_store_url(str(folder)) == f"sqlite:///{folder / 'mltrack.db'}"
+
+    # with neither set: the nearest .mltrack folder up from the working directory
+    monkeypatch.delenv(URL_ENV)
+    monkeypatch.delenv(HOME_ENV)
+    (tmp_path / "proj" / ".mltrack").mkdir(parents=True)
+    (tmp_path / "proj" / "sub" / "deeper").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "proj" / "sub" / "deeper")
+    assert resolve_store_url() == f"sqlite:///{tmp_path / 'proj' / '.mltrack' / 'mltrack.db'}"
+    assert resolve_store_url(start=tmp_path) == f"sqlite:///{tmp_path / '.mltrack' / 'mltrack.db'}"
+
+
+def test_store_location_of_each_backend(store_url: str) -> None:
+    st = Store(store_url)
+    try:
+        if store_url.startswith("postgresql://"):
+            # the psycopg 3 driver we install, not SQLAlchemy's psycopg2 default
+            assert st.url == "postgresql+psycopg://" + store_url[len("postgresql://") :]
+            assert st.home is None
+        else:
+            assert st.url == store_url and st.home == Path(store_url[len("sqlite:///") :]).parent
+        run = st.create_run("x")
+        assert st.get_run(run.id).status is RunStatus.RUNNING
+        assert st.search_runs()[1] == 1
+    finally:
+        st.close()
+    assert resolve_store_url("postgresql://u:p@db.example:5432/ml") == (
+        "postgresql+psycopg://u:p@db.example:5432/ml"
+    )
+    assert resolve_store_url("postgresql+psycopg2://u@h/d") == "postgresql+psycopg2://u@h/d"
