@@ -156,3 +156,50 @@ def test_store_with_a_quoted_password_migrates(store_url: str) -> None:
         assert "p@ss" not in repr(st)  # the password is hidden
     finally:
         st.close()
+
+
+def test_upgrade_from_0001_keeps_data_and_widens_steps(engine: Engine, store_url: str) -> None:
+    """A store written by the first release upgrades in place on opening: its runs and metrics
+    survive, steps past 2**31 become storable, and the best-run index exists."""
+    alembic(engine, "upgrade", "0001")
+    now = 1_700_000_000.0
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO experiments (id, name, created_at) VALUES (1, 'old', :t)"), {"t": now}
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, experiment_id, number, status, start_time, updated_at, code,"
+                " note, source) VALUES (:id, 1, 1, 'finished', :t, :t, 'x = 1', '', 'notebook')"
+            ),
+            {"id": "a" * 32, "t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO metrics (run_id, key, step, value, timestamp)"
+                " VALUES (:id, 'loss', 3, 0.5, :t)"
+            ),
+            {"id": "a" * 32, "t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO latest_metrics (run_id, key, step, value, timestamp)"
+                " VALUES (:id, 'loss', 3, 0.5, :t)"
+            ),
+            {"id": "a" * 32, "t": now},
+        )
+    store = Store(store_url)  # opening upgrades to head
+    try:
+        assert schema.current_revision(store.engine) == schema.HEAD
+        detail = store.get_run_detail("a" * 32)
+        assert detail.run.metrics == {"loss": 0.5}
+        assert [(p.step, p.value) for p in detail.metric_series["loss"]] == [(3, 0.5)]
+        from jupyter_mltrack.store import MetricPoint
+
+        store.log_metrics("a" * 32, [MetricPoint("loss", 0.25, 2**40, now + 1)])
+        assert store.get_run_detail("a" * 32).metric_series["loss"][-1].step == 2**40
+        assert store.get_run("a" * 32).metrics == {"loss": 0.25}
+        indexes = {i["name"] for i in inspect(store.engine).get_indexes("latest_metrics")}
+        assert "ix_latest_metrics_key_value" in indexes
+    finally:
+        store.close()

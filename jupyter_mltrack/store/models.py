@@ -8,6 +8,7 @@ JSON values are kept as text so both backends store them the same way.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -99,7 +100,8 @@ class MetricRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
     key: Mapped[str] = mapped_column(String(256), nullable=False)
-    step: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: 64-bit: steps are often sample counts or timestamps in ms, past 2**31.
+    step: Mapped[int] = mapped_column(BigInteger, nullable=False)
     value: Mapped[float | None] = mapped_column(Float)
     timestamp: Mapped[float] = mapped_column(Float, nullable=False)
 
@@ -108,10 +110,12 @@ class LatestMetricRow(Base):
     """Latest value of each metric of a run, so listing runs never scans series."""
 
     __tablename__ = "latest_metrics"
+    #: The run card asks "best value of this metric in this experiment" after every cell.
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
-    step: Mapped[int] = mapped_column(Integer, nullable=False)
+    step: Mapped[int] = mapped_column(BigInteger, nullable=False)
     value: Mapped[float | None] = mapped_column(Float)
     timestamp: Mapped[float] = mapped_column(Float, nullable=False)
 
