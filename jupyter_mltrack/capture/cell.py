@@ -36,13 +36,17 @@ def _split_tag(tag: str) -> tuple[str, str]:
 class TrackedCell:
     """Starts the run and output capture on creation; :meth:`finish` records and closes."""
 
-    def __init__(self, magics: TrackMagics, args: Any, body: str) -> None:
+    def __init__(
+        self, magics: TrackMagics, args: Any, body: str, source: str | None = None
+    ) -> None:
+        """``source``: the cell as IPython transformed it, when known (else done here)."""
         self.magics = magics
         self.shell = shell = magics.shell
         self.args = args
         self.analysis: CellAnalysis | None
         try:
-            self.analysis = analyse(ast.parse(shell.transform_cell(body)))
+            python = source if source is not None else shell.transform_cell(body)
+            self.analysis = analyse(ast.parse(python))
         except (SyntaxError, ValueError):
             self.analysis = None  # IPython reports the error; the run is recorded as failed
         params: dict[str, Any] = {}

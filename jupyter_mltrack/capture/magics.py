@@ -48,6 +48,8 @@ class TrackMagics(Magics, Configurable):
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
         self._cell: TrackedCell | None = None
+        self._transforming: str | None = None
+        self._transformed: tuple[str, str] | None = None
 
     # %%track ------------------------------------------------------------------------------
 
@@ -99,8 +101,24 @@ class TrackMagics(Magics, Configurable):
     def strip_magic_line(self, lines: list[str]) -> list[str]:
         """Input transformer: blank the ``%%track`` line (keeping line numbers)."""
         if lines and _is_track_line(lines[0]):
+            self._transforming = "".join(lines)
             return ["\n", *lines[1:]]
+        self._transforming = None
         return lines
+
+    def keep_transformed(self, lines: list[str]) -> list[str]:
+        """Last input transformer: remember the Python IPython is about to run for a tracked
+        cell, so the pre-run hook analyses it without transforming the cell a second time."""
+        if self._transforming is not None:
+            self._transformed = (self._transforming, "".join(lines))
+            self._transforming = None
+        return lines
+
+    def _transformed_source(self, raw: str) -> str | None:
+        stash, self._transformed = self._transformed, None
+        if stash is not None and stash[0].rstrip("\n") == raw.rstrip("\n"):
+            return stash[1]
+        return None
 
     def pre_run_cell(self, info: Any) -> None:
         raw = getattr(info, "raw_cell", None) or ""
@@ -114,7 +132,7 @@ class TrackMagics(Magics, Configurable):
             print(f"mltrack: not tracking this cell: {exc}", file=sys.stderr)
             return
         try:
-            self._cell = TrackedCell(self, args, body)
+            self._cell = TrackedCell(self, args, body, self._transformed_source(raw))
         except Exception as exc:
             self._cell = None
             print(f"mltrack: could not start a run: {exc}", file=sys.stderr)
@@ -178,6 +196,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(magics)
     ipython.configurables.append(magics)
     ipython.input_transformers_cleanup.insert(0, magics.strip_magic_line)
+    ipython.input_transformers_post.append(magics.keep_transformed)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)
     ipython.push({"mltrack": jupyter_mltrack}, interactive=False)
@@ -188,6 +207,8 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.configurables.remove(magics)
         if magics.strip_magic_line in ipython.input_transformers_cleanup:
             ipython.input_transformers_cleanup.remove(magics.strip_magic_line)
+        if magics.keep_transformed in ipython.input_transformers_post:
+            ipython.input_transformers_post.remove(magics.keep_transformed)
         for event, hook in (
             ("pre_run_cell", magics.pre_run_cell),
             ("post_run_cell", magics.post_run_cell),
