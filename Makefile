@@ -31,7 +31,7 @@ python-deps:
 	@# a `jupyter labextension develop` symlink would break pip's reinstall of the shared data
 	@link="$$($(PYTHON) -c 'import sys; print(sys.prefix)')/share/jupyter/labextensions/jupyter-mltrack"; \
 	  if [ -L "$$link" ]; then rm "$$link"; fi
-	$(PIP) install -q "jupyterlab>=4.2,<5" "hatch-jupyter-builder>=0.9" hatchling hatch-nodejs-version
+	$(PIP) install -q "jupyterlab>=4.6,<5" "hatch-jupyter-builder>=0.9" hatchling hatch-nodejs-version build
 	$(PIP) install -q -e ".[test,bench,examples]"
 
 build: ## production build of the frontend into jupyter_mltrack/labextension

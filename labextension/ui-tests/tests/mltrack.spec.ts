@@ -126,7 +126,8 @@ test.describe('jupyter-mltrack', () => {
     );
     const last = (await page.notebook.getCellCount()) - 1;
     await page.notebook.runCell(last);
-    await expect(row).toHaveCount(2, { timeout: 5000 });
+    // The promise: listed within 2 s of the cell finishing.
+    await expect(row).toHaveCount(2, { timeout: 2000 });
     await expect(row.first().locator('.jp-mltrack-col-name')).toHaveText(
       'second'
     );
