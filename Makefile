@@ -14,7 +14,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 demo: ## install and open JupyterLab on examples/
 	$(PIP) install ".[examples]"
-	cd examples && jupyter lab
+	@# Jupyter refuses to run as root unless told; the quick start runs as root on a fresh box.
+	cd examples && jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 test: system-deps install pytest jest ui-tests ## everything CI runs
 
