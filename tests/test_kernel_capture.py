@@ -95,6 +95,41 @@ def test_tracked_cell_records_everything(kernel: Kernel, store: Store, workdir: 
     assert detail.kernel_id == kernel.kernel_id
 
 
+def test_log_params_and_a_dict_of_numbers_as_last_expression(kernel: Kernel, store: Store) -> None:
+    kernel.ok(
+        "%%track -e dicts\n"
+        "mltrack.log_params({'optimizer': 'sgd'}, momentum=0.9)\n"
+        "scores = {'precision': 0.75, 'recall': 0.5}\n"
+        "scores"
+    )
+    run = latest(store, experiment="dicts").run
+    assert run.params["optimizer"] == "sgd" and run.params["momentum"] == 0.9
+    assert run.metrics == {"precision": 0.75, "recall": 0.5}
+    # a dict that is not all numbers is a result, not metrics
+    kernel.ok("%%track -e dicts\n{'name': 'x', 'score': 1.0}")
+    assert latest(store, experiment="dicts").run.metrics == {}
+
+
+def test_a_cell_running_another_cell_keeps_its_run_open(kernel: Kernel, store: Store) -> None:
+    """IPython fires post_run_cell for the inner cell too: it must not close the outer run."""
+    kernel.ok(
+        "%%track outer -e nested\n"
+        "get_ipython().run_cell('inner_value = 41')\n"
+        "mltrack.log_metric('after_inner', 1.0)\n"
+        "get_ipython().run_cell_magic('track', 'inner -e nested', 'mltrack.log_metric(\"m\", 2.0)')\n"
+        "mltrack.log_metric('end', 3.0)\n"
+        "print('outer done')"
+    )
+    runs, total = store.search_runs(experiment="nested", order="number")
+    assert total == 2
+    outer, inner = runs
+    assert (outer.name, inner.name) == ("outer", "inner")
+    assert outer.metrics == {"after_inner": 1.0, "end": 3.0}
+    assert inner.metrics == {"m": 2.0}
+    assert outer.status is inner.status is RunStatus.FINISHED
+    assert "outer done" in store.get_run_detail(outer.id).outputs[-1]["text"]
+
+
 def test_run_card_compares_with_best(kernel: Kernel, store: Store) -> None:
     kernel.ok("%%track -e card\nmltrack.log_metric('accuracy', 0.9)")
     result = kernel.ok("%%track -e card\nmltrack.log_metric('accuracy', 0.8)")

@@ -265,6 +265,32 @@ def test_latest_metric_keeps_the_highest_step(store: Store) -> None:
     assert count_rows(store, "latest_metrics", run.id) == 2
 
 
+def test_best_run_of_an_experiment(store: Store) -> None:
+    """The run card's comparison: best latest value, its direction, NaN skipped, one query."""
+    made = {}
+    for name, acc, loss in [
+        ("a", 0.7, 0.5),
+        ("b", 0.9, 0.4),
+        ("c", math.nan, 0.1),
+        ("d", 0.8, 0.9),
+    ]:
+        run = store.create_run("best", name=name)
+        store.finish_run(run.id, "finished", metrics=[point("acc", acc, 0), point("loss", loss, 0)])
+        made[name] = run
+    store.finish_run(store.create_run("elsewhere").id, "finished", metrics=[point("acc", 1.0, 0)])
+    exp = made["a"].experiment_id
+
+    best = store.best_run(exp, "acc", higher_is_better=True)
+    assert best is not None and best.id == made["b"].id and best.number == 2
+    assert best.metrics == {"acc": 0.9, "loss": 0.4}  # every metric, to compare the card's
+    assert store.best_run(exp, "loss", higher_is_better=False).id == made["c"].id
+    # the run being compared is left out
+    assert store.best_run(exp, "acc", higher_is_better=True, exclude=made["b"].id).id == (
+        made["d"].id
+    )
+    assert store.best_run(exp, "f1", higher_is_better=True) is None
+
+
 # outputs, tags, edits, deletion ---------------------------------------------------------------
 
 

@@ -37,17 +37,24 @@ class TrackedCell:
     """Starts the run and output capture on creation; :meth:`finish` records and closes."""
 
     def __init__(
-        self, magics: TrackMagics, args: Any, body: str, source: str | None = None
+        self,
+        magics: TrackMagics,
+        args: Any,
+        body: str,
+        info: Any = None,
+        source: str | None = None,
     ) -> None:
-        """``source``: the cell as IPython transformed it, when known (else done here)."""
+        """``info``: IPython's ``ExecutionInfo`` of the cell, to match its ``post_run_cell``
+        result; ``source``: the cell as IPython transformed it, when known (else done here)."""
         self.magics = magics
         self.shell = shell = magics.shell
         self.args = args
+        self.info = info
         self.analysis: CellAnalysis | None
         try:
             python = source if source is not None else shell.transform_cell(body)
             self.analysis = analyse(ast.parse(python))
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError):
             self.analysis = None  # IPython reports the error; the run is recorded as failed
         params: dict[str, Any] = {}
         if self.analysis is not None and magics.capture_reads:
@@ -70,11 +77,11 @@ class TrackedCell:
 
     def finish(self, result: Any) -> None:
         """Record what the cell produced. Never raises: tracking must not break the cell."""
+        run, recorder = self.run, self.recorder
         with contextlib.suppress(Exception):
-            self.recorder.__exit__(None, None, None)
-        run = self.run
+            recorder.__exit__(None, None, None)
         try:
-            status, error = self._status(result)
+            status, error = self._status(result, recorder)
             ns = self.shell.user_ns
             params: dict[str, Any] = dict(self.analysis.literals) if self.analysis else {}
             params.update({n: ns[n] for n in _flatten(self.args.param) if n in ns})
@@ -84,10 +91,10 @@ class TrackedCell:
                     run.log_metric(name, ns[name])
             value = getattr(result, "result", None)
             if status is RunStatus.FINISHED and value is not None:
-                self._result_metrics(value)
-                self._record_result(value, getattr(result, "execution_count", None))
+                self._result_metrics(run, value)
+                self._record_result(recorder, value, getattr(result, "execution_count", None))
             run.in_cell = False
-            run.end(status, outputs=self.recorder.finalize(), error=error)
+            run.end(status, outputs=recorder.finalize(), error=error)
             if self.magics.run_card and not self.args.no_card:
                 from IPython.display import publish_display_data
 
@@ -97,7 +104,9 @@ class TrackedCell:
             with contextlib.suppress(Exception):
                 run.end(RunStatus.FAILED, error=api.error_info(exc))
 
-    def _status(self, result: Any) -> tuple[RunStatus, dict[str, Any] | None]:
+    def _status(
+        self, result: Any, recorder: OutputRecorder
+    ) -> tuple[RunStatus, dict[str, Any] | None]:
         exc = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
         if exc is None:
             return RunStatus.FINISHED, None
@@ -108,16 +117,16 @@ class TrackedCell:
         except Exception:
             formatted = None
         info = api.error_info(exc, formatted)
-        self.recorder.error(info["ename"], info["evalue"], info["traceback"])
+        recorder.error(info["ename"], info["evalue"], info["traceback"])
         status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
         return status, info
 
-    def _result_metrics(self, value: Any) -> None:
+    def _result_metrics(self, run: api.ActiveRun, value: Any) -> None:
         """A numeric last expression is a metric; so is each entry of a dict of numbers."""
         number = to_float(value)
         if number is not None and not isinstance(value, bool):
             expr = self.analysis.last_expression if self.analysis else None
-            self.run.log_metric(expr if expr and expr.isidentifier() else "value", number)
+            run.log_metric(expr if expr and expr.isidentifier() else "value", number)
         elif (
             isinstance(value, dict)
             and value
@@ -126,11 +135,13 @@ class TrackedCell:
                 for k, v in value.items()
             )
         ):
-            self.run.log_metrics(value)
+            run.log_metrics(value)
 
-    def _record_result(self, value: Any, execution_count: int | None) -> None:
+    def _record_result(
+        self, recorder: OutputRecorder, value: Any, execution_count: int | None
+    ) -> None:
         try:
             data, metadata = self.shell.display_formatter.format(value)
         except Exception:
             return
-        self.recorder.result(data, metadata, execution_count)
+        recorder.result(data, metadata, execution_count)

@@ -47,7 +47,8 @@ class TrackMagics(Magics, Configurable):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
-        self._cell: TrackedCell | None = None
+        #: Tracked cells being executed (more than one only when a cell runs another).
+        self._cells: list[TrackedCell] = []
         self._transforming: str | None = None
         self._transformed: tuple[str, str] | None = None
 
@@ -121,6 +122,7 @@ class TrackMagics(Magics, Configurable):
         return None
 
     def pre_run_cell(self, info: Any) -> None:
+        """A ``%%track`` cell is about to run: parse its options and open its run."""
         raw = getattr(info, "raw_cell", None) or ""
         first, _, body = raw.lstrip("\n").partition("\n")
         if not _is_track_line(first):
@@ -132,15 +134,19 @@ class TrackMagics(Magics, Configurable):
             print(f"mltrack: not tracking this cell: {exc}", file=sys.stderr)
             return
         try:
-            self._cell = TrackedCell(self, args, body, self._transformed_source(raw))
+            cell = TrackedCell(self, args, body, info, self._transformed_source(raw))
         except Exception as exc:
-            self._cell = None
             print(f"mltrack: could not start a run: {exc}", file=sys.stderr)
+            return
+        self._cells.append(cell)
 
     def post_run_cell(self, result: Any) -> None:
-        cell, self._cell = self._cell, None
-        if cell is not None:
-            cell.finish(result)
+        info = getattr(result, "info", None)
+        for cell in reversed(self._cells):
+            if cell.info is info:
+                self._cells.remove(cell)
+                cell.finish(result)
+                return
 
     # %mltrack -----------------------------------------------------------------------------
 

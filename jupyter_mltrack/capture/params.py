@@ -63,12 +63,45 @@ def _bind_targets(
 
 class _Reads(ast.NodeVisitor):
     """Names loaded before the cell binds them, in order of first use (scope-aware enough:
-    names bound inside functions, lambdas and comprehensions are local to them)."""
+    names bound inside functions, lambdas and comprehensions are local to them).
+
+    It also records which names each top-level statement (re)binds in the cell's scope
+    (``binds``), so one pass over the tree serves both questions.
+    """
 
     def __init__(self) -> None:
         self.bound: set[str] = set()
         self.reads: list[str] = []
         self._seen: set[str] = set()
+        #: Names bound in the cell's scope by the statement being visited.
+        self.binds: set[str] = set()
+        #: Names a function body declares ``global`` (they rebind the cell's names).
+        self.globals: set[str] = set()
+
+    def _bind(self, name: str) -> None:
+        self.bound.add(name)
+        self.binds.add(name)
+
+    # NodeVisitor's dispatch, made cheaper: this runs over every node of every tracked cell.
+    _methods: dict[type, Any] = {}
+
+    def visit(self, node: ast.AST) -> None:
+        cls = type(node)
+        method = self._methods.get(cls)
+        if method is None:
+            method = getattr(type(self), f"visit_{cls.__name__}", _Reads.generic_visit)
+            self._methods[cls] = method
+        method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -76,7 +109,18 @@ class _Reads(ast.NodeVisitor):
                 self._seen.add(node.id)
                 self.reads.append(node.id)
         else:
-            self.bound.add(node.id)
+            self._bind(node.id)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        pass  # a leaf
+
+    def visit_Load(self, node: ast.AST) -> None:
+        pass  # expression contexts are leaves
+
+    visit_Store = visit_Del = visit_Load
+
+    def visit_Global(self, node: ast.Global) -> None:
+        self.globals.update(node.names)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
@@ -101,7 +145,7 @@ class _Reads(ast.NodeVisitor):
         if not isinstance(node, ast.Lambda):
             for deco in node.decorator_list:
                 self.visit(deco)
-            self.bound.add(node.name)
+            self._bind(node.name)
         # globals read inside a function body are read when it is called, which may be in
         # this cell: count them, but not the function's own parameters and locals.
         inner = _Reads()
@@ -113,6 +157,8 @@ class _Reads(ast.NodeVisitor):
             if name not in self._seen:
                 self._seen.add(name)
                 self.reads.append(name)
+        # a function that declares a name global may rebind it when called
+        self.binds.update(inner.globals)
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
@@ -123,12 +169,12 @@ class _Reads(ast.NodeVisitor):
             self.visit(base)
         for deco in node.decorator_list:
             self.visit(deco)
-        self.bound.add(node.name)
+        self._bind(node.name)
 
     def _comprehension(self, node: ast.AST) -> None:
         generators = node.generators  # type: ignore[attr-defined]
         self.visit(generators[0].iter)
-        saved = set(self.bound)
+        saved, saved_binds = set(self.bound), set(self.binds)
         for gen in generators:
             for n in ast.walk(gen.target):
                 if isinstance(n, ast.Name):
@@ -142,7 +188,8 @@ class _Reads(ast.NodeVisitor):
             child = getattr(node, attr, None)
             if child is not None:
                 self.visit(child)
-        self.bound = saved
+        # comprehension variables are local to it; a walrus inside binds in the cell
+        self.bound = saved | (self.binds - saved_binds)
 
     visit_ListComp = _comprehension
     visit_SetComp = _comprehension
@@ -151,7 +198,7 @@ class _Reads(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
         for alias in node.names:
-            self.bound.add((alias.asname or alias.name).partition(".")[0])
+            self._bind((alias.asname or alias.name).partition(".")[0])
 
     visit_ImportFrom = visit_Import
 
@@ -159,51 +206,52 @@ class _Reads(ast.NodeVisitor):
         if node.type is not None:
             self.visit(node.type)
         if node.name:
-            self.bound.add(node.name)
+            self._bind(node.name)
         for stmt in node.body:
             self.visit(stmt)
 
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.pattern is not None:
+            self.visit(node.pattern)
+        if node.name:
+            self._bind(node.name)
 
-def _rebound(stmt: ast.stmt) -> set[str]:
-    """Names a statement binds anywhere: assignment targets, ``def``/``class`` names, imports,
-    ``except … as``, ``match`` captures."""
-    names: set[str] = set()
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names.update((a.asname or a.name).partition(".")[0] for a in node.names)
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            names.add(node.rest)
-    return names
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self._bind(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        self.generic_visit(node)
+        if node.rest:
+            self._bind(node.rest)
 
 
 def analyse(tree: ast.Module) -> CellAnalysis:
-    """Parameters and reads of a parsed (already IPython-transformed) cell."""
+    """Parameters and reads of a parsed (already IPython-transformed) cell.
+
+    One pass over the statements: a literal assignment makes a parameter, and any later
+    statement that rebinds the name (``x += 1``, ``for x in …``, ``def x``) drops it again.
+    """
     literals: dict[str, Any] = {}
     dropped: set[str] = set()
+    visitor = _Reads()
     for stmt in tree.body:
+        visitor.binds = set()
+        visitor.visit(stmt)
         if isinstance(stmt, ast.Assign):
             for target in stmt.targets:
                 _bind_targets(target, stmt.value, literals, dropped)
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
             _bind_targets(stmt.target, stmt.value, literals, dropped)
         else:
-            # a later rebinding (x += 1, for x in …, def x) means x is no longer that literal
-            for name in _rebound(stmt):
+            for name in visitor.binds:
                 literals.pop(name, None)
-    reads = _Reads()
-    reads.visit(tree)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.unparse(tree.body[-1].value)
     return CellAnalysis(
         literals=literals,
-        reads=[n for n in reads.reads if n not in _IGNORED and not n.startswith("_")],
+        reads=[n for n in visitor.reads if n not in _IGNORED and not n.startswith("_")],
         last_expression=last,
     )
 

@@ -1,6 +1,6 @@
 """Persistence: entities, ORM models, the SQLAlchemy store and its migrations."""
 
-from .entities import Environment, Experiment, MetricPoint, Run, RunDetail, RunStatus
+from .entities import Environment, Experiment, MetricPoint, Run, RunDetail, RunRef, RunStatus
 from .store import DEFAULT_EXPERIMENT, InvalidQuery, RunNotFound, Store, StoreError
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Run",
     "RunDetail",
     "RunNotFound",
+    "RunRef",
     "RunStatus",
     "Store",
     "StoreError",

@@ -11,7 +11,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class RunStatus(str, enum.Enum):
@@ -62,9 +62,12 @@ class Experiment:
         }
 
 
-@dataclass(frozen=True)
-class MetricPoint:
-    """One logged value of a metric. ``value`` may be NaN or +/-inf."""
+class MetricPoint(NamedTuple):
+    """One logged value of a metric. ``value`` may be NaN or +/-inf.
+
+    A named tuple rather than a frozen dataclass: one is made per ``log_metric`` call, and
+    building a tuple costs a fraction of a frozen dataclass's ``__init__``.
+    """
 
     key: str
     value: float
@@ -140,6 +143,15 @@ class Run:
             "params": dict(self.params),
             "metrics": {k: json_number(v) for k, v in self.metrics.items()},
         }
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run's identity and latest metric values: what comparing against it needs."""
+
+    id: str
+    number: int
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

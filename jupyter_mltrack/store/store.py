@@ -19,13 +19,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..jsonsafe import to_json
 from ..location import home_of, resolve_store_url
-from .entities import Environment, Experiment, MetricPoint, Run, RunDetail, RunStatus
+from .entities import Environment, Experiment, MetricPoint, Run, RunDetail, RunRef, RunStatus
 from .models import (
     EnvironmentRow,
     ExperimentRow,
@@ -46,35 +59,71 @@ _ORDER_FIELDS = {"start_time", "number", "name", "status", "duration", "end_time
 
 # Statements of the hot paths (a tracked cell, a metric flush, the run card), built once:
 # building and cache-keying a SQLAlchemy statement costs more than SQLite takes to run it.
-# They run on the session's connection (Core), skipping the ORM's per-statement bookkeeping.
+# They run on a Core connection (``engine.begin()``), skipping the ORM session's bookkeeping,
+# and each write is one statement where SQL allows it (upserts, INSERT … SELECT), because on
+# SQLite the per-statement overhead, not the I/O, is what a tracked cell pays.
 _runs_t = RunRow.__table__
 _params_t = ParamRow.__table__
 _latest_t = LatestMetricRow.__table__
 _tags_t = TagRow.__table__
-_MAX_NUMBER = select(func.max(_runs_t.c.number)).where(
-    _runs_t.c.experiment_id == bindparam("b_exp")
+_outputs_t = OutputRow.__table__
+_experiments_t = ExperimentRow.__table__
+#: Supported backends; the upserts below are written for each.
+DIALECTS = ("sqlite", "postgresql")
+
+#: The run's row with the next number of its experiment, in one statement. The unique
+#: constraint on (experiment, number) catches two writers that raced; the caller retries.
+_RUN_VALUES = [c for c in _runs_t.c if c.name != "number"]
+_INSERT_RUN = _runs_t.insert().from_select(
+    [*(c.name for c in _RUN_VALUES), "number"],
+    select(
+        *(bindparam(f"v_{c.name}", type_=c.type) for c in _RUN_VALUES),
+        func.coalesce(func.max(_runs_t.c.number), 0) + 1,
+    ).where(_runs_t.c.experiment_id == bindparam("v_experiment_id", type_=Integer)),
 )
+_INSERT_RUN_RETURNING = _INSERT_RUN.returning(_runs_t.c.number)
 _RUN_EXISTS = select(_runs_t.c.id).where(_runs_t.c.id == bindparam("b_run_id"))
+_NUMBER_OF = select(_runs_t.c.number).where(_runs_t.c.id == bindparam("b_run_id"))
 #: The SET clause is made of the other keys passed with ``b_run_id``.
 _UPDATE_RUN = update(_runs_t).where(_runs_t.c.id == bindparam("b_run_id"))
-_DELETE_PARAMS = delete(_params_t).where(
-    _params_t.c.run_id == bindparam("b_run_id"),
-    _params_t.c.key.in_(bindparam("b_keys", expanding=True)),
-)
-_INSERT_PARAMS = _params_t.insert()
 _INSERT_METRICS = MetricRow.__table__.insert()
 _INSERT_METRICS_SQLITE = (
     "INSERT INTO metrics (run_id, key, step, value, timestamp) VALUES (?, ?, ?, ?, ?)"
 )
-_INSERT_LATEST = _latest_t.insert()
-_LATEST_OF = select(_latest_t.c.key, _latest_t.c.step, _latest_t.c.timestamp).where(
-    _latest_t.c.run_id == bindparam("b_run_id"),
-    _latest_t.c.key.in_(bindparam("b_keys", expanding=True)),
+_NEXT_OUTPUT = select(func.coalesce(func.max(_outputs_t.c.idx), -1) + 1).where(
+    _outputs_t.c.run_id == bindparam("b_run_id")
 )
-_UPDATE_LATEST = update(_latest_t).where(
-    _latest_t.c.run_id == bindparam("b_run_id"), _latest_t.c.key == bindparam("b_key")
+
+
+def _upserts(table: Any, keys: tuple[str, ...], newer: Any = None) -> dict[str, Any]:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` for each dialect (both spell it alike).
+
+    ``newer(excluded)`` optionally restricts the update to rows that are newer than the
+    stored one, so one statement both inserts and keeps the maximum.
+    """
+    out = {}
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql)):
+        stmt = module.insert(table)
+        values = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys}
+        out[name] = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_=values,
+            where=newer(stmt.excluded) if newer is not None else None,
+        )
+    return out
+
+
+_UPSERT_PARAMS = _upserts(_params_t, ("run_id", "key"))
+#: The latest value of a metric is the one with the highest (step, timestamp).
+_UPSERT_LATEST = _upserts(
+    _latest_t,
+    ("run_id", "key"),
+    lambda new: or_(
+        new.step > _latest_t.c.step,
+        (new.step == _latest_t.c.step) & (new.timestamp >= _latest_t.c.timestamp),
+    ),
 )
-_experiments_t = ExperimentRow.__table__
+
 _LOAD_RUNS = (
     select(_runs_t, _experiments_t.c.name.label("experiment_name"))
     .join(_experiments_t, _experiments_t.c.id == _runs_t.c.experiment_id)
@@ -92,8 +141,10 @@ _LOAD_TAGS = select(_tags_t.c.run_id, _tags_t.c.key, _tags_t.c.value).where(
 
 
 def _best_run_statement(higher_is_better: bool, exclude: bool) -> Any:
-    stmt = (
-        select(_latest_t.c.run_id)
+    """The best run of an experiment for one metric, with all its latest metric values, in
+    one query (the run card asks after every tracked cell)."""
+    best = (
+        select(_latest_t.c.run_id, _runs_t.c.number)
         .join(_runs_t, _runs_t.c.id == _latest_t.c.run_id)
         .where(
             _runs_t.c.experiment_id == bindparam("b_exp"),
@@ -102,9 +153,13 @@ def _best_run_statement(higher_is_better: bool, exclude: bool) -> Any:
         )
     )
     if exclude:
-        stmt = stmt.where(_runs_t.c.id != bindparam("b_exclude"))
+        best = best.where(_runs_t.c.id != bindparam("b_exclude"))
     order = _latest_t.c.value.desc() if higher_is_better else _latest_t.c.value.asc()
-    return stmt.order_by(order).limit(1)
+    best = best.order_by(order).limit(1).subquery()
+    values = _latest_t.alias("values_")
+    return select(best.c.run_id, best.c.number, values.c.key, values.c.value).join(
+        values, values.c.run_id == best.c.run_id
+    )
 
 
 _BEST_RUN = {(h, e): _best_run_statement(h, e) for h in (True, False) for e in (True, False)}
@@ -143,6 +198,12 @@ class Store:
         if self.home is not None:
             self.home.mkdir(parents=True, exist_ok=True)
         self.engine = _make_engine(self.url)
+        self._dialect = self.engine.dialect.name
+        if self._dialect not in DIALECTS:
+            self.engine.dispose()
+            raise StoreError(f"unsupported database {self._dialect!r}: use SQLite or PostgreSQL")
+        #: SQLite before 3.35 cannot ``INSERT … RETURNING``.
+        self._returning = bool(self.engine.dialect.insert_returning)
         if migrate:
             upgrade_to_head(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
@@ -257,51 +318,43 @@ class Store:
         now = time.time()
         start = start_time if start_time is not None else now
         run_id = uuid.uuid4().hex
+        row = {
+            "v_id": run_id,
+            "v_experiment_id": exp.id,
+            "v_name": name,
+            "v_status": RunStatus.RUNNING.value,
+            "v_start_time": start,
+            "v_end_time": None,
+            "v_updated_at": now,
+            "v_notebook_path": notebook_path,
+            "v_cell_id": cell_id,
+            "v_execution_count": execution_count,
+            "v_code": code,
+            "v_error": None,
+            "v_note": "",
+            "v_source": source,
+            "v_parent_run_id": parent_run_id,
+            "v_environment_id": environment_id,
+            "v_git_commit": git_commit,
+            "v_git_dirty": git_dirty,
+            "v_kernel_id": kernel_id,
+            "v_host": _HOST,
+            "v_pid": os.getpid(),
+            "v_heartbeat_at": now,
+        }
         for attempt in range(20):
-            with self._number_lock, self.session() as s:
-                number = (s.connection().execute(_MAX_NUMBER, {"b_exp": exp.id}).scalar() or 0) + 1
-                try:
-                    self._insert_run(
-                        s,
-                        {
-                            "id": run_id,
-                            "experiment_id": exp.id,
-                            "number": number,
-                            "name": name,
-                            "status": RunStatus.RUNNING.value,
-                            "start_time": start,
-                            "updated_at": now,
-                            "notebook_path": notebook_path,
-                            "cell_id": cell_id,
-                            "execution_count": execution_count,
-                            "code": code,
-                            "note": "",
-                            "source": source,
-                            "parent_run_id": parent_run_id,
-                            "environment_id": environment_id,
-                            "git_commit": git_commit,
-                            "git_dirty": git_dirty,
-                            "kernel_id": kernel_id,
-                            "host": _HOST,
-                            "pid": os.getpid(),
-                            "heartbeat_at": now,
-                        },
-                        tags,
-                        params,
-                    )
-                    s.commit()
-                except IntegrityError:
-                    s.rollback()
-                    taken = s.scalar(
-                        select(RunRow.id).where(
-                            RunRow.experiment_id == exp.id, RunRow.number == number
-                        )
-                    )
-                    if taken is None:  # not a number clash: a real error
-                        raise
-                    # another process took this number
-                    time.sleep(0.005 * (attempt + 1))
-                    continue
+            try:
+                with self._number_lock, self.engine.begin() as conn:
+                    number = self._insert_run(conn, row)
+                    if tags:
+                        self._write_tags(conn, run_id, tags, replace=False)
+                    if params:
+                        conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
+            except IntegrityError as exc:
+                if not self._number_clash(exc):
+                    raise
+                time.sleep(0.005 * (attempt + 1))  # another process took this number
+                continue
             return Run(
                 id=run_id,
                 number=number,
@@ -322,54 +375,45 @@ class Store:
             )
         raise StoreError(f"could not allocate a run number in experiment {exp.name!r}")
 
+    def _insert_run(self, conn: Connection, row: dict[str, Any]) -> int:
+        """Insert the run with the next free number of its experiment; return the number."""
+        if self._returning:
+            return conn.execute(_INSERT_RUN_RETURNING, row).scalar_one()
+        conn.execute(_INSERT_RUN, row)
+        return conn.execute(_NUMBER_OF, {"b_run_id": row["v_id"]}).scalar_one()
+
     @staticmethod
-    def _insert_run(
-        s: Session,
-        row: dict[str, Any],
-        tags: Mapping[str, str] | None,
-        params: Mapping[str, Any] | None,
-    ) -> None:
-        run_id = row["id"]
-        s.execute(RunRow.__table__.insert(), row)
-        if tags:
-            s.execute(
-                TagRow.__table__.insert(),
-                [{"run_id": run_id, "key": str(k), "value": str(v)} for k, v in tags.items()],
-            )
-        if params:
-            s.execute(ParamRow.__table__.insert(), _param_rows(run_id, params))
+    def _number_clash(exc: IntegrityError) -> bool:
+        """Is this the (experiment, number) constraint, i.e. another writer took the number?
+
+        Any other integrity error (a bad foreign key, say) is a real error, not retried.
+        """
+        orig = exc.orig
+        constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)  # psycopg
+        if constraint is not None:
+            return constraint == "uq_runs_experiment_number"
+        return "runs.experiment_id, runs.number" in str(orig)  # SQLite names the columns
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         """Insert or overwrite params (typed JSON values)."""
         if not params:
             return
-        with self.session() as s:
-            self._require_run(s, run_id)
-            s.execute(
-                delete(ParamRow).where(
-                    ParamRow.run_id == run_id, ParamRow.key.in_([str(k) for k in params])
-                )
-            )
-            s.execute(ParamRow.__table__.insert(), _param_rows(run_id, params))
-            self._touch(s, run_id)
-            s.commit()
+        with self.engine.begin() as conn:
+            self._touch(conn, run_id)
+            conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
         """Append metric points in one transaction and refresh the latest-value summary."""
         if not points:
             return
-        with self.session() as s:
-            self._require_run(s, run_id)
-            self._write_metrics(s, run_id, points)
-            self._touch(s, run_id)
-            s.commit()
+        with self.engine.begin() as conn:
+            self._touch(conn, run_id)
+            self._write_metrics(conn, run_id, points)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str], *, replace: bool = False) -> None:
-        with self.session() as s:
-            self._require_run(s, run_id)
-            self._write_tags(s, run_id, tags, replace=replace)
-            self._touch(s, run_id)
-            s.commit()
+        with self.engine.begin() as conn:
+            self._touch(conn, run_id)
+            self._write_tags(conn, run_id, tags, replace=replace)
 
     def heartbeat(self, run_ids: Iterable[str]) -> None:
         ids = list(run_ids)
@@ -399,34 +443,29 @@ class Store:
         sees a finished run whose metrics are still missing.
         """
         status = RunStatus(status)
-        with self.session() as s:
-            now = time.time()
-            values: dict[str, Any] = {
-                "status": status.value,
-                "updated_at": now,
-                "end_time": (end_time or now) if status.terminal else None,
-            }
-            if error is not None:
-                values["error"] = json.dumps(to_json(dict(error)), allow_nan=False)
-            if environment_id is not None:
-                values["environment_id"] = environment_id
-            if git_commit is not None or git_dirty is not None:
-                values.update(git_commit=git_commit, git_dirty=git_dirty)
-            conn = s.connection()
+        now = time.time()
+        values: dict[str, Any] = {
+            "status": status.value,
+            "updated_at": now,
+            "end_time": (end_time or now) if status.terminal else None,
+        }
+        if error is not None:
+            values["error"] = json.dumps(to_json(dict(error)), allow_nan=False)
+        if environment_id is not None:
+            values["environment_id"] = environment_id
+        if git_commit is not None or git_dirty is not None:
+            values.update(git_commit=git_commit, git_dirty=git_dirty)
+        with self.engine.begin() as conn:
             if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
                 raise RunNotFound(f"no run {run_id!r}")
             if params:
-                conn.execute(
-                    _DELETE_PARAMS, {"b_run_id": run_id, "b_keys": [str(k) for k in params]}
-                )
-                conn.execute(_INSERT_PARAMS, _param_rows(run_id, params))
+                conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
             if metrics:
-                self._write_metrics(s, run_id, metrics)
+                self._write_metrics(conn, run_id, metrics)
             if outputs:
-                last = s.scalar(select(func.max(OutputRow.idx)).where(OutputRow.run_id == run_id))
-                start = 0 if last is None else last + 1
-                s.connection().execute(
-                    OutputRow.__table__.insert(),
+                start = conn.execute(_NEXT_OUTPUT, {"b_run_id": run_id}).scalar_one()
+                conn.execute(
+                    _outputs_t.insert(),
                     [
                         {
                             "run_id": run_id,
@@ -437,7 +476,6 @@ class Store:
                         for i, out in enumerate(outputs)
                     ],
                 )
-            s.commit()
 
     def update_run(
         self,
@@ -448,17 +486,16 @@ class Store:
         note: str | None = None,
     ) -> None:
         """User edits from the sidebar or CLI; ``tags`` replaces the run's tags."""
-        with self.session() as s:
-            self._require_run(s, run_id)
-            values: dict[str, Any] = {"updated_at": time.time()}
-            if name is not None:
-                values["name"] = name or None
-            if note is not None:
-                values["note"] = note
+        values: dict[str, Any] = {"updated_at": time.time()}
+        if name is not None:
+            values["name"] = name or None
+        if note is not None:
+            values["note"] = note
+        with self.engine.begin() as conn:
+            if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
+                raise RunNotFound(f"no run {run_id!r}")
             if tags is not None:
-                self._write_tags(s, run_id, tags, replace=True)
-            s.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
-            s.commit()
+                self._write_tags(conn, run_id, tags, replace=True)
 
     def rename_notebook(self, old: str, new: str) -> int:
         """A notebook (or a folder of them) was renamed: its runs follow it. Returns the count."""
@@ -484,12 +521,12 @@ class Store:
         return moved
 
     def delete_run(self, run_id: str) -> None:
-        with self.session() as s:
-            self._require_run(s, run_id)
+        with self.engine.begin() as conn:
+            if conn.execute(_RUN_EXISTS, {"b_run_id": run_id}).first() is None:
+                raise RunNotFound(f"no run {run_id!r}")
             for table in (MetricRow, LatestMetricRow, ParamRow, OutputRow, TagRow):
-                s.execute(delete(table).where(table.run_id == run_id))
-            s.execute(delete(RunRow).where(RunRow.id == run_id))
-            s.commit()
+                conn.execute(delete(table).where(table.run_id == run_id))
+            conn.execute(delete(RunRow).where(RunRow.id == run_id))
 
     # runs: liveness ----------------------------------------------------------------------
 
@@ -707,15 +744,22 @@ class Store:
 
     def best_run(
         self, experiment_id: int, metric: str, *, higher_is_better: bool, exclude: str | None = None
-    ) -> Run | None:
-        """The run of an experiment with the best latest value of ``metric``."""
+    ) -> RunRef | None:
+        """The run of an experiment with the best latest value of ``metric``, with the latest
+        values of all its metrics (what the run card compares against)."""
         args: dict[str, Any] = {"b_exp": experiment_id, "b_key": metric}
         if exclude:
             args["b_exclude"] = exclude
-        with self.session() as s:
-            stmt = _BEST_RUN[(bool(higher_is_better), bool(exclude))]
-            best = s.connection().execute(stmt, args).scalars().first()
-        return self.get_run(best) if best else None
+        stmt = _BEST_RUN[(bool(higher_is_better), bool(exclude))]
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt, args).all()
+        if not rows:
+            return None
+        return RunRef(
+            id=rows[0][0],
+            number=rows[0][1],
+            metrics={key: _from_db_metric(value) for _id, _n, key, value in rows},
+        )
 
     # internals ---------------------------------------------------------------------------
 
@@ -723,8 +767,7 @@ class Store:
         if not ids:
             return []
         args = {"b_ids": list(ids)}
-        with self.session() as s:
-            conn = s.connection()
+        with self.engine.connect() as conn:
             rows = conn.execute(_LOAD_RUNS, args).all()
             params: dict[str, dict[str, Any]] = {}
             for run_id, key, value in conn.execute(_LOAD_PARAMS, args):
@@ -760,13 +803,10 @@ class Store:
         return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
-    def _require_run(s: Session, run_id: str) -> None:
-        if s.connection().execute(_RUN_EXISTS, {"b_run_id": run_id}).scalar() is None:
+    def _touch(conn: Connection, run_id: str) -> None:
+        """Mark the run as changed (for the revision the sidebar polls); it must exist."""
+        if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, "updated_at": time.time()}).rowcount == 0:
             raise RunNotFound(f"no run {run_id!r}")
-
-    @staticmethod
-    def _touch(s: Session, run_id: str) -> None:
-        s.connection().execute(_UPDATE_RUN, {"b_run_id": run_id, "updated_at": time.time()})
 
     @staticmethod
     def _close_running(s: Session, ids: list[str], status: RunStatus) -> None:
@@ -782,21 +822,21 @@ class Store:
         )
 
     @staticmethod
-    def _write_tags(s: Session, run_id: str, tags: Mapping[str, str], *, replace: bool) -> None:
+    def _write_tags(
+        conn: Connection, run_id: str, tags: Mapping[str, str], *, replace: bool
+    ) -> None:
         if replace:
-            s.execute(delete(TagRow).where(TagRow.run_id == run_id))
+            conn.execute(delete(TagRow).where(TagRow.run_id == run_id))
         elif tags:
-            s.execute(delete(TagRow).where(TagRow.run_id == run_id, TagRow.key.in_(list(tags))))
+            conn.execute(delete(TagRow).where(TagRow.run_id == run_id, TagRow.key.in_(list(tags))))
         if tags:
-            s.execute(
-                TagRow.__table__.insert(),
+            conn.execute(
+                _tags_t.insert(),
                 [{"run_id": run_id, "key": str(k), "value": str(v)} for k, v in tags.items()],
             )
 
-    @staticmethod
-    def _write_metrics(s: Session, run_id: str, points: Sequence[MetricPoint]) -> None:
-        conn = s.connection()
-        if conn.dialect.name == "sqlite":
+    def _write_metrics(self, conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> None:
+        if self._dialect == "sqlite":
             # Plain tuples straight to executemany: SQLAlchemy's per-row parameter handling
             # would otherwise cost about as much as SQLite's insert itself.
             conn.exec_driver_sql(
@@ -822,29 +862,19 @@ class Store:
             cur = latest.get(p.key)
             if cur is None or (p.step, p.timestamp) >= (cur.step, cur.timestamp):
                 latest[p.key] = p
-        existing = {
-            key: (step, ts)
-            for key, step, ts in conn.execute(
-                _LATEST_OF, {"b_run_id": run_id, "b_keys": list(latest)}
-            )
-        }
-        fresh = [
-            {
-                "run_id": run_id,
-                "key": key,
-                "step": p.step,
-                "value": _metric_value(p.value),
-                "timestamp": p.timestamp,
-            }
-            for key, p in latest.items()
-            if key not in existing
-        ]
-        if fresh:
-            conn.execute(_INSERT_LATEST, fresh)
-        for key, p in latest.items():
-            row = {"step": p.step, "value": _metric_value(p.value), "timestamp": p.timestamp}
-            if key in existing and (p.step, p.timestamp) >= existing[key]:
-                conn.execute(_UPDATE_LATEST, {"b_run_id": run_id, "b_key": key, **row})
+        conn.execute(
+            _UPSERT_LATEST[self._dialect],
+            [
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "step": p.step,
+                    "value": _metric_value(p.value),
+                    "timestamp": p.timestamp,
+                }
+                for key, p in latest.items()
+            ],
+        )
 
 
 def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
