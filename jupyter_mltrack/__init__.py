@@ -7,6 +7,8 @@ a run actually needs it)::
     import jupyter_mltrack as mltrack
     with mltrack.start_run(name="baseline", params={"C": 1.0}) as run:
         mltrack.log_metric("accuracy", 0.93)
+    snap = mltrack.snapshot(df, name="train")   # exact, deduplicated dataset snapshot
+    df2 = mltrack.load_snapshot("train")        # the same data, dtypes, index and all
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .capture.api import (
     set_tags,
     start_run,
 )
+from .capture.data import diff, load_snapshot, snapshot
 
 try:
     from ._version import __version__
@@ -33,14 +36,17 @@ except ImportError:  # running from a source tree that was never built
 __all__ = [
     "__version__",
     "active_run",
+    "diff",
     "end_run",
     "get_store",
+    "load_snapshot",
     "load_ipython_extension",
     "log_metric",
     "log_metrics",
     "log_params",
     "set_store",
     "set_tags",
+    "snapshot",
     "start_run",
 ]
 

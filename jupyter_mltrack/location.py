@@ -13,6 +13,8 @@ from pathlib import Path
 
 HOME_ENV = "MLTRACK_HOME"
 URL_ENV = "MLTRACK_STORE_URL"
+#: Where snapshot blobs go when not beside a SQLite store (``s3://bucket/prefix``, a folder).
+BLOB_URL_ENV = "MLTRACK_BLOB_URL"
 DIRNAME = ".mltrack"
 DBNAME = "mltrack.db"
 

@@ -13,17 +13,21 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..jsonsafe import to_float
 from ..store.entities import MetricPoint, Run, RunStatus
 from ..store.store import Store
+
+if TYPE_CHECKING:
+    from ..snapshots.storage import SnapshotJob
 
 #: How often buffered metrics are flushed and heartbeats written while a run is open.
 FLUSH_INTERVAL = 2.0
@@ -35,6 +39,9 @@ _store_lock = threading.Lock()
 _stack: list[ActiveRun] = []
 _stack_lock = threading.RLock()
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mltrack")
+#: Runs waiting for their snapshots before they are recorded as ended.
+_finisher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mltrack-finish")
+_finishing: list[ActiveRun] = []
 _pending: list[Future[Any]] = []
 
 
@@ -154,6 +161,9 @@ class ActiveRun:
         #: Set while a ``%%track`` cell executes: if the process exits then, the cell never
         #: finished, so the run is recorded as crashed rather than finished.
         self.in_cell = False
+        #: Snapshots of the data the run read and wrote: the run is recorded as ended only
+        #: once they are durable.
+        self.data_jobs: list[SnapshotJob] = []
 
     @property
     def id(self) -> str:
@@ -198,6 +208,12 @@ class ActiveRun:
             self._params.update(clean)
             self.all_params.update(clean)
 
+    def add_data(self, role: str, name: str, job: SnapshotJob, path: str | None = None) -> None:
+        """Record a dataset the run read (``input``) or wrote (``output``)."""
+        self.store.add_run_data(self.id, role, name, job.digest, path)
+        if not job.done():
+            self.data_jobs.append(job)
+
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self.store.set_tags(self.id, {str(k): "" if v is None else str(v) for k, v in tags.items()})
 
@@ -232,16 +248,46 @@ class ActiveRun:
         self.status = RunStatus(status)
         self.end_time = time.time()
         metrics, params = self._take()
-        self.store.finish_run(
-            self.id,
-            self.status,
-            params=params,
-            metrics=metrics,
-            outputs=outputs,
-            error=error,
-            end_time=self.end_time,
-            **_context.for_run(self.store),
-        )
+        context = _context.for_run(self.store)
+        pending = [job for job in self.data_jobs if not job.done()]
+
+        def write() -> None:
+            for job in pending:
+                try:
+                    job.wait()
+                except Exception as exc:  # the run still ends; its data entry says why
+                    print(f"mltrack: run #{self.number}: {exc}", file=sys.stderr)
+            self.store.finish_run(
+                self.id,
+                self.status,
+                params=params,
+                metrics=metrics,
+                outputs=outputs,
+                error=error,
+                end_time=self.end_time,
+                **context,
+            )
+
+        if not pending:
+            write()
+            return
+        # The cell returns now; the run is recorded as ended once its snapshots are
+        # durable (heartbeats continue meanwhile, so no reaper takes it for dead).
+        with _stack_lock:
+            _finishing.append(self)
+
+        def finish() -> None:
+            try:
+                write()
+            finally:
+                with _stack_lock:
+                    if self in _finishing:
+                        _finishing.remove(self)
+
+        fut = _finisher.submit(finish)
+        with _stack_lock:
+            _pending[:] = [f for f in _pending if not f.done()]
+            _pending.append(fut)
 
     def summary(self) -> Run:
         """The run as the store would list it now, built from memory."""
@@ -395,6 +441,10 @@ def _work() -> None:
     while not _stop.wait(FLUSH_INTERVAL):
         with _stack_lock:
             runs = list(_stack)
+            waiting = list(_finishing)
+        if waiting:
+            with contextlib.suppress(Exception):
+                waiting[0].store.heartbeat(r.id for r in waiting)
         if not runs:
             continue
         for run in runs:
@@ -413,4 +463,10 @@ def _at_exit() -> None:
     for run in runs:
         with contextlib.suppress(Exception):
             run.end(RunStatus.CRASHED if run.in_cell else RunStatus.FINISHED)
-    wait_pending(timeout=10)
+    # Snapshots being written must be finished before the runs that read them are
+    # recorded as ended (and before the process is gone).
+    with contextlib.suppress(Exception):
+        from .data import wait_for_snapshots
+
+        wait_for_snapshots()
+    wait_pending(timeout=60)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..jsonsafe import to_float
 from ..store.entities import RunStatus
 from . import api
+from .data import FileAccess, snapshot_files, snapshot_values
 from .kernelinfo import cell_id, notebook_path
 from .outputs import OutputRecorder
 from .params import CellAnalysis, analyse, simple_reads
@@ -72,8 +73,35 @@ class TrackedCell:
             source="notebook",
         )
         self.run.in_cell = True
+        self.files: FileAccess | None = None
+        if magics.snapshot_data and not args.no_snapshot:
+            self._snapshot_inputs()
+            home = self.run.store.home
+            self.files = FileAccess(ignore=[home] if home is not None else []).__enter__()
         self.recorder = OutputRecorder(shell, max_bytes=magics.max_output_bytes)
         self.recorder.__enter__()
+
+    def _snapshot_inputs(self) -> None:
+        """Snapshot the datasets the cell reads (and ``--snapshot`` names that exist), now,
+        before the cell can change them."""
+        reads = self.analysis.reads if self.analysis is not None else []
+        bound = self.analysis.bound if self.analysis is not None else set()
+        # a --snapshot name the cell assigns without reading it first is an output only
+        explicit = [n for n in _flatten(self.args.snapshot) if n not in bound]
+        names = list(dict.fromkeys([*reads, *explicit]))
+        snapshot_values(self.run, "input", names, self.shell.user_ns)
+
+    def _snapshot_outputs(self) -> None:
+        """Files the cell wrote and read, and ``--snapshot`` names it assigned."""
+        run = self.run
+        if self.files is not None:
+            self.files.__exit__(None, None, None)
+            snapshot_files(run, "input", self.files.inputs())
+            snapshot_files(run, "output", self.files.outputs())
+        bound = self.analysis.bound if self.analysis is not None else set()
+        outputs = [n for n in _flatten(self.args.snapshot) if n in bound]
+        if outputs:
+            snapshot_values(run, "output", outputs, self.shell.user_ns)
 
     def finish(self, result: Any) -> None:
         """Record what the cell produced. Never raises: tracking must not break the cell."""
@@ -81,6 +109,8 @@ class TrackedCell:
         with contextlib.suppress(Exception):
             recorder.__exit__(None, None, None)
         try:
+            with contextlib.suppress(Exception):
+                self._snapshot_outputs()
             status, error = self._status(result, recorder)
             ns = self.shell.user_ns
             params: dict[str, Any] = dict(self.analysis.literals) if self.analysis else {}

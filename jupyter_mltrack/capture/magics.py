@@ -40,6 +40,11 @@ class TrackMagics(Magics, Configurable):
     )
     run_card = Bool(True, config=True, help="Show a run card under each tracked cell.")
     capture_reads = Bool(True, config=True, help="Record simple values a cell reads as parameters.")
+    snapshot_data = Bool(
+        True,
+        config=True,
+        help="Snapshot the DataFrames, arrays and files tracked cells read and write.",
+    )
     max_output_bytes = Int(
         MAX_OUTPUT_BYTES, config=True, help="Largest single output stored, in bytes."
     )
@@ -85,6 +90,20 @@ class TrackMagics(Magics, Configurable):
         help="Tag the run (TAG or KEY=VALUE).",
     )
     @argument("--no-card", action="store_true", help="Do not show the run card.")
+    @argument(
+        "--no-snapshot",
+        action="store_true",
+        help="Do not snapshot the DataFrames, arrays and files the cell reads and writes.",
+    )
+    @argument(
+        "--snapshot",
+        action="append",
+        default=[],
+        nargs="+",
+        metavar="NAME",
+        help="Also snapshot these variables: as inputs if they exist before the cell, and "
+        "as outputs if the cell assigns them.",
+    )
     @cell_magic
     def track(self, line: str, cell: str) -> Any:
         """Run the cell as a tracked run: ``%%track [NAME] [-e EXP] [-p NAME …] [-m NAME …] [-t TAG …]``.

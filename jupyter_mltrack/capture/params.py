@@ -28,6 +28,8 @@ class CellAnalysis:
     literals: dict[str, Any] = field(default_factory=dict)
     reads: list[str] = field(default_factory=list)
     last_expression: str | None = None
+    #: Every name the cell binds at top level (assignments, imports, defs, loops, …).
+    bound: set[str] = field(default_factory=set)
 
 
 def _literal(node: ast.AST) -> tuple[bool, Any]:
@@ -253,6 +255,7 @@ def analyse(tree: ast.Module) -> CellAnalysis:
         literals=literals,
         reads=[n for n in visitor.reads if n not in _IGNORED and not n.startswith("_")],
         last_expression=last,
+        bound=set(visitor.bound),
     )
 
 

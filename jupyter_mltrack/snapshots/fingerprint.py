@@ -257,6 +257,33 @@ def _numpy_blocks(values: np.ndarray, tag: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def numpy_block_digest(block: np.ndarray, tag: str) -> str:
+    """The digest of one block of a numpy-backed column (at most ``BLOCK_ROWS`` rows), as
+    :func:`fingerprint_frame` computed it: lets a writer check, block by block, that the
+    data it is about to store is still what was fingerprinted."""
+    if len(block) > BLOCK_ROWS:
+        raise ValueError("a block has at most BLOCK_ROWS rows")
+    h = xxhash.xxh3_128(_header(tag, len(block)))
+    h.update(_numpy_bytes(block))
+    return h.hexdigest()
+
+
+def numpy_column_tag(dtype: Any) -> str | None:
+    """The block tag of a plain numpy column dtype (``None`` for object and extension
+    dtypes, whose blocks are hashed through Arrow)."""
+    if not isinstance(dtype, np.dtype) or dtype.kind == "O":
+        return None
+    try:
+        return _numpy_tag(dtype)
+    except TypeError:
+        return None
+
+
+def ndarray_tag(a: np.ndarray) -> str:
+    """The block tag of an n-d numpy array (its dtype and the shape of one row)."""
+    return _numpy_tag(a.dtype) + "/shape=" + ",".join(str(d) for d in a.shape[1:])
+
+
 def _range_blocks(r: Any) -> tuple[str, ...]:
     """Block digests of a ``range``/``RangeIndex`` as if it were an int64 array."""
     out = []
@@ -525,7 +552,7 @@ def _ndarray_fingerprint(a: np.ndarray) -> Fingerprint:
             raise TypeError("object ndarrays must be 1-D to be fingerprinted")
         _, info, blocks = _object_column(a, "values")
     else:
-        tag = _numpy_tag(a.dtype) + "/shape=" + ",".join(str(d) for d in a.shape[1:])
+        tag = ndarray_tag(a)
         info = {"dtype": _numpy_tag(a.dtype)}
         blocks = _numpy_blocks(a, tag)
     schema = {"columns": [{"name": "values", "position": 0, **info}], "shape": list(a.shape)}

@@ -1,7 +1,25 @@
 """Persistence: entities, ORM models, the SQLAlchemy store and its migrations."""
 
-from .entities import Environment, Experiment, MetricPoint, Run, RunDetail, RunRef, RunStatus
-from .store import DEFAULT_EXPERIMENT, InvalidQuery, RunNotFound, Store, StoreError
+from .entities import (
+    Environment,
+    Experiment,
+    MetricPoint,
+    Run,
+    RunData,
+    RunDetail,
+    RunRef,
+    RunStatus,
+    Snapshot,
+    SnapshotStatus,
+)
+from .store import (
+    DEFAULT_EXPERIMENT,
+    InvalidQuery,
+    RunNotFound,
+    SnapshotNotFound,
+    Store,
+    StoreError,
+)
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
@@ -10,10 +28,14 @@ __all__ = [
     "InvalidQuery",
     "MetricPoint",
     "Run",
+    "RunData",
     "RunDetail",
     "RunNotFound",
     "RunRef",
     "RunStatus",
+    "Snapshot",
+    "SnapshotNotFound",
+    "SnapshotStatus",
     "Store",
     "StoreError",
 ]

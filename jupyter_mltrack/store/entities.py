@@ -169,6 +169,8 @@ class RunDetail:
     kernel_id: str | None = None
     host: str | None = None
     pid: int | None = None
+    #: Datasets the run read and wrote (variables and files), inputs first.
+    data: list[RunData] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = self.run.to_dict()
@@ -185,6 +187,107 @@ class RunDetail:
                 "environment": env,
                 "parent_run_id": self.run.parent_run_id,
                 "source": self.run.source,
+                "data": {
+                    "inputs": [d.to_dict() for d in self.data if d.role == "input"],
+                    "outputs": [d.to_dict() for d in self.data if d.role == "output"],
+                },
             }
         )
         return data
+
+
+class SnapshotStatus(str, enum.Enum):
+    """``pending`` while its blocks are being written; usable only once ``complete``."""
+
+    PENDING = "pending"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A dataset snapshot: identity (``digest``), shape, statistics and storage state."""
+
+    digest: str
+    kind: str
+    status: SnapshotStatus
+    rows: int | None
+    columns: int | None
+    nbytes: int
+    stored_bytes: int
+    schema: dict[str, Any]
+    layout: dict[str, Any]
+    stats: dict[str, Any] | None
+    error: str | None
+    name: str | None
+    pinned: bool
+    created_at: float
+    completed_at: float | None
+
+    def __repr__(self) -> str:
+        shape = "x".join("?" if d is None else f"{d:,}" for d in self.shape) or f"{self.nbytes:,} B"
+        name = f" {self.name!r}" if self.name else ""
+        return f"<Snapshot{name} {self.kind} {shape} {self.short} {self.status.value}>"
+
+    @property
+    def short(self) -> str:
+        """The digest's first 12 hex digits: what tables and the sidebar show."""
+        return self.digest.partition(":")[2][:12]
+
+    @property
+    def shape(self) -> list[int | None]:
+        if self.kind == "file":
+            return []
+        if self.kind == "ndarray":
+            return list(self.schema.get("shape", [self.rows]))
+        return [self.rows, self.columns]
+
+    def to_dict(self, *, layout: bool = False) -> dict[str, Any]:
+        data = {
+            "digest": self.digest,
+            "short": self.short,
+            "kind": self.kind,
+            "status": self.status.value,
+            "rows": self.rows,
+            "columns": self.columns,
+            "shape": self.shape,
+            "nbytes": self.nbytes,
+            "stored_bytes": self.stored_bytes,
+            "schema": self.schema,
+            "stats": self.stats,
+            "error": self.error,
+            "name": self.name,
+            "pinned": self.pinned,
+            "created_at": iso(self.created_at),
+            "completed_at": iso(self.completed_at),
+        }
+        if layout:
+            data["layout"] = self.layout
+        return data
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A dataset a run read (``input``) or wrote (``output``), with its snapshot."""
+
+    run_id: str
+    role: str
+    name: str
+    path: str | None
+    snapshot: Snapshot
+
+    def to_dict(self) -> dict[str, Any]:
+        snap = self.snapshot
+        return {
+            "role": self.role,
+            "name": self.name,
+            "path": self.path,
+            "digest": snap.digest,
+            "short": snap.short,
+            "kind": snap.kind,
+            "status": snap.status.value,
+            "shape": snap.shape,
+            "rows": snap.rows,
+            "columns": snap.columns,
+            "nbytes": snap.nbytes,
+        }

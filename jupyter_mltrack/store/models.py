@@ -135,3 +135,72 @@ class TagRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class SnapshotRow(Base):
+    """One dataset snapshot, named by its fingerprint digest (``xxh3-128:…``).
+
+    ``schema`` is the fingerprint's schema (what identity covers), ``layout`` how to rebuild
+    it: the frame's storage schema and each column's block digests, or the blob of a file.
+    A snapshot is usable once ``status`` is ``complete``: its blocks are durable.
+    """
+
+    __tablename__ = "snapshots"
+    __table_args__ = (
+        Index("ix_snapshots_name", "name"),
+        Index("ix_snapshots_created_at", "created_at"),
+    )
+
+    digest: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    columns: Mapped[int | None] = mapped_column(Integer)
+    #: Size of the data itself: in-memory bytes of a frame, or a file's size.
+    nbytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    #: Bytes this snapshot added to the blob store when it was first written.
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    schema: Mapped[str] = mapped_column(Text, nullable=False)
+    layout: Mapped[str] = mapped_column(Text, nullable=False)
+    stats: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(256))
+    pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    completed_at: Mapped[float | None] = mapped_column(Float)
+
+
+class BlockRow(Base):
+    """Where a stored block lives: a byte range of a pack blob. A row exists only once the
+    pack holding it is durable, so "is this block stored?" is one indexed lookup."""
+
+    __tablename__ = "blocks"
+    __table_args__ = (Index("ix_blocks_pack", "pack"),)
+
+    digest: Mapped[str] = mapped_column(String(80), primary_key=True)
+    pack: Mapped[str] = mapped_column(String(80), nullable=False)
+    offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    length: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: Uncompressed size of the block's values.
+    raw_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: Partial moments of a numeric block (JSON: n, nulls, sum, min, max, m2): merged, they
+    #: give a column's exact count, mean, std, min and max without reading its data again.
+    stats: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class RunDataRow(Base):
+    """A dataset a run read (``input``) or wrote (``output``): a variable or a file."""
+
+    __tablename__ = "run_data"
+    __table_args__ = (Index("ix_run_data_snapshot", "snapshot_digest"),)
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    snapshot_digest: Mapped[str] = mapped_column(
+        ForeignKey("snapshots.digest", ondelete="RESTRICT"), nullable=False
+    )
+    #: Resolved path of a file (``None`` for a variable).
+    path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)

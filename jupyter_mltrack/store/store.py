@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -37,16 +37,31 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..jsonsafe import to_json
-from ..location import home_of, resolve_store_url
-from .entities import Environment, Experiment, MetricPoint, Run, RunDetail, RunRef, RunStatus
+from ..location import BLOB_URL_ENV, home_of, resolve_store_url
+from .blobs import BlobStore, blob_store_for
+from .entities import (
+    Environment,
+    Experiment,
+    MetricPoint,
+    Run,
+    RunData,
+    RunDetail,
+    RunRef,
+    RunStatus,
+    Snapshot,
+    SnapshotStatus,
+)
 from .models import (
+    BlockRow,
     EnvironmentRow,
     ExperimentRow,
     LatestMetricRow,
     MetricRow,
     OutputRow,
     ParamRow,
+    RunDataRow,
     RunRow,
+    SnapshotRow,
     TagRow,
 )
 from .schema import upgrade_to_head
@@ -124,6 +139,13 @@ _UPSERT_LATEST = _upserts(
     ),
 )
 
+_UPSERT_RUN_DATA = _upserts(RunDataRow.__table__, ("run_id", "role", "name"))
+#: Blocks are immutable: a second writer of the same block keeps the first row.
+_INSERT_BLOCKS = {
+    name: module.insert(BlockRow.__table__).on_conflict_do_nothing(index_elements=["digest"])
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
 _LOAD_RUNS = (
     select(_runs_t, _experiments_t.c.name.label("experiment_name"))
     .join(_experiments_t, _experiments_t.c.id == _runs_t.c.experiment_id)
@@ -177,6 +199,29 @@ class InvalidQuery(StoreError, ValueError):
     pass
 
 
+class SnapshotNotFound(StoreError, LookupError):
+    pass
+
+
+class Sweep(NamedTuple):
+    """What :meth:`Store.sweep_snapshots` found (and, unless a dry run, deleted)."""
+
+    snapshots: list[Snapshot]
+    #: ``(digest, pack, offset, length)`` of blocks no snapshot uses any more.
+    blocks: list[tuple[str, str, int, int]]
+    #: Blocks still used, by pack: ``pack -> [(digest, offset, length)]``.
+    kept: dict[str, list[tuple[str, int, int]]]
+    #: Blobs of file snapshots still used.
+    files: set[str]
+
+
+#: Block digests per ``IN (…)`` query: well under every SQLite build's variable limit.
+_IN_CHUNK = 500
+_snapshots_t = SnapshotRow.__table__
+_blocks_t = BlockRow.__table__
+_run_data_t = RunDataRow.__table__
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(to_json(value), allow_nan=False, ensure_ascii=False)
 
@@ -192,8 +237,14 @@ def _from_db_metric(value: float | None) -> float:
 class Store:
     """Experiments, runs and everything recorded with them."""
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str | None = None, *, migrate: bool = True, blob_url: str | None = None
+    ) -> None:
+        """``blob_url``: where snapshot data goes (default: ``MLTRACK_BLOB_URL``, else a
+        ``blobs/`` folder beside a SQLite database)."""
         self.url = resolve_store_url(url)
+        self.blob_url = blob_url or os.environ.get(BLOB_URL_ENV) or None
+        self._blobs: BlobStore | None = None
         self.home = home_of(self.url)
         if self.home is not None:
             self.home.mkdir(parents=True, exist_ok=True)
@@ -216,6 +267,14 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The blob store holding this store's snapshot data (opened on first use)."""
+        if self._blobs is None:
+            target = self.blob_url or (str(self.home) if self.home is not None else self.url)
+            self._blobs = blob_store_for(target)
+        return self._blobs
 
     def session(self) -> Session:
         return self._session()
@@ -524,7 +583,7 @@ class Store:
         with self.engine.begin() as conn:
             if conn.execute(_RUN_EXISTS, {"b_run_id": run_id}).first() is None:
                 raise RunNotFound(f"no run {run_id!r}")
-            for table in (MetricRow, LatestMetricRow, ParamRow, OutputRow, TagRow):
+            for table in (MetricRow, LatestMetricRow, ParamRow, OutputRow, TagRow, RunDataRow):
                 conn.execute(delete(table).where(table.run_id == run_id))
             conn.execute(delete(RunRow).where(RunRow.id == run_id))
 
@@ -657,6 +716,7 @@ class Store:
                 kernel_id=row.kernel_id,
                 host=row.host,
                 pid=row.pid,
+                data=self.run_data(run_id),
             )
 
     def search_runs(
@@ -760,6 +820,373 @@ class Store:
             number=rows[0][1],
             metrics={key: _from_db_metric(value) for _id, _n, key, value in rows},
         )
+
+    # snapshots -------------------------------------------------------------------------
+
+    def add_snapshot(
+        self,
+        *,
+        digest: str,
+        kind: str,
+        rows: int | None,
+        columns: int | None,
+        nbytes: int,
+        schema: Mapping[str, Any],
+        layout: Mapping[str, Any],
+        name: str | None = None,
+        pinned: bool = False,
+    ) -> Snapshot:
+        """Record a snapshot as ``pending`` (its blocks are being written) and return it;
+        if the digest is already known, return what is recorded (nothing is changed but
+        ``pinned``, which only ever turns on, and a ``failed`` one, which starts over)."""
+        now = time.time()
+        row = {
+            "digest": digest,
+            "kind": kind,
+            "status": SnapshotStatus.PENDING.value,
+            "rows": rows,
+            "columns": columns,
+            "nbytes": nbytes,
+            "stored_bytes": 0,
+            "schema": json.dumps(schema, sort_keys=True, allow_nan=False),
+            "layout": json.dumps(layout, sort_keys=True, allow_nan=False),
+            "name": name,
+            "pinned": pinned,
+            "created_at": now,
+        }
+        with self.engine.begin() as conn:
+            existing = conn.execute(
+                select(_snapshots_t.c.status, _snapshots_t.c.pinned).where(
+                    _snapshots_t.c.digest == digest
+                )
+            ).first()
+            if existing is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(_snapshots_t.insert(), row)
+                except IntegrityError:  # another process recorded it first
+                    pass
+            else:
+                values: dict[str, Any] = {}
+                if pinned and not existing.pinned:
+                    values["pinned"] = True
+                if name and pinned:
+                    values["name"] = name
+                if existing.status == SnapshotStatus.FAILED.value:
+                    values.update(status=SnapshotStatus.PENDING.value, error=None)
+                if values:
+                    conn.execute(
+                        update(_snapshots_t).where(_snapshots_t.c.digest == digest).values(**values)
+                    )
+        return self.get_snapshot(digest)
+
+    def complete_snapshot(
+        self,
+        digest: str,
+        *,
+        blocks: Sequence[Mapping[str, Any]] = (),
+        stored_bytes: int = 0,
+        stats: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record the (now durable) blocks and mark the snapshot ``complete``, atomically."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            if blocks:
+                rows = [
+                    {
+                        **b,
+                        "stats": json.dumps(b["stats"], allow_nan=False)
+                        if b.get("stats")
+                        else None,
+                        "created_at": now,
+                    }
+                    for b in blocks
+                ]
+                conn.execute(_INSERT_BLOCKS[self._dialect], rows)
+            values: dict[str, Any] = {
+                "status": SnapshotStatus.COMPLETE.value,
+                "completed_at": now,
+                "error": None,
+            }
+            if stored_bytes:
+                values["stored_bytes"] = stored_bytes
+            if stats is not None:
+                values["stats"] = json.dumps(stats, sort_keys=True, allow_nan=False)
+            result = conn.execute(
+                update(_snapshots_t)
+                .where(
+                    _snapshots_t.c.digest == digest,
+                    _snapshots_t.c.status != SnapshotStatus.COMPLETE.value,
+                )
+                .values(**values)
+            )
+            if result.rowcount == 0 and not self._snapshot_exists(conn, digest):
+                raise SnapshotNotFound(f"no snapshot {digest!r}")
+
+    def fail_snapshot(self, digest: str, error: str) -> None:
+        """A snapshot whose blocks could not be stored (it stays listed, unusable)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_snapshots_t)
+                .where(
+                    _snapshots_t.c.digest == digest,
+                    _snapshots_t.c.status == SnapshotStatus.PENDING.value,
+                )
+                .values(status=SnapshotStatus.FAILED.value, error=error[:10_000])
+            )
+
+    def set_snapshot_stats(self, digest: str, stats: Mapping[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_snapshots_t)
+                .where(_snapshots_t.c.digest == digest)
+                .values(stats=json.dumps(stats, sort_keys=True, allow_nan=False))
+            )
+
+    def pin_snapshot(self, digest: str, pinned: bool = True, name: str | None = None) -> None:
+        """Pinned snapshots (and their blocks) survive ``gc`` even when no run uses them."""
+        values: dict[str, Any] = {"pinned": pinned}
+        if name is not None:
+            values["name"] = name or None
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(_snapshots_t).where(_snapshots_t.c.digest == digest).values(**values)
+            ).rowcount
+        if not done:
+            raise SnapshotNotFound(f"no snapshot {digest!r}")
+
+    @staticmethod
+    def _snapshot_exists(conn: Connection, digest: str) -> bool:
+        found = conn.execute(
+            select(_snapshots_t.c.digest).where(_snapshots_t.c.digest == digest)
+        ).first()
+        return found is not None
+
+    def get_snapshot(self, digest: str) -> Snapshot:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_snapshots_t).where(_snapshots_t.c.digest == digest)).first()
+        if row is None:
+            raise SnapshotNotFound(f"no snapshot {digest!r}")
+        return _snapshot(row)
+
+    def resolve_snapshot(self, ref: str) -> Snapshot:
+        """A snapshot from its digest, a unique prefix of its hex part (4+ digits), or the
+        name it was saved under (the most recent one of that name)."""
+        ref = ref.strip()
+        if not ref:
+            raise SnapshotNotFound("no snapshot ''")
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_snapshots_t).where(_snapshots_t.c.digest == ref)).first()
+            if row is None:
+                row = conn.execute(
+                    select(_snapshots_t)
+                    .where(_snapshots_t.c.name == ref)
+                    .order_by(_snapshots_t.c.created_at.desc())
+                    .limit(1)
+                ).first()
+            if row is None:
+                hexpart = ref.partition(":")[2] if ":" in ref else ref
+                if len(hexpart) >= 4 and all(c in "0123456789abcdef" for c in hexpart):
+                    rows = conn.execute(
+                        select(_snapshots_t)
+                        .where(_snapshots_t.c.digest.like(f"%:{hexpart}%"))
+                        .limit(2)
+                    ).all()
+                    if len(rows) > 1:
+                        raise InvalidQuery(f"snapshot prefix {ref!r} is ambiguous")
+                    row = rows[0] if rows else None
+        if row is None:
+            raise SnapshotNotFound(f"no snapshot {ref!r}")
+        return _snapshot(row)
+
+    def list_snapshots(
+        self, *, run_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Snapshot], int]:
+        """Snapshots, newest first (those a run used, if ``run_id`` is given)."""
+        if not 1 <= limit <= 1000:
+            raise InvalidQuery("limit must be between 1 and 1000")
+        if offset < 0:
+            raise InvalidQuery("offset must be 0 or more")
+        stmt = select(_snapshots_t)
+        count = select(func.count()).select_from(_snapshots_t)
+        if run_id is not None:
+            used = select(_run_data_t.c.snapshot_digest).where(_run_data_t.c.run_id == run_id)
+            stmt = stmt.where(_snapshots_t.c.digest.in_(used))
+            count = count.where(_snapshots_t.c.digest.in_(used))
+        stmt = stmt.order_by(_snapshots_t.c.created_at.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            total = conn.execute(count).scalar_one()
+        return [_snapshot(r) for r in rows], total
+
+    def snapshot_users(self, digest: str) -> list[tuple[str, str, str]]:
+        """``(run_id, role, name)`` of every use of a snapshot by a run."""
+        with self.engine.connect() as conn:
+            return [
+                (r.run_id, r.role, r.name)
+                for r in conn.execute(
+                    select(_run_data_t.c.run_id, _run_data_t.c.role, _run_data_t.c.name)
+                    .where(_run_data_t.c.snapshot_digest == digest)
+                    .order_by(_run_data_t.c.created_at)
+                )
+            ]
+
+    def add_run_data(
+        self, run_id: str, role: str, name: str, digest: str, path: str | None = None
+    ) -> None:
+        """Record that a run read (``input``) or wrote (``output``) a snapshot; the same
+        name recorded again for a run points at the newer snapshot."""
+        if role not in ("input", "output"):
+            raise InvalidQuery(f"role must be 'input' or 'output', not {role!r}")
+        row = {
+            "run_id": run_id,
+            "role": role,
+            "name": name,
+            "snapshot_digest": digest,
+            "path": path,
+            "created_at": time.time(),
+        }
+        with self.engine.begin() as conn:
+            self._touch(conn, run_id)
+            conn.execute(_UPSERT_RUN_DATA[self._dialect], row)
+
+    def run_data(self, run_id: str) -> list[RunData]:
+        """Inputs then outputs of a run, each in the order it was recorded."""
+        stmt = (
+            select(_run_data_t, _snapshots_t)
+            .join(_snapshots_t, _snapshots_t.c.digest == _run_data_t.c.snapshot_digest)
+            .where(_run_data_t.c.run_id == run_id)
+            .order_by(_run_data_t.c.role, _run_data_t.c.created_at, _run_data_t.c.name)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            RunData(
+                run_id=r.run_id,
+                role=r.role,
+                name=r.name,
+                path=r.path,
+                snapshot=_snapshot(r),
+            )
+            for r in rows
+        ]
+
+    def missing_blocks(self, digests: Iterable[str]) -> set[str]:
+        """The digests among ``digests`` that no durable block holds yet."""
+        wanted = list(dict.fromkeys(digests))
+        have: set[str] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[i : i + _IN_CHUNK]
+                have.update(
+                    conn.execute(
+                        select(_blocks_t.c.digest).where(_blocks_t.c.digest.in_(chunk))
+                    ).scalars()
+                )
+        return set(wanted) - have
+
+    def block_locations(self, digests: Iterable[str]) -> dict[str, tuple[str, int, int]]:
+        """``digest -> (pack, offset, length)`` of stored blocks (missing ones are left out)."""
+        wanted = list(dict.fromkeys(digests))
+        found: dict[str, tuple[str, int, int]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[i : i + _IN_CHUNK]
+                for r in conn.execute(
+                    select(
+                        _blocks_t.c.digest,
+                        _blocks_t.c.pack,
+                        _blocks_t.c.offset,
+                        _blocks_t.c.length,
+                    ).where(_blocks_t.c.digest.in_(chunk))
+                ):
+                    found[r.digest] = (r.pack, r.offset, r.length)
+        return found
+
+    def block_stats(self, digests: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The partial moments recorded with stored blocks (blocks without any are left out)."""
+        wanted = list(dict.fromkeys(digests))
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[i : i + _IN_CHUNK]
+                for r in conn.execute(
+                    select(_blocks_t.c.digest, _blocks_t.c.stats).where(
+                        _blocks_t.c.digest.in_(chunk), _blocks_t.c.stats.is_not(None)
+                    )
+                ):
+                    found[r.digest] = json.loads(r.stats)
+        return found
+
+    # garbage collection --------------------------------------------------------------------
+
+    def sweep_snapshots(self, *, dry_run: bool = False) -> Sweep:
+        """The database half of ``gc``, in one write transaction.
+
+        Deletes the snapshots no run uses and nobody pinned, then the rows of the blocks no
+        remaining snapshot lists (pending ones included). Holding the write lock throughout
+        means a snapshot being taken concurrently is either seen here (its blocks are kept)
+        or starts after (and finds the deleted blocks missing, so it writes them again).
+        With ``dry_run`` nothing is deleted. The caller then deletes the pack blobs left
+        without blocks.
+        """
+        with self.engine.begin() as conn:
+            if self._dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
+            else:  # a no-op write takes SQLite's write lock for the whole transaction
+                conn.execute(update(_snapshots_t).where(False).values(pinned=False))
+            used = set(conn.execute(select(_run_data_t.c.snapshot_digest)).scalars())
+            dead: list[Snapshot] = []
+            live_blocks: set[str] = set()
+            live_blobs: set[str] = set()
+            for row in conn.execute(select(_snapshots_t)):
+                if row.digest not in used and not row.pinned:
+                    dead.append(_snapshot(row))
+                    continue
+                layout = json.loads(row.layout)
+                for digests in layout.get("blocks", {}).values():
+                    live_blocks.update(digests)
+                if layout.get("blob"):
+                    live_blobs.add(layout["blob"])
+            blocks = conn.execute(
+                select(_blocks_t.c.digest, _blocks_t.c.pack, _blocks_t.c.offset, _blocks_t.c.length)
+            ).all()
+            dead_blocks = [tuple(b) for b in blocks if b.digest not in live_blocks]
+            kept: dict[str, list[tuple[str, int, int]]] = {}
+            for b in blocks:
+                if b.digest in live_blocks:
+                    kept.setdefault(b.pack, []).append((b.digest, b.offset, b.length))
+            if not dry_run:
+                names = [d.digest for d in dead]
+                for i in range(0, len(names), _IN_CHUNK):
+                    conn.execute(
+                        delete(_snapshots_t).where(
+                            _snapshots_t.c.digest.in_(names[i : i + _IN_CHUNK])
+                        )
+                    )
+                gone = [b[0] for b in dead_blocks]
+                for i in range(0, len(gone), _IN_CHUNK):
+                    conn.execute(
+                        delete(_blocks_t).where(_blocks_t.c.digest.in_(gone[i : i + _IN_CHUNK]))
+                    )
+        return Sweep(dead, dead_blocks, kept, live_blobs)
+
+    def move_blocks(self, moves: Sequence[tuple[str, str, int]]) -> None:
+        """Point blocks at their copies in a new pack: ``(digest, pack, offset)``."""
+        with self.engine.begin() as conn:
+            for digest, pack, offset in moves:
+                conn.execute(
+                    update(_blocks_t)
+                    .where(_blocks_t.c.digest == digest)
+                    .values(pack=pack, offset=offset)
+                )
+
+    def pack_in_use(self, pack: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(_blocks_t.c.digest).where(_blocks_t.c.pack == pack).limit(1)
+            ).first()
+        return found is not None
 
     # internals ---------------------------------------------------------------------------
 
@@ -875,6 +1302,26 @@ class Store:
                 for key, p in latest.items()
             ],
         )
+
+
+def _snapshot(row: Any) -> Snapshot:
+    return Snapshot(
+        digest=row.digest,
+        kind=row.kind,
+        status=SnapshotStatus(row.status),
+        rows=row.rows,
+        columns=row.columns,
+        nbytes=row.nbytes,
+        stored_bytes=row.stored_bytes,
+        schema=json.loads(row.schema),
+        layout=json.loads(row.layout),
+        stats=json.loads(row.stats) if row.stats else None,
+        error=row.error,
+        name=row.name,
+        pinned=bool(row.pinned),
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+    )
 
 
 def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:

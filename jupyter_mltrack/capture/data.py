@@ -1,0 +1,340 @@
+"""The data a run reads and writes: variables and files, snapshotted as the run's inputs and
+outputs, and the public ``snapshot`` / ``load_snapshot`` / ``diff`` functions.
+
+Inside a ``%%track`` cell, every pandas DataFrame/Series and numpy array the cell reads is
+snapshotted before the cell runs (so in-place edits by the cell are not what is recorded),
+and every file the cell opens is seen through a ``sys.addaudithook`` hook: read-only opens
+become file inputs, opens for writing file outputs (snapshotted after the cell, once
+written). The hook is installed once per process and does nothing outside tracked cells
+but compare one attribute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..store.entities import Snapshot
+from ..store.store import Store
+
+if TYPE_CHECKING:
+    from ..snapshots.storage import SnapshotJob, Snapshotter
+
+_snapshotters: dict[int, Snapshotter] = {}
+_lock = threading.Lock()
+
+
+def snapshotter(store: Store | None = None) -> Snapshotter:
+    """The snapshotter of ``store`` (default: the process's store), made once per store."""
+    from ..snapshots.storage import Snapshotter
+    from .api import get_store
+
+    st = store or get_store()
+    with _lock:
+        found = _snapshotters.get(id(st))
+        if found is None or found.store is not st:
+            found = _snapshotters[id(st)] = Snapshotter(st)
+        return found
+
+
+def wait_for_snapshots(timeout: float | None = None) -> None:
+    """Block until every snapshot this process took is stored (called at exit)."""
+    with _lock:
+        all_ = list(_snapshotters.values())
+    for sn in all_:
+        failed = sn.wait_pending(timeout)
+        for job in failed:
+            print(
+                f"mltrack: snapshot {job.snapshot.short} could not be stored",
+                file=sys.stderr,
+            )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def snapshot(obj: Any, name: str | None = None, *, pin: bool | None = None) -> Snapshot:
+    """Fingerprint ``obj`` (a DataFrame, Series, numpy array, Arrow table or a file path)
+    and store it. Returns at once; the data is written in the background.
+
+    Inside a run it becomes an input of that run (named ``name``, else after the variable
+    or file); outside a run it is pinned, so ``mltrack gc`` keeps it.
+    """
+    from .api import active_run
+
+    run = active_run()
+    keep = pin if pin is not None else run is None
+    job = snapshotter(run.store if run is not None else None).snapshot(obj, name=name, pin=keep)
+    if run is not None:
+        label = name or _default_name(obj, job.snapshot)
+        path = os.path.abspath(os.fspath(obj)) if isinstance(obj, str | os.PathLike) else None
+        run.add_data("input", label, job, path=path)
+    return job.snapshot
+
+
+def _default_name(obj: Any, snap: Snapshot) -> str:
+    if isinstance(obj, str | os.PathLike):
+        return os.fspath(obj)
+    return f"{snap.kind}-{snap.short}"
+
+
+def load_snapshot(ref: str | Snapshot) -> Any:
+    """The object a snapshot holds, exactly as it was: a DataFrame, Series, array or Arrow
+    table; for a file, the path of a read-only copy. ``ref``: a digest, a unique digest
+    prefix or a snapshot name."""
+    return snapshotter().load(ref)
+
+
+def diff(a: Any, b: Any, *, sample: int = 0) -> SnapshotDiff:
+    """What changed from ``a`` to ``b``: snapshots (or refs to them), or live objects,
+    which are snapshotted first. ``sample``: list up to that many mismatched rows."""
+    from ..snapshots.diff import diff_snapshots
+
+    sn = snapshotter()
+    left, right = (_as_snapshot(sn, x) for x in (a, b))
+    return SnapshotDiff(diff_snapshots(sn, left, right, sample=sample))
+
+
+def _as_snapshot(sn: Snapshotter, x: Any) -> Snapshot:
+    if isinstance(x, Snapshot):
+        return sn.resolve(x.digest)
+    if isinstance(x, str) and not os.path.exists(x):
+        return sn.resolve(x)
+    return sn.snapshot(x, pin=False, progress=False).wait()
+
+
+class SnapshotDiff(dict):
+    """A snapshot diff (a plain dict, as the REST API returns it) that reads well in a
+    notebook: a summary line and a table of the columns that changed."""
+
+    def summary(self) -> str:
+        a, b = self["a"], self["b"]
+        if self.get("identical"):
+            return f"{a['short']} and {b['short']} hold the same data"
+        parts = [f"{a['short']} -> {b['short']}"]
+        rows = self.get("rows")
+        if rows:
+            parts.append(f"rows {rows['a']:,} -> {rows['b']:,} ({rows['delta']:+,})")
+        if self.get("appended_rows"):
+            parts.append(f"{self['appended_rows']:,} rows appended, earlier rows unchanged")
+        schema = self.get("schema") or {}
+        for key, label in (("added", "added"), ("removed", "removed")):
+            if schema.get(key):
+                parts.append(f"{label}: {', '.join(schema[key])}")
+        if schema.get("dtype_changed"):
+            parts.append(
+                "dtype: "
+                + ", ".join(f"{c['name']} {c['a']}->{c['b']}" for c in schema["dtype_changed"])
+            )
+        changed = self.get("changed_columns") or []
+        if changed:
+            parts.append(f"changed columns: {', '.join(changed)}")
+        if "files" in self:
+            f = self["files"]
+            parts.append(f"size {f['a_size']:,} -> {f['b_size']:,} bytes")
+        return "; ".join(parts)
+
+    def __str__(self) -> str:
+        lines = [self.summary()]
+        for col in self.get("columns", []):
+            if col["status"] == "unchanged":
+                continue
+            drift = "" if col.get("drift") is None else f" drift {col['drift']:.3f}"
+            blocks = (
+                f" ({col['changed_blocks']}/{col['blocks']} blocks)"
+                if col.get("changed_blocks") is not None and col.get("blocks")
+                else ""
+            )
+            lines.append(f"  {col['name']}: {col['status']}{blocks}{drift}")
+        for row in (self.get("sample") or {}).get("rows", []):
+            lines.append(f"  [{row['index']}] {row['column']}: {row['a']!r} -> {row['b']!r}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        esc = html.escape
+        rows = []
+        for col in self.get("columns", []):
+            a = (col.get("stats") or {}).get("a") or {}
+            b = (col.get("stats") or {}).get("b") or {}
+            drift = "" if col.get("drift") is None else f"{col['drift']:.3f}"
+            rows.append(
+                "<tr>"
+                f"<td>{esc(str(col['name']))}</td><td>{esc(col['status'])}</td>"
+                f"<td>{esc(_fmt(a.get('mean')))} → {esc(_fmt(b.get('mean')))}</td>"
+                f"<td>{esc(_fmt(a.get('null_share')))} → {esc(_fmt(b.get('null_share')))}</td>"
+                f"<td>{esc(drift)}</td></tr>"
+            )
+        table = (
+            "<table><tr><th>column</th><th>status</th><th>mean</th><th>null share</th>"
+            f"<th>drift</th></tr>{''.join(rows)}</table>"
+            if rows
+            else ""
+        )
+        return f'<div class="jp-mltrack-diff"><p>{esc(self.summary())}</p>{table}</div>'
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- in a cell
+
+
+def is_dataset(value: Any) -> bool:
+    """Values a tracked cell snapshots when it reads them."""
+    module = type(value).__module__
+    if module.startswith("pandas"):
+        import pandas as pd
+
+        return isinstance(value, pd.DataFrame | pd.Series)
+    if module == "numpy":
+        import numpy as np
+
+        return isinstance(value, np.ndarray) and value.dtype.kind != "V" and value.size > 0
+    return False
+
+
+def snapshot_values(
+    run: Any, role: str, names: Iterable[str], namespace: dict[str, Any], *, quiet: bool = False
+) -> list[str]:
+    """Snapshot the datasets among ``names`` as the run's ``role`` data; returns the names
+    that could not be snapshotted (their values have no exact fingerprint)."""
+    sn = snapshotter(run.store)
+    skipped = []
+    for name in names:
+        if name not in namespace or not is_dataset(namespace[name]):
+            continue
+        try:
+            job = sn.snapshot(namespace[name], progress=True)
+        except Exception as exc:
+            skipped.append(name)
+            if not quiet:
+                print(f"mltrack: not snapshotting {name!r}: {exc}", file=sys.stderr)
+            continue
+        run.add_data(role, name, job)
+    return skipped
+
+
+class FileAccess:
+    """Files a tracked cell opens, seen by an audit hook (``open`` events): read-only opens
+    are inputs, opens for writing outputs. Only opens from the cell's own thread count, and
+    never files inside Python's installation or the tracker's own store."""
+
+    _hook_installed = False
+    #: The recorder of the tracked cell running now (one at a time).
+    current: FileAccess | None = None
+
+    def __init__(self, ignore: Iterable[Path] = ()) -> None:
+        self.thread = threading.get_ident()
+        self.reads: dict[str, str] = {}  # resolved path -> path as the cell wrote it
+        self.writes: dict[str, str] = {}
+        self.ignore = tuple(str(p) for p in {*_python_dirs(), *ignore})
+
+    @classmethod
+    def install(cls) -> None:
+        """Add the audit hook (once per process: hooks cannot be removed)."""
+        if not cls._hook_installed:
+            sys.addaudithook(_audit)
+            cls._hook_installed = True
+
+    def __enter__(self) -> FileAccess:
+        FileAccess.install()
+        FileAccess.current = self
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if FileAccess.current is self:
+            FileAccess.current = None
+
+    def seen(self, path: Any, mode: Any, flags: Any) -> None:
+        if threading.get_ident() != self.thread or isinstance(path, int):
+            return
+        try:
+            text = os.fsdecode(path)
+        except TypeError:
+            return
+        resolved = os.path.abspath(text)
+        if resolved.startswith(self.ignore) or resolved.startswith(("/proc/", "/sys/", "/dev/")):
+            return
+        writing = _writes(mode, flags)
+        if writing:
+            self.writes.setdefault(resolved, text)
+        elif resolved not in self.writes:
+            self.reads.setdefault(resolved, text)
+
+    def inputs(self) -> dict[str, str]:
+        """Files read (and not written) that still exist as regular files."""
+        return {p: t for p, t in self.reads.items() if p not in self.writes and _is_file(p)}
+
+    def outputs(self) -> dict[str, str]:
+        return {p: t for p, t in self.writes.items() if _is_file(p)}
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open":
+        return
+    recorder = FileAccess.current
+    if recorder is None:
+        return
+    with contextlib.suppress(Exception):  # an audit hook must never break the user's open()
+        path, mode, flags = (list(args) + [None, None, None])[:3]
+        recorder.seen(path, mode, flags)
+
+
+def _writes(mode: Any, flags: Any) -> bool:
+    if isinstance(mode, str):
+        return any(c in mode for c in "wax+")
+    if isinstance(flags, int):
+        return bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC))
+    return False
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _python_dirs() -> set[Path]:
+    import sysconfig
+
+    dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if key in paths:
+            dirs.add(Path(paths[key]))
+    with contextlib.suppress(Exception):
+        from IPython.paths import get_ipython_dir
+
+        dirs.add(Path(get_ipython_dir()))
+    return {d.resolve() for d in dirs}
+
+
+def snapshot_files(
+    run: Any, role: str, files: dict[str, str], *, quiet: bool = False
+) -> list[SnapshotJob]:
+    sn = snapshotter(run.store)
+    jobs = []
+    for resolved, as_written in files.items():
+        try:
+            job = sn.snapshot_file(resolved, progress=True)
+        except Exception as exc:
+            if not quiet:
+                print(f"mltrack: not snapshotting {as_written!r}: {exc}", file=sys.stderr)
+            continue
+        run.add_data(role, as_written, job, path=resolved)
+        jobs.append(job)
+    return jobs

@@ -1,0 +1,649 @@
+"""Content-addressed blob storage for dataset snapshot blocks and copied files.
+
+A blob is named by the digest of what it holds (``xxh3-128:<32 hex>``), so a blob is
+written once and never changed: storing the same block again costs nothing, and two
+runs that share data share its bytes. This module only moves bytes; deciding *which*
+digest a block has is the fingerprinting code's job.
+
+Guarantees every implementation keeps:
+
+* No partial blob is ever visible under its final name. Bytes go to a temporary name in
+  the same directory, are flushed to disk, then published with one atomic step. A process
+  killed mid-write leaves at most a ``.tmp-*`` file that :meth:`BlobStore.iter_digests`
+  never lists and ``cleanup_temp`` removes later.
+* ``put_*`` never rewrites an existing blob and reports 0 bytes written for it, so an
+  unchanged re-snapshot is observably free.
+* Digests are validated before they touch a path, so a digest read back from a database
+  or a URL can never escape the store's root.
+* A user's file is copied (a reflink where the filesystem allows), never hard-linked or
+  symlinked: editing the original later must not change what a run recorded.
+
+The embedded default is :class:`LocalBlobStore` in ``<home>/blobs`` beside
+``mltrack.db``; teams can point :func:`blob_store_for` at ``s3://`` (or any fsspec URL).
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import errno
+import io
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..location import home_of
+
+__all__ = [
+    "DIGEST_ALGORITHM",
+    "BlobNotFound",
+    "BlobStore",
+    "BlobWriter",
+    "FsspecBlobStore",
+    "LocalBlobStore",
+    "blob_store_for",
+    "digest_bytes",
+    "split_digest",
+    "validate_digest",
+]
+
+DIGEST_ALGORITHM = "xxh3-128"
+
+# Algorithm names are short lowercase tokens; the hex part is lowercase only, so one
+# content has exactly one name (no case aliases on case-insensitive filesystems).
+_DIGEST_RE = re.compile(r"^(?P<algo>[a-z0-9][a-z0-9-]{0,31}):(?P<hex>[0-9a-f]{32,128})$")
+_TEMP_PREFIX = ".tmp-"
+# Linux ``FICLONE`` ioctl: share extents copy-on-write (btrfs, XFS, overlayfs on them...).
+_FICLONE = 0x40049409
+_CHUNK = 1 << 20
+
+
+class BlobNotFound(KeyError):
+    """The store has no blob with this digest."""
+
+
+def validate_digest(digest: str) -> str:
+    """Return ``digest`` unchanged if it is a well-formed name, else raise ``ValueError``.
+
+    Only ``<algo>:<lowercase hex>`` is accepted, so no ``/``, ``..``, NUL or other
+    character that could address a path outside the store can get through.
+    """
+    if not isinstance(digest, str) or _DIGEST_RE.fullmatch(digest) is None:
+        raise ValueError(
+            f"invalid blob digest {digest!r}: expected '<algorithm>:<hex>', "
+            f"e.g. '{DIGEST_ALGORITHM}:' followed by 32 lowercase hex digits"
+        )
+    return digest
+
+
+def split_digest(digest: str) -> tuple[str, str]:
+    """``(algorithm, hex)`` of a validated digest."""
+    algo, _, hexpart = validate_digest(digest).partition(":")
+    return algo, hexpart
+
+
+def digest_bytes(data: bytes | bytearray | memoryview) -> str:
+    """The default digest of some bytes (``xxh3-128``): fast, and wide enough for dedup."""
+    import xxhash
+
+    return f"{DIGEST_ALGORITHM}:{xxhash.xxh3_128_hexdigest(data)}"
+
+
+def _relative_parts(digest: str) -> tuple[str, str, str, str]:
+    """``<algo>/<ab>/<cd>/<hex>``: two fan-out levels keep directories small."""
+    algo, hexpart = split_digest(digest)
+    return algo, hexpart[:2], hexpart[2:4], hexpart
+
+
+class BlobStore(abc.ABC):
+    """Where immutable, content-addressed blobs live (a local folder, S3, ...)."""
+
+    @abc.abstractmethod
+    def has(self, digest: str) -> bool:
+        """Whether a complete blob with this digest exists."""
+
+    @abc.abstractmethod
+    def put_bytes(self, digest: str, data: bytes | bytearray | memoryview) -> int:
+        """Store ``data`` under ``digest``; bytes written, 0 if it was already there."""
+
+    @abc.abstractmethod
+    def put_file(self, digest: str, path: str | os.PathLike[str]) -> int:
+        """Copy the file at ``path`` in; bytes written, 0 if it was already there."""
+
+    @abc.abstractmethod
+    def open(self, digest: str) -> BinaryIO:
+        """A binary reader of the blob; raises :class:`BlobNotFound`."""
+
+    @abc.abstractmethod
+    def size(self, digest: str) -> int:
+        """Size of the blob in bytes; raises :class:`BlobNotFound`."""
+
+    @abc.abstractmethod
+    def delete(self, digest: str) -> bool:
+        """Remove the blob; ``True`` if it existed. Only garbage collection calls this."""
+
+    @abc.abstractmethod
+    def iter_digests(self) -> Iterator[str]:
+        """Every complete blob's digest (temporary files are never listed)."""
+
+    @abc.abstractmethod
+    def read_range(self, digest: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of the blob from ``offset`` (a block inside a pack)."""
+
+    def read_range_into(self, digest: str, offset: int, out: memoryview) -> None:
+        """Fill ``out`` with the blob's bytes from ``offset`` (a reusable buffer: reading
+        many blocks then touches no fresh memory)."""
+        data = self.read_range(digest, offset, len(out))
+        out[:] = data
+
+    @abc.abstractmethod
+    def writer(self) -> BlobWriter:
+        """A new blob written as a stream, named by its digest when committed."""
+
+    def get_bytes(self, digest: str) -> bytes:
+        """The blob's whole content."""
+        with self.open(digest) as fh:
+            return fh.read()
+
+    def total_bytes(self) -> int:
+        """Sum of all blob sizes (what ``mltrack gc`` and the UI report)."""
+        total = 0
+        for digest in self.iter_digests():
+            with contextlib.suppress(BlobNotFound):
+                total += self.size(digest)
+        return total
+
+
+class BlobWriter(abc.ABC):
+    """A blob written piece by piece (a pack of blocks) whose name is the digest of all its
+    bytes, known only at :meth:`commit`. Nothing is visible until then; :meth:`abort`
+    (or an exception inside ``with``) leaves nothing behind."""
+
+    def __init__(self) -> None:
+        import xxhash
+
+        self._hash = xxhash.xxh3_128()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Append ``data``; returns the offset it starts at."""
+        offset = self.size
+        view = memoryview(data).cast("B")
+        self._write(view)
+        self._hash.update(view)
+        self.size += len(view)
+        return offset
+
+    @property
+    def digest(self) -> str:
+        return f"{DIGEST_ALGORITHM}:{self._hash.hexdigest()}"
+
+    @abc.abstractmethod
+    def _write(self, view: memoryview) -> None: ...
+
+    @abc.abstractmethod
+    def commit(self) -> str:
+        """Make the blob durable and visible; returns its digest."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Throw away what was written."""
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+# --------------------------------------------------------------------------- local
+
+
+class LocalBlobStore(BlobStore):
+    """Blobs as read-only files under ``root/<algo>/<ab>/<cd>/<hex>``.
+
+    Publication uses :func:`os.link` from the fsynced temporary file (atomic and refuses
+    to overwrite, so a blob is never rewritten even by racing writers) and falls back to
+    :func:`os.replace` (atomic; replacing identical content is harmless) on filesystems
+    without hard links. The link is between two names *inside the store*; user files are
+    never linked.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalBlobStore({str(self.root)!r})"
+
+    def path_of(self, digest: str) -> Path:
+        """Final path of a blob (validated: always inside :attr:`root`)."""
+        return self.root.joinpath(*_relative_parts(digest))
+
+    def has(self, digest: str) -> bool:
+        return self.path_of(digest).is_file()
+
+    def put_bytes(self, digest: str, data: bytes | bytearray | memoryview) -> int:
+        final = self.path_of(digest)
+        if final.is_file():
+            return 0
+
+        def fill(fd: int) -> int:
+            view = memoryview(data).cast("B")
+            written = 0
+            while written < len(view):
+                written += os.write(fd, view[written : written + _CHUNK * 16])
+            return written
+
+        return self._publish(final, fill)
+
+    def put_file(self, digest: str, path: str | os.PathLike[str]) -> int:
+        final = self.path_of(digest)
+        if final.is_file():
+            return 0
+        source = Path(path)
+        if not source.is_file():
+            raise FileNotFoundError(errno.ENOENT, "not a regular file", str(source))
+
+        def fill(fd: int) -> int:
+            with open(source, "rb") as src:
+                return _copy_into(src.fileno(), fd)
+
+        return self._publish(final, fill)
+
+    def _publish(self, final: Path, fill: Any) -> int:
+        """Write via a temp file in ``final``'s folder, fsync, make read-only, publish."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=final.parent)
+        tmp = Path(tmp_name)
+        try:
+            try:
+                written = fill(fd)
+                os.fsync(fd)
+                os.fchmod(fd, 0o444)  # nothing may edit a blob in place
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                return 0  # a concurrent writer published the same content first
+            except OSError:
+                os.replace(tmp, final)  # no hard links here: still atomic
+            _fsync_dir(final.parent)
+            return written
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path_of(digest), "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+
+    def size(self, digest: str) -> int:
+        try:
+            return self.path_of(digest).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+
+    def read_range(self, digest: str, offset: int, length: int) -> bytes:
+        try:
+            fd = os.open(self.path_of(digest), os.O_RDONLY)
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+        try:
+            data = os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+        if len(data) != length:
+            raise BlobNotFound(f"{digest} is shorter than {offset + length} bytes")
+        return data
+
+    def read_range_into(self, digest: str, offset: int, out: memoryview) -> None:
+        try:
+            fd = os.open(self.path_of(digest), os.O_RDONLY)
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+        try:
+            done = 0
+            while done < len(out):
+                n = os.preadv(fd, [out[done:]], offset + done)
+                if n == 0:
+                    raise BlobNotFound(f"{digest} is shorter than {offset + len(out)} bytes")
+                done += n
+        finally:
+            os.close(fd)
+
+    def writer(self) -> BlobWriter:
+        return _LocalWriter(self)
+
+    def delete(self, digest: str) -> bool:
+        # Empty fan-out folders are left in place: removing them would race a writer
+        # that has just created one and is about to make its temp file there.
+        try:
+            self.path_of(digest).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def iter_digests(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for algo_dir in sorted(self.root.iterdir()):
+            if not algo_dir.is_dir():
+                continue
+            for path in sorted(algo_dir.glob("??/??/*")):
+                name = path.name
+                if name.startswith(_TEMP_PREFIX) or not path.is_file():
+                    continue
+                digest = f"{algo_dir.name}:{name}"
+                fan_out = (path.parent.parent.name, path.parent.name)
+                if _DIGEST_RE.fullmatch(digest) and fan_out == (name[:2], name[2:4]):
+                    yield digest
+
+    def total_bytes(self) -> int:
+        return sum(self.path_of(d).stat().st_size for d in self.iter_digests())
+
+    def cleanup_temp(self, older_than: float = 3600.0) -> int:
+        """Remove temp files left by killed writers, older than ``older_than`` seconds.
+
+        The age guard keeps this safe to run while other processes are writing.
+        Returns how many files were removed.
+        """
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        stray = [*self.root.glob(f"{_TEMP_PREFIX}*"), *self.root.glob(f"*/??/??/{_TEMP_PREFIX}*")]
+        for path in stray:
+            try:
+                if path.lstat().st_mtime <= cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+class _LocalWriter(BlobWriter):
+    """Streams into a temporary file at the store's root, published like any blob."""
+
+    def __init__(self, store: LocalBlobStore) -> None:
+        super().__init__()
+        self.store = store
+        store.root.mkdir(parents=True, exist_ok=True)
+        self._fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=store.root)
+        self._tmp: Path | None = Path(name)
+
+    def _write(self, view: memoryview) -> None:
+        written = 0
+        while written < len(view):
+            written += os.write(self._fd, view[written : written + _CHUNK * 16])
+
+    def commit(self) -> str:
+        if self._tmp is None:
+            raise ValueError("this blob writer is closed")
+        digest = self.digest
+        final = self.store.path_of(digest)
+        tmp, self._tmp = self._tmp, None
+        try:
+            os.fsync(self._fd)
+            os.fchmod(self._fd, 0o444)
+        finally:
+            os.close(self._fd)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                pass  # the same bytes are already stored
+            except OSError:
+                os.replace(tmp, final)
+            _fsync_dir(final.parent)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return digest
+
+    def abort(self) -> None:
+        if self._tmp is None:
+            return
+        tmp, self._tmp = self._tmp, None
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the new directory entry durable (best effort: not all platforms allow it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_into(src_fd: int, dst_fd: int) -> int:
+    """Copy a whole file: reflink if possible, else ``copy_file_range``, else read/write.
+
+    Every path produces an independent copy (a reflink is copy-on-write), never a link.
+    """
+    size = os.fstat(src_fd).st_size
+    try:
+        import fcntl
+
+        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+        return size
+    except (ImportError, OSError):
+        pass
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is not None:
+        try:
+            copied = 0
+            while True:
+                n = copy_range(src_fd, dst_fd, _CHUNK * 64)
+                if n == 0:
+                    return copied
+                copied += n
+        except OSError:
+            # Start over with plain reads; the destination is still our private temp file.
+            os.lseek(src_fd, 0, os.SEEK_SET)
+            os.lseek(dst_fd, 0, os.SEEK_SET)
+            os.ftruncate(dst_fd, 0)
+    with (
+        open(src_fd, "rb", closefd=False) as src,
+        open(dst_fd, "wb", closefd=False) as dst,
+    ):
+        shutil.copyfileobj(src, dst, _CHUNK)
+        dst.flush()
+        return dst.tell()
+
+
+# --------------------------------------------------------------------------- fsspec
+
+# Object stores publish a PUT atomically (the object appears only when complete) and
+# "rename" there is copy + delete, so writing straight to the final key is the safe way.
+_ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"})
+
+
+class FsspecBlobStore(BlobStore):
+    """Blobs on any fsspec filesystem (S3-compatible storage, GCS, memory for tests...).
+
+    Where a rename is a true rename (local, memory, SFTP...) bytes go to a temporary key
+    first and are moved into place; on object stores a single PUT is already atomic.
+    """
+
+    def __init__(self, fs: Any, root: str, *, atomic_put: bool | None = None) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        if atomic_put is None:
+            protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+            atomic_put = any(p in _ATOMIC_PUT_PROTOCOLS for p in protocols)
+        self.atomic_put = atomic_put
+
+    def __repr__(self) -> str:
+        return f"FsspecBlobStore({self.fs.protocol!r}, {self.root!r})"
+
+    def path_of(self, digest: str) -> str:
+        return "/".join((self.root, *_relative_parts(digest)))
+
+    def has(self, digest: str) -> bool:
+        return bool(self.fs.isfile(self.path_of(digest)))
+
+    def put_bytes(self, digest: str, data: bytes | bytearray | memoryview) -> int:
+        final = self.path_of(digest)
+        if self.fs.isfile(final):
+            return 0
+        payload = bytes(data)
+        if self.atomic_put:
+            self.fs.pipe_file(final, payload)
+            return len(payload)
+        parent = final.rsplit("/", 1)[0]
+        tmp = f"{parent}/{_TEMP_PREFIX}{uuid.uuid4().hex}"
+        self.fs.makedirs(parent, exist_ok=True)
+        try:
+            self.fs.pipe_file(tmp, payload)
+            if self.fs.isfile(final):
+                return 0
+            self.fs.mv(tmp, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                if self.fs.exists(tmp):
+                    self.fs.rm_file(tmp)
+        return len(payload)
+
+    def put_file(self, digest: str, path: str | os.PathLike[str]) -> int:
+        if self.has(digest):
+            return 0
+        # Blocks and copied files are read whole; streaming uploads are a later step.
+        return self.put_bytes(digest, Path(path).read_bytes())
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return io.BytesIO(self.fs.cat_file(self.path_of(digest)))
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+
+    def size(self, digest: str) -> int:
+        try:
+            return int(self.fs.size(self.path_of(digest)))
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+
+    def read_range(self, digest: str, offset: int, length: int) -> bytes:
+        try:
+            data = self.fs.cat_file(self.path_of(digest), start=offset, end=offset + length)
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+        if len(data) != length:
+            raise BlobNotFound(f"{digest} is shorter than {offset + length} bytes")
+        return bytes(data)
+
+    def writer(self) -> BlobWriter:
+        return _SpooledWriter(self)
+
+    def delete(self, digest: str) -> bool:
+        path = self.path_of(digest)
+        if not self.fs.isfile(path):
+            return False
+        self.fs.rm_file(path)
+        return True
+
+    def iter_digests(self) -> Iterator[str]:
+        if not self.fs.exists(self.root):
+            return
+        prefix = self.root + "/"
+        for found in sorted(self.fs.find(self.root)):
+            rel = str(found)
+            # Some implementations drop or add a leading "/"; compare on the tail.
+            idx = rel.find(prefix.lstrip("/"))
+            if idx < 0:
+                continue
+            parts = rel[idx + len(prefix.lstrip("/")) :].split("/")
+            if len(parts) != 4 or parts[3].startswith(_TEMP_PREFIX):
+                continue
+            algo, ab, cd, hexpart = parts
+            digest = f"{algo}:{hexpart}"
+            if _DIGEST_RE.fullmatch(digest) and hexpart[:2] == ab and hexpart[2:4] == cd:
+                yield digest
+
+
+class _SpooledWriter(BlobWriter):
+    """Collects a pack in a spooled temporary file, then stores it with one ``put``."""
+
+    def __init__(self, store: BlobStore) -> None:
+        super().__init__()
+        self.store = store
+        self._buf: Any = tempfile.SpooledTemporaryFile(max_size=64 << 20)  # noqa: SIM115 (closed by commit or abort)
+
+    def _write(self, view: memoryview) -> None:
+        self._buf.write(view)
+
+    def commit(self) -> str:
+        digest = self.digest
+        self._buf.seek(0)
+        try:
+            self.store.put_bytes(digest, self._buf.read())
+        finally:
+            self._buf.close()
+        return digest
+
+    def abort(self) -> None:
+        self._buf.close()
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def blob_store_for(url_or_home: str | os.PathLike[str]) -> BlobStore:
+    """The blob store that goes with a store home folder or URL.
+
+    * a folder (a ``.mltrack`` home) or ``sqlite:///…/mltrack.db`` → ``<home>/blobs``;
+    * ``file:///path`` → a local store rooted at ``/path``;
+    * any other URL (``s3://bucket/prefix``, ``memory://…``) → :class:`FsspecBlobStore`,
+      which needs ``fsspec`` (and ``s3fs`` for ``s3://``).
+
+    A PostgreSQL URL is refused: a shared database needs shared blob storage, so the
+    blob URL has to be given explicitly rather than guessed.
+    """
+    text = os.fspath(url_or_home)
+    if "://" not in text:
+        return LocalBlobStore(Path(text).expanduser() / "blobs")
+    scheme = text.split("://", 1)[0].lower()
+    if scheme.startswith("sqlite"):
+        home = home_of(text)
+        if home is None:
+            raise ValueError(f"cannot place blobs beside {text!r}: use sqlite:///<path>")
+        return LocalBlobStore(home / "blobs")
+    if scheme.startswith("postgres"):
+        raise ValueError(
+            "a PostgreSQL store has no local folder for blobs: give a blob URL such as "
+            "s3://bucket/prefix or file:///shared/folder"
+        )
+    if scheme == "file":
+        return LocalBlobStore(Path(text[len("file://") :]))
+    try:
+        import fsspec
+    except ImportError:
+        extra = " and s3fs" if scheme in {"s3", "s3a"} else ""
+        raise ImportError(
+            f"blob URL {text!r} needs the 'fsspec'{extra} package: pip install fsspec{extra.replace(' and', '')}"
+        ) from None
+    try:
+        fs, root = fsspec.core.url_to_fs(text)
+    except ImportError as exc:
+        package = "s3fs" if scheme in {"s3", "s3a"} else f"the fsspec backend for {scheme}://"
+        raise ImportError(f"blob URL {text!r} needs {package}: pip install {package}") from exc
+    return FsspecBlobStore(fs, root)
