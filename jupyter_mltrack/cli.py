@@ -6,25 +6,37 @@
     mltrack [--store URL] runs list [--experiment E] [--notebook P] [--status S]
                                     [--order O] [--limit N] [--offset N] [--json]
     mltrack [--store URL] runs show RUN [--experiment E] [--json]
+    mltrack [--store URL] snapshots list [--run RUN [--experiment E]] [--limit N] [--offset N]
+                                         [--json]
+    mltrack [--store URL] snapshots show REF [--json]
+    mltrack [--store URL] snapshots diff A B [--sample N] [--json]
+    mltrack [--store URL] snapshots restore REF [-o PATH] [--format F] [--force]
+    mltrack [--store URL] gc [--dry-run] [--json]
 
 The store is found as the kernel and server find it (``--store``, ``MLTRACK_STORE_URL``,
 ``MLTRACK_HOME``, the nearest ``.mltrack/``), except that the CLI never creates one: a typo'd
 path should say "no store here", not silently show an empty new database. ``--json`` prints
-what the REST API answers, so scripts can use either. Exit codes: 0 success, 1 the thing asked
-for does not exist or the store cannot be opened, 2 the command line is wrong.
+what the REST API answers (the entities' ``to_dict()``), so scripts can use either. Exit
+codes: 0 success, 1 the thing asked for does not exist, cannot be read or written, or the
+store cannot be opened, 2 the command line is wrong (including an ambiguous prefix).
+
+The snapshot modules import numpy, pandas and pyarrow; they are imported only by the commands
+that need them, so ``mltrack runs list`` stays quick to start.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,14 +48,36 @@ from .store import (
     RunDetail,
     RunNotFound,
     RunStatus,
+    Snapshot,
     Store,
     StoreError,
 )
+
+if TYPE_CHECKING:
+    from .snapshots.storage import Snapshotter
 
 PROG = "mltrack"
 #: Widest a free-text cell gets in a table before it is cut with an ellipsis.
 MAX_CELL = 40
 MAX_METRICS_CELL = 60
+#: File formats ``snapshots restore`` writes data snapshots in, with their default extension.
+RESTORE_FORMATS = {
+    "pickle": ".pkl",
+    "parquet": ".parquet",
+    "feather": ".feather",
+    "csv": ".csv",
+    "npy": ".npy",
+}
+#: Output extensions that choose a format when ``--format`` is not given.
+FORMAT_OF_EXTENSION = {
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".feather": "feather",
+    ".csv": "csv",
+    ".npy": "npy",
+}
 
 
 class CliError(Exception):
@@ -79,6 +113,31 @@ def _offset(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
+
+
+REF_HELP = "snapshot digest, unique digest prefix (4+ hex digits) or name"
+RESTORE_HELP = """\
+Write a snapshot back to a file.
+
+A file snapshot is written back byte for byte. A DataFrame, Series, array or Arrow table is
+written in the format --format names, else the one PATH's extension names (.pkl .parquet
+.feather .csv .npy), else pickle. What each format gives back:
+
+  pickle   exactly what was stored (pandas.read_pickle / pickle.load), for every kind.
+  npy      arrays only: exactly what was stored (numpy.load; allow_pickle=True for an
+           object array).
+  parquet, feather
+           through Arrow: values, dtypes (categoricals, time zones, nullable integers)
+           and the index are kept, but an object column of strings comes back as the
+           str dtype with None and NaN both missing, and a DatetimeIndex loses its
+           freq; complex numbers, mixed-type object columns and duplicate column names
+           cannot be written. A Series becomes a one-column frame, a 1-D array a "values"
+           column, a 2-D array columns 0..n-1.
+  csv      text: every dtype is inferred again when read (categories, time zones and
+           nullable integers are lost), None and NaN are both empty, the index is the
+           first column.
+
+An existing file is never overwritten unless --force is given."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +187,82 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run number")
     show.add_argument("--experiment", "-e", metavar="E", help="experiment a run number refers to")
     show.set_defaults(func=cmd_runs_show)
+
+    snaps = commands.add_parser(
+        "snapshots", help="list, show, compare or restore dataset snapshots", parents=[store_opt]
+    )
+    snaps_commands = snaps.add_subparsers(
+        dest="snapshots_command", metavar="ACTION", parser_class=_Parser
+    )
+    snaps_commands.required = True
+    slist = snaps_commands.add_parser(
+        "list", help="list snapshots, newest first", parents=[store_opt, json_opt]
+    )
+    slist.add_argument(
+        "--run", "-r", metavar="RUN", help="only the data this run read or wrote (number or id)"
+    )
+    slist.add_argument(
+        "--experiment", "-e", metavar="E", help="experiment a --run number refers to"
+    )
+    slist.add_argument("--limit", "-l", type=_limit, default=50, metavar="N")
+    slist.add_argument("--offset", type=_offset, default=0, metavar="N")
+    slist.set_defaults(func=cmd_snapshots_list)
+
+    sshow = snaps_commands.add_parser(
+        "show",
+        help="a snapshot's schema, statistics and the runs that used it",
+        parents=[store_opt, json_opt],
+    )
+    sshow.add_argument("ref", metavar="REF", help=REF_HELP)
+    sshow.set_defaults(func=cmd_snapshots_show)
+
+    sdiff = snaps_commands.add_parser(
+        "diff", help="what changed from snapshot A to snapshot B", parents=[store_opt, json_opt]
+    )
+    sdiff.add_argument("a", metavar="A", help=REF_HELP)
+    sdiff.add_argument("b", metavar="B", help=REF_HELP)
+    sdiff.add_argument(
+        "--sample",
+        "-s",
+        type=_offset,
+        default=0,
+        metavar="N",
+        help="also list up to N mismatched cells (reads the changed blocks; default 0)",
+    )
+    sdiff.set_defaults(func=cmd_snapshots_diff)
+
+    restore = snaps_commands.add_parser(
+        "restore",
+        help="write a snapshot back to a file",
+        description=RESTORE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[store_opt],
+    )
+    restore.add_argument("ref", metavar="REF", help=REF_HELP)
+    restore.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="file (or existing folder) to write; default: the file's original name, or "
+        "NAME.EXT for data, in the current folder",
+    )
+    restore.add_argument(
+        "--format",
+        choices=list(RESTORE_FORMATS),
+        help="data snapshots only; default: from PATH's extension, else pickle",
+    )
+    restore.add_argument("--force", action="store_true", help="overwrite an existing file")
+    restore.set_defaults(func=cmd_snapshots_restore)
+
+    gc = commands.add_parser(
+        "gc",
+        help="delete snapshot data no run uses and nobody pinned",
+        parents=[store_opt, json_opt],
+    )
+    gc.add_argument(
+        "--dry-run", "-n", action="store_true", help="only report what would be deleted"
+    )
+    gc.set_defaults(func=cmd_gc)
     return parser
 
 
@@ -353,16 +488,606 @@ def cmd_runs_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# snapshots: formatting --------------------------------------------------------------------
+
+
+def _one_line(text: object) -> str:
+    """Error texts recorded by other processes may span lines; errors here are one line."""
+    return " ".join(str(text).split())
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
+def _bytes(n: int | None) -> str:
+    """A size as people read it (binary units, as ``du -h`` and the sidebar)."""
+    if n is None:
+        return "-"
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _shape(snap: Snapshot) -> str:
+    """``rows x cols`` (an array: its own dimensions); a file has none."""
+    dims = snap.shape
+    if not dims:
+        return "-"
+    return "x".join("?" if d is None else f"{d:,}" for d in dims)
+
+
+def _stat(value: Any) -> str:
+    """A recorded statistic: numbers short, timestamps and other text as recorded."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number(value)
+    return _cut(str(value), 32)
+
+
+def _share(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    return "0%" if value == 0 else f"{value * 100:.1f}%"
+
+
+def _top(values: Sequence[Mapping[str, Any]] | None, n: int = 3) -> str:
+    if not values:
+        return "-"
+    parts = [f"{_cut(_value(t.get('value')), 16)} {_share(t.get('share'))}" for t in values[:n]]
+    return ", ".join(parts)
+
+
+def snapshots_table(snaps: Sequence[Snapshot], uses: Mapping[str, list[str]] | None = None) -> str:
+    """One line per snapshot; ``uses`` (``digest -> ["input df", ...]``) adds the names a
+    run used each one under, which is what tells a run's data apart."""
+    rows = []
+    for s in snaps:
+        row = [
+            s.short,
+            _cut(s.name or "-", 24),
+            s.kind,
+            _shape(s),
+            _bytes(s.nbytes),
+            _bytes(s.stored_bytes),
+            s.status.value,
+            "yes" if s.pinned else "no",
+            _when(s.created_at),
+        ]
+        if uses is not None:
+            row.append(_cut(", ".join(uses.get(s.digest, [])) or "-"))
+        rows.append(row)
+    headers = ["DIGEST", "NAME", "KIND", "SHAPE", "SIZE", "STORED", "STATUS", "PINNED", "CREATED"]
+    if uses is not None:
+        headers.append("USED AS")
+    return table(headers, rows, right=frozenset({3, 4, 5}))
+
+
+def _indented(text: str) -> list[str]:
+    return [f"  {line}".rstrip() for line in text.splitlines()]
+
+
+def snapshot_report(snap: Snapshot, users: Sequence[tuple[Run | None, str, str, str]]) -> str:
+    """``snapshots show``: overview, schema, statistics, users and error, as sections."""
+    from .snapshots.diff import column_name
+
+    lines = [f"Snapshot {snap.short}  ({snap.digest})"]
+
+    def section(title: str, body: Sequence[str]) -> None:
+        if body:
+            lines.extend(["", title, *body])
+
+    overview = [("name", snap.name or "-"), ("kind", snap.kind), ("status", snap.status.value)]
+    if snap.kind == "file":
+        overview.append(("file", str(snap.schema.get("name", "-"))))
+    else:
+        overview.append(("shape", _shape(snap)))
+    exact = f" ({snap.nbytes:,} bytes)" if snap.nbytes >= 1024 else ""
+    overview += [
+        ("size", _bytes(snap.nbytes) + exact),
+        # data equal to what earlier snapshots stored is not stored again
+        ("stored", f"{_bytes(snap.stored_bytes)} added to the store when taken"),
+        ("pinned", "yes (kept by gc)" if snap.pinned else "no"),
+        ("created", _when(snap.created_at)),
+        ("completed", _when(snap.completed_at)),
+    ]
+    width = max(len(k) for k, _ in overview)
+    section("Overview", [f"  {k.ljust(width)}  {v}".rstrip() for k, v in overview])
+
+    if snap.kind != "file":
+        schema_rows = []
+        for position, col in enumerate(snap.schema.get("columns", [])):
+            dtype = str(col.get("dtype", "-"))
+            categories = col.get("categories")
+            if isinstance(categories, Mapping) and "count" in categories:
+                ordered = ", ordered" if col.get("ordered") else ""
+                dtype += f" ({_plural(int(categories['count']), 'category', 'categories')}{ordered})"
+            schema_rows.append([str(position), _cut(column_name(col.get("name"))), dtype])
+        body = _indented(table(["#", "COLUMN", "DTYPE"], schema_rows, right=frozenset({0})))
+        index = snap.schema.get("index") or []
+        if index:
+            levels = [
+                f"{column_name(level['name'])} ({level.get('dtype')})"
+                if level.get("name") is not None
+                else str(level.get("dtype"))
+                for level in index
+            ]
+            body.append(f"  index: {', '.join(levels)}")
+        section("Schema", body)
+
+    stats = snap.stats
+    if stats and stats.get("error"):
+        section("Statistics", [f"  not recorded: {_one_line(stats['error'])}"])
+    elif stats and stats.get("columns"):
+        stat_rows = []
+        for col in stats["columns"]:
+            numeric = col.get("numeric") or {}
+            distinct = col.get("distinct_estimate")
+            distinct_text = "-" if distinct is None else f"{distinct:,}"
+            if distinct is not None and col.get("sampled") is not None:
+                distinct_text = "~" + distinct_text  # estimated from a sample
+            stat_rows.append(
+                [
+                    _cut(str(col.get("name")), 24),
+                    _share(col.get("null_share")),
+                    _stat(numeric.get("min")),
+                    _stat(numeric.get("max")),
+                    _stat(numeric.get("mean")),
+                    _stat(numeric.get("std")),
+                    distinct_text,
+                    _cut(_top(col.get("top"))),
+                ]
+            )
+        headers = ["COLUMN", "NULLS", "MIN", "MAX", "MEAN", "STD", "DISTINCT", "TOP"]
+        body = _indented(table(headers, stat_rows, right=frozenset({1, 2, 3, 4, 5, 6})))
+        section("Statistics", body)
+
+    if users:
+        user_rows = [
+            [
+                "-" if run is None else str(run.number),
+                "-" if run is None else _cut(run.experiment, 24),
+                run_id[:8],
+                role,
+                _cut(name),
+            ]
+            for run, run_id, role, name in users
+        ]
+        headers = ["#", "EXPERIMENT", "RUN", "ROLE", "NAME"]
+        section("Used by", _indented(table(headers, user_rows, right=frozenset({0}))))
+    else:
+        keep = "pinned, so gc keeps it" if snap.pinned else "not pinned, so gc deletes it"
+        section("Used by", [f"  no run ({keep})"])
+
+    if snap.error:
+        section("Error", [f"  {_one_line(snap.error)}"])
+    return "\n".join(lines)
+
+
+def _side(summary: Mapping[str, Any]) -> str:
+    name = summary.get("name")
+    return f"{summary['short']} ({name})" if name else str(summary["short"])
+
+
+def diff_report(diff: Mapping[str, Any]) -> str:
+    """``snapshots diff``: a summary line, the changed columns, then the sample if asked."""
+    a, b = diff["a"], diff["b"]
+    head = f"{_side(a)} -> {_side(b)}"
+    if diff["identical"]:
+        return f"{head}: same data"
+    parts: list[str] = []
+    if a["kind"] != b["kind"]:
+        parts.append(f"kind {a['kind']} -> {b['kind']}")
+    files = diff.get("files")
+    if files is not None:
+        parts.append(f"size {_bytes(files['a_size'])} -> {_bytes(files['b_size'])}")
+        parts.append("same content" if files["same_content"] else "content differs")
+        return f"{head}: {'; '.join(parts)}"
+    rows = diff["rows"]
+    parts.append(f"rows {rows['a']:,} -> {rows['b']:,} ({rows['delta']:+,})")
+    appended = diff.get("appended_rows")
+    if appended:
+        parts.append(f"{appended:,} appended, earlier rows unchanged")
+    schema = diff.get("schema") or {}
+    if schema.get("added"):
+        parts.append("added: " + ", ".join(schema["added"]))
+    if schema.get("removed"):
+        parts.append("removed: " + ", ".join(schema["removed"]))
+    if schema.get("dtype_changed"):
+        retyped = [f"{c['name']} {c['a']} -> {c['b']}" for c in schema["dtype_changed"]]
+        parts.append("retyped: " + ", ".join(retyped))
+    if schema.get("order_changed"):
+        parts.append("column order changed")
+    if schema.get("index_changed"):
+        parts.append("index changed")
+    columns = diff.get("columns") or []
+    changed = [c for c in columns if c["status"] != "unchanged"]
+    parts.append(f"{len(changed)} of {_plural(len(columns), 'column')} changed")
+    lines = [f"{head}: {'; '.join(parts)}"]
+
+    if changed:
+        col_rows = []
+        for col in changed:
+            sa = (col.get("stats") or {}).get("a") or {}
+            sb = (col.get("stats") or {}).get("b") or {}
+            blocks = (
+                f"{col['changed_blocks']}/{col['blocks']}"
+                if col.get("changed_blocks") is not None and col.get("blocks")
+                else "-"
+            )
+            col_rows.append(
+                [
+                    _cut(str(col["name"]), 24),
+                    col["status"],
+                    blocks,
+                    f"{_stat(sa.get('mean'))} -> {_stat(sb.get('mean'))}",
+                    f"{_share(sa.get('null_share'))} -> {_share(sb.get('null_share'))}",
+                    "-" if col.get("drift") is None else f"{col['drift']:.3f}",
+                ]
+            )
+        headers = ["COLUMN", "STATUS", "BLOCKS", "MEAN", "NULLS", "DRIFT"]
+        lines += ["", table(headers, col_rows, right=frozenset({2, 5}))]
+
+    sample = diff.get("sample")
+    if sample is not None:
+        lines.append("")
+        if sample.get("by") is None:
+            lines.append(f"no row sample for {a['kind']} snapshots")
+        elif not sample["rows"]:
+            lines.append("no mismatched cells in the rows both hold")
+        else:
+            label = "INDEX" if sample["by"] == "index" else "ROW"
+            cells = [
+                [
+                    _cut(_value(r["index"] if sample["by"] == "index" else r["position"]), 24),
+                    _cut(str(r["column"]), 24),
+                    _cut(_value(r["a"])),
+                    _cut(_value(r["b"])),
+                ]
+                for r in sample["rows"]
+            ]
+            more = " (more differ)" if sample.get("truncated") else ""
+            lines.append(f"Mismatched cells: {len(cells)}{more}")
+            lines.append(table([label, "COLUMN", "A", "B"], cells))
+        if sample.get("only_in_a") or sample.get("only_in_b"):
+            lines.append(
+                f"rows only in A: {sample.get('only_in_a', 0):,}, "
+                f"only in B: {sample.get('only_in_b', 0):,}"
+            )
+    return "\n".join(lines)
+
+
+def gc_line(report: Mapping[str, Any]) -> str:
+    """``gc``'s report as one sentence (what a dry run would do, or what was done)."""
+    dry = bool(report.get("dry_run"))
+    snaps, blocks = len(report.get("snapshots", [])), int(report.get("blocks", 0))
+    deleted, rewritten = int(report.get("packs_deleted", 0)), int(report.get("packs_rewritten", 0))
+    orphans, freed = int(report.get("orphans", 0)), int(report.get("bytes_freed", 0))
+    prefix = "dry run: " if dry else ""
+    if not (snaps or blocks or deleted or rewritten or orphans):
+        return f"{prefix}nothing to delete: every snapshot is used by a run or pinned"
+    done = [
+        f"{'would delete' if dry else 'deleted'} {_plural(snaps, 'snapshot')}, "
+        f"{_plural(blocks, 'block')} and {_plural(deleted, 'pack')}"
+    ]
+    if rewritten:
+        done.append(f"{'would rewrite' if dry else 'rewrote'} {_plural(rewritten, 'pack')}")
+    if orphans:
+        done.append(f"{'would remove' if dry else 'removed'} {_plural(orphans, 'orphan blob')}")
+    freeing = "would free" if dry else "freed"
+    return f"{prefix}{'; '.join(done)}; {freeing} {_bytes(freed)} ({freed:,} bytes)"
+
+
+# snapshots: commands ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _snapshotter(store: Store) -> Iterator[Snapshotter]:
+    """A :class:`Snapshotter` closed on the way out (its worker threads must end before the
+    process does), with its failures turned into one-line CLI errors."""
+    from .snapshots.storage import SnapshotError, Snapshotter
+    from .store.blobs import BlobNotFound
+
+    try:
+        store.blobs  # noqa: B018 - opened now so a misconfigured blob URL is one clear error
+    except (ValueError, ImportError) as exc:
+        raise CliError(f"cannot open the snapshot data: {_one_line(exc)}") from None
+    sn = Snapshotter(store)
+    try:
+        yield sn
+    except SnapshotError as exc:
+        raise CliError(_one_line(exc)) from None
+    except BlobNotFound as exc:
+        raise CliError(f"snapshot data missing from the blob store: {_one_line(exc)}") from None
+    finally:
+        sn.close()
+
+
+def _run_id(store: Store, ref: str, experiment: str | None) -> str:
+    try:
+        return store.resolve_run_id(ref, experiment)
+    except RunNotFound:
+        where = f" in experiment {experiment!r}" if experiment else ""
+        raise CliError(f"no run {ref!r}{where}") from None
+
+
+def cmd_snapshots_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    run_id = _run_id(store, args.run, args.experiment) if args.run else None
+    snaps, total = store.list_snapshots(run_id=run_id, limit=args.limit, offset=args.offset)
+    data = store.run_data(run_id) if run_id else []
+    if args.json:
+        answer: dict[str, Any] = {
+            "snapshots": [s.to_dict() for s in snaps],
+            "total": total,
+            "limit": args.limit,
+            "offset": args.offset,
+        }
+        if run_id:
+            # The run's uses, in the shape ``runs show --json`` (the REST run) gives them.
+            answer["run_id"] = run_id
+            answer["data"] = {
+                "inputs": [d.to_dict() for d in data if d.role == "input"],
+                "outputs": [d.to_dict() for d in data if d.role == "output"],
+            }
+        _print_json(answer, out)
+        return 0
+    if not snaps:
+        if total or args.offset:
+            out.write("no snapshots match\n")
+        else:
+            out.write("this run used no data\n" if run_id else "no snapshots\n")
+        return 0
+    uses: dict[str, list[str]] | None = None
+    if run_id:
+        uses = {}
+        for d in data:
+            uses.setdefault(d.snapshot.digest, []).append(f"{d.role} {d.name}")
+    out.write(snapshots_table(snaps, uses) + "\n")
+    if total > len(snaps):
+        last = args.offset + len(snaps)
+        out.write(f"snapshots {args.offset + 1}-{last} of {total} (see --limit, --offset)\n")
+    return 0
+
+
+def cmd_snapshots_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    snap = store.resolve_snapshot(args.ref)
+    users = store.snapshot_users(snap.digest)
+    if args.json:
+        data = snap.to_dict()
+        data["used_by"] = [{"run_id": r, "role": role, "name": name} for r, role, name in users]
+        _print_json(data, out)
+        return 0
+    runs: dict[str, Run | None] = {}
+    for run_id, _role, _name in users:
+        if run_id not in runs:
+            try:
+                runs[run_id] = store.get_run(run_id)
+            except RunNotFound:  # deleted meanwhile
+                runs[run_id] = None
+    rows = [(runs[r], r, role, name) for r, role, name in users]
+    out.write(snapshot_report(snap, rows) + "\n")
+    return 0
+
+
+def cmd_snapshots_diff(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    from .snapshots.diff import MAX_SAMPLE, diff_snapshots
+
+    if args.sample > MAX_SAMPLE:
+        raise CliError(f"argument --sample/-s: must be at most {MAX_SAMPLE}, got {args.sample}", 2)
+    with _snapshotter(store) as sn:
+        # resolve() refuses pending and failed snapshots: their blocks cannot be read.
+        a, b = sn.resolve(args.a), sn.resolve(args.b)
+        diff = diff_snapshots(sn, a, b, sample=args.sample)
+    if args.json:
+        _print_json(diff, out)
+    else:
+        out.write(diff_report(diff) + "\n")
+    return 0
+
+
+def _safe_file_name(text: str) -> str:
+    """A snapshot name as a file name in the current folder (names may hold paths)."""
+    base = re.sub(r"[^\w.+-]+", "_", text.replace(os.sep, "_")).strip("._")
+    return base[:120]
+
+
+def _destination(output: str | None, default: str) -> Path:
+    """``-o``: a file, or an existing folder to write ``default`` into."""
+    if output is None:
+        return Path(default)
+    path = Path(output)
+    if path.is_dir() or output.endswith(("/", os.sep)):
+        if not path.is_dir():
+            raise CliError(f"no such folder: {path}")
+        return path / default
+    if not path.parent.is_dir():
+        raise CliError(f"no such folder: {path.parent}")
+    return path
+
+
+def _publish(dest: Path, write: Callable[[Path], Any], force: bool) -> None:
+    """Write through a temporary file beside ``dest`` and move it into place, so a failed
+    or interrupted write never leaves a partial file, and (without ``force``) a file that
+    appeared meanwhile is still not overwritten: a hard link fails if ``dest`` exists."""
+    if dest.exists() and not force:
+        raise CliError(f"{dest} already exists (pass --force to overwrite it)")
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.mltrack-tmp")
+    try:
+        write(tmp)
+        if force:
+            os.replace(tmp, dest)
+            return
+        try:
+            os.link(tmp, dest)
+        except FileExistsError:
+            raise CliError(f"{dest} already exists (pass --force to overwrite it)") from None
+        except OSError:  # a filesystem without hard links
+            if dest.exists():
+                raise CliError(f"{dest} already exists (pass --force to overwrite it)") from None
+            os.replace(tmp, dest)
+    except OSError as exc:
+        raise CliError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _table_form(obj: Any, kind: str) -> Any:
+    """A DataFrame for parquet/feather/csv from a Series or a 1-D/2-D array."""
+    import pandas as pd
+
+    if kind == "dataframe":
+        return obj
+    if kind == "series":
+        return obj.to_frame()
+    if obj.ndim <= 1:
+        return pd.DataFrame({"values": obj.reshape(-1)})
+    return pd.DataFrame(obj)
+
+
+def _write_data(obj: Any, kind: str, fmt: str, path: Path) -> None:
+    import pickle
+
+    if fmt == "pickle":
+        with open(path, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return
+    if fmt == "npy":
+        import numpy as np
+
+        with open(path, "wb") as fh:  # a path would get ".npy" appended
+            np.save(fh, obj, allow_pickle=obj.dtype.hasobject)
+        return
+    if kind == "table":
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(obj, path)
+        elif fmt == "feather":
+            import pyarrow.feather as feather
+
+            feather.write_feather(obj, path)
+        else:
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(obj, path)
+        return
+    frame = _table_form(obj, kind)
+    if fmt == "parquet":
+        frame.to_parquet(path)
+    elif fmt == "feather":
+        frame.to_feather(path)
+    else:
+        frame.to_csv(path)
+
+
+def _restore_format(snap: Snapshot, output: str | None, chosen: str | None) -> str:
+    """The format to write a data snapshot in, refusing combinations that cannot work
+    before anything is read."""
+    fmt = chosen
+    if fmt is None and output is not None and not Path(output).is_dir():
+        suffix = Path(output).suffix.lower()
+        fmt = FORMAT_OF_EXTENSION.get(suffix)
+        if fmt is None:
+            known = " ".join(sorted(FORMAT_OF_EXTENSION))
+            raise CliError(
+                f"cannot tell a format from {output!r} (known extensions: {known}); pass --format",
+                2,
+            )
+    fmt = fmt or "pickle"
+    if fmt == "npy" and snap.kind != "ndarray":
+        raise CliError(
+            f"npy holds numpy arrays; snapshot {snap.short} is a {snap.kind} "
+            "(use pickle, parquet, feather or csv)",
+            2,
+        )
+    if fmt in ("parquet", "feather", "csv") and snap.kind == "ndarray" and len(snap.shape) > 2:
+        raise CliError(
+            f"a {len(snap.shape)}-dimensional array has no table form for {fmt} "
+            "(use npy or pickle)",
+            2,
+        )
+    return fmt
+
+
+def cmd_snapshots_restore(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    with _snapshotter(store) as sn:
+        snap = sn.resolve(args.ref)
+        if snap.kind == "file":
+            if args.format:
+                raise CliError(
+                    "a file snapshot is restored byte for byte; --format is for data snapshots",
+                    2,
+                )
+            original = os.path.basename(str(snap.schema.get("name") or ""))
+            dest = _destination(args.output, _safe_file_name(original) or f"file-{snap.short}")
+            _publish(dest, lambda tmp: sn.restore_file(snap, tmp), args.force)
+            out.write(f"wrote {dest} ({_bytes(dest.stat().st_size)}): file snapshot {snap.short}\n")
+            return 0
+        fmt = _restore_format(snap, args.output, args.format)
+        stem = _safe_file_name(snap.name or "") or f"{snap.kind}-{snap.short}"
+        dest = _destination(args.output, stem + RESTORE_FORMATS[fmt])
+        if dest.exists() and not args.force:  # before loading what may be gigabytes
+            raise CliError(f"{dest} already exists (pass --force to overwrite it)")
+        obj = sn.load(snap)
+
+        def write(tmp: Path) -> None:
+            try:
+                _write_data(obj, snap.kind, fmt, tmp)
+            except (OSError, MemoryError):
+                raise  # the disk's problem, not the format's: reported by _publish
+            except Exception as exc:  # pandas / pyarrow refusing this data in this format
+                raise CliError(
+                    f"cannot write snapshot {snap.short} as {fmt}: {_one_line(exc)} "
+                    "(--format pickle restores any snapshot exactly)"
+                ) from None
+
+        _publish(dest, write, args.force)
+    size = _bytes(dest.stat().st_size)
+    out.write(
+        f"wrote {dest} ({fmt}, {size}): {snap.kind} {_shape(snap)} from snapshot {snap.short}\n"
+    )
+    return 0
+
+
+def cmd_gc(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    with _snapshotter(store) as sn:
+        report = sn.gc(dry_run=args.dry_run)
+    if args.json:
+        _print_json(report, out)
+    else:
+        out.write(gc_line(report) + "\n")
+    return 0
+
+
 def _glue_order(argv: Sequence[str]) -> list[str]:
     """``--order -duration`` -> ``--order=-duration``: argparse would take ``-duration`` for an
-    option, and descending order is the common case."""
+    option, and descending order is the common case. Only after ``runs``: elsewhere ``-o``
+    is ``snapshots restore``'s output path."""
     out: list[str] = []
+    in_runs = False
     it = iter(argv)
     for arg in it:
-        if arg in ("--order", "-o"):
+        if arg == "--store":  # its value is never a command name
+            out.append(arg)
+            value = next(it, None)
+            if value is not None:
+                out.append(value)
+        elif in_runs and arg in ("--order", "-o"):
             value = next(it, None)
             out.append(arg if value is None else f"--order={value}")
         else:
+            in_runs = in_runs or arg == "runs"
             out.append(arg)
     return out
 

@@ -9,13 +9,26 @@ from it. Every function here is synchronous and blocking; handlers run them off 
 
 from __future__ import annotations
 
+import datetime as _dt
+import decimal
 import json
 import math
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ..store import InvalidQuery, RunNotFound, RunStatus, Store
+from ..store import (
+    InvalidQuery,
+    RunNotFound,
+    RunStatus,
+    Snapshot,
+    SnapshotNotFound,
+    SnapshotStatus,
+    Store,
+)
+
+if TYPE_CHECKING:  # numpy and pandas are imported on the first preview, not at start-up
+    from ..snapshots.storage import Snapshotter
 
 #: Largest page a client may ask for; the store enforces the same bound.
 MAX_LIMIT = 1000
@@ -90,6 +103,18 @@ def _int_arg(args: Mapping[str, list[str]], name: str, default: int, low: int, h
     return value
 
 
+def _known_args(args: Mapping[str, list[str]], allowed: Iterable[str]) -> dict[str, list[str]]:
+    """``args`` without cache-busting keys; any other key not in ``allowed`` is a 400."""
+    allowed = tuple(allowed)
+    # JupyterLab's request helper adds a bare ``&<timestamp>`` to GETs to defeat caches.
+    args = {k: v for k, v in args.items() if not k.isdigit()}
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        hint = "; use " + ", ".join(allowed) if allowed else "; this route takes none"
+        raise bad_request(f"unknown query parameter {unknown[0]!r}{hint}")
+    return args
+
+
 def list_experiments(store: Store) -> dict[str, Any]:
     return {"experiments": [e.to_dict() for e in store.list_experiments()]}
 
@@ -101,11 +126,7 @@ def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
     selects that kernel's runs: a kernel started before the notebook was renamed still
     records the old name. JupyterLab does not update the session's path on a rename, so the
     server cannot find this out itself."""
-    # JupyterLab's request helper adds a bare ``&<timestamp>`` to GETs to defeat caches.
-    args = {k: v for k, v in args.items() if not k.isdigit()}
-    unknown = sorted(set(args) - set(LIST_PARAMS))
-    if unknown:
-        raise bad_request(f"unknown query parameter {unknown[0]!r}; use " + ", ".join(LIST_PARAMS))
+    args = _known_args(args, LIST_PARAMS)
     # An empty filter (``?status=``) means "no filter", so clients can always send every key.
     experiment = _single(args, "experiment") or None
     notebook = _single(args, "notebook") or None
@@ -206,3 +227,316 @@ def delete_run(store: Store, run_id: str) -> None:
         store.delete_run(_require_id(run_id))
     except RunNotFound as exc:
         raise ApiError(404, str(exc)) from None
+
+
+# snapshots ------------------------------------------------------------------------------------
+
+SNAPSHOT_LIST_PARAMS = ("run", "limit", "offset")
+ROWS_PARAMS = ("offset", "limit")
+DIFF_PARAMS = ("sample",)
+#: Default and largest page of a preview. Every cell is converted in Python and the browser
+#: renders them as an HTML table: a few hundred rows is what a person reads at once.
+DEFAULT_ROWS = 50
+MAX_ROWS = 500
+#: Most columns a preview returns (``total_columns`` says how many there are): a 2-D array
+#: of 10 000 features would otherwise send 10 000 cells a row.
+MAX_PREVIEW_COLUMNS = 200
+#: Longest text cell sent whole; a longer one is cut and ends with "…".
+MAX_CELL_TEXT = 1000
+#: Most items of a nested cell (a list, an array, a dict) sent.
+MAX_CELL_ITEMS = 100
+#: Distinct runs a snapshot's detail names (number, name): one store call each, and the same
+#: training set may be read by thousands of runs.
+MAX_USER_RUNS = 100
+
+
+def _resolve(store: Store, ref: str) -> Snapshot:
+    """The snapshot ``ref`` names: digest, unique hex prefix (4+ digits) or name."""
+    _check_text("a snapshot reference", ref)
+    try:
+        return store.resolve_snapshot(ref)
+    except SnapshotNotFound:
+        raise ApiError(404, f"no snapshot {ref!r}") from None
+    except InvalidQuery as exc:  # an ambiguous prefix
+        raise bad_request(str(exc)) from None
+
+
+def _readable(snap: Snapshot) -> Snapshot:
+    """``snap`` if its data can be read; a 409 saying why not otherwise (its metadata can)."""
+    if snap.status is SnapshotStatus.PENDING:
+        raise ApiError(
+            409,
+            f"snapshot {snap.short} is still being stored (status 'pending'); "
+            "its data can be read once its status is 'complete'",
+        )
+    if snap.status is SnapshotStatus.FAILED:
+        raise ApiError(
+            409,
+            f"snapshot {snap.short} could not be stored (status 'failed': "
+            f"{snap.error or 'no reason recorded'}); it has no data to read",
+        )
+    return snap
+
+
+def _data_readable(snapshotter: Snapshotter) -> None:
+    """A store whose blobs cannot be opened (PostgreSQL without ``MLTRACK_BLOB_URL``, an
+    ``s3://`` URL without s3fs) has metadata but no data: say so rather than "internal"."""
+    try:
+        snapshotter.blobs  # noqa: B018 - opening it is the check
+    except (ValueError, ImportError) as exc:
+        raise ApiError(500, f"the server cannot read snapshot data: {exc}") from None
+
+
+def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
+    """A listed snapshot: its identity, shape and state, without the (large) schema and
+    statistics the detail has."""
+    data = snap.to_dict()
+    del data["schema"], data["stats"]
+    return data
+
+
+def list_snapshots(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
+    """``GET snapshots``: newest first, optionally only those a run read or wrote."""
+    args = _known_args(args, SNAPSHOT_LIST_PARAMS)
+    run = _single(args, "run") or None
+    limit = _int_arg(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _int_arg(args, "offset", 0, 0, MAX_OFFSET)
+    if run is not None:
+        # An absent run would list nothing, like a run that used no data: say which it is.
+        try:
+            store.get_run(_require_id(run))
+        except RunNotFound:
+            raise ApiError(404, f"no run {run!r}") from None
+    try:
+        snaps, total = store.list_snapshots(run_id=run, limit=limit, offset=offset)
+    except InvalidQuery as exc:
+        raise bad_request(str(exc)) from None
+    return {
+        "snapshots": [snapshot_summary(s) for s in snaps],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def get_snapshot(store: Store, ref: str) -> dict[str, Any]:
+    """``GET snapshots/{ref}``: everything recorded about a snapshot, and who used it."""
+    snap = _resolve(store, ref)
+    data = snap.to_dict()
+    data["users"] = _users(store, store.snapshot_users(snap.digest))
+    return data
+
+
+def _users(store: Store, uses: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """Each use of a snapshot, with the run's number and name for the first
+    ``MAX_USER_RUNS`` distinct runs (``run`` is null beyond them, or for a run deleted
+    meanwhile). The store has no batch lookup of runs by id, hence the cap."""
+    runs: dict[str, dict[str, Any] | None] = {}
+    for run_id, _role, _name in uses:
+        if run_id in runs or len(runs) >= MAX_USER_RUNS:
+            continue
+        try:
+            run = store.get_run(run_id)
+        except RunNotFound:
+            runs[run_id] = None
+            continue
+        runs[run_id] = {
+            "number": run.number,
+            "name": run.name,
+            "experiment": run.experiment,
+            "status": run.status.value,
+        }
+    return [
+        {"run_id": run_id, "role": role, "name": name, "run": runs.get(run_id)}
+        for run_id, role, name in uses
+    ]
+
+
+def snapshot_rows(
+    snapshotter: Snapshotter, ref: str, args: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    """``GET snapshots/{ref}/rows``: rows ``[offset, offset + limit)`` as JSON values.
+
+    Only the blocks holding those rows are read. A file has no rows: 400 (its name and size
+    are in its metadata). A snapshot whose data is not stored (pending, failed): 409.
+    """
+    from ..snapshots.storage import SnapshotError
+
+    args = _known_args(args, ROWS_PARAMS)
+    offset = _int_arg(args, "offset", 0, 0, MAX_OFFSET)
+    limit = _int_arg(args, "limit", DEFAULT_ROWS, 1, MAX_ROWS)
+    snap = _resolve(snapshotter.store, ref)
+    if snap.kind == "file":
+        name = snap.schema.get("name") or snap.name or snap.short
+        raise bad_request(
+            f"snapshot {snap.short} is a file ({name!r}, {snap.nbytes} bytes): a file has no "
+            "rows; read it with mltrack.load_snapshot, which gives its path"
+        )
+    _readable(snap)
+    _data_readable(snapshotter)
+    try:
+        part = snapshotter.preview(snap, offset, limit)
+    except SnapshotError as exc:  # e.g. blocks deleted by a concurrent gc
+        raise ApiError(409, f"cannot read snapshot {snap.short}: {exc}") from None
+    return {
+        "digest": snap.digest,
+        "short": snap.short,
+        "kind": snap.kind,
+        "offset": offset,
+        "limit": limit,
+        "total_rows": int(snap.rows or 0),
+        **_table(snap, part, offset),
+    }
+
+
+def diff_snapshots(
+    snapshotter: Snapshotter, a_ref: str, b_ref: str, args: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    """``GET snapshots/{a}/diff/{b}``: what changed from ``a`` to ``b`` (see
+    :func:`jupyter_mltrack.snapshots.diff.diff_snapshots`); ``sample`` lists up to that
+    many mismatched cells, which reads data (0, the default, reads none)."""
+    from ..snapshots.diff import MAX_SAMPLE
+    from ..snapshots.diff import diff_snapshots as diff
+    from ..snapshots.storage import SnapshotError
+
+    args = _known_args(args, DIFF_PARAMS)
+    sample = _int_arg(args, "sample", 0, 0, MAX_SAMPLE)
+    a = _readable(_resolve(snapshotter.store, a_ref))
+    b = _readable(_resolve(snapshotter.store, b_ref))
+    if a.kind != "file" and b.kind != "file":  # two files are compared by digest alone
+        _data_readable(snapshotter)
+    try:
+        return diff(snapshotter, a, b, sample=sample)
+    except SnapshotError as exc:
+        raise ApiError(409, f"cannot compare {a.short} with {b.short}: {exc}") from None
+
+
+# preview cells -------------------------------------------------------------------------------
+
+
+def _table(snap: Snapshot, part: Any, offset: int) -> dict[str, Any]:
+    """Column names, dtypes, index and rows of a preview: a pandas frame or series, a
+    pyarrow table or a numpy array (rows along the first axis)."""
+    import numpy as np
+    import pandas as pd
+
+    from ..snapshots.diff import column_name
+
+    names: list[str]
+    columns: list[list[Any]]
+    if isinstance(part, pd.Series):
+        part = part.to_frame()
+    if isinstance(part, pd.DataFrame):
+        labels = [c.get("name") for c in snap.schema.get("columns", [])]
+        if len(labels) != part.shape[1]:
+            labels = list(part.columns)
+        total = part.shape[1]
+        shown = range(min(total, MAX_PREVIEW_COLUMNS))
+        names = [column_name(labels[i]) for i in shown]
+        dtypes = [str(part.dtypes.iloc[i]) for i in shown]
+        columns = [_cells(part.iloc[:, i].tolist()) for i in shown]
+        index_names = [None if n is None else str(n) for n in part.index.names]
+        index = _cells(part.index.tolist())
+    elif hasattr(part, "column_names") and hasattr(part, "num_rows"):  # a pyarrow Table
+        total = part.num_columns
+        shown = range(min(total, MAX_PREVIEW_COLUMNS))
+        names = [str(part.column_names[i]) for i in shown]
+        dtypes = [str(part.schema.field(i).type) for i in shown]
+        columns = [_cells(part.column(i).to_pylist()) for i in shown]
+        index_names = [None]
+        index = list(range(offset, offset + part.num_rows))
+    else:
+        array = np.asarray(part)
+        if array.ndim == 0:
+            array = array.reshape(1)
+        if array.ndim == 1:
+            total = 1
+            labels = [c.get("name") for c in snap.schema.get("columns", [])] or ["values"]
+            names = [column_name(labels[0])]
+            views = [array]
+        else:
+            total = array.shape[1]
+            names = [str(j) for j in range(min(total, MAX_PREVIEW_COLUMNS))]
+            views = [array[:, j] for j in range(len(names))]
+        dtypes = [str(array.dtype)] * len(views)
+        # ``tolist`` turns datetime64[ns] into bare integers: keep numpy's scalars for those.
+        time_like = array.dtype.kind in "mM"
+        columns = [_cells(list(v) if time_like else v.tolist()) for v in views]
+        index_names = [None]
+        index = list(range(offset, offset + len(array)))
+    rows = [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in index]
+    return {
+        "columns": names,
+        "dtypes": dtypes,
+        "total_columns": int(total),
+        "index_names": index_names,
+        "index": index,
+        "rows": rows,
+    }
+
+
+def _cells(values: Iterable[Any]) -> list[Any]:
+    return [_cell(v) for v in values]
+
+
+def _cell(value: Any, depth: int = 0) -> Any:
+    """One value as JSON: missing values (None, NaN, NaT, pd.NA) are null, infinities the
+    strings "inf"/"-inf" (as for metrics), times ISO-8601 (with their offset when they have
+    a time zone), other scalars their text; nested values are cut to ``MAX_CELL_ITEMS``."""
+    # Plain Python values first: most cells are, and they need no import.
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):  # numpy.float64 too
+        if math.isfinite(value):
+            return float(value)
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, str):
+        return _text(value)
+    return _other_cell(value, depth)
+
+
+def _other_cell(value: Any, depth: int) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        if np.isnat(value):
+            return None
+        value = pd.Timestamp(value) if isinstance(value, np.datetime64) else pd.Timedelta(value)
+    elif isinstance(value, np.generic):
+        return _cell(value.item(), depth)
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return str(pd.Timedelta(value))  # "1 days 02:03:04", as pandas shows it
+    if isinstance(value, decimal.Decimal):
+        if value.is_nan():
+            return None
+        return str(value) if value.is_finite() else ("inf" if value > 0 else "-inf")
+    if isinstance(value, bytes | bytearray):
+        return _text(repr(bytes(value[: MAX_CELL_TEXT + 1])))
+    if depth < 4:
+        if isinstance(value, dict):
+            items = list(value.items())[:MAX_CELL_ITEMS]
+            return {str(k): _cell(v, depth + 1) for k, v in items}
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            return _cell(value[()], depth)
+        if isinstance(value, list | tuple | np.ndarray):
+            return [_cell(v, depth + 1) for v in value[:MAX_CELL_ITEMS]]
+    try:
+        text = str(value)
+    except Exception:  # a broken __str__ must not fail the page
+        text = f"<{type(value).__name__}>"
+    return _text(text)
+
+
+def _text(value: str) -> str:
+    if len(value) > MAX_CELL_TEXT:
+        value = value[:MAX_CELL_TEXT] + "…"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: the response could not be encoded
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value

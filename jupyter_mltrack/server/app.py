@@ -15,7 +15,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
@@ -25,6 +25,9 @@ from ..capture.kernelinfo import ROOT_ENV
 from ..location import HOME_ENV, URL_ENV, resolve_store_url
 from ..store import RunStatus, Store
 from . import handlers
+
+if TYPE_CHECKING:
+    from ..snapshots.storage import Snapshotter
 
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 CONTENTS_ACTIONS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
@@ -58,6 +61,7 @@ class MltrackApp(ExtensionApp):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.store: Store | None = None
+        self.snapshotter: Snapshotter | None = None
         self._reaper: PeriodicCallback | None = None
         self._pending: set[asyncio.Future[Any]] = set()
         self._stopped = False
@@ -74,6 +78,11 @@ class MltrackApp(ExtensionApp):
         self.log.info("mltrack: recording runs in %r", self.store)
         self._export_environment(self.store)
         self.settings[handlers.STORE_SETTING] = self.store
+        # Reads snapshot data for the API; it owns thread pools, so one per server, shared.
+        from ..snapshots.storage import Snapshotter
+
+        self.snapshotter = Snapshotter(self.store)
+        self.settings[handlers.SNAPSHOTTER_SETTING] = self.snapshotter
 
         assert self.serverapp is not None
         self.serverapp.event_logger.add_listener(
@@ -192,4 +201,7 @@ class MltrackApp(ExtensionApp):
         self._stopped = True
         if self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
+        if self.snapshotter is not None:
+            # Joins its pools' threads: a preview still reading finishes first.
+            await asyncio.to_thread(self.snapshotter.close)
         self.store.close()

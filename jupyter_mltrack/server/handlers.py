@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import cache
 from http.client import responses
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -25,8 +25,13 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from ..store import Store, StoreError
 from . import api
 
+if TYPE_CHECKING:
+    from ..snapshots.storage import Snapshotter
+
 #: Key of the shared :class:`Store` in the tornado settings (set by ``MltrackApp``).
 STORE_SETTING = "mltrack_store"
+#: Key of the shared :class:`Snapshotter` (it owns thread pools: one per server).
+SNAPSHOTTER_SETTING = "mltrack_snapshotter"
 AUTH_RESOURCE = "mltrack"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 #: Query arguments jupyter_server itself may put on any request; never an API parameter.
@@ -44,12 +49,28 @@ class MltrackHandler(ExtensionHandlerMixin, APIHandler):
     def store(self) -> Store:
         return self.settings[STORE_SETTING]
 
+    @property
+    def snapshotter(self) -> Snapshotter:
+        return self.settings[SNAPSHOTTER_SETTING]
+
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(store, *args)`` off the event loop and turn API refusals into HTTP errors."""
+        return await self.call_with(fn, self.store, *args)
+
+    async def call_with(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` off the event loop and turn API refusals into HTTP errors."""
         try:
-            return await asyncio.to_thread(fn, self.store, *args)
+            return await asyncio.to_thread(fn, *args)
         except api.ApiError as exc:
             raise tornado.web.HTTPError(exc.status, exc.message) from None
+
+    def query_args(self) -> dict[str, list[str]]:
+        """The query arguments as ``name -> [values]``, without the server's own."""
+        return {
+            name: [self.decode_argument(v, name=name) for v in values]
+            for name, values in self.request.query_arguments.items()
+            if name not in SERVER_QUERY_ARGS
+        }
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -81,12 +102,7 @@ class RunsHandler(MltrackHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        args = {
-            name: [self.decode_argument(v, name=name) for v in values]
-            for name, values in self.request.query_arguments.items()
-            if name not in SERVER_QUERY_ARGS
-        }
-        self.write_json(await self.call(api.list_runs, args))
+        self.write_json(await self.call(api.list_runs, self.query_args()))
 
 
 class RunHandler(MltrackHandler):
@@ -112,6 +128,37 @@ class RunHandler(MltrackHandler):
         self.finish()
 
 
+class SnapshotsHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(api.list_snapshots, self.query_args()))
+
+
+class SnapshotHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, ref: str) -> None:
+        # tornado has already percent-decoded ``ref``: a digest's colon may come either way.
+        self.write_json(await self.call(api.get_snapshot, ref))
+
+
+class SnapshotRowsHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, ref: str) -> None:
+        rows = await self.call_with(api.snapshot_rows, self.snapshotter, ref, self.query_args())
+        self.write_json(rows)
+
+
+class SnapshotDiffHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, a: str, b: str) -> None:
+        diff = await self.call_with(api.diff_snapshots, self.snapshotter, a, b, self.query_args())
+        self.write_json(diff)
+
+
 @cache
 def openapi_text() -> str:
     return OPENAPI_PATH.read_text(encoding="utf-8")
@@ -129,6 +176,10 @@ ROUTES: list[tuple[str, type[MltrackHandler]]] = [
     ("/mltrack/api/experiments", ExperimentsHandler),
     ("/mltrack/api/runs", RunsHandler),
     ("/mltrack/api/runs/{run_id}", RunHandler),
+    ("/mltrack/api/snapshots", SnapshotsHandler),
+    ("/mltrack/api/snapshots/{ref}", SnapshotHandler),
+    ("/mltrack/api/snapshots/{ref}/rows", SnapshotRowsHandler),
+    ("/mltrack/api/snapshots/{a}/diff/{b}", SnapshotDiffHandler),
     ("/mltrack/api/openapi.json", OpenApiHandler),
 ]
 

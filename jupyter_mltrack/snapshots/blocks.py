@@ -172,9 +172,15 @@ def decode_raw_into(data: bytes | memoryview, out: np.ndarray) -> None:
     """Decode a raw block straight into ``out`` (a slice of the column being rebuilt), so
     restoring a column touches its final memory once."""
     view = memoryview(data)
+    if not is_raw(view):
+        # Blocks are shared by logical content: the same values may have been stored from
+        # a column that went through Arrow (a big-endian one, say).
+        values = decode_block(bytes(view)).values.to_numpy(zero_copy_only=False)
+        if len(values) != len(out):
+            raise ValueError(f"block of {len(values)} rows does not fill {len(out)}")
+        out[:] = values.astype(out.dtype, copy=False)
+        return
     magic, _version, compressed, dtype_len, size = _RAW_HEADER.unpack_from(view, 0)
-    if magic != _RAW_MAGIC:
-        raise ValueError("not an mltrack raw block")
     start = _RAW_HEADER.size + dtype_len
     body = view[start:]
     if compressed:

@@ -362,12 +362,27 @@ def frame_stats(
         columns = [(name, obj.column(name).to_pandas()) for name in obj.column_names]
     if names is not None and len(names) == len(columns):
         columns = [(name, values) for name, (_old, values) in zip(names, columns, strict=True)]
-    return {
-        "columns": [
+    with np.errstate(all="ignore"):  # infinities and NaNs are described, not warned about
+        stats = [
             {"name": name, **column_stats(values, moments.get(i))}
             for i, (name, values) in enumerate(columns)
         ]
-    }
+    return finite({"columns": stats})
+
+
+def finite(value: Any) -> Any:
+    """``value`` as strict JSON: infinities become "inf"/"-inf" and NaN becomes null."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- drift

@@ -564,7 +564,7 @@ class Snapshotter:
         progress: bool,
     ) -> SnapshotJob:
         job = SnapshotJob(snap)
-        bar = _Progress(label, snap.nbytes) if progress else None
+        bar = _Progress(label, snap.nbytes, PROGRESS_AFTER) if progress else None
 
         def run() -> Snapshot:
             try:

@@ -1,0 +1,194 @@
+"""The data a ``%%track`` cell reads and writes, snapshotted in a real kernel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jupyter_mltrack.snapshots.storage import Snapshotter
+from jupyter_mltrack.store import RunStatus, SnapshotStatus, Store
+
+from .kernel import Kernel, text_of
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kernel-data")
+
+
+@pytest.fixture(scope="module")
+def kernel(workdir: Path) -> Iterator[Kernel]:
+    k = Kernel(workdir, workdir / "home", notebook="prep.ipynb")
+    k.ok("%load_ext jupyter_mltrack")
+    k.ok(
+        "import numpy as np, pandas as pd\n"
+        "df = pd.DataFrame({'x': np.arange(1000), 'y': np.linspace(0, 1, 1000)})\n"
+        "df.to_csv('raw.csv', index=False)\n"
+        "np.save('weights.npy', np.arange(10.0))"
+    )
+    yield k
+    k.stop()
+
+
+@pytest.fixture
+def store(workdir: Path) -> Iterator[Store]:
+    st = Store(str(workdir / "home"))
+    yield st
+    st.close()
+
+
+def last_run(store: Store, experiment: str):  # noqa: ANN201
+    runs, _ = store.search_runs(experiment=experiment, order="-number", limit=1)
+    return store.get_run_detail(runs[0].id)
+
+
+def data(detail) -> dict[tuple[str, str], object]:  # noqa: ANN001
+    return {(d.role, d.name): d for d in detail.data}
+
+
+def test_frames_and_files_read_and_written(kernel: Kernel, store: Store, workdir: Path) -> None:
+    kernel.ok(
+        "%%track -e io\n"
+        "raw = pd.read_csv('raw.csv')\n"
+        "w = np.load('weights.npy')\n"
+        "feat = df[df.x > 10].assign(z=df.y * 2)\n"
+        "with open('report.txt', 'w') as fh:\n"
+        "    fh.write(str(len(feat)))\n"
+        "np.save('feat.npy', feat.to_numpy())\n"
+        "mltrack.log_metric('rows', len(feat))"
+    )
+    detail = last_run(store, "io")
+    found = data(detail)
+    assert set(found) == {
+        ("input", "df"),
+        ("input", "raw.csv"),
+        ("input", "weights.npy"),
+        ("output", "report.txt"),
+        ("output", "feat.npy"),
+    }
+    assert detail.run.status is RunStatus.FINISHED
+    assert all(d.snapshot.status is SnapshotStatus.COMPLETE for d in detail.data)
+    assert found[("input", "raw.csv")].path == str(workdir / "raw.csv")
+    sn = Snapshotter(store)
+    try:
+        frame = found[("input", "df")].snapshot
+        assert (frame.kind, frame.rows, frame.columns) == ("dataframe", 1000, 2)
+        expected = pd.DataFrame({"x": np.arange(1000), "y": np.linspace(0, 1, 1000)})
+        pd.testing.assert_frame_equal(sn.load(frame), expected, check_exact=True)
+        csv = Path(sn.load(found[("input", "raw.csv")].snapshot))
+        assert csv.read_bytes() == (workdir / "raw.csv").read_bytes()
+        assert Path(sn.load(found[("output", "report.txt")].snapshot)).read_text() == "989"
+    finally:
+        sn.close()
+    # the run's detail in the REST shape lists them too
+    listed = detail.to_dict()["data"]
+    assert {d["name"] for d in listed["outputs"]} == {"feat.npy", "report.txt"}
+    assert {d["name"] for d in listed["inputs"]} == {"df", "raw.csv", "weights.npy"}
+
+
+def test_the_data_seen_is_the_data_before_the_cell(kernel: Kernel, store: Store) -> None:
+    kernel.ok("scores = pd.Series([1.0, 2.0, 3.0], name='s')")
+    kernel.ok("%%track -e inplace\nscores.iloc[0] = 100.0\ntotal = scores.sum()\ntotal")
+    found = data(last_run(store, "inplace"))
+    sn = Snapshotter(store)
+    try:
+        seen = sn.load(found[("input", "scores")].snapshot)
+    finally:
+        sn.close()
+    assert list(seen) == [1.0, 2.0, 3.0] and seen.name == "s"
+
+
+def test_no_snapshot_and_explicit_snapshot(kernel: Kernel, store: Store) -> None:
+    kernel.ok("%%track -e opts --no-snapshot\nn = len(df)\nopen('raw.csv').read()[:5]")
+    assert last_run(store, "opts").data == []
+    kernel.ok("%%track -e opts --snapshot out\nout = df.head(3) * 2")
+    found = data(last_run(store, "opts"))
+    assert set(found) == {("input", "df"), ("output", "out")}
+    assert found[("output", "out")].snapshot.rows == 3
+
+
+def test_unchanged_data_is_stored_once(kernel: Kernel, store: Store) -> None:
+    for _ in range(3):
+        kernel.ok("%%track -e again\nm = df.y.mean()\nm")
+    runs, _ = store.search_runs(experiment="again")
+    digests = {data(store.get_run_detail(r.id))[("input", "df")].snapshot.digest for r in runs}
+    assert len(digests) == 1
+    snap = store.get_snapshot(digests.pop())
+    assert len(store.snapshot_users(snap.digest)) >= 3
+
+
+def test_public_api_snapshot_load_and_diff(kernel: Kernel, store: Store) -> None:
+    out = kernel.ok(
+        "s = mltrack.snapshot(df, name='baseline-data')\n"
+        "print(s.digest.startswith('xxh3-128:'), s.kind, s.rows)\n"
+        "print(mltrack.load_snapshot('baseline-data').equals(df))\n"
+        "d = mltrack.diff(s, df.assign(y=df.y + 1))\n"
+        "print(d['changed_columns'], d['rows'])\n"
+        "print(str(d).splitlines()[0])"
+    )
+    lines = text_of(out).splitlines()
+    assert lines[0] == "True dataframe 1000"
+    assert lines[1] == "True"
+    assert lines[2] == "['y'] {'a': 1000, 'b': 1000, 'delta': 0}"
+    assert "changed columns: y" in lines[3]
+    pinned = store.resolve_snapshot("baseline-data")
+    assert pinned.pinned  # taken outside a run: kept by gc
+
+
+def test_run_ends_only_once_its_data_is_durable(kernel: Kernel, store: Store) -> None:
+    # Hold the kernel's snapshot writer, run a tracked cell, look from outside.
+    kernel.ok(
+        "import threading\n"
+        "from jupyter_mltrack.capture.data import snapshotter\n"
+        "hold = threading.Event()\n"
+        "snapshotter()._jobs.submit(hold.wait)\n"
+        "big = pd.DataFrame({'v': np.arange(200_000.0)})"
+    )
+    kernel.ok("%%track -e durable\ntotal = big.v.sum()")
+    detail = last_run(store, "durable")
+    snap = data(detail)[("input", "big")].snapshot
+    assert snap.status is SnapshotStatus.PENDING
+    assert detail.run.status is RunStatus.RUNNING  # not ended while its data is not stored
+    kernel.ok("hold.set()")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        detail = last_run(store, "durable")
+        if detail.run.status is not RunStatus.RUNNING:
+            break
+        time.sleep(0.05)
+    assert detail.run.status is RunStatus.FINISHED
+    stored = store.get_snapshot(snap.digest)
+    assert stored.status is SnapshotStatus.COMPLETE
+    assert stored.completed_at is not None and stored.completed_at <= detail.run.end_time + 1
+
+
+def test_kernel_exit_waits_for_pending_writes(tmp_path: Path) -> None:
+    k = Kernel(tmp_path, tmp_path / "home", notebook="exit.ipynb")
+    try:
+        k.ok("%load_ext jupyter_mltrack")
+        k.ok(
+            "import numpy as np, pandas as pd\nbig = pd.DataFrame({'v': np.random.default_rng(0).random(6_000_000)})"
+        )
+        k.ok("%%track -e exiting\nm = big.v.mean()")
+        k.km.request_shutdown()  # right away, while the 48 MB are being written
+        k.km.finish_shutdown(waittime=60)
+    finally:
+        k.stop()
+    st = Store(str(tmp_path / "home"))
+    try:
+        detail = last_run(st, "exiting")
+        assert detail.run.status is RunStatus.FINISHED
+        snap = data(detail)[("input", "big")].snapshot
+        assert snap.status is SnapshotStatus.COMPLETE
+        sn = Snapshotter(st)
+        try:
+            assert len(sn.load(snap)) == 6_000_000
+        finally:
+            sn.close()
+    finally:
+        st.close()
