@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from sqlalchemy.exc import SQLAlchemyError
 
 from .location import URL_ENV, resolve_store_url
+from .server import api
+from .server.api import ApiError
 from .store import (
     Experiment,
     InvalidQuery,
@@ -49,6 +51,7 @@ from .store import (
     RunNotFound,
     RunStatus,
     Snapshot,
+    SnapshotStatus,
     Store,
     StoreError,
 )
@@ -128,11 +131,11 @@ written in the format --format names, else the one PATH's extension names (.pkl 
            object array).
   parquet, feather
            through Arrow: values, dtypes (categoricals, time zones, nullable integers)
-           and the index are kept, but an object column of strings comes back as the
-           str dtype with None and NaN both missing, and a DatetimeIndex loses its
-           freq; complex numbers, mixed-type object columns and duplicate column names
-           cannot be written. A Series becomes a one-column frame, a 1-D array a "values"
-           column, a 2-D array columns 0..n-1.
+           and the index are kept, except that None and NaN in an object column both
+           come back as missing (a column of strings as pandas' string dtype) and a
+           DatetimeIndex loses its freq. A Series becomes a one-column frame, a 1-D
+           array a "values" column, a 2-D array one column per array column (complex
+           numbers cannot be written); an Arrow table is written as it is.
   csv      text: every dtype is inferred again when read (categories, time zones and
            nullable integers are lost), None and NaN are both empty, the index is the
            first column.
@@ -154,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     json_opt.add_argument("--json", action="store_true", help="print JSON (as the REST API)")
 
     parser = _Parser(
-        prog=PROG, description="Inspect runs recorded by jupyter_mltrack.", parents=[store_opt]
+        prog=PROG,
+        description="Inspect runs and dataset snapshots recorded by jupyter_mltrack.",
+        parents=[store_opt],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
@@ -199,7 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
         "list", help="list snapshots, newest first", parents=[store_opt, json_opt]
     )
     slist.add_argument(
-        "--run", "-r", metavar="RUN", help="only the data this run read or wrote (number or id)"
+        "--run",
+        "-r",
+        metavar="RUN",
+        help="only the data this run read or wrote (run number, id or unique id prefix)",
     )
     slist.add_argument(
         "--experiment", "-e", metavar="E", help="experiment a --run number refers to"
@@ -501,7 +509,7 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 
 def _bytes(n: int | None) -> str:
-    """A size as people read it (binary units, as ``du -h`` and the sidebar)."""
+    """A size as people read it (binary units, as ``du -h``); exact bytes are in ``--json``."""
     if n is None:
         return "-"
     if n < 1024:
@@ -536,9 +544,13 @@ def _stat(value: Any) -> str:
 
 
 def _share(value: Any) -> str:
+    """A share as a percentage with 3 significant digits: one null in 100,000 rows shows
+    as 0.001%, not as a "0.0%" that reads like none."""
     if not isinstance(value, int | float):
         return "-"
-    return "0%" if value == 0 else f"{value * 100:.1f}%"
+    if 0 < value < 1e-4:
+        return "<0.01%"
+    return f"{value * 100:.3g}%"
 
 
 def _top(values: Sequence[Mapping[str, Any]] | None, n: int = 3) -> str:
@@ -577,9 +589,11 @@ def _indented(text: str) -> list[str]:
     return [f"  {line}".rstrip() for line in text.splitlines()]
 
 
-def snapshot_report(snap: Snapshot, users: Sequence[tuple[Run | None, str, str, str]]) -> str:
-    """``snapshots show``: overview, schema, statistics, users and error, as sections."""
-    from .snapshots.diff import column_name
+def snapshot_report(snap: Snapshot, users: Sequence[Mapping[str, Any]]) -> str:
+    """``snapshots show``: overview, schema, statistics, users and error, as sections.
+    ``users``: the API's ``users`` (each use, with its run's number and name when known)."""
+    with _data_modules():
+        from .snapshots.diff import column_name
 
     lines = [f"Snapshot {snap.short}  ({snap.digest})"]
 
@@ -611,7 +625,9 @@ def snapshot_report(snap: Snapshot, users: Sequence[tuple[Run | None, str, str, 
             categories = col.get("categories")
             if isinstance(categories, Mapping) and "count" in categories:
                 ordered = ", ordered" if col.get("ordered") else ""
-                dtype += f" ({_plural(int(categories['count']), 'category', 'categories')}{ordered})"
+                dtype += (
+                    f" ({_plural(int(categories['count']), 'category', 'categories')}{ordered})"
+                )
             schema_rows.append([str(position), _cut(column_name(col.get("name"))), dtype])
         body = _indented(table(["#", "COLUMN", "DTYPE"], schema_rows, right=frozenset({0})))
         index = snap.schema.get("index") or []
@@ -653,17 +669,20 @@ def snapshot_report(snap: Snapshot, users: Sequence[tuple[Run | None, str, str, 
         section("Statistics", body)
 
     if users:
-        user_rows = [
-            [
-                "-" if run is None else str(run.number),
-                "-" if run is None else _cut(run.experiment, 24),
-                run_id[:8],
-                role,
-                _cut(name),
-            ]
-            for run, run_id, role, name in users
-        ]
-        headers = ["#", "EXPERIMENT", "RUN", "ROLE", "NAME"]
+        user_rows = []
+        for use in users:
+            run = use.get("run") or {}
+            user_rows.append(
+                [
+                    str(run.get("number", "-")),
+                    _cut(str(run.get("experiment", "-")), 24),
+                    str(use["run_id"])[:8],
+                    _cut(run.get("name") or "-", 24),
+                    use["role"],
+                    _cut(use["name"]),
+                ]
+            )
+        headers = ["#", "EXPERIMENT", "RUN", "RUN NAME", "ROLE", "AS"]
         section("Used by", _indented(table(headers, user_rows, right=frozenset({0}))))
     else:
         keep = "pinned, so gc keeps it" if snap.pinned else "not pinned, so gc deletes it"
@@ -742,7 +761,7 @@ def diff_report(diff: Mapping[str, Any]) -> str:
     if sample is not None:
         lines.append("")
         if sample.get("by") is None:
-            lines.append(f"no row sample for {a['kind']} snapshots")
+            lines.append("no row sample: only two DataFrames or two Series are compared by row")
         elif not sample["rows"]:
             lines.append("no mismatched cells in the rows both hold")
         else:
@@ -792,11 +811,26 @@ def gc_line(report: Mapping[str, Any]) -> str:
 
 
 @contextlib.contextmanager
+def _data_modules() -> Iterator[None]:
+    """numpy, pandas and pyarrow are the optional ``data`` extra: the CLI may run where they
+    are missing although a kernel elsewhere took the snapshots."""
+    try:
+        yield
+    except ImportError as exc:
+        missing = exc.name or "a data library"
+        raise CliError(
+            f"{missing} is not installed; snapshot commands need "
+            "pip install 'jupyter_mltrack[data]'"
+        ) from None
+
+
+@contextlib.contextmanager
 def _snapshotter(store: Store) -> Iterator[Snapshotter]:
     """A :class:`Snapshotter` closed on the way out (its worker threads must end before the
     process does), with its failures turned into one-line CLI errors."""
-    from .snapshots.storage import SnapshotError, Snapshotter
-    from .store.blobs import BlobNotFound
+    with _data_modules():
+        from .snapshots.storage import SnapshotError, Snapshotter
+        from .store.blobs import BlobNotFound
 
     try:
         store.blobs  # noqa: B018 - opened now so a misconfigured blob URL is one clear error
@@ -823,24 +857,13 @@ def _run_id(store: Store, ref: str, experiment: str | None) -> str:
 
 def cmd_snapshots_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     run_id = _run_id(store, args.run, args.experiment) if args.run else None
-    snaps, total = store.list_snapshots(run_id=run_id, limit=args.limit, offset=args.offset)
-    data = store.run_data(run_id) if run_id else []
     if args.json:
-        answer: dict[str, Any] = {
-            "snapshots": [s.to_dict() for s in snaps],
-            "total": total,
-            "limit": args.limit,
-            "offset": args.offset,
-        }
+        query = {"limit": [str(args.limit)], "offset": [str(args.offset)]}
         if run_id:
-            # The run's uses, in the shape ``runs show --json`` (the REST run) gives them.
-            answer["run_id"] = run_id
-            answer["data"] = {
-                "inputs": [d.to_dict() for d in data if d.role == "input"],
-                "outputs": [d.to_dict() for d in data if d.role == "output"],
-            }
-        _print_json(answer, out)
+            query["run"] = [run_id]
+        _print_json(api.list_snapshots(store, query), out)
         return 0
+    snaps, total = store.list_snapshots(run_id=run_id, limit=args.limit, offset=args.offset)
     if not snaps:
         if total or args.offset:
             out.write("no snapshots match\n")
@@ -850,7 +873,7 @@ def cmd_snapshots_list(store: Store, args: argparse.Namespace, out: TextIO) -> i
     uses: dict[str, list[str]] | None = None
     if run_id:
         uses = {}
-        for d in data:
+        for d in store.run_data(run_id):
             uses.setdefault(d.snapshot.digest, []).append(f"{d.role} {d.name}")
     out.write(snapshots_table(snaps, uses) + "\n")
     if total > len(snaps):
@@ -860,39 +883,44 @@ def cmd_snapshots_list(store: Store, args: argparse.Namespace, out: TextIO) -> i
 
 
 def cmd_snapshots_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    snap = store.resolve_snapshot(args.ref)
-    users = store.snapshot_users(snap.digest)
+    detail = api.get_snapshot(store, args.ref)
     if args.json:
-        data = snap.to_dict()
-        data["used_by"] = [{"run_id": r, "role": role, "name": name} for r, role, name in users]
-        _print_json(data, out)
-        return 0
-    runs: dict[str, Run | None] = {}
-    for run_id, _role, _name in users:
-        if run_id not in runs:
-            try:
-                runs[run_id] = store.get_run(run_id)
-            except RunNotFound:  # deleted meanwhile
-                runs[run_id] = None
-    rows = [(runs[r], r, role, name) for r, role, name in users]
-    out.write(snapshot_report(snap, rows) + "\n")
+        _print_json(detail, out)
+    else:
+        snap = store.get_snapshot(detail["digest"])
+        out.write(snapshot_report(snap, detail["users"]) + "\n")
     return 0
 
 
 def cmd_snapshots_diff(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    from .snapshots.diff import MAX_SAMPLE, diff_snapshots
+    with _data_modules():
+        from .snapshots.diff import MAX_SAMPLE
 
     if args.sample > MAX_SAMPLE:
         raise CliError(f"argument --sample/-s: must be at most {MAX_SAMPLE}, got {args.sample}", 2)
     with _snapshotter(store) as sn:
-        # resolve() refuses pending and failed snapshots: their blocks cannot be read.
-        a, b = sn.resolve(args.a), sn.resolve(args.b)
-        diff = diff_snapshots(sn, a, b, sample=args.sample)
+        # The API refuses pending and failed snapshots (409) with the reason.
+        diff = api.diff_snapshots(sn, args.a, args.b, {"sample": [str(args.sample)]})
     if args.json:
         _print_json(diff, out)
     else:
         out.write(diff_report(diff) + "\n")
     return 0
+
+
+def _readable(snap: Snapshot) -> Snapshot:
+    """``snap`` if its data can be read, else why not (worded as the API's 409)."""
+    if snap.status is SnapshotStatus.PENDING:
+        raise CliError(
+            f"snapshot {snap.short} is still being stored (status 'pending'); "
+            "its data can be read once its status is 'complete'"
+        )
+    if snap.status is SnapshotStatus.FAILED:
+        raise CliError(
+            f"snapshot {snap.short} could not be stored (status 'failed': "
+            f"{_one_line(snap.error or 'no reason recorded')}); it has no data to read"
+        )
+    return snap
 
 
 def _safe_file_name(text: str) -> str:
@@ -901,12 +929,17 @@ def _safe_file_name(text: str) -> str:
     return base[:120]
 
 
+def _names_folder(output: str) -> bool:
+    """``-o`` naming a folder: an existing one, or any path written with a trailing slash."""
+    return output.endswith(("/", os.sep)) or Path(output).is_dir()
+
+
 def _destination(output: str | None, default: str) -> Path:
     """``-o``: a file, or an existing folder to write ``default`` into."""
     if output is None:
         return Path(default)
     path = Path(output)
-    if path.is_dir() or output.endswith(("/", os.sep)):
+    if _names_folder(output):
         if not path.is_dir():
             raise CliError(f"no such folder: {path}")
         return path / default
@@ -995,7 +1028,7 @@ def _restore_format(snap: Snapshot, output: str | None, chosen: str | None) -> s
     """The format to write a data snapshot in, refusing combinations that cannot work
     before anything is read."""
     fmt = chosen
-    if fmt is None and output is not None and not Path(output).is_dir():
+    if fmt is None and output is not None and not _names_folder(output):
         suffix = Path(output).suffix.lower()
         fmt = FORMAT_OF_EXTENSION.get(suffix)
         if fmt is None:
@@ -1022,7 +1055,7 @@ def _restore_format(snap: Snapshot, output: str | None, chosen: str | None) -> s
 
 def cmd_snapshots_restore(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     with _snapshotter(store) as sn:
-        snap = sn.resolve(args.ref)
+        snap = _readable(store.resolve_snapshot(args.ref))
         if snap.kind == "file":
             if args.format:
                 raise CliError(
@@ -1043,9 +1076,10 @@ def cmd_snapshots_restore(store: Store, args: argparse.Namespace, out: TextIO) -
 
         def write(tmp: Path) -> None:
             try:
-                _write_data(obj, snap.kind, fmt, tmp)
-            except (OSError, MemoryError):
-                raise  # the disk's problem, not the format's: reported by _publish
+                with _data_modules():
+                    _write_data(obj, snap.kind, fmt, tmp)
+            except (OSError, MemoryError, CliError):
+                raise  # not the format's problem (a full disk is reported by _publish)
             except Exception as exc:  # pandas / pyarrow refusing this data in this format
                 raise CliError(
                     f"cannot write snapshot {snap.short} as {fmt}: {_one_line(exc)} "
@@ -1103,6 +1137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.code
+    except ApiError as exc:  # the REST API's refusals: 400 is a bad argument, others exit 1
+        print(f"{PROG}: error: {_one_line(exc.message)}", file=sys.stderr)
+        return 2 if exc.status == 400 else 1
     except InvalidQuery as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

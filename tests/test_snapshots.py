@@ -442,3 +442,43 @@ def test_slow_snapshots_show_progress(
     local.snapshot(df.assign(y=1)).wait()
     err = capsys.readouterr().err
     assert "mltrack: snapshot" in err and "stored:" in err
+
+
+def test_gc_spares_a_snapshot_another_process_is_writing(local: Snapshotter) -> None:
+    df = pd.DataFrame({"x": np.arange(1000.0)})
+    other = Snapshotter(local.store)  # gc from another process: it cannot wait for our jobs
+    try:
+        with paused(local):
+            job = local.snapshot(df, progress=False)
+            assert other.gc()["snapshots"] == []  # pending and young: not garbage yet
+            run = local.store.create_run("race")
+            local.store.add_run_data(run.id, "input", "df", job.digest)  # still linkable
+        assert job.wait().status is SnapshotStatus.COMPLETE
+        # a snapshot left pending for hours (its writer died) is collected
+        orphan = local.store.add_snapshot(
+            digest="xxh3-128:" + "e" * 32,
+            kind="dataframe",
+            rows=1,
+            columns=1,
+            nbytes=8,
+            schema={},
+            layout={"blocks": {}},
+        )
+        with local.store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE snapshots SET created_at = created_at - 7200 WHERE digest = ?",
+                (orphan.digest,),
+            )
+        assert other.gc()["snapshots"] == [orphan.digest]
+    finally:
+        other.close()
+
+
+def test_unstorable_frames_raise_snapshot_errors(local: Snapshotter) -> None:
+    with pytest.raises(SnapshotError, match="complex|cannot store"):
+        local.snapshot(pd.DataFrame({"z": np.array([1 + 2j, 3j])}))
+    dup = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    with pytest.raises(SnapshotError, match="duplicate"):
+        local.snapshot(dup)
+    snap, _ = take(local, pd.DataFrame({"a": [1, 2]}))
+    assert local.store.resolve_snapshot(snap.short.upper()).digest == snap.digest

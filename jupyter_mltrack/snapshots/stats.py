@@ -50,12 +50,9 @@ def _jsonable(value: Any) -> Any:
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
 
-def _distinct_estimate(sample: Any, total: int) -> int:
-    """Distinct values of a column from a sample of it (GEE estimator: exact when the
-    sample is the whole column, sensible for both low and high cardinality)."""
-    import pandas as pd
-
-    counts = pd.Series(sample).value_counts(dropna=True)
+def _distinct_estimate(counts: Any, total: int) -> int:
+    """Distinct values of a column from the value counts of a sample of it (GEE estimator:
+    exact when the sample is the whole column, sensible for low and high cardinality)."""
     n = int(counts.sum())
     if n == 0:
         return 0
@@ -208,17 +205,18 @@ def column_stats(
         if len(sample_numbers):
             numeric["quantiles"] = [float(q) for q in np.quantile(sample_numbers, QUANTILES)]
         out["numeric"] = numeric
-    if kind != "number" or _few_values(sample):
-        top = sample.astype(object).map(_jsonable).value_counts().head(TOP_VALUES)
+    try:  # one count of the sample serves the distinct estimate and the top values
+        counts = sample.value_counts(dropna=True, sort=True)
+        counts = counts[counts > 0]  # a categorical lists its unused categories too
+    except TypeError:  # unhashable values (lists in an object column)
+        counts = None
+    out["distinct_estimate"] = None if counts is None else _distinct_estimate(counts, n - nulls)
+    if counts is not None and (kind != "number" or len(counts) <= 20):
         total = max(len(sample), 1)
         out["top"] = [
-            {"value": value, "count": int(count), "share": count / total}
-            for value, count in top.items()
+            {"value": _jsonable(value), "count": int(count), "share": int(count) / total}
+            for value, count in counts.head(TOP_VALUES).items()
         ]
-    try:
-        out["distinct_estimate"] = _distinct_estimate(sample.to_numpy(), n - nulls)
-    except TypeError:  # unhashable values (lists in an object column)
-        out["distinct_estimate"] = None
     return out
 
 
@@ -302,14 +300,6 @@ def _scalar(value: Any) -> Any:
     if not isinstance(py, int | float | bool) and py is not None:
         return str(py)
     return _jsonable(py)
-
-
-def _few_values(sample: Any) -> bool:
-    """Numbers with few distinct values (labels, flags) also get their top values."""
-    try:
-        return bool(sample.nunique() <= 20)
-    except TypeError:
-        return False
 
 
 def _kind(series: Any) -> str:

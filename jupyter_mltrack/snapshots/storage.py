@@ -449,6 +449,9 @@ class Snapshotter:
         )
         self._lock = threading.Lock()
         self._pending: list[SnapshotJob] = []
+        #: Block moments this process wrote or read: an append's statistics then need no
+        #: database read for the blocks it shares with the previous version.
+        self._moments_cache: dict[str, dict[str, Any]] = {}
 
     @property
     def blobs(self) -> BlobStore:
@@ -484,7 +487,10 @@ class Snapshotter:
         known = self._known(fp.digest, name=name, pin=pin)
         if known is not None:
             return known
-        source = _source_for(obj, fp)
+        try:
+            source = _source_for(obj, fp)
+        except (TypeError, ValueError) as exc:  # e.g. complex numbers, duplicate labels
+            raise SnapshotError(f"cannot store this {fp.kind}: {exc}") from exc
         rows = fp.rows
         cols = len(fp.schema.get("columns", []))
         snap = self.store.add_snapshot(
@@ -644,7 +650,10 @@ class Snapshotter:
         if not numeric:
             return {}
         blocks = source.blocks()
-        known = {r["digest"]: r["stats"] for r in rows if r.get("stats")}
+        known = self._moments_cache
+        if len(known) > 1_000_000:
+            known.clear()
+        known.update({r["digest"]: r["stats"] for r in rows if r.get("stats")})
         wanted = {d for key in numeric for d in blocks[key] if d not in known}
         if wanted:
             known.update(self.store.block_stats(wanted))

@@ -985,7 +985,7 @@ class Store:
                     .limit(1)
                 ).first()
             if row is None:
-                hexpart = ref.partition(":")[2] if ":" in ref else ref
+                hexpart = (ref.partition(":")[2] if ":" in ref else ref).lower()
                 if len(hexpart) >= 4 and all(c in "0123456789abcdef" for c in hexpart):
                     rows = conn.execute(
                         select(_snapshots_t)
@@ -1120,7 +1120,7 @@ class Store:
 
     # garbage collection --------------------------------------------------------------------
 
-    def sweep_snapshots(self, *, dry_run: bool = False) -> Sweep:
+    def sweep_snapshots(self, *, dry_run: bool = False, pending_after: float = 3600.0) -> Sweep:
         """The database half of ``gc``, in one write transaction.
 
         Deletes the snapshots no run uses and nobody pinned, then the rows of the blocks no
@@ -1139,8 +1139,12 @@ class Store:
             dead: list[Snapshot] = []
             live_blocks: set[str] = set()
             live_blobs: set[str] = set()
+            # A pending snapshot may be about to be linked to a run by another process:
+            # only one left pending for longer than ``pending_after`` (its writer died) goes.
+            cutoff = time.time() - pending_after
             for row in conn.execute(select(_snapshots_t)):
-                if row.digest not in used and not row.pinned:
+                young = row.status == SnapshotStatus.PENDING.value and row.created_at > cutoff
+                if row.digest not in used and not row.pinned and not young:
                     dead.append(_snapshot(row))
                     continue
                 layout = json.loads(row.layout)
