@@ -230,7 +230,8 @@ def snapshot_values(
 class FileAccess:
     """Files a tracked cell opens, seen by an audit hook (``open`` events): read-only opens
     are inputs, opens for writing outputs. Only opens from the cell's own thread count, and
-    never files inside Python's installation or the tracker's own store."""
+    never files inside Python's installation, Jupyter's and IPython's folders, caches and
+    settings under the home folder, system folders, or the tracker's own store."""
 
     _hook_installed = False
     #: The recorder of the tracked cell running now (one at a time).
@@ -320,6 +321,15 @@ def _python_dirs() -> set[Path]:
         from IPython.paths import get_ipython_dir
 
         dirs.add(Path(get_ipython_dir()))
+    with contextlib.suppress(Exception):
+        from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir, jupyter_runtime_dir
+
+        dirs.update(Path(d()) for d in (jupyter_config_dir, jupyter_data_dir, jupyter_runtime_dir))
+    # Caches and settings libraries read on their own (matplotlib's font list, …) and the
+    # system's files are not a run's data.
+    home = Path.home()
+    dirs.update(home / d for d in (".cache", ".config", ".local", ".matplotlib", ".keras"))
+    dirs.update(Path(d) for d in ("/etc", "/usr", "/var/lib", "/run", "/opt/conda"))
     return {d.resolve() for d in dirs}
 
 
