@@ -241,7 +241,7 @@ class FileAccess:
         self.thread = threading.get_ident()
         self.reads: dict[str, str] = {}  # resolved path -> path as the cell wrote it
         self.writes: dict[str, str] = {}
-        self.ignore = tuple(str(p) for p in {*_python_dirs(), *ignore})
+        self.ignore = tuple(os.path.join(str(p), "") for p in {*_python_dirs(), *ignore})
 
     @classmethod
     def install(cls) -> None:
