@@ -198,8 +198,17 @@ def implemented_methods(handler: type) -> set[str]:
     return {m for m in HTTP_METHODS if getattr(handler, m) is not getattr(APIHandler, m)}
 
 
+#: A well-formed snapshot digest, for routes that take one (refusals come before lookups).
+SOME_DIGEST = "xxh3-128:" + "0" * 32
+
+
 def concrete(template: str, run_id: str) -> str:
-    return template.replace("{run_id}", run_id)
+    """A URL path of a route template: ``run_id`` for runs, a digest for snapshots."""
+    path = template.replace("{run_id}", run_id)
+    for name in ("{ref}", "{a}", "{b}"):
+        path = path.replace(name, SOME_DIGEST)
+    assert "{" not in path, f"no value for a parameter of {template}"
+    return path
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -439,7 +448,7 @@ async def test_unauthenticated_requests_get_403_everywhere(
 ) -> None:
     # With allow_unauthenticated_access=True only the handlers' own decorators protect them.
     routes = live_routes(jp_serverapp)
-    assert len(routes) >= 4, routes
+    assert len(routes) >= 8, routes
     checked = []
     for template, handler in routes.items():
         methods = implemented_methods(handler)
@@ -456,6 +465,7 @@ async def test_unauthenticated_requests_get_403_everywhere(
             assert json.loads(response.body)["error"]["status"] == 403
             checked.append((method, template))
     assert ("delete", "/mltrack/api/runs/{run_id}") in checked
+    assert ("get", "/mltrack/api/snapshots/{a}/diff/{b}") in checked
     # ... while the same requests with the token are not refused.
     ok = await jp_fetch("mltrack", "api", "runs", example_run_id)
     assert ok.code == 200

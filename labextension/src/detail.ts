@@ -10,20 +10,30 @@ import { deleteRun, patchRun, requestAPI } from './handler';
 import { runsIcon } from './icons';
 import {
   IMetricPoint,
+  IRunDataItem,
   IRunDetail,
   IRunSummary,
+  ISnapshotRows,
   JSONValue,
+  formatBytes,
   formatDuration,
+  formatShape,
   formatTags,
   formatTimestamp,
   formatValue,
   parseTags,
+  previewTable,
+  runData,
+  snapshotRowsQuery,
   sparklinePoints,
   statusClass
 } from './model';
 
 /** Most points of a metric series listed in its table. */
 const MAX_SERIES_ROWS = 50;
+
+/** Rows of a dataset preview page. */
+const PREVIEW_ROWS = 50;
 
 /**
  * The detail of one run, opened in the main area.
@@ -42,7 +52,7 @@ export class RunDetailWidget extends Panel {
     this._top = new Widget();
     this._top.addClass('jp-mltrack-detail-top');
     this._outputsHeader = new Widget({
-      node: h('h3', { class: 'jp-mltrack-section-title', text: 'Outputs' })
+      node: h('h3', { class: 'jp-mltrack-section-title', text: 'Cell outputs' })
     });
     this._outputsModel = new OutputAreaModel({ trusted: false });
     this._outputs = new SimplifiedOutputArea({
@@ -162,6 +172,24 @@ export class RunDetailWidget extends Panel {
     top.appendChild(
       section('Metrics', 'jp-mltrack-metrics', this._renderMetrics(run))
     );
+    // The datasets the run read and wrote; a click previews one.
+    const data = runData(run);
+    top.appendChild(
+      this._renderData(
+        'Inputs',
+        'jp-mltrack-inputs',
+        data.inputs,
+        'No datasets read.'
+      )
+    );
+    top.appendChild(
+      this._renderData(
+        'Outputs',
+        'jp-mltrack-data-outputs',
+        data.outputs,
+        'No datasets written.'
+      )
+    );
     if (run.error) {
       top.appendChild(
         section(
@@ -185,7 +213,7 @@ export class RunDetailWidget extends Panel {
         console.warn('mltrack: skipping an invalid output', reason);
       }
     }
-    this._outputsHeader.node.textContent = `Outputs (${outputs.length})`;
+    this._outputsHeader.node.textContent = `Cell outputs (${outputs.length})`;
     this._outputsHeader.setHidden(outputs.length === 0);
     this._outputs.setHidden(outputs.length === 0);
 
@@ -201,6 +229,299 @@ export class RunDetailWidget extends Panel {
     );
     bottom.appendChild(
       section('Environment', 'jp-mltrack-env', renderEnvironment(run))
+    );
+
+    // A preview open before this render (a reload, a save) stays open.
+    const open = this._preview;
+    this._preview = null;
+    if (open) {
+      const item = [...data.inputs, ...data.outputs].find(
+        d => d.role === open.item.role && d.name === open.item.name
+      );
+      if (item) {
+        void this._showPreview(
+          item,
+          item.digest === open.item.digest ? open.offset : 0
+        );
+      }
+    }
+  }
+
+  private _renderData(
+    title: string,
+    className: string,
+    items: IRunDataItem[],
+    emptyText: string
+  ): HTMLElement {
+    if (items.length === 0) {
+      return section(
+        title,
+        className,
+        h('div', { class: 'jp-mltrack-muted', text: emptyText })
+      );
+    }
+    const body = h('tbody');
+    for (const item of items) {
+      const label = item.kind === 'file' ? (item.path ?? item.name) : item.name;
+      const row = h(
+        'tr',
+        {
+          class: 'jp-mltrack-data-row',
+          tabindex: 0,
+          'data-role': item.role,
+          'data-name': item.name,
+          'data-digest': item.digest,
+          title: `Preview ${label}`
+        },
+        h('td', {
+          class: 'jp-mltrack-data-name',
+          text: item.name,
+          title: label
+        }),
+        h('td', { class: 'jp-mltrack-data-kind', text: item.kind }),
+        h('td', { class: 'jp-mltrack-data-shape', text: formatShape(item) }),
+        h('td', {
+          class: 'jp-mltrack-data-digest',
+          text: item.short,
+          title: item.digest
+        }),
+        h(
+          'td',
+          {},
+          h('span', {
+            class: `jp-mltrack-snapshot-status jp-mltrack-snapshot-${item.status}`,
+            text: item.status
+          })
+        )
+      );
+      row.addEventListener('click', () => void this._togglePreview(item));
+      row.addEventListener('keydown', event => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          void this._togglePreview(item);
+        }
+      });
+      body.appendChild(row);
+    }
+    const table = h(
+      'table',
+      { class: 'jp-mltrack-kv jp-mltrack-data-table' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { text: 'Name' }),
+          h('th', { text: 'Kind' }),
+          h('th', { text: 'Shape' }),
+          h('th', { text: 'Digest' }),
+          h('th', { text: 'Status' })
+        )
+      ),
+      body
+    );
+    return section(title, className, h('div', {}, table));
+  }
+
+  /** Open the preview of a dataset, or close it if it is the one open. */
+  private async _togglePreview(item: IRunDataItem): Promise<void> {
+    const open = this._preview;
+    if (open && open.item.role === item.role && open.item.name === item.name) {
+      this._closePreview();
+      return;
+    }
+    await this._showPreview(item, 0);
+  }
+
+  private _closePreview(): void {
+    this._preview = null;
+    this._previewToken++;
+    this._top.node
+      .querySelectorAll('.jp-mltrack-data-preview')
+      .forEach(node => node.remove());
+    this._top.node
+      .querySelectorAll('.jp-mltrack-data-row.jp-mod-selected')
+      .forEach(node => node.classList.remove('jp-mod-selected'));
+  }
+
+  /**
+   * Show rows `[offset, offset + PREVIEW_ROWS)` of a dataset under its table:
+   * a loading line first, then the rows or the server's reason (a snapshot
+   * still being stored, one that failed). A file shows its name and size.
+   */
+  private async _showPreview(
+    item: IRunDataItem,
+    offset: number
+  ): Promise<void> {
+    this._closePreview();
+    const row = Array.from(
+      this._top.node.querySelectorAll<HTMLElement>('.jp-mltrack-data-row')
+    ).find(r => r.dataset.role === item.role && r.dataset.name === item.name);
+    const table = row?.closest('table');
+    if (!row || !table) {
+      return;
+    }
+    row.classList.add('jp-mod-selected');
+    this._preview = { item, offset };
+    const token = ++this._previewToken;
+    const close = h('button', {
+      class: 'jp-mltrack-icon-button jp-mltrack-preview-close',
+      text: '\u00d7',
+      title: 'Close the preview',
+      'aria-label': 'Close the preview'
+    });
+    close.addEventListener('click', () => this._closePreview());
+    const content = h('div', { class: 'jp-mltrack-preview-content' });
+    const panel = h(
+      'div',
+      {
+        class: 'jp-mltrack-data-preview',
+        'data-role': item.role,
+        'data-name': item.name,
+        'data-digest': item.digest
+      },
+      h(
+        'div',
+        { class: 'jp-mltrack-preview-header' },
+        h('span', { class: 'jp-mltrack-preview-title', text: item.name }),
+        h('span', { class: 'jp-mltrack-preview-digest', text: item.short }),
+        h('span', { class: 'jp-mltrack-spacer' }),
+        close
+      ),
+      content
+    );
+    table.insertAdjacentElement('afterend', panel);
+
+    if (item.kind === 'file') {
+      content.appendChild(
+        h(
+          'div',
+          { class: 'jp-mltrack-data-file' },
+          h(
+            'div',
+            {},
+            h('span', { text: 'File ' }),
+            h('code', { class: 'jp-mltrack-data-file-name', text: item.name }),
+            h('span', {
+              class: 'jp-mltrack-data-file-size',
+              text: ` \u00b7 ${formatBytes(item.nbytes)}`
+            })
+          ),
+          item.path && item.path !== item.name
+            ? h('div', { class: 'jp-mltrack-data-file-path', text: item.path })
+            : null
+        )
+      );
+      return;
+    }
+    content.appendChild(
+      h('div', { class: 'jp-mltrack-loading', text: 'Loading rows\u2026' })
+    );
+    let page: ISnapshotRows;
+    try {
+      page = await requestAPI<ISnapshotRows>(
+        snapshotRowsQuery(item.digest, offset, PREVIEW_ROWS)
+      );
+    } catch (reason) {
+      if (token === this._previewToken) {
+        clear(content);
+        content.appendChild(
+          h('div', {
+            class: 'jp-mltrack-error',
+            text: `Cannot preview ${item.name}: ${(reason as Error).message ?? reason}`
+          })
+        );
+      }
+      return;
+    }
+    if (token !== this._previewToken) {
+      return; // another dataset was opened meanwhile
+    }
+    clear(content);
+    content.appendChild(this._renderRows(item, page));
+  }
+
+  private _renderRows(item: IRunDataItem, page: ISnapshotRows): HTMLElement {
+    const layout = previewTable(page);
+    const prev = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-preview-prev',
+      text: 'Previous',
+      disabled: page.offset === 0
+    });
+    prev.addEventListener(
+      'click',
+      () =>
+        void this._showPreview(item, Math.max(0, page.offset - PREVIEW_ROWS))
+    );
+    const next = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-preview-next',
+      text: 'Next',
+      disabled: page.offset + page.rows.length >= page.total_rows
+    });
+    next.addEventListener(
+      'click',
+      () => void this._showPreview(item, page.offset + PREVIEW_ROWS)
+    );
+    const head = h(
+      'tr',
+      {},
+      layout.header.map((text, i) =>
+        h('th', {
+          class:
+            i < layout.indexColumns
+              ? 'jp-mltrack-preview-index'
+              : 'jp-mltrack-preview-column',
+          text,
+          title:
+            i < layout.indexColumns
+              ? undefined
+              : page.dtypes[i - layout.indexColumns]
+        })
+      )
+    );
+    const body = h(
+      'tbody',
+      {},
+      layout.rows.map(cells =>
+        h(
+          'tr',
+          {},
+          cells.map((cell, i) =>
+            h(i < layout.indexColumns ? 'th' : 'td', {
+              class: `${
+                i < layout.indexColumns ? 'jp-mltrack-preview-index ' : ''
+              }jp-mltrack-cell-${cell.kind}`,
+              text: cell.text
+            })
+          )
+        )
+      )
+    );
+    return h(
+      'div',
+      {},
+      h(
+        'div',
+        { class: 'jp-mltrack-preview-bar' },
+        h('span', {
+          class: 'jp-mltrack-preview-caption',
+          text: layout.caption
+        }),
+        h('span', { class: 'jp-mltrack-spacer' }),
+        prev,
+        next
+      ),
+      h(
+        'div',
+        { class: 'jp-mltrack-preview-scroll' },
+        h(
+          'table',
+          { class: 'jp-mltrack-preview-table' },
+          h('thead', {}, head),
+          body
+        )
+      )
     );
   }
 
@@ -454,6 +775,10 @@ export class RunDetailWidget extends Panel {
 
   private _rendermime: IRenderMimeRegistry;
   private _run: IRunDetail | null = null;
+  /** The dataset previewed (kept across re-renders) and its first row. */
+  private _preview: { item: IRunDataItem; offset: number } | null = null;
+  /** Increases with every preview opened: a late answer for an older one is dropped. */
+  private _previewToken = 0;
   private _top: Widget;
   private _outputsHeader: Widget;
   private _outputsModel: OutputAreaModel;

@@ -59,6 +59,49 @@ export interface IRunDetail extends IRunSummary {
   environment: { [key: string]: JSONValue };
   parent_run_id: string | null;
   source: string;
+  /** Datasets the run read and wrote (absent from servers before snapshots). */
+  data?: { inputs?: IRunDataItem[]; outputs?: IRunDataItem[] };
+}
+
+/** Kind of data a snapshot holds. */
+export type SnapshotKind =
+  'dataframe' | 'series' | 'ndarray' | 'table' | 'file';
+
+/** Storage state of a snapshot: its rows can be read once `complete`. */
+export type SnapshotStatus = 'pending' | 'complete' | 'failed';
+
+/** `RunDataItem`: a dataset a run read (`input`) or wrote (`output`). */
+export interface IRunDataItem {
+  role: 'input' | 'output';
+  /** Variable name, or the file's path as the cell opened it. */
+  name: string;
+  /** Resolved path of a file; `null` for a variable. */
+  path: string | null;
+  digest: string;
+  short: string;
+  kind: SnapshotKind | string;
+  status: SnapshotStatus | string;
+  shape: (number | null)[];
+  rows: number | null;
+  columns: number | null;
+  nbytes: number;
+}
+
+/** `GET /mltrack/api/snapshots/{ref}/rows`. */
+export interface ISnapshotRows {
+  digest: string;
+  short: string;
+  kind: SnapshotKind | string;
+  offset: number;
+  limit: number;
+  total_rows: number;
+  columns: string[];
+  dtypes: string[];
+  total_columns: number;
+  index_names: (string | null)[];
+  /** Each row's index label (an array for a MultiIndex). */
+  index: JSONValue[];
+  rows: JSONValue[][];
 }
 
 /** `GET /mltrack/api/runs`. */
@@ -565,6 +608,151 @@ export function parseTags(text: string): { [key: string]: string } {
     }
   }
   return tags;
+}
+
+/** The inputs and outputs of a run, empty when the server sent none. */
+export function runData(run: Pick<IRunDetail, 'data'>): {
+  inputs: IRunDataItem[];
+  outputs: IRunDataItem[];
+} {
+  const data = run.data || {};
+  return {
+    inputs: Array.isArray(data.inputs) ? data.inputs : [],
+    outputs: Array.isArray(data.outputs) ? data.outputs : []
+  };
+}
+
+/** Format a size in bytes: `512 B`, `1.5 KiB`, `20.0 MiB`. */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !isFinite(bytes)) {
+    return '—';
+  }
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * The shape of a dataset as people write it: `130 × 7` for a frame, `5`
+ * for a 1-D array, `2 × 3 × 4` for a cube; a file's size (it has no shape).
+ * Unknown dimensions show as `?`.
+ */
+export function formatShape(
+  item: Pick<IRunDataItem, 'kind' | 'shape' | 'nbytes'>
+): string {
+  if (item.kind === 'file') {
+    return formatBytes(item.nbytes);
+  }
+  const dims = Array.isArray(item.shape) ? item.shape : [];
+  if (dims.length === 0) {
+    return '—';
+  }
+  return dims
+    .map(d => (d === null || d === undefined ? '?' : d.toLocaleString('en-US')))
+    .join(' \u00d7 ');
+}
+
+/** The `rows` endpoint of a snapshot, the digest's colon percent-encoded. */
+export function snapshotRowsQuery(
+  digest: string,
+  offset = 0,
+  limit = 50
+): string {
+  const first = Math.max(0, Math.floor(offset));
+  const size = clamp(Math.floor(limit), 1, 500);
+  return `snapshots/${encodeURIComponent(digest)}/rows?offset=${first}&limit=${size}`;
+}
+
+/** How a preview cell is shown: its text and what kind of value it is. */
+export interface IPreviewCell {
+  text: string;
+  kind: 'null' | 'number' | 'text' | 'boolean' | 'nested';
+}
+
+/**
+ * A preview cell from the JSON the server sent: `null` (any missing value)
+ * is shown as `NA`; the infinities the server sends as `"inf"`/`"-inf"` are
+ * numbers when the column's dtype is numeric, and a whole number in a float
+ * column keeps its `.0`.
+ */
+export function previewCell(value: JSONValue, dtype = ''): IPreviewCell {
+  if (value === null || value === undefined) {
+    return { text: 'NA', kind: 'null' };
+  }
+  if (typeof value === 'number') {
+    // JSON drops the ".0" of a whole float; a float column shows it, as pandas does.
+    const float = /^(float|double|half)/i.test(dtype);
+    const whole = Number.isInteger(value) && Math.abs(value) < 1e16;
+    return {
+      text: float && whole ? value.toFixed(1) : String(value),
+      kind: 'number'
+    };
+  }
+  if (typeof value === 'boolean') {
+    return { text: value ? 'True' : 'False', kind: 'boolean' };
+  }
+  if (typeof value === 'string') {
+    const numeric = /^(u?int|float|double|half|decimal)/i.test(dtype);
+    if (numeric && (value === 'inf' || value === '-inf')) {
+      return { text: value, kind: 'number' };
+    }
+    return { text: value, kind: 'text' };
+  }
+  return { text: JSON.stringify(value), kind: 'nested' };
+}
+
+/** A preview laid out as a table: header cells, then one row per data row. */
+export interface IPreviewTable {
+  /** Header texts: the index level names, then the column names. */
+  header: string[];
+  /** How many leading columns are index levels. */
+  indexColumns: number;
+  rows: IPreviewCell[][];
+  /** `Rows 1–50 of 130` and, when cut, `· 200 of 250 columns`. */
+  caption: string;
+}
+
+/** Lay out a page of rows (a MultiIndex label is spread over its levels). */
+export function previewTable(page: ISnapshotRows): IPreviewTable {
+  const names = page.index_names?.length ? page.index_names : [null];
+  const levels = names.length;
+  const header = [...names.map(name => name ?? ''), ...page.columns];
+  const rows = page.rows.map((row, i) => {
+    const label = page.index?.[i] ?? null;
+    const labels: JSONValue[] =
+      levels > 1 && Array.isArray(label) ? label : [label];
+    const indexCells = labels.map(v => previewCell(v));
+    while (indexCells.length < levels) {
+      indexCells.push(previewCell(null));
+    }
+    return [
+      ...indexCells.slice(0, levels),
+      ...row.map((v, j) => previewCell(v, page.dtypes?.[j] ?? ''))
+    ];
+  });
+  return { header, indexColumns: levels, rows, caption: previewCaption(page) };
+}
+
+/** `Rows 1–50 of 130` (`No rows` for an empty page). */
+export function previewCaption(page: ISnapshotRows): string {
+  const total = page.total_rows.toLocaleString('en-US');
+  let text =
+    page.rows.length === 0
+      ? page.total_rows === 0
+        ? 'No rows'
+        : `No rows past ${total}`
+      : `Rows ${(page.offset + 1).toLocaleString('en-US')}\u2013${(
+          page.offset + page.rows.length
+        ).toLocaleString('en-US')} of ${total}`;
+  if (page.total_columns > page.columns.length) {
+    text += ` \u00b7 ${page.columns.length} of ${page.total_columns} columns`;
+  }
+  return text;
 }
 
 function pad2(n: number): string {

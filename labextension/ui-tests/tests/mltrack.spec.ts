@@ -175,6 +175,134 @@ test.describe('jupyter-mltrack', () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  test('lists the data a run read and previews its first rows', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    const pageErrors: string[] = [];
+    page.on('pageerror', error => pageErrors.push(error.message));
+
+    const name = 'mltrack-data.ipynb';
+    const path = `${tmpPath}/${name}`;
+    await page.contents.uploadContent(EMPTY_NOTEBOOK, 'text', path);
+    await page.notebook.openByPath(path);
+    await page.notebook.activate(name);
+    await page.notebook.setCell(
+      0,
+      'code',
+      [
+        '%load_ext jupyter_mltrack',
+        'import pandas as pd',
+        'df = pd.DataFrame({"city": ["Paris", "Oslo", None, "Lima"],',
+        '                   "temp": [21.5, float("nan"), -3.0, 18.25]})',
+        'with open("notes.txt", "w") as f:',
+        '    f.write("hello mltrack\\n")'
+      ].join('\n')
+    );
+    await page.notebook.addCell(
+      'code',
+      [
+        '%%track weather',
+        'mltrack.log_metric("mean_temp", df["temp"].mean())',
+        'with open("notes.txt") as f:',
+        '    notes = f.read()'
+      ].join('\n')
+    );
+    await page.notebook.runCell(0);
+    await page.notebook.runCell(1);
+    await expect(page.locator('.jp-mltrack-card')).toHaveCount(1);
+
+    const sidebar = await openSidebar(page);
+    const row = sidebar.locator('.jp-mltrack-run-row');
+    await expect(row).toHaveCount(1, { timeout: 5000 });
+    await expect(row.locator('.jp-mltrack-status')).toHaveText('finished');
+    await row.click();
+
+    // The run detail lists df as the run's input: kind, shape, digest, status.
+    const detail = page.locator('.jp-mltrack-detail');
+    await expect(detail.locator('.jp-mltrack-detail-name')).toHaveText(
+      'weather'
+    );
+    const inputs = detail.locator('.jp-mltrack-inputs .jp-mltrack-data-row');
+    // The variable, read before the cell ran, then the file the cell opened.
+    await expect(inputs.locator('.jp-mltrack-data-name')).toHaveText([
+      'df',
+      'notes.txt'
+    ]);
+    const input = inputs.first();
+    await expect(input.locator('.jp-mltrack-data-name')).toHaveText('df');
+    await expect(input.locator('.jp-mltrack-data-kind')).toHaveText(
+      'dataframe'
+    );
+    await expect(input.locator('.jp-mltrack-data-shape')).toHaveText(
+      '4 \u00d7 2'
+    );
+    await expect(input.locator('.jp-mltrack-snapshot-status')).toHaveText(
+      'complete'
+    );
+    const digest = (await input.getAttribute('data-digest')) ?? '';
+    expect(digest).toMatch(/^xxh3-128:[0-9a-f]{32}$/);
+    await expect(input.locator('.jp-mltrack-data-digest')).toHaveText(
+      digest.slice('xxh3-128:'.length, 'xxh3-128:'.length + 12)
+    );
+    await expect(
+      detail.locator('.jp-mltrack-data-outputs .jp-mltrack-muted')
+    ).toHaveText('No datasets written.');
+
+    // Clicking it previews its rows, fetched from the rows endpoint.
+    await input.click();
+    const preview = detail.locator('.jp-mltrack-data-preview');
+    await expect(preview).toHaveCount(1);
+    await expect(preview.locator('.jp-mltrack-preview-caption')).toHaveText(
+      'Rows 1\u20134 of 4'
+    );
+    const table = preview.locator('.jp-mltrack-preview-table');
+    await expect(table.locator('thead th')).toHaveText(['', 'city', 'temp']);
+    const cells = table.locator('tbody tr');
+    await expect(cells).toHaveCount(4);
+    await expect(cells.nth(0).locator('th, td')).toHaveText([
+      '0',
+      'Paris',
+      '21.5'
+    ]);
+    await expect(cells.nth(1).locator('th, td')).toHaveText([
+      '1',
+      'Oslo',
+      'NA'
+    ]);
+    await expect(cells.nth(2).locator('th, td')).toHaveText([
+      '2',
+      'NA',
+      '-3.0'
+    ]);
+    await expect(cells.nth(3).locator('td')).toHaveText(['Lima', '18.25']);
+    await expect(cells.nth(1).locator('td.jp-mltrack-cell-null')).toHaveCount(
+      1
+    );
+    await expect(preview.locator('.jp-mltrack-preview-next')).toBeDisabled();
+    await preview.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: testInfo.outputPath('data-preview.png') });
+
+    // Clicking it again closes the preview.
+    await input.click();
+    await expect(preview).toHaveCount(0);
+
+    // A file has no rows: its preview names it and gives its size.
+    const file = inputs.nth(1);
+    await expect(file.locator('.jp-mltrack-data-kind')).toHaveText('file');
+    await expect(file.locator('.jp-mltrack-data-shape')).toHaveText('14 B');
+    await file.click();
+    const described = preview.locator('.jp-mltrack-data-file');
+    await expect(described.locator('div').first()).toHaveText(
+      'File notes.txt \u00b7 14 B'
+    );
+    // ...and where it was read from.
+    await expect(described.locator('.jp-mltrack-data-file-path')).toHaveText(
+      /^\/.+\/notes\.txt$/
+    );
+    expect(pageErrors).toEqual([]);
+  });
+
   test('lists the runs of a notebook renamed after its kernel started', async ({
     page
   }, testInfo) => {
