@@ -28,7 +28,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from tornado.httpclient import HTTPResponse
 
-from jupyter_mltrack.location import HOME_ENV, URL_ENV, resolve_store_url
+from jupyter_mltrack.location import BLOB_URL_ENV, HOME_ENV, URL_ENV, resolve_store_url
 from jupyter_mltrack.server.app import MltrackApp
 from jupyter_mltrack.store import Environment, MetricPoint, RunStatus, Store
 
@@ -589,6 +589,29 @@ async def test_default_store_is_beside_the_root_dir(
     expected = jp_root_dir / ".mltrack" / "mltrack.db"
     assert ext.store_url == f"sqlite:///{expected}" and expected.exists()
     assert os.environ[HOME_ENV] == str(expected.parent)
+
+
+async def test_blob_url_is_configurable_and_exported(
+    jp_configurable_serverapp: Any,
+    jp_server_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A team on PostgreSQL keeps snapshot data elsewhere: the server uses and exports it."""
+    monkeypatch.delenv(BLOB_URL_ENV, raising=False)
+    blobs = tmp_path / "shared-blobs"
+    config = {
+        "ServerApp": jp_server_config["ServerApp"],
+        "MltrackApp": {
+            **jp_server_config["MltrackApp"],
+            "blob_url": str(blobs),
+            "reap_interval": 0,
+        },
+    }
+    app = jp_configurable_serverapp(config=config)
+    ext = app.extension_manager.extension_points["jupyter_mltrack"].app
+    assert os.environ[BLOB_URL_ENV] == str(blobs)
+    assert ext.snapshotter.blobs.root == blobs / "blobs"
 
 
 @sqlite_only

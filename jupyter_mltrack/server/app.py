@@ -22,7 +22,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Unicode, default
 
 from ..capture.kernelinfo import ROOT_ENV
-from ..location import HOME_ENV, URL_ENV, resolve_store_url
+from ..location import BLOB_URL_ENV, HOME_ENV, URL_ENV, resolve_store_url
 from ..store import RunStatus, Store
 from . import handlers
 
@@ -53,6 +53,13 @@ class MltrackApp(ExtensionApp):
         help="Seconds between checks for running runs whose process died (0 disables).",
     ).tag(config=True)
 
+    blob_url = Unicode(
+        "",
+        help="""Where snapshot data goes: a folder or fsspec URL (s3://bucket/prefix for a
+        team on PostgreSQL). Default: MLTRACK_BLOB_URL, else a blobs/ folder beside a SQLite
+        store. Exported to the kernels the server starts.""",
+    ).tag(config=True)
+
     @default("store_url")
     def _default_store_url(self) -> str:
         root = getattr(self.serverapp, "root_dir", None) if self.serverapp else None
@@ -71,7 +78,7 @@ class MltrackApp(ExtensionApp):
     def initialize_settings(self) -> None:
         """Open the store, share it with handlers and kernels, and hook kernel lifecycle."""
         try:
-            self.store = Store(self.store_url)
+            self.store = Store(self.store_url, blob_url=self.blob_url or None)
         except Exception as exc:
             self.log.error("mltrack: cannot open the store %s: %s", self.store_url, exc)
             raise
@@ -103,6 +110,8 @@ class MltrackApp(ExtensionApp):
         os.environ[URL_ENV] = store.url
         if store.home is not None:
             os.environ[HOME_ENV] = str(store.home)
+        if store.blob_url:
+            os.environ[BLOB_URL_ENV] = store.blob_url
         if self.serverapp is not None:
             # Lets a kernel turn JPY_SESSION_NAME into the path the API shows.
             os.environ[ROOT_ENV] = str(self.serverapp.root_dir)
