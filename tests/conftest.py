@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from jupyter_mltrack.location import HOME_ENV, URL_ENV
+from jupyter_mltrack.location import BLOB_URL_ENV, HOME_ENV, URL_ENV
 from jupyter_mltrack.store import Store
 
 from .postgres import postgres_server
@@ -21,6 +21,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 def _isolated_store_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test may write to a developer's real store: point the default at a temp folder."""
     monkeypatch.delenv(URL_ENV, raising=False)
+    monkeypatch.delenv(BLOB_URL_ENV, raising=False)  # the server exports it: never inherit it
     monkeypatch.setenv(HOME_ENV, str(tmp_path / ".mltrack"))
 
 
