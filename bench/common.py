@@ -130,6 +130,10 @@ def environment() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "jupyter_mltrack": jupyter_mltrack.__version__,
         "git_commit": (commit + ("-dirty" if dirty else "")) if commit else None,
+        # uncommitted changes the figures include (the package is installed editable)
+        "git_dirty_files": [line.split(maxsplit=1)[1] for line in dirty.splitlines()]
+        if dirty
+        else [],
         "mlflow": _version("mlflow"),
         "ipython": _version("ipython"),
         "sqlalchemy": _version("sqlalchemy"),

@@ -1,7 +1,8 @@
 """Run every benchmark in one process and write bench/results/latest.json.
 
-python -m bench            # full run (a few minutes), figures for docs/benchmarks.md
-python -m bench --quick    # smoke run (< 30 s), figures not meaningful
+python -m bench                    # full run (about 7 minutes), figures for docs/benchmarks.md
+python -m bench --quick            # smoke run (about 25 s), figures not meaningful
+python -m bench --only snapshots   # one part: tracking (1-3) or snapshots (4)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 if __package__ in (None, ""):  # python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import snapshots  # noqa: E402
 from bench.common import REPO, environment, isolate  # noqa: E402
 
 CELL_TARGET_MS = 5.0
@@ -32,6 +34,7 @@ FULL = {
     "mlflow_per_call": 2_000,
     "mlflow_batch": 100_000,
     "scaling_sizes": [200, 1_000, 5_000],
+    "snapshots": snapshots.FULL,
 }
 QUICK = {
     "reps": 20,
@@ -43,6 +46,7 @@ QUICK = {
     "mlflow_per_call": 50,
     "mlflow_batch": 10_000,
     "scaling_sizes": [100, 300],
+    "snapshots": snapshots.QUICK,
 }
 
 #: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
@@ -93,19 +97,24 @@ def _ratios(ratios: dict[str, float]) -> str:
     return ", ".join(f"{label} {r:.1f}x {_ok(r >= RATIO_TARGET)}" for label, r in ratios.items())
 
 
+def header(env: dict[str, Any]) -> str:
+    """The first line of the table: versions and machine."""
+    return (
+        f"jupyter_mltrack {env['jupyter_mltrack']} ({env['git_commit']}) vs MLflow {env['mlflow']}"
+        f" | Python {env['python']}, IPython {env['ipython']}, SQLAlchemy {env['sqlalchemy']},"
+        f" SQLite {env['sqlite']} | {env['cpu_count']} CPUs, {env['cpu'] or env['platform']}"
+    )
+
+
 def report(
-    env: dict[str, Any],
     cells: dict[str, Any],
     tp: dict[str, Any],
     scaling: dict[str, Any],
     s: dict[str, Any],
     params: dict[str, Any],
-) -> str:
+) -> list[str]:
+    """Sections 1-3 of the table (tracking overhead vs MLflow)."""
     lines = [
-        f"jupyter_mltrack {env['jupyter_mltrack']} ({env['git_commit']}) vs MLflow {env['mlflow']}"
-        f" | Python {env['python']}, IPython {env['ipython']}, SQLAlchemy {env['sqlalchemy']},"
-        f" SQLite {env['sqlite']} | {env['cpu_count']} CPUs, {env['cpu'] or env['platform']}",
-        "",
         f"1. Tracked cell: InteractiveShell.run_cell wall time, ms"
         f" ({params['reps']} reps ours, {params['mlflow_reps']} MLflow, interleaved;"
         f" warm-up {params['warmup']}/{params['mlflow_warmup']} excluded)",
@@ -155,12 +164,21 @@ def report(
             f"{v['runs']:,} runs {v['best_run_median_ms']:.2f} ms" for v in scaling.values()
         ),
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few repetitions (smoke run, < 30 s)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, few repetitions (smoke run)"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["tracking", "snapshots"],
+        default=None,
+        help="run one part only: tracking (sections 1-3) or snapshots (section 4); the JSON then"
+        " goes to bench/results/{latest,quick}-<part>.json",
+    )
     parser.add_argument(
         "--output",
         type=Path,
@@ -170,52 +188,82 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     params = QUICK if args.quick else FULL
-    output = args.output or REPO / "bench" / "results" / (
-        "quick.json" if args.quick else "latest.json"
-    )
+    name = "quick" if args.quick else "latest"
+    if args.only:
+        name += "-" + args.only
+    output = args.output or REPO / "bench" / "results" / f"{name}.json"
+    tracking = args.only in (None, "tracking")
+    snapshot_part = args.only in (None, "snapshots")
 
     root = isolate()
     started = time.time()
     t0 = time.perf_counter()
     env = environment()
     print(f"benchmarking in {root} ({'quick' if args.quick else 'full'} run)...", flush=True)
-
-    from bench.cells import bench_cells
-    from bench.scaling import bench_card_query
-    from bench.throughput import bench_mlflow, bench_mltrack
-
-    cells = bench_cells(
-        root, params["reps"], params["mlflow_reps"], params["warmup"], params["mlflow_warmup"]
-    )
-    tp = bench_mltrack(root, params["values"], params["repeats"])
-    tp.update(
-        bench_mlflow(cells["mlflow_setup"], params["mlflow_per_call"], params["mlflow_batch"])
-    )
-    scaling = bench_card_query(root, params["scaling_sizes"])
-    s = summarise(cells, tp)
-    text = report(env, cells, tp, scaling, s, params)
-    print(text)
-
-    result = {
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    command += f" --only {args.only}" if args.only else ""
+    result: dict[str, Any] = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "command": "python -m bench" + (" --quick" if args.quick else ""),
+        "command": command,
         "quick": args.quick,
-        "duration_s": time.perf_counter() - t0,
+        "duration_s": None,
         "environment": env,
         "parameters": params,
-        "cell_overhead": {k: v for k, v in cells.items() if k != "mlflow_setup"},
-        "throughput": tp,
-        "card_query_scaling": scaling,
-        "summary": s,
-        "table": text,
     }
+    lines = [header(env)]
+
+    if tracking:
+        from bench.cells import bench_cells
+        from bench.scaling import bench_card_query
+        from bench.throughput import bench_mlflow, bench_mltrack
+
+        cells = bench_cells(
+            root, params["reps"], params["mlflow_reps"], params["warmup"], params["mlflow_warmup"]
+        )
+        tp = bench_mltrack(root, params["values"], params["repeats"])
+        tp.update(
+            bench_mlflow(cells["mlflow_setup"], params["mlflow_per_call"], params["mlflow_batch"])
+        )
+        scaling = bench_card_query(root, params["scaling_sizes"])
+        s = summarise(cells, tp)
+        lines += ["", *report(cells, tp, scaling, s, params)]
+        result.update(
+            {
+                "cell_overhead": {k: v for k, v in cells.items() if k != "mlflow_setup"},
+                "throughput": tp,
+                "card_query_scaling": scaling,
+                "summary": s,
+            }
+        )
+        print("\n".join(lines), flush=True)
+        lines_printed = len(lines)
+    else:
+        print(lines[0], flush=True)
+        lines_printed = 1
+
+    if snapshot_part:
+        print("\nsection 4 (dataset snapshots) running...", flush=True)
+        snap = snapshots.bench_snapshots(params["snapshots"])
+        lines += ["", *snapshots.report(snap)]
+        result["snapshots"] = snap
+        print("\n".join(lines[lines_printed:]))
+
+    result["duration_s"] = time.perf_counter() - t0
+    result["table"] = "\n".join(lines)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
+    output.write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     print(
         f"\nwrote {output.relative_to(REPO) if output.is_relative_to(REPO) else output}"
         f" in {result['duration_s']:.0f} s"
     )
     return 0
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and other stragglers in the results."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
 
 
 if __name__ == "__main__":
