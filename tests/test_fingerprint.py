@@ -364,3 +364,19 @@ def test_files_stream_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert fingerprint_file(a).digest == fresh.digest and len(reads) == 4
     a.write_bytes(content + b"!")
     assert fingerprint_file(a).digest != fa.digest and len(reads) == 5
+
+
+def test_parallel_hashing_gives_the_same_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame(
+        {
+            "a": rng.random(300_000),
+            "b": rng.integers(0, 9, 300_000),
+            "s": pd.array([f"v{i % 13}" for i in range(300_000)], dtype="str"),
+            "t": pd.date_range("2020", periods=300_000, freq="s", tz="UTC"),
+        }
+    )
+    parallel = fingerprint_frame(df)
+    monkeypatch.setattr(fpmod, "PARALLEL_ROWS", 10**12)
+    sequential = fingerprint_frame(df)
+    assert parallel.digest == sequential.digest and parallel.columns == sequential.columns

@@ -305,9 +305,17 @@ def _decode_columns_index(data: Mapping[str, Any]) -> pd.Index:
 # --------------------------------------------------------------------------- frames
 
 
-def _null_kinds(values: np.ndarray) -> np.ndarray | None:
-    """Per-row null kinds of an object array, or ``None`` if every null is ``None``."""
-    missing = np.flatnonzero(pd.isna(values))
+def _null_kinds(values: np.ndarray, array: pa.Array | None = None) -> np.ndarray | None:
+    """Per-row null kinds of an object array, or ``None`` if every null is ``None``.
+
+    ``array``, the same rows already converted to Arrow, says where the nulls are (only
+    those values are then looked at: ``pd.isna`` over a whole object block is slow)."""
+    if array is not None and len(array) == len(values):
+        if array.null_count == 0:
+            return None
+        missing = np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))
+    else:
+        missing = np.flatnonzero(pd.isna(values))
     if missing.size == 0:
         return None
     kinds = np.zeros(len(values), dtype=np.int8)
@@ -508,11 +516,30 @@ class FramePlan:
         """Block ``k`` of field ``key`` as :func:`encode_block` (or raw) bytes."""
         if self.raw(key):
             return b"".join(bytes(p) for p in self.encode_parts(key, k, level))
-        array = self.array(key, k)
+        return self.encode_array(key, k, self.array(key, k), level)
+
+    def encode_array(
+        self, key: str, k: int, array: pa.Array, level: int | None = DEFAULT_ZSTD_LEVEL
+    ) -> bytes:
+        """Block ``k`` of a non-raw field, already converted by :meth:`array`."""
         kinds = None
         if self._fields[key]["object"]:
-            kinds = _null_kinds(np.asarray(self._values(key, k), dtype=object))
+            kinds = _null_kinds(np.asarray(self._values(key, k), dtype=object), array)
         return encode_block(array, kinds, level=level)
+
+    def kind(self, key: str) -> str:
+        """``number``, ``datetime``, ``timedelta`` or ``other``: which block statistics a
+        field has (a categorical's stored codes are not its values)."""
+        dtype = self._originals[key].dtype
+        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
+            return "other"
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return "datetime"
+        if pd.api.types.is_timedelta64_dtype(dtype):
+            return "timedelta"
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
+            return "number"
+        return "other"
 
 
 def frame_to_blocks(

@@ -63,6 +63,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -531,11 +532,19 @@ def _index_entries(index: Any) -> tuple[list[dict[str, Any]], list[tuple[str, ..
 
 
 def _frame_fingerprint(df: Any) -> Fingerprint:
-    columns, digests = [], []
-    for pos, name in enumerate(df.columns):
+    def one(pos: int) -> tuple[dict[str, Any], tuple[str, ...]]:
         col = df.iloc[:, pos]
-        info, blocks = _pandas_column(col.array, col.dtype, str(name))
-        columns.append({"name": _label(name), "position": pos, **info})
+        return _pandas_column(col.array, col.dtype, str(df.columns[pos]))
+
+    positions = range(df.shape[1])
+    if df.shape[1] > 1 and len(df) >= PARALLEL_ROWS:
+        # xxhash and numpy's NaN scans release the GIL: columns hash in parallel.
+        results = list(_pool().map(one, positions))
+    else:
+        results = [one(pos) for pos in positions]
+    columns, digests = [], []
+    for pos, (info, blocks) in zip(positions, results, strict=True):
+        columns.append({"name": _label(df.columns[pos]), "position": pos, **info})
         digests.append(blocks)
     index, index_digests = _index_entries(df.index)
     schema = {
@@ -602,6 +611,21 @@ def fingerprint_frame(obj: Any) -> Fingerprint:
         if isinstance(obj, pa.RecordBatch):
             return _table_fingerprint(pa.Table.from_batches([obj]))
     raise TypeError(f"cannot fingerprint a {type(obj).__qualname__}")
+
+
+#: Frames at least this long fingerprint their columns on several threads.
+PARALLEL_ROWS = 4 * 65_536
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            workers = max(1, min(4, os.cpu_count() or 1))
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mltrack-hash")
+        return _POOL
 
 
 # --------------------------------------------------------------------------- files

@@ -121,6 +121,39 @@ def block_moments(block: np.ndarray) -> dict[str, Any] | None:
     return out
 
 
+def arrow_block_moments(array: Any, kind: str) -> dict[str, Any] | None:
+    """:func:`block_moments` of a block held as Arrow (extension dtypes, tz-aware times,
+    strings, categoricals): the null count for any kind, and for numbers and times the
+    min and max (times as integers in the column's unit), for numbers the mean and M2."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    nulls = array.null_count
+    n = len(array) - nulls
+    out: dict[str, Any] = {"n": n, "nulls": nulls, "min": None, "max": None}
+    out["mean"] = out["m2"] = None
+    if not n or kind == "other":
+        return out
+    values = array
+    if kind in ("datetime", "timedelta"):
+        values = array.cast(pa.int64())
+    elif not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
+        return out
+    bounds = pc.min_max(values)
+    out["min"], out["max"] = _plain(bounds["min"].as_py()), _plain(bounds["max"].as_py())
+    if kind == "number":
+        mean = pc.mean(values).as_py()
+        variance = pc.variance(values, ddof=0).as_py()
+        if (
+            mean is None
+            or variance is None
+            or not (math.isfinite(mean) and math.isfinite(variance))
+        ):
+            return None  # infinities: the column's figures are computed directly
+        out["mean"], out["m2"] = float(mean), float(variance) * n
+    return out
+
+
 def _plain(value: Any) -> Any:
     if value is None:
         return None
@@ -169,6 +202,8 @@ def column_stats(
     arr = None if moments is not None else _arrow(series)
     if moments is not None:
         nulls = n - moments[0]
+        if kind not in ("number", "datetime", "timedelta"):
+            moments = None  # a count of non-null values, nothing numeric
     elif arr is not None:
         nulls = arr.null_count
     else:

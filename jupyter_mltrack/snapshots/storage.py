@@ -36,7 +36,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,13 +58,15 @@ from .fingerprint import (
     numpy_block_digest,
     numpy_column_tag,
 )
-from .stats import block_moments
+from .stats import arrow_block_moments, block_moments
 
 #: Largest pack blob: big enough that a GiB is a handful of files and fsyncs, small enough
 #: that one unused block rarely keeps much else alive.
 PACK_BYTES = 64 << 20
 #: Threads encoding blocks (zstd and file writes release the GIL).
 ENCODE_WORKERS = 2
+#: Neighbouring blocks an encoder takes at a time (8 MiB of float64s).
+RUN_BLOCKS = 16
 #: Store a column compressed only if its first block shrinks by at least this share.
 COMPRESS_MIN_SAVING = 0.10
 #: A snapshot still writing after this many seconds shows a progress bar.
@@ -100,8 +102,8 @@ class _Source:
         memory and, for a plain numeric column, its partial moments."""
         raise NotImplementedError
 
-    def numeric_keys(self) -> dict[str, int]:
-        """Fields whose block moments make up a column's exact statistics: ``key -> column``."""
+    def stat_keys(self) -> dict[str, int]:
+        """Fields whose block moments make up a column's exact figures: ``key -> column``."""
         return {}
 
     def verify(self, key: str, k: int, digest: str) -> bool:
@@ -161,7 +163,10 @@ class _FrameSource(_Source):
             digests[key] = tuple(_prefixed(d) for d in source[int(pos)])
         self._blocks = digests
         self._tags: dict[str, tuple[str, Any]] = {}
-        for key in self.plan.keys:
+        # Under copy-on-write (always, from pandas 3) the plan's shallow copy keeps the data
+        # as it was fingerprinted: nothing to re-check. Older pandas can edit it in place.
+        protected = _copy_on_write()
+        for key in [] if protected else self.plan.keys:
             original = self.plan._originals[key]
             tag = numpy_column_tag(original.dtype)
             if tag is not None:
@@ -184,19 +189,17 @@ class _FrameSource(_Source):
         return self._blocks
 
     def encode(self, key: str, k: int, level: int | None) -> _Encoded:
+        column = key.startswith("col:")
         if self.plan.raw(key):
             block = self.plan.numpy_block(key, k)
-            moments = block_moments(block) if key.startswith("col:") else None
+            moments = block_moments(block) if column else None
             return _Encoded(encode_raw(block, level=level), block.nbytes, moments)
         array = self.plan.array(key, k)
-        return _Encoded([self.plan.encode(key, k, level)], array.nbytes, None)
+        moments = arrow_block_moments(array, self.plan.kind(key)) if column else None
+        return _Encoded([self.plan.encode_array(key, k, array, level)], array.nbytes, moments)
 
-    def numeric_keys(self) -> dict[str, int]:
-        return {
-            key: int(key.partition(":")[2])
-            for key in self.plan.keys
-            if key.startswith("col:") and self.plan.raw(key)
-        }
+    def stat_keys(self) -> dict[str, int]:
+        return {key: int(key.partition(":")[2]) for key in self.plan.keys if key.startswith("col:")}
 
     def verify(self, key: str, k: int, digest: str) -> bool:
         found = self._tags.get(key)
@@ -248,7 +251,7 @@ class _ArraySource(_Source):
         moments = block_moments(block) if block.ndim == 1 and raw_numpy_dtype(block.dtype) else None
         return _Encoded(encode_raw(block, level=level), block.nbytes, moments)
 
-    def numeric_keys(self) -> dict[str, int]:
+    def stat_keys(self) -> dict[str, int]:
         return {"values": 0} if self.array.ndim == 1 and raw_numpy_dtype(self.array.dtype) else {}
 
     def verify(self, key: str, k: int, digest: str) -> bool:
@@ -622,11 +625,13 @@ class Snapshotter:
             # progress counts stored bytes against an estimate of what is left to store
             share = len(todo) / max(sum(len(d) for d in blocks.values()), 1)
             counter = _Counter(report, int(snap.nbytes * share))
-            chunks = _split(todo, ENCODE_WORKERS)
+            # Workers take runs of neighbouring blocks from one queue: the load balances
+            # (compressed and raw columns cost very different CPU) while each pack still
+            # holds long runs of one column for fast restores.
+            queue = _WorkQueue(todo, RUN_BLOCKS)
             futures = [
-                self._pool.submit(self._write_packs, source, chunk, levels, counter)
-                for chunk in chunks
-                if chunk
+                self._pool.submit(self._write_packs, source, queue, levels, counter)
+                for _ in range(min(ENCODE_WORKERS, len(queue)))
             ]
             done, _ = wait(futures)
             errors = [f.exception() for f in futures if f.exception() is not None]
@@ -646,7 +651,7 @@ class Snapshotter:
         the database for blocks stored earlier (an append reads only its new blocks)."""
         from .stats import merge_moments
 
-        numeric = source.numeric_keys()
+        numeric = source.stat_keys()
         if not numeric:
             return {}
         blocks = source.blocks()
@@ -665,9 +670,24 @@ class Snapshotter:
         return out
 
     def _levels(self, source: _Source, todo: list[tuple[str, int, str]]) -> dict[str, int | None]:
-        """Per field: zstd level 1, or ``None`` if its first missing block does not shrink
-        by ``COMPRESS_MIN_SAVING`` (random floats, hashes: compressing them only costs)."""
+        """Per field: zstd level 1, or ``None`` if its blocks do not shrink by
+        ``COMPRESS_MIN_SAVING`` (random floats, hashes: compressing them only costs).
+
+        Decided from a block of the field already stored when there is one (an append
+        then encodes nothing twice), else by encoding its first missing block both ways.
+        """
         levels: dict[str, int | None] = {}
+        missing = {d for _, _, d in todo}
+        blocks = source.blocks()
+        stored = {
+            key: next((d for d in digests if d not in missing), None)
+            for key, digests in blocks.items()
+        }
+        sizes = self.store.block_sizes(d for d in stored.values() if d is not None)
+        for key, digest in stored.items():
+            if digest in sizes:
+                length, raw = sizes[digest]
+                levels[key] = 1 if length <= raw * (1 - COMPRESS_MIN_SAVING) else None
         for key, k, _ in todo:
             if key in levels:
                 continue
@@ -679,7 +699,7 @@ class Snapshotter:
     def _write_packs(
         self,
         source: _Source,
-        items: list[tuple[str, int, str]],
+        queue: _WorkQueue,
         levels: Mapping[str, int | None],
         counter: _Counter,
     ) -> list[dict[str, Any]]:
@@ -687,13 +707,12 @@ class Snapshotter:
         pending: list[dict[str, Any]] = []
         writer: BlobWriter | None = None
         try:
-            for key, k, digest in items:
+            for key, k, digest in queue:
                 encoded = source.encode(key, k, levels.get(key, 1))
                 if not source.verify(key, k, digest):
                     raise SnapshotError(
-                        f"the data changed while it was being stored ({key}, rows from "
-                        f"{k} and on); snapshot it again once it is no longer "
-                        "being modified"
+                        f"the data changed while it was being stored ({key}, block {k} and "
+                        "on); snapshot it again once it is no longer being modified"
                     )
                 if writer is None:
                     writer = self.blobs.writer()
@@ -720,6 +739,7 @@ class Snapshotter:
                 rows.extend({**r, "pack": pack} for r in pending)
                 writer = None
         except BaseException:
+            queue.stop()  # the other workers stop too: the snapshot has failed
             if writer is not None:
                 writer.abort()
             raise
@@ -1030,11 +1050,39 @@ class _Counter:
         self.report(done, max(self.total, done))
 
 
-def _split(items: list[Any], parts: int) -> list[list[Any]]:
-    """Contiguous, nearly equal parts: each encoder writes neighbouring blocks into its
-    packs, so restoring a column reads long runs of each pack."""
-    size = -(-len(items) // parts) if items else 0
-    return [items[i : i + size] for i in range(0, len(items), size)] if size else []
+class _WorkQueue:
+    """The blocks to store, handed out in runs of up to ``run`` neighbours (thread-safe)."""
+
+    def __init__(self, items: list[Any], run: int) -> None:
+        self._runs = [items[i : i + run] for i in range(0, len(items), run)]
+        self._next = 0
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            with self._lock:
+                if self._stopped or self._next >= len(self._runs):
+                    return
+                run = self._runs[self._next]
+                self._next += 1
+            yield from run
+
+
+def _copy_on_write() -> bool:
+    import pandas as pd
+
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    with contextlib.suppress(Exception):
+        return bool(pd.options.mode.copy_on_write is True)
+    return False
 
 
 def _safe_stats(source: _Source, moments: Mapping[int, Any]) -> dict[str, Any] | None:

@@ -1103,6 +1103,22 @@ class Store:
                     found[r.digest] = (r.pack, r.offset, r.length)
         return found
 
+    def block_sizes(self, digests: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """``digest -> (stored length, raw bytes)`` of stored blocks: how well they
+        compressed, so a writer can decide for their neighbours without trying."""
+        wanted = list(dict.fromkeys(digests))
+        found: dict[str, tuple[int, int]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[i : i + _IN_CHUNK]
+                for r in conn.execute(
+                    select(_blocks_t.c.digest, _blocks_t.c.length, _blocks_t.c.raw_bytes).where(
+                        _blocks_t.c.digest.in_(chunk)
+                    )
+                ):
+                    found[r.digest] = (r.length, r.raw_bytes)
+        return found
+
     def block_stats(self, digests: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The partial moments recorded with stored blocks (blocks without any are left out)."""
         wanted = list(dict.fromkeys(digests))
