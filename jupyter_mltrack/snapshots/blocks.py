@@ -205,6 +205,11 @@ def decode_block(data: bytes | memoryview | pa.Buffer) -> Block:
     return Block(values, kinds)
 
 
+def as_block(data: bytes | memoryview | pa.Buffer | Block) -> Block:
+    """A block, decoding it unless a reader thread already did."""
+    return data if isinstance(data, Block) else decode_block(data)
+
+
 def _storage_array(array: pa.Array) -> pa.Array:
     """What a block stores: dictionary arrays keep only their indices."""
     return array.indices if pa.types.is_dictionary(array.type) else array
@@ -371,7 +376,7 @@ def _plan(df: pd.DataFrame, block_rows: int) -> _Plan:
     work.columns = [_field_name("col", i) for i in range(df.shape[1])]
     work.index = work.index.set_names([_field_name("index", i) for i in range(df.index.nlevels)])
     try:
-        arrow_schema = pa.Schema.from_pandas(work, preserve_index=None)
+        arrow_schema = _arrow_schema(work)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise TypeError(f"cannot store this frame as Arrow blocks: {exc}") from exc
     meta = arrow_schema.pandas_metadata
@@ -406,6 +411,38 @@ def _plan(df: pd.DataFrame, block_rows: int) -> _Plan:
         "arrow_schema": base64.b64encode(arrow_schema.serialize().to_pybytes()).decode(),
     }
     return _Plan(schema, arrow_schema, originals, work)
+
+
+#: Arrow types and pandas metadata of object columns whose type is known from a cheap
+#: ``infer_dtype`` scan (pyarrow would infer it value by value, a second full pass).
+_TEXT_TYPES = {"string": (pa.string(), "unicode"), "bytes": (pa.binary(), "bytes")}
+
+
+def _arrow_schema(work: pd.DataFrame) -> pa.Schema:
+    """``pa.Schema.from_pandas(work)``, without converting object columns of strings (or
+    bytes) to learn their type: they are swapped for an untouched placeholder while the
+    schema is built, then given the type and pandas metadata pyarrow would have given."""
+    text: dict[int, tuple[pa.DataType, str]] = {}
+    for i in range(work.shape[1]):
+        column = work.iloc[:, i]
+        if column.dtype == object and len(column):
+            found = _TEXT_TYPES.get(pd.api.types.infer_dtype(column, skipna=True))
+            if found is not None:
+                text[i] = found
+    if not text:
+        return pa.Schema.from_pandas(work, preserve_index=None)
+    proxy = work.copy(deep=False)
+    for i in text:
+        proxy.isetitem(i, np.empty(len(work), dtype=np.int8))  # never read
+    schema = pa.Schema.from_pandas(proxy, preserve_index=None)
+    meta = json.loads(schema.metadata[b"pandas"])
+    for i, (arrow_type, pandas_type) in text.items():
+        name = work.columns[i]
+        schema = schema.set(i, pa.field(name, arrow_type))
+        for entry in meta["columns"]:
+            if entry.get("field_name") == name:
+                entry.update(pandas_type=pandas_type, numpy_type="object", metadata=None)
+    return schema.with_metadata({**schema.metadata, b"pandas": json.dumps(meta).encode()})
 
 
 def _field_entry(key: str, field: str, original: Any, arrow_type: pa.DataType) -> dict[str, Any]:
@@ -553,7 +590,7 @@ def frame_to_blocks(
 
 def blocks_to_frame(
     schema_json: str,
-    blocks: Mapping[str, Sequence[bytes | memoryview | pa.Buffer]],
+    blocks: Mapping[str, Sequence[bytes | memoryview | pa.Buffer | Block]],
     columns: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Rebuild exactly the frame :func:`frame_to_blocks` was given.
@@ -575,7 +612,7 @@ def blocks_to_frame(
                 raise ValueError(f"{entry['key']}: {len(whole)} rows, expected {nrows}")
             arrays.append(pa.chunked_array([pa.array(whole, type=field.type)], type=field.type))
             continue
-        decoded = [decode_block(b) for b in blocks[entry["key"]]]
+        decoded = [as_block(b) for b in blocks[entry["key"]]]
         chunks = [d.values for d in decoded]
         if entry["dictionary"] is not None:
             dictionary = decode_block(base64.b64decode(entry["dictionary"])).values

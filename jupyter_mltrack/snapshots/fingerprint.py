@@ -419,7 +419,6 @@ def _null_kind(value: Any) -> int:
 
 def _object_column(values: np.ndarray, name: str) -> tuple[str, dict[str, Any], tuple[str, ...]]:
     import pandas as pd
-    import pyarrow as pa
 
     inferred = pd.api.types.infer_dtype(values, skipna=True)
     if inferred not in _OBJECT_KINDS:
@@ -427,6 +426,53 @@ def _object_column(values: np.ndarray, name: str) -> tuple[str, dict[str, Any], 
             f"column {name!r}: object values of mixed or unsupported types ({inferred!r}) have "
             "no exact fingerprint; convert the column to one type (e.g. .astype(str)) first"
         )
+    kind = _OBJECT_KINDS[inferred]
+    if kind in ("str", "bytes"):
+        return _text_column(values, kind, name)
+    return _other_object_column(values, inferred, name)
+
+
+def _text_column(
+    values: np.ndarray, kind: str, name: str
+) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """Object strings (or bytes), converted and hashed one block at a time: a column of
+    millions of Python strings is never held as Arrow all at once.
+
+    The kinds of missing values are hashed only if the column has any, which is known only
+    at the end: each block gets both digests and the right list is kept.
+    """
+    import pyarrow as pa
+
+    arrow_type = pa.string() if kind == "str" else pa.binary()
+    tag = f"object/{kind}/{arrow_type}"
+    plain: list[str] = []
+    with_kinds: list[str] = []
+    nulls = False
+    for start, stop in _block_ranges(len(values)):
+        block = values[start:stop]
+        try:
+            part = pa.array(block, type=arrow_type, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as err:
+            raise TypeError(f"column {name!r}: cannot fingerprint object values: {err}") from err
+        kinds = np.zeros(stop - start, dtype=np.uint8)
+        if part.null_count:
+            nulls = True
+            where = np.flatnonzero(part.is_null().to_numpy(zero_copy_only=False))
+            kinds[where] = [_null_kind(block[i]) for i in where]
+        h = xxhash.xxh3_128(_header(tag, stop - start))
+        _arrow_update(h, part, name)
+        plain.append(h.hexdigest())
+        h.update(kinds)
+        with_kinds.append(h.hexdigest())
+    return tag, {"dtype": "object", "values": kind}, tuple(with_kinds if nulls else plain)
+
+
+def _other_object_column(
+    values: np.ndarray, inferred: str, name: str
+) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    import pandas as pd
+    import pyarrow as pa
+
     try:
         arr = pa.array(values, from_pandas=True)
     except (pa.ArrowException, TypeError, ValueError, OverflowError) as err:

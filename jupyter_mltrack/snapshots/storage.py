@@ -816,16 +816,17 @@ class Snapshotter:
         """Read ``blocks`` and rebuild the object ``layout`` describes. Raw numpy fields are
         decoded straight into their final arrays (one pass over fresh memory); the other
         blocks are kept as bytes and decoded by :mod:`.blocks`."""
-        from .blocks import decode_raw_into
+        from .blocks import Block, decode_block, decode_raw_into
 
         consumers: dict[str, list[Callable[[memoryview], None]]] = {}
-        kept: dict[str, bytes] = {}
+        kept: dict[str, Block] = {}
         columns: dict[str, np.ndarray] = {}
         raw = _raw_fields(layout)
 
         def keep(digest: str) -> Callable[[memoryview], None]:
             def consume(view: memoryview) -> None:
-                kept[digest] = bytes(view)
+                # decoded here, on the reader threads, not one by one afterwards
+                kept[digest] = decode_block(bytes(view))
 
             return consume
 
@@ -1158,7 +1159,7 @@ def _raw_fields(layout: Mapping[str, Any]) -> dict[str, tuple[np.dtype, int, int
 def _rebuild(
     snap: Snapshot,
     layout: dict[str, Any],
-    blocks: Mapping[str, list[bytes]],
+    blocks: Mapping[str, list[Any]],
     columns: Mapping[str, np.ndarray] | None = None,
 ) -> Any:
     fmt = layout.get("format")
@@ -1184,12 +1185,12 @@ def _rebuild(
     if fmt == "mltrack-table/1":
         import pyarrow as pa
 
-        from .blocks import decode_block
+        from .blocks import as_block
 
         schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(layout["arrow_schema"])))
         arrays = []
         for i, f in enumerate(schema):
-            chunks = [decode_block(b).values for b in blocks.get(f"col:{i}", [])]
+            chunks = [as_block(b).values for b in blocks.get(f"col:{i}", [])]
             arrays.append(pa.chunked_array(chunks, type=f.type))
         return pa.Table.from_arrays(arrays, schema=schema)
     raise SnapshotError(f"snapshot {snap.short}: unknown storage format {fmt!r}")
