@@ -67,6 +67,9 @@ PACK_BYTES = 64 << 20
 ENCODE_WORKERS = 2
 #: Neighbouring blocks an encoder takes at a time (8 MiB of float64s).
 RUN_BLOCKS = 16
+#: Largest single read when restoring: enough to amortise the call, small enough that the
+#: readers share the work evenly and their reused buffers stay small.
+READ_BYTES = 8 << 20
 #: Store a column compressed only if its first block shrinks by at least this share.
 COMPRESS_MIN_SAVING = 0.10
 #: A snapshot still writing after this many seconds shows a progress bar.
@@ -1220,7 +1223,7 @@ def _thread_buffer(size: int) -> memoryview:
     return memoryview(buffer)[:size]
 
 
-def _runs(entries: list[tuple[int, int, str]], limit: int = PACK_BYTES) -> list[list[Any]]:
+def _runs(entries: list[tuple[int, int, str]], limit: int = READ_BYTES) -> list[list[Any]]:
     """Adjacent blocks of one pack, grouped into reads of at most ``limit`` bytes."""
     runs: list[list[Any]] = []
     for entry in sorted(entries):
