@@ -192,3 +192,32 @@ def test_kernel_exit_waits_for_pending_writes(tmp_path: Path) -> None:
             sn.close()
     finally:
         st.close()
+
+
+def test_slow_snapshot_shows_progress_not_recorded_as_output(tmp_path: Path) -> None:
+    k = Kernel(tmp_path, tmp_path / "home", notebook="progress.ipynb")
+    try:
+        k.ok("%load_ext jupyter_mltrack")
+        k.ok(
+            "import numpy as np, pandas as pd\n"
+            "from jupyter_mltrack.snapshots import storage\n"
+            "storage.PROGRESS_AFTER = 0.0  # as if it were a big frame\n"
+            "df = pd.DataFrame({'v': np.random.default_rng(0).random(2_000_000)})"
+        )
+        result = k.ok("%%track -e progress\nm = df.v.mean()")
+        shown = [
+            o["data"]["text/plain"]
+            for o in result["outputs"]
+            if o["output_type"] == "display_data"
+            and "mltrack: snapshot" in o["data"].get("text/plain", "")
+        ]
+        assert shown  # the user sees the bar under the cell
+        k.ok("import time; time.sleep(0.5)")
+    finally:
+        k.stop()
+    st = Store(str(tmp_path / "home"))
+    try:
+        outputs = last_run(st, "progress").outputs
+        assert not any("mltrack: snapshot" in str(o) for o in outputs)
+    finally:
+        st.close()

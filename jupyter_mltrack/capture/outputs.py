@@ -72,8 +72,8 @@ class OutputRecorder:
             return
 
     def display(self, data: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
-        if RUN_CARD_MIME in data:
-            return
+        if RUN_CARD_MIME in data or ((metadata or {}).get("mltrack") or {}).get("progress"):
+            return  # the run card and snapshot progress bars are not the cell's outputs
         self._append(
             capped(
                 {

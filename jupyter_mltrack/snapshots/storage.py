@@ -74,6 +74,8 @@ READ_BYTES = 8 << 20
 COMPRESS_MIN_SAVING = 0.10
 #: A snapshot still writing after this many seconds shows a progress bar.
 PROGRESS_AFTER = 1.0
+#: Marks the progress display, so a tracked cell does not record it among its outputs.
+PROGRESS_METADATA = {"mltrack": {"progress": True}}
 #: Bytes of a file kept in memory when a blob store cannot hand out a local path.
 FILE_CACHE_DIR = "files"
 
@@ -417,9 +419,9 @@ class _Progress:
             ),
         }
         if self._handle is None:
-            self._handle = display(bundle, raw=True, display_id=True)
+            self._handle = display(bundle, raw=True, display_id=True, metadata=PROGRESS_METADATA)
         else:
-            self._handle.update(bundle, raw=True)
+            self._handle.update(bundle, raw=True, metadata=PROGRESS_METADATA)
         self._shown = True
 
 
