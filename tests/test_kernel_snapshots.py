@@ -204,7 +204,12 @@ def test_slow_snapshot_shows_progress_not_recorded_as_output(tmp_path: Path) -> 
             "storage.PROGRESS_AFTER = 0.0  # as if it were a big frame\n"
             "df = pd.DataFrame({'v': np.random.default_rng(0).random(2_000_000)})"
         )
-        result = k.ok("%%track -e progress\nm = df.v.mean()")
+        result = k.ok(
+            "%%track -e progress\n"
+            "m = df.v.mean()\n"
+            "from jupyter_mltrack.capture.data import wait_for_snapshots\n"
+            "wait_for_snapshots()  # the bar is shown while the cell (and its recorder) runs"
+        )
         shown = [
             o["data"]["text/plain"]
             for o in result["outputs"]
