@@ -15,26 +15,14 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from jupyter_mltrack.snapshots import fingerprint as fpmod
 from jupyter_mltrack.snapshots import storage
 from jupyter_mltrack.snapshots.diff import diff_snapshots
 from jupyter_mltrack.snapshots.storage import SnapshotError, Snapshotter
 from jupyter_mltrack.store import Snapshot, SnapshotNotFound, SnapshotStatus, Store
 
-from .test_fingerprint import frames
+from .test_fingerprint import frames, small_blocks
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-@contextlib.contextmanager
-def small_blocks(rows: int = 4) -> Iterator[None]:
-    """Tiny blocks, so small frames span many blocks (and partial last blocks)."""
-    old = fpmod.BLOCK_ROWS
-    fpmod.BLOCK_ROWS = rows
-    try:
-        yield
-    finally:
-        fpmod.BLOCK_ROWS = old
 
 
 @pytest.fixture
@@ -95,7 +83,7 @@ def test_any_frame_restores_exactly(
     st = Store(str(tmp_path_factory.mktemp("prop")))
     sn = Snapshotter(st)
     try:
-        with small_blocks():
+        with small_blocks(4):
             snap, _ = take(sn, df)
             back = sn.load(snap.digest)
         pd.testing.assert_frame_equal(back, df, check_exact=True)

@@ -567,16 +567,10 @@ class FramePlan:
     def kind(self, key: str) -> str:
         """``number``, ``datetime``, ``timedelta`` or ``other``: which block statistics a
         field has (a categorical's stored codes are not its values)."""
-        dtype = self._originals[key].dtype
-        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
-            return "other"
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            return "datetime"
-        if pd.api.types.is_timedelta64_dtype(dtype):
-            return "timedelta"
-        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
-            return "number"
-        return "other"
+        from .stats import dtype_kind
+
+        kind = dtype_kind(self._originals[key].dtype)
+        return kind if kind in ("number", "datetime", "timedelta") else "other"
 
 
 def frame_to_blocks(

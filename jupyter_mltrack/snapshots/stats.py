@@ -338,9 +338,14 @@ def _scalar(value: Any) -> Any:
 
 
 def _kind(series: Any) -> str:
+    return dtype_kind(series.dtype)
+
+
+def dtype_kind(dtype: Any) -> str:
+    """What statistics a column of this dtype gets: ``number``, ``datetime``,
+    ``timedelta``, ``bool``, ``category`` or ``other``."""
     import pandas as pd
 
-    dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return "category"
     if pd.api.types.is_bool_dtype(dtype):
