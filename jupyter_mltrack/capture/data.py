@@ -12,6 +12,7 @@ but compare one attribute.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import sys
@@ -211,11 +212,11 @@ def snapshot_values(
 ) -> list[str]:
     """Snapshot the datasets among ``names`` as the run's ``role`` data; returns the names
     that could not be snapshotted (their values have no exact fingerprint)."""
-    sn = snapshotter(run.store)
     skipped = []
     for name in names:
         if name not in namespace or not is_dataset(namespace[name]):
             continue
+        sn = snapshotter(run.store)
         try:
             job = sn.snapshot(namespace[name], progress=True)
         except Exception as exc:
@@ -241,7 +242,7 @@ class FileAccess:
         self.thread = threading.get_ident()
         self.reads: dict[str, str] = {}  # resolved path -> path as the cell wrote it
         self.writes: dict[str, str] = {}
-        self.ignore = tuple(os.path.join(str(p), "") for p in {*_python_dirs(), *ignore})
+        self.ignore = _ignored(tuple(ignore))
 
     @classmethod
     def install(cls) -> None:
@@ -283,6 +284,11 @@ class FileAccess:
         return {p: t for p, t in self.writes.items() if _is_file(p)}
 
 
+@functools.lru_cache(maxsize=8)
+def _ignored(extra: tuple[Path, ...]) -> tuple[str, ...]:
+    return tuple(os.path.join(str(p), "") for p in {*_python_dirs(), *extra})
+
+
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if event != "open":
         return
@@ -309,7 +315,9 @@ def _is_file(path: str) -> bool:
         return False
 
 
-def _python_dirs() -> set[Path]:
+@functools.cache
+def _python_dirs() -> frozenset[Path]:
+    """Folders whose files are never a run's data (computed once: it resolves paths)."""
     import sysconfig
 
     dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
@@ -330,12 +338,14 @@ def _python_dirs() -> set[Path]:
     home = Path.home()
     dirs.update(home / d for d in (".cache", ".config", ".local", ".matplotlib", ".keras"))
     dirs.update(Path(d) for d in ("/etc", "/usr", "/var/lib", "/run", "/opt/conda"))
-    return {d.resolve() for d in dirs}
+    return frozenset(d.resolve() for d in dirs)
 
 
 def snapshot_files(
     run: Any, role: str, files: dict[str, str], *, quiet: bool = False
 ) -> list[SnapshotJob]:
+    if not files:
+        return []
     sn = snapshotter(run.store)
     jobs = []
     for resolved, as_written in files.items():
