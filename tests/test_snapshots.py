@@ -470,3 +470,31 @@ def test_unstorable_frames_raise_snapshot_errors(local: Snapshotter) -> None:
         local.snapshot(dup)
     snap, _ = take(local, pd.DataFrame({"a": [1, 2]}))
     assert local.store.resolve_snapshot(snap.short.upper()).digest == snap.digest
+
+
+def test_snapshots_through_an_fsspec_blob_store(sqlite_store: Store) -> None:
+    """Teams keep blobs in object storage: the same packs, written with one PUT each."""
+    import uuid
+
+    sqlite_store.blob_url = f"memory://mltrack-{uuid.uuid4().hex}"
+    sn = Snapshotter(sqlite_store)
+    try:
+        assert type(sn.blobs).__name__ == "FsspecBlobStore"
+        df = mixed(300)
+        with small_blocks(64):
+            snap, written = take(sn, df)
+            assert written > 0 and take(sn, df)[1] == 0
+            pd.testing.assert_frame_equal(sn.load(snap), df, check_exact=True)
+            pd.testing.assert_frame_equal(sn.preview(snap, 100, 30), df.iloc[100:130])
+        path = Path(os.environ["MLTRACK_HOME"]) / "f.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("payload")
+        fsnap, _ = take(sn, path)
+        assert Path(sn.load(fsnap)).read_text() == "payload"  # a local cached copy
+        packs = set(sn.blobs.iter_digests()) - {fsnap.digest}
+        assert packs
+        report = sn.gc()  # neither is pinned nor used by a run
+        assert set(report["snapshots"]) == {snap.digest, fsnap.digest}
+        assert list(sn.blobs.iter_digests()) == []
+    finally:
+        sn.close()
