@@ -28,7 +28,7 @@ def _mltrack_once(store: Any, n: int) -> float:
     mltrack.end_run()
     elapsed = time.perf_counter() - t0
     db = store.engine.url.database
-    got = count_rows(db, f"SELECT count(*) FROM metrics WHERE run_id = '{run.id}'")
+    got = count_rows(db, f"SELECT sum(count) FROM metric_chunks WHERE run_id = '{run.id}'")
     assert got == n, (got, n)
     return elapsed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -203,3 +204,52 @@ def test_upgrade_from_0001_keeps_data_and_widens_steps(engine: Engine, store_url
         assert "ix_latest_metrics_key_value" in indexes
     finally:
         store.close()
+
+
+def test_0004_moves_metric_points_into_chunks_and_back(engine: Engine, store_url: str) -> None:
+    """Points stored a row each move into chunks (NaN, order of equal steps and all), and a
+    downgrade puts them back as rows."""
+    alembic(engine, "upgrade", "0003")
+    now = 1_700_000_000.0
+    points = [("loss", 0, 1.0), ("loss", 1, None), ("acc", 0, 0.5), ("loss", 1, 0.75)]
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO experiments (id, name, created_at) VALUES (1, 'e', :t)"), {"t": now}
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, experiment_id, number, status, start_time, updated_at, code,"
+                " note, source) VALUES (:id, 1, 1, 'finished', :t, :t, '', '', 'notebook')"
+            ),
+            {"id": "b" * 32, "t": now},
+        )
+        for i, (key, step, value) in enumerate(points):
+            conn.execute(
+                text(
+                    "INSERT INTO metrics (run_id, key, step, value, timestamp)"
+                    " VALUES (:id, :k, :s, :v, :t)"
+                ),
+                {"id": "b" * 32, "k": key, "s": step, "v": value, "t": now + i},
+            )
+    alembic(engine, "upgrade", "0004")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM metric_chunks")).scalar_one() == 2
+    store = Store(store_url)
+    try:
+        series = store.get_run_detail("b" * 32).metric_series
+    finally:
+        store.close()
+    loss = [(p.step, p.value) for p in series["loss"]]
+    assert loss[0] == (0, 1.0) and loss[1][0] == 1 and math.isnan(loss[1][1])
+    assert loss[2] == (1, 0.75)  # equal steps stay in the order they were logged
+    assert [(p.step, p.value) for p in series["acc"]] == [(0, 0.5)]
+
+    alembic(engine, "downgrade", "0003")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT key, step, value FROM metrics ORDER BY key, id")).all()
+    assert [tuple(r) for r in rows] == [
+        ("acc", 0, 0.5),
+        ("loss", 0, 1.0),
+        ("loss", 1, None),
+        ("loss", 1, 0.75),
+    ]

@@ -29,7 +29,7 @@ from jupyter_mltrack.store import (
     StoreError,
 )
 
-CHILD_TABLES = ("params", "metrics", "latest_metrics", "outputs", "tags")
+CHILD_TABLES = ("params", "metric_chunks", "latest_metrics", "outputs", "tags")
 
 
 def point(key: str, value: float, step: int, ts: float | None = None) -> MetricPoint:
@@ -742,3 +742,17 @@ def test_store_location_of_each_backend(store_url: str) -> None:
         "postgresql+psycopg://u:p@db.example:5432/ml"
     )
     assert resolve_store_url("postgresql+psycopg2://u@h/d") == "postgresql+psycopg2://u@h/d"
+
+
+def test_series_are_stored_in_chunks_one_per_flush(store: Store) -> None:
+    run = store.create_run("chunks")
+    store.log_metrics(
+        run.id, [point("a", float(i), i) for i in range(50_000)] + [point("b", 1.0, 0)]
+    )
+    store.log_metrics(run.id, [point("a", -1.0, 10), point("a", math.inf, 50_000)])
+    assert count_rows(store, "metric_chunks", run.id) == 3  # a, b, then a again
+    series = store.get_run_detail(run.id).metric_series
+    a = series["a"]
+    assert len(a) == 50_002 and [p.step for p in a[:3]] == [0, 1, 2]
+    assert [p.value for p in a if p.step == 10] == [10.0, -1.0]  # logging order kept
+    assert a[-1].value == math.inf and series["b"][0].value == 1.0

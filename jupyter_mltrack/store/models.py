@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -91,19 +92,26 @@ class ParamRow(Base):
     value: Mapped[str] = mapped_column(Text, nullable=False)
 
 
-class MetricRow(Base):
-    """One point of a metric series. NaN is stored as NULL (SQLite cannot keep NaN)."""
+class MetricChunkRow(Base):
+    """Points of one metric of one run, as written by one flush: steps (int64), values
+    (float64, NaN kept) and timestamps (float64) as little-endian arrays.
 
-    __tablename__ = "metrics"
-    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+    A row per point (MLflow's layout) makes logging 100,000 steps cost 100,000 inserts and
+    index entries; a chunk per flush makes it one, and reading a series back is a few rows.
+    """
+
+    __tablename__ = "metric_chunks"
+    __table_args__ = (Index("ix_metric_chunks_run_key", "run_id", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
     key: Mapped[str] = mapped_column(String(256), nullable=False)
-    #: 64-bit: steps are often sample counts or timestamps in ms, past 2**31.
-    step: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    value: Mapped[float | None] = mapped_column(Float)
-    timestamp: Mapped[float] = mapped_column(Float, nullable=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_step: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last_step: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    steps: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    values: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    timestamps: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class LatestMetricRow(Base):

@@ -14,7 +14,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
 
 #: The newest migration in ``migrations/versions``.
-HEAD = "0003"
+HEAD = "0004"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
