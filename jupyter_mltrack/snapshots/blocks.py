@@ -420,7 +420,7 @@ _TEXT_TYPES = {"string": (pa.string(), "unicode"), "bytes": (pa.binary(), "bytes
 
 def _arrow_schema(work: pd.DataFrame) -> pa.Schema:
     """``pa.Schema.from_pandas(work)``, without converting object columns of strings (or
-    bytes) to learn their type: they are swapped for an untouched placeholder while the
+    bytes) to learn their type: they are swapped for an untouched stand-in while the
     schema is built, then given the type and pandas metadata pyarrow would have given."""
     text: dict[int, tuple[pa.DataType, str]] = {}
     for i in range(work.shape[1]):

@@ -30,6 +30,7 @@ where the filesystem allows; never a link to the user's file), then re-hashed.
 
 from __future__ import annotations
 
+import abc
 import base64
 import contextlib
 import os
@@ -92,23 +93,28 @@ class SnapshotError(Exception):
 # --------------------------------------------------------------------------- sources
 
 
-class _Source:
+class _Source(abc.ABC):
     """What a snapshot stores: its blocks (by field key) and how to encode one."""
 
     kind: str
     fingerprint: Fingerprint | None
 
+    @abc.abstractmethod
     def layout(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """How to rebuild the object from its blocks (stored with the snapshot)."""
 
+    @abc.abstractmethod
     def blocks(self) -> dict[str, tuple[str, ...]]:
         """``key -> block digests`` of every stored field."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def encode(self, key: str, k: int, level: int | None) -> _Encoded:
         """Block ``k`` of ``key``: the buffers to store, in order, the size of its values in
         memory and, for a plain numeric column, its partial moments."""
-        raise NotImplementedError
+
+    @abc.abstractmethod
+    def raw_size(self) -> int:
+        """Bytes the object takes in memory."""
 
     def stat_keys(self) -> dict[str, int]:
         """Fields whose block moments make up a column's exact figures: ``key -> column``."""
@@ -117,9 +123,6 @@ class _Source:
     def verify(self, key: str, k: int, digest: str) -> bool:
         """Is block ``k`` of ``key`` still the data that was fingerprinted?"""
         return True
-
-    def raw_size(self) -> int:
-        raise NotImplementedError
 
     def stats(self, moments: Mapping[int, Any]) -> dict[str, Any] | None:
         return None
