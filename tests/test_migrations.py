@@ -253,3 +253,28 @@ def test_0004_moves_metric_points_into_chunks_and_back(engine: Engine, store_url
         ("loss", 1, None),
         ("loss", 1, 0.75),
     ]
+
+
+def test_processes_opening_a_new_store_at_once_take_turns_migrating(store_url: str) -> None:
+    """A kernel's first logged cell and the server (or two kernels) may create the store at
+    the same moment: every one of them must open it, none may fail with "table exists"."""
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom jupyter_mltrack.store import Store\nStore(sys.argv[1]).close()\n"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, store_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, "\n".join(errors)
+    st = Store(store_url)
+    try:
+        assert schema.current_revision(st.engine) == schema.HEAD
+    finally:
+        st.close()

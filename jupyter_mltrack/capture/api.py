@@ -369,6 +369,32 @@ def start_run(
     return active
 
 
+def start_pipeline_run(
+    experiment: str | None,
+    params: Mapping[str, Any],
+    parent_run_id: str | None = None,
+    notebook_path: str | None = None,
+) -> ActiveRun | None:
+    """The run an exported pipeline records (source ``pipeline``, linked to the notebook's run).
+
+    A pipeline must run where no store can be opened (a read-only checkout, a CI box): then
+    this says why on stderr and returns ``None`` instead of failing the pipeline.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return start_run(
+            experiment=experiment,
+            params=params,
+            source="pipeline",
+            parent_run_id=parent_run_id,
+            notebook_path=notebook_path or "",
+        )
+    except (SQLAlchemyError, OSError, TrackingError) as exc:
+        print(f"pipeline: not recording the run ({exc})", file=sys.stderr)
+        return None
+
+
 def default_experiment(notebook: str | None) -> str | None:
     """Runs of a notebook go to an experiment named after it, unless told otherwise."""
     env = os.environ.get("MLTRACK_EXPERIMENT")

@@ -73,6 +73,8 @@ class TrackedCell:
             source="notebook",
         )
         self.run.in_cell = True
+        if magics.log is not None:
+            magics.log.note_run(self.run.id)
         self.files: FileAccess | None = None
         if magics.snapshot_data and not args.no_snapshot:
             self._snapshot_inputs()

@@ -293,11 +293,22 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if event != "open":
         return
     recorder = FileAccess.current
-    if recorder is None:
+    log = _execution_log()
+    if recorder is None and log is None:
         return
     with contextlib.suppress(Exception):  # an audit hook must never break the user's open()
         path, mode, flags = (list(args) + [None, None, None])[:3]
-        recorder.seen(path, mode, flags)
+        if recorder is not None:
+            recorder.seen(path, mode, flags)
+        if log is not None and not isinstance(path, int):
+            resolved = os.path.abspath(os.fsdecode(path))
+            if not resolved.startswith(_ignored(()) + ("/proc/", "/sys/", "/dev/")):
+                log.file_opened(resolved, _writes(mode, flags))
+
+
+def _execution_log() -> Any:
+    history = sys.modules.get("jupyter_mltrack.capture.history")
+    return history.ExecutionLog.current if history is not None else None
 
 
 def _writes(mode: Any, flags: Any) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Int, Unicode
@@ -19,6 +20,8 @@ from traitlets.config import Configurable
 
 from . import api
 from .cell import TrackedCell
+from .data import FileAccess
+from .history import STEP, TAKEN, ExecutionLog
 from .kernelinfo import notebook_path
 from .outputs import MAX_OUTPUT_BYTES
 
@@ -54,6 +57,8 @@ class TrackMagics(Magics, Configurable):
         Magics.__init__(self, shell=shell, **kwargs)
         #: Tracked cells being executed (more than one only when a cell runs another).
         self._cells: list[TrackedCell] = []
+        #: The session's execution log (set when the extension is loaded).
+        self.log: ExecutionLog | None = None
         self._transforming: str | None = None
         self._transformed: tuple[str, str] | None = None
 
@@ -194,7 +199,53 @@ class TrackMagics(Magics, Configurable):
             return None
         if cmd == "runs":
             return self._list_runs()
-        raise ValueError(f"unknown %mltrack command {cmd!r}; use store, experiment or runs")
+        if cmd == "export":
+            return self._export(rest)
+        raise ValueError(f"unknown %mltrack command {cmd!r}; use store, experiment, runs or export")
+
+    def _export(self, words: list[str]) -> Any:
+        """``%mltrack export [--target NAME ...] [--run RUN] -o DIR``: this session (or the
+        run's) as a pipeline script, written to DIR."""
+        import argparse
+        import os
+
+        from ..pipeline.export import ExportError, export
+        from ..store import RunNotFound
+
+        parser = argparse.ArgumentParser(
+            prog="%mltrack export", add_help=False, exit_on_error=False
+        )
+        parser.add_argument("--target", "-t", action="append", default=[])
+        parser.add_argument("--run", "-r")
+        parser.add_argument("-o", "--output", default="pipeline")
+        try:
+            args = parser.parse_args(words)
+        except (argparse.ArgumentError, SystemExit) as exc:
+            raise UsageError(f"%mltrack export: {exc}") from None
+        api.wait_pending()  # the log of the cells run so far is on its way to the store
+        if self.log is None:
+            raise UsageError("the execution log is not running: %load_ext jupyter_mltrack")
+        store = api.get_store()
+        run_id = None
+        if args.run is not None:
+            experiment = self.experiment or api.default_experiment(notebook_path())
+            try:
+                run_id = store.resolve_run_id(args.run, experiment)
+            except RunNotFound as exc:
+                raise UsageError(f"%mltrack export: {exc}") from None
+        try:
+            result = export(
+                store,
+                directory=args.output,
+                session_id=self.log.session_id if run_id is None else None,
+                targets=args.target,
+                run=run_id,
+                notebook_file=os.environ.get("JPY_SESSION_NAME"),
+            )
+        except ExportError as exc:
+            raise UsageError(f"%mltrack export: {exc}") from None
+        print(result.summary())
+        return None
 
     def _list_runs(self) -> Any:
         from IPython.display import HTML
@@ -222,9 +273,17 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.configurables.append(magics)
     ipython.input_transformers_cleanup.insert(0, magics.strip_magic_line)
     ipython.input_transformers_post.append(magics.keep_transformed)
+    # The execution log's hooks come first: the tracked cell's run is noted in its record.
+    log = magics.log = ExecutionLog(ipython)
+    ipython.input_transformers_post.append(log.keep_transformed)
+    ipython.events.register("pre_run_cell", log.pre_run_cell)
+    ipython.events.register("post_run_cell", log.post_run_cell)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)
-    ipython.push({"mltrack": jupyter_mltrack}, interactive=False)
+    ipython.push(
+        {"mltrack": jupyter_mltrack, STEP: log.step, TAKEN: log.taken.add}, interactive=False
+    )
+    FileAccess.install()
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -234,6 +293,16 @@ def unload_ipython_extension(ipython: Any) -> None:
             ipython.input_transformers_cleanup.remove(magics.strip_magic_line)
         if magics.keep_transformed in ipython.input_transformers_post:
             ipython.input_transformers_post.remove(magics.keep_transformed)
+        log = getattr(magics, "log", None)
+        if log is not None:
+            if log.keep_transformed in ipython.input_transformers_post:
+                ipython.input_transformers_post.remove(log.keep_transformed)
+            for event, hook in (
+                ("pre_run_cell", log.pre_run_cell),
+                ("post_run_cell", log.post_run_cell),
+            ):
+                if hook in ipython.events.callbacks[event]:
+                    ipython.events.unregister(event, hook)
         for event, hook in (
             ("pre_run_cell", magics.pre_run_cell),
             ("post_run_cell", magics.post_run_cell),

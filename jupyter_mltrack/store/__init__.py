@@ -2,7 +2,9 @@
 
 from .entities import (
     Environment,
+    Execution,
     Experiment,
+    KernelSession,
     MetricPoint,
     Run,
     RunData,
@@ -24,7 +26,9 @@ from .store import (
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "Environment",
+    "Execution",
     "Experiment",
+    "KernelSession",
     "InvalidQuery",
     "MetricPoint",
     "Run",

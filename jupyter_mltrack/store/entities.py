@@ -291,3 +291,39 @@ class RunData:
             "columns": snap.columns,
             "nbytes": snap.nbytes,
         }
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One logged cell execution (see ``models.ExecutionRow``)."""
+
+    session_id: str
+    seq: int
+    notebook_path: str | None
+    kernel_id: str | None
+    cell_id: str | None
+    execution_count: int | None
+    raw: str
+    source: str
+    status: str
+    error_statement: int | None
+    facts: dict[str, Any]
+    run_id: str | None
+    started_at: float
+    duration: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class KernelSession:
+    """A kernel session's execution log: where and when it ran, and how many cells."""
+
+    session_id: str
+    notebook_path: str | None
+    kernel_id: str | None
+    started_at: float
+    last_at: float
+    executions: int

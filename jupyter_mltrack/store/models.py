@@ -212,3 +212,35 @@ class RunDataRow(Base):
     #: Resolved path of a file (``None`` for a variable).
     path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class ExecutionRow(Base):
+    """One cell execution of a kernel session, as it actually ran (the export's input).
+
+    ``source`` is the Python IPython executed (after its transforms); ``facts`` holds what
+    the kernel observed per top-level statement (which ran, which objects names were bound
+    to, files opened, RNG and working-directory changes): what slicing needs.
+    """
+
+    __tablename__ = "executions"
+    __table_args__ = (
+        UniqueConstraint("session_id", "seq", name="uq_executions_session_seq"),
+        Index("ix_executions_notebook_path", "notebook_path"),
+        Index("ix_executions_run_id", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    notebook_path: Mapped[str | None] = mapped_column(String(1024))
+    kernel_id: Mapped[str | None] = mapped_column(String(64))
+    cell_id: Mapped[str | None] = mapped_column(String(128))
+    execution_count: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False)
+    error_statement: Mapped[int | None] = mapped_column(Integer)
+    facts: Mapped[str] = mapped_column(Text, nullable=False)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    started_at: Mapped[float] = mapped_column(Float, nullable=False)
+    duration: Mapped[float | None] = mapped_column(Float)

@@ -7,14 +7,17 @@ one small query, not a scan of the migration scripts: we compare the database's 
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 #: The newest migration in ``migrations/versions``.
-HEAD = "0004"
+HEAD = "0005"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -35,9 +38,68 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade_to_head(engine: Engine) -> None:
+    """Bring the database to ``HEAD``. Safe when several processes open a new store at once
+    (a kernel's first cell and the server, say): they take turns, and whoever comes second
+    finds the work done."""
     if current_revision(engine) == HEAD:
         return
-    cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with _migration_lock(engine) as conn:
+        if current_revision(engine) == HEAD:
+            return
+        cfg = alembic_config(engine)
+        if conn is not None:  # PostgreSQL: migrate in the transaction holding the lock
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            return
+        with engine.begin() as own:
+            cfg.attributes["connection"] = own
+            command.upgrade(cfg, "head")
+
+
+#: Key of the PostgreSQL advisory lock migrations hold ("mltrack" in ASCII, truncated).
+PG_LOCK_KEY = 0x6D6C747261636B
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection | None]:
+    """Serialise migrations across processes: an advisory lock on PostgreSQL (yielding the
+    connection holding it), a lock file beside a SQLite database file."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+            yield conn
+        return
+    database = engine.url.database
+    if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
+        yield None
+        return
+    with open(f"{database}.migrate-lock", "a+b") as handle:
+        _lock_file(handle.fileno())
+        try:
+            yield None
+        finally:
+            _unlock_file(handle.fileno())
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock_file(fd: int) -> None:
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except OSError:  # LK_LOCK gives up after 10 s; keep waiting
+                continue
+
+    def _unlock_file(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock_file(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def _unlock_file(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)

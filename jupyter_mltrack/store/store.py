@@ -41,7 +41,9 @@ from ..location import BLOB_URL_ENV, home_of, resolve_store_url
 from .blobs import BlobStore, blob_store_for
 from .entities import (
     Environment,
+    Execution,
     Experiment,
+    KernelSession,
     MetricPoint,
     Run,
     RunData,
@@ -54,6 +56,7 @@ from .entities import (
 from .models import (
     BlockRow,
     EnvironmentRow,
+    ExecutionRow,
     ExperimentRow,
     LatestMetricRow,
     MetricChunkRow,
@@ -555,8 +558,19 @@ class Store:
                 self._write_tags(conn, run_id, tags, replace=True)
 
     def rename_notebook(self, old: str, new: str) -> int:
-        """A notebook (or a folder of them) was renamed: its runs follow it. Returns the count."""
+        """A notebook (or a folder of them) was renamed: its runs and its execution log
+        follow it. Returns the count of runs moved."""
         old, new = old.strip("/"), new.strip("/")
+        t = ExecutionRow.__table__
+        with self.engine.begin() as conn:
+            conn.execute(update(t).where(t.c.notebook_path == old).values(notebook_path=new))
+            prefix = t.c.notebook_path.startswith(old + "/", autoescape=True)
+            for row in conn.execute(select(t.c.id, t.c.notebook_path).where(prefix)).all():
+                conn.execute(
+                    update(t)
+                    .where(t.c.id == row.id)
+                    .values(notebook_path=new + row.notebook_path[len(old) :])
+                )
         with self.session() as s:
             moved = s.execute(
                 update(RunRow)
@@ -1185,6 +1199,62 @@ class Store:
             ).first()
         return found is not None
 
+    # execution log -------------------------------------------------------------------------
+
+    def add_executions(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Append logged cell executions (``facts`` as a dict), in one transaction."""
+        if not rows:
+            return
+        values = [
+            {**r, "facts": json.dumps(r.get("facts") or {}, allow_nan=False, default=str)}
+            for r in rows
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(ExecutionRow.__table__.insert(), values)
+
+    def sessions(self, notebook: str | None = None, *, limit: int = 20) -> list[KernelSession]:
+        """Logged kernel sessions, most recent first (of one notebook, if given)."""
+        t = ExecutionRow.__table__
+        stmt = select(
+            t.c.session_id,
+            func.max(t.c.notebook_path),
+            func.max(t.c.kernel_id),
+            func.min(t.c.started_at),
+            func.max(t.c.started_at),
+            func.count(),
+        ).group_by(t.c.session_id)
+        if notebook is not None:
+            stmt = stmt.where(t.c.notebook_path == notebook.strip("/"))
+        stmt = stmt.order_by(func.max(t.c.started_at).desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [KernelSession(*row) for row in conn.execute(stmt)]
+
+    def executions(self, session_id: str, *, upto: int | None = None) -> list[Execution]:
+        """A session's executions in the order they ran (up to and including ``upto``)."""
+        t = ExecutionRow.__table__
+        stmt = select(t).where(t.c.session_id == session_id)
+        if upto is not None:
+            stmt = stmt.where(t.c.seq <= upto)
+        with self.engine.connect() as conn:
+            return [_execution(r) for r in conn.execute(stmt.order_by(t.c.seq))]
+
+    def execution_of_run(self, run_id: str) -> Execution | None:
+        """The logged cell execution a run was recorded in (``None`` for runs outside cells)."""
+        t = ExecutionRow.__table__
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.run_id == run_id).limit(1)).first()
+        return _execution(row) if row is not None else None
+
+    def child_runs(self, run_id: str, *, source: str | None = None) -> list[Run]:
+        """Runs recorded as children of ``run_id`` (a pipeline's runs of a notebook run),
+        newest first."""
+        stmt = select(RunRow.id).where(RunRow.parent_run_id == run_id)
+        if source is not None:
+            stmt = stmt.where(RunRow.source == source)
+        with self.engine.connect() as conn:
+            ids = list(conn.scalars(stmt.order_by(RunRow.start_time.desc())))
+        return self._load_runs(ids)
+
     # internals ---------------------------------------------------------------------------
 
     def _load_runs(self, ids: Sequence[str]) -> list[Run]:
@@ -1280,6 +1350,25 @@ class Store:
                 for key, p in latest.items()
             ],
         )
+
+
+def _execution(row: Any) -> Execution:
+    return Execution(
+        session_id=row.session_id,
+        seq=row.seq,
+        notebook_path=row.notebook_path,
+        kernel_id=row.kernel_id,
+        cell_id=row.cell_id,
+        execution_count=row.execution_count,
+        raw=row.raw,
+        source=row.source,
+        status=row.status,
+        error_statement=row.error_statement,
+        facts=json.loads(row.facts),
+        run_id=row.run_id,
+        started_at=row.started_at,
+        duration=row.duration,
+    )
 
 
 def _snapshot(row: Any) -> Snapshot:

@@ -1,0 +1,493 @@
+"""What one top-level statement of a cell does to the notebook's namespace, statically.
+
+The kernel records this for every statement it runs (with the runtime facts only it can
+see: which objects names were bound to, files opened, RNG use), and the slicer combines both
+into a dependency graph. The analysis over-approximates where it must (an unknown call may
+mutate its arguments), and is refined by effect specs and runtime types
+(:mod:`.effects`), so that reading a frame's ``head()`` is not taken for changing it.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from dataclasses import dataclass, field
+from typing import Any
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+@dataclass
+class Call:
+    """A call in a statement: ``root.path.method(args)`` or ``name(args)``."""
+
+    #: The called name for ``f(...)``, else ``None``.
+    func: str | None
+    #: For a method call, the name the receiver expression starts from (``df`` in
+    #: ``df["a"].fillna(...)``) and the method's name.
+    receiver: str | None = None
+    method: str | None = None
+    #: The receiver expression's source when it is a simple chain (``b[0]``, ``self.x``).
+    receiver_source: str | None = None
+    #: Names passed directly as arguments (positional or keyword values).
+    args: list[str] = field(default_factory=list)
+    #: Keyword arguments given as literals (``inplace=True``).
+    keywords: dict[str, Any] = field(default_factory=dict)
+    #: Dotted module path of the callee when it is an attribute of a module name
+    #: (``np.random.seed`` -> ``("np", "random.seed")``), for effect specs.
+    dotted: str | None = None
+
+
+@dataclass
+class FunctionSummary:
+    """What calling a function defined in the session reads and rebinds at call time."""
+
+    name: str
+    #: Global names read in the body (late-bound: read when called, not when defined).
+    reads: set[str] = field(default_factory=set)
+    #: Names declared ``global`` and assigned: calling the function rebinds them.
+    rebinds: set[str] = field(default_factory=set)
+    #: Functions and classes of the session the body calls (their effects follow).
+    calls: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Statement:
+    """The static facts of one top-level statement."""
+
+    index: int
+    source: str
+    lineno: int
+    end_lineno: int
+    binds: set[str] = field(default_factory=set)
+    reads: set[str] = field(default_factory=set)
+    #: Names whose objects the statement may change in place (assignments to their items
+    #: or attributes, ``del x[...]``, ``x += ...``, method calls, being passed to calls).
+    mutates: set[str] = field(default_factory=set)
+    #: Names whose objects the statement certainly changes (item/attribute assignment,
+    #: ``del x[i]``): no effect spec can clear these.
+    mutates_surely: set[str] = field(default_factory=set)
+    calls: list[Call] = field(default_factory=list)
+    #: ``for x in it`` over a name: consumes ``it`` if it is an iterator.
+    iterates: set[str] = field(default_factory=set)
+    imports: set[str] = field(default_factory=set)
+    star_import: bool = False
+    #: Functions / classes this statement defines, with what calling them does.
+    functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    #: A bare expression (its value is only displayed).
+    expression: bool = False
+    #: ``get_ipython()`` calls left by IPython's transforms (magics, shell escapes).
+    ipython: bool = False
+    #: Static effects on process state: "cwd", "sys.path", "env", "rng-seed".
+    effects: set[str] = field(default_factory=set)
+    #: ``code`` (kept, as ``code``), ``drop`` (a magic that only configures or displays) or
+    #: ``refuse`` (IPython-only code with no plain-Python form); see :mod:`.magics`.
+    kind: str = "code"
+    #: The plain Python to emit for this statement (``source``, or a magic's translation).
+    code: str = ""
+    requirements: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "binds": sorted(self.binds),
+            "reads": sorted(self.reads),
+            "mutates": sorted(self.mutates),
+        }
+
+
+def _root(node: ast.AST) -> str | None:
+    """The name an attribute/subscript/call chain starts from (``df`` in ``df.a[0].b``)."""
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Attribute | ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Starred):
+            node = node.value
+        else:
+            return None
+
+
+def _simple_chain(node: ast.AST) -> bool:
+    """``b[0]``, ``self.items``, ``d["k"][1]``: a chain of constant subscripts and
+    attributes on a name, safe to evaluate again to find the object it denotes."""
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Constant):
+            return False
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _literal(node: ast.AST) -> tuple[bool, Any]:
+    try:
+        return True, ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False, None
+
+
+class _Scope(ast.NodeVisitor):
+    """Module-scope reads and binds of one statement; function bodies are summarised."""
+
+    def __init__(self, stmt: Statement) -> None:
+        self.s = stmt
+
+    # names --------------------------------------------------------------------------------
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.s.reads.add(node.id)
+        elif isinstance(node.ctx, ast.Store):
+            self.s.binds.add(node.id)
+        else:  # del x
+            self.s.binds.add(node.id)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self._target(target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self._target(node.target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        root = _root(node.target)
+        if isinstance(node.target, ast.Name):
+            # x += y reads x, rebinds it, and changes a mutable x in place (lists, arrays)
+            self.s.reads.add(node.target.id)
+            self.s.binds.add(node.target.id)
+            self.s.mutates.add(node.target.id)
+        elif root is not None:
+            self.visit(node.target.value)  # type: ignore[attr-defined]
+            self.s.reads.add(root)
+            self.s.mutates_surely.add(root)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                self.s.binds.add(target.id)
+            else:
+                root = _root(target)
+                self.visit(target)
+                if root is not None:
+                    self.s.mutates_surely.add(root)
+                _state_target(target, self.s)
+
+    def _target(self, target: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            self.s.binds.add(target.id)
+        elif isinstance(target, ast.Tuple | ast.List):
+            for elt in target.elts:
+                self._target(elt)
+        elif isinstance(target, ast.Starred):
+            self._target(target.value)
+        elif isinstance(target, ast.Attribute | ast.Subscript):
+            root = _root(target)
+            self.visit(target.value)
+            if isinstance(target, ast.Subscript):
+                self.visit(target.slice)
+            if root is not None:
+                self.s.mutates_surely.add(root)
+            _state_target(target, self.s)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self.s.binds.add(node.target.id)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        if isinstance(node.iter, ast.Name):
+            self.s.iterates.add(node.iter.id)
+        self._target(node.target)
+        for stmt in [*node.body, *node.orelse]:
+            self.visit(stmt)
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self._target(item.optional_vars)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    visit_AsyncWith = visit_With
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.s.binds.add(node.name)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.pattern is not None:
+            self.visit(node.pattern)
+        if node.name:
+            self.s.binds.add(node.name)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self.s.binds.add(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        self.generic_visit(node)
+        if node.rest:
+            self.s.binds.add(node.rest)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            name = (alias.asname or alias.name).partition(".")[0]
+            self.s.binds.add(name)
+            self.s.imports.add(alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = "." * node.level + (node.module or "")
+        self.s.imports.add(module)
+        for alias in node.names:
+            if alias.name == "*":
+                self.s.star_import = True
+            else:
+                self.s.binds.add(alias.asname or alias.name)
+
+    # comprehensions and lambdas: their own scope -------------------------------------------
+
+    def _comprehension(self, node: Any) -> None:
+        inner = Statement(0, "", 0, 0)
+        walker = _Scope(inner)
+        for gen in node.generators:
+            walker.visit(gen.iter)
+            walker._target(gen.target)
+            for cond in gen.ifs:
+                walker.visit(cond)
+        for attr in ("elt", "key", "value"):
+            child = getattr(node, attr, None)
+            if child is not None:
+                walker.visit(child)
+        locals_ = inner.binds
+        # the first iterable is evaluated in the enclosing scope; the rest reads late
+        self.s.reads |= inner.reads - locals_
+        self.s.calls += inner.calls
+        self.s.mutates |= inner.mutates - locals_
+        self.s.mutates_surely |= inner.mutates_surely - locals_
+        # a walrus inside binds in the enclosing scope
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.NamedExpr):
+                self.s.binds.add(sub.target.id)
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for default in [*node.args.defaults, *[d for d in node.args.kw_defaults if d]]:
+            self.visit(default)
+        summary = summarise_function("<lambda>", node)
+        self.s.reads |= summary.reads  # called wherever: count its globals as read here
+
+    # definitions: evaluated now (decorators, defaults, bases); bodies when called --------
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for expr in [
+            *node.decorator_list,
+            *node.args.defaults,
+            *[d for d in node.args.kw_defaults if d is not None],
+        ]:
+            self.visit(expr)
+        self.s.binds.add(node.name)
+        self.s.functions[node.name] = summarise_function(node.name, node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            self.visit(expr)
+        self.s.binds.add(node.name)
+        summary = FunctionSummary(node.name)
+        for stmt in node.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                method = summarise_function(stmt.name, stmt)
+                summary.reads |= method.reads
+                summary.rebinds |= method.rebinds
+                summary.calls |= method.calls
+            else:  # class-level statements run now
+                self.visit(stmt)
+        self.s.functions[node.name] = summary
+
+    # calls ---------------------------------------------------------------------------------
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.visit(node.func)
+        for arg in node.args:
+            self.visit(arg)
+        for kw in node.keywords:
+            self.visit(kw.value)
+        call = Call(func=None, dotted=_dotted(node.func))
+        if isinstance(node.func, ast.Name):
+            call.func = node.func.id
+            if node.func.id == "get_ipython":
+                self.s.ipython = True
+        elif isinstance(node.func, ast.Attribute):
+            call.method = node.func.attr
+            call.receiver = _root(node.func.value)
+            if _simple_chain(node.func.value):
+                call.receiver_source = ast.unparse(node.func.value)
+            if (
+                isinstance(node.func.value, ast.Call)
+                and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "get_ipython"
+            ):
+                self.s.ipython = True
+        for arg in node.args:
+            root = _root(arg)
+            if root is not None and isinstance(arg, ast.Name | ast.Attribute | ast.Subscript):
+                call.args.append(root)
+        for kw in node.keywords:
+            if kw.arg is None:
+                continue
+            ok, value = _literal(kw.value)
+            if ok:
+                call.keywords[kw.arg] = value
+            root = _root(kw.value)
+            if root is not None and isinstance(kw.value, ast.Name | ast.Attribute | ast.Subscript):
+                call.args.append(root)
+        self.s.calls.append(call)
+        _static_effects(call, self.s)
+
+
+def _state_target(target: ast.Attribute | ast.Subscript, stmt: Statement) -> None:
+    """``os.environ[k] = v``, ``sys.path[0] = p``, ``sys.path = [...]``."""
+    owner = _dotted(target.value)
+    if owner == "os.environ":
+        stmt.effects.add("env")
+    elif owner == "sys.path" or (owner == "sys" and getattr(target, "attr", None) == "path"):
+        stmt.effects.add("sys.path")
+
+
+def _static_effects(call: Call, stmt: Statement) -> None:
+    """Process state a call changes, known from its name alone."""
+    dotted = call.dotted or ""
+    tail = dotted.split(".", 1)[1] if "." in dotted else dotted
+    if tail in ("chdir",) and dotted.startswith("os."):
+        stmt.effects.add("cwd")
+    if dotted.startswith("sys.path.") or dotted in ("site.addsitedir",):
+        stmt.effects.add("sys.path")
+    if dotted.startswith("os.environ.") and call.method in (
+        "update",
+        "setdefault",
+        "pop",
+        "clear",
+        "__setitem__",
+    ):
+        stmt.effects.add("env")
+    if dotted in ("os.putenv", "os.unsetenv"):
+        stmt.effects.add("env")
+    if call.method == "seed" and dotted.endswith(("random.seed",)):
+        stmt.effects.add("rng-seed")
+
+
+def summarise_function(
+    name: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+) -> FunctionSummary:
+    """Globals a function reads and rebinds when called (its locals and arguments excluded)."""
+    summary = FunctionSummary(name)
+    args = node.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    if args.vararg:
+        params.add(args.vararg.arg)
+    if args.kwarg:
+        params.add(args.kwarg.arg)
+    body = node.body if isinstance(node.body, list) else [ast.Expr(node.body)]
+    declared_global: set[str] = set()
+    assigned: set[str] = set()
+    loaded: set[str] = set()
+    for stmt in body:
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Global):
+                declared_global.update(sub.names)
+            elif isinstance(sub, ast.Name):
+                if isinstance(sub.ctx, ast.Load):
+                    loaded.add(sub.id)
+                else:
+                    assigned.add(sub.id)
+            elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                assigned.add(sub.name)
+            elif isinstance(sub, ast.Import | ast.ImportFrom):
+                assigned.update((a.asname or a.name).partition(".")[0] for a in sub.names)
+            elif isinstance(sub, ast.arg):
+                assigned.add(sub.arg)
+            elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+                summary.calls.add(sub.func.id)
+            if isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
+                loaded.add(sub.target.id)  # x += 1 reads x too
+    locals_ = (assigned | params) - declared_global
+    summary.reads = {n for n in loaded if n not in locals_ and n not in _BUILTINS}
+    summary.rebinds = declared_global & assigned
+    summary.calls -= locals_
+    return summary
+
+
+def analyse_cell(source: str) -> list[Statement]:
+    """The top-level statements of the Python a cell ran, each with its static facts.
+
+    Raises ``SyntaxError`` when ``source`` does not parse (such a cell never ran).
+    """
+    from .magics import translate
+
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    out = []
+    for i, node in enumerate(tree.body):
+        start, end = node.lineno, node.end_lineno or node.lineno
+        decorated = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        if decorated and node.decorator_list:  # type: ignore[union-attr]
+            # decorators start the statement's text, each on a line of its own
+            start = min(d.lineno for d in node.decorator_list)  # type: ignore[union-attr]
+            text = "".join(lines[start - 1 : end])
+        else:
+            # exact text: ``a = 1; b = 2`` is two statements on one line
+            text = ast.get_source_segment(source, node) or "".join(lines[start - 1 : end])
+            if not text.endswith("\n"):
+                text += "\n"
+        stmt = Statement(index=i, source=text, lineno=start, end_lineno=end)
+        stmt.expression = isinstance(node, ast.Expr)
+        translation = translate(node, text)
+        stmt.kind, stmt.code = translation.kind, translation.source
+        stmt.requirements, stmt.reason = translation.requirements, translation.reason
+        if translation.kind == "code" and translation.source != text:
+            # a magic wrapping code: what the code does is what the statement does
+            inner = ast.parse(translation.source)
+            if translation.imports:
+                stmt.reads.update(translation.imports)
+            for sub in inner.body:
+                _Scope(stmt).visit(sub)
+            stmt.expression = len(inner.body) == 1 and isinstance(inner.body[0], ast.Expr)
+        elif translation.kind == "refuse":
+            # what it binds is unknown beyond its assignment targets
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    _Scope(stmt)._target(target)
+            stmt.expression = False
+        elif translation.kind == "drop":
+            stmt.expression = False
+        else:
+            _Scope(stmt).visit(node)
+        stmt.reads -= stmt.binds if isinstance(node, ast.Import | ast.ImportFrom) else set()
+        out.append(stmt)
+    return out

@@ -1,0 +1,380 @@
+"""Export a notebook session, or one run of it, to ``pipeline.py``, ``params.yaml`` and
+``requirements.txt``.
+
+The input is the execution log (what ran, in the order it ran), never the notebook's text:
+cells run out of order, edited or deleted are exported as they actually ran. Targets are
+named variables (their values at the end of the session) or a tracked run (its metrics,
+named outputs and the parameters it read). See :mod:`.slicer` for what the slice keeps.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..store import Execution, RunNotFound, Store
+from .codegen import Plan, RunTarget, generate, parameters
+from .slicer import SliceError, Slicer, Step
+from .tidy import tidy
+
+FILES = ("pipeline.py", "params.yaml", "requirements.txt")
+
+
+class ExportError(SliceError):
+    """The export cannot be made; the message says why and names the line if it is one."""
+
+
+@dataclass
+class ExportResult:
+    directory: Path
+    files: list[Path]
+    targets: list[str]
+    statements: int
+    executions: int
+    parameters: list[str] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    #: The working directory the session's first cell started in: run the script there.
+    start_cwd: str | None = None
+
+    def summary(self) -> str:
+        """What was written, in a few lines (``%mltrack export`` and the CLI print it)."""
+        lines = [
+            "wrote " + ", ".join(str(p) for p in self.files),
+            f"  {_count(self.statements, 'statement')} from "
+            f"{_count(self.executions, 'cell execution')}; "
+            f"targets: {', '.join(self.targets) or '-'}",
+        ]
+        if self.parameters:
+            lines.append(f"  parameters: {', '.join(self.parameters)}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "directory": str(self.directory),
+            "files": [str(f) for f in self.files],
+            "targets": self.targets,
+            "statements": self.statements,
+            "executions": self.executions,
+            "parameters": self.parameters,
+            "requirements": self.requirements,
+            "run_id": self.run_id,
+            "start_cwd": self.start_cwd,
+        }
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def notebook_sections(path: str | os.PathLike[str] | None) -> dict[str, str]:
+    """``cell id -> the markdown heading above it`` in a notebook file (empty if unreadable:
+    the export then has one section)."""
+    if path is None or not Path(path).is_file():
+        return {}
+    try:
+        import nbformat
+
+        nb = nbformat.read(os.fspath(path), as_version=4)
+    except Exception:
+        return {}
+    titles: dict[str, str] = {}
+    current = ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.lstrip().startswith("#"):
+                    current = line.lstrip("# ").strip()
+                    break
+        elif cell.cell_type == "code" and cell.get("id"):
+            titles[cell["id"]] = current
+    return titles
+
+
+def latest_session(store: Store, notebook: str) -> str:
+    """The most recent logged session of ``notebook``: a path as the server records it
+    (relative to its root) or as a user names it from a shell (matched by its trailing
+    components), or else by the file's name alone when that is unambiguous."""
+    given = notebook.strip("/")
+    found = store.sessions(given, limit=1)
+    if found:
+        return found[0].session_id
+    resolved = Path(notebook).resolve().as_posix()
+    recent = store.sessions(None, limit=500)
+    for session in recent:
+        path = session.notebook_path or ""
+        if path and resolved.endswith("/" + path.strip("/")):
+            return session.session_id
+    named = [s for s in recent if Path(s.notebook_path or "").name == Path(given).name]
+    if len({s.notebook_path for s in named}) == 1:
+        return named[0].session_id
+    raise ExportError(
+        f"no logged session of {notebook!r}: run it in a kernel with "
+        "'%load_ext jupyter_mltrack' first"
+    )
+
+
+def export(
+    store: Store,
+    *,
+    directory: str | os.PathLike[str],
+    session_id: str | None = None,
+    notebook: str | None = None,
+    targets: Sequence[str] = (),
+    run: str | None = None,
+    notebook_file: str | os.PathLike[str] | None = None,
+    overwrite: bool = True,
+) -> ExportResult:
+    """Write the pipeline for ``targets`` (variable names) or ``run`` (a run reference).
+
+    The session is ``session_id``, else the run's, else the latest of ``notebook``.
+    """
+    if not targets and run is None:
+        raise ExportError("nothing to export: give --target NAME (one or more) or --run RUN")
+    run_target: RunTarget | None = None
+    execution: Execution | None = None
+    run_entity = None
+    if run is not None:
+        try:
+            run_id = store.resolve_run_id(run)
+        except RunNotFound as exc:
+            raise ExportError(str(exc)) from None
+        run_entity = store.get_run(run_id)
+        execution = store.execution_of_run(run_id)
+        if execution is None:
+            raise ExportError(
+                f"run #{run_entity.number} was not recorded in a logged cell (the execution "
+                "log starts at '%load_ext jupyter_mltrack'): nothing to export it from"
+            )
+        session_id = execution.session_id
+    if session_id is None:
+        if notebook is None:
+            raise ExportError("which session? give a notebook or a run")
+        session_id = latest_session(store, notebook)
+    executions = store.executions(session_id, upto=execution.seq if execution is not None else None)
+    if not executions:
+        raise ExportError(f"session {session_id} has no logged cells")
+    slicer = Slicer(executions)
+    if run_entity is not None and execution is not None:
+        run_target, roots = _run_target(store, slicer, run_entity, execution)
+        needed = slicer.closure(roots)
+        target_names = sorted(run_entity.metrics)
+    else:
+        needed = slicer.slice_names(targets)
+        target_names = list(targets)
+    _refuse(needed)
+    origin = executions[-1].notebook_path or notebook or "a notebook session"
+    input_files = _input_files(store, run_entity, needed) if run_entity is not None else {}
+    plan = Plan(
+        steps=needed,
+        targets=target_names,
+        sections=notebook_sections(notebook_file or _notebook_file(executions[-1])),
+        origin=origin,
+        run=run_target,
+        input_files=input_files,
+        experiment=run_entity.experiment if run_entity is not None else None,
+    )
+    script, params_yaml = generate(plan)
+    requirements = _requirements(store, needed, run_entity, executions, bool(input_files))
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / name for name in FILES]
+    if not overwrite and any(p.exists() for p in paths):
+        existing = ", ".join(p.name for p in paths if p.exists())
+        raise FileExistsError(f"{existing} already exist in {out}")
+    for path, text in zip(
+        paths, (script, params_yaml, "\n".join(requirements) + "\n"), strict=True
+    ):
+        path.write_text(text)
+    tidy(paths[0])
+
+    return ExportResult(
+        directory=out,
+        files=paths,
+        targets=target_names,
+        statements=len(needed),
+        executions=len({s.execution.seq for s in needed}),
+        parameters=sorted(parameters(needed)),
+        requirements=requirements,
+        run_id=run_entity.id if run_entity is not None else None,
+        start_cwd=executions[0].facts.get("start_cwd"),
+    )
+
+
+def _notebook_file(execution: Execution) -> Path | None:
+    path = execution.notebook_path
+    if not path:
+        return None
+    root = os.environ.get("MLTRACK_SERVER_ROOT")
+    candidate = Path(root) / path if root and not os.path.isabs(path) else Path(path)
+    return candidate if candidate.is_file() else None
+
+
+def _refuse(steps: Sequence[Step]) -> None:
+    for step in steps:
+        if step.stmt.kind == "refuse":
+            raise ExportError(
+                f"{step.label}: {_as_typed(step)!r} {step.stmt.reason}; rewrite it in Python "
+                "(e.g. with subprocess) to export this notebook"
+            )
+
+
+def _as_typed(step: Step) -> str:
+    """The statement as the user typed it (IPython's transforms keep line numbers)."""
+    raw = step.execution.raw.splitlines()
+    lines = raw[step.stmt.lineno - 1 : step.stmt.end_lineno]
+    return "\n".join(lines).strip() if lines else step.stmt.source.strip()
+
+
+def _run_target(
+    store: Store, slicer: Slicer, run: Any, execution: Execution
+) -> tuple[RunTarget, list[Step]]:
+    """The steps of the run's cell that produce what it recorded, and how to log it."""
+    from ..capture.magics import TrackMagics
+
+    steps = slicer.steps_of(execution)
+    first, _, _ = execution.raw.lstrip("\n").partition("\n")
+    metric_names: list[str] = []
+    outputs: list[str] = []
+    if first.strip().startswith("%%track"):
+        from IPython.core.magic_arguments import parse_argstring
+
+        try:
+            args = parse_argstring(TrackMagics.track, first.strip()[len("%%track") :].strip())
+            metric_names = [n for group in args.metric for n in group]
+            outputs = [n for group in args.snapshot for n in group]
+        except Exception:
+            pass
+    last = steps[-1] if steps else None
+    last_metric, last_dict = None, False
+    if last is not None and last.stmt.expression and last.stmt.index == _last_index(execution):
+        expr = last.stmt.code.strip()
+        recorded = set(run.metrics)
+        if expr.isidentifier() and expr in recorded:
+            last_metric = expr
+        elif "value" in recorded:
+            last_metric = "value"
+        elif recorded and _is_dict_display(expr):
+            last_dict = True
+    roots = []
+    for step in steps:
+        if step.stmt.expression and step is not last and not _logs(step):
+            continue  # display-only lines of the run's cell
+        if (
+            step is last
+            and step.stmt.expression
+            and not (last_metric or last_dict)
+            and not _logs(step)
+        ):
+            continue
+        roots.append(step)
+    for name in metric_names + outputs:
+        if name in slicer.last_def:
+            roots.extend(slicer.slice_names([name]))
+    target = RunTarget(
+        run_id=run.id,
+        experiment=run.experiment,
+        name=run.name,
+        execution_seq=execution.seq,
+        metric_names=metric_names,
+        last_expression_metric=last_metric,
+        last_expression_dict=last_dict,
+        outputs=outputs,
+    )
+    return target, roots
+
+
+def _last_index(execution: Execution) -> int:
+    statements = execution.facts.get("statements", [])
+    return max((f["i"] for f in statements), default=-1)
+
+
+def _logs(step: Step) -> bool:
+    return any(
+        c.receiver == "mltrack" and c.method in ("log_metric", "log_metrics", "log_params")
+        for c in step.stmt.calls
+    )
+
+
+def _is_dict_display(expr: str) -> bool:
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(node, ast.Dict | ast.Name)
+
+
+def _input_files(store: Store, run: Any, steps: Sequence[Step]) -> dict[str, str]:
+    """Files the slice reads that the run snapshotted: ``path as the code names it -> digest``."""
+    read = {p for s in steps for p in s.fact.get("files", {}).get("r", [])}
+    out = {}
+    for data in store.run_data(run.id):
+        if data.role == "input" and data.path and data.path in read:
+            out[data.name] = data.snapshot.digest
+    return out
+
+
+def _requirements(
+    store: Store,
+    steps: Sequence[Step],
+    run: Any,
+    executions: Sequence[Execution],
+    checks_inputs: bool = False,
+) -> list[str]:
+    """Pinned distributions of the modules the slice imports (versions of the run's
+    environment when it recorded them, else of this one), plus what the session installed."""
+    modules = set()
+    for step in steps:
+        for name in step.stmt.imports:
+            top = name.lstrip(".").split(".")[0]
+            if top and top not in sys.stdlib_module_names and top != "jupyter_mltrack":
+                modules.add(top)
+    recorded: dict[str, str] = {}
+    if run is not None:
+        with_env = store.get_run_detail(run.id).environment
+        if with_env is not None:
+            recorded = {k.lower(): v for k, v in with_env.packages.items()}
+    owners = metadata.packages_distributions()
+    lines: list[str] = []
+    for module in sorted(modules):
+        for dist in owners.get(module, [module]):
+            version = recorded.get(dist.lower())
+            if version is None:
+                try:
+                    version = metadata.version(dist)
+                except metadata.PackageNotFoundError:
+                    version = None
+            line = f"{dist}=={version}" if version else dist
+            if line not in lines:
+                lines.append(line)
+    from .analysis import analyse_cell
+
+    for execution in executions:  # %pip install / !pip install in the session
+        try:
+            statements = analyse_cell(execution.source)
+        except SyntaxError:
+            continue
+        for stmt in statements:
+            for req in stmt.requirements:
+                name = req.split("==")[0].split(">")[0].split("<")[0]
+                if not any(line.split("==")[0].lower() == name.lower() for line in lines):
+                    lines.append(req)
+    if checks_inputs and not any(line.split("==")[0].lower() == "xxhash" for line in lines):
+        lines.append(_pinned("xxhash"))  # the script checks input files with it
+    lines.append("# optional: records the pipeline's runs in a store")
+    lines.append("# " + _pinned("jupyter_mltrack"))
+    return lines
+
+
+def _pinned(dist: str) -> str:
+    """``dist==version`` as installed here (the bare name when it is not installed)."""
+    try:
+        return f"{dist}=={metadata.version(dist)}"
+    except metadata.PackageNotFoundError:
+        return dist
