@@ -353,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="give up on the pipeline after this long",
     )
+    rep.add_argument(
+        "--from-snapshots",
+        action="store_true",
+        help="run on the snapshotted input files the run read, not the current ones",
+    )
     rep.set_defaults(func=cmd_reproduce)
     return parser
 
@@ -1191,7 +1196,8 @@ def cmd_gc(store: Store, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    from .pipeline.export import ExportError, export
+    from .pipeline.export import export
+    from .pipeline.slicer import SliceError
 
     if not args.target and not args.run:
         raise CliError("nothing to export: give --target NAME (one or more) or --run RUN", 2)
@@ -1206,7 +1212,7 @@ def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> int:
             run=run_id,
             notebook_file=notebook if notebook.is_file() else None,
         )
-    except ExportError as exc:
+    except SliceError as exc:
         raise CliError(str(exc)) from None
     if args.json:
         _print_json(result.to_dict(), out)
@@ -1227,8 +1233,9 @@ def cmd_reproduce(store: Store, args: argparse.Namespace, out: TextIO) -> int:
             rtol=rp.RTOL if args.rtol is None else args.rtol,
             atol=rp.ATOL if args.atol is None else args.atol,
             timeout=args.timeout,
+            extra_args=["--from-snapshots"] if args.from_snapshots else [],
         )
-    except rp.ExportError as exc:
+    except rp.SliceError as exc:
         raise CliError(str(exc)) from None
     if args.json:
         _print_json(result.to_dict(), out)
@@ -1254,6 +1261,9 @@ def reproduce_report(result: Any) -> str:
         parts.append("the run recorded no metrics: nothing to compare")
     if result.returncode != 0:
         parts.append(f"pipeline.py failed (exit status {result.returncode}):")
+    elif not result.ok and result.stderr.strip():
+        parts.append("pipeline.py said:")
+    if not result.ok:
         parts.extend("  " + line for line in result.stderr.rstrip().splitlines()[-20:])
     failed = sum(not c.equal for c in result.checks)
     verdict = (

@@ -200,3 +200,35 @@ def test_example_runs_and_records(
                 assert [p.step for p in points] == list(range(steps)), (name, key, points)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_every_tracked_run_of_an_example_reproduces(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mltrack reproduce`` on each ``%%track`` run of the notebook: the exported pipeline,
+    run in a fresh process, gives the run's metrics, and is recorded as the run's child."""
+    import subprocess
+    import sys
+
+    _nb, home, _seconds = _execute(source, tmp_path, monkeypatch)
+    store = Store(str(home))
+    try:
+        runs, _total = store.search_runs(experiment=source.stem, order="number", limit=1000)
+        tracked = [r for r in runs if r.source == "notebook"]
+        assert tracked, f"{source.name} has no %%track run to reproduce"
+        for run in tracked:
+            done = subprocess.run(
+                [sys.executable, "-m", "jupyter_mltrack.cli", "--store", str(home),
+                 "reproduce", run.id, "-o", str(tmp_path / f"run-{run.number}")],
+                cwd=tmp_path / "examples",
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )  # fmt: skip
+            assert done.returncode == 0, (run.name, done.stdout, done.stderr)
+            assert done.stdout.splitlines()[-1].startswith("reproduced ("), done.stdout
+            (child,) = store.child_runs(run.id)
+            assert child.source == "pipeline" and child.metrics.keys() == run.metrics.keys()
+    finally:
+        store.close()

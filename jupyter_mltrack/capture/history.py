@@ -20,7 +20,8 @@ which top-level statement, and per statement what only the running kernel can se
 How: an AST transformer puts a call to a recorder before each top-level statement of the
 cell (IPython compiles and runs the cell's statements one by one, so this is the same
 granularity), and the ``post_run_cell`` hook closes the record. Records are written to the
-store in the background. The overhead is measured in ``make bench``.
+store as each cell ends (one small insert), so a kernel that dies keeps the cells it ran.
+The overhead is measured in ``make bench``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from typing import Any
 
 from ..pipeline.analysis import Statement, analyse_cell
@@ -52,6 +54,10 @@ MAX_ELEMENTS = 64
 _MUTABLE = (list, dict, set, bytearray)
 
 
+#: The log of each shell (one per kernel; a dict so tests with several shells work).
+_logs: weakref.WeakKeyDictionary[Any, ExecutionLog] = weakref.WeakKeyDictionary()
+
+
 class ExecutionLog:
     """The log of one kernel session (one per process, made by ``%load_ext``)."""
 
@@ -68,6 +74,7 @@ class ExecutionLog:
         #: Branches taken (keys, see ``SEQ_STRIDE``); the markers add to it, records take
         #: theirs out when a statement ends.
         self.taken: set[int] = set()
+        self._warned = False
 
     # hooks ----------------------------------------------------------------------------------
 
@@ -87,6 +94,35 @@ class ExecutionLog:
             # Analysed tree -> markers; registered only while this cell runs.
             self.shell.ast_transformers.insert(0, record)
 
+    @classmethod
+    def of(cls, shell: Any) -> tuple[ExecutionLog, bool]:
+        """The log of ``shell``'s session, and whether it is new: unloading and loading the
+        extension again (``%reload_ext``) continues the same session."""
+        log = _logs.get(shell)
+        if log is not None:
+            return log, False
+        log = _logs[shell] = cls(shell)
+        return log, True
+
+    def adopt_running_cell(self) -> None:
+        """Record the cell that is running ``%load_ext`` too: it may also import or define
+        what later cells use. It was compiled before the log existed, so its statements are
+        recorded as having run (or not, if the cell fails), without runtime facts."""
+        result = getattr(getattr(self.shell, "displayhook", None), "exec_result", None)
+        info = getattr(result, "info", None)
+        raw = getattr(info, "raw_cell", None)
+        if info is None or not raw:
+            return
+        try:
+            source = self.shell.transform_cell(raw)
+        except Exception:  # IPython could not transform it: it will not be exported
+            source = raw
+        self.seq += 1
+        record = _Record(self, info, raw, source, self.seq)
+        record.observed = False
+        self._records.append(record)
+        ExecutionLog.current = self
+
     def step(self, i: int) -> None:
         """``__mltrack_step__``: the innermost cell running is the one reaching ``i``."""
         if self._records:
@@ -101,14 +137,23 @@ class ExecutionLog:
                     self.shell.ast_transformers.remove(record)
                 row = record.close(result)
                 if row is not None:
-                    api._submit(self._write, [row])
+                    self._write([row])
                 break
         if not self._records:
             ExecutionLog.current = None
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        with contextlib.suppress(Exception):  # a log that cannot be written must not break
+        """Write now, before the next cell: a kernel that dies later (killed, out of memory)
+        keeps every cell it finished. One small insert, a fraction of a millisecond."""
+        try:
             api.get_store().add_executions(rows)
+        except Exception as exc:  # a log that cannot be written must not break the cell
+            if not self._warned:
+                self._warned = True
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                print(
+                    f"mltrack: the execution log is not being recorded ({first})", file=sys.stderr
+                )
 
     def note_run(self, run_id: str) -> None:
         """The tracked cell now running recorded run ``run_id``."""
@@ -135,6 +180,8 @@ class _Record:
         #: Where the cell started: a pipeline replaying the session starts where it did.
         self.start_cwd = os.getcwd()
         self.run_id: str | None = None
+        #: False for the cell that loaded the extension (no markers ran in it).
+        self.observed = True
         self.thread = threading.get_ident()
         self.current = -1
         self._visited = False
@@ -239,8 +286,9 @@ class _Record:
             bound[name] = _identity(ns[name]) if name in ns else None
         fact["bound"] = bound
         before = self._before
-        rng = _rng_state()
-        changed = [k for k in rng if rng[k] != before.get("rng", {}).get(k)]
+        rng, was = _rng_state(), before.get("rng", {})
+        # a generator imported by the statement (numpy, first time) was not drawn from
+        changed = [k for k in rng if k in was and rng[k] != was[k]]
         if changed:
             fact["rng"] = changed
         cwd = os.getcwd()
@@ -270,6 +318,11 @@ class _Record:
     def close(self, result: Any) -> dict[str, Any] | None:
         """The record as a row of the store, or ``None`` for nothing to record."""
         error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+        if not self.observed and self.statements is not None:
+            self.facts = [
+                {"i": i, "ran": True, "ok": error is None, "observed": False}
+                for i in range(len(self.statements))
+            ]
         with contextlib.suppress(Exception):
             if self.current >= 0:
                 self._close(self.current, ok=error is None)

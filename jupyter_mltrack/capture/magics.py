@@ -209,7 +209,8 @@ class TrackMagics(Magics, Configurable):
         import argparse
         import os
 
-        from ..pipeline.export import ExportError, export
+        from ..pipeline.export import export
+        from ..pipeline.slicer import SliceError
         from ..store import RunNotFound
 
         parser = argparse.ArgumentParser(
@@ -242,7 +243,7 @@ class TrackMagics(Magics, Configurable):
                 run=run_id,
                 notebook_file=os.environ.get("JPY_SESSION_NAME"),
             )
-        except ExportError as exc:
+        except SliceError as exc:
             raise UsageError(f"%mltrack export: {exc}") from None
         print(result.summary())
         return None
@@ -274,7 +275,8 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.input_transformers_cleanup.insert(0, magics.strip_magic_line)
     ipython.input_transformers_post.append(magics.keep_transformed)
     # The execution log's hooks come first: the tracked cell's run is noted in its record.
-    log = magics.log = ExecutionLog(ipython)
+    log, new = ExecutionLog.of(ipython)
+    magics.log = log
     ipython.input_transformers_post.append(log.keep_transformed)
     ipython.events.register("pre_run_cell", log.pre_run_cell)
     ipython.events.register("post_run_cell", log.post_run_cell)
@@ -284,6 +286,8 @@ def load_ipython_extension(ipython: Any) -> None:
         {"mltrack": jupyter_mltrack, STEP: log.step, TAKEN: log.taken.add}, interactive=False
     )
     FileAccess.install()
+    if new:
+        log.adopt_running_cell()
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,10 @@ class FunctionSummary:
     rebinds: set[str] = field(default_factory=set)
     #: Functions and classes of the session the body calls (their effects follow).
     calls: set[str] = field(default_factory=set)
+    #: Globals the body may change in place without rebinding them, with the methods it
+    #: calls on them ("" for item or attribute assignment, ``del x[i]``, being passed to a
+    #: function that changes its argument): ``registry.append(n)`` in ``def register(n)``.
+    mutates: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,20 +145,71 @@ def _literal(node: ast.AST) -> tuple[bool, Any]:
 
 
 class _Scope(ast.NodeVisitor):
-    """Module-scope reads and binds of one statement; function bodies are summarised."""
+    """Module-scope reads and binds of one statement; function bodies are summarised.
+
+    Reads are what the statement takes from *before* it: a name it binds itself before
+    using it (``with open(p) as fh: fh.write(…)``, a loop variable in the loop's body,
+    ``x = 1`` then ``f(x)`` in the same block) is not a read of the earlier binding, nor a
+    change to the earlier object. Bindings inside a block that may not run (``if``, loop
+    and ``try`` bodies) count only within that block.
+    """
 
     def __init__(self, stmt: Statement) -> None:
         self.s = stmt
+        #: Names certainly bound by now in this statement, one set per enclosing block.
+        self.bound: list[set[str]] = [set()]
+
+    def _own(self, name: str | None) -> bool:
+        """Bound earlier in this statement, so using it reads nothing from before."""
+        return name is not None and any(name in block for block in self.bound)
+
+    def _bind(self, name: str) -> None:
+        self.s.binds.add(name)
+        self.bound[-1].add(name)
+
+    def _block(self, stmts: list[ast.stmt], *names: str) -> None:
+        """A block that may not run (or runs repeatedly): what it binds stays inside it."""
+        self.bound.append(set(names))
+        for stmt in stmts:
+            self.visit(stmt)
+        self.bound.pop()
 
     # names --------------------------------------------------------------------------------
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
-            self.s.reads.add(node.id)
-        elif isinstance(node.ctx, ast.Store):
-            self.s.binds.add(node.id)
-        else:  # del x
-            self.s.binds.add(node.id)
+            if not self._own(node.id):
+                self.s.reads.add(node.id)
+        else:  # stored, or deleted (del x)
+            self._bind(node.id)
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        self._block(node.body)
+        self._block(node.orelse)
+
+    def visit_While(self, node: ast.While) -> None:
+        self.visit(node.test)
+        self._block(node.body)
+        self._block(node.orelse)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        self._block(node.body)
+        for handler in node.handlers:
+            self._block([handler])
+        self._block(node.orelse)
+        self._block(node.finalbody)
+
+    visit_TryStar = visit_Try
+
+    def visit_match_case(self, node: ast.match_case) -> None:
+        self.bound.append(set())
+        self.visit(node.pattern)
+        if node.guard is not None:
+            self.visit(node.guard)
+        for stmt in node.body:
+            self.visit(stmt)
+        self.bound.pop()
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
@@ -170,28 +226,30 @@ class _Scope(ast.NodeVisitor):
         root = _root(node.target)
         if isinstance(node.target, ast.Name):
             # x += y reads x, rebinds it, and changes a mutable x in place (lists, arrays)
-            self.s.reads.add(node.target.id)
-            self.s.binds.add(node.target.id)
-            self.s.mutates.add(node.target.id)
+            if not self._own(node.target.id):
+                self.s.reads.add(node.target.id)
+                self.s.mutates.add(node.target.id)
+            self._bind(node.target.id)
         elif root is not None:
             self.visit(node.target.value)  # type: ignore[attr-defined]
-            self.s.reads.add(root)
-            self.s.mutates_surely.add(root)
+            if not self._own(root):
+                self.s.reads.add(root)
+                self.s.mutates_surely.add(root)
 
     def visit_Delete(self, node: ast.Delete) -> None:
         for target in node.targets:
             if isinstance(target, ast.Name):
-                self.s.binds.add(target.id)
+                self._bind(target.id)
             else:
                 root = _root(target)
                 self.visit(target)
-                if root is not None:
+                if root is not None and not self._own(root):
                     self.s.mutates_surely.add(root)
                 _state_target(target, self.s)
 
     def _target(self, target: ast.AST) -> None:
         if isinstance(target, ast.Name):
-            self.s.binds.add(target.id)
+            self._bind(target.id)
         elif isinstance(target, ast.Tuple | ast.List):
             for elt in target.elts:
                 self._target(elt)
@@ -202,21 +260,26 @@ class _Scope(ast.NodeVisitor):
             self.visit(target.value)
             if isinstance(target, ast.Subscript):
                 self.visit(target.slice)
-            if root is not None:
+            if root is not None and not self._own(root):
                 self.s.mutates_surely.add(root)
             _state_target(target, self.s)
 
     def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
         self.visit(node.value)
-        self.s.binds.add(node.target.id)
+        self._bind(node.target.id)
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
-        if isinstance(node.iter, ast.Name):
+        if isinstance(node.iter, ast.Name) and not self._own(node.iter.id):
             self.s.iterates.add(node.iter.id)
+        # the loop variable is bound for the body; after the loop it may not be (no
+        # iteration), so the binding is recorded but stays in the body's block
+        self.bound.append(set())
         self._target(node.target)
-        for stmt in [*node.body, *node.orelse]:
+        for stmt in node.body:
             self.visit(stmt)
+        self.bound.pop()
+        self._block(node.orelse)
 
     visit_AsyncFor = visit_For
 
@@ -234,7 +297,7 @@ class _Scope(ast.NodeVisitor):
         if node.type is not None:
             self.visit(node.type)
         if node.name:
-            self.s.binds.add(node.name)
+            self._bind(node.name)
         for stmt in node.body:
             self.visit(stmt)
 
@@ -242,21 +305,21 @@ class _Scope(ast.NodeVisitor):
         if node.pattern is not None:
             self.visit(node.pattern)
         if node.name:
-            self.s.binds.add(node.name)
+            self._bind(node.name)
 
     def visit_MatchStar(self, node: ast.MatchStar) -> None:
         if node.name:
-            self.s.binds.add(node.name)
+            self._bind(node.name)
 
     def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
         self.generic_visit(node)
         if node.rest:
-            self.s.binds.add(node.rest)
+            self._bind(node.rest)
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             name = (alias.asname or alias.name).partition(".")[0]
-            self.s.binds.add(name)
+            self._bind(name)
             self.s.imports.add(alias.name)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
@@ -266,7 +329,7 @@ class _Scope(ast.NodeVisitor):
             if alias.name == "*":
                 self.s.star_import = True
             else:
-                self.s.binds.add(alias.asname or alias.name)
+                self._bind(alias.asname or alias.name)
 
     # comprehensions and lambdas: their own scope -------------------------------------------
 
@@ -284,14 +347,15 @@ class _Scope(ast.NodeVisitor):
                 walker.visit(child)
         locals_ = inner.binds
         # the first iterable is evaluated in the enclosing scope; the rest reads late
-        self.s.reads |= inner.reads - locals_
+        outer = {n for n in inner.reads | inner.mutates | inner.mutates_surely if self._own(n)}
+        self.s.reads |= inner.reads - locals_ - outer
         self.s.calls += inner.calls
-        self.s.mutates |= inner.mutates - locals_
-        self.s.mutates_surely |= inner.mutates_surely - locals_
+        self.s.mutates |= inner.mutates - locals_ - outer
+        self.s.mutates_surely |= inner.mutates_surely - locals_ - outer
         # a walrus inside binds in the enclosing scope
         for sub in ast.walk(node):
             if isinstance(sub, ast.NamedExpr):
-                self.s.binds.add(sub.target.id)
+                self._bind(sub.target.id)
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 
@@ -310,7 +374,7 @@ class _Scope(ast.NodeVisitor):
             *[d for d in node.args.kw_defaults if d is not None],
         ]:
             self.visit(expr)
-        self.s.binds.add(node.name)
+        self._bind(node.name)
         self.s.functions[node.name] = summarise_function(node.name, node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -318,7 +382,7 @@ class _Scope(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             self.visit(expr)
-        self.s.binds.add(node.name)
+        self._bind(node.name)
         summary = FunctionSummary(node.name)
         for stmt in node.body:
             if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -326,6 +390,8 @@ class _Scope(ast.NodeVisitor):
                 summary.reads |= method.reads
                 summary.rebinds |= method.rebinds
                 summary.calls |= method.calls
+                for name, methods in method.mutates.items():
+                    summary.mutates.setdefault(name, set()).update(methods)
             else:  # class-level statements run now
                 self.visit(stmt)
         self.s.functions[node.name] = summary
@@ -346,7 +412,9 @@ class _Scope(ast.NodeVisitor):
         elif isinstance(node.func, ast.Attribute):
             call.method = node.func.attr
             call.receiver = _root(node.func.value)
-            if _simple_chain(node.func.value):
+            if self._own(call.receiver):
+                call.receiver = None  # an object this statement made: nothing from before
+            elif _simple_chain(node.func.value):
                 call.receiver_source = ast.unparse(node.func.value)
             if (
                 isinstance(node.func.value, ast.Call)
@@ -356,7 +424,11 @@ class _Scope(ast.NodeVisitor):
                 self.s.ipython = True
         for arg in node.args:
             root = _root(arg)
-            if root is not None and isinstance(arg, ast.Name | ast.Attribute | ast.Subscript):
+            if (
+                root is not None
+                and isinstance(arg, ast.Name | ast.Attribute | ast.Subscript)
+                and not self._own(root)
+            ):
                 call.args.append(root)
         for kw in node.keywords:
             if kw.arg is None:
@@ -365,7 +437,11 @@ class _Scope(ast.NodeVisitor):
             if ok:
                 call.keywords[kw.arg] = value
             root = _root(kw.value)
-            if root is not None and isinstance(kw.value, ast.Name | ast.Attribute | ast.Subscript):
+            if (
+                root is not None
+                and isinstance(kw.value, ast.Name | ast.Attribute | ast.Subscript)
+                and not self._own(root)
+            ):
                 call.args.append(root)
         self.s.calls.append(call)
         _static_effects(call, self.s)
@@ -440,7 +516,42 @@ def summarise_function(
     summary.reads = {n for n in loaded if n not in locals_ and n not in _BUILTINS}
     summary.rebinds = declared_global & assigned
     summary.calls -= locals_
+    for stmt in body:
+        for name, method in _in_place_changes(stmt):
+            if name not in locals_ and name not in _BUILTINS:
+                summary.mutates.setdefault(name, set()).add(method)
     return summary
+
+
+def _in_place_changes(tree: ast.AST) -> Iterator[tuple[str, str]]:
+    """``(name, method)`` for each change a function body may make to the object a name
+    denotes: method calls on it, item/attribute assignment and deletion (method ""), being
+    passed to a function known to change its argument (method "")."""
+    from .effects import ARGUMENT_MUTATORS
+
+    for sub in ast.walk(tree):
+        if isinstance(sub, ast.Call):
+            if isinstance(sub.func, ast.Attribute):
+                root = _root(sub.func.value)
+                if root is not None:
+                    direct = isinstance(sub.func.value, ast.Name)
+                    yield root, sub.func.attr if direct else ""
+            dotted = _dotted(sub.func) or ""
+            for n in ARGUMENT_MUTATORS.get(dotted, ()):
+                if n < len(sub.args):
+                    root = _root(sub.args[n])
+                    if root is not None:
+                        yield root, ""
+        elif isinstance(sub, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+            targets = sub.targets if isinstance(sub, ast.Assign | ast.Delete) else [sub.target]
+            for target in targets:
+                for part in ast.walk(target):
+                    if isinstance(part, ast.Attribute | ast.Subscript) and isinstance(
+                        part.ctx, ast.Store | ast.Del
+                    ):
+                        root = _root(part)
+                        if root is not None:
+                            yield root, ""
 
 
 def analyse_cell(source: str) -> list[Statement]:

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .slicer import Step
+from .slicer import Step, cell_label
 
 HEADER = '''"""{title}
 
@@ -43,12 +43,12 @@ Run it: ``python pipeline.py [--NAME VALUE ...]`` (defaults in params.yaml), or 
 
 @dataclass
 class Section:
+    """The statements of one markdown section (the heading above their cells): a function."""
+
     title: str
     steps: list[Step] = field(default_factory=list)
-
-    @property
-    def function(self) -> str:
-        return _identifier(self.title)
+    #: The function's name: the title as an identifier, clear of the notebook's own names.
+    name: str = ""
 
 
 @dataclass
@@ -148,12 +148,15 @@ def parameters(steps: Sequence[Step]) -> dict[str, tuple[Step, Any]]:
 def _split_imports(steps: Sequence[Step]) -> tuple[list[ast.Import | ast.ImportFrom], list[Step]]:
     """Import statements to hoist to the top (as nodes) and the other steps.
 
-    An import that depends on what ran before it (a ``sys.path`` or working-directory change,
-    a file written earlier) stays where it ran. A star import becomes an import of the names
-    it actually bound in the kernel, so the script says where each name comes from.
+    An import that depends on something other than imports that ran before it (a
+    ``sys.path`` or working-directory change, an environment variable set, a file written
+    earlier) stays where it ran; the others go to the top. A star import becomes an import
+    of the names it actually bound in the kernel, so the script says where each name comes
+    from.
     """
     imports: list[ast.Import | ast.ImportFrom] = []
     rest: list[Step] = []
+    hoisted: set[Step] = set()
     for step in steps:
         try:
             tree = ast.parse(step.stmt.code.strip())
@@ -163,11 +166,12 @@ def _split_imports(steps: Sequence[Step]) -> tuple[list[ast.Import | ast.ImportF
         nodes = tree.body
         if (
             not nodes
-            or step.deps
             or not all(isinstance(n, ast.Import | ast.ImportFrom) for n in nodes)
+            or not step.deps <= hoisted  # it needs a step that stays in place
         ):
             rest.append(step)
             continue
+        hoisted.add(step)
         for node in nodes:
             imports.append(_expand_star(node, step))  # type: ignore[arg-type]
     return imports, rest
@@ -308,21 +312,30 @@ def _sections(steps: Sequence[Step], titles: Mapping[str, str]) -> list[Section]
     """Consecutive steps of the same markdown section, in the order they ran."""
     out: list[Section] = []
     for step in steps:
-        title = titles.get(step.execution.cell_id or "", "") or "steps"
+        title = titles.get(step.execution.cell_id or "", "")
         if out and out[-1].title == title:
             out[-1].steps.append(step)
         else:
             out.append(Section(title, [step]))
-    taken = set(RESERVED) | {n for s in steps for n in s.stmt.binds}
-    names: dict[str, int] = {}
+    taken = set(RESERVED) | {n for s in steps for n in s.stmt.binds | s.stmt.reads}
+    seen: dict[str, int] = {}
     for section in out:  # unique function names, clear of the notebook's own names
-        base = section.function
-        names[base] = names.get(base, 0) + 1
-        if names[base] > 1:
-            section.title = f"{section.title} {names[base]}"
-        if section.function in taken:
-            section.title = f"{section.title} section"
+        name = _identifier(section.title)
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name = f"{name}_{seen[name]}"
+        while name in taken:
+            name = f"{name}_section"
+        taken.add(name)
+        section.name = name
     return out
+
+
+def _docstring(section: Section) -> str:
+    """The section's heading as the function's docstring (quotes and backslashes, which
+    could end or escape it, become harmless look-alikes)."""
+    text = section.title or "The cells above the notebook's first heading, as they ran."
+    return '"""' + text.replace("\\", "/").replace('"', "'") + '"""'
 
 
 def _bound_names(code: str) -> set[str]:
@@ -382,19 +395,15 @@ def generate(plan: Plan) -> tuple[str, str]:
     last = _last_of(plan.steps, plan.run.execution_seq) if plan.run else None
     for section in sections:
         body.append("\n\n")
-        body.append(f"def {section.function}() -> None:\n")
-        body.append(
-            f"    {json.dumps(section.title)}\n"
-            if '"""' in section.title
-            else f'    """{section.title}"""\n'
-        )
+        body.append(f"def {section.name}() -> None:\n")
+        body.append(f"    {_docstring(section)}\n")
         bound: set[str] = set()
         chunks: list[str] = []
         label = None
         for step in section.steps:
             code = _run_metric_code(step, plan.run, last) if plan.run else step.stmt.code
             bound |= _bound_names(code)
-            here = f"# {step.label.rsplit(', line', 1)[0]}"
+            here = f"# {cell_label(step.execution)}"
             if here != label:
                 chunks.append(here + "\n")
                 label = here
@@ -408,7 +417,7 @@ def generate(plan: Plan) -> tuple[str, str]:
         body.append(_indent("".join(chunks)))
     body.append(
         _RUN.format(
-            calls="".join(f"        {s.function}()\n" for s in sections) or "        pass\n",
+            calls="".join(f"        {s.name}()\n" for s in sections) or "        pass\n",
             results=_results(plan),
         )
     )
@@ -455,7 +464,10 @@ def run(**params) -> dict:
     unknown = set(params) - set(PARAMS)
     if unknown:
         raise TypeError(f"unknown parameter(s): {{', '.join(sorted(unknown))}}")
-    values = {{**PARAMS, **params}}
+    import copy
+
+    # a fresh copy each call: the steps may change a parameter's list or dict in place
+    values = copy.deepcopy({{**PARAMS, **params}})
     globals().update(values)
     mltrack.start(values)
     try:
@@ -497,8 +509,10 @@ class _Tracker:
 
     def log_metric(self, key, value, step=None) -> None:
         self.metrics[key] = value
-        if self.active is not None:
-            self.active.log_metric(key, value, step)
+        if self.active is not None:  # to the innermost open run, as in the notebook
+            from jupyter_mltrack import log_metric
+
+            log_metric(key, value, step)
 
     def log_metrics(self, metrics, step=None) -> None:
         for key, value in dict(metrics).items():
@@ -508,11 +522,25 @@ class _Tracker:
         values = {**(params or {}), **kwargs}
         self.params.update(values)
         if self.active is not None:
-            self.active.log_params(values)
+            from jupyter_mltrack import log_params
+
+            log_params(values)
 
     def set_tags(self, tags=None, **kwargs) -> None:
         if self.active is not None:
-            self.active.set_tags({**(tags or {}), **kwargs})
+            from jupyter_mltrack import set_tags
+
+            set_tags({**(tags or {}), **kwargs})
+
+    def start_run(self, *args, **kwargs):
+        """A run the notebook opened itself: here a child of the pipeline's run."""
+        import jupyter_mltrack
+
+        kwargs.setdefault("source", "pipeline")
+        if self.active is not None:
+            kwargs.setdefault("parent_run_id", self.active.id)
+            kwargs.setdefault("experiment", self.active.run.experiment)
+        return jupyter_mltrack.start_run(*args, **kwargs)
 
     def __getattr__(self, name):
         import jupyter_mltrack

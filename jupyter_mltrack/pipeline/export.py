@@ -73,18 +73,22 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def notebook_sections(path: str | os.PathLike[str] | None) -> dict[str, str]:
-    """``cell id -> the markdown heading above it`` in a notebook file (empty if unreadable:
-    the export then has one section)."""
+def notebook_sections(
+    path: str | os.PathLike[str] | None, executions: Sequence[Execution] = ()
+) -> dict[str, str]:
+    """``cell id -> the markdown heading above the cell`` in a notebook file (empty if it
+    cannot be read: the export then has one section). Executions without a cell id (a
+    front end that sends none) are matched to the notebook's cells by their source."""
     if path is None or not Path(path).is_file():
         return {}
     try:
         import nbformat
 
         nb = nbformat.read(os.fspath(path), as_version=4)
-    except Exception:
+    except Exception:  # nbformat raises many kinds; any unreadable notebook has no sections
         return {}
     titles: dict[str, str] = {}
+    by_source: dict[str, str] = {}
     current = ""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -92,8 +96,14 @@ def notebook_sections(path: str | os.PathLike[str] | None) -> dict[str, str]:
                 if line.lstrip().startswith("#"):
                     current = line.lstrip("# ").strip()
                     break
-        elif cell.cell_type == "code" and cell.get("id"):
-            titles[cell["id"]] = current
+        elif cell.cell_type == "code":
+            if cell.get("id"):
+                titles[cell["id"]] = current
+            by_source.setdefault(cell.source.strip(), current)
+    for execution in executions:
+        key = execution.cell_id or ""
+        if key not in titles and execution.raw.strip() in by_source:
+            titles[key] = by_source[execution.raw.strip()]
     return titles
 
 
@@ -148,6 +158,12 @@ def export(
         run_entity = store.get_run(run_id)
         execution = store.execution_of_run(run_id)
         if execution is None:
+            if run_entity.source != "notebook":
+                raise ExportError(
+                    f"run #{run_entity.number} was opened with mltrack.start_run (source "
+                    f"{run_entity.source!r}), not by a %%track cell: export the variables "
+                    "it used with --target instead"
+                )
             raise ExportError(
                 f"run #{run_entity.number} was not recorded in a logged cell (the execution "
                 "log starts at '%load_ext jupyter_mltrack'): nothing to export it from"
@@ -174,7 +190,7 @@ def export(
     plan = Plan(
         steps=needed,
         targets=target_names,
-        sections=notebook_sections(notebook_file or _notebook_file(executions[-1])),
+        sections=notebook_sections(notebook_file or _notebook_file(executions[-1]), executions),
         origin=origin,
         run=run_target,
         input_files=input_files,

@@ -24,12 +24,13 @@ from typing import Any
 from ..location import BLOB_URL_ENV, URL_ENV
 from ..store import Run, Store
 from .export import ExportError, ExportResult, export
+from .slicer import SliceError
 
 #: Default tolerances: pipelines are deterministic replays, but BLAS and threaded reductions
 #: may sum in another order than the kernel did.
 RTOL = 1e-6
 ATOL = 1e-12
-#: How much of a failed pipeline's stderr the report keeps.
+#: How much of the pipeline's stderr the report keeps.
 STDERR_TAIL = 4000
 
 
@@ -57,6 +58,7 @@ class Reproduction:
     export: ExportResult
     returncode: int
     checks: list[MetricCheck] = field(default_factory=list)
+    #: The end of what the pipeline wrote on stderr (its warnings: changed input files…).
     stderr: str = ""
     duration: float = 0.0
     #: The run the pipeline recorded (source ``pipeline``, parent = the original run).
@@ -166,7 +168,7 @@ def reproduce(
         export=result,
         returncode=returncode,
         checks=checks,
-        stderr=stderr[-STDERR_TAIL:] if returncode else "",
+        stderr=stderr[-STDERR_TAIL:],
         duration=duration,
         pipeline_run_id=children[0].id if children else None,
     )
@@ -178,4 +180,4 @@ def _text(data: bytes | str | None) -> str:
     return data if isinstance(data, str) else data.decode(errors="replace")
 
 
-__all__ = ["ExportError", "MetricCheck", "Reproduction", "compare", "reproduce"]
+__all__ = ["ExportError", "MetricCheck", "Reproduction", "SliceError", "compare", "reproduce"]

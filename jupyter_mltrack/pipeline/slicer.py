@@ -55,13 +55,21 @@ class Step:
     @property
     def label(self) -> str:
         """Where the statement comes from, for comments and errors."""
-        cell = self.execution.cell_id or "?"
-        count = self.execution.execution_count
-        where = f"cell {cell}" + (f" [{count}]" if count is not None else "")
-        return f"{where}, line {self.stmt.lineno}"
+        return f"{cell_label(self.execution)}, line {self.stmt.lineno}"
 
     def __repr__(self) -> str:
         return f"<Step {self.order} {self.label}: {self.stmt.source.strip()[:40]!r}>"
+
+
+def cell_label(execution: Execution) -> str:
+    """``In [3] (cell 9d607804)`` — as the notebook shows the execution, and the cell's id
+    (``In [3]`` alone when the front end sent no cell id)."""
+    cell = execution.cell_id or ""
+    count = execution.execution_count
+    prompt = f"In [{count}]" if count is not None else "In [ ]"
+    if not cell or cell == f"exec-{count}":
+        return prompt
+    return f"{prompt} (cell {cell})"
 
 
 def _ids(identity: Any) -> list[int]:
@@ -107,7 +115,7 @@ def build_steps(executions: Sequence[Execution]) -> list[Step]:
 def _without_untaken_branches(stmt: Statement, taken: set[int], execution: Execution) -> Statement:
     """The statement with the ``if`` branches it never took cut out (see :mod:`.branches`),
     analysed again so that what only those branches mention is no dependency."""
-    where = f"cell {execution.cell_id or '?'}, line {stmt.lineno}"
+    where = f"{cell_label(execution)}, line {stmt.lineno}"
     try:
         pruned = prune(stmt.code, taken, where)
         if pruned is None:
@@ -128,6 +136,8 @@ class Slicer:
         self.last_def: dict[str, Step] = {}
         self.identity: dict[str, Any] = {}
         self.functions: dict[str, FunctionSummary] = {}
+        #: The type each name last had, as recorded (for effect specs).
+        self.types: dict[str, str] = {}
         self._link()
 
     # forward pass ---------------------------------------------------------------------------
@@ -142,12 +152,20 @@ class Slicer:
             ids = fact.get("ids", {})
             self.identity.update(ids)
             types = fact.get("types", {})
+            self.types.update(types)
             reads = set(stmt.reads)
             binds = set(stmt.binds) | set(fact.get("names", []))
+            # globals changed in place by the session's functions it calls (no ``global``
+            # needed for ``registry.append(n)``)
+            changed_by_calls: set[str] = set()
             for name in self._called(stmt, types):
                 summary = self.functions[name]
                 reads |= summary.reads
                 binds |= summary.rebinds
+                for target, methods in summary.mutates.items():
+                    kind = self.types.get(target)
+                    if any(m == "" or effects.method_mutates(kind, m, {}) for m in methods):
+                        changed_by_calls.add(target)
             deps = step.deps
             for name in reads:
                 if name in self.last_def:
@@ -186,7 +204,7 @@ class Slicer:
                     deps.add(file_writer[path])
                 file_writer[path] = step
             # what it changed in place
-            for name in self._changed(stmt, fact, types):
+            for name in self._changed(stmt, fact, types) | changed_by_calls:
                 for oid in _written_ids(ids.get(name, self.identity.get(name))):
                     step.writes.add(oid)
             for source, (identity, type_name) in fact.get("receivers", {}).items():

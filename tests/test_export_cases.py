@@ -1,0 +1,649 @@
+"""Export to pipeline, end to end: what ran in a real kernel becomes a script that agrees.
+
+Each test runs cells in a fresh kernel (reusing a ``cell_id`` re-runs or edits that cell),
+exports targets with ``%mltrack export``, runs the generated ``pipeline.py`` in a fresh
+Python in a fresh copy of the notebook's folder, and compares ``run()``'s values with the
+kernel's. Every export must also be ``ruff``-clean plain Python without ``get_ipython``, and
+importing it must do nothing. Where a case is about what the slice must leave out, the
+script's code is checked too. The harness is in ``export_harness.py``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_mltrack.store import Store
+
+from .export_harness import Notebook, assert_same, bare_names
+
+FLAG = "MLTRACK_EXPORT_CASE_FLAG"
+
+
+@pytest.fixture
+def nb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Notebook]:
+    """A fresh kernel per test, in a fresh notebook folder: no state leaks between cases."""
+    # `!pip install` / `%pip install` really run in the kernel: never touch the network.
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    monkeypatch.delenv(FLAG, raising=False)
+    notebook = Notebook(tmp_path)
+    yield notebook
+    notebook.close()
+
+
+# 1. execution order ----------------------------------------------------------------------
+
+
+def test_out_of_order_execution_follows_the_log_not_the_notebook(nb: Notebook) -> None:
+    """The script replays cells in the order they ran: the third cell ran before the second
+    (notebook order would give x == 12, not 30), and `y` reads a name defined by a cell that
+    sits below it in the notebook (notebook order would raise NameError)."""
+    nb.cells(
+        ("c1", "x = 1"),
+        ("c3", "x = x + 2"),
+        ("c2", "x = x * 10"),
+        ("below", "base = 3"),
+        ("above", "y = base * 2"),
+    )
+    nb.save_notebook(
+        ("above", "y = base * 2"),
+        ("c1", "x = 1"),
+        ("c2", "x = x * 10"),
+        ("c3", "x = x + 2"),
+        ("below", "base = 3"),
+    )
+    nb.check("x", "y")
+
+
+# 2. edited cells -------------------------------------------------------------------------
+
+
+def test_edited_cell_keeps_the_old_version_only_where_it_contributed(nb: Notebook) -> None:
+    """A cell edited after it ran: the old version's `x = 10 * 3` still feeds `z` and
+    `total`, so it is replayed although the notebook now shows `w = 7`; `m` is read between
+    two versions of its cell, so both versions appear in that order; the first version of
+    `k`, overwritten by the edit before anything read it, must not appear."""
+    nb.cells(
+        ("prep", "x = 10 * 3"),
+        ("use", "z = x + 1"),
+        ("prep", "w = 7"),  # edited: no longer defines x
+        ("final", "total = x + w + z"),
+        ("m", "m = 5 + 0"),
+        ("use-m", "m_plus = m + 1"),
+        ("m", "m = 50 + 0"),
+        ("k", "k = 1234"),
+        ("k", "k = 2"),
+        ("use-k", "doubled = k * 2"),
+    )
+    nb.save_notebook(
+        ("prep", "w = 7"),
+        ("use", "z = x + 1"),
+        ("final", "total = x + w + z"),
+        ("m", "m = 50 + 0"),
+        ("use-m", "m_plus = m + 1"),
+        ("k", "k = 2"),
+        ("use-k", "doubled = k * 2"),
+    )
+    export = nb.check("total", "m_plus", "m", "doubled")
+    export.assert_absent("1234")
+
+
+def test_edited_function_each_call_uses_the_version_defined_then(nb: Notebook) -> None:
+    """A cell defining `f` was edited and re-run between two calls: `first` was computed by
+    the old definition and `second` by the new one, so the script defines `f` twice, in
+    that order, each before the call that used it."""
+    nb.cells(
+        ("def-f", "def f():\n    return 1"),
+        ("first", "first = f() * 10"),
+        ("def-f", "def f():\n    return 2"),
+        ("second", "second = f() * 10"),
+    )
+    nb.check("first", "second")
+
+
+# 3. deleted cells ------------------------------------------------------------------------
+
+
+def test_deleted_cell_that_defined_a_used_name_is_still_exported(nb: Notebook) -> None:
+    """A cell ran, defined `factor`, and was deleted from the notebook (it is not in the
+    saved notebook and never ran again): the script still contains its code."""
+    nb.cells(
+        ("deleted", "factor = int('7')"),
+        ("use", "result = factor * 6"),
+        ("other", "unrelated = 'x'"),
+    )
+    nb.save_notebook(("use", "result = factor * 6"), ("other", "unrelated = 'x'"))
+    export = nb.check("result")
+    export.assert_present("int('7')")
+    export.assert_absent("unrelated")
+
+
+# 4. cells run several times --------------------------------------------------------------
+
+
+def test_cell_run_three_times_is_replayed_three_times(nb: Notebook) -> None:
+    """`counter += 1` ran three times, appending to `history` each time: the script
+    reproduces counter == 3 and history == [1, 2, 3]."""
+    nb.run("init", "counter = 0\nhistory = []")
+    for _ in range(3):
+        nb.run("inc", "counter += 1\nhistory.append(counter)")
+    nb.check("counter", "history")
+
+
+# 5. in-place mutation --------------------------------------------------------------------
+
+
+def test_in_place_mutations_are_kept(nb: Notebook) -> None:
+    """Statements that change an object without rebinding its name belong to its slice:
+    `fillna(inplace=True)`, column assignment, `append`, `+=` on a list, `del lst[0]`, item
+    and attribute assignment, `sort`, `update`, `set.add`, `rename(inplace=True)`, `.loc`
+    assignment and `ndarray.sort`, each in its own cell."""
+    nb.cells(
+        ("imports", "import pandas as pd\nfrom types import SimpleNamespace"),
+        ("df", "df = pd.DataFrame({'a': [1.0, None, 3.0]})"),
+        ("fill", "df.fillna(0, inplace=True)"),
+        ("col", "df['b'] = df['a'] * 2"),
+        ("lst", "lst = [1, 2]"),
+        ("append", "lst.append(3)"),
+        ("iadd", "lst += [4]"),
+        ("del", "del lst[0]"),
+        ("d", "d = {}"),
+        ("setitem", "d['k'] = 5"),
+        ("obj", "obj = SimpleNamespace(a=1)"),
+        ("setattr", "obj.attr = 'v'"),
+        ("sort", "lst.sort(reverse=True)"),
+        ("update", "d.update(x=1)"),
+        ("st", "st = set()"),
+        ("add", "st.add(3)"),
+        ("rename", "df.rename(columns={'a': 'A'}, inplace=True)"),
+        ("loc", "df.loc[0, 'A'] = -1.0"),
+        ("np", "import numpy as np\nvec = np.array([3, 1, 2])"),
+        ("vec-sort", "vec.sort()"),
+    )
+    nb.check("df", "lst", "d", "obj", "st", "vec")
+
+
+# 6. mutation through aliases, views and shallow copies -----------------------------------
+
+
+def test_mutation_through_aliases_views_and_shallow_copies(nb: Notebook) -> None:
+    """A change made through another name reaches the target: `b = a; b.append(3)` changes
+    `a`; writing to a numpy view (`v = arr[:3]; v[0] = 99`, `row += 5`) changes the base
+    array (also through `reshape`); appending to an element of a shallow copy changes the
+    original's element; a list held in a dict is the same list; `df2 = df` is the same
+    DataFrame. Mutable literals here may become parameters: `run()` must not mutate its
+    defaults, or a second call returns different values."""
+    nb.cells(
+        ("np", "import numpy as np"),
+        ("a", "a = [1, 2]"),
+        ("alias", "b = a"),
+        ("via-alias", "b.append(3)"),
+        ("arr", "arr = np.arange(6)"),
+        ("view", "v = arr[:3]"),
+        ("via-view", "v[0] = 99"),
+        ("grid", "grid = np.zeros((2, 2))"),
+        ("row", "row = grid[1]"),
+        ("via-row", "row += 5"),
+        ("outer", "outer = [[1], [2]]"),
+        ("shallow", "shallow = outer.copy()"),
+        ("via-copy", "shallow[0].append(9)"),
+        ("layers", "layers = [64]"),
+        ("cfg", "cfg = {'layers': layers}"),
+        ("via-cfg", "cfg['layers'].append(32)"),
+        ("flat", "flat = np.zeros(4)"),
+        ("reshape", "square = flat.reshape(2, 2)"),
+        ("via-reshape", "square[0, 0] = 7"),
+        ("pd", "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})"),
+        ("df-alias", "df2 = df"),
+        ("via-df-alias", "df2['c'] = 1"),
+    )
+    export = nb.check("a", "arr", "grid", "outer", "layers", "flat", "df")
+    assert "numpy" in export.requirements, export.requirements_text
+
+
+# 7. what must not be pulled in -----------------------------------------------------------
+
+
+def test_rebinding_and_copies_do_not_pull_in_code(nb: Notebook) -> None:
+    """Rebinding a name is not a mutation: `t = (3344, 4433)` and `t += (5566,)` after
+    `u = t` leave `u` alone. Changes to real copies (`list.copy()`, `copy.deepcopy`, `ndarray.copy`)
+    leave the original alone, as do changes to a column subset of a DataFrame (a copy under
+    copy-on-write) and to a fancy-indexed array (a copy, unlike a slice). Functions that
+    only read (`sorted`, `DataFrame.fillna` without inplace) do not change their argument.
+    None of that code may appear in the script."""
+    nb.cells(
+        ("imports", "import copy\nimport numpy as np\nimport pandas as pd"),
+        ("t", "t = (1, 2)"),
+        ("u", "u = t"),
+        ("rebind", "t = (3344, 4433)"),
+        ("iadd", "t += (5566,)"),
+        ("a", "a = [1, 2]"),
+        ("copy", "b = a.copy()"),
+        ("append", "b.append(7777)"),
+        ("nested", "nested = [[1], [2]]"),
+        ("deep", "deep = copy.deepcopy(nested)"),
+        ("deep-append", "deep[0].append(8888)"),
+        ("arr", "arr = np.zeros(3)"),
+        ("arr-copy", "c = arr.copy()"),
+        ("arr-set", "c[0] = 6666"),
+        ("data", "data = [3, 1, 2]"),
+        ("sorted", "ordered = sorted(data)"),
+        ("df", "df = pd.DataFrame({'a': [1.0, None]})"),
+        ("fillna", "filled = df.fillna(4242)"),
+        ("subset", "sub = df[['a']]"),
+        ("subset-set", "sub['z'] = 5151"),
+        ("fancy", "picked = arr[[0, 1]]"),
+        ("fancy-set", "picked[0] = 6767"),
+    )
+    export = nb.check("u", "a", "nested", "arr", "data", "df")
+    export.assert_absent(
+        "3344", "5566", "7777", "8888", "deepcopy(nested)", "6666", "sorted(data)", "4242"
+    )
+    export.assert_absent("5151", "6767")
+
+
+# 8. functions and classes defined in cells -----------------------------------------------
+
+
+def test_functions_read_globals_at_call_time_and_defaults_at_def_time(nb: Notebook) -> None:
+    """A function reads a global when called (late binding: `scale` changed between the def
+    and the call, so late == 15); a default argument is bound when the def runs (dflt == 5
+    although `k` later became 9999, which must not appear); a function declaring `global
+    total` rebinds it, and calls made as bare expression statements are not display-only; a
+    global dict mutated after the def of a function reading it is read at call time."""
+    nb.cells(
+        ("scale", "scale = 2"),
+        ("def-f", "def f(x):\n    return x * scale"),
+        ("rescale", "scale = 5"),
+        ("late", "late = f(3)"),
+        ("k", "k = 4"),
+        ("def-g", "def g(x, k=k):\n    return x + k"),
+        ("k-again", "k = 9999"),
+        ("dflt", "dflt = g(1)"),
+        ("total", "total = 0"),
+        ("def-bump", "def bump(n):\n    global total\n    total = total + n"),
+        ("bump-2", "bump(2)"),
+        ("bump-3", "bump(3)"),
+        ("cfg", "cfg = {'a': 1}"),
+        ("def-h", "def h():\n    return cfg['a']"),
+        ("cfg-set", "cfg['a'] = 2"),
+        ("hv", "hv = h()"),
+    )
+    export = nb.check("late", "dflt", "total", "hv")
+    export.assert_absent("9999")
+
+
+def test_functions_and_methods_that_mutate_their_arguments(nb: Notebook) -> None:
+    """A function that appends to its argument changes the caller's list; a method that
+    appends to `self.values` changes the instance (called as bare expressions whose value is
+    displayed, and through a chained call), so `acc_values` needs all those calls; a
+    function appending to a global list (no `global` statement needed) changes it."""
+    nb.cells(
+        ("def-add", "def add_item(xs, v):\n    xs.append(v)"),
+        ("items", "items = []"),
+        ("add-1", "add_item(items, 1)"),
+        ("add-2", "add_item(items, 2)"),
+        (
+            "class",
+            "class Acc:\n"
+            "    def __init__(self):\n"
+            "        self.values = []\n"
+            "\n"
+            "    def add(self, v):\n"
+            "        self.values.append(v)\n"
+            "        return self\n",
+        ),
+        ("acc", "acc = Acc()"),
+        ("acc-1", "acc.add(1)"),
+        ("acc-2", "acc.add(2).add(3)"),
+        ("acc-values", "acc_values = list(acc.values)"),
+        ("registry", "registry = []"),
+        ("def-register", "def register(name):\n    registry.append(name)"),
+        ("register", "register('a')\nregister('b')"),
+    )
+    nb.check("items", "acc_values", "registry")
+
+
+# 9. iterators ----------------------------------------------------------------------------
+
+
+def test_iterator_consumption_is_kept(nb: Notebook) -> None:
+    """Advancing an iterator is a change to it: a bare `next(it)` (displayed, not assigned)
+    and an unused `skipped = [...]` consume items, so rest == [2, 3, 4] and
+    tail == [4, 9, 16] only if those statements are replayed; likewise a file handle's
+    bare `fh.readline()` decides what `fh.read()` returns."""
+    nb.add_inputs({"data.txt": "header\nrow 1\nrow 2\n"})
+    nb.cells(
+        ("xs", "xs = [1, 2, 3, 4]"),
+        ("it", "it = iter(xs)"),
+        ("next", "next(it)"),
+        ("rest", "rest = list(it)"),
+        ("gen", "gen = (x * x for x in range(5))"),
+        ("skip", "skipped = [next(gen) for _ in range(2)]"),
+        ("tail", "tail = list(gen)"),
+        ("open", "fh = open('data.txt')"),
+        ("header", "fh.readline()"),
+        ("body", "body = fh.read()"),
+    )
+    nb.check("rest", "tail", "body")
+
+
+# 10. random number generators ------------------------------------------------------------
+
+
+def test_stdlib_random_seed_and_intermediate_draws_are_kept(nb: Notebook) -> None:
+    """`random.seed(0)` and every draw between it and the target's draw (one assigned to an
+    unused name, one a bare displayed expression, one printed, `random.shuffle` of `deck`, a
+    bare call of a cell-defined function that draws) are replayed so that the stream
+    matches; the shuffle also mutates `deck`."""
+    nb.cells(
+        ("import", "import random"),
+        ("seed", "random.seed(0)"),
+        ("unused", "unused = random.random()"),
+        ("bare", "random.random()"),
+        ("printed", "print(random.random())"),
+        ("deck", "deck = list(range(10))"),
+        ("shuffle", "random.shuffle(deck)"),
+        ("def-noisy", "def noisy():\n    return random.random()"),
+        ("call-noisy", "noisy()"),
+        ("target", "drawn = random.randint(0, 10**6)"),
+        ("after", "later = random.random()"),
+    )
+    nb.check("drawn", "deck")
+
+
+def test_numpy_global_rng_seed_and_intermediate_draws_are_kept(nb: Notebook) -> None:
+    """`np.random.seed(0)` then draws with `np.random.rand` not used by the target (a bare
+    expression, an unused name) before the target's draw: all replayed, the arrays equal."""
+    nb.cells(
+        ("import", "import numpy as np"),
+        ("seed", "np.random.seed(0)"),
+        ("bare", "np.random.rand(3)"),
+        ("unused", "noise = np.random.rand(2)"),
+        ("target", "drawn = np.random.rand(4)"),
+    )
+    nb.check("drawn")
+
+
+def test_numpy_generator_object_draws_are_kept(nb: Notebook) -> None:
+    """`rng = np.random.default_rng(0)`: draws from `rng` change `rng`, so the draws made
+    before the target's (a bare `rng.normal(size=3)` and an unused `rng.random()`) stay."""
+    nb.cells(
+        ("import", "import numpy as np"),
+        ("rng", "rng = np.random.default_rng(0)"),
+        ("bare", "rng.normal(size=3)"),
+        ("unused", "u = rng.random()"),
+        ("target", "drawn = rng.integers(0, 1000, size=5)"),
+    )
+    nb.check("drawn")
+
+
+# 11. process state: working directory, sys.path, environment -----------------------------
+
+
+def test_chdir_then_relative_read(nb: Notebook) -> None:
+    """`os.chdir('sub')` changes what a relative path means: the script must change
+    directory too before reading `data.txt` (it exists only in `sub/`)."""
+    nb.add_inputs({"sub/data.txt": "hello from sub\n"})
+    nb.cells(
+        ("import", "import os\nfrom pathlib import Path"),
+        ("chdir", "os.chdir('sub')"),
+        ("read", "with open('data.txt') as fh:\n    text = fh.read()"),
+        ("read-path", "size = len(Path('data.txt').read_text())"),
+    )
+    nb.check("text", "size")
+
+
+def test_sys_path_insert_then_import_from_that_folder(nb: Notebook) -> None:
+    """`sys.path.insert(0, 'lib')` is what makes `import mathhelpers` work: the script keeps
+    it (the module exists only in the notebook's `lib/` folder)."""
+    nb.add_inputs({"lib/mathhelpers.py": "def triple(x):\n    return 3 * x\n"})
+    nb.cells(
+        ("import", "import sys"),
+        ("path", "sys.path.insert(0, 'lib')"),
+        ("helpers", "import mathhelpers"),
+        ("use", "tripled = mathhelpers.triple(5)"),
+    )
+    nb.check("tripled")
+
+
+def test_environment_variable_set_then_read(nb: Notebook) -> None:
+    """`os.environ[...] = 'on'` is kept because later reads (`os.environ.get`, `os.getenv`)
+    depend on it; the pipeline's process does not have the variable."""
+    nb.cells(
+        ("import", "import os"),
+        ("set", f"os.environ[{FLAG!r}] = 'on'"),
+        ("get", f"flag = os.environ.get({FLAG!r}, 'off')"),
+        ("getenv", f"flag2 = os.getenv({FLAG!r})"),
+    )
+    nb.check("flag", "flag2")
+
+
+# 12. files -------------------------------------------------------------------------------
+
+
+def test_file_written_then_read_back_by_path(nb: Notebook) -> None:
+    """`df.to_csv('a.csv')` then `pd.read_csv('a.csv')`: the write is part of the slice
+    (the pipeline runs in a folder without a.csv). Writes to other files in between
+    (other.csv, notes.txt) are not: neither their code appears nor the files are created;
+    nor is a.csv rewritten after it was read. Both appends to log.txt feed `log_text`."""
+    nb.cells(
+        ("import", "import pandas as pd"),
+        ("df", "df = pd.DataFrame({'a': [1, 2, 3], 'b': [0.5, 1.5, 2.5]})"),
+        ("write", "df.to_csv('a.csv', index=False)"),
+        ("other", "pd.DataFrame({'z': [9]}).to_csv('other.csv')"),
+        ("notes", "with open('notes.txt', 'w') as fh:\n    fh.write('unrelated')"),
+        ("read", "loaded = pd.read_csv('a.csv')"),
+        ("rewrite", "pd.DataFrame({'zz_late': [1]}).to_csv('a.csv')"),
+        ("log-1", "with open('log.txt', 'a') as fh:\n    fh.write('one;')"),
+        ("log-2", "with open('log.txt', 'a') as fh:\n    fh.write('two;')"),
+        ("log-read", "with open('log.txt') as fh:\n    log_text = fh.read()"),
+    )
+    export = nb.check("loaded", "log_text")
+    export.assert_absent("other.csv", "notes.txt", "zz_late")
+    assert "a.csv" in export.files_after_run
+    assert "other.csv" not in export.files_after_run
+    assert "notes.txt" not in export.files_after_run
+    assert "pandas" in export.requirements, export.requirements_text
+
+
+# 13. star imports ------------------------------------------------------------------------
+
+
+def test_star_import(nb: Notebook) -> None:
+    """`from math import *` binds `sqrt` and `pi` without naming them: the script still
+    defines them (and stays ruff-clean, e.g. by importing the names it uses)."""
+    nb.cells(
+        ("star", "from math import *"),
+        ("root", "root = sqrt(16.0)"),
+        ("circle", "circle = 2 * pi"),
+    )
+    nb.check("root", "circle")
+
+
+# 14. display-only code -------------------------------------------------------------------
+
+
+def test_display_only_lines_are_dropped(nb: Notebook) -> None:
+    """Lines that only show something (`df.head()`, `df.describe()`, `df.info()`, a bare
+    `x`, `print`, `display`) change nothing the targets depend on: not in the script."""
+    nb.cells(
+        ("import", "import pandas as pd"),
+        ("df", "df = pd.DataFrame({'a': [1, 2, 3]})"),
+        ("head", "df.head()"),
+        ("x", "x = 41"),
+        ("show-x", "x"),
+        ("print", "print(x)"),
+        ("y", "y = x + 1\ndf.describe()"),
+        ("display", "display(df)"),
+        ("info", "df.info()"),
+    )
+    export = nb.check("y", "df")
+    assert "x" not in bare_names(export), export.script
+    export.assert_absent("df.head()", "df.describe()", "print(x)", "display(df)", "df.info()")
+
+
+# 15. exceptions --------------------------------------------------------------------------
+
+
+def test_cell_that_raised_keeps_the_statements_before_the_error(nb: Notebook) -> None:
+    """A cell failed at its third statement: the two statements before it ran and matter
+    (lst == [1], val == 10); the failing statement and the ones after it never completed
+    and must not be in the script (which would raise, or append 2222)."""
+    nb.run("lst", "lst = []")
+    boom = [
+        "lst.append(1)",
+        "val = 10",
+        "val = val + int('not a number')",
+        "lst.append(2222)",
+        "val = 3333",
+    ]
+    nb.fail("boom", "\n".join(boom), "ValueError")
+    nb.run("total", "total = sum(lst) + val")
+    export = nb.check("lst", "val", "total")
+    export.assert_absent("not a number", "2222", "3333")
+
+
+# 16. branches not taken ------------------------------------------------------------------
+
+
+def test_branch_not_taken_is_dropped_with_what_only_it_uses(nb: Notebook) -> None:
+    """`if len(xs) > 100:` was false at run time: its body (calling a helper defined in an
+    earlier cell and a name defined nowhere) is not in the script, nor is the helper; the
+    `else` branch that ran is, and the script is well-formed."""
+    nb.cells(
+        ("xs", "xs = [1, 2, 3]"),
+        ("helper", "def expensive(v):\n    return [i * 9999 for i in v]"),
+        (
+            "branch",
+            "if len(xs) > 100:\n"
+            "    out = expensive(xs) + undefined_name\n"
+            "else:\n"
+            "    out = [x + 1 for x in xs]\n",
+        ),
+    )
+    export = nb.check("out")
+    export.assert_absent("expensive", "undefined_name", "9999")
+
+
+def test_branch_never_taken_inside_a_loop_is_dropped(nb: Notebook) -> None:
+    """Inside a loop that ran, an `if` branch no iteration took refers to a name defined
+    nowhere: the script keeps the loop and the branch that ran, not the other one."""
+    nb.cells(
+        ("xs", "xs = [1, 2, 3]"),
+        (
+            "loop",
+            "acc = 0\n"
+            "for v in xs:\n"
+            "    if v > 100:\n"
+            "        acc += missing_fn(v)\n"
+            "    else:\n"
+            "        acc += v\n",
+        ),
+    )
+    export = nb.check("acc")
+    export.assert_absent("missing_fn")
+
+
+# 17. magics and shell commands ------------------------------------------------------------
+
+
+def test_magics_are_dropped_or_become_their_code(nb: Notebook) -> None:
+    """`%matplotlib inline`, `%load_ext autoreload` and `%autoreload 2` are dropped;
+    `%time x = compute()`, a `%%time` cell and a `%%capture out` cell become their code (the
+    print the capture swallowed is display-only and goes too)."""
+    if importlib.util.find_spec("matplotlib") is not None:  # a bench extra (via mlflow)
+        nb.run("mpl", "%matplotlib inline")
+    nb.cells(
+        ("autoreload", "%load_ext autoreload\n%autoreload 2"),
+        ("def", "def compute():\n    return 21"),
+        ("time", "%time x = compute()"),
+        ("cell-time", "%%time\ny = x * 2"),
+        ("capture", "%%capture out\nz = y + 1\nprint('noise')"),
+    )
+    export = nb.check("x", "y", "z")
+    export.assert_absent("matplotlib", "autoreload", "noise", "CapturedIO")
+    for line in export.script.splitlines():
+        assert not line.lstrip().startswith(("%", "!")), export.script
+
+
+def test_pip_installs_are_dropped_and_become_requirements(nb: Notebook) -> None:
+    """`!pip install six` and `%pip install -q packaging` (both already installed, and the
+    kernel has PIP_NO_INDEX set, so nothing is downloaded) are not in the script; the
+    packages are in requirements.txt, the options are not."""
+    nb.cells(
+        ("pip-shell", "!pip install six"),
+        ("pip-magic", "%pip install -q packaging"),
+        ("import", "import six\nfrom packaging.version import Version"),
+        ("use", "kind = six.__name__\nnewer = Version('1.10') > Version('1.9')"),
+    )
+    export = nb.check("kind", "newer")
+    export.assert_absent("pip install", "'install'")
+    assert {"six", "packaging"} <= export.requirements, export.requirements_text
+    assert not export.requirements & {"pip", "install", "q"}, export.requirements_text
+
+
+def test_shell_capture_cannot_be_exported_and_the_error_names_the_line(nb: Notebook) -> None:
+    """`files = !ls` has no plain-Python translation: exporting a target that depends on it
+    fails with an error quoting that line, and writes no pipeline."""
+    nb.cells(
+        ("ls", "files = !ls"),
+        ("count", "n_files = len(files)"),
+    )
+    message, out = nb.export_error("n_files")
+    assert "files = !ls" in message, message
+    assert not (out / "pipeline.py").exists()
+
+
+# 18. a tracked run as the target, and parameters -----------------------------------------
+
+
+def test_tracked_run_export_returns_its_metrics_and_takes_parameters(nb: Notebook) -> None:
+    """`--run 1` exports the `%%track` cell's run: `run()` returns its metrics (the logged
+    `score`, `half` from `log_metrics` and the last expression's `value`), equal to those
+    the store recorded. `lr` and `epochs`, bound once to a literal, are the parameters
+    (params.yaml holds the notebook's values; the derived `steps` is not one):
+    `run(lr=0.25)` and `python pipeline.py --lr 0.25` change the result, and `--epochs 4`
+    flows through `steps = epochs * 10`."""
+    nb.cells(
+        ("lr", "lr = 0.5"),
+        ("epochs", "epochs = 3"),
+        ("steps", "steps = epochs * 10"),
+        ("unrelated", "label = 'not used by the run'"),
+        (
+            "train",
+            "%%track\n"
+            "score = lr * steps\n"
+            "mltrack.log_metric('score', score)\n"
+            "mltrack.log_metrics({'half': score / 2})\n"
+            "score / 10",
+        ),
+    )
+    store = Store(str(nb.home))
+    try:
+        runs, total = store.search_runs(experiment="analysis")
+        assert total == 1 and runs[0].number == 1
+        logged = runs[0].metrics
+    finally:
+        store.close()
+    assert logged == {"score": 15.0, "half": 7.5, "value": 1.5}
+
+    export = nb.export(run="1")
+    assert export.params == {"lr": 0.5, "epochs": 3}, export.params_text
+    export.assert_absent("not used by the run")
+
+    def metrics(result: dict) -> dict:
+        assert set(logged) <= set(result), f"run() gave {sorted(result)}, logged {sorted(logged)}"
+        return {key: result[key] for key in logged}
+
+    assert_same("metrics", metrics(nb.pipeline(export)), logged)
+    lower_lr = {"score": 7.5, "half": 3.75, "value": 0.75}
+    more_epochs = {"score": 20.0, "half": 10.0, "value": 2.0}
+    assert_same("metrics", metrics(nb.pipeline(export, lr=0.25)), lower_lr)
+    assert_same("metrics", metrics(nb.cli(export)), logged)
+    assert_same("metrics", metrics(nb.cli(export, "--lr", "0.25")), lower_lr)
+    assert_same("metrics", metrics(nb.cli(export, "--epochs", "4")), more_epochs)

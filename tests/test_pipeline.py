@@ -1,0 +1,363 @@
+"""Export to pipeline from the outside: the execution log a real kernel writes, ``mltrack
+export`` and ``mltrack reproduce`` as console commands, and the script run in fresh Python
+processes — with and without jupyter_mltrack, with a store and without one.
+
+The slicing cases themselves (mutation, aliasing, RNG, files…) are in
+``test_export_cases.py``; this file checks the commands and the promises around them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_mltrack.location import HOME_ENV, URL_ENV
+from jupyter_mltrack.store import RunStatus, Store
+
+from .kernel import REPO, Kernel
+
+NOTEBOOK = "analysis.ipynb"
+
+TRACKED = """%%track
+df = pd.read_csv("data.csv")
+score = float(df["x"].sum()) * lr * epochs
+mltrack.log_metric("score", score)
+score / 10"""
+
+
+def _env(home: Path | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in (URL_ENV, HOME_ENV)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    if home is not None:
+        env[HOME_ENV] = str(home)
+    env.update(extra)
+    return env
+
+
+def mltrack(home: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The ``mltrack`` console command, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_mltrack.cli", "--store", str(home), *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def python(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+class Session:
+    """A notebook folder, its store, and a kernel that ran cells in it (then stopped)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / ".store"
+
+    def run(self, *cells: tuple[str, str], load: str = "%load_ext jupyter_mltrack") -> list[dict]:
+        kernel = Kernel(self.root, self.home, notebook=NOTEBOOK)
+        try:
+            kernel.ok(load, cell_id="load")
+            return [kernel.execute(code, cell_id=cid) for cid, code in cells]
+        finally:
+            kernel.stop()
+
+    def store(self) -> Store:
+        return Store(str(self.home))
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    """``data.csv`` read by a tracked cell that logs ``score`` (and ``value``, its last
+    expression), from parameters set in an earlier cell."""
+    s = Session(tmp_path)
+    (tmp_path / "data.csv").write_text("x\n1\n2\n3\n")
+    replies = s.run(
+        ("params", "import pandas as pd\nlr = 0.5\nepochs = 3\nunused = 'nothing reads me'"),
+        ("train", TRACKED),
+    )
+    assert all(r["reply"]["status"] == "ok" for r in replies), replies
+    yield s
+
+
+def test_cli_export_by_target_and_by_run(session: Session) -> None:
+    out = session.root / "by-target"
+    done = mltrack(session.home, "export", NOTEBOOK, "--target", "score", "-o", str(out),
+                   cwd=session.root)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stdout and "parameters: epochs, lr" in done.stdout, done.stdout
+    assert sorted(p.name for p in out.iterdir()) == [
+        "params.yaml",
+        "pipeline.py",
+        "requirements.txt",
+    ]
+    script = (out / "pipeline.py").read_text()
+    assert "nothing reads me" not in script and "get_ipython" not in script
+    ran = python(str(out / "pipeline.py"), "--json", "results.json", cwd=session.root)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads((session.root / "results.json").read_text()) == {"score": 9.0}
+
+    by_run = session.root / "by-run"
+    done = mltrack(session.home, "export", NOTEBOOK, "--run", "1", "-o", str(by_run), "--json",
+                   cwd=session.root)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["targets"] == ["score", "value"] and report["parameters"] == ["epochs", "lr"]
+    requirements = (by_run / "requirements.txt").read_text().splitlines()
+    assert any(line.startswith("pandas==") for line in requirements), requirements
+    assert any(line.startswith("xxhash==") for line in requirements), requirements
+
+
+def test_cli_export_errors_say_what_is_wrong(session: Session) -> None:
+    cases = [
+        (["export", NOTEBOOK, "-o", "x"], 2, "give --target NAME"),
+        (["export", "other.ipynb", "--target", "score", "-o", "x"], 1, "no logged session"),
+        (["export", NOTEBOOK, "--target", "nope", "-o", "x"], 1, "'nope'"),
+        (["export", NOTEBOOK, "--run", "99", "-o", "x"], 1, "no run '99'"),
+        (["reproduce", "99"], 1, "no run '99'"),
+        (["reproduce", "1", "--rtol", "-1"], 2, "must be 0 or more"),
+    ]
+    for argv, code, message in cases:
+        done = mltrack(session.home, *argv, cwd=session.root)
+        assert done.returncode == code, (argv, done.stdout, done.stderr)
+        assert message in done.stderr, (argv, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert not (session.root / "x").exists()
+
+
+def test_reproduce_prints_the_table_and_records_the_pipeline_run(session: Session) -> None:
+    done = mltrack(session.home, "reproduce", "1", "-o", str(session.root / "repro"),
+                   cwd=session.root)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["metric", "original", "reproduced", "equal"], done.stdout
+    assert lines[1].split() == ["score", "9.0", "9.0", "yes"], done.stdout
+    assert lines[2].split() == ["value", "0.9", "0.9", "yes"], done.stdout
+    assert lines[-1].startswith("reproduced ("), done.stdout
+
+    store = session.store()
+    try:
+        (original,), _ = store.search_runs(experiment="analysis", order="number", limit=1)
+        (child,) = store.child_runs(original.id)
+        assert child.source == "pipeline" and child.parent_run_id == original.id
+        assert child.experiment == original.experiment == "analysis"
+        assert child.status is RunStatus.FINISHED
+        assert child.metrics == original.metrics == {"score": 9.0, "value": 0.9}
+        assert child.params == {"lr": 0.5, "epochs": 3}
+    finally:
+        store.close()
+
+
+def test_reproduce_fails_on_changed_data_and_from_snapshots_recovers(session: Session) -> None:
+    (session.root / "data.csv").write_text("x\n1\n2\n4\n")  # the data moved under the notebook
+    done = mltrack(session.home, "reproduce", "1", cwd=session.root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert ["score", "9.0", "10.5", "NO"] in [line.split() for line in done.stdout.splitlines()]
+    assert "data.csv differs from the data the notebook read" in done.stdout, done.stdout
+    assert "NOT reproduced: 2 metrics differ" in done.stdout
+
+    done = mltrack(session.home, "reproduce", "1", "--from-snapshots", "--json",
+                   cwd=session.root)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] and [m["reproduced"] for m in report["metrics"]] == [9.0, 0.9]
+    # the data file in the notebook's folder is left as the user put it
+    assert (session.root / "data.csv").read_text() == "x\n1\n2\n4\n"
+
+
+def test_params_yaml_is_read_and_flags_override_it(session: Session) -> None:
+    out = session.root / "p"
+    assert mltrack(session.home, "export", NOTEBOOK, "--run", "1", "-o", str(out),
+                   cwd=session.root).returncode == 0  # fmt: skip
+    params = out / "params.yaml"
+    assert "lr: 0.5" in params.read_text() and "epochs: 3" in params.read_text()
+    params.write_text(params.read_text().replace("lr: 0.5", "lr: 1.0"))
+
+    def score(*flags: str) -> float:
+        ran = python(str(out / "pipeline.py"), "--json", "r.json", *flags, cwd=session.root)
+        assert ran.returncode == 0, ran.stderr
+        return json.loads((session.root / "r.json").read_text())["score"]
+
+    assert score() == 18.0  # params.yaml: lr 1.0
+    assert score("--lr", "0.25") == 4.5  # the flag wins
+    assert score("--epochs", "1") == 6.0
+
+
+def test_the_script_runs_without_jupyter_mltrack_and_without_a_store(session: Session) -> None:
+    out = session.root / "nostore"
+    assert mltrack(session.home, "export", NOTEBOOK, "--run", "1", "-o", str(out),
+                   cwd=session.root).returncode == 0  # fmt: skip
+    # jupyter_mltrack cannot be imported: nothing is recorded, nothing fails
+    hide = textwrap.dedent(
+        """
+        import json, sys
+        sys.modules["jupyter_mltrack"] = None  # as if it were not installed
+        sys.path.insert(0, sys.argv[1])
+        import pipeline
+        print(json.dumps(pipeline.run()))
+        """
+    )
+    ran = python("-c", hide, str(out), cwd=session.root)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.splitlines()[-1]) == {"score": 9.0, "value": 0.9}
+    assert "xxhash is not installed" not in ran.stderr
+
+    # installed, but the store cannot be opened: it says so and runs anyway
+    broken = _env(**{URL_ENV: "postgresql://nobody@127.0.0.1:9/none?connect_timeout=2"})
+    ran = python(str(out / "pipeline.py"), cwd=session.root, env=broken)
+    assert ran.returncode == 0, ran.stderr
+    assert "pipeline: not recording the run" in ran.stderr, ran.stderr
+    assert "score: 9.0" in ran.stdout
+
+    store = session.store()
+    try:
+        assert store.search_runs(limit=10)[1] == 1  # only the notebook's run
+    finally:
+        store.close()
+
+
+def test_importing_the_script_runs_nothing(session: Session) -> None:
+    out = session.root / "imp"
+    assert mltrack(session.home, "export", NOTEBOOK, "--run", "1", "-o", str(out),
+                   cwd=session.root).returncode == 0  # fmt: skip
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import pipeline; print(pipeline.PARAMS)"
+    ran = python("-c", code, str(out), cwd=session.root)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "{'lr': 0.5, 'epochs': 3}"
+    store = session.store()
+    try:
+        assert store.search_runs(limit=10)[1] == 1  # importing recorded no run
+    finally:
+        store.close()
+
+
+def test_the_log_records_cells_as_they_ran(tmp_path: Path) -> None:
+    s = Session(tmp_path)
+    replies = s.run(
+        ("a", "x = 1"),
+        ("b", "%time y = x + 1"),
+        ("a", "x = 10"),  # cell a edited and re-run
+        ("c", "z = y * 2\nraise ValueError('boom')\nnever = 1"),
+        ("d", "%%track\nw = x + y\nw"),
+    )
+    assert [r["reply"]["status"] for r in replies] == ["ok", "ok", "ok", "error", "ok"]
+    store = s.store()
+    try:
+        (sess,) = store.sessions(NOTEBOOK)
+        assert sess.executions == 6 and sess.notebook_path == NOTEBOOK
+        log = store.executions(sess.session_id)
+        assert [e.seq for e in log] == [1, 2, 3, 4, 5, 6]
+        assert [e.cell_id for e in log] == ["load", "a", "b", "a", "c", "d"]
+        assert [e.execution_count for e in log] == [1, 2, 3, 4, 5, 6]
+        assert [e.status for e in log] == ["ok", "ok", "ok", "ok", "error", "ok"]
+        assert log[1].source == "x = 1\n" and log[3].source == "x = 10\n"
+        # the source as it ran, after IPython's transforms; the raw text as typed
+        assert log[2].raw == "%time y = x + 1" and "run_line_magic" in log[2].source
+        failed = log[4]
+        assert failed.error_statement == 1
+        ran = {f["i"]: f["ok"] for f in failed.facts["statements"]}
+        assert ran == {0: True, 1: False}  # statement 2 never ran
+        (run,), _ = store.search_runs(experiment="analysis")
+        assert log[5].run_id == run.id and store.execution_of_run(run.id).seq == 6
+    finally:
+        store.close()
+
+
+def test_a_branch_the_notebook_never_took_stops_the_script_clearly(tmp_path: Path) -> None:
+    s = Session(tmp_path)
+    s.run(
+        ("n", "n = 5"),
+        ("big", "if n > 100:\n    big = expensive_helper(n)\nelse:\n    big = n * 2"),
+    )
+    out = tmp_path / "out"
+    assert mltrack(s.home, "export", NOTEBOOK, "--target", "big", "-o", str(out),
+                   cwd=tmp_path).returncode == 0  # fmt: skip
+    assert "expensive_helper" not in (out / "pipeline.py").read_text()
+    ran = python(str(out / "pipeline.py"), cwd=tmp_path)
+    assert ran.returncode == 0 and "big: 10" in ran.stdout, ran.stderr
+    ran = python(str(out / "pipeline.py"), "--n", "200", cwd=tmp_path)
+    assert ran.returncode != 0
+    assert "this branch never ran in the notebook (In [3] (cell big), line 1)" in ran.stderr, (
+        ran.stderr
+    )
+
+
+def test_a_kernel_that_dies_loses_no_logged_cell(tmp_path: Path) -> None:
+    s = Session(tmp_path)
+    kernel = Kernel(tmp_path, s.home, notebook=NOTEBOOK)
+    try:
+        kernel.ok("%load_ext jupyter_mltrack", cell_id="load")
+        kernel.ok("a = [1, 2]\na.append(3)", cell_id="a")
+        kernel.ok("b = sum(a)", cell_id="b")
+        kernel.execute("import os\nos._exit(1)", cell_id="die", wait=False)
+        deadline = time.monotonic() + 30
+        while kernel.km.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not kernel.km.is_alive()
+    finally:
+        kernel.stop()
+    store = s.store()
+    try:
+        (sess,) = store.sessions(NOTEBOOK)
+        assert [e.cell_id for e in store.executions(sess.session_id)] == ["load", "a", "b"]
+    finally:
+        store.close()
+    out = tmp_path / "out"
+    done = mltrack(s.home, "export", NOTEBOOK, "--target", "b", "-o", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    ran = python(str(out / "pipeline.py"), cwd=tmp_path)
+    assert ran.returncode == 0 and "b: 6" in ran.stdout, ran.stderr
+
+
+def test_runs_opened_with_start_run_are_not_exported_by_run(tmp_path: Path) -> None:
+    s = Session(tmp_path)
+    s.run(("api", "with mltrack.start_run(name='loop') as r:\n    mltrack.log_metric('m', 1.0)"))
+    done = mltrack(s.home, "export", NOTEBOOK, "--run", "1", "-o", "out", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "opened with mltrack.start_run" in done.stderr and "--target" in done.stderr
+
+
+def test_the_cell_that_loads_the_extension_is_logged_too(tmp_path: Path) -> None:
+    """Notebooks start with ``%load_ext jupyter_mltrack`` next to their imports; what that
+    cell defines is exported (and ``%reload_ext`` does not start a new session)."""
+    s = Session(tmp_path)
+    s.run(
+        ("root", "r = math.sqrt(base)"),
+        ("again", "%reload_ext jupyter_mltrack"),
+        ("twice", "r2 = r * 2"),
+        load="%load_ext jupyter_mltrack\nimport math\nbase = 16",
+    )
+    store = s.store()
+    try:
+        (sess,) = store.sessions(NOTEBOOK)
+        log = store.executions(sess.session_id)
+        assert [e.cell_id for e in log] == ["load", "root", "again", "twice"]
+    finally:
+        store.close()
+    out = tmp_path / "out"
+    done = mltrack(s.home, "export", NOTEBOOK, "--target", "r2", "-o", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    script = (out / "pipeline.py").read_text()
+    assert "import math" in script and "load_ext" not in script, script
+    ran = python(str(out / "pipeline.py"), cwd=tmp_path)
+    assert ran.returncode == 0 and "r2: 8.0" in ran.stdout, ran.stdout + ran.stderr
