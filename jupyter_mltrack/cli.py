@@ -322,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep = commands.add_parser(
         "reproduce",
         help="export a run, re-run it in a fresh process and compare its metrics",
+        description="Export RUN as a pipeline, run it with a fresh Python in the folder the"
+        " notebook's kernel started in, and print each metric: original, reproduced, and"
+        " whether they are equal within the tolerances. The pipeline's run is recorded as a"
+        " child of RUN. Exit status 1 when a metric differs or is missing.",
         parents=[store_opt, json_opt],
     )
     rep.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run number")

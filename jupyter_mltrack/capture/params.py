@@ -14,6 +14,8 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..astbind import BindingVisitor
+
 _MAX_ITEMS = 32
 _MAX_STR = 500
 _IGNORED = frozenset({"In", "Out", "exit", "quit", "get_ipython", "mltrack"}) | frozenset(
@@ -63,7 +65,7 @@ def _bind_targets(
             _bind_targets(t, v, out, dropped)
 
 
-class _Reads(ast.NodeVisitor):
+class _Reads(BindingVisitor):
     """Names loaded before the cell binds them, in order of first use (scope-aware enough:
     names bound inside functions, lambdas and comprehensions are local to them).
 
@@ -203,29 +205,6 @@ class _Reads(ast.NodeVisitor):
             self._bind((alias.asname or alias.name).partition(".")[0])
 
     visit_ImportFrom = visit_Import
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
-        if node.type is not None:
-            self.visit(node.type)
-        if node.name:
-            self._bind(node.name)
-        for stmt in node.body:
-            self.visit(stmt)
-
-    def visit_MatchAs(self, node: ast.MatchAs) -> None:
-        if node.pattern is not None:
-            self.visit(node.pattern)
-        if node.name:
-            self._bind(node.name)
-
-    def visit_MatchStar(self, node: ast.MatchStar) -> None:
-        if node.name:
-            self._bind(node.name)
-
-    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
-        self.generic_visit(node)
-        if node.rest:
-            self._bind(node.rest)
 
 
 def analyse(tree: ast.Module) -> CellAnalysis:

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..astbind import BindingVisitor
+
 _BUILTINS = frozenset(dir(builtins))
 
 
@@ -144,7 +146,7 @@ def _literal(node: ast.AST) -> tuple[bool, Any]:
         return False, None
 
 
-class _Scope(ast.NodeVisitor):
+class _Scope(BindingVisitor):
     """Module-scope reads and binds of one statement; function bodies are summarised.
 
     Reads are what the statement takes from *before* it: a name it binds itself before
@@ -292,29 +294,6 @@ class _Scope(ast.NodeVisitor):
             self.visit(stmt)
 
     visit_AsyncWith = visit_With
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
-        if node.type is not None:
-            self.visit(node.type)
-        if node.name:
-            self._bind(node.name)
-        for stmt in node.body:
-            self.visit(stmt)
-
-    def visit_MatchAs(self, node: ast.MatchAs) -> None:
-        if node.pattern is not None:
-            self.visit(node.pattern)
-        if node.name:
-            self._bind(node.name)
-
-    def visit_MatchStar(self, node: ast.MatchStar) -> None:
-        if node.name:
-            self._bind(node.name)
-
-    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
-        self.generic_visit(node)
-        if node.rest:
-            self._bind(node.rest)
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
