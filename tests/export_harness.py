@@ -298,8 +298,10 @@ class Notebook:
         """Export, and check what every pipeline must be: lint-clean plain Python."""
         line, out = self._export_line(targets, run)
         result = self.kernel.execute(line, cell_id="export")
-        traceback = ANSI.sub("", "\n".join(result["reply"].get("traceback", [])))
-        assert result["reply"]["status"] == "ok", f"{line} failed:\n{traceback}"
+        reply = result["reply"]
+        traceback = ANSI.sub("", "\n".join(reply.get("traceback", [])))
+        error = f"{reply.get('ename')}: {reply.get('evalue')}"
+        assert reply["status"] == "ok", f"{line} failed: {error}\n{traceback}"
         return self.read_export(out, line)
 
     @staticmethod

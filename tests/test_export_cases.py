@@ -555,7 +555,9 @@ def test_branch_never_taken_inside_a_loop_is_dropped(nb: Notebook) -> None:
 def test_magics_are_dropped_or_become_their_code(nb: Notebook) -> None:
     """`%matplotlib inline`, `%load_ext autoreload` and `%autoreload 2` are dropped;
     `%time x = compute()`, a `%%time` cell and a `%%capture out` cell become their code (the
-    print the capture swallowed is display-only and goes too)."""
+    print the capture swallowed is display-only and goes too). When a later cell reads what
+    a capture caught (`log.stdout`), the cell runs under IPython's `capture_output` in the
+    script too, once, prints included."""
     if importlib.util.find_spec("matplotlib") is not None:  # a bench extra (via mlflow)
         nb.run("mpl", "%matplotlib inline")
     nb.cells(
@@ -564,9 +566,14 @@ def test_magics_are_dropped_or_become_their_code(nb: Notebook) -> None:
         ("time", "%time x = compute()"),
         ("cell-time", "%%time\ny = x * 2"),
         ("capture", "%%capture out\nz = y + 1\nprint('noise')"),
+        ("capture-read", "%%capture log --no-stderr\nprint('hello')\nw = z * 2"),
+        ("use-log", "shown = log.stdout.strip() + str(w)"),
     )
-    export = nb.check("x", "y", "z")
+    export = nb.check("x", "y", "z", "shown")
     export.assert_absent("matplotlib", "autoreload", "noise", "CapturedIO")
+    assert export.code.count("w = z * 2") == 1, export.code
+    assert "with capture_output(stderr=False) as log:" in export.code, export.code
+    assert "ipython" in export.requirements, export.requirements_text
     for line in export.script.splitlines():
         assert not line.lstrip().startswith(("%", "!")), export.script
 
@@ -647,3 +654,65 @@ def test_tracked_run_export_returns_its_metrics_and_takes_parameters(nb: Noteboo
     assert_same("metrics", metrics(nb.cli(export)), logged)
     assert_same("metrics", metrics(nb.cli(export, "--lr", "0.25")), lower_lr)
     assert_same("metrics", metrics(nb.cli(export, "--epochs", "4")), more_epochs)
+
+
+# 19. a realistic training notebook, and what the log never saw ------------------------------
+
+
+def test_a_training_notebook_with_library_calls_that_change_their_arguments(
+    nb: Notebook,
+) -> None:
+    """scikit-learn's `fit` changes the estimator, `train_test_split` does not change its
+    input, `np.random.shuffle` and `random.shuffle` change their argument and draw from the
+    global RNG, `list.sort`, `dict.update`, `setdefault` and `set.add` change their receiver,
+    a value held in a dict is changed through a chain (`cfg['layers'].append`), and a chained
+    assignment makes two names for one list; a generator is advanced in one cell and read in
+    another. Every value the pipeline returns equals the kernel's; the unrelated model is
+    not exported."""
+    nb.cells(
+        (
+            "imports",
+            "import random\nimport numpy as np\nimport pandas as pd\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "from sklearn.model_selection import train_test_split",
+        ),
+        (
+            "data",
+            "rng = np.random.default_rng(0)\nX = rng.normal(size=(200, 3))\n"
+            "y = (X[:, 0] + rng.normal(size=200) > 0).astype(int)",
+        ),
+        (
+            "frame",
+            "df = pd.DataFrame(X, columns=list('abc'))\ndf['y'] = y\ndf.loc[df.a > 2, 'a'] = 2",
+        ),
+        ("split", "Xtr, Xte, ytr, yte = train_test_split(df[list('abc')], df.y, random_state=1)"),
+        ("C", "C = 0.3"),
+        (
+            "fit",
+            "model = LogisticRegression(C=C)\nmodel.fit(Xtr, ytr)\nacc = model.score(Xte, yte)",
+        ),
+        ("other-model", "other = LogisticRegression(C=99.0)\nother.fit(Xte, yte)"),
+        (
+            "shuffle",
+            "idx = np.arange(10)\nnp.random.seed(3)\nnp.random.shuffle(idx)\nfirst = int(idx[0])",
+        ),
+        (
+            "lists",
+            "random.seed(5)\nitems = list(range(10))\nrandom.shuffle(items)\n"
+            "items.sort(reverse=True)\ntop = sorted(items)[:3]",
+        ),
+        (
+            "dicts",
+            "cfg = {'layers': [1, 2]}\ncfg.update(a=1)\ncfg.setdefault('b', 2)\n"
+            "seen = set()\nseen.add(3)\nalias = same = []",
+        ),
+        ("chains", "cfg['layers'].append(3)\nsame.append(5)"),
+        (
+            "gen",
+            "def counter():\n    n = 0\n    while True:\n        n += 1\n        yield n\nc = counter()\nnext(c)",
+        ),
+        ("gen-more", "next(c)\nthird = next(c)"),
+    )
+    export = nb.check("acc", "first", "items", "top", "cfg", "seen", "alias", "third")
+    export.assert_absent("C=99.0")
+    assert {"numpy", "pandas", "scikit-learn"} <= export.requirements, export.requirements_text

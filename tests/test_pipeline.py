@@ -361,3 +361,33 @@ def test_the_cell_that_loads_the_extension_is_logged_too(tmp_path: Path) -> None
     assert "import math" in script and "load_ext" not in script, script
     ran = python(str(out / "pipeline.py"), cwd=tmp_path)
     assert ran.returncode == 0 and "r2: 8.0" in ran.stdout, ran.stdout + ran.stderr
+
+
+def test_names_the_log_never_saw_bound_stop_the_export_naming_the_line(tmp_path: Path) -> None:
+    """A value defined before ``%load_ext`` or taken from IPython's output history (``_``,
+    ``Out[2]``) exists in the kernel but in no logged cell: the script would fail with a
+    NameError, so the export refuses, quoting the line and saying what to do."""
+    kernel = Kernel(tmp_path, tmp_path / ".store", notebook=NOTEBOOK)
+    try:
+        kernel.ok("early = 4", cell_id="before")
+        kernel.ok("%load_ext jupyter_mltrack", cell_id="load")
+        kernel.ok("late = early * 2", cell_id="uses-early")
+        kernel.ok("21", cell_id="shown")
+        kernel.ok("doubled = _ * 2", cell_id="uses-underscore")
+        kernel.ok("fine = 3", cell_id="fine")
+    finally:
+        kernel.stop()
+    home = tmp_path / ".store"
+
+    def export(target: str) -> subprocess.CompletedProcess:
+        return mltrack(home, "export", NOTEBOOK, "-t", target, "-o", "out", cwd=tmp_path)
+
+    done = export("late")
+    assert done.returncode == 1, done.stdout
+    assert "(cell uses-early), line 1: 'late = early * 2' reads early" in done.stderr
+    assert "defined before '%load_ext jupyter_mltrack'" in done.stderr
+    done = export("doubled")
+    assert done.returncode == 1, done.stdout
+    assert "'doubled = _ * 2' reads IPython's output history (_)" in done.stderr
+    assert not (tmp_path / "out" / "pipeline.py").exists()
+    assert export("fine").returncode == 0

@@ -487,7 +487,7 @@ async def test_authorizer_guards_the_mltrack_resource(
     assert (await jp_fetch("api", "status")).code == 200  # the user is authenticated
     for template, handler in live_routes(jp_serverapp).items():
         for method in implemented_methods(handler):
-            body = '{"note": "x"}' if method == "patch" else None
+            body = '{"note": "x"}' if method in ("patch", "post") else None
             response = await jp_fetch(
                 concrete(template, example_run_id),
                 method=method.upper(),

@@ -94,6 +94,8 @@ class Statement:
     code: str = ""
     requirements: list[str] = field(default_factory=list)
     reason: str = ""
+    #: Import statements a magic's translation needs (see :class:`.magics.Translation`).
+    needs: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -563,8 +565,14 @@ def analyse_cell(source: str) -> list[Statement]:
         if translation.kind == "code" and translation.source != text:
             # a magic wrapping code: what the code does is what the statement does
             inner = ast.parse(translation.source)
-            if translation.imports:
-                stmt.reads.update(translation.imports)
+            # the imports it needs go to the script's top: requirements, not bindings here
+            stmt.needs = list(translation.imports)
+            for needed in translation.imports:
+                for imp in ast.parse(needed).body:
+                    if isinstance(imp, ast.ImportFrom) and imp.module:
+                        stmt.imports.add(imp.module)
+                    elif isinstance(imp, ast.Import):
+                        stmt.imports.update(a.name for a in imp.names)
             for sub in inner.body:
                 _Scope(stmt).visit(sub)
             stmt.expression = len(inner.body) == 1 and isinstance(inner.body[0], ast.Expr)

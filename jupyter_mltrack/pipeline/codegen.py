@@ -64,6 +64,16 @@ class RunTarget:
     last_expression_metric: str | None = None
     last_expression_dict: bool = False
     outputs: list[str] = field(default_factory=list)
+    #: The run's number in its experiment, as the sidebar and ``mltrack runs`` show it.
+    number: int | None = None
+
+
+def _run_title(run: RunTarget) -> str:
+    """``run #3 'baseline' of experiment 'churn' (a643f23e)``, as a person finds it."""
+    number = f" #{run.number}" if run.number is not None else ""
+    name = f" {run.name!r}" if run.name else ""
+    experiment = f" of experiment {run.experiment!r}" if run.experiment else ""
+    return f"run{number}{name}{experiment} ({run.run_id[:8]})"
 
 
 @dataclass
@@ -158,6 +168,8 @@ def _split_imports(steps: Sequence[Step]) -> tuple[list[ast.Import | ast.ImportF
     rest: list[Step] = []
     hoisted: set[Step] = set()
     for step in steps:
+        for needed in step.stmt.needs:  # what a translated magic needs, from the top
+            imports.extend(ast.parse(needed).body)  # type: ignore[arg-type]
         try:
             tree = ast.parse(step.stmt.code.strip())
         except SyntaxError:
@@ -430,7 +442,7 @@ def generate(plan: Plan) -> tuple[str, str]:
     head: list[str] = []
     title = "Pipeline of " + plan.origin
     what = (
-        f"Reproduces run {plan.run.run_id[:8]} ({plan.run.experiment}): its metrics and outputs."
+        f"Reproduces {_run_title(plan.run)}: its metrics and outputs."
         if plan.run
         else "Computes: " + ", ".join(plan.targets) + "."
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..store import Execution, RunNotFound, Store
 from .codegen import Plan, RunTarget, generate, parameters
-from .slicer import SliceError, Slicer, Step
+from .slicer import SliceError, Slicer, Step, is_history
 from .tidy import tidy
 
 FILES = ("pipeline.py", "params.yaml", "requirements.txt")
@@ -233,11 +233,27 @@ def _notebook_file(execution: Execution) -> Path | None:
 
 
 def _refuse(steps: Sequence[Step]) -> None:
+    """Stop at the first statement of the slice a script cannot run as it ran."""
     for step in steps:
         if step.stmt.kind == "refuse":
             raise ExportError(
                 f"{step.label}: {_as_typed(step)!r} {step.stmt.reason}; rewrite it in Python "
                 "(e.g. with subprocess) to export this notebook"
+            )
+        history = sorted(n for n in step.unlogged if is_history(n))
+        if history:
+            raise ExportError(
+                f"{step.label}: {_as_typed(step)!r} reads IPython's output history "
+                f"({', '.join(history)}), which a script does not have; assign the value "
+                "to a name in the cell that computes it, re-run, and export again"
+            )
+        if step.unlogged:
+            names = ", ".join(sorted(step.unlogged))
+            raise ExportError(
+                f"{step.label}: {_as_typed(step)!r} reads {names}, which the kernel had but "
+                "no completed statement of the log bound (it was defined before '%load_ext "
+                "jupyter_mltrack', or by a statement that then raised); run the notebook again "
+                "with the extension loaded first, and export"
             )
 
 
@@ -297,6 +313,7 @@ def _run_target(
         run_id=run.id,
         experiment=run.experiment,
         name=run.name,
+        number=run.number,
         execution_seq=execution.seq,
         metric_names=metric_names,
         last_expression_metric=last_metric,

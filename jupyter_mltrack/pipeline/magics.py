@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import shlex
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +72,8 @@ class Translation:
     source: str
     requirements: list[str] = field(default_factory=list)
     reason: str = ""
-    #: Modules the translated code needs imported (``os`` for ``%cd``).
+    #: Import statements the translated code needs (``import os`` for ``%cd``); the script
+    #: puts them with its other imports, whether or not the notebook imported them.
     imports: list[str] = field(default_factory=list)
 
 
@@ -118,6 +120,19 @@ def _requirements(command: str) -> list[str]:
     return out
 
 
+def cell_magic_body(source: str) -> str | None:
+    """The body of a cell magic statement (``get_ipython().run_cell_magic(name, line,
+    body)``), else ``None``: ``%%capture`` runs it as a cell of its own, logged right after."""
+    try:
+        (node,) = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return None
+    call = _ipython_call(node.value) if isinstance(node, ast.Expr | ast.Assign) else None
+    if call is None or call[0] != "run_cell_magic" or len(call[1]) != 3:
+        return None
+    return call[1][2]
+
+
 def translate(node: ast.stmt, source: str) -> Translation:
     """The plain-Python form of one top-level statement (most are kept as they are)."""
     value = node.value if isinstance(node, ast.Expr | ast.Assign) else None
@@ -135,14 +150,14 @@ def translate(node: ast.stmt, source: str) -> Translation:
         if name in WRAPPING_LINE and not assigned:
             return Translation("code", line + "\n")
         if name == "cd" and not assigned:
-            return Translation("code", f"os.chdir({line.strip()!r})\n", imports=["os"])
+            return Translation("code", f"os.chdir({line.strip()!r})\n", imports=["import os"])
         if name in ("env", "set_env") and not assigned:
             return _env(line, source)
     elif method == "run_cell_magic" and len(args) == 3:
         name, line, body = args
-        if name in WRAPPING_CELL and not (name == "capture" and line.strip()):
-            return Translation("code", body if body.endswith("\n") else body + "\n")
-        if name == "capture":  # %%capture out: the code runs; ``out`` holds its outputs
+        if name == "capture" and line.strip():
+            return _capture(line, body, source)
+        if name in WRAPPING_CELL:
             return Translation("code", body if body.endswith("\n") else body + "\n")
         if name in DROP_CELL:
             return Translation("drop", source)
@@ -178,7 +193,9 @@ def _env(line: str, source: str) -> Translation:
         if len(parts) != 2:
             return Translation("drop", source)  # %env NAME shows a value
         name, val = parts
-    return Translation("code", f"os.environ[{name.strip()!r}] = {val.strip()!r}\n", imports=["os"])
+    return Translation(
+        "code", f"os.environ[{name.strip()!r}] = {val.strip()!r}\n", imports=["import os"]
+    )
 
 
 def _writefile(line: str, body: str, source: str) -> Translation:
@@ -190,3 +207,28 @@ def _writefile(line: str, body: str, source: str) -> Translation:
     mode = "a" if append else "w"
     code = f"with open({paths[0]!r}, {mode!r}) as _out:\n    _out.write({body!r})\n"
     return Translation("code", code)
+
+
+def _capture(line: str, body: str, source: str) -> Translation:
+    """``%%capture [--no-stdout] [--no-stderr] [--no-display] [NAME]``: IPython's own
+    ``capture_output`` (it works without a kernel), so ``NAME.stdout``, ``NAME.outputs`` and
+    ``NAME.show()`` mean in the script what they meant in the notebook."""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    flags = {w for w in words if w.startswith("-")}
+    names = [w for w in words if not w.startswith("-")]
+    known = {"--no-stdout", "--no-stderr", "--no-display"}
+    if flags - known or len(names) > 1 or (names and not names[0].isidentifier()):
+        return Translation("refuse", source, reason=f"uses %%capture {line.strip()!r}")
+    options = ", ".join(
+        f"{what}=False" for what in ("stdout", "stderr", "display") if f"--no-{what}" in flags
+    )
+    target = f" as {names[0]}" if names else ""
+    code = textwrap.indent(body.rstrip("\n") or "pass", "    ")
+    return Translation(
+        "code",
+        f"with capture_output({options}){target}:\n{code}\n",
+        imports=["from IPython.utils.capture import capture_output"],
+    )

@@ -26,6 +26,8 @@ kept and the rest dropped.
 
 from __future__ import annotations
 
+import builtins
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +36,7 @@ from ..store.entities import Execution
 from . import effects
 from .analysis import FunctionSummary, Statement, analyse_cell
 from .branches import prune
+from .magics import cell_magic_body
 
 
 class SliceError(Exception):
@@ -51,6 +54,15 @@ class Step:
     deps: set[Step] = field(default_factory=set)
     #: Objects this step created or changed (ids, as recorded by the kernel).
     writes: set[int] = field(default_factory=set)
+    #: The cell magic statement that ran this step's cell as a nested cell (``%%capture``
+    #: runs its body with ``run_cell``, so the log holds both): when the slice keeps that
+    #: statement, which runs the whole body itself, this step is not emitted again.
+    inside: Step | None = None
+    #: The reverse: the steps of the nested cell this cell magic statement ran.
+    body: list[Step] = field(default_factory=list)
+    #: Names it read that existed in the kernel but that no logged statement bound: defined
+    #: before the log started, or put there by IPython (``_``, ``Out``) — a script lacks them.
+    unlogged: set[str] = field(default_factory=set)
 
     @property
     def label(self) -> str:
@@ -61,6 +73,19 @@ class Step:
         return f"<Step {self.order} {self.label}: {self.stmt.source.strip()[:40]!r}>"
 
 
+#: Names the kernel has without a cell binding them that the script has too: the tracker,
+#: and builtins IPython shadows in the namespace (its own ``open``, ``exit``).
+PROVIDED = frozenset({"mltrack"}) | frozenset(dir(builtins))
+#: IPython's input and output history in the user namespace: ``_``, ``__``, ``___``, ``_5``,
+#: ``_i``, ``_ii``, ``_iii``, ``_i5``, ``_oh``, ``_ih``, ``_dh``, ``In``, ``Out``.
+_HISTORY = re.compile(r"^(_{1,3}|_\d+|_i{1,3}|_i\d+|_oh|_ih|_dh|In|Out)$")
+
+
+def is_history(name: str) -> bool:
+    """Whether ``name`` is one of IPython's history variables."""
+    return _HISTORY.match(name) is not None
+
+
 def cell_label(execution: Execution) -> str:
     """``In [3] (cell 9d607804)`` — as the notebook shows the execution, and the cell's id
     (``In [3]`` alone when the front end sent no cell id)."""
@@ -69,7 +94,9 @@ def cell_label(execution: Execution) -> str:
     prompt = f"In [{count}]" if count is not None else "In [ ]"
     if not cell or cell == f"exec-{count}":
         return prompt
-    return f"{prompt} (cell {cell})"
+    # JupyterLab's ids are UUIDs: their first 8 characters tell cells apart, as git's do
+    short = cell[:8] if len(cell) == 36 and cell.count("-") == 4 else cell
+    return f"{prompt} (cell {short})"
 
 
 def _ids(identity: Any) -> list[int]:
@@ -96,20 +123,45 @@ def _written_ids(identity: Any) -> list[int]:
 def build_steps(executions: Sequence[Execution]) -> list[Step]:
     """The steps of a session, in the order they ran."""
     steps: list[Step] = []
+    previous: tuple[Execution, list[Step]] | None = None
     for execution in executions:
         try:
             statements = analyse_cell(execution.source)
         except SyntaxError:
             continue  # it never ran
+        outer = _nesting_step(execution, previous)
         facts = {f["i"]: f for f in execution.facts.get("statements", [])}
+        own: list[Step] = []
         for stmt in statements:
             fact = facts.get(stmt.index)
             if fact is None or not fact.get("ran") or not fact.get("ok"):
                 continue
             if "branches" in fact and stmt.kind == "code" and stmt.code == stmt.source:
                 stmt = _without_untaken_branches(stmt, set(fact["branches"]), execution)
-            steps.append(Step(execution, stmt, fact, len(steps)))
+            step = Step(execution, stmt, fact, len(steps), inside=outer)
+            if outer is not None:
+                outer.body.append(step)
+            own.append(step)
+            steps.append(step)
+        previous = (execution, own)
     return steps
+
+
+def _nesting_step(
+    execution: Execution, previous: tuple[Execution, list[Step]] | None
+) -> Step | None:
+    """The step of the previous execution that ran ``execution`` as its cell magic's body:
+    same cell and prompt number, and the body is this cell's code."""
+    if previous is None:
+        return None
+    before, steps = previous
+    if (before.cell_id, before.execution_count) != (execution.cell_id, execution.execution_count):
+        return None
+    for step in steps:
+        body = cell_magic_body(step.stmt.source)
+        if body is not None and body.strip() == execution.raw.strip():
+            return step
+    return None
 
 
 def _without_untaken_branches(stmt: Statement, taken: set[int], execution: Execution) -> Statement:
@@ -170,6 +222,8 @@ class Slicer:
             for name in reads:
                 if name in self.last_def:
                     deps.add(self.last_def[name])
+                elif name in ids and name not in PROVIDED:
+                    step.unlogged.add(name)
             # the objects it reads: everything that built or changed them before
             for name in reads | stmt.mutates | stmt.mutates_surely | stmt.iterates:
                 identity = ids.get(name, self.identity.get(name))
@@ -215,8 +269,11 @@ class Slicer:
                     step.writes.update(_written_ids(identity))
             for oid in step.writes:
                 writers.setdefault(oid, []).append(step)
-            # what it bound
+            # what it bound (for a cell magic, what its body's own steps did not)
+            by_body = {n for s in step.body for n in s.stmt.binds}
             for name, identity in fact.get("bound", {}).items():
+                if name in by_body:
+                    continue
                 self.identity[name] = identity
                 for oid in _written_ids(identity):
                     if oid not in writers:  # a new object (an alias adds no history)
@@ -227,6 +284,9 @@ class Slicer:
             for name in binds - set(stmt.functions):
                 self.functions.pop(name, None)  # rebound to something else
             deps.discard(step)
+        # a cell magic's statement runs its whole body: it needs what every step of it needs
+        for step in self.steps:
+            step.deps.update(step.body)
 
     def _called(self, stmt: Statement, types: dict[str, str]) -> set[str]:
         """Session functions and classes the statement calls, directly or through them."""
@@ -308,7 +368,9 @@ class Slicer:
                 continue
             needed.add(step)
             todo.extend(step.deps - needed)
-        return sorted(needed, key=lambda s: s.order)
+        # the body of a kept cell magic runs inside it, not a second time on its own
+        kept = (s for s in needed if s.inside is None or s.inside not in needed)
+        return sorted(kept, key=lambda s: s.order)
 
     def steps_of(self, execution: Execution) -> list[Step]:
         return [s for s in self.steps if s.execution.seq == execution.seq]

@@ -9,16 +9,22 @@ from it. Every function here is synchronous and blocking; handlers run them off 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import decimal
 import json
+import keyword
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..store import (
     InvalidQuery,
+    KernelSession,
+    Run,
     RunNotFound,
     RunStatus,
     Snapshot,
@@ -44,12 +50,29 @@ _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class ApiError(Exception):
-    """A request the API refuses; ``status`` is the HTTP status and the message is for users."""
+    """A request the API refuses; ``status`` is the HTTP status and the message is for users.
 
-    def __init__(self, status: int, message: str) -> None:
+    ``reason`` (a stable, machine-readable word) and ``details`` (more fields) go into the
+    error object beside ``status`` and ``message`` for refusals a client acts on, e.g. an
+    export that would overwrite files."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason
+        self.details = dict(details or {})
+
+    def extra(self) -> dict[str, Any]:
+        """The error object's fields beyond ``status`` and ``message``."""
+        return {**({"reason": self.reason} if self.reason else {}), **self.details}
 
 
 def _finite(value: Any) -> Any:
@@ -409,6 +432,206 @@ def diff_snapshots(
         return diff(snapshotter, a, b, sample=sample)
     except SnapshotError as exc:
         raise ApiError(409, f"cannot compare {a.short} with {b.short}: {exc}") from None
+
+
+# export to pipeline --------------------------------------------------------------------------
+
+EXPORT_FIELDS = ("notebook", "kernel", "run", "targets", "overwrite")
+#: Most variables one export may name (a person types them into a dialog).
+MAX_TARGETS = 100
+#: Logged sessions searched for the notebook's kernel (see :func:`_latest_session`).
+MAX_KERNEL_SESSIONS = 200
+
+
+def _parse_export(body: Any) -> dict[str, Any]:
+    """The fields of a ``POST export`` body, checked; nothing is read from the store."""
+    if not isinstance(body, dict):
+        raise bad_request("the body must be a JSON object")
+    unknown = sorted(set(body) - set(EXPORT_FIELDS))
+    if unknown:
+        raise bad_request(
+            f"unknown field {unknown[0]!r}; an export takes " + ", ".join(EXPORT_FIELDS)
+        )
+    request: dict[str, Any] = {}
+    for name in ("notebook", "kernel", "run"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise bad_request(f"{name} must be a string or null")
+        value = _check_text(name, value.strip()) if value else None
+        request[name] = value or None
+    targets = body.get("targets")
+    if targets is not None:
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise bad_request('targets must be an array of variable names, e.g. ["model"]')
+        targets = list(dict.fromkeys(t.strip() for t in targets))
+        if not targets:
+            raise bad_request("targets must name at least one variable")
+        if len(targets) > MAX_TARGETS:
+            raise bad_request(f"at most {MAX_TARGETS} targets can be exported at once")
+        for name in targets:
+            if not name.isidentifier() or keyword.iskeyword(name):
+                raise bad_request(f"{name!r} is not a variable name")
+    request["targets"] = targets or []
+    overwrite = body.get("overwrite", False)
+    if not isinstance(overwrite, bool):
+        raise bad_request("overwrite must be true or false")
+    request["overwrite"] = overwrite
+    if request["run"] is not None and request["targets"]:
+        raise bad_request("give either run or targets, not both")
+    if request["notebook"] is None and request["run"] is None:
+        raise bad_request("notebook is required: the path of the notebook to export")
+    return request
+
+
+def _notebook_file(root: Path, notebook: str) -> Path:
+    """The notebook's file: ``notebook`` is a path relative to the server root (as the
+    contents API and ``notebook_path`` give it; a leading ``/`` is the root, as there) and
+    must name a file inside it."""
+    parts = PurePosixPath(notebook.replace("\\", "/").lstrip("/")).parts
+    if ".." in parts or not parts:
+        raise bad_request(
+            f"notebook {notebook!r} must be a path relative to the server root, "
+            "without '..' (as the file browser shows it)"
+        )
+    path = root.joinpath(*parts)
+    if not path.is_file():
+        raise ApiError(404, f"no notebook {notebook!r} in the server root")
+    if not path.resolve().is_relative_to(root.resolve()):
+        # a symlink out of the root: the files would be written outside it
+        raise ApiError(403, f"notebook {notebook!r} is a link to outside the server root")
+    return path
+
+
+def _latest_session(store: Store, notebook: str, kernel: str | None) -> KernelSession:
+    """The most recent logged session of ``notebook``, or of ``kernel`` (the notebook's own
+    kernel: one started before the notebook was renamed still logs the old path)."""
+    found = store.sessions(notebook, limit=1)
+    if kernel:
+        recent = store.sessions(None, limit=MAX_KERNEL_SESSIONS)
+        found += [s for s in recent if s.kernel_id == kernel][:1]
+    if not found:
+        raise ApiError(
+            422,
+            f"no logged session of {notebook!r}: run '%load_ext jupyter_mltrack' in the "
+            "notebook, then its cells, before exporting it (the export replays what ran "
+            "since then)",
+            reason="no_session",
+        )
+    return max(found, key=lambda s: s.last_at)
+
+
+def _latest_run(store: Store, session: KernelSession) -> Run | None:
+    """The last run a cell of ``session`` recorded that still exists."""
+    for execution in reversed(store.executions(session.session_id)):
+        if execution.run_id is None:
+            continue
+        try:
+            return store.get_run(execution.run_id)
+        except RunNotFound:  # deleted since; an earlier one may still be there
+            continue
+    return None
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path != root else ""
+
+
+def export_pipeline(store: Store, root_dir: str | os.PathLike[str], body: Any) -> dict[str, Any]:
+    """``POST export``: write ``pipeline.py``, ``params.yaml`` and ``requirements.txt`` beside
+    a notebook (see ``docs/rest-api.md``).
+
+    What is exported: ``run`` (an id), else ``targets`` (variables of the notebook's latest
+    logged session), else the latest run of that session; with none of them a 400 whose
+    ``reason`` is ``targets_required`` tells the client to ask for variable names. Files
+    that exist are only replaced with ``overwrite``: else a 409 listing them."""
+    from ..pipeline.export import FILES, export
+    from ..pipeline.slicer import SliceError
+
+    request = _parse_export(body)
+    root = Path(root_dir).absolute()
+    run: Run | None = None
+    if request["run"] is not None:
+        try:
+            run = store.get_run(_require_id(request["run"]))
+        except RunNotFound:
+            raise ApiError(404, f"no run {request['run']!r}") from None
+    notebook = request["notebook"] or (run.notebook_path if run is not None else None)
+    if notebook is None:
+        assert run is not None
+        raise ApiError(
+            422,
+            f"run #{run.number} was not recorded in a notebook: give notebook, the path of "
+            "the notebook beside which to write the pipeline",
+            reason="no_notebook",
+        )
+    notebook_file = _notebook_file(root, notebook)
+    notebook = _relative(notebook_file, root)
+    directory = notebook_file.parent
+    session_id = None
+    selection = "run"
+    if run is None:
+        session = _latest_session(store, notebook, request["kernel"])
+        if request["targets"]:
+            session_id, selection = session.session_id, "targets"
+        else:
+            run, selection = _latest_run(store, session), "latest_run"
+            if run is None:
+                raise ApiError(
+                    400,
+                    f"the latest logged session of {notebook!r} has no tracked run: name the "
+                    "variables to export (targets), or run a %%track cell first",
+                    reason="targets_required",
+                )
+    try:
+        result = export(
+            store,
+            directory=directory,
+            session_id=session_id,
+            notebook=notebook,
+            targets=request["targets"],
+            run=run.id if run is not None else None,
+            notebook_file=notebook_file,
+            overwrite=request["overwrite"],
+        )
+    except FileExistsError:
+        existing = [_relative(directory / n, root) for n in FILES if (directory / n).exists()]
+        where = _relative(directory, root) or "the server root"
+        raise ApiError(
+            409,
+            f"{', '.join(PurePosixPath(p).name for p in existing)} already "
+            f"{'exists' if len(existing) == 1 else 'exist'} in {where}; "
+            "send overwrite: true to replace them",
+            reason="files_exist",
+            details={"existing": existing},
+        ) from None
+    except SliceError as exc:  # ExportError is one: the message names the line
+        raise ApiError(422, str(exc), reason="export_failed") from None
+    files = [_relative(Path(f), root) for f in result.files]
+    shown = dataclasses.replace(
+        result, directory=Path(_relative(directory, root)), files=[Path(f) for f in files]
+    )
+    return {
+        "notebook": notebook,
+        "directory": _relative(directory, root),
+        "files": files,
+        "pipeline": files[0],
+        "selection": selection,
+        "run": None
+        if run is None
+        else {
+            "id": run.id,
+            "number": run.number,
+            "name": run.name,
+            "experiment": run.experiment,
+        },
+        "targets": result.targets,
+        "statements": result.statements,
+        "executions": result.executions,
+        "parameters": result.parameters,
+        "requirements": result.requirements,
+        "start_cwd": result.start_cwd,
+        "summary": shown.summary(),
+    }
 
 
 # preview cells -------------------------------------------------------------------------------

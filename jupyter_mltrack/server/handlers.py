@@ -40,6 +40,14 @@ SERVER_QUERY_ARGS = frozenset({"token", "_xsrf", "no_track_activity"})
 T = TypeVar("T")
 
 
+class ApiHTTPError(tornado.web.HTTPError):
+    """An :class:`api.ApiError` on its way to ``write_error``, with its extra fields."""
+
+    def __init__(self, error: api.ApiError) -> None:
+        super().__init__(error.status, "%s", error.message)
+        self.extra = error.extra()
+
+
 class MltrackHandler(ExtensionHandlerMixin, APIHandler):
     """Shared plumbing: the store, JSON errors and running blocking calls in a thread."""
 
@@ -62,7 +70,7 @@ class MltrackHandler(ExtensionHandlerMixin, APIHandler):
         try:
             return await asyncio.to_thread(fn, *args)
         except api.ApiError as exc:
-            raise tornado.web.HTTPError(exc.status, exc.message) from None
+            raise ApiHTTPError(exc) from None
 
     def query_args(self) -> dict[str, list[str]]:
         """The query arguments as ``name -> [values]``, without the server's own."""
@@ -72,14 +80,23 @@ class MltrackHandler(ExtensionHandlerMixin, APIHandler):
             if name not in SERVER_QUERY_ARGS
         }
 
+    def json_body(self) -> Any:
+        """The request's body as JSON (``None`` when empty); a 400 when it is not JSON."""
+        try:
+            return json.loads(self.request.body or b"null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise tornado.web.HTTPError(400, f"the body is not valid JSON: {exc}") from None
+
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(api.dumps(data))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Every error as ``{"error": {"status", "message"}}`` (replaces APIHandler's shape)."""
+        """Every error as ``{"error": {"status", "message"}}`` (replaces APIHandler's shape),
+        plus the ``reason`` and details of an API refusal a client acts on."""
         message = responses.get(status_code, "Unknown error")
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        extra = exc.extra if isinstance(exc, ApiHTTPError) else {}
         if isinstance(exc, tornado.web.HTTPError):
             if exc.log_message:
                 message = exc.log_message % exc.args if exc.args else exc.log_message
@@ -88,7 +105,8 @@ class MltrackHandler(ExtensionHandlerMixin, APIHandler):
         elif exc is not None:
             message = "internal error in the mltrack server extension; see the server log"
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": {"status": status_code, "message": message}}))
+        error = {"status": status_code, "message": message, **extra}
+        self.finish(json.dumps({"error": error}))
 
 
 class ExperimentsHandler(MltrackHandler):
@@ -114,11 +132,7 @@ class RunHandler(MltrackHandler):
     @tornado.web.authenticated
     @authorized
     async def patch(self, run_id: str) -> None:
-        try:
-            body = json.loads(self.request.body or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise tornado.web.HTTPError(400, f"the body is not valid JSON: {exc}") from None
-        self.write_json(await self.call(api.patch_run, run_id, body))
+        self.write_json(await self.call(api.patch_run, run_id, self.json_body()))
 
     @tornado.web.authenticated
     @authorized
@@ -159,6 +173,15 @@ class SnapshotDiffHandler(MltrackHandler):
         self.write_json(diff)
 
 
+class ExportHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        # Files go beside the notebook, in the folder the contents API serves it from.
+        root = self.serverapp.root_dir
+        self.write_json(await self.call(api.export_pipeline, root, self.json_body()))
+
+
 @cache
 def openapi_text() -> str:
     return OPENAPI_PATH.read_text(encoding="utf-8")
@@ -180,6 +203,7 @@ ROUTES: list[tuple[str, type[MltrackHandler]]] = [
     ("/mltrack/api/snapshots/{ref}", SnapshotHandler),
     ("/mltrack/api/snapshots/{ref}/rows", SnapshotRowsHandler),
     ("/mltrack/api/snapshots/{a}/diff/{b}", SnapshotDiffHandler),
+    ("/mltrack/api/export", ExportHandler),
     ("/mltrack/api/openapi.json", OpenApiHandler),
 ]
 

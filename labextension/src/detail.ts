@@ -43,6 +43,7 @@ export class RunDetailWidget extends Panel {
     super();
     this.runId = options.runId;
     this._rendermime = options.rendermime;
+    this._onExport = options.onExport ?? null;
     this.id = `jp-mltrack-run-${options.runId}`;
     this.addClass('jp-mltrack-detail');
     this.title.icon = runsIcon;
@@ -537,6 +538,17 @@ export class RunDetailWidget extends Panel {
       text: 'Reload'
     });
     reload.addEventListener('click', () => void this.load());
+    let exportButton: HTMLButtonElement | null = null;
+    const onExport = this._onExport;
+    if (onExport) {
+      exportButton = h('button', {
+        class: 'jp-mltrack-button jp-mltrack-export',
+        text: 'Export',
+        title:
+          "Export to pipeline: write pipeline.py, params.yaml and requirements.txt beside the run's notebook"
+      });
+      exportButton.addEventListener('click', () => onExport(run.id));
+    }
 
     const facts: [string, string][] = [
       ['Experiment', run.experiment],
@@ -566,6 +578,7 @@ export class RunDetailWidget extends Panel {
           text: run.status
         }),
         h('span', { class: 'jp-mltrack-spacer' }),
+        exportButton,
         reload,
         deleteButton
       ),
@@ -774,6 +787,7 @@ export class RunDetailWidget extends Panel {
   }
 
   private _rendermime: IRenderMimeRegistry;
+  private _onExport: ((id: string) => void) | null;
   private _run: IRunDetail | null = null;
   /** The dataset previewed (kept across re-renders) and its first row. */
   private _preview: { item: IRunDataItem; offset: number } | null = null;
@@ -791,6 +805,8 @@ export namespace RunDetailWidget {
   export interface IOptions {
     runId: string;
     rendermime: IRenderMimeRegistry;
+    /** Export the run to a pipeline (an "Export" button when given). */
+    onExport?: (id: string) => void;
   }
 }
 

@@ -1,6 +1,29 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { ExportOutcome, IExportRequest, IExportResult } from './pipeline';
+
+/** The error object of an API answer (`{"error": {…}}`). */
+export interface IAPIErrorBody {
+  status: number;
+  message: string;
+  /** A stable word on refusals a client acts on, e.g. `files_exist`. */
+  reason?: string;
+  /** With `files_exist`: the files in the way. */
+  existing?: string[];
+}
+
+/** A refused request, with the server's error object when it sent one. */
+export class APIError extends ServerConnection.ResponseError {
+  constructor(
+    response: Response,
+    message: string,
+    readonly error: IAPIErrorBody | null
+  ) {
+    super(response, message);
+  }
+}
+
 /**
  * Call the jupyter_mltrack REST API (`<base_url>/mltrack/api/<endPoint>`).
  *
@@ -9,7 +32,8 @@ import { ServerConnection } from '@jupyterlab/services';
  * @param settings Server connection settings (default: from the page)
  * @returns The decoded JSON answer (`undefined` for an empty body, e.g. 204)
  * @throws ServerConnection.NetworkError when the server cannot be reached
- * @throws ServerConnection.ResponseError with the server's `error.message`
+ * @throws APIError (a ServerConnection.ResponseError) with the server's
+ *   `error.message`, and its whole error object
  */
 export async function requestAPI<T>(
   endPoint = '',
@@ -51,9 +75,17 @@ export async function requestAPI<T>(
     } else if (typeof data === 'string' && data) {
       message = data;
     }
-    throw new ServerConnection.ResponseError(
+    const error =
+      data &&
+      typeof data === 'object' &&
+      data.error &&
+      typeof data.error === 'object'
+        ? (data.error as IAPIErrorBody)
+        : null;
+    throw new APIError(
       response,
-      message || `${response.status} ${response.statusText}`
+      message || `${response.status} ${response.statusText}`,
+      error
     );
   }
 
@@ -81,4 +113,33 @@ export async function deleteRun(id: string): Promise<void> {
   await requestAPI<void>(`runs/${encodeURIComponent(id)}`, {
     method: 'DELETE'
   });
+}
+
+/**
+ * `POST export`: write pipeline.py, params.yaml and requirements.txt beside a
+ * notebook. Never throws: a refusal is an outcome the caller acts on.
+ */
+export async function exportPipeline(
+  request: IExportRequest
+): Promise<ExportOutcome> {
+  try {
+    const result = await requestAPI<IExportResult>('export', {
+      method: 'POST',
+      body: JSON.stringify(request),
+      headers: { 'Content-Type': 'application/json' }
+    });
+    return { ok: true, result };
+  } catch (reason) {
+    if (reason instanceof APIError) {
+      return {
+        ok: false,
+        status: reason.response.status,
+        message: reason.message,
+        reason: reason.error?.reason,
+        existing: reason.error?.existing
+      };
+    }
+    const message = reason instanceof Error ? reason.message : String(reason);
+    return { ok: false, status: 0, message };
+  }
 }

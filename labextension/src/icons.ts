@@ -13,3 +13,17 @@ export const runsIcon = new LabIcon({
   name: 'jupyter-mltrack:runs',
   svgstr: runsSvg
 });
+
+const pipelineSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M3 3h8v7H3z"/>
+    <path d="M6 10h2v6h3.5v-2.5L15 17l-3.5 3.5V18H6z"/>
+    <path d="M16 13h5v8h-5z"/>
+  </g>
+</svg>`;
+
+/** Icon of "Export to Pipeline" (a notebook step flowing into a script). */
+export const pipelineIcon = new LabIcon({
+  name: 'jupyter-mltrack:pipeline',
+  svgstr: pipelineSvg
+});

@@ -4,14 +4,31 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  InputDialog,
+  Notification,
+  WidgetTracker,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Widget } from '@lumino/widgets';
 
 import { RunDetailWidget } from './detail';
-import { OPEN_RUN_EVENT } from './dom';
-import { runsIcon } from './icons';
+import { OPEN_RUN_EVENT, h } from './dom';
+import { exportPipeline } from './handler';
+import { pipelineIcon, runsIcon } from './icons';
+import {
+  EXPORT_TITLE,
+  IExportRequest,
+  IExportResult,
+  nextExportStep,
+  withTargets
+} from './pipeline';
 import { DEFAULT_SETTINGS, ISidebarSettings, RunsSidebar } from './sidebar';
 
 /** Plugin id (also the id of the settings schema). */
@@ -23,6 +40,8 @@ export namespace CommandIDs {
   export const refresh = 'mltrack:refresh';
   export const openRun = 'mltrack:open-run';
   export const toggleAllExperiments = 'mltrack:toggle-all-experiments';
+  export const exportNotebook = 'mltrack:export-notebook';
+  export const exportRun = 'mltrack:export-run';
 }
 
 const CATEGORY = 'ML Tracking';
@@ -98,7 +117,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         void existing.load();
         return existing;
       }
-      const widget = new RunDetailWidget({ runId: id, rendermime });
+      const widget = new RunDetailWidget({
+        runId: id,
+        rendermime,
+        onExport: runId =>
+          void commands.execute(CommandIDs.exportRun, { id: runId })
+      });
       widget.changed.connect(() => void sidebar.refresh());
       void details.add(widget);
       // Details share one tab area, split to the right of the notebook.
@@ -164,11 +188,162 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    // Export to pipeline: the notebook toolbar, the File menu and the palette
+    // (the first two through schema/plugin.json) export the active notebook;
+    // a run's context menu in the sidebar and its detail export that run.
+    const activeNotebook = () => {
+      const current = notebooks?.currentWidget ?? null;
+      // Only the notebook in front: the File menu must not export another one.
+      return current && current === shell.currentWidget ? current : null;
+    };
+    let exporting = false;
+    const runExport = async (request: IExportRequest): Promise<void> => {
+      if (exporting) {
+        return;
+      }
+      exporting = true;
+      try {
+        await exportFlow(request);
+      } finally {
+        exporting = false;
+      }
+    };
+    const exportFlow = async (first: IExportRequest): Promise<void> => {
+      let request = first;
+      // At most: ask for targets, then confirm the overwrite, then succeed.
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const step = nextExportStep(request, await exportPipeline(request));
+        switch (step.kind) {
+          case 'done':
+            await openPipeline(step.open, step.replaced);
+            Notification.success(step.notice, {
+              autoClose: 8000,
+              actions: [
+                {
+                  label: 'Details',
+                  callback: () => void showSummary(step.result)
+                }
+              ]
+            });
+            void sidebar.refresh();
+            return;
+          case 'confirm-overwrite': {
+            const answer = await showDialog({
+              title: step.title,
+              body: step.question,
+              buttons: [
+                Dialog.cancelButton(),
+                Dialog.warnButton({ label: 'Overwrite' })
+              ]
+            });
+            if (!answer.button.accept) {
+              return;
+            }
+            request = step.retry;
+            break;
+          }
+          case 'ask-targets': {
+            let next: IExportRequest | null = null;
+            let error = '';
+            let typed = '';
+            while (next === null) {
+              // Empty at first; after a refusal, what the user typed.
+              const answer = await InputDialog.getText({
+                title: step.title,
+                label: error ? `${error} ${step.question}` : step.question,
+                placeholder: 'e.g. model, score',
+                text: typed,
+                okLabel: 'Export'
+              });
+              if (!answer.button.accept) {
+                return;
+              }
+              typed = answer.value ?? '';
+              const parsed = withTargets(step.request, typed);
+              if ('error' in parsed) {
+                error = parsed.error;
+              } else {
+                next = parsed.request;
+              }
+            }
+            request = next;
+            break;
+          }
+          case 'error':
+            await showErrorMessage(step.title, { message: step.message });
+            return;
+        }
+      }
+    };
+    const openPipeline = async (path: string, replaced: boolean) => {
+      const widget = (await commands.execute('docmanager:open', {
+        path
+      })) as IOpenedDocument | undefined;
+      // A pipeline.py already open shows the old text: reload it unless the
+      // user has unsaved edits in it.
+      const context = widget?.context;
+      if (replaced && context && !context.model.dirty) {
+        await context.revert();
+      }
+    };
+    const showSummary = (result: IExportResult) =>
+      showDialog({
+        title: EXPORT_TITLE,
+        body: new Widget({
+          node: h('pre', {
+            class: 'jp-mltrack-export-summary',
+            text: result.summary
+          })
+        }),
+        buttons: [Dialog.okButton()]
+      });
+
+    commands.addCommand(CommandIDs.exportNotebook, {
+      label: 'Export to Pipeline',
+      caption:
+        'Export to pipeline: write pipeline.py, params.yaml and requirements.txt beside the notebook, from what ran in it',
+      icon: pipelineIcon,
+      isEnabled: () => activeNotebook() !== null,
+      execute: () => {
+        const notebook = activeNotebook();
+        if (!notebook) {
+          return;
+        }
+        return runExport({
+          notebook: app.serviceManager.contents.localPath(
+            notebook.context.path
+          ),
+          kernel: notebook.sessionContext.session?.kernel?.id ?? null
+        });
+      }
+    });
+    const hitRunId = (): string | null =>
+      app.contextMenuHitTest(node => !!node.dataset?.runId)?.dataset.runId ??
+      null;
+    commands.addCommand(CommandIDs.exportRun, {
+      label: 'Export Run to Pipeline',
+      caption:
+        'Write pipeline.py, params.yaml and requirements.txt for this run beside its notebook',
+      icon: pipelineIcon,
+      execute: args => {
+        const id = (args.id as string | undefined) || hitRunId();
+        if (!id) {
+          return;
+        }
+        return runExport({ run: id });
+      }
+    });
+    const exportStateChanged = () =>
+      commands.notifyCommandChanged(CommandIDs.exportNotebook);
+    notebooks?.currentChanged.connect(exportStateChanged);
+    labShell?.currentChanged.connect(exportStateChanged);
+
     if (palette) {
       for (const command of [
         CommandIDs.openSidebar,
         CommandIDs.refresh,
-        CommandIDs.toggleAllExperiments
+        CommandIDs.toggleAllExperiments,
+        CommandIDs.exportNotebook
       ]) {
         palette.addItem({ command, category: CATEGORY });
       }
@@ -200,5 +375,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
   }
 };
+
+/** What `docmanager:open` gives back, as far as the export needs it. */
+interface IOpenedDocument {
+  context?: {
+    model: { dirty: boolean };
+    revert(): Promise<void>;
+  };
+}
 
 export default plugin;
