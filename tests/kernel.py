@@ -101,7 +101,9 @@ class Kernel:
             self.kc.stop_channels()
         finally:
             if self.km.has_kernel:
-                self.km.shutdown_kernel(now=True)
+                # as JupyterLab shuts a kernel down: asked first (its last cell's log record
+                # is written in the background, and finished at exit), killed if it hangs
+                self.km.shutdown_kernel(now=not self.km.is_alive())
 
 
 def text_of(result: dict[str, Any], name: str = "stdout") -> str:

@@ -716,3 +716,16 @@ def test_a_training_notebook_with_library_calls_that_change_their_arguments(
     export = nb.check("acc", "first", "items", "top", "cfg", "seen", "alias", "third")
     export.assert_absent("C=99.0")
     assert {"numpy", "pandas", "scikit-learn"} <= export.requirements, export.requirements_text
+
+
+def test_numpy_cached_normal_draw_is_a_draw(nb: Notebook) -> None:
+    """numpy's legacy generator makes normal draws in pairs and caches the second: a cell
+    taking the cached value moves none of the generator's words, yet depends on the seed and
+    on the draw that filled the cache."""
+    nb.cells(
+        ("imports", "import numpy as np"),
+        ("seed", "np.random.seed(7)"),
+        ("first", "a = float(np.random.randn())"),
+        ("cached", "b = float(np.random.randn())"),
+    )
+    nb.check("b")

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import ctypes
 import os
 import sys
 import threading
 import time
 import uuid
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..pipeline.analysis import Statement, analyse_cell
@@ -44,15 +46,19 @@ from .kernelinfo import kernel_id, notebook_path
 
 #: Name of the recorder in the user namespace (hidden from ``%whos``).
 STEP = "__mltrack_step__"
-#: Name of the branch recorder (``set.add`` of the log's taken branches).
-TAKEN = "__mltrack_taken__"
-#: Branch keys: ``seq * SEQ_STRIDE + statement * STMT_STRIDE + branch``, unique per session.
-SEQ_STRIDE = 10**12
-STMT_STRIDE = 10**6
+#: Branch markers are assignments to names with this prefix, one per branch of a statement,
+#: unique per cell run and statement (``__mltrack_b<seq>_<statement>_<branch>``); the
+#: statement's record takes them out of the namespace when it ends. A global store costs a
+#: loop a fraction of what a call would (10 ns a pass instead of 35).
+BRANCH_PREFIX = "__mltrack_b"
 #: Containers are followed this many elements deep for shared mutable elements.
 MAX_ELEMENTS = 64
 _MUTABLE = (list, dict, set, bytearray)
 
+
+#: Writes the log's records, in order: a thread of its own, so that a record never waits
+#: behind the tracking worker's slower jobs (environment, git), which the next cell would feel.
+_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mltrack-log")
 
 #: The log of each shell (one per kernel; a dict so tests with several shells work).
 _logs: weakref.WeakKeyDictionary[Any, ExecutionLog] = weakref.WeakKeyDictionary()
@@ -71,10 +77,11 @@ class ExecutionLog:
         self._records: list[_Record] = []
         self._transformed: str | None = None
         self._lock = threading.Lock()
-        #: Branches taken (keys, see ``SEQ_STRIDE``); the markers add to it, records take
-        #: theirs out when a statement ends.
-        self.taken: set[int] = set()
         self._warned = False
+        #: numpy's normal-draw cache as the last cell left it (see ``_Record._gauss_drawn``).
+        self.gauss: Any = None
+        #: The write of the last cell's record, while it is under way.
+        self._writing: Future[Any] | None = None
 
     # hooks ----------------------------------------------------------------------------------
 
@@ -84,15 +91,16 @@ class ExecutionLog:
         return lines
 
     def pre_run_cell(self, info: Any) -> None:
+        self.settle()
         raw = getattr(info, "raw_cell", None) or ""
         source, self._transformed = self._transformed, None
         self.seq += 1
         record = _Record(self, info, raw, source if source is not None else raw, self.seq)
+        record.parsed_as_is = source is not None
         self._records.append(record)
         ExecutionLog.current = self
-        if record.statements is not None:
-            # Analysed tree -> markers; registered only while this cell runs.
-            self.shell.ast_transformers.insert(0, record)
+        # analyses IPython's tree and puts the markers in; registered while this cell runs
+        self.shell.ast_transformers.insert(0, record)
 
     @classmethod
     def of(cls, shell: Any) -> tuple[ExecutionLog, bool]:
@@ -143,8 +151,21 @@ class ExecutionLog:
             ExecutionLog.current = None
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        """Write now, before the next cell: a kernel that dies later (killed, out of memory)
-        keeps every cell it finished. One small insert, a fraction of a millisecond."""
+        """Write in a background thread of its own (an insert and a commit: half a millisecond on
+        SQLite, a round trip on PostgreSQL, kept off the cell's reply), and be done before
+        the next cell starts (:meth:`settle`): a kernel that dies in a later cell (killed,
+        out of memory) keeps every cell it finished."""
+        self._writing = _writer.submit(self._write_now, rows)
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait for the last cell's record to be written (before a cell runs, and before an
+        export reads the log)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            with contextlib.suppress(Exception):
+                writing.result(timeout=timeout)
+
+    def _write_now(self, rows: list[dict[str, Any]]) -> None:
         try:
             api.get_store().add_executions(rows)
         except Exception as exc:  # a log that cannot be written must not break the cell
@@ -186,14 +207,22 @@ class _Record:
         self.current = -1
         self._visited = False
         self.facts: list[dict[str, Any]] = []
-        #: How many ``if`` statements each top-level statement holds (when any).
-        self.branches: dict[int, int] = {}
-        self.statements: list[Statement] | None
-        try:
-            self.statements = analyse_cell(source)
-        except (SyntaxError, ValueError, RecursionError):
-            self.statements = None  # it will not run; recorded as an error
-        self._before: dict[str, Any] = {}
+        #: The branch markers of each top-level statement holding ``if`` statements:
+        #: ``(branch, marker name)``.
+        self.branches: dict[int, list[tuple[int, str]]] = {}
+        #: The cell's statements, analysed from the tree IPython parsed (``visit``); ``None``
+        #: until then, and for a cell that does not compile (recorded as an error).
+        self.statements: list[Statement] | None = None
+        #: Whether ``source`` is exactly what IPython parses (so its tree can be analysed).
+        self.parsed_as_is = False
+        #: Process state before the open statement; ``_after``: as the last one left it
+        #: (the next statement's "before": each boundary is observed once).
+        self._before: _State | None = None
+        self._after: _State | None = None
+        #: numpy's generator words when the first statement started (``_gauss_drawn``).
+        self._numpy_first: Any = None
+        # as the previous cell left it (nothing draws between cells)
+        self._gauss = log.gauss if log.gauss is not None else _numpy_gauss()
         shell = log.shell
         self.cell_id = current_cell_id(shell)
         self.execution_count = getattr(shell, "execution_count", None)
@@ -203,9 +232,12 @@ class _Record:
     def visit(self, tree: ast.Module) -> ast.Module:
         """Put ``__mltrack_step__(i)`` before top-level statement ``i`` (once: IPython calls
         transformers for nested cells too)."""
-        if self._visited or self.statements is None:
+        if self._visited:
             return tree
         self._visited = True
+        self._analyse(tree if self.parsed_as_is else None)
+        if self.statements is None:
+            return tree
         if len(tree.body) != len(self.statements):
             return tree  # another transformer changed the cell: record it unobserved
         body: list[ast.stmt] = []
@@ -214,14 +246,23 @@ class _Record:
             body.append(node)
             points = branch_points(node)
             if points:
-                self.branches[i] = len(points)
-                base = self.seq * SEQ_STRIDE + i * STMT_STRIDE
+                markers = self.branches[i] = []
                 for n, branch in enumerate(points):
-                    branch.body.insert(0, _taken(base + 2 * n, branch.body[0]))
-                    if branch.orelse:
-                        branch.orelse.insert(0, _taken(base + 2 * n + 1, branch.orelse[0]))
+                    for key, block in ((2 * n, branch.body), (2 * n + 1, branch.orelse)):
+                        if block:
+                            name = f"{BRANCH_PREFIX}{self.seq}_{i}_{key}__"
+                            markers.append((key, name))
+                            block.insert(0, _taken(name, block[0]))
         tree.body = body
         return tree
+
+    def _analyse(self, tree: ast.Module | None = None) -> None:
+        """Static facts of each statement (``tree``: IPython's parse of ``source``, so the
+        cell is not parsed twice)."""
+        try:
+            self.statements = analyse_cell(self.source, tree)
+        except (SyntaxError, ValueError, RecursionError):
+            self.statements = None  # it will not run; recorded as an error
 
     # runtime facts --------------------------------------------------------------------------
 
@@ -266,13 +307,11 @@ class _Record:
                     receivers[call.receiver_source] = [_identity(target), _type_name(target)]
         if receivers:
             fact["receivers"] = receivers
-        self._before = {
-            "rng": _rng_state(),
-            "cwd": os.getcwd(),
-            "path": tuple(sys.path),
-            "env": _env_state(),
-            "keys": set(ns) if stmt.star_import else None,
-        }
+        self._before = self._after or _State.now()
+        if self._numpy_first is None:
+            self._numpy_first = self._before.rng.get("numpy")
+        self._after = None
+        self._keys = set(ns) if stmt.star_import else None
         self.facts.append(fact)
 
     def _close(self, i: int, *, ok: bool) -> None:
@@ -285,27 +324,47 @@ class _Record:
         for name in stmt.binds:
             bound[name] = _identity(ns[name]) if name in ns else None
         fact["bound"] = bound
-        before = self._before
-        rng, was = _rng_state(), before.get("rng", {})
+        before = self._before or _State.now()
+        after = self._after = _State.now()
         # a generator imported by the statement (numpy, first time) was not drawn from
-        changed = [k for k in rng if k in was and rng[k] != was[k]]
+        changed = [k for k in after.rng if k in before.rng and after.rng[k] != before.rng[k]]
         if changed:
             fact["rng"] = changed
-        cwd = os.getcwd()
-        if cwd != before.get("cwd"):
-            fact["cwd"] = cwd
-        if tuple(sys.path) != before.get("path"):
+        if after.cwd != before.cwd:
+            fact["cwd"] = after.cwd
+        if after.path != before.path:
             fact["path"] = list(sys.path)
-        if _env_state() != before.get("env"):
+        if after.env != before.env:
             fact["env"] = True
-        keys = before.get("keys")
+        keys, self._keys = self._keys, None
         if keys is not None:
-            fact["names"] = sorted(set(ns) - keys - {STEP, TAKEN})
+            fact["names"] = sorted(
+                n for n in set(ns) - keys if n != STEP and not n.startswith(BRANCH_PREFIX)
+            )
         if i in self.branches:
-            low = self.seq * SEQ_STRIDE + i * STMT_STRIDE
-            mine = {k for k in self.log.taken if low <= k < low + STMT_STRIDE}
-            self.log.taken -= mine
-            fact["branches"] = sorted(k - low for k in mine)
+            fact["branches"] = [
+                key for key, name in self.branches[i] if ns.pop(name, None) is not None
+            ]
+
+    def _gauss_drawn(self) -> None:
+        """numpy's legacy generator caches every second normal draw: taking the cached one
+        moves no word of its state, which :meth:`_State.now` watches. If the cache changed
+        during the cell, the statements that may have drawn it (those that call anything)
+        are marked as drawing: a larger slice, never a wrong one."""
+        known = self._gauss
+        first, last = self._numpy_first, self._after.rng.get("numpy") if self._after else None
+        if known is not None and not known[0] and first is not None and first == last:
+            # no cached value to take, and no word drawn that could have cached one: as it was
+            self.log.gauss = known
+            return
+        gauss = self.log.gauss = _numpy_gauss()
+        if gauss is None or known is None or gauss == known:
+            return
+        assert self.statements is not None
+        for fact in self.facts:
+            stmt = self.statements[fact["i"]]
+            if stmt.calls and "numpy" not in fact.get("rng", ()):
+                fact.setdefault("rng", []).append("numpy")
 
     def file_opened(self, path: str, writing: bool) -> None:
         if threading.get_ident() != self.thread or not self.facts:
@@ -318,6 +377,8 @@ class _Record:
     def close(self, result: Any) -> dict[str, Any] | None:
         """The record as a row of the store, or ``None`` for nothing to record."""
         error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+        if not self.observed and self.statements is None:
+            self._analyse()
         if not self.observed and self.statements is not None:
             self.facts = [
                 {"i": i, "ran": True, "ok": error is None, "observed": False}
@@ -326,6 +387,8 @@ class _Record:
         with contextlib.suppress(Exception):
             if self.current >= 0:
                 self._close(self.current, ok=error is None)
+        with contextlib.suppress(Exception):
+            self._gauss_drawn()
         failed_at = self.current if error is not None and self.current >= 0 else None
         return {
             "session_id": self.log.session_id,
@@ -357,16 +420,17 @@ def _marker(i: int, line: int) -> ast.stmt:
     return ast.Expr(call, **where)
 
 
-def _taken(key: int, at: ast.stmt) -> ast.stmt:
-    """``__mltrack_taken__(key)`` at the start of a branch."""
+def _taken(name: str, at: ast.stmt) -> ast.stmt:
+    """``<name> = True`` at the start of a branch (the statement runs in the notebook's
+    global namespace: branches inside functions and classes are not marked)."""
     where = {
         "lineno": at.lineno,
         "end_lineno": at.lineno,
         "col_offset": at.col_offset,
         "end_col_offset": at.col_offset,
     }
-    call = ast.Call(ast.Name(TAKEN, ast.Load(), **where), [ast.Constant(key, **where)], [], **where)
-    return ast.Expr(call, **where)
+    target = ast.Name(name, ast.Store(), **where)
+    return ast.Assign([target], ast.Constant(True, **where), **where)
 
 
 def _type_name(value: Any) -> str:
@@ -423,20 +487,106 @@ def _evaluate_chain(source: str, ns: dict[str, Any]) -> Any:
     return value
 
 
-def _rng_state() -> dict[str, int]:
-    """Hashes of the global RNGs' states (only of those already imported)."""
-    out = {}
+class _State:
+    """What a statement may change in the process besides its namespace, cheap to take at
+    every statement boundary: the global RNGs, working directory, ``sys.path``, environment."""
+
+    __slots__ = ("cwd", "env", "path", "rng")
+
+    def __init__(self, rng: dict[str, Any], cwd: str, path: tuple[str, ...], env: int) -> None:
+        self.rng, self.cwd, self.path, self.env = rng, cwd, path, env
+
+    @classmethod
+    def now(cls) -> _State:
+        return cls(_rng_state(), os.getcwd(), tuple(sys.path), _env_state())
+
+
+def _rng_state() -> dict[str, Any]:
+    """Tokens of the global RNGs' states that change when they are drawn from or reseeded
+    (only of those already imported)."""
+    out: dict[str, Any] = {}
     rnd = sys.modules.get("random")
     if rnd is not None:
         with contextlib.suppress(Exception):
-            out["random"] = hash(rnd.getstate())
+            out["random"] = (*_random_words(rnd._inst), rnd._inst.gauss_next)
     np = sys.modules.get("numpy")
     if np is not None:
         with contextlib.suppress(Exception):
-            state = np.random.get_state(legacy=True)
-            out["numpy"] = hash((state[1].tobytes(), state[2], state[3], state[4]))
+            out["numpy"] = _numpy_words(np)
     return out
 
 
+#: The ``random`` generators whose C state was checked readable in place (by id).
+_readable_random: dict[int, Any] = {}
+#: CPython's ``RandomObject``: ``PyObject_HEAD; int index; uint32_t state[624]``.
+_RANDOM_INDEX = object.__basicsize__
+
+
+def _random_words(generator: Any) -> tuple[int, ...]:
+    """Position and a few words of a ``random.Random``'s Mersenne Twister.
+
+    ``getstate()`` builds a tuple of 625 integers (13 µs), too slow for every statement; the
+    C struct is read in place instead, once it was checked to agree with ``getstate()`` for
+    this object (another interpreter or layout falls back to ``getstate()``)."""
+    if id(generator) not in _readable_random:
+        words = generator.getstate()[1]
+        index = ctypes.c_int.from_address(id(generator) + _RANDOM_INDEX).value
+        state = (ctypes.c_uint32 * 624).from_address(id(generator) + _RANDOM_INDEX + 4)
+        ok = (
+            sys.implementation.name == "cpython"
+            and index == words[-1]
+            and list(state) == list(words[:624])
+        )
+        _readable_random[id(generator)] = generator if ok else None  # kept alive: id stays
+    if _readable_random[id(generator)] is None:
+        words = generator.getstate()[1]
+        return words[-1], words[0], words[311], words[623]
+    address = id(generator) + _RANDOM_INDEX
+    state = (ctypes.c_uint32 * 624).from_address(address + 4)
+    return ctypes.c_int.from_address(address).value, state[0], state[311], state[623]
+
+
+#: The legacy global generator's bit generator, and the address of its C state.
+_mt_state: list[Any] = [None, 0]
+
+
+def _numpy_words(np: Any) -> Any:
+    """Position and a few key words of numpy's global MT19937, read from its C struct
+    (``uint32 key[624]; int pos``): ``get_state()`` copies the 624 words one by one, 50 µs a
+    call, too much for every statement. Another bit generator: its full state, hashed."""
+    bit_generator = np.random.mtrand._rand._bit_generator
+    if type(bit_generator).__name__ != "MT19937":
+        state = np.random.get_state(legacy=False)
+        return hash(repr(state))
+    if _mt_state[0] is not bit_generator:  # keep it alive: its address stays valid
+        _mt_state[0], _mt_state[1] = bit_generator, bit_generator.ctypes.state_address
+    address = _mt_state[1]
+    key = (ctypes.c_uint32 * 624).from_address(address)
+    return (ctypes.c_int.from_address(address + 624 * 4).value, key[0], key[311], key[623])
+
+
+def _numpy_gauss() -> Any:
+    """numpy's legacy normal-draw cache (``has_gauss``, ``gauss``), when numpy is imported."""
+    np = sys.modules.get("numpy")
+    if np is None:
+        return None
+    try:
+        state = np.random.mtrand._rand.get_state(legacy=False)
+        return state["has_gauss"], state["gauss"]
+    except Exception:
+        return None
+
+
+#: The environment as last seen, and a counter bumped whenever it differs.
+_env_seen: list[Any] = [None, 0]
+
+
 def _env_state() -> int:
-    return hash(tuple(os.environ.items()))
+    """A number that changes when the environment does: comparing ``os.environ``'s raw dict
+    with a copy is a fraction of a microsecond; hashing its decoded items is fifty times that."""
+    data = getattr(os.environ, "_data", None)
+    if data is None:  # not CPython's os.environ
+        return hash(tuple(os.environ.items()))
+    if data != _env_seen[0]:
+        _env_seen[0], _env_seen[1] = dict(data), _env_seen[1] + 1
+    return _env_seen[1]

@@ -86,27 +86,6 @@ class _Reads(BindingVisitor):
         self.bound.add(name)
         self.binds.add(name)
 
-    # NodeVisitor's dispatch, made cheaper: this runs over every node of every tracked cell.
-    _methods: dict[type, Any] = {}
-
-    def visit(self, node: ast.AST) -> None:
-        cls = type(node)
-        method = self._methods.get(cls)
-        if method is None:
-            method = getattr(type(self), f"visit_{cls.__name__}", _Reads.generic_visit)
-            self._methods[cls] = method
-        method(self, node)
-
-    def generic_visit(self, node: ast.AST) -> None:
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        self.visit(item)
-            elif isinstance(value, ast.AST):
-                self.visit(value)
-
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             if node.id not in self.bound and node.id not in self._seen:
@@ -114,14 +93,6 @@ class _Reads(BindingVisitor):
                 self.reads.append(node.id)
         else:
             self._bind(node.id)
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        pass  # a leaf
-
-    def visit_Load(self, node: ast.AST) -> None:
-        pass  # expression contexts are leaves
-
-    visit_Store = visit_Del = visit_Load
 
     def visit_Global(self, node: ast.Global) -> None:
         self.globals.update(node.names)

@@ -535,15 +535,42 @@ def _in_place_changes(tree: ast.AST) -> Iterator[tuple[str, str]]:
                             yield root, ""
 
 
-def analyse_cell(source: str) -> list[Statement]:
-    """The top-level statements of the Python a cell ran, each with its static facts.
+def _segment(lines: list[str], node: ast.stmt) -> str | None:
+    """``ast.get_source_segment`` over lines split once: it splits the whole source again
+    for every statement, which made this the kernel's largest per-statement cost. Column
+    offsets count UTF-8 bytes, so non-ASCII lines are cut as bytes."""
+    end_lineno, end_col = node.end_lineno, node.end_col_offset
+    if end_lineno is None or end_col is None or end_lineno > len(lines):
+        return None
+
+    def cut(line: str, start: int | None, stop: int | None) -> str:
+        if line.isascii():
+            return line[start:stop]
+        return line.encode()[start:stop].decode(errors="replace")
+
+    first, last = node.lineno - 1, end_lineno - 1
+    if first == last:
+        return cut(lines[first], node.col_offset, end_col)
+    return (
+        cut(lines[first], node.col_offset, None)
+        + "".join(lines[first + 1 : last])
+        + cut(lines[last], None, end_col)
+    )
+
+
+def analyse_cell(source: str, tree: ast.Module | None = None) -> list[Statement]:
+    """The top-level statements of the Python a cell ran, each with its static facts
+    (``tree``: ``source`` already parsed, left unchanged).
 
     Raises ``SyntaxError`` when ``source`` does not parse (such a cell never ran).
     """
     from .magics import translate
 
-    tree = ast.parse(source)
+    if tree is None:
+        tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
+    # str.splitlines also breaks at characters Python's parser does not (form feed…)
+    plain = not any(c in source for c in "\v\f\x1c\x1d\x1e\x85\u2028\u2029")
     out = []
     for i, node in enumerate(tree.body):
         start, end = node.lineno, node.end_lineno or node.lineno
@@ -554,7 +581,9 @@ def analyse_cell(source: str) -> list[Statement]:
             text = "".join(lines[start - 1 : end])
         else:
             # exact text: ``a = 1; b = 2`` is two statements on one line
-            text = ast.get_source_segment(source, node) or "".join(lines[start - 1 : end])
+            text = (
+                _segment(lines, node) if plain else ast.get_source_segment(source, node)
+            ) or "".join(lines[start - 1 : end])
             if not text.endswith("\n"):
                 text += "\n"
         stmt = Statement(index=i, source=text, lineno=start, end_lineno=end)

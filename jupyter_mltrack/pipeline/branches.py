@@ -28,13 +28,22 @@ def branch_points(node: ast.AST) -> list[ast.If]:
     return list(_walk(node))
 
 
+_BLOCK = (ast.stmt, ast.excepthandler, ast.match_case)
+_OWN_SCOPE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
 def _walk(node: ast.AST) -> Iterator[ast.If]:
+    # Only statements hold statements, in list fields (body, orelse, handlers, cases…):
+    # expressions are skipped, which makes this cheap for the common simple statement (the
+    # kernel runs it on every statement of every cell).
     if isinstance(node, ast.If):
         yield node
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            continue
-        yield from _walk(child)
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if type(value) is list:
+            for child in value:
+                if isinstance(child, _BLOCK) and not isinstance(child, _OWN_SCOPE):
+                    yield from _walk(child)
 
 
 def prune(code: str, taken: set[int], where: str) -> str | None:
