@@ -3,6 +3,10 @@
 Cells are run with ``InteractiveShell.run_cell`` exactly as a kernel runs them (the
 ``%%track`` line goes through the extension's input transformer and pre/post-run hooks).
 Variants are interleaved cell by cell so drift (CPU frequency, page cache) hits them alike.
+Since ``%load_ext`` starts the execution log, every cell here (MLflow's too) is logged, and
+each cell's time includes writing its log record (see :func:`settle`); two diagnostic
+variants run the untracked and the tracked cell with the log's hooks off, to tell what
+tracking costs from what the log costs (section 5 measures the log on its own).
 """
 
 from __future__ import annotations
@@ -64,9 +68,46 @@ def make_shell() -> Any:
     return shell
 
 
+#: Diagnostic variants: the execution log's hooks unregistered (not a user setting), to tell
+#: what tracking costs from what the log (on in every cell since %load_ext) costs.
+NO_LOG = ("untracked_no_log", "mltrack_no_log")
+
+
+def _log_switch(shell: Any) -> Any:
+    """A context manager that turns the execution log off for the cells run inside it."""
+    from jupyter_mltrack.capture import history
+
+    log, _new = history.ExecutionLog.of(shell)
+    hooks = [("pre_run_cell", log.pre_run_cell), ("post_run_cell", log.post_run_cell)]
+
+    @contextlib.contextmanager
+    def off() -> Any:
+        for event, hook in hooks:
+            shell.events.unregister(event, hook)
+        try:
+            yield
+        finally:
+            for event, hook in hooks:
+                shell.events.register(event, hook)
+
+    return off
+
+
+def settle(shell: Any) -> None:
+    """Wait until the execution log has written the last cell's record. The log writes it on
+    a thread of its own and waits for it before the next cell: back to back, as here, a cell
+    would pay for the one before; settling inside the timing charges each cell its own."""
+    from jupyter_mltrack.capture import history
+
+    log = history._logs.get(shell)
+    if log is not None and hasattr(log, "settle"):
+        log.settle()
+
+
 def run(shell: Any, cell: str) -> float:
     def go() -> None:
         result = shell.run_cell(cell, store_history=True)
+        settle(shell)
         if not result.success:
             raise RuntimeError(f"benchmark cell failed: {result.error_in_exec!r}")
 
@@ -134,9 +175,9 @@ def bench_cells(
     default_store = api.get_store()  # MLTRACK_HOME: WAL + synchronous=NORMAL (the default)
     full_store = mltrack_full_store(root)
     mlf = mlflow_setup(root)
-    times: dict[str, list[float]] = {
-        k: [] for k in ("untracked", "mltrack", "mltrack_full", "mlflow", "mlflow_wal_normal")
-    }
+    keys = ("untracked", "mltrack", "mltrack_full", "mlflow", "mlflow_wal_normal")
+    times: dict[str, list[float]] = {k: [] for k in (*keys, *NO_LOG)}
+    log_off = _log_switch(shell)
 
     sink = io.StringIO()  # the run card and anything printed (a kernel would send it to the UI)
     with contextlib.redirect_stdout(sink):
@@ -161,6 +202,9 @@ def bench_cells(
             api.set_store(full_store)
             times["mltrack_full"].append(run(shell, TRACKED))
             api.set_store(default_store)
+            with log_off():  # diagnostic: the same two cells without the execution log
+                times["untracked_no_log"].append(run(shell, PLAIN))
+                times["mltrack_no_log"].append(run(shell, TRACKED))
             if i < mlflow_reps:
                 use_mlflow(mlf, "default")
                 times["mlflow"].append(run(shell, MLFLOW))
@@ -173,7 +217,7 @@ def bench_cells(
     # sanity: every tracked cell became a finished run with its 10 params and 5 metrics
     runs, total = default_store.search_runs(limit=1)
     last = runs[0]
-    assert total == warmup + reps, (total, warmup + reps)
+    assert total == warmup + 2 * reps, (total, warmup + 2 * reps)
     assert len(last.params) >= 10 and set(NAMES) <= set(last.metrics), last
     assert last.status.value == "finished", last.status
 
@@ -182,6 +226,11 @@ def bench_cells(
     for k in ("mltrack", "mltrack_full", "mlflow", "mlflow_wal_normal"):
         out[k]["added_median_ms"] = out[k]["median_ms"] - base["median_ms"]
         out[k]["added_p90_ms"] = out[k]["p90_ms"] - base["p90_ms"]
+    base = out["untracked_no_log"]
+    out["mltrack_no_log"]["added_median_ms"] = (
+        out["mltrack_no_log"]["median_ms"] - base["median_ms"]
+    )
+    out["mltrack_no_log"]["added_p90_ms"] = out["mltrack_no_log"]["p90_ms"] - base["p90_ms"]
     out["sqlite"] = {
         "mltrack": {**sqlite_settings(default_store.engine.url.database), "synchronous": "NORMAL"},
         "mltrack_full": {**sqlite_settings(full_store.engine.url.database), "synchronous": "FULL"},

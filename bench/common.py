@@ -41,6 +41,13 @@ def isolate() -> Path:
     return root
 
 
+def checkout_env() -> dict[str, str]:
+    """The environment for a subprocess that must import this checkout's package (a console
+    script such as ``mltrack``, a probe): the editable install may point at another copy."""
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), path) if p)}
+
+
 def set_pragmas(engine: Any, mode: str) -> None:
     """Apply a durability mode to every new connection of a SQLAlchemy engine."""
     from sqlalchemy import event
@@ -109,6 +116,15 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip()
 
 
+def _diff_digest() -> str | None:
+    import hashlib
+
+    diff = _git("diff", "HEAD", "--", "jupyter_mltrack")
+    if diff is None:
+        return None
+    return hashlib.sha256(diff.encode()).hexdigest()[:12] if diff else ""
+
+
 def environment() -> dict[str, Any]:
     import jupyter_mltrack
 
@@ -130,6 +146,11 @@ def environment() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "jupyter_mltrack": jupyter_mltrack.__version__,
         "git_commit": (commit + ("-dirty" if dirty else "")) if commit else None,
+        # the uncommitted changes to the package measured, as a digest of their diff (other
+        # people edit the checkout: the same digest is the same code)
+        "package_diff_sha256": _diff_digest(),
+        # where the package was imported from (this checkout, whatever pip's install says)
+        "jupyter_mltrack_path": str(Path(jupyter_mltrack.__file__).resolve().parent),
         # uncommitted changes the figures include (the package is installed editable)
         "git_dirty_files": [line.split(maxsplit=1)[1] for line in dirty.splitlines()]
         if dirty

@@ -1,14 +1,15 @@
 """Run every benchmark in one process and write bench/results/latest.json.
 
-python -m bench                    # full run (about 7 minutes), figures for docs/benchmarks.md
-python -m bench --quick            # smoke run (about 25 s), figures not meaningful
-python -m bench --only snapshots   # one part: tracking (1-3) or snapshots (4)
+python -m bench                    # full run (about 9 minutes), figures for docs/benchmarks.md
+python -m bench --quick            # smoke run (1 to 2.5 minutes), figures not meaningful
+python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 if __package__ in (None, ""):  # python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import snapshots  # noqa: E402
+from bench import export_speed, log_overhead, snapshots  # noqa: E402
 from bench.common import REPO, environment, isolate  # noqa: E402
 
 CELL_TARGET_MS = 5.0
@@ -35,6 +36,8 @@ FULL = {
     "mlflow_batch": 100_000,
     "scaling_sizes": [200, 1_000, 5_000],
     "snapshots": snapshots.FULL,
+    "log": log_overhead.FULL,
+    "export": export_speed.FULL,
 }
 QUICK = {
     "reps": 20,
@@ -47,6 +50,8 @@ QUICK = {
     "mlflow_batch": 10_000,
     "scaling_sizes": [100, 300],
     "snapshots": snapshots.QUICK,
+    "log": log_overhead.QUICK,
+    "export": export_speed.QUICK,
 }
 
 #: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
@@ -100,7 +105,9 @@ def _ratios(ratios: dict[str, float]) -> str:
 def header(env: dict[str, Any]) -> str:
     """The first line of the table: versions and machine."""
     return (
-        f"jupyter_mltrack {env['jupyter_mltrack']} ({env['git_commit']}) vs MLflow {env['mlflow']}"
+        f"jupyter_mltrack {env['jupyter_mltrack']} ({env['git_commit']}"
+        + (f", package diff {env['package_diff_sha256']}" if env.get("package_diff_sha256") else "")
+        + f") vs MLflow {env['mlflow']}"
         f" | Python {env['python']}, IPython {env['ipython']}, SQLAlchemy {env['sqlalchemy']},"
         f" SQLite {env['sqlite']} | {env['cpu_count']} CPUs, {env['cpu'] or env['platform']}"
     )
@@ -126,6 +133,8 @@ def report(
         ("mltrack_full", "%%track + 5 mltrack.log_metric [sync=FULL]"),
         ("mlflow", "MLflow run, log_params, 5 log_metric [rollback, FULL]"),
         ("mlflow_wal_normal", "MLflow run, log_params, 5 log_metric [WAL, NORMAL]"),
+        ("untracked_no_log", "diagnostic, execution log off: untracked cell"),
+        ("mltrack_no_log", "diagnostic, execution log off: %%track [WAL, NORMAL]"),
     ]
     for key, label in rows:
         r = cells[key]
@@ -134,6 +143,14 @@ def report(
         else:
             added = f"{'-':>8}{'-':>8}"
         lines.append(f"   {label:<54}{r['median_ms']:8.2f}{r['p90_ms']:8.2f}{added}")
+    if "untracked_no_log" in cells:
+        log_untracked = cells["untracked"]["median_ms"] - cells["untracked_no_log"]["median_ms"]
+        log_tracked = cells["mltrack"]["median_ms"] - cells["mltrack_no_log"]["median_ms"]
+        lines.append(
+            "   (diagnostic rows: the execution log's hooks unregistered; their 'added' is vs the"
+            f" untracked cell with the log off too. The log adds {log_untracked:.2f} ms to the"
+            f" untracked cell, {log_tracked:.2f} ms to the tracked one)"
+        )
     lines += [
         f"   target <= {CELL_TARGET_MS:g} ms added: {s['cell_added_ms']:.2f} ms"
         f" {_ok(s['targets']['cell_added_le_5ms'])}",
@@ -174,10 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["tracking", "snapshots"],
+        choices=["tracking", "snapshots", "log", "export"],
         default=None,
-        help="run one part only: tracking (sections 1-3) or snapshots (section 4); the JSON then"
-        " goes to bench/results/{latest,quick}-<part>.json",
+        help="run one part only: tracking (sections 1-3), snapshots (section 4), log (section 5:"
+        " the execution log's overhead per cell) or export (section 6: export of a 200-cell"
+        " notebook); the JSON then goes to bench/results/{latest,quick}-<part>.json",
     )
     parser.add_argument(
         "--output",
@@ -185,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="where to write the JSON (default bench/results/latest.json; quick runs:"
         " bench/results/quick.json)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temp directory of stores, notebooks and exports (deleted by default)",
     )
     args = parser.parse_args(argv)
     params = QUICK if args.quick else FULL
@@ -194,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or REPO / "bench" / "results" / f"{name}.json"
     tracking = args.only in (None, "tracking")
     snapshot_part = args.only in (None, "snapshots")
+    log_part = args.only in (None, "log")
+    export_part = args.only in (None, "export")
 
     root = isolate()
     started = time.time()
@@ -217,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.scaling import bench_card_query
         from bench.throughput import bench_mlflow, bench_mltrack
 
+        load_before = _loadavg()
         cells = bench_cells(
             root, params["reps"], params["mlflow_reps"], params["warmup"], params["mlflow_warmup"]
         )
@@ -226,9 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         scaling = bench_card_query(root, params["scaling_sizes"])
         s = summarise(cells, tp)
-        lines += ["", *report(cells, tp, scaling, s, params)]
+        load = {"before": load_before, "after": _loadavg()}
+        lines += ["", *report(cells, tp, scaling, s, params), _load_line(load)]
         result.update(
             {
+                "tracking_loadavg": load,
                 "cell_overhead": {k: v for k, v in cells.items() if k != "mlflow_setup"},
                 "throughput": tp,
                 "card_query_scaling": scaling,
@@ -246,17 +274,55 @@ def main(argv: list[str] | None = None) -> int:
         snap = snapshots.bench_snapshots(params["snapshots"])
         lines += ["", *snapshots.report(snap)]
         result["snapshots"] = snap
-        print("\n".join(lines[lines_printed:]))
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
+
+    if log_part:
+        print("\nsection 5 (execution log overhead, real kernels) running...", flush=True)
+        load_before = _loadavg()
+        log = log_overhead.bench_log(root, params["log"]["reps"], params["log"]["warmup"])
+        log["loadavg"] = {"before": load_before, "after": _loadavg()}
+        lines += ["", *log_overhead.report(log), _load_line(log["loadavg"])]
+        result["execution_log"] = log
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
+
+    if export_part:
+        print("\nsection 6 (export of a 200-cell notebook) running...", flush=True)
+        load_before = _loadavg()
+        exp = export_speed.bench_export(root, params["export"])
+        exp["loadavg"] = {"before": load_before, "after": _loadavg()}
+        exp["targets"] = export_speed.targets(exp)
+        lines += ["", *export_speed.report(exp), _load_line(exp["loadavg"])]
+        result["export"] = exp
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
 
     result["duration_s"] = time.perf_counter() - t0
     result["table"] = "\n".join(lines)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
     print(
         f"\nwrote {output.relative_to(REPO) if output.is_relative_to(REPO) else output}"
         f" in {result['duration_s']:.0f} s"
     )
     return 0
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
+
+
+def _load_line(load: dict[str, Any]) -> str:
+    def fmt(v: list[float] | None) -> str:
+        return "/".join(f"{x:.2f}" for x in v) if v else "?"
+
+    return f"   load average before {fmt(load['before'])}, after {fmt(load['after'])}"
 
 
 def _json_default(value: Any) -> Any:

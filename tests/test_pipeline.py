@@ -391,3 +391,28 @@ def test_names_the_log_never_saw_bound_stop_the_export_naming_the_line(tmp_path:
     assert "'doubled = _ * 2' reads IPython's output history (_)" in done.stderr
     assert not (tmp_path / "out" / "pipeline.py").exists()
     assert export("fine").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "baseline -m acc f1 -t x -p lr",
+        "-macc --snapshot df -e E name",
+        "--metric=acc --snapshot a b -m c",
+        "",
+        "-p a -m b --no-card",
+    ],
+)
+def test_the_export_reads_track_options_as_the_magic_does(line: str) -> None:
+    """The export reads ``-m`` and ``--snapshot`` without importing IPython; it must agree
+    with the magic's own parser."""
+    from IPython.core.magic_arguments import parse_argstring
+
+    from jupyter_mltrack.capture.magics import TrackMagics
+    from jupyter_mltrack.pipeline.export import _track_options
+
+    parsed = parse_argstring(TrackMagics.track, line)
+    assert _track_options(line) == {
+        "metric": [n for group in parsed.metric for n in group],
+        "snapshot": [n for group in parsed.snapshot for n in group],
+    }

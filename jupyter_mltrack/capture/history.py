@@ -44,8 +44,6 @@ from . import api
 from .kernelinfo import cell_id as current_cell_id
 from .kernelinfo import kernel_id, notebook_path
 
-#: Name of the recorder in the user namespace (hidden from ``%whos``).
-STEP = "__mltrack_step__"
 #: Branch markers are assignments to names with this prefix, one per branch of a statement,
 #: unique per cell run and statement (``__mltrack_b<seq>_<statement>_<branch>``); the
 #: statement's record takes them out of the namespace when it ends. A global store costs a
@@ -96,11 +94,13 @@ class ExecutionLog:
         source, self._transformed = self._transformed, None
         self.seq += 1
         record = _Record(self, info, raw, source if source is not None else raw, self.seq)
-        record.parsed_as_is = source is not None
         self._records.append(record)
         ExecutionLog.current = self
-        # analyses IPython's tree and puts the markers in; registered while this cell runs
-        self.shell.ast_transformers.insert(0, record)
+        if record.statements is not None and (record.marked or self.shell.ast_transformers):
+            # Registered while this cell runs, only when needed: it puts the branch markers
+            # in, and checks that other transformers left one node per statement. (IPython
+            # runs ``fix_missing_locations`` over every cell when any transformer is there.)
+            self.shell.ast_transformers.insert(0, record)
 
     @classmethod
     def of(cls, shell: Any) -> tuple[ExecutionLog, bool]:
@@ -131,10 +131,26 @@ class ExecutionLog:
         self._records.append(record)
         ExecutionLog.current = self
 
-    def step(self, i: int) -> None:
-        """``__mltrack_step__``: the innermost cell running is the one reaching ``i``."""
-        if self._records:
-            self._records[-1].step(i)
+    def install(self) -> None:
+        """Follow the cell statement by statement: IPython compiles each top-level statement
+        of a cell on its own and runs it with ``run_code`` (``run_ast_nodes``), so a wrapper
+        around it sees each statement start, at no cost to the statement itself (markers in
+        the code would double the statements IPython compiles and runs)."""
+        shell = self.shell
+        if getattr(shell.run_code, "__mltrack__", False):
+            return
+        run_code = shell.run_code
+        log = self
+
+        async def run_code_logged(
+            code_obj: Any, result: Any = None, *, async_: bool = False
+        ) -> Any:
+            if log._records:
+                log._records[-1].next_statement()
+            return await run_code(code_obj, result, async_=async_)
+
+        run_code_logged.__mltrack__ = True  # type: ignore[attr-defined]
+        shell.run_code = run_code_logged
 
     def post_run_cell(self, result: Any) -> None:
         info = getattr(result, "info", None)
@@ -155,7 +171,9 @@ class ExecutionLog:
         SQLite, a round trip on PostgreSQL, kept off the cell's reply), and be done before
         the next cell starts (:meth:`settle`): a kernel that dies in a later cell (killed,
         out of memory) keeps every cell it finished."""
-        self._writing = _writer.submit(self._write_now, rows)
+        # the store of now: the cell may have switched it (``mltrack.set_store``)
+        store = api.get_store()
+        self._writing = _writer.submit(self._write_now, store, rows)
 
     def settle(self, timeout: float = 30.0) -> None:
         """Wait for the last cell's record to be written (before a cell runs, and before an
@@ -165,9 +183,9 @@ class ExecutionLog:
             with contextlib.suppress(Exception):
                 writing.result(timeout=timeout)
 
-    def _write_now(self, rows: list[dict[str, Any]]) -> None:
+    def _write_now(self, store: Any, rows: list[dict[str, Any]]) -> None:
         try:
-            api.get_store().add_executions(rows)
+            store.add_executions(rows)
         except Exception as exc:  # a log that cannot be written must not break the cell
             if not self._warned:
                 self._warned = True
@@ -205,16 +223,23 @@ class _Record:
         self.observed = True
         self.thread = threading.get_ident()
         self.current = -1
+        #: Statements started so far (``run_code`` calls); -1 once the count cannot be
+        #: trusted (another AST transformer changed the cell's statements).
+        self.started_statements = 0
         self._visited = False
         self.facts: list[dict[str, Any]] = []
         #: The branch markers of each top-level statement holding ``if`` statements:
         #: ``(branch, marker name)``.
         self.branches: dict[int, list[tuple[int, str]]] = {}
-        #: The cell's statements, analysed from the tree IPython parsed (``visit``); ``None``
-        #: until then, and for a cell that does not compile (recorded as an error).
+        #: The cell's statements with their static facts; ``None`` for a cell that does not
+        #: compile (it will not run; recorded as an error).
         self.statements: list[Statement] | None = None
-        #: Whether ``source`` is exactly what IPython parses (so its tree can be analysed).
-        self.parsed_as_is = False
+        self._tree: ast.Module | None = None
+        self._analyse()
+        #: Whether some statement holds ``if`` branches to mark (see :meth:`visit`).
+        self.marked = self._tree is not None and any(
+            branch_points(node) for node in self._tree.body
+        )
         #: Process state before the open statement; ``_after``: as the last one left it
         #: (the next statement's "before": each boundary is observed once).
         self._before: _State | None = None
@@ -230,20 +255,17 @@ class _Record:
     # the AST transformer --------------------------------------------------------------------
 
     def visit(self, tree: ast.Module) -> ast.Module:
-        """Put ``__mltrack_step__(i)`` before top-level statement ``i`` (once: IPython calls
-        transformers for nested cells too)."""
+        """Put a marker at the start of each branch of the cell's ``if`` statements (once:
+        IPython calls transformers for nested cells too)."""
         if self._visited:
             return tree
         self._visited = True
-        self._analyse(tree if self.parsed_as_is else None)
         if self.statements is None:
             return tree
         if len(tree.body) != len(self.statements):
-            return tree  # another transformer changed the cell: record it unobserved
-        body: list[ast.stmt] = []
+            self.started_statements = -1  # another transformer changed the cell: unobserved
+            return tree
         for i, node in enumerate(tree.body):
-            body.append(_marker(i, node.lineno))
-            body.append(node)
             points = branch_points(node)
             if points:
                 markers = self.branches[i] = []
@@ -253,16 +275,23 @@ class _Record:
                             name = f"{BRANCH_PREFIX}{self.seq}_{i}_{key}__"
                             markers.append((key, name))
                             block.insert(0, _taken(name, block[0]))
-        tree.body = body
         return tree
 
-    def _analyse(self, tree: ast.Module | None = None) -> None:
-        """Static facts of each statement (``tree``: IPython's parse of ``source``, so the
-        cell is not parsed twice)."""
+    def _analyse(self) -> None:
         try:
-            self.statements = analyse_cell(self.source, tree)
+            self._tree = ast.parse(self.source)
+            self.statements = analyse_cell(self.source, self._tree)
         except (SyntaxError, ValueError, RecursionError):
             self.statements = None  # it will not run; recorded as an error
+
+    def next_statement(self) -> None:
+        """IPython is about to run the cell's next top-level statement."""
+        if self.started_statements < 0 or not self.observed or self.statements is None:
+            return
+        i = self.started_statements
+        self.started_statements += 1
+        if i < len(self.statements):
+            self.step(i)
 
     # runtime facts --------------------------------------------------------------------------
 
@@ -338,9 +367,7 @@ class _Record:
             fact["env"] = True
         keys, self._keys = self._keys, None
         if keys is not None:
-            fact["names"] = sorted(
-                n for n in set(ns) - keys if n != STEP and not n.startswith(BRANCH_PREFIX)
-            )
+            fact["names"] = sorted(n for n in set(ns) - keys if not n.startswith(BRANCH_PREFIX))
         if i in self.branches:
             fact["branches"] = [
                 key for key, name in self.branches[i] if ns.pop(name, None) is not None
@@ -377,8 +404,6 @@ class _Record:
     def close(self, result: Any) -> dict[str, Any] | None:
         """The record as a row of the store, or ``None`` for nothing to record."""
         error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
-        if not self.observed and self.statements is None:
-            self._analyse()
         if not self.observed and self.statements is not None:
             self.facts = [
                 {"i": i, "ran": True, "ok": error is None, "observed": False}
@@ -410,14 +435,6 @@ class _Record:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _marker(i: int, line: int) -> ast.stmt:
-    """``__mltrack_step__(i)``, placed on the statement's first line (tracebacks keep
-    pointing at the user's code)."""
-    where = {"lineno": line, "end_lineno": line, "col_offset": 0, "end_col_offset": 0}
-    call = ast.Call(ast.Name(STEP, ast.Load(), **where), [ast.Constant(i, **where)], [], **where)
-    return ast.Expr(call, **where)
 
 
 def _taken(name: str, at: ast.stmt) -> ast.stmt:

@@ -21,7 +21,7 @@ from traitlets.config import Configurable
 from . import api
 from .cell import TrackedCell
 from .data import FileAccess
-from .history import STEP, ExecutionLog
+from .history import ExecutionLog
 from .kernelinfo import notebook_path
 from .outputs import MAX_OUTPUT_BYTES
 
@@ -282,7 +282,8 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.events.register("post_run_cell", log.post_run_cell)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)
-    ipython.push({"mltrack": jupyter_mltrack, STEP: log.step}, interactive=False)
+    ipython.push({"mltrack": jupyter_mltrack}, interactive=False)
+    log.install()
     FileAccess.install()
     if new:
         log.adopt_running_cell()

@@ -10,7 +10,9 @@ never exported.
 
 Both sides number a statement's ``if`` statements the same way (:func:`branch_points`):
 preorder over the statement's own code, not entering function or class bodies (those run
-when called, possibly with other arguments, so they are exported whole). Branch ``2 * n``
+when called, possibly with other arguments, so they are exported whole) nor loop bodies (a
+marker there would run on every pass: in a tight loop that costs more than the log's whole
+budget, so ``if`` statements inside loops are exported whole too). Branch ``2 * n``
 is the body of ``if`` number ``n``, ``2 * n + 1`` its ``else`` (``elif`` included).
 """
 
@@ -30,6 +32,7 @@ def branch_points(node: ast.AST) -> list[ast.If]:
 
 _BLOCK = (ast.stmt, ast.excepthandler, ast.match_case)
 _OWN_SCOPE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
 def _walk(node: ast.AST) -> Iterator[ast.If]:
@@ -38,6 +41,8 @@ def _walk(node: ast.AST) -> Iterator[ast.If]:
     # kernel runs it on every statement of every cell).
     if isinstance(node, ast.If):
         yield node
+    elif isinstance(node, _LOOPS):
+        return
     for name in node._fields:
         value = getattr(node, name, None)
         if type(value) is list:

@@ -284,21 +284,13 @@ def _run_target(
     store: Store, slicer: Slicer, run: Any, execution: Execution
 ) -> tuple[RunTarget, list[Step]]:
     """The steps of the run's cell that produce what it recorded, and how to log it."""
-    from ..capture.magics import TrackMagics
-
     steps = slicer.steps_of(execution)
     first, _, _ = execution.raw.lstrip("\n").partition("\n")
     metric_names: list[str] = []
     outputs: list[str] = []
     if first.strip().startswith("%%track"):
-        from IPython.core.magic_arguments import parse_argstring
-
-        try:
-            args = parse_argstring(TrackMagics.track, first.strip()[len("%%track") :].strip())
-            metric_names = [n for group in args.metric for n in group]
-            outputs = [n for group in args.snapshot for n in group]
-        except Exception:
-            pass
+        options = _track_options(first.strip()[len("%%track") :])
+        metric_names, outputs = options["metric"], options["snapshot"]
     last = steps[-1] if steps else None
     last_metric, last_dict = None, False
     if last is not None and last.stmt.expression and last.stmt.index == _last_index(execution):
@@ -337,6 +329,37 @@ def _run_target(
         outputs=outputs,
     )
     return target, roots
+
+
+#: ``%%track`` options that name variables (see ``TrackMagics.track``), by spelling.
+_NAMING_OPTIONS = {"-m": "metric", "--metric": "metric", "--snapshot": "snapshot"}
+
+
+def _track_options(line: str) -> dict[str, list[str]]:
+    """The variables a ``%%track`` line names with ``-m`` and ``--snapshot`` (each taking
+    one or more names, repeatable). Read here rather than with the magic's own parser, which
+    would import IPython into every export (half a second in a fresh process)."""
+    import shlex
+
+    found: dict[str, list[str]] = {"metric": [], "snapshot": []}
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return found
+    collecting: str | None = None
+    for word in words:
+        option, eq, value = word.partition("=")
+        if word.startswith("-m") and len(word) > 2 and not word.startswith("--"):
+            option, eq, value = "-m", "=", word[2:]
+        if option in _NAMING_OPTIONS:
+            collecting = _NAMING_OPTIONS[option]
+            if eq:
+                found[collecting].append(value)
+        elif word.startswith("-"):
+            collecting = None
+        elif collecting is not None:
+            found[collecting].append(word)
+    return found
 
 
 def _last_index(execution: Execution) -> int:
