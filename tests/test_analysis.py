@@ -97,3 +97,26 @@ def test_a_function_summary_says_what_calling_it_reads_rebinds_and_changes() -> 
     assert {"factor", "registry", "total", "helper"} <= summary.reads
     assert summary.rebinds == {"total"}
     assert "registry" in summary.mutates and "n" not in summary.mutates
+
+
+@pytest.mark.parametrize(
+    ("source", "may_call"),
+    [
+        ("x = 1", False),
+        ("y = x * 2 + a.b[3]", False),
+        ("d['a'] = 1", False),
+        ("x += 1", False),
+        ("def g(a=1) -> int:\n    return h()", False),  # the body runs when called
+        ("f(x)", True),
+        ("import os", True),
+        ("@dec\ndef k():\n    pass", True),  # the decorator is called
+        ("def m(a=f()):\n    pass", True),  # a default is evaluated at definition
+        ("for i in r:\n    pass", True),  # iterating may run a generator
+        ("z = [i for i in r]", True),
+        ("lam = lambda q=f(): q", True),
+    ],
+)
+def test_which_statements_may_call_code(source: str, may_call: bool) -> None:
+    """The kernel reads RNG, working directory and environment only around statements that
+    may call code: a statement wrongly taken not to would hide such a change from the slice."""
+    assert one(source).may_call is may_call

@@ -167,13 +167,18 @@ class ExecutionLog:
             ExecutionLog.current = None
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        """Write in a background thread of its own (an insert and a commit: half a millisecond on
-        SQLite, a round trip on PostgreSQL, kept off the cell's reply), and be done before
-        the next cell starts (:meth:`settle`): a kernel that dies in a later cell (killed,
-        out of memory) keeps every cell it finished."""
+        """Write the record before the next cell starts, so that a kernel that dies in a
+        later cell (killed, out of memory) keeps every cell it finished. On SQLite, now: an
+        insert and a commit take a fifth of a millisecond, less than handing them to a
+        thread costs (which runs only when the main thread lets go of the GIL). On a server
+        database, in a thread of its own (a round trip, kept off the cell's reply), waited
+        for when the next cell starts (:meth:`settle`)."""
         # the store of now: the cell may have switched it (``mltrack.set_store``)
         store = api.get_store()
-        self._writing = _writer.submit(self._write_now, store, rows)
+        if store.engine.dialect.name == "sqlite":
+            self._write_now(store, rows)
+        else:
+            self._writing = _writer.submit(self._write_now, store, rows)
 
     def settle(self, timeout: float = 30.0) -> None:
         """Wait for the last cell's record to be written (before a cell runs, and before an
@@ -354,7 +359,8 @@ class _Record:
             bound[name] = _identity(ns[name]) if name in ns else None
         fact["bound"] = bound
         before = self._before or _State.now()
-        after = self._after = _State.now()
+        # a statement that calls nothing changes no process state: not read again
+        after = self._after = _State.now() if stmt.may_call else before
         # a generator imported by the statement (numpy, first time) was not drawn from
         changed = [k for k in after.rng if k in before.rng and after.rng[k] != before.rng[k]]
         if changed:

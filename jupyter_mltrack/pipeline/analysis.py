@@ -96,6 +96,11 @@ class Statement:
     reason: str = ""
     #: Import statements a magic's translation needs (see :class:`.magics.Translation`).
     needs: list[str] = field(default_factory=list)
+    #: Whether running it may call code (a call, an import, a loop over an iterator…) and
+    #: so change process state (RNGs, working directory, environment); the kernel reads
+    #: that state only around statements that may. Operators and attribute reads are taken
+    #: not to (an overloaded ``+`` that draws random numbers would go unseen).
+    may_call: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -535,6 +540,49 @@ def _in_place_changes(tree: ast.AST) -> Iterator[tuple[str, str]]:
                             yield root, ""
 
 
+#: Nodes whose running may call arbitrary code (besides operators and attribute reads).
+_CALLING = (
+    ast.Call,
+    ast.Import,
+    ast.ImportFrom,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.With,
+    ast.AsyncWith,
+    ast.Await,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.ClassDef,
+    ast.Delete,
+    ast.Try,
+    ast.Raise,
+)
+
+
+def _may_call(node: ast.AST) -> bool:
+    """Whether running ``node`` may call code; a ``def`` or ``lambda`` runs only its
+    decorators, defaults and annotations when it is defined."""
+    if isinstance(node, _CALLING):
+        return True
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if node.decorator_list:
+            return True  # a decorator is called
+        args = node.args
+        parts: list[ast.AST | None] = [*args.defaults, *args.kw_defaults, node.returns]
+        parts += [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+        parts += [a.annotation for a in (args.vararg, args.kwarg) if a is not None]
+        return any(_may_call(part) for part in parts if part is not None)
+    if isinstance(node, ast.Lambda):
+        defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+        return any(_may_call(d) for d in defaults)
+    return any(_may_call(child) for child in ast.iter_child_nodes(node))
+
+
 def _segment(lines: list[str], node: ast.stmt) -> str | None:
     """``ast.get_source_segment`` over lines split once: it splits the whole source again
     for every statement, which made this the kernel's largest per-statement cost. Column
@@ -587,6 +635,7 @@ def analyse_cell(source: str, tree: ast.Module | None = None) -> list[Statement]
             if not text.endswith("\n"):
                 text += "\n"
         stmt = Statement(index=i, source=text, lineno=start, end_lineno=end)
+        stmt.may_call = _may_call(node)
         stmt.expression = isinstance(node, ast.Expr)
         translation = translate(node, text)
         stmt.kind, stmt.code = translation.kind, translation.source
