@@ -17,11 +17,13 @@ which top-level statement, and per statement what only the running kernel can se
 * ``cwd`` / ``path`` / ``env``: the working directory, ``sys.path`` and environment
   variables it changed; ``names``: for a star import, the names it bound.
 
-How: an AST transformer puts a call to a recorder before each top-level statement of the
-cell (IPython compiles and runs the cell's statements one by one, so this is the same
-granularity), and the ``post_run_cell`` hook closes the record. Records are written to the
-store as each cell ends (one small insert), so a kernel that dies keeps the cells it ran.
-The overhead is measured in ``make bench``.
+How: IPython compiles and runs a cell's top-level statements one by one, each through the
+shell's ``run_code``; a wrapper around it tells the record that the next statement starts
+(closing the previous one), and the ``post_run_cell`` hook closes the record. Branches are
+marked by an AST transformer, registered only for cells that have top-level ``if``
+statements (see :mod:`jupyter_mltrack.pipeline.branches`). Records are written to the store
+before the next cell starts (one small insert), so a kernel that dies keeps the cells it
+ran. The overhead is measured in ``make bench`` (benchmark 5).
 """
 
 from __future__ import annotations
