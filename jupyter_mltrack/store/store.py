@@ -260,6 +260,9 @@ class Store:
             upgrade_to_head(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._number_lock = threading.Lock()
+        #: The execution log's own connection on SQLite (see ``add_executions``).
+        self._log_conn: Any = None
+        self._log_lock = threading.Lock()
         # Experiments are never renamed or deleted, so their ids can be remembered.
         self._experiments: dict[str, Experiment] = {}
 
@@ -267,6 +270,10 @@ class Store:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def close(self) -> None:
+        with self._log_lock:
+            if self._log_conn is not None:
+                self._log_conn.close()
+                self._log_conn = None
         self.engine.dispose()
 
     @property
@@ -1202,15 +1209,33 @@ class Store:
     # execution log -------------------------------------------------------------------------
 
     def add_executions(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Append logged cell executions (``facts`` as a dict), in one transaction."""
+        """Append logged cell executions (``facts`` as a dict), in one transaction.
+
+        The kernel calls this after every cell. On SQLite the insert goes through a DBAPI
+        connection of its own with a fixed statement: SQLAlchemy's execution machinery costs
+        more than the insert and the commit together (0.2 ms against 0.05)."""
         if not rows:
             return
         values = [
             {**r, "facts": json.dumps(r.get("facts") or {}, allow_nan=False, default=str)}
             for r in rows
         ]
-        with self.engine.begin() as conn:
-            conn.execute(ExecutionRow.__table__.insert(), values)
+        if self._dialect != "sqlite":
+            with self.engine.begin() as conn:
+                conn.execute(ExecutionRow.__table__.insert(), values)
+            return
+        with self._log_lock:
+            if self._log_conn is None:
+                self._log_conn = self.engine.raw_connection()
+            conn = self._log_conn
+            try:
+                conn.cursor().executemany(
+                    _EXECUTION_INSERT, [tuple(v.get(c) for c in _EXECUTION_COLUMNS) for v in values]
+                )
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
 
     def sessions(self, notebook: str | None = None, *, limit: int = 20) -> list[KernelSession]:
         """Logged kernel sessions, most recent first (of one notebook, if given)."""
@@ -1410,6 +1435,14 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+#: ``executions`` columns a logged record fills, and the statement inserting one (SQLite).
+_EXECUTION_COLUMNS = tuple(c.name for c in ExecutionRow.__table__.columns if c.name != "id")
+_EXECUTION_INSERT = (
+    f"INSERT INTO {ExecutionRow.__tablename__} ({', '.join(_EXECUTION_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _EXECUTION_COLUMNS)})"
+)
 
 
 def _make_engine(url: str) -> Engine:
