@@ -43,6 +43,7 @@ class BenchKernel:
         root: Path | None = None,
         home: Path | None = None,
         stderr: Path | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         from jupyter_client.manager import KernelManager
         from jupyter_core.paths import jupyter_runtime_dir
@@ -56,6 +57,7 @@ class BenchKernel:
             env["MLTRACK_SERVER_ROOT"] = str(root)
         if notebook:
             env["JPY_SESSION_NAME"] = str((root or cwd) / notebook)
+        env.update(extra_env or {})
         # name the connection file as jupyter_server does, so the kernel knows its id
         self.kernel_id = str(uuid.uuid4())
         runtime = Path(jupyter_runtime_dir())

@@ -185,8 +185,12 @@ def bench_log(root: Path, reps: int, warmup: int) -> dict[str, Any]:
     (root / "log-a").mkdir()
     (root / "log-b").mkdir()
     home = root / "log-store"  # a store of its own (section 1 logs into the default one)
-    a = BenchKernel(root / "log-a", home=home, stderr=root / "log-a.stderr")
-    b = BenchKernel(root / "log-b", home=home, stderr=root / "log-b.stderr")
+    # One BLAS thread per kernel: after the numpy cell, OpenBLAS's idle threads spin for a
+    # while, and on a small machine one kernel's spinning took the CPU from the other
+    # kernel's next cell (up to 3 ms of wall on the def + call cell that follows it).
+    single = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    a = BenchKernel(root / "log-a", home=home, stderr=root / "log-a.stderr", extra_env=single)
+    b = BenchKernel(root / "log-b", home=home, stderr=root / "log-b.stderr", extra_env=single)
     try:
         for k in (a, b):
             k.ok(HOOK_PRE)
