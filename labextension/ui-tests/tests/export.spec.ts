@@ -1,5 +1,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
+import { emptyNotebook } from './notebooks';
+
 /**
  * "Export to pipeline" end to end: the notebook toolbar button, the File
  * menu and a run's context menu in the sidebar write pipeline.py,
@@ -13,29 +15,7 @@ const FIRST_RUN =
 const SECOND_RUN =
   '%%track second\nbeta = 3\nmltrack.log_metric("loss", beta + 1)';
 
-/** A notebook with one empty code cell and the default Python kernel. */
-const EMPTY_NOTEBOOK = JSON.stringify({
-  cells: [
-    {
-      cell_type: 'code',
-      execution_count: null,
-      id: 'first',
-      metadata: {},
-      outputs: [],
-      source: []
-    }
-  ],
-  metadata: {
-    kernelspec: {
-      display_name: 'Python 3 (ipykernel)',
-      language: 'python',
-      name: 'python3'
-    },
-    language_info: { name: 'python' }
-  },
-  nbformat: 4,
-  nbformat_minor: 5
-});
+const EMPTY_NOTEBOOK = emptyNotebook('first');
 
 const EXPORT_BUTTON =
   '.jp-NotebookPanel-toolbar [data-command="mltrack:export-notebook"]';

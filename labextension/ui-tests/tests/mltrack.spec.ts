@@ -1,5 +1,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
+import { emptyNotebook } from './notebooks';
+
 /**
  * End to end: a %%track cell becomes a run that shows up in the Runs
  * sidebar within seconds, opens in a detail panel and renders a run card.
@@ -10,29 +12,7 @@ const NOTEBOOK = 'mltrack-demo.ipynb';
 const TRACKED_CELL =
   '%%track demo\nalpha = 0.5\nmltrack.log_metric("acc", 0.9)';
 
-/** A notebook with one empty code cell and the default Python kernel. */
-const EMPTY_NOTEBOOK = JSON.stringify({
-  cells: [
-    {
-      cell_type: 'code',
-      execution_count: null,
-      id: 'load-ext',
-      metadata: {},
-      outputs: [],
-      source: []
-    }
-  ],
-  metadata: {
-    kernelspec: {
-      display_name: 'Python 3 (ipykernel)',
-      language: 'python',
-      name: 'python3'
-    },
-    language_info: { name: 'python' }
-  },
-  nbformat: 4,
-  nbformat_minor: 5
-});
+const EMPTY_NOTEBOOK = emptyNotebook('load-ext');
 
 /** Load the extension and run the tracked cell in the active notebook. */
 async function runTrackedCell(page: IJupyterLabPageFixture): Promise<void> {

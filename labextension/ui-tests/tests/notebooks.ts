@@ -1,0 +1,30 @@
+/**
+ * Notebooks the browser tests upload: the same empty notebook for each, so
+ * every test starts from a code cell with a known id and the Python kernel.
+ */
+
+/** A notebook with one empty code cell (id `cellId`) and the default Python kernel. */
+export function emptyNotebook(cellId: string): string {
+  return JSON.stringify({
+    cells: [
+      {
+        cell_type: 'code',
+        execution_count: null,
+        id: cellId,
+        metadata: {},
+        outputs: [],
+        source: []
+      }
+    ],
+    metadata: {
+      kernelspec: {
+        display_name: 'Python 3 (ipykernel)',
+        language: 'python',
+        name: 'python3'
+      },
+      language_info: { name: 'python' }
+    },
+    nbformat: 4,
+    nbformat_minor: 5
+  });
+}
