@@ -566,21 +566,33 @@ _CALLING = (
 
 def _may_call(node: ast.AST) -> bool:
     """Whether running ``node`` may call code; a ``def`` or ``lambda`` runs only its
-    decorators, defaults and annotations when it is defined."""
-    if isinstance(node, _CALLING):
-        return True
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-        if node.decorator_list:
-            return True  # a decorator is called
-        args = node.args
-        parts: list[ast.AST | None] = [*args.defaults, *args.kw_defaults, node.returns]
-        parts += [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
-        parts += [a.annotation for a in (args.vararg, args.kwarg) if a is not None]
-        return any(_may_call(part) for part in parts if part is not None)
-    if isinstance(node, ast.Lambda):
-        defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
-        return any(_may_call(d) for d in defaults)
-    return any(_may_call(child) for child in ast.iter_child_nodes(node))
+    decorators, defaults and annotations when it is defined. (A loop over the tree, not
+    ``ast.walk``: the kernel asks this of every statement it runs.)"""
+    todo = [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, _CALLING):
+            return True
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+            if item.decorator_list:
+                return True  # a decorator is called
+            args = item.args
+            parts: list[ast.AST | None] = [*args.defaults, *args.kw_defaults, item.returns]
+            parts += [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+            parts += [a.annotation for a in (args.vararg, args.kwarg) if a is not None]
+            todo.extend(part for part in parts if part is not None)
+            continue
+        if isinstance(item, ast.Lambda):
+            todo.extend(item.args.defaults)
+            todo.extend(d for d in item.args.kw_defaults if d is not None)
+            continue
+        for name in item._fields:
+            value = getattr(item, name, None)
+            if type(value) is list:
+                todo.extend(v for v in value if isinstance(v, ast.AST))
+            elif isinstance(value, ast.AST) and not isinstance(value, ast.expr_context):
+                todo.append(value)
+    return False
 
 
 def _segment(lines: list[str], node: ast.stmt) -> str | None:
