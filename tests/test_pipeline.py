@@ -22,7 +22,7 @@ import pytest
 from jupyter_mltrack.location import HOME_ENV, URL_ENV
 from jupyter_mltrack.store import RunStatus, Store
 
-from .kernel import REPO, Kernel
+from .kernel import REPO, Kernel, text_of
 
 NOTEBOOK = "analysis.ipynb"
 
@@ -416,3 +416,36 @@ def test_the_export_reads_track_options_as_the_magic_does(line: str) -> None:
         "metric": [n for group in parsed.metric for n in group],
         "snapshot": [n for group in parsed.snapshot for n in group],
     }
+
+
+def test_a_cell_that_switches_store_is_logged_where_its_run_is(tmp_path: Path) -> None:
+    """A tracked cell that calls ``mltrack.set_store`` is logged in the store it started
+    with (where its run is: logged in the new one, its record would break the foreign key
+    and be lost); the cells after it go to the new store."""
+    home, other = tmp_path / ".store", tmp_path / "other"
+    kernel = Kernel(tmp_path, home, notebook=NOTEBOOK)
+    try:
+        kernel.ok("%load_ext jupyter_mltrack", cell_id="load")
+        switched = kernel.ok(
+            f"%%track switch\nx = 1\nmltrack.set_store({str(other)!r})", cell_id="switch"
+        )
+        later = kernel.ok("y = x + 1", cell_id="later")
+    finally:
+        kernel.stop()
+    for result in (switched, later):
+        assert "not being recorded" not in text_of(result, "stderr"), text_of(result, "stderr")
+    for folder, cells in ((home, ["load", "switch"]), (other, ["later"])):
+        store = Store(str(folder))
+        try:
+            (sess,) = store.sessions(NOTEBOOK)
+            logged = store.executions(sess.session_id)
+            assert [e.cell_id for e in logged] == cells, folder
+        finally:
+            store.close()
+    store = Store(str(home))
+    try:
+        (run,) = store.search_runs(experiment="analysis")[0]
+        assert run.name == "switch"
+        assert store.executions(store.sessions(NOTEBOOK)[0].session_id)[1].run_id == run.id
+    finally:
+        store.close()

@@ -163,20 +163,18 @@ class ExecutionLog:
                     self.shell.ast_transformers.remove(record)
                 row = record.close(result)
                 if row is not None:
-                    self._write([row])
+                    self._write(record.store, [row])
                 break
         if not self._records:
             ExecutionLog.current = None
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _write(self, store: Any, rows: list[dict[str, Any]]) -> None:
         """Write the record before the next cell starts, so that a kernel that dies in a
         later cell (killed, out of memory) keeps every cell it finished. On SQLite, now: an
         insert and a commit take a fifth of a millisecond, less than handing them to a
         thread costs (which runs only when the main thread lets go of the GIL). On a server
         database, in a thread of its own (a round trip, kept off the cell's reply), waited
         for when the next cell starts (:meth:`settle`)."""
-        # the store of now: the cell may have switched it (``mltrack.set_store``)
-        store = api.get_store()
         if store.engine.dialect.name == "sqlite":
             self._write_now(store, rows)
         else:
@@ -257,6 +255,10 @@ class _Record:
         self._gauss = log.gauss if log.gauss is not None else _numpy_gauss()
         shell = log.shell
         self.cell_id = current_cell_id(shell)
+        #: The store the cell started with: its run is there, and so is the session so far.
+        #: A cell that switches store (``mltrack.set_store``) is still logged here; the
+        #: cells after it, in the new one.
+        self.store = api.get_store()
         self.execution_count = getattr(shell, "execution_count", None)
 
     # the AST transformer --------------------------------------------------------------------
