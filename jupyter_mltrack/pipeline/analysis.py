@@ -55,6 +55,10 @@ class FunctionSummary:
     #: Globals the body may change in place without rebinding them, with the methods it
     #: calls on them ("" for item or attribute assignment, ``del x[i]``, being passed to a
     #: function that changes its argument): ``registry.append(n)`` in ``def register(n)``.
+    #: A call through an attribute chain is recorded with the chain after the name, dotted
+    #: (``".random.rand"`` for ``np.random.rand()``, ``".items.append"`` for
+    #: ``self.items.append()``): it may change what the name reaches, unless the name is a
+    #: library's module (a draw from numpy's global RNG changes no module object).
     mutates: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -135,7 +139,8 @@ def _simple_chain(node: ast.AST) -> bool:
     return isinstance(node, ast.Name)
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted_name(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, else None."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -390,7 +395,7 @@ class _Scope(BindingVisitor):
             self.visit(arg)
         for kw in node.keywords:
             self.visit(kw.value)
-        call = Call(func=None, dotted=_dotted(node.func))
+        call = Call(func=None, dotted=dotted_name(node.func))
         if isinstance(node.func, ast.Name):
             call.func = node.func.id
             if node.func.id == "get_ipython":
@@ -435,7 +440,7 @@ class _Scope(BindingVisitor):
 
 def _state_target(target: ast.Attribute | ast.Subscript, stmt: Statement) -> None:
     """``os.environ[k] = v``, ``sys.path[0] = p``, ``sys.path = [...]``."""
-    owner = _dotted(target.value)
+    owner = dotted_name(target.value)
     if owner == "os.environ":
         stmt.effects.add("env")
     elif owner == "sys.path" or (owner == "sys" and getattr(target, "attr", None) == "path"):
@@ -520,9 +525,12 @@ def _in_place_changes(tree: ast.AST) -> Iterator[tuple[str, str]]:
             if isinstance(sub.func, ast.Attribute):
                 root = _root(sub.func.value)
                 if root is not None:
-                    direct = isinstance(sub.func.value, ast.Name)
-                    yield root, sub.func.attr if direct else ""
-            dotted = _dotted(sub.func) or ""
+                    if isinstance(sub.func.value, ast.Name):
+                        yield root, sub.func.attr
+                    else:
+                        dotted = dotted_name(sub.func)
+                        yield root, dotted[len(root) :] if dotted else ""
+            dotted = dotted_name(sub.func) or ""
             for n in ARGUMENT_MUTATORS.get(dotted, ()):
                 if n < len(sub.args):
                     root = _root(sub.args[n])

@@ -9,7 +9,6 @@ named outputs and the parameters it read). See :mod:`.slicer` for what the slice
 
 from __future__ import annotations
 
-import ast
 import functools
 import json
 import os
@@ -22,6 +21,9 @@ from typing import Any
 
 from ..store import Execution, RunNotFound, Store
 from .codegen import Plan, RunTarget, generate, parameters
+from .runslice import _track_options as _track_options  # re-exported: tests use it
+from .runslice import as_typed
+from .runslice import run_target as _run_target
 from .slicer import SliceError, Slicer, Step, is_history
 from .tidy import tidy
 
@@ -194,7 +196,7 @@ def export(
         raise ExportError(f"session {session_id} has no logged cells")
     slicer = Slicer(executions)
     if run_entity is not None and execution is not None:
-        run_target, roots = _run_target(store, slicer, run_entity, execution)
+        run_target, roots = _run_target(slicer, run_entity, execution)
         needed = slicer.closure(roots)
         target_names = sorted(run_entity.metrics)
     else:
@@ -253,133 +255,24 @@ def _refuse(steps: Sequence[Step]) -> None:
     for step in steps:
         if step.stmt.kind == "refuse":
             raise ExportError(
-                f"{step.label}: {_as_typed(step)!r} {step.stmt.reason}; rewrite it in Python "
+                f"{step.label}: {as_typed(step)!r} {step.stmt.reason}; rewrite it in Python "
                 "(e.g. with subprocess) to export this notebook"
             )
         history = sorted(n for n in step.unlogged if is_history(n))
         if history:
             raise ExportError(
-                f"{step.label}: {_as_typed(step)!r} reads IPython's output history "
+                f"{step.label}: {as_typed(step)!r} reads IPython's output history "
                 f"({', '.join(history)}), which a script does not have; assign the value "
                 "to a name in the cell that computes it, re-run, and export again"
             )
         if step.unlogged:
             names = ", ".join(sorted(step.unlogged))
             raise ExportError(
-                f"{step.label}: {_as_typed(step)!r} reads {names}, which the kernel had but "
+                f"{step.label}: {as_typed(step)!r} reads {names}, which the kernel had but "
                 "no completed statement of the log bound (it was defined before '%load_ext "
                 "jupyter_mltrack', or by a statement that then raised); run the notebook again "
                 "with the extension loaded first, and export"
             )
-
-
-def _as_typed(step: Step) -> str:
-    """The statement as the user typed it (IPython's transforms keep line numbers)."""
-    raw = step.execution.raw.splitlines()
-    lines = raw[step.stmt.lineno - 1 : step.stmt.end_lineno]
-    return "\n".join(lines).strip() if lines else step.stmt.source.strip()
-
-
-def _run_target(
-    store: Store, slicer: Slicer, run: Any, execution: Execution
-) -> tuple[RunTarget, list[Step]]:
-    """The steps of the run's cell that produce what it recorded, and how to log it."""
-    steps = slicer.steps_of(execution)
-    first, _, _ = execution.raw.lstrip("\n").partition("\n")
-    metric_names: list[str] = []
-    outputs: list[str] = []
-    if first.strip().startswith("%%track"):
-        options = _track_options(first.strip()[len("%%track") :])
-        metric_names, outputs = options["metric"], options["snapshot"]
-    last = steps[-1] if steps else None
-    last_metric, last_dict = None, False
-    if last is not None and last.stmt.expression and last.stmt.index == _last_index(execution):
-        expr = last.stmt.code.strip()
-        recorded = set(run.metrics)
-        if expr.isidentifier() and expr in recorded:
-            last_metric = expr
-        elif "value" in recorded:
-            last_metric = "value"
-        elif recorded and _is_dict_display(expr):
-            last_dict = True
-    roots = []
-    for step in steps:
-        if step.stmt.expression and step is not last and not _logs(step):
-            continue  # display-only lines of the run's cell
-        if (
-            step is last
-            and step.stmt.expression
-            and not (last_metric or last_dict)
-            and not _logs(step)
-        ):
-            continue
-        roots.append(step)
-    for name in metric_names + outputs:
-        if name in slicer.last_def:
-            roots.extend(slicer.slice_names([name]))
-    target = RunTarget(
-        run_id=run.id,
-        experiment=run.experiment,
-        name=run.name,
-        number=run.number,
-        execution_seq=execution.seq,
-        metric_names=metric_names,
-        last_expression_metric=last_metric,
-        last_expression_dict=last_dict,
-        outputs=outputs,
-    )
-    return target, roots
-
-
-#: ``%%track`` options that name variables (see ``TrackMagics.track``), by spelling.
-_NAMING_OPTIONS = {"-m": "metric", "--metric": "metric", "--snapshot": "snapshot"}
-
-
-def _track_options(line: str) -> dict[str, list[str]]:
-    """The variables a ``%%track`` line names with ``-m`` and ``--snapshot`` (each taking
-    one or more names, repeatable). Read here rather than with the magic's own parser, which
-    would import IPython into every export (half a second in a fresh process)."""
-    import shlex
-
-    found: dict[str, list[str]] = {"metric": [], "snapshot": []}
-    try:
-        words = shlex.split(line)
-    except ValueError:
-        return found
-    collecting: str | None = None
-    for word in words:
-        option, eq, value = word.partition("=")
-        if word.startswith("-m") and len(word) > 2 and not word.startswith("--"):
-            option, eq, value = "-m", "=", word[2:]
-        if option in _NAMING_OPTIONS:
-            collecting = _NAMING_OPTIONS[option]
-            if eq:
-                found[collecting].append(value)
-        elif word.startswith("-"):
-            collecting = None
-        elif collecting is not None:
-            found[collecting].append(word)
-    return found
-
-
-def _last_index(execution: Execution) -> int:
-    statements = execution.facts.get("statements", [])
-    return max((f["i"] for f in statements), default=-1)
-
-
-def _logs(step: Step) -> bool:
-    return any(
-        c.receiver == "mltrack" and c.method in ("log_metric", "log_metrics", "log_params")
-        for c in step.stmt.calls
-    )
-
-
-def _is_dict_display(expr: str) -> bool:
-    try:
-        node = ast.parse(expr, mode="eval").body
-    except SyntaxError:
-        return False
-    return isinstance(node, ast.Dict | ast.Name)
 
 
 def _input_files(store: Store, run: Any, steps: Sequence[Step]) -> dict[str, str]:

@@ -10,9 +10,13 @@ the session forwards, each step gets the steps it depends on:
 * **objects**: every earlier step that created or changed the objects its names denote, by
   identity as the kernel recorded it — so a change made through an alias (``b = a``), a
   numpy view (``v = arr[:3]``) or an element shared by a shallow copy is seen, and a
-  ``copy()`` or ``deepcopy`` is not;
+  ``copy()`` or ``deepcopy`` is not. An id is an object's only while it lives (CPython
+  hands a freed object's address to the next one), so a name bound to an object no name
+  held before starts a new history; values (numbers, strings, ``None``) have none at all;
+  an import run again supersedes the one that bound the module first;
 * **process state**: the previous draw from a global RNG (so the stream is reproduced; a
-  reseed starts a new stream), the last change of working directory and ``sys.path`` (for
+  reseed — ``np.random.seed(0)``, not one whose argument draws — starts a new stream; a draw
+  changes the generator, not the module it is called through), the last change of working directory and ``sys.path`` (for
   steps that open files or import), of environment variables (for every step after it);
 * **files**: for each file the step read, the last step that wrote it (by resolved path).
 
@@ -26,7 +30,9 @@ kept and the rest dropped.
 
 from __future__ import annotations
 
+import ast
 import builtins
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +40,7 @@ from typing import Any
 
 from ..store.entities import Execution
 from . import effects
-from .analysis import FunctionSummary, Statement, analyse_cell
+from .analysis import FunctionSummary, Statement, analyse_cell, dotted_name
 from .branches import prune
 from .magics import cell_magic_body
 
@@ -63,6 +69,11 @@ class Step:
     #: Names it read that existed in the kernel but that no logged statement bound: defined
     #: before the log started, or put there by IPython (``_``, ``Out``) — a script lacks them.
     unlogged: set[str] = field(default_factory=set)
+    #: An earlier step this one repeats to no effect: the same statement (or an import of
+    #: the same module) binding the same names to the objects they already denoted, with no
+    #: other effect (``import numpy as np`` run again). Where the slice keeps that step, this
+    #: one is left out (see :meth:`Slicer.closure`).
+    repeats: Step | None = None
 
     @property
     def label(self) -> str:
@@ -118,6 +129,137 @@ def _written_ids(identity: Any) -> list[int]:
     if isinstance(identity, int):
         return [identity]
     return [identity[0], identity[1]]
+
+
+#: Types whose objects never change in place: reading one needs the statement that bound
+#: the name, not the object's history. (CPython reuses their ids as soon as they are freed,
+#: and shares small ints, interned strings, ``None``: their ids say nothing.) Tuples and
+#: frozensets are values too, but the mutable objects they hold are followed.
+VALUE_TYPES = frozenset(
+    {f"builtins.{t}" for t in ("int", "float", "complex", "bool", "str", "bytes", "NoneType")}
+    | {"builtins.range", "builtins.ellipsis", "builtins.NotImplementedType"}
+    | {
+        f"numpy.{t}"
+        for t in (
+            "bool",
+            "bool_",
+            "str_",
+            "bytes_",
+            "datetime64",
+            "timedelta64",
+            *(f"int{n}" for n in (8, 16, 32, 64)),
+            *(f"uint{n}" for n in (8, 16, 32, 64)),
+            *(f"float{n}" for n in (16, 32, 64, 128)),
+            *(f"complex{n}" for n in (64, 128, 256)),
+            "longdouble",
+            "clongdouble",
+            "intc",
+            "uintc",
+            "longlong",
+            "ulonglong",
+        )
+    }
+)
+_VALUE_CONTAINERS = frozenset({"builtins.tuple", "builtins.frozenset"})
+#: Packages whose modules no call changes: a call through one (``np.random.rand()``,
+#: ``np.linalg.norm(x)``) changes its arguments or a global RNG (recorded as such), never the
+#: module object a later ``np.…`` reads.
+LIBRARY_PACKAGES = frozenset(
+    {"numpy", "pandas", "random", "math", "statistics", "scipy", "sklearn", "torch", "jax"}
+)
+#: Functions of those packages that may return the object they are given (not a new one).
+_RETURNS_ITS_ARGUMENT = frozenset(
+    {"asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "asmatrix", "require"}
+)
+#: Facts of a step that are effects besides binding names (see ``Step.repeats``).
+_EFFECT_FACTS = ("rng", "files", "cwd", "path", "env", "names")
+
+
+#: Expressions whose value is certainly a new object.
+_NEW_VALUES = (
+    ast.List,
+    ast.Dict,
+    ast.Set,
+    ast.Tuple,
+    ast.ListComp,
+    ast.DictComp,
+    ast.SetComp,
+    ast.GeneratorExp,
+    ast.JoinedStr,
+    ast.Lambda,
+    ast.Constant,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+)
+#: Builtins whose result is always a new object.
+_NEW_FROM_BUILTINS = frozenset({"list", "dict", "set", "bytearray", "sorted"})
+
+
+def _read_ids(identity: Any, type_name: str | None) -> list[int]:
+    """The objects whose history a statement reading this identity depends on: none of a
+    value's own (only the mutable objects a tuple holds)."""
+    if type_name in VALUE_TYPES:
+        return []
+    if type_name in _VALUE_CONTAINERS:
+        return list(identity[2]) if isinstance(identity, list) and len(identity) > 2 else []
+    return _ids(identity)
+
+
+def _parse(stmt: Statement) -> ast.stmt | None:
+    """The statement's node, when its code is one statement (not to be changed: shared)."""
+    return _parse_code(stmt.code or stmt.source)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_code(code: str) -> ast.stmt | None:
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return None
+    return body[0] if len(body) == 1 else None
+
+
+def _is_import(stmt: Statement) -> bool:
+    return isinstance(_parse(stmt), ast.Import | ast.ImportFrom)
+
+
+def imported_module(stmt: Statement, name: str) -> str | None:
+    """The module an import statement binds ``name`` to (``numpy`` for ``np`` in ``import
+    numpy as np``, ``numpy.random`` in ``from numpy import random``), else ``None``."""
+    node = _parse(stmt)
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname == name:
+                return alias.name
+            if alias.asname is None and alias.name.partition(".")[0] == name:
+                return name
+    elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        for alias in node.names:
+            if (alias.asname or alias.name) == name:
+                return f"{node.module}.{alias.name}"
+    return None
+
+
+def reseeds(stmt: Statement) -> bool:
+    """Whether the statement is a reseed and nothing before it: ``np.random.seed(0)``,
+    ``random.seed(SEED)`` — a call of ``….seed`` whose arguments call nothing that could draw
+    first (``np.random.seed(np.random.randint(9))`` continues the old stream)."""
+    if "rng-seed" not in stmt.effects:
+        return False
+    node = _parse(stmt)
+    if not isinstance(node, ast.Expr) or not isinstance(node.value, ast.Call):
+        return False
+    call = node.value
+    if not isinstance(call.func, ast.Attribute) or call.func.attr != "seed":
+        return False
+    for arg in [*call.args, *(k.value for k in call.keywords)]:
+        for sub in ast.walk(arg):
+            if isinstance(sub, ast.Call) and not (
+                isinstance(sub.func, ast.Name) and sub.func.id in effects.PURE_BUILTINS
+            ):
+                return False
+    return True
 
 
 def build_steps(executions: Sequence[Execution]) -> list[Step]:
@@ -190,19 +332,29 @@ class Slicer:
         self.functions: dict[str, FunctionSummary] = {}
         #: The type each name last had, as recorded (for effect specs).
         self.types: dict[str, str] = {}
+        #: The steps that built or changed each object (by id) in its current lifetime: the
+        #: step that first bound a name to it, then those that changed it in place.
+        self.writers: dict[int, list[Step]] = {}
+        #: Of those, the steps that bound it (as a new object, or an import again).
+        self._born: dict[int, list[Step]] = {}
+        #: Objects changed in place in their current lifetime.
+        self._changed_ids: set[int] = set()
+        #: How many names' identities hold each object id (as elements too).
+        self._refs: dict[int, int] = {}
         self._link()
 
     # forward pass ---------------------------------------------------------------------------
 
     def _link(self) -> None:
-        writers: dict[int, list[Step]] = {}
+        writers = self.writers
         rng_last: dict[str, Step] = {}
         state_last: dict[str, Step] = {}
         file_writer: dict[str, Step] = {}
         for step in self.steps:
             stmt, fact = step.stmt, step.fact
             ids = fact.get("ids", {})
-            self.identity.update(ids)
+            for name, identity in ids.items():
+                self._set_identity(name, identity)
             types = fact.get("types", {})
             self.types.update(types)
             reads = set(stmt.reads)
@@ -215,8 +367,7 @@ class Slicer:
                 reads |= summary.reads
                 binds |= summary.rebinds
                 for target, methods in summary.mutates.items():
-                    kind = self.types.get(target)
-                    if any(m == "" or effects.method_mutates(kind, m, {}) for m in methods):
+                    if any(self._call_changes(target, m) for m in methods):
                         changed_by_calls.add(target)
             deps = step.deps
             for name in reads:
@@ -227,14 +378,16 @@ class Slicer:
             # the objects it reads: everything that built or changed them before
             for name in reads | stmt.mutates | stmt.mutates_surely | stmt.iterates:
                 identity = ids.get(name, self.identity.get(name))
-                for oid in _ids(identity):
+                for oid in _read_ids(identity, types.get(name)):
                     deps.update(writers.get(oid, ()))
-            for identity, _type in fact.get("receivers", {}).values():
-                for oid in _ids(identity):
+            receivers = fact.get("receivers", {})
+            for identity, type_name in receivers.values():
+                for oid in _read_ids(identity, type_name):
                     deps.update(writers.get(oid, ()))
             # global RNG streams: each draw depends on the previous one (a reseed cuts it)
+            cuts = reseeds(stmt)
             for rng in fact.get("rng", []):
-                if "rng-seed" not in stmt.effects and rng in rng_last:
+                if not cuts and rng in rng_last:
                     deps.add(rng_last[rng])
                 rng_last[rng] = step
             # process state
@@ -261,7 +414,7 @@ class Slicer:
             for name in self._changed(stmt, fact, types) | changed_by_calls:
                 for oid in _written_ids(ids.get(name, self.identity.get(name))):
                     step.writes.add(oid)
-            for source, (identity, type_name) in fact.get("receivers", {}).items():
+            for source, (identity, type_name) in receivers.items():
                 calls = [c for c in stmt.calls if c.receiver_source == source]
                 if any(
                     effects.method_mutates(type_name, c.method or "", c.keywords) for c in calls
@@ -269,15 +422,14 @@ class Slicer:
                     step.writes.update(_written_ids(identity))
             for oid in step.writes:
                 writers.setdefault(oid, []).append(step)
+                self._changed_ids.add(oid)
             # what it bound (for a cell magic, what its body's own steps did not)
             by_body = {n for s in step.body for n in s.stmt.binds}
-            for name, identity in fact.get("bound", {}).items():
-                if name in by_body:
-                    continue
-                self.identity[name] = identity
-                for oid in _written_ids(identity):
-                    if oid not in writers:  # a new object (an alias adds no history)
-                        writers[oid] = [step]
+            bound = {n: i for n, i in fact.get("bound", {}).items() if n not in by_body}
+            seen = {oid for i in ids.values() for oid in _ids(i)}
+            seen.update(oid for i, _t in receivers.values() for oid in _ids(i))
+            state_changed = max((s.order for s in state_last.values()), default=-1)
+            self._bind(step, bound, seen, types, state_changed)
             for name in binds:
                 self.last_def[name] = step
             self.functions.update(stmt.functions)
@@ -287,6 +439,141 @@ class Slicer:
         # a cell magic's statement runs its whole body: it needs what every step of it needs
         for step in self.steps:
             step.deps.update(step.body)
+
+    # objects: identities, lifetimes -----------------------------------------------------------
+
+    def _set_identity(self, name: str, identity: Any) -> None:
+        """Record what ``name`` denotes now, counting the names that hold each object."""
+        refs = self._refs
+        for oid in _ids(self.identity.get(name)):
+            left = refs.get(oid, 0) - 1
+            if left > 0:
+                refs[oid] = left
+            else:
+                refs.pop(oid, None)
+        self.identity[name] = identity
+        for oid in _ids(identity):
+            refs[oid] = refs.get(oid, 0) + 1
+
+    def _bind(
+        self,
+        step: Step,
+        bound: dict[str, Any],
+        seen: set[int],
+        types: dict[str, str],
+        state_changed: int,
+    ) -> None:
+        """The objects the step bound names to: new ones start a history of their own.
+
+        An id is only an object's while it lives: CPython gives a freed object's address to
+        the next one. So an object the names did not hold before the step (nor the step read)
+        is new, and the history recorded under its id belongs to a dead object — unless that
+        object was changed in place and may have lived on out of the names' sight (in an
+        attribute, in a container's element not followed), when the statement is not one that
+        certainly makes a new object: then the history stays (a larger slice, not a wrong one).
+        An object the names already held is bound again: an import re-run supersedes the
+        import that bound the module first (see :meth:`_supersedes`).
+        """
+        writers, born = self.writers, self._born
+        repeated: Step | None = None
+        repeats = bool(bound) and not any(k in step.fact for k in _EFFECT_FACTS)
+        for name in bound:
+            previous = self.identity.get(name)
+            # alive until the step rebound the name: an object it is bound to again
+            seen = seen | set(_ids(previous))
+            if repeats and (previous is None or previous != bound[name]):
+                repeats = False
+            last = self.last_def.get(name)
+            if repeats and (repeated is None or last is repeated) and last is not None:
+                repeated = last
+            else:
+                repeats = False
+            self._set_identity(name, None)  # what it held before is not held by it now
+        for name, identity in bound.items():
+            for oid in _written_ids(identity):
+                history = writers.get(oid)
+                if history is None:
+                    new = True
+                elif self._refs.get(oid, 0) > 0 or oid in seen:
+                    new = False  # an object there was before: bound again (an alias…)
+                    old = [b for b in born.get(oid, ()) if self._supersedes(step, b, state_changed)]
+                    if old:
+                        writers[oid] = [s for s in history if s not in old] + [step]
+                        born[oid] = [b for b in born[oid] if b not in old] + [step]
+                else:
+                    new = oid not in self._changed_ids or self._fresh(step, name, types)
+                if new:
+                    writers[oid] = [step]
+                    born[oid] = [step]
+                    self._changed_ids.discard(oid)
+            self._set_identity(name, identity)
+        if (
+            repeats
+            and repeated is not None
+            and set(bound) <= set(repeated.fact.get("bound", {}))
+            and self._supersedes(step, repeated, state_changed)
+        ):
+            step.repeats = repeated
+
+    def _supersedes(self, step: Step, earlier: Step, state_changed: int) -> bool:
+        """Whether ``step`` binding a module ``earlier`` bound makes ``earlier`` needless to
+        what reads it from then on: both are imports, ``earlier`` did nothing else that was
+        seen (no file, RNG, environment, directory or ``sys.path`` effect) and the working
+        directory and ``sys.path`` did not change since it ran (the script imports where
+        ``step`` ran). Other statements binding an object again are not taken to make it:
+        ``m = make()`` may return what the first call built, from what was then."""
+        if earlier is step or any(k in earlier.fact for k in _EFFECT_FACTS):
+            return False
+        if state_changed > earlier.order:
+            return False
+        return _is_import(step.stmt) and _is_import(earlier.stmt)
+
+    def _fresh(self, step: Step, name: str, types: dict[str, str]) -> bool:
+        """Whether the statement certainly made a new object for ``name`` (a display, a
+        comprehension, arithmetic, a definition, a call of a class or of a library function
+        that returns new objects)."""
+        node = _parse(step.stmt)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            return node.name == name
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+            return False
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return False
+        value = node.value
+        if isinstance(value, _NEW_VALUES):
+            return True
+        if not isinstance(value, ast.Call):
+            return False
+        func = value.func
+        if isinstance(func, ast.Name):
+            kind = types.get(func.id)
+            if kind is None:
+                return func.id in _NEW_FROM_BUILTINS
+            return not kind.startswith("enum.") and (
+                kind == "builtins.type" or kind.endswith(("Meta", "Metaclass"))
+            )
+        root = dotted_name(func)
+        if root is None or func.attr in _RETURNS_ITS_ARGUMENT:  # type: ignore[attr-defined]
+            return False
+        return self._library(root.partition(".")[0])
+
+    def _library(self, name: str) -> bool:
+        """Whether ``name`` was last bound by an import from a library package."""
+        step = self.last_def.get(name)
+        module = imported_module(step.stmt, name) if step is not None else None
+        return module is not None and module.partition(".")[0] in LIBRARY_PACKAGES
+
+    def _call_changes(self, target: str, method: str) -> bool:
+        """Whether a session function calling ``method`` on the global ``target`` (as its
+        summary records it) may change the object ``target`` denotes."""
+        if method == "":
+            return True
+        if self._library(target):
+            return False
+        if method.startswith("."):  # through an attribute chain: what the name reaches
+            return True
+        return effects.method_mutates(self.types.get(target), method, {})
 
     def _called(self, stmt: Statement, types: dict[str, str]) -> set[str]:
         """Session functions and classes the statement calls, directly or through them."""
@@ -352,7 +639,7 @@ class Slicer:
                 continue
             roots.add(step)
             for oid in _ids(self.identity.get(name)):
-                roots.update(s for s in self.steps if oid in s.writes)
+                roots.update(self.writers.get(oid, ()))
         if missing:
             raise SliceError(
                 f"no executed statement defines {', '.join(map(repr, missing))} in this session"
@@ -360,17 +647,36 @@ class Slicer:
         return self.closure(roots)
 
     def closure(self, roots: Iterable[Step]) -> list[Step]:
-        needed: set[Step] = set()
-        todo = list(roots)
-        while todo:
-            step = todo.pop()
-            if step in needed:
-                continue
-            needed.add(step)
-            todo.extend(step.deps - needed)
+        roots = list(roots)
+        needed = _reach(roots, {})
+        # an import run again to no effect is left out where the one it repeats is kept
+        instead: dict[Step, Step] = {}
+        for step in needed:
+            earlier, kept = step.repeats, None
+            while earlier is not None:
+                if earlier in needed:
+                    kept = earlier
+                earlier = earlier.repeats
+            if kept is not None:
+                instead[step] = kept
+        if instead:
+            needed = _reach(roots, instead)
         # the body of a kept cell magic runs inside it, not a second time on its own
         kept = (s for s in needed if s.inside is None or s.inside not in needed)
         return sorted(kept, key=lambda s: s.order)
 
     def steps_of(self, execution: Execution) -> list[Step]:
         return [s for s in self.steps if s.execution.seq == execution.seq]
+
+
+def _reach(roots: Iterable[Step], instead: dict[Step, Step]) -> set[Step]:
+    """The steps ``roots`` need, transitively, each taken as the step ``instead`` names."""
+    needed: set[Step] = set()
+    todo = [instead.get(s, s) for s in roots]
+    while todo:
+        step = todo.pop()
+        if step in needed:
+            continue
+        needed.add(step)
+        todo.extend(instead.get(s, s) for s in step.deps if s not in needed)
+    return needed

@@ -1,0 +1,156 @@
+"""Which statements of the execution log a tracked run needs: the run's own cell and the
+earlier statements that produced what it read.
+
+Shared by the export (which writes them out as a pipeline) and the comparison (which diffs
+them between runs), so that "the code a run depended on" means the same thing in both.
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+from ..store.entities import Execution
+from .codegen import RunTarget
+from .slicer import Slicer, Step
+
+
+def run_slice(slicer: Slicer, run: Any, execution: Execution) -> tuple[list[Step], list[Step]]:
+    """``(cell, dependencies)``: the steps of the run's cell that ran, and the earlier steps
+    (of other cell executions) the slice of the run needs, in the order they ran.
+
+    ``slicer`` must cover the session up to and including ``execution`` (and nothing after:
+    names named by ``%%track -m`` are looked up at the end of what it covers).
+    """
+    _target, roots = run_target(slicer, run, execution)
+    needed = slicer.closure(roots)
+    cell = slicer.steps_of(execution)
+    return cell, [s for s in needed if s.execution.seq != execution.seq]
+
+
+def as_typed(step: Step) -> str:
+    """The statement as the user typed it. IPython's transforms keep line numbers, except
+    that the ``%%track`` line is taken out of a tracked cell (the Python it ran starts a
+    line earlier than what was typed): then the lines are read one further down."""
+    raw = step.execution.raw.splitlines()
+    first = step.stmt.source.strip().partition("\n")[0].strip()
+    for offset in (0, 1):
+        lines = raw[step.stmt.lineno - 1 + offset : step.stmt.end_lineno + offset]
+        if lines and lines[0].strip() == first:
+            return "\n".join(lines).strip()
+    lines = raw[step.stmt.lineno - 1 : step.stmt.end_lineno]
+    if lines and not raw[0].lstrip().startswith("%%track"):
+        return "\n".join(lines).strip()  # a magic, typed otherwise than the Python it ran
+    return step.stmt.source.strip()
+
+
+def steps_text(steps: Sequence[Step]) -> str:
+    """Statements as typed, one after the other; a blank line between cell executions."""
+    parts: list[str] = []
+    previous: int | None = None
+    for step in steps:
+        if previous is not None and step.execution.seq != previous:
+            parts.append("")
+        parts.append(as_typed(step))
+        previous = step.execution.seq
+    return "\n".join(parts)
+
+
+def run_target(slicer: Slicer, run: Any, execution: Execution) -> tuple[RunTarget, list[Step]]:
+    """The steps of the run's cell that produce what it recorded, and how to log it."""
+    steps = slicer.steps_of(execution)
+    first, _, _ = execution.raw.lstrip("\n").partition("\n")
+    metric_names: list[str] = []
+    outputs: list[str] = []
+    if first.strip().startswith("%%track"):
+        options = _track_options(first.strip()[len("%%track") :])
+        metric_names, outputs = options["metric"], options["snapshot"]
+    last = steps[-1] if steps else None
+    last_metric, last_dict = None, False
+    if last is not None and last.stmt.expression and last.stmt.index == _last_index(execution):
+        expr = last.stmt.code.strip()
+        recorded = set(run.metrics)
+        if expr.isidentifier() and expr in recorded:
+            last_metric = expr
+        elif "value" in recorded:
+            last_metric = "value"
+        elif recorded and _is_dict_display(expr):
+            last_dict = True
+    roots = []
+    for step in steps:
+        if step.stmt.expression and step is not last and not _logs(step):
+            continue  # display-only lines of the run's cell
+        if (
+            step is last
+            and step.stmt.expression
+            and not (last_metric or last_dict)
+            and not _logs(step)
+        ):
+            continue
+        roots.append(step)
+    for name in metric_names + outputs:
+        if name in slicer.last_def:
+            roots.extend(slicer.slice_names([name]))
+    target = RunTarget(
+        run_id=run.id,
+        experiment=run.experiment,
+        name=run.name,
+        number=run.number,
+        execution_seq=execution.seq,
+        metric_names=metric_names,
+        last_expression_metric=last_metric,
+        last_expression_dict=last_dict,
+        outputs=outputs,
+    )
+    return target, roots
+
+
+#: ``%%track`` options that name variables (see ``TrackMagics.track``), by spelling.
+_NAMING_OPTIONS = {"-m": "metric", "--metric": "metric", "--snapshot": "snapshot"}
+
+
+def _track_options(line: str) -> dict[str, list[str]]:
+    """The variables a ``%%track`` line names with ``-m`` and ``--snapshot`` (each taking
+    one or more names, repeatable). Read here rather than with the magic's own parser, which
+    would import IPython into every export (half a second in a fresh process)."""
+    found: dict[str, list[str]] = {"metric": [], "snapshot": []}
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return found
+    collecting: str | None = None
+    for word in words:
+        option, eq, value = word.partition("=")
+        if word.startswith("-m") and len(word) > 2 and not word.startswith("--"):
+            option, eq, value = "-m", "=", word[2:]
+        if option in _NAMING_OPTIONS:
+            collecting = _NAMING_OPTIONS[option]
+            if eq:
+                found[collecting].append(value)
+        elif word.startswith("-"):
+            collecting = None
+        elif collecting is not None:
+            found[collecting].append(word)
+    return found
+
+
+def _last_index(execution: Execution) -> int:
+    statements = execution.facts.get("statements", [])
+    return max((f["i"] for f in statements), default=-1)
+
+
+def _logs(step: Step) -> bool:
+    return any(
+        c.receiver == "mltrack" and c.method in ("log_metric", "log_metrics", "log_params")
+        for c in step.stmt.calls
+    )
+
+
+def _is_dict_display(expr: str) -> bool:
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(node, ast.Dict | ast.Name)
