@@ -449,6 +449,26 @@ def set_tags(tags: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
     _current().set_tags({**(tags or {}), **kwargs})
 
 
+def set_metric_goal(
+    key: str, goal: str | None, experiment: str | None = None, *, store: Store | None = None
+) -> None:
+    """Say whether ``key`` is better low (``"min"``) or high (``"max"``) in an experiment, when
+    its name would be guessed wrong; comparisons then call changes better or worse by it.
+    ``None`` forgets the setting. ``experiment`` defaults to the one ``start_run`` would
+    record into (the notebook's)."""
+    if goal is not None and goal not in ("min", "max"):
+        raise ValueError(
+            f"goal must be 'min' (lower is better) or 'max' (higher is better), not {goal!r}"
+        )
+    if not isinstance(key, str) or not key.strip():
+        raise ValueError(f"key must be a metric name, not {key!r}")
+    if experiment is None:
+        from .kernelinfo import notebook_path as current_notebook
+
+        experiment = default_experiment(current_notebook())
+    (store or get_store()).set_metric_goal(experiment, key, goal)
+
+
 # background worker -------------------------------------------------------------------------
 
 _worker: threading.Thread | None = None

@@ -75,11 +75,13 @@ def column_name(label: Any) -> str:
 
 
 def diff_snapshots(
-    snapshotter: Snapshotter, a: Snapshot, b: Snapshot, *, sample: int = 0
+    snapshotter: Snapshotter | None, a: Snapshot, b: Snapshot, *, sample: int = 0
 ) -> dict[str, Any]:
     """The difference from snapshot ``a`` to snapshot ``b`` (see the module docstring).
 
     ``sample``: list up to that many mismatched rows (0 reads no data at all).
+    ``snapshotter``: ``None`` reads no data at all, from the records alone (a comparison of
+    many runs): ``appended_rows`` is then ``None`` and no sample is taken.
     """
     sample = max(0, min(int(sample), MAX_SAMPLE))
     out: dict[str, Any] = {
@@ -142,6 +144,9 @@ def diff_snapshots(
         columns.append(entry)
     out["columns"] = columns
     out["changed_columns"] = [c["name"] for c in columns if c["status"] != "unchanged"]
+    if snapshotter is None:
+        out["appended_rows"] = None
+        return out
     out["appended_rows"] = _appended(snapshotter, a, b, cols_a, cols_b)
     if sample:
         out["sample"] = _sample(snapshotter, a, b, cols_a, by_name_b, sample)

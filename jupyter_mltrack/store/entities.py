@@ -327,3 +327,15 @@ class KernelSession:
     started_at: float
     last_at: float
     executions: int
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a run executed and what it ran, for many runs at once (comparison, explain):
+    the environment (shared rows read once), git state and, when asked, the cell's code."""
+
+    run_id: str
+    environment: Environment | None
+    git_commit: str | None
+    git_dirty: bool | None
+    code: str | None = None

@@ -244,3 +244,17 @@ class ExecutionRow(Base):
     run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     started_at: Mapped[float] = mapped_column(Float, nullable=False)
     duration: Mapped[float | None] = mapped_column(Float)
+
+
+class MetricGoalRow(Base):
+    """Whether a metric of an experiment is minimised or maximised, when the name alone
+    would guess wrong (``f1_loss_gap``…): what comparisons call better and worse."""
+
+    __tablename__ = "metric_goals"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    #: ``min`` or ``max``.
+    goal: Mapped[str] = mapped_column(String(8), nullable=False)
