@@ -1,0 +1,488 @@
+"""``explain`` and ``importance`` on constructed experiments in a real SQLite store, each with
+a planted cause (a parameter, a code change, a data change, a package change) that must
+rank first; plus the evidence algorithms checked against brute force and scipy."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jupyter_mltrack.compare import CompareError, UnknownMetric, UnknownRun
+from jupyter_mltrack.compare import evidence as ev
+from jupyter_mltrack.compare.explain import explain
+from jupyter_mltrack.compare.importance import importance
+from jupyter_mltrack.snapshots.storage import Snapshotter
+from jupyter_mltrack.store import Store
+from jupyter_mltrack.store.entities import Environment, MetricPoint
+
+from .kernel import Kernel
+
+
+@pytest.fixture
+def st(tmp_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'explain' / 'mltrack.db'}")
+    yield store
+    store.close()
+
+
+def add_run(
+    store: Store,
+    experiment: str,
+    params: Mapping[str, Any],
+    value: float,
+    *,
+    metric: str = "acc",
+    code: str = "",
+    env: int | None = None,
+    inputs: Mapping[str, str] | None = None,
+) -> str:
+    run = store.create_run(experiment, params=params, code=code, source="api")
+    for name, digest in (inputs or {}).items():
+        store.add_run_data(run.id, "input", name, digest)
+    store.finish_run(
+        run.id,
+        "finished",
+        metrics=[MetricPoint(metric, float(value), 0, time.time())],
+        environment_id=env,
+    )
+    return run.id
+
+
+def noise(rng: np.random.Generator, scale: float = 0.002) -> float:
+    return float(rng.normal(0, scale))
+
+
+# (a) a parameter ------------------------------------------------------------------------------
+
+
+def param_experiment(store: Store, exp: str = "params") -> tuple[str, str]:
+    """acc depends on lr only; batch and dropout are noise. A and B differ in all three."""
+    rng = np.random.default_rng(1)
+    ids = {}
+    for lr, batch, dropout in itertools.product([0.1, 0.03, 0.01], [16, 32, 64], [0.0, 0.5]):
+        acc = 0.95 - 2.0 * lr + noise(rng)
+        ids[lr, batch, dropout] = add_run(
+            store, exp, {"lr": lr, "batch": batch, "dropout": dropout}, acc
+        )
+    return ids[0.1, 16, 0.0], ids[0.01, 64, 0.5]
+
+
+def test_planted_parameter_ranks_first(st: Store) -> None:
+    a, b = param_experiment(st)
+    x = explain(st, a, b, "acc")
+    assert [f.key for f in x.factors][0] == "lr"
+    top = x.factors[0]
+    assert top.kind == "param" and top.status == "supported"
+    assert (top.a, top.b) == (0.1, 0.01)
+    # four other (batch, dropout) cells hold both lr=0.1 and lr=0.01 (A's and B's cells excluded)
+    assert top.evidence["pairs"] == 4
+    assert top.evidence["pair_mean"] == pytest.approx(0.18, abs=0.01)
+    assert top.sentence.startswith("`lr` 0.1 → 0.01: in 4 other pairs differing only in `lr`")
+    assert "acc rose by 0.18" in top.sentence
+    assert top.evidence["spearman"] < -0.9
+    assert top.estimate == pytest.approx(0.18, abs=0.01)
+    assert {f.key for f in x.factors} == {"lr", "batch", "dropout"}
+    assert all(f.score < top.score for f in x.factors[1:])
+    assert x.explained is not None and x.explained > 0.8
+    assert x.sklearn is True and x.runs_considered == 16
+    d = x.to_dict()
+    assert set(d) == {
+        "metric", "goal", "a", "b", "change", "explained", "sklearn", "runs_considered",
+        "factors", "groups", "notes",
+    }  # fmt: skip
+    assert set(d["factors"][0]) == {
+        "rank", "kind", "key", "a", "b", "detail", "status", "score", "estimate", "evidence",
+        "group", "sentence",
+    }  # fmt: skip
+    assert set(d["factors"][0]["evidence"]) == {
+        "pairs", "pair_mean", "pair_std", "spearman", "rf_importance", "pair_runs",
+    }  # fmt: skip
+    assert d["goal"] == "max" and d["a"]["label"].startswith("#")
+    json.dumps(d, allow_nan=False)
+    text = str(x)
+    assert "Why acc changed from" in text and "1. [param] `lr` 0.1 → 0.01" in text
+
+
+def test_explain_is_deterministic(st: Store) -> None:
+    a, b = param_experiment(st)
+    first = json.dumps(explain(st, a, b, "acc").to_dict(), sort_keys=True)
+    second = json.dumps(explain(st, a, b, "acc").to_dict(), sort_keys=True)
+    assert first == second
+
+
+def test_without_scikit_learn(st: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = param_experiment(st)
+    monkeypatch.setattr(ev, "forest_class", lambda: None)
+    x = explain(st, a, b, "acc")
+    assert x.sklearn is False
+    assert "scikit-learn is not installed: no random-forest importance" in x.notes
+    assert x.factors[0].key == "lr"
+    assert all(f.evidence["rf_importance"] is None for f in x.factors)
+    imp = importance(st, "params", "acc")
+    assert imp.sklearn is False and imp.params[0].key == "lr"
+    assert all(p.rf_importance is None for p in imp.params)
+
+
+def test_importance_ranks_planted_parameter_first(st: Store) -> None:
+    param_experiment(st)
+    imp = importance(st, "params", "acc")
+    d = imp.to_dict()
+    assert d["experiments"] == ["params"] and d["metric"] == "acc" and d["runs"] == 18
+    assert d["sklearn"] is True
+    assert [p["key"] for p in d["params"]][0] == "lr"
+    top = d["params"][0]
+    assert top["rf_importance"] > 0.8 and top["spearman"] < -0.9 and top["runs"] == 18
+    assert set(top) == {"key", "spearman", "rf_importance", "runs"}
+    assert "lr" in str(imp)
+    assert importance(st, ["params"], "acc").to_dict() == d
+
+
+def test_importance_encodes_categorical_params(st: Store) -> None:
+    rng = np.random.default_rng(3)
+    for model, depth in itertools.product(["tree", "forest", "linear"], [1, 2, 3, 4]):
+        acc = {"tree": 0.7, "forest": 0.9, "linear": 0.6}[model] + noise(rng)
+        add_run(st, "cat", {"model": model, "depth": depth}, acc)
+    imp = importance(st, "cat", "acc")
+    assert imp.params[0].key == "model"
+    assert imp.params[0].spearman is None  # not a number: forest only
+    assert imp.params[0].rf_importance > 0.8
+
+
+# (b) a code change ----------------------------------------------------------------------------
+
+CODE_V1 = """\
+import numpy as np
+x = np.load("train.npy")
+model = fit(x, depth=3)
+acc = score(model, x)
+print(acc)
+"""
+CODE_V2 = CODE_V1.replace("depth=3", "depth=5")
+
+
+def test_planted_code_change_ranks_first(st: Store) -> None:
+    rng = np.random.default_rng(2)
+    ids = {}
+    for code, lr, rep in itertools.product([CODE_V1, CODE_V2], [0.1, 0.05, 0.01], [0, 1]):
+        acc = 0.8 + (0.05 if code is CODE_V2 else 0.0) + noise(rng)
+        ids[code is CODE_V2, lr, rep] = add_run(st, "code", {"lr": lr}, acc, code=code)
+    # a run with unrelated code never pairs with anything
+    add_run(st, "code", {"lr": 0.1}, 0.5, code="print('other')\n")
+    x = explain(st, ids[False, 0.1, 0], ids[True, 0.01, 0], "acc")
+    top = x.factors[0]
+    assert (top.kind, top.key) == ("code", "cell@@-3")
+    assert top.detail == "@@ -3 +3 @@"  # one change, no context lines
+    assert (top.a, top.b) == ("model = fit(x, depth=3)", "model = fit(x, depth=5)")
+    assert "(`model = fit(x, depth=3)` → `model = fit(x, depth=5)`)" in top.sentence
+    # v1/v2 pairs in the (lr, rep) cells other than A's and B's, all cross pairs counted
+    assert top.evidence["pairs"] >= 4
+    assert top.estimate == pytest.approx(0.05, abs=0.01)
+    assert [f.key for f in x.factors] == ["cell@@-3", "lr"]
+
+
+def test_code_hunks_are_separate_factors(st: Store) -> None:
+    """Two changes; only the second matters. Runs carry either on its own. They are three
+    lines apart, so a diff with context would show them as one hunk: each change is a factor."""
+    lines = [f"step{i}()" for i in range(8)]
+    base = "\n".join(lines)
+    first = base.replace("step2()", "step2(fast=True)")
+    second = base.replace("step6()", "step6(wide=True)")
+    both = first.replace("step6()", "step6(wide=True)")
+    rng = np.random.default_rng(5)
+    ids = {}
+    for name, code in [("base", base), ("first", first), ("second", second), ("both", both)]:
+        for rep in range(3):
+            acc = 0.7 + (0.1 if "wide" in code else 0.0) + noise(rng)
+            ids[name, rep] = add_run(st, "hunks", {"rep": 0}, acc, code=code)
+    x = explain(st, ids["base", 0], ids["both", 0], "acc")
+    keys = [f.key for f in x.factors]
+    assert keys == ["cell@@-7", "cell@@-3"]
+    assert x.factors[0].detail == "@@ -7 +7 @@"
+    assert x.factors[0].sentence.startswith("cell @@ -7 +7 @@ (`step6()` → `step6(wide=True)`)")
+    second_hunk = x.factors[0]
+    assert second_hunk.evidence["pairs"] > 0
+    assert second_hunk.estimate == pytest.approx(0.1, abs=0.01)
+    assert abs(x.factors[1].estimate) < 0.01
+
+
+# (c) a data change ----------------------------------------------------------------------------
+
+
+def test_planted_data_change_ranks_first(st: Store) -> None:
+    frame = pd.DataFrame({"x": np.arange(200.0), "y": np.arange(200) % 3})
+    changed = frame.assign(x=frame["x"] * 1.5)
+    sn = Snapshotter(st)
+    try:
+        d1 = sn.snapshot(frame, progress=False).wait().digest
+        d2 = sn.snapshot(changed, progress=False).wait().digest
+    finally:
+        sn.close()
+    assert d1 != d2
+    rng = np.random.default_rng(4)
+    ids = {}
+    for digest, c in itertools.product([d1, d2], [1, 10, 100]):
+        acc = 0.7 + (0.1 if digest == d2 else 0.0) + noise(rng)
+        ids[digest, c] = add_run(st, "data", {"C": c}, acc, inputs={"train": digest})
+    x = explain(st, ids[d1, 1], ids[d2, 100], "acc")
+    top = x.factors[0]
+    assert (top.kind, top.key) == ("data", "train")
+    assert top.detail == "columns changed: x"
+    assert top.sentence.startswith("input `train` ")
+    assert "(columns changed: x)" in top.sentence
+    assert top.evidence["pairs"] == 1  # C=10 holds both datasets
+    assert top.estimate == pytest.approx(0.1, abs=0.01)
+
+
+# (d) a package change -------------------------------------------------------------------------
+
+
+def test_planted_package_change_ranks_first(st: Store) -> None:
+    def env(numpy: str) -> int:
+        packages = {"numpy": numpy, "scikit-learn": "1.4.0"}
+        return st.put_environment(
+            Environment(python="3.12.1", platform="linux", packages=packages, digest=f"env-{numpy}")
+        )
+
+    old, new = env("1.26.4"), env("2.0.1")
+    rng = np.random.default_rng(6)
+    ids = {}
+    for e, alpha in itertools.product([old, new], [0.1, 1.0, 10.0]):
+        acc = 0.9 - (0.04 if e == new else 0.0) + noise(rng)
+        ids[e, alpha] = add_run(st, "pkg", {"alpha": alpha}, acc, env=e)
+    x = explain(st, ids[old, 0.1], ids[new, 10.0], "acc")
+    top = x.factors[0]
+    assert (top.kind, top.key, top.a, top.b) == ("package", "numpy", "1.26.4", "2.0.1")
+    assert top.detail == "major"
+    assert "acc fell by 0.04" in top.sentence
+    assert [f.key for f in x.factors] == ["numpy", "alpha"]
+
+
+# (e) a seed, from a real kernel's execution log ---------------------------------------------
+
+PREP = """np.random.seed({seed})
+x = np.random.rand(50)"""
+
+TRAIN = """%%track
+acc = float(x.mean())
+mltrack.log_metric("acc", acc)"""
+
+
+def test_planted_seed_from_a_real_execution_log(tmp_path: Path) -> None:
+    """The seed set in the code the cell depended on decides the data and so the metric.
+    It changed with the dependency line setting it and the input array the cell read: the
+    three always changed together, a confounded group, ranked first."""
+    home = tmp_path / ".store"
+    kernel = Kernel(tmp_path, home, notebook="analysis.ipynb")
+    try:
+        kernel.ok("%load_ext jupyter_mltrack", cell_id="load")
+        kernel.ok("import numpy as np", cell_id="imports")
+        for seed in (0, 1):
+            kernel.ok(PREP.format(seed=seed), cell_id="prep")
+            for _ in range(3):
+                kernel.ok(TRAIN, cell_id="train")
+    finally:
+        kernel.stop()
+    store = Store(str(home))
+    try:
+        runs, _ = store.search_runs(order="number")
+        assert len(runs) == 6
+        a, b = runs[0], runs[-1]  # seed 0 → seed 1
+        x = explain(store, a.id, b.id, "acc")
+        top = x.factors[0]
+        assert top.status == "confounded"
+        group = x.groups[top.group]
+        hunk = next(f for f in x.factors if f.id.startswith("code:dependencies@@"))
+        assert (hunk.a, hunk.b) == ("np.random.seed(0)", "np.random.seed(1)")
+        assert {"seed:numpy", "data:x", hunk.id} <= set(group.factors)
+        assert {f.id for f in x.factors[: len(group.factors)]} == set(group.factors)
+        seed = next(f for f in x.factors if f.id == "seed:numpy")
+        assert (seed.a, seed.b) == (0, 1)
+        # the two other runs of each seed: 2 × 2 pairs, the metric moved exactly as A→B
+        assert seed.evidence["pairs"] == 4 and seed.evidence["pair_std"] == 0
+        assert seed.estimate == pytest.approx(x.change)
+        assert x.explained == pytest.approx(1.0)
+    finally:
+        store.close()
+
+
+# confounded and untested ----------------------------------------------------------------------
+
+
+def test_confounded_factors_are_grouped_and_untested_listed(st: Store) -> None:
+    rng = np.random.default_rng(7)
+    ids = {}
+    for (width, act), lr, rep in itertools.product(
+        [(64, "relu"), (128, "gelu")], [0.1, 0.01], [0, 1, 2]
+    ):
+        acc = 0.8 + (0.06 if width == 128 else 0.0) + noise(rng)
+        params = {"width": width, "act": act, "lr": lr, "tag": "same"}
+        ids[width, lr, rep] = add_run(st, "conf", params, acc)
+    a, b = ids[64, 0.1, 0], ids[128, 0.01, 0]
+    # B alone has a different `tag`: no other run varies it
+    st.log_params(b, {"tag": "special"})
+    x = explain(st, a, b, "acc")
+    by_key = {f.key: f for f in x.factors}
+    assert by_key["width"].status == by_key["act"].status == "confounded"
+    assert by_key["width"].group == by_key["act"].group == 0
+    assert x.groups[0].factors == ["param:act", "param:width"]
+    assert x.groups[0].sentence == (
+        "`act` and `width` always changed together: their effects cannot be told apart; "
+        "in 12 other pairs differing in them alone, acc rose by 0.0615 ± 0.00158"
+    )
+    assert {x.factors[0].key, x.factors[1].key} == {"act", "width"}
+    assert x.factors[0].score == x.factors[1].score
+    # pairs for the group as a whole: runs differing in width+act and nothing else
+    assert by_key["width"].evidence["pairs"] > 0
+    assert by_key["width"].estimate == pytest.approx(0.06, abs=0.01)
+    assert by_key["width"].sentence.startswith(
+        "`width` 64 → 128: always changed together with `act`: in 12 other pairs differing "
+        "only in `act` and `width`, acc rose by"
+    )
+    tag = by_key["tag"]
+    assert tag.status == "untested" and tag.score == 0.0 and x.factors[-1].key == "tag"
+    assert tag.sentence.startswith("`tag` same → special: untested: no other pair")
+    d = x.to_dict()
+    assert d["groups"][0]["factors"] == ["param:act", "param:width"]
+
+
+# errors ---------------------------------------------------------------------------------------
+
+
+def test_errors(st: Store) -> None:
+    a, b = param_experiment(st)
+    with pytest.raises(UnknownMetric, match=r"no metric 'f1'.*metrics both runs logged: acc"):
+        explain(st, a, b, "f1")
+    with pytest.raises(CompareError, match="same run"):
+        explain(st, a, a[:10], "acc")
+    with pytest.raises(UnknownRun, match="no run 'zzz-nope'"):
+        explain(st, a, "zzz-nope", "acc")
+    with pytest.raises(UnknownMetric, match="name the metric"):
+        explain(st, a, b, "")
+    with pytest.raises(UnknownMetric, match="no finished run of params has 'f1'"):
+        importance(st, "params", "f1")
+    with pytest.raises(CompareError, match="no runs in experiment"):
+        importance(st, "nope", "acc")
+
+
+def test_run_numbers_resolve_in_experiment(st: Store) -> None:
+    param_experiment(st)
+    x = explain(st, "1", "18", "acc", experiment="params")
+    assert (x.a.label, x.b.label) == ("#1", "#18")
+
+
+def test_runs_of_two_experiments(st: Store) -> None:
+    """A and B from different experiments: the evidence comes from both, labels name them."""
+    a, _ = param_experiment(st, "first")
+    _, b = param_experiment(st, "second")
+    x = explain(st, a, b, "acc")
+    assert (x.a.label, x.b.label) == ("first #1", "second #18")
+    assert x.runs_considered == 34 and x.factors[0].key == "lr"
+
+
+def test_few_runs_say_so(st: Store) -> None:
+    a = add_run(st, "tiny", {"lr": 0.1}, 0.5)
+    b = add_run(st, "tiny", {"lr": 0.2}, 0.6)
+    x = explain(st, a, b, "acc")
+    assert x.runs_considered == 0 and x.explained is None
+    assert x.factors[0].status == "untested"
+    assert any("little evidence" in n for n in x.notes)
+
+
+# speed ----------------------------------------------------------------------------------------
+
+
+def test_explain_500_runs_within_budget(st: Store) -> None:
+    rng = np.random.default_rng(8)
+    exp = st.get_or_create_experiment("big")
+    now = time.time()
+    rows = []
+    for _ in range(500):
+        params = {
+            "lr": float(rng.choice([0.1, 0.03, 0.01, 0.003])),
+            "batch": int(rng.choice([16, 32, 64, 128])),
+            "opt": str(rng.choice(["adam", "sgd"])),
+            "layers": int(rng.integers(1, 5)),
+            "seed": int(rng.integers(0, 3)),
+        }
+        acc = 0.9 - params["lr"] + 0.01 * (params["opt"] == "adam") + noise(rng, 0.005)
+        rows.append((params, acc))
+    ids = []
+    for params, acc in rows:
+        run = st.create_run(exp.name, params=params, code="train()", start_time=now)
+        st.finish_run(run.id, "finished", metrics=[MetricPoint("acc", acc, 0, now)])
+        ids.append(run.id)
+    a = next(i for i, (p, _) in zip(ids, rows, strict=True) if p["lr"] == 0.1)
+    b = next(i for i, (p, _) in zip(ids, rows, strict=True) if p["lr"] == 0.003)
+    explain(st, a, b, "acc")  # imports (scikit-learn) and warm caches
+    best = min(_timed(lambda: explain(st, a, b, "acc")) for _ in range(3))
+    assert best < 1.0, f"explain on 500 runs took {best:.3f} s"
+
+
+def _timed(fn: Any) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+# the algorithms -------------------------------------------------------------------------------
+
+
+def test_rankdata_and_spearman_match_scipy() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        x = rng.integers(0, 5, 30).astype(float)
+        y = x * 0.3 + rng.normal(size=30)
+        np.testing.assert_allclose(ev.rankdata(x), stats.rankdata(x))
+        assert ev.spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert ev.spearman([1, 1, 1], [1, 2, 3]) is None
+    assert ev.spearman([1, 2], [1, 2]) is None
+
+
+def test_pairs_match_brute_force() -> None:
+    """The hashed, vectorised pair finding agrees with checking every pair of runs."""
+    rng = np.random.default_rng(10)
+    n = 120
+    cols = {
+        "f": [int(v) for v in rng.integers(0, 3, n)],
+        "g": [int(v) for v in rng.integers(0, 2, n)],
+        "h": [str(v) for v in rng.choice(["p", "q"], n)],
+    }
+    background = [int(v) for v in rng.integers(0, 2, n)]
+    y = rng.normal(size=n)
+    ids = [f"r{i}" for i in range(n)]
+    cands = [ev.Candidate("f", 0, 2), ev.Candidate("g", 0, 1), ev.Candidate("h", "p", "q")]
+    found = ev.gather(ids, y, cols, cands, background, use_forest=False)
+    for c in cands:
+        diffs = []
+        for i, j in itertools.permutations(range(n), 2):
+            same_rest = background[i] == background[j] and all(
+                cols[k][i] == cols[k][j] for k in cols if k != c.key
+            )
+            if same_rest and cols[c.key][i] == c.a and cols[c.key][j] == c.b:
+                diffs.append(y[j] - y[i])
+        p = found.factors[c.key].pairs
+        assert p.count == len(diffs) and p.exact
+        assert p.mean == pytest.approx(np.mean(diffs))
+        assert p.std == pytest.approx(np.std(diffs, ddof=1))
+    assert found.groups == []
+
+
+def test_numeric_pairs_follow_the_direction() -> None:
+    """With no pair between A's and B's values, numeric pairs moving the same way count."""
+    ids = ["r0", "r1", "r2", "r3"]
+    cols = {"lr": [0.5, 0.2, 0.5, 0.2]}
+    y = np.array([0.1, 0.4, 0.2, 0.5])  # lowering lr raises y by 0.3
+    found = ev.gather(ids, y, cols, [ev.Candidate("lr", 1.0, 0.1)], [0, 0, 1, 1])
+    p = found.factors["lr"].pairs
+    assert (p.count, p.exact) == (2, False)
+    assert p.mean == pytest.approx(0.3)
+    assert p.runs == [["r0", "r1"], ["r2", "r3"]]
