@@ -203,8 +203,9 @@ SOME_DIGEST = "xxh3-128:" + "0" * 32
 
 
 def concrete(template: str, run_id: str) -> str:
-    """A URL path of a route template: ``run_id`` for runs, a digest for snapshots."""
-    path = template.replace("{run_id}", run_id)
+    """A URL path of a route template: ``run_id`` for runs (``loss`` for a metric key), a
+    digest for snapshots."""
+    path = template.replace("{run_id}", run_id).replace("{key}", "loss")
     for name in ("{ref}", "{a}", "{b}"):
         path = path.replace(name, SOME_DIGEST)
     assert "{" not in path, f"no value for a parameter of {template}"

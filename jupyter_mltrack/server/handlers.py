@@ -24,6 +24,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 
 from ..store import Store, StoreError
 from . import api
+from . import compare as compare_api
 
 if TYPE_CHECKING:
     from ..snapshots.storage import Snapshotter
@@ -182,6 +183,36 @@ class ExportHandler(MltrackHandler):
         self.write_json(await self.call(api.export_pipeline, root, self.json_body()))
 
 
+class CompareHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(compare_api.compare_runs, self.query_args()))
+
+
+class ExplainHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(compare_api.explain_runs, self.query_args()))
+
+
+class ChartHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(compare_api.chart, self.query_args()))
+
+
+class MetricSeriesHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str, key: str) -> None:
+        # tornado has percent-decoded ``key``: a ``/`` in it arrives as ``%2F`` and matches.
+        series = await self.call(compare_api.metric_series, run_id, key, self.query_args())
+        self.write_json(series)
+
+
 @cache
 def openapi_text() -> str:
     return OPENAPI_PATH.read_text(encoding="utf-8")
@@ -199,11 +230,15 @@ ROUTES: list[tuple[str, type[MltrackHandler]]] = [
     ("/mltrack/api/experiments", ExperimentsHandler),
     ("/mltrack/api/runs", RunsHandler),
     ("/mltrack/api/runs/{run_id}", RunHandler),
+    ("/mltrack/api/runs/{run_id}/metrics/{key}", MetricSeriesHandler),
     ("/mltrack/api/snapshots", SnapshotsHandler),
     ("/mltrack/api/snapshots/{ref}", SnapshotHandler),
     ("/mltrack/api/snapshots/{ref}/rows", SnapshotRowsHandler),
     ("/mltrack/api/snapshots/{a}/diff/{b}", SnapshotDiffHandler),
     ("/mltrack/api/export", ExportHandler),
+    ("/mltrack/api/compare", CompareHandler),
+    ("/mltrack/api/compare/explain", ExplainHandler),
+    ("/mltrack/api/compare/charts", ChartHandler),
     ("/mltrack/api/openapi.json", OpenApiHandler),
 ]
 
