@@ -1,68 +1,41 @@
-"""``mltrack``: look at recorded runs from a terminal, without starting Jupyter.
+"""``mltrack snapshots list/show/diff/restore`` and ``mltrack gc``.
 
-::
-
-    mltrack [--store URL] experiments [--json]
-    mltrack [--store URL] runs list [--experiment E] [--notebook P] [--status S]
-                                    [--order O] [--limit N] [--offset N] [--json]
-    mltrack [--store URL] runs show RUN [--experiment E] [--json]
-    mltrack [--store URL] snapshots list [--run RUN [--experiment E]] [--limit N] [--offset N]
-                                         [--json]
-    mltrack [--store URL] snapshots show REF [--json]
-    mltrack [--store URL] snapshots diff A B [--sample N] [--json]
-    mltrack [--store URL] snapshots restore REF [-o PATH] [--format F] [--force]
-    mltrack [--store URL] gc [--dry-run] [--json]
-
-The store is found as the kernel and server find it (``--store``, ``MLTRACK_STORE_URL``,
-``MLTRACK_HOME``, the nearest ``.mltrack/``), except that the CLI never creates one: a typo'd
-path should say "no store here", not silently show an empty new database. ``--json`` prints
-what the REST API answers (the entities' ``to_dict()``), so scripts can use either. Exit
-codes: 0 success, 1 the thing asked for does not exist, cannot be read or written, or the
-store cannot be opened, 2 the command line is wrong (including an ambiguous prefix).
-
-The snapshot modules import numpy, pandas and pyarrow; they are imported only by the commands
-that need them, so ``mltrack runs list`` stays quick to start.
-"""
+The snapshot modules import numpy, pandas and pyarrow; they are imported only inside the
+commands that need them, so ``mltrack runs list`` stays quick to start."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import math
 import os
 import re
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from .location import URL_ENV, resolve_store_url
-from .server import api
-from .server.api import ApiError
-from .store import (
-    Experiment,
-    InvalidQuery,
-    Run,
-    RunDetail,
-    RunNotFound,
-    RunStatus,
-    Snapshot,
-    SnapshotStatus,
-    Store,
-    StoreError,
+from ..server import api
+from ..store import Snapshot, SnapshotStatus, Store
+from .common import (
+    CliError,
+    _bytes,
+    _cut,
+    _limit,
+    _number,
+    _offset,
+    _one_line,
+    _Parser,
+    _plural,
+    _print_json,
+    _publish,
+    _run_id,
+    _value,
+    _when,
+    table,
 )
 
 if TYPE_CHECKING:
-    from .snapshots.storage import Snapshotter
+    from ..snapshots.storage import Snapshotter
 
-PROG = "mltrack"
-#: Widest a free-text cell gets in a table before it is cut with an ellipsis.
-MAX_CELL = 40
-MAX_METRICS_CELL = 60
 #: File formats ``snapshots restore`` writes data snapshots in, with their default extension.
 RESTORE_FORMATS = {
     "pickle": ".pkl",
@@ -81,41 +54,6 @@ FORMAT_OF_EXTENSION = {
     ".csv": "csv",
     ".npy": "npy",
 }
-
-
-class CliError(Exception):
-    """A failure to report as one line on stderr, with the exit code to use."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line (the usage block hides the actual message)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise CliError(f"{message} (see '{self.prog} --help')", 2)
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 1000, got {value}")
-    return value
-
-
-def _offset(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 REF_HELP = "snapshot digest, unique digest prefix (4+ hex digits) or name"
@@ -143,72 +81,11 @@ written in the format --format names, else the one PATH's extension names (.pkl 
 An existing file is never overwritten unless --force is given."""
 
 
-EXPORT_HELP = """Write the notebook's latest logged session as a pipeline: what actually ran, in
-the order it ran, sliced back from the targets (named variables, or one run's metrics and
-outputs). Sessions are logged from '%load_ext jupyter_mltrack' on. Files in DIR with the
-same names are replaced."""
-
-
-def _tolerance(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    # --store is accepted before or after the subcommand; SUPPRESS keeps a later default
-    # from overwriting an earlier value.
-    store_opt = argparse.ArgumentParser(add_help=False)
-    store_opt.add_argument(
-        "--store",
-        metavar="URL",
-        default=argparse.SUPPRESS,
-        help=f"database URL or .mltrack folder (default: ${URL_ENV} or the nearest .mltrack/)",
-    )
-    json_opt = argparse.ArgumentParser(add_help=False)
-    json_opt.add_argument("--json", action="store_true", help="print JSON (as the REST API)")
-
-    parser = _Parser(
-        prog=PROG,
-        description="Inspect runs and dataset snapshots recorded by jupyter_mltrack.",
-        parents=[store_opt],
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
-    commands.add_parser(
-        "experiments", help="list experiments", parents=[store_opt, json_opt]
-    ).set_defaults(func=cmd_experiments)
-
-    runs = commands.add_parser("runs", help="list or show runs", parents=[store_opt])
-    runs_commands = runs.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
-    runs_commands.required = True
-    listing = runs_commands.add_parser("list", help="list runs", parents=[store_opt, json_opt])
-    listing.add_argument("--experiment", "-e", metavar="E", help="only this experiment")
-    listing.add_argument("--notebook", "-n", metavar="P", help="only runs of this notebook path")
-    listing.add_argument("--status", "-s", choices=[s.value for s in RunStatus])
-    listing.add_argument(
-        "--order",
-        "-o",
-        metavar="O",
-        default="-start_time",
-        help="start_time, number, name, status, duration or metrics.<key>; "
-        "prefix with - for descending (default: -start_time)",
-    )
-    listing.add_argument("--limit", "-l", type=_limit, default=50, metavar="N")
-    listing.add_argument("--offset", type=_offset, default=0, metavar="N")
-    listing.set_defaults(func=cmd_runs_list)
-
-    show = runs_commands.add_parser(
-        "show", help="everything recorded for one run", parents=[store_opt, json_opt]
-    )
-    show.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run number")
-    show.add_argument("--experiment", "-e", metavar="E", help="experiment a run number refers to")
-    show.set_defaults(func=cmd_runs_show)
-
+def add_parsers(
+    commands: argparse._SubParsersAction,
+    store_opt: argparse.ArgumentParser,
+    json_opt: argparse.ArgumentParser,
+) -> None:
     snaps = commands.add_parser(
         "snapshots", help="list, show, compare or restore dataset snapshots", parents=[store_opt]
     )
@@ -288,330 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gc.set_defaults(func=cmd_gc)
 
-    exp = commands.add_parser(
-        "export",
-        help="write a notebook's pipeline (pipeline.py, params.yaml, requirements.txt)",
-        description=EXPORT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[store_opt, json_opt],
-    )
-    exp.add_argument(
-        "notebook",
-        metavar="NOTEBOOK",
-        help="the notebook (.ipynb) whose latest logged session to export",
-    )
-    exp.add_argument(
-        "--target",
-        "-t",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a variable the pipeline computes and returns (repeatable)",
-    )
-    exp.add_argument(
-        "--run",
-        "-r",
-        metavar="RUN",
-        help="reproduce this run of the notebook "
-        "(its metrics and outputs) instead of --target variables",
-    )
-    exp.add_argument("--experiment", "-e", metavar="E", help="experiment a --run number refers to")
-    exp.add_argument("--output", "-o", metavar="DIR", required=True, help="folder to write")
-    exp.set_defaults(func=cmd_export)
 
-    rep = commands.add_parser(
-        "reproduce",
-        help="export a run, re-run it in a fresh process and compare its metrics",
-        description="Export RUN as a pipeline, run it with a fresh Python in the folder the"
-        " notebook's kernel started in, and print each metric: original, reproduced, and"
-        " whether they are equal within the tolerances. The pipeline's run is recorded as a"
-        " child of RUN. Exit status 1 when a metric differs or is missing.",
-        parents=[store_opt, json_opt],
-    )
-    rep.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run number")
-    rep.add_argument("--experiment", "-e", metavar="E", help="experiment a run number refers to")
-    rep.add_argument(
-        "--output",
-        "-o",
-        metavar="DIR",
-        help="keep the exported pipeline here (default: a temporary folder)",
-    )
-    rep.add_argument(
-        "--rtol",
-        type=_tolerance,
-        default=None,
-        metavar="X",
-        help="relative tolerance (default 1e-6)",
-    )
-    rep.add_argument(
-        "--atol",
-        type=_tolerance,
-        default=None,
-        metavar="X",
-        help="absolute tolerance (default 1e-12)",
-    )
-    rep.add_argument(
-        "--timeout",
-        type=_tolerance,
-        default=None,
-        metavar="SECONDS",
-        help="give up on the pipeline after this long",
-    )
-    rep.add_argument(
-        "--from-snapshots",
-        action="store_true",
-        help="run on the snapshotted input files the run read, not the current ones",
-    )
-    rep.set_defaults(func=cmd_reproduce)
-    return parser
-
-
-# the store --------------------------------------------------------------------------------
-
-
-def open_store(url: str | None) -> Store:
-    """Open an existing store; refuse to create one (see the module docstring)."""
-    resolved = resolve_store_url(url)
-    if resolved.startswith("sqlite:///"):
-        db = Path(resolved[len("sqlite:///") :])
-        if not db.exists():
-            if url or os.environ.get(URL_ENV):
-                raise CliError(f"no mltrack store at {db}")
-            raise CliError(
-                f"no mltrack store found (no .mltrack/ in {Path.cwd()} or above); "
-                "pass --store or set MLTRACK_STORE_URL"
-            )
-    try:
-        return Store(resolved)
-    except Exception as exc:  # driver errors carry multi-line details; keep the first line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliError(f"cannot open the store: {first}") from None
-
-
-# formatting -------------------------------------------------------------------------------
-
-
-def _cut(text: str, width: int = MAX_CELL) -> str:
-    text = " ".join(text.split())  # tables are one line per row
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _when(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def _number(value: float) -> str:
-    """A metric: short, and NaN/inf spelled as Python prints them."""
-    return "nan" if math.isnan(value) else f"{value:.6g}"
-
-
-def _value(value: Any) -> str:
-    """A param: strings bare, anything else as JSON so ``1.0``, ``"1"`` and ``true`` differ."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()
-) -> str:
-    """Columns padded to their widest cell; ``right`` holds the indexes of numeric columns."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        out = [
-            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)
-        ]
-        return "  ".join(out).rstrip()
-
-    return "\n".join([line(headers)] + [line(r) for r in rows])
-
-
-def experiments_table(experiments: Sequence[Experiment]) -> str:
-    rows = [
-        [_cut(e.name), str(e.run_count), _when(e.last_run_at), _when(e.created_at)]
-        for e in experiments
-    ]
-    return table(["EXPERIMENT", "RUNS", "LAST RUN", "CREATED"], rows, right=frozenset({1}))
-
-
-def runs_table(runs: Sequence[Run]) -> str:
-    rows = []
-    for r in runs:
-        metrics = " ".join(f"{k}={_number(v)}" for k, v in r.metrics.items())
-        rows.append(
-            [
-                str(r.number),
-                r.id[:8],
-                _cut(r.experiment, 24),
-                _cut(r.name or "-", 24),
-                r.status.value,
-                _when(r.start_time),
-                _duration(r.duration),
-                _cut(metrics, MAX_METRICS_CELL),
-            ]
-        )
-    headers = ["#", "ID", "EXPERIMENT", "NAME", "STATUS", "STARTED", "DURATION", "METRICS"]
-    return table(headers, rows, right=frozenset({0, 6}))
-
-
-def run_report(detail: RunDetail) -> str:
-    """``runs show`` as sections of aligned ``key  value`` lines."""
-    run = detail.run
-    lines = [f"Run {run.number} of {run.experiment}  ({run.id})"]
-
-    def section(title: str, pairs: Sequence[tuple[str, str]]) -> None:
-        if not pairs:
-            return
-        lines.append("")
-        lines.append(title)
-        width = max(len(k) for k, _ in pairs)
-        lines.extend(f"  {k.ljust(width)}  {v}".rstrip() for k, v in pairs)
-
-    where = run.notebook_path or "-"
-    if run.execution_count is not None:
-        where += f" [{run.execution_count}]"
-    overview = [
-        ("name", run.name or "-"),
-        ("status", run.status.value),
-        ("started", _when(run.start_time)),
-        ("ended", _when(run.end_time)),
-        ("duration", _duration(run.duration)),
-        ("notebook", where),
-        ("source", run.source),
-    ]
-    if run.tags:
-        overview.append(("tags", ", ".join(f"{k}={v}" if v else k for k, v in run.tags.items())))
-    if run.note:
-        overview.append(("note", " ".join(run.note.split())))
-    if run.parent_run_id:
-        overview.append(("parent", run.parent_run_id))
-    section("Overview", overview)
-    section("Params", [(k, _cut(_value(v), 80)) for k, v in run.params.items()])
-    metrics = []
-    for key, value in run.metrics.items():
-        points = detail.metric_series.get(key, [])
-        extra = f"  ({len(points)} points)" if len(points) > 1 else ""
-        metrics.append((key, _number(value) + extra))
-    section("Metrics (latest)", metrics)
-    env = []
-    if detail.environment is not None:
-        env.append(("python", detail.environment.python))
-        env.append(("platform", detail.environment.platform))
-        env.append(("packages", str(len(detail.environment.packages))))
-    if detail.git_commit:
-        env.append(("git", detail.git_commit + (" (dirty)" if detail.git_dirty else "")))
-    section("Environment", env)
-    if detail.error:
-        lines += [
-            "",
-            "Error",
-            f"  {detail.error.get('ename', '')}: {detail.error.get('evalue', '')}",
-        ]
-    if detail.code:
-        lines += ["", "Code"] + [f"  {line}".rstrip() for line in detail.code.splitlines()]
-    return "\n".join(lines)
-
-
-def _print_json(data: Any, out: TextIO) -> None:
-    # Entities already turn NaN/inf into JSON values; allow_nan=False guarantees valid JSON.
-    out.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-
-
-# commands ---------------------------------------------------------------------------------
-
-
-def cmd_experiments(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    experiments = store.list_experiments()
-    if args.json:
-        _print_json({"experiments": [e.to_dict() for e in experiments]}, out)
-    elif not experiments:
-        out.write("no experiments yet\n")
-    else:
-        out.write(experiments_table(experiments) + "\n")
-    return 0
-
-
-def cmd_runs_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    runs, total = store.search_runs(
-        experiment=args.experiment,
-        notebook=args.notebook,
-        status=args.status,
-        order=args.order,
-        limit=args.limit,
-        offset=args.offset,
-    )
-    if args.json:
-        _print_json(
-            {
-                "runs": [r.to_dict() for r in runs],
-                "total": total,
-                "limit": args.limit,
-                "offset": args.offset,
-            },
-            out,
-        )
-        return 0
-    if not runs:
-        out.write("no runs match\n" if total or args.offset else "no runs\n")
-        return 0
-    out.write(runs_table(runs) + "\n")
-    if total > len(runs):
-        first = args.offset + 1
-        out.write(f"runs {first}-{args.offset + len(runs)} of {total} (see --limit, --offset)\n")
-    return 0
-
-
-def cmd_runs_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    try:
-        run_id = store.resolve_run_id(args.run, args.experiment)
-    except RunNotFound:
-        where = f" in experiment {args.experiment!r}" if args.experiment else ""
-        raise CliError(f"no run {args.run!r}{where}") from None
-    detail = store.get_run_detail(run_id)
-    if args.json:
-        _print_json(detail.to_dict(), out)
-    else:
-        out.write(run_report(detail) + "\n")
-    return 0
-
-
-# snapshots: formatting --------------------------------------------------------------------
-
-
-def _one_line(text: object) -> str:
-    """Error texts recorded by other processes may span lines; errors here are one line."""
-    return " ".join(str(text).split())
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
-
-
-def _bytes(n: int | None) -> str:
-    """A size as people read it (binary units, as ``du -h``); exact bytes are in ``--json``."""
-    if n is None:
-        return "-"
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            break
-    return f"{value:.1f} {unit}"
+# formatting ---------------------------------------------------------------------------------------
 
 
 def _shape(snap: Snapshot) -> str:
@@ -685,7 +240,7 @@ def snapshot_report(snap: Snapshot, users: Sequence[Mapping[str, Any]]) -> str:
     """``snapshots show``: overview, schema, statistics, users and error, as sections.
     ``users``: the API's ``users`` (each use, with its run's number and name when known)."""
     with _data_modules():
-        from .snapshots.diff import column_name
+        from ..snapshots.diff import column_name
 
     lines = [f"Snapshot {snap.short}  ({snap.digest})"]
 
@@ -921,8 +476,8 @@ def _snapshotter(store: Store) -> Iterator[Snapshotter]:
     """A :class:`Snapshotter` closed on the way out (its worker threads must end before the
     process does), with its failures turned into one-line CLI errors."""
     with _data_modules():
-        from .snapshots.storage import SnapshotError, Snapshotter
-        from .store.blobs import BlobNotFound
+        from ..snapshots.storage import SnapshotError, Snapshotter
+        from ..store.blobs import BlobNotFound
 
     try:
         store.blobs  # noqa: B018 - opened now so a misconfigured blob URL is one clear error
@@ -937,14 +492,6 @@ def _snapshotter(store: Store) -> Iterator[Snapshotter]:
         raise CliError(f"snapshot data missing from the blob store: {_one_line(exc)}") from None
     finally:
         sn.close()
-
-
-def _run_id(store: Store, ref: str, experiment: str | None) -> str:
-    try:
-        return store.resolve_run_id(ref, experiment)
-    except RunNotFound:
-        where = f" in experiment {experiment!r}" if experiment else ""
-        raise CliError(f"no run {ref!r}{where}") from None
 
 
 def cmd_snapshots_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
@@ -986,7 +533,7 @@ def cmd_snapshots_show(store: Store, args: argparse.Namespace, out: TextIO) -> i
 
 def cmd_snapshots_diff(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     with _data_modules():
-        from .snapshots.diff import MAX_SAMPLE
+        from ..snapshots.diff import MAX_SAMPLE
 
     if args.sample > MAX_SAMPLE:
         raise CliError(f"argument --sample/-s: must be at most {MAX_SAMPLE}, got {args.sample}", 2)
@@ -1038,33 +585,6 @@ def _destination(output: str | None, default: str) -> Path:
     if not path.parent.is_dir():
         raise CliError(f"no such folder: {path.parent}")
     return path
-
-
-def _publish(dest: Path, write: Callable[[Path], Any], force: bool) -> None:
-    """Write through a temporary file beside ``dest`` and move it into place, so a failed
-    or interrupted write never leaves a partial file, and (without ``force``) a file that
-    appeared meanwhile is still not overwritten: a hard link fails if ``dest`` exists."""
-    if dest.exists() and not force:
-        raise CliError(f"{dest} already exists (pass --force to overwrite it)")
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.mltrack-tmp")
-    try:
-        write(tmp)
-        if force:
-            os.replace(tmp, dest)
-            return
-        try:
-            os.link(tmp, dest)
-        except FileExistsError:
-            raise CliError(f"{dest} already exists (pass --force to overwrite it)") from None
-        except OSError:  # a filesystem without hard links
-            if dest.exists():
-                raise CliError(f"{dest} already exists (pass --force to overwrite it)") from None
-            os.replace(tmp, dest)
-    except OSError as exc:
-        raise CliError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 def _table_form(obj: Any, kind: str) -> Any:
@@ -1194,153 +714,3 @@ def cmd_gc(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(gc_line(report) + "\n")
     return 0
-
-
-# export and reproduce -----------------------------------------------------------------------
-
-
-def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    from .pipeline.export import export
-    from .pipeline.slicer import SliceError
-
-    if not args.target and not args.run:
-        raise CliError("nothing to export: give --target NAME (one or more) or --run RUN", 2)
-    notebook = Path(args.notebook)
-    run_id = _run_id(store, args.run, args.experiment) if args.run else None
-    try:
-        result = export(
-            store,
-            directory=args.output,
-            notebook=args.notebook,
-            targets=args.target,
-            run=run_id,
-            notebook_file=notebook if notebook.is_file() else None,
-        )
-    except SliceError as exc:
-        raise CliError(str(exc)) from None
-    if args.json:
-        _print_json(result.to_dict(), out)
-    else:
-        out.write(result.summary() + "\n")
-    return 0
-
-
-def cmd_reproduce(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    from .pipeline import reproduce as rp
-
-    run_id = _run_id(store, args.run, args.experiment)
-    try:
-        result = rp.reproduce(
-            store,
-            run_id,
-            directory=args.output,
-            rtol=rp.RTOL if args.rtol is None else args.rtol,
-            atol=rp.ATOL if args.atol is None else args.atol,
-            timeout=args.timeout,
-            extra_args=["--from-snapshots"] if args.from_snapshots else [],
-        )
-    except rp.SliceError as exc:
-        raise CliError(str(exc)) from None
-    if args.json:
-        _print_json(result.to_dict(), out)
-        return 0 if result.ok else 1
-    out.write(reproduce_report(result) + "\n")
-    return 0 if result.ok else 1
-
-
-def reproduce_report(result: Any) -> str:
-    rows = [
-        [
-            c.name,
-            "-" if c.original is None else repr(c.original),
-            "-" if c.reproduced is None else repr(c.reproduced),
-            "yes" if c.equal else "NO",
-        ]
-        for c in result.checks
-    ]
-    parts = []
-    if rows:
-        parts.append(table(["metric", "original", "reproduced", "equal"], rows))
-    else:
-        parts.append("the run recorded no metrics: nothing to compare")
-    if result.returncode != 0:
-        parts.append(f"pipeline.py failed (exit status {result.returncode}):")
-    elif not result.ok and result.stderr.strip():
-        parts.append("pipeline.py said:")
-    if not result.ok:
-        parts.extend("  " + line for line in result.stderr.rstrip().splitlines()[-20:])
-    failed = sum(not c.equal for c in result.checks)
-    verdict = (
-        "reproduced"
-        if result.ok
-        else f"NOT reproduced: {_plural(failed, 'metric')} differ"
-        if result.returncode == 0
-        else "NOT reproduced"
-    )
-    where = f"pipeline in {result.export.directory}, {result.duration:.1f} s"
-    if result.pipeline_run_id:
-        where += f"; recorded as run {result.pipeline_run_id[:8]}"
-    parts.append(f"{verdict} ({where})")
-    return "\n".join(parts)
-
-
-def _glue_order(argv: Sequence[str]) -> list[str]:
-    """``--order -duration`` -> ``--order=-duration``: argparse would take ``-duration`` for an
-    option, and descending order is the common case. Only after ``runs``: elsewhere ``-o``
-    is ``snapshots restore``'s output path."""
-    out: list[str] = []
-    in_runs = False
-    it = iter(argv)
-    for arg in it:
-        if arg == "--store":  # its value is never a command name
-            out.append(arg)
-            value = next(it, None)
-            if value is not None:
-                out.append(value)
-        elif in_runs and arg in ("--order", "-o"):
-            value = next(it, None)
-            out.append(arg if value is None else f"--order={value}")
-        else:
-            in_runs = in_runs or arg == "runs"
-            out.append(arg)
-    return out
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mltrack`` console script; returns the exit code."""
-    parser = build_parser()
-    store: Store | None = None
-    try:
-        args = parser.parse_args(_glue_order(sys.argv[1:] if argv is None else argv))
-        store = open_store(getattr(args, "store", None))
-        return args.func(store, args, sys.stdout)
-    except CliError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.code
-    except ApiError as exc:  # the REST API's refusals: 400 is a bad argument, others exit 1
-        print(f"{PROG}: error: {_one_line(exc.message)}", file=sys.stderr)
-        return 2 if exc.status == 400 else 1
-    except InvalidQuery as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except (RunNotFound, StoreError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:  # e.g. the database went away mid-command
-        print(f"{PROG}: error: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-    except SystemExit as exc:  # --help / --version from argparse
-        return exc.code if isinstance(exc.code, int) else 0
-    except BrokenPipeError:  # `mltrack runs list | head`
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        if store is not None:
-            store.close()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

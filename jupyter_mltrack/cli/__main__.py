@@ -1,0 +1,5 @@
+"""``python -m jupyter_mltrack.cli``."""
+
+from . import main
+
+raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""What every ``mltrack`` command shares: the error type, opening the store, argument types
+and the plain-text table and number formatting, so all commands print alike."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from ..location import URL_ENV, resolve_store_url
+from ..store import RunNotFound, Store
+
+PROG = "mltrack"
+#: Widest a free-text cell gets in a table before it is cut with an ellipsis.
+MAX_CELL = 40
+MAX_METRICS_CELL = 60
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr, with the exit code to use."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line (the usage block hides the actual message)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see '{self.prog} --help')", 2)
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 1000, got {value}")
+    return value
+
+
+def _offset(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
+# the store --------------------------------------------------------------------------------
+
+
+def open_store(url: str | None) -> Store:
+    """Open an existing store; refuse to create one (see the module docstring)."""
+    resolved = resolve_store_url(url)
+    if resolved.startswith("sqlite:///"):
+        db = Path(resolved[len("sqlite:///") :])
+        if not db.exists():
+            if url or os.environ.get(URL_ENV):
+                raise CliError(f"no mltrack store at {db}")
+            raise CliError(
+                f"no mltrack store found (no .mltrack/ in {Path.cwd()} or above); "
+                "pass --store or set MLTRACK_STORE_URL"
+            )
+    try:
+        return Store(resolved)
+    except Exception as exc:  # driver errors carry multi-line details; keep the first line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliError(f"cannot open the store: {first}") from None
+
+
+# formatting -------------------------------------------------------------------------------
+
+
+def _cut(text: str, width: int = MAX_CELL) -> str:
+    text = " ".join(text.split())  # tables are one line per row
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _number(value: float) -> str:
+    """A metric: short, and NaN/inf spelled as Python prints them."""
+    return "nan" if math.isnan(value) else f"{value:.6g}"
+
+
+def _value(value: Any) -> str:
+    """A param: strings bare, anything else as JSON so ``1.0``, ``"1"`` and ``true`` differ."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()
+) -> str:
+    """Columns padded to their widest cell; ``right`` holds the indexes of numeric columns."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)
+        ]
+        return "  ".join(out).rstrip()
+
+    return "\n".join([line(headers)] + [line(r) for r in rows])
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    # Entities already turn NaN/inf into JSON values; allow_nan=False guarantees valid JSON.
+    out.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _one_line(text: object) -> str:
+    """Error texts recorded by other processes may span lines; errors here are one line."""
+    return " ".join(str(text).split())
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
+def _bytes(n: int | None) -> str:
+    """A size as people read it (binary units, as ``du -h``); exact bytes are in ``--json``."""
+    if n is None:
+        return "-"
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _run_id(store: Store, ref: str, experiment: str | None) -> str:
+    try:
+        return store.resolve_run_id(ref, experiment)
+    except RunNotFound:
+        where = f" in experiment {experiment!r}" if experiment else ""
+        raise CliError(f"no run {ref!r}{where}") from None
+
+
+def _publish(dest: Path, write: Callable[[Path], Any], force: bool) -> None:
+    """Write through a temporary file beside ``dest`` and move it into place, so a failed
+    or interrupted write never leaves a partial file, and (without ``force``) a file that
+    appeared meanwhile is still not overwritten: a hard link fails if ``dest`` exists."""
+    if dest.exists() and not force:
+        raise CliError(f"{dest} already exists (pass --force to overwrite it)")
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.mltrack-tmp")
+    try:
+        write(tmp)
+        if force:
+            os.replace(tmp, dest)
+            return
+        try:
+            os.link(tmp, dest)
+        except FileExistsError:
+            raise CliError(f"{dest} already exists (pass --force to overwrite it)") from None
+        except OSError:  # a filesystem without hard links
+            if dest.exists():
+                raise CliError(f"{dest} already exists (pass --force to overwrite it)") from None
+            os.replace(tmp, dest)
+    except OSError as exc:
+        raise CliError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,186 @@
+"""``mltrack export`` and ``mltrack reproduce``: the pipeline commands (the pipeline package is
+imported only when one of them runs)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..store import Store
+from .common import CliError, _plural, _print_json, _run_id, _tolerance, table
+
+EXPORT_HELP = """Write the notebook's latest logged session as a pipeline: what actually ran, in
+the order it ran, sliced back from the targets (named variables, or one run's metrics and
+outputs). Sessions are logged from '%load_ext jupyter_mltrack' on. Files in DIR with the
+same names are replaced."""
+
+
+def add_parsers(
+    commands: argparse._SubParsersAction,
+    store_opt: argparse.ArgumentParser,
+    json_opt: argparse.ArgumentParser,
+) -> None:
+    exp = commands.add_parser(
+        "export",
+        help="write a notebook's pipeline (pipeline.py, params.yaml, requirements.txt)",
+        description=EXPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[store_opt, json_opt],
+    )
+    exp.add_argument(
+        "notebook",
+        metavar="NOTEBOOK",
+        help="the notebook (.ipynb) whose latest logged session to export",
+    )
+    exp.add_argument(
+        "--target",
+        "-t",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a variable the pipeline computes and returns (repeatable)",
+    )
+    exp.add_argument(
+        "--run",
+        "-r",
+        metavar="RUN",
+        help="reproduce this run of the notebook "
+        "(its metrics and outputs) instead of --target variables",
+    )
+    exp.add_argument("--experiment", "-e", metavar="E", help="experiment a --run number refers to")
+    exp.add_argument("--output", "-o", metavar="DIR", required=True, help="folder to write")
+    exp.set_defaults(func=cmd_export)
+
+    rep = commands.add_parser(
+        "reproduce",
+        help="export a run, re-run it in a fresh process and compare its metrics",
+        description="Export RUN as a pipeline, run it with a fresh Python in the folder the"
+        " notebook's kernel started in, and print each metric: original, reproduced, and"
+        " whether they are equal within the tolerances. The pipeline's run is recorded as a"
+        " child of RUN. Exit status 1 when a metric differs or is missing.",
+        parents=[store_opt, json_opt],
+    )
+    rep.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run number")
+    rep.add_argument("--experiment", "-e", metavar="E", help="experiment a run number refers to")
+    rep.add_argument(
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="keep the exported pipeline here (default: a temporary folder)",
+    )
+    rep.add_argument(
+        "--rtol",
+        type=_tolerance,
+        default=None,
+        metavar="X",
+        help="relative tolerance (default 1e-6)",
+    )
+    rep.add_argument(
+        "--atol",
+        type=_tolerance,
+        default=None,
+        metavar="X",
+        help="absolute tolerance (default 1e-12)",
+    )
+    rep.add_argument(
+        "--timeout",
+        type=_tolerance,
+        default=None,
+        metavar="SECONDS",
+        help="give up on the pipeline after this long",
+    )
+    rep.add_argument(
+        "--from-snapshots",
+        action="store_true",
+        help="run on the snapshotted input files the run read, not the current ones",
+    )
+    rep.set_defaults(func=cmd_reproduce)
+
+
+# export and reproduce -----------------------------------------------------------------------
+
+
+def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    from ..pipeline.export import export
+    from ..pipeline.slicer import SliceError
+
+    if not args.target and not args.run:
+        raise CliError("nothing to export: give --target NAME (one or more) or --run RUN", 2)
+    notebook = Path(args.notebook)
+    run_id = _run_id(store, args.run, args.experiment) if args.run else None
+    try:
+        result = export(
+            store,
+            directory=args.output,
+            notebook=args.notebook,
+            targets=args.target,
+            run=run_id,
+            notebook_file=notebook if notebook.is_file() else None,
+        )
+    except SliceError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(result.to_dict(), out)
+    else:
+        out.write(result.summary() + "\n")
+    return 0
+
+
+def cmd_reproduce(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    from ..pipeline import reproduce as rp
+
+    run_id = _run_id(store, args.run, args.experiment)
+    try:
+        result = rp.reproduce(
+            store,
+            run_id,
+            directory=args.output,
+            rtol=rp.RTOL if args.rtol is None else args.rtol,
+            atol=rp.ATOL if args.atol is None else args.atol,
+            timeout=args.timeout,
+            extra_args=["--from-snapshots"] if args.from_snapshots else [],
+        )
+    except rp.SliceError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(result.to_dict(), out)
+        return 0 if result.ok else 1
+    out.write(reproduce_report(result) + "\n")
+    return 0 if result.ok else 1
+
+
+def reproduce_report(result: Any) -> str:
+    rows = [
+        [
+            c.name,
+            "-" if c.original is None else repr(c.original),
+            "-" if c.reproduced is None else repr(c.reproduced),
+            "yes" if c.equal else "NO",
+        ]
+        for c in result.checks
+    ]
+    parts = []
+    if rows:
+        parts.append(table(["metric", "original", "reproduced", "equal"], rows))
+    else:
+        parts.append("the run recorded no metrics: nothing to compare")
+    if result.returncode != 0:
+        parts.append(f"pipeline.py failed (exit status {result.returncode}):")
+    elif not result.ok and result.stderr.strip():
+        parts.append("pipeline.py said:")
+    if not result.ok:
+        parts.extend("  " + line for line in result.stderr.rstrip().splitlines()[-20:])
+    failed = sum(not c.equal for c in result.checks)
+    verdict = (
+        "reproduced"
+        if result.ok
+        else f"NOT reproduced: {_plural(failed, 'metric')} differ"
+        if result.returncode == 0
+        else "NOT reproduced"
+    )
+    where = f"pipeline in {result.export.directory}, {result.duration:.1f} s"
+    if result.pipeline_run_id:
+        where += f"; recorded as run {result.pipeline_run_id[:8]}"
+    parts.append(f"{verdict} ({where})")
+    return "\n".join(parts)

@@ -1,0 +1,297 @@
+"""``mltrack runs compare --html``: the comparison as one standalone HTML file.
+
+The file is meant to be attached to a pull request or mailed, and opened anywhere without a
+network: plotly.js is embedded once (with the first chart; the other charts use that copy),
+there is no external script, stylesheet or font, and images from the runs' outputs are
+inlined as data URLs. Everything that comes from the store (run names, params, code, output
+text) is HTML-escaped; plotly escapes ``<``/``>`` in the figures' JSON itself. Rich HTML
+outputs of the runs are shown as their plain text, never as markup: a report must not run
+what a notebook printed.
+
+plotly is imported here only, when a report is asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .compare import (
+    _attribute,
+    cell,
+    data_cell,
+    data_differs,
+    metric_cell,
+    output_cell,
+    signed,
+)
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+#: Output images inlined in the report (other binary outputs are named, not shown).
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
+#: An inlined image larger than this (base64 characters) is named instead: reports stay small.
+MAX_IMAGE = 2_000_000
+
+STYLE = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em 2em;
+       color: #1f2328; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
+h3 { font-size: 1em; } h4 { font-size: .9em; margin: .6em 0 .2em; }
+table { border-collapse: collapse; margin: .5em 0; }
+th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.num { font-variant-numeric: tabular-nums; }
+tr.differs td:first-child { border-left: 3px solid #bf8700; }
+tr.same { color: #57606a; }
+body.differences-only .same { display: none; }
+.better { color: #1a7f37; font-weight: 600; } .worse { color: #cf222e; font-weight: 600; }
+.base { font-weight: 600; }
+pre { background: #f6f8fa; padding: 6px 10px; overflow-x: auto; margin: .3em 0; }
+pre.diff span { display: block; }
+pre.diff .add { background: #dafbe1; } pre.diff .del { background: #ffebe9; }
+pre.diff .hunk { color: #8250df; }
+.note { color: #57606a; }
+.chart { margin: 1em 0; }
+img.output { max-width: 480px; }
+"""
+
+#: Checkbox toggling identical rows (no network, no library).
+SCRIPT = """
+document.getElementById("mltrack-diff-only").addEventListener("change", function (e) {
+  document.body.classList.toggle("differences-only", e.target.checked);
+});
+"""
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _table(headers: Sequence[str], rows: Sequence[tuple[bool | None, Sequence[str]]]) -> str:
+    """``rows``: (differs, cells already escaped/marked up); ``None``: a row always shown."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    kinds = {True: ' class="differs"', False: ' class="same"', None: ""}
+    body = "".join(
+        f"<tr{kinds[differs]}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+        for differs, cells in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _metric_html(metric: Mapping[str, Any], i: int) -> str:
+    text = esc(metric_cell(metric, i, baseline=i == 0))
+    verdict = metric["verdicts"][i]
+    if verdict in ("better", "worse"):
+        return f'<span class="{verdict}">{text}</span>'
+    return text
+
+
+def _diff_pre(diff: Mapping[str, Any] | None) -> str:
+    if diff is None:
+        return '<p class="note">not recorded</p>'
+    if diff.get("same"):
+        return '<p class="note">same as the baseline</p>'
+    out = []  # a block per line: a changed line's background spans the width
+    for hunk in diff.get("hunks") or []:
+        out.append(f'<span class="hunk">{esc(hunk.get("header", "@@"))}</span>')
+        for line in hunk.get("lines", []):
+            kind = "add" if line.startswith("+") else "del" if line.startswith("-") else "ctx"
+            out.append(f'<span class="{kind}">{esc(line) or " "}</span>')
+    return '<pre class="diff">' + "".join(out) + "</pre>"
+
+
+def _output_html(item: Mapping[str, Any] | None) -> str:
+    """An output of a run: an inlined image when it is one, else its text (escaped)."""
+    if item is None:
+        return "-"
+    data = item.get("data") or {}
+    for mime in IMAGE_TYPES:
+        raw = data.get(mime)
+        if isinstance(raw, list):
+            raw = "".join(raw)
+        if isinstance(raw, str) and len(raw) <= MAX_IMAGE:
+            compact = "".join(raw.split())
+            try:
+                base64.b64decode(compact, validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            return f'<img class="output" alt="{esc(mime)}" src="data:{mime};base64,{compact}">'
+    return f"<pre>{esc(output_cell(item))}</pre>"
+
+
+def _sections(data: Mapping[str, Any]) -> list[str]:
+    runs = data["runs"]
+    n = len(runs)
+    labels = [str(r.get("label") or f"#{r.get('number')}") for r in runs]
+    heads = [labels[0] + " (baseline)"] + labels[1:]
+    out: list[str] = []
+
+    run_rows: list[tuple[bool | None, list[str]]] = [
+        (
+            None,
+            [
+                f'<span class="base">{esc(labels[i])}</span>' if i == 0 else esc(labels[i]),
+                f"<code>{esc(r['id'])}</code>",
+                esc(r.get("experiment") or "-"),
+                esc(r.get("name") or "-"),
+                esc(r.get("status") or "-"),
+            ],
+        )
+        for i, r in enumerate(runs)
+    ]
+    out.append("<h2>Runs</h2>" + _table(["run", "id", "experiment", "name", "status"], run_rows))
+
+    def section(title: str, headers: list[str], rows: list[tuple[bool, list[str]]]) -> None:
+        if rows:
+            out.append(f"<h2>{esc(title)}</h2>" + _table(headers, rows))
+
+    rows = []
+    for p in data.get("params", []):
+        cells = [f"<code>{esc(p['key'])}</code>"]
+        for i, value in enumerate(p["values"]):
+            text = cell(value, 200)
+            change = (p.get("changes") or [None] * n)[i]
+            cells.append(esc(text + (f" ({signed(change)})" if i and change else "")))
+        rows.append((bool(p.get("differs")), cells))
+    section("Params", ["param", *heads], rows)
+
+    rows = []
+    for m in data.get("metrics", []):
+        how = f"{m.get('reducer', 'last')}, {m.get('goal', '?')}"
+        cells = [f"<code>{esc(m['key'])}</code>", esc(how)]
+        cells += [_metric_html(m, i) for i in range(n)]
+        rows.append((bool(m.get("differs")), cells))
+    section("Metrics", ["metric", "reducer, goal", *heads], rows)
+
+    rows = [
+        (
+            bool(a.get("differs")),
+            [esc(a["key"]), *(esc(_attribute(a["key"], v)) for v in a["values"])],
+        )
+        for a in data.get("attributes", [])
+    ]
+    section("Attributes", ["attribute", *heads], rows)
+
+    env = data.get("environment") or {}
+    grades = [
+        {c["name"]: c.get("grade", "") for c in (d or {}).get("changed", [])}
+        for d in env.get("diffs") or [None] * n
+    ]
+    rows = []
+    for pkg in env.get("packages", []):
+        cells = [esc(pkg["name"])]
+        for i, version in enumerate(pkg["values"]):
+            grade = grades[i].get(pkg["name"]) if i < len(grades) else None
+            cells.append(esc(cell(version) + (f" ({grade})" if grade else "")))
+        rows.append((bool(pkg.get("differs")), cells))
+    section("Packages", ["package", *heads], rows)
+
+    code = data.get("code") or {}
+    diffs = code.get("diffs") or []
+    code_parts = []
+    for i, diff in enumerate(diffs):
+        if i == 0:
+            continue
+        diff = diff or {}
+        same = all(d is None or d.get("same") for d in (diff.get("cell"), diff.get("dependencies")))
+        code_parts.append(
+            f'<div class="{"same" if same else "differs"}">'
+            f"<h3>{esc(labels[i])} against {esc(labels[0])}</h3>"
+            f"<h4>cell</h4>{_diff_pre(diff.get('cell'))}"
+            f"<h4>dependencies</h4>{_diff_pre(diff.get('dependencies'))}</div>"
+        )
+    base_code = (code.get("runs") or [{}])[0] or {}
+    if base_code.get("cell"):
+        code_parts.append(
+            f"<details><summary>{esc(labels[0])}'s cell</summary>"
+            f"<pre>{esc(base_code['cell'])}</pre></details>"
+        )
+    if code_parts:
+        out.append("<h2>Code</h2>" + "".join(code_parts))
+
+    rows = []
+    for d in data.get("data", []):
+        name = d.get("name") or d.get("path") or "?"
+        cells = [esc(d.get("role", "?")), esc(name)] + [esc(data_cell(d, i)) for i in range(n)]
+        rows.append((data_differs(d), cells))
+    section("Data", ["role", "name", *heads], rows)
+
+    rows = [
+        (not o.get("same"), [esc(o.get("index", "?")), *(_output_html(it) for it in o["items"])])
+        for o in data.get("outputs", [])
+    ]
+    section("Outputs", ["#", *heads], rows)
+    return out
+
+
+def _charts(store: Store, comparison: Any, data: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The figures (curves, bars, parallel coordinates) as HTML, plotly.js embedded with the
+    first; a chart that cannot be drawn for these runs is named with the reason instead."""
+    from ..compare import CompareError
+    from ..compare.charts import bars_figure, curves_figure, parallel_figure
+
+    ids = [r["id"] for r in data["runs"]]
+    metrics = data.get("metrics", [])
+    wanted: list[tuple[str, Callable[[], Any]]] = []
+    with_series = [m["key"] for m in metrics if m.get("has_series")]
+    if with_series:
+        wanted.append(("Metric curves", lambda: curves_figure(store, ids, with_series)))
+    if metrics:
+        wanted.append(("Metrics (reduced)", lambda: bars_figure(comparison)))
+    if any(p.get("differs") for p in data.get("params", [])):
+        wanted.append(("Parameters", lambda: parallel_figure(store, runs=ids)))
+    divs: list[str] = []
+    notes: list[str] = []
+    for title, build in wanted:
+        try:
+            fig = build()
+        except CompareError as exc:  # e.g. nothing to draw for these runs
+            notes.append(f"{title}: not drawn ({exc})")
+            continue
+        div = fig.to_html(
+            full_html=False,
+            include_plotlyjs=not divs,  # embedded once, offline; the rest reuse it
+            include_mathjax=False,
+            default_width="100%",
+            config={"displaylogo": False, "responsive": True},
+        )
+        divs.append(f'<div class="chart"><h3>{esc(title)}</h3>{div}</div>')
+    return divs, notes
+
+
+def comparison_html(
+    store: Store, comparison: Any, data: Mapping[str, Any], *, show_all: bool = False
+) -> str:
+    """The standalone report: header, the comparison's tables, the charts."""
+    labels = [str(r.get("label") or f"#{r.get('number')}") for r in data["runs"]]
+    title = f"mltrack: {', '.join(labels)} compared"
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    checked = "" if show_all else " checked"
+    body_class = "" if show_all else ' class="differences-only"'
+    divs, notes = _charts(store, comparison, data)
+    chart_html = "".join(divs) or '<p class="note">no chart for these runs</p>'
+    chart_html += "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head>",
+        f"<body{body_class}>",
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="note">Baseline {esc(labels[0])}; written by <code>mltrack runs compare'
+        f"</code> on {esc(when)}. Changes are against the baseline.</p>",
+        f'<p><label><input type="checkbox" id="mltrack-diff-only"{checked}> '
+        "differences only</label></p>",
+        *_sections(data),
+        "<h2>Charts</h2>",
+        chart_html,
+        f"<script>{SCRIPT}</script>",
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"

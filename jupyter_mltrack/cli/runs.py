@@ -1,0 +1,182 @@
+"""``mltrack runs list`` and ``mltrack runs show`` (``runs compare``/``explain`` live in
+:mod:`.compare`, which adds itself to the ``runs`` group this module creates)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import TextIO
+
+from ..store import Run, RunDetail, RunNotFound, RunStatus, Store
+from .common import (
+    MAX_METRICS_CELL,
+    CliError,
+    _cut,
+    _duration,
+    _limit,
+    _number,
+    _offset,
+    _Parser,
+    _print_json,
+    _value,
+    _when,
+    table,
+)
+
+
+def add_parsers(
+    commands: argparse._SubParsersAction,
+    store_opt: argparse.ArgumentParser,
+    json_opt: argparse.ArgumentParser,
+) -> argparse._SubParsersAction:
+    """Add the ``runs`` group; returns its sub-commands so other modules can add theirs."""
+    runs = commands.add_parser(
+        "runs", help="list, show, compare or explain runs", parents=[store_opt]
+    )
+    runs_commands = runs.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
+    runs_commands.required = True
+    listing = runs_commands.add_parser("list", help="list runs", parents=[store_opt, json_opt])
+    listing.add_argument("--experiment", "-e", metavar="E", help="only this experiment")
+    listing.add_argument("--notebook", "-n", metavar="P", help="only runs of this notebook path")
+    listing.add_argument("--status", "-s", choices=[s.value for s in RunStatus])
+    listing.add_argument(
+        "--order",
+        "-o",
+        metavar="O",
+        default="-start_time",
+        help="start_time, number, name, status, duration or metrics.<key>; "
+        "prefix with - for descending (default: -start_time)",
+    )
+    listing.add_argument("--limit", "-l", type=_limit, default=50, metavar="N")
+    listing.add_argument("--offset", type=_offset, default=0, metavar="N")
+    listing.set_defaults(func=cmd_runs_list)
+
+    show = runs_commands.add_parser(
+        "show", help="everything recorded for one run", parents=[store_opt, json_opt]
+    )
+    show.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run number")
+    show.add_argument("--experiment", "-e", metavar="E", help="experiment a run number refers to")
+    show.set_defaults(func=cmd_runs_show)
+    return runs_commands
+
+
+def runs_table(runs: Sequence[Run]) -> str:
+    rows = []
+    for r in runs:
+        metrics = " ".join(f"{k}={_number(v)}" for k, v in r.metrics.items())
+        rows.append(
+            [
+                str(r.number),
+                r.id[:8],
+                _cut(r.experiment, 24),
+                _cut(r.name or "-", 24),
+                r.status.value,
+                _when(r.start_time),
+                _duration(r.duration),
+                _cut(metrics, MAX_METRICS_CELL),
+            ]
+        )
+    headers = ["#", "ID", "EXPERIMENT", "NAME", "STATUS", "STARTED", "DURATION", "METRICS"]
+    return table(headers, rows, right=frozenset({0, 6}))
+
+
+def run_report(detail: RunDetail) -> str:
+    """``runs show`` as sections of aligned ``key  value`` lines."""
+    run = detail.run
+    lines = [f"Run {run.number} of {run.experiment}  ({run.id})"]
+
+    def section(title: str, pairs: Sequence[tuple[str, str]]) -> None:
+        if not pairs:
+            return
+        lines.append("")
+        lines.append(title)
+        width = max(len(k) for k, _ in pairs)
+        lines.extend(f"  {k.ljust(width)}  {v}".rstrip() for k, v in pairs)
+
+    where = run.notebook_path or "-"
+    if run.execution_count is not None:
+        where += f" [{run.execution_count}]"
+    overview = [
+        ("name", run.name or "-"),
+        ("status", run.status.value),
+        ("started", _when(run.start_time)),
+        ("ended", _when(run.end_time)),
+        ("duration", _duration(run.duration)),
+        ("notebook", where),
+        ("source", run.source),
+    ]
+    if run.tags:
+        overview.append(("tags", ", ".join(f"{k}={v}" if v else k for k, v in run.tags.items())))
+    if run.note:
+        overview.append(("note", " ".join(run.note.split())))
+    if run.parent_run_id:
+        overview.append(("parent", run.parent_run_id))
+    section("Overview", overview)
+    section("Params", [(k, _cut(_value(v), 80)) for k, v in run.params.items()])
+    metrics = []
+    for key, value in run.metrics.items():
+        points = detail.metric_series.get(key, [])
+        extra = f"  ({len(points)} points)" if len(points) > 1 else ""
+        metrics.append((key, _number(value) + extra))
+    section("Metrics (latest)", metrics)
+    env = []
+    if detail.environment is not None:
+        env.append(("python", detail.environment.python))
+        env.append(("platform", detail.environment.platform))
+        env.append(("packages", str(len(detail.environment.packages))))
+    if detail.git_commit:
+        env.append(("git", detail.git_commit + (" (dirty)" if detail.git_dirty else "")))
+    section("Environment", env)
+    if detail.error:
+        lines += [
+            "",
+            "Error",
+            f"  {detail.error.get('ename', '')}: {detail.error.get('evalue', '')}",
+        ]
+    if detail.code:
+        lines += ["", "Code"] + [f"  {line}".rstrip() for line in detail.code.splitlines()]
+    return "\n".join(lines)
+
+
+def cmd_runs_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    runs, total = store.search_runs(
+        experiment=args.experiment,
+        notebook=args.notebook,
+        status=args.status,
+        order=args.order,
+        limit=args.limit,
+        offset=args.offset,
+    )
+    if args.json:
+        _print_json(
+            {
+                "runs": [r.to_dict() for r in runs],
+                "total": total,
+                "limit": args.limit,
+                "offset": args.offset,
+            },
+            out,
+        )
+        return 0
+    if not runs:
+        out.write("no runs match\n" if total or args.offset else "no runs\n")
+        return 0
+    out.write(runs_table(runs) + "\n")
+    if total > len(runs):
+        first = args.offset + 1
+        out.write(f"runs {first}-{args.offset + len(runs)} of {total} (see --limit, --offset)\n")
+    return 0
+
+
+def cmd_runs_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        run_id = store.resolve_run_id(args.run, args.experiment)
+    except RunNotFound:
+        where = f" in experiment {args.experiment!r}" if args.experiment else ""
+        raise CliError(f"no run {args.run!r}{where}") from None
+    detail = store.get_run_detail(run_id)
+    if args.json:
+        _print_json(detail.to_dict(), out)
+    else:
+        out.write(run_report(detail) + "\n")
+    return 0
