@@ -9,12 +9,22 @@ a run actually needs it)::
         mltrack.log_metric("accuracy", 0.93)
     snap = mltrack.snapshot(df, name="train")   # exact, deduplicated dataset snapshot
     df2 = mltrack.load_snapshot("train")        # the same data, dtypes, index and all
+    mltrack.compare(3, 5, 7)                    # a widget: what differs, charts, why
+    mltrack.explain(3, 5, "accuracy")           # ranked reasons the metric changed
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
+# The subpackage ``jupyter_mltrack.compare`` (pure comparison logic) and the function
+# ``mltrack.compare`` share a name. Importing a submodule sets the parent package's attribute
+# to the module, but only when the submodule is first loaded: so the subpackage is imported
+# here, before the function is defined (it is cheap: its names load on first use), and the
+# function below replaces the attribute for good. See ``_ComparePublic`` for the other half.
+from . import compare as _compare_package
 from .capture.api import (
     active_run,
     end_run,
@@ -26,7 +36,13 @@ from .capture.api import (
     set_tags,
     start_run,
 )
+from .capture.api import set_metric_goal as _set_metric_goal
+from .capture.api import wait_pending as _wait_pending
 from .capture.data import diff, load_snapshot, snapshot
+
+if TYPE_CHECKING:
+    from .compare import Explanation, Importance
+    from .widgets.compare import CompareWidget
 
 try:
     from ._version import __version__
@@ -36,19 +52,162 @@ except ImportError:  # running from a source tree that was never built
 __all__ = [
     "__version__",
     "active_run",
+    "compare",
     "diff",
     "end_run",
+    "explain",
     "get_store",
+    "importance",
     "load_snapshot",
     "load_ipython_extension",
     "log_metric",
     "log_metrics",
     "log_params",
+    "set_metric_goal",
     "set_store",
     "set_tags",
     "snapshot",
     "start_run",
 ]
+
+
+def _one_line(exc: BaseException) -> BaseException:
+    """``exc`` shown by IPython as one line (``UnknownRun: no run '9' …``), not a traceback
+    through this package: a wrong run number is the user's to fix, and the frames say
+    nothing about it. IPython asks an exception for ``_render_traceback_`` before formatting
+    one; outside IPython the exception is raised as usual."""
+    line = f"\x1b[0;31m{type(exc).__name__}\x1b[0m: {exc}"
+    exc._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
+    return exc.with_traceback(None)
+
+
+def _compare(*runs: Any, experiment: str | None = None, metric: str | None = None) -> CompareWidget:
+    """Compare runs in the notebook: a widget with a run picker and tabs for the table of what
+    differs (baseline first), the charts and the explanation of a metric's change.
+
+    ``runs`` are named as everywhere: a run number in the current experiment (the notebook's,
+    or ``experiment``), a full id, an id prefix, or a run object. Without runs, the five most
+    recent runs of the experiment are selected. ``metric`` preselects the metric of the charts
+    and of the explanation. Its saved output also shows as static HTML (GitHub, nbviewer).
+    """
+    __tracebackhide__ = True  # IPython: show the user's line and the message, not our frames
+    from .capture.refs import RunRefError, current_experiment, resolve_runs
+    from .compare import CompareError
+
+    exp = experiment or current_experiment()
+    store = get_store()
+    _wait_pending()  # runs that just ended are written in the background
+    try:
+        if runs:
+            ids = resolve_runs(store, runs, exp)
+        else:
+            recent, _total = store.search_runs(experiment=exp, order="-start_time", limit=5)
+            ids = [r.id for r in reversed(recent)]
+            if len(ids) < 2:
+                raise RunRefError(
+                    f"experiment {exp!r} has {len(ids)} run(s): name at least two runs to compare"
+                )
+        if len(ids) < 2:
+            raise CompareError("name at least two different runs to compare")
+        if len(ids) > _compare_package.MAX_RUNS:
+            raise CompareError(
+                f"{len(ids)} runs: compare at most {_compare_package.MAX_RUNS} at a time"
+            )
+        from .widgets.compare import CompareWidget
+
+        return CompareWidget(store, ids, metric=metric)
+    except (RunRefError, CompareError) as exc:
+        raise _one_line(exc) from None
+
+
+class _ComparePublic:
+    """``mltrack.compare(*runs, experiment=None, metric=None)``: the function, which also
+    answers for the subpackage ``jupyter_mltrack.compare`` it shadows.
+
+    Python's ``import jupyter_mltrack.compare.charts as charts`` (and
+    ``import jupyter_mltrack.compare as c``) reads the attribute ``compare`` of this package
+    rather than ``sys.modules``; handing attribute lookups on to the subpackage keeps those
+    imports working while ``mltrack.compare(3, 5)`` stays the function.
+    """
+
+    def __init__(self) -> None:
+        self.__name__ = self.__qualname__ = "compare"
+        self.__doc__ = _compare.__doc__
+        self.__signature__ = inspect.signature(_compare)
+
+    def __call__(
+        self, *runs: Any, experiment: str | None = None, metric: str | None = None
+    ) -> CompareWidget:
+        __tracebackhide__ = True
+        return _compare(*runs, experiment=experiment, metric=metric)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_compare_package, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(_compare_package)) | {"__call__"})
+
+    def __repr__(self) -> str:
+        return "<function jupyter_mltrack.compare(*runs, experiment=None, metric=None)>"
+
+
+compare = _ComparePublic()
+
+
+def explain(a: Any, b: Any, metric: str, *, experiment: str | None = None) -> Explanation:
+    """Why ``metric`` differs between runs ``a`` and ``b``: every factor that differs between
+    them (parameters, code, data, packages, seeds), ranked by the evidence the rest of the
+    experiment gives. Runs are named as in :func:`compare`. The result prints readably and
+    has ``to_dict()``."""
+    __tracebackhide__ = True
+    from .capture.refs import RunRefError, current_experiment, resolve_runs
+    from .compare import CompareError
+    from .compare import explain as _explain
+
+    exp = experiment or current_experiment()
+    store = get_store()
+    _wait_pending()
+    try:
+        ids = resolve_runs(store, [a, b], exp)
+        if len(ids) != 2:
+            raise CompareError("name two different runs to explain a change between")
+        return _explain(store, ids[0], ids[1], metric, experiment=exp)
+    except (RunRefError, CompareError) as exc:
+        raise _one_line(exc) from None
+
+
+def importance(
+    experiment: str | Sequence[str] | None = None, metric: str | None = None
+) -> Importance:
+    """Per parameter, how strongly it goes with ``metric`` across an experiment's runs (rank
+    correlation and, with scikit-learn, random-forest importance). ``experiment`` defaults
+    to the current one."""
+    __tracebackhide__ = True
+    from .capture.refs import current_experiment
+    from .compare import CompareError
+    from .compare import importance as _importance
+
+    if metric is None:
+        raise TypeError("importance() needs the metric: mltrack.importance(experiment, 'acc')")
+    exp = experiment or current_experiment()
+    if exp is None:
+        raise CompareError("no current experiment: pass importance(experiment=NAME, metric=…)")
+    _wait_pending()
+    try:
+        return _importance(get_store(), exp, metric)
+    except CompareError as exc:
+        raise _one_line(exc) from None
+
+
+def set_metric_goal(key: str, goal: str | None, experiment: str | None = None) -> None:
+    """Say whether metric ``key`` is better low (``"min"``) or high (``"max"``) in an
+    experiment (default: the current one), when its name would be guessed wrong; comparisons
+    then call its changes better or worse by it. ``None`` forgets the setting."""
+    from .capture.refs import current_experiment
+
+    _set_metric_goal(key, goal, experiment or current_experiment())
 
 
 def load_ipython_extension(ipython: Any) -> None:

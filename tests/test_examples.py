@@ -83,7 +83,69 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "metrics": {"accuracy": _score, "f1": _score},
         },
     },
+    "compare.ipynb": {
+        **{
+            name: {
+                "source": "notebook",
+                "params": {"alpha": alpha, "EPOCHS": 12, "SEED": 0},
+                "tags": {},
+                "metrics": {"accuracy": _score, "val_accuracy": _score},
+                "series": {"val_accuracy": 12, "accuracy": 1},
+            }
+            for name, alpha in [
+                ("sgd-alpha0.0001", 0.0001),
+                ("sgd-alpha0.01", 0.01),
+                ("sgd-averaged", 0.0001),
+                ("sgd-less-data", 0.0001),
+            ]
+        },
+        **{
+            name: {
+                "source": "notebook",
+                "params": {"C": C},
+                "tags": {},
+                "metrics": {"accuracy": _score},
+            }
+            for name, C in [("logreg-C1", 1.0), ("logreg-C0.01", 0.01)]
+        },
+        "forest": {
+            "source": "notebook",
+            "params": {"n_estimators": 60, "max_depth": 8, "SEED": 0},
+            "tags": {},
+            "metrics": {"accuracy": _score},
+        },
+    },
 }
+
+
+def _outputs_of(nb: Any, source_start: str) -> list[Any]:
+    """The outputs of the one code cell whose source starts with ``source_start``."""
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(source_start)]
+    return cell.outputs
+
+
+def _check_compare_outputs(nb: Any) -> None:
+    """examples/compare.ipynb: the widget carries its static copy; the explanations name the
+    data and the code change the notebook made."""
+    (shown,) = _outputs_of(nb, "mltrack.compare(")
+    data = shown["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data, list(data)
+    static = data["text/html"]
+    for run in ("#1", "#2", "#6", "#7"):
+        assert run in static, run
+    assert "<table" in static and "cdn.plot.ly" in static  # the table and the charts
+    assert "input X_fit" in static and "rows 1257 → 419" in static  # the data change
+    assert "average=True" in static  # the code change, in the diff of run #6's cell
+    (explained,) = _outputs_of(nb, "mltrack.explain(1, 7")
+    text = explained["data"]["text/plain"]
+    assert text.startswith("Why accuracy changed from #1") and "`X_fit`" in text, text
+    (explained,) = _outputs_of(nb, "%mltrack explain 1 6")
+    text = explained["data"]["text/plain"]
+    assert text.startswith("Why accuracy changed from #1") and "[code] cell" in text, text
+
+
+#: Checks of a notebook's own outputs, after it ran.
+OUTPUT_CHECKS = {"compare.ipynb": _check_compare_outputs}
 
 
 def test_examples_exist() -> None:
@@ -149,6 +211,10 @@ def test_example_runs_and_records(
 ) -> None:
     nb, home, seconds = _execute(source, tmp_path, monkeypatch)
     assert seconds < MAX_SECONDS, f"{source.name} took {seconds:.1f}s to execute"
+
+    check_outputs = OUTPUT_CHECKS.get(source.name)
+    if check_outputs is not None:
+        check_outputs(nb)
 
     # The tracker reports its own problems on stderr without failing the cell: none allowed.
     for cell in nb.cells:

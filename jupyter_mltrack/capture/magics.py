@@ -177,7 +177,11 @@ class TrackMagics(Magics, Configurable):
     @line_magic
     def mltrack(self, line: str) -> Any:
         """``%mltrack store [URL]`` show or change the store; ``%mltrack experiment [NAME]``
-        show or set the default experiment; ``%mltrack runs`` list this notebook's runs."""
+        show or set the default experiment; ``%mltrack runs`` list this notebook's runs;
+        ``%mltrack export [-t NAME …] [--run RUN] [-o DIR]`` write a pipeline script;
+        ``%mltrack compare 3 5 7 [-e EXP] [--metric KEY]`` compare runs (a widget);
+        ``%mltrack explain 3 5 --metric KEY`` why a metric changed between two runs.
+        Runs are named by number in the experiment, id or id prefix."""
         words = line.split()
         if not words:
             print(self.mltrack.__doc__)
@@ -201,7 +205,46 @@ class TrackMagics(Magics, Configurable):
             return self._list_runs()
         if cmd == "export":
             return self._export(rest)
-        raise ValueError(f"unknown %mltrack command {cmd!r}; use store, experiment, runs or export")
+        if cmd in ("compare", "explain"):
+            return self._compare(cmd, rest)
+        raise UsageError(
+            f"unknown %mltrack command {cmd!r}; "
+            "use store, experiment, runs, export, compare or explain"
+        )
+
+    def _compare(self, cmd: str, words: list[str]) -> Any:
+        """``%mltrack compare RUN RUN … [-e EXP] [--metric KEY]`` (the compare widget) and
+        ``%mltrack explain A B --metric KEY`` (the explanation), as ``mltrack.compare`` and
+        ``mltrack.explain`` give them; errors are one line, not a traceback."""
+        import argparse
+
+        import jupyter_mltrack
+
+        from ..compare import CompareError
+        from .refs import RunRefError
+
+        class Parser(argparse.ArgumentParser):
+            def error(self, message: str) -> Any:  # argparse would print usage and exit
+                raise UsageError(f"{self.prog}: {message}")
+
+        parser = Parser(prog=f"%mltrack {cmd}", add_help=False)
+        parser.add_argument("runs", nargs="*")
+        parser.add_argument("-e", "--experiment")
+        parser.add_argument("-m", "--metric")
+        args = parser.parse_args(words)
+        if cmd == "explain" and (len(args.runs) != 2 or not args.metric):
+            raise UsageError(
+                "%mltrack explain: name two runs and a metric: %mltrack explain 3 5 --metric KEY"
+            )
+        experiment = args.experiment or self.experiment
+        try:
+            if cmd == "compare":
+                return jupyter_mltrack.compare(
+                    *args.runs, experiment=experiment, metric=args.metric
+                )
+            return jupyter_mltrack.explain(*args.runs, args.metric, experiment=experiment)
+        except (RunRefError, CompareError) as exc:
+            raise UsageError(f"%mltrack {cmd}: {exc}") from None
 
     def _export(self, words: list[str]) -> Any:
         """``%mltrack export [--target NAME ...] [--run RUN] -o DIR``: this session (or the
