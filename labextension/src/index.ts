@@ -18,6 +18,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
+import { compareTracker, openCompare } from './compare';
 import { RunDetailWidget } from './detail';
 import { OPEN_RUN_EVENT, h } from './dom';
 import { exportPipeline } from './handler';
@@ -29,6 +30,7 @@ import {
   nextExportStep,
   withTargets
 } from './pipeline';
+import { MAX_COMPARE, MIN_COMPARE } from './selection';
 import { DEFAULT_SETTINGS, ISidebarSettings, RunsSidebar } from './sidebar';
 
 /** Plugin id (also the id of the settings schema). */
@@ -42,6 +44,12 @@ export namespace CommandIDs {
   export const toggleAllExperiments = 'mltrack:toggle-all-experiments';
   export const exportNotebook = 'mltrack:export-notebook';
   export const exportRun = 'mltrack:export-run';
+  /**
+   * Compare runs: `ids` (and `baseline`) when given, else the runs checked
+   * in the sidebar; from a run's context menu (`fromContextMenu`), that run
+   * as the baseline with the checked ones.
+   */
+  export const compareRuns = 'jupyter-mltrack:compare-runs';
 }
 
 const CATEGORY = 'ML Tracking';
@@ -333,6 +341,89 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return runExport({ run: id });
       }
     });
+    // Compare runs: the sidebar's Compare (N) button, the palette and a
+    // run's context menu (through schema/plugin.json).
+    const compareTarget = (
+      args: ICompareArgs
+    ): { runs: string[]; baseline: string | null; clicked: string | null } => {
+      const given = args.ids ?? args.runs;
+      const ids = Array.isArray(given)
+        ? (given as unknown[]).filter(
+            (id): id is string => typeof id === 'string' && id !== ''
+          )
+        : [];
+      if (ids.length > 0) {
+        const baseline =
+          typeof args.baseline === 'string' && ids.includes(args.baseline)
+            ? args.baseline
+            : ids[0];
+        return { runs: ids, baseline, clicked: null };
+      }
+      // Only a context-menu invocation may look at what was right-clicked:
+      // the application remembers the last right-click forever.
+      const clicked = args.fromContextMenu ? hitRunId() : null;
+      return { ...sidebar.selection.compareTarget(clicked), clicked };
+    };
+    commands.addCommand(CommandIDs.compareRuns, {
+      label: args => {
+        const { runs, clicked } = compareTarget(args);
+        if (
+          !args.fromContextMenu &&
+          runs.length > 0 &&
+          (args.ids ?? args.runs)
+        ) {
+          return `Compare ${runs.length} Runs`;
+        }
+        if (clicked && !sidebar.selection.has(clicked)) {
+          const number = sidebar.model.find(clicked)?.number;
+          const name = number === undefined ? 'Run' : `Run #${number}`;
+          return `Compare ${name} with Selected Runs (${runs.length})`;
+        }
+        return `Compare Selected Runs (${runs.length})`;
+      },
+      caption:
+        'Compare the runs checked in the Runs sidebar side by side: parameters, metrics, charts, code, data, outputs, packages and why a metric changed',
+      icon: runsIcon,
+      isEnabled: args => {
+        const { runs } = compareTarget(args);
+        return runs.length >= MIN_COMPARE && runs.length <= MAX_COMPARE;
+      },
+      execute: async args => {
+        const { runs, baseline } = compareTarget(args);
+        if (runs.length < MIN_COMPARE || runs.length > MAX_COMPARE) {
+          return;
+        }
+        try {
+          return await openCompare(
+            app,
+            rendermime,
+            runs,
+            baseline ? { baseline } : undefined
+          );
+        } catch (reason) {
+          await showErrorMessage('Compare Runs', reason as Error);
+          return undefined;
+        }
+      }
+    });
+    // Open comparisons come back after a reload.
+    if (restorer) {
+      void restorer.restore(compareTracker, {
+        command: CommandIDs.compareRuns,
+        args: view => ({
+          ids: view.runIds,
+          baseline: view.model.baselineId ?? null
+        }),
+        name: view => view.runIds.join(',')
+      });
+    }
+    sidebar.compareRequested.connect(
+      () => void commands.execute(CommandIDs.compareRuns)
+    );
+    sidebar.selectionChanged.connect(() =>
+      commands.notifyCommandChanged(CommandIDs.compareRuns)
+    );
+
     const exportStateChanged = () =>
       commands.notifyCommandChanged(CommandIDs.exportNotebook);
     notebooks?.currentChanged.connect(exportStateChanged);
@@ -343,7 +434,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.openSidebar,
         CommandIDs.refresh,
         CommandIDs.toggleAllExperiments,
-        CommandIDs.exportNotebook
+        CommandIDs.exportNotebook,
+        CommandIDs.compareRuns
       ]) {
         palette.addItem({ command, category: CATEGORY });
       }
@@ -375,6 +467,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
   }
 };
+
+/** Arguments of the compare command (all optional). */
+interface ICompareArgs {
+  readonly [key: string]: unknown;
+  /** Run ids to compare, instead of the sidebar's selection. */
+  readonly ids?: unknown;
+  /** Same as `ids` (the name the compare view's own code uses). */
+  readonly runs?: unknown;
+  /** The baseline, one of `ids`. */
+  readonly baseline?: unknown;
+  /** Set by the run context menu: compare the right-clicked run. */
+  readonly fromContextMenu?: unknown;
+}
 
 /** What `docmanager:open` gives back, as far as the export needs it. */
 interface IOpenedDocument {

@@ -6,6 +6,8 @@
  * unit-tested with plain jest.
  */
 
+import { RunSelection } from './selection';
+
 /** Lifecycle status of a run. */
 export type RunStatus =
   'running' | 'finished' | 'failed' | 'interrupted' | 'crashed';
@@ -260,8 +262,15 @@ export class RunsListModel {
    * Returns `true` when the view must be re-rendered: the first answer, a
    * new revision or a different filter. An unchanged revision for the same
    * filter is skipped.
+   *
+   * The selection survives every answer, except for runs the answer shows
+   * were deleted (see `deletedRuns`).
    */
-  update(response: IRunsResponse, key: string): boolean {
+  update(
+    response: IRunsResponse,
+    key: string,
+    options: IRunsUpdateOptions = {}
+  ): boolean {
     if (
       this._revision !== null &&
       response.revision === this._revision &&
@@ -269,11 +278,23 @@ export class RunsListModel {
     ) {
       return false;
     }
+    const deleted = deletedRuns(
+      { key: this._key, runs: this._runs },
+      { key, runs: response.runs, total: response.total },
+      options.listsEverything ?? false,
+      this._selection.ids
+    );
     this._revision = response.revision;
     this._key = key;
     this._runs = response.runs.slice();
     this._total = response.total;
+    this._selection.forgetDeleted(id => deleted.has(id));
     return true;
+  }
+
+  /** The runs selected for comparison; kept across answers. */
+  get selection(): RunSelection {
+    return this._selection;
   }
 
   /** Forget the current answer so the next one is always rendered. */
@@ -291,6 +312,54 @@ export class RunsListModel {
   private _total = 0;
   private _revision: string | null = null;
   private _key: string | null = null;
+  private _selection = new RunSelection();
+}
+
+/** How an answer of the server was asked for. */
+export interface IRunsUpdateOptions {
+  /**
+   * The filter lists every run of the store (no notebook or experiment
+   * scope): a complete answer then names every run that exists.
+   */
+  listsEverything?: boolean;
+}
+
+/**
+ * Selected-or-not, which runs an answer proves deleted.
+ *
+ * Only a complete answer (`total` runs, no page cut off) proves anything:
+ * - a run listed in the previous answer for the same filter and missing
+ *   from this one is gone (runs never leave a scope any other way);
+ * - when the filter lists every run of the store, every run it does not
+ *   list is gone (`known` ids are checked against it).
+ * A run merely hidden by a scope or a filter is never reported.
+ */
+export function deletedRuns(
+  previous: { key: string | null; runs: { id: string }[] },
+  next: { key: string; runs: { id: string }[]; total: number },
+  listsEverything = false,
+  known: Iterable<string> = []
+): Set<string> {
+  const deleted = new Set<string>();
+  if (next.total > next.runs.length) {
+    return deleted;
+  }
+  const listed = new Set(next.runs.map(run => run.id));
+  if (previous.key === next.key) {
+    for (const run of previous.runs) {
+      if (!listed.has(run.id)) {
+        deleted.add(run.id);
+      }
+    }
+  }
+  if (listsEverything) {
+    for (const id of known) {
+      if (!listed.has(id)) {
+        deleted.add(id);
+      }
+    }
+  }
+  return deleted;
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   sortRuns,
   statusClass
 } from './model';
+import { IClickModifiers, RunSelection } from './selection';
 
 /** Settings of the sidebar (see schema/plugin.json). */
 export interface ISidebarSettings {
@@ -104,6 +105,30 @@ export class RunsSidebar extends Widget {
     }
   }
 
+  /**
+   * The runs checked for comparison. It lives in the model, so it outlives
+   * every refresh; call `updateSelection()` after changing it from outside.
+   */
+  get selection(): RunSelection {
+    return this._model.selection;
+  }
+
+  /** Emitted when the runs checked for comparison change. */
+  get selectionChanged(): ISignal<this, RunSelection> {
+    return this._selectionChanged;
+  }
+
+  /** Emitted when the user asks to compare the checked runs. */
+  get compareRequested(): ISignal<this, void> {
+    return this._compareRequested;
+  }
+
+  /** Re-draw the checkboxes and the Compare button after a change. */
+  updateSelection(): void {
+    this._syncSelection();
+    this._selectionChanged.emit(this.selection);
+  }
+
   /** Apply new settings. */
   configure(settings: Partial<ISidebarSettings>): void {
     const previous = this._settings;
@@ -174,16 +199,21 @@ export class RunsSidebar extends Widget {
     const key = filterKey(filter);
     try {
       const response = await requestAPI<IRunsResponse>(runsQuery(filter));
-      const changed = this._model.update(response, key);
+      const before = this.selection.size;
+      const changed = this._model.update(response, key, {
+        listsEverything: effectiveScope(filter).kind === 'all'
+      });
       this._setError(null);
       if (changed) {
         this._renderRows();
         this._runsChanged.emit(this._model);
+        if (this.selection.size !== before) {
+          this._selectionChanged.emit(this.selection);
+        }
         void this._loadExperiments();
       }
-      this._status.textContent = `${this._statusText()} \u00b7 updated ${formatTimestamp(
-        new Date().toISOString()
-      )}`;
+      this._updatedAt = formatTimestamp(new Date().toISOString());
+      this._renderStatus();
     } catch (reason) {
       this._setError(reason);
       throw reason;
@@ -225,9 +255,12 @@ export class RunsSidebar extends Widget {
     const shown = this._visibleRuns().length;
     const total = this._model.total;
     const noun = (n: number) => (n === 1 ? 'run' : 'runs');
-    return total > shown
-      ? `${shown} of ${total} ${noun(total)}`
-      : `${shown} ${noun(shown)}`;
+    const listed =
+      total > shown
+        ? `${shown} of ${total} ${noun(total)}`
+        : `${shown} ${noun(shown)}`;
+    const selected = this.selection.size;
+    return selected > 0 ? `${listed} \u00b7 ${selected} selected` : listed;
   }
 
   private _setError(reason: unknown): void {
@@ -282,6 +315,28 @@ export class RunsSidebar extends Widget {
     });
     this._search.addEventListener('input', () => this._renderRows());
 
+    this._compareButton = h('button', {
+      type: 'button',
+      class: 'jp-mltrack-compare-button jp-mod-styled jp-mod-accept',
+      text: 'Compare (0)'
+    });
+    this._compareButton.addEventListener('click', () => {
+      if (this.selection.buttonState().enabled) {
+        this._compareRequested.emit();
+      }
+    });
+    this._clearButton = h('button', {
+      type: 'button',
+      class: 'jp-mltrack-clear-selection jp-mod-styled jp-mod-reject',
+      text: 'Clear',
+      title: 'Deselect every run'
+    });
+    this._clearButton.addEventListener('click', () => {
+      this.selection.clear();
+      this.updateSelection();
+    });
+    this._hiddenNote = h('span', { class: 'jp-mltrack-selection-hidden' });
+
     this._scope = h('div', { class: 'jp-mltrack-scope' });
     this._status = h('div', { class: 'jp-mltrack-footer' });
     this._error = h('div', { class: 'jp-mltrack-error' });
@@ -313,6 +368,13 @@ export class RunsSidebar extends Widget {
           this._experimentSelect
         ),
         h('div', { class: 'jp-mltrack-controls' }, this._search),
+        h(
+          'div',
+          { class: 'jp-mltrack-controls jp-mltrack-selection-bar' },
+          this._compareButton,
+          this._clearButton,
+          this._hiddenNote
+        ),
         this._error,
         h(
           'div',
@@ -329,6 +391,7 @@ export class RunsSidebar extends Widget {
       )
     );
     this._updateScopeLabel();
+    this._syncSelection();
   }
 
   private _updateScopeLabel(): void {
@@ -375,8 +438,19 @@ export class RunsSidebar extends Widget {
       3
     );
 
-    // Header
+    // Header: "select all visible", then the sortable columns.
     clear(this._thead);
+    this._visibleIds = runs.map(run => run.id);
+    this._selectAll = h('input', {
+      type: 'checkbox',
+      class: 'jp-mltrack-select-all',
+      title: 'Select all visible runs',
+      'aria-label': 'Select all visible runs'
+    });
+    this._selectAll.addEventListener('click', () => {
+      this.selection.toggleAllVisible(this._visibleIds);
+      this.updateSelection();
+    });
     const columns: { key: string; label: string; title?: string }[] = [
       { key: 'number', label: '#' },
       { key: 'name', label: 'Name' },
@@ -385,7 +459,11 @@ export class RunsSidebar extends Widget {
       { key: 'duration', label: 'Duration' },
       ...metrics.map(m => ({ key: `metrics.${m}`, label: m, title: m }))
     ];
-    const headRow = h('tr');
+    const headRow = h(
+      'tr',
+      {},
+      h('th', { class: 'jp-mltrack-col-select' }, this._selectAll)
+    );
     for (const column of columns) {
       const active = this._sort?.replace(/^-/, '') === column.key;
       const arrow = active
@@ -417,6 +495,12 @@ export class RunsSidebar extends Widget {
     // Rows
     clear(this._tbody);
     for (const run of runs) {
+      const checkbox = h('input', {
+        type: 'checkbox',
+        class: 'jp-mltrack-select',
+        title: 'Select for comparison (shift: a range)',
+        'aria-label': `Select run #${run.number} for comparison`
+      });
       const row = h(
         'tr',
         {
@@ -426,8 +510,9 @@ export class RunsSidebar extends Widget {
           tabindex: 0,
           title: `${run.experiment} \u00b7 ${run.notebook_path ?? ''}`
         },
+        h('td', { class: 'jp-mltrack-col-select' }, checkbox),
         h('td', { class: 'jp-mltrack-col-number', text: run.number }),
-        h('td', { class: 'jp-mltrack-col-name', text: run.name }),
+        h('td', { class: 'jp-mltrack-col-name', text: run.name ?? '' }),
         h(
           'td',
           { class: 'jp-mltrack-col-status' },
@@ -458,10 +543,35 @@ export class RunsSidebar extends Widget {
       }
       const open = () => {
         this.selected = run.id;
+        // A later shift-click extends from the run opened last.
+        this.selection.setAnchor(run.id);
         this._runSelected.emit(run.id);
       };
-      row.addEventListener('click', open);
+      checkbox.addEventListener('click', event => {
+        // The box toggles itself; the selection decides, then redraws it.
+        event.stopPropagation();
+        this._clickSelect(run.id, { shift: event.shiftKey });
+      });
+      // Shift-click must not select the table's text.
+      row.addEventListener('mousedown', event => {
+        if (event.shiftKey) {
+          event.preventDefault();
+        }
+      });
+      row.addEventListener('click', event => {
+        if (event.shiftKey || event.ctrlKey || event.metaKey) {
+          this._clickSelect(run.id, {
+            shift: event.shiftKey,
+            toggle: event.ctrlKey || event.metaKey
+          });
+          return;
+        }
+        open();
+      });
       row.addEventListener('keydown', event => {
+        if (event.target === checkbox) {
+          return;
+        }
         if (event.key === 'Enter' || event.key === ' ') {
           event.preventDefault();
           open();
@@ -482,7 +592,54 @@ export class RunsSidebar extends Widget {
     } else {
       this._empty.hidden = true;
     }
-    this._status.textContent = this._statusText();
+    this._syncSelection();
+  }
+
+  /** A checkbox click, or a shift/ctrl/cmd-click on a row. */
+  private _clickSelect(id: string, modifiers: IClickModifiers): void {
+    this.selection.click(this._visibleIds, id, modifiers);
+    this.updateSelection();
+  }
+
+  /** Make the checkboxes, the header box and the button show the selection. */
+  private _syncSelection(): void {
+    const selection = this.selection;
+    for (const row of Array.from(
+      this._tbody.querySelectorAll<HTMLTableRowElement>('tr')
+    )) {
+      const checked = selection.has(row.dataset.runId ?? '');
+      row.classList.toggle('jp-mltrack-checked', checked);
+      row.setAttribute('aria-selected', String(checked));
+      const box = row.querySelector<HTMLInputElement>('.jp-mltrack-select');
+      if (box) {
+        box.checked = checked;
+      }
+    }
+    if (this._selectAll) {
+      const state = selection.allVisibleState(this._visibleIds);
+      this._selectAll.checked = state === 'all';
+      this._selectAll.indeterminate = state === 'some';
+      this._selectAll.disabled = this._visibleIds.length === 0;
+    }
+    const button = selection.buttonState();
+    this._compareButton.textContent = button.label;
+    this._compareButton.disabled = !button.enabled;
+    this._compareButton.title = button.title;
+    this._clearButton.disabled = selection.size === 0;
+    const visible = new Set(this._visibleIds);
+    const hidden = selection.ids.filter(id => !visible.has(id)).length;
+    this._hiddenNote.textContent = hidden > 0 ? `${hidden} not shown` : '';
+    this._hiddenNote.title =
+      hidden > 0
+        ? 'Selected runs hidden by the scope or the filter are compared too'
+        : '';
+    this._renderStatus();
+  }
+
+  /** The footer: how many runs, how many selected, when last updated. */
+  private _renderStatus(): void {
+    const updated = this._updatedAt ? ` \u00b7 updated ${this._updatedAt}` : '';
+    this._status.textContent = `${this._statusText()}${updated}`;
   }
 
   /** Emitted with a run id when the user opens a run. */
@@ -500,6 +657,14 @@ export class RunsSidebar extends Widget {
   private _selected: string | null = null;
   private _runsChanged = new Signal<this, RunsListModel>(this);
   private _runSelected = new Signal<this, string>(this);
+  private _selectionChanged = new Signal<this, RunSelection>(this);
+  private _compareRequested = new Signal<this, void>(this);
+  private _visibleIds: string[] = [];
+  private _updatedAt = '';
+  private _selectAll: HTMLInputElement | null = null;
+  private _compareButton!: HTMLButtonElement;
+  private _clearButton!: HTMLButtonElement;
+  private _hiddenNote!: HTMLSpanElement;
   private _allToggle!: HTMLInputElement;
   private _experimentSelect!: HTMLSelectElement;
   private _search!: HTMLInputElement;

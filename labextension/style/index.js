@@ -1,1 +1,3 @@
 import './base.css';
+import './selection.css';
+import './compare.css';

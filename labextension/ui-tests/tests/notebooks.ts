@@ -28,3 +28,30 @@ export function emptyNotebook(cellId: string): string {
     nbformat_minor: 5
   });
 }
+
+/**
+ * A notebook with these code cells (ids `cell-0`, `cell-1`, …), none run yet.
+ * Uploading the code beats typing it: the editor would auto-indent blocks.
+ */
+export function notebookWithCells(sources: string[]): string {
+  return JSON.stringify({
+    cells: sources.map((source, i) => ({
+      cell_type: 'code',
+      execution_count: null,
+      id: `cell-${i}`,
+      metadata: {},
+      outputs: [],
+      source: source.split(/(?<=\n)/)
+    })),
+    metadata: {
+      kernelspec: {
+        display_name: 'Python 3 (ipykernel)',
+        language: 'python',
+        name: 'python3'
+      },
+      language_info: { name: 'python' }
+    },
+    nbformat: 4,
+    nbformat_minor: 5
+  });
+}

@@ -1,0 +1,513 @@
+import { Widget } from '@lumino/widgets';
+
+import { clear, h } from '../dom';
+import { formatNumber } from '../model';
+import {
+  CompareChange,
+  CompareModel,
+  IComparison,
+  IDataEntry,
+  IDataRow,
+  describeDataDiff,
+  describePackageDiff,
+  errorMessage
+} from './model';
+import { CompareTab, muted, placeholder, runHeader } from './tab';
+
+/**
+ * Data: each dataset the runs read and wrote, its state against the
+ * baseline (same, changed, added, missing) and the snapshot diff's summary;
+ * a changed one opens the full snapshot diff below its row.
+ */
+export class DataTab extends CompareTab {
+  constructor(model: CompareModel) {
+    super(model, 'Data', 'jp-mltrack-compare-data');
+    this._body = new Widget();
+    this._body.addClass('jp-mltrack-compare-body');
+    this.addWidget(this._body);
+  }
+
+  protected render(change: CompareChange): void {
+    const node = this._body.node;
+    const comparison = this.model.comparison;
+    const key = comparison
+      ? JSON.stringify([
+          comparison.runs,
+          comparison.data,
+          this.model.differencesOnly
+        ])
+      : `error:${this.model.error}`;
+    if (key === this._key) {
+      return;
+    }
+    this._key = key;
+    clear(node);
+    if (!comparison) {
+      node.appendChild(placeholder(this.model));
+      return;
+    }
+    const all = comparison.data || [];
+    const rows = all.filter(
+      row =>
+        !this.model.differencesOnly ||
+        row.states.some(state => state !== null && state !== 'same')
+    );
+    if (rows.length === 0) {
+      node.appendChild(
+        muted(
+          all.length
+            ? 'Every run read and wrote the same data.'
+            : 'No datasets recorded.'
+        )
+      );
+      return;
+    }
+    const span = comparison.runs.length + 1;
+    const body = h('tbody');
+    for (const row of rows) {
+      for (const tr of this._row(comparison, row, span)) {
+        body.appendChild(tr);
+      }
+    }
+    node.appendChild(
+      h(
+        'div',
+        { class: 'jp-mltrack-compare-scroll' },
+        h(
+          'table',
+          { class: 'jp-mltrack-compare-table jp-mltrack-compare-data-table' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { text: 'Dataset' }),
+              comparison.runs.map((run, i) =>
+                h(
+                  'th',
+                  { class: 'jp-mltrack-compare-run-header' },
+                  runHeader(run, i === 0)
+                )
+              )
+            )
+          ),
+          body
+        )
+      )
+    );
+  }
+
+  private _row(
+    comparison: IComparison,
+    row: IDataRow,
+    span: number
+  ): HTMLElement[] {
+    const detail = h('tr', { class: 'jp-mltrack-compare-snapshot-diff-row' });
+    detail.hidden = true;
+    const cell = h('td', { colspan: span });
+    detail.appendChild(cell);
+    const base = row.entries[0] ?? null;
+    const differs = row.states.some(
+      state => state !== null && state !== 'same'
+    );
+    const tr = h(
+      'tr',
+      {
+        class: `jp-mltrack-compare-row${differs ? ' jp-mltrack-compare-row-differs' : ''}`,
+        'data-key': `${row.role}:${row.name}`
+      },
+      h(
+        'td',
+        { class: 'jp-mltrack-compare-key', title: row.path ?? row.name },
+        h('span', { class: 'jp-mltrack-compare-data-role', text: row.role }),
+        ' ',
+        h('span', { text: row.name })
+      ),
+      row.entries.map((entry, i) => {
+        const state = i === 0 ? null : (row.states[i] ?? null);
+        const summary =
+          i === 0 ? '' : describeDataDiff(state, row.diffs[i] ?? null);
+        let button: HTMLElement | null = null;
+        if (state === 'changed' && base && entry) {
+          button = h('button', {
+            class: 'jp-mltrack-button jp-mltrack-compare-snapshot-diff',
+            text: 'Snapshot diff',
+            title: `What changed from ${base.short} to ${entry.short}`
+          });
+          button.addEventListener(
+            'click',
+            () =>
+              void this._toggleDiff(
+                detail,
+                cell,
+                base,
+                entry,
+                comparison.runs[i].label
+              )
+          );
+        }
+        return h(
+          'td',
+          {
+            class: `jp-mltrack-compare-value${
+              state && state !== 'same' ? ' jp-mltrack-compare-differs' : ''
+            }`
+          },
+          entry ? entryText(entry) : muted('\u2014'),
+          state
+            ? h('span', {
+                class: `jp-mltrack-compare-state jp-mltrack-compare-state-${state}`,
+                text: state
+              })
+            : null,
+          summary && state !== 'same'
+            ? h('div', {
+                class: 'jp-mltrack-compare-data-summary',
+                text: summary
+              })
+            : null,
+          button
+        );
+      })
+    );
+    return [tr, detail];
+  }
+
+  /** Show (or hide) the snapshot diff of `a` to `b` under a row. */
+  private async _toggleDiff(
+    row: HTMLElement,
+    cell: HTMLElement,
+    a: IDataEntry,
+    b: IDataEntry,
+    label: string
+  ): Promise<void> {
+    const key = `${a.digest}..${b.digest}`;
+    if (!row.hidden && row.dataset.diff === key) {
+      row.hidden = true;
+      return;
+    }
+    row.hidden = false;
+    row.dataset.diff = key;
+    clear(cell);
+    cell.appendChild(
+      h('div', { class: 'jp-mltrack-loading', text: 'Loading the diff\u2026' })
+    );
+    try {
+      const diff = await this.model.snapshotDiff(a.digest, b.digest);
+      if (row.dataset.diff !== key) {
+        return;
+      }
+      clear(cell);
+      cell.appendChild(snapshotDiffView(diff, a, b, label));
+    } catch (reason) {
+      if (row.dataset.diff !== key) {
+        return;
+      }
+      clear(cell);
+      cell.appendChild(
+        h('div', {
+          class: 'jp-mltrack-error',
+          text: `Cannot diff the snapshots: ${errorMessage(reason)}`
+        })
+      );
+    }
+  }
+
+  private _body: Widget;
+  private _key = '';
+}
+
+function entryText(entry: IDataEntry): HTMLElement {
+  const shape =
+    entry.rows !== null && entry.rows !== undefined
+      ? entry.columns !== null && entry.columns !== undefined
+        ? `${entry.rows.toLocaleString('en-US')} \u00d7 ${entry.columns}`
+        : entry.rows.toLocaleString('en-US')
+      : '';
+  return h(
+    'span',
+    { class: 'jp-mltrack-compare-data-entry', title: entry.digest },
+    h('code', { text: entry.short }),
+    ` ${entry.kind}${shape ? ` ${shape}` : ''} `
+  );
+}
+
+/** The `snapshots/{a}/diff/{b}` answer (see docs/rest-api.md), summarised. */
+function snapshotDiffView(
+  diff: { [key: string]: any },
+  a: IDataEntry,
+  b: IDataEntry,
+  label: string
+): HTMLElement {
+  const lines: (HTMLElement | null)[] = [];
+  if (diff.identical) {
+    lines.push(muted('The snapshots hold the same data.'));
+  }
+  if (diff.files) {
+    lines.push(
+      h('div', {
+        text: `File ${diff.files.a_size} \u2192 ${diff.files.b_size} bytes${
+          diff.files.same_content ? ' (same content)' : ''
+        }`
+      })
+    );
+  }
+  if (diff.rows) {
+    lines.push(
+      h('div', {
+        text: `Rows ${diff.rows.a} \u2192 ${diff.rows.b}${
+          diff.rows.delta
+            ? ` (${diff.rows.delta > 0 ? '+' : ''}${diff.rows.delta})`
+            : ''
+        }${diff.appended_rows ? `, ${diff.appended_rows} appended` : ''}`
+      })
+    );
+  }
+  const schema = diff.schema || {};
+  const schemaParts: string[] = [];
+  if (schema.added?.length) {
+    schemaParts.push(`added ${schema.added.join(', ')}`);
+  }
+  if (schema.removed?.length) {
+    schemaParts.push(`removed ${schema.removed.join(', ')}`);
+  }
+  if (schema.dtype_changed?.length) {
+    schemaParts.push(
+      `types ${schema.dtype_changed
+        .map((c: any) => `${c.name} ${c.a} \u2192 ${c.b}`)
+        .join(', ')}`
+    );
+  }
+  if (schema.order_changed) {
+    schemaParts.push('column order changed');
+  }
+  if (schema.index_changed) {
+    schemaParts.push('index changed');
+  }
+  if (schemaParts.length) {
+    lines.push(h('div', { text: `Schema: ${schemaParts.join('; ')}` }));
+  }
+  const columns = (diff.columns || []).filter(
+    (c: any) => c.status !== 'unchanged'
+  );
+  if (columns.length) {
+    lines.push(
+      h(
+        'table',
+        { class: 'jp-mltrack-kv jp-mltrack-compare-column-diff' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { text: 'Column' }),
+            h('th', { text: 'Status' }),
+            h('th', { text: 'Changed blocks' }),
+            h('th', { text: 'Mean' }),
+            h('th', { text: 'Drift' })
+          )
+        ),
+        h(
+          'tbody',
+          {},
+          columns.map((c: any) =>
+            h(
+              'tr',
+              {},
+              h('td', { text: c.name }),
+              h('td', { text: c.status }),
+              h('td', {
+                text:
+                  c.changed_blocks !== undefined && c.blocks !== undefined
+                    ? `${c.changed_blocks} / ${c.blocks}`
+                    : ''
+              }),
+              h('td', { text: meanText(c.stats) }),
+              h('td', {
+                text:
+                  typeof c.drift === 'number'
+                    ? formatNumber(Number(c.drift.toFixed(3)))
+                    : ''
+              })
+            )
+          )
+        )
+      )
+    );
+  }
+  return h(
+    'div',
+    { class: 'jp-mltrack-compare-snapshot-diff-view' },
+    h('div', {
+      class: 'jp-mltrack-compare-snapshot-diff-title',
+      text: `${a.short} (baseline) \u2192 ${b.short} (${label}) \u00b7 ${diff.kind ?? ''}`
+    }),
+    lines
+  );
+}
+
+function meanText(stats: any): string {
+  const a = stats?.a?.mean;
+  const b = stats?.b?.mean;
+  if (typeof a !== 'number' && typeof b !== 'number') {
+    return '';
+  }
+  const f = (v: any) => (typeof v === 'number' ? formatNumber(v) : '\u2014');
+  return `${f(a)} \u2192 ${f(b)}`;
+}
+
+/**
+ * Environment: per run, the packages added, removed and changed against
+ * the baseline (each change graded), and the versions side by side.
+ */
+export class EnvironmentTab extends CompareTab {
+  constructor(model: CompareModel) {
+    super(model, 'Environment', 'jp-mltrack-compare-environment');
+    this._body = new Widget();
+    this._body.addClass('jp-mltrack-compare-body');
+    this.addWidget(this._body);
+  }
+
+  protected render(change: CompareChange): void {
+    const node = this._body.node;
+    const comparison = this.model.comparison;
+    const key = comparison
+      ? JSON.stringify([
+          comparison.runs,
+          comparison.environment,
+          this.model.differencesOnly
+        ])
+      : `error:${this.model.error}`;
+    if (key === this._key) {
+      return;
+    }
+    this._key = key;
+    clear(node);
+    if (!comparison) {
+      node.appendChild(placeholder(this.model));
+      return;
+    }
+    const env = comparison.environment || { packages: [], diffs: [] };
+    const base = comparison.runs[0];
+    for (let i = 1; i < comparison.runs.length; i++) {
+      const run = comparison.runs[i];
+      const diff = env.diffs?.[i] ?? null;
+      const changes = describePackageDiff(diff);
+      const items: HTMLElement[] = [];
+      if (diff) {
+        for (const c of diff.changed) {
+          items.push(
+            h(
+              'li',
+              { 'data-package': c.name },
+              h('span', { class: 'jp-mltrack-compare-package', text: c.name }),
+              ` ${c.from} \u2192 ${c.to} `,
+              h('span', {
+                class: `jp-mltrack-compare-grade jp-mltrack-compare-grade-${c.grade}`,
+                text: c.grade
+              })
+            )
+          );
+        }
+        for (const a of diff.added) {
+          items.push(
+            h(
+              'li',
+              {
+                class: 'jp-mltrack-compare-package-added',
+                'data-package': a.name
+              },
+              h('span', { class: 'jp-mltrack-compare-package', text: a.name }),
+              ` ${a.version} `,
+              h('span', { class: 'jp-mltrack-compare-grade', text: 'added' })
+            )
+          );
+        }
+        for (const r of diff.removed) {
+          items.push(
+            h(
+              'li',
+              {
+                class: 'jp-mltrack-compare-package-removed',
+                'data-package': r.name
+              },
+              h('span', { class: 'jp-mltrack-compare-package', text: r.name }),
+              ` ${r.version} `,
+              h('span', { class: 'jp-mltrack-compare-grade', text: 'removed' })
+            )
+          );
+        }
+      }
+      node.appendChild(
+        h(
+          'section',
+          { class: 'jp-mltrack-compare-env-run', 'data-run-id': run.id },
+          h('h3', {
+            class: 'jp-mltrack-section-title',
+            text: `${base.label} \u2192 ${run.label}`
+          }),
+          changes.length
+            ? h('ul', { class: 'jp-mltrack-compare-package-changes' }, items)
+            : muted(diff ? 'Same packages.' : 'No packages recorded.')
+        )
+      );
+    }
+    const packages = (env.packages || []).filter(
+      p => !this.model.differencesOnly || p.differs
+    );
+    if (packages.length) {
+      node.appendChild(
+        h(
+          'details',
+          { class: 'jp-mltrack-compare-packages', open: packages.length <= 30 },
+          h('summary', {
+            text: `${this.model.differencesOnly ? 'Differing packages' : 'Packages'} (${packages.length})`
+          }),
+          h(
+            'table',
+            { class: 'jp-mltrack-compare-table' },
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                h('th', { text: 'Package' }),
+                comparison.runs.map(run => h('th', { text: run.label }))
+              )
+            ),
+            h(
+              'tbody',
+              {},
+              packages.map(p =>
+                h(
+                  'tr',
+                  {
+                    class: `jp-mltrack-compare-row${p.differs ? ' jp-mltrack-compare-row-differs' : ''}`,
+                    'data-key': p.name
+                  },
+                  h('td', { class: 'jp-mltrack-compare-key', text: p.name }),
+                  p.values.map((v, i) =>
+                    h('td', {
+                      class: `jp-mltrack-compare-value${
+                        i > 0 && v !== p.values[0]
+                          ? ' jp-mltrack-compare-differs'
+                          : ''
+                      }`,
+                      text: v ?? '\u2014'
+                    })
+                  )
+                )
+              )
+            )
+          )
+        )
+      );
+    }
+  }
+
+  private _body: Widget;
+  private _key = '';
+}

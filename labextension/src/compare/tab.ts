@@ -1,0 +1,133 @@
+import { Message } from '@lumino/messaging';
+import { Panel } from '@lumino/widgets';
+
+import { h } from '../dom';
+import { CompareChange, CompareModel, ICompareRun } from './model';
+
+/**
+ * A tab of the compare view. It renders when the model changes while it is
+ * shown, and once when it is shown after changes it missed: hidden tabs do
+ * no work while a live comparison polls.
+ */
+export abstract class CompareTab extends Panel {
+  constructor(model: CompareModel, label: string, className: string) {
+    super();
+    this.model = model;
+    this.title.label = label;
+    this.addClass('jp-mltrack-compare-tab');
+    this.addClass(className);
+    model.changed.connect(this._onModelChanged, this);
+  }
+
+  readonly model: CompareModel;
+
+  /** Render now if shown, else when next shown. */
+  invalidate(change: CompareChange = 'comparison'): void {
+    if (this.isVisible) {
+      this._dirty = false;
+      this.render(change);
+    } else {
+      this._dirty = true;
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.model.changed.disconnect(this._onModelChanged, this);
+    super.dispose();
+  }
+
+  /** Bring the tab up to date with the model. */
+  protected abstract render(change: CompareChange): void;
+
+  /** Which model changes this tab renders (default: answers and options). */
+  protected wants(change: CompareChange): boolean {
+    return change === 'comparison' || change === 'options';
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this._dirty) {
+      this._dirty = false;
+      this.render('comparison');
+    }
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    if (this._dirty && this.isVisible) {
+      this._dirty = false;
+      this.render('comparison');
+    }
+  }
+
+  private _onModelChanged(_: CompareModel, change: CompareChange): void {
+    if (this.wants(change)) {
+      this.invalidate(change);
+    }
+  }
+
+  private _dirty = true;
+}
+
+/** The header cell of a run: its label, name and status. */
+export function runHeader(run: ICompareRun, baseline: boolean): HTMLElement {
+  return h(
+    'span',
+    { class: 'jp-mltrack-compare-run' },
+    h('span', { class: 'jp-mltrack-compare-run-label', text: run.label }),
+    run.name
+      ? h('span', { class: 'jp-mltrack-compare-run-name', text: run.name })
+      : null,
+    h('span', {
+      class: `jp-mltrack-status jp-mltrack-status-${run.status}`,
+      text: run.status
+    }),
+    baseline
+      ? h('span', {
+          class: 'jp-mltrack-compare-baseline-badge',
+          text: 'baseline'
+        })
+      : null
+  );
+}
+
+/** A muted line, e.g. "No code recorded." */
+export function muted(text: string): HTMLElement {
+  return h('div', { class: 'jp-mltrack-muted', text });
+}
+
+/** The placeholder shown before the first answer (or with its error). */
+export function placeholder(model: CompareModel): HTMLElement {
+  if (model.error) {
+    return h('div', {
+      class: 'jp-mltrack-error jp-mltrack-compare-error',
+      text: model.error
+    });
+  }
+  return h('div', {
+    class: 'jp-mltrack-loading',
+    text: 'Comparing runs\u2026'
+  });
+}
+
+/** A unified diff hunk as coloured lines. */
+export function hunkBlock(header: string, lines: string[]): HTMLElement {
+  return h(
+    'pre',
+    { class: 'jp-mltrack-compare-hunk' },
+    h('span', { class: 'jp-mltrack-compare-hunk-header', text: `${header}\n` }),
+    lines.map(line =>
+      h('span', {
+        class: line.startsWith('+')
+          ? 'jp-mltrack-compare-line-added'
+          : line.startsWith('-')
+            ? 'jp-mltrack-compare-line-removed'
+            : 'jp-mltrack-compare-line-context',
+        text: `${line}\n`
+      })
+    )
+  );
+}

@@ -1,0 +1,196 @@
+/**
+ * Wire types of the compare endpoints (`GET /mltrack/api/compare`,
+ * `compare/explain`, `compare/charts`), as /work/coord/CONTRACT.md and
+ * docs/rest-api.md describe them.
+ */
+import { JSONValue } from '../model';
+
+/** A run of a comparison, baseline first. */
+export interface ICompareRun {
+  id: string;
+  number: number;
+  name: string | null;
+  experiment: string;
+  status: string;
+  /** `#3`, or `exp #3` when the runs span several experiments. */
+  label: string;
+}
+
+/** A parameter row: one value per run (`null` where a run lacks it). */
+export interface IParamRow {
+  key: string;
+  values: JSONValue[];
+  differs: boolean;
+  /** Numeric change against the baseline (`null` for the baseline). */
+  changes: (number | null)[];
+}
+
+/** What a metric change means given its goal. */
+export type Verdict = 'better' | 'worse' | 'same';
+
+/** A metric row: one reduced value per run. */
+export interface IMetricRow {
+  key: string;
+  /** The reducer the server applied, e.g. `last`, `step=9`. */
+  reducer: string;
+  goal: 'min' | 'max';
+  values: (number | null)[];
+  /** Step of the chosen point (`null` if none). */
+  steps: (number | null)[];
+  changes: (number | null)[];
+  pct_changes: (number | null)[];
+  verdicts: (Verdict | null)[];
+  differs: boolean;
+  has_series: boolean;
+  max_step: number | null;
+}
+
+/** status, duration, start_time, notebook, … */
+export interface IAttributeRow {
+  key: string;
+  values: JSONValue[];
+  differs: boolean;
+}
+
+export interface IPackageRow {
+  name: string;
+  values: (string | null)[];
+  differs: boolean;
+}
+
+/** How far a package version moved. */
+export type PackageGrade = 'major' | 'minor' | 'patch' | 'other';
+
+/** The packages of a run against the baseline's. */
+export interface IPackageDiff {
+  added: { name: string; version: string }[];
+  removed: { name: string; version: string }[];
+  changed: { name: string; from: string; to: string; grade: PackageGrade }[];
+}
+
+/** A unified diff hunk. */
+export interface IHunk {
+  header: string;
+  old_start: number;
+  old_lines: number;
+  new_start: number;
+  new_lines: number;
+  /** Lines prefixed with ` `, `-` or `+`. */
+  lines: string[];
+}
+
+export interface ITextDiff {
+  same: boolean;
+  hunks: IHunk[];
+}
+
+export interface ICodeSection {
+  runs: { cell: string; dependencies: string | null }[];
+  diffs: ({ cell: ITextDiff; dependencies: ITextDiff } | null)[];
+}
+
+/** A dataset in one run. */
+export interface IDataEntry {
+  digest: string;
+  short: string;
+  kind: string;
+  rows: number | null;
+  columns: number | null;
+}
+
+export type DataState = 'same' | 'changed' | 'added' | 'missing';
+
+/** Summary of a dataset's change against the baseline's. */
+export interface IDataDiff {
+  rows: [number | null, number | null] | null;
+  schema_changed: boolean;
+  changed_columns: string[];
+  added_columns: string[];
+  removed_columns: string[];
+  drift: { column: string; psi: number }[];
+}
+
+export interface IDataRow {
+  role: 'input' | 'output';
+  name: string;
+  path: string | null;
+  entries: (IDataEntry | null)[];
+  states: (DataState | null)[];
+  diffs: (IDataDiff | null)[];
+}
+
+export interface IOutputRow {
+  index: number;
+  /** nbformat v4 output dicts (`null` where a run has no output there). */
+  items: ({ [key: string]: any } | null)[];
+  same: boolean;
+  text_diffs: (ITextDiff | null)[];
+}
+
+/** `GET /mltrack/api/compare`. */
+export interface IComparison {
+  baseline: string;
+  runs: ICompareRun[];
+  params: IParamRow[];
+  metrics: IMetricRow[];
+  attributes: IAttributeRow[];
+  environment: {
+    packages: IPackageRow[];
+    diffs: (IPackageDiff | null)[];
+  };
+  code: ICodeSection;
+  data: IDataRow[];
+  outputs: IOutputRow[];
+}
+
+export type FactorKind =
+  'param' | 'code' | 'data' | 'package' | 'seed' | 'environment';
+
+export type FactorStatus = 'supported' | 'confounded' | 'untested';
+
+/** A ranked reason of a metric change. */
+export interface IFactor {
+  rank: number;
+  kind: FactorKind | string;
+  key: string;
+  a: JSONValue;
+  b: JSONValue;
+  detail: string | null;
+  status: FactorStatus | string;
+  score: number;
+  estimate: number | null;
+  evidence: {
+    pairs?: number;
+    pair_mean?: number | null;
+    pair_std?: number | null;
+    spearman?: number | null;
+    rf_importance?: number | null;
+    pair_runs?: [string, string][];
+  };
+  group: number | null;
+  sentence: string;
+}
+
+/** `GET /mltrack/api/compare/explain`. */
+export interface IExplanation {
+  metric: string;
+  goal: 'min' | 'max';
+  a: { id: string; label: string; value: number | null };
+  b: { id: string; label: string; value: number | null };
+  change: number | null;
+  /** Share of the change the evidence accounts for (0..1). */
+  explained: number | null;
+  sklearn: boolean;
+  runs_considered: number;
+  factors: IFactor[];
+  groups: { factors: string[]; sentence: string }[];
+  notes: string[];
+}
+
+/** A plotly figure as `compare/charts` answers it. */
+export interface IFigure {
+  data: any[];
+  layout: { [key: string]: any };
+  frames?: any[];
+  config?: { [key: string]: any };
+}

@@ -1,0 +1,413 @@
+import {
+  expect,
+  IJupyterLabPageFixture,
+  test,
+  TestInfo
+} from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+
+import { notebookWithCells } from './notebooks';
+
+/**
+ * Compare runs end to end: runs are selected in the Runs sidebar (checkbox,
+ * shift-click range, ctrl-click toggle, select all visible), the selection
+ * survives the sidebar's refreshes, Compare (N) opens the comparison in the
+ * main area: the differing parameter is highlighted, a plotly chart renders,
+ * the code diff shows the changed line, and Why? names the planted cause.
+ * Also: how long the comparison of 10 runs takes to show (reported), and the
+ * notebook widget of `mltrack.compare(...)` shown once in JupyterLab.
+ */
+
+/**
+ * A tracked cell: `lr` is its one parameter; the loss curve gives the
+ * charts a series, `acc` depends on `lr` (and on the planted line).
+ */
+function trainingCell(lr: string, planted = false): string {
+  return [
+    '%%track',
+    `lr = ${lr}`,
+    'for step in range(20):',
+    '    mltrack.log_metric("loss", round(1.0 / (1.0 + step * lr * 10), 5), step=step)',
+    planted ? 'acc = round(0.8 + lr + 0.05, 5)' : 'acc = round(0.8 + lr, 5)',
+    'mltrack.log_metric("acc", acc)'
+  ].join('\n');
+}
+
+/** The line the fourth run changed: the planted cause of its better acc. */
+const PLANTED_LINE = 'acc = round(0.8 + lr + 0.05, 5)';
+
+/** Ctrl on Linux and Windows, Cmd on macOS: the "toggle" modifier. */
+const TOGGLE = process.platform === 'darwin' ? 'Meta' : 'Control';
+
+/** Upload a notebook with these cells and open it (nothing run yet). */
+async function openNotebook(
+  page: IJupyterLabPageFixture,
+  path: string,
+  cells: string[]
+): Promise<string> {
+  const name = path.split('/').pop()!;
+  await page.contents.uploadContent(notebookWithCells(cells), 'text', path);
+  await page.notebook.openByPath(path);
+  await page.notebook.activate(name);
+  return name;
+}
+
+/** Run cells `from` to `to` (included), each to its end. */
+async function runCells(
+  page: IJupyterLabPageFixture,
+  from: number,
+  to: number
+): Promise<void> {
+  for (let i = from; i <= to; i++) {
+    await page.notebook.runCell(i);
+  }
+}
+
+async function openSidebar(page: IJupyterLabPageFixture): Promise<Locator> {
+  await page.evaluate(async () => {
+    await window.jupyterapp.commands.execute('mltrack:open-sidebar');
+  });
+  const sidebar = page.locator('#jp-mltrack-sidebar');
+  await expect(sidebar).toBeVisible();
+  return sidebar;
+}
+
+/** A screenshot in the test's output folder, attached to its report. */
+async function shot(
+  target: IJupyterLabPageFixture | Locator,
+  testInfo: TestInfo,
+  name: string
+): Promise<void> {
+  const path = testInfo.outputPath(`${name}.png`);
+  await target.screenshot({ path });
+  await testInfo.attach(name, { path, contentType: 'image/png' });
+}
+
+/** Errors the page raised, and console errors naming mltrack. */
+function collectErrors(page: IJupyterLabPageFixture): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', error => errors.push(error.message));
+  page.on('console', message => {
+    if (message.type() === 'error' && /mltrack/i.test(message.text())) {
+      errors.push(message.text());
+    }
+  });
+  return errors;
+}
+
+/** The tab of the compare view called `label`, clicked. */
+async function showTab(view: Locator, label: string): Promise<void> {
+  await view.locator('.lm-TabBar-tab', { hasText: label }).first().click();
+}
+
+test.describe('compare runs', () => {
+  // Wide enough for four runs side by side.
+  test.use({ viewport: { width: 1440, height: 900 } });
+
+  test('select runs in the sidebar and compare them', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    const errors = collectErrors(page);
+    const notebook = await openNotebook(
+      page,
+      `${tmpPath}/mltrack-compare.ipynb`,
+      [
+        '%load_ext jupyter_mltrack',
+        trainingCell('0.1'),
+        trainingCell('0.01'),
+        trainingCell('0.001'),
+        trainingCell('0.01', true)
+      ]
+    );
+    await runCells(page, 0, 3);
+    await expect(page.locator('.jp-mltrack-card')).toHaveCount(3);
+
+    const sidebar = await openSidebar(page);
+    const rows = sidebar.locator('.jp-mltrack-run-row');
+    await expect(rows).toHaveCount(3, { timeout: 5000 });
+    const row = (n: number) =>
+      sidebar.locator(`.jp-mltrack-run-row[data-run-number="${n}"]`);
+    const box = (n: number) => row(n).locator('.jp-mltrack-select');
+    const button = sidebar.locator('.jp-mltrack-compare-button');
+    const selectAll = sidebar.locator('.jp-mltrack-select-all');
+
+    // Nothing selected: the button cannot compare.
+    await expect(button).toHaveText('Compare (0)');
+    await expect(button).toBeDisabled();
+
+    // Select all visible, then none.
+    await selectAll.click();
+    await expect(sidebar.locator('.jp-mltrack-select:checked')).toHaveCount(3);
+    await expect(button).toHaveText('Compare (3)');
+    await selectAll.click();
+    await expect(sidebar.locator('.jp-mltrack-select:checked')).toHaveCount(0);
+
+    // One run: still disabled. The first one checked is the baseline: #2.
+    await box(2).click();
+    await expect(box(2)).toBeChecked();
+    await expect(button).toHaveText('Compare (1)');
+    await expect(button).toBeDisabled();
+    // Shift-click: the range from #2 to #1.
+    await box(1).click({ modifiers: ['Shift'] });
+    await expect(box(1)).toBeChecked();
+    await expect(box(3)).not.toBeChecked();
+    await expect(button).toHaveText('Compare (2)');
+    await expect(button).toBeEnabled();
+    // The header box shows a partial selection.
+    expect(
+      await selectAll.evaluate(el => (el as HTMLInputElement).indeterminate)
+    ).toBe(true);
+    // Ctrl/cmd-click on a row toggles it without opening it.
+    await row(3).click({ modifiers: [TOGGLE] });
+    await expect(box(3)).toBeChecked();
+    await expect(row(3)).toHaveClass(/jp-mltrack-checked/);
+    await expect(page.locator('.jp-mltrack-detail')).toHaveCount(0);
+    await expect(selectAll).toBeChecked();
+
+    // A new run arrives: the list refreshes, the selection stays.
+    await page.notebook.activate(notebook);
+    await runCells(page, 4, 4);
+    await expect(rows).toHaveCount(4, { timeout: 5000 });
+    for (const n of [1, 2, 3]) {
+      await expect(box(n)).toBeChecked();
+    }
+    await expect(box(4)).not.toBeChecked();
+    await expect(button).toHaveText('Compare (3)');
+    // ...and through a few more polls (one a second).
+    await page.waitForTimeout(2500);
+    await expect(sidebar.locator('.jp-mltrack-select:checked')).toHaveCount(3);
+
+    // The context menu of a run that is not selected compares it with the
+    // selection.
+    const menu = page.locator('.lm-Menu-content');
+    await row(4).click({ button: 'right' });
+    await expect(
+      menu.locator('.lm-Menu-item:not(.lm-mod-disabled)', {
+        hasText: 'Compare Run #4 with Selected Runs (4)'
+      })
+    ).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(menu).toHaveCount(0);
+
+    await row(4).click({ modifiers: [TOGGLE] });
+    await expect(button).toHaveText('Compare (4)');
+    await expect(sidebar.locator('.jp-mltrack-footer')).toContainText(
+      '4 selected'
+    );
+    await shot(sidebar, testInfo, 'compare-sidebar-selection');
+
+    // A selected run's context menu compares the selection; so does the
+    // command palette's entry.
+    await row(4).click({ button: 'right' });
+    await expect(
+      menu.locator('.lm-Menu-item', { hasText: 'Compare Selected Runs (4)' })
+    ).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(menu).toHaveCount(0);
+    expect(
+      await page.evaluate(() => {
+        const { commands } = window.jupyterapp;
+        const id = 'jupyter-mltrack:compare-runs';
+        return [commands.label(id), commands.isEnabled(id)];
+      })
+    ).toEqual(['Compare Selected Runs (4)', true]);
+
+    // Compare.
+    await button.click();
+    const view = page.locator('.jp-mltrack-compare');
+    await expect(view).toBeVisible();
+    // One tab per comparison, titled with the run numbers, baseline first.
+    await expect(
+      page.locator('#jp-main-dock-panel .lm-TabBar-tab.jp-mod-current')
+    ).toContainText(/#2.*#1.*#3.*#4/);
+
+    // Overview: the parameter that differs is highlighted.
+    const table = view.locator('.jp-mltrack-compare-table');
+    await expect(table).toBeVisible();
+    const lrRow = table.locator(
+      '[data-section="params"] .jp-mltrack-compare-row[data-key="lr"]'
+    );
+    await expect(lrRow).toHaveClass(/jp-mltrack-compare-row-differs/);
+    await expect(lrRow.locator('.jp-mltrack-compare-differs')).toHaveCount(2);
+    await shot(page, testInfo, 'compare-overview');
+
+    // Charts: plotly draws them through rendermime.
+    await showTab(view, 'Charts');
+    const plot = view.locator('.js-plotly-plot').first();
+    await expect(plot).toBeVisible({ timeout: 30000 });
+    await expect(plot.locator('.main-svg').first()).toBeVisible();
+    await shot(page, testInfo, 'compare-charts');
+
+    // Code: the merge view shows the planted line against the baseline.
+    await showTab(view, 'Code');
+    const plantedId = await row(4).getAttribute('data-run-id');
+    const planted = view.locator(
+      `.jp-mltrack-compare-code-run[data-run-id="${plantedId}"] .jp-mltrack-compare-code-block[data-part="cell"]`
+    );
+    await expect(planted.locator('.cm-mergeView')).toBeVisible();
+    // The baseline's line on one side, the planted one on the other.
+    await expect(
+      planted.locator('.cm-changedLine', { hasText: PLANTED_LINE })
+    ).toHaveCount(1);
+    await expect(
+      planted.locator('.cm-changedLine', {
+        hasText: 'acc = round(0.8 + lr, 5)'
+      })
+    ).toHaveCount(1);
+    await planted.scrollIntoViewIfNeeded();
+    await shot(page, testInfo, 'compare-code');
+
+    // Why?: acc between the baseline #2 and the planted #4 is explained by
+    // the changed line.
+    await showTab(view, 'Why?');
+    const why = view.locator('.jp-mltrack-compare-why');
+    await expect(why).toBeVisible();
+    await why.locator('.jp-mltrack-compare-why-metric').selectOption('acc');
+    await why
+      .locator('.jp-mltrack-compare-why-a')
+      .selectOption({ label: '#2' });
+    await why
+      .locator('.jp-mltrack-compare-why-b')
+      .selectOption({ label: '#4' });
+    await why.locator('.jp-mltrack-compare-why-explain').click();
+    await expect(why.locator('.jp-mltrack-compare-why-headline')).toContainText(
+      'from #2 to #4'
+    );
+    const first = why.locator('.jp-mltrack-compare-factor').first();
+    await expect(first).toBeVisible({ timeout: 30000 });
+    await expect(first).toHaveAttribute('data-kind', 'code');
+    await expect(first).toContainText('0.05');
+    await shot(page, testInfo, 'compare-why');
+
+    expect(errors).toEqual([]);
+  });
+
+  test('opens a comparison of 10 runs (time reported)', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    const errors = collectErrors(page);
+    // Ten runs, each with two parameters and two metrics of 200 steps.
+    await openNotebook(page, `${tmpPath}/mltrack-compare-ten.ipynb`, [
+      [
+        '%load_ext jupyter_mltrack',
+        'import math',
+        'for i in range(10):',
+        '    lr = 10 ** -(1 + i / 3)',
+        '    with mltrack.start_run(f"ten-{i}", params={"lr": lr, "depth": 2 + i % 3}):',
+        '        for step in range(200):',
+        '            decay = math.exp(-step * lr)',
+        '            mltrack.log_metrics({"loss": decay, "acc": 1 - decay / 2}, step=step)'
+      ].join('\n')
+    ]);
+    await runCells(page, 0, 0);
+
+    const sidebar = await openSidebar(page);
+    await expect(sidebar.locator('.jp-mltrack-run-row')).toHaveCount(10, {
+      timeout: 10000
+    });
+    await sidebar.locator('.jp-mltrack-select-all').click();
+    const button = sidebar.locator('.jp-mltrack-compare-button');
+    await expect(button).toHaveText('Compare (10)');
+
+    // Timed in the page: from the click to the overview table on screen
+    // (in the DOM, then the next frame painted). Three times: the first
+    // open, then two more after closing the tab.
+    const table = page.locator('.jp-mltrack-compare .jp-mltrack-compare-table');
+    const times: { shown: number; inserted: number }[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) {
+        await page.evaluate(async () => {
+          await window.jupyterapp.commands.execute('application:close');
+        });
+        await expect(page.locator('.jp-mltrack-compare')).toHaveCount(0);
+      }
+      await page.evaluate(() => {
+        const timing: { [key: string]: number } = {};
+        (window as any).__mltrackCompareTiming = timing;
+        const button = document.querySelector('.jp-mltrack-compare-button')!;
+        button.addEventListener(
+          'click',
+          () => {
+            timing.click = performance.now();
+          },
+          { capture: true, once: true }
+        );
+        const observer = new MutationObserver(() => {
+          const found = document.querySelector<HTMLElement>(
+            '.jp-mltrack-compare .jp-mltrack-compare-table'
+          );
+          if (timing.click !== undefined && found && found.offsetParent) {
+            observer.disconnect();
+            timing.inserted = performance.now();
+            requestAnimationFrame(() => {
+              timing.painted = performance.now();
+            });
+          }
+        });
+        observer.observe(document.body, { childList: true, subtree: true });
+      });
+      await button.click();
+      await expect(table).toBeVisible();
+      await expect(
+        table.locator('thead .jp-mltrack-compare-run-header')
+      ).toHaveCount(10);
+      await page.waitForFunction(
+        () => (window as any).__mltrackCompareTiming.painted !== undefined
+      );
+      const timing = await page.evaluate(
+        () => (window as any).__mltrackCompareTiming
+      );
+      times.push({
+        shown: Math.round(timing.painted - timing.click),
+        inserted: Math.round(timing.inserted - timing.click)
+      });
+    }
+    const shown = times.map(t => t.shown);
+    const median = [...shown].sort((a, b) => a - b)[1];
+    const report =
+      `compare tab with 10 runs: overview table shown ${shown.join(' / ')} ms ` +
+      `after clicking Compare (median ${median} ms; in the DOM after ` +
+      `${times.map(t => t.inserted).join(' / ')} ms)`;
+    console.log(report);
+    testInfo.annotations.push({ type: 'timing', description: report });
+    await shot(page, testInfo, 'compare-ten-runs');
+    expect(errors).toEqual([]);
+  });
+
+  test('shows the notebook widget of mltrack.compare once', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    const errors = collectErrors(page);
+    await openNotebook(page, `${tmpPath}/mltrack-compare-widget.ipynb`, [
+      '%load_ext jupyter_mltrack',
+      trainingCell('0.1'),
+      trainingCell('0.01', true),
+      'mltrack.compare(1, 2, metric="acc")'
+    ]);
+    await runCells(page, 0, 3);
+
+    // The notebook is windowed: ask Galata for the cell rather than the DOM.
+    const cell = (await page.notebook.getCellLocator(3))!;
+    const output = cell.locator('.jp-OutputArea-output');
+    const widget = output.locator('.jp-mltrack-compare-widget');
+    await expect(widget).toHaveCount(1, { timeout: 30000 });
+    await expect(widget).toBeVisible();
+    // Shown once: the widget, not also its static HTML fallback.
+    await expect(output).toHaveCount(1);
+    await expect(output.locator('.jp-mltrack-compare-static')).toHaveCount(0);
+    await expect(widget.locator('.jupyter-widgets').first()).toBeVisible();
+    await expect(widget).toContainText('lr');
+    await widget.scrollIntoViewIfNeeded();
+    await shot(page, testInfo, 'compare-widget');
+    // Its Charts tab draws plotly's FigureWidget.
+    await widget.getByRole('tab', { name: 'Charts' }).click();
+    await expect(widget.locator('.js-plotly-plot').first()).toBeVisible({
+      timeout: 30000
+    });
+    await shot(page, testInfo, 'compare-widget-charts');
+    expect(errors).toEqual([]);
+  });
+});
