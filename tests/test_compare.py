@@ -309,6 +309,20 @@ def test_metric_goals_set_in_the_store_are_honoured(store: Store) -> None:
         store.set_metric_goal("exp", "loss", "lower")
 
 
+def test_best_follows_a_goal_set_in_the_store(sqlite_store: Store) -> None:
+    """``best`` picks the minimum of a loss by its name, the maximum once the experiment says
+    the loss is maximised (and the verdicts follow)."""
+    a = make_run(sqlite_store, series={"loss": [0.9, 0.2, 0.5]})
+    b = make_run(sqlite_store, series={"loss": [0.8, 0.3, 0.95]})
+    guessed = compare(sqlite_store, [a.id, b.id], reducers={"loss": "best"}).metric("loss")
+    assert guessed["goal"] == "min" and guessed["values"] == [0.2, 0.3]
+    assert guessed["steps"] == [1, 1] and guessed["verdicts"] == [None, "worse"]
+    sqlite_store.set_metric_goal("exp", "loss", "max")
+    chosen = compare(sqlite_store, [a.id, b.id], reducers={"loss": "best"}).metric("loss")
+    assert chosen["goal"] == "max" and chosen["values"] == [0.9, 0.95]
+    assert chosen["steps"] == [0, 2] and chosen["verdicts"] == [None, "better"]
+
+
 def test_the_baselines_experiment_decides_a_goal(sqlite_store: Store) -> None:
     a = make_run(sqlite_store, "one", series={"score": [1.0]})
     b = make_run(sqlite_store, "two", series={"score": [2.0]})
@@ -591,6 +605,59 @@ def test_runs_baseline_and_labels(store: Store) -> None:
     other = make_run(store, "other")
     labels = [r["label"] for r in compare(store, [a.id, other.id]).to_dict()["runs"]]
     assert labels == ["exp #1", "other #1"]
+
+
+def test_attribute_values(sqlite_store: Store) -> None:
+    """Every attribute row carries the run's own value: status, duration, start, notebook,
+    cell, source, parent run, git commit and dirty flag, Python and platform."""
+    store = sqlite_store
+    t0 = 1_700_000_000.0
+    env_a = store.put_environment(
+        Environment(python="3.11.7", platform="linux-x86_64", packages={}, digest="env-a")
+    )
+    env_b = store.put_environment(
+        Environment(python="3.12.1", platform="macOS-arm64", packages={}, digest="env-b")
+    )
+    a = store.create_run(
+        "exp",
+        notebook_path="nb/train.ipynb",
+        cell_id="cell-1",
+        source="notebook",
+        git_commit="abc123",
+        git_dirty=False,
+        environment_id=env_a,
+        start_time=t0,
+    )
+    store.finish_run(a.id, "finished", end_time=t0 + 30)
+    b = store.create_run(
+        "exp",
+        notebook_path=None,
+        source="pipeline",
+        parent_run_id=a.id,
+        git_commit="def456",
+        git_dirty=True,
+        environment_id=env_b,
+        start_time=t0 + 100,
+    )
+    store.finish_run(b.id, "failed", end_time=t0 + 145)
+    attributes = compare(store, [a.id, b.id]).to_dict()["attributes"]
+    values = {r["key"]: r["values"] for r in attributes}
+    assert values == {
+        "status": ["finished", "failed"],
+        "duration": [30.0, 45.0],
+        "start_time": ["2023-11-14T22:13:20+00:00", "2023-11-14T22:15:00+00:00"],
+        "notebook": ["nb/train.ipynb", None],
+        "cell": ["cell-1", None],
+        "source": ["notebook", "pipeline"],
+        "parent_run": [None, a.id],
+        "git_commit": ["abc123", "def456"],
+        "git_dirty": [False, True],
+        "python": ["3.11.7", "3.12.1"],
+        "platform": ["linux-x86_64", "macOS-arm64"],
+    }
+    assert all(r["differs"] for r in attributes)
+    same = compare(store, [a.id, a.id[:12], b.id]).to_dict()["attributes"]
+    assert len(same[0]["values"]) == 2  # one run named twice is compared once
 
 
 def test_errors_say_what_to_change(sqlite_store: Store) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -88,6 +91,10 @@ def test_planted_parameter_ranks_first(st: Store) -> None:
     assert top.sentence.startswith("`lr` 0.1 → 0.01: in 4 other pairs differing only in `lr`")
     assert "acc rose by 0.18" in top.sentence
     assert top.evidence["spearman"] < -0.9
+    # the random forest sees lr as what acc depends on, and the sentence says so
+    assert top.evidence["rf_importance"] > 0.8
+    assert all(f.evidence["rf_importance"] < 0.1 for f in x.factors[1:])
+    assert "Spearman -0.94 over 16 runs; forest importance 0.99" in top.sentence
     assert top.estimate == pytest.approx(0.18, abs=0.01)
     assert {f.key for f in x.factors} == {"lr", "batch", "dropout"}
     assert all(f.score < top.score for f in x.factors[1:])
@@ -116,6 +123,44 @@ def test_explain_is_deterministic(st: Store) -> None:
     first = json.dumps(explain(st, a, b, "acc").to_dict(), sort_keys=True)
     second = json.dumps(explain(st, a, b, "acc").to_dict(), sort_keys=True)
     assert first == second
+
+
+def test_explain_is_the_same_in_other_processes(st: Store) -> None:
+    """Nothing in the ranking depends on Python's per-process string hashing (set and dict
+    orders of factor names, parameter values, code texts): other interpreters with other
+    hash seeds give the very same answer, for plain and for confounded factors."""
+    a, b = param_experiment(st)
+    rng = np.random.default_rng(7)
+    conf = {}
+    for (width, act), lr in itertools.product([(64, "relu"), (128, "gelu")], [0.1, 0.01]):
+        for rep in range(2):
+            acc = 0.8 + (0.06 if width == 128 else 0.0) + noise(rng)
+            params = {"width": width, "act": act, "lr": lr, "opt": {"m": [1, rep]}}
+            conf[width, lr, rep] = add_run(st, "conf", params, acc, code=f"lr = {lr}\nfit()")
+    pairs = [(a, b), (conf[64, 0.1, 0], conf[128, 0.01, 1])]
+    script = (
+        "import json, sys\n"
+        "from jupyter_mltrack.store import Store\n"
+        "from jupyter_mltrack.compare import explain\n"
+        "store = Store(sys.argv[1])\n"
+        "pairs = json.loads(sys.argv[2])\n"
+        "out = [explain(store, x, y, 'acc').to_dict() for x, y in pairs]\n"
+        "print(json.dumps(out, sort_keys=True))\n"
+    )
+    here = json.dumps([explain(st, x, y, "acc").to_dict() for x, y in pairs], sort_keys=True)
+    assert json.loads(here)[1]["groups"]  # the confounded case has a group
+    # a hash seed other than this process's (random unless PYTHONHASHSEED is set)
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    done = subprocess.run(
+        [sys.executable, "-c", script, st.url, json.dumps(pairs)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        cwd=Path(__file__).resolve().parents[1],  # this checkout's package
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == here
 
 
 def test_without_scikit_learn(st: Store, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,3 +96,83 @@ def test_installed_extensions_are_enabled_and_ok() -> None:
     assert re.search(r"jupyter_mltrack\s+enabled", server_out), server_out
     assert re.search(r"jupyter_mltrack \S+ OK", server_out), server_out
     assert re.search(r"jupyter-mltrack v\S+ enabled OK", lab_out), lab_out
+
+
+# dependencies ------------------------------------------------------------------------------------
+
+#: The code that compares runs (issue 10): what it imports, a user must get by installing it.
+COMPARE_CODE = [
+    "jupyter_mltrack/__init__.py",
+    "jupyter_mltrack/compare",
+    "jupyter_mltrack/widgets",
+    "jupyter_mltrack/server/compare.py",
+    "jupyter_mltrack/cli/compare.py",
+    "jupyter_mltrack/cli/report.py",
+]
+
+
+def _declared_dependencies() -> set[str]:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+
+
+def _required_imports(path: Path) -> set[str]:
+    """Top-level names of the modules ``path`` imports, except optional ones (imported in a
+    ``try`` that catches ``ImportError``) and those for type checkers only."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        optional = isinstance(node, ast.Try) and any(
+            h.type is None or "ImportError" in ast.unparse(h.type) for h in node.handlers
+        )
+        typing_only = isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        if optional or typing_only:
+            skipped.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.partition(".")[0])
+    return names - set(sys.stdlib_module_names) - {"jupyter_mltrack", "__future__"}
+
+
+def test_what_comparing_runs_imports_is_a_declared_dependency() -> None:
+    """plotly, ipywidgets and pandas are dependencies of the package (issue 10), and every
+    other module the comparison code imports unconditionally comes with a declared dependency
+    (itself, or a requirement of one: numpy comes with pandas)."""
+    import importlib.metadata as metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    declared = _declared_dependencies()
+    assert {"plotly", "ipywidgets", "pandas"} <= declared, sorted(declared)
+    provided = set(declared)
+    for name in declared:
+        for requirement in metadata.requires(name) or []:
+            req = Requirement(requirement)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                provided.add(canonicalize_name(req.name))
+    distributions = metadata.packages_distributions()
+    files = [
+        f
+        for entry in COMPARE_CODE
+        for f in ([REPO / entry] if entry.endswith(".py") else sorted((REPO / entry).rglob("*.py")))
+    ]
+    assert len(files) > 20, files
+    missing = {}
+    for path in files:
+        for module in _required_imports(path):
+            dists = {canonicalize_name(d) for d in distributions.get(module, [module])}
+            if not dists & provided:
+                missing.setdefault(module, []).append(str(path.relative_to(REPO)))
+    assert not missing, f"imported but not a dependency of the package: {missing}"

@@ -106,6 +106,12 @@ export class CodeTab extends CompareTab {
             'No dependencies: the execution log did not see what these cells read.'
           )
         );
+      } else if (!deps[0] && !deps[1]) {
+        section.appendChild(
+          muted(
+            'No dependencies: these cells read nothing that earlier cells produced.'
+          )
+        );
       } else {
         section.appendChild(
           this._merge(
