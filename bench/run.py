@@ -2,7 +2,8 @@
 
 python -m bench                    # full run (about 9 minutes), figures for docs/benchmarks.md
 python -m bench --quick            # smoke run (1 to 2.5 minutes), figures not meaningful
-python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6)
+python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6),
+                                   # compare (7)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 if __package__ in (None, ""):  # python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import export_speed, log_overhead, snapshots  # noqa: E402
+from bench import compare_speed, export_speed, log_overhead, snapshots  # noqa: E402
 from bench.common import REPO, environment, isolate  # noqa: E402
 
 CELL_TARGET_MS = 5.0
@@ -38,6 +39,7 @@ FULL = {
     "snapshots": snapshots.FULL,
     "log": log_overhead.FULL,
     "export": export_speed.FULL,
+    "compare": compare_speed.FULL,
 }
 QUICK = {
     "reps": 20,
@@ -52,6 +54,7 @@ QUICK = {
     "snapshots": snapshots.QUICK,
     "log": log_overhead.QUICK,
     "export": export_speed.QUICK,
+    "compare": compare_speed.QUICK,
 }
 
 #: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
@@ -191,11 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["tracking", "snapshots", "log", "export"],
+        choices=["tracking", "snapshots", "log", "export", "compare"],
         default=None,
         help="run one part only: tracking (sections 1-3), snapshots (section 4), log (section 5:"
         " the execution log's overhead per cell) or export (section 6: export of a 200-cell"
-        " notebook); the JSON then goes to bench/results/{latest,quick}-<part>.json",
+        " notebook) or compare (section 7: comparing runs against MLflow and Optuna); the JSON then goes to bench/results/{latest,quick}-<part>.json",
     )
     parser.add_argument(
         "--output",
@@ -219,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     snapshot_part = args.only in (None, "snapshots")
     log_part = args.only in (None, "log")
     export_part = args.only in (None, "export")
+    compare_part = args.only in (None, "compare")
 
     root = isolate()
     started = time.time()
@@ -295,6 +299,16 @@ def main(argv: list[str] | None = None) -> int:
         exp["targets"] = export_speed.targets(exp)
         lines += ["", *export_speed.report(exp), _load_line(exp["loadavg"])]
         result["export"] = exp
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
+
+    if compare_part:
+        print("\nsection 7 (comparing runs, against MLflow and Optuna) running...", flush=True)
+        load_before = _loadavg()
+        cmp = compare_speed.bench_compare(root / "compare", params["compare"])
+        cmp["loadavg"] = {"before": load_before, "after": _loadavg()}
+        lines += ["", *compare_speed.report(cmp), _load_line(cmp["loadavg"])]
+        result["compare"] = cmp
         print("\n".join(lines[lines_printed:]), flush=True)
         lines_printed = len(lines)
 
