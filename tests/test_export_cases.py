@@ -382,6 +382,48 @@ def test_numpy_generator_object_draws_are_kept(nb: Notebook) -> None:
     nb.check("drawn")
 
 
+def test_unseeded_estimators_draw_from_the_seeded_global_stream(nb: Notebook) -> None:
+    """Estimators with ``random_state=None`` draw from numpy's global generator. After
+    ``np.random.seed(0)`` the same cell run three times gives three accuracies, each from
+    where the last run left the stream: the third run's export replays the earlier fits
+    (and the ``cross_val_score`` between them, which draws too) and gives its metrics
+    exactly."""
+    cell = (
+        "%%track\n"
+        "clf = RandomForestClassifier(n_estimators=3).fit(X, y)\n"
+        "acc = clf.score(X, y)\n"
+        "mltrack.log_metric('acc', acc)"
+    )
+    nb.cells(
+        (
+            "import",
+            "import numpy as np\n"
+            "from sklearn.datasets import load_digits\n"
+            "from sklearn.ensemble import RandomForestClassifier\n"
+            "from sklearn.model_selection import cross_val_score",
+        ),
+        ("seed", "np.random.seed(0)"),
+        ("data", "X, y = load_digits(return_X_y=True)\nX, y = X[:600], y[:600]"),
+        ("rf", cell),
+        ("cv", "scores = cross_val_score(RandomForestClassifier(n_estimators=3), X, y, cv=3)"),
+        ("rf", cell),
+        ("rf", cell),
+    )
+    store = Store(str(nb.home))
+    try:
+        runs, _ = store.search_runs(order="number")
+        logged = dict(runs[2].metrics)
+        accuracies = {r.metrics["acc"] for r in runs}
+    finally:
+        store.close()
+    assert len(accuracies) > 1, "the runs drew the same trees: the stream did not move"
+    export = nb.export(run="3")
+    assert export.code.count("RandomForestClassifier(n_estimators=3).fit(X, y)") == 3
+    export.assert_present("cross_val_score(")
+    got = nb.pipeline(export)
+    assert_same("metrics", {k: got[k] for k in logged}, logged)
+
+
 # 11. process state: working directory, sys.path, environment -----------------------------
 
 

@@ -186,6 +186,113 @@ def test_a_seed_drawn_from_the_stream_does_not_cut_it(nb: Notebook) -> None:
     reproduces(nb, 1)
 
 
+# unseeded streams: draws nothing seeded -----------------------------------------------------
+
+SKLEARN = """from sklearn.datasets import load_digits
+from sklearn.ensemble import RandomForestClassifier"""
+DIGITS = "X, y = load_digits(return_X_y=True)"
+RF = """%%track rf
+clf = RandomForestClassifier(n_estimators=3).fit(X, y)
+acc = clf.score(X, y)
+mltrack.log_metric("acc", acc)"""
+
+
+def test_an_unseeded_cell_run_again_does_not_depend_on_its_last_run(nb: Notebook) -> None:
+    """``random_state=None`` draws from numpy's global generator, which nothing in the
+    session seeded: its state came from the OS's entropy, so the draws of the earlier runs
+    are no dependency (no script could give them again) and identical cells have identical
+    dependencies."""
+    nb.cells(("imports", SKLEARN), ("data", DIGITS), ("rf", RF), ("rf", RF), ("rf", RF))
+    expected = [*SKLEARN.splitlines(), "", DIGITS]
+    assert dependencies(nb) == [expected] * 3
+
+
+def test_cross_validation_of_an_unseeded_pipeline_run_again(nb: Notebook) -> None:
+    """``cross_val_score`` clones the estimator and changes none of its arguments; its
+    unseeded forest draws from an unseeded stream: the runs' dependencies are the same."""
+    cv = """%%track cv
+scores = cross_val_score(pipe, X_train, y_train, cv=3)
+mltrack.log_metric("cv", float(scores.mean()))"""
+    nb.cells(
+        ("imports", SKLEARN),
+        (
+            "more",
+            "from sklearn.model_selection import cross_val_score, train_test_split\n"
+            "from sklearn.pipeline import make_pipeline\n"
+            "from sklearn.preprocessing import StandardScaler",
+        ),
+        ("data", DIGITS),
+        ("split", "X_train, X_test, y_train, y_test = train_test_split(X, y)"),
+        ("pipe", "pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3))"),
+        ("cv", cv),
+        ("cv", cv),
+        ("cv", cv),
+    )
+    first, second, third = dependencies(nb)
+    assert first == second == third
+    assert "scores = cross_val_score(pipe, X_train, y_train, cv=3)" not in first
+    assert first[-1] == (
+        "pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3))"
+    )
+
+
+def test_a_redefined_function_is_the_only_difference(nb: Notebook) -> None:
+    """The function the run calls was redefined between two runs; the unseeded fit in it
+    draws: the second run's dependencies differ from the first's by the function only (not
+    by the first run's call, nor the old definition it needed)."""
+    run = """%%track ev
+acc = evaluate(RandomForestClassifier(n_estimators=3))
+mltrack.log_metric("acc", acc)"""
+    old = "def evaluate(model):\n    return model.fit(X, y).score(X, y)"
+    new = "def evaluate(model):\n    return model.fit(X[:1000], y[:1000]).score(X, y)"
+    nb.cells(
+        ("imports", SKLEARN),
+        ("data", DIGITS),
+        ("def", old),
+        ("run", run),
+        ("def", new),
+        ("run", run),
+    )
+    first, second = dependencies(nb)
+    head = [*SKLEARN.splitlines(), "", DIGITS, ""]
+    assert first == [*head, *old.splitlines()]
+    assert second == [*head, *new.splitlines()]
+
+
+def test_a_seeded_stream_keeps_the_earlier_runs_draws(nb: Notebook) -> None:
+    """Once the session seeded numpy's generator, the same unseeded cell run again draws
+    where the last run left the stream: that run's fit is a dependency, and the export of
+    the second run gives its accuracy exactly."""
+    nb.cells(
+        ("imports", f"import numpy as np\n{SKLEARN}"),
+        ("seed", "np.random.seed(0)"),
+        ("data", DIGITS),
+        ("rf", RF),
+        ("rf", RF),
+    )
+    first, second = dependencies(nb)
+    assert "clf = RandomForestClassifier(n_estimators=3).fit(X, y)" not in first
+    assert "clf = RandomForestClassifier(n_estimators=3).fit(X, y)" in second
+    reproduces(nb, 2)
+
+
+def test_a_seeding_function_of_the_session_starts_the_stream(nb: Notebook) -> None:
+    """``set_seed(0)``, a function of the session calling ``np.random.seed``, seeds: the
+    draws after it are followed, and the export reproduces the second run."""
+    nb.cells(
+        ("imports", f"import numpy as np\n{SKLEARN}"),
+        ("def", "def set_seed(n):\n    np.random.seed(n)"),
+        ("seed", "set_seed(0)"),
+        ("data", DIGITS),
+        ("rf", RF),
+        ("rf", RF),
+    )
+    _, second = dependencies(nb)
+    assert "set_seed(0)" in second
+    assert "clf = RandomForestClassifier(n_estimators=3).fit(X, y)" in second
+    reproduces(nb, 2)
+
+
 # object lifetimes, on a hand-written log ----------------------------------------------------
 
 

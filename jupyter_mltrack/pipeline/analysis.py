@@ -60,6 +60,12 @@ class FunctionSummary:
     #: ``self.items.append()``): it may change what the name reaches, unless the name is a
     #: library's module (a draw from numpy's global RNG changes no module object).
     mutates: dict[str, set[str]] = field(default_factory=dict)
+    #: Whether calling it may set a global random generator's state: the body calls
+    #: something named like a seeding (``np.random.seed``, ``random.setstate``: see
+    #: ``effects.RNG_SEEDERS``) or code by name (``exec``, ``getattr``), or imports a module
+    #: other than numpy, pandas, scipy, scikit-learn and the standard ``random``/``math``.
+    #: (What it reaches through globals and its arguments is followed by the slicer.)
+    seeds: bool = False
 
 
 @dataclass
@@ -381,6 +387,7 @@ class _Scope(BindingVisitor):
                 summary.reads |= method.reads
                 summary.rebinds |= method.rebinds
                 summary.calls |= method.calls
+                summary.seeds |= method.seeds
                 for name, methods in method.mutates.items():
                     summary.mutates.setdefault(name, set()).update(methods)
             else:  # class-level statements run now
@@ -497,10 +504,15 @@ def summarise_function(
                 assigned.add(sub.name)
             elif isinstance(sub, ast.Import | ast.ImportFrom):
                 assigned.update((a.asname or a.name).partition(".")[0] for a in sub.names)
+                if not summary.seeds:
+                    summary.seeds = _import_may_seed(sub)
             elif isinstance(sub, ast.arg):
                 assigned.add(sub.arg)
-            elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
-                summary.calls.add(sub.func.id)
+            elif isinstance(sub, ast.Call):
+                if isinstance(sub.func, ast.Name):
+                    summary.calls.add(sub.func.id)
+                if not summary.seeds:
+                    summary.seeds = call_may_seed(sub)
             if isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
                 loaded.add(sub.target.id)  # x += 1 reads x too
     locals_ = (assigned | params) - declared_global
@@ -512,6 +524,34 @@ def summarise_function(
             if name not in locals_ and name not in _BUILTINS:
                 summary.mutates.setdefault(name, set()).add(method)
     return summary
+
+
+def call_may_seed(call: ast.Call) -> bool:
+    """Whether this call, by the name it is made by, may set a global random generator's
+    state: ``np.random.seed(0)``, ``random.setstate(s)``, ``exec(code)`` — or calls a value
+    computed on the spot (``fns[0]()``), which the names it reads do not tell."""
+    from .effects import DYNAMIC_BUILTINS, RNG_SEEDERS
+
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr in RNG_SEEDERS
+    if isinstance(func, ast.Name):
+        return func.id in RNG_SEEDERS or func.id in DYNAMIC_BUILTINS
+    # a call of a call's result: the inner call is judged on its own
+    return not isinstance(func, ast.Call)
+
+
+def _import_may_seed(node: ast.Import | ast.ImportFrom) -> bool:
+    """Importing a module runs it; importing a seeding function binds it under any name."""
+    from .effects import NON_SEEDING_PACKAGES, RNG_SEEDERS
+
+    if isinstance(node, ast.Import):
+        modules = [a.name for a in node.names]
+    elif node.level or any(a.name in RNG_SEEDERS or a.name == "*" for a in node.names):
+        return True
+    else:
+        modules = [node.module or ""]
+    return any(m.partition(".")[0] not in NON_SEEDING_PACKAGES for m in modules)
 
 
 def _in_place_changes(tree: ast.AST) -> Iterator[tuple[str, str]]:

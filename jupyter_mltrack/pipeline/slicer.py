@@ -16,7 +16,8 @@ the session forwards, each step gets the steps it depends on:
   an import run again supersedes the one that bound the module first;
 * **process state**: the previous draw from a global RNG (so the stream is reproduced; a
   reseed — ``np.random.seed(0)``, not one whose argument draws — starts a new stream; a draw
-  changes the generator, not the module it is called through), the last change of working directory and ``sys.path`` (for
+  changes the generator, not the module it is called through; a stream nothing in the log
+  may have seeded came from the OS's entropy, and its draws are no dependency), the last change of working directory and ``sys.path`` (for
   steps that open files or import), of environment variables (for every step after it);
 * **files**: for each file the step read, the last step that wrote it (by resolved path).
 
@@ -40,7 +41,14 @@ from typing import Any
 
 from ..store.entities import Execution
 from . import effects
-from .analysis import FunctionSummary, Statement, analyse_cell, dotted_name
+from .analysis import (
+    FunctionSummary,
+    Statement,
+    _import_may_seed,
+    analyse_cell,
+    call_may_seed,
+    dotted_name,
+)
 from .branches import prune
 from .magics import cell_magic_body
 
@@ -220,6 +228,22 @@ def _parse_code(code: str) -> ast.stmt | None:
     return body[0] if len(body) == 1 else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _seeding_code(code: str) -> bool:
+    """Whether the statement's own code may set a global random generator's state, by the
+    names it calls (``np.random.seed``, ``exec``…) or a module it imports (see
+    :func:`.analysis.call_may_seed`); ``True`` when it is not one statement."""
+    node = _parse_code(code)
+    if node is None:
+        return True
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and call_may_seed(sub):
+            return True
+        if isinstance(sub, ast.Import | ast.ImportFrom) and _import_may_seed(sub):
+            return True
+    return False
+
+
 def _is_import(stmt: Statement) -> bool:
     return isinstance(_parse(stmt), ast.Import | ast.ImportFrom)
 
@@ -341,6 +365,9 @@ class Slicer:
         self._changed_ids: set[int] = set()
         #: How many names' identities hold each object id (as elements too).
         self._refs: dict[int, int] = {}
+        #: Objects made or changed by statements that ran code of the session's own that may
+        #: seed a global RNG (see :meth:`_library_only`): using them may run it again.
+        self._user_code: set[int] = set()
         self._link()
 
     # forward pass ---------------------------------------------------------------------------
@@ -384,12 +411,20 @@ class Slicer:
             for identity, type_name in receivers.values():
                 for oid in _read_ids(identity, type_name):
                     deps.update(writers.get(oid, ()))
-            # global RNG streams: each draw depends on the previous one (a reseed cuts it)
+            # global RNG streams: each draw depends on the previous one (a reseed cuts it).
+            # A stream nothing in the log may have seeded started from the OS's entropy: no
+            # script can give its draws again, and earlier draws from it are no dependency
+            # (the same cell run again does not depend on its last run's draws). The stream
+            # is followed from the first statement that may have set its state.
             cuts = reseeds(stmt)
-            for rng in fact.get("rng", []):
+            drawn = fact.get("rng", [])
+            library_only = self._library_only(stmt, types)
+            sets = bool(drawn) and (cuts or not library_only)
+            for rng in drawn:
                 if not cuts and rng in rng_last:
                     deps.add(rng_last[rng])
-                rng_last[rng] = step
+                if sets or rng in rng_last:
+                    rng_last[rng] = step
             # process state
             files = fact.get("files", {})
             if files.get("r") or files.get("w") or stmt.imports:
@@ -430,6 +465,9 @@ class Slicer:
             seen.update(oid for i, _t in receivers.values() for oid in _ids(i))
             state_changed = max((s.order for s in state_last.values()), default=-1)
             self._bind(step, bound, seen, types, state_changed)
+            if not library_only:
+                self._user_code.update(oid for i in bound.values() for oid in _written_ids(i))
+                self._user_code.update(step.writes)
             for name in binds:
                 self.last_def[name] = step
             self.functions.update(stmt.functions)
@@ -506,6 +544,7 @@ class Slicer:
                     writers[oid] = [step]
                     born[oid] = [step]
                     self._changed_ids.discard(oid)
+                    self._user_code.discard(oid)
             self._set_identity(name, identity)
         if (
             repeats
@@ -546,6 +585,16 @@ class Slicer:
         if not isinstance(value, ast.Call):
             return False
         func = value.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in effects.RETURNS_SELF
+            and isinstance(func.value, ast.Call)
+            and isinstance(func.value.func, ast.Name)
+        ):
+            # RandomForestClassifier(...).fit(X, y): the estimator just made, returned
+            cls = func.value.func.id
+            kind = types.get(cls) or self.types.get(cls) or ""
+            return self._library(cls) and (kind == "builtins.type" or kind.endswith("Meta"))
         if isinstance(func, ast.Name):
             kind = types.get(func.id)
             if kind is None:
@@ -563,6 +612,55 @@ class Slicer:
         step = self.last_def.get(name)
         module = imported_module(step.stmt, name) if step is not None else None
         return module is not None and module.partition(".")[0] in LIBRARY_PACKAGES
+
+    def _library_only(self, stmt: Statement, types: dict[str, str]) -> bool:
+        """Whether running the statement certainly runs no code that could set a global
+        random generator's state, only draw from it: it calls nothing named like a seeding
+        (:data:`.effects.RNG_SEEDERS`), and every name it reads is a module or function of
+        a library that seeds only when asked by name (:data:`.effects.NON_SEEDING_PACKAGES`),
+        a builtin, the tracker, plain data or a library object (by recorded type, when one
+        was recorded) not made by code of the session's own that may seed, or a function or class of the session
+        whose body seeds nothing and reads only such names. ``RandomForestClassifier()
+        .fit(X, y)`` with ``random_state=None``, ``train_test_split(X, y)``,
+        ``cross_val_score(pipe, X, y)`` only draw."""
+        if stmt.ipython or _seeding_code(stmt.code or stmt.source):
+            return False
+        todo = list(stmt.reads | stmt.mutates | stmt.mutates_surely | stmt.iterates)
+        done: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in done:
+                continue
+            done.add(name)
+            if any(oid in self._user_code for oid in _ids(self.identity.get(name))):
+                return False
+            summary = self.functions.get(name)
+            type_name = types.get(name) or self.types.get(name)
+            if summary is None and type_name and type_name.startswith("__main__."):
+                # an instance of a class of the session: its methods run
+                summary = self.functions.get(type_name[len("__main__.") :])
+                if summary is None:
+                    return False
+            if summary is not None:
+                if summary.seeds:
+                    return False
+                todo.extend(summary.reads)
+                continue
+            step = self.last_def.get(name)
+            if step is None:
+                if name != "mltrack" and name not in effects.LIBRARY_BUILTINS:
+                    return False
+            elif _is_import(step.stmt):
+                module = imported_module(step.stmt, name) or ""
+                if module.partition(".")[0] not in effects.NON_SEEDING_PACKAGES:
+                    return False
+                if module.rpartition(".")[2] in effects.RNG_SEEDERS:
+                    return False  # from numpy.random import seed as s
+            elif type_name is not None and not effects.library_value(type_name):
+                return False
+            # else: an object no statement read yet, made by a statement that ran no code
+            # that may seed (or it would be in ``_user_code``)
+        return True
 
     def _call_changes(self, target: str, method: str) -> bool:
         """Whether a session function calling ``method`` on the global ``target`` (as its
