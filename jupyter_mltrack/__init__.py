@@ -81,17 +81,24 @@ def _one_line(exc: BaseException) -> BaseException:
     return exc.with_traceback(None)
 
 
-def _compare(*runs: Any, experiment: str | None = None, metric: str | None = None) -> CompareWidget:
+def _compare(
+    *runs: Any,
+    experiment: str | None = None,
+    metric: str | None = None,
+    baseline: Any = None,
+) -> CompareWidget:
     """Compare runs in the notebook: a widget with a run picker and tabs for the table of what
     differs (baseline first), the charts and the explanation of a metric's change.
 
-    ``runs`` are named as everywhere: a run number in the current experiment (the notebook's,
-    or ``experiment``), a full id, an id prefix, or a run object. Without runs, the five most
-    recent runs of the experiment are selected. ``metric`` preselects the metric of the charts
-    and of the explanation. Its saved output also shows as static HTML (GitHub, nbviewer).
+    ``runs`` are named as everywhere: a run number in the current experiment (the one a bare
+    ``%%track`` cell records into, or ``experiment``), a full id, an id prefix, or a run
+    object. Without runs, the five most recent runs of the experiment are selected.
+    ``baseline`` (one of the runs, named the same way) is the run the others are compared
+    with; by default the first. ``metric`` preselects the metric of the charts and of the
+    explanation. Its saved output also shows as static HTML (GitHub, nbviewer).
     """
     __tracebackhide__ = True  # IPython: show the user's line and the message, not our frames
-    from .capture.refs import RunRefError, current_experiment, resolve_runs
+    from .capture.refs import RunRefError, check_experiment, current_experiment, resolve_runs
     from .compare import CompareError
 
     exp = experiment or current_experiment()
@@ -101,6 +108,7 @@ def _compare(*runs: Any, experiment: str | None = None, metric: str | None = Non
         if runs:
             ids = resolve_runs(store, runs, exp)
         else:
+            check_experiment(store, exp)
             recent, _total = store.search_runs(experiment=exp, order="-start_time", limit=5)
             ids = [r.id for r in reversed(recent)]
             if len(ids) < 2:
@@ -113,6 +121,15 @@ def _compare(*runs: Any, experiment: str | None = None, metric: str | None = Non
             raise CompareError(
                 f"{len(ids)} runs: compare at most {_compare_package.MAX_RUNS} at a time"
             )
+        if baseline is not None:
+            (base_id,) = resolve_runs(store, [baseline], exp)
+            if base_id not in ids:
+                raise CompareError(
+                    f"baseline {baseline!r} is not one of the compared runs: name one of them"
+                )
+            ids = [base_id, *(i for i in ids if i != base_id)]
+        if metric is not None:
+            _check_metric(store, ids, metric)
         from .widgets.compare import CompareWidget
 
         return CompareWidget(store, ids, metric=metric)
@@ -120,8 +137,18 @@ def _compare(*runs: Any, experiment: str | None = None, metric: str | None = Non
         raise _one_line(exc) from None
 
 
+def _check_metric(store: Any, ids: Sequence[str], metric: str) -> None:
+    """Refuse a ``metric`` none of the runs logged, naming those they did."""
+    from .compare.errors import UnknownMetric
+
+    keys = sorted({key for run in store.load_runs(list(ids)) for key in run.metrics})
+    if metric not in keys:
+        have = f"their metrics: {', '.join(keys)}" if keys else "they logged no metrics"
+        raise UnknownMetric(f"none of the compared runs has a metric {metric!r}; {have}")
+
+
 class _ComparePublic:
-    """``mltrack.compare(*runs, experiment=None, metric=None)``: the function, which also
+    """``mltrack.compare(*runs, experiment=None, metric=None, baseline=None)``: the function, which also
     answers for the subpackage ``jupyter_mltrack.compare`` it shadows.
 
     Python's ``import jupyter_mltrack.compare.charts as charts`` (and
@@ -136,10 +163,14 @@ class _ComparePublic:
         self.__signature__ = inspect.signature(_compare)
 
     def __call__(
-        self, *runs: Any, experiment: str | None = None, metric: str | None = None
+        self,
+        *runs: Any,
+        experiment: str | None = None,
+        metric: str | None = None,
+        baseline: Any = None,
     ) -> CompareWidget:
         __tracebackhide__ = True
-        return _compare(*runs, experiment=experiment, metric=metric)
+        return _compare(*runs, experiment=experiment, metric=metric, baseline=baseline)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -150,7 +181,8 @@ class _ComparePublic:
         return sorted(set(dir(_compare_package)) | {"__call__"})
 
     def __repr__(self) -> str:
-        return "<function jupyter_mltrack.compare(*runs, experiment=None, metric=None)>"
+        signature = "*runs, experiment=None, metric=None, baseline=None"
+        return f"<function jupyter_mltrack.compare({signature})>"
 
 
 compare = _ComparePublic()
@@ -192,8 +224,6 @@ def importance(
     if metric is None:
         raise TypeError("importance() needs the metric: mltrack.importance(experiment, 'acc')")
     exp = experiment or current_experiment()
-    if exp is None:
-        raise CompareError("no current experiment: pass importance(experiment=NAME, metric=…)")
     _wait_pending()
     try:
         return _importance(get_store(), exp, metric)

@@ -221,6 +221,28 @@ def test_runs_show_by_id_prefix_and_number(
     assert json.loads(out) == sqlite_store.get_run_detail(base).to_dict()
 
 
+def test_a_run_number_several_experiments_have_needs_the_experiment(
+    capsys: pytest.CaptureFixture[str], sqlite_store: Store, filled: dict[str, str]
+) -> None:
+    url = sqlite_store.url  # quickstart #1, #2 and other #1
+    for argv in (
+        ("runs", "show", "1"),
+        ("runs", "compare", "1", "2"),
+        ("export", "nb.ipynb", "--run", "1", "-o", "out"),
+    ):
+        code, out, err = run_cli(capsys, "--store", url, *argv)
+        assert (code, out) == (2, ""), (argv, err)
+        assert err.startswith(
+            "mltrack: error: run number 1 is ambiguous: experiments other, quickstart have one; "
+            "name the experiment (experiment=… / -e …) or use the run id"
+        ), (argv, err)
+    # a number one experiment has is still enough; -e names the other ones
+    code, out, _ = run_cli(capsys, "--store", url, "runs", "show", "2")
+    assert code == 0 and out.startswith(f"Run 2 of quickstart  ({filled['second']})")
+    code, out, _ = run_cli(capsys, "--store", url, "runs", "show", "1", "-e", "other")
+    assert code == 0 and out.startswith(f"Run 1 of other  ({filled['other']})")
+
+
 def test_errors_are_one_line_with_exit_codes(
     capsys: pytest.CaptureFixture[str],
     sqlite_store: Store,

@@ -48,6 +48,7 @@ EXPLANATION_KEYS = {
     "factors",
     "groups",
     "notes",
+    "noise",
 }
 #: The banner at the top of the plotly.js bundle: one per embedded copy.
 PLOTLY_BANNER = re.compile(r"\* plotly\.js v\d")
@@ -287,6 +288,114 @@ def test_compare_json_is_the_api_answer(
     assert {"opt.name", "opt.beta"} <= {p["key"] for p in data["params"]}
 
 
+def test_nan_inf_and_step_beyond_the_series_are_shown(
+    capsys: pytest.CaptureFixture[str], sqlite_store: Store
+) -> None:
+    """NaN is "NaN" and infinity "inf" (not "-", which is "not logged"), in the table and as
+    "nan"/"inf" in --json; step=100 on a 30-step series shows the step it took (@29)."""
+    st, ids = sqlite_store, []
+    finals = [0.5, float("nan"), float("inf"), None]
+    for i, final in enumerate(finals):
+        run = st.create_run("nan", start_time=T0 + i)
+        points = series("loss", [1.0 / (s + 1) for s in range(30)], T0)
+        if final is not None:
+            points.append(MetricPoint("score", final, 0, T0))
+        st.finish_run(run.id, RunStatus.FINISHED, metrics=points, end_time=T0 + i + 1)
+        ids.append(run.id)
+    argv = ["--store", st.url, "runs", "compare", *ids]
+    code, out, _ = run_cli(capsys, *argv, "--reducer", "loss:step=100", "--all")
+    assert code == 0
+    score = row(section(out, "Metrics"), "score")
+    assert re.split(r" {2,}", score.strip())[2:] == ["0.5", "NaN", "inf better", "-"], score
+    loss = row(section(out, "Metrics"), "loss")
+    assert loss.count("0.0333333 @29") == 4 and "step=100" in loss, loss
+    code, out, _ = run_cli(capsys, *argv, "--json")
+    data = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    response_schema("/mltrack/api/compare").validate(data)
+    assert next(m for m in data["metrics"] if m["key"] == "score")["values"] == [
+        0.5,
+        "nan",
+        "inf",
+        None,
+    ]
+
+
+def test_a_run_without_environment_is_not_recorded_not_removed(
+    capsys: pytest.CaptureFixture[str], cmp: dict[str, Any], sqlite_store: Store
+) -> None:
+    """A run still running has recorded no environment yet: its packages, Python and
+    platform say "not recorded", and nothing reads as removed."""
+    running = sqlite_store.create_run("cmp", start_time=T0 + 500)
+    argv = ["--store", cmp["url"], "runs", "compare", cmp["ids"][0], running.id]
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0
+    packages = section(out, "Packages")
+    assert "environment not recorded (yet) for #4: packages unknown" in packages
+    assert row(packages, "numpy") == ""  # not a difference
+    assert "removed" not in out
+    code, out, _ = run_cli(capsys, *argv, "--all")
+    assert re.split(r" {2,}", row(section(out, "Packages"), "numpy").strip()) == [
+        "numpy",
+        "1.26.4",
+        "not recorded",
+    ]
+    attrs = section(out, "Attributes")
+    assert re.split(r" {2,}", row(attrs, "python").strip()) == ["python", "3.11.7", "not recorded"]
+    code, out, _ = run_cli(capsys, *argv, "--json")
+    data = json.loads(out)
+    response_schema("/mltrack/api/compare").validate(data)
+    assert data["environment"]["diffs"][1]["unknown"] is True
+
+
+def test_start_time_is_not_a_difference(
+    capsys: pytest.CaptureFixture[str], sqlite_store: Store
+) -> None:
+    st, ids = sqlite_store, []
+    for i in range(2):
+        run = st.create_run("same", params={"lr": 0.1}, start_time=T0 + 100 * i)
+        st.finish_run(run.id, RunStatus.FINISHED, end_time=T0 + 100 * i + 10)
+        ids.append(run.id)
+    code, out, _ = run_cli(capsys, "--store", st.url, "runs", "compare", *ids)
+    assert code == 0
+    assert "start_time" not in out and "no differences (--all shows every row)" in out
+    code, out, _ = run_cli(capsys, "--store", st.url, "runs", "compare", *ids, "--all")
+    assert row(section(out, "Attributes"), "start_time") != ""  # the row is kept
+
+
+def test_many_runs_are_printed_in_blocks_and_code_diffs_capped(
+    capsys: pytest.CaptureFixture[str], sqlite_store: Store
+) -> None:
+    """20 runs: each table in blocks of at most 8 run columns; a long code diff shows at most
+    40 lines and says how many more there are."""
+    st, ids = sqlite_store, []
+    for i in range(20):
+        code = "\n".join(f"x{j} = {j * (i + 1)}" for j in range(60)) + "\n"
+        run = st.create_run("many", params={"lr": i / 100}, code=code, start_time=T0 + i)
+        st.finish_run(
+            run.id, RunStatus.FINISHED, metrics=[MetricPoint("acc", i / 20, 0, T0)], end_time=T0
+        )
+        ids.append(run.id)
+    code, out, _ = run_cli(capsys, "--store", st.url, "runs", "compare", *ids)
+    assert code == 0
+    params = section(out, "Params")
+    assert [line.strip() for line in params.splitlines() if "runs " in line] == [
+        "runs 1-8 of 20:",
+        "runs 9-16 of 20:",
+        "runs 17-20 of 20:",
+    ]
+    heads = [line for line in params.splitlines() if line.strip().startswith("PARAM")]
+    assert len(heads) == 3 and "#8" in heads[0] and "#9" not in heads[0]
+    assert "#17" in heads[2] and "#20" in heads[2]
+    assert max(len(line) for line in out.splitlines()) < 300
+    metrics = out[out.index("\nMetrics") :]
+    assert "METRIC  REDUCER, GOAL  #9" in metrics  # the key columns repeat in each block
+    code_part = out[out.index("\nCode\n") :].split("\n\n")[0]
+    first = code_part.split("#3 against #1")[0]
+    diff_lines = [line for line in first.splitlines() if line.strip()[:1] in "+- "]
+    shown = [line for line in first.splitlines() if re.match(r"^ {6}[-+ ]x\d", line)]
+    assert len(shown) == 40 and "… 79 more lines (see --json or --html)" in first, diff_lines
+
+
 # compare: the HTML report ---------------------------------------------------------------------
 
 
@@ -327,6 +436,23 @@ def test_compare_html_report(
     code, out, _ = run_cli(capsys, *argv)
     assert code == 0 and "; replaced the file that was there" in out
     assert dest.read_text(encoding="utf-8").count("<h2>Params</h2>") == 1
+
+
+def test_compare_html_hides_sections_where_nothing_differs(
+    capsys: pytest.CaptureFixture[str], cmp: dict[str, Any], tmp_path: Path
+) -> None:
+    """Runs #1 and #3 share packages and code: with "differences only" their sections are
+    hidden whole (no empty heading) and named in a "no differences in" line."""
+    dest = tmp_path / "same.html"
+    argv = ["--store", cmp["url"], "runs", "compare", "1", "3", "--html", str(dest)]
+    assert run_cli(capsys, *argv)[0] == 0
+    page = dest.read_text(encoding="utf-8")
+    assert '<div class="same"><h2>Packages</h2>' in page
+    assert '<div class="same"><h2>Code</h2>' in page
+    assert "<h2>Packages</h2>" not in page.replace('<div class="same"><h2>Packages</h2>', "")
+    assert "<h2>Metrics</h2>" in page  # acc and loss differ: shown as before
+    assert re.search(r'class="note only-differences">No differences in: [^<]*Packages, Code', page)
+    assert "body.differences-only .only-differences { display: block; }" in page
 
 
 def test_compare_html_message_goes_to_stderr_with_json(

@@ -229,6 +229,31 @@ def test_step_applies_only_to_metrics_with_a_series(sqlite_store: Store) -> None
     assert final["values"] == [0.5, 0.6] and final["max_step"] == 0
 
 
+def test_nan_and_infinity_are_not_missing(sqlite_store: Store) -> None:
+    """A diverged metric is "nan" (and ±inf "inf"/"-inf"), never null as an unlogged one;
+    the comparison stays strict JSON."""
+    a = make_run(sqlite_store, series={"loss": [1.0, 0.5], "acc": [0.5]})
+    b = make_run(sqlite_store, series={"loss": [1.0, math.nan], "acc": [math.inf]})
+    c = make_run(sqlite_store, series={"loss": [1.0, -math.inf]})
+    data = compare(sqlite_store, [a.id, b.id, c.id]).to_dict()
+    loss, acc = row(data["metrics"], "loss"), row(data["metrics"], "acc")
+    assert loss["values"] == [0.5, "nan", "-inf"] and loss["differs"]
+    assert loss["changes"] == [None, None, None] and loss["verdicts"] == [None, None, "better"]
+    assert acc["values"] == [0.5, "inf", None]  # None: run c never logged acc
+    json.dumps(data, allow_nan=False)
+    mean = compare(sqlite_store, [b.id, c.id], reducers={"acc": "min"}).metric("acc")
+    assert mean["values"] == ["inf", None]
+
+
+def test_step_beyond_a_series_keeps_its_last_point(sqlite_store: Store) -> None:
+    """``step=100`` on a 30-step series: the value at step 29, and ``steps`` says 29."""
+    a = make_run(sqlite_store, series={"loss": [1.0 / (i + 1) for i in range(30)]})
+    b = make_run(sqlite_store, series={"loss": [1.0 / (i + 2) for i in range(200)]})
+    loss = compare(sqlite_store, [a.id, b.id], reducers={"loss": "step=100"}).metric("loss")
+    assert loss["values"] == [pytest.approx(1 / 30), pytest.approx(1 / 102)]
+    assert loss["steps"] == [29, 100]
+
+
 # --------------------------------------------------------------------------- goals, verdicts
 
 
@@ -276,7 +301,7 @@ def test_changes_and_verdicts_follow_the_goal(store: Store) -> None:
     out = compare(store, [a.id, b.id, c.id])
     loss = out.metric("loss")
     assert loss["verdicts"] == [None, "better", None]
-    assert loss["values"] == [0.5, 0.4, None]  # NaN is null in JSON
+    assert loss["values"] == [0.5, 0.4, "nan"]  # NaN is "nan", not null (missing)
     assert loss["changes"][1] == pytest.approx(-0.1) and loss["changes"][2] is None
     assert loss["pct_changes"][1] == pytest.approx(-20.0)
     acc = out.metric("acc")
@@ -391,7 +416,10 @@ def test_environment_diff_against_the_baseline(sqlite_store: Store) -> None:
     c = make_run(sqlite_store, packages=None)  # environment never recorded
     d = make_run(sqlite_store, packages={**base, "requests": "2.31.0"})
     env = compare(sqlite_store, [a.id, b.id, c.id, d.id]).to_dict()["environment"]
-    assert env["diffs"][0] is None and env["diffs"][2] is None
+    assert env["recorded"] == [True, True, False, True]
+    assert env["diffs"][0] is None
+    # not recorded (yet): unknown, not "every package removed"
+    assert env["diffs"][2] == {"unknown": True, "added": [], "removed": [], "changed": []}
     diff = env["diffs"][1]
     assert diff["added"] == [{"name": "torch", "version": "2.3.0"}]
     assert diff["removed"] == [{"name": "Requests", "version": "2.31.0"}]
@@ -404,6 +432,12 @@ def test_environment_diff_against_the_baseline(sqlite_store: Store) -> None:
     assert env["diffs"][3] == {"added": [], "removed": [], "changed": []}
     numpy = row(env["packages"], "numpy", "name")
     assert numpy["values"] == ["1.26.4", "2.0.1", None, "1.26.4"] and numpy["differs"]
+    # the run without an environment does not make a package differ
+    assert row(env["packages"], "pandas", "name")["differs"]
+    same = compare(sqlite_store, [a.id, c.id, d.id]).to_dict()["environment"]
+    assert not any(p["differs"] for p in same["packages"])
+    # nor does a baseline without one make every package "added"
+    assert compare(sqlite_store, [c.id, a.id]).to_dict()["environment"]["diffs"][1]["unknown"]
     assert [p["name"] for p in env["packages"]] == [
         "numpy",
         "pandas",
@@ -565,6 +599,50 @@ def test_rich_outputs_differing_only_in_metadata_are_the_same(sqlite_store: Stor
     assert compare(sqlite_store, [a.id, b.id]).to_dict()["outputs"][0]["same"] is True
 
 
+def test_large_outputs_are_cut_in_a_comparison(sqlite_store: Store) -> None:
+    """A 1 MB stdout is cut to 20,000 characters (saying how much, and where the rest is),
+    a rich output over 256 KB becomes a note with its sizes; the diff runs on the cut text
+    and the comparison stays small."""
+    from jupyter_mltrack.compare.outputs import MAX_STREAM_CHARS
+
+    lines = "".join(f"step {i} loss {1 / (i + 1):.6f}\n" for i in range(45_000))
+    assert len(lines) > 1_000_000
+    big_png = {
+        "output_type": "display_data",
+        "data": {"image/png": "A" * 300_000, "text/plain": "<Figure>"},
+        "metadata": {},
+    }
+    changed = lines.replace("step 3 loss", "step 3 LOSS")
+    a = make_run(sqlite_store, outputs=[stream(lines), big_png])
+    b = make_run(sqlite_store, outputs=[stream(changed), big_png])
+    c = make_run(sqlite_store, outputs=[stream(lines + "tail\n"), big_png])
+    data = compare(sqlite_store, [a.id, b.id, c.id]).to_dict()
+    assert len(json.dumps(data)) < 100_000
+    first = data["outputs"][0]
+    item = first["items"][0]
+    assert item["output_type"] == "stream" and item["name"] == "stdout"
+    assert item["text"].startswith(lines[:MAX_STREAM_CHARS])
+    assert item["mltrack_cut"] == {"chars": len(lines), "shown": MAX_STREAM_CHARS}
+    assert f"{len(lines) - MAX_STREAM_CHARS:,} more characters" in item["text"]
+    assert "detail view" in item["text"]
+    assert first["text_diffs"][1]["hunks"][0]["lines"][3:5] == [
+        "-step 3 loss 0.250000",
+        "+step 3 LOSS 0.250000",
+    ]
+    # the difference past the cut still counts, though the cut texts are equal
+    assert first["same"] is False and first["text_diffs"][2]["same"] is True
+    rich = data["outputs"][1]
+    assert rich["same"] is True
+    note = rich["items"][0]
+    assert note["output_type"] == "display_data"
+    assert note["mltrack_cut"]["mimes"] == {"image/png": 300_000, "text/plain": 8}
+    assert list(note["data"]) == ["text/plain"]
+    assert "display_data output of 293.0 KB" in note["data"]["text/plain"]
+    small = make_run(sqlite_store, outputs=[stream("ok\n"), {**big_png, "data": {"x": "y"}}])
+    kept = compare(sqlite_store, [small.id, a.id]).to_dict()["outputs"]
+    assert kept[0]["items"][0] == stream("ok\n") and "mltrack_cut" not in kept[1]["items"][0]
+
+
 # --------------------------------------------------------------------------- runs, attributes
 
 
@@ -655,9 +733,30 @@ def test_attribute_values(sqlite_store: Store) -> None:
         "python": ["3.11.7", "3.12.1"],
         "platform": ["linux-x86_64", "macOS-arm64"],
     }
-    assert all(r["differs"] for r in attributes)
+    # start times always differ between runs: shown, never flagged
+    assert [r["key"] for r in attributes if not r["differs"]] == ["start_time"]
+    assert not any(any(r["unknown"]) for r in attributes)
     same = compare(store, [a.id, a.id[:12], b.id]).to_dict()["attributes"]
     assert len(same[0]["values"]) == 2  # one run named twice is compared once
+
+
+def test_a_running_run_has_no_environment_yet(sqlite_store: Store) -> None:
+    """A run still running has not recorded Python, platform or git state: those are unknown
+    for it, not different, and "differences only" shows no attribute for two equal runs."""
+    env = Environment(python="3.11.7", platform="linux", packages={"numpy": "1.26.4"}, digest="e")
+    env_id = sqlite_store.put_environment(env)
+    done = sqlite_store.create_run("exp", git_commit="abc", git_dirty=False, environment_id=env_id)
+    sqlite_store.finish_run(done.id, "finished", end_time=done.start_time + 5)
+    running = sqlite_store.create_run("exp")
+    data = compare(sqlite_store, [done.id, running.id]).to_dict()
+    attrs = {r["key"]: r for r in data["attributes"]}
+    for key in ("python", "platform", "git_commit", "git_dirty"):
+        assert attrs[key]["unknown"] == [False, True] and not attrs[key]["differs"], key
+    assert attrs["python"]["values"] == ["3.11.7", None]
+    assert attrs["status"]["differs"] and attrs["status"]["unknown"] == [False, False]
+    assert data["environment"]["recorded"] == [True, False]
+    assert data["environment"]["diffs"][1]["unknown"] is True
+    assert not row(data["environment"]["packages"], "numpy", "name")["differs"]
 
 
 def test_errors_say_what_to_change(sqlite_store: Store) -> None:

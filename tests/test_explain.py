@@ -103,7 +103,7 @@ def test_planted_parameter_ranks_first(st: Store) -> None:
     d = x.to_dict()
     assert set(d) == {
         "metric", "goal", "a", "b", "change", "explained", "sklearn", "runs_considered",
-        "factors", "groups", "notes",
+        "factors", "groups", "notes", "noise",
     }  # fmt: skip
     assert set(d["factors"][0]) == {
         "rank", "kind", "key", "a", "b", "detail", "status", "score", "estimate", "evidence",
@@ -438,7 +438,7 @@ def test_few_runs_say_so(st: Store) -> None:
     x = explain(st, a, b, "acc")
     assert x.runs_considered == 0 and x.explained is None
     assert x.factors[0].status == "untested"
-    assert any("little evidence" in n for n in x.notes)
+    assert "no other finished run logged acc: there is no evidence to rank by" in x.notes
 
 
 # speed ----------------------------------------------------------------------------------------
@@ -531,3 +531,216 @@ def test_numeric_pairs_follow_the_direction() -> None:
     assert (p.count, p.exact) == (2, False)
     assert p.mean == pytest.approx(0.3)
     assert p.runs == [["r0", "r1"], ["r2", "r3"]]
+
+
+# quality: run status, noise, parameter edits, statuses, lists, wording -----------------------
+
+
+def series_run(
+    store: Store,
+    experiment: str,
+    params: Mapping[str, Any],
+    values: list[float],
+    *,
+    status: str | None = "finished",
+    error: Mapping[str, Any] | None = None,
+) -> str:
+    """A run logging ``acc`` at steps 0, 1, …; ``status=None`` leaves it running."""
+    run = store.create_run(experiment, params=params, code="train()", source="api")
+    now = time.time()
+    store.log_metrics(run.id, [MetricPoint("acc", v, i, now) for i, v in enumerate(values)])
+    if status is not None:
+        store.finish_run(run.id, status, error=error)
+    return run.id
+
+
+def test_a_running_run_leads_the_answer(st: Store) -> None:
+    """B is still running at step 30 of a metric A took to step 99: nothing else differs,
+    and that fact, not "nothing differs", is the answer."""
+    curve = [0.5 + 0.4 * (1 - np.exp(-i / 20)) for i in range(100)]
+    a = series_run(st, "live", {"lr": 0.1}, curve)
+    b = series_run(st, "live", {"lr": 0.1}, curve[:31], status=None)
+    x = explain(st, a, b, "acc")
+    assert x.change < 0
+    top = x.factors[0]
+    assert (top.kind, top.key, top.status) == ("run", "status", "fact")
+    assert (top.a, top.b) == ("finished", "running")
+    assert top.sentence.startswith("#2 is still running (at step 30; #1 ended at step 99)")
+    assert x.notes[0].startswith("#2 is still running (at step 30; #1 ended at step 99)")
+    d = x.to_dict()
+    assert d["factors"][0]["status"] == "fact"
+    assert set(d["factors"][0]) == {
+        "rank", "kind", "key", "a", "b", "detail", "status", "score", "estimate", "evidence",
+        "group", "sentence",
+    }  # fmt: skip
+    json.dumps(d, allow_nan=False)
+    assert str(x).splitlines()[2].startswith("  1. [run] #2 is still running")
+
+
+def test_a_failed_run_leads_the_answer(st: Store) -> None:
+    """B failed after 5 of 20 steps; it also differs from A in a package-like param that
+    the other runs say nothing about. The failure comes first, with its error."""
+    rng = np.random.default_rng(11)
+    for rep in range(4):
+        series_run(st, "crash", {"lr": 0.1, "rep": rep}, [0.6 + noise(rng)] * 20)
+    a = series_run(st, "crash", {"lr": 0.1, "rep": 9}, [0.6 + 0.01 * i for i in range(20)])
+    b = series_run(
+        st,
+        "crash",
+        {"lr": 0.2, "rep": 9},
+        [0.6 + 0.01 * i for i in range(5)],
+        status="failed",
+        error={"ename": "RuntimeError", "evalue": "CUDA out of memory\nmore", "traceback": []},
+    )
+    x = explain(st, a, b, "acc")
+    top = x.factors[0]
+    assert top.id == "run:status" and top.rank == 1
+    assert top.sentence.startswith(
+        "#6 failed (RuntimeError: CUDA out of memory) after 5 of 20 steps"
+    )
+    assert [f.rank for f in x.factors] == list(range(1, len(x.factors) + 1))
+    assert x.factors[1].key == "lr"
+    assert x.notes[0].startswith("#6 failed (RuntimeError: CUDA out of memory)")
+
+
+def test_a_failed_run_at_the_same_step_is_a_note_only(st: Store) -> None:
+    a = series_run(st, "late", {"lr": 0.1}, [0.5, 0.6, 0.7])
+    b = series_run(
+        st, "late", {"lr": 0.2}, [0.5, 0.6, 0.8], status="failed", error={"ename": "Oops"}
+    )
+    x = explain(st, a, b, "acc")
+    assert [f.key for f in x.factors] == ["lr"]
+    assert x.notes[0].startswith("#2 failed (Oops) at step 2")
+
+
+def test_unseeded_replicates_give_the_noise_floor(st: Store) -> None:
+    """An unseeded estimator re-run 8 times with the same settings: nothing recorded
+    differs between A and B, and the answer says the change is within the noise of the 6
+    other runs with the same settings."""
+    rng = np.random.default_rng(12)
+    params = {"n_estimators": 100}
+    ids = [add_run(st, "unseeded", params, 0.9 + noise(rng, 0.005)) for _ in range(8)]
+    x = explain(st, ids[0], ids[-1], "acc")
+    assert x.factors == []
+    assert x.noise is not None
+    assert (x.noise["runs"], x.noise["groups"], x.noise["within"]) == (6, 1, True)
+    others = [st.get_run(i).metrics["acc"] for i in ids[1:-1]]
+    assert x.noise["std"] == pytest.approx(np.std(others, ddof=1), rel=1e-5)
+    assert x.noise["range"] == pytest.approx(np.ptp(others), rel=1e-5)
+    assert x.notes[0].startswith(
+        "nothing recorded differs between the two runs; 6 other runs with the same settings "
+        "vary by ±"
+    )
+    assert "is within that noise: run-to-run variation" in x.notes[0]
+    assert x.to_dict()["noise"] == x.noise
+    json.dumps(x.to_dict(), allow_nan=False)
+
+
+def test_a_change_beyond_the_noise_says_so(st: Store) -> None:
+    rng = np.random.default_rng(13)
+    ids = {}
+    for lr, rep in itertools.product([0.1, 0.01], range(4)):
+        ids[lr, rep] = add_run(st, "reps", {"lr": lr}, 0.9 + (lr == 0.01) * 0.03 + noise(rng))
+    x = explain(st, ids[0.1, 0], ids[0.01, 0], "acc")
+    assert x.factors[0].key == "lr" and x.factors[0].status == "supported"
+    assert x.noise is not None
+    assert (x.noise["runs"], x.noise["groups"], x.noise["within"]) == (6, 2, False)
+    note = next(n for n in x.notes if "noise" in n)
+    assert note.startswith("6 other runs in 2 groups of identical settings vary by ±")
+    assert "is beyond that noise" in note
+    # without replicates there is no noise to report
+    a, b = param_experiment(st)
+    assert explain(st, a, b, "acc").noise is None
+
+
+def test_a_literal_parameter_edit_is_one_factor(st: Store) -> None:
+    """``lr = 0.1`` → ``lr = 0.01`` in the cell is the `lr` parameter's edit, not a code
+    factor of its own (which was confounded with `lr`); a real code change stays."""
+    rng = np.random.default_rng(14)
+    ids = {}
+    for lr, depth, rep in itertools.product([0.1, 0.01], [3, 5], range(2)):
+        code = f"lr = {lr}\nx = load()\nmodel = fit(x, depth={depth})\n"
+        acc = 0.8 + (lr == 0.01) * 0.05 + noise(rng)
+        ids[lr, depth, rep] = add_run(st, "edit", {"lr": lr}, acc, code=code)
+    x = explain(st, ids[0.1, 3, 0], ids[0.01, 3, 0], "acc")
+    assert [f.id for f in x.factors] == ["param:lr"]
+    top = x.factors[0]
+    assert top.status == "supported" and top.group is None and not x.groups
+    assert top.detail == "set in the cell at @@ -1 +1 @@"
+    assert top.evidence["pairs"] == 1  # depth=3, rep 1
+    y = explain(st, ids[0.1, 3, 0], ids[0.01, 5, 0], "acc")
+    assert {f.id for f in y.factors} == {"param:lr", "code:cell@@-3"}
+
+
+def test_weak_evidence_is_not_supported(st: Store) -> None:
+    """batch and dropout have pairs and a forest importance, but they barely move acc:
+    weak, not supported."""
+    a, b = param_experiment(st)
+    x = explain(st, a, b, "acc")
+    by_key = {f.key: f for f in x.factors}
+    assert by_key["lr"].status == "supported"
+    assert by_key["batch"].status == by_key["dropout"].status == "weak"
+    assert by_key["batch"].evidence["pairs"] > 0
+
+
+def test_a_list_param_is_one_factor(st: Store) -> None:
+    """FEATURES (flattened to FEATURES.0 …) is one factor valued by the whole list; a
+    nested dict stays per key."""
+    full = [f"f{i}" for i in range(10)]
+    short = [f for f in full if f != "f3"]
+    rng = np.random.default_rng(15)
+    ids = {}
+    for feats, lr, rep in itertools.product([full, short], [0.1, 0.01], range(2)):
+        acc = 0.8 - (feats is short) * 0.04 + noise(rng)
+        params = {"FEATURES": feats, "opt": {"lr": lr, "momentum": 0.9}}
+        ids[feats is short, lr, rep] = add_run(st, "lists", params, acc)
+    x = explain(st, ids[False, 0.1, 0], ids[True, 0.01, 0], "acc")
+    assert [f.key for f in x.factors] == ["FEATURES", "opt.lr"]
+    top = x.factors[0]
+    assert (top.a, top.b) == (full, short) and top.group is None
+    assert top.detail == "removed 'f3'"
+    assert top.status == "supported" and top.evidence["pairs"] > 0
+    assert top.estimate == pytest.approx(-0.04, abs=0.01)
+
+
+def test_importance_drops_params_that_do_not_vary_where_present(st: Store) -> None:
+    """`momentum` is 0.9 wherever it is set (sgd runs): it varies only in being missing;
+    one-run params vary in nothing. Neither is listed."""
+    rng = np.random.default_rng(16)
+    for i, (opt, lr) in enumerate(itertools.product(["sgd", "adam"] * 3, [0.1, 0.01])):
+        config = {"optimizer": {"name": opt, **({"momentum": 0.9} if opt == "sgd" else {})}}
+        params = {"lr": lr, "config": config, f"extra_{i}": i}
+        add_run(st, "missing", params, 0.8 + (opt == "adam") * 0.05 + noise(rng))
+    imp = importance(st, "missing", "acc")
+    keys = [p.key for p in imp.params]
+    assert keys[0] == "config.optimizer.name"
+    assert set(keys) == {"config.optimizer.name", "lr"}
+
+
+def test_wording_pluralises_and_names_seeds(st: Store) -> None:
+    from jupyter_mltrack.compare.explain import _rank
+    from jupyter_mltrack.compare.factors import Candidate
+
+    a = add_run(st, "words", {"lr": 0.1}, 0.5)
+    b = add_run(st, "words", {"lr": 0.2}, 0.6)
+    text = str(explain(st, a, b, "acc"))
+    assert "0 other runs" not in text and "No other finished run" in text
+    add_run(st, "words", {"lr": 0.3}, 0.7)
+    assert "Evidence from 1 other run " in str(explain(st, a, b, "acc"))
+    for c, what in [
+        (Candidate("seed", "numpy", 1, 2, 1, 2), "the numpy seed"),
+        (Candidate("package", "numpy", "1.0", "2.0", "1.0", "2.0"), "the numpy version"),
+    ]:
+        found = ev.gather(
+            ["r0", "r1"],
+            [0.5, 0.6],
+            {c.id: [c.ha, c.ha]},
+            [ev.Candidate(c.id, c.ha, c.hb)],
+            [0, 0],
+            use_forest=False,
+        )
+        (f,), _, _ = _rank([c], found, 0.1, 0.0, "acc")
+        assert f.sentence.startswith(
+            f"{c.key} {'seed ' if c.kind == 'seed' else ''}{c.a} → {c.b}: untested: "
+            f"no other pair of runs differs only in {what};"
+        )

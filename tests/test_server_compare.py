@@ -279,7 +279,7 @@ async def test_compare_options(fetch: Any, store: Store) -> None:
         for i, v in enumerate([float("nan"), float("inf"), 0.5])
     ]
     body = ok(await fetch(COMPARE, {"runs": ",".join(odd)}), COMPARE)
-    assert body["metrics"][0]["values"] == [None, "inf", 0.5]
+    assert body["metrics"][0]["values"] == ["nan", "inf", 0.5]
 
     # runs from two experiments are labelled with their experiment
     body = ok(await fetch(COMPARE, {"runs": f"{r1},{ids['o1']}"}), COMPARE)
@@ -335,7 +335,99 @@ async def test_compare_refusals_say_what_to_change(fetch: Any, store: Store) -> 
     message = refused(
         await fetch(COMPARE, {"runs": f"{ids['r1']},1", "experiment": "nope"}), COMPARE, 404
     )
-    assert "no run '1' in experiment 'nope'" in message
+    assert "no experiment 'nope'; experiments: cmp, other" in message
+    message = refused(
+        await fetch(COMPARE, {"runs": f"{ids['r1']},9", "experiment": "cmp"}), COMPARE, 404
+    )
+    assert "no run '9' in experiment 'cmp'" in message
+
+
+@sqlite_only
+async def test_a_run_number_several_experiments_have_needs_the_experiment(
+    fetch: Any, store: Store
+) -> None:
+    ids = populate(store)  # cmp #1-#3, other #1
+    message = refused(await fetch(COMPARE, {"runs": "1,2"}), COMPARE, 400)
+    assert message == (
+        "run number 1 is ambiguous: experiments cmp, other have one; name the experiment "
+        "(experiment=… / -e …) or use the run id"
+    )
+    # a number only one experiment has still names its run; with experiment=, as asked
+    body = ok(await fetch(COMPARE, {"runs": f"{ids['o1']},2"}), COMPARE)
+    assert [r["id"] for r in body["runs"]] == [ids["o1"], ids["r2"]]
+    body = ok(await fetch(COMPARE, {"runs": "1,2", "experiment": "cmp"}), COMPARE)
+    assert [r["id"] for r in body["runs"]] == [ids["r1"], ids["r2"]]
+    message = refused(await fetch(COMPARE, {"runs": "2,3", "baseline": "1"}), COMPARE, 400)
+    assert "run number 1 is ambiguous" in message
+    query = {"a": "1", "b": "2", "metric": "acc"}
+    assert "run number 1 is ambiguous" in refused(await fetch(EXPLAIN, query), EXPLAIN, 400)
+    query = {"kind": "curves", "runs": "1,2"}
+    assert "run number 1 is ambiguous" in refused(await fetch(CHARTS, query), CHARTS, 400)
+
+
+@sqlite_only
+async def test_charts_take_run_numbers_in_an_experiment(fetch: Any, store: Store) -> None:
+    ids = populate(store)
+    sweep(store)  # sweep #1-#5: numbers 1-3 are in three experiments
+    names = {
+        "curves": {"kind": "curves", "typed_arrays": "false"},
+        "parallel": {"kind": "parallel"},
+        "scatter": {"kind": "scatter", "x": "params.lr", "y": "metrics.acc"},
+        "bars": {"kind": "bars", "baseline": "2"},
+    }
+    for kind, query in names.items():
+        figure = ok(await fetch(CHARTS, {**query, "runs": "1,2", "experiment": "cmp"}), CHARTS)
+        assert figure["data"], kind
+    curves = ok(
+        await fetch(
+            CHARTS,
+            {
+                "kind": "curves",
+                "runs": "1",
+                "experiment": "cmp",
+                "metrics": "acc",
+                "typed_arrays": "false",
+            },
+        ),
+        CHARTS,
+    )
+    assert curves["data"][0]["y"] == [0.5, 0.7, 0.8, 0.85]  # cmp #1's acc, not sweep's
+    bars = ok(
+        await fetch(CHARTS, {"kind": "bars", "runs": "1,2", "experiment": "cmp", "baseline": "2"}),
+        CHARTS,
+    )
+    assert bars["data"][0]["x"] == ["#2", "#1"]  # cmp's runs, the baseline first
+    # without runs=, experiment= is every run of it, for the kinds drawn over experiments
+    parallel = ok(await fetch(CHARTS, {"kind": "parallel", "experiment": "sweep"}), CHARTS)
+    assert len(array(parallel["data"][0]["dimensions"][0]["values"])) == 5
+
+    bad = {
+        "curves of an experiment": (
+            {"kind": "curves", "experiment": "cmp"},
+            "a curves chart draws named runs: give runs=",
+        ),
+        "bars of an experiment": (
+            {"kind": "bars", "experiment": "cmp"},
+            "a bars chart draws named runs: give runs=",
+        ),
+        "two lookups": (
+            [("kind", "curves"), ("runs", "1,2"), ("experiment", "cmp"), ("experiment", "sweep")],
+            "experiment= names the one experiment run numbers are looked up in",
+        ),
+        "ambiguous": ({"kind": "parallel", "runs": "1,2"}, "run number 1 is ambiguous"),
+    }
+    for case, (query, expected) in bad.items():
+        message = refused(await fetch(CHARTS, query), CHARTS, 400)
+        assert expected in message, (case, message)
+    message = refused(
+        await fetch(CHARTS, {"kind": "curves", "runs": "1,2", "experiment": "nope"}), CHARTS, 404
+    )
+    assert "no experiment 'nope'; experiments: cmp, other, sweep" in message
+    message = refused(
+        await fetch(CHARTS, {"kind": "curves", "runs": "1,9", "experiment": "cmp"}), CHARTS, 404
+    )
+    assert "no run '9' in experiment 'cmp'" in message
+    assert ids
 
 
 # explain ------------------------------------------------------------------------------------
@@ -449,10 +541,9 @@ async def test_charts(fetch: Any, store: Store) -> None:
         "kind": ({"kind": "pie", "runs": runs}, "unknown chart kind 'pie'; use one of curves"),
         "no runs": ({"kind": "curves"}, "runs must name at least 1 run"),
         "bars of one": ({"kind": "bars", "runs": ids["r1"]}, "at least 2 runs"),
-        "both": ({"kind": "parallel", "runs": runs, "experiment": "sweep"}, "not both"),
         "experiment curves": (
             {"kind": "curves", "experiment": "sweep"},
-            "a curves chart does not take experiment; it takes kind, typed_arrays, runs, metrics",
+            "a curves chart draws named runs: give runs= (experiment= only says where",
         ),
         "importance runs": (
             {"kind": "importance", "runs": runs, "metric": "acc"},

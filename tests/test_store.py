@@ -529,8 +529,15 @@ def test_resolve_run_id(store: Store) -> None:
     assert store.resolve_run_id(e1_2.id) == e1_2.id
     assert store.resolve_run_id(f"  {e1_2.id[:10]}  ") == e1_2.id
     assert store.resolve_run_id(e1_2.id[:10].upper()) == e1_2.id
-    assert store.resolve_run_id("1") == e2_1.id  # the most recent run numbered 1
+    # a number two experiments have names neither: the message says how to name one
+    with pytest.raises(InvalidQuery) as ambiguous:
+        store.resolve_run_id("1")
+    assert str(ambiguous.value) == (
+        "run number 1 is ambiguous: experiments e1, e2 have one; name the experiment "
+        "(experiment=… / -e …) or use the run id"
+    )
     assert store.resolve_run_id("1", experiment="e1") == e1_1.id
+    assert store.resolve_run_id("1", experiment="e2") == e2_1.id
     assert store.resolve_run_id("2") == e1_2.id
     assert store.resolve_run_id("2", experiment="e1") == e1_2.id
 

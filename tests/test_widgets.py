@@ -56,6 +56,11 @@ def result_data(result: dict[str, Any]) -> dict[str, Any]:
     return out["data"]
 
 
+def result_data_or_none(result: dict[str, Any]) -> dict[str, Any] | None:
+    found = [o for o in result["outputs"] if o["output_type"] == "execute_result"]
+    return found[0]["data"] if found else None
+
+
 def value(kernel: Kernel, expression: str) -> Any:
     """Evaluate ``expression`` in the kernel and return it (as JSON)."""
     out = kernel.ok(f"import json as _json\nprint(_json.dumps({expression}))")
@@ -220,6 +225,18 @@ def test_magics(kernel: Kernel) -> None:
     assert text.startswith("Why acc changed from #1") and "`lr`" in text
     data = result_data(kernel.ok("%mltrack compare 1 2 -e analysis"))
     assert WIDGET in data
+    kernel.ok("%mltrack compare 1 2 4 --baseline 2")
+    assert value(kernel, "[r['label'] for r in _.data['runs']]") == ["#2", "#1", "#4"]
+    kernel.ok("w = mltrack.compare(1, 2, baseline='#2')")
+    assert value(kernel, "[r['label'] for r in w.data['runs']]") == ["#2", "#1"]
+    text = result_data(kernel.ok("%mltrack explain 1 2 --metric acc -e analysis"))["text/plain"]
+    assert text.startswith("Why acc changed from #1")
+    for cmd in ("compare", "explain"):
+        result = kernel.ok(f"%mltrack {cmd} --help")
+        usage = text_of(result)
+        assert usage.startswith(f"usage: %mltrack {cmd}") and "--experiment" in usage, usage
+        assert ("--baseline" in usage) == (cmd == "compare"), usage
+        assert not text_of(result, "stderr") and not result_data_or_none(result)
 
 
 def test_metric_goal_and_importance(kernel: Kernel) -> None:
@@ -248,7 +265,9 @@ def error_of(result: dict[str, Any]) -> dict[str, Any]:
     ("code", "message"),
     [
         ("%mltrack compare 1 99", "no run '99' in experiment 'analysis'"),
-        ("%mltrack compare 1 2 -e nowhere", "no run '1' in experiment 'nowhere'"),
+        ("%mltrack compare 1 2 -e nowhere", "no experiment 'nowhere'; experiments: analysis"),
+        ("%mltrack compare 1 2 --baseline 3", "baseline '3' is not one of the compared runs"),
+        ("%mltrack explain 1 2 --metric acc -e nowhere", "no experiment 'nowhere'"),
         ("%mltrack explain 1 2", "name two runs and a metric"),
         ("%mltrack explain 1 2 --metric nope", "has no metric 'nope'"),
         ("%mltrack compare 1 --bogus", "unrecognized arguments: --bogus"),
@@ -272,6 +291,12 @@ def test_magic_errors_are_one_line(kernel: Kernel, code: str, message: str) -> N
         ("mltrack.compare(1, '1')", "at least two different runs"),
         ("mltrack.explain(1, 2, 'nope')", "has no metric 'nope'"),
         ("mltrack.explain(1, 'ffffffffffff', 'acc')", "no run 'ffffffffffff'"),
+        (
+            "mltrack.compare(1, 2, metric='nosuch')",
+            "none of the compared runs has a metric 'nosuch'; their metrics: acc, loss",
+        ),
+        ("mltrack.compare(1, 2, experiment='nosuch')", "no experiment 'nosuch'"),
+        ("mltrack.compare(experiment='nosuch')", "no experiment 'nosuch'"),
     ],
 )
 def test_bad_refs_give_a_clear_error(kernel: Kernel, code: str, message: str) -> None:
@@ -295,7 +320,7 @@ def test_compare_function_survives_importing_the_subpackage() -> None:
         "from jupyter_mltrack.compare import compare as pure_compare\n"
         "assert callable(mltrack.compare) and mltrack.compare.__name__ == 'compare'\n"
         "assert list(inspect.signature(mltrack.compare).parameters) == "
-        "['runs', 'experiment', 'metric']\n"
+        "['runs', 'experiment', 'metric', 'baseline']\n"
         "assert 'widget' in mltrack.compare.__doc__\n"
         "assert mltrack.compare.charts is sys.modules['jupyter_mltrack.compare.charts']\n"
         "assert comparison is sys.modules['jupyter_mltrack.compare.comparison']\n"
@@ -353,3 +378,54 @@ def test_table_html_escapes_and_marks_changes(local_store: Store) -> None:
     loss_row = page[page.index(">loss ") : page.index("</tr>", page.index(">loss "))]
     assert render.WORSE in loss_row and "▲ +0.2" in loss_row  # higher loss: worse
     assert "#1" in render.comparison_text(data) and "0.01" in render.comparison_text(data)
+
+
+def test_table_shows_nan_inf_and_unrecorded_environment(local_store: Store) -> None:
+    """NaN and infinity are shown as such, not as "—" (not logged); a run that has not
+    recorded its environment (still running) says "not recorded", not a removed package."""
+    from jupyter_mltrack.store import Environment, MetricPoint
+
+    st = local_store
+    env = st.put_environment(
+        Environment(python="3.11.7", platform="linux", packages={"numpy": "1.26.4"}, digest="e")
+    )
+    ids = []
+    for final in (0.5, float("nan"), float("inf")):
+        run = st.create_run("e", environment_id=env)
+        st.finish_run(run.id, "finished", metrics=[MetricPoint("loss", final, 0, time.time())])
+        ids.append(run.id)
+    running = st.create_run("e")
+    ids.append(running.id)
+    data = compare(st, ids).to_dict()
+    page = render.comparison_html(data)
+    loss_row = page[page.index(">loss ") : page.index("</tr>", page.index(">loss "))]
+    cells = loss_row.split("<td")[1:]
+    assert [c.split(">", 1)[1].split(" <", 1)[0].split("<")[0] for c in cells] == [
+        "0.5",
+        "NaN",
+        "inf",
+        "—",
+    ]
+    assert ">python<" not in page  # unknown is not a difference
+    env_row = page[page.index(">environment<") : page.index("</tr>", page.index(">environment<"))]
+    assert env_row.count("not recorded") == 1
+    every = render.comparison_html(data, differences_only=False)
+    python_row = every[every.index(">python<") : every.index("</tr>", every.index(">python<"))]
+    assert python_row.count("3.11.7") == 3 and "not recorded" in python_row
+    numpy_row = every[every.index(">numpy<") : every.index("</tr>", every.index(">numpy<"))]
+    assert numpy_row.count("1.26.4") == 3 and "not recorded" in numpy_row
+    text = render.comparison_text(data)
+    assert text.splitlines()[1].split() == ["loss", "0.5", "NaN", "inf", "—"]
+
+
+def test_text_fallback_is_capped(local_store: Store) -> None:
+    """A text/plain fallback of 300 differing rows lists 50 and says how many more."""
+    ids = []
+    for i in range(2):
+        params = {f"p{j:03d}": j + i for j in range(300)}
+        with start_run(experiment="e", params=params, store=local_store) as run:
+            pass
+        ids.append(run.id)
+    text = render.comparison_text(compare(local_store, ids).to_dict())
+    lines = text.splitlines()
+    assert len(lines) == 1 + 50 + 1 and lines[-1].startswith("… 250 more rows")

@@ -454,8 +454,8 @@ def set_metric_goal(
 ) -> None:
     """Say whether ``key`` is better low (``"min"``) or high (``"max"``) in an experiment, when
     its name would be guessed wrong; comparisons then call changes better or worse by it.
-    ``None`` forgets the setting. ``experiment`` defaults to the one ``start_run`` would
-    record into (the notebook's)."""
+    ``None`` forgets the setting. ``experiment`` defaults to the current one, the one a bare
+    ``%%track`` cell records into (see ``refs.current_experiment``)."""
     if goal is not None and goal not in ("min", "max"):
         raise ValueError(
             f"goal must be 'min' (lower is better) or 'max' (higher is better), not {goal!r}"
@@ -463,9 +463,9 @@ def set_metric_goal(
     if not isinstance(key, str) or not key.strip():
         raise ValueError(f"key must be a metric name, not {key!r}")
     if experiment is None:
-        from .kernelinfo import notebook_path as current_notebook
+        from .refs import current_experiment
 
-        experiment = default_experiment(current_notebook())
+        experiment = current_experiment()
     (store or get_store()).set_metric_goal(experiment, key, goal)
 
 

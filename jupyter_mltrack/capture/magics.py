@@ -22,7 +22,6 @@ from . import api
 from .cell import TrackedCell
 from .data import FileAccess
 from .history import ExecutionLog
-from .kernelinfo import notebook_path
 from .outputs import MAX_OUTPUT_BYTES
 
 
@@ -179,9 +178,10 @@ class TrackMagics(Magics, Configurable):
         """``%mltrack store [URL]`` show or change the store; ``%mltrack experiment [NAME]``
         show or set the default experiment; ``%mltrack runs`` list this notebook's runs;
         ``%mltrack export [-t NAME …] [--run RUN] [-o DIR]`` write a pipeline script;
-        ``%mltrack compare 3 5 7 [-e EXP] [--metric KEY]`` compare runs (a widget);
-        ``%mltrack explain 3 5 --metric KEY`` why a metric changed between two runs.
-        Runs are named by number in the experiment, id or id prefix."""
+        ``%mltrack compare 3 5 7 [-e EXP] [--metric KEY] [--baseline RUN]`` compare runs (a
+        widget); ``%mltrack explain 3 5 --metric KEY [-e EXP]`` why a metric changed between
+        two runs. Runs are named by number in the current experiment (the one a bare
+        ``%%track`` cell records into, or ``-e``), id or id prefix."""
         words = line.split()
         if not words:
             print(self.mltrack.__doc__)
@@ -195,11 +195,11 @@ class TrackMagics(Magics, Configurable):
                 print(repr(api.get_store()))
             return None
         if cmd == "experiment":
+            from .refs import current_experiment
+
             if rest:
                 self.experiment = " ".join(rest)
-            print(
-                f"mltrack: experiment = {self.experiment or api.default_experiment(notebook_path())}"
-            )
+            print(f"mltrack: experiment = {current_experiment()}")
             return None
         if cmd == "runs":
             return self._list_runs()
@@ -213,9 +213,10 @@ class TrackMagics(Magics, Configurable):
         )
 
     def _compare(self, cmd: str, words: list[str]) -> Any:
-        """``%mltrack compare RUN RUN … [-e EXP] [--metric KEY]`` (the compare widget) and
-        ``%mltrack explain A B --metric KEY`` (the explanation), as ``mltrack.compare`` and
-        ``mltrack.explain`` give them; errors are one line, not a traceback."""
+        """``%mltrack compare RUN RUN … [-e EXP] [--metric KEY] [--baseline RUN]`` (the
+        compare widget) and ``%mltrack explain A B --metric KEY [-e EXP]`` (the explanation),
+        as ``mltrack.compare`` and ``mltrack.explain`` give them; errors are one line, not a
+        traceback; ``--help`` prints the usage."""
         import argparse
 
         import jupyter_mltrack
@@ -227,11 +228,41 @@ class TrackMagics(Magics, Configurable):
             def error(self, message: str) -> Any:  # argparse would print usage and exit
                 raise UsageError(f"{self.prog}: {message}")
 
-        parser = Parser(prog=f"%mltrack {cmd}", add_help=False)
-        parser.add_argument("runs", nargs="*")
-        parser.add_argument("-e", "--experiment")
-        parser.add_argument("-m", "--metric")
+        explaining = cmd == "explain"
+        parser = Parser(
+            prog=f"%mltrack {cmd}",
+            add_help=False,
+            description="Why a metric changed between two runs."
+            if explaining
+            else "Compare runs in a widget: what differs, charts, why.",
+            epilog="Runs are named by number in the current experiment (the one a bare "
+            "%%track cell records into; -e names another), by id or by id prefix.",
+        )
+        parser.add_argument("-h", "--help", action="store_true", help="Show this help.")
+        parser.add_argument(
+            "runs",
+            nargs="*",
+            metavar="RUN",
+            help="the two runs (A B)" if explaining else "the runs to compare",
+        )
+        parser.add_argument(
+            "-e", "--experiment", help="the experiment run numbers are looked up in"
+        )
+        parser.add_argument(
+            "-m",
+            "--metric",
+            help="the metric whose change to explain (required)"
+            if explaining
+            else "the metric the charts and the explanation start with",
+        )
+        if not explaining:
+            parser.add_argument(
+                "-b", "--baseline", metavar="RUN", help="the run the others are compared with"
+            )
         args = parser.parse_args(words)
+        if args.help:
+            print(parser.format_help())
+            return None
         if cmd == "explain" and (len(args.runs) != 2 or not args.metric):
             raise UsageError(
                 "%mltrack explain: name two runs and a metric: %mltrack explain 3 5 --metric KEY"
@@ -240,7 +271,7 @@ class TrackMagics(Magics, Configurable):
         try:
             if cmd == "compare":
                 return jupyter_mltrack.compare(
-                    *args.runs, experiment=experiment, metric=args.metric
+                    *args.runs, experiment=experiment, metric=args.metric, baseline=args.baseline
                 )
             return jupyter_mltrack.explain(*args.runs, args.metric, experiment=experiment)
         except (RunRefError, CompareError) as exc:
@@ -254,7 +285,7 @@ class TrackMagics(Magics, Configurable):
 
         from ..pipeline.export import export
         from ..pipeline.slicer import SliceError
-        from ..store import RunNotFound
+        from ..store import InvalidQuery, RunNotFound
 
         parser = argparse.ArgumentParser(
             prog="%mltrack export", add_help=False, exit_on_error=False
@@ -272,10 +303,11 @@ class TrackMagics(Magics, Configurable):
         store = api.get_store()
         run_id = None
         if args.run is not None:
-            experiment = self.experiment or api.default_experiment(notebook_path())
+            from .refs import current_experiment
+
             try:
-                run_id = store.resolve_run_id(args.run, experiment)
-            except RunNotFound as exc:
+                run_id = store.resolve_run_id(args.run, current_experiment())
+            except (RunNotFound, InvalidQuery) as exc:
                 raise UsageError(f"%mltrack export: {exc}") from None
         try:
             result = export(
@@ -294,7 +326,9 @@ class TrackMagics(Magics, Configurable):
     def _list_runs(self) -> Any:
         from IPython.display import HTML
 
-        exp = self.experiment or api.default_experiment(notebook_path())
+        from .refs import current_experiment
+
+        exp = current_experiment()
         runs, total = api.get_store().search_runs(experiment=exp, limit=50)
         rows = "".join(
             f"<tr><td>#{r.number}</td><td>{r.name or ''}</td><td>{r.status.value}</td>"

@@ -2,10 +2,13 @@
 
 ``mltrack.compare(3, 5)``, ``%mltrack compare 3 5`` and the compare widget all name runs the way
 the CLI and the REST API do (a number in the current experiment, a full id or a unique id
-prefix). What "current" means in a kernel is the magics' ``%mltrack experiment NAME`` when it
-was set, else the experiment named after the notebook, so a number means the run the run card
-under a cell showed. Kept apart from ``magics.py`` so the public API can use it without loading
-the magics (and IPython) in a plain script.
+prefix). "Current" in a kernel is the experiment a bare ``%%track`` cell records into: the
+magics' ``%mltrack experiment NAME`` when it was set, else ``$MLTRACK_EXPERIMENT``, else the
+notebook's name, else the store's default experiment (``Default``: a notebook run by nbconvert
+has no name the kernel can see). So a number always means the run the run card under a cell
+showed, and ``compare``, ``explain``, ``importance``, ``set_metric_goal`` and the magics agree
+on it. Kept apart from ``magics.py`` so the public API can use it without loading the magics
+(and IPython) in a plain script.
 """
 
 from __future__ import annotations
@@ -25,13 +28,17 @@ class RunRefError(LookupError):
     """A run reference that names no run (or several): the message says which and where."""
 
 
-def current_experiment() -> str | None:
-    """The experiment a run number refers to in this process.
+def current_experiment() -> str:
+    """The experiment a run number refers to in this process: the one a bare ``%%track``
+    cell (or ``start_run()``) records into.
 
     The ``%mltrack experiment`` setting of a loaded extension wins; without one (or outside
     IPython) it is the default experiment of the notebook the kernel runs
-    (``MLTRACK_EXPERIMENT``, else the notebook's name).
+    (``MLTRACK_EXPERIMENT``, else the notebook's name), else the store's default experiment.
     """
+    from ..store.store import DEFAULT_EXPERIMENT
+
+    name: str | None = None
     magics_module = sys.modules.get("jupyter_mltrack.capture.magics")
     if magics_module is not None:  # only a loaded extension can have set one
         try:
@@ -42,8 +49,12 @@ def current_experiment() -> str | None:
             shell = None
         for configurable in getattr(shell, "configurables", ()):
             if isinstance(configurable, magics_module.TrackMagics) and configurable.experiment:
-                return configurable.experiment
-    return api.default_experiment(notebook_path())
+                name = configurable.experiment
+                break
+    if name is None:
+        name = api.default_experiment(notebook_path())
+    # as Store.get_or_create_experiment names the experiment a run is recorded into
+    return (name or DEFAULT_EXPERIMENT).strip() or DEFAULT_EXPERIMENT
 
 
 def resolve_runs(store: Store, refs: Iterable[object], experiment: str | None) -> list[str]:
@@ -52,7 +63,7 @@ def resolve_runs(store: Store, refs: Iterable[object], experiment: str | None) -
     Duplicates are dropped (keeping the first). An unknown or ambiguous reference raises
     :class:`RunRefError` naming the reference and the experiment a number was looked up in.
     """
-    from ..store.store import InvalidQuery, RunNotFound
+    from ..store.store import AmbiguousRunNumber, InvalidQuery, RunNotFound
 
     ids: list[str] = []
     for ref in refs:
@@ -60,16 +71,28 @@ def resolve_runs(store: Store, refs: Iterable[object], experiment: str | None) -
         try:
             run_id = store.resolve_run_id(text, experiment)
         except RunNotFound:
+            if experiment and text.isdigit():
+                check_experiment(store, experiment)
             where = f" in experiment {experiment!r}" if experiment and text.isdigit() else ""
             raise RunRefError(
                 f"no run {text!r}{where}: name a run by its number in the experiment, "
                 "its id or an id prefix (4+ characters)"
             ) from None
+        except AmbiguousRunNumber as exc:
+            raise RunRefError(str(exc)) from None
         except InvalidQuery as exc:  # an ambiguous id prefix
             raise RunRefError(f"{exc}: give more characters of the id") from None
         if run_id not in ids:
             ids.append(run_id)
     return ids
+
+
+def check_experiment(store: Store, experiment: str) -> None:
+    """Raise :class:`RunRefError` when ``experiment`` does not exist, listing some that do."""
+    names = sorted(e.name for e in store.list_experiments())
+    if experiment not in names:
+        listed = ", ".join(names[:10]) + (", …" if len(names) > 10 else "") or "none yet"
+        raise RunRefError(f"no experiment {experiment!r}; experiments: {listed}")
 
 
 def _ref_text(ref: object) -> str:

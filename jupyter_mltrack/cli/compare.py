@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..store import InvalidQuery, RunNotFound, Store
+from ..store import AmbiguousRunNumber, InvalidQuery, RunNotFound, Store
 from .common import (
     CliError,
     _bytes,
@@ -40,6 +40,13 @@ REDUCER_HELP = "last, min, max, best, step=N or mean=K"
 MAX_HUNK_LINES = 40
 #: Widest a value cell gets in the comparison tables (a column per run, so kept narrow).
 VALUE_CELL = 28
+#: Run columns per table: more runs are printed as blocks of this many, so that a table of
+#: 30 runs stays readable in a terminal instead of wrapping every line.
+MAX_TABLE_RUNS = 8
+#: What a cell says for a value the run has not recorded (yet), unlike "-" (it has none).
+NOT_RECORDED = "not recorded"
+#: Spelling of the comparison's non-finite metric values.
+NON_FINITE = {"nan": "NaN", "inf": "inf", "-inf": "-inf"}
 #: Width the explanation's sentences are wrapped at.
 WRAP = 100
 RUN_HELP = "run number (in -e's experiment, else the latest), id or unique id prefix"
@@ -139,6 +146,8 @@ def _resolve(store: Store, refs: Sequence[str], experiment: str | None) -> list[
         except RunNotFound:
             where = f" in experiment {experiment!r}" if experiment and ref.isdigit() else ""
             raise CliError(f"no run {ref!r}{where}") from None
+        except AmbiguousRunNumber as exc:
+            raise CliError(str(exc), 2) from None
         except InvalidQuery as exc:
             raise CliError(f"{exc}: give more of the id", 2) from None
         if run_id in seen:
@@ -276,12 +285,23 @@ def signed(value: float) -> str:
     return "+" + _number(value) if value >= 0 else _number(value)
 
 
-def metric_cell(metric: Mapping[str, Any], i: int, *, baseline: bool) -> str:
-    """``0.94 ↑+0.03 (+3.3%) better``: value, arrow and change against the baseline, verdict."""
-    value = metric["values"][i]
+def metric_value(value: Any) -> str:
+    """A reduced metric: ``-`` where the run did not log it, ``NaN`` / ``inf`` / ``-inf``
+    where it logged a non-finite value (the comparison's ``"nan"``, ``"inf"``, ``"-inf"``)."""
     if value is None:
         return "-"
-    text = _number(float(value))
+    if isinstance(value, str):
+        return NON_FINITE.get(value, value)
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    return _number(float(value))
+
+
+def metric_cell(metric: Mapping[str, Any], i: int, *, baseline: bool) -> str:
+    """``0.94 ↑+0.03 (+3.3%) better``: value, arrow and change against the baseline, verdict."""
+    text = metric_value(metric["values"][i])
+    if text == "-":
+        return text
     step = (metric.get("steps") or [None] * (i + 1))[i]
     if step is not None and metric.get("reducer", "last") != "last":
         text += f" @{step}"
@@ -395,14 +415,38 @@ def output_cell(item: Mapping[str, Any] | None) -> str:
     return ", ".join(sorted(data)) or kind
 
 
-def _section(title: str, headers: list[str], rows: list[list[str]], hidden: int, noun: str) -> str:
+def _section(
+    title: str,
+    headers: list[str],
+    rows: list[list[str]],
+    hidden: int,
+    noun: str,
+    *,
+    keys: int = 1,
+    notes: Sequence[str] = (),
+) -> str:
+    """A section's table; ``keys``: leading columns naming the row (the rest: one per run).
+    More than :data:`MAX_TABLE_RUNS` runs are printed as blocks of that many columns, each
+    repeating the key columns."""
+    tail = "".join(f"\n  {note}" for note in notes)
     if not rows:
         if not hidden:
-            return ""
-        return f"{title}: {_plural(hidden, 'identical ' + noun)} (--all shows them)"
+            return f"{title}:{tail}" if notes else ""
+        return f"{title}: {_plural(hidden, 'identical ' + noun)} (--all shows them){tail}"
     more = f"  ({_plural(hidden, 'identical ' + noun)} hidden)" if hidden else ""
-    body = "\n".join("  " + line for line in table(headers, rows).splitlines())
-    return f"{title}{more}\n{body}"
+    runs = len(headers) - keys
+    blocks = []
+    for start in range(0, max(runs, 1), MAX_TABLE_RUNS):
+        cols = list(range(keys)) + list(
+            range(keys + start, min(keys + start + MAX_TABLE_RUNS, len(headers)))
+        )
+        text = table([headers[c] for c in cols], [[r[c] for c in cols] for r in rows])
+        head = ""
+        if runs > MAX_TABLE_RUNS:
+            last = min(start + MAX_TABLE_RUNS, runs)
+            head = f"  runs {start + 1}-{last} of {runs}:\n"
+        blocks.append(head + "\n".join("  " + line for line in text.splitlines()))
+    return f"{title}{more}\n" + "\n".join(blocks) + tail
 
 
 def comparison_report(data: Mapping[str, Any], *, show_all: bool = False) -> str:
@@ -458,7 +502,8 @@ def comparison_report(data: Mapping[str, Any], *, show_all: bool = False) -> str
         values = [metric_cell(m, i, baseline=i == 0) for i in range(n)]
         rows.append([_cut(m["key"], 32), how, *values])
     add(
-        _section("Metrics", ["METRIC", "REDUCER, GOAL", *heads], rows, hidden, "metric"), bool(rows)
+        _section("Metrics", ["METRIC", "REDUCER, GOAL", *heads], rows, hidden, "metric", keys=2),
+        bool(rows),
     )
 
     rows, hidden = [], 0
@@ -466,10 +511,20 @@ def comparison_report(data: Mapping[str, Any], *, show_all: bool = False) -> str
         if not (a.get("differs") or show_all):
             hidden += 1
             continue
-        rows.append([a["key"], *(_attribute(a["key"], v) for v in a["values"])])
+        unknown = a.get("unknown") or [False] * n
+        rows.append(
+            [
+                a["key"],
+                *(
+                    NOT_RECORDED if u else _attribute(a["key"], v)
+                    for v, u in zip(a["values"], unknown, strict=False)
+                ),
+            ]
+        )
     add(_section("Attributes", ["ATTRIBUTE", *heads], rows, hidden, "attribute"), bool(rows))
 
     env = data.get("environment") or {}
+    recorded = env.get("recorded") or [True] * n
     grades: list[dict[str, str]] = [
         {c["name"]: c.get("grade", "") for c in (d or {}).get("changed", [])}
         for d in env.get("diffs") or [None] * n
@@ -481,11 +536,24 @@ def comparison_report(data: Mapping[str, Any], *, show_all: bool = False) -> str
             continue
         cells = [_cut(pkg["name"], 32)]
         for i, version in enumerate(pkg["values"]):
+            if i < len(recorded) and not recorded[i]:
+                cells.append(NOT_RECORDED)
+                continue
             text = cell(version)
             grade = grades[i].get(pkg["name"]) if i < len(grades) else None
             cells.append(f"{text} ({grade})" if grade else text)
         rows.append(cells)
-    add(_section("Packages", ["PACKAGE", *heads], rows, hidden, "package"), bool(rows))
+    # said when some runs recorded an environment and others not (yet); none: nothing to say
+    unrecorded = [labels[i] for i, ok in enumerate(recorded) if not ok and i < n and any(recorded)]
+    notes = (
+        [f"environment not recorded (yet) for {', '.join(unrecorded)}: packages unknown"]
+        if unrecorded
+        else []
+    )
+    add(
+        _section("Packages", ["PACKAGE", *heads], rows, hidden, "package", notes=notes),
+        bool(rows or notes),
+    )
 
     code = data.get("code") or {}
     code_lines: list[str] = []
@@ -511,7 +579,7 @@ def comparison_report(data: Mapping[str, Any], *, show_all: bool = False) -> str
             continue
         name = d.get("name") or d.get("path") or "?"
         rows.append([d.get("role", "?"), _cut(str(name), 32)] + [data_cell(d, i) for i in range(n)])
-    add(_section("Data", ["ROLE", "NAME", *heads], rows, hidden, "dataset"), bool(rows))
+    add(_section("Data", ["ROLE", "NAME", *heads], rows, hidden, "dataset", keys=2), bool(rows))
 
     rows, hidden = [], 0
     for o in data.get("outputs", []):

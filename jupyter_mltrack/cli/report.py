@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .compare import (
+    NOT_RECORDED,
     _attribute,
     cell,
     data_cell,
@@ -50,6 +51,8 @@ td.num { font-variant-numeric: tabular-nums; }
 tr.differs td:first-child { border-left: 3px solid #bf8700; }
 tr.same { color: #57606a; }
 body.differences-only .same { display: none; }
+.only-differences { display: none; }
+body.differences-only .only-differences { display: block; }
 .better { color: #1a7f37; font-weight: 600; } .worse { color: #cf222e; font-weight: 600; }
 .base { font-weight: 600; }
 pre { background: #f6f8fa; padding: 6px 10px; overflow-x: auto; margin: .3em 0; }
@@ -147,9 +150,20 @@ def _sections(data: Mapping[str, Any]) -> list[str]:
     ]
     out.append("<h2>Runs</h2>" + _table(["run", "id", "experiment", "name", "status"], run_rows))
 
+    identical: list[str] = []
+
+    def wrap(title: str, body: str, differs: bool) -> None:
+        """A section; one where nothing differs is hidden with "differences only" (and named
+        in the "no differences in" line) rather than shown as an empty heading."""
+        if differs:
+            out.append(f"<h2>{esc(title)}</h2>{body}")
+        else:
+            identical.append(title)
+            out.append(f'<div class="same"><h2>{esc(title)}</h2>{body}</div>')
+
     def section(title: str, headers: list[str], rows: list[tuple[bool, list[str]]]) -> None:
         if rows:
-            out.append(f"<h2>{esc(title)}</h2>" + _table(headers, rows))
+            wrap(title, _table(headers, rows), any(differs for differs, _ in rows))
 
     rows = []
     for p in data.get("params", []):
@@ -169,16 +183,18 @@ def _sections(data: Mapping[str, Any]) -> list[str]:
         rows.append((bool(m.get("differs")), cells))
     section("Metrics", ["metric", "reducer, goal", *heads], rows)
 
-    rows = [
-        (
-            bool(a.get("differs")),
-            [esc(a["key"]), *(esc(_attribute(a["key"], v)) for v in a["values"])],
-        )
-        for a in data.get("attributes", [])
-    ]
+    rows = []
+    for a in data.get("attributes", []):
+        unknown = a.get("unknown") or [False] * n
+        cells = [esc(a["key"])]
+        for v, u in zip(a["values"], unknown, strict=False):
+            text = _attribute(a["key"], v)
+            cells.append(f'<span class="note">{NOT_RECORDED}</span>' if u else esc(text))
+        rows.append((bool(a.get("differs")), cells))
     section("Attributes", ["attribute", *heads], rows)
 
     env = data.get("environment") or {}
+    recorded = env.get("recorded") or [True] * n
     grades = [
         {c["name"]: c.get("grade", "") for c in (d or {}).get("changed", [])}
         for d in env.get("diffs") or [None] * n
@@ -187,19 +203,31 @@ def _sections(data: Mapping[str, Any]) -> list[str]:
     for pkg in env.get("packages", []):
         cells = [esc(pkg["name"])]
         for i, version in enumerate(pkg["values"]):
+            if i < len(recorded) and not recorded[i]:
+                cells.append(f'<span class="note">{NOT_RECORDED}</span>')
+                continue
             grade = grades[i].get(pkg["name"]) if i < len(grades) else None
             cells.append(esc(cell(version) + (f" ({grade})" if grade else "")))
         rows.append((bool(pkg.get("differs")), cells))
+    # said when some runs recorded an environment and others not (yet); none: nothing to say
+    unrecorded = [labels[i] for i, ok in enumerate(recorded) if not ok and i < n and any(recorded)]
+    if unrecorded:
+        out.append(
+            f'<p class="note">Environment not recorded (yet) for {esc(", ".join(unrecorded))}: '
+            "its packages, Python and platform are unknown.</p>"
+        )
     section("Packages", ["package", *heads], rows)
 
     code = data.get("code") or {}
     diffs = code.get("diffs") or []
     code_parts = []
+    code_differs = False
     for i, diff in enumerate(diffs):
         if i == 0:
             continue
         diff = diff or {}
         same = all(d is None or d.get("same") for d in (diff.get("cell"), diff.get("dependencies")))
+        code_differs = code_differs or not same
         code_parts.append(
             f'<div class="{"same" if same else "differs"}">'
             f"<h3>{esc(labels[i])} against {esc(labels[0])}</h3>"
@@ -213,7 +241,7 @@ def _sections(data: Mapping[str, Any]) -> list[str]:
             f"<pre>{esc(base_code['cell'])}</pre></details>"
         )
     if code_parts:
-        out.append("<h2>Code</h2>" + "".join(code_parts))
+        wrap("Code", "".join(code_parts), code_differs)
 
     rows = []
     for d in data.get("data", []):
@@ -227,6 +255,11 @@ def _sections(data: Mapping[str, Any]) -> list[str]:
         for o in data.get("outputs", [])
     ]
     section("Outputs", ["#", *heads], rows)
+    if identical:
+        out.append(
+            '<p class="note only-differences">No differences in: '
+            f'{esc(", ".join(identical))} (untick "differences only" to see them).</p>'
+        )
     return out
 
 

@@ -1,5 +1,12 @@
 """The package rows of a comparison and each run's package diff against the baseline,
-every version change graded ``major``, ``minor``, ``patch`` or ``other``."""
+every version change graded ``major``, ``minor``, ``patch`` or ``other``.
+
+A run that has not recorded its environment (still running: the tracker records it when the
+run ends, or recorded by a client that sends none) has no packages we know of — not zero
+packages. So ``recorded`` says, per run, whether the environment is known; such a run's diff
+is :data:`UNKNOWN` (``{"unknown": true}`` with empty lists) instead of "every package
+removed", and it does not make a package row differ.
+"""
 
 from __future__ import annotations
 
@@ -30,9 +37,14 @@ def grade(old: str, new: str) -> str:
     return "other"
 
 
-def _known(f: RunFacts) -> bool:
+def known(f: RunFacts) -> bool:
     """Whether the run recorded its environment at all (``{}`` would read as "removed")."""
-    return f.python is not None or bool(f.packages)
+    return f.python is not None or f.platform is not None or bool(f.packages)
+
+
+def unknown_diff() -> dict[str, Any]:
+    """The diff of a run when it or the baseline has no environment recorded (yet)."""
+    return {"unknown": True, "added": [], "removed": [], "changed": []}
 
 
 def package_diff(base: dict[str, str], other: dict[str, str]) -> dict[str, Any]:
@@ -60,6 +72,7 @@ def package_diff(base: dict[str, str], other: dict[str, str]) -> dict[str, Any]:
 
 
 def environment_section(facts: Sequence[RunFacts]) -> dict[str, Any]:
+    recorded = [known(f) for f in facts]
     names: dict[str, str] = {}
     for f in facts:
         for name in f.packages:
@@ -68,11 +81,13 @@ def environment_section(facts: Sequence[RunFacts]) -> dict[str, Any]:
     lowered = [{k.lower(): v for k, v in f.packages.items()} for f in facts]
     for low in sorted(names):
         values = [p.get(low) for p in lowered]
-        packages.append({"name": names[low], "values": values, "differs": len(set(values)) > 1})
+        # a run that recorded no environment says nothing about the package: not "missing"
+        seen = {v for v, ok in zip(values, recorded, strict=True) if ok}
+        packages.append({"name": names[low], "values": values, "differs": len(seen) > 1})
     base = facts[0]
     diffs: list[Any] = [None]
-    for f in facts[1:]:
+    for f, ok in zip(facts[1:], recorded[1:], strict=True):
         diffs.append(
-            package_diff(base.packages, f.packages) if _known(base) and _known(f) else None
+            package_diff(base.packages, f.packages) if recorded[0] and ok else unknown_diff()
         )
-    return {"packages": packages, "diffs": diffs}
+    return {"packages": packages, "diffs": diffs, "recorded": recorded}

@@ -28,6 +28,12 @@ Correlation and forest
     (numbers as they are, other values ordinal-encoded in a sorted order), giving impurity
     importances and, for each factor, a counterfactual: the forest's prediction at A with
     the factor set to B's value, minus its prediction at A.
+Noise
+    Replicates are other runs that share every factor and the background (nothing recorded
+    tells them apart: an unseeded estimator re-run, say). Their metric's spread within each
+    group of replicates, pooled over the groups (``sqrt(Σ (y - group mean)² / (N - G))``),
+    and the largest range within a group are the run-to-run noise a change is measured
+    against.
 """
 
 from __future__ import annotations
@@ -192,6 +198,19 @@ class FactorEvidence:
     group: int | None = None
 
 
+@dataclass(frozen=True)
+class Noise:
+    """The metric's spread among replicates: ``runs`` runs in ``groups`` groups of
+    identical settings (each of two runs or more)."""
+
+    runs: int
+    groups: int
+    #: Pooled within-group standard deviation.
+    std: float
+    #: The largest max − min within a group.
+    range: float
+
+
 @dataclass
 class Evidence:
     factors: dict[str, FactorEvidence]
@@ -199,6 +218,8 @@ class Evidence:
     groups: list[list[str]]
     sklearn: bool
     runs: int
+    #: Run-to-run noise among replicates, ``None`` when no two runs share every factor.
+    noise: Noise | None = None
 
 
 @dataclass(frozen=True)
@@ -299,9 +320,41 @@ def gather(
     if use_forest:
         forest = forest if forest is not None else forest_class()
         sklearn = forest is not None
-    if sklearn and n >= 5 and np.isfinite(y).sum() >= 5:
+    if sklearn and keys and n >= 5 and np.isfinite(y).sum() >= 5:
         _forest_evidence(forest, y, keys, columns, by_key, clusters, out, features, feature_ab)
-    return Evidence(factors=out, groups=groups, sklearn=sklearn, runs=n)
+    noise = replicate_noise([bg_codes, *(codes[k][2:] for k in keys)], y)
+    return Evidence(factors=out, groups=groups, sklearn=sklearn, runs=n, noise=noise)
+
+
+def replicate_noise(code_columns: Sequence[np.ndarray], y: np.ndarray) -> Noise | None:
+    """The metric's spread among runs equal in every column (integer codes per run), or
+    ``None`` when no two runs (with a finite metric) are (see the module docstring)."""
+    y = np.asarray(y, dtype=float)
+    finite = np.isfinite(y)
+    if finite.sum() < 2 or not code_columns:
+        return None
+    keys = np.column_stack(list(code_columns))[finite]
+    ys = y[finite]
+    _, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    counts = np.bincount(inv)
+    multi = counts[inv] > 1
+    if not multi.any():
+        return None
+    inv, ys = inv[multi], ys[multi]
+    n_groups = int((counts > 1).sum())
+    sums = np.bincount(inv, weights=ys, minlength=len(counts))
+    means = sums[inv] / counts[inv]
+    dev = ys - means
+    runs = len(ys)
+    std = math.sqrt(float(dev @ dev) / (runs - n_groups))
+    hi = np.full(len(counts), -np.inf)
+    lo = np.full(len(counts), np.inf)
+    np.maximum.at(hi, inv, ys)
+    np.minimum.at(lo, inv, ys)
+    used = counts > 1
+    spread = float(np.max(hi[used] - lo[used]))
+    return Noise(runs=runs, groups=n_groups, std=std, range=spread)
 
 
 def _confounded(keys: Sequence[str], codes: Mapping[str, np.ndarray]) -> list[list[str]]:

@@ -33,6 +33,33 @@ The estimate of a factor's contribution is the pairs' mean, else the forest's
 counterfactual, else (numeric factors) a least-squares slope × (b − a). ``explained`` is
 the sum of the estimates (one per confounded group) over ``Δ``, clamped to 0..1.
 
+A factor's ``status``:
+
+- ``supported``: evidence pushes the metric the way it moved, with some strength: pairs
+  whose mean agrees and exceeds twice its standard error and a tenth of ``|Δ|``, or
+  ``|ρ| ≥ 0.3`` agreeing, or a forest importance ≥ 0.1 with an agreeing estimate;
+- ``weak``: there is evidence, but it is weak or points the other way;
+- ``confounded``: it always changed together with other factors (see ``groups``);
+- ``untested``: no evidence at all;
+- ``fact``: not a factor weighed by evidence but a recorded fact that likely explains the
+  change by itself, listed first (kind ``run``, key ``status``): A or B is still running,
+  or failed, at an earlier step of the metric than the other run reached.
+
+Run status
+    A run still running, or one that failed, crashed or was interrupted, is reported first
+    in ``notes`` ("#151 is still running (at step 30; #1 ended at step 999)", "#5 failed
+    (RuntimeError: …) after 5 of 20 steps"), from the run's status and error and the
+    metric's last step; when its metric stopped at an earlier step than the other run's,
+    the ``fact`` line leads the factors.
+Noise
+    Other runs that share every factor and everything else recorded (replicates: an
+    unseeded estimator re-run, say) measure the run-to-run noise: ``noise`` gives their
+    pooled std, the largest range within a group, and how many runs and groups. The
+    change is *within* that noise when ``|Δ|`` is at most ``max(2√2·std, range)`` (the
+    spread of a difference of two replicates at about 95%, or what was seen), else
+    *beyond* it; a note says which, and when A and B differ in nothing recorded that is
+    the answer.
+
 Loading is bulk (``load_experiment_facts``); other runs' execution-log slices
 (dependencies, seeds) are read only when A and B differ in them, so otherwise a difference
 in another run's dependencies alone does not keep it from being a matched pair.
@@ -40,6 +67,7 @@ in another run's dependencies alone does not keep it from being a matched pair.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,6 +110,10 @@ def _show(value: Any) -> str:
     return repr(value) if not isinstance(value, int | bool) else str(value)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _json(value: Any) -> Any:
     return None if value is MISSING else value
 
@@ -106,7 +138,7 @@ class Factor:
     a: Any
     b: Any
     detail: str | None
-    status: str  # supported | confounded | untested
+    status: str  # supported | weak | confounded | untested | fact (see the module doc)
     score: float
     estimate: float | None
     evidence: dict[str, Any]
@@ -158,6 +190,9 @@ class Explanation:
     factors: list[Factor]
     groups: list[Group] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Run-to-run noise among replicates (``None`` when no two other runs share every
+    #: factor): ``{"runs", "groups", "std", "range", "within"}``.
+    noise: dict[str, Any] | None = None
 
     @property
     def top(self) -> Factor | None:
@@ -176,6 +211,7 @@ class Explanation:
             "factors": [f.to_dict() for f in self.factors],
             "groups": [g.to_dict() for g in self.groups],
             "notes": list(self.notes),
+            "noise": dict(self.noise) if self.noise is not None else None,
         }
 
     def __str__(self) -> str:
@@ -192,7 +228,11 @@ class Explanation:
             if self.explained is not None
             else "does not estimate the change"
         )
-        lines.append(f"Evidence from {self.runs_considered} other runs {share}.")
+        n = self.runs_considered
+        if n:
+            lines.append(f"Evidence from {_plural(n, 'other run')} {share}.")
+        else:
+            lines.append("No other finished run to weigh the evidence by.")
         if not self.factors:
             lines.append("  The two runs differ in nothing recorded.")
         width = len(str(len(self.factors)))
@@ -294,13 +334,20 @@ def explain(
     )
     spread = float(np.std(y)) if len(y) > 1 else 0.0
     factors, groups, explained = _rank(cands, found, change, spread, metric)
-    notes = []
+    notes, lead = _status_facts(store, fa, fb, la, lb, metric)
+    if lead is not None:
+        factors = [lead, *(_replace(f, rank=f.rank + 1) for f in factors)]
+    noise = _noise(found.noise, change)
+    if noise is not None:
+        notes.append(_noise_note(noise, change, nothing=not cands))
     if not found.sklearn:
         notes.append("scikit-learn is not installed: no random-forest importance")
-    if len(others) < 3:
+    if not others:
+        notes.append(f"no other finished run logged {metric}: there is no evidence to rank by")
+    elif len(others) < 3:
         notes.append(
-            f"only {len(others)} other finished run{'s' if len(others) != 1 else ''} "
-            f"logged {metric}: there is little evidence to rank by"
+            f"only {_plural(len(others), 'other finished run')} logged {metric}: there is "
+            f"little evidence to rank by"
         )
     return Explanation(
         metric=metric,
@@ -314,13 +361,148 @@ def explain(
         factors=factors,
         groups=groups,
         notes=notes,
+        noise=noise,
     )
 
 
 def _with_code(f: RunFacts, code: str | None) -> RunFacts:
+    return _replace(f, code=code or "")
+
+
+def _replace(obj: Any, **changes: Any) -> Any:
     from dataclasses import replace
 
-    return replace(f, code=code or "")
+    return replace(obj, **changes)
+
+
+# run status and noise -----------------------------------------------------------------------
+
+
+def _run_error(store: Any, run_id: str) -> str | None:
+    """``"RuntimeError: boom"`` from a run's recorded error (one column of one row)."""
+    try:
+        from sqlalchemy import select
+
+        from ..store.models import RunRow
+
+        t = RunRow.__table__
+        with store.engine.connect() as conn:
+            raw = conn.execute(select(t.c.error).where(t.c.id == run_id)).scalar()
+        error = json.loads(raw) if raw else None
+    except Exception:  # an older store, an odd record: the status alone still says it
+        return None
+    if not isinstance(error, dict):
+        return None
+    name = str(error.get("ename") or "").strip()
+    value = str(error.get("evalue") or "").strip().splitlines()
+    text = f"{name}: {value[0]}" if name and value else name or (value[0] if value else "")
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _status_facts(
+    store: Any, fa: RunFacts, fb: RunFacts, la: str, lb: str, metric: str
+) -> tuple[list[str], Factor | None]:
+    """Notes on A or B not having finished, and a leading ``fact`` line when one of them
+    stopped (or is, so far) at an earlier step of ``metric`` than the other reached."""
+    if fa.run.status == RunStatus.FINISHED and fb.run.status == RunStatus.FINISHED:
+        return [], None
+    try:
+        extents = store.metric_extents([fa.id, fb.id])
+    except Exception:  # a store without series: the statuses alone
+        extents = {}
+
+    def extent(f: RunFacts) -> tuple[int, int] | None:
+        return extents.get(f.id, {}).get(metric)
+
+    notes: list[str] = []
+    lead: Factor | None = None
+    for f, label, o, other in ((fb, lb, fa, la), (fa, la, fb, lb)):
+        status = f.run.status
+        if status == RunStatus.FINISHED:
+            continue
+        mine, theirs = extent(f), extent(o)
+        earlier = mine is not None and theirs is not None and mine[1] < theirs[1]
+        ended = "ended" if o.run.status != RunStatus.RUNNING else "is"
+        if status == RunStatus.RUNNING:
+            text = f"{label} is still running"
+            if mine is not None and theirs is not None:
+                text += f" (at step {mine[1]}; {other} {ended} at step {theirs[1]})"
+            elif mine is not None:
+                text += f" (at step {mine[1]})"
+            why = f"its {metric} is not final yet"
+        else:
+            error = _run_error(store, f.id)
+            text = f"{label} {status.value}" + (f" ({error})" if error else "")
+            if mine is not None and theirs is not None and mine[0] < theirs[0]:
+                text += f" after {mine[0]} of {theirs[0]} steps"
+            elif mine is not None:
+                text += f" at step {mine[1]}"
+            why = f"its {metric} is from where it stopped"
+        if earlier and lead is None:
+            sentence = (
+                f"{text}: {why}, so the change may come from comparing {metric} at "
+                f"different steps rather than from what the runs were made of"
+            )
+            notes.insert(0, f"{text}: {why}")
+            lead = Factor(
+                rank=1,
+                kind="run",
+                key="status",
+                a=fa.run.status.value,
+                b=fb.run.status.value,
+                detail=text,
+                status="fact",
+                score=1.0,
+                estimate=None,
+                evidence={
+                    "pairs": 0,
+                    "pair_mean": None,
+                    "pair_std": None,
+                    "spearman": None,
+                    "rf_importance": None,
+                    "pair_runs": [],
+                },
+                group=None,
+                sentence=sentence,
+            )
+        else:
+            notes.append(f"{text}: {why}")
+    return notes, lead
+
+
+#: A change beyond ``max(NOISE_Z · √2 · std, range)`` of replicates is beyond their noise.
+NOISE_Z = 2.0
+
+
+def _noise(noise: ev.Noise | None, change: float) -> dict[str, Any] | None:
+    if noise is None:
+        return None
+    bound = max(NOISE_Z * math.sqrt(2.0) * noise.std, noise.range)
+    return {
+        "runs": noise.runs,
+        "groups": noise.groups,
+        "std": _num(noise.std),
+        "range": _num(noise.range),
+        "within": bool(abs(change) <= bound),
+    }
+
+
+def _noise_note(noise: dict[str, Any], change: float, *, nothing: bool) -> str:
+    runs, groups = noise["runs"], noise["groups"]
+    who = f"{runs} other runs with the same settings"
+    if groups > 1:
+        who = f"{runs} other runs in {groups} groups of identical settings"
+    spread = f"vary by ±{_fmt(noise['std'] or 0.0)} (range {_fmt(noise['range'] or 0.0)})"
+    verdict = "within" if noise["within"] else "beyond"
+    text = f"{who} {spread}: this change ({change:+.3g}) is {verdict} that noise"
+    if nothing:
+        head = "nothing recorded differs between the two runs"
+        if noise["within"]:
+            return f"{head}; {text}: run-to-run variation (an unseeded estimator, say)"
+        return f"{head}; {text}: something not recorded changed"
+    if noise["within"]:
+        text += ": it may be run-to-run variation rather than any factor listed"
+    return text
 
 
 # scoring and sentences ----------------------------------------------------------------------
@@ -366,6 +548,27 @@ def _score(c: Candidate, e: ev.FactorEvidence, change: float, spread: float, sk:
     return round(total / weight, 4)
 
 
+#: What "non-trivial" evidence is (see ``status`` in the module docstring).
+MIN_PAIR_SHARE, MIN_SPEARMAN, MIN_FOREST = 0.1, 0.3, 0.1
+
+
+def _supports(c: Candidate, e: ev.FactorEvidence, change: float) -> bool:
+    """Does the evidence push the metric the way it moved, with some strength?"""
+    p = e.pairs
+    if p.count and p.mean is not None and _agree(p.mean, change) == 1.0:
+        sem = (p.std or 0.0) / math.sqrt(p.count)
+        if abs(p.mean) > 2 * sem and abs(p.mean) >= MIN_PAIR_SHARE * abs(change):
+            return True
+    rho = e.spearman
+    if rho is not None and abs(rho) >= MIN_SPEARMAN and _agree(rho * _direction(c), change) == 1.0:
+        return True
+    return (
+        e.rf_importance is not None
+        and e.rf_importance >= MIN_FOREST
+        and _agree(e.rf_estimate, change) == 1.0
+    )
+
+
 def _estimate(e: ev.FactorEvidence) -> float | None:
     if e.pairs.count:
         return e.pairs.mean
@@ -376,7 +579,8 @@ def _estimate(e: ev.FactorEvidence) -> float | None:
 
 def _title(c: Candidate) -> str:
     if c.kind == "param":
-        return f"`{c.key}` {_show(c.a)} → {_show(c.b)}"
+        detail = f" ({c.detail})" if c.detail else ""
+        return f"`{c.key}` {_short(_show(c.a))} → {_short(_show(c.b))}{detail}"
     if c.kind == "code":
         part, _, _ = c.key.partition("@@")
         old, new = _changed_parts(c.a, c.b)
@@ -395,6 +599,10 @@ def _title(c: Candidate) -> str:
     if c.kind == "seed":
         return f"{c.key} seed {_show(c.a)} → {_show(c.b)}"
     return f"{c.key} {_show(c.a)} → {_show(c.b)}"
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _changed_parts(a: Any, b: Any, width: int = 40) -> tuple[str, str]:
@@ -432,6 +640,12 @@ def _what(c: Candidate) -> str:
         return "this hunk"
     if c.kind == "data":
         return f"`{c.key}`"
+    if c.kind == "seed":
+        return f"the {c.key} seed"
+    if c.kind == "package":
+        return f"the {c.key} version"
+    if c.kind == "environment":
+        return "the platform" if c.key == "platform" else f"the {c.key} version"
     return c.key
 
 
@@ -441,8 +655,6 @@ def _name(c: Candidate) -> str:
         return f"the {c.key.partition('@@')[0]} hunk {c.detail}"
     if c.kind == "data":
         return f"input `{c.key}`"
-    if c.kind == "seed":
-        return f"the {c.key} seed"
     return _what(c)
 
 
@@ -515,8 +727,10 @@ def _rank(
         e = found.factors[c.id]
         if e.group is not None:
             return "confounded"
-        if e.pairs.count or e.spearman is not None or e.rf_importance is not None:
+        if _supports(c, e, change):
             return "supported"
+        if e.pairs.count or e.spearman is not None or e.rf_importance is not None:
+            return "weak"
         return "untested"
 
     def order(c: Candidate) -> tuple[Any, ...]:

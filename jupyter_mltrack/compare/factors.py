@@ -4,6 +4,11 @@ each parameter, code hunk, input dataset, package, RNG seed and environment fiel
 Factor ids are ``kind:key``: ``param:optimizer.lr``, ``code:cell@@-3``, ``data:train``,
 ``package:numpy``, ``seed:numpy``, ``environment:python``.
 
+Parameters
+    Nested dicts compare key by key (``optimizer.lr``), but a list is one factor valued by
+    the whole list (``FEATURES``, not ``FEATURES.0`` … ``FEATURES.9``: ten near-identical
+    confounded factors would say one thing ten times).
+
 Code
     A run's code identity is its cell and, when the execution log knows it, its
     dependencies (the earlier statements that produced what the cell read). Between A and B
@@ -18,6 +23,11 @@ Code
     match too: a run whose text is not exactly A's with the changes it has made (applied
     from B) carries its text in its background, so it is never a matched pair of a run
     that differs from it elsewhere. Texts are classified once per distinct text.
+
+    A change whose lines on both sides are only assignments of literals to names that are
+    parameter factors, with those parameters' A and B values (``lr = 0.1`` → ``lr = 0.01``
+    with ``lr`` 0.1 → 0.01), is the parameter's edit, not a factor of its own: the
+    parameter's detail names the hunk.
 Data
     Input datasets by name, valued by snapshot digest; the detail names the columns that
     changed between A's and B's snapshots (from the snapshot records: no data is read).
@@ -29,6 +39,7 @@ Packages
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 from collections.abc import Hashable, Mapping, Sequence
@@ -215,22 +226,121 @@ def _some(names: Sequence[str], most: int = 5) -> str:
     return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
 
 
+#: Marker dicts the store writes for values JSON cannot hold are leaves, not nested params.
+_MARKER = "$type"
+
+
+def factor_params(f: RunFacts) -> dict[str, Any]:
+    """A run's params as factors: nested dicts flattened to dotted keys, lists (and every
+    other value) kept whole, so a list is one factor."""
+    raw = f.run.params
+    if not any(isinstance(v, Mapping) for v in raw.values()):
+        return raw if isinstance(raw, dict) else dict(raw)
+    out: dict[str, Any] = {}
+
+    def walk(key: str, value: Any) -> None:
+        if isinstance(value, Mapping) and value and _MARKER not in value:
+            for k, v in value.items():
+                walk(f"{key}.{k}", v)
+        else:
+            out[key] = value
+
+    for k, v in raw.items():
+        walk(str(k), v)
+    return out
+
+
+def _assigned(text: str) -> list[tuple[str, Hashable]] | None:
+    """``[(name, value)]`` when ``text`` is nothing but assignments of literals to plain
+    names (``lr = 0.1``, ``FEATURES: list = ["a", "b"]``), else ``None``."""
+    if not text.strip():
+        return []
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:  # part of a longer statement
+        return None
+    found: list[tuple[str, Hashable]] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            return None
+        if not isinstance(target, ast.Name):
+            return None
+        try:
+            literal = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
+        found.append((target.id, hashable(literal)))
+    return found
+
+
+def _param_edit(h: CodeHunk, params: Mapping[str, Candidate]) -> list[str] | None:
+    """The parameter factors a hunk does nothing but assign (with their A and B values),
+    or ``None`` when it is a real code change."""
+    old, new = _assigned(h.removed), _assigned(h.added)
+    if old is None or new is None or not (old or new):
+        return None
+    names: list[str] = []
+    for side, pairs in (("a", old), ("b", new)):
+        for name, value in pairs:
+            c = params.get(name)
+            if c is None or value != (c.ha if side == "a" else c.hb):
+                return None
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _list_change(a: Any, b: Any) -> str | None:
+    """What a list param's change removed and added (its items, when they are plain)."""
+    if not isinstance(a, list | tuple) or not isinstance(b, list | tuple):
+        return None
+    try:
+        ha, hb = [hashable(v) for v in a], [hashable(v) for v in b]
+    except TypeError:
+        return None
+    removed = [v for v, h in zip(a, ha, strict=True) if h not in set(hb)]
+    added = [v for v, h in zip(b, hb, strict=True) if h not in set(ha)]
+    bits = []
+    if removed:
+        bits.append("removed " + _some([repr(v) for v in removed]))
+    if added:
+        bits.append("added " + _some([repr(v) for v in added]))
+    if not bits:
+        bits.append("reordered" if len(a) == len(b) else f"{len(a)} → {len(b)} items")
+    return "; ".join(bits)
+
+
 def candidates(fa: RunFacts, fb: RunFacts) -> tuple[list[Candidate], dict[str, CodePart]]:
     """Every factor on which A and B differ, and the code parts (with their hunks)."""
     from .environment import grade
 
     out: list[Candidate] = []
-    for key in sorted(set(fa.params) | set(fb.params)):
-        va, vb = fa.params.get(key, MISSING), fb.params.get(key, MISSING)
+    pa, pb = factor_params(fa), factor_params(fb)
+    params: dict[str, Candidate] = {}
+    for key in sorted(set(pa) | set(pb)):
+        va, vb = pa.get(key, MISSING), pb.get(key, MISSING)
         ha = MISSING if va is MISSING else hashable(va)
         hb = MISSING if vb is MISSING else hashable(vb)
         if ha != hb:
-            out.append(Candidate("param", key, va, vb, ha, hb))
+            c = Candidate("param", key, va, vb, ha, hb, _list_change(va, vb))
+            params[key] = c
+            out.append(c)
     parts = {"cell": CodePart.build("cell", fa.code, fb.code)}
     if fa.dependencies is not None and fb.dependencies is not None:
         parts["dependencies"] = CodePart.build("dependencies", fa.dependencies, fb.dependencies)
     for part in parts.values():
         for h in part.hunks:
+            edited = _param_edit(h, params)
+            if edited is not None:
+                where = f"set in the {part.part} at {h.hunk['header']}"
+                for name in edited:
+                    c = params[name]
+                    c.detail = f"{c.detail}; {where}" if c.detail else where
+                continue
             out.append(Candidate("code", h.key, h.removed, h.added, "a", "b", h.hunk["header"], h))
     ia, ib = inputs(fa), inputs(fb)
     for name in sorted(set(ia) | set(ib)):
@@ -265,6 +375,20 @@ def candidates(fa: RunFacts, fb: RunFacts) -> tuple[list[Candidate], dict[str, C
             if ha != hb:
                 out.append(Candidate("seed", gen, va, vb, ha, hb))
     return out, parts
+
+
+def varies(column: Sequence[Hashable]) -> bool:
+    """Does a param take two values or more among the runs that have it? (Whether a run
+    has a param at all is not what the param did: a forest fed that measures missingness.)"""
+    first: Hashable = MISSING
+    for v in column:
+        if v is MISSING:
+            continue
+        if first is MISSING:
+            first = v
+        elif v != first:
+            return True
+    return False
 
 
 @dataclass
@@ -302,9 +426,14 @@ def table(
     background: list[Hashable] = []
     bg_params: dict[str, list[Hashable]] = {}
     n = len(others)
-    code_ids = {part: [f"code:{h.key}" for h in p.hunks] for part, p in parts.items() if p.hunks}
+    # a hunk that only edits a parameter factor is no column (None): the param is
+    code_ids = {
+        part: [f"code:{h.key}" if f"code:{h.key}" in columns else None for h in p.hunks]
+        for part, p in parts.items()
+        if p.hunks
+    }
     for i, f in enumerate(others):
-        params = f.params
+        params = factor_params(f)
         for col, key in cols["param"]:
             v = params.get(key, MISSING)
             col.append(MISSING if v is MISSING else hashable(v))
@@ -327,7 +456,8 @@ def table(
             else:
                 values, rest = p.classify(text)
             for cid, v in zip(code_ids.get(part, ()), values, strict=False):
-                columns[cid].append(v)
+                if cid is not None:
+                    columns[cid].append(v)
             code_rest.append(rest)
         ins = inputs(f)
         for col, key in cols["data"]:
@@ -357,11 +487,12 @@ def table(
         background.append((frozenset(rest_params), tuple(code_rest), rest_inputs, pkgs, env, seeds))
     features: dict[str, list[Hashable]] = {}
     feature_ab: dict[str, tuple[Hashable, Hashable]] = {}
+    pa = factor_params(fa)
     for k, col in bg_params.items():
-        if len(set(col)) > 1:
+        if varies(col):
             fid = f"param:{k}"
             features[fid] = col
-            v = fa.params.get(k, MISSING)
+            v = pa.get(k, MISSING)
             hv = MISSING if v is MISSING else hashable(v)
             feature_ab[fid] = (hv, hv)
     return Table(columns, background, features, feature_ab)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..store import RunNotFound, Store
 from ..store.entities import Execution, Run, RunData
-from ..store.store import InvalidQuery
-from .errors import UnknownRun
+from ..store.store import AmbiguousRunNumber, InvalidQuery
+from .errors import CompareError, UnknownRun
 
 if TYPE_CHECKING:
     from ..pipeline.slicer import Step
@@ -103,6 +103,8 @@ def resolve_runs(store: Store, refs: Sequence[str], experiment: str | None = Non
             raise UnknownRun(
                 f"no run {ref!r}{where}: name a run by its number, its id or an id prefix"
             ) from None
+        except AmbiguousRunNumber as exc:  # a number several experiments have
+            raise CompareError(str(exc)) from None
         except InvalidQuery as exc:  # an ambiguous prefix
             raise UnknownRun(f"{exc}: give more of the id") from None
     return ids

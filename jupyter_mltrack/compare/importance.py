@@ -4,7 +4,10 @@ parameter-importance panel): per parameter, Spearman's rank correlation with the
 parameter; numbers as they are, other values ordinal-encoded in a sorted order).
 
 Runs considered: the finished runs of the experiments that logged the metric (a finite
-latest value). Parameters that take a single value are left out: they explain nothing.
+latest value). Parameters present in fewer than two of them, or taking a single value among
+the runs that have them, are left out: they explain nothing, and a forest fed them would
+measure which runs have the parameter at all (``optimizer.momentum``, always 0.9 where
+present, is not a cause).
 Rows are sorted by forest importance (by |Spearman| without scikit-learn), then by key.
 """
 
@@ -21,7 +24,7 @@ from ..store.entities import RunStatus
 from . import evidence as ev
 from .errors import CompareError, UnknownMetric
 from .evidence import MISSING
-from .factors import hashable
+from .factors import hashable, varies
 from .facts import load_experiment_facts
 
 
@@ -117,7 +120,7 @@ def importance(store: Any, experiments: str | Sequence[str], metric: str) -> Imp
             if col is None:
                 col = columns[k] = [MISSING] * n
             col[i] = hashable(v)
-    varying = {k: col for k, col in columns.items() if len(set(col)) > 1}
+    varying = {k: col for k, col in columns.items() if varies(col)}
     forest = ev.forest_class()
     rf: dict[str, float] = {}
     notes = []

@@ -1,6 +1,13 @@
 """The metric rows of a comparison: each metric reduced to one value per run, its goal,
 the change against the baseline and whether that change is better or worse.
 
+Values are encoded by :func:`compare_number`: JSON has no NaN or infinity, and a metric that
+diverged (NaN) must not read as one the run never logged (``null``), so NaN is ``"nan"`` and
+infinities ``"inf"`` / ``"-inf"``. (``store.entities.json_number``, used by the other
+endpoints, keeps its own encoding.) A ``step=N`` reducer on a series that stops before N
+keeps the last point it reached; ``steps`` says which (e.g. 29 for ``step=100``), and the
+tables show it as ``@29``.
+
 Only what a reducer needs is read: ``last`` comes from the store's latest values (and their
 steps), whether a metric has a series and how far it goes from the chunks' headers; the
 points themselves are read (one query, decoded with numpy) only for metrics reduced
@@ -14,11 +21,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..store import Store
-from ..store.entities import json_number
 from .errors import UnknownMetric
 from .facts import RunFacts
 from .goals import metric_goal
 from .reducers import LAST, Reducer
+
+
+def compare_number(value: float | None) -> float | str | None:
+    """A reduced metric value for the comparison's JSON: ``None`` where the run did not log
+    the metric, ``"nan"`` for NaN (distinct from missing), ``"inf"`` / ``"-inf"``."""
+    if value is None:
+        return None
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
 
 
 def _finite(value: float | None) -> bool:
@@ -103,7 +121,7 @@ def metric_rows(
             changes.append(change)
             pct.append(100.0 * change / abs(base) if ok and base else None)  # type: ignore[operator,arg-type]
             verdicts.append(verdict(value, base, goal))
-        shown = [json_number(v) for v in values]
+        shown = [compare_number(v) for v in values]
         rows.append(
             {
                 "key": key,

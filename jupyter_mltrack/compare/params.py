@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..store.entities import iso
+from .environment import known
 from .facts import RunFacts
 
 
@@ -97,9 +98,31 @@ def _attribute(f: RunFacts, key: str) -> Any:
     }[key]
 
 
+#: Attributes recorded with the environment when a run ends: unknown (not "none") before.
+RECORDED_AT_END = frozenset({"git_commit", "git_dirty", "python", "platform"})
+#: Attributes that differ between any two runs by nature: shown, never flagged as differing
+#: (else "differences only" would always show them and every diff would start with them).
+ALWAYS_DIFFERENT = frozenset({"start_time"})
+
+
 def attribute_rows(facts: Sequence[RunFacts]) -> list[dict[str, Any]]:
+    """One row per attribute; ``unknown[i]``: run ``i`` has not recorded it (yet) — a
+    still-running run's Python, platform and git state — which is not a difference."""
+    recorded = [known(f) for f in facts]
     rows = []
     for key in ATTRIBUTES:
         values = [_attribute(f, key) for f in facts]
-        rows.append({"key": key, "values": values, "differs": differs(values)})
+        unknown = [
+            key in RECORDED_AT_END and not ok and v is None
+            for v, ok in zip(values, recorded, strict=True)
+        ]
+        compared = [v for v, u in zip(values, unknown, strict=True) if not u]
+        rows.append(
+            {
+                "key": key,
+                "values": values,
+                "differs": key not in ALWAYS_DIFFERENT and differs(compared),
+                "unknown": unknown,
+            }
+        )
     return rows

@@ -6,7 +6,9 @@ Specs are short strings, the same in the REST API, the CLI and the notebook:
 * ``min`` / ``max``: the smallest / largest value (NaN ignored);
 * ``best``: ``min`` or ``max`` by the metric's goal (see :mod:`.goals`);
 * ``step=N``: the value at the last point logged at a step ``<= N`` (what the run had
-  reached by step N; nothing if it logged no point that early);
+  reached by step N; nothing if it logged no point that early). A run that stopped before
+  N keeps its last value, and the reduction's step says so: ``step=100`` on a 30-step
+  series gives the value at step 29, shown as ``@29`` by the tables;
 * ``mean=K``: the mean of the last ``K`` points (NaN ignored), which steadies a noisy metric.
 
 Each reduction also says at which step its value was logged, so a table can show "0.91 at

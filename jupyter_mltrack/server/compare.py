@@ -15,23 +15,24 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from ..compare.errors import MAX_RUNS
 from ..store import InvalidQuery, RunNotFound, Store
 from ..store.entities import iso, json_number
+from ..store.store import AmbiguousRunNumber
 from .api import ApiError, _check_text, _int_arg, _known_args, _single, bad_request
 
 COMPARE_PARAMS = ("runs", "baseline", "reducer", "step", "experiment")
 EXPLAIN_PARAMS = ("a", "b", "metric", "experiment")
 #: The query parameters each chart kind takes besides ``kind``.
 KIND_PARAMS = {
-    "curves": ("runs", "metrics", "x", "smoothing", "log", "max_points"),
+    "curves": ("runs", "experiment", "metrics", "x", "smoothing", "log", "max_points"),
     "parallel": ("runs", "experiment", "params", "metrics", "color"),
     "scatter": ("runs", "experiment", "x", "y", "log"),
-    "bars": ("runs", "metrics", "baseline", "reducer", "step"),
+    "bars": ("runs", "experiment", "metrics", "baseline", "reducer", "step"),
     "importance": ("experiment", "metric"),
 }
 #: Parameters every chart kind takes.
@@ -102,11 +103,16 @@ def _resolve(store: Store, refs: Sequence[str], experiment: str | None) -> list[
         try:
             run_id = ref.lower() if ref.lower() in known else store.resolve_run_id(ref, experiment)
         except RunNotFound:
-            where = f" in experiment {experiment!r}" if experiment and ref.isdigit() else ""
+            where = ""
+            if experiment and ref.strip().isdigit():
+                _experiment_exists(store, experiment)
+                where = f" in experiment {experiment!r}"
             raise ApiError(
                 404, f"no run {ref!r}{where}: name runs by id, unique id prefix or number"
             ) from None
-        except InvalidQuery as exc:
+        except AmbiguousRunNumber as exc:  # a number several experiments have
+            raise bad_request(str(exc)) from None
+        except InvalidQuery as exc:  # an ambiguous id prefix
             raise bad_request(f"{exc}: give more of the id") from None
         if run_id in seen:
             raise bad_request(
@@ -239,13 +245,24 @@ def explain_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
         return explain(store, a_id, b_id, metric, experiment=experiment).to_dict()
 
 
+def _no_experiment(name: str, known: Iterable[str]) -> ApiError:
+    listed = ", ".join(sorted(known)[:20]) or "none yet"
+    return ApiError(404, f"no experiment {name!r}; experiments: {listed}")
+
+
+def _experiment_exists(store: Store, name: str) -> None:
+    """A 404 naming the experiments there are when ``name`` is not one of them."""
+    known = [e.name for e in store.list_experiments()]
+    if name not in known:
+        raise _no_experiment(name, known)
+
+
 def _experiments(store: Store, names: Sequence[str]) -> list[str]:
     """``names`` checked: each exists, and together they hold at most 10,000 runs."""
     known = {e.name: e.run_count for e in store.list_experiments()}
     for name in names:
         if name not in known:
-            listed = ", ".join(sorted(known)[:20]) or "none yet"
-            raise ApiError(404, f"no experiment {name!r}; experiments: {listed}")
+            raise _no_experiment(name, known)
     total = sum(known[n] for n in names)
     if total > MAX_EXPERIMENT_RUNS:
         raise bad_request(
@@ -299,11 +316,25 @@ def chart_request(store: Store, args: Mapping[str, list[str]]) -> tuple[str, dic
     experiments = list(dict.fromkeys(v.strip() for v in args.get("experiment", []) if v.strip()))
     for name in experiments:
         _check_text("query parameter 'experiment'", name)
-    if "runs" in args and experiments:
-        raise bad_request("give runs= or experiment=, not both")
 
+    # With runs=, experiment= is where their numbers are looked up (as for compare); without
+    # it, every run of the experiments (the kinds drawn over whole experiments).
     chart: dict[str, Any] = {}
-    if experiments:
+    lookup: str | None = None
+    if "runs" in args:
+        if len(experiments) > 1:
+            raise bad_request(
+                "with runs=, experiment= names the one experiment run numbers are looked up "
+                f"in; got {len(experiments)}: give one, or name runs by id"
+            )
+        lookup = experiments[0] if experiments else None
+        chart["runs"] = _run_list(store, args, lookup, 2 if kind == "bars" else 1)
+    elif experiments and kind in ("curves", "bars"):
+        raise bad_request(
+            f"{a_kind} draws named runs: give runs= (experiment= only says where their "
+            "numbers are looked up)"
+        )
+    elif experiments:
         chart["experiments"] = _experiments(store, experiments)
     elif kind == "importance":
         raise bad_request("an importance chart is computed over experiments: give experiment=NAME")
@@ -323,7 +354,7 @@ def chart_request(store: Store, args: Mapping[str, list[str]]) -> tuple[str, dic
                 )
     if kind == "bars" and "baseline" in args:
         baseline = _required(args, "baseline", "one of the runs")
-        base_id = _resolve(store, [baseline], None)[0]
+        base_id = _resolve(store, [baseline], lookup)[0]
         if base_id not in chart["runs"]:
             raise bad_request(f"baseline {baseline!r} is not one of the runs: name one of them")
         chart["baseline"] = base_id

@@ -16,6 +16,7 @@ from .entities import (
 )
 from .store import (
     DEFAULT_EXPERIMENT,
+    AmbiguousRunNumber,
     InvalidQuery,
     RunNotFound,
     SnapshotNotFound,
@@ -29,6 +30,7 @@ __all__ = [
     "Execution",
     "Experiment",
     "KernelSession",
+    "AmbiguousRunNumber",
     "InvalidQuery",
     "MetricPoint",
     "Run",

@@ -234,6 +234,21 @@ class InvalidQuery(StoreError, ValueError):
     pass
 
 
+class AmbiguousRunNumber(InvalidQuery):
+    """A run number given without an experiment that several experiments have."""
+
+    def __init__(self, number: int, experiments: Sequence[str]) -> None:
+        self.number = number
+        self.experiments = list(experiments)
+        shown = ", ".join(self.experiments[:5])
+        if len(self.experiments) > 5:
+            shown += f" (and {len(self.experiments) - 5} more)"
+        super().__init__(
+            f"run number {number} is ambiguous: experiments {shown} have one; name the "
+            "experiment (experiment=… / -e …) or use the run id"
+        )
+
+
 class SnapshotNotFound(StoreError, LookupError):
     pass
 
@@ -702,17 +717,24 @@ class Store:
     # runs: reading -----------------------------------------------------------------------
 
     def resolve_run_id(self, ref: str, experiment: str | None = None) -> str:
-        """A run id from a full id, a unique id prefix, or a run number (within ``experiment``,
-        else the most recent experiment's)."""
+        """A run id from a full id, a unique id prefix, or a run number.
+
+        A number is looked up in ``experiment``; without one it must be unique across the
+        store: a number several experiments have raises :class:`AmbiguousRunNumber` (an
+        :class:`InvalidQuery`) naming them, since picking one would silently name a run the
+        caller did not mean."""
         ref = ref.strip()
         with self.session() as s:
             if ref.isascii() and ref.isdigit() and len(ref) < 9:
-                stmt = select(RunRow.id).where(RunRow.number == int(ref))
+                stmt = select(RunRow.id, ExperimentRow.name).join(ExperimentRow)
+                stmt = stmt.where(RunRow.number == int(ref))
                 if experiment:
-                    stmt = stmt.join(ExperimentRow).where(ExperimentRow.name == experiment)
-                found = s.scalars(stmt.order_by(RunRow.start_time.desc()).limit(1)).first()
+                    stmt = stmt.where(ExperimentRow.name == experiment)
+                found = s.execute(stmt.order_by(RunRow.start_time.desc()).limit(50)).all()
+                if len(found) == 1 or (found and experiment):
+                    return found[0][0]
                 if found:
-                    return found
+                    raise AmbiguousRunNumber(int(ref), sorted({name for _id, name in found}))
             prefix = ref.lower()
             if len(prefix) >= 4 and all(c in "0123456789abcdef" for c in prefix):
                 matches = list(

@@ -27,6 +27,12 @@ HEAD = f"{CELL};text-align:left;white-space:nowrap"
 SECTION = "padding:8px 8px 2px;text-align:left;font-weight:600;border-bottom:1px solid " + MUTED
 KEY = f"{CELL};text-align:left;font-family:monospace;white-space:nowrap"
 MAX_TEXT = 80
+#: Rows of the ``text/plain`` table (a frontend showing plain text shows all of it).
+MAX_TEXT_ROWS = 50
+#: A value the run has not recorded (yet), unlike "—" (it has none).
+NOT_RECORDED = "not recorded"
+#: The comparison's spelling of non-finite metric values, and how they are shown.
+NON_FINITE = {"nan": "NaN", "inf": "inf", "-inf": "-inf"}
 
 
 def fmt(value: Any) -> str:
@@ -45,6 +51,18 @@ def fmt(value: Any) -> str:
         return str(value)
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def metric_text(value: Any) -> str:
+    """A reduced metric: "—" where the run did not log it, ``NaN``/``inf``/``-inf`` where it
+    logged a non-finite value (``"nan"``, ``"inf"``, ``"-inf"`` in the comparison)."""
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    return fmt(value)
+
+
+def _not_recorded() -> str:
+    return f'<span style="color:{MUTED}">{NOT_RECORDED}</span>'
 
 
 def _signed(value: float) -> str:
@@ -181,7 +199,8 @@ def comparison_html(data: Mapping[str, Any], *, differences_only: bool = True) -
         pcts = m.get("pct_changes") or [None] * n
         verdicts = m.get("verdicts") or [None] * n
         cells = [
-            _e(v) + change_html(changes[i], pcts[i], verdicts[i]) for i, v in enumerate(values)
+            html.escape(metric_text(v)) + change_html(changes[i], pcts[i], verdicts[i])
+            for i, v in enumerate(values)
         ]
         goal = "higher is better" if m.get("goal") == "max" else "lower is better"
         reducer = html.escape(str(m.get("reducer") or "last"))
@@ -232,13 +251,26 @@ def comparison_html(data: Mapping[str, Any], *, differences_only: bool = True) -
     table.section("Attributes")
     for a in data.get("attributes") or []:
         if keep(a):
-            cells = [_attribute(a["key"], v) for v in a.get("values") or []]
+            values = a.get("values") or []
+            unknown = a.get("unknown") or [False] * len(values)
+            cells = [
+                _not_recorded() if u else _attribute(a["key"], v)
+                for v, u in zip(values, unknown, strict=False)
+            ]
             table.row(html.escape(a["key"]), cells)
 
     table.section("Packages")
-    for pkg in (data.get("environment") or {}).get("packages") or []:
+    env = data.get("environment") or {}
+    recorded = env.get("recorded") or [True] * len(runs)
+    if not all(recorded) and any(recorded):  # some runs have not recorded theirs (yet)
+        table.row("environment", ["" if ok else _not_recorded() for ok in recorded])
+    for pkg in env.get("packages") or []:
         if keep(pkg):
-            table.row(html.escape(pkg["name"]), [_e(v) for v in pkg.get("values") or []])
+            cells = [
+                _e(v) if i >= len(recorded) or recorded[i] else _not_recorded()
+                for i, v in enumerate(pkg.get("values") or [])
+            ]
+            table.row(html.escape(pkg["name"]), cells)
 
     heads = "".join(
         f'<th style="{HEAD}">{html.escape(str(r.get("label") or r.get("id", "")[:8]))}'
@@ -300,7 +332,8 @@ def explanation_html(data: Mapping[str, Any]) -> str:
         + "</p>"
     ]
     explained = data.get("explained")
-    summary = f"{data.get('runs_considered', 0)} runs considered"
+    considered = data.get("runs_considered", 0)
+    summary = f"{considered} other run{'' if considered == 1 else 's'} considered"
     if isinstance(explained, (int, float)):
         summary = f"the evidence accounts for {explained:.0%} of the change; " + summary
     parts.append(f'<p style="color:{MUTED}">{html.escape(summary)}</p>')
@@ -325,17 +358,25 @@ def explanation_html(data: Mapping[str, Any]) -> str:
 
 
 def comparison_text(data: Mapping[str, Any], *, differences_only: bool = True) -> str:
-    """A plain-text table of the differing params and metrics (``text/plain``)."""
+    """A plain-text table of the differing params and metrics (``text/plain``), at most
+    :data:`MAX_TEXT_ROWS` rows (then how many more): a fallback, not the whole comparison."""
     runs = data.get("runs") or []
     header = ["", *(str(r.get("label", r.get("id", "")[:8])) for r in runs)]
     rows = [header]
     for m in data.get("metrics") or []:
         if m.get("differs", True) or not differences_only:
-            rows.append([m["key"], *(fmt(v) for v in m.get("values") or [])])
+            rows.append([m["key"], *(metric_text(v) for v in m.get("values") or [])])
     for p in data.get("params") or []:
         if p.get("differs", True) or not differences_only:
             rows.append([p["key"], *(fmt(v) for v in p.get("values") or [])])
+    more = len(rows) - 1 - MAX_TEXT_ROWS
+    if more > 0:
+        rows = rows[: MAX_TEXT_ROWS + 1]
     widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(header))]
-    return "\n".join(
+    text = "\n".join(
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
     )
+    if more > 0:
+        plural = "s" if more != 1 else ""
+        text += f"\n… {more} more row{plural} (the widget or its HTML shows all)"
+    return text

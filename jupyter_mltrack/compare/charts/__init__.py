@@ -268,6 +268,10 @@ def build_chart(store: Any, kind: str, args: Mapping[str, Any]) -> go.Figure:
     (a ``CompareError``) naming what to change for a missing, unknown or bad argument,
     :class:`UnknownExperiment` / ``UnknownRun`` / ``UnknownMetric`` for names that name
     nothing.
+
+    ``experiment`` means what it means for the REST API's ``compare/charts``: with ``runs``,
+    the experiment their numbers are looked up in (every kind); without, every run of it
+    (``parallel``, ``scatter``, ``importance``, like ``experiments``).
     """
     check_choice("kind", kind, CHART_KINDS)
     given = {_ALIASES.get(k, k): v for k, v in args.items() if v is not None}
@@ -288,6 +292,11 @@ def build_chart(store: Any, kind: str, args: Mapping[str, Any]) -> go.Figure:
     metrics = _names(given.get("metrics"), "metrics")
     log_y = _bool(given.get("log_y", False), "log")
 
+    if kind in ("curves", "bars") and runs is None and experiment is not None:
+        raise ChartArgumentError(
+            f"a {kind} chart draws named runs: give runs (experiment only says where their "
+            "numbers are looked up)"
+        )
     if kind == "curves":
         if not runs:
             raise ChartArgumentError("a curves chart needs runs: the runs whose metrics to draw")

@@ -84,7 +84,15 @@ def bars_figure(comparison: Any, metrics: Sequence[str] | None = None) -> go.Fig
         goal = row.get("goal")
         name = f"{key} ({reducer}{', ' + goal if goal else ''})"
         layout["annotations"].append(panel_title(name, x_domain, y_domain))
-        values = [v if _finite(v) else None for v in row["values"]]
+        raw = row["values"]
+        values = [v if _finite(v) else None for v in raw]
+        # NaN and infinities are values, unlike a metric a run never logged: an empty bar
+        # labelled with the value, so they are not mistaken for "not logged".
+        texts = [
+            number_text(v) if v is not None else _odd_text(r)
+            for v, r in zip(values, raw, strict=True)
+        ]
+        values = [0 if v is None and t else v for v, t in zip(values, texts, strict=True)]
         data.append(
             {
                 "type": "bar",
@@ -94,7 +102,7 @@ def bars_figure(comparison: Any, metrics: Sequence[str] | None = None) -> go.Fig
                 "x": labels,
                 "y": values,
                 "marker": {"color": colors},
-                "text": [number_text(v) if v is not None else "" for v in values],
+                "text": texts,
                 "textposition": "auto",
                 "textangle": 0,  # shrunk to fit rather than turned on its side
                 "customdata": [_change_text(row, i) for i in range(len(runs))],
@@ -102,6 +110,15 @@ def bars_figure(comparison: Any, metrics: Sequence[str] | None = None) -> go.Fig
             }
         )
     return figure(data, layout)
+
+
+def _odd_text(value: Any) -> str:
+    """The label of a value a bar cannot show: NaN or an infinity ("" when not logged)."""
+    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
+        return "NaN" if value == "nan" else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return ""
 
 
 def _finite(value: Any) -> bool:

@@ -14,15 +14,20 @@ import {
   describeDataDiff,
   describePackageDiff,
   describeReducer,
+  environmentRecorded,
+  attributeUnknown,
   explainHeadline,
   explainQuery,
   explainVerdict,
   explainedText,
+  formatAtStep,
   formatChange,
+  formatMetric,
   formatPercent,
   formatSigned,
   isLive,
   maxStep,
+  outputCutNote,
   parseReducer,
   reducerSpec,
   snapshotDiffQuery,
@@ -341,6 +346,57 @@ describe('formatting', () => {
       '\u2212 y 2.0'
     ]);
     expect(describePackageDiff(null)).toEqual([]);
+  });
+
+  it('shows NaN and infinities apart from a metric never logged', () => {
+    expect(formatMetric(null)).toBe('\u2014');
+    expect(formatMetric('nan')).toBe('NaN');
+    expect(formatMetric('inf')).toBe('inf');
+    expect(formatMetric('-inf')).toBe('-inf');
+    expect(formatMetric(0.25)).toBe('0.25');
+  });
+
+  it('shows the step a reduced value was taken at', () => {
+    // step=100 on a series that stopped at 29: the value at 29, and says so
+    const row = {
+      ...comparison().metrics[1],
+      reducer: 'step=100',
+      values: [0.2, 'nan', null] as ('nan' | number | null)[],
+      steps: [29, 29, null]
+    };
+    expect(formatAtStep(row, 0)).toBe(' @29');
+    expect(formatAtStep(row, 1)).toBe(' @29');
+    expect(formatAtStep(row, 2)).toBe('');
+    expect(formatAtStep({ ...row, has_series: false }, 0)).toBe('');
+  });
+
+  it('says an environment not recorded yet is unknown, not removed', () => {
+    const diff = { unknown: true, added: [], removed: [], changed: [] };
+    expect(describePackageDiff(diff)).toEqual([]);
+    expect(environmentRecorded([true, false], 1)).toBe(false);
+    expect(environmentRecorded([true, false], 0)).toBe(true);
+    expect(environmentRecorded(undefined, 1)).toBe(true);
+    const python = {
+      key: 'python',
+      values: ['3.11', null],
+      differs: false,
+      unknown: [false, true]
+    };
+    expect(attributeUnknown(python, 1)).toBe(true);
+    expect(attributeUnknown(python, 0)).toBe(false);
+    expect(attributeUnknown({ ...python, unknown: undefined }, 1)).toBe(false);
+  });
+
+  it('says what was cut from a large output', () => {
+    expect(outputCutNote(undefined)).toBe('');
+    expect(outputCutNote({ chars: 1048576, shown: 20000 })).toBe(
+      'First 20,000 of 1,048,576 characters shown; open the run for its full output.'
+    );
+    expect(
+      outputCutNote({ bytes: 300000, mimes: { 'image/png': 300000 } })
+    ).toBe(
+      'Output of 293.0 KB left out of the comparison; open the run to see it.'
+    );
   });
 
   it('words an explanation', () => {

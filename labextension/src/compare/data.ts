@@ -8,8 +8,10 @@ import {
   IComparison,
   IDataEntry,
   IDataRow,
+  NOT_RECORDED,
   describeDataDiff,
   describePackageDiff,
+  environmentRecorded,
   errorMessage
 } from './model';
 import { CompareTab, muted, placeholder, runHeader } from './tab';
@@ -395,8 +397,9 @@ export class EnvironmentTab extends CompareTab {
       const run = comparison.runs[i];
       const diff = env.diffs?.[i] ?? null;
       const changes = describePackageDiff(diff);
+      const unknown = Boolean(diff?.unknown);
       const items: HTMLElement[] = [];
-      if (diff) {
+      if (diff && !unknown) {
         for (const c of diff.changed) {
           items.push(
             h(
@@ -450,7 +453,15 @@ export class EnvironmentTab extends CompareTab {
           }),
           changes.length
             ? h('ul', { class: 'jp-mltrack-compare-package-changes' }, items)
-            : muted(diff ? 'Same packages.' : 'No packages recorded.')
+            : muted(
+                unknown
+                  ? environmentRecorded(env.recorded, i)
+                    ? `Environment of ${base.label} not recorded (yet): packages unknown.`
+                    : `Environment ${NOT_RECORDED} (yet): packages unknown; the run may still be running.`
+                  : diff
+                    ? 'Same packages.'
+                    : 'No packages recorded.'
+              )
         )
       );
     }
@@ -490,14 +501,20 @@ export class EnvironmentTab extends CompareTab {
                   },
                   h('td', { class: 'jp-mltrack-compare-key', text: p.name }),
                   p.values.map((v, i) =>
-                    h('td', {
-                      class: `jp-mltrack-compare-value${
-                        i > 0 && v !== p.values[0]
-                          ? ' jp-mltrack-compare-differs'
-                          : ''
-                      }`,
-                      text: v ?? '\u2014'
-                    })
+                    environmentRecorded(env.recorded, i)
+                      ? h('td', {
+                          class: `jp-mltrack-compare-value${
+                            i > 0 && v !== p.values[0]
+                              ? ' jp-mltrack-compare-differs'
+                              : ''
+                          }`,
+                          text: v ?? '\u2014'
+                        })
+                      : h('td', {
+                          class:
+                            'jp-mltrack-compare-value jp-mltrack-muted jp-mltrack-compare-unknown',
+                          text: NOT_RECORDED
+                        })
                   )
                 )
               )

@@ -5,12 +5,19 @@
 import { JSONValue, formatNumber, formatValue } from '../model';
 import {
   DataState,
+  IAttributeRow,
   ICompareRun,
   IDataDiff,
   IExplanation,
+  IMetricRow,
+  IOutputCut,
   IPackageDiff,
+  MetricValue,
   Verdict
 } from './types';
+
+/** What a cell says for a value a run has not recorded (yet), unlike `—`. */
+export const NOT_RECORDED = 'not recorded';
 
 /** How a change is shown: text, arrow and the class colouring it. */
 export interface IChangeDisplay {
@@ -97,12 +104,76 @@ export function formatCell(value: JSONValue | undefined): string {
   return formatValue(value);
 }
 
-/** A metric value (`null` is a missing value here, not NaN). */
-export function formatMetric(value: number | null | undefined): string {
+/**
+ * A metric value: `—` where the run did not log it (`null`), `NaN`, `inf`
+ * or `-inf` where it logged a non-finite value (`'nan'`, `'inf'`, `'-inf'`).
+ */
+export function formatMetric(value: MetricValue | undefined): string {
   if (value === null || value === undefined) {
     return '\u2014';
   }
-  return formatNumber(value);
+  if (value === 'nan') {
+    return 'NaN';
+  }
+  if (value === 'inf' || value === '-inf') {
+    return value;
+  }
+  return typeof value === 'number' ? formatNumber(value) : String(value);
+}
+
+/**
+ * The step a metric's value was taken at, as ` @29`, or '' when there is
+ * none to show. For a `step=N` reducer it is always shown, so a series that
+ * stopped before N (`step=100` gives the value at 29) says so.
+ */
+export function formatAtStep(row: IMetricRow, i: number): string {
+  const step = row.steps?.[i];
+  if (!row.has_series || step === null || step === undefined) {
+    return '';
+  }
+  if (row.values?.[i] === null || row.values?.[i] === undefined) {
+    return '';
+  }
+  return ` @${step}`;
+}
+
+/** Whether run `i`'s value of an attribute is not recorded (yet). */
+export function attributeUnknown(row: IAttributeRow, i: number): boolean {
+  return Boolean(row.unknown?.[i]);
+}
+
+/** Whether run `i` recorded its environment (unknown: assume it did). */
+export function environmentRecorded(
+  recorded: boolean[] | undefined,
+  i: number
+): boolean {
+  return recorded?.[i] ?? true;
+}
+
+/** What the comparison left out of an output, or '' when nothing. */
+export function outputCutNote(cut: IOutputCut | null | undefined): string {
+  if (!cut) {
+    return '';
+  }
+  if (cut.chars !== undefined && cut.shown !== undefined) {
+    return `First ${cut.shown.toLocaleString('en-US')} of ${cut.chars.toLocaleString(
+      'en-US'
+    )} characters shown; open the run for its full output.`;
+  }
+  if (cut.bytes !== undefined) {
+    return `Output of ${formatBytes(cut.bytes)} left out of the comparison; open the run to see it.`;
+  }
+  return 'Output cut; open the run for its full output.';
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) {
+    return `${n} bytes`;
+  }
+  if (n < 1024 * 1024) {
+    return `${(n / 1024).toFixed(1)} KB`;
+  }
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 /** The tab title: `Compare #3 #5 #7` (the labels as the server wrote them). */
@@ -196,9 +267,12 @@ export function describeDataDiff(
   return parts.length ? parts.join(' \u00b7 ') : 'changed';
 }
 
-/** A package change: `numpy 1.26.4 → 2.0.1 (major)`. */
+/**
+ * A package change: `numpy 1.26.4 → 2.0.1 (major)`; nothing when the
+ * environment of the run or of the baseline is not recorded (yet).
+ */
 export function describePackageDiff(diff: IPackageDiff | null): string[] {
-  if (!diff) {
+  if (!diff || diff.unknown) {
     return [];
   }
   return [

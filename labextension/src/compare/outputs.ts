@@ -2,7 +2,12 @@ import { IRenderMimeRegistry, OutputModel } from '@jupyterlab/rendermime';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { h } from '../dom';
-import { CompareChange, CompareModel, IComparison } from './model';
+import {
+  CompareChange,
+  CompareModel,
+  IComparison,
+  outputCutNote
+} from './model';
 import { CompareTab, hunkBlock, muted, placeholder, runHeader } from './tab';
 
 /**
@@ -84,6 +89,12 @@ export class OutputsTab extends CompareTab {
         const output = row.items?.[i] ?? null;
         if (output) {
           cell.addWidget(this._renderOutput(output));
+          const note = outputCutNote(output.mltrack_cut);
+          if (note) {
+            cell.addWidget(
+              new Widget({ node: muted(note, 'jp-mltrack-compare-output-cut') })
+            );
+          }
         } else {
           cell.addWidget(new Widget({ node: muted('\u2014') }));
         }

@@ -9,10 +9,13 @@ import {
   IComparison,
   IMetricRow,
   IParamRow,
+  NOT_RECORDED,
   REDUCER_KINDS,
   ReducerKind,
+  attributeUnknown,
   describeReducer,
   formatCell,
+  formatAtStep,
   formatChange,
   formatMetric,
   maxStep,
@@ -287,6 +290,7 @@ export class OverviewTab extends CompareTab {
               )
             : null;
         const step = row.steps?.[i];
+        const at = formatAtStep(row, i);
         return h(
           'td',
           {
@@ -296,10 +300,10 @@ export class OverviewTab extends CompareTab {
             'data-verdict': change?.verdict ?? undefined
           },
           h('span', { text: formatMetric(value) }),
-          row.has_series && step !== null && step !== undefined
+          at
             ? h('span', {
                 class: 'jp-mltrack-compare-at-step',
-                text: ` @${step}`,
+                text: at,
                 title: `value at step ${step}`
               })
             : null,
@@ -376,15 +380,23 @@ export class OverviewTab extends CompareTab {
       rowAttrs(row.key, row.differs),
       h('td', { class: 'jp-mltrack-compare-key', text: row.key }),
       row.values.map((value, i) => {
-        const text = formatAttribute(row.key, value);
+        const unknown = attributeUnknown(row, i);
+        const text = unknown ? NOT_RECORDED : formatAttribute(row.key, value);
+        // start_time differs by nature and unknown values are no difference:
+        // only a row that differs highlights its cells
+        const differs =
+          row.differs &&
+          i > 0 &&
+          !unknown &&
+          JSON.stringify(value ?? null) !== base;
         return h('td', {
           class: `jp-mltrack-compare-value${
-            i > 0 && JSON.stringify(value ?? null) !== base
-              ? ' jp-mltrack-compare-differs'
-              : ''
-          }`,
+            differs ? ' jp-mltrack-compare-differs' : ''
+          }${unknown ? ' jp-mltrack-muted jp-mltrack-compare-unknown' : ''}`,
           text,
-          title: text
+          title: unknown
+            ? `${row.key} is not recorded (yet): the run may still be running`
+            : text
         });
       })
     );

@@ -95,8 +95,11 @@ export function runHeader(run: ICompareRun, baseline: boolean): HTMLElement {
 }
 
 /** A muted line, e.g. "No code recorded." */
-export function muted(text: string): HTMLElement {
-  return h('div', { class: 'jp-mltrack-muted', text });
+export function muted(text: string, className = ''): HTMLElement {
+  return h('div', {
+    class: className ? `jp-mltrack-muted ${className}` : 'jp-mltrack-muted',
+    text
+  });
 }
 
 /** The placeholder shown before the first answer (or with its error). */

@@ -25,6 +25,12 @@ export interface IParamRow {
   changes: (number | null)[];
 }
 
+/**
+ * A reduced metric value: `null` where the run did not log the metric,
+ * `'nan'` for NaN (a diverged run), `'inf'` / `'-inf'` for infinities.
+ */
+export type MetricValue = number | 'nan' | 'inf' | '-inf' | null;
+
 /** What a metric change means given its goal. */
 export type Verdict = 'better' | 'worse' | 'same';
 
@@ -34,8 +40,11 @@ export interface IMetricRow {
   /** The reducer the server applied, e.g. `last`, `step=9`. */
   reducer: string;
   goal: 'min' | 'max';
-  values: (number | null)[];
-  /** Step of the chosen point (`null` if none). */
+  values: MetricValue[];
+  /**
+   * Step of the chosen point (`null` if none). A `step=N` reducer on a series
+   * that stops before N keeps its last point: the step says which (`@29`).
+   */
   steps: (number | null)[];
   changes: (number | null)[];
   pct_changes: (number | null)[];
@@ -49,7 +58,13 @@ export interface IMetricRow {
 export interface IAttributeRow {
   key: string;
   values: JSONValue[];
+  /** Never true for start_time, which differs between any two runs. */
   differs: boolean;
+  /**
+   * Per run: not recorded (yet), e.g. python of a run still running; an
+   * unknown value is no difference.
+   */
+  unknown?: boolean[];
 }
 
 export interface IPackageRow {
@@ -63,6 +78,8 @@ export type PackageGrade = 'major' | 'minor' | 'patch' | 'other';
 
 /** The packages of a run against the baseline's. */
 export interface IPackageDiff {
+  /** This run or the baseline has not recorded its environment (yet). */
+  unknown?: boolean;
   added: { name: string; version: string }[];
   removed: { name: string; version: string }[];
   changed: { name: string; from: string; to: string; grade: PackageGrade }[];
@@ -119,9 +136,24 @@ export interface IDataRow {
   diffs: (IDataDiff | null)[];
 }
 
+/**
+ * What the comparison left out of a large output: a stream is cut to its
+ * first characters (`chars` in all, `shown` kept), a rich output replaced
+ * by a note (`bytes` in all, per MIME type in `mimes`).
+ */
+export interface IOutputCut {
+  chars?: number;
+  shown?: number;
+  bytes?: number;
+  mimes?: { [mime: string]: number };
+}
+
 export interface IOutputRow {
   index: number;
-  /** nbformat v4 output dicts (`null` where a run has no output there). */
+  /**
+   * nbformat v4 output dicts (`null` where a run has no output there); a cut
+   * one carries `mltrack_cut` (an `IOutputCut`).
+   */
   items: ({ [key: string]: any } | null)[];
   same: boolean;
   text_diffs: (ITextDiff | null)[];
@@ -137,6 +169,8 @@ export interface IComparison {
   environment: {
     packages: IPackageRow[];
     diffs: (IPackageDiff | null)[];
+    /** Per run: whether it recorded its environment (not yet while running). */
+    recorded?: boolean[];
   };
   code: ICodeSection;
   data: IDataRow[];
@@ -144,9 +178,11 @@ export interface IComparison {
 }
 
 export type FactorKind =
-  'param' | 'code' | 'data' | 'package' | 'seed' | 'environment';
+  'param' | 'code' | 'data' | 'package' | 'seed' | 'environment' | 'run';
 
-export type FactorStatus = 'supported' | 'confounded' | 'untested';
+/** `fact`: what happened to a run (still running, failed), not a difference weighed. */
+export type FactorStatus =
+  'supported' | 'weak' | 'confounded' | 'untested' | 'fact';
 
 /** A ranked reason of a metric change. */
 export interface IFactor {
