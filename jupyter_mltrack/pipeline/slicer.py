@@ -183,6 +183,26 @@ _RETURNS_ITS_ARGUMENT = frozenset(
 _EFFECT_FACTS = ("rng", "files", "cwd", "path", "env", "names")
 
 
+def _constant(node: ast.AST) -> bool:
+    """An immutable literal: ``1``, ``-0.5``, ``"a"``, ``None``, a tuple of those."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        node = node.operand
+    if isinstance(node, ast.Tuple):
+        return all(_constant(e) for e in node.elts)
+    return isinstance(node, ast.Constant)
+
+
+def _binds_constant(node: ast.AST | None, name: str) -> bool:
+    """Whether the statement binds ``name`` (alone, not by unpacking) to an immutable literal."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        targets = [node.target]
+    else:
+        return False
+    return _constant(node.value) and any(isinstance(t, ast.Name) and t.id == name for t in targets)
+
+
 #: Expressions whose value is certainly a new object.
 _NEW_VALUES = (
     ast.List,
@@ -528,6 +548,12 @@ class Slicer:
                 repeats = False
             self._set_identity(name, None)  # what it held before is not held by it now
         for name, identity in bound.items():
+            if _binds_constant(_parse(step.stmt), name):
+                # ``k = 1``: the statement is the value's whole history. The object may be
+                # one other names hold (small ints, interned strings are shared): its id
+                # says nothing, and taking its history would tie ``k`` to those names'.
+                self._set_identity(name, None)
+                continue
             for oid in _written_ids(identity):
                 history = writers.get(oid)
                 if history is None:
