@@ -77,6 +77,7 @@ import numpy as np
 
 from ..store.entities import RunStatus
 from . import evidence as ev
+from . import wording as words
 from .errors import CompareError, UnknownMetric
 from .evidence import MISSING
 from .factors import KINDS, Candidate, candidates, table
@@ -94,24 +95,6 @@ def _num(x: float | None, digits: int = 6) -> float | None:
     if x is None or not math.isfinite(x):
         return None
     return float(f"{x:.{digits}g}")
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.3g}"
-
-
-def _show(value: Any) -> str:
-    if value is MISSING:
-        return "(none)"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float):
-        return f"{value:g}"
-    return repr(value) if not isinstance(value, int | bool) else str(value)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _json(value: Any) -> Any:
@@ -220,8 +203,8 @@ class Explanation:
             better = (self.change > 0) == (self.goal == "max")
             verdict = ", better" if better else ", worse"
         lines = [
-            f"Why {self.metric} changed from {self.a.label} ({_fmt(self.a.value)}) to "
-            f"{self.b.label} ({_fmt(self.b.value)}): {self.change:+.3g}{verdict}",
+            f"Why {self.metric} changed from {self.a.label} ({words.fmt(self.a.value)}) to "
+            f"{self.b.label} ({words.fmt(self.b.value)}): {self.change:+.3g}{verdict}",
         ]
         share = (
             f"accounts for {self.explained:.0%} of the change"
@@ -230,7 +213,7 @@ class Explanation:
         )
         n = self.runs_considered
         if n:
-            lines.append(f"Evidence from {_plural(n, 'other run')} {share}.")
+            lines.append(f"Evidence from {words.plural(n, 'other run')} {share}.")
         else:
             lines.append("No other finished run to weigh the evidence by.")
         if not self.factors:
@@ -346,7 +329,7 @@ def explain(
         notes.append(f"no other finished run logged {metric}: there is no evidence to rank by")
     elif len(others) < 3:
         notes.append(
-            f"only {_plural(len(others), 'other finished run')} logged {metric}: there is "
+            f"only {words.plural(len(others), 'other finished run')} logged {metric}: there is "
             f"little evidence to rank by"
         )
     return Explanation(
@@ -492,7 +475,7 @@ def _noise_note(noise: dict[str, Any], change: float, *, nothing: bool) -> str:
     who = f"{runs} other runs with the same settings"
     if groups > 1:
         who = f"{runs} other runs in {groups} groups of identical settings"
-    spread = f"vary by ±{_fmt(noise['std'] or 0.0)} (range {_fmt(noise['range'] or 0.0)})"
+    spread = f"vary by ±{words.fmt(noise['std'] or 0.0)} (range {words.fmt(noise['range'] or 0.0)})"
     verdict = "within" if noise["within"] else "beyond"
     text = f"{who} {spread}: this change ({change:+.3g}) is {verdict} that noise"
     if nothing:
@@ -577,130 +560,6 @@ def _estimate(e: ev.FactorEvidence) -> float | None:
     return e.linear_estimate
 
 
-def _title(c: Candidate) -> str:
-    if c.kind == "param":
-        detail = f" ({c.detail})" if c.detail else ""
-        return f"`{c.key}` {_short(_show(c.a))} → {_short(_show(c.b))}{detail}"
-    if c.kind == "code":
-        part, _, _ = c.key.partition("@@")
-        old, new = _changed_parts(c.a, c.b)
-        change = (
-            f" (`{old}` → `{new}`)"
-            if old and new
-            else (f" (+`{new}`)" if new else f" (-`{old}`)" if old else "")
-        )
-        return f"{part} {c.detail}{change}"
-    if c.kind == "data":
-        cols = f" ({c.detail})" if c.detail else ""
-        return f"input `{c.key}` {_show(c.a)} → {_show(c.b)}{cols}"
-    if c.kind == "package":
-        grade = f" ({c.detail})" if c.detail else ""
-        return f"{c.key} {_show(c.a)} → {_show(c.b)}{grade}"
-    if c.kind == "seed":
-        return f"{c.key} seed {_show(c.a)} → {_show(c.b)}"
-    return f"{c.key} {_show(c.a)} → {_show(c.b)}"
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _changed_parts(a: Any, b: Any, width: int = 40) -> tuple[str, str]:
-    """The first lines of both sides, each cut to the window where they differ: two long
-    lines sharing a prefix must not be shortened to the same text and hide the change."""
-    old, new = _first_line(a, None), _first_line(b, None)
-    if not old or not new or (len(old) <= width and len(new) <= width):
-        return _first_line(a), _first_line(b)
-    start = 0
-    while start < min(len(old), len(new)) and old[start] == new[start]:
-        start += 1
-    start = max(0, start - 10)
-
-    def window(text: str) -> str:
-        cut = text[start : start + width - 1]
-        return ("…" if start else "") + cut + ("…" if start + width - 1 < len(text) else "")
-
-    return window(old), window(new)
-
-
-def _first_line(text: Any, width: int | None = 40) -> str:
-    if not isinstance(text, str):
-        return ""
-    lines = [s.strip() for s in text.splitlines() if s.strip()]
-    if not lines:
-        return ""
-    line = lines[0] if width is None or len(lines[0]) <= width else lines[0][: width - 1] + "…"
-    return line + (" …" if len(lines) > 1 else "")
-
-
-def _what(c: Candidate) -> str:
-    if c.kind == "param":
-        return f"`{c.key}`"
-    if c.kind == "code":
-        return "this hunk"
-    if c.kind == "data":
-        return f"`{c.key}`"
-    if c.kind == "seed":
-        return f"the {c.key} seed"
-    if c.kind == "package":
-        return f"the {c.key} version"
-    if c.kind == "environment":
-        return "the platform" if c.key == "platform" else f"the {c.key} version"
-    return c.key
-
-
-def _name(c: Candidate) -> str:
-    """The factor named in a list (``_what`` names it alone)."""
-    if c.kind == "code":
-        return f"the {c.key.partition('@@')[0]} hunk {c.detail}"
-    if c.kind == "data":
-        return f"input `{c.key}`"
-    return _what(c)
-
-
-def _together(names: Sequence[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _moved(metric: str, mean: float, std: float | None) -> str:
-    if mean == 0:
-        return f"{metric} did not change on average (± {_fmt(std or 0.0)})"
-    verb = "rose" if mean > 0 else "fell"
-    return f"{metric} {verb} by {_fmt(abs(mean))} ± {_fmt(std or 0.0)}"
-
-
-def _body(c: Candidate, e: ev.FactorEvidence, metric: str, what: str) -> str:
-    p = e.pairs
-    parts = []
-    if p.count and p.mean is not None:
-        s = "" if p.count == 1 else "s"
-        how = ""
-        if not p.exact:
-            how = " (moved the same way, not between these values)"
-        parts.append(
-            f"in {p.count} other pair{s} differing only in {what}{how}, "
-            f"{_moved(metric, p.mean, p.std)}"
-        )
-    else:
-        parts.append(f"no other pair of runs differs only in {what}")
-    extra = []
-    if e.spearman is not None:
-        extra.append(f"Spearman {e.spearman:+.2f} over {e.spearman_runs} runs")
-    if e.rf_importance is not None:
-        est = f", predicts {e.rf_estimate:+.3g}" if e.rf_estimate is not None else ""
-        extra.append(f"forest importance {e.rf_importance:.2f}{est}")
-    if extra:
-        parts.append("; ".join(extra))
-    elif not p.count:
-        parts.append(
-            "the other runs do not vary it" if not e.varies else "no correlation to measure"
-        )
-    return "; ".join(parts)
-
-
 def _evidence_dict(e: ev.FactorEvidence) -> dict[str, Any]:
     p = e.pairs
     return {
@@ -740,20 +599,20 @@ def _rank(
         return (-s, st == "untested", g if g is not None else -1, KINDS.index(c.kind), c.key)
 
     ranked = sorted(cands, key=order)
-    group_names = [[_name(by_id[k]) for k in g] for g in found.groups]
+    group_names = [[words.name(by_id[k]) for k in g] for g in found.groups]
     factors: list[Factor] = []
     for i, c in enumerate(ranked, 1):
         e = found.factors[c.id]
         st = status(c)
-        title = _title(c)
-        what = _what(c)
+        title = words.title(c)
+        what = words.what(c)
         if e.group is not None:
             names = group_names[e.group]
-            what = _together(names)
+            what = words.together(names)
             pairs_ = zip(found.groups[e.group], names, strict=True)
-            mates = _together([n for k, n in pairs_ if k != c.id])
+            mates = words.together([n for k, n in pairs_ if k != c.id])
             title += f": always changed together with {mates}"
-        body = _body(c, e, metric, what)
+        body = words.body(c, e, metric, what)
         if e.group is None and st == "untested":
             body = "untested: " + body
         factors.append(
@@ -776,12 +635,12 @@ def _rank(
     for g in found.groups:
         members = [by_id[k] for k in g]
         e = found.factors[g[0]]
-        names = _together([_name(m) for m in members])
+        names = words.together([words.name(m) for m in members])
         if e.pairs.count and e.pairs.mean is not None:
             s = "" if e.pairs.count == 1 else "s"
             tail = (
                 f"; in {e.pairs.count} other pair{s} differing in them alone, "
-                f"{_moved(metric, e.pairs.mean, e.pairs.std)}"
+                f"{words.moved(metric, e.pairs.mean, e.pairs.std)}"
             )
         else:
             tail = ""
