@@ -1,0 +1,60 @@
+"""What every part of the store stands on: its state, sessions and two shared helpers.
+
+:class:`.store.Store` is assembled from mixins, one per responsibility (run writes, run reads,
+the bulk reads of comparisons, snapshot records, the execution log). Each derives from
+:class:`StoreBase`, which declares the state ``Store.__init__`` sets up and holds the helpers
+more than one of them needs, so that no mixin imports ``store.py`` (which imports them all).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import RunNotFound
+from .statements import _UPDATE_RUN
+
+
+class StoreBase:
+    """The state and helpers the store's mixins share (set up by ``Store.__init__``)."""
+
+    engine: Engine
+    #: ``"sqlite"`` or ``"postgresql"``: which spelling of an upsert to run.
+    _dialect: str
+    #: Whether the database can ``INSERT … RETURNING`` (SQLite before 3.35 cannot).
+    _returning: bool
+    _session: sessionmaker[Session]
+    #: Held while a run takes its experiment's next number.
+    _number_lock: threading.Lock
+    #: The execution log's own connection on SQLite, and its lock.
+    _log_conn: Any
+    _log_lock: threading.Lock
+
+    def session(self) -> Session:
+        return self._session()
+
+    def _ids_in(self, column: Any, ids: Sequence[str]) -> Any:
+        """``column IN (ids)`` as one bound value (a JSON array read with ``json_each`` on
+        SQLite, an array with ``= ANY`` on PostgreSQL): SQLAlchemy spends longer expanding
+        10,000 ``IN`` parameters than the database takes to answer."""
+        from sqlalchemy import String, any_, literal_column
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        if self._dialect == "postgresql":
+            return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+        values = select(literal_column("value")).select_from(
+            func.json_each(bindparam(None, json.dumps(list(ids))))
+        )
+        return column.in_(values.scalar_subquery())
+
+    @staticmethod
+    def _touch(conn: Connection, run_id: str) -> None:
+        """Mark the run as changed (for the revision the sidebar polls); it must exist."""
+        if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, "updated_at": time.time()}).rowcount == 0:
+            raise RunNotFound(f"no run {run_id!r}")

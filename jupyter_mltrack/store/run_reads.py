@@ -1,0 +1,305 @@
+"""Reading runs one page or one run at a time: what the sidebar, the CLI and the run card ask.
+
+Every list of runs is built by :meth:`RunReads._load_runs` (four queries whatever the count),
+which the bulk reads of a comparison use as well.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from .base import StoreBase
+from .entities import Environment, Run, RunDetail, RunRef, RunStatus
+from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound
+from .models import (
+    EnvironmentRow,
+    ExperimentRow,
+    LatestMetricRow,
+    MetricChunkRow,
+    OutputRow,
+    RunRow,
+)
+from .series import series
+from .statements import (
+    _BEST_RUN,
+    _IN_CHUNK,
+    _LOAD_LATEST,
+    _LOAD_PARAMS,
+    _LOAD_RUNS,
+    _LOAD_TAGS,
+    _experiments_t,
+    _from_db_metric,
+    _latest_t,
+    _params_t,
+    _runs_t,
+    _tags_t,
+)
+
+_ORDER_FIELDS = {"start_time", "number", "name", "status", "duration", "end_time"}
+
+
+class RunReads(StoreBase):
+    """Run lookups, details, searches and the run card's best run (uses ``run_data`` of
+    :class:`.snapshot_records.SnapshotRecords`)."""
+
+    # runs: reading -----------------------------------------------------------------------
+
+    def resolve_run_id(self, ref: str, experiment: str | None = None) -> str:
+        """A run id from a full id, a unique id prefix, or a run number.
+
+        A number is looked up in ``experiment``; without one it must be unique across the
+        store: a number several experiments have raises :class:`AmbiguousRunNumber` (an
+        :class:`InvalidQuery`) naming them, since picking one would silently name a run the
+        caller did not mean."""
+        ref = ref.strip()
+        with self.session() as s:
+            if ref.isascii() and ref.isdigit() and len(ref) < 9:
+                stmt = select(RunRow.id, ExperimentRow.name).join(ExperimentRow)
+                stmt = stmt.where(RunRow.number == int(ref))
+                if experiment:
+                    stmt = stmt.where(ExperimentRow.name == experiment)
+                found = s.execute(stmt.order_by(RunRow.start_time.desc()).limit(50)).all()
+                if len(found) == 1 or (found and experiment):
+                    return found[0][0]
+                if found:
+                    raise AmbiguousRunNumber(int(ref), sorted({name for _id, name in found}))
+            prefix = ref.lower()
+            if len(prefix) >= 4 and all(c in "0123456789abcdef" for c in prefix):
+                matches = list(
+                    s.scalars(select(RunRow.id).where(RunRow.id.like(f"{prefix}%")).limit(2))
+                )
+                if len(matches) == 1:
+                    return matches[0]
+                if len(matches) > 1:
+                    raise InvalidQuery(f"run id prefix {ref!r} is ambiguous")
+        raise RunNotFound(f"no run {ref!r}")
+
+    def get_run(self, run_id: str) -> Run:
+        runs = self._load_runs([run_id])
+        if not runs:
+            raise RunNotFound(f"no run {run_id!r}")
+        return runs[0]
+
+    def get_run_detail(self, run_id: str) -> RunDetail:
+        run = self.get_run(run_id)
+        with self.session() as s:
+            row = s.get(RunRow, run_id)
+            if row is None:
+                raise RunNotFound(f"no run {run_id!r}")
+            metric_series = series(
+                s.execute(
+                    select(
+                        MetricChunkRow.key,
+                        MetricChunkRow.steps,
+                        MetricChunkRow.values,
+                        MetricChunkRow.timestamps,
+                    )
+                    .where(MetricChunkRow.run_id == run_id)
+                    .order_by(MetricChunkRow.id)
+                )
+            )
+            outputs = [
+                json.loads(content)
+                for (content,) in s.execute(
+                    select(OutputRow.content)
+                    .where(OutputRow.run_id == run_id)
+                    .order_by(OutputRow.idx)
+                )
+            ]
+            env = None
+            if row.environment_id is not None:
+                env_row = s.get(EnvironmentRow, row.environment_id)
+                if env_row is not None:
+                    env = Environment(
+                        id=env_row.id,
+                        digest=env_row.digest,
+                        python=env_row.python,
+                        platform=env_row.platform,
+                        packages=json.loads(env_row.packages),
+                    )
+            return RunDetail(
+                run=run,
+                code=row.code,
+                error=json.loads(row.error) if row.error else None,
+                metric_series=metric_series,
+                outputs=outputs,
+                environment=env,
+                git_commit=row.git_commit,
+                git_dirty=row.git_dirty,
+                kernel_id=row.kernel_id,
+                host=row.host,
+                pid=row.pid,
+                data=self.run_data(run_id),
+            )
+
+    def search_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        notebook: str | None = None,
+        status: str | None = None,
+        order: str = "-start_time",
+        limit: int = 100,
+        offset: int = 0,
+        notebook_kernels: Sequence[str] = (),
+    ) -> tuple[list[Run], int]:
+        """A page of runs matching the filters, and how many match in all.
+
+        ``notebook_kernels`` are the kernels of the notebook's live sessions: a kernel started
+        before the notebook was renamed still records the old path, yet its runs belong to it.
+        """
+        if status is not None:
+            try:
+                status = RunStatus(status).value
+            except ValueError:
+                raise InvalidQuery(
+                    f"unknown status {status!r}; use one of "
+                    + ", ".join(s.value for s in RunStatus)
+                ) from None
+        if not 1 <= limit <= 1000:
+            raise InvalidQuery("limit must be between 1 and 1000")
+        if offset < 0:
+            raise InvalidQuery("offset must be 0 or more")
+        descending = order.startswith("-")
+        key = order.lstrip("-+")
+        with self.session() as s:
+            stmt = select(RunRow.id)
+            count = select(func.count(RunRow.id))
+            if experiment is not None:
+                exp_id = s.scalar(select(ExperimentRow.id).where(ExperimentRow.name == experiment))
+                if exp_id is None:
+                    return [], 0
+                stmt = stmt.where(RunRow.experiment_id == exp_id)
+                count = count.where(RunRow.experiment_id == exp_id)
+            if notebook is not None:
+                cond = RunRow.notebook_path == notebook
+                if notebook_kernels:
+                    cond = or_(cond, RunRow.kernel_id.in_(list(notebook_kernels)))
+                stmt = stmt.where(cond)
+                count = count.where(cond)
+            if status is not None:
+                stmt = stmt.where(RunRow.status == status)
+                count = count.where(RunRow.status == status)
+            if key.startswith("metrics."):
+                metric = key[len("metrics.") :]
+                value = (
+                    select(LatestMetricRow.value)
+                    .where(LatestMetricRow.run_id == RunRow.id, LatestMetricRow.key == metric)
+                    .scalar_subquery()
+                )
+                column = value
+            elif key in _ORDER_FIELDS:
+                column = (
+                    (RunRow.end_time - RunRow.start_time)
+                    if key == "duration"
+                    else getattr(RunRow, key)
+                )
+            else:
+                raise InvalidQuery(
+                    f"cannot order by {key!r}; use one of "
+                    + ", ".join(sorted(_ORDER_FIELDS))
+                    + " or metrics.<key>"
+                )
+            ordering = column.desc().nulls_last() if descending else column.asc().nulls_last()
+            stmt = stmt.order_by(ordering, RunRow.start_time.desc()).limit(limit).offset(offset)
+            ids = list(s.scalars(stmt))
+            total = s.scalar(count) or 0
+        runs = {r.id: r for r in self._load_runs(ids)}
+        return [runs[i] for i in ids if i in runs], total
+
+    def revision(self) -> str:
+        """Changes whenever a run is created, updated or deleted (for cheap polling)."""
+        with self.session() as s:
+            count, latest = s.execute(
+                select(func.count(RunRow.id), func.max(RunRow.updated_at))
+            ).one()
+        return f"{count}:{latest or 0:.6f}"
+
+    def best_run(
+        self, experiment_id: int, metric: str, *, higher_is_better: bool, exclude: str | None = None
+    ) -> RunRef | None:
+        """The run of an experiment with the best latest value of ``metric``, with the latest
+        values of all its metrics (what the run card compares against)."""
+        args: dict[str, Any] = {"b_exp": experiment_id, "b_key": metric}
+        if exclude:
+            args["b_exclude"] = exclude
+        stmt = _BEST_RUN[(bool(higher_is_better), bool(exclude))]
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt, args).all()
+        if not rows:
+            return None
+        return RunRef(
+            id=rows[0][0],
+            number=rows[0][1],
+            metrics={key: _from_db_metric(value) for _id, _n, key, value in rows},
+        )
+
+    def child_runs(self, run_id: str, *, source: str | None = None) -> list[Run]:
+        """Runs recorded as children of ``run_id`` (a pipeline's runs of a notebook run),
+        newest first."""
+        stmt = select(RunRow.id).where(RunRow.parent_run_id == run_id)
+        if source is not None:
+            stmt = stmt.where(RunRow.source == source)
+        with self.engine.connect() as conn:
+            ids = list(conn.scalars(stmt.order_by(RunRow.start_time.desc())))
+        return self._load_runs(ids)
+
+    # internals ---------------------------------------------------------------------------
+
+    def _load_runs(self, ids: Sequence[str]) -> list[Run]:
+        if not ids:
+            return []
+        args: dict[str, Any] = {"b_ids": list(ids)}
+        statements = (_LOAD_RUNS, _LOAD_PARAMS, _LOAD_LATEST, _LOAD_TAGS)
+        if len(ids) > _IN_CHUNK:  # many runs (comparisons of whole experiments)
+            args = {}
+            statements = (
+                select(_runs_t, _experiments_t.c.name.label("experiment_name"))
+                .join(_experiments_t, _experiments_t.c.id == _runs_t.c.experiment_id)
+                .where(self._ids_in(_runs_t.c.id, ids)),
+                *(
+                    select(t.c.run_id, t.c.key, t.c.value).where(self._ids_in(t.c.run_id, ids))
+                    for t in (_params_t, _latest_t, _tags_t)
+                ),
+            )
+        with self.engine.connect() as conn:
+            rows = conn.execute(statements[0], args).all()
+            params: dict[str, dict[str, Any]] = {}
+            found = conn.execute(statements[1], args).all()
+            # one JSON document for all the values: a parse per value costs 10x more
+            values = json.loads("[" + ",".join(r[2] for r in found) + "]")
+            for (run_id, key, _text), value in zip(found, values, strict=True):
+                params.setdefault(run_id, {})[key] = value
+            metrics: dict[str, dict[str, float]] = {}
+            for run_id, key, value in conn.execute(statements[2], args):
+                metrics.setdefault(run_id, {})[key] = _from_db_metric(value)
+            tags: dict[str, dict[str, str]] = {}
+            for run_id, key, value in conn.execute(statements[3], args):
+                tags.setdefault(run_id, {})[key] = value
+        by_id = {
+            row.id: Run(
+                id=row.id,
+                number=row.number,
+                experiment_id=row.experiment_id,
+                experiment=row.experiment_name,
+                name=row.name,
+                status=RunStatus(row.status),
+                start_time=row.start_time,
+                end_time=row.end_time,
+                notebook_path=row.notebook_path,
+                cell_id=row.cell_id,
+                execution_count=row.execution_count,
+                source=row.source,
+                parent_run_id=row.parent_run_id,
+                note=row.note,
+                tags=dict(sorted(tags.get(row.id, {}).items())),
+                params=dict(sorted(params.get(row.id, {}).items())),
+                metrics=dict(sorted(metrics.get(row.id, {}).items())),
+            )
+            for row in rows
+        }
+        return [by_id[i] for i in ids if i in by_id]

@@ -1,0 +1,401 @@
+"""The database half of dataset snapshots: snapshot rows, their blocks, which runs used which
+snapshot (``run_data``) and the sweep of ``gc``.
+
+The data itself is in the blob store (:mod:`.blobs`), written and read by
+:mod:`jupyter_mltrack.snapshots`; this module only records what is where.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .base import StoreBase
+from .entities import RunData, Snapshot, SnapshotStatus
+from .errors import InvalidQuery, SnapshotNotFound
+from .statements import (
+    _IN_CHUNK,
+    _INSERT_BLOCKS,
+    _UPSERT_RUN_DATA,
+    _blocks_t,
+    _run_data_t,
+    _snapshot,
+    _snapshots_t,
+)
+
+
+class Sweep(NamedTuple):
+    """What :meth:`Store.sweep_snapshots` found (and, unless a dry run, deleted)."""
+
+    snapshots: list[Snapshot]
+    #: ``(digest, pack, offset, length)`` of blocks no snapshot uses any more.
+    blocks: list[tuple[str, str, int, int]]
+    #: Blocks still used, by pack: ``pack -> [(digest, offset, length)]``.
+    kept: dict[str, list[tuple[str, int, int]]]
+    #: Blobs of file snapshots still used.
+    files: set[str]
+
+
+class SnapshotRecords(StoreBase):
+    """Snapshots, blocks, run data and garbage collection."""
+
+    # snapshots -------------------------------------------------------------------------
+
+    def add_snapshot(
+        self,
+        *,
+        digest: str,
+        kind: str,
+        rows: int | None,
+        columns: int | None,
+        nbytes: int,
+        schema: Mapping[str, Any],
+        layout: Mapping[str, Any],
+        name: str | None = None,
+        pinned: bool = False,
+    ) -> Snapshot:
+        """Record a snapshot as ``pending`` (its blocks are being written) and return it;
+        if the digest is already known, return what is recorded (nothing is changed but
+        ``pinned``, which only ever turns on, and a ``failed`` one, which starts over)."""
+        now = time.time()
+        row = {
+            "digest": digest,
+            "kind": kind,
+            "status": SnapshotStatus.PENDING.value,
+            "rows": rows,
+            "columns": columns,
+            "nbytes": nbytes,
+            "stored_bytes": 0,
+            "schema": json.dumps(schema, sort_keys=True, allow_nan=False),
+            "layout": json.dumps(layout, sort_keys=True, allow_nan=False),
+            "name": name,
+            "pinned": pinned,
+            "created_at": now,
+        }
+        with self.engine.begin() as conn:
+            existing = conn.execute(
+                select(_snapshots_t.c.status, _snapshots_t.c.pinned).where(
+                    _snapshots_t.c.digest == digest
+                )
+            ).first()
+            if existing is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(_snapshots_t.insert(), row)
+                except IntegrityError:  # another process recorded it first
+                    pass
+            else:
+                values: dict[str, Any] = {}
+                if pinned and not existing.pinned:
+                    values["pinned"] = True
+                if name and pinned:
+                    values["name"] = name
+                if existing.status == SnapshotStatus.FAILED.value:
+                    values.update(status=SnapshotStatus.PENDING.value, error=None)
+                if values:
+                    conn.execute(
+                        update(_snapshots_t).where(_snapshots_t.c.digest == digest).values(**values)
+                    )
+        return self.get_snapshot(digest)
+
+    def complete_snapshot(
+        self,
+        digest: str,
+        *,
+        blocks: Sequence[Mapping[str, Any]] = (),
+        stored_bytes: int = 0,
+        stats: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record the (now durable) blocks and mark the snapshot ``complete``, atomically."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            if blocks:
+                rows = [
+                    {
+                        **b,
+                        "stats": json.dumps(b["stats"], allow_nan=False)
+                        if b.get("stats")
+                        else None,
+                        "created_at": now,
+                    }
+                    for b in blocks
+                ]
+                conn.execute(_INSERT_BLOCKS[self._dialect], rows)
+            values: dict[str, Any] = {
+                "status": SnapshotStatus.COMPLETE.value,
+                "completed_at": now,
+                "error": None,
+            }
+            if stored_bytes:
+                values["stored_bytes"] = stored_bytes
+            if stats is not None:
+                values["stats"] = json.dumps(stats, sort_keys=True, allow_nan=False)
+            result = conn.execute(
+                update(_snapshots_t)
+                .where(
+                    _snapshots_t.c.digest == digest,
+                    _snapshots_t.c.status != SnapshotStatus.COMPLETE.value,
+                )
+                .values(**values)
+            )
+            if result.rowcount == 0 and not self._snapshot_exists(conn, digest):
+                raise SnapshotNotFound(f"no snapshot {digest!r}")
+
+    def fail_snapshot(self, digest: str, error: str) -> None:
+        """A snapshot whose blocks could not be stored (it stays listed, unusable)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_snapshots_t)
+                .where(
+                    _snapshots_t.c.digest == digest,
+                    _snapshots_t.c.status == SnapshotStatus.PENDING.value,
+                )
+                .values(status=SnapshotStatus.FAILED.value, error=error[:10_000])
+            )
+
+    def set_snapshot_stats(self, digest: str, stats: Mapping[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_snapshots_t)
+                .where(_snapshots_t.c.digest == digest)
+                .values(stats=json.dumps(stats, sort_keys=True, allow_nan=False))
+            )
+
+    def pin_snapshot(self, digest: str, pinned: bool = True, name: str | None = None) -> None:
+        """Pinned snapshots (and their blocks) survive ``gc`` even when no run uses them."""
+        values: dict[str, Any] = {"pinned": pinned}
+        if name is not None:
+            values["name"] = name or None
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(_snapshots_t).where(_snapshots_t.c.digest == digest).values(**values)
+            ).rowcount
+        if not done:
+            raise SnapshotNotFound(f"no snapshot {digest!r}")
+
+    @staticmethod
+    def _snapshot_exists(conn: Connection, digest: str) -> bool:
+        found = conn.execute(
+            select(_snapshots_t.c.digest).where(_snapshots_t.c.digest == digest)
+        ).first()
+        return found is not None
+
+    def get_snapshot(self, digest: str) -> Snapshot:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_snapshots_t).where(_snapshots_t.c.digest == digest)).first()
+        if row is None:
+            raise SnapshotNotFound(f"no snapshot {digest!r}")
+        return _snapshot(row)
+
+    def resolve_snapshot(self, ref: str) -> Snapshot:
+        """A snapshot from its digest, a unique prefix of its hex part (4+ digits), or the
+        name it was saved under (the most recent one of that name)."""
+        ref = ref.strip()
+        if not ref:
+            raise SnapshotNotFound("no snapshot ''")
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_snapshots_t).where(_snapshots_t.c.digest == ref)).first()
+            if row is None:
+                row = conn.execute(
+                    select(_snapshots_t)
+                    .where(_snapshots_t.c.name == ref)
+                    .order_by(_snapshots_t.c.created_at.desc())
+                    .limit(1)
+                ).first()
+            if row is None:
+                hexpart = (ref.partition(":")[2] if ":" in ref else ref).lower()
+                if len(hexpart) >= 4 and all(c in "0123456789abcdef" for c in hexpart):
+                    rows = conn.execute(
+                        select(_snapshots_t)
+                        .where(_snapshots_t.c.digest.like(f"%:{hexpart}%"))
+                        .limit(2)
+                    ).all()
+                    if len(rows) > 1:
+                        raise InvalidQuery(f"snapshot prefix {ref!r} is ambiguous")
+                    row = rows[0] if rows else None
+        if row is None:
+            raise SnapshotNotFound(f"no snapshot {ref!r}")
+        return _snapshot(row)
+
+    def list_snapshots(
+        self, *, run_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Snapshot], int]:
+        """Snapshots, newest first (those a run used, if ``run_id`` is given)."""
+        if not 1 <= limit <= 1000:
+            raise InvalidQuery("limit must be between 1 and 1000")
+        if offset < 0:
+            raise InvalidQuery("offset must be 0 or more")
+        stmt = select(_snapshots_t)
+        count = select(func.count()).select_from(_snapshots_t)
+        if run_id is not None:
+            used = select(_run_data_t.c.snapshot_digest).where(_run_data_t.c.run_id == run_id)
+            stmt = stmt.where(_snapshots_t.c.digest.in_(used))
+            count = count.where(_snapshots_t.c.digest.in_(used))
+        stmt = stmt.order_by(_snapshots_t.c.created_at.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            total = conn.execute(count).scalar_one()
+        return [_snapshot(r) for r in rows], total
+
+    def snapshot_users(self, digest: str) -> list[tuple[str, str, str]]:
+        """``(run_id, role, name)`` of every use of a snapshot by a run."""
+        with self.engine.connect() as conn:
+            return [
+                (r.run_id, r.role, r.name)
+                for r in conn.execute(
+                    select(_run_data_t.c.run_id, _run_data_t.c.role, _run_data_t.c.name)
+                    .where(_run_data_t.c.snapshot_digest == digest)
+                    .order_by(_run_data_t.c.created_at)
+                )
+            ]
+
+    def add_run_data(
+        self, run_id: str, role: str, name: str, digest: str, path: str | None = None
+    ) -> None:
+        """Record that a run read (``input``) or wrote (``output``) a snapshot; the same
+        name recorded again for a run points at the newer snapshot."""
+        if role not in ("input", "output"):
+            raise InvalidQuery(f"role must be 'input' or 'output', not {role!r}")
+        row = {
+            "run_id": run_id,
+            "role": role,
+            "name": name,
+            "snapshot_digest": digest,
+            "path": path,
+            "created_at": time.time(),
+        }
+        with self.engine.begin() as conn:
+            self._touch(conn, run_id)
+            conn.execute(_UPSERT_RUN_DATA[self._dialect], row)
+
+    def run_data(self, run_id: str) -> list[RunData]:
+        """Inputs then outputs of a run, each in the order it was recorded."""
+        stmt = (
+            select(_run_data_t, _snapshots_t)
+            .join(_snapshots_t, _snapshots_t.c.digest == _run_data_t.c.snapshot_digest)
+            .where(_run_data_t.c.run_id == run_id)
+            .order_by(_run_data_t.c.role, _run_data_t.c.created_at, _run_data_t.c.name)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            RunData(
+                run_id=r.run_id,
+                role=r.role,
+                name=r.name,
+                path=r.path,
+                snapshot=_snapshot(r),
+            )
+            for r in rows
+        ]
+
+    def _blocks_in(self, columns: Sequence[Any], digests: Iterable[str]) -> Iterator[Any]:
+        """Rows of ``columns`` for the stored blocks among ``digests`` (chunked ``IN``
+        queries: a GiB frame has 2,000 blocks, more than old SQLite builds bind at once)."""
+        wanted = list(dict.fromkeys(digests))
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[i : i + _IN_CHUNK]
+                yield from conn.execute(
+                    select(_blocks_t.c.digest, *columns).where(_blocks_t.c.digest.in_(chunk))
+                )
+
+    def missing_blocks(self, digests: Iterable[str]) -> set[str]:
+        """The digests among ``digests`` that no durable block holds yet."""
+        wanted = set(digests)
+        return wanted - {r.digest for r in self._blocks_in([], wanted)}
+
+    def block_locations(self, digests: Iterable[str]) -> dict[str, tuple[str, int, int]]:
+        """``digest -> (pack, offset, length)`` of stored blocks (missing ones are left out)."""
+        columns = [_blocks_t.c.pack, _blocks_t.c.offset, _blocks_t.c.length]
+        return {r.digest: (r.pack, r.offset, r.length) for r in self._blocks_in(columns, digests)}
+
+    def block_sizes(self, digests: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """``digest -> (stored length, raw bytes)`` of stored blocks: how well they
+        compressed, so a writer can decide for their neighbours without trying."""
+        columns = [_blocks_t.c.length, _blocks_t.c.raw_bytes]
+        return {r.digest: (r.length, r.raw_bytes) for r in self._blocks_in(columns, digests)}
+
+    def block_stats(self, digests: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The partial moments recorded with stored blocks (blocks without any are left out)."""
+        rows = self._blocks_in([_blocks_t.c.stats], digests)
+        return {r.digest: json.loads(r.stats) for r in rows if r.stats}
+
+    # garbage collection --------------------------------------------------------------------
+
+    def sweep_snapshots(self, *, dry_run: bool = False, pending_after: float = 3600.0) -> Sweep:
+        """The database half of ``gc``, in one write transaction.
+
+        Deletes the snapshots no run uses and nobody pinned, then the rows of the blocks no
+        remaining snapshot lists (pending ones included). Holding the write lock throughout
+        means a snapshot being taken concurrently is either seen here (its blocks are kept)
+        or starts after (and finds the deleted blocks missing, so it writes them again).
+        With ``dry_run`` nothing is deleted. The caller then deletes the pack blobs left
+        without blocks.
+        """
+        with self.engine.begin() as conn:
+            if self._dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
+            else:  # a no-op write takes SQLite's write lock for the whole transaction
+                conn.execute(update(_snapshots_t).where(False).values(pinned=False))
+            used = set(conn.execute(select(_run_data_t.c.snapshot_digest)).scalars())
+            dead: list[Snapshot] = []
+            live_blocks: set[str] = set()
+            live_blobs: set[str] = set()
+            # A pending snapshot may be about to be linked to a run by another process:
+            # only one left pending for longer than ``pending_after`` (its writer died) goes.
+            cutoff = time.time() - pending_after
+            for row in conn.execute(select(_snapshots_t)):
+                young = row.status == SnapshotStatus.PENDING.value and row.created_at > cutoff
+                if row.digest not in used and not row.pinned and not young:
+                    dead.append(_snapshot(row))
+                    continue
+                layout = json.loads(row.layout)
+                for digests in layout.get("blocks", {}).values():
+                    live_blocks.update(digests)
+                if layout.get("blob"):
+                    live_blobs.add(layout["blob"])
+            blocks = conn.execute(
+                select(_blocks_t.c.digest, _blocks_t.c.pack, _blocks_t.c.offset, _blocks_t.c.length)
+            ).all()
+            dead_blocks = [tuple(b) for b in blocks if b.digest not in live_blocks]
+            kept: dict[str, list[tuple[str, int, int]]] = {}
+            for b in blocks:
+                if b.digest in live_blocks:
+                    kept.setdefault(b.pack, []).append((b.digest, b.offset, b.length))
+            if not dry_run:
+                names = [d.digest for d in dead]
+                for i in range(0, len(names), _IN_CHUNK):
+                    conn.execute(
+                        delete(_snapshots_t).where(
+                            _snapshots_t.c.digest.in_(names[i : i + _IN_CHUNK])
+                        )
+                    )
+                gone = [b[0] for b in dead_blocks]
+                for i in range(0, len(gone), _IN_CHUNK):
+                    conn.execute(
+                        delete(_blocks_t).where(_blocks_t.c.digest.in_(gone[i : i + _IN_CHUNK]))
+                    )
+        return Sweep(dead, dead_blocks, kept, live_blobs)
+
+    def move_blocks(self, moves: Sequence[tuple[str, str, int]]) -> None:
+        """Point blocks at their copies in a new pack: ``(digest, pack, offset)``."""
+        with self.engine.begin() as conn:
+            for digest, pack, offset in moves:
+                conn.execute(
+                    update(_blocks_t)
+                    .where(_blocks_t.c.digest == digest)
+                    .values(pack=pack, offset=offset)
+                )
+
+    def pack_in_use(self, pack: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(_blocks_t.c.digest).where(_blocks_t.c.pack == pack).limit(1)
+            ).first()
+        return found is not None

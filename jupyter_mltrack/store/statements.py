@@ -1,0 +1,224 @@
+"""Statements built once at import, and the row conversions the store's parts share.
+
+Every mixin :class:`.store.Store` is made of runs some of these statements, and several read
+the same rows (a snapshot row is read by the snapshot records and by the bulk reads of a
+comparison), so they live here, apart from the methods that run them. Nothing here touches
+a connection: it is SQLAlchemy Core expressions and plain functions of rows and values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from sqlalchemy import Integer, LargeBinary, bindparam, func, or_, select, type_coerce, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .entities import Execution, Snapshot, SnapshotStatus
+from .models import (
+    BlockRow,
+    ExperimentRow,
+    LatestMetricRow,
+    MetricChunkRow,
+    OutputRow,
+    ParamRow,
+    RunDataRow,
+    RunRow,
+    SnapshotRow,
+    TagRow,
+)
+
+# Statements of the hot paths (a tracked cell, a metric flush, the run card), built once:
+# building and cache-keying a SQLAlchemy statement costs more than SQLite takes to run it.
+# They run on a Core connection (``engine.begin()``), skipping the ORM session's bookkeeping,
+# and each write is one statement where SQL allows it (upserts, INSERT … SELECT), because on
+# SQLite the per-statement overhead, not the I/O, is what a tracked cell pays.
+_runs_t = RunRow.__table__
+_params_t = ParamRow.__table__
+_latest_t = LatestMetricRow.__table__
+_tags_t = TagRow.__table__
+_outputs_t = OutputRow.__table__
+_experiments_t = ExperimentRow.__table__
+#: Supported backends; the upserts below are written for each.
+DIALECTS = ("sqlite", "postgresql")
+
+#: The run's row with the next number of its experiment, in one statement. The unique
+#: constraint on (experiment, number) catches two writers that raced; the caller retries.
+_RUN_VALUES = [c for c in _runs_t.c if c.name != "number"]
+_INSERT_RUN = _runs_t.insert().from_select(
+    [*(c.name for c in _RUN_VALUES), "number"],
+    select(
+        *(bindparam(f"v_{c.name}", type_=c.type) for c in _RUN_VALUES),
+        func.coalesce(func.max(_runs_t.c.number), 0) + 1,
+    ).where(_runs_t.c.experiment_id == bindparam("v_experiment_id", type_=Integer)),
+)
+_INSERT_RUN_RETURNING = _INSERT_RUN.returning(_runs_t.c.number)
+_RUN_EXISTS = select(_runs_t.c.id).where(_runs_t.c.id == bindparam("b_run_id"))
+_NUMBER_OF = select(_runs_t.c.number).where(_runs_t.c.id == bindparam("b_run_id"))
+#: The SET clause is made of the other keys passed with ``b_run_id``.
+_UPDATE_RUN = update(_runs_t).where(_runs_t.c.id == bindparam("b_run_id"))
+_INSERT_CHUNKS = MetricChunkRow.__table__.insert()
+_NEXT_OUTPUT = select(func.coalesce(func.max(_outputs_t.c.idx), -1) + 1).where(
+    _outputs_t.c.run_id == bindparam("b_run_id")
+)
+
+
+def _upserts(table: Any, keys: tuple[str, ...], newer: Any = None) -> dict[str, Any]:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` for each dialect (both spell it alike).
+
+    ``newer(excluded)`` optionally restricts the update to rows that are newer than the
+    stored one, so one statement both inserts and keeps the maximum.
+    """
+    out = {}
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql)):
+        stmt = module.insert(table)
+        values = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys}
+        out[name] = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_=values,
+            where=newer(stmt.excluded) if newer is not None else None,
+        )
+    return out
+
+
+_UPSERT_PARAMS = _upserts(_params_t, ("run_id", "key"))
+#: The latest value of a metric is the one with the highest (step, timestamp).
+_UPSERT_LATEST = _upserts(
+    _latest_t,
+    ("run_id", "key"),
+    lambda new: or_(
+        new.step > _latest_t.c.step,
+        (new.step == _latest_t.c.step) & (new.timestamp >= _latest_t.c.timestamp),
+    ),
+)
+
+_UPSERT_RUN_DATA = _upserts(RunDataRow.__table__, ("run_id", "role", "name"))
+#: Blocks are immutable: a second writer of the same block keeps the first row.
+_INSERT_BLOCKS = {
+    name: module.insert(BlockRow.__table__).on_conflict_do_nothing(index_elements=["digest"])
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+_LOAD_RUNS = (
+    select(_runs_t, _experiments_t.c.name.label("experiment_name"))
+    .join(_experiments_t, _experiments_t.c.id == _runs_t.c.experiment_id)
+    .where(_runs_t.c.id.in_(bindparam("b_ids", expanding=True)))
+)
+_LOAD_PARAMS = select(_params_t.c.run_id, _params_t.c.key, _params_t.c.value).where(
+    _params_t.c.run_id.in_(bindparam("b_ids", expanding=True))
+)
+_LOAD_LATEST = select(_latest_t.c.run_id, _latest_t.c.key, _latest_t.c.value).where(
+    _latest_t.c.run_id.in_(bindparam("b_ids", expanding=True))
+)
+_LOAD_TAGS = select(_tags_t.c.run_id, _tags_t.c.key, _tags_t.c.value).where(
+    _tags_t.c.run_id.in_(bindparam("b_ids", expanding=True))
+)
+_chunks_t = MetricChunkRow.__table__
+
+
+class _RawBytes(LargeBinary):
+    """``LargeBinary`` read as the driver returns it: SQLAlchemy's result processor copies
+    every blob into a new ``bytes``, a third of the time of reading a comparison's series."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> None:
+        return None
+
+
+#: Metric chunks of several runs in the order they were written (``Store.metric_chunks``).
+_CHUNKS_OF_RUNS = (
+    select(
+        _chunks_t.c.run_id,
+        _chunks_t.c.key,
+        type_coerce(_chunks_t.c.steps, _RawBytes()).label("steps"),
+        type_coerce(_chunks_t.c["values"], _RawBytes()).label("values"),
+        type_coerce(_chunks_t.c.timestamps, _RawBytes()).label("timestamps"),
+        _chunks_t.c.id,
+    )
+    # no ORDER BY: sorting makes SQLite copy every blob into a temporary b-tree before the
+    # first row comes back (half the time); the caller sorts the few rows by id instead
+    .where(_chunks_t.c.run_id.in_(bindparam("b_ids", expanding=True)))
+)
+_CHUNKS_OF_RUN_KEYS = _CHUNKS_OF_RUNS.where(
+    _chunks_t.c.key.in_(bindparam("b_keys", expanding=True))
+)
+
+
+def _best_run_statement(higher_is_better: bool, exclude: bool) -> Any:
+    """The best run of an experiment for one metric, with all its latest metric values, in
+    one query (the run card asks after every tracked cell)."""
+    best = (
+        select(_latest_t.c.run_id, _runs_t.c.number)
+        .join(_runs_t, _runs_t.c.id == _latest_t.c.run_id)
+        .where(
+            _runs_t.c.experiment_id == bindparam("b_exp"),
+            _latest_t.c.key == bindparam("b_key"),
+            _latest_t.c.value.is_not(None),
+        )
+    )
+    if exclude:
+        best = best.where(_runs_t.c.id != bindparam("b_exclude"))
+    order = _latest_t.c.value.desc() if higher_is_better else _latest_t.c.value.asc()
+    best = best.order_by(order).limit(1).subquery()
+    values = _latest_t.alias("values_")
+    return select(best.c.run_id, best.c.number, values.c.key, values.c.value).join(
+        values, values.c.run_id == best.c.run_id
+    )
+
+
+_BEST_RUN = {(h, e): _best_run_statement(h, e) for h in (True, False) for e in (True, False)}
+
+#: Block digests per ``IN (…)`` query: well under every SQLite build's variable limit.
+_IN_CHUNK = 500
+_snapshots_t = SnapshotRow.__table__
+_blocks_t = BlockRow.__table__
+_run_data_t = RunDataRow.__table__
+
+
+def _metric_value(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _from_db_metric(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _execution(row: Any) -> Execution:
+    return Execution(
+        session_id=row.session_id,
+        seq=row.seq,
+        notebook_path=row.notebook_path,
+        kernel_id=row.kernel_id,
+        cell_id=row.cell_id,
+        execution_count=row.execution_count,
+        raw=row.raw,
+        source=row.source,
+        status=row.status,
+        error_statement=row.error_statement,
+        facts=json.loads(row.facts),
+        run_id=row.run_id,
+        started_at=row.started_at,
+        duration=row.duration,
+    )
+
+
+def _snapshot(row: Any) -> Snapshot:
+    return Snapshot(
+        digest=row.digest,
+        kind=row.kind,
+        status=SnapshotStatus(row.status),
+        rows=row.rows,
+        columns=row.columns,
+        nbytes=row.nbytes,
+        stored_bytes=row.stored_bytes,
+        schema=json.loads(row.schema),
+        layout=json.loads(row.layout),
+        stats=json.loads(row.stats) if row.stats else None,
+        error=row.error,
+        name=row.name,
+        pinned=bool(row.pinned),
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+    )
