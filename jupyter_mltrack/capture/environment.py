@@ -33,6 +33,34 @@ def _version(dist: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=1)
+def _tracker_packages() -> dict[str, str]:
+    """The distributions jupyter_mltrack itself requires, with their versions.
+
+    They are part of every run's environment, whether or not the user's code imported them.
+    Recording them from the first run on keeps the tracker's own lazy imports (``xxhash`` on
+    a cell's first snapshot) from showing up as a package "added" between two runs of one
+    kernel when runs are compared.
+    """
+    try:
+        requires = metadata.requires("jupyter_mltrack") or []
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return {}
+    out: dict[str, str] = {}
+    for spec in requires:
+        if "extra ==" in spec.partition(";")[2]:
+            continue
+        name = spec.partition(";")[0]
+        for sep in "<>=!~[ (":
+            name = name.partition(sep)[0]
+        try:
+            dist = metadata.distribution(name.strip())
+        except metadata.PackageNotFoundError:
+            continue
+        out[dist.metadata["Name"]] = dist.version
+    return out
+
+
 _cache: dict[str, object] = {"modules": frozenset(), "env": None}
 
 
@@ -41,7 +69,7 @@ def imported_packages() -> dict[str, str]:
     tops = frozenset(name.partition(".")[0] for name in list(sys.modules))
     tops = frozenset(t for t in tops if t and not t.startswith("_"))
     mapping = _module_to_distributions()
-    packages: dict[str, str] = {}
+    packages: dict[str, str] = dict(_tracker_packages())
     for top in tops:
         for dist in mapping.get(top, ()):
             version = _version(dist)

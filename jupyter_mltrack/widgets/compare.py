@@ -8,11 +8,13 @@ tabs — the table of what differs, the charts (a plotly ``FigureWidget`` fed by
 ``FigureWidget`` are used, so it works wherever ipywidgets does: JupyterLab, Notebook 7,
 VS Code.
 
-A widget shows nothing where no kernel runs it (GitHub, nbviewer, a notebook reopened later),
-so the display bundle also carries a static ``text/html`` rendering: the table, the charts as
-static plotly HTML and the explanation, as they were when the widget was displayed. Frontends
-that render widgets prefer the widget's MIME type; the others (and nbconvert, which drops a
-widget view whose state was not saved) fall back to the HTML.
+A widget shows nothing where no frontend renders widgets (GitHub, nbconvert's HTML without
+saved widget state), so the display bundle also carries a static ``text/html`` rendering:
+the table, the charts as static plotly HTML (plotly.js from its CDN: a page that strips
+scripts, as GitHub does, shows the tables only) and the explanation, as they were when the
+widget was displayed. Frontends that render widgets prefer the widget's MIME type, even when
+its model is gone: JupyterLab and Notebook 7 show ipywidgets' "model not found" for a
+notebook reopened after its kernel stopped (re-run the cell), not the HTML.
 
 This module imports ipywidgets and plotly; it is itself imported only when a comparison is
 shown, so ``import jupyter_mltrack`` stays cheap.
