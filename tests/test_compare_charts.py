@@ -553,7 +553,7 @@ def test_build_chart_errors(two_runs: tuple[Store, list[str]]) -> None:
         ("scatter", {"runs": [a], "x": "params.lr"}, ChartArgumentError, "needs y=params.NAME"),
         ("bars", {"runs": [a]}, ChartArgumentError, "at least 2"),
         ("importance", {"experiments": "exp"}, ChartArgumentError, "needs metric"),
-        ("importance", {"runs": [a], "metric": "acc"}, ChartArgumentError, "does not take runs"),
+        ("importance", {"metric": "acc"}, ChartArgumentError, "over runs or experiments"),
     ]
     for kind, args, error, message in cases:
         with pytest.raises(error, match=message):
@@ -575,6 +575,10 @@ def test_build_chart_bars_and_importance(sqlite_store: Store) -> None:
         build_chart(sqlite_store, "importance", {"experiments": "sweep", "metric": "acc"})
     )
     assert imp["data"][-1]["y"] == ["lr"] and imp["data"][-1]["x"][0] == pytest.approx(1.0)
+    # over the runs of a comparison (the compare view's chart), not the whole experiment
+    some = validated(build_chart(sqlite_store, "importance", {"runs": ids[1:], "metric": "acc"}))
+    assert some["data"][-1]["y"] == ["lr"]
+    assert "5 runs" in str(some["layout"]), some["layout"].get("title")
 
 
 # figure_json ----------------------------------------------------------------------------------

@@ -527,6 +527,7 @@ async def test_charts(fetch: Any, store: Store) -> None:
         {"kind": "bars", "runs": runs, "metrics": "acc,loss"},
         [("kind", "bars"), ("runs", runs), ("baseline", ids["r2"]), ("reducer", "loss:min")],
         {"kind": "importance", "experiment": "sweep", "metric": "acc"},
+        {"kind": "importance", "runs": runs, "metric": "acc"},
     ):
         figure = ok(await fetch(CHARTS, query), CHARTS)
         assert figure["data"], query
@@ -545,10 +546,6 @@ async def test_charts(fetch: Any, store: Store) -> None:
             {"kind": "curves", "experiment": "sweep"},
             "a curves chart draws named runs: give runs= (experiment= only says where",
         ),
-        "importance runs": (
-            {"kind": "importance", "runs": runs, "metric": "acc"},
-            "an importance chart does not take runs",
-        ),
         "importance metric": ({"kind": "importance", "experiment": "sweep"}, "needs metric=KEY"),
         "x": ({"kind": "curves", "runs": runs, "x": "epoch"}, "x must be one of step, relative"),
         "scatter x": (
@@ -556,7 +553,10 @@ async def test_charts(fetch: Any, store: Store) -> None:
             "needs x=params.NAME or x=metrics.NAME",
         ),
         "y unused": ({"kind": "bars", "runs": runs, "y": "metrics.acc"}, "does not take y"),
-        "importance alone": ({"kind": "importance", "metric": "acc"}, "give experiment=NAME"),
+        "importance alone": (
+            {"kind": "importance", "metric": "acc"},
+            "give runs= or experiment=NAME",
+        ),
         "bars baseline": (
             {"kind": "bars", "runs": f"{ids['r1']},{ids['r2']}", "baseline": ids["r3"]},
             "is not one of the runs",

@@ -25,7 +25,7 @@ from . import evidence as ev
 from .errors import CompareError, UnknownMetric
 from .evidence import MISSING
 from .factors import hashable, varies
-from .facts import load_experiment_facts
+from .facts import load_experiment_facts, load_facts
 
 
 def _num(x: float | None) -> float | None:
@@ -88,33 +88,44 @@ class Importance:
     __repr__ = __str__
 
 
-def importance(store: Any, experiments: str | Sequence[str], metric: str) -> Importance:
+def importance(
+    store: Any,
+    experiments: str | Sequence[str] | None,
+    metric: str,
+    *,
+    runs: Sequence[str] | None = None,
+) -> Importance:
     """Per parameter: Spearman correlation with ``metric`` and random-forest importance
-    over the finished runs of ``experiments`` (see the module docstring)."""
-    names = [experiments] if isinstance(experiments, str) else list(experiments)
-    names = sorted(dict.fromkeys(str(n) for n in names))
-    if not names:
-        raise CompareError("name at least one experiment")
+    over the finished runs of ``experiments``, or over the given ``runs`` (ids; the runs a
+    comparison holds) when named (see the module docstring)."""
     if not isinstance(metric, str) or not metric.strip():
         raise UnknownMetric("name the metric to rank parameters by (for example 'accuracy')")
     metric = metric.strip()
-    facts = load_experiment_facts(store, names)
+    if runs is not None:
+        facts = load_facts(store, list(runs), code=False)
+        names = sorted({f.run.experiment for f in facts})
+    else:
+        names = [experiments] if isinstance(experiments, str) else list(experiments or ())
+        names = sorted(dict.fromkeys(str(n) for n in names))
+        if not names:
+            raise CompareError("name at least one experiment, or the runs")
+        facts = load_experiment_facts(store, names)
     if not facts:
         raise CompareError(f"no runs in experiment(s) {', '.join(map(repr, names))}")
-    runs = [
+    used = [
         f
         for f in facts
         if f.run.status == RunStatus.FINISHED and math.isfinite(f.metrics.get(metric, math.nan))
     ]
-    if not runs:
+    if not used:
         known = sorted({k for f in facts for k in f.metrics})
         hint = f"metrics logged there: {', '.join(known)}" if known else "no run logged a metric"
         raise UnknownMetric(f"no finished run of {', '.join(names)} has {metric!r}; {hint}")
-    runs.sort(key=lambda f: (f.run.experiment, f.run.number, f.id))
-    y = np.array([f.metrics[metric] for f in runs], dtype=float)
+    used.sort(key=lambda f: (f.run.experiment, f.run.number, f.id))
+    y = np.array([f.metrics[metric] for f in used], dtype=float)
     columns: dict[str, list[Hashable]] = {}
-    n = len(runs)
-    for i, f in enumerate(runs):
+    n = len(used)
+    for i, f in enumerate(used):
         for k, v in f.params.items():
             col = columns.get(k)
             if col is None:

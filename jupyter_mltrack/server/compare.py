@@ -33,7 +33,7 @@ KIND_PARAMS = {
     "parallel": ("runs", "experiment", "params", "metrics", "color"),
     "scatter": ("runs", "experiment", "x", "y", "log"),
     "bars": ("runs", "experiment", "metrics", "baseline", "reducer", "step"),
-    "importance": ("experiment", "metric"),
+    "importance": ("runs", "experiment", "metric"),
 }
 #: Parameters every chart kind takes.
 COMMON_CHART_PARAMS = ("kind", "typed_arrays")
@@ -337,7 +337,10 @@ def chart_request(store: Store, args: Mapping[str, list[str]]) -> tuple[str, dic
     elif experiments:
         chart["experiments"] = _experiments(store, experiments)
     elif kind == "importance":
-        raise bad_request("an importance chart is computed over experiments: give experiment=NAME")
+        raise bad_request(
+            "an importance chart is computed over runs or experiments: give runs= or "
+            "experiment=NAME"
+        )
     else:
         chart["runs"] = _run_list(store, args, None, 2 if kind == "bars" else 1)
 

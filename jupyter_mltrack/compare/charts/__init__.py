@@ -255,7 +255,7 @@ _ARGS = {
     "parallel": {"runs", "experiments", "params", "metrics", "color"},
     "scatter": {"runs", "experiments", "x", "y", "log_y"},
     "bars": {"runs", "metrics", "baseline", "reducers", "step"},
-    "importance": {"experiments", "metric"},
+    "importance": {"runs", "experiments", "metric"},
 }
 _ALIASES = {"log": "log_y", "reducer": "reducers"}
 
@@ -345,7 +345,7 @@ def build_chart(store: Any, kind: str, args: Mapping[str, Any]) -> go.Figure:
         )
     if kind == "bars":
         return _bars(store, runs, metrics, given, experiment)
-    return _importance(store, experiments, given.get("metric"))
+    return _importance(store, runs, experiments, given.get("metric"), experiment)
 
 
 def _bars(
@@ -379,12 +379,24 @@ def _bars(
     return bars_figure(comparison, metrics)
 
 
-def _importance(store: Any, experiments: list[str] | None, metric: Any) -> go.Figure:
+def _importance(
+    store: Any,
+    runs: list[str] | None,
+    experiments: list[str] | None,
+    metric: Any,
+    experiment: str | None,
+) -> go.Figure:
     from ..importance import importance
 
-    if not experiments:
-        raise ChartArgumentError("an importance chart is computed over experiments: name one")
+    if not runs and not experiments:
+        raise ChartArgumentError(
+            "an importance chart is computed over runs or experiments: name the runs or one "
+            "experiment"
+        )
     if not metric:
         raise ChartArgumentError("an importance chart needs metric: the metric to explain")
+    if runs:
+        ids = [r.id for r in load_chart_runs(store, runs, experiment=experiment)]
+        return importance_figure(importance(store, None, str(metric), runs=ids))
     check_experiments(store, experiments)
     return importance_figure(importance(store, experiments, str(metric)))
