@@ -31,17 +31,9 @@ export class CodeTab extends CompareTab {
   protected render(change: CompareChange): void {
     const comparison = this.model.comparison;
     // Merge views are costly: rebuild them only when what they show changed.
-    const key = comparison
-      ? JSON.stringify([
-          comparison.runs.map(run => run.id),
-          comparison.code,
-          this.model.differencesOnly
-        ])
-      : `error:${this.model.error}`;
-    if (key === this._key) {
+    if (!this.shownChanged(c => [c.runs.map(run => run.id), c.code])) {
       return;
     }
-    this._key = key;
     this._destroyViews();
     const node = this._body.node;
     clear(node);
@@ -202,7 +194,6 @@ export class CodeTab extends CompareTab {
 
   private _body: Widget;
   private _views: MergeView[] = [];
-  private _key = '';
   /** The editors' language: none until Python support is loaded. */
   private _language = new Compartment();
 }

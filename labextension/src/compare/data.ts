@@ -32,17 +32,9 @@ export class DataTab extends CompareTab {
   protected render(change: CompareChange): void {
     const node = this._body.node;
     const comparison = this.model.comparison;
-    const key = comparison
-      ? JSON.stringify([
-          comparison.runs,
-          comparison.data,
-          this.model.differencesOnly
-        ])
-      : `error:${this.model.error}`;
-    if (key === this._key) {
+    if (!this.shownChanged(c => [c.runs, c.data])) {
       return;
     }
-    this._key = key;
     clear(node);
     if (!comparison) {
       node.appendChild(placeholder(this.model));
@@ -217,7 +209,6 @@ export class DataTab extends CompareTab {
   }
 
   private _body: Widget;
-  private _key = '';
 }
 
 function entryText(entry: IDataEntry): HTMLElement {
@@ -375,17 +366,9 @@ export class EnvironmentTab extends CompareTab {
   protected render(change: CompareChange): void {
     const node = this._body.node;
     const comparison = this.model.comparison;
-    const key = comparison
-      ? JSON.stringify([
-          comparison.runs,
-          comparison.environment,
-          this.model.differencesOnly
-        ])
-      : `error:${this.model.error}`;
-    if (key === this._key) {
+    if (!this.shownChanged(c => [c.runs, c.environment])) {
       return;
     }
-    this._key = key;
     clear(node);
     if (!comparison) {
       node.appendChild(placeholder(this.model));
@@ -526,5 +509,4 @@ export class EnvironmentTab extends CompareTab {
   }
 
   private _body: Widget;
-  private _key = '';
 }

@@ -23,17 +23,9 @@ export class OutputsTab extends CompareTab {
   protected render(change: CompareChange): void {
     const comparison = this.model.comparison;
     // Rendering outputs is costly and resets scroll: only when they changed.
-    const key = comparison
-      ? JSON.stringify([
-          comparison.runs.map(run => run.id),
-          comparison.outputs,
-          this.model.differencesOnly
-        ])
-      : `error:${this.model.error}`;
-    if (key === this._key) {
+    if (!this.shownChanged(c => [c.runs.map(run => run.id), c.outputs])) {
       return;
     }
-    this._key = key;
     for (const widget of this.widgets.slice()) {
       widget.dispose();
     }
@@ -143,5 +135,4 @@ export class OutputsTab extends CompareTab {
   }
 
   private _rendermime: IRenderMimeRegistry;
-  private _key = '';
 }

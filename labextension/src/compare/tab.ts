@@ -2,7 +2,7 @@ import { Message } from '@lumino/messaging';
 import { Panel } from '@lumino/widgets';
 
 import { h } from '../dom';
-import { CompareChange, CompareModel, ICompareRun } from './model';
+import { CompareChange, CompareModel, IComparison, ICompareRun } from './model';
 
 /**
  * A tab of the compare view. It renders when the model changes while it is
@@ -20,6 +20,25 @@ export abstract class CompareTab extends Panel {
   }
 
   readonly model: CompareModel;
+
+  /**
+   * Whether what the tab shows changed since it last rendered: `part` of the
+   * comparison (with the runs it needs), "differences only", or the error.
+   * Views that are costly to build (merge views, rendered outputs) are rebuilt
+   * only then, so a live comparison's polls stay cheap and the scroll position
+   * stays where the user left it.
+   */
+  protected shownChanged(part: (comparison: IComparison) => unknown): boolean {
+    const comparison = this.model.comparison;
+    const key = comparison
+      ? JSON.stringify([part(comparison), this.model.differencesOnly])
+      : `error:${this.model.error}`;
+    if (key === this._shownKey) {
+      return false;
+    }
+    this._shownKey = key;
+    return true;
+  }
 
   /** Render now if shown, else when next shown. */
   invalidate(change: CompareChange = 'comparison'): void {
@@ -70,6 +89,7 @@ export abstract class CompareTab extends Panel {
   }
 
   private _dirty = true;
+  private _shownKey = '';
 }
 
 /** The header cell of a run: its label, name and status. */
