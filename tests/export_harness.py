@@ -9,7 +9,7 @@ The pipeline runs in the notebook's folder (scripts use relative paths) but as t
 was *before* the session: the folder the kernel used is moved aside and the files the test
 declared as inputs are put back. So a pipeline that reads a file the notebook wrote must
 write it itself; one that leans on the session's leftovers fails. Every export must be
-``ruff``-clean and free of ``get_ipython``; importing it must print, write and chdir
+``ruff``-clean (no ``noqa: F821`` hiding an undefined name) and free of ``get_ipython``; importing it must print, write and chdir
 nothing; and ``run()`` called a second time in the same process must return the same.
 """
 
@@ -316,6 +316,8 @@ class Notebook:
             requirements_text=(out / "requirements.txt").read_text(),
         )
         assert "get_ipython" not in export.script, export.script
+        # an undefined name is never hidden: the export refuses instead
+        assert "F821" not in export.script, f"a noqa'd undefined name:\n{export.script}"
         problems = ruff_problems(export.path)
         assert not problems, f"ruff check pipeline.py:\n{problems}\n{export.script}"
         return export

@@ -572,11 +572,14 @@ def test_branch_not_taken_is_dropped_with_what_only_it_uses(nb: Notebook) -> Non
     export.assert_absent("expensive", "undefined_name", "9999")
 
 
-def test_branch_never_taken_inside_a_loop_is_kept_and_the_script_runs(nb: Notebook) -> None:
+def test_branch_never_taken_inside_a_loop_reading_an_undefined_name_refuses_the_export(
+    nb: Notebook,
+) -> None:
     """Inside a loop, branches are not marked (a marker would run on every pass, more than
     the log's budget in a tight loop): the loop is exported whole, including a branch no
-    iteration took that refers to a name defined nowhere, and the script computes the same
-    value, because with the notebook's values that branch is not taken there either."""
+    iteration took that refers to a name defined nowhere. The script is never written with
+    that undefined name hidden (``# noqa: F821``): the export refuses, naming the line and
+    the name, and writes no pipeline. Without that branch the loop exports and runs."""
     nb.cells(
         ("xs", "xs = [1, 2, 3]"),
         (
@@ -589,8 +592,16 @@ def test_branch_never_taken_inside_a_loop_is_kept_and_the_script_runs(nb: Notebo
             "        acc += v\n",
         ),
     )
-    export = nb.check("acc")
-    export.assert_present("missing_fn")
+    message, out = nb.export_error("acc")
+    assert "'acc += missing_fn(v)'): no statement of the session defines `missing_fn`" in (
+        message
+    ), message
+    assert not (out / "pipeline.py").exists()
+    nb.run(
+        "loop",
+        "acc = 0\nfor v in xs:\n    if v > 100:\n        acc += 2 * v\n    else:\n        acc += v\n",
+    )
+    nb.check("acc")
 
 
 # 17. magics and shell commands ------------------------------------------------------------
@@ -773,3 +784,68 @@ def test_numpy_cached_normal_draw_is_a_draw(nb: Notebook) -> None:
         ("cached", "b = float(np.random.randn())"),
     )
     nb.check("b")
+
+
+# 20. functions passed as values: their globals are read when the library calls them ----------
+
+
+def test_callback_passed_to_a_library_keeps_the_globals_its_body_reads(nb: Notebook) -> None:
+    """`refit_strategy` is never called by the notebook, only handed to `GridSearchCV` as
+    `refit=`; its body reads `pd`, so the slice keeps `import pandas as pd` (the script used to
+    drop it and die with NameError). Exported as a run and as a variable."""
+    nb.cells(
+        ("imports", "import pandas as pd\nimport json"),
+        (
+            "sklearn",
+            "from sklearn.datasets import load_iris\nfrom sklearn.svm import SVC\n"
+            "from sklearn.model_selection import GridSearchCV",
+        ),
+        ("data", "X, y = load_iris(return_X_y=True)"),
+        (
+            "def-refit",
+            "def refit_strategy(cv_results):\n"
+            "    return pd.DataFrame(cv_results)['mean_test_score'].idxmax()",
+        ),
+        (
+            "train",
+            "%%track\n"
+            "search = GridSearchCV(SVC(), {'C': [0.1, 1]}, refit=refit_strategy).fit(X, y)\n"
+            "mltrack.log_metric('best_index', int(search.best_index_))",
+        ),
+        ("best", "best_index = int(search.best_index_)\nbest_c = search.best_params_['C']"),
+    )
+    export = nb.check("best_index", "best_c")
+    export.assert_present("import pandas as pd")
+    run_export = nb.export(run="1")
+    run_export.assert_present("import pandas as pd")
+    logged = nb.values("best_index")["best_index"]
+    assert nb.pipeline(run_export)["best_index"] == logged
+
+
+def test_key_function_and_methods_passed_as_values_read_globals_at_call_time(
+    nb: Notebook,
+) -> None:
+    """`sorted(items, key=keyfunc)`, `series.apply(shift)` and a bound method passed as
+    `key=` read globals in their bodies (`offset`, `step`, `factor`), which must be bound in
+    the script as they were when the callbacks ran: `offset` changed after the def and after
+    the sort (the later value must not leak in)."""
+    nb.cells(
+        ("imports", "import pandas as pd"),
+        ("offset", "offset = 1"),
+        ("def-key", "def keyfunc(v):\n    return abs(v - offset)"),
+        ("offset-2", "offset = 10"),
+        ("items", "items = [3, 12, 8, 15]"),
+        ("sort", "ordered = sorted(items, key=keyfunc)"),
+        ("offset-3", "offset = 0"),
+        ("step", "step = 100"),
+        ("def-shift", "def shift(v):\n    return v + step"),
+        ("apply", "shifted = pd.Series([1, 2]).apply(shift)"),
+        (
+            "class",
+            "class Weigher:\n    def weight(self, v):\n        return -v * factor\n",
+        ),
+        ("factor", "factor = 2"),
+        ("weigher", "w = Weigher()"),
+        ("by-weight", "by_weight = sorted(items, key=w.weight)"),
+    )
+    nb.check("ordered", "shifted", "by_weight")

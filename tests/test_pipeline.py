@@ -393,6 +393,44 @@ def test_names_the_log_never_saw_bound_stop_the_export_naming_the_line(tmp_path:
     assert export("fine").returncode == 0
 
 
+def test_an_undefined_name_in_the_script_refuses_the_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A generated script that reads a name it never binds although the session bound it (a
+    slicer bug, simulated here by adding such a function to the script) is never written with ``# noqa: F821``: the export
+    refuses, naming the line and the name, and leaves no pipeline.py."""
+    from jupyter_mltrack.pipeline import export as export_module
+
+    kernel = Kernel(tmp_path, tmp_path / ".store", notebook=NOTEBOOK)
+    try:
+        kernel.ok("%load_ext jupyter_mltrack", cell_id="load")
+        kernel.ok("import pandas as pd", cell_id="pd")
+        kernel.ok("x = 1", cell_id="x")
+    finally:
+        kernel.stop()
+    real = export_module.generate
+
+    def generate(plan):  # type: ignore[no-untyped-def]
+        script, params = real(plan)
+        return script + "\n\ndef frame():\n    return pd.DataFrame()\n", params
+
+    monkeypatch.setattr(export_module, "generate", generate)
+    store = Store(str(tmp_path / ".store"))
+    try:
+        with pytest.raises(export_module.ExportError) as caught:
+            export_module.export(
+                store, directory=tmp_path / "out", notebook=NOTEBOOK, targets=["x"]
+            )
+    finally:
+        store.close()
+    message = str(caught.value)
+    assert "'return pd.DataFrame()'): the slice does not define `pd`" in message, message
+    assert "a bug in the slicer; please report it" in message, message
+    assert "line " in message, message
+    assert not (tmp_path / "out" / "pipeline.py").exists()
+    assert list((tmp_path / "out").glob("*.py")) == []
+
+
 @pytest.mark.parametrize(
     "line",
     [

@@ -25,7 +25,7 @@ from .runslice import _track_options as _track_options  # re-exported: tests use
 from .runslice import as_typed
 from .runslice import run_target as _run_target
 from .slicer import SliceError, Slicer, Step, is_history
-from .tidy import tidy
+from .tidy import tidy, undefined_names
 
 FILES = ("pipeline.py", "params.yaml", "requirements.txt")
 
@@ -222,11 +222,18 @@ def export(
     if not overwrite and any(p.exists() for p in paths):
         existing = ", ".join(p.name for p in paths if p.exists())
         raise FileExistsError(f"{existing} already exist in {out}")
-    for path, text in zip(
-        paths, (script, params_yaml, "\n".join(requirements) + "\n"), strict=True
-    ):
+    # the script is checked before it takes pipeline.py's place: a refused export leaves no
+    # pipeline behind (nor replaces an earlier one)
+    draft = out / f".pipeline-{os.getpid()}.py"
+    try:
+        draft.write_text(script)
+        tidy(draft)
+        _refuse_undefined(draft, slicer)
+        os.replace(draft, paths[0])
+    finally:
+        draft.unlink(missing_ok=True)
+    for path, text in zip(paths[1:], (params_yaml, "\n".join(requirements) + "\n"), strict=True):
         path.write_text(text)
-    tidy(paths[0])
 
     return ExportResult(
         directory=out,
@@ -273,6 +280,33 @@ def _refuse(steps: Sequence[Step]) -> None:
                 "jupyter_mltrack', or by a statement that then raised); run the notebook again "
                 "with the extension loaded first, and export"
             )
+
+
+def _refuse_undefined(script: Path, slicer: Slicer) -> None:
+    """Refuse a script that reads a name it never binds (ruff's F821): it would die there
+    with NameError. A name some statement of the session bound is a slicer bug (the slice
+    should have kept that statement); one nothing bound is the notebook's own (in a branch
+    its run never took, say), which a script must not hide either."""
+    undefined = undefined_names(script)
+    if not undefined:
+        return
+    lines = script.read_text().splitlines()
+    problems = []
+    for row, name in undefined:
+        code = lines[row - 1].strip() if 0 < row <= len(lines) else ""
+        where = f"pipeline.py, line {row} ({code!r})"
+        if name in slicer.last_def:
+            problems.append(
+                f"{where}: the slice does not define `{name}` — a bug in the slicer; "
+                "please report it"
+            )
+        else:
+            problems.append(
+                f"{where}: no statement of the session defines `{name}`, so the script would "
+                "raise NameError there; define it (or remove the code that reads it), run the "
+                "cell again, and export"
+            )
+    raise ExportError("; ".join(problems) + " (no pipeline written)")
 
 
 def _input_files(store: Store, run: Any, steps: Sequence[Step]) -> dict[str, str]:

@@ -4,9 +4,10 @@ they actually ran.
 A *step* is one top-level statement that ran to completion in one cell execution. Walking
 the session forwards, each step gets the steps it depends on:
 
-* **names**: the step that last bound each name it reads — including, for calls to
-  functions and methods defined in the session, the globals their bodies read when called
-  (late binding), and for ``global`` statements in them, the names they rebind;
+* **names**: the step that last bound each name it reads — including, for functions and
+  methods defined in the session that it calls or passes on as values (callbacks,
+  ``refit=f``, ``key=f``), the globals their bodies read when called (late binding), and
+  for ``global`` statements in them, the names they rebind;
 * **objects**: every earlier step that created or changed the objects its names denote, by
   identity as the kernel recorded it — so a change made through an alias (``b = a``), a
   numpy view (``v = arr[:3]``) or an element shared by a shallow copy is seen, and a
@@ -700,13 +701,17 @@ class Slicer:
         return effects.method_mutates(self.types.get(target), method, {})
 
     def _called(self, stmt: Statement, types: dict[str, str]) -> set[str]:
-        """Session functions and classes the statement calls, directly or through them."""
+        """Session functions and classes the statement may run, directly or through them:
+        those it calls, and those it reads as values (a callback, ``refit=f``, ``key=f``,
+        ``.apply(f)``, an instance of a session class or its bound method): whatever it
+        hands them to may call them now, when their globals are read."""
         direct = {c.func for c in stmt.calls if c.func in self.functions}
-        for call in stmt.calls:
-            # a method of a session class, called on its instance
-            type_name = types.get(call.receiver or "", "")
-            cls = type_name.rsplit(".", 1)[-1]
-            if type_name.startswith("__main__.") and cls in self.functions:
+        direct |= {n for n in stmt.reads if n in self.functions}
+        receivers = {c.receiver for c in stmt.calls if c.receiver}
+        for name in receivers | stmt.reads:
+            # a method of a session class, called on (or through) its instance
+            cls = self._session_class(types.get(name) or self.types.get(name) or "")
+            if cls is not None:
                 direct.add(cls)
         seen: set[str] = set()
         todo = list(direct)
@@ -715,8 +720,18 @@ class Slicer:
             if name in seen or name not in self.functions:
                 continue
             seen.add(name)
-            todo.extend(self.functions[name].calls)
+            summary = self.functions[name]
+            # called in the body, or passed on by it as a value
+            todo.extend(summary.calls | {n for n in summary.reads if n in self.functions})
         return seen
+
+    def _session_class(self, type_name: str) -> str | None:
+        """The session class ``type_name`` (``__main__.Weigher``) names, if it is one (a
+        bound method's recorded type is ``builtins.method``: its instance is read too)."""
+        cls = type_name.rsplit(".", 1)[-1]
+        if type_name.startswith("__main__.") and cls in self.functions:
+            return cls
+        return None
 
     def _changed(self, stmt: Statement, fact: dict[str, Any], types: dict[str, str]) -> set[str]:
         """Names whose objects this step changed in place."""
