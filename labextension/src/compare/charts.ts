@@ -14,7 +14,7 @@ import {
   IComparison,
   errorMessage
 } from './model';
-import { CompareTab, placeholder } from './tab';
+import { CompareTab, answerStatus } from './tab';
 
 /** The MIME type of the plotly renderer the plotly package installs. */
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
@@ -76,7 +76,7 @@ export class ChartsTab extends CompareTab {
     const comparison = this.model.comparison;
     if (!comparison) {
       clear(this._controls.node);
-      this._setMessage(placeholder(this.model));
+      this._setMessage(answerStatus(this.model));
       return;
     }
     // Redraw when the runs' data changed (a live run logged more points),

@@ -2,22 +2,18 @@ import { MergeView } from '@codemirror/merge';
 import { Compartment, EditorState, Extension } from '@codemirror/state';
 import { EditorView, lineNumbers } from '@codemirror/view';
 import { EditorLanguageRegistry, jupyterTheme } from '@jupyterlab/codemirror';
-import { Widget } from '@lumino/widgets';
 
 import { clear, h } from '../dom';
 import { CompareChange, CompareModel, ITextDiff } from './model';
-import { CompareTab, muted, placeholder } from './tab';
+import { BodyTab, answerStatus, muted } from './tab';
 
 /**
  * Code: each run's cell and the code it depended on, side by side with the
  * baseline's in CodeMirror's merge view.
  */
-export class CodeTab extends CompareTab {
+export class CodeTab extends BodyTab {
   constructor(model: CompareModel) {
     super(model, 'Code', 'jp-mltrack-compare-code');
-    this._body = new Widget();
-    this._body.addClass('jp-mltrack-compare-body');
-    this.addWidget(this._body);
   }
 
   dispose(): void {
@@ -35,10 +31,10 @@ export class CodeTab extends CompareTab {
       return;
     }
     this._destroyViews();
-    const node = this._body.node;
+    const node = this.body.node;
     clear(node);
     if (!comparison) {
-      node.appendChild(placeholder(this.model));
+      node.appendChild(answerStatus(this.model));
       return;
     }
     const code = comparison.code;
@@ -192,7 +188,6 @@ export class CodeTab extends CompareTab {
     this._views = [];
   }
 
-  private _body: Widget;
   private _views: MergeView[] = [];
   /** The editors' language: none until Python support is loaded. */
   private _language = new Compartment();

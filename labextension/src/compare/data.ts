@@ -1,5 +1,3 @@
-import { Widget } from '@lumino/widgets';
-
 import { clear, h } from '../dom';
 import { formatNumber } from '../model';
 import {
@@ -14,30 +12,22 @@ import {
   environmentRecorded,
   errorMessage
 } from './model';
-import { CompareTab, muted, placeholder, runHeader } from './tab';
+import { BodyTab, muted, runHeader } from './tab';
 
 /**
  * Data: each dataset the runs read and wrote, its state against the
  * baseline (same, changed, added, missing) and the snapshot diff's summary;
  * a changed one opens the full snapshot diff below its row.
  */
-export class DataTab extends CompareTab {
+export class DataTab extends BodyTab {
   constructor(model: CompareModel) {
     super(model, 'Data', 'jp-mltrack-compare-data');
-    this._body = new Widget();
-    this._body.addClass('jp-mltrack-compare-body');
-    this.addWidget(this._body);
   }
 
   protected render(change: CompareChange): void {
-    const node = this._body.node;
-    const comparison = this.model.comparison;
-    if (!this.shownChanged(c => [c.runs, c.data])) {
-      return;
-    }
-    clear(node);
+    const node = this.body.node;
+    const comparison = this.begin(c => [c.runs, c.data]);
     if (!comparison) {
-      node.appendChild(placeholder(this.model));
       return;
     }
     const all = comparison.data || [];
@@ -207,8 +197,6 @@ export class DataTab extends CompareTab {
       );
     }
   }
-
-  private _body: Widget;
 }
 
 function entryText(entry: IDataEntry): HTMLElement {
@@ -355,23 +343,15 @@ function meanText(stats: any): string {
  * Environment: per run, the packages added, removed and changed against
  * the baseline (each change graded), and the versions side by side.
  */
-export class EnvironmentTab extends CompareTab {
+export class EnvironmentTab extends BodyTab {
   constructor(model: CompareModel) {
     super(model, 'Environment', 'jp-mltrack-compare-environment');
-    this._body = new Widget();
-    this._body.addClass('jp-mltrack-compare-body');
-    this.addWidget(this._body);
   }
 
   protected render(change: CompareChange): void {
-    const node = this._body.node;
-    const comparison = this.model.comparison;
-    if (!this.shownChanged(c => [c.runs, c.environment])) {
-      return;
-    }
-    clear(node);
+    const node = this.body.node;
+    const comparison = this.begin(c => [c.runs, c.environment]);
     if (!comparison) {
-      node.appendChild(placeholder(this.model));
       return;
     }
     const env = comparison.environment || { packages: [], diffs: [] };
@@ -507,6 +487,4 @@ export class EnvironmentTab extends CompareTab {
       );
     }
   }
-
-  private _body: Widget;
 }

@@ -8,7 +8,7 @@ import {
   IComparison,
   outputCutNote
 } from './model';
-import { CompareTab, hunkBlock, muted, placeholder, runHeader } from './tab';
+import { CompareTab, hunkBlock, muted, answerStatus, runHeader } from './tab';
 
 /**
  * Outputs: each run's cell outputs side by side, aligned by position and
@@ -30,7 +30,7 @@ export class OutputsTab extends CompareTab {
       widget.dispose();
     }
     if (!comparison) {
-      this.addWidget(new Widget({ node: placeholder(this.model) }));
+      this.addWidget(new Widget({ node: answerStatus(this.model) }));
       return;
     }
     this._render(comparison);

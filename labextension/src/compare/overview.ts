@@ -1,5 +1,3 @@
-import { Widget } from '@lumino/widgets';
-
 import { OPEN_RUN_EVENT, clear, h } from '../dom';
 import { JSONValue, formatDuration, formatTimestamp } from '../model';
 import {
@@ -22,18 +20,15 @@ import {
   parseReducer,
   reducerSpec
 } from './model';
-import { CompareTab, placeholder, runHeader } from './tab';
+import { BodyTab, answerStatus, runHeader } from './tab';
 
 /**
  * Overview: a column per run (baseline first), parameters, metrics and
  * attributes, differences only by default.
  */
-export class OverviewTab extends CompareTab {
+export class OverviewTab extends BodyTab {
   constructor(model: CompareModel) {
     super(model, 'Overview', 'jp-mltrack-compare-overview');
-    this._body = new Widget();
-    this._body.addClass('jp-mltrack-compare-body');
-    this.addWidget(this._body);
   }
 
   protected wants(change: CompareChange): boolean {
@@ -41,16 +36,16 @@ export class OverviewTab extends CompareTab {
   }
 
   protected render(change: CompareChange): void {
-    const node = this._body.node;
+    const node = this.body.node;
     const comparison = this.model.comparison;
     // Keep the table while a request fails: only say why above it.
     clear(node);
     if (!comparison) {
-      node.appendChild(placeholder(this.model));
+      node.appendChild(answerStatus(this.model));
       return;
     }
     if (this.model.error) {
-      node.appendChild(placeholder(this.model));
+      node.appendChild(answerStatus(this.model));
     }
     node.appendChild(this._controls(comparison));
     node.appendChild(this._table(comparison));
@@ -401,8 +396,6 @@ export class OverviewTab extends CompareTab {
       })
     );
   }
-
-  private _body: Widget;
 }
 
 function rowAttrs(

@@ -1,7 +1,7 @@
 import { Message } from '@lumino/messaging';
-import { Panel } from '@lumino/widgets';
+import { Panel, Widget } from '@lumino/widgets';
 
-import { h } from '../dom';
+import { clear, h } from '../dom';
 import { CompareChange, CompareModel, IComparison, ICompareRun } from './model';
 
 /**
@@ -92,6 +92,38 @@ export abstract class CompareTab extends Panel {
   private _shownKey = '';
 }
 
+/** A tab that draws into one scrolling body node. */
+export abstract class BodyTab extends CompareTab {
+  constructor(model: CompareModel, label: string, className: string) {
+    super(model, label, className);
+    this.body = new Widget();
+    this.body.addClass('jp-mltrack-compare-body');
+    this.addWidget(this.body);
+  }
+
+  /**
+   * Start drawing `part` of the comparison: `undefined` when it did not
+   * change (nothing to do); else the body is emptied and the comparison is
+   * returned, or `null` once the loading or error message is shown.
+   */
+  protected begin(
+    part: (comparison: IComparison) => unknown
+  ): IComparison | null | undefined {
+    if (!this.shownChanged(part)) {
+      return undefined;
+    }
+    clear(this.body.node);
+    const comparison = this.model.comparison;
+    if (!comparison) {
+      this.body.node.appendChild(answerStatus(this.model));
+      return null;
+    }
+    return comparison;
+  }
+
+  protected readonly body: Widget;
+}
+
 /** The header cell of a run: its label, name and status. */
 export function runHeader(run: ICompareRun, baseline: boolean): HTMLElement {
   return h(
@@ -122,8 +154,8 @@ export function muted(text: string, className = ''): HTMLElement {
   });
 }
 
-/** The placeholder shown before the first answer (or with its error). */
-export function placeholder(model: CompareModel): HTMLElement {
+/** What the tab shows instead of an answer: loading, or the request's error. */
+export function answerStatus(model: CompareModel): HTMLElement {
   if (model.error) {
     return h('div', {
       class: 'jp-mltrack-error jp-mltrack-compare-error',

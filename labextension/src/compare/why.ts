@@ -15,7 +15,7 @@ import {
   formatSigned,
   verdictClass
 } from './model';
-import { CompareTab, muted, placeholder } from './tab';
+import { CompareTab, muted, answerStatus } from './tab';
 
 /**
  * Why?: pick a metric and two runs, read the ranked factors that explain
@@ -80,7 +80,7 @@ export class WhyTab extends CompareTab {
     if (!comparison) {
       clear(this._controls.node);
       clear(this._result.node);
-      this._result.node.appendChild(placeholder(this.model));
+      this._result.node.appendChild(answerStatus(this.model));
       return;
     }
     this._reconcile(comparison);
