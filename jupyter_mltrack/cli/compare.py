@@ -25,6 +25,7 @@ from .common import (
     _cut,
     _duration,
     _number,
+    _offset,
     _one_line,
     _plural,
     _print_json,
@@ -81,7 +82,7 @@ def add_parsers(
     )
     cmp.add_argument(
         "--step",
-        type=_step,
+        type=_offset,  # a step, like an offset, is a whole number from 0
         metavar="N",
         help="compare metrics that have series at step N (the last point at or before it)",
     )
@@ -109,16 +110,6 @@ def add_parsers(
     why.add_argument("--metric", "-m", required=True, metavar="KEY", help="the metric to explain")
     why.add_argument("--experiment", "-e", metavar="E", help="experiment run numbers refer to")
     why.set_defaults(func=cmd_runs_explain)
-
-
-def _step(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 # arguments -----------------------------------------------------------------------------------
