@@ -93,6 +93,11 @@ def stats(seconds: list[float]) -> dict[str, float]:
     }
 
 
+def met(flag: bool) -> str:
+    """A target's verdict in the reports (``MET``/``MISSED``), worded alike by every bench."""
+    return "MET" if flag else "MISSED"
+
+
 def timed(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
     fn()

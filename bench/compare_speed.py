@@ -40,7 +40,7 @@ from typing import Any
 if __package__ in (None, ""):  # python bench/compare_speed.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import checkout_env, stats  # noqa: E402
+from bench.common import checkout_env, met, stats  # noqa: E402
 
 FULL = {
     "steps": 10_000,
@@ -362,10 +362,6 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _ok(flag: bool) -> str:
-    return "MET" if flag else "MISSED"
-
-
 def report(r: dict[str, Any]) -> list[str]:
     p, c, par, e, t = r["sizes"], r["curves"], r["parallel"], r["explain"], r["targets"]
     ratio = c["mlflow"]["median_ms"] / c["both"]["median_ms"]
@@ -382,13 +378,13 @@ def report(r: dict[str, Any]) -> list[str]:
         f"(p90 {c['both']['p90_ms']:.1f}, {c['bytes'] / 1e6:.2f} MB)",
         f"      MLflow, in process: search_runs + {p['runs'] * p['metrics']} get_metric_history "
         f"{c['mlflow']['median_ms']:.1f} ms  -> {ratio:.1f}x",
-        f"      target <= {TARGETS_MS['curves']:g} ms: {_ok(t['curves_le_150ms'])}",
+        f"      target <= {TARGETS_MS['curves']:g} ms: {met(t['curves_le_150ms'])}",
         f"   b. parallel coordinates over {p['wide_runs']:,} runs",
         f"      ours, REST: charts?kind=parallel {par['ours']['median_ms']:.1f} ms"
         f" (p90 {par['ours']['p90_ms']:.1f})",
         f"      MLflow, in process: search_runs of the runs {par['mlflow']['median_ms']:.1f} ms"
         f"  -> {pratio:.1f}x",
-        f"      target <= {TARGETS_MS['parallel']:g} ms: {_ok(t['parallel_le_300ms'])}",
+        f"      target <= {TARGETS_MS['parallel']:g} ms: {met(t['parallel_le_300ms'])}",
         f"   c. explain over an experiment of {p['explain_runs']:,} runs (top factor: "
         f"{e['top_factor']})",
         f"      ours: in process {e['in_process']['median_ms']:.1f} ms, REST "
@@ -397,7 +393,7 @@ def report(r: dict[str, Any]) -> list[str]:
         f" ({top['ours']}); Optuna fANOVA {e['optuna_fanova']['median_ms']:.1f} ms"
         f" ({top['optuna_fanova']}) -> {iratio:.2f}x; Optuna's default, PED-ANOVA,"
         f" {e['optuna_default']['median_ms']:.1f} ms ({top['optuna_default']}) -> {dratio:.2f}x",
-        f"      target <= {TARGETS_MS['explain']:g} ms: {_ok(t['explain_le_1s'])}",
+        f"      target <= {TARGETS_MS['explain']:g} ms: {met(t['explain_le_1s'])}",
     ]
 
 

@@ -3,7 +3,7 @@
 python -m bench                    # full run (about 9 minutes), figures for docs/benchmarks.md
 python -m bench --quick            # smoke run (1 to 2.5 minutes), figures not meaningful
 python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6),
-                                   # compare (7)
+                                   # compare (7), coldstart (8)
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 if __package__ in (None, ""):  # python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import compare_speed, export_speed, log_overhead, snapshots  # noqa: E402
-from bench.common import REPO, environment, isolate  # noqa: E402
+from bench import coldstart, compare_speed, export_speed, log_overhead, snapshots  # noqa: E402
+from bench.common import REPO, environment, isolate, met  # noqa: E402
 
 CELL_TARGET_MS = 5.0
 THROUGHPUT_TARGET = 100_000.0
@@ -40,6 +40,7 @@ FULL = {
     "log": log_overhead.FULL,
     "export": export_speed.FULL,
     "compare": compare_speed.FULL,
+    "coldstart": coldstart.FULL,
 }
 QUICK = {
     "reps": 20,
@@ -55,6 +56,7 @@ QUICK = {
     "log": log_overhead.QUICK,
     "export": export_speed.QUICK,
     "compare": compare_speed.QUICK,
+    "coldstart": coldstart.QUICK,
 }
 
 #: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
@@ -63,10 +65,6 @@ COMPARISONS = [
     ("both WAL/NORMAL", "mltrack", "mlflow_wal_normal"),
     ("both sync=FULL", "mltrack_full", "mlflow"),
 ]
-
-
-def _ok(flag: bool) -> str:
-    return "MET" if flag else "MISSED"
 
 
 def summarise(cells: dict[str, Any], tp: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +100,7 @@ def summarise(cells: dict[str, Any], tp: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ratios(ratios: dict[str, float]) -> str:
-    return ", ".join(f"{label} {r:.1f}x {_ok(r >= RATIO_TARGET)}" for label, r in ratios.items())
+    return ", ".join(f"{label} {r:.1f}x {met(r >= RATIO_TARGET)}" for label, r in ratios.items())
 
 
 def header(env: dict[str, Any]) -> str:
@@ -156,7 +154,7 @@ def report(
         )
     lines += [
         f"   target <= {CELL_TARGET_MS:g} ms added: {s['cell_added_ms']:.2f} ms"
-        f" {_ok(s['targets']['cell_added_le_5ms'])}",
+        f" {met(s['targets']['cell_added_le_5ms'])}",
         f"   target >= {RATIO_TARGET:g}x less than MLflow: {_ratios(s['cell_ratios'])}",
         "",
         "2. Metric throughput: values/s committed to SQLite (first call to end of run)",
@@ -175,7 +173,7 @@ def report(
         lines.append(f"   {label.format(n=r['values']):<66}{r['values_per_s']:12,.0f}")
     lines += [
         f"   target >= {THROUGHPUT_TARGET:,.0f} values/s: {s['throughput_values_per_s']:,.0f}"
-        f" {_ok(s['targets']['throughput_ge_100k'])}",
+        f" {met(s['targets']['throughput_ge_100k'])}",
         f"   target >= {RATIO_TARGET:g}x MLflow's best: {_ratios(s['throughput_ratios'])}",
         "",
         "3. Run card's best-run query (Store.best_run) vs runs in the experiment",
@@ -194,11 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["tracking", "snapshots", "log", "export", "compare"],
+        choices=["tracking", "snapshots", "log", "export", "compare", "coldstart"],
         default=None,
         help="run one part only: tracking (sections 1-3), snapshots (section 4), log (section 5:"
         " the execution log's overhead per cell) or export (section 6: export of a 200-cell"
-        " notebook) or compare (section 7: comparing runs against MLflow and Optuna); the JSON then goes to bench/results/{latest,quick}-<part>.json",
+        " notebook) or compare (section 7: comparing runs against MLflow and Optuna) or coldstart"
+        " (section 8: a fresh kernel's load_ext and first tracked cells against MLflow); the"
+        " JSON then goes to bench/results/{latest,quick}-<part>.json",
     )
     parser.add_argument(
         "--output",
@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     log_part = args.only in (None, "log")
     export_part = args.only in (None, "export")
     compare_part = args.only in (None, "compare")
+    coldstart_part = args.only in (None, "coldstart")
 
     root = isolate()
     started = time.time()
@@ -309,6 +310,16 @@ def main(argv: list[str] | None = None) -> int:
         cmp["loadavg"] = {"before": load_before, "after": _loadavg()}
         lines += ["", *compare_speed.report(cmp), _load_line(cmp["loadavg"])]
         result["compare"] = cmp
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
+
+    if coldstart_part:
+        print("\nsection 8 (cold start: fresh kernels, a real scikit-learn cell) running...")
+        load_before = _loadavg()
+        cold = coldstart.bench_coldstart(root, params["coldstart"])
+        cold["loadavg"] = {"before": load_before, "after": _loadavg()}
+        lines += ["", *coldstart.report(cold), _load_line(cold["loadavg"])]
+        result["coldstart"] = cold
         print("\n".join(lines[lines_printed:]), flush=True)
         lines_printed = len(lines)
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 # to the module, but only when the submodule is first loaded: so the subpackage is imported
 # here, before the function is defined (it is cheap: its names load on first use), and the
 # function below replaces the attribute for good. See ``_ComparePublic`` for the other half.
+# The same for ``jupyter_mltrack.autolog`` (stdlib only) and ``mltrack.autolog()``.
+from . import autolog as _autolog_package
 from . import compare as _compare_package
 from .capture.api import (
     active_run,
@@ -52,6 +54,7 @@ except ImportError:  # running from a source tree that was never built
 __all__ = [
     "__version__",
     "active_run",
+    "autolog",
     "compare",
     "diff",
     "end_run",
@@ -186,6 +189,36 @@ class _ComparePublic:
 
 
 compare = _ComparePublic()
+
+
+class _AutologPublic:
+    """``mltrack.autolog(enable=True)``: the function, which also answers for the subpackage
+    ``jupyter_mltrack.autolog`` it shadows (as ``_ComparePublic`` does for ``compare``)."""
+
+    def __init__(self) -> None:
+        self.__name__ = self.__qualname__ = "autolog"
+        self.__doc__ = self.__call__.__doc__
+
+    def __call__(self, enable: bool = True) -> None:
+        """Record params and metrics of scikit-learn, XGBoost and LightGBM calls in the runs
+        ``start_run()`` opens from now on (scripts, loops of runs); ``autolog(False)`` stops.
+        ``%%track`` cells autolog already (``--no-autolog`` or
+        ``%config TrackMagics.autolog = False`` turns that off)."""
+        _autolog_package.enable(enable)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_autolog_package, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(_autolog_package)) | {"__call__"})
+
+    def __repr__(self) -> str:
+        return "<function jupyter_mltrack.autolog(enable=True)>"
+
+
+autolog = _AutologPublic()
 
 
 def explain(a: Any, b: Any, metric: str, *, experiment: str | None = None) -> Explanation:

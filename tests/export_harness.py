@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .kernel import REPO, Kernel
+from jupyter_mltrack.autolog import is_timing
+from jupyter_mltrack.store import Run, Store
+
+from .kernel import REPO, Kernel, text_of
 
 NOTEBOOK = "analysis.ipynb"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -150,6 +154,17 @@ class Export:
     requirements_text: str
     #: Files in the working directory after ``run()`` (set by ``Notebook.pipeline``).
     files_after_run: list[str] = field(default_factory=list)
+    #: What ``%mltrack export`` printed (its summary and warnings).
+    printed: str = ""
+
+    @property
+    def top_imports(self) -> list[str]:
+        """The script's module-level import statements, as ``ast.unparse`` writes them."""
+        return [
+            ast.unparse(node)
+            for node in self.tree.body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+        ]
 
     @property
     def path(self) -> Path:
@@ -215,6 +230,16 @@ def assert_same(name: str, got: Any, want: Any, *, got_from: str = "the pipeline
         assert got == want, f"{where}: {got!r}, expected {want!r}"
 
 
+def assert_metrics(got: dict[str, Any], logged: dict[str, float]) -> None:
+    """``run()`` of a run's export returns every metric the run logged (those autolog
+    recorded included: the pipeline's run autologs its cell too), each equal to the logged
+    value, except training times (``fit_time``), which measure the machine."""
+    wanted = {k: v for k, v in logged.items() if not is_timing(k)}
+    missing = sorted(set(wanted) - set(got))
+    assert not missing, f"run() gave {sorted(got)}, without the logged {missing}"
+    assert_same("metrics", {k: got[k] for k in wanted}, wanted)
+
+
 def ruff_problems(path: Path) -> str:
     """``ruff check`` with its default rules (pyflakes and syntax): '' when clean."""
     proc = subprocess.run(
@@ -273,6 +298,24 @@ class Notebook:
         )
         nbformat.write(nb, self.workdir / NOTEBOOK)
 
+    def runs(self, timeout: float = 30.0) -> list[Run]:
+        """The session's runs by number, once none is running: a tracked cell returns
+        before its run's end (its metrics) is written when the kernel still scans the
+        environment or writes snapshots; the run is recorded as ended moments later."""
+        store = Store(str(self.home))
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                runs, _ = store.search_runs(order="number", limit=1000)
+                running = [r.number for r in runs if r.status.value == "running"]
+                if not running or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        finally:
+            store.close()
+        assert not running, f"runs {running} still running after {timeout:g} s"
+        return runs
+
     def values(self, *names: str) -> dict[str, Any]:
         """The kernel's current values of ``names`` (pickled by a cell, read here)."""
         path = self.root / "kernel-values.pkl"
@@ -302,7 +345,9 @@ class Notebook:
         traceback = ANSI.sub("", "\n".join(reply.get("traceback", [])))
         error = f"{reply.get('ename')}: {reply.get('evalue')}"
         assert reply["status"] == "ok", f"{line} failed: {error}\n{traceback}"
-        return self.read_export(out, line)
+        export = self.read_export(out, line)
+        export.printed = text_of(result)
+        return export
 
     @staticmethod
     def read_export(out: Path, line: str = "export") -> Export:
@@ -392,6 +437,8 @@ class Notebook:
         assert isinstance(result, dict), f"run() returned {result!r}"
         assert sorted(again) == sorted(result), f"run() twice: {sorted(result)}, {sorted(again)}"
         for name in result:
+            if is_timing(name):  # a training time autolog measured: never the same twice
+                continue
             assert_same(name, again[name], result[name], got_from="a second run() in one process")
         export.files_after_run = report["files"]
         return result

@@ -6,11 +6,15 @@ import os
 import queue
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import KernelManager
 from jupyter_core.paths import jupyter_runtime_dir
+
+from jupyter_mltrack.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -110,3 +114,28 @@ def text_of(result: dict[str, Any], name: str = "stdout") -> str:
     return "".join(
         o["text"] for o in result["outputs"] if o["output_type"] == "stream" and o["name"] == name
     )
+
+
+@contextmanager
+def loaded_kernel(cwd: Path, home: Path, notebook: str, *cells: str) -> Iterator[Kernel]:
+    """A kernel of ``notebook`` in ``cwd`` with ``%load_ext jupyter_mltrack`` and then
+    ``cells`` run (each must succeed), storing in ``home``; stopped when done. The module
+    fixtures of the kernel tests share one: starting a kernel costs seconds."""
+    kernel = Kernel(cwd, home, notebook=notebook)
+    try:
+        kernel.ok("%load_ext jupyter_mltrack")
+        for cell in cells:
+            kernel.ok(cell)
+        yield kernel
+    finally:
+        kernel.stop()
+
+
+@contextmanager
+def open_store(home: Path) -> Iterator[Store]:
+    """The store a kernel started with ``home`` writes to, read from the test's process."""
+    store = Store(str(home))
+    try:
+        yield store
+    finally:
+        store.close()

@@ -36,6 +36,15 @@ def _score(value: float) -> bool:
     return 0.8 <= value <= 1.0
 
 
+def _seconds(value: float) -> bool:
+    """A training time autolog recorded (``fit_time``)."""
+    return 0.0 < value < MAX_SECONDS
+
+
+# What autolog adds to a %%track run without a line of code (see examples/autolog.ipynb).
+_FIT = {"fit_time": _seconds}
+
+
 # Per notebook: run name -> what that run must have recorded. ``params``/``tags`` are compared
 # as subsets/exactly; ``metrics`` maps a name to a check of its latest value; ``series`` maps a
 # metric to the number of steps it must have (steps 0..n-1).
@@ -43,21 +52,47 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
     "quickstart.ipynb": {
         "logreg-C1": {
             "source": "notebook",
-            "params": {"C": 1.0, "MAX_ITER": 1000},
+            "params": {"C": 1.0, "MAX_ITER": 1000, "logisticregression__C": 1.0},
             "tags": {},
-            "metrics": {"accuracy": _score, "f1": _score},
+            "metrics": {
+                "accuracy": _score,
+                "f1": _score,
+                "accuracy_score": _score,
+                "f1_score": _score,
+                **_FIT,
+            },
         },
         "logreg-C0.01": {
             "source": "notebook",
-            "params": {"C": 0.01, "MAX_ITER": 1000},
+            "params": {"C": 0.01, "MAX_ITER": 1000, "logisticregression__C": 0.01},
             "tags": {},
-            "metrics": {"accuracy": _score, "f1": _score},
+            "metrics": {
+                "accuracy": _score,
+                "f1": _score,
+                "accuracy_score": _score,
+                "f1_score": _score,
+                **_FIT,
+            },
         },
         "forest": {
             "source": "notebook",
-            "params": {"n_estimators": 100, "max_depth": 6, "SEED": 42, "n_features": 30},
+            "params": {
+                "n_estimators": 100,
+                "max_depth": 6,
+                "SEED": 42,
+                "n_features": 30,
+                # the cell's own max_depth/n_estimators stay; the estimator's get its class
+                "RandomForestClassifier.max_depth": 6,
+                "criterion": "gini",
+            },
             "tags": {"forest": "", "stage": "tuning"},
-            "metrics": {"accuracy": _score, "f1": _score},
+            "metrics": {
+                "accuracy": _score,
+                "f1": _score,
+                "f1_score": _score,
+                "score_X_test": _score,
+                **_FIT,
+            },
         },
         "sgd-epochs": {
             "source": "notebook",
@@ -67,8 +102,16 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
                 "final_accuracy": _score,
                 "val_accuracy": _score,
                 "val_loss": lambda v: 0.0 < v < 1.0,
+                "log_loss": lambda v: 0.0 < v < 1.0,
+                "score_X_test_s": _score,
             },
-            "series": {"val_loss": 20, "val_accuracy": 20, "final_accuracy": 1},
+            "series": {
+                "val_loss": 20,
+                "val_accuracy": 20,
+                "final_accuracy": 1,
+                "log_loss": 20,
+                "score_X_test_s": 21,
+            },
         },
         "logreg-C0.1": {
             "source": "api",
@@ -89,8 +132,8 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
                 "source": "notebook",
                 "params": {"alpha": alpha, "EPOCHS": 12, "SEED": 0},
                 "tags": {},
-                "metrics": {"accuracy": _score, "val_accuracy": _score},
-                "series": {"val_accuracy": 12, "accuracy": 1},
+                "metrics": {"accuracy": _score, "val_accuracy": _score, "score_X_val": _score},
+                "series": {"val_accuracy": 12, "accuracy": 1, "score_X_val": 13},
             }
             for name, alpha in [
                 ("sgd-alpha0.0001", 0.0001),
@@ -102,9 +145,9 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
         **{
             name: {
                 "source": "notebook",
-                "params": {"C": C},
+                "params": {"C": C, "LogisticRegression.C": C, "max_iter": 500},
                 "tags": {},
-                "metrics": {"accuracy": _score},
+                "metrics": {"accuracy": _score, "score_X_val": _score, **_FIT},
             }
             for name, C in [("logreg-C1", 1.0), ("logreg-C0.01", 0.01)]
         },
@@ -112,8 +155,37 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "source": "notebook",
             "params": {"n_estimators": 60, "max_depth": 8, "SEED": 0},
             "tags": {},
-            "metrics": {"accuracy": _score},
+            "metrics": {"accuracy": _score, "score_X_val": _score, **_FIT},
         },
+    },
+}
+
+
+EXPECTED["autolog.ipynb"] = {
+    "grid-search": {
+        "source": "notebook",
+        "params": {
+            "cv": 3,
+            "param_grid": {"logisticregression__C": [0.001, 0.01, 0.1, 1.0]},
+            "estimator__logisticregression__max_iter": 1000,
+            "best_logisticregression__C": 1.0,
+        },
+        "tags": {},
+        "metrics": {
+            "best_score": _score,
+            "mean_test_score": _score,
+            "std_test_score": lambda v: 0.0 <= v < 0.1,
+            "accuracy_score": _score,
+            "score_X_test": _score,
+            **_FIT,
+        },
+        "series": {"mean_test_score": 4, "std_test_score": 4, "fit_time": 1},
+    },
+    "cv-logreg": {
+        "source": "api",
+        "params": {},  # cross_val_score's fits are its own: no params of their estimator
+        "tags": {},
+        "metrics": {"cross_val_score_mean": _score, "cross_val_score_std": lambda v: v < 0.1},
     },
 }
 

@@ -11,14 +11,13 @@ script's code is checked too. The harness is in ``export_harness.py``.
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from jupyter_mltrack.store import Store
-
-from .export_harness import Notebook, assert_same, bare_names
+from .export_harness import Notebook, assert_metrics, assert_same, bare_names
 
 FLAG = "MLTRACK_EXPORT_CASE_FLAG"
 
@@ -409,19 +408,18 @@ def test_unseeded_estimators_draw_from_the_seeded_global_stream(nb: Notebook) ->
         ("rf", cell),
         ("rf", cell),
     )
-    store = Store(str(nb.home))
-    try:
-        runs, _ = store.search_runs(order="number")
-        logged = dict(runs[2].metrics)
-        accuracies = {r.metrics["acc"] for r in runs}
-    finally:
-        store.close()
+    runs = nb.runs()
+    logged = dict(runs[2].metrics)
+    accuracies = {r.metrics["acc"] for r in runs}
     assert len(accuracies) > 1, "the runs drew the same trees: the stream did not move"
     export = nb.export(run="3")
     assert export.code.count("RandomForestClassifier(n_estimators=3).fit(X, y)") == 3
     export.assert_present("cross_val_score(")
-    got = nb.pipeline(export)
-    assert_same("metrics", {k: got[k] for k in logged}, logged)
+    # autolog's metrics (the fit's time, the score's value) come back from the pipeline's
+    # autologged run of the cell; the targets are the run's variables only
+    assert {"fit_time", "score_X"} <= set(logged), sorted(logged)
+    assert_metrics(nb.pipeline(export), logged)
+    assert "TARGETS = ['acc']" in export.code, export.script
 
 
 # 11. process state: working directory, sys.path, environment -----------------------------
@@ -685,13 +683,9 @@ def test_tracked_run_export_returns_its_metrics_and_takes_parameters(nb: Noteboo
             "score / 10",
         ),
     )
-    store = Store(str(nb.home))
-    try:
-        runs, total = store.search_runs(experiment="analysis")
-        assert total == 1 and runs[0].number == 1
-        logged = runs[0].metrics
-    finally:
-        store.close()
+    runs = nb.runs()  # once its end (its metrics) is written
+    assert len(runs) == 1 and runs[0].number == 1 and runs[0].experiment == "analysis"
+    logged = runs[0].metrics
     assert logged == {"score": 15.0, "half": 7.5, "value": 1.5}
 
     export = nb.export(run="1")
@@ -709,6 +703,45 @@ def test_tracked_run_export_returns_its_metrics_and_takes_parameters(nb: Noteboo
     assert_same("metrics", metrics(nb.cli(export)), logged)
     assert_same("metrics", metrics(nb.cli(export, "--lr", "0.25")), lower_lr)
     assert_same("metrics", metrics(nb.cli(export, "--epochs", "4")), more_epochs)
+
+
+def test_a_runs_targets_are_its_variables_and_autologs_metrics_come_back(nb: Notebook) -> None:
+    """A tracked search autologs `fit_time`, `best_score`, `mean_test_score`…: those are no
+    variables of the notebook, so `TARGETS` lists only `best`, the variable the cell logged.
+    The pipeline's run autologs its cell as `%%track` did, so `run()` gives every metric the
+    run logged (training times aside). A `%%track --no-autolog` run's export does not
+    autolog: `run()` gives what the cell logged, nothing more."""
+    search = (
+        "search = GridSearchCV(LogisticRegression(max_iter=500), {'C': [0.1, 1.0]}, cv=3)\n"
+        "search.fit(X, y)\n"
+        "best = search.best_score_\n"
+        "mltrack.log_metric('best', best)"
+    )
+    nb.cells(
+        (
+            "import",
+            "from sklearn.datasets import load_iris\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "from sklearn.model_selection import GridSearchCV",
+        ),
+        ("data", "X, y = load_iris(return_X_y=True)"),
+        ("search", "%%track\n" + search),
+        ("plain", "%%track --no-autolog\n" + search),
+    )
+    autologged, plain = nb.runs()
+    assert {"fit_time", "best_score", "mean_test_score", "best"} <= set(autologged.metrics)
+    assert sorted(plain.metrics) == ["best"]
+
+    export = nb.export(run="1")
+    assert "TARGETS = ['best']" in export.code, export.script
+    assert "targets: best\n" in export.printed, export.printed
+    assert_metrics(nb.pipeline(export), autologged.metrics)
+
+    export = nb.export(run="2")
+    export.assert_present("mltrack.cell_begins(autolog=False)")
+    got = nb.pipeline(export)
+    assert sorted(got) == ["best"], sorted(got)
+    assert_metrics(got, plain.metrics)
 
 
 # 19. a realistic training notebook, and what the log never saw ------------------------------
@@ -849,3 +882,121 @@ def test_key_function_and_methods_passed_as_values_read_globals_at_call_time(
         ("by-weight", "by_weight = sorted(items, key=w.weight)"),
     )
     nb.check("ordered", "shifted", "by_weight")
+
+
+# 21. imports are side effects: kept per top-level package, dropped when nothing uses it ----
+
+
+def test_an_import_that_only_enables_another_is_kept_and_unused_packages_are_dropped(
+    nb: Notebook,
+) -> None:
+    """`from sklearn.experimental import enable_halving_search_cv` binds nothing the script
+    reads, but without it `from sklearn.model_selection import HalvingRandomSearchCV` raises
+    ImportError: it is kept, before that import, because the slice uses sklearn. `import json`
+    (nothing in the slice uses json) and the warnings filter are dropped; an unused name
+    imported from a module the script imports anyway (`f1_score`) is not written either."""
+    nb.cells(
+        ("imports", "import json\nimport warnings\nimport numpy as np"),
+        ("quiet", "warnings.filterwarnings('ignore')"),
+        ("enable", "from sklearn.experimental import enable_halving_search_cv"),
+        (
+            "sklearn",
+            "from sklearn.datasets import load_iris\n"
+            "from sklearn.metrics import accuracy_score, f1_score\n"
+            "from sklearn.model_selection import HalvingRandomSearchCV\n"
+            "from sklearn.tree import DecisionTreeClassifier",
+        ),
+        ("config", "config = json.dumps({'depths': [1, 2, 3, 4]})"),
+        ("data", "X, y = load_iris(return_X_y=True)"),
+        (
+            "search",
+            "search = HalvingRandomSearchCV(\n"
+            "    DecisionTreeClassifier(random_state=0), {'max_depth': [1, 2, 3, 4]},\n"
+            "    factor=2, random_state=0,\n"
+            ").fit(X, y)\n"
+            "best_depth = int(search.best_params_['max_depth'])\n"
+            "acc = float(accuracy_score(y, search.predict(X)))",
+        ),
+    )
+    export = nb.check("best_depth", "acc")
+    imports = export.top_imports
+    enable = "from sklearn.experimental import enable_halving_search_cv"
+    halving = "from sklearn.model_selection import HalvingRandomSearchCV"
+    assert enable in imports and halving in imports, export.script
+    assert imports.index(enable) < imports.index(halving), export.script
+    assert not any("json" in i or "warnings" in i or "f1_score" in i for i in imports), imports
+    export.assert_absent("filterwarnings", "depths")
+
+
+def test_set_up_calls_of_a_used_package_are_kept(nb: Notebook) -> None:
+    """`pd.set_option(...)`, `np.set_printoptions(...)` and `matplotlib.use("Agg")` bind
+    nothing, yet what the slice computes depends on them (the text of a frame and of an
+    array, the backend): they are set-up of packages the slice uses, so they are kept, in
+    the order they ran; `plt.rcParams[...] = 72`, a set-up assignment, too."""
+    nb.cells(
+        ("imports", "import numpy as np\nimport pandas as pd"),
+        ("pd-option", "pd.set_option('display.precision', 2)"),
+        ("np-option", "np.set_printoptions(precision=1)"),
+        ("mpl", "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt"),
+        ("dpi", "plt.rcParams['figure.dpi'] = 72"),
+        ("frame", "frame = pd.DataFrame({'a': [1.23456, 2.5]})"),
+        ("texts", "frame_text = frame.to_string()\narray_text = str(np.array([1.23456]))"),
+        ("figure", "fig = plt.figure()\ndpi = float(fig.dpi)\nbackend = plt.get_backend()"),
+    )
+    export = nb.check("frame_text", "array_text", "dpi", "backend")
+    export.assert_present(
+        "pd.set_option('display.precision', 2)",
+        "np.set_printoptions(",
+        "matplotlib.use('Agg')",
+        "plt.rcParams['figure.dpi'] = 72",
+    )
+    values = nb.values("frame_text", "dpi")
+    assert "1.23" in values["frame_text"] and values["dpi"] == 72.0, values
+
+
+# 22. unseeded global RNGs: the script restores the kernel's state, and the export warns ------
+
+
+def test_unseeded_draws_restore_the_kernels_state_and_the_export_warns(nb: Notebook) -> None:
+    """The notebook never seeds: `np.random.rand`, `KMeans()` without `random_state`
+    (which draws from numpy's global generator) and `random.random()` drew from the OS's
+    entropy. The script restores, before each of those lines, the state the kernel's
+    generator had (from rng_state.json beside it), so it computes the kernel's values
+    exactly — an earlier draw not in the slice (`noise`) changes nothing — and the export
+    warns, naming each line."""
+    nb.cells(
+        ("imports", "import random\nimport numpy as np\nfrom sklearn.cluster import KMeans"),
+        ("noise", "noise = np.random.rand(3)"),
+        ("data", "X = np.random.rand(60, 2)"),
+        ("km", "km = KMeans(n_clusters=3, n_init=1).fit(X)\ncenters = km.cluster_centers_"),
+        ("coin", "coin = random.random()"),
+        ("normal", "z = float(np.random.randn())"),
+    )
+    export = nb.check("centers", "coin", "z")
+    printed = export.printed
+    for cell, code in (
+        ("data", "X = np.random.rand(60, 2)"),
+        ("km", "km = KMeans(n_clusters=3, n_init=1).fit(X)"),
+        ("coin", "coin = random.random()"),
+        ("normal", "z = float(np.random.randn())"),
+    ):
+        assert f"(cell {cell}), line 1: {code!r} draws from" in printed, printed
+    assert "never seeds" in printed, printed
+    export.assert_absent("noise")
+    states = json.loads((export.dir / "rng_state.json").read_text())
+    assert [s["stream"] for s in states] == ["numpy", "numpy", "random", "numpy"], states
+    assert all(len(s["key"]) == 624 for s in states)
+    assert export.code.count("restore_rng(") == 1 + len(states), export.script
+
+
+def test_a_seeded_notebook_restores_nothing_and_warns_nothing(nb: Notebook) -> None:
+    """After `np.random.seed(0)` the stream is replayed from the seed: no rng_state.json,
+    no restore, no warning."""
+    nb.cells(
+        ("imports", "import numpy as np"),
+        ("seed", "np.random.seed(0)"),
+        ("draw", "drawn = np.random.rand(3)"),
+    )
+    export = nb.check("drawn")
+    assert not (export.dir / "rng_state.json").exists()
+    assert "restore_rng" not in export.script and "warning" not in export.printed

@@ -12,7 +12,7 @@ import pytest
 
 from jupyter_mltrack.store import RunStatus, Store
 
-from .kernel import Kernel, text_of
+from .kernel import Kernel, loaded_kernel, open_store, text_of
 
 RUN_CARD = "application/vnd.mltrack.run+json"
 
@@ -26,22 +26,22 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def kernel(workdir: Path) -> Iterator[Kernel]:
-    k = Kernel(workdir / "nb", workdir / "home", notebook="analysis.ipynb")
-    k.ok("%load_ext jupyter_mltrack")
-    yield k
-    k.stop()
+    with loaded_kernel(workdir / "nb", workdir / "home", "analysis.ipynb") as k:
+        yield k
 
 
 @pytest.fixture
 def store(workdir: Path) -> Iterator[Store]:
-    st = Store(str(workdir / "home"))
-    yield st
-    st.close()
+    with open_store(workdir / "home") as st:
+        yield st
 
 
 def latest(store: Store, **filters: str):
+    """The latest run once it is recorded as ended: a run whose environment scan was still
+    under way when its cell ended (a kernel's first run) is ended by a background thread."""
     runs, _ = store.search_runs(order="-start_time", limit=1, **filters)
     assert runs, "no run recorded"
+    _wait_for_status(store, runs[0].id)
     return store.get_run_detail(runs[0].id)
 
 

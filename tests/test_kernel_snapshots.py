@@ -13,7 +13,7 @@ import pytest
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import RunStatus, SnapshotStatus, Store
 
-from .kernel import Kernel, text_of
+from .kernel import Kernel, loaded_kernel, open_store, text_of
 
 
 @pytest.fixture(scope="module")
@@ -23,27 +23,34 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def kernel(workdir: Path) -> Iterator[Kernel]:
-    k = Kernel(workdir, workdir / "home", notebook="prep.ipynb")
-    k.ok("%load_ext jupyter_mltrack")
-    k.ok(
+    setup = (
         "import numpy as np, pandas as pd\n"
         "df = pd.DataFrame({'x': np.arange(1000), 'y': np.linspace(0, 1, 1000)})\n"
         "df.to_csv('raw.csv', index=False)\n"
         "np.save('weights.npy', np.arange(10.0))"
     )
-    yield k
-    k.stop()
+    with loaded_kernel(workdir, workdir / "home", "prep.ipynb", setup) as k:
+        yield k
 
 
 @pytest.fixture
 def store(workdir: Path) -> Iterator[Store]:
-    st = Store(str(workdir / "home"))
-    yield st
-    st.close()
+    with open_store(workdir / "home") as st:
+        yield st
 
 
-def last_run(store: Store, experiment: str):  # noqa: ANN201
+def last_run(store: Store, experiment: str, *, ended: bool = True):  # noqa: ANN201
+    """The experiment's last run, with ``ended`` once it is recorded as ended: a run whose
+    snapshots (or environment scan) were still being written when its cell ended is ended by
+    a background thread, a moment later."""
     runs, _ = store.search_runs(experiment=experiment, order="-number", limit=1)
+    deadline = time.monotonic() + 30
+    while (
+        ended
+        and store.get_run(runs[0].id).status is RunStatus.RUNNING
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
     return store.get_run_detail(runs[0].id)
 
 
@@ -150,14 +157,14 @@ def test_run_ends_only_once_its_data_is_durable(kernel: Kernel, store: Store) ->
         "big = pd.DataFrame({'v': np.arange(200_000.0)})"
     )
     kernel.ok("%%track -e durable\ntotal = big.v.sum()")
-    detail = last_run(store, "durable")
+    detail = last_run(store, "durable", ended=False)
     snap = data(detail)[("input", "big")].snapshot
     assert snap.status is SnapshotStatus.PENDING
     assert detail.run.status is RunStatus.RUNNING  # not ended while its data is not stored
     kernel.ok("hold.set()")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        detail = last_run(store, "durable")
+        detail = last_run(store, "durable", ended=False)
         if detail.run.status is not RunStatus.RUNNING:
             break
         time.sleep(0.05)

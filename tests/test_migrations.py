@@ -109,7 +109,7 @@ def test_opening_a_migrated_store_does_not_run_alembic(
         calls.append(revision)
         return real_upgrade(cfg, revision, **kw)
 
-    monkeypatch.setattr(schema.command, "upgrade", spy)
+    monkeypatch.setattr(command, "upgrade", spy)  # schema imports it when migrating
     first = Store(store_url)  # empty database: alembic creates the schema
     run_id = first.create_run("x").id
     assert schema.current_revision(first.engine) == schema.HEAD
@@ -119,7 +119,7 @@ def test_opening_a_migrated_store_does_not_run_alembic(
     def forbidden(*_a, **_kw):  # noqa: ANN002, ANN003
         raise AssertionError("alembic ran on a database already at head")
 
-    monkeypatch.setattr(schema.command, "upgrade", forbidden)
+    monkeypatch.setattr(command, "upgrade", forbidden)
     monkeypatch.setattr(ScriptDirectory, "from_config", forbidden)
     again = Store(store_url)
     try:

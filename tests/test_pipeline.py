@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -86,18 +85,25 @@ class Session:
         return Store(str(self.home))
 
 
+def session_reading_data(root: Path, *cells: tuple[str, str]) -> Session:
+    """A session whose kernel ran ``cells`` (each must succeed), with ``data.csv`` (``x``: 1,
+    2, 3) beside the notebook for them to read."""
+    s = Session(root)
+    (root / "data.csv").write_text("x\n1\n2\n3\n")
+    replies = s.run(*cells)
+    assert all(r["reply"]["status"] == "ok" for r in replies), replies
+    return s
+
+
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
+def session(tmp_path: Path) -> Session:
     """``data.csv`` read by a tracked cell that logs ``score`` (and ``value``, its last
     expression), from parameters set in an earlier cell."""
-    s = Session(tmp_path)
-    (tmp_path / "data.csv").write_text("x\n1\n2\n3\n")
-    replies = s.run(
+    return session_reading_data(
+        tmp_path,
         ("params", "import pandas as pd\nlr = 0.5\nepochs = 3\nunused = 'nothing reads me'"),
         ("train", TRACKED),
     )
-    assert all(r["reply"]["status"] == "ok" for r in replies), replies
-    yield s
 
 
 def test_cli_export_by_target_and_by_run(session: Session) -> None:
@@ -122,10 +128,56 @@ def test_cli_export_by_target_and_by_run(session: Session) -> None:
                    cwd=session.root)  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["targets"] == ["score", "value"] and report["parameters"] == ["epochs", "lr"]
+    # the run's variables: `value` (its last expression's metric) names none
+    assert report["targets"] == ["score"] and report["parameters"] == ["epochs", "lr"]
     requirements = (by_run / "requirements.txt").read_text().splitlines()
     assert any(line.startswith("pandas==") for line in requirements), requirements
     assert any(line.startswith("xxhash==") for line in requirements), requirements
+
+
+def test_an_export_made_while_the_kernel_writes_the_runs_end_waits_for_it(
+    session: Session, tmp_path: Path
+) -> None:
+    """A tracked cell returns before its run's end (its metrics) is written when the kernel
+    still scans the environment or writes snapshots. An export made then from another
+    process (the server, the command line) waits for the end: it needs the metrics to know
+    that the cell's last expression is the metric ``value`` the script must log."""
+    import threading
+
+    from sqlalchemy import text
+
+    from jupyter_mltrack.pipeline.export import export
+    from jupyter_mltrack.store import MetricPoint
+
+    store = session.store()
+    try:
+        run = store.get_run(store.resolve_run_id("1"))
+        assert run.metrics == {"score": 9.0, "value": 0.9}
+        with store.engine.begin() as conn:  # the run as the store holds it in that moment
+            conn.execute(text("DELETE FROM metric_chunks WHERE run_id = :r"), {"r": run.id})
+            conn.execute(text("DELETE FROM latest_metrics WHERE run_id = :r"), {"r": run.id})
+            conn.execute(
+                text("UPDATE runs SET status = 'running', end_time = NULL WHERE id = :r"),
+                {"r": run.id},
+            )
+        assert store.get_run(run.id).metrics == {}
+        points = [
+            MetricPoint("score", 9.0, 0, time.time()),
+            MetricPoint("value", 0.9, 0, time.time()),
+        ]
+        writer = threading.Timer(
+            0.5, lambda: store.finish_run(run.id, RunStatus.FINISHED, metrics=points)
+        )
+        writer.start()
+        try:
+            result = export(store, directory=tmp_path / "export", run=run.id)
+        finally:
+            writer.join()
+    finally:
+        store.close()
+    assert result.targets == ["score"] and not result.warnings, result
+    script = (tmp_path / "export" / "pipeline.py").read_text()
+    assert 'mltrack.log_metric("value", score / 10)' in script, script
 
 
 def test_cli_export_errors_say_what_is_wrong(session: Session) -> None:
@@ -487,3 +539,78 @@ def test_a_cell_that_switches_store_is_logged_where_its_run_is(tmp_path: Path) -
         assert store.executions(store.sessions(NOTEBOOK)[0].session_id)[1].run_id == run.id
     finally:
         store.close()
+
+
+def test_a_script_that_fails_its_import_check_is_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After writing the draft, the export imports it in a fresh Python, as its user would.
+    A script whose imports fail (the slicer bug the check was made for: `HalvingRandomSearchCV`
+    imported without the sklearn.experimental import that enables it) or whose import changes
+    directory is refused as a slicer bug, with the check's output, and no pipeline.py is left
+    (an earlier one is not replaced)."""
+    from jupyter_mltrack.pipeline import export as export_module
+
+    kernel = Kernel(tmp_path, tmp_path / ".store", notebook=NOTEBOOK)
+    try:
+        kernel.ok("%load_ext jupyter_mltrack", cell_id="load")
+        kernel.ok("x = 1", cell_id="x")
+    finally:
+        kernel.stop()
+    real = export_module.generate
+    out = tmp_path / "out"
+    store = Store(str(tmp_path / ".store"))
+    try:
+        first = export_module.export(store, directory=out, notebook=NOTEBOOK, targets=["x"])
+        assert first.check_seconds > 0, first
+        written = (out / "pipeline.py").read_text()
+        for extra, expected in (
+            ("from sklearn.model_selection import HalvingRandomSearchCV", "ImportError"),
+            ("import os\nos.chdir('..')", "importing it changed the working directory"),
+        ):
+
+            def generate(plan, extra=extra):  # type: ignore[no-untyped-def]
+                script, params = real(plan)
+                head, sep, rest = script.partition("from __future__ import annotations\n")
+                return head + sep + extra + "\n" + rest, params
+
+            monkeypatch.setattr(export_module, "generate", generate)
+            with pytest.raises(export_module.ExportError) as caught:
+                export_module.export(store, directory=out, notebook=NOTEBOOK, targets=["x"])
+            message = str(caught.value)
+            assert "pipeline.py failed its import check" in message, message
+            assert expected in message, message
+            assert "a bug in the slicer" in message and "no pipeline written" in message, message
+            assert (out / "pipeline.py").read_text() == written  # the earlier one stays
+            assert [p.name for p in out.glob("*.py")] == ["pipeline.py"]
+    finally:
+        store.close()
+
+
+def test_the_script_checks_find_what_a_user_would(tmp_path: Path) -> None:
+    """The checks on their own, on drafts broken on purpose: a file created at import, no
+    `run()`, an undefined name (ruff's F821 and, where ruff is missing, the symbol-table
+    check that stands in for it)."""
+    from jupyter_mltrack.pipeline.export import ExportError, check_script
+    from jupyter_mltrack.pipeline.tidy import symtable_undefined, undefined_names
+
+    draft = tmp_path / "draft.py"
+    draft.write_text("open('made-at-import.txt', 'w').close()\n\n\ndef run():\n    return {}\n")
+    with pytest.raises(ExportError, match=r"importing it created .*made-at-import\.txt"):
+        check_script(draft, None, str(tmp_path))
+    draft.write_text("import json\n")
+    with pytest.raises(ExportError, match=r"pipeline.py defines no run\(\)"):
+        check_script(draft, None, str(tmp_path))
+    text = "import os\n\n\ndef run():\n    return {'a': pd.DataFrame(), 'b': os.sep}\n"
+    draft.write_text(text)
+    assert undefined_names(draft) == ([(5, "pd")], "ruff")
+    assert symtable_undefined(text) == [(5, "pd")]
+    with pytest.raises(ExportError, match=r"the slice does not define `pd`"):
+        check_script(draft, None, str(tmp_path))
+    draft.write_text("def run():\n    return {'a': 1}\n")
+    assert check_script(draft, None, str(tmp_path)) == []
+    scoped = (
+        "X = 1\n\n\ndef f(v):\n    global Y\n    Y = v\n    return [X + Y + q for q in range(v)]\n"
+        "\n\nclass C:\n    a = missing\n\n    def m(self):\n        return C, self.a, __file__\n"
+    )
+    assert symtable_undefined(scoped) == [(11, "missing")]

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..jsonsafe import to_float
 from ..store.entities import MetricPoint, Run, RunStatus
-from ..store.store import Store
 
 if TYPE_CHECKING:
     from ..snapshots.storage import SnapshotJob
+    from ..store.store import Store
 
 #: How often buffered metrics are flushed and heartbeats written while a run is open.
 FLUSH_INTERVAL = 2.0
@@ -36,6 +36,7 @@ MAX_BUFFER = 100_000
 
 _store: Store | None = None
 _store_lock = threading.Lock()
+_store_opened = threading.Event()
 _stack: list[ActiveRun] = []
 _stack_lock = threading.RLock()
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mltrack")
@@ -54,16 +55,143 @@ def get_store() -> Store:
     global _store
     with _store_lock:
         if _store is None:
+            from ..store.store import Store
+
             _store = Store()
+            _store_opened.set()
         return _store
+
+
+def opened_store() -> Store | None:
+    """The store if it is open already, else ``None``: for callers on a cell's path that can
+    wait for it off that path (the execution log's writes) rather than open it there."""
+    return _store
+
+
+def wait_for_store(timeout: float) -> Store:
+    """The store, from a background thread: once :func:`warm_up` or a cell has opened it,
+    or opened here after ``timeout`` seconds (a thread opening it while a cell runs would
+    slow the cell down, see :func:`warm_up`)."""
+    _store_opened.wait(timeout)
+    return get_store()
 
 
 def set_store(url: str | Store | None) -> Store:
     """Record into another store (``%mltrack store URL``); ``None`` re-resolves the default."""
     global _store
+    from ..store.store import Store
+
     with _store_lock:
         _store = url if isinstance(url, Store) else Store(url)
+        _store_opened.set()
         return _store
+
+
+#: Modules of this package a tracked cell imports on first use (lazily, so that ``%load_ext``
+#: does not wait for them): :func:`warm_up` loads them in the kernel's idle time instead.
+#: They import only the standard library and this package.
+CELL_MODULES = (
+    "jupyter_mltrack.capture.results",
+    "jupyter_mltrack.autolog._session",
+    "jupyter_mltrack.autolog.sklearn",
+)
+
+
+def warm_up(cwd: str) -> None:
+    """Do ahead what the first tracked cell would otherwise wait for (``%load_ext`` calls
+    this, then returns): open the store (importing SQLAlchemy, checking the schema, looking
+    the notebook's experiment up), load the modules a tracked cell uses, then scan the
+    environment and git state.
+
+    In a kernel this runs on the kernel's own event loop, one step per turn, once the
+    ``%load_ext`` cell has replied: in the time the kernel would sit idle waiting for the
+    next cell, and never alongside a cell. Work done by a thread while a cell runs would
+    compete with the cell for the GIL, and a cell that hands the GIL back and forth (imports
+    reading files, a fit in compiled code) can lose several times that work's own time
+    waiting for it. A step not done yet when a cell needs it is done by the cell, as before
+    (``get_store`` opens the store on first use). Without a running event loop (a script,
+    terminal IPython) the tracking worker does it. An error is reported by whichever call
+    needs the store next, as before.
+    """
+
+    def open_store() -> None:
+        from .kernelinfo import notebook_path
+
+        with contextlib.suppress(Exception):
+            get_store().warm_up(default_experiment(notebook_path()))
+        _ensure_worker()  # the heartbeat thread: a run would start it
+
+    def load_modules() -> None:
+        import importlib
+
+        for module in CELL_MODULES:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
+
+    steps = [open_store, load_modules, warm_snapshots_now, lambda: _context.collect(cwd)]
+    try:
+        import asyncio
+
+        loop: Any = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None:
+        for step in steps:
+            _submit(step)
+        return
+
+    def run_next() -> None:
+        step = steps.pop(0)
+        with contextlib.suppress(Exception):
+            step()
+        if steps:
+            loop.call_soon(run_next)
+
+    loop.call_soon(run_next)
+
+
+_snapshots_warm = False
+
+
+def after_cell() -> None:
+    """After every cell (the magics' post-run hook), when the kernel is next idle (see
+    :func:`warm_up`): load the snapshot code once numpy is loaded (it needs numpy, which a
+    kernel that never loads it must not be made to import), and scan the environment again
+    if the cell loaded modules. A tracked cell that starts then finds both done, instead of
+    a background scan of the new packages competing with it for the GIL. Costs a flag and
+    two length checks when there is nothing to do."""
+    snapshots = not _snapshots_warm and "numpy" in sys.modules
+    scanned = _context._scanned
+    rescan = scanned is not None and scanned[0] != len(sys.modules)
+    if not (snapshots or rescan):
+        return
+    cwd = os.getcwd()
+
+    def idle() -> None:
+        if snapshots:
+            warm_snapshots_now()
+        if rescan and not _context.covers_now():
+            _context.collect(cwd)
+
+    try:
+        import asyncio
+
+        asyncio.get_running_loop().call_soon(idle)
+    except RuntimeError:
+        if snapshots:
+            _submit(warm_snapshots_now)
+
+
+def warm_snapshots_now() -> None:
+    """Load the snapshot code now (see :func:`after_cell`)."""
+    global _snapshots_warm
+    if _snapshots_warm or "numpy" not in sys.modules:
+        return
+    _snapshots_warm = True
+    from . import data
+
+    with contextlib.suppress(Exception):
+        data.warm_up()
 
 
 def _submit(fn: Any, *args: Any) -> Future[Any]:
@@ -72,6 +200,14 @@ def _submit(fn: Any, *args: Any) -> Future[Any]:
         _pending[:] = [f for f in _pending if not f.done()]
         _pending.append(fut)
     return fut
+
+
+def track_pending(fut: Future[Any]) -> None:
+    """Have :func:`wait_pending` (and the exit handler) wait for ``fut`` too: background
+    writes made by other threads of the package (the execution log's queued records)."""
+    with _stack_lock:
+        _pending[:] = [f for f in _pending if not f.done()]
+        _pending.append(fut)
 
 
 def wait_pending(timeout: float | None = 30.0) -> None:
@@ -86,11 +222,15 @@ def wait_pending(timeout: float | None = 30.0) -> None:
 class _Context:
     """Environment and git state, refreshed by the background worker.
 
-    Collecting them costs a subprocess or two and a scan of installed distributions, far more
-    than the 5 ms a tracked cell may add. So the worker refreshes them (at most once per
-    ``REFRESH`` seconds, when a run starts) and a finishing run records the latest completed
-    state in its final transaction: at most about a second old, never on the critical path.
-    Only the very first run of a process waits for it.
+    Collecting them costs a git subprocess or two and a look-up of the imported packages'
+    versions, more than the 5 ms a tracked cell may add. So the worker refreshes them when a
+    run starts (at most once per ``REFRESH`` seconds, or at once when modules were imported
+    since the last scan) and when a run ends having imported modules, and the finishing run
+    records the latest state in its final transaction (git's at most about a second old). A
+    run that ends before the scan covering its modules is done (the first run of a kernel, a
+    run that imported packages) is recorded as ended once that scan is done, by the
+    finishing thread (as a run waiting for its snapshots is): the cell never waits for it,
+    and the run still gets its whole environment.
     """
 
     REFRESH = 1.0
@@ -98,44 +238,86 @@ class _Context:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._state: tuple[Any, Any] | None = None
+        #: ``len(sys.modules)`` and the top-level module names when the scan behind
+        #: ``_state`` started: the state is stale once a new top-level module is loaded.
+        self._scanned: tuple[int, frozenset[str]] | None = None
         self._at = 0.0
         self._future: Future[Any] | None = None
+        #: ``len(sys.modules)`` when ``_future`` was requested.
+        self._future_modules = -1
         self._env_ids: dict[tuple[int, str], int] = {}
 
-    def request(self, cwd: str) -> None:
-        with self._lock:
-            if self._future is not None and not self._future.done():
-                return
-            if self._state is not None and time.monotonic() - self._at < self.REFRESH:
-                return
-            self._future = _submit(self._collect, cwd)
+    def _covers(self, scanned: tuple[int, frozenset[str]] | None) -> bool:
+        """Whether a scan of ``scanned`` modules saw every package loaded now. New modules
+        of known packages (a library's lazy submodules, this package's own) change
+        nothing; the comparison of names runs only when the count of modules changed."""
+        if scanned is None:
+            return False
+        count, tops = scanned
+        return count == len(sys.modules) or _top_level_names() <= tops
 
-    def _collect(self, cwd: str) -> None:
+    def request(self, cwd: str, *, now: bool = False) -> Future[Any] | None:
+        """Have the worker scan unless a scan under way or done covers the packages loaded
+        now (and, without ``now``, is under ``REFRESH`` seconds old). Returns the scan under
+        way that a run ending now must wait for (``None``: the last completed one will do)."""
+        modules = len(sys.modules)
+        with self._lock:
+            future, scanned, state = self._future, self._scanned, self._state
+            pending = future is not None and not future.done()
+            fresh = time.monotonic() - self._at < self.REFRESH
+            covered = state is not None and self._covers(scanned)
+            if covered and (fresh or now or pending):  # (a refresh is under way already)
+                return None
+            if pending and self._future_modules == modules:
+                return future
+            self._future_modules = modules
+            self._future = _submit(self.collect, cwd)
+            return self._future if not covered else None
+
+    def covers_now(self) -> bool:
+        """Whether the last completed scan saw every package loaded now."""
+        with self._lock:
+            return self._state is not None and self._covers(self._scanned)
+
+    def collect(self, cwd: str) -> None:
+        """Scan now, in this thread (the worker's, or the kernel's own when idle)."""
         from .environment import current_environment, git_state
 
+        scanned = (len(sys.modules), _top_level_names())
         state = (current_environment(), git_state(cwd))
+        # record the environment here rather than in the finishing run's thread (the cell's)
+        store = _store
+        if store is not None:
+            with contextlib.suppress(Exception):
+                self._environment_id(store, state[0])
         with self._lock:
-            self._state, self._at = state, time.monotonic()
+            self._state, self._at, self._scanned = state, time.monotonic(), scanned
 
-    def for_run(self, store: Store) -> dict[str, Any]:
-        """``finish_run`` keyword arguments describing where the run executed."""
-        with self._lock:
-            state, future = self._state, self._future
-        if state is None and future is not None:
-            try:
-                future.result(timeout=30)
-            except Exception:
-                return {}
-            with self._lock:
-                state = self._state
-        if state is None:
-            return {}
-        env, git = state
+    def _environment_id(self, store: Store, env: Any) -> int:
+        """The id of ``env`` in ``store``, stored once per store and digest."""
         key = (id(store), env.digest)
         env_id = self._env_ids.get(key)
         if env_id is None:
             env_id = self._env_ids[key] = store.put_environment(env)
+        return env_id
+
+    def for_run(self, store: Store, scan: Future[Any] | None = None) -> dict[str, Any]:
+        """``finish_run`` keyword arguments describing where the run executed: the latest
+        state, after ``scan`` (waited for: call it off the cell's path when it is not done)."""
+        if scan is not None:
+            with contextlib.suppress(Exception):
+                scan.result(timeout=30)
+        with self._lock:
+            state = self._state
+        if state is None:
+            return {}
+        env, git = state
+        env_id = self._environment_id(store, env)
         return {"environment_id": env_id, "git_commit": git.commit, "git_dirty": git.dirty}
+
+
+def _top_level_names() -> frozenset[str]:
+    return frozenset(name.partition(".")[0] for name in list(sys.modules))
 
 
 _context = _Context()
@@ -164,6 +346,11 @@ class ActiveRun:
         #: Snapshots of the data the run read and wrote: the run is recorded as ended only
         #: once they are durable.
         self.data_jobs: list[SnapshotJob] = []
+        #: Where the run started (its git state is read there, see ``_Context``).
+        self.cwd = os.getcwd()
+        #: The autolog session recording into this run (ended, restoring its patches, when
+        #: the run ends).
+        self.autolog: Any = None
 
     @property
     def id(self) -> str:
@@ -245,10 +432,18 @@ class ActiveRun:
             self.ended = True
             if self in _stack:
                 _stack.remove(self)
+        if self.autolog is not None:  # never raises; what it buffered is written below
+            self.autolog.end()
         self.status = RunStatus(status)
         self.end_time = time.time()
         metrics, params = self._take()
-        context = _context.for_run(self.store)
+        # the environment and git state, unless the scan covering the modules loaded now is
+        # under way (the kernel's first run, or modules were imported since the last scan):
+        # then the finishing thread waits for it, not the cell, and the run ends with it
+        scan = _context.request(self.cwd, now=True)
+        if scan is not None and scan.done():
+            scan = None
+        context = _context.for_run(self.store) if scan is None else None
         pending = [job for job in self.data_jobs if not job.done()]
 
         def write() -> None:
@@ -257,6 +452,7 @@ class ActiveRun:
                     job.wait()
                 except Exception as exc:  # the run still ends; its data entry says why
                     print(f"mltrack: run #{self.number}: {exc}", file=sys.stderr)
+            where = context if context is not None else _context.for_run(self.store, scan)
             self.store.finish_run(
                 self.id,
                 self.status,
@@ -265,14 +461,15 @@ class ActiveRun:
                 outputs=outputs,
                 error=error,
                 end_time=self.end_time,
-                **context,
+                **where,
             )
 
-        if not pending:
+        if not pending and context is not None:
             write()
             return
         # The cell returns now; the run is recorded as ended once its snapshots are
-        # durable (heartbeats continue meanwhile, so no reaper takes it for dead).
+        # durable and its environment known (heartbeats continue meanwhile, so no reaper
+        # takes it for dead).
         with _stack_lock:
             _finishing.append(self)
 
@@ -364,7 +561,11 @@ def start_run(
     active = ActiveRun(run, st)
     with _stack_lock:
         _stack.append(active)
-    _context.request(os.getcwd())
+    if source == "api":  # %%track cells (and reproduced pipelines) begin their own session
+        from ..autolog import begin_for_run
+
+        active.autolog = begin_for_run(active)  # None unless mltrack.autolog() was called
+    _context.request(active.cwd)
     _ensure_worker()
     return active
 

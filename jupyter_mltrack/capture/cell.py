@@ -82,6 +82,13 @@ class TrackedCell:
             self.files = FileAccess(ignore=[home] if home is not None else []).__enter__()
         self.recorder = OutputRecorder(shell, max_bytes=magics.max_output_bytes)
         self.recorder.__enter__()
+        # Last, so that a failure above (the cell then runs untracked) leaves nothing patched;
+        # the run ends the session too (run.end), whatever path finish() takes.
+        self.autolog = None
+        if magics.autolog and not args.no_autolog:
+            from ..autolog import begin
+
+            self.autolog = self.run.autolog = begin(self.run, shell.user_ns)
 
     def _snapshot_inputs(self) -> None:
         """Snapshot the datasets the cell reads (and ``--snapshot`` names that exist), now,
@@ -125,6 +132,12 @@ class TrackedCell:
             if status is RunStatus.FINISHED and value is not None:
                 self._result_metrics(run, value)
                 self._record_result(recorder, value, getattr(result, "execution_count", None))
+            if self.analysis is not None:  # what `mltrack reproduce` compares (never raises)
+                from .results import record_cell
+
+                record_cell(run, self.analysis.bound, ns)
+            if self.autolog is not None:  # restores its patches; params after the cell's
+                self.autolog.end()
             run.in_cell = False
             run.end(status, outputs=recorder.finalize(), error=error)
             if self.magics.run_card and not self.args.no_card:

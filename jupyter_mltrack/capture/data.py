@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store.entities import Snapshot
-from ..store.store import Store
 
 if TYPE_CHECKING:
     from ..snapshots.storage import SnapshotJob, Snapshotter
+    from ..store.store import Store
 
 _snapshotters: dict[int, Snapshotter] = {}
 _lock = threading.Lock()
@@ -42,6 +42,19 @@ def snapshotter(store: Store | None = None) -> Snapshotter:
         if found is None or found.store is not st:
             found = _snapshotters[id(st)] = Snapshotter(st)
         return found
+
+
+def warm_up() -> bool:
+    """Load the snapshot code (and make the store's snapshotter) ahead of the first tracked
+    cell, which would otherwise import it while the user waits (tens of milliseconds). Only
+    once numpy is loaded: that code needs numpy, and a kernel that never loads it must not
+    be made to. Returns whether it ran; called from the tracking worker."""
+    if "numpy" not in sys.modules:
+        return False
+    from .api import get_store
+
+    snapshotter(get_store()).start()
+    return True
 
 
 def wait_for_snapshots(timeout: float | None = None) -> None:

@@ -7,8 +7,10 @@ called from the background worker in :mod:`.api`, never on the cell's critical p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -19,10 +21,76 @@ from pathlib import Path
 
 from ..store.entities import Environment
 
+#: Where the module -> distribution map is kept between kernels (see ``_module_to_distributions``).
+CACHE_ENV = "MLTRACK_CACHE_DIR"
+#: Map files kept (one per interpreter and ``sys.path``); the oldest beyond this are removed.
+CACHE_FILES = 16
+
+
+def _cache_dir() -> Path:
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "jupyter_mltrack"
+
+
+def _path_key() -> str:
+    """What the installed distributions depend on: the interpreter, the ``sys.path``
+    entries, and the modification time of those that hold installed packages
+    (``site-packages``, ``dist-packages``). Installing, upgrading or removing a distribution
+    adds or removes a ``*.dist-info`` folder (or a ``.pth`` file) there, which changes the
+    folder's time, so the key changes with it. Other entries (the notebook's folder, a
+    checkout on ``PYTHONPATH``) count by name only: their times change with every file
+    saved in them, and a distribution installed into one of them is the rare case this
+    cache can miss (``MLTRACK_CACHE_DIR`` pointing at an empty folder clears it). The
+    working directory, which IPython puts on the path, does not count at all: each
+    notebook folder would have its own cache."""
+    cwd = os.path.abspath(os.curdir)
+    entries: list[tuple[str, int | None]] = []
+    for entry in sys.path:
+        path = os.path.abspath(entry or os.curdir)
+        if path == cwd:
+            continue
+        mtime = None
+        if os.path.basename(path) in ("site-packages", "dist-packages"):
+            with contextlib.suppress(OSError):
+                mtime = os.stat(path).st_mtime_ns
+        entries.append((path, mtime))
+    body = json.dumps([sys.executable, sys.version, entries])
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
 
 @lru_cache(maxsize=1)
 def _module_to_distributions() -> dict[str, list[str]]:
-    return metadata.packages_distributions()
+    """Top-level module -> distributions, as ``packages_distributions`` gives it.
+
+    That call reads the file list of every installed distribution (about 0.15 s with a few
+    hundred installed), which each kernel's first run would pay in its background thread,
+    competing with the user's cells for the GIL. So the answer is kept in a file keyed by
+    :func:`_path_key` and read back (a millisecond) while nothing was installed or removed.
+    A cache that cannot be read or written is simply not used."""
+    key = _path_key()
+    folder = _cache_dir()
+    path = folder / f"distributions-{key}.json"
+    try:
+        found = json.loads(path.read_text())
+        if isinstance(found, dict):
+            return found
+    except (OSError, ValueError):
+        pass
+    mapping = metadata.packages_distributions()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(mapping))
+        os.replace(tmp, path)  # readers see the whole file or none
+        old = sorted(folder.glob("distributions-*.json"), key=lambda p: p.stat().st_mtime)
+        for stale in old[:-CACHE_FILES]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return mapping
 
 
 @lru_cache(maxsize=4096)

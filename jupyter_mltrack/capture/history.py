@@ -13,7 +13,10 @@ which top-level statement, and per statement what only the running kernel can se
 * ``types``: the type of each object a method is called on (for effect specs: ``df.head()``
   reads, ``lst.append()`` writes);
 * ``files``: files opened for reading and writing (by resolved path), from an audit hook;
-* ``rng``: the global RNGs (``random``, numpy's) it consumed or reseeded;
+* ``rng``: the global RNGs (``random``, numpy's) it consumed or reseeded; ``rng_state``:
+  for a stream no statement of the session reseeded (``np.random.seed(0)``), its whole state
+  before the statement drew, so that an export can start a script's draw where the
+  kernel's started (see :func:`rng_state_fact`);
 * ``cwd`` / ``path`` / ``env``: the working directory, ``sys.path`` and environment
   variables it changed; ``names``: for a star import, the names it bound.
 
@@ -29,9 +32,11 @@ ran. The overhead is measured in ``make bench`` (benchmark 5).
 from __future__ import annotations
 
 import ast
+import base64
 import contextlib
 import ctypes
 import os
+import struct
 import sys
 import threading
 import time
@@ -80,8 +85,13 @@ class ExecutionLog:
         self._warned = False
         #: numpy's normal-draw cache as the last cell left it (see ``_Record._gauss_drawn``).
         self.gauss: Any = None
+        #: Global RNG streams a statement reseeded (``np.random.seed(0)``): from then on a
+        #: draw's state is not kept, the export replays the stream from the seed.
+        self.rng_seeded: set[str] = set()
         #: The write of the last cell's record, while it is under way.
         self._writing: Future[Any] | None = None
+        #: The last record handed to the writer because the store was not open yet.
+        self._queued: Future[Any] | None = None
 
     # hooks ----------------------------------------------------------------------------------
 
@@ -174,7 +184,18 @@ class ExecutionLog:
         insert and a commit take a fifth of a millisecond, less than handing them to a
         thread costs (which runs only when the main thread lets go of the GIL). On a server
         database, in a thread of its own (a round trip, kept off the cell's reply), waited
-        for when the next cell starts (:meth:`settle`)."""
+        for when the next cell starts (:meth:`settle`).
+
+        While the store is not open yet (``%load_ext`` leaves opening it to the kernel's idle
+        time, see ``api.warm_up``: the record of the ``%load_ext`` cell itself), the record
+        goes to that thread too, to be written once the store is open, without this cell or
+        the next waiting for it (nor do later records overtake it); ``api.wait_pending`` (an
+        export, exit) waits for it."""
+        queued = self._queued
+        if store is None or (queued is not None and not queued.done()):
+            self._queued = _writer.submit(self._write_queued, store, rows)
+            api.track_pending(self._queued)
+            return
         if store.engine.dialect.name == "sqlite":
             self._write_now(store, rows)
         else:
@@ -188,16 +209,27 @@ class ExecutionLog:
             with contextlib.suppress(Exception):
                 writing.result(timeout=timeout)
 
+    def _write_queued(self, store: Any, rows: list[dict[str, Any]]) -> None:
+        """Write a record made before the store was open (see ``_write``)."""
+        try:
+            store = store if store is not None else api.wait_for_store(5.0)
+        except Exception as exc:  # reported as the other failed writes are
+            self._warn(exc)
+            return
+        self._write_now(store, rows)
+
     def _write_now(self, store: Any, rows: list[dict[str, Any]]) -> None:
         try:
             store.add_executions(rows)
         except Exception as exc:  # a log that cannot be written must not break the cell
-            if not self._warned:
-                self._warned = True
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                print(
-                    f"mltrack: the execution log is not being recorded ({first})", file=sys.stderr
-                )
+            self._warn(exc)
+
+    def _warn(self, exc: BaseException) -> None:
+        """Say once per session that the log is not being recorded, and why."""
+        if not self._warned:
+            self._warned = True
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"mltrack: the execution log is not being recorded ({first})", file=sys.stderr)
 
     def note_run(self, run_id: str) -> None:
         """The tracked cell now running recorded run ``run_id``."""
@@ -251,14 +283,19 @@ class _Record:
         self._after: _State | None = None
         #: numpy's generator words when the first statement started (``_gauss_drawn``).
         self._numpy_first: Any = None
+        #: The raw states of the unseeded global RNGs before each statement that may call
+        #: code (a copy of about 2.5 kB each, ~1 µs): kept in the record only for those that
+        #: drew (see :func:`rng_state_fact`).
+        self._rng_raw: dict[int, dict[str, Any]] = {}
         # as the previous cell left it (nothing draws between cells)
         self._gauss = log.gauss if log.gauss is not None else _numpy_gauss()
         shell = log.shell
         self.cell_id = current_cell_id(shell)
         #: The store the cell started with: its run is there, and so is the session so far.
         #: A cell that switches store (``mltrack.set_store``) is still logged here; the
-        #: cells after it, in the new one.
-        self.store = api.get_store()
+        #: cells after it, in the new one. ``None`` while the store is not open yet (see
+        #: ``_write``).
+        self.store = api.opened_store()
         self.execution_count = getattr(shell, "execution_count", None)
 
     # the AST transformer --------------------------------------------------------------------
@@ -346,6 +383,10 @@ class _Record:
         if receivers:
             fact["receivers"] = receivers
         self._before = self._after or _State.now()
+        if stmt.may_call:
+            raw = _rng_raw(self.log.rng_seeded)
+            if raw:
+                self._rng_raw[i] = raw
         if self._numpy_first is None:
             self._numpy_first = self._before.rng.get("numpy")
         self._after = None
@@ -369,6 +410,9 @@ class _Record:
         changed = [k for k in after.rng if k in before.rng and after.rng[k] != before.rng[k]]
         if changed:
             fact["rng"] = changed
+            self._keep_rng_state(i, fact)
+            if "rng-seed" in stmt.effects:
+                self.log.rng_seeded.update(changed)
         if after.cwd != before.cwd:
             fact["cwd"] = after.cwd
         if after.path != before.path:
@@ -382,6 +426,19 @@ class _Record:
             fact["branches"] = [
                 key for key, name in self.branches[i] if ns.pop(name, None) is not None
             ]
+
+    def _keep_rng_state(self, i: int, fact: dict[str, Any]) -> None:
+        """Put the state the streams statement ``i`` drew from had before it in its fact."""
+        raw = self._rng_raw.get(i)
+        if not raw:
+            return
+        kept = fact.get("rng_state", {})
+        for stream in fact.get("rng", ()):
+            if stream in raw and stream not in kept:
+                with contextlib.suppress(Exception):
+                    kept[stream] = rng_state_fact(stream, raw[stream])
+        if kept:
+            fact["rng_state"] = kept
 
     def _gauss_drawn(self) -> None:
         """numpy's legacy generator caches every second normal draw: taking the cached one
@@ -402,6 +459,7 @@ class _Record:
             stmt = self.statements[fact["i"]]
             if stmt.calls and "numpy" not in fact.get("rng", ()):
                 fact.setdefault("rng", []).append("numpy")
+                self._keep_rng_state(fact["i"], fact)
 
     def file_opened(self, path: str, writing: bool) -> None:
         if threading.get_ident() != self.thread or not self.facts:
@@ -424,6 +482,7 @@ class _Record:
                 self._close(self.current, ok=error is None)
         with contextlib.suppress(Exception):
             self._gauss_drawn()
+        self._rng_raw = {}
         failed_at = self.current if error is not None and self.current >= 0 else None
         return {
             "session_id": self.log.session_id,
@@ -590,6 +649,91 @@ def _numpy_words(np: Any) -> Any:
     address = _mt_state[1]
     key = (ctypes.c_uint32 * 624).from_address(address)
     return (ctypes.c_int.from_address(address + 624 * 4).value, key[0], key[311], key[623])
+
+
+def _rng_raw(seeded: set[str]) -> dict[str, Any]:
+    """The raw states of the global RNGs no statement reseeded, copied from their C structs
+    (``random``'s Mersenne Twister and ``gauss_next``; numpy's legacy MT19937 with its
+    normal-draw cache): about a microsecond, where ``get_state()`` takes 35. Empty for those
+    that cannot be read in place (another interpreter, another bit generator)."""
+    out: dict[str, Any] = {}
+    if "random" not in seeded:
+        rnd = sys.modules.get("random")
+        inst = getattr(rnd, "_inst", None)
+        if inst is not None and _readable_random.get(id(inst)) is not None:
+            raw = ctypes.string_at(id(inst) + _RANDOM_INDEX, 4 + 624 * 4)
+            out["random"] = (raw, inst.gauss_next)
+    if "numpy" not in seeded and sys.modules.get("numpy") is not None:
+        with contextlib.suppress(Exception):
+            np = sys.modules["numpy"]
+            rand = np.random.mtrand._rand
+            if _mt_state[0] is rand._bit_generator and _numpy_gauss_at(np) is not None:
+                address = id(rand) + _numpy_gauss_at(np)  # type: ignore[operator]
+                gauss = (
+                    ctypes.c_int.from_address(address - 8).value,
+                    ctypes.c_double.from_address(address).value,
+                )
+                out["numpy"] = (ctypes.string_at(_mt_state[1], 624 * 4 + 4), gauss)
+    return out
+
+
+def rng_state_fact(stream: str, raw: Any) -> dict[str, Any]:
+    """A raw state from :func:`_rng_raw` as the log stores it: the 624 Mersenne Twister
+    words little-endian in base64, with the position and the cached normal draw (what
+    ``np.random.set_state`` and ``random.setstate`` take back)."""
+    data, cache = raw
+    if stream == "numpy":
+        words, pos = data[: 624 * 4], struct.unpack("=i", data[624 * 4 :])[0]
+    else:
+        pos, words = struct.unpack("=i", data[:4])[0], data[4:]
+    little = struct.pack("<624I", *struct.unpack("=624I", words))
+    out: dict[str, Any] = {"key": base64.b64encode(little).decode(), "pos": pos}
+    if stream == "numpy":
+        out["has_gauss"], out["gauss"] = cache
+    else:
+        out["gauss_next"] = cache
+    return out
+
+
+#: Where numpy's ``RandomState`` keeps its cached normal draw (``double gauss``, after
+#: ``int has_gauss``), found once on a probe instance: ``None`` if not found.
+_gauss_offset: list[Any] = []
+
+
+def _numpy_gauss_at(np: Any) -> int | None:
+    """The offset of ``gauss`` in the legacy generator's object (``aug_bitgen_t``), found
+    once by drawing normals on two probe generators and looking for the cached value in
+    their memory, then checked (``has_gauss`` 8 bytes before it, 1 then 0)."""
+    if not _gauss_offset:
+        try:
+            _gauss_offset.append(_find_gauss_offset(np))
+        except Exception:
+            _gauss_offset.append(None)
+    return _gauss_offset[0]
+
+
+def _find_gauss_offset(np: Any) -> int | None:
+    cls = np.random.RandomState
+    if type(np.random.mtrand._rand) is not cls:
+        return None
+    probes = [cls(n) for n in (0, 1)]
+    found: set[int] = set()
+    for probe in probes:
+        probe.standard_normal()  # draws two, caches one: has_gauss 1
+        state = probe.get_state(legacy=False)
+        found.add(
+            ctypes.string_at(id(probe), cls.__basicsize__).find(struct.pack("=d", state["gauss"]))
+        )
+    if len(found) != 1 or min(found) < 8:
+        return None
+    (at,) = found
+    for probe in probes:
+        if ctypes.c_int.from_address(id(probe) + at - 8).value != 1:
+            return None
+        probe.standard_normal()  # takes the cached one: has_gauss 0
+        if ctypes.c_int.from_address(id(probe) + at - 8).value != 0:
+            return None
+    return at
 
 
 def _numpy_gauss() -> Any:

@@ -9,6 +9,7 @@ recorded). Options are parsed with ``magic_arguments`` from the ``%%track`` line
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -49,6 +50,12 @@ class TrackMagics(Magics, Configurable):
     )
     max_output_bytes = Int(
         MAX_OUTPUT_BYTES, config=True, help="Largest single output stored, in bytes."
+    )
+    autolog = Bool(
+        True,
+        config=True,
+        help="Record the params, scores and training curves of scikit-learn, XGBoost and "
+        "LightGBM calls in tracked cells (%%track --no-autolog turns it off for one cell).",
     )
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -94,6 +101,11 @@ class TrackMagics(Magics, Configurable):
         help="Tag the run (TAG or KEY=VALUE).",
     )
     @argument("--no-card", action="store_true", help="Do not show the run card.")
+    @argument(
+        "--no-autolog",
+        action="store_true",
+        help="Do not record params and metrics from scikit-learn, XGBoost and LightGBM calls.",
+    )
     @argument(
         "--no-snapshot",
         action="store_true",
@@ -164,6 +176,7 @@ class TrackMagics(Magics, Configurable):
         self._cells.append(cell)
 
     def post_run_cell(self, result: Any) -> None:
+        api.after_cell()  # idle-time work the next tracked cell would otherwise wait for
         info = getattr(result, "info", None)
         for cell in reversed(self._cells):
             if cell.info is info:
@@ -364,6 +377,9 @@ def load_ipython_extension(ipython: Any) -> None:
     FileAccess.install()
     if new:
         log.adopt_running_cell()
+    # open the store, load the snapshot code and scan the environment in the background
+    # now, so that neither this cell nor the first tracked one waits for them
+    api.warm_up(os.getcwd())
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..store.entities import Run
-from ..store.store import Store
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is not loaded by %load_ext
+    from ..store.store import Store
 from .outputs import RUN_CARD_MIME
 
 _LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "rmse")

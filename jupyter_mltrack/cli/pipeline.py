@@ -54,11 +54,14 @@ def add_parsers(
 
     rep = commands.add_parser(
         "reproduce",
-        help="export a run, re-run it in a fresh process and compare its metrics",
+        help="export a run, re-run it in a fresh process and compare what it produces",
         description="Export RUN as a pipeline, run it with a fresh Python in the folder the"
-        " notebook's kernel started in, and print each metric: original, reproduced, and"
-        " whether they are equal within the tolerances. The pipeline's run is recorded as a"
-        " child of RUN. Exit status 1 when a metric differs or is missing.",
+        " notebook's kernel started in, and compare with what RUN recorded: its metrics, the"
+        " values its cell bound (numbers, strings, arrays, frames: within the tolerances when"
+        " small enough to have been kept, else exactly by digest) and the text the cell"
+        " printed and displayed (modulo durations, progress bars and memory addresses). The"
+        " pipeline's run is recorded as a child of RUN. Exit status 1 when anything differs,"
+        " is missing, or there is nothing to compare.",
         parents=[store_opt, json_opt],
     )
     rep.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run number")
@@ -74,7 +77,7 @@ def add_parsers(
         type=_tolerance,
         default=None,
         metavar="X",
-        help="relative tolerance (default 1e-6)",
+        help="relative tolerance of metrics, values and numbers in text (default 1e-6)",
     )
     rep.add_argument(
         "--atol",
@@ -151,36 +154,80 @@ def cmd_reproduce(store: Store, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def reproduce_report(result: Any) -> str:
+    """The human report of ``mltrack reproduce``: a table per kind of thing compared
+    (metrics, values, text outputs), what was compared, and the verdict naming what differs."""
     rows = [
         [
             c.name,
             "-" if c.original is None else repr(c.original),
             "-" if c.reproduced is None else repr(c.reproduced),
-            "yes" if c.equal else "NO",
+            f"- ({c.skipped})" if c.skipped else "yes" if c.equal else "NO",
         ]
         for c in result.checks
     ]
     parts = []
     if rows:
         parts.append(table(["metric", "original", "reproduced", "equal"], rows))
-    else:
-        parts.append("the run recorded no metrics: nothing to compare")
+    if result.values:
+        parts.append(
+            table(
+                ["value", "kind", "compared", "equal", "detail"],
+                [[v.name, v.kind, v.how, _equal_word(v.equal), v.detail] for v in result.values],
+            )
+        )
+    if result.texts:
+        parts.append(
+            table(
+                ["output", "equal", "detail"],
+                [[t.name, _equal_word(t.equal), t.detail] for t in result.texts],
+            )
+        )
+    parts.extend(result.notes)
+    if result.returncode == 0:
+        parts.append(_compared_line(result))
     if result.returncode != 0:
         parts.append(f"pipeline.py failed (exit status {result.returncode}):")
     elif not result.ok and result.stderr.strip():
         parts.append("pipeline.py said:")
     if not result.ok:
         parts.extend("  " + line for line in result.stderr.rstrip().splitlines()[-20:])
-    failed = sum(not c.equal for c in result.checks)
-    verdict = (
-        "reproduced"
-        if result.ok
-        else f"NOT reproduced: {_plural(failed, 'metric')} differ"
-        if result.returncode == 0
-        else "NOT reproduced"
-    )
+    differences = result.differences
+    failed = sum(not c.equal and not c.skipped for c in result.checks)
+    if result.ok:
+        verdict = "reproduced"
+    elif result.returncode != 0:
+        verdict = "NOT reproduced"
+    elif not differences:
+        verdict = "NOT reproduced: nothing to compare"
+    else:
+        what = [f"{_plural(failed, 'metric')} differ"] if failed else []
+        others = [d for d in differences if not d.startswith("metric ")]
+        if others:
+            what.append(", ".join(others) + (" differs" if len(others) == 1 else " differ"))
+        verdict = "NOT reproduced: " + "; ".join(what)
     where = f"pipeline in {result.export.directory}, {result.duration:.1f} s"
     if result.pipeline_run_id:
         where += f"; recorded as run {result.pipeline_run_id[:8]}"
     parts.append(f"{verdict} ({where})")
     return "\n".join(parts)
+
+
+def _equal_word(equal: bool | None) -> str:
+    return "-" if equal is None else "yes" if equal else "NO"
+
+
+def _compared_line(result: Any) -> str:
+    """``compared: 2 metrics, 3 values (t0 not: a clock reading), stdout, result``."""
+    what = []
+    counts = result.compared
+    if counts["metrics"]:
+        what.append(_plural(counts["metrics"], "metric"))
+    if counts["values"]:
+        what.append(_plural(counts["values"], "value"))
+    what.extend(t.name for t in result.texts if t.equal is not None)
+    skipped = [f"metric {c.name} ({c.skipped})" for c in result.checks if c.skipped]
+    skipped += [f"{v.name} ({v.detail})" for v in result.values if v.equal is None]
+    line = "compared: " + (", ".join(what) or "nothing (no metric, value or text output)")
+    if skipped:
+        line += "; not compared: " + ", ".join(skipped)
+    return line

@@ -11,7 +11,10 @@ Layout of the generated ``pipeline.py``:
   defined in cells keep reading globals late and ``global`` statements keep working;
 * ``run(**params) -> dict``: applies the parameters, runs the sections in order and returns
   the targets by name (for a run: its metrics and named outputs);
-* a ``__main__`` block: ``--NAME VALUE`` for each parameter, defaults from ``params.yaml``.
+* a ``__main__`` block: ``--NAME VALUE`` for each parameter, defaults from ``params.yaml``;
+* where the slice draws from a global RNG the notebook never seeded, ``restore_rng(n)``
+  before that statement: it puts the generator in the state the kernel's had (entry ``n``
+  of ``rng_state.json``, beside the script), so the script draws the kernel's values.
 
 Nothing runs at import. ``mltrack`` in the notebook's code is a small recorder: it collects
 the metrics the run logs (what ``run()`` returns) and, when jupyter_mltrack is installed and
@@ -24,12 +27,13 @@ import ast
 import json
 import keyword
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .slicer import Step, cell_label
+from .script_imports import _import_block, _names_used, _split_imports, _tracker_aliases
+from .script_runtime import _MAIN, _RESTORE_RNG, _RUN, _TRACKER
+from .steps import Step, cell_label
 
 HEADER = '''"""{title}
 
@@ -66,6 +70,12 @@ class RunTarget:
     outputs: list[str] = field(default_factory=list)
     #: The run's number in its experiment, as the sidebar and ``mltrack runs`` show it.
     number: int | None = None
+    #: The cell's last expression is kept and shown to ``mltrack`` (``mltrack.show(expr)``):
+    #: the value the notebook displayed, which ``mltrack reproduce`` compares.
+    show_last: bool = False
+    #: The cell autologged (``%%track`` without ``--no-autolog``): the script's run of it
+    #: autologs too, so ``run()`` returns the metrics autolog recorded in the notebook.
+    autolog: bool = True
 
 
 def _run_title(run: RunTarget) -> str:
@@ -87,6 +97,9 @@ class Plan:
     run: RunTarget | None = None
     input_files: dict[str, str] = field(default_factory=dict)  # path as read -> digest
     experiment: str | None = None
+    #: ``id(step) -> entries of rng_state.json`` to restore before it (see
+    #: :func:`.export.rng_restores`).
+    rng_restores: dict[int, list[int]] = field(default_factory=dict)
 
 
 def _identifier(text: str) -> str:
@@ -155,153 +168,6 @@ def parameters(steps: Sequence[Step]) -> dict[str, tuple[Step, Any]]:
     return out
 
 
-def _split_imports(steps: Sequence[Step]) -> tuple[list[ast.Import | ast.ImportFrom], list[Step]]:
-    """Import statements to hoist to the top (as nodes) and the other steps.
-
-    An import that depends on something other than imports that ran before it (a
-    ``sys.path`` or working-directory change, an environment variable set, a file written
-    earlier) stays where it ran; the others go to the top. A star import becomes an import
-    of the names it actually bound in the kernel, so the script says where each name comes
-    from.
-    """
-    imports: list[ast.Import | ast.ImportFrom] = []
-    rest: list[Step] = []
-    hoisted: set[Step] = set()
-    for step in steps:
-        for needed in step.stmt.needs:  # what a translated magic needs, from the top
-            imports.extend(ast.parse(needed).body)  # type: ignore[arg-type]
-        try:
-            tree = ast.parse(step.stmt.code.strip())
-        except SyntaxError:
-            rest.append(step)
-            continue
-        nodes = tree.body
-        if (
-            not nodes
-            or not all(isinstance(n, ast.Import | ast.ImportFrom) for n in nodes)
-            or not step.deps <= hoisted  # it needs a step that stays in place
-        ):
-            rest.append(step)
-            continue
-        hoisted.add(step)
-        for node in nodes:
-            imports.append(_expand_star(node, step))  # type: ignore[arg-type]
-    return imports, rest
-
-
-def _expand_star(node: ast.Import | ast.ImportFrom, step: Step) -> ast.Import | ast.ImportFrom:
-    """``from m import *`` -> ``from m import a, b``: the names it bound, as the kernel saw."""
-    if not isinstance(node, ast.ImportFrom) or not any(a.name == "*" for a in node.names):
-        return node
-    names = [n for n in step.fact.get("names", []) if n.isidentifier() and not n.startswith("_")]
-    if not names:
-        return node
-    return ast.ImportFrom(node.module, [ast.alias(n) for n in names], node.level)
-
-
-def _imports_tracker(node: ast.Import | ast.ImportFrom) -> bool:
-    if isinstance(node, ast.Import):
-        return any(a.name.split(".")[0] == "jupyter_mltrack" for a in node.names)
-    return (node.module or "").split(".")[0] == "jupyter_mltrack"
-
-
-def _tracker_aliases(imports: Sequence[ast.Import | ast.ImportFrom]) -> list[str]:
-    """The notebook's names for ``jupyter_mltrack`` and its functions, bound to the script's
-    recorder instead (``import jupyter_mltrack as mt`` -> ``mt = mltrack``)."""
-    lines: list[str] = []
-    for node in imports:
-        if not _imports_tracker(node):
-            continue
-        for alias in node.names:
-            if isinstance(node, ast.Import):
-                name = alias.asname or alias.name.split(".")[0]
-                if name != "mltrack":
-                    lines.append(f"{name} = mltrack")
-            elif alias.name != "*":
-                lines.append(f"{alias.asname or alias.name} = mltrack.{alias.name}")
-    return lines
-
-
-#: Line length ruff formats to by default: longer ``from`` imports are wrapped.
-LINE_LENGTH = 88
-
-
-def _member_key(name: str) -> tuple[int, str, str]:
-    """isort's ``order-by-type``: CONSTANTS, then Classes, then functions and variables."""
-    if len(name) > 1 and name.isupper():
-        kind = 0
-    elif name[:1].isupper():
-        kind = 1
-    else:
-        kind = 2
-    return kind, name.lower(), name
-
-
-def _import_block(imports: Sequence[ast.Import | ast.ImportFrom], used: set[str]) -> str:
-    """The hoisted imports as isort (and ruff's ``I`` rules) would write them: future, standard
-    library, third-party and relative groups; ``import x`` before ``from x import y`` in each;
-    one module per ``import`` line, ``from`` imports of a module merged. Names the script
-    never uses are left out, so it stays clean of unused imports."""
-    straight: dict[int, set[tuple[str, str | None]]] = {0: set(), 1: set(), 2: set(), 3: set()}
-    froms: dict[int, dict[str, set[tuple[str, str | None]]]] = {g: {} for g in straight}
-    stdlib = set(sys.stdlib_module_names)
-    for node in imports:
-        if _imports_tracker(node):
-            continue
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                bound = alias.asname or alias.name.split(".")[0]
-                if bound not in used:
-                    continue
-                top = alias.name.split(".")[0]
-                straight[1 if top in stdlib else 2].add((alias.name, alias.asname))
-            continue
-        module = "." * node.level + (node.module or "")
-        if node.level:
-            group = 3
-        elif module == "__future__":
-            group = 0
-        else:
-            group = 1 if module.split(".")[0] in stdlib else 2
-        for alias in node.names:
-            if alias.name != "*" and (alias.asname or alias.name) not in used:
-                continue
-            froms[group].setdefault(module, set()).add((alias.name, alias.asname))
-    froms[0].setdefault("__future__", set()).add(("annotations", None))
-
-    def spell(name: str, asname: str | None) -> str:
-        return f"{name} as {asname}" if asname and asname != name else name
-
-    blocks: list[str] = []
-    for group in (0, 1, 2, 3):
-        lines = [
-            f"import {spell(name, asname)}"
-            for name, asname in sorted(
-                straight[group], key=lambda a: (a[0].lower(), a[0], a[1] or "")
-            )
-        ]
-        for module in sorted(froms[group], key=lambda m: (m.lower(), m)):
-            members = froms[group][module]
-            if ("*", None) in members:
-                lines.append(f"from {module} import *")
-                members = members - {("*", None)}
-                if not members:
-                    continue
-            names = [spell(n, a) for n, a in sorted(members, key=lambda m: _member_key(m[0]))]
-            line = f"from {module} import {', '.join(names)}"
-            if len(line) > LINE_LENGTH:
-                line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
-            lines.append(line)
-        if lines:
-            blocks.append("\n".join(lines) + "\n")
-    return "\n".join(blocks)
-
-
-def _names_used(text: str) -> set[str]:
-    """Every name the generated code mentions (to keep only the imports it needs)."""
-    return {node.id for node in ast.walk(ast.parse(text)) if isinstance(node, ast.Name)}
-
-
 #: Names the script itself defines: a section function must not take one of them.
 RESERVED = frozenset(
     {
@@ -316,6 +182,7 @@ RESERVED = frozenset(
         "mltrack",
         "check_inputs",
         "restore_inputs",
+        "restore_rng",
     }
 )
 
@@ -375,6 +242,8 @@ def _run_metric_code(step: Step, run: RunTarget, last: Step | None) -> str:
         return f"mltrack.log_metrics({expr})\n"
     if run.last_expression_metric:
         return f"mltrack.log_metric({run.last_expression_metric!r}, {expr})\n"
+    if run.show_last:
+        return f"mltrack.show({expr})\n"
     return code
 
 
@@ -382,7 +251,7 @@ def generate(plan: Plan) -> tuple[str, str]:
     """``(pipeline.py, params.yaml)`` for a plan."""
     params = parameters(plan.steps)
     param_steps = {id(step) for step, _ in params.values()}
-    imports, body_steps = _split_imports(plan.steps)
+    imports, body_steps = _split_imports(plan.steps, plan.rng_restores)
     body_steps = [s for s in body_steps if id(s) not in param_steps]
     sections = _sections(body_steps, plan.sections)
     body: list[str] = []
@@ -419,6 +288,14 @@ def generate(plan: Plan) -> tuple[str, str]:
             if here != label:
                 chunks.append(here + "\n")
                 label = here
+                if plan.run and step.execution.seq == plan.run.execution_seq:
+                    # where the run's own cell starts: what it prints from here on, and the
+                    # values it binds, are what ``mltrack reproduce`` compares; autolog
+                    # records from here on, as ``%%track`` did in the notebook
+                    arguments = "" if plan.run.autolog else "autolog=False"
+                    chunks.append(f"mltrack.cell_begins({arguments})\n")
+            for index in plan.rng_restores.get(id(step), ()):
+                chunks.append(f"restore_rng({index})  # unseeded in the notebook\n")
             chunks.append(code if code.endswith("\n") else code + "\n")
             if plan.run and step is last:
                 for name in plan.run.metric_names:
@@ -434,6 +311,8 @@ def generate(plan: Plan) -> tuple[str, str]:
         )
     )
     body.append(_TRACKER)
+    if plan.rng_restores:
+        body.append(_RESTORE_RNG)
     aliases = _tracker_aliases(imports)
     if aliases:
         body.append("\n\n" + "".join(line + "\n" for line in aliases))
@@ -467,227 +346,3 @@ def _results(plan: Plan) -> str:
         outputs = ", ".join(f"{n!r}: globals().get({n!r})" for n in plan.run.outputs)
         return f"{{**mltrack.metrics, {outputs}}}" if outputs else "dict(mltrack.metrics)"
     return "{name: globals()[name] for name in TARGETS}"
-
-
-_RUN = '''
-
-def run(**params) -> dict:
-    """Run the pipeline; returns the targets by name. Keyword arguments override PARAMS."""
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise TypeError(f"unknown parameter(s): {{', '.join(sorted(unknown))}}")
-    import copy
-
-    # a fresh copy each call: the steps may change a parameter's list or dict in place
-    values = copy.deepcopy({{**PARAMS, **params}})
-    globals().update(values)
-    mltrack.start(values)
-    try:
-{calls}    except BaseException as exc:
-        mltrack.end("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
-        raise
-    mltrack.end("finished")
-    return {results}
-'''
-
-_TRACKER = '''
-
-class _Tracker:
-    """``mltrack`` in the notebook's code: collects the metrics it logs (what ``run()``
-    returns) and, when jupyter_mltrack is installed, records the pipeline's run in its store
-    (source ``pipeline``, linked to the notebook's run). Without it the pipeline still runs."""
-
-    def __init__(self) -> None:
-        self.metrics: dict = {}
-        self.params: dict = {}
-        self.active = None
-
-    def start(self, params: dict) -> None:
-        self.metrics = {}
-        self.params = dict(params)
-        try:
-            from jupyter_mltrack.capture.api import start_pipeline_run
-        except ImportError:
-            return
-        self.active = start_pipeline_run(EXPERIMENT, params, PARENT_RUN, ORIGIN)
-
-    def end(self, status: str) -> None:
-        if self.active is not None:
-            from jupyter_mltrack.capture.api import wait_pending
-
-            self.active.end(status)
-            self.active = None
-            wait_pending()
-
-    def log_metric(self, key, value, step=None) -> None:
-        self.metrics[key] = value
-        if self.active is not None:  # to the innermost open run, as in the notebook
-            from jupyter_mltrack import log_metric
-
-            log_metric(key, value, step)
-
-    def log_metrics(self, metrics, step=None) -> None:
-        for key, value in dict(metrics).items():
-            self.log_metric(key, value, step)
-
-    def log_params(self, params=None, **kwargs) -> None:
-        values = {**(params or {}), **kwargs}
-        self.params.update(values)
-        if self.active is not None:
-            from jupyter_mltrack import log_params
-
-            log_params(values)
-
-    def set_tags(self, tags=None, **kwargs) -> None:
-        if self.active is not None:
-            from jupyter_mltrack import set_tags
-
-            set_tags({**(tags or {}), **kwargs})
-
-    def start_run(self, *args, **kwargs):
-        """A run the notebook opened itself: here a child of the pipeline's run."""
-        import jupyter_mltrack
-
-        kwargs.setdefault("source", "pipeline")
-        if self.active is not None:
-            kwargs.setdefault("parent_run_id", self.active.id)
-            kwargs.setdefault("experiment", self.active.run.experiment)
-        return jupyter_mltrack.start_run(*args, **kwargs)
-
-    def __getattr__(self, name):
-        import jupyter_mltrack
-
-        return getattr(jupyter_mltrack, name)
-
-
-mltrack = _Tracker()
-
-
-def _file_digest(path) -> str:
-    import xxhash
-
-    digest = xxhash.xxh3_128()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-    return "xxh3-128:" + digest.hexdigest()
-
-
-def check_inputs(strict: bool = False) -> list:
-    """Compare the files the notebook read with the snapshots its run recorded."""
-    import sys
-
-    changed = []
-    for path, expected in INPUT_FILES.items():
-        try:
-            found = _file_digest(path)
-        except ImportError:
-            print("pipeline: xxhash is not installed: input files are not checked", file=sys.stderr)
-            return changed
-        except OSError as exc:
-            found = f"unreadable ({exc.strerror})"
-        if found != expected:
-            changed.append(path)
-            print(
-                f"pipeline: {path} differs from the data the notebook read "
-                f"(snapshot {expected}, now {found}); rerun with --from-snapshots to use it",
-                file=sys.stderr,
-            )
-    if changed and strict:
-        raise SystemExit(f"pipeline: {len(changed)} input file(s) changed")
-    return changed
-
-
-def restore_inputs(folder) -> None:
-    """Put the snapshotted input files at their paths under ``folder`` and work there."""
-    import os
-    from pathlib import Path
-
-    from jupyter_mltrack import load_snapshot
-
-    folder = Path(folder)
-    for path, digest in INPUT_FILES.items():
-        target = Path(path) if os.path.isabs(path) else folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(Path(load_snapshot(digest)).read_bytes())
-    os.chdir(folder)
-'''
-
-_MAIN = """
-
-def _parse(text, default):
-    import json
-
-    if isinstance(default, bool):
-        return text.lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(text)
-    if isinstance(default, float):
-        return float(text)
-    if isinstance(default, str):
-        return text
-    return json.loads(text)
-
-
-def _load_params(path) -> dict:
-    import json
-    from pathlib import Path
-
-    values = {}
-    if not Path(path).is_file():
-        return values
-    for line in Path(path).read_text().splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, _, raw = line.partition(":")
-        try:
-            values[key.strip()] = json.loads(raw.strip())
-        except ValueError:
-            values[key.strip()] = raw.strip()
-    return values
-
-
-def _jsonable(value):
-    # numbers of any kind (numpy's included) as numbers; anything else as its repr
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def main(argv=None) -> dict:
-    import argparse
-    import json
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parent
-    defaults = {**PARAMS, **_load_params(here / "params.yaml")}
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, value in defaults.items():
-        parser.add_argument(f"--{name}", default=value, type=lambda t, d=value: _parse(t, d))
-    parser.add_argument(
-        "--from-snapshots",
-        action="store_true",
-        help="run on the snapshotted input files instead of the current ones",
-    )
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    args = vars(parser.parse_args(argv))
-    from_snapshots, out = args.pop("from_snapshots"), args.pop("json")
-    if INPUT_FILES:
-        if from_snapshots:
-            import tempfile
-
-            restore_inputs(tempfile.mkdtemp(prefix="pipeline-inputs-"))
-        else:
-            check_inputs()
-    results = run(**{k: v for k, v in args.items() if k in PARAMS})
-    if out:
-        Path(out).write_text(json.dumps(results, default=_jsonable, indent=2))
-    for key, value in results.items():
-        print(f"{key}: {value!r}"[:200])
-    return results
-
-
-if __name__ == "__main__":
-    main()
-"""

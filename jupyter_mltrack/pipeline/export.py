@@ -5,29 +5,47 @@ The input is the execution log (what ran, in the order it ran), never the notebo
 cells run out of order, edited or deleted are exported as they actually ran. Targets are
 named variables (their values at the end of the session) or a tracked run (its metrics,
 named outputs and the parameters it read). See :mod:`.slicer` for what the slice keeps.
+
+Before ``pipeline.py`` takes its place, the draft is checked the way its user would find
+out: ruff's undefined-name rule, then an import in a fresh Python (it must import and only
+define things). A failure there is the slicer's, and refuses the export with the check's
+output; nothing is written silently. Where the slice draws from a global random generator
+the notebook never seeded, ``rng_state.json`` beside the script holds the states the
+kernel's generators had before those draws, and the export warns (:func:`rng_restores`).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
+import struct
+import subprocess
 import sys
+import textwrap
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..store import Execution, RunNotFound, Store
+from ..store import Execution, RunNotFound, RunStatus, Store
 from .codegen import Plan, RunTarget, generate, parameters
 from .runslice import _track_options as _track_options  # re-exported: tests use it
-from .runslice import as_typed
+from .runslice import as_typed, steps_text
 from .runslice import run_target as _run_target
-from .slicer import SliceError, Slicer, Step, is_history
+from .slicer import SliceError, Slicer
+from .steps import Step, is_history
 from .tidy import tidy, undefined_names
 
 FILES = ("pipeline.py", "params.yaml", "requirements.txt")
+#: Written beside them when the script restores an unseeded global RNG's state.
+RNG_FILE = "rng_state.json"
+#: The import check may import heavy libraries (the script's imports); a hung one must not
+#: hang the export.
+IMPORT_TIMEOUT = 300.0
 
 
 class ExportError(SliceError):
@@ -46,6 +64,11 @@ class ExportResult:
     run_id: str | None = None
     #: The working directory the session's first cell started in: run the script there.
     start_cwd: str | None = None
+    #: What the user should know about the script (unseeded randomness it restores, a
+    #: check that could not be made as usual), one sentence each.
+    warnings: list[str] = field(default_factory=list)
+    #: Seconds the checks of the written script took (undefined names, import).
+    check_seconds: float = 0.0
 
     def summary(self) -> str:
         """What was written, in a few lines (``%mltrack export`` and the CLI print it)."""
@@ -57,6 +80,7 @@ class ExportResult:
         ]
         if self.parameters:
             lines.append(f"  parameters: {', '.join(self.parameters)}")
+        lines.extend(f"  warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +94,8 @@ class ExportResult:
             "requirements": self.requirements,
             "run_id": self.run_id,
             "start_cwd": self.start_cwd,
+            "warnings": self.warnings,
+            "check_seconds": self.check_seconds,
         }
 
 
@@ -168,6 +194,7 @@ def export(
     run_target: RunTarget | None = None
     execution: Execution | None = None
     run_entity = None
+    early: list[str] = []
     if run is not None:
         try:
             run_id = store.resolve_run_id(run)
@@ -186,6 +213,9 @@ def export(
                 f"run #{run_entity.number} was not recorded in a logged cell (the execution "
                 "log starts at '%load_ext jupyter_mltrack'): nothing to export it from"
             )
+        if run_entity.status is RunStatus.RUNNING:
+            run_entity, note = _ended(store, run_entity)
+            early += note
         session_id = execution.session_id
     if session_id is None:
         if notebook is None:
@@ -198,11 +228,13 @@ def export(
     if run_entity is not None and execution is not None:
         run_target, roots = _run_target(slicer, run_entity, execution)
         needed = slicer.closure(roots)
-        target_names = sorted(run_entity.metrics)
+        target_names = _run_variables(run_entity, run_target, needed)
     else:
         needed = slicer.slice_names(targets)
         target_names = list(targets)
     _refuse(needed)
+    restores, rng_states, warnings = rng_restores(needed)
+    warnings = early + warnings
     origin = executions[-1].notebook_path or notebook or "a notebook session"
     input_files = _input_files(store, run_entity, needed) if run_entity is not None else {}
     plan = Plan(
@@ -213,26 +245,35 @@ def export(
         run=run_target,
         input_files=input_files,
         experiment=run_entity.experiment if run_entity is not None else None,
+        rng_restores=restores,
     )
     script, params_yaml = generate(plan)
     requirements = _requirements(store, needed, run_entity, executions, bool(input_files))
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / name for name in FILES]
+    paths = [out / name for name in (*FILES, RNG_FILE) if name != RNG_FILE or rng_states]
     if not overwrite and any(p.exists() for p in paths):
         existing = ", ".join(p.name for p in paths if p.exists())
         raise FileExistsError(f"{existing} already exist in {out}")
     # the script is checked before it takes pipeline.py's place: a refused export leaves no
     # pipeline behind (nor replaces an earlier one)
     draft = out / f".pipeline-{os.getpid()}.py"
+    start_cwd = executions[0].facts.get("start_cwd")
     try:
         draft.write_text(script)
         tidy(draft)
-        _refuse_undefined(draft, slicer)
+        started = time.perf_counter()
+        warnings += check_script(draft, slicer, start_cwd, needed)
+        checked = time.perf_counter() - started
         os.replace(draft, paths[0])
     finally:
         draft.unlink(missing_ok=True)
-    for path, text in zip(paths[1:], (params_yaml, "\n".join(requirements) + "\n"), strict=True):
+    texts = [params_yaml, "\n".join(requirements) + "\n"]
+    if rng_states:
+        texts.append(_rng_json(rng_states))
+    else:  # an earlier export's states belong to a script no longer there
+        (out / RNG_FILE).unlink(missing_ok=True)
+    for path, text in zip(paths[1:], texts, strict=True):
         path.write_text(text)
 
     return ExportResult(
@@ -244,8 +285,43 @@ def export(
         parameters=sorted(parameters(needed)),
         requirements=requirements,
         run_id=run_entity.id if run_entity is not None else None,
-        start_cwd=executions[0].facts.get("start_cwd"),
+        start_cwd=start_cwd,
+        warnings=warnings,
+        check_seconds=checked,
     )
+
+
+#: How long an export waits for a tracked run whose cell returned to be recorded as ended.
+END_WAIT = 10.0
+
+
+def _ended(store: Store, run: Any) -> tuple[Any, list[str]]:
+    """The run once its end is recorded. A ``%%track`` run whose cell was logged has
+    returned, but its kernel writes the end (its metrics among it) in the background, once
+    its snapshots are durable and its environment known: an export from another process
+    (the server, the command line) made in that moment would miss the metrics, and with
+    them what the script must log. Waits up to :data:`END_WAIT` seconds, then exports
+    what is recorded, with a warning."""
+    deadline = time.monotonic() + END_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        run = store.get_run(run.id)
+        if run.status is not RunStatus.RUNNING:
+            return run, []
+    return run, [
+        f"run #{run.number} had not ended after {END_WAIT:g} s (its kernel still writing it, "
+        "or gone): the pipeline reproduces the metrics recorded so far"
+    ]
+
+
+def _run_variables(run: Any, target: RunTarget, steps: Sequence[Step]) -> list[str]:
+    """The run's targets: what it recorded that is a variable the slice binds (a metric
+    logged from a name, ``-m``/``--snapshot`` names). Metrics autolog recorded
+    (``fit_time``, ``mean_test_score``), and ``value`` for the cell's last expression, are
+    no variable: the pipeline's run records them again as the notebook's did."""
+    bound = {name for step in steps for name in step.stmt.binds}
+    recorded = {*run.metrics, *target.metric_names, *target.outputs}
+    return sorted(name for name in recorded if name in bound)
 
 
 def _notebook_file(execution: Execution) -> Path | None:
@@ -282,20 +358,158 @@ def _refuse(steps: Sequence[Step]) -> None:
             )
 
 
-def _refuse_undefined(script: Path, slicer: Slicer) -> None:
+def check_script(
+    script: Path, slicer: Slicer | None, cwd: str | None, steps: Sequence[Step] = ()
+) -> list[str]:
+    """Check a written script as its user would find out, before it takes ``pipeline.py``'s
+    place: no undefined name (:func:`_refuse_undefined`), and importing it in a fresh Python
+    works and only defines things (:func:`_check_import`). Raises :class:`ExportError` on a
+    failure (the script is not written); returns warnings about how it was checked.
+
+    The import is started first and ruff runs while it imports (the import is most of the
+    cost: a fresh interpreter and the script's libraries). A script identical to one that
+    passed in this process, checked in the same folder, is not imported again (exporting
+    the same targets twice is common; the first export paid)."""
+    where = cwd if cwd and os.path.isdir(cwd) else os.fspath(script.parent)
+    key = (sys.executable, where, script.read_text())
+    importing = None if key in _passed else _start_import(script, where)
+    try:
+        warnings = _refuse_undefined(script, slicer)
+    except BaseException:
+        if importing is not None:
+            importing.kill()
+            importing.communicate()
+        raise
+    if importing is not None:
+        _check_import(importing, where, steps)
+        if len(_passed) >= 64:
+            _passed.clear()
+        _passed.add(key)
+    return warnings
+
+
+#: Scripts that passed the import check in this process: ``(python, folder, text)``.
+_passed: set[tuple[str, str, str]] = set()
+
+
+#: Run by :func:`_check_import` as ``python -c IMPORT_CHECK SCRIPT``: imports the script as
+#: the module ``pipeline`` (its folder first on ``sys.path``, as ``import pipeline`` would)
+#: and prints, as JSON, what importing it did besides defining things.
+IMPORT_CHECK = textwrap.dedent(
+    """
+    import contextlib, importlib.util, io, json, os, sys, traceback
+
+    path = os.path.abspath(sys.argv[1])
+    folder = os.path.dirname(path)
+    sys.path.insert(0, folder)
+    cwd = os.getcwd()
+
+    def listing():
+        return {d: sorted(os.listdir(d)) for d in {cwd, folder}}
+
+    before = listing()
+    out, err = io.StringIO(), io.StringIO()
+    report = {"error": None}
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            spec = importlib.util.spec_from_file_location("pipeline", path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["pipeline"] = module
+            spec.loader.exec_module(module)
+            if not callable(getattr(module, "run", None)):
+                raise AttributeError("pipeline.py defines no run()")
+    except BaseException:
+        report["error"] = traceback.format_exc(limit=-3)
+    report["changed_cwd"] = os.getcwd() != cwd
+    after = listing() if not report["changed_cwd"] else before
+    report["new_files"] = sorted(
+        os.path.join(d, n) for d in after for n in set(after[d]) - set(before.get(d, ()))
+    )
+    report["stdout"] = out.getvalue()[-2000:]
+    sys.stdout.write(json.dumps(report))
+    """
+)
+
+
+def _start_import(script: Path, where: str) -> subprocess.Popen[str]:
+    """Start importing ``script`` in a fresh Python (see :func:`_check_import`)."""
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-c", IMPORT_CHECK, os.fspath(script)],
+            cwd=where,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except OSError as exc:
+        raise ExportError(
+            f"pipeline.py could not be checked: {sys.executable} did not start ({exc}); "
+            "no pipeline written"
+        ) from None
+
+
+def _check_import(importing: subprocess.Popen[str], where: str, steps: Sequence[Step] = ()) -> None:
+    """Wait for the import of the script started by :func:`_start_import`, in the folder
+    the session started in (where the script is run): it must import (every hoisted import
+    resolves — the check that catches ``HalvingRandomSearchCV`` imported without the import
+    that enables it), define ``run()``, and neither change directory nor create files:
+    importing runs nothing of the notebook. (What a library prints when imported is its
+    own affair.)"""
+    try:
+        stdout, stderr = importing.communicate(timeout=IMPORT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        importing.kill()
+        importing.communicate()
+        raise ExportError(
+            f"pipeline.py did not finish importing in {IMPORT_TIMEOUT:.0f} s (checked by "
+            "importing it in a fresh Python): no pipeline written"
+        ) from None
+    try:
+        report = json.loads(stdout)
+    except ValueError:
+        # the check itself died (the interpreter crashed in an extension module, say)
+        output = (stderr or stdout).strip()[-1500:]
+        report = {"error": f"the importing process exited {importing.returncode}: {output}"}
+    problems = []
+    if report.get("error"):
+        problems.append(f"importing it raised:\n{report['error'].rstrip()}")
+    if report.get("changed_cwd"):
+        problems.append("importing it changed the working directory")
+    if report.get("new_files"):
+        problems.append(f"importing it created {', '.join(report['new_files'])}")
+    if not problems:
+        return
+    kept = steps_text([s for s in steps if s.stmt.imports])
+    raise ExportError(
+        "pipeline.py failed its import check (imported as `pipeline` in a fresh Python, in "
+        f"{where}): " + "; ".join(problems) + "\n— a bug in the slicer, please report it, with "
+        "the imports the slice kept:\n" + (kept or "(none)") + "\n(no pipeline written)"
+    )
+
+
+def _refuse_undefined(script: Path, slicer: Slicer | None) -> list[str]:
     """Refuse a script that reads a name it never binds (ruff's F821): it would die there
     with NameError. A name some statement of the session bound is a slicer bug (the slice
     should have kept that statement); one nothing bound is the notebook's own (in a branch
-    its run never took, say), which a script must not hide either."""
-    undefined = undefined_names(script)
+    its run never took, say), which a script must not hide either. Returns a warning when
+    ruff could not be run and the plainer check stood in."""
+    undefined, via = undefined_names(script)
+    warnings = []
+    if via != "ruff":
+        warnings.append(
+            "ruff is not available: undefined names in pipeline.py were checked with the "
+            "standard library's symbol tables instead (no flow analysis), and the script is "
+            "not formatted"
+        )
     if not undefined:
-        return
+        return warnings
     lines = script.read_text().splitlines()
     problems = []
     for row, name in undefined:
         code = lines[row - 1].strip() if 0 < row <= len(lines) else ""
         where = f"pipeline.py, line {row} ({code!r})"
-        if name in slicer.last_def:
+        if slicer is None or name in slicer.last_def:
             problems.append(
                 f"{where}: the slice does not define `{name}` — a bug in the slicer; "
                 "please report it"
@@ -307,6 +521,89 @@ def _refuse_undefined(script: Path, slicer: Slicer) -> None:
                 "cell again, and export"
             )
     raise ExportError("; ".join(problems) + " (no pipeline written)")
+
+
+#: The global random generators the log follows: what to call them, and how to seed them.
+_STREAMS = {
+    "numpy": (
+        "numpy's global random generator (np.random.*, and scikit-learn's random_state=None)",
+        "np.random.seed(...) first, or random_state=... on the estimator",
+    ),
+    "random": ("the random module's generator", "random.seed(...) first"),
+}
+
+
+def rng_restores(
+    steps: Sequence[Step],
+) -> tuple[dict[int, list[int]], list[dict[str, Any]], list[str]]:
+    """Where the script must restore a global RNG's state: before each step of the slice
+    that drew from a stream nothing before it may have seeded (``KMeans()`` without
+    ``random_state``, ``np.random.rand()`` in a notebook that never calls
+    ``np.random.seed``). Its draws came from the OS's entropy; the state the kernel had
+    before the draw (recorded by the execution log) gives the script the same values.
+
+    Returns ``(id(step) -> indices into the states, the states as rng_state.json holds
+    them, warnings naming each such line)``. A step that may have seeded the stream itself
+    (it calls something named like a seeding) gets its state restored but no warning."""
+    restores: dict[int, list[int]] = {}
+    states: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for step in steps:
+        for stream in sorted(step.unseeded):
+            what, how = _STREAMS.get(stream, (stream, "a seed"))
+            typed = as_typed(step).splitlines()[0]
+            recorded = step.fact.get("rng_state", {}).get(stream)
+            entry = _rng_entry(stream, recorded, step) if recorded else None
+            if entry is None:
+                warnings.append(
+                    f"{step.label}: {typed!r} draws from {what}, which the notebook never "
+                    "seeds, and the log recorded no state to restore: the script's values "
+                    f"will differ from the kernel's; seed it in the notebook ({how})"
+                )
+                continue
+            restores.setdefault(id(step), []).append(len(states))
+            states.append(entry)
+            if not step.may_seed:
+                warnings.append(
+                    f"{step.label}: {typed!r} draws from {what}, which the notebook never "
+                    f"seeds: the script restores the state the kernel had before it "
+                    f"({RNG_FILE}) to draw the same values; to make the notebook itself "
+                    f"reproducible, seed it ({how})"
+                )
+    return restores, states, warnings
+
+
+def _rng_entry(stream: str, recorded: dict[str, Any], step: Step) -> dict[str, Any] | None:
+    """A state as the log recorded it, as ``rng_state.json`` holds it: the Mersenne Twister's
+    624 words as numbers, its position, the cached normal draw, and where it applies."""
+    try:
+        words = list(struct.unpack("<624I", base64.b64decode(recorded["key"])))
+        entry: dict[str, Any] = {
+            "stream": stream,
+            "before": step.label,
+            "statement": as_typed(step).splitlines()[0][:200],
+            "pos": int(recorded["pos"]),
+        }
+        if stream == "numpy":
+            entry["has_gauss"] = int(recorded["has_gauss"])
+            entry["gauss"] = float(recorded["gauss"])
+        else:
+            gauss = recorded.get("gauss_next")
+            entry["gauss_next"] = None if gauss is None else float(gauss)
+    except (KeyError, TypeError, ValueError, struct.error):
+        return None
+    entry["key"] = words
+    return entry
+
+
+def _rng_json(states: Sequence[dict[str, Any]]) -> str:
+    """``rng_state.json``: one object per restored state, its fields one a line and the 624
+    words of its key on one line (readable, and a diff shows which state changed)."""
+    items = []
+    for entry in states:
+        fields = [f"    {json.dumps(k)}: {json.dumps(v)}" for k, v in entry.items()]
+        items.append("  {\n" + ",\n".join(fields) + "\n  }")
+    return "[\n" + ",\n".join(items) + "\n]\n"
 
 
 def _input_files(store: Store, run: Any, steps: Sequence[Step]) -> dict[str, str]:

@@ -1,10 +1,24 @@
-"""Prove an export: write a run's pipeline, run it in a fresh process, compare its metrics.
+"""Prove an export: write a run's pipeline, run it in a fresh process, compare what it
+produces with what the run recorded.
 
 The pipeline runs as a user would run it (``python pipeline.py``), in a new interpreter, from
 the folder the notebook's kernel started in (so relative paths resolve as they did), with
 the store the run came from (so the pipeline's own run is recorded next to the original, as
-its child). Metrics are compared with :func:`math.isclose`; a metric the pipeline did not
-produce is a mismatch.
+its child). Three things are compared, whichever the run has:
+
+* its metrics, with :func:`math.isclose`; a metric the pipeline did not produce is a mismatch;
+* the values its cell bound (numbers, strings, numpy arrays, pandas frames and series), as
+  :mod:`..capture.results` recorded them when the cell ended: within the tolerances when the
+  value was small enough to be kept, else exactly by content digest; clock readings
+  (``t0 = time.time()``) are not compared;
+* the text the cell output (stdout, stderr, the text of its last value), modulo what differs
+  on every run (durations, progress bars, memory addresses).
+
+Values and texts are compared even when the run has metrics: a metric is one number, while
+an array or a printed report checks everything the cell computed. The pipeline records its
+side of them itself (``mltrack.cell_begins()`` in ``pipeline.py``) into a file this module
+names in the environment. A pipeline with no statement, or a run with nothing to compare,
+is never "reproduced".
 """
 
 from __future__ import annotations
@@ -21,8 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import autolog
+from ..capture import results as cell_results
 from ..location import BLOB_URL_ENV, URL_ENV
-from ..store import Run, Store
+from ..store import Execution, Run, Store
+from . import cellcheck
+from .cellcheck import TextCheck, ValueCheck
 from .export import ExportError, ExportResult, export
 from .slicer import SliceError
 
@@ -32,6 +50,12 @@ RTOL = 1e-6
 ATOL = 1e-12
 #: How much of the pipeline's stderr the report keeps.
 STDERR_TAIL = 4000
+#: The file the pipeline writes its side of the run's cell to (in the export's folder).
+CAPTURE_FILE = "reproduced-cell.json"
+
+
+class NothingToReproduce(ExportError):
+    """The run's pipeline would run no statement: there is nothing it could reproduce."""
 
 
 @dataclass
@@ -42,6 +66,8 @@ class MetricCheck:
     original: float | None
     reproduced: float | None
     equal: bool
+    #: Why the metric was not compared (a training time measures the machine), or "".
+    skipped: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +75,7 @@ class MetricCheck:
             "original": self.original,
             "reproduced": self.reproduced,
             "equal": self.equal,
+            "skipped": self.skipped,
         }
 
 
@@ -63,17 +90,51 @@ class Reproduction:
     duration: float = 0.0
     #: The run the pipeline recorded (source ``pipeline``, parent = the original run).
     pipeline_run_id: str | None = None
+    #: The values the run's cell bound, compared with the pipeline's.
+    values: list[ValueCheck] = field(default_factory=list)
+    #: The cell's text outputs (stdout, stderr, result), compared with the pipeline's.
+    texts: list[TextCheck] = field(default_factory=list)
+    #: What the report should say besides the checks (e.g. the pipeline never reached the
+    #: run's cell).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def compared(self) -> dict[str, int]:
+        """How many metrics, values and text outputs were actually compared."""
+        return {
+            "metrics": sum(not c.skipped for c in self.checks),
+            "values": sum(v.equal is not None for v in self.values),
+            "outputs": sum(t.equal is not None for t in self.texts),
+        }
+
+    @property
+    def differences(self) -> list[str]:
+        """What differs, as the report names it: ``metric score``, ``value pred``, ``stdout``."""
+        return (
+            [f"metric {c.name}" for c in self.checks if not c.equal and not c.skipped]
+            + [f"value {v.name}" for v in self.values if v.equal is False]
+            + [t.name for t in self.texts if t.equal is False]
+        )
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and all(c.equal for c in self.checks)
+        return (
+            self.returncode == 0
+            and not self.differences
+            and any(n > 0 for n in self.compared.values())
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "ok": self.ok,
             "returncode": self.returncode,
+            "compared": self.compared,
+            "differences": self.differences,
             "metrics": [c.to_dict() for c in self.checks],
+            "values": [v.to_dict() for v in self.values],
+            "outputs": [t.to_dict() for t in self.texts],
+            "notes": list(self.notes),
             "pipeline_run_id": self.pipeline_run_id,
             "directory": str(self.export.directory),
             "duration": self.duration,
@@ -124,14 +185,31 @@ def reproduce(
     extra_args: Sequence[str] = (),
 ) -> Reproduction:
     """Export ``run`` (into ``directory``, else a temporary folder), run the pipeline in a
-    fresh process and compare each of the run's metrics with what the pipeline returned."""
+    fresh process and compare the run's metrics, values and text outputs with the
+    pipeline's. Raises :class:`NothingToReproduce` for a pipeline without statements."""
     run_id = store.resolve_run_id(run)
     original = store.get_run(run_id)
     out = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="mltrack-"))
     result = export(store, directory=out, run=run_id)
+    if result.statements == 0:
+        raise NothingToReproduce(
+            f"run #{original.number} exports a pipeline with no statements (nothing its cell "
+            "ran is left in the script to run): there is nothing to reproduce"
+        )
+    values = store.run_values(run_id)
+    execution = store.execution_of_run(run_id)
     results_file = out / "results.json"
     results_file.unlink(missing_ok=True)
-    env = {**os.environ, URL_ENV: store.url}
+    capture_file = out / CAPTURE_FILE
+    capture_file.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        URL_ENV: store.url,
+        cell_results.CAPTURE_ENV: str(capture_file),
+        cell_results.NAMES_ENV: json.dumps(sorted(values)),
+        # autolog the pipeline's cell as the notebook's was: unless `%%track --no-autolog`
+        cell_results.AUTOLOG_ENV: "0" if _no_autolog(execution) else "1",
+    }
     if store.blob_url:
         env[BLOB_URL_ENV] = store.blob_url
     cwd = start_directory(result, store, original)
@@ -158,12 +236,17 @@ def reproduce(
             produced = json.loads(results_file.read_text())
         except (OSError, ValueError) as exc:
             returncode, stderr = 1, f"pipeline.py wrote no readable results: {exc}\n{stderr}"
+    children = [r for r in store.child_runs(run_id) if r.id not in before]
+    if children and returncode == 0:
+        # what run() returned, and what the pipeline's run recorded besides (autolog's
+        # metrics go to the run, not to what run() returns)
+        produced = {**children[0].metrics, **produced}
     checks = []
     for name in sorted(original.metrics):
         value, equal = compare(original.metrics[name], produced.get(name), rtol=rtol, atol=atol)
-        checks.append(MetricCheck(name, original.metrics[name], value, equal))
-    children = [r for r in store.child_runs(run_id) if r.id not in before]
-    return Reproduction(
+        skipped = "a training time" if autolog.is_timing(name) else ""
+        checks.append(MetricCheck(name, original.metrics[name], value, equal, skipped))
+    reproduction = Reproduction(
         run_id=run_id,
         export=result,
         returncode=returncode,
@@ -171,6 +254,52 @@ def reproduce(
         stderr=stderr[-STDERR_TAIL:],
         duration=duration,
         pipeline_run_id=children[0].id if children else None,
+    )
+    if returncode == 0:
+        _compare_cell(
+            store, original, execution, values, capture_file, reproduction, rtol=rtol, atol=atol
+        )
+    return reproduction
+
+
+def _no_autolog(execution: Execution | None) -> bool:
+    """Whether the run's cell was ``%%track --no-autolog``."""
+    if execution is None:
+        return False
+    first = execution.raw.lstrip("\n").partition("\n")[0].strip()
+    return first.startswith("%%track") and "--no-autolog" in first.split()
+
+
+def _compare_cell(
+    store: Store,
+    original: Run,
+    execution: Execution | None,
+    values: cell_results.Records,
+    capture_file: Path,
+    reproduction: Reproduction,
+    *,
+    rtol: float,
+    atol: float,
+) -> None:
+    """Compare the values and text outputs of the run's cell with what the pipeline
+    recorded of its part (nothing, if it never reached it: every value is then missing)."""
+    captured = cell_results.read_capture(capture_file)
+    outputs, reproduced = captured if captured is not None else ([], {})
+    if captured is None:
+        reproduction.notes.append(
+            "the pipeline did not record the run's cell (it keeps none of its statements)"
+        )
+    skip = cellcheck.clock_names(execution.source) if execution is not None else {}
+    reproduction.values = cellcheck.compare_values(
+        values, reproduced, rtol=rtol, atol=atol, skip=skip
+    )
+    texts = cellcheck.text_outputs(store.get_run_detail(original.id).outputs)
+    reproduction.texts = cellcheck.compare_texts(
+        texts,
+        cellcheck.text_outputs(outputs),
+        rtol=rtol,
+        atol=atol,
+        result_is_metric=bool(original.metrics),
     )
 
 
@@ -180,4 +309,14 @@ def _text(data: bytes | str | None) -> str:
     return data if isinstance(data, str) else data.decode(errors="replace")
 
 
-__all__ = ["ExportError", "MetricCheck", "Reproduction", "SliceError", "compare", "reproduce"]
+__all__ = [
+    "ExportError",
+    "MetricCheck",
+    "NothingToReproduce",
+    "Reproduction",
+    "SliceError",
+    "TextCheck",
+    "ValueCheck",
+    "compare",
+    "reproduce",
+]

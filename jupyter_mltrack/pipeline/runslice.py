@@ -14,7 +14,8 @@ from typing import Any
 
 from ..store.entities import Execution
 from .codegen import RunTarget
-from .slicer import Slicer, Step
+from .slicer import Slicer
+from .steps import PROVIDED, Step
 
 
 def run_slice(slicer: Slicer, run: Any, execution: Execution) -> tuple[list[Step], list[Step]]:
@@ -64,9 +65,11 @@ def run_target(slicer: Slicer, run: Any, execution: Execution) -> tuple[RunTarge
     first, _, _ = execution.raw.lstrip("\n").partition("\n")
     metric_names: list[str] = []
     outputs: list[str] = []
+    autolog = True
     if first.strip().startswith("%%track"):
         options = _track_options(first.strip()[len("%%track") :])
         metric_names, outputs = options["metric"], options["snapshot"]
+        autolog = "--no-autolog" not in first.split()
     last = steps[-1] if steps else None
     last_metric, last_dict = None, False
     if last is not None and last.stmt.expression and last.stmt.index == _last_index(execution):
@@ -78,9 +81,12 @@ def run_target(slicer: Slicer, run: Any, execution: Execution) -> tuple[RunTarge
             last_metric = "value"
         elif recorded and _is_dict_display(expr):
             last_dict = True
+    show_last = False
     roots = []
     for step in steps:
         if step.stmt.expression and step is not last and not _logs(step):
+            if _calls(step, slicer):  # what it prints or autolog records, reproduce compares
+                roots.append(step)
             continue  # display-only lines of the run's cell
         if (
             step is last
@@ -88,6 +94,13 @@ def run_target(slicer: Slicer, run: Any, execution: Execution) -> tuple[RunTarge
             and not (last_metric or last_dict)
             and not _logs(step)
         ):
+            if _calls(step, slicer) and _prints(step):
+                roots.append(step)
+            elif _script_can_run(step, slicer) and step.stmt.index == _last_index(execution):
+                # the value the cell displayed: the script shows it to ``mltrack``, which
+                # reproduce compares with the run's recorded result
+                show_last = True
+                roots.append(step)
             continue
         roots.append(step)
     for name in metric_names + outputs:
@@ -103,6 +116,8 @@ def run_target(slicer: Slicer, run: Any, execution: Execution) -> tuple[RunTarge
         last_expression_metric=last_metric,
         last_expression_dict=last_dict,
         outputs=outputs,
+        show_last=show_last,
+        autolog=autolog,
     )
     return target, roots
 
@@ -145,6 +160,36 @@ def _logs(step: Step) -> bool:
     return any(
         c.receiver == "mltrack" and c.method in ("log_metric", "log_metrics", "log_params")
         for c in step.stmt.calls
+    )
+
+
+def _script_can_run(step: Step, slicer: Slicer) -> bool:
+    """Whether every name the statement reads exists in a script: a builtin, or bound by a
+    statement of the log (not ``display`` or ``get_ipython``, which only IPython provides)."""
+    if step.unlogged:
+        return False
+    return all(name in PROVIDED or name in slicer.last_def for name in step.stmt.reads)
+
+
+def _calls(step: Step, slicer: Slicer) -> bool:
+    """A call on a line of its own in the run's cell (``print(...)``, ``search.score(X, y)``,
+    ``df.plot()``) that a script can run as it is (it reads no name only the kernel had):
+    kept, because what it prints, and the metric autolog records from it, are part of the
+    run, which ``mltrack reproduce`` compares."""
+    if not _script_can_run(step, slicer):
+        return False
+    try:
+        node = ast.parse(step.stmt.code.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(node, ast.Call)
+
+
+def _prints(step: Step) -> bool:
+    """Whether the statement is a ``print(...)`` (whose value, ``None``, is not shown)."""
+    node = ast.parse(step.stmt.code.strip(), mode="eval").body
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
     )
 
 

@@ -22,6 +22,12 @@ the session forwards, each step gets the steps it depends on:
   steps that open files or import), of environment variables (for every step after it);
 * **files**: for each file the step read, the last step that wrote it (by resolved path).
 
+Beyond those dependencies, the slice keeps every import of a top-level package it imports
+from, and set-up calls through that package's modules (:meth:`Slicer.side_effects`):
+importing is a side effect (``from sklearn.experimental import enable_halving_search_cv``).
+A draw from a stream nothing before it may have seeded is marked (``Step.unseeded``): the
+script restores the state the kernel's generator had before it (see ``export.rng_restores``).
+
 A step changes an object when it assigns to its items or attributes, deletes them, uses an
 augmented assignment on it, iterates over it when it is an iterator, or calls a method or
 function that, by its effect spec and the object's recorded type, changes it
@@ -33,338 +39,35 @@ kept and the rest dropped.
 from __future__ import annotations
 
 import ast
-import builtins
-import functools
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..store.entities import Execution
 from . import effects
-from .analysis import (
-    FunctionSummary,
-    Statement,
-    _import_may_seed,
-    analyse_cell,
-    call_may_seed,
-    dotted_name,
+from .analysis import FunctionSummary, Statement, dotted_name
+from .step_rules import (
+    _EFFECT_FACTS,
+    _NEW_FROM_BUILTINS,
+    _NEW_VALUES,
+    _RETURNS_ITS_ARGUMENT,
+    _SETUP_CALL,
+    LIBRARY_PACKAGES,
+    _binds_constant,
+    _ids,
+    _imports_only,
+    _is_import,
+    _parse,
+    _read_ids,
+    _seeding_code,
+    _written_ids,
+    imported_module,
+    reseeds,
 )
-from .branches import prune
-from .magics import cell_magic_body
+from .steps import PROVIDED, Step, build_steps
 
 
 class SliceError(Exception):
     """The export cannot be made; the message says why (and where)."""
-
-
-@dataclass(eq=False)
-class Step:
-    """One completed top-level statement of one cell execution."""
-
-    execution: Execution
-    stmt: Statement
-    fact: dict[str, Any]
-    order: int
-    deps: set[Step] = field(default_factory=set)
-    #: Objects this step created or changed (ids, as recorded by the kernel).
-    writes: set[int] = field(default_factory=set)
-    #: The cell magic statement that ran this step's cell as a nested cell (``%%capture``
-    #: runs its body with ``run_cell``, so the log holds both): when the slice keeps that
-    #: statement, which runs the whole body itself, this step is not emitted again.
-    inside: Step | None = None
-    #: The reverse: the steps of the nested cell this cell magic statement ran.
-    body: list[Step] = field(default_factory=list)
-    #: Names it read that existed in the kernel but that no logged statement bound: defined
-    #: before the log started, or put there by IPython (``_``, ``Out``) — a script lacks them.
-    unlogged: set[str] = field(default_factory=set)
-    #: An earlier step this one repeats to no effect: the same statement (or an import of
-    #: the same module) binding the same names to the objects they already denoted, with no
-    #: other effect (``import numpy as np`` run again). Where the slice keeps that step, this
-    #: one is left out (see :meth:`Slicer.closure`).
-    repeats: Step | None = None
-
-    @property
-    def label(self) -> str:
-        """Where the statement comes from, for comments and errors."""
-        return f"{cell_label(self.execution)}, line {self.stmt.lineno}"
-
-    def __repr__(self) -> str:
-        return f"<Step {self.order} {self.label}: {self.stmt.source.strip()[:40]!r}>"
-
-
-#: Names the kernel has without a cell binding them that the script has too: the tracker,
-#: and builtins IPython shadows in the namespace (its own ``open``, ``exit``).
-PROVIDED = frozenset({"mltrack"}) | frozenset(dir(builtins))
-#: IPython's input and output history in the user namespace: ``_``, ``__``, ``___``, ``_5``,
-#: ``_i``, ``_ii``, ``_iii``, ``_i5``, ``_oh``, ``_ih``, ``_dh``, ``In``, ``Out``.
-_HISTORY = re.compile(r"^(_{1,3}|_\d+|_i{1,3}|_i\d+|_oh|_ih|_dh|In|Out)$")
-
-
-def is_history(name: str) -> bool:
-    """Whether ``name`` is one of IPython's history variables."""
-    return _HISTORY.match(name) is not None
-
-
-def cell_label(execution: Execution) -> str:
-    """``In [3] (cell 9d607804)`` — as the notebook shows the execution, and the cell's id
-    (``In [3]`` alone when the front end sent no cell id)."""
-    cell = execution.cell_id or ""
-    count = execution.execution_count
-    prompt = f"In [{count}]" if count is not None else "In [ ]"
-    if not cell or cell == f"exec-{count}":
-        return prompt
-    # JupyterLab's ids are UUIDs: their first 8 characters tell cells apart, as git's do
-    short = cell[:8] if len(cell) == 36 and cell.count("-") == 4 else cell
-    return f"{prompt} (cell {short})"
-
-
-def _ids(identity: Any) -> list[int]:
-    """Object ids in a recorded identity: ``id``, or ``[id, root]`` / ``[id, root, held]``."""
-    if identity is None:
-        return []
-    if isinstance(identity, int):
-        return [identity]
-    out = [identity[0], identity[1]]
-    if len(identity) > 2:
-        out.extend(identity[2])
-    return out
-
-
-def _written_ids(identity: Any) -> list[int]:
-    """The objects a change to this identity changes: itself and the memory it views."""
-    if identity is None:
-        return []
-    if isinstance(identity, int):
-        return [identity]
-    return [identity[0], identity[1]]
-
-
-#: Types whose objects never change in place: reading one needs the statement that bound
-#: the name, not the object's history. (CPython reuses their ids as soon as they are freed,
-#: and shares small ints, interned strings, ``None``: their ids say nothing.) Tuples and
-#: frozensets are values too, but the mutable objects they hold are followed.
-VALUE_TYPES = frozenset(
-    {f"builtins.{t}" for t in ("int", "float", "complex", "bool", "str", "bytes", "NoneType")}
-    | {"builtins.range", "builtins.ellipsis", "builtins.NotImplementedType"}
-    | {
-        f"numpy.{t}"
-        for t in (
-            "bool",
-            "bool_",
-            "str_",
-            "bytes_",
-            "datetime64",
-            "timedelta64",
-            *(f"int{n}" for n in (8, 16, 32, 64)),
-            *(f"uint{n}" for n in (8, 16, 32, 64)),
-            *(f"float{n}" for n in (16, 32, 64, 128)),
-            *(f"complex{n}" for n in (64, 128, 256)),
-            "longdouble",
-            "clongdouble",
-            "intc",
-            "uintc",
-            "longlong",
-            "ulonglong",
-        )
-    }
-)
-_VALUE_CONTAINERS = frozenset({"builtins.tuple", "builtins.frozenset"})
-#: Packages whose modules no call changes: a call through one (``np.random.rand()``,
-#: ``np.linalg.norm(x)``) changes its arguments or a global RNG (recorded as such), never the
-#: module object a later ``np.…`` reads.
-LIBRARY_PACKAGES = frozenset(
-    {"numpy", "pandas", "random", "math", "statistics", "scipy", "sklearn", "torch", "jax"}
-)
-#: Functions of those packages that may return the object they are given (not a new one).
-_RETURNS_ITS_ARGUMENT = frozenset(
-    {"asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "asmatrix", "require"}
-)
-#: Facts of a step that are effects besides binding names (see ``Step.repeats``).
-_EFFECT_FACTS = ("rng", "files", "cwd", "path", "env", "names")
-
-
-def _constant(node: ast.AST) -> bool:
-    """An immutable literal: ``1``, ``-0.5``, ``"a"``, ``None``, a tuple of those."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        node = node.operand
-    if isinstance(node, ast.Tuple):
-        return all(_constant(e) for e in node.elts)
-    return isinstance(node, ast.Constant)
-
-
-def _binds_constant(node: ast.AST | None, name: str) -> bool:
-    """Whether the statement binds ``name`` (alone, not by unpacking) to an immutable literal."""
-    if isinstance(node, ast.Assign):
-        targets = node.targets
-    elif isinstance(node, ast.AnnAssign) and node.value is not None:
-        targets = [node.target]
-    else:
-        return False
-    return _constant(node.value) and any(isinstance(t, ast.Name) and t.id == name for t in targets)
-
-
-#: Expressions whose value is certainly a new object.
-_NEW_VALUES = (
-    ast.List,
-    ast.Dict,
-    ast.Set,
-    ast.Tuple,
-    ast.ListComp,
-    ast.DictComp,
-    ast.SetComp,
-    ast.GeneratorExp,
-    ast.JoinedStr,
-    ast.Lambda,
-    ast.Constant,
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.Compare,
-)
-#: Builtins whose result is always a new object.
-_NEW_FROM_BUILTINS = frozenset({"list", "dict", "set", "bytearray", "sorted"})
-
-
-def _read_ids(identity: Any, type_name: str | None) -> list[int]:
-    """The objects whose history a statement reading this identity depends on: none of a
-    value's own (only the mutable objects a tuple holds)."""
-    if type_name in VALUE_TYPES:
-        return []
-    if type_name in _VALUE_CONTAINERS:
-        return list(identity[2]) if isinstance(identity, list) and len(identity) > 2 else []
-    return _ids(identity)
-
-
-def _parse(stmt: Statement) -> ast.stmt | None:
-    """The statement's node, when its code is one statement (not to be changed: shared)."""
-    return _parse_code(stmt.code or stmt.source)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_code(code: str) -> ast.stmt | None:
-    try:
-        body = ast.parse(code).body
-    except SyntaxError:
-        return None
-    return body[0] if len(body) == 1 else None
-
-
-@functools.lru_cache(maxsize=4096)
-def _seeding_code(code: str) -> bool:
-    """Whether the statement's own code may set a global random generator's state, by the
-    names it calls (``np.random.seed``, ``exec``…) or a module it imports (see
-    :func:`.analysis.call_may_seed`); ``True`` when it is not one statement."""
-    node = _parse_code(code)
-    if node is None:
-        return True
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Call) and call_may_seed(sub):
-            return True
-        if isinstance(sub, ast.Import | ast.ImportFrom) and _import_may_seed(sub):
-            return True
-    return False
-
-
-def _is_import(stmt: Statement) -> bool:
-    return isinstance(_parse(stmt), ast.Import | ast.ImportFrom)
-
-
-def imported_module(stmt: Statement, name: str) -> str | None:
-    """The module an import statement binds ``name`` to (``numpy`` for ``np`` in ``import
-    numpy as np``, ``numpy.random`` in ``from numpy import random``), else ``None``."""
-    node = _parse(stmt)
-    if isinstance(node, ast.Import):
-        for alias in node.names:
-            if alias.asname == name:
-                return alias.name
-            if alias.asname is None and alias.name.partition(".")[0] == name:
-                return name
-    elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-        for alias in node.names:
-            if (alias.asname or alias.name) == name:
-                return f"{node.module}.{alias.name}"
-    return None
-
-
-def reseeds(stmt: Statement) -> bool:
-    """Whether the statement is a reseed and nothing before it: ``np.random.seed(0)``,
-    ``random.seed(SEED)`` — a call of ``….seed`` whose arguments call nothing that could draw
-    first (``np.random.seed(np.random.randint(9))`` continues the old stream)."""
-    if "rng-seed" not in stmt.effects:
-        return False
-    node = _parse(stmt)
-    if not isinstance(node, ast.Expr) or not isinstance(node.value, ast.Call):
-        return False
-    call = node.value
-    if not isinstance(call.func, ast.Attribute) or call.func.attr != "seed":
-        return False
-    for arg in [*call.args, *(k.value for k in call.keywords)]:
-        for sub in ast.walk(arg):
-            if isinstance(sub, ast.Call) and not (
-                isinstance(sub.func, ast.Name) and sub.func.id in effects.PURE_BUILTINS
-            ):
-                return False
-    return True
-
-
-def build_steps(executions: Sequence[Execution]) -> list[Step]:
-    """The steps of a session, in the order they ran."""
-    steps: list[Step] = []
-    previous: tuple[Execution, list[Step]] | None = None
-    for execution in executions:
-        try:
-            statements = analyse_cell(execution.source)
-        except SyntaxError:
-            continue  # it never ran
-        outer = _nesting_step(execution, previous)
-        facts = {f["i"]: f for f in execution.facts.get("statements", [])}
-        own: list[Step] = []
-        for stmt in statements:
-            fact = facts.get(stmt.index)
-            if fact is None or not fact.get("ran") or not fact.get("ok"):
-                continue
-            if "branches" in fact and stmt.kind == "code" and stmt.code == stmt.source:
-                stmt = _without_untaken_branches(stmt, set(fact["branches"]), execution)
-            step = Step(execution, stmt, fact, len(steps), inside=outer)
-            if outer is not None:
-                outer.body.append(step)
-            own.append(step)
-            steps.append(step)
-        previous = (execution, own)
-    return steps
-
-
-def _nesting_step(
-    execution: Execution, previous: tuple[Execution, list[Step]] | None
-) -> Step | None:
-    """The step of the previous execution that ran ``execution`` as its cell magic's body:
-    same cell and prompt number, and the body is this cell's code."""
-    if previous is None:
-        return None
-    before, steps = previous
-    if (before.cell_id, before.execution_count) != (execution.cell_id, execution.execution_count):
-        return None
-    for step in steps:
-        body = cell_magic_body(step.stmt.source)
-        if body is not None and body.strip() == execution.raw.strip():
-            return step
-    return None
-
-
-def _without_untaken_branches(stmt: Statement, taken: set[int], execution: Execution) -> Statement:
-    """The statement with the ``if`` branches it never took cut out (see :mod:`.branches`),
-    analysed again so that what only those branches mention is no dependency."""
-    where = f"{cell_label(execution)}, line {stmt.lineno}"
-    try:
-        pruned = prune(stmt.code, taken, where)
-        if pruned is None:
-            return stmt
-        (again,) = analyse_cell(pruned)
-    except (SyntaxError, ValueError):
-        return stmt
-    again.index, again.lineno, again.end_lineno = stmt.index, stmt.lineno, stmt.end_lineno
-    again.source = stmt.source
-    return again
 
 
 class Slicer:
@@ -441,6 +144,11 @@ class Slicer:
             drawn = fact.get("rng", [])
             library_only = self._library_only(stmt, types)
             sets = bool(drawn) and (cuts or not library_only)
+            step.unseeded = {r for r in drawn if not cuts and r not in rng_last}
+            if step.unseeded:
+                step.may_seed = _seeding_code(stmt.code or stmt.source) or any(
+                    self.functions[n].seeds for n in self._called(stmt, types)
+                )
             for rng in drawn:
                 if not cuts and rng in rng_last:
                     deps.add(rng_last[rng])
@@ -786,8 +494,14 @@ class Slicer:
         return self.closure(roots)
 
     def closure(self, roots: Iterable[Step]) -> list[Step]:
+        """The steps ``roots`` need, in the order they ran: their dependencies, and the
+        imports and set-up calls of the packages they use (:meth:`side_effects`)."""
         roots = list(roots)
         needed = _reach(roots, {})
+        extra = self.side_effects(needed)
+        if extra:
+            roots.extend(extra)
+            needed = _reach(roots, {})
         # an import run again to no effect is left out where the one it repeats is kept
         instead: dict[Step, Step] = {}
         for step in needed:
@@ -803,6 +517,65 @@ class Slicer:
         # the body of a kept cell magic runs inside it, not a second time on its own
         kept = (s for s in needed if s.inside is None or s.inside not in needed)
         return sorted(kept, key=lambda s: s.order)
+
+    def side_effects(self, needed: set[Step]) -> set[Step]:
+        """Steps kept for what they do to a package the slice uses, not for a name it reads:
+        imports are side effects (``from sklearn.experimental import
+        enable_halving_search_cv`` makes ``HalvingRandomSearchCV`` importable; a plugin
+        import registers it), and so are set-up calls through the package's modules
+        (``matplotlib.use("Agg")``, ``pd.set_option(...)``, ``np.seterr(...)``). Every
+        import of a top-level package the slice imports from is kept, with those set-up
+        statements, when they ran before the slice's last statement; an import of a package
+        nothing in the slice uses (``import json``) is not."""
+        packages = {
+            module.partition(".")[0]
+            for step in needed
+            for module in step.stmt.imports
+            if module and not module.startswith(".")
+        }
+        packages.discard("jupyter_mltrack")  # the script's recorder stands in for it
+        if not packages or not needed:
+            return set()
+        last = max(step.order for step in needed)
+        extra: set[Step] = set()
+        for step in self.steps[:last]:
+            if step in needed or step.stmt.kind != "code":
+                continue
+            if _imports_only(step.stmt, packages) or self._sets_up(step, packages):
+                extra.add(step)
+        return extra
+
+    def _sets_up(self, step: Step, packages: set[str]) -> bool:
+        """Whether the step is a set-up call or assignment through modules of ``packages``:
+        ``pd.set_option("display.precision", 3)``, ``matplotlib.use("Agg")``,
+        ``plt.rcParams["figure.dpi"] = 80`` — it reads nothing but those modules and
+        builtins, draws from no RNG and writes no file."""
+        stmt, fact = step.stmt, step.fact
+        if not stmt.reads or stmt.binds or "rng" in fact or fact.get("files", {}).get("w"):
+            return False
+        node = _parse(stmt)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            if not isinstance(func, ast.Attribute) or dotted_name(func) is None:
+                return False
+            if func.attr in effects.RNG_SEEDERS or not _SETUP_CALL.match(func.attr):
+                return False
+        elif isinstance(node, ast.Assign):
+            if not all(isinstance(t, ast.Attribute | ast.Subscript) for t in node.targets):
+                return False
+        else:
+            return False
+        types = fact.get("types", {})
+        imports = [d for d in step.deps if _is_import(d.stmt)]
+        for name in stmt.reads:
+            if name in PROVIDED and name not in types:
+                continue  # a builtin
+            if types.get(name) != "builtins.module":
+                return False
+            modules = [m for d in imports if (m := imported_module(d.stmt, name))]
+            if not modules or modules[-1].partition(".")[0] not in packages:
+                return False
+        return True
 
     def steps_of(self, execution: Execution) -> list[Step]:
         return [s for s in self.steps if s.execution.seq == execution.seq]

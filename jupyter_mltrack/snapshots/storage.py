@@ -473,6 +473,11 @@ class Snapshotter:
             self._blobs = self.store.blobs
         return self._blobs
 
+    def start(self) -> None:
+        """Start the job thread now (the kernel's warm-up after ``%load_ext`` calls this), so
+        that a tracked cell's first snapshot does not wait for a thread to start."""
+        self._jobs.submit(int).result()
+
     def close(self) -> None:
         self.wait_pending()
         self._jobs.shutdown(wait=True)

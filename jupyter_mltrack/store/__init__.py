@@ -1,5 +1,9 @@
 """Persistence: entities, ORM models, the SQLAlchemy store and its migrations."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .entities import (
     Environment,
     Execution,
@@ -14,15 +18,24 @@ from .entities import (
     Snapshot,
     SnapshotStatus,
 )
-from .store import (
-    DEFAULT_EXPERIMENT,
-    AmbiguousRunNumber,
-    InvalidQuery,
-    RunNotFound,
-    SnapshotNotFound,
-    Store,
-    StoreError,
-)
+from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound, SnapshotNotFound, StoreError
+
+if TYPE_CHECKING:
+    from .store import DEFAULT_EXPERIMENT, Store
+
+#: Loaded on first use: the store needs SQLAlchemy (about 0.2 s to import), which
+#: ``%load_ext jupyter_mltrack`` and ``import jupyter_mltrack`` must not wait for (the
+#: entities above are plain dataclasses; the kernel opens the store in the background).
+_LAZY = ("DEFAULT_EXPERIMENT", "Store")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_EXPERIMENT",

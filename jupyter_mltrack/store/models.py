@@ -258,3 +258,19 @@ class MetricGoalRow(Base):
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
     #: ``min`` or ``max``.
     goal: Mapped[str] = mapped_column(String(8), nullable=False)
+
+
+class RunValueRow(Base):
+    """A value a tracked cell bound, recorded compactly when the cell ended: its type, shape,
+    dtypes and content digest (``record``, JSON), and the value itself when it is small
+    (``data``: ``.npy``/``.npz`` bytes). ``mltrack reproduce`` compares a pipeline's values
+    with these after the kernel is gone. A table of its own, not a JSON column of ``runs``
+    or of ``executions``: a value may take up to a megabyte, and run listings and exports
+    must not read it."""
+
+    __tablename__ = "run_values"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    record: Mapped[str] = mapped_column(Text, nullable=False)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -32,6 +32,7 @@ from .models import (
     ParamRow,
     RunDataRow,
     RunRow,
+    RunValueRow,
     TagRow,
 )
 from .series import chunks
@@ -308,6 +309,7 @@ class RunWrites(StoreBase):
                 OutputRow,
                 TagRow,
                 RunDataRow,
+                RunValueRow,
             ):
                 conn.execute(delete(table).where(table.run_id == run_id))
             conn.execute(delete(RunRow).where(RunRow.id == run_id))

@@ -14,6 +14,7 @@ them together: opening the database, experiments, environments and metric goals.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -33,6 +34,7 @@ from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound, SnapshotNotFo
 from .executions import ExecutionLog
 from .models import EnvironmentRow, ExperimentRow, MetricGoalRow, RunRow
 from .run_reads import RunReads
+from .run_values import RunValues
 from .run_writes import STALE_AFTER, RunWrites
 from .schema import upgrade_to_head
 from .snapshot_records import SnapshotRecords, Sweep
@@ -56,7 +58,7 @@ __all__ = [
 DEFAULT_EXPERIMENT = "Default"
 
 
-class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog):
+class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog, RunValues):
     """Experiments, runs and everything recorded with them."""
 
     def __init__(
@@ -126,6 +128,25 @@ class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog):
             exp = Experiment(id=row.id, name=row.name, created_at=row.created_at)
         self._experiments[name] = exp
         return exp
+
+    def warm_up(self, experiment: str | None = None) -> None:
+        """Do ahead, off the cell's path, the one-time work a kernel's first run would
+        otherwise wait for: configure the ORM mappers, and look the run's experiment up (the
+        ORM query is compiled and the experiment remembered). Nothing is written: an
+        experiment that does not exist yet is created by its first run, as before."""
+        from sqlalchemy.orm import configure_mappers
+
+        configure_mappers()
+        with contextlib.suppress(SnapshotNotFound):  # the query a first snapshot makes
+            self.get_snapshot("0" * 64)
+        name = (experiment or DEFAULT_EXPERIMENT).strip() or DEFAULT_EXPERIMENT
+        if name in self._experiments:
+            return
+        with self.session() as s:
+            row = s.scalar(select(ExperimentRow).where(ExperimentRow.name == name))
+            if row is not None:
+                exp = Experiment(id=row.id, name=row.name, created_at=row.created_at)
+                self._experiments[name] = exp
 
     def list_experiments(self) -> list[Experiment]:
         with self.session() as s:

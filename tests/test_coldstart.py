@@ -1,0 +1,143 @@
+"""What ``%load_ext jupyter_mltrack`` loads, and what a kernel's first run defers (issue 11 §4).
+
+The timings are measured by ``python -m bench --only coldstart``; these tests guard the
+properties the timings rest on, without timing anything: the extension loads without the
+store's dependencies (SQLAlchemy, alembic) or the snapshot code (numpy, pandas, pyarrow), the
+store is opened afterwards on the kernel's event loop, and a run whose environment scan is
+still under way when it ends still records its whole environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jupyter_mltrack.capture import environment
+from jupyter_mltrack.store.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    home = tmp_path / "home"
+    Store(str(home)).close()  # at the schema's head already, as after a user's first kernel
+    full_env = {
+        **os.environ,
+        "MLTRACK_HOME": str(home),
+        "MLTRACK_CACHE_DIR": str(tmp_path / "cache"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        **env,
+    }
+    full_env.pop("MLTRACK_STORE_URL", None)
+    full_env.pop("JPY_SESSION_NAME", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+LOAD_EXT = """
+import asyncio, sys
+from IPython.core.interactiveshell import InteractiveShell
+
+HEAVY = ("sqlalchemy", "alembic", "mako", "pyarrow", "pandas", "numpy", "plotly",
+         "jupyter_mltrack.store.store", "jupyter_mltrack.snapshots")
+
+async def main():
+    shell = InteractiveShell.instance()
+    before = {m for m in HEAVY if m in sys.modules}
+    import jupyter_mltrack
+    jupyter_mltrack.load_ipython_extension(shell)
+    # in a kernel, %load_ext returns here: nothing of the store or the snapshots is loaded
+    loaded = sorted(m for m in HEAVY if m in sys.modules and m not in before)
+    assert not loaded, f"%load_ext imported {loaded}"
+    from jupyter_mltrack.capture import api
+    assert api.opened_store() is None
+    # ... and the store is opened on the event loop once the cell has returned
+    for _ in range(1000):
+        if api.opened_store() is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert api.opened_store() is not None, "the store was not opened after %load_ext"
+    assert "sqlalchemy" in sys.modules
+    # a store at the schema's head needs no migration tooling; no numpy: none was loaded
+    for name in ("alembic", "numpy", "pandas", "pyarrow"):
+        assert name not in sys.modules or name in before, f"the warm-up imported {name}"
+    print("ok")
+
+asyncio.run(main())
+"""
+
+
+def test_load_ext_leaves_the_store_and_snapshot_code_for_later(tmp_path: Path) -> None:
+    """``%load_ext`` imports neither SQLAlchemy nor alembic nor the snapshot code's numpy,
+    pandas and pyarrow; the store opens afterwards, on the event loop, without alembic."""
+    assert _run(LOAD_EXT, tmp_path).stdout.strip() == "ok"
+
+
+IMPORTED_DURING_RUN = """
+import sys
+import jupyter_mltrack as mltrack
+from jupyter_mltrack.capture import api
+from jupyter_mltrack.capture.environment import _module_to_distributions
+
+mapping = _module_to_distributions()
+candidates = [t for t in ("idna", "certifi", "six", "pyparsing", "packaging", "wcwidth")
+              if t not in sys.modules and mapping.get(t)]
+assert candidates, "no installed package left to import"
+name = candidates[0]
+dist = mapping[name][0]
+
+run = mltrack.start_run(experiment="cold")
+api.wait_pending()  # the scan requested at the start is done: it did not see the package
+__import__(name)    # imported during the run
+run.end()
+api.wait_pending()  # the run ends once the scan that sees it is done
+detail = mltrack.get_store().get_run_detail(run.id)
+assert detail.run.status.value == "finished", detail.run.status
+assert detail.environment is not None
+assert dist in detail.environment.packages, (dist, sorted(detail.environment.packages))
+print("ok")
+"""
+
+
+def test_a_package_imported_during_a_run_is_in_its_environment(tmp_path: Path) -> None:
+    """A run that ends while the scan of what it imported is under way is recorded as ended
+    once that scan is done (the cell does not wait), with the package in its environment."""
+    assert _run(IMPORTED_DURING_RUN, tmp_path).stdout.strip() == "ok"
+
+
+def test_the_distribution_map_is_cached_until_an_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The module -> distribution map is read back from its cache file, which a change in a
+    ``sys.path`` folder (an install adds a ``*.dist-info`` folder there) invalidates."""
+    from importlib import metadata
+
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.setenv(environment.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(site))
+    environment._module_to_distributions.cache_clear()
+    try:
+        key = environment._path_key()
+        first = environment._module_to_distributions()
+        assert first == metadata.packages_distributions()
+        assert (tmp_path / "cache" / f"distributions-{key}.json").is_file()
+        # an "install": a new folder in a sys.path entry changes that entry's time
+        (site / "newpkg-1.0.dist-info").mkdir()
+        os.utime(site, ns=(1, 10**18))
+        assert environment._path_key() != key
+    finally:
+        environment._module_to_distributions.cache_clear()
