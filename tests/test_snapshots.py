@@ -498,3 +498,49 @@ def test_snapshots_through_an_fsspec_blob_store(sqlite_store: Store) -> None:
         assert list(sn.blobs.iter_digests()) == []
     finally:
         sn.close()
+
+
+def test_a_snapshot_remembered_as_complete_but_swept_elsewhere_is_stored_again(
+    tmp_path: Path,
+) -> None:
+    """A tracked cell re-reading the same arrays skips their look-up (the snapshotter
+    remembers complete snapshots); when another process's ``gc`` swept one meanwhile, linking
+    the next run fails, the snapshot is looked up again and stored anew, and the run is
+    linked: nothing is lost."""
+    from jupyter_mltrack.capture import api
+    from jupyter_mltrack.capture.data import snapshot_values, snapshotter
+
+    home = str(tmp_path / "store")
+    store, elsewhere = Store(home), Store(home)
+    try:
+        ns = {"a": np.arange(1000.0), "b": np.ones((20, 3))}
+        runs = []
+        for _ in range(2):
+            run = api.ActiveRun(store.create_run("e"), store)
+            assert snapshot_values(run, "input", ["a", "b"], ns) == []
+            for job in run.data_jobs:
+                job.wait()
+            runs.append(run)
+        digests = [d.snapshot.digest for d in store.run_data(runs[1].id)]
+        assert len(digests) == 2 and set(digests) <= set(snapshotter(store)._complete)
+        for run in runs:
+            elsewhere.delete_run(run.id)
+        sweeper = Snapshotter(elsewhere)
+        sweeper.gc()
+        sweeper.close()
+        with pytest.raises(SnapshotNotFound):
+            elsewhere.get_snapshot(digests[0])
+
+        third = api.ActiveRun(store.create_run("e"), store)
+        assert snapshot_values(third, "input", ["a", "b"], ns) == []
+        for job in third.data_jobs:
+            job.wait()
+        linked = store.run_data(third.id)
+        assert [d.name for d in linked] == ["a", "b"]  # in the order the cell read them
+        assert all(d.snapshot.status is SnapshotStatus.COMPLETE for d in linked)
+        restored = snapshotter(store).load(linked[0].snapshot.digest)
+        np.testing.assert_array_equal(restored, ns["a"])
+    finally:
+        snapshotter(store).close()
+        store.close()
+        elsewhere.close()

@@ -271,7 +271,9 @@ class _Context:
             if pending and self._future_modules == modules:
                 return future
             self._future_modules = modules
-            self._future = _submit(self.collect, cwd)
+            # git's state is read at once, in a thread of its own: the worker may be busy,
+            # and the run must record the files as they were when it started
+            self._future = _submit(self.collect, cwd, _git_now(cwd))
             return self._future if not covered else None
 
     def covers_now(self) -> bool:
@@ -279,12 +281,14 @@ class _Context:
         with self._lock:
             return self._state is not None and self._covers(self._scanned)
 
-    def collect(self, cwd: str) -> None:
-        """Scan now, in this thread (the worker's, or the kernel's own when idle)."""
+    def collect(self, cwd: str, git: Future[Any] | None = None) -> None:
+        """Scan now, in this thread (the worker's, or the kernel's own when idle); ``git``:
+        git's state read already (see :func:`_git_now`)."""
         from .environment import current_environment, git_state
 
         scanned = (len(sys.modules), _top_level_names())
-        state = (current_environment(), git_state(cwd))
+        env = current_environment()
+        state = (env, git.result(timeout=30) if git is not None else git_state(cwd))
         # record the environment here rather than in the finishing run's thread (the cell's)
         store = _store
         if store is not None:
@@ -314,6 +318,22 @@ class _Context:
         env, git = state
         env_id = self._environment_id(store, env)
         return {"environment_id": env_id, "git_commit": git.commit, "git_dirty": git.dirty}
+
+
+def _git_now(cwd: str) -> Future[Any]:
+    """Git's state of ``cwd``, read now in a short-lived thread (two ``git`` commands)."""
+    from .environment import git_state
+
+    future: Future[Any] = Future()
+
+    def read() -> None:
+        try:
+            future.set_result(git_state(cwd))
+        except BaseException as exc:  # git_state itself never raises; be safe anyway
+            future.set_exception(exc)
+
+    threading.Thread(target=read, name="mltrack-git", daemon=True).start()
+    return future
 
 
 def _top_level_names() -> frozenset[str]:
@@ -397,9 +417,14 @@ class ActiveRun:
 
     def add_data(self, role: str, name: str, job: SnapshotJob, path: str | None = None) -> None:
         """Record a dataset the run read (``input``) or wrote (``output``)."""
-        self.store.add_run_data(self.id, role, name, job.digest, path)
-        if not job.done():
-            self.data_jobs.append(job)
+        self.add_data_many([(role, name, job, path)])
+
+    def add_data_many(self, entries: Sequence[tuple[str, str, SnapshotJob, str | None]]) -> None:
+        """:meth:`add_data` for several datasets, written in one transaction."""
+        self.store.add_run_data_many(
+            self.id, [(role, name, job.digest, path) for role, name, job, path in entries]
+        )
+        self.data_jobs.extend(job for _, _, job, _ in entries if not job.done())
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self.store.set_tags(self.id, {str(k): "" if v is None else str(v) for k, v in tags.items()})

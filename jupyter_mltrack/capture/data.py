@@ -224,20 +224,32 @@ def snapshot_values(
     run: Any, role: str, names: Iterable[str], namespace: dict[str, Any], *, quiet: bool = False
 ) -> list[str]:
     """Snapshot the datasets among ``names`` as the run's ``role`` data; returns the names
-    that could not be snapshotted (their values have no exact fingerprint)."""
-    skipped = []
+    that could not be snapshotted (their values have no exact fingerprint). The run is linked
+    to them all in one transaction."""
+    skipped: list[str] = []
+    taken: list[tuple[str, Any]] = []
     for name in names:
         if name not in namespace or not is_dataset(namespace[name]):
             continue
-        sn = snapshotter(run.store)
         try:
-            job = sn.snapshot(namespace[name], progress=True)
+            job = snapshotter(run.store).snapshot(namespace[name], progress=True)
         except Exception as exc:
             skipped.append(name)
             if not quiet:
                 print(f"mltrack: not snapshotting {name!r}: {exc}", file=sys.stderr)
             continue
-        run.add_data(role, name, job)
+        taken.append((name, job))
+    if not taken:
+        return skipped
+    try:
+        run.add_data_many([(role, name, job, None) for name, job in taken])
+    except Exception:
+        # a snapshot remembered as complete was swept by a gc elsewhere: look each up again
+        sn = snapshotter(run.store)
+        for _, job in taken:
+            sn.forget(job.digest)
+        again = [(name, sn.snapshot(namespace[name], progress=True)) for name, _ in taken]
+        run.add_data_many([(role, name, job, None) for name, job in again])
     return skipped
 
 

@@ -466,6 +466,15 @@ class Snapshotter:
         #: Block moments this process wrote or read: an append's statistics then need no
         #: database read for the blocks it shares with the previous version.
         self._moments_cache: dict[str, dict[str, Any]] = {}
+        #: Snapshots found complete, by digest: a tracked cell re-reads the same arrays cell
+        #: after cell, and a look-up per array each time was most of what its inputs cost.
+        #: Complete snapshots never change; one swept by a ``gc`` elsewhere is forgotten when
+        #: linking a run to it fails (``forget``), and this process's ``gc`` clears it all.
+        self._complete: dict[str, Snapshot] = {}
+
+    def forget(self, digest: str) -> None:
+        """Stop trusting that snapshot ``digest`` is complete (it may have been swept)."""
+        self._complete.pop(digest, None)
 
     @property
     def blobs(self) -> BlobStore:
@@ -570,12 +579,16 @@ class Snapshotter:
 
     def _known(self, digest: str, *, name: str | None, pin: bool) -> SnapshotJob | None:
         """The job of an already complete snapshot (0 bytes to write), else ``None``."""
+        snap = self._complete.get(digest) if not pin else None
+        if snap is not None:
+            return SnapshotJob(snap, finished=time.perf_counter())
         try:
             snap = self.store.get_snapshot(digest)
         except SnapshotNotFound:
             return None
         if snap.status is not SnapshotStatus.COMPLETE:
             return None
+        self._complete[digest] = snap
         if pin and (not snap.pinned or (name and snap.name != name)):
             self.store.pin_snapshot(digest, True, name=name)
             snap = self.store.get_snapshot(digest)
@@ -964,6 +977,7 @@ class Snapshotter:
         died before recording them) are deleted once they are an hour old.
         """
         self.wait_pending()
+        self._complete.clear()
         sweep = self.store.sweep_snapshots(dry_run=dry_run)
         dead_packs: dict[str, int] = {}
         for _digest, pack, _offset, length in sweep.blocks:

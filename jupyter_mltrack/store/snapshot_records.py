@@ -259,19 +259,34 @@ class SnapshotRecords(StoreBase):
     ) -> None:
         """Record that a run read (``input``) or wrote (``output``) a snapshot; the same
         name recorded again for a run points at the newer snapshot."""
-        if role not in ("input", "output"):
-            raise InvalidQuery(f"role must be 'input' or 'output', not {role!r}")
-        row = {
-            "run_id": run_id,
-            "role": role,
-            "name": name,
-            "snapshot_digest": digest,
-            "path": path,
-            "created_at": time.time(),
-        }
+        self.add_run_data_many(run_id, [(role, name, digest, path)])
+
+    def add_run_data_many(
+        self, run_id: str, entries: Sequence[tuple[str, str, str, str | None]]
+    ) -> None:
+        """:meth:`add_run_data` for several ``(role, name, digest, path)`` at once, in one
+        transaction (a tracked cell links all the datasets it reads at its start)."""
+        if not entries:
+            return
+        now = time.time()
+        rows = []
+        for i, (role, name, digest, path) in enumerate(entries):
+            if role not in ("input", "output"):
+                raise InvalidQuery(f"role must be 'input' or 'output', not {role!r}")
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "role": role,
+                    "name": name,
+                    "snapshot_digest": digest,
+                    "path": path,
+                    "created_at": now + i * 1e-6,  # keeps the order they were given in
+                }
+            )
         with self.engine.begin() as conn:
             self._touch(conn, run_id)
-            conn.execute(_UPSERT_RUN_DATA[self._dialect], row)
+            for row in rows:
+                conn.execute(_UPSERT_RUN_DATA[self._dialect], row)
 
     def run_data(self, run_id: str) -> list[RunData]:
         """Inputs then outputs of a run, each in the order it was recorded."""
