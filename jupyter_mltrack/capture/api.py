@@ -449,8 +449,14 @@ class ActiveRun:
         *,
         outputs: Sequence[Mapping[str, Any]] = (),
         error: Mapping[str, Any] | None = None,
+        wait_environment: bool = True,
     ) -> None:
-        """Write everything left and the final status in one transaction. Idempotent."""
+        """Write everything left and the final status in one transaction. Idempotent.
+
+        ``wait_environment=False`` (a tracked cell): when the scan of the packages loaded
+        now is still under way, the run is recorded as ended by a background thread once it
+        is done, rather than the cell waiting for it. Other runs (``start_run`` blocks,
+        scripts, pipelines) wait, so that whoever reads the store next finds them ended."""
         with _stack_lock:
             if self.ended:
                 return
@@ -466,9 +472,11 @@ class ActiveRun:
         # under way (the kernel's first run, or modules were imported since the last scan):
         # then the finishing thread waits for it, not the cell, and the run ends with it
         scan = _context.request(self.cwd, now=True)
-        if scan is not None and scan.done():
+        if scan is not None and (scan.done() or wait_environment):
+            context = _context.for_run(self.store, scan)
             scan = None
-        context = _context.for_run(self.store) if scan is None else None
+        else:
+            context = _context.for_run(self.store) if scan is None else None
         pending = [job for job in self.data_jobs if not job.done()]
 
         def write() -> None:

@@ -139,7 +139,7 @@ class TrackedCell:
             if self.autolog is not None:  # restores its patches; params after the cell's
                 self.autolog.end()
             run.in_cell = False
-            run.end(status, outputs=recorder.finalize(), error=error)
+            run.end(status, outputs=recorder.finalize(), error=error, wait_environment=False)
             if self.magics.run_card and not self.args.no_card:
                 from IPython.display import publish_display_data
 

@@ -342,6 +342,7 @@ class TrackMagics(Magics, Configurable):
         from .refs import current_experiment
 
         exp = current_experiment()
+        api.wait_pending()  # runs that just ended may still be written in the background
         runs, total = api.get_store().search_runs(experiment=exp, limit=50)
         rows = "".join(
             f"<tr><td>#{r.number}</td><td>{r.name or ''}</td><td>{r.status.value}</td>"
