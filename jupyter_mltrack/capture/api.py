@@ -246,6 +246,9 @@ class _Context:
         #: ``len(sys.modules)`` when ``_future`` was requested.
         self._future_modules = -1
         self._env_ids: dict[tuple[int, str], int] = {}
+        #: The latest read of git's state (begun when a run started), which the runs that
+        #: start before the next one record.
+        self.git: Future[Any] | None = None
 
     def _covers(self, scanned: tuple[int, frozenset[str]] | None) -> bool:
         """Whether a scan of ``scanned`` modules saw every package loaded now. New modules
@@ -268,13 +271,27 @@ class _Context:
             covered = state is not None and self._covers(scanned)
             if covered and (fresh or now or pending):  # (a refresh is under way already)
                 return None
+            if covered:
+                # the packages loaded are those the last scan saw, so their versions are
+                # too: only git's state can be stale. Read it alone: a whole scan in the
+                # worker would compete with the run's cell for the GIL for ~20 ms
+                self._at = time.monotonic()
+                self.git = _git_now(cwd)
+                self.git.add_done_callback(self._set_git)
+                return None
             if pending and self._future_modules == modules:
                 return future
             self._future_modules = modules
             # git's state is read at once, in a thread of its own: the worker may be busy,
             # and the run must record the files as they were when it started
-            self._future = _submit(self.collect, cwd, _git_now(cwd))
+            self.git = _git_now(cwd)
+            self._future = _submit(self.collect, cwd, self.git)
             return self._future if not covered else None
+
+    def _set_git(self, git: Future[Any]) -> None:
+        with contextlib.suppress(Exception), self._lock:
+            if self._state is not None:
+                self._state = (self._state[0], git.result())
 
     def covers_now(self) -> bool:
         """Whether the last completed scan saw every package loaded now."""
@@ -305,9 +322,12 @@ class _Context:
             env_id = self._env_ids[key] = store.put_environment(env)
         return env_id
 
-    def for_run(self, store: Store, scan: Future[Any] | None = None) -> dict[str, Any]:
+    def for_run(
+        self, store: Store, scan: Future[Any] | None = None, git: Future[Any] | None = None
+    ) -> dict[str, Any]:
         """``finish_run`` keyword arguments describing where the run executed: the latest
-        state, after ``scan`` (waited for: call it off the cell's path when it is not done)."""
+        environment, after ``scan`` (waited for: call it off the cell's path when it is not
+        done), and git's state as ``git`` (the read begun when the run started) found it."""
         if scan is not None:
             with contextlib.suppress(Exception):
                 scan.result(timeout=30)
@@ -315,7 +335,10 @@ class _Context:
             state = self._state
         if state is None:
             return {}
-        env, git = state
+        env, git_state = state
+        if git is not None and git.done() and git.exception() is None:
+            git_state = git.result()
+        git = git_state
         env_id = self._environment_id(store, env)
         return {"environment_id": env_id, "git_commit": git.commit, "git_dirty": git.dirty}
 
@@ -371,6 +394,8 @@ class ActiveRun:
         #: The autolog session recording into this run (ended, restoring its patches, when
         #: the run ends).
         self.autolog: Any = None
+        #: The read of git's state current when the run started (see ``_Context``).
+        self.git: Future[Any] | None = None
 
     @property
     def id(self) -> str:
@@ -471,12 +496,15 @@ class ActiveRun:
         # the environment and git state, unless the scan covering the modules loaded now is
         # under way (the kernel's first run, or modules were imported since the last scan):
         # then the finishing thread waits for it, not the cell, and the run ends with it
+        if self.git is not None:  # begun when the run started: a few milliseconds
+            with contextlib.suppress(Exception):
+                self.git.result(timeout=5)
         scan = _context.request(self.cwd, now=True)
         if scan is not None and (scan.done() or wait_environment):
-            context = _context.for_run(self.store, scan)
+            context = _context.for_run(self.store, scan, self.git)
             scan = None
         else:
-            context = _context.for_run(self.store) if scan is None else None
+            context = _context.for_run(self.store, git=self.git) if scan is None else None
         pending = [job for job in self.data_jobs if not job.done()]
 
         def write() -> None:
@@ -485,7 +513,7 @@ class ActiveRun:
                     job.wait()
                 except Exception as exc:  # the run still ends; its data entry says why
                     print(f"mltrack: run #{self.number}: {exc}", file=sys.stderr)
-            where = context if context is not None else _context.for_run(self.store, scan)
+            where = context if context is not None else _context.for_run(self.store, scan, self.git)
             self.store.finish_run(
                 self.id,
                 self.status,
@@ -599,6 +627,7 @@ def start_run(
 
         active.autolog = begin_for_run(active)  # None unless mltrack.autolog() was called
     _context.request(active.cwd)
+    active.git = _context.git
     _ensure_worker()
     return active
 
