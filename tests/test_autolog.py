@@ -12,11 +12,9 @@ import inspect
 import json
 import os
 import pickle
-import statistics
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -881,23 +879,31 @@ def test_nothing_is_patched_without_a_session(run: api.ActiveRun) -> None:
     assert not mltrack.autolog.enabled()  # start_run runs autolog only after autolog()
 
 
-def test_begin_and_end_cost_a_fraction_of_a_millisecond(run: api.ActiveRun) -> None:
-    """With scikit-learn, XGBoost and LightGBM imported, patching and restoring stays far
-    below the 5 ms a tracked cell may add (about 0.3-0.5 ms measured here)."""
+def test_sessions_reuse_their_wrappers(run: api.ActiveRun) -> None:
+    """What keeps a session cheap (its cost is measured by ``python -m bench --only
+    coldstart``, not asserted here): the wrappers are built once per process, so a second
+    session installs the very same objects, and it leaves the originals behind as the first
+    did."""
     import lightgbm  # noqa: F401
     import sklearn.ensemble  # noqa: F401
+    import sklearn.metrics
     import xgboost  # noqa: F401
 
-    namespace = {f"v{i}": i for i in range(500)}
-    begin(run, namespace).end()  # type: ignore[union-attr]
-    timings = []
-    for _ in range(30):
-        started = time.perf_counter()
-        session = begin(run, namespace)
+    original_metric = sklearn.metrics.accuracy_score
+    original_fit = LogisticRegression.__dict__["fit"]
+    seen = []
+    for _ in range(2):
+        session = begin(run, {})
         assert session is not None
-        session.end()
-        timings.append(time.perf_counter() - started)
-    assert statistics.median(timings) < 0.005, timings
+        try:
+            seen.append((sklearn.metrics.accuracy_score, LogisticRegression.__dict__["fit"]))
+        finally:
+            session.end()
+        assert sklearn.metrics.accuracy_score is original_metric
+        assert LogisticRegression.__dict__["fit"] is original_fit
+    (metric1, fit1), (metric2, fit2) = seen
+    assert metric1 is metric2 and metric1 is not original_metric
+    assert fit1 is fit2 and fit1 is not original_fit
 
 
 def test_end_restores_a_namespace_holding_none_and_never_raises(
