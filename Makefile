@@ -33,6 +33,9 @@ python-deps:
 	@link="$$($(PYTHON) -c 'import sys; print(sys.prefix)')/share/jupyter/labextensions/jupyter-mltrack"; \
 	  if [ -L "$$link" ]; then rm "$$link"; fi
 	$(PIP) install -q "jupyterlab>=4.6,<5" "hatch-jupyter-builder>=0.9" hatchling hatch-nodejs-version build
+	@# torch before the extras (Keras and Lightning need it), pinned: the CPU build lies in
+	@# /opt/wheels (pip's find-links), and a range would pull a multi-GB CUDA build instead
+	$(PIP) install -q "torch==2.13.0"
 	$(PIP) install -q -e ".[test,bench,examples]"
 
 build: ## production build of the frontend into jupyter_mltrack/labextension

@@ -2,13 +2,15 @@
 
 In a ``%%track`` cell (on by default; ``%%track --no-autolog`` or
 ``%config TrackMagics.autolog = False`` turns it off) and in ``mltrack.start_run()`` runs after
-``mltrack.autolog()``, a :class:`Session` patches scikit-learn, XGBoost and LightGBM — only
-those already imported or imported while it is open — and :meth:`Session.end` restores every
-patch. With no session open nothing is patched, so autolog costs nothing outside tracked
-cells. This module imports only the standard library: ``%load_ext`` pays nothing for it.
+``mltrack.autolog()``, a :class:`Session` patches scikit-learn, XGBoost, LightGBM, Keras and
+PyTorch Lightning — only those already imported or imported while it is open — and
+:meth:`Session.end` restores every patch. With no session open nothing is patched, so
+autolog costs nothing outside tracked cells. This module imports only the standard library:
+``%load_ext`` pays nothing for it.
 
-One module per library (``sklearn``, ``xgboost``, ``lightgbm``); Keras and PyTorch Lightning
-are not integrated (they cannot be installed where this package is tested).
+One module per library (``sklearn``, ``xgboost``, ``lightgbm``, ``keras``, ``lightning``); the
+deep-learning ones record a training as it goes (a point per epoch, through a callback the
+session adds for the call), so an interrupted training keeps what it had done.
 """
 
 from __future__ import annotations

@@ -36,6 +36,10 @@ _INSTALLERS: dict[str, tuple[str, str]] = {
     "sklearn.model_selection": ("sklearn", "install_model_selection"),
     "xgboost": ("xgboost", "install"),
     "lightgbm": ("lightgbm", "install"),
+    "keras": ("keras", "install"),
+    # Lightning ships under both names, as two copies with their own Trainer class
+    "lightning.pytorch": ("lightning", "install"),
+    "pytorch_lightning": ("lightning", "install"),
 }
 
 
@@ -188,7 +192,8 @@ def number(value: Any) -> float | None:
     if not isinstance(value, numbers.Real):
         if getattr(value, "ndim", None) != 0 or getattr(value, "dtype", None) is None:
             return None
-        if getattr(value.dtype, "kind", "") not in "iuf":
+        kind = getattr(value.dtype, "kind", None)  # a torch dtype has none: not numpy's
+        if not isinstance(kind, str) or len(kind) != 1 or kind not in "iuf":
             return None
     try:
         result = float(value)
@@ -211,7 +216,10 @@ def _copy_identity(wrapper: Any, original: Any) -> None:
 #: makes (the LabelEncoder ``classification_report`` fits, the KMeans a GaussianMixture
 #: starts from, the folds of ``cross_val_predict``) is part of the user's call that made it,
 #: and is not recorded, nor is anything it calls (it counts as an autologged call).
-LIBRARIES = frozenset({"sklearn", "xgboost", "lightgbm", "imblearn"})
+LIBRARIES = frozenset(
+    {"sklearn", "xgboost", "lightgbm", "imblearn", "scikeras", "keras_tuner"}
+    | {"keras", "lightning", "pytorch_lightning", "torch"}
+)
 
 
 #: Code of the libraries' decorators that only pass a call on (scikit-learn's ``set_output``
