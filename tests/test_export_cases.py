@@ -989,6 +989,52 @@ def test_unseeded_draws_restore_the_kernels_state_and_the_export_warns(nb: Noteb
     assert export.code.count("restore_rng(") == 1 + len(states), export.script
 
 
+#: A module that draws from `random` as it is first imported, as `rich` does (scikit-learn
+#: imports it when it is installed): a library initialising itself, not the notebook's draw.
+DRAWS_ON_IMPORT = {"idmaker.py": "import random\n\nFIRST_ID = random.getrandbits(24)\n"}
+
+
+def test_an_import_drawing_from_an_unseeded_stream_is_hoisted_and_not_warned_about(
+    nb: Notebook,
+) -> None:
+    """The import is no draw of the notebook's: it goes to the script's top like any import,
+    the export warns only about the notebook's own draw, and the state restored before that
+    draw (which the import had already advanced in the kernel) gives the kernel's value."""
+    nb.add_inputs(DRAWS_ON_IMPORT)
+    nb.cells(
+        ("imports", "import random"),
+        ("lib", "import idmaker"),
+        ("coin", "coin = random.random() + idmaker.FIRST_ID * 0"),
+    )
+    export = nb.check("coin")
+    assert "import idmaker" in export.top_imports, export.script
+    assert "cell lib" not in export.printed, export.printed
+    assert "(cell coin), line 1:" in export.printed, export.printed
+    states = json.loads((export.dir / "rng_state.json").read_text())
+    assert [s["stream"] for s in states] == ["random"], states
+
+
+def test_an_import_drawing_from_a_seeded_stream_is_restored_after_without_warning(
+    nb: Notebook,
+) -> None:
+    """After `random.seed(1)`, the import's draw shifts the seeded stream. The script imports
+    at its top and once per process, so replaying the seed would give other values (and a
+    second run() others again): the stream's next draw is given the kernel's state instead,
+    and the notebook, which did seed, is not warned about."""
+    nb.add_inputs(DRAWS_ON_IMPORT)
+    nb.cells(
+        ("imports", "import random"),
+        ("seed", "random.seed(1)"),
+        ("lib", "import idmaker"),
+        ("coin", "coin = random.random() + idmaker.FIRST_ID * 0"),
+    )
+    export = nb.check("coin")
+    assert "import idmaker" in export.top_imports, export.script
+    assert "warning" not in export.printed, export.printed
+    states = json.loads((export.dir / "rng_state.json").read_text())
+    assert [s["stream"] for s in states] == ["random"], states
+
+
 def test_a_seeded_notebook_restores_nothing_and_warns_nothing(nb: Notebook) -> None:
     """After `np.random.seed(0)` the stream is replayed from the seed: no rng_state.json,
     no restore, no warning."""

@@ -413,6 +413,11 @@ class _Record:
             self._keep_rng_state(i, fact)
             if "rng-seed" in stmt.effects:
                 self.log.rng_seeded.update(changed)
+            elif stmt.import_only:
+                # a module drawing as it is first imported: a script imports it once, at its
+                # top, so what follows cannot be replayed from the seed; the state before
+                # the stream's next draw is kept for the script to restore (see the slicer)
+                self.log.rng_seeded.difference_update(changed)
         if after.cwd != before.cwd:
             fact["cwd"] = after.cwd
         if after.path != before.path:

@@ -93,6 +93,8 @@ class Statement:
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
     #: A bare expression (its value is only displayed).
     expression: bool = False
+    #: An ``import`` or ``from … import`` statement and nothing else (the script hoists it).
+    import_only: bool = False
     #: ``get_ipython()`` calls left by IPython's transforms (magics, shell escapes).
     ipython: bool = False
     #: Static effects on process state: "cwd", "sys.path", "env", "rng-seed".
@@ -697,6 +699,7 @@ def analyse_cell(source: str, tree: ast.Module | None = None) -> list[Statement]
         stmt = Statement(index=i, source=text, lineno=start, end_lineno=end)
         stmt.may_call = _may_call(node)
         stmt.expression = isinstance(node, ast.Expr)
+        stmt.import_only = isinstance(node, ast.Import | ast.ImportFrom)
         translation = translate(node, text)
         stmt.kind, stmt.code = translation.kind, translation.source
         stmt.requirements, stmt.reason = translation.requirements, translation.reason

@@ -99,6 +99,8 @@ class Slicer:
     def _link(self) -> None:
         writers = self.writers
         rng_last: dict[str, Step] = {}
+        #: Seeded streams an import drew from since (their next draw is restored, unwarned).
+        import_shifted: set[str] = set()
         state_last: dict[str, Step] = {}
         file_writer: dict[str, Step] = {}
         for step in self.steps:
@@ -142,13 +144,27 @@ class Slicer:
             # is followed from the first statement that may have set its state.
             cuts = reseeds(stmt)
             drawn = fact.get("rng", [])
+            if stmt.import_only and drawn:
+                # A module drawing as it is first imported initialises itself (rich, which
+                # scikit-learn imports when installed, draws an id from `random`): not the
+                # notebook's randomness. The script imports it at its top, and once per
+                # process (a second run() would not draw again), so the stream's next draw
+                # is given the state the kernel had before it instead, with no warning when
+                # the notebook had seeded the stream.
+                for rng in drawn:
+                    if rng_last.pop(rng, None) is not None:
+                        import_shifted.add(rng)
+                drawn = []
             library_only = self._library_only(stmt, types)
             sets = bool(drawn) and (cuts or not library_only)
             step.unseeded = {r for r in drawn if not cuts and r not in rng_last}
             if step.unseeded:
-                step.may_seed = _seeding_code(stmt.code or stmt.source) or any(
-                    self.functions[n].seeds for n in self._called(stmt, types)
+                step.may_seed = (
+                    _seeding_code(stmt.code or stmt.source)
+                    or any(self.functions[n].seeds for n in self._called(stmt, types))
+                    or bool(step.unseeded & import_shifted)
                 )
+            import_shifted.difference_update(drawn)
             for rng in drawn:
                 if not cuts and rng in rng_last:
                     deps.add(rng_last[rng])

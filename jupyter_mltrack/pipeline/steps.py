@@ -48,7 +48,8 @@ class Step:
     #: before it (recorded by the log) to draw the same values.
     unseeded: set[str] = field(default_factory=set)
     #: Whether the step may itself have set an RNG's state (it calls something named like a
-    #: seeding, or session code that does): then no warning that the notebook is unseeded.
+    #: seeding, or session code that does), or the notebook had seeded the stream before an
+    #: import drew from it: then no warning that the notebook is unseeded.
     may_seed: bool = False
 
     @property
