@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from jupyter_mltrack.snapshots.storage import Snapshotter
-from jupyter_mltrack.store import RunStatus, SnapshotStatus, Store
+from jupyter_mltrack.store import RunStatus, SnapshotNotFound, SnapshotStatus, Store
 
 from .kernel import Kernel, loaded_kernel, open_store, text_of
 
@@ -233,3 +233,38 @@ def test_slow_snapshot_shows_progress_not_recorded_as_output(tmp_path: Path) -> 
         assert not any("mltrack: snapshot" in str(o) for o in outputs)
     finally:
         st.close()
+
+
+def test_inputs_swept_elsewhere_are_stored_again_by_the_next_cell(
+    kernel: Kernel, store: Store
+) -> None:
+    """A tracked cell links its inputs in the transaction that creates its run. When a ``gc``
+    in another process swept a snapshot this kernel remembers as complete, that transaction
+    fails: the cell snapshots its inputs again, without trusting what it remembered, and
+    its run starts linked to them; the cell and its output are unaffected."""
+    code = "%%track -e swept\ntotal = float(v.sum() + w.sum())\nprint(total)"
+    kernel.ok("v = np.linspace(0, 1, 1001) * 7\nw = np.arange(50.0)")
+    for _ in range(2):
+        kernel.ok(code)
+    first = last_run(store, "swept")
+    digests = {d.name: d.snapshot.digest for d in first.data}
+    assert set(digests) == {"v", "w"}
+    for run in store.search_runs(experiment="swept")[0]:
+        store.delete_run(run.id)
+    sweeper = Snapshotter(store)
+    try:
+        sweeper.gc()
+    finally:
+        sweeper.close()
+    for digest in digests.values():
+        with pytest.raises(SnapshotNotFound):
+            store.get_snapshot(digest)
+
+    reply = kernel.ok(code)
+    assert "4728.5" in text_of(reply) and "mltrack:" not in text_of(reply, "stderr")
+    third = last_run(store, "swept")
+    assert third.run.status is RunStatus.FINISHED
+    linked = {d.name: d.snapshot for d in third.data}
+    assert {name: s.digest for name, s in linked.items()} == digests
+    assert all(s.status is SnapshotStatus.COMPLETE for s in linked.values())
+    np.testing.assert_array_equal(Snapshotter(store).load(digests["w"]), np.arange(50.0))

@@ -593,11 +593,18 @@ def start_run(
     source: str = "api",
     parent_run_id: str | None = None,
     store: Store | None = None,
+    data: Sequence[tuple[str, str, SnapshotJob, str | None]] = (),
+    start_time: float | None = None,
 ) -> ActiveRun:
     """Open a new run and make it the active one. Use it as a context manager to close it::
 
     with mltrack.start_run(name="baseline", params={"C": 1.0}) as run:
         mltrack.log_metric("accuracy", 0.93)
+
+    ``data``: ``(role, name, snapshot job, path)`` of datasets snapshotted before the run
+    opened (a tracked cell's inputs), linked in the transaction that creates it, as
+    :meth:`ActiveRun.add_data_many` would link them after; ``start_time``: when it began,
+    if before now (the snapshots were taken first).
     """
     from .kernelinfo import kernel_id
     from .kernelinfo import notebook_path as current_notebook
@@ -618,8 +625,11 @@ def start_run(
         tags={str(k): "" if v is None else str(v) for k, v in (tags or {}).items()},
         params=params,
         kernel_id=kernel_id(),
+        start_time=start_time,
+        data=[(role, name, job.digest, path) for role, name, job, path in data],
     )
     active = ActiveRun(run, st)
+    active.data_jobs.extend(job for _, _, job, _ in data if not job.done())
     with _stack_lock:
         _stack.append(active)
     if source == "api":  # %%track cells (and reproduced pipelines) begin their own session

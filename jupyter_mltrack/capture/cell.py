@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..jsonsafe import to_float
 from ..store.entities import RunStatus
 from . import api
-from .data import FileAccess, snapshot_files, snapshot_values
+from .data import FileAccess, retake_snapshots, snapshot_files, snapshot_values, take_snapshots
 from .kernelinfo import cell_id, notebook_path
 from .outputs import OutputRecorder
 from .params import CellAnalysis, analyse, simple_reads
 from .runcard import card_bundle
 
 if TYPE_CHECKING:
+    from ..snapshots.storage import SnapshotJob
     from .magics import TrackMagics
 
 
@@ -61,7 +64,13 @@ class TrackedCell:
         if self.analysis is not None and magics.capture_reads:
             params = simple_reads(self.analysis.reads, shell.user_ns)
         nb = notebook_path()
-        self.run = api.start_run(
+        started = time.time()
+        snapshots = magics.snapshot_data and not args.no_snapshot
+        # the datasets the cell reads, snapshotted before the run opens, so that the run's
+        # own transaction links them (one commit fewer on every tracked cell)
+        inputs = self._input_snapshots() if snapshots else []
+        start = functools.partial(
+            api.start_run,
             args.name,
             experiment=args.experiment or magics.experiment or api.default_experiment(nb),
             params=params,
@@ -71,13 +80,21 @@ class TrackedCell:
             execution_count=shell.execution_count,
             code=body,
             source="notebook",
+            start_time=started,
         )
+        try:
+            self.run = start(data=[("input", name, job, None) for name, job in inputs])
+        except Exception:
+            if not inputs:
+                raise
+            # a snapshot remembered as complete was swept by a gc elsewhere: look each up again
+            inputs = retake_snapshots(api.get_store(), inputs, shell.user_ns)
+            self.run = start(data=[("input", name, job, None) for name, job in inputs])
         self.run.in_cell = True
         if magics.log is not None:
             magics.log.note_run(self.run.id)
         self.files: FileAccess | None = None
-        if magics.snapshot_data and not args.no_snapshot:
-            self._snapshot_inputs()
+        if snapshots:
             home = self.run.store.home
             self.files = FileAccess(ignore=[home] if home is not None else []).__enter__()
         self.recorder = OutputRecorder(shell, max_bytes=magics.max_output_bytes)
@@ -90,15 +107,15 @@ class TrackedCell:
 
             self.autolog = self.run.autolog = begin(self.run, shell.user_ns)
 
-    def _snapshot_inputs(self) -> None:
+    def _input_snapshots(self) -> list[tuple[str, SnapshotJob]]:
         """Snapshot the datasets the cell reads (and ``--snapshot`` names that exist), now,
-        before the cell can change them."""
+        before the cell can change them; linking them is the run's."""
         reads = self.analysis.reads if self.analysis is not None else []
         bound = self.analysis.bound if self.analysis is not None else set()
         # a --snapshot name the cell assigns without reading it first is an output only
         explicit = [n for n in _flatten(self.args.snapshot) if n not in bound]
         names = list(dict.fromkeys([*reads, *explicit]))
-        snapshot_values(self.run, "input", names, self.shell.user_ns)
+        return take_snapshots(api.get_store(), names, self.shell.user_ns)[0]
 
     def _snapshot_outputs(self) -> None:
         """Files the cell wrote and read, and ``--snapshot`` names it assigned."""

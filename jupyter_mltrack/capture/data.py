@@ -226,31 +226,50 @@ def snapshot_values(
     """Snapshot the datasets among ``names`` as the run's ``role`` data; returns the names
     that could not be snapshotted (their values have no exact fingerprint). The run is linked
     to them all in one transaction."""
-    skipped: list[str] = []
-    taken: list[tuple[str, Any]] = []
-    for name in names:
-        if name not in namespace or not is_dataset(namespace[name]):
-            continue
-        try:
-            job = snapshotter(run.store).snapshot(namespace[name], progress=True)
-        except Exception as exc:
-            skipped.append(name)
-            if not quiet:
-                print(f"mltrack: not snapshotting {name!r}: {exc}", file=sys.stderr)
-            continue
-        taken.append((name, job))
+    taken, skipped = take_snapshots(run.store, names, namespace, quiet=quiet)
     if not taken:
         return skipped
     try:
         run.add_data_many([(role, name, job, None) for name, job in taken])
     except Exception:
         # a snapshot remembered as complete was swept by a gc elsewhere: look each up again
-        sn = snapshotter(run.store)
-        for _, job in taken:
-            sn.forget(job.digest)
-        again = [(name, sn.snapshot(namespace[name], progress=True)) for name, _ in taken]
+        again = retake_snapshots(run.store, taken, namespace)
         run.add_data_many([(role, name, job, None) for name, job in again])
     return skipped
+
+
+def take_snapshots(
+    store: Store, names: Iterable[str], namespace: dict[str, Any], *, quiet: bool = False
+) -> tuple[list[tuple[str, SnapshotJob]], list[str]]:
+    """Snapshot the datasets among ``names`` (written in the background): ``(name, job)``
+    for each, and the names that could not be snapshotted (said on stderr unless ``quiet``).
+    Linking them to a run is the caller's: :func:`snapshot_values`, or ``start_run(data=...)``
+    for a tracked cell's inputs."""
+    skipped: list[str] = []
+    taken: list[tuple[str, SnapshotJob]] = []
+    for name in names:
+        if name not in namespace or not is_dataset(namespace[name]):
+            continue
+        try:
+            job = snapshotter(store).snapshot(namespace[name], progress=True)
+        except Exception as exc:
+            skipped.append(name)
+            if not quiet:
+                print(f"mltrack: not snapshotting {name!r}: {exc}", file=sys.stderr)
+            continue
+        taken.append((name, job))
+    return taken, skipped
+
+
+def retake_snapshots(
+    store: Store, taken: list[tuple[str, SnapshotJob]], namespace: dict[str, Any]
+) -> list[tuple[str, SnapshotJob]]:
+    """``taken`` again, after linking them failed: a snapshot this process remembered as
+    complete was swept by a ``gc`` in another one, so none is taken on trust this time."""
+    sn = snapshotter(store)
+    for _, job in taken:
+        sn.forget(job.digest)
+    return [(name, sn.snapshot(namespace[name], progress=True)) for name, _ in taken]
 
 
 class FileAccess:

@@ -36,6 +36,7 @@ from .models import (
     TagRow,
 )
 from .series import chunks
+from .snapshot_records import link_run_data
 from .statements import (
     _INSERT_CHUNKS,
     _INSERT_RUN,
@@ -79,8 +80,13 @@ class RunWrites(StoreBase):
         git_dirty: bool | None = None,
         kernel_id: str | None = None,
         start_time: float | None = None,
+        data: Sequence[tuple[str, str, str, str | None]] = (),
     ) -> Run:
-        """Insert a ``running`` run with the next number of its experiment."""
+        """Insert a ``running`` run with the next number of its experiment.
+
+        ``data``: ``(role, name, snapshot digest, path)`` of the datasets it read already,
+        linked in the same transaction (a tracked cell's inputs: one commit fewer per cell).
+        """
         exp = self.get_or_create_experiment(experiment)
         now = time.time()
         start = start_time if start_time is not None else now
@@ -117,6 +123,8 @@ class RunWrites(StoreBase):
                         self._write_tags(conn, run_id, tags, replace=False)
                     if params:
                         conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
+                    if data:
+                        link_run_data(conn, self._dialect, run_id, data)
             except IntegrityError as exc:
                 if not self._number_clash(exc):
                     raise

@@ -41,6 +41,30 @@ class Sweep(NamedTuple):
     files: set[str]
 
 
+def link_run_data(
+    conn: Connection,
+    dialect: str,
+    run_id: str,
+    entries: Sequence[tuple[str, str, str, str | None]],
+) -> None:
+    """Link run ``run_id`` to snapshots: ``(role, name, digest, path)`` entries, kept in the
+    order given; the same role and name again points at the newer snapshot. In the caller's
+    transaction (``create_run`` links a tracked cell's inputs in the run's own)."""
+    now = time.time()
+    for i, (role, name, digest, path) in enumerate(entries):
+        if role not in ("input", "output"):
+            raise InvalidQuery(f"role must be 'input' or 'output', not {role!r}")
+        row = {
+            "run_id": run_id,
+            "role": role,
+            "name": name,
+            "snapshot_digest": digest,
+            "path": path,
+            "created_at": now + i * 1e-6,  # keeps the order they were given in
+        }
+        conn.execute(_UPSERT_RUN_DATA[dialect], row)
+
+
 class SnapshotRecords(StoreBase):
     """Snapshots, blocks, run data and garbage collection."""
 
@@ -265,28 +289,12 @@ class SnapshotRecords(StoreBase):
         self, run_id: str, entries: Sequence[tuple[str, str, str, str | None]]
     ) -> None:
         """:meth:`add_run_data` for several ``(role, name, digest, path)`` at once, in one
-        transaction (a tracked cell links all the datasets it reads at its start)."""
+        transaction."""
         if not entries:
             return
-        now = time.time()
-        rows = []
-        for i, (role, name, digest, path) in enumerate(entries):
-            if role not in ("input", "output"):
-                raise InvalidQuery(f"role must be 'input' or 'output', not {role!r}")
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "role": role,
-                    "name": name,
-                    "snapshot_digest": digest,
-                    "path": path,
-                    "created_at": now + i * 1e-6,  # keeps the order they were given in
-                }
-            )
         with self.engine.begin() as conn:
             self._touch(conn, run_id)
-            for row in rows:
-                conn.execute(_UPSERT_RUN_DATA[self._dialect], row)
+            link_run_data(conn, self._dialect, run_id, entries)
 
     def run_data(self, run_id: str) -> list[RunData]:
         """Inputs then outputs of a run, each in the order it was recorded."""
