@@ -318,6 +318,30 @@ def method_wrapper(original: Callable[..., Any], handler: Callable[..., Any]) ->
     return wrapper
 
 
+#: Per set of method handlers, per class: ``(name, what the class's own __dict__ held, its
+#: replacement while a session is open)`` for each method a handler wraps (see
+#: ``Session._plan_of``). Like the wrappers, made once and reused by every session.
+_plans: dict[tuple[Any, ...], dict[type, tuple[tuple[str, Any, Any], ...]]] = {}
+
+
+def _plan(own: Any, handlers: dict[str, Callable[..., Any]]) -> tuple[tuple[str, Any, Any], ...]:
+    """The methods of a class's own ``__dict__`` (``own``) that have a handler, and what
+    replaces each while a session is open."""
+    plan = []
+    for name, handler in handlers.items():
+        attr = own.get(name)
+        if attr is None:
+            continue
+        if isinstance(attr, types.FunctionType):
+            plan.append((name, attr, method_wrapper(attr, handler)))
+        elif isinstance(getattr(attr, "fn", None), types.FunctionType) and hasattr(attr, "check"):
+            # scikit-learn's available_if: wrap the function, keep the availability check
+            descriptor = copy.copy(attr)
+            descriptor.fn = method_wrapper(attr.fn, handler)
+            plan.append((name, attr, descriptor))
+    return tuple(plan)
+
+
 class _LoaderProxy:
     """The loader of a watched module: runs the module, puts the real loader back, then
     installs that module's integration."""
@@ -407,6 +431,9 @@ class Session:
         #: Per class, the hooks run after its outermost fit (xgboost/lightgbm curves).
         self.after_fit: list[Callable[[Session, Any], None]] = []
         self.method_handlers: dict[str, Callable[..., Any]] = {}
+        #: The plans of ``_plans`` for these handlers (set when the first class is patched,
+        #: after the integrations registered their handlers).
+        self._plans: dict[type, tuple[tuple[str, Any, Any], ...]] | None = None
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -522,28 +549,43 @@ class Session:
         if cls in self._patched_classes:
             return
         self._patched_classes.add(cls)
-        own = cls.__dict__
-        for name, handler in self.method_handlers.items():
-            attr = own.get(name)
-            if attr is None:
-                continue
-            if isinstance(attr, types.FunctionType):
-                self.set_attr(cls, name, method_wrapper(attr, handler))
-            elif isinstance(getattr(attr, "fn", None), types.FunctionType) and hasattr(
-                attr, "check"
-            ):
-                # scikit-learn's available_if: wrap the function, keep the availability check
-                descriptor = copy.copy(attr)
-                descriptor.fn = method_wrapper(attr.fn, handler)
-                self.set_attr(cls, name, descriptor)
+        self._apply(cls, self._plan_of(cls))
+
+    def _plan_of(self, cls: type) -> tuple[tuple[str, Any, Any], ...]:
+        """What the session puts on ``cls``: planned once per class and set of handlers
+        (every session of a kernel patches the same ~200 methods, and deciding which is most
+        of the cost of patching them), planned again when the class's methods changed."""
+        plans = self._plans
+        if plans is None:
+            plans = self._plans = _plans.setdefault(tuple(self.method_handlers.items()), {})
+        plan = plans.get(cls)
+        if plan is not None:
+            own = cls.__dict__
+            for name, held, _ in plan:
+                if own.get(name) is not held:
+                    plan = None
+                    break
+        if plan is None:
+            plan = plans[cls] = _plan(cls.__dict__, self.method_handlers)
+        return plan
+
+    def _apply(self, cls: type, plan: tuple[tuple[str, Any, Any], ...]) -> None:
+        for name, held, replacement in plan:
+            setattr(cls, name, replacement)
+            self._patches.append((cls, name, held, replacement))
 
     def patch_subclasses(self, base: type) -> None:
         """``base`` and every subclass defined so far."""
         todo = [base]
         seen = {base}
+        patched = self._patched_classes
         while todo:
             cls = todo.pop()
-            self.patch_class(cls)
+            if cls not in patched:
+                patched.add(cls)
+                plan = self._plan_of(cls)
+                if plan:
+                    self._apply(cls, plan)
             try:
                 subclasses = type.__subclasses__(cls)
             except TypeError:

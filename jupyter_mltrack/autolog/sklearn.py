@@ -33,6 +33,10 @@ _OTHER_METRICS = frozenset({"auc", "matthews_corrcoef"})
 _METRIC_SUFFIXES = ("_score", "_loss", "_error")
 _SEARCH_SERIES = ("mean_test_", "std_test_")
 _first_parameter: dict[int, str | None] = {}
+#: Per module (and size of its namespace), the classes it defines; per ``sklearn.metrics``,
+#: the names of its one-number functions: what every session looks through, found once.
+_defined: dict[tuple[Any, int], list[type]] = {}
+_metric_names: dict[Any, list[str]] = {}
 
 
 def install_base(session: Session, module: Any) -> None:
@@ -42,15 +46,10 @@ def install_base(session: Session, module: Any) -> None:
         session.method_handlers.setdefault(name, _fit)
     session.method_handlers.setdefault("partial_fit", _partial_fit)
     session.method_handlers.setdefault("score", _score)
-    for value in list(vars(module).values()):
-        # the mixins (ClassifierMixin.score, ClusterMixin.fit_predict, …) are not
-        # BaseEstimator subclasses
-        if (
-            isinstance(value, type)
-            and value.__module__ == module.__name__
-            and any(name in value.__dict__ for name in session.method_handlers)
-        ):
-            session.patch_class(value)
+    # the mixins (ClassifierMixin.score, ClusterMixin.fit_predict, …) are not
+    # BaseEstimator subclasses
+    for value in _classes_of(module):
+        session.patch_class(value)
     _pass_through(module)
     base = module.BaseEstimator
     session.patch_subclasses(base)
@@ -95,10 +94,30 @@ def _hook_new_subclasses(session: Session, base: type) -> None:
     session.set_attr(base, "__init_subclass__", classmethod(__init_subclass__))
 
 
+def _classes_of(module: Any) -> list[type]:
+    """The classes ``module`` defines (looked up once per module and size of its namespace:
+    every session patches the mixins among them)."""
+    key = (module, len(vars(module)))
+    found = _defined.get(key)
+    if found is None:
+        found = _defined[key] = [
+            value
+            for value in list(vars(module).values())
+            if isinstance(value, type) and value.__module__ == module.__name__
+        ]
+    return found
+
+
 def install_metrics(session: Session, module: Any) -> None:
-    for name in getattr(module, "__all__", ()):
-        if name.endswith(_METRIC_SUFFIXES) or name in _OTHER_METRICS:
-            session.wrap_function(module, name, _metric)
+    names = _metric_names.get(module)
+    if names is None:
+        names = _metric_names[module] = [
+            name
+            for name in getattr(module, "__all__", ())
+            if name.endswith(_METRIC_SUFFIXES) or name in _OTHER_METRICS
+        ]
+    for name in names:
+        session.wrap_function(module, name, _metric)
 
 
 def install_model_selection(session: Session, module: Any) -> None:
