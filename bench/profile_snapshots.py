@@ -42,13 +42,13 @@ PHASES = [
     "jupyter_mltrack.store.store:Store.missing_blocks",
     "jupyter_mltrack.snapshots.storage:Snapshotter._levels",
     "jupyter_mltrack.snapshots.storage:Snapshotter._write_packs",
-    "jupyter_mltrack.snapshots.storage:_FrameSource.encode",
-    "jupyter_mltrack.snapshots.storage:encode_raw",
-    "jupyter_mltrack.snapshots.storage:block_moments",
+    "jupyter_mltrack.snapshots.sources:_FrameSource.encode",
+    "jupyter_mltrack.snapshots.sources:encode_raw",
+    "jupyter_mltrack.snapshots.sources:block_moments",
     "jupyter_mltrack.snapshots.blocks:FramePlan.array",
     "jupyter_mltrack.snapshots.blocks:encode_block",
     "jupyter_mltrack.snapshots.blocks:_null_kinds",
-    "jupyter_mltrack.snapshots.storage:_FrameSource.verify",
+    "jupyter_mltrack.snapshots.sources:_FrameSource.verify",
     "jupyter_mltrack.store.blobs:_LocalWriter.write",
     "jupyter_mltrack.store.blobs:_LocalWriter.commit",
     "os:fsync",
@@ -56,19 +56,19 @@ PHASES = [
     "jupyter_mltrack.snapshots.storage:Snapshotter._moments",
     "jupyter_mltrack.store.store:Store.complete_snapshot",
     "jupyter_mltrack.store.store:Store.block_locations",
-    "jupyter_mltrack.snapshots.storage:Snapshotter._read_blocks",
-    "jupyter_mltrack.snapshots.storage:Snapshotter._read_run",
+    "jupyter_mltrack.snapshots.restore:SnapshotReads._read_blocks",
+    "jupyter_mltrack.snapshots.restore:SnapshotReads._read_run",
     "jupyter_mltrack.store.blobs:LocalBlobStore.read_range_into",
     "jupyter_mltrack.snapshots.blocks:decode_raw_into",
     "jupyter_mltrack.snapshots.blocks:decode_block",
-    "jupyter_mltrack.snapshots.storage:_rebuild",
+    "jupyter_mltrack.snapshots.restore:_rebuild",
     "jupyter_mltrack.snapshots.blocks:blocks_to_frame",
     "jupyter_mltrack.snapshots.blocks:_object_values",
 ]
 #: Functions run on worker threads, profiled per call with ``--cprofile``.
 THREAD_ENTRIES = {
     "jupyter_mltrack.snapshots.storage:Snapshotter._write_packs",
-    "jupyter_mltrack.snapshots.storage:Snapshotter._read_run",
+    "jupyter_mltrack.snapshots.restore:SnapshotReads._read_run",
 }
 
 

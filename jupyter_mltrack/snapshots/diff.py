@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def block_rows(layout: Mapping[str, Any]) -> int:
-    from .storage import block_rows as rows_of
+    from .restore import block_rows as rows_of
 
     return rows_of(layout)
 

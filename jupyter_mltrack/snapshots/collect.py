@@ -1,0 +1,129 @@
+"""Garbage collection of snapshots: deleting what no run and no pinned snapshot uses.
+
+:class:`SnapshotCollector` is a mixin of :class:`~.storage.Snapshotter`, split from
+:mod:`.storage` because collecting (sweeping snapshots, deleting or rewriting packs,
+removing orphaned blobs) shares nothing with taking snapshots but the store. The module is
+not called ``gc`` so that it is never mistaken for the standard library's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore
+from ..store.entities import Snapshot
+from ..store.store import SnapshotNotFound, Store
+
+if TYPE_CHECKING:
+    from .storage import SnapshotJob
+
+
+class SnapshotCollector:
+    """Garbage collection (a mixin of :class:`~.storage.Snapshotter`, which provides the
+    attributes below; a repack reads its live blocks with :class:`~.restore.SnapshotReads`)."""
+
+    store: Store
+    blobs: BlobStore
+    _complete: dict[str, Snapshot]
+
+    if TYPE_CHECKING:
+
+        def wait_pending(self, timeout: float | None = None) -> list[SnapshotJob]: ...
+
+        def _fetch(self, digests: Iterable[str]) -> dict[str, bytes]: ...
+
+    def gc(self, *, dry_run: bool = False, repack_below: float = 0.5) -> dict[str, Any]:
+        """Delete what no run and no pinned snapshot references.
+
+        Snapshots nobody uses go first, then their blocks; a pack left without live blocks
+        is deleted, and one whose live blocks are under ``repack_below`` of its bytes is
+        rewritten with only those. Blobs no row mentions at all (left by a writer that
+        died before recording them) are deleted once they are an hour old.
+        """
+        self.wait_pending()
+        self._complete.clear()
+        sweep = self.store.sweep_snapshots(dry_run=dry_run)
+        dead_packs: dict[str, int] = {}
+        for _digest, pack, _offset, length in sweep.blocks:
+            dead_packs[pack] = dead_packs.get(pack, 0) + length
+        freed = 0
+        deleted_packs: list[str] = []
+        repacked: list[str] = []
+        for pack, dead_bytes in dead_packs.items():
+            live = sweep.kept.get(pack, [])
+            try:
+                size = self.blobs.size(pack)
+            except BlobNotFound:
+                continue
+            if not live:
+                deleted_packs.append(pack)
+                freed += size
+                if not dry_run:
+                    self.blobs.delete(pack)
+            elif sum(length for _, _, length in live) < size * repack_below:
+                repacked.append(pack)
+                freed += dead_bytes
+                if not dry_run:
+                    self._repack(pack, live)
+        deleted_files = [s.layout["blob"] for s in sweep.snapshots if s.kind == "file"]
+        for blob in deleted_files:
+            if blob in sweep.files:  # still used by another snapshot of the same bytes
+                continue
+            with contextlib.suppress(BlobNotFound):
+                freed += self.blobs.size(blob)
+                if not dry_run:
+                    self.blobs.delete(blob)
+        orphans = self._orphans(sweep, dry_run)
+        return {
+            "dry_run": dry_run,
+            "snapshots": [s.digest for s in sweep.snapshots],
+            "blocks": len(sweep.blocks),
+            "packs_deleted": len(deleted_packs),
+            "packs_rewritten": len(repacked),
+            "orphans": len(orphans),
+            "bytes_freed": freed,
+        }
+
+    def _repack(self, pack: str, live: list[tuple[str, int, int]]) -> None:
+        data = self._fetch(d for d, _o, _n in live)
+        moves = []
+        with self.blobs.writer() as writer:
+            for digest, _offset, _length in sorted(live, key=lambda x: x[1]):
+                moves.append((digest, writer.write(data[digest])))
+            new_pack = writer.commit()
+        self.store.move_blocks([(d, new_pack, off) for d, off in moves])
+        if new_pack != pack and not self.store.pack_in_use(pack):
+            self.blobs.delete(pack)
+
+    def _orphans(self, sweep: Any, dry_run: bool, older_than: float = 3600.0) -> list[str]:
+        if not isinstance(self.blobs, LocalBlobStore):
+            return []
+        known = set(sweep.kept) | sweep.files
+        cutoff = time.time() - older_than
+        orphans = []
+        for digest in self.blobs.iter_digests():
+            if digest in known or self.store.pack_in_use(digest):
+                continue
+            try:
+                if self.blobs.path_of(digest).stat().st_mtime > cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            if self._is_file_blob(digest):
+                continue
+            orphans.append(digest)
+            if not dry_run:
+                self.blobs.delete(digest)
+        if not dry_run:
+            self.blobs.cleanup_temp(older_than)
+        return orphans
+
+    def _is_file_blob(self, digest: str) -> bool:
+        try:
+            self.store.get_snapshot(digest)
+        except SnapshotNotFound:
+            return False
+        return True
