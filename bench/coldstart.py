@@ -25,7 +25,12 @@ Figures per kernel (ipykernel's own clock, request picked up to reply sent, see
 kernel of the same repetition (paired; the plain kernel runs the same cells at the same
 places), and for mltrack also against the same cell run untracked in the same kernel,
 interleaved (isolates ``%%track`` from the execution log, which ``%load_ext`` turns on for
-every cell and benchmark 5 measures). Work the tracker leaves for the kernel's idle time
+every cell and benchmark 5 measures). The budget for later cells is judged on the *paired*
+differences — per round, the tracked cell minus the untracked cell run beside it — pooled
+over every round of every kernel (120 in a full run), median and interquartile range: the
+fit's own time wanders by several ms from one round to the next, more than the 5 ms to
+resolve, so a difference of two medians, or a median of five per-kernel medians (both also
+shown), moves by a few ms from one run of the benchmark to the next. Work the tracker leaves for the kernel's idle time
 (``%load_ext`` opens the store on the event loop once it has replied) happens before the
 next request is picked up, so it is outside the next cell's ipykernel time: the round trips
 (request sent to reply and idle received, in this process) of the load, imports/data and
@@ -57,7 +62,9 @@ LOAD_EXT_BUDGET_MS = 150.0
 FIRST_BUDGET_MS = 50.0
 LATER_BUDGET_MS = 5.0
 
-FULL = {"reps": 5, "later": 6}
+FULL = {"reps": 5, "later": 24}
+#: Later cells of MLflow's kernels (each about 2.9 s; its later figure has no budget).
+MLFLOW_LATER = 10
 QUICK = {"reps": 2, "later": 3}
 
 TOOLS = ("plain", "mltrack", "mlflow")
@@ -201,7 +208,7 @@ def _one_kernel(
         time.sleep(1.0)  # what the first run left to background threads, counted below
         out["cold_cpu_ms"] = (k.cpu_seconds() - cpu0) * 1e3
         times: dict[str, list[tuple[float, float]]] = {"t": [], "u": [], "n": []}
-        for i in range(later):
+        for i in range(min(later, MLFLOW_LATER) if tool == "mlflow" else later):
             # interleaved, alternating which goes first; mlflow's autolog would start a
             # run of its own for an untracked fit, so its kernel runs tracked cells only;
             # mltrack's also runs the cell tracked without autolog (what autolog costs)
@@ -220,6 +227,14 @@ def _one_kernel(
         if tool == "mltrack":
             out["later_noautolog_ms"] = statistics.median(t for t, _ in times["n"])
             out["later_noautolog_cpu_ms"] = statistics.median(c for _, c in times["n"])
+            # paired: each round's tracked cell minus the untracked one beside it, so that
+            # a drift of the ~270 ms fit over the kernel's life (caches, frequency) cancels
+            for kind, key in (("t", "later"), ("n", "later_noautolog")):
+                pairs = list(zip(times[kind], times["u"], strict=True))
+                out[f"{key}_pairs"] = [a[0] - b[0] for a, b in pairs]
+                out[f"{key}_cpu_pairs"] = [a[1] - b[1] for a, b in pairs]
+                out[f"{key}_paired_ms"] = statistics.median(out[f"{key}_pairs"])
+                out[f"{key}_cpu_paired_ms"] = statistics.median(out[f"{key}_cpu_pairs"])
         if tool in RECORDED:
             result = k.ok("", user_expressions={"r": RECORDED[tool]})
             value = result["reply"]["user_expressions"]["r"]
@@ -265,9 +280,9 @@ def bench_coldstart(root: Path, params: dict[str, Any]) -> dict[str, Any]:
     out["targets"] = {
         "load_ext_le_150ms": nb["load_ms"]["median"] <= LOAD_EXT_BUDGET_MS,
         "first_added_le_50ms": nb["first_added_ms"]["median"] <= FIRST_BUDGET_MS,
-        "later_added_le_5ms": nb["later_added_same_kernel_ms"]["median"] <= LATER_BUDGET_MS,
+        "later_added_le_5ms": nb["later_pooled_ms"]["median"] <= LATER_BUDGET_MS,
         "first_added_cpu_le_50ms": nb["first_cpu_added_ms"]["median"] <= FIRST_BUDGET_MS,
-        "later_added_cpu_le_5ms": nb["later_cpu_added_same_kernel_ms"]["median"] <= LATER_BUDGET_MS,
+        "later_added_cpu_le_5ms": nb["later_cpu_pooled_ms"]["median"] <= LATER_BUDGET_MS,
     }
     return out
 
@@ -279,6 +294,13 @@ def _spread(values: list[float]) -> dict[str, float]:
         "max": max(values),
         "n": len(values),
     }
+
+
+def _quartiles(values: list[float]) -> dict[str, float]:
+    """Median and interquartile range (shown as min..max by :func:`_fmt`): the spread of
+    single rounds, where min..max would show the outliers of a shared machine."""
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return {"median": median, "min": q1, "max": q3, "n": len(values)}
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -323,6 +345,9 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
                 entry[f"{key}_added_same_kernel_ms"] = _spread(
                     [r[f"{key}_ms"] - r[f"{base}_ms"] for r in rows]
                 )
+            for key in ("later", "later_cpu", "later_noautolog", "later_noautolog_cpu"):
+                entry[f"{key}_paired_ms"] = _spread([r[f"{key}_paired_ms"] for r in rows])
+                entry[f"{key}_pooled_ms"] = _quartiles([d for r in rows for d in r[f"{key}_pairs"]])
         out[tool] = entry
     m, f = out["mltrack"], out.get("mlflow")
 
@@ -361,6 +386,10 @@ ROWS = [
     ("  added", "later_added_ms", "later_added"),
     ("  added vs untracked, same kernel", "later_added_same_kernel_ms", None),
     ("    same, %%track --no-autolog", "later_noautolog_added_same_kernel_ms", None),
+    ("  added vs untracked beside it (paired)", "later_paired_ms", None),
+    ("    same, %%track --no-autolog", "later_noautolog_paired_ms", None),
+    ("  paired, all rounds pooled (IQR)", "later_pooled_ms", None),
+    ("    same, %%track --no-autolog", "later_noautolog_pooled_ms", None),
     ("round trips, load to first tracked", "span_ms", None),
     ("  added", "span_added_ms", None),
     ("main-thread CPU: load cell", "load_cpu_ms", None),
@@ -369,6 +398,10 @@ ROWS = [
     ("  later tracked cells added", "later_cpu_added_ms", None),
     ("    same kernel", "later_cpu_added_same_kernel_ms", None),
     ("    same kernel, --no-autolog", "later_noautolog_cpu_added_same_kernel_ms", None),
+    ("    paired", "later_cpu_paired_ms", None),
+    ("    paired, --no-autolog", "later_noautolog_cpu_paired_ms", None),
+    ("    paired, pooled (IQR)", "later_cpu_pooled_ms", None),
+    ("    paired, pooled, --no-autolog", "later_noautolog_cpu_pooled_ms", None),
     ("CPU, all threads, cold phase", "cold_cpu_ms", None),
     ("  added", "cold_cpu_added_ms", None),
 ]
@@ -380,7 +413,10 @@ def report(r: dict[str, Any]) -> list[str]:
         " forest, fit + accuracy_score), ms",
         f"   ({r['reps']} fresh kernels per tool and order, one at a time; median (min..max)"
         " over them; wall = ipykernel request to reply; added = minus the plain kernel of the"
-        f" same rep; later = median of {r['later']} per kernel; mltrack: %%track (autolog"
+        f" same rep; later = median of {r['later']} per kernel ({MLFLOW_LATER} for MLflow),"
+        " paired = median of each round's tracked cell minus the untracked one run beside it,"
+        " pooled = median (IQR) of those differences over every round of every kernel;"
+        " mltrack: %%track (autolog"
         " on); MLflow: autolog() defaults + start_run, SQLite; main-thread CPU = from a"
         " pre-run hook to after the post-run hooks; cold phase = kernel process, all threads,"
         " from the load cell to 1 s after the first tracked cell)",
@@ -415,9 +451,9 @@ def report(r: dict[str, Any]) -> list[str]:
         f" +{nb['first_added_ms']['median']:.0f} ms <= {FIRST_BUDGET_MS:.0f}"
         f" {met(t['first_added_le_50ms'])} (main-thread CPU"
         f" +{nb['first_cpu_added_ms']['median']:.0f} {met(t['first_added_cpu_le_50ms'])});"
-        f" later +{nb['later_added_same_kernel_ms']['median']:.1f} ms (same kernel) <="
+        f" later +{nb['later_pooled_ms']['median']:.1f} ms (paired, pooled) <="
         f" {LATER_BUDGET_MS:.0f} {met(t['later_added_le_5ms'])} (main-thread CPU"
-        f" +{nb['later_cpu_added_same_kernel_ms']['median']:.1f}"
+        f" +{nb['later_cpu_pooled_ms']['median']:.1f}"
         f" {met(t['later_added_cpu_le_5ms'])})"
     )
     return lines
