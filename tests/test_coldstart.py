@@ -141,3 +141,45 @@ def test_the_distribution_map_is_cached_until_an_install(
         assert environment._path_key() != key
     finally:
         environment._module_to_distributions.cache_clear()
+
+
+def test_a_git_read_done_before_its_callback_is_attached_does_not_deadlock(
+    tmp_path: Path,
+) -> None:
+    """A run whose packages the last scan saw refreshes git's state alone, in a thread, and
+    attaches a callback that records it under the context's lock. Outside a repository git
+    fails in about a millisecond, so on a busy machine the read can be over before the cell's
+    thread, descheduled after starting it, attaches the callback, which then runs at once in
+    the cell's thread: the lock must not be held there (it was, and the cell hung for good).
+    The read is made done at once here, the order a descheduled thread sees."""
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    from jupyter_mltrack.capture import api
+
+    context = api._Context()
+    seen = environment.GitState("0" * 40, False)
+    context._state = ("env", environment.GitState(None, None))
+    context._scanned = (len(sys.modules), api._top_level_names())
+    context._at = time.monotonic() - context.REFRESH - 1
+
+    def done_already(cwd: str) -> Future:
+        future: Future = Future()
+        future.set_result(seen)
+        return future
+
+    original, api._git_now = api._git_now, done_already
+    try:
+        returned: list[object] = []
+        caller = threading.Thread(
+            target=lambda: returned.append(context.request(str(tmp_path))), daemon=True
+        )
+        caller.start()
+        caller.join(timeout=10)
+    finally:
+        api._git_now = original
+    assert not caller.is_alive(), "request() deadlocked on its own lock"
+    assert returned == [None]
+    assert context._state == ("env", seen)
+    assert context.git is not None and context.git.result() is seen

@@ -271,22 +271,25 @@ class _Context:
             covered = state is not None and self._covers(scanned)
             if covered and (fresh or now or pending):  # (a refresh is under way already)
                 return None
-            if covered:
-                # the packages loaded are those the last scan saw, so their versions are
-                # too: only git's state can be stale. Read it alone: a whole scan in the
-                # worker would compete with the run's cell for the GIL for ~20 ms
-                self._at = time.monotonic()
+            if not covered:
+                if pending and self._future_modules == modules:
+                    return future
+                self._future_modules = modules
+                # git's state is read at once, in a thread of its own: the worker may be
+                # busy, and the run must record the files as they were when it started
                 self.git = _git_now(cwd)
-                self.git.add_done_callback(self._set_git)
-                return None
-            if pending and self._future_modules == modules:
-                return future
-            self._future_modules = modules
-            # git's state is read at once, in a thread of its own: the worker may be busy,
-            # and the run must record the files as they were when it started
-            self.git = _git_now(cwd)
-            self._future = _submit(self.collect, cwd, self.git)
-            return self._future if not covered else None
+                self._future = _submit(self.collect, cwd, self.git)
+                return self._future
+            # the packages loaded are those the last scan saw, so their versions are too:
+            # only git's state can be stale. Read it alone: a whole scan in the worker would
+            # compete with the run's cell for the GIL for ~20 ms
+            self._at = time.monotonic()
+            git = self.git = _git_now(cwd)
+        # Outside the lock: a read that is done already (git fails at once outside a
+        # repository, and this thread may have been descheduled since starting it) runs the
+        # callback right here, and the callback takes the lock.
+        git.add_done_callback(self._set_git)
+        return None
 
     def _set_git(self, git: Future[Any]) -> None:
         with contextlib.suppress(Exception), self._lock:
