@@ -906,6 +906,41 @@ def test_sessions_reuse_their_wrappers(run: api.ActiveRun) -> None:
     assert fit1 is fit2 and fit1 is not original_fit
 
 
+def test_a_method_replaced_between_sessions_is_planned_again(sqlite_store: Store) -> None:
+    """Each class's patch plan is made once per process; a class whose ``fit`` the user
+    replaced after a session (a notebook redefining a method) is planned again, so the next
+    session wraps and calls the new ``fit``, and restores it after."""
+    from sklearn.base import BaseEstimator
+
+    class Doubler(BaseEstimator):
+        def fit(self, X: Any, y: Any = None) -> Any:
+            self.factor_ = 2
+            return self
+
+    for factor in (2, 3):
+        if factor == 3:
+
+            def fit(self: Any, X: Any, y: Any = None) -> Any:
+                self.factor_ = 3
+                return self
+
+            Doubler.fit = fit
+        current = Doubler.__dict__["fit"]
+        active = api.start_run(experiment=f"replanned-{factor}", store=sqlite_store)
+        session = begin(active, {})
+        assert session is not None
+        try:
+            assert Doubler.__dict__["fit"] is not current
+            assert Doubler().fit([[1.0]]).factor_ == factor
+        finally:
+            session.end()
+            active.end()
+        assert Doubler.__dict__["fit"] is current
+        api.wait_pending()
+        detail = sqlite_store.get_run_detail(active.id)
+        assert "fit_time" in detail.run.metrics, detail.run.metrics
+
+
 def test_end_restores_a_namespace_holding_none_and_never_raises(
     run: api.ActiveRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
