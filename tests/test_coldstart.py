@@ -183,3 +183,23 @@ def test_a_git_read_done_before_its_callback_is_attached_does_not_deadlock(
     assert returned == [None]
     assert context._state == ("env", seen)
     assert context.git is not None and context.git.result() is seen
+
+
+def test_a_scan_that_saw_every_package_covers_lazily_loaded_submodules() -> None:
+    """Modules of packages the last scan saw (a library's lazy submodules) do not make it
+    stale; once the names were compared, the scan covers the new count of modules, so the
+    next tracked cell's check is a length comparison again rather than a pass over every
+    loaded module. A new top-level package still makes it stale."""
+    from jupyter_mltrack.capture import api
+
+    context = api._Context()
+    context._state = ("env", environment.GitState(None, None))
+    context._scanned = (len(sys.modules) - 3, api._top_level_names())
+    assert context.covers_now()
+    assert context._scanned[0] == len(sys.modules)
+
+    sys.modules["mltrack_test_new_top_level"] = sys.modules["os"]
+    try:
+        assert not context.covers_now()
+    finally:
+        del sys.modules["mltrack_test_new_top_level"]

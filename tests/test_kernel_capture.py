@@ -141,6 +141,41 @@ def test_run_card_compares_with_best(kernel: Kernel, store: Store) -> None:
     assert "#2" in card["text/plain"] and "run <b>#2</b>" in card["text/html"]
 
 
+def test_a_cells_final_write_is_off_its_path_yet_done_before_idle(
+    kernel: Kernel, store: Store
+) -> None:
+    """A tracked cell hands its run's final transaction to a background thread (the cell's
+    reply does not wait for it), and the kernel waits for it before it reports idle: a
+    client that waits for idle, as this one does, reads the run ended with its metrics, even
+    when the write is slow. The run card, published before the write is done, still compares
+    with the previous run."""
+    slow = (
+        "import threading, time\n"
+        "from jupyter_mltrack.capture import api as _api\n"
+        "_Store = type(_api.get_store())\n"
+        "_finish_run = _Store.finish_run\n"
+        "_writers = []\n"
+        "def _slow_finish(self, *args, **kwargs):\n"
+        "    _writers.append(threading.current_thread().name)\n"
+        "    time.sleep(0.4)\n"
+        "    return _finish_run(self, *args, **kwargs)\n"
+        "_Store.finish_run = _slow_finish"
+    )
+    kernel.ok(slow)
+    try:
+        for value in (0.7, 0.9):
+            result = kernel.ok(f"%%track -e settled\nmltrack.log_metric('acc', {value})")
+            runs, _ = store.search_runs(experiment="settled", order="-number", limit=1)
+            assert runs[0].status is RunStatus.FINISHED  # read at once: no waiting here
+            assert runs[0].metrics == {"acc": value}
+        card = next(o["data"][RUN_CARD] for o in result["outputs"] if RUN_CARD in o.get("data", {}))
+        assert card["best"]["number"] == 1 and card["deltas"]["acc"] == pytest.approx(0.2)
+        writers = kernel.ok("print(_writers)")
+        assert "'mltrack-finish" in text_of(writers) and "MainThread" not in text_of(writers)
+    finally:
+        kernel.ok("_Store.finish_run = _finish_run")
+
+
 def test_failing_cell_is_recorded_and_still_fails(kernel: Kernel, store: Store) -> None:
     result = kernel.execute("%%track\nx = 1\nraise ValueError('boom')")
     assert result["reply"]["status"] == "error"

@@ -44,6 +44,9 @@ _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mltrack")
 _finisher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mltrack-finish")
 _finishing: list[ActiveRun] = []
 _pending: list[Future[Any]] = []
+#: Final writes of tracked cells handed to the finisher only to overlap the kernel's reply
+#: (nothing to wait for): :func:`settle` waits for them before the kernel reports idle.
+_settling: list[Future[Any]] = []
 
 
 class TrackingError(Exception):
@@ -219,6 +222,26 @@ def wait_pending(timeout: float | None = 30.0) -> None:
             fut.result(timeout=timeout)
 
 
+def settle(timeout: float = 30.0) -> None:
+    """Wait for the final writes of the tracked cells that have ended (see
+    ``ActiveRun.end``'s ``background``): called by the kernel after a cell's reply and before
+    it reports idle, so that whoever waits for idle reads every run of the cell ended."""
+    with _stack_lock:
+        settling = list(_settling)
+        _settling.clear()
+    for fut in settling:
+        with contextlib.suppress(Exception):
+            fut.result(timeout=timeout)
+
+
+def finishing_runs(exclude: str | None = None) -> list[Run]:
+    """Runs of this process that have ended but whose final write is still under way, as
+    they will be stored (the run card compares with them as with stored runs)."""
+    with _stack_lock:
+        runs = [r for r in _finishing if r.id != exclude]
+    return [run.summary() for run in runs]
+
+
 class _Context:
     """Environment and git state, refreshed by the background worker.
 
@@ -253,11 +276,20 @@ class _Context:
     def _covers(self, scanned: tuple[int, frozenset[str]] | None) -> bool:
         """Whether a scan of ``scanned`` modules saw every package loaded now. New modules
         of known packages (a library's lazy submodules, this package's own) change
-        nothing; the comparison of names runs only when the count of modules changed."""
+        nothing; the comparison of names runs only when the count of modules changed, and
+        once it found no new package, the scan is taken to cover the new count (so later
+        calls are a length check again, not a pass over every module). Under ``_lock``."""
         if scanned is None:
             return False
         count, tops = scanned
-        return count == len(sys.modules) or _top_level_names() <= tops
+        modules = len(sys.modules)
+        if count == modules:
+            return True
+        if not _top_level_names() <= tops:
+            return False
+        if scanned is self._scanned:
+            self._scanned = (modules, tops)
+        return True
 
     def request(self, cwd: str, *, now: bool = False) -> Future[Any] | None:
         """Have the worker scan unless a scan under way or done covers the packages loaded
@@ -478,13 +510,17 @@ class ActiveRun:
         outputs: Sequence[Mapping[str, Any]] = (),
         error: Mapping[str, Any] | None = None,
         wait_environment: bool = True,
+        background: bool = False,
     ) -> None:
         """Write everything left and the final status in one transaction. Idempotent.
 
         ``wait_environment=False`` (a tracked cell): when the scan of the packages loaded
         now is still under way, the run is recorded as ended by a background thread once it
         is done, rather than the cell waiting for it. Other runs (``start_run`` blocks,
-        scripts, pipelines) wait, so that whoever reads the store next finds them ended."""
+        scripts, pipelines) wait, so that whoever reads the store next finds them ended.
+        ``background`` (a tracked cell in a kernel): that final transaction is written by a
+        background thread in any case, while the kernel sends the cell's reply, and
+        :func:`settle` waits for it before the kernel reports idle (see ``magics``)."""
         with _stack_lock:
             if self.ended:
                 return
@@ -528,7 +564,8 @@ class ActiveRun:
                 **where,
             )
 
-        if not pending and context is not None:
+        quick = not pending and context is not None
+        if quick and not background:
             write()
             return
         # The cell returns now; the run is recorded as ended once its snapshots are
@@ -540,6 +577,9 @@ class ActiveRun:
         def finish() -> None:
             try:
                 write()
+            except Exception as exc:  # no cell left to raise into: said, as the cell would
+                print(f"mltrack: could not record run {self.id[:8]}: {exc!r}", file=sys.stderr)
+                raise
             finally:
                 with _stack_lock:
                     if self in _finishing:
@@ -549,6 +589,9 @@ class ActiveRun:
         with _stack_lock:
             _pending[:] = [f for f in _pending if not f.done()]
             _pending.append(fut)
+            if quick:
+                _settling[:] = [f for f in _settling if not f.done()]
+                _settling.append(fut)
 
     def summary(self) -> Run:
         """The run as the store would list it now, built from memory."""

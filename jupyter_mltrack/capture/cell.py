@@ -21,10 +21,13 @@ from .data import FileAccess, retake_snapshots, snapshot_files, snapshot_values,
 from .kernelinfo import cell_id, notebook_path
 from .outputs import OutputRecorder
 from .params import CellAnalysis, analyse, simple_reads
-from .runcard import card_bundle
+from .runcard import card_bundle, compared_on, lower_is_better
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ..snapshots.storage import SnapshotJob
+    from ..store.entities import RunRef
     from .magics import TrackMagics
 
 
@@ -93,6 +96,10 @@ class TrackedCell:
         self.run.in_cell = True
         if magics.log is not None:
             magics.log.note_run(self.run.id)
+        self._best = None
+        if magics.run_card and not args.no_card:
+            with contextlib.suppress(Exception):  # only an optimisation: never in the way
+                self._best = self._prefetch_best()
         self.files: FileAccess | None = None
         if snapshots:
             home = self.run.store.home
@@ -116,6 +123,30 @@ class TrackedCell:
         explicit = [n for n in _flatten(self.args.snapshot) if n not in bound]
         names = list(dict.fromkeys([*reads, *explicit]))
         return take_snapshots(api.get_store(), names, self.shell.user_ns)[0]
+
+    def _prefetch_best(self) -> tuple[str, Future[RunRef | None]] | None:
+        """Look up, while the cell runs, the best run the card will compare with: by the
+        metric this experiment's latest card compared on (a cell run again logs the same
+        one first). Other processes' runs that end meanwhile are not seen; this process's
+        are (``api.finishing_runs``)."""
+        run = self.run.run
+        key = compared_on(run.experiment_id)
+        if key is None:
+            return None
+        higher = not lower_is_better(key)
+        lookup = functools.partial(
+            self.run.store.best_run, run.experiment_id, key, higher_is_better=higher, exclude=run.id
+        )
+        return key, api._submit(lookup)
+
+    def _prefetched(self) -> tuple[str, RunRef | None] | None:
+        """The prefetched best run, if the look-up is done (never waited for)."""
+        if self._best is None:
+            return None
+        key, lookup = self._best
+        if not lookup.done() or lookup.exception() is not None:
+            return None
+        return key, lookup.result()
 
     def _snapshot_outputs(self) -> None:
         """Files the cell wrote and read, and ``--snapshot`` names it assigned."""
@@ -156,11 +187,19 @@ class TrackedCell:
             if self.autolog is not None:  # restores its patches; params after the cell's
                 self.autolog.end()
             run.in_cell = False
-            run.end(status, outputs=recorder.finalize(), error=error, wait_environment=False)
+            run.end(
+                status,
+                outputs=recorder.finalize(),
+                error=error,
+                wait_environment=False,
+                background=self.magics.settles_before_idle,
+            )
             if self.magics.run_card and not self.args.no_card:
                 from IPython.display import publish_display_data
 
-                publish_display_data(card_bundle(run.store, run.summary()))
+                pending = api.finishing_runs(exclude=run.id)
+                summary = run.summary()
+                publish_display_data(card_bundle(run.store, summary, pending, self._prefetched()))
         except Exception as exc:
             print(f"mltrack: could not record run {run.id[:8]}: {exc!r}", file=sys.stderr)
             with contextlib.suppress(Exception):

@@ -67,6 +67,9 @@ class TrackMagics(Magics, Configurable):
         self.log: ExecutionLog | None = None
         self._transforming: str | None = None
         self._transformed: tuple[str, str] | None = None
+        #: Whether the kernel waits for tracked cells' final writes before it reports idle
+        #: (see :func:`_settle_before_idle`): they are then written while it sends the reply.
+        self.settles_before_idle = False
 
     # %%track ------------------------------------------------------------------------------
 
@@ -375,6 +378,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.events.register("post_run_cell", magics.post_run_cell)
     ipython.push({"mltrack": jupyter_mltrack}, interactive=False)
     log.install()
+    magics.settles_before_idle = _settle_before_idle(ipython)
     FileAccess.install()
     if new:
         log.adopt_running_cell()
@@ -383,7 +387,46 @@ def load_ipython_extension(ipython: Any) -> None:
     api.warm_up(os.getcwd())
 
 
+def _settle_before_idle(ipython: Any) -> bool:
+    """Have the kernel wait for tracked cells' final writes after each request's reply and
+    before its ``idle`` status (ipykernel's ``post_handler_hook``, called between the two).
+
+    A tracked cell hands its run's final transaction to a thread instead of writing it
+    before its reply (a millisecond of the cell's time); with this, a client that waits for
+    idle (JupyterLab's busy indicator, nbclient, a test) still reads the run ended. Without
+    a kernel that has the hook (a terminal IPython), cells write before they return."""
+    kernel = getattr(ipython, "kernel", None)
+    original = getattr(kernel, "post_handler_hook", None)
+    if original is None:
+        return False
+    if getattr(original, "__mltrack__", False):
+        return True
+
+    def post_handler_hook() -> None:
+        try:
+            original()
+        finally:
+            api.settle()
+
+    post_handler_hook.__mltrack__ = True  # type: ignore[attr-defined]
+    post_handler_hook.__wrapped__ = original  # type: ignore[attr-defined]
+    kernel.post_handler_hook = post_handler_hook
+    return True
+
+
+def _unsettle(ipython: Any) -> None:
+    kernel = getattr(ipython, "kernel", None)
+    hook = getattr(kernel, "post_handler_hook", None)
+    if getattr(hook, "__mltrack__", False):
+        if "post_handler_hook" in vars(kernel):
+            del kernel.post_handler_hook
+        else:  # not ours to remove (set on the class): put the original back
+            kernel.post_handler_hook = hook.__wrapped__
+
+
 def unload_ipython_extension(ipython: Any) -> None:
+    _unsettle(ipython)
+    api.settle()
     for magics in [m for m in ipython.configurables if isinstance(m, TrackMagics)]:
         ipython.configurables.remove(magics)
         if magics.strip_magic_line in ipython.input_transformers_cleanup:

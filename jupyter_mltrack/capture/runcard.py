@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..store.entities import Run
+from ..store.entities import Run, RunRef
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is not loaded by %load_ext
     from ..store.store import Store
@@ -30,16 +31,44 @@ def _num(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else value
 
 
-def card_data(store: Store, run: Run) -> dict[str, Any]:
-    """The card's JSON (see docs/rest-api.md, "Run card MIME type")."""
+#: Per experiment, the metric its latest card compared on: a cell run again compares on
+#: the same one, so its best run can be looked up while the cell runs (see ``prefetch``).
+_compared_on: dict[int, str] = {}
+
+
+def compared_on(experiment_id: int) -> str | None:
+    """The metric the latest card of this experiment compared on, if any."""
+    return _compared_on.get(experiment_id)
+
+
+def card_data(
+    store: Store,
+    run: Run,
+    pending: Sequence[Run] = (),
+    prefetched: tuple[str, RunRef | None] | None = None,
+) -> dict[str, Any]:
+    """The card's JSON (see docs/rest-api.md, "Run card MIME type"). ``pending``: runs of
+    this process whose final write is under way, compared with as if stored;
+    ``prefetched``: ``(metric, best run)`` looked up while the cell ran, used when the card
+    compares on that metric (a query less after the cell)."""
     metrics = {k: _num(v) for k, v in list(run.metrics.items())[:MAX_CARD_METRICS]}
     best = None
     deltas: dict[str, float] = {}
     first = next((k for k, v in metrics.items() if v is not None), None)
     if first is not None:
-        other = store.best_run(
-            run.experiment_id, first, higher_is_better=not lower_is_better(first), exclude=run.id
-        )
+        _compared_on[run.experiment_id] = first
+        higher = not lower_is_better(first)
+        # a pending run's stored row is older than what it is about to write: left out of
+        # the query, compared with as it will be stored
+        ids = {p.id for p in pending}
+        if prefetched is not None and prefetched[0] == first and not _one_of(prefetched[1], ids):
+            other = prefetched[1]
+        else:
+            excluded = [run.id, *ids]
+            other = store.best_run(
+                run.experiment_id, first, higher_is_better=higher, exclude=excluded
+            )
+        other = _better_pending(other, run, first, higher, pending)
         if other is not None:
             best = {
                 "run_id": other.id,
@@ -61,6 +90,24 @@ def card_data(store: Store, run: Run) -> dict[str, Any]:
         "best": best,
         "deltas": deltas,
     }
+
+
+def _one_of(ref: RunRef | None, ids: set[str]) -> bool:
+    return ref is not None and ref.id in ids
+
+
+def _better_pending(
+    best: RunRef | None, run: Run, key: str, higher: bool, pending: Sequence[Run]
+) -> RunRef | None:
+    """``best``, or the run among ``pending`` (same experiment) with a better ``key``."""
+    for other in pending:
+        value = _num(other.metrics.get(key))
+        if other.experiment_id != run.experiment_id or other.id == run.id or value is None:
+            continue
+        held = _num(best.metrics.get(key)) if best is not None else None
+        if held is None or (value > held if higher else value < held):
+            best = RunRef(id=other.id, number=other.number, metrics=dict(other.metrics))
+    return best
 
 
 def _fmt(value: float | None) -> str:
@@ -109,6 +156,11 @@ def card_html(data: dict[str, Any]) -> str:
     )
 
 
-def card_bundle(store: Store, run: Run) -> dict[str, Any]:
-    data = card_data(store, run)
+def card_bundle(
+    store: Store,
+    run: Run,
+    pending: Sequence[Run] = (),
+    prefetched: tuple[str, RunRef | None] | None = None,
+) -> dict[str, Any]:
+    data = card_data(store, run, pending, prefetched)
     return {RUN_CARD_MIME: data, "text/html": card_html(data), "text/plain": card_text(data)}

@@ -7,7 +7,7 @@ which the bulk reads of a comparison use as well.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -220,14 +220,21 @@ class RunReads(StoreBase):
         return f"{count}:{latest or 0:.6f}"
 
     def best_run(
-        self, experiment_id: int, metric: str, *, higher_is_better: bool, exclude: str | None = None
+        self,
+        experiment_id: int,
+        metric: str,
+        *,
+        higher_is_better: bool,
+        exclude: str | Iterable[str] | None = None,
     ) -> RunRef | None:
         """The run of an experiment with the best latest value of ``metric``, with the latest
-        values of all its metrics (what the run card compares against)."""
+        values of all its metrics (what the run card compares against); ``exclude``: a run
+        id, or several (the card's own run, and runs whose final write is under way)."""
         args: dict[str, Any] = {"b_exp": experiment_id, "b_key": metric}
-        if exclude:
-            args["b_exclude"] = exclude
-        stmt = _BEST_RUN[(bool(higher_is_better), bool(exclude))]
+        excluded = [exclude] if isinstance(exclude, str) else list(exclude or ())
+        if excluded:
+            args["b_exclude"] = excluded
+        stmt = _BEST_RUN[(bool(higher_is_better), bool(excluded))]
         with self.engine.connect() as conn:
             rows = conn.execute(stmt, args).all()
         if not rows:

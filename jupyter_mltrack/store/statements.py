@@ -159,7 +159,7 @@ def _best_run_statement(higher_is_better: bool, exclude: bool) -> Any:
         )
     )
     if exclude:
-        best = best.where(_runs_t.c.id != bindparam("b_exclude"))
+        best = best.where(_runs_t.c.id.not_in(bindparam("b_exclude", expanding=True)))
     order = _latest_t.c.value.desc() if higher_is_better else _latest_t.c.value.asc()
     best = best.order_by(order).limit(1).subquery()
     values = _latest_t.alias("values_")
