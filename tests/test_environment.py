@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
+
+import pytest
 
 from jupyter_mltrack.capture.environment import imported_packages
 
@@ -44,3 +47,29 @@ def test_imported_packages_are_versions_of_installed_distributions() -> None:
     assert packages["pytest"] == metadata.version("pytest")
     lowered = [name.lower() for name in packages]
     assert len(lowered) == len(set(lowered))  # one entry per distribution
+
+
+def test_git_is_not_asked_outside_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside any repository the state is known without running git (a process per read);
+    inside one, in a subfolder, and with ``GIT_DIR`` pointing at one, git is asked."""
+    from jupyter_mltrack.capture.environment import GitState, git_state, outside_repository
+
+    monkeypatch.delenv("GIT_DIR", raising=False)
+    plain = tmp_path / "plain" / "sub"
+    plain.mkdir(parents=True)
+    assert outside_repository(plain)
+    calls: list[object] = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a) or real_run(*a, **k))
+    assert git_state(plain) == GitState(None, None) and calls == []
+
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    real_run(["git", "init", "-q", str(repo)], check=True)
+    assert not outside_repository(repo / "src")
+    state = git_state(repo / "src")
+    assert calls and state.commit is None  # asked: a repository without a commit yet
+    monkeypatch.setenv("GIT_DIR", str(repo / ".git"))
+    assert not outside_repository(plain)

@@ -141,37 +141,49 @@ def test_run_card_compares_with_best(kernel: Kernel, store: Store) -> None:
     assert "#2" in card["text/plain"] and "run <b>#2</b>" in card["text/html"]
 
 
-def test_a_cells_final_write_is_off_its_path_yet_done_before_idle(
+def test_a_cells_final_write_comes_after_its_reply_and_before_idle(
     kernel: Kernel, store: Store
 ) -> None:
-    """A tracked cell hands its run's final transaction to a background thread (the cell's
-    reply does not wait for it), and the kernel waits for it before it reports idle: a
-    client that waits for idle, as this one does, reads the run ended with its metrics, even
-    when the write is slow. The run card, published before the write is done, still compares
-    with the previous run."""
+    """A tracked cell leaves its run's final transaction for after the kernel has sent the
+    cell's reply (the cell's time does not include it), and the kernel writes it before it
+    reports idle: a client that waits for idle, as this one does, reads the run ended with
+    its metrics, even when the write is slow. The run card, published before the write,
+    still compares with the previous run."""
     slow = (
-        "import threading, time\n"
+        "import time\n"
         "from jupyter_mltrack.capture import api as _api\n"
         "_Store = type(_api.get_store())\n"
         "_finish_run = _Store.finish_run\n"
-        "_writers = []\n"
         "def _slow_finish(self, *args, **kwargs):\n"
-        "    _writers.append(threading.current_thread().name)\n"
-        "    time.sleep(0.4)\n"
+        "    time.sleep(0.5)\n"
         "    return _finish_run(self, *args, **kwargs)\n"
         "_Store.finish_run = _slow_finish"
     )
     kernel.ok(slow)
     try:
         for value in (0.7, 0.9):
-            result = kernel.ok(f"%%track -e settled\nmltrack.log_metric('acc', {value})")
+            sent = kernel.execute(
+                f"%%track -e settled\nmltrack.log_metric('acc', {value})", wait=False
+            )
+            reply = kernel.kc.get_shell_msg(timeout=60)
+            replied = time.monotonic()
+            assert reply["parent_header"]["msg_id"] == sent["msg_id"]
+            assert reply["content"]["status"] == "ok"
+            card = None
+            while True:
+                msg = kernel.kc.get_iopub_msg(timeout=60)
+                if msg["parent_header"].get("msg_id") != sent["msg_id"]:
+                    continue
+                if msg["msg_type"] == "display_data" and RUN_CARD in msg["content"]["data"]:
+                    card = msg["content"]["data"][RUN_CARD]
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    break
+            assert time.monotonic() - replied > 0.4  # the slow write came after the reply
             runs, _ = store.search_runs(experiment="settled", order="-number", limit=1)
             assert runs[0].status is RunStatus.FINISHED  # read at once: no waiting here
             assert runs[0].metrics == {"acc": value}
-        card = next(o["data"][RUN_CARD] for o in result["outputs"] if RUN_CARD in o.get("data", {}))
-        assert card["best"]["number"] == 1 and card["deltas"]["acc"] == pytest.approx(0.2)
-        writers = kernel.ok("print(_writers)")
-        assert "'mltrack-finish" in text_of(writers) and "MainThread" not in text_of(writers)
+        assert card is not None and card["best"]["number"] == 1
+        assert card["deltas"]["acc"] == pytest.approx(0.2)
     finally:
         kernel.ok("_Store.finish_run = _finish_run")
 

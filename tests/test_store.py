@@ -763,3 +763,68 @@ def test_series_are_stored_in_chunks_one_per_flush(store: Store) -> None:
     assert len(a) == 50_002 and [p.step for p in a[:3]] == [0, 1, 2]
     assert [p.value for p in a if p.step == 10] == [10.0, -1.0]  # logging order kept
     assert a[-1].value == math.inf and series["b"][0].value == 1.0
+
+
+def test_a_run_created_through_the_driver_is_stored_as_through_the_engine(
+    tmp_path: Path,
+) -> None:
+    """On SQLite, a run without tags (a tracked cell's) is inserted through the DBAPI
+    connection kept for the kernel's writes (``store/driver.py``), with the same statements
+    compiled once; one with tags through the engine. Both must store the same rows: every
+    column of the run, its params (typed JSON) and its data links."""
+    from sqlalchemy import text
+
+    st = Store(str(tmp_path / "home"))
+    try:
+        import numpy as np
+
+        from jupyter_mltrack.snapshots.storage import Snapshotter
+
+        snapshotter = Snapshotter(st)
+        try:
+            jobs = [snapshotter.snapshot(np.arange(n, dtype=float)) for n in (3, 5)]
+            for job in jobs:
+                job.wait()
+        finally:
+            snapshotter.close()
+        x, y = (job.digest for job in jobs)
+        fields = dict(
+            name="same",
+            notebook_path="nb.ipynb",
+            cell_id="c1",
+            execution_count=4,
+            code="x = 1",
+            source="notebook",
+            params={"lr": 0.1, "layers": [64, 32], "name": "rf", "on": True, "none": None},
+            git_commit="0" * 40,
+            git_dirty=True,
+            kernel_id="k",
+            start_time=1234.5,
+            data=[("input", "X", x, None), ("input", "y", y, "/d/y.csv")],
+        )
+        fast = st.create_run("exp", **fields)
+        slow = st.create_run("exp", tags={"t": "1"}, **fields)
+        assert (fast.number, slow.number) == (1, 2)
+
+        def rows(run_id: str) -> dict[str, list[tuple]]:
+            skip = {"id", "number", "updated_at", "heartbeat_at", "created_at", "run_id"}
+            out = {}
+            with st.engine.connect() as conn:
+                for table in ("runs", "params", "run_data"):
+                    column = "id" if table == "runs" else "run_id"
+                    result = conn.execute(
+                        text(f"SELECT * FROM {table} WHERE {column} = :r ORDER BY 1, 2, 3"),
+                        {"r": run_id},
+                    )
+                    columns = result.keys()
+                    keys = [k for k in columns if k not in skip]
+                    out[table] = [tuple(m[k] for k in keys) for m in result.mappings()]
+            return out
+
+        assert rows(fast.id) == rows(slow.id)
+        assert rows(fast.id)["params"] and len(rows(fast.id)["run_data"]) == 2
+        detail = st.get_run_detail(fast.id)
+        assert detail.run.params == fields["params"] and detail.run.status is RunStatus.RUNNING
+        assert [d.name for d in detail.data] == ["X", "y"]
+    finally:
+        st.close()

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -44,9 +44,8 @@ _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mltrack")
 _finisher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mltrack-finish")
 _finishing: list[ActiveRun] = []
 _pending: list[Future[Any]] = []
-#: Final writes of tracked cells handed to the finisher only to overlap the kernel's reply
-#: (nothing to wait for): :func:`settle` waits for them before the kernel reports idle.
-_settling: list[Future[Any]] = []
+#: Writes left for after the kernel's reply to the cell that made them (see after_reply).
+_after_reply: list[Callable[[], None]] = []
 
 
 class TrackingError(Exception):
@@ -222,16 +221,32 @@ def wait_pending(timeout: float | None = 30.0) -> None:
             fut.result(timeout=timeout)
 
 
-def settle(timeout: float = 30.0) -> None:
-    """Wait for the final writes of the tracked cells that have ended (see
-    ``ActiveRun.end``'s ``background``): called by the kernel after a cell's reply and before
-    it reports idle, so that whoever waits for idle reads every run of the cell ended."""
+def after_reply(write: Callable[[], None]) -> None:
+    """Have ``write`` run once the kernel has sent the reply of the cell running now, and
+    before it reports idle (:func:`settle`, which the magics call from ipykernel's
+    ``post_handler_hook``).
+
+    Why not a thread: the GIL. A write running beside the end of the cell (the run card,
+    the reply) takes the interpreter from it for as long as its own Python part runs, so the
+    cell ends no sooner. Run after the reply, in the kernel's own thread, it costs the cell
+    nothing, and a client that waits for idle (JupyterLab's busy indicator, nbclient, a
+    test) still reads everything written. ``write`` reports its own errors. Queued writes
+    run in the order queued; those of a cell that never replies run at exit."""
     with _stack_lock:
-        settling = list(_settling)
-        _settling.clear()
-    for fut in settling:
-        with contextlib.suppress(Exception):
-            fut.result(timeout=timeout)
+        _after_reply.append(write)
+
+
+def settle() -> None:
+    """Run the writes left for after the reply (see :func:`after_reply`); never raises."""
+    while True:
+        with _stack_lock:
+            if not _after_reply:
+                return
+            writes = list(_after_reply)
+            _after_reply.clear()
+        for write in writes:
+            with contextlib.suppress(Exception):
+                write()
 
 
 def finishing_runs(exclude: str | None = None) -> list[Run]:
@@ -379,10 +394,14 @@ class _Context:
 
 
 def _git_now(cwd: str) -> Future[Any]:
-    """Git's state of ``cwd``, read now in a short-lived thread (two ``git`` commands)."""
-    from .environment import git_state
+    """Git's state of ``cwd``, read now in a short-lived thread (two ``git`` commands); at
+    once, without a thread, outside a repository."""
+    from .environment import GitState, git_state, outside_repository
 
     future: Future[Any] = Future()
+    if outside_repository(cwd):
+        future.set_result(GitState(None, None))
+        return future
 
     def read() -> None:
         try:
@@ -518,9 +537,9 @@ class ActiveRun:
         now is still under way, the run is recorded as ended by a background thread once it
         is done, rather than the cell waiting for it. Other runs (``start_run`` blocks,
         scripts, pipelines) wait, so that whoever reads the store next finds them ended.
-        ``background`` (a tracked cell in a kernel): that final transaction is written by a
-        background thread in any case, while the kernel sends the cell's reply, and
-        :func:`settle` waits for it before the kernel reports idle (see ``magics``)."""
+        ``background`` (a tracked cell in a kernel): that final transaction is written
+        after the kernel has sent the cell's reply, before it reports idle (see
+        :func:`after_reply`)."""
         with _stack_lock:
             if self.ended:
                 return
@@ -585,13 +604,13 @@ class ActiveRun:
                     if self in _finishing:
                         _finishing.remove(self)
 
+        if quick:  # nothing to wait for: written once the kernel has replied
+            after_reply(finish)
+            return
         fut = _finisher.submit(finish)
         with _stack_lock:
             _pending[:] = [f for f in _pending if not f.done()]
             _pending.append(fut)
-            if quick:
-                _settling[:] = [f for f in _settling if not f.done()]
-                _settling.append(fut)
 
     def summary(self) -> Run:
         """The run as the store would list it now, built from memory."""
@@ -823,6 +842,7 @@ def _work() -> None:
 def _at_exit() -> None:
     """Close what is still open when the interpreter exits normally and finish pending writes."""
     _stop.set()
+    settle()  # a cell whose reply never came (the kernel is shutting down in it)
     with _stack_lock:
         runs = list(reversed(_stack))
     for run in runs:

@@ -96,10 +96,6 @@ class TrackedCell:
         self.run.in_cell = True
         if magics.log is not None:
             magics.log.note_run(self.run.id)
-        self._best = None
-        if magics.run_card and not args.no_card:
-            with contextlib.suppress(Exception):  # only an optimisation: never in the way
-                self._best = self._prefetch_best()
         self.files: FileAccess | None = None
         if snapshots:
             home = self.run.store.home
@@ -113,6 +109,12 @@ class TrackedCell:
             from ..autolog import begin
 
             self.autolog = self.run.autolog = begin(self.run, shell.user_ns)
+        # the card's look-up, in the background while the cell runs: started last, so that
+        # it does not take the interpreter from the set-up above
+        self._best = None
+        if magics.run_card and not args.no_card:
+            with contextlib.suppress(Exception):  # only an optimisation: never in the way
+                self._best = self._prefetch_best()
 
     def _input_snapshots(self) -> list[tuple[str, SnapshotJob]]:
         """Snapshot the datasets the cell reads (and ``--snapshot`` names that exist), now,
@@ -183,7 +185,9 @@ class TrackedCell:
             if self.analysis is not None:  # what `mltrack reproduce` compares (never raises)
                 from .results import record_cell
 
-                record_cell(run, self.analysis.bound, ns)
+                record_cell(
+                    run, self.analysis.bound, ns, after_reply=self.magics.settles_before_idle
+                )
             if self.autolog is not None:  # restores its patches; params after the cell's
                 self.autolog.end()
             run.in_cell = False

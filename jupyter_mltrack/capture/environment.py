@@ -173,8 +173,20 @@ class GitState:
     dirty: bool | None
 
 
+def outside_repository(cwd: str | Path) -> bool:
+    """Whether git would find no repository from ``cwd``: no ``.git`` in it or above it and
+    no ``GIT_DIR`` in the environment. A dozen ``stat`` calls, where asking git costs a
+    process (a tracked cell reads git's state at most once a second)."""
+    if os.environ.get("GIT_DIR"):
+        return False
+    here = Path(os.path.abspath(cwd))
+    return not any(os.path.lexists(folder / ".git") for folder in (here, *here.parents))
+
+
 def git_state(cwd: str | Path) -> GitState:
     """HEAD commit and whether tracked files differ from it; (None, None) outside a repo."""
+    if outside_repository(cwd):
+        return GitState(None, None)
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"],

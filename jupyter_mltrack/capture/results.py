@@ -100,17 +100,23 @@ def record_values(names: Iterable[str], namespace: Mapping[str, Any]) -> Records
     return out
 
 
-def record_cell(run: Any, bound: Iterable[str], namespace: Mapping[str, Any]) -> None:
+def record_cell(
+    run: Any, bound: Iterable[str], namespace: Mapping[str, Any], *, after_reply: bool = False
+) -> None:
     """At the end of a tracked cell: record the values of the names it bound, for
     ``mltrack reproduce``. The records are made now (the next cell may change the values)
-    and written by the tracker's background writer. Never raises."""
+    and written by the tracker's background writer, or, ``after_reply``, once the kernel
+    has replied to the cell (see ``api.after_reply``). Never raises."""
     try:
         records = record_values(sorted(bound), namespace)
         if not records:
             return
         from . import api
 
-        api._submit(run.store.set_run_values, run.id, records)
+        if after_reply:
+            api.after_reply(lambda: run.store.set_run_values(run.id, records))
+        else:
+            api._submit(run.store.set_run_values, run.id, records)
     except Exception:
         return
 

@@ -32,12 +32,33 @@ class StoreBase:
     _session: sessionmaker[Session]
     #: Held while a run takes its experiment's next number.
     _number_lock: threading.Lock
-    #: The execution log's own connection on SQLite, and its lock.
-    _log_conn: Any
-    _log_lock: threading.Lock
+    #: On SQLite, a DBAPI connection kept for the kernel's per-cell writes (the execution
+    #: log's records, tracked cells' runs: see :mod:`.driver`), and its lock.
+    _driver_conn: Any
+    _driver_lock: threading.Lock
+    #: Those writes' statements, compiled for this engine's dialect (see ``_driver``).
+    _driver_statements: dict[str, Any]
 
     def session(self) -> Session:
         return self._session()
+
+    def _driver_statement(self, key: str, stmt: Any) -> Any:
+        """``stmt`` compiled once for this engine (a :class:`.driver.DriverStatement`)."""
+        found = self._driver_statements.get(key)
+        if found is None:
+            from .driver import DriverStatement
+
+            found = self._driver_statements[key] = DriverStatement(stmt, self.engine.dialect)
+        return found
+
+    def _driver_run(self, steps: Sequence[tuple[Any, Any]]) -> list[Any]:
+        """Run prebuilt statements in one transaction on the kept DBAPI connection (SQLite
+        only; see :mod:`.driver`). Callers hold ``_driver_lock``."""
+        from .driver import run_statements
+
+        if self._driver_conn is None:
+            self._driver_conn = self.engine.raw_connection()
+        return run_statements(self._driver_conn, self.engine.dialect.dbapi, steps)
 
     def _ids_in(self, column: Any, ids: Sequence[str]) -> Any:
         """``column IN (ids)`` as one bound value (a JSON array read with ``json_each`` on

@@ -2,7 +2,7 @@
 (what the pipeline slicer and ``export`` read back).
 
 It has a write path of its own: the kernel appends after every cell, and on SQLite through a
-DBAPI connection kept for that purpose (see :meth:`ExecutionLog.add_executions`).
+DBAPI connection kept for such writes (see :mod:`.driver`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,6 @@ from .entities import Execution, KernelSession
 from .models import ExecutionRow
 from .statements import _execution
 
-#: ``executions`` columns a logged record fills, and the statement inserting one (SQLite).
-_EXECUTION_COLUMNS = tuple(c.name for c in ExecutionRow.__table__.columns if c.name != "id")
-_EXECUTION_INSERT = (
-    f"INSERT INTO {ExecutionRow.__tablename__} ({', '.join(_EXECUTION_COLUMNS)})"
-    f" VALUES ({', '.join('?' for _ in _EXECUTION_COLUMNS)})"
-)
-
 
 class ExecutionLog(StoreBase):
     """Appending to and reading the execution log."""
@@ -32,9 +25,9 @@ class ExecutionLog(StoreBase):
     def add_executions(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append logged cell executions (``facts`` as a dict), in one transaction.
 
-        The kernel calls this after every cell. On SQLite the insert goes through a DBAPI
-        connection of its own with a fixed statement: SQLAlchemy's execution machinery costs
-        more than the insert and the commit together (0.2 ms against 0.05)."""
+        The kernel calls this after every cell. On SQLite the insert goes through the DBAPI
+        connection kept for such writes (:mod:`.driver`): SQLAlchemy's execution machinery
+        costs more than the insert and the commit together (0.2 ms against 0.05)."""
         if not rows:
             return
         values = [
@@ -45,18 +38,9 @@ class ExecutionLog(StoreBase):
             with self.engine.begin() as conn:
                 conn.execute(ExecutionRow.__table__.insert(), values)
             return
-        with self._log_lock:
-            if self._log_conn is None:
-                self._log_conn = self.engine.raw_connection()
-            conn = self._log_conn
-            try:
-                conn.cursor().executemany(
-                    _EXECUTION_INSERT, [tuple(v.get(c) for c in _EXECUTION_COLUMNS) for v in values]
-                )
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
+        insert = self._driver_statement("insert_execution", ExecutionRow.__table__.insert())
+        with self._driver_lock:
+            self._driver_run([(insert, values)])
 
     def sessions(self, notebook: str | None = None, *, limit: int = 20) -> list[KernelSession]:
         """Logged kernel sessions, most recent first (of one notebook, if given)."""

@@ -50,19 +50,30 @@ def link_run_data(
     """Link run ``run_id`` to snapshots: ``(role, name, digest, path)`` entries, kept in the
     order given; the same role and name again points at the newer snapshot. In the caller's
     transaction (``create_run`` links a tracked cell's inputs in the run's own)."""
+    for row in run_data_rows(run_id, entries):
+        conn.execute(_UPSERT_RUN_DATA[dialect], row)
+
+
+def run_data_rows(
+    run_id: str, entries: Sequence[tuple[str, str, str, str | None]]
+) -> list[dict[str, Any]]:
+    """The ``run_data`` rows linking ``entries`` (see :func:`link_run_data`), in order."""
     now = time.time()
+    rows = []
     for i, (role, name, digest, path) in enumerate(entries):
         if role not in ("input", "output"):
             raise InvalidQuery(f"role must be 'input' or 'output', not {role!r}")
-        row = {
-            "run_id": run_id,
-            "role": role,
-            "name": name,
-            "snapshot_digest": digest,
-            "path": path,
-            "created_at": now + i * 1e-6,  # keeps the order they were given in
-        }
-        conn.execute(_UPSERT_RUN_DATA[dialect], row)
+        rows.append(
+            {
+                "run_id": run_id,
+                "role": role,
+                "name": name,
+                "snapshot_digest": digest,
+                "path": path,
+                "created_at": now + i * 1e-6,  # keeps the order they were given in
+            }
+        )
+    return rows
 
 
 class SnapshotRecords(StoreBase):

@@ -84,8 +84,9 @@ class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog, RunVa
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._number_lock = threading.Lock()
         #: The execution log's own connection on SQLite (see ``add_executions``).
-        self._log_conn: Any = None
-        self._log_lock = threading.Lock()
+        self._driver_conn: Any = None
+        self._driver_lock = threading.Lock()
+        self._driver_statements: dict[str, Any] = {}
         # Experiments are never renamed or deleted, so their ids can be remembered.
         self._experiments: dict[str, Experiment] = {}
 
@@ -93,10 +94,10 @@ class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog, RunVa
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def close(self) -> None:
-        with self._log_lock:
-            if self._log_conn is not None:
-                self._log_conn.close()
-                self._log_conn = None
+        with self._driver_lock:
+            if self._driver_conn is not None:
+                self._driver_conn.close()
+                self._driver_conn = None
         self.engine.dispose()
 
     @property
