@@ -30,7 +30,11 @@ differences — per round, the tracked cell minus the untracked cell run beside 
 over every round of every kernel (120 in a full run), median and interquartile range: the
 fit's own time wanders by several ms from one round to the next, more than the 5 ms to
 resolve, so a difference of two medians, or a median of five per-kernel medians (both also
-shown), moves by a few ms from one run of the benchmark to the next. Work the tracker leaves for the kernel's idle time
+shown), moves by a few ms from one run of the benchmark to the next. The same pooled
+difference is also shown until the kernel is idle again (the round trip, request sent to
+reply and idle received here): in a kernel, a tracked cell leaves its run's final write and
+the undoing of autolog's patches for after its reply and before idle, so that figure counts
+them, and the client's own scheduling noise too. Work the tracker leaves for the kernel's idle time
 (``%load_ext`` opens the store on the event loop once it has replied) happens before the
 next request is picked up, so it is outside the next cell's ipykernel time: the round trips
 (request sent to reply and idle received, in this process) of the load, imports/data and
@@ -183,13 +187,13 @@ def _one_kernel(
     )
     out: dict[str, Any] = {"tool": tool, "order": order}
 
-    def run(key: str, code: str) -> tuple[float, float]:
+    def run(key: str, code: str) -> tuple[float, float, float]:
         result = k.ok(code, user_expressions=CPU)
         cpu = float(result["reply"]["user_expressions"]["cpu"]["data"]["text/plain"])
         if key:
             out[f"{key}_ms"], out[f"{key}_cpu_ms"] = result["kernel_ms"], cpu
             out["span_ms"] = out.get("span_ms", 0.0) + result["roundtrip_ms"]
-        return result["kernel_ms"], cpu
+        return result["kernel_ms"], cpu, result["roundtrip_ms"]
 
     try:
         k.ok(HOOK)
@@ -207,7 +211,7 @@ def _one_kernel(
         run("first", tracked_cell(tool))
         time.sleep(1.0)  # what the first run left to background threads, counted below
         out["cold_cpu_ms"] = (k.cpu_seconds() - cpu0) * 1e3
-        times: dict[str, list[tuple[float, float]]] = {"t": [], "u": [], "n": []}
+        times: dict[str, list[tuple[float, float, float]]] = {"t": [], "u": [], "n": []}
         for i in range(min(later, MLFLOW_LATER) if tool == "mlflow" else later):
             # interleaved, alternating which goes first; mlflow's autolog would start a
             # run of its own for an untracked fit, so its kernel runs tracked cells only;
@@ -219,20 +223,23 @@ def _one_kernel(
                 pair.append(("n", "%%track --no-autolog\n" + CELL))
             for kind, code in pair if i % 2 == 0 else reversed(pair):
                 times[kind].append(run("", code))
-        out["later_ms"] = statistics.median(t for t, _ in times["t"])
-        out["later_cpu_ms"] = statistics.median(c for _, c in times["t"])
+        out["later_ms"] = statistics.median(t[0] for t in times["t"])
+        out["later_cpu_ms"] = statistics.median(t[1] for t in times["t"])
         if tool != "mlflow":
-            out["later_untracked_ms"] = statistics.median(t for t, _ in times["u"])
-            out["later_untracked_cpu_ms"] = statistics.median(c for _, c in times["u"])
+            out["later_untracked_ms"] = statistics.median(t[0] for t in times["u"])
+            out["later_untracked_cpu_ms"] = statistics.median(t[1] for t in times["u"])
         if tool == "mltrack":
-            out["later_noautolog_ms"] = statistics.median(t for t, _ in times["n"])
-            out["later_noautolog_cpu_ms"] = statistics.median(c for _, c in times["n"])
+            out["later_noautolog_ms"] = statistics.median(t[0] for t in times["n"])
+            out["later_noautolog_cpu_ms"] = statistics.median(t[1] for t in times["n"])
             # paired: each round's tracked cell minus the untracked one beside it, so that
             # a drift of the ~270 ms fit over the kernel's life (caches, frequency) cancels
             for kind, key in (("t", "later"), ("n", "later_noautolog")):
                 pairs = list(zip(times[kind], times["u"], strict=True))
                 out[f"{key}_pairs"] = [a[0] - b[0] for a, b in pairs]
                 out[f"{key}_cpu_pairs"] = [a[1] - b[1] for a, b in pairs]
+                # until the kernel is idle again (what the tracker leaves for after the
+                # reply included), as this process sees it: request sent to reply and idle
+                out[f"{key}_idle_pairs"] = [a[2] - b[2] for a, b in pairs]
                 out[f"{key}_paired_ms"] = statistics.median(out[f"{key}_pairs"])
                 out[f"{key}_cpu_paired_ms"] = statistics.median(out[f"{key}_cpu_pairs"])
         if tool in RECORDED:
@@ -348,6 +355,10 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             for key in ("later", "later_cpu", "later_noautolog", "later_noautolog_cpu"):
                 entry[f"{key}_paired_ms"] = _spread([r[f"{key}_paired_ms"] for r in rows])
                 entry[f"{key}_pooled_ms"] = _quartiles([d for r in rows for d in r[f"{key}_pairs"]])
+            for key in ("later", "later_noautolog"):
+                entry[f"{key}_idle_pooled_ms"] = _quartiles(
+                    [d for r in rows for d in r.get(f"{key}_idle_pairs", [])]
+                )
         out[tool] = entry
     m, f = out["mltrack"], out.get("mlflow")
 
@@ -390,6 +401,8 @@ ROWS = [
     ("    same, %%track --no-autolog", "later_noautolog_paired_ms", None),
     ("  paired, all rounds pooled (IQR)", "later_pooled_ms", None),
     ("    same, %%track --no-autolog", "later_noautolog_pooled_ms", None),
+    ("  paired, pooled, until idle (round trip)", "later_idle_pooled_ms", None),
+    ("    same, %%track --no-autolog", "later_noautolog_idle_pooled_ms", None),
     ("round trips, load to first tracked", "span_ms", None),
     ("  added", "span_added_ms", None),
     ("main-thread CPU: load cell", "load_cpu_ms", None),

@@ -957,3 +957,31 @@ def test_end_restores_a_namespace_holding_none_and_never_raises(
     assert namespace == {"nothing": None, "number": 3, "accuracy_score": original}
     assert namespace["accuracy_score"] is original
     assert "mltrack" not in capsys.readouterr().err
+
+
+def test_restoring_left_for_later_is_done_before_the_next_session(run: api.ActiveRun) -> None:
+    """In a kernel, a tracked cell's session leaves undoing its patches for after the cell's
+    reply (``Session.end(later=...)``). Until then the wrappers call straight through; a
+    session that begins first undoes them itself before patching, so nothing is wrapped
+    twice, and the restoring queued earlier is then a no-op."""
+    import sklearn.metrics
+
+    fit, accuracy = LogisticRegression.__dict__["fit"], sklearn.metrics.accuracy_score
+    queued: list[Any] = []
+    first = begin(run, {})
+    assert first is not None
+    first.end(later=queued.append)
+    assert len(queued) == 1 and LogisticRegression.__dict__["fit"] is not fit  # still patched
+    X, y = _cls_data()
+    model = LogisticRegression().fit(X, y)  # no session: straight through, nothing recorded
+    assert sklearn.metrics.accuracy_score(y, model.predict(X)) > 0.5
+    second = begin(run, {})
+    assert second is not None
+    try:
+        patched = LogisticRegression.__dict__["fit"]
+        assert patched is not fit and getattr(patched, "__wrapped__", None) is fit
+    finally:
+        second.end()
+    assert LogisticRegression.__dict__["fit"] is fit and sklearn.metrics.accuracy_score is accuracy
+    queued[0]()  # the restoring queued by the first session: already done, changes nothing
+    assert LogisticRegression.__dict__["fit"] is fit and sklearn.metrics.accuracy_score is accuracy

@@ -157,11 +157,12 @@ def test_a_git_read_done_before_its_callback_is_attached_does_not_deadlock(
     from concurrent.futures import Future
 
     from jupyter_mltrack.capture import api
+    from jupyter_mltrack.capture import context as run_context
 
-    context = api._Context()
+    context = api.RunContext(api._submit, lambda: None)
     seen = environment.GitState("0" * 40, False)
     context._state = ("env", environment.GitState(None, None))
-    context._scanned = (len(sys.modules), api._top_level_names())
+    context._scanned = (len(sys.modules), run_context.top_level_names())
     context._at = time.monotonic() - context.REFRESH - 1
 
     def done_already(cwd: str) -> Future:
@@ -169,7 +170,7 @@ def test_a_git_read_done_before_its_callback_is_attached_does_not_deadlock(
         future.set_result(seen)
         return future
 
-    original, api._git_now = api._git_now, done_already
+    original, run_context.git_now = run_context.git_now, done_already
     try:
         returned: list[object] = []
         caller = threading.Thread(
@@ -178,7 +179,7 @@ def test_a_git_read_done_before_its_callback_is_attached_does_not_deadlock(
         caller.start()
         caller.join(timeout=10)
     finally:
-        api._git_now = original
+        run_context.git_now = original
     assert not caller.is_alive(), "request() deadlocked on its own lock"
     assert returned == [None]
     assert context._state == ("env", seen)
@@ -191,10 +192,11 @@ def test_a_scan_that_saw_every_package_covers_lazily_loaded_submodules() -> None
     next tracked cell's check is a length comparison again rather than a pass over every
     loaded module. A new top-level package still makes it stale."""
     from jupyter_mltrack.capture import api
+    from jupyter_mltrack.capture import context as run_context
 
-    context = api._Context()
+    context = api.RunContext(api._submit, lambda: None)
     context._state = ("env", environment.GitState(None, None))
-    context._scanned = (len(sys.modules) - 3, api._top_level_names())
+    context._scanned = (len(sys.modules) - 3, run_context.top_level_names())
     assert context.covers_now()
     assert context._scanned[0] == len(sys.modules)
 
@@ -203,3 +205,22 @@ def test_a_scan_that_saw_every_package_covers_lazily_loaded_submodules() -> None
         assert not context.covers_now()
     finally:
         del sys.modules["mltrack_test_new_top_level"]
+
+
+def test_track_options_are_parsed_once_per_line_and_never_shared() -> None:
+    """A cell run again has the same ``%%track`` line: its options are parsed once (argparse
+    costs a tracked cell about 0.1 ms), and each cell gets its own copy of them."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from jupyter_mltrack.capture.magics import TrackMagics
+
+    magics = TrackMagics(InteractiveShell.instance())
+    line = "run1 -e exp -t stage=dev -p a b -p c"
+    first = magics._options(line)
+    assert first.name == "run1" and first.experiment == "exp"
+    assert first.tag == [["stage=dev"]] and first.param == [["a", "b"], ["c"]]
+    first.param[0].append("changed")
+    first.tag.clear()
+    second = magics._options(line)
+    assert second.param == [["a", "b"], ["c"]] and second.tag == [["stage=dev"]]
+    assert magics._options("other").name == "other" and len(magics._parsed) == 2

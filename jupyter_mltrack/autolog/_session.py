@@ -26,6 +26,9 @@ from typing import Any
 #: The open session, read by every wrapper (a wrapper that outlives it calls through).
 _current: Session | None = None
 _begin_lock = threading.Lock()
+#: Ended sessions whose patches are still in place, their restoring left for later (see
+#: ``Session.end``).
+_unrestored: list[Session] = []
 _MISSING = object()
 #: Longest text kept for a parameter that is not plain data (an estimator, a callable).
 _MAX_REPR = 250
@@ -409,6 +412,7 @@ class Session:
         self.depth = 0
         self._depth_lock = threading.Lock()
         self.closed = False
+        self._restored = False
         self._reported = False
         #: (owner, attribute, what its own __dict__ held or _MISSING, what we put there)
         self._patches: list[tuple[Any, str, Any, Any]] = []
@@ -463,22 +467,44 @@ class Session:
         module_name, installer = _INSTALLERS[name]
         self.guard(self._install, module_name, installer, module)
 
-    def end(self) -> None:
-        """Restore every patch still in place, then write the buffered params and times.
-        Idempotent; never raises."""
+    def end(self, later: Callable[[Callable[[], None]], None] | None = None) -> None:
+        """Close the session, restore every patch still in place, then write the buffered
+        params and times. Idempotent; never raises.
+
+        ``later`` (a tracked cell in a kernel: ``api.after_reply``) takes the restoring, to
+        run once the kernel has replied to the cell and before it reports idle; meanwhile
+        the wrappers, with no session open, call straight through, and a session that
+        begins first restores them itself (:func:`begin`)."""
         global _current
         if self.closed:
             return
         self.closed = True
+        with _begin_lock:
+            if _current is self:
+                _current = None
+            if later is not None:
+                _unrestored.append(self)
+        if later is None:
+            self.restore()
+        else:
+            try:
+                later(self.restore)
+            except Exception:
+                self.restore()
+        self.guard(self._write)
+
+    def restore(self) -> None:
+        """Undo the session's patches, once (see :meth:`end`); never raises."""
+        with _begin_lock:
+            if self in _unrestored:
+                _unrestored.remove(self)
+            elif self._restored:
+                return
+            self._restored = True
         try:
             self._restore()
         except Exception as exc:  # each patch is undone on its own; this is the rest
             self.report(exc)
-        finally:
-            with _begin_lock:
-                if _current is self:
-                    _current = None
-        self.guard(self._write)
 
     def _restore(self) -> None:
         if self._finder is not None:
@@ -701,6 +727,12 @@ def begin(run: Any, namespace: dict[str, Any] | None = None) -> Session | None:
     """Open a session for ``run`` (anything with ``log_metric``/``log_params``); ``None``
     when one is open already (a tracked cell running another) or it could not start."""
     global _current
+    with _begin_lock:
+        if _current is not None:
+            return None
+        pending = list(_unrestored)
+    for earlier in pending:  # patches whose restoring was left for later: undone first
+        earlier.restore()
     with _begin_lock:
         if _current is not None:
             return None

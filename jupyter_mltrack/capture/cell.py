@@ -188,8 +188,10 @@ class TrackedCell:
                 record_cell(
                     run, self.analysis.bound, ns, after_reply=self.magics.settles_before_idle
                 )
-            if self.autolog is not None:  # restores its patches; params after the cell's
-                self.autolog.end()
+            if self.autolog is not None:  # params after the cell's; patches restored
+                # once the kernel has replied (before it is idle), or now without a kernel
+                settles = self.magics.settles_before_idle
+                self.autolog.end(later=api.after_reply if settles else None)
             run.in_cell = False
             run.end(
                 status,

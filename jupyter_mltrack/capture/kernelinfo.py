@@ -7,6 +7,7 @@ session), never from ``sys.argv`` (which says ``ipykernel_launcher.py``); the ce
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -20,7 +21,13 @@ def notebook_path() -> str | None:
     name = os.environ.get("JPY_SESSION_NAME")
     if not name:
         return None
-    root = os.environ.get(ROOT_ENV)
+    return _relative(name, os.environ.get(ROOT_ENV))
+
+
+@functools.lru_cache(maxsize=16)
+def _relative(name: str, root: str | None) -> str:
+    """``name`` relative to ``root`` (both resolved), or ``name``. Cached: every cell asks,
+    and resolving walks the folders with a system call each (a tenth of a millisecond)."""
     if root and os.path.isabs(name):
         try:
             return Path(name).resolve().relative_to(Path(root).resolve()).as_posix()
@@ -55,7 +62,12 @@ def kernel_id() -> str | None:
     try:
         from ipykernel.connect import get_connection_file
 
-        match = _KERNEL_FILE.search(get_connection_file())
+        return _kernel_id_of(get_connection_file())
     except Exception:
         return None
+
+
+@functools.lru_cache(maxsize=4)
+def _kernel_id_of(connection_file: str) -> str | None:
+    match = _KERNEL_FILE.search(connection_file)
     return match.group(1) if match else None

@@ -9,6 +9,7 @@ recorded). Options are parsed with ``magic_arguments`` from the ``%%track`` line
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from typing import Any
@@ -70,6 +71,8 @@ class TrackMagics(Magics, Configurable):
         #: Whether the kernel waits for tracked cells' final writes before it reports idle
         #: (see :func:`_settle_before_idle`): they are then written while it sends the reply.
         self.settles_before_idle = False
+        #: ``%%track`` lines already parsed (see :meth:`_options`).
+        self._parsed: dict[str, Any] = {}
 
     # %%track ------------------------------------------------------------------------------
 
@@ -167,7 +170,7 @@ class TrackMagics(Magics, Configurable):
             return
         line = first.strip()[len("%%track") :].strip()
         try:
-            args = parse_argstring(self.track, line)
+            args = self._options(line)
         except Exception as exc:  # bad options: the cell still runs, untracked, and says why
             print(f"mltrack: not tracking this cell: {exc}", file=sys.stderr)
             return
@@ -177,6 +180,18 @@ class TrackMagics(Magics, Configurable):
             print(f"mltrack: could not start a run: {exc}", file=sys.stderr)
             return
         self._cells.append(cell)
+
+    def _options(self, line: str) -> Any:
+        """The parsed options of a ``%%track`` line: parsed once per distinct line (a cell
+        run again has the same), as a copy, so a cell never sees another's changes."""
+        cache = self._parsed
+        parsed = cache.get(line)
+        if parsed is None:
+            parsed = parse_argstring(self.track, line)
+            if len(cache) >= 256:
+                cache.clear()
+            cache[line] = parsed
+        return argparse.Namespace(**{k: _copied(v) for k, v in vars(parsed).items()})
 
     def post_run_cell(self, result: Any) -> None:
         api.after_cell()  # idle-time work the next tracked cell would otherwise wait for
@@ -385,6 +400,11 @@ def load_ipython_extension(ipython: Any) -> None:
     # open the store, load the snapshot code and scan the environment in the background
     # now, so that neither this cell nor the first tracked one waits for them
     api.warm_up(os.getcwd())
+
+
+def _copied(value: Any) -> Any:
+    """An option's value, its lists (``-p a b -p c``: lists of lists) copied."""
+    return [_copied(v) for v in value] if isinstance(value, list) else value
 
 
 def _settle_before_idle(ipython: Any) -> bool:
