@@ -30,6 +30,7 @@ from . import compare as _compare_package
 from .capture.api import (
     active_run,
     end_run,
+    flush,
     get_store,
     log_metric,
     log_metrics,
@@ -59,6 +60,7 @@ __all__ = [
     "diff",
     "end_run",
     "explain",
+    "flush",
     "get_store",
     "importance",
     "load_snapshot",

@@ -17,6 +17,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,17 +58,26 @@ def warm_up() -> bool:
     return True
 
 
-def wait_for_snapshots(timeout: float | None = None) -> None:
-    """Block until every snapshot this process took is stored (called at exit)."""
+def wait_for_snapshots(deadline: float | None = None) -> tuple[list[str], int]:
+    """Block until every snapshot this process took is stored, or ``deadline``
+    (``time.monotonic()``) passes: one line per snapshot that failed (which, and why), and
+    how many were still being written at the deadline. Snapshots queued behind a running
+    write are waited for too."""
     with _lock:
         all_ = list(_snapshotters.values())
+    failed: list[str] = []
+    pending = 0
     for sn in all_:
-        failed = sn.wait_pending(timeout)
-        for job in failed:
-            print(
-                f"mltrack: snapshot {job.snapshot.short} could not be stored",
-                file=sys.stderr,
-            )
+        for job in sn.pending_jobs():
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                job.wait(left)
+            except Exception as exc:
+                if not job.done():
+                    pending += 1
+                else:
+                    failed.append(f"snapshot {job.snapshot.short}: {exc}")
+    return failed, pending
 
 
 # --------------------------------------------------------------------------- public API

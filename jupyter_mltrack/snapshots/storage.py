@@ -285,6 +285,11 @@ class Snapshotter(SnapshotReads, SnapshotCollector):
             self._pending.append(job)
         return job
 
+    def pending_jobs(self) -> list[SnapshotJob]:
+        """The snapshots taken so far that may still be being written (queued included)."""
+        with self._lock:
+            return list(self._pending)
+
     def wait_pending(self, timeout: float | None = None) -> list[SnapshotJob]:
         """Block until every snapshot taken so far is stored; returns the ones that failed."""
         with self._lock:
