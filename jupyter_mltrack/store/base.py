@@ -39,8 +39,15 @@ class StoreBase:
     #: Those writes' statements, compiled for this engine's dialect (see ``_driver``).
     _driver_statements: dict[str, Any]
 
+    #: When this store last checked this host's running runs (see ``reap_local_runs``).
+    _local_reaped_at: float = float("-inf")
+
     def session(self) -> Session:
         return self._session()
+
+    def reap_local_runs(self) -> list[str]:
+        """Mark crashed this host's running runs whose process is gone (``RunWrites``)."""
+        raise NotImplementedError
 
     def _driver_statement(self, key: str, stmt: Any) -> Any:
         """``stmt`` compiled once for this engine (a :class:`.driver.DriverStatement`)."""

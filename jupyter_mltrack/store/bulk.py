@@ -48,7 +48,9 @@ class BulkReads(StoreBase):
 
     def load_runs(self, run_ids: Sequence[str]) -> list[Run]:
         """Runs with their params, latest metrics and tags, in the order of ``run_ids``
-        (unknown ids left out): three queries whatever the count."""
+        (unknown ids left out): three queries whatever the count. (This host's runs whose
+        process is gone are marked crashed first, as every read of runs does.)"""
+        self.reap_local_runs()
         return self._load_runs(list(dict.fromkeys(run_ids)))
 
     def run_contexts(self, run_ids: Sequence[str], *, code: bool = False) -> dict[str, RunContext]:

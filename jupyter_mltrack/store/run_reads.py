@@ -79,6 +79,7 @@ class RunReads(StoreBase):
         raise RunNotFound(f"no run {ref!r}")
 
     def get_run(self, run_id: str) -> Run:
+        self.reap_local_runs()
         runs = self._load_runs([run_id])
         if not runs:
             raise RunNotFound(f"no run {run_id!r}")
@@ -151,7 +152,10 @@ class RunReads(StoreBase):
 
         ``notebook_kernels`` are the kernels of the notebook's live sessions: a kernel started
         before the notebook was renamed still records the old path, yet its runs belong to it.
+        Runs of this host whose process is gone are marked crashed first (see
+        ``reap_local_runs``).
         """
+        self.reap_local_runs()
         if status is not None:
             try:
                 status = RunStatus(status).value
@@ -248,6 +252,7 @@ class RunReads(StoreBase):
     def child_runs(self, run_id: str, *, source: str | None = None) -> list[Run]:
         """Runs recorded as children of ``run_id`` (a pipeline's runs of a notebook run),
         newest first."""
+        self.reap_local_runs()
         stmt = select(RunRow.id).where(RunRow.parent_run_id == run_id)
         if source is not None:
             stmt = stmt.where(RunRow.source == source)

@@ -55,6 +55,8 @@ from .statements import (
 
 #: A running run whose heartbeat is older than this, on a host we cannot check, is crashed.
 STALE_AFTER = 120.0
+#: Reads of runs check this host's running runs' processes at most this often (seconds).
+LOCAL_REAP_INTERVAL = 1.0
 _HOST = socket.gethostname()
 
 
@@ -405,13 +407,40 @@ class RunWrites(StoreBase):
             ).all()
             for run_id, run_host, pid, beat in rows:
                 if run_host == host and pid:
-                    if not _pid_alive(pid):
+                    if not _pid_alive(pid, beat):
                         dead.append(run_id)
                 elif beat is None or now - beat > stale_after:
                     dead.append(run_id)
             if dead:
                 self._close_running(s, dead, RunStatus.CRASHED)
                 s.commit()
+        return dead
+
+    def reap_local_runs(self) -> list[str]:
+        """Mark ``crashed`` the running runs of this host whose process is gone: what every
+        read of runs does first (``search_runs``, ``get_run``…), so that a headless kernel
+        that died (nbclient, papermill, CI: no server, so no reaper) never shows a run as
+        ``running``. Runs of other hosts keep the heartbeat rule (:meth:`reap_stale_runs`).
+        A pid check per running run of this host, at most once per ``LOCAL_REAP_INTERVAL``
+        per store; never raises (a read-only store is read as it is)."""
+        now = time.monotonic()
+        if now - self._local_reaped_at < LOCAL_REAP_INTERVAL:
+            return []
+        self._local_reaped_at = now
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(RunRow.id, RunRow.pid, RunRow.heartbeat_at).where(
+                        RunRow.status == RunStatus.RUNNING.value, RunRow.host == _HOST
+                    )
+                ).all()
+            dead = [run_id for run_id, pid, beat in rows if pid and not _pid_alive(pid, beat)]
+            if dead:
+                with self.session() as s:
+                    self._close_running(s, dead, RunStatus.CRASHED)
+                    s.commit()
+        except Exception:
+            return []
         return dead
 
     # internals ---------------------------------------------------------------------------
@@ -476,7 +505,11 @@ def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"run_id": run_id, "key": k, "value": _dumps(v)} for k, v in values.items()]
 
 
-def _pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int, since: float | None = None) -> bool:
+    """Whether process ``pid`` of this host still runs; with ``since`` (when the run it
+    records last showed life: its creation or latest heartbeat, epoch seconds), whether it
+    is still *that* process: a pid the system gave to a process started after that is
+    another process, and the run's one is gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -485,7 +518,34 @@ def _pid_alive(pid: int) -> bool:
         return True
     # A zombie (exited, not yet reaped by its parent) still answers kill(0).
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
     except OSError:
         return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    if fields[0] == "Z":
+        return False
+    started = _process_start(fields)
+    return since is None or started is None or started <= since + 2.0
+
+
+def _process_start(fields: list[str]) -> float | None:
+    """When a process started (epoch seconds), from the fields of its ``/proc/PID/stat``
+    after the command name (``starttime``, in clock ticks since boot)."""
+    try:
+        ticks = int(fields[19])
+        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    except (IndexError, ValueError, OSError):
+        return None
+
+
+_boot: list[float] = []
+
+
+def _boot_time() -> float:
+    if not _boot:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                _boot.append(float(line.split()[1]))
+                break
+        else:
+            raise OSError("no btime in /proc/stat")
+    return _boot[0]

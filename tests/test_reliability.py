@@ -1,5 +1,7 @@
-"""Nothing recorded is lost when a process ends (issue 12, section 1): scripts that exit
-right after recording, ``mltrack.flush`` and what it reports. Real processes, a real store."""
+"""Reliability (issue 12): nothing recorded is lost when a process ends (scripts that exit
+right after recording, ``mltrack.flush`` and what it reports), and no run of a dead process
+stays ``running`` (a headless kernel that dies, read with no server anywhere). Real
+processes, real kernels, a real store."""
 
 from __future__ import annotations
 
@@ -112,3 +114,67 @@ def test_flush_makes_everything_durable_and_says_what_failed(tmp_path: Path) -> 
     assert lines["seen"] == "500 ['complete']"
     assert lines["failed"].startswith("False 1 | run ")
     assert "no run" in lines["failed"].split("|", 1)[1]
+
+
+def test_a_headless_kernel_that_dies_leaves_no_running_run(tmp_path: Path) -> None:
+    """A notebook run by nbclient (as papermill and CI run them) whose kernel dies inside a
+    ``%%track`` cell: with no server anywhere, ``mltrack runs list`` — any read of runs —
+    shows the run ``crashed``, at once, not ``running``; the runs before it are intact."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    home = tmp_path / "home"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext jupyter_mltrack"),
+        nbformat.v4.new_code_cell("%%track -e headless\nmltrack.log_metric('before', 1.0)"),
+        nbformat.v4.new_code_cell("%%track -e headless\nimport os\nos._exit(1)"),
+    ]
+    env_before = dict(os.environ)
+    os.environ["MLTRACK_HOME"] = str(home)
+    os.environ.pop("MLTRACK_STORE_URL", None)
+    try:
+        client = NotebookClient(nb, timeout=120, kernel_name="python3")
+        try:
+            client.execute(cwd=str(tmp_path))
+        except DeadKernelError:
+            pass
+        else:
+            raise AssertionError("the kernel was expected to die")
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    env = {**os.environ, "MLTRACK_HOME": str(home)}
+    env.pop("MLTRACK_STORE_URL", None)
+    listed = subprocess.run(
+        [sys.executable, "-m", "jupyter_mltrack.cli", "runs", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    import json
+
+    runs = sorted(json.loads(listed.stdout)["runs"], key=lambda r: r["number"])
+    assert [(r["number"], r["status"]) for r in runs] == [(1, "finished"), (2, "crashed")]
+
+
+def test_a_pid_given_to_a_newer_process_is_not_the_runs_process() -> None:
+    """A run's process is checked by pid on its own host; once that process is gone the
+    system may give the pid to another one. A process started after the run last showed
+    life (its heartbeat) is not the run's: the run is dead."""
+    import time
+
+    from jupyter_mltrack.store.run_writes import _pid_alive, _process_start
+
+    fields = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[-1].split()
+    started = _process_start(fields)
+    assert started is not None and abs(started - time.time()) < 24 * 3600
+    assert _pid_alive(os.getpid(), since=time.time())
+    assert _pid_alive(os.getpid())
+    assert not _pid_alive(os.getpid(), since=started - 60)  # "its" run predates it
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not _pid_alive(child.pid)
