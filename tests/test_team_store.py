@@ -1,0 +1,133 @@
+"""The team set-up of the README, for real (issue 12, section 5): the store on PostgreSQL and
+snapshot data on an S3-compatible server (moto's, in server mode), through ``s3://`` with
+``MLTRACK_BLOB_URL``. Snapshots are written, deduplicated, restored, shared by a second
+process and garbage-collected."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jupyter_mltrack.location import BLOB_URL_ENV, URL_ENV
+from jupyter_mltrack.snapshots.storage import Snapshotter
+from jupyter_mltrack.store import SnapshotStatus, Store
+
+from .kernel import REPO
+from .s3 import CREDENTIALS, s3_server
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    pytest.importorskip("s3fs")
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def team(
+    s3_endpoint: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Store, str, object]]:
+    """A store on a fresh PostgreSQL database with its blobs in a fresh bucket; the s3
+    endpoint set as a team sets it for s3fs (``AWS_ENDPOINT_URL``) and for fsspec."""
+    import boto3
+    import fsspec.config
+    from sqlalchemy import create_engine, text
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_endpoint})
+    bucket = "mltrack-" + uuid.uuid4().hex[:10]
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, **_boto_credentials())
+    s3.create_bucket(Bucket=bucket)
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(
+        postgres_url.replace("postgresql://", "postgresql+psycopg://"),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = postgres_url.rsplit("/", 1)[0] + "/" + name
+    blob_url = f"s3://{bucket}/team"
+    store = Store(url, blob_url=blob_url)
+    try:
+        yield store, blob_url, s3
+    finally:
+        store.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": CREDENTIALS["AWS_DEFAULT_REGION"],
+    }
+
+
+def _keys(s3: object, blob_url: str) -> list[str]:
+    bucket, prefix = blob_url[len("s3://") :].split("/", 1)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)  # type: ignore[attr-defined]
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+def test_snapshots_on_postgresql_and_s3(team: tuple[Store, str, object]) -> None:
+    store, blob_url, s3 = team
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.random(300_000),
+            "label": pd.Categorical(rng.choice(["a", "b", "c"], 300_000)),
+            "when": pd.date_range("2026-01-01", periods=300_000, freq="s", tz="UTC"),
+        }
+    )
+    sn = Snapshotter(store)
+    try:
+        first = sn.snapshot(frame, name="train").wait()
+        assert first.status is SnapshotStatus.COMPLETE
+        keys = _keys(s3, blob_url)
+        assert keys, "nothing was written to the bucket"
+        # the same data again: nothing new in the bucket
+        again = sn.snapshot(frame.copy(), name="train-again")
+        assert again.wait().digest == first.digest and again.written == 0
+        assert _keys(s3, blob_url) == keys
+        # appended rows: only the new blocks are written
+        longer = pd.concat([frame, frame.iloc[:1000]], ignore_index=True)
+        grown = sn.snapshot(longer, name="train-longer")
+        grown.wait()
+        assert 0 < grown.written < first.stored_bytes
+        restored = sn.load(first.digest)
+        pd.testing.assert_frame_equal(restored, frame)
+    finally:
+        sn.close()
+
+    # another process, configured only by the environment as a teammate's would be, reads it
+    env = {**os.environ, URL_ENV: store.url, BLOB_URL_ENV: blob_url}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    code = (
+        "import jupyter_mltrack as m; f = m.load_snapshot('train');"
+        "print(len(f), f['label'].dtype, f['when'].dt.tz)"
+    )
+    seen = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert seen.returncode == 0, seen.stderr
+    assert seen.stdout.split() == ["300000", "category", "UTC"]
+
+    # nothing uses them (not pinned, no run): gc deletes the rows and the blobs
+    collector = Snapshotter(store)
+    try:
+        report = collector.gc()
+    finally:
+        collector.close()
+    assert len(report["snapshots"]) == 2 and report["packs_deleted"] >= 1
+    assert _keys(s3, blob_url) == []
