@@ -167,7 +167,7 @@ def test_a_pid_given_to_a_newer_process_is_not_the_runs_process() -> None:
     life (its heartbeat) is not the run's: the run is dead."""
     import time
 
-    from jupyter_mltrack.store.run_writes import _pid_alive, _process_start
+    from jupyter_mltrack.store.liveness import _pid_alive, _process_start
 
     fields = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[-1].split()
     started = _process_start(fields)

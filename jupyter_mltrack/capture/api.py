@@ -259,7 +259,7 @@ def finishing_runs(exclude: str | None = None) -> list[Run]:
     return [run.summary() for run in runs]
 
 
-_context = RunContext(lambda *args: _submit(*args), lambda: _store)
+_context = RunContext(_submit, lambda: _store)
 
 
 class ActiveRun:

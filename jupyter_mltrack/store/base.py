@@ -36,18 +36,11 @@ class StoreBase:
     #: log's records, tracked cells' runs: see :mod:`.driver`), and its lock.
     _driver_conn: Any
     _driver_lock: threading.Lock
-    #: Those writes' statements, compiled for this engine's dialect (see ``_driver``).
+    #: Those writes' statements, compiled for this engine's dialect (``_driver_statement``).
     _driver_statements: dict[str, Any]
-
-    #: When this store last checked this host's running runs (see ``reap_local_runs``).
-    _local_reaped_at: float = float("-inf")
 
     def session(self) -> Session:
         return self._session()
-
-    def reap_local_runs(self) -> list[str]:
-        """Mark crashed this host's running runs whose process is gone (``RunWrites``)."""
-        raise NotImplementedError
 
     def _driver_statement(self, key: str, stmt: Any) -> Any:
         """``stmt`` compiled once for this engine (a :class:`.driver.DriverStatement`)."""

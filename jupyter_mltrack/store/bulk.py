@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .base import StoreBase
 from .entities import Environment, Execution, Run, RunContext, RunData
+from .liveness import Liveness
 from .models import EnvironmentRow, ExecutionRow, MetricChunkRow
 from .statements import (
     _CHUNKS_OF_RUN_KEYS,
@@ -30,7 +30,7 @@ from .statements import (
 )
 
 
-class BulkReads(StoreBase):
+class BulkReads(Liveness):
     """Bulk reads of runs (uses ``_load_runs`` of :class:`.run_reads.RunReads`)."""
 
     def experiment_run_ids(self, experiments: Sequence[str], *, limit: int = 10_000) -> list[str]:

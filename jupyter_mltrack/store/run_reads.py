@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from .base import StoreBase
 from .entities import Environment, Run, RunDetail, RunRef, RunStatus
 from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound
+from .liveness import Liveness
 from .models import (
     EnvironmentRow,
     ExperimentRow,
@@ -42,7 +42,7 @@ from .statements import (
 _ORDER_FIELDS = {"start_time", "number", "name", "status", "duration", "end_time"}
 
 
-class RunReads(StoreBase):
+class RunReads(Liveness):
     """Run lookups, details, searches and the run card's best run (uses ``run_data`` of
     :class:`.snapshot_records.SnapshotRecords`)."""
 

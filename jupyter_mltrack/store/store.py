@@ -32,10 +32,11 @@ from .bulk import BulkReads
 from .entities import Environment, Experiment
 from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound, SnapshotNotFound, StoreError
 from .executions import ExecutionLog
+from .liveness import STALE_AFTER
 from .models import EnvironmentRow, ExperimentRow, MetricGoalRow, RunRow
 from .run_reads import RunReads
 from .run_values import RunValues
-from .run_writes import STALE_AFTER, RunWrites
+from .run_writes import RunWrites
 from .schema import upgrade_to_head
 from .snapshot_records import SnapshotRecords, Sweep
 from .statements import DIALECTS
