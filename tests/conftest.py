@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 
 from jupyter_mltrack.location import BLOB_URL_ENV, HOME_ENV, URL_ENV
 from jupyter_mltrack.store import Store
+from jupyter_mltrack.store.spool import SPOOL_ENV
 
 from .postgres import postgres_server
 
@@ -23,6 +24,7 @@ def _isolated_store_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.delenv(URL_ENV, raising=False)
     monkeypatch.delenv(BLOB_URL_ENV, raising=False)  # the server exports it: never inherit it
     monkeypatch.setenv(HOME_ENV, str(tmp_path / ".mltrack"))
+    monkeypatch.setenv(SPOOL_ENV, str(tmp_path / "spool"))  # nor to a developer's spool
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ root, so when the tests run as root the server runs as the ``postgres`` system u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -37,9 +38,50 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class PostgresServer:
+    """A throw-away server the tests can stop and start again (the team store going away)."""
+
+    def __init__(self, bindir: Path, tmp: Path, port: int, prefix: list[str]) -> None:
+        self.bindir, self.tmp, self.port, self.prefix = bindir, tmp, port, prefix
+        self.data = tmp / "data"
+        self.url = f"postgresql://mltrack@127.0.0.1:{port}/postgres"
+        self._env = {**os.environ, "LC_ALL": "C.UTF-8"}
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [*self.prefix, *args], check=True, capture_output=True, env=self._env, cwd=self.tmp
+        )
+
+    def start(self) -> None:
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.tmp / "log"),
+            "-o",
+            f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-w",
+            "start",
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: clients are disconnected, as when it is restarted)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield a ``postgresql://`` URL of a fresh server, stopped and removed afterwards."""
+def postgres_instance() -> Iterator[PostgresServer]:
+    """A fresh server (see :class:`PostgresServer`), stopped and removed afterwards."""
     bindir = _bindir()
     if bindir is None:
         raise RuntimeError(
@@ -47,46 +89,26 @@ def postgres_server() -> Iterator[str]:
         )
     as_root = os.geteuid() == 0
     tmp = Path(tempfile.mkdtemp(prefix="mltrack-pg-"))
-    data = tmp / "data"
-    port = _free_port()
     prefix: list[str] = []
     if as_root:
         shutil.chown(tmp, "postgres", "postgres")
         os.chmod(tmp, 0o700)
         prefix = ["runuser", "-u", "postgres", "--"]
-    env = {**os.environ, "LC_ALL": "C.UTF-8"}
-
-    def run(*args: str) -> None:
-        subprocess.run([*prefix, *args], check=True, capture_output=True, env=env, cwd=tmp)
-
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "mltrack", "-A", "trust", "-E", "UTF8")
-    run(
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-l",
-        str(tmp / "log"),
-        "-o",
-        f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off",
-        "-w",
-        "start",
+    server = PostgresServer(bindir, tmp, _free_port(), prefix)
+    server._run(
+        str(bindir / "initdb"), "-D", str(server.data), "-U", "mltrack", "-A", "trust", "-E", "UTF8"
     )
+    server.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield f"postgresql://mltrack@127.0.0.1:{port}/postgres"
+        yield server
     finally:
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            env=env,
-            cwd=tmp,
-        )
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.stop("immediate")
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Yield a ``postgresql://`` URL of a fresh server, stopped and removed afterwards."""
+    with postgres_instance() as server:
+        yield server.url

@@ -59,9 +59,9 @@ def get_store() -> Store:
     global _store
     with _store_lock:
         if _store is None:
-            from ..store.store import Store
+            from ..store.spool import SpoolingStore
 
-            _store = Store()
+            _store = SpoolingStore()
             _store_opened.set()
         return _store
 
@@ -81,12 +81,16 @@ def wait_for_store(timeout: float) -> Store:
 
 
 def set_store(url: str | Store | None) -> Store:
-    """Record into another store (``%mltrack store URL``); ``None`` re-resolves the default."""
+    """Record into another store (``%mltrack store URL``); ``None`` re-resolves the default.
+
+    A store given by URL is a :class:`..store.spool.SpoolingStore`: what this process
+    records is kept locally while the database cannot be written, not lost."""
     global _store
+    from ..store.spool import SpoolingStore
     from ..store.store import Store
 
     with _store_lock:
-        _store = url if isinstance(url, Store) else Store(url)
+        _store = url if isinstance(url, Store) else SpoolingStore(url)
         _store_opened.set()
         return _store
 
@@ -428,6 +432,7 @@ class ActiveRun:
         quick = not pending and context is not None
         if quick and not background:
             write()
+            say_store_notices()
             return
         # The cell returns now; the run is recorded as ended once its snapshots are
         # durable and its environment known (heartbeats continue meanwhile, so no reaper
@@ -546,6 +551,8 @@ def start_run(
     _context.request(active.cwd)
     active.git = _context.git
     _ensure_worker()
+    if source != "notebook":  # a tracked cell says it with its card
+        say_store_notices()
     return active
 
 
@@ -668,6 +675,7 @@ def _work() -> None:
         with _stack_lock:
             runs = list(_stack)
             waiting = list(_finishing)
+        _drain_spool()
         if waiting:
             with contextlib.suppress(Exception):
                 waiting[0].store.heartbeat(r.id for r in waiting)
@@ -680,6 +688,27 @@ def _work() -> None:
             runs[0].store.heartbeat(r.id for r in runs)
 
 
+def say_store_notices() -> None:
+    """Show on stderr, once each, what the store has to say of itself: that it cannot be
+    written and where what is recorded is kept, that it is back (see ``store.spool``).
+    Called where the user looks: a tracked cell, a script's run, the exit."""
+    take = getattr(_store, "take_notices", None)
+    if take is not None:
+        for line in take():
+            print(line, file=sys.stderr)
+
+
+def _drain_spool(force: bool = False) -> int:
+    """Write what was spooled while the store could not be written, if it can be now (see
+    :mod:`..store.spool`); how many writes are still kept locally."""
+    store = _store
+    if store is None or getattr(store, "offline", None) is None:
+        return 0
+    with contextlib.suppress(Exception):  # said by the store; tried again later
+        store.drain(force=force)
+    return store.spool.count() if store.offline is not None else 0
+
+
 # flushing and exit --------------------------------------------------------------------------
 
 #: How long the exit path waits for what this process recorded to be written.
@@ -690,10 +719,13 @@ EXIT_TIMEOUT = 600.0
 class Flushed:
     """What :func:`flush` found: ``failed``, one line per record that could not be made
     durable (which, and why); ``pending``, how many writes were still under way when the
-    timeout ran out."""
+    timeout ran out; ``spooled``, how many are durable in the local spool but not yet in the
+    store, which could not be written (they are written when it can, or by ``mltrack
+    sync``)."""
 
     failed: tuple[str, ...] = ()
     pending: int = 0
+    spooled: int = 0
 
     @property
     def ok(self) -> bool:
@@ -730,7 +762,7 @@ def flush(timeout: float | None = None) -> Flushed:
             pending += 1
         except Exception as exc:
             failed.append(_one_line(exc))
-    return Flushed(tuple(failed), pending)
+    return Flushed(tuple(failed), pending, _drain_spool(force=True))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -762,12 +794,21 @@ def _at_exit() -> None:
         except Exception as exc:
             print(f"mltrack: not recorded: run {run.id[:8]}: {_one_line(exc)}", file=sys.stderr)
     result = flush(timeout=EXIT_TIMEOUT)
+    say_store_notices()
     for line in result.failed:
         print(f"mltrack: not recorded: {line}", file=sys.stderr)
     if result.pending:
         print(
             f"mltrack: {result.pending} write(s) still under way after {EXIT_TIMEOUT:.0f} s"
             " at exit: not recorded",
+            file=sys.stderr,
+        )
+    if result.spooled:
+        store = _store
+        where = getattr(getattr(store, "spool", None), "path", "the local spool")
+        print(
+            f"mltrack: {result.spooled} write(s) could not reach the store and are kept in"
+            f" {where}: run `mltrack sync` once it is back",
             file=sys.stderr,
         )
 

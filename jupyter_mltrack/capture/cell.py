@@ -200,6 +200,7 @@ class TrackedCell:
                 wait_environment=False,
                 background=self.magics.settles_before_idle,
             )
+            api.say_store_notices()  # the store went away (or came back): said here, once
             if self.magics.run_card and not self.args.no_card:
                 from IPython.display import publish_display_data
 

@@ -162,8 +162,14 @@ class RunContext:
         if git is not None and git.done() and git.exception() is None:
             git_state = git.result()
         git = git_state
-        env_id = self._environment_id(store, env)
-        return {"environment_id": env_id, "git_commit": git.commit, "git_dirty": git.dirty}
+        where = {"git_commit": git.commit, "git_dirty": git.dirty}
+        try:
+            return {"environment_id": self._environment_id(store, env), **where}
+        except Exception:
+            if not hasattr(store, "spool"):
+                raise
+            # the store cannot be written: the environment goes to the spool with the run
+            return {"environment": env, **where}
 
 
 def git_now(cwd: str) -> Future[Any]:

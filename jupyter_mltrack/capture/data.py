@@ -265,7 +265,7 @@ def take_snapshots(
         except Exception as exc:
             skipped.append(name)
             if not quiet:
-                print(f"mltrack: not snapshotting {name!r}: {exc}", file=sys.stderr)
+                print(f"mltrack: not snapshotting {name!r}: {_why(exc)}", file=sys.stderr)
             continue
         taken.append((name, job))
     return taken, skipped
@@ -418,8 +418,20 @@ def snapshot_files(
             job = sn.snapshot_file(resolved, progress=True)
         except Exception as exc:
             if not quiet:
-                print(f"mltrack: not snapshotting {as_written!r}: {exc}", file=sys.stderr)
+                print(f"mltrack: not snapshotting {as_written!r}: {_why(exc)}", file=sys.stderr)
             continue
         run.add_data(role, as_written, job, path=resolved)
         jobs.append(job)
     return jobs
+
+
+def _why(exc: BaseException) -> str:
+    """Why a snapshot was not taken, in one line: the database's own first line when the
+    store could not be reached (SQLAlchemy's wrapping and links left out)."""
+    from ..store.errors import unavailable
+
+    if unavailable(exc):
+        inner = getattr(exc, "orig", None) or exc
+        first = (str(inner).strip().splitlines() or [type(inner).__name__])[0]
+        return f"the store cannot be reached ({first}); snapshots resume when it is back"
+    return str(exc)

@@ -225,8 +225,9 @@ class ExecutionLog:
             self._warn(exc)
 
     def _warn(self, exc: BaseException) -> None:
-        """Say once per session that the log is not being recorded, and why."""
-        if not self._warned:
+        """Say once per session that the log is not being recorded, and why (unless the
+        store has said it: see ``StoreUnavailable.said``)."""
+        if not self._warned and not getattr(exc, "said", False):
             self._warned = True
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             print(f"mltrack: the execution log is not being recorded ({first})", file=sys.stderr)

@@ -177,7 +177,9 @@ class TrackMagics(Magics, Configurable):
         try:
             cell = TrackedCell(self, args, body, info, self._transformed_source(raw))
         except Exception as exc:
-            print(f"mltrack: could not start a run: {exc}", file=sys.stderr)
+            api.say_store_notices()
+            if not getattr(exc, "said", False):  # the store says it once, just above
+                print(f"mltrack: could not start a run: {exc}", file=sys.stderr)
             return
         self._cells.append(cell)
 

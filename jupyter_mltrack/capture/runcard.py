@@ -55,7 +55,8 @@ def card_data(
     best = None
     deltas: dict[str, float] = {}
     first = next((k for k, v in metrics.items() if v is not None), None)
-    if first is not None:
+    spooled = getattr(store, "offline", None)  # the run is being kept locally (store.spool)
+    if first is not None and spooled is None:
         _compared_on[run.experiment_id] = first
         higher = not lower_is_better(first)
         # a pending run's stored row is older than what it is about to write: left out of
@@ -65,9 +66,12 @@ def card_data(
             other = prefetched[1]
         else:
             excluded = [run.id, *ids]
-            other = store.best_run(
-                run.experiment_id, first, higher_is_better=higher, exclude=excluded
-            )
+            try:
+                other = store.best_run(
+                    run.experiment_id, first, higher_is_better=higher, exclude=excluded
+                )
+            except Exception:  # the store went away since: the card shows the run alone
+                other = None
         other = _better_pending(other, run, first, higher, pending)
         if other is not None:
             best = {
@@ -89,7 +93,16 @@ def card_data(
         "metrics": metrics,
         "best": best,
         "deltas": deltas,
+        **({"spooled": _spooled_note(store, spooled)} if spooled is not None else {}),
     }
+
+
+def _spooled_note(store: Store, reason: str) -> str:
+    """What the card says of a run kept in the local spool (see ``store.spool``)."""
+    return (
+        f"Not in the store yet: it cannot be written ({reason}). Kept locally in"
+        f" {store.spool.path}; written to the store when it is back, or by `mltrack sync`."  # type: ignore[attr-defined]
+    )
 
 
 def _one_of(ref: RunRef | None, ids: set[str]) -> bool:
@@ -116,8 +129,13 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4g}"
 
 
+def _number(data: dict[str, Any]) -> str:
+    """A run kept in the spool has no number yet (the store gives it when written)."""
+    return str(data["number"]) if data["number"] else "?"
+
+
 def card_text(data: dict[str, Any]) -> str:
-    head = f"mltrack run #{data['number']}"
+    head = f"mltrack run #{_number(data)}"
     if data.get("name"):
         head += f" {data['name']}"
     head += f" [{data['experiment']}] {data['status']}"
@@ -129,7 +147,8 @@ def card_text(data: dict[str, Any]) -> str:
         if key in data["deltas"] and data.get("best"):
             text += f" ({data['deltas'][key]:+.4g} vs #{data['best']['number']})"
         parts.append(text)
-    return head + ("\n" + "  ".join(parts) if parts else "")
+    text = head + ("\n" + "  ".join(parts) if parts else "")
+    return text + (f"\n{data['spooled']}" if data.get("spooled") else "")
 
 
 def card_html(data: dict[str, Any]) -> str:
@@ -150,8 +169,9 @@ def card_html(data: dict[str, Any]) -> str:
     return (
         '<div class="jp-mltrack-card-fallback" style="font-family:var(--jp-ui-font-family,sans-serif);'
         'font-size:12px;border-left:3px solid #1976d2;padding:2px 8px">'
-        f"run <b>#{data['number']}</b>{name} · {esc(data['experiment'])} · {esc(data['status'])}{dur}"
+        f"run <b>#{_number(data)}</b>{name} · {esc(data['experiment'])} · {esc(data['status'])}{dur}"
         + ("<br>" + " &nbsp; ".join(cells) if cells else "")
+        + (f"<br><i>{esc(data['spooled'])}</i>" if data.get("spooled") else "")
         + "</div>"
     )
 

@@ -17,6 +17,7 @@
     mltrack [--store URL] gc [--dry-run] [--json]
     mltrack [--store URL] export NOTEBOOK (--target NAME ... | --run RUN) -o DIR [--json]
     mltrack [--store URL] reproduce RUN [-o DIR] [--rtol X] [--atol X] [--from-snapshots] [--json]
+    mltrack [--store URL] sync [--json]
 
 The store is found as the kernel and server find it (``--store``, ``MLTRACK_STORE_URL``,
 ``MLTRACK_HOME``, the nearest ``.mltrack/``), except that the CLI never creates one: a typo'd
@@ -30,7 +31,7 @@ they are imported only by the commands that need them, so ``mltrack runs list`` 
 start.
 
 One module per command group (:mod:`.experiments`, :mod:`.runs`, :mod:`.compare`,
-:mod:`.snapshots`, :mod:`.pipeline`), shared helpers in :mod:`.common`; this module wires the
+:mod:`.snapshots`, :mod:`.pipeline`, :mod:`.sync`), shared helpers in :mod:`.common`; this module wires the
 parser and maps errors to exit codes.
 """
 
@@ -46,7 +47,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..location import URL_ENV
 from ..server.api import ApiError
 from ..store import InvalidQuery, RunNotFound, Store, StoreError
-from . import compare, experiments, pipeline, runs, snapshots
+from . import compare, experiments, pipeline, runs, snapshots, sync
 from .common import PROG, CliError, _one_line, _Parser, open_store
 
 # Helpers that lived in the single ``cli.py`` before the split, still importable from here.
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_parsers(runs_commands, store_opt, json_opt)
     snapshots.add_parsers(commands, store_opt, json_opt)
     pipeline.add_parsers(commands, store_opt, json_opt)
+    sync.add_parsers(commands, store_opt, json_opt)
     return parser
 
 

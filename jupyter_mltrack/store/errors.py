@@ -36,3 +36,46 @@ class AmbiguousRunNumber(InvalidQuery):
 
 class SnapshotNotFound(StoreError, LookupError):
     pass
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or written now (it may be later).
+
+    ``said``: the user has been told already (the spool says it once, not once per write),
+    so whoever catches it need not say it again."""
+
+    def __init__(self, message: str, *, said: bool = False) -> None:
+        super().__init__(message)
+        self.said = said
+
+
+#: SQLite's messages for a database that cannot be written now, as opposed to a bad statement.
+_SQLITE_UNAVAILABLE = ("locked", "disk", "readonly", "read-only", "unable to open", "i/o")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Did an operation fail because the database could not be reached or written at that
+    moment (connection refused or lost, server shut down, disk full, read-only, locked past
+    the busy timeout), rather than because of what was asked of it?
+
+    The first kind is worth keeping and trying again (:mod:`.spool`); the second is a bug or
+    bad data, raised as it is. Drivers' own exceptions are recognised too: the kernel's
+    SQLite writes go through the DBAPI connection unwrapped (:mod:`.driver`)."""
+    import sqlite3
+
+    if isinstance(exc, StoreUnavailable | OSError):
+        return True
+    if getattr(exc, "connection_invalidated", False):  # SQLAlchemy's DBAPIError
+        return True
+    inner = getattr(exc, "orig", None)
+    if inner is not None and inner is not exc:
+        exc = inner
+    if isinstance(exc, sqlite3.OperationalError):
+        message = str(exc).lower()
+        return any(word in message for word in _SQLITE_UNAVAILABLE)
+    kind = type(exc)
+    if kind.__module__.startswith("psycopg"):
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    return False

@@ -75,16 +75,18 @@ class RunWrites(Liveness):
         kernel_id: str | None = None,
         start_time: float | None = None,
         data: Sequence[tuple[str, str, str, str | None]] = (),
+        run_id: str | None = None,
     ) -> Run:
         """Insert a ``running`` run with the next number of its experiment.
 
         ``data``: ``(role, name, snapshot digest, path)`` of the datasets it read already,
-        linked in the same transaction (a tracked cell's inputs: one commit fewer per cell).
+        linked in the same transaction (a tracked cell's inputs: one commit fewer per cell);
+        ``run_id``: the run's id when it has one already (a run written from the spool).
         """
         exp = self.get_or_create_experiment(experiment)
         now = time.time()
         start = start_time if start_time is not None else now
-        run_id = uuid.uuid4().hex
+        run_id = run_id or uuid.uuid4().hex
         row = {
             "v_id": run_id,
             "v_experiment_id": exp.id,

@@ -80,8 +80,6 @@ class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog, RunVa
             raise StoreError(f"unsupported database {self._dialect!r}: use SQLite or PostgreSQL")
         #: SQLite before 3.35 cannot ``INSERT … RETURNING``.
         self._returning = bool(self.engine.dialect.insert_returning)
-        if migrate:
-            upgrade_to_head(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._number_lock = threading.Lock()
         #: The execution log's own connection on SQLite (see ``add_executions``).
@@ -90,6 +88,9 @@ class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog, RunVa
         self._driver_statements: dict[str, Any] = {}
         # Experiments are never renamed or deleted, so their ids can be remembered.
         self._experiments: dict[str, Experiment] = {}
+        # last: the first use of the database (a store that spools can be made without it)
+        if migrate:
+            upgrade_to_head(self.engine)
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -245,4 +246,6 @@ def _make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # a server that went away answers at once (connection refused); a host that went away
+    # does not answer at all: give up after 10 s rather than the system's two minutes
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})

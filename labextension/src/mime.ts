@@ -23,8 +23,10 @@ export function renderRunCard(card: IRunCard): HTMLElement {
   const deltas = card.deltas || {};
   const open = h('button', {
     class: 'jp-mltrack-card-number',
-    title: 'Open the run in the Runs panel',
-    text: `#${card.number}`
+    title: card.number
+      ? 'Open the run in the Runs panel'
+      : 'Not in the store yet: numbered when written',
+    text: card.number ? `#${card.number}` : '#?'
   });
   open.addEventListener('click', () => {
     open.dispatchEvent(
@@ -96,7 +98,9 @@ export function renderRunCard(card: IRunCard): HTMLElement {
     h('div', {
       class: 'jp-mltrack-card-best',
       text: runCardDeltasText(card)
-    })
+    }),
+    card.spooled &&
+      h('div', { class: 'jp-mltrack-card-spooled', text: card.spooled })
   );
 }
 

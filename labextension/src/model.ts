@@ -144,6 +144,8 @@ export interface IRunCard {
     metrics: { [key: string]: number | null };
   } | null;
   deltas: { [key: string]: number | null } | null;
+  /** Set while the run is kept in the local spool: the store could not be written. */
+  spooled?: string;
 }
 
 /** MIME type of the run card displayed after every tracked cell. */

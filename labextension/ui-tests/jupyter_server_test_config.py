@@ -55,6 +55,8 @@ if _missing:
 os.environ.pop("MLTRACK_STORE_URL", None)
 os.environ.pop("MLTRACK_EXPERIMENT", None)
 os.environ["MLTRACK_HOME"] = mkdtemp(prefix="mltrack-ui-tests-")
+# writes a store could not take are kept there, not in the user's own spool
+os.environ["MLTRACK_SPOOL_DIR"] = os.path.join(os.environ["MLTRACK_HOME"], "spool")
 
 # A port of its own, so a developer's JupyterLab on 8888 does not collide.
 c.ServerApp.port = int(os.environ.get("MLTRACK_UI_TEST_PORT", "8899"))  # noqa: F821

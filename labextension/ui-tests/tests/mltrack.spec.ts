@@ -155,6 +155,49 @@ test.describe('jupyter-mltrack', () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  test('a run card says when the store cannot be written', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    const pageErrors: string[] = [];
+    page.on('pageerror', error => pageErrors.push(error.message));
+
+    const name = 'mltrack-spooled.ipynb';
+    const path = `${tmpPath}/${name}`;
+    await page.contents.uploadContent(EMPTY_NOTEBOOK, 'text', path);
+    await page.notebook.openByPath(path);
+    await page.notebook.activate(name);
+    // a team store nobody answers for (nothing listens on port 9): the cell still runs,
+    // its run is kept in the local spool, and the card says so
+    await page.notebook.setCell(
+      0,
+      'code',
+      [
+        '%load_ext jupyter_mltrack',
+        '%mltrack store postgresql://mltrack@127.0.0.1:9/away'
+      ].join('\n')
+    );
+    await page.notebook.addCell('code', '%%track offline\nacc = 0.75\nacc');
+    await page.notebook.runCell(0);
+    await page.notebook.runCell(1);
+
+    const card = page.locator('.jp-mltrack-card');
+    await expect(card).toHaveCount(1);
+    await expect(card.locator('.jp-mltrack-card-number')).toHaveText('#?');
+    await expect(card.locator('.jp-mltrack-card-spooled')).toContainText(
+      'Not in the store yet'
+    );
+    await expect(card.locator('.jp-mltrack-card-spooled')).toContainText(
+      'mltrack sync'
+    );
+    // the cell's own result is there as without tracking
+    await expect(
+      page.locator('.jp-OutputArea-executeResult').first()
+    ).toContainText('0.75');
+    await card.screenshot({ path: testInfo.outputPath('run-card-spooled.png') });
+    expect(pageErrors).toEqual([]);
+  });
+
   test('lists the data a run read and previews its first rows', async ({
     page,
     tmpPath

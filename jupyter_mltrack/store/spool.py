@@ -1,0 +1,572 @@
+"""The local spool: the writes a store could not take, kept in order until it can.
+
+A team store goes away (PostgreSQL restarted, the network dropped) while a notebook keeps
+running. Tracking must not break the cell, and what the cell recorded must not be lost:
+:class:`SpoolingStore` (the store the kernel and scripts record into) catches a write that
+failed because the database could not be reached or written (:func:`.errors.unavailable`),
+appends it to a journal of its own — a small SQLite file on local disk, one per store — and
+sends every later write there too, in order, until the journal has been written to the
+store (:meth:`SpoolingStore.drain`: the kernel's background worker tries every few seconds;
+``mltrack sync`` does it for a process that has exited). A run created while the store was
+away gets its number when it is written.
+
+Why a journal of the store's own write calls, rather than a local store to copy runs from:
+a run opened before the store went away has its creation there and its final write here;
+replaying the calls in order covers that, a run created offline, and the execution log, with
+one mechanism. The calls are replayed through the same :class:`.store.Store` methods, so
+what lands in the database is exactly what a direct write would have made. Each entry is
+JSON (values the cell recorded already encoded by :func:`..jsonsafe.to_json`): nothing in
+the spool can run code when read.
+
+What is not spooled: heartbeats (the run is alive in this process; its final write says
+how it ended); a run's environment goes with its final write. Snapshots of data need the store to
+deduplicate their blocks: while it is away they fail with a message saying so.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..jsonsafe import to_json
+from .entities import Environment, MetricPoint, Run, RunStatus
+from .errors import StoreUnavailable, unavailable
+from .store import Store
+
+#: Where spool files go: ``MLTRACK_SPOOL_DIR``, else ``$XDG_DATA_HOME/mltrack/spool``.
+SPOOL_ENV = "MLTRACK_SPOOL_DIR"
+#: How often a process that spooled tries to write the spool to the store again.
+RETRY_INTERVAL = 5.0
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS store (url TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " op TEXT NOT NULL, args TEXT NOT NULL, pid INTEGER NOT NULL, created REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS failed (seq INTEGER PRIMARY KEY, op TEXT NOT NULL,"
+    " args TEXT NOT NULL, error TEXT NOT NULL, at REAL NOT NULL)",
+)
+
+
+def spool_dir() -> Path:
+    """The folder of this user's spool files."""
+    env = os.environ.get(SPOOL_ENV)
+    if env:
+        return Path(env).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return Path(data) / "mltrack" / "spool"
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password: what a spool file records and messages show."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def spool_path(url: str, folder: Path | None = None) -> Path:
+    """The spool file of the store at ``url`` (one per store, shared by its processes;
+    named after the URL as the store resolves it, without its password)."""
+    from ..location import resolve_store_url
+
+    digest = hashlib.sha256(shown_url(resolve_store_url(url)).encode()).hexdigest()[:16]
+    return (folder or spool_dir()) / f"{digest}.sqlite"
+
+
+# the entries' encoding ---------------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    """Arguments of a store call as JSON: points, bytes and statuses marked, tuples as lists."""
+    if isinstance(value, MetricPoint):
+        return {"$point": [value.key, value.value, value.step, value.timestamp]}
+    if isinstance(value, RunStatus):
+        return value.value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            if "$point" in value:
+                key, number, step, stamp = value["$point"]
+                return MetricPoint(key, float(number), int(step), float(stamp))
+            if "$bytes" in value:
+                return base64.b64decode(value["$bytes"])
+            if "$json" in value:  # a value the cell recorded, encoded as the store would
+                return value["$json"]
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _values(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Recorded values (params) encoded now, as the store encodes them, and marked so that
+    decoding leaves them alone (a user's dict may hold any key)."""
+    if mapping is None:
+        return None
+    return {str(k): {"$json": to_json(v)} for k, v in mapping.items()}
+
+
+# the journal ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    op: str
+    args: dict[str, Any]
+
+
+class Spool:
+    """One store's journal of writes that could not be made (a SQLite file on local disk)."""
+
+    def __init__(self, path: Path, url: str | None = None) -> None:
+        self.path = path
+        self._url = url
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # spooled means durable
+            with conn:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                if self._url is not None and not conn.execute("SELECT 1 FROM store").fetchone():
+                    conn.execute("INSERT INTO store (url) VALUES (?)", (shown_url(self._url),))
+            self._conn = conn
+        return self._conn
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def append(self, op: str, args: Mapping[str, Any]) -> None:
+        """Keep one write (raises ``OSError``/``sqlite3.Error`` when even that fails)."""
+        text = json.dumps(_encode(args), ensure_ascii=False)
+        with self._lock:
+            conn = self._connect()
+            with conn:
+                conn.execute(
+                    "INSERT INTO entries (op, args, pid, created) VALUES (?, ?, ?, ?)",
+                    (op, text, os.getpid(), time.time()),
+                )
+
+    def count(self) -> int:
+        if self._conn is None and not self.exists():
+            return 0
+        with self._lock:
+            return int(self._connect().execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def entries(self) -> Iterator[Entry]:
+        """The kept writes, oldest first (read in batches: the spool may be long)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = (
+                    self._connect()
+                    .execute(
+                        "SELECT seq, op, args FROM entries WHERE seq > ? ORDER BY seq LIMIT 200",
+                        (last,),
+                    )
+                    .fetchall()
+                )
+            if not rows:
+                return
+            for seq, op, args in rows:
+                last = seq
+                yield Entry(seq, op, _decode(json.loads(args)))
+
+    def done(self, seq: int) -> None:
+        with self._lock, self._connect() as conn:
+            conn.execute("DELETE FROM entries WHERE seq = ?", (seq,))
+
+    def fail(self, entry: Entry, error: str) -> None:
+        """Set aside a write the store refused for a reason of its own (kept, and shown by
+        ``mltrack sync``), so that it does not hold up those behind it."""
+        with self._lock, self._connect() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO failed (seq, op, args, error, at)"
+                " SELECT seq, op, args, ?, ? FROM entries WHERE seq = ?",
+                (error, time.time(), entry.seq),
+            )
+            conn.execute("DELETE FROM entries WHERE seq = ?", (entry.seq,))
+
+    def failures(self) -> list[tuple[int, str, str]]:
+        if self._conn is None and not self.exists():
+            return []
+        with self._lock:
+            rows = self._connect().execute("SELECT seq, op, error FROM failed ORDER BY seq")
+            return [(int(s), str(o), str(e)) for s, o, e in rows.fetchall()]
+
+    @contextlib.contextmanager
+    def replaying(self) -> Iterator[bool]:
+        """Hold the spool's replay lock (a file lock: one replay at a time, across
+        processes); yields ``False`` when another process holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What a replay did: writes made, writes set aside (refused by the store, with why),
+    writes left (the store went away again, or another process was replaying)."""
+
+    written: int = 0
+    refused: tuple[str, ...] = ()
+    left: int = 0
+    runs: tuple[str, ...] = ()
+
+
+def replay(store: Store, spool: Spool) -> Replayed:
+    """Write the spool's entries to ``store`` in order, through ``Store``'s own methods.
+
+    Stops at the first entry the store cannot take for want of the database (left for the
+    next try); an entry it refuses for another reason (a run deleted meanwhile, say) is set
+    aside with the error, and the rest go on."""
+    written, refused, runs = 0, [], []
+    with spool.replaying() as mine:
+        if not mine:
+            return Replayed(left=spool.count())
+        for entry in spool.entries():
+            try:
+                _apply(store, entry)
+            except Exception as exc:
+                if unavailable(exc):
+                    return Replayed(written, tuple(refused), spool.count(), tuple(runs))
+                line = f"{entry.op}: {type(exc).__name__}: {str(exc).strip()[:300]}"
+                spool.fail(entry, line)
+                refused.append(line)
+                continue
+            spool.done(entry.seq)
+            written += 1
+            if entry.op == "create_run":
+                runs.append(entry.args["run_id"])
+    return Replayed(written, tuple(refused), spool.count(), tuple(runs))
+
+
+def _apply(store: Store, entry: Entry) -> None:
+    args = dict(entry.args)
+    if entry.op == "create_run":
+        if _run_exists(store, args["run_id"]):  # written before the error was raised
+            return
+        args["data"] = [tuple(d) for d in args.get("data") or ()]
+        Store.create_run(store, args.pop("experiment"), **args)
+    elif entry.op == "finish_run":
+        env = args.pop("environment", None)
+        if env is not None:
+            args["environment_id"] = Store.put_environment(store, Environment(**env))
+        Store.finish_run(store, args.pop("run_id"), args.pop("status"), **args)
+    elif entry.op == "set_run_values":
+        values = {k: (record, data) for k, (record, data) in args["values"].items()}
+        Store.set_run_values(store, args["run_id"], values)
+    elif entry.op == "add_run_data_many":
+        Store.add_run_data_many(store, args["run_id"], [tuple(e) for e in args["entries"]])
+    elif entry.op in _REPLAYED:
+        getattr(Store, entry.op)(store, **args)
+    else:
+        raise ValueError(f"unknown spooled write {entry.op!r}")
+
+
+_REPLAYED = ("log_params", "log_metrics", "set_tags", "add_executions")
+
+
+def _run_exists(store: Store, run_id: str) -> bool:
+    from sqlalchemy import select
+
+    from .models import RunRow
+
+    with store.session() as s:
+        return s.scalar(select(RunRow.id).where(RunRow.id == run_id)) is not None
+
+
+# the store that spools --------------------------------------------------------------------------
+
+
+class SpoolingStore(Store):
+    """A :class:`Store` whose writes from a kernel or a script never fail for want of the
+    database: they go to the local spool instead, and from it to the database once it is
+    back (see the module docstring). Reads are a plain store's (they raise)."""
+
+    def __init__(self, url: str | None = None, *, spool: Path | None = None, **kw: Any) -> None:
+        #: The schema has not been checked yet: the database could not be read when the
+        #: store was made (a read-only folder, a server down); checked before the spool is
+        #: written to it.
+        self._unchecked: str | None = None
+        try:
+            super().__init__(url, **kw)
+        except Exception as exc:
+            if not unavailable(exc) or not hasattr(self, "_experiments"):
+                raise  # not made at all (a bad URL, say): said by whoever asked for it
+            self._unchecked = _reason(exc)
+        self.spool = Spool(spool or spool_path(self.url), self.url)
+        #: Why writes are being spooled (the first error), or ``None`` while they are not.
+        self.offline: str | None = None
+        self._offline_lock = threading.RLock()
+        self._retry_at = 0.0
+        #: Said once per process: even the spool could not be written.
+        self._lost_said = False
+        #: Said once each time the store stops taking writes: where they are kept.
+        self._kept_said = False
+        #: Messages not shown yet (see take_notices).
+        self._notices: list[str] = []
+        #: Runs written from the spool since the process began (their new numbers).
+        self.synced: list[str] = []
+        if self._unchecked is not None:
+            self._go_offline(self._unchecked)
+        elif self.spool.count():  # left by a process that exited while the store was away
+            self._go_offline("writes of an earlier session are waiting in the spool", say=False)
+
+    # the switch -------------------------------------------------------------------------------
+
+    def _go_offline(self, reason: str, *, say: bool = True) -> None:
+        with self._offline_lock:
+            if self.offline is not None:
+                return
+            self.offline = reason
+            self._retry_at = time.monotonic() + RETRY_INTERVAL
+            self._kept_said = not say
+
+    def _write(self, op: str, direct: Any, args: Mapping[str, Any]) -> Any:
+        """Make a write: on the store while it takes them, else kept in the spool. Said
+        once on stderr: that the store cannot be written and where writes are kept, or
+        that they cannot be kept either."""
+        if self.offline is None:
+            try:
+                return direct()
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                self._go_offline(_reason(exc))
+        try:
+            self.spool.append(op, args)
+        except Exception as exc:  # the local disk too: said once, the cell goes on
+            if not self._lost_said:
+                self._lost_said = self._kept_said = True
+                self._notices.append(
+                    f"mltrack: not recorded: the store {shown_url(self.url)} cannot be written"
+                    f" ({self.offline}) and neither can the local spool {self.spool.path}"
+                    f" ({_reason(exc)}); tracking resumes when either can"
+                )
+            raise StoreUnavailable(f"not recorded: {_reason(exc)}", said=True) from exc
+        if not self._kept_said:
+            self._kept_said = True
+            self._notices.append(
+                f"mltrack: the store {shown_url(self.url)} cannot be written ({self.offline});"
+                f" what is recorded is kept in {self.spool.path} and written to the store"
+                " when it is back (or by `mltrack sync`)"
+            )
+        return None
+
+    def take_notices(self) -> list[str]:
+        """What the user should be told (once each) of the store going away and coming
+        back, taken by whoever can show it where the user looks: a tracked cell's stderr,
+        a script's, the exit message. Not printed when it happens: a write made in the
+        kernel's idle time or by a background thread prints where no cell shows it."""
+        with self._offline_lock:
+            notices, self._notices = self._notices, []
+        return notices
+
+    def drain(self, *, force: bool = False) -> Replayed | None:
+        """Write the spool to the store if it is time to try (every ``RETRY_INTERVAL``
+        seconds, or now with ``force``); back to direct writes once it is empty."""
+        with self._offline_lock:
+            if self.offline is None:
+                return None
+            if not force and time.monotonic() < self._retry_at:
+                return None
+            self._retry_at = time.monotonic() + RETRY_INTERVAL
+        if self._unchecked is not None:
+            from .schema import upgrade_to_head
+
+            try:
+                upgrade_to_head(self.engine)
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                return Replayed(left=self.spool.count())
+            self._unchecked = None
+        done = replay(self, self.spool)
+        self.synced.extend(done.runs)
+        with self._offline_lock:
+            for line in done.refused:
+                self._notices.append(f"mltrack: the store refused a spooled write: {line}")
+            if done.left == 0 and self.spool.count() == 0:
+                self.offline = None
+                if done.written:
+                    self._notices.append(
+                        f"mltrack: the store is back: {len(done.runs)} run(s) and"
+                        f" {done.written} write(s) kept locally are now in it"
+                    )
+        return done
+
+    # the writes a kernel makes ---------------------------------------------------------------
+
+    def create_run(self, experiment: str | None = None, **kw: Any) -> Run:
+        run_id = kw.pop("run_id", None) or uuid.uuid4().hex
+        start = kw.get("start_time") or time.time()
+
+        def direct() -> Run:
+            return Store.create_run(self, experiment, run_id=run_id, **kw)
+
+        args = {
+            **kw,
+            "experiment": experiment,
+            "run_id": run_id,
+            "start_time": start,
+            "params": _values(kw.get("params")),
+        }
+        made = self._write("create_run", direct, args)
+        if made is not None:
+            return made
+        known = self._experiments.get(experiment or "")
+        return Run(
+            id=run_id,
+            number=0,
+            experiment_id=known.id if known is not None else 0,
+            experiment=known.name if known is not None else (experiment or "Default"),
+            name=kw.get("name"),
+            status=RunStatus.RUNNING,
+            start_time=start,
+            end_time=None,
+            notebook_path=kw.get("notebook_path"),
+            cell_id=kw.get("cell_id"),
+            execution_count=kw.get("execution_count"),
+            source=kw.get("source", "notebook"),
+            parent_run_id=kw.get("parent_run_id"),
+            note="",
+            tags={str(k): str(v) for k, v in (kw.get("tags") or {}).items()},
+            params={str(k): to_json(v) for k, v in (kw.get("params") or {}).items()},
+        )
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        if params:
+            self._write(
+                "log_params",
+                lambda: Store.log_params(self, run_id, params),
+                {"run_id": run_id, "params": _values(params)},
+            )
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        if points:
+            self._write(
+                "log_metrics",
+                lambda: Store.log_metrics(self, run_id, points),
+                {"run_id": run_id, "points": list(points)},
+            )
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str], *, replace: bool = False) -> None:
+        self._write(
+            "set_tags",
+            lambda: Store.set_tags(self, run_id, tags, replace=replace),
+            {"run_id": run_id, "tags": dict(tags), "replace": replace},
+        )
+
+    def heartbeat(self, run_ids: Iterable[str]) -> None:
+        if self.offline is None:
+            Store.heartbeat(self, run_ids)
+
+    def put_environment(self, env: Any) -> int:
+        if self.offline is not None:
+            raise StoreUnavailable(f"the store cannot be written ({self.offline})")
+        return Store.put_environment(self, env)
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus | str,
+        *,
+        environment: Environment | None = None,
+        **kw: Any,
+    ) -> None:
+        """``Store.finish_run``; ``environment``: where the run executed, when its id in the
+        store is not known (recorded while the store could not be written)."""
+        if environment is not None and self.offline is None:
+            try:
+                kw["environment_id"] = Store.put_environment(self, environment)
+                environment = None
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                self._go_offline(_reason(exc))
+        args = {**kw, "run_id": run_id, "status": RunStatus(status)}
+        if environment is not None:
+            args["environment"] = {**environment.to_dict(), "digest": environment.digest}
+        if kw.get("params"):
+            args["params"] = _values(kw["params"])
+        if kw.get("error") is not None:
+            args["error"] = {"$json": to_json(dict(kw["error"]))}
+        self._write("finish_run", lambda: Store.finish_run(self, run_id, status, **kw), args)
+
+    def add_run_data_many(
+        self, run_id: str, entries: Sequence[tuple[str, str, str, str | None]]
+    ) -> None:
+        if entries:
+            self._write(
+                "add_run_data_many",
+                lambda: Store.add_run_data_many(self, run_id, entries),
+                {"run_id": run_id, "entries": [list(e) for e in entries]},
+            )
+
+    def set_run_values(self, run_id: str, values: Any) -> None:
+        self._write(
+            "set_run_values",
+            lambda: Store.set_run_values(self, run_id, values),
+            {"run_id": run_id, "values": {k: [r, d] for k, (r, d) in values.items()}},
+        )
+
+    def add_executions(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            clean = [
+                {**r, "facts": json.loads(json.dumps(r.get("facts") or {}, default=str))}
+                for r in rows
+            ]
+            self._write("add_executions", lambda: Store.add_executions(self, rows), {"rows": clean})
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of the database's own message (SQLAlchemy's wrapping left out)."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return f"{text[0][:200]}" if text else type(inner).__name__
