@@ -1,6 +1,7 @@
 # jupyter_mltrack — the two commands of the README, and a few helpers.
 #   make demo   install the package and open JupyterLab on examples/ (embedded SQLite store)
 #   make test   install everything the tests need and run pytest, jest and the browser tests
+#   make fuzz   fuzz the REST API from its openapi.json (FUZZ_EXAMPLES per operation, random seed)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -10,7 +11,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: demo test install system-deps python-deps js-deps build pytest jest ui-tests bench lint format clean
+.PHONY: demo test install system-deps python-deps js-deps build pytest jest ui-tests fuzz bench lint format clean
 
 demo: ## install and open JupyterLab on examples/
 	$(PIP) install ".[examples]"
@@ -51,6 +52,11 @@ jest:
 
 ui-tests:
 	cd labextension/ui-tests && $(JLPM) install && $(JLPM) playwright test
+
+FUZZ_EXAMPLES ?= 500
+fuzz: ## the REST API fuzzed from openapi.json: many examples per operation, a new seed each time
+	MLTRACK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MLTRACK_FUZZ_SEED=$${MLTRACK_FUZZ_SEED:-random} \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider -o timeout=7200 tests/test_api_fuzz.py
 
 bench: ## speed against MLflow & co., figures for docs/benchmarks.md
 	$(PYTHON) -m bench

@@ -37,6 +37,8 @@ AUTH_RESOURCE = "mltrack"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 #: Query arguments jupyter_server itself may put on any request; never an API parameter.
 SERVER_QUERY_ARGS = frozenset({"token", "_xsrf", "no_track_activity"})
+#: The methods a route of the API may define.
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 T = TypeVar("T")
 
@@ -88,6 +90,15 @@ class MltrackHandler(ExtensionHandlerMixin, APIHandler):
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise tornado.web.HTTPError(400, f"the body is not valid JSON: {exc}") from None
 
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The methods this route answers: those the handler defines (``APIHandler``'s own
+        ``get``/``post``/… only answer 405), and ``OPTIONS``, which ``APIHandler`` answers."""
+        own = [
+            m for m in API_METHODS if getattr(cls, m.lower()) is not getattr(APIHandler, m.lower())
+        ]
+        return [*own, "OPTIONS"]
+
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(api.dumps(data))
@@ -106,6 +117,8 @@ class MltrackHandler(ExtensionHandlerMixin, APIHandler):
         elif exc is not None:
             message = "internal error in the mltrack server extension; see the server log"
         self.set_header("Content-Type", "application/json")
+        if status_code == 405:  # RFC 9110: a 405 says which methods the resource has
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         error = {"status": status_code, "message": message, **extra}
         self.finish(json.dumps({"error": error}))
 

@@ -169,7 +169,15 @@ class RunReads(Liveness):
         if offset < 0:
             raise InvalidQuery("offset must be 0 or more")
         descending = order.startswith("-")
-        key = order.lstrip("-+")
+        key = order[1:] if order[:1] in ("-", "+") else order
+        # Checked before anything is looked up: whether a bad order is refused must not
+        # depend on the data (an unknown experiment used to answer an empty list).
+        if not (key in _ORDER_FIELDS or (key.startswith("metrics.") and len(key) > 8)):
+            raise InvalidQuery(
+                f"cannot order by {key!r}; use one of "
+                + ", ".join(sorted(_ORDER_FIELDS))
+                + " or metrics.<key>"
+            )
         with self.session() as s:
             stmt = select(RunRow.id)
             count = select(func.count(RunRow.id))
@@ -196,17 +204,11 @@ class RunReads(Liveness):
                     .scalar_subquery()
                 )
                 column = value
-            elif key in _ORDER_FIELDS:
+            else:
                 column = (
                     (RunRow.end_time - RunRow.start_time)
                     if key == "duration"
                     else getattr(RunRow, key)
-                )
-            else:
-                raise InvalidQuery(
-                    f"cannot order by {key!r}; use one of "
-                    + ", ".join(sorted(_ORDER_FIELDS))
-                    + " or metrics.<key>"
                 )
             ordering = column.desc().nulls_last() if descending else column.asc().nulls_last()
             stmt = stmt.order_by(ordering, RunRow.start_time.desc()).limit(limit).offset(offset)

@@ -1,0 +1,319 @@
+"""The REST API fuzzed from its own ``openapi.json`` with schemathesis, against a real server.
+
+Every operation the document lists is called with generated requests (valid and invalid
+query strings, path parameters and bodies), authenticated with the server's token. A response
+must never be a ``5xx`` and must conform to the document: its status documented for the
+operation, its content type the documented one, its body valid against the response schema.
+
+Generated strings almost never name a real run or snapshot, so path and query parameters are
+drawn half the time from the resources the server's store holds (``api_server.fill``): the
+requests then reach the code past the lookups.
+
+``MLTRACK_FUZZ_EXAMPLES`` sets the examples per operation (few in ``make test``, many in
+``make fuzz``); ``MLTRACK_FUZZ_SEED`` a seed (``random``: a new one each run, as ``make fuzz``
+does; by default a fixed one, so a failure in CI is reproducible).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import jsonschema
+import pytest
+import requests
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+)
+
+from jupyter_mltrack.server.compare import KIND_PARAMS
+
+from .api_server import KERNEL, NOTEBOOK, REPO, ApiServer, api_server
+
+EXAMPLES = int(os.environ.get("MLTRACK_FUZZ_EXAMPLES", "25"))
+SEED_ENV = os.environ.get("MLTRACK_FUZZ_SEED", "12")
+SEED = random.getrandbits(64) if SEED_ENV == "random" else int(SEED_ENV)
+PACKAGED = json.loads((REPO / "jupyter_mltrack" / "server" / "openapi.json").read_text())
+PACKAGED_OPERATIONS = {
+    (method.upper(), path)
+    for path, item in PACKAGED["paths"].items()
+    for method in item
+    if method in ("get", "put", "post", "patch", "delete")
+}
+#: Schemathesis's checks but two. ``positive_data_acceptance``: a chart kind takes only some
+#: of the chart parameters, which OpenAPI cannot say of query parameters, so a request the
+#: document allows may still be a 400 (documented, with a message naming what it takes).
+#: ``missing_required_header`` wants a 401 without the token, where jupyter_server answers
+#: 403 (documented); ``ignored_auth`` checks the token is required.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,  # a request the document forbids is refused with a 4xx
+    ignored_auth,  # a 2xx is refused without the token, and with a wrong one
+    unsupported_method,  # a method a route does not have: 405
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    with api_server(tmp_path_factory.mktemp("fuzz")) as running:
+        yield running
+
+
+def real_values(server: ApiServer) -> dict[str, st.SearchStrategy[Any]]:
+    """For each parameter name of the document, values that name something in the store."""
+    ids = list(server.run_ids.values())
+    run_refs = st.sampled_from(ids + [i[:6] for i in ids] + ["1", "2", "3"])
+    names = st.sampled_from([*server.metric_keys, "params.C", "C", "penalty", "step"])
+    refs = st.sampled_from(server.snapshot_refs)
+    return {
+        "run_id": st.sampled_from(ids),
+        "key": st.sampled_from(server.metric_keys),
+        "ref": refs,
+        "a": st.one_of(refs, run_refs),  # a snapshot in a diff, a run in an explanation
+        "b": st.one_of(refs, run_refs),
+        "run": st.sampled_from(ids),
+        "runs": st.lists(st.sampled_from(ids), min_size=1, max_size=4, unique=True).map(",".join),
+        "baseline": run_refs,
+        "experiment": st.sampled_from(server.experiments),
+        "notebook": st.sampled_from(["nb/a.ipynb", "nb/b.ipynb", "nb/c d.ipynb"]),
+        "metric": names,
+        "metrics": st.lists(names, min_size=1, max_size=3, unique=True).map(",".join),
+        "params": st.sampled_from(["C", "C,penalty", "lr"]),
+        "x": st.sampled_from(["step", "relative", "wall", "accuracy", "C", "params.C"]),
+        "y": names,
+        "color": names,
+        "reducer": st.sampled_from(["last", "min", "max", "best", "step=1", "mean=2"]),
+    }
+
+
+def whole_queries(
+    server: ApiServer, values: dict[str, st.SearchStrategy[Any]]
+) -> dict[str, st.SearchStrategy]:
+    """Queries that make sense as a whole (the chart kinds take different parameters), for
+    the operations whose random queries nearly always combine parameters that cannot go
+    together."""
+
+    #: What each chart kind needs besides ``kind`` (the rest is drawn among its parameters).
+    needs = {
+        "scatter": {"x": st.just("params.C"), "y": st.just("metrics.accuracy")},
+        "importance": {"metric": st.just("accuracy")},
+    }
+
+    def chart(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+        required = {"kind": st.just(kind), "runs": values["runs"], **needs.get(kind, {})}
+        optional = {p: values[p] for p in KIND_PARAMS[kind] if p in values and p not in required}
+        return st.fixed_dictionaries(required, optional=optional)
+
+    grid = st.sampled_from([server.run_ids[k] for k in ("a1", "a2", "a3")])
+    return {
+        "/mltrack/api/compare/charts": st.sampled_from(sorted(KIND_PARAMS)).flatmap(chart),
+        "/mltrack/api/compare": st.fixed_dictionaries(
+            {"runs": values["runs"]},
+            optional={"reducer": values["reducer"].map(lambda r: [r])},
+        ),
+        "/mltrack/api/compare/explain": st.fixed_dictionaries(
+            {"a": grid, "b": grid, "metric": st.sampled_from(["accuracy", "loss"])}
+        ),
+    }
+
+
+def whole_paths(server: ApiServer, values: dict[str, st.SearchStrategy[Any]]):
+    """Path parameters that name resources together (a run and one of its metrics)."""
+    ids = server.run_ids
+    series = [(ids["a1"], "loss"), (ids["b1"], "accuracy"), (ids["slashed"], "train/loss")]
+    series.append((ids["slashed"], "odd"))
+    return {
+        "/mltrack/api/runs/{run_id}/metrics/{key}": st.sampled_from(series).map(
+            lambda pair: {"run_id": pair[0], "key": pair[1]}
+        ),
+        "/mltrack/api/snapshots/{a}/diff/{b}": st.fixed_dictionaries(
+            {"a": values["ref"], "b": values["ref"]}
+        ),
+    }
+
+
+def whole_bodies(server: ApiServer) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    """Bodies naming what the store has: the logged notebook, its kernel, runs."""
+    export = st.fixed_dictionaries(
+        {"notebook": st.just(NOTEBOOK)},
+        optional={
+            "kernel": st.just(KERNEL),
+            "run": st.sampled_from([server.run_ids["exported"], server.run_ids["a1"]]),
+            "overwrite": st.booleans(),
+        },
+    )
+    return {"/mltrack/api/export": export}
+
+
+def with_real(
+    values: dict[str, st.SearchStrategy[Any]],
+    generated: dict[str, Any] | None,
+    whole: st.SearchStrategy[dict[str, Any]] | None = None,
+) -> st.SearchStrategy[Any]:
+    """``generated`` with each parameter ``values`` knows either kept or replaced by a real
+    value, or else (when given) a whole realistic set of parameters. A strategy: Hypothesis
+    shrinks and replays the choices."""
+    if not generated:
+        return st.just(generated)
+    parts = {
+        name: st.one_of(st.just(value), values[name]) if name in values else st.just(value)
+        for name, value in generated.items()
+    }
+    mixed = st.fixed_dictionaries(parts)
+    return mixed if whole is None else st.one_of(mixed, whole)
+
+
+@pytest.fixture(scope="module")
+def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
+    """The document the server serves, with its base URL and token, and the hooks that
+    steer generated parameters towards the store's resources."""
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "base-url": server.url.rstrip("/"),
+            "headers": server.auth,
+            "request-timeout": 60,
+            "generation": {
+                "max-examples": EXAMPLES,
+                "mode": "all",  # invalid requests too: they must be refused with a 4xx
+                "deterministic": SEED_ENV != "random",
+                "database": "none",
+            },
+            "phases": {"stateful": {"enabled": False}},
+        }
+    )
+    # Loaded from the served document's content: schemathesis leaves out the operation a
+    # schema was fetched from by URL, and ``GET openapi.json`` is an operation too.
+    served = requests.get(server.url + "mltrack/api/openapi.json", headers=server.auth, timeout=60)
+    served.raise_for_status()
+    assert served.json() == PACKAGED
+    schema = schemathesis.openapi.from_dict(served.json(), config=config)
+    values = real_values(server)
+    queries = whole_queries(server, values)
+    # Path parameters are sent as they are (schemathesis encodes its own when it generates
+    # them): a real value is percent-encoded here, as the document says (``train%2Floss``).
+    path_values = {k: v.map(lambda x: quote(x, safe="")) for k, v in values.items()}
+    paths = {
+        path: whole.map(lambda p: {k: quote(v, safe="") for k, v in p.items()})
+        for path, whole in whole_paths(server, values).items()
+    }
+    bodies = whole_bodies(server)
+    disposable = {"run_id": st.sampled_from(server.disposable)}
+
+    @schema.hook
+    def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
+        """A valid case's parameters and body, sometimes naming real things instead. An
+        invalid case is left as it is: its metadata says what is invalid in it, which the
+        ``negative_data_rejection`` check reads."""
+        if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
+            return st.just(case)
+        operation = context.operation
+        if operation.method.lower() == "delete":
+            # A fuzzed DELETE removes only runs kept for it: the others stay for the
+            # operations fuzzed after it.
+            path = with_real(disposable, case.path_parameters)
+        else:
+            path = with_real(path_values, case.path_parameters, paths.get(operation.path))
+        query = with_real(values, case.query, queries.get(operation.path))
+        whole = bodies.get(operation.path)
+        body = st.just(case.body) if whole is None else st.one_of(st.just(case.body), whole)
+
+        def steered(parts: tuple[Any, Any, Any]) -> schemathesis.Case:
+            case.path_parameters, case.query, case.body = parts
+            return case
+
+        return st.tuples(path, query, body).map(steered)
+
+    return schema
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+#: Statuses answered per operation, for the test after the fuzzing.
+ANSWERED: dict[str, Counter[int]] = defaultdict(Counter)
+
+
+@schema.parametrize()
+def test_api_conforms_to_its_document(case: schemathesis.Case, server: ApiServer) -> None:
+    response = case.call_and_validate(checks=CHECKS)
+    if case.method.upper() == case.operation.method.upper():  # not a probe of another method
+        ANSWERED[case.operation.label][response.status_code] += 1
+
+
+def test_every_documented_operation_is_fuzzed(api_schema: schemathesis.BaseSchema) -> None:
+    fuzzed = {(op.ok().method.upper(), op.ok().path) for op in api_schema.get_all_operations()}
+    assert fuzzed == PACKAGED_OPERATIONS
+
+
+def test_fuzzing_reached_past_the_lookups() -> None:
+    """Each operation answered a 2xx at least once: the requests named real resources and
+    got past validation (a fuzzer refused at the door everywhere would prove little)."""
+    print({op: dict(statuses) for op, statuses in ANSWERED.items()})
+    assert len(ANSWERED) == len(PACKAGED_OPERATIONS), ANSWERED
+    missed = [op for op, statuses in ANSWERED.items() if not any(200 <= s < 300 for s in statuses)]
+    assert not missed, {op: dict(ANSWERED[op]) for op in missed}
+
+
+# what the fuzzing found: each as the plain request that showed it -------------------------
+
+
+def test_a_method_a_route_lacks_is_a_405_naming_the_methods_it_has(server: ApiServer) -> None:
+    """RFC 9110: a 405 carries ``Allow`` (it had none; schemathesis's ``unsupported_method``)."""
+    for path, item in PACKAGED["paths"].items():
+        documented = [m.upper() for m in ("get", "post", "put", "patch", "delete") if m in item]
+        url = server.url.rstrip("/") + path.replace("{run_id}", "0" * 32)
+        for method in ("TRACE", *(m for m in ("POST", "PUT") if m not in documented)):
+            sent = requests.request(method, url, headers=server.auth, timeout=60)
+            assert sent.status_code == 405, (method, path, sent.status_code)
+            assert sent.headers.get("Allow") == ", ".join([*documented, "OPTIONS"]), path
+            assert sent.json()["error"]["status"] == 405
+
+
+def test_empty_order_and_status_are_documented_as_no_filter(server: ApiServer) -> None:
+    """The server has always taken ``?order=&status=`` as "the default" and "any"; the
+    document refused both (``negative_data_rejection``)."""
+    sent = requests.get(
+        server.url + "mltrack/api/runs", params={"order": "", "status": ""}, headers=server.auth
+    )
+    assert sent.status_code == 200, sent.text
+    parameters = {p["name"]: p for p in PACKAGED["paths"]["/mltrack/api/runs"]["get"]["parameters"]}
+    for name in ("order", "status"):
+        schema = {**parameters[name]["schema"], "components": PACKAGED["components"]}
+        jsonschema.validate("", schema)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate("colour", schema)
+
+
+@pytest.mark.parametrize("order", ["colour", "--name", "+-name", "metrics.", "E|"])
+def test_a_bad_order_is_a_400_whatever_the_filters_match(server: ApiServer, order: str) -> None:
+    """``?experiment=<none such>&order=<bad>`` answered 200 with no runs: the order was
+    checked only once some run matched (``negative_data_rejection``)."""
+    for experiment in ("exp-a", "no such experiment"):
+        sent = requests.get(
+            server.url + "mltrack/api/runs",
+            params={"experiment": experiment, "order": order},
+            headers=server.auth,
+            timeout=60,
+        )
+        assert sent.status_code == 400, (experiment, order, sent.text)
+        assert "cannot order by" in sent.json()["error"]["message"]
