@@ -735,6 +735,7 @@ def test_the_store_refuses_the_same_names_on_both_backends(store: Store, name: s
         lambda: store.update_run(run.id, name=name),
         lambda: store.finish_run(run.id, RunStatus.FINISHED, params={name: 1}),
         lambda: store.finish_run(run.id, RunStatus.FINISHED, metrics=[point]),
+        lambda: store.set_metric_goal("kept", name, "min"),
     ]
     if len(name) <= 256:  # a tag's value may be long, not hold NUL or lone surrogates
         writes.append(lambda: store.set_tags(run.id, {"t2": name}))

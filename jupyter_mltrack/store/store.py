@@ -210,6 +210,7 @@ class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog, RunVa
         experiment (created if new), or with ``None`` forget it (the name decides again)."""
         if goal is not None and goal not in ("min", "max"):
             raise InvalidQuery(f"a metric goal is 'min' or 'max' (or None to clear), not {goal!r}")
+        check_name("metric", key)
         exp = self.get_or_create_experiment(experiment)
         t = MetricGoalRow.__table__
         with self.engine.begin() as conn:
