@@ -302,6 +302,12 @@ def check_metric_values(seen: Seen) -> None:
         assert _same_float(seen.run.run.metrics[key], value), key
 
 
+def check_wrong_type(seen: Seen) -> None:
+    assert seen.shown.error is not None and seen.shown.error[0] == "TrackingError"
+    assert seen.run is not None and seen.run.error is not None
+    assert seen.run.error["ename"] == "TrackingError" and not seen.run.metric_series
+
+
 def check_steps(seen: Seen) -> None:
     assert seen.run is not None
     assert _series(seen, "neg") == [(-5, 1.0), (-1, 2.0), (0, 3.0)]
@@ -478,6 +484,17 @@ CASES: list[Case] = [
         check_metric_values,
         track="-m m nan_var",
     ),
+    *[
+        Case(
+            f"metric_wrong_type_{i}",
+            code,  # a programming error: raised, with or without %%track
+            check_wrong_type,
+            status=RunStatus.FAILED,
+        )
+        for i, code in enumerate(
+            ["mltrack.log_metric(b'\\xff', 1.0)", "mltrack.log_metric('m', b'\\xff')"]
+        )
+    ],
     Case(
         "steps",
         "import numpy as np\n"
