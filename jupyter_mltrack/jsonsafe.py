@@ -21,6 +21,8 @@ from typing import Any
 MAX_STRING = 10_000
 #: Most items kept from a list, tuple, set or dict; the rest are counted in the marker.
 MAX_ITEMS = 1_000
+#: Longest bytes value kept whole (as hex); longer ones are only measured.
+MAX_BYTES = 1_000
 #: Deepest nesting followed.
 MAX_DEPTH = 8
 
@@ -35,13 +37,19 @@ def _float(value: float) -> Any:
     }
 
 
-def _utf8(value: str) -> str:
-    """``value`` without lone surrogates (from bad decoding), which no database can store."""
+def utf8(value: str) -> str:
+    """``value`` without lone surrogates (from bad decoding), which no database can store:
+    each is replaced by U+FFFD, as ``errors="replace"`` would."""
+    if value.isascii():
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return value
+
+
+_utf8 = utf8
 
 
 def _truncated_str(value: str, limit: int) -> Any:
@@ -103,7 +111,9 @@ def _to_json(value: Any, max_string: int, _depth: int) -> Any:
         return {"$type": "timedelta", "seconds": value.total_seconds()}
     if isinstance(value, pathlib.PurePath | uuid.UUID):
         return str(value)
-    if isinstance(value, bytes | bytearray):
+    if isinstance(value, bytes | bytearray):  # short ones kept whole, as hex
+        if len(value) <= MAX_BYTES:
+            return {"$type": "bytes", "length": len(value), "hex": bytes(value).hex()}
         return {"$type": "bytes", "length": len(value)}
     if isinstance(value, dict):
         out: dict[str, Any] = {}

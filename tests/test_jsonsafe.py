@@ -177,7 +177,9 @@ def test_other_types_get_markers() -> None:
     assert to_json(Level.HIGH) == {"$type": "enum", "class": f"{__name__}.Level", "name": "HIGH"}
     assert to_json(pathlib.PurePosixPath("/a/b")) == "/a/b"
     assert to_json(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
-    assert to_json(b"abc") == {"$type": "bytes", "length": 3}
+    assert to_json(b"abc") == {"$type": "bytes", "length": 3, "hex": "616263"}
+    assert to_json(bytearray(b"\xff")) == {"$type": "bytes", "length": 1, "hex": "ff"}
+    assert to_json(b"\x00" * 1_001) == {"$type": "bytes", "length": 1_001}  # too long to keep
     assert to_json({"b", "a", "c"}) == ["a", "b", "c"]
     opaque = to_json(Opaque())
     assert opaque["$type"] == "repr" and opaque["class"] == f"{__name__}.Opaque"

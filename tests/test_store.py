@@ -189,7 +189,7 @@ def test_params_odd_values_become_markers(store: Store) -> None:
     assert got["long"] == {"$type": "truncated", "value": "x" * 10_000, "length": 25_000}
     assert got["model"]["$type"] == "repr" and got["model"]["repr"] == "Model(depth=3)"
     assert got["model"]["class"].endswith("Model")
-    assert got["bytes"] == {"$type": "bytes", "length": 2}
+    assert got["bytes"] == {"$type": "bytes", "length": 2, "hex": "0001"}
     assert got["bad_text"] == "a\ufffdb"  # a lone surrogate cannot be stored as UTF-8
 
 

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..jsonsafe import to_float
 from ..store.entities import MetricPoint, Run, RunStatus
+from ..store.names import name_problem, shown
 from .context import RunContext
+from .refused import STEP_RANGE, refuse, storable_params, storable_tags
 
 if TYPE_CHECKING:
     from ..snapshots.storage import SnapshotJob
@@ -296,6 +298,8 @@ class ActiveRun:
         self.autolog: Any = None
         #: The read of git's state current when the run started (see ``context.RunContext``).
         self.git: Future[Any] | None = None
+        #: ``(kind, name)`` of the values refused so far: each is said once.
+        self._refused: set[tuple[str, str]] = set()
 
     @property
     def id(self) -> str:
@@ -319,8 +323,17 @@ class ActiveRun:
             )
         if not isinstance(key, str) or not key:
             raise TrackingError(f"metric name must be a non-empty string, got {key!r}")
+        if key not in self.latest:  # a name not yet logged: can a store keep it?
+            problem = name_problem(key)
+            if problem is not None:
+                refuse("metric", key, problem, self._refused)
+                return
         with self._lock:
             step = self._next_step.get(key, 0) if step is None else int(step)
+            if step not in STEP_RANGE:
+                why = "steps are 64-bit integers"
+                refuse("metric", key, why, self._refused, detail=f" step {step}")
+                return
             self._next_step[key] = step + 1
             self._metrics.append(MetricPoint(key, number, step, time.time()))
             latest = self.latest.get(key)
@@ -335,8 +348,8 @@ class ActiveRun:
             self.log_metric(key, value, step)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
+        clean = storable_params(params, self._refused)
         with self._lock:
-            clean = {str(k): v for k, v in params.items()}
             self._params.update(clean)
             self.all_params.update(clean)
 
@@ -352,7 +365,9 @@ class ActiveRun:
         self.data_jobs.extend(job for _, _, job, _ in entries if not job.done())
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        self.store.set_tags(self.id, {str(k): "" if v is None else str(v) for k, v in tags.items()})
+        clean = storable_tags(tags, self._refused)
+        if clean:
+            self.store.set_tags(self.id, clean)
 
     def _take(self) -> tuple[list[MetricPoint], dict[str, Any]]:
         with self._lock:
@@ -525,6 +540,13 @@ def start_run(
     nb = notebook_path if notebook_path is not None else current_notebook()
     if experiment is None:
         experiment = default_experiment(nb)
+    if experiment is not None:  # no run without its experiment: an error, not a message
+        problem = name_problem(experiment.strip())
+        if problem is not None:
+            raise TrackingError(f"experiment {shown(experiment)}: {problem}")
+    if name is not None and (problem := name_problem(name)) is not None:
+        refuse("run name", name, problem)  # the run is kept, unnamed
+        name = None
     run = st.create_run(
         experiment,
         name=name,
@@ -534,8 +556,8 @@ def start_run(
         code=code,
         source=source,
         parent_run_id=parent_run_id,
-        tags={str(k): "" if v is None else str(v) for k, v in (tags or {}).items()},
-        params=params,
+        tags=storable_tags(tags or {}),
+        params=storable_params(params or {}),
         kernel_id=kernel_id(),
         start_time=start_time,
         data=[(role, name, job.digest, path) for role, name, job, path in data],

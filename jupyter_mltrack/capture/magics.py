@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Int, Unicode
 from traitlets.config import Configurable
 
@@ -135,7 +136,7 @@ class TrackMagics(Magics, Configurable):
         record it, so tracebacks, ``Out[n]``, ``;`` and top-level ``await`` behave exactly as
         in an untracked cell. This is the path for ``run_cell_magic("track", …)`` calls.
         """
-        parse_argstring(self.track, line)  # report bad options before running anything
+        self._parse(line)  # report bad options before running anything
         self.shell.run_cell(f"%%track {line}\n{cell}", store_history=False)
 
     # hooks --------------------------------------------------------------------------------
@@ -183,13 +184,24 @@ class TrackMagics(Magics, Configurable):
             return
         self._cells.append(cell)
 
+    def _parse(self, line: str) -> Any:
+        """The options of a ``%%track`` line, split into words as a shell splits them:
+        ``%%track "my run" -e 'a b'`` names the run ``my run`` in experiment ``a b`` (the
+        exported pipeline's ``runslice`` reads the line so too). ``magic_arguments``' own
+        split keeps the quotes, which then became part of the names."""
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:  # an unclosed quote
+            raise UsageError(f"{exc}: {line}") from None
+        return self.track.parser.parse_args(words)
+
     def _options(self, line: str) -> Any:
         """The parsed options of a ``%%track`` line: parsed once per distinct line (a cell
         run again has the same), as a copy, so a cell never sees another's changes."""
         cache = self._parsed
         parsed = cache.get(line)
         if parsed is None:
-            parsed = parse_argstring(self.track, line)
+            parsed = self._parse(line)
             if len(cache) >= 256:
                 cache.clear()
             cache[line] = parsed

@@ -19,6 +19,7 @@ from .entities import (
     SnapshotStatus,
 )
 from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound, SnapshotNotFound, StoreError
+from .names import InvalidName
 
 if TYPE_CHECKING:
     from .store import DEFAULT_EXPERIMENT, Store
@@ -44,6 +45,7 @@ __all__ = [
     "Experiment",
     "KernelSession",
     "AmbiguousRunNumber",
+    "InvalidName",
     "InvalidQuery",
     "MetricPoint",
     "Run",

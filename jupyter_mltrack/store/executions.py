@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from .base import StoreBase
 from .entities import Execution, KernelSession
 from .models import ExecutionRow
+from .names import free_text
 from .statements import _execution
 
 
@@ -31,7 +32,14 @@ class ExecutionLog(StoreBase):
         if not rows:
             return
         values = [
-            {**r, "facts": json.dumps(r.get("facts") or {}, allow_nan=False, default=str)}
+            {
+                **r,
+                # a cell's text as typed may hold what no text column keeps (a NUL typed
+                # on its %%track line): replaced, rather than losing the record
+                "raw": free_text(r["raw"]),
+                "source": free_text(r["source"]),
+                "facts": json.dumps(r.get("facts") or {}, allow_nan=False, default=str),
+            }
             for r in rows
         ]
         if self._dialect != "sqlite":

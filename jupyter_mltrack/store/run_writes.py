@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..jsonsafe import to_json
+from ..jsonsafe import to_json, utf8
 from .entities import MetricPoint, Run, RunStatus
 from .errors import RunNotFound, StoreError
 from .liveness import _HOST, Liveness
@@ -32,6 +32,7 @@ from .models import (
     RunValueRow,
     TagRow,
 )
+from .names import check_name, check_tags, free_text
 from .series import chunks
 from .snapshot_records import link_run_data, run_data_rows
 from .statements import (
@@ -84,6 +85,9 @@ class RunWrites(Liveness):
         ``run_id``: the run's id when it has one already (a run written from the spool).
         """
         exp = self.get_or_create_experiment(experiment)
+        if name is not None:
+            check_name("run name", name)
+        tags = check_tags({str(k): str(v) for k, v in (tags or {}).items()})
         now = time.time()
         start = start_time if start_time is not None else now
         run_id = run_id or uuid.uuid4().hex
@@ -98,7 +102,7 @@ class RunWrites(Liveness):
             "v_notebook_path": notebook_path,
             "v_cell_id": cell_id,
             "v_execution_count": execution_count,
-            "v_code": code,
+            "v_code": free_text(code),
             "v_error": None,
             "v_note": "",
             "v_source": source,
@@ -137,7 +141,7 @@ class RunWrites(Liveness):
                 source=source,
                 parent_run_id=parent_run_id,
                 note="",
-                tags={str(k): str(v) for k, v in (tags or {}).items()},
+                tags=dict(tags),
                 params={str(k): to_json(v) for k, v in (params or {}).items()},
             )
         raise StoreError(f"could not allocate a run number in experiment {exp.name!r}")
@@ -281,7 +285,9 @@ class RunWrites(Liveness):
                             "run_id": run_id,
                             "idx": start + i,
                             "output_type": str(out.get("output_type", "display_data")),
-                            "content": json.dumps(out, allow_nan=False, ensure_ascii=False),
+                            # an output's text may hold lone surrogates (a print of
+                            # badly decoded bytes): replaced, as the kernel sent them
+                            "content": utf8(json.dumps(out, allow_nan=False, ensure_ascii=False)),
                         }
                         for i, out in enumerate(outputs)
                     ],
@@ -298,9 +304,11 @@ class RunWrites(Liveness):
         """User edits from the sidebar or CLI; ``tags`` replaces the run's tags."""
         values: dict[str, Any] = {"updated_at": time.time()}
         if name is not None:
-            values["name"] = name or None
+            values["name"] = check_name("run name", name) or None
         if note is not None:
-            values["note"] = note
+            values["note"] = free_text(note)
+        if tags is not None:
+            tags = check_tags({str(k): str(v) for k, v in tags.items()})
         with self.engine.begin() as conn:
             if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
                 raise RunNotFound(f"no run {run_id!r}")
@@ -363,6 +371,7 @@ class RunWrites(Liveness):
     def _write_tags(
         conn: Connection, run_id: str, tags: Mapping[str, str], *, replace: bool
     ) -> None:
+        tags = check_tags({str(k): str(v) for k, v in tags.items()})
         if replace:
             conn.execute(delete(TagRow).where(TagRow.run_id == run_id))
         elif tags:
@@ -370,12 +379,15 @@ class RunWrites(Liveness):
         if tags:
             conn.execute(
                 _tags_t.insert(),
-                [{"run_id": run_id, "key": str(k), "value": str(v)} for k, v in tags.items()],
+                [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
             )
 
     def _write_metrics(self, conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> None:
         # one row per metric per flush (see store.series): 100,000 points, one insert
-        conn.execute(_INSERT_CHUNKS, [{"run_id": run_id, **c._asdict()} for c in chunks(points)])
+        rows = [{"run_id": run_id, **c._asdict()} for c in chunks(points)]
+        for row in rows:
+            check_name("metric", row["key"])
+        conn.execute(_INSERT_CHUNKS, rows)
         latest: dict[str, MetricPoint] = {}
         for p in points:
             cur = latest.get(p.key)
@@ -402,5 +414,5 @@ def _dumps(value: Any) -> str:
 
 def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     # keys are stored as text: 1 and "1" are the same param (the last one wins)
-    values = {str(k): v for k, v in params.items()}
+    values = {check_name("param", str(k)): v for k, v in params.items()}
     return [{"run_id": run_id, "key": k, "value": _dumps(v)} for k, v in values.items()]

@@ -34,6 +34,7 @@ from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound, SnapshotNotFo
 from .executions import ExecutionLog
 from .liveness import STALE_AFTER
 from .models import EnvironmentRow, ExperimentRow, MetricGoalRow, RunRow
+from .names import InvalidName, check_name
 from .run_reads import RunReads
 from .run_values import RunValues
 from .run_writes import RunWrites
@@ -48,6 +49,7 @@ __all__ = [
     "DIALECTS",
     "STALE_AFTER",
     "AmbiguousRunNumber",
+    "InvalidName",
     "InvalidQuery",
     "RunNotFound",
     "SnapshotNotFound",
@@ -117,6 +119,7 @@ class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog, RunVa
         cached = self._experiments.get(name)
         if cached is not None:
             return cached
+        check_name("experiment", name)
         with self.session() as s:
             row = s.scalar(select(ExperimentRow).where(ExperimentRow.name == name))
             if row is None:
@@ -208,6 +211,7 @@ class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog, RunVa
         experiment (created if new), or with ``None`` forget it (the name decides again)."""
         if goal is not None and goal not in ("min", "max"):
             raise InvalidQuery(f"a metric goal is 'min' or 'max' (or None to clear), not {goal!r}")
+        check_name("metric", key)
         exp = self.get_or_create_experiment(experiment)
         t = MetricGoalRow.__table__
         with self.engine.begin() as conn:
