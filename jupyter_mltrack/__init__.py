@@ -30,7 +30,6 @@ from . import compare as _compare_package
 from .capture.api import (
     active_run,
     end_run,
-    flush,
     get_store,
     log_metric,
     log_metrics,
@@ -42,6 +41,9 @@ from .capture.api import (
 from .capture.api import set_metric_goal as _set_metric_goal
 from .capture.api import wait_pending as _wait_pending
 from .capture.data import diff, load_snapshot, snapshot
+
+# after capture.api (and so after concurrent.futures): registers the exit path
+from .capture.exit import flush
 
 if TYPE_CHECKING:
     from .compare import Explanation, Importance
