@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from ..location import URL_ENV, resolve_store_url
-from ..store import RunNotFound, Store
+from ..store import Store
 
 PROG = "mltrack"
 #: Widest a free-text cell gets in a table before it is cut with an ellipsis.
@@ -169,11 +169,9 @@ def _bytes(n: int | None) -> str:
 
 
 def _run_id(store: Store, ref: str, experiment: str | None) -> str:
-    try:
-        return store.resolve_run_id(ref, experiment)
-    except RunNotFound:
-        where = f" in experiment {experiment!r}" if experiment else ""
-        raise CliError(f"no run {ref!r}{where}") from None
+    """A run id from a reference; the store's errors (a ``RunRefError``: not found exits 1,
+    ambiguous 2) say what is wrong and are shown as they are by :func:`..main`."""
+    return store.resolve_run_id(ref, experiment)
 
 
 def _publish(dest: Path, write: Callable[[Path], Any], force: bool) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..store import AmbiguousRunNumber, InvalidQuery, RunNotFound, Store
+from ..store import Store
 from .common import (
     CliError,
     _bytes,
@@ -132,15 +132,7 @@ def _resolve(store: Store, refs: Sequence[str], experiment: str | None) -> list[
     ids: list[str] = []
     seen: dict[str, str] = {}
     for ref in refs:
-        try:
-            run_id = store.resolve_run_id(ref, experiment)
-        except RunNotFound:
-            where = f" in experiment {experiment!r}" if experiment and ref.isdigit() else ""
-            raise CliError(f"no run {ref!r}{where}") from None
-        except AmbiguousRunNumber as exc:
-            raise CliError(str(exc), 2) from None
-        except InvalidQuery as exc:
-            raise CliError(f"{exc}: give more of the id", 2) from None
+        run_id = store.resolve_run_id(ref, experiment)  # its errors are the CLI's (main)
         if run_id in seen:
             raise CliError(f"{seen[run_id]!r} and {ref!r} are the same run; name each run once", 2)
         seen[run_id] = ref

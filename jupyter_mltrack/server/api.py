@@ -186,7 +186,7 @@ def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
 def _require_id(run_id: str) -> str:
     # Ids are uuid4 hex; anything else cannot exist, so do not send it to the database.
     if not _RUN_ID.match(run_id):
-        raise ApiError(404, f"no run {run_id!r}")
+        raise ApiError(404, str(RunNotFound(run_id)))
     return run_id
 
 
@@ -328,8 +328,8 @@ def list_snapshots(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any
         # An absent run would list nothing, like a run that used no data: say which it is.
         try:
             store.get_run(_require_id(run))
-        except RunNotFound:
-            raise ApiError(404, f"no run {run!r}") from None
+        except RunNotFound as exc:
+            raise ApiError(404, str(exc)) from None
     try:
         snaps, total = store.list_snapshots(run_id=run, limit=limit, offset=offset)
     except InvalidQuery as exc:
@@ -553,8 +553,8 @@ def export_pipeline(store: Store, root_dir: str | os.PathLike[str], body: Any) -
     if request["run"] is not None:
         try:
             run = store.get_run(_require_id(request["run"]))
-        except RunNotFound:
-            raise ApiError(404, f"no run {request['run']!r}") from None
+        except RunNotFound as exc:
+            raise ApiError(404, str(exc)) from None
     notebook = request["notebook"] or (run.notebook_path if run is not None else None)
     if notebook is None:
         assert run is not None

@@ -18,7 +18,15 @@ from .entities import (
     Snapshot,
     SnapshotStatus,
 )
-from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound, SnapshotNotFound, StoreError
+from .errors import (
+    AmbiguousRunNumber,
+    AmbiguousRunRef,
+    InvalidQuery,
+    RunNotFound,
+    RunRefError,
+    SnapshotNotFound,
+    StoreError,
+)
 
 if TYPE_CHECKING:
     from .store import DEFAULT_EXPERIMENT, Store
@@ -44,12 +52,14 @@ __all__ = [
     "Experiment",
     "KernelSession",
     "AmbiguousRunNumber",
+    "AmbiguousRunRef",
     "InvalidQuery",
     "MetricPoint",
     "Run",
     "RunData",
     "RunDetail",
     "RunNotFound",
+    "RunRefError",
     "RunRef",
     "RunStatus",
     "Snapshot",

@@ -30,7 +30,15 @@ from ..location import BLOB_URL_ENV, home_of, resolve_store_url
 from .blobs import BlobStore, blob_store_for
 from .bulk import BulkReads
 from .entities import Environment, Experiment
-from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound, SnapshotNotFound, StoreError
+from .errors import (
+    AmbiguousRunNumber,
+    AmbiguousRunRef,
+    InvalidQuery,
+    RunNotFound,
+    RunRefError,
+    SnapshotNotFound,
+    StoreError,
+)
 from .executions import ExecutionLog
 from .liveness import STALE_AFTER
 from .models import EnvironmentRow, ExperimentRow, MetricGoalRow, RunRow
@@ -48,8 +56,10 @@ __all__ = [
     "DIALECTS",
     "STALE_AFTER",
     "AmbiguousRunNumber",
+    "AmbiguousRunRef",
     "InvalidQuery",
     "RunNotFound",
+    "RunRefError",
     "SnapshotNotFound",
     "Store",
     "StoreError",
