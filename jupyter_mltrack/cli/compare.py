@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..safepaths import PathRefused, check_target
 from ..store import Store
 from .common import (
     CliError,
@@ -222,6 +223,10 @@ def _html_destination(output: str) -> Path:
         raise CliError(f"--html names a folder ({output}); give a file name, e.g. report.html", 2)
     if not path.parent.is_dir():
         raise CliError(f"no such folder: {path.parent}")
+    try:  # a link to outside its folder; _publish checks again when writing
+        check_target(path.parent, path.name)
+    except PathRefused as exc:
+        raise CliError(str(exc)) from None
     return path
 
 

@@ -119,7 +119,9 @@ def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> int:
             notebook=args.notebook,
             targets=args.target,
             run=run_id,
-            notebook_file=notebook if notebook.is_file() else None,
+            # a file (or folder) of that name must be a notebook; a path the log knows but
+            # that is not here (the server's, relative to its root) is found in the log
+            notebook_file=notebook if notebook.exists() else None,
         )
     except SliceError as exc:
         raise CliError(str(exc)) from None
