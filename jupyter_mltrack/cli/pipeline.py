@@ -106,6 +106,7 @@ def add_parsers(
 
 def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     from ..pipeline.export import export
+    from ..pipeline.notebook import check_notebook
     from ..pipeline.slicer import SliceError
 
     if not args.target and not args.run:
@@ -113,6 +114,8 @@ def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     notebook = Path(args.notebook)
     run_id = _run_id(store, args.run, args.experiment) if args.run else None
     try:
+        if notebook.exists():  # a file on disk named from a shell: a notebook, with code
+            check_notebook(notebook)
         result = export(
             store,
             directory=args.output,

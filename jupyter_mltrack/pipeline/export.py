@@ -152,7 +152,9 @@ def export(
     if not targets and run is None:
         raise ExportError("nothing to export: give --target NAME (one or more) or --run RUN")
     # a notebook the caller names must be one (NotebookError says why not), before anything
-    cells = check_notebook(notebook_file) if notebook_file is not None else None
+    cells = None
+    if notebook_file is not None:
+        cells = check_notebook(notebook_file, require_code=False)
     run_target: RunTarget | None = None
     execution: Execution | None = None
     run_entity = None

@@ -3,11 +3,13 @@ named as the notebook to export is not one.
 
 The export works from the execution log, never the notebook's text: the file only gives the
 markdown headings that name the script's sections. A notebook the user *names* (``mltrack
-export NOTEBOOK``, the REST API's ``notebook``) must still be one — a truncated file, a JSON
-file that is not a notebook, an empty file, a folder or a notebook without code cells is
-refused naming what is wrong (:func:`check_notebook`), where it used to be read as "no
-cells" and reported, misleadingly, as "no logged session". A notebook found from the log
-alone is read leniently (:func:`read_cells`): the export does not depend on it.
+export NOTEBOOK``, the REST API's ``notebook``) must still be one: a truncated file, a JSON
+file that is not a notebook, an empty file or a folder is refused naming what is wrong
+(:func:`check_notebook`), where it used to be read as "no cells" and exported, or reported
+as "no logged session". From the command line a notebook without code cells is refused
+too (nothing in it ran); the REST API accepts it, see :func:`check_notebook`. A notebook
+found from the log alone is read leniently (:func:`read_cells`): the export does not
+depend on it.
 
 The JSON is read as it is, without ``nbformat``'s schema validation, which costs more than
 the rest of an export; nbformat 3's ``worksheets`` are read as well as 4's ``cells``.
@@ -72,12 +74,18 @@ def _load(path: Path) -> list[dict[str, Any]]:
     return [c for c in cells if isinstance(c, dict)]
 
 
-def check_notebook(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+def check_notebook(
+    path: str | os.PathLike[str], *, require_code: bool = True
+) -> list[dict[str, Any]]:
     """The cells of a notebook the user named, refusing (:class:`NotebookError`) a file that
-    is not a notebook or has no code cell (nothing in it can have run)."""
+    is not a notebook, or (``require_code``) has no code cell: nothing in it can have run.
+
+    The REST API does not require code: JupyterLab exports cells the kernel ran from a
+    notebook whose file may not have been saved since they were typed, and the export is
+    made from the log. A file on disk named from a shell is what its user means."""
     file = Path(path)
     cells = _load(file)
-    if not any(c.get("cell_type") == "code" for c in cells):
+    if require_code and not any(c.get("cell_type") == "code" for c in cells):
         raise NotebookError(f"{file} has no code cells: nothing in it ran, so nothing to export")
     return cells
 

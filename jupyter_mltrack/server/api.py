@@ -507,7 +507,7 @@ def _notebook_file(root: Path, notebook: str) -> Path:
         # files go beside the notebook as the browser shows it, so outside the root
         raise ApiError(403, f"the folder of {notebook!r} is a link to outside the server root")
     try:
-        check_notebook(path)
+        check_notebook(path, require_code=False)  # cells typed since the last save ran too
     except NotebookError as exc:  # paths as the file browser shows them
         message = str(exc).replace(str(path), notebook)
         raise ApiError(422, message, reason="bad_notebook") from None
