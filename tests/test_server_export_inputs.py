@@ -166,3 +166,47 @@ async def test_links_out_of_the_root_are_never_written_through(
     )
     body = json.loads(response.body)
     assert body["files"] == ["nb/pipeline.py", "nb/params.yaml", "nb/requirements.txt"]
+
+
+@sqlite_only
+async def test_every_surface_names_a_bad_run_reference_in_the_stores_words(
+    jp_fetch: Any, store: Store
+) -> None:
+    """Run references are resolved by ``Store.resolve_run_id`` alone: the REST API, compare
+    and the notebook's ``mltrack.compare`` show its message as it is (the CLI too, see
+    ``test_cli_inputs``), where each used to word its own."""
+    from sqlalchemy import update
+
+    from jupyter_mltrack.capture.refs import RunRefError, resolve_runs
+    from jupyter_mltrack.compare import CompareError
+    from jupyter_mltrack.compare.facts import resolve_runs as compare_runs
+    from jupyter_mltrack.store import AmbiguousRunRef, RunNotFound
+    from jupyter_mltrack.store.models import RunRow
+
+    ids = [store.create_run("sweep").id for _ in range(3)]
+    for i, new in ((1, "abcd" + "0" * 28), (2, "abcd" + "1" * 28)):
+        with store.engine.begin() as conn:
+            conn.execute(update(RunRow).where(RunRow.id == ids[i]).values(id=new))
+        ids[i] = new
+    for ref, kind, status in (
+        ("abcd", AmbiguousRunRef, 400),
+        ("b", RunNotFound, 404),
+        ("zz!", RunNotFound, 404),
+        ("99", RunNotFound, 404),
+    ):
+        with pytest.raises(kind) as raised:
+            store.resolve_run_id(ref)
+        message = str(raised.value)
+        response = await jp_fetch(
+            "mltrack", "api", "compare", params={"runs": f"{ids[0]},{ref}"}, raise_error=False
+        )
+        assert error_of(response, status) == message
+        with pytest.raises((CompareError, LookupError)) as raised:
+            compare_runs(store, [ids[0], ref])
+        assert str(raised.value) == message
+        with pytest.raises(RunRefError) as raised:
+            resolve_runs(store, [ids[0], ref], None)
+        assert str(raised.value) == message
+    assert "it matches abcd00000000 (#2 in sweep), abcd11111111 (#3 in sweep)" in str(
+        pytest.raises(AmbiguousRunRef, store.resolve_run_id, "abcd").value
+    )
