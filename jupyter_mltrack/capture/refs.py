@@ -63,25 +63,15 @@ def resolve_runs(store: Store, refs: Iterable[object], experiment: str | None) -
     Duplicates are dropped (keeping the first). An unknown or ambiguous reference raises
     :class:`RunRefError` naming the reference and the experiment a number was looked up in.
     """
-    from ..store.store import AmbiguousRunNumber, InvalidQuery, RunNotFound
+    from ..store import errors
 
     ids: list[str] = []
     for ref in refs:
         text = _ref_text(ref)
         try:
             run_id = store.resolve_run_id(text, experiment)
-        except RunNotFound:
-            if experiment and text.isdigit():
-                check_experiment(store, experiment)
-            where = f" in experiment {experiment!r}" if experiment and text.isdigit() else ""
-            raise RunRefError(
-                f"no run {text!r}{where}: name a run by its number in the experiment, "
-                "its id or an id prefix (4+ characters)"
-            ) from None
-        except AmbiguousRunNumber as exc:
+        except errors.RunRefError as exc:  # its message says what is wrong, and where
             raise RunRefError(str(exc)) from None
-        except InvalidQuery as exc:  # an ambiguous id prefix
-            raise RunRefError(f"{exc}: give more characters of the id") from None
         if run_id not in ids:
             ids.append(run_id)
     return ids

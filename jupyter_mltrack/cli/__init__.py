@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..location import URL_ENV
+from ..safepaths import PathRefused
 from ..server.api import ApiError
 from ..store import InvalidQuery, RunNotFound, Store, StoreError
 from . import compare, experiments, pipeline, runs, snapshots, sync
@@ -125,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidQuery as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except (RunNotFound, StoreError) as exc:
+    except (RunNotFound, StoreError, PathRefused) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:  # e.g. the database went away mid-command

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from ..location import URL_ENV, resolve_store_url
-from ..store import RunNotFound, Store
+from ..safepaths import PathRefused, check_target, new_file
+from ..store import Store
 
 PROG = "mltrack"
 #: Widest a free-text cell gets in a table before it is cut with an ellipsis.
@@ -169,21 +170,27 @@ def _bytes(n: int | None) -> str:
 
 
 def _run_id(store: Store, ref: str, experiment: str | None) -> str:
-    try:
-        return store.resolve_run_id(ref, experiment)
-    except RunNotFound:
-        where = f" in experiment {experiment!r}" if experiment else ""
-        raise CliError(f"no run {ref!r}{where}") from None
+    """A run id from a reference; the store's errors (a ``RunRefError``: not found exits 1,
+    ambiguous 2) say what is wrong and are shown as they are by :func:`..main`."""
+    return store.resolve_run_id(ref, experiment)
 
 
 def _publish(dest: Path, write: Callable[[Path], Any], force: bool) -> None:
     """Write through a temporary file beside ``dest`` and move it into place, so a failed
     or interrupted write never leaves a partial file, and (without ``force``) a file that
-    appeared meanwhile is still not overwritten: a hard link fails if ``dest`` exists."""
+    appeared meanwhile is still not overwritten: a hard link fails if ``dest`` exists.
+    A link at ``dest`` to outside its folder is refused, not written through."""
+    try:
+        check_target(dest.parent, dest.name)
+    except PathRefused as exc:
+        raise CliError(str(exc)) from None
     if dest.exists() and not force:
         raise CliError(f"{dest} already exists (pass --force to overwrite it)")
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.mltrack-tmp")
+    tmp: Path | None = None
     try:
+        # created exclusively under a random name: a link planted beside dest is never
+        # written through (writers open the path they are given)
+        tmp = new_file(dest.parent, f".{dest.name}.", ".mltrack-tmp")
         write(tmp)
         if force:
             os.replace(tmp, dest)
@@ -199,5 +206,6 @@ def _publish(dest: Path, write: Callable[[Path], Any], force: bool) -> None:
     except OSError as exc:
         raise CliError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)

@@ -18,7 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..store import AmbiguousRunNumber, InvalidQuery, RunNotFound, Store
+from ..safepaths import PathRefused, check_target
+from ..store import Store
 from .common import (
     CliError,
     _bytes,
@@ -132,15 +133,7 @@ def _resolve(store: Store, refs: Sequence[str], experiment: str | None) -> list[
     ids: list[str] = []
     seen: dict[str, str] = {}
     for ref in refs:
-        try:
-            run_id = store.resolve_run_id(ref, experiment)
-        except RunNotFound:
-            where = f" in experiment {experiment!r}" if experiment and ref.isdigit() else ""
-            raise CliError(f"no run {ref!r}{where}") from None
-        except AmbiguousRunNumber as exc:
-            raise CliError(str(exc), 2) from None
-        except InvalidQuery as exc:
-            raise CliError(f"{exc}: give more of the id", 2) from None
+        run_id = store.resolve_run_id(ref, experiment)  # its errors are the CLI's (main)
         if run_id in seen:
             raise CliError(f"{seen[run_id]!r} and {ref!r} are the same run; name each run once", 2)
         seen[run_id] = ref
@@ -230,6 +223,10 @@ def _html_destination(output: str) -> Path:
         raise CliError(f"--html names a folder ({output}); give a file name, e.g. report.html", 2)
     if not path.parent.is_dir():
         raise CliError(f"no such folder: {path.parent}")
+    try:  # a link to outside its folder; _publish checks again when writing
+        check_target(path.parent, path.name)
+    except PathRefused as exc:
+        raise CliError(str(exc)) from None
     return path
 
 

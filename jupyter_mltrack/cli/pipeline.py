@@ -106,6 +106,7 @@ def add_parsers(
 
 def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     from ..pipeline.export import export
+    from ..pipeline.notebook import check_notebook
     from ..pipeline.slicer import SliceError
 
     if not args.target and not args.run:
@@ -113,13 +114,17 @@ def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     notebook = Path(args.notebook)
     run_id = _run_id(store, args.run, args.experiment) if args.run else None
     try:
+        if notebook.exists():  # a file on disk named from a shell: a notebook, with code
+            check_notebook(notebook)
         result = export(
             store,
             directory=args.output,
             notebook=args.notebook,
             targets=args.target,
             run=run_id,
-            notebook_file=notebook if notebook.is_file() else None,
+            # a file (or folder) of that name must be a notebook; a path the log knows but
+            # that is not here (the server's, relative to its root) is found in the log
+            notebook_file=notebook if notebook.exists() else None,
         )
     except SliceError as exc:
         raise CliError(str(exc)) from None

@@ -7,10 +7,9 @@ import argparse
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..store import Run, RunDetail, RunNotFound, RunStatus, Store
+from ..store import Run, RunDetail, RunStatus, Store
 from .common import (
     MAX_METRICS_CELL,
-    CliError,
     _cut,
     _duration,
     _limit,
@@ -18,6 +17,7 @@ from .common import (
     _offset,
     _Parser,
     _print_json,
+    _run_id,
     _value,
     _when,
     table,
@@ -169,11 +169,7 @@ def cmd_runs_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_runs_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    try:
-        run_id = store.resolve_run_id(args.run, args.experiment)
-    except RunNotFound:
-        where = f" in experiment {args.experiment!r}" if args.experiment else ""
-        raise CliError(f"no run {args.run!r}{where}") from None
+    run_id = _run_id(store, args.run, args.experiment)
     detail = store.get_run_detail(run_id)
     if args.json:
         _print_json(detail.to_dict(), out)

@@ -15,9 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..store import RunNotFound, Store
+from ..store import RunNotFound, RunRefError, Store
 from ..store.entities import Execution, Run, RunData
-from ..store.store import AmbiguousRunNumber, InvalidQuery
 from .errors import CompareError, UnknownRun
 
 if TYPE_CHECKING:
@@ -98,15 +97,10 @@ def resolve_runs(store: Store, refs: Sequence[str], experiment: str | None = Non
     for ref in refs:
         try:
             ids.append(store.resolve_run_id(str(ref), experiment))
-        except RunNotFound:
-            where = f" in experiment {experiment!r}" if experiment else ""
-            raise UnknownRun(
-                f"no run {ref!r}{where}: name a run by its number, its id or an id prefix"
-            ) from None
-        except AmbiguousRunNumber as exc:  # a number several experiments have
+        except RunNotFound as exc:
+            raise UnknownRun(str(exc)) from None
+        except RunRefError as exc:  # ambiguous: a number several experiments have, a prefix
             raise CompareError(str(exc)) from None
-        except InvalidQuery as exc:  # an ambiguous prefix
-            raise UnknownRun(f"{exc}: give more of the id") from None
     return ids
 
 

@@ -31,8 +31,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..store import Execution, RunNotFound, RunStatus, Store
+from ..safepaths import check_folder, check_targets, new_file, write_text_atomically
+from ..store import Execution, RunRefError, RunStatus, Store
 from .codegen import Plan, RunTarget, generate, parameters
+from .notebook import check_notebook, notebook_sections, read_cells
 from .runslice import _track_options as _track_options  # re-exported: tests use it
 from .runslice import as_typed, steps_text
 from .runslice import run_target as _run_target
@@ -103,54 +105,6 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def notebook_sections(
-    path: str | os.PathLike[str] | None, executions: Sequence[Execution] = ()
-) -> dict[str, str]:
-    """``cell id -> the markdown heading above the cell`` in a notebook file (empty if it
-    cannot be read: the export then has one section). Executions without a cell id (a
-    front end that sends none) are matched to the notebook's cells by their source."""
-    if path is None or not Path(path).is_file():
-        return {}
-    titles: dict[str, str] = {}
-    by_source: dict[str, str] = {}
-    current = ""
-    for cell in _cells(Path(path)):
-        source = cell.get("source", "")
-        if isinstance(source, list):  # nbformat stores a cell's source as a list of lines
-            source = "".join(str(s) for s in source)
-        if not isinstance(source, str):
-            continue
-        if cell.get("cell_type") == "markdown":
-            for line in source.splitlines():
-                if line.lstrip().startswith("#"):
-                    current = line.lstrip("# ").strip()
-                    break
-        elif cell.get("cell_type") == "code":
-            if isinstance(cell.get("id"), str) and cell["id"]:
-                titles[cell["id"]] = current
-            by_source.setdefault(source.strip(), current)
-    for execution in executions:
-        key = execution.cell_id or ""
-        if key not in titles and execution.raw.strip() in by_source:
-            titles[key] = by_source[execution.raw.strip()]
-    return titles
-
-
-def _cells(path: Path) -> list[dict[str, Any]]:
-    """The cells of a notebook file, read as the JSON it is (no validation: only headings and
-    cell ids are wanted, and ``nbformat``'s schema validation costs more than the rest of an
-    export); any notebook that cannot be read has none, and the export one section."""
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return []
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list):  # nbformat 3 kept them in worksheets
-        sheets = nb.get("worksheets") if isinstance(nb, dict) else None
-        cells = [c for s in sheets or [] if isinstance(s, dict) for c in s.get("cells") or []]
-    return [c for c in cells if isinstance(c, dict)]
-
-
 def latest_session(store: Store, notebook: str) -> str:
     """The most recent logged session of ``notebook``: a path as the server records it
     (relative to its root) or as a user names it from a shell (matched by its trailing
@@ -168,8 +122,9 @@ def latest_session(store: Store, notebook: str) -> str:
     named = [s for s in recent if Path(s.notebook_path or "").name == Path(given).name]
     if len({s.notebook_path for s in named}) == 1:
         return named[0].session_id
+    absent = "" if Path(notebook).exists() else " (nor a file of that name here)"
     raise ExportError(
-        f"no logged session of {notebook!r}: run it in a kernel with "
+        f"no logged session of {notebook!r}{absent}: run it in a kernel with "
         "'%load_ext jupyter_mltrack' first"
     )
 
@@ -184,13 +139,22 @@ def export(
     run: str | None = None,
     notebook_file: str | os.PathLike[str] | None = None,
     overwrite: bool = True,
+    within: str | os.PathLike[str] | None = None,
 ) -> ExportResult:
     """Write the pipeline for ``targets`` (variable names) or ``run`` (a run reference).
 
-    The session is ``session_id``, else the run's, else the latest of ``notebook``.
+    The session is ``session_id``, else the run's, else the latest of ``notebook``. Every
+    file lands in ``directory``, which must lie inside ``within`` (the server's root; by
+    default the directory itself): a file name there that is a link to outside it refuses
+    the export (:class:`~jupyter_mltrack.safepaths.PathRefused`), and each file is written
+    beside its place and renamed onto it, so no link is ever written through.
     """
     if not targets and run is None:
         raise ExportError("nothing to export: give --target NAME (one or more) or --run RUN")
+    # a notebook the caller names must be one (NotebookError says why not), before anything
+    cells = None
+    if notebook_file is not None:
+        cells = check_notebook(notebook_file, require_code=False)
     run_target: RunTarget | None = None
     execution: Execution | None = None
     run_entity = None
@@ -198,7 +162,7 @@ def export(
     if run is not None:
         try:
             run_id = store.resolve_run_id(run)
-        except RunNotFound as exc:
+        except RunRefError as exc:
             raise ExportError(str(exc)) from None
         run_entity = store.get_run(run_id)
         execution = store.execution_of_run(run_id)
@@ -240,7 +204,9 @@ def export(
     plan = Plan(
         steps=needed,
         targets=target_names,
-        sections=notebook_sections(notebook_file or _notebook_file(executions[-1]), executions),
+        sections=notebook_sections(
+            read_cells(_notebook_file(executions[-1])) if cells is None else cells, executions
+        ),
         origin=origin,
         run=run_target,
         input_files=input_files,
@@ -250,17 +216,27 @@ def export(
     script, params_yaml = generate(plan)
     requirements = _requirements(store, needed, run_entity, executions, bool(input_files))
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / name for name in (*FILES, RNG_FILE) if name != RNG_FILE or rng_states]
+    if within is not None:
+        check_folder(out, Path(within))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, a read-only parent…
+        what = "a file, not a folder" if out.is_file() else exc.strerror or str(exc)
+        raise ExportError(f"cannot write the pipeline into {out}: {what}") from None
+    # all four names, the one an earlier export's rng_state.json may hold too
+    *paths, rng_path = check_targets(out, (*FILES, RNG_FILE), Path(within) if within else None)
+    if rng_states:
+        paths.append(rng_path)
     if not overwrite and any(p.exists() for p in paths):
         existing = ", ".join(p.name for p in paths if p.exists())
         raise FileExistsError(f"{existing} already exist in {out}")
     # the script is checked before it takes pipeline.py's place: a refused export leaves no
     # pipeline behind (nor replaces an earlier one)
-    draft = out / f".pipeline-{os.getpid()}.py"
+    # a fresh name, created exclusively: never a link planted under a guessable one
+    draft = new_file(out, ".pipeline-", ".py")
     start_cwd = executions[0].facts.get("start_cwd")
     try:
-        draft.write_text(script)
+        draft.write_text(script, encoding="utf-8")
         tidy(draft)
         started = time.perf_counter()
         warnings += check_script(draft, slicer, start_cwd, needed)
@@ -274,7 +250,7 @@ def export(
     else:  # an earlier export's states belong to a script no longer there
         (out / RNG_FILE).unlink(missing_ok=True)
     for path, text in zip(paths[1:], texts, strict=True):
-        path.write_text(text)
+        write_text_atomically(path, text)
 
     return ExportResult(
         directory=out,

@@ -186,7 +186,7 @@ def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
 def _require_id(run_id: str) -> str:
     # Ids are uuid4 hex; anything else cannot exist, so do not send it to the database.
     if not _RUN_ID.match(run_id):
-        raise ApiError(404, f"no run {run_id!r}")
+        raise ApiError(404, str(RunNotFound(run_id)))
     return run_id
 
 
@@ -278,8 +278,8 @@ def _resolve(store: Store, ref: str) -> Snapshot:
     _check_text("a snapshot reference", ref)
     try:
         return store.resolve_snapshot(ref)
-    except SnapshotNotFound:
-        raise ApiError(404, f"no snapshot {ref!r}") from None
+    except SnapshotNotFound as exc:  # the store's message says why (a prefix too short)
+        raise ApiError(404, str(exc)) from None
     except InvalidQuery as exc:  # an ambiguous prefix
         raise bad_request(str(exc)) from None
 
@@ -328,8 +328,8 @@ def list_snapshots(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any
         # An absent run would list nothing, like a run that used no data: say which it is.
         try:
             store.get_run(_require_id(run))
-        except RunNotFound:
-            raise ApiError(404, f"no run {run!r}") from None
+        except RunNotFound as exc:
+            raise ApiError(404, str(exc)) from None
     try:
         snaps, total = store.list_snapshots(run_id=run, limit=limit, offset=offset)
     except InvalidQuery as exc:
@@ -493,12 +493,24 @@ def _notebook_file(root: Path, notebook: str) -> Path:
             f"notebook {notebook!r} must be a path relative to the server root, "
             "without '..' (as the file browser shows it)"
         )
+    from ..pipeline.notebook import NotebookError, check_notebook
+
     path = root.joinpath(*parts)
     if not path.is_file():
         raise ApiError(404, f"no notebook {notebook!r} in the server root")
-    if not path.resolve().is_relative_to(root.resolve()):
+    inside = root.resolve()
+    if not path.resolve().is_relative_to(inside):
         # a symlink out of the root: the files would be written outside it
         raise ApiError(403, f"notebook {notebook!r} is a link to outside the server root")
+    if not path.parent.resolve().is_relative_to(inside):
+        # a link to a folder outside, holding a link back to a notebook inside: the
+        # files go beside the notebook as the browser shows it, so outside the root
+        raise ApiError(403, f"the folder of {notebook!r} is a link to outside the server root")
+    try:
+        check_notebook(path, require_code=False)  # cells typed since the last save ran too
+    except NotebookError as exc:  # paths as the file browser shows them
+        message = str(exc).replace(str(path), notebook)
+        raise ApiError(422, message, reason="bad_notebook") from None
     return path
 
 
@@ -546,6 +558,7 @@ def export_pipeline(store: Store, root_dir: str | os.PathLike[str], body: Any) -
     that exist are only replaced with ``overwrite``: else a 409 listing them."""
     from ..pipeline.export import FILES, export
     from ..pipeline.slicer import SliceError
+    from ..safepaths import PathRefused
 
     request = _parse_export(body)
     root = Path(root_dir).absolute()
@@ -553,8 +566,8 @@ def export_pipeline(store: Store, root_dir: str | os.PathLike[str], body: Any) -
     if request["run"] is not None:
         try:
             run = store.get_run(_require_id(request["run"]))
-        except RunNotFound:
-            raise ApiError(404, f"no run {request['run']!r}") from None
+        except RunNotFound as exc:
+            raise ApiError(404, str(exc)) from None
     notebook = request["notebook"] or (run.notebook_path if run is not None else None)
     if notebook is None:
         assert run is not None
@@ -592,6 +605,7 @@ def export_pipeline(store: Store, root_dir: str | os.PathLike[str], body: Any) -
             run=run.id if run is not None else None,
             notebook_file=notebook_file,
             overwrite=request["overwrite"],
+            within=root,
         )
     except FileExistsError:
         existing = [_relative(directory / n, root) for n in FILES if (directory / n).exists()]
@@ -603,6 +617,12 @@ def export_pipeline(store: Store, root_dir: str | os.PathLike[str], body: Any) -
             "send overwrite: true to replace them",
             reason="files_exist",
             details={"existing": existing},
+        ) from None
+    except PathRefused as exc:  # a link in the folder to outside the root
+        raise ApiError(
+            403,
+            f"{_relative(exc.path, root)} is a link to outside the server root: refusing to "
+            "write through it (remove the link)",
         ) from None
     except SliceError as exc:  # ExportError is one: the message names the line
         raise ApiError(422, str(exc), reason="export_failed") from None

@@ -20,9 +20,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..compare.errors import MAX_RUNS
-from ..store import InvalidQuery, RunNotFound, Store
+from ..store import InvalidQuery, RunNotFound, RunRefError, Store
 from ..store.entities import iso, json_number
-from ..store.store import AmbiguousRunNumber
 from .api import ApiError, _check_text, _int_arg, _known_args, _single, bad_request
 
 COMPARE_PARAMS = ("runs", "baseline", "reducer", "step", "experiment")
@@ -102,18 +101,8 @@ def _resolve(store: Store, refs: Sequence[str], experiment: str | None) -> list[
     for ref in refs:
         try:
             run_id = ref.lower() if ref.lower() in known else store.resolve_run_id(ref, experiment)
-        except RunNotFound:
-            where = ""
-            if experiment and ref.strip().isdigit():
-                _experiment_exists(store, experiment)
-                where = f" in experiment {experiment!r}"
-            raise ApiError(
-                404, f"no run {ref!r}{where}: name runs by id, unique id prefix or number"
-            ) from None
-        except AmbiguousRunNumber as exc:  # a number several experiments have
-            raise bad_request(str(exc)) from None
-        except InvalidQuery as exc:  # an ambiguous id prefix
-            raise bad_request(f"{exc}: give more of the id") from None
+        except RunRefError as exc:  # absent: 404; ambiguous: 400
+            raise ApiError(404 if isinstance(exc, LookupError) else 400, str(exc)) from None
         if run_id in seen:
             raise bad_request(
                 f"runs names the same run twice ({seen[run_id]!r} and {ref!r}); list each run once"
@@ -248,13 +237,6 @@ def explain_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
 def _no_experiment(name: str, known: Iterable[str]) -> ApiError:
     listed = ", ".join(sorted(known)[:20]) or "none yet"
     return ApiError(404, f"no experiment {name!r}; experiments: {listed}")
-
-
-def _experiment_exists(store: Store, name: str) -> None:
-    """A 404 naming the experiments there are when ``name`` is not one of them."""
-    known = [e.name for e in store.list_experiments()]
-    if name not in known:
-        raise _no_experiment(name, known)
 
 
 def _experiments(store: Store, names: Sequence[str]) -> list[str]:

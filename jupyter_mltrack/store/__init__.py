@@ -18,7 +18,15 @@ from .entities import (
     Snapshot,
     SnapshotStatus,
 )
-from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound, SnapshotNotFound, StoreError
+from .errors import (
+    AmbiguousRunNumber,
+    AmbiguousRunRef,
+    InvalidQuery,
+    RunNotFound,
+    RunRefError,
+    SnapshotNotFound,
+    StoreError,
+)
 from .names import InvalidName
 
 if TYPE_CHECKING:
@@ -45,6 +53,7 @@ __all__ = [
     "Experiment",
     "KernelSession",
     "AmbiguousRunNumber",
+    "AmbiguousRunRef",
     "InvalidName",
     "InvalidQuery",
     "MetricPoint",
@@ -52,6 +61,7 @@ __all__ = [
     "RunData",
     "RunDetail",
     "RunNotFound",
+    "RunRefError",
     "RunRef",
     "RunStatus",
     "Snapshot",

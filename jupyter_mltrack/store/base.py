@@ -78,4 +78,4 @@ class StoreBase:
     def _touch(conn: Connection, run_id: str) -> None:
         """Mark the run as changed (for the revision the sidebar polls); it must exist."""
         if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, "updated_at": time.time()}).rowcount == 0:
-            raise RunNotFound(f"no run {run_id!r}")
+            raise RunNotFound(run_id)

@@ -1,5 +1,9 @@
 """The store's exceptions, in a module of their own so every part of the store can raise them
 and callers can catch them without importing the store itself (``store.py`` re-exports them).
+
+A run reference that names no run, or several, is one family (:class:`RunRefError`) whose
+message is complete: the CLI, the REST API, the compare functions and the notebook show it as
+it is, so the wording is decided here once and not re-worded by every caller.
 """
 
 from __future__ import annotations
@@ -11,15 +15,59 @@ class StoreError(Exception):
     """Base of the store's errors; the message is meant for the user."""
 
 
-class RunNotFound(StoreError, LookupError):
-    pass
-
-
 class InvalidQuery(StoreError, ValueError):
     pass
 
 
-class AmbiguousRunNumber(InvalidQuery):
+class RunRefError(StoreError):
+    """A run reference (id, id prefix, number) that names no run or more than one.
+
+    ``ref`` is the reference as given, ``experiment`` the one a number was looked up in,
+    ``candidates`` the runs an ambiguous reference matched (``"abcd1234 (#3 in sweep)"``).
+    Catch this to show any of them; :class:`RunNotFound` (a ``LookupError``: exit 1, 404)
+    and :class:`AmbiguousRunRef` (an :class:`InvalidQuery`: exit 2, 400) tell them apart.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ref: str = "",
+        experiment: str | None = None,
+        candidates: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.experiment = experiment
+        self.candidates = list(candidates)
+
+
+class RunNotFound(RunRefError, LookupError):
+    """No run has this id, or the reference names none; ``reason`` says why when it is not
+    simply absent (too short a prefix, not a run reference at all)."""
+
+    def __init__(self, ref: str, experiment: str | None = None, reason: str = "") -> None:
+        where = f" in experiment {experiment!r}" if experiment else ""
+        super().__init__(
+            f"no run {ref!r}{where}" + (f": {reason}" if reason else ""),
+            ref=ref,
+            experiment=experiment,
+        )
+
+
+class AmbiguousRunRef(RunRefError, InvalidQuery):
+    """An id prefix several runs' ids start with; the message lists them."""
+
+    def __init__(self, ref: str, candidates: Sequence[str], more: bool = False) -> None:
+        shown = ", ".join(candidates) + (", …" if more else "")
+        super().__init__(
+            f"run id prefix {ref!r} is ambiguous: it matches {shown}; give more of the id",
+            ref=ref,
+            candidates=candidates,
+        )
+
+
+class AmbiguousRunNumber(AmbiguousRunRef):
     """A run number given without an experiment that several experiments have."""
 
     def __init__(self, number: int, experiments: Sequence[str]) -> None:
@@ -28,9 +76,12 @@ class AmbiguousRunNumber(InvalidQuery):
         shown = ", ".join(self.experiments[:5])
         if len(self.experiments) > 5:
             shown += f" (and {len(self.experiments) - 5} more)"
-        super().__init__(
+        RunRefError.__init__(
+            self,
             f"run number {number} is ambiguous: experiments {shown} have one; name the "
-            "experiment (experiment=… / -e …) or use the run id"
+            "experiment (experiment=… / -e …) or use the run id",
+            ref=str(number),
+            candidates=[f"#{number} in {name}" for name in self.experiments],
         )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from .entities import Environment, Run, RunDetail, RunRef, RunStatus
-from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound
+from .errors import AmbiguousRunNumber, AmbiguousRunRef, InvalidQuery, RunNotFound
 from .liveness import Liveness
 from .models import (
     EnvironmentRow,
@@ -39,6 +39,9 @@ from .statements import (
     _tags_t,
 )
 
+_HEX = frozenset("0123456789abcdef")
+#: Runs an ambiguous id prefix's error lists.
+_SHOWN_CANDIDATES = 5
 _ORDER_FIELDS = {"start_time", "number", "name", "status", "duration", "end_time"}
 
 
@@ -49,40 +52,72 @@ class RunReads(Liveness):
     # runs: reading -----------------------------------------------------------------------
 
     def resolve_run_id(self, ref: str, experiment: str | None = None) -> str:
-        """A run id from a full id, a unique id prefix, or a run number.
+        """A run id from a full id, a unique id prefix (4+ hex digits), or a run number
+        (``3`` or ``#3``).
 
-        A number is looked up in ``experiment``; without one it must be unique across the
-        store: a number several experiments have raises :class:`AmbiguousRunNumber` (an
-        :class:`InvalidQuery`) naming them, since picking one would silently name a run the
-        caller did not mean."""
-        ref = ref.strip()
+        The one place run references are resolved: the CLI, the REST API, compare and the
+        notebook all call this and show its errors as they are. A number is looked up in
+        ``experiment``; without one it must be unique across the store: a number several
+        experiments have raises :class:`AmbiguousRunNumber`, a prefix several ids start with
+        :class:`AmbiguousRunRef` listing them (both :class:`InvalidQuery`), since picking one
+        would silently name a run the caller did not mean. Anything that names no run raises
+        :class:`RunNotFound` saying why (absent, too short, not a reference)."""
+        text = ref.strip()
+        if text.startswith("#") and text[1:].isdigit():
+            text = text[1:]
+        if not text:
+            raise RunNotFound(ref, reason="give a run number, a run id or an id prefix")
         with self.session() as s:
-            if ref.isascii() and ref.isdigit() and len(ref) < 9:
+            if text.isascii() and text.isdigit() and len(text) < 9:
                 stmt = select(RunRow.id, ExperimentRow.name).join(ExperimentRow)
-                stmt = stmt.where(RunRow.number == int(ref))
+                stmt = stmt.where(RunRow.number == int(text))
                 if experiment:
                     stmt = stmt.where(ExperimentRow.name == experiment)
                 found = s.execute(stmt.order_by(RunRow.start_time.desc()).limit(50)).all()
                 if len(found) == 1 or (found and experiment):
                     return found[0][0]
                 if found:
-                    raise AmbiguousRunNumber(int(ref), sorted({name for _id, name in found}))
-            prefix = ref.lower()
-            if len(prefix) >= 4 and all(c in "0123456789abcdef" for c in prefix):
-                matches = list(
-                    s.scalars(select(RunRow.id).where(RunRow.id.like(f"{prefix}%")).limit(2))
+                    raise AmbiguousRunNumber(int(text), sorted({name for _id, name in found}))
+                if experiment:
+                    names = sorted(s.scalars(select(ExperimentRow.name)))
+                    if experiment not in names:
+                        listed = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
+                        reason = f"no experiment {experiment!r}; experiments: {listed or '-'}"
+                        raise RunNotFound(text, experiment, reason)
+                if len(text) < 4:
+                    raise RunNotFound(text, experiment)
+            prefix = text.lower()
+            if not all(c in _HEX for c in prefix):
+                raise RunNotFound(
+                    text,
+                    reason="a run is named by its number, its id or an id prefix (4+ hex digits)",
                 )
-                if len(matches) == 1:
-                    return matches[0]
-                if len(matches) > 1:
-                    raise InvalidQuery(f"run id prefix {ref!r} is ambiguous")
-        raise RunNotFound(f"no run {ref!r}")
+            if len(prefix) < 4:
+                raise RunNotFound(
+                    text,
+                    reason=f"an id prefix needs at least 4 hex digits, {text!r} has "
+                    f"{len(text)}: give more of the id, or the run's number",
+                )
+            stmt = (
+                select(RunRow.id, RunRow.number, ExperimentRow.name)
+                .join(ExperimentRow)
+                .where(RunRow.id.startswith(prefix, autoescape=True))
+                .order_by(RunRow.id)
+                .limit(_SHOWN_CANDIDATES + 1)
+            )
+            matches = s.execute(stmt).all()
+        if len(matches) == 1:
+            return matches[0][0]
+        if matches:
+            shown = [f"{i[:12]} (#{n} in {e})" for i, n, e in matches[:_SHOWN_CANDIDATES]]
+            raise AmbiguousRunRef(text, shown, more=len(matches) > _SHOWN_CANDIDATES)
+        raise RunNotFound(text, experiment if text.isdigit() else None)
 
     def get_run(self, run_id: str) -> Run:
         self.reap_local_runs()
         runs = self._load_runs([run_id])
         if not runs:
-            raise RunNotFound(f"no run {run_id!r}")
+            raise RunNotFound(run_id)
         return runs[0]
 
     def get_run_detail(self, run_id: str) -> RunDetail:
@@ -90,7 +125,7 @@ class RunReads(Liveness):
         with self.session() as s:
             row = s.get(RunRow, run_id)
             if row is None:
-                raise RunNotFound(f"no run {run_id!r}")
+                raise RunNotFound(run_id)
             metric_series = series(
                 s.execute(
                     select(

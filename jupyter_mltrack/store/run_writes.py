@@ -271,7 +271,7 @@ class RunWrites(Liveness):
             values.update(git_commit=git_commit, git_dirty=git_dirty)
         with self.engine.begin() as conn:
             if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
-                raise RunNotFound(f"no run {run_id!r}")
+                raise RunNotFound(run_id)
             if params:
                 conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
             if metrics:
@@ -311,7 +311,7 @@ class RunWrites(Liveness):
             tags = check_tags({str(k): str(v) for k, v in tags.items()})
         with self.engine.begin() as conn:
             if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
-                raise RunNotFound(f"no run {run_id!r}")
+                raise RunNotFound(run_id)
             if tags is not None:
                 self._write_tags(conn, run_id, tags, replace=True)
 
@@ -352,7 +352,7 @@ class RunWrites(Liveness):
     def delete_run(self, run_id: str) -> None:
         with self.engine.begin() as conn:
             if conn.execute(_RUN_EXISTS, {"b_run_id": run_id}).first() is None:
-                raise RunNotFound(f"no run {run_id!r}")
+                raise RunNotFound(run_id)
             for table in (
                 MetricChunkRow,
                 LatestMetricRow,

@@ -248,12 +248,27 @@ class SnapshotRecords(StoreBase):
                     rows = conn.execute(
                         select(_snapshots_t)
                         .where(_snapshots_t.c.digest.like(f"%:{hexpart}%"))
-                        .limit(2)
+                        .order_by(_snapshots_t.c.digest)
+                        .limit(6)
                     ).all()
                     if len(rows) > 1:
-                        raise InvalidQuery(f"snapshot prefix {ref!r} is ambiguous")
+                        shown = ", ".join(
+                            f"{s.short}" + (f" ({s.name})" if s.name else "")
+                            for s in map(_snapshot, rows[:5])
+                        )
+                        raise InvalidQuery(
+                            f"snapshot prefix {ref!r} is ambiguous: it matches {shown}"
+                            + (", …" if len(rows) > 5 else "")
+                            + "; give more of the digest"
+                        )
                     row = rows[0] if rows else None
         if row is None:
+            hexpart = (ref.partition(":")[2] if ":" in ref else ref).lower()
+            if len(hexpart) < 4 and all(c in "0123456789abcdef" for c in hexpart):
+                raise SnapshotNotFound(
+                    f"no snapshot {ref!r}: no snapshot has that name, and a digest prefix "
+                    "needs at least 4 hex digits"
+                )
             raise SnapshotNotFound(f"no snapshot {ref!r}")
         return _snapshot(row)
 

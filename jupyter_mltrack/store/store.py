@@ -30,7 +30,15 @@ from ..location import BLOB_URL_ENV, home_of, resolve_store_url
 from .blobs import BlobStore, blob_store_for
 from .bulk import BulkReads
 from .entities import Environment, Experiment
-from .errors import AmbiguousRunNumber, InvalidQuery, RunNotFound, SnapshotNotFound, StoreError
+from .errors import (
+    AmbiguousRunNumber,
+    AmbiguousRunRef,
+    InvalidQuery,
+    RunNotFound,
+    RunRefError,
+    SnapshotNotFound,
+    StoreError,
+)
 from .executions import ExecutionLog
 from .liveness import STALE_AFTER
 from .models import EnvironmentRow, ExperimentRow, MetricGoalRow, RunRow
@@ -49,9 +57,11 @@ __all__ = [
     "DIALECTS",
     "STALE_AFTER",
     "AmbiguousRunNumber",
+    "AmbiguousRunRef",
     "InvalidName",
     "InvalidQuery",
     "RunNotFound",
+    "RunRefError",
     "SnapshotNotFound",
     "Store",
     "StoreError",

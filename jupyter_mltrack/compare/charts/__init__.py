@@ -21,6 +21,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from ...store.entities import Run
+from ...store.errors import RunNotFound
 from ..errors import MAX_RUNS, UnknownRun
 from ._base import (
     PALETTE,
@@ -131,7 +132,7 @@ def load_chart_runs(
             f"{' and '.join(map(repr, named))} name the same run; list it once"
         )
     if any(i not in found for i in ids):  # deleted between resolving and loading
-        raise UnknownRun(f"no run {next(i for i in ids if i not in found)!r}")
+        raise UnknownRun(str(RunNotFound(next(i for i in ids if i not in found))))
     return [found[i] for i in ids]
 
 
