@@ -354,6 +354,9 @@ class TrackMagics(Magics, Configurable):
                 run_id = store.resolve_run_id(args.run, current_experiment())
             except (RunNotFound, InvalidQuery) as exc:
                 raise UsageError(f"%mltrack export: {exc}") from None
+        # the kernel's own notebook gives the script its section headings; it may not be on
+        # disk (never saved, or a kernel without one): the export works from the log anyway
+        notebook = os.environ.get("JPY_SESSION_NAME")
         try:
             result = export(
                 store,
@@ -361,7 +364,7 @@ class TrackMagics(Magics, Configurable):
                 session_id=self.log.session_id if run_id is None else None,
                 targets=args.target,
                 run=run_id,
-                notebook_file=os.environ.get("JPY_SESSION_NAME"),
+                notebook_file=notebook if notebook and os.path.isfile(notebook) else None,
             )
         except SliceError as exc:
             raise UsageError(f"%mltrack export: {exc}") from None
