@@ -1,0 +1,101 @@
+"""Many processes tracking into one store at once, while a server lists runs (issue 12 §3).
+
+8 writer processes × 200 runs × 100 metric steps and a small snapshot each, all started
+together into the same 2 experiments, on SQLite and on PostgreSQL, while a real Jupyter
+server on the same store is asked for the run list every 100 ms (and a run's detail every
+tenth time). Everything written must be there: every run once and ``finished``, every
+metric point (the values exact for a sample), every snapshot ``complete`` and loadable,
+the run numbers of each experiment exactly 1..N; no writer may fail or complain, and the
+reader must get no error. The harness is ``tests/load.py`` (benchmark 9 runs the same load
+for its figures). Full scale: about 20 s of load on SQLite and 35-55 s on PostgreSQL on a
+shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from jupyter_mltrack.store import Store
+
+from .load import Load, Server, Writers, checkout_env, run_load, verify
+
+FULL = Load(writers=8, runs=200, steps=100, experiments=2)
+
+
+def _blob_url(store_url: str, tmp_path: Path) -> str | None:
+    """A PostgreSQL store keeps snapshot data in a blob store of its own: a shared folder."""
+    return None if store_url.startswith("sqlite") else (tmp_path / "blobs").as_uri()
+
+
+@pytest.mark.timeout(900)
+def test_eight_writers_and_a_reader(store_url: str, tmp_path: Path) -> None:
+    blob_url = _blob_url(store_url, tmp_path)
+    Store(store_url, blob_url=blob_url).close()  # created and migrated before anyone writes
+    server = Server(store_url, tmp_path / "server", blob_url)
+    try:
+        run = run_load(store_url, FULL, tmp_path / "writers", server, blob_url)
+    finally:
+        server.close()
+
+    assert run.writer_errors == []
+    assert all(r.result and not r.result["failed"] for r in run.writers)
+    assert run.reader.errors == []
+    assert "list" in run.reader.kinds and "detail" in run.reader.kinds  # it did read
+    assert verify(store_url, FULL, blob_url) == []
+
+
+# Creating runs only, many processes into one experiment: the contention on its numbers
+# alone, higher than the load above (each create is all a writer does).
+_CREATOR = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from jupyter_mltrack.store import Store
+    from tests.load import wait_for_start
+
+    writer, runs, workdir = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    store = Store()  # MLTRACK_STORE_URL
+    store.get_or_create_experiment("contended")
+    wait_for_start(workdir, writer)
+    for i in range(runs):
+        store.create_run("contended", name=f"w{writer}-r{i}")
+    """
+)
+
+
+@pytest.mark.timeout(600)
+def test_run_numbers_under_contention(store_url: str, tmp_path: Path) -> None:
+    """16 processes × 60 runs into one experiment: numbers 1..960, none refused.
+
+    Before the experiment's row was locked for the allocation, a PostgreSQL writer that lost
+    the race for a number 20 times in a row gave up ("could not allocate a run number"),
+    failing the user's ``start_run``; here that happened to most writers."""
+    writers, runs = 16, 60
+    store = Store(store_url)
+    store.close()
+    workdir = tmp_path / "creators"
+    procs = Writers(
+        lambda w: [sys.executable, "-c", _CREATOR, str(w), str(runs), str(workdir)],
+        writers,
+        workdir,
+        checkout_env(MLTRACK_STORE_URL=store_url),
+    )
+    try:
+        procs.wait_ready()
+        procs.start()
+        results = procs.wait()
+    finally:
+        procs.kill()
+    assert [(r.writer, r.returncode, r.stderr[-500:]) for r in results if r.returncode] == []
+
+    store = Store(store_url)
+    try:
+        found, _total = store.search_runs(experiment="contended", limit=writers * runs)
+    finally:
+        store.close()
+    assert sorted(r.number for r in found) == list(range(1, writers * runs + 1))
+    assert len({r.name for r in found}) == writers * runs
