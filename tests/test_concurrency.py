@@ -99,3 +99,90 @@ def test_run_numbers_under_contention(store_url: str, tmp_path: Path) -> None:
         store.close()
     assert sorted(r.number for r in found) == list(range(1, writers * runs + 1))
     assert len({r.name for r in found}) == writers * runs
+
+
+# Snapshotting the same new data in many processes at the same instant, round after round:
+# the race for one digest that the load above meets only now and then. Each round, every
+# process waits until all have arrived (a file each), then snapshots that round's frame.
+_SNAPSHOTTER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import numpy as np, pandas as pd
+    import jupyter_mltrack as mltrack
+    from jupyter_mltrack.capture import data
+    from tests.load import wait_for_start
+
+    writer, writers, rounds = (int(a) for a in sys.argv[1:4])
+    workdir = Path(sys.argv[4])
+    mltrack.get_store()
+    data.warm_up()
+    frames = [pd.DataFrame({"x": np.arange(2000) * k, "k": str(k)}) for k in range(rounds)]
+    wait_for_start(workdir, writer)
+    for k in range(rounds):
+        (workdir / f"at-{k}-{writer}").touch()
+        deadline = time.monotonic() + 60
+        while sum(1 for _ in workdir.glob(f"at-{k}-*")) < writers:
+            if time.monotonic() > deadline:  # another process failed
+                sys.exit(f"writer {writer}: round {k}: the others never came")
+            time.sleep(0.001)
+        mltrack.snapshot(frames[k], name=f"round-{k}")
+    flushed = mltrack.flush()
+    sys.exit(0 if flushed.ok else 1)
+    """
+)
+
+
+@pytest.mark.timeout(600)
+def test_same_snapshot_from_many_processes_at_once(store_url: str, tmp_path: Path) -> None:
+    """8 processes × 30 rounds snapshot the same new frame at the same instant: each is
+    stored once, complete and loadable, and no process fails."""
+    import numpy as np
+    import pandas as pd
+
+    from jupyter_mltrack.snapshots.storage import Snapshotter
+
+    writers, rounds = 8, 30
+    blob_url = _blob_url(store_url, tmp_path)
+    Store(store_url, blob_url=blob_url).close()
+    workdir = tmp_path / "snapshotters"
+    env = checkout_env(MLTRACK_STORE_URL=store_url)
+    if blob_url:
+        env["MLTRACK_BLOB_URL"] = blob_url
+    procs = Writers(
+        lambda w: [
+            sys.executable,
+            "-c",
+            _SNAPSHOTTER,
+            str(w),
+            str(writers),
+            str(rounds),
+            str(workdir),
+        ],
+        writers,
+        workdir,
+        env,
+    )
+    try:
+        procs.wait_ready()
+        procs.start()
+        results = procs.wait()
+    finally:
+        procs.kill()
+    assert [
+        (r.writer, r.returncode, r.error_lines[-5:])
+        for r in results
+        if r.error_lines or r.returncode
+    ] == []
+
+    store = Store(store_url, blob_url=blob_url)
+    snaps = Snapshotter(store)
+    try:
+        for k in range(rounds):
+            snap = store.resolve_snapshot(f"round-{k}")
+            assert snap.status.value == "complete", (k, snap)
+            want = pd.DataFrame({"x": np.arange(2000) * k, "k": str(k)})
+            pd.testing.assert_frame_equal(snaps.load(snap.digest), want, check_exact=True)
+    finally:
+        snaps.close()
+        store.close()
