@@ -62,19 +62,25 @@ _CREATOR = textwrap.dedent(
     store.get_or_create_experiment("contended")
     wait_for_start(workdir, writer)
     for i in range(runs):
-        store.create_run("contended", name=f"w{writer}-r{i}")
+        store.create_run(
+            "contended",
+            name=f"w{writer}-r{i}",
+            tags={"writer": str(writer), "index": str(i)},
+            params={"writer": writer, "index": i, "lr": 0.1, "layers": [64, 32]},
+        )
     """
 )
 
 
 @pytest.mark.timeout(600)
 def test_run_numbers_under_contention(store_url: str, tmp_path: Path) -> None:
-    """16 processes × 60 runs into one experiment: numbers 1..960, none refused.
+    """24 processes × 40 runs (with tags and params, so each run's transaction is a few
+    statements long) into one experiment: numbers 1..960, none refused.
 
     Before the experiment's row was locked for the allocation, a PostgreSQL writer that lost
     the race for a number 20 times in a row gave up ("could not allocate a run number"),
-    failing the user's ``start_run``; here that happened to most writers."""
-    writers, runs = 16, 60
+    failing the user's ``start_run``: here 18 of the 24 writers did, in each of two runs."""
+    writers, runs = 24, 40
     store = Store(store_url)
     store.close()
     workdir = tmp_path / "creators"

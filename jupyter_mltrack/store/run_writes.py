@@ -190,7 +190,7 @@ class RunWrites(Liveness):
         On PostgreSQL the experiment's row is locked first, until the transaction ends
         (see ``statements._LOCK_EXPERIMENT``): without it, every writer of an experiment
         read the same maximum, all but one hit the unique constraint and retried, and under
-        contention (16 processes creating runs in one experiment) a writer could lose 20
+        contention (24 processes creating runs in one experiment) a writer could lose 20
         times in a row and fail its ``start_run``."""
         if self._dialect == "postgresql":
             conn.execute(_LOCK_EXPERIMENT, row)
