@@ -55,7 +55,7 @@ from tests.load import (  # noqa: E402
 )
 
 FULL = {"writers": 8, "runs": 200, "steps": 100, "experiments": 2, "idle_reads": 100}
-QUICK = {"writers": 8, "runs": 20, "steps": 100, "experiments": 2, "idle_reads": 20}
+QUICK = {"writers": 4, "runs": 10, "steps": 100, "experiments": 2, "idle_reads": 10}
 
 
 def _load(p: dict[str, Any]) -> Load:
