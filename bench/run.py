@@ -3,7 +3,7 @@
 python -m bench                    # full run (about 9 minutes), figures for docs/benchmarks.md
 python -m bench --quick            # smoke run (1 to 2.5 minutes), figures not meaningful
 python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6),
-                                   # compare (7), coldstart (8)
+                                   # compare (7), coldstart (8), concurrency (9)
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from typing import Any
 if __package__ in (None, ""):  # python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import coldstart, compare_speed, export_speed, log_overhead, snapshots  # noqa: E402
+from bench import (  # noqa: E402
+    coldstart,
+    compare_speed,
+    concurrency,
+    export_speed,
+    log_overhead,
+    snapshots,
+)
 from bench.common import REPO, environment, isolate, met  # noqa: E402
 
 CELL_TARGET_MS = 5.0
@@ -41,6 +48,7 @@ FULL = {
     "export": export_speed.FULL,
     "compare": compare_speed.FULL,
     "coldstart": coldstart.FULL,
+    "concurrency": concurrency.FULL,
 }
 QUICK = {
     "reps": 20,
@@ -57,6 +65,7 @@ QUICK = {
     "export": export_speed.QUICK,
     "compare": compare_speed.QUICK,
     "coldstart": coldstart.QUICK,
+    "concurrency": concurrency.QUICK,
 }
 
 #: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
@@ -192,12 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["tracking", "snapshots", "log", "export", "compare", "coldstart"],
+        choices=["tracking", "snapshots", "log", "export", "compare", "coldstart", "concurrency"],
         default=None,
         help="run one part only: tracking (sections 1-3), snapshots (section 4), log (section 5:"
         " the execution log's overhead per cell) or export (section 6: export of a 200-cell"
         " notebook) or compare (section 7: comparing runs against MLflow and Optuna) or coldstart"
-        " (section 8: a fresh kernel's load_ext and first tracked cells against MLflow); the"
+        " (section 8: a fresh kernel's load_ext and first tracked cells against MLflow) or"
+        " concurrency (section 9: 8 processes tracking at once while a server lists runs, on"
+        " SQLite and PostgreSQL, against MLflow); the"
         " JSON then goes to bench/results/{latest,quick}-<part>.json",
     )
     parser.add_argument(
@@ -224,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     export_part = args.only in (None, "export")
     compare_part = args.only in (None, "compare")
     coldstart_part = args.only in (None, "coldstart")
+    concurrency_part = args.only in (None, "concurrency")
 
     root = isolate()
     started = time.time()
@@ -320,6 +332,16 @@ def main(argv: list[str] | None = None) -> int:
         cold["loadavg"] = {"before": load_before, "after": _loadavg()}
         lines += ["", *coldstart.report(cold), _load_line(cold["loadavg"])]
         result["coldstart"] = cold
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
+
+    if concurrency_part:
+        print("\nsection 9 (concurrent writers and a reader, SQLite and PostgreSQL) running...")
+        load_before = _loadavg()
+        conc = concurrency.bench_concurrency(root / "concurrency", params["concurrency"])
+        conc["loadavg"] = {"before": load_before, "after": _loadavg()}
+        lines += ["", *concurrency.report(conc), _load_line(conc["loadavg"])]
+        result["concurrency"] = conc
         print("\n".join(lines[lines_printed:]), flush=True)
         lines_printed = len(lines)
 

@@ -39,6 +39,7 @@ from .statements import (
     _INSERT_CHUNKS,
     _INSERT_RUN,
     _INSERT_RUN_RETURNING,
+    _LOCK_EXPERIMENT,
     _NEXT_OUTPUT,
     _NUMBER_OF,
     _RUN_EXISTS,
@@ -190,7 +191,15 @@ class RunWrites(Liveness):
         return int(firsts[0][0] if self._returning else firsts[1][0])
 
     def _insert_run(self, conn: Connection, row: dict[str, Any]) -> int:
-        """Insert the run with the next free number of its experiment; return the number."""
+        """Insert the run with the next free number of its experiment; return the number.
+
+        On PostgreSQL the experiment's row is locked first, until the transaction ends
+        (see ``statements._LOCK_EXPERIMENT``): without it, every writer of an experiment
+        read the same maximum, all but one hit the unique constraint and retried, and under
+        contention (24 processes creating runs in one experiment) a writer could lose 20
+        times in a row and fail its ``start_run``."""
+        if self._dialect == "postgresql":
+            conn.execute(_LOCK_EXPERIMENT, row)
         if self._returning:
             return conn.execute(_INSERT_RUN_RETURNING, row).scalar_one()
         conn.execute(_INSERT_RUN, row)

@@ -44,7 +44,8 @@ _experiments_t = ExperimentRow.__table__
 DIALECTS = ("sqlite", "postgresql")
 
 #: The run's row with the next number of its experiment, in one statement. The unique
-#: constraint on (experiment, number) catches two writers that raced; the caller retries.
+#: constraint on (experiment, number) catches two writers that raced; the caller retries
+#: (on PostgreSQL :data:`_LOCK_EXPERIMENT` keeps them from racing in the first place).
 _RUN_VALUES = [c for c in _runs_t.c if c.name != "number"]
 _INSERT_RUN = _runs_t.insert().from_select(
     [*(c.name for c in _RUN_VALUES), "number"],
@@ -54,6 +55,17 @@ _INSERT_RUN = _runs_t.insert().from_select(
     ).where(_runs_t.c.experiment_id == bindparam("v_experiment_id", type_=Integer)),
 )
 _INSERT_RUN_RETURNING = _INSERT_RUN.returning(_runs_t.c.number)
+#: PostgreSQL: the experiment's row locked (``FOR NO KEY UPDATE``) until the run's insert
+#: commits, so writers of one experiment take its next number one after the other instead
+#: of racing for it. Under READ COMMITTED each ``INSERT … SELECT max + 1`` reads a fresh
+#: snapshot, so the one that gets the lock next sees the number just committed. The lock
+#: does not block the key-share locks that inserting a run (its foreign key) takes, nor
+#: readers. SQLite needs none: its write lock already serialises the statement.
+_LOCK_EXPERIMENT = (
+    select(_experiments_t.c.id)
+    .where(_experiments_t.c.id == bindparam("v_experiment_id", type_=Integer))
+    .with_for_update(key_share=True)
+)
 _RUN_EXISTS = select(_runs_t.c.id).where(_runs_t.c.id == bindparam("b_run_id"))
 _NUMBER_OF = select(_runs_t.c.number).where(_runs_t.c.id == bindparam("b_run_id"))
 #: The SET clause is made of the other keys passed with ``b_run_id``.
