@@ -40,8 +40,11 @@ class SnapshotCollector:
 
         Snapshots nobody uses go first, then their blocks; a pack left without live blocks
         is deleted, and one whose live blocks are under ``repack_below`` of its bytes is
-        rewritten with only those. Blobs no row mentions at all (left by a writer that
-        died before recording them) are deleted once they are an hour old.
+        rewritten with only those. A pending snapshot whose writer died is deleted, or
+        marked ``failed`` when a run uses it (see ``Store.sweep_snapshots``). Blobs no row
+        mentions at all (left by a writer that died before recording them) are deleted at
+        once when no live process may be writing a snapshot, else once they are an hour
+        old; temp files, once their writer is gone or they are an hour old.
         """
         self.wait_pending()
         self._complete.clear()
@@ -77,13 +80,18 @@ class SnapshotCollector:
                 if not dry_run:
                     self.blobs.delete(blob)
         orphans = self._orphans(sweep, dry_run)
+        temp_files = 0
+        if isinstance(self.blobs, LocalBlobStore):
+            temp_files = self.blobs.cleanup_temp(dry_run=dry_run)
         return {
             "dry_run": dry_run,
             "snapshots": [s.digest for s in sweep.snapshots],
+            "abandoned": [s.digest for s in sweep.abandoned],
             "blocks": len(sweep.blocks),
             "packs_deleted": len(deleted_packs),
             "packs_rewritten": len(repacked),
             "orphans": len(orphans),
+            "temp_files": temp_files,
             "bytes_freed": freed,
         }
 
@@ -99,16 +107,24 @@ class SnapshotCollector:
             self.blobs.delete(pack)
 
     def _orphans(self, sweep: Any, dry_run: bool, older_than: float = 3600.0) -> list[str]:
+        """Blobs no block row and no snapshot names: packs and copies a writer published
+        and died before recording. Young ones may be a live writer's, about to be
+        recorded: they go only if no snapshot is being written by a live process — asked
+        *after* listing the blobs, so a writer that starts later wrote none of those."""
         if not isinstance(self.blobs, LocalBlobStore):
             return []
         known = set(sweep.kept) | sweep.files
+        listed = [d for d in self.blobs.iter_digests() if d not in known]
+        if not listed:
+            return []
+        young_too = not sweep.writing and not self.store.snapshots_being_written()
         cutoff = time.time() - older_than
         orphans = []
-        for digest in self.blobs.iter_digests():
-            if digest in known or self.store.pack_in_use(digest):
+        for digest in listed:
+            if self.store.pack_in_use(digest):
                 continue
             try:
-                if self.blobs.path_of(digest).stat().st_mtime > cutoff:
+                if not young_too and self.blobs.path_of(digest).stat().st_mtime > cutoff:
                     continue
             except FileNotFoundError:
                 continue
@@ -117,8 +133,6 @@ class SnapshotCollector:
             orphans.append(digest)
             if not dry_run:
                 self.blobs.delete(digest)
-        if not dry_run:
-            self.blobs.cleanup_temp(older_than)
         return orphans
 
     def _is_file_blob(self, digest: str) -> bool:

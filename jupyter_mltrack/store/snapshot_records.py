@@ -8,6 +8,7 @@ The data itself is in the blob store (:mod:`.blobs`), written and read by
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from .base import StoreBase
 from .entities import RunData, Snapshot, SnapshotStatus
 from .errors import InvalidQuery, SnapshotNotFound
+from .liveness import _HOST, _pid_alive
 from .statements import (
     _IN_CHUNK,
     _INSERT_BLOCKS,
@@ -39,6 +41,21 @@ class Sweep(NamedTuple):
     kept: dict[str, list[tuple[str, int, int]]]
     #: Blobs of file snapshots still used.
     files: set[str]
+    #: Pending snapshots whose writer died, kept because a run uses them or they are
+    #: pinned: marked ``failed`` (unless a dry run).
+    abandoned: list[Snapshot] = []
+    #: Whether a snapshot may still be being written by a live process (its writer lives,
+    #: or is on another host, or unknown): then unreferenced young blobs may be its packs.
+    writing: bool = False
+
+
+def writer_state(host: str | None, pid: int | None, since: float | None) -> str:
+    """Of a pending snapshot's writer: ``"alive"`` or ``"gone"`` (a process of this host,
+    checked by pid; a pid given to a process started after ``since`` is not the writer),
+    else ``"unknown"`` (another host, or a row from before writers were recorded)."""
+    if host != _HOST or not pid:
+        return "unknown"
+    return "alive" if _pid_alive(pid, since) else "gone"
 
 
 def link_run_data(
@@ -76,6 +93,13 @@ def run_data_rows(
     return rows
 
 
+#: The error of a snapshot ``gc`` found abandoned (see ``sweep_snapshots``).
+_ABANDONED = (
+    "not stored: the process writing it died before it was complete "
+    "(snapshot the data again to store it)"
+)
+
+
 class SnapshotRecords(StoreBase):
     """Snapshots, blocks, run data and garbage collection."""
 
@@ -96,8 +120,13 @@ class SnapshotRecords(StoreBase):
     ) -> Snapshot:
         """Record a snapshot as ``pending`` (its blocks are being written) and return it;
         if the digest is already known, return what is recorded (nothing is changed but
-        ``pinned``, which only ever turns on, and a ``failed`` one, which starts over)."""
+        ``pinned``, which only ever turns on, and a ``failed`` one, which starts over).
+
+        The caller is about to write the snapshot: it is recorded as its writer (host, pid,
+        now) — also of a ``failed`` one, or a ``pending`` one whose writer is gone — so that
+        ``gc`` knows whether a live process is still writing it."""
         now = time.time()
+        me = {"writer_host": _HOST, "writer_pid": os.getpid(), "writer_at": now}
         row = {
             "digest": digest,
             "kind": kind,
@@ -111,12 +140,14 @@ class SnapshotRecords(StoreBase):
             "name": name,
             "pinned": pinned,
             "created_at": now,
+            **me,
         }
+        t = _snapshots_t
         with self.engine.begin() as conn:
             existing = conn.execute(
-                select(_snapshots_t.c.status, _snapshots_t.c.pinned).where(
-                    _snapshots_t.c.digest == digest
-                )
+                select(
+                    t.c.status, t.c.pinned, t.c.writer_host, t.c.writer_pid, t.c.writer_at
+                ).where(t.c.digest == digest)
             ).first()
             if existing is None:
                 try:
@@ -131,7 +162,11 @@ class SnapshotRecords(StoreBase):
                 if name and pinned:
                     values["name"] = name
                 if existing.status == SnapshotStatus.FAILED.value:
-                    values.update(status=SnapshotStatus.PENDING.value, error=None)
+                    values.update(status=SnapshotStatus.PENDING.value, error=None, **me)
+                elif existing.status == SnapshotStatus.PENDING.value:
+                    writer = (existing.writer_host, existing.writer_pid, existing.writer_at)
+                    if writer[0] is None or writer_state(*writer) == "gone":
+                        values.update(me)
                 if values:
                     conn.execute(
                         update(_snapshots_t).where(_snapshots_t.c.digest == digest).values(**values)
@@ -384,8 +419,14 @@ class SnapshotRecords(StoreBase):
         remaining snapshot lists (pending ones included). Holding the write lock throughout
         means a snapshot being taken concurrently is either seen here (its blocks are kept)
         or starts after (and finds the deleted blocks missing, so it writes them again).
-        With ``dry_run`` nothing is deleted. The caller then deletes the pack blobs left
-        without blocks.
+
+        A ``pending`` snapshot is never collected while its writer lives, however long the
+        write takes. One whose writer is gone (a process of this host that died: killed,
+        out of memory) is collected at once — deleted if nothing uses it, else marked
+        ``failed`` (its run says what it read; the data was never stored). One whose writer
+        cannot be checked (another host) is collected once ``pending_after`` seconds old and
+        unused, as before writers were recorded. With ``dry_run`` nothing is changed. The
+        caller then deletes the pack blobs left without blocks.
         """
         with self.engine.begin() as conn:
             if self._dialect == "postgresql":
@@ -394,14 +435,24 @@ class SnapshotRecords(StoreBase):
                 conn.execute(update(_snapshots_t).where(False).values(pinned=False))
             used = set(conn.execute(select(_run_data_t.c.snapshot_digest)).scalars())
             dead: list[Snapshot] = []
+            abandoned: list[Snapshot] = []
+            writing = False
             live_blocks: set[str] = set()
             live_blobs: set[str] = set()
-            # A pending snapshot may be about to be linked to a run by another process:
-            # only one left pending for longer than ``pending_after`` (its writer died) goes.
             cutoff = time.time() - pending_after
             for row in conn.execute(select(_snapshots_t)):
-                young = row.status == SnapshotStatus.PENDING.value and row.created_at > cutoff
-                if row.digest not in used and not row.pinned and not young:
+                keep = row.digest in used or row.pinned
+                if row.status == SnapshotStatus.PENDING.value:
+                    state = writer_state(row.writer_host, row.writer_pid, row.writer_at)
+                    if state == "gone" and keep:
+                        abandoned.append(_snapshot(row))
+                    elif state == "alive" or (
+                        state == "unknown" and (row.writer_at or row.created_at) > cutoff
+                    ):
+                        keep = True  # may be about to be linked to a run
+                    if keep and state != "gone":
+                        writing = True
+                if not keep:
                     dead.append(_snapshot(row))
                     continue
                 layout = json.loads(row.layout)
@@ -418,6 +469,15 @@ class SnapshotRecords(StoreBase):
                 if b.digest in live_blocks:
                     kept.setdefault(b.pack, []).append((b.digest, b.offset, b.length))
             if not dry_run:
+                for snap in abandoned:
+                    conn.execute(
+                        update(_snapshots_t)
+                        .where(
+                            _snapshots_t.c.digest == snap.digest,
+                            _snapshots_t.c.status == SnapshotStatus.PENDING.value,
+                        )
+                        .values(status=SnapshotStatus.FAILED.value, error=_ABANDONED)
+                    )
                 names = [d.digest for d in dead]
                 for i in range(0, len(names), _IN_CHUNK):
                     conn.execute(
@@ -430,7 +490,20 @@ class SnapshotRecords(StoreBase):
                     conn.execute(
                         delete(_blocks_t).where(_blocks_t.c.digest.in_(gone[i : i + _IN_CHUNK]))
                     )
-        return Sweep(dead, dead_blocks, kept, live_blobs)
+        return Sweep(dead, dead_blocks, kept, live_blobs, abandoned, writing)
+
+    def snapshots_being_written(self) -> bool:
+        """Whether some ``pending`` snapshot's writer lives or cannot be checked: ``gc``
+        asks after listing the blobs, so that a young blob no row names is removed only
+        when no live process can be about to record it."""
+        t = _snapshots_t
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.writer_host, t.c.writer_pid, t.c.writer_at).where(
+                    t.c.status == SnapshotStatus.PENDING.value
+                )
+            ).all()
+        return any(writer_state(*row) != "gone" for row in rows)
 
     def move_blocks(self, moves: Sequence[tuple[str, str, int]]) -> None:
         """Point blocks at their copies in a new pack: ``(digest, pack, offset)``."""
