@@ -93,6 +93,25 @@ PRELUDE = textwrap.dedent(
 
         blobs._LocalWriter._write = write
 
+    def hang_mid_pack(nth=1):
+        """Stop for good in the nth write into a pack blob, half of it written, and say so:
+        a live process in the middle of a snapshot's write."""
+        import time
+        from jupyter_mltrack.store import blobs
+
+        real, seen = blobs._LocalWriter._write, [0]
+
+        def write(self, view):
+            seen[0] += 1
+            if seen[0] >= nth:
+                real(self, view[: max(len(view) // 2, 1)])
+                print("hung", flush=True)
+                while True:
+                    time.sleep(60)
+            real(self, view)
+
+        blobs._LocalWriter._write = write
+
     def kill_mid_copy():
         """Die while a snapshotted file is copied into the blob store, half of it written."""
         from jupyter_mltrack.store import blobs
@@ -142,12 +161,11 @@ class Killed:
         raise AssertionError(f"the victim printed no {key!r}: {self.stdout!r} {self.stderr!r}")
 
 
-def run_victim(tmp_path: Path, body: str, env: Mapping[str, str]) -> Killed:
-    """Run :data:`PRELUDE` then ``body`` as a script; it must die of ``SIGKILL`` (its kill
-    point was reached), not exit."""
+def start_victim(tmp_path: Path, body: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """Start :data:`PRELUDE` then ``body`` as a script of its own."""
     path = tmp_path / f"victim-{time.monotonic_ns()}.py"
     path.write_text(PRELUDE + textwrap.dedent(body))
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, str(path)],
         env=dict(env),
         cwd=str(tmp_path),
@@ -155,6 +173,12 @@ def run_victim(tmp_path: Path, body: str, env: Mapping[str, str]) -> Killed:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def run_victim(tmp_path: Path, body: str, env: Mapping[str, str]) -> Killed:
+    """Run :data:`PRELUDE` then ``body`` as a script; it must die of ``SIGKILL`` (its kill
+    point was reached), not exit."""
+    proc = start_victim(tmp_path, body, env)
     try:
         out, err = proc.communicate(timeout=240)
     finally:

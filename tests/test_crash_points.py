@@ -39,6 +39,7 @@ from .crash_harness import (
     metric_value,
     opened,
     run_victim,
+    start_victim,
     victim_env,
 )
 from .kernel import Kernel
@@ -177,6 +178,56 @@ snapshotter().snapshot(target, pin=False, progress=False).wait()
         else:
             assert victim not in seen.snapshots
         pd.testing.assert_frame_equal(load(store, keep), frame(100_000), check_exact=True)
+    assert gc_found_nothing(gc_cli(env))
+
+
+def test_gc_never_collects_what_a_live_process_is_writing(tmp_path: Path) -> None:
+    """A process stopped in the middle of a snapshot's write (packs published, one half
+    written), its snapshot and packs made two hours old as a very long write would be:
+    ``mltrack gc`` leaves all of it alone while that process lives — the one-hour rule
+    used to delete such a snapshot — and collects it once the process is killed."""
+    home = tmp_path / "home"
+    body = (
+        _FRAMES
+        + """
+print("digest", __import__("jupyter_mltrack.snapshots.fingerprint", fromlist=["x"])
+      .fingerprint_frame(frame(300_000)).digest, flush=True)
+hang_mid_pack(nth=20)
+snapshotter().snapshot(frame(300_000), pin=False, progress=False).wait()
+"""
+    )
+    env = victim_env(home)
+    url = f"sqlite:///{home / 'mltrack.db'}"
+    proc = start_victim(tmp_path, body, env)
+    try:
+        assert proc.stdout is not None
+        digest = proc.stdout.readline().split()[1]
+        assert proc.stdout.readline().strip() == "hung", proc.stderr
+        with opened(url, home) as store:
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("UPDATE snapshots SET created_at = created_at - 7200")
+            packs = sorted(store.blobs.iter_digests())
+            assert packs  # some packs are published, none recorded yet
+            old = time.time() - 7200
+            for pack in packs:
+                os.utime(store.blobs.path_of(pack), (old, old))
+        report = gc_cli(env)
+        assert gc_found_nothing(report), json.dumps(report)
+        with opened(url, home) as store:
+            seen = check_store(store)
+            assert seen.snapshots[digest].status is SnapshotStatus.PENDING
+            assert sorted(seen.blobs) == packs and seen.temp_files
+        proc.kill()  # kill -9
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    report = gc_cli(env)
+    assert report["snapshots"] == [digest] and report["orphans"] == len(packs)
+    assert report["temp_files"] >= 1
+    with opened(url, home) as store:
+        check_collected(store, check_store(store))
     assert gc_found_nothing(gc_cli(env))
 
 

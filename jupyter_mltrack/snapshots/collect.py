@@ -108,16 +108,21 @@ class SnapshotCollector:
 
     def _orphans(self, sweep: Any, dry_run: bool, older_than: float = 3600.0) -> list[str]:
         """Blobs no block row and no snapshot names: packs and copies a writer published
-        and died before recording. Young ones may be a live writer's, about to be
-        recorded: they go only if no snapshot is being written by a live process — asked
-        *after* listing the blobs, so a writer that starts later wrote none of those."""
+        and died before recording. Which writer published a blob is not known, so none
+        goes while a process of this host is writing a snapshot (its packs may be among
+        them, about to be recorded); while only writers that cannot be checked (another
+        host) are, those older than ``older_than`` go; else all. The writers are asked
+        *after* listing the blobs: a writer that starts later wrote none of those."""
         if not isinstance(self.blobs, LocalBlobStore):
             return []
         known = set(sweep.kept) | sweep.files
         listed = [d for d in self.blobs.iter_digests() if d not in known]
         if not listed:
             return []
-        young_too = not sweep.writing and not self.store.snapshots_being_written()
+        writers = sweep.writers | self.store.snapshot_writers()
+        if "alive" in writers:
+            return []
+        young_too = "unknown" not in writers
         cutoff = time.time() - older_than
         orphans = []
         for digest in listed:

@@ -377,7 +377,10 @@ class LocalBlobStore(BlobStore):
                 mtime = path.lstat().st_mtime
                 named = _TEMP_NAME_RE.match(path.name)
                 if named is not None and named["host"] == _HOST_TAG:
-                    doomed = not _pid_alive(int(named["pid"]), mtime)
+                    # The pid given to a newer process counts only once the file is old:
+                    # an mtime may come from another clock (a shared folder's server).
+                    pid = int(named["pid"])
+                    doomed = not _pid_alive(pid) or (mtime <= cutoff and not _pid_alive(pid, mtime))
                 else:  # another host's, or from before names said whose: by age
                     doomed = mtime <= cutoff
                 if doomed:

@@ -44,9 +44,10 @@ class Sweep(NamedTuple):
     #: Pending snapshots whose writer died, kept because a run uses them or they are
     #: pinned: marked ``failed`` (unless a dry run).
     abandoned: list[Snapshot] = []
-    #: Whether a snapshot may still be being written by a live process (its writer lives,
-    #: or is on another host, or unknown): then unreferenced young blobs may be its packs.
-    writing: bool = False
+    #: The states (``writer_state``) of the writers of the snapshots left pending: with
+    #: ``"alive"`` or ``"unknown"`` among them, unreferenced blobs may be packs a live
+    #: process is about to record.
+    writers: frozenset[str] = frozenset()
 
 
 def writer_state(host: str | None, pid: int | None, since: float | None) -> str:
@@ -436,7 +437,7 @@ class SnapshotRecords(StoreBase):
             used = set(conn.execute(select(_run_data_t.c.snapshot_digest)).scalars())
             dead: list[Snapshot] = []
             abandoned: list[Snapshot] = []
-            writing = False
+            writers: set[str] = set()
             live_blocks: set[str] = set()
             live_blobs: set[str] = set()
             cutoff = time.time() - pending_after
@@ -451,7 +452,7 @@ class SnapshotRecords(StoreBase):
                     ):
                         keep = True  # may be about to be linked to a run
                     if keep and state != "gone":
-                        writing = True
+                        writers.add(state)
                 if not keep:
                     dead.append(_snapshot(row))
                     continue
@@ -490,12 +491,12 @@ class SnapshotRecords(StoreBase):
                     conn.execute(
                         delete(_blocks_t).where(_blocks_t.c.digest.in_(gone[i : i + _IN_CHUNK]))
                     )
-        return Sweep(dead, dead_blocks, kept, live_blobs, abandoned, writing)
+        return Sweep(dead, dead_blocks, kept, live_blobs, abandoned, frozenset(writers))
 
-    def snapshots_being_written(self) -> bool:
-        """Whether some ``pending`` snapshot's writer lives or cannot be checked: ``gc``
-        asks after listing the blobs, so that a young blob no row names is removed only
-        when no live process can be about to record it."""
+    def snapshot_writers(self) -> set[str]:
+        """The states (``"alive"``, ``"gone"``, ``"unknown"``: see ``writer_state``) of the
+        writers of the ``pending`` snapshots: ``gc`` asks after listing the blobs, so that a
+        blob no row names is removed only when no live process can be about to record it."""
         t = _snapshots_t
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -503,7 +504,7 @@ class SnapshotRecords(StoreBase):
                     t.c.status == SnapshotStatus.PENDING.value
                 )
             ).all()
-        return any(writer_state(*row) != "gone" for row in rows)
+        return {writer_state(*row) for row in rows}
 
     def move_blocks(self, moves: Sequence[tuple[str, str, int]]) -> None:
         """Point blocks at their copies in a new pack: ``(digest, pack, offset)``."""
