@@ -233,7 +233,9 @@ def _sqlite_ok(store: Store) -> None:
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
 
 
-def check_store(store: Store, verified: set[str] | None = None) -> Checked:
+def check_store(
+    store: Store, verified: set[str] | None = None, *, pid: int | None = None
+) -> Checked:
     """What must hold after any kill, read from a store just opened (on SQLite, opening it
     is what recovers the WAL a killed writer left):
 
@@ -243,16 +245,19 @@ def check_store(store: Store, verified: set[str] | None = None) -> Checked:
       the latest value is the series' last point;
     * every blob under its final name holds exactly the bytes its name is the digest of
       (none half-written; ``verified`` caches those already hashed);
+    * with ``pid``, only that process's runs' series are read (the others' did not change);
     * a ``complete`` snapshot has all its blocks, each inside a pack that exists (or its
       file's blob, of its size).
     """
     _sqlite_ok(store)
     seen = Checked()
-    runs = store.search_runs(limit=1000)[0]
+    runs = _every(store.search_runs)
     for run in runs:
         assert run.status is not RunStatus.RUNNING, run
     for run in runs:
         detail = store.get_run_detail(run.id)
+        if pid is not None and detail.pid != pid:
+            continue
         for key, points in detail.metric_series.items():
             steps = [p.step for p in points]
             assert steps == list(range(len(steps))), (run.id, key, steps[:5], len(steps))
@@ -270,8 +275,7 @@ def check_store(store: Store, verified: set[str] | None = None) -> Checked:
             verified.add(digest)
     if blobs.root.is_dir():
         seen.temp_files = [p for p in blobs.root.rglob(".tmp-*")]
-    snaps, _ = store.list_snapshots(limit=1000)
-    for snap in snaps:
+    for snap in _every(store.list_snapshots):
         seen.snapshots[snap.digest] = snap
         if snap.kind == "file":
             seen.referenced.add(snap.layout["blob"])
@@ -288,6 +292,16 @@ def check_store(store: Store, verified: set[str] | None = None) -> Checked:
     with store.engine.connect() as conn:
         seen.referenced |= {r[0] for r in conn.exec_driver_sql("SELECT DISTINCT pack FROM blocks")}
     return seen
+
+
+def _every(page: Any) -> list[Any]:
+    """Every item of a paged listing (``search_runs``, ``list_snapshots``)."""
+    items: list[Any] = []
+    while True:
+        chunk, total = page(limit=1000, offset=len(items))
+        items.extend(chunk)
+        if not chunk or len(items) >= total:
+            return items
 
 
 def check_collected(store: Store, seen: Checked) -> None:
@@ -408,3 +422,135 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+# --------------------------------------------------------------------------- the random loop
+
+
+def loop_frame(seed: int, n: int) -> Any:
+    """A child's frames: prefixes of one frame of its own, so its snapshots share blocks
+    (and gc must keep a pack a complete snapshot still uses while it removes a killed
+    one's) and each child has new blocks to write."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "a": np.arange(n, dtype=float) + seed,
+            "b": np.random.default_rng(seed).random(200_000)[:n],
+            "c": np.arange(n) % 7,
+        }
+    )
+
+
+def loop_rows(seed: int, i: int) -> int:
+    return 20_000 * (1 + (seed * 7 + i) % 10)
+
+
+def loop_file(seed: int, i: int) -> bytes:
+    import numpy as np
+
+    return np.random.default_rng(seed * 1000 + i).bytes(200_000 + 1000 * i)
+
+
+def workload(seed: int) -> None:
+    """What a killed child was doing, endlessly: runs logging metrics (flushed by the
+    background worker every 50 ms), each reading a frame it snapshots; pinned snapshots
+    outside runs; file snapshots. Small packs, so a snapshot is several."""
+    import random
+
+    import jupyter_mltrack as mltrack
+    from jupyter_mltrack.capture import api
+    from jupyter_mltrack.snapshots import storage
+
+    api.FLUSH_INTERVAL = 0.05
+    storage.PACK_BYTES = 128 << 10
+    rng = random.Random(seed)
+    i = 0
+    while True:
+        with mltrack.start_run(experiment="loop"):
+            for step in range(rng.randrange(50, 500)):
+                mltrack.log_metric("loss", metric_value(step))
+                if step % 100 == 99:
+                    time.sleep(0.02)
+            mltrack.snapshot(loop_frame(seed, loop_rows(seed, i)), name=f"frame-{seed}-{i}")
+        mltrack.snapshot(loop_frame(seed, loop_rows(seed, i + 3)), name=f"pinned-{seed}-{i}")
+        path = f"file-{seed}-{i}.bin"
+        Path(path).write_bytes(loop_file(seed, i))
+        mltrack.snapshot(path, name=f"file-{seed}-{i}")
+        i += 1
+
+
+def expected_of(name: str) -> Any:
+    """What the snapshot the workload named ``name`` holds."""
+    kind, seed, i = name.rsplit("-", 2)
+    if kind == "file":
+        return loop_file(int(seed), int(i))
+    return loop_frame(int(seed), loop_rows(int(seed), int(i) + (3 if kind == "pinned" else 0)))
+
+
+_ZYGOTE = """
+import os, sys, traceback
+import numpy, pandas, pyarrow, sqlalchemy, xxhash
+import jupyter_mltrack, jupyter_mltrack.store.store, jupyter_mltrack.snapshots.storage
+import jupyter_mltrack.capture.api, jupyter_mltrack.capture.data
+from tests.crash_harness import workload
+
+print("ready", flush=True)
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            workload(int(line))
+        except BaseException:
+            traceback.print_exc()
+        os._exit(1)
+    print(pid, flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(status, flush=True)
+"""
+
+
+class Zygote:
+    """A process with the workload's modules imported that forks a child per kill: each
+    child is a real process that opens the store and starts its threads itself, as a
+    script does, without paying seconds of imports per kill."""
+
+    def __init__(self, cwd: Path, env: Mapping[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _ZYGOTE],
+            env=dict(env),
+            cwd=str(cwd),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._line() == "ready"
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        assert line, "the zygote died"
+        return line
+
+    def kill_after(self, seed: int, delay: float) -> int:
+        """Fork a child running ``workload(seed)``, SIGKILL it ``delay`` seconds later;
+        its pid. The child must die of the kill, not of an error."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{seed}\n")
+        self.proc.stdin.flush()
+        pid = int(self._line())
+        time.sleep(delay)
+        os.kill(pid, signal.SIGKILL)
+        status = int(self._line())
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+        return pid
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

@@ -15,6 +15,7 @@ real ipykernel dies there; one kernel also dies during a tracked cell's input sn
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import time
@@ -474,3 +475,76 @@ def test_the_server_killed_while_moving_runs_with_a_renamed_notebook(tmp_path: P
             logged = {r[0] for r in conn.exec_driver_sql("SELECT notebook_path FROM executions")}
         assert paths == logged == {"old.ipynb"}, (paths, logged)
     assert os.path.exists(root / "new.ipynb")  # the file itself was renamed
+
+
+# --------------------------------------------------------------------------- at random
+
+
+_ITERATIONS = int(os.environ.get("MLTRACK_CRASH_ITERATIONS", "20"))
+
+
+@pytest.mark.timeout(max(300, _ITERATIONS * 6))
+def test_kills_at_random_moments_of_a_writing_workload(tmp_path: Path) -> None:
+    """A workload that logs metrics, snapshots frames inside and outside runs and copies
+    files, killed with SIGKILL at a random moment, many times
+    (``MLTRACK_CRASH_ITERATIONS``, default 20) on one store. After each kill the
+    invariants hold (``check_store``), ``mltrack gc`` (in this process; the last one a
+    process of its own) leaves nothing pending, no temp file and no unreferenced blob, the
+    complete snapshots the killed process took load exactly as they were taken, and a
+    second ``gc`` finds nothing."""
+    import random
+
+    from jupyter_mltrack.cli import main as mltrack_main
+
+    from .crash_harness import Zygote, expected_of
+
+    iterations = _ITERATIONS
+    rng = random.Random(int(os.environ.get("MLTRACK_CRASH_SEED", "12")))
+    home = tmp_path / "home"
+    url = f"sqlite:///{home / 'mltrack.db'}"
+    env = victim_env(home)
+    with opened(url, home):
+        pass  # created (and migrated) before any kill
+    verified: set[str] = set()
+    tally = {"crashed": 0, "abandoned": 0, "deleted": 0, "orphans": 0, "temp_files": 0}
+
+    def gc(in_process: bool) -> dict[str, object]:
+        if not in_process:
+            return gc_cli(env)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert mltrack_main(["--store", url, "gc", "--json"]) == 0
+        return json.loads(out.getvalue())
+
+    zygote = Zygote(tmp_path, env)
+    try:
+        for seed in range(iterations):
+            last = seed == iterations - 1
+            pid = zygote.kill_after(seed, rng.uniform(0.1, 1.6))
+            with opened(url, home) as store:
+                check_store(store, verified, pid=pid)
+                crashed = store.search_runs(status="crashed", limit=1000)[1]
+            tally["crashed"] = crashed
+            report = gc(in_process=not last)
+            tally["abandoned"] += len(report["abandoned"])  # type: ignore[arg-type]
+            tally["deleted"] += len(report["snapshots"])  # type: ignore[arg-type]
+            tally["orphans"] += report["orphans"]  # type: ignore[operator]
+            tally["temp_files"] += report["temp_files"]  # type: ignore[operator]
+            with opened(url, home) as store:
+                seen = check_store(store, verified, pid=pid)
+                check_collected(store, seen)
+                for snap in seen.snapshots.values():
+                    if snap.status is not SnapshotStatus.COMPLETE or not snap.name:
+                        continue
+                    if snap.name.split("-")[1] != str(seed):
+                        continue  # an earlier child's: checked after its own kill
+                    got, want = load(store, snap.digest), expected_of(snap.name)
+                    if isinstance(want, bytes):
+                        assert Path(got).read_bytes() == want, snap.name
+                    else:
+                        pd.testing.assert_frame_equal(got, want, check_exact=True)
+            assert gc_found_nothing(gc(in_process=not last))
+    finally:
+        zygote.close()
+    print(f"\n{iterations} kills: {tally}")
+    assert tally["crashed"] >= 1
