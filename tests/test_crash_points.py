@@ -232,6 +232,63 @@ snapshotter().snapshot(frame(300_000), pin=False, progress=False).wait()
     assert gc_found_nothing(gc_cli(env))
 
 
+def test_a_writer_gc_did_not_know_of_fails_cleanly(tmp_path: Path) -> None:
+    """Two processes write the same data; the one the snapshot's row names is killed, so a
+    ``gc`` takes the snapshot for abandoned (``failed``) and deletes the packs no row
+    names — among them the other, live writer's, published and about to be recorded.
+    That writer's completion then finds its packs gone and fails the snapshot instead of
+    marking it ``complete`` over missing data (``gc`` deletes blobs under the lock the
+    completing transaction takes, and the completion checks its blobs under it)."""
+    import subprocess
+    import sys
+
+    home, go = tmp_path / "home", tmp_path / "go"
+    body = (
+        _FRAMES
+        + f"""
+import time
+real = Store.complete_snapshot
+
+def complete_snapshot(self, *args, **kwargs):
+    print("waiting", flush=True)
+    while not os.path.exists({str(go)!r}):
+        time.sleep(0.05)
+    return real(self, *args, **kwargs)
+
+Store.complete_snapshot = complete_snapshot
+mltrack.snapshot(frame(300_000), name="twice")
+print("flushed", mltrack.flush().failed, flush=True)
+"""
+    )
+    env = victim_env(home)
+    url = f"sqlite:///{home / 'mltrack.db'}"
+    proc = start_victim(tmp_path, body, env)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "waiting", proc.stderr
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        with opened(url, home) as store:
+            with store.engine.begin() as conn:  # the writer it names: dead
+                conn.exec_driver_sql("UPDATE snapshots SET writer_pid = ?", (gone.pid,))
+            packs = len(list(store.blobs.iter_digests()))
+        report = gc_cli(env)
+        assert len(report["abandoned"]) == 1 and report["orphans"] == packs > 0
+        go.touch()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out.startswith("flushed") and "removed by a gc" in out, (out, err)
+    with opened(url, home) as store:
+        seen = check_store(store)
+        (snap,) = seen.snapshots.values()
+        assert snap.status is SnapshotStatus.FAILED  # as gc marked it: never complete
+    assert gc_found_nothing(gc_cli(env))
+
+
 def test_a_metric_flush_killed_mid_insert(tmp_path: Path, store_url: str) -> None:
     """The background worker killed inside its batch insert (the chunk inserted, the
     transaction not committed): the run reads ``crashed`` with exactly the points of the

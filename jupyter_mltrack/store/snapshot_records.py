@@ -11,12 +11,14 @@ import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .base import StoreBase
+from .blobs import BlobStore
 from .entities import RunData, Snapshot, SnapshotStatus
 from .errors import InvalidQuery, SnapshotNotFound
 from .liveness import _HOST, _pid_alive
@@ -181,10 +183,47 @@ class SnapshotRecords(StoreBase):
         blocks: Sequence[Mapping[str, Any]] = (),
         stored_bytes: int = 0,
         stats: Mapping[str, Any] | None = None,
+        blobs: BlobStore | None = None,
+        blob_names: Sequence[str] = (),
     ) -> None:
-        """Record the (now durable) blocks and mark the snapshot ``complete``, atomically."""
+        """Record the (now durable) blocks and mark the snapshot ``complete``, atomically.
+
+        With ``blobs``, the packs the blocks are in (and ``blob_names``: a file's copy) are
+        checked to exist *inside* the transaction, once it holds the lock ``gc`` deletes
+        blobs under (:meth:`blob_deletion_lock`): a blob a concurrent ``gc`` removed fails
+        the snapshot (``FileNotFoundError``) instead of completing it with missing data."""
         now = time.time()
+        values: dict[str, Any] = {
+            "status": SnapshotStatus.COMPLETE.value,
+            "completed_at": now,
+            "error": None,
+        }
+        if stored_bytes:
+            values["stored_bytes"] = stored_bytes
+        if stats is not None:
+            values["stats"] = json.dumps(stats, sort_keys=True, allow_nan=False)
         with self.engine.begin() as conn:
+            # the update first: it takes the write lock (SQLite) or a lock on the table
+            # that gc's excludes (PostgreSQL) before the blobs are checked
+            result = conn.execute(
+                update(_snapshots_t)
+                .where(
+                    _snapshots_t.c.digest == digest,
+                    _snapshots_t.c.status != SnapshotStatus.COMPLETE.value,
+                )
+                .values(**values)
+            )
+            if result.rowcount == 0 and not self._snapshot_exists(conn, digest):
+                raise SnapshotNotFound(f"no snapshot {digest!r}")
+            if blobs is not None:
+                needed = dict.fromkeys([*(b["pack"] for b in blocks), *blob_names])
+                gone = [name for name in needed if not blobs.has(name)]
+                if gone:
+                    raise FileNotFoundError(
+                        f"snapshot {digest} was not stored: {len(gone)} of its blobs "
+                        f"({gone[0]}…) were removed by a gc while it was being written; "
+                        "snapshot the data again"
+                    )
             if blocks:
                 rows = [
                     {
@@ -197,25 +236,6 @@ class SnapshotRecords(StoreBase):
                     for b in blocks
                 ]
                 conn.execute(_INSERT_BLOCKS[self._dialect], rows)
-            values: dict[str, Any] = {
-                "status": SnapshotStatus.COMPLETE.value,
-                "completed_at": now,
-                "error": None,
-            }
-            if stored_bytes:
-                values["stored_bytes"] = stored_bytes
-            if stats is not None:
-                values["stats"] = json.dumps(stats, sort_keys=True, allow_nan=False)
-            result = conn.execute(
-                update(_snapshots_t)
-                .where(
-                    _snapshots_t.c.digest == digest,
-                    _snapshots_t.c.status != SnapshotStatus.COMPLETE.value,
-                )
-                .values(**values)
-            )
-            if result.rowcount == 0 and not self._snapshot_exists(conn, digest):
-                raise SnapshotNotFound(f"no snapshot {digest!r}")
 
     def fail_snapshot(self, digest: str, error: str) -> None:
         """A snapshot whose blocks could not be stored (it stays listed, unusable)."""
@@ -430,10 +450,7 @@ class SnapshotRecords(StoreBase):
         caller then deletes the pack blobs left without blocks.
         """
         with self.engine.begin() as conn:
-            if self._dialect == "postgresql":
-                conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
-            else:  # a no-op write takes SQLite's write lock for the whole transaction
-                conn.execute(update(_snapshots_t).where(False).values(pinned=False))
+            self._lock_snapshots(conn)
             used = set(conn.execute(select(_run_data_t.c.snapshot_digest)).scalars())
             dead: list[Snapshot] = []
             abandoned: list[Snapshot] = []
@@ -492,6 +509,23 @@ class SnapshotRecords(StoreBase):
                         delete(_blocks_t).where(_blocks_t.c.digest.in_(gone[i : i + _IN_CHUNK]))
                     )
         return Sweep(dead, dead_blocks, kept, live_blobs, abandoned, frozenset(writers))
+
+    def _lock_snapshots(self, conn: Connection) -> None:
+        """Take, for ``conn``'s transaction, the lock no snapshot can be completed under."""
+        if self._dialect == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
+        else:  # a no-op write takes SQLite's write lock for the whole transaction
+            conn.execute(update(_snapshots_t).where(False).values(pinned=False))
+
+    @contextmanager
+    def blob_deletion_lock(self) -> Iterator[None]:
+        """Held while ``gc`` deletes blobs: no snapshot is completed meanwhile, and one
+        completed after checks its blobs still exist (see :meth:`complete_snapshot`), so a
+        blob is never deleted under a snapshot that is recorded as using it. Only reads
+        may be made while it is held (a write would wait for it)."""
+        with self.engine.begin() as conn:
+            self._lock_snapshots(conn)
+            yield
 
     def snapshot_writers(self) -> set[str]:
         """The states (``"alive"``, ``"gone"``, ``"unknown"``: see ``writer_state``) of the
