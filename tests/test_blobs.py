@@ -197,13 +197,21 @@ def test_killed_writer_leaves_only_an_ignored_temp_file(tmp_path: Path) -> None:
     assert len(temps) == 1 and temps[0].stat().st_size > 0
     assert list(store.iter_digests()) == []
     assert store.total_bytes() == 0
-    # Young temp files may belong to a live writer: left alone.
-    assert store.cleanup_temp(older_than=3600) == 0
-    assert temps[0].exists()
-    old = time.time() - 7200
-    os.utime(temps[0], (old, old))
+    # Its name says whose it is: that process is gone, so it goes at once.
+    assert temps[0].name.startswith(f".tmp-{proc.pid}-")
     assert store.cleanup_temp(older_than=3600) == 1
     assert not temps[0].exists()
+    # A live writer's temp file is left alone; one that names no writer (made before names
+    # did) goes once it is old.
+    with store.writer() as live:
+        live.write(b"still being written")
+        (legacy := final.parent / ".tmp-abcdef").write_bytes(b"x")
+        assert store.cleanup_temp(older_than=3600) == 0
+        old = time.time() - 7200
+        os.utime(legacy, (old, old))
+        assert store.cleanup_temp(older_than=3600) == 1
+        assert not legacy.exists() and len(list(store.root.glob(".tmp-*"))) == 1  # the live one
+        live.abort()
 
 
 def test_concurrent_puts_of_one_digest(store: LocalBlobStore) -> None:

@@ -1109,12 +1109,15 @@ def test_gc_dry_run_then_real(
         "packs_deleted",
         "packs_rewritten",
         "orphans",
+        "temp_files",
+        "abandoned",
         "bytes_freed",
     }
     assert report["dry_run"] is True
     assert sorted(report["snapshots"]) == sorted([snaps.scratch.digest, shared.digest])
     assert report["blocks"] >= 1 and report["packs_deleted"] >= 1 and report["bytes_freed"] > 0
     assert report["orphans"] == 0 and report["packs_rewritten"] == 0
+    assert report["temp_files"] == 0 and report["abandoned"] == []
     code, out, _ = run_cli(capsys, "--store", url, "gc", "-n")
     assert out == (
         f"dry run: would delete 2 snapshots, {plural(report['blocks'], 'block')} and "
@@ -1161,6 +1164,8 @@ def test_gc_dry_run_then_real(
         "packs_deleted": 0,
         "packs_rewritten": 0,
         "orphans": 0,
+        "temp_files": 0,
+        "abandoned": [],
         "bytes_freed": 0,
     }
 

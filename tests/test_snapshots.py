@@ -442,7 +442,7 @@ def test_gc_spares_a_snapshot_another_process_is_writing(local: Snapshotter) -> 
             run = local.store.create_run("race")
             local.store.add_run_data(run.id, "input", "df", job.digest)  # still linkable
         assert job.wait().status is SnapshotStatus.COMPLETE
-        # a snapshot left pending for hours (its writer died) is collected
+        # a snapshot left pending for hours is collected only if its writer may be gone
         orphan = local.store.add_snapshot(
             digest="xxh3-128:" + "e" * 32,
             kind="dataframe",
@@ -455,6 +455,15 @@ def test_gc_spares_a_snapshot_another_process_is_writing(local: Snapshotter) -> 
         with local.store.engine.begin() as conn:
             conn.exec_driver_sql(
                 "UPDATE snapshots SET created_at = created_at - 7200 WHERE digest = ?",
+                (orphan.digest,),
+            )
+        # its writer (this process) lives: kept, however long the write takes
+        assert other.gc()["snapshots"] == []
+        # a writer on another host cannot be checked: two hours pending is taken for dead
+        with local.store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE snapshots SET writer_host = 'elsewhere',"
+                " writer_at = writer_at - 7200 WHERE digest = ?",
                 (orphan.digest,),
             )
         assert other.gc()["snapshots"] == [orphan.digest]

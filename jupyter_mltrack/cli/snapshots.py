@@ -439,8 +439,9 @@ def gc_line(report: Mapping[str, Any]) -> str:
     snaps, blocks = len(report.get("snapshots", [])), int(report.get("blocks", 0))
     deleted, rewritten = int(report.get("packs_deleted", 0)), int(report.get("packs_rewritten", 0))
     orphans, freed = int(report.get("orphans", 0)), int(report.get("bytes_freed", 0))
+    abandoned, temps = len(report.get("abandoned", [])), int(report.get("temp_files", 0))
     prefix = "dry run: " if dry else ""
-    if not (snaps or blocks or deleted or rewritten or orphans):
+    if not (snaps or blocks or deleted or rewritten or orphans or abandoned or temps):
         return f"{prefix}nothing to delete: every snapshot is used by a run or pinned"
     done = [
         f"{'would delete' if dry else 'deleted'} {_plural(snaps, 'snapshot')}, "
@@ -450,6 +451,13 @@ def gc_line(report: Mapping[str, Any]) -> str:
         done.append(f"{'would rewrite' if dry else 'rewrote'} {_plural(rewritten, 'pack')}")
     if orphans:
         done.append(f"{'would remove' if dry else 'removed'} {_plural(orphans, 'orphan blob')}")
+    if temps:
+        done.append(f"{'would remove' if dry else 'removed'} {_plural(temps, 'temp file')}")
+    if abandoned:
+        done.append(
+            f"{'would mark' if dry else 'marked'} {_plural(abandoned, 'snapshot')} whose "
+            "writer died failed"
+        )
     freeing = "would free" if dry else "freed"
     return f"{prefix}{'; '.join(done)}; {freeing} {_bytes(freed)} ({freed:,} bytes)"
 

@@ -40,8 +40,15 @@ class SnapshotCollector:
 
         Snapshots nobody uses go first, then their blocks; a pack left without live blocks
         is deleted, and one whose live blocks are under ``repack_below`` of its bytes is
-        rewritten with only those. Blobs no row mentions at all (left by a writer that
-        died before recording them) are deleted once they are an hour old.
+        rewritten with only those. A pending snapshot whose writer died is deleted, or
+        marked ``failed`` when a run uses it (see ``Store.sweep_snapshots``). Blobs no row
+        mentions at all (left by a writer that died before recording them) are deleted at
+        once when no live process may be writing a snapshot, else once they are an hour
+        old; temp files, once their writer is gone or they are an hour old.
+
+        Blobs are deleted under ``Store.blob_deletion_lock``, each checked again to be
+        unused there: a snapshot completed meanwhile by another process (its pack may have
+        the very bytes, so the very name, of a dead one) is never left without its data.
         """
         self.wait_pending()
         self._complete.clear()
@@ -50,6 +57,7 @@ class SnapshotCollector:
         for _digest, pack, _offset, length in sweep.blocks:
             dead_packs[pack] = dead_packs.get(pack, 0) + length
         freed = 0
+        doomed: list[str] = []  # blobs to delete: packs and files no row uses
         deleted_packs: list[str] = []
         repacked: list[str] = []
         for pack, dead_bytes in dead_packs.items():
@@ -61,33 +69,50 @@ class SnapshotCollector:
             if not live:
                 deleted_packs.append(pack)
                 freed += size
-                if not dry_run:
-                    self.blobs.delete(pack)
+                doomed.append(pack)
             elif sum(length for _, _, length in live) < size * repack_below:
                 repacked.append(pack)
                 freed += dead_bytes
                 if not dry_run:
-                    self._repack(pack, live)
+                    doomed.extend(self._repack(pack, live))
         deleted_files = [s.layout["blob"] for s in sweep.snapshots if s.kind == "file"]
         for blob in deleted_files:
             if blob in sweep.files:  # still used by another snapshot of the same bytes
                 continue
             with contextlib.suppress(BlobNotFound):
                 freed += self.blobs.size(blob)
-                if not dry_run:
-                    self.blobs.delete(blob)
-        orphans = self._orphans(sweep, dry_run)
+                doomed.append(blob)
+        orphans = self._orphans(sweep, set(doomed))
+        if not dry_run:
+            self._delete_unused([*doomed, *orphans])
+        temp_files = 0
+        if isinstance(self.blobs, LocalBlobStore):
+            temp_files = self.blobs.cleanup_temp(dry_run=dry_run)
         return {
             "dry_run": dry_run,
             "snapshots": [s.digest for s in sweep.snapshots],
+            "abandoned": [s.digest for s in sweep.abandoned],
             "blocks": len(sweep.blocks),
             "packs_deleted": len(deleted_packs),
             "packs_rewritten": len(repacked),
             "orphans": len(orphans),
+            "temp_files": temp_files,
             "bytes_freed": freed,
         }
 
-    def _repack(self, pack: str, live: list[tuple[str, int, int]]) -> None:
+    def _delete_unused(self, blobs: list[str]) -> None:
+        """Delete ``blobs`` under the store's blob-deletion lock, each only if no block
+        row and no snapshot names it (checked again there)."""
+        if not blobs:
+            return
+        with self.store.blob_deletion_lock():
+            for blob in dict.fromkeys(blobs):
+                if self.store.pack_in_use(blob) or self._is_file_blob(blob):
+                    continue
+                self.blobs.delete(blob)
+
+    def _repack(self, pack: str, live: list[tuple[str, int, int]]) -> list[str]:
+        """Rewrite ``pack`` with only its live blocks; returns the old pack, to delete."""
         data = self._fetch(d for d, _o, _n in live)
         moves = []
         with self.blobs.writer() as writer:
@@ -95,30 +120,39 @@ class SnapshotCollector:
                 moves.append((digest, writer.write(data[digest])))
             new_pack = writer.commit()
         self.store.move_blocks([(d, new_pack, off) for d, off in moves])
-        if new_pack != pack and not self.store.pack_in_use(pack):
-            self.blobs.delete(pack)
+        return [pack] if new_pack != pack else []
 
-    def _orphans(self, sweep: Any, dry_run: bool, older_than: float = 3600.0) -> list[str]:
+    def _orphans(self, sweep: Any, doomed: set[str], older_than: float = 3600.0) -> list[str]:
+        """Blobs no block row and no snapshot names: packs and copies a writer published
+        and died before recording. Which writer published a blob is not known, so none
+        goes while a process of this host is writing a snapshot (its packs may be among
+        them, about to be recorded); while only writers that cannot be checked (another
+        host) are, those older than ``older_than`` go; else all. The writers are asked
+        *after* listing the blobs: a writer that starts later wrote none of those.
+        ``doomed``: blobs the sweep's results delete already (not counted again)."""
         if not isinstance(self.blobs, LocalBlobStore):
             return []
-        known = set(sweep.kept) | sweep.files
+        known = set(sweep.kept) | sweep.files | doomed
+        listed = [d for d in self.blobs.iter_digests() if d not in known]
+        if not listed:
+            return []
+        writers = sweep.writers | self.store.snapshot_writers()
+        if "alive" in writers:
+            return []
+        young_too = "unknown" not in writers
         cutoff = time.time() - older_than
         orphans = []
-        for digest in self.blobs.iter_digests():
-            if digest in known or self.store.pack_in_use(digest):
+        for digest in listed:
+            if self.store.pack_in_use(digest):
                 continue
             try:
-                if self.blobs.path_of(digest).stat().st_mtime > cutoff:
+                if not young_too and self.blobs.path_of(digest).stat().st_mtime > cutoff:
                     continue
             except FileNotFoundError:
                 continue
             if self._is_file_blob(digest):
                 continue
             orphans.append(digest)
-            if not dry_run:
-                self.blobs.delete(digest)
-        if not dry_run:
-            self.blobs.cleanup_temp(older_than)
         return orphans
 
     def _is_file_blob(self, digest: str) -> bool:

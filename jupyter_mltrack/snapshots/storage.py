@@ -11,7 +11,8 @@ Write path (``Snapshotter.snapshot``):
    format records per buffer) on ``ENCODE_WORKERS`` threads, and append them to *pack*
    blobs of up to ``PACK_BYTES``. A pack is written to a temporary name, fsynced and
    published under the digest of its bytes, so no partial pack is ever visible.
-4. Only then, in one transaction, record where each new block lives and mark the
+4. Only then, in one transaction, check the packs are still there (a ``gc`` deletes blobs
+   under the lock that transaction takes), record where each new block lives and mark the
    snapshot ``complete``. A block row therefore always points at durable bytes, and
    "is this block stored?" is one indexed lookup.
 
@@ -339,7 +340,9 @@ class Snapshotter(SnapshotReads, SnapshotCollector):
                 rows.extend(pack_rows)
             written = sum(r["length"] for r in rows)
         stats = _safe_stats(source, self._moments(source, rows))
-        self.store.complete_snapshot(snap.digest, blocks=rows, stored_bytes=written, stats=stats)
+        self.store.complete_snapshot(
+            snap.digest, blocks=rows, stored_bytes=written, stats=stats, blobs=self.blobs
+        )
         return written
 
     def _moments(self, source: _Source, rows: list[dict[str, Any]]) -> dict[int, Any]:
@@ -458,7 +461,9 @@ class Snapshotter(SnapshotReads, SnapshotCollector):
                     f"{path!r} changed while it was being copied; snapshot it again"
                 )
         report(snap.nbytes, snap.nbytes)
-        self.store.complete_snapshot(snap.digest, stored_bytes=written)
+        self.store.complete_snapshot(
+            snap.digest, stored_bytes=written, blobs=self.blobs, blob_names=[digest]
+        )
         return written
 
 

@@ -10,7 +10,8 @@ Guarantees every implementation keeps:
 * No partial blob is ever visible under its final name. Bytes go to a temporary name in
   the same directory, are flushed to disk, then published with one atomic step. A process
   killed mid-write leaves at most a ``.tmp-*`` file that :meth:`BlobStore.iter_digests`
-  never lists and ``cleanup_temp`` removes later.
+  never lists and ``cleanup_temp`` removes: at once when the name's writer (its pid and
+  host are in the name) is gone, else once it is old.
 * ``put_*`` never rewrites an existing blob and reports 0 bytes written for it, so an
   unchanged re-snapshot is observably free.
 * Digests are validated before they touch a path, so a digest read back from a database
@@ -27,10 +28,12 @@ from __future__ import annotations
 import abc
 import contextlib
 import errno
+import hashlib
 import io
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -59,6 +62,11 @@ DIGEST_ALGORITHM = "xxh3-128"
 # content has exactly one name (no case aliases on case-insensitive filesystems).
 _DIGEST_RE = re.compile(r"^(?P<algo>[a-z0-9][a-z0-9-]{0,31}):(?P<hex>[0-9a-f]{32,128})$")
 _TEMP_PREFIX = ".tmp-"
+#: This host, as a temp file's name spells it (a local blob folder may be shared over NFS).
+_HOST_TAG = hashlib.blake2s(socket.gethostname().encode(), digest_size=4).hexdigest()
+#: ``.tmp-<pid>-<host tag>-<random>``: who wrote a temp file, so that ``cleanup_temp`` can
+#: remove a dead writer's at once.
+_TEMP_NAME_RE = re.compile(r"^\.tmp-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-")
 # Linux ``FICLONE`` ioctl: share extents copy-on-write (btrfs, XFS, overlayfs on them...).
 _FICLONE = 0x40049409
 _CHUNK = 1 << 20
@@ -260,7 +268,7 @@ class LocalBlobStore(BlobStore):
     def _publish(self, final: Path, fill: Any) -> int:
         """Write via a temp file in ``final``'s folder, fsync, make read-only, publish."""
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=final.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(), dir=final.parent)
         tmp = Path(tmp_name)
         try:
             try:
@@ -351,21 +359,33 @@ class LocalBlobStore(BlobStore):
     def total_bytes(self) -> int:
         return sum(self.path_of(d).stat().st_size for d in self.iter_digests())
 
-    def cleanup_temp(self, older_than: float = 3600.0) -> int:
-        """Remove temp files left by killed writers, older than ``older_than`` seconds.
-
-        The age guard keeps this safe to run while other processes are writing.
-        Returns how many files were removed.
-        """
+    def cleanup_temp(self, older_than: float = 3600.0, *, dry_run: bool = False) -> int:
+        """Remove temp files left by killed writers: those whose writer (named in the
+        file's name: a process of this host) is gone, at once; those of another host, or
+        named before names said whose, once older than ``older_than`` seconds. A live
+        writer's temp file is left alone, so this is safe to run while other processes
+        write. Returns how many files were (or, ``dry_run``, would be) removed."""
         if not self.root.is_dir():
             return 0
+        from .liveness import _pid_alive
+
         cutoff = time.time() - older_than
         removed = 0
         stray = [*self.root.glob(f"{_TEMP_PREFIX}*"), *self.root.glob(f"*/??/??/{_TEMP_PREFIX}*")]
         for path in stray:
             try:
-                if path.lstat().st_mtime <= cutoff:
-                    path.unlink()
+                mtime = path.lstat().st_mtime
+                named = _TEMP_NAME_RE.match(path.name)
+                if named is not None and named["host"] == _HOST_TAG:
+                    # The pid given to a newer process counts only once the file is old:
+                    # an mtime may come from another clock (a shared folder's server).
+                    pid = int(named["pid"])
+                    doomed = not _pid_alive(pid) or (mtime <= cutoff and not _pid_alive(pid, mtime))
+                else:  # another host's, or from before names said whose: by age
+                    doomed = mtime <= cutoff
+                if doomed:
+                    if not dry_run:
+                        path.unlink()
                     removed += 1
             except FileNotFoundError:
                 continue
@@ -379,7 +399,7 @@ class _LocalWriter(BlobWriter):
         super().__init__()
         self.store = store
         store.root.mkdir(parents=True, exist_ok=True)
-        self._fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=store.root)
+        self._fd, name = tempfile.mkstemp(prefix=_temp_prefix(), dir=store.root)
         self._tmp: Path | None = Path(name)
 
     def _write(self, view: memoryview) -> None:
@@ -420,6 +440,11 @@ class _LocalWriter(BlobWriter):
             os.close(self._fd)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _temp_prefix() -> str:
+    """The start of a temp file's name: its writer, this process (see ``_TEMP_NAME_RE``)."""
+    return f"{_TEMP_PREFIX}{os.getpid()}-{_HOST_TAG}-"
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -176,6 +176,12 @@ class SnapshotRow(Base):
     pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
     completed_at: Mapped[float | None] = mapped_column(Float)
+    #: The process writing a ``pending`` snapshot and since when (a pid is only that
+    #: process's if it started before then): ``gc`` collects at once a snapshot whose
+    #: writer is gone, and never one whose writer lives.
+    writer_host: Mapped[str | None] = mapped_column(String(255))
+    writer_pid: Mapped[int | None] = mapped_column(Integer)
+    writer_at: Mapped[float | None] = mapped_column(Float)
 
 
 class BlockRow(Base):

@@ -326,36 +326,27 @@ class RunWrites(Liveness):
 
     def rename_notebook(self, old: str, new: str) -> int:
         """A notebook (or a folder of them) was renamed: its runs and its execution log
-        follow it. Returns the count of runs moved."""
+        follow it, in one transaction (a process killed half-way must not leave the log at
+        the new path and the runs at the old one). Returns the count of runs moved."""
         old, new = old.strip("/"), new.strip("/")
-        t = ExecutionRow.__table__
+        now = time.time()
+        moved = 0
         with self.engine.begin() as conn:
-            conn.execute(update(t).where(t.c.notebook_path == old).values(notebook_path=new))
-            prefix = t.c.notebook_path.startswith(old + "/", autoescape=True)
-            for row in conn.execute(select(t.c.id, t.c.notebook_path).where(prefix)).all():
-                conn.execute(
-                    update(t)
-                    .where(t.c.id == row.id)
-                    .values(notebook_path=new + row.notebook_path[len(old) :])
-                )
-        with self.session() as s:
-            moved = s.execute(
-                update(RunRow)
-                .where(RunRow.notebook_path == old)
-                .values(notebook_path=new, updated_at=time.time())
-            ).rowcount
-            for run_id, path in s.execute(
-                select(RunRow.id, RunRow.notebook_path).where(
-                    RunRow.notebook_path.startswith(old + "/", autoescape=True)
-                )
-            ).all():
-                s.execute(
-                    update(RunRow)
-                    .where(RunRow.id == run_id)
-                    .values(notebook_path=new + path[len(old) :], updated_at=time.time())
-                )
-                moved += 1
-            s.commit()
+            for t in (ExecutionRow.__table__, RunRow.__table__):
+                extra = {"updated_at": now} if t is RunRow.__table__ else {}
+                done = conn.execute(
+                    update(t).where(t.c.notebook_path == old).values(notebook_path=new, **extra)
+                ).rowcount
+                prefix = t.c.notebook_path.startswith(old + "/", autoescape=True)
+                inside = conn.execute(select(t.c.id, t.c.notebook_path).where(prefix)).all()
+                for row in inside:
+                    conn.execute(
+                        update(t)
+                        .where(t.c.id == row.id)
+                        .values(notebook_path=new + row.notebook_path[len(old) :], **extra)
+                    )
+                if t is RunRow.__table__:
+                    moved = done + len(inside)
         return moved
 
     def delete_run(self, run_id: str) -> None:

@@ -8,16 +8,20 @@ The data itself is in the blob store (:mod:`.blobs`), written and read by
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .base import StoreBase
+from .blobs import BlobStore
 from .entities import RunData, Snapshot, SnapshotStatus
 from .errors import InvalidQuery, SnapshotNotFound
+from .liveness import _HOST, _pid_alive
 from .statements import (
     _IN_CHUNK,
     _INSERT_BLOCKS,
@@ -39,6 +43,22 @@ class Sweep(NamedTuple):
     kept: dict[str, list[tuple[str, int, int]]]
     #: Blobs of file snapshots still used.
     files: set[str]
+    #: Pending snapshots whose writer died, kept because a run uses them or they are
+    #: pinned: marked ``failed`` (unless a dry run).
+    abandoned: list[Snapshot] = []
+    #: The states (``writer_state``) of the writers of the snapshots left pending: with
+    #: ``"alive"`` or ``"unknown"`` among them, unreferenced blobs may be packs a live
+    #: process is about to record.
+    writers: frozenset[str] = frozenset()
+
+
+def writer_state(host: str | None, pid: int | None, since: float | None) -> str:
+    """Of a pending snapshot's writer: ``"alive"`` or ``"gone"`` (a process of this host,
+    checked by pid; a pid given to a process started after ``since`` is not the writer),
+    else ``"unknown"`` (another host, or a row from before writers were recorded)."""
+    if host != _HOST or not pid:
+        return "unknown"
+    return "alive" if _pid_alive(pid, since) else "gone"
 
 
 def link_run_data(
@@ -76,6 +96,13 @@ def run_data_rows(
     return rows
 
 
+#: The error of a snapshot ``gc`` found abandoned (see ``sweep_snapshots``).
+_ABANDONED = (
+    "not stored: the process writing it died before it was complete "
+    "(snapshot the data again to store it)"
+)
+
+
 class SnapshotRecords(StoreBase):
     """Snapshots, blocks, run data and garbage collection."""
 
@@ -96,8 +123,13 @@ class SnapshotRecords(StoreBase):
     ) -> Snapshot:
         """Record a snapshot as ``pending`` (its blocks are being written) and return it;
         if the digest is already known, return what is recorded (nothing is changed but
-        ``pinned``, which only ever turns on, and a ``failed`` one, which starts over)."""
+        ``pinned``, which only ever turns on, and a ``failed`` one, which starts over).
+
+        The caller is about to write the snapshot: it is recorded as its writer (host, pid,
+        now) — also of a ``failed`` one, or a ``pending`` one whose writer is gone — so that
+        ``gc`` knows whether a live process is still writing it."""
         now = time.time()
+        me = {"writer_host": _HOST, "writer_pid": os.getpid(), "writer_at": now}
         row = {
             "digest": digest,
             "kind": kind,
@@ -111,12 +143,14 @@ class SnapshotRecords(StoreBase):
             "name": name,
             "pinned": pinned,
             "created_at": now,
+            **me,
         }
+        t = _snapshots_t
         with self.engine.begin() as conn:
             existing = conn.execute(
-                select(_snapshots_t.c.status, _snapshots_t.c.pinned).where(
-                    _snapshots_t.c.digest == digest
-                )
+                select(
+                    t.c.status, t.c.pinned, t.c.writer_host, t.c.writer_pid, t.c.writer_at
+                ).where(t.c.digest == digest)
             ).first()
             if existing is None:
                 try:
@@ -131,7 +165,11 @@ class SnapshotRecords(StoreBase):
                 if name and pinned:
                     values["name"] = name
                 if existing.status == SnapshotStatus.FAILED.value:
-                    values.update(status=SnapshotStatus.PENDING.value, error=None)
+                    values.update(status=SnapshotStatus.PENDING.value, error=None, **me)
+                elif existing.status == SnapshotStatus.PENDING.value:
+                    writer = (existing.writer_host, existing.writer_pid, existing.writer_at)
+                    if writer[0] is None or writer_state(*writer) == "gone":
+                        values.update(me)
                 if values:
                     conn.execute(
                         update(_snapshots_t).where(_snapshots_t.c.digest == digest).values(**values)
@@ -145,10 +183,47 @@ class SnapshotRecords(StoreBase):
         blocks: Sequence[Mapping[str, Any]] = (),
         stored_bytes: int = 0,
         stats: Mapping[str, Any] | None = None,
+        blobs: BlobStore | None = None,
+        blob_names: Sequence[str] = (),
     ) -> None:
-        """Record the (now durable) blocks and mark the snapshot ``complete``, atomically."""
+        """Record the (now durable) blocks and mark the snapshot ``complete``, atomically.
+
+        With ``blobs``, the packs the blocks are in (and ``blob_names``: a file's copy) are
+        checked to exist *inside* the transaction, once it holds the lock ``gc`` deletes
+        blobs under (:meth:`blob_deletion_lock`): a blob a concurrent ``gc`` removed fails
+        the snapshot (``FileNotFoundError``) instead of completing it with missing data."""
         now = time.time()
+        values: dict[str, Any] = {
+            "status": SnapshotStatus.COMPLETE.value,
+            "completed_at": now,
+            "error": None,
+        }
+        if stored_bytes:
+            values["stored_bytes"] = stored_bytes
+        if stats is not None:
+            values["stats"] = json.dumps(stats, sort_keys=True, allow_nan=False)
         with self.engine.begin() as conn:
+            # the update first: it takes the write lock (SQLite) or a lock on the table
+            # that gc's excludes (PostgreSQL) before the blobs are checked
+            result = conn.execute(
+                update(_snapshots_t)
+                .where(
+                    _snapshots_t.c.digest == digest,
+                    _snapshots_t.c.status != SnapshotStatus.COMPLETE.value,
+                )
+                .values(**values)
+            )
+            if result.rowcount == 0 and not self._snapshot_exists(conn, digest):
+                raise SnapshotNotFound(f"no snapshot {digest!r}")
+            if blobs is not None:
+                needed = dict.fromkeys([*(b["pack"] for b in blocks), *blob_names])
+                gone = [name for name in needed if not blobs.has(name)]
+                if gone:
+                    raise FileNotFoundError(
+                        f"snapshot {digest} was not stored: {len(gone)} of its blobs "
+                        f"({gone[0]}…) were removed by a gc while it was being written; "
+                        "snapshot the data again"
+                    )
             if blocks:
                 rows = [
                     {
@@ -161,25 +236,6 @@ class SnapshotRecords(StoreBase):
                     for b in blocks
                 ]
                 conn.execute(_INSERT_BLOCKS[self._dialect], rows)
-            values: dict[str, Any] = {
-                "status": SnapshotStatus.COMPLETE.value,
-                "completed_at": now,
-                "error": None,
-            }
-            if stored_bytes:
-                values["stored_bytes"] = stored_bytes
-            if stats is not None:
-                values["stats"] = json.dumps(stats, sort_keys=True, allow_nan=False)
-            result = conn.execute(
-                update(_snapshots_t)
-                .where(
-                    _snapshots_t.c.digest == digest,
-                    _snapshots_t.c.status != SnapshotStatus.COMPLETE.value,
-                )
-                .values(**values)
-            )
-            if result.rowcount == 0 and not self._snapshot_exists(conn, digest):
-                raise SnapshotNotFound(f"no snapshot {digest!r}")
 
     def fail_snapshot(self, digest: str, error: str) -> None:
         """A snapshot whose blocks could not be stored (it stays listed, unusable)."""
@@ -384,24 +440,37 @@ class SnapshotRecords(StoreBase):
         remaining snapshot lists (pending ones included). Holding the write lock throughout
         means a snapshot being taken concurrently is either seen here (its blocks are kept)
         or starts after (and finds the deleted blocks missing, so it writes them again).
-        With ``dry_run`` nothing is deleted. The caller then deletes the pack blobs left
-        without blocks.
+
+        A ``pending`` snapshot is never collected while its writer lives, however long the
+        write takes. One whose writer is gone (a process of this host that died: killed,
+        out of memory) is collected at once — deleted if nothing uses it, else marked
+        ``failed`` (its run says what it read; the data was never stored). One whose writer
+        cannot be checked (another host) is collected once ``pending_after`` seconds old and
+        unused, as before writers were recorded. With ``dry_run`` nothing is changed. The
+        caller then deletes the pack blobs left without blocks.
         """
         with self.engine.begin() as conn:
-            if self._dialect == "postgresql":
-                conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
-            else:  # a no-op write takes SQLite's write lock for the whole transaction
-                conn.execute(update(_snapshots_t).where(False).values(pinned=False))
+            self._lock_snapshots(conn)
             used = set(conn.execute(select(_run_data_t.c.snapshot_digest)).scalars())
             dead: list[Snapshot] = []
+            abandoned: list[Snapshot] = []
+            writers: set[str] = set()
             live_blocks: set[str] = set()
             live_blobs: set[str] = set()
-            # A pending snapshot may be about to be linked to a run by another process:
-            # only one left pending for longer than ``pending_after`` (its writer died) goes.
             cutoff = time.time() - pending_after
             for row in conn.execute(select(_snapshots_t)):
-                young = row.status == SnapshotStatus.PENDING.value and row.created_at > cutoff
-                if row.digest not in used and not row.pinned and not young:
+                keep = row.digest in used or row.pinned
+                if row.status == SnapshotStatus.PENDING.value:
+                    state = writer_state(row.writer_host, row.writer_pid, row.writer_at)
+                    if state == "gone" and keep:
+                        abandoned.append(_snapshot(row))
+                    elif state == "alive" or (
+                        state == "unknown" and (row.writer_at or row.created_at) > cutoff
+                    ):
+                        keep = True  # may be about to be linked to a run
+                    if keep and state != "gone":
+                        writers.add(state)
+                if not keep:
                     dead.append(_snapshot(row))
                     continue
                 layout = json.loads(row.layout)
@@ -418,6 +487,15 @@ class SnapshotRecords(StoreBase):
                 if b.digest in live_blocks:
                     kept.setdefault(b.pack, []).append((b.digest, b.offset, b.length))
             if not dry_run:
+                for snap in abandoned:
+                    conn.execute(
+                        update(_snapshots_t)
+                        .where(
+                            _snapshots_t.c.digest == snap.digest,
+                            _snapshots_t.c.status == SnapshotStatus.PENDING.value,
+                        )
+                        .values(status=SnapshotStatus.FAILED.value, error=_ABANDONED)
+                    )
                 names = [d.digest for d in dead]
                 for i in range(0, len(names), _IN_CHUNK):
                     conn.execute(
@@ -430,7 +508,37 @@ class SnapshotRecords(StoreBase):
                     conn.execute(
                         delete(_blocks_t).where(_blocks_t.c.digest.in_(gone[i : i + _IN_CHUNK]))
                     )
-        return Sweep(dead, dead_blocks, kept, live_blobs)
+        return Sweep(dead, dead_blocks, kept, live_blobs, abandoned, frozenset(writers))
+
+    def _lock_snapshots(self, conn: Connection) -> None:
+        """Take, for ``conn``'s transaction, the lock no snapshot can be completed under."""
+        if self._dialect == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
+        else:  # a no-op write takes SQLite's write lock for the whole transaction
+            conn.execute(update(_snapshots_t).where(False).values(pinned=False))
+
+    @contextmanager
+    def blob_deletion_lock(self) -> Iterator[None]:
+        """Held while ``gc`` deletes blobs: no snapshot is completed meanwhile, and one
+        completed after checks its blobs still exist (see :meth:`complete_snapshot`), so a
+        blob is never deleted under a snapshot that is recorded as using it. Only reads
+        may be made while it is held (a write would wait for it)."""
+        with self.engine.begin() as conn:
+            self._lock_snapshots(conn)
+            yield
+
+    def snapshot_writers(self) -> set[str]:
+        """The states (``"alive"``, ``"gone"``, ``"unknown"``: see ``writer_state``) of the
+        writers of the ``pending`` snapshots: ``gc`` asks after listing the blobs, so that a
+        blob no row names is removed only when no live process can be about to record it."""
+        t = _snapshots_t
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.writer_host, t.c.writer_pid, t.c.writer_at).where(
+                    t.c.status == SnapshotStatus.PENDING.value
+                )
+            ).all()
+        return {writer_state(*row) for row in rows}
 
     def move_blocks(self, moves: Sequence[tuple[str, str, int]]) -> None:
         """Point blocks at their copies in a new pack: ``(digest, pack, offset)``."""
