@@ -45,6 +45,7 @@ from tests.load import (  # noqa: E402
     Server,
     Writers,
     checkout_env,
+    drive,
     metric_value,
     run_load,
     run_name,
@@ -225,17 +226,11 @@ def bench_mlflow(uri: str, root: Path, load: Load, idle_reads: int) -> dict[str,
             f"--experiments={load.experiments}",
         ]
 
-    writers = Writers(argv, load.writers, workdir, checkout_env())
-    try:
-        writers.wait_ready()
-        reader = Reader(_mlflow_reader(uri, list(ids.values()))).start()
-        t0 = time.perf_counter()
-        writers.start()
-        results = writers.wait()
-        seconds = time.perf_counter() - t0
-        reader.stop()
-    finally:
-        writers.kill()
+    done = drive(
+        Writers(argv, load.writers, workdir, checkout_env()),
+        _mlflow_reader(uri, list(ids.values())),
+    )
+    results, seconds, reader = done.writers, done.seconds, done.reader
     idle = Reader(_mlflow_reader(uri, list(ids.values()))).run(idle_reads)
     errors = [e for r in results for e in (r.result["errors"] if r.result else ["no result"])]
     errors += [f"writer {r.writer}: exit {r.returncode}" for r in results if r.returncode]

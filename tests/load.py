@@ -462,10 +462,16 @@ def run_load(
     """Start the writers, wait until all are ready, release them together and poll
     ``server`` every 100 ms until the last writer has exited. The store must exist already
     (the server has opened and migrated it)."""
-    writers = mltrack_writers(load, workdir, store_url, blob_url)
+    return drive(mltrack_writers(load, workdir, store_url, blob_url), runs_reader(server))
+
+
+def drive(writers: Writers, read: Callable[[], Any]) -> LoadRun:
+    """Wait until ``writers`` are all ready, release them together and call ``read`` every
+    100 ms (a :class:`Reader`) until the last has exited; ours and the benchmark's MLflow
+    load alike."""
     try:
         writers.wait_ready()
-        reader = Reader(runs_reader(server)).start()
+        reader = Reader(read).start()
         t0 = time.perf_counter()
         writers.start()
         results = writers.wait()
