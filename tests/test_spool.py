@@ -130,6 +130,49 @@ def test_tracked_cells_go_on_while_postgres_is_stopped_and_are_written_when_it_i
         kernel.stop()
 
 
+def test_a_snapshot_taken_while_postgres_is_stopped_reaches_it_with_its_run(
+    pg: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tracked cell reads a DataFrame while the team database is down: the snapshot is
+    taken into the local store beside the spool (no "not snapshotting"), and once the
+    server is back it is copied to the team store before the run that read it is written,
+    complete and loadable exactly."""
+    import pandas as pd
+
+    from jupyter_mltrack.snapshots.storage import Snapshotter
+    from jupyter_mltrack.store import SnapshotStatus
+
+    monkeypatch.setenv("MLTRACK_BLOB_URL", str(tmp_path / "team-blobs"))
+    kernel = Kernel(tmp_path, tmp_path / "home")
+    try:
+        kernel.ok("%load_ext jupyter_mltrack")
+        kernel.ok(f"%mltrack store {pg.url}")
+        kernel.ok("import pandas as pd\ndf = pd.DataFrame({'a': range(5000), 'b': [0.5] * 5000})")
+        kernel.ok("%%track -e data\nm = df.a.mean()\nm")
+        pg.stop()
+        try:
+            kernel.ok("df = df.assign(c=df.a * 2)")
+            offline = kernel.ok("%%track -e data\nm = df.c.mean()\nm")
+        finally:
+            pg.start()
+        said = text_of(offline, "stderr")
+        assert "not snapshotting" not in said and "cannot be written" in said, said
+        _wait_for(lambda: len(_runs(pg.url, "data")) == 2)
+        store = Store(pg.url)
+        try:
+            second = _runs(pg.url, "data")[1]
+            [entry] = store.get_run_detail(second.id).data
+            assert entry.name == "df" and entry.role == "input"
+            assert entry.snapshot.status is SnapshotStatus.COMPLETE
+            loaded = Snapshotter(store).load(entry.snapshot.digest)
+        finally:
+            store.close()
+        expected = pd.DataFrame({"a": range(5000), "b": [0.5] * 5000})
+        pd.testing.assert_frame_equal(loaded, expected.assign(c=expected.a * 2))
+    finally:
+        kernel.stop()
+
+
 def test_mltrack_sync_writes_what_an_exited_process_kept(
     pg: PostgresServer, tmp_path: Path
 ) -> None:

@@ -33,11 +33,16 @@ _lock = threading.Lock()
 
 
 def snapshotter(store: Store | None = None) -> Snapshotter:
-    """The snapshotter of ``store`` (default: the process's store), made once per store."""
+    """The snapshotter of ``store`` (default: the process's store), made once per store;
+    while the store cannot be written, of the local store snapshots are kept in until it can
+    (``SpoolingStore.snapshot_store``)."""
     from ..snapshots.storage import Snapshotter
     from .api import get_store
 
     st = store or get_store()
+    elsewhere = getattr(st, "snapshot_store", None)
+    if elsewhere is not None:
+        st = elsewhere()
     with _lock:
         found = _snapshotters.get(id(st))
         if found is None or found.store is not st:

@@ -426,6 +426,23 @@ class SnapshotRecords(StoreBase):
         columns = [_blocks_t.c.length, _blocks_t.c.raw_bytes]
         return {r.digest: (r.length, r.raw_bytes) for r in self._blocks_in(columns, digests)}
 
+    def block_rows(self, digests: Iterable[str]) -> list[dict[str, Any]]:
+        """The stored blocks among ``digests`` as ``complete_snapshot`` takes them (pack,
+        offset, length, raw bytes, stats): what copying them to another store records."""
+        t = _blocks_t
+        columns = [t.c.pack, t.c.offset, t.c.length, t.c.raw_bytes, t.c.stats]
+        return [
+            {
+                "digest": r.digest,
+                "pack": r.pack,
+                "offset": r.offset,
+                "length": r.length,
+                "raw_bytes": r.raw_bytes,
+                "stats": json.loads(r.stats) if r.stats else None,
+            }
+            for r in self._blocks_in(columns, digests)
+        ]
+
     def block_stats(self, digests: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The partial moments recorded with stored blocks (blocks without any are left out)."""
         rows = self._blocks_in([_blocks_t.c.stats], digests)

@@ -19,8 +19,10 @@ JSON (values the cell recorded already encoded by :func:`..jsonsafe.to_json`): n
 the spool can run code when read.
 
 What is not spooled: heartbeats (the run is alive in this process; its final write says
-how it ended); a run's environment goes with its final write. Snapshots of data need the store to
-deduplicate their blocks: while it is away they fail with a message saying so.
+how it ended); a run's environment goes with its final write. Snapshots of data taken while
+the store is away go to a local store beside the spool (:meth:`SpoolingStore.snapshot_store`)
+and are copied to the store, sending only the blocks it lacks, before the first spooled write
+that links them (:mod:`.transfer`).
 """
 
 from __future__ import annotations
@@ -167,6 +169,13 @@ class Spool:
     def exists(self) -> bool:
         return self.path.exists()
 
+    @property
+    def data_path(self) -> Path:
+        """The folder of the local store that holds snapshots taken while the store could
+        not be written (a SQLite store with its blobs), copied over before the runs that
+        read them (:func:`.transfer.copy_snapshot`)."""
+        return self.path.with_suffix(".data")
+
     def append(self, op: str, args: Mapping[str, Any]) -> None:
         """Keep one write (raises ``OSError``/``sqlite3.Error`` when even that fails)."""
         text = json.dumps(_encode(args), ensure_ascii=False)
@@ -259,6 +268,37 @@ class Replayed:
     runs: tuple[str, ...] = ()
 
 
+class _Snapshots:
+    """The spool's local snapshot store, opened on first need during one replay."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.path = spool.data_path
+        self._store: Store | None = None
+
+    def bring(self, store: Store, digests: Iterable[str]) -> None:
+        """Copy to ``store`` the snapshots among ``digests`` taken locally while it could
+        not be written, before a run links them; one still being written locally holds the
+        replay up (tried again later) rather than linking nothing."""
+        from .transfer import copy_snapshot, has_complete_snapshot
+
+        for digest in digests:
+            if has_complete_snapshot(store, digest) or not self.path.is_dir():
+                continue
+            if self._store is None:
+                self._store = Store(str(self.path))
+            if not copy_snapshot(self._store, store, digest):
+                try:
+                    status = self._store.get_snapshot(digest).status.value
+                except Exception:
+                    continue  # not taken here: the store says what it makes of the link
+                if status == "pending":
+                    raise StoreUnavailable(f"snapshot {digest[:12]} is still being written")
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
 def replay(store: Store, spool: Spool) -> Replayed:
     """Write the spool's entries to ``store`` in order, through ``Store``'s own methods.
 
@@ -266,12 +306,13 @@ def replay(store: Store, spool: Spool) -> Replayed:
     next try); an entry it refuses for another reason (a run deleted meanwhile, say) is set
     aside with the error, and the rest go on."""
     written, refused, runs = 0, [], []
-    with spool.replaying() as mine:
+    snapshots = _Snapshots(spool)
+    with spool.replaying() as mine, contextlib.closing(snapshots):
         if not mine:
             return Replayed(left=spool.count())
         for entry in spool.entries():
             try:
-                _apply(store, entry)
+                _apply(store, entry, snapshots)
             except Exception as exc:
                 if unavailable(exc):
                     return Replayed(written, tuple(refused), spool.count(), tuple(runs))
@@ -286,12 +327,13 @@ def replay(store: Store, spool: Spool) -> Replayed:
     return Replayed(written, tuple(refused), spool.count(), tuple(runs))
 
 
-def _apply(store: Store, entry: Entry) -> None:
+def _apply(store: Store, entry: Entry, snapshots: _Snapshots) -> None:
     args = dict(entry.args)
     if entry.op == "create_run":
         if _run_exists(store, args["run_id"]):  # written before the error was raised
             return
         args["data"] = [tuple(d) for d in args.get("data") or ()]
+        snapshots.bring(store, [d[2] for d in args["data"]])
         Store.create_run(store, args.pop("experiment"), **args)
     elif entry.op == "finish_run":
         env = args.pop("environment", None)
@@ -302,6 +344,7 @@ def _apply(store: Store, entry: Entry) -> None:
         values = {k: (record, data) for k, (record, data) in args["values"].items()}
         Store.set_run_values(store, args["run_id"], values)
     elif entry.op == "add_run_data_many":
+        snapshots.bring(store, [e[2] for e in args["entries"]])
         Store.add_run_data_many(store, args["run_id"], [tuple(e) for e in args["entries"]])
     elif entry.op in _REPLAYED:
         getattr(Store, entry.op)(store, **args)
@@ -351,6 +394,8 @@ class SpoolingStore(Store):
         self._kept_said = False
         #: Messages not shown yet (see take_notices).
         self._notices: list[str] = []
+        #: The local store of snapshots taken while this one cannot be written.
+        self._local: Store | None = None
         #: Runs written from the spool since the process began (their new numbers).
         self.synced: list[str] = []
         if self._unchecked is not None:
@@ -440,6 +485,17 @@ class SpoolingStore(Store):
                         f" {done.written} write(s) kept locally are now in it"
                     )
         return done
+
+    def snapshot_store(self) -> Store:
+        """Where snapshots of data go now: this store, or while it cannot be written a
+        local store beside the spool (their blocks are deduplicated against the store they
+        are written to), copied to this one when the runs that read them are."""
+        if self.offline is None:
+            return self
+        with self._offline_lock:
+            if self._local is None:
+                self._local = Store(str(self.spool.data_path))
+            return self._local
 
     # the writes a kernel makes ---------------------------------------------------------------
 
