@@ -237,6 +237,51 @@ def test_reproduce_fails_on_changed_data_and_from_snapshots_recovers(session: Se
     assert (session.root / "data.csv").read_text() == "x\n1\n2\n4\n"
 
 
+def test_from_snapshots_never_overwrites_a_file_outside_its_folder(tmp_path: Path) -> None:
+    """An input read by absolute path lies outside the folder a reproduction from snapshots
+    works in: it is used as it is while it holds the data the notebook read, and when it
+    has changed the run stops saying how to restore it, rather than writing the old data
+    over the user's file (which it used to do). One reached with ``..`` is restored inside
+    that folder (the script works in a subfolder), never beside it."""
+    data = tmp_path / "shared" / "abs.csv"
+    data.parent.mkdir()
+    data.write_text("x\n1\n2\n3\n")
+    root = tmp_path / "nb"
+    root.mkdir()
+    (tmp_path / "up.csv").write_text("x\n10\n")
+    s = Session(root)
+    cells = (
+        ("params", "import pandas as pd\nlr = 0.5"),
+        (
+            "train",
+            f"%%track\ndf = pd.read_csv({str(data)!r})\nup = pd.read_csv('../up.csv')\n"
+            "score = float(df['x'].sum() + up['x'].sum()) * lr\nscore",
+        ),
+    )
+    replies = s.run(*cells)
+    assert all(r["reply"]["status"] == "ok" for r in replies), replies
+
+    unchanged = mltrack(s.home, "reproduce", "1", "--from-snapshots", cwd=root)
+    assert unchanged.returncode == 0, unchanged.stdout + unchanged.stderr
+
+    data.write_text("x\n100\n")  # the user's file moved on since
+    (tmp_path / "up.csv").write_text("x\n20\n")
+    done = mltrack(s.home, "reproduce", "1", "--from-snapshots", cwd=root)
+    assert done.returncode != 0
+    said = done.stdout + done.stderr
+    assert "does not overwrite files outside the folder" in said, said
+    assert str(data) in said and "mltrack snapshots restore" in said
+    assert "up.csv" not in said.split("does not overwrite")[1]  # restored inside, not refused
+    assert "Traceback" not in said
+    assert data.read_text() == "x\n100\n"  # left as the user put it
+    assert (tmp_path / "up.csv").read_text() == "x\n20\n"
+
+    data.write_text("x\n1\n2\n3\n")  # the absolute input as it was: only ../up.csv differs
+    again = mltrack(s.home, "reproduce", "1", "--from-snapshots", cwd=root)
+    assert again.returncode == 0, again.stdout + again.stderr  # from up.csv's snapshot
+    assert (tmp_path / "up.csv").read_text() == "x\n20\n"
+
+
 def test_params_yaml_is_read_and_flags_override_it(session: Session) -> None:
     out = session.root / "p"
     assert mltrack(session.home, "export", NOTEBOOK, "--run", "1", "-o", str(out),
@@ -274,11 +319,13 @@ def test_the_script_runs_without_jupyter_mltrack_and_without_a_store(session: Se
     assert json.loads(ran.stdout.splitlines()[-1]) == {"score": 9.0, "value": 0.9}
     assert "xxhash is not installed" not in ran.stderr
 
-    # installed, but the store cannot be opened: it says so and runs anyway
+    # installed, but the store cannot be reached: it runs anyway, and says the run is kept
+    # in the local spool until the store can take it (issue 12: nothing recorded is lost)
     broken = _env(**{URL_ENV: "postgresql://nobody@127.0.0.1:9/none?connect_timeout=2"})
     ran = python(str(out / "pipeline.py"), cwd=session.root, env=broken)
     assert ran.returncode == 0, ran.stderr
-    assert "pipeline: not recording the run" in ran.stderr, ran.stderr
+    assert "cannot be written" in ran.stderr and "mltrack sync" in ran.stderr, ran.stderr
+    assert "Traceback" not in ran.stderr
     assert "score: 9.0" in ran.stdout
 
     store = session.store()

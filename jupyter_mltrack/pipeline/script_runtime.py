@@ -171,18 +171,48 @@ def check_inputs(strict: bool = False) -> list:
 
 
 def restore_inputs(folder) -> None:
-    """Put the snapshotted input files at their paths under ``folder`` and work there."""
+    """Put the snapshotted input files at their paths under ``folder`` and work there.
+
+    A relative path keeps its place relative to the working folder, ``..`` included: the
+    script works in a subfolder of ``folder`` deep enough for it. A file read by absolute
+    path is outside ``folder`` and is never written: it is used as it is when it holds the
+    snapshotted bytes, else the run stops saying how to restore it, rather than overwriting
+    the user's file with old data."""
     import os
     from pathlib import Path
 
     from jupyter_mltrack import load_snapshot
 
-    folder = Path(folder)
+    root = Path(folder).resolve()
+    ups = [
+        len(parts) - len([p for p in parts if p != ".."])
+        for parts in (Path(os.path.normpath(p)).parts for p in INPUT_FILES if not os.path.isabs(p))
+    ]
+    work = root.joinpath(*["work"] * max(ups, default=0))
+    work.mkdir(parents=True, exist_ok=True)
+    outside = []
     for path, digest in INPUT_FILES.items():
-        target = Path(path) if os.path.isabs(path) else folder / path
+        if os.path.isabs(path):
+            try:
+                same = _file_digest(path) == digest
+            except (OSError, ImportError):  # unreadable, or xxhash missing: not known same
+                same = False
+            if not same:
+                outside.append((path, digest))
+            continue
+        target = (work / path).resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(Path(load_snapshot(digest)).read_bytes())
-    os.chdir(folder)
+    if outside:
+        raise SystemExit(
+            "pipeline: --from-snapshots does not overwrite files outside the folder it works"
+            " in, and these differ from the data the notebook read: "
+            + "; ".join(
+                f"{path} (mltrack snapshots restore {digest} -o {path} --force)"
+                for path, digest in outside
+            )
+        )
+    os.chdir(work)
 '''
 
 _RESTORE_RNG = '''
