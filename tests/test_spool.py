@@ -234,6 +234,89 @@ def test_mltrack_sync_writes_what_an_exited_process_kept(
     assert again.returncode == 0 and "nothing to sync" in again.stdout
 
 
+_KILLED_REPLAY = """
+import os, signal, sys
+from jupyter_mltrack.store import Store
+from jupyter_mltrack.store import spool as sp
+
+url = sys.argv[1]
+calls = [0]
+done = sp.Spool.done
+
+
+def dying_done(self, seq):
+    # the second write of this replay has reached the store: die before the spool says so
+    calls[0] += 1
+    if calls[0] == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    done(self, seq)
+
+
+sp.Spool.done = dying_done
+store = Store(url)
+print(sp.replay(store, sp.Spool(sp.spool_path(url), url)))
+"""
+
+
+def test_a_replay_killed_after_each_write_makes_no_write_twice(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    """``mltrack sync``'s replay is killed (SIGKILL) after each write has reached the store
+    and before the spool has noted it, again and again until the spool is empty: every
+    write is in the store once — no metric point, output or run twice."""
+    from jupyter_mltrack.store import MetricPoint
+    from jupyter_mltrack.store.spool import SpoolingStore
+
+    store = SpoolingStore(pg.url)
+    first = store.create_run("replay", params={"a": 1})
+    pg.stop()
+    try:
+        now = time.time()
+        store.log_metrics(first.id, [MetricPoint("loss", i / 10, i, now + i) for i in range(50)])
+        second = store.create_run("replay", params={"b": 2})
+        points = [MetricPoint("loss", i / 10, i, now + i) for i in range(50, 100)]
+        out = [{"output_type": "stream", "name": "stdout", "text": "done\n"}]
+        store.finish_run(first.id, "finished", metrics=points, outputs=out, end_time=now + 200)
+        store.log_metrics(second.id, [MetricPoint("acc", 0.5, 0, now)])
+        store.log_metrics(second.id, [MetricPoint("acc", 0.6, 1, now + 1)])
+        store.finish_run(second.id, "failed", outputs=out, error={"ename": "E"}, end_time=now + 9)
+        assert store.spool.count() == 6
+    finally:
+        pg.start()
+        store.close()
+    spool = Spool(spool_path(pg.url))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = 0
+    for _ in range(10):
+        left = spool.count()
+        if left == 0:
+            break
+        ran = subprocess.run(
+            [sys.executable, "-c", _KILLED_REPLAY, pg.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if left > 1:  # a write made and not noted; the next one is made again... or not
+            assert ran.returncode == -9, ran.stderr
+            killed += 1
+        assert spool.count() == max(left - 1, 0)
+    assert killed == 5 and spool.count() == 0 and not spool.failures()
+
+    check = Store(pg.url)
+    try:
+        one, two = (check.get_run_detail(r) for r in (first.id, second.id))
+    finally:
+        check.close()
+    assert [p.step for p in one.metric_series["loss"]] == list(range(100))
+    assert [o["text"] for o in one.outputs] == ["done\n"]
+    assert one.run.status is RunStatus.FINISHED and one.run.end_time == now + 200
+    assert [(p.step, p.value) for p in two.metric_series["acc"]] == [(0, 0.5), (1, 0.6)]
+    assert two.run.status is RunStatus.FAILED and len(two.outputs) == 1
+    assert two.run.number == 2
+
+
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A small filesystem of the test's own (mounted: a real full disk, a real read-only one)."""

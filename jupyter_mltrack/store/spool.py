@@ -329,9 +329,9 @@ def replay(store: Store, spool: Spool) -> Replayed:
 
 def _apply(store: Store, entry: Entry, snapshots: _Snapshots) -> None:
     args = dict(entry.args)
+    if _applied(store, entry.op, args):  # written by a replay killed before it noted so
+        return
     if entry.op == "create_run":
-        if _run_exists(store, args["run_id"]):  # written before the error was raised
-            return
         args["data"] = [tuple(d) for d in args.get("data") or ()]
         snapshots.bring(store, [d[2] for d in args["data"]])
         Store.create_run(store, args.pop("experiment"), **args)
@@ -355,13 +355,51 @@ def _apply(store: Store, entry: Entry, snapshots: _Snapshots) -> None:
 _REPLAYED = ("log_params", "log_metrics", "set_tags", "add_executions")
 
 
-def _run_exists(store: Store, run_id: str) -> bool:
+def _applied(store: Store, op: str, args: Mapping[str, Any]) -> bool:
+    """Is this spooled write in the store already? A write can reach the store and the
+    process replaying it die before removing it from the spool (or a write can commit and
+    its connection drop before saying so): the next replay must not make it twice. Writes
+    that append (a run, metric points, a run's final write with its outputs, execution log
+    records) are looked for; the others are upserts or replacements, harmless to repeat."""
     from sqlalchemy import select
 
-    from .models import RunRow
+    from .models import ExecutionRow, MetricChunkRow, RunRow
+    from .series import chunks
 
     with store.session() as s:
-        return s.scalar(select(RunRow.id).where(RunRow.id == run_id)) is not None
+        if op == "create_run":
+            return s.scalar(select(RunRow.id).where(RunRow.id == args["run_id"])) is not None
+        if op == "finish_run":
+            if args.get("end_time") is None:
+                return False
+            row = s.execute(
+                select(RunRow.status, RunRow.end_time).where(RunRow.id == args["run_id"])
+            ).first()
+            status = RunStatus(args["status"]).value
+            return row is not None and row.status == status and row.end_time == args["end_time"]
+        if op == "log_metrics":
+            t = MetricChunkRow
+            for chunk in chunks(args["points"]):
+                found = s.scalar(
+                    select(t.id).where(
+                        t.run_id == args["run_id"],
+                        t.key == chunk.key,
+                        t.count == chunk.count,
+                        t.first_step == chunk.first_step,
+                        t.last_step == chunk.last_step,
+                        t.timestamps == chunk.timestamps,
+                    )
+                )
+                if found is None:
+                    return False
+            return True
+        if op == "add_executions":
+            first, e = args["rows"][0], ExecutionRow
+            found = s.scalar(
+                select(e.id).where(e.session_id == first["session_id"], e.seq == first["seq"])
+            )
+            return found is not None
+    return False
 
 
 # the store that spools --------------------------------------------------------------------------
