@@ -6,7 +6,7 @@ import {
 } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
-import { notebookWithCells } from './notebooks';
+import { notebookWithCells, openUploaded } from './notebooks';
 
 /**
  * Compare runs end to end: runs are selected in the Runs sidebar (checkbox,
@@ -45,11 +45,7 @@ async function openNotebook(
   path: string,
   cells: string[]
 ): Promise<string> {
-  const name = path.split('/').pop()!;
-  await page.contents.uploadContent(notebookWithCells(cells), 'text', path);
-  await page.notebook.openByPath(path);
-  await page.notebook.activate(name);
-  return name;
+  return openUploaded(page, path, notebookWithCells(cells));
 }
 
 /** Run cells `from` to `to` (included), each to its end. */

@@ -1,6 +1,6 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { emptyNotebook } from './notebooks';
+import { emptyNotebook, openUploaded } from './notebooks';
 
 /**
  * "Export to pipeline" end to end: the notebook toolbar button, the File
@@ -26,10 +26,7 @@ async function openAndRun(
   path: string,
   cells: string[]
 ): Promise<string> {
-  const name = path.split('/').pop()!;
-  await page.contents.uploadContent(EMPTY_NOTEBOOK, 'text', path);
-  await page.notebook.openByPath(path);
-  await page.notebook.activate(name);
+  const name = await openUploaded(page, path, EMPTY_NOTEBOOK);
   await page.notebook.setCell(0, 'code', cells[0]);
   for (const source of cells.slice(1)) {
     await page.notebook.addCell('code', source);

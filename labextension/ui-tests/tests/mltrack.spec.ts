@@ -1,6 +1,6 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { emptyNotebook } from './notebooks';
+import { emptyNotebook, openUploaded } from './notebooks';
 
 /**
  * End to end: a %%track cell becomes a run that shows up in the Runs
@@ -47,9 +47,7 @@ test.describe('jupyter-mltrack', () => {
 
     // A notebook that has its final name before its kernel starts.
     const path = `${tmpPath}/${NOTEBOOK}`;
-    await page.contents.uploadContent(EMPTY_NOTEBOOK, 'text', path);
-    await page.notebook.openByPath(path);
-    await page.notebook.activate(NOTEBOOK);
+    await openUploaded(page, path, EMPTY_NOTEBOOK);
 
     await runTrackedCell(page);
 
@@ -162,11 +160,11 @@ test.describe('jupyter-mltrack', () => {
     const pageErrors: string[] = [];
     page.on('pageerror', error => pageErrors.push(error.message));
 
-    const name = 'mltrack-spooled.ipynb';
-    const path = `${tmpPath}/${name}`;
-    await page.contents.uploadContent(EMPTY_NOTEBOOK, 'text', path);
-    await page.notebook.openByPath(path);
-    await page.notebook.activate(name);
+    await openUploaded(
+      page,
+      `${tmpPath}/mltrack-spooled.ipynb`,
+      EMPTY_NOTEBOOK
+    );
     // a team store nobody answers for (nothing listens on port 9): the cell still runs,
     // its run is kept in the local spool, and the card says so
     await page.notebook.setCell(
@@ -194,7 +192,9 @@ test.describe('jupyter-mltrack', () => {
     await expect(
       page.locator('.jp-OutputArea-executeResult').first()
     ).toContainText('0.75');
-    await card.screenshot({ path: testInfo.outputPath('run-card-spooled.png') });
+    await card.screenshot({
+      path: testInfo.outputPath('run-card-spooled.png')
+    });
     expect(pageErrors).toEqual([]);
   });
 
@@ -205,11 +205,7 @@ test.describe('jupyter-mltrack', () => {
     const pageErrors: string[] = [];
     page.on('pageerror', error => pageErrors.push(error.message));
 
-    const name = 'mltrack-data.ipynb';
-    const path = `${tmpPath}/${name}`;
-    await page.contents.uploadContent(EMPTY_NOTEBOOK, 'text', path);
-    await page.notebook.openByPath(path);
-    await page.notebook.activate(name);
+    await openUploaded(page, `${tmpPath}/mltrack-data.ipynb`, EMPTY_NOTEBOOK);
     await page.notebook.setCell(
       0,
       'code',

@@ -3,6 +3,24 @@
  * every test starts from a code cell with a known id and the Python kernel.
  */
 
+import { IJupyterLabPageFixture } from '@jupyterlab/galata';
+
+/**
+ * Upload `content` as the notebook at `path`, open it and make it the active
+ * tab; its name.
+ */
+export async function openUploaded(
+  page: IJupyterLabPageFixture,
+  path: string,
+  content: string
+): Promise<string> {
+  const name = path.split('/').pop()!;
+  await page.contents.uploadContent(content, 'text', path);
+  await page.notebook.openByPath(path);
+  await page.notebook.activate(name);
+  return name;
+}
+
 /** A notebook with one empty code cell (id `cellId`) and the default Python kernel. */
 export function emptyNotebook(cellId: string): string {
   return JSON.stringify({
