@@ -433,10 +433,8 @@ def snapshot_files(
 def _why(exc: BaseException) -> str:
     """Why a snapshot was not taken, in one line: the database's own first line when the
     store could not be reached (SQLAlchemy's wrapping and links left out)."""
-    from ..store.errors import unavailable
+    from ..store.errors import reason, unavailable
 
     if unavailable(exc):
-        inner = getattr(exc, "orig", None) or exc
-        first = (str(inner).strip().splitlines() or [type(inner).__name__])[0]
-        return f"the store cannot be reached ({first}); snapshots resume when it is back"
+        return f"the store cannot be reached ({reason(exc)}); snapshots resume when it is back"
     return str(exc)

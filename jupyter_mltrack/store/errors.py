@@ -130,3 +130,11 @@ def unavailable(exc: BaseException) -> bool:
 
         return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
     return False
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of the database's own message, SQLAlchemy's wrapping (its SQL, its
+    link to the docs) left out: what a one-line message about an unavailable store says."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return text[0][:200] if text else type(inner).__name__

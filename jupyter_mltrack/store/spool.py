@@ -37,14 +37,14 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..jsonsafe import to_json
 from .entities import Environment, MetricPoint, Run, RunStatus
-from .errors import StoreUnavailable, unavailable
+from .errors import StoreUnavailable, reason, unavailable
 from .store import Store
 
 #: Where spool files go: ``MLTRACK_SPOOL_DIR``, else ``$XDG_DATA_HOME/mltrack/spool``.
@@ -420,7 +420,7 @@ class SpoolingStore(Store):
         except Exception as exc:
             if not unavailable(exc) or not hasattr(self, "_experiments"):
                 raise  # not made at all (a bad URL, say): said by whoever asked for it
-            self._unchecked = _reason(exc)
+            self._unchecked = reason(exc)
         self.spool = Spool(spool or spool_path(self.url), self.url)
         #: Why writes are being spooled (the first error), or ``None`` while they are not.
         self.offline: str | None = None
@@ -451,28 +451,30 @@ class SpoolingStore(Store):
             self._retry_at = time.monotonic() + RETRY_INTERVAL
             self._kept_said = not say
 
-    def _write(self, op: str, direct: Any, args: Mapping[str, Any]) -> Any:
-        """Make a write: on the store while it takes them, else kept in the spool. Said
-        once on stderr: that the store cannot be written and where writes are kept, or
-        that they cannot be kept either."""
+    def _write(self, op: str, direct: Any, args: Callable[[], Mapping[str, Any]]) -> Any:
+        """Make a write: on the store while it takes them, else kept in the spool, as
+        ``args()`` (built only then: encoding a cell's params or a flush's points for the
+        journal is work a write the store takes must not pay). Said once on stderr: that
+        the store cannot be written and where writes are kept, or that they cannot be kept
+        either."""
         if self.offline is None:
             try:
                 return direct()
             except Exception as exc:
                 if not unavailable(exc):
                     raise
-                self._go_offline(_reason(exc))
+                self._go_offline(reason(exc))
         try:
-            self.spool.append(op, args)
+            self.spool.append(op, args())
         except Exception as exc:  # the local disk too: said once, the cell goes on
             if not self._lost_said:
                 self._lost_said = self._kept_said = True
                 self._notices.append(
                     f"mltrack: not recorded: the store {shown_url(self.url)} cannot be written"
                     f" ({self.offline}) and neither can the local spool {self.spool.path}"
-                    f" ({_reason(exc)}); tracking resumes when either can"
+                    f" ({reason(exc)}); tracking resumes when either can"
                 )
-            raise StoreUnavailable(f"not recorded: {_reason(exc)}", said=True) from exc
+            raise StoreUnavailable(f"not recorded: {reason(exc)}", said=True) from exc
         if not self._kept_said:
             self._kept_said = True
             self._notices.append(
@@ -544,13 +546,15 @@ class SpoolingStore(Store):
         def direct() -> Run:
             return Store.create_run(self, experiment, run_id=run_id, **kw)
 
-        args = {
-            **kw,
-            "experiment": experiment,
-            "run_id": run_id,
-            "start_time": start,
-            "params": _values(kw.get("params")),
-        }
+        def args() -> dict[str, Any]:
+            return {
+                **kw,
+                "experiment": experiment,
+                "run_id": run_id,
+                "start_time": start,
+                "params": _values(kw.get("params")),
+            }
+
         made = self._write("create_run", direct, args)
         if made is not None:
             return made
@@ -579,7 +583,7 @@ class SpoolingStore(Store):
             self._write(
                 "log_params",
                 lambda: Store.log_params(self, run_id, params),
-                {"run_id": run_id, "params": _values(params)},
+                lambda: {"run_id": run_id, "params": _values(params)},
             )
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
@@ -587,14 +591,14 @@ class SpoolingStore(Store):
             self._write(
                 "log_metrics",
                 lambda: Store.log_metrics(self, run_id, points),
-                {"run_id": run_id, "points": list(points)},
+                lambda: {"run_id": run_id, "points": list(points)},
             )
 
     def set_tags(self, run_id: str, tags: Mapping[str, str], *, replace: bool = False) -> None:
         self._write(
             "set_tags",
             lambda: Store.set_tags(self, run_id, tags, replace=replace),
-            {"run_id": run_id, "tags": dict(tags), "replace": replace},
+            lambda: {"run_id": run_id, "tags": dict(tags), "replace": replace},
         )
 
     def heartbeat(self, run_ids: Iterable[str]) -> None:
@@ -623,14 +627,18 @@ class SpoolingStore(Store):
             except Exception as exc:
                 if not unavailable(exc):
                     raise
-                self._go_offline(_reason(exc))
-        args = {**kw, "run_id": run_id, "status": RunStatus(status)}
-        if environment is not None:
-            args["environment"] = {**environment.to_dict(), "digest": environment.digest}
-        if kw.get("params"):
-            args["params"] = _values(kw["params"])
-        if kw.get("error") is not None:
-            args["error"] = {"$json": to_json(dict(kw["error"]))}
+                self._go_offline(reason(exc))
+
+        def args() -> dict[str, Any]:
+            out = {**kw, "run_id": run_id, "status": RunStatus(status)}
+            if environment is not None:
+                out["environment"] = {**environment.to_dict(), "digest": environment.digest}
+            if kw.get("params"):
+                out["params"] = _values(kw["params"])
+            if kw.get("error") is not None:
+                out["error"] = {"$json": to_json(dict(kw["error"]))}
+            return out
+
         self._write("finish_run", lambda: Store.finish_run(self, run_id, status, **kw), args)
 
     def add_run_data_many(
@@ -640,27 +648,25 @@ class SpoolingStore(Store):
             self._write(
                 "add_run_data_many",
                 lambda: Store.add_run_data_many(self, run_id, entries),
-                {"run_id": run_id, "entries": [list(e) for e in entries]},
+                lambda: {"run_id": run_id, "entries": [list(e) for e in entries]},
             )
 
     def set_run_values(self, run_id: str, values: Any) -> None:
         self._write(
             "set_run_values",
             lambda: Store.set_run_values(self, run_id, values),
-            {"run_id": run_id, "values": {k: [r, d] for k, (r, d) in values.items()}},
+            lambda: {"run_id": run_id, "values": {k: [r, d] for k, (r, d) in values.items()}},
         )
 
     def add_executions(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            clean = [
-                {**r, "facts": json.loads(json.dumps(r.get("facts") or {}, default=str))}
-                for r in rows
-            ]
-            self._write("add_executions", lambda: Store.add_executions(self, rows), {"rows": clean})
-
-
-def _reason(exc: BaseException) -> str:
-    """The first line of the database's own message (SQLAlchemy's wrapping left out)."""
-    inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip().splitlines()
-    return f"{text[0][:200]}" if text else type(inner).__name__
+        if rows:  # facts as the store writes them: JSON, anything else as its str()
+            self._write(
+                "add_executions",
+                lambda: Store.add_executions(self, rows),
+                lambda: {
+                    "rows": [
+                        {**r, "facts": json.loads(json.dumps(r.get("facts") or {}, default=str))}
+                        for r in rows
+                    ]
+                },
+            )
