@@ -53,6 +53,12 @@ class RunRow(Base):
         Index("ix_runs_notebook_path", "notebook_path"),
         Index("ix_runs_start_time", "start_time"),
         Index("ix_runs_kernel_id", "kernel_id"),
+        #: Nested runs: a parent's children, and "is this run's parent still there?".
+        Index("ix_runs_parent_run_id", "parent_run_id"),
+        #: The sidebar's poll: the newest change is one index lookup (see ``revision``).
+        Index("ix_runs_updated_at", "updated_at"),
+        #: An experiment's runs newest first, the default listing, without a sort.
+        Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -85,11 +91,20 @@ class RunRow(Base):
 
 
 class ParamRow(Base):
+    """A parameter: its typed JSON ``value``, and the forms the query language compares
+    (see :mod:`.searchable`)."""
+
     __tablename__ = "params"
+    #: ``params.lr < 0.01`` is a range scan of one key.
+    __table_args__ = (Index("ix_params_key_num", "key", "num_value"),)
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The value as a number (a number, or a string that reads as one), else NULL.
+    num_value: Mapped[float | None] = mapped_column(Float)
+    #: The string of a string value, the JSON text of any other.
+    text_value: Mapped[str | None] = mapped_column(Text)
 
 
 class MetricChunkRow(Base):
@@ -115,7 +130,9 @@ class MetricChunkRow(Base):
 
 
 class LatestMetricRow(Base):
-    """Latest value of each metric of a run, so listing runs never scans series."""
+    """Latest value of each metric of a run, and the minimum, maximum, sum and count of all
+    its non-NaN values (merged at each flush, see :mod:`.searchable`): listing, filtering
+    and sorting runs by any reducer never decodes a series."""
 
     __tablename__ = "latest_metrics"
     #: The run card asks "best value of this metric in this experiment" after every cell.
@@ -126,6 +143,21 @@ class LatestMetricRow(Base):
     step: Mapped[int] = mapped_column(BigInteger, nullable=False)
     value: Mapped[float | None] = mapped_column(Float)
     timestamp: Mapped[float] = mapped_column(Float, nullable=False)
+    min_value: Mapped[float | None] = mapped_column(Float)
+    max_value: Mapped[float | None] = mapped_column(Float)
+    sum_value: Mapped[float | None] = mapped_column(Float)
+    n_values: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+
+
+class RunTombstoneRow(Base):
+    """A deleted run and when: the sidebar's poll notices a deletion by one index lookup
+    (the newest tombstone) instead of counting every run."""
+
+    __tablename__ = "run_tombstones"
+    __table_args__ = (Index("ix_run_tombstones_deleted_at", "deleted_at"),)
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deleted_at: Mapped[float] = mapped_column(Float, nullable=False)
 
 
 class OutputRow(Base):

@@ -33,12 +33,14 @@ from .models import (
     TagRow,
 )
 from .names import check_name, check_tags, free_text
+from .searchable import param_number, param_text, summarise
 from .series import chunks
 from .snapshot_records import link_run_data, run_data_rows
 from .statements import (
     _INSERT_CHUNKS,
     _INSERT_RUN,
     _INSERT_RUN_RETURNING,
+    _INSERT_TOMBSTONE,
     _LOCK_EXPERIMENT,
     _NEXT_OUTPUT,
     _NUMBER_OF,
@@ -364,6 +366,9 @@ class RunWrites(Liveness):
             ):
                 conn.execute(delete(table).where(table.run_id == run_id))
             conn.execute(delete(RunRow).where(RunRow.id == run_id))
+            conn.execute(
+                _INSERT_TOMBSTONE[self._dialect], {"run_id": run_id, "deleted_at": time.time()}
+            )
 
     # internals ---------------------------------------------------------------------------
 
@@ -389,10 +394,12 @@ class RunWrites(Liveness):
             check_name("metric", row["key"])
         conn.execute(_INSERT_CHUNKS, rows)
         latest: dict[str, MetricPoint] = {}
+        values: dict[str, list[float]] = {}
         for p in points:
             cur = latest.get(p.key)
             if cur is None or (p.step, p.timestamp) >= (cur.step, cur.timestamp):
                 latest[p.key] = p
+            values.setdefault(p.key, []).append(p.value)
         conn.execute(
             _UPSERT_LATEST[self._dialect],
             [
@@ -402,6 +409,7 @@ class RunWrites(Liveness):
                     "step": p.step,
                     "value": _metric_value(p.value),
                     "timestamp": p.timestamp,
+                    **summarise(values[key])._asdict(),
                 }
                 for key, p in latest.items()
             ],
@@ -415,4 +423,19 @@ def _dumps(value: Any) -> str:
 def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     # keys are stored as text: 1 and "1" are the same param (the last one wins)
     values = {check_name("param", str(k)): v for k, v in params.items()}
-    return [{"run_id": run_id, "key": k, "value": _dumps(v)} for k, v in values.items()]
+    rows = []
+    for k, v in values.items():
+        text = _dumps(v)
+        # the searchable forms read the stored JSON value: a numpy scalar counts as its
+        # number, a string as it was stored (lone surrogates replaced)
+        value = v if isinstance(v, int | float) else json.loads(text)
+        rows.append(
+            {
+                "run_id": run_id,
+                "key": k,
+                "value": text,
+                "num_value": param_number(value),
+                "text_value": param_text(value, text),
+            }
+        )
+    return rows

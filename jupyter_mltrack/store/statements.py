@@ -12,7 +12,18 @@ import json
 import math
 from typing import Any
 
-from sqlalchemy import Integer, LargeBinary, bindparam, func, or_, select, type_coerce, update
+from sqlalchemy import (
+    Float,
+    Integer,
+    LargeBinary,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .entities import Execution, Snapshot, SnapshotStatus
@@ -25,6 +36,7 @@ from .models import (
     ParamRow,
     RunDataRow,
     RunRow,
+    RunTombstoneRow,
     SnapshotRow,
     TagRow,
 )
@@ -76,12 +88,8 @@ _NEXT_OUTPUT = select(func.coalesce(func.max(_outputs_t.c.idx), -1) + 1).where(
 )
 
 
-def _upserts(table: Any, keys: tuple[str, ...], newer: Any = None) -> dict[str, Any]:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE`` for each dialect (both spell it alike).
-
-    ``newer(excluded)`` optionally restricts the update to rows that are newer than the
-    stored one, so one statement both inserts and keeps the maximum.
-    """
+def _upserts(table: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` for each dialect (both spell it alike)."""
     out = {}
     for name, module in (("sqlite", sqlite), ("postgresql", postgresql)):
         stmt = module.insert(table)
@@ -89,22 +97,70 @@ def _upserts(table: Any, keys: tuple[str, ...], newer: Any = None) -> dict[str, 
         out[name] = stmt.on_conflict_do_update(
             index_elements=list(keys),
             set_=values,
-            where=newer(stmt.excluded) if newer is not None else None,
         )
     return out
 
 
 _UPSERT_PARAMS = _upserts(_params_t, ("run_id", "key"))
-#: The latest value of a metric is the one with the highest (step, timestamp).
-_UPSERT_LATEST = _upserts(
-    _latest_t,
-    ("run_id", "key"),
-    lambda new: or_(
-        new.step > _latest_t.c.step,
-        (new.step == _latest_t.c.step) & (new.timestamp >= _latest_t.c.timestamp),
-    ),
-)
 
+
+def _latest_upserts() -> dict[str, Any]:
+    """Merge a flush into a run's ``latest_metrics`` row, in one statement per dialect.
+
+    The latest value is the one with the highest (step, timestamp), so the latest fields
+    are replaced only by a newer point; the summary (minimum, maximum, sum and count of the
+    non-NaN values, see :mod:`.searchable`) always merges, whatever order flushes land in.
+    """
+    t = _latest_t.c
+    out = {}
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql)):
+        stmt = module.insert(_latest_t)
+        new = stmt.excluded
+        newer = or_(new.step > t.step, (new.step == t.step) & (new.timestamp >= t.timestamp))
+        out[name] = stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                **{c: case((newer, new[c]), else_=t[c]) for c in ("step", "value", "timestamp")},
+                # NULL (no value yet) on either side keeps the other: ``NULL < x`` is NULL,
+                # which takes the ``else`` branch.
+                "min_value": case(
+                    (t.min_value.is_(None) | (new.min_value < t.min_value), new.min_value),
+                    else_=t.min_value,
+                ),
+                "max_value": case(
+                    (t.max_value.is_(None) | (new.max_value > t.max_value), new.max_value),
+                    else_=t.max_value,
+                ),
+                "sum_value": case(
+                    (t.sum_value.is_(None), new.sum_value),
+                    (new.sum_value.is_(None), t.sum_value),
+                    else_=t.sum_value + new.sum_value,
+                ),
+                "n_values": t.n_values + new.n_values,
+            },
+        )
+    return out
+
+
+_UPSERT_LATEST = _latest_upserts()
+#: A deleted run's tombstone (a run id deleted twice, by two stores' replays, keeps its first).
+_INSERT_TOMBSTONE = {
+    name: module.insert(RunTombstoneRow.__table__).on_conflict_do_nothing(index_elements=["run_id"])
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_tombstones_t = RunTombstoneRow.__table__
+_RECENT = bindparam("b_recent", type_=Float)
+#: The revision check (see ``RunReads.revision``): index lookups and a scan of the recent.
+_REVISION = select(
+    select(func.max(_runs_t.c.updated_at)).scalar_subquery(),
+    select(func.count()).where(_runs_t.c.updated_at > _RECENT).scalar_subquery(),
+    select(func.sum(_runs_t.c.updated_at)).where(_runs_t.c.updated_at > _RECENT).scalar_subquery(),
+    select(func.max(_tombstones_t.c.deleted_at)).scalar_subquery(),
+    select(func.count())
+    .select_from(_tombstones_t)
+    .where(_tombstones_t.c.deleted_at > _RECENT)
+    .scalar_subquery(),
+)
 _UPSERT_RUN_DATA = _upserts(RunDataRow.__table__, ("run_id", "role", "name"))
 #: Blocks are immutable: a second writer of the same block keeps the first row.
 _INSERT_BLOCKS = {
