@@ -71,7 +71,9 @@ def parse_field(text: str) -> Field:
     """The field ``text`` names (``params.lr``, ``metrics.loss.min``, ``started``), as an
     ``order`` or ``group_by`` takes it; bare ``tags`` names no single value and is refused."""
     if not text.strip():
-        raise QuerySyntaxError("expected a field such as params.lr or metrics.loss.min", text, 0)
+        raise QuerySyntaxError(
+            "expected a field such as params.lr, metrics.loss.min or started", text, 0
+        )
     token = _tree(text, "field_only").children[0]
     assert isinstance(token, Token)
     field = read_field(str(token), text, token.start_pos or 0)
@@ -229,6 +231,8 @@ def _explain(text: str, start: str) -> QuerySyntaxError:
         failed = seen[-1] if seen and seen[-1] is exc.token else None
         before = [t for t in seen if t is not failed]
         found = exc.token if exc.token.type != "$END" else None
+        if start == "field_only":
+            return _field_error(text, found, before)
         return _token_error(text, found, before, expected)
     except UnexpectedCharacters as exc:
         return _character_error(text, exc.pos_in_stream, seen)
@@ -281,6 +285,16 @@ def _token_error(
     spaced = prev is not None and prev.type == "BARE" and found is not None
     hint = " (quote a value that has spaces)" if spaced and found.type in ("BARE", "FIELD") else ""
     return QuerySyntaxError(f"expected 'and' or 'or' between conditions{shown}{hint}", text, at)
+
+
+def _field_error(text: str, found: Token | None, before: list[Token]) -> QuerySyntaxError:
+    at = (found.start_pos or 0) if found is not None else len(text.rstrip())
+    if found is not None and before and before[-1].type == "FIELD" and str(found)[:1] == ".":
+        return _key_error(text, at)
+    shown = f", found '{found}'" if found is not None else ""
+    return QuerySyntaxError(
+        f"expected a field such as params.lr, metrics.loss.min or started{shown}", text, at
+    )
 
 
 def _character_error(text: str, at: int, seen: list[Token]) -> QuerySyntaxError:
