@@ -46,6 +46,8 @@ from .capture.data import diff, load_snapshot, snapshot
 from .capture.exit import flush
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .compare import Explanation, Importance
     from .widgets.compare import CompareWidget
 
@@ -72,6 +74,7 @@ __all__ = [
     "log_params",
     "set_metric_goal",
     "set_store",
+    "search_runs",
     "set_tags",
     "snapshot",
     "start_run",
@@ -265,6 +268,47 @@ def importance(
     try:
         return _importance(get_store(), exp, metric)
     except CompareError as exc:
+        raise _one_line(exc) from None
+
+
+def search_runs(
+    filter: str | None = None,
+    *,
+    order_by: str | Sequence[str] | None = None,
+    experiments: str | Sequence[str] | None = None,
+    max_results: int | None = None,
+) -> pd.DataFrame:
+    """The runs a query selects, as a DataFrame: a row per run, its attributes (``run_id``,
+    ``number``, ``experiment``, ``name``, ``status``, ``start_time``…) then ``params.*``,
+    ``metrics.*`` (latest values) and ``tags.*`` columns, as MLflow's ``search_runs``
+    returns, except that params keep the types they were recorded with::
+
+        mltrack.search_runs("params.lr < 0.01 and metrics.acc.max >= 0.9",
+                            order_by="-metrics.acc.max", max_results=20)
+
+    ``filter`` is the query language of the sidebar, the CLI and the REST API (AND, OR,
+    NOT, ``in``, ``~``, ``is null``, reducers such as ``metrics.loss.min``), or plain words
+    matching a run's name, number or tags; ``order_by`` a field (``-`` or ``DESC`` for
+    descending; several for ties), default newest first; ``experiments`` one name or
+    several, default every experiment. A query that does not parse raises an error
+    pointing at the column."""
+    __tracebackhide__ = True
+    from .query import QuerySyntaxError
+    from .query.frame import search_frame
+    from .store import InvalidQuery
+
+    _wait_pending()  # runs that just ended are written in the background
+    try:
+        return search_frame(
+            get_store(),
+            filter,
+            order_by=order_by,
+            experiments=experiments,
+            max_results=max_results,
+        )
+    except QuerySyntaxError as exc:
+        raise _one_line(exc) from None
+    except InvalidQuery as exc:
         raise _one_line(exc) from None
 
 

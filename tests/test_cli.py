@@ -151,8 +151,13 @@ def test_runs_list_table(
     assert names("--experiment", "nope") == []
 
     code, out, _ = run_cli(capsys, "--store", url, "runs", "list", "--limit", "1", "--offset", "1")
-    assert out.splitlines()[-1] == "runs 2-2 of 3 (see --limit, --offset)"
-    assert len(out.splitlines()) == 3
+    footer = out.splitlines()[-1]
+    assert footer.startswith("runs 2-2 of 3; next page: --after ")
+    cursor = footer.rsplit(" ", 1)[1]
+    code, out, _ = run_cli(
+        capsys, "--store", url, "runs", "list", "--limit", "1", "--after", cursor
+    )
+    assert code == 0 and "next page" not in out and len(out.splitlines()) == 2  # the last run
     code, out, _ = run_cli(capsys, "--store", url, "runs", "list", "-e", "nope")
     assert (code, out) == (0, "no runs\n")
 
@@ -165,7 +170,11 @@ def test_runs_list_json(
     data = json.loads(out)
     assert code == 0
     assert (data["total"], data["limit"], data["offset"]) == (1, 50, 0)
-    assert data["runs"] == [sqlite_store.get_run(filled["base"]).to_dict()]
+    (listed,) = data["runs"]
+    expected = sqlite_store.get_run(filled["base"]).to_dict()
+    assert {k: listed[k] for k in expected} == expected
+    assert listed["children"] == {"count": 0, "best": {}}
+    assert listed["metric_summary"]["loss"]["last"] == 0.25 and data["next"] is None
     assert data["runs"][0]["metrics"] == {"accuracy": 0.93, "loss": 0.25}
 
 
@@ -258,7 +267,7 @@ def test_errors_are_one_line_with_exit_codes(
             ("--store", url, "runs", "show", "7", "-e", "quickstart"),
             "in experiment 'quickstart'",
         ),
-        (2, ("--store", url, "runs", "list", "--order", "colour"), "cannot order by 'colour'"),
+        (2, ("--store", url, "runs", "list", "--order", "colour"), "unknown field 'colour'"),
         (2, ("--store", url, "runs", "list", "--limit", "0"), "must be between 1 and 1000"),
         (2, ("--store", url, "runs", "list", "--status", "done"), "invalid choice: 'done'"),
         (2, ("--store", url, "runs"), "required: ACTION"),
@@ -269,7 +278,8 @@ def test_errors_are_one_line_with_exit_codes(
         code, out, err = run_cli(capsys, *argv)
         assert code == expected_code, (argv, err)
         assert out == "", argv
-        assert err.startswith("mltrack: error: ") and err.count("\n") == 1, err
+        lines = 3 if " at column " in err.splitlines()[0] else 1  # + the query and a caret
+        assert err.startswith("mltrack: error: ") and err.count("\n") == lines, err
         assert message in err, (argv, err)
 
     # No --store, no env, no .mltrack/ above the working directory: say so, create nothing.
@@ -714,7 +724,8 @@ def test_unknown_and_ambiguous_refs(
     for argv, expected_code, message in cases:
         code, out, err = run_cli(capsys, "--store", url, *argv)
         assert (code, out) == (expected_code, ""), (argv, err)
-        assert err.startswith("mltrack: error: ") and err.count("\n") == 1, err
+        lines = 3 if " at column " in err.splitlines()[0] else 1  # + the query and a caret
+        assert err.startswith("mltrack: error: ") and err.count("\n") == lines, err
         assert message in err, (argv, err)
     assert list(workdir.iterdir()) == []
 
@@ -1067,7 +1078,8 @@ def test_restore_refusals(capsys: pytest.CaptureFixture[str], snaps: Filled, wor
     for argv, expected_code, message in cases:
         code, out, err = run_cli(capsys, "--store", url, "snapshots", "restore", *argv)
         assert (code, out) == (expected_code, ""), (argv, err)
-        assert err.startswith("mltrack: error: ") and err.count("\n") == 1, err
+        lines = 3 if " at column " in err.splitlines()[0] else 1  # + the query and a caret
+        assert err.startswith("mltrack: error: ") and err.count("\n") == lines, err
         assert message in err, (argv, err)
     assert [p.name for p in workdir.iterdir()] == ["taken.pkl"]
     assert (workdir / "taken.pkl").read_bytes() == b"mine"

@@ -390,7 +390,7 @@ async def test_bad_requests_are_json_400_and_404(
         "limit-type": ({"limit": "ten"}, "limit must be an integer"),
         "offset": ({"offset": "-1"}, "offset must be between 0"),
         "offset-huge": ({"offset": str(2**70)}, "offset must be between 0"),
-        "order": ({"order": "colour"}, "cannot order by 'colour'"),
+        "order": ({"order": "colour"}, "unknown field 'colour'"),
         "status": ({"status": "done"}, "unknown status 'done'"),
         "unknown": ({"expriment": "exp-a"}, "unknown query parameter 'expriment'"),
         "nul": ({"experiment": "a\x00b"}, "must not contain NUL"),

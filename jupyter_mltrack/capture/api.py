@@ -517,6 +517,7 @@ def start_run(
     code: str = "",
     source: str = "api",
     parent_run_id: str | None = None,
+    nested: bool | None = None,
     store: Store | None = None,
     data: Sequence[tuple[str, str, SnapshotJob, str | None]] = (),
     start_time: float | None = None,
@@ -526,6 +527,11 @@ def start_run(
     with mltrack.start_run(name="baseline", params={"C": 1.0}) as run:
         mltrack.log_metric("accuracy", 0.93)
 
+    A run opened through the API while another is active is its child (``nested=None``,
+    the default, as the loop of a search inside its parent run expects): the sidebar shows
+    it under its parent. ``nested=False`` opens a top-level run anyway; ``nested=True``
+    nests any run, a tracked cell's included; ``parent_run_id`` names the parent outright.
+
     ``data``: ``(role, name, snapshot job, path)`` of datasets snapshotted before the run
     opened (a tracked cell's inputs), linked in the transaction that creates it, as
     :meth:`ActiveRun.add_data_many` would link them after; ``start_time``: when it began,
@@ -534,6 +540,10 @@ def start_run(
     from .kernelinfo import kernel_id
     from .kernelinfo import notebook_path as current_notebook
 
+    if parent_run_id is None and nested is not False:
+        outer = active_run()
+        if outer is not None and (nested or source == "api"):
+            parent_run_id = outer.run.id
     st = store or get_store()
     nb = notebook_path if notebook_path is not None else current_notebook()
     if experiment is None:

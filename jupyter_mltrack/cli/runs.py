@@ -7,6 +7,8 @@ import argparse
 from collections.abc import Sequence
 from typing import TextIO
 
+from ..query.groups import RunGroup, group_runs
+from ..query.search import Scope, query_runs
 from ..store import Run, RunDetail, RunStatus, Store
 from .common import (
     MAX_METRICS_CELL,
@@ -40,16 +42,46 @@ def add_parsers(
     listing.add_argument("--notebook", "-n", metavar="P", help="only runs of this notebook path")
     listing.add_argument("--status", "-s", choices=[s.value for s in RunStatus])
     listing.add_argument(
+        "--filter",
+        "-f",
+        metavar="Q",
+        help="a query, e.g. 'params.lr < 0.01 and metrics.acc.max >= 0.9', or words "
+        "matching a run's name, number or tags (see the README's query language)",
+    )
+    listing.add_argument(
         "--order",
         "-o",
         metavar="O",
         default="-start_time",
-        help="start_time, number, name, status, duration or metrics.<key>; "
-        "prefix with - for descending (default: -start_time)",
+        help="a field: start_time, number, name, status, duration, params.KEY, "
+        "metrics.KEY[.min|.max|.mean|.best|.last], tags.KEY; prefix with - for descending "
+        "(default: -start_time); missing values last",
     )
+    listing.add_argument("--parent", metavar="RUN", help="only the children of this run")
     listing.add_argument("--limit", "-l", type=_limit, default=50, metavar="N")
     listing.add_argument("--offset", type=_offset, default=0, metavar="N")
+    listing.add_argument(
+        "--after", metavar="CURSOR", help="the next page: the cursor the previous page printed"
+    )
     listing.set_defaults(func=cmd_runs_list)
+
+    groups = runs_commands.add_parser(
+        "groups",
+        help="runs grouped by a param, tag or attribute, metrics aggregated per group",
+        parents=[store_opt, json_opt],
+    )
+    groups.add_argument("--by", "-b", required=True, metavar="FIELD", help="e.g. params.model")
+    groups.add_argument(
+        "--metric",
+        "-m",
+        action="append",
+        default=[],
+        metavar="KEY[.REDUCER]",
+        help="a metric to aggregate (mean ± std, min, max); repeat for more",
+    )
+    groups.add_argument("--filter", "-f", metavar="Q", help="only the runs this query selects")
+    groups.add_argument("--experiment", "-e", metavar="E", help="only this experiment")
+    groups.set_defaults(func=cmd_runs_groups)
 
     show = runs_commands.add_parser(
         "show", help="everything recorded for one run", parents=[store_opt, json_opt]
@@ -139,32 +171,76 @@ def run_report(detail: RunDetail) -> str:
 
 
 def cmd_runs_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    runs, total = store.search_runs(
-        experiment=args.experiment,
-        notebook=args.notebook,
-        status=args.status,
+    parent = _run_id(store, args.parent, args.experiment) if args.parent else None
+    page = query_runs(
+        store,
+        args.filter,
         order=args.order,
+        scope=Scope(
+            experiment=args.experiment, notebook=args.notebook, status=args.status, parent=parent
+        ),
         limit=args.limit,
         offset=args.offset,
+        after=args.after,
+        details=args.json,
     )
+    runs, total = page.runs, page.total or 0
     if args.json:
         _print_json(
             {
-                "runs": [r.to_dict() for r in runs],
+                "runs": page.run_dicts(),
                 "total": total,
                 "limit": args.limit,
                 "offset": args.offset,
+                "next": page.next,
             },
             out,
         )
         return 0
     if not runs:
-        out.write("no runs match\n" if total or args.offset else "no runs\n")
+        out.write("no runs match\n" if total or args.offset or args.after else "no runs\n")
         return 0
     out.write(runs_table(runs) + "\n")
-    if total > len(runs):
-        first = args.offset + 1
-        out.write(f"runs {first}-{args.offset + len(runs)} of {total} (see --limit, --offset)\n")
+    if page.next is not None:
+        shown = (
+            f"{len(runs)} of {total} runs"
+            if args.after
+            else (f"runs {args.offset + 1}-{args.offset + len(runs)} of {total}")
+        )
+        out.write(f"{shown}; next page: --after {page.next}\n")
+    return 0
+
+
+def groups_table(groups: Sequence[RunGroup], metrics: Sequence[str]) -> str:
+    """A row per group: its value, its runs, each metric as ``mean ± std [min, max]``."""
+    rows = []
+    for g in groups:
+        cells = [_cut(_value(g.value) if g.value is not None else "(none)", 32), str(g.count)]
+        for spec in metrics:
+            a = g.metrics[spec]
+            if a.count == 0 or a.mean is None:
+                cells.append("-")
+                continue
+            spread = f" ± {_number(a.std)}" if a.std is not None else ""
+            cells.append(f"{_number(a.mean)}{spread} [{_number(a.min)}, {_number(a.max)}]")
+        rows.append(cells)
+    return table(["VALUE", "RUNS", *(m.upper() for m in metrics)], rows, right=frozenset({1}))
+
+
+def cmd_runs_groups(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    groups = group_runs(
+        store, args.by, args.metric, filter=args.filter, scope=Scope(experiment=args.experiment)
+    )
+    if args.json:
+        _print_json(
+            {"group_by": args.by, "metrics": args.metric, "groups": [g.to_dict() for g in groups]},
+            out,
+        )
+        return 0
+    if not groups:
+        out.write("no runs\n")
+        return 0
+    out.write(groups_table(groups, args.metric) + "\n")
     return 0
 
 

@@ -26,7 +26,6 @@ from ..store import (
     KernelSession,
     Run,
     RunNotFound,
-    RunStatus,
     Snapshot,
     SnapshotNotFound,
     SnapshotStatus,
@@ -44,7 +43,6 @@ MAX_OFFSET = 2**31 - 1
 #: Longest run name / tag key the schema accepts (``String(256)``).
 MAX_KEY = 256
 
-LIST_PARAMS = ("experiment", "notebook", "kernel", "status", "order", "limit", "offset")
 PATCH_FIELDS = ("name", "tags", "note")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -140,47 +138,6 @@ def _known_args(args: Mapping[str, list[str]], allowed: Iterable[str]) -> dict[s
 
 def list_experiments(store: Store) -> dict[str, Any]:
     return {"experiments": [e.to_dict() for e in store.list_experiments()]}
-
-
-def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
-    """``GET runs``: ``args`` maps each query parameter to its raw values (tornado's shape).
-
-    With ``notebook``, ``kernel`` (the notebook's kernel, which the frontend knows) also
-    selects that kernel's runs: a kernel started before the notebook was renamed still
-    records the old name. JupyterLab does not update the session's path on a rename, so the
-    server cannot find this out itself."""
-    args = _known_args(args, LIST_PARAMS)
-    # An empty filter (``?status=``) means "no filter", so clients can always send every key.
-    experiment = _single(args, "experiment") or None
-    notebook = _single(args, "notebook") or None
-    status = _single(args, "status") or None
-    kernel = _single(args, "kernel") or None
-    if status is not None and status not in {s.value for s in RunStatus}:
-        raise bad_request(
-            f"unknown status {status!r}; use one of " + ", ".join(s.value for s in RunStatus)
-        )
-    order = _single(args, "order") or "-start_time"
-    limit = _int_arg(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _int_arg(args, "offset", 0, 0, MAX_OFFSET)
-    try:
-        runs, total = store.search_runs(
-            experiment=experiment,
-            notebook=notebook,
-            status=status,
-            order=order,
-            limit=limit,
-            offset=offset,
-            notebook_kernels=[kernel] if notebook and kernel else (),
-        )
-    except InvalidQuery as exc:
-        raise bad_request(str(exc)) from None
-    return {
-        "runs": [r.to_dict() for r in runs],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "revision": store.revision(),
-    }
 
 
 def _require_id(run_id: str) -> str:

@@ -23,7 +23,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
 from ..store import Store, StoreError
-from . import api
+from . import api, search
 from . import compare as compare_api
 
 if TYPE_CHECKING:
@@ -134,7 +134,21 @@ class RunsHandler(MltrackHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        self.write_json(await self.call(api.list_runs, self.query_args()))
+        self.write_json(await self.call(search.list_runs, self.query_args()))
+
+
+class RunGroupsHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(search.list_groups, self.query_args()))
+
+
+class RunKeysHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(search.list_keys, self.query_args()))
 
 
 class RunHandler(MltrackHandler):
@@ -242,6 +256,9 @@ class OpenApiHandler(MltrackHandler):
 ROUTES: list[tuple[str, type[MltrackHandler]]] = [
     ("/mltrack/api/experiments", ExperimentsHandler),
     ("/mltrack/api/runs", RunsHandler),
+    # before runs/{run_id}, which would take "groups" and "keys" for run ids
+    ("/mltrack/api/runs/groups", RunGroupsHandler),
+    ("/mltrack/api/runs/keys", RunKeysHandler),
     ("/mltrack/api/runs/{run_id}", RunHandler),
     ("/mltrack/api/runs/{run_id}/metrics/{key}", MetricSeriesHandler),
     ("/mltrack/api/snapshots", SnapshotsHandler),

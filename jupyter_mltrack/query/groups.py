@@ -1,0 +1,171 @@
+"""Runs grouped by a parameter, a tag or an attribute, each metric aggregated per group.
+
+What collapses five seeds of one configuration into a row with an error bar: the count,
+mean, standard deviation (sample), minimum and maximum of each metric (under its reducer)
+over the group's runs that have it. One ``GROUP BY`` query whatever the number of runs:
+the metrics are outer joins on ``latest_metrics``, whose summary columns answer every
+reducer, and the standard deviation comes from the mean of squares.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy.orm import aliased
+
+from ..compare.goals import guess_goal
+from ..store import InvalidQuery, Store
+from ..store.models import LatestMetricRow, MetricGoalRow, ParamRow, RunRow, TagRow
+from . import Field, Node, parse_field, value_expression
+from .search import EVERYTHING, Scope, selection
+
+MAX_GROUP_METRICS = 20
+
+
+@dataclass
+class Aggregate:
+    """One metric over a group's runs (``count`` of the runs that have a value)."""
+
+    count: int
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+        }
+
+
+@dataclass
+class RunGroup:
+    """The runs sharing one value of the grouping field (``value`` None: they lack it)."""
+
+    value: Any
+    count: int
+    metrics: dict[str, Aggregate]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "count": self.count,
+            "metrics": {k: a.to_dict() for k, a in self.metrics.items()},
+        }
+
+
+def _group_key(field: Field) -> tuple[ColumnElement[Any], bool, Any]:
+    """The grouping expression, whether its values are stored JSON, and the join it needs."""
+    if field.kind == "param":
+        p = aliased(ParamRow)
+        return p.value, True, (p, and_(p.run_id == RunRow.id, p.key == field.key))
+    if field.kind == "tag":
+        if field.key is None:
+            raise InvalidQuery("group by one tag: tags.KEY")
+        t = aliased(TagRow)
+        return t.value, False, (t, and_(t.run_id == RunRow.id, t.key == field.key))
+    if field.kind == "metric":
+        raise InvalidQuery(
+            f"cannot group by a metric ({field}): group by a parameter, a tag or an "
+            "attribute, and aggregate metrics within the groups"
+        )
+    return value_expression(field), False, None
+
+
+def _metric_value(lm: Any, field: Field) -> ColumnElement[Any]:
+    """The value of ``field``'s reducer in the joined ``latest_metrics`` row ``lm``."""
+    reducer = field.reducer or "last"
+    if reducer == "last":
+        return lm.value
+    if reducer == "min":
+        return lm.min_value
+    if reducer == "max":
+        return lm.max_value
+    if reducer == "mean":
+        return case((lm.n_values > 0, lm.sum_value / lm.n_values), else_=None)
+    if reducer == "count":
+        return lm.n_values
+    goal = (
+        select(MetricGoalRow.goal)
+        .where(MetricGoalRow.experiment_id == RunRow.experiment_id, MetricGoalRow.key == field.key)
+        .scalar_subquery()
+    )
+    goal = func.coalesce(goal, literal(guess_goal(field.key)))
+    return case((goal == "min", lm.min_value), else_=lm.max_value)
+
+
+def group_runs(
+    store: Store,
+    group_by: str,
+    metrics: Sequence[str] = (),
+    *,
+    filter: str | Node | None = None,
+    scope: Scope = EVERYTHING,
+) -> list[RunGroup]:
+    """The groups of the selected runs by ``group_by`` (``params.model``, ``tags.stage``,
+    ``status``…), largest first, with ``metrics`` (``acc``, ``loss.min``, or with their
+    ``metrics.`` prefix) aggregated in each."""
+    if len(metrics) > MAX_GROUP_METRICS:
+        raise InvalidQuery(f"at most {MAX_GROUP_METRICS} metrics per grouping")
+    key_field = parse_field(group_by)
+    specs = []
+    for spec in metrics:
+        text = spec if spec.startswith(("metrics.", "metric.")) else f"metrics.{spec}"
+        metric = parse_field(text)
+        if metric.kind != "metric":
+            raise InvalidQuery(f"{spec!r} is not a metric")
+        specs.append((spec, metric))
+    key, is_json, join = _group_key(key_field)
+    columns: list[ColumnElement[Any]] = [key.label("g"), func.count(RunRow.id)]
+    stmt_from: Any = RunRow
+    joins = [join] if join is not None else []
+    for _spec, metric in specs:
+        lm = aliased(LatestMetricRow)
+        joins.append((lm, and_(lm.run_id == RunRow.id, lm.key == metric.key)))
+        v = _metric_value(lm, metric)
+        columns += [func.count(v), func.avg(v), func.avg(v * v), func.min(v), func.max(v)]
+    stmt = select(*columns).select_from(stmt_from)
+    for target, on in joins:
+        stmt = stmt.outerjoin(target, on)
+    stmt = stmt.where(selection(filter, scope)).group_by(key)
+    with store.engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    groups = []
+    for row in rows:
+        value, count, *numbers = row
+        if is_json and value is not None:
+            value = json.loads(value)
+        aggregates = {}
+        for i, (spec, _metric) in enumerate(specs):
+            # PostgreSQL averages an integer column (the ``count`` reducer) as a Decimal
+            n, mean, mean_sq, low, high = (
+                None if v is None else float(v) for v in numbers[i * 5 : i * 5 + 5]
+            )
+            aggregates[spec] = Aggregate(
+                count=int(n or 0),
+                mean=mean,
+                std=_std(int(n or 0), mean, mean_sq),
+                min=low,
+                max=high,
+            )
+        groups.append(RunGroup(value=value, count=int(count), metrics=aggregates))
+    groups.sort(key=lambda g: (-g.count, json.dumps(g.value, sort_keys=True, default=str)))
+    return groups
+
+
+def _std(n: int, mean: float | None, mean_sq: float | None) -> float | None:
+    """Sample standard deviation from the mean and the mean of squares (``None`` below two
+    values: one seed has no spread to show)."""
+    if n < 2 or mean is None or mean_sq is None:
+        return None
+    variance = max(0.0, mean_sq - mean * mean) * n / (n - 1)
+    return math.sqrt(variance)
