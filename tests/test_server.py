@@ -84,7 +84,7 @@ def jp_server_config(
 @pytest.fixture(autouse=True)
 def _restore_exported_env() -> Iterator[None]:
     """The extension exports the store into ``os.environ``; undo it after each test."""
-    keys = (URL_ENV, HOME_ENV, "MLTRACK_SERVER_ROOT")
+    keys = (URL_ENV, HOME_ENV, BLOB_URL_ENV, "MLTRACK_SERVER_ROOT")
     saved = {k: os.environ.get(k) for k in keys}
     yield
     for key, value in saved.items():
