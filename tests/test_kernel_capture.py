@@ -141,6 +141,29 @@ def test_run_card_compares_with_best(kernel: Kernel, store: Store) -> None:
     assert "#2" in card["text/plain"] and "run <b>#2</b>" in card["text/html"]
 
 
+def test_run_card_under_a_reducer_is_best_not_last(kernel: Kernel, store: Store) -> None:
+    """``%config TrackMagics.card_reducer = "best"``: a run whose accuracy peaked then fell
+    shows (and is compared on) its peak, labelled; a per-metric setting wins."""
+    kernel.ok("%%track -e peak\nfor a in (0.5, 0.95, 0.6): mltrack.log_metric('accuracy', a)")
+    kernel.ok("%config TrackMagics.card_reducer = 'best'")
+    result = kernel.ok(
+        "%%track -e peak\nfor a in (0.7, 0.9, 0.8): mltrack.log_metric('accuracy', a)\n"
+        "mltrack.log_metric('loss', 0.3); mltrack.log_metric('loss', 0.2)"
+    )
+    card = next(o["data"] for o in result["outputs"] if RUN_CARD in o.get("data", {}))
+    data = card[RUN_CARD]
+    assert data["metrics"] == {"accuracy": 0.9, "loss": 0.2}
+    assert data["reducers"] == {"accuracy": "best", "loss": "best"}
+    assert data["best"]["number"] == 1 and data["best"]["metrics"]["accuracy"] == 0.95
+    assert data["deltas"]["accuracy"] == pytest.approx(-0.05)
+    assert "accuracy (best)=0.9" in card["text/plain"]
+    kernel.ok("%config TrackMagics.card_reducers = {'accuracy': 'mean'}")
+    result = kernel.ok("%%track -e peak\nfor a in (0.2, 0.4): mltrack.log_metric('accuracy', a)")
+    data = next(o["data"] for o in result["outputs"] if RUN_CARD in o.get("data", {}))[RUN_CARD]
+    assert data["metrics"]["accuracy"] == pytest.approx(0.3)
+    assert data["reducers"] == {"accuracy": "mean"}
+
+
 def test_a_cells_final_write_comes_after_its_reply_and_before_idle(
     kernel: Kernel, store: Store
 ) -> None:

@@ -83,6 +83,58 @@ def test_a_best_run_looked_up_during_the_cell_is_used_for_its_metric_only(
     first = _finished(store, "exp", 0.8)
     run = _in_memory(store, "exp", 0.7)
     looked_up = RunRef(id="f" * 32, number=41, metrics={"acc": 0.75})
-    assert card_data(store, run, prefetched=("acc", looked_up))["best"]["number"] == 41
-    assert card_data(store, run, prefetched=("acc", None))["best"] is None
-    assert card_data(store, run, prefetched=("loss", looked_up))["best"]["number"] == first.number
+    assert card_data(store, run, prefetched=(("acc", "last"), looked_up))["best"]["number"] == 41
+    assert card_data(store, run, prefetched=(("acc", "last"), None))["best"] is None
+    loss = (("loss", "last"), looked_up)
+    assert card_data(store, run, prefetched=loss)["best"]["number"] == first.number
+    # looked up under another reducer: not this card's comparison
+    other = (("acc", "max"), looked_up)
+    assert card_data(store, run, prefetched=other)["best"]["number"] == first.number
+
+
+def _curve(store: Store, experiment: str, *values: float) -> Run:
+    run = store.create_run(experiment)
+    points = [MetricPoint("acc", v, i, time.time()) for i, v in enumerate(values)]
+    store.finish_run(run.id, RunStatus.FINISHED, metrics=points)
+    return store.get_run(run.id)
+
+
+def test_the_card_under_a_reducer_shows_and_compares_best_not_last(store: Store) -> None:
+    """A run whose accuracy peaked and fell: under ``best`` the card shows the peak, and the
+    experiment's best run is the one with the best peak, compared peak to peak."""
+    peaked = _curve(store, "exp", 0.5, 0.95, 0.6)  # last 0.6, best 0.95
+    steady = _curve(store, "exp", 0.7, 0.8)  # last 0.8, best 0.8
+    run = replace(_in_memory(store, "exp", 0.9), metrics={"acc": 0.9})  # its own best: 0.9
+    last = card_data(store, run)
+    assert last["best"]["number"] == steady.number and "reducers" not in last
+    best = card_data(store, run, reducers={"acc": "best"})
+    assert best["best"]["number"] == peaked.number
+    assert best["best"]["metrics"]["acc"] == 0.95
+    assert best["deltas"]["acc"] == pytest.approx(-0.05)
+    assert best["reducers"] == {"acc": "best"}
+    mean = card_data(store, run, reducers={"acc": "mean"})
+    assert mean["best"]["number"] == steady.number and mean["best"]["metrics"]["acc"] == 0.75
+    # and the store's own look-up, per reducer
+    exp = peaked.experiment_id
+    assert store.best_run(exp, "acc", higher_is_better=True, reducer="min").number == steady.number
+    assert store.best_run(exp, "acc", higher_is_better=False, reducer="max").number == steady.number
+    with pytest.raises(Exception, match="unknown reducer"):
+        store.best_run(exp, "acc", higher_is_better=True, reducer="median")
+
+
+def test_an_active_run_reduces_what_it_logged(store: Store) -> None:
+    from jupyter_mltrack.capture.api import ActiveRun
+    from jupyter_mltrack.capture.runcard import card_reducers
+
+    active = ActiveRun(store.create_run("exp"), store)
+    for value in (0.5, float("nan"), 0.9, 0.7):
+        active.log_metric("acc", value)
+    active.log_metric("val_loss", 2.0)
+    active.log_metric("val_loss", 1.0)
+    reducers = card_reducers(["acc", "val_loss"], "best", {"acc": "mean"})
+    assert reducers == {"acc": "mean", "val_loss": "best"}
+    summary = active.summary(reducers)
+    assert summary.metrics["acc"] == pytest.approx(0.7) and summary.metrics["val_loss"] == 1.0
+    assert active.summary().metrics == {"acc": 0.7, "val_loss": 1.0}  # the latest values
+    assert active.summary({"acc": "max"}).metrics["acc"] == 0.9
+    assert card_reducers(["x"], "median", {}) == {"x": "last"}

@@ -113,6 +113,17 @@ def test_metric_summaries_merge_every_flush_in_any_order(store: Store) -> None:
     assert summary["acc"] == (0.9, 0.9, 0.9, 0.9, 1)
 
 
+def test_an_unknown_sum_stays_unknown(store: Store) -> None:
+    """``inf + -inf`` in one flush makes the sum unknown; a later flush must not replace it
+    with its own sum (the mean would be that flush's, silently)."""
+    run = store.create_run("m")
+    store.log_metrics(
+        run.id, [point("x", 0.5, 0), point("x", -math.inf, 1), point("x", math.inf, 2)]
+    )
+    store.log_metrics(run.id, [point("x", 3.0, 3), point("x", 0.25, 4)])
+    assert summaries_of(store, run.id)["x"] == (0.25, -math.inf, math.inf, None, 5)
+
+
 def test_revision_moves_on_create_update_and_delete_and_not_otherwise(store: Store) -> None:
     first = store.revision()
     assert store.revision() == first

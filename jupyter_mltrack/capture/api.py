@@ -11,6 +11,7 @@ collected by that worker, off the cell's critical path.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import threading
@@ -255,12 +256,15 @@ def settle() -> None:
                 write()
 
 
-def finishing_runs(exclude: str | None = None) -> list[Run]:
+def finishing_runs(
+    exclude: str | None = None, reducers: Mapping[str, str] | None = None
+) -> list[Run]:
     """Runs of this process that have ended but whose final write is still under way, as
-    they will be stored (the run card compares with them as with stored runs)."""
+    they will be stored (the run card compares with them as with stored runs), their
+    metrics under ``reducers`` (see ``ActiveRun.summary``)."""
     with _stack_lock:
         runs = [r for r in _finishing if r.id != exclude]
-    return [run.summary() for run in runs]
+    return [run.summary(reducers) for run in runs]
 
 
 _context = RunContext(_submit, lambda: _store)
@@ -279,6 +283,9 @@ class ActiveRun:
         #: Latest value of each metric and every param logged so far, kept in memory so the
         #: run card needs no query to read them back.
         self.latest: dict[str, tuple[int, float]] = {}
+        #: Per metric, ``[min, max, sum, count]`` of its non-NaN values: what the run card
+        #: shows under a reducer other than the latest value, without reading the store.
+        self.seen: dict[str, list[float]] = {}
         self.all_params: dict[str, Any] = dict(run.params)
         self.end_time: float | None = None
         self.status: RunStatus = RunStatus.RUNNING
@@ -337,6 +344,17 @@ class ActiveRun:
             latest = self.latest.get(key)
             if latest is None or step >= latest[0]:
                 self.latest[key] = (step, number)
+            if number == number:  # not NaN
+                seen = self.seen.get(key)
+                if seen is None:
+                    self.seen[key] = [number, number, number, 1]
+                else:
+                    if number < seen[0]:
+                        seen[0] = number
+                    elif number > seen[1]:
+                        seen[1] = number
+                    seen[2] += number
+                    seen[3] += 1
             full = len(self._metrics) >= MAX_BUFFER
         if full:
             self.flush()
@@ -472,15 +490,33 @@ class ActiveRun:
             _pending[:] = [f for f in _pending if not f.done()]
             _pending.append(fut)
 
-    def summary(self) -> Run:
-        """The run as the store would list it now, built from memory."""
+    def summary(self, reducers: Mapping[str, str] | None = None) -> Run:
+        """The run as the store would list it now, built from memory; ``reducers`` (metric
+        -> ``min``, ``max``, ``mean`` or ``best``) replaces those metrics' latest values."""
+        metrics = {k: v for k, (_step, v) in self.latest.items()}
+        for key, reducer in (reducers or {}).items():
+            if key in metrics and reducer != "last":
+                metrics[key] = self.reduced(key, reducer)
         return replace(
             self.run,
             status=self.status,
             end_time=self.end_time,
             params=dict(self.all_params),
-            metrics={k: v for k, (_step, v) in self.latest.items()},
+            metrics=metrics,
         )
+
+    def reduced(self, key: str, reducer: str) -> float:
+        """A metric under a reducer, from every value logged (NaN when none is a number)."""
+        seen = self.seen.get(key)
+        if seen is None:
+            return math.nan
+        if reducer == "best":
+            from ..compare.goals import guess_goal
+
+            reducer = guess_goal(key)
+        if reducer == "mean":
+            return seen[2] / seen[3]
+        return seen[0] if reducer == "min" else seen[1] if reducer == "max" else math.nan
 
     def __enter__(self) -> ActiveRun:
         return self

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..jsonsafe import to_float
@@ -21,7 +22,7 @@ from .data import FileAccess, retake_snapshots, snapshot_files, snapshot_values,
 from .kernelinfo import cell_id, notebook_path
 from .outputs import OutputRecorder
 from .params import CellAnalysis, analyse, simple_reads
-from .runcard import card_bundle, compared_on, lower_is_better
+from .runcard import card_bundle, card_reducers, compared_on, lower_is_better
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -126,7 +127,7 @@ class TrackedCell:
         names = list(dict.fromkeys([*reads, *explicit]))
         return take_snapshots(api.get_store(), names, self.shell.user_ns)[0]
 
-    def _prefetch_best(self) -> tuple[str, Future[RunRef | None]] | None:
+    def _prefetch_best(self) -> tuple[tuple[str, str], Future[RunRef | None]] | None:
         """Look up, while the cell runs, the best run the card will compare with: by the
         metric this experiment's latest card compared on (a cell run again logs the same
         one first). Other processes' runs that end meanwhile are not seen; this process's
@@ -136,12 +137,22 @@ class TrackedCell:
         if key is None:
             return None
         higher = not lower_is_better(key)
+        reducer = self._reducers([key])[key]
         lookup = functools.partial(
-            self.run.store.best_run, run.experiment_id, key, higher_is_better=higher, exclude=run.id
+            self.run.store.best_run,
+            run.experiment_id,
+            key,
+            higher_is_better=higher,
+            exclude=run.id,
+            reducer=reducer,
         )
-        return key, api._submit(lookup)
+        return (key, reducer), api._submit(lookup)
 
-    def _prefetched(self) -> tuple[str, RunRef | None] | None:
+    def _reducers(self, keys: Sequence[str]) -> dict[str, str]:
+        """How the card shows each metric (``TrackMagics.card_reducer``/``card_reducers``)."""
+        return card_reducers(keys, self.magics.card_reducer, self.magics.card_reducers)
+
+    def _prefetched(self) -> tuple[tuple[str, str], RunRef | None] | None:
         """The prefetched best run, if the look-up is done (never waited for)."""
         if self._best is None:
             return None
@@ -204,9 +215,12 @@ class TrackedCell:
             if self.magics.run_card and not self.args.no_card:
                 from IPython.display import publish_display_data
 
-                pending = api.finishing_runs(exclude=run.id)
-                summary = run.summary()
-                publish_display_data(card_bundle(run.store, summary, pending, self._prefetched()))
+                reducers = self._reducers(list(run.latest))
+                pending = api.finishing_runs(exclude=run.id, reducers=reducers)
+                summary = run.summary(reducers)
+                publish_display_data(
+                    card_bundle(run.store, summary, pending, self._prefetched(), reducers)
+                )
         except Exception as exc:
             print(f"mltrack: could not record run {run.id[:8]}: {exc!r}", file=sys.stderr)
             with contextlib.suppress(Exception):

@@ -18,7 +18,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Int, Unicode
+from traitlets import Bool, Dict, Enum, Int, Unicode
 from traitlets.config import Configurable
 
 from . import api
@@ -44,6 +44,20 @@ class TrackMagics(Magics, Configurable):
         help="Experiment for runs without -e (default: the notebook's name).",
     )
     run_card = Bool(True, config=True, help="Show a run card under each tracked cell.")
+    card_reducer = Enum(
+        ["last", "best", "min", "max", "mean"],
+        "last",
+        config=True,
+        help="What the run card shows of each metric, and compares with the experiment's "
+        "best run on: the latest value, or the best (min or max by the metric's goal), "
+        "min, max or mean of every value the run logged.",
+    )
+    card_reducers = Dict(
+        {},
+        config=True,
+        help="The same per metric, e.g. {'val_acc': 'best', 'loss': 'min'}; card_reducer "
+        "for the others.",
+    )
     capture_reads = Bool(True, config=True, help="Record simple values a cell reads as parameters.")
     snapshot_data = Bool(
         True,

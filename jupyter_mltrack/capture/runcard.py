@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..store.entities import Run, RunRef
@@ -17,13 +17,28 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) is not loaded by %load_ext
     from ..store.store import Store
 from .outputs import RUN_CARD_MIME
 
-_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "rmse")
 MAX_CARD_METRICS = 6
+#: What a card may show a metric as: the latest value, or one over every value logged.
+CARD_REDUCERS = ("last", "best", "min", "max", "mean")
 
 
 def lower_is_better(metric: str) -> bool:
-    name = metric.lower()
-    return any(word in name for word in _LOWER_IS_BETTER)
+    """Whether a metric is better low, by its name, as comparisons guess it
+    (:mod:`..compare.goals`: losses, errors, perplexity… are minimised)."""
+    from ..compare.goals import guess_goal
+
+    return guess_goal(metric) == "min"
+
+
+def card_reducers(
+    keys: Sequence[str], default: str, per_metric: Mapping[str, str]
+) -> dict[str, str]:
+    """The reducer of each metric a card shows: its own setting, else the default."""
+    out = {}
+    for key in keys:
+        reducer = per_metric.get(key, default)
+        out[key] = reducer if reducer in CARD_REDUCERS else "last"
+    return out
 
 
 def _num(value: float | None) -> float | None:
@@ -45,12 +60,16 @@ def card_data(
     store: Store,
     run: Run,
     pending: Sequence[Run] = (),
-    prefetched: tuple[str, RunRef | None] | None = None,
+    prefetched: tuple[tuple[str, str], RunRef | None] | None = None,
+    reducers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The card's JSON (see docs/rest-api.md, "Run card MIME type"). ``pending``: runs of
     this process whose final write is under way, compared with as if stored;
     ``prefetched``: ``(metric, best run)`` looked up while the cell ran, used when the card
-    compares on that metric (a query less after the cell)."""
+    compares on that metric (a query less after the cell); ``reducers``: metric -> how
+    ``run``'s (and ``pending``'s) values were reduced (``last`` when absent), which the best
+    run is looked up and compared under too."""
+    reducers = {k: r for k, r in (reducers or {}).items() if r != "last"}
     metrics = {k: _num(v) for k, v in list(run.metrics.items())[:MAX_CARD_METRICS]}
     best = None
     deltas: dict[str, float] = {}
@@ -62,13 +81,19 @@ def card_data(
         # a pending run's stored row is older than what it is about to write: left out of
         # the query, compared with as it will be stored
         ids = {p.id for p in pending}
-        if prefetched is not None and prefetched[0] == first and not _one_of(prefetched[1], ids):
-            other = prefetched[1]
+        reducer = reducers.get(first, "last")
+        fetched = prefetched is not None and prefetched[0] == (first, reducer)
+        if fetched and not _one_of(prefetched[1], ids):  # type: ignore[index]
+            other = prefetched[1]  # type: ignore[index]
         else:
             excluded = [run.id, *ids]
             try:
                 other = store.best_run(
-                    run.experiment_id, first, higher_is_better=higher, exclude=excluded
+                    run.experiment_id,
+                    first,
+                    higher_is_better=higher,
+                    exclude=excluded,
+                    reducer=reducer,
                 )
             except Exception:  # the store went away since: the card shows the run alone
                 other = None
@@ -93,6 +118,7 @@ def card_data(
         "metrics": metrics,
         "best": best,
         "deltas": deltas,
+        **({"reducers": {k: r for k, r in reducers.items() if k in metrics}} if reducers else {}),
         **({"spooled": _spooled_note(store, spooled)} if spooled is not None else {}),
     }
 
@@ -123,6 +149,12 @@ def _better_pending(
     return best
 
 
+def _label(data: dict[str, Any], key: str) -> str:
+    """``acc`` for the latest value, ``acc (best)`` under another reducer."""
+    reducer = data.get("reducers", {}).get(key)
+    return f"{key} ({reducer})" if reducer else key
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "NaN"
@@ -143,7 +175,7 @@ def card_text(data: dict[str, Any]) -> str:
         head += f" in {data['duration']:.2f}s"
     parts = []
     for key, value in data["metrics"].items():
-        text = f"{key}={_fmt(value)}"
+        text = f"{_label(data, key)}={_fmt(value)}"
         if key in data["deltas"] and data.get("best"):
             text += f" ({data['deltas'][key]:+.4g} vs #{data['best']['number']})"
         parts.append(text)
@@ -163,7 +195,7 @@ def card_html(data: dict[str, Any]) -> str:
             extra = (
                 f' <span style="color:{colour}">({delta:+.4g} vs #{data["best"]["number"]})</span>'
             )
-        cells.append(f"<b>{esc(key)}</b> {esc(_fmt(value))}{extra}")
+        cells.append(f"<b>{esc(_label(data, key))}</b> {esc(_fmt(value))}{extra}")
     name = f" {esc(data['name'])}" if data.get("name") else ""
     dur = f" · {data['duration']:.2f}s" if data.get("duration") is not None else ""
     return (
@@ -180,7 +212,8 @@ def card_bundle(
     store: Store,
     run: Run,
     pending: Sequence[Run] = (),
-    prefetched: tuple[str, RunRef | None] | None = None,
+    prefetched: tuple[tuple[str, str], RunRef | None] | None = None,
+    reducers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    data = card_data(store, run, pending, prefetched)
+    data = card_data(store, run, pending, prefetched, reducers)
     return {RUN_CARD_MIME: data, "text/html": card_html(data), "text/plain": card_text(data)}

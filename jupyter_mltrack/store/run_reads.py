@@ -33,6 +33,7 @@ from .statements import (
     _LOAD_RUNS,
     _LOAD_TAGS,
     _REVISION,
+    CARD_REDUCERS,
     _experiments_t,
     _from_db_metric,
     _latest_t,
@@ -281,15 +282,24 @@ class RunReads(Liveness):
         *,
         higher_is_better: bool,
         exclude: str | Iterable[str] | None = None,
+        reducer: str = "last",
     ) -> RunRef | None:
-        """The run of an experiment with the best latest value of ``metric``, with the latest
-        values of all its metrics (what the run card compares against); ``exclude``: a run
-        id, or several (the card's own run, and runs whose final write is under way)."""
+        """The run of an experiment with the best value of ``metric`` under ``reducer``
+        (``last``, ``min``, ``max``, ``mean``, or ``best``: min or max as
+        ``higher_is_better`` says), with all its metrics under the same reducer (what the run
+        card compares against); ``exclude``: a run id, or several (the card's own run, and
+        runs whose final write is under way)."""
+        if reducer == "best":
+            reducer = "max" if higher_is_better else "min"
+        if reducer not in CARD_REDUCERS:
+            raise InvalidQuery(
+                f"unknown reducer {reducer!r}; use best, " + ", ".join(CARD_REDUCERS)
+            )
         args: dict[str, Any] = {"b_exp": experiment_id, "b_key": metric}
         excluded = [exclude] if isinstance(exclude, str) else list(exclude or ())
         if excluded:
             args["b_exclude"] = excluded
-        stmt = _BEST_RUN[(bool(higher_is_better), bool(excluded))]
+        stmt = _BEST_RUN[(bool(higher_is_better), bool(excluded), reducer)]
         with self.engine.connect() as conn:
             rows = conn.execute(stmt, args).all()
         if not rows:

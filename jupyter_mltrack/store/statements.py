@@ -131,9 +131,11 @@ def _latest_upserts() -> dict[str, Any]:
                     (t.max_value.is_(None) | (new.max_value > t.max_value), new.max_value),
                     else_=t.max_value,
                 ),
+                # merged on the counts: a sum that is NULL with values behind it (the
+                # NaN of ``inf + -inf``) stays NULL, so the mean stays unknown, not wrong
                 "sum_value": case(
-                    (t.sum_value.is_(None), new.sum_value),
-                    (new.sum_value.is_(None), t.sum_value),
+                    (t.n_values == 0, new.sum_value),
+                    (new.n_values == 0, t.sum_value),
                     else_=t.sum_value + new.sum_value,
                 ),
                 "n_values": t.n_values + new.n_values,
@@ -214,29 +216,50 @@ _CHUNKS_OF_RUN_KEYS = _CHUNKS_OF_RUNS.where(
 )
 
 
-def _best_run_statement(higher_is_better: bool, exclude: bool) -> Any:
-    """The best run of an experiment for one metric, with all its latest metric values, in
-    one query (the run card asks after every tracked cell)."""
+#: What the run card compares runs on, per reducer: a column of ``latest_metrics``.
+CARD_REDUCERS = ("last", "min", "max", "mean")
+
+
+def _reduced_column(table: Any, reducer: str) -> Any:
+    if reducer == "min":
+        return table.c.min_value
+    if reducer == "max":
+        return table.c.max_value
+    if reducer == "mean":
+        return case((table.c.n_values > 0, table.c.sum_value / table.c.n_values), else_=None)
+    return table.c.value
+
+
+def _best_run_statement(higher_is_better: bool, exclude: bool, reducer: str) -> Any:
+    """The best run of an experiment for one metric under a reducer, with all its metric
+    values under the same reducer, in one query (the run card asks after every tracked
+    cell)."""
+    ranked = _reduced_column(_latest_t, reducer)
     best = (
         select(_latest_t.c.run_id, _runs_t.c.number)
         .join(_runs_t, _runs_t.c.id == _latest_t.c.run_id)
         .where(
             _runs_t.c.experiment_id == bindparam("b_exp"),
             _latest_t.c.key == bindparam("b_key"),
-            _latest_t.c.value.is_not(None),
+            ranked.is_not(None),
         )
     )
     if exclude:
         best = best.where(_runs_t.c.id.not_in(bindparam("b_exclude", expanding=True)))
-    order = _latest_t.c.value.desc() if higher_is_better else _latest_t.c.value.asc()
+    order = ranked.desc() if higher_is_better else ranked.asc()
     best = best.order_by(order).limit(1).subquery()
     values = _latest_t.alias("values_")
-    return select(best.c.run_id, best.c.number, values.c.key, values.c.value).join(
-        values, values.c.run_id == best.c.run_id
-    )
+    return select(
+        best.c.run_id, best.c.number, values.c.key, _reduced_column(values, reducer)
+    ).join(values, values.c.run_id == best.c.run_id)
 
 
-_BEST_RUN = {(h, e): _best_run_statement(h, e) for h in (True, False) for e in (True, False)}
+_BEST_RUN = {
+    (h, e, r): _best_run_statement(h, e, r)
+    for h in (True, False)
+    for e in (True, False)
+    for r in CARD_REDUCERS
+}
 
 #: Block digests per ``IN (…)`` query: well under every SQLite build's variable limit.
 _IN_CHUNK = 500
