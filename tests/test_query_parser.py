@@ -71,6 +71,7 @@ def test_in_not_in_and_is_null() -> None:
     assert parse("tags.stage in (a, 'b', \"c d\")") == In(STAGE, ("a", "b", "c d"))
     assert parse("tags.stage not in (a)") == In(STAGE, ("a",), negated=True)
     assert parse("params.lr in (1, 2, 1)") == In(LR, (1.0, 2.0))  # repeats dropped
+    assert parse("params.lr in (1, true, '1')") == In(LR, (1.0, True, "1"))  # not repeats
     assert parse("params.lr is null") == IsNull(LR)
     assert parse("params.lr is not null") == IsNull(LR, negated=True)
     # = null and != null are is null and is not null
@@ -554,8 +555,7 @@ def _conditions(draw: st.DrawFn) -> Node:
         return IsNull(field, negated=draw(st.booleans()))
     if shape == "in":
         items = draw(st.lists(values, min_size=1, max_size=3, unique_by=lambda v: (type(v), v)))
-        unique = tuple(dict.fromkeys(items))  # 1.0 and True are one key: keep the first
-        return In(field, unique, negated=draw(st.booleans()))
+        return In(field, tuple(items), negated=draw(st.booleans()))
     value = draw(values)
     ops = ["=", "!="]
     if not isinstance(value, bool) and kind != "anytag":

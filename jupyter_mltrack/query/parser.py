@@ -154,8 +154,8 @@ class _Builder:
                 has_null = True
             elif isinstance(checked, Span):
                 spans.append(checked)
-            elif checked not in values:
-                values.append(checked)
+            elif (type(checked), checked) not in {(type(v), v) for v in values}:
+                values.append(checked)  # once each; 1.0 and true are two (1.0 == True)
         options: list[Node] = [_span_condition(field, "=", span) for span in spans]
         if values:
             options.insert(0, In(field, tuple(values)))
