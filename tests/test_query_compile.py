@@ -301,6 +301,27 @@ def test_injection_attempts_are_values(store: Store, runs: list[Logged]) -> None
     assert counts[0] == len(runs) and counts[1] == 4
 
 
+def test_the_largest_queries_the_parser_takes_run(store: Store, runs: list[Logged]) -> None:
+    """The parser's limits (depth, conditions, list length, words) keep a query within what
+    both databases execute: SQLite's parser stack and expression depth are the tighter."""
+    deepest = "name !~ a"
+    for i in range(31):  # not (… or (not (… and (…)))): a level each
+        deepest = (
+            f"not ({deepest})" if i % 2 else f"name !~ b {'or' if i % 4 else 'and'} ({deepest})"
+        )
+    queries = [
+        "not " * 32 + "name !~ a",
+        deepest,
+        " and ".join(f"name !~ zz{i}" for i in range(256)),
+        " or ".join(f"metrics.loss.best = {i} or name = x{i}" for i in range(128)),
+        "params.lr in (" + ", ".join(str(i) for i in range(1000)) + ")",
+        "name not in (" + ", ".join(f"n{i}" for i in range(1000)) + ")",
+        " ".join(f"w{i}" for i in range(50)),
+    ]
+    for query_text in queries:
+        matching(store, query_text, runs)  # runs, no database error
+
+
 def _sql(stmt: Select, dialect: object) -> tuple[str, dict[str, object]]:
     compiled = stmt.compile(dialect=dialect)  # type: ignore[arg-type]
     return str(compiled), dict(compiled.params)

@@ -413,22 +413,32 @@ def test_error_details() -> None:
 
 
 def test_limits() -> None:
-    with pytest.raises(QuerySyntaxError, match="nests more than 64 levels"):
-        parse("not " * 70 + "name = a")
-    nested = "name = a"
-    for i in range(70):
-        nested = f"name = a {'and' if i % 2 else 'or'} ({nested})"
-    with pytest.raises(QuerySyntaxError, match="nests more than 64 levels"):
-        parse(nested)
-    parse("not " * 60 + "name = a")
+    with pytest.raises(QuerySyntaxError, match="nests more than 32 levels"):
+        parse("not " * 40 + "name = a")
+    with pytest.raises(QuerySyntaxError, match="nests more than 32 levels"):
+        parse(nested(40))
+    parse("not " * 32 + "name = a")
+    parse(nested(32))
     # parentheses alone add no level
     assert parse("(" * 5000 + "name = a" + ")" * 5000) == Compare(NAME, "=", "a")
-    many = " or ".join(f"params.a = {i}" for i in range(501))
-    with pytest.raises(QuerySyntaxError, match="at most 500 conditions") as caught:
+    many = " or ".join(f"params.a = {i}" for i in range(257))
+    with pytest.raises(QuerySyntaxError, match="at most 256 conditions") as caught:
         parse(many)
     assert caught.value.position == many.rindex("params.a")
     with pytest.raises(QuerySyntaxError, match="at most 1000 values"):
         parse("params.a in (" + ", ".join(map(str, range(1001))) + ")")
+    text = " ".join(f"w{i}" for i in range(51))
+    with pytest.raises(QuerySyntaxError, match="at most 50 words") as caught:
+        parse_filter(text)
+    assert caught.value.position == text.rindex("w50")
+
+
+def nested(levels: int) -> str:
+    """A query ``levels`` deep: and inside or inside and…"""
+    text = "name !~ a"
+    for i in range(levels - 1):
+        text = f"name !~ a {'and' if i % 2 else 'or'} ({text})"
+    return text
 
 
 def test_parse_field_refuses_what_is_not_one_field() -> None:
