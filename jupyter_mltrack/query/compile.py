@@ -7,9 +7,10 @@ Rules every expression here keeps:
 - *Two-valued.* A condition is true or false, never SQL NULL, so ``not`` means what it
   means in Python: a comparison with a missing param, tag or metric (or a NaN metric) is
   false, and ``not (…)`` of it true. Conditions on params, metrics and tags are
-  ``runs.id IN (SELECT run_id FROM … WHERE key = :k AND …)``: a run is in the set or not,
-  and the subquery uses the ``(key, num_value)`` / ``(key, value)`` indexes. A nullable
-  attribute is guarded with ``IS NOT NULL``.
+  ``runs.id IN (SELECT run_id FROM … WHERE key = :k AND …)``: a run is in the set or not
+  (``run_id`` is never NULL), and the subquery is a range scan of the params'
+  ``(key, num_value)`` or the metrics' ``(key, value)`` index. A nullable attribute is
+  guarded with ``IS NOT NULL``.
 - *Negation means "has a value, and not that one".* ``!=``, ``!~`` and ``not in`` are false
   for a missing value, like every comparison; ``not (x = v)`` is true for it.
 - *Types follow the literal.* Against a param, a number compares ``num_value`` (numbers,
