@@ -89,9 +89,9 @@ def _param_value(op: str, raw: Raw, text: str) -> Scalar:
 
 
 def _text_value(field: Field, op: str, raw: Raw, text: str) -> str:
-    if field == Field("attribute", "status") and op in ("=", "!=", "in"):
+    if field == Field("attribute", "status"):  # stored in lower case, written in any
         status = raw.text.lower()
-        if status not in _STATUSES:
+        if op in ("=", "!=", "in") and status not in _STATUSES:
             raise QuerySyntaxError(
                 f"unknown status '{raw.text}': use one of {', '.join(_STATUSES)}",
                 text,

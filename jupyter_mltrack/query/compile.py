@@ -7,9 +7,10 @@ Rules every expression here keeps:
 - *Two-valued.* A condition is true or false, never SQL NULL, so ``not`` means what it
   means in Python: a comparison with a missing param, tag or metric (or a NaN metric) is
   false, and ``not (…)`` of it true. Conditions on params, metrics and tags are
-  ``runs.id IN (SELECT run_id FROM … WHERE key = :k AND …)``: a run is in the set or not,
-  and the subquery uses the ``(key, num_value)`` / ``(key, value)`` indexes. A nullable
-  attribute is guarded with ``IS NOT NULL``.
+  ``runs.id IN (SELECT run_id FROM … WHERE key = :k AND …)``: a run is in the set or not
+  (``run_id`` is never NULL), and the subquery is a range scan of the params'
+  ``(key, num_value)`` or the metrics' ``(key, value)`` index. A nullable attribute is
+  guarded with ``IS NOT NULL``.
 - *Negation means "has a value, and not that one".* ``!=``, ``!~`` and ``not in`` are false
   for a missing value, like every comparison; ``not (x = v)`` is true for it.
 - *Types follow the literal.* Against a param, a number compares ``num_value`` (numbers,
@@ -25,7 +26,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.orm import aliased
 
 from ..compare.goals import guess_goal
@@ -129,6 +142,22 @@ def _param_equals(value: Scalar) -> ColumnElement[bool]:
     return and_(ParamRow.text_value.is_not(None), ParamRow.text_value == value)
 
 
+def _param_in(values: tuple[Scalar, ...]) -> ColumnElement[bool]:
+    """The param equals one of ``values``, each in its own type: one ``IN`` per type (a
+    thousand-value list is not a thousand ORs); never NULL."""
+    numbers = [v for v in values if isinstance(v, float)]
+    texts = [v for v in values if isinstance(v, str)]
+    flags = ["true" if v else "false" for v in values if isinstance(v, bool)]
+    parts = []
+    if numbers:
+        parts.append(and_(ParamRow.num_value.is_not(None), ParamRow.num_value.in_(numbers)))
+    if texts:
+        parts.append(and_(ParamRow.text_value.is_not(None), ParamRow.text_value.in_(texts)))
+    if flags:
+        parts.append(ParamRow.value.in_(flags))
+    return or_(*parts) if parts else false()  # a tree built by hand may list nothing
+
+
 def _param_compare(op: str, value: Scalar) -> ColumnElement[bool]:
     """The positive comparisons (``= < <= > >= ~``); never NULL either."""
     if op == "=":
@@ -150,7 +179,7 @@ def _param(node: Compare | In | IsNull) -> ColumnElement[bool]:
         runs = _param_runs(key, present)
         return runs if node.negated else not_(runs)
     if isinstance(node, In):
-        any_equal = or_(*(_param_equals(v) for v in node.values))
+        any_equal = _param_in(node.values)
         return _param_runs(key, present, not_(any_equal) if node.negated else any_equal)
     if node.op in ("!=", "!~"):
         positive = "=" if node.op == "!=" else "~"

@@ -28,6 +28,8 @@ _PREFIX = re.compile(r"(?:^|\s)(?:params?|metrics?|tags?)\.", re.I)
 _WORD = re.compile(r"\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)'|(\S+)", re.S)
 _RUN_NUMBER = re.compile(r"#?([0-9]+)")
 _STATUSES = {s.value for s in RunStatus}
+#: Words of a plain-text search (each is up to five conditions).
+MAX_WORDS = 50
 
 
 def parse_filter(text: str | None) -> Node | None:
@@ -59,13 +61,17 @@ def looks_like_query(text: str) -> bool:
 
 
 def words(text: str) -> list[str]:
-    """The words of a plain-text filter; quoted words keep their spaces."""
+    """The words of a plain-text filter; quoted words keep their spaces. At most
+    :data:`MAX_WORDS` (each is several conditions: see :data:`.parser.MAX_CONDITIONS`)."""
     found = []
     for match in _WORD.finditer(text):
         double, single, bare = match.groups()
         word = bare if bare is not None else unescape(double if double is not None else single)
-        if word:
-            found.append(word)
+        if not word:
+            continue
+        if len(found) == MAX_WORDS:
+            raise QuerySyntaxError(f"a search holds at most {MAX_WORDS} words", text, match.start())
+        found.append(word)
     return found
 
 
