@@ -62,10 +62,17 @@ export interface IMetricSummary {
   count?: number | null;
 }
 
-/** `children` of a `RunSummary`: present on every run (count 0 without). */
+/**
+ * `children` of a `RunSummary`: present on every run (count 0 without). `best`
+ * holds, per metric, the best child's value (by the metric's goal) under each
+ * reducer, or (servers that send one value) that value.
+ */
 export interface IChildrenSummary {
   count: number;
-  best: { [key: string]: number | string | null };
+  best: {
+    [key: string]:
+      number | string | null | { [reducer: string]: number | string | null };
+  };
 }
 
 /** One point of a metric series. */

@@ -200,7 +200,10 @@ function cell(row: IRunRow, column: IColumn, ctx: IRowContext): HTMLElement {
     'data-metric': metric.key,
     text: value === undefined ? '' : formatValue(value)
   });
-  const best = row.childCount > 0 ? childrenBest(run, metric.key) : undefined;
+  const best =
+    row.childCount > 0
+      ? childrenBest(run, metric.key, metric.reducer)
+      : undefined;
   if (best !== undefined) {
     td.appendChild(
       h('span', {

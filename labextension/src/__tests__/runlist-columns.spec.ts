@@ -112,9 +112,22 @@ describe('metric cells', () => {
   });
 
   it("gives a parent's best child value", () => {
-    expect(childrenBest(run, 'acc')).toBe(0.95);
-    expect(childrenBest(run, 'loss')).toBeUndefined();
-    expect(childrenBest(summary('c'), 'acc')).toBeUndefined();
+    expect(childrenBest(run, 'acc', 'last')).toBe(0.95);
+    expect(childrenBest(run, 'loss', 'last')).toBeUndefined();
+    expect(childrenBest(summary('c'), 'acc', 'last')).toBeUndefined();
+  });
+
+  it('takes the reducer of a best given per reducer', () => {
+    const parent = summary('p', {
+      children: {
+        count: 2,
+        best: { acc: { last: 0.7, max: 0.9, count: 3 }, loss: null }
+      }
+    });
+    expect(childrenBest(parent, 'acc', 'max')).toBe(0.9);
+    expect(childrenBest(parent, 'acc', 'last')).toBe(0.7);
+    expect(childrenBest(parent, 'acc', 'mean')).toBeUndefined();
+    expect(childrenBest(parent, 'loss', 'min')).toBeNull();
   });
 
   it('labels and sorts by the reducer', () => {

@@ -123,10 +123,11 @@ describe('list identity', () => {
     );
   });
 
-  it('asks runs/keys for the scope only (it takes no kernel)', () => {
-    expect(keysQuery({ ...scope, kernel: 'k' })).toBe(
-      'runs/keys?notebook=a.ipynb'
+  it('asks runs/keys for the scope', () => {
+    expect(keysQuery({ ...scope, kernel: 'k 1' })).toBe(
+      'runs/keys?notebook=a.ipynb&kernel=k%201'
     );
+    expect(keysQuery(scope)).toBe('runs/keys?notebook=a.ipynb');
     expect(
       keysQuery({ allExperiments: true, experiment: 'e x', notebook: null })
     ).toBe('runs/keys?experiment=e%20x');

@@ -132,17 +132,24 @@ export function metricValue(
 
 /**
  * The best value of a metric among a parent's children (by the metric's
- * goal), `undefined` when no child has it.
+ * goal) under the column's reducer, `undefined` when no child has it.
  */
 export function childrenBest(
   run: IRunSummary,
-  key: string
+  key: string,
+  reducer: Reducer
 ): JSONValue | undefined {
   const best = run.children?.best;
-  if (!best || !(key in best)) {
+  if (!best || !Object.prototype.hasOwnProperty.call(best, key)) {
     return undefined;
   }
-  return best[key];
+  const value = best[key];
+  if (value !== null && typeof value === 'object') {
+    return Object.prototype.hasOwnProperty.call(value, reducer)
+      ? value[reducer]
+      : undefined;
+  }
+  return value;
 }
 
 /** The header of a metric column: `acc`, or `loss (min)` under a reducer. */

@@ -141,11 +141,14 @@ export function listKey(filter: IRunsFilter): string {
   return runsQuery(filter, { roots: isTreeMode(filter) });
 }
 
-/** The `runs/keys` endpoint of a filter's scope (it takes no kernel). */
+/** The `runs/keys` endpoint of a filter's scope. */
 export function keysQuery(filter: IRunsFilter): string {
   const scope = effectiveScope(filter);
   if (scope.kind === 'notebook') {
-    return `runs/keys?notebook=${encodeURIComponent(scope.notebook)}`;
+    const kernel = filter.kernel
+      ? `&kernel=${encodeURIComponent(filter.kernel)}`
+      : '';
+    return `runs/keys?notebook=${encodeURIComponent(scope.notebook)}${kernel}`;
   }
   if (scope.kind === 'experiment') {
     return `runs/keys?experiment=${encodeURIComponent(scope.experiment)}`;
