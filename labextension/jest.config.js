@@ -9,6 +9,6 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }]
   },
-  collectCoverageFrom: ['src/model.ts', 'src/selection.ts'],
+  collectCoverageFrom: ['src/model.ts', 'src/selection.ts', 'src/runlist/*.ts'],
   coverageReporters: ['text']
 };

@@ -452,7 +452,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
           showAllExperiments: !!composite.showAllExperiments,
           keyMetrics: Array.isArray(composite.keyMetrics)
             ? composite.keyMetrics
-            : []
+            : [],
+          metricReducers:
+            composite.metricReducers &&
+            typeof composite.metricReducers === 'object' &&
+            !Array.isArray(composite.metricReducers)
+              ? composite.metricReducers
+              : {},
+          defaultMetricReducer:
+            typeof composite.defaultMetricReducer === 'string'
+              ? composite.defaultMetricReducer
+              : DEFAULT_SETTINGS.defaultMetricReducer
         });
       };
       settingRegistry

@@ -6,8 +6,6 @@
  * unit-tested with plain jest.
  */
 
-import { RunSelection } from './selection';
-
 /** Lifecycle status of a run. */
 export type RunStatus =
   'running' | 'finished' | 'failed' | 'interrupted' | 'crashed';
@@ -35,6 +33,46 @@ export interface IRunSummary {
   params: { [key: string]: JSONValue };
   /** Latest value of each metric; `null` stands for NaN. */
   metrics: { [key: string]: number | null };
+  /** The run that opened this one (nested run, pipeline run), if any. */
+  parent_run_id?: string | null;
+  /** Where the run was recorded: `notebook`, `pipeline`, … */
+  source?: string;
+  /**
+   * Each metric under every reducer, over all its points (servers from
+   * issue 13 on): what a metric column shows.
+   */
+  metric_summary?: { [key: string]: IMetricSummary };
+  /** Whether lower (`min`) or higher (`max`) is better, per metric. */
+  goals?: { [key: string]: 'min' | 'max' | string };
+  /** The run's children: how many, and the best child value per metric. */
+  children?: IChildrenSummary;
+}
+
+/**
+ * A metric of a run under each reducer: `last` is the latest value (`null`
+ * for NaN), `best` the min or max by the metric's goal, `count` the number of
+ * points that are not NaN; `null` where no point counts.
+ */
+export interface IMetricSummary {
+  last?: number | string | null;
+  min?: number | string | null;
+  max?: number | string | null;
+  mean?: number | string | null;
+  best?: number | string | null;
+  count?: number | null;
+}
+
+/**
+ * `children` of a `RunSummary`: present on every run (count 0 without). `best`
+ * holds, per metric, the best child's value (by the metric's goal) under each
+ * reducer, or (servers that send one value) that value.
+ */
+export interface IChildrenSummary {
+  count: number;
+  best: {
+    [key: string]:
+      number | string | null | { [reducer: string]: number | string | null };
+  };
 }
 
 /** One point of a metric series. */
@@ -106,15 +144,6 @@ export interface ISnapshotRows {
   rows: JSONValue[][];
 }
 
-/** `GET /mltrack/api/runs`. */
-export interface IRunsResponse {
-  runs: IRunSummary[];
-  total: number;
-  limit: number;
-  offset: number;
-  revision: string;
-}
-
 /** An entry of `GET /mltrack/api/experiments`. */
 export interface IExperiment {
   id: number;
@@ -159,240 +188,6 @@ export const STATUSES: RunStatus[] = [
   'interrupted',
   'crashed'
 ];
-
-/**
- * What the sidebar lists.
- */
-export interface IRunsFilter {
-  /** List every experiment rather than the active notebook's runs. */
-  allExperiments: boolean;
-  /** Experiment name to restrict to when `allExperiments` is on. */
-  experiment: string | null;
-  /** Path of the active notebook, relative to the server root. */
-  notebook: string | null;
-  /**
-   * Id of the active notebook's kernel: its runs belong to the notebook even
-   * when they recorded an older name (the notebook was renamed after the
-   * kernel started).
-   */
-  kernel?: string | null;
-  /** Restrict to one status. */
-  status?: string | null;
-  /** Server-side ordering, e.g. `-start_time`. */
-  order?: string;
-  /** Page size (1-1000). */
-  limit?: number;
-}
-
-/**
- * The scope a filter effectively selects.
- *
- * Without an active notebook the notebook scope has nothing to filter on, so
- * it falls back to listing every experiment.
- */
-export function effectiveScope(
-  filter: IRunsFilter
-):
-  | { kind: 'notebook'; notebook: string }
-  | { kind: 'experiment'; experiment: string }
-  | { kind: 'all' } {
-  if (!filter.allExperiments && filter.notebook) {
-    return { kind: 'notebook', notebook: filter.notebook };
-  }
-  if (filter.allExperiments && filter.experiment) {
-    return { kind: 'experiment', experiment: filter.experiment };
-  }
-  return { kind: 'all' };
-}
-
-/**
- * The `runs` endpoint with its query string for a filter.
- */
-export function runsQuery(filter: IRunsFilter): string {
-  const params: string[] = [];
-  const add = (key: string, value: string | number) =>
-    params.push(`${key}=${encodeURIComponent(String(value))}`);
-  const scope = effectiveScope(filter);
-  if (scope.kind === 'notebook') {
-    add('notebook', scope.notebook);
-    if (filter.kernel) {
-      add('kernel', filter.kernel);
-    }
-  } else if (scope.kind === 'experiment') {
-    add('experiment', scope.experiment);
-  }
-  if (filter.status) {
-    add('status', filter.status);
-  }
-  add('order', filter.order || '-start_time');
-  add('limit', clamp(Math.round(filter.limit ?? 100), 1, 1000));
-  return `runs?${params.join('&')}`;
-}
-
-/** A stable key of a filter: the list must be re-rendered when it changes. */
-export function filterKey(filter: IRunsFilter): string {
-  return runsQuery(filter);
-}
-
-/**
- * The runs list: the latest answer of the server and whether it changed.
- */
-export class RunsListModel {
-  /** Runs of the latest accepted answer, in server order. */
-  get runs(): IRunSummary[] {
-    return this._runs;
-  }
-
-  /** Total number of runs matching the filter (may exceed `runs.length`). */
-  get total(): number {
-    return this._total;
-  }
-
-  /** Revision of the latest accepted answer, `null` before the first one. */
-  get revision(): string | null {
-    return this._revision;
-  }
-
-  /** Key of the filter of the latest accepted answer. */
-  get key(): string | null {
-    return this._key;
-  }
-
-  /**
-   * Accept an answer of the server for the filter `key`.
-   *
-   * Returns `true` when the view must be re-rendered: the first answer, a
-   * new revision or a different filter. An unchanged revision for the same
-   * filter is skipped.
-   *
-   * The selection survives every answer, except for runs the answer shows
-   * were deleted (see `deletedRuns`).
-   */
-  update(
-    response: IRunsResponse,
-    key: string,
-    options: IRunsUpdateOptions = {}
-  ): boolean {
-    if (
-      this._revision !== null &&
-      response.revision === this._revision &&
-      key === this._key
-    ) {
-      return false;
-    }
-    const deleted = deletedRuns(
-      { key: this._key, runs: this._runs },
-      { key, runs: response.runs, total: response.total },
-      options.listsEverything ?? false,
-      this._selection.ids
-    );
-    this._revision = response.revision;
-    this._key = key;
-    this._runs = response.runs.slice();
-    this._total = response.total;
-    this._selection.forgetDeleted(id => deleted.has(id));
-    return true;
-  }
-
-  /** The runs selected for comparison; kept across answers. */
-  get selection(): RunSelection {
-    return this._selection;
-  }
-
-  /** Forget the current answer so the next one is always rendered. */
-  invalidate(): void {
-    this._revision = null;
-    this._key = null;
-  }
-
-  /** The run with an id, if listed. */
-  find(id: string): IRunSummary | undefined {
-    return this._runs.find(run => run.id === id);
-  }
-
-  private _runs: IRunSummary[] = [];
-  private _total = 0;
-  private _revision: string | null = null;
-  private _key: string | null = null;
-  private _selection = new RunSelection();
-}
-
-/** How an answer of the server was asked for. */
-export interface IRunsUpdateOptions {
-  /**
-   * The filter lists every run of the store (no notebook or experiment
-   * scope): a complete answer then names every run that exists.
-   */
-  listsEverything?: boolean;
-}
-
-/**
- * Selected-or-not, which runs an answer proves deleted.
- *
- * Only a complete answer (`total` runs, no page cut off) proves anything:
- * - a run listed in the previous answer for the same filter and missing
- *   from this one is gone (runs never leave a scope any other way);
- * - when the filter lists every run of the store, every run it does not
- *   list is gone (`known` ids are checked against it).
- * A run merely hidden by a scope or a filter is never reported.
- */
-export function deletedRuns(
-  previous: { key: string | null; runs: { id: string }[] },
-  next: { key: string; runs: { id: string }[]; total: number },
-  listsEverything = false,
-  known: Iterable<string> = []
-): Set<string> {
-  const deleted = new Set<string>();
-  if (next.total > next.runs.length) {
-    return deleted;
-  }
-  const listed = new Set(next.runs.map(run => run.id));
-  if (previous.key === next.key) {
-    for (const run of previous.runs) {
-      if (!listed.has(run.id)) {
-        deleted.add(run.id);
-      }
-    }
-  }
-  if (listsEverything) {
-    for (const id of known) {
-      if (!listed.has(id)) {
-        deleted.add(id);
-      }
-    }
-  }
-  return deleted;
-}
-
-/**
- * Metric names to show as columns.
- *
- * The configured `keyMetrics` win; otherwise the union of the metric keys of
- * the runs in list order (the first-logged metric of the newest run first),
- * limited to `max` names.
- */
-export function pickKeyMetrics(
-  runs: IRunSummary[],
-  configured: string[] = [],
-  max = 3
-): string[] {
-  const wanted = configured.filter(name => typeof name === 'string' && name);
-  if (wanted.length > 0) {
-    return Array.from(new Set(wanted));
-  }
-  const names: string[] = [];
-  for (const run of runs) {
-    for (const name of Object.keys(run.metrics || {})) {
-      if (!names.includes(name)) {
-        names.push(name);
-        if (names.length >= max) {
-          return names;
-        }
-      }
-    }
-  }
-  return names;
-}
 
 /** Whether lower values of a metric are better (loss, error, mse, ...). */
 export function lowerIsBetter(metric: string): boolean {
@@ -591,68 +386,6 @@ export function sparklinePoints(
 export function statusClass(status: string): string {
   const known = (STATUSES as string[]).includes(status) ? status : 'unknown';
   return `jp-mltrack-status-${known}`;
-}
-
-/**
- * Order runs on the client (the server already orders; this is used when
- * the user sorts by clicking a column). `key` is `number`, `name`,
- * `status`, `start_time`, `duration` or `metrics.<name>`, optionally
- * prefixed with `-` for descending. Missing values sort last.
- */
-export function sortRuns(runs: IRunSummary[], order: string): IRunSummary[] {
-  const descending = order.startsWith('-');
-  const key = descending ? order.slice(1) : order;
-  const get = (run: IRunSummary): string | number | null => {
-    if (key.startsWith('metrics.')) {
-      const v = run.metrics?.[key.slice('metrics.'.length)];
-      return v === undefined || v === null ? null : v;
-    }
-    if (key === 'start_time' || key === 'end_time') {
-      const t = run[key] ? Date.parse(run[key] as string) : NaN;
-      return isNaN(t) ? null : t;
-    }
-    const v = (run as any)[key];
-    return v === undefined || v === null ? null : v;
-  };
-  return runs
-    .map((run, index) => ({ run, index, value: get(run) }))
-    .sort((a, b) => {
-      if (a.value === null || b.value === null) {
-        if (a.value === b.value) {
-          return a.index - b.index;
-        }
-        return a.value === null ? 1 : -1;
-      }
-      let cmp: number;
-      if (typeof a.value === 'number' && typeof b.value === 'number') {
-        cmp = a.value - b.value;
-      } else {
-        cmp = String(a.value).localeCompare(String(b.value));
-      }
-      if (descending) {
-        cmp = -cmp;
-      }
-      return cmp !== 0 ? cmp : a.index - b.index;
-    })
-    .map(item => item.run);
-}
-
-/** Text filter of the sidebar: matches name, number, experiment and tags. */
-export function matchesSearch(run: IRunSummary, search: string): boolean {
-  const needle = search.trim().toLowerCase();
-  if (!needle) {
-    return true;
-  }
-  const haystack = [
-    `#${run.number}`,
-    run.name,
-    run.experiment,
-    run.status,
-    ...Object.entries(run.tags || {}).map(([k, v]) => (v ? `${k}=${v}` : k))
-  ]
-    .join(' ')
-    .toLowerCase();
-  return needle.split(/\s+/).every(word => haystack.includes(word));
 }
 
 /** Tags as `key=value` chips (`key` alone when the value is empty). */

@@ -161,7 +161,7 @@ export class RunSelection {
    * Drop the ids of deleted runs; returns the ids dropped.
    *
    * `deleted` says whether an id's run is gone: only the caller knows what
-   * the server answered (see `RunsListModel.update`).
+   * the server answered (see `RunsListModel` in runlist/list.ts).
    */
   forgetDeleted(deleted: (id: string) => boolean): string[] {
     const dropped = this.ids.filter(deleted);

@@ -5,24 +5,24 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { clear, h } from './dom';
+import { FilterBox } from './filterbox';
 import { requestAPI } from './handler';
+import { IExperimentsResponse, formatTimestamp } from './model';
+import { RunsTable } from './runtable';
 import {
-  IExperimentsResponse,
-  IRunSummary,
+  Reducer,
+  chooseMetricColumns,
+  metricHints,
+  reducerFor
+} from './runlist/columns';
+import { IListChange, RunsListModel } from './runlist/list';
+import {
+  DEFAULT_ORDER,
   IRunsFilter,
-  IRunsResponse,
-  RunsListModel,
   effectiveScope,
-  filterKey,
-  formatDuration,
-  formatTimestamp,
-  formatValue,
-  matchesSearch,
-  pickKeyMetrics,
-  runsQuery,
-  sortRuns,
-  statusClass
-} from './model';
+  nextOrder
+} from './runlist/query';
+import { emptyText, footerText, hiddenSelected } from './runlist/status';
 import { IClickModifiers, RunSelection } from './selection';
 
 /** Settings of the sidebar (see schema/plugin.json). */
@@ -30,16 +30,27 @@ export interface ISidebarSettings {
   refreshInterval: number;
   showAllExperiments: boolean;
   keyMetrics: string[];
+  /** Reducer of a metric's column, by metric: `{"loss": "min"}`. */
+  metricReducers: { [key: string]: string };
+  /** Reducer of the metric columns not in `metricReducers`. */
+  defaultMetricReducer: string;
 }
 
 export const DEFAULT_SETTINGS: ISidebarSettings = {
   refreshInterval: 1000,
   showAllExperiments: false,
-  keyMetrics: []
+  keyMetrics: [],
+  metricReducers: {},
+  defaultMetricReducer: 'last'
 };
 
+/** Metric columns chosen when the settings name none. */
+const MAX_METRIC_COLUMNS = 3;
+
 /**
- * The left-panel list of runs.
+ * The left-panel list of runs: a virtualised table (only the rows in view,
+ * and a few around, are in the DOM) over a list the server filters, sorts
+ * and pages (see src/runlist/).
  */
 export class RunsSidebar extends Widget {
   constructor(options: RunsSidebar.IOptions) {
@@ -50,6 +61,14 @@ export class RunsSidebar extends Widget {
     this._getKernelId = options.getKernelId ?? (() => null);
     this._settings = { ...DEFAULT_SETTINGS, ...options.settings };
     this._allExperiments = this._settings.showAllExperiments;
+    this._model = new RunsListModel({
+      fetch: options.fetch ?? (endPoint => requestAPI<unknown>(endPoint))
+    });
+    this._model.changed.connect(this._onModelChanged, this);
+    this._filterBox = new FilterBox(text => {
+      this._filterText = text;
+      this._applyFilter();
+    });
 
     this._buildChrome();
 
@@ -66,7 +85,7 @@ export class RunsSidebar extends Widget {
     });
   }
 
-  /** Emitted after a new revision of the runs list was rendered. */
+  /** Emitted after the runs list changed (a page, children, a new list). */
   get runsChanged(): ISignal<this, RunsListModel> {
     return this._runsChanged;
   }
@@ -98,11 +117,7 @@ export class RunsSidebar extends Widget {
 
   set selected(id: string | null) {
     this._selected = id;
-    for (const row of Array.from(
-      this._tbody.querySelectorAll<HTMLTableRowElement>('tr')
-    )) {
-      row.classList.toggle('jp-mod-selected', row.dataset.runId === id);
-    }
+    this._table.highlighted = id;
   }
 
   /**
@@ -121,6 +136,11 @@ export class RunsSidebar extends Widget {
   /** Emitted when the user asks to compare the checked runs. */
   get compareRequested(): ISignal<this, void> {
     return this._compareRequested;
+  }
+
+  /** Emitted with a run id when the user opens a run. */
+  get runSelected(): ISignal<this, string> {
+    return this._runSelected;
   }
 
   /** Re-draw the checkboxes and the Compare button after a change. */
@@ -142,11 +162,15 @@ export class RunsSidebar extends Widget {
     if (this._settings.showAllExperiments !== previous.showAllExperiments) {
       this.allExperiments = this._settings.showAllExperiments;
     }
-    if (
-      JSON.stringify(this._settings.keyMetrics) !==
-      JSON.stringify(previous.keyMetrics)
-    ) {
-      this._renderRows();
+    const columnsBefore = JSON.stringify(this._metricColumns());
+    this._chooseColumns();
+    if (JSON.stringify(this._metricColumns()) !== columnsBefore) {
+      // A sort by a column's old reducer would no longer match its header.
+      if (this._order?.replace(/^-/, '').startsWith('metrics.')) {
+        this._order = null;
+        this._applyFilter();
+      }
+      this._render(true);
     }
   }
 
@@ -164,12 +188,27 @@ export class RunsSidebar extends Widget {
     }
   }
 
+  /** The current filter: scope, the filter box's text and the order. */
+  filter(): IRunsFilter {
+    return {
+      allExperiments: this._allExperiments,
+      experiment: this._experimentSelect.value || null,
+      notebook: this._getNotebookPath(),
+      kernel: this._getKernelId(),
+      filter: this._filterText,
+      order: this._order ?? DEFAULT_ORDER
+    };
+  }
+
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
     this._poll.dispose();
+    this._filterBox.dispose();
+    this._table.dispose();
     Signal.clearData(this);
+    Signal.clearData(this._model);
     super.dispose();
   }
 
@@ -181,43 +220,52 @@ export class RunsSidebar extends Widget {
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     this._updateScopeLabel();
+    this._render(true);
     void this.refresh();
   }
 
-  /** The current filter. */
-  filter(): IRunsFilter {
-    return {
-      allExperiments: this._allExperiments,
-      experiment: this._experimentSelect.value || null,
-      notebook: this._getNotebookPath(),
-      kernel: this._getKernelId()
-    };
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    this._table.scheduleRender();
   }
 
   private async _tick(): Promise<void> {
-    const filter = this.filter();
-    const key = filterKey(filter);
+    this._applyFilter();
     try {
-      const response = await requestAPI<IRunsResponse>(runsQuery(filter));
-      const before = this.selection.size;
-      const changed = this._model.update(response, key, {
-        listsEverything: effectiveScope(filter).kind === 'all'
-      });
-      this._setError(null);
-      if (changed) {
-        this._renderRows();
-        this._runsChanged.emit(this._model);
-        if (this.selection.size !== before) {
-          this._selectionChanged.emit(this.selection);
-        }
-        void this._loadExperiments();
-      }
+      await this._model.poll();
       this._updatedAt = formatTimestamp(new Date().toISOString());
+    } finally {
+      this._renderError();
       this._renderStatus();
-    } catch (reason) {
-      this._setError(reason);
-      throw reason;
     }
+  }
+
+  /** Hand the current filter to the model (nothing happens when unchanged). */
+  private _applyFilter(): void {
+    this._updateScopeLabel();
+    void this._model.setFilter(this.filter());
+    this._renderStatus();
+  }
+
+  private _onModelChanged(_: RunsListModel, change: IListChange): void {
+    // An answer may have shown selected runs deleted.
+    const selectionChanged = this.selection.size !== this._selectionSize;
+    if (change.reset) {
+      this._table.scrollToTop();
+    }
+    const revision = this._model.revision;
+    if (revision !== this._seenRevision) {
+      this._seenRevision = revision;
+      void this._loadExperiments();
+    }
+    this._chooseColumns();
+    this._render(change.reset);
+    this._filterBox.showError(this._model.queryError);
+    this._renderError();
+    if (selectionChanged) {
+      this._selectionChanged.emit(this.selection);
+    }
+    this._runsChanged.emit(this._model);
   }
 
   private async _loadExperiments(): Promise<void> {
@@ -251,28 +299,27 @@ export class RunsSidebar extends Widget {
     }
   }
 
-  private _statusText(): string {
-    const shown = this._visibleRuns().length;
-    const total = this._model.total;
-    const noun = (n: number) => (n === 1 ? 'run' : 'runs');
-    const listed =
-      total > shown
-        ? `${shown} of ${total} ${noun(total)}`
-        : `${shown} ${noun(shown)}`;
-    const selected = this.selection.size;
-    return selected > 0 ? `${listed} \u00b7 ${selected} selected` : listed;
+  /** The metric columns with the reducer each shows. */
+  private _metricColumns(): { key: string; reducer: Reducer }[] {
+    return this._metrics.map(key => ({
+      key,
+      reducer: reducerFor(
+        key,
+        this._settings.metricReducers,
+        this._settings.defaultMetricReducer
+      )
+    }));
   }
 
-  private _setError(reason: unknown): void {
-    if (reason === null) {
-      this._error.textContent = '';
-      this._error.hidden = true;
-      return;
-    }
-    const message =
-      reason instanceof Error ? reason.message : String(reason ?? '');
-    this._error.textContent = `Cannot load runs: ${message}`;
-    this._error.hidden = false;
+  /** Pick the metric columns (kept while they exist, see chooseMetricColumns). */
+  private _chooseColumns(): void {
+    this._metrics = chooseMetricColumns({
+      configured: this._settings.keyMetrics,
+      available: this._model.metricKeys,
+      hints: metricHints(take(this._model.loadedRuns(), 100)),
+      previous: this._metrics,
+      max: MAX_METRIC_COLUMNS
+    });
   }
 
   private _buildChrome(): void {
@@ -307,14 +354,6 @@ export class RunsSidebar extends Widget {
       void this.refresh();
     });
 
-    this._search = h('input', {
-      type: 'search',
-      class: 'jp-mltrack-search',
-      placeholder: 'Filter by name, #, tag…',
-      'aria-label': 'Filter runs'
-    });
-    this._search.addEventListener('input', () => this._renderRows());
-
     this._compareButton = h('button', {
       type: 'button',
       class: 'jp-mltrack-compare-button jp-mod-styled jp-mod-accept',
@@ -337,13 +376,35 @@ export class RunsSidebar extends Widget {
     });
     this._hiddenNote = h('span', { class: 'jp-mltrack-selection-hidden' });
 
+    this._selectAll = h('input', {
+      type: 'checkbox',
+      class: 'jp-mltrack-select-all',
+      title: 'Select all loaded runs',
+      'aria-label': 'Select all loaded runs'
+    });
+    this._selectAll.addEventListener('click', event => {
+      event.stopPropagation();
+      this.selection.toggleAllVisible(this._model.loadedIds());
+      this.updateSelection();
+    });
+
     this._scope = h('div', { class: 'jp-mltrack-scope' });
     this._status = h('div', { class: 'jp-mltrack-footer' });
     this._error = h('div', { class: 'jp-mltrack-error' });
     this._error.hidden = true;
-    this._thead = h('thead');
-    this._tbody = h('tbody');
+    this._table = new RunsTable({
+      model: this._model,
+      selectAll: this._selectAll,
+      onOpen: id => this._open(id),
+      onSelect: (id, modifiers) => this._clickSelect(id, modifiers),
+      onSort: field => this._sortBy(field),
+      onDrawn: () => {
+        this._renderEmpty();
+        this._syncSelection();
+      }
+    });
     this._empty = h('div', { class: 'jp-mltrack-empty' });
+    this._table.node.appendChild(this._empty);
 
     this.node.appendChild(
       h(
@@ -367,7 +428,8 @@ export class RunsSidebar extends Widget {
           ),
           this._experimentSelect
         ),
-        h('div', { class: 'jp-mltrack-controls' }, this._search),
+        h('div', { class: 'jp-mltrack-controls' }, this._filterBox.input),
+        this._filterBox.error,
         h(
           'div',
           { class: 'jp-mltrack-controls jp-mltrack-selection-bar' },
@@ -376,26 +438,26 @@ export class RunsSidebar extends Widget {
           this._hiddenNote
         ),
         this._error,
-        h(
-          'div',
-          { class: 'jp-mltrack-table-wrapper' },
-          h(
-            'table',
-            { class: 'jp-mltrack-runs-table' },
-            this._thead,
-            this._tbody
-          ),
-          this._empty
-        ),
+        this._table.node,
         this._status
       )
     );
     this._updateScopeLabel();
-    this._syncSelection();
+    this._render(true);
   }
 
   private _updateScopeLabel(): void {
     const scope = effectiveScope(this.filter());
+    const text =
+      scope.kind === 'notebook'
+        ? `notebook:${scope.notebook}`
+        : scope.kind === 'experiment'
+          ? `experiment:${scope.experiment}`
+          : `all:${this._allExperiments}`;
+    if (text === this._scopeText) {
+      return;
+    }
+    this._scopeText = text;
     clear(this._scope);
     if (scope.kind === 'notebook') {
       this._scope.appendChild(document.createTextNode('Notebook: '));
@@ -423,190 +485,67 @@ export class RunsSidebar extends Widget {
     }
   }
 
-  private _visibleRuns(): IRunSummary[] {
-    const search = this._search.value;
-    const runs = this._model.runs.filter(run => matchesSearch(run, search));
-    return this._sort ? sortRuns(runs, this._sort) : runs;
+  /** Show the list: the table, what an empty list says, the selection. */
+  private _render(force: boolean): void {
+    this._table.metrics = this._metricColumns();
+    this._table.order = this._order;
+    this._table.render(force);
   }
 
-  private _renderRows(): void {
-    this._updateScopeLabel();
-    const runs = this._visibleRuns();
-    const metrics = pickKeyMetrics(
-      this._model.runs,
-      this._settings.keyMetrics,
-      3
-    );
-
-    // Header: "select all visible", then the sortable columns.
-    clear(this._thead);
-    this._visibleIds = runs.map(run => run.id);
-    this._selectAll = h('input', {
-      type: 'checkbox',
-      class: 'jp-mltrack-select-all',
-      title: 'Select all visible runs',
-      'aria-label': 'Select all visible runs'
-    });
-    this._selectAll.addEventListener('click', () => {
-      this.selection.toggleAllVisible(this._visibleIds);
-      this.updateSelection();
-    });
-    const columns: { key: string; label: string; title?: string }[] = [
-      { key: 'number', label: '#' },
-      { key: 'name', label: 'Name' },
-      { key: 'status', label: 'Status' },
-      { key: 'start_time', label: 'Start' },
-      { key: 'duration', label: 'Duration' },
-      ...metrics.map(m => ({ key: `metrics.${m}`, label: m, title: m }))
-    ];
-    const headRow = h(
-      'tr',
-      {},
-      h('th', { class: 'jp-mltrack-col-select' }, this._selectAll)
-    );
-    for (const column of columns) {
-      const active = this._sort?.replace(/^-/, '') === column.key;
-      const arrow = active
-        ? this._sort!.startsWith('-')
-          ? ' \u25bc'
-          : ' \u25b2'
-        : '';
-      const th = h('th', {
-        class: column.key.startsWith('metrics.')
-          ? 'jp-mltrack-col-metric'
-          : `jp-mltrack-col-${column.key.replace('_', '-')}`,
-        title: `Sort by ${column.title ?? column.label}`,
-        text: `${column.label}${arrow}`
-      });
-      th.addEventListener('click', () => {
-        if (this._sort === column.key) {
-          this._sort = `-${column.key}`;
-        } else if (this._sort === `-${column.key}`) {
-          this._sort = null;
-        } else {
-          this._sort = column.key;
-        }
-        this._renderRows();
-      });
-      headRow.appendChild(th);
-    }
-    this._thead.appendChild(headRow);
-
-    // Rows
-    clear(this._tbody);
-    for (const run of runs) {
-      const checkbox = h('input', {
-        type: 'checkbox',
-        class: 'jp-mltrack-select',
-        title: 'Select for comparison (shift: a range)',
-        'aria-label': `Select run #${run.number} for comparison`
-      });
-      const row = h(
-        'tr',
-        {
-          class: 'jp-mltrack-run-row',
-          'data-run-id': run.id,
-          'data-run-number': run.number,
-          tabindex: 0,
-          title: `${run.experiment} \u00b7 ${run.notebook_path ?? ''}`
-        },
-        h('td', { class: 'jp-mltrack-col-select' }, checkbox),
-        h('td', { class: 'jp-mltrack-col-number', text: run.number }),
-        h('td', { class: 'jp-mltrack-col-name', text: run.name ?? '' }),
-        h(
-          'td',
-          { class: 'jp-mltrack-col-status' },
-          h('span', {
-            class: `jp-mltrack-status ${statusClass(run.status)}`,
-            text: run.status
-          })
-        ),
-        h('td', {
-          class: 'jp-mltrack-col-start',
-          title: run.start_time ?? '',
-          text: formatTimestamp(run.start_time)
-        }),
-        h('td', {
-          class: 'jp-mltrack-col-duration',
-          text: formatDuration(run.duration)
-        }),
-        metrics.map(m =>
-          h('td', {
-            class: 'jp-mltrack-col-metric',
-            'data-metric': m,
-            text: m in (run.metrics || {}) ? formatValue(run.metrics[m]) : ''
-          })
-        )
-      );
-      if (run.id === this._selected) {
-        row.classList.add('jp-mod-selected');
-      }
-      const open = () => {
-        this.selected = run.id;
-        // A later shift-click extends from the run opened last.
-        this.selection.setAnchor(run.id);
-        this._runSelected.emit(run.id);
-      };
-      checkbox.addEventListener('click', event => {
-        // The box toggles itself; the selection decides, then redraws it.
-        event.stopPropagation();
-        this._clickSelect(run.id, { shift: event.shiftKey });
-      });
-      // Shift-click must not select the table's text.
-      row.addEventListener('mousedown', event => {
-        if (event.shiftKey) {
-          event.preventDefault();
-        }
-      });
-      row.addEventListener('click', event => {
-        if (event.shiftKey || event.ctrlKey || event.metaKey) {
-          this._clickSelect(run.id, {
-            shift: event.shiftKey,
-            toggle: event.ctrlKey || event.metaKey
+  private _renderEmpty(): void {
+    const total = this._model.total;
+    const text =
+      total === null
+        ? this._model.error === null
+          ? 'Loading runs\u2026'
+          : null
+        : emptyText({
+            total,
+            filtered: !this._model.treeMode,
+            scope: effectiveScope(this.filter()).kind
           });
-          return;
-        }
-        open();
-      });
-      row.addEventListener('keydown', event => {
-        if (event.target === checkbox) {
-          return;
-        }
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          open();
-        }
-      });
-      this._tbody.appendChild(row);
-    }
+    this._empty.textContent = text ?? '';
+    this._empty.hidden = text === null;
+  }
 
-    if (runs.length === 0) {
-      const scope = effectiveScope(this.filter());
-      this._empty.textContent =
-        this._model.runs.length > 0
-          ? 'No run matches the filter.'
-          : scope.kind === 'notebook'
-            ? 'No run recorded by this notebook yet. Run %load_ext jupyter_mltrack, then a cell starting with %%track.'
-            : 'No run recorded yet.';
-      this._empty.hidden = false;
-    } else {
-      this._empty.hidden = true;
+  private _renderError(): void {
+    const reason = this._model.error;
+    if (reason === null || reason === undefined) {
+      this._error.textContent = '';
+      this._error.hidden = true;
+      return;
     }
-    this._syncSelection();
+    const message =
+      reason instanceof Error ? reason.message : String(reason ?? '');
+    this._error.textContent = `Cannot load runs: ${message}`;
+    this._error.hidden = false;
+  }
+
+  /** A header was clicked: ascending, descending, then the default order. */
+  private _sortBy(field: string): void {
+    this._order = nextOrder(this._order, field);
+    this._applyFilter();
+    this._render(true);
+  }
+
+  private _open(id: string): void {
+    this.selected = id;
+    // A later shift-click extends from the run opened last.
+    this.selection.setAnchor(id);
+    this._runSelected.emit(id);
   }
 
   /** A checkbox click, or a shift/ctrl/cmd-click on a row. */
   private _clickSelect(id: string, modifiers: IClickModifiers): void {
-    this.selection.click(this._visibleIds, id, modifiers);
+    this.selection.click(this._model.loadedIds(), id, modifiers);
     this.updateSelection();
   }
 
   /** Make the checkboxes, the header box and the button show the selection. */
   private _syncSelection(): void {
     const selection = this.selection;
-    for (const row of Array.from(
-      this._tbody.querySelectorAll<HTMLTableRowElement>('tr')
-    )) {
+    this._selectionSize = selection.size;
+    for (const row of this._table.runRows()) {
       const checked = selection.has(row.dataset.runId ?? '');
       row.classList.toggle('jp-mltrack-checked', checked);
       row.setAttribute('aria-selected', String(checked));
@@ -615,65 +554,79 @@ export class RunsSidebar extends Widget {
         box.checked = checked;
       }
     }
-    if (this._selectAll) {
-      const state = selection.allVisibleState(this._visibleIds);
-      this._selectAll.checked = state === 'all';
-      this._selectAll.indeterminate = state === 'some';
-      this._selectAll.disabled = this._visibleIds.length === 0;
-    }
+    const loaded = this._model.loadedIds();
+    const state = selection.allVisibleState(loaded);
+    this._selectAll.checked = state === 'all';
+    this._selectAll.indeterminate = state === 'some';
+    this._selectAll.disabled = loaded.length === 0;
     const button = selection.buttonState();
     this._compareButton.textContent = button.label;
     this._compareButton.disabled = !button.enabled;
     this._compareButton.title = button.title;
     this._clearButton.disabled = selection.size === 0;
-    const visible = new Set(this._visibleIds);
-    const hidden = selection.ids.filter(id => !visible.has(id)).length;
+    const hidden = hiddenSelected(selection.ids, loaded);
     this._hiddenNote.textContent = hidden > 0 ? `${hidden} not shown` : '';
     this._hiddenNote.title =
       hidden > 0
-        ? 'Selected runs hidden by the scope or the filter are compared too'
+        ? 'Selected runs not in the list here (another scope, the filter, a collapsed parent or a page not loaded) are compared too'
         : '';
     this._renderStatus();
   }
 
   /** The footer: how many runs, how many selected, when last updated. */
   private _renderStatus(): void {
-    const updated = this._updatedAt ? ` \u00b7 updated ${this._updatedAt}` : '';
-    this._status.textContent = `${this._statusText()}${updated}`;
-  }
-
-  /** Emitted with a run id when the user opens a run. */
-  get runSelected(): ISignal<this, string> {
-    return this._runSelected;
+    this._status.textContent = footerText({
+      total: this._model.total,
+      loading: this._model.loading,
+      selected: this.selection.size,
+      updatedAt: this._updatedAt
+    });
   }
 
   private _getNotebookPath: () => string | null;
   private _getKernelId: () => string | null;
   private _settings: ISidebarSettings;
   private _allExperiments: boolean;
-  private _model = new RunsListModel();
+  private _model: RunsListModel;
   private _poll: Poll;
-  private _sort: string | null = null;
+  private _filterBox: FilterBox;
+  private _filterText = '';
+  private _order: string | null = null;
+  private _metrics: string[] = [];
+  private _scopeText = '';
+  private _seenRevision: string | null = null;
+  private _selectionSize = 0;
   private _selected: string | null = null;
   private _runsChanged = new Signal<this, RunsListModel>(this);
   private _runSelected = new Signal<this, string>(this);
   private _selectionChanged = new Signal<this, RunSelection>(this);
   private _compareRequested = new Signal<this, void>(this);
-  private _visibleIds: string[] = [];
   private _updatedAt = '';
-  private _selectAll: HTMLInputElement | null = null;
+  private _selectAll!: HTMLInputElement;
   private _compareButton!: HTMLButtonElement;
   private _clearButton!: HTMLButtonElement;
   private _hiddenNote!: HTMLSpanElement;
   private _allToggle!: HTMLInputElement;
   private _experimentSelect!: HTMLSelectElement;
-  private _search!: HTMLInputElement;
   private _scope!: HTMLDivElement;
   private _status!: HTMLDivElement;
   private _error!: HTMLDivElement;
-  private _thead!: HTMLTableSectionElement;
-  private _tbody!: HTMLTableSectionElement;
+  private _table!: RunsTable;
   private _empty!: HTMLDivElement;
+}
+
+/** The first `n` items of an iterable. */
+function* take<T>(items: Iterable<T>, n: number): IterableIterator<T> {
+  if (n <= 0) {
+    return;
+  }
+  let i = 0;
+  for (const item of items) {
+    yield item;
+    if (++i >= n) {
+      return;
+    }
+  }
 }
 
 export namespace RunsSidebar {
@@ -683,5 +636,7 @@ export namespace RunsSidebar {
     /** Id of the active notebook's kernel, if it has one. */
     getKernelId?: () => string | null;
     settings?: Partial<ISidebarSettings>;
+    /** How to reach the REST API (default: `requestAPI`). */
+    fetch?: (endPoint: string) => Promise<unknown>;
   }
 }

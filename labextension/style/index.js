@@ -1,3 +1,4 @@
 import './base.css';
 import './selection.css';
 import './compare.css';
+import './runlist.css';

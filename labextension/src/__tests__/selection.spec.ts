@@ -1,45 +1,7 @@
-import {
-  IRunSummary,
-  IRunsResponse,
-  RunsListModel,
-  deletedRuns
-} from '../model';
+import { RunsListModel, deletedRuns } from '../runlist/list';
+import { IRunsFilter } from '../runlist/query';
 import { MAX_COMPARE, RunSelection } from '../selection';
-
-function run(id: string, number = 1): IRunSummary {
-  return {
-    id,
-    number,
-    experiment: 'demo',
-    experiment_id: 1,
-    name: `run ${id}`,
-    status: 'finished',
-    start_time: null,
-    end_time: null,
-    duration: null,
-    notebook_path: 'a.ipynb',
-    cell_id: null,
-    execution_count: null,
-    tags: {},
-    note: '',
-    params: {},
-    metrics: {}
-  };
-}
-
-function answer(
-  ids: string[],
-  revision: string,
-  total = ids.length
-): IRunsResponse {
-  return {
-    runs: ids.map((id, i) => run(id, i + 1)),
-    total,
-    limit: 100,
-    offset: 0,
-    revision
-  };
-}
+import { FakeServer, summary } from './runs';
 
 const VISIBLE = ['a', 'b', 'c', 'd', 'e', 'f'];
 
@@ -199,55 +161,68 @@ describe('RunSelection: compare button and target', () => {
 });
 
 describe('the selection in the runs list model', () => {
-  it('survives refreshes, new runs and a change of filter', () => {
-    const model = new RunsListModel();
-    model.update(answer(['c', 'b', 'a'], '1'), 'notebook=x');
-    model.selection.click(['c', 'b', 'a'], 'b');
-    model.selection.click(['c', 'b', 'a'], 'a', { toggle: true });
-    // Same revision: skipped; a new run arrives: still selected.
-    expect(model.update(answer(['c', 'b', 'a'], '1'), 'notebook=x')).toBe(
-      false
+  const X: IRunsFilter = {
+    allExperiments: false,
+    experiment: null,
+    notebook: 'x.ipynb'
+  };
+  const Y: IRunsFilter = { ...X, notebook: 'y.ipynb' };
+
+  /** A store of runs `ids` (newest first) in notebook x, and a model over it. */
+  function setup(ids: string[], pageSize = 100) {
+    const server = new FakeServer();
+    server.runs = ids.map((id, i) =>
+      summary(id, { number: ids.length - i, notebook_path: 'x.ipynb' })
     );
-    expect(model.update(answer(['d', 'c', 'b', 'a'], '2'), 'notebook=x')).toBe(
-      true
-    );
+    const model = new RunsListModel({ fetch: server.fetch, pageSize });
+    return { server, model };
+  }
+
+  it('survives refreshes, new runs and a change of scope', async () => {
+    const { server, model } = setup(['c', 'b', 'a']);
+    await model.setFilter(X);
+    model.selection.click(model.loadedIds(), 'b');
+    model.selection.click(model.loadedIds(), 'a', { toggle: true });
+    await model.poll();
+    // A new run arrives: still selected.
+    server.runs.unshift(summary('d', { number: 4, notebook_path: 'x.ipynb' }));
+    server.touch();
+    await model.poll();
+    expect(model.loadedIds()).toEqual(['d', 'c', 'b', 'a']);
     expect(model.selection.ids).toEqual(['b', 'a']);
     // Another notebook's scope hides them: hidden is not deleted.
-    model.update(answer(['z'], '2'), 'notebook=y');
+    await model.setFilter(Y);
+    await model.poll();
+    expect(model.loadedIds()).toEqual([]);
     expect(model.selection.ids).toEqual(['b', 'a']);
     // And back.
-    model.update(answer(['d', 'c', 'b', 'a'], '2'), 'notebook=x');
+    await model.setFilter(X);
     expect(model.selection.ids).toEqual(['b', 'a']);
   });
 
-  it('drops runs that were deleted', () => {
-    const model = new RunsListModel();
-    model.update(answer(['c', 'b', 'a'], '1'), 'k');
-    model.selection.toggleAllVisible(['c', 'b', 'a']);
+  it('drops runs that were deleted', async () => {
+    const { server, model } = setup(['c', 'b', 'a']);
+    await model.setFilter(X);
+    model.selection.toggleAllVisible(model.loadedIds());
     model.selection.setAnchor('b');
-    model.update(answer(['c', 'a'], '2'), 'k');
+    server.runs = server.runs.filter(run => run.id !== 'b');
+    server.touch();
+    await model.poll();
     expect(model.selection.ids).toEqual(['c', 'a']);
     // The deleted run was the anchor: a shift-click starts afresh.
     expect(model.selection.anchor).toBeNull();
   });
 
-  it('keeps runs that fell off a page of the list', () => {
-    const model = new RunsListModel();
-    model.update(answer(['c', 'b', 'a'], '1'), 'k');
-    model.selection.click(['c', 'b', 'a'], 'a');
-    // 4 runs, 3 shown: `a` fell off the end, it was not deleted.
-    model.update(answer(['d', 'c', 'b'], '2', 4), 'k');
-    expect(model.selection.ids).toEqual(['a']);
-  });
-
-  it('drops a hidden run when the whole store is listed without it', () => {
-    const model = new RunsListModel();
-    model.update(answer(['a', 'b'], '1'), 'notebook=x');
-    model.selection.toggleAllVisible(['a', 'b']);
-    model.update(answer(['z'], '1'), 'notebook=y');
-    expect(model.selection.ids).toEqual(['a', 'b']);
-    // `b` was deleted while hidden; the unscoped listing proves it.
-    model.update(answer(['z', 'a'], '2'), 'all', { listsEverything: true });
+  it('keeps runs that fell off the first page of the list', async () => {
+    const { server, model } = setup(['c', 'b', 'a'], 3);
+    await model.setFilter(X);
+    model.selection.click(model.loadedIds(), 'a');
+    // 4 runs, 3 on the first page: `a` fell off the end, it was not deleted.
+    server.runs.unshift(summary('d', { number: 4, notebook_path: 'x.ipynb' }));
+    server.touch();
+    await model.setView(0, 2);
+    await model.poll();
+    expect(model.total).toBe(4);
     expect(model.selection.ids).toEqual(['a']);
   });
 });
@@ -264,20 +239,11 @@ describe('deletedRuns', () => {
     ).toBe(0);
   });
 
-  it('compares only answers to the same filter', () => {
+  it('compares only answers to the same list', () => {
     expect(deletedRuns(prev, { key: 'j', runs: [], total: 0 }).size).toBe(0);
     expect(
       deletedRuns({ key: null, runs: [] }, { key: 'k', runs: [], total: 0 })
         .size
     ).toBe(0);
-  });
-
-  it('checks known ids against an unscoped listing', () => {
-    expect(
-      deletedRuns(prev, { key: 'all', runs: [{ id: 'x' }], total: 1 }, true, [
-        'x',
-        'y'
-      ])
-    ).toEqual(new Set(['y']));
   });
 });

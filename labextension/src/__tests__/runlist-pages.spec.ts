@@ -1,0 +1,107 @@
+import { IRunsPage } from '../runlist/api';
+import { PagedRuns } from '../runlist/pages';
+import { manyRuns } from './runs';
+
+const RUNS = manyRuns(1234);
+
+/** The server's answer for a page of RUNS. */
+function page(offset: number, revision = '1', total = RUNS.length): IRunsPage {
+  return {
+    runs: RUNS.slice(offset, offset + 100),
+    total,
+    limit: 100,
+    offset,
+    revision
+  };
+}
+
+describe('PagedRuns', () => {
+  it('needs page 0 alone before the total is known', () => {
+    const cache = new PagedRuns('k');
+    expect(cache.total).toBeNull();
+    expect(cache.pagesFor(0, 5000)).toEqual([0]);
+  });
+
+  it('maps a row range to the pages it falls in, clipped to the list', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, page(0));
+    expect(cache.total).toBe(1234);
+    expect(cache.pagesFor(150, 420)).toEqual([1, 2, 3, 4]);
+    expect(cache.pagesFor(-50, 99)).toEqual([0]);
+    expect(cache.pagesFor(1100, 99999)).toEqual([11, 12]);
+    // Page 0 is loaded: only the others are missing.
+    expect(cache.missing(0, 250)).toEqual([1, 2]);
+  });
+
+  it('asks for a page once at a time', () => {
+    const cache = new PagedRuns('k');
+    const ticket = cache.begin(3);
+    expect(ticket).toEqual({ page: 3, offset: 300, generation: 0 });
+    expect(cache.begin(3)).toBeNull();
+    expect(cache.isPending(3)).toBe(true);
+    cache.fail(ticket!);
+    expect(cache.isPending(3)).toBe(false);
+    expect(cache.begin(3)).not.toBeNull();
+  });
+
+  it('holds the runs of accepted pages by row', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(2)!, page(200));
+    expect(cache.run(250)?.id).toBe(RUNS[250].id);
+    expect(cache.run(10)).toBeUndefined();
+    expect(Array.from(cache.loaded()).map(([i]) => i)[0]).toBe(200);
+  });
+
+  it('drops answers to requests made before a new revision', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, page(0, '1'));
+    const inFlight = cache.begin(1)!;
+    cache.invalidate('2');
+    expect(cache.revision).toBe('2');
+    expect(cache.accept(inFlight, page(100, '1'))).toBe(false);
+    expect(cache.run(150)).toBeUndefined();
+    // Stale pages are still shown, and asked for again when in view.
+    expect(cache.run(5)?.id).toBe(RUNS[5].id);
+    expect(cache.isFresh(0)).toBe(false);
+    expect(cache.missing(0, 150)).toEqual([0, 1]);
+    expect(cache.accept(cache.begin(0)!, page(0, '2'))).toBe(true);
+    expect(cache.isFresh(0)).toBe(true);
+    expect(cache.missing(0, 150)).toEqual([1]);
+  });
+
+  it('keeps the revision of its first answer until invalidated', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, page(0, '1'));
+    cache.accept(cache.begin(1)!, page(100, '7'));
+    // Page 1 may be newer; the poll still asks since 1 and catches up.
+    expect(cache.revision).toBe('1');
+  });
+
+  it('forgets pages past a list that shrank', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, page(0));
+    cache.accept(cache.begin(5)!, page(500));
+    cache.accept(cache.begin(0)!, page(0, '1', 120));
+    expect(cache.loadedPages()).toEqual([0]);
+  });
+
+  it('evicts the least recently used pages, never the kept ones', () => {
+    const cache = new PagedRuns('k', 100, 3);
+    for (const n of [0, 1, 2, 3, 4]) {
+      cache.accept(cache.begin(n)!, page(n * 100));
+    }
+    cache.touch([0]);
+    expect(cache.evict([4])).toEqual([1, 2]);
+    expect(cache.loadedPages()).toEqual([0, 3, 4]);
+  });
+
+  it('is complete when page 0 holds every run', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, page(0));
+    expect(cache.complete()).toBeNull();
+    cache.accept(cache.begin(0)!, page(0, '1', 100));
+    expect(cache.complete()).toHaveLength(100);
+    cache.invalidate('2');
+    expect(cache.complete()).toBeNull();
+  });
+});

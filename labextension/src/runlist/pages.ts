@@ -1,0 +1,245 @@
+/**
+ * A paged cache of one runs list (one scope, filter and order): the server
+ * holds up to 100,000 runs, the sidebar only the pages around its viewport.
+ *
+ * Pages are fixed windows of `pageSize` rows by offset. A page is asked for
+ * once at a time (requests de-duplicated); each request carries the cache's
+ * generation, and an answer for an older generation is dropped: after a new
+ * revision (`invalidate`) an answer still in flight may hold runs from before
+ * the change. Pages of an older generation are kept, marked stale, so that
+ * scrolling back shows rows at once; a stale page is asked for again when it
+ * comes into view.
+ *
+ * A list with another scope, filter or order is another cache: an answer
+ * for an old list never reaches the new one.
+ */
+
+import { IRunSummary } from '../model';
+import { IRunsPage } from './api';
+
+/** A request for a page, as handed out by `begin` and given back to `accept`. */
+export interface IPageTicket {
+  page: number;
+  offset: number;
+  generation: number;
+}
+
+/** A page in the cache. */
+interface IPage {
+  runs: IRunSummary[];
+  /** Fetched in an older generation: shown, but asked for again in view. */
+  stale: boolean;
+  /** When it was last shown or loaded, to evict the longest unused first. */
+  used: number;
+}
+
+export class PagedRuns {
+  /**
+   * @param key the list's identity (see `listKey`)
+   * @param pageSize rows per page
+   * @param maxPages pages kept at most; the least recently used go first
+   */
+  constructor(
+    readonly key: string,
+    readonly pageSize = 100,
+    readonly maxPages = 40
+  ) {}
+
+  /** Rows of the list, `null` before the first answer. */
+  get total(): number | null {
+    return this._total;
+  }
+
+  /**
+   * The revision the loaded pages are at least as new as: the poll asks
+   * `since` it. `null` before the first answer.
+   */
+  get revision(): string | null {
+    return this._revision;
+  }
+
+  /** Bumped by `invalidate`: answers to older requests are dropped. */
+  get generation(): number {
+    return this._generation;
+  }
+
+  /** The run at a row, if its page is loaded (fresh or stale). */
+  run(index: number): IRunSummary | undefined {
+    const page = this._pages.get(Math.floor(index / this.pageSize));
+    return page?.runs[index % this.pageSize];
+  }
+
+  /** Whether a page is loaded and fresh. */
+  isFresh(page: number): boolean {
+    const entry = this._pages.get(page);
+    return entry !== undefined && !entry.stale;
+  }
+
+  /** Whether a page is being asked for. */
+  isPending(page: number): boolean {
+    return this._pending.has(page);
+  }
+
+  /**
+   * The pages that rows `first` to `last` (both included) fall in, clipped
+   * to the list; page 0 alone before the total is known.
+   */
+  pagesFor(first: number, last: number): number[] {
+    if (this._total === null) {
+      return [0];
+    }
+    const lo = Math.max(0, Math.floor(first));
+    const hi = Math.min(this._total - 1, Math.floor(last));
+    const pages: number[] = [];
+    for (
+      let page = Math.floor(lo / this.pageSize);
+      page <= Math.floor(hi / this.pageSize);
+      page++
+    ) {
+      pages.push(page);
+    }
+    return pages;
+  }
+
+  /** The pages of rows `first`..`last` to ask for: not fresh, not pending. */
+  missing(first: number, last: number): number[] {
+    return this.pagesFor(first, last).filter(
+      page => !this.isFresh(page) && !this._pending.has(page)
+    );
+  }
+
+  /**
+   * Start asking for a page: its ticket, or `null` when it is already being
+   * asked for (one request per page at a time).
+   */
+  begin(page: number): IPageTicket | null {
+    if (this._pending.has(page)) {
+      return null;
+    }
+    this._pending.add(page);
+    return this.ticket(page);
+  }
+
+  /** A ticket that is not counted as pending (the poll's own request). */
+  ticket(page: number): IPageTicket {
+    return {
+      page,
+      offset: page * this.pageSize,
+      generation: this._generation
+    };
+  }
+
+  /**
+   * Take an answer; `false` (and nothing changes) when it answers a request
+   * of an older generation.
+   */
+  accept(ticket: IPageTicket, answer: IRunsPage): boolean {
+    if (ticket.generation !== this._generation) {
+      return false;
+    }
+    this._pending.delete(ticket.page);
+    this._pages.set(ticket.page, {
+      runs: answer.runs.slice(0, this.pageSize),
+      stale: false,
+      used: ++this._clock
+    });
+    this._total = Math.max(0, answer.total);
+    if (this._revision === null) {
+      this._revision = answer.revision;
+    }
+    // Runs removed at the end of the list leave pages past it.
+    for (const page of Array.from(this._pages.keys())) {
+      if (page * this.pageSize >= this._total && page > 0) {
+        this._pages.delete(page);
+      }
+    }
+    return true;
+  }
+
+  /** A request failed: the page may be asked for again. */
+  fail(ticket: IPageTicket): void {
+    if (ticket.generation === this._generation) {
+      this._pending.delete(ticket.page);
+    }
+  }
+
+  /**
+   * The store changed (the poll saw revision `revision`): every page is
+   * stale, requests in flight are dropped when they answer.
+   */
+  invalidate(revision: string): void {
+    this._generation++;
+    this._revision = revision;
+    this._pending.clear();
+    for (const page of this._pages.values()) {
+      page.stale = true;
+    }
+  }
+
+  /** Mark pages as used now (they are in view), so eviction spares them. */
+  touch(pages: number[]): void {
+    for (const page of pages) {
+      const entry = this._pages.get(page);
+      if (entry) {
+        entry.used = ++this._clock;
+      }
+    }
+  }
+
+  /**
+   * Drop the least recently used pages beyond `maxPages`, never one of
+   * `keep` (in view, or holding an expanded parent).
+   */
+  evict(keep: Iterable<number> = []): number[] {
+    const kept = new Set(keep);
+    const candidates = Array.from(this._pages.entries())
+      .filter(([page]) => !kept.has(page))
+      .sort((a, b) => a[1].used - b[1].used);
+    const dropped: number[] = [];
+    while (this._pages.size > this.maxPages && candidates.length > 0) {
+      const [page] = candidates.shift()!;
+      this._pages.delete(page);
+      dropped.push(page);
+    }
+    return dropped;
+  }
+
+  /** Loaded pages (fresh or stale), in page order. */
+  loadedPages(): number[] {
+    return Array.from(this._pages.keys()).sort((a, b) => a - b);
+  }
+
+  /** Loaded runs with their row, in row order. */
+  *loaded(): IterableIterator<[number, IRunSummary]> {
+    for (const page of this.loadedPages()) {
+      const runs = this._pages.get(page)!.runs;
+      for (let i = 0; i < runs.length; i++) {
+        yield [page * this.pageSize + i, runs[i]];
+      }
+    }
+  }
+
+  /**
+   * The whole list, when page 0 holds every run and is fresh: what proves
+   * a run that left it was deleted (see `deletedRuns`).
+   */
+  complete(): IRunSummary[] | null {
+    const first = this._pages.get(0);
+    if (
+      !first ||
+      first.stale ||
+      this._total === null ||
+      first.runs.length < this._total
+    ) {
+      return null;
+    }
+    return first.runs;
+  }
+
+  private _pages = new Map<number, IPage>();
+  private _pending = new Set<number>();
+  private _total: number | null = null;
+  private _revision: string | null = null;
+  private _generation = 0;
+  private _clock = 0;
+}
