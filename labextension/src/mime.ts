@@ -7,6 +7,7 @@ import {
   RUN_CARD_MIME,
   describeDelta,
   formatDuration,
+  cardMetricLabel,
   formatValue,
   runCardDeltasText,
   statusClass
@@ -57,7 +58,10 @@ export function renderRunCard(card: IRunCard): HTMLElement {
     return h(
       'span',
       { class: 'jp-mltrack-card-metric', 'data-metric': name },
-      h('span', { class: 'jp-mltrack-card-metric-name', text: name }),
+      h('span', {
+        class: 'jp-mltrack-card-metric-name',
+        text: cardMetricLabel(card, name)
+      }),
       h('span', {
         class: 'jp-mltrack-card-metric-value',
         text: formatValue(value)

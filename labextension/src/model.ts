@@ -173,8 +173,20 @@ export interface IRunCard {
     metrics: { [key: string]: number | null };
   } | null;
   deltas: { [key: string]: number | null } | null;
+  /**
+   * How a metric was reduced when not to its latest value (`best`, `min`,
+   * `max`, `mean`: `TrackMagics.card_reducer`); the best run is compared
+   * under the same reducer.
+   */
+  reducers?: { [key: string]: string };
   /** Set while the run is kept in the local spool: the store could not be written. */
   spooled?: string;
+}
+
+/** A card's metric name with its reducer when not the latest value: `acc (best)`. */
+export function cardMetricLabel(card: IRunCard, name: string): string {
+  const reducer = card.reducers?.[name];
+  return reducer && reducer !== 'last' ? `${name} (${reducer})` : name;
 }
 
 /** MIME type of the run card displayed after every tracked cell. */

@@ -1,5 +1,6 @@
 import {
   IRunCard,
+  cardMetricLabel,
   describeDelta,
   formatDuration,
   formatNumber,
@@ -136,6 +137,21 @@ describe('deltas', () => {
     );
     expect(runCardDeltasText({ ...card, deltas: {} })).toBe(
       'best earlier run: #2'
+    );
+  });
+});
+
+describe('cardMetricLabel', () => {
+  const card = {
+    metrics: { acc: 0.9, loss: 0.2, f1: 0.5 },
+    reducers: { acc: 'best', f1: 'last' }
+  } as unknown as IRunCard;
+  it('names the reducer of a metric not shown at its latest value', () => {
+    expect(cardMetricLabel(card, 'acc')).toBe('acc (best)');
+    expect(cardMetricLabel(card, 'loss')).toBe('loss');
+    expect(cardMetricLabel(card, 'f1')).toBe('f1');
+    expect(cardMetricLabel({ ...card, reducers: undefined }, 'acc')).toBe(
+      'acc'
     );
   });
 });
