@@ -204,6 +204,13 @@ def test_groups_aggregate_each_metric(store: Store) -> None:
     assert math.isclose(rf["acc.min"].mean, 0.45)
     assert groups[1].metrics["acc"].std is None  # one run has no spread
     assert groups[2].metrics["acc"].count == 0 and groups[2].metrics["acc"].mean is None
+    best = group_runs(store, "params.model", ["acc.best", "loss.best"])[0].metrics
+    assert math.isclose(best["acc.best"].mean, 0.9)  # acc is maximised: its max
+    assert math.isclose(best["loss.best"].mean, 0.1)  # loss minimised (one point each)
+    store.set_metric_goal("e", "acc", "min")
+    assert math.isclose(
+        group_runs(store, "params.model", ["acc.best"])[0].metrics["acc.best"].mean, 0.45
+    )
     seeds = group_runs(store, "params.seed", ["acc"], filter="params.model = rf")
     assert sorted(g.value for g in seeds) == [0, 1, 2]  # typed values back
     assert [g.count for g in group_runs(store, "status")] == [5]

@@ -190,8 +190,9 @@ def _param(node: Compare | In | IsNull) -> ColumnElement[bool]:
 # metrics --------------------------------------------------------------------------------
 
 
-def _reduced(metric: Any, field: Field, goal: Any = None) -> ColumnElement[Any]:
-    """One number of a run's metric, from its ``latest_metrics`` row ``metric``."""
+def reduced_metric(metric: Any, field: Field, goal: Any = None) -> ColumnElement[Any]:
+    """One number of a run's metric, from its ``latest_metrics`` row ``metric`` (for
+    ``best``, ``goal`` is the ``metric_goals`` row outer-joined for the run's experiment)."""
     reducer = field.reducer or "last"
     if reducer == "last":
         return metric.value
@@ -221,7 +222,7 @@ def _metric_runs(field: Field, test: Any) -> ColumnElement[bool]:
         stmt = stmt.join(run, run.id == metric.run_id).outerjoin(
             goal, and_(goal.experiment_id == run.experiment_id, goal.key == metric.key)
         )
-    return RunRow.id.in_(stmt.where(test(_reduced(metric, field, goal))))
+    return RunRow.id.in_(stmt.where(test(reduced_metric(metric, field, goal))))
 
 
 def _metric(node: Compare | In | IsNull) -> ColumnElement[bool]:
@@ -335,7 +336,7 @@ def _param_value(column: Any, field: Field) -> ColumnElement[Any]:
 def _metric_value(field: Field) -> ColumnElement[Any]:
     metric = aliased(LatestMetricRow)
     goal = aliased(MetricGoalRow) if field.reducer == "best" else None
-    stmt = select(_reduced(metric, field, goal)).select_from(metric)
+    stmt = select(reduced_metric(metric, field, goal)).select_from(metric)
     if goal is not None:
         on = and_(goal.experiment_id == RunRow.experiment_id, goal.key == metric.key)
         stmt = stmt.outerjoin(goal, on)

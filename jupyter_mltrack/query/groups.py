@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import aliased
 
-from ..compare.goals import guess_goal
 from ..store import InvalidQuery, Store
 from ..store.models import LatestMetricRow, MetricGoalRow, ParamRow, RunRow, TagRow
 from . import Field, Node, parse_field, value_expression
+from .compile import reduced_metric
 from .search import EVERYTHING, Scope, selection
 
 MAX_GROUP_METRICS = 20
@@ -81,28 +81,6 @@ def _group_key(field: Field) -> tuple[ColumnElement[Any], bool, Any]:
     return value_expression(field), False, None
 
 
-def _metric_value(lm: Any, field: Field) -> ColumnElement[Any]:
-    """The value of ``field``'s reducer in the joined ``latest_metrics`` row ``lm``."""
-    reducer = field.reducer or "last"
-    if reducer == "last":
-        return lm.value
-    if reducer == "min":
-        return lm.min_value
-    if reducer == "max":
-        return lm.max_value
-    if reducer == "mean":
-        return case((lm.n_values > 0, lm.sum_value / lm.n_values), else_=None)
-    if reducer == "count":
-        return lm.n_values
-    goal = (
-        select(MetricGoalRow.goal)
-        .where(MetricGoalRow.experiment_id == RunRow.experiment_id, MetricGoalRow.key == field.key)
-        .scalar_subquery()
-    )
-    goal = func.coalesce(goal, literal(guess_goal(field.key)))
-    return case((goal == "min", lm.min_value), else_=lm.max_value)
-
-
 def group_runs(
     store: Store,
     group_by: str,
@@ -131,7 +109,12 @@ def group_runs(
     for _spec, metric in specs:
         lm = aliased(LatestMetricRow)
         joins.append((lm, and_(lm.run_id == RunRow.id, lm.key == metric.key)))
-        v = _metric_value(lm, metric)
+        goal = None
+        if metric.reducer == "best":
+            goal = aliased(MetricGoalRow)
+            on = and_(goal.experiment_id == RunRow.experiment_id, goal.key == metric.key)
+            joins.append((goal, on))
+        v = reduced_metric(lm, metric, goal)
         columns += [func.count(v), func.avg(v), func.avg(v * v), func.min(v), func.max(v)]
     stmt = select(*columns).select_from(stmt_from)
     for target, on in joins:

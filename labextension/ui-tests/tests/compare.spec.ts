@@ -1,12 +1,8 @@
-import {
-  expect,
-  IJupyterLabPageFixture,
-  test,
-  TestInfo
-} from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
 import { notebookWithCells, openUploaded } from './notebooks';
+import { openSidebar, shot } from './sidebar';
 
 /**
  * Compare runs end to end: runs are selected in the Runs sidebar (checkbox,
@@ -57,26 +53,6 @@ async function runCells(
   for (let i = from; i <= to; i++) {
     await page.notebook.runCell(i);
   }
-}
-
-async function openSidebar(page: IJupyterLabPageFixture): Promise<Locator> {
-  await page.evaluate(async () => {
-    await window.jupyterapp.commands.execute('mltrack:open-sidebar');
-  });
-  const sidebar = page.locator('#jp-mltrack-sidebar');
-  await expect(sidebar).toBeVisible();
-  return sidebar;
-}
-
-/** A screenshot in the test's output folder, attached to its report. */
-async function shot(
-  target: IJupyterLabPageFixture | Locator,
-  testInfo: TestInfo,
-  name: string
-): Promise<void> {
-  const path = testInfo.outputPath(`${name}.png`);
-  await target.screenshot({ path });
-  await testInfo.attach(name, { path, contentType: 'image/png' });
 }
 
 /** Errors the page raised, and console errors naming mltrack. */

@@ -1,6 +1,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 import { emptyNotebook, openUploaded } from './notebooks';
+import { openSidebar, shot } from './sidebar';
 
 /**
  * End to end: a %%track cell becomes a run that shows up in the Runs
@@ -20,15 +21,6 @@ async function runTrackedCell(page: IJupyterLabPageFixture): Promise<void> {
   await page.notebook.addCell('code', TRACKED_CELL);
   await page.notebook.runCell(0);
   await page.notebook.runCell(1);
-}
-
-async function openSidebar(page: IJupyterLabPageFixture) {
-  await page.evaluate(async () => {
-    await window.jupyterapp.commands.execute('mltrack:open-sidebar');
-  });
-  const sidebar = page.locator('#jp-mltrack-sidebar');
-  await expect(sidebar).toBeVisible();
-  return sidebar;
 }
 
 test.describe('jupyter-mltrack', () => {

@@ -1,12 +1,7 @@
-import {
-  expect,
-  IJupyterLabPageFixture,
-  test,
-  TestInfo
-} from '@jupyterlab/galata';
-import type { Locator } from '@playwright/test';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 import { notebookWithCells, openUploaded } from './notebooks';
+import { openSidebar, shot } from './sidebar';
 
 /**
  * The runs sidebar at scale (issue 13): 2,000 runs and a sweep with three
@@ -47,26 +42,6 @@ const SEED = [
   'store.finish_run(parent.id, "finished")',
   'print("seeded", nb)'
 ].join('\n');
-
-async function openSidebar(page: IJupyterLabPageFixture): Promise<Locator> {
-  await page.evaluate(async () => {
-    await window.jupyterapp.commands.execute('mltrack:open-sidebar');
-  });
-  const sidebar = page.locator('#jp-mltrack-sidebar');
-  await expect(sidebar).toBeVisible();
-  return sidebar;
-}
-
-/** A screenshot in the test's output folder, attached to its report. */
-async function shot(
-  target: IJupyterLabPageFixture | Locator,
-  testInfo: TestInfo,
-  name: string
-): Promise<void> {
-  const path = testInfo.outputPath(`${name}.png`);
-  await target.screenshot({ path });
-  await testInfo.attach(name, { path, contentType: 'image/png' });
-}
 
 test.describe('runs at scale', () => {
   test.use({ viewport: { width: 1280, height: 900 } });

@@ -1,0 +1,29 @@
+/**
+ * What the browser tests do with the Runs sidebar and their screenshots, once.
+ */
+
+import { expect, IJupyterLabPageFixture, TestInfo } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+
+/** Open the Runs sidebar and wait until it shows. */
+export async function openSidebar(
+  page: IJupyterLabPageFixture
+): Promise<Locator> {
+  await page.evaluate(async () => {
+    await window.jupyterapp.commands.execute('mltrack:open-sidebar');
+  });
+  const sidebar = page.locator('#jp-mltrack-sidebar');
+  await expect(sidebar).toBeVisible();
+  return sidebar;
+}
+
+/** A screenshot in the test's output folder, attached to its report. */
+export async function shot(
+  target: IJupyterLabPageFixture | Locator,
+  testInfo: TestInfo,
+  name: string
+): Promise<void> {
+  const path = testInfo.outputPath(`${name}.png`);
+  await target.screenshot({ path });
+  await testInfo.attach(name, { path, contentType: 'image/png' });
+}
