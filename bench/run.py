@@ -3,7 +3,7 @@
 python -m bench                    # full run (about 9 minutes), figures for docs/benchmarks.md
 python -m bench --quick            # smoke run (1 to 2.5 minutes), figures not meaningful
 python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6),
-                                   # compare (7), coldstart (8), concurrency (9)
+                                   # compare (7), coldstart (8), concurrency (9), search (10)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bench import (  # noqa: E402
     concurrency,
     export_speed,
     log_overhead,
+    search,
     snapshots,
 )
 from bench.common import REPO, environment, isolate, met  # noqa: E402
@@ -49,6 +50,7 @@ FULL = {
     "compare": compare_speed.FULL,
     "coldstart": coldstart.FULL,
     "concurrency": concurrency.FULL,
+    "search": search.FULL,
 }
 QUICK = {
     "reps": 20,
@@ -66,6 +68,7 @@ QUICK = {
     "compare": compare_speed.QUICK,
     "coldstart": coldstart.QUICK,
     "concurrency": concurrency.QUICK,
+    "search": search.QUICK,
 }
 
 #: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
@@ -201,14 +204,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["tracking", "snapshots", "log", "export", "compare", "coldstart", "concurrency"],
+        choices=[
+            "tracking",
+            "snapshots",
+            "log",
+            "export",
+            "compare",
+            "coldstart",
+            "concurrency",
+            "search",
+        ],
         default=None,
         help="run one part only: tracking (sections 1-3), snapshots (section 4), log (section 5:"
         " the execution log's overhead per cell) or export (section 6: export of a 200-cell"
         " notebook) or compare (section 7: comparing runs against MLflow and Optuna) or coldstart"
         " (section 8: a fresh kernel's load_ext and first tracked cells against MLflow) or"
         " concurrency (section 9: 8 processes tracking at once while a server lists runs, on"
-        " SQLite and PostgreSQL, against MLflow); the"
+        " SQLite and PostgreSQL, against MLflow) or search (section 10: filtered, sorted,"
+        " grouped and polled run lists at 10,000 and 100,000 runs against MLflow's"
+        " search_runs; the stores are built once and cached in bench/.cache); the"
         " JSON then goes to bench/results/{latest,quick}-<part>.json",
     )
     parser.add_argument(
@@ -236,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     compare_part = args.only in (None, "compare")
     coldstart_part = args.only in (None, "coldstart")
     concurrency_part = args.only in (None, "concurrency")
+    search_part = args.only in (None, "search")
 
     root = isolate()
     started = time.time()
@@ -342,6 +357,16 @@ def main(argv: list[str] | None = None) -> int:
         conc["loadavg"] = {"before": load_before, "after": _loadavg()}
         lines += ["", *concurrency.report(conc), _load_line(conc["loadavg"])]
         result["concurrency"] = conc
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
+
+    if search_part:
+        print("\nsection 10 (runs at scale: 10,000 and 100,000 runs, against MLflow) running...")
+        load_before = _loadavg()
+        found = search.bench_search(root / "search", params["search"])
+        found["loadavg"] = {"before": load_before, "after": _loadavg()}
+        lines += ["", *search.report(found), _load_line(found["loadavg"])]
+        result["search"] = found
         print("\n".join(lines[lines_printed:]), flush=True)
         lines_printed = len(lines)
 
