@@ -271,7 +271,7 @@ def _bench_ours_in_process(
     store: Any, s: Stores, p: dict[str, Any], want: dict[str, Any], problems: list[str]
 ) -> dict[str, Any]:
     from jupyter_mltrack.query.frame import search_frame
-    from jupyter_mltrack.server.search import list_runs
+    from jupyter_mltrack.server.search import list_groups, list_runs
 
     def args(**extra: Any) -> dict[str, list[str]]:
         return {k: [str(v)] for k, v in _page_query(**extra).items()}
@@ -283,6 +283,14 @@ def _bench_ours_in_process(
         problems.append("ours: list_runs with since did not answer unchanged")
     out["poll_in_process"] = _repeat(lambda: list_runs(store, args(since=rev)), p["poll_reps"])
     out["revision"] = _repeat(store.revision, p["poll_reps"])
+    group_args = {"group_by": [GROUP_BY], "metrics": [",".join(GROUP_METRICS)]}
+    out["statements"] = {
+        "page": statements(store, lambda: list_runs(store, args())),
+        "groups": statements(store, lambda: list_groups(store, group_args)),
+        "frame": statements(
+            store, lambda: search_frame(store, experiments=list(EXPERIMENTS), max_results=s.n)
+        ),
+    }
     frame = search_frame(store, experiments=list(EXPERIMENTS), max_results=s.n)
     if len(frame) != s.n:
         problems.append(f"ours: search_frame returned {len(frame)} runs of {s.n}")
@@ -386,6 +394,46 @@ def _mlflow_groupby(df: Any) -> Any:
     )
 
 
+# where the time goes ----------------------------------------------------------------------------
+
+
+def statements(store: Any, fn: Callable[[], Any], reps: int = 3) -> list[dict[str, Any]]:
+    """Each SQL statement ``fn`` runs, replayed alone (executed and fetched, median of
+    ``reps``) with SQLite's plan for it: which query dominates, and why."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        fn()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    out = []
+    with store.engine.connect() as conn:
+        for sql, params in seen:
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            times = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                rows = conn.exec_driver_sql(sql, params).all()
+                times.append(time.perf_counter() - t0)
+            plan = [r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+            out.append(
+                {
+                    "ms": stats(times)["median_ms"],
+                    "rows": len(rows),
+                    "sql": " ".join(sql.split()),
+                    "plan": plan,
+                }
+            )
+    return out
+
+
 # the verdicts and the table ----------------------------------------------------------------------
 
 
@@ -466,6 +514,18 @@ def _report_size(x: dict[str, Any]) -> list[str]:
         f"{_ms(o['poll_in_process'])}",
         f"      {'ours, Store.revision() alone':<59}{_ms(o['revision'])}",
     ]
+    lines.append(
+        "   e. SQL statements of each, replayed alone: count, total ms; the slowest, its plan"
+    )
+    for name, found in o["statements"].items():
+        if not found:
+            continue
+        worst = max(found, key=lambda st: st["ms"])
+        plan = " | ".join(worst["plan"])
+        lines.append(
+            f"      {name}: {len(found)}, {sum(st['ms'] for st in found):.1f} ms; slowest"
+            f" {worst['ms']:.1f} ms: {plan[:150] + ('...' if len(plan) > 150 else '')}"
+        )
     if x["problems"]:
         lines.append("      PROBLEMS: " + "; ".join(x["problems"]))
     return lines
