@@ -1,6 +1,6 @@
 """Run every benchmark in one process and write bench/results/latest.json.
 
-python -m bench                    # full run (benchmark 10 alone takes about 35 minutes, most of it
+python -m bench                    # full run (benchmark 10 alone takes about 21 minutes, most of it
                                    # MLflow at 100,000 runs), figures for docs/benchmarks.md
 python -m bench --quick            # smoke run (1 to 2.5 minutes), figures not meaningful
 python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6),
