@@ -162,6 +162,8 @@ def test_run_card_under_a_reducer_is_best_not_last(kernel: Kernel, store: Store)
     data = next(o["data"] for o in result["outputs"] if RUN_CARD in o.get("data", {}))[RUN_CARD]
     assert data["metrics"]["accuracy"] == pytest.approx(0.3)
     assert data["reducers"] == {"accuracy": "mean"}
+    refused = kernel.execute("%config TrackMagics.card_reducers = {'accuracy': 'median'}")
+    assert "use one of last, best, min, max, mean" in str(refused), refused
 
 
 def test_a_cells_final_write_comes_after_its_reply_and_before_idle(

@@ -18,7 +18,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Dict, Enum, Int, Unicode
+from traitlets import Bool, Dict, Enum, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from . import api
@@ -58,6 +58,21 @@ class TrackMagics(Magics, Configurable):
         help="The same per metric, e.g. {'val_acc': 'best', 'loss': 'min'}; card_reducer "
         "for the others.",
     )
+
+    @validate("card_reducers")
+    def _check_card_reducers(self, proposal: Any) -> dict[str, str]:
+        """Refuse an unknown reducer when it is set, with the ones there are: silently
+        showing the latest value instead would pass for what was asked."""
+        from .runcard import CARD_REDUCERS
+
+        value = proposal["value"]
+        for key, reducer in value.items():
+            if not isinstance(key, str) or reducer not in CARD_REDUCERS:
+                raise TraitError(
+                    f"card_reducers[{key!r}] = {reducer!r}: use one of " + ", ".join(CARD_REDUCERS)
+                )
+        return value
+
     capture_reads = Bool(True, config=True, help="Record simple values a cell reads as parameters.")
     snapshot_data = Bool(
         True,
