@@ -278,3 +278,75 @@ def test_processes_opening_a_new_store_at_once_take_turns_migrating(store_url: s
         assert schema.current_revision(st.engine) == schema.HEAD
     finally:
         st.close()
+
+
+def _clustered(engine: Engine) -> dict[str, bool]:
+    """Which of the run-value tables are ``WITHOUT ROWID`` (SQLite)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+                " AND name IN ('params', 'latest_metrics', 'tags')"
+            )
+        ).all()
+    return {name: "WITHOUT ROWID" in sql.upper() for name, sql in rows}
+
+
+def test_0010_clusters_run_values_and_back(engine: Engine, store_url: str) -> None:
+    """A run's params, metrics and tags survive 0010 both ways, unchanged; on SQLite the
+    tables are clustered by (run id, key) at head and plain again after the downgrade, with
+    their indexes (PostgreSQL is left as it is)."""
+    from jupyter_mltrack.query.search import query_runs
+    from jupyter_mltrack.store import MetricPoint
+
+    alembic(engine, "upgrade", "0009")
+    url = str(engine.url.render_as_string(hide_password=False))
+    store = Store(url, migrate=False)
+    try:
+        run = store.create_run(
+            "e", params={"lr": 0.01, "model": "mlp", "none": None}, tags={"stage": "a"}
+        )
+        store.finish_run(
+            run.id,
+            "finished",
+            metrics=[
+                MetricPoint("loss", v, s, 1.0 + s) for s, v in enumerate([0.5, float("nan"), 0.25])
+            ],
+        )
+    finally:
+        store.close()
+
+    def contents() -> list[list[tuple]]:
+        with engine.connect() as conn:
+            return [
+                [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY run_id, key"))]
+                for t in ("params", "latest_metrics", "tags")
+            ]
+
+    before = contents()
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        assert _clustered(engine) == {"params": False, "latest_metrics": False, "tags": False}
+    alembic(engine, "upgrade", "0010")
+    assert contents() == before
+    assert differences(engine) == []
+    if sqlite:
+        assert _clustered(engine) == {"params": True, "latest_metrics": True, "tags": True}
+    store = Store(url)
+    try:
+        got = store.get_run(run.id)
+        assert got.params == {"lr": 0.01, "model": "mlp", "none": None}
+        assert got.metrics == {"loss": 0.25} and got.tags == {"stage": "a"}
+        page = query_runs(store, "params.lr < 0.02 and metrics.loss.min < 0.3")
+        assert [r.id for r in page.runs] == [run.id]
+        # a number compares num_value alone: a param recorded as None is still missing
+        assert query_runs(store, "params.none > -1 or params.none <= 0").runs == []
+        assert [r.id for r in query_runs(store, "params.none is null").runs] == [run.id]
+    finally:
+        store.close()
+    alembic(engine, "downgrade", "0009")
+    assert contents() == before
+    if sqlite:
+        assert _clustered(engine) == {"params": False, "latest_metrics": False, "tags": False}
+    indexes = {i["name"] for i in inspect(engine).get_indexes("params")}
+    assert "ix_params_key_num" in indexes

@@ -184,6 +184,11 @@ def _param(node: Compare | In | IsNull) -> ColumnElement[bool]:
     if node.op in ("!=", "!~"):
         positive = "=" if node.op == "!=" else "~"
         return _param_runs(key, present, not_(_param_compare(positive, node.value)))
+    if isinstance(node.value, float) and node.op != "~":
+        # a number compares num_value, NULL for a param recorded as None: the JSON value
+        # need not be read, so the (key, num_value) index answers alone where it carries
+        # run_id (SQLite's clustered params, migration 0010)
+        return _param_runs(key, _param_compare(node.op, node.value))
     return _param_runs(key, present, _param_compare(node.op, node.value))
 
 

@@ -95,8 +95,13 @@ class ParamRow(Base):
     (see :mod:`.searchable`)."""
 
     __tablename__ = "params"
-    #: ``params.lr < 0.01`` is a range scan of one key.
-    __table_args__ = (Index("ix_params_key_num", "key", "num_value"),)
+    #: ``params.lr < 0.01`` is a range scan of one key. On SQLite the rows are clustered by
+    #: ``(run_id, key)`` (``WITHOUT ROWID``, migration 0010): a run's param is one lookup,
+    #: and this index carries ``run_id``, so a query's subquery reads the index alone.
+    __table_args__ = (
+        Index("ix_params_key_num", "key", "num_value"),
+        {"sqlite_with_rowid": False},
+    )
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
@@ -136,7 +141,11 @@ class LatestMetricRow(Base):
 
     __tablename__ = "latest_metrics"
     #: The run card asks "best value of this metric in this experiment" after every cell.
-    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    #: Clustered by ``(run_id, key)`` on SQLite, as ``params``.
+    __table_args__ = (
+        Index("ix_latest_metrics_key_value", "key", "value"),
+        {"sqlite_with_rowid": False},
+    )
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
@@ -171,6 +180,8 @@ class OutputRow(Base):
 
 class TagRow(Base):
     __tablename__ = "tags"
+    #: Clustered by ``(run_id, key)`` on SQLite, as ``params``.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
