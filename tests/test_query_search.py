@@ -104,18 +104,26 @@ def test_order_by_metric_reducer_with_missing_values_last_both_ways(
 
 def test_keyset_pages_add_up_to_the_whole_order(store: Store) -> None:
     rng = random.Random(7)
+    accs: dict[str, list[float]] = {}
     for i in range(37):
-        acc = [rng.choice([0.5, 0.7, 0.9])] if i % 4 else []  # many ties, some missing
-        make(
+        # many ties, some missing, some with two points (so the reducers differ)
+        acc = [rng.choice([0.5, 0.7, 0.9]) for _ in range(rng.choice([1, 2]))] if i % 4 else []
+        run_id = make(
             store,
             f"r{i}",
             params={"lr": rng.choice([0.1, 0.01, "x"])},
             metrics=pts("acc", *acc),
             start=T0 + rng.randint(0, 5),
         )
+        accs[run_id] = acc
+    reducers = {"": lambda v: v[-1], ".max": max, ".min": min, ".mean": lambda v: sum(v) / len(v)}
     for order in (
         "-metrics.acc",
         "metrics.acc",
+        "metrics.acc.max",
+        "-metrics.acc.mean",
+        "-metrics.acc.best",
+        "metrics.acc.count",
         "start_time",
         "-start_time",
         "name",
@@ -124,6 +132,15 @@ def test_keyset_pages_add_up_to_the_whole_order(store: Store) -> None:
     ):
         whole = [r.id for r in query_runs(store, order=order, limit=1000).runs]
         assert len(whole) == 37
+        reducer = order.lstrip("-").removeprefix("metrics.acc")
+        if reducer in reducers or reducer == ".best":  # against Python: missing last, then id
+            reduce = reducers.get(reducer, max)  # acc's goal is max
+            down = order.startswith("-")
+            valued = sorted((reduce(v), k) for k, v in accs.items() if v)
+            if down:
+                valued.reverse()
+            missing = sorted((k for k, v in accs.items() if not v), reverse=down)
+            assert whole == [k for _v, k in valued] + missing, order
         seen: list[str] = []
         after = None
         while True:
@@ -139,6 +156,9 @@ def test_keyset_pages_add_up_to_the_whole_order(store: Store) -> None:
             for r in query_runs(store, order=order, limit=5, offset=off).runs
         ]
         assert by_offset == whole, order
+        filtered = query_runs(store, 'params.lr != "x"', order=order, limit=1000, offset=3)
+        expected = [i for i in whole if store.get_run(i).params["lr"] != "x"][3:]
+        assert [r.id for r in filtered.runs] == expected, order
 
 
 def test_cursors_are_checked(store: Store, tree: dict) -> None:

@@ -7,10 +7,14 @@ Rules every expression here keeps:
 - *Two-valued.* A condition is true or false, never SQL NULL, so ``not`` means what it
   means in Python: a comparison with a missing param, tag or metric (or a NaN metric) is
   false, and ``not (…)`` of it true. Conditions on params, metrics and tags are
-  ``runs.id IN (SELECT run_id FROM … WHERE key = :k AND …)``: a run is in the set or not
-  (``run_id`` is never NULL), and the subquery is a range scan of the params'
-  ``(key, num_value)`` or the metrics' ``(key, value)`` index. A nullable attribute is
-  guarded with ``IS NOT NULL``.
+  correlated ``EXISTS (SELECT 1 FROM … WHERE run_id = runs.id AND key = :k AND …)``: true
+  or false for each run, one primary-key lookup of its row. Not ``runs.id IN (SELECT
+  run_id …)``: SQLite builds such a list in full before it reads a row (57,000 ids for a
+  broad filter at 100,000 runs, 220 ms), where ``EXISTS`` lets a query that walks runs in
+  its order stop at the page's last row (0.2 ms; benchmark 10). A very selective filter
+  pays the other way (a walk of every run, about 55 ms at 100,000), a bound worth having.
+  PostgreSQL plans both as the same semi-join. A nullable attribute is guarded with
+  ``IS NOT NULL``.
 - *Negation means "has a value, and not that one".* ``!=``, ``!~`` and ``not in`` are false
   for a missing value, like every comparison; ``not (x = v)`` is true for it.
 - *Types follow the literal.* Against a param, a number compares ``num_value`` (numbers,
@@ -32,6 +36,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     false,
     func,
     literal,
@@ -129,8 +134,15 @@ def _condition(node: Compare | In, column: Any, *, text: bool = False) -> Column
 # params ---------------------------------------------------------------------------------
 
 
+def _runs_with(row: Any, *where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Whether the run of the enclosing query has a ``row`` (a params, metrics or tags row,
+    or an alias of one) that meets ``where``: a correlated ``EXISTS`` (module docstring)."""
+    stmt = select(literal(1)).select_from(row).where(row.run_id == RunRow.id, *where)
+    return exists(stmt.correlate(RunRow))
+
+
 def _param_runs(key: str, *where: ColumnElement[bool]) -> ColumnElement[bool]:
-    return RunRow.id.in_(select(ParamRow.run_id).where(ParamRow.key == key, *where))
+    return _runs_with(ParamRow, ParamRow.key == key, *where)
 
 
 def _param_equals(value: Scalar) -> ColumnElement[bool]:
@@ -220,14 +232,18 @@ def reduced_metric(metric: Any, field: Field, goal: Any = None) -> ColumnElement
 def _metric_runs(field: Field, test: Any) -> ColumnElement[bool]:
     """Runs whose reduced metric passes ``test`` (a function of the reduced value)."""
     metric = aliased(LatestMetricRow)
-    stmt = select(metric.run_id).where(metric.key == field.key)
-    goal = None
-    if field.reducer == "best":
-        run, goal = aliased(RunRow), aliased(MetricGoalRow)
-        stmt = stmt.join(run, run.id == metric.run_id).outerjoin(
-            goal, and_(goal.experiment_id == run.experiment_id, goal.key == metric.key)
-        )
-    return RunRow.id.in_(stmt.where(test(reduced_metric(metric, field, goal))))
+    if field.reducer != "best":
+        return _runs_with(metric, metric.key == field.key, test(reduced_metric(metric, field)))
+    goal = aliased(MetricGoalRow)
+    on = and_(goal.experiment_id == RunRow.experiment_id, goal.key == metric.key)
+    stmt = (
+        select(literal(1))
+        .select_from(metric)
+        .outerjoin(goal, on)
+        .where(metric.run_id == RunRow.id, metric.key == field.key)
+        .where(test(reduced_metric(metric, field, goal)))
+    )
+    return exists(stmt.correlate(RunRow))
 
 
 def _metric(node: Compare | In | IsNull) -> ColumnElement[bool]:
@@ -242,7 +258,7 @@ def _metric(node: Compare | In | IsNull) -> ColumnElement[bool]:
 
 
 def _tag_runs(*where: ColumnElement[bool]) -> ColumnElement[bool]:
-    return RunRow.id.in_(select(TagRow.run_id).where(*where))
+    return _runs_with(TagRow, *where)
 
 
 def _tag(node: Compare | In | IsNull) -> ColumnElement[bool]:

@@ -21,13 +21,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import aliased
 
 from ..compare.goals import metric_goal
 from ..store import InvalidQuery, Run, RunStatus, Store
-from ..store.models import ExperimentRow, LatestMetricRow, RunRow
+from ..store.models import ExperimentRow, LatestMetricRow, MetricGoalRow, RunRow
 from . import Field, Node, compile_filter, order_expressions, parse_field, parse_filter
+from .compile import reduced_metric
 
 #: Reducers a run's metric summary holds (the query language's, ``count`` aside).
 SUMMARY_REDUCERS = ("last", "min", "max", "mean", "best")
@@ -215,21 +229,13 @@ def query_runs(
         raise InvalidQuery("offset must be 0 or more")
     sort = Order.parse(order)
     where = selection(filter, scope)
-    keys = order_expressions(sort.field)
-    values = [k.label(f"sort_{i}") for i, k in enumerate(keys)]
-    stmt = select(RunRow.id, *values).where(where)
-    if after is not None:
-        last_values, last_id = _decode_cursor(after, sort.text, len(keys))
-        stmt = stmt.where(_after(keys, last_values, last_id, sort.descending))
-    elif offset:
-        stmt = stmt.offset(offset)
-    stmt = stmt.order_by(*ordering(keys, sort.descending)).limit(limit + 1)
     store.reap_local_runs()
     with store.engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-        total = None
-        if count:
-            total = conn.execute(select(func.count()).select_from(RunRow).where(where)).scalar_one()
+        if sort.field.kind == "metric":
+            rows = _metric_ordered(conn, sort, where, limit + 1, offset, after)
+        else:
+            rows = _ordered(conn, sort, where, limit + 1, offset, after)
+        total = _count_where(conn, where) if count else None
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None
@@ -240,6 +246,103 @@ def query_runs(
     if details and runs:
         _add_details(store, page)
     return page
+
+
+def count_selected(
+    store: Store, filter: str | Node | None = None, *, scope: Scope = EVERYTHING
+) -> int:
+    """How many runs ``scope`` and ``filter`` select: the ``total`` of :func:`query_runs`,
+    for a caller that asks for it apart from the page (``count=False``)."""
+    where = selection(filter, scope)
+    store.reap_local_runs()
+    with store.engine.connect() as conn:
+        return _count_where(conn, where)
+
+
+def _count_where(conn: Any, where: ColumnElement[bool]) -> int:
+    return int(conn.execute(select(func.count()).select_from(RunRow).where(where)).scalar_one())
+
+
+def _ordered(
+    conn: Any, sort: Order, where: ColumnElement[bool], n: int, offset: int, after: str | None
+) -> list[Any]:
+    """The first ``n`` rows ``(id, *sort values)`` after the cursor or offset: one query,
+    every selected run's sort value a correlated subquery."""
+    keys = order_expressions(sort.field)
+    values = [k.label(f"sort_{i}") for i, k in enumerate(keys)]
+    stmt = select(RunRow.id, *values).where(where)
+    if after is not None:
+        last_values, last_id = _decode_cursor(after, sort.text, len(keys))
+        stmt = stmt.where(_after(keys, last_values, last_id, sort.descending))
+    elif offset:
+        stmt = stmt.offset(offset)
+    return list(conn.execute(stmt.order_by(*ordering(keys, sort.descending)).limit(n)).all())
+
+
+def _metric_ordered(
+    conn: Any, sort: Order, where: ColumnElement[bool], n: int, offset: int, after: str | None
+) -> list[Any]:
+    """:func:`_ordered` for a metric order, in two parts that add up to the same order.
+
+    First the runs with a value, read from the metric's rows in the order of their
+    ``(key, value, run_id)`` index, each run's conditions checked as it comes: a page of the
+    best ``acc`` among 57,000 matching runs stops at its 51st row (0.1 ms at 100,000 runs,
+    where a sort key computed for every match took 600 ms; benchmark 10). Then, when the
+    page is not full, the runs without a value (no row, or NaN), by id: they come last in
+    both directions.
+    """
+    metric = aliased(LatestMetricRow)
+    goal = aliased(MetricGoalRow) if sort.field.reducer == "best" else None
+    value = reduced_metric(metric, sort.field, goal)
+    last: tuple[Any, str] | None = None
+    if after is not None:
+        values, last_id = _decode_cursor(after, sort.text, 1)
+        last = (values[0], last_id)
+    rows: list[Any] = []
+    if last is None or last[0] is not None:
+        stmt = select(RunRow.id, value.label("sort_0")).select_from(metric)
+        stmt = stmt.join(RunRow, RunRow.id == metric.run_id)
+        if goal is not None:
+            on = and_(goal.experiment_id == RunRow.experiment_id, goal.key == metric.key)
+            stmt = stmt.outerjoin(goal, on)
+        stmt = stmt.where(metric.key == sort.field.key, value.is_not(None), where)
+        if last is not None:
+            beyond = value < last[0] if sort.descending else value > last[0]
+            past = metric.run_id < last[1] if sort.descending else metric.run_id > last[1]
+            stmt = stmt.where(or_(beyond, and_(value == last[0], past)))
+        terms = [value.desc(), metric.run_id.desc()] if sort.descending else [value, metric.run_id]
+        stmt = stmt.order_by(*terms).limit(n)
+        valued = stmt.offset(offset) if offset and last is None else stmt
+        rows = list(conn.execute(valued).all())
+        if len(rows) == n:
+            return rows
+        if offset and last is None:
+            # how many runs have a value, to know where the runs without one start
+            before = offset + len(rows) if rows else _count(conn, stmt.limit(None))
+            offset = max(0, offset - before)
+    # the same test as the first part's, for the run of the enclosing query
+    with_value = select(literal(1)).select_from(metric)
+    if goal is not None:
+        on = and_(goal.experiment_id == RunRow.experiment_id, goal.key == metric.key)
+        with_value = with_value.outerjoin(goal, on)
+    with_value = with_value.where(
+        metric.run_id == RunRow.id, metric.key == sort.field.key, value.is_not(None)
+    )
+    has_value = exists(with_value.correlate(RunRow))
+    missing = select(RunRow.id, null().label("sort_0")).where(where, not_(has_value))
+    if last is not None and last[0] is None:
+        missing = missing.where(RunRow.id < last[1] if sort.descending else RunRow.id > last[1])
+    elif offset:
+        missing = missing.offset(offset)
+    order_id = RunRow.id.desc() if sort.descending else RunRow.id.asc()
+    rows += conn.execute(missing.order_by(order_id).limit(n - len(rows))).all()
+    return rows
+
+
+def _count(conn: Any, stmt: Any) -> int:
+    """How many rows a select returns, ordering and paging aside."""
+    inner = stmt.order_by(None).limit(None).offset(None).subquery()
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
 def _nullable(value: ColumnElement[Any]) -> bool:
