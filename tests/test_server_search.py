@@ -48,6 +48,21 @@ async def test_filter_sort_and_pages(jp_fetch: Any, store: Store) -> None:
         ids["a3"],
         ids["a2"],
     ]
+    # the page alone (count=0), its total asked for apart, with the same selection
+    query = {"filter": "params.C >= 1 and metrics.accuracy > 0.85", "order": "-metrics.accuracy"}
+    alone = await get(jp_fetch, "runs", count="0", **query)
+    assert alone["total"] is None and [r["name"] for r in alone["runs"]] == ["a2", "a3"]
+    counted = await get(jp_fetch, "runs", "count", filter=query["filter"])
+    assert counted == {"total": 2, "revision": alone["revision"]}
+    assert (await get(jp_fetch, "runs", "count"))["total"] == 5
+    refused = await jp_fetch(
+        "mltrack", "api", "runs", "count", params={"filter": "params.C <"}, raise_error=False
+    )
+    assert refused.code == 400 and json.loads(refused.body)["error"]["reason"] == "query"
+    refused = await jp_fetch(
+        "mltrack", "api", "runs", "count", params={"order": "name"}, raise_error=False
+    )
+    assert refused.code == 400  # paging has no meaning for a count: refused, not ignored
     # keyset pages
     first = await get(jp_fetch, "runs", order="-metrics.loss.min", limit="2")
     assert [r["name"] for r in first["runs"]] == ["a1", "a3"] and first["total"] == 5

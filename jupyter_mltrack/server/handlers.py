@@ -137,6 +137,13 @@ class RunsHandler(MltrackHandler):
         self.write_json(await self.call(search.list_runs, self.query_args()))
 
 
+class RunCountHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(search.count_runs, self.query_args()))
+
+
 class RunGroupsHandler(MltrackHandler):
     @tornado.web.authenticated
     @authorized
@@ -257,6 +264,7 @@ ROUTES: list[tuple[str, type[MltrackHandler]]] = [
     ("/mltrack/api/experiments", ExperimentsHandler),
     ("/mltrack/api/runs", RunsHandler),
     # before runs/{run_id}, which would take "groups" and "keys" for run ids
+    ("/mltrack/api/runs/count", RunCountHandler),
     ("/mltrack/api/runs/groups", RunGroupsHandler),
     ("/mltrack/api/runs/keys", RunKeysHandler),
     ("/mltrack/api/runs/{run_id}", RunHandler),

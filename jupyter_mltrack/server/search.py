@@ -1,4 +1,4 @@
-"""What ``GET runs``, ``GET runs/groups`` and ``GET runs/keys`` do, with no HTTP in it.
+"""What ``GET runs``, ``runs/count``, ``runs/groups`` and ``runs/keys`` do, without HTTP.
 
 The listing the sidebar polls: scope, query-language filter, server-side sort, offset or
 keyset paging, the parent/child tree, each run's metric summary under every reducer, and
@@ -14,7 +14,7 @@ from typing import Any
 from ..query import QuerySyntaxError
 from ..query.groups import MAX_GROUP_METRICS, group_runs
 from ..query.keys import run_keys
-from ..query.search import Scope, query_runs
+from ..query.search import Scope, count_selected, query_runs
 from ..store import InvalidQuery, RunStatus, Store
 from .api import (
     DEFAULT_LIMIT,
@@ -40,7 +40,10 @@ LIST_PARAMS = (
     "parent",
     "roots",
     "since",
+    "count",
 )
+#: ``GET runs/count`` takes what selects the runs of a listing, not how it is paged.
+COUNT_PARAMS = ("experiment", "notebook", "kernel", "status", "filter", "parent", "roots")
 GROUP_PARAMS = ("group_by", "metrics", "filter", "experiment", "notebook", "kernel", "status")
 KEYS_PARAMS = ("experiment", "notebook", "kernel")
 #: Longest filter a request may carry (a query is a line, not a document).
@@ -75,9 +78,11 @@ def _scope(args: Mapping[str, list[str]]) -> Scope:
     )
 
 
-def _flag(args: Mapping[str, list[str]], name: str) -> bool:
+def _flag(args: Mapping[str, list[str]], name: str, *, default: bool = False) -> bool:
     raw = (_single(args, name) or "").strip().lower()
-    if raw in ("", "0", "false", "no"):
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no"):
         return False
     if raw in ("1", "true", "yes"):
         return True
@@ -121,6 +126,7 @@ def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
             limit=limit,
             offset=offset,
             after=after,
+            count=_flag(args, "count", default=True),
         )
     except InvalidQuery as exc:
         raise _query_error(exc) from None
@@ -132,6 +138,22 @@ def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
         "next": page.next,
         "revision": revision,
     }
+
+
+def count_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
+    """``GET runs/count``: the ``total`` of ``GET runs`` with the same selection, apart.
+
+    A page of the best runs of a broad filter is a walk that stops at its last row (10 ms
+    at 100,000 runs); counting every match reads them all (about 150 ms on SQLite). The
+    sidebar asks for the page with ``count=0`` and for this beside it, so its rows show
+    before the scrollbar knows its length."""
+    args = _known_args(args, COUNT_PARAMS)
+    revision = store.revision()
+    try:
+        total = count_selected(store, _filter(args), scope=_scope(args))
+    except InvalidQuery as exc:
+        raise _query_error(exc) from None
+    return {"total": total, "revision": revision}
 
 
 def list_groups(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
