@@ -8,8 +8,10 @@ built once and cached (``bench/search_data.py``; checked against each tool's own
 
 * **first page**: 50 runs of a filtered, metric-sorted query. Ours through the REST API of a
   real Jupyter server (its own process; ``GET /mltrack/api/runs?filter=params.lr < 0.01 and
-  metrics.acc > 0.5&order=-metrics.acc&limit=50``, the total count included), and the same
-  call in process (``server.search.list_runs``: the server's work without HTTP). MLflow:
+  metrics.acc > 0.5&order=-metrics.acc&limit=50&count=0``, what the sidebar asks first),
+  its total apart (``GET runs/count``), the page while that count runs beside it (the
+  sidebar sends both at once), the page with its total in one request, and the same calls
+  in process (``server.search``: the server's work without HTTP). MLflow:
   ``MlflowClient.search_runs(…, "params.lr < '0.01' and metrics.acc > 0.5",
   order_by=["metrics.acc DESC"], max_results=50)`` in process (no HTTP: a lower bound for its
   server). MLflow compares params as strings: its answer is checked against the string
@@ -233,19 +235,41 @@ def _bench_ours_rest(
     try:
         answer = json.loads(client.get("/mltrack/api/runs", **_page_query()))
         ids = [r["id"] for r in answer["runs"]]
+        alone = json.loads(client.get("/mltrack/api/runs", **_page_query(count=0)))
+        counted = json.loads(client.get("/mltrack/api/runs/count", filter=FILTER))
         out["page_answer"] = {
             "total": answer["total"],
             "matches_expected": ids == want["page"],
+            "alone_matches_expected": [r["id"] for r in alone["runs"]] == want["page"],
+            "count": counted["total"],
         }
         if ids != want["page"] or answer["total"] != want["total"]:
             problems.append(
                 f"ours: first page {len(ids)} runs, total {answer['total']}; expected"
                 f" {want['total']} (same page: {ids == want['page']})"
             )
+        if not out["page_answer"]["alone_matches_expected"] or alone["total"] is not None:
+            problems.append("ours: the page asked with count=0 is not the expected page")
+        if counted["total"] != want["total"]:
+            problems.append(f"ours: runs/count answered {counted['total']}, not {want['total']}")
+        # what the sidebar asks first (the page alone), its total apart, both in one
+        # request, and the page while its count runs beside it (the sidebar sends the two
+        # at once): what the user waits for before the rows show
         out["page_rest"] = _repeat(
+            lambda: client.get("/mltrack/api/runs", **_page_query(count=0)), p["page_reps"]
+        )
+        out["count_rest"] = _repeat(
+            lambda: client.get("/mltrack/api/runs/count", filter=FILTER), p["page_reps"]
+        )
+        out["page_total_rest"] = _repeat(
             lambda: client.get("/mltrack/api/runs", **_page_query()), p["page_reps"]
         )
-        out["page_bytes"] = len(client.get("/mltrack/api/runs", **_page_query()))
+        beside = Client(server.port, TOKEN)
+        try:
+            out["page_beside_count_rest"] = _page_beside_count(client, beside, p["page_reps"])
+        finally:
+            beside.close()
+        out["page_bytes"] = len(client.get("/mltrack/api/runs", **_page_query(count=0)))
         rev = answer["revision"]
         poll = json.loads(client.get("/mltrack/api/runs", **_page_query(since=rev)))
         if poll != {"unchanged": True, "revision": rev}:
@@ -269,17 +293,40 @@ def _bench_ours_rest(
     return out
 
 
+def _page_beside_count(client: Client, beside: Client, reps: int) -> dict[str, float]:
+    """The page (``count=0``) timed while ``runs/count`` of the same filter, sent on another
+    connection just before it, runs in the server too: the sidebar sends the two at once,
+    and this is how long its rows take to show. The count is waited for untimed."""
+    import threading
+
+    times = []
+    for i in range(reps + 1):  # the first is the warm-up
+        counting = threading.Thread(
+            target=beside.get, args=("/mltrack/api/runs/count",), kwargs={"filter": FILTER}
+        )
+        counting.start()
+        t0 = time.perf_counter()
+        client.get("/mltrack/api/runs", **_page_query(count=0))
+        if i:
+            times.append(time.perf_counter() - t0)
+        counting.join()
+    return stats(times)
+
+
 def _bench_ours_in_process(
     store: Any, s: Stores, p: dict[str, Any], want: dict[str, Any], problems: list[str]
 ) -> dict[str, Any]:
     from jupyter_mltrack.query.frame import search_frame
-    from jupyter_mltrack.server.search import list_groups, list_runs
+    from jupyter_mltrack.server.search import count_runs, list_groups, list_runs
 
     def args(**extra: Any) -> dict[str, list[str]]:
         return {k: [str(v)] for k, v in _page_query(**extra).items()}
 
     out: dict[str, Any] = {}
-    out["page_in_process"] = _repeat(lambda: list_runs(store, args()), p["page_reps"])
+    out["page_in_process"] = _repeat(lambda: list_runs(store, args(count=0)), p["page_reps"])
+    out["page_total_in_process"] = _repeat(lambda: list_runs(store, args()), p["page_reps"])
+    count_args = {"filter": [FILTER]}
+    out["count_in_process"] = _repeat(lambda: count_runs(store, count_args), p["page_reps"])
     rev = store.revision()
     if list_runs(store, args(since=rev)) != {"unchanged": True, "revision": rev}:
         problems.append("ours: list_runs with since did not answer unchanged")
@@ -287,7 +334,8 @@ def _bench_ours_in_process(
     out["revision"] = _repeat(store.revision, p["poll_reps"])
     group_args = {"group_by": [GROUP_BY], "metrics": [",".join(GROUP_METRICS)]}
     out["statements"] = {
-        "page": statements(store, lambda: list_runs(store, args())),
+        "page": statements(store, lambda: list_runs(store, args(count=0))),
+        "count": statements(store, lambda: count_runs(store, count_args)),
         "groups": statements(store, lambda: list_groups(store, group_args)),
         "frame": statements(
             store, lambda: search_frame(store, experiments=list(EXPERIMENTS), max_results=s.n)
@@ -500,12 +548,19 @@ def _report_size(x: dict[str, Any]) -> list[str]:
         + f"; {x['verified_runs']} runs checked against each tool's own writes)",
         f"   {'':<62}{'median':>9} {'p90':>8}",
         f"   a. first page of '{FILTER}' by {ORDER}, {PAGE} runs ({e['total']:,} match)",
-        f"      {'ours, REST (a Jupyter server, kept-alive connection)':<59}{_ms(o['page_rest'])}"
-        + verdict("page", o["page_rest"]["median_ms"]),
-        f"      {'ours, in process (list_runs, the server without HTTP)':<59}"
-        f"{_ms(o['page_in_process'])}",
+        f"      {'ours, REST, the page (count=0: what the sidebar asks first)':<59}"
+        f"{_ms(o['page_rest'])}" + verdict("page", o["page_rest"]["median_ms"]),
+        f"      {'ours, REST, the page while its count runs beside it':<59}"
+        f"{_ms(o['page_beside_count_rest'])}",
+        f"      {'ours, REST, its total alone (runs/count)':<59}{_ms(o['count_rest'])}",
+        f"      {'ours, REST, the page with its total in one request':<59}"
+        f"{_ms(o['page_total_rest'])}",
+        f"      {'ours, in process: the page; with its total; the count':<59}"
+        f"{_ms(o['page_in_process'])}; {_ms(o['page_total_in_process']).strip()};"
+        f" {_ms(o['count_in_process']).strip()}",
         f"      {'MLflow search_runs in process, lr filtered on the client':<59}{_ms(m['page'])}"
-        f"  -> {ratio(m['page'], o['page_rest']):.1f}x",
+        f"  -> {ratio(m['page'], o['page_rest']):.1f}x"
+        f" ({ratio(m['page'], o['page_total_rest']):.1f}x ours with its total)",
         f'      (MLflow refuses "{MLFLOW_FILTER}": {m["refused"] or "accepted"}; so'
         f" acc > 0.5 by acc desc in pages of {MLFLOW_CHUNK}, {m['page_answer']['calls']}"
         f" call(s); same 50 runs as ours: {m['page_answer']['matches_expected']})",
