@@ -11,6 +11,8 @@ a run actually needs it)::
     df2 = mltrack.load_snapshot("train")        # the same data, dtypes, index and all
     mltrack.compare(3, 5, 7)                    # a widget: what differs, charts, why
     mltrack.explain(3, 5, "accuracy")           # ranked reasons the metric changed
+    mltrack.search_runs("params.lr < 0.01 and metrics.acc > 0.9")   # runs as a DataFrame
+    mltrack.group_runs("params.model", ["acc", "loss.min"])         # seeds collapsed
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ __all__ = [
     "explain",
     "flush",
     "get_store",
+    "group_chart",
+    "group_runs",
     "importance",
     "load_snapshot",
     "load_ipython_extension",
@@ -310,6 +314,75 @@ def search_runs(
         raise _one_line(exc) from None
     except InvalidQuery as exc:
         raise _one_line(exc) from None
+
+
+def group_runs(
+    group_by: str,
+    metrics: Sequence[str] = (),
+    *,
+    filter: str | None = None,
+    experiments: str | Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The runs grouped by a parameter, tag or attribute, as a DataFrame: a row per group
+    (indexed by its value, largest group first), its run ``count``, then ``METRIC.mean``,
+    ``.std``, ``.min``, ``.max`` and ``.count`` of each metric over the group's runs::
+
+        mltrack.group_runs("params.model", ["acc", "loss.min"], filter="status = finished")
+
+    What collapses the seeds of one configuration into one row with its spread. A metric is
+    ``KEY`` (its latest value) or ``KEY.REDUCER`` (``loss.min``, ``acc.best``…); ``filter``
+    is the query language of :func:`search_runs`. :func:`group_chart` draws the same."""
+    __tracebackhide__ = True
+    from .query.groups import groups_frame
+
+    metrics, groups = _groups(group_by, metrics, filter, experiments)
+    return groups_frame(groups, group_by, metrics)
+
+
+def group_chart(
+    group_by: str,
+    metrics: Sequence[str] = (),
+    *,
+    filter: str | None = None,
+    experiments: str | Sequence[str] | None = None,
+) -> Any:
+    """:func:`group_runs` as a plotly figure: a panel per metric, a bar per group at its
+    mean with a ± one standard deviation error bar and min and max ticks (the chart the
+    sidebar's groups view and ``mltrack runs groups --html`` show)."""
+    __tracebackhide__ = True
+    from .compare.charts import groups_figure
+    from .query.groups import groups_answer
+
+    metrics, groups = _groups(group_by, metrics, filter, experiments)
+    return groups_figure(groups_answer(group_by, metrics, groups))
+
+
+def _groups(
+    group_by: str,
+    metrics: str | Sequence[str],
+    filter: str | None,
+    experiments: str | Sequence[str] | None,
+) -> tuple[list[str], list[Any]]:
+    from .query import QuerySyntaxError
+    from .query.groups import group_runs as _group_runs
+    from .query.search import Scope
+    from .store import InvalidQuery
+
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    if isinstance(experiments, str):
+        experiments = [experiments]
+    _wait_pending()
+    try:
+        groups = _group_runs(
+            get_store(),
+            group_by,
+            names,
+            filter=filter,
+            scope=Scope(experiments=tuple(experiments or ())),
+        )
+    except (QuerySyntaxError, InvalidQuery) as exc:
+        raise _one_line(exc) from None
+    return names, groups
 
 
 def set_metric_goal(key: str, goal: str | None, experiment: str | None = None) -> None:

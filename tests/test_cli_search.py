@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
 import pytest
 
@@ -137,5 +139,58 @@ def test_search_runs_from_python(seeds: Store) -> None:
         assert len(everything) == 8 and everything["name"].iloc[0] == "trial1"
         with pytest.raises(Exception, match="at column"):
             mltrack.search_runs("params.lr <")
+    finally:
+        api._store = previous
+
+
+def test_runs_groups_html_report(
+    capsys: pytest.CaptureFixture[str], seeds: Store, tmp_path: Path
+) -> None:
+    report = tmp_path / "groups.html"
+    code, out, err = run_cli(
+        capsys,
+        "--store",
+        seeds.url,
+        "runs",
+        "groups",
+        "--by",
+        "params.model",
+        "-m",
+        "acc",
+        "--filter",
+        "status = finished",
+        "--html",
+        str(report),
+    )
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"wrote {report}") and "3 groups of params.model" in out
+    page = report.read_text()
+    # the table as the terminal shows it, the filter escaped, plotly embedded (offline)
+    assert "<td>rf</td><td>3</td><td>0.9 ± 0.1 [0.8, 1]</td>" in page
+    assert "filter <code>status = finished</code>" in page
+    assert "Plotly.newPlot" in page and "<script src=" not in page
+    assert '"error_y"' in page  # the error bars travel with the figure
+    code, _, err = run_cli(
+        capsys, "--store", seeds.url, "runs", "groups", "--by", "params.model", "--html", "nowhere/"
+    )
+    assert code == 2 and "names a folder" in err
+
+
+def test_group_runs_and_chart_from_python(seeds: Store) -> None:
+    previous = api._store
+    api.set_store(seeds)
+    try:
+        frame = mltrack.group_runs("params.model", ["acc", "acc.min"], experiments="grid")
+        assert frame.index.name == "params.model"
+        assert list(frame.index) == ["rf", None, "gb"] and list(frame["count"]) == [3, 3, 2]
+        assert frame.loc["rf", "acc.mean"] == pytest.approx(0.9)
+        assert frame.loc["rf", "acc.std"] == pytest.approx(0.1)
+        assert frame.loc["gb", "acc.min.max"] == pytest.approx(0.35)
+        assert math.isnan(frame.loc[None, "acc.mean"]) and frame.loc[None, "acc.count"] == 0
+        fig = mltrack.group_chart("params.model", "acc", filter="params.lr > 0.05")
+        bars = [t for t in fig.data if t.type == "bar"]
+        assert list(bars[0].x) == ["gb (n=1)", "rf (n=1)"]
+        with pytest.raises(Exception, match="cannot group by a metric"):
+            mltrack.group_runs("metrics.acc", ["acc"])
     finally:
         api._store = previous

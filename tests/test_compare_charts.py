@@ -27,6 +27,7 @@ from jupyter_mltrack.compare.charts import (
     curves_figure,
     curves_from_series,
     figure_json,
+    groups_figure,
     importance_figure,
     parallel_figure,
     parallel_from_runs,
@@ -627,3 +628,64 @@ def test_importing_the_package_does_not_import_plotly() -> None:
         "assert 'plotly' not in sys.modules, 'plotly imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# groups -----------------------------------------------------------------------------------------
+
+GROUPS = {
+    "group_by": "params.model",
+    "metrics": ["acc", "loss.min"],
+    "total": 6,
+    "groups": [
+        {
+            "value": "rf",
+            "count": 3,
+            "metrics": {
+                "acc": {"count": 3, "mean": 0.9, "std": 0.1, "min": 0.8, "max": 1.0},
+                "loss.min": {"count": 2, "mean": 0.2, "std": None, "min": 0.1, "max": 0.3},
+            },
+        },
+        {
+            "value": None,
+            "count": 2,
+            "metrics": {
+                "acc": {"count": 0, "mean": None, "std": None, "min": None, "max": None},
+                "loss.min": {"count": 0, "mean": None, "std": None, "min": None, "max": None},
+            },
+        },
+        {
+            "value": 0.01,
+            "count": 1,
+            "metrics": {
+                "acc": {"count": 1, "mean": 0.5, "std": None, "min": 0.5, "max": 0.5},
+                "loss.min": {"count": 1, "mean": float("inf"), "std": None, "min": 1, "max": 1},
+            },
+        },
+    ],
+}
+
+
+def test_groups_figure_bars_error_bars_and_ticks() -> None:
+    data = validated(groups_figure(GROUPS))
+    bars = [t for t in data["data"] if t["type"] == "bar"]
+    ticks = [t for t in data["data"] if t["type"] == "scatter"]
+    assert [b["name"] for b in bars] == ["acc", "loss.min"]  # a panel per metric
+    assert bars[0]["x"] == ["rf (n=3)", "(none) (n=2)", "0.01 (n=1)"]
+    assert bars[0]["y"] == [0.9, None, 0.5]
+    assert bars[0]["error_y"]["array"] == [0.1, 0, 0]  # one seed has no spread
+    assert bars[1]["y"] == [0.2, None, None]  # an infinite mean is not drawn as a number
+    assert bars[1]["xaxis"] == "x2" and bars[1]["yaxis"] == "y2"
+    assert [t["y"] for t in ticks[:2]] == [[0.8, None, 0.5], [1.0, None, 0.5]]  # min, max
+    assert "0.9 ± 0.1" in bars[0]["customdata"][0] and "no value" in bars[0]["customdata"][1]
+    assert "6 runs, 3 groups" in data["layout"]["title"]["text"]
+
+
+def test_groups_figure_many_groups_and_nothing_to_draw() -> None:
+    many = dict(GROUPS, groups=[dict(GROUPS["groups"][0], value=i) for i in range(45)])
+    data = validated(groups_figure(many))
+    assert len(data["data"][0]["x"]) == 40
+    assert any("5 more not drawn" in a["text"] for a in data["layout"]["annotations"])
+    empty = validated(groups_figure(dict(GROUPS, groups=[])))
+    assert empty["layout"]["annotations"][0]["text"] == "No run is selected."
+    no_metric = validated(groups_figure(dict(GROUPS, metrics=[])))
+    assert "Name a metric" in no_metric["layout"]["annotations"][0]["text"]

@@ -148,6 +148,21 @@ async def test_groups_and_keys(jp_fetch: Any, store: Store) -> None:
         jp_fetch, "runs", "groups", group_by="params.C", metrics="accuracy", filter="params.C > 0"
     )
     assert sorted(g["value"] for g in filtered["groups"]) == [1.0, 2.0]
+    assert "figure" not in filtered
+    charted = await get(
+        jp_fetch, "runs", "groups", group_by="params.penalty", metrics="accuracy", figure="1"
+    )
+    bars = [t for t in charted["figure"]["data"] if t["type"] == "bar"]
+    assert [t["name"] for t in bars] == ["accuracy"] and bars[0]["x"] == [
+        "l2 (n=3)",
+        "(none) (n=2)",
+    ]
+    assert charted["groups"] == [  # the figure comes beside the same groups, not instead
+        {k: g[k] for k in ("value", "count", "metrics")}
+        for g in (
+            await get(jp_fetch, "runs", "groups", group_by="params.penalty", metrics="accuracy")
+        )["groups"]
+    ]
     for params in ({}, {"group_by": "metrics.loss"}, {"group_by": "params.x", "filter": "(("}):
         response = await jp_fetch(
             "mltrack", "api", "runs", "groups", params=params, raise_error=False

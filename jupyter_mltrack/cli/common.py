@@ -175,6 +175,20 @@ def _run_id(store: Store, ref: str, experiment: str | None) -> str:
     return store.resolve_run_id(ref, experiment)
 
 
+def _html_destination(output: str) -> Path:
+    """``--html FILE``, checked before the report is computed."""
+    path = Path(output)
+    if output.endswith(("/", "\\")) or path.is_dir():
+        raise CliError(f"--html names a folder ({output}); give a file name, e.g. report.html", 2)
+    if not path.parent.is_dir():
+        raise CliError(f"no such folder: {path.parent}")
+    try:  # a link to outside its folder; _publish checks again when writing
+        check_target(path.parent, path.name)
+    except PathRefused as exc:
+        raise CliError(str(exc)) from None
+    return path
+
+
 def _publish(dest: Path, write: Callable[[Path], Any], force: bool) -> None:
     """Write through a temporary file beside ``dest`` and move it into place, so a failed
     or interrupted write never leaves a partial file, and (without ``force``) a file that

@@ -15,16 +15,15 @@ import sys
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TextIO
 
-from ..safepaths import PathRefused, check_target
 from ..store import Store
 from .common import (
     CliError,
     _bytes,
     _cut,
     _duration,
+    _html_destination,
     _number,
     _offset,
     _one_line,
@@ -214,20 +213,6 @@ def cmd_runs_compare(store: Store, args: argparse.Namespace, out: TextIO) -> int
         size = _bytes(html_dest.stat().st_size)
         where.write(f"wrote {html_dest} ({size}): report of {len(ids)} runs{note}\n")
     return 0
-
-
-def _html_destination(output: str) -> Path:
-    """``--html FILE``, checked before the comparison is computed."""
-    path = Path(output)
-    if output.endswith(("/", "\\")) or path.is_dir():
-        raise CliError(f"--html names a folder ({output}); give a file name, e.g. report.html", 2)
-    if not path.parent.is_dir():
-        raise CliError(f"no such folder: {path.parent}")
-    try:  # a link to outside its folder; _publish checks again when writing
-        check_target(path.parent, path.name)
-    except PathRefused as exc:
-        raise CliError(str(exc)) from None
-    return path
 
 
 def cmd_runs_explain(store: Store, args: argparse.Namespace, out: TextIO) -> int:

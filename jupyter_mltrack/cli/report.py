@@ -1,4 +1,4 @@
-"""``mltrack runs compare --html``: the comparison as one standalone HTML file.
+"""``mltrack runs compare --html`` and ``runs groups --html``: one standalone HTML file.
 
 The file is meant to be attached to a pull request or mailed, and opened anywhere without a
 network: plotly.js is embedded once (with the first chart; the other charts use that copy),
@@ -325,6 +325,62 @@ def comparison_html(
         "<h2>Charts</h2>",
         chart_html,
         f"<script>{SCRIPT}</script>",
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def groups_html(
+    answer: Mapping[str, Any],
+    groups: Sequence[Any],
+    *,
+    filter: str | None = None,
+    experiment: str | None = None,
+) -> str:
+    """``runs groups --html``: the groups' table and their chart, standalone as above."""
+    from ..compare.charts import groups_figure
+    from .runs import aggregate_text, group_value
+
+    metrics = list(answer["metrics"])
+    title = f"mltrack: runs by {answer['group_by']}"
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    selected = ", ".join(
+        part
+        for part in (
+            f"experiment {experiment}" if experiment else "",
+            f"filter <code>{esc(filter)}</code>" if filter else "",
+        )
+        if part
+    )
+    head = "".join(f"<th>{esc(m)}</th>" for m in ["value", "runs", *metrics])
+    rows = "".join(
+        "<tr>"
+        + f"<td>{esc(group_value(g))}</td><td>{g.count:,}</td>"
+        + "".join(f"<td>{esc(aggregate_text(g.metrics[m]))}</td>" for m in metrics)
+        + "</tr>"
+        for g in groups
+    )
+    chart = ""
+    if groups and metrics:
+        chart = groups_figure(answer).to_html(
+            full_html=False,
+            include_plotlyjs=True,
+            include_mathjax=False,
+            default_width="100%",
+            config={"displaylogo": False, "responsive": True},
+        )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head>",
+        "<body>",
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="note">{answer["total"]:,} runs{" of " + selected if selected else ""};'
+        f" each metric as mean ± std [min, max]; written by <code>mltrack runs groups</code>"
+        f" on {esc(when)}.</p>",
+        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>",
+        f'<div class="chart">{chart}</div>' if chart else '<p class="note">no chart: no metric</p>',
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"

@@ -4,21 +4,24 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..query.groups import RunGroup, group_runs
+from ..query.groups import Aggregate, RunGroup, group_runs, groups_answer
 from ..query.search import Scope, query_runs
 from ..store import Run, RunDetail, RunStatus, Store
 from .common import (
     MAX_METRICS_CELL,
     _cut,
     _duration,
+    _html_destination,
     _limit,
     _number,
     _offset,
     _Parser,
     _print_json,
+    _publish,
     _run_id,
     _value,
     _when,
@@ -81,6 +84,12 @@ def add_parsers(
     )
     groups.add_argument("--filter", "-f", metavar="Q", help="only the runs this query selects")
     groups.add_argument("--experiment", "-e", metavar="E", help="only this experiment")
+    groups.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the groups and their chart (mean ± std, min, max per metric) as one"
+        " standalone HTML file",
+    )
     groups.set_defaults(func=cmd_runs_groups)
 
     show = runs_commands.add_parser(
@@ -215,27 +224,40 @@ def groups_table(groups: Sequence[RunGroup], metrics: Sequence[str]) -> str:
     """A row per group: its value, its runs, each metric as ``mean ± std [min, max]``."""
     rows = []
     for g in groups:
-        cells = [_cut(_value(g.value) if g.value is not None else "(none)", 32), str(g.count)]
-        for spec in metrics:
-            a = g.metrics[spec]
-            if a.count == 0 or a.mean is None:
-                cells.append("-")
-                continue
-            spread = f" ± {_number(a.std)}" if a.std is not None else ""
-            cells.append(f"{_number(a.mean)}{spread} [{_number(a.min)}, {_number(a.max)}]")
+        cells = [_cut(group_value(g), 32), str(g.count)]
+        cells += [aggregate_text(g.metrics[spec]) for spec in metrics]
         rows.append(cells)
     return table(["VALUE", "RUNS", *(m.upper() for m in metrics)], rows, right=frozenset({1}))
 
 
+def group_value(group: RunGroup) -> str:
+    return _value(group.value) if group.value is not None else "(none)"
+
+
+def aggregate_text(a: Aggregate) -> str:
+    """``mean ± std [min, max]``, ``-`` for a group without a value of the metric."""
+    if a.count == 0 or a.mean is None:
+        return "-"
+    spread = f" ± {_number(a.std)}" if a.std is not None else ""
+    return f"{_number(a.mean)}{spread} [{_number(a.min)}, {_number(a.max)}]"
+
+
 def cmd_runs_groups(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    html_dest = _html_destination(args.html) if args.html else None
     groups = group_runs(
         store, args.by, args.metric, filter=args.filter, scope=Scope(experiment=args.experiment)
     )
+    answer = groups_answer(args.by, args.metric, groups)
+    if html_dest is not None:
+        from .report import groups_html
+
+        page = groups_html(answer, groups, filter=args.filter, experiment=args.experiment)
+        _publish(html_dest, lambda tmp: tmp.write_text(page, encoding="utf-8"), force=True)
+        where = sys.stderr if args.json else out
+        size = html_dest.stat().st_size
+        where.write(f"wrote {html_dest} ({size:,} bytes): {len(groups)} groups of {args.by}\n")
     if args.json:
-        _print_json(
-            {"group_by": args.by, "metrics": args.metric, "groups": [g.to_dict() for g in groups]},
-            out,
-        )
+        _print_json({k: v for k, v in answer.items() if k != "total"}, out)
         return 0
     if not groups:
         out.write("no runs\n")

@@ -145,6 +145,36 @@ def group_runs(
     return groups
 
 
+def groups_answer(
+    group_by: str, metrics: Sequence[str], groups: Sequence[RunGroup]
+) -> dict[str, Any]:
+    """The groups as ``GET runs/groups`` answers them (and as the groups chart takes them)."""
+    return {
+        "group_by": group_by,
+        "metrics": list(metrics),
+        "groups": [g.to_dict() for g in groups],
+        "total": sum(g.count for g in groups),
+    }
+
+
+def groups_frame(groups: Sequence[RunGroup], group_by: str, metrics: Sequence[str]) -> Any:
+    """The groups as a pandas DataFrame: a row per group, indexed by its value (named after
+    ``group_by``), the run ``count``, then ``METRIC.mean``, ``.std``, ``.min``, ``.max`` and
+    ``.count`` (the runs with a value) for each metric, in the order asked."""
+    import pandas as pd
+
+    columns: dict[str, list[Any]] = {"count": [g.count for g in groups]}
+    for spec in metrics:
+        for part in ("mean", "std", "min", "max", "count"):
+            columns[f"{spec}.{part}"] = [getattr(g.metrics[spec], part) for g in groups]
+    index = pd.Index([g.value for g in groups], name=group_by, dtype=object)
+    frame = pd.DataFrame(columns, index=index)
+    for spec in metrics:  # a group without values leaves None: NaN, as pandas' own aggregates
+        for part in ("mean", "std", "min", "max"):
+            frame[f"{spec}.{part}"] = frame[f"{spec}.{part}"].astype(float)
+    return frame
+
+
 def _std(n: int, mean: float | None, mean_sq: float | None) -> float | None:
     """Sample standard deviation from the mean and the mean of squares (``None`` below two
     values: one seed has no spread to show)."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..query import QuerySyntaxError
-from ..query.groups import MAX_GROUP_METRICS, group_runs
+from ..query.groups import MAX_GROUP_METRICS, group_runs, groups_answer
 from ..query.keys import run_keys
 from ..query.search import Scope, count_selected, query_runs
 from ..store import InvalidQuery, RunStatus, Store
@@ -44,7 +44,16 @@ LIST_PARAMS = (
 )
 #: ``GET runs/count`` takes what selects the runs of a listing, not how it is paged.
 COUNT_PARAMS = ("experiment", "notebook", "kernel", "status", "filter", "parent", "roots")
-GROUP_PARAMS = ("group_by", "metrics", "filter", "experiment", "notebook", "kernel", "status")
+GROUP_PARAMS = (
+    "group_by",
+    "metrics",
+    "filter",
+    "experiment",
+    "notebook",
+    "kernel",
+    "status",
+    "figure",
+)
 KEYS_PARAMS = ("experiment", "notebook", "kernel")
 #: Longest filter a request may carry (a query is a line, not a document).
 MAX_FILTER = 4000
@@ -170,12 +179,12 @@ def list_groups(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
         groups = group_runs(store, group_by, metrics, filter=_filter(args), scope=_scope(args))
     except InvalidQuery as exc:
         raise _query_error(exc) from None
-    return {
-        "group_by": group_by,
-        "metrics": metrics,
-        "groups": [g.to_dict() for g in groups],
-        "total": sum(g.count for g in groups),
-    }
+    answer = groups_answer(group_by, metrics, groups)
+    if _flag(args, "figure"):
+        from ..compare.charts import figure_json, groups_figure
+
+        answer["figure"] = figure_json(groups_figure(answer))
+    return answer
 
 
 def list_keys(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:

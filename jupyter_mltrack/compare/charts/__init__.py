@@ -4,7 +4,7 @@ everywhere: the REST API sends :func:`figure_json` of them to JupyterLab (drawn 
 widget wraps them in a ``FigureWidget``, the CLI writes them into its HTML report.
 
 Each chart has a builder over plain data (``curves_from_series``, ``parallel_from_runs``,
-``scatter_from_runs``, ``bars_figure``, ``importance_figure``) and, for the first three, a
+``scatter_from_runs``, ``bars_figure``, ``importance_figure``, ``groups_figure``) and, for the first three, a
 function that reads what it needs from the store in bulk. :func:`build_chart` is the one
 entry point the API, the widget and the CLI call: it checks the arguments and says what
 to change when they are wrong. A run has the same colour in every chart (its position in
@@ -38,6 +38,7 @@ from ._base import (
     run_color,
 )
 from .curves import DEFAULT_POINTS, X_MODES, curves_from_series
+from .groups import groups_figure
 from .runs import parallel_from_runs, scatter_from_runs, varying_params
 from .summary import bars_figure, importance_figure
 
@@ -55,6 +56,7 @@ __all__ = [
     "curves_figure",
     "curves_from_series",
     "figure_json",
+    "groups_figure",
     "importance_figure",
     "load_chart_runs",
     "parallel_figure",
