@@ -38,7 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from ..compare.goals import metric_goal
-from ..store import InvalidQuery, Run, RunStatus, Store
+from ..store import InvalidQuery, Run, Store
+from ..store.listing import checked_status, notebook_condition
 from ..store.models import ExperimentRow, LatestMetricRow, MetricGoalRow, RunRow
 from . import Field, Node, compile_filter, order_expressions, parse_field, parse_filter
 from .compile import reduced_metric
@@ -73,18 +74,9 @@ class Scope:
             ids = select(ExperimentRow.id).where(ExperimentRow.name.in_(names))
             out.append(RunRow.experiment_id.in_(ids.scalar_subquery()))
         if self.notebook:
-            cond = RunRow.notebook_path == self.notebook
-            if self.notebook_kernels:
-                cond = or_(cond, RunRow.kernel_id.in_(list(self.notebook_kernels)))
-            out.append(cond)
+            out.append(notebook_condition(self.notebook, self.notebook_kernels))
         if self.status:
-            try:
-                out.append(RunRow.status == RunStatus(self.status).value)
-            except ValueError:
-                raise InvalidQuery(
-                    f"unknown status {self.status!r}; use one of "
-                    + ", ".join(s.value for s in RunStatus)
-                ) from None
+            out.append(RunRow.status == checked_status(self.status))
         if self.parent:
             out.append(RunRow.parent_run_id == self.parent)
         if self.roots:

@@ -15,7 +15,8 @@ from ..query import QuerySyntaxError
 from ..query.groups import MAX_GROUP_METRICS, group_runs, groups_answer
 from ..query.keys import run_keys
 from ..query.search import Scope, count_selected, query_runs
-from ..store import InvalidQuery, RunStatus, Store
+from ..store import InvalidQuery, Store
+from ..store.listing import checked_status
 from .api import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -71,10 +72,11 @@ def _query_error(exc: InvalidQuery) -> ApiError:
 def _scope(args: Mapping[str, list[str]]) -> Scope:
     """The plain options every route shares; an empty one (``?status=``) means none."""
     status = _single(args, "status") or None
-    if status is not None and status not in {s.value for s in RunStatus}:
-        raise bad_request(
-            f"unknown status {status!r}; use one of " + ", ".join(s.value for s in RunStatus)
-        )
+    if status is not None:
+        try:
+            checked_status(status)
+        except InvalidQuery as exc:
+            raise bad_request(str(exc)) from None
     notebook = _single(args, "notebook") or None
     kernel = _single(args, "kernel") or None
     return Scope(

@@ -11,10 +11,11 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from .entities import Environment, Run, RunDetail, RunRef, RunStatus
 from .errors import AmbiguousRunNumber, AmbiguousRunRef, InvalidQuery, RunNotFound
+from .listing import checked_status, notebook_condition
 from .liveness import Liveness
 from .models import (
     EnvironmentRow,
@@ -197,13 +198,7 @@ class RunReads(Liveness):
         """
         self.reap_local_runs()
         if status is not None:
-            try:
-                status = RunStatus(status).value
-            except ValueError:
-                raise InvalidQuery(
-                    f"unknown status {status!r}; use one of "
-                    + ", ".join(s.value for s in RunStatus)
-                ) from None
+            status = checked_status(status)
         if not 1 <= limit <= 1000:
             raise InvalidQuery("limit must be between 1 and 1000")
         if offset < 0:
@@ -228,9 +223,7 @@ class RunReads(Liveness):
                 stmt = stmt.where(RunRow.experiment_id == exp_id)
                 count = count.where(RunRow.experiment_id == exp_id)
             if notebook is not None:
-                cond = RunRow.notebook_path == notebook
-                if notebook_kernels:
-                    cond = or_(cond, RunRow.kernel_id.in_(list(notebook_kernels)))
+                cond = notebook_condition(notebook, notebook_kernels)
                 stmt = stmt.where(cond)
                 count = count.where(cond)
             if status is not None:
