@@ -210,4 +210,21 @@ describe('PagedRuns', () => {
     cache.setTotal(cache.generation, 39, '2');
     expect(cache.complete()).toHaveLength(39);
   });
+
+  it("takes a short list's length from a fresh page 0 with nothing after it", () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, uncounted(0, '1', 40));
+    cache.setTotal(cache.generation, 40, '1');
+    cache.invalidate('2');
+    // A run added: the old count stands until page 0 answers again.
+    expect(cache.length).toBe(40);
+    cache.accept(cache.begin(0)!, uncounted(0, '2', 41));
+    expect(cache.total).toBe(40);
+    expect(cache.length).toBe(41);
+    expect(cache.pagesFor(0, 500)).toEqual([0]);
+    // A long list's page 0 does not tell: the count does.
+    cache.invalidate('3');
+    cache.accept(cache.begin(0)!, uncounted(0, '3'));
+    expect(cache.length).toBe(40);
+  });
 });

@@ -17,7 +17,10 @@
  * (`count=0`) and it comes from `runs/count` (`setTotal`), under the same
  * generation rule. Before it is known the list is page 0 alone, and page 0
  * tells whether more rows follow; after a change the last total stays
- * (the scrollbar does not jump) until the list is counted again.
+ * (the scrollbar does not jump) until the list is counted again. A fresh
+ * page 0 that says nothing follows it is the list's length at once (a
+ * short list, the common case, never waits for its count to show a run
+ * added or deleted), though only a count proves it whole (`complete`).
  */
 
 import { IRunSummary } from '../model';
@@ -63,11 +66,12 @@ export class PagedRuns {
   }
 
   /**
-   * Rows of the list as far as known: the total, or before it is counted the
-   * rows of page 0 (0 before it answers).
+   * Rows of the list as far as known: those of a fresh page 0 that says
+   * nothing follows it, else the total, or before it is counted the rows of
+   * page 0 (0 before it answers).
    */
   get length(): number {
-    return this._total ?? this._pages.get(0)?.runs.length ?? 0;
+    return this._knownLength() ?? this._pages.get(0)?.runs.length ?? 0;
   }
 
   /**
@@ -128,11 +132,12 @@ export class PagedRuns {
    * to the list; page 0 alone before the total is known.
    */
   pagesFor(first: number, last: number): number[] {
-    if (this._total === null) {
+    const length = this._knownLength();
+    if (length === null) {
       return [0];
     }
     const lo = Math.max(0, Math.floor(first));
-    const hi = Math.min(this._total - 1, Math.floor(last));
+    const hi = Math.min(length - 1, Math.floor(last));
     const pages: number[] = [];
     for (
       let page = Math.floor(lo / this.pageSize);
@@ -201,6 +206,7 @@ export class PagedRuns {
     if (typeof answer.total === 'number') {
       this._setTotal(answer.total, answer.revision);
     }
+    this._dropPastEnd();
     return true;
   }
 
@@ -306,9 +312,29 @@ export class PagedRuns {
     this._total = Math.max(0, total);
     this._totalGeneration = this._generation;
     this._totalRevision = revision;
-    // Runs removed at the end of the list leave pages past it.
+    this._dropPastEnd();
+  }
+
+  /**
+   * The rows of the list when known: a fresh page 0 that says nothing
+   * follows it holds them all; else the total, `null` before it is counted.
+   */
+  private _knownLength(): number | null {
+    const first = this._pages.get(0);
+    if (first && !first.stale && !this._more) {
+      return first.runs.length;
+    }
+    return this._total;
+  }
+
+  /** Runs removed at the end of the list leave pages past it: drop them. */
+  private _dropPastEnd(): void {
+    const length = this._knownLength();
+    if (length === null) {
+      return;
+    }
     for (const page of Array.from(this._pages.keys())) {
-      if (page * this.pageSize >= this._total && page > 0) {
+      if (page * this.pageSize >= length && page > 0) {
         this._pages.delete(page);
       }
     }
