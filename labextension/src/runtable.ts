@@ -150,7 +150,10 @@ export class RunsTable {
     this._table.classList.toggle('jp-mltrack-tree', tree);
     this._table.setAttribute('role', tree ? 'treegrid' : 'grid');
     this._table.setAttribute('aria-rowcount', String(count + 1));
+    // The count too: the rows in view stay when the list takes its length
+    // (its total counted after its first page), the spacer below does not.
     const key = JSON.stringify([
+      count,
       win.first,
       win.end,
       this._rowHeight,

@@ -493,14 +493,15 @@ export class RunsSidebar extends Widget {
   }
 
   private _renderEmpty(): void {
-    const total = this._model.total;
+    // The first page tells an empty list: the count is not waited for.
+    const extent = this._model.extent;
     const text =
-      total === null
+      extent === null
         ? this._model.error === null
           ? 'Loading runs\u2026'
           : null
         : emptyText({
-            total,
+            total: extent.rows,
             filtered: !this._model.treeMode,
             scope: effectiveScope(this.filter()).kind
           });
@@ -573,10 +574,16 @@ export class RunsSidebar extends Widget {
     this._renderStatus();
   }
 
-  /** The footer: how many runs, how many selected, when last updated. */
+  /**
+   * The footer: how many runs (`100+` until a long list is counted), how
+   * many selected, when last updated.
+   */
   private _renderStatus(): void {
+    const extent = this._model.extent;
     this._status.textContent = footerText({
-      total: this._model.total,
+      total: extent?.rows ?? null,
+      more: extent !== null && !extent.exact,
+      counting: this._model.counting,
       loading: this._model.loading,
       selected: this.selection.size,
       updatedAt: this._updatedAt

@@ -1,6 +1,6 @@
 import { IListChange, RunsListModel } from '../runlist/list';
 import { IRunsFilter } from '../runlist/query';
-import { FakeServer, manyRuns, settle, summary } from './runs';
+import { FakeServer, isCount, manyRuns, settle, summary } from './runs';
 
 const SCOPE: IRunsFilter = {
   allExperiments: false,
@@ -48,10 +48,14 @@ describe('RunsListModel: pages', () => {
     expect(model.revision).toBe('1');
     expect(ids(model, 0, 2)).toEqual(['r2000', 'r1999']);
     expect(model.row(1500).kind).toBe('placeholder');
-    // An empty filter lists top-level runs.
+    // An empty filter lists top-level runs; the page comes without its
+    // total, counted apart.
     expect(server.runRequests()[0]).toBe(
-      'runs?notebook=a.ipynb&roots=1&order=-start_time&limit=100'
+      'runs?notebook=a.ipynb&roots=1&order=-start_time&limit=100&count=0'
     );
+    expect(server.countRequests()).toEqual([
+      'runs/count?notebook=a.ipynb&roots=1'
+    ]);
   });
 
   it('fetches only the pages of the view (and the prefetch margin)', async () => {
@@ -159,6 +163,176 @@ describe('RunsListModel: pages', () => {
   });
 });
 
+describe('RunsListModel: the count', () => {
+  it('asks for the first page and the count together, shows the page first', async () => {
+    const { server, model, changes } = setup(2000);
+    server.hold = true;
+    const ready = model.setFilter(SCOPE);
+    // Both asked before either answered.
+    expect(server.pending().map(r => r.endPoint)).toEqual([
+      'runs?notebook=a.ipynb&roots=1&order=-start_time&limit=100&count=0',
+      'runs/count?notebook=a.ipynb&roots=1'
+    ]);
+    server.release(r => !isCount(r));
+    await settle();
+    // The first page is shown; the list is that page until it is counted.
+    expect(changes[0]).toEqual({ reset: true });
+    expect(ids(model, 0, 2)).toEqual(['r2000', 'r1999']);
+    expect(model.count).toBe(100);
+    expect(model.total).toBeNull();
+    expect(model.extent).toEqual({ rows: 100, exact: false });
+    expect(model.counting).toBe(true);
+    // Rows past the first page are not asked for: the list does not reach them.
+    await model.setView(80, 110);
+    expect(offsets(server)).toEqual([0]);
+    server.release();
+    await settle();
+    expect(model.total).toBe(2000);
+    expect(model.count).toBe(2000);
+    expect(model.extent).toEqual({ rows: 2000, exact: true });
+    expect(model.counting).toBe(false);
+    // The list took its length: the page the view reaches into is asked for.
+    expect(offsets(server)).toEqual([0, 100]);
+    server.release();
+    await ready;
+    expect(ids(model, 100, 101)).toEqual(['r1900']);
+  });
+
+  it('knows a short list from its first page, and counts it still', async () => {
+    const { server, model } = setup(7);
+    server.hold = true;
+    const ready = model.setFilter(SCOPE);
+    server.release(r => !isCount(r));
+    await settle();
+    expect(model.total).toBeNull();
+    expect(model.extent).toEqual({ rows: 7, exact: true });
+    server.release();
+    await ready;
+    expect(model.total).toBe(7);
+  });
+
+  it('drops a count for a list no longer shown', async () => {
+    const { server, model } = setup(300);
+    server.hold = true;
+    void model.setFilter({ ...SCOPE, filter: 'r1' });
+    server.release(r => !isCount(r));
+    await settle();
+    expect(model.filter?.filter).toBe('r1');
+    const replaced = model.setFilter({ ...SCOPE, filter: 'r2' });
+    server.release(r => !isCount(r));
+    await settle();
+    expect(model.filter?.filter).toBe('r2');
+    // r1's count (111 runs too: r1, r10..r19, r100..r199) answers first.
+    server.release(r => r.params.get('filter') === 'r1');
+    await settle();
+    expect(model.total).toBeNull();
+    server.release();
+    await replaced;
+    expect(model.total).toBe(111);
+    expect(ids(model, 0, 1)).toEqual(['r299']);
+  });
+
+  it('drops a count asked before the store changed, and counts again', async () => {
+    const { server, model } = setup(2000);
+    server.hold = true;
+    const ready = model.setFilter(SCOPE);
+    server.release(r => !isCount(r));
+    await settle();
+    const old = server.pending().find(isCount)!;
+    server.runs.push(summary('new', { number: 2001 }));
+    server.touch();
+    const polled = model.poll();
+    server.release(r => r.params.has('since'));
+    await settle();
+    // The poll saw the change: counted again, the old count still out.
+    expect(server.countRequests()).toHaveLength(2);
+    server.release(r => r === old);
+    await settle();
+    expect(model.total).toBeNull();
+    server.release();
+    await Promise.all([ready, polled]);
+    expect(model.total).toBe(2001);
+    expect(ids(model, 0, 1)).toEqual(['new']);
+  });
+
+  it('counts again after the poll finds a change, not otherwise', async () => {
+    const { server, model } = setup(2000);
+    await model.setFilter(SCOPE);
+    await model.poll();
+    expect(server.countRequests()).toHaveLength(1);
+    server.runs = server.runs.filter(r => r.id !== 'r5');
+    server.touch();
+    await model.poll();
+    expect(server.countRequests()).toHaveLength(2);
+    expect(model.total).toBe(1999);
+    await model.poll();
+    expect(server.countRequests()).toHaveLength(2);
+  });
+
+  it('counts a list under a filter with the filter, flat', async () => {
+    const { server, model } = setup(300);
+    await model.setFilter({ ...SCOPE, filter: 'r29', order: 'name' });
+    expect(server.countRequests()).toEqual([
+      'runs/count?notebook=a.ipynb&filter=r29'
+    ]);
+    expect(model.total).toBe(11);
+  });
+
+  it('retries a failed count at the next poll tick; the pages never wait', async () => {
+    const { server, model } = setup(2000);
+    server.failCount = true;
+    await model.setFilter(SCOPE);
+    expect(ids(model, 0, 1)).toEqual(['r2000']);
+    expect(model.total).toBeNull();
+    expect(model.extent).toEqual({ rows: 100, exact: false });
+    expect(model.counting).toBe(false);
+    expect(model.error).toBeNull();
+    // A scroll does not ask again: the poll does, once a tick.
+    await model.setView(10, 40);
+    expect(server.countRequests()).toHaveLength(1);
+    await model.poll();
+    expect(server.countRequests()).toHaveLength(2);
+    expect(model.total).toBeNull();
+    server.failCount = false;
+    await model.poll();
+    expect(server.countRequests()).toHaveLength(3);
+    expect(model.total).toBe(2000);
+    expect(model.count).toBe(2000);
+    await model.poll();
+    expect(server.countRequests()).toHaveLength(3);
+  });
+
+  it('counts again a count taken before a change its page came after', async () => {
+    const server = new FakeServer();
+    server.runs = manyRuns(20);
+    let added = false;
+    const model = new RunsListModel({
+      // The first page is read just after a run is added; the count, asked
+      // beside it, just before.
+      fetch: endPoint => {
+        if (added || !endPoint.startsWith('runs?')) {
+          return server.fetch(endPoint);
+        }
+        added = true;
+        return Promise.resolve().then(() => {
+          server.runs.push(summary('new', { number: 21 }));
+          server.touch();
+          return server.fetch(endPoint);
+        });
+      }
+    });
+    await model.setFilter(SCOPE);
+    expect(model.revision).toBe('2');
+    expect(model.total).toBe(20); // as counted, one short
+    expect(model.count).toBe(21); // the first page holds them all
+    // The poll's since sees no change, but the count was not the pages'.
+    await model.poll();
+    expect(server.countRequests()).toHaveLength(2);
+    expect(model.total).toBe(21);
+    expect(ids(model, 0, 1)).toEqual(['new']);
+  });
+});
+
 describe('RunsListModel: a refused query', () => {
   it('keeps the last good list and the error until the filter changes', async () => {
     const { server, model } = setup(20);
@@ -219,20 +393,21 @@ describe('RunsListModel: the poll', () => {
     server.touch();
     await model.poll();
     const asked = server.requests.slice(before).map(r => r.endPoint);
-    // The poll's page (1, since=1), answered with the change, then nothing
-    // else: page 1 is the only page in view.
+    // The poll's page (1, since=1), answered with the change, then the
+    // count again and nothing else: page 1 is the only page in view.
     expect(asked).toEqual([
-      'runs?notebook=a.ipynb&roots=1&order=-start_time&limit=100&offset=100&since=1'
+      'runs?notebook=a.ipynb&roots=1&order=-start_time&limit=100&offset=100&since=1&count=0',
+      'runs/count?notebook=a.ipynb&roots=1'
     ]);
     expect(model.revision).toBe('2');
     expect(model.total).toBe(2001);
     // Pages out of view are kept (stale) and asked for when seen again.
     expect(model.row(1001).kind).toBe('run');
     await model.setView(1000, 1030);
-    expect(server.requests.length).toBe(before + 2);
-    await model.poll();
     expect(server.requests.length).toBe(before + 3);
-    expect(server.requests[before + 2].endPoint).toContain('since=2');
+    await model.poll();
+    expect(server.requests.length).toBe(before + 4);
+    expect(server.requests[before + 3].endPoint).toContain('since=2');
   });
 
   it('drops a page that answers after the store changed, and asks again', async () => {
@@ -309,7 +484,7 @@ describe('RunsListModel: nested runs', () => {
     await model.setFilter(SCOPE);
     await model.toggle('p');
     expect(server.runRequests().pop()).toBe(
-      'runs?parent=p&order=-start_time&limit=1000'
+      'runs?parent=p&order=-start_time&limit=1000&count=0'
     );
     expect(ids(model)).toEqual(['p', 'c2', 'c1', 'z']);
     expect(model.row(2)).toMatchObject({
@@ -395,6 +570,27 @@ describe('RunsListModel: selection and keys', () => {
     server.runs = server.runs.filter(r => r.id !== 'r2');
     server.touch();
     await model.poll();
+    expect(model.selection.ids).toEqual(['r3', 'r1']);
+  });
+
+  it('takes a run for deleted only once the list is counted again', async () => {
+    const { server, model } = setup(3);
+    await model.setFilter(SCOPE);
+    model.selection.toggleAllVisible(model.loadedIds());
+    server.runs = server.runs.filter(r => r.id !== 'r2');
+    server.touch();
+    server.hold = true;
+    const polled = model.poll();
+    server.release(r => !isCount(r));
+    await settle();
+    // Page 0 of the new revision lacks r2 and says nothing follows: the
+    // list shows it at once, but only its count proves the page whole.
+    expect(ids(model)).toEqual(['r3', 'r1']);
+    expect(model.total).toBe(3);
+    expect(model.selection.size).toBe(3);
+    server.release();
+    await polled;
+    expect(model.total).toBe(2);
     expect(model.selection.ids).toEqual(['r3', 'r1']);
   });
 

@@ -15,6 +15,25 @@ function page(offset: number, revision = '1', total = RUNS.length): IRunsPage {
   };
 }
 
+/**
+ * The answer for a page asked for with `count=0`, of a list of `length`
+ * runs: no total, a `next` cursor unless it is the last page.
+ */
+function uncounted(
+  offset: number,
+  revision = '1',
+  length = RUNS.length
+): IRunsPage {
+  return {
+    runs: RUNS.slice(offset, Math.min(length, offset + 100)),
+    total: null,
+    limit: 100,
+    offset,
+    next: offset + 100 < length ? `after-${offset + 100}` : null,
+    revision
+  };
+}
+
 describe('PagedRuns', () => {
   it('needs page 0 alone before the total is known', () => {
     const cache = new PagedRuns('k');
@@ -103,5 +122,109 @@ describe('PagedRuns', () => {
     expect(cache.complete()).toHaveLength(100);
     cache.invalidate('2');
     expect(cache.complete()).toBeNull();
+  });
+
+  it('takes a page without its total, the total apart', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, uncounted(0));
+    // Not counted: the list is page 0, and more rows follow it.
+    expect(cache.total).toBeNull();
+    expect(cache.length).toBe(100);
+    expect(cache.partial).toBe(true);
+    expect(cache.needsCount).toBe(true);
+    expect(cache.pagesFor(0, 500)).toEqual([0]);
+    expect(cache.setTotal(cache.generation, 1234, '1')).toBe(true);
+    expect(cache.total).toBe(1234);
+    expect(cache.length).toBe(1234);
+    expect(cache.partial).toBe(false);
+    expect(cache.needsCount).toBe(false);
+    expect(cache.pagesFor(0, 250)).toEqual([0, 1, 2]);
+    // A later page without its total leaves it.
+    cache.accept(cache.begin(1)!, uncounted(100));
+    expect(cache.total).toBe(1234);
+  });
+
+  it('tells a short list from page 0 alone: no cursor, nothing follows', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, uncounted(0, '1', 7));
+    expect(cache.total).toBeNull();
+    expect(cache.length).toBe(7);
+    expect(cache.partial).toBe(false);
+    // A server that sends no cursor: a full page may have more after it.
+    const full = new PagedRuns('k');
+    full.accept(full.begin(0)!, { ...uncounted(0), next: undefined });
+    expect(full.partial).toBe(true);
+  });
+
+  it('drops a total counted before the store changed, keeps the last one shown', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, uncounted(0));
+    const asked = cache.generation;
+    cache.setTotal(asked, 1234, '1');
+    cache.invalidate('2');
+    // The last count stays (the scrollbar does not jump) but is stale.
+    expect(cache.total).toBe(1234);
+    expect(cache.needsCount).toBe(true);
+    expect(cache.setTotal(asked, 1300, '1')).toBe(false);
+    expect(cache.total).toBe(1234);
+    expect(cache.setTotal(cache.generation, 1235, '2')).toBe(true);
+    expect(cache.total).toBe(1235);
+    expect(cache.needsCount).toBe(false);
+  });
+
+  it('counts again a total taken at another revision than the pages', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, uncounted(0, '5'));
+    // Counted just before a run was added, the page just after: the poll,
+    // asking since 5, would never see a change to correct it by.
+    cache.setTotal(cache.generation, 1233, '4');
+    expect(cache.total).toBe(1233);
+    expect(cache.needsCount).toBe(true);
+    cache.setTotal(cache.generation, 1234, '5');
+    expect(cache.needsCount).toBe(false);
+  });
+
+  it('forgets pages past a count that shrank', () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, uncounted(0));
+    cache.setTotal(cache.generation, 1234, '1');
+    cache.accept(cache.begin(5)!, uncounted(500));
+    cache.setTotal(cache.generation, 120, '1');
+    expect(cache.loadedPages()).toEqual([0]);
+  });
+
+  it("is complete only by a total counted at page 0's revision", () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, uncounted(0, '1', 40));
+    // Page 0 alone, even with no cursor, proves no deletion.
+    expect(cache.complete()).toBeNull();
+    cache.setTotal(cache.generation, 40, '1');
+    expect(cache.complete()).toHaveLength(40);
+    // After a change: page 0 again, the old count does not tell.
+    cache.invalidate('2');
+    cache.accept(cache.begin(0)!, uncounted(0, '2', 39));
+    expect(cache.complete()).toBeNull();
+    // Nor one taken at another revision than page 0.
+    cache.setTotal(cache.generation, 39, '3');
+    expect(cache.complete()).toBeNull();
+    cache.setTotal(cache.generation, 39, '2');
+    expect(cache.complete()).toHaveLength(39);
+  });
+
+  it("takes a short list's length from a fresh page 0 with nothing after it", () => {
+    const cache = new PagedRuns('k');
+    cache.accept(cache.begin(0)!, uncounted(0, '1', 40));
+    cache.setTotal(cache.generation, 40, '1');
+    cache.invalidate('2');
+    // A run added: the old count stands until page 0 answers again.
+    expect(cache.length).toBe(40);
+    cache.accept(cache.begin(0)!, uncounted(0, '2', 41));
+    expect(cache.total).toBe(40);
+    expect(cache.length).toBe(41);
+    expect(cache.pagesFor(0, 500)).toEqual([0]);
+    // A long list's page 0 does not tell: the count does.
+    cache.invalidate('3');
+    cache.accept(cache.begin(0)!, uncounted(0, '3'));
+    expect(cache.length).toBe(40);
   });
 });

@@ -1,4 +1,5 @@
 import {
+  countQuery,
   effectiveScope,
   isTreeMode,
   keysQuery,
@@ -92,6 +93,55 @@ describe('runsQuery', () => {
         { parent: 'p1', roots: true }
       )
     ).toBe('runs?parent=p1&order=name&limit=1000');
+  });
+
+  it('asks for a page without its total when told to', () => {
+    const scope = { allExperiments: false, experiment: null, notebook: 'a' };
+    expect(runsQuery(scope, { roots: true, count: false })).toBe(
+      'runs?notebook=a&roots=1&order=-start_time&limit=100&count=0'
+    );
+    expect(runsQuery(scope, { offset: 100, since: '3', count: false })).toBe(
+      'runs?notebook=a&order=-start_time&limit=100&offset=100&since=3&count=0'
+    );
+    // Counted unless told otherwise (what other callers of GET runs expect).
+    expect(runsQuery(scope, { count: true })).toBe(
+      'runs?notebook=a&order=-start_time&limit=100'
+    );
+  });
+});
+
+describe('countQuery', () => {
+  const filter = {
+    allExperiments: false,
+    experiment: null,
+    notebook: 'dir/a b.ipynb',
+    kernel: 'k-1',
+    status: 'running',
+    filter: '  params.lr < 0.01 ',
+    order: 'metrics.acc.max',
+    limit: 50
+  };
+
+  it('selects the runs of the same page query, without order or paging', () => {
+    expect(countQuery(filter, { roots: true })).toBe(
+      'runs/count?notebook=dir%2Fa%20b.ipynb&kernel=k-1&status=running&filter=params.lr%20%3C%200.01&roots=1'
+    );
+    // The page query is the count's, then how it is ordered and paged.
+    const page = runsQuery(filter, { roots: true, offset: 200, count: false });
+    const selection = countQuery(filter, { roots: true }).split('?')[1];
+    expect(page.startsWith(`runs?${selection}&order=`)).toBe(true);
+  });
+
+  it("counts a parent's children, or every run", () => {
+    expect(countQuery(filter, { parent: 'p 1', roots: true })).toBe(
+      'runs/count?parent=p%201'
+    );
+    expect(
+      countQuery({ allExperiments: true, experiment: null, notebook: 'a' })
+    ).toBe('runs/count');
+    expect(
+      countQuery({ allExperiments: true, experiment: 'e', notebook: null })
+    ).toBe('runs/count?experiment=e');
   });
 });
 

@@ -19,6 +19,41 @@ describe('footerText', () => {
       footerText({ total: null, loading: false, selected: 0, updatedAt: '' })
     ).toBe('');
   });
+
+  it('tells a list not counted yet by its first page, and the count coming', () => {
+    expect(
+      footerText({
+        total: 100,
+        more: true,
+        counting: true,
+        loading: false,
+        selected: 0,
+        updatedAt: '12:00:01'
+      })
+    ).toBe('100+ runs \u00b7 counting\u2026 \u00b7 updated 12:00:01');
+    // A count that failed is asked for again at the next tick: no promise.
+    expect(
+      footerText({
+        total: 1000,
+        more: true,
+        counting: false,
+        loading: false,
+        selected: 2,
+        updatedAt: ''
+      })
+    ).toBe('1,000+ runs \u00b7 2 selected');
+    // A first page that holds the whole list needs no count to be told.
+    expect(
+      footerText({
+        total: 1,
+        more: false,
+        counting: true,
+        loading: false,
+        selected: 0,
+        updatedAt: ''
+      })
+    ).toBe('1 run');
+  });
 });
 
 describe('hiddenSelected', () => {

@@ -1,8 +1,8 @@
 /**
  * Test helpers of the runs list: run summaries, and a server in memory that
- * answers `GET runs` and `GET runs/keys` as the REST API does (filter, roots,
- * parent, order, offset/limit, since), whose answers a test may hold back and
- * release in any order.
+ * answers `GET runs`, `GET runs/count` and `GET runs/keys` as the REST API
+ * does (filter, roots, parent, order, offset/limit, since, count=0), whose
+ * answers a test may hold back and release in any order.
  */
 
 import { IRunSummary } from '../model';
@@ -77,6 +77,8 @@ export class FakeServer {
   offline = false;
   /** Answer `runs/keys` with 404 (a server before issue 13). */
   noKeys = false;
+  /** Answer `runs/count` with a server error while set. */
+  failCount = false;
   readonly requests: IRequest[] = [];
 
   /** The `fetch` to give the model. */
@@ -115,11 +117,16 @@ export class FakeServer {
     });
   };
 
-  /** Requests to `runs` (not keys), as their endpoints. */
+  /** Requests to `runs` (not keys, not counts), as their endpoints. */
   runRequests(): string[] {
     return this.requests
       .filter(r => r.endPoint.startsWith('runs?'))
       .map(r => r.endPoint);
+  }
+
+  /** Requests to `runs/count`, as their endpoints. */
+  countRequests(): string[] {
+    return this.requests.filter(r => isCount(r)).map(r => r.endPoint);
   }
 
   /** Deliver the held answers (of the requests matching `which`), in order. */
@@ -159,9 +166,39 @@ export class FakeServer {
       );
       return { params: [], metrics: Array.from(metrics).sort(), tags: [] };
     }
+    if (path === 'runs/count') {
+      // What only pages a listing is refused, as the server does.
+      for (const key of params.keys()) {
+        if (!COUNT_PARAMS.includes(key)) {
+          throw new Error(`400 Bad Request: unknown parameter ${key}`);
+        }
+      }
+      if (this.failCount) {
+        throw new Error('500 Internal Server Error');
+      }
+      return { total: this._select(params).length, revision };
+    }
     if (params.get('since') === revision) {
       return { unchanged: true, revision };
     }
+    const runs = order(
+      this._select(params),
+      params.get('order') ?? '-start_time'
+    );
+    const offset = Number(params.get('offset') ?? 0);
+    const limit = Number(params.get('limit') ?? 100);
+    return {
+      runs: runs.slice(offset, offset + limit).map(withChildren(this.runs)),
+      total: params.get('count') === '0' ? null : runs.length,
+      limit,
+      offset,
+      next: offset + limit < runs.length ? `after-${offset + limit}` : null,
+      revision
+    };
+  }
+
+  /** The runs a listing selects (unordered): parent, or scope and filter. */
+  private _select(params: URLSearchParams): IRunSummary[] {
     const filter = params.get('filter') ?? '';
     if (filter.includes('<') && !/<\s*\S/.test(filter)) {
       throw new RefusedQuery({
@@ -192,18 +229,24 @@ export class FakeServer {
         runs = runs.filter(r => r.name.includes(filter));
       }
     }
-    runs = order(runs, params.get('order') ?? '-start_time');
-    const offset = Number(params.get('offset') ?? 0);
-    const limit = Number(params.get('limit') ?? 100);
-    return {
-      runs: runs.slice(offset, offset + limit).map(withChildren(this.runs)),
-      total: runs.length,
-      limit,
-      offset,
-      next: null,
-      revision
-    };
+    return runs;
   }
+}
+
+/** What `GET runs/count` takes: the selection of a listing, no paging. */
+const COUNT_PARAMS = [
+  'experiment',
+  'notebook',
+  'kernel',
+  'status',
+  'filter',
+  'parent',
+  'roots'
+];
+
+/** Whether a request asks for a count. */
+export function isCount(request: IRequest): boolean {
+  return request.endPoint.startsWith('runs/count');
 }
 
 /** Sort as the server does: by number for `start_time`, nulls last. */

@@ -1,6 +1,6 @@
 /**
- * Wire types of the runs list endpoints (`GET runs`, `GET runs/keys`) as the
- * sidebar reads them, and the one function every list model is given to
+ * Wire types of the runs list endpoints (`GET runs`, `GET runs/count`,
+ * `GET runs/keys`) as the sidebar reads them, and the one function every list model is given to
  * reach the server: injected, so the models are tested without a server.
  */
 
@@ -9,11 +9,19 @@ import { IRunSummary } from '../model';
 /** A page of `GET /mltrack/api/runs`. */
 export interface IRunsPage {
   runs: IRunSummary[];
-  /** Runs matching the query, all pages together. */
-  total: number;
+  /**
+   * Runs matching the query, all pages together; `null` when asked with
+   * `count=0` (the sidebar's pages: counting every match of a broad filter
+   * costs far more than a page, so the total comes from `runs/count`).
+   */
+  total: number | null;
   limit: number;
   offset: number;
-  /** Keyset cursor of the next page (unused: the sidebar pages by offset). */
+  /**
+   * Keyset cursor of the next page, `null` on the last one. The sidebar pages
+   * by offset; before the total is counted, page 0's cursor tells whether
+   * more rows follow it.
+   */
   next?: string | null;
   /** Changes whenever any run is created, updated or deleted. */
   revision: string;
@@ -32,6 +40,13 @@ export function isUnchanged(answer: unknown): answer is IRunsUnchanged {
     answer !== null &&
     (answer as IRunsUnchanged).unchanged === true
   );
+}
+
+/** `GET /mltrack/api/runs/count`: the total of a listing, apart from its pages. */
+export interface IRunsCount {
+  total: number;
+  /** The store's revision the count was taken at. */
+  revision: string;
 }
 
 /** `GET /mltrack/api/runs/keys`: the keys present in a scope, sorted. */

@@ -8,9 +8,14 @@
  *   query the server refuses leaves the last good list with the error.
  * - With an empty filter the list holds top-level runs (`roots=1`); an
  *   expanded parent's children are fetched at once (`parent=ID`).
+ * - Pages are asked for without their total (`count=0`): counting every
+ *   match of a broad filter costs the server many times a page. The total is
+ *   asked for apart (`runs/count`), beside the first page: the first rows
+ *   show at once, the scrollbar takes the list's length when the count comes.
  * - The poll asks for the first page in view `since` the known revision:
  *   `{"unchanged": true}` costs nothing; a new revision makes every page
- *   stale and refetches only those in view (and expanded children).
+ *   stale and refetches only those in view (and expanded children), and the
+ *   list is counted again. A count that failed is asked for at the next tick.
  * - The selection keeps ids across pages and lists; a run leaves it only when
  *   a complete answer shows it was deleted.
  */
@@ -19,11 +24,19 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { IRunSummary } from '../model';
 import { RunSelection } from '../selection';
-import { Fetch, IQueryError, IRunKeys, IRunsPage, isUnchanged } from './api';
+import {
+  Fetch,
+  IQueryError,
+  IRunKeys,
+  IRunsCount,
+  IRunsPage,
+  isUnchanged
+} from './api';
 import { queryErrorOf } from './filter';
 import { IPageTicket, PagedRuns } from './pages';
 import {
   IRunsFilter,
+  countQuery,
   filterText,
   isTreeMode,
   keysQuery,
@@ -68,6 +81,8 @@ interface IList {
   children: Map<string, { runs: IRunSummary[]; generation: number }>;
   /** Parents whose children are being fetched, with the generation asked in. */
   pendingChildren: Map<string, number>;
+  /** The generation a count in flight was asked in. */
+  counting: number | null;
   /** The last complete answer (every run on page 0), to see deletions. */
   complete: IRunSummary[] | null;
   /** Rows as drawn, rebuilt after any change. */
@@ -109,9 +124,30 @@ export class RunsListModel {
     return this._next !== null;
   }
 
-  /** Top-level rows of the list shown (runs matching a filter), `null` before an answer. */
+  /**
+   * Top-level rows of the list shown (runs matching a filter) as counted,
+   * `null` until the count answers.
+   */
   get total(): number | null {
     return this._current?.pages.total ?? null;
+  }
+
+  /**
+   * How many top-level rows the list shown has as far as known (the rows
+   * drawn), `null` before it answers: the count, or the rows of a first page
+   * that said nothing follows it; not `exact` while the list is not counted
+   * and its first page said more follow (the footer's `100+`).
+   */
+  get extent(): { rows: number; exact: boolean } | null {
+    // A list is shown once its first page answered.
+    const pages = this._current?.pages;
+    return pages ? { rows: pages.length, exact: !pages.partial } : null;
+  }
+
+  /** Whether the list shown is being counted and its total is not known yet. */
+  get counting(): boolean {
+    const list = this._current;
+    return list !== null && list.pages.total === null && list.counting !== null;
   }
 
   /** The revision the list shown is up to date with. */
@@ -202,7 +238,9 @@ export class RunsListModel {
   /**
    * Show the list of a filter. Nothing happens when it is the list shown or
    * being fetched, or the query the server just refused; otherwise its
-   * first pages are fetched and it replaces the list shown once they come.
+   * first pages are fetched, its total asked for beside them, and it
+   * replaces the list shown once its first page comes (the count need not
+   * have answered).
    */
   setFilter(filter: IRunsFilter): Promise<void> {
     const normalized = { ...filter, limit: this._pageSize };
@@ -223,7 +261,7 @@ export class RunsListModel {
     this._rejected = null;
     const next = this._newList(normalized, key);
     this._next = next;
-    next.ready = this._loadView(next, false);
+    next.ready = this._loadViewAndCount(next, false);
     return next.ready;
   }
 
@@ -267,8 +305,9 @@ export class RunsListModel {
   /**
    * One tick of the poll: fetch what the list being set up misses, or ask
    * whether the store changed since the list's revision and, when it did,
-   * refetch what is in view. Rejects when the server cannot be reached (the
-   * poll backs off).
+   * refetch what is in view and count the list again; a count that failed
+   * (or raced a change) is asked for again. Rejects when the server cannot
+   * be reached (the poll backs off).
    */
   async poll(): Promise<void> {
     const list = this._next ?? this._current;
@@ -277,12 +316,12 @@ export class RunsListModel {
     }
     if (list === this._next || list.pages.revision === null) {
       await list.ready;
-      return this._loadView(list, true);
+      return this._loadViewAndCount(list, true);
     }
     const flat = this._flat(list);
     const root = flat.count > 0 ? flat.rootIndexOf(this._view.first) : 0;
     const page = Math.floor(
-      Math.min(root, Math.max(0, (list.pages.total ?? 1) - 1)) / this._pageSize
+      Math.min(root, Math.max(0, list.pages.length - 1)) / this._pageSize
     );
     const ticket = list.pages.ticket(page);
     const since = list.pages.revision;
@@ -292,7 +331,8 @@ export class RunsListModel {
         runsQuery(list.filter, {
           offset: ticket.offset,
           roots: list.tree,
-          since
+          since,
+          count: false
         })
       );
     } catch (reason) {
@@ -308,7 +348,7 @@ export class RunsListModel {
       list.pages.invalidate(page.revision);
       this._accept(list, list.pages.ticket(ticket.page), page);
     }
-    await this._loadView(list, true);
+    await this._loadViewAndCount(list, true);
   }
 
   /** Pages of the view, with the prefetch margin, as top-level rows. */
@@ -330,6 +370,18 @@ export class RunsListModel {
       Math.min(Math.max(first, end - 1), flat.count - 1)
     );
     return [Math.max(0, lo - this._prefetch), hi + this._prefetch];
+  }
+
+  /**
+   * `_loadView`, and the list's total beside it when it is to be asked for:
+   * what a new list and each poll tick do (not a scroll, so a count that
+   * keeps failing is asked for once a tick).
+   */
+  private async _loadViewAndCount(
+    list: IList,
+    rethrow: boolean
+  ): Promise<void> {
+    await Promise.all([this._loadView(list, rethrow), this._loadCount(list)]);
   }
 
   /** Fetch the missing pages of the view and the children of expanded parents. */
@@ -379,7 +431,11 @@ export class RunsListModel {
     let answer: IRunsPage;
     try {
       answer = (await this._fetch(
-        runsQuery(list.filter, { offset: ticket.offset, roots: list.tree })
+        runsQuery(list.filter, {
+          offset: ticket.offset,
+          roots: list.tree,
+          count: false
+        })
       )) as IRunsPage;
     } catch (reason) {
       list.pages.fail(ticket);
@@ -456,8 +512,12 @@ export class RunsListModel {
     list.pendingChildren.set(id, generation);
     let answer: IRunsPage;
     try {
+      // Without their total, which nothing reads: the runs are all there is.
       answer = (await this._fetch(
-        runsQuery({ ...list.filter, limit: MAX_CHILDREN }, { parent: id })
+        runsQuery(
+          { ...list.filter, limit: MAX_CHILDREN },
+          { parent: id, count: false }
+        )
       )) as IRunsPage;
     } catch (reason) {
       if (list.pendingChildren.get(id) === generation) {
@@ -478,6 +538,48 @@ export class RunsListModel {
     this._error = null;
     if (list === this._current) {
       this._emit(false);
+    }
+  }
+
+  /**
+   * Ask for the list's total (`runs/count`) when it is not known for the
+   * current generation, once at a time. The answer is dropped when the store
+   * changed since (the count is asked for again in the new generation) or
+   * the list is no longer shown or coming. A failure is left for the next
+   * poll tick to ask again: the pages never wait for the count, nor show its
+   * error (the rows are right without it; the footer says the list is not
+   * counted, and a server out of reach fails the poll's own request).
+   */
+  private async _loadCount(list: IList): Promise<void> {
+    const generation = list.pages.generation;
+    if (!list.pages.needsCount || list.counting === generation) {
+      return;
+    }
+    list.counting = generation;
+    let answer: IRunsCount;
+    try {
+      answer = (await this._fetch(
+        countQuery(list.filter, { roots: list.tree })
+      )) as IRunsCount;
+    } catch {
+      return;
+    } finally {
+      if (list.counting === generation) {
+        list.counting = null;
+      }
+    }
+    if (list !== this._current && list !== this._next) {
+      return; // a count for a list nobody shows any more
+    }
+    if (!list.pages.setTotal(generation, answer.total, answer.revision)) {
+      return;
+    }
+    list.flat = null;
+    this._forgetDeleted(list);
+    if (list === this._current) {
+      this._emit(false);
+      // The list took its length: pages past the first may be in view.
+      await this._loadView(list, false);
     }
   }
 
@@ -558,6 +660,7 @@ export class RunsListModel {
       pages: new PagedRuns(key, this._pageSize, this._maxPages),
       children: new Map(),
       pendingChildren: new Map(),
+      counting: null,
       complete: null,
       flat: null,
       ready: null
@@ -568,7 +671,7 @@ export class RunsListModel {
     if (!list.flat) {
       const pending = list.pendingChildren;
       list.flat = new FlatTree({
-        total: list.pages.total ?? 0,
+        total: list.pages.length,
         root: index => list.pages.run(index),
         loadedRoots: () => list.pages.loaded(),
         isExpanded: id => list.tree && this._expanded.has(id),

@@ -12,6 +12,15 @@
  *
  * A list with another scope, filter or order is another cache: an answer
  * for an old list never reaches the new one.
+ *
+ * The total is kept apart from the pages: they are asked for without it
+ * (`count=0`) and it comes from `runs/count` (`setTotal`), under the same
+ * generation rule. Before it is known the list is page 0 alone, and page 0
+ * tells whether more rows follow; after a change the last total stays
+ * (the scrollbar does not jump) until the list is counted again. A fresh
+ * page 0 that says nothing follows it is the list's length at once (a
+ * short list, the common case, never waits for its count to show a run
+ * added or deleted), though only a count proves it whole (`complete`).
  */
 
 import { IRunSummary } from '../model';
@@ -27,6 +36,8 @@ export interface IPageTicket {
 /** A page in the cache. */
 interface IPage {
   runs: IRunSummary[];
+  /** The store's revision the page was read at. */
+  revision: string;
   /** Fetched in an older generation: shown, but asked for again in view. */
   stale: boolean;
   /** When it was last shown or loaded, to evict the longest unused first. */
@@ -45,9 +56,45 @@ export class PagedRuns {
     readonly maxPages = 40
   ) {}
 
-  /** Rows of the list, `null` before the first answer. */
+  /**
+   * Rows of the list as counted (`setTotal`, or a page that carried its
+   * total), `null` until then; after a change, the last count until the list
+   * is counted again (see `needsCount`).
+   */
   get total(): number | null {
     return this._total;
+  }
+
+  /**
+   * Rows of the list as far as known: those of a fresh page 0 that says
+   * nothing follows it, else the total, or before it is counted the rows of
+   * page 0 (0 before it answers).
+   */
+  get length(): number {
+    return this._knownLength() ?? this._pages.get(0)?.runs.length ?? 0;
+  }
+
+  /**
+   * Whether the list is cut short: the total is not counted yet and page 0
+   * says more rows follow it (a `next` cursor, or, from a server that sends
+   * none, a full page).
+   */
+  get partial(): boolean {
+    return this._total === null && this._more;
+  }
+
+  /**
+   * Whether the total is to be asked for: never counted, counted before the
+   * last change (`invalidate`), or at another revision than the pages' (a
+   * count and a page taken on either side of a change: the poll would see
+   * no change to correct it by).
+   */
+  get needsCount(): boolean {
+    return (
+      this._total === null ||
+      this._totalGeneration !== this._generation ||
+      (this._totalRevision !== null && this._totalRevision !== this._revision)
+    );
   }
 
   /**
@@ -85,11 +132,12 @@ export class PagedRuns {
    * to the list; page 0 alone before the total is known.
    */
   pagesFor(first: number, last: number): number[] {
-    if (this._total === null) {
+    const length = this._knownLength();
+    if (length === null) {
       return [0];
     }
     const lo = Math.max(0, Math.floor(first));
-    const hi = Math.min(this._total - 1, Math.floor(last));
+    const hi = Math.min(length - 1, Math.floor(last));
     const pages: number[] = [];
     for (
       let page = Math.floor(lo / this.pageSize);
@@ -138,21 +186,40 @@ export class PagedRuns {
       return false;
     }
     this._pending.delete(ticket.page);
+    const runs = answer.runs.slice(0, this.pageSize);
     this._pages.set(ticket.page, {
-      runs: answer.runs.slice(0, this.pageSize),
+      runs,
+      revision: answer.revision,
       stale: false,
       used: ++this._clock
     });
-    this._total = Math.max(0, answer.total);
     if (this._revision === null) {
       this._revision = answer.revision;
     }
-    // Runs removed at the end of the list leave pages past it.
-    for (const page of Array.from(this._pages.keys())) {
-      if (page * this.pageSize >= this._total && page > 0) {
-        this._pages.delete(page);
-      }
+    if (ticket.page === 0) {
+      this._more =
+        answer.next !== undefined
+          ? answer.next !== null
+          : runs.length >= this.pageSize;
     }
+    // A page asked for with `count=0` says nothing of the total.
+    if (typeof answer.total === 'number') {
+      this._setTotal(answer.total, answer.revision);
+    }
+    this._dropPastEnd();
+    return true;
+  }
+
+  /**
+   * Take the list's total (`runs/count`) asked for in `generation`, at the
+   * store's `revision` when the server told it; `false` (and nothing
+   * changes) when the store changed since it was asked for.
+   */
+  setTotal(generation: number, total: number, revision?: string): boolean {
+    if (generation !== this._generation) {
+      return false;
+    }
+    this._setTotal(total, revision ?? null);
     return true;
   }
 
@@ -221,7 +288,9 @@ export class PagedRuns {
 
   /**
    * The whole list, when page 0 holds every run and is fresh: what proves
-   * a run that left it was deleted (see `deletedRuns`).
+   * a run that left it was deleted (see `deletedRuns`). Only a total counted
+   * since the last change, at page 0's revision, tells: page 0 alone never
+   * does, nor a count from before a change.
    */
   complete(): IRunSummary[] | null {
     const first = this._pages.get(0);
@@ -229,6 +298,9 @@ export class PagedRuns {
       !first ||
       first.stale ||
       this._total === null ||
+      this._totalGeneration !== this._generation ||
+      (this._totalRevision !== null &&
+        this._totalRevision !== first.revision) ||
       first.runs.length < this._total
     ) {
       return null;
@@ -236,9 +308,47 @@ export class PagedRuns {
     return first.runs;
   }
 
+  private _setTotal(total: number, revision: string | null): void {
+    this._total = Math.max(0, total);
+    this._totalGeneration = this._generation;
+    this._totalRevision = revision;
+    this._dropPastEnd();
+  }
+
+  /**
+   * The rows of the list when known: a fresh page 0 that says nothing
+   * follows it holds them all; else the total, `null` before it is counted.
+   */
+  private _knownLength(): number | null {
+    const first = this._pages.get(0);
+    if (first && !first.stale && !this._more) {
+      return first.runs.length;
+    }
+    return this._total;
+  }
+
+  /** Runs removed at the end of the list leave pages past it: drop them. */
+  private _dropPastEnd(): void {
+    const length = this._knownLength();
+    if (length === null) {
+      return;
+    }
+    for (const page of Array.from(this._pages.keys())) {
+      if (page * this.pageSize >= length && page > 0) {
+        this._pages.delete(page);
+      }
+    }
+  }
+
   private _pages = new Map<number, IPage>();
   private _pending = new Set<number>();
   private _total: number | null = null;
+  /** The generation the total was counted in. */
+  private _totalGeneration = -1;
+  /** The revision the total was counted at, when the server told it. */
+  private _totalRevision: string | null = null;
+  /** Whether page 0's answer said more rows follow it. */
+  private _more = false;
   private _revision: string | null = null;
   private _generation = 0;
   private _clock = 0;

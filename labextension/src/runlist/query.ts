@@ -1,7 +1,8 @@
 /**
  * What the runs sidebar asks the server for: the scope (notebook, kernel,
  * experiment), the filter box's text, the order, and which slice of the list
- * (a page of top-level runs, a parent's children, the cheap `since` poll).
+ * (a page of top-level runs, a parent's children, the cheap `since` poll), or
+ * the list's total alone (`runs/count`).
  *
  * The server parses the filter (plain text or the query language, it
  * decides) and sorts: the client only builds query strings.
@@ -39,16 +40,29 @@ export interface IRunsFilter {
 /** The order of the list when the user has not sorted by a column. */
 export const DEFAULT_ORDER = '-start_time';
 
-/** Which slice of a list to ask for. */
-export interface ISliceRequest {
-  /** First row of the page. */
-  offset?: number;
+/**
+ * Which runs of a filter a request is about: the top-level ones, or a
+ * parent's children. What `runs` and `runs/count` share.
+ */
+export interface ISelectionRequest {
   /** Only runs without a parent (or whose parent is gone). */
   roots?: boolean;
   /** Only the children of this run. */
   parent?: string;
+}
+
+/** Which slice of a list to ask for. */
+export interface ISliceRequest extends ISelectionRequest {
+  /** First row of the page. */
+  offset?: number;
   /** The revision already known: the server may answer `unchanged`. */
   since?: string | null;
+  /**
+   * `false`: the page without its total (`count=0`). Counting every match
+   * of a broad filter costs the server far more than a page; the list asks
+   * `countQuery` for it apart.
+   */
+  count?: boolean;
 }
 
 /**
@@ -96,41 +110,31 @@ export function runsQuery(
   filter: IRunsFilter,
   slice: ISliceRequest = {}
 ): string {
-  const params: string[] = [];
-  const add = (key: string, value: string | number) =>
-    params.push(`${key}=${encodeURIComponent(String(value))}`);
-  if (slice.parent) {
-    add('parent', slice.parent);
-  } else {
-    const scope = effectiveScope(filter);
-    if (scope.kind === 'notebook') {
-      add('notebook', scope.notebook);
-      if (filter.kernel) {
-        add('kernel', filter.kernel);
-      }
-    } else if (scope.kind === 'experiment') {
-      add('experiment', scope.experiment);
-    }
-    if (filter.status) {
-      add('status', filter.status);
-    }
-    const text = filterText(filter);
-    if (text) {
-      add('filter', text);
-    }
-    if (slice.roots) {
-      add('roots', 1);
-    }
-  }
-  add('order', filter.order || DEFAULT_ORDER);
-  add('limit', clamp(Math.round(filter.limit ?? 100), 1, 1000));
+  const params = selectionParams(filter, slice);
+  params.push(param('order', filter.order || DEFAULT_ORDER));
+  params.push(param('limit', clamp(Math.round(filter.limit ?? 100), 1, 1000)));
   if (slice.offset) {
-    add('offset', Math.max(0, Math.floor(slice.offset)));
+    params.push(param('offset', Math.max(0, Math.floor(slice.offset))));
   }
   if (slice.since) {
-    add('since', slice.since);
+    params.push(param('since', slice.since));
+  }
+  if (slice.count === false) {
+    params.push(param('count', 0));
   }
   return `runs?${params.join('&')}`;
+}
+
+/**
+ * The `runs/count` endpoint of the runs `runsQuery` selects with the same
+ * filter and selection: their total, without a page (the server refuses
+ * order and paging parameters there).
+ */
+export function countQuery(
+  filter: IRunsFilter,
+  selection: ISelectionRequest = {}
+): string {
+  return withQuery('runs/count', selectionParams(filter, selection));
 }
 
 /**
@@ -143,17 +147,56 @@ export function listKey(filter: IRunsFilter): string {
 
 /** The `runs/keys` endpoint of a filter's scope. */
 export function keysQuery(filter: IRunsFilter): string {
+  return withQuery('runs/keys', scopeParams(filter));
+}
+
+/** `key=value`, the value encoded. */
+function param(key: string, value: string | number): string {
+  return `${key}=${encodeURIComponent(String(value))}`;
+}
+
+/** An endpoint with its parameters, if any. */
+function withQuery(endPoint: string, params: string[]): string {
+  return params.length > 0 ? `${endPoint}?${params.join('&')}` : endPoint;
+}
+
+/** The parameters of a filter's scope: notebook (and kernel) or experiment. */
+function scopeParams(filter: IRunsFilter): string[] {
   const scope = effectiveScope(filter);
   if (scope.kind === 'notebook') {
-    const kernel = filter.kernel
-      ? `&kernel=${encodeURIComponent(filter.kernel)}`
-      : '';
-    return `runs/keys?notebook=${encodeURIComponent(scope.notebook)}${kernel}`;
+    return filter.kernel
+      ? [param('notebook', scope.notebook), param('kernel', filter.kernel)]
+      : [param('notebook', scope.notebook)];
   }
   if (scope.kind === 'experiment') {
-    return `runs/keys?experiment=${encodeURIComponent(scope.experiment)}`;
+    return [param('experiment', scope.experiment)];
   }
-  return 'runs/keys';
+  return [];
+}
+
+/**
+ * The parameters that select a list's runs, whatever page of them is asked
+ * for: a parent alone, or the scope, status, filter text and `roots`.
+ */
+function selectionParams(
+  filter: IRunsFilter,
+  selection: ISelectionRequest
+): string[] {
+  if (selection.parent) {
+    return [param('parent', selection.parent)];
+  }
+  const params = scopeParams(filter);
+  if (filter.status) {
+    params.push(param('status', filter.status));
+  }
+  const text = filterText(filter);
+  if (text) {
+    params.push(param('filter', text));
+  }
+  if (selection.roots) {
+    params.push(param('roots', 1));
+  }
+  return params;
 }
 
 /** Words of the query language a bare key must not be confused with. */

@@ -8,6 +8,13 @@
 export interface IFooterState {
   /** Top-level runs (runs matching a filter), `null` before an answer. */
   total: number | null;
+  /**
+   * `total` is only the rows of the first page and more follow: the list
+   * is not counted yet (`100+ runs`).
+   */
+  more?: boolean;
+  /** The list is being counted (said only while `more`). */
+  counting?: boolean;
   /** A new list (filter, order, scope) is being fetched. */
   loading: boolean;
   /** Runs checked for comparison. */
@@ -16,12 +23,20 @@ export interface IFooterState {
   updatedAt: string;
 }
 
-/** `2,000 runs · 3 selected · updated 12:00:01`. */
+/**
+ * `2,000 runs · 3 selected · updated 12:00:01`; before the list is counted,
+ * `100+ runs · counting… · updated 12:00:01`.
+ */
 export function footerText(state: IFooterState): string {
   const parts: string[] = [];
   if (state.total !== null) {
-    const noun = state.total === 1 ? 'run' : 'runs';
-    parts.push(`${state.total.toLocaleString('en-US')} ${noun}`);
+    const more = state.more === true;
+    const noun = state.total === 1 && !more ? 'run' : 'runs';
+    const plus = more ? '+' : '';
+    parts.push(`${state.total.toLocaleString('en-US')}${plus} ${noun}`);
+    if (more && state.counting) {
+      parts.push('counting\u2026');
+    }
   }
   if (state.loading) {
     parts.push('filtering\u2026');

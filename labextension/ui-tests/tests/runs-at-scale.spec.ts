@@ -9,7 +9,9 @@ import { openSidebar, shot } from './sidebar';
  * The filter box takes plain words and queries (the server filters), shows
  * a refused query inline, a metric column sorts on the server, a parent run
  * expands into its children, and the list is virtualised: however far it
- * scrolls, only a window of rows is in the DOM.
+ * scrolls, only a window of rows is in the DOM. Its first page shows before
+ * the list is counted (the page is asked for with `count=0`, the total from
+ * `runs/count` beside it).
  */
 
 const RUNS = 2000;
@@ -68,6 +70,29 @@ test.describe('runs at scale', () => {
       'seeded'
     );
 
+    // The list's count is held back until the first page's rows are seen:
+    // they never wait for it.
+    let releaseCount = (): void => undefined;
+    const countHeld = new Promise<void>(resolve => {
+      releaseCount = resolve;
+    });
+    await page.route(/\/mltrack\/api\/runs\/count(\?|$)/, async route => {
+      await countHeld;
+      await route.continue();
+    });
+    const firstPage = page.waitForRequest(
+      r =>
+        /\/mltrack\/api\/runs\?/.test(r.url()) &&
+        /[?&]roots=1(&|$)/.test(r.url()) &&
+        /[?&]count=0(&|$)/.test(r.url())
+    );
+    const firstCount = page.waitForRequest(
+      r =>
+        /\/mltrack\/api\/runs\/count\?/.test(r.url()) &&
+        /[?&]roots=1(&|$)/.test(r.url()) &&
+        !/[?&](order|limit|offset|count)=/.test(r.url())
+    );
+
     const sidebar = await openSidebar(page);
     // Wide enough for the metric columns.
     await page.sidebar.setWidth(640, 'left');
@@ -75,11 +100,28 @@ test.describe('runs at scale', () => {
     const names = rows.locator('.jp-mltrack-name-text');
     const footer = sidebar.locator('.jp-mltrack-footer');
     const search = sidebar.locator('.jp-mltrack-search');
+    const wrapper = sidebar.locator('.jp-mltrack-table-wrapper');
 
-    // Top-level runs, newest first: the sweep, then the last seeded run.
-    await expect(footer).toContainText('2,001 runs', { timeout: 10000 });
-    await expect(names.first()).toHaveText('sweep');
+    // The first page, asked for without its total, and the count beside it.
+    await firstPage;
+    await firstCount;
+    // Top-level runs, newest first: the sweep, then the last seeded run,
+    // shown while the count is still held; the list is its first page.
+    await expect(names.first()).toHaveText('sweep', { timeout: 10000 });
     await expect(names.nth(1)).toHaveText(`scale-${RUNS - 1}`);
+    await expect(footer).toContainText('100+ runs \u00b7 counting\u2026');
+    const uncounted = await wrapper.evaluate(el => el.scrollHeight);
+    expect(uncounted).toBeLessThan((RUNS * 15) / 4);
+    await shot(sidebar, testInfo, 'scale-sidebar-uncounted');
+
+    // The count comes: the total, and the scrollbar takes the list's length.
+    releaseCount();
+    await expect(footer).toContainText('2,001 runs');
+    await expect(footer).not.toContainText('counting');
+    await expect(names.first()).toHaveText('sweep');
+    await expect
+      .poll(() => wrapper.evaluate(el => el.scrollHeight))
+      .toBeGreaterThan(Math.max(RUNS * 15, uncounted * 10));
     // A window of rows, not 2,001.
     expect(await rows.count()).toBeLessThan(100);
     await shot(sidebar, testInfo, 'scale-sidebar');
@@ -179,7 +221,6 @@ test.describe('runs at scale', () => {
     await expect(names.first()).toHaveText('sweep');
 
     // Scrolling: to the middle, then to the end. Only a window is drawn.
-    const wrapper = sidebar.locator('.jp-mltrack-table-wrapper');
     const height = await wrapper.evaluate(el => el.scrollHeight);
     expect(height).toBeGreaterThan(RUNS * 15);
     await wrapper.evaluate(el => {
