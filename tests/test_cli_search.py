@@ -147,20 +147,9 @@ def test_runs_groups_html_report(
     capsys: pytest.CaptureFixture[str], seeds: Store, tmp_path: Path
 ) -> None:
     report = tmp_path / "groups.html"
+    grouping = ["--store", seeds.url, *"runs groups --by params.model -m acc".split()]
     code, out, err = run_cli(
-        capsys,
-        "--store",
-        seeds.url,
-        "runs",
-        "groups",
-        "--by",
-        "params.model",
-        "-m",
-        "acc",
-        "--filter",
-        "status = finished",
-        "--html",
-        str(report),
+        capsys, *grouping, "--filter", "status = finished", "--html", str(report)
     )
     assert code == 0, err
     assert out.splitlines()[0].startswith(f"wrote {report}") and "3 groups of params.model" in out

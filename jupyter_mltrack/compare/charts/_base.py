@@ -203,6 +203,32 @@ def axis_names(index: int) -> tuple[str, str, str, str]:
     return f"xaxis{suffix}", f"yaxis{suffix}", f"x{suffix}", f"y{suffix}"
 
 
+def category_panel(
+    layout: dict[str, Any],
+    index: int,
+    domains: tuple[Sequence[float], Sequence[float]],
+    title: str,
+    categories: int,
+    *,
+    turn_above: int,
+    yaxis: Mapping[str, Any],
+) -> tuple[str, str]:
+    """Lay out panel ``index`` of a grid of bar panels: ``categories`` along x (labels
+    turned when there are more than ``turn_above``), ``yaxis`` properties, ``title``
+    above. Returns the ``(x, y)`` references its traces take."""
+    x_domain, y_domain = domains
+    xaxis, yaxis_key, xref, yref = axis_names(index)
+    layout[xaxis] = {
+        "domain": x_domain,
+        "anchor": yref,
+        "type": "category",
+        "tickangle": 0 if categories <= turn_above else -45,
+    }
+    layout[yaxis_key] = {"domain": y_domain, "anchor": xref, **yaxis}
+    layout.setdefault("annotations", []).append(panel_title(title, x_domain, y_domain))
+    return xref, yref
+
+
 # values --------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,15 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ._base import axis_names, figure, grid, message_figure, number_text, panel_title, run_color
+from ._base import (
+    category_panel,
+    figure,
+    grid,
+    is_number,
+    message_figure,
+    number_text,
+    run_color,
+)
 
 #: Groups drawn at most, the largest first; the rest are named in a note.
 MAX_GROUPS = 40
@@ -55,16 +63,16 @@ def groups_figure(answer: Mapping[str, Any]) -> go.Figure:
         "margin": {"t": 90, "b": 80},
     }
     data: list[dict[str, Any]] = []
-    for panel, (metric, (x_domain, y_domain)) in enumerate(zip(metrics, domains, strict=True)):
-        xaxis, yaxis, xref, yref = axis_names(panel)
-        layout[xaxis] = {
-            "domain": x_domain,
-            "anchor": yref,
-            "type": "category",
-            "tickangle": 0 if len(shown) <= 5 else -45,
-        }
-        layout[yaxis] = {"domain": y_domain, "anchor": xref, "title": {"text": "mean ± std"}}
-        layout["annotations"].append(panel_title(metric, x_domain, y_domain))
+    for panel, (metric, domain) in enumerate(zip(metrics, domains, strict=True)):
+        xref, yref = category_panel(
+            layout,
+            panel,
+            domain,
+            metric,
+            len(shown),
+            turn_above=5,
+            yaxis={"title": {"text": "mean ± std"}},
+        )
         cells = [_cell(g, metric) for g in shown]
         color = run_color(panel)
         data.append(
@@ -127,9 +135,7 @@ def _cell(group: Mapping[str, Any], metric: str) -> dict[str, Any]:
 
 
 def _finite(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+    return float(value) if is_number(value) and math.isfinite(value) else None
 
 
 def _hover(cell: Mapping[str, Any]) -> str:

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from ..errors import UnknownMetric
 from ._base import (
     axis_names,
+    category_panel,
     figure,
     grid,
     known,
@@ -70,20 +71,14 @@ def bars_figure(comparison: Any, metrics: Sequence[str] | None = None) -> go.Fig
         "margin": {"t": 90},
     }
     colors = [run_color(i) for i in range(len(runs))]
-    for panel, (key, (x_domain, y_domain)) in enumerate(zip(keys, domains, strict=True)):
+    for panel, (key, domain) in enumerate(zip(keys, domains, strict=True)):
         row = rows[key]
-        xaxis, yaxis, xref, yref = axis_names(panel)
-        layout[xaxis] = {
-            "domain": x_domain,
-            "anchor": yref,
-            "type": "category",
-            "tickangle": 0 if len(runs) <= 6 else -45,
-        }
-        layout[yaxis] = {"domain": y_domain, "anchor": xref, "zeroline": True}
         reducer = row.get("reducer") or "last"
         goal = row.get("goal")
         name = f"{key} ({reducer}{', ' + goal if goal else ''})"
-        layout["annotations"].append(panel_title(name, x_domain, y_domain))
+        xref, yref = category_panel(
+            layout, panel, domain, name, len(runs), turn_above=6, yaxis={"zeroline": True}
+        )
         raw = row["values"]
         values = [v if _finite(v) else None for v in raw]
         # NaN and infinities are values, unlike a metric a run never logged: an empty bar
