@@ -138,3 +138,30 @@ def test_an_active_run_reduces_what_it_logged(store: Store) -> None:
     assert active.summary().metrics == {"acc": 0.7, "val_loss": 1.0}  # the latest values
     assert active.summary({"acc": "max"}).metrics["acc"] == 0.9
     assert card_reducers(["x"], "median", {}) == {"x": "last"}
+
+
+def test_the_experiments_goal_decides_best_and_better(store: Store) -> None:
+    """``set_metric_goal`` says ``acc`` is better low in this experiment (an error rate
+    named badly): the card's best run is the lowest, a drop is an improvement, and ``best``
+    is the run's minimum; in another experiment the name still decides."""
+    from jupyter_mltrack.capture.api import ActiveRun, set_metric_goal
+    from jupyter_mltrack.capture.runcard import card_html, experiment_goals
+
+    low = _finished(store, "errs", 0.2)
+    _finished(store, "errs", 0.6)
+    assert card_data(store, _in_memory(store, "errs", 0.4))["goals"] == {"acc": "max"}
+    set_metric_goal("acc", "min", "errs", store=store)
+    run = _in_memory(store, "errs", 0.4)
+    data = card_data(store, run)
+    assert data["goals"] == {"acc": "min"} and data["best"]["number"] == low.number
+    assert data["deltas"]["acc"] == pytest.approx(0.2)
+    assert "#c62828" in card_html(data)  # worse: red, though the value went up
+    assert experiment_goals(store, run.experiment_id) == {"acc": "min"}
+    active = ActiveRun(store.create_run("errs"), store)
+    for value in (0.5, 0.1, 0.3):
+        active.log_metric("acc", value)
+    goals = experiment_goals(store, run.experiment_id)
+    assert active.summary({"acc": "best"}, goals).metrics["acc"] == 0.1
+    assert active.summary({"acc": "best"}).metrics["acc"] == 0.5  # by the name: max
+    other = card_data(store, _in_memory(store, "plain", 0.4))
+    assert other["goals"] == {"acc": "max"}

@@ -257,14 +257,16 @@ def settle() -> None:
 
 
 def finishing_runs(
-    exclude: str | None = None, reducers: Mapping[str, str] | None = None
+    exclude: str | None = None,
+    reducers: Mapping[str, str] | None = None,
+    goals: Mapping[str, str] | None = None,
 ) -> list[Run]:
     """Runs of this process that have ended but whose final write is still under way, as
     they will be stored (the run card compares with them as with stored runs), their
-    metrics under ``reducers`` (see ``ActiveRun.summary``)."""
+    metrics under ``reducers`` and ``goals`` (see ``ActiveRun.summary``)."""
     with _stack_lock:
         runs = [r for r in _finishing if r.id != exclude]
-    return [run.summary(reducers) for run in runs]
+    return [run.summary(reducers, goals) for run in runs]
 
 
 _context = RunContext(_submit, lambda: _store)
@@ -490,13 +492,16 @@ class ActiveRun:
             _pending[:] = [f for f in _pending if not f.done()]
             _pending.append(fut)
 
-    def summary(self, reducers: Mapping[str, str] | None = None) -> Run:
+    def summary(
+        self, reducers: Mapping[str, str] | None = None, goals: Mapping[str, str] | None = None
+    ) -> Run:
         """The run as the store would list it now, built from memory; ``reducers`` (metric
-        -> ``min``, ``max``, ``mean`` or ``best``) replaces those metrics' latest values."""
+        -> ``min``, ``max``, ``mean`` or ``best``) replaces those metrics' latest values,
+        ``best`` by the experiment's ``goals`` (``set_metric_goal``) or the name's."""
         metrics = {k: v for k, (_step, v) in self.latest.items()}
         for key, reducer in (reducers or {}).items():
             if key in metrics and reducer != "last":
-                metrics[key] = self.reduced(key, reducer)
+                metrics[key] = self.reduced(key, reducer, goals)
         return replace(
             self.run,
             status=self.status,
@@ -505,15 +510,17 @@ class ActiveRun:
             metrics=metrics,
         )
 
-    def reduced(self, key: str, reducer: str) -> float:
-        """A metric under a reducer, from every value logged (NaN when none is a number)."""
+    def reduced(self, key: str, reducer: str, goals: Mapping[str, str] | None = None) -> float:
+        """A metric under a reducer, from every value logged (NaN when none is a number);
+        ``best`` is the min or the max by ``goals`` (metric -> goal set for the experiment),
+        else by the metric's name."""
         seen = self.seen.get(key)
         if seen is None:
             return math.nan
         if reducer == "best":
-            from ..compare.goals import guess_goal
+            from ..compare.goals import metric_goal
 
-            reducer = guess_goal(key)
+            reducer = metric_goal(key, goals)
         if reducer == "mean":
             return seen[2] / seen[3]
         return seen[0] if reducer == "min" else seen[1] if reducer == "max" else math.nan
@@ -720,6 +727,9 @@ def set_metric_goal(
 
         experiment = current_experiment()
     (store or get_store()).set_metric_goal(experiment, key, goal)
+    from .runcard import forget_goals
+
+    forget_goals()  # the next card of this process reads the goals again
 
 
 # background worker -------------------------------------------------------------------------

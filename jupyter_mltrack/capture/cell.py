@@ -22,7 +22,13 @@ from .data import FileAccess, retake_snapshots, snapshot_files, snapshot_values,
 from .kernelinfo import cell_id, notebook_path
 from .outputs import OutputRecorder
 from .params import CellAnalysis, analyse, simple_reads
-from .runcard import card_bundle, card_reducers, compared_on, lower_is_better
+from .runcard import (
+    card_bundle,
+    card_reducers,
+    compared_on,
+    experiment_goals,
+    lower_is_better,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -136,16 +142,15 @@ class TrackedCell:
         key = compared_on(run.experiment_id)
         if key is None:
             return None
-        higher = not lower_is_better(key)
         reducer = self._reducers([key])[key]
-        lookup = functools.partial(
-            self.run.store.best_run,
-            run.experiment_id,
-            key,
-            higher_is_better=higher,
-            exclude=run.id,
-            reducer=reducer,
-        )
+        store = self.run.store
+
+        def lookup() -> RunRef | None:
+            higher = not lower_is_better(key, experiment_goals(store, run.experiment_id))
+            return store.best_run(
+                run.experiment_id, key, higher_is_better=higher, exclude=run.id, reducer=reducer
+            )
+
         return (key, reducer), api._submit(lookup)
 
     def _reducers(self, keys: Sequence[str]) -> dict[str, str]:
@@ -216,10 +221,13 @@ class TrackedCell:
                 from IPython.display import publish_display_data
 
                 reducers = self._reducers(list(run.latest))
-                pending = api.finishing_runs(exclude=run.id, reducers=reducers)
-                summary = run.summary(reducers)
+                goals: dict[str, str] = {}
+                if getattr(run.store, "offline", None) is None:  # not kept in the spool
+                    goals = experiment_goals(run.store, run.run.experiment_id)
+                pending = api.finishing_runs(exclude=run.id, reducers=reducers, goals=goals)
+                summary = run.summary(reducers, goals)
                 publish_display_data(
-                    card_bundle(run.store, summary, pending, self._prefetched(), reducers)
+                    card_bundle(run.store, summary, pending, self._prefetched(), reducers, goals)
                 )
         except Exception as exc:
             print(f"mltrack: could not record run {run.id[:8]}: {exc!r}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +23,43 @@ MAX_CARD_METRICS = 6
 CARD_REDUCERS = ("last", "best", "min", "max", "mean")
 
 
-def lower_is_better(metric: str) -> bool:
-    """Whether a metric is better low, by its name, as comparisons guess it
+def lower_is_better(metric: str, goals: Mapping[str, str] | None = None) -> bool:
+    """Whether a metric is better low: by the goal set for it in the experiment
+    (``set_metric_goal``, in ``goals``), else by its name, as comparisons guess it
     (:mod:`..compare.goals`: losses, errors, perplexity… are minimised)."""
-    from ..compare.goals import guess_goal
+    from ..compare.goals import metric_goal
 
-    return guess_goal(metric) == "min"
+    return metric_goal(metric, goals) == "min"
+
+
+#: Per store and experiment, the goals set for its metrics as this process last read them,
+#: and when.
+_goals: dict[tuple[str, int], tuple[float, dict[str, str]]] = {}
+#: How long a read of the goals serves (seconds): a goal set elsewhere (the CLI, another
+#: kernel) shows on the cards after this; one set in this process at once.
+GOALS_FRESH_FOR = 10.0
+
+
+def experiment_goals(store: Store, experiment_id: int) -> dict[str, str]:
+    """The goals set for the experiment's metrics (``metric -> "min" | "max"``), read at
+    most every :data:`GOALS_FRESH_FOR` seconds per experiment (a card after every cell
+    needs them), none when the store cannot say: the card then goes by the names."""
+    now = time.monotonic()
+    key = (str(getattr(store, "url", id(store))), experiment_id)
+    kept = _goals.get(key)
+    if kept is not None and now - kept[0] < GOALS_FRESH_FOR:
+        return kept[1]
+    try:
+        found = store.metric_goals([experiment_id]).get(experiment_id, {})
+    except Exception:  # the store went away: the names decide, and it is asked again
+        return {}
+    _goals[key] = (now, found)
+    return found
+
+
+def forget_goals() -> None:
+    """Read the goals from the store again at the next card (a goal was set)."""
+    _goals.clear()
 
 
 def card_reducers(
@@ -62,22 +94,29 @@ def card_data(
     pending: Sequence[Run] = (),
     prefetched: tuple[tuple[str, str], RunRef | None] | None = None,
     reducers: Mapping[str, str] | None = None,
+    goals: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The card's JSON (see docs/rest-api.md, "Run card MIME type"). ``pending``: runs of
     this process whose final write is under way, compared with as if stored;
     ``prefetched``: ``(metric, best run)`` looked up while the cell ran, used when the card
     compares on that metric (a query less after the cell); ``reducers``: metric -> how
     ``run``'s (and ``pending``'s) values were reduced (``last`` when absent), which the best
-    run is looked up and compared under too."""
+    run is looked up and compared under too; ``goals``: the experiment's metric goals
+    (:func:`experiment_goals`; read here when not given), which decide which run is best
+    and whether a change is better."""
+    from ..compare.goals import metric_goal
+
     reducers = {k: r for k, r in (reducers or {}).items() if r != "last"}
     metrics = {k: _num(v) for k, v in list(run.metrics.items())[:MAX_CARD_METRICS]}
     best = None
     deltas: dict[str, float] = {}
     first = next((k for k, v in metrics.items() if v is not None), None)
     spooled = getattr(store, "offline", None)  # the run is being kept locally (store.spool)
+    if goals is None:
+        goals = experiment_goals(store, run.experiment_id) if spooled is None else {}
     if first is not None and spooled is None:
         _compared_on[run.experiment_id] = first
-        higher = not lower_is_better(first)
+        higher = not lower_is_better(first, goals)
         # a pending run's stored row is older than what it is about to write: left out of
         # the query, compared with as it will be stored
         ids = {p.id for p in pending}
@@ -118,6 +157,7 @@ def card_data(
         "metrics": metrics,
         "best": best,
         "deltas": deltas,
+        "goals": {k: metric_goal(k, goals) for k in metrics},
         **({"reducers": {k: r for k, r in reducers.items() if k in metrics}} if reducers else {}),
         **({"spooled": _spooled_note(store, spooled)} if spooled is not None else {}),
     }
@@ -190,7 +230,7 @@ def card_html(data: dict[str, Any]) -> str:
         delta = data["deltas"].get(key)
         extra = ""
         if delta is not None and data.get("best"):
-            good = (delta < 0) if lower_is_better(key) else (delta > 0)
+            good = (delta < 0) if data["goals"].get(key) == "min" else (delta > 0)
             colour = "#2e7d32" if good else ("#c62828" if delta else "inherit")
             extra = (
                 f' <span style="color:{colour}">({delta:+.4g} vs #{data["best"]["number"]})</span>'
@@ -214,6 +254,7 @@ def card_bundle(
     pending: Sequence[Run] = (),
     prefetched: tuple[tuple[str, str], RunRef | None] | None = None,
     reducers: Mapping[str, str] | None = None,
+    goals: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    data = card_data(store, run, pending, prefetched, reducers)
+    data = card_data(store, run, pending, prefetched, reducers, goals)
     return {RUN_CARD_MIME: data, "text/html": card_html(data), "text/plain": card_text(data)}

@@ -40,7 +40,9 @@ export function renderRunCard(card: IRunCard): HTMLElement {
 
   const metricItems = metrics.map(([name, value]) => {
     const hasDelta = card.best !== null && name in deltas;
-    const delta = hasDelta ? describeDelta(name, deltas[name]) : null;
+    const delta = hasDelta
+      ? describeDelta(name, deltas[name], card.goals?.[name])
+      : null;
     const deltaClass =
       delta === null
         ? ''

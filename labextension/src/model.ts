@@ -181,6 +181,12 @@ export interface IRunCard {
   reducers?: { [key: string]: string };
   /** Set while the run is kept in the local spool: the store could not be written. */
   spooled?: string;
+  /**
+   * Whether each metric is better low (`min`) or high (`max`): the goal set
+   * for it in the experiment (`set_metric_goal`), else guessed from its name.
+   * Older cards lack it: the name decides.
+   */
+  goals?: { [key: string]: 'min' | 'max' };
 }
 
 /** A card's metric name with its reducer when not the latest value: `acc (best)`. */
@@ -313,7 +319,8 @@ export interface IDelta {
 /** Describe the delta of `metric` (value minus best earlier value). */
 export function describeDelta(
   metric: string,
-  delta: number | null | undefined
+  delta: number | null | undefined,
+  goal?: 'min' | 'max'
 ): IDelta {
   if (delta === null || delta === undefined || isNaN(delta)) {
     return { metric, text: 'NaN', direction: 'unknown', improved: null };
@@ -323,7 +330,8 @@ export function describeDelta(
   }
   const up = delta > 0;
   const text = `${up ? '+' : '\u2212'}${formatNumber(Math.abs(delta))}`;
-  const improved = lowerIsBetter(metric) ? !up : up;
+  const lower = goal ? goal === 'min' : lowerIsBetter(metric);
+  const improved = lower ? !up : up;
   return { metric, text, direction: up ? 'up' : 'down', improved };
 }
 
@@ -336,7 +344,9 @@ export function runCardDeltas(card: IRunCard): IDelta[] {
       names.push(name);
     }
   }
-  return names.map(name => describeDelta(name, deltas[name]));
+  return names.map(name =>
+    describeDelta(name, deltas[name], card.goals?.[name])
+  );
 }
 
 /**

@@ -121,6 +121,19 @@ describe('deltas', () => {
     deltas: { loss: -0.1, accuracy: -0.02 }
   };
 
+  it("takes the experiment's goal over the metric's name", () => {
+    // a "loss" someone maximises, an "accuracy" minimised: set_metric_goal
+    expect(describeDelta('loss', 0.1, 'max')).toMatchObject({ improved: true });
+    expect(describeDelta('accuracy', 0.1, 'min')).toMatchObject({
+      improved: false
+    });
+    const inverted = { ...card, goals: { loss: 'max' as const } };
+    const byName = Object.fromEntries(
+      runCardDeltas(inverted).map(d => [d.metric, d.improved])
+    );
+    expect(byName).toEqual({ accuracy: false, loss: false });
+  });
+
   it('orders card deltas like the metrics', () => {
     expect(runCardDeltas(card).map(d => d.metric)).toEqual([
       'accuracy',
