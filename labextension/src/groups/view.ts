@@ -59,7 +59,7 @@ export class GroupsTable {
     this._empty = h('div', { class: 'jp-mltrack-empty' });
     this.node = h(
       'div',
-      { class: 'jp-mltrack-table-wrapper jp-mltrack-groups-wrapper' },
+      { class: 'jp-mltrack-groups-wrapper' },
       table,
       this._empty
     );

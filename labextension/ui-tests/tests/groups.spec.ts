@@ -32,6 +32,15 @@ const SEED = [
   'print("seeded", nb)'
 ].join('\n');
 
+/** One more rf run, recorded while the groups are on screen. */
+const ONE_MORE = [
+  'run = store.create_run("groups", name="rf-3", notebook_path=nb, kernel_id=kid,',
+  '                       params={"model": "rf", "seed": 3}, start_time=time.time())',
+  'store.finish_run(run.id, "finished", metrics=[MetricPoint("acc", 0.84, 0, now),',
+  '                                              MetricPoint("loss", 0.16, 0, now)])',
+  'print("one more")'
+].join('\n');
+
 test.describe('group by', () => {
   test.use({ viewport: { width: 1280, height: 900 } });
 
@@ -50,7 +59,7 @@ test.describe('group by', () => {
     await openUploaded(
       page,
       `${tmpPath}/mltrack-groups.ipynb`,
-      notebookWithCells([SEED])
+      notebookWithCells([SEED, ONE_MORE])
     );
     await page.notebook.runCell(0);
     await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
@@ -83,9 +92,7 @@ test.describe('group by', () => {
     await groupBy.selectOption('params.model');
     const groups = sidebar.locator('.jp-mltrack-group-row');
     await expect(groups).toHaveCount(2);
-    await expect(
-      sidebar.locator('.jp-mltrack-table-wrapper').first()
-    ).toBeHidden();
+    await expect(sidebar.locator('.jp-mltrack-table-wrapper')).toBeHidden();
     await expect(groups.locator('.jp-mltrack-group-value')).toHaveText([
       'rf',
       'svm'
@@ -120,15 +127,41 @@ test.describe('group by', () => {
       0
     );
     await shot(page, testInfo, 'groups-chart');
+    await expect(chart.locator('.gtitle')).toContainText('6 runs, 2 groups');
+
+    // The store changes: the groups follow the list's revision, and the
+    // open chart of them is drawn again.
+    await page.notebook.activate('mltrack-groups.ipynb');
+    await page.notebook.runCell(1);
+    await expect(
+      page.locator('.jp-OutputArea-output').filter({ hasText: 'one more' })
+    ).toHaveCount(1);
+    await expect(groups.locator('.jp-mltrack-group-count')).toHaveText([
+      '4',
+      '3'
+    ]);
+    await expect(footer).toContainText('2 groups \u00b7 7 runs');
+    await page.locator('.lm-TabBar-tab', { hasText: 'Groups by' }).click();
+    await expect(chart.locator('.gtitle')).toContainText('7 runs, 2 groups');
+
+    // A filter the server refuses: its error under the box, the groups stay.
+    await search.fill('params.seed <');
+    const error = sidebar.locator('.jp-mltrack-query-error');
+    await expect(error).toBeVisible();
+    await expect(error).toContainText('column');
+    await expect(groups).toHaveCount(2);
+    await shot(sidebar, testInfo, 'groups-query-error');
+    await search.fill('');
+    await expect(error).toBeHidden();
 
     // None: the runs list as it was, order and selection kept.
     await groupBy.selectOption('');
     await expect(groups).toHaveCount(0);
-    await expect(runRows).toHaveCount(6);
+    await expect(runRows).toHaveCount(7);
     await expect(names.first()).toHaveText('rf-0');
     await expect(accHeader).toHaveAttribute('aria-sort', 'ascending');
     await expect(runRows.nth(1)).toHaveAttribute('aria-selected', 'true');
-    await expect(footer).toContainText('6 runs');
+    await expect(footer).toContainText('7 runs');
 
     // A group opened: its runs, and the condition in the filter box.
     await groupBy.selectOption('params.model');
