@@ -49,6 +49,16 @@ export class FilterBox {
   /** Where a refused query's error shows (`.jp-mltrack-query-error`). */
   readonly error: HTMLDivElement;
 
+  /**
+   * Show a text the sidebar set (a group opened narrows the filter): it is
+   * what the list is filtered by from now on, so what was being typed and
+   * not applied yet is dropped.
+   */
+  setText(text: string): void {
+    this._debouncer.dispose();
+    this.input.value = text;
+  }
+
   /** Show the error of a refused query (`null`: none). */
   showError(refused: { text: string; error: IQueryError } | null): void {
     const key = refused ? JSON.stringify(refused) : '';

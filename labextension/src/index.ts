@@ -21,6 +21,7 @@ import { Widget } from '@lumino/widgets';
 import { compareTracker, openCompare } from './compare';
 import { RunDetailWidget } from './detail';
 import { OPEN_RUN_EVENT, h } from './dom';
+import { openGroupsChart, refreshGroupsChart } from './groups/chart';
 import { exportPipeline } from './handler';
 import { pipelineIcon, runsIcon } from './icons';
 import {
@@ -420,6 +421,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     sidebar.compareRequested.connect(
       () => void commands.execute(CommandIDs.compareRuns)
     );
+    // The sidebar's groups, charted in the main area (and drawn again while
+    // it shows the groups on screen and they change).
+    sidebar.groupsChartRequested.connect(
+      (_, request) => void openGroupsChart(app, rendermime, request)
+    );
+    sidebar.groupsChanged.connect((_, query) => refreshGroupsChart(query));
     sidebar.selectionChanged.connect(() =>
       commands.notifyCommandChanged(CommandIDs.compareRuns)
     );

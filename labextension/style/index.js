@@ -2,3 +2,4 @@ import './base.css';
 import './selection.css';
 import './compare.css';
 import './runlist.css';
+import './groups.css';

@@ -620,12 +620,33 @@ describe('RunsListModel: selection and keys', () => {
     ).toHaveLength(2);
   });
 
+  it("knows the scope's params and tags, and asks again for a new one", async () => {
+    const { server, model } = setup(0);
+    server.runs = [
+      summary('a', { params: { model: 'rf' }, tags: { stage: 'x' } })
+    ];
+    await model.setFilter(SCOPE);
+    await settle();
+    expect(model.paramKeys).toEqual(['model']);
+    expect(model.tagKeys).toEqual(['stage']);
+    server.runs.push(summary('b', { number: 2, params: { seed: 1 } }));
+    server.touch();
+    await model.poll();
+    await settle();
+    expect(model.paramKeys).toEqual(['model', 'seed']);
+    expect(
+      server.requests.filter(r => r.endPoint.startsWith('runs/keys'))
+    ).toHaveLength(2);
+  });
+
   it('does without keys from a server that has none', async () => {
     const { server, model } = setup(3);
     server.noKeys = true;
     await model.setFilter(SCOPE);
     await settle();
     expect(model.metricKeys).toBeNull();
+    expect(model.paramKeys).toBeNull();
+    expect(model.tagKeys).toBeNull();
     expect(model.error).toBeNull();
   });
 });

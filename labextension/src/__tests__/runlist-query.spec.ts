@@ -8,6 +8,7 @@ import {
   nextOrder,
   orderDirection,
   quoteKey,
+  quoteString,
   runsQuery
 } from '../runlist/query';
 
@@ -210,5 +211,14 @@ describe('order fields', () => {
     expect(orderDirection('-name', 'name')).toBe('desc');
     expect(orderDirection('name', 'name')).toBe('asc');
     expect(orderDirection('name', 'number')).toBeNull();
+  });
+});
+
+describe('quoteString', () => {
+  it('writes a string that reads back as itself', () => {
+    expect(quoteString('rf')).toBe('"rf"');
+    expect(quoteString('')).toBe('""');
+    expect(quoteString('a "b" \\ c')).toBe('"a \\"b\\" \\\\ c"');
+    expect(quoteString('x\ny')).toBe('"x\\ny"');
   });
 });

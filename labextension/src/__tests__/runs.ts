@@ -164,7 +164,17 @@ export class FakeServer {
       this.runs.forEach(r =>
         Object.keys(r.metrics).forEach(k => metrics.add(k))
       );
-      return { params: [], metrics: Array.from(metrics).sort(), tags: [] };
+      const params = new Set<string>();
+      const tags = new Set<string>();
+      this.runs.forEach(r => {
+        Object.keys(r.params).forEach(k => params.add(k));
+        Object.keys(r.tags).forEach(k => tags.add(k));
+      });
+      return {
+        params: Array.from(params).sort(),
+        metrics: Array.from(metrics).sort(),
+        tags: Array.from(tags).sort()
+      };
     }
     if (path === 'runs/count') {
       // What only pages a listing is refused, as the server does.

@@ -19,6 +19,19 @@ import { CompareTab, answerStatus } from './tab';
 /** The MIME type of the plotly renderer the plotly package installs. */
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 
+/**
+ * What a chart shows when JupyterLab has no plotly renderer: how to get one
+ * (the compare view's charts and the groups chart alike).
+ */
+export function noPlotlyMessage(): HTMLElement {
+  return h(
+    'div',
+    { class: 'jp-mltrack-error jp-mltrack-compare-no-plotly' },
+    `Charts need JupyterLab's plotly renderer (${PLOTLY_MIME}), which is not installed. ` +
+      'Install the plotly Python package (5 or later) in the environment that runs JupyterLab, then reload the page.'
+  );
+}
+
 const KIND_LABELS: { [kind in ChartKind]: string } = {
   curves: 'Metric curves',
   bars: 'Bars of the metrics',
@@ -293,14 +306,7 @@ export class ChartsTab extends CompareTab {
     const token = ++this._token;
     if (!this.canRender) {
       this._clearChart();
-      this._setMessage(
-        h(
-          'div',
-          { class: 'jp-mltrack-error jp-mltrack-compare-no-plotly' },
-          `Charts need JupyterLab's plotly renderer (${PLOTLY_MIME}), which is not installed. ` +
-            'Install the plotly Python package (5 or later) in the environment that runs JupyterLab, then reload the page.'
-        )
-      );
+      this._setMessage(noPlotlyMessage());
       return;
     }
     const options = { ...this._options };

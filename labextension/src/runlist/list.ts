@@ -71,6 +71,9 @@ export interface IRefusedQuery {
 /** Most children listed under one parent. */
 export const MAX_CHILDREN = 1000;
 
+/** Most keys of one kind `runs/keys` lists (the server's `MAX_KEYS`). */
+export const MAX_KEYS = 1000;
+
 /** One list: a filter, its pages and the children fetched for it. */
 interface IList {
   filter: IRunsFilter;
@@ -170,7 +173,20 @@ export class RunsListModel {
    * known or when the server cannot tell.
    */
   get metricKeys(): string[] | null {
-    return this._keys?.metrics ?? null;
+    return this._keys?.found?.metrics ?? null;
+  }
+
+  /**
+   * The param keys of the list's scope (`runs/keys`), `null` until known
+   * or when the server cannot tell: what the sidebar can group by.
+   */
+  get paramKeys(): string[] | null {
+    return this._keys?.found?.params ?? null;
+  }
+
+  /** The tag keys of the list's scope, as `paramKeys`. */
+  get tagKeys(): string[] | null {
+    return this._keys?.found?.tags ?? null;
   }
 
   /** Rows of the list shown. */
@@ -583,7 +599,7 @@ export class RunsListModel {
     }
   }
 
-  /** Fetch the metric keys of a list's scope, once per scope. */
+  /** Fetch the metric, param and tag keys of a list's scope, once per scope. */
   private async _loadKeys(list: IList): Promise<void> {
     const query = keysQuery(list.filter);
     if (this._keys?.query === query && !this._keys.stale) {
@@ -591,31 +607,51 @@ export class RunsListModel {
     }
     this._keys = {
       query,
-      metrics: this._keys?.query === query ? this._keys.metrics : null,
+      found: this._keys?.query === query ? this._keys.found : null,
       stale: false
     };
     const keys = this._keys;
     try {
       const answer = (await this._fetch(query)) as IRunKeys;
-      keys.metrics = Array.isArray(answer?.metrics) ? answer.metrics : null;
+      keys.found = Array.isArray(answer?.metrics)
+        ? {
+            metrics: answer.metrics,
+            params: Array.isArray(answer.params) ? answer.params : null,
+            tags: Array.isArray(answer.tags) ? answer.tags : null
+          }
+        : null;
     } catch {
       // A server without runs/keys: the columns come from the loaded runs.
-      keys.metrics = null;
+      keys.found = null;
     }
     if (this._keys === keys && list === this._current) {
       this._emit(false);
     }
   }
 
-  /** A metric the keys do not know appeared: fetch them again. */
+  /**
+   * A metric, param or tag the keys do not know appeared: fetch them again.
+   * A kind with `MAX_KEYS` keys may have been cut by the server: its
+   * unknown keys prove nothing (else every page would ask again).
+   */
   private _checkKeys(list: IList, runs: IRunSummary[]): void {
-    const known = this._keys?.metrics;
-    if (!known || this._keys!.stale) {
+    const found = this._keys?.found;
+    if (!found || this._keys!.stale) {
       return;
     }
-    const unknown = runs.some(run =>
-      Object.keys(run.metrics || {}).some(key => !known.includes(key))
-    );
+    const misses = (
+      known: string[] | null,
+      keys: (run: IRunSummary) => object | null | undefined
+    ) =>
+      known !== null &&
+      known.length < MAX_KEYS &&
+      runs.some(run =>
+        Object.keys(keys(run) || {}).some(key => !known.includes(key))
+      );
+    const unknown =
+      misses(found.metrics, run => run.metrics) ||
+      misses(found.params, run => run.params) ||
+      misses(found.tags, run => run.tags);
     if (unknown) {
       this._keys!.stale = true;
       void this._loadKeys(list);
@@ -699,7 +735,12 @@ export class RunsListModel {
   private _error: unknown = null;
   private _keys: {
     query: string;
-    metrics: string[] | null;
+    /** The keys the server listed, `null` until known or without `runs/keys`. */
+    found: {
+      metrics: string[];
+      params: string[] | null;
+      tags: string[] | null;
+    } | null;
     stale: boolean;
   } | null = null;
   private _view = { first: 0, end: 50 };

@@ -176,9 +176,11 @@ function scopeParams(filter: IRunsFilter): string[] {
 
 /**
  * The parameters that select a list's runs, whatever page of them is asked
- * for: a parent alone, or the scope, status, filter text and `roots`.
+ * for: a parent alone, or the scope, status, filter text and `roots`. With
+ * no selection, what `runs/groups` takes beside its own parameters: the
+ * groups are of the runs the list shows.
  */
-function selectionParams(
+export function selectionParams(
   filter: IRunsFilter,
   selection: ISelectionRequest
 ): string[] {
@@ -224,6 +226,22 @@ export function quoteKey(key: string): string {
     return key;
   }
   return `\`${key.replace(/`/g, '``')}\``;
+}
+
+/**
+ * A string as a query literal, double-quoted: a backslash or a double quote
+ * escaped, a newline, return or tab written `\n`, `\r`, `\t` (what the
+ * server's `format_value` writes), so it reads back as the same string
+ * whatever it holds.
+ */
+export function quoteString(text: string): string {
+  const escaped = text
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+    .replace(/\t/g, '\\t');
+  return `"${escaped}"`;
 }
 
 /** The field of a metric under a reducer, e.g. `metrics.acc.max`. */
