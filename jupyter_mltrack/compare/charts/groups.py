@@ -53,7 +53,7 @@ def groups_figure(answer: Mapping[str, Any]) -> go.Figure:
     shown = groups[:MAX_GROUPS]
     labels = [f"{group_label(g.get('value'))} (n={int(g.get('count') or 0)})" for g in shown]
     columns = min(_COLUMNS, len(metrics))
-    domains = grid(len(metrics), columns, gap_x=0.08)
+    domains = grid(len(metrics), columns, gap_x=0.1)
     layout: dict[str, Any] = {
         "title": {"text": title},
         "height": 120 + _PANEL_HEIGHT * math.ceil(len(metrics) / columns),
@@ -68,10 +68,10 @@ def groups_figure(answer: Mapping[str, Any]) -> go.Figure:
             layout,
             panel,
             domain,
-            metric,
+            f"{metric}: mean ± std, min and max",
             len(shown),
             turn_above=5,
-            yaxis={"title": {"text": "mean ± std"}},
+            yaxis={"zeroline": True},
         )
         cells = [_cell(g, metric) for g in shown]
         color = run_color(panel)
@@ -87,6 +87,7 @@ def groups_figure(answer: Mapping[str, Any]) -> go.Figure:
                     "type": "data",
                     "array": [c["std"] or 0 for c in cells],
                     "visible": True,
+                    "color": "#333",  # the template's default is white: lost off the bar
                     "thickness": 1.5,
                     "width": 6,
                 },
