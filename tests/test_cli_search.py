@@ -147,7 +147,7 @@ def test_runs_groups_html_report(
     capsys: pytest.CaptureFixture[str], seeds: Store, tmp_path: Path
 ) -> None:
     report = tmp_path / "groups.html"
-    grouping = ["--store", seeds.url, *"runs groups --by params.model -m acc".split()]
+    grouping = ["--store", seeds.url, *["runs", "groups", "--by", "params.model", "-m", "acc"]]
     code, out, err = run_cli(
         capsys, *grouping, "--filter", "status = finished", "--html", str(report)
     )
