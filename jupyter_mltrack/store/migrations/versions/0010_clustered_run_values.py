@@ -63,13 +63,13 @@ _INDEXES = {
 
 def _rebuild(table: str, *, with_rowid: bool) -> None:
     """Copy ``table`` into a new table with or without rowid, and take its place."""
-    new = f"{table}_0010"
     columns = _columns(table)
-    names = ", ".join(f'"{c.name}"' for c in columns if isinstance(c, sa.Column))
-    op.create_table(new, *columns, sqlite_with_rowid=with_rowid)
-    op.execute(f"INSERT INTO {new} ({names}) SELECT {names} FROM {table}")
+    names = [c.name for c in columns if isinstance(c, sa.Column)]
+    copy = op.create_table(f"{table}_0010", *columns, sqlite_with_rowid=with_rowid)
+    old = sa.table(table, *(sa.column(name) for name in names))
+    op.execute(copy.insert().from_select(names, sa.select(*old.c)))
     op.drop_table(table)  # its indexes go with it
-    op.rename_table(new, table)
+    op.rename_table(copy.name, table)
     for name, cols in _INDEXES[table]:
         op.create_index(name, table, cols)
 
