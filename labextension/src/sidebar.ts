@@ -6,17 +6,10 @@ import { Widget } from '@lumino/widgets';
 
 import { clear, h } from './dom';
 import { FilterBox } from './filterbox';
-import { IGroup, groupsFooterText } from './groups/bars';
 import { IGroupsChartRequest } from './groups/chart';
 import { GroupsModel } from './groups/model';
-import {
-  groupByChoices,
-  groupCondition,
-  groupableMetrics,
-  groupsQuery,
-  narrowFilter
-} from './groups/query';
-import { GroupsTable } from './groups/view';
+import { GroupBy } from './groups/panel';
+import { narrowFilter } from './groups/query';
 import { requestAPI } from './handler';
 import { IExperimentsResponse, formatTimestamp } from './model';
 import { RunsTable } from './runtable';
@@ -31,7 +24,6 @@ import {
   DEFAULT_ORDER,
   IRunsFilter,
   effectiveScope,
-  filterText,
   nextOrder
 } from './runlist/query';
 import { emptyText, footerText, hiddenSelected } from './runlist/status';
@@ -82,8 +74,24 @@ export class RunsSidebar extends Widget {
       options.fetch ?? ((endPoint: string) => requestAPI<unknown>(endPoint));
     this._model = new RunsListModel({ fetch });
     this._model.changed.connect(this._onModelChanged, this);
-    this._groups = new GroupsModel({ fetch });
-    this._groups.changed.connect(this._onGroupsChanged, this);
+    this._grouping = new GroupBy({
+      fetch,
+      host: {
+        filter: () => this.filter(),
+        metricColumns: () => this._metricColumns(),
+        keys: () => ({
+          params: this._model.paramKeys,
+          tags: this._model.tagKeys
+        }),
+        choose: field => this._setGroupBy(field),
+        openGroup: condition => this._openGroup(condition),
+        changed: () => {
+          this._showQueryError();
+          this._renderError();
+          this._renderStatus();
+        }
+      }
+    });
     this._filterBox = new FilterBox(text => {
       this._filterText = text;
       this._applyFilter();
@@ -164,7 +172,7 @@ export class RunsSidebar extends Widget {
 
   /** The groups shown in group mode. */
   get groups(): GroupsModel {
-    return this._groups;
+    return this._grouping.model;
   }
 
   /**
@@ -172,7 +180,7 @@ export class RunsSidebar extends Widget {
    * for the runs list.
    */
   get groupBy(): string | null {
-    return this._groupBy;
+    return this._grouping.field;
   }
 
   set groupBy(field: string | null) {
@@ -180,16 +188,16 @@ export class RunsSidebar extends Widget {
   }
 
   /** Emitted when the user asks for the chart of the groups. */
-  get groupsChartRequested(): ISignal<this, IGroupsChartRequest> {
-    return this._groupsChartRequested;
+  get groupsChartRequested(): ISignal<GroupBy, IGroupsChartRequest> {
+    return this._grouping.chartRequested;
   }
 
   /**
    * Emitted with the groups chart's request (`figure=1`) when the groups
    * shown changed, so an open chart of them can be drawn again.
    */
-  get groupsChanged(): ISignal<this, string> {
-    return this._groupsChanged;
+  get groupsChanged(): ISignal<GroupBy, string> {
+    return this._grouping.groupsChanged;
   }
 
   /** Re-draw the checkboxes and the Compare button after a change. */
@@ -258,9 +266,7 @@ export class RunsSidebar extends Widget {
     this._table.dispose();
     Signal.clearData(this);
     Signal.clearData(this._model);
-    Signal.clearData(this._groups);
-    // An answer on its way is dropped.
-    void this._groups.setRequest(null);
+    this._grouping.dispose();
     super.dispose();
   }
 
@@ -296,7 +302,7 @@ export class RunsSidebar extends Widget {
   private _applyFilter(): void {
     this._updateScopeLabel();
     void this._model.setFilter(this.filter());
-    this._syncGroups();
+    this._grouping.sync();
     this._renderStatus();
   }
 
@@ -315,17 +321,13 @@ export class RunsSidebar extends Widget {
       void this._loadExperiments();
     }
     this._chooseColumns();
-    const query = this._groups.request?.query;
+    const query = this._grouping.model.request?.query;
     this._render(change.reset);
-    if (
-      storeChanged &&
-      this._groupBy !== null &&
-      this._groups.request?.query === query
-    ) {
+    if (storeChanged && this._grouping.model.request?.query === query) {
       // The same groups of a changed store (a new request asks anyway).
-      void this._groups.refresh();
+      this._grouping.refresh();
     }
-    this._updateGroupChoices();
+    this._grouping.updateChoices();
     this._showQueryError();
     this._renderError();
     if (selectionChanged) {
@@ -442,31 +444,6 @@ export class RunsSidebar extends Widget {
     });
     this._hiddenNote = h('span', { class: 'jp-mltrack-selection-hidden' });
 
-    this._groupSelect = h(
-      'select',
-      {
-        class: 'jp-mltrack-group-select',
-        title:
-          "Group the runs by a parameter, a tag or an attribute: a row per value with each metric column's mean \u00b1 std",
-        'aria-label': 'Group by'
-      },
-      h('option', { value: '', text: 'None' })
-    );
-    this._groupSelect.addEventListener('change', () => {
-      this._setGroupBy(this._groupSelect.value || null);
-    });
-    this._chartButton = h('button', {
-      type: 'button',
-      class: 'jp-mltrack-groups-chart-button jp-mod-styled',
-      text: 'Chart',
-      title:
-        'Open the chart of the groups: a bar per group at its mean, \u00b1 std, min and max'
-    });
-    this._chartButton.hidden = true;
-    this._chartButton.addEventListener('click', () => this._requestChart());
-    this._groupsTable = new GroupsTable(group => this._openGroup(group));
-    this._groupsTable.node.hidden = true;
-
     this._selectAll = h('input', {
       type: 'checkbox',
       class: 'jp-mltrack-select-all',
@@ -521,13 +498,7 @@ export class RunsSidebar extends Widget {
         ),
         h('div', { class: 'jp-mltrack-controls' }, this._filterBox.input),
         this._filterBox.error,
-        h(
-          'div',
-          { class: 'jp-mltrack-controls jp-mltrack-group-controls' },
-          h('span', { class: 'jp-mltrack-group-label', text: 'Group by' }),
-          this._groupSelect,
-          this._chartButton
-        ),
+        this._grouping.controls,
         h(
           'div',
           { class: 'jp-mltrack-controls jp-mltrack-selection-bar' },
@@ -537,7 +508,7 @@ export class RunsSidebar extends Widget {
         ),
         this._error,
         this._table.node,
-        this._groupsTable.node,
+        this._grouping.node,
         this._status
       )
     );
@@ -589,9 +560,9 @@ export class RunsSidebar extends Widget {
    * group mode the groups instead: the hidden table is left as it is.
    */
   private _render(force: boolean): void {
-    if (this._groupBy !== null) {
-      this._syncGroups();
-      this._renderGroups();
+    if (this._grouping.field !== null) {
+      this._grouping.sync();
+      this._grouping.render();
       this._syncSelection();
       return;
     }
@@ -606,117 +577,23 @@ export class RunsSidebar extends Widget {
    * where it was, unless another filter made it another list.
    */
   private _setGroupBy(field: string | null): void {
-    if (field === this._groupBy) {
+    if (field === this._grouping.field) {
       return;
     }
-    const fromList = this._groupBy === null;
-    if (fromList) {
+    if (this._grouping.field === null) {
       this._listScroll = this._table.node.scrollTop;
     }
-    this._groupBy = field;
-    this._updateGroupChoices();
-    this._groupSelect.value = field ?? '';
+    this._grouping.setField(field);
     const grouped = field !== null;
     this._table.node.hidden = grouped;
-    this._groupsTable.node.hidden = !grouped;
-    this._chartButton.hidden = !grouped;
     this.node.classList.toggle('jp-mltrack-grouped', grouped);
-    if (grouped) {
-      this._render(true);
-    } else {
-      void this._groups.setRequest(null);
-      this._groupsTable.clear();
+    if (!grouped) {
       this._table.node.scrollTop = this._listScroll;
-      this._render(true);
     }
+    this._render(true);
     this._showQueryError();
     this._renderError();
     this._renderStatus();
-  }
-
-  /** Ask for the groups of the list's runs (nothing happens when unchanged). */
-  private _syncGroups(): void {
-    if (this._groupBy === null) {
-      return;
-    }
-    const filter = this.filter();
-    void this._groups.setRequest({
-      groupBy: this._groupBy,
-      query: groupsQuery(filter, this._groupBy, this._metricColumns()),
-      filterText: filterText(filter)
-    });
-  }
-
-  private _onGroupsChanged(): void {
-    this._renderGroups();
-    this._showQueryError();
-    this._renderError();
-    this._renderStatus();
-    const request = this._groups.request;
-    const answer = this._groups.answer;
-    if (request === null || this._groupBy === null || answer === null) {
-      return;
-    }
-    const key = JSON.stringify([request.query, answer.groups]);
-    if (key !== this._groupsKey) {
-      this._groupsKey = key;
-      this._groupsChanged.emit(this._chartRequest().query);
-    }
-  }
-
-  private _renderGroups(): void {
-    const groupBy = this._groupBy;
-    if (groupBy === null) {
-      return;
-    }
-    const choice = groupByChoices(
-      { params: this._model.paramKeys, tags: this._model.tagKeys },
-      groupBy
-    ).find(c => c.value === groupBy);
-    this._groupsTable.render({
-      answer: this._groups.answer,
-      groupBy,
-      label: choice?.label ?? groupBy,
-      metrics: groupableMetrics(this._metricColumns()),
-      emptyText: filterText(this.filter()) ? 'No run matches the filter.' : null
-    });
-  }
-
-  /**
-   * The "Group by" menu: none, then the attributes, the scope's params and
-   * its tags (rebuilt only when they change).
-   */
-  private _updateGroupChoices(): void {
-    const choices = groupByChoices(
-      { params: this._model.paramKeys, tags: this._model.tagKeys },
-      this._groupBy
-    );
-    const key = JSON.stringify(choices);
-    if (key === this._choicesKey) {
-      return;
-    }
-    this._choicesKey = key;
-    const select = this._groupSelect;
-    clear(select);
-    select.appendChild(h('option', { value: '', text: 'None' }));
-    const sections: [string, string][] = [
-      ['attribute', 'Attributes'],
-      ['param', 'Parameters'],
-      ['tag', 'Tags']
-    ];
-    for (const [kind, label] of sections) {
-      const options = choices.filter(c => c.kind === kind);
-      if (options.length > 0) {
-        select.appendChild(
-          h(
-            'optgroup',
-            { label },
-            options.map(c => h('option', { value: c.value, text: c.label }))
-          )
-        );
-      }
-    }
-    select.value = this._groupBy ?? '';
   }
 
   /**
@@ -724,43 +601,18 @@ export class RunsSidebar extends Widget {
    * group's condition (`<filter> and params.model = "rf"`), shown as text so
    * it can be read and edited like any filter.
    */
-  private _openGroup(group: IGroup): void {
-    const groupBy = this._groupBy;
-    if (groupBy === null) {
-      return;
-    }
-    const text = narrowFilter(
-      this._filterText,
-      groupCondition(groupBy, group.value)
-    );
+  private _openGroup(condition: string): void {
+    const text = narrowFilter(this._filterText, condition);
     this._filterBox.setText(text);
     this._filterText = text;
     this._setGroupBy(null);
     this._applyFilter();
   }
 
-  /** The chart of the groups shown: the same request, with its figure. */
-  private _chartRequest(): IGroupsChartRequest {
-    const groupBy = this._groupBy ?? '';
-    return {
-      query: groupsQuery(this.filter(), groupBy, this._metricColumns(), {
-        figure: true
-      }),
-      groupBy
-    };
-  }
-
-  private _requestChart(): void {
-    if (this._groupBy !== null) {
-      this._groupsChartRequested.emit(this._chartRequest());
-    }
-  }
-
   /** The refused query under the filter box: the groups' in group mode. */
   private _showQueryError(): void {
     this._filterBox.showError(
-      (this._groupBy !== null ? this._groups.queryError : null) ??
-        this._model.queryError
+      this._grouping.queryError ?? this._model.queryError
     );
   }
 
@@ -782,8 +634,9 @@ export class RunsSidebar extends Widget {
   }
 
   private _renderError(): void {
-    const grouped = this._groupBy !== null && this._groups.error !== null;
-    const reason = grouped ? this._groups.error : this._model.error;
+    const groupsError = this._grouping.error;
+    const grouped = groupsError !== null && groupsError !== undefined;
+    const reason = grouped ? groupsError : this._model.error;
     if (reason === null || reason === undefined) {
       this._error.textContent = '';
       this._error.hidden = true;
@@ -852,15 +705,11 @@ export class RunsSidebar extends Widget {
    * many selected, when last updated.
    */
   private _renderStatus(): void {
-    if (this._groupBy !== null) {
-      const answer = this._groups.answer;
-      this._status.textContent = groupsFooterText({
-        groups: answer?.groups.length ?? null,
-        runs: answer?.total ?? null,
-        loading: this._groups.loading,
-        selected: this.selection.size,
-        updatedAt: this._updatedAt
-      });
+    if (this._grouping.field !== null) {
+      this._status.textContent = this._grouping.footer(
+        this.selection.size,
+        this._updatedAt
+      );
       return;
     }
     const extent = this._model.extent;
@@ -882,18 +731,10 @@ export class RunsSidebar extends Widget {
   private _poll: Poll;
   private _filterBox: FilterBox;
   private _filterText = '';
+  private _grouping: GroupBy;
   private _order: string | null = null;
-  private _groups: GroupsModel;
-  private _groupBy: string | null = null;
   /** The runs list's scroll position while the groups are shown. */
   private _listScroll = 0;
-  private _choicesKey = '';
-  private _groupsKey = '';
-  private _groupsChartRequested = new Signal<this, IGroupsChartRequest>(this);
-  private _groupsChanged = new Signal<this, string>(this);
-  private _groupSelect!: HTMLSelectElement;
-  private _chartButton!: HTMLButtonElement;
-  private _groupsTable!: GroupsTable;
   private _metrics: string[] = [];
   private _scopeText = '';
   private _seenRevision: string | null = null;
