@@ -1,5 +1,4 @@
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
-import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { clear, h } from '../dom';
@@ -30,6 +29,51 @@ export function noPlotlyMessage(): HTMLElement {
     `Charts need JupyterLab's plotly renderer (${PLOTLY_MIME}), which is not installed. ` +
       'Install the plotly Python package (5 or later) in the environment that runs JupyterLab, then reload the page.'
   );
+}
+
+/**
+ * Draw a plotly figure in `panel` through rendermime's plotly renderer, in
+ * place of the chart it shows: the old chart stays until the new one is
+ * drawn, so a redraw never flashes empty. The figure takes the panel's
+ * width, not the one it was built for. `false` when `stale()` says a newer
+ * draw began meanwhile (this one is then dropped); a failure is thrown, the
+ * panel left as it was.
+ */
+export async function drawFigure(
+  rendermime: IRenderMimeRegistry,
+  panel: Panel,
+  figure: { layout?: { [key: string]: any }; [key: string]: any },
+  className: string,
+  stale: () => boolean
+): Promise<boolean> {
+  const renderer = rendermime.createRenderer(PLOTLY_MIME);
+  renderer.addClass(className);
+  const layout: { [key: string]: any } = {
+    ...(figure.layout || {}),
+    autosize: true
+  };
+  delete layout.width;
+  const model = new MimeModel({
+    data: { [PLOTLY_MIME]: { ...figure, layout } as any },
+    trusted: true
+  });
+  try {
+    panel.addWidget(renderer);
+    await renderer.renderModel(model);
+  } catch (reason) {
+    renderer.dispose();
+    throw reason;
+  }
+  if (stale()) {
+    renderer.dispose();
+    return false;
+  }
+  for (const widget of panel.widgets.slice()) {
+    if (widget !== renderer) {
+      widget.dispose();
+    }
+  }
+  return true;
 }
 
 const KIND_LABELS: { [kind in ChartKind]: string } = {
@@ -326,38 +370,24 @@ export class ChartsTab extends CompareTab {
         h('div', { class: 'jp-mltrack-loading', text: 'Drawing\u2026' })
       );
     }
-    let renderer: IRenderMime.IRenderer | null = null;
     try {
       const figure = await this.model.chart(options);
       if (token !== this._token || this.isDisposed) {
         return;
       }
-      renderer = this._rendermime.createRenderer(PLOTLY_MIME);
-      renderer.addClass('jp-mltrack-compare-plot');
-      const layout: { [key: string]: any } = {
-        ...(figure.layout || {}),
-        autosize: true
-      };
-      delete layout.width;
-      const model = new MimeModel({
-        data: { [PLOTLY_MIME]: { ...figure, layout } as any },
-        trusted: true
-      });
-      // Swap in place: the old chart stays until the new one is drawn.
-      this._chart.addWidget(renderer);
-      await renderer.renderModel(model);
-      if (token !== this._token || this.isDisposed) {
-        renderer.dispose();
+      const stale = () => token !== this._token || this.isDisposed;
+      const drawn = await drawFigure(
+        this._rendermime,
+        this._chart,
+        figure,
+        'jp-mltrack-compare-plot',
+        stale
+      );
+      if (!drawn) {
         return;
-      }
-      for (const widget of this._chart.widgets.slice()) {
-        if (widget !== renderer) {
-          widget.dispose();
-        }
       }
       this._setMessage(null);
     } catch (reason) {
-      renderer?.dispose();
       if (token !== this._token || this.isDisposed) {
         return;
       }

@@ -8,12 +8,11 @@
 
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { MainAreaWidget, ToolbarButton } from '@jupyterlab/apputils';
-import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
-import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { PLOTLY_MIME, noPlotlyMessage } from '../compare/charts';
+import { PLOTLY_MIME, drawFigure, noPlotlyMessage } from '../compare/charts';
 import { errorMessage } from '../compare/format';
 import { clear, h } from '../dom';
 import { requestAPI } from '../handler';
@@ -95,7 +94,6 @@ export class GroupsChart extends MainAreaWidget<Panel> {
         h('div', { class: 'jp-mltrack-loading', text: 'Drawing\u2026' })
       );
     }
-    let renderer: IRenderMime.IRenderer | null = null;
     try {
       const answer = (await this._fetch(request.query)) as IGroupsAnswer;
       if (token !== this._token || this.isDisposed) {
@@ -105,32 +103,19 @@ export class GroupsChart extends MainAreaWidget<Panel> {
       if (!figure) {
         throw new Error('the server sent no figure (figure=1)');
       }
-      renderer = this._rendermime.createRenderer(PLOTLY_MIME);
-      renderer.addClass('jp-mltrack-groups-plot');
-      // The panel's width, not the width the figure was built for.
-      const layout: { [key: string]: any } = {
-        ...(figure.layout || {}),
-        autosize: true
-      };
-      delete layout.width;
-      const model = new MimeModel({
-        data: { [PLOTLY_MIME]: { ...figure, layout } as any },
-        trusted: true
-      });
-      this._chart.addWidget(renderer);
-      await renderer.renderModel(model);
-      if (token !== this._token || this.isDisposed) {
-        renderer.dispose();
+      const stale = () => token !== this._token || this.isDisposed;
+      const drawn = await drawFigure(
+        this._rendermime,
+        this._chart,
+        figure,
+        'jp-mltrack-groups-plot',
+        stale
+      );
+      if (!drawn) {
         return;
-      }
-      for (const widget of this._chart.widgets.slice()) {
-        if (widget !== renderer) {
-          widget.dispose();
-        }
       }
       this._setMessage(null);
     } catch (reason) {
-      renderer?.dispose();
       if (token !== this._token || this.isDisposed) {
         return;
       }
