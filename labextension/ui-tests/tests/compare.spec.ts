@@ -2,7 +2,7 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
 import { notebookWithCells, openUploaded } from './notebooks';
-import { openSidebar, shot } from './sidebar';
+import { collectErrors, openSidebar, shot } from './sidebar';
 
 /**
  * Compare runs end to end: runs are selected in the Runs sidebar (checkbox,
@@ -53,18 +53,6 @@ async function runCells(
   for (let i = from; i <= to; i++) {
     await page.notebook.runCell(i);
   }
-}
-
-/** Errors the page raised, and console errors naming mltrack. */
-function collectErrors(page: IJupyterLabPageFixture): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', error => errors.push(error.message));
-  page.on('console', message => {
-    if (message.type() === 'error' && /mltrack/i.test(message.text())) {
-      errors.push(message.text());
-    }
-  });
-  return errors;
 }
 
 /** The tab of the compare view called `label`, clicked. */

@@ -1,7 +1,7 @@
 import { expect, test } from '@jupyterlab/galata';
 
 import { notebookWithCells, openUploaded } from './notebooks';
-import { openSidebar, shot } from './sidebar';
+import { collectErrors, openSidebar, shot } from './sidebar';
 
 /**
  * The sidebar's "Group by" view (issue 13 §2): two models × three seeds
@@ -48,13 +48,7 @@ test.describe('group by', () => {
     page,
     tmpPath
   }, testInfo) => {
-    const errors: string[] = [];
-    page.on('pageerror', error => errors.push(error.message));
-    page.on('console', message => {
-      if (message.type() === 'error' && /mltrack/i.test(message.text())) {
-        errors.push(message.text());
-      }
-    });
+    const errors = collectErrors(page);
 
     await openUploaded(
       page,

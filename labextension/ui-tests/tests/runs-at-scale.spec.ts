@@ -1,7 +1,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 import { notebookWithCells, openUploaded } from './notebooks';
-import { openSidebar, shot } from './sidebar';
+import { collectErrors, openSidebar, shot } from './sidebar';
 
 /**
  * The runs sidebar at scale (issue 13): 2,000 runs and a sweep with three
@@ -52,13 +52,7 @@ test.describe('runs at scale', () => {
     page,
     tmpPath
   }, testInfo) => {
-    const errors: string[] = [];
-    page.on('pageerror', error => errors.push(error.message));
-    page.on('console', message => {
-      if (message.type() === 'error' && /mltrack/i.test(message.text())) {
-        errors.push(message.text());
-      }
-    });
+    const errors = collectErrors(page);
 
     await openUploaded(
       page,

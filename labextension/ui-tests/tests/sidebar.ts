@@ -27,3 +27,18 @@ export async function shot(
   await target.screenshot({ path });
   await testInfo.attach(name, { path, contentType: 'image/png' });
 }
+
+/**
+ * The page's uncaught errors and the console errors that name mltrack, as
+ * they come: a test ends by expecting none.
+ */
+export function collectErrors(page: IJupyterLabPageFixture): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', error => errors.push(error.message));
+  page.on('console', message => {
+    if (message.type() === 'error' && /mltrack/i.test(message.text())) {
+      errors.push(message.text());
+    }
+  });
+  return errors;
+}
