@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import platform
 import sqlite3
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -96,6 +98,57 @@ def stats(seconds: list[float]) -> dict[str, float]:
 def met(flag: bool) -> str:
     """A target's verdict in the reports (``MET``/``MISSED``), worded alike by every bench."""
     return "MET" if flag else "MISSED"
+
+
+def repeat(fn: Callable[[], Any], reps: int, warmup: int = 1) -> dict[str, float]:
+    """Time ``fn`` ``reps`` times after ``warmup`` untimed calls (imports, caches,
+    connections): the :func:`stats` of the repetitions."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return stats(times)
+
+
+class ApiClient:
+    """GETs to a Jupyter server's REST API on one kept-alive connection (as a browser's
+    fetch reuses its connection), authenticated by token."""
+
+    def __init__(self, port: int, token: str, timeout: float = 300) -> None:
+        self.port = port
+        self.token = token
+        self.timeout = timeout
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def _path(self, path: str, query: dict[str, Any]) -> str:
+        qs = urllib.parse.urlencode(query, doseq=True)
+        return path + ("?" + qs if qs else "")
+
+    def get(self, path: str, **query: Any) -> bytes:
+        """The body of a 200; anything else raises with the status and the body's start."""
+        headers = {"Authorization": f"token {self.token}"}
+        self.conn.request("GET", self._path(path, query), headers=headers)
+        resp = self.conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"GET {path} -> {resp.status}: {body[:300]!r}")
+        return body
+
+    def get_new_connection(self, path: str, **query: Any) -> bytes:
+        """The same GET on a connection of its own, closed after it."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        try:
+            headers = {"Authorization": f"token {self.token}"}
+            conn.request("GET", self._path(path, query), headers=headers)
+            return conn.getresponse().read()
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def timed(fn: Callable[[], Any]) -> float:

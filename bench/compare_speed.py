@@ -33,14 +33,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # python bench/compare_speed.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import checkout_env, met, stats  # noqa: E402
+from bench.common import ApiClient, checkout_env, met, repeat  # noqa: E402
 
 FULL = {
     "steps": 10_000,
@@ -216,48 +215,30 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=open(root / "server.log", "w"),  # noqa: SIM115
         )
-        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        self.api = ApiClient(self.port, TOKEN, timeout=60)
         deadline = time.time() + 60
         while True:
             try:
-                self.get("/mltrack/api/experiments")
+                self.api.get("/mltrack/api/experiments")
                 return
             except (OSError, http.client.HTTPException):
                 if time.time() > deadline or self.proc.poll() is not None:
                     raise RuntimeError(
                         f"the server did not start; see {root / 'server.log'}"
                     ) from None
-                self.conn.close()
+                self.api.close()
                 time.sleep(0.3)
 
     def get(self, path: str, **query: Any) -> bytes:
-        qs = urllib.parse.urlencode(query, doseq=True)
-        self.conn.request(
-            "GET", path + ("?" + qs if qs else ""), headers={"Authorization": f"token {TOKEN}"}
-        )
-        resp = self.conn.getresponse()
-        body = resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"GET {path} -> {resp.status}: {body[:300]!r}")
-        return body
+        return self.api.get(path, **query)
 
     def close(self) -> None:
-        self.conn.close()
+        self.api.close()
         self.proc.terminate()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-
-
-def _repeat(fn: Any, reps: int) -> dict[str, float]:
-    fn()  # warm-up: imports, caches, connections
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return stats(times)
 
 
 # the benchmark -------------------------------------------------------------------------------
@@ -287,13 +268,13 @@ def bench_compare(root: Path, p: dict[str, Any]) -> dict[str, Any]:
             "/mltrack/api/compare/charts", kind="curves", runs=runs, metrics=metrics
         )
         out["curves"] = {
-            "table": _repeat(table, reps),
-            "charts": _repeat(curves, reps),
-            "both": _repeat(lambda: (table(), curves()), reps),
+            "table": repeat(table, reps),
+            "charts": repeat(curves, reps),
+            "both": repeat(lambda: (table(), curves()), reps),
             "bytes": len(table()) + len(curves()),
         }
         out["parallel"] = {
-            "ours": _repeat(
+            "ours": repeat(
                 lambda: server.get(
                     "/mltrack/api/compare/charts", kind="parallel", experiment="wide", color="acc"
                 ),
@@ -301,7 +282,7 @@ def bench_compare(root: Path, p: dict[str, Any]) -> dict[str, Any]:
             )
         }
         out["explain"] = {
-            "rest": _repeat(
+            "rest": repeat(
                 lambda: server.get("/mltrack/api/compare/explain", a=a, b=b, metric="acc"), reps
             )
         }
@@ -310,8 +291,8 @@ def bench_compare(root: Path, p: dict[str, Any]) -> dict[str, Any]:
 
     store = Store(f"sqlite:///{root / 'mltrack' / 'mltrack.db'}")
     try:
-        out["explain"]["in_process"] = _repeat(lambda: explain(store, a, b, "acc"), reps)
-        out["explain"]["importance"] = _repeat(lambda: importance(store, "explain", "acc"), reps)
+        out["explain"]["in_process"] = repeat(lambda: explain(store, a, b, "acc"), reps)
+        out["explain"]["importance"] = repeat(lambda: importance(store, "explain", "acc"), reps)
         answer = explain(store, a, b, "acc").to_dict()
         out["explain"]["top_factor"] = answer["factors"][0]["key"] if answer["factors"] else None
         top_ours = importance(store, "explain", "acc").to_dict()["params"][0]["key"]
@@ -323,10 +304,10 @@ def bench_compare(root: Path, p: dict[str, Any]) -> dict[str, Any]:
     # Optuna's default evaluator (PED-ANOVA since Optuna 4) and fANOVA, the random-forest
     # one, closer to what ``importance`` computes.
     fanova = optuna.importance.FanovaImportanceEvaluator(seed=0)
-    out["explain"]["optuna_default"] = _repeat(
+    out["explain"]["optuna_default"] = repeat(
         lambda: optuna.importance.get_param_importances(study), mreps
     )
-    out["explain"]["optuna_fanova"] = _repeat(
+    out["explain"]["optuna_fanova"] = repeat(
         lambda: optuna.importance.get_param_importances(study, evaluator=fanova), mreps
     )
     out["explain"]["top_param"] = {
@@ -345,8 +326,8 @@ def bench_compare(root: Path, p: dict[str, Any]) -> dict[str, Any]:
             for m in range(p["metrics"]):
                 client.get_metric_history(run_id, f"m{m}")
 
-    out["curves"]["mlflow"] = _repeat(mlflow_compare, mreps)
-    out["parallel"]["mlflow"] = _repeat(
+    out["curves"]["mlflow"] = repeat(mlflow_compare, mreps)
+    out["parallel"]["mlflow"] = repeat(
         lambda: client.search_runs([theirs["wide_exp"]], max_results=p["wide_runs"]), mreps
     )
     out["targets"] = targets(out)

@@ -31,11 +31,9 @@ The store must not change while it is read: its revision is compared before and 
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,7 +43,7 @@ import numpy as np
 if __package__ in (None, ""):  # python bench/search.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import met, stats  # noqa: E402
+from bench.common import ApiClient, met, repeat, stats  # noqa: E402
 from bench.search_data import EXPERIMENTS, MODELS, Stores, stores  # noqa: E402
 
 FULL = {
@@ -142,52 +140,6 @@ def _check_groups(answer: dict[str, Any], want: dict[str, Any]) -> list[str]:
 # timing ---------------------------------------------------------------------------------------------
 
 
-def _repeat(fn: Callable[[], Any], reps: int, warmup: int = 1) -> dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return stats(times)
-
-
-class Client:
-    """GETs on one kept-alive connection (a browser's fetch reuses its connection)."""
-
-    def __init__(self, port: int, token: str) -> None:
-        self.port = port
-        self.token = token
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-
-    def get(self, path: str, **query: Any) -> bytes:
-        qs = urllib.parse.urlencode(query)
-        self.conn.request(
-            "GET", path + ("?" + qs if qs else ""), headers={"Authorization": f"token {self.token}"}
-        )
-        resp = self.conn.getresponse()
-        body = resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"GET {path} -> {resp.status}: {body[:300]!r}")
-        return body
-
-    def get_new_connection(self, path: str, **query: Any) -> bytes:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
-        try:
-            conn.request(
-                "GET",
-                path + "?" + urllib.parse.urlencode(query),
-                headers={"Authorization": f"token {self.token}"},
-            )
-            return conn.getresponse().read()
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self.conn.close()
-
-
 # one size ----------------------------------------------------------------------------------------------
 
 
@@ -230,7 +182,7 @@ def _bench_ours_rest(
     from tests.load import TOKEN, Server
 
     server = Server(s.ours_url, root)
-    client = Client(server.port, TOKEN)
+    client = ApiClient(server.port, TOKEN)
     out: dict[str, Any] = {}
     try:
         answer = json.loads(client.get("/mltrack/api/runs", **_page_query()))
@@ -255,16 +207,16 @@ def _bench_ours_rest(
         # what the sidebar asks first (the page alone), its total apart, both in one
         # request, and the page while its count runs beside it (the sidebar sends the two
         # at once): what the user waits for before the rows show
-        out["page_rest"] = _repeat(
+        out["page_rest"] = repeat(
             lambda: client.get("/mltrack/api/runs", **_page_query(count=0)), p["page_reps"]
         )
-        out["count_rest"] = _repeat(
+        out["count_rest"] = repeat(
             lambda: client.get("/mltrack/api/runs/count", filter=FILTER), p["page_reps"]
         )
-        out["page_total_rest"] = _repeat(
+        out["page_total_rest"] = repeat(
             lambda: client.get("/mltrack/api/runs", **_page_query()), p["page_reps"]
         )
-        beside = Client(server.port, TOKEN)
+        beside = ApiClient(server.port, TOKEN)
         try:
             out["page_beside_count_rest"] = _page_beside_count(client, beside, p["page_reps"])
         finally:
@@ -274,17 +226,17 @@ def _bench_ours_rest(
         poll = json.loads(client.get("/mltrack/api/runs", **_page_query(since=rev)))
         if poll != {"unchanged": True, "revision": rev}:
             problems.append(f"ours: the poll answered {str(poll)[:200]}")
-        out["poll_rest"] = _repeat(
+        out["poll_rest"] = repeat(
             lambda: client.get("/mltrack/api/runs", **_page_query(since=rev)), p["poll_reps"]
         )
-        out["poll_rest_new_connection"] = _repeat(
+        out["poll_rest_new_connection"] = repeat(
             lambda: client.get_new_connection("/mltrack/api/runs", **_page_query(since=rev)),
             max(10, p["poll_reps"] // 5),
         )
         group_query = {"group_by": GROUP_BY, "metrics": ",".join(GROUP_METRICS)}
         groups = json.loads(client.get("/mltrack/api/runs/groups", **group_query))
         problems += [f"ours: {x}" for x in _check_groups(groups, want["groups"])]
-        out["groups_rest"] = _repeat(
+        out["groups_rest"] = repeat(
             lambda: client.get("/mltrack/api/runs/groups", **group_query), p["group_reps"]
         )
     finally:
@@ -293,7 +245,7 @@ def _bench_ours_rest(
     return out
 
 
-def _page_beside_count(client: Client, beside: Client, reps: int) -> dict[str, float]:
+def _page_beside_count(client: ApiClient, beside: ApiClient, reps: int) -> dict[str, float]:
     """The page (``count=0``) timed while ``runs/count`` of the same filter, sent on another
     connection just before it, runs in the server too: the sidebar sends the two at once,
     and this is how long its rows take to show. The count is waited for untimed."""
@@ -323,15 +275,15 @@ def _bench_ours_in_process(
         return {k: [str(v)] for k, v in _page_query(**extra).items()}
 
     out: dict[str, Any] = {}
-    out["page_in_process"] = _repeat(lambda: list_runs(store, args(count=0)), p["page_reps"])
-    out["page_total_in_process"] = _repeat(lambda: list_runs(store, args()), p["page_reps"])
+    out["page_in_process"] = repeat(lambda: list_runs(store, args(count=0)), p["page_reps"])
+    out["page_total_in_process"] = repeat(lambda: list_runs(store, args()), p["page_reps"])
     count_args = {"filter": [FILTER]}
-    out["count_in_process"] = _repeat(lambda: count_runs(store, count_args), p["page_reps"])
+    out["count_in_process"] = repeat(lambda: count_runs(store, count_args), p["page_reps"])
     rev = store.revision()
     if list_runs(store, args(since=rev)) != {"unchanged": True, "revision": rev}:
         problems.append("ours: list_runs with since did not answer unchanged")
-    out["poll_in_process"] = _repeat(lambda: list_runs(store, args(since=rev)), p["poll_reps"])
-    out["revision"] = _repeat(store.revision, p["poll_reps"])
+    out["poll_in_process"] = repeat(lambda: list_runs(store, args(since=rev)), p["poll_reps"])
+    out["revision"] = repeat(store.revision, p["poll_reps"])
     group_args = {"group_by": [GROUP_BY], "metrics": [",".join(GROUP_METRICS)]}
     out["statements"] = {
         "page": statements(store, lambda: list_runs(store, args(count=0))),
@@ -345,7 +297,7 @@ def _bench_ours_in_process(
     if len(frame) != s.n:
         problems.append(f"ours: search_frame returned {len(frame)} runs of {s.n}")
     out["frame_shape"] = list(frame.shape)
-    out["frame"] = _repeat(
+    out["frame"] = repeat(
         lambda: search_frame(store, experiments=list(EXPERIMENTS), max_results=s.n),
         p["frame_reps"],
     )
@@ -412,7 +364,7 @@ def _bench_mlflow(
                 times.append(time.perf_counter() - t0)
             out["page"] = stats(times)
         else:  # the first call was the warm-up
-            out["page"] = _repeat(page, p["mlflow_page_reps"], warmup=0)
+            out["page"] = repeat(page, p["mlflow_page_reps"], warmup=0)
 
         def frame() -> Any:
             return mlflow.search_runs(experiment_ids=exp_ids, max_results=s.n)
