@@ -13,6 +13,10 @@ a run actually needs it)::
     mltrack.explain(3, 5, "accuracy")           # ranked reasons the metric changed
     mltrack.search_runs("params.lr < 0.01 and metrics.acc > 0.9")   # runs as a DataFrame
     mltrack.group_runs("params.model", ["acc", "loss.min"])         # seeds collapsed
+    mltrack.log_figure(fig, "roc")                  # files, texts, dicts and figures too
+    mltrack.log_model(clf, signature_from=X_test[:5], register="churn")  # skops: safe
+    mltrack.set_alias("churn", "production", 1)
+    clf = mltrack.load_model("models:/churn@production")
 """
 
 from __future__ import annotations
@@ -46,6 +50,21 @@ from .capture.data import diff, load_snapshot, snapshot
 
 # after capture.api (and so after concurrent.futures): registers the exit path
 from .capture.exit import flush
+from .models.public import (
+    ModelInfo,
+    delete_alias,
+    get_model,
+    lineage,
+    list_models,
+    load_model,
+    log_artifact,
+    log_dict,
+    log_figure,
+    log_model,
+    log_text,
+    register_model,
+    set_alias,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,25 +79,38 @@ except ImportError:  # running from a source tree that was never built
 
 __all__ = [
     "__version__",
+    "ModelInfo",
     "active_run",
     "autolog",
     "compare",
+    "delete_alias",
     "diff",
     "end_run",
     "explain",
     "flush",
+    "get_model",
     "get_store",
     "group_chart",
     "group_runs",
     "importance",
-    "load_snapshot",
+    "lineage",
+    "list_models",
     "load_ipython_extension",
+    "load_model",
+    "load_snapshot",
+    "log_artifact",
+    "log_dict",
+    "log_figure",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_params",
+    "log_text",
+    "register_model",
+    "search_runs",
+    "set_alias",
     "set_metric_goal",
     "set_store",
-    "search_runs",
     "set_tags",
     "snapshot",
     "start_run",

@@ -40,10 +40,26 @@ def alembic(engine: Engine, action: str, revision: str) -> None:
         getattr(command, action)(cfg, revision)
 
 
-def differences(engine: Engine) -> list:
+#: Tables a migration after 0010 adds: a database at 0010 lacks them, and nothing else.
+AFTER_0010 = {"artifacts", "artifact_files", "registered_models", "model_versions", "model_aliases"}
+
+
+def differences(engine: Engine, *, without: set[str] = frozenset()) -> list:
+    """What alembic finds between the database and the models, leaving out the tables
+    ``without`` names (those of migrations the database is not at yet)."""
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        return compare_metadata(ctx, Base.metadata)
+        found = compare_metadata(ctx, Base.metadata)
+    return [d for d in found if _table_of(d) not in without]
+
+
+def _table_of(diff: tuple) -> str | None:
+    """The table an alembic difference is about (a new table, or an index of one)."""
+    if diff[0] == "add_table":
+        return diff[1].name
+    if diff[0] == "add_index":
+        return diff[1].table.name
+    return None
 
 
 def tables(engine: Engine) -> set[str]:
@@ -329,7 +345,7 @@ def test_0010_clusters_run_values_and_back(engine: Engine, store_url: str) -> No
         assert _clustered(engine) == {"params": False, "latest_metrics": False, "tags": False}
     alembic(engine, "upgrade", "0010")
     assert contents() == before
-    assert differences(engine) == []
+    assert differences(engine, without=AFTER_0010) == []
     if sqlite:
         assert _clustered(engine) == {"params": True, "latest_metrics": True, "tags": True}
     store = Store(url)

@@ -204,8 +204,10 @@ SOME_DIGEST = "xxh3-128:" + "0" * 32
 
 def concrete(template: str, run_id: str) -> str:
     """A URL path of a route template: ``run_id`` for runs (``loss`` for a metric key), a
-    digest for snapshots."""
+    digest for snapshots, ``model``/``production``/``1`` for artifacts and the registry."""
     path = template.replace("{run_id}", run_id).replace("{key}", "loss")
+    for name, value in (("{name}", "model"), ("{alias}", "production"), ("{version}", "1")):
+        path = path.replace(name, value)
     for name in ("{ref}", "{a}", "{b}"):
         path = path.replace(name, SOME_DIGEST)
     assert "{" not in path, f"no value for a parameter of {template}"
@@ -503,7 +505,7 @@ async def test_authorizer_guards_the_mltrack_resource(
     assert (await jp_fetch("api", "status")).code == 200  # the user is authenticated
     for template, handler in live_routes(jp_serverapp).items():
         for method in implemented_methods(handler):
-            body = '{"note": "x"}' if method in ("patch", "post") else None
+            body = '{"note": "x"}' if method in ("patch", "post", "put") else None
             response = await jp_fetch(
                 concrete(template, example_run_id),
                 method=method.upper(),

@@ -31,6 +31,7 @@ from ..store import (
     SnapshotStatus,
     Store,
 )
+from ..store.errors import ModelRegistryConflict
 
 if TYPE_CHECKING:  # numpy and pandas are imported on the first preview, not at start-up
     from ..snapshots.storage import Snapshotter
@@ -148,10 +149,19 @@ def _require_id(run_id: str) -> str:
 
 
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
+    """A run's detail, with what it logged (artifacts) and the registered versions of its
+    models (the sidebar's detail shows both)."""
+    from .models import artifact_json
+
     try:
-        return store.get_run_detail(_require_id(run_id)).to_dict()
+        data = store.get_run_detail(_require_id(run_id)).to_dict()
     except RunNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    data["artifacts"] = [artifact_json(a) for a in store.list_artifacts(run_id)]
+    data["models"] = [
+        {**v.to_dict(), "ref": v.ref} for v in store.versions_of_runs([run_id]).get(run_id, [])
+    ]
+    return data
 
 
 def _parse_patch(body: Any) -> dict[str, Any]:
@@ -197,9 +207,9 @@ def patch_run(store: Store, run_id: str, body: Any) -> dict[str, Any]:
     changes = _parse_patch(body)
     try:
         store.update_run(_require_id(run_id), **changes)
-        return store.get_run_detail(run_id).to_dict()
     except RunNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    return get_run(store, run_id)
 
 
 def delete_run(store: Store, run_id: str) -> None:
@@ -207,6 +217,8 @@ def delete_run(store: Store, run_id: str) -> None:
         store.delete_run(_require_id(run_id))
     except RunNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except ModelRegistryConflict as exc:  # the registry points at it
+        raise ApiError(409, str(exc), reason="registered") from None
 
 
 # snapshots ------------------------------------------------------------------------------------

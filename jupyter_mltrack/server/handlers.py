@@ -16,6 +16,7 @@ from functools import cache
 from http.client import responses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -25,6 +26,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from ..store import Store, StoreError
 from . import api, search
 from . import compare as compare_api
+from . import models as models_api
 
 if TYPE_CHECKING:
     from ..snapshots.storage import Snapshotter
@@ -247,6 +249,98 @@ class MetricSeriesHandler(MltrackHandler):
         self.write_json(series)
 
 
+class ArtifactsHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.write_json(await self.call(models_api.list_artifacts, run_id))
+
+
+class ArtifactPreviewHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str, name: str) -> None:
+        # tornado has percent-decoded ``name``: a ``/`` in it arrives as ``%2F`` and matches.
+        args = self.query_args()
+        self.write_json(await self.call(models_api.artifact_preview, run_id, name, args))
+
+
+class ArtifactRawHandler(MltrackHandler):
+    """The bytes of one file of an artifact, streamed from the blob store, as a download."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str, name: str) -> None:
+        args = self.query_args()
+        _artifact, path, digest = await self.call(models_api.artifact_file, run_id, name, args)
+        filename = path.rpartition("/")[2]
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header(
+            "Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+        )
+        reader = await asyncio.to_thread(self.store.blobs.open, digest)
+        try:
+            while True:
+                chunk = await asyncio.to_thread(reader.read, 1 << 20)
+                if not chunk:
+                    break
+                self.write(chunk)
+                await self.flush()
+        finally:
+            reader.close()
+        self.finish()
+
+
+class ModelsHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(models_api.list_models))
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.write_json(await self.call(models_api.register, self.json_body()), status=201)
+
+
+class ModelHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(await self.call(models_api.get_model, name))
+
+
+class ModelAliasHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def put(self, name: str, alias: str) -> None:
+        body = self.json_body()
+        self.write_json(await self.call(models_api.set_alias, name, alias, body))
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, name: str, alias: str) -> None:
+        await self.call(models_api.delete_alias, name, alias)
+        self.set_status(204)
+        self.finish()
+
+
+class ModelVersionHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, name: str, version: str) -> None:
+        await self.call(models_api.delete_version, name, version, self.query_args())
+        self.set_status(204)
+        self.finish()
+
+
+class ModelLineageHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(await self.call(models_api.lineage, name, self.query_args()))
+
+
 @cache
 def openapi_text() -> str:
     return OPENAPI_PATH.read_text(encoding="utf-8")
@@ -269,6 +363,9 @@ ROUTES: list[tuple[str, type[MltrackHandler]]] = [
     ("/mltrack/api/runs/keys", RunKeysHandler),
     ("/mltrack/api/runs/{run_id}", RunHandler),
     ("/mltrack/api/runs/{run_id}/metrics/{key}", MetricSeriesHandler),
+    ("/mltrack/api/runs/{run_id}/artifacts", ArtifactsHandler),
+    ("/mltrack/api/runs/{run_id}/artifacts/{name}/preview", ArtifactPreviewHandler),
+    ("/mltrack/api/runs/{run_id}/artifacts/{name}/raw", ArtifactRawHandler),
     ("/mltrack/api/snapshots", SnapshotsHandler),
     ("/mltrack/api/snapshots/{ref}", SnapshotHandler),
     ("/mltrack/api/snapshots/{ref}/rows", SnapshotRowsHandler),
@@ -277,6 +374,11 @@ ROUTES: list[tuple[str, type[MltrackHandler]]] = [
     ("/mltrack/api/compare", CompareHandler),
     ("/mltrack/api/compare/explain", ExplainHandler),
     ("/mltrack/api/compare/charts", ChartHandler),
+    ("/mltrack/api/models", ModelsHandler),
+    ("/mltrack/api/models/{name}", ModelHandler),
+    ("/mltrack/api/models/{name}/aliases/{alias}", ModelAliasHandler),
+    ("/mltrack/api/models/{name}/versions/{version}", ModelVersionHandler),
+    ("/mltrack/api/models/{name}/lineage", ModelLineageHandler),
     ("/mltrack/api/openapi.json", OpenApiHandler),
 ]
 

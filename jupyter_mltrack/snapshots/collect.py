@@ -36,7 +36,7 @@ class SnapshotCollector:
         def _fetch(self, digests: Iterable[str]) -> dict[str, bytes]: ...
 
     def gc(self, *, dry_run: bool = False, repack_below: float = 0.5) -> dict[str, Any]:
-        """Delete what no run and no pinned snapshot references.
+        """Delete what no run, no pinned snapshot and no artifact references.
 
         Snapshots nobody uses go first, then their blocks; a pack left without live blocks
         is deleted, and one whose live blocks are under ``repack_below`` of its bytes is
@@ -102,12 +102,16 @@ class SnapshotCollector:
 
     def _delete_unused(self, blobs: list[str]) -> None:
         """Delete ``blobs`` under the store's blob-deletion lock, each only if no block
-        row and no snapshot names it (checked again there)."""
+        row, no snapshot and no artifact names it (checked again there)."""
         if not blobs:
             return
         with self.store.blob_deletion_lock():
             for blob in dict.fromkeys(blobs):
-                if self.store.pack_in_use(blob) or self._is_file_blob(blob):
+                if (
+                    self.store.pack_in_use(blob)
+                    or self._is_file_blob(blob)
+                    or self.store.artifact_blob_in_use(blob)
+                ):
                     continue
                 self.blobs.delete(blob)
 
@@ -132,11 +136,12 @@ class SnapshotCollector:
         ``doomed``: blobs the sweep's results delete already (not counted again)."""
         if not isinstance(self.blobs, LocalBlobStore):
             return []
-        known = set(sweep.kept) | sweep.files | doomed
+        known = set(sweep.kept) | sweep.files | doomed | self.store.artifact_blobs()
         listed = [d for d in self.blobs.iter_digests() if d not in known]
         if not listed:
             return []
-        writers = sweep.writers | self.store.snapshot_writers()
+        # a pending artifact's writer counts as a snapshot's: its blobs may be among them
+        writers = sweep.writers | self.store.snapshot_writers() | self.store.artifact_writers()
         if "alive" in writers:
             return []
         young_too = "unknown" not in writers

@@ -339,3 +339,118 @@ class RunContext:
     git_commit: str | None
     git_dirty: bool | None
     code: str | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    """One file of an artifact: where it sits inside the artifact and which blob holds it."""
+
+    path: str
+    digest: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "digest": self.digest, "size": self.size}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Something a run logged besides values: a file, a folder, a text, a dict, a figure or
+    a model. ``meta`` is what the kind adds (a model's format, versions, signature…)."""
+
+    run_id: str
+    name: str
+    kind: str
+    size: int
+    file_count: int
+    media_type: str | None
+    meta: dict[str, Any]
+    created_at: float
+    status: str = "complete"
+    files: tuple[ArtifactFile, ...] = ()
+
+    def file(self, path: str | None = None) -> ArtifactFile:
+        """The file at ``path``, or with none the one a preview shows first (the only file,
+        else the first of the listing): raises ``KeyError`` when there is none."""
+        if path is None:
+            if not self.files:
+                raise KeyError(f"artifact {self.name!r} has no files")
+            primary = self.meta.get("primary")
+            for f in self.files:
+                if f.path == primary:
+                    return f
+            return self.files[0]
+        for f in self.files:
+            if f.path == path:
+                return f
+        raise KeyError(f"artifact {self.name!r} has no file {path!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "name": self.name,
+            "kind": self.kind,
+            "size": self.size,
+            "file_count": self.file_count,
+            "media_type": self.media_type,
+            "meta": self.meta,
+            "created_at": self.created_at,
+            "status": self.status,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """Version ``version`` of registered model ``model``: the model artifact ``artifact`` of
+    run ``run_id``, with the aliases that point at it."""
+
+    model: str
+    version: int
+    run_id: str
+    artifact: str
+    created_at: float
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"models:/{self.model}/{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "run_id": self.run_id,
+            "artifact": self.artifact,
+            "created_at": self.created_at,
+            "description": self.description,
+            "aliases": list(self.aliases),
+        }
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A registry name, its versions (oldest first) and its aliases (``alias -> version``)."""
+
+    name: str
+    description: str
+    created_at: float
+    updated_at: float
+    versions: tuple[ModelVersion, ...] = ()
+    aliases: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def latest(self) -> int | None:
+        return self.versions[-1].version if self.versions else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "latest": self.latest,
+            "aliases": dict(self.aliases),
+            "versions": [v.to_dict() for v in self.versions],
+        }

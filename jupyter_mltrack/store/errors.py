@@ -138,3 +138,16 @@ def reason(exc: BaseException) -> str:
     inner = getattr(exc, "orig", None) or exc
     text = str(inner).strip().splitlines()
     return text[0][:200] if text else type(inner).__name__
+
+
+class ArtifactNotFound(StoreError, LookupError):
+    """The run has no (complete) artifact of this name, or the artifact no such file."""
+
+
+class ModelNotFound(StoreError, LookupError):
+    """No registered model, version or alias of this name."""
+
+
+class ModelRegistryConflict(StoreError):
+    """A registry change that would lose something: deleting a version an alias points
+    at, registering a run's artifact that is not a model, deleting a run with versions."""

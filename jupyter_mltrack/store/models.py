@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -323,3 +324,97 @@ class RunValueRow(Base):
     name: Mapped[str] = mapped_column(String(256), primary_key=True)
     record: Mapped[str] = mapped_column(Text, nullable=False)
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class ArtifactRow(Base):
+    """A file, folder, text, figure or model a run logged (``mltrack.log_artifact`` and
+    friends). Its bytes are blobs of the snapshot blob store, listed in ``artifact_files``;
+    this row says what the artifact is and how to preview it. ``pending`` while its blobs
+    are being written, by the process in ``writer_*`` (``gc`` keeps the blobs of a live
+    writer, as for snapshots); ``complete`` once every file is recorded."""
+
+    __tablename__ = "artifacts"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    #: ``file``, ``folder``, ``text``, ``dict``, ``figure`` or ``model``.
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    file_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: Media type of the file a preview shows first (``text/plain``, ``image/png``…).
+    media_type: Mapped[str | None] = mapped_column(String(128))
+    #: JSON: what the kind adds (a model's format, versions, signature, inputs…).
+    meta: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    writer_host: Mapped[str | None] = mapped_column(String(255))
+    writer_pid: Mapped[int | None] = mapped_column(Integer)
+    writer_at: Mapped[float | None] = mapped_column(Float)
+
+
+class ArtifactFileRow(Base):
+    """One file of an artifact: its path inside the artifact and the blob holding its bytes.
+    Rows rather than a manifest blob, so that ``gc`` learns every blob artifacts use from
+    one indexed query."""
+
+    __tablename__ = "artifact_files"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["run_id", "name"], ["artifacts.run_id", "artifacts.name"], ondelete="CASCADE"
+        ),
+        Index("ix_artifact_files_digest", "digest"),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(80), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class RegisteredModelRow(Base):
+    """A name models are registered under (``churn``); its versions are ``model_versions``."""
+
+    __tablename__ = "registered_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), nullable=False, unique=True)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class ModelVersionRow(Base):
+    """Version ``version`` of a registered model: the model artifact ``artifact`` of run
+    ``run_id``. A run with registered versions cannot be deleted (``RESTRICT``): the
+    registry would point at nothing."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (Index("ix_model_versions_run", "run_id"),)
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="RESTRICT"), nullable=False)
+    artifact: Mapped[str] = mapped_column(String(512), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class ModelAliasRow(Base):
+    """``production`` -> version 3 of ``churn``: at most one version per alias."""
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_id", "version"],
+            ["model_versions.model_id", "model_versions.version"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    model_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alias: Mapped[str] = mapped_column(String(256), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)

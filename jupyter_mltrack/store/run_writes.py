@@ -19,12 +19,15 @@ from sqlalchemy.exc import IntegrityError
 
 from ..jsonsafe import to_json, utf8
 from .entities import MetricPoint, Run, RunStatus
-from .errors import RunNotFound, StoreError
+from .errors import ModelRegistryConflict, RunNotFound, StoreError
 from .liveness import _HOST, Liveness
 from .models import (
+    ArtifactFileRow,
+    ArtifactRow,
     ExecutionRow,
     LatestMetricRow,
     MetricChunkRow,
+    ModelVersionRow,
     OutputRow,
     ParamRow,
     RunDataRow,
@@ -355,7 +358,18 @@ class RunWrites(Liveness):
         with self.engine.begin() as conn:
             if conn.execute(_RUN_EXISTS, {"b_run_id": run_id}).first() is None:
                 raise RunNotFound(run_id)
+            registered = conn.execute(
+                select(ModelVersionRow.model_id).where(ModelVersionRow.run_id == run_id).limit(1)
+            ).first()
+            if registered is not None:
+                raise ModelRegistryConflict(
+                    f"run {run_id} has registered model versions: delete them first "
+                    "(mltrack models delete-version NAME VERSION) so the registry never "
+                    "points at a deleted run"
+                )
             for table in (
+                ArtifactFileRow,
+                ArtifactRow,
                 MetricChunkRow,
                 LatestMetricRow,
                 ParamRow,

@@ -7,7 +7,8 @@ kernel writing and the server reading never block each other for long.
 
 ``Store`` is assembled from one mixin per responsibility, each in its own module (all derive
 from :class:`.base.StoreBase`, none imports this one): :mod:`.run_writes`, :mod:`.run_reads`,
-:mod:`.bulk` (the reads of comparisons), :mod:`.snapshot_records` and :mod:`.executions`;
+:mod:`.bulk` (the reads of comparisons), :mod:`.snapshot_records`, :mod:`.executions`,
+:mod:`.artifact_records` and :mod:`.registry_records` (the model registry);
 the statements they share are built once in :mod:`.statements`. This module keeps what ties
 them together: opening the database, experiments, environments and metric goals.
 """
@@ -27,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from ..location import BLOB_URL_ENV, home_of, resolve_store_url
+from .artifact_records import ArtifactRecords
 from .blobs import BlobStore, blob_store_for
 from .bulk import BulkReads
 from .entities import Environment, Experiment
@@ -43,6 +45,7 @@ from .executions import ExecutionLog
 from .liveness import STALE_AFTER
 from .models import EnvironmentRow, ExperimentRow, MetricGoalRow, RunRow
 from .names import InvalidName, check_name
+from .registry_records import RegistryRecords
 from .run_reads import RunReads
 from .run_values import RunValues
 from .run_writes import RunWrites
@@ -71,7 +74,16 @@ __all__ = [
 DEFAULT_EXPERIMENT = "Default"
 
 
-class Store(RunWrites, RunReads, BulkReads, SnapshotRecords, ExecutionLog, RunValues):
+class Store(
+    RunWrites,
+    RunReads,
+    BulkReads,
+    SnapshotRecords,
+    ExecutionLog,
+    RunValues,
+    ArtifactRecords,
+    RegistryRecords,
+):
     """Experiments, runs and everything recorded with them."""
 
     def __init__(

@@ -1,0 +1,118 @@
+"""How a model was built: model version -> run -> code, pipeline -> input data -> params,
+environment.
+
+One function serves ``mltrack.lineage``, ``mltrack models lineage`` and the REST API, so each
+answers the same question the same way. It only reads the store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..store.entities import Artifact, ModelVersion, RunDetail
+from .refs import ModelRef, parse, resolve
+
+if TYPE_CHECKING:
+    from ..store.store import Store
+
+
+def model_summary(artifact: Artifact) -> dict[str, Any]:
+    """What a model artifact is, without its example rows (a listing's view)."""
+    meta = artifact.meta
+    signature = meta.get("signature") or {}
+    return {
+        "name": artifact.name,
+        "format": meta.get("format"),
+        "flavor": meta.get("flavor"),
+        "library_version": meta.get("library_version"),
+        "python": meta.get("python"),
+        "unsafe": bool(meta.get("unsafe")),
+        "untrusted_types": list(meta.get("untrusted_types") or []),
+        "size": artifact.size,
+        "files": [f.path for f in artifact.files],
+        "inputs": signature.get("inputs"),
+        "outputs": signature.get("outputs"),
+    }
+
+
+def lineage(store: Store, ref: str | ModelRef, experiment: str | None = None) -> dict[str, Any]:
+    """The chain behind a model reference, as JSON-ready data:
+
+    ``model`` (registered name, version, aliases; ``None`` for a run's artifact), ``artifact``
+    (format, versions, signature), ``run`` (identity, status, timing, notebook and cell),
+    ``code`` (the cell that trained it), ``pipeline`` (the notebook run a pipeline run
+    reproduced, or the pipeline runs that reproduced this one), ``inputs`` (the snapshots
+    of the data the run read), ``params``, ``metrics`` and ``environment`` (Python,
+    platform, the packages that matter to the model, git state)."""
+    parsed = ref if isinstance(ref, ModelRef) else parse(ref)
+    artifact, version = resolve(store, parsed, experiment)
+    detail = store.get_run_detail(artifact.run_id)
+    return {
+        "ref": parsed.text,
+        "model": _version(version),
+        "artifact": model_summary(artifact),
+        "run": _run(detail),
+        "code": detail.code,
+        "pipeline": _pipeline(store, detail),
+        "inputs": [d.to_dict() for d in detail.data if d.role == "input"],
+        "outputs": [d.to_dict() for d in detail.data if d.role == "output"],
+        "params": dict(detail.run.params),
+        "metrics": {k: v for k, v in detail.run.metrics.items()},
+        "environment": _environment(detail, artifact),
+    }
+
+
+def _version(version: ModelVersion | None) -> dict[str, Any] | None:
+    if version is None:
+        return None
+    return {
+        "name": version.model,
+        "version": version.version,
+        "aliases": list(version.aliases),
+        "created_at": version.created_at,
+        "ref": version.ref,
+    }
+
+
+def _run(detail: RunDetail) -> dict[str, Any]:
+    run = detail.run
+    return {
+        "id": run.id,
+        "number": run.number,
+        "experiment": run.experiment,
+        "name": run.name,
+        "status": run.status.value,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "notebook_path": run.notebook_path,
+        "cell_id": run.cell_id,
+        "execution_count": run.execution_count,
+        "source": run.source,
+        "parent_run_id": run.parent_run_id,
+    }
+
+
+def _pipeline(store: Store, detail: RunDetail) -> dict[str, Any]:
+    """A pipeline run names the notebook run it reproduces; a notebook run lists the
+    pipeline runs that reproduced it (newest first)."""
+    run = detail.run
+    out: dict[str, Any] = {"reproduces": None, "reproduced_by": []}
+    if run.source == "pipeline" and run.parent_run_id:
+        out["reproduces"] = run.parent_run_id
+    out["reproduced_by"] = [
+        {"id": r.id, "number": r.number, "status": r.status.value, "metrics": dict(r.metrics)}
+        for r in store.child_runs(run.id, source="pipeline")
+    ]
+    return out
+
+
+def _environment(detail: RunDetail, artifact: Artifact) -> dict[str, Any]:
+    env = detail.environment
+    packages = dict(artifact.meta.get("packages") or {})
+    return {
+        "python": env.python if env else artifact.meta.get("python"),
+        "platform": env.platform if env else None,
+        "packages": packages,
+        "all_packages": len(env.packages) if env else None,
+        "git": {"commit": detail.git_commit, "dirty": detail.git_dirty},
+    }

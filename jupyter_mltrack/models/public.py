@@ -1,0 +1,290 @@
+"""The notebook's API for artifacts, models and the registry (re-exported as ``mltrack.*``).
+
+Every ``log_*`` writes into the active run (a ``%%track`` cell's, or ``start_run``'s; one is
+started, as ``log_metric`` does, when none is open), or into ``run=`` (a run reference or
+run object) after the fact. Logging blocks until the bytes are durable, as MLflow's does: a
+file logged is a file kept, even if the kernel dies on the next line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..store.entities import Artifact, ModelVersion, RegisteredModel
+from . import artifacts as _artifacts
+from .artifacts import ArtifactError, Source, media_type_of
+from .refs import ModelRef, parse, resolve
+
+if TYPE_CHECKING:
+    from ..store.store import Store
+
+#: Packages whose versions a model records besides its own library's.
+_BASE_PACKAGES = ("numpy", "pandas", "scipy")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``log_model`` recorded: where to load it from, and how it was saved."""
+
+    ref: str
+    run_id: str
+    name: str
+    format: str
+    unsafe: bool
+    signature: dict[str, Any] | None
+    version: ModelVersion | None = None
+
+    def __repr__(self) -> str:
+        registered = f", registered as {self.version.ref}" if self.version else ""
+        return f"<ModelInfo {self.ref} ({self.format}){registered}>"
+
+
+def _store_and_run(run: Any) -> tuple[Store, str]:
+    from ..capture import api
+
+    if run is None:
+        active = api._current()
+        return active.store, active.id
+    store = api.get_store()
+    from ..capture.refs import current_experiment, resolve_runs
+
+    return store, resolve_runs(store, [run], current_experiment())[0]
+
+
+def log_artifact(
+    path: str | os.PathLike[str], name: str | None = None, *, run: Any = None
+) -> Artifact:
+    """Keep a file or a folder with the run. ``name`` defaults to its base name; a folder's
+    files keep their relative paths. Bytes already stored (by any run) are not stored again."""
+    kind, artifact_name, sources = _artifacts.sources_of(path, name)
+    store, run_id = _store_and_run(run)
+    media = media_type_of(sources[0].path) if kind == "file" else None
+    return _artifacts.write_artifact(store, run_id, artifact_name, kind, sources, media_type=media)
+
+
+def log_text(text: str, name: str, *, run: Any = None) -> Artifact:
+    """Keep ``text`` as the file ``name`` (UTF-8), e.g. ``log_text(report, "report.md")``."""
+    if not isinstance(text, str):
+        raise ArtifactError(f"log_text takes a str, not {type(text).__name__}")
+    _artifacts.check_name(name)
+    data = text.encode("utf-8", "surrogatepass")
+    return _log_bytes(name, "text", data, media_type_of(name), run)
+
+
+def log_dict(obj: Any, name: str, *, run: Any = None) -> Artifact:
+    """Keep a dict (or list) as JSON, or as YAML when ``name`` ends in ``.yaml``/``.yml``.
+    NaN and infinities become ``null`` in JSON (which has neither)."""
+    _artifacts.check_name(name)
+    if not name.lower().endswith((".json", ".yaml", ".yml")):
+        name = f"{name}.json"
+    value = _plain(obj)
+    if name.lower().endswith((".yaml", ".yml")):
+        import yaml
+
+        data = yaml.safe_dump(value, sort_keys=False, allow_unicode=True).encode()
+    else:
+        data = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False).encode()
+    return _log_bytes(name, "dict", data, media_type_of(name), run)
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """``value`` as plain JSON data: NumPy scalars and arrays as numbers and lists, NaN
+    and infinities as ``None``, tuples and sets as lists, other objects as their ``str``."""
+    if depth > 100:
+        raise ArtifactError("log_dict: the value nests more than 100 levels deep")
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v, depth + 1) for v in value]
+    tolist = getattr(value, "tolist", None)  # NumPy scalars and arrays, pandas objects
+    if callable(tolist):
+        return _plain(tolist(), depth + 1)
+    return str(value)
+
+
+def log_figure(fig: Any, name: str, *, run: Any = None) -> Artifact:
+    """Keep a matplotlib figure (PNG and SVG) or a plotly figure (JSON and HTML); a name
+    with an extension (``roc.pdf``) keeps that format only."""
+    from .figures import figure_sources
+
+    _artifacts.check_name(name)
+    sources, media, meta = figure_sources(fig, name)
+    store, run_id = _store_and_run(run)
+    return _artifacts.write_artifact(
+        store, run_id, name, "figure", sources, meta=meta, media_type=media
+    )
+
+
+def _log_bytes(name: str, kind: str, data: bytes, media: str, run: Any) -> Artifact:
+    store, run_id = _store_and_run(run)
+    source = Source(name.rpartition("/")[2], data=data)
+    return _artifacts.write_artifact(store, run_id, name, kind, [source], media_type=media)
+
+
+def log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    format: str | None = None,
+    signature_from: Any = None,
+    register: str | None = None,
+    run: Any = None,
+) -> ModelInfo:
+    """Keep a trained model with the run, in a format that loads without running code.
+
+    ``format`` defaults by library: ``skops`` for scikit-learn, XGBoost's JSON, LightGBM's
+    text, a PyTorch ``state_dict``, Keras' ``.keras``; ``"onnx"`` on request; ``"pickle"``
+    only when asked, and marked unsafe. ``signature_from`` (e.g. ``X_test[:5]``) records the
+    input and output schema, a few example rows and the model's predictions on them, which
+    ``mltrack reproduce`` checks a reproduced model against. ``register="churn"`` also adds
+    it to the registry as the next version of ``churn``."""
+    from .formats import save_model
+    from .signature import infer_signature
+
+    _artifacts.check_name(name)
+    store, run_id = _store_and_run(run)
+    signature = None
+    if signature_from is not None:
+        signature = infer_signature(signature_from, model)
+    with tempfile.TemporaryDirectory(prefix="mltrack-model-") as folder:
+        extra: dict[str, Any] = {}
+        if format == "onnx" and signature_from is not None:
+            extra["sample"] = signature_from
+        saved = save_model(model, Path(folder), format=format, **extra)
+        meta = {
+            **saved.to_meta(),
+            "python": platform.python_version(),
+            "packages": _versions(saved.flavor),
+            "signature": signature,
+        }
+        sources = _artifacts.folder_sources(folder)
+        _artifacts.write_artifact(store, run_id, name, "model", sources, meta=meta)
+    version = store.register_model_version(register, run_id, name) if register else None
+    return ModelInfo(
+        ref=f"{run_id}/{name}",
+        run_id=run_id,
+        name=name,
+        format=saved.format,
+        unsafe=bool(saved.unsafe),
+        signature=signature,
+        version=version,
+    )
+
+
+def _versions(flavor: str | None) -> dict[str, str]:
+    names = [*_BASE_PACKAGES]
+    dist = {"sklearn": "scikit-learn", "scikit-learn": "scikit-learn"}.get(flavor or "", flavor)
+    if dist:
+        names.insert(0, dist)
+    out: dict[str, str] = {}
+    for dist_name in names:
+        try:
+            out[dist_name] = metadata.version(dist_name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def load_model(
+    ref: str, *, trusted: bool | list[str] = False, store: Store | None = None, **kwargs: Any
+) -> Any:
+    """Load a logged model: ``ref`` is ``"RUN/NAME"`` (a run number of the current
+    experiment, an id or id prefix), ``"models:/NAME@ALIAS"`` or ``"models:/NAME/VERSION"``.
+
+    Nothing that can run code is loaded by default: a pickled model, or a skops file with
+    types off skops' trusted list, raises an error that lists them and says how to allow
+    them (``trusted=[...]`` or ``trusted=True``) once you trust where the model came from."""
+    from ..capture import api
+    from ..capture.refs import current_experiment
+    from .formats import load_saved_model
+
+    st = store or api.get_store()
+    parsed = parse(ref)
+    experiment = None if parsed.registered else current_experiment()
+    artifact, _version = resolve(st, parsed, experiment)
+    if artifact.kind != "model":
+        raise ArtifactError(
+            f"{ref!r} is a {artifact.kind} artifact, not a model (log it with log_model)"
+        )
+    with _artifacts.checked_out(st, artifact) as folder:
+        return load_saved_model(folder, artifact.meta, trusted=trusted, **kwargs)
+
+
+def model_meta(ref: str, *, store: Store | None = None) -> dict[str, Any]:
+    """What was recorded with a model: format, versions, signature, example rows."""
+    from ..capture import api
+    from ..capture.refs import current_experiment
+
+    st = store or api.get_store()
+    parsed = parse(ref)
+    artifact, _ = resolve(st, parsed, None if parsed.registered else current_experiment())
+    return dict(artifact.meta)
+
+
+# the registry --------------------------------------------------------------------------------
+
+
+def register_model(name: str, ref: str | ModelInfo, *, store: Store | None = None) -> int:
+    """Add a logged model (``"RUN/NAME"`` or ``log_model``'s result) as the next version of
+    ``name`` (created if new); returns the version. Registering it again returns its version."""
+    from ..capture import api
+    from ..capture.refs import current_experiment
+
+    st = store or api.get_store()
+    text = ref.ref if isinstance(ref, ModelInfo) else ref
+    parsed = parse(text)
+    if parsed.registered:
+        artifact, _ = resolve(st, parsed)
+    else:
+        artifact, _ = resolve(st, parsed, current_experiment())
+    return st.register_model_version(name, artifact.run_id, artifact.name).version
+
+
+def set_alias(name: str, alias: str, version: int, *, store: Store | None = None) -> None:
+    """Point ``alias`` (``"production"``) of model ``name`` at ``version``, moving it."""
+    from ..capture import api
+
+    (store or api.get_store()).set_model_alias(name, alias, int(version))
+
+
+def delete_alias(name: str, alias: str, *, store: Store | None = None) -> None:
+    from ..capture import api
+
+    (store or api.get_store()).delete_model_alias(name, alias)
+
+
+def list_models(*, store: Store | None = None) -> list[RegisteredModel]:
+    """The registered models with their versions and aliases."""
+    from ..capture import api
+
+    return (store or api.get_store()).list_registered_models()
+
+
+def get_model(name: str, *, store: Store | None = None) -> RegisteredModel:
+    from ..capture import api
+
+    return (store or api.get_store()).get_registered_model(name)
+
+
+def lineage(ref: str, *, store: Store | None = None) -> dict[str, Any]:
+    """How a model was built (see :func:`.lineage.lineage`)."""
+    from ..capture import api
+    from ..capture.refs import current_experiment
+    from .lineage import lineage as build
+
+    parsed: ModelRef = parse(ref)
+    return build(
+        store or api.get_store(), parsed, None if parsed.registered else current_experiment()
+    )

@@ -1,0 +1,248 @@
+"""What the REST API does for artifacts and the model registry, with no HTTP in it.
+
+As :mod:`.api`: handlers pass query arguments and bodies here and write back what comes
+back; refusals are :class:`~.api.ApiError` with the status a client acts on (404 for a
+name that does not exist, 409 for a change the registry refuses, 400 for a bad request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..models.lineage import lineage as build_lineage
+from ..models.lineage import model_summary
+from ..models.preview import preview
+from ..models.refs import ModelRef, ModelRefError
+from ..store import RunNotFound, Store
+from ..store.entities import Artifact, ModelVersion
+from ..store.errors import ArtifactNotFound, ModelNotFound, ModelRegistryConflict
+from ..store.names import InvalidName
+from .api import ApiError, _known_args, _require_id, _single, bad_request
+
+PREVIEW_PARAMS = ("path",)
+LINEAGE_PARAMS = ("version", "alias")
+DELETE_VERSION_PARAMS = ("force",)
+#: Most versions a model's detail reads the run of (newest first): one store call each.
+MAX_DETAIL_VERSIONS = 200
+
+
+def _refused(exc: Exception) -> ApiError:
+    """The store's refusal as the API's: absent names are 404, conflicts 409."""
+    if isinstance(exc, RunNotFound | ArtifactNotFound | ModelNotFound | KeyError):
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return ApiError(404, str(message))
+    if isinstance(exc, ModelRegistryConflict):
+        return ApiError(409, str(exc), reason="conflict")
+    return bad_request(str(exc))
+
+
+_STORE_REFUSALS = (
+    RunNotFound,
+    ArtifactNotFound,
+    ModelNotFound,
+    ModelRegistryConflict,
+    InvalidName,
+    ModelRefError,
+    KeyError,
+)
+
+
+def artifact_json(artifact: Artifact) -> dict[str, Any]:
+    """An artifact as the API shows it: a model's example rows stay out of listings (its
+    detail and lineage have them)."""
+    data = artifact.to_dict()
+    if artifact.kind == "model":
+        data["model"] = model_summary(artifact)
+    return data
+
+
+# artifacts -------------------------------------------------------------------------------------
+
+
+def list_artifacts(store: Store, run_id: str) -> dict[str, Any]:
+    try:
+        run = store.get_run(_require_id(run_id))
+        artifacts = store.list_artifacts(run.id)
+        versions = store.versions_of_runs([run.id]).get(run.id, [])
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+    return {
+        "artifacts": [artifact_json(a) for a in artifacts],
+        "models": [_version_json(v) for v in versions],
+    }
+
+
+def get_artifact(store: Store, run_id: str, name: str) -> Artifact:
+    try:
+        return store.get_artifact(_require_id(run_id), name)
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+
+
+def artifact_preview(
+    store: Store, run_id: str, name: str, args: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    """``GET runs/{id}/artifacts/{name}/preview``: one file as a mime bundle."""
+    args = _known_args(args, PREVIEW_PARAMS)
+    artifact = get_artifact(store, run_id, name)
+    try:
+        return preview(store, artifact, _single(args, "path"))
+    except KeyError as exc:
+        raise _refused(exc) from None
+
+
+def artifact_file(
+    store: Store, run_id: str, name: str, args: Mapping[str, list[str]]
+) -> tuple[Artifact, str, str]:
+    """``GET runs/{id}/artifacts/{name}/raw``: ``(artifact, path, digest)`` of the file to
+    send (the handler streams the blob)."""
+    args = _known_args(args, PREVIEW_PARAMS)
+    artifact = get_artifact(store, run_id, name)
+    try:
+        f = artifact.file(_single(args, "path"))
+    except KeyError as exc:
+        raise _refused(exc) from None
+    return artifact, f.path, f.digest
+
+
+# the registry ----------------------------------------------------------------------------------
+
+
+def _version_json(version: ModelVersion) -> dict[str, Any]:
+    return {**version.to_dict(), "ref": version.ref}
+
+
+def list_models(store: Store) -> dict[str, Any]:
+    models = store.list_registered_models()
+    return {
+        "models": [
+            {
+                "name": m.name,
+                "description": m.description,
+                "created_at": m.created_at,
+                "updated_at": m.updated_at,
+                "versions": len(m.versions),
+                "latest": m.latest,
+                "aliases": dict(m.aliases),
+            }
+            for m in models
+        ]
+    }
+
+
+def get_model(store: Store, name: str) -> dict[str, Any]:
+    """A model with its versions (newest first), each with its run and metrics."""
+    try:
+        model = store.get_registered_model(name)
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+    newest = list(reversed(model.versions))[:MAX_DETAIL_VERSIONS]
+    runs = {r.id: r for r in _runs(store, [v.run_id for v in newest])}
+    versions = []
+    for v in newest:
+        run = runs.get(v.run_id)
+        versions.append(
+            {
+                **_version_json(v),
+                "run_number": run.number if run else None,
+                "run_name": run.name if run else None,
+                "experiment": run.experiment if run else None,
+                "status": run.status.value if run else None,
+                "metrics": dict(run.metrics) if run else {},
+                "params": dict(run.params) if run else {},
+            }
+        )
+    return {
+        "name": model.name,
+        "description": model.description,
+        "created_at": model.created_at,
+        "updated_at": model.updated_at,
+        "latest": model.latest,
+        "aliases": dict(model.aliases),
+        "versions": versions,
+    }
+
+
+def _runs(store: Store, ids: list[str]) -> list[Any]:
+    return store.load_runs(list(dict.fromkeys(ids))) if ids else []
+
+
+def register(store: Store, body: Any) -> dict[str, Any]:
+    """``POST models`` ``{"name", "run", "artifact"}``: the new (or existing) version."""
+    if not isinstance(body, dict):
+        raise bad_request("the body must be a JSON object with name, run and artifact")
+    unknown = sorted(set(body) - {"name", "run", "artifact", "description"})
+    if unknown:
+        raise bad_request(f"unknown field(s): {', '.join(unknown)}")
+    fields = {}
+    for key in ("name", "run", "artifact"):
+        value = body.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise bad_request(f"{key!r} must be a non-empty string")
+        fields[key] = value
+    description = body.get("description", "")
+    if not isinstance(description, str):
+        raise bad_request("'description' must be a string")
+    try:
+        run_id = store.resolve_run_id(fields["run"])
+        version = store.register_model_version(
+            fields["name"], run_id, fields["artifact"], description=description
+        )
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+    return _version_json(version)
+
+
+def set_alias(store: Store, name: str, alias: str, body: Any) -> dict[str, Any]:
+    """``PUT models/{name}/aliases/{alias}`` ``{"version": n}``: the model afterwards."""
+    if not isinstance(body, dict) or set(body) != {"version"}:
+        raise bad_request('the body must be {"version": <positive integer>}')
+    version = body["version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise bad_request("'version' must be a positive integer")
+    try:
+        store.set_model_alias(name, alias, version)
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+    return get_model(store, name)
+
+
+def delete_alias(store: Store, name: str, alias: str) -> None:
+    try:
+        store.delete_model_alias(name, alias)
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+
+
+def delete_version(store: Store, name: str, version: str, args: Mapping[str, list[str]]) -> None:
+    args = _known_args(args, DELETE_VERSION_PARAMS)
+    force = (_single(args, "force") or "0").lower()
+    if force not in ("0", "1", "true", "false"):
+        raise bad_request("'force' is 1 or 0")
+    if not version.isdigit():
+        raise ApiError(404, f"model {name!r} has no version {version!r}")
+    try:
+        store.delete_model_version(name, int(version), force=force in ("1", "true"))
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+
+
+def lineage(store: Store, name: str, args: Mapping[str, list[str]]) -> dict[str, Any]:
+    """``GET models/{name}/lineage?version=N|alias=A`` (neither: the latest version)."""
+    args = _known_args(args, LINEAGE_PARAMS)
+    version, alias = _single(args, "version"), _single(args, "alias")
+    if version is not None and alias is not None:
+        raise bad_request("give version or alias, not both")
+    if version is not None and (not version.isdigit() or int(version) < 1):
+        raise bad_request("'version' must be a positive integer")
+    ref = ModelRef(
+        f"models:/{name}" + (f"@{alias}" if alias else f"/{version}" if version else ""),
+        model=name,
+        version=int(version) if version else None,
+        alias=alias,
+    )
+    try:
+        return build_lineage(store, ref)
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None

@@ -1,0 +1,285 @@
+"""Artifact rows: what a run logged besides values, and which blobs hold its files.
+
+A mixin of :class:`~.store.Store` (see there). Writing an artifact takes two steps so that
+``gc`` never deletes the blobs of one being written: :meth:`begin_artifact` records it
+``pending`` with its writer (host, pid), the caller writes the blobs, then
+:meth:`complete_artifact` records the files and marks it ``complete`` in one transaction that
+holds the lock ``gc`` deletes blobs under, after checking every blob is still there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from .base import StoreBase
+from .blobs import BlobStore
+from .entities import Artifact, ArtifactFile
+from .errors import ArtifactNotFound, ModelRegistryConflict, RunNotFound
+from .liveness import _HOST
+from .models import ArtifactFileRow, ArtifactRow, ModelVersionRow, RunRow
+from .snapshot_records import writer_state
+
+_artifacts_t = ArtifactRow.__table__
+_files_t = ArtifactFileRow.__table__
+_versions_t = ModelVersionRow.__table__
+
+PENDING = "pending"
+COMPLETE = "complete"
+#: The kinds of artifact (``ArtifactRow.kind``).
+KINDS = ("file", "folder", "text", "dict", "figure", "model")
+#: Rows per multi-row insert of files (SQLite allows 32,766 bound values per statement).
+_FILES_PER_INSERT = 2000
+
+
+class ArtifactRecords(StoreBase):
+    """The rows of artifacts and their files."""
+
+    def begin_artifact(
+        self,
+        run_id: str,
+        name: str,
+        kind: str,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        """Record ``name`` as a ``pending`` artifact of ``run_id``, replacing one of the same
+        name (logging a name again replaces it, as writing a file again does)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown artifact kind {kind!r}: one of {', '.join(KINDS)}")
+        now = time.time()
+        with self.engine.begin() as conn:
+            if conn.execute(select(RunRow.id).where(RunRow.id == run_id)).first() is None:
+                raise RunNotFound(run_id)
+            self._check_not_registered(conn, run_id, name)
+            conn.execute(
+                delete(_artifacts_t).where(
+                    _artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name
+                )
+            )
+            conn.execute(
+                _artifacts_t.insert(),
+                {
+                    "run_id": run_id,
+                    "name": name,
+                    "kind": kind,
+                    "status": PENDING,
+                    "size": 0,
+                    "file_count": 0,
+                    "media_type": media_type,
+                    "meta": _dumps(meta or {}),
+                    "created_at": now,
+                    "writer_host": _HOST,
+                    "writer_pid": os.getpid(),
+                    "writer_at": now,
+                },
+            )
+
+    def complete_artifact(
+        self,
+        run_id: str,
+        name: str,
+        files: Sequence[ArtifactFile],
+        *,
+        blobs: BlobStore,
+        meta: Mapping[str, Any] | None = None,
+        media_type: str | None = None,
+    ) -> list[str]:
+        """Record the files of a pending artifact and mark it ``complete``, atomically.
+
+        Returns the digests that are missing from ``blobs`` (a concurrent ``gc`` removed a
+        blob that existed before the artifact began, so the writer skipped it): then nothing
+        is recorded, and the caller writes them again and calls this again."""
+        values: dict[str, Any] = {
+            "status": COMPLETE,
+            "size": sum(f.size for f in files),
+            "file_count": len(files),
+            "writer_host": None,
+            "writer_pid": None,
+            "writer_at": None,
+        }
+        if meta is not None:
+            values["meta"] = _dumps(meta)
+        if media_type is not None:
+            values["media_type"] = media_type
+        with self.engine.begin() as conn:
+            # the update first: it takes the lock gc deletes blobs under (SQLite's write lock)
+            found = conn.execute(
+                update(_artifacts_t)
+                .where(_artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name)
+                .values(**values)
+            )
+            if found.rowcount == 0:
+                raise ArtifactNotFound(f"run {run_id} has no artifact {name!r} being written")
+            if self._dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
+            missing = [d for d in dict.fromkeys(f.digest for f in files) if not blobs.has(d)]
+            if missing:
+                conn.rollback()
+                return missing
+            conn.execute(
+                delete(_files_t).where(_files_t.c.run_id == run_id, _files_t.c.name == name)
+            )
+            rows = [
+                {"run_id": run_id, "name": name, "path": f.path, "digest": f.digest, "size": f.size}
+                for f in files
+            ]
+            for i in range(0, len(rows), _FILES_PER_INSERT):
+                conn.execute(_files_t.insert(), rows[i : i + _FILES_PER_INSERT])
+        return []
+
+    def abandon_artifact(self, run_id: str, name: str) -> None:
+        """Forget a pending artifact whose writing failed (its blobs become gc's orphans)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(_artifacts_t).where(
+                    _artifacts_t.c.run_id == run_id,
+                    _artifacts_t.c.name == name,
+                    _artifacts_t.c.status == PENDING,
+                )
+            )
+
+    def delete_artifact(self, run_id: str, name: str) -> None:
+        """Delete an artifact (its blobs go at the next ``gc``); refused while a registered
+        model version is this artifact."""
+        with self.engine.begin() as conn:
+            self._check_not_registered(conn, run_id, name)
+            gone = conn.execute(
+                delete(_artifacts_t).where(
+                    _artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name
+                )
+            )
+            if gone.rowcount == 0:
+                raise ArtifactNotFound(f"run {run_id} has no artifact {name!r}")
+
+    def list_artifacts(self, run_id: str, *, files: bool = True) -> list[Artifact]:
+        """The run's complete artifacts, by name, each with its files (sorted by path)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_artifacts_t)
+                .where(_artifacts_t.c.run_id == run_id, _artifacts_t.c.status == COMPLETE)
+                .order_by(_artifacts_t.c.name)
+            ).all()
+            by_name: dict[str, list[ArtifactFile]] = {}
+            if files and rows:
+                for f in conn.execute(
+                    select(_files_t.c.name, _files_t.c.path, _files_t.c.digest, _files_t.c.size)
+                    .where(_files_t.c.run_id == run_id)
+                    .order_by(_files_t.c.name, _files_t.c.path)
+                ):
+                    by_name.setdefault(f.name, []).append(ArtifactFile(f.path, f.digest, f.size))
+        return [_artifact(r, by_name.get(r.name, [])) for r in rows]
+
+    def get_artifact(self, run_id: str, name: str) -> Artifact:
+        """A complete artifact with its files; :class:`ArtifactNotFound` names the run's
+        artifacts when there is none of this name."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_artifacts_t).where(
+                    _artifacts_t.c.run_id == run_id,
+                    _artifacts_t.c.name == name,
+                    _artifacts_t.c.status == COMPLETE,
+                )
+            ).first()
+            if row is None:
+                names = conn.execute(
+                    select(_artifacts_t.c.name)
+                    .where(_artifacts_t.c.run_id == run_id, _artifacts_t.c.status == COMPLETE)
+                    .order_by(_artifacts_t.c.name)
+                ).scalars()
+                known = ", ".join(repr(n) for n in names) or "none"
+                raise ArtifactNotFound(
+                    f"run {run_id} has no artifact {name!r} (its artifacts: {known})"
+                )
+            files = [
+                ArtifactFile(f.path, f.digest, f.size)
+                for f in conn.execute(
+                    select(_files_t.c.path, _files_t.c.digest, _files_t.c.size)
+                    .where(_files_t.c.run_id == run_id, _files_t.c.name == name)
+                    .order_by(_files_t.c.path)
+                )
+            ]
+        return _artifact(row, files)
+
+    def artifact_counts(self, run_ids: Iterable[str]) -> dict[str, int]:
+        """``run id -> number of complete artifacts`` (runs without any left out)."""
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, int] = {}
+        if not ids:
+            return out
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                for run_id, count in conn.execute(
+                    select(_artifacts_t.c.run_id, func.count())
+                    .where(
+                        _artifacts_t.c.run_id.in_(ids[i : i + 500]),
+                        _artifacts_t.c.status == COMPLETE,
+                    )
+                    .group_by(_artifacts_t.c.run_id)
+                ):
+                    out[run_id] = count
+        return out
+
+    # garbage collection ----------------------------------------------------------------------
+
+    def artifact_blobs(self) -> set[str]:
+        """Every blob an artifact (complete or being written) names: ``gc`` keeps them."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(_files_t.c.digest).distinct()).scalars())
+
+    def artifact_blob_in_use(self, digest: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(_files_t.c.run_id).where(_files_t.c.digest == digest).limit(1)
+            ).first()
+        return found is not None
+
+    def artifact_writers(self) -> set[str]:
+        """The states of the writers of pending artifacts (see ``writer_state``): while one
+        is ``alive``, ``gc`` deletes no unrecorded blob, which may be about to be recorded."""
+        t = _artifacts_t
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.writer_host, t.c.writer_pid, t.c.writer_at).where(t.c.status == PENDING)
+            ).all()
+        return {writer_state(*row) for row in rows}
+
+    # internals ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_not_registered(conn: Connection, run_id: str, name: str) -> None:
+        version = conn.execute(
+            select(_versions_t.c.model_id, _versions_t.c.version).where(
+                _versions_t.c.run_id == run_id, _versions_t.c.artifact == name
+            )
+        ).first()
+        if version is not None:
+            raise ModelRegistryConflict(
+                f"artifact {name!r} of run {run_id} is a registered model version; delete the "
+                "version first (mltrack models delete-version …)"
+            )
+
+
+def _dumps(meta: Mapping[str, Any]) -> str:
+    return json.dumps(meta, sort_keys=True, allow_nan=False, default=str)
+
+
+def _artifact(row: Any, files: Sequence[ArtifactFile]) -> Artifact:
+    return Artifact(
+        run_id=row.run_id,
+        name=row.name,
+        kind=row.kind,
+        size=row.size,
+        file_count=row.file_count,
+        media_type=row.media_type,
+        meta=json.loads(row.meta or "{}"),
+        created_at=row.created_at,
+        status=row.status,
+        files=tuple(files),
+    )

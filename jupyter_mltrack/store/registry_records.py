@@ -1,0 +1,341 @@
+"""The model registry's rows: registered models, their versions and aliases.
+
+A mixin of :class:`~.store.Store`. A version is a model artifact of a run, numbered from 1
+within its model; an alias (``production``) names one version of a model and moves in one
+statement. Registering takes the registry's lock for the transaction (SQLite's write lock, a
+row lock on PostgreSQL), so two processes registering at once get consecutive numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .base import StoreBase
+from .entities import ModelVersion, RegisteredModel
+from .errors import ArtifactNotFound, ModelNotFound, ModelRegistryConflict
+from .models import (
+    ArtifactRow,
+    ModelAliasRow,
+    ModelVersionRow,
+    RegisteredModelRow,
+)
+from .names import InvalidName, check_name
+
+_models_t = RegisteredModelRow.__table__
+_versions_t = ModelVersionRow.__table__
+_aliases_t = ModelAliasRow.__table__
+_artifacts_t = ArtifactRow.__table__
+
+
+def check_registry_name(kind: str, name: str) -> str:
+    """A model or alias name: stored as any name, and also free of what a reference spells
+    with (``models:/NAME@ALIAS``, ``models:/NAME/VERSION``) and of edge whitespace."""
+    check_name(kind, name)
+    if not name or name != name.strip() or any(c in name for c in "/@:"):
+        raise InvalidName(
+            f"{kind} name {name!r}: use letters, digits and -_. (no '/', '@', ':' and no "
+            "surrounding spaces)"
+        )
+    return name
+
+
+class RegistryRecords(StoreBase):
+    """Registered models, versions and aliases."""
+
+    def register_model_version(
+        self, name: str, run_id: str, artifact: str, *, description: str = ""
+    ) -> ModelVersion:
+        """Add the model artifact ``artifact`` of ``run_id`` as the next version of ``name``
+        (created if new). Registering the same artifact again returns its version."""
+        check_registry_name("model", name)
+        now = time.time()
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    kind = conn.execute(
+                        select(_artifacts_t.c.kind).where(
+                            _artifacts_t.c.run_id == run_id,
+                            _artifacts_t.c.name == artifact,
+                            _artifacts_t.c.status == "complete",
+                        )
+                    ).scalar()
+                    if kind is None:
+                        raise ArtifactNotFound(f"run {run_id} has no artifact {artifact!r}")
+                    if kind != "model":
+                        raise ModelRegistryConflict(
+                            f"artifact {artifact!r} of run {run_id} is a {kind}, not a model: "
+                            "log it with mltrack.log_model to register it"
+                        )
+                    model_id = self._model_id(conn, name, create=True, now=now)
+                    same = conn.execute(
+                        select(_versions_t.c.version).where(
+                            _versions_t.c.model_id == model_id,
+                            _versions_t.c.run_id == run_id,
+                            _versions_t.c.artifact == artifact,
+                        )
+                    ).scalar()
+                    if same is not None:
+                        return self._version(conn, name, model_id, same)
+                    last = conn.execute(
+                        select(func.max(_versions_t.c.version)).where(
+                            _versions_t.c.model_id == model_id
+                        )
+                    ).scalar()
+                    version = (last or 0) + 1
+                    conn.execute(
+                        _versions_t.insert(),
+                        {
+                            "model_id": model_id,
+                            "version": version,
+                            "run_id": run_id,
+                            "artifact": artifact,
+                            "description": description,
+                            "created_at": now,
+                        },
+                    )
+                    conn.execute(
+                        update(_models_t).where(_models_t.c.id == model_id).values(updated_at=now)
+                    )
+                    return self._version(conn, name, model_id, version)
+            except IntegrityError:  # another process took this number (or created the name)
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        """Point ``alias`` of model ``name`` at ``version`` (moving it if it pointed
+        elsewhere). Aliases are names, not numbers: ``3`` or ``latest`` are refused."""
+        check_registry_name("alias", alias)
+        if alias.isdigit() or alias == "latest":
+            raise ModelRegistryConflict(
+                f"alias {alias!r} would read as a version; pick a name such as 'production'"
+            )
+        now = time.time()
+        with self.engine.begin() as conn:
+            model_id = self._model_id(conn, name)
+            self._check_version(conn, name, model_id, version)
+            moved = conn.execute(
+                update(_aliases_t)
+                .where(_aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias)
+                .values(version=version, updated_at=now)
+            )
+            if moved.rowcount == 0:
+                conn.execute(
+                    _aliases_t.insert(),
+                    {"model_id": model_id, "alias": alias, "version": version, "updated_at": now},
+                )
+            conn.execute(update(_models_t).where(_models_t.c.id == model_id).values(updated_at=now))
+            return self._version(conn, name, model_id, version)
+
+    def delete_model_alias(self, name: str, alias: str) -> None:
+        with self.engine.begin() as conn:
+            model_id = self._model_id(conn, name)
+            gone = conn.execute(
+                delete(_aliases_t).where(
+                    _aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias
+                )
+            )
+            if gone.rowcount == 0:
+                raise ModelNotFound(f"model {name!r} has no alias {alias!r}")
+
+    def delete_model_version(self, name: str, version: int, *, force: bool = False) -> None:
+        """Delete a version. One an alias points at is kept unless ``force`` (then its
+        aliases go with it): deleting the model in production by accident is worse than
+        being asked."""
+        with self.engine.begin() as conn:
+            model_id = self._model_id(conn, name)
+            self._check_version(conn, name, model_id, version)
+            held = list(
+                conn.execute(
+                    select(_aliases_t.c.alias)
+                    .where(_aliases_t.c.model_id == model_id, _aliases_t.c.version == version)
+                    .order_by(_aliases_t.c.alias)
+                ).scalars()
+            )
+            if held and not force:
+                shown = ", ".join(f"@{a}" for a in held)
+                raise ModelRegistryConflict(
+                    f"version {version} of {name!r} holds {shown}: move the alias first, or "
+                    "delete with force=True (--force) to delete its aliases too"
+                )
+            conn.execute(
+                delete(_aliases_t).where(
+                    _aliases_t.c.model_id == model_id, _aliases_t.c.version == version
+                )
+            )
+            conn.execute(
+                delete(_versions_t).where(
+                    _versions_t.c.model_id == model_id, _versions_t.c.version == version
+                )
+            )
+
+    def resolve_model_version(
+        self, name: str, *, version: int | None = None, alias: str | None = None
+    ) -> ModelVersion:
+        """The version ``version``, the one ``alias`` names, or (neither) the latest."""
+        with self.engine.connect() as conn:
+            model_id = self._model_id(conn, name)
+            if alias is not None:
+                found = conn.execute(
+                    select(_aliases_t.c.version).where(
+                        _aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias
+                    )
+                ).scalar()
+                if found is None:
+                    known = self._aliases(conn, model_id)
+                    listed = ", ".join(f"@{a}" for a in sorted(known)) or "none"
+                    raise ModelNotFound(
+                        f"model {name!r} has no alias {alias!r} (its aliases: {listed})"
+                    )
+                version = found
+            elif version is None:
+                version = conn.execute(
+                    select(func.max(_versions_t.c.version)).where(
+                        _versions_t.c.model_id == model_id
+                    )
+                ).scalar()
+                if version is None:
+                    raise ModelNotFound(f"model {name!r} has no versions")
+            else:
+                self._check_version(conn, name, model_id, version)
+            return self._version(conn, name, model_id, version)
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        """Every registered model with its versions and aliases, by name."""
+        with self.engine.connect() as conn:
+            models = conn.execute(select(_models_t).order_by(_models_t.c.name)).all()
+            versions: dict[int, list[Any]] = {}
+            for v in conn.execute(select(_versions_t).order_by(_versions_t.c.version)):
+                versions.setdefault(v.model_id, []).append(v)
+            aliases: dict[int, dict[str, int]] = {}
+            for a in conn.execute(select(_aliases_t).order_by(_aliases_t.c.alias)):
+                aliases.setdefault(a.model_id, {})[a.alias] = a.version
+        return [_model(m, versions.get(m.id, []), aliases.get(m.id, {})) for m in models]
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        with self.engine.connect() as conn:
+            model_id = self._model_id(conn, name)
+            row = conn.execute(select(_models_t).where(_models_t.c.id == model_id)).one()
+            versions = conn.execute(
+                select(_versions_t)
+                .where(_versions_t.c.model_id == model_id)
+                .order_by(_versions_t.c.version)
+            ).all()
+            aliases = self._aliases(conn, model_id)
+        return _model(row, versions, aliases)
+
+    def set_model_description(self, name: str, description: str) -> None:
+        with self.engine.begin() as conn:
+            model_id = self._model_id(conn, name)
+            conn.execute(
+                update(_models_t)
+                .where(_models_t.c.id == model_id)
+                .values(description=description, updated_at=time.time())
+            )
+
+    def versions_of_runs(self, run_ids: Iterable[str]) -> dict[str, list[ModelVersion]]:
+        """``run id -> the registered versions of its artifacts``."""
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, list[ModelVersion]] = {}
+        if not ids:
+            return out
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_versions_t, _models_t.c.name)
+                .join(_models_t, _models_t.c.id == _versions_t.c.model_id)
+                .where(_versions_t.c.run_id.in_(ids))
+                .order_by(_models_t.c.name, _versions_t.c.version)
+            ).all()
+            for r in rows:
+                held = self._aliases(conn, r.model_id)
+                out.setdefault(r.run_id, []).append(_version(r.name, r, held))
+        return out
+
+    # internals ---------------------------------------------------------------------------------
+
+    def _model_id(
+        self, conn: Connection, name: str, *, create: bool = False, now: float = 0.0
+    ) -> int:
+        found = conn.execute(select(_models_t.c.id).where(_models_t.c.name == name)).scalar()
+        if found is not None:
+            if create and self._dialect == "postgresql":  # number versions one at a time
+                conn.execute(
+                    select(_models_t.c.id).where(_models_t.c.id == found).with_for_update()
+                )
+            return found
+        if not create:
+            names = list(
+                conn.execute(select(_models_t.c.name).order_by(_models_t.c.name)).scalars()
+            )
+            known = ", ".join(repr(n) for n in names[:20]) or "none yet"
+            raise ModelNotFound(f"no registered model {name!r} (registered: {known})")
+        result = conn.execute(
+            _models_t.insert(),
+            {"name": name, "description": "", "created_at": now, "updated_at": now},
+        )
+        return int(result.inserted_primary_key[0])
+
+    @staticmethod
+    def _check_version(conn: Connection, name: str, model_id: int, version: int) -> None:
+        found = conn.execute(
+            select(_versions_t.c.version).where(
+                _versions_t.c.model_id == model_id, _versions_t.c.version == version
+            )
+        ).scalar()
+        if found is None:
+            listed = list(
+                conn.execute(
+                    select(_versions_t.c.version)
+                    .where(_versions_t.c.model_id == model_id)
+                    .order_by(_versions_t.c.version)
+                ).scalars()
+            )
+            shown = ", ".join(str(v) for v in listed) or "none"
+            raise ModelNotFound(f"model {name!r} has no version {version} (versions: {shown})")
+
+    @staticmethod
+    def _aliases(conn: Connection, model_id: int) -> dict[str, int]:
+        return {
+            a.alias: a.version
+            for a in conn.execute(
+                select(_aliases_t.c.alias, _aliases_t.c.version).where(
+                    _aliases_t.c.model_id == model_id
+                )
+            )
+        }
+
+    def _version(self, conn: Connection, name: str, model_id: int, version: int) -> ModelVersion:
+        row = conn.execute(
+            select(_versions_t).where(
+                _versions_t.c.model_id == model_id, _versions_t.c.version == version
+            )
+        ).one()
+        return _version(name, row, self._aliases(conn, model_id))
+
+
+def _version(name: str, row: Any, aliases: dict[str, int]) -> ModelVersion:
+    return ModelVersion(
+        model=name,
+        version=row.version,
+        run_id=row.run_id,
+        artifact=row.artifact,
+        created_at=row.created_at,
+        description=row.description,
+        aliases=tuple(sorted(a for a, v in aliases.items() if v == row.version)),
+    )
+
+
+def _model(row: Any, versions: list[Any], aliases: dict[str, int]) -> RegisteredModel:
+    return RegisteredModel(
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        versions=tuple(_version(row.name, v, aliases) for v in versions),
+        aliases=dict(aliases),
+    )

@@ -1,0 +1,294 @@
+"""Artifacts: files, folders, texts, dicts and figures logged with a run, stored once by
+content in the blob store, read back byte for byte, and kept (or collected) by ``gc``.
+
+Store-level tests run on SQLite and PostgreSQL (blobs in a local folder for both); the
+public API tests log through ``mltrack.log_*`` as a notebook does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import jupyter_mltrack as mltrack
+from jupyter_mltrack.models import artifacts
+from jupyter_mltrack.models.artifacts import ArtifactError, Source, write_artifact
+from jupyter_mltrack.models.preview import preview
+from jupyter_mltrack.snapshots.storage import Snapshotter
+from jupyter_mltrack.store import Store
+from jupyter_mltrack.store.blobs import digest_bytes
+from jupyter_mltrack.store.entities import ArtifactFile
+from jupyter_mltrack.store.errors import ArtifactNotFound
+
+
+@pytest.fixture
+def blob_store(store_url: str, tmp_path: Path) -> Iterator[Store]:
+    """A store on each backend with its blobs in a local folder."""
+    st = Store(store_url, blob_url=(tmp_path / "blobs").as_uri())
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def api_store(tmp_path: Path) -> Iterator[Store]:
+    """The store ``mltrack.log_*`` writes into (SQLite, blobs beside it)."""
+    st = mltrack.set_store(f"sqlite:///{tmp_path / 'home' / 'mltrack.db'}")
+    yield st
+    mltrack.set_store(None)
+
+
+def blob_count(st: Store) -> int:
+    return sum(1 for _ in st.blobs.iter_digests())
+
+
+def make_tree(root: Path, files: dict[str, bytes]) -> Path:
+    for rel, data in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return root
+
+
+# the store ------------------------------------------------------------------------------------
+
+
+def test_a_folder_round_trips_and_same_bytes_are_stored_once(
+    blob_store: Store, tmp_path: Path
+) -> None:
+    run = blob_store.create_run("exp")
+    other = blob_store.create_run("exp")
+    tree = make_tree(
+        tmp_path / "out",
+        {"a.txt": b"alpha", "sub/b.bin": bytes(range(256)) * 100, "sub/c.txt": b"alpha"},
+    )
+    kind, name, sources = artifacts.sources_of(tree)
+    assert (kind, name) == ("folder", "out")
+    first = write_artifact(blob_store, run.id, name, kind, sources)
+    assert [f.path for f in first.files] == ["a.txt", "sub/b.bin", "sub/c.txt"]
+    assert first.size == 5 + 25600 + 5 and first.file_count == 3
+    # a.txt and sub/c.txt hold the same bytes: one blob
+    assert blob_count(blob_store) == 2
+    assert first.meta["stored_bytes"] == 5 + 25600
+    # the same folder logged by another run adds nothing
+    again = write_artifact(blob_store, other.id, "copy", kind, artifacts.folder_sources(tree))
+    assert again.meta["stored_bytes"] == 0 and blob_count(blob_store) == 2
+
+    got = blob_store.get_artifact(run.id, "out")
+    assert artifacts.read_bytes(blob_store, got, "sub/b.bin") == bytes(range(256)) * 100
+    out = artifacts.materialize(blob_store, got, tmp_path / "back", link=False)
+    assert (out / "sub" / "c.txt").read_bytes() == b"alpha"
+    # a copy, not the blob: writing to it leaves the recorded bytes alone
+    (out / "a.txt").write_bytes(b"changed")
+    assert artifacts.read_bytes(blob_store, got, "a.txt") == b"alpha"
+    assert [a.name for a in blob_store.list_artifacts(run.id)] == ["out"]
+    assert blob_store.artifact_counts([run.id, other.id]) == {run.id: 1, other.id: 1}
+
+
+def test_logging_a_name_again_replaces_it(blob_store: Store) -> None:
+    run = blob_store.create_run("exp")
+    write_artifact(blob_store, run.id, "notes.txt", "text", [Source("notes.txt", data=b"v1")])
+    write_artifact(blob_store, run.id, "notes.txt", "text", [Source("notes.txt", data=b"v2")])
+    (only,) = blob_store.list_artifacts(run.id)
+    assert artifacts.read_bytes(blob_store, only) == b"v2"
+
+
+def test_unknown_artifacts_and_files_say_what_there_is(blob_store: Store) -> None:
+    run = blob_store.create_run("exp")
+    write_artifact(blob_store, run.id, "a.txt", "text", [Source("a.txt", data=b"x")])
+    with pytest.raises(ArtifactNotFound, match=r"no artifact 'b\.txt' \(its artifacts: 'a\.txt'\)"):
+        blob_store.get_artifact(run.id, "b.txt")
+    with pytest.raises(KeyError, match="no file 'zzz'"):
+        blob_store.get_artifact(run.id, "a.txt").file("zzz")
+
+
+@pytest.mark.parametrize("name", ["", "../up", "/abs", "a//b", "a/./b", "back\\slash", "x" * 600])
+def test_names_that_could_escape_a_folder_are_refused(blob_store: Store, name: str) -> None:
+    run = blob_store.create_run("exp")
+    with pytest.raises(ArtifactError):
+        write_artifact(blob_store, run.id, name, "text", [Source("f", data=b"x")])
+    assert blob_store.list_artifacts(run.id) == []
+
+
+def test_a_failed_write_records_nothing(blob_store: Store, tmp_path: Path) -> None:
+    run = blob_store.create_run("exp")
+    missing = tmp_path / "gone.txt"
+    with pytest.raises(FileNotFoundError):
+        write_artifact(blob_store, run.id, "gone", "file", [Source("gone.txt", file=str(missing))])
+    assert blob_store.list_artifacts(run.id) == []
+    assert blob_store.artifact_writers() == set()  # no pending row left behind
+
+
+def test_completing_reports_blobs_a_gc_removed(blob_store: Store) -> None:
+    """The writer checks, under gc's lock, that every blob is still there: a blob removed
+    meanwhile is reported (and nothing recorded) instead of an artifact without its data."""
+    run = blob_store.create_run("exp")
+    data = b"payload"
+    digest = digest_bytes(data)
+    blob_store.begin_artifact(run.id, "p", "text")
+    missing = blob_store.complete_artifact(
+        run.id, "p", [ArtifactFile("p", digest, len(data))], blobs=blob_store.blobs
+    )
+    assert missing == [digest]
+    assert blob_store.list_artifacts(run.id) == []
+    blob_store.blobs.put_bytes(digest, data)
+    assert (
+        blob_store.complete_artifact(
+            run.id, "p", [ArtifactFile("p", digest, len(data))], blobs=blob_store.blobs
+        )
+        == []
+    )
+    assert [a.name for a in blob_store.list_artifacts(run.id)] == ["p"]
+
+
+def test_gc_keeps_artifact_blobs_and_collects_them_with_their_run(blob_store: Store) -> None:
+    run = blob_store.create_run("exp")
+    write_artifact(blob_store, run.id, "keep.txt", "text", [Source("keep.txt", data=b"keep")])
+    sn = Snapshotter(blob_store)
+    try:
+        report = sn.gc()
+        assert report["orphans"] == 0 and blob_count(blob_store) == 1
+        blob_store.delete_run(run.id)
+        report = sn.gc()
+        assert report["orphans"] == 1 and blob_count(blob_store) == 0
+    finally:
+        sn.close()
+
+
+def test_gc_leaves_the_blobs_of_an_artifact_being_written(blob_store: Store) -> None:
+    """Between ``begin_artifact`` and ``complete_artifact`` the blobs are on disk but no
+    row names them; the pending row's live writer keeps ``gc`` off them."""
+    run = blob_store.create_run("exp")
+    data = b"in flight"
+    digest = digest_bytes(data)
+    blob_store.begin_artifact(run.id, "f", "text")
+    blob_store.blobs.put_bytes(digest, data)
+    assert blob_store.artifact_writers() == {"alive"}
+    sn = Snapshotter(blob_store)
+    try:
+        assert sn.gc()["orphans"] == 0
+        assert blob_store.blobs.has(digest)
+        assert (
+            blob_store.complete_artifact(
+                run.id, "f", [ArtifactFile("f", digest, len(data))], blobs=blob_store.blobs
+            )
+            == []
+        )
+    finally:
+        sn.close()
+
+
+def test_a_file_snapshot_and_an_artifact_of_the_same_bytes_share_a_blob(
+    blob_store: Store, tmp_path: Path
+) -> None:
+    """A data file snapshotted and then logged as an artifact is one blob; collecting the
+    snapshot (no run uses it) must not take the artifact's bytes with it."""
+    path = tmp_path / "train.csv"
+    path.write_text("a,b\n1,2\n")
+    sn = Snapshotter(blob_store)
+    try:
+        snap = sn.snapshot_file(path).wait(30)
+        run = blob_store.create_run("exp")
+        write_artifact(
+            blob_store, run.id, "train.csv", "file", [Source("train.csv", file=str(path))]
+        )
+        assert blob_count(blob_store) == 1
+        report = sn.gc()
+        assert snap.digest in report["snapshots"]
+        art = blob_store.get_artifact(run.id, "train.csv")
+        assert artifacts.read_bytes(blob_store, art) == b"a,b\n1,2\n"
+    finally:
+        sn.close()
+
+
+# the public API ---------------------------------------------------------------------------------
+
+
+def test_log_functions_write_into_the_active_run(api_store: Store, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    report = tmp_path / "report.md"
+    report.write_text("# Results\n")
+    with mltrack.start_run(name="logs") as run:
+        mltrack.log_artifact(report)
+        mltrack.log_text("line one\nline two\n", "notes/log.txt")
+        mltrack.log_dict({"lr": 0.1, "bad": float("nan"), "layers": (3, 4)}, "config")
+        mltrack.log_dict({"lr": 0.1}, "config.yaml")
+        fig, ax = plt.subplots()
+        ax.plot([1, 2, 3])
+        mltrack.log_figure(fig, "loss")
+        plt.close(fig)
+        mltrack.log_figure(go.Figure(go.Bar(y=[1, 2])), "bars")
+    found = {a.name: a for a in api_store.list_artifacts(run.id)}
+    assert sorted(found) == [
+        "bars",
+        "config.json",
+        "config.yaml",
+        "loss",
+        "notes/log.txt",
+        "report.md",
+    ]
+    assert found["report.md"].kind == "file" and found["report.md"].media_type == "text/markdown"
+    config = json.loads(artifacts.read_bytes(api_store, found["config.json"]))
+    assert config == {"lr": 0.1, "bad": None, "layers": [3, 4]}
+    assert artifacts.read_bytes(api_store, found["config.yaml"]) == b"lr: 0.1\n"
+    assert [f.path for f in found["loss"].files] == ["loss.png", "loss.svg"]
+    assert artifacts.read_bytes(api_store, found["loss"], "loss.png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert found["bars"].media_type == "application/vnd.plotly.v1+json"
+    figure = json.loads(artifacts.read_bytes(api_store, found["bars"], "bars.json"))
+    assert figure["data"][0]["type"] == "bar"
+
+
+def test_log_figure_with_an_extension_keeps_that_format_only(api_store: Store) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    with mltrack.start_run() as run:
+        art = mltrack.log_figure(fig, "plots/roc.svg")
+        with pytest.raises(ArtifactError, match=r"cannot be saved as \.html"):
+            mltrack.log_figure(fig, "roc.html")
+        with pytest.raises(ArtifactError, match="matplotlib or plotly figure"):
+            mltrack.log_figure(object(), "x")
+    plt.close(fig)
+    assert [f.path for f in art.files] == ["roc.svg"] and art.media_type == "image/svg+xml"
+    assert art.run_id == run.id
+
+
+def test_logging_into_a_finished_run_by_reference(api_store: Store) -> None:
+    with mltrack.start_run() as run:
+        pass
+    mltrack.log_text("after the fact", "late.txt", run=run.number)
+    assert [a.name for a in api_store.list_artifacts(run.id)] == ["late.txt"]
+    with pytest.raises(ArtifactError, match="no file or folder"):
+        mltrack.log_artifact("/no/such/path", run=run.id)
+
+
+def test_previews_are_mime_bundles(api_store: Store, tmp_path: Path) -> None:
+    png = tmp_path / "tiny.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(os.urandom(64))
+    with mltrack.start_run() as run:
+        mltrack.log_text("x" * (1 << 20) + "tail", "big.txt")
+        mltrack.log_dict({"a": 1}, "d.json")
+        mltrack.log_artifact(png)
+        mltrack.log_artifact(blob)
+    get = lambda name: api_store.get_artifact(run.id, name)  # noqa: E731
+    big = preview(api_store, get("big.txt"))
+    assert big["truncated"] and len(big["bundle"]["text/plain"]) == 1 << 20
+    assert preview(api_store, get("d.json"))["bundle"]["application/json"] == {"a": 1}
+    image = preview(api_store, get("tiny.png"))["bundle"]
+    assert list(image) == ["image/png"]
+    binary = preview(api_store, get("weights.bin"))
+    assert binary["bundle"] is None and "download" in binary["reason"]
