@@ -1,0 +1,1 @@
+"""Artifacts, model formats, the registry and lineage."""
