@@ -8,6 +8,9 @@ checks the file itself again, since the meta is not what runs.
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +48,7 @@ def save(model: Any, folder: Path, *, sample: Any = None) -> SavedModel:
 
     sio = _skops_io()
     path = folder / FILE
-    sio.dump(model, path)
+    path.write_bytes(canonical(sio.dumps(model)))
     return SavedModel(
         format=NAME,
         flavor="sklearn",
@@ -53,6 +56,53 @@ def save(model: Any, folder: Path, *, sample: Any = None) -> SavedModel:
         load_info={"file": FILE, "skops_version": module_version("skops")},
         untrusted_types=sorted(sio.get_untrusted_types(file=path)),
     )
+
+
+def canonical(data: bytes) -> bytes:
+    """The same skops file, written so that the same model gives the same bytes.
+
+    skops names its array files and ``__id__`` fields after ``id()`` of Python objects and
+    stamps zip entries with the time: two dumps of one model differ, which would defeat the
+    blob store's dedup (and make "did the model change?" unanswerable by digest). Ids are
+    renumbered in the schema's order (one-to-one, so shared objects stay shared), entries
+    are sorted and dated 1980-01-01; the content is otherwise unchanged."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        schema = json.loads(src.read("schema.json"))
+        ids: dict[int, int] = {}
+        files: dict[str, str] = {}
+
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                out = {}
+                for key, value in node.items():
+                    if key == "__id__" and isinstance(value, int):
+                        out[key] = ids.setdefault(value, len(ids))
+                    elif key == "file" and isinstance(value, str) and value in src.namelist():
+                        suffix = Path(value).suffix
+                        out[key] = files.setdefault(value, f"{len(files)}{suffix}")
+                    else:
+                        out[key] = walk(value)
+                return out
+            if isinstance(node, list):
+                return [walk(v) for v in node]
+            return node
+
+        renamed = walk(schema)
+        entries = {"schema.json": json.dumps(renamed, indent=2).encode()}
+        for old, new in files.items():
+            entries[new] = src.read(old)
+        for info in src.infolist():  # anything the schema does not name, kept as it is
+            if info.filename != "schema.json" and info.filename not in files:
+                entries[info.filename] = src.read(info)
+        method = src.infolist()[0].compress_type if src.infolist() else zipfile.ZIP_DEFLATED
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, entries[name])
+    return out.getvalue()
 
 
 def load(folder: Path, info: SavedModel, *, trusted: Trusted, model: Any = None) -> Any:

@@ -1,0 +1,133 @@
+"""``mltrack.log_model`` / ``load_model`` / the registry, end to end in one process: a real
+scikit-learn pipeline logged with its signature, registered, promoted and loaded back by
+alias with the same predictions; and the refusals that keep untrusted code from running.
+(Each format's own round trip is tests/test_model_formats.py's.)
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jupyter_mltrack as mltrack
+from jupyter_mltrack.models.formats import UntrustedModelError
+from jupyter_mltrack.store import Store
+
+
+@pytest.fixture
+def api_store(tmp_path: Path) -> Iterator[Store]:
+    st = mltrack.set_store(f"sqlite:///{tmp_path / 'home' / 'mltrack.db'}")
+    yield st
+    mltrack.set_store(None)
+
+
+@pytest.fixture(scope="module")
+def churn() -> tuple[object, pd.DataFrame]:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "tenure": rng.integers(1, 72, 200).astype("int64"),
+            "charges": rng.normal(70, 20, 200),
+            "plan": rng.choice(["basic", "plus", "pro"], 200),
+        }
+    )
+    y = (X["charges"] > 70).astype(int) ^ (X["plan"] == "pro").astype(int)
+    pipe = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("num", StandardScaler(), ["tenure", "charges"]),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression(max_iter=200)),
+        ]
+    )
+    return pipe.fit(X, y), X
+
+
+class Payload:
+    """Pickles into a call that writes a file: what a hostile model file does."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
+
+
+def test_log_register_promote_and_load_by_alias(api_store: Store, churn: tuple) -> None:
+    model, X = churn
+    with mltrack.start_run(name="train") as run:
+        info = mltrack.log_model(model, signature_from=X[:5], register="churn")
+    assert info.format == "skops" and not info.unsafe and info.version.version == 1
+    assert info.signature is not None and len(info.signature["examples"]["data"]) == 5
+    mltrack.set_alias("churn", "production", 1)
+
+    loaded = mltrack.load_model("models:/churn@production")
+    assert (loaded.predict(X) == model.predict(X)).all()
+    by_run = mltrack.load_model(f"{run.number}/model")
+    assert (by_run.predict_proba(X) == model.predict_proba(X)).all()
+
+    meta = api_store.get_artifact(run.id, "model").meta
+    assert meta["packages"]["scikit-learn"] and meta["python"]
+    assert meta["signature"]["predictions"] == model.predict(X[:5]).tolist()
+    lineage = mltrack.lineage("models:/churn@production")
+    assert lineage["run"]["id"] == run.id
+    assert [m.name for m in mltrack.list_models()] == ["churn"]
+    assert mltrack.get_model("churn").aliases == {"production": 1}
+
+
+def test_the_same_model_logged_twice_is_stored_once(api_store: Store, churn: tuple) -> None:
+    model, _X = churn
+    with mltrack.start_run():
+        mltrack.log_model(model)
+    blobs = sorted(api_store.blobs.iter_digests())
+    with mltrack.start_run():
+        mltrack.log_model(model, "again")
+    assert sorted(api_store.blobs.iter_digests()) == blobs
+
+
+def test_a_malicious_pickle_never_runs(api_store: Store, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    with mltrack.start_run() as run:
+        info = mltrack.log_model(Payload(marker), "evil", format="pickle")
+    assert info.unsafe and not marker.exists()
+    with pytest.raises(UntrustedModelError, match="trusted=True"):
+        mltrack.load_model(f"{run.id}/evil")
+    with pytest.raises(UntrustedModelError):
+        mltrack.load_model(f"{run.id}/evil", trusted=["builtins.exec"])
+    assert not marker.exists()
+    # the registry does not launder it: loading by alias refuses the same way
+    mltrack.register_model("evil", info)
+    mltrack.set_alias("evil", "production", 1)
+    with pytest.raises(UntrustedModelError):
+        mltrack.load_model("models:/evil@production")
+    assert not marker.exists()
+    # proof the payload is live: the plain pickle module would run it
+    pickle.loads(pickle.dumps(Payload(marker)))
+    assert marker.read_text() == "pwned"
+    os.remove(marker)
+
+
+def test_load_model_refuses_artifacts_that_are_not_models(api_store: Store) -> None:
+    with mltrack.start_run() as run:
+        mltrack.log_text("hello", "notes.txt")
+    with pytest.raises(ValueError, match="is a text artifact, not a model"):
+        mltrack.load_model(f"{run.id}/notes.txt")
+    with pytest.raises(ValueError, match="RUN/NAME"):
+        mltrack.load_model("not a reference")

@@ -1,0 +1,207 @@
+"""The model registry: versions numbered per model, aliases that move, refusals that keep
+the registry pointing at something, references and lineage. On SQLite and PostgreSQL.
+
+Model artifacts are written directly (kind ``model``) so these tests need no model library;
+tests/test_model_api.py logs real models through ``mltrack.log_model``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jupyter_mltrack.models.artifacts import Source, write_artifact
+from jupyter_mltrack.models.lineage import lineage
+from jupyter_mltrack.models.refs import ModelRefError, parse, resolve
+from jupyter_mltrack.snapshots.storage import Snapshotter
+from jupyter_mltrack.store import Environment, Store
+from jupyter_mltrack.store.errors import (
+    ArtifactNotFound,
+    ModelNotFound,
+    ModelRegistryConflict,
+)
+from jupyter_mltrack.store.names import InvalidName
+
+META = {"format": "skops", "flavor": "sklearn", "library_version": "1.5.0", "unsafe": False}
+
+
+@pytest.fixture
+def reg(store_url: str, tmp_path: Path) -> Iterator[Store]:
+    st = Store(store_url, blob_url=(tmp_path / "blobs").as_uri())
+    yield st
+    st.close()
+
+
+def model_run(st: Store, payload: bytes = b"weights", **kwargs) -> str:
+    run = st.create_run("churn-exp", **kwargs)
+    write_artifact(st, run.id, "model", "model", [Source("model.skops", data=payload)], meta=META)
+    return run.id
+
+
+def test_versions_are_numbered_per_model_and_registering_again_is_idempotent(reg: Store) -> None:
+    a, b = model_run(reg, b"a"), model_run(reg, b"b")
+    assert reg.register_model_version("churn", a, "model").version == 1
+    assert reg.register_model_version("churn", b, "model").version == 2
+    assert reg.register_model_version("churn", a, "model").version == 1  # already registered
+    assert reg.register_model_version("fraud", b, "model").version == 1  # its own numbering
+    model = reg.get_registered_model("churn")
+    assert [(v.version, v.run_id) for v in model.versions] == [(1, a), (2, b)]
+    assert model.latest == 2
+    assert [m.name for m in reg.list_registered_models()] == ["churn", "fraud"]
+    assert reg.versions_of_runs([b])[b][0].model == "churn"
+
+
+def test_only_model_artifacts_can_be_registered(reg: Store) -> None:
+    run = reg.create_run("exp")
+    write_artifact(reg, run.id, "notes.txt", "text", [Source("notes.txt", data=b"x")])
+    with pytest.raises(ModelRegistryConflict, match="is a text, not a model"):
+        reg.register_model_version("churn", run.id, "notes.txt")
+    with pytest.raises(ArtifactNotFound):
+        reg.register_model_version("churn", run.id, "absent")
+    assert reg.list_registered_models() == []  # nothing half-created
+
+
+def test_an_alias_moves_and_reads_back(reg: Store) -> None:
+    a, b = model_run(reg, b"a"), model_run(reg, b"b")
+    reg.register_model_version("churn", a, "model")
+    reg.register_model_version("churn", b, "model")
+    assert reg.set_model_alias("churn", "production", 1).aliases == ("production",)
+    reg.set_model_alias("churn", "staging", 2)
+    moved = reg.set_model_alias("churn", "production", 2)
+    assert moved.version == 2 and moved.aliases == ("production", "staging")
+    assert reg.get_registered_model("churn").aliases == {"production": 2, "staging": 2}
+    assert reg.resolve_model_version("churn", alias="production").run_id == b
+    assert reg.resolve_model_version("churn").version == 2  # the latest
+    reg.delete_model_alias("churn", "staging")
+    with pytest.raises(ModelNotFound, match=r"no alias 'staging' \(its aliases: @production\)"):
+        reg.resolve_model_version("churn", alias="staging")
+    with pytest.raises(ModelNotFound, match=r"no version 7 \(versions: 1, 2\)"):
+        reg.set_model_alias("churn", "production", 7)
+
+
+@pytest.mark.parametrize("alias", ["3", "latest", "with/slash", "at@sign", " padded"])
+def test_aliases_that_would_read_as_something_else_are_refused(reg: Store, alias: str) -> None:
+    reg.register_model_version("churn", model_run(reg), "model")
+    with pytest.raises((ModelRegistryConflict, InvalidName)):
+        reg.set_model_alias("churn", alias, 1)
+
+
+@pytest.mark.parametrize("name", ["a/b", "a@b", "models:x", "", " churn"])
+def test_model_names_a_reference_could_not_spell_are_refused(reg: Store, name: str) -> None:
+    with pytest.raises(InvalidName):
+        reg.register_model_version(name, model_run(reg), "model")
+
+
+def test_deleting_a_version_an_alias_holds_needs_force(reg: Store) -> None:
+    a, b = model_run(reg, b"a"), model_run(reg, b"b")
+    reg.register_model_version("churn", a, "model")
+    reg.register_model_version("churn", b, "model")
+    reg.set_model_alias("churn", "production", 1)
+    with pytest.raises(ModelRegistryConflict, match="version 1 of 'churn' holds @production"):
+        reg.delete_model_version("churn", 1)
+    assert [v.version for v in reg.get_registered_model("churn").versions] == [1, 2]
+    reg.delete_model_version("churn", 1, force=True)
+    model = reg.get_registered_model("churn")
+    assert [v.version for v in model.versions] == [2] and model.aliases == {}
+    # numbers are never reused: the next version is 3
+    assert reg.register_model_version("churn", a, "model").version == 3
+
+
+def test_a_registered_run_and_artifact_cannot_be_deleted(reg: Store) -> None:
+    run_id = model_run(reg)
+    reg.register_model_version("churn", run_id, "model")
+    with pytest.raises(ModelRegistryConflict, match="registered model versions"):
+        reg.delete_run(run_id)
+    with pytest.raises(ModelRegistryConflict, match="registered model version"):
+        reg.delete_artifact(run_id, "model")
+    with pytest.raises(ModelRegistryConflict):  # nor replaced by logging the name again
+        write_artifact(reg, run_id, "model", "model", [Source("m", data=b"new")], meta=META)
+    assert reg.get_run(run_id).id == run_id
+    reg.delete_model_version("churn", 1)
+    reg.delete_run(run_id)
+
+
+def test_concurrent_registrations_get_distinct_numbers(reg: Store) -> None:
+    runs = [model_run(reg, bytes([i])) for i in range(6)]
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def register(run_id: str) -> None:
+        try:
+            got.append(reg.register_model_version("churn", run_id, "model").version)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register, args=(r,)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(got) == [1, 2, 3, 4, 5, 6]
+
+
+# references ---------------------------------------------------------------------------------------
+
+
+def test_references_parse_every_form() -> None:
+    assert parse("models:/churn@production").alias == "production"
+    assert parse("models:/churn/3").version == 3
+    assert parse("models:/churn").model == "churn"
+    ref = parse("#12/model")
+    assert (ref.run, ref.artifact) == ("12", "model")
+    assert parse("ab12cd/sub/model.onnx").artifact == "sub/model.onnx"
+    for bad in ["", "models:/", "models:/a/b/c", "models:/churn/0", "models:/churn@", "justone"]:
+        with pytest.raises(ModelRefError, match="RUN/NAME"):
+            parse(bad)
+
+
+def test_references_resolve_to_the_artifact(reg: Store) -> None:
+    run_id = model_run(reg)
+    number = reg.get_run(run_id).number
+    reg.register_model_version("churn", run_id, "model")
+    reg.set_model_alias("churn", "production", 1)
+    for text in (
+        f"{number}/model",
+        f"{run_id[:8]}/model",
+        "models:/churn@production",
+        "models:/churn/1",
+    ):
+        artifact, _version = resolve(reg, text, "churn-exp")
+        assert (artifact.run_id, artifact.name) == (run_id, "model"), text
+    with pytest.raises(ModelNotFound, match="no registered model 'nope'"):
+        resolve(reg, "models:/nope@production")
+
+
+def test_lineage_follows_the_model_to_its_data_code_and_environment(reg: Store) -> None:
+    env_id = reg.put_environment(
+        Environment(
+            python="3.11.7", platform="Linux", packages={"scikit-learn": "1.5.0"}, digest="e1"
+        )
+    )
+    sn = Snapshotter(reg)
+    try:
+        snap = sn.snapshot(pd.DataFrame({"x": [1, 2, 3]}), name="train").wait(30)
+    finally:
+        sn.close()
+    run = reg.create_run(
+        "churn-exp",
+        code="clf.fit(X, y)",
+        params={"C": 0.5},
+        data=[("input", "train", snap.digest, None)],
+        environment_id=env_id,
+    )
+    write_artifact(reg, run.id, "model", "model", [Source("model.skops", data=b"w")], meta=META)
+    reg.register_model_version("churn", run.id, "model")
+    reg.set_model_alias("churn", "production", 1)
+    got = lineage(reg, "models:/churn@production")
+    assert got["model"]["version"] == 1 and got["model"]["aliases"] == ["production"]
+    assert got["run"]["id"] == run.id and got["code"] == "clf.fit(X, y)"
+    assert got["params"] == {"C": 0.5}
+    assert [(i["name"], i["digest"]) for i in got["inputs"]] == [("train", snap.digest)]
+    assert got["environment"]["python"] == "3.11.7"
+    assert got["artifact"]["format"] == "skops"
+    assert got["pipeline"] == {"reproduces": None, "reproduced_by": []}

@@ -1,0 +1,221 @@
+"""The artifact and registry routes of the REST API, against a real server and store.
+
+Artifacts are logged with the same code the kernel uses; every answer is checked against
+``openapi.json``. The server fixtures are those of ``test_server``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from tornado.httpclient import HTTPResponse
+
+from jupyter_mltrack.models.artifacts import Source, write_artifact
+from jupyter_mltrack.store import Store
+
+from .test_server import (  # noqa: F401 - fixtures shared with the other server tests
+    _restore_exported_env,
+    check,
+    error_of,
+    jp_asyncio_loop,
+    jp_server_config,
+    mltrack_config,
+    server_options,
+    sqlite_only,
+)
+
+pytestmark = pytest.mark.asyncio
+
+RUN = "/mltrack/api/runs/{run_id}"
+ARTIFACTS = "/mltrack/api/runs/{run_id}/artifacts"
+PREVIEW = "/mltrack/api/runs/{run_id}/artifacts/{name}/preview"
+RAW = "/mltrack/api/runs/{run_id}/artifacts/{name}/raw"
+MODELS = "/mltrack/api/models"
+MODEL = "/mltrack/api/models/{name}"
+ALIAS = "/mltrack/api/models/{name}/aliases/{alias}"
+VERSION = "/mltrack/api/models/{name}/versions/{version}"
+LINEAGE = "/mltrack/api/models/{name}/lineage"
+META = {"format": "skops", "flavor": "sklearn", "library_version": "1.5.0", "unsafe": False}
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.fixture(autouse=True)
+def _blob_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blobs in a folder both the test's store and the server's read (PostgreSQL needs one)."""
+    monkeypatch.setenv("MLTRACK_BLOB_URL", (tmp_path / "blobs").as_uri())
+
+
+@pytest.fixture
+def call(jp_serverapp: Any, http_server_client: Any, jp_auth_header: dict[str, str]) -> Any:
+    """``method path?params`` with the token; the path is sent as built, so an artifact
+    name's ``%2F`` stays one segment (``jp_fetch`` would escape it again)."""
+
+    async def call(
+        path: str,
+        *,
+        method: str = "GET",
+        body: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> HTTPResponse:
+        full = jp_serverapp.base_url.rstrip("/") + path
+        if params:
+            full += "?" + urlencode(params)
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = ""
+        return await http_server_client.fetch(
+            full, method=method, body=body, headers=jp_auth_header, raise_error=False
+        )
+
+    return call
+
+
+def url(template: str, **parts: str) -> str:
+    path = template
+    for key, value in parts.items():
+        path = path.replace("{" + key + "}", quote(value, safe=""))
+    return path
+
+
+def logged_run(store: Store, payload: bytes = b"weights") -> str:
+    run = store.create_run("exp", code="fit()")
+    sources = [
+        ("notes/readme.md", "text", [Source("readme.md", data=b"# Notes\n\nall good\n")]),
+        ("pixel.png", "file", [Source("pixel.png", data=PNG)]),
+        ("blob.bin", "file", [Source("blob.bin", data=bytes(range(256)))]),
+    ]
+    for name, kind, files in sources:
+        write_artifact(store, run.id, name, kind, files)
+    write_artifact(
+        store, run.id, "model", "model", [Source("model.skops", data=payload)], meta=META
+    )
+    return run.id
+
+
+async def test_run_detail_lists_artifacts_and_previews_them(call: Any, store: Store) -> None:
+    run_id = logged_run(store)
+    detail = check(await call(url(RUN, run_id=run_id)), RUN)
+    names = [a["name"] for a in detail["artifacts"]]
+    assert names == ["blob.bin", "model", "notes/readme.md", "pixel.png"]
+    model = next(a for a in detail["artifacts"] if a["kind"] == "model")
+    assert model["model"]["format"] == "skops" and detail["models"] == []
+    listed = check(await call(url(ARTIFACTS, run_id=run_id)), ARTIFACTS)
+    assert [a["name"] for a in listed["artifacts"]] == names
+
+    text = check(await call(url(PREVIEW, run_id=run_id, name="notes/readme.md")), PREVIEW)
+    assert text["bundle"]["text/markdown"].startswith("# Notes")
+    image = check(await call(url(PREVIEW, run_id=run_id, name="pixel.png")), PREVIEW)
+    assert base64.b64decode(image["bundle"]["image/png"]) == PNG
+    binary = check(await call(url(PREVIEW, run_id=run_id, name="blob.bin")), PREVIEW)
+    assert binary["bundle"] is None and binary["reason"]
+
+    raw = await call(url(RAW, run_id=run_id, name="blob.bin"))
+    assert raw.body == bytes(range(256))
+    assert "attachment" in raw.headers["Content-Disposition"]
+    raw = await call(url(RAW, run_id=run_id, name="model"), params={"path": "model.skops"})
+    assert raw.body == b"weights"
+
+
+@sqlite_only
+async def test_artifact_routes_refuse_what_is_not_there(call: Any, store: Store) -> None:
+    run_id = logged_run(store)
+    for path, params in [
+        (url(PREVIEW, run_id=run_id, name="absent"), {}),
+        (url(PREVIEW, run_id=run_id, name="model"), {"path": "nope"}),
+        (url(RAW, run_id=run_id, name="absent"), {}),
+        (url(ARTIFACTS, run_id="0" * 32), {}),
+        (url(ARTIFACTS, run_id="not-an-id"), {}),
+    ]:
+        response = await call(path, params=params)
+        error_of(response, 404)
+    response = await call(url(PREVIEW, run_id=run_id, name="model"), params={"bogus": "1"})
+    assert "unknown query parameter" in error_of(response, 400)
+
+
+async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Store) -> None:
+    first, second = logged_run(store, b"v1"), logged_run(store, b"v2")
+    body = {"name": "churn", "run": first, "artifact": "model"}
+    created = await call(MODELS, method="POST", body=json.dumps(body))
+    assert created.code == 201
+    assert check(created, MODELS, "post")["version"] == 1
+    body["run"] = second[:8]  # an id prefix works as everywhere
+    assert (
+        check(await call(MODELS, method="POST", body=json.dumps(body)), MODELS, "post")["version"]
+        == 2
+    )
+
+    moved = await call(
+        url(ALIAS, name="churn", alias="production"), method="PUT", body='{"version": 1}'
+    )
+    assert check(moved, ALIAS, "put")["aliases"] == {"production": 1}
+    moved = await call(
+        url(ALIAS, name="churn", alias="production"), method="PUT", body='{"version": 2}'
+    )
+    model = check(moved, ALIAS, "put")
+    assert model["aliases"] == {"production": 2}
+    assert [v["version"] for v in model["versions"]] == [2, 1]  # newest first
+    assert model["versions"][0]["aliases"] == ["production"]
+
+    listed = check(await call(MODELS), MODELS)
+    assert listed["models"] == [
+        {
+            "name": "churn",
+            "description": "",
+            "created_at": listed["models"][0]["created_at"],
+            "updated_at": listed["models"][0]["updated_at"],
+            "versions": 2,
+            "latest": 2,
+            "aliases": {"production": 2},
+        }
+    ]
+    detail = check(await call(url(RUN, run_id=second)), RUN)
+    assert [m["ref"] for m in detail["models"]] == ["models:/churn/2"]
+
+    lineage = check(await call(url(LINEAGE, name="churn"), params={"alias": "production"}), LINEAGE)
+    assert lineage["run"]["id"] == second and lineage["code"] == "fit()"
+    assert lineage["model"]["aliases"] == ["production"]
+
+    # the version holding the alias is kept unless forced; the run cannot go meanwhile
+    refused = await call(url(VERSION, name="churn", version="2"), method="DELETE")
+    assert "holds @production" in error_of(refused, 409)
+    refused = await call(url(RUN, run_id=second), method="DELETE")
+    assert "registered" in error_of(refused, 409)
+    gone = await call(
+        url(VERSION, name="churn", version="2"), method="DELETE", params={"force": "1"}
+    )
+    assert gone.code == 204
+    assert check(await call(url(MODEL, name="churn")), MODEL)["aliases"] == {}
+
+
+@sqlite_only
+async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> None:
+    run_id = logged_run(store)
+    store.register_model_version("churn", run_id, "model")
+    cases = [
+        (MODELS, "POST", {"name": "churn"}, 400),
+        (MODELS, "POST", {"name": "churn", "run": run_id, "artifact": "pixel.png"}, 409),
+        (MODELS, "POST", {"name": "a/b", "run": run_id, "artifact": "model"}, 400),
+        (MODELS, "POST", {"name": "x", "run": "0" * 32, "artifact": "model"}, 404),
+        (url(ALIAS, name="churn", alias="production"), "PUT", {"version": 0}, 400),
+        (url(ALIAS, name="churn", alias="production"), "PUT", {"version": 9}, 404),
+        (url(ALIAS, name="churn", alias="latest"), "PUT", {"version": 1}, 409),
+        (url(ALIAS, name="nope", alias="production"), "PUT", {"version": 1}, 404),
+        (url(ALIAS, name="churn", alias="production"), "DELETE", None, 404),
+        (url(VERSION, name="churn", version="x"), "DELETE", None, 404),
+        (url(MODEL, name="nope"), "GET", None, 404),
+    ]
+    for path, method, body, status in cases:
+        response = await call(
+            path,
+            method=method,
+            body=None if body is None else json.dumps(body),
+        )
+        error_of(response, status)
+    both = await call(url(LINEAGE, name="churn"), params={"version": "1", "alias": "a"})
+    assert "not both" in error_of(both, 400)
