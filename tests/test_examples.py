@@ -190,6 +190,20 @@ EXPECTED["autolog.ipynb"] = {
 }
 
 
+EXPECTED["models.ipynb"] = {
+    **{
+        name: {
+            "source": "notebook",
+            "params": {"C": C},
+            "tags": {},
+            "metrics": {"accuracy": _score, "accuracy_score": _score, **_FIT},
+        }
+        for name, C in [("logreg-C1", 1.0), ("logreg-C0.05", 0.05)]
+    },
+    "pickled": {"source": "api", "params": {}, "tags": {}, "metrics": {"accuracy": _score}},
+}
+
+
 def _outputs_of(nb: Any, source_start: str) -> list[Any]:
     """The outputs of the one code cell whose source starts with ``source_start``."""
     (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(source_start)]
@@ -216,8 +230,18 @@ def _check_compare_outputs(nb: Any) -> None:
     assert text.startswith("Why accuracy changed from #1") and "[code] cell" in text, text
 
 
+def _check_models_outputs(nb: Any) -> None:
+    """examples/models.ipynb: the alias moved to version 2, which loads and scores; the
+    pickled model is refused."""
+    (shown,) = _outputs_of(nb, 'mltrack.set_alias("cancer"')
+    text = shown["text"]
+    assert text.startswith("{'production': 2} accuracy: 0.9"), text
+    (refused,) = _outputs_of(nb, 'with mltrack.start_run(name="pickled")')
+    assert refused["text"].startswith("UntrustedModelError - "), refused["text"]
+
+
 #: Checks of a notebook's own outputs, after it ran.
-OUTPUT_CHECKS = {"compare.ipynb": _check_compare_outputs}
+OUTPUT_CHECKS = {"compare.ipynb": _check_compare_outputs, "models.ipynb": _check_models_outputs}
 
 
 def test_examples_exist() -> None:

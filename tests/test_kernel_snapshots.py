@@ -268,3 +268,27 @@ def test_inputs_swept_elsewhere_are_stored_again_by_the_next_cell(
     assert {name: s.digest for name, s in linked.items()} == digests
     assert all(s.status is SnapshotStatus.COMPLETE for s in linked.values())
     np.testing.assert_array_equal(Snapshotter(store).load(digests["w"]), np.arange(50.0))
+
+
+def test_artifacts_option_keeps_written_files_as_the_cell_left_them(
+    kernel: Kernel, store: Store, workdir: Path
+) -> None:
+    kernel.ok(
+        "%%track -e kept --artifacts\n"
+        "import os\n"
+        "os.makedirs('out', exist_ok=True)\n"
+        "with open('out/report.txt', 'w') as fh:\n"
+        "    fh.write('first')"
+    )
+    kernel.ok("with open('out/report.txt', 'w') as fh:\n    fh.write('rewritten later')")
+    run = last_run(store, "kept").run
+    deadline = time.monotonic() + 30
+    while not store.list_artifacts(run.id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (kept,) = store.list_artifacts(run.id)
+    assert (kept.name, kept.kind, kept.media_type) == ("out/report.txt", "file", "text/plain")
+    with store.blobs.open(kept.files[0].digest) as fh:
+        assert fh.read() == b"first"
+    # without the option (and the setting off, the default) nothing is kept
+    kernel.ok("%%track -e notkept\nwith open('out/other.txt', 'w') as fh:\n    fh.write('x')")
+    assert store.list_artifacts(last_run(store, "notkept").run.id) == []

@@ -172,7 +172,11 @@ class TrackedCell:
         if self.files is not None:
             self.files.__exit__(None, None, None)
             snapshot_files(run, "input", self.files.inputs())
-            snapshot_files(run, "output", self.files.outputs())
+            written = snapshot_files(run, "output", self.files.outputs())
+            if written and (self.args.artifacts or self.magics.keep_written_files):
+                from ..models.written import keep_written_files
+
+                keep_written_files(run, written)
         bound = self.analysis.bound if self.analysis is not None else set()
         outputs = [n for n in _flatten(self.args.snapshot) if n in bound]
         if outputs:

@@ -391,6 +391,9 @@ def _python_dirs() -> frozenset[Path]:
     import sysconfig
 
     dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
+    # this package's own modules, imported lazily inside a tracked cell (log_model loads
+    # the model formats): an editable install keeps them outside site-packages
+    dirs.add(Path(__file__).resolve().parents[1])
     paths = sysconfig.get_paths()
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         if key in paths:
@@ -413,7 +416,9 @@ def _python_dirs() -> frozenset[Path]:
 
 def snapshot_files(
     run: Any, role: str, files: dict[str, str], *, quiet: bool = False
-) -> list[SnapshotJob]:
+) -> list[tuple[str, SnapshotJob]]:
+    """Snapshot ``files`` (resolved path -> path as the code wrote it) as the run's
+    ``role`` data; ``(path as written, job)`` of each one taken."""
     if not files:
         return []
     sn = snapshotter(run.store)
@@ -426,7 +431,7 @@ def snapshot_files(
                 print(f"mltrack: not snapshotting {as_written!r}: {_why(exc)}", file=sys.stderr)
             continue
         run.add_data(role, as_written, job, path=resolved)
-        jobs.append(job)
+        jobs.append((as_written, job))
     return jobs
 
 

@@ -89,6 +89,13 @@ class TrackMagics(Magics, Configurable):
         "LightGBM calls in tracked cells (%%track --no-autolog turns it off for one cell).",
     )
 
+    keep_written_files = Bool(
+        False,
+        config=True,
+        help="Also keep the files tracked cells write as artifacts of their run, "
+        "downloadable and previewable beside it (%%track --artifacts for one cell).",
+    )
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
@@ -146,6 +153,11 @@ class TrackMagics(Magics, Configurable):
         "--no-snapshot",
         action="store_true",
         help="Do not snapshot the DataFrames, arrays and files the cell reads and writes.",
+    )
+    @argument(
+        "--artifacts",
+        action="store_true",
+        help="Also keep the files the cell writes as artifacts of the run.",
     )
     @argument(
         "--snapshot",
