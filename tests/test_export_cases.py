@@ -1046,3 +1046,25 @@ def test_a_seeded_notebook_restores_nothing_and_warns_nothing(nb: Notebook) -> N
     export = nb.check("drawn")
     assert not (export.dir / "rng_state.json").exists()
     assert "restore_rng" not in export.script and "warning" not in export.printed
+
+
+def test_a_run_cell_ending_with_an_object_is_not_logged_as_a_dict(nb: Notebook) -> None:
+    """A tracked cell that logs a metric and ends with a name bound to an object (a model,
+    the result of ``log_model``): only a dict the cell showed was logged as metrics, so the
+    script shows the object and does not pass it to ``log_metrics`` (which would fail)."""
+    nb.cells(
+        (
+            "train",
+            "%%track\n"
+            "from types import SimpleNamespace\n"
+            "score = 0.75\n"
+            "mltrack.log_metric('score', score)\n"
+            "info = SimpleNamespace(ref='run/model')\n"
+            "info",
+        ),
+    )
+    (run,) = nb.runs()
+    assert run.metrics == {"score": 0.75}
+    export = nb.export(run="1")
+    assert "log_metrics(info)" not in export.code
+    assert_same("metrics", {"score": nb.pipeline(export)["score"]}, {"score": 0.75})

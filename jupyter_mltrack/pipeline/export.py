@@ -190,7 +190,8 @@ def export(
         raise ExportError(f"session {session_id} has no logged cells")
     slicer = Slicer(executions)
     if run_entity is not None and execution is not None:
-        run_target, roots = _run_target(slicer, run_entity, execution)
+        result = _result_text(store, run_entity.id)
+        run_target, roots = _run_target(slicer, run_entity, execution, result)
         needed = slicer.closure(roots)
         target_names = _run_variables(run_entity, run_target, needed)
     else:
@@ -269,6 +270,15 @@ def export(
 
 #: How long an export waits for a tracked run whose cell returned to be recorded as ended.
 END_WAIT = 10.0
+
+
+def _result_text(store: Store, run_id: str) -> str | None:
+    """The ``text/plain`` of the result the run's cell displayed (``None`` if none)."""
+    for output in store.get_run_detail(run_id).outputs:
+        if output.get("output_type") == "execute_result":
+            text = (output.get("data") or {}).get("text/plain")
+            return "".join(text) if isinstance(text, list) else text
+    return None
 
 
 def _ended(store: Store, run: Any) -> tuple[Any, list[str]]:

@@ -59,8 +59,17 @@ def steps_text(steps: Sequence[Step]) -> str:
     return "\n".join(parts)
 
 
-def run_target(slicer: Slicer, run: Any, execution: Execution) -> tuple[RunTarget, list[Step]]:
-    """The steps of the run's cell that produce what it recorded, and how to log it."""
+def run_target(
+    slicer: Slicer,
+    run: Any,
+    execution: Execution,
+    result_text: str | None = None,
+) -> tuple[RunTarget, list[Step]]:
+    """The steps of the run's cell that produce what it recorded, and how to log it.
+
+    ``result_text``: the ``text/plain`` of the result the run's cell displayed, as recorded
+    with its outputs: a cell ending with a name whose value showed as something other than
+    a dict (a model, a result object) did not log that value as metrics."""
     steps = slicer.steps_of(execution)
     first, _, _ = execution.raw.lstrip("\n").partition("\n")
     metric_names: list[str] = []
@@ -79,7 +88,11 @@ def run_target(slicer: Slicer, run: Any, execution: Execution) -> tuple[RunTarge
             last_metric = expr
         elif "value" in recorded:
             last_metric = "value"
-        elif recorded and _is_dict_display(expr):
+        elif (
+            recorded
+            and _is_dict_display(expr)
+            and (result_text is None or result_text.lstrip().startswith("{"))
+        ):
             last_dict = True
     show_last = False
     roots = []
