@@ -227,7 +227,13 @@ def test_runs_show_by_id_prefix_and_number(
     assert "Error\n  ValueError: C must be > 0\n" in out and "  status    failed\n" in out
 
     code, out, _ = run_cli(capsys, "--store", url, "runs", "show", base, "--json")
-    assert json.loads(out) == sqlite_store.get_run_detail(base).to_dict()
+    # as the REST API answers: the detail, with what the run logged and registered
+    assert json.loads(out) == {
+        **sqlite_store.get_run_detail(base).to_dict(),
+        "artifacts": [],
+        "models": [],
+    }
+    assert json.loads(out) == api.get_run(sqlite_store, base)
 
 
 def test_a_run_number_several_experiments_have_needs_the_experiment(

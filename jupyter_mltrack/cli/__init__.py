@@ -18,6 +18,14 @@
     mltrack [--store URL] export NOTEBOOK (--target NAME ... | --run RUN) -o DIR [--json]
     mltrack [--store URL] reproduce RUN [-o DIR] [--rtol X] [--atol X] [--from-snapshots] [--json]
     mltrack [--store URL] sync [--json]
+    mltrack [--store URL] artifacts list RUN [-e E] [--files] [--json]
+    mltrack [--store URL] artifacts get RUN NAME [-e E] [--path P] [-o DEST] [--force]
+    mltrack [--store URL] models list [--json]
+    mltrack [--store URL] models show NAME [--json]
+    mltrack [--store URL] models register NAME RUN/ARTIFACT [-e E] [-d TEXT] [--json]
+    mltrack [--store URL] models alias NAME ALIAS (VERSION | --delete) [--json]
+    mltrack [--store URL] models delete-version NAME VERSION [--force]
+    mltrack [--store URL] models lineage REF [-e E] [--code] [--json]
 
 The store is found as the kernel and server find it (``--store``, ``MLTRACK_STORE_URL``,
 ``MLTRACK_HOME``, the nearest ``.mltrack/``), except that the CLI never creates one: a typo'd
@@ -31,8 +39,8 @@ they are imported only by the commands that need them, so ``mltrack runs list`` 
 start.
 
 One module per command group (:mod:`.experiments`, :mod:`.runs`, :mod:`.compare`,
-:mod:`.snapshots`, :mod:`.pipeline`, :mod:`.sync`), shared helpers in :mod:`.common`; this module wires the
-parser and maps errors to exit codes.
+:mod:`.snapshots`, :mod:`.pipeline`, :mod:`.sync`, :mod:`.artifacts`, :mod:`.models`), shared
+helpers in :mod:`.common`; this module wires the parser and maps errors to exit codes.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from ..location import URL_ENV
 from ..safepaths import PathRefused
 from ..server.api import ApiError
 from ..store import InvalidQuery, RunNotFound, Store, StoreError
-from . import compare, experiments, pipeline, runs, snapshots, sync
+from . import artifacts, compare, experiments, models, pipeline, runs, snapshots, sync
 from .common import PROG, CliError, _one_line, _Parser, open_store
 
 # Helpers that lived in the single ``cli.py`` before the split, still importable from here.
@@ -84,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots.add_parsers(commands, store_opt, json_opt)
     pipeline.add_parsers(commands, store_opt, json_opt)
     sync.add_parsers(commands, store_opt, json_opt)
+    artifacts.add_parsers(commands, store_opt, json_opt)
+    models.add_parsers(commands, store_opt, json_opt)
     return parser
 
 

@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TextIO
 from ..location import URL_ENV, resolve_store_url
 from ..safepaths import PathRefused, check_target, new_file
 from ..store import Store
+from ..store.entities import ModelVersion
 
 PROG = "mltrack"
 #: Widest a free-text cell gets in a table before it is cut with an ellipsis.
@@ -175,6 +176,17 @@ def _run_id(store: Store, ref: str, experiment: str | None) -> str:
     return store.resolve_run_id(ref, experiment)
 
 
+def _run_label(store: Store, run_id: str) -> str:
+    """A run as messages name it: ``run #3 of churn (1a2b3c4d)``."""
+    run = store.get_run(run_id)
+    return f"run #{run.number} of {run.experiment} ({run_id[:8]})"
+
+
+def _version_label(version: ModelVersion) -> str:
+    """A registered model version as listings name it: ``churn v2 @production``."""
+    return f"{version.model} v{version.version}" + "".join(f" @{a}" for a in version.aliases)
+
+
 def _html_destination(output: str) -> Path:
     """``--html FILE``, checked before the report is computed."""
     path = Path(output)
@@ -186,6 +198,26 @@ def _html_destination(output: str) -> Path:
         check_target(path.parent, path.name)
     except PathRefused as exc:
         raise CliError(str(exc)) from None
+    return path
+
+
+def _names_folder(output: str) -> bool:
+    """``-o`` naming a folder: an existing one, or any path written with a trailing slash."""
+    return output.endswith(("/", os.sep)) or Path(output).is_dir()
+
+
+def _destination(output: str | None, default: str) -> Path:
+    """``-o``: a file (or, for a folder artifact, the folder itself), or an existing folder
+    to write ``default`` into (``snapshots restore``, ``artifacts get``)."""
+    if output is None:
+        return Path(default)
+    path = Path(output)
+    if _names_folder(output):
+        if not path.is_dir():
+            raise CliError(f"no such folder: {path}")
+        return path / default
+    if not path.parent.is_dir():
+        raise CliError(f"no such folder: {path.parent}")
     return path
 
 

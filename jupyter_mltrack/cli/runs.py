@@ -1,5 +1,6 @@
 """``mltrack runs list`` and ``mltrack runs show`` (``runs compare``/``explain`` live in
-:mod:`.compare`, which adds itself to the ``runs`` group this module creates)."""
+:mod:`.compare`, which adds itself to the ``runs`` group this module creates). ``runs show``
+names the run's artifacts; ``mltrack artifacts`` (:mod:`.artifacts`) lists and gets them."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import TextIO
 from ..query.groups import Aggregate, RunGroup, group_runs, groups_answer
 from ..query.search import Scope, query_runs
 from ..store import Run, RunDetail, RunStatus, Store
+from ..store.entities import Artifact, ModelVersion
 from .common import (
     MAX_METRICS_CELL,
+    _bytes,
     _cut,
     _duration,
     _html_destination,
@@ -20,10 +23,12 @@ from .common import (
     _number,
     _offset,
     _Parser,
+    _plural,
     _print_json,
     _publish,
     _run_id,
     _value,
+    _version_label,
     _when,
     table,
 )
@@ -121,8 +126,13 @@ def runs_table(runs: Sequence[Run]) -> str:
     return table(headers, rows, right=frozenset({0, 6}))
 
 
-def run_report(detail: RunDetail) -> str:
-    """``runs show`` as sections of aligned ``key  value`` lines."""
+def run_report(
+    detail: RunDetail,
+    artifacts: Sequence[Artifact] = (),
+    versions: Sequence[ModelVersion] = (),
+) -> str:
+    """``runs show`` as sections of aligned ``key  value`` lines; ``artifacts`` are what the
+    run logged, ``versions`` the registered model versions among them."""
     run = detail.run
     lines = [f"Run {run.number} of {run.experiment}  ({run.id})"]
 
@@ -168,6 +178,7 @@ def run_report(detail: RunDetail) -> str:
     if detail.git_commit:
         env.append(("git", detail.git_commit + (" (dirty)" if detail.git_dirty else "")))
     section("Environment", env)
+    section("Artifacts", [(a.name, artifact_summary(a, versions)) for a in artifacts])
     if detail.error:
         lines += [
             "",
@@ -177,6 +188,16 @@ def run_report(detail: RunDetail) -> str:
     if detail.code:
         lines += ["", "Code"] + [f"  {line}".rstrip() for line in detail.code.splitlines()]
     return "\n".join(lines)
+
+
+def artifact_summary(artifact: Artifact, versions: Sequence[ModelVersion] = ()) -> str:
+    """One artifact on one line: kind, files, size, a model's format and registered versions
+    (``mltrack artifacts list`` shows them as a table)."""
+    text = f"{artifact.kind}, {_plural(artifact.file_count, 'file')}, {_bytes(artifact.size)}"
+    if artifact.kind == "model" and artifact.meta.get("format"):
+        text += f", {artifact.meta['format']}"
+    names = [_version_label(v) for v in versions if v.artifact == artifact.name]
+    return text + (f"; registered as {', '.join(names)}" if names else "")
 
 
 def cmd_runs_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
@@ -268,9 +289,13 @@ def cmd_runs_groups(store: Store, args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_runs_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     run_id = _run_id(store, args.run, args.experiment)
+    if args.json:  # the REST API's run: the detail, its artifacts and registered models
+        from ..server.api import get_run
+
+        _print_json(get_run(store, run_id), out)
+        return 0
     detail = store.get_run_detail(run_id)
-    if args.json:
-        _print_json(detail.to_dict(), out)
-    else:
-        out.write(run_report(detail) + "\n")
+    artifacts = store.list_artifacts(run_id, files=False)
+    versions = store.versions_of_runs([run_id]).get(run_id, []) if artifacts else []
+    out.write(run_report(detail, artifacts, versions) + "\n")
     return 0

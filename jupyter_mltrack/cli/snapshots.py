@@ -19,7 +19,9 @@ from .common import (
     CliError,
     _bytes,
     _cut,
+    _destination,
     _limit,
+    _names_folder,
     _number,
     _offset,
     _one_line,
@@ -574,25 +576,6 @@ def _safe_file_name(text: str) -> str:
     """A snapshot name as a file name in the current folder (names may hold paths)."""
     base = re.sub(r"[^\w.+-]+", "_", text.replace(os.sep, "_")).strip("._")
     return base[:120]
-
-
-def _names_folder(output: str) -> bool:
-    """``-o`` naming a folder: an existing one, or any path written with a trailing slash."""
-    return output.endswith(("/", os.sep)) or Path(output).is_dir()
-
-
-def _destination(output: str | None, default: str) -> Path:
-    """``-o``: a file, or an existing folder to write ``default`` into."""
-    if output is None:
-        return Path(default)
-    path = Path(output)
-    if _names_folder(output):
-        if not path.is_dir():
-            raise CliError(f"no such folder: {path}")
-        return path / default
-    if not path.parent.is_dir():
-        raise CliError(f"no such folder: {path.parent}")
-    return path
 
 
 def _table_form(obj: Any, kind: str) -> Any:

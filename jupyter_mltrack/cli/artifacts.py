@@ -1,0 +1,228 @@
+"""``mltrack artifacts list RUN`` and ``mltrack artifacts get RUN NAME``: what a run logged
+(files, folders, texts, dicts, figures, models) and writing it back out.
+
+A group of its own rather than ``runs artifacts``: getting an artifact back is a second
+action on the same thing, and ``artifacts get 3 model`` reads as what it does. Files are
+written by :func:`..models.artifacts.materialize` (copies, never links into the blob store,
+which a user's editor or script could then change) into a temporary name beside the
+destination, moved into place only once complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ..safepaths import PathRefused, check_target
+from ..store import Store
+from ..store.entities import Artifact, ModelVersion
+from .common import (
+    CliError,
+    _bytes,
+    _cut,
+    _destination,
+    _one_line,
+    _Parser,
+    _plural,
+    _print_json,
+    _publish,
+    _run_id,
+    _run_label,
+    _version_label,
+    _when,
+    table,
+)
+
+#: Suffix of the temporary names files are staged under beside the destination.
+_TMP = ".mltrack-tmp"
+
+GET_HELP = """\
+Write an artifact of RUN back to files.
+
+A one-file artifact (a file, text or dict) is written as that file; a folder, figure or
+model as a folder holding its files under their paths. -o names the file or folder to
+write, or an existing folder to write it into (default: the artifact's name, in the current
+folder). --path writes just that file of the artifact. Nothing existing is overwritten
+unless --force is given (a folder is then replaced as a whole)."""
+
+
+def add_parsers(
+    commands: argparse._SubParsersAction,
+    store_opt: argparse.ArgumentParser,
+    json_opt: argparse.ArgumentParser,
+) -> None:
+    group = commands.add_parser(
+        "artifacts",
+        help="list a run's artifacts, or write one back to files",
+        parents=[store_opt],
+    )
+    sub = group.add_subparsers(dest="artifacts_command", metavar="ACTION", parser_class=_Parser)
+    sub.required = True
+
+    listing = sub.add_parser(
+        "list",
+        help="a run's artifacts: kind, files, size, and the model versions registered",
+        parents=[store_opt, json_opt],
+    )
+    listing.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run number")
+    listing.add_argument(
+        "--experiment", "-e", metavar="E", help="experiment a run number refers to"
+    )
+    listing.add_argument(
+        "--files", action="store_true", help="also list every file (path, size, digest)"
+    )
+    listing.set_defaults(func=cmd_artifacts_list)
+
+    get = sub.add_parser(
+        "get",
+        help="write an artifact (or one file of it) to disk",
+        description=GET_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[store_opt],
+    )
+    get.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run number")
+    get.add_argument("name", metavar="NAME", help="the artifact's name (artifacts list shows them)")
+    get.add_argument("--experiment", "-e", metavar="E", help="experiment a run number refers to")
+    get.add_argument("--path", "-p", metavar="P", help="only this file of the artifact")
+    get.add_argument("--output", "-o", metavar="DEST", help="file or folder to write")
+    get.add_argument("--force", action="store_true", help="replace what DEST holds")
+    get.set_defaults(func=cmd_artifacts_get)
+
+
+# list -----------------------------------------------------------------------------------------
+
+
+def _type(artifact: Artifact) -> str:
+    """A model's format (``skops``), else the media type of its primary file."""
+    if artifact.kind == "model":
+        return str(artifact.meta.get("format") or "-")
+    return artifact.media_type or "-"
+
+
+def artifacts_table(artifacts: Sequence[Artifact], versions: Sequence[ModelVersion]) -> str:
+    registered: dict[str, list[str]] = {}
+    for v in versions:
+        registered.setdefault(v.artifact, []).append(_version_label(v))
+    rows = [
+        [
+            _cut(a.name),
+            a.kind,
+            str(a.file_count),
+            _bytes(a.size),
+            _cut(_type(a), 32),
+            _when(a.created_at),
+            _cut(", ".join(registered.get(a.name, [])) or "-", 48),
+        ]
+        for a in artifacts
+    ]
+    headers = ["NAME", "KIND", "FILES", "SIZE", "TYPE", "LOGGED", "REGISTERED AS"]
+    return table(headers, rows, right=frozenset({2, 3}))
+
+
+def files_table(artifacts: Sequence[Artifact]) -> str:
+    rows = [
+        [_cut(a.name), _cut(f.path, 60), _bytes(f.size), f.digest.rpartition(":")[2][:12]]
+        for a in artifacts
+        for f in a.files
+    ]
+    return table(["ARTIFACT", "PATH", "SIZE", "DIGEST"], rows, right=frozenset({2}))
+
+
+def cmd_artifacts_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    run_id = _run_id(store, args.run, args.experiment)
+    if args.json:
+        from ..server.models import list_artifacts
+
+        _print_json(list_artifacts(store, run_id), out)
+        return 0
+    artifacts = store.list_artifacts(run_id, files=args.files)
+    versions = store.versions_of_runs([run_id]).get(run_id, [])
+    where = _run_label(store, run_id)
+    if not artifacts:
+        out.write(f"{where} logged no artifacts\n")
+        return 0
+    out.write(f"{where}: {_plural(len(artifacts), 'artifact')}\n")
+    out.write(artifacts_table(artifacts, versions) + "\n")
+    if args.files:
+        out.write("\n" + files_table(artifacts) + "\n")
+    return 0
+
+
+# get ------------------------------------------------------------------------------------------
+
+
+def cmd_artifacts_get(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    from ..models.artifacts import materialize, open_file
+
+    run_id = _run_id(store, args.run, args.experiment)
+    artifact = store.get_artifact(run_id, args.name)
+    of = f"artifact {artifact.name!r} of {_run_label(store, run_id)}"
+    if args.path is not None:
+        try:
+            f = artifact.file(args.path)
+        except KeyError:
+            paths = ", ".join(x.path for x in artifact.files[:20])
+            more = ", …" if len(artifact.files) > 20 else ""
+            raise CliError(f"{of} has no file {args.path!r} (its files: {paths}{more})") from None
+        dest = _destination(args.output, posixpath.basename(f.path))
+
+        def copy(tmp: Path) -> None:
+            with open_file(store, artifact, f.path) as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+        _publish(dest, copy, args.force)
+        out.write(f"wrote {dest} ({_bytes(f.size)}): {f.path} of {of}\n")
+        return 0
+
+    dest = _destination(args.output, posixpath.basename(artifact.name))
+    try:
+        check_target(dest.parent, dest.name)
+    except PathRefused as exc:
+        raise CliError(str(exc)) from None
+    if (dest.exists() or dest.is_symlink()) and not args.force:
+        raise CliError(f"{dest} already exists (pass --force to replace it)")
+    staging: Path | None = None
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=_TMP, dir=dest.parent))
+        written = materialize(store, artifact, staging, link=False)
+        if written != staging:  # a one-file artifact: the file itself
+            _publish(dest, lambda tmp: os.replace(written, tmp), args.force)
+            out.write(f"wrote {dest} ({_bytes(artifact.size)}): {of}\n")
+            return 0
+        _put_folder(staging, dest, args.force)
+    except OSError as exc:
+        raise CliError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    files = _plural(artifact.file_count, "file")
+    out.write(f"wrote {dest}{os.sep} ({files}, {_bytes(artifact.size)}): {of}\n")
+    return 0
+
+
+def _put_folder(staging: Path, dest: Path, force: bool) -> None:
+    """Move the complete folder ``staging`` to ``dest``; with ``force`` what ``dest`` held
+    (a file, a link or a folder) is moved aside first and deleted once the new one is in."""
+    aside: Path | None = None
+    if force and (dest.exists() or dest.is_symlink()):
+        aside = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", suffix=_TMP, dir=dest.parent))
+        os.rename(dest, aside / "previous")
+    try:
+        os.rename(staging, dest)  # fails if a folder with files appeared there meanwhile
+    except OSError:
+        if aside is not None:  # put back what was there
+            with contextlib.suppress(OSError):
+                os.rename(aside / "previous", dest)
+            shutil.rmtree(aside, ignore_errors=True)
+        if dest.exists():
+            raise CliError(f"{dest} already exists (pass --force to replace it)") from None
+        raise
+    if aside is not None:  # rmtree removes a link it holds, never what the link points at
+        shutil.rmtree(aside, ignore_errors=True)

@@ -1,0 +1,510 @@
+"""``mltrack models``: the model registry from a terminal.
+
+::
+
+    mltrack models list                          registered models, their versions and aliases
+    mltrack models show NAME                     its versions, newest first, with run and metrics
+    mltrack models register NAME RUN/ARTIFACT    add a run's model as the next version
+    mltrack models alias NAME ALIAS VERSION      point (or move) an alias; --delete removes it
+    mltrack models delete-version NAME VERSION   refused while an alias points at it (--force)
+    mltrack models lineage REF                   how a model version was built
+
+The registry's rules (numbering, which alias names are allowed, what deleting a version
+does to its aliases) are the store's (:mod:`..store.registry_records`), references are read
+by :mod:`..models.refs` and lineage is built by :mod:`..models.lineage`: this module only
+reads arguments and prints, so the CLI, the REST API and ``mltrack.*`` always agree.
+``--json`` prints what the REST API answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ..models.refs import PREFIX, ModelRef, ModelRefError, parse, resolve
+from ..store import Store
+from ..store.errors import ModelNotFound
+from ..store.names import InvalidName
+from .common import (
+    MAX_METRICS_CELL,
+    CliError,
+    _bytes,
+    _cut,
+    _duration,
+    _number,
+    _Parser,
+    _plural,
+    _print_json,
+    _run_label,
+    _value,
+    _when,
+    table,
+)
+
+#: Lines of a run's code ``models lineage`` shows without ``--code``.
+CODE_LINES = 8
+#: Params ``models lineage`` lists one per line before saying how many more there are.
+MAX_PARAMS = 30
+
+RUN_REF_HELP = "a run number (with -e), run id or unique id prefix, '/', the artifact's name"
+LINEAGE_HELP = """\
+How a model version was built: the version -> the model artifact (format, library) -> the
+run that logged it (experiment, number, status, notebook and cell) -> its code -> the
+pipeline runs that reproduced it -> the input data snapshots it read (name, digest, shape)
+-> its params and metrics -> its environment (Python, the model's library versions, git).
+
+REF is one of:
+  NAME@ALIAS       e.g. churn@production
+  NAME/VERSION     e.g. churn/3 (NAME a registered model)
+  NAME             its latest version
+  models:/...      as mltrack.load_model reads it
+  RUN/ARTIFACT     a run's model, registered or not, e.g. 3/model (with -e) or 1a2b3c4d/model
+
+--json prints the lineage as the REST API's GET models/{name}/lineage answers it."""
+
+
+def add_parsers(
+    commands: argparse._SubParsersAction,
+    store_opt: argparse.ArgumentParser,
+    json_opt: argparse.ArgumentParser,
+) -> None:
+    models = commands.add_parser(
+        "models",
+        help="the model registry: list, show, register, alias, lineage",
+        description="Registered models, their versions and aliases. A version is a model a"
+        " run logged (mltrack.log_model); an alias such as 'production' names one version"
+        " and moves in one step; mltrack.load_model('models:/NAME@ALIAS') loads it.",
+        parents=[store_opt],
+    )
+    sub = models.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
+    sub.required = True
+
+    listing = sub.add_parser(
+        "list", help="registered models: versions, latest, aliases", parents=[store_opt, json_opt]
+    )
+    listing.set_defaults(func=cmd_models_list)
+
+    show = sub.add_parser(
+        "show",
+        help="a model's versions, newest first, with their runs, aliases and metrics",
+        parents=[store_opt, json_opt],
+    )
+    show.add_argument("name", metavar="NAME", help="registered model name")
+    show.set_defaults(func=cmd_models_show)
+
+    register = sub.add_parser(
+        "register",
+        help="add a run's model as the next version of NAME (created if new)",
+        description="Add the model artifact REF (logged with mltrack.log_model) as the next"
+        " version of NAME, creating NAME if new, and print the version. Registering the same"
+        " artifact again prints the version it already is.",
+        parents=[store_opt, json_opt],
+    )
+    register.add_argument("name", metavar="NAME", help="model name, e.g. churn")
+    register.add_argument("ref", metavar="RUN/ARTIFACT", help=RUN_REF_HELP)
+    register.add_argument(
+        "--experiment", "-e", metavar="E", help="experiment a run number refers to"
+    )
+    register.add_argument("--description", "-d", default="", metavar="TEXT")
+    register.set_defaults(func=cmd_models_register)
+
+    alias = sub.add_parser(
+        "alias",
+        help="point an alias (e.g. production) at a version, moving it; or --delete it",
+        description="Point ALIAS of model NAME at VERSION, moving it from the version it"
+        " named (the line printed says from which); with --delete, remove ALIAS. Aliases are"
+        " names ('production', 'staging'), not numbers.",
+        parents=[store_opt, json_opt],
+    )
+    alias.add_argument("name", metavar="NAME", help="registered model name")
+    alias.add_argument("alias", metavar="ALIAS", help="alias name, e.g. production")
+    alias.add_argument("version", metavar="VERSION", nargs="?", type=_version_arg)
+    alias.add_argument("--delete", action="store_true", help="remove the alias")
+    alias.set_defaults(func=cmd_models_alias)
+
+    delete = sub.add_parser(
+        "delete-version",
+        help="delete a version (refused while an alias points at it, unless --force)",
+        parents=[store_opt],
+    )
+    delete.add_argument("name", metavar="NAME", help="registered model name")
+    delete.add_argument("version", metavar="VERSION", type=_version_arg)
+    delete.add_argument(
+        "--force", action="store_true", help="delete it even if aliases point at it (them too)"
+    )
+    delete.set_defaults(func=cmd_models_delete_version)
+
+    lineage = sub.add_parser(
+        "lineage",
+        help="how a model version was built: run, code, data, params, environment",
+        description=LINEAGE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[store_opt, json_opt],
+    )
+    lineage.add_argument(
+        "ref", metavar="REF", help="NAME@ALIAS, NAME/VERSION, models:/…, RUN/ARTIFACT"
+    )
+    lineage.add_argument(
+        "--experiment", "-e", metavar="E", help="experiment a RUN number refers to"
+    )
+    lineage.add_argument("--code", action="store_true", help="show the run's code in full")
+    lineage.set_defaults(func=cmd_models_lineage)
+
+
+def _version_arg(text: str) -> int:
+    """A version as typed: ``3`` or ``v3``."""
+    digits = text[1:] if text[:1] in ("v", "V") else text
+    if not digits.isdigit() or int(digits) < 1:
+        raise argparse.ArgumentTypeError(f"a version is a positive number such as 3, not {text!r}")
+    return int(digits)
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """What is wrong with the command line exits 2 (a reference that cannot be read, a
+    name the registry cannot keep); the store's other refusals reach :func:`..main`."""
+    try:
+        yield
+    except (ModelRefError, InvalidName) as exc:
+        raise CliError(str(exc), 2) from None
+
+
+# list / show ----------------------------------------------------------------------------------
+
+
+def _aliases_text(aliases: Mapping[str, int]) -> str:
+    return " ".join(f"@{a}=v{v}" for a, v in sorted(aliases.items())) or "-"
+
+
+def models_table(models: Sequence[Mapping[str, Any]]) -> str:
+    rows = [
+        [
+            _cut(m["name"]),
+            str(m["versions"]),
+            f"v{m['latest']}" if m["latest"] is not None else "-",
+            _cut(_aliases_text(m["aliases"]), MAX_METRICS_CELL),
+            _when(m["updated_at"]),
+        ]
+        for m in models
+    ]
+    return table(["MODEL", "VERSIONS", "LATEST", "ALIASES", "UPDATED"], rows, frozenset({1}))
+
+
+def cmd_models_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    from ..server.models import list_models
+
+    answer = list_models(store)
+    if args.json:
+        _print_json(answer, out)
+    elif not answer["models"]:
+        out.write(
+            "no registered models yet (register one: mltrack models register NAME RUN/ARTIFACT)\n"
+        )
+    else:
+        out.write(models_table(answer["models"]) + "\n")
+    return 0
+
+
+def model_report(model: Mapping[str, Any]) -> str:
+    """``models show``: a heading, the aliases, and a row per version, newest first."""
+    versions = model["versions"]
+    head = f"Model {model['name']}: {_plural(len(versions), 'version')}"
+    if model["latest"] is not None:
+        head += f", latest v{model['latest']}"
+    lines = [head]
+    if model["description"]:
+        lines.append(f"  {' '.join(model['description'].split())}")
+    if model["aliases"]:
+        lines.append("  aliases: " + _aliases_text(model["aliases"]))
+    if not versions:
+        return "\n".join(lines)
+    rows = []
+    for v in versions:
+        metrics = " ".join(f"{k}={_number(x)}" for k, x in v["metrics"].items())
+        rows.append(
+            [
+                f"v{v['version']}",
+                "-" if v["run_number"] is None else str(v["run_number"]),
+                _cut(v["experiment"] or "-", 24),
+                _cut(v["run_name"] or "-", 24),
+                v["run_id"][:8],
+                _cut(v["artifact"], 24),
+                _when(v["created_at"]),
+                " ".join(f"@{a}" for a in v["aliases"]) or "-",
+                _cut(metrics, MAX_METRICS_CELL) or "-",
+            ]
+        )
+    headers = [
+        "VERSION",
+        "RUN",
+        "EXPERIMENT",
+        "RUN NAME",
+        "RUN ID",
+        "ARTIFACT",
+        "REGISTERED",
+        "ALIASES",
+        "METRICS",
+    ]
+    lines += ["", table(headers, rows, right=frozenset({0, 1}))]
+    return "\n".join(lines)
+
+
+def cmd_models_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    from ..server.models import get_model
+
+    model = get_model(store, args.name)
+    if args.json:
+        _print_json(model, out)
+    else:
+        out.write(model_report(model) + "\n")
+    return 0
+
+
+# changes --------------------------------------------------------------------------------------
+
+
+def cmd_models_register(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    with _refusals():
+        parsed = parse(args.ref)
+        artifact, _ = resolve(store, parsed, args.experiment)
+        known = {
+            (v.model, v.artifact)
+            for v in store.versions_of_runs([artifact.run_id]).get(artifact.run_id, [])
+        }
+        version = store.register_model_version(
+            args.name, artifact.run_id, artifact.name, description=args.description
+        )
+    if args.json:
+        _print_json({**version.to_dict(), "ref": version.ref}, out)
+        return 0
+    what = f"artifact {artifact.name!r} of {_run_label(store, artifact.run_id)}"
+    if (args.name, artifact.name) in known:
+        out.write(f"{what} is already {args.name} v{version.version}\n")
+    else:
+        out.write(f"registered {args.name} v{version.version}: {what}\n")
+    out.write(f"load it with mltrack.load_model({version.ref!r})\n")
+    return 0
+
+
+def cmd_models_alias(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    alias = args.alias[1:] if args.alias.startswith("@") else args.alias
+    if args.delete and args.version is not None:
+        raise CliError("give VERSION or --delete, not both", 2)
+    if not args.delete and args.version is None:
+        raise CliError("give the VERSION the alias should name (or --delete to remove it)", 2)
+    before = store.get_registered_model(args.name).aliases.get(alias)
+    with _refusals():
+        if args.delete:
+            store.delete_model_alias(args.name, alias)
+        else:
+            store.set_model_alias(args.name, alias, args.version)
+    if args.json:
+        from ..server.models import get_model
+
+        _print_json(get_model(store, args.name), out)
+    elif args.delete:
+        out.write(f"deleted {args.name}@{alias} (it named v{before})\n")
+    elif before is None:
+        out.write(f"set {args.name}@{alias} to v{args.version}\n")
+    elif before == args.version:
+        out.write(f"{args.name}@{alias} already names v{args.version}\n")
+    else:
+        out.write(f"moved {args.name}@{alias} from v{before} to v{args.version}\n")
+    return 0
+
+
+def cmd_models_delete_version(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    held = store.resolve_model_version(args.name, version=args.version).aliases
+    store.delete_model_version(args.name, args.version, force=args.force)
+    word = "alias" if len(held) == 1 else "aliases"
+    gone = f" and its {word} {', '.join(f'@{a}' for a in held)}" if held else ""
+    out.write(f"deleted {args.name} v{args.version}{gone}\n")
+    return 0
+
+
+# lineage --------------------------------------------------------------------------------------
+
+
+def lineage_ref(store: Store, text: str) -> ModelRef:
+    """The CLI's short forms as :mod:`..models.refs` reads them: ``NAME@ALIAS`` and
+    ``NAME`` are registered models; ``X/N`` is version N of model X when X is registered,
+    else (as any other ``RUN/ARTIFACT``) run X's artifact N."""
+    text = text.strip()
+    if text.startswith(PREFIX):
+        return parse(text)
+    if "/" not in text:
+        return parse(PREFIX + text)
+    name, _, version = text.partition("/")
+    if version.isdigit():
+        with contextlib.suppress(ModelNotFound):
+            store.get_registered_model(name)
+            return parse(f"{PREFIX}{text}")
+    return parse(text)
+
+
+def cmd_models_lineage(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    from ..models.lineage import lineage
+
+    with _refusals():
+        data = lineage(store, lineage_ref(store, args.ref), args.experiment)
+    if args.json:
+        _print_json(data, out)
+    else:
+        out.write("\n".join(render(lineage_tree(data, full_code=args.code))) + "\n")
+    return 0
+
+
+@dataclass
+class Node:
+    """A line of a tree; ``body`` lines are shown verbatim under it (code), before its
+    children."""
+
+    label: str
+    children: list[Node] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+
+
+def render(root: Node) -> list[str]:
+    """The tree drawn with box characters, as ``tree`` draws folders."""
+
+    def below(node: Node, prefix: str) -> list[str]:
+        lines = [(prefix + ("│ " if node.children else "  ") + b).rstrip() for b in node.body]
+        for i, child in enumerate(node.children):
+            last = i == len(node.children) - 1
+            lines.append(prefix + ("└── " if last else "├── ") + child.label)
+            lines += below(child, prefix + ("    " if last else "│   "))
+        return lines
+
+    return [root.label, *below(root, "")]
+
+
+def _shape(shape: Sequence[int | None] | None) -> str:
+    if not shape:
+        return "-"
+    return " x ".join("?" if d is None else f"{d:,}" for d in shape)
+
+
+def lineage_tree(data: Mapping[str, Any], *, full_code: bool = False) -> Node:
+    """:func:`..models.lineage.lineage`'s dict as a tree: version -> artifact -> run, the
+    run's code, pipeline runs, inputs, params, metrics and environment below it."""
+    art = data["artifact"]
+    library = " ".join(x for x in (art["flavor"], art["library_version"]) if x)
+    fmt = art["format"] or "unknown format"
+    label = f"artifact {art['name']!r}: {fmt}" + (f" ({library})" if library else "")
+    label += f", {_plural(len(art['files']), 'file')}, {_bytes(art['size'])}"
+    if art["unsafe"]:
+        label += "; UNSAFE to load: can run code (load_model(..., trusted=True))"
+    elif art["untrusted_types"]:
+        label += f"; types to trust to load: {', '.join(art['untrusted_types'])}"
+    artifact = Node(label)
+    artifact.children.append(_run_node(data, full_code))
+    model = data["model"]
+    if model is None:
+        return Node(f"{data['ref']} (not registered)", [artifact])
+    aliases = "".join(f" @{a}" for a in model["aliases"])
+    return Node(
+        f"{model['name']} v{model['version']}{aliases}  ({model['ref']}, registered "
+        f"{_when(model['created_at'])})",
+        [artifact],
+    )
+
+
+def _run_node(data: Mapping[str, Any], full_code: bool) -> Node:
+    run = data["run"]
+    named = f" {run['name']!r}" if run["name"] else ""
+    ran = ""
+    if run["end_time"] is not None and run["start_time"] is not None:
+        ran = f", ran {_duration(run['end_time'] - run['start_time'])}"
+    node = Node(
+        f"run #{run['number']} of {run['experiment']}{named} ({run['id'][:8]}): "
+        f"{run['status']}, started {_when(run['start_time'])}{ran}"
+    )
+    where = run["notebook_path"] or "no notebook"
+    if run["cell_id"]:
+        where += f", cell {run['cell_id']}"
+    if run["execution_count"] is not None:
+        where += f" [{run['execution_count']}]"
+    node.children.append(Node(f"{run['source']}: {where}"))
+    node.children.append(_code_node(data["code"] or "", full_code))
+    pipeline = _pipeline_node(data["pipeline"])
+    if pipeline is not None:
+        node.children.append(pipeline)
+    node.children.append(_inputs_node(data["inputs"]))
+    node.children.append(_values_node("params", data["params"], _value))
+    node.children.append(_values_node("metrics", data["metrics"], _number))
+    node.children.append(_environment_node(data["environment"]))
+    return node
+
+
+def _code_node(code: str, full: bool) -> Node:
+    lines = code.rstrip().splitlines()
+    if not lines:
+        return Node("code: not recorded")
+    shown = lines if full else lines[:CODE_LINES]
+    node = Node(f"code: {_plural(len(lines), 'line')}", body=list(shown))
+    if len(shown) < len(lines):
+        node.body.append(f"… {_plural(len(lines) - len(shown), 'more line')} (--code shows all)")
+    return node
+
+
+def _pipeline_node(pipeline: Mapping[str, Any]) -> Node | None:
+    kids = [
+        Node(
+            f"#{r['number']} ({r['id'][:8]}): {r['status']}"
+            + (
+                "  " + _cut(" ".join(f"{k}={_number(v)}" for k, v in r["metrics"].items()), 60)
+                if r["metrics"]
+                else ""
+            )
+        )
+        for r in pipeline["reproduced_by"]
+    ]
+    if pipeline["reproduces"]:
+        return Node(f"pipeline: a pipeline run reproducing run {pipeline['reproduces'][:8]}", kids)
+    if kids:
+        return Node(f"pipeline: reproduced by {_plural(len(kids), 'pipeline run')}", kids)
+    return None
+
+
+def _inputs_node(inputs: Sequence[Mapping[str, Any]]) -> Node:
+    if not inputs:
+        return Node("inputs: no data snapshots recorded")
+    kids = []
+    for d in inputs:
+        line = f"{d['name']}  {d['short']}  {d['kind']} {_shape(d['shape'])}"
+        if d["path"]:
+            line += f"  ({d['path']})"
+        kids.append(Node(line))
+    return Node(f"inputs: {_plural(len(inputs), 'snapshot')}", kids)
+
+
+def _values_node(title: str, values: Mapping[str, Any], show: Callable[[Any], str]) -> Node:
+    if not values:
+        return Node(f"{title}: none")
+    items = list(values.items())
+    kids = [Node(f"{k} = {_cut(show(v), 80)}") for k, v in items[:MAX_PARAMS]]
+    if len(items) > MAX_PARAMS:
+        kids.append(Node(f"… {len(items) - MAX_PARAMS} more (--json lists all)"))
+    return Node(title, kids)
+
+
+def _environment_node(env: Mapping[str, Any]) -> Node:
+    python = f"python {env['python'] or '?'}"
+    if env["platform"]:
+        python += f" on {env['platform']}"
+    if env["all_packages"]:
+        python += f" ({_plural(env['all_packages'], 'package')} recorded)"
+    kids = [Node(python)]
+    packages = env["packages"] or {}
+    if packages:
+        kids.append(Node("libraries: " + ", ".join(f"{k} {v}" for k, v in packages.items())))
+    git = env["git"] or {}
+    if git.get("commit"):
+        dirty = " (uncommitted changes)" if git.get("dirty") else ""
+        kids.append(Node(f"git {git['commit']}{dirty}"))
+    else:
+        kids.append(Node("git: not recorded"))
+    return Node("environment", kids)
