@@ -131,3 +131,49 @@ def test_snapshots_on_postgresql_and_s3(team: tuple[Store, str, object]) -> None
         collector.close()
     assert len(report["snapshots"]) == 2 and report["packs_deleted"] >= 1
     assert _keys(s3, blob_url) == []
+
+
+def test_artifacts_and_models_on_postgresql_and_s3(
+    team: tuple[Store, str, object], tmp_path
+) -> None:
+    """Artifacts share the bucket with snapshots: a folder's files land once each (a second
+    run logging the same folder adds no object), and a registered model logged into S3
+    loads back by alias in another process configured only by the environment."""
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mltrack.models.artifacts import read_bytes, sources_of, write_artifact
+
+    store, blob_url, s3 = team
+    folder = tmp_path / "eval"
+    (folder / "plots").mkdir(parents=True)
+    (folder / "summary.txt").write_text("auc 0.91\n")
+    (folder / "plots" / "roc.csv").write_text("fpr,tpr\n0,0\n1,1\n")
+    first, second = store.create_run("team"), store.create_run("team")
+    kind, name, sources = sources_of(folder)
+    logged = write_artifact(store, first.id, name, kind, sources)
+    keys = _keys(s3, blob_url)
+    assert len(keys) == 2
+    write_artifact(store, second.id, name, kind, sources)
+    assert _keys(s3, blob_url) == keys
+    assert read_bytes(store, logged, "plots/roc.csv") == b"fpr,tpr\n0,0\n1,1\n"
+
+    import jupyter_mltrack as mltrack
+
+    mltrack.set_store(store)
+    try:
+        model = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1])
+        mltrack.log_model(model, run=first.id, register="team-model")
+        mltrack.set_alias("team-model", "production", 1)
+    finally:
+        mltrack.set_store(None)
+    env = {**os.environ, URL_ENV: store.url, BLOB_URL_ENV: blob_url}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    code = (
+        "import jupyter_mltrack as m; model = m.load_model('models:/team-model@production');"
+        "print(model.predict([[0.0], [3.0]]).tolist())"
+    )
+    seen = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert seen.returncode == 0, seen.stderr
+    assert seen.stdout.strip() == "[0, 1]"
