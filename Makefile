@@ -43,7 +43,7 @@ build: ## production build of the frontend into jupyter_mltrack/labextension
 	cd labextension && $(JLPM) install && $(JLPM) build:prod
 
 pytest:
-	status=0; $(PYTHON) -m pytest -q -p no:cacheprovider || status=$$?; \
+	status=0; $(PYTHON) -m pytest -q -p no:cacheprovider --durations=25 || status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; exit 1; fi; \
 	  exit $$status
 
