@@ -292,3 +292,29 @@ def test_previews_are_mime_bundles(api_store: Store, tmp_path: Path) -> None:
     assert list(image) == ["image/png"]
     binary = preview(api_store, get("weights.bin"))
     assert binary["bundle"] is None and "download" in binary["reason"]
+
+
+def test_an_artifact_logged_while_the_store_cannot_be_written_is_spooled(
+    tmp_path: Path,
+) -> None:
+    """A ``SpoolingStore`` that went offline: the blobs are stored, the artifact's record
+    waits in the spool, and the replay writes it after its run (twice is once)."""
+    from jupyter_mltrack.store.spool import SpoolingStore, replay
+
+    home = tmp_path / "home"
+    st = SpoolingStore(str(home), spool=tmp_path / "spool.db")
+    try:
+        run = st.create_run("exp")
+        st._go_offline("the test took the store away")
+        art = write_artifact(st, run.id, "notes.txt", "text", [Source("notes.txt", data=b"kept")])
+        assert art.status == "spooled" and st.blobs.has(art.files[0].digest)
+        assert Store.list_artifacts(st, run.id) == []  # not in the database yet
+        assert replay(st, st.spool).written == 1
+        (got,) = st.list_artifacts(run.id)
+        assert artifacts.read_bytes(st, got) == b"kept" and got.status == "complete"
+        st.record_artifact(
+            run.id, "notes.txt", "text", [list(f.to_dict().values()) for f in got.files]
+        )
+        assert [a.name for a in st.list_artifacts(run.id)] == ["notes.txt"]
+    finally:
+        st.close()

@@ -19,6 +19,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..store.blobs import BlobStore, LocalBlobStore, digest_bytes
 from ..store.entities import Artifact, ArtifactFile
+from ..store.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -121,7 +123,12 @@ def write_artifact(
     paths = [s.path for s in sources]
     if len(set(paths)) != len(paths):
         raise ArtifactError(f"artifact {name!r} lists a file twice")
-    store.begin_artifact(run_id, name, kind, meta=meta, media_type=media_type)
+    try:
+        store.begin_artifact(run_id, name, kind, meta=meta, media_type=media_type)
+    except StoreUnavailable:
+        if not hasattr(store, "spool_artifact"):
+            raise
+        return _spooled(store, run_id, name, kind, sources, blobs, meta, media_type)
     try:
         files, written = _store_all(blobs, sources)
         for _ in range(_COMPLETE_TRIES):
@@ -139,6 +146,35 @@ def write_artifact(
             store.abandon_artifact(run_id, name)
         raise
     return store.get_artifact(run_id, name)
+
+
+def _spooled(
+    store: Any,
+    run_id: str,
+    name: str,
+    kind: str,
+    sources: Sequence[Source],
+    blobs: BlobStore,
+    meta: dict[str, Any],
+    media_type: str | None,
+) -> Artifact:
+    """The database cannot be written now (a ``SpoolingStore`` gone offline): the blobs
+    are stored, and the artifact's record kept in the spool for when it is back."""
+    files, written = _store_all(blobs, sources)
+    meta = {**meta, "stored_bytes": written}
+    store.spool_artifact(run_id, name, kind, files, meta=meta, media_type=media_type)
+    return Artifact(
+        run_id=run_id,
+        name=name,
+        kind=kind,
+        size=sum(f.size for f in files),
+        file_count=len(files),
+        media_type=media_type,
+        meta=meta,
+        created_at=time.time(),
+        status="spooled",
+        files=tuple(files),
+    )
 
 
 def _store_all(blobs: BlobStore, sources: Sequence[Source]) -> tuple[list[ArtifactFile], int]:

@@ -134,6 +134,52 @@ class ArtifactRecords(StoreBase):
                 conn.execute(_files_t.insert(), rows[i : i + _FILES_PER_INSERT])
         return []
 
+    def record_artifact(
+        self,
+        run_id: str,
+        name: str,
+        kind: str,
+        files: Sequence[ArtifactFile | Sequence[Any]],
+        *,
+        meta: Mapping[str, Any] | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        """Record a complete artifact whose blobs are already stored, in one transaction
+        (replacing one of the same name): what a spooled artifact is written as once the
+        store is back, and what replaying it twice leaves the same."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown artifact kind {kind!r}: one of {', '.join(KINDS)}")
+        rows = [f if isinstance(f, ArtifactFile) else ArtifactFile(*f) for f in files]
+        with self.engine.begin() as conn:
+            if conn.execute(select(RunRow.id).where(RunRow.id == run_id)).first() is None:
+                raise RunNotFound(run_id)
+            self._check_not_registered(conn, run_id, name)
+            conn.execute(
+                delete(_artifacts_t).where(
+                    _artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name
+                )
+            )
+            conn.execute(
+                _artifacts_t.insert(),
+                {
+                    "run_id": run_id,
+                    "name": name,
+                    "kind": kind,
+                    "status": COMPLETE,
+                    "size": sum(f.size for f in rows),
+                    "file_count": len(rows),
+                    "media_type": media_type,
+                    "meta": _dumps(meta or {}),
+                    "created_at": time.time(),
+                },
+            )
+            values = [
+                {"run_id": run_id, "name": name, "path": f.path, "digest": f.digest, "size": f.size}
+                for f in rows
+            ]
+            for i in range(0, len(values), _FILES_PER_INSERT):
+                conn.execute(_files_t.insert(), values[i : i + _FILES_PER_INSERT])
+
     def abandon_artifact(self, run_id: str, name: str) -> None:
         """Forget a pending artifact whose writing failed (its blobs become gc's orphans)."""
         with self.engine.begin() as conn:

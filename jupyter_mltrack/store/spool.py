@@ -352,7 +352,7 @@ def _apply(store: Store, entry: Entry, snapshots: _Snapshots) -> None:
         raise ValueError(f"unknown spooled write {entry.op!r}")
 
 
-_REPLAYED = ("log_params", "log_metrics", "set_tags", "add_executions")
+_REPLAYED = ("log_params", "log_metrics", "set_tags", "add_executions", "record_artifact")
 
 
 def _applied(store: Store, op: str, args: Mapping[str, Any]) -> bool:
@@ -656,6 +656,48 @@ class SpoolingStore(Store):
             "set_run_values",
             lambda: Store.set_run_values(self, run_id, values),
             lambda: {"run_id": run_id, "values": {k: [r, d] for k, (r, d) in values.items()}},
+        )
+
+    def begin_artifact(self, run_id: str, name: str, kind: str, **kw: Any) -> None:
+        """``Store.begin_artifact`` while the store takes writes; else (or when it fails
+        for want of the database) ``StoreUnavailable``: the writer then stores the blobs
+        and spools the whole artifact (:meth:`spool_artifact`)."""
+        if self.offline is not None:
+            raise StoreUnavailable(f"the store cannot be written ({self.offline})")
+        try:
+            Store.begin_artifact(self, run_id, name, kind, **kw)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            self._go_offline(reason(exc))
+            raise StoreUnavailable(f"the store cannot be written ({self.offline})") from None
+
+    def spool_artifact(
+        self,
+        run_id: str,
+        name: str,
+        kind: str,
+        files: Sequence[Any],
+        *,
+        meta: Mapping[str, Any] | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        """Keep an artifact (its blobs stored already) for the store: written by the
+        replay, after the run it belongs to."""
+        rows = [[f.path, f.digest, f.size] for f in files]
+        self._write(
+            "record_artifact",
+            lambda: Store.record_artifact(
+                self, run_id, name, kind, rows, meta=meta, media_type=media_type
+            ),
+            lambda: {
+                "run_id": run_id,
+                "name": name,
+                "kind": kind,
+                "files": rows,
+                "meta": dict(meta or {}),
+                "media_type": media_type,
+            },
         )
 
     def add_executions(self, rows: Sequence[Mapping[str, Any]]) -> None:
