@@ -74,7 +74,7 @@ def test_log_register_promote_and_load_by_alias(api_store: Store, churn: tuple) 
     model, X = churn
     with mltrack.start_run(name="train") as run:
         info = mltrack.log_model(model, signature_from=X[:5], register="churn")
-    assert info.format == "skops" and not info.unsafe and info.version.version == 1
+    assert info.format == "skops" and not info.unsafe and info.registered.version == 1
     assert info.signature is not None and len(info.signature["examples"]["data"]) == 5
     mltrack.set_alias("churn", "production", 1)
 

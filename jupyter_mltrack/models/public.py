@@ -40,10 +40,11 @@ class ModelInfo:
     format: str
     unsafe: bool
     signature: dict[str, Any] | None
-    version: ModelVersion | None = None
+    #: The registry version ``register=`` made (``None`` without it).
+    registered: ModelVersion | None = None
 
     def __repr__(self) -> str:
-        registered = f", registered as {self.version.ref}" if self.version else ""
+        registered = f", registered as {self.registered.ref}" if self.registered else ""
         return f"<ModelInfo {self.ref} ({self.format}){registered}>"
 
 
@@ -179,7 +180,7 @@ def log_model(
         format=saved.format,
         unsafe=bool(saved.unsafe),
         signature=signature,
-        version=version,
+        registered=version,
     )
 
 
