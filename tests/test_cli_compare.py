@@ -35,6 +35,7 @@ COMPARISON_KEYS = {
     "code",
     "data",
     "outputs",
+    "artifacts",
 }
 EXPLANATION_KEYS = {
     "metric",

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from tornado.httpclient import HTTPResponse
 
+from jupyter_mltrack.models.artifacts import Source, write_artifact
 from jupyter_mltrack.server import compare as compare_api
 from jupyter_mltrack.store import Environment, MetricPoint, RunStatus, Store
 
@@ -241,6 +242,7 @@ async def test_compare_shapes(fetch: Any, store: Store) -> None:
     assert outputs[0]["index"] == 0 and not outputs[0]["same"]
     assert outputs[0]["items"][2] is None  # r3 printed nothing
     assert outputs[0]["text_diffs"][0] is None and not outputs[0]["text_diffs"][1]["same"]
+    assert body["artifacts"] == []  # no run logged any
 
 
 @sqlite_only
@@ -287,6 +289,59 @@ async def test_compare_options(fetch: Any, store: Store) -> None:
         f"cmp #{numbers[r1]}",
         f"other #{store.get_run(ids['o1']).number}",
     ]
+
+
+@sqlite_only
+async def test_compare_artifacts_section(fetch: Any, store: Store) -> None:
+    """Text artifacts come diffed, images as references the preview route answers."""
+    ids = populate(store)
+    base, other = ids["r1"], ids["r2"]
+    for run_id, acc, png in ((base, "0.91", b"\x89PNG\r\n\x1a\n-1"), (other, "0.94", b"\x89PNG-2")):
+        report = f"# Report\nacc {acc}\n".encode()
+        write_artifact(store, run_id, "report.md", "text", [Source("report.md", data=report)])
+        write_artifact(
+            store,
+            run_id,
+            "plots/roc",
+            "figure",
+            [Source("roc.png", data=png)],
+            meta={"library": "matplotlib", "formats": ["png"], "primary": "roc.png"},
+            media_type="image/png",
+        )
+    write_artifact(
+        store,
+        other,
+        "model",
+        "model",
+        [Source("m.json", data=b"{}")],
+        meta={"format": "xgboost-json"},
+    )
+
+    body = ok(await fetch(COMPARE, {"runs": f"{base},{other}"}), COMPARE)
+    rows = {row["name"]: row for row in body["artifacts"]}
+    assert list(rows) == ["model", "plots/roc", "report.md"]
+    report = rows["report.md"]
+    assert report["status"] == "changed" and report["view"] == "text"
+    (entry,) = report["text_diffs"][1]
+    assert entry["diff"]["hunks"][0]["lines"] == [" # Report", "-acc 0.91", "+acc 0.94"]
+    model = rows["model"]
+    assert model["status"] == "missing" and model["states"] == [None, "added"]
+    assert model["runs"][1]["model"] == {
+        "format": "xgboost-json",
+        "flavor": None,
+        "library_version": None,
+    }
+
+    roc = rows["plots/roc"]
+    assert roc["view"] == "image" and [i["run_id"] for i in roc["images"]] == [base, other]
+    for image in roc["images"]:
+        path = (
+            f"/mltrack/api/runs/{image['run_id']}/artifacts/"
+            f"{urllib.parse.quote(image['name'], safe='')}/preview"
+        )
+        template = "/mltrack/api/runs/{run_id}/artifacts/{name}/preview"
+        preview = ok(await fetch(path, {"path": image["path"]}), template)
+        assert preview["media_type"] == "image/png" and "image/png" in preview["bundle"]
 
 
 @sqlite_only

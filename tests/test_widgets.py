@@ -4,6 +4,7 @@ kernel and driven over the widget's comm as a frontend drives it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import subprocess
@@ -429,3 +430,37 @@ def test_text_fallback_is_capped(local_store: Store) -> None:
     text = render.comparison_text(compare(local_store, ids).to_dict())
     lines = text.splitlines()
     assert len(lines) == 1 + 50 + 1 and lines[-1].startswith("… 250 more rows")
+
+
+def test_table_diffs_text_artifacts_and_shows_images_side_by_side(local_store: Store) -> None:
+    """The table lists the artifacts that differ; below it, a text artifact's diff and the
+    runs' images embedded side by side, baseline first (the widget reads their bytes)."""
+    from jupyter_mltrack.models.artifacts import Source, write_artifact
+    from jupyter_mltrack.widgets.compare import CompareWidget
+
+    st = local_store
+    ids = []
+    for lr, png in ((0.1, b"\x89PNG-a"), (0.01, b"\x89PNG-b")):
+        with start_run(experiment="e", params={"lr": lr}, store=st) as run:
+            pass
+        report = f"lr = {lr}\nsteps = 20\n".encode()
+        write_artifact(st, run.id, "report.txt", "text", [Source("report.txt", data=report)])
+        write_artifact(st, run.id, "notes.txt", "text", [Source("notes.txt", data=b"same")])
+        figure = [Source("roc.png", data=png)]
+        write_artifact(st, run.id, "roc", "figure", figure, media_type="image/png")
+        ids.append(run.id)
+    widget = CompareWidget(st, ids)
+    page = widget.table.value
+    row = page[page.index(">report.txt<") : page.index("</tr>", page.index(">report.txt<"))]
+    assert "(changed)" in row
+    assert "-lr = 0.1" in page and "+lr = 0.01" in page
+    uris = [
+        f"data:image/png;base64,{base64.b64encode(png).decode()}"
+        for png in (b"\x89PNG-a", b"\x89PNG-b")
+    ]
+    assert 0 < page.index(uris[0]) < page.index(uris[1])  # the baseline's first
+    assert widget.static_html().count("data:image/png;base64,") == 2
+    # the same bytes in both runs: a row with differences only off, no diff, no images
+    assert ">notes.txt<" not in page
+    every = render.comparison_html(compare(st, ids).to_dict(), differences_only=False)
+    assert ">notes.txt<" in every and "artifact notes.txt" not in every

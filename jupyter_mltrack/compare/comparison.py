@@ -6,7 +6,7 @@ The baseline (the first run unless named) is the reference every change is measu
 against; the other runs follow in the order given. Runs may come from several experiments:
 they are then labelled ``exp #3`` rather than ``#3``. See ``CONTRACT.md``'s JSON for the
 shape; each section is built by its own module (:mod:`.params`, :mod:`.metrics`,
-:mod:`.environment`, :mod:`.code`, :mod:`.data`, :mod:`.outputs`).
+:mod:`.environment`, :mod:`.code`, :mod:`.data`, :mod:`.outputs`, :mod:`.artifacts`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import Store
+from .artifacts import artifacts_section
 from .code import code_section
 from .data import data_section
 from .environment import environment_section
@@ -42,6 +43,7 @@ class Comparison:
     code: dict[str, Any] = field(default_factory=dict)
     data: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def run_ids(self) -> list[str]:
@@ -75,6 +77,7 @@ class Comparison:
             "code": self.code,
             "data": self.data,
             "outputs": self.outputs,
+            "artifacts": self.artifacts,
         }
 
     def __repr__(self) -> str:
@@ -155,6 +158,7 @@ def compare(
         code=code_section(facts),
         data=data_section(facts),
         outputs=outputs_section([outputs.get(i, []) for i in ids]),
+        artifacts=artifacts_section(store, ids),
     )
 
 

@@ -2,7 +2,8 @@
 
 ``mltrack.compare(3, 5, 7)`` and ``%mltrack compare 3 5 7`` return a :class:`CompareWidget`:
 a run picker (the experiment's runs, the given ones selected; any change recomputes) and three
-tabs — the table of what differs, the charts (a plotly ``FigureWidget`` fed by the figures of
+tabs — the table of what differs (below it the code's diffs, and the differing artifacts: text
+files diffed, images side by side), the charts (a plotly ``FigureWidget`` fed by the figures of
 ``compare/charts.py``, the same ones the sidebar and the CLI report draw) and the explanation
 (``explain`` for a metric and two runs). Only standard ipywidgets controls and plotly's
 ``FigureWidget`` are used, so it works wherever ipywidgets does: JupyterLab, Notebook 7,
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
 #: Runs the picker offers per experiment (the most recent ones).
 PICKER_LIMIT = 500
 TAB_TABLE, TAB_CHARTS, TAB_WHY = 0, 1, 2
+#: Image artifacts the table embeds (as ``data:`` URIs: the widget's HTML, and the static copy
+#: a notebook saves, have no server to fetch previews from): bytes of one, and of all.
+MAX_IMAGE_BYTES = 1 << 20
+MAX_EMBEDDED_BYTES = 4 << 20
+_IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml")
 ALL_METRICS = ""
 
 
@@ -65,6 +71,9 @@ class CompareWidget(widgets.VBox):
         self._metric = metric
         self._dirty = {TAB_CHARTS: True, TAB_WHY: True}
         self._updating = False
+        #: Image artifacts read so far, as ``data:`` URIs by digest (the bytes behind a
+        #: digest never change).
+        self._image_uris: dict[str, str] = {}
 
         experiments = [experiment] if experiment else []
         for run_id in run_ids:
@@ -297,8 +306,38 @@ class CompareWidget(widgets.VBox):
             self.table.value = ""
             return
         self.table.value = render.comparison_html(
-            self.data, differences_only=self.differences_only.value
+            self.data, differences_only=self.differences_only.value, images=self.artifact_images()
         )
+
+    def artifact_images(self) -> dict[tuple[str, str], str]:
+        """The differing image artifacts the table shows side by side, as ``data:`` URIs by
+        ``(run id, name)``: PNG, JPEG and SVG files of at most :data:`MAX_IMAGE_BYTES`, until
+        :data:`MAX_EMBEDDED_BYTES` in all (the others say the compare tab shows them)."""
+        import base64
+
+        from ..models.artifacts import read_bytes
+
+        out: dict[tuple[str, str], str] = {}
+        total = 0
+        for row in (self.data or {}).get("artifacts") or []:
+            if row.get("view") != "image" or row.get("status") == "same":
+                continue
+            for ref, side in zip(row.get("images") or [], row.get("runs") or [], strict=False):
+                if ref is None or side is None or ref["media_type"] not in _IMAGE_MIMES:
+                    continue
+                digest = next((f["digest"] for f in side["files"] if f["path"] == ref["path"]), "")
+                size = int(ref["size"])
+                if size > MAX_IMAGE_BYTES or total + size > MAX_EMBEDDED_BYTES or not digest:
+                    continue
+                uri = self._image_uris.get(digest)
+                if uri is None:
+                    artifact = self.store.get_artifact(ref["run_id"], ref["name"])
+                    data = base64.b64encode(read_bytes(self.store, artifact, ref["path"]))
+                    uri = f"data:{ref['media_type']};base64,{data.decode('ascii')}"
+                    self._image_uris[digest] = uri
+                out[(ref["run_id"], ref["name"])] = uri
+                total += size
+        return out
 
     # charts -------------------------------------------------------------------------------
 
@@ -405,7 +444,11 @@ class CompareWidget(widgets.VBox):
             return f"<div>{title}</div>"
         parts = [
             f"<div>{title}</div>",
-            render.comparison_html(self.data, differences_only=self.differences_only.value),
+            render.comparison_html(
+                self.data,
+                differences_only=self.differences_only.value,
+                images=self.artifact_images(),
+            ),
         ]
         metrics = (self.data or {}).get("metrics") or []
         kinds = (["curves"] if any(m.get("has_series") for m in metrics) else []) + (

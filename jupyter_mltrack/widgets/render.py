@@ -17,6 +17,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..compare.outputs import human_size
+from ..models.figures import PLOTLY_MIME
+
 #: Colours readable on light and dark themes.
 BETTER = "#1a7f37"
 WORSE = "#cf222e"
@@ -179,10 +182,17 @@ class _Table:
         self.rows.append(f'<tr><td style="{KEY}"{title}>{key}</td>{tds}</tr>')
 
 
-def comparison_html(data: Mapping[str, Any], *, differences_only: bool = True) -> str:
+def comparison_html(
+    data: Mapping[str, Any],
+    *,
+    differences_only: bool = True,
+    images: Mapping[tuple[str, str], str] | None = None,
+) -> str:
     """The comparison as one HTML table: a column per run, the baseline first; metrics with
     their change against the baseline (arrow, sign, better/worse colour), then parameters,
-    code, data, attributes and packages. ``differences_only`` hides rows where all runs agree.
+    code, data, artifacts, attributes and packages. ``differences_only`` hides rows where all
+    runs agree. Below it, the code diffs and the differing artifacts (see
+    :func:`artifacts_html`, which shows the ``images`` given).
     """
     runs = data.get("runs") or []
     table = _Table(len(runs))
@@ -248,6 +258,22 @@ def comparison_html(data: Mapping[str, Any], *, differences_only: bool = True) -
         cells = [_data_cell(*cell) for cell in zip(entries, states, diffs_, strict=False)]
         table.row(html.escape(label), cells)
 
+    table.section("Artifacts")
+    for a in data.get("artifacts") or []:
+        if differences_only and a.get("status") == "same":
+            continue
+        n = len(a.get("runs") or [])
+        cells = [
+            _artifact_cell(*cell)
+            for cell in zip(
+                a.get("runs") or [],
+                a.get("states") or [None] * n,
+                a.get("file_changes") or [None] * n,
+                strict=False,
+            )
+        ]
+        table.row(html.escape(a["name"]), cells, key_title=str(a.get("status") or ""))
+
     table.section("Attributes")
     for a in data.get("attributes") or []:
         if keep(a):
@@ -291,6 +317,7 @@ def comparison_html(data: Mapping[str, Any], *, differences_only: bool = True) -
         '<div style="font-size:13px"><table style="border-collapse:collapse">'
         f'<thead><tr><th style="{HEAD}"></th>{heads}</tr></thead><tbody>{body}</tbody></table>'
         + code_diffs_html(data)
+        + artifacts_html(data, images)
         + "</div>"
     )
 
@@ -304,17 +331,100 @@ def code_diffs_html(data: Mapping[str, Any]) -> str:
             hunks = ((diff or {}).get(part) or {}).get("hunks") or []
             if not hunks:
                 continue
-            lines = []
-            for hunk in hunks:
-                lines.append(f'<span style="color:{MUTED}">{html.escape(hunk["header"])}</span>')
-                for line in hunk.get("lines") or []:
-                    colour = BETTER if line[:1] == "+" else WORSE if line[:1] == "-" else ""
-                    text = html.escape(line)
-                    lines.append(f'<span style="color:{colour}">{text}</span>' if colour else text)
             label = html.escape(f"{run.get('label', '')} vs {runs[0].get('label', '')}")
             parts.append(
-                f"<details><summary>{part} diff: {label}</summary>"
-                f'<pre style="font-size:12px;margin:4px 0">{chr(10).join(lines)}</pre></details>'
+                f"<details><summary>{part} diff: {label}</summary>{hunks_html(hunks)}</details>"
+            )
+    return "".join(parts)
+
+
+def hunks_html(hunks: Sequence[Mapping[str, Any]]) -> str:
+    """Unified-diff hunks as a ``<pre>``: added lines green, removed red."""
+    lines = []
+    for hunk in hunks:
+        lines.append(f'<span style="color:{MUTED}">{html.escape(hunk["header"])}</span>')
+        for line in hunk.get("lines") or []:
+            colour = BETTER if line[:1] == "+" else WORSE if line[:1] == "-" else ""
+            text = html.escape(line)
+            lines.append(f'<span style="color:{colour}">{text}</span>' if colour else text)
+    return f'<pre style="font-size:12px;margin:4px 0">{chr(10).join(lines)}</pre>'
+
+
+def _artifact_cell(
+    side: Mapping[str, Any] | None, state: str | None, changes: Mapping[str, int] | None
+) -> str:
+    """What a run holds under an artifact name, and its state against the baseline's."""
+    if side is None:
+        return f'<span style="color:{MUTED}">{html.escape(state or "—")}</span>'
+    model = side.get("model") or {}
+    words = [model.get("format"), model.get("flavor"), model.get("library_version")]
+    what = " ".join(str(w) for w in words if w) or str(side.get("kind") or "")
+    text = f"{what} {human_size(int(side.get('size') or 0))}"
+    if (side.get("file_count") or 0) > 1:
+        text += f" ({side['file_count']} files)"
+    if not state or state == "same":
+        return html.escape(text)
+    notes = [state]
+    if changes and (side.get("file_count") or 0) > 1:
+        notes += [f"{n} {key}" for key, n in changes.items() if n]
+    return (
+        f'<span style="background:{CHANGED_BG}">{html.escape(text)} '
+        f"({html.escape(', '.join(notes))})</span>"
+    )
+
+
+def artifacts_html(
+    data: Mapping[str, Any], images: Mapping[tuple[str, str], str] | None = None
+) -> str:
+    """The artifacts that differ: each changed text file's diff against the baseline's
+    (collapsed, as the code diffs), and each image artifact's images side by side, baseline
+    first. ``images`` maps ``(run id, artifact name)`` to the image as a ``data:`` URI (the
+    HTML travels without the server that previews artifacts); an image not in it says why."""
+    runs = data.get("runs") or []
+    base = str(runs[0].get("label", "")) if runs else ""
+    parts = []
+    for a in data.get("artifacts") or []:
+        if a.get("status") == "same":
+            continue
+        name = html.escape(a["name"])
+        if a.get("view") == "text":
+            for run, files in zip(runs, a.get("text_diffs") or [], strict=False):
+                for f in files or []:
+                    label = html.escape(f"{run.get('label', '')} vs {base}")
+                    path = "" if f["path"] == a["name"] else f" ({html.escape(f['path'])})"
+                    body = hunks_html(f["diff"]["hunks"]) if f.get("diff") else ""
+                    if f.get("reason"):
+                        body += f'<p style="color:{MUTED}">{html.escape(f["reason"])}</p>'
+                    parts.append(
+                        f"<details><summary>artifact {name}{path}: {label}</summary>"
+                        f"{body}</details>"
+                    )
+        elif a.get("view") == "image" and any(a.get("images") or []):
+            figures = []
+            for run, ref in zip(runs, a.get("images") or [], strict=False):
+                if ref is None:
+                    shown = f'<span style="color:{MUTED}">not logged</span>'
+                elif (ref["run_id"], ref["name"]) in (images or {}):
+                    uri = html.escape((images or {})[(ref["run_id"], ref["name"])])
+                    alt = html.escape(f"{a['name']} of {run.get('label', '')}")
+                    shown = f'<img src="{uri}" alt="{alt}" style="max-width:100%">'
+                else:
+                    why = (
+                        "a plotly figure: the compare tab draws it"
+                        if ref.get("media_type") == PLOTLY_MIME
+                        else f"not embedded ({human_size(int(ref.get('size') or 0))}): "
+                        "the compare tab shows it"
+                    )
+                    shown = f'<span style="color:{MUTED}">{html.escape(why)}</span>'
+                figures.append(
+                    '<figure style="margin:0;flex:1 1 0;min-width:160px">'
+                    f"<figcaption>{html.escape(str(run.get('label', '')))}</figcaption>"
+                    f"{shown}</figure>"
+                )
+            parts.append(
+                f'<div style="margin:8px 0"><div>artifact {name}</div>'
+                '<div style="display:flex;gap:8px;align-items:flex-start">'
+                f"{''.join(figures)}</div></div>"
             )
     return "".join(parts)
 

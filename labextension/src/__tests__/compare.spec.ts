@@ -168,6 +168,7 @@ function comparison(overrides: Partial<IComparison> = {}): IComparison {
     },
     data: [],
     outputs: [],
+    artifacts: [],
     ...overrides
   };
 }

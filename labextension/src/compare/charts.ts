@@ -14,9 +14,9 @@ import {
   errorMessage
 } from './model';
 import { CompareTab, answerStatus } from './tab';
+import { PLOTLY_MIME } from './types';
 
-/** The MIME type of the plotly renderer the plotly package installs. */
-export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
+export { PLOTLY_MIME };
 
 /**
  * What a chart shows when JupyterLab has no plotly renderer: how to get one

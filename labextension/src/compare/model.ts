@@ -10,8 +10,11 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from '../handler';
+import { artifactPreviewQuery } from './artifactrows';
 import { compareTitle, errorMessage } from './format';
 import {
+  IArtifactImage,
+  IArtifactPreview,
   IAttributeRow,
   IComparison,
   IExplanation,
@@ -260,6 +263,7 @@ export function chartQuery(
 }
 
 export * from './format';
+export * from './artifactrows';
 
 // ---------------------------------------------------------------------------
 // The model
@@ -561,6 +565,11 @@ export class CompareModel {
       return Promise.reject(new Error(request.missing));
     }
     return this._fetch<IFigure>(request.query);
+  }
+
+  /** Fetch the preview (a mime bundle) of the file a run's image artifact shows. */
+  artifactPreview(image: IArtifactImage): Promise<IArtifactPreview> {
+    return this._fetch<IArtifactPreview>(artifactPreviewQuery(image));
   }
 
   /** Fetch the diff of two snapshots (by digest). */

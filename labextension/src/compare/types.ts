@@ -159,6 +159,90 @@ export interface IOutputRow {
   text_diffs: (ITextDiff | null)[];
 }
 
+/** The MIME type of the plotly renderer the plotly package installs. */
+export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
+
+/** One file of an artifact: its path inside it and the blob holding it. */
+export interface IArtifactFile {
+  path: string;
+  digest: string;
+  size: number;
+}
+
+/** What one run holds under an artifact name. */
+export interface IArtifactSide {
+  kind: string;
+  size: number;
+  file_count: number;
+  media_type: string | null;
+  /** The first 50 files (`file_count` says how many there are). */
+  files: IArtifactFile[];
+  /** A model's format and library (null for other kinds). */
+  model: {
+    format: string | null;
+    flavor: string | null;
+    library_version: string | null;
+  } | null;
+}
+
+/** A changed text file of a run's artifact against the baseline's. */
+export interface IArtifactFileDiff {
+  path: string;
+  /** `null` when not diffed (too big, binary, over the limit): see `reason`. */
+  diff: ITextDiff | null;
+  /** Why there is no diff, or what the diff leaves out. */
+  reason: string | null;
+}
+
+/** The file a run's image or figure artifact shows (its preview is fetched). */
+export interface IArtifactImage {
+  run_id: string;
+  name: string;
+  path: string;
+  media_type: string;
+  size: number;
+}
+
+/** `same`: the same bytes in every run; `missing`: some run lacks it. */
+export type ArtifactStatus = 'same' | 'changed' | 'missing';
+
+/** How an artifact is compared. */
+export type ArtifactView = 'text' | 'image' | 'model' | 'files';
+
+/** Files added, removed and changed against the baseline's artifact. */
+export interface IFileChanges {
+  added: number;
+  removed: number;
+  changed: number;
+}
+
+/** An artifact name some compared run logged: one item per run in each array. */
+export interface IArtifactRow {
+  name: string;
+  kind: string;
+  view: ArtifactView;
+  status: ArtifactStatus;
+  runs: (IArtifactSide | null)[];
+  states: (DataState | null)[];
+  file_changes: (IFileChanges | null)[];
+  /** View `text`: the run's changed text files diffed against the baseline's. */
+  text_diffs: (IArtifactFileDiff[] | null)[];
+  /** View `image`: the file each run shows, baseline first. */
+  images: (IArtifactImage | null)[];
+}
+
+/** `GET /mltrack/api/runs/{id}/artifacts/{name}/preview`. */
+export interface IArtifactPreview {
+  name: string;
+  path: string;
+  media_type: string;
+  size: number;
+  /** A mime bundle for rendermime, or `null` (then `reason` says why). */
+  bundle: { [mime: string]: any } | null;
+  truncated: boolean;
+  reason: string | null;
+}
+
 /** `GET /mltrack/api/compare`. */
 export interface IComparison {
   baseline: string;
@@ -175,6 +259,8 @@ export interface IComparison {
   code: ICodeSection;
   data: IDataRow[];
   outputs: IOutputRow[];
+  /** Every artifact name any of the runs logged, by name. */
+  artifacts: IArtifactRow[];
 }
 
 export type FactorKind =

@@ -4,6 +4,7 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 import { Widget, TabPanel } from '@lumino/widgets';
 
 import { runsIcon } from '../icons';
+import { ArtifactsTab } from './artifacts';
 import { ChartsTab } from './charts';
 import { CodeTab } from './code';
 import { DataTab, EnvironmentTab } from './data';
@@ -17,11 +18,18 @@ let counter = 0;
 
 /** Names of the tabs, in order. */
 export type CompareTabName =
-  'overview' | 'charts' | 'code' | 'outputs' | 'data' | 'environment' | 'why';
+  | 'overview'
+  | 'charts'
+  | 'code'
+  | 'outputs'
+  | 'artifacts'
+  | 'data'
+  | 'environment'
+  | 'why';
 
 /**
  * A comparison of runs in the main area: tabs Overview, Charts, Code,
- * Outputs, Data, Environment and Why?, refreshed every two seconds while a
+ * Outputs, Artifacts, Data, Environment and Why?, refreshed every two seconds while a
  * compared run is running. Closing it stops the polling.
  */
 export class CompareView extends MainAreaWidget<TabPanel> {
@@ -42,6 +50,7 @@ export class CompareView extends MainAreaWidget<TabPanel> {
     this.charts = new ChartsTab(model, options.rendermime);
     this.code = new CodeTab(model);
     this.outputs = new OutputsTab(model, options.rendermime);
+    this.artifacts = new ArtifactsTab(model, options.rendermime);
     this.data = new DataTab(model);
     this.environment = new EnvironmentTab(model);
     this.why = new WhyTab(model);
@@ -50,6 +59,7 @@ export class CompareView extends MainAreaWidget<TabPanel> {
       ['charts', this.charts],
       ['code', this.code],
       ['outputs', this.outputs],
+      ['artifacts', this.artifacts],
       ['data', this.data],
       ['environment', this.environment],
       ['why', this.why]
@@ -82,6 +92,7 @@ export class CompareView extends MainAreaWidget<TabPanel> {
   readonly charts: ChartsTab;
   readonly code: CodeTab;
   readonly outputs: OutputsTab;
+  readonly artifacts: ArtifactsTab;
   readonly data: DataTab;
   readonly environment: EnvironmentTab;
   readonly why: WhyTab;

@@ -9,7 +9,8 @@ import { collectErrors, openSidebar, shot } from './sidebar';
  * shift-click range, ctrl-click toggle, select all visible), the selection
  * survives the sidebar's refreshes, Compare (N) opens the comparison in the
  * main area: the differing parameter is highlighted, a plotly chart renders,
- * the code diff shows the changed line, and Why? names the planted cause.
+ * the code diff shows the changed line, Artifacts diffs a text artifact and
+ * shows two runs' figures side by side, and Why? names the planted cause.
  * Also: how long the comparison of 10 runs takes to show (reported), and the
  * notebook widget of `mltrack.compare(...)` shown once in JupyterLab.
  */
@@ -28,6 +29,23 @@ function trainingCell(lr: string, planted = false): string {
     'mltrack.log_metric("acc", acc)'
   ].join('\n');
 }
+
+/**
+ * Artifacts for runs #1 and #2 (lr 0.1 and 0.01), logged after the fact
+ * (`run=`) so the tracked cells' code stays as it is: a text, a matplotlib
+ * figure and a plotly figure each.
+ */
+const ARTIFACTS_CELL = [
+  'from matplotlib.figure import Figure',
+  'import plotly.graph_objects as go',
+  'for number, lr in ((1, 0.1), (2, 0.01)):',
+  '    loss = [1.0 / (1.0 + s * lr * 10) for s in range(20)]',
+  '    fig = Figure(figsize=(4, 3))',
+  '    fig.add_subplot().plot(range(20), loss)',
+  '    mltrack.log_figure(fig, "loss-curve", run=number)',
+  '    mltrack.log_figure(go.Figure(go.Scatter(y=loss)), "loss-plotly", run=number)',
+  '    mltrack.log_text(f"lr = {lr}\\nsteps = 20\\n", "report.txt", run=number)'
+].join('\n');
 
 /** The line the fourth run changed: the planted cause of its better acc. */
 const PLANTED_LINE = 'acc = round(0.8 + lr + 0.05, 5)';
@@ -77,7 +95,8 @@ test.describe('compare runs', () => {
         trainingCell('0.1'),
         trainingCell('0.01'),
         trainingCell('0.001'),
-        trainingCell('0.01', true)
+        trainingCell('0.01', true),
+        ARTIFACTS_CELL
       ]
     );
     await runCells(page, 0, 3);
@@ -127,7 +146,7 @@ test.describe('compare runs', () => {
 
     // A new run arrives: the list refreshes, the selection stays.
     await page.notebook.activate(notebook);
-    await runCells(page, 4, 4);
+    await runCells(page, 4, 5);
     await expect(rows).toHaveCount(4, { timeout: 5000 });
     for (const n of [1, 2, 3]) {
       await expect(box(n)).toBeChecked();
@@ -217,6 +236,52 @@ test.describe('compare runs', () => {
     ).toHaveCount(1);
     await planted.scrollIntoViewIfNeeded();
     await shot(page, testInfo, 'compare-code');
+
+    // Artifacts: the text diffed against the baseline's, the figures of #2
+    // (the baseline) and #1 side by side, #3 and #4 logged none.
+    await showTab(view, 'Artifacts');
+    const artifacts = view.locator('.jp-mltrack-compare-artifacts');
+    await expect(
+      artifacts.locator('tr[data-name="report.txt"][data-status="missing"]')
+    ).toBeVisible();
+    const report = artifacts.locator(
+      '.jp-mltrack-compare-artifact[data-name="report.txt"]'
+    );
+    await expect(
+      report.locator('.jp-mltrack-compare-line-removed', {
+        hasText: 'lr = 0.01'
+      })
+    ).toHaveCount(1);
+    await expect(
+      report.locator('.jp-mltrack-compare-line-added', { hasText: 'lr = 0.1' })
+    ).toHaveCount(1);
+    const figures = artifacts.locator(
+      '.jp-mltrack-compare-artifact[data-name="loss-curve"] .jp-mltrack-compare-artifact-image'
+    );
+    await expect(figures).toHaveCount(4);
+    const baselineId = await row(2).getAttribute('data-run-id');
+    await expect(figures.first()).toHaveAttribute('data-run-id', baselineId!);
+    const images = figures.locator('img');
+    await expect(images).toHaveCount(2);
+    const boxes = [];
+    for (const image of [images.nth(0), images.nth(1)]) {
+      await expect(image).toBeVisible();
+      await expect
+        .poll(() => image.evaluate(el => (el as HTMLImageElement).naturalWidth))
+        .toBeGreaterThan(0);
+      boxes.push((await image.boundingBox())!);
+    }
+    // Side by side: level with each other, the baseline's on the left.
+    expect(Math.abs(boxes[0].y - boxes[1].y)).toBeLessThan(2);
+    expect(boxes[1].x).toBeGreaterThanOrEqual(boxes[0].x + boxes[0].width);
+    // A plotly figure is drawn by the plotly renderer, side by side too.
+    await expect(
+      artifacts.locator(
+        '.jp-mltrack-compare-artifact[data-name="loss-plotly"] .jp-mltrack-compare-artifact-image .js-plotly-plot'
+      )
+    ).toHaveCount(2, { timeout: 30000 });
+    await figures.first().scrollIntoViewIfNeeded();
+    await shot(page, testInfo, 'compare-artifacts');
 
     // Why?: acc between the baseline #2 and the planted #4 is explained by
     // the changed line.

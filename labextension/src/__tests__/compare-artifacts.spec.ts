@@ -1,0 +1,200 @@
+import {
+  CompareModel,
+  Fetcher,
+  IArtifactRow,
+  IArtifactSide,
+  ICompareRun,
+  PLOTLY_MIME,
+  artifactPreviewQuery,
+  artifactSideText,
+  artifactStatusText,
+  diffCounts,
+  fileChangesText,
+  imageMime,
+  trustedImage,
+  visibleArtifacts
+} from '../compare/model';
+
+const A = 'a'.repeat(32);
+const B = 'b'.repeat(32);
+const C = 'c'.repeat(32);
+
+const RUNS: ICompareRun[] = [A, B, C].map((id, i) => ({
+  id,
+  number: 3 + 2 * i,
+  name: null,
+  experiment: 'exp',
+  status: 'finished',
+  label: `#${3 + 2 * i}`
+}));
+
+function side(overrides: Partial<IArtifactSide> = {}): IArtifactSide {
+  return {
+    kind: 'text',
+    size: 1536,
+    file_count: 1,
+    media_type: 'text/plain',
+    files: [{ path: 'report.md', digest: 'xxh3-128:1', size: 1536 }],
+    model: null,
+    ...overrides
+  };
+}
+
+function row(overrides: Partial<IArtifactRow> = {}): IArtifactRow {
+  return {
+    name: 'report.md',
+    kind: 'text',
+    view: 'text',
+    status: 'same',
+    runs: [side(), side(), side()],
+    states: [null, 'same', 'same'],
+    file_changes: [null, null, null],
+    text_diffs: [null, null, null],
+    images: [null, null, null],
+    ...overrides
+  };
+}
+
+describe('artifact rows', () => {
+  it('shows only the artifacts that differ, unless asked for all', () => {
+    const same = row({ name: 'same.txt' });
+    const changed = row({ name: 'changed.txt', status: 'changed' });
+    const missing = row({ name: 'missing.txt', status: 'missing' });
+    const rows = [same, changed, missing];
+    expect(visibleArtifacts(rows, true)).toEqual([changed, missing]);
+    expect(visibleArtifacts(rows, false)).toEqual(rows);
+    expect(visibleArtifacts(undefined, true)).toEqual([]);
+  });
+
+  it('says where an artifact changed or is missing', () => {
+    expect(artifactStatusText(row(), RUNS)).toBe('same bytes in every run');
+    expect(
+      artifactStatusText(
+        row({ status: 'changed', states: [null, 'same', 'changed'] }),
+        RUNS
+      )
+    ).toBe('changed in #7');
+    expect(
+      artifactStatusText(
+        row({
+          status: 'missing',
+          runs: [null, side(), side()],
+          states: [null, 'added', 'added']
+        }),
+        RUNS
+      )
+    ).toBe('missing in #3');
+    expect(
+      artifactStatusText(
+        row({
+          status: 'missing',
+          runs: [side(), null, side()],
+          states: [null, 'missing', 'changed']
+        }),
+        RUNS
+      )
+    ).toBe('missing in #5; changed in #7');
+  });
+
+  it('words what a run holds', () => {
+    expect(artifactSideText(null)).toBe('\u2014');
+    expect(artifactSideText(side())).toBe('text \u00b7 1.5 KiB');
+    expect(artifactSideText(side({ kind: 'folder', file_count: 12 }))).toBe(
+      'folder \u00b7 1.5 KiB \u00b7 12 files'
+    );
+    const model = side({
+      kind: 'model',
+      size: 100,
+      file_count: 2,
+      model: { format: 'skops', flavor: 'sklearn', library_version: '1.5.2' }
+    });
+    expect(artifactSideText(model)).toBe(
+      'skops \u00b7 sklearn 1.5.2 \u00b7 100 B \u00b7 2 files'
+    );
+    const bare = side({
+      kind: 'model',
+      model: { format: null, flavor: null, library_version: null }
+    });
+    expect(artifactSideText(bare)).toBe('model \u00b7 1.5 KiB');
+  });
+
+  it('counts changed files and diff lines', () => {
+    expect(fileChangesText(null)).toBe('');
+    expect(fileChangesText({ added: 0, removed: 0, changed: 0 })).toBe('');
+    expect(fileChangesText({ added: 1, removed: 2, changed: 3 })).toBe(
+      '3 files changed, 1 added, 2 removed'
+    );
+    expect(fileChangesText({ added: 1, removed: 0, changed: 0 })).toBe(
+      '1 file added'
+    );
+    const hunk = {
+      header: '@@ -1,3 +1,3 @@',
+      old_start: 1,
+      old_lines: 3,
+      new_start: 1,
+      new_lines: 3,
+      lines: [' a', '-b', '+B', '+C']
+    };
+    expect(diffCounts({ same: false, hunks: [hunk, hunk] })).toBe('+4 \u22122');
+    expect(diffCounts(null)).toBe('+0 \u22120');
+  });
+
+  it('asks for an image preview with the name encoded whole', () => {
+    const image = {
+      run_id: A,
+      name: 'plots/roc curve',
+      path: 'roc curve.png',
+      media_type: 'image/png',
+      size: 10
+    };
+    expect(artifactPreviewQuery(image)).toBe(
+      `runs/${A}/artifacts/plots%2Froc%20curve/preview?path=roc%20curve.png`
+    );
+    expect(artifactPreviewQuery({ ...image, name: '..' })).toBe(
+      `runs/${A}/artifacts/%2E%2E/preview?path=roc%20curve.png`
+    );
+  });
+
+  it('draws a figure live, else an image, with what JupyterLab renders', () => {
+    const all = [PLOTLY_MIME, 'image/png', 'image/svg+xml', 'text/plain'];
+    const figure = { [PLOTLY_MIME]: { data: [] }, 'text/plain': '{}' };
+    expect(imageMime(figure, all)).toBe(PLOTLY_MIME);
+    // without the plotly renderer, a figure is not drawn as an image
+    expect(imageMime(figure, ['image/png', 'text/plain'])).toBeNull();
+    expect(imageMime({ 'image/png': 'iVBOR' }, all)).toBe('image/png');
+    expect(imageMime({ 'image/svg+xml': '<svg/>' }, all)).toBe('image/svg+xml');
+    expect(imageMime({ 'text/plain': 'x' }, all)).toBeNull();
+    expect(imageMime(null, all)).toBeNull();
+    expect(trustedImage('image/svg+xml')).toBe(true);
+    expect(trustedImage(PLOTLY_MIME)).toBe(true);
+    expect(trustedImage('image/png')).toBe(false);
+  });
+
+  it('fetches a preview through the model', async () => {
+    const queries: string[] = [];
+    const preview = {
+      name: 'roc',
+      path: 'roc.png',
+      media_type: 'image/png',
+      size: 3,
+      bundle: { 'image/png': 'iVBOR' },
+      truncated: false,
+      reason: null
+    };
+    const fetch = (async (endPoint: string) => {
+      queries.push(endPoint);
+      return preview;
+    }) as Fetcher;
+    const model = new CompareModel({ runs: [A, B], fetch });
+    const image = {
+      run_id: B,
+      name: 'roc',
+      path: 'roc.png',
+      media_type: 'image/png',
+      size: 3
+    };
+    expect(await model.artifactPreview(image)).toEqual(preview);
+    expect(queries).toEqual([`runs/${B}/artifacts/roc/preview?path=roc.png`]);
+    model.dispose();
+  });
+});
