@@ -17,7 +17,8 @@ import { collectErrors, openSidebar, shot } from './sidebar';
 
 /**
  * Two runs of the notebook, seeded straight into the test server's store.
- * "baseline" has a model registered as churn v1, at @production; "rf-big"
+ * "baseline" has a pickled model (unsafe) registered as churn v1, at
+ * @production; "rf-big"
  * logged a text (named with a '/'), a matplotlib figure and a model, not
  * registered yet. The model artifacts are written directly (a skops file's
  * record), so the test needs no model-format code.
@@ -36,7 +37,8 @@ const SEED = [
   'SKOPS = {"format": "skops", "flavor": "sklearn", "library_version": "1.5", "unsafe": False,',
   '         "untrusted_types": [], "signature": None}',
   'old = store.create_run("models", name="baseline", notebook_path=nb, kernel_id=kid, start_time=now - 100)',
-  'write_artifact(store, old.id, "model", "model", [Source("model.skops", data=b"baseline model")], meta=SKOPS)',
+  'PICKLE = {**SKOPS, "format": "pickle", "unsafe": True}',
+  'write_artifact(store, old.id, "model", "model", [Source("model.pkl", data=b"baseline model")], meta=PICKLE)',
   'store.finish_run(old.id, "finished", metrics=[MetricPoint("acc", 0.8, 0, now)])',
   'store.register_model_version("churn", old.id, "model")',
   'store.set_model_alias("churn", "production", 1)',
@@ -273,6 +275,22 @@ test.describe('artifacts and models', () => {
     await expect(
       page.locator('.jp-mltrack-detail .jp-mltrack-detail-name')
     ).toHaveText(['rf-big', 'baseline']);
+    // Its pickled model carries the unsafe badge.
+    const baseline = page.locator('.jp-mltrack-detail:visible');
+    await expect(baseline.locator('.jp-mltrack-detail-name')).toHaveText(
+      'baseline'
+    );
+    await baseline
+      .locator('.jp-mltrack-artifact-row[data-name="model"]')
+      .click();
+    const unsafe = baseline.locator('.jp-mltrack-model-card');
+    await expect(unsafe.locator('dd[data-fact="Format"]')).toHaveText('pickle');
+    await expect(unsafe.locator('.jp-mltrack-badge-unsafe')).toBeVisible();
+    await shot(
+      baseline.locator('.jp-mltrack-artifacts'),
+      testInfo,
+      'artifact-unsafe-model'
+    );
 
     // Deleting the alias, confirmed.
     await v2.locator('.jp-mltrack-alias-delete').click();
