@@ -5,6 +5,7 @@ import { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 
+import { ArtifactsSection } from './artifacts/section';
 import { clear, h } from './dom';
 import { deleteRun, patchRun, requestAPI } from './handler';
 import { runsIcon } from './icons';
@@ -14,7 +15,6 @@ import {
   IRunDetail,
   IRunSummary,
   ISnapshotRows,
-  JSONValue,
   formatBytes,
   formatDuration,
   formatShape,
@@ -22,12 +22,17 @@ import {
   formatTimestamp,
   formatValue,
   parseTags,
-  previewTable,
   runData,
   snapshotRowsQuery,
-  sparklinePoints,
   statusClass
 } from './model';
+import {
+  keyValueTable,
+  renderEnvironment,
+  rowsPage,
+  section,
+  sparkline
+} from './sections';
 
 /** Most points of a metric series listed in its table. */
 const MAX_SERIES_ROWS = 50;
@@ -64,7 +69,14 @@ export class RunDetailWidget extends Panel {
     this._bottom = new Widget();
     this._bottom.addClass('jp-mltrack-detail-bottom');
 
+    // What the run logged: files, figures, models (see src/artifacts/).
+    this._artifacts = new ArtifactsSection({
+      rendermime: this._rendermime,
+      onChanged: () => void this.load()
+    });
+
     this.addWidget(this._top);
+    this.addWidget(this._artifacts);
     this.addWidget(this._outputsHeader);
     this.addWidget(this._outputs);
     this.addWidget(this._bottom);
@@ -203,6 +215,8 @@ export class RunDetailWidget extends Panel {
         )
       );
     }
+
+    this._artifacts.setRun(run);
 
     // Outputs, rendered by JupyterLab's own rendermime.
     this._outputsModel.clear();
@@ -440,88 +454,11 @@ export class RunDetailWidget extends Panel {
       return; // another dataset was opened meanwhile
     }
     clear(content);
-    content.appendChild(this._renderRows(item, page));
-  }
-
-  private _renderRows(item: IRunDataItem, page: ISnapshotRows): HTMLElement {
-    const layout = previewTable(page);
-    const prev = h('button', {
-      class: 'jp-mltrack-button jp-mltrack-preview-prev',
-      text: 'Previous',
-      disabled: page.offset === 0
-    });
-    prev.addEventListener(
-      'click',
-      () =>
-        void this._showPreview(item, Math.max(0, page.offset - PREVIEW_ROWS))
-    );
-    const next = h('button', {
-      class: 'jp-mltrack-button jp-mltrack-preview-next',
-      text: 'Next',
-      disabled: page.offset + page.rows.length >= page.total_rows
-    });
-    next.addEventListener(
-      'click',
-      () => void this._showPreview(item, page.offset + PREVIEW_ROWS)
-    );
-    const head = h(
-      'tr',
-      {},
-      layout.header.map((text, i) =>
-        h('th', {
-          class:
-            i < layout.indexColumns
-              ? 'jp-mltrack-preview-index'
-              : 'jp-mltrack-preview-column',
-          text,
-          title:
-            i < layout.indexColumns
-              ? undefined
-              : page.dtypes[i - layout.indexColumns]
-        })
-      )
-    );
-    const body = h(
-      'tbody',
-      {},
-      layout.rows.map(cells =>
-        h(
-          'tr',
-          {},
-          cells.map((cell, i) =>
-            h(i < layout.indexColumns ? 'th' : 'td', {
-              class: `${
-                i < layout.indexColumns ? 'jp-mltrack-preview-index ' : ''
-              }jp-mltrack-cell-${cell.kind}`,
-              text: cell.text
-            })
-          )
-        )
-      )
-    );
-    return h(
-      'div',
-      {},
-      h(
-        'div',
-        { class: 'jp-mltrack-preview-bar' },
-        h('span', {
-          class: 'jp-mltrack-preview-caption',
-          text: layout.caption
-        }),
-        h('span', { class: 'jp-mltrack-spacer' }),
-        prev,
-        next
-      ),
-      h(
-        'div',
-        { class: 'jp-mltrack-preview-scroll' },
-        h(
-          'table',
-          { class: 'jp-mltrack-preview-table' },
-          h('thead', {}, head),
-          body
-        )
+    content.appendChild(
+      rowsPage(
+        page,
+        PREVIEW_ROWS,
+        offset => void this._showPreview(item, offset)
       )
     );
   }
@@ -794,6 +731,7 @@ export class RunDetailWidget extends Panel {
   /** Increases with every preview opened: a late answer for an older one is dropped. */
   private _previewToken = 0;
   private _top: Widget;
+  private _artifacts: ArtifactsSection;
   private _outputsHeader: Widget;
   private _outputsModel: OutputAreaModel;
   private _outputs: SimplifiedOutputArea;
@@ -808,101 +746,4 @@ export namespace RunDetailWidget {
     /** Export the run to a pipeline (an "Export" button when given). */
     onExport?: (id: string) => void;
   }
-}
-
-function section(
-  title: string,
-  className: string,
-  content: HTMLElement
-): HTMLElement {
-  return h(
-    'section',
-    { class: `jp-mltrack-section ${className}` },
-    h('h3', { class: 'jp-mltrack-section-title', text: title }),
-    content
-  );
-}
-
-function keyValueTable(
-  values: { [key: string]: JSONValue } | null | undefined,
-  emptyText: string,
-  nullText = 'None'
-): HTMLElement {
-  const entries = Object.entries(values || {});
-  if (entries.length === 0) {
-    return h('div', { class: 'jp-mltrack-muted', text: emptyText });
-  }
-  return h(
-    'table',
-    { class: 'jp-mltrack-kv' },
-    h(
-      'tbody',
-      {},
-      entries.map(([k, v]) =>
-        h(
-          'tr',
-          { 'data-key': k },
-          h('td', { class: 'jp-mltrack-key', text: k }),
-          h('td', {
-            class: 'jp-mltrack-value',
-            text: v === null ? nullText : formatValue(v)
-          })
-        )
-      )
-    )
-  );
-}
-
-function sparkline(values: (number | null)[]): Element | string {
-  const width = 80;
-  const height = 20;
-  const points = sparklinePoints(values, width, height);
-  if (!points) {
-    return '';
-  }
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('class', 'jp-mltrack-sparkline');
-  svg.setAttribute('width', String(width));
-  svg.setAttribute('height', String(height));
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  const line = document.createElementNS(ns, 'polyline');
-  line.setAttribute('points', points);
-  svg.appendChild(line);
-  return svg;
-}
-
-function renderEnvironment(run: IRunDetail): HTMLElement {
-  const env = run.environment || {};
-  const { packages, git, ...rest } = env as {
-    packages?: { [name: string]: JSONValue };
-    git?: { [key: string]: JSONValue } | null;
-    [key: string]: JSONValue | undefined;
-  };
-  const flat: { [key: string]: JSONValue } = {};
-  for (const [k, v] of Object.entries(rest)) {
-    if (v !== undefined) {
-      flat[k] = v;
-    }
-  }
-  if (git && typeof git === 'object') {
-    for (const [k, v] of Object.entries(git)) {
-      flat[`git ${k}`] = v;
-    }
-  }
-  const children: HTMLElement[] = [
-    keyValueTable(flat, 'No environment captured.', '—')
-  ];
-  const pkgs = Object.entries(packages || {});
-  if (pkgs.length > 0) {
-    children.push(
-      h(
-        'details',
-        { class: 'jp-mltrack-packages' },
-        h('summary', { text: `Packages (${pkgs.length})` }),
-        keyValueTable(Object.fromEntries(pkgs), '', '—')
-      )
-    );
-  }
-  return h('div', {}, children);
 }

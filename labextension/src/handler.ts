@@ -40,6 +40,29 @@ export async function requestAPI<T>(
   init: RequestInit = {},
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<T> {
+  const response = await fetchAPI(endPoint, init, settings);
+  return parseBody(await response.text()) as T;
+}
+
+/**
+ * The bytes of an API answer (a download: `runs/{id}/artifacts/{name}/raw`),
+ * fetched with the page's token as every request is, which a plain link
+ * cannot carry. Refusals throw as `requestAPI`'s do.
+ */
+export async function requestBlob(
+  endPoint: string,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<Blob> {
+  const response = await fetchAPI(endPoint, {}, settings);
+  return response.blob();
+}
+
+/** The response of a request that succeeded, else the APIError it makes. */
+async function fetchAPI(
+  endPoint: string,
+  init: RequestInit,
+  settings: ServerConnection.ISettings
+): Promise<Response> {
   const requestUrl = URLExt.join(settings.baseUrl, 'mltrack', 'api', endPoint);
 
   // ServerConnection appends a bare timestamp to the query string of
@@ -57,39 +80,41 @@ export async function requestAPI<T>(
   } catch (error) {
     throw new ServerConnection.NetworkError(error as TypeError);
   }
-
-  const text = await response.text();
-  let data: any = undefined;
-  if (text.length > 0) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = text;
-    }
+  if (response.ok) {
+    return response;
   }
 
-  if (!response.ok) {
-    let message: string | undefined;
-    if (data && typeof data === 'object') {
-      message = data.error?.message ?? data.message;
-    } else if (typeof data === 'string' && data) {
-      message = data;
-    }
-    const error =
-      data &&
-      typeof data === 'object' &&
-      data.error &&
-      typeof data.error === 'object'
-        ? (data.error as IAPIErrorBody)
-        : null;
-    throw new APIError(
-      response,
-      message || `${response.status} ${response.statusText}`,
-      error
-    );
+  const data = parseBody(await response.text());
+  let message: string | undefined;
+  if (data && typeof data === 'object') {
+    message = data.error?.message ?? data.message;
+  } else if (typeof data === 'string' && data) {
+    message = data;
   }
+  const error =
+    data &&
+    typeof data === 'object' &&
+    data.error &&
+    typeof data.error === 'object'
+      ? (data.error as IAPIErrorBody)
+      : null;
+  throw new APIError(
+    response,
+    message || `${response.status} ${response.statusText}`,
+    error
+  );
+}
 
-  return data as T;
+/** A body as JSON when it is JSON, else its text (`undefined` when empty). */
+function parseBody(text: string): any {
+  if (text.length === 0) {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Body of a `PATCH /mltrack/api/runs/{id}`. */

@@ -27,3 +27,15 @@ export const pipelineIcon = new LabIcon({
   name: 'jupyter-mltrack:pipeline',
   svgstr: pipelineSvg
 });
+
+const modelSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M12 2 3 7v10l9 5 9-5V7zm0 2.3L18.9 8 12 11.7 5.1 8zM5 9.7l6 3.3v6.6l-6-3.3zm8 9.9V13l6-3.3v6.6z"/>
+  </g>
+</svg>`;
+
+/** Icon of a model artifact and of the Models section (a cube). */
+export const modelIcon = new LabIcon({
+  name: 'jupyter-mltrack:model',
+  svgstr: modelSvg
+});

@@ -31,6 +31,8 @@ import {
   nextExportStep,
   withTargets
 } from './pipeline';
+import { openLineage } from './models/lineage';
+import { ModelsSection } from './models/section';
 import { MAX_COMPARE, MIN_COMPARE } from './selection';
 import { DEFAULT_SETTINGS, ISidebarSettings, RunsSidebar } from './sidebar';
 
@@ -82,10 +84,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const { commands, shell } = app;
 
+    // The registered models, at the foot of the sidebar (src/models/).
+    const showRun = (id: string) =>
+      void commands.execute(CommandIDs.openRun, { id });
+    const models = new ModelsSection({
+      openRun: showRun,
+      openLineage: (name, version) =>
+        void openLineage(app, name, version, showRun)
+    });
     const sidebar = new RunsSidebar({
       getNotebookPath: () => notebooks?.currentWidget?.context.path ?? null,
       getKernelId: () =>
-        notebooks?.currentWidget?.sessionContext.session?.kernel?.id ?? null
+        notebooks?.currentWidget?.sessionContext.session?.kernel?.id ?? null,
+      bottom: models.node
     });
     sidebar.title.icon = runsIcon;
     sidebar.title.caption = 'Runs';
@@ -151,6 +162,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     sidebar.runSelected.connect((_, id) => void openRun(id));
     sidebar.runsChanged.connect((_, model) => {
       details.forEach(widget => widget.maybeReload(model.find(widget.runId)));
+      models.storeChanged(model.revision);
     });
 
     // The run card's number opens the run.

@@ -6,6 +6,8 @@
  * unit-tested with plain jest.
  */
 
+import { IArtifact, IRunModelVersion } from './artifacts/types';
+
 /** Lifecycle status of a run. */
 export type RunStatus =
   'running' | 'finished' | 'failed' | 'interrupted' | 'crashed';
@@ -101,6 +103,10 @@ export interface IRunDetail extends IRunSummary {
   source: string;
   /** Datasets the run read and wrote (absent from servers before snapshots). */
   data?: { inputs?: IRunDataItem[]; outputs?: IRunDataItem[] };
+  /** What the run logged (absent from servers before artifacts). */
+  artifacts?: IArtifact[];
+  /** The registered versions of its model artifacts. */
+  models?: IRunModelVersion[];
 }
 
 /** Kind of data a snapshot holds. */

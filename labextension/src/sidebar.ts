@@ -69,6 +69,7 @@ export class RunsSidebar extends Widget {
     this._getNotebookPath = options.getNotebookPath;
     this._getKernelId = options.getKernelId ?? (() => null);
     this._settings = { ...DEFAULT_SETTINGS, ...options.settings };
+    this._bottom = options.bottom ?? null;
     this._allExperiments = this._settings.showAllExperiments;
     const fetch =
       options.fetch ?? ((endPoint: string) => requestAPI<unknown>(endPoint));
@@ -509,7 +510,8 @@ export class RunsSidebar extends Widget {
         this._error,
         this._table.node,
         this._grouping.node,
-        this._status
+        this._status,
+        this._bottom
       )
     );
     this._updateScopeLabel();
@@ -723,6 +725,7 @@ export class RunsSidebar extends Widget {
     });
   }
 
+  private _bottom: HTMLElement | null;
   private _getNotebookPath: () => string | null;
   private _getKernelId: () => string | null;
   private _settings: ISidebarSettings;
@@ -781,5 +784,7 @@ export namespace RunsSidebar {
     settings?: Partial<ISidebarSettings>;
     /** How to reach the REST API (default: `requestAPI`). */
     fetch?: (endPoint: string) => Promise<unknown>;
+    /** A section under the list and its footer (the Models section). */
+    bottom?: HTMLElement;
   }
 }

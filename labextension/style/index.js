@@ -3,3 +3,4 @@ import './selection.css';
 import './compare.css';
 import './runlist.css';
 import './groups.css';
+import './models.css';

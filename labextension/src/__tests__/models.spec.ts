@@ -1,0 +1,310 @@
+import {
+  aliasChange,
+  aliasChoices,
+  aliasDeleteQuestion,
+  aliasEndpoint,
+  aliasEntries,
+  checkModelName,
+  lineageEndpoint,
+  lineageEnvironmentFacts,
+  lineageModelFacts,
+  lineageRunFacts,
+  metricsText,
+  modelEndpoint,
+  modelSummaryText,
+  parseModelList,
+  versionRunText
+} from '../models/format';
+import { ILineage, IModelDetail, IModelVersion } from '../models/types';
+
+function v(version: number, over: Partial<IModelVersion> = {}): IModelVersion {
+  return {
+    model: 'churn',
+    version,
+    run_id: `run-${version}`,
+    artifact: 'model',
+    created_at: 0,
+    description: '',
+    aliases: [],
+    ref: `models:/churn/${version}`,
+    run_number: version + 2,
+    run_name: `rf-${version}`,
+    experiment: 'exp',
+    status: 'finished',
+    metrics: {},
+    params: {},
+    ...over
+  };
+}
+
+const CHURN: IModelDetail = {
+  name: 'churn',
+  description: '',
+  created_at: 0,
+  updated_at: 0,
+  latest: 2,
+  aliases: { production: 1, staging: 2 },
+  versions: [v(2, { aliases: ['staging'] }), v(1, { aliases: ['production'] })]
+};
+
+describe('registry request paths', () => {
+  it('encodes names and aliases as single segments', () => {
+    expect(modelEndpoint('churn')).toBe('models/churn');
+    expect(modelEndpoint('my model', 'lineage')).toBe(
+      'models/my%20model/lineage'
+    );
+    expect(aliasEndpoint('churn', 'prod uction')).toBe(
+      'models/churn/aliases/prod%20uction'
+    );
+    expect(aliasEndpoint('a?b', '#1')).toBe('models/a%3Fb/aliases/%231');
+    expect(lineageEndpoint('churn', 2)).toBe('models/churn/lineage?version=2');
+  });
+});
+
+describe('parseModelList', () => {
+  it('reads the models as sent, in their order', () => {
+    expect(
+      parseModelList({
+        models: [
+          {
+            name: 'churn',
+            description: 'the churn model',
+            created_at: 1.5,
+            updated_at: 2.5,
+            versions: 2,
+            latest: 2,
+            aliases: { production: 1 }
+          },
+          { name: 'alpha', versions: 0, latest: null, aliases: {} }
+        ]
+      })
+    ).toEqual([
+      {
+        name: 'churn',
+        description: 'the churn model',
+        created_at: 1.5,
+        updated_at: 2.5,
+        versions: 2,
+        latest: 2,
+        aliases: { production: 1 }
+      },
+      {
+        name: 'alpha',
+        description: '',
+        created_at: null,
+        updated_at: null,
+        versions: 0,
+        latest: null,
+        aliases: {}
+      }
+    ]);
+  });
+
+  it('leaves out what is not a model, and aliases on no version', () => {
+    const models = parseModelList({
+      models: [
+        null,
+        3,
+        { name: '' },
+        { versions: 1 },
+        {
+          name: 'm',
+          versions: 1,
+          latest: 1,
+          aliases: { ok: 1, bad: '1', worse: null }
+        }
+      ]
+    });
+    expect(models.map(m => m.name)).toEqual(['m']);
+    expect(models[0].aliases).toEqual({ ok: 1 });
+  });
+
+  it('refuses an answer that is no list of models', () => {
+    expect(() => parseModelList({})).toThrow('no list of models');
+    expect(() => parseModelList(null)).toThrow('no list of models');
+    expect(() => parseModelList({ models: {} })).toThrow('no list of models');
+    expect(parseModelList({ models: [] })).toEqual([]);
+  });
+});
+
+describe('model texts', () => {
+  it('summarises a model and a version', () => {
+    expect(modelSummaryText({ versions: 1, latest: 1 })).toBe(
+      '1 version \u00b7 latest v1'
+    );
+    expect(modelSummaryText({ versions: 0, latest: null })).toBe('0 versions');
+    expect(versionRunText(v(1))).toBe('run #3 rf-1');
+    expect(versionRunText(v(1, { run_name: '' }))).toBe('run #3');
+    expect(
+      versionRunText(v(1, { run_number: null, run_id: '0123456789abcdef' }))
+    ).toBe('run 01234567');
+  });
+
+  it('shows the first metrics of a version', () => {
+    expect(metricsText({ acc: 0.91234, loss: null, f1: 0.5, auc: 0.7 })).toBe(
+      'acc 0.9123 \u00b7 loss NaN \u00b7 f1 0.5'
+    );
+    expect(metricsText({})).toBe('');
+    expect(metricsText(undefined)).toBe('');
+  });
+
+  it('sorts aliases by name', () => {
+    expect(aliasEntries({ staging: 2, production: 1 })).toEqual([
+      ['production', 1],
+      ['staging', 2]
+    ]);
+  });
+});
+
+describe('moving an alias', () => {
+  it('offers the aliases of the other versions', () => {
+    expect(aliasChoices(CHURN, 2)).toEqual(['production']);
+    expect(aliasChoices(CHURN, 1)).toEqual(['staging']);
+    expect(aliasChoices(CHURN, 3)).toEqual(['production', 'staging']);
+  });
+
+  it('asks to move an alias from the version it is on', () => {
+    expect(aliasChange(CHURN, 'production', 2)).toEqual({
+      kind: 'move',
+      alias: 'production',
+      version: 2,
+      from: 1,
+      title: 'Move @production from v1 to v2?',
+      body: 'models:/churn@production will load version 2 (run #4 rf-2) instead of version 1 (run #3 rf-1).',
+      accept: 'Move'
+    });
+  });
+
+  it('asks to set a new alias, typed with or without @', () => {
+    const change = aliasChange(CHURN, ' @canary ', 1);
+    expect(change).toEqual({
+      kind: 'create',
+      alias: 'canary',
+      version: 1,
+      from: null,
+      title: 'Set @canary on v1?',
+      body: 'models:/churn@canary will load version 1 (run #3 rf-1).',
+      accept: 'Set alias'
+    });
+  });
+
+  it('does nothing where the alias already is, and wants a name', () => {
+    expect(aliasChange(CHURN, 'staging', 2)).toEqual({
+      kind: 'noop',
+      message: '@staging already points at v2.'
+    });
+    expect(aliasChange(CHURN, '  ', 2).kind).toBe('invalid');
+    expect(aliasChange(CHURN, '@', 2).kind).toBe('invalid');
+  });
+
+  it('does not take an inherited property for an alias', () => {
+    expect(aliasChange(CHURN, 'constructor', 2).kind).toBe('create');
+  });
+
+  it('asks before deleting an alias', () => {
+    expect(aliasDeleteQuestion('churn', 'production', 1)).toEqual({
+      title: 'Delete @production?',
+      body: 'models:/churn@production points at v1; once deleted it loads nothing. The version itself stays.'
+    });
+  });
+
+  it('checks a model name as typed', () => {
+    expect(checkModelName('  churn ')).toEqual({ name: 'churn' });
+    expect(checkModelName(' ')).toEqual({
+      error: 'Give the model a name, such as churn.'
+    });
+  });
+});
+
+describe('lineage facts', () => {
+  const lineage: ILineage = {
+    ref: 'models:/churn/2',
+    model: {
+      name: 'churn',
+      version: 2,
+      aliases: ['production'],
+      created_at: 0,
+      ref: 'models:/churn/2'
+    },
+    artifact: {
+      name: 'model',
+      format: 'skops',
+      flavor: 'sklearn',
+      library_version: '1.5',
+      python: '3.11.7',
+      unsafe: false,
+      untrusted_types: [],
+      size: 2048,
+      files: ['model.skops']
+    },
+    run: {
+      id: 'abc',
+      number: 4,
+      experiment: 'exp',
+      name: 'rf-2',
+      status: 'finished',
+      start_time: Date.parse('2026-11-20T08:03:00Z') / 1000,
+      end_time: '2026-11-20T08:05:00+00:00',
+      notebook_path: 'train.ipynb',
+      cell_id: 'c1',
+      execution_count: 7,
+      source: 'notebook',
+      parent_run_id: null
+    },
+    code: 'fit()',
+    pipeline: {
+      reproduces: null,
+      reproduced_by: [{ id: 'p', number: 9, status: 'finished', metrics: {} }]
+    },
+    inputs: [],
+    outputs: [],
+    params: {},
+    metrics: {},
+    environment: {
+      python: '3.11.7',
+      platform: 'Linux',
+      packages: { 'scikit-learn': '1.5' },
+      all_packages: 120,
+      git: { commit: '0123456789abcdef0123', dirty: true }
+    }
+  };
+
+  it('says what the model is', () => {
+    expect(lineageModelFacts(lineage)).toEqual([
+      ['Reference', 'models:/churn/2'],
+      ['Registered as', 'churn v2'],
+      ['Aliases', '@production'],
+      ['Artifact', 'model'],
+      ['Format', 'skops'],
+      ['Library', 'sklearn'],
+      ['Library version', '1.5'],
+      ['Python', '3.11.7'],
+      ['Size', '2.0 KiB'],
+      ['Files', 'model.skops']
+    ]);
+  });
+
+  it('says which run built it (times in seconds or ISO), skipping what is unknown', () => {
+    const now = new Date('2026-11-23T18:00:00Z');
+    expect(lineageRunFacts(lineage, now)).toEqual([
+      ['Run', '#4 rf-2'],
+      ['Experiment', 'exp'],
+      ['Status', 'finished'],
+      ['Started', '2026-11-20 08:03'],
+      ['Ended', '2026-11-20 08:05'],
+      ['Notebook', 'train.ipynb'],
+      ['Cell', '[7] c1'],
+      ['Source', 'notebook'],
+      ['Reproduced by', '#9 (finished)']
+    ]);
+  });
+
+  it('says where it was built', () => {
+    expect(lineageEnvironmentFacts(lineage)).toEqual([
+      ['Python', '3.11.7'],
+      ['Platform', 'Linux'],
+      ['Git commit', '0123456789ab (dirty)'],
+      ['Packages recorded', '120']
+    ]);
+  });
+});

@@ -1,0 +1,45 @@
+/**
+ * Requests for a run's artifacts: a file's preview, and its bytes saved as a
+ * download.
+ */
+
+import { requestAPI, requestBlob } from '../handler';
+import { artifactEndpoint, downloadName } from './format';
+import { IArtifactPreview } from './types';
+
+/** The preview of one file of an artifact (its primary file without `path`). */
+export function fetchPreview(
+  runId: string,
+  name: string,
+  path?: string | null
+): Promise<IArtifactPreview> {
+  return requestAPI<IArtifactPreview>(
+    artifactEndpoint(runId, name, 'preview', path)
+  );
+}
+
+/**
+ * Save one file of an artifact as the browser saves a download. The bytes
+ * come through the authenticated API (a link to the URL would carry no
+ * token), then leave through a blob URL.
+ */
+export async function downloadFile(
+  runId: string,
+  name: string,
+  path: string
+): Promise<void> {
+  const blob = await requestBlob(artifactEndpoint(runId, name, 'raw', path));
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = downloadName(path);
+  link.style.display = 'none';
+  document.body.appendChild(link);
+  try {
+    link.click();
+  } finally {
+    link.remove();
+    // The download has its bytes once it starts; the URL can go after that.
+    window.setTimeout(() => URL.revokeObjectURL(url), 30 * 1000);
+  }
+}

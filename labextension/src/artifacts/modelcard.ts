@@ -1,0 +1,98 @@
+/**
+ * What a model artifact shows when opened: how it was saved (format,
+ * library and version, Python), whether loading it can run code, the
+ * registered versions it is, and a Register… action.
+ */
+
+import { h } from '../dom';
+import {
+  isUnsafe,
+  modelFacts,
+  signatureOf,
+  untrustedTypes,
+  versionLabel
+} from './format';
+import { IArtifact, IRunModelVersion } from './types';
+
+/** The "unsafe" badge: loading runs code unless trusted. */
+export function unsafeBadge(): HTMLElement {
+  return h('span', {
+    class: 'jp-mltrack-badge jp-mltrack-badge-unsafe',
+    text: 'unsafe',
+    title:
+      'Saved with pickle: loading it can run any code. mltrack.load_model refuses it unless told trusted=True.'
+  });
+}
+
+/** A registered version and its aliases: `churn v2 @production`. */
+export function versionChip(v: IRunModelVersion): HTMLElement {
+  return h(
+    'span',
+    {
+      class: 'jp-mltrack-version-chip',
+      'data-model': v.model,
+      'data-version': v.version,
+      title: v.ref
+    },
+    h('span', { class: 'jp-mltrack-version-label', text: versionLabel(v) }),
+    v.aliases.map(alias =>
+      h('span', { class: 'jp-mltrack-alias', text: `@${alias}` })
+    )
+  );
+}
+
+/** The model card of `artifact` (`versions`: its registered versions). */
+export function modelCard(
+  artifact: IArtifact,
+  versions: IRunModelVersion[],
+  onRegister: () => void
+): HTMLElement {
+  const register = h('button', {
+    class: 'jp-mltrack-button jp-mltrack-register',
+    text: 'Register\u2026',
+    title:
+      'Add this model to the registry as a new version of a named model (created if new)'
+  });
+  register.addEventListener('click', onRegister);
+  const untrusted = untrustedTypes(artifact);
+  const signature = signatureOf(artifact);
+  return h(
+    'div',
+    { class: 'jp-mltrack-model-card' },
+    h(
+      'dl',
+      { class: 'jp-mltrack-facts jp-mltrack-model-facts' },
+      modelFacts(artifact).map(([k, v]) => [
+        h('dt', { text: k }),
+        h('dd', { text: v, 'data-fact': k })
+      ])
+    ),
+    isUnsafe(artifact) ? unsafeBadge() : null,
+    untrusted.length > 0
+      ? h('div', {
+          class: 'jp-mltrack-model-untrusted',
+          text: `Types to trust when loading: ${untrusted.join(', ')}`
+        })
+      : null,
+    h(
+      'div',
+      { class: 'jp-mltrack-model-registered' },
+      h('span', { class: 'jp-mltrack-muted-inline', text: 'Registered: ' }),
+      versions.length > 0
+        ? versions.map(versionChip)
+        : h('span', { class: 'jp-mltrack-muted-inline', text: 'not yet' }),
+      register
+    ),
+    signature !== null
+      ? h(
+          'details',
+          { class: 'jp-mltrack-model-signature' },
+          h('summary', { text: 'Signature' }),
+          h('pre', {
+            class: 'jp-mltrack-code-text',
+            text: JSON.stringify(signature, null, 2)
+          })
+        )
+      : null
+  );
+}

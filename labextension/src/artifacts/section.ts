@@ -1,0 +1,453 @@
+/**
+ * The Artifacts section of a run's detail: a row per artifact (name, kind,
+ * size, file count, the registered versions of a model) and, for the one
+ * opened, its files (picker, Download), a model's card and the file's
+ * preview drawn by JupyterLab's renderers.
+ *
+ * It outlives the detail's re-renders (a reload, a save): the artifact open
+ * stays open, and its preview is not fetched again while its file is the same.
+ */
+
+import { showErrorMessage } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import {
+  LabIcon,
+  fileIcon,
+  folderIcon,
+  imageIcon,
+  jsonIcon,
+  textEditorIcon
+} from '@jupyterlab/ui-components';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { clear, h } from '../dom';
+import { modelIcon } from '../icons';
+import { IRunDetail, formatBytes } from '../model';
+import { registerFlow } from '../models/actions';
+import { IRegistryChange, registryChanged } from '../models/api';
+import { downloadFile, fetchPreview } from './api';
+import {
+  filesText,
+  kindLabel,
+  orderedPaths,
+  sizeText,
+  versionsOf
+} from './format';
+import { modelCard, versionChip } from './modelcard';
+import { clearPanel, renderPreview } from './render';
+import { IArtifact } from './types';
+
+/** Most files listed under an opened artifact (the picker holds them all). */
+const MAX_LISTED_FILES = 200;
+
+const KIND_ICONS: { [kind: string]: LabIcon } = {
+  file: fileIcon,
+  folder: folderIcon,
+  text: textEditorIcon,
+  dict: jsonIcon,
+  figure: imageIcon,
+  model: modelIcon
+};
+
+export class ArtifactsSection extends Panel {
+  constructor(options: ArtifactsSection.IOptions) {
+    super();
+    this.addClass('jp-mltrack-section');
+    this.addClass('jp-mltrack-artifacts');
+    this._rendermime = options.rendermime;
+    this._onChanged = options.onChanged;
+    this._list = new Widget();
+    this._info = new Widget();
+    this._info.addClass('jp-mltrack-artifact-info');
+    this._content = new Panel();
+    this._content.addClass('jp-mltrack-artifact-content');
+    this._box = new Panel();
+    this._box.addClass('jp-mltrack-artifact-preview');
+    this._box.addWidget(this._info);
+    this._box.addWidget(this._content);
+    this._box.hide();
+    this.addWidget(this._list);
+    this.addWidget(this._box);
+    this.hide();
+    registryChanged.connect(this._onRegistryChanged, this);
+  }
+
+  /** The name of the artifact opened, if any. */
+  get openName(): string | null {
+    return this._open?.name ?? null;
+  }
+
+  /** Show the artifacts of `run` (hidden for a server that sends none). */
+  setRun(run: IRunDetail): void {
+    this._run = run;
+    const artifacts = run.artifacts;
+    this.setHidden(!Array.isArray(artifacts));
+    clear(this._list.node);
+    this._list.node.appendChild(
+      h('h3', {
+        class: 'jp-mltrack-section-title',
+        text: `Artifacts${artifacts?.length ? ` (${artifacts.length})` : ''}`
+      })
+    );
+    if (!artifacts || artifacts.length === 0) {
+      this._list.node.appendChild(
+        h('div', { class: 'jp-mltrack-muted', text: 'No artifacts logged.' })
+      );
+      this._close();
+      return;
+    }
+    this._list.node.appendChild(this._table(run, artifacts));
+    const open = this._open;
+    const artifact = open && artifacts.find(a => a.name === open.name);
+    if (!open || !artifact) {
+      this._close();
+      return;
+    }
+    const file = artifact.files.find(f => f.path === open.path);
+    if (file && file.digest === open.digest) {
+      this._markOpen();
+      this._renderInfo(artifact); // registered versions may have changed
+    } else {
+      this._openFile(artifact, orderedPaths(artifact)[0] ?? null);
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    registryChanged.disconnect(this._onRegistryChanged, this);
+    super.dispose();
+  }
+
+  private _table(run: IRunDetail, artifacts: IArtifact[]): HTMLElement {
+    const rows = artifacts.map(artifact => {
+      const icon = KIND_ICONS[artifact.kind] ?? fileIcon;
+      const row = h(
+        'tr',
+        {
+          class: 'jp-mltrack-artifact-row',
+          tabindex: 0,
+          'data-name': artifact.name,
+          'data-kind': artifact.kind,
+          title: `Open ${artifact.name}`
+        },
+        h(
+          'td',
+          { class: 'jp-mltrack-artifact-name' },
+          icon.element({ tag: 'span', className: 'jp-mltrack-artifact-icon' }),
+          h('span', { text: artifact.name, title: artifact.name })
+        ),
+        h('td', {
+          class: 'jp-mltrack-artifact-kind',
+          text: kindLabel(artifact.kind)
+        }),
+        h('td', {
+          class: 'jp-mltrack-artifact-size',
+          text: formatBytes(artifact.size)
+        }),
+        h('td', {
+          class: 'jp-mltrack-artifact-count',
+          text: filesText(artifact.file_count)
+        }),
+        h(
+          'td',
+          { class: 'jp-mltrack-artifact-registered' },
+          versionsOf(run.models, artifact.name).map(versionChip),
+          artifact.status && artifact.status !== 'complete'
+            ? h('span', { class: 'jp-mltrack-tag', text: artifact.status })
+            : null
+        )
+      );
+      row.addEventListener('click', () => this._toggle(artifact));
+      row.addEventListener('keydown', event => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          this._toggle(artifact);
+        }
+      });
+      return row;
+    });
+    return h(
+      'table',
+      { class: 'jp-mltrack-kv jp-mltrack-artifacts-table' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Name', 'Kind', 'Size', 'Files', 'Registered'].map(text =>
+            h('th', { text })
+          )
+        )
+      ),
+      h('tbody', {}, rows)
+    );
+  }
+
+  private _toggle(artifact: IArtifact): void {
+    if (this._open?.name === artifact.name) {
+      this._close();
+    } else {
+      this._openFile(artifact, orderedPaths(artifact)[0] ?? null);
+    }
+  }
+
+  private _close(): void {
+    this._open = null;
+    this._token++;
+    clearPanel(this._content);
+    clear(this._info.node);
+    this._box.hide();
+    this._markOpen();
+  }
+
+  private _markOpen(): void {
+    const name = this._open?.name;
+    this._list.node
+      .querySelectorAll<HTMLElement>('.jp-mltrack-artifact-row')
+      .forEach(row =>
+        row.classList.toggle('jp-mod-selected', row.dataset.name === name)
+      );
+  }
+
+  /** Open `path` of `artifact` (its info, then its preview once fetched). */
+  private _openFile(artifact: IArtifact, path: string | null): void {
+    const file = artifact.files.find(f => f.path === path);
+    this._open = { name: artifact.name, path, digest: file?.digest ?? null };
+    this._markOpen();
+    this._renderInfo(artifact);
+    this._box.show();
+    void this._loadPreview(artifact, path);
+  }
+
+  private async _loadPreview(
+    artifact: IArtifact,
+    path: string | null
+  ): Promise<void> {
+    const run = this._run;
+    const token = ++this._token;
+    clearPanel(this._content);
+    if (!run || path === null) {
+      return;
+    }
+    this._content.addWidget(
+      new Widget({
+        node: h('div', { class: 'jp-mltrack-loading', text: 'Loading\u2026' })
+      })
+    );
+    try {
+      const preview = await fetchPreview(run.id, artifact.name, path);
+      if (token !== this._token) {
+        return; // another file was opened meanwhile
+      }
+      await renderPreview(this._rendermime, this._content, preview);
+    } catch (reason) {
+      if (token !== this._token) {
+        return;
+      }
+      clearPanel(this._content);
+      this._content.addWidget(
+        new Widget({
+          node: h('div', {
+            class: 'jp-mltrack-error',
+            text: `Cannot preview ${path}: ${(reason as Error).message ?? reason}`
+          })
+        })
+      );
+    }
+  }
+
+  /** The opened artifact's header, file picker, Download and model card. */
+  private _renderInfo(artifact: IArtifact): void {
+    const run = this._run;
+    const open = this._open;
+    if (!run || !open) {
+      return;
+    }
+    const node = this._info.node;
+    clear(node);
+    const close = h('button', {
+      class: 'jp-mltrack-icon-button jp-mltrack-preview-close',
+      text: '\u00d7',
+      title: 'Close',
+      'aria-label': 'Close the artifact'
+    });
+    close.addEventListener('click', () => this._close());
+    node.appendChild(
+      h(
+        'div',
+        { class: 'jp-mltrack-preview-header' },
+        h('span', { class: 'jp-mltrack-preview-title', text: artifact.name }),
+        h('span', {
+          class: 'jp-mltrack-preview-digest',
+          text: `${kindLabel(artifact.kind)} \u00b7 ${sizeText(artifact)}`
+        }),
+        h('span', { class: 'jp-mltrack-spacer' }),
+        close
+      )
+    );
+    if (artifact.kind === 'model') {
+      node.appendChild(
+        modelCard(artifact, versionsOf(run.models, artifact.name), () => {
+          void registerFlow(run.id, artifact.name);
+        })
+      );
+    }
+    node.appendChild(this._fileBar(run.id, artifact, open.path));
+    if (artifact.file_count > 1) {
+      node.appendChild(this._fileList(run.id, artifact));
+    }
+  }
+
+  /** The file shown (a picker when there are several) and its Download. */
+  private _fileBar(
+    runId: string,
+    artifact: IArtifact,
+    path: string | null
+  ): HTMLElement {
+    const paths = orderedPaths(artifact);
+    let chooser: HTMLElement;
+    if (paths.length > 1) {
+      const select = h(
+        'select',
+        {
+          class: 'jp-mltrack-artifact-file-select',
+          'aria-label': 'File to preview'
+        },
+        paths.map(p => h('option', { value: p, text: p }))
+      );
+      select.value = path ?? paths[0];
+      select.addEventListener('change', () =>
+        this._openFile(artifact, select.value)
+      );
+      chooser = select;
+    } else {
+      chooser = h('code', {
+        class: 'jp-mltrack-artifact-file-name',
+        text: path ?? '—'
+      });
+    }
+    const file = artifact.files.find(f => f.path === path);
+    return h(
+      'div',
+      { class: 'jp-mltrack-preview-bar jp-mltrack-artifact-filebar' },
+      h('span', { class: 'jp-mltrack-muted-inline', text: 'File' }),
+      chooser,
+      h('span', {
+        class: 'jp-mltrack-artifact-file-size',
+        text: file ? formatBytes(file.size) : ''
+      }),
+      path !== null ? this._downloadButton(runId, artifact, path) : null
+    );
+  }
+
+  private _downloadButton(
+    runId: string,
+    artifact: IArtifact,
+    path: string,
+    label = 'Download'
+  ): HTMLElement {
+    const button = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-download',
+      text: label,
+      title: `Download ${path}`,
+      'data-path': path
+    });
+    button.addEventListener('click', async event => {
+      event.stopPropagation();
+      button.disabled = true;
+      try {
+        await downloadFile(runId, artifact.name, path);
+      } catch (reason) {
+        await showErrorMessage(`Cannot download ${path}`, reason as Error);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
+  }
+
+  /** Every file (up to MAX_LISTED_FILES), each with its Download. */
+  private _fileList(runId: string, artifact: IArtifact): HTMLElement {
+    const paths = orderedPaths(artifact);
+    const sizes = new Map(artifact.files.map(f => [f.path, f.size]));
+    const shown = paths.slice(0, MAX_LISTED_FILES);
+    return h(
+      'details',
+      { class: 'jp-mltrack-artifact-files' },
+      h('summary', { text: `Files (${paths.length})` }),
+      h(
+        'table',
+        { class: 'jp-mltrack-kv' },
+        h(
+          'tbody',
+          {},
+          shown.map(p => {
+            const open = h('a', {
+              class: 'jp-mltrack-artifact-file-link',
+              href: '#',
+              text: p,
+              title: `Preview ${p}`
+            });
+            open.addEventListener('click', event => {
+              event.preventDefault();
+              this._openFile(artifact, p);
+            });
+            return h(
+              'tr',
+              { 'data-path': p },
+              h('td', {}, open),
+              h('td', { text: formatBytes(sizes.get(p)) }),
+              h('td', {}, this._downloadButton(runId, artifact, p))
+            );
+          })
+        )
+      ),
+      paths.length > shown.length
+        ? h('div', {
+            class: 'jp-mltrack-muted',
+            text: `${paths.length - shown.length} more: pick them above.`
+          })
+        : null
+    );
+  }
+
+  /** A model registered (here or in another detail): reload what shows it. */
+  private _onRegistryChanged(_: unknown, change: IRegistryChange): void {
+    const run = this._run;
+    if (!run || this.isDisposed) {
+      return;
+    }
+    const shows =
+      change.runId === run.id ||
+      (run.models ?? []).some(v => v.model === change.model);
+    if (shows) {
+      this._onChanged();
+    }
+  }
+
+  private _rendermime: IRenderMimeRegistry;
+  private _onChanged: () => void;
+  private _run: IRunDetail | null = null;
+  private _open: {
+    name: string;
+    path: string | null;
+    digest: string | null;
+  } | null = null;
+  /** Increases with every file opened: a late answer for an older one is dropped. */
+  private _token = 0;
+  private _list: Widget;
+  private _box: Panel;
+  private _info: Widget;
+  private _content: Panel;
+}
+
+export namespace ArtifactsSection {
+  export interface IOptions {
+    rendermime: IRenderMimeRegistry;
+    /** The registry changed what this run shows: reload the run. */
+    onChanged: () => void;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Wire types of a run's artifacts and the registered versions of its models
+ * (`GET /mltrack/api/runs/{id}`, `…/artifacts/{name}/preview`).
+ */
+
+import { JSONValue } from '../model';
+
+/** What an artifact holds: one file, a folder, a logged text/dict/figure/model. */
+export type ArtifactKind =
+  'file' | 'folder' | 'text' | 'dict' | 'figure' | 'model';
+
+/** One file of an artifact: its path inside it, its blob and size. */
+export interface IArtifactFile {
+  path: string;
+  digest: string;
+  size: number;
+}
+
+/** What a model artifact is (the listing's view: no example rows). */
+export interface IModelSummary {
+  name: string;
+  format: string | null;
+  flavor: string | null;
+  library_version: string | null;
+  python: string | null;
+  /** Loading it can run code (pickle). */
+  unsafe: boolean;
+  /** skops types off the default trusted list. */
+  untrusted_types: string[];
+  size: number;
+  files: string[];
+  /** The signature's inputs and outputs, when one was taken. */
+  inputs?: JSONValue | null;
+  outputs?: JSONValue | null;
+}
+
+/** An artifact of a run. */
+export interface IArtifact {
+  run_id: string;
+  name: string;
+  kind: ArtifactKind | string;
+  /** Total bytes of its files. */
+  size: number;
+  file_count: number;
+  /** Media type of its primary file. */
+  media_type: string | null;
+  meta: { [key: string]: JSONValue };
+  /** Seconds since the epoch. */
+  created_at: number;
+  /** `pending` while it is being written. */
+  status?: string;
+  files: IArtifactFile[];
+  /** A model artifact's summary. */
+  model?: IModelSummary;
+}
+
+/** A registered version of a model artifact of the run. */
+export interface IRunModelVersion {
+  model: string;
+  version: number;
+  run_id: string;
+  artifact: string;
+  created_at: number;
+  description: string;
+  aliases: string[];
+  /** `models:/NAME/VERSION`. */
+  ref: string;
+}
+
+/** A mime bundle, as a notebook output's `data`. */
+export interface IMimeBundle {
+  [mime: string]: JSONValue;
+}
+
+/** `GET runs/{id}/artifacts/{name}/preview?path=P`: one file, renderable. */
+export interface IArtifactPreview {
+  name: string;
+  path: string;
+  media_type: string;
+  size: number;
+  /** `null` when the file cannot be shown (binary, too big): see `reason`. */
+  bundle: IMimeBundle | null;
+  /** Only the start of a long text is in the bundle. */
+  truncated: boolean;
+  reason: string | null;
+}

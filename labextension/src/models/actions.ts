@@ -1,0 +1,181 @@
+/**
+ * The registry's actions as the user goes through them: each asks what it
+ * needs (a model name, an alias), says what it is about to do, then does it.
+ * A refusal from the server is shown with its message, never dropped.
+ */
+
+import {
+  Dialog,
+  InputDialog,
+  Notification,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+
+import { deleteAlias, listModels, registerModel, setAlias } from './api';
+import {
+  aliasChange,
+  aliasChoices,
+  aliasDeleteQuestion,
+  checkModelName
+} from './format';
+import { IModelDetail, IRegisteredVersion } from './types';
+
+/** The message of a refusal (an APIError carries the server's). */
+function messageOf(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
+}
+
+/**
+ * Register the model artifact `artifact` of run `runId`: ask for the
+ * registered model's name (existing ones offered), then POST it. The version
+ * registered, or `null` when cancelled or refused (the refusal shown).
+ */
+export async function registerFlow(
+  runId: string,
+  artifact: string
+): Promise<IRegisteredVersion | null> {
+  let names: string[];
+  try {
+    names = (await listModels()).map(m => m.name);
+  } catch (reason) {
+    await showErrorMessage('Cannot list the registered models', {
+      message: messageOf(reason)
+    });
+    return null;
+  }
+  let label = 'Register as model (an existing name adds a version to it)';
+  let typed = names.length === 1 ? names[0] : '';
+  for (;;) {
+    const options = {
+      title: `Register ${artifact}`,
+      label,
+      placeholder: 'churn',
+      okLabel: 'Register'
+    };
+    const answer =
+      names.length > 0
+        ? await InputDialog.getItem({
+            ...options,
+            items: names,
+            current: typed,
+            editable: true
+          })
+        : await InputDialog.getText({ ...options, text: typed });
+    if (!answer.button.accept) {
+      return null;
+    }
+    typed = answer.value ?? '';
+    const checked = checkModelName(typed);
+    if ('error' in checked) {
+      label = checked.error;
+      continue;
+    }
+    try {
+      const version = await registerModel(checked.name, runId, artifact);
+      Notification.success(
+        `Registered ${artifact} as ${version.model} v${version.version} (${version.ref})`,
+        { autoClose: 5000 }
+      );
+      return version;
+    } catch (reason) {
+      await showErrorMessage(`Cannot register ${artifact}`, {
+        message: messageOf(reason)
+      });
+      return null;
+    }
+  }
+}
+
+/**
+ * Set an alias on `version` of the model `detail`, in one action: type or
+ * pick the alias (the aliases of other versions offered), confirm the move
+ * ("Move @production from v1 to v2?"), then PUT it. The model afterwards, or
+ * `null` when cancelled or refused (the refusal shown).
+ */
+export async function setAliasFlow(
+  detail: IModelDetail,
+  version: number
+): Promise<IModelDetail | null> {
+  const choices = aliasChoices(detail, version);
+  let label = 'Alias (an existing one moves here)';
+  let typed = choices[0] ?? '';
+  for (;;) {
+    const options = {
+      title: `Set an alias on ${detail.name} v${version}`,
+      label,
+      placeholder: 'production',
+      okLabel: 'Next'
+    };
+    const answer =
+      choices.length > 0
+        ? await InputDialog.getItem({
+            ...options,
+            items: choices,
+            current: typed,
+            editable: true
+          })
+        : await InputDialog.getText({ ...options, text: typed });
+    if (!answer.button.accept) {
+      return null;
+    }
+    typed = answer.value ?? '';
+    const change = aliasChange(detail, typed, version);
+    if (change.kind === 'invalid') {
+      label = change.message;
+      continue;
+    }
+    if (change.kind === 'noop') {
+      Notification.info(change.message, { autoClose: 4000 });
+      return null;
+    }
+    const confirm = await showDialog({
+      title: change.title,
+      body: change.body,
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.okButton({ label: change.accept })
+      ]
+    });
+    if (!confirm.button.accept) {
+      return null;
+    }
+    try {
+      return await setAlias(detail.name, change.alias, version);
+    } catch (reason) {
+      await showErrorMessage(`Cannot set @${change.alias}`, {
+        message: messageOf(reason)
+      });
+      return null;
+    }
+  }
+}
+
+/**
+ * Delete `alias` of `model` (on `version`) after confirmation; whether it
+ * was deleted (a refusal shown).
+ */
+export async function deleteAliasFlow(
+  model: string,
+  alias: string,
+  version: number
+): Promise<boolean> {
+  const question = aliasDeleteQuestion(model, alias, version);
+  const confirm = await showDialog({
+    title: question.title,
+    body: question.body,
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+  });
+  if (!confirm.button.accept) {
+    return false;
+  }
+  try {
+    await deleteAlias(model, alias);
+    return true;
+  } catch (reason) {
+    await showErrorMessage(`Cannot delete @${alias}`, {
+      message: messageOf(reason)
+    });
+    return false;
+  }
+}

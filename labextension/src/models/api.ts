@@ -1,0 +1,90 @@
+/**
+ * Requests to the model registry. Every change made through here is
+ * announced on `registryChanged`, so the Models section and the open run
+ * details show it without being told by whoever made it.
+ */
+
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { requestAPI } from '../handler';
+import {
+  aliasEndpoint,
+  lineageEndpoint,
+  modelEndpoint,
+  parseModelList
+} from './format';
+import {
+  ILineage,
+  IModelDetail,
+  IModelListItem,
+  IRegisteredVersion
+} from './types';
+
+/** A change to the registry: which model, and the run of a new version. */
+export interface IRegistryChange {
+  model: string;
+  runId?: string;
+}
+
+class RegistryEvents {
+  readonly changed = new Signal<this, IRegistryChange>(this);
+}
+
+const events = new RegistryEvents();
+
+/** Emitted after this page changed the registry. */
+export const registryChanged: ISignal<RegistryEvents, IRegistryChange> =
+  events.changed;
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+/** `GET models`. */
+export async function listModels(): Promise<IModelListItem[]> {
+  return parseModelList(await requestAPI<unknown>('models'));
+}
+
+/** `GET models/{name}`: its versions, newest first. */
+export function getModel(name: string): Promise<IModelDetail> {
+  return requestAPI<IModelDetail>(modelEndpoint(name));
+}
+
+/** `POST models`: register a model artifact of a run as the next version. */
+export async function registerModel(
+  name: string,
+  runId: string,
+  artifact: string
+): Promise<IRegisteredVersion> {
+  const version = await requestAPI<IRegisteredVersion>('models', {
+    method: 'POST',
+    body: JSON.stringify({ name, run: runId, artifact }),
+    headers: JSON_HEADERS
+  });
+  events.changed.emit({ model: name, runId });
+  return version;
+}
+
+/** `PUT models/{name}/aliases/{alias}`: point (or move) an alias; the model after. */
+export async function setAlias(
+  name: string,
+  alias: string,
+  version: number
+): Promise<IModelDetail> {
+  const detail = await requestAPI<IModelDetail>(aliasEndpoint(name, alias), {
+    method: 'PUT',
+    body: JSON.stringify({ version }),
+    headers: JSON_HEADERS
+  });
+  events.changed.emit({ model: name });
+  return detail;
+}
+
+/** `DELETE models/{name}/aliases/{alias}`. */
+export async function deleteAlias(name: string, alias: string): Promise<void> {
+  await requestAPI<void>(aliasEndpoint(name, alias), { method: 'DELETE' });
+  events.changed.emit({ model: name });
+}
+
+/** `GET models/{name}/lineage?version=N`. */
+export function getLineage(name: string, version: number): Promise<ILineage> {
+  return requestAPI<ILineage>(lineageEndpoint(name, version));
+}

@@ -1,0 +1,309 @@
+/**
+ * Pure logic of the Models section: request paths, the model list as the
+ * server sends it, and what moving or deleting an alias asks before it
+ * happens. No DOM here, so jest tests it as it is.
+ */
+
+import { epochToIso, pathSegment } from '../artifacts/format';
+import { formatBytes, formatTimestamp, formatValue } from '../model';
+import { ILineage, IModelDetail, IModelListItem, IModelVersion } from './types';
+
+/** `models/{name}` and below it (`aliases/{alias}`, `lineage`). */
+export function modelEndpoint(name: string, ...rest: string[]): string {
+  return ['models', pathSegment(name), ...rest].join('/');
+}
+
+/** `models/{name}/aliases/{alias}`. */
+export function aliasEndpoint(name: string, alias: string): string {
+  return modelEndpoint(name, 'aliases', pathSegment(alias));
+}
+
+/** `models/{name}/lineage?version=N`. */
+export function lineageEndpoint(name: string, version: number): string {
+  return `${modelEndpoint(name, 'lineage')}?version=${encodeURIComponent(String(version))}`;
+}
+
+const num = (value: unknown): number | null =>
+  typeof value === 'number' && isFinite(value) ? value : null;
+
+/**
+ * The models of a `GET models` answer, in its order. What is not a model (a
+ * nameless entry, an alias on no version number) is left out rather than
+ * shown wrong; a missing answer is an error, not an empty registry.
+ */
+export function parseModelList(data: unknown): IModelListItem[] {
+  const models = (data as { models?: unknown } | null | undefined)?.models;
+  if (!Array.isArray(models)) {
+    throw new Error('the server sent no list of models');
+  }
+  const out: IModelListItem[] = [];
+  for (const item of models) {
+    if (!item || typeof item !== 'object') {
+      continue;
+    }
+    const m = item as { [key: string]: unknown };
+    if (typeof m.name !== 'string' || m.name === '') {
+      continue;
+    }
+    const aliases: { [alias: string]: number } = {};
+    if (m.aliases && typeof m.aliases === 'object') {
+      for (const [alias, version] of Object.entries(m.aliases)) {
+        const v = num(version);
+        if (v !== null) {
+          aliases[alias] = v;
+        }
+      }
+    }
+    out.push({
+      name: m.name,
+      description: typeof m.description === 'string' ? m.description : '',
+      created_at: num(m.created_at),
+      updated_at: num(m.updated_at),
+      versions: num(m.versions) ?? 0,
+      latest: num(m.latest),
+      aliases
+    });
+  }
+  return out;
+}
+
+/** Aliases sorted by name, each with its version: `[["production", 2]]`. */
+export function aliasEntries(aliases: {
+  [alias: string]: number;
+}): [string, number][] {
+  return Object.entries(aliases).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0
+  );
+}
+
+/** `3 versions · latest v3`. */
+export function modelSummaryText(
+  model: Pick<IModelListItem, 'versions' | 'latest'>
+): string {
+  const count = `${model.versions} ${model.versions === 1 ? 'version' : 'versions'}`;
+  return model.latest === null
+    ? count
+    : `${count} \u00b7 latest v${model.latest}`;
+}
+
+/** `run #3 rf-big` (or the run id when the run is gone). */
+export function versionRunText(
+  v: Pick<IModelVersion, 'run_number' | 'run_name' | 'run_id'>
+): string {
+  if (v.run_number === null) {
+    return `run ${v.run_id.slice(0, 8)}`;
+  }
+  return v.run_name
+    ? `run #${v.run_number} ${v.run_name}`
+    : `run #${v.run_number}`;
+}
+
+/** The first `max` metrics of a version: `acc 0.91 · loss 0.12`. */
+export function metricsText(
+  metrics: { [key: string]: number | null } | null | undefined,
+  max = 3
+): string {
+  return Object.entries(metrics ?? {})
+    .slice(0, max)
+    .map(([key, value]) => `${key} ${formatValue(value)}`)
+    .join(' \u00b7 ');
+}
+
+/**
+ * The aliases the "Set alias…" dialog offers for `version`: those on other
+ * versions (moving one is the usual promotion), by name.
+ */
+export function aliasChoices(detail: IModelDetail, version: number): string[] {
+  return aliasEntries(detail.aliases)
+    .filter(([, v]) => v !== version)
+    .map(([alias]) => alias);
+}
+
+/** What setting an alias on a version would do, and what to ask first. */
+export type AliasChange =
+  | { kind: 'invalid'; message: string }
+  | { kind: 'noop'; message: string }
+  | {
+      kind: 'move' | 'create';
+      alias: string;
+      version: number;
+      /** The version it leaves (a move). */
+      from: number | null;
+      title: string;
+      body: string;
+      accept: string;
+    };
+
+/**
+ * The confirmation of pointing `alias` of `detail` at `version`: a move says
+ * from which version ("Move @production from v1 to v2?"), a new alias that
+ * it is new. Setting an alias where it already is changes nothing.
+ */
+export function aliasChange(
+  detail: IModelDetail,
+  typed: string,
+  version: number
+): AliasChange {
+  const alias = typed.trim().replace(/^@/, '');
+  if (alias === '') {
+    return {
+      kind: 'invalid',
+      message: 'An alias is a name, such as production.'
+    };
+  }
+  const from = Object.prototype.hasOwnProperty.call(detail.aliases, alias)
+    ? detail.aliases[alias]
+    : null;
+  if (from === version) {
+    return {
+      kind: 'noop',
+      message: `@${alias} already points at v${version}.`
+    };
+  }
+  const ref = `models:/${detail.name}@${alias}`;
+  const target = describeVersion(detail, version);
+  if (from === null) {
+    return {
+      kind: 'create',
+      alias,
+      version,
+      from,
+      title: `Set @${alias} on v${version}?`,
+      body: `${ref} will load ${target}.`,
+      accept: 'Set alias'
+    };
+  }
+  return {
+    kind: 'move',
+    alias,
+    version,
+    from,
+    title: `Move @${alias} from v${from} to v${version}?`,
+    body: `${ref} will load ${target} instead of ${describeVersion(detail, from)}.`,
+    accept: 'Move'
+  };
+}
+
+/** The confirmation of deleting `alias` (on `version`). */
+export function aliasDeleteQuestion(
+  model: string,
+  alias: string,
+  version: number
+): { title: string; body: string } {
+  return {
+    title: `Delete @${alias}?`,
+    body: `models:/${model}@${alias} points at v${version}; once deleted it loads nothing. The version itself stays.`
+  };
+}
+
+/** `version 2 (run #5 rf-big)`. */
+function describeVersion(detail: IModelDetail, version: number): string {
+  const v = detail.versions.find(x => x.version === version);
+  return v ? `version ${version} (${versionRunText(v)})` : `version ${version}`;
+}
+
+/**
+ * A registered model's name as typed: trimmed, or why it cannot be one.
+ * Only what the dialog can tell at once; the server checks the rest.
+ */
+export function checkModelName(
+  typed: string
+): { name: string } | { error: string } {
+  const name = typed.trim();
+  if (name === '') {
+    return { error: 'Give the model a name, such as churn.' };
+  }
+  return { name };
+}
+
+/** Label/value pairs, those with a value only. */
+function present(
+  pairs: [string, string | null | undefined][]
+): [string, string][] {
+  return pairs.filter(
+    (p): p is [string, string] => typeof p[1] === 'string' && p[1] !== ''
+  );
+}
+
+/** What the lineage says of the model: its version, aliases, how it was saved. */
+export function lineageModelFacts(lineage: ILineage): [string, string][] {
+  const model = lineage.model;
+  const artifact = lineage.artifact;
+  return present([
+    ['Reference', lineage.ref],
+    ['Registered as', model ? `${model.name} v${model.version}` : null],
+    [
+      'Aliases',
+      model && model.aliases.length > 0
+        ? model.aliases.map(a => `@${a}`).join(' ')
+        : null
+    ],
+    ['Artifact', artifact?.name],
+    ['Format', artifact?.format],
+    ['Library', artifact?.flavor],
+    ['Library version', artifact?.library_version],
+    ['Python', artifact?.python],
+    ['Size', artifact ? formatBytes(artifact.size) : null],
+    ['Files', artifact?.files?.length ? artifact.files.join(', ') : null]
+  ]);
+}
+
+/** A time the API sends as epoch seconds (or ISO text), as the detail shows it. */
+function when(
+  value: number | string | null | undefined,
+  now: Date
+): string | null {
+  const iso = typeof value === 'number' ? epochToIso(value) : value;
+  return iso ? formatTimestamp(iso, now) : null;
+}
+
+/** What the lineage says of the run that logged the model. */
+export function lineageRunFacts(
+  lineage: ILineage,
+  now: Date = new Date()
+): [string, string][] {
+  const run = lineage.run;
+  const reproduced = lineage.pipeline?.reproduced_by ?? [];
+  return present([
+    ['Run', run.name ? `#${run.number} ${run.name}` : `#${run.number}`],
+    ['Experiment', run.experiment],
+    ['Status', run.status],
+    ['Started', when(run.start_time, now)],
+    ['Ended', when(run.end_time, now)],
+    ['Notebook', run.notebook_path],
+    [
+      'Cell',
+      run.execution_count !== null && run.execution_count !== undefined
+        ? `[${run.execution_count}]${run.cell_id ? ` ${run.cell_id}` : ''}`
+        : run.cell_id
+    ],
+    ['Source', run.source],
+    ['Reproduces run', lineage.pipeline?.reproduces],
+    [
+      'Reproduced by',
+      reproduced.length > 0
+        ? reproduced.map(r => `#${r.number} (${r.status})`).join(', ')
+        : null
+    ]
+  ]);
+}
+
+/** The environment of the lineage: Python, platform, git. */
+export function lineageEnvironmentFacts(lineage: ILineage): [string, string][] {
+  const env = lineage.environment;
+  const git = env?.git;
+  return present([
+    ['Python', env?.python],
+    ['Platform', env?.platform],
+    [
+      'Git commit',
+      git?.commit
+        ? `${git.commit.slice(0, 12)}${git.dirty ? ' (dirty)' : ''}`
+        : null
+    ],
+    [
+      'Packages recorded',
+      typeof env?.all_packages === 'number' ? String(env.all_packages) : null
+    ]
+  ]);
+}

@@ -1,0 +1,394 @@
+/**
+ * The Models section at the foot of the Runs sidebar: the registered models
+ * (`GET models`), each opening to its versions newest first with their run,
+ * metrics and aliases. A version's run opens that run's detail; "Set
+ * alias…" moves or sets an alias in one confirmed action; an alias's ×
+ * deletes it (confirmed); "Lineage" shows how the version was built.
+ *
+ * Plain DOM that the sidebar places under its list: it re-reads the
+ * registry when the store changed (the sidebar's revision moved), when
+ * this page changed the registry, and on Refresh.
+ */
+
+import {
+  caretDownIcon,
+  caretRightIcon,
+  refreshIcon
+} from '@jupyterlab/ui-components';
+
+import { clear, h } from '../dom';
+import { modelIcon } from '../icons';
+import { deleteAliasFlow, setAliasFlow } from './actions';
+import { getModel, listModels, registryChanged } from './api';
+import {
+  aliasEntries,
+  metricsText,
+  modelSummaryText,
+  versionRunText
+} from './format';
+import { IModelDetail, IModelListItem, IModelVersion } from './types';
+
+export class ModelsSection {
+  constructor(options: ModelsSection.IOptions) {
+    this._options = options;
+    this._toggle = h('button', {
+      class: 'jp-mltrack-models-toggle',
+      'aria-expanded': 'false',
+      title: 'Show the registered models'
+    });
+    this._toggle.addEventListener('click', () => {
+      this.expanded = !this.expanded;
+    });
+    const refresh = h('button', {
+      class: 'jp-mltrack-icon-button jp-mltrack-models-refresh',
+      title: 'Refresh the models',
+      'aria-label': 'Refresh the models'
+    });
+    refresh.appendChild(refreshIcon.element({ tag: 'span' }));
+    refresh.addEventListener('click', () => void this.refresh());
+    this._error = h('div', { class: 'jp-mltrack-error' });
+    this._error.hidden = true;
+    this._list = h('div', { class: 'jp-mltrack-models-list' });
+    this._body = h(
+      'div',
+      { class: 'jp-mltrack-models-body' },
+      this._error,
+      this._list
+    );
+    this._body.hidden = true;
+    this.node = h(
+      'div',
+      { class: 'jp-mltrack-models' },
+      h('div', { class: 'jp-mltrack-models-header' }, this._toggle, refresh),
+      this._body
+    );
+    this._renderToggle();
+    registryChanged.connect(this._onRegistryChanged, this);
+  }
+
+  /** The section, for the sidebar to place. */
+  readonly node: HTMLElement;
+
+  /** Whether the list of models is shown. */
+  get expanded(): boolean {
+    return this._expanded;
+  }
+
+  set expanded(value: boolean) {
+    this._expanded = value;
+    this._body.hidden = !value;
+    this.node.classList.toggle('jp-mod-expanded', value);
+    this._renderToggle();
+    if (value) {
+      void this.refresh();
+    }
+  }
+
+  /** The registered models last read. */
+  get models(): IModelListItem[] {
+    return this._models;
+  }
+
+  /** The store changed (the runs list's revision): read the registry again. */
+  storeChanged(revision: string | null): void {
+    if (revision === this._revision) {
+      return;
+    }
+    this._revision = revision;
+    void this.refresh();
+  }
+
+  /** Read the models, and the versions of those opened. */
+  async refresh(): Promise<void> {
+    const token = ++this._token;
+    try {
+      const models = await listModels();
+      if (token !== this._token) {
+        return;
+      }
+      this._models = models;
+      this._showError(null);
+      const names = new Set(models.map(m => m.name));
+      for (const name of [...this._opened]) {
+        if (!names.has(name)) {
+          this._opened.delete(name);
+          this._details.delete(name);
+        }
+      }
+      this._render();
+      if (this._expanded) {
+        await Promise.all([...this._opened].map(name => this._loadModel(name)));
+      }
+    } catch (reason) {
+      if (token === this._token) {
+        this._showError(reason);
+      }
+    }
+  }
+
+  dispose(): void {
+    registryChanged.disconnect(this._onRegistryChanged, this);
+  }
+
+  private _onRegistryChanged(): void {
+    void this.refresh();
+  }
+
+  private _showError(reason: unknown): void {
+    if (reason === null) {
+      this._error.hidden = true;
+      this._error.textContent = '';
+      return;
+    }
+    const message = reason instanceof Error ? reason.message : String(reason);
+    this._error.textContent = `Cannot load models: ${message}`;
+    this._error.hidden = false;
+  }
+
+  private _renderToggle(): void {
+    clear(this._toggle);
+    const caret = this._expanded ? caretDownIcon : caretRightIcon;
+    this._toggle.appendChild(caret.element({ tag: 'span' }));
+    this._toggle.appendChild(modelIcon.element({ tag: 'span' }));
+    this._toggle.appendChild(
+      h('span', {
+        class: 'jp-mltrack-models-title',
+        text: `Models (${this._models.length})`
+      })
+    );
+    this._toggle.setAttribute('aria-expanded', String(this._expanded));
+  }
+
+  private _render(): void {
+    this._renderToggle();
+    clear(this._list);
+    if (this._models.length === 0) {
+      this._list.appendChild(
+        h('div', {
+          class: 'jp-mltrack-muted',
+          text: 'No registered models. Register one from a run\u2019s Artifacts, or with mltrack.register_model.'
+        })
+      );
+      return;
+    }
+    for (const model of this._models) {
+      this._list.appendChild(this._renderModel(model));
+    }
+  }
+
+  private _renderModel(model: IModelListItem): HTMLElement {
+    const opened = this._opened.has(model.name);
+    const caret = (opened ? caretDownIcon : caretRightIcon).element({
+      tag: 'span'
+    });
+    const row = h(
+      'div',
+      {
+        class: 'jp-mltrack-model-row',
+        tabindex: 0,
+        role: 'button',
+        'aria-expanded': String(opened),
+        title: model.description || `Versions of ${model.name}`
+      },
+      caret,
+      h('span', { class: 'jp-mltrack-model-name', text: model.name }),
+      h('span', {
+        class: 'jp-mltrack-model-summary',
+        text: modelSummaryText(model)
+      }),
+      h(
+        'span',
+        { class: 'jp-mltrack-model-aliases' },
+        aliasEntries(model.aliases).map(([alias, version]) =>
+          h('span', {
+            class: 'jp-mltrack-alias',
+            text: `@${alias} v${version}`
+          })
+        )
+      )
+    );
+    const toggle = () => {
+      if (this._opened.has(model.name)) {
+        this._opened.delete(model.name);
+        this._render();
+      } else {
+        this._opened.add(model.name);
+        this._render();
+        void this._loadModel(model.name);
+      }
+    };
+    row.addEventListener('click', toggle);
+    row.addEventListener('keydown', event => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        toggle();
+      }
+    });
+    const versions = h('div', { class: 'jp-mltrack-model-versions' });
+    if (opened) {
+      this._fillVersions(versions, model.name);
+    }
+    return h(
+      'div',
+      { class: 'jp-mltrack-model', 'data-model': model.name },
+      row,
+      opened ? versions : null
+    );
+  }
+
+  private async _loadModel(name: string): Promise<void> {
+    try {
+      const detail = await getModel(name);
+      this._details.set(name, detail);
+      this._modelErrors.delete(name);
+    } catch (reason) {
+      this._modelErrors.set(
+        name,
+        reason instanceof Error ? reason.message : String(reason)
+      );
+    }
+    this._rerenderModel(name);
+  }
+
+  private _rerenderModel(name: string): void {
+    const box = Array.from(
+      this._list.querySelectorAll<HTMLElement>('.jp-mltrack-model')
+    ).find(node => node.dataset.model === name);
+    const versions = box?.querySelector<HTMLElement>(
+      '.jp-mltrack-model-versions'
+    );
+    if (versions) {
+      this._fillVersions(versions, name);
+    }
+  }
+
+  private _fillVersions(node: HTMLElement, name: string): void {
+    clear(node);
+    const error = this._modelErrors.get(name);
+    if (error) {
+      node.appendChild(
+        h('div', {
+          class: 'jp-mltrack-error',
+          text: `Cannot load ${name}: ${error}`
+        })
+      );
+    }
+    const detail = this._details.get(name);
+    if (!detail) {
+      if (!error) {
+        node.appendChild(
+          h('div', { class: 'jp-mltrack-loading', text: 'Loading\u2026' })
+        );
+      }
+      return;
+    }
+    for (const version of detail.versions) {
+      node.appendChild(this._renderVersion(detail, version));
+    }
+  }
+
+  private _renderVersion(
+    detail: IModelDetail,
+    version: IModelVersion
+  ): HTMLElement {
+    const setAlias = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-set-alias',
+      text: 'Set alias\u2026',
+      title: `Point an alias (production, staging\u2026) at v${version.version}, moving it from another version`
+    });
+    setAlias.addEventListener('click', async () => {
+      const updated = await setAliasFlow(detail, version.version);
+      if (updated) {
+        this._details.set(detail.name, updated);
+        this._rerenderModel(detail.name);
+      }
+    });
+    const lineage = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-lineage-button',
+      text: 'Lineage',
+      title: `How v${version.version} was built: its run, code, data, parameters and environment`
+    });
+    lineage.addEventListener('click', () =>
+      this._options.openLineage(detail.name, version.version)
+    );
+    const runLink = h('a', {
+      class: 'jp-mltrack-model-run',
+      href: '#',
+      text: versionRunText(version),
+      title: `Open the run that logged ${version.artifact}`
+    });
+    runLink.addEventListener('click', event => {
+      event.preventDefault();
+      this._options.openRun(version.run_id);
+    });
+    const aliases = version.aliases.map(alias => {
+      const remove = h('button', {
+        class: 'jp-mltrack-alias-delete',
+        text: '\u00d7',
+        title: `Delete @${alias}`,
+        'aria-label': `Delete @${alias}`
+      });
+      remove.addEventListener('click', async () => {
+        if (await deleteAliasFlow(detail.name, alias, version.version)) {
+          await this._loadModel(detail.name);
+        }
+      });
+      return h(
+        'span',
+        { class: 'jp-mltrack-alias', 'data-alias': alias },
+        `@${alias}`,
+        remove
+      );
+    });
+    const facts = [version.experiment, metricsText(version.metrics)].filter(
+      Boolean
+    );
+    return h(
+      'div',
+      {
+        class: 'jp-mltrack-model-version',
+        'data-version': version.version
+      },
+      h(
+        'div',
+        { class: 'jp-mltrack-model-version-line' },
+        h('span', {
+          class: 'jp-mltrack-model-version-number',
+          text: `v${version.version}`
+        }),
+        aliases,
+        h('span', { class: 'jp-mltrack-spacer' }),
+        setAlias,
+        lineage
+      ),
+      h(
+        'div',
+        { class: 'jp-mltrack-model-version-run' },
+        runLink,
+        facts.length > 0 ? ` \u00b7 ${facts.join(' \u00b7 ')}` : ''
+      )
+    );
+  }
+
+  private _options: ModelsSection.IOptions;
+  private _expanded = false;
+  private _models: IModelListItem[] = [];
+  private _opened = new Set<string>();
+  private _details = new Map<string, IModelDetail>();
+  private _modelErrors = new Map<string, string>();
+  private _revision: string | null | undefined = undefined;
+  private _token = 0;
+  private _toggle: HTMLButtonElement;
+  private _error: HTMLDivElement;
+  private _list: HTMLDivElement;
+  private _body: HTMLDivElement;
+}
+
+export namespace ModelsSection {
+  export interface IOptions {
+    /** Open a run's detail. */
+    openRun: (id: string) => void;
+    /** Show the lineage of a version. */
+    openLineage: (model: string, version: number) => void;
+  }
+}

@@ -1,0 +1,306 @@
+import { readFileSync } from 'fs';
+
+import { expect, test } from '@jupyterlab/galata';
+
+import { notebookWithCells, openUploaded } from './notebooks';
+import { collectErrors, openSidebar, shot } from './sidebar';
+
+/**
+ * Artifacts and the model registry in JupyterLab (issue 14 §5): a run's
+ * detail lists what it logged, previews a text and a matplotlib figure
+ * through JupyterLab's renderers and downloads a file; its model is
+ * registered from the detail; a plotly figure is drawn by the plotly
+ * package's renderer; the sidebar's Models section moves
+ * @production from v1 to v2 in one confirmed action, and the detail and the
+ * lineage show the move.
+ */
+
+/**
+ * Two runs of the notebook, seeded straight into the test server's store.
+ * "baseline" has a pickled model (unsafe) registered as churn v1, at
+ * @production; "rf-big"
+ * logged a text (named with a '/'), a matplotlib figure and a model, not
+ * registered yet. The model artifacts are written directly (a skops file's
+ * record), so the test needs no model-format code.
+ */
+const SEED = [
+  'import time',
+  'import matplotlib',
+  'matplotlib.use("Agg")',
+  'import matplotlib.pyplot as plt',
+  'import jupyter_mltrack as mltrack',
+  'from jupyter_mltrack.capture.api import get_store',
+  'from jupyter_mltrack.capture.kernelinfo import kernel_id, notebook_path',
+  'from jupyter_mltrack.models.artifacts import Source, write_artifact',
+  'from jupyter_mltrack.store.entities import MetricPoint',
+  'store, nb, kid, now = get_store(), notebook_path(), kernel_id(), time.time()',
+  'SKOPS = {"format": "skops", "flavor": "sklearn", "library_version": "1.5", "unsafe": False,',
+  '         "untrusted_types": [], "signature": None}',
+  'old = store.create_run("models", name="baseline", notebook_path=nb, kernel_id=kid, start_time=now - 100)',
+  'PICKLE = {**SKOPS, "format": "pickle", "unsafe": True}',
+  'write_artifact(store, old.id, "model", "model", [Source("model.pkl", data=b"baseline model")], meta=PICKLE)',
+  'store.finish_run(old.id, "finished", metrics=[MetricPoint("acc", 0.8, 0, now)])',
+  'store.register_model_version("churn", old.id, "model")',
+  'store.set_model_alias("churn", "production", 1)',
+  'run = store.create_run("models", name="rf-big", notebook_path=nb, kernel_id=kid, start_time=now - 50)',
+  'mltrack.log_text("accuracy went up by 4 points\\n", "notes/summary.txt", run=run.id)',
+  'fig, ax = plt.subplots(figsize=(3, 2))',
+  'ax.plot([0, 0.2, 1], [0, 0.8, 1])',
+  'ax.set_title("ROC")',
+  'mltrack.log_figure(fig, "roc", run=run.id)',
+  'import plotly.graph_objects as go',
+  'mltrack.log_figure(go.Figure(go.Bar(x=["a", "b"], y=[3, 1])), "bars", run=run.id)',
+  'write_artifact(store, run.id, "model", "model", [Source("model.skops", data=b"rf-big model")], meta=SKOPS)',
+  'store.finish_run(run.id, "finished", metrics=[MetricPoint("acc", 0.84, 0, now)])',
+  'print("seeded", run.id)'
+].join('\n');
+
+test.describe('artifacts and models', () => {
+  test.use({ viewport: { width: 1400, height: 950 } });
+
+  test('previews artifacts, registers a model and moves an alias', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    const errors = collectErrors(page);
+
+    await openUploaded(
+      page,
+      `${tmpPath}/mltrack-models.ipynb`,
+      notebookWithCells([SEED])
+    );
+    await page.notebook.runCell(0);
+    await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
+      'seeded',
+      { timeout: 30000 }
+    );
+
+    const sidebar = await openSidebar(page);
+    await page.sidebar.setWidth(480, 'left');
+    const runRows = sidebar.locator('.jp-mltrack-run-row');
+    await expect(runRows).toHaveCount(2, { timeout: 10000 });
+
+    // The run's detail lists its four artifacts.
+    await runRows.filter({ hasText: 'rf-big' }).click();
+    const detail = page.locator('.jp-mltrack-detail');
+    await expect(detail.locator('.jp-mltrack-detail-name')).toHaveText(
+      'rf-big'
+    );
+    const section = detail.locator('.jp-mltrack-artifacts');
+    const rows = section.locator('.jp-mltrack-artifact-row');
+    await expect(rows).toHaveCount(4);
+    const row = (name: string) =>
+      section.locator(`.jp-mltrack-artifact-row[data-name="${name}"]`);
+    await expect(
+      row('notes/summary.txt').locator('.jp-mltrack-artifact-kind')
+    ).toHaveText('Text');
+    await expect(
+      row('notes/summary.txt').locator('.jp-mltrack-artifact-size')
+    ).toHaveText('29 B');
+    await expect(row('roc').locator('.jp-mltrack-artifact-kind')).toHaveText(
+      'Figure'
+    );
+    await expect(row('roc').locator('.jp-mltrack-artifact-count')).toHaveText(
+      '2 files'
+    );
+    await expect(
+      row('model').locator('.jp-mltrack-artifact-registered')
+    ).toHaveText('');
+
+    // The text, shown by JupyterLab's text renderer (its name holds a '/').
+    const preview = section.locator('.jp-mltrack-artifact-preview');
+    const rendered = preview.locator('.jp-mltrack-artifact-rendered');
+    await row('notes/summary.txt').click();
+    await expect(row('notes/summary.txt')).toHaveClass(/jp-mod-selected/);
+    await expect(rendered).toHaveAttribute('data-mime', 'text/plain');
+    await expect(rendered).toHaveText('accuracy went up by 4 points');
+    await shot(section, testInfo, 'artifact-text');
+
+    // The figure: its PNG first, then its SVG from the file picker.
+    await row('roc').click();
+    await expect(rendered).toHaveAttribute('data-mime', 'image/png');
+    const image = rendered.locator('img');
+    await expect(image).toBeVisible();
+    await expect
+      .poll(() => image.evaluate(img => (img as HTMLImageElement).naturalWidth))
+      .toBeGreaterThan(100);
+    await shot(section, testInfo, 'artifact-figure-png');
+    const picker = preview.locator('.jp-mltrack-artifact-file-select');
+    await expect(picker.locator('option')).toHaveText(['roc.png', 'roc.svg']);
+
+    // Download goes through the authenticated API, saved from a blob URL.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      preview
+        .locator('.jp-mltrack-artifact-filebar .jp-mltrack-download')
+        .click()
+    ]);
+    expect(download.suggestedFilename()).toBe('roc.png');
+    const saved = readFileSync(await download.path());
+    expect(saved.subarray(1, 4).toString('latin1')).toBe('PNG');
+
+    await picker.selectOption('roc.svg');
+    await expect(rendered).toHaveAttribute('data-mime', 'image/svg+xml');
+    await expect(rendered.locator('img')).toBeVisible();
+    await expect
+      .poll(() =>
+        rendered
+          .locator('img')
+          .evaluate(img => (img as HTMLImageElement).naturalWidth)
+      )
+      .toBeGreaterThan(100);
+    await shot(section, testInfo, 'artifact-figure-svg');
+
+    // A plotly figure, drawn live by the plotly package's renderer.
+    await row('bars').click();
+    await expect(rendered).toHaveAttribute(
+      'data-mime',
+      'application/vnd.plotly.v1+json'
+    );
+    await expect(rendered.locator('.bars path')).toHaveCount(2, {
+      timeout: 30000
+    });
+    await shot(section, testInfo, 'artifact-plotly');
+
+    // The model: its card, then Register… into churn (offered, as it exists).
+    await row('model').click();
+    const card = preview.locator('.jp-mltrack-model-card');
+    await expect(card.locator('dd[data-fact="Format"]')).toHaveText('skops');
+    await expect(card.locator('dd[data-fact="Library"]')).toHaveText('sklearn');
+    await expect(card.locator('.jp-mltrack-badge-unsafe')).toHaveCount(0);
+    await expect(preview.locator('.jp-mltrack-artifact-note')).toContainText(
+      'download it'
+    );
+    await card.locator('.jp-mltrack-register').click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog.locator('input')).toHaveValue('churn');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(row('model').locator('.jp-mltrack-version-chip')).toHaveText(
+      'churn v2'
+    );
+    await expect(card.locator('.jp-mltrack-version-chip')).toHaveText(
+      'churn v2'
+    );
+    await expect(row('model')).toHaveClass(/jp-mod-selected/); // still open
+
+    // A refusal is shown with the server's message.
+    await card.locator('.jp-mltrack-register').click();
+    await dialog.locator('input').fill('churn/bad');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(dialog).toContainText('Cannot register model');
+    await expect(dialog).toContainText('use letters, digits and -_.');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await expect(dialog).toHaveCount(0);
+
+    // The Models section: churn, two versions, @production on v1.
+    const models = sidebar.locator('.jp-mltrack-models');
+    await expect(models.locator('.jp-mltrack-models-title')).toHaveText(
+      'Models (1)'
+    );
+    await models.locator('.jp-mltrack-models-toggle').click();
+    const churn = models.locator('.jp-mltrack-model[data-model="churn"]');
+    await expect(churn.locator('.jp-mltrack-model-summary')).toHaveText(
+      '2 versions \u00b7 latest v2'
+    );
+    await expect(churn.locator('.jp-mltrack-model-aliases')).toHaveText(
+      '@production v1'
+    );
+    await churn.locator('.jp-mltrack-model-row').click();
+    const versions = churn.locator('.jp-mltrack-model-version');
+    await expect(versions).toHaveCount(2);
+    const v1 = churn.locator('.jp-mltrack-model-version[data-version="1"]');
+    const v2 = churn.locator('.jp-mltrack-model-version[data-version="2"]');
+    await expect(versions.first()).toHaveAttribute('data-version', '2');
+    await expect(v2.locator('.jp-mltrack-model-version-run')).toContainText(
+      'run #2 rf-big \u00b7 models \u00b7 acc 0.84'
+    );
+    await expect(v1.locator('.jp-mltrack-alias')).toHaveText([
+      '@production\u00d7'
+    ]);
+    await expect(v2.locator('.jp-mltrack-alias')).toHaveCount(0);
+    await shot(sidebar, testInfo, 'models-before');
+
+    // Moving @production to v2: one action, confirmed.
+    await v2.locator('.jp-mltrack-set-alias').click();
+    await expect(dialog.locator('input')).toHaveValue('production');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(dialog.locator('.jp-Dialog-header')).toHaveText(
+      'Move @production from v1 to v2?'
+    );
+    await expect(dialog).toContainText(
+      'models:/churn@production will load version 2 (run #2 rf-big) instead of version 1 (run #1 baseline).'
+    );
+    await shot(page, testInfo, 'alias-confirm');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(dialog).toHaveCount(0);
+    await expect(v2.locator('.jp-mltrack-alias')).toHaveText([
+      '@production\u00d7'
+    ]);
+    await expect(v1.locator('.jp-mltrack-alias')).toHaveCount(0);
+    await expect(churn.locator('.jp-mltrack-model-aliases')).toHaveText(
+      '@production v2'
+    );
+    // The open detail follows: its model is now churn v2 @production.
+    await expect(row('model').locator('.jp-mltrack-version-chip')).toHaveText(
+      'churn v2@production'
+    );
+    await shot(page, testInfo, 'alias-moved');
+
+    // The lineage of v2: the version, its run, and the way back to the run.
+    await v2.locator('.jp-mltrack-lineage-button').click();
+    const lineage = page.locator('.jp-mltrack-lineage');
+    await expect(lineage.locator('dd[data-fact="Registered as"]')).toHaveText(
+      'churn v2'
+    );
+    await expect(lineage.locator('dd[data-fact="Aliases"]')).toHaveText(
+      '@production'
+    );
+    await expect(lineage.locator('dd[data-fact="Run"]')).toHaveText(
+      '#2 rf-big'
+    );
+    // a time of now, not of 1970 (the lineage sends epoch seconds)
+    await expect(lineage.locator('dd[data-fact="Started"]')).toHaveText(/\d/);
+    await expect(lineage.locator('dd[data-fact="Started"]')).not.toContainText(
+      '1970'
+    );
+    await expect(
+      lineage.locator('.jp-mltrack-lineage-metrics tr[data-key="acc"]')
+    ).toContainText('0.84');
+    await shot(page, testInfo, 'lineage');
+    await lineage.locator('.jp-mltrack-lineage-open-run').click();
+    await expect(detail).toBeVisible();
+
+    // A version's run opens that run's detail.
+    await v1.locator('.jp-mltrack-model-run').click();
+    await expect(
+      page.locator('.jp-mltrack-detail .jp-mltrack-detail-name')
+    ).toHaveText(['rf-big', 'baseline']);
+    // Its pickled model carries the unsafe badge.
+    const baseline = page.locator('.jp-mltrack-detail:visible');
+    await expect(baseline.locator('.jp-mltrack-detail-name')).toHaveText(
+      'baseline'
+    );
+    await baseline
+      .locator('.jp-mltrack-artifact-row[data-name="model"]')
+      .click();
+    const unsafe = baseline.locator('.jp-mltrack-model-card');
+    await expect(unsafe.locator('dd[data-fact="Format"]')).toHaveText('pickle');
+    await expect(unsafe.locator('.jp-mltrack-badge-unsafe')).toBeVisible();
+    await shot(
+      baseline.locator('.jp-mltrack-artifacts'),
+      testInfo,
+      'artifact-unsafe-model'
+    );
+
+    // Deleting the alias, confirmed.
+    await v2.locator('.jp-mltrack-alias-delete').click();
+    await expect(dialog.locator('.jp-Dialog-header')).toHaveText(
+      'Delete @production?'
+    );
+    await dialog.locator('.jp-mod-warn').click();
+    await expect(v2.locator('.jp-mltrack-alias')).toHaveCount(0);
+    await expect(churn.locator('.jp-mltrack-model-aliases')).toHaveText('');
+
+    expect(errors).toEqual([]);
+  });
+});
