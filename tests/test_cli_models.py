@@ -305,7 +305,7 @@ def test_alias_set_move_and_delete_say_what_happened(
     for argv, status, parts in [
         (("staging", "--delete"), 1, ["model 'churn' has no alias 'staging'"]),
         (("production", "9"), 1, ["model 'churn' has no version 9 (versions: 1, 2)"]),
-        (("3", "1"), 1, ["alias '3' would read as a version"]),
+        (("3", "1"), 2, ["alias '3' would read as a version"]),
         (("prod/x", "1"), 2, ["alias name 'prod/x'"]),
         (("production",), 2, ["give the VERSION"]),
         (("production", "1", "--delete"), 2, ["not both"]),

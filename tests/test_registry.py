@@ -8,6 +8,7 @@ tests/test_model_api.py logs real models through ``mltrack.log_model``.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +206,22 @@ def test_lineage_follows_the_model_to_its_data_code_and_environment(reg: Store) 
     assert got["environment"]["python"] == "3.11.7"
     assert got["artifact"]["format"] == "skops"
     assert got["pipeline"] == {"reproduces": None, "reproduced_by": []}
+
+
+def test_registry_changes_move_the_runs_revision(reg: Store) -> None:
+    """The sidebar polls ``revision`` and re-reads only when it moved: a registration, an
+    alias moved or deleted, and an artifact logged to a finished run must move it."""
+    a, b = model_run(reg, b"a"), model_run(reg, b"b")
+    steps = [
+        lambda: reg.register_model_version("churn", a, "model"),
+        lambda: reg.register_model_version("churn", b, "model"),
+        lambda: reg.set_model_alias("churn", "production", 1),
+        lambda: reg.set_model_alias("churn", "production", 2),
+        lambda: reg.delete_model_alias("churn", "production"),
+        lambda: write_artifact(reg, a, "late.txt", "text", [Source("late.txt", data=b"x")]),
+    ]
+    for step in steps:
+        before = reg.revision()
+        time.sleep(0.002)  # updated_at is a float of seconds: let the clock move
+        step()
+        assert reg.revision() != before

@@ -204,7 +204,7 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
         (MODELS, "POST", {"name": "x", "run": "0" * 32, "artifact": "model"}, 404),
         (url(ALIAS, name="churn", alias="production"), "PUT", {"version": 0}, 400),
         (url(ALIAS, name="churn", alias="production"), "PUT", {"version": 9}, 404),
-        (url(ALIAS, name="churn", alias="latest"), "PUT", {"version": 1}, 409),
+        (url(ALIAS, name="churn", alias="latest"), "PUT", {"version": 1}, 400),
         (url(ALIAS, name="nope", alias="production"), "PUT", {"version": 1}, 404),
         (url(ALIAS, name="churn", alias="production"), "DELETE", None, 404),
         (url(VERSION, name="churn", version="x"), "DELETE", None, 404),

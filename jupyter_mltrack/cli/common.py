@@ -99,10 +99,12 @@ def _cut(text: str, width: int = MAX_CELL) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _when(ts: float | None) -> str:
+def _when(ts: float | str | None) -> str:
+    """A time (epoch seconds, or ISO-8601 as the REST API gives it) in local time."""
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    when = datetime.fromisoformat(ts) if isinstance(ts, str) else datetime.fromtimestamp(ts)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _duration(seconds: float | None) -> str:

@@ -416,8 +416,8 @@ def _run_node(data: Mapping[str, Any], full_code: bool) -> Node:
     run = data["run"]
     named = f" {run['name']!r}" if run["name"] else ""
     ran = ""
-    if run["end_time"] is not None and run["start_time"] is not None:
-        ran = f", ran {_duration(run['end_time'] - run['start_time'])}"
+    if run.get("duration") is not None:
+        ran = f", ran {_duration(run['duration'])}"
     node = Node(
         f"run #{run['number']} of {run['experiment']}{named} ({run['id'][:8]}): "
         f"{run['status']}, started {_when(run['start_time'])}{ran}"

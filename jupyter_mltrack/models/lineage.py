@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..store.entities import Artifact, ModelVersion, RunDetail
+from ..store.entities import Artifact, ModelVersion, RunDetail, iso
 from .refs import ModelRef, parse, resolve
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _version(version: ModelVersion | None) -> dict[str, Any] | None:
         "name": version.model,
         "version": version.version,
         "aliases": list(version.aliases),
-        "created_at": version.created_at,
+        "created_at": iso(version.created_at),
         "ref": version.ref,
     }
 
@@ -82,8 +82,9 @@ def _run(detail: RunDetail) -> dict[str, Any]:
         "experiment": run.experiment,
         "name": run.name,
         "status": run.status.value,
-        "start_time": run.start_time,
-        "end_time": run.end_time,
+        "start_time": iso(run.start_time),
+        "end_time": iso(run.end_time),
+        "duration": run.duration,
         "notebook_path": run.notebook_path,
         "cell_id": run.cell_id,
         "execution_count": run.execution_count,

@@ -15,7 +15,7 @@ from ..models.lineage import model_summary
 from ..models.preview import preview
 from ..models.refs import ModelRef, ModelRefError
 from ..store import RunNotFound, Store
-from ..store.entities import Artifact, ModelVersion
+from ..store.entities import Artifact, ModelVersion, iso
 from ..store.errors import ArtifactNotFound, ModelNotFound, ModelRegistryConflict
 from ..store.names import InvalidName
 from .api import ApiError, _known_args, _require_id, _single, bad_request
@@ -23,6 +23,9 @@ from .api import ApiError, _known_args, _require_id, _single, bad_request
 PREVIEW_PARAMS = ("path",)
 LINEAGE_PARAMS = ("version", "alias")
 DELETE_VERSION_PARAMS = ("force",)
+#: What a model's signature holds per example row: left out of listings (a run's detail, its
+#: artifacts), which show the schema; the lineage and ``mltrack.model_meta`` have them.
+_SIGNATURE_ROWS = ("examples", "predictions", "probabilities")
 #: Most versions a model's detail reads the run of (newest first): one store call each.
 MAX_DETAIL_VERSIONS = 200
 
@@ -54,6 +57,12 @@ def artifact_json(artifact: Artifact) -> dict[str, Any]:
     data = artifact.to_dict()
     if artifact.kind == "model":
         data["model"] = model_summary(artifact)
+        signature = data["meta"].get("signature")
+        if isinstance(signature, dict):  # the schema stays; the rows go
+            data["meta"] = {
+                **data["meta"],
+                "signature": {k: v for k, v in signature.items() if k not in _SIGNATURE_ROWS},
+            }
     return data
 
 
@@ -120,8 +129,8 @@ def list_models(store: Store) -> dict[str, Any]:
             {
                 "name": m.name,
                 "description": m.description,
-                "created_at": m.created_at,
-                "updated_at": m.updated_at,
+                "created_at": iso(m.created_at),
+                "updated_at": iso(m.updated_at),
                 "versions": len(m.versions),
                 "latest": m.latest,
                 "aliases": dict(m.aliases),
@@ -156,8 +165,8 @@ def get_model(store: Store, name: str) -> dict[str, Any]:
     return {
         "name": model.name,
         "description": model.description,
-        "created_at": model.created_at,
-        "updated_at": model.updated_at,
+        "created_at": iso(model.created_at),
+        "updated_at": iso(model.updated_at),
         "latest": model.latest,
         "aliases": dict(model.aliases),
         "versions": versions,

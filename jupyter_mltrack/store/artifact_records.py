@@ -132,6 +132,7 @@ class ArtifactRecords(StoreBase):
             ]
             for i in range(0, len(rows), _FILES_PER_INSERT):
                 conn.execute(_files_t.insert(), rows[i : i + _FILES_PER_INSERT])
+            self._touch(conn, run_id)  # the sidebar's poll sees the run changed
         return []
 
     def record_artifact(
@@ -179,6 +180,7 @@ class ArtifactRecords(StoreBase):
             ]
             for i in range(0, len(values), _FILES_PER_INSERT):
                 conn.execute(_files_t.insert(), values[i : i + _FILES_PER_INSERT])
+            self._touch(conn, run_id)
 
     def abandon_artifact(self, run_id: str, name: str) -> None:
         """Forget a pending artifact whose writing failed (its blobs become gc's orphans)."""
@@ -203,6 +205,7 @@ class ArtifactRecords(StoreBase):
             )
             if gone.rowcount == 0:
                 raise ArtifactNotFound(f"run {run_id} has no artifact {name!r}")
+            self._touch(conn, run_id)
 
     def list_artifacts(self, run_id: str, *, files: bool = True) -> list[Artifact]:
         """The run's complete artifacts, by name, each with its files (sorted by path)."""

@@ -394,7 +394,7 @@ class Artifact:
             "file_count": self.file_count,
             "media_type": self.media_type,
             "meta": self.meta,
-            "created_at": self.created_at,
+            "created_at": iso(self.created_at),
             "status": self.status,
             "files": [f.to_dict() for f in self.files],
         }
@@ -423,7 +423,7 @@ class ModelVersion:
             "version": self.version,
             "run_id": self.run_id,
             "artifact": self.artifact,
-            "created_at": self.created_at,
+            "created_at": iso(self.created_at),
             "description": self.description,
             "aliases": list(self.aliases),
         }
@@ -448,8 +448,8 @@ class RegisteredModel:
         return {
             "name": self.name,
             "description": self.description,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
             "latest": self.latest,
             "aliases": dict(self.aliases),
             "versions": [v.to_dict() for v in self.versions],

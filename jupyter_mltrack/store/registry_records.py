@@ -101,6 +101,7 @@ class RegistryRecords(StoreBase):
                     conn.execute(
                         update(_models_t).where(_models_t.c.id == model_id).values(updated_at=now)
                     )
+                    self._touch(conn, run_id)  # its detail lists the version
                     return self._version(conn, name, model_id, version)
             except IntegrityError:  # another process took this number (or created the name)
                 if attempt == 4:
@@ -112,13 +113,18 @@ class RegistryRecords(StoreBase):
         elsewhere). Aliases are names, not numbers: ``3`` or ``latest`` are refused."""
         check_registry_name("alias", alias)
         if alias.isdigit() or alias == "latest":
-            raise ModelRegistryConflict(
+            raise InvalidName(
                 f"alias {alias!r} would read as a version; pick a name such as 'production'"
             )
         now = time.time()
         with self.engine.begin() as conn:
             model_id = self._model_id(conn, name)
             self._check_version(conn, name, model_id, version)
+            before = conn.execute(
+                select(_aliases_t.c.version).where(
+                    _aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias
+                )
+            ).scalar()
             moved = conn.execute(
                 update(_aliases_t)
                 .where(_aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias)
@@ -130,11 +136,18 @@ class RegistryRecords(StoreBase):
                     {"model_id": model_id, "alias": alias, "version": version, "updated_at": now},
                 )
             conn.execute(update(_models_t).where(_models_t.c.id == model_id).values(updated_at=now))
+            self._touch_versions(conn, model_id, {version, before})
             return self._version(conn, name, model_id, version)
 
     def delete_model_alias(self, name: str, alias: str) -> None:
         with self.engine.begin() as conn:
             model_id = self._model_id(conn, name)
+            held = conn.execute(
+                select(_aliases_t.c.version).where(
+                    _aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias
+                )
+            ).scalar()
+            self._touch_versions(conn, model_id, {held})
             gone = conn.execute(
                 delete(_aliases_t).where(
                     _aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias
@@ -163,6 +176,7 @@ class RegistryRecords(StoreBase):
                     f"version {version} of {name!r} holds {shown}: move the alias first, or "
                     "delete with force=True (--force) to delete its aliases too"
                 )
+            self._touch_versions(conn, model_id, {version})
             conn.execute(
                 delete(_aliases_t).where(
                     _aliases_t.c.model_id == model_id, _aliases_t.c.version == version
@@ -279,6 +293,19 @@ class RegistryRecords(StoreBase):
             {"name": name, "description": "", "created_at": now, "updated_at": now},
         )
         return int(result.inserted_primary_key[0])
+
+    def _touch_versions(self, conn: Connection, model_id: int, versions: set[int | None]) -> None:
+        """Mark the runs of ``versions`` changed (their details list the registry's names
+        for them): the sidebar's cheap poll then shows an alias that moved."""
+        wanted = [v for v in versions if v is not None]
+        if not wanted:
+            return
+        for run_id in conn.execute(
+            select(_versions_t.c.run_id).where(
+                _versions_t.c.model_id == model_id, _versions_t.c.version.in_(wanted)
+            )
+        ).scalars():
+            self._touch(conn, run_id)
 
     @staticmethod
     def _check_version(conn: Connection, name: str, model_id: int, version: int) -> None:
