@@ -681,11 +681,15 @@ _file_lock = threading.Lock()
 
 
 def _hash_file(path: str, chunk_size: int) -> str:
-    """Stream the file through xxh3-128 (plain content hash, same as ``xxhsum -H2``)."""
+    """Stream the file through xxh3-128 (plain content hash, same as ``xxhsum -H2``).
+
+    The buffer is no larger than the file: zeroing a fresh 8 MiB buffer for each file of a
+    folder of small ones took 20 times longer than hashing them (0.33 s against 0.02 s for
+    1,000 files of 1-150 KB)."""
     h = xxhash.xxh3_128()
-    buf = bytearray(chunk_size)
-    view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        view = memoryview(bytearray(max(1, min(chunk_size, size))))
         while n := f.readinto(view):
             h.update(view[:n])
     return _prefixed(h.hexdigest())
