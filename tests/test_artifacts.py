@@ -144,6 +144,79 @@ def test_completing_reports_blobs_a_gc_removed(blob_store: Store) -> None:
     assert [a.name for a in blob_store.list_artifacts(run.id)] == ["p"]
 
 
+def test_bytes_a_gc_removed_before_completion_are_written_again(
+    blob_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes stored already are not copied again; if a gc removes them before the artifact
+    is recorded, the writer stores them again rather than record an artifact without data."""
+    run = blob_store.create_run("exp")
+    data = b"shared bytes"
+    write_artifact(blob_store, run.id, "first.bin", "file", [Source("first.bin", data=data)])
+    real = blob_store.complete_artifact
+    calls: list[int] = []
+
+    def racing_gc(*args: object, **kwargs: object) -> list[str]:
+        if not calls:
+            blob_store.blobs.delete(digest_bytes(data))
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(blob_store, "complete_artifact", racing_gc)
+    again = write_artifact(
+        blob_store, run.id, "again.bin", "file", [Source("again.bin", data=data)]
+    )
+    assert len(calls) == 2 and again.meta["stored_bytes"] == len(data)
+    assert artifacts.read_bytes(blob_store, again) == data
+
+
+def test_a_copy_failing_in_a_writer_thread_fails_the_log(
+    blob_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = blob_store.create_run("exp")
+    tree = make_tree(tmp_path / "t", {f"f{i:02d}.txt": bytes([i]) * 10 for i in range(20)})
+    real = blob_store.blobs.put_file
+
+    def disk_full_on_one(digest: str, path: str) -> int:
+        if path.endswith("f07.txt"):
+            raise OSError("disk full")
+        return real(digest, path)
+
+    monkeypatch.setattr(blob_store.blobs, "put_file", disk_full_on_one)
+    with pytest.raises(OSError, match="disk full"):
+        write_artifact(blob_store, run.id, "t", "folder", artifacts.folder_sources(tree))
+    assert blob_store.list_artifacts(run.id) == []
+    assert blob_store.artifact_writers() == set()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX symlinks and fifos")
+def test_a_folder_lists_its_files_and_links_to_files_only(tmp_path: Path) -> None:
+    """Each folder's files by name, then its subfolders; a link to a file is followed, a
+    link to a folder is not (no cycle can loop), a dangling link or a fifo is skipped."""
+    tree = make_tree(tmp_path / "t", {"b.txt": b"b", "a.txt": b"a", "z/d.txt": b"d", "s/c": b"c"})
+    outside = make_tree(tmp_path / "o", {"x.txt": b"x"})
+    (tree / "link.txt").symlink_to(outside / "x.txt")
+    (tree / "m").symlink_to(outside, target_is_directory=True)
+    (tree / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(tree / "pipe")
+    sources = artifacts.folder_sources(tree)
+    assert [s.path for s in sources] == ["a.txt", "b.txt", "link.txt", "s/c", "z/d.txt"]
+    assert sources[2].file == str(tree / "link.txt")
+
+
+def test_materialize_links_or_copies_over_what_is_there(blob_store: Store, tmp_path: Path) -> None:
+    run = blob_store.create_run("exp")
+    tree = make_tree(tmp_path / "t", {"top.txt": b"top", "deep/er/b.bin": b"bytes"})
+    art = write_artifact(blob_store, run.id, "t", "folder", artifacts.folder_sources(tree))
+    blob = blob_store.blobs.path_of(art.file("deep/er/b.bin").digest)  # type: ignore[attr-defined]
+    linked = artifacts.materialize(blob_store, art, tmp_path / "out")
+    assert (linked / "deep" / "er" / "b.bin").stat().st_ino == blob.stat().st_ino
+    copied = artifacts.materialize(blob_store, art, tmp_path / "out", link=False)
+    target = copied / "deep" / "er" / "b.bin"
+    assert target.read_bytes() == b"bytes" and target.stat().st_ino != blob.stat().st_ino
+    target.write_bytes(b"edited")  # a copy is the reader's own
+    assert blob.read_bytes() == b"bytes"
+
+
 def test_gc_keeps_artifact_blobs_and_collects_them_with_their_run(blob_store: Store) -> None:
     run = blob_store.create_run("exp")
     write_artifact(blob_store, run.id, "keep.txt", "text", [Source("keep.txt", data=b"keep")])

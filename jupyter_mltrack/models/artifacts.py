@@ -4,8 +4,9 @@ An artifact is a set of files (one for a file or a text, several for a folder, a
 model), each stored as a content-addressed blob of the store the snapshots use: the same
 bytes logged twice, by one run or by two, are stored once, and logging an unchanged file
 again costs a stat (its digest is cached by ``fingerprint_file``). A folder's files are
-hashed and copied by a pool of threads (xxh3 and the kernel's copy release the GIL), which is
-what makes logging a folder of many small files fast.
+hashed in the calling thread (from the page cache, xxh3 outruns any thread handover), and
+only the blobs the store lacks are copied, by several threads at once: each copy mostly waits
+for its fsync.
 
 Writing is crash-safe and gc-safe (see :mod:`..store.artifact_records`): the artifact is
 ``pending`` while its blobs are written, and recorded ``complete`` with its files at once.
@@ -14,19 +15,20 @@ Writing is crash-safe and gc-safe (see :mod:`..store.artifact_records`): the art
 from __future__ import annotations
 
 import contextlib
+import itertools
 import mimetypes
 import os
 import posixpath
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from ..store.blobs import BlobStore, LocalBlobStore, digest_bytes
+from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore, digest_bytes
 from ..store.entities import Artifact, ArtifactFile
 from ..store.errors import StoreUnavailable
 
@@ -35,10 +37,14 @@ if TYPE_CHECKING:
 
 #: Longest artifact name (``ArtifactRow.name``).
 MAX_NAME = 512
-#: Threads hashing and copying a folder's files.
+#: Threads copying a folder's files into the blob store (and out of it): each mostly
+#: waits for the disk (its fsyncs), so more threads than cores keep the disk busier.
 WRITERS = 8
 #: Tries at completing an artifact whose blobs a concurrent ``gc`` removed meanwhile.
 _COMPLETE_TRIES = 3
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 class ArtifactError(ValueError):
@@ -88,17 +94,29 @@ def media_type_of(path: str) -> str:
 
 def folder_sources(folder: str | os.PathLike[str]) -> list[Source]:
     """Every regular file under ``folder`` (symlinks to files followed, to folders not:
-    a link cycle cannot loop), by path relative to it."""
-    root = Path(folder)
+    a link cycle cannot loop), by path relative to it: each folder's files by name, then
+    its subfolders by name. Unreadable subfolders are skipped, as ``os.walk`` does.
+
+    A directory entry says whether it is a regular file without a stat (``os.walk`` and
+    ``os.path.isfile`` took two per file: a fifth of logging an unchanged folder)."""
     out: list[Source] = []
-    for here, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            full = os.path.join(here, name)
-            if not os.path.isfile(full):  # a dangling link, a socket, a fifo
-                continue
-            rel = os.path.relpath(full, root).replace(os.sep, "/")
-            out.append(Source(rel, file=full))
+
+    def walk(here: str, prefix: str) -> None:
+        try:
+            with os.scandir(here) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return
+        subdirs = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry)
+            elif entry.is_file():  # follows a link; not a dangling link, a socket, a fifo
+                out.append(Source(prefix + entry.name, file=entry.path))
+        for entry in subdirs:
+            walk(entry.path, f"{prefix}{entry.name}/")
+
+    walk(os.fspath(folder), "")
     return out
 
 
@@ -115,8 +133,14 @@ def write_artifact(
 ) -> Artifact:
     """Store ``sources`` as artifact ``name`` of ``run_id`` and return it (with files).
 
-    Files are hashed and copied in parallel; bytes already in the blob store are not
-    written again. A failure leaves nothing recorded (the pending row is removed)."""
+    Every file is hashed (an unchanged file costs a stat: its digest is cached), then the
+    artifact is recorded at once if the store holds every blob already; else the missing
+    ones are copied, ``WRITERS`` at a time, and it is recorded then. The store answers
+    which blobs it lacks in :meth:`~..store.artifact_records.ArtifactRecords.complete_artifact`,
+    which must check them anyway (under the lock ``gc`` deletes under): asking it first
+    saves a second look at every blob when nothing is new. Bytes that appear twice in one
+    artifact are written once. A failure leaves nothing recorded (the pending row is
+    removed)."""
     check_name(name)
     blobs = blobs or store.blobs
     meta = dict(meta or {})
@@ -130,15 +154,21 @@ def write_artifact(
             raise
         return _spooled(store, run_id, name, kind, sources, blobs, meta, media_type)
     try:
-        files, written = _store_all(blobs, sources)
-        for _ in range(_COMPLETE_TRIES):
+        # hashed in this thread: for 1,000 files of 1-150 KB (77 MB) two threads took 31 ms
+        # and one 26 (the reads are from the page cache, xxh3 does 10 GB/s), and 9 ms
+        # against 5 when every digest was cached
+        files = [_describe(s) for s in sources]
+        source_of = _first_sources(sources, files)
+        written = 0
+        # the first try finds what is new, the next ones what a gc removed meanwhile
+        for _ in range(1 + _COMPLETE_TRIES):
             missing = store.complete_artifact(
                 run_id, name, files, blobs=blobs, meta={**meta, "stored_bytes": written}
             )
             if not missing:
                 break
-            again = set(missing)
-            _store_all(blobs, [s for s, f in zip(sources, files, strict=True) if f.digest in again])
+            todo = [(d, source_of[d]) for d in missing]
+            written += sum(_parallel(lambda item: _put(blobs, *item), todo, WRITERS))
         else:
             raise OSError(f"artifact {name!r}: its blobs kept disappearing (a gc running?)")
     except BaseException:
@@ -178,26 +208,70 @@ def _spooled(
 
 
 def _store_all(blobs: BlobStore, sources: Sequence[Source]) -> tuple[list[ArtifactFile], int]:
-    """Each source's file record and the bytes newly written, in the sources' order."""
-    if len(sources) <= 1:
-        results = [_store_one(blobs, s) for s in sources]
-    else:
-        with ThreadPoolExecutor(min(WRITERS, len(sources))) as pool:
-            results = list(pool.map(lambda s: _store_one(blobs, s), sources))
-    return [f for f, _ in results], sum(n for _, n in results)
+    """Each source's file record and the bytes newly written, in the sources' order
+    (``put_*`` skips the blobs the store has)."""
+    files = [_describe(s) for s in sources]
+    todo = list(_first_sources(sources, files).items())
+    written = _parallel(lambda item: _put(blobs, *item), todo, WRITERS)
+    return files, sum(written)
 
 
-def _store_one(blobs: BlobStore, source: Source) -> tuple[ArtifactFile, int]:
+def _first_sources(sources: Sequence[Source], files: Sequence[ArtifactFile]) -> dict[str, Source]:
+    """``digest -> source`` of the first source with each digest: the one to copy in."""
+    out: dict[str, Source] = {}
+    for source, f in zip(sources, files, strict=True):
+        out.setdefault(f.digest, source)
+    return out
+
+
+def _describe(source: Source) -> ArtifactFile:
+    """The record of one file: its digest and size (the file's digest from the cache
+    ``fingerprint_file`` keeps by stat, when unchanged)."""
     if source.data is not None:
-        digest = digest_bytes(source.data)
-        written = blobs.put_bytes(digest, source.data)
-        return ArtifactFile(source.path, digest, len(source.data)), written
+        return ArtifactFile(source.path, digest_bytes(source.data), len(source.data))
     assert source.file is not None
     from ..snapshots.fingerprint import fingerprint_file
 
     fp = fingerprint_file(source.file)
-    written = blobs.put_file(fp.digest, source.file)
-    return ArtifactFile(source.path, fp.digest, fp.size), written
+    return ArtifactFile(source.path, fp.digest, fp.size)
+
+
+def _put(blobs: BlobStore, digest: str, source: Source) -> int:
+    if source.data is not None:
+        return blobs.put_bytes(digest, source.data)
+    assert source.file is not None
+    return blobs.put_file(digest, source.file)
+
+
+def _parallel(fn: Callable[[_T], _R], items: Sequence[_T], threads: int) -> list[_R]:
+    """``[fn(x) for x in items]`` on up to ``threads`` threads, each taking the next item
+    when done with one. No future per item: for a thousand small files a pool's per-task
+    bookkeeping cost more than the work. The first exception is raised once all stop."""
+    count = min(threads, len(items))
+    if count <= 1:
+        return [fn(x) for x in items]
+    results: list[Any] = [None] * len(items)
+    taken = itertools.count()  # its next() is atomic: each index goes to one thread
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        while not errors:
+            i = next(taken)
+            if i >= len(items):
+                return
+            try:
+                results[i] = fn(items[i])
+            except BaseException as exc:  # re-raised in the caller's thread
+                errors.append(exc)
+
+    workers = [threading.Thread(target=work, name=f"mltrack-artifacts-{n}") for n in range(count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 # reading ------------------------------------------------------------------------------------------
@@ -228,29 +302,36 @@ def materialize(
     root = Path(dest)
     root.mkdir(parents=True, exist_ok=True)
     blobs = store.blobs
-    local = isinstance(blobs, LocalBlobStore)
+    local = blobs if isinstance(blobs, LocalBlobStore) else None
+    files = list(artifact.files)
+    targets = [os.path.join(root, *f.path.split("/")) for f in files]
+    for folder in sorted({os.path.dirname(t) for t in targets}):  # once each, not per file
+        os.makedirs(folder, exist_ok=True)
 
-    def place(f: ArtifactFile) -> None:
-        target = root.joinpath(*f.path.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def place(item: tuple[ArtifactFile, str]) -> None:
+        f, target = item
         with contextlib.suppress(FileNotFoundError):
-            target.unlink()
-        if local and link:
-            with contextlib.suppress(OSError):
-                os.link(blobs.path_of(f.digest), target)  # type: ignore[attr-defined]
-                return
+            os.unlink(target)
+        if local is not None:
+            blob = local.file_path(f.digest)
+            if link:
+                with contextlib.suppress(OSError):
+                    os.link(blob, target)
+                    return
+            try:
+                shutil.copyfile(blob, target)  # the kernel copies (sendfile)
+            except FileNotFoundError:
+                raise BlobNotFound(f.digest) from None
+            return
         with blobs.open(f.digest) as src, open(target, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
 
-    files = list(artifact.files)
-    if len(files) > 1:
-        with ThreadPoolExecutor(min(WRITERS, len(files))) as pool:
-            list(pool.map(place, files))
-    else:
-        for f in files:
-            place(f)
+    # From a local store, one thread: copies within the page cache are the CPU's work, and
+    # threads creating files in the same folders only wait for each other (8 threads took
+    # 125 ms for 1,000 files, one 97 ms). From a remote one, the downloads overlap.
+    _parallel(place, list(zip(files, targets, strict=True)), 1 if local is not None else WRITERS)
     if artifact.kind in ("file", "text", "dict") and len(files) == 1:
-        return root.joinpath(*files[0].path.split("/"))
+        return Path(targets[0])
     return root
 
 

@@ -232,14 +232,20 @@ class LocalBlobStore(BlobStore):
 
     def path_of(self, digest: str) -> Path:
         """Final path of a blob (validated: always inside :attr:`root`)."""
-        return self.root.joinpath(*_relative_parts(digest))
+        return Path(self.file_path(digest))
+
+    def file_path(self, digest: str) -> str:
+        """:meth:`path_of` as a string: the paths of the calls made once per file of a
+        folder (a thousand ``Path`` objects cost more than the thousand stats they make)."""
+        sep = os.sep
+        return sep.join((str(self.root), *_relative_parts(digest)))
 
     def has(self, digest: str) -> bool:
-        return self.path_of(digest).is_file()
+        return os.path.isfile(self.file_path(digest))
 
     def put_bytes(self, digest: str, data: bytes | bytearray | memoryview) -> int:
-        final = self.path_of(digest)
-        if final.is_file():
+        final = self.file_path(digest)
+        if os.path.isfile(final):
             return 0
 
         def fill(fd: int) -> int:
@@ -252,12 +258,12 @@ class LocalBlobStore(BlobStore):
         return self._publish(final, fill)
 
     def put_file(self, digest: str, path: str | os.PathLike[str]) -> int:
-        final = self.path_of(digest)
-        if final.is_file():
+        final = self.file_path(digest)
+        if os.path.isfile(final):
             return 0
-        source = Path(path)
-        if not source.is_file():
-            raise FileNotFoundError(errno.ENOENT, "not a regular file", str(source))
+        source = os.fspath(path)
+        if not os.path.isfile(source):  # (a fifo would block the copy)
+            raise FileNotFoundError(errno.ENOENT, "not a regular file", source)
 
         def fill(fd: int) -> int:
             with open(source, "rb") as src:
@@ -265,11 +271,14 @@ class LocalBlobStore(BlobStore):
 
         return self._publish(final, fill)
 
-    def _publish(self, final: Path, fill: Any) -> int:
+    def _publish(self, final: str, fill: Any) -> int:
         """Write via a temp file in ``final``'s folder, fsync, make read-only, publish."""
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(), dir=final.parent)
-        tmp = Path(tmp_name)
+        parent = os.path.dirname(final)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(), dir=parent)
+        except FileNotFoundError:  # the first blob of its fan-out folder
+            os.makedirs(parent, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(), dir=parent)
         try:
             try:
                 written = fill(fd)
@@ -283,11 +292,11 @@ class LocalBlobStore(BlobStore):
                 return 0  # a concurrent writer published the same content first
             except OSError:
                 os.replace(tmp, final)  # no hard links here: still atomic
-            _fsync_dir(final.parent)
+            _fsync_dir(parent)
             return written
         finally:
             with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                os.unlink(tmp)
 
     def open(self, digest: str) -> BinaryIO:
         try:
@@ -447,7 +456,7 @@ def _temp_prefix() -> str:
     return f"{_TEMP_PREFIX}{os.getpid()}-{_HOST_TAG}-"
 
 
-def _fsync_dir(folder: Path) -> None:
+def _fsync_dir(folder: str | os.PathLike[str]) -> None:
     """Make the new directory entry durable (best effort: not all platforms allow it)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
