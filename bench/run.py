@@ -4,7 +4,8 @@ python -m bench                    # full run (benchmark 10 alone takes about 21
                                    # MLflow at 100,000 runs), figures for docs/benchmarks.md
 python -m bench --quick            # smoke run (1 to 2.5 minutes), figures not meaningful
 python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6),
-                                   # compare (7), coldstart (8), concurrency (9), search (10)
+                                   # compare (7), coldstart (8), concurrency (9), search (10),
+                                   # artifacts (11)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if __package__ in (None, ""):  # python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import (  # noqa: E402
+    artifacts,
     coldstart,
     compare_speed,
     concurrency,
@@ -52,6 +54,7 @@ FULL = {
     "coldstart": coldstart.FULL,
     "concurrency": concurrency.FULL,
     "search": search.FULL,
+    "artifacts": artifacts.FULL,
 }
 QUICK = {
     "reps": 20,
@@ -70,6 +73,7 @@ QUICK = {
     "coldstart": coldstart.QUICK,
     "concurrency": concurrency.QUICK,
     "search": search.QUICK,
+    "artifacts": artifacts.QUICK,
 }
 
 #: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
@@ -214,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             "coldstart",
             "concurrency",
             "search",
+            "artifacts",
         ],
         default=None,
         help="run one part only: tracking (sections 1-3), snapshots (section 4), log (section 5:"
@@ -223,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         " concurrency (section 9: 8 processes tracking at once while a server lists runs, on"
         " SQLite and PostgreSQL, against MLflow) or search (section 10: filtered, sorted,"
         " grouped and polled run lists at 10,000 and 100,000 runs against MLflow's"
-        " search_runs; the stores are built once and cached in bench/.cache); the"
+        " search_runs; the stores are built once and cached in bench/.cache) or artifacts"
+        " (section 11: a 1,000-file folder, a 200 MB file and 200 MB models logged and read"
+        " back, against MLflow's log_artifact(s), log_model and load_model); the"
         " JSON then goes to bench/results/{latest,quick}-<part>.json",
     )
     parser.add_argument(
@@ -252,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     coldstart_part = args.only in (None, "coldstart")
     concurrency_part = args.only in (None, "concurrency")
     search_part = args.only in (None, "search")
+    artifacts_part = args.only in (None, "artifacts")
 
     root = isolate()
     started = time.time()
@@ -368,6 +376,16 @@ def main(argv: list[str] | None = None) -> int:
         found["loadavg"] = {"before": load_before, "after": _loadavg()}
         lines += ["", *search.report(found), _load_line(found["loadavg"])]
         result["search"] = found
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
+
+    if artifacts_part:
+        print("\nsection 11 (artifacts and models, against MLflow) running...", flush=True)
+        load_before = _loadavg()
+        arts = artifacts.bench_artifacts(root / "artifacts", params["artifacts"])
+        arts["loadavg"] = {"before": load_before, "after": _loadavg()}
+        lines += ["", *artifacts.report(arts), _load_line(arts["loadavg"])]
+        result["artifacts"] = arts
         print("\n".join(lines[lines_printed:]), flush=True)
         lines_printed = len(lines)
 
