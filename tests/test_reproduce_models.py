@@ -42,6 +42,8 @@ mltrack.log_model(clf, signature_from=X[:5], register="churn")"""
 WEAKER = """%%track
 weak = LogisticRegression(C=0.01).fit(X, y)
 mltrack.log_model(weak, signature_from=X[:5])"""
+#: Into run #1 after it ended: no part of what its pipeline runs.
+LATE = 'mltrack.log_model(clf, "late", signature_from=X[:5], run=1)'
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
         ("params", "C = 1.0"),
         ("train", TRAIN),
         ("weaker", WEAKER),
+        ("late", LATE),
     )
 
 
@@ -77,6 +80,15 @@ def test_the_pipeline_logs_the_model_again_and_reproduce_compares_it(
     assert report["ok"] is True and report["differences"] == [], report
     assert report["models"] == [
         {
+            "name": "late",
+            "format": "skops",
+            "rows": 0,
+            "matches": 0,
+            "max_abs_diff": None,
+            "status": "not compared",
+            "reason": "logged after the run ended (with run=), not by the code its pipeline runs",
+        },
+        {
             "name": "model",
             "format": "skops",
             "rows": 3,
@@ -84,7 +96,7 @@ def test_the_pipeline_logs_the_model_again_and_reproduce_compares_it(
             "max_abs_diff": 0.0,
             "status": "reproduced",
             "reason": "",
-        }
+        },
     ]
     assert report["compared"]["models"] == 1 and report["compared"]["metrics"] == 2
     # the notebook showed the ModelInfo naming its run: not a text the pipeline can give
@@ -118,7 +130,10 @@ def test_a_model_trained_otherwise_is_reported_different_with_the_difference(
     from jupyter_mltrack.cli.pipeline import reproduce_report
 
     (first, second), _ = store.search_runs(experiment="analysis", order="number", limit=2)
-    models = compare_models(store, first.id, second.id, rtol=RTOL, atol=ATOL)
+    checks = {c.name: c for c in compare_models(store, first.id, second.id, rtol=RTOL, atol=ATOL)}
+    late = checks.pop("late")  # logged into run #1 later: run #2 has none (no end time given)
+    assert (late.status, late.reason) == ("different", "the pipeline logged no model of this name")
+    models = list(checks.values())
     (check,) = models
     assert (check.name, check.format, check.status) == ("model", "skops", "different"), check
     assert (check.rows, check.matches) == (3, 0), check

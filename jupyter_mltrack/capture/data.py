@@ -411,10 +411,6 @@ def _python_dirs() -> frozenset[Path]:
     home = Path.home()
     dirs.update(home / d for d in (".cache", ".config", ".local", ".matplotlib", ".keras"))
     dirs.update(Path(d) for d in ("/etc", "/usr", "/var/lib", "/run", "/opt/conda"))
-    # The tracker's own code, wherever it is installed (an editable install, a checkout on
-    # PYTHONPATH): the modules it imports on first use inside a cell (``log_model``'s
-    # formats) are no input of the run, nor a file a pipeline should check.
-    dirs.add(Path(__file__).parent.parent)
     return frozenset(d.resolve() for d in dirs)
 
 

@@ -15,7 +15,10 @@ the report says so, rather than trusting a file for the user.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +65,46 @@ class ModelCheck:
         }
 
 
+#: What loading a model of each format imports first (skops alone takes seconds: it lists
+#: every scikit-learn estimator as it is imported).
+_LIBRARIES = {
+    "skops": ("skops.io",),
+    "xgboost-json": ("xgboost",),
+    "lightgbm-text": ("lightgbm",),
+    "torch-state-dict": ("torch",),
+    "keras": ("keras",),
+    "onnx": ("onnxruntime",),
+}
+
+
+def warm_up(store: Store, run_id: str) -> threading.Thread | None:
+    """Start importing, in a thread, what comparing the models of run ``run_id`` will need
+    (its formats' libraries): done while the pipeline runs in its own process, the seconds
+    it takes are not added to the reproduction's. ``None`` when the run logged no model to
+    compare. Join the thread before comparing (an import it has not finished is waited for
+    anyway: the import lock)."""
+    modules = ["pandas", "jupyter_mltrack.models.formats", "jupyter_mltrack.models.signature"]
+    found = False
+    for artifact in store.list_artifacts(run_id, files=False):
+        meta = artifact.meta
+        signature = meta.get("signature") or {}
+        comparable = signature.get("predictions") is not None and not meta.get("unsafe")
+        if artifact.kind == "model" and comparable:
+            found = True
+            modules.extend(_LIBRARIES.get(str(meta.get("format")), ()))
+    if not found:
+        return None
+
+    def load() -> None:
+        for name in dict.fromkeys(modules):
+            with contextlib.suppress(Exception):  # the comparison says why, if it matters
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=load, name="mltrack-model-imports", daemon=True)
+    thread.start()
+    return thread
+
+
 def compare_models(
     store: Store,
     run_id: str,
@@ -69,10 +112,12 @@ def compare_models(
     *,
     rtol: float,
     atol: float,
+    ended_at: float | None = None,
 ) -> list[ModelCheck]:
     """A check for each model artifact run ``run_id`` logged, against the model of the same
     name its pipeline's run (``pipeline_run_id``; ``None`` when the pipeline did not finish)
-    logged."""
+    logged. ``ended_at``: when the run ended; a model logged into it later (``log_model(...,
+    run=3)`` from another cell) is no part of what its pipeline runs."""
     originals = [a for a in store.list_artifacts(run_id, files=False) if a.kind == "model"]
     if not originals:
         return []
@@ -84,6 +129,8 @@ def compare_models(
         again = reproduced.get(original.name)
         if pipeline_run_id is None:
             checks.append(_not_compared(original, "the pipeline did not finish"))
+        elif again is None and ended_at is not None and original.created_at > ended_at:
+            checks.append(_not_compared(original, _AFTER))
         else:
             checks.append(check_model(store, original, again, rtol=rtol, atol=atol))
     return checks
@@ -137,6 +184,7 @@ def check_model(
     return compare_predictions(original, signature, got, rtol=rtol, atol=atol)
 
 
+_AFTER = "logged after the run ended (with run=), not by the code its pipeline runs"
 _UNSAFE = "{format} format: loading it could run code, and a reproduction loads nothing that can"
 
 

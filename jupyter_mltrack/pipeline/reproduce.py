@@ -48,7 +48,7 @@ from . import cellcheck
 from .analysis import analyse_cell
 from .cellcheck import TextCheck, ValueCheck
 from .export import ExportError, ExportResult, export
-from .modelcheck import ModelCheck, compare_models
+from .modelcheck import ModelCheck, compare_models, warm_up
 from .runslice import LOGGING
 from .slicer import SliceError
 
@@ -228,6 +228,7 @@ def reproduce(
         env[BLOB_URL_ENV] = store.blob_url
     cwd = start_directory(result, store, original)
     before = {r.id for r in store.child_runs(run_id)}
+    importing = warm_up(store, run_id)  # the models' libraries, while the pipeline runs
     started = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -273,12 +274,15 @@ def reproduce(
         _compare_cell(
             store, original, execution, values, capture_file, reproduction, rtol=rtol, atol=atol
         )
+    if importing is not None:
+        importing.join()
     reproduction.models = compare_models(
         store,
         run_id,
         reproduction.pipeline_run_id if returncode == 0 else None,
         rtol=rtol,
         atol=atol,
+        ended_at=original.end_time,
     )
     return reproduction
 
