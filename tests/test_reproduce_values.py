@@ -98,7 +98,8 @@ def test_json_says_what_was_compared(session: Session) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["ok"] is True and report["differences"] == []
-    assert report["compared"] == {"metrics": 0, "values": 6, "outputs": 2}
+    assert report["compared"] == {"metrics": 0, "values": 6, "outputs": 2, "models": 0}
+    assert report["models"] == []
     assert report["metrics"] == []
     by_name = {v["name"]: v for v in report["values"]}
     assert set(by_name["pred"]) == {"name", "kind", "equal", "how", "detail"}

@@ -187,6 +187,8 @@ def reproduce_report(result: Any) -> str:
                 [[t.name, _equal_word(t.equal), t.detail] for t in result.texts],
             )
         )
+    if result.models:
+        parts.append(_models_table(result.models))
     parts.extend(result.notes)
     if result.returncode == 0:
         parts.append(_compared_line(result))
@@ -217,12 +219,31 @@ def reproduce_report(result: Any) -> str:
     return "\n".join(parts)
 
 
+def _models_table(models: list[Any]) -> str:
+    """The models the run logged: how many example rows the reproduced model predicted as
+    the original did, the largest difference of a probability (or a regressor's value),
+    and the verdict with its reason."""
+    rows = [
+        [
+            m.name,
+            m.format or "-",
+            f"{m.matches}/{m.rows}" if m.rows else "-",
+            "-" if m.max_abs_diff is None else f"{m.max_abs_diff:.3g}",
+            _equal_word(m.equal),
+            m.reason,
+        ]
+        for m in models
+    ]
+    return table(["model", "format", "rows", "max diff", "equal", "detail"], rows)
+
+
 def _equal_word(equal: bool | None) -> str:
     return "-" if equal is None else "yes" if equal else "NO"
 
 
 def _compared_line(result: Any) -> str:
-    """``compared: 2 metrics, 3 values (t0 not: a clock reading), stdout, result``."""
+    """``compared: 2 metrics, 3 values, stdout, result, 1 model; not compared: t0 (a clock
+    reading)``."""
     what = []
     counts = result.compared
     if counts["metrics"]:
@@ -230,9 +251,12 @@ def _compared_line(result: Any) -> str:
     if counts["values"]:
         what.append(_plural(counts["values"], "value"))
     what.extend(t.name for t in result.texts if t.equal is not None)
+    if counts.get("models"):
+        what.append(_plural(counts["models"], "model"))
     skipped = [f"metric {c.name} ({c.skipped})" for c in result.checks if c.skipped]
     skipped += [f"{v.name} ({v.detail})" for v in result.values if v.equal is None]
-    line = "compared: " + (", ".join(what) or "nothing (no metric, value or text output)")
+    skipped += [f"model {m.name} ({m.reason})" for m in result.models if m.equal is None]
+    line = "compared: " + (", ".join(what) or "nothing (no metric, value, text output or model)")
     if skipped:
         line += "; not compared: " + ", ".join(skipped)
     return line

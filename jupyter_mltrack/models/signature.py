@@ -124,6 +124,17 @@ def predict(model: Any, X: Any) -> Any:
     raise TypeError(f"{type(model).__qualname__} has no predict method and is not callable")
 
 
+def predictions(model: Any, X: Any) -> dict[str, Any]:
+    """``{"predictions", "probabilities"}``: ``model``'s on ``X``, encoded as a signature
+    keeps them (JSON-safe), so that they compare with a signature's recorded ones (``mltrack
+    reproduce`` does, for a model its pipeline trained again). ``probabilities`` is ``None``
+    for a model without ``predict_proba``."""
+    return {
+        "predictions": _encode_output(predict(model, X)),
+        "probabilities": _probabilities(model, X),
+    }
+
+
 def _torch_forward(model: Any, X: Any) -> Any:
     import numpy as np
     import torch

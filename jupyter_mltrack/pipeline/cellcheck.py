@@ -397,18 +397,19 @@ def compare_texts(
     *,
     rtol: float,
     atol: float,
-    result_is_metric: bool = False,
+    result_elsewhere: str = "",
 ) -> list[TextCheck]:
     """Each text the cell output against the pipeline's: equal after masking, decimal
-    numbers within the tolerances. ``result_is_metric``: the cell's last value was logged
-    as a metric (compared there), so the pipeline does not show it."""
+    numbers within the tolerances. ``result_elsewhere``: why a pipeline that shows no last
+    value is right not to (it was logged as a metric, compared there; it is what a logging
+    call returned), said in the report; "" when it should have shown it."""
     checks = []
     for name in ("stdout", "stderr", "result"):
         a, b = original.get(name, ""), reproduced.get(name)
         if not a and not b:
             continue
-        if name == "result" and b is None and result_is_metric:
-            checks.append(TextCheck(name, None, "compared as a metric"))
+        if name == "result" and b is None and result_elsewhere:
+            checks.append(TextCheck(name, None, result_elsewhere))
             continue
         na, nb = normalize_text(a), normalize_text(b or "")
         if na == nb:

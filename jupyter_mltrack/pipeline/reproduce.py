@@ -17,8 +17,13 @@ its child). Three things are compared, whichever the run has:
 Values and texts are compared even when the run has metrics: a metric is one number, while
 an array or a printed report checks everything the cell computed. The pipeline records its
 side of them itself (``mltrack.cell_begins()`` in ``pipeline.py``) into a file this module
-names in the environment. A pipeline with no statement, or a run with nothing to compare,
-is never "reproduced".
+names in the environment.
+
+A model the run logged with ``signature_from=`` is compared too: the pipeline logs it again
+into its own run, and the model it logged is loaded back (never one whose format needs trust)
+and asked to predict the example rows the original's signature kept (:mod:`.modelcheck`).
+
+A pipeline with no statement, or a run with nothing to compare, is never "reproduced".
 """
 
 from __future__ import annotations
@@ -40,8 +45,11 @@ from ..capture import results as cell_results
 from ..location import BLOB_URL_ENV, URL_ENV
 from ..store import Execution, Run, Store
 from . import cellcheck
+from .analysis import analyse_cell
 from .cellcheck import TextCheck, ValueCheck
 from .export import ExportError, ExportResult, export
+from .modelcheck import ModelCheck, compare_models, warm_up
+from .runslice import LOGGING
 from .slicer import SliceError
 
 #: Default tolerances: pipelines are deterministic replays, but BLAS and threaded reductions
@@ -97,23 +105,28 @@ class Reproduction:
     #: What the report should say besides the checks (e.g. the pipeline never reached the
     #: run's cell).
     notes: list[str] = field(default_factory=list)
+    #: The models the run logged, their reproductions' predictions on the example rows.
+    models: list[ModelCheck] = field(default_factory=list)
 
     @property
     def compared(self) -> dict[str, int]:
-        """How many metrics, values and text outputs were actually compared."""
+        """How many metrics, values, text outputs and models were actually compared."""
         return {
             "metrics": sum(not c.skipped for c in self.checks),
             "values": sum(v.equal is not None for v in self.values),
             "outputs": sum(t.equal is not None for t in self.texts),
+            "models": sum(m.equal is not None for m in self.models),
         }
 
     @property
     def differences(self) -> list[str]:
-        """What differs, as the report names it: ``metric score``, ``value pred``, ``stdout``."""
+        """What differs, as the report names it: ``metric score``, ``value pred``,
+        ``stdout``, ``model model``."""
         return (
             [f"metric {c.name}" for c in self.checks if not c.equal and not c.skipped]
             + [f"value {v.name}" for v in self.values if v.equal is False]
             + [t.name for t in self.texts if t.equal is False]
+            + [f"model {m.name}" for m in self.models if m.equal is False]
         )
 
     @property
@@ -134,6 +147,7 @@ class Reproduction:
             "metrics": [c.to_dict() for c in self.checks],
             "values": [v.to_dict() for v in self.values],
             "outputs": [t.to_dict() for t in self.texts],
+            "models": [m.to_dict() for m in self.models],
             "notes": list(self.notes),
             "pipeline_run_id": self.pipeline_run_id,
             "directory": str(self.export.directory),
@@ -214,6 +228,7 @@ def reproduce(
         env[BLOB_URL_ENV] = store.blob_url
     cwd = start_directory(result, store, original)
     before = {r.id for r in store.child_runs(run_id)}
+    importing = warm_up(store, run_id)  # the models' libraries, while the pipeline runs
     started = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -259,6 +274,16 @@ def reproduce(
         _compare_cell(
             store, original, execution, values, capture_file, reproduction, rtol=rtol, atol=atol
         )
+    if importing is not None:
+        importing.join()
+    reproduction.models = compare_models(
+        store,
+        run_id,
+        reproduction.pipeline_run_id if returncode == 0 else None,
+        rtol=rtol,
+        atol=atol,
+        ended_at=original.end_time,
+    )
     return reproduction
 
 
@@ -293,14 +318,54 @@ def _compare_cell(
     reproduction.values = cellcheck.compare_values(
         values, reproduced, rtol=rtol, atol=atol, skip=skip
     )
-    texts = cellcheck.text_outputs(store.get_run_detail(original.id).outputs)
+    recorded = cellcheck.text_outputs(store.get_run_detail(original.id).outputs)
+    texts = _run_named(recorded, original.id)
+    logged = _last_logs(execution)
     reproduction.texts = cellcheck.compare_texts(
         texts,
-        cellcheck.text_outputs(outputs),
+        _run_named(cellcheck.text_outputs(outputs), reproduction.pipeline_run_id),
         rtol=rtol,
         atol=atol,
-        result_is_metric=bool(original.metrics),
+        result_elsewhere=(
+            f"what {logged} returned (it names the run)"
+            if logged
+            else "compared as a metric"
+            if original.metrics
+            else ""
+        ),
     )
+
+
+#: What a run's id reads as in the texts compared.
+RUN_ID_MARK = "<run id>"
+
+
+def _run_named(texts: dict[str, str], run_id: str | None) -> dict[str, str]:
+    """``texts`` with the id of the run they were output in replaced by :data:`RUN_ID_MARK`:
+    the pipeline records a run of its own, so a cell that shows its run's id (``print(
+    run.id)``, the ``ModelInfo`` a ``log_model`` returned) shows another one there."""
+    if not run_id:
+        return texts
+    return {name: text.replace(run_id, RUN_ID_MARK) for name, text in texts.items()}
+
+
+def _last_logs(execution: Execution | None) -> str | None:
+    """The tracker's logging function the cell's last expression calls (``log_model``), if
+    it does: what it returned (a ``ModelInfo`` naming the notebook's run) is the value the
+    notebook showed, which the pipeline, logging into a run of its own, does not show."""
+    if execution is None:
+        return None
+    try:
+        statements = analyse_cell(execution.source)
+    except SyntaxError:
+        return None
+    if not statements or not statements[-1].expression:
+        return None
+    for call in statements[-1].calls:
+        name = call.method if call.receiver is not None else call.func
+        if name in LOGGING:
+            return name
+    return None
 
 
 def _text(data: bytes | str | None) -> str:
@@ -312,6 +377,7 @@ def _text(data: bytes | str | None) -> str:
 __all__ = [
     "ExportError",
     "MetricCheck",
+    "ModelCheck",
     "NothingToReproduce",
     "Reproduction",
     "SliceError",

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..store.entities import Execution
+from .analysis import Call
 from .codegen import RunTarget
 from .slicer import Slicer
+from .step_rules import imported_module
 from .steps import PROVIDED, Step
 
 
@@ -97,7 +99,7 @@ def run_target(
     show_last = False
     roots = []
     for step in steps:
-        if step.stmt.expression and step is not last and not _logs(step):
+        if step.stmt.expression and step is not last and not _logs(step, slicer):
             if _calls(step, slicer):  # what it prints or autolog records, reproduce compares
                 roots.append(step)
             continue  # display-only lines of the run's cell
@@ -105,7 +107,7 @@ def run_target(
             step is last
             and step.stmt.expression
             and not (last_metric or last_dict)
-            and not _logs(step)
+            and not _logs(step, slicer)
         ):
             if _calls(step, slicer) and _prints(step):
                 roots.append(step)
@@ -169,11 +171,53 @@ def _last_index(execution: Execution) -> int:
     return max((f["i"] for f in statements), default=-1)
 
 
-def _logs(step: Step) -> bool:
-    return any(
-        c.receiver == "mltrack" and c.method in ("log_metric", "log_metrics", "log_params")
-        for c in step.stmt.calls
-    )
+#: The tracker's functions that record something into the run: a line calling one is kept for
+#: what it records (its arguments are the slice's dependencies, as a metric's are), never
+#: shown as the cell's value (``log_model`` returns a ``ModelInfo`` naming the run, which a
+#: pipeline's run cannot reproduce).
+LOGGING = frozenset(
+    {
+        "log_metric",
+        "log_metrics",
+        "log_params",
+        "log_model",
+        "log_artifact",
+        "log_text",
+        "log_dict",
+        "log_figure",
+    }
+)
+
+
+def _logs(step: Step, slicer: Slicer) -> bool:
+    """Whether the statement calls one of the tracker's :data:`LOGGING` functions."""
+    return any(tracker_function(c, slicer) in LOGGING for c in step.stmt.calls)
+
+
+def tracker_function(call: Call, slicer: Slicer) -> str | None:
+    """The tracker's function a call calls, however the notebook named it: ``mltrack.f``
+    (the name ``%load_ext`` provides, or ``import jupyter_mltrack as mltrack``), ``jt.f``
+    after ``import jupyter_mltrack as jt``, ``f`` or ``g`` after ``from jupyter_mltrack
+    import f [as g]``; ``None`` for any other call."""
+    if call.receiver is not None and call.method:
+        if call.receiver_source != call.receiver:
+            return None  # mltrack.something.f(...): not one of its functions
+        if call.receiver == "mltrack" and call.receiver not in slicer.last_def:
+            return call.method
+        return call.method if _imported(slicer, call.receiver) == _TRACKER else None
+    if call.func is not None:
+        module, _, function = (_imported(slicer, call.func) or "").rpartition(".")
+        return function if module == _TRACKER else None
+    return None
+
+
+_TRACKER = "jupyter_mltrack"
+
+
+def _imported(slicer: Slicer, name: str) -> str | None:
+    """The module (or ``module.name``) the import that last bound ``name`` binds it to."""
+    step = slicer.last_def.get(name)
+    return imported_module(step.stmt, name) if step is not None else None
 
 
 def _script_can_run(step: Step, slicer: Slicer) -> bool:

@@ -116,6 +116,68 @@ class _Tracker:
 
             set_tags({**(tags or {}), **kwargs})
 
+    def log_model(self, model, name="model", *, register=None, run=None, **kwargs):
+        """The model, logged into the pipeline's run as the notebook logged it into its own
+        (``mltrack reproduce`` compares its predictions on the recorded example rows with the
+        original's). ``register=`` is dropped: a pipeline, and every reproduction of it,
+        would otherwise add a registry version each time it runs; register the model you
+        trust with ``mltrack models register``. ``run=`` is dropped too: the notebook's run
+        keeps its own model. Skipped (``None``) when the pipeline records no run."""
+        return self._artifact("log_model", model, name, **kwargs)
+
+    def log_artifact(self, path, name=None, *, run=None):
+        return self._artifact("log_artifact", path, name)
+
+    def log_text(self, text, name, *, run=None):
+        return self._artifact("log_text", text, name)
+
+    def log_dict(self, obj, name, *, run=None):
+        return self._artifact("log_dict", obj, name)
+
+    def log_figure(self, fig, name, *, run=None):
+        return self._artifact("log_figure", fig, name)
+
+    def _artifact(self, function, *args, **kwargs):
+        """Log through jupyter_mltrack into the innermost open run (the pipeline's, or one
+        the notebook's code opened in it), as the notebook did. Nothing, and no error,
+        without a store (jupyter_mltrack missing, or no store could be opened); a store
+        that cannot take it now skips it, saying so, as a pipeline must run anyway."""
+        if self.active is None:
+            return None
+        import jupyter_mltrack
+        from jupyter_mltrack.store.errors import reason, unavailable
+
+        try:
+            self.active.store.blobs  # where its files go: a store may have none configured
+        except Exception as exc:
+            return self._not_recorded(function, args, reason(exc))
+        try:
+            return getattr(jupyter_mltrack, function)(*args, **kwargs)
+        except Exception as exc:
+            if not unavailable(exc):  # the store is there: a real error, the notebook's too
+                raise
+            return self._not_recorded(function, args, reason(exc))
+
+    @staticmethod
+    def _not_recorded(function, args, why) -> None:
+        import sys
+
+        what = args[1] if args[1] is not None else args[0]  # its name, or the path
+        print(f"pipeline: {function} {what!r} not recorded ({why})", file=sys.stderr)
+
+    def register_model(self, *args, **kwargs):
+        """Not done by a pipeline: its runs (reproductions among them) leave the registry
+        as it is; register the model you trust with ``mltrack models register``."""
+        return None
+
+    def set_alias(self, *args, **kwargs):
+        """Not done by a pipeline: a reproduction must not move ``production``."""
+        return None
+
+    def delete_alias(self, *args, **kwargs):
+        """Not done by a pipeline (see :meth:`set_alias`)."""
+        return None
+
     def start_run(self, *args, **kwargs):
         """A run the notebook opened itself: here a child of the pipeline's run."""
         import jupyter_mltrack

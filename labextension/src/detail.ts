@@ -27,6 +27,7 @@ import {
   statusClass
 } from './model';
 import {
+  factList,
   keyValueTable,
   renderEnvironment,
   rowsPage,
@@ -519,14 +520,7 @@ export class RunDetailWidget extends Panel {
         reload,
         deleteButton
       ),
-      h(
-        'dl',
-        { class: 'jp-mltrack-facts' },
-        facts.map(([k, v]) => [
-          h('dt', { text: k }),
-          h('dd', { text: v, title: v })
-        ])
-      ),
+      factList(facts),
       h(
         'div',
         { class: 'jp-mltrack-tags' },

@@ -204,6 +204,13 @@ export function cardMetricLabel(card: IRunCard, name: string): string {
 /** MIME type of the run card displayed after every tracked cell. */
 export const RUN_CARD_MIME = 'application/vnd.mltrack.run+json';
 
+/**
+ * MIME type of a plotly figure: drawn by the renderer the plotly package
+ * installs in JupyterLab (plotly.js is never bundled here). The compare
+ * view's and the groups' charts and the artifacts' figures are all this.
+ */
+export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
+
 /** Statuses known to the server. */
 export const STATUSES: RunStatus[] = [
   'running',

@@ -28,6 +28,24 @@ export function section(
   );
 }
 
+/**
+ * Label/value pairs as a facts list: each value titled in full (it may be
+ * cut with an ellipsis) and named by its label in `data-fact`.
+ */
+export function factList(
+  pairs: [string, string][],
+  className = ''
+): HTMLElement {
+  return h(
+    'dl',
+    { class: `jp-mltrack-facts${className ? ` ${className}` : ''}` },
+    pairs.map(([k, v]) => [
+      h('dt', { text: k }),
+      h('dd', { text: v, title: v, 'data-fact': k })
+    ])
+  );
+}
+
 /** A table of keys and values, or `emptyText` when there are none. */
 export function keyValueTable(
   values: { [key: string]: JSONValue } | null | undefined,

@@ -1,9 +1,8 @@
 import {
-  PLOTLY_MIME,
+  PICTURE_MIMES,
   artifactEndpoint,
   chooseMime,
   downloadName,
-  epochToIso,
   filesText,
   isUnsafe,
   kindLabel,
@@ -18,6 +17,7 @@ import {
   versionsOf
 } from '../artifacts/format';
 import { IArtifact, IRunModelVersion } from '../artifacts/types';
+import { PLOTLY_MIME } from '../model';
 
 function artifact(over: Partial<IArtifact> = {}): IArtifact {
   return {
@@ -28,7 +28,7 @@ function artifact(over: Partial<IArtifact> = {}): IArtifact {
     file_count: 1,
     media_type: null,
     meta: {},
-    created_at: 0,
+    created_at: '2026-11-20T08:06:00+00:00',
     files: [{ path: 'model.skops', digest: 'xxh3-128:aa', size: 2048 }],
     ...over
   };
@@ -40,7 +40,7 @@ function version(over: Partial<IRunModelVersion>): IRunModelVersion {
     version: 1,
     run_id: 'r1',
     artifact: 'model',
-    created_at: 0,
+    created_at: '2026-11-20T08:06:00+00:00',
     description: '',
     aliases: [],
     ref: 'models:/churn/1',
@@ -55,6 +55,17 @@ describe('artifact request paths', () => {
     );
     expect(artifactEndpoint('r1', 'notes/a b.txt', 'raw', 'a b.txt')).toBe(
       'runs/r1/artifacts/notes%2Fa%20b.txt/raw?path=a%20b.txt'
+    );
+  });
+
+  it("asks for a file's preview, the compare view's images too", () => {
+    expect(
+      artifactEndpoint('r1', 'plots/roc curve', 'preview', 'roc curve.png')
+    ).toBe(
+      'runs/r1/artifacts/plots%2Froc%20curve/preview?path=roc%20curve.png'
+    );
+    expect(artifactEndpoint('r1', '..', 'preview', 'roc.png')).toBe(
+      'runs/r1/artifacts/%2E%2E/preview?path=roc.png'
     );
   });
 
@@ -92,12 +103,6 @@ describe('artifact labels', () => {
     expect(downloadName('sub/dir/model.skops')).toBe('model.skops');
     expect(downloadName('roc.png')).toBe('roc.png');
     expect(downloadName('')).toBe('download');
-  });
-
-  it('turns epoch seconds into ISO text', () => {
-    expect(epochToIso(0)).toBe('1970-01-01T00:00:00.000Z');
-    expect(epochToIso(null)).toBeNull();
-    expect(epochToIso(NaN)).toBeNull();
   });
 });
 
@@ -160,9 +165,30 @@ describe('which renderer a preview takes', () => {
     expect(chooseMime(null, all)).toBeNull();
   });
 
+  it('draws only a picture side by side (a figure live, else an image)', () => {
+    const figure = { [PLOTLY_MIME]: { data: [] }, 'text/plain': '{}' };
+    expect(chooseMime(figure, all, PICTURE_MIMES)).toBe(PLOTLY_MIME);
+    // without the plotly renderer, a figure is not drawn as its text
+    const noPlotly = all.filter(m => m !== PLOTLY_MIME);
+    expect(chooseMime(figure, noPlotly, PICTURE_MIMES)).toBeNull();
+    expect(chooseMime({ 'image/png': 'iVBOR' }, all, PICTURE_MIMES)).toBe(
+      'image/png'
+    );
+    expect(
+      chooseMime(
+        { 'image/svg+xml': '<svg/>', 'text/plain': 'x' },
+        all,
+        PICTURE_MIMES
+      )
+    ).toBe('image/svg+xml');
+    expect(chooseMime({ 'text/plain': 'x' }, all, PICTURE_MIMES)).toBeNull();
+    expect(chooseMime(null, all, PICTURE_MIMES)).toBeNull();
+  });
+
   it('trusts only what runs nothing when trusted', () => {
     expect(trustedMime('image/svg+xml')).toBe(true);
     expect(trustedMime(PLOTLY_MIME)).toBe(true);
+    expect(trustedMime('image/png')).toBe(false);
     expect(trustedMime('text/markdown')).toBe(false);
     expect(trustedMime('text/html')).toBe(false);
   });

@@ -4,14 +4,10 @@ import {
   IArtifactRow,
   IArtifactSide,
   ICompareRun,
-  PLOTLY_MIME,
-  artifactPreviewQuery,
   artifactSideText,
   artifactStatusText,
   diffCounts,
   fileChangesText,
-  imageMime,
-  trustedImage,
   visibleArtifacts
 } from '../compare/model';
 
@@ -139,42 +135,11 @@ describe('artifact rows', () => {
     expect(diffCounts(null)).toBe('+0 \u22120');
   });
 
-  it('asks for an image preview with the name encoded whole', () => {
-    const image = {
-      run_id: A,
-      name: 'plots/roc curve',
-      path: 'roc curve.png',
-      media_type: 'image/png',
-      size: 10
-    };
-    expect(artifactPreviewQuery(image)).toBe(
-      `runs/${A}/artifacts/plots%2Froc%20curve/preview?path=roc%20curve.png`
-    );
-    expect(artifactPreviewQuery({ ...image, name: '..' })).toBe(
-      `runs/${A}/artifacts/%2E%2E/preview?path=roc%20curve.png`
-    );
-  });
-
-  it('draws a figure live, else an image, with what JupyterLab renders', () => {
-    const all = [PLOTLY_MIME, 'image/png', 'image/svg+xml', 'text/plain'];
-    const figure = { [PLOTLY_MIME]: { data: [] }, 'text/plain': '{}' };
-    expect(imageMime(figure, all)).toBe(PLOTLY_MIME);
-    // without the plotly renderer, a figure is not drawn as an image
-    expect(imageMime(figure, ['image/png', 'text/plain'])).toBeNull();
-    expect(imageMime({ 'image/png': 'iVBOR' }, all)).toBe('image/png');
-    expect(imageMime({ 'image/svg+xml': '<svg/>' }, all)).toBe('image/svg+xml');
-    expect(imageMime({ 'text/plain': 'x' }, all)).toBeNull();
-    expect(imageMime(null, all)).toBeNull();
-    expect(trustedImage('image/svg+xml')).toBe(true);
-    expect(trustedImage(PLOTLY_MIME)).toBe(true);
-    expect(trustedImage('image/png')).toBe(false);
-  });
-
-  it('fetches a preview through the model', async () => {
+  it("fetches a preview through the model, the run detail's way", async () => {
     const queries: string[] = [];
     const preview = {
-      name: 'roc',
-      path: 'roc.png',
+      name: 'plots/roc',
+      path: 'roc curve.png',
       media_type: 'image/png',
       size: 3,
       bundle: { 'image/png': 'iVBOR' },
@@ -188,13 +153,15 @@ describe('artifact rows', () => {
     const model = new CompareModel({ runs: [A, B], fetch });
     const image = {
       run_id: B,
-      name: 'roc',
-      path: 'roc.png',
+      name: 'plots/roc',
+      path: 'roc curve.png',
       media_type: 'image/png',
       size: 3
     };
     expect(await model.artifactPreview(image)).toEqual(preview);
-    expect(queries).toEqual([`runs/${B}/artifacts/roc/preview?path=roc.png`]);
+    expect(queries).toEqual([
+      `runs/${B}/artifacts/plots%2Froc/preview?path=roc%20curve.png`
+    ]);
     model.dispose();
   });
 });

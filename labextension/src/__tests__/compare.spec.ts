@@ -396,7 +396,7 @@ describe('formatting', () => {
     expect(
       outputCutNote({ bytes: 300000, mimes: { 'image/png': 300000 } })
     ).toBe(
-      'Output of 293.0 KB left out of the comparison; open the run to see it.'
+      'Output of 293.0 KiB left out of the comparison; open the run to see it.'
     );
   });
 

@@ -23,7 +23,7 @@ function v(version: number, over: Partial<IModelVersion> = {}): IModelVersion {
     version,
     run_id: `run-${version}`,
     artifact: 'model',
-    created_at: 0,
+    created_at: '2026-11-20T08:06:00+00:00',
     description: '',
     aliases: [],
     ref: `models:/churn/${version}`,
@@ -40,8 +40,8 @@ function v(version: number, over: Partial<IModelVersion> = {}): IModelVersion {
 const CHURN: IModelDetail = {
   name: 'churn',
   description: '',
-  created_at: 0,
-  updated_at: 0,
+  created_at: '2026-11-20T08:06:00+00:00',
+  updated_at: '2026-11-21T09:00:00+00:00',
   latest: 2,
   aliases: { production: 1, staging: 2 },
   versions: [v(2, { aliases: ['staging'] }), v(1, { aliases: ['production'] })]
@@ -69,8 +69,8 @@ describe('parseModelList', () => {
           {
             name: 'churn',
             description: 'the churn model',
-            created_at: 1.5,
-            updated_at: 2.5,
+            created_at: '2026-11-20T08:06:00+00:00',
+            updated_at: '2026-11-21T09:00:00+00:00',
             versions: 2,
             latest: 2,
             aliases: { production: 1 }
@@ -82,8 +82,8 @@ describe('parseModelList', () => {
       {
         name: 'churn',
         description: 'the churn model',
-        created_at: 1.5,
-        updated_at: 2.5,
+        created_at: '2026-11-20T08:06:00+00:00',
+        updated_at: '2026-11-21T09:00:00+00:00',
         versions: 2,
         latest: 2,
         aliases: { production: 1 }
@@ -117,6 +117,14 @@ describe('parseModelList', () => {
     });
     expect(models.map(m => m.name)).toEqual(['m']);
     expect(models[0].aliases).toEqual({ ok: 1 });
+  });
+
+  it('takes only ISO text for a time', () => {
+    const [model] = parseModelList({
+      models: [{ name: 'm', created_at: 1.5, updated_at: '' }]
+    });
+    expect(model.created_at).toBeNull();
+    expect(model.updated_at).toBeNull();
   });
 
   it('refuses an answer that is no list of models', () => {
@@ -197,6 +205,16 @@ describe('moving an alias', () => {
     expect(aliasChange(CHURN, '@', 2).kind).toBe('invalid');
   });
 
+  it('refuses an alias that reads as a version, as the server does', () => {
+    expect(aliasChange(CHURN, '3', 2)).toEqual({
+      kind: 'invalid',
+      message: '@3 would read as a version; pick a name such as production.'
+    });
+    expect(aliasChange(CHURN, '@latest', 2).kind).toBe('invalid');
+    expect(aliasChange(CHURN, 'v3', 2).kind).toBe('create');
+    expect(aliasChange(CHURN, 'latest-good', 2).kind).toBe('create');
+  });
+
   it('does not take an inherited property for an alias', () => {
     expect(aliasChange(CHURN, 'constructor', 2).kind).toBe('create');
   });
@@ -223,7 +241,7 @@ describe('lineage facts', () => {
       name: 'churn',
       version: 2,
       aliases: ['production'],
-      created_at: 0,
+      created_at: '2026-11-20T08:06:00+00:00',
       ref: 'models:/churn/2'
     },
     artifact: {
@@ -243,8 +261,9 @@ describe('lineage facts', () => {
       experiment: 'exp',
       name: 'rf-2',
       status: 'finished',
-      start_time: Date.parse('2026-11-20T08:03:00Z') / 1000,
+      start_time: '2026-11-20T08:03:00+00:00',
       end_time: '2026-11-20T08:05:00+00:00',
+      duration: 120,
       notebook_path: 'train.ipynb',
       cell_id: 'c1',
       execution_count: 7,
@@ -284,7 +303,7 @@ describe('lineage facts', () => {
     ]);
   });
 
-  it('says which run built it (times in seconds or ISO), skipping what is unknown', () => {
+  it('says which run built it, skipping what is unknown', () => {
     const now = new Date('2026-11-23T18:00:00Z');
     expect(lineageRunFacts(lineage, now)).toEqual([
       ['Run', '#4 rf-2'],
@@ -292,11 +311,22 @@ describe('lineage facts', () => {
       ['Status', 'finished'],
       ['Started', '2026-11-20 08:03'],
       ['Ended', '2026-11-20 08:05'],
+      ['Duration', '2m 00s'],
       ['Notebook', 'train.ipynb'],
       ['Cell', '[7] c1'],
       ['Source', 'notebook'],
       ['Reproduced by', '#9 (finished)']
     ]);
+    const running = {
+      ...lineage,
+      run: { ...lineage.run, end_time: null, duration: null }
+    };
+    expect(lineageRunFacts(running, now).map(([k]) => k)).not.toContain(
+      'Ended'
+    );
+    expect(lineageRunFacts(running, now).map(([k]) => k)).not.toContain(
+      'Duration'
+    );
   });
 
   it('says where it was built', () => {

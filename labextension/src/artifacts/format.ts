@@ -4,11 +4,8 @@
  * tests it as it is.
  */
 
-import { JSONValue, formatBytes } from '../model';
+import { JSONValue, PLOTLY_MIME, formatBytes } from '../model';
 import { IArtifact, IMimeBundle, IRunModelVersion } from './types';
-
-/** The plotly figure mime type (rendered by the plotly package's renderer). */
-export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 
 /**
  * A name as one segment of a request path. Artifact names may hold `/`
@@ -145,39 +142,44 @@ export function signatureOf(artifact: IArtifact): JSONValue | null {
 }
 
 /**
- * The renderers a preview prefers, best first: a live figure, images, then
- * rendered markdown, a JSON tree, plain text.
+ * What is drawn as a picture, best first: a live figure, then images. The
+ * compare view puts these side by side.
  */
-const MIME_ORDER = [
+export const PICTURE_MIMES: readonly string[] = [
   PLOTLY_MIME,
   'image/png',
   'image/jpeg',
   'image/gif',
-  'image/svg+xml',
+  'image/svg+xml'
+];
+
+/**
+ * The renderers a preview prefers, best first: a picture, then rendered
+ * markdown, a JSON tree, plain text.
+ */
+export const PREVIEW_MIMES: readonly string[] = [
+  ...PICTURE_MIMES,
   'text/markdown',
   'application/json',
   'text/plain'
 ];
 
 /**
- * The mime type of `bundle` to render: the first of MIME_ORDER it holds and
- * JupyterLab has a renderer for (`available`); a figure's bundle falls back
- * to its text when the plotly renderer is not installed. `null`: none.
+ * The mime type of `bundle` to render: the first of `order` it holds and
+ * JupyterLab has a renderer for (`available`). With the default order a
+ * figure's bundle falls back to its text when the plotly renderer is not
+ * installed; with PICTURE_MIMES it has none. `null`: none.
  */
 export function chooseMime(
   bundle: IMimeBundle | null,
-  available: readonly string[]
+  available: readonly string[],
+  order: readonly string[] = PREVIEW_MIMES
 ): string | null {
   if (!bundle) {
     return null;
   }
   const known = new Set(available);
-  for (const mime of MIME_ORDER) {
-    if (mime in bundle && known.has(mime)) {
-      return mime;
-    }
-  }
-  return null;
+  return order.find(mime => mime in bundle && known.has(mime)) ?? null;
 }
 
 /**
@@ -207,12 +209,4 @@ export function previewNote(preview: {
     return 'No preview of this file; download it.';
   }
   return null;
-}
-
-/** Seconds since the epoch (the artifacts' times) as an ISO string. */
-export function epochToIso(seconds: number | null | undefined): string | null {
-  if (typeof seconds !== 'number' || !isFinite(seconds)) {
-    return null;
-  }
-  return new Date(seconds * 1000).toISOString();
 }

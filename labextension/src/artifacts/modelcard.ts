@@ -5,6 +5,7 @@
  */
 
 import { h } from '../dom';
+import { factList } from '../sections';
 import {
   isUnsafe,
   modelFacts,
@@ -59,14 +60,7 @@ export function modelCard(
   return h(
     'div',
     { class: 'jp-mltrack-model-card' },
-    h(
-      'dl',
-      { class: 'jp-mltrack-facts jp-mltrack-model-facts' },
-      modelFacts(artifact).map(([k, v]) => [
-        h('dt', { text: k }),
-        h('dd', { text: v, 'data-fact': k })
-      ])
-    ),
+    factList(modelFacts(artifact), 'jp-mltrack-model-facts'),
     isUnsafe(artifact) ? unsafeBadge() : null,
     untrusted.length > 0
       ? h('div', {

@@ -1,7 +1,9 @@
 /**
  * A file's preview drawn by JupyterLab's own renderers (rendermime): text,
  * markdown, a JSON tree, images, and plotly figures through the renderer
- * the plotly package installs (plotly.js is never bundled here).
+ * the plotly package installs (plotly.js is never bundled here). The run
+ * detail's Artifacts section, the compare view's Artifacts tab and the
+ * charts all draw through `drawBundle`.
  */
 
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
@@ -9,27 +11,84 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import { h } from '../dom';
 import { chooseMime, previewNote, trustedMime } from './format';
-import { IArtifactPreview } from './types';
+import { IArtifactPreview, IMimeBundle } from './types';
 
 /**
- * Replace what `panel` shows with `preview`: its note (a reason, a cut
- * text) and its content, rendered. A newer call clears what an older one
- * is still drawing. Rendering failures throw, the panel left empty.
+ * Draw `mime` of `bundle` in `panel` by rendermime's renderer for it, in
+ * place of what the panel shows: the old content stays until the new one
+ * is drawn (no flash of an empty panel), then goes. The renderer is attached
+ * before it renders (a figure sizes itself to the panel), trusted only where
+ * trust runs nothing (`trustedMime`), and tagged with `data-mime`. `false`
+ * when `stale()` says a newer draw began meanwhile (this one is then
+ * dropped); a failure is thrown, the panel left as it was.
+ */
+export async function drawBundle(
+  rendermime: IRenderMimeRegistry,
+  panel: Panel,
+  bundle: IMimeBundle,
+  mime: string,
+  className: string,
+  stale: () => boolean = () => false
+): Promise<boolean> {
+  const renderer = rendermime.createRenderer(mime);
+  renderer.addClass(className);
+  renderer.node.dataset.mime = mime;
+  const model = new MimeModel({ data: bundle, trusted: trustedMime(mime) });
+  try {
+    panel.addWidget(renderer);
+    await renderer.renderModel(model);
+  } catch (reason) {
+    renderer.dispose();
+    throw reason;
+  }
+  if (stale()) {
+    renderer.dispose();
+    return false;
+  }
+  for (const widget of panel.widgets.slice()) {
+    if (widget !== renderer) {
+      widget.dispose();
+    }
+  }
+  return true;
+}
+
+/**
+ * Show `preview` in `panel`, in place of what it shows: its note (a reason,
+ * a cut text) above its content, rendered by the best renderer JupyterLab
+ * has for it (`chooseMime`). A draw `stale()` says was overtaken is
+ * dropped. Rendering failures throw, the panel left as it was.
  */
 export async function renderPreview(
   rendermime: IRenderMimeRegistry,
   panel: Panel,
-  preview: IArtifactPreview
+  preview: IArtifactPreview,
+  stale: () => boolean = () => false
 ): Promise<void> {
-  clearPanel(panel);
   const mime = chooseMime(preview.bundle, rendermime.mimeTypes);
   const note =
     previewNote(preview) ??
     (mime === null
       ? `No renderer for ${preview.media_type} here; download the file.`
       : null);
+  if (preview.bundle && mime !== null) {
+    const drawn = await drawBundle(
+      rendermime,
+      panel,
+      preview.bundle,
+      mime,
+      'jp-mltrack-artifact-rendered',
+      stale
+    );
+    if (!drawn) {
+      return;
+    }
+  } else {
+    clearPanel(panel);
+  }
   if (note) {
-    panel.addWidget(
+    panel.insertWidget(
+      0,
       new Widget({
         node: h('div', {
           class: 'jp-mltrack-muted jp-mltrack-artifact-note',
@@ -37,22 +96,6 @@ export async function renderPreview(
         })
       })
     );
-  }
-  if (!preview.bundle || mime === null) {
-    return;
-  }
-  const renderer = rendermime.createRenderer(mime);
-  renderer.addClass('jp-mltrack-artifact-rendered');
-  renderer.node.dataset.mime = mime;
-  // Attached before it renders: a figure sizes itself to the panel.
-  panel.addWidget(renderer);
-  try {
-    await renderer.renderModel(
-      new MimeModel({ data: preview.bundle as any, trusted: trustedMime(mime) })
-    );
-  } catch (reason) {
-    clearPanel(panel);
-    throw reason;
   }
 }
 

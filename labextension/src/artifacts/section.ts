@@ -237,14 +237,16 @@ export class ArtifactsSection extends Panel {
         node: h('div', { class: 'jp-mltrack-loading', text: 'Loading\u2026' })
       })
     );
+    // Another file opened meanwhile: this one's answer is dropped.
+    const stale = () => token !== this._token;
     try {
       const preview = await fetchPreview(run.id, artifact.name, path);
-      if (token !== this._token) {
-        return; // another file was opened meanwhile
+      if (stale()) {
+        return;
       }
-      await renderPreview(this._rendermime, this._content, preview);
+      await renderPreview(this._rendermime, this._content, preview, stale);
     } catch (reason) {
-      if (token !== this._token) {
+      if (stale()) {
         return;
       }
       clearPanel(this._content);

@@ -45,8 +45,8 @@ export interface IArtifact {
   /** Media type of its primary file. */
   media_type: string | null;
   meta: { [key: string]: JSONValue };
-  /** Seconds since the epoch. */
-  created_at: number;
+  /** ISO-8601, as the run's times. */
+  created_at: string;
   /** `pending` while it is being written. */
   status?: string;
   files: IArtifactFile[];
@@ -60,7 +60,8 @@ export interface IRunModelVersion {
   version: number;
   run_id: string;
   artifact: string;
-  created_at: number;
+  /** ISO-8601. */
+  created_at: string;
   description: string;
   aliases: string[];
   /** `models:/NAME/VERSION`. */

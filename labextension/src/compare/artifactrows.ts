@@ -1,17 +1,18 @@
 /**
  * The artifacts section of a comparison, as the Artifacts tab words it:
- * which rows to show, what a run holds, what changed, where a preview comes
- * from and which renderer draws it. Pure (no DOM), so jest tests it as is.
+ * which rows to show, what a run holds, what changed. Pure (no DOM), so
+ * jest tests it as is. Where a file's preview comes from and which renderer
+ * draws it is the artifacts module's (artifacts/format.ts), as in the run
+ * detail.
  */
+import { filesText } from '../artifacts/format';
 import { formatBytes } from '../model';
 import {
-  IArtifactImage,
   IArtifactRow,
   IArtifactSide,
   ICompareRun,
   IFileChanges,
-  ITextDiff,
-  PLOTLY_MIME
+  ITextDiff
 } from './types';
 
 /** The rows to show: all, or those where some run differs. */
@@ -54,11 +55,6 @@ export function artifactStatusText(
     parts.push(`changed in ${changed}`);
   }
   return parts.join('; ') || row.status;
-}
-
-/** `1 file`, `12 files`. */
-function filesText(count: number): string {
-  return `${count.toLocaleString('en-US')} ${count === 1 ? 'file' : 'files'}`;
 }
 
 /**
@@ -121,50 +117,4 @@ export function diffCounts(diff: ITextDiff | null): string {
     }
   }
   return `+${added} \u2212${removed}`;
-}
-
-/**
- * The API path (relative to `mltrack/api/`) of the preview of a run's image:
- * `runs/ID/artifacts/NAME/preview?path=P`, the name percent-encoded whole
- * (it may hold `/`; a name of dots only is encoded too, or the URL would
- * climb).
- */
-export function artifactPreviewQuery(image: IArtifactImage): string {
-  const segment = (text: string) => {
-    const encoded = encodeURIComponent(text);
-    return /^\.+$/.test(encoded) ? encoded.replace(/\./g, '%2E') : encoded;
-  };
-  return (
-    `runs/${segment(image.run_id)}/artifacts/${segment(image.name)}` +
-    `/preview?path=${encodeURIComponent(image.path)}`
-  );
-}
-
-/** What a preview draws first: a live figure, then images. */
-const IMAGE_MIMES = [PLOTLY_MIME, 'image/png', 'image/jpeg', 'image/svg+xml'];
-
-/**
- * The MIME type of a preview bundle to draw side by side: the first of
- * plotly, PNG, JPEG, SVG the bundle holds and JupyterLab renders
- * (`available`); `null` when none.
- */
-export function imageMime(
-  bundle: { [mime: string]: unknown } | null,
-  available: readonly string[]
-): string | null {
-  if (!bundle) {
-    return null;
-  }
-  return (
-    IMAGE_MIMES.find(mime => mime in bundle && available.includes(mime)) ?? null
-  );
-}
-
-/**
- * Whether a preview is rendered trusted: only where trust runs nothing. An
- * SVG is shown as an image (JupyterLab will not show an untrusted one), a
- * plotly figure is data plotly draws; PNG and JPEG need no trust.
- */
-export function trustedImage(mime: string): boolean {
-  return mime === 'image/svg+xml' || mime === PLOTLY_MIME;
 }

@@ -1,7 +1,10 @@
-import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Panel, Widget } from '@lumino/widgets';
 
+import { PICTURE_MIMES, chooseMime } from '../artifacts/format';
+import { clearPanel, drawBundle } from '../artifacts/render';
 import { h } from '../dom';
+import { PLOTLY_MIME } from '../model';
 import { drawFigure, noPlotlyMessage } from './charts';
 import {
   CompareChange,
@@ -9,17 +12,14 @@ import {
   IArtifactImage,
   IArtifactRow,
   IComparison,
-  PLOTLY_MIME,
   artifactSideText,
   artifactStatusText,
   diffCounts,
   errorMessage,
   fileChangesText,
-  imageMime,
-  trustedImage,
   visibleArtifacts
 } from './model';
-import { CompareTab, answerStatus, hunkBlock, muted, runHeader } from './tab';
+import { CompareTab, hunkBlock, muted, runHeader, stateBadge } from './tab';
 
 /**
  * Artifacts: a row per artifact name the runs logged, with its status (the
@@ -36,19 +36,16 @@ export class ArtifactsTab extends CompareTab {
   }
 
   protected render(change: CompareChange): void {
-    const comparison = this.model.comparison;
     // Previews are fetched and drawn: only again when the artifacts changed.
-    if (
-      !this.shownChanged(c => [c.runs.map(run => run.id), c.artifacts ?? []])
-    ) {
+    const comparison = this.begin(c => [
+      c.runs.map(run => run.id),
+      c.artifacts ?? []
+    ]);
+    if (comparison === undefined) {
       return;
     }
-    this._token++;
-    for (const widget of this.widgets.slice()) {
-      widget.dispose();
-    }
+    this._token++; // the previews still coming are for what is gone
     if (!comparison) {
-      this.addWidget(new Widget({ node: answerStatus(this.model) }));
       return;
     }
     const all = comparison.artifacts ?? [];
@@ -131,12 +128,7 @@ export class ArtifactsTab extends CompareTab {
                       .join('\n')
                   },
                   h('span', { text: artifactSideText(side) }),
-                  state
-                    ? h('span', {
-                        class: `jp-mltrack-compare-state jp-mltrack-compare-state-${state}`,
-                        text: state
-                      })
-                    : null,
+                  state ? stateBadge(state) : null,
                   changes && side && side.file_count > 1
                     ? h('span', {
                         class: 'jp-mltrack-compare-artifact-changes',
@@ -279,9 +271,7 @@ export class ArtifactsTab extends CompareTab {
       })
     );
     const show = (node: HTMLElement) => {
-      for (const widget of frame.widgets.slice()) {
-        widget.dispose();
-      }
+      clearPanel(frame);
       frame.addWidget(new Widget({ node }));
     };
     try {
@@ -290,7 +280,11 @@ export class ArtifactsTab extends CompareTab {
         return;
       }
       const bundle = preview.bundle;
-      const mime = imageMime(bundle, this._rendermime.mimeTypes);
+      const mime = chooseMime(
+        bundle,
+        this._rendermime.mimeTypes,
+        PICTURE_MIMES
+      );
       if (!bundle || !mime) {
         show(
           bundle && PLOTLY_MIME in bundle
@@ -303,27 +297,20 @@ export class ArtifactsTab extends CompareTab {
         await drawFigure(
           this._rendermime,
           frame,
-          sideBySide(bundle[PLOTLY_MIME]),
+          sideBySide(bundle[PLOTLY_MIME] as { [key: string]: any }),
           'jp-mltrack-compare-artifact-plot',
           stale
         );
         return;
       }
-      const renderer = this._rendermime.createRenderer(mime);
-      renderer.addClass('jp-mltrack-compare-artifact-render');
-      const model = new MimeModel({
-        data: { [mime]: bundle[mime] },
-        trusted: trustedImage(mime)
-      });
-      await renderer.renderModel(model);
-      if (stale()) {
-        renderer.dispose();
-        return;
-      }
-      for (const widget of frame.widgets.slice()) {
-        widget.dispose();
-      }
-      frame.addWidget(renderer);
+      await drawBundle(
+        this._rendermime,
+        frame,
+        bundle,
+        mime,
+        'jp-mltrack-compare-artifact-render',
+        stale
+      );
     } catch (reason) {
       if (!stale()) {
         show(

@@ -1,7 +1,9 @@
-import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Panel, Widget } from '@lumino/widgets';
 
+import { drawBundle } from '../artifacts/render';
 import { clear, h } from '../dom';
+import { PLOTLY_MIME } from '../model';
 import {
   CHART_KINDS,
   ChartKind,
@@ -14,9 +16,6 @@ import {
   errorMessage
 } from './model';
 import { CompareTab, answerStatus } from './tab';
-import { PLOTLY_MIME } from './types';
-
-export { PLOTLY_MIME };
 
 /**
  * What a chart shows when JupyterLab has no plotly renderer: how to get one
@@ -33,47 +32,31 @@ export function noPlotlyMessage(): HTMLElement {
 
 /**
  * Draw a plotly figure in `panel` through rendermime's plotly renderer, in
- * place of the chart it shows: the old chart stays until the new one is
- * drawn, so a redraw never flashes empty. The figure takes the panel's
- * width, not the one it was built for. `false` when `stale()` says a newer
- * draw began meanwhile (this one is then dropped); a failure is thrown, the
- * panel left as it was.
+ * place of the chart it shows (`drawBundle`: the old chart stays until the
+ * new one is drawn, so a redraw never flashes empty). The figure takes the
+ * panel's width, not the one it was built for. `false` when `stale()` says
+ * a newer draw began meanwhile; a failure is thrown, the panel left as it was.
  */
-export async function drawFigure(
+export function drawFigure(
   rendermime: IRenderMimeRegistry,
   panel: Panel,
   figure: { layout?: { [key: string]: any }; [key: string]: any },
   className: string,
   stale: () => boolean
 ): Promise<boolean> {
-  const renderer = rendermime.createRenderer(PLOTLY_MIME);
-  renderer.addClass(className);
   const layout: { [key: string]: any } = {
     ...(figure.layout || {}),
     autosize: true
   };
   delete layout.width;
-  const model = new MimeModel({
-    data: { [PLOTLY_MIME]: { ...figure, layout } as any },
-    trusted: true
-  });
-  try {
-    panel.addWidget(renderer);
-    await renderer.renderModel(model);
-  } catch (reason) {
-    renderer.dispose();
-    throw reason;
-  }
-  if (stale()) {
-    renderer.dispose();
-    return false;
-  }
-  for (const widget of panel.widgets.slice()) {
-    if (widget !== renderer) {
-      widget.dispose();
-    }
-  }
-  return true;
+  return drawBundle(
+    rendermime,
+    panel,
+    { [PLOTLY_MIME]: { ...figure, layout } },
+    PLOTLY_MIME,
+    className,
+    stale
+  );
 }
 
 const KIND_LABELS: { [kind in ChartKind]: string } = {

@@ -12,7 +12,7 @@ import {
   environmentRecorded,
   errorMessage
 } from './model';
-import { BodyTab, muted, runHeader } from './tab';
+import { BodyTab, muted, runHeader, stateBadge } from './tab';
 
 /**
  * Data: each dataset the runs read and wrote, its state against the
@@ -139,12 +139,7 @@ export class DataTab extends BodyTab {
             }`
           },
           entry ? entryText(entry) : muted('\u2014'),
-          state
-            ? h('span', {
-                class: `jp-mltrack-compare-state jp-mltrack-compare-state-${state}`,
-                text: state
-              })
-            : null,
+          state ? stateBadge(state) : null,
           summary && state !== 'same'
             ? h('div', {
                 class: 'jp-mltrack-compare-data-summary',

@@ -2,7 +2,7 @@
  * How the compare view words and colours changes, verdicts, datasets,
  * packages and explanations (pure: no DOM).
  */
-import { JSONValue, formatNumber, formatValue } from '../model';
+import { JSONValue, formatBytes, formatNumber, formatValue } from '../model';
 import {
   DataState,
   IAttributeRow,
@@ -164,16 +164,6 @@ export function outputCutNote(cut: IOutputCut | null | undefined): string {
     return `Output of ${formatBytes(cut.bytes)} left out of the comparison; open the run to see it.`;
   }
   return 'Output cut; open the run for its full output.';
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) {
-    return `${n} bytes`;
-  }
-  if (n < 1024 * 1024) {
-    return `${(n / 1024).toFixed(1)} KB`;
-  }
-  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 /** The tab title: `Compare #3 #5 #7` (the labels as the server wrote them). */

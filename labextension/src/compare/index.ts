@@ -12,7 +12,7 @@ import { CompareView } from './view';
 export * from './model';
 export { CompareView } from './view';
 export type { CompareTabName } from './view';
-export { PLOTLY_MIME } from './charts';
+export { PLOTLY_MIME } from '../model';
 
 /**
  * The open comparisons. Give it to the layout restorer to reopen them after

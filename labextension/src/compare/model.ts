@@ -9,12 +9,12 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { artifactEndpoint } from '../artifacts/format';
+import { IArtifactPreview } from '../artifacts/types';
 import { requestAPI } from '../handler';
-import { artifactPreviewQuery } from './artifactrows';
 import { compareTitle, errorMessage } from './format';
 import {
   IArtifactImage,
-  IArtifactPreview,
   IAttributeRow,
   IComparison,
   IExplanation,
@@ -569,7 +569,9 @@ export class CompareModel {
 
   /** Fetch the preview (a mime bundle) of the file a run's image artifact shows. */
   artifactPreview(image: IArtifactImage): Promise<IArtifactPreview> {
-    return this._fetch<IArtifactPreview>(artifactPreviewQuery(image));
+    return this._fetch<IArtifactPreview>(
+      artifactEndpoint(image.run_id, image.name, 'preview', image.path)
+    );
   }
 
   /** Fetch the diff of two snapshots (by digest). */

@@ -8,7 +8,7 @@ import {
   IComparison,
   outputCutNote
 } from './model';
-import { CompareTab, hunkBlock, muted, answerStatus, runHeader } from './tab';
+import { CompareTab, hunkBlock, muted, runHeader } from './tab';
 
 /**
  * Outputs: each run's cell outputs side by side, aligned by position and
@@ -21,19 +21,11 @@ export class OutputsTab extends CompareTab {
   }
 
   protected render(change: CompareChange): void {
-    const comparison = this.model.comparison;
     // Rendering outputs is costly and resets scroll: only when they changed.
-    if (!this.shownChanged(c => [c.runs.map(run => run.id), c.outputs])) {
-      return;
+    const comparison = this.begin(c => [c.runs.map(run => run.id), c.outputs]);
+    if (comparison) {
+      this._render(comparison);
     }
-    for (const widget of this.widgets.slice()) {
-      widget.dispose();
-    }
-    if (!comparison) {
-      this.addWidget(new Widget({ node: answerStatus(this.model) }));
-      return;
-    }
-    this._render(comparison);
   }
 
   private _render(comparison: IComparison): void {

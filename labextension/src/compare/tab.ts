@@ -40,6 +40,39 @@ export abstract class CompareTab extends Panel {
     return true;
   }
 
+  /**
+   * Start drawing `part` of the comparison: `undefined` when it did not
+   * change (nothing to do); else what the tab showed is emptied and the
+   * comparison is returned, or `null` once the loading or error message is
+   * shown.
+   */
+  protected begin(
+    part: (comparison: IComparison) => unknown
+  ): IComparison | null | undefined {
+    if (!this.shownChanged(part)) {
+      return undefined;
+    }
+    this.clearContent();
+    const comparison = this.model.comparison;
+    if (!comparison) {
+      this.showContent(answerStatus(this.model));
+      return null;
+    }
+    return comparison;
+  }
+
+  /** Empty what the tab shows (here: dispose of its widgets). */
+  protected clearContent(): void {
+    for (const widget of this.widgets.slice()) {
+      widget.dispose();
+    }
+  }
+
+  /** Add `node` to what the tab shows (here: as a widget of its own). */
+  protected showContent(node: HTMLElement): void {
+    this.addWidget(new Widget({ node }));
+  }
+
   /** Render now if shown, else when next shown. */
   invalidate(change: CompareChange = 'comparison'): void {
     if (this.isVisible) {
@@ -101,24 +134,12 @@ export abstract class BodyTab extends CompareTab {
     this.addWidget(this.body);
   }
 
-  /**
-   * Start drawing `part` of the comparison: `undefined` when it did not
-   * change (nothing to do); else the body is emptied and the comparison is
-   * returned, or `null` once the loading or error message is shown.
-   */
-  protected begin(
-    part: (comparison: IComparison) => unknown
-  ): IComparison | null | undefined {
-    if (!this.shownChanged(part)) {
-      return undefined;
-    }
+  protected clearContent(): void {
     clear(this.body.node);
-    const comparison = this.model.comparison;
-    if (!comparison) {
-      this.body.node.appendChild(answerStatus(this.model));
-      return null;
-    }
-    return comparison;
+  }
+
+  protected showContent(node: HTMLElement): void {
+    this.body.node.appendChild(node);
   }
 
   protected readonly body: Widget;
@@ -144,6 +165,14 @@ export function runHeader(run: ICompareRun, baseline: boolean): HTMLElement {
         })
       : null
   );
+}
+
+/** A run's data state against the baseline (`changed`, `missing`, …) as a badge. */
+export function stateBadge(state: string): HTMLElement {
+  return h('span', {
+    class: `jp-mltrack-compare-state jp-mltrack-compare-state-${state}`,
+    text: state
+  });
 }
 
 /** A muted line, e.g. "No code recorded." */

@@ -3,6 +3,7 @@
  * `compare/explain`, `compare/charts`), as /work/coord/CONTRACT.md and
  * docs/rest-api.md describe them.
  */
+import { IArtifactFile, IArtifactPreview } from '../artifacts/types';
 import { JSONValue } from '../model';
 
 /** A run of a comparison, baseline first. */
@@ -159,16 +160,6 @@ export interface IOutputRow {
   text_diffs: (ITextDiff | null)[];
 }
 
-/** The MIME type of the plotly renderer the plotly package installs. */
-export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
-
-/** One file of an artifact: its path inside it and the blob holding it. */
-export interface IArtifactFile {
-  path: string;
-  digest: string;
-  size: number;
-}
-
 /** What one run holds under an artifact name. */
 export interface IArtifactSide {
   kind: string;
@@ -195,12 +186,11 @@ export interface IArtifactFileDiff {
 }
 
 /** The file a run's image or figure artifact shows (its preview is fetched). */
-export interface IArtifactImage {
+export interface IArtifactImage extends Pick<
+  IArtifactPreview,
+  'name' | 'path' | 'media_type' | 'size'
+> {
   run_id: string;
-  name: string;
-  path: string;
-  media_type: string;
-  size: number;
 }
 
 /** `same`: the same bytes in every run; `missing`: some run lacks it. */
@@ -229,18 +219,6 @@ export interface IArtifactRow {
   text_diffs: (IArtifactFileDiff[] | null)[];
   /** View `image`: the file each run shows, baseline first. */
   images: (IArtifactImage | null)[];
-}
-
-/** `GET /mltrack/api/runs/{id}/artifacts/{name}/preview`. */
-export interface IArtifactPreview {
-  name: string;
-  path: string;
-  media_type: string;
-  size: number;
-  /** A mime bundle for rendermime, or `null` (then `reason` says why). */
-  bundle: { [mime: string]: any } | null;
-  truncated: boolean;
-  reason: string | null;
 }
 
 /** `GET /mltrack/api/compare`. */

@@ -12,11 +12,12 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { PLOTLY_MIME, drawFigure, noPlotlyMessage } from '../compare/charts';
+import { drawFigure, noPlotlyMessage } from '../compare/charts';
 import { errorMessage } from '../compare/format';
 import { clear, h } from '../dom';
 import { requestAPI } from '../handler';
 import { runsIcon } from '../icons';
+import { PLOTLY_MIME } from '../model';
 import { Fetch } from '../runlist/api';
 import { IGroupsAnswer } from './bars';
 

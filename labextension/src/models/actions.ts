@@ -14,6 +14,7 @@ import {
 
 import { deleteAlias, listModels, registerModel, setAlias } from './api';
 import {
+  AliasChange,
   aliasChange,
   aliasChoices,
   aliasDeleteQuestion,
@@ -24,6 +25,48 @@ import { IModelDetail, IRegisteredVersion } from './types';
 /** The message of a refusal (an APIError carries the server's). */
 function messageOf(reason: unknown): string {
   return reason instanceof Error ? reason.message : String(reason);
+}
+
+/**
+ * Ask for a name (a model's, an alias), the names in `choices` offered in
+ * an editable list when there are any, until `check` accepts what was typed:
+ * its complaint replaces the dialog's label, the text kept for correcting.
+ * What `check` made of it, or `null` when cancelled.
+ */
+async function askName<T>(
+  dialog: {
+    title: string;
+    label: string;
+    placeholder: string;
+    okLabel: string;
+  },
+  choices: string[],
+  initial: string,
+  check: (typed: string) => { value: T } | { error: string }
+): Promise<T | null> {
+  let label = dialog.label;
+  let typed = initial;
+  for (;;) {
+    const options = { ...dialog, label };
+    const answer =
+      choices.length > 0
+        ? await InputDialog.getItem({
+            ...options,
+            items: choices,
+            current: typed,
+            editable: true
+          })
+        : await InputDialog.getText({ ...options, text: typed });
+    if (!answer.button.accept) {
+      return null;
+    }
+    typed = answer.value ?? '';
+    const checked = check(typed);
+    if ('value' in checked) {
+      return checked.value;
+    }
+    label = checked.error;
+  }
 }
 
 /**
@@ -44,46 +87,35 @@ export async function registerFlow(
     });
     return null;
   }
-  let label = 'Register as model (an existing name adds a version to it)';
-  let typed = names.length === 1 ? names[0] : '';
-  for (;;) {
-    const options = {
+  const name = await askName(
+    {
       title: `Register ${artifact}`,
-      label,
+      label: 'Register as model (an existing name adds a version to it)',
       placeholder: 'churn',
       okLabel: 'Register'
-    };
-    const answer =
-      names.length > 0
-        ? await InputDialog.getItem({
-            ...options,
-            items: names,
-            current: typed,
-            editable: true
-          })
-        : await InputDialog.getText({ ...options, text: typed });
-    if (!answer.button.accept) {
-      return null;
+    },
+    names,
+    names.length === 1 ? names[0] : '',
+    typed => {
+      const checked = checkModelName(typed);
+      return 'error' in checked ? checked : { value: checked.name };
     }
-    typed = answer.value ?? '';
-    const checked = checkModelName(typed);
-    if ('error' in checked) {
-      label = checked.error;
-      continue;
-    }
-    try {
-      const version = await registerModel(checked.name, runId, artifact);
-      Notification.success(
-        `Registered ${artifact} as ${version.model} v${version.version} (${version.ref})`,
-        { autoClose: 5000 }
-      );
-      return version;
-    } catch (reason) {
-      await showErrorMessage(`Cannot register ${artifact}`, {
-        message: messageOf(reason)
-      });
-      return null;
-    }
+  );
+  if (name === null) {
+    return null;
+  }
+  try {
+    const version = await registerModel(name, runId, artifact);
+    Notification.success(
+      `Registered ${artifact} as ${version.model} v${version.version} (${version.ref})`,
+      { autoClose: 5000 }
+    );
+    return version;
+  } catch (reason) {
+    await showErrorMessage(`Cannot register ${artifact}`, {
+      message: messageOf(reason)
+    });
+    return null;
   }
 }
 
@@ -98,56 +130,44 @@ export async function setAliasFlow(
   version: number
 ): Promise<IModelDetail | null> {
   const choices = aliasChoices(detail, version);
-  let label = 'Alias (an existing one moves here)';
-  let typed = choices[0] ?? '';
-  for (;;) {
-    const options = {
+  const change = await askName<Exclude<AliasChange, { kind: 'invalid' }>>(
+    {
       title: `Set an alias on ${detail.name} v${version}`,
-      label,
+      label: 'Alias (an existing one moves here)',
       placeholder: 'production',
       okLabel: 'Next'
-    };
-    const answer =
-      choices.length > 0
-        ? await InputDialog.getItem({
-            ...options,
-            items: choices,
-            current: typed,
-            editable: true
-          })
-        : await InputDialog.getText({ ...options, text: typed });
-    if (!answer.button.accept) {
-      return null;
+    },
+    choices,
+    choices[0] ?? '',
+    typed => {
+      const change = aliasChange(detail, typed, version);
+      return change.kind === 'invalid'
+        ? { error: change.message }
+        : { value: change };
     }
-    typed = answer.value ?? '';
-    const change = aliasChange(detail, typed, version);
-    if (change.kind === 'invalid') {
-      label = change.message;
-      continue;
-    }
-    if (change.kind === 'noop') {
-      Notification.info(change.message, { autoClose: 4000 });
-      return null;
-    }
-    const confirm = await showDialog({
-      title: change.title,
-      body: change.body,
-      buttons: [
-        Dialog.cancelButton(),
-        Dialog.okButton({ label: change.accept })
-      ]
+  );
+  if (change === null) {
+    return null;
+  }
+  if (change.kind === 'noop') {
+    Notification.info(change.message, { autoClose: 4000 });
+    return null;
+  }
+  const confirm = await showDialog({
+    title: change.title,
+    body: change.body,
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: change.accept })]
+  });
+  if (!confirm.button.accept) {
+    return null;
+  }
+  try {
+    return await setAlias(detail.name, change.alias, version);
+  } catch (reason) {
+    await showErrorMessage(`Cannot set @${change.alias}`, {
+      message: messageOf(reason)
     });
-    if (!confirm.button.accept) {
-      return null;
-    }
-    try {
-      return await setAlias(detail.name, change.alias, version);
-    } catch (reason) {
-      await showErrorMessage(`Cannot set @${change.alias}`, {
-        message: messageOf(reason)
-      });
-      return null;
-    }
+    return null;
   }
 }
 

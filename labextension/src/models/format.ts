@@ -4,8 +4,13 @@
  * happens. No DOM here, so jest tests it as it is.
  */
 
-import { epochToIso, pathSegment } from '../artifacts/format';
-import { formatBytes, formatTimestamp, formatValue } from '../model';
+import { pathSegment } from '../artifacts/format';
+import {
+  formatBytes,
+  formatDuration,
+  formatTimestamp,
+  formatValue
+} from '../model';
 import { ILineage, IModelDetail, IModelListItem, IModelVersion } from './types';
 
 /** `models/{name}` and below it (`aliases/{alias}`, `lineage`). */
@@ -25,6 +30,9 @@ export function lineageEndpoint(name: string, version: number): string {
 
 const num = (value: unknown): number | null =>
   typeof value === 'number' && isFinite(value) ? value : null;
+
+const text = (value: unknown): string | null =>
+  typeof value === 'string' && value !== '' ? value : null;
 
 /**
  * The models of a `GET models` answer, in its order. What is not a model (a
@@ -57,8 +65,8 @@ export function parseModelList(data: unknown): IModelListItem[] {
     out.push({
       name: m.name,
       description: typeof m.description === 'string' ? m.description : '',
-      created_at: num(m.created_at),
-      updated_at: num(m.updated_at),
+      created_at: text(m.created_at),
+      updated_at: text(m.updated_at),
       versions: num(m.versions) ?? 0,
       latest: num(m.latest),
       aliases
@@ -149,6 +157,13 @@ export function aliasChange(
     return {
       kind: 'invalid',
       message: 'An alias is a name, such as production.'
+    };
+  }
+  if (/^\d+$/.test(alias) || alias === 'latest') {
+    // The server refuses it too (400): models:/NAME/3 already means v3.
+    return {
+      kind: 'invalid',
+      message: `@${alias} would read as a version; pick a name such as production.`
     };
   }
   const from = Object.prototype.hasOwnProperty.call(detail.aliases, alias)
@@ -248,15 +263,6 @@ export function lineageModelFacts(lineage: ILineage): [string, string][] {
   ]);
 }
 
-/** A time the API sends as epoch seconds (or ISO text), as the detail shows it. */
-function when(
-  value: number | string | null | undefined,
-  now: Date
-): string | null {
-  const iso = typeof value === 'number' ? epochToIso(value) : value;
-  return iso ? formatTimestamp(iso, now) : null;
-}
-
 /** What the lineage says of the run that logged the model. */
 export function lineageRunFacts(
   lineage: ILineage,
@@ -264,12 +270,17 @@ export function lineageRunFacts(
 ): [string, string][] {
   const run = lineage.run;
   const reproduced = lineage.pipeline?.reproduced_by ?? [];
+  const when = (iso: string | null) => iso && formatTimestamp(iso, now);
   return present([
     ['Run', run.name ? `#${run.number} ${run.name}` : `#${run.number}`],
     ['Experiment', run.experiment],
     ['Status', run.status],
-    ['Started', when(run.start_time, now)],
-    ['Ended', when(run.end_time, now)],
+    ['Started', when(run.start_time)],
+    ['Ended', when(run.end_time)],
+    [
+      'Duration',
+      typeof run.duration === 'number' ? formatDuration(run.duration) : null
+    ],
     ['Notebook', run.notebook_path],
     [
       'Cell',

@@ -12,7 +12,7 @@ import { unsafeBadge } from '../artifacts/modelcard';
 import { clear, h } from '../dom';
 import { modelIcon } from '../icons';
 import { formatShape } from '../model';
-import { keyValueTable, section } from '../sections';
+import { factList, keyValueTable, section } from '../sections';
 import { getLineage } from './api';
 import {
   lineageEnvironmentFacts,
@@ -91,9 +91,13 @@ export class LineageView extends Widget {
       section(
         'Model',
         'jp-mltrack-lineage-model',
-        facts(lineageModelFacts(lineage))
+        factList(lineageModelFacts(lineage))
       ),
-      section('Run', 'jp-mltrack-lineage-run', facts(lineageRunFacts(lineage))),
+      section(
+        'Run',
+        'jp-mltrack-lineage-run',
+        factList(lineageRunFacts(lineage))
+      ),
       section(
         'Code',
         'jp-mltrack-lineage-code',
@@ -152,7 +156,7 @@ export class LineageView extends Widget {
         h(
           'div',
           {},
-          facts(lineageEnvironmentFacts(lineage)),
+          factList(lineageEnvironmentFacts(lineage)),
           h(
             'details',
             { class: 'jp-mltrack-packages', open: true },
@@ -178,18 +182,6 @@ export namespace LineageView {
   export function idOf(model: string, version: number): string {
     return `jp-mltrack-lineage-${encodeURIComponent(model)}-${version}`;
   }
-}
-
-/** Label/value pairs as the detail's facts list. */
-function facts(pairs: [string, string][]): HTMLElement {
-  return h(
-    'dl',
-    { class: 'jp-mltrack-facts' },
-    pairs.map(([k, v]) => [
-      h('dt', { text: k }),
-      h('dd', { text: v, title: v, 'data-fact': k })
-    ])
-  );
 }
 
 /**

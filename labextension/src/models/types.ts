@@ -2,32 +2,29 @@
  * Wire types of the model registry (`/mltrack/api/models…`).
  */
 
-import { IModelSummary } from '../artifacts/types';
-import { IRunDataItem, JSONValue } from '../model';
+import { IModelSummary, IRunModelVersion } from '../artifacts/types';
+import { IRunDataItem, IRunSummary, JSONValue } from '../model';
 
-/** A registered model in `GET models`. */
-export interface IModelListItem {
+/** What `GET models` and `GET models/{name}` both say of a registered model. */
+interface IRegisteredModel {
   name: string;
   description: string;
-  created_at: number | null;
-  updated_at: number | null;
-  /** How many versions it has. */
-  versions: number;
+  /** ISO-8601, as the run's times. */
+  created_at: string | null;
+  updated_at: string | null;
   latest: number | null;
   /** alias -> version. */
   aliases: { [alias: string]: number };
 }
 
+/** A registered model in `GET models`. */
+export interface IModelListItem extends IRegisteredModel {
+  /** How many versions it has. */
+  versions: number;
+}
+
 /** A version in `GET models/{name}`, with its run. */
-export interface IModelVersion {
-  model: string;
-  version: number;
-  run_id: string;
-  artifact: string;
-  created_at: number;
-  description: string;
-  aliases: string[];
-  ref: string;
+export interface IModelVersion extends IRunModelVersion {
   /** `null` when the run cannot be read any more. */
   run_number: number | null;
   run_name: string | null;
@@ -38,25 +35,12 @@ export interface IModelVersion {
 }
 
 /** `GET models/{name}`: versions newest first. */
-export interface IModelDetail {
-  name: string;
-  description: string;
-  created_at: number | null;
-  updated_at: number | null;
-  latest: number | null;
-  aliases: { [alias: string]: number };
+export interface IModelDetail extends IRegisteredModel {
   versions: IModelVersion[];
 }
 
 /** `POST models`: the version registered (or the one already holding it). */
-export interface IRegisteredVersion {
-  model: string;
-  version: number;
-  run_id: string;
-  artifact: string;
-  ref: string;
-  aliases: string[];
-}
+export type IRegisteredVersion = IRunModelVersion;
 
 /** `GET models/{name}/lineage`: how a version was built. */
 export interface ILineage {
@@ -65,25 +49,26 @@ export interface ILineage {
     name: string;
     version: number;
     aliases: string[];
-    created_at: number;
+    /** ISO-8601. */
+    created_at: string;
     ref: string;
   } | null;
   artifact: IModelSummary;
-  run: {
-    id: string;
-    number: number;
-    experiment: string;
-    name: string;
-    status: string;
-    /** Seconds since the epoch (runs elsewhere in the API send ISO text). */
-    start_time: number | string | null;
-    end_time: number | string | null;
-    notebook_path: string | null;
-    cell_id: string | null;
-    execution_count: number | null;
-    source: string | null;
-    parent_run_id: string | null;
-  };
+  /** The run that logged it, its fields as the run JSON's (ISO times). */
+  run: Pick<
+    IRunSummary,
+    | 'id'
+    | 'number'
+    | 'experiment'
+    | 'name'
+    | 'status'
+    | 'start_time'
+    | 'end_time'
+    | 'duration'
+    | 'notebook_path'
+    | 'cell_id'
+    | 'execution_count'
+  > & { source: string | null; parent_run_id: string | null };
   code: string;
   pipeline: {
     reproduces: string | null;

@@ -153,8 +153,13 @@ test.describe('compare runs', () => {
     }
     await expect(box(4)).not.toBeChecked();
     await expect(button).toHaveText('Compare (3)');
-    // ...and through a few more polls (one a second).
-    await page.waitForTimeout(2500);
+    // ...and through more polls (one a second): two answers of the list's
+    // cheap poll, which asks what changed `since` its revision.
+    for (let i = 0; i < 2; i++) {
+      await page.waitForResponse(response =>
+        /\/mltrack\/api\/runs\?(.*&)?since=/.test(response.url())
+      );
+    }
     await expect(sidebar.locator('.jp-mltrack-select:checked')).toHaveCount(3);
 
     // The context menu of a run that is not selected compares it with the

@@ -1,6 +1,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 import { emptyNotebook, openUploaded } from './notebooks';
+import { closeNotifications } from './sidebar';
 
 /**
  * "Export to pipeline" end to end: the notebook toolbar button, the File
@@ -64,17 +65,6 @@ async function readFile(
   );
   expect(response.ok()).toBe(true);
   return (await response.json()).content as string;
-}
-
-async function closeNotifications(page: IJupyterLabPageFixture) {
-  await page.evaluate(async () => {
-    // Without an id, every notification is dismissed.
-    await window.jupyterapp.commands.execute(
-      'apputils:dismiss-notification',
-      {}
-    );
-  });
-  await expect(page.locator('.jp-Notification-Toast-success')).toHaveCount(0);
 }
 
 /** The success notification says what was exported. */

@@ -1,6 +1,6 @@
 import { expect, test } from '@jupyterlab/galata';
 
-import { notebookWithCells, openUploaded } from './notebooks';
+import { seedStore } from './notebooks';
 import { collectErrors, openSidebar, shot } from './sidebar';
 
 /**
@@ -50,15 +50,7 @@ test.describe('group by', () => {
   }, testInfo) => {
     const errors = collectErrors(page);
 
-    await openUploaded(
-      page,
-      `${tmpPath}/mltrack-groups.ipynb`,
-      notebookWithCells([SEED, ONE_MORE])
-    );
-    await page.notebook.runCell(0);
-    await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
-      'seeded'
-    );
+    await seedStore(page, `${tmpPath}/mltrack-groups.ipynb`, [SEED, ONE_MORE]);
 
     const sidebar = await openSidebar(page);
     await page.sidebar.setWidth(560, 'left');

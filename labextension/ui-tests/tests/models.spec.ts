@@ -2,8 +2,13 @@ import { readFileSync } from 'fs';
 
 import { expect, test } from '@jupyterlab/galata';
 
-import { notebookWithCells, openUploaded } from './notebooks';
-import { collectErrors, openSidebar, shot } from './sidebar';
+import { seedStore } from './notebooks';
+import {
+  closeNotifications,
+  collectErrors,
+  openSidebar,
+  shot
+} from './sidebar';
 
 /**
  * Artifacts and the model registry in JupyterLab (issue 14 §5): a run's
@@ -64,16 +69,7 @@ test.describe('artifacts and models', () => {
   }, testInfo) => {
     const errors = collectErrors(page);
 
-    await openUploaded(
-      page,
-      `${tmpPath}/mltrack-models.ipynb`,
-      notebookWithCells([SEED])
-    );
-    await page.notebook.runCell(0);
-    await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
-      'seeded',
-      { timeout: 30000 }
-    );
+    await seedStore(page, `${tmpPath}/mltrack-models.ipynb`, [SEED]);
 
     const sidebar = await openSidebar(page);
     await page.sidebar.setWidth(480, 'left');
@@ -182,6 +178,10 @@ test.describe('artifacts and models', () => {
       'churn v2'
     );
     await expect(row('model')).toHaveClass(/jp-mod-selected/); // still open
+    await expect(page.locator('.jp-Notification-Toast-success')).toContainText(
+      'Registered model as churn v2 (models:/churn/2)'
+    );
+    await closeNotifications(page);
 
     // A refusal is shown with the server's message.
     await card.locator('.jp-mltrack-register').click();
@@ -258,11 +258,11 @@ test.describe('artifacts and models', () => {
     await expect(lineage.locator('dd[data-fact="Run"]')).toHaveText(
       '#2 rf-big'
     );
-    // a time of now, not of 1970 (the lineage sends epoch seconds)
-    await expect(lineage.locator('dd[data-fact="Started"]')).toHaveText(/\d/);
-    await expect(lineage.locator('dd[data-fact="Started"]')).not.toContainText(
-      '1970'
+    // the lineage's ISO times, shown as the run detail shows its own
+    await expect(lineage.locator('dd[data-fact="Started"]')).toHaveText(
+      /^\d\d:\d\d:\d\d$|^\d{4}-\d\d-\d\d \d\d:\d\d$/
     );
+    await expect(lineage.locator('dd[data-fact="Duration"]')).toHaveText(/\d/);
     await expect(
       lineage.locator('.jp-mltrack-lineage-metrics tr[data-key="acc"]')
     ).toContainText('0.84');

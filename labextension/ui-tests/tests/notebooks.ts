@@ -3,7 +3,7 @@
  * every test starts from a code cell with a known id and the Python kernel.
  */
 
-import { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 
 /**
  * Upload `content` as the notebook at `path`, open it and make it the active
@@ -72,4 +72,22 @@ export function notebookWithCells(sources: string[]): string {
     nbformat: 4,
     nbformat_minor: 5
   });
+}
+
+/**
+ * Upload a notebook of `cells` at `path`, open it and run its first cell,
+ * which seeds the test server's store straight through the Python API and
+ * ends by printing `seeded`: done once it has (the kernel's start included).
+ */
+export async function seedStore(
+  page: IJupyterLabPageFixture,
+  path: string,
+  cells: string[]
+): Promise<void> {
+  await openUploaded(page, path, notebookWithCells(cells));
+  await page.notebook.runCell(0);
+  await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
+    'seeded',
+    { timeout: 30000 }
+  );
 }

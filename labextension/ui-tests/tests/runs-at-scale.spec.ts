@@ -1,6 +1,6 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { notebookWithCells, openUploaded } from './notebooks';
+import { seedStore } from './notebooks';
 import { collectErrors, openSidebar, shot } from './sidebar';
 
 /**
@@ -54,15 +54,7 @@ test.describe('runs at scale', () => {
   }, testInfo) => {
     const errors = collectErrors(page);
 
-    await openUploaded(
-      page,
-      `${tmpPath}/mltrack-scale.ipynb`,
-      notebookWithCells([SEED])
-    );
-    await page.notebook.runCell(0);
-    await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
-      'seeded'
-    );
+    await seedStore(page, `${tmpPath}/mltrack-scale.ipynb`, [SEED]);
 
     // The list's count is held back until the first page's rows are seen:
     // they never wait for it.

@@ -42,3 +42,20 @@ export function collectErrors(page: IJupyterLabPageFixture): string[] {
   });
   return errors;
 }
+
+/**
+ * Dismiss every notification (a success toast would cover what the next
+ * screenshot shows) and wait until they are gone.
+ */
+export async function closeNotifications(
+  page: IJupyterLabPageFixture
+): Promise<void> {
+  await page.evaluate(async () => {
+    // Without an id, every notification is dismissed.
+    await window.jupyterapp.commands.execute(
+      'apputils:dismiss-notification',
+      {}
+    );
+  });
+  await expect(page.locator('.jp-Notification-Toast-success')).toHaveCount(0);
+}
