@@ -851,6 +851,10 @@ if __name__ == "__main__":
     args = parser.parse_args()
     from bench.common import isolate
 
-    result = bench_artifacts(isolate() / "artifacts", QUICK if args.quick else FULL)
+    root = isolate()
+    try:
+        result = bench_artifacts(root / "artifacts", QUICK if args.quick else FULL)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     print("\n".join(report(result)))
     print(json.dumps(result["targets"]))
