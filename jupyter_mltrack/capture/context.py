@@ -14,6 +14,7 @@ import contextlib
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -56,7 +57,9 @@ class RunContext:
         self._future: Future[Any] | None = None
         #: ``len(sys.modules)`` when ``_future`` was requested.
         self._future_modules = -1
-        self._env_ids: dict[tuple[int, str], int] = {}
+        #: Per store (held weakly: a store opened after another was closed may be given
+        #: the same ``id()``, and must not inherit its ids), ``digest -> environment id``.
+        self._env_ids: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
         #: The latest read of git's state (begun when a run started), which the runs that
         #: start before the next one record.
         self.git: Future[Any] | None = None
@@ -139,10 +142,10 @@ class RunContext:
 
     def _environment_id(self, store: Store, env: Any) -> int:
         """The id of ``env`` in ``store``, stored once per store and digest."""
-        key = (id(store), env.digest)
-        env_id = self._env_ids.get(key)
+        known = self._env_ids.setdefault(store, {})
+        env_id = known.get(env.digest)
         if env_id is None:
-            env_id = self._env_ids[key] = store.put_environment(env)
+            env_id = known[env.digest] = store.put_environment(env)
         return env_id
 
     def for_run(

@@ -2,8 +2,8 @@
 
 Every ``log_*`` writes into the active run (a ``%%track`` cell's, or ``start_run``'s; one is
 started, as ``log_metric`` does, when none is open), or into ``run=`` (a run reference or
-run object) after the fact. Logging blocks until the bytes are durable, as MLflow's does: a
-file logged is a file kept, even if the kernel dies on the next line.
+run object) after the fact. Logging blocks until the bytes are durable (fsynced, unlike
+MLflow's plain copy): a file logged is a file kept, even if the machine dies on the next line.
 """
 
 from __future__ import annotations
