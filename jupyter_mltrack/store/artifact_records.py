@@ -51,35 +51,18 @@ class ArtifactRecords(StoreBase):
     ) -> None:
         """Record ``name`` as a ``pending`` artifact of ``run_id``, replacing one of the same
         name (logging a name again replaces it, as writing a file again does)."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown artifact kind {kind!r}: one of {', '.join(KINDS)}")
         now = time.time()
+        row = {
+            "status": PENDING,
+            "size": 0,
+            "file_count": 0,
+            "created_at": now,
+            "writer_host": _HOST,
+            "writer_pid": os.getpid(),
+            "writer_at": now,
+        }
         with self.engine.begin() as conn:
-            if conn.execute(select(RunRow.id).where(RunRow.id == run_id)).first() is None:
-                raise RunNotFound(run_id)
-            self._check_not_registered(conn, run_id, name)
-            conn.execute(
-                delete(_artifacts_t).where(
-                    _artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name
-                )
-            )
-            conn.execute(
-                _artifacts_t.insert(),
-                {
-                    "run_id": run_id,
-                    "name": name,
-                    "kind": kind,
-                    "status": PENDING,
-                    "size": 0,
-                    "file_count": 0,
-                    "media_type": media_type,
-                    "meta": _dumps(meta or {}),
-                    "created_at": now,
-                    "writer_host": _HOST,
-                    "writer_pid": os.getpid(),
-                    "writer_at": now,
-                },
-            )
+            self._replace(conn, run_id, name, kind, row, meta=meta, media_type=media_type)
 
     def complete_artifact(
         self,
@@ -148,32 +131,15 @@ class ArtifactRecords(StoreBase):
         """Record a complete artifact whose blobs are already stored, in one transaction
         (replacing one of the same name): what a spooled artifact is written as once the
         store is back, and what replaying it twice leaves the same."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown artifact kind {kind!r}: one of {', '.join(KINDS)}")
         rows = [f if isinstance(f, ArtifactFile) else ArtifactFile(*f) for f in files]
         with self.engine.begin() as conn:
-            if conn.execute(select(RunRow.id).where(RunRow.id == run_id)).first() is None:
-                raise RunNotFound(run_id)
-            self._check_not_registered(conn, run_id, name)
-            conn.execute(
-                delete(_artifacts_t).where(
-                    _artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name
-                )
-            )
-            conn.execute(
-                _artifacts_t.insert(),
-                {
-                    "run_id": run_id,
-                    "name": name,
-                    "kind": kind,
-                    "status": COMPLETE,
-                    "size": sum(f.size for f in rows),
-                    "file_count": len(rows),
-                    "media_type": media_type,
-                    "meta": _dumps(meta or {}),
-                    "created_at": time.time(),
-                },
-            )
+            row = {
+                "status": COMPLETE,
+                "size": sum(f.size for f in rows),
+                "file_count": len(rows),
+                "created_at": time.time(),
+            }
+            self._replace(conn, run_id, name, kind, row, meta=meta, media_type=media_type)
             values = [
                 {"run_id": run_id, "name": name, "path": f.path, "digest": f.digest, "size": f.size}
                 for f in rows
@@ -300,6 +266,37 @@ class ArtifactRecords(StoreBase):
         return {writer_state(*row) for row in rows}
 
     # internals ---------------------------------------------------------------------------------
+
+    def _replace(
+        self,
+        conn: Connection,
+        run_id: str,
+        name: str,
+        kind: str,
+        row: Mapping[str, Any],
+        *,
+        meta: Mapping[str, Any] | None,
+        media_type: str | None,
+    ) -> None:
+        """Insert the artifact's row (``row`` holds its state), replacing one of the same
+        name: refused for an unknown kind or run, or a registered model version's artifact."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown artifact kind {kind!r}: one of {', '.join(KINDS)}")
+        if conn.execute(select(RunRow.id).where(RunRow.id == run_id)).first() is None:
+            raise RunNotFound(run_id)
+        self._check_not_registered(conn, run_id, name)
+        conn.execute(
+            delete(_artifacts_t).where(_artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name)
+        )
+        values = {
+            "run_id": run_id,
+            "name": name,
+            "kind": kind,
+            "media_type": media_type,
+            "meta": _dumps(meta or {}),
+            **row,
+        }
+        conn.execute(_artifacts_t.insert(), values)
 
     @staticmethod
     def _check_not_registered(conn: Connection, run_id: str, name: str) -> None:
