@@ -46,6 +46,11 @@ class ApiServer:
     metric_keys: list[str] = field(default_factory=list)
     snapshot_refs: list[str] = field(default_factory=list)
     experiments: list[str] = field(default_factory=list)
+    #: ``(run id, artifact name)`` of the artifacts logged, and their file paths.
+    artifacts: list[tuple[str, str]] = field(default_factory=list)
+    artifact_paths: list[str] = field(default_factory=list)
+    #: Registered models; ``scratch``'s versions and aliases are for a fuzzed DELETE.
+    models: list[str] = field(default_factory=list)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -89,6 +94,7 @@ def fill(store: Store, server: ApiServer) -> None:
     store.add_run_data(server.run_ids["a1"], "input", "df", first.digest)
     store.add_run_data(server.run_ids["a2"], "input", "df", second.digest)
     store.add_run_data(server.run_ids["a2"], "output", "grid", grid.digest)
+    log_artifacts(store, server)
     digests = [first.digest, second.digest, grid.digest]
     server.snapshot_refs = [
         *digests,
@@ -96,6 +102,41 @@ def fill(store: Store, server: ApiServer) -> None:
         "train",
         "train/v1",
     ]
+
+
+#: A 1x1 PNG: an image artifact to preview.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478"
+    "da63f8cfc0f01f0005000201ff7e2a1d0000000049454e44ae426082"
+)
+
+
+def log_artifacts(store: Store, server: ApiServer) -> None:
+    """A text, an image and models logged by runs a1 and a2; ``churn`` v1 (@production) and
+    v2 (@staging); ``scratch`` with 6 versions and aliases ``x1``-``x3`` to delete."""
+    from jupyter_mltrack.models.artifacts import Source, write_artifact
+
+    a1, a2, b1 = (server.run_ids[k] for k in ("a1", "a2", "b1"))
+    meta = {"format": "skops", "flavor": "sklearn", "library_version": "1.5.0", "unsafe": False}
+    write_artifact(store, a1, "notes/readme.md", "text", [Source("readme.md", data=b"# notes\n")])
+    write_artifact(store, a1, "pixel.png", "file", [Source("pixel.png", data=PNG)])
+    for run_id, payload in ((a1, b"w1"), (a2, b"w2")):
+        write_artifact(
+            store, run_id, "model", "model", [Source("model.skops", data=payload)], meta=meta
+        )
+    store.register_model_version("churn", a1, "model")
+    store.register_model_version("churn", a2, "model")
+    store.set_model_alias("churn", "production", 1)
+    store.set_model_alias("churn", "staging", 2)
+    for i in range(1, 7):
+        data = f"scratch {i}".encode()
+        write_artifact(store, b1, f"m{i}", "model", [Source("m.skops", data=data)], meta=meta)
+        store.register_model_version("scratch", b1, f"m{i}")
+    for i in range(1, 4):
+        store.set_model_alias("scratch", f"x{i}", i)
+    server.artifacts = [(a1, "notes/readme.md"), (a1, "pixel.png"), (a1, "model"), (a2, "model")]
+    server.artifact_paths = ["readme.md", "pixel.png", "model.skops"]
+    server.models = ["churn", "scratch"]
 
 
 #: The notebook whose logged session ``POST export`` can export (``log_session``).

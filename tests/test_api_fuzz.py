@@ -107,6 +107,11 @@ def real_values(server: ApiServer) -> dict[str, st.SearchStrategy[Any]]:
             ["params.C > 0", "a1", "metrics.accuracy.max >= 0.5 or status = failed", "not tags"]
         ),
         "order": st.sampled_from(["-start_time", "metrics.accuracy.max", "-params.C", "name"]),
+        # a model's name, or an artifact's (whole_paths pairs an artifact with its run)
+        "name": st.sampled_from([*server.models, *(name for _, name in server.artifacts)]),
+        "alias": st.sampled_from(["production", "staging", "x1", "x2"]),
+        "version": st.sampled_from(["1", "2", "3"]),
+        "path": st.sampled_from(server.artifact_paths),
     }
 
 
@@ -138,6 +143,17 @@ def whole_queries(
         "/mltrack/api/compare/explain": st.fixed_dictionaries(
             {"a": grid, "b": grid, "metric": st.sampled_from(["accuracy", "loss"])}
         ),
+        # a version or an alias, not both (or neither: the latest)
+        "/mltrack/api/models/{name}/lineage": st.one_of(
+            st.just({}),
+            st.fixed_dictionaries({"version": st.sampled_from(["1", "2"])}),
+            st.fixed_dictionaries({"alias": st.sampled_from(["production", "staging"])}),
+        ),
+        # no path: the artifact's first file, whichever artifact it is
+        **{
+            f"/mltrack/api/runs/{{run_id}}/artifacts/{{name}}/{what}": st.just({})
+            for what in ("preview", "raw")
+        },
     }
 
 
@@ -153,6 +169,12 @@ def whole_paths(server: ApiServer, values: dict[str, st.SearchStrategy[Any]]):
         "/mltrack/api/snapshots/{a}/diff/{b}": st.fixed_dictionaries(
             {"a": values["ref"], "b": values["ref"]}
         ),
+        **{
+            f"/mltrack/api/runs/{{run_id}}/artifacts/{{name}}/{what}": st.sampled_from(
+                server.artifacts
+            ).map(lambda pair: {"run_id": pair[0], "name": pair[1]})
+            for what in ("preview", "raw")
+        },
     }
 
 
@@ -166,7 +188,19 @@ def whole_bodies(server: ApiServer) -> dict[str, st.SearchStrategy[dict[str, Any
             "overwrite": st.booleans(),
         },
     )
-    return {"/mltrack/api/export": export}
+    register = st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["churn", "scratch", "fuzzed"]),
+            "run": st.sampled_from([run_id for run_id, _ in server.artifacts]),
+            "artifact": st.just("model"),
+        }
+    )
+    alias = st.fixed_dictionaries({"version": st.sampled_from([1, 2])})
+    return {
+        "/mltrack/api/export": export,
+        "/mltrack/api/models": register,
+        "/mltrack/api/models/{name}/aliases/{alias}": alias,
+    }
 
 
 def with_real(
@@ -222,7 +256,13 @@ def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
         for path, whole in whole_paths(server, values).items()
     }
     bodies = whole_bodies(server)
-    disposable = {"run_id": st.sampled_from(server.disposable)}
+    # what a fuzzed DELETE may remove: its own runs, and scratch's versions and aliases
+    disposable = {
+        "run_id": st.sampled_from(server.disposable),
+        "name": st.just("scratch"),
+        "alias": st.sampled_from(["x1", "x2", "x3"]),
+        "version": st.sampled_from(["4", "5", "6", "1"]),
+    }
 
     @schema.hook
     def flatmap_case(context: Any, case: schemathesis.Case) -> Any:

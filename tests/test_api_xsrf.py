@@ -30,7 +30,11 @@ STATE_CHANGING = ("post", "put", "patch", "delete")
 BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/mltrack/api/runs/{run_id}"): {"note": "changed", "tags": {"t": "v"}},
     ("post", "/mltrack/api/export"): {"notebook": NOTEBOOK},
+    ("post", "/mltrack/api/models"): {"name": "xsrf-model", "run": "a1", "artifact": "model"},
+    ("put", "/mltrack/api/models/{name}/aliases/{alias}"): {"version": 4},
 }
+#: The other path parameters: scratch's alias and version a DELETE removes (api_server).
+PATH_VALUES = {"{name}": "scratch", "{alias}": "x1", "{version}": "6"}
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +77,18 @@ def url_of(server: ApiServer, method: str, template: str) -> str:
     """The operation's URL, naming a run kept for it (a DELETE removes a run of its own)."""
     run_id = server.disposable[0] if method == "delete" else server.run_ids["a1"]
     path = template.replace("{run_id}", run_id)
+    for name, value in PATH_VALUES.items():
+        path = path.replace(name, value)
     assert "{" not in path, f"give {method.upper()} {template} a value for its parameters here"
     return server.url.rstrip("/") + path
+
+
+def body_of(server: ApiServer, method: str, template: str) -> Any:
+    """The operation's body, with a run named by its key (``a1``) given its id."""
+    body = BODIES.get((method, template), {})
+    if isinstance(body.get("run"), str) and body["run"] in server.run_ids:
+        body = {**body, "run": server.run_ids[body["run"]]}
+    return body
 
 
 def state(server: ApiServer) -> tuple[Any, ...]:
@@ -97,7 +111,7 @@ def test_state_changing_requests_need_the_xsrf_header(server: ApiServer) -> None
     before = state(server)
     for method, template in operations():  # without the header, or with a wrong one
         url = url_of(server, method, template)
-        body = BODIES.get((method, template), {})
+        body = body_of(server, method, template)
         for headers in ({}, {"X-XSRFToken": "2|00000000|" + "0" * 32 + "|1700000000"}):
             forged = session.request(method.upper(), url, json=body, headers=headers, timeout=60)
             assert forged.status_code == 403, (method, template, forged.status_code, forged.text)
@@ -107,7 +121,7 @@ def test_state_changing_requests_need_the_xsrf_header(server: ApiServer) -> None
     header = {"X-XSRFToken": session.cookies["_xsrf"]}
     for method, template in operations():
         url = url_of(server, method, template)
-        body = BODIES.get((method, template), {})
+        body = body_of(server, method, template)
         sent = session.request(method.upper(), url, json=body, headers=header, timeout=60)
         assert sent.status_code != 403, (method, template, sent.text)
         documented = SPEC["paths"][template][method]["responses"]
