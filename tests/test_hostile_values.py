@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from jupyter_mltrack.cli import main as cli_main
+from jupyter_mltrack.server import api
 from jupyter_mltrack.store import RunDetail, RunStatus, Store
 
 from .kernel import Kernel, loaded_kernel
@@ -726,7 +727,8 @@ def test_hostile_value(case: Case, backend: tuple[Kernel, Store]) -> None:
     ]
     for d in ([detail] if detail else []) + api_runs:  # what the CLI and REST API serve
         assert json.dumps(d.to_dict(), allow_nan=False)
-        assert _cli_json(store.url, d.run.id) == json.loads(json.dumps(d.to_dict()))
+        served = api.get_run(store, d.run.id)  # the detail, its artifacts and models
+        assert _cli_json(store.url, d.run.id) == json.loads(json.dumps(served))
     case.check(Seen(store, detail, api_runs, tracked, (after_plain["rss"], after_tracked["rss"])))
 
 
