@@ -251,7 +251,7 @@ def _text_diffs(store: Store, pairs: Sequence[_Pair]) -> list[dict[str, Any]]:
     """One ``{path, diff, reason}`` per pair: diffed (the first :data:`MAX_DIFFED_FILES`),
     or why not."""
     entries: list[dict[str, Any] | None] = [None] * len(pairs)
-    todo: list[int] = []
+    to_diff: list[int] = []
     wanted: dict[str, tuple[Artifact, ArtifactFile]] = {}
     for i, pair in enumerate(pairs):
         reason = _too_big(pair)
@@ -264,11 +264,11 @@ def _text_diffs(store: Store, pairs: Sequence[_Pair]) -> list[dict[str, Any]]:
         if found is not None:
             entries[i] = found
             continue
-        todo.append(i)
+        to_diff.append(i)
         for artifact, f in (pair.old, pair.new):
             wanted.setdefault(f.digest, (artifact, f))
     data = _read_all(store, wanted)
-    for i in todo:
+    for i in to_diff:
         old, new = pairs[i].old[1].digest, pairs[i].new[1].digest
         entry = _diff(data[old], data[new])
         _remember((old, new), entry)

@@ -167,8 +167,8 @@ def write_artifact(
             )
             if not missing:
                 break
-            todo = [(d, source_of[d]) for d in missing]
-            written += sum(_parallel(lambda item: _put(blobs, *item), todo, WRITERS))
+            copies = [(d, source_of[d]) for d in missing]
+            written += sum(_parallel(lambda item: _put(blobs, *item), copies, WRITERS))
         else:
             raise OSError(f"artifact {name!r}: its blobs kept disappearing (a gc running?)")
     except BaseException:
@@ -211,8 +211,8 @@ def _store_all(blobs: BlobStore, sources: Sequence[Source]) -> tuple[list[Artifa
     """Each source's file record and the bytes newly written, in the sources' order
     (``put_*`` skips the blobs the store has)."""
     files = [_describe(s) for s in sources]
-    todo = list(_first_sources(sources, files).items())
-    written = _parallel(lambda item: _put(blobs, *item), todo, WRITERS)
+    copies = list(_first_sources(sources, files).items())
+    written = _parallel(lambda item: _put(blobs, *item), copies, WRITERS)
     return files, sum(written)
 
 
