@@ -50,26 +50,26 @@ from .capture.data import diff, load_snapshot, snapshot
 
 # after capture.api (and so after concurrent.futures): registers the exit path
 from .capture.exit import flush
-from .models.public import (
-    ModelInfo,
-    delete_alias,
-    get_model,
-    lineage,
-    list_models,
-    load_model,
-    log_artifact,
-    log_dict,
-    log_figure,
-    log_model,
-    log_text,
-    register_model,
-    set_alias,
-)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .compare import Explanation, Importance
+    from .models.public import (
+        ModelInfo,
+        delete_alias,
+        get_model,
+        lineage,
+        list_models,
+        load_model,
+        log_artifact,
+        log_dict,
+        log_figure,
+        log_model,
+        log_text,
+        register_model,
+        set_alias,
+    )
     from .widgets.compare import CompareWidget
 
 try:
@@ -115,6 +115,42 @@ __all__ = [
     "snapshot",
     "start_run",
 ]
+
+
+#: The artifact and model API, loaded on first use (PEP 562): ``import jupyter_mltrack``,
+#: which every kernel start with the extension does, does not pay for it (about 20 ms).
+_MODEL_API = frozenset(
+    {
+        "ModelInfo",
+        "delete_alias",
+        "get_model",
+        "lineage",
+        "list_models",
+        "load_model",
+        "log_artifact",
+        "log_dict",
+        "log_figure",
+        "log_model",
+        "log_text",
+        "register_model",
+        "set_alias",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODEL_API:
+        from .models import public
+
+        value = getattr(public, name)
+        globals()[name] = value  # found directly from now on
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names with the model API's (tab completion offers them before use)."""
+    return sorted(set(globals()) | _MODEL_API)
 
 
 def _one_line(exc: BaseException) -> BaseException:

@@ -52,7 +52,8 @@ import asyncio, sys
 from IPython.core.interactiveshell import InteractiveShell
 
 HEAVY = ("sqlalchemy", "alembic", "mako", "pyarrow", "pandas", "numpy", "plotly",
-         "jupyter_mltrack.store.store", "jupyter_mltrack.snapshots")
+         "jupyter_mltrack.store.store", "jupyter_mltrack.snapshots",
+         "jupyter_mltrack.models.public", "importlib.metadata")
 
 async def main():
     shell = InteractiveShell.instance()
@@ -74,6 +75,10 @@ async def main():
     # a store at the schema's head needs no migration tooling; no numpy: none was loaded
     for name in ("alembic", "numpy", "pandas", "pyarrow"):
         assert name not in sys.modules or name in before, f"the warm-up imported {name}"
+    # the model API loads when first named, by attribute or by import
+    assert "log_model" in dir(jupyter_mltrack)
+    from jupyter_mltrack import log_model
+    assert jupyter_mltrack.load_model.__module__ == "jupyter_mltrack.models.public"
     print("ok")
 
 asyncio.run(main())
