@@ -114,14 +114,14 @@ PRELUDE = textwrap.dedent(
 
     def kill_mid_copy():
         """Die while a snapshotted file is copied into the blob store, half of it written."""
-        from jupyter_mltrack.store import blobs
+        from jupyter_mltrack.store import blob_files
 
-        def copy(src_fd, dst_fd):
+        def copy(src_fd, dst_fd, cancelled=None):
             size = os.fstat(src_fd).st_size
             os.write(dst_fd, os.pread(src_fd, size // 2, 0))
             die()
 
-        blobs._copy_into = copy
+        blob_files.copy_into = copy
     '''
 )
 
@@ -208,6 +208,7 @@ def gc_found_nothing(report: Mapping[str, Any]) -> bool:
     return (
         not report["snapshots"]
         and not report.get("abandoned")
+        and not report.get("abandoned_artifacts")
         and all(not report.get(k) for k in counts)
         and not report["bytes_freed"]
     )

@@ -172,20 +172,23 @@ def test_bytes_a_gc_removed_before_completion_are_written_again(
 def test_a_copy_failing_in_a_writer_thread_fails_the_log(
     blob_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A file removed between its hashing and its copy fails the whole log: nothing is
+    recorded, no blob of the batch is published, no temp file is left behind."""
     run = blob_store.create_run("exp")
     tree = make_tree(tmp_path / "t", {f"f{i:02d}.txt": bytes([i]) * 10 for i in range(20)})
-    real = blob_store.blobs.put_file
+    real = blob_store.complete_artifact
 
-    def disk_full_on_one(digest: str, path: str) -> int:
-        if path.endswith("f07.txt"):
-            raise OSError("disk full")
-        return real(digest, path)
+    def user_deletes_one(*args: object, **kwargs: object) -> list[str]:
+        (tree / "f07.txt").unlink(missing_ok=True)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(blob_store.blobs, "put_file", disk_full_on_one)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(blob_store, "complete_artifact", user_deletes_one)
+    with pytest.raises(FileNotFoundError, match="f07.txt"):
         write_artifact(blob_store, run.id, "t", "folder", artifacts.folder_sources(tree))
     assert blob_store.list_artifacts(run.id) == []
     assert blob_store.artifact_writers() == set()
+    root = blob_store.blobs.root  # type: ignore[attr-defined]
+    assert not [p for p in root.rglob("*") if p.is_file()]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX symlinks and fifos")

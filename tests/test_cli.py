@@ -1129,6 +1129,7 @@ def test_gc_dry_run_then_real(
         "orphans",
         "temp_files",
         "abandoned",
+        "abandoned_artifacts",
         "bytes_freed",
     }
     assert report["dry_run"] is True
@@ -1136,6 +1137,7 @@ def test_gc_dry_run_then_real(
     assert report["blocks"] >= 1 and report["packs_deleted"] >= 1 and report["bytes_freed"] > 0
     assert report["orphans"] == 0 and report["packs_rewritten"] == 0
     assert report["temp_files"] == 0 and report["abandoned"] == []
+    assert report["abandoned_artifacts"] == []
     code, out, _ = run_cli(capsys, "--store", url, "gc", "-n")
     assert out == (
         f"dry run: would delete 2 snapshots, {plural(report['blocks'], 'block')} and "
@@ -1184,6 +1186,7 @@ def test_gc_dry_run_then_real(
         "orphans": 0,
         "temp_files": 0,
         "abandoned": [],
+        "abandoned_artifacts": [],
         "bytes_freed": 0,
     }
 

@@ -105,7 +105,7 @@ SNAPSHOT_POINTS = {
     "in the middle of a pack": ("kill_mid_pack(nth=6)", False, False),
     # a pack linked to its final name, its temporary name not yet removed
     "between publishing and cleaning up": (
-        "kill_in(blobs, '_fsync_dir', nth=1, after=True)",
+        "kill_in(blobs, 'fsync_dir', nth=1, after=True)",
         False,
         True,
     ),
@@ -179,6 +179,63 @@ snapshotter().snapshot(target, pin=False, progress=False).wait()
         else:
             assert victim not in seen.snapshots
         pd.testing.assert_frame_equal(load(store, keep), frame(100_000), check_exact=True)
+    assert gc_found_nothing(gc_cli(env))
+
+
+ARTIFACT_POINTS = {
+    # a large file half-copied into the store while it is hashed
+    "in the middle of a staged copy": "kill_mid_copy()",
+    # every blob's bytes flushed under temp names, none published
+    "after the bytes are flushed": "kill_in(blob_files, 'syncfs', nth=1, after=True)",
+    # every blob published and flushed, the artifact not yet recorded
+    "before the artifact is recorded": "kill_in(blob_files, 'syncfs', nth=2, after=True)",
+}
+
+
+@pytest.mark.parametrize("point", list(ARTIFACT_POINTS))
+def test_an_artifact_killed_at_each_write_point(tmp_path: Path, point: str) -> None:
+    """A folder's log killed at each point of its batch write (a large file copied while
+    hashed, 13 blobs made durable with one barrier, then published): the artifact logged
+    before stays whole, the killed one is not recorded, no blob is half-written under its
+    name, and ``gc`` forgets the half-logged artifact and removes its blobs and temp files."""
+    from jupyter_mltrack.store import blob_files
+
+    if blob_files._libc() is None:
+        pytest.skip("the batch barrier is syncfs (Linux)")
+    home = tmp_path / "home"
+    body = f"""
+import os
+import jupyter_mltrack as mltrack
+from jupyter_mltrack.models import artifacts
+from jupyter_mltrack.store import blob_files
+
+artifacts.STAGE_FROM = 1 << 20
+os.makedirs("folder/sub", exist_ok=True)
+for i in range(12):
+    open(f"folder/sub/f{{i}}.bin", "wb").write(os.urandom(1000 + i))
+open("folder/big.bin", "wb").write(os.urandom(3 << 20))
+with mltrack.start_run(experiment="crash") as run:
+    print("run", run.id, flush=True)
+    mltrack.log_text("kept before the kill", "keep.txt")
+    {ARTIFACT_POINTS[point]}
+    mltrack.log_artifact("folder", name="killed")
+"""
+    env = victim_env(home)
+    killed = run_victim(tmp_path, body, env)
+    run_id = killed.value("run")
+    url = f"sqlite:///{home / 'mltrack.db'}"
+    with opened(url, home) as store:
+        check_store(store)  # every published blob holds the bytes its name says
+        assert store.get_run(run_id).status is RunStatus.CRASHED
+        assert [a.name for a in store.list_artifacts(run_id)] == ["keep.txt"]
+    report = gc_cli(env)
+    assert report["abandoned_artifacts"] == [f"{run_id}/killed"]
+    with opened(url, home) as store:
+        seen = check_store(store)
+        assert seen.temp_files == []
+        (keep,) = store.list_artifacts(run_id)
+        assert seen.blobs == {f.digest for f in keep.files}
+        assert store.blobs.get_bytes(keep.files[0].digest) == b"kept before the kill"
     assert gc_found_nothing(gc_cli(env))
 
 

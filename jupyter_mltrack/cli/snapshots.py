@@ -442,8 +442,11 @@ def gc_line(report: Mapping[str, Any]) -> str:
     deleted, rewritten = int(report.get("packs_deleted", 0)), int(report.get("packs_rewritten", 0))
     orphans, freed = int(report.get("orphans", 0)), int(report.get("bytes_freed", 0))
     abandoned, temps = len(report.get("abandoned", [])), int(report.get("temp_files", 0))
+    half_logged = len(report.get("abandoned_artifacts", []))
     prefix = "dry run: " if dry else ""
-    if not (snaps or blocks or deleted or rewritten or orphans or abandoned or temps):
+    if not (
+        snaps or blocks or deleted or rewritten or orphans or abandoned or temps or half_logged
+    ):
         return f"{prefix}nothing to delete: every snapshot is used by a run or pinned"
     done = [
         f"{'would delete' if dry else 'deleted'} {_plural(snaps, 'snapshot')}, "
@@ -459,6 +462,11 @@ def gc_line(report: Mapping[str, Any]) -> str:
         done.append(
             f"{'would mark' if dry else 'marked'} {_plural(abandoned, 'snapshot')} whose "
             "writer died failed"
+        )
+    if half_logged:
+        done.append(
+            f"{'would forget' if dry else 'forgot'} {_plural(half_logged, 'artifact')} whose "
+            "writer died before it was logged"
         )
     freeing = "would free" if dry else "freed"
     return f"{prefix}{'; '.join(done)}; {freeing} {_bytes(freed)} ({freed:,} bytes)"

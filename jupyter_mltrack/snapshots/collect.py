@@ -41,7 +41,8 @@ class SnapshotCollector:
         Snapshots nobody uses go first, then their blocks; a pack left without live blocks
         is deleted, and one whose live blocks are under ``repack_below`` of its bytes is
         rewritten with only those. A pending snapshot whose writer died is deleted, or
-        marked ``failed`` when a run uses it (see ``Store.sweep_snapshots``). Blobs no row
+        marked ``failed`` when a run uses it (see ``Store.sweep_snapshots``); a pending
+        artifact whose writer died is forgotten. Blobs no row
         mentions at all (left by a writer that died before recording them) are deleted at
         once when no live process may be writing a snapshot, else once they are an hour
         old; temp files, once their writer is gone or they are an hour old.
@@ -82,6 +83,7 @@ class SnapshotCollector:
             with contextlib.suppress(BlobNotFound):
                 freed += self.blobs.size(blob)
                 doomed.append(blob)
+        dead_artifacts = self.store.sweep_abandoned_artifacts(dry_run=dry_run)
         orphans = self._orphans(sweep, set(doomed))
         if not dry_run:
             self._delete_unused([*doomed, *orphans])
@@ -92,6 +94,7 @@ class SnapshotCollector:
             "dry_run": dry_run,
             "snapshots": [s.digest for s in sweep.snapshots],
             "abandoned": [s.digest for s in sweep.abandoned],
+            "abandoned_artifacts": dead_artifacts,
             "blocks": len(sweep.blocks),
             "packs_deleted": len(deleted_packs),
             "packs_rewritten": len(repacked),

@@ -725,6 +725,17 @@ def fingerprint_file(
     return FileFingerprint(digest, st.st_size, st.st_mtime_ns, p)
 
 
+def cached_file_digest(path: str | os.PathLike[str]) -> str | None:
+    """The digest :func:`fingerprint_file` would return from its cache, without reading the
+    file; ``None`` when it would have to read it (a stat either way)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    with _file_lock:
+        return _file_cache.get((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+
+
 def clear_file_cache() -> None:
     """Forget every cached file digest."""
     with _file_lock:

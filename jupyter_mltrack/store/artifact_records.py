@@ -265,6 +265,27 @@ class ArtifactRecords(StoreBase):
             ).all()
         return {writer_state(*row) for row in rows}
 
+    def sweep_abandoned_artifacts(self, *, dry_run: bool = False) -> list[str]:
+        """Forget the pending artifacts whose writer died (``run_id/name`` of each): a
+        process killed while it wrote one. Its blobs, recorded nowhere, are then ``gc``'s
+        orphans. A writer of another host cannot be checked and is left alone."""
+        t = _artifacts_t
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(t.c.run_id, t.c.name, t.c.writer_host, t.c.writer_pid, t.c.writer_at).where(
+                    t.c.status == PENDING
+                )
+            ).all()
+            dead = [(r.run_id, r.name) for r in rows if writer_state(*r[2:]) == "gone"]
+            if not dry_run:
+                for run_id, name in dead:
+                    conn.execute(
+                        delete(t).where(
+                            t.c.run_id == run_id, t.c.name == name, t.c.status == PENDING
+                        )
+                    )
+        return [f"{run_id}/{name}" for run_id, name in dead]
+
     # internals ---------------------------------------------------------------------------------
 
     def _replace(

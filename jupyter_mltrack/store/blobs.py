@@ -28,20 +28,23 @@ from __future__ import annotations
 import abc
 import contextlib
 import errno
-import hashlib
 import io
 import os
 import re
-import shutil
-import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..location import home_of
+from . import blob_files
+from .blob_files import CHUNK as _CHUNK
+from .blob_files import HOST_TAG as _HOST_TAG
+from .blob_files import TEMP_PREFIX as _TEMP_PREFIX
+from .blob_files import BatchSource, fsync_dir, temp_prefix
+from .threads import map_threads
 
 __all__ = [
     "DIGEST_ALGORITHM",
@@ -61,15 +64,9 @@ DIGEST_ALGORITHM = "xxh3-128"
 # Algorithm names are short lowercase tokens; the hex part is lowercase only, so one
 # content has exactly one name (no case aliases on case-insensitive filesystems).
 _DIGEST_RE = re.compile(r"^(?P<algo>[a-z0-9][a-z0-9-]{0,31}):(?P<hex>[0-9a-f]{32,128})$")
-_TEMP_PREFIX = ".tmp-"
-#: This host, as a temp file's name spells it (a local blob folder may be shared over NFS).
-_HOST_TAG = hashlib.blake2s(socket.gethostname().encode(), digest_size=4).hexdigest()
 #: ``.tmp-<pid>-<host tag>-<random>``: who wrote a temp file, so that ``cleanup_temp`` can
 #: remove a dead writer's at once.
 _TEMP_NAME_RE = re.compile(r"^\.tmp-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-")
-# Linux ``FICLONE`` ioctl: share extents copy-on-write (btrfs, XFS, overlayfs on them...).
-_FICLONE = 0x40049409
-_CHUNK = 1 << 20
 
 
 class BlobNotFound(KeyError):
@@ -123,6 +120,22 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def put_file(self, digest: str, path: str | os.PathLike[str]) -> int:
         """Copy the file at ``path`` in; bytes written, 0 if it was already there."""
+
+    def put_many(self, items: Sequence[tuple[str, BatchSource]], threads: int) -> list[int]:
+        """Store each ``(digest, file path or bytes)``, ``threads`` at a time; the bytes
+        written per item, 0 for a blob that was there. A store that can make many blobs
+        durable at once (a local folder) overrides this."""
+
+        def put(item: tuple[str, BatchSource]) -> int:
+            digest, source = item
+            if isinstance(source, str):
+                return self.put_file(digest, source)
+            if isinstance(source, blob_files.StagedCopy):
+                source.discard()  # staged for a local store only: copy it afresh
+                return self.put_file(digest, source.source)
+            return self.put_bytes(digest, source)
+
+        return map_threads(put, items, threads)
 
     @abc.abstractmethod
     def open(self, digest: str) -> BinaryIO:
@@ -267,18 +280,24 @@ class LocalBlobStore(BlobStore):
 
         def fill(fd: int) -> int:
             with open(source, "rb") as src:
-                return _copy_into(src.fileno(), fd)
+                return blob_files.copy_into(src.fileno(), fd)
 
         return self._publish(final, fill)
+
+    def put_many(self, items: Sequence[tuple[str, BatchSource]], threads: int) -> list[int]:
+        """Many blobs with one durability barrier for all (see :mod:`.blob_files`)."""
+        return blob_files.write_batch(items, self.file_path, str(self.root), threads)
+
+    def stage_file(self, path: str) -> blob_files.StagedCopy:
+        """Start copying ``path`` into the store before its digest is known (it is being
+        hashed meanwhile); hand it to :meth:`put_many` or discard it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return blob_files.StagedCopy(path, str(self.root))
 
     def _publish(self, final: str, fill: Any) -> int:
         """Write via a temp file in ``final``'s folder, fsync, make read-only, publish."""
         parent = os.path.dirname(final)
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(), dir=parent)
-        except FileNotFoundError:  # the first blob of its fan-out folder
-            os.makedirs(parent, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(), dir=parent)
+        fd, tmp = blob_files.make_temp(parent)
         try:
             try:
                 written = fill(fd)
@@ -292,7 +311,7 @@ class LocalBlobStore(BlobStore):
                 return 0  # a concurrent writer published the same content first
             except OSError:
                 os.replace(tmp, final)  # no hard links here: still atomic
-            _fsync_dir(parent)
+            fsync_dir(parent)
             return written
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -408,7 +427,7 @@ class _LocalWriter(BlobWriter):
         super().__init__()
         self.store = store
         store.root.mkdir(parents=True, exist_ok=True)
-        self._fd, name = tempfile.mkstemp(prefix=_temp_prefix(), dir=store.root)
+        self._fd, name = tempfile.mkstemp(prefix=temp_prefix(), dir=store.root)
         self._tmp: Path | None = Path(name)
 
     def _write(self, view: memoryview) -> None:
@@ -435,7 +454,7 @@ class _LocalWriter(BlobWriter):
                 pass  # the same bytes are already stored
             except OSError:
                 os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -449,60 +468,6 @@ class _LocalWriter(BlobWriter):
             os.close(self._fd)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-
-
-def _temp_prefix() -> str:
-    """The start of a temp file's name: its writer, this process (see ``_TEMP_NAME_RE``)."""
-    return f"{_TEMP_PREFIX}{os.getpid()}-{_HOST_TAG}-"
-
-
-def _fsync_dir(folder: str | os.PathLike[str]) -> None:
-    """Make the new directory entry durable (best effort: not all platforms allow it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _copy_into(src_fd: int, dst_fd: int) -> int:
-    """Copy a whole file: reflink if possible, else ``copy_file_range``, else read/write.
-
-    Every path produces an independent copy (a reflink is copy-on-write), never a link.
-    """
-    size = os.fstat(src_fd).st_size
-    try:
-        import fcntl
-
-        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
-        return size
-    except (ImportError, OSError):
-        pass
-    copy_range = getattr(os, "copy_file_range", None)
-    if copy_range is not None:
-        try:
-            copied = 0
-            while True:
-                n = copy_range(src_fd, dst_fd, _CHUNK * 64)
-                if n == 0:
-                    return copied
-                copied += n
-        except OSError:
-            # Start over with plain reads; the destination is still our private temp file.
-            os.lseek(src_fd, 0, os.SEEK_SET)
-            os.lseek(dst_fd, 0, os.SEEK_SET)
-            os.ftruncate(dst_fd, 0)
-    with (
-        open(src_fd, "rb", closefd=False) as src,
-        open(dst_fd, "wb", closefd=False) as dst,
-    ):
-        shutil.copyfileobj(src, dst, _CHUNK)
-        dst.flush()
-        return dst.tell()
 
 
 # --------------------------------------------------------------------------- fsspec

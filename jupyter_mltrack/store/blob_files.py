@@ -1,0 +1,308 @@
+"""How a local blob store's bytes reach the disk: temp files, copies, durability barriers.
+
+A blob is written to a temp file beside its final name, made durable, then published with
+one atomic link, so no final name ever shows a partial blob (see :mod:`.blobs`). Making a
+blob durable is what costs: an fsync of the file and one of its folder, two journal commits
+each. One blob at a time (:meth:`.blobs.LocalBlobStore.put_file`) pays them; a batch
+(:func:`write_batch`: a folder logged as an artifact) pays one barrier for all its files'
+bytes and one for all their names: ``syncfs`` of the store's filesystem where Linux has it,
+else the per-file fsyncs. For 1,000 files of 77 MB that took the copy from 330 to 190 ms
+here.
+
+A large file also starts its writeback while it is copied (``sync_file_range``), so the
+barrier finds little left to write; and it can be copied while it is hashed
+(:class:`StagedCopy`): the copy and the hash read the same page cache on two cores, and
+the copy is dropped if the store turns out to hold the blob already.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import functools
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .threads import map_threads
+
+TEMP_PREFIX = ".tmp-"
+#: This host, as a temp file's name spells it (a local blob folder may be shared over NFS).
+HOST_TAG = hashlib.blake2s(socket.gethostname().encode(), digest_size=4).hexdigest()
+# Linux ``FICLONE`` ioctl: share extents copy-on-write (btrfs, XFS, overlayfs on them...).
+_FICLONE = 0x40049409
+CHUNK = 1 << 20
+#: Files from this size on start their writeback while they are copied.
+WRITEBACK_FROM = 16 << 20
+#: From this many new blobs on, a batch uses ``syncfs`` (one barrier for the filesystem)
+#: rather than an fsync per file and folder. ``syncfs`` also writes other processes' dirty
+#: data on that filesystem, so a handful of blobs keep their own fsyncs.
+SYNCFS_FROM = 8
+_SYNC_FILE_RANGE_WRITE = 2
+#: Threads copying a batch into a local folder: copies into the page cache are CPU work, and
+#: more threads than cores only wait for each other on the folders (1,000 files here: 2
+#: threads 305 ms, 8 threads 655).
+COPIERS = min(8, max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
+
+
+def temp_prefix() -> str:
+    """The start of a temp file's name: its writer, this process (``cleanup_temp`` reads it)."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{HOST_TAG}-"
+
+
+def make_temp(folder: str) -> tuple[int, str]:
+    """A new temp file in ``folder`` (created if missing): ``(fd, path)``."""
+    try:
+        return tempfile.mkstemp(prefix=temp_prefix(), dir=folder)
+    except FileNotFoundError:  # the first blob of its fan-out folder
+        os.makedirs(folder, exist_ok=True)
+        return tempfile.mkstemp(prefix=temp_prefix(), dir=folder)
+
+
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
+    """Make the new directory entry durable (best effort: not all platforms allow it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _libc() -> Any:
+    """The C library's ``syncfs`` and ``sync_file_range`` (Linux), or ``None``."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        return None
+    if not hasattr(libc, "syncfs") or not hasattr(libc, "sync_file_range"):
+        return None
+    libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    libc.syncfs.argtypes = [ctypes.c_int]
+    return libc
+
+
+def syncfs(path: str) -> bool:
+    """Flush the filesystem holding ``path`` to disk; ``False`` where that is not possible
+    (then the caller fsyncs file by file)."""
+    libc = _libc()
+    if libc is None:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return bool(libc.syncfs(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing these bytes to disk now, without waiting: the
+    fsync that follows the copy then has little left to do."""
+    libc = _libc()
+    if libc is not None:
+        libc.sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+def copy_into(src_fd: int, dst_fd: int, cancelled: threading.Event | None = None) -> int:
+    """Copy a whole file: reflink if possible, else ``copy_file_range``, else read/write.
+
+    Every path produces an independent copy (a reflink is copy-on-write), never a link. A
+    large file's writeback starts as it goes. ``cancelled``, when set, stops the copy at
+    the next chunk (the caller throws the copy away).
+    """
+    size = os.fstat(src_fd).st_size
+    try:
+        import fcntl
+
+        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+        return size
+    except (ImportError, OSError):
+        pass
+    writeback = size >= WRITEBACK_FROM
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is not None:
+        try:
+            copied = 0
+            while cancelled is None or not cancelled.is_set():
+                n = copy_range(src_fd, dst_fd, CHUNK * 8)
+                if n == 0:
+                    break
+                if writeback:
+                    start_writeback(dst_fd, copied, n)
+                copied += n
+            return copied
+        except OSError:
+            # Start over with plain reads; the destination is still our private temp file.
+            os.lseek(src_fd, 0, os.SEEK_SET)
+            os.lseek(dst_fd, 0, os.SEEK_SET)
+            os.ftruncate(dst_fd, 0)
+    with (
+        open(src_fd, "rb", closefd=False) as src,
+        open(dst_fd, "wb", closefd=False) as dst,
+    ):
+        shutil.copyfileobj(src, dst, CHUNK)
+        dst.flush()
+        return dst.tell()
+
+
+def _file_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class StagedCopy:
+    """A file being copied into a store's folder, on a thread of its own, before its digest
+    is known (it is being hashed meanwhile). :meth:`result` waits for the temp file;
+    :meth:`discard` stops the copy and removes it. Usable only if the file did not change
+    while copied: its stat before and after must match the one its digest was taken at
+    (:meth:`matches`)."""
+
+    def __init__(self, source: str, folder: str) -> None:
+        self.source = source
+        self.folder = folder
+        self._cancel = threading.Event()
+        self._tmp: str | None = None
+        self._size = 0
+        self._keys: tuple[Any, Any] = (None, None)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._copy, name="mltrack-staged-copy")
+        self._thread.start()
+
+    def _copy(self) -> None:
+        try:
+            with open(self.source, "rb") as src:
+                before = _file_key(os.fstat(src.fileno()))
+                fd, self._tmp = make_temp(self.folder)
+                try:
+                    self._size = copy_into(src.fileno(), fd, self._cancel)
+                    os.fchmod(fd, 0o444)  # nothing may edit a blob in place
+                finally:
+                    os.close(fd)
+                self._keys = (before, _file_key(os.stat(self.source)))
+        except BaseException as exc:  # reported by result()
+            self._error = exc
+
+    def matches(self, size: int, mtime_ns: int) -> bool:
+        """Whether the copy holds the file as it was hashed (same size and mtime, and no
+        change during the copy)."""
+        self._thread.join()
+        before, after = self._keys
+        return (
+            self._error is None
+            and before is not None
+            and before == after
+            and before[2:] == (size, mtime_ns)
+            and self._size == size
+        )
+
+    def result(self) -> tuple[str, int]:
+        """``(temp path, size)`` once the copy is done."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._tmp is not None
+        return self._tmp, self._size
+
+    def discard(self) -> None:
+        """Stop the copy and remove its temp file (idempotent)."""
+        self._cancel.set()
+        self._thread.join()
+        if self._tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+            self._tmp = None
+
+
+#: What a batch item's bytes come from: a file's path, bytes, or a copy already started.
+BatchSource = str | bytes | bytearray | memoryview | StagedCopy
+
+
+def write_batch(
+    items: Sequence[tuple[str, BatchSource]],
+    final_of: Callable[[str], str],
+    root: str,
+    threads: int,
+) -> list[int]:
+    """Store each ``(digest, source)`` at ``final_of(digest)``, with one durability barrier
+    for all the bytes and one for all the names; the bytes written per item (0 where the
+    blob was there already). Everything is published or nothing new is: a failure removes
+    every temp file it made, and a blob published already stays (it is complete)."""
+    threads = min(threads, COPIERS)
+    todo = [(i, digest, src) for i, (digest, src) in enumerate(items)]
+    todo = [t for t in todo if not os.path.isfile(final_of(t[1]))]
+    written = [0] * len(items)
+    staged = [t for t in todo if isinstance(t[2], StagedCopy)]
+    batched = len(todo) >= SYNCFS_FROM and _libc() is not None
+    temps: list[str | None] = [None] * len(todo)
+
+    def stage(k: int) -> int:
+        _, digest, src = todo[k]
+        if isinstance(src, StagedCopy):
+            tmp, size = src.result()
+            temps[k] = tmp
+            if not batched:
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+            return size
+        fd, temps[k] = make_temp(os.path.dirname(final_of(digest)))
+        try:
+            if isinstance(src, str):
+                with open(src, "rb") as fh:
+                    size = copy_into(fh.fileno(), fd)
+            else:
+                view = memoryview(src).cast("B")
+                size = 0
+                while size < len(view):
+                    size += os.write(fd, view[size : size + CHUNK * 16])
+            if not batched:
+                os.fsync(fd)
+            os.fchmod(fd, 0o444)  # nothing may edit a blob in place
+        finally:
+            os.close(fd)
+        return size
+
+    try:
+        sizes = map_threads(stage, range(len(todo)), threads)
+        if batched and not syncfs(root):
+            raise OSError(errno.EIO, "could not flush the blob store's filesystem", root)
+        parents: set[str] = set()
+        for k, (i, digest, _) in enumerate(todo):
+            final, tmp = final_of(digest), temps[k]
+            assert tmp is not None
+            os.makedirs(os.path.dirname(final), exist_ok=True)  # a staged copy's folder
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                continue  # a concurrent writer published the same content first
+            except OSError:
+                os.replace(tmp, final)  # no hard links here: still atomic
+            written[i] = sizes[k]
+            parents.add(os.path.dirname(final))
+        if batched:
+            if not syncfs(root):
+                raise OSError(errno.EIO, "could not flush the blob store's filesystem", root)
+        else:
+            for parent in sorted(parents):
+                fsync_dir(parent)
+    finally:
+        for tmp in temps:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+        for _, _, src in staged:
+            assert isinstance(src, StagedCopy)
+            src.discard()
+    return written

@@ -1,0 +1,187 @@
+"""Batches of blobs written with one durability barrier, and copies staged while hashing.
+
+Each test runs against a real local folder. The batch is checked both ways it makes blobs
+durable: ``syncfs`` (Linux) and the fsync per file and folder other systems get.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_mltrack.models import artifacts
+from jupyter_mltrack.models.artifacts import write_artifact
+from jupyter_mltrack.snapshots.fingerprint import cached_file_digest, clear_file_cache
+from jupyter_mltrack.store import Store, blob_files
+from jupyter_mltrack.store.blobs import LocalBlobStore, digest_bytes
+
+
+@pytest.fixture(params=["syncfs", "fsync"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> LocalBlobStore:
+    if request.param == "fsync":  # as on a system without syncfs (macOS)
+        monkeypatch.setattr(blob_files, "_libc", lambda: None)
+    elif blob_files._libc() is None:
+        pytest.skip("no syncfs here")
+    return LocalBlobStore(tmp_path / "blobs")
+
+
+def files_in(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_a_batch_publishes_every_blob_read_only(store: LocalBlobStore, tmp_path: Path) -> None:
+    payloads = [os.urandom(100 + i) for i in range(20)]
+    paths = []
+    for i, data in enumerate(payloads):
+        p = tmp_path / f"f{i}"
+        p.write_bytes(data)
+        paths.append(str(p))
+    items = [(digest_bytes(b), p) for b, p in zip(payloads, paths, strict=True)]
+    items.append((digest_bytes(b"inline"), b"inline"))
+    written = store.put_many(items, threads=4)
+    assert written == [len(b) for b in payloads] + [6]
+    for digest, _ in items:
+        path = store.path_of(digest)
+        assert path.stat().st_mode & 0o222 == 0
+    assert [store.get_bytes(digest_bytes(b)) for b in payloads] == payloads
+    assert len(files_in(store.root)) == 21  # no temp file left
+    # again: nothing new, nothing written
+    assert store.put_many(items, threads=4) == [0] * 21
+
+
+def test_a_failed_batch_publishes_nothing_and_leaves_no_temp_file(
+    store: LocalBlobStore, tmp_path: Path
+) -> None:
+    good = tmp_path / "good"
+    good.write_bytes(b"good bytes")
+    items = [(digest_bytes(b"good bytes"), str(good))]
+    items += [(digest_bytes(bytes([i])), bytes([i])) for i in range(10)]
+    items.append((digest_bytes(b"gone"), str(tmp_path / "gone")))  # removed before the copy
+    with pytest.raises(FileNotFoundError):
+        store.put_many(items, threads=3)
+    assert files_in(store.root) == []
+
+
+def test_a_failed_barrier_publishes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if blob_files._libc() is None:
+        pytest.skip("no syncfs here")
+    store = LocalBlobStore(tmp_path / "blobs")
+    monkeypatch.setattr(blob_files, "syncfs", lambda path: False)
+    items = [(digest_bytes(bytes([i])), bytes([i])) for i in range(blob_files.SYNCFS_FROM)]
+    with pytest.raises(OSError, match="could not flush"):
+        store.put_many(items, threads=2)
+    assert files_in(store.root) == []
+
+
+def test_a_staged_copy_is_published_or_dropped(store: LocalBlobStore, tmp_path: Path) -> None:
+    src = tmp_path / "big.bin"
+    payload = os.urandom(3 << 20)
+    src.write_bytes(payload)
+    st = src.stat()
+    digest = digest_bytes(payload)
+
+    dropped = store.stage_file(str(src))
+    assert dropped.matches(st.st_size, st.st_mtime_ns)
+    dropped.discard()
+    assert files_in(store.root) == []
+
+    staged = store.stage_file(str(src))
+    assert store.put_many([(digest, staged)], threads=2) == [len(payload)]
+    assert store.get_bytes(digest) == payload
+    assert files_in(store.root) == [store.path_of(digest)]
+    assert store.path_of(digest).stat().st_ino != src.stat().st_ino
+
+
+def test_a_staged_copy_of_a_file_that_changed_does_not_match(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    src = tmp_path / "data.bin"
+    src.write_bytes(b"a" * 1000)
+    hashed = src.stat()
+    src.write_bytes(b"b" * 1001)  # rewritten after it was hashed
+    staged = store.stage_file(str(src))
+    assert not staged.matches(hashed.st_size, hashed.st_mtime_ns)
+    staged.discard()
+    missing = store.stage_file(str(tmp_path / "nothing"))
+    assert not missing.matches(0, 0)
+    with pytest.raises(FileNotFoundError):
+        missing.result()
+    missing.discard()
+    assert files_in(store.root) == []
+
+
+def test_a_cancelled_copy_stops_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    def no_clone(*args: object) -> None:
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(fcntl, "ioctl", no_clone)  # a reflink is whole at once
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.write_bytes(os.urandom(blob_files.CHUNK * 8 * 3))
+    cancelled = blob_files.threading.Event()
+    with open(src, "rb") as s, open(dst, "wb") as d:
+        assert blob_files.copy_into(s.fileno(), d.fileno(), cancelled) == src.stat().st_size
+    cancelled.set()
+    with open(src, "rb") as s, open(dst, "wb") as d:
+        assert blob_files.copy_into(s.fileno(), d.fileno(), cancelled) == 0
+
+
+@pytest.fixture
+def local_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A SQLite store with local blobs, where files from 1 MB on are staged."""
+    monkeypatch.setattr(artifacts, "STAGE_FROM", 1 << 20)
+    st = Store(f"sqlite:///{tmp_path / 'mltrack.db'}", blob_url=(tmp_path / "blobs").as_uri())
+    yield st
+    st.close()
+
+
+def test_a_large_file_is_copied_while_hashed_and_dropped_when_stored(
+    local_store: Store, tmp_path: Path
+) -> None:
+    src = tmp_path / "model.bin"
+    payload = os.urandom(3 << 20)
+    src.write_bytes(payload)
+    clear_file_cache()
+    run = local_store.create_run("exp")
+    first = write_artifact(local_store, run.id, "model.bin", "file", artifacts.sources_of(src)[2])
+    assert first.meta["stored_bytes"] == len(payload)
+    assert artifacts.read_bytes(local_store, first) == payload
+    assert cached_file_digest(src) == digest_bytes(payload)
+    root = Path(local_store.blobs.root)  # type: ignore[attr-defined]
+    assert len(files_in(root)) == 1
+
+    clear_file_cache()  # as a new process: the digest is not known, so a copy is staged
+    again = write_artifact(local_store, run.id, "again.bin", "file", artifacts.sources_of(src)[2])
+    assert again.meta["stored_bytes"] == 0
+    assert len(files_in(root)) == 1  # the staged copy was dropped
+
+
+def test_a_large_file_rewritten_while_logged_is_stored_as_hashed(
+    local_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staged copy was taken before the file changed; the digest after: the copy is not
+    used, and the blob holds the bytes that digest names."""
+    src = tmp_path / "model.bin"
+    src.write_bytes(b"x" * (2 << 20))
+    clear_file_cache()
+    real = artifacts._stage_large
+
+    def stage_then_rewrite(*args: object) -> dict[int, blob_files.StagedCopy]:
+        staged = real(*args)  # type: ignore[arg-type]
+        for copy in staged.values():
+            copy.result()
+        src.write_bytes(b"y" * (3 << 20))
+        return staged
+
+    monkeypatch.setattr(artifacts, "_stage_large", stage_then_rewrite)
+    run = local_store.create_run("exp")
+    art = write_artifact(local_store, run.id, "model.bin", "file", artifacts.sources_of(src)[2])
+    assert artifacts.read_bytes(local_store, art) == b"y" * (3 << 20)
+    assert art.files[0].digest == digest_bytes(b"y" * (3 << 20))
