@@ -502,18 +502,31 @@ class FsspecBlobStore(BlobStore):
         return bool(self.fs.isfile(self.path_of(digest)))
 
     def put_bytes(self, digest: str, data: bytes | bytearray | memoryview) -> int:
+        payload = bytes(data)
+        return self._publish(digest, len(payload), lambda key: self.fs.pipe_file(key, payload))
+
+    def put_file(self, digest: str, path: str | os.PathLike[str]) -> int:
+        source = os.fspath(path)
+        if not os.path.isfile(source):
+            raise FileNotFoundError(errno.ENOENT, "not a regular file", source)
+        # streamed (a multipart upload on S3): a 200 MB model is never read into memory
+        size = os.path.getsize(source)
+        return self._publish(digest, size, lambda key: self.fs.put_file(source, key))
+
+    def _publish(self, digest: str, size: int, write: Any) -> int:
+        """``write(key)`` the blob: straight to its final key where a put is atomic, else
+        to a temp key moved into place. 0 if the blob was there."""
         final = self.path_of(digest)
         if self.fs.isfile(final):
             return 0
-        payload = bytes(data)
         if self.atomic_put:
-            self.fs.pipe_file(final, payload)
-            return len(payload)
+            write(final)
+            return size
         parent = final.rsplit("/", 1)[0]
         tmp = f"{parent}/{_TEMP_PREFIX}{uuid.uuid4().hex}"
         self.fs.makedirs(parent, exist_ok=True)
         try:
-            self.fs.pipe_file(tmp, payload)
+            write(tmp)
             if self.fs.isfile(final):
                 return 0
             self.fs.mv(tmp, final)
@@ -521,13 +534,7 @@ class FsspecBlobStore(BlobStore):
             with contextlib.suppress(FileNotFoundError, OSError):
                 if self.fs.exists(tmp):
                     self.fs.rm_file(tmp)
-        return len(payload)
-
-    def put_file(self, digest: str, path: str | os.PathLike[str]) -> int:
-        if self.has(digest):
-            return 0
-        # Blocks and copied files are read whole; streaming uploads are a later step.
-        return self.put_bytes(digest, Path(path).read_bytes())
+        return size
 
     def open(self, digest: str) -> BinaryIO:
         try:
