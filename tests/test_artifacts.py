@@ -122,51 +122,55 @@ def test_a_failed_write_records_nothing(blob_store: Store, tmp_path: Path) -> No
     assert blob_store.artifact_writers() == set()  # no pending row left behind
 
 
-def test_completing_reports_blobs_a_gc_removed(blob_store: Store) -> None:
-    """The writer checks, under gc's lock, that every blob is still there: a blob removed
-    meanwhile is reported (and nothing recorded) instead of an artifact without its data."""
+def test_claimed_files_keep_their_blobs_from_gc(blob_store: Store) -> None:
+    """Once a pending artifact's files are claimed, ``gc`` keeps their blobs whatever the
+    writer's state, so the writer can look for them without holding gc's lock."""
     run = blob_store.create_run("exp")
     data = b"payload"
     digest = digest_bytes(data)
+    blob_store.blobs.put_bytes(digest, data)  # stored before, by a run since deleted
     blob_store.begin_artifact(run.id, "p", "text")
-    missing = blob_store.complete_artifact(
-        run.id, "p", [ArtifactFile("p", digest, len(data))], blobs=blob_store.blobs
-    )
-    assert missing == [digest]
-    assert blob_store.list_artifacts(run.id) == []
-    blob_store.blobs.put_bytes(digest, data)
-    assert (
-        blob_store.complete_artifact(
-            run.id, "p", [ArtifactFile("p", digest, len(data))], blobs=blob_store.blobs
-        )
-        == []
-    )
-    assert [a.name for a in blob_store.list_artifacts(run.id)] == ["p"]
+    blob_store.claim_artifact_files(run.id, "p", [ArtifactFile("p", digest, len(data))])
+    assert blob_store.list_artifacts(run.id) == []  # not complete: not listed
+    sn = Snapshotter(blob_store)
+    try:
+        assert sn.gc()["orphans"] == 0 and blob_store.blobs.has(digest)
+        blob_store.complete_artifact(run.id, "p", [ArtifactFile("p", digest, len(data))])
+        assert [a.name for a in blob_store.list_artifacts(run.id)] == ["p"]
+        with pytest.raises(ArtifactNotFound):  # complete already: nothing to claim
+            blob_store.claim_artifact_files(run.id, "p", [])
+    finally:
+        sn.close()
 
 
-def test_bytes_a_gc_removed_before_completion_are_written_again(
+def test_bytes_a_gc_removed_before_the_claim_are_written_again(
     blob_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Bytes stored already are not copied again; if a gc removes them before the artifact
-    is recorded, the writer stores them again rather than record an artifact without data."""
+    """Bytes stored already are not copied again; if a gc removes them just before the
+    files are claimed, the writer finds them missing and stores them again rather than
+    record an artifact without data."""
     run = blob_store.create_run("exp")
     data = b"shared bytes"
-    write_artifact(blob_store, run.id, "first.bin", "file", [Source("first.bin", data=data)])
-    real = blob_store.complete_artifact
-    calls: list[int] = []
-
-    def racing_gc(*args: object, **kwargs: object) -> list[str]:
-        if not calls:
-            blob_store.blobs.delete(digest_bytes(data))
-        calls.append(1)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(blob_store, "complete_artifact", racing_gc)
+    first = write_artifact(
+        blob_store, run.id, "first.bin", "file", [Source("first.bin", data=data)]
+    )
+    assert first.meta["stored_bytes"] == len(data)
     again = write_artifact(
         blob_store, run.id, "again.bin", "file", [Source("again.bin", data=data)]
     )
-    assert len(calls) == 2 and again.meta["stored_bytes"] == len(data)
-    assert artifacts.read_bytes(blob_store, again) == data
+    assert again.meta["stored_bytes"] == 0
+    real = blob_store.claim_artifact_files
+
+    def racing_gc(*args: object, **kwargs: object) -> None:
+        blob_store.blobs.delete(digest_bytes(data))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(blob_store, "claim_artifact_files", racing_gc)
+    third = write_artifact(
+        blob_store, run.id, "third.bin", "file", [Source("third.bin", data=data)]
+    )
+    assert third.meta["stored_bytes"] == len(data)
+    assert artifacts.read_bytes(blob_store, third) == data
 
 
 def test_a_copy_failing_in_a_writer_thread_fails_the_log(
@@ -176,13 +180,13 @@ def test_a_copy_failing_in_a_writer_thread_fails_the_log(
     recorded, no blob of the batch is published, no temp file is left behind."""
     run = blob_store.create_run("exp")
     tree = make_tree(tmp_path / "t", {f"f{i:02d}.txt": bytes([i]) * 10 for i in range(20)})
-    real = blob_store.complete_artifact
+    real = blob_store.claim_artifact_files
 
-    def user_deletes_one(*args: object, **kwargs: object) -> list[str]:
+    def user_deletes_one(*args: object, **kwargs: object) -> None:
         (tree / "f07.txt").unlink(missing_ok=True)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(blob_store, "complete_artifact", user_deletes_one)
+    monkeypatch.setattr(blob_store, "claim_artifact_files", user_deletes_one)
     with pytest.raises(FileNotFoundError, match="f07.txt"):
         write_artifact(blob_store, run.id, "t", "folder", artifacts.folder_sources(tree))
     assert blob_store.list_artifacts(run.id) == []
@@ -235,8 +239,8 @@ def test_gc_keeps_artifact_blobs_and_collects_them_with_their_run(blob_store: St
 
 
 def test_gc_leaves_the_blobs_of_an_artifact_being_written(blob_store: Store) -> None:
-    """Between ``begin_artifact`` and ``complete_artifact`` the blobs are on disk but no
-    row names them; the pending row's live writer keeps ``gc`` off them."""
+    """Between ``begin_artifact`` and the claim of its files, blobs may be on disk that no
+    row names; the pending row's live writer keeps ``gc`` off them."""
     run = blob_store.create_run("exp")
     data = b"in flight"
     digest = digest_bytes(data)
@@ -247,12 +251,9 @@ def test_gc_leaves_the_blobs_of_an_artifact_being_written(blob_store: Store) -> 
     try:
         assert sn.gc()["orphans"] == 0
         assert blob_store.blobs.has(digest)
-        assert (
-            blob_store.complete_artifact(
-                run.id, "f", [ArtifactFile("f", digest, len(data))], blobs=blob_store.blobs
-            )
-            == []
-        )
+        files = [ArtifactFile("f", digest, len(data))]
+        blob_store.claim_artifact_files(run.id, "f", files)
+        blob_store.complete_artifact(run.id, "f", files)
     finally:
         sn.close()
 

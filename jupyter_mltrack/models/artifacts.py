@@ -45,8 +45,6 @@ WRITERS = 8
 STAGE_FROM = 16 << 20
 #: At most this many such copies run at once (each is a thread and a stream of writes).
 STAGED_AT_ONCE = 2
-#: Tries at completing an artifact whose blobs a concurrent ``gc`` removed meanwhile.
-_COMPLETE_TRIES = 3
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -138,14 +136,12 @@ def write_artifact(
 ) -> Artifact:
     """Store ``sources`` as artifact ``name`` of ``run_id`` and return it (with files).
 
-    Every file is hashed (an unchanged file costs a stat: its digest is cached), then the
-    artifact is recorded at once if the store holds every blob already; else the missing
-    ones are copied, ``WRITERS`` at a time, and it is recorded then. The store answers
-    which blobs it lacks in :meth:`~..store.artifact_records.ArtifactRecords.complete_artifact`,
-    which must check them anyway (under the lock ``gc`` deletes under): asking it first
-    saves a second look at every blob when nothing is new. Bytes that appear twice in one
-    artifact are written once. A failure leaves nothing recorded (the pending row is
-    removed)."""
+    Every file is hashed (an unchanged file costs a stat: its digest is cached); the files
+    are claimed (:meth:`~..store.artifact_records.ArtifactRecords.claim_artifact_files`: gc
+    keeps their blobs from then on); the blobs the store lacks are written, ``WRITERS`` at a
+    time, each checked for without any lock held; then the artifact is marked complete.
+    Bytes that appear twice in one artifact are written once. A failure leaves nothing
+    recorded (the pending row and its claimed files are removed)."""
     check_name(name)
     blobs = blobs or store.blobs
     meta = dict(meta or {})
@@ -164,19 +160,11 @@ def write_artifact(
         # and one 26 (the reads are from the page cache, xxh3 does 10 GB/s), and 9 ms
         # against 5 when every digest was cached
         files, source_of = _describe_all(sources, staged)
-        written = 0
-        # the first try finds what is new, the next ones what a gc removed meanwhile
-        for _ in range(1 + _COMPLETE_TRIES):
-            missing = store.complete_artifact(
-                run_id, name, files, blobs=blobs, meta={**meta, "stored_bytes": written}
-            )
-            if not missing:
-                break
-            written += sum(blobs.put_many([(d, source_of[d]) for d in missing], WRITERS))
-            # a staged copy is published or dropped by then: a next try copies the file
-            source_of = {d: _plain(src) for d, src in source_of.items()}
-        else:
-            raise OSError(f"artifact {name!r}: its blobs kept disappearing (a gc running?)")
+        # claimed first: gc keeps these blobs from now on, so which exist can be asked
+        # without its lock (a blob it deleted before the claim is found missing, and stored)
+        store.claim_artifact_files(run_id, name, files)
+        written = sum(blobs.put_many(list(source_of.items()), WRITERS))
+        store.complete_artifact(run_id, name, files, meta={**meta, "stored_bytes": written})
     except BaseException:
         with contextlib.suppress(Exception):
             store.abandon_artifact(run_id, name)
@@ -267,11 +255,6 @@ def _describe_all(
         files.append(f)
         source_of.setdefault(f.digest, what)
     return files, source_of
-
-
-def _plain(source: BatchSource) -> BatchSource:
-    """The file a staged copy was made from (the copy itself is single-use)."""
-    return source.source if isinstance(source, StagedCopy) else source
 
 
 # reading ------------------------------------------------------------------------------------------

@@ -60,9 +60,10 @@ def _record(store: Any, run_id: str, written: list[tuple[str, SnapshotJob]]) -> 
             blob, size = snap.layout["blob"], int(snap.layout["size"])
             file = ArtifactFile(posixpath.basename(name), blob, size)
             store.begin_artifact(run_id, name, "file", media_type=media_type_of(name))
-            missing = store.complete_artifact(run_id, name, [file], blobs=store.blobs)
-            if missing:  # the snapshot's blob was collected meanwhile: nothing to keep
+            store.claim_artifact_files(run_id, name, [file])  # gc keeps the blob from now on
+            if not store.blobs.has(blob):  # the snapshot's blob was collected before
                 store.abandon_artifact(run_id, name)
                 raise FileNotFoundError(f"its stored copy {blob} is gone")
+            store.complete_artifact(run_id, name, [file])
         except Exception as exc:  # tracking never breaks the cell, nor the next one
             print(f"mltrack: not keeping {as_written!r} as an artifact: {exc}", file=sys.stderr)

@@ -1,10 +1,11 @@
 """Artifact rows: what a run logged besides values, and which blobs hold its files.
 
-A mixin of :class:`~.store.Store` (see there). Writing an artifact takes two steps so that
+A mixin of :class:`~.store.Store` (see there). Writing an artifact takes three steps so that
 ``gc`` never deletes the blobs of one being written: :meth:`begin_artifact` records it
-``pending`` with its writer (host, pid), the caller writes the blobs, then
-:meth:`complete_artifact` records the files and marks it ``complete`` in one transaction that
-holds the lock ``gc`` deletes blobs under, after checking every blob is still there.
+``pending`` with its writer (host, pid); once its files are hashed, :meth:`claim_artifact_files`
+records them under the lock ``gc`` deletes blobs under, so ``gc`` keeps their blobs from then
+on; the caller writes the blobs the store lacks (no lock held), then
+:meth:`complete_artifact` marks it ``complete``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from .base import StoreBase
-from .blobs import BlobStore
 from .entities import Artifact, ArtifactFile
 from .errors import ArtifactNotFound, ModelRegistryConflict, RunNotFound
 from .liveness import _HOST
@@ -64,21 +64,40 @@ class ArtifactRecords(StoreBase):
         with self.engine.begin() as conn:
             self._replace(conn, run_id, name, kind, row, meta=meta, media_type=media_type)
 
+    def claim_artifact_files(self, run_id: str, name: str, files: Sequence[ArtifactFile]) -> None:
+        """Record the files of a pending artifact before its blobs are written, under the
+        lock ``gc`` deletes blobs under: from then on ``gc`` keeps every blob they name, so
+        the writer may check which blobs exist and write the missing ones outside any lock
+        (on a team store that is a thousand requests to S3: no other writer waits for them).
+        A blob ``gc`` deleted before the claim is simply found missing and written again."""
+        with self.engine.begin() as conn:
+            # the update first: it takes the lock gc deletes blobs under (SQLite's write lock)
+            found = conn.execute(
+                update(_artifacts_t)
+                .where(
+                    _artifacts_t.c.run_id == run_id,
+                    _artifacts_t.c.name == name,
+                    _artifacts_t.c.status == PENDING,
+                )
+                .values(writer_at=time.time())
+            )
+            if found.rowcount == 0:
+                raise ArtifactNotFound(f"run {run_id} has no artifact {name!r} being written")
+            if self._dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
+            self._write_files(conn, run_id, name, files)
+
     def complete_artifact(
         self,
         run_id: str,
         name: str,
         files: Sequence[ArtifactFile],
         *,
-        blobs: BlobStore,
         meta: Mapping[str, Any] | None = None,
         media_type: str | None = None,
-    ) -> list[str]:
-        """Record the files of a pending artifact and mark it ``complete``, atomically.
-
-        Returns the digests that are missing from ``blobs`` (a concurrent ``gc`` removed a
-        blob that existed before the artifact began, so the writer skipped it): then nothing
-        is recorded, and the caller writes them again and calls this again."""
+    ) -> None:
+        """Mark a pending artifact whose files were claimed (and their blobs written)
+        ``complete``: readers see it from now on, whole."""
         values: dict[str, Any] = {
             "status": COMPLETE,
             "size": sum(f.size for f in files),
@@ -92,31 +111,18 @@ class ArtifactRecords(StoreBase):
         if media_type is not None:
             values["media_type"] = media_type
         with self.engine.begin() as conn:
-            # the update first: it takes the lock gc deletes blobs under (SQLite's write lock)
             found = conn.execute(
                 update(_artifacts_t)
-                .where(_artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name)
+                .where(
+                    _artifacts_t.c.run_id == run_id,
+                    _artifacts_t.c.name == name,
+                    _artifacts_t.c.status == PENDING,
+                )
                 .values(**values)
             )
             if found.rowcount == 0:
                 raise ArtifactNotFound(f"run {run_id} has no artifact {name!r} being written")
-            if self._dialect == "postgresql":
-                conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
-            missing = [d for d in dict.fromkeys(f.digest for f in files) if not blobs.has(d)]
-            if missing:
-                conn.rollback()
-                return missing
-            conn.execute(
-                delete(_files_t).where(_files_t.c.run_id == run_id, _files_t.c.name == name)
-            )
-            rows = [
-                {"run_id": run_id, "name": name, "path": f.path, "digest": f.digest, "size": f.size}
-                for f in files
-            ]
-            for i in range(0, len(rows), _FILES_PER_INSERT):
-                conn.execute(_files_t.insert(), rows[i : i + _FILES_PER_INSERT])
             self._touch(conn, run_id)  # the sidebar's poll sees the run changed
-        return []
 
     def record_artifact(
         self,
@@ -140,24 +146,14 @@ class ArtifactRecords(StoreBase):
                 "created_at": time.time(),
             }
             self._replace(conn, run_id, name, kind, row, meta=meta, media_type=media_type)
-            values = [
-                {"run_id": run_id, "name": name, "path": f.path, "digest": f.digest, "size": f.size}
-                for f in rows
-            ]
-            for i in range(0, len(values), _FILES_PER_INSERT):
-                conn.execute(_files_t.insert(), values[i : i + _FILES_PER_INSERT])
+            self._write_files(conn, run_id, name, rows)
             self._touch(conn, run_id)
 
     def abandon_artifact(self, run_id: str, name: str) -> None:
-        """Forget a pending artifact whose writing failed (its blobs become gc's orphans)."""
+        """Forget a pending artifact whose writing failed, with the files it claimed (its
+        blobs become gc's orphans)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                delete(_artifacts_t).where(
-                    _artifacts_t.c.run_id == run_id,
-                    _artifacts_t.c.name == name,
-                    _artifacts_t.c.status == PENDING,
-                )
-            )
+            self._forget_pending(conn, run_id, name)
 
     def delete_artifact(self, run_id: str, name: str) -> None:
         """Delete an artifact (its blobs go at the next ``gc``); refused while a registered
@@ -279,14 +275,34 @@ class ArtifactRecords(StoreBase):
             dead = [(r.run_id, r.name) for r in rows if writer_state(*r[2:]) == "gone"]
             if not dry_run:
                 for run_id, name in dead:
-                    conn.execute(
-                        delete(t).where(
-                            t.c.run_id == run_id, t.c.name == name, t.c.status == PENDING
-                        )
-                    )
+                    self._forget_pending(conn, run_id, name)
         return [f"{run_id}/{name}" for run_id, name in dead]
 
     # internals ---------------------------------------------------------------------------------
+
+    def _write_files(
+        self, conn: Connection, run_id: str, name: str, files: Sequence[ArtifactFile]
+    ) -> None:
+        """The artifact's file rows, replacing any it had."""
+        conn.execute(delete(_files_t).where(_files_t.c.run_id == run_id, _files_t.c.name == name))
+        rows = [
+            {"run_id": run_id, "name": name, "path": f.path, "digest": f.digest, "size": f.size}
+            for f in files
+        ]
+        for i in range(0, len(rows), _FILES_PER_INSERT):
+            conn.execute(_files_t.insert(), rows[i : i + _FILES_PER_INSERT])
+
+    @staticmethod
+    def _forget_pending(conn: Connection, run_id: str, name: str) -> None:
+        """Delete a pending artifact and the files it claimed (not a complete one)."""
+        t = _artifacts_t
+        gone = conn.execute(
+            delete(t).where(t.c.run_id == run_id, t.c.name == name, t.c.status == PENDING)
+        )
+        if gone.rowcount:
+            conn.execute(
+                delete(_files_t).where(_files_t.c.run_id == run_id, _files_t.c.name == name)
+            )
 
     def _replace(
         self,
