@@ -33,6 +33,7 @@ import contextlib
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,7 @@ def bench_s3(root: Path, folder: dict[str, Any], big: dict[str, Any], p: dict[st
     from tests.s3 import s3_server
 
     tracking = mlflow.get_tracking_uri()
+    t0 = time.perf_counter()
     try:
         with s3_server() as endpoint, s3_environment(endpoint):
             s3 = client(endpoint)
@@ -264,6 +266,7 @@ def bench_s3(root: Path, folder: dict[str, Any], big: dict[str, Any], p: dict[st
                 shutil.rmtree(root / "warmup-s3", ignore_errors=True)
     finally:
         mlflow.set_tracking_uri(tracking)
+    out["duration_s"] = time.perf_counter() - t0
     out["targets"] = targets(out)
     return out
 
@@ -333,7 +336,7 @@ def report(r: dict[str, Any], p: dict[str, Any]) -> list[str]:
         f"s3://<new bucket>/{PREFIX} (s3fs), MLflow: artifact location s3://{MLFLOW_BUCKET}/"
         "artifacts (boto3); tracking stores local SQLite as above",
         "      the server is moto's, a Python process on the same 2 cores: absolute times are"
-        " far from a real S3, but both tools hit the same server",
+        f" far from a real S3, but both tools hit the same server (part d: {r['duration_s']:.0f} s)",
         f"   d1. the folder ({f['data']['files']:,} files, {_mb(f['data']['bytes'])})",
         head,
         *_rows(f, "folder"),
