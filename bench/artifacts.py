@@ -20,6 +20,10 @@ repetition by repetition (the order alternates), on the same disk:
   ``mlflow.sklearn.load_model``. The serializers alone are timed too, to tell a format's
   cost from the store's.
 
+Part d (``bench/artifacts_s3.py``) logs the same folder and file again with both tools'
+artifacts on an S3-compatible server (moto's, a local process): ours as a team store
+(``MLTRACK_BLOB_URL=s3://…``), MLflow with an ``s3://`` artifact location.
+
 MLflow's most favourable local setup: a SQLite tracking store set to WAL and
 synchronous=NORMAL (our setting; its own default is FULL) and a local folder as the
 experiment's artifact location, so that logging an artifact is a file copy
@@ -75,6 +79,10 @@ FULL: dict[str, Any] = {
     "model_reps": 3,
     "model_warmup": 1,
     "touch_gb": 4,
+    # part d (bench/artifacts_s3.py): a folder repetition takes a minute on moto's server
+    "s3_reps": 2,
+    "s3_file_reps": 3,
+    "s3_warmup": 1,
 }
 #: Smoke run (CI): the same code paths on small data, in well under a minute.
 QUICK: dict[str, Any] = {
@@ -93,6 +101,9 @@ QUICK: dict[str, Any] = {
     "model_reps": 1,
     "model_warmup": 0,
     "touch_gb": 0,
+    "s3_reps": 2,
+    "s3_file_reps": 1,
+    "s3_warmup": 1,
 }
 #: The issue's targets: speedup = MLflow's median time / ours.
 TARGETS = {"folder_speedup": 3.0, "file_speedup": 1.0}
@@ -280,7 +291,8 @@ class Theirs:
     """MLflow with a SQLite tracking store (WAL, synchronous=NORMAL) and a local folder as
     the artifact location: its fastest local setup."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, artifact_location: str | None = None) -> None:
+        """``artifact_location``: the experiment's (default: a local folder, ``mlruns``)."""
         os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
         os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
         import mlflow
@@ -295,7 +307,7 @@ class Theirs:
         set_pragmas(_get_store().engine, "wal_normal")
         self.artifacts = root / "mlruns"
         self.experiment = mlflow.create_experiment(
-            EXPERIMENT, artifact_location=str(self.artifacts)
+            EXPERIMENT, artifact_location=artifact_location or str(self.artifacts)
         )
 
     @contextlib.contextmanager
@@ -643,6 +655,9 @@ def _bench(root: Path, p: dict[str, Any]) -> dict[str, Any]:
     }
     out["folder"] = PathBench(ours, theirs, scratch, folder, p["warmup"]).run(p["reps"])
     out["file"] = PathBench(ours, theirs, scratch, big, p["warmup"]).run(p["file_reps"])
+    from bench import artifacts_s3  # part d: the same folder and file on an S3 server
+
+    out["s3"] = artifacts_s3.bench_s3(root, folder, big, p)
     shutil.rmtree(data, ignore_errors=True)
     models = make_models(p)
     out["models"] = {}
@@ -656,7 +671,7 @@ def _bench(root: Path, p: dict[str, Any]) -> dict[str, Any]:
             ).run(p["model_reps"]),
         }
     out["duration_s"] = time.perf_counter() - t0
-    out["targets"] = targets(out)
+    out["targets"] = {**targets(out), **out["s3"].get("targets", {})}
     return out
 
 
@@ -840,6 +855,10 @@ def report(r: dict[str, Any]) -> list[str]:
     labels = {"trees": "ExtraTreesRegressor", "mlp": "MLPRegressor"}
     for key, m in r["models"].items():
         lines += _model_rows(labels[key], m)
+    if "s3" in r:
+        from bench import artifacts_s3
+
+        lines += artifacts_s3.report(r["s3"], p)
     return lines
 
 

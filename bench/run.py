@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         " grouped and polled run lists at 10,000 and 100,000 runs against MLflow's"
         " search_runs; the stores are built once and cached in bench/.cache) or artifacts"
         " (section 11: a 1,000-file folder, a 200 MB file and 200 MB models logged and read"
-        " back, against MLflow's log_artifact(s), log_model and load_model); the"
+        " back, against MLflow's log_artifact(s), log_model and load_model; the folder and"
+        " the file again on an S3 server, moto's); the"
         " JSON then goes to bench/results/{latest,quick}-<part>.json",
     )
     parser.add_argument(
