@@ -177,7 +177,9 @@ def test_a_copy_failing_in_a_writer_thread_fails_the_log(
     blob_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file removed between its hashing and its copy fails the whole log: nothing is
-    recorded, no blob of the batch is published, no temp file is left behind."""
+    recorded, no blob of the batch is published, no temp file is left behind. (Files are
+    copied from their paths here: small ones are otherwise stored from the bytes hashed.)"""
+    monkeypatch.setattr(artifacts, "SMALL_FILE", 0)
     run = blob_store.create_run("exp")
     tree = make_tree(tmp_path / "t", {f"f{i:02d}.txt": bytes([i]) * 10 for i in range(20)})
     real = blob_store.claim_artifact_files
@@ -193,6 +195,27 @@ def test_a_copy_failing_in_a_writer_thread_fails_the_log(
     assert blob_store.artifact_writers() == set()
     root = blob_store.blobs.root  # type: ignore[attr-defined]
     assert not [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_a_small_file_is_stored_as_it_was_hashed(
+    blob_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small file is read once: the bytes hashed are the bytes stored, even if the file
+    changes or goes before its blob is written."""
+    run = blob_store.create_run("exp")
+    tree = make_tree(tmp_path / "t", {"a.txt": b"first", "b.txt": b"second"})
+    real = blob_store.claim_artifact_files
+
+    def user_edits(*args: object, **kwargs: object) -> None:
+        (tree / "a.txt").write_bytes(b"edited afterwards")
+        (tree / "b.txt").unlink()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(blob_store, "claim_artifact_files", user_edits)
+    art = write_artifact(blob_store, run.id, "t", "folder", artifacts.folder_sources(tree))
+    assert artifacts.read_bytes(blob_store, art, "a.txt") == b"first"
+    assert artifacts.read_bytes(blob_store, art, "b.txt") == b"second"
+    assert {f.digest for f in art.files} == {digest_bytes(b"first"), digest_bytes(b"second")}
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX symlinks and fifos")

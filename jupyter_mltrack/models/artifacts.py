@@ -41,6 +41,11 @@ MAX_NAME = 512
 #: Threads copying a folder's files into the blob store (and out of it): each mostly
 #: waits for the disk (its fsyncs), so more threads than cores keep the disk busier.
 WRITERS = 8
+#: A file up to this size whose digest is not cached is read once, hashed, and stored from
+#: those bytes (opening and reading it a second time to copy it cost more than the copy).
+SMALL_FILE = 1 << 20
+#: ... as long as the bytes so kept for one artifact stay under this.
+HELD_BYTES = 256 << 20
 #: Files from this size on are copied into a local store while they are hashed.
 STAGE_FROM = 16 << 20
 #: At most this many such copies run at once (each is a thread and a stream of writes).
@@ -238,20 +243,26 @@ def _describe_all(
     """Each source's file record (its digest and size: from the cache ``fingerprint_file``
     keeps by stat, when unchanged), and ``digest -> what to copy in`` for the first source
     with each digest: a staged copy if it holds the file as hashed, else the file or bytes."""
-    from ..snapshots.fingerprint import fingerprint_file
+    from ..snapshots.fingerprint import read_small_file
 
     files: list[ArtifactFile] = []
     source_of: dict[str, BatchSource] = {}
+    held = 0  # bytes of small files kept in memory
     for i, source in enumerate(sources):
         if source.data is not None:
             f = ArtifactFile(source.path, digest_bytes(source.data), len(source.data))
             what: BatchSource = source.data
         else:
             assert source.file is not None
-            fp = fingerprint_file(source.file)
+            fp, data = read_small_file(source.file, SMALL_FILE if held < HELD_BYTES else 0)
             f = ArtifactFile(source.path, fp.digest, fp.size)
             copy = staged.get(i)
-            what = copy if copy is not None and copy.matches(fp.size, fp.mtime_ns) else source.file
+            if data is not None:  # read once: hashed, and stored from memory if new
+                what, held = data, held + len(data)
+            elif copy is not None and copy.matches(fp.size, fp.mtime_ns):
+                what = copy
+            else:
+                what = source.file
         files.append(f)
         source_of.setdefault(f.digest, what)
     return files, source_of

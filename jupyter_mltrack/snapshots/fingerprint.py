@@ -725,6 +725,34 @@ def fingerprint_file(
     return FileFingerprint(digest, st.st_size, st.st_mtime_ns, p)
 
 
+def read_small_file(
+    path: str | os.PathLike[str], limit: int
+) -> tuple[FileFingerprint, bytes | None]:
+    """:func:`fingerprint_file`, and the file's bytes when it is at most ``limit`` bytes and
+    its digest was not cached: the bytes that were hashed, to store without reading the
+    file a second time (and without a window in which it could change between the two).
+    ``None`` for the bytes when the digest came from the cache or the file is larger."""
+    p = os.path.abspath(os.fspath(path))
+    st = os.stat(p)
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _file_lock:
+        digest = _file_cache.get(key)
+    if digest is not None or st.st_size > limit:
+        return fingerprint_file(p), None
+    with open(p, "rb", buffering=0) as f:
+        data = f.read()
+        after = os.fstat(f.fileno())
+    fp = FileFingerprint(
+        _prefixed(xxhash.xxh3_128_hexdigest(data)), len(data), after.st_mtime_ns, p
+    )
+    if (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns) == key:
+        with _file_lock:
+            _file_cache[key] = fp.digest
+            while len(_file_cache) > FILE_CACHE_SIZE:
+                _file_cache.popitem(last=False)
+    return fp, data
+
+
 def cached_file_digest(path: str | os.PathLike[str]) -> str | None:
     """The digest :func:`fingerprint_file` would return from its cache, without reading the
     file; ``None`` when it would have to read it (a stat either way)."""
