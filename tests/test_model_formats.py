@@ -10,6 +10,7 @@ Tiny models and few rows keep this fast; torch and keras are imported only in th
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from jupyter_mltrack.models.formats import (
     FORMATS,
@@ -41,7 +42,7 @@ from jupyter_mltrack.models.signature import (
     predict,
 )
 
-from .model_classes import Doubler, ThresholdClassifier
+from .model_classes import BUILT, BuildRecorder, Doubler, ThresholdClassifier, signed_log
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,6 +115,58 @@ def test_a_skops_file_with_a_custom_type_is_refused_until_the_type_is_trusted(da
     for trusted in ([custom], True):
         loaded = _reload(tmp_path / "m", saved, trusted=trusted)
         assert np.array_equal(loaded.predict(held_out[["x1"]]), model.predict(held_out[["x1"]]))
+
+
+def _custom_pipeline(X: Any, y: Any) -> Pipeline:
+    """Two types of the user's own, off skops' list: a function and an estimator."""
+    return make_pipeline(FunctionTransformer(signed_log), BuildRecorder(column=0)).fit(X, y)
+
+
+def test_a_single_audit_refuses_exactly_what_the_file_list_leaves_untrusted(data, tmp_path):
+    """Loading lets skops' own audit decide, in the read that builds the model; it must
+    refuse exactly when the types get_untrusted_types finds in the file are not all in
+    ``trusted=`` (the rule of a scan then a load), whatever the meta says, and build
+    nothing when it refuses."""
+    import skops.io as sio
+
+    X, y, held_out = data
+    model = _custom_pipeline(X[["x1", "x2"]], y)
+    saved = save_model(model, tmp_path / "m")
+    found = sorted(sio.get_untrusted_types(file=tmp_path / "m" / "model.skops"))
+    assert found == ["tests.model_classes.BuildRecorder", "tests.model_classes.signed_log"]
+    unrelated = "sklearn.something.Else"
+    metas = {  # as saved; edited to hide the types; edited to list one more
+        "saved": saved.to_meta(),
+        "hiding": {**saved.to_meta(), "untrusted_types": []},
+        "extra": {**saved.to_meta(), "untrusted_types": [*found, unrelated]},
+    }
+    for label, meta in metas.items():
+        for n in range(len(found) + 2):
+            for allowed in itertools.combinations([*found, unrelated], n):
+                missing = [t for t in found if t not in allowed]
+                BUILT.clear()
+                if missing:
+                    with pytest.raises(UntrustedModelError) as refused:
+                        load_saved_model(tmp_path / "m", meta, trusted=list(allowed))
+                    listed = f"trust by default: {', '.join(missing)}. "
+                    assert listed in str(refused.value), (label, allowed)
+                    assert f"trusted={found!r}" in str(refused.value)
+                    assert BUILT == [], (label, allowed)  # refused before building
+                else:
+                    loaded = load_saved_model(tmp_path / "m", meta, trusted=list(allowed))
+                    assert BUILT == ["BuildRecorder"], (label, allowed)
+                    assert np.array_equal(
+                        loaded.predict(held_out[["x1", "x2"]]),
+                        model.predict(held_out[["x1", "x2"]]),
+                    )
+        loaded = load_saved_model(tmp_path / "m", meta, trusted=True)  # skops takes no True
+        assert np.array_equal(
+            loaded.predict(held_out[["x1", "x2"]]), model.predict(held_out[["x1", "x2"]])
+        )
+    # the file decides the other way too: a meta listing a type the file lacks refuses nothing
+    plain = save_model(_column_pipeline().fit(X, y), tmp_path / "plain")
+    listed = {**plain.to_meta(), "untrusted_types": [unrelated]}
+    assert type(load_saved_model(tmp_path / "plain", listed)) is Pipeline
 
 
 def test_a_model_saved_by_another_minor_version_loads_with_a_warning(data, tmp_path):

@@ -109,17 +109,51 @@ def load(folder: Path, info: SavedModel, *, trusted: Trusted, model: Any = None)
     import sklearn
 
     sio = _skops_io()
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     path = folder / str(info.load_info.get("file", FILE))
-    # from the file, not the meta: a meta edited to say "nothing untrusted" must not help
-    found = sorted(sio.get_untrusted_types(file=path))
     allowed = trusted_names(trusted)
-    missing = [] if allowed is True else [t for t in found if t not in allowed]
-    if missing:
-        listed = ", ".join(missing)
-        raise UntrustedModelError(
-            f"{path.name} holds types skops does not trust by default: {listed}. Loading "
-            "builds them, so only allow the ones you expect: pass "
-            f"trusted={found!r} (or trusted=True to allow every type in the file)"
-        )
+    # What decides is the file, never the meta: a meta edited to say "nothing untrusted"
+    # must not help. skops' load audits the file before it builds anything, refusing any
+    # type neither on its default list nor in ``trusted=`` (the types get_untrusted_types
+    # lists, less those allowed), so one read both checks and loads. The list is read
+    # apart only to word a refusal, and first when the meta foresees one: a load reads
+    # every array before its audit refuses, and the list would read them all again.
+    if allowed is not True and not set(info.untrusted_types) <= allowed:
+        refusal = _refusal(path, sorted(sio.get_untrusted_types(file=path)), allowed)
+        if refusal is not None:
+            raise refusal
+    # skops takes no trusted=True: the meta's list is tried first (one that falls short
+    # costs a second read, with the file's own list)
+    first = sorted(info.untrusted_types) if allowed is True else sorted(allowed)
+    try:
+        try:
+            loaded = sio.load(path, trusted=first)
+        except UntrustedTypesFoundException:
+            found = sorted(sio.get_untrusted_types(file=path))
+            if allowed is not True:
+                refusal = _refusal(path, found, allowed)
+                if refusal is not None:
+                    raise refusal from None  # ours says the same, and how to allow them
+                raise  # skops refused types its own list allows: keep its refusal
+            loaded = sio.load(path, trusted=found)
+    except (UntrustedModelError, UntrustedTypesFoundException):
+        raise
+    except Exception:
+        check_version(info, sklearn.__version__)  # what a failure to build may come from
+        raise
     check_version(info, sklearn.__version__)
-    return sio.load(path, trusted=found)
+    return loaded
+
+
+def _refusal(path: Path, found: list[str], allowed: set[str]) -> UntrustedModelError | None:
+    """The error for a file holding types (``found``: those off skops' default list) that
+    ``allowed`` leaves out, naming them and the argument that allows them; else None."""
+    missing = [t for t in found if t not in allowed]
+    if not missing:
+        return None
+    return UntrustedModelError(
+        f"{path.name} holds types skops does not trust by default: {', '.join(missing)}. "
+        "Loading builds them, so only allow the ones you expect: pass "
+        f"trusted={found!r} (or trusted=True to allow every type in the file)"
+    )
