@@ -25,6 +25,24 @@ class ThresholdClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[(values > self.threshold).astype(int)]
 
 
+class BuildRecorder(ThresholdClassifier):
+    """A ThresholdClassifier that notes when skops builds one from a file (skops calls
+    ``__setstate__`` then): a refused load must have built none."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        BUILT.append(type(self).__name__)
+        super().__setstate__(state)
+
+
+#: The classes ``BuildRecorder`` instances were built as, in order.
+BUILT: list[str] = []
+
+
+def signed_log(X: Any) -> Any:
+    """A function of the user's own (for a FunctionTransformer): skops lists it too."""
+    return np.sign(X) * np.log1p(np.abs(X))
+
+
 class Doubler:
     """A "model" of no known library: only pickle can save it."""
 

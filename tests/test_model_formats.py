@@ -10,11 +10,14 @@ Tiny models and few rows keep this fast; torch and keras are imported only in th
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import os
 import subprocess
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +25,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import ExtraTreesRegressor
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from jupyter_mltrack.models.formats import (
     FORMATS,
@@ -34,6 +40,7 @@ from jupyter_mltrack.models.formats import (
     load_saved_model,
     save_model,
 )
+from jupyter_mltrack.models.formats.sklearn_skops import FILE, canonical
 from jupyter_mltrack.models.signature import (
     MAX_JSON_BYTES,
     examples_input,
@@ -41,7 +48,7 @@ from jupyter_mltrack.models.signature import (
     predict,
 )
 
-from .model_classes import Doubler, ThresholdClassifier
+from .model_classes import BUILT, BuildRecorder, Doubler, ThresholdClassifier, signed_log
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,6 +121,153 @@ def test_a_skops_file_with_a_custom_type_is_refused_until_the_type_is_trusted(da
     for trusted in ([custom], True):
         loaded = _reload(tmp_path / "m", saved, trusted=trusted)
         assert np.array_equal(loaded.predict(held_out[["x1"]]), model.predict(held_out[["x1"]]))
+
+
+def _custom_pipeline(X: Any, y: Any) -> Pipeline:
+    """Two types of the user's own, off skops' list: a function and an estimator."""
+    return make_pipeline(FunctionTransformer(signed_log), BuildRecorder(column=0)).fit(X, y)
+
+
+def test_a_single_audit_refuses_exactly_what_the_file_list_leaves_untrusted(data, tmp_path):
+    """Loading lets skops' own audit decide, in the read that builds the model; it must
+    refuse exactly when the types get_untrusted_types finds in the file are not all in
+    ``trusted=`` (the rule of a scan then a load), whatever the meta says, and build
+    nothing when it refuses."""
+    import skops.io as sio
+
+    X, y, held_out = data
+    model = _custom_pipeline(X[["x1", "x2"]], y)
+    saved = save_model(model, tmp_path / "m")
+    found = sorted(sio.get_untrusted_types(file=tmp_path / "m" / "model.skops"))
+    assert found == ["tests.model_classes.BuildRecorder", "tests.model_classes.signed_log"]
+    unrelated = "sklearn.something.Else"
+    metas = {  # as saved; edited to hide the types; edited to list one more
+        "saved": saved.to_meta(),
+        "hiding": {**saved.to_meta(), "untrusted_types": []},
+        "extra": {**saved.to_meta(), "untrusted_types": [*found, unrelated]},
+    }
+    for label, meta in metas.items():
+        for n in range(len(found) + 2):
+            for allowed in itertools.combinations([*found, unrelated], n):
+                missing = [t for t in found if t not in allowed]
+                BUILT.clear()
+                if missing:
+                    with pytest.raises(UntrustedModelError) as refused:
+                        load_saved_model(tmp_path / "m", meta, trusted=list(allowed))
+                    listed = f"trust by default: {', '.join(missing)}. "
+                    assert listed in str(refused.value), (label, allowed)
+                    assert f"trusted={found!r}" in str(refused.value)
+                    assert BUILT == [], (label, allowed)  # refused before building
+                else:
+                    loaded = load_saved_model(tmp_path / "m", meta, trusted=list(allowed))
+                    assert BUILT == ["BuildRecorder"], (label, allowed)
+                    assert np.array_equal(
+                        loaded.predict(held_out[["x1", "x2"]]),
+                        model.predict(held_out[["x1", "x2"]]),
+                    )
+        loaded = load_saved_model(tmp_path / "m", meta, trusted=True)  # skops takes no True
+        assert np.array_equal(
+            loaded.predict(held_out[["x1", "x2"]]), model.predict(held_out[["x1", "x2"]])
+        )
+    # the file decides the other way too: a meta listing a type the file lacks refuses nothing
+    plain = save_model(_column_pipeline().fit(X, y), tmp_path / "plain")
+    listed = {**plain.to_meta(), "untrusted_types": [unrelated]}
+    assert type(load_saved_model(tmp_path / "plain", listed)) is Pipeline
+
+
+def _tiny_trees(X: Any, y: Any) -> Any:
+    return ExtraTreesRegressor(n_estimators=2, max_depth=3, random_state=0).fit(X, y)
+
+
+def _tiny_mlp(X: Any, y: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X, y: _column_pipeline().fit(X, y),
+        lambda X, y: _tiny_trees(X[["x1", "x2"]], y),
+        lambda X, y: _tiny_mlp(X[["x1", "x2"]], y),
+        lambda X, y: _custom_pipeline(X[["x1", "x2"]], y),
+    ],
+    ids=["column-pipeline", "extra-trees", "mlp", "custom-function-and-class"],
+)
+def test_the_types_recorded_at_save_are_those_skops_finds_in_the_file(data, tmp_path, make):
+    """Saving reads them off the schema alone (not the model's arrays): the list must be
+    skops' own, get_untrusted_types of the file written."""
+    import skops.io as sio
+
+    X, y, _ = data
+    saved = save_model(make(X, y), tmp_path)
+    assert saved.untrusted_types == sorted(sio.get_untrusted_types(file=tmp_path / FILE))
+
+
+def _canonical_reference(data: bytes) -> bytes:
+    """The canonical rewrite in its plainest form (every entry read, and its CRC checked,
+    by zipfile; the zip built in memory), as first written: the faster one that slices
+    entries out of skops' buffer and writes to the file must give the same bytes."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        schema = json.loads(src.read("schema.json"))
+        ids: dict[int, int] = {}
+        files: dict[str, str] = {}
+
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                out = {}
+                for key, value in node.items():
+                    if key == "__id__" and isinstance(value, int):
+                        out[key] = ids.setdefault(value, len(ids))
+                    elif key == "file" and isinstance(value, str) and value in src.namelist():
+                        out[key] = files.setdefault(value, f"{len(files)}{Path(value).suffix}")
+                    else:
+                        out[key] = walk(value)
+                return out
+            return [walk(v) for v in node] if isinstance(node, list) else node
+
+        entries = {"schema.json": json.dumps(walk(schema), indent=2).encode()}
+        entries.update({new: src.read(old) for old, new in files.items()})
+        for info in src.infolist():
+            if info.filename != "schema.json" and info.filename not in files:
+                entries[info.filename] = src.read(info)
+        method = src.infolist()[0].compress_type
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, entries[name])
+    return out.getvalue()
+
+
+def test_a_model_is_saved_as_the_same_bytes_every_time(data, tmp_path):
+    import skops.io as sio
+
+    X, y, _ = data
+    model = _tiny_trees(X[["x1", "x2"]], y)  # arrays in numbers, one object shared by two
+    model.estimators_[1].tree_ = model.estimators_[0].tree_
+    first, second = sio.dumps(model), sio.dumps(model)
+    assert first != second  # ids and dates: what the canonical form removes
+    save_model(model, tmp_path / "a")
+    save_model(model, tmp_path / "b")
+    written = (tmp_path / "a" / FILE).read_bytes()
+    assert written == (tmp_path / "b" / FILE).read_bytes()
+    assert written == canonical(first) == canonical(second) == _canonical_reference(first)
+    # compressed entries (not what save writes) are inflated and written compressed again
+    deflated = sio.dumps(model, compression=zipfile.ZIP_DEFLATED)
+    assert canonical(deflated) == _canonical_reference(deflated) != written
+    # entries whose local headers carry an extra field (zip64 ones do) are found all the same
+    padded = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(first)) as src, zipfile.ZipFile(padded, "w") as dst:
+        for info in src.infolist():
+            info.extra = b"\xfe\xca\x02\x00id"  # an unknown tag, 2 bytes of data
+            dst.writestr(info, src.read(info))
+    assert canonical(padded.getvalue()) == written
+    loaded = sio.loads(written, trusted=sio.get_untrusted_types(data=written))
+    assert loaded.estimators_[0].tree_ is loaded.estimators_[1].tree_
 
 
 def test_a_model_saved_by_another_minor_version_loads_with_a_warning(data, tmp_path):
