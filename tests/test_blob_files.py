@@ -7,6 +7,7 @@ durable: ``syncfs`` (Linux) and the fsync per file and folder other systems get.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,31 +88,32 @@ def test_a_staged_copy_is_published_or_dropped(store: LocalBlobStore, tmp_path: 
     st = src.stat()
     digest = digest_bytes(payload)
 
-    dropped = store.stage_file(str(src))
-    assert dropped.matches(st.st_size, st.st_mtime_ns)
-    dropped.discard()
+    dropped = store.stage_file(str(src)).expect(st.st_size, st.st_mtime_ns)
+    dropped.discard()  # the store had the bytes: the copy stops, and goes
     assert files_in(store.root) == []
 
-    staged = store.stage_file(str(src))
+    staged = store.stage_file(str(src)).expect(st.st_size, st.st_mtime_ns)
     assert store.put_many([(digest, staged)], threads=2) == [len(payload)]
     assert store.get_bytes(digest) == payload
     assert files_in(store.root) == [store.path_of(digest)]
     assert store.path_of(digest).stat().st_ino != src.stat().st_ino
 
 
-def test_a_staged_copy_of_a_file_that_changed_does_not_match(tmp_path: Path) -> None:
+def test_a_staged_copy_of_a_file_that_changed_is_never_stored(tmp_path: Path) -> None:
+    """A copy that may not hold the bytes hashed (the file was rewritten after its digest
+    was taken, or cannot be read) is refused: no blob is published under that digest."""
     store = LocalBlobStore(tmp_path / "blobs")
     src = tmp_path / "data.bin"
     src.write_bytes(b"a" * 1000)
     hashed = src.stat()
+    digest = digest_bytes(b"a" * 1000)
     src.write_bytes(b"b" * 1001)  # rewritten after it was hashed
-    staged = store.stage_file(str(src))
-    assert not staged.matches(hashed.st_size, hashed.st_mtime_ns)
-    staged.discard()
-    missing = store.stage_file(str(tmp_path / "nothing"))
-    assert not missing.matches(0, 0)
-    with pytest.raises(FileNotFoundError):
-        missing.result()
+    staged = store.stage_file(str(src)).expect(hashed.st_size, hashed.st_mtime_ns)
+    assert staged.result() is None
+    with pytest.raises(OSError, match="changed while it was logged"):
+        store.put_many([(digest, staged)], threads=1)
+    missing = store.stage_file(str(tmp_path / "nothing")).expect(0, 0)
+    assert missing.result() is None
     missing.discard()
     assert files_in(store.root) == []
 
@@ -163,25 +165,33 @@ def test_a_large_file_is_copied_while_hashed_and_dropped_when_stored(
     assert len(files_in(root)) == 1  # the staged copy was dropped
 
 
-def test_a_large_file_rewritten_while_logged_is_stored_as_hashed(
+def test_a_large_file_rewritten_while_logged_fails_the_log_and_stores_nothing(
     local_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The staged copy was taken before the file changed; the digest after: the copy is not
-    used, and the blob holds the bytes that digest names."""
+    """The file changes between its hashing and the end of its copy: the log fails with
+    a clear error, and no blob holds bytes its name is not the digest of."""
     src = tmp_path / "model.bin"
     src.write_bytes(b"x" * (2 << 20))
     clear_file_cache()
-    real = artifacts._stage_large
+    real, real_copy = artifacts._describe_all, blob_files.copy_into
+    rewritten = threading.Event()
 
-    def stage_then_rewrite(*args: object) -> dict[int, blob_files.StagedCopy]:
-        staged = real(*args)  # type: ignore[arg-type]
-        for copy in staged.values():
-            copy.result()
+    def copy_after_the_rewrite(*args: object, **kwargs: object) -> int:
+        rewritten.wait(30)
+        return real_copy(*args, **kwargs)  # type: ignore[arg-type]
+
+    def hash_then_rewrite(*args: object) -> object:
+        out = real(*args)  # type: ignore[arg-type]
         src.write_bytes(b"y" * (3 << 20))
-        return staged
+        rewritten.set()
+        return out
 
-    monkeypatch.setattr(artifacts, "_stage_large", stage_then_rewrite)
+    monkeypatch.setattr(blob_files, "copy_into", copy_after_the_rewrite)
+
+    monkeypatch.setattr(artifacts, "_describe_all", hash_then_rewrite)
     run = local_store.create_run("exp")
-    art = write_artifact(local_store, run.id, "model.bin", "file", artifacts.sources_of(src)[2])
-    assert artifacts.read_bytes(local_store, art) == b"y" * (3 << 20)
-    assert art.files[0].digest == digest_bytes(b"y" * (3 << 20))
+    with pytest.raises(OSError, match="changed while it was logged"):
+        write_artifact(local_store, run.id, "model.bin", "file", artifacts.sources_of(src)[2])
+    assert local_store.list_artifacts(run.id) == []
+    root = Path(local_store.blobs.root)  # type: ignore[attr-defined]
+    assert files_in(root) == []

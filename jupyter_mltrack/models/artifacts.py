@@ -259,8 +259,8 @@ def _describe_all(
             copy = staged.get(i)
             if data is not None:  # read once: hashed, and stored from memory if new
                 what, held = data, held + len(data)
-            elif copy is not None and copy.matches(fp.size, fp.mtime_ns):
-                what = copy
+            elif copy is not None:  # used if the file stayed as hashed, else copied again
+                what = copy.expect(fp.size, fp.mtime_ns)
             else:
                 what = source.file
         files.append(f)

@@ -117,12 +117,19 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
         libc.sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
-def copy_into(src_fd: int, dst_fd: int, cancelled: threading.Event | None = None) -> int:
+def copy_into(
+    src_fd: int,
+    dst_fd: int,
+    cancelled: threading.Event | None = None,
+    wanted: threading.Event | None = None,
+) -> int:
     """Copy a whole file: reflink if possible, else ``copy_file_range``, else read/write.
 
     Every path produces an independent copy (a reflink is copy-on-write), never a link. A
-    large file's writeback starts as it goes. ``cancelled``, when set, stops the copy at
-    the next chunk (the caller throws the copy away).
+    large file's writeback starts as it goes, once ``wanted`` is set (at once without it):
+    a copy made before it is known to be needed is not sent to the disk, since removing a
+    file whose pages are being written waits for them. ``cancelled``, when set, stops the
+    copy at the next chunk (the caller throws the copy away).
     """
     size = os.fstat(src_fd).st_size
     try:
@@ -141,7 +148,7 @@ def copy_into(src_fd: int, dst_fd: int, cancelled: threading.Event | None = None
                 n = copy_range(src_fd, dst_fd, CHUNK * 8)
                 if n == 0:
                     break
-                if writeback:
+                if writeback and (wanted is None or wanted.is_set()):
                     start_writeback(dst_fd, copied, n)
                 copied += n
             return copied
@@ -165,18 +172,19 @@ def _file_key(st: os.stat_result) -> tuple[int, int, int, int]:
 
 class StagedCopy:
     """A file being copied into a store's folder, on a thread of its own, before its digest
-    is known (it is being hashed meanwhile). :meth:`result` waits for the temp file;
-    :meth:`discard` stops the copy and removes it. Usable only if the file did not change
-    while copied: its stat before and after must match the one its digest was taken at
-    (:meth:`matches`)."""
+    is known (it is being hashed meanwhile). :meth:`expect` says at which size and mtime the
+    digest was taken; :meth:`result` waits for the copy and gives it only if the file was
+    that file throughout; :meth:`discard` stops the copy and removes it."""
 
     def __init__(self, source: str, folder: str) -> None:
         self.source = source
         self.folder = folder
         self._cancel = threading.Event()
+        self._wanted = threading.Event()
         self._tmp: str | None = None
         self._size = 0
         self._keys: tuple[Any, Any] = (None, None)
+        self._expected: tuple[int, int] | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._copy, name="mltrack-staged-copy")
         self._thread.start()
@@ -187,7 +195,7 @@ class StagedCopy:
                 before = _file_key(os.fstat(src.fileno()))
                 fd, self._tmp = make_temp(self.folder)
                 try:
-                    self._size = copy_into(src.fileno(), fd, self._cancel)
+                    self._size = copy_into(src.fileno(), fd, self._cancel, self._wanted)
                     os.fchmod(fd, 0o444)  # nothing may edit a blob in place
                 finally:
                     os.close(fd)
@@ -195,26 +203,29 @@ class StagedCopy:
         except BaseException as exc:  # reported by result()
             self._error = exc
 
-    def matches(self, size: int, mtime_ns: int) -> bool:
-        """Whether the copy holds the file as it was hashed (same size and mtime, and no
-        change during the copy)."""
+    def expect(self, size: int, mtime_ns: int) -> StagedCopy:
+        """The size and mtime the file's digest was taken at (no waiting: the copy goes on)."""
+        self._expected = (size, mtime_ns)
+        return self
+
+    def result(self) -> tuple[str, int] | None:
+        """``(temp path, size)`` once the copy is done (the rest of it written back to the
+        disk as it goes: it is wanted now); ``None`` if the copy may not hold the bytes the
+        digest was taken of (the file changed meanwhile, or could not be read: copy it
+        again from its path)."""
+        self._wanted.set()
         self._thread.join()
         before, after = self._keys
-        return (
+        usable = (
             self._error is None
+            and self._tmp is not None
             and before is not None
             and before == after
-            and before[2:] == (size, mtime_ns)
-            and self._size == size
+            and self._expected is not None
+            and before[2:] == self._expected
+            and self._size == self._expected[0]
         )
-
-    def result(self) -> tuple[str, int]:
-        """``(temp path, size)`` once the copy is done."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._tmp is not None
-        return self._tmp, self._size
+        return (self._tmp, self._size) if usable and self._tmp is not None else None
 
     def discard(self) -> None:
         """Stop the copy and remove its temp file (idempotent)."""
@@ -251,12 +262,16 @@ def write_batch(
     def stage(k: int) -> int:
         _, digest, src = todo[k]
         if isinstance(src, StagedCopy):
-            tmp, size = src.result()
-            temps[k] = tmp
+            copied = src.result()
+            if copied is None:  # its bytes may not be the ones hashed: none are stored
+                raise OSError(
+                    errno.EAGAIN, "the file changed while it was logged: log it again", src.source
+                )
+            temps[k] = copied[0]
             if not batched:
-                with open(tmp, "rb") as fh:
+                with open(copied[0], "rb") as fh:
                     os.fsync(fh.fileno())
-            return size
+            return copied[1]
         fd, temps[k] = make_temp(os.path.dirname(final_of(digest)))
         try:
             if isinstance(src, str):
