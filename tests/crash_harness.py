@@ -116,7 +116,7 @@ PRELUDE = textwrap.dedent(
         """Die while a snapshotted file is copied into the blob store, half of it written."""
         from jupyter_mltrack.store import blob_files
 
-        def copy(src_fd, dst_fd, cancelled=None, wanted=None):
+        def copy(src_fd, dst_fd, cancelled=None):
             size = os.fstat(src_fd).st_size
             os.write(dst_fd, os.pread(src_fd, size // 2, 0))
             die()

@@ -175,8 +175,8 @@ def write_artifact(
             store.abandon_artifact(run_id, name)
         raise
     finally:
-        for copy in staged.values():
-            copy.discard()
+        for copy in staged.values():  # (one the batch used is gone already)
+            copy.discard(wait=False)
     return store.get_artifact(run_id, name)
 
 

@@ -117,19 +117,12 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
         libc.sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
-def copy_into(
-    src_fd: int,
-    dst_fd: int,
-    cancelled: threading.Event | None = None,
-    wanted: threading.Event | None = None,
-) -> int:
+def copy_into(src_fd: int, dst_fd: int, cancelled: threading.Event | None = None) -> int:
     """Copy a whole file: reflink if possible, else ``copy_file_range``, else read/write.
 
     Every path produces an independent copy (a reflink is copy-on-write), never a link. A
-    large file's writeback starts as it goes, once ``wanted`` is set (at once without it):
-    a copy made before it is known to be needed is not sent to the disk, since removing a
-    file whose pages are being written waits for them. ``cancelled``, when set, stops the
-    copy at the next chunk (the caller throws the copy away).
+    large file's writeback starts as it goes. ``cancelled``, when set, stops the copy at
+    the next chunk (the caller throws the copy away).
     """
     size = os.fstat(src_fd).st_size
     try:
@@ -148,7 +141,7 @@ def copy_into(
                 n = copy_range(src_fd, dst_fd, CHUNK * 8)
                 if n == 0:
                     break
-                if writeback and (wanted is None or wanted.is_set()):
+                if writeback:
                     start_writeback(dst_fd, copied, n)
                 copied += n
             return copied
@@ -180,7 +173,6 @@ class StagedCopy:
         self.source = source
         self.folder = folder
         self._cancel = threading.Event()
-        self._wanted = threading.Event()
         self._tmp: str | None = None
         self._size = 0
         self._keys: tuple[Any, Any] = (None, None)
@@ -195,7 +187,7 @@ class StagedCopy:
                 before = _file_key(os.fstat(src.fileno()))
                 fd, self._tmp = make_temp(self.folder)
                 try:
-                    self._size = copy_into(src.fileno(), fd, self._cancel, self._wanted)
+                    self._size = copy_into(src.fileno(), fd, self._cancel)
                     os.fchmod(fd, 0o444)  # nothing may edit a blob in place
                 finally:
                     os.close(fd)
@@ -209,11 +201,8 @@ class StagedCopy:
         return self
 
     def result(self) -> tuple[str, int] | None:
-        """``(temp path, size)`` once the copy is done (the rest of it written back to the
-        disk as it goes: it is wanted now); ``None`` if the copy may not hold the bytes the
-        digest was taken of (the file changed meanwhile, or could not be read: copy it
-        again from its path)."""
-        self._wanted.set()
+        """``(temp path, size)`` once the copy is done; ``None`` if the copy may not hold the
+        bytes the digest was taken of (the file changed meanwhile, or could not be read)."""
         self._thread.join()
         before, after = self._keys
         usable = (
@@ -227,9 +216,15 @@ class StagedCopy:
         )
         return (self._tmp, self._size) if usable and self._tmp is not None else None
 
-    def discard(self) -> None:
-        """Stop the copy and remove its temp file (idempotent)."""
+    def discard(self, *, wait: bool = True) -> None:
+        """Stop the copy and remove its temp file (idempotent). ``wait=False`` leaves that to
+        a thread of its own: a file whose pages are being written back cannot be removed
+        before they are, and the caller need not wait for a copy it did not want (a killed
+        process leaves the temp file to ``gc``, as any writer's)."""
         self._cancel.set()
+        if not wait and self._thread.is_alive():
+            threading.Thread(target=self.discard, name="mltrack-discard", daemon=True).start()
+            return
         self._thread.join()
         if self._tmp is not None:
             with contextlib.suppress(FileNotFoundError):
