@@ -238,7 +238,7 @@ def model_rows(name: str, m: dict[str, Any]) -> list[str]:
             "save_model(model, folder): skops dumps, canonical, write, scan", m, "ours_save_model"
         ),
         _ms3(
-            "  skops.io.dumps / canonical zip written / untrusted types from its schema",
+            "  skops dumps / canonical zip written / untrusted types (schema)",
             m,
             ("skops_dumps", "skops_canonical", "skops_scan"),
         ),
@@ -256,7 +256,7 @@ def model_rows(name: str, m: dict[str, Any]) -> list[str]:
             "ours_load",
         ),
         _ms3(
-            "  skops: scan + load(trusted=found) (ours) / load(trusted=[…])",
+            "  skops alone: scan, then load(trusted=found) / load(trusted=[…]) (ours)",
             m,
             ("skops_scan_load", "skops_load"),
         ),

@@ -737,7 +737,9 @@ def read_small_file(
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     with _file_lock:
         digest = _file_cache.get(key)
-    if digest is not None or st.st_size > limit:
+    if digest is not None:  # one stat, as fingerprint_file's cached path
+        return FileFingerprint(digest, st.st_size, st.st_mtime_ns, p), None
+    if st.st_size > limit:
         return fingerprint_file(p), None
     with open(p, "rb", buffering=0) as f:
         data = f.read()

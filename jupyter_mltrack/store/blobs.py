@@ -509,7 +509,8 @@ class FsspecBlobStore(BlobStore):
         source = os.fspath(path)
         if not os.path.isfile(source):
             raise FileNotFoundError(errno.ENOENT, "not a regular file", source)
-        # streamed (a multipart upload on S3): a 200 MB model is never read into memory
+        # the filesystem's own upload (on S3, s3fs's multipart upload, in parts of its
+        # choosing) rather than the whole file read into one bytes object first
         size = os.path.getsize(source)
         return self._publish(digest, size, lambda key: self.fs.put_file(source, key))
 
