@@ -114,6 +114,8 @@ __all__ = [
     "set_tags",
     "snapshot",
     "start_run",
+    "sweep",
+    "sweeps",
 ]
 
 
@@ -139,6 +141,12 @@ _MODEL_API = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("sweep", "sweeps"):  # sweeps load Optuna: only once one is asked for
+        from . import sweeps
+
+        value = sweeps.sweep if name == "sweep" else sweeps
+        globals()[name] = value
+        return value
     if name in _MODEL_API:
         from .models import public
 
@@ -150,7 +158,7 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     """The module's names with the model API's (tab completion offers them before use)."""
-    return sorted(set(globals()) | _MODEL_API)
+    return sorted(set(globals()) | _MODEL_API | {"sweep", "sweeps"})
 
 
 def _one_line(exc: BaseException) -> BaseException:

@@ -219,30 +219,36 @@ def current() -> _Trial | None:
 def start_trial_run(
     experiment: str | None, params: Mapping[str, Any], notebook_path: str
 ) -> ActiveRun | None:
-    """The pipeline's run, as the current trial's run (``start_pipeline_run`` calls it)."""
-    from ..capture.api import start_run
+    """The pipeline's run, as the current trial's run (``start_pipeline_run`` calls it):
+    the run the driver recorded for the trial, started over by this process (an earlier
+    attempt's values go), else a new one of that id."""
+    from ..capture.api import activate, start_run
+    from ..store.errors import RunNotFound
 
     trial = _current
     assert trial is not None
     spec = trial.spec
-    with contextlib.suppress(Exception):  # an earlier attempt of this trial: replaced
-        trial.store.delete_run(spec.run_id)
-    run = start_run(
-        name=f"{spec.sweep} #{spec.number}",
-        experiment=spec.experiment or experiment,
-        params=params,
-        tags={SWEEP_TAG: spec.sweep, TRIAL_TAG: str(spec.number)},
-        source="sweep",
-        parent_run_id=spec.sweep_run_id,
-        notebook_path=notebook_path,
-        nested=False,
-        store=trial.store,
-        run_id=spec.run_id,
-        active_type=TrialRun,
-    )
-    assert isinstance(run, TrialRun)
-    run.trial = trial
-    return run
+    try:
+        run = trial.store.restart_run(spec.run_id, params)
+    except RunNotFound:
+        active = start_run(
+            name=f"{spec.sweep} #{spec.number}",
+            experiment=spec.experiment or experiment,
+            params=params,
+            tags={SWEEP_TAG: spec.sweep, TRIAL_TAG: str(spec.number)},
+            source="sweep",
+            parent_run_id=spec.sweep_run_id,
+            notebook_path=notebook_path,
+            nested=False,
+            store=trial.store,
+            run_id=spec.run_id,
+            active_type=TrialRun,
+        )
+    else:
+        active = activate(run, trial.store, active_type=TrialRun)
+    assert isinstance(active, TrialRun)
+    active.trial = trial
+    return active
 
 
 def run_trial(spec: TrialSpec) -> TrialOutcome:
