@@ -329,6 +329,8 @@ class Sweep:
         self.d = definition
         self.run_id = run_id
         self.progress = True
+        self._counts: dict[str, int] = {}
+        self._best: tuple[float, int] | None = None
 
     # creating and resuming ----------------------------------------------------------------------
 
@@ -391,6 +393,7 @@ class Sweep:
             if first:  # the next trial asked for takes these values
                 study.enqueue_trial(first)
         files = self._shipped() if getattr(executor, "remote", False) else None
+        self._tally_from_store()
         next_number = 1 + max([t[0] for t in redo] + [self._max_number()], default=-1)
         running: dict[Future[TrialOutcome], tuple[Any, TrialSpec]] = {}
         status = RunStatus.FINISHED
@@ -584,21 +587,37 @@ class Sweep:
         else:
             study.tell(trial, state=TrialState.FAIL)
 
-    def _report(self, outcome: TrialOutcome) -> None:
-        """The sweep run's running totals, and a line for the user."""
+    def _tally_from_store(self) -> None:
+        """The running totals of the trials ended so far (read once, when the driver starts:
+        after that each outcome updates them, so a trial costs no read of the whole sweep)."""
         result = self.result()
-        counts = result.counts()
+        self._counts = {s: n for s, n in result.counts().items() if s in _ENDED.values()}
         best = result.best
-        metrics = {f"trials.{k}": float(v) for k, v in counts.items()}
-        if best is not None and best.value is not None:
-            metrics[f"best.{self.d.metric}"] = float(best.value)
+        self._best = None if best is None else (best.value, best.number)
+
+    def _report(self, outcome: TrialOutcome) -> None:
+        """The sweep run's running totals (its metrics, a step per ended trial), and a line
+        for the user."""
         from ..store.entities import MetricPoint
 
+        counts = self._counts
+        counts[outcome.state] = counts.get(outcome.state, 0) + 1
+        if outcome.state == "finished" and outcome.value is not None:
+            better = (
+                self._best is None
+                or (self.d.goal == "max" and outcome.value > self._best[0])
+                or (self.d.goal == "min" and outcome.value < self._best[0])
+            )
+            if better:
+                self._best = (outcome.value, outcome.number)
+        ended = sum(counts.values())
+        metrics = {f"trials.{k}": float(v) for k, v in counts.items()}
+        if self._best is not None:
+            metrics[f"best.{self.d.metric}"] = float(self._best[0])
         now = time.time()
-        step = len(result.trials)
         with contextlib.suppress(Exception):
             self.store.log_metrics(
-                self.run_id, [MetricPoint(k, v, step, now) for k, v in metrics.items()]
+                self.run_id, [MetricPoint(k, v, ended, now) for k, v in metrics.items()]
             )
         if self.progress:
             what = (
@@ -606,8 +625,7 @@ class Sweep:
                 if outcome.value is not None
                 else (outcome.error or outcome.state)
             )
-            ended = sum(counts.get(s, 0) for s in ("finished", "failed", "pruned"))
-            tail = f" (best {best.value:.6g}, #{best.number})" if best and best.value else ""
+            tail = f" (best {self._best[0]:.6g}, #{self._best[1]})" if self._best else ""
             print(
                 f"sweep {self.d.name}: trial #{outcome.number} {outcome.state} {what[:120]}"
                 f" in {outcome.seconds:.1f} s; {ended}/{self.d.trials} done{tail}",
