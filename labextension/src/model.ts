@@ -10,7 +10,7 @@ import { IArtifact, IRunModelVersion } from './artifacts/types';
 
 /** Lifecycle status of a run. */
 export type RunStatus =
-  'running' | 'finished' | 'failed' | 'interrupted' | 'crashed';
+  'running' | 'finished' | 'failed' | 'interrupted' | 'crashed' | 'pruned';
 
 /** A JSON value as sent by the server. */
 export type JSONValue =
@@ -217,7 +217,8 @@ export const STATUSES: RunStatus[] = [
   'finished',
   'failed',
   'interrupted',
-  'crashed'
+  'crashed',
+  'pruned'
 ];
 
 /** Whether lower values of a metric are better (loss, error, mse, ...). */
