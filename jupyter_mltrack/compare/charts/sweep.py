@@ -237,8 +237,9 @@ def history_from_trials(sweep: SweepTrials) -> go.Figure:
         "yaxis": yaxis,
         # the crosses of trials without a value sit on the x axis, whatever the y range
         "yaxis2": {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
-        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-        "margin": {"t": 110},
+        # below the axis: above the plot, a narrow panel's legend wraps over the title
+        "legend": {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"},
+        "margin": {"t": 90, "b": 100},
     }
     if not valued:
         layout["yaxis"]["showticklabels"] = False
