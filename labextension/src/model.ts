@@ -71,6 +71,11 @@ export interface IMetricSummary {
  */
 export interface IChildrenSummary {
   count: number;
+  /**
+   * How many children have each status, the most first (servers from issue
+   * 15 on, when the run has children): a sweep's trials by how they ended.
+   */
+  statuses?: { [status: string]: number };
   best: {
     [key: string]:
       number | string | null | { [reducer: string]: number | string | null };
