@@ -245,3 +245,6 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     assert store.get_run(result.run_id).status is RunStatus.FINISHED
     shown = api.show("killed", store=store)
     assert shown.summary().splitlines()[0].startswith("sweep killed (finished): 20 trials")
+    history = shown.history_figure()
+    assert sum(len(trace.x) for trace in history.data if trace.mode == "markers") == 20
+    assert shown.importance_figure().data  # one searched parameter, 20 finished trials

@@ -137,6 +137,21 @@ class SweepResult:
     goal: str
     trials: list[SweepTrial] = field(default_factory=list)
     status: str = "finished"
+    #: The store the trials were read from (for the charts).
+    store: Any = field(default=None, repr=False, compare=False)
+
+    def history_figure(self) -> Any:
+        """The optimisation history: each trial's value by number, the best so far (the
+        chart the sidebar's "Sweep charts" and ``mltrack sweep show --html`` draw)."""
+        from ..compare.charts.sweep import sweep_history_figure
+
+        return sweep_history_figure(self.store, self.run_id)
+
+    def importance_figure(self) -> Any:
+        """Which parameters the metric depends on, over the finished trials."""
+        from ..compare.charts.sweep import sweep_importance_figure
+
+        return sweep_importance_figure(self.store, self.run_id)
 
     @property
     def best(self) -> SweepTrial | None:
@@ -263,6 +278,7 @@ def read_result(store: Store, sweep_run: Run) -> SweepResult:
         goal=definition.goal,
         trials=trials,
         status=sweep_run.status.value,
+        store=store,
     )
 
 
