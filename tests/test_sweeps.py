@@ -146,6 +146,18 @@ def test_unknown_parameters_and_bad_spaces_are_refused_before_any_trial(
         api.sweep(pipeline, {"C": "loguniform(0, 1)"}, "acc", store=store, progress=False)
 
 
+def test_a_run_number_is_looked_up_in_the_experiment_named(
+    session: Session, store: Store, tmp_path: Path
+) -> None:
+    """``mltrack sweep 1 -e analysis`` sweeps run #1 of ``analysis``, whatever experiment is
+    current (here the store's default, which has no run #1)."""
+    from jupyter_mltrack.sweeps.api import _pipeline_of
+
+    folder, _cwd, experiment = _pipeline_of(store, 1, "by-number", tmp_path / "out", "analysis")
+    assert experiment == "analysis"
+    assert pipeline_params(folder) == {"C": 0.05, "steps": 4, "boom": 0}
+
+
 def test_a_pruned_trial_is_recorded_pruned(pipeline: Path, store: Store) -> None:
     """Five finished trials whose ``curve`` reached 10 per step; a trial whose curve is far
     below the median at its second step is stopped there by the median pruner."""

@@ -126,7 +126,8 @@ def _pipeline_of(
     experiment: str | None,
 ) -> tuple[str, str | None, str | None]:
     """``(pipeline folder, working folder, experiment)`` of what ``mltrack.sweep`` was given:
-    a folder as it is, a run exported first."""
+    a folder as it is, a run exported first (a run number is looked up in ``experiment``,
+    as ``mltrack sweep 3 -e E`` says, else in the current one)."""
     if isinstance(target, os.PathLike) or (isinstance(target, str) and os.path.isdir(target)):
         folder = str(Path(target).resolve())
         return folder, os.getcwd(), experiment or pipeline_experiment(folder)
@@ -135,7 +136,7 @@ def _pipeline_of(
     from ..pipeline.reproduce import start_directory
 
     try:
-        run_id = store.resolve_run_id(run_ref, _current_experiment())
+        run_id = store.resolve_run_id(run_ref, experiment or _current_experiment())
     except Exception as exc:
         raise SweepError(f"{target!r} is neither a pipeline folder nor a run: {exc}") from None
     run = store.get_run(run_id)
