@@ -158,6 +158,15 @@ def test_a_run_number_is_looked_up_in_the_experiment_named(
     assert pipeline_params(folder) == {"C": 0.05, "steps": 4, "boom": 0}
 
 
+def test_a_sweep_resumes_on_the_executor_it_is_given(pipeline: Path, store: Store) -> None:
+    """``mltrack sweep resume NAME --executor URL`` resumes there, not where it started."""
+    from jupyter_mltrack.sweeps.driver import Sweep, definition
+
+    Sweep.create(store, definition(pipeline, {"C": [0.1]}, "acc", name="elsewhere"))
+    with pytest.raises(ValueError, match="executor 'nowhere': use 'local'"):
+        api.resume("elsewhere", executor="nowhere", store=store, progress=False)
+
+
 def test_a_pruned_trial_is_recorded_pruned(pipeline: Path, store: Store) -> None:
     """Five finished trials whose ``curve`` reached 10 per step; a trial whose curve is far
     below the median at its second step is stopped there by the median pruner."""

@@ -92,9 +92,14 @@ def resume(
     name: str, *, executor: Any = None, store: Any = None, progress: bool = True
 ) -> SweepResult:
     """Run what is left of sweep ``name``: its ended trials are kept, the ones that were
-    running are run again with their own parameters, then new ones up to its count."""
+    running are run again with their own parameters, then new ones up to its count.
+
+    ``executor`` (``"local"``, ``"dask://HOST:PORT"``, a ``distributed.Client``) says where
+    this time; by default where the sweep was started (local, or the address it was given)."""
     runner = Sweep.resume(_store(store), name)
     runner.progress = progress
+    if isinstance(executor, str):
+        runner.d.executor = executor
     return runner.run(
         None if executor is None or isinstance(executor, str) else _client(executor, runner.d)
     )
