@@ -87,11 +87,10 @@ class LocalExecutor:
         return self._pool
 
     def submit(self, spec: TrialSpec) -> Future[TrialOutcome]:
-        fresh = self._pool is None
         pool = self._ensure()
-        if not fresh:
-            return pool.submit(run_trial, spec)
-        with _main_hidden():  # the first submit spawns the workers
+        # any submit may spawn a worker: a spawning pool starts one per submit while none is
+        # idle (Python 3.9+), so the second trial's submit starts the second worker
+        with _main_hidden():
             return pool.submit(run_trial, spec)
 
     def restart(self) -> None:
