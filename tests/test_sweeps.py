@@ -144,6 +144,8 @@ def test_unknown_parameters_and_bad_spaces_are_refused_before_any_trial(
         api.sweep(pipeline, {"lr": "loguniform(1e-4, 1e-1)"}, "acc", store=store, progress=False)
     with pytest.raises(ValueError, match="C: "):
         api.sweep(pipeline, {"C": "loguniform(0, 1)"}, "acc", store=store, progress=False)
+    with pytest.raises(ValueError, match="unknown pruner 'medain': did you mean median"):
+        api.sweep(pipeline, {"C": [1.0]}, "acc", pruner="medain", store=store, progress=False)
 
 
 def test_a_run_number_is_looked_up_in_the_experiment_named(

@@ -61,6 +61,9 @@ def sweep(
     The sweep is recorded as it goes: stop it (or lose the kernel) and
     ``mltrack.sweeps.resume(name)`` runs what is left.
     """
+    from .space import make_pruner
+
+    make_pruner(pruner)  # a misspelt pruner fails here, not in every trial's worker
     st = _store(store)
     name = name or _default_name()
     folder, cwd, experiment = _pipeline_of(st, target, name, directory, experiment)
