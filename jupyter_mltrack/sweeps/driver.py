@@ -22,7 +22,6 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -30,8 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store.entities import Run, RunStatus
+from .records import SWEEP_TAG, TRIAL_TAG, error_text, trial_number
 from .space import Space, make_sampler, parse_space
-from .trial import SWEEP_TAG, TRIAL_TAG, TrialOutcome, TrialSpec
+from .trial import TrialOutcome, TrialSpec
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -234,15 +234,17 @@ def read_result(store: Store, sweep_run: Run) -> SweepResult:
     definition = Definition.from_run(sweep_run)
     searched = set(definition.space.names)
     trials = []
-    for run in store.child_runs(sweep_run.id, source="sweep"):
+    runs = store.child_runs(sweep_run.id, source="sweep")
+    errors = store.run_errors(
+        [r.id for r in runs if r.status not in _ENDED or r.status is RunStatus.FAILED]
+    )
+    for run in runs:
         number = _trial_number(run)
         if number is None:
             continue
         state = _ENDED.get(run.status, run.status.value)
         value = run.metrics.get(definition.metric) if state == "finished" else None
-        error = None
-        if state in ("failed", "crashed", "interrupted"):  # (a detail read each: only these)
-            error = _error_text(store.get_run_detail(run.id).error)
+        error = error_text(errors.get(run.id))
         trials.append(
             SweepTrial(
                 number=number,
@@ -265,18 +267,7 @@ def read_result(store: Store, sweep_run: Run) -> SweepResult:
 
 
 def _trial_number(run: Run) -> int | None:
-    try:
-        return int(run.tags.get(TRIAL_TAG, ""))
-    except ValueError:
-        return None
-
-
-def _error_text(error: Any) -> str | None:
-    if not error:
-        return None
-    if isinstance(error, Mapping):
-        return f"{error.get('ename', 'Error')}: {error.get('evalue', '')}".strip()
-    return str(error)
+    return trial_number(run.tags)
 
 
 def pipeline_params(folder: str | os.PathLike[str]) -> dict[str, Any]:

@@ -56,10 +56,40 @@ def _main_hidden() -> Iterator[None]:
             main.__dict__.update(saved)
 
 
-def _start_worker(threads: int | None, env: dict[str, str]) -> None:
-    """A pool worker's first step: cap its threads, take the driver's store settings."""
+def _start_worker(threads: int | None, env: dict[str, str], driver: int) -> None:
+    """A pool worker's first step: die with the driver, cap its threads, take the driver's
+    store settings."""
+    _die_with(driver)
     os.environ.update(env)
     limit_threads(threads)
+
+
+def _die_with(driver: int) -> None:
+    """Have the kernel kill this worker when the driver's process ends (Linux's
+    ``PR_SET_PDEATHSIG``). A pool's workers otherwise outlive a driver killed with SIGKILL,
+    finishing the trials they hold into runs the resumed sweep is running again. Where the
+    call is not available, a thread checks the parent every half second."""
+    import ctypes
+    import ctypes.util
+    import threading
+    import time
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        armed = libc.prctl(1, 9, 0, 0, 0) == 0  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        armed = False
+    if os.getppid() != driver:  # it died before we asked
+        os._exit(1)
+    if armed:
+        return
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mltrack-driver-watch", daemon=True).start()
 
 
 class LocalExecutor:
@@ -82,16 +112,13 @@ class LocalExecutor:
                 max_workers=self.slots,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self.threads, caps),
+                initargs=(self.threads, caps, os.getpid()),
             )
         return self._pool
 
     def submit(self, spec: TrialSpec) -> Future[TrialOutcome]:
-        pool = self._ensure()
-        # any submit may spawn a worker: a spawning pool starts one per submit while none is
-        # idle (Python 3.9+), so the second trial's submit starts the second worker
-        with _main_hidden():
-            return pool.submit(run_trial, spec)
+        with _main_hidden():  # a submit may spawn a worker (one more each, up to ``jobs``)
+            return self._ensure().submit(run_trial, spec)
 
     def restart(self) -> None:
         """A worker died and broke the pool: the next trial gets a new one."""

@@ -31,13 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..capture.api import ActiveRun
 from ..store.entities import RunStatus
+from .records import SWEEP_TAG, TRIAL_TAG
 
 if TYPE_CHECKING:
     from ..store.store import Store
 
-#: Tags of a sweep's runs (the sweep's and each trial's).
-SWEEP_TAG = "mltrack.sweep"
-TRIAL_TAG = "mltrack.trial"
 #: The pruner's view of the other trials is read again at most this often (seconds).
 SIBLINGS_TTL = 1.0
 #: Environment variables that cap the threads of numpy's BLAS and OpenMP in a worker.

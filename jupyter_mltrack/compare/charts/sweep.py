@@ -28,25 +28,25 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ...store.entities import Run, RunStatus
+from ...sweeps.records import (
+    SPACE_PREFIX,
+    SWEEP_SOURCE,
+    SWEEP_TAG,
+    TRIAL_TAG,
+    error_text,
+    trial_number,
+)
 from ..errors import UnknownRun
 from ..facts import flatten
 from ..goals import metric_goal
 from ._base import ChartArgumentError, chart_runs, figure, message_figure, number_text
 from .runs import log_scale, varying_params
 
-#: Where a sweep's runs say what they are (the sweeps design).
-SWEEP_SOURCE = "sweep"
-SWEEP_TAG = "mltrack.sweep"
-TRIAL_TAG = "mltrack.trial"
-SPACE_PREFIX = "space."
-
 #: Colours of the history: values, the best-so-far line, and each way a trial can end.
 _FINISHED, _BEST, _PRUNED = "#636efa", "#ef553b", "#8c8c8c"
 _RUNNING, _FAILED, _NO_VALUE = "#19d3f3", "#d62728", "#b0b0b0"
 #: Statuses drawn as a cross on the x axis (no value to draw).
 _BROKEN = frozenset({RunStatus.FAILED, RunStatus.CRASHED, RunStatus.INTERRUPTED})
-#: Longest error text in a hover.
-_ERROR_CHARS = 200
 
 
 class Trial(NamedTuple):
@@ -138,10 +138,10 @@ def load_sweep(store: Any, sweep_id: str) -> SweepTrials:
     trials = [
         Trial(
             run=r,
-            number=_trial_number(r, i),
+            number=_number(trial_number(r.tags), i),
             value=_finite(r.metrics.get(metric)),
             step=steps.get(r.id, {}).get(metric),
-            error=_error_text(errors.get(r.id)),
+            error=error_text(errors.get(r.id)),
             params=_shown_params(r, shown),
         )
         for i, r in enumerate(ordered)
@@ -163,27 +163,15 @@ def _experiment_goals(store: Any, run: Run) -> Mapping[str, str] | None:
     return store.metric_goals([run.experiment_id]).get(run.experiment_id)
 
 
-def _trial_number(run: Run, fallback: int) -> int:
-    """The ``mltrack.trial`` tag, or the trial's place in start order without one."""
-    try:
-        return int(run.tags.get(TRIAL_TAG, ""))
-    except ValueError:
-        return fallback
+def _number(number: int | None, fallback: int) -> int:
+    """A trial's number, or its place in start order without one."""
+    return fallback if number is None else number
 
 
 def _finite(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
-
-
-def _error_text(error: Mapping[str, Any] | None) -> str | None:
-    if not error:
-        return None
-    name = str(error.get("ename") or "").strip()
-    lines = str(error.get("evalue") or "").strip().splitlines()
-    text = f"{name}: {lines[0]}" if name and lines else name or (lines[0] if lines else "")
-    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…"
 
 
 def _varying(runs: Sequence[Run]) -> tuple[str, ...]:
