@@ -145,6 +145,29 @@ def test_unknown_parameters_and_bad_spaces_are_refused_before_any_trial(
         api.sweep(pipeline, {"lr": "loguniform(1e-4, 1e-1)"}, "acc", store=store, progress=False)
     with pytest.raises(ValueError, match="C: "):
         api.sweep(pipeline, {"C": "loguniform(0, 1)"}, "acc", store=store, progress=False)
+    with pytest.raises(ValueError, match="unknown pruner 'medain': did you mean median"):
+        api.sweep(pipeline, {"C": [1.0]}, "acc", pruner="medain", store=store, progress=False)
+
+
+def test_a_run_number_is_looked_up_in_the_experiment_named(
+    session: Session, store: Store, tmp_path: Path
+) -> None:
+    """``mltrack sweep 1 -e analysis`` sweeps run #1 of ``analysis``, whatever experiment is
+    current (here the store's default, which has no run #1)."""
+    from jupyter_mltrack.sweeps.api import _pipeline_of
+
+    folder, _cwd, experiment = _pipeline_of(store, 1, "by-number", tmp_path / "out", "analysis")
+    assert experiment == "analysis"
+    assert pipeline_params(folder) == {"C": 0.05, "steps": 4, "boom": 0}
+
+
+def test_a_sweep_resumes_on_the_executor_it_is_given(pipeline: Path, store: Store) -> None:
+    """``mltrack sweep resume NAME --executor URL`` resumes there, not where it started."""
+    from jupyter_mltrack.sweeps.driver import Sweep, definition
+
+    Sweep.create(store, definition(pipeline, {"C": [0.1]}, "acc", name="elsewhere"))
+    with pytest.raises(ValueError, match="executor 'nowhere': use 'local'"):
+        api.resume("elsewhere", executor="nowhere", store=store, progress=False)
 
 
 def test_a_pruned_trial_is_recorded_pruned(pipeline: Path, store: Store) -> None:
@@ -248,3 +271,13 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     history = shown.history_figure()
     assert sum(len(trace.x) for trace in history.data if trace.mode == "markers") == 20
     assert shown.importance_figure().data  # one searched parameter, 20 finished trials
+
+
+def test_mltrack_sweep_resolves_in_a_fresh_process() -> None:
+    """``mltrack.sweep`` and ``mltrack.sweeps`` are loaded on first use (PEP 562): in a
+    process that has not imported the subpackage yet, the lookup must not recurse."""
+    code = "import jupyter_mltrack as m; assert m.sweep is m.sweeps.sweep; print('ok')"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

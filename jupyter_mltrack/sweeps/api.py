@@ -61,6 +61,9 @@ def sweep(
     The sweep is recorded as it goes: stop it (or lose the kernel) and
     ``mltrack.sweeps.resume(name)`` runs what is left.
     """
+    from .space import make_pruner
+
+    make_pruner(pruner)  # a misspelt pruner fails here, not in every trial's worker
     st = _store(store)
     name = name or _default_name()
     folder, cwd, experiment = _pipeline_of(st, target, name, directory, experiment)
@@ -92,9 +95,14 @@ def resume(
     name: str, *, executor: Any = None, store: Any = None, progress: bool = True
 ) -> SweepResult:
     """Run what is left of sweep ``name``: its ended trials are kept, the ones that were
-    running are run again with their own parameters, then new ones up to its count."""
+    running are run again with their own parameters, then new ones up to its count.
+
+    ``executor`` (``"local"``, ``"dask://HOST:PORT"``, a ``distributed.Client``) says where
+    this time; by default where the sweep was started (local, or the address it was given)."""
     runner = Sweep.resume(_store(store), name)
     runner.progress = progress
+    if isinstance(executor, str):
+        runner.d.executor = executor
     return runner.run(
         None if executor is None or isinstance(executor, str) else _client(executor, runner.d)
     )
@@ -126,7 +134,8 @@ def _pipeline_of(
     experiment: str | None,
 ) -> tuple[str, str | None, str | None]:
     """``(pipeline folder, working folder, experiment)`` of what ``mltrack.sweep`` was given:
-    a folder as it is, a run exported first."""
+    a folder as it is, a run exported first (a run number is looked up in ``experiment``,
+    as ``mltrack sweep 3 -e E`` says, else in the current one)."""
     if isinstance(target, os.PathLike) or (isinstance(target, str) and os.path.isdir(target)):
         folder = str(Path(target).resolve())
         return folder, os.getcwd(), experiment or pipeline_experiment(folder)
@@ -135,7 +144,7 @@ def _pipeline_of(
     from ..pipeline.reproduce import start_directory
 
     try:
-        run_id = store.resolve_run_id(run_ref, _current_experiment())
+        run_id = store.resolve_run_id(run_ref, experiment or _current_experiment())
     except Exception as exc:
         raise SweepError(f"{target!r} is neither a pipeline folder nor a run: {exc}") from None
     run = store.get_run(run_id)
