@@ -144,6 +144,7 @@ def _pipeline_of(
     from ..pipeline.reproduce import start_directory
 
     try:
+        # a run number is in the experiment named (the CLI's -e), else the current one
         run_id = store.resolve_run_id(run_ref, experiment or _current_experiment())
     except Exception as exc:
         raise SweepError(f"{target!r} is neither a pipeline folder nor a run: {exc}") from None

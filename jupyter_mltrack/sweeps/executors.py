@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from typing import Any, Protocol
 
 from .trial import THREAD_VARIABLES, TrialOutcome, TrialSpec, limit_threads, run_trial
@@ -154,9 +154,8 @@ class DaskExecutor:
             if address.startswith("dask://"):
                 address = "tcp://" + address[len("dask://") :]
             self.client, self._owned = Client(address, set_as_default=False), True
-        info = self.client.scheduler_info()
-        workers = info.get("workers", {})
-        self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+        # a worker process runs one trial at a time, whatever its threads (``run_trial``)
+        self.slots = max(1, len(self.client.nthreads()))
 
     def submit(self, spec: TrialSpec) -> Future[TrialOutcome]:
         done: Future[TrialOutcome] = Future()
@@ -167,10 +166,13 @@ class DaskExecutor:
         )
 
         def settle(fut: Any) -> None:
-            try:
-                done.set_result(fut.result())
-            except BaseException as exc:  # noqa: BLE001 (handed to the driver)
-                done.set_exception(exc)
+            # the driver cancels ``done`` when it stops (an interrupt): the trial still ends
+            # on its worker, and nobody waits for it (no "Error in callback" then)
+            with contextlib.suppress(InvalidStateError):
+                try:
+                    done.set_result(fut.result())
+                except BaseException as exc:  # noqa: BLE001 (handed to the driver)
+                    done.set_exception(exc)
 
         remote.add_done_callback(settle)
         return done

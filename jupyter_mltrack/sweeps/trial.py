@@ -21,6 +21,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping
@@ -207,6 +208,11 @@ _current: _Trial | None = None
 #: Pipelines imported by this process, by (folder, content digest).
 _modules: dict[tuple[str, str], ModuleType] = {}
 _restored: dict[str, str] = {}
+#: One trial at a time in a process: its context (``_current``) and the pipeline module's
+#: globals (``run()`` rebinds them) are the process's. A Dask worker of several threads
+#: would otherwise run two trials at once, each training with the other's values and
+#: writing into the other's run.
+_one_at_a_time = threading.Lock()
 
 
 def current() -> _Trial | None:
@@ -251,7 +257,13 @@ def start_trial_run(
 
 def run_trial(spec: TrialSpec) -> TrialOutcome:
     """Run one trial in this process and say how it went. Never raises for the trial's own
-    failure: a failed trial is an outcome (its run records the error)."""
+    failure: a failed trial is an outcome (its run records the error). A trial handed to
+    this process while another runs in it (another thread of a Dask worker) waits for it."""
+    with _one_at_a_time:
+        return _run_trial(spec)
+
+
+def _run_trial(spec: TrialSpec) -> TrialOutcome:
     global _current
     from ..capture import api
 
