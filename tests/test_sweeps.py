@@ -262,6 +262,8 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     assert numbers == list(range(20)), numbers
     assert len({r.id for r in runs}) == 20
     assert result.counts() == {"finished": 20}  # the killed ones were run again
+    # the resumed sampler is seeded on from where it was, not from the start again
+    assert len({t.params["C"] for t in result.trials}) == 20
     first = next(t for t in result.trials if t.number == 0)
     assert first.params == {"C": 0.05}
     assert result.best is not None and result.best.value >= notebook_acc(store)

@@ -59,6 +59,11 @@ class SweepTrial:
     params: dict[str, Any]
     error: str | None = None
 
+    @property
+    def id(self) -> str:
+        """The trial's run id: a trial is a run reference (``mltrack.compare(*result.top(3))``)."""
+        return self.run_id
+
 
 @dataclass
 class Definition:
@@ -395,6 +400,12 @@ class Sweep:
         study = optuna.create_study(direction=direction, sampler=sampler)
         redo = self._restore(study, sampler)
         asked = len(study.trials) + len(redo)  # the ended trials, and those to run again
+        if asked and d.seed is not None and d.sampler != "grid":
+            # a resumed sweep's sampler seeded as the first one would propose the first
+            # trials' values again: seeded on from where it is (the same on every resume of
+            # the same history). A grid's order is its seed's, and stays.
+            sampler = make_sampler(d.sampler, d.space, d.seed + asked)
+            study.sampler = sampler
         if d.baseline and not asked and self._max_number() < 0:
             first = self._baseline()
             if first:  # the next trial asked for takes these values
@@ -630,7 +641,7 @@ class Sweep:
             what = (
                 f"{self.d.metric}={outcome.value:.6g}"
                 if outcome.value is not None
-                else (outcome.error or outcome.state)
+                else (outcome.error or _stopped_at(outcome))
             )
             tail = f" (best {self._best[0]:.6g}, #{self._best[1]})" if self._best else ""
             print(
@@ -647,6 +658,14 @@ class Sweep:
     def _shipped(self) -> dict[str, bytes]:
         folder = Path(self.d.pipeline)
         return {n: (folder / n).read_bytes() for n in PIPELINE_FILES if (folder / n).is_file()}
+
+
+def _stopped_at(outcome: TrialOutcome) -> str:
+    """Where a pruned trial stopped: its last reported step and value."""
+    if not outcome.intermediate:
+        return "before its first report"
+    step = max(outcome.intermediate)
+    return f"at step {step} ({outcome.intermediate[step]:.6g})"
 
 
 def _exhausted(sampler: Any, study: Any) -> bool:
