@@ -21,6 +21,7 @@ a run actually needs it)::
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -142,8 +143,9 @@ _MODEL_API = frozenset(
 
 def __getattr__(name: str) -> Any:
     if name in ("sweep", "sweeps"):  # sweeps load Optuna: only once one is asked for
-        from . import sweeps
-
+        # not ``from . import sweeps``: that asks this module for ``sweeps`` first, which
+        # (before the subpackage is loaded) calls this function again, without end
+        sweeps = importlib.import_module(f"{__name__}.sweeps")
         value = sweeps.sweep if name == "sweep" else sweeps
         globals()[name] = value
         return value

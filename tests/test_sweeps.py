@@ -245,3 +245,13 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     assert store.get_run(result.run_id).status is RunStatus.FINISHED
     shown = api.show("killed", store=store)
     assert shown.summary().splitlines()[0].startswith("sweep killed (finished): 20 trials")
+
+
+def test_mltrack_sweep_resolves_in_a_fresh_process() -> None:
+    """``mltrack.sweep`` and ``mltrack.sweeps`` are loaded on first use (PEP 562): in a
+    process that has not imported the subpackage yet, the lookup must not recurse."""
+    code = "import jupyter_mltrack as m; assert m.sweep is m.sweeps.sweep; print('ok')"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
