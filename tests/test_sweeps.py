@@ -191,6 +191,8 @@ def test_a_pruned_trial_is_recorded_pruned(pipeline: Path, store: Store) -> None
 #: A script without a ``__main__`` guard, as a user may write: the workers must not run it.
 KILLED = """
 import sys
+with open(sys.argv[3], "a") as marks:  # once: no worker may run this script again
+    marks.write("started\\n")
 from jupyter_mltrack.store import Store
 from jupyter_mltrack.sweeps import api
 store = Store(sys.argv[1])
@@ -207,8 +209,9 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     notebook's own run (trial 0 is the notebook's values)."""
     script = session.root / "killed.py"
     script.write_text(textwrap.dedent(KILLED))
+    marks = session.root / "killed-started.txt"
     driver = subprocess.Popen(
-        [sys.executable, str(script), str(session.home), str(pipeline)],
+        [sys.executable, str(script), str(session.home), str(pipeline), str(marks)],
         cwd=session.root,
         env=_env(),
         stdout=subprocess.DEVNULL,
@@ -232,6 +235,7 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     finally:
         driver.send_signal(signal.SIGKILL)
         driver.wait()
+    assert marks.read_text() == "started\n"  # the spawned workers never ran the script
     result = api.resume("killed", store=store, progress=False)
     runs = trials_of(store, result.run_id)
     numbers = sorted(int(r.tags[TRIAL_TAG]) for r in runs)

@@ -87,11 +87,10 @@ class LocalExecutor:
         return self._pool
 
     def submit(self, spec: TrialSpec) -> Future[TrialOutcome]:
-        fresh = self._pool is None
         pool = self._ensure()
-        if not fresh:
-            return pool.submit(run_trial, spec)
-        with _main_hidden():  # the first submit spawns the workers
+        # every submit, not the first only: a spawn pool starts its workers one at a time,
+        # at the submits that find none idle (the second worker at the second submit)
+        with _main_hidden():
             return pool.submit(run_trial, spec)
 
     def restart(self) -> None:
