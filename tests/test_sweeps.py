@@ -251,11 +251,32 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     assert shown.summary().splitlines()[0].startswith("sweep killed (finished): 20 trials")
 
 
-def test_mltrack_sweep_resolves_in_a_fresh_process() -> None:
+#: In a process that is no kernel (as a sweep's worker): the sweep API resolves, and a run
+#: does not import ipykernel (IPython, jedi…: half a second of a worker's first trial).
+FRESH = """
+import sys
+import jupyter_mltrack as m
+assert m.sweep is m.sweeps.sweep
+m.start_run(experiment="fresh")
+m.log_metric("x", 1.0)
+m.end_run()
+from jupyter_mltrack.capture.api import wait_pending
+wait_pending()
+assert "ipykernel" not in sys.modules and "IPython" not in sys.modules, "imported a kernel"
+print("ok")
+"""
+
+
+def test_mltrack_sweep_resolves_and_a_script_run_loads_no_kernel(tmp_path: Path) -> None:
     """``mltrack.sweep`` and ``mltrack.sweeps`` are loaded on first use (PEP 562): in a
-    process that has not imported the subpackage yet, the lookup must not recurse."""
-    code = "import jupyter_mltrack as m; assert m.sweep is m.sweeps.sweep; print('ok')"
+    process that has not imported the subpackage yet, the lookup must not recurse. A run
+    there asks for no kernel id (there is none to find)."""
     done = subprocess.run(
-        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", FRESH],
+        env=_env(tmp_path / "store"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
