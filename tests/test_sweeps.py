@@ -215,6 +215,8 @@ def test_a_pruned_trial_is_recorded_pruned(pipeline: Path, store: Store) -> None
 #: A script without a ``__main__`` guard, as a user may write: the workers must not run it.
 KILLED = """
 import sys
+with open(sys.argv[3], "a") as marks:  # once: no worker may run this script again
+    marks.write("started\\n")
 from jupyter_mltrack.store import Store
 from jupyter_mltrack.sweeps import api
 store = Store(sys.argv[1])
@@ -231,8 +233,9 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     notebook's own run (trial 0 is the notebook's values)."""
     script = session.root / "killed.py"
     script.write_text(textwrap.dedent(KILLED))
+    marks = session.root / "killed-started.txt"
     driver = subprocess.Popen(
-        [sys.executable, str(script), str(session.home), str(pipeline)],
+        [sys.executable, str(script), str(session.home), str(pipeline), str(marks)],
         cwd=session.root,
         env=_env(),
         stdout=subprocess.DEVNULL,
@@ -256,6 +259,7 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     finally:
         driver.send_signal(signal.SIGKILL)
         driver.wait()
+    assert marks.read_text() == "started\n"  # the spawned workers never ran the script
     result = api.resume("killed", store=store, progress=False)
     runs = trials_of(store, result.run_id)
     numbers = sorted(int(r.tags[TRIAL_TAG]) for r in runs)
@@ -275,11 +279,32 @@ def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
     assert shown.importance_figure().data  # one searched parameter, 20 finished trials
 
 
-def test_mltrack_sweep_resolves_in_a_fresh_process() -> None:
+#: In a process that is no kernel (as a sweep's worker): the sweep API resolves, and a run
+#: does not import ipykernel (IPython, jedi…: half a second of a worker's first trial).
+FRESH = """
+import sys
+import jupyter_mltrack as m
+assert m.sweep is m.sweeps.sweep
+m.start_run(experiment="fresh")
+m.log_metric("x", 1.0)
+m.end_run()
+from jupyter_mltrack.capture.api import wait_pending
+wait_pending()
+assert "ipykernel" not in sys.modules and "IPython" not in sys.modules, "imported a kernel"
+print("ok")
+"""
+
+
+def test_mltrack_sweep_resolves_and_a_script_run_loads_no_kernel(tmp_path: Path) -> None:
     """``mltrack.sweep`` and ``mltrack.sweeps`` are loaded on first use (PEP 562): in a
-    process that has not imported the subpackage yet, the lookup must not recurse."""
-    code = "import jupyter_mltrack as m; assert m.sweep is m.sweeps.sweep; print('ok')"
+    process that has not imported the subpackage yet, the lookup must not recurse. A run
+    there asks for no kernel id (there is none to find)."""
     done = subprocess.run(
-        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", FRESH],
+        env=_env(tmp_path / "store"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
