@@ -5,7 +5,7 @@ python -m bench                    # full run (benchmark 10 alone takes about 21
 python -m bench --quick            # smoke run (1 to 2.5 minutes), figures not meaningful
 python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6),
                                    # compare (7), coldstart (8), concurrency (9), search (10),
-                                   # artifacts (11)
+                                   # artifacts (11), sweeps (12)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from bench import (  # noqa: E402
     log_overhead,
     search,
     snapshots,
+    sweeps,
 )
 from bench.common import REPO, environment, isolate, met  # noqa: E402
 
@@ -55,6 +56,7 @@ FULL = {
     "concurrency": concurrency.FULL,
     "search": search.FULL,
     "artifacts": artifacts.FULL,
+    "sweeps": sweeps.FULL,
 }
 QUICK = {
     "reps": 20,
@@ -74,6 +76,7 @@ QUICK = {
     "concurrency": concurrency.QUICK,
     "search": search.QUICK,
     "artifacts": artifacts.QUICK,
+    "sweeps": sweeps.QUICK,
 }
 
 #: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
@@ -219,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency",
             "search",
             "artifacts",
+            "sweeps",
         ],
         default=None,
         help="run one part only: tracking (sections 1-3), snapshots (section 4), log (section 5:"
@@ -231,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         " search_runs; the stores are built once and cached in bench/.cache) or artifacts"
         " (section 11: a 1,000-file folder, a 200 MB file and 200 MB models logged and read"
         " back, against MLflow's log_artifact(s), log_model and load_model; the folder and"
-        " the file again on an S3 server, moto's); the"
-        " JSON then goes to bench/results/{latest,quick}-<part>.json",
+        " the file again on an S3 server, moto's) or sweeps (section 12: a sweep's per-trial"
+        " overhead against Optuna with MLflowCallback, and the speed-up of 2 jobs over 1);"
+        " the JSON then goes to bench/results/{latest,quick}-<part>.json",
     )
     parser.add_argument(
         "--output",
@@ -261,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     concurrency_part = args.only in (None, "concurrency")
     search_part = args.only in (None, "search")
     artifacts_part = args.only in (None, "artifacts")
+    sweeps_part = args.only in (None, "sweeps")
 
     root = isolate()
     started = time.time()
@@ -387,6 +393,16 @@ def main(argv: list[str] | None = None) -> int:
         arts["loadavg"] = {"before": load_before, "after": _loadavg()}
         lines += ["", *artifacts.report(arts), _load_line(arts["loadavg"])]
         result["artifacts"] = arts
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
+
+    if sweeps_part:
+        print("\nsection 12 (sweeps, against Optuna with MLflow's callback) running...", flush=True)
+        load_before = _loadavg()
+        swept = sweeps.bench_sweeps(root / "sweeps", params["sweeps"])
+        swept["loadavg"] = {"before": load_before, "after": _loadavg()}
+        lines += ["", *sweeps.report(swept), _load_line(swept["loadavg"])]
+        result["sweeps"] = swept
         print("\n".join(lines[lines_printed:]), flush=True)
         lines_printed = len(lines)
 

@@ -21,6 +21,7 @@ a run actually needs it)::
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,8 @@ __all__ = [
     "set_tags",
     "snapshot",
     "start_run",
+    "sweep",
+    "sweeps",
 ]
 
 
@@ -139,6 +142,13 @@ _MODEL_API = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("sweep", "sweeps"):  # sweeps load Optuna: only once one is asked for
+        # not ``from . import sweeps``: that asks this module for ``sweeps`` first, which
+        # (before the subpackage is loaded) calls this function again, without end
+        sweeps = importlib.import_module(f"{__name__}.sweeps")
+        value = sweeps.sweep if name == "sweep" else sweeps
+        globals()[name] = value
+        return value
     if name in _MODEL_API:
         from .models import public
 
@@ -150,7 +160,7 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     """The module's names with the model API's (tab completion offers them before use)."""
-    return sorted(set(globals()) | _MODEL_API)
+    return sorted(set(globals()) | _MODEL_API | {"sweep", "sweeps"})
 
 
 def _one_line(exc: BaseException) -> BaseException:

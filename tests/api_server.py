@@ -28,6 +28,7 @@ import requests
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import MetricPoint, RunStatus, Store
 
+from .sweep_data import seed_sweep
 from .test_server import populate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,6 +79,7 @@ def fill(store: Store, server: ApiServer) -> None:
     ]
     store.finish_run(run.id, RunStatus.FINISHED, metrics=points, end_time=t0 + 10)
     server.run_ids["slashed"] = run.id
+    server.run_ids["sweep"] = seed_sweep(store, start=t0 + 100).sweep  # its own experiment
     server.disposable = [store.create_run("exp-a", name=f"d{i}").id for i in range(4)]
     server.metric_keys = ["loss", "accuracy", "train/loss", "odd"]
     server.experiments = ["exp-a", "exp-b", "exp a/b"]

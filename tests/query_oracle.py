@@ -54,7 +54,7 @@ METRIC_KEYS = ["acc", "loss", "val.min", "f1_gap"]
 TAG_KEYS = ["stage", "team", "%_\\"]
 WORDS = ["sweep", "Sweep", "baseline", "tuning", "adam", "SGD", "resnet50", "best"]
 PARAM_STRINGS = [*WORDS, *ODD, "0.01", "1e-3", " 2 ", "-4", "inf", "nan", "1_000", "true", "null"]
-STATUSES = ["running", "finished", "failed", "interrupted", "crashed"]
+STATUSES = ["running", "finished", "failed", "interrupted", "crashed", "pruned"]
 SOURCES = ["notebook", "pipeline", "script"]
 _TEXT = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),

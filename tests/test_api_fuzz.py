@@ -91,6 +91,7 @@ def real_values(server: ApiServer) -> dict[str, st.SearchStrategy[Any]]:
         "a": st.one_of(refs, run_refs),  # a snapshot in a diff, a run in an explanation
         "b": st.one_of(refs, run_refs),
         "run": st.sampled_from(ids),
+        "sweep": st.sampled_from([server.run_ids["sweep"], server.run_ids["a1"]]),  # or not one
         "runs": st.lists(st.sampled_from(ids), min_size=1, max_size=4, unique=True).map(",".join),
         "baseline": run_refs,
         "experiment": st.sampled_from(server.experiments),
@@ -129,13 +130,19 @@ def whole_queries(
     }
 
     def chart(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+        if kind.startswith("sweep_"):  # a sweep's run, not runs
+            sweep = st.just(server.run_ids["sweep"])
+            return st.fixed_dictionaries({"kind": st.just(kind), "sweep": sweep})
         required = {"kind": st.just(kind), "runs": values["runs"], **needs.get(kind, {})}
         optional = {p: values[p] for p in KIND_PARAMS[kind] if p in values and p not in required}
         return st.fixed_dictionaries(required, optional=optional)
 
     grid = st.sampled_from([server.run_ids[k] for k in ("a1", "a2", "a3")])
     return {
-        "/mltrack/api/compare/charts": st.sampled_from(sorted(KIND_PARAMS)).flatmap(chart),
+        # the sweep kinds first: the simplest query, a sweep's history, always draws
+        "/mltrack/api/compare/charts": st.sampled_from(
+            sorted(KIND_PARAMS, key=lambda k: (not k.startswith("sweep_"), k))
+        ).flatmap(chart),
         "/mltrack/api/compare": st.fixed_dictionaries(
             {"runs": values["runs"]},
             optional={"reducer": values["reducer"].map(lambda r: [r])},
@@ -207,10 +214,14 @@ def with_real(
     values: dict[str, st.SearchStrategy[Any]],
     generated: dict[str, Any] | None,
     whole: st.SearchStrategy[dict[str, Any]] | None = None,
+    *,
+    whole_first: bool = False,
 ) -> st.SearchStrategy[Any]:
     """``generated`` with each parameter ``values`` knows either kept or replaced by a real
     value, or else (when given) a whole realistic set of parameters. A strategy: Hypothesis
-    shrinks and replays the choices."""
+    shrinks and replays the choices. Its first examples take the first choice of each
+    ``one_of`` (the simplest): ``whole_first`` puts the realistic set first, for operations
+    whose few positive examples must reach past validation (the chart kinds)."""
     if not generated:
         return st.just(generated)
     parts = {
@@ -218,7 +229,9 @@ def with_real(
         for name, value in generated.items()
     }
     mixed = st.fixed_dictionaries(parts)
-    return mixed if whole is None else st.one_of(mixed, whole)
+    if whole is None:
+        return mixed
+    return st.one_of(whole, mixed) if whole_first else st.one_of(mixed, whole)
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +291,12 @@ def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
             path = with_real(disposable, case.path_parameters)
         else:
             path = with_real(path_values, case.path_parameters, paths.get(operation.path))
-        query = with_real(values, case.query, queries.get(operation.path))
+        query = with_real(
+            values,
+            case.query,
+            queries.get(operation.path),
+            whole_first=operation.path == "/mltrack/api/compare/charts",
+        )
         whole = bodies.get(operation.path)
         body = st.just(case.body) if whole is None else st.one_of(st.just(case.body), whole)
 

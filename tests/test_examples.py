@@ -240,8 +240,63 @@ def _check_models_outputs(nb: Any) -> None:
     assert refused["text"].startswith("UntrustedModelError - "), refused["text"]
 
 
+def _check_sweep_outputs(nb: Any) -> None:
+    """examples/sweep.ipynb: a line per trial as it ended, the summary of the 8 trials, the
+    same summary read back from the store by ``%mltrack sweep show``, the comparison."""
+    outputs = _outputs_of(nb, "result = mltrack.sweep(")
+    lines = "".join(o["text"] for o in outputs if o.output_type == "stream").splitlines()
+    assert sorted(line.split(" trial #")[1].split()[0] for line in lines) == list("01234567")
+    (shown,) = [o for o in outputs if o.output_type == "execute_result"]
+    summary = shown["data"]["text/plain"]
+    head = summary.splitlines()[0]
+    assert head.startswith("sweep sweep-") and ": 8 trials (" in head, summary
+    assert head.endswith("; max val_accuracy") and "\n  best #" in summary, summary
+    (again,) = _outputs_of(nb, "%mltrack sweep show")
+    assert again["data"]["text/plain"] == summary
+    (frame,) = _outputs_of(nb, "result.to_frame()")
+    assert "params.alpha" in frame["data"]["text/plain"], frame["data"]["text/plain"]
+    (compared,) = _outputs_of(nb, "baseline = result.trials[0]")
+    assert "application/vnd.jupyter.widget-view+json" in compared["data"]
+    assert "val_accuracy" in compared["data"]["text/html"]
+
+
+def _check_sweep_runs(store: Store, runs: list[Any]) -> None:
+    """examples/sweep.ipynb: the notebook's run, the sweep's run and its 8 trials, numbered
+    0-7, each finished or pruned. Trial 0 ran the notebook's own values through the exported
+    pipeline and got the notebook's metrics; the sweep's best is its best finished trial's."""
+    (notebook,) = [r for r in runs if r.source == "notebook"]
+    (sweep,) = [r for r in runs if r.source == "sweep" and r.parent_run_id is None]
+    trials = {int(t.tags["mltrack.trial"]): t for t in store.child_runs(sweep.id)}
+    assert sorted(trials) == list(range(8)) and len(runs) == 2 + len(trials)
+    assert sweep.status is RunStatus.FINISHED and sweep.number == notebook.number + 1
+    assert sweep.params["metric"] == "val_accuracy" and sweep.params["pruner"] == "median"
+    assert sweep.params["space.loss"] == "choice(log_loss, hinge, modified_huber)"
+    for trial in trials.values():
+        assert trial.source == "sweep" and trial.tags["mltrack.sweep"] == sweep.name
+        assert trial.status in (RunStatus.FINISHED, RunStatus.PRUNED), trial.status
+        if trial.status is RunStatus.PRUNED:  # stopped in its epochs: never tested
+            assert "test_accuracy" not in trial.metrics
+            points = store.get_run_detail(trial.id).metric_series["val_accuracy"]
+            assert 1 <= len(points) < 10, points
+    first = trials[0]
+    assert first.status is RunStatus.FINISHED
+    for key in ("alpha", "loss", "penalty", "EPOCHS", "SEED"):
+        assert first.params[key] == notebook.params[key], (key, first.params, notebook.params)
+    for key in ("val_accuracy", "test_accuracy"):
+        assert first.metrics[key] == notebook.metrics[key], key
+    finished = [t for t in trials.values() if t.status is RunStatus.FINISHED]
+    assert sweep.metrics["trials.finished"] == len(finished)
+    assert sweep.metrics["best.val_accuracy"] == max(t.metrics["val_accuracy"] for t in finished)
+
+
 #: Checks of a notebook's own outputs, after it ran.
-OUTPUT_CHECKS = {"compare.ipynb": _check_compare_outputs, "models.ipynb": _check_models_outputs}
+OUTPUT_CHECKS = {
+    "compare.ipynb": _check_compare_outputs,
+    "models.ipynb": _check_models_outputs,
+    "sweep.ipynb": _check_sweep_outputs,
+}
+#: Checks of the runs a notebook recorded (with the store), after the generic ones.
+RUN_CHECKS = {"sweep.ipynb": _check_sweep_runs}
 
 
 def test_examples_exist() -> None:
@@ -344,11 +399,19 @@ def test_example_runs_and_records(source: Path, tmp_path_factory: pytest.TempPat
         assert total >= max(1, _tracked_cells(nb)), [r.name for r in runs]
         assert [r.number for r in runs] == list(range(1, total + 1))
         for run in runs:
-            assert run.status is RunStatus.FINISHED, (run.name, run.status)
+            # a sweep's runs are its driver's and its worker processes', not the notebook's
+            # cells; a trial its pruner stopped ends pruned
+            sweep = run.source == "sweep"
+            ended = (RunStatus.FINISHED, RunStatus.PRUNED) if sweep else (RunStatus.FINISHED,)
+            assert run.status in ended, (run.name, run.status)
             assert run.end_time is not None and run.end_time >= run.start_time
-            assert run.notebook_path == source.name
+            assert sweep or run.notebook_path == source.name, (run.name, run.notebook_path)
             assert run.metrics, f"run {run.name!r} recorded no metric"
             assert all(not math.isnan(v) for v in run.metrics.values()), run.metrics
+
+        check_runs = RUN_CHECKS.get(source.name)
+        if check_runs is not None:
+            check_runs(store, runs)
 
         expected = EXPECTED.get(source.name)
         if expected is None:

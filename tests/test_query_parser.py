@@ -259,6 +259,7 @@ def test_status_values_are_checked_and_lowered() -> None:
     assert parse("status = FINISHED") == Compare(STATUS, "=", "finished")
     assert parse("status != 'crashed'") == Compare(STATUS, "!=", "crashed")
     assert parse("status ~ fin") == Compare(STATUS, "~", "fin")  # contains: any text
+    assert parse("status in (Pruned, failed)") == In(STATUS, ("pruned", "failed"))  # sweeps
 
 
 def test_run_numbers() -> None:

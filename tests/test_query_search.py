@@ -16,6 +16,8 @@ from jupyter_mltrack.query.keys import run_keys
 from jupyter_mltrack.query.search import Scope, query_runs
 from jupyter_mltrack.store import InvalidQuery, MetricPoint, Store
 
+from .sweep_data import seed_sweep
+
 T0 = 1_790_000_000.0
 
 
@@ -190,6 +192,26 @@ def test_roots_parents_and_children_summaries(store: Store, tree: dict) -> None:
     assert math.isclose(summary.mean, 0.7) and summary.best == 0.9
     loss = children.summaries[tree["c3"]]["loss"]
     assert loss.best == 0.5 and children.goals[tree["c3"]]["loss"] == "min"
+
+
+def test_a_sweep_row_counts_trials_by_status_and_follows_its_goal(store: Store) -> None:
+    sweep = seed_sweep(store, experiment="e")
+    kids = query_runs(store, scope=Scope(roots=True)).children[sweep.sweep]
+    assert kids.count == 8
+    assert kids.to_dict()["statuses"] == {"finished": 5, "pruned": 2, "failed": 1}
+    assert kids.best["acc"]["last"] == 0.91
+    # the sweep's goal decides the best trial, whatever the metric's name suggests
+    low = seed_sweep(store, experiment="e", name="low", goal="min", start=T0 + 1000)
+    page = query_runs(store, scope=Scope(roots=True))
+    assert page.children[low.sweep].best["acc"]["last"] == 0.66
+    assert page.goals[low.sweep] == {
+        "best.acc": "min",
+        "trials.failed": "max",
+        "trials.finished": "max",
+        "trials.pruned": "max",
+    }
+    trial = query_runs(store, scope=Scope(parent=sweep.sweep)).children[sweep.trials[0]]
+    assert trial.to_dict() == {"count": 0, "best": {}}  # no statuses without children
 
 
 def test_metric_goal_override_changes_best(store: Store, tree: dict) -> None:

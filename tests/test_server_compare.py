@@ -23,6 +23,7 @@ from jupyter_mltrack.models.artifacts import Source, write_artifact
 from jupyter_mltrack.server import compare as compare_api
 from jupyter_mltrack.store import Environment, MetricPoint, RunStatus, Store
 
+from .sweep_data import seed_sweep
 from .test_server import (  # noqa: F401 - fixtures shared with the other server tests
     ABSENT,
     _restore_exported_env,
@@ -647,6 +648,41 @@ async def test_charts_over_experiments_are_capped(
     assert "experiment sweep holds 5 runs; a chart draws at most 4" in message
     monkeypatch.setattr(compare_api, "MAX_EXPERIMENT_RUNS", 5)
     ok(await fetch(CHARTS, {"kind": "parallel", "experiment": "sweep"}), CHARTS)
+
+
+@sqlite_only
+async def test_sweep_charts(fetch: Any, store: Store) -> None:
+    seeded = seed_sweep(store)
+    query = {"kind": "sweep_history", "sweep": seeded.sweep, "typed_arrays": "false"}
+    history = ok(await fetch(CHARTS, query), CHARTS)
+    assert [t["name"] for t in history["data"]] == ["finished", "pruned", "best acc", "failed"]
+    assert history["data"][0]["ids"][0] == seeded.trials[0]
+    number = store.get_run(seeded.sweep).number
+    query = {"kind": "sweep_importance", "sweep": str(number), "experiment": "sweeps"}
+    importance = ok(await fetch(CHARTS, query), CHARTS)
+    assert {t["name"] for t in importance["data"]} == {"importance", "correlation"}
+
+    bad: dict[str, tuple[Any, str]] = {
+        "no sweep": ({"kind": "sweep_history"}, "sweep is required"),
+        "runs": (
+            {"kind": "sweep_history", "sweep": seeded.sweep, "runs": seeded.trials[0]},
+            "a sweep_history chart does not take runs; it takes kind, typed_arrays, sweep, "
+            "experiment",
+        ),
+        "a trial": (
+            {"kind": "sweep_importance", "sweep": seeded.trials[0]},
+            "is trial 0 of sweep 'lr-search': name the sweep's run",
+        ),
+        "experiments": (
+            [("kind", "sweep_history"), ("sweep", "1"), ("experiment", "a"), ("experiment", "b")],
+            "names the one experiment its number is looked up in",
+        ),
+    }
+    for case, (query, expected) in bad.items():
+        message = refused(await fetch(CHARTS, query), CHARTS, 400)
+        assert expected in message, (case, message)
+    missing = refused(await fetch(CHARTS, {"kind": "sweep_history", "sweep": ABSENT}), CHARTS, 404)
+    assert f"no run '{ABSENT}'" in missing
 
 
 # metric series ------------------------------------------------------------------------------

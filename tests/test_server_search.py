@@ -11,6 +11,7 @@ import pytest
 
 from jupyter_mltrack.store import MetricPoint, Store
 
+from .sweep_data import seed_sweep
 from .test_server import (  # noqa: F401 - fixtures shared with the other server tests
     _restore_exported_env,
     check,
@@ -80,6 +81,21 @@ async def test_filter_sort_and_pages(jp_fetch: Any, store: Store) -> None:
     }
     assert run["goals"] == {"accuracy": "max", "loss": "min"}
     assert run["children"] == {"count": 0, "best": {}}
+
+
+async def test_a_sweep_row_counts_its_trials_by_status(jp_fetch: Any, store: Store) -> None:
+    sweep = seed_sweep(store)
+    roots = await get(jp_fetch, "runs", experiment="sweeps", roots="1")
+    (row,) = roots["runs"]
+    assert (row["id"], row["source"], row["tags"]) == (
+        sweep.sweep,
+        "sweep",
+        {"mltrack.sweep": "lr-search"},
+    )
+    assert row["children"]["statuses"] == {"finished": 5, "pruned": 2, "failed": 1}
+    assert row["children"]["best"]["acc"]["last"] == 0.91
+    trials = await get(jp_fetch, "runs", parent=sweep.sweep, status="pruned")
+    assert [r["tags"]["mltrack.trial"] for r in trials["runs"]] == ["5", "3"]
 
 
 async def test_a_bad_query_is_a_400_pointing_at_the_column(jp_fetch: Any, store: Store) -> None:

@@ -564,6 +564,8 @@ def start_run(
     store: Store | None = None,
     data: Sequence[tuple[str, str, SnapshotJob, str | None]] = (),
     start_time: float | None = None,
+    run_id: str | None = None,
+    active_type: type[ActiveRun] | None = None,
 ) -> ActiveRun:
     """Open a new run and make it the active one. Use it as a context manager to close it::
 
@@ -578,7 +580,8 @@ def start_run(
     ``data``: ``(role, name, snapshot job, path)`` of datasets snapshotted before the run
     opened (a tracked cell's inputs), linked in the transaction that creates it, as
     :meth:`ActiveRun.add_data_many` would link them after; ``start_time``: when it began,
-    if before now (the snapshots were taken first).
+    if before now (the snapshots were taken first). ``run_id`` and ``active_type`` are a
+    sweep's: the id its driver gave the trial, and the open run that reports to its pruner.
     """
     from .kernelinfo import kernel_id
     from .kernelinfo import notebook_path as current_notebook
@@ -612,19 +615,26 @@ def start_run(
         kernel_id=kernel_id(),
         start_time=start_time,
         data=[(role, name, job.digest, path) for role, name, job, path in data],
+        run_id=run_id,
     )
-    active = ActiveRun(run, st)
+    active = activate(run, st, active_type=active_type)
     active.data_jobs.extend(job for _, _, job, _ in data if not job.done())
+    return active
+
+
+def activate(run: Run, store: Store, *, active_type: type[ActiveRun] | None = None) -> ActiveRun:
+    """Make a run the store has just opened (created, or started over) the active one."""
+    active = (active_type or ActiveRun)(run, store)
     with _stack_lock:
         _stack.append(active)
-    if source == "api":  # %%track cells (and reproduced pipelines) begin their own session
+    if run.source == "api":  # %%track cells (and reproduced pipelines) begin their own session
         from ..autolog import begin_for_run
 
         active.autolog = begin_for_run(active)  # None unless mltrack.autolog() was called
     _context.request(active.cwd)
     active.git = _context.git
     _ensure_worker()
-    if source != "notebook":  # a tracked cell says it with its card
+    if run.source != "notebook":  # a tracked cell says it with its card
         say_store_notices()
     return active
 
@@ -642,6 +652,9 @@ def start_pipeline_run(
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    sweeps = sys.modules.get("jupyter_mltrack.sweeps.trial")
+    if sweeps is not None and sweeps.current() is not None:  # a sweep's trial: its run
+        return sweeps.start_trial_run(experiment, params, notebook_path or "")
     try:
         return start_run(
             experiment=experiment,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,11 @@ _KERNEL_FILE = re.compile(r"kernel-([0-9a-fA-F-]{8,})\.json$")
 
 
 def kernel_id() -> str | None:
-    """The server's id for this kernel, read from the connection file's name."""
+    """The server's id for this kernel, read from the connection file's name; ``None`` in a
+    process that is no kernel (a script, a sweep's worker), without importing ipykernel:
+    its import (IPython, prompt_toolkit, jedi) takes half a second, and finds no kernel."""
+    if "ipykernel" not in sys.modules:  # a kernel imported it long before any run
+        return None
     try:
         from ipykernel.connect import get_connection_file
 

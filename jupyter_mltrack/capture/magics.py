@@ -266,8 +266,10 @@ class TrackMagics(Magics, Configurable):
         ``%mltrack export [-t NAME …] [--run RUN] [-o DIR]`` write a pipeline script;
         ``%mltrack compare 3 5 7 [-e EXP] [--metric KEY] [--baseline RUN]`` compare runs (a
         widget); ``%mltrack explain 3 5 --metric KEY [-e EXP]`` why a metric changed between
-        two runs. Runs are named by number in the current experiment (the one a bare
-        ``%%track`` cell records into, or ``-e``), id or id prefix."""
+        two runs; ``%mltrack sweep RUN --param NAME=SPEC … --metric M`` search the run's
+        parameters (``resume NAME``, ``show NAME``). Runs are named by number in the current
+        experiment (the one a bare ``%%track`` cell records into, or ``-e``), id or id
+        prefix."""
         words = line.split()
         if not words:
             print(self.mltrack.__doc__)
@@ -293,10 +295,61 @@ class TrackMagics(Magics, Configurable):
             return self._export(rest)
         if cmd in ("compare", "explain"):
             return self._compare(cmd, rest)
+        if cmd == "sweep":
+            return self._sweep(line.split(None, 1)[1] if len(words) > 1 else "")
         raise UsageError(
             f"unknown %mltrack command {cmd!r}; "
-            "use store, experiment, runs, export, compare or explain"
+            "use store, experiment, runs, export, compare, explain or sweep"
         )
+
+    def _sweep(self, text: str) -> Any:
+        """``%mltrack sweep RUN --param lr=loguniform(1e-4,1e-1) --metric acc --trials 50
+        --jobs 2`` sweeps the run's pipeline (exported first, into ``sweeps/<name>``);
+        ``%mltrack sweep resume NAME`` and ``%mltrack sweep show NAME``. Returns the sweep's
+        result (its summary shows the best trials)."""
+        import argparse
+        import shlex
+
+        from ..cli.common import CliError
+        from ..cli.sweeps import ACTIONS, add_sweep_arguments, sweep_options
+        from ..sweeps import api as sweeps
+        from ..sweeps.driver import SweepError
+        from .refs import current_experiment
+
+        class Parser(argparse.ArgumentParser):
+            def error(self, message: str) -> Any:  # argparse would print usage and exit
+                raise UsageError(f"{self.prog}: {message}")
+
+        parser = Parser(prog="%mltrack sweep", add_help=False)
+        parser.add_argument("-h", "--help", action="store_true")
+        parser.add_argument("target", nargs="?")
+        parser.add_argument("name", nargs="?")
+        add_sweep_arguments(parser)
+        try:
+            args = parser.parse_args(shlex.split(text))
+        except ValueError as exc:  # an unclosed quote
+            raise UsageError(f"%mltrack sweep: {exc}") from None
+        if args.help or not args.target:
+            parser.print_help()
+            return None
+        api.wait_pending()  # the run's cells are on their way to the store
+        try:
+            if args.target in ACTIONS:
+                if not args.name:
+                    raise UsageError(f"%mltrack sweep {args.target} NAME: which sweep?")
+                if args.target == "show":
+                    return sweeps.show(args.name)
+                return sweeps.resume(args.name, executor=args.executor)
+            space, options = sweep_options(args)
+            return sweeps.sweep(
+                args.target,
+                space,
+                args.metric,
+                experiment=args.experiment or current_experiment(),
+                **options,
+            )
+        except (CliError, SweepError, ValueError) as exc:
+            raise UsageError(f"%mltrack sweep: {exc}") from None
 
     def _compare(self, cmd: str, words: list[str]) -> Any:
         """``%mltrack compare RUN RUN … [-e EXP] [--metric KEY] [--baseline RUN]`` (the

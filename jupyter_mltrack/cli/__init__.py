@@ -26,6 +26,11 @@
     mltrack [--store URL] models alias NAME ALIAS (VERSION | --delete) [--json]
     mltrack [--store URL] models delete-version NAME VERSION [--force]
     mltrack [--store URL] models lineage REF [-e E] [--code] [--json]
+    mltrack [--store URL] sweep PIPELINE|RUN --param NAME=SPEC ... --metric M [--goal G]
+                                [--trials N] [--jobs J] [--sampler S] [--pruner P]
+                                [--executor dask://HOST:PORT] [--name N] [--seed N] [--json]
+    mltrack [--store URL] sweep resume NAME [--executor URL] [--json]
+    mltrack [--store URL] sweep show NAME [--json] [--html FILE]
 
 The store is found as the kernel and server find it (``--store``, ``MLTRACK_STORE_URL``,
 ``MLTRACK_HOME``, the nearest ``.mltrack/``), except that the CLI never creates one: a typo'd
@@ -39,7 +44,8 @@ they are imported only by the commands that need them, so ``mltrack runs list`` 
 start.
 
 One module per command group (:mod:`.experiments`, :mod:`.runs`, :mod:`.compare`,
-:mod:`.snapshots`, :mod:`.pipeline`, :mod:`.sync`, :mod:`.artifacts`, :mod:`.models`), shared
+:mod:`.snapshots`, :mod:`.pipeline`, :mod:`.sync`, :mod:`.artifacts`, :mod:`.models`,
+:mod:`.sweeps`), shared
 helpers in :mod:`.common`; this module wires the parser and maps errors to exit codes.
 """
 
@@ -56,7 +62,7 @@ from ..location import URL_ENV
 from ..safepaths import PathRefused
 from ..server.api import ApiError
 from ..store import InvalidQuery, RunNotFound, Store, StoreError
-from . import artifacts, compare, experiments, models, pipeline, runs, snapshots, sync
+from . import artifacts, compare, experiments, models, pipeline, runs, snapshots, sweeps, sync
 from .common import PROG, CliError, _one_line, _Parser, open_store
 
 # Helpers that lived in the single ``cli.py`` before the split, still importable from here.
@@ -94,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_parsers(commands, store_opt, json_opt)
     artifacts.add_parsers(commands, store_opt, json_opt)
     models.add_parsers(commands, store_opt, json_opt)
+    sweeps.add_parsers(commands, store_opt, json_opt)
     return parser
 
 

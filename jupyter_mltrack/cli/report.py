@@ -384,3 +384,33 @@ def groups_html(
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def sweep_html(result: Any, figures: Sequence[tuple[str, Any]], notes: Sequence[str]) -> str:
+    """``sweep show --html``: the sweep's best trials and its charts, standalone as above."""
+    title = f"mltrack: sweep {result.name}"
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    divs = []
+    for i, (heading, fig) in enumerate(figures):
+        div = fig.to_html(
+            full_html=False,
+            include_plotlyjs=i == 0,  # embedded once, offline; the rest reuse it
+            include_mathjax=False,
+            default_width="100%",
+            config={"displaylogo": False, "responsive": True},
+        )
+        divs.append(f'<div class="chart"><h3>{esc(heading)}</h3>{div}</div>')
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head>",
+        "<body>",
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="note">written by <code>mltrack sweep show</code> on {esc(when)}</p>',
+        f"<pre>{esc(result.summary())}</pre>",
+        *divs,
+        *(f'<p class="note">{esc(n)}</p>' for n in notes),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"

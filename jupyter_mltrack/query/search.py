@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from ..compare.goals import metric_goal
-from ..store import InvalidQuery, Run, Store
+from ..store import InvalidQuery, Run, RunStatus, Store
 from ..store.listing import checked_status, notebook_condition
 from ..store.models import ExperimentRow, LatestMetricRow, MetricGoalRow, RunRow
 from . import Field, Node, compile_filter, order_expressions, parse_field, parse_filter
@@ -143,14 +143,19 @@ class MetricSummary:
 
 @dataclass
 class Children:
-    """What a parent row shows of its children: how many, and the best child's value of
-    each metric under each reducer (best by the metric's goal)."""
+    """What a parent row shows of its children: how many, how many per status (a sweep's
+    row says "20 trials · 2 failed · 3 pruned"), and the best child's value of each metric
+    under each reducer (best by the metric's goal)."""
 
     count: int = 0
     best: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "best": self.best}
+        out: dict[str, Any] = {"count": self.count, "best": self.best}
+        if self.count:  # only parents: every run of a page has a children summary
+            out["statuses"] = dict(self.statuses)
+        return out
 
 
 @dataclass
@@ -418,9 +423,9 @@ def _add_details(store: Store, page: RunPage) -> None:
             ).where(lm.run_id.in_(ids))
         ).all()
         counts = conn.execute(
-            select(child.parent_run_id, func.count())
+            select(child.parent_run_id, child.status, func.count())
             .where(child.parent_run_id.in_(ids))
-            .group_by(child.parent_run_id)
+            .group_by(child.parent_run_id, child.status)
         ).all()
         child_metrics = []
         if counts:
@@ -436,11 +441,17 @@ def _add_details(store: Store, page: RunPage) -> None:
                     ),
                 )
                 .join(lm, lm.run_id == child.id)
-                .where(child.parent_run_id.in_([p for p, _n in counts]))
+                .where(
+                    child.parent_run_id.in_(list(dict.fromkeys(p for p, _s, _n in counts))),
+                    # a sweep's best trial is a finished one (as Optuna's best trial is a
+                    # complete one): a pruned trial's value is where it was stopped
+                    or_(child.source != "sweep", child.status == RunStatus.FINISHED.value),
+                )
                 .group_by(child.parent_run_id, lm.key)
             ).all()
+    sweeps = _sweep_goals(page.runs)
     for run_id, key, last, low, high, mean_value, n in summaries:
-        goal = metric_goal(key, overrides.get(experiment_of[run_id]))
+        goal = sweeps.get((run_id, key)) or metric_goal(key, overrides.get(experiment_of[run_id]))
         page.goals.setdefault(run_id, {})[key] = goal
         page.summaries.setdefault(run_id, {})[key] = MetricSummary(
             last=last,
@@ -452,10 +463,16 @@ def _add_details(store: Store, page: RunPage) -> None:
         )
     for run in page.runs:
         page.children[run.id] = Children()
-    for parent_id, n in counts:
-        page.children[parent_id].count = int(n)
+    for parent_id, status, n in counts:
+        kids = page.children[parent_id]
+        kids.count += int(n)
+        kids.statuses[status] = kids.statuses.get(status, 0) + int(n)
+    for kids in page.children.values():  # the most first, as the row lists them
+        kids.statuses = dict(sorted(kids.statuses.items(), key=lambda kv: (-kv[1], kv[0])))
     for parent_id, key, *aggregates in child_metrics:
-        goal = metric_goal(key, overrides.get(experiment_of[parent_id]))
+        goal = sweeps.get((parent_id, key)) or metric_goal(
+            key, overrides.get(experiment_of[parent_id])
+        )
         pick = 0 if goal == "min" else 1  # (min, max) of each column across children
         last, low, high, mean_value = (aggregates[i : i + 2][pick] for i in range(0, 8, 2))
         page.children[parent_id].best[key] = {
@@ -465,3 +482,15 @@ def _add_details(store: Store, page: RunPage) -> None:
             "mean": mean_value,
             "best": low if goal == "min" else high,
         }
+
+
+def _sweep_goals(runs: Sequence[Run]) -> dict[tuple[str, str], str]:
+    """``(run id, metric) -> goal`` a sweep's run states for its metric (its ``goal``
+    param): it decides which trial is best, whatever the metric's name suggests; the sweep
+    run's own ``best.<metric>`` follows it."""
+    out: dict[tuple[str, str], str] = {}
+    for run in runs:
+        metric, goal = run.params.get("metric"), run.params.get("goal")
+        if run.source == "sweep" and isinstance(metric, str) and goal in ("min", "max"):
+            out[(run.id, metric)] = out[(run.id, f"best.{metric}")] = str(goal)
+    return out

@@ -33,6 +33,8 @@ KIND_PARAMS = {
     "scatter": ("runs", "experiment", "x", "y", "log"),
     "bars": ("runs", "experiment", "metrics", "baseline", "reducer", "step"),
     "importance": ("runs", "experiment", "metric"),
+    "sweep_history": ("sweep", "experiment"),
+    "sweep_importance": ("sweep", "experiment"),
 }
 #: Parameters every chart kind takes.
 COMMON_CHART_PARAMS = ("kind", "typed_arrays")
@@ -298,6 +300,8 @@ def chart_request(store: Store, args: Mapping[str, list[str]]) -> tuple[str, dic
     experiments = list(dict.fromkeys(v.strip() for v in args.get("experiment", []) if v.strip()))
     for name in experiments:
         _check_text("query parameter 'experiment'", name)
+    if kind.startswith("sweep_"):
+        return kind, {"sweep": _sweep_run(store, args, experiments, a_kind)}
 
     # With runs=, experiment= is where their numbers are looked up (as for compare); without
     # it, every run of the experiments (the kinds drawn over whole experiments).
@@ -361,6 +365,20 @@ def chart_request(store: Store, args: Mapping[str, list[str]]) -> tuple[str, dic
         raise bad_request("an importance chart needs metric=KEY: the metric to explain")
     chart.update({k: v for k, v in options.items() if v is not None})
     return kind, chart
+
+
+def _sweep_run(
+    store: Store, args: Mapping[str, list[str]], experiments: Sequence[str], a_kind: str
+) -> str:
+    """The id of the run ``sweep=`` names (whether it is a sweep, the chart says)."""
+    ref = _required(args, "sweep", f"{a_kind} draws the sweep whose run this names")
+    _check_text("query parameter 'sweep'", ref)
+    if len(experiments) > 1:
+        raise bad_request(
+            "with sweep=, experiment= names the one experiment its number is looked up in; "
+            f"got {len(experiments)}"
+        )
+    return _resolve(store, [ref], experiments[0] if experiments else None)[0]
 
 
 def chart(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:

@@ -107,6 +107,24 @@ class BulkReads(Liveness):
                 out.setdefault(run_id, {})[key] = step
         return out
 
+    def run_errors(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``run id -> error`` (``{"ename", "evalue", "traceback"}``) of the runs that recorded
+        one: what a sweep's chart says of its failed trials, in one query rather than a run
+        detail (series, outputs) per trial."""
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, dict[str, Any]] = {}
+        if not ids:
+            return out
+        stmt = select(_runs_t.c.id, _runs_t.c.error).where(
+            self._ids_in(_runs_t.c.id, ids), _runs_t.c.error.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            for run_id, raw in conn.execute(stmt):
+                error = json.loads(raw) if raw else None
+                if isinstance(error, dict):
+                    out[run_id] = error
+        return out
+
     def metric_extents(self, run_ids: Sequence[str]) -> dict[str, dict[str, tuple[int, int]]]:
         """``run id -> {metric: (points, last step)}`` from the chunks' headers, without
         reading a point: whether a metric has a series, and how far it goes."""

@@ -15,13 +15,15 @@ from typing import Any, NamedTuple
 
 
 class RunStatus(str, enum.Enum):
-    """Life-cycle of a run. Only ``RUNNING`` is non-terminal."""
+    """Life-cycle of a run. Only ``RUNNING`` is non-terminal. ``PRUNED`` is a sweep's trial
+    its pruner stopped early (its metrics are those it reported until then)."""
 
     RUNNING = "running"
     FINISHED = "finished"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     CRASHED = "crashed"
+    PRUNED = "pruned"
 
     @property
     def terminal(self) -> bool:

@@ -24,6 +24,7 @@ from .models import (
     MetricChunkRow,
     OutputRow,
     RunRow,
+    TagRow,
 )
 from .series import series
 from .statements import (
@@ -302,6 +303,21 @@ class RunReads(Liveness):
             number=rows[0][1],
             metrics={key: _from_db_metric(value) for _id, _n, key, value in rows},
         )
+
+    def runs_tagged(self, key: str, value: str, *, source: str | None = None) -> list[Run]:
+        """Runs whose tag ``key`` is ``value`` (of ``source`` only, if given), newest first:
+        a sweep found by its name."""
+        self.reap_local_runs()
+        stmt = (
+            select(RunRow.id)
+            .join(TagRow, TagRow.run_id == RunRow.id)
+            .where(TagRow.key == key, TagRow.value == value)
+        )
+        if source is not None:
+            stmt = stmt.where(RunRow.source == source)
+        with self.engine.connect() as conn:
+            ids = list(conn.scalars(stmt.order_by(RunRow.start_time.desc())))
+        return self._load_runs(ids)
 
     def child_runs(self, run_id: str, *, source: str | None = None) -> list[Run]:
         """Runs recorded as children of ``run_id`` (a pipeline's runs of a notebook run),

@@ -307,6 +307,59 @@ class RunWrites(Liveness):
                     ],
                 )
 
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a run ``running`` again, owned by this process (its heartbeat and pid): a
+        sweep resumed after its driver died carries on in its own run."""
+        now = time.time()
+        values = {
+            "status": RunStatus.RUNNING.value,
+            "end_time": None,
+            "error": None,
+            "updated_at": now,
+            "heartbeat_at": now,
+            "host": _HOST,
+            "pid": os.getpid(),
+        }
+        with self.engine.begin() as conn:
+            if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
+                raise RunNotFound(run_id)
+
+    def restart_run(self, run_id: str, params: Mapping[str, Any] | None = None) -> Run:
+        """Start a run over in this process: what an earlier attempt recorded (metrics,
+        params, outputs, artifacts, data links) goes, in one transaction with the run made
+        ``running`` again, owned by this process, with ``params``. A sweep's trial run again
+        (its worker died, its sweep resumed) keeps its id, number and tags: never recorded
+        twice, and never missing from the store for a moment."""
+        now = time.time()
+        values = {
+            "status": RunStatus.RUNNING.value,
+            "start_time": now,
+            "end_time": None,
+            "error": None,
+            "updated_at": now,
+            "heartbeat_at": now,
+            "host": _HOST,
+            "pid": os.getpid(),
+        }
+        with self.engine.begin() as conn:
+            if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
+                raise RunNotFound(run_id)
+            _refuse_registered(conn, run_id, "started over")
+            for table in (
+                ArtifactFileRow,
+                ArtifactRow,
+                MetricChunkRow,
+                LatestMetricRow,
+                ParamRow,
+                OutputRow,
+                RunDataRow,
+                RunValueRow,
+            ):
+                conn.execute(delete(table).where(table.run_id == run_id))
+            if params:
+                conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
+        return self.get_run(run_id)
+
     def update_run(
         self,
         run_id: str,
@@ -358,15 +411,7 @@ class RunWrites(Liveness):
         with self.engine.begin() as conn:
             if conn.execute(_RUN_EXISTS, {"b_run_id": run_id}).first() is None:
                 raise RunNotFound(run_id)
-            registered = conn.execute(
-                select(ModelVersionRow.model_id).where(ModelVersionRow.run_id == run_id).limit(1)
-            ).first()
-            if registered is not None:
-                raise ModelRegistryConflict(
-                    f"run {run_id} has registered model versions: delete them first "
-                    "(mltrack models delete-version NAME VERSION) so the registry never "
-                    "points at a deleted run"
-                )
+            _refuse_registered(conn, run_id, "deleted")
             for table in (
                 ArtifactFileRow,
                 ArtifactRow,
@@ -453,3 +498,16 @@ def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _refuse_registered(conn: Connection, run_id: str, what: str) -> None:
+    """Refuse to remove a run's artifacts while registry versions point at them."""
+    registered = conn.execute(
+        select(ModelVersionRow.model_id).where(ModelVersionRow.run_id == run_id).limit(1)
+    ).first()
+    if registered is not None:
+        raise ModelRegistryConflict(
+            f"run {run_id} has registered model versions: delete them first "
+            f"(mltrack models delete-version NAME VERSION) so the registry never "
+            f"points at a run {what}"
+        )

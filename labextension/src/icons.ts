@@ -39,3 +39,22 @@ export const modelIcon = new LabIcon({
   name: 'jupyter-mltrack:model',
   svgstr: modelSvg
 });
+
+const sweepSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M3 3h2v16h16v2H3z"/>
+    <path d="M7 16h3v-5h4V8h3V6h2v4h-3v3h-4v5H7z"/>
+    <circle cx="8.5" cy="9" r="1.5"/>
+    <circle cx="12.5" cy="15.5" r="1.5"/>
+    <circle cx="16" cy="16" r="1.5"/>
+  </g>
+</svg>`;
+
+/**
+ * Icon of a sweep's charts: trials as points under the best-so-far line, a
+ * staircase (its optimisation history).
+ */
+export const sweepIcon = new LabIcon({
+  name: 'jupyter-mltrack:sweep',
+  svgstr: sweepSvg
+});

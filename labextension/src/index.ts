@@ -23,7 +23,7 @@ import { RunDetailWidget } from './detail';
 import { OPEN_RUN_EVENT, h } from './dom';
 import { openGroupsChart, refreshGroupsChart } from './groups/chart';
 import { exportPipeline } from './handler';
-import { pipelineIcon, runsIcon } from './icons';
+import { pipelineIcon, runsIcon, sweepIcon } from './icons';
 import {
   EXPORT_TITLE,
   IExportRequest,
@@ -35,6 +35,8 @@ import { openLineage } from './models/lineage';
 import { ModelsSection } from './models/section';
 import { MAX_COMPARE, MIN_COMPARE } from './selection';
 import { DEFAULT_SETTINGS, ISidebarSettings, RunsSidebar } from './sidebar';
+import { openSweepCharts, refreshSweepCharts } from './sweeps/panel';
+import { isSweep } from './sweeps/sweep';
 
 /** Plugin id (also the id of the settings schema). */
 const PLUGIN_ID = 'jupyter-mltrack:plugin';
@@ -53,6 +55,11 @@ export namespace CommandIDs {
    * as the baseline with the checked ones.
    */
   export const compareRuns = 'jupyter-mltrack:compare-runs';
+  /**
+   * A sweep's charts (optimization history, parameter importance): `id`
+   * when given, else the sweep row right-clicked.
+   */
+  export const sweepCharts = 'jupyter-mltrack:sweep-charts';
 }
 
 const CATEGORY = 'ML Tracking';
@@ -163,6 +170,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     sidebar.runsChanged.connect((_, model) => {
       details.forEach(widget => widget.maybeReload(model.find(widget.runId)));
       models.storeChanged(model.revision);
+      refreshSweepCharts(id => model.find(id));
     });
 
     // The run card's number opens the run.
@@ -432,6 +440,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
     sidebar.compareRequested.connect(
       () => void commands.execute(CommandIDs.compareRuns)
+    );
+    // A sweep's charts: its row's button and its context menu (through
+    // schema/plugin.json, on sweep rows only).
+    commands.addCommand(CommandIDs.sweepCharts, {
+      label: 'Sweep Charts',
+      caption:
+        "Open the sweep's charts: each trial's value by trial number with the best so far, and what its metric depends on",
+      icon: sweepIcon,
+      execute: async args => {
+        const id = (args.id as string | undefined) || hitRunId();
+        const run = id ? sidebar.model.find(id) : undefined;
+        if (!id || (run && !isSweep(run))) {
+          return;
+        }
+        try {
+          return await openSweepCharts(app, rendermime, id, run ?? null);
+        } catch (reason) {
+          await showErrorMessage('Sweep Charts', reason as Error);
+          return undefined;
+        }
+      }
+    });
+    sidebar.sweepChartsRequested.connect(
+      (_, id) => void commands.execute(CommandIDs.sweepCharts, { id })
     );
     // The sidebar's groups, charted in the main area (and drawn again while
     // it shows the groups on screen and they change).

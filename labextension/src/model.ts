@@ -10,7 +10,7 @@ import { IArtifact, IRunModelVersion } from './artifacts/types';
 
 /** Lifecycle status of a run. */
 export type RunStatus =
-  'running' | 'finished' | 'failed' | 'interrupted' | 'crashed';
+  'running' | 'finished' | 'failed' | 'interrupted' | 'crashed' | 'pruned';
 
 /** A JSON value as sent by the server. */
 export type JSONValue =
@@ -71,6 +71,11 @@ export interface IMetricSummary {
  */
 export interface IChildrenSummary {
   count: number;
+  /**
+   * How many children have each status, the most first (servers from issue
+   * 15 on, when the run has children): a sweep's trials by how they ended.
+   */
+  statuses?: { [status: string]: number };
   best: {
     [key: string]:
       number | string | null | { [reducer: string]: number | string | null };
@@ -217,7 +222,8 @@ export const STATUSES: RunStatus[] = [
   'finished',
   'failed',
   'interrupted',
-  'crashed'
+  'crashed',
+  'pruned'
 ];
 
 /** Whether lower values of a metric are better (loss, error, mse, ...). */

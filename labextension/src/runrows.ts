@@ -21,6 +21,14 @@ import {
 } from './runlist/columns';
 import { orderDirection } from './runlist/query';
 import { ILoadingRow, IRunRow, ListRow } from './runlist/tree';
+import { sweepIcon } from './icons';
+import {
+  bestText,
+  sweepSummary,
+  sweepTitle,
+  trialCountsText,
+  trialNumber
+} from './sweeps/sweep';
 
 /** Indentation of one level of nesting, in pixels. */
 export const INDENT = 14;
@@ -123,6 +131,7 @@ function runRow(row: IRunRow, ctx: IRowContext): HTMLTableRowElement {
   const { run } = row;
   const checked = ctx.isChecked(run.id);
   const parent = row.childCount > 0;
+  const sweep = sweepSummary(run) !== null;
   const tr = h(
     'tr',
     {
@@ -130,6 +139,8 @@ function runRow(row: IRunRow, ctx: IRowContext): HTMLTableRowElement {
         'jp-mltrack-run-row',
         row.depth > 0 ? 'jp-mltrack-child-row' : '',
         parent ? 'jp-mltrack-parent-row' : '',
+        sweep ? 'jp-mltrack-sweep-row' : '',
+        trialNumber(run) !== null ? 'jp-mltrack-trial-row' : '',
         checked ? 'jp-mltrack-checked' : '',
         run.id === ctx.highlighted ? 'jp-mod-selected' : ''
       ]
@@ -159,7 +170,17 @@ function runRow(row: IRunRow, ctx: IRowContext): HTMLTableRowElement {
     )
   );
   tr.style.height = `${ctx.rowHeight}px`;
+  const sweepSpan = sweep
+    ? SWEEP_SPANS.filter(key => ctx.columns.some(c => c.key === key)).length
+    : 0;
   for (const column of ctx.columns) {
+    if (sweepSpan > 0 && SWEEP_SPANS.includes(column.key)) {
+      // A sweep's name cell spans its attributes: it has more to say.
+      if (column.key === 'name') {
+        tr.appendChild(sweepCell(row, ctx, sweepSpan));
+      }
+      continue;
+    }
     tr.appendChild(cell(row, column, ctx));
   }
   return tr;
@@ -216,28 +237,21 @@ function cell(row: IRunRow, column: IColumn, ctx: IRowContext): HTMLElement {
   return td;
 }
 
-/** The name, indented by depth, after the disclosure triangle of a parent. */
+/**
+ * The name, indented by depth, after the disclosure triangle of a parent; a
+ * trial without a name is called by its number.
+ */
 function nameCell(row: IRunRow, ctx: IRowContext): HTMLElement {
   const { run } = row;
-  const td = h('td', { class: 'jp-mltrack-col-name', title: run.name ?? '' });
-  if (ctx.tree) {
-    td.style.paddingLeft = `${4 + row.depth * INDENT}px`;
-    if (row.childCount > 0) {
-      td.appendChild(
-        h('span', {
-          class: 'jp-mltrack-expand',
-          role: 'button',
-          'aria-expanded': String(row.expanded),
-          'aria-label': `${row.expanded ? 'Hide' : 'Show'} the ${row.childCount} child runs of #${run.number}`,
-          title: `${row.expanded ? 'Hide' : 'Show'} its child runs (\u2192/\u2190)`
-        })
-      );
-    } else {
-      td.appendChild(h('span', { class: 'jp-mltrack-expand-space' }));
-    }
-  }
+  const trial = trialNumber(run);
+  const name = (run.name ?? '') || (trial !== null ? `trial ${trial}` : '');
+  const td = h('td', { class: 'jp-mltrack-col-name', title: name });
+  indent(td, row, ctx);
   td.appendChild(
-    h('span', { class: 'jp-mltrack-name-text', text: run.name ?? '' })
+    h('span', {
+      class: `jp-mltrack-name-text${!run.name && trial !== null ? ' jp-mltrack-trial-name' : ''}`,
+      text: name
+    })
   );
   if (row.childCount > 0) {
     td.appendChild(
@@ -248,6 +262,92 @@ function nameCell(row: IRunRow, ctx: IRowContext): HTMLElement {
       })
     );
   }
+  return td;
+}
+
+/**
+ * Indent a row's name cell by its depth, and add the disclosure triangle of
+ * a parent (a space under it otherwise) to `into` (the cell by default).
+ */
+function indent(
+  td: HTMLElement,
+  row: IRunRow,
+  ctx: IRowContext,
+  into: HTMLElement = td
+): void {
+  if (!ctx.tree) {
+    return;
+  }
+  const { run } = row;
+  td.style.paddingLeft = `${4 + row.depth * INDENT}px`;
+  if (row.childCount > 0) {
+    into.appendChild(
+      h('span', {
+        class: 'jp-mltrack-expand',
+        role: 'button',
+        'aria-expanded': String(row.expanded),
+        'aria-label': `${row.expanded ? 'Hide' : 'Show'} the ${row.childCount} child runs of #${run.number}`,
+        title: `${row.expanded ? 'Hide' : 'Show'} its child runs (\u2192/\u2190)`
+      })
+    );
+  } else {
+    into.appendChild(h('span', { class: 'jp-mltrack-expand-space' }));
+  }
+}
+
+/** The columns a sweep's name cell spans (those the table has). */
+const SWEEP_SPANS = ['name', 'status', 'start_time', 'duration'];
+
+/**
+ * A sweep's name cell, across its attribute columns: a badge, its name, its
+ * own status unless it finished, its trials by how they ended, its best
+ * value, and a button to its charts (kept in view at the end: the texts
+ * before it give way first, the last first). Its start and duration are in
+ * the cell's tooltip and in the detail.
+ */
+function sweepCell(row: IRunRow, ctx: IRowContext, span: number): HTMLElement {
+  const { run } = row;
+  const sweep = sweepSummary(run)!;
+  const when = `started ${formatTimestamp(run.start_time)}, ${formatDuration(run.duration)}`;
+  const td = h('td', {
+    class: 'jp-mltrack-col-name jp-mltrack-sweep-cell',
+    colspan: span,
+    title: `${sweepTitle(sweep)} (${when})`
+  });
+  const line = h('div', { class: 'jp-mltrack-sweep-line' });
+  indent(td, row, ctx, line);
+  line.append(
+    h('span', { class: 'jp-mltrack-sweep-badge', text: 'sweep' }),
+    h('span', { class: 'jp-mltrack-name-text', text: sweep.name })
+  );
+  if (run.status !== 'finished') {
+    // running (its trials still come), or how it ended otherwise
+    line.appendChild(
+      h('span', {
+        class: `jp-mltrack-status ${statusClass(run.status)}`,
+        text: run.status
+      })
+    );
+  }
+  line.append(
+    h('span', {
+      class: 'jp-mltrack-sweep-counts',
+      text: trialCountsText(sweep)
+    })
+  );
+  const best = bestText(sweep);
+  if (best) {
+    line.appendChild(h('span', { class: 'jp-mltrack-sweep-best', text: best }));
+  }
+  const button = h('button', {
+    type: 'button',
+    class: 'jp-mltrack-sweep-charts',
+    title: `Sweep charts of ${sweep.name}: optimization history and parameter importance`,
+    'aria-label': `Sweep charts of ${sweep.name}`
+  });
+  button.appendChild(sweepIcon.element({ tag: 'span' }));
+  line.appendChild(button);
+  td.appendChild(line);
   return td;
 }
 

@@ -42,6 +42,8 @@ export interface IRunsTableOptions {
   onSort: (field: string) => void;
   /** Rows were drawn (to show the selection on them). */
   onDrawn: () => void;
+  /** A sweep row's chart button was clicked. */
+  onSweepCharts?: (id: string) => void;
 }
 
 export class RunsTable {
@@ -252,6 +254,10 @@ export class RunsTable {
     }
     if (target.closest('.jp-mltrack-expand')) {
       void this._options.model.toggle(id);
+      return;
+    }
+    if (target.closest('.jp-mltrack-sweep-charts')) {
+      this._options.onSweepCharts?.(id);
       return;
     }
     if (event.shiftKey || event.ctrlKey || event.metaKey) {

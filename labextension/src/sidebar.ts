@@ -171,6 +171,11 @@ export class RunsSidebar extends Widget {
     return this._runSelected;
   }
 
+  /** Emitted with a sweep's run id when the user asks for its charts. */
+  get sweepChartsRequested(): ISignal<this, string> {
+    return this._sweepChartsRequested;
+  }
+
   /** The groups shown in group mode. */
   get groups(): GroupsModel {
     return this._grouping.model;
@@ -467,6 +472,7 @@ export class RunsSidebar extends Widget {
       onOpen: id => this._open(id),
       onSelect: (id, modifiers) => this._clickSelect(id, modifiers),
       onSort: field => this._sortBy(field),
+      onSweepCharts: id => this._sweepChartsRequested.emit(id),
       onDrawn: () => {
         this._renderEmpty();
         this._syncSelection();
@@ -747,6 +753,7 @@ export class RunsSidebar extends Widget {
   private _runSelected = new Signal<this, string>(this);
   private _selectionChanged = new Signal<this, RunSelection>(this);
   private _compareRequested = new Signal<this, void>(this);
+  private _sweepChartsRequested = new Signal<this, string>(this);
   private _updatedAt = '';
   private _selectAll!: HTMLInputElement;
   private _compareButton!: HTMLButtonElement;

@@ -4,3 +4,4 @@ import './compare.css';
 import './runlist.css';
 import './groups.css';
 import './models.css';
+import './sweeps.css';

@@ -10,6 +10,9 @@ entry point the API, the widget and the CLI call: it checks the arguments and sa
 to change when they are wrong. A run has the same colour in every chart (its position in
 the compared runs, the baseline first) and is labelled ``#N`` as in the tables.
 
+A sweep's two charts (``sweep_history_figure``, ``sweep_importance_figure``, in
+:mod:`.sweep`) are kinds of the same entry point, read from the sweep's run and its trials.
+
 This package imports plotly; nothing imports it at ``import jupyter_mltrack``.
 """
 
@@ -41,6 +44,7 @@ from .curves import DEFAULT_POINTS, X_MODES, curves_from_series
 from .groups import groups_figure
 from .runs import parallel_from_runs, scatter_from_runs, varying_params
 from .summary import bars_figure, importance_figure
+from .sweep import sweep_history_figure, sweep_importance_figure
 
 __all__ = [
     "CHART_KINDS",
@@ -64,10 +68,20 @@ __all__ = [
     "run_color",
     "scatter_figure",
     "scatter_from_runs",
+    "sweep_history_figure",
+    "sweep_importance_figure",
     "varying_params",
 ]
 
-CHART_KINDS = ("curves", "parallel", "scatter", "bars", "importance")
+CHART_KINDS = (
+    "curves",
+    "parallel",
+    "scatter",
+    "bars",
+    "importance",
+    "sweep_history",
+    "sweep_importance",
+)
 #: Most runs a chart over whole experiments (or a list of runs) draws, outside curves/bars.
 MAX_EXPERIMENT_RUNS = 10_000
 
@@ -259,12 +273,15 @@ _ARGS = {
     "scatter": {"runs", "experiments", "x", "y", "log_y"},
     "bars": {"runs", "metrics", "baseline", "reducers", "step"},
     "importance": {"runs", "experiments", "metric"},
+    "sweep_history": {"sweep"},
+    "sweep_importance": {"sweep"},
 }
 _ALIASES = {"log": "log_y", "reducer": "reducers"}
 
 
 def build_chart(store: Any, kind: str, args: Mapping[str, Any]) -> go.Figure:
-    """The ``kind`` chart (curves, parallel, scatter, bars, importance) for ``args``.
+    """The ``kind`` chart (curves, parallel, scatter, bars, importance, sweep_history,
+    sweep_importance) for ``args``.
 
     ``args`` may hold typed values (lists, floats, bools) or the strings of a query or a
     command line (``"3,5,7"``, ``"0.6"``, ``"true"``). Raises :class:`ChartArgumentError`
@@ -274,7 +291,8 @@ def build_chart(store: Any, kind: str, args: Mapping[str, Any]) -> go.Figure:
 
     ``experiment`` means what it means for the REST API's ``compare/charts``: with ``runs``,
     the experiment their numbers are looked up in (every kind); without, every run of it
-    (``parallel``, ``scatter``, ``importance``, like ``experiments``).
+    (``parallel``, ``scatter``, ``importance``, like ``experiments``). The sweep kinds take
+    ``sweep``: the sweep's run (id, id prefix, or number in ``experiment``).
     """
     check_choice("kind", kind, CHART_KINDS)
     given = {_ALIASES.get(k, k): v for k, v in args.items() if v is not None}
@@ -288,6 +306,8 @@ def build_chart(store: Any, kind: str, args: Mapping[str, Any]) -> go.Figure:
             f"a {kind} chart does not take {', '.join(unknown)}; it takes "
             + ", ".join(sorted(_ARGS[kind] | {"experiment"}))
         )
+    if kind.startswith("sweep_"):
+        return _sweep(store, kind, given.get("sweep"), experiment)
     runs = _names(given.get("runs"), "runs")
     experiments = _names(given.get("experiments"), "experiments")
     if runs is not None and experiments is not None:
@@ -403,3 +423,14 @@ def _importance(
         return importance_figure(importance(store, None, str(metric), runs=ids))
     check_experiments(store, experiments)
     return importance_figure(importance(store, experiments, str(metric)))
+
+
+def _sweep(store: Any, kind: str, ref: Any, experiment: str | None) -> go.Figure:
+    if ref is None or not str(ref).strip():
+        raise ChartArgumentError(
+            f"a {kind} chart needs sweep: the sweep's run (its id, an id prefix or its number)"
+        )
+    run = load_chart_runs(store, [str(ref).strip()], experiment=experiment, most=1)[0]
+    if kind == "sweep_history":
+        return sweep_history_figure(store, run.id)
+    return sweep_importance_figure(store, run.id)

@@ -162,7 +162,8 @@ def importance_figure(importance: Any) -> go.Figure:
     domains = grid(len(panels), len(panels), gap_x=0.1)
     layout: dict[str, Any] = {
         "title": {"text": title},
-        "height": 140 + 26 * len(keys),
+        # the margins take 180 px: below that, a few parameters' labels are dropped
+        "height": 200 + 26 * len(keys),
         "showlegend": False,
         "annotations": [],
         "margin": {"l": 140},

@@ -1,0 +1,310 @@
+"""Sweeps (issue 15): a real scikit-learn notebook tracked by a real kernel, its run exported
+to a pipeline, and that pipeline searched by ``mltrack.sweep``: trials in a pool of real
+processes, each trial a child run in a real SQLite store; a sweep killed with SIGKILL and
+resumed; grids, failures and pruning.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_mltrack.pipeline.export import export
+from jupyter_mltrack.store import RunStatus, Store
+from jupyter_mltrack.sweeps import api
+from jupyter_mltrack.sweeps.driver import SweepError, pipeline_params
+from jupyter_mltrack.sweeps.records import SWEEP_TAG, TRIAL_TAG
+from jupyter_mltrack.sweeps.trial import TrialSpec, run_trial
+
+from .test_pipeline import Session, _env, session_reading_data
+
+pytest.importorskip("optuna")
+
+IMPORTS = """import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split"""
+DATA = """X, y = make_classification(n_samples=300, n_features=8, n_informative=3, random_state=0)
+X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)"""
+PARAMS = "C = 0.05\nsteps = 4\nboom = 0"
+#: Logs ``curve`` step by step (what a pruner reads), then the held-out accuracy.
+TRAIN = """%%track
+scale = 1 / (1 - boom)  # boom=1 fails the cell
+for step in range(steps):
+    mltrack.log_metric("curve", C * (step + 1), step=step)
+clf = LogisticRegression(C=C, max_iter=300).fit(X_tr, y_tr)
+acc = clf.score(X_te, y_te)
+mltrack.log_metric("acc", acc * scale)"""
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
+    return session_reading_data(
+        tmp_path_factory.mktemp("sweeps"),
+        ("imports", IMPORTS),
+        ("data", DATA),
+        ("params", PARAMS),
+        ("train", TRAIN),
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(session: Session) -> Path:
+    """The notebook's run #1 exported."""
+    store = session.store()
+    try:
+        (run,), _ = store.search_runs(order="number", limit=1)
+        out = session.root / "pipeline"
+        export(store, directory=out, run=run.id)
+    finally:
+        store.close()
+    return out
+
+
+@pytest.fixture
+def store(session: Session) -> Iterator[Store]:
+    st = session.store()
+    yield st
+    st.close()
+
+
+def notebook_acc(store: Store) -> float:
+    (run,), _ = store.search_runs(experiment="analysis", order="number", limit=1)
+    assert run.source == "notebook"
+    return float(run.metrics["acc"])
+
+
+def trials_of(store: Store, sweep_run_id: str) -> list:
+    return store.child_runs(sweep_run_id, source="sweep")
+
+
+def test_the_pipeline_parameters_are_read_without_running_it(pipeline: Path) -> None:
+    assert pipeline_params(pipeline) == {"C": 0.05, "steps": 4, "boom": 0}
+    with pytest.raises(SweepError, match="no pipeline"):
+        pipeline_params(pipeline.parent / "nowhere")
+
+
+def test_a_grid_sweep_is_exactly_the_grid_each_trial_a_child_run(
+    pipeline: Path, store: Store
+) -> None:
+    result = api.sweep(
+        pipeline,
+        {"C": [0.01, 0.1, 1.0], "steps": [2, 3]},
+        "acc",
+        sampler="grid",
+        trials=50,
+        jobs=2,
+        name="grid",
+        store=store,
+        progress=False,
+    )
+    assert result.counts() == {"finished": 6}
+    combos = sorted((t.params["C"], t.params["steps"]) for t in result.trials)
+    assert combos == sorted((c, s) for c in (0.01, 0.1, 1.0) for s in (2, 3))
+    assert sorted(t.number for t in result.trials) == list(range(6))
+    sweep_run = store.get_run(result.run_id)
+    assert sweep_run.source == "sweep" and sweep_run.status is RunStatus.FINISHED
+    assert sweep_run.experiment == "analysis"  # the pipeline's, as its trials
+    assert sweep_run.params["metric"] == "acc" and sweep_run.params["space.C"] == "[0.01, 0.1, 1.0]"
+    assert sweep_run.metrics["best.acc"] == result.best.value
+    for run in trials_of(store, result.run_id):
+        assert run.tags[SWEEP_TAG] == "grid" and run.tags[TRIAL_TAG].isdigit()
+        assert run.params["boom"] == 0  # not searched: the pipeline's value
+        assert "acc" in run.metrics and run.status is RunStatus.FINISHED
+        assert store.get_run_detail(run.id).pid != os.getpid()  # in a worker process
+    with pytest.raises(SweepError, match="exists"):
+        api.sweep(pipeline, {"C": [1.0]}, "acc", name="grid", store=store, progress=False)
+
+
+def test_a_trial_that_raises_is_failed_with_its_error_and_the_sweep_goes_on(
+    pipeline: Path, store: Store
+) -> None:
+    result = api.sweep(
+        pipeline, {"boom": [0, 1]}, "acc", sampler="grid", jobs=1, name="boom", store=store,
+        progress=False,
+    )  # fmt: skip
+    assert result.counts() == {"failed": 1, "finished": 1}
+    (failed,) = [t for t in result.trials if t.state == "failed"]
+    assert failed.params == {"boom": 1} and "ZeroDivisionError" in (failed.error or "")
+    assert store.get_run(failed.run_id).status is RunStatus.FAILED
+    assert store.get_run(result.run_id).status is RunStatus.FINISHED
+
+
+def test_unknown_parameters_and_bad_spaces_are_refused_before_any_trial(
+    pipeline: Path, store: Store
+) -> None:
+    with pytest.raises(SweepError, match="no parameter lr; its parameters: C, steps, boom"):
+        api.sweep(pipeline, {"lr": "loguniform(1e-4, 1e-1)"}, "acc", store=store, progress=False)
+    with pytest.raises(ValueError, match="C: "):
+        api.sweep(pipeline, {"C": "loguniform(0, 1)"}, "acc", store=store, progress=False)
+    with pytest.raises(ValueError, match="unknown pruner 'medain': did you mean median"):
+        api.sweep(pipeline, {"C": [1.0]}, "acc", pruner="medain", store=store, progress=False)
+
+
+def test_a_run_number_is_looked_up_in_the_experiment_named(
+    session: Session, store: Store, tmp_path: Path
+) -> None:
+    """``mltrack sweep 1 -e analysis`` sweeps run #1 of ``analysis``, whatever experiment is
+    current (here the store's default, which has no run #1)."""
+    from jupyter_mltrack.sweeps.api import _pipeline_of
+
+    folder, _cwd, experiment = _pipeline_of(store, 1, "by-number", tmp_path / "out", "analysis")
+    assert experiment == "analysis"
+    assert pipeline_params(folder) == {"C": 0.05, "steps": 4, "boom": 0}
+
+
+def test_a_sweep_resumes_on_the_executor_it_is_given(pipeline: Path, store: Store) -> None:
+    """``mltrack sweep resume NAME --executor URL`` resumes there, not where it started."""
+    from jupyter_mltrack.sweeps.driver import Sweep, definition
+
+    Sweep.create(store, definition(pipeline, {"C": [0.1]}, "acc", name="elsewhere"))
+    with pytest.raises(ValueError, match="executor 'nowhere': use 'local'"):
+        api.resume("elsewhere", executor="nowhere", store=store, progress=False)
+
+
+def test_a_pruned_trial_is_recorded_pruned(pipeline: Path, store: Store) -> None:
+    """Five finished trials whose ``curve`` reached 10 per step; a trial whose curve is far
+    below the median at its second step is stopped there by the median pruner."""
+    sweep_run = store.create_run(
+        "sweeps", name="pruning", source="sweep", tags={SWEEP_TAG: "pruning"}
+    )
+    from jupyter_mltrack.store.entities import MetricPoint
+
+    for n in range(5):
+        sibling = store.create_run(
+            "sweeps",
+            source="sweep",
+            parent_run_id=sweep_run.id,
+            tags={SWEEP_TAG: "pruning", TRIAL_TAG: str(n)},
+        )
+        points = [MetricPoint("curve", 10.0 * (s + 1), s, time.time()) for s in range(4)]
+        store.finish_run(sibling.id, RunStatus.FINISHED, metrics=points)
+    spec = TrialSpec(
+        sweep="pruning",
+        sweep_run_id=sweep_run.id,
+        number=5,
+        run_id="f" * 32,
+        params={"C": 0.5},
+        metric="curve",
+        goal="max",
+        pruner="median",
+        experiment="sweeps",
+        pipeline=str(pipeline),
+        store_url=store.url,
+    )
+    outcome = run_trial(spec)
+    assert outcome.state == "pruned", outcome
+    assert outcome.intermediate == {0: 0.5, 1: 1.0} or outcome.intermediate == {0: 0.5}
+    run = store.get_run(spec.run_id)
+    assert run.status is RunStatus.PRUNED and run.parent_run_id == sweep_run.id
+    assert "acc" not in run.metrics  # stopped before training
+    spec_good = TrialSpec(
+        **{**spec.__dict__, "number": 6, "run_id": "e" * 32, "params": {"C": 20.0}}
+    )
+    assert run_trial(spec_good).state == "finished"
+
+
+#: A script without a ``__main__`` guard, as a user may write: the workers must not run it.
+KILLED = """
+import sys
+with open(sys.argv[3], "a") as marks:  # once: no worker may run this script again
+    marks.write("started\\n")
+from jupyter_mltrack.store import Store
+from jupyter_mltrack.sweeps import api
+store = Store(sys.argv[1])
+api.sweep(sys.argv[2], {"C": "loguniform(0.01, 10)"}, "acc", trials=20, jobs=2, seed=3,
+          name="killed", store=store, progress=False)
+"""
+
+
+def test_a_sweep_killed_after_8_trials_resumes_to_exactly_20(
+    session: Session, pipeline: Path, store: Store
+) -> None:
+    """The driver is SIGKILLed once 8 trials have ended; resumed, the sweep ends with
+    exactly 20 trials, numbered 0-19, none recorded twice, the best no worse than the
+    notebook's own run (trial 0 is the notebook's values)."""
+    script = session.root / "killed.py"
+    script.write_text(textwrap.dedent(KILLED))
+    marks = session.root / "killed-started.txt"
+    driver = subprocess.Popen(
+        [sys.executable, str(script), str(session.home), str(pipeline), str(marks)],
+        cwd=session.root,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline:
+            if driver.poll() is not None:
+                pytest.fail(f"the sweep ended before it was killed: {driver.stderr.read()}")
+            found = store.runs_tagged(SWEEP_TAG, "killed", source="sweep")
+            sweep = [r for r in found if r.parent_run_id is None]
+            if sweep:
+                ended = [r for r in trials_of(store, sweep[0].id) if r.status.terminal]
+                if len(ended) >= 8:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("8 trials did not end in time")
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    assert marks.read_text() == "started\n"  # the spawned workers never ran the script
+    result = api.resume("killed", store=store, progress=False)
+    runs = trials_of(store, result.run_id)
+    numbers = sorted(int(r.tags[TRIAL_TAG]) for r in runs)
+    assert numbers == list(range(20)), numbers
+    assert len({r.id for r in runs}) == 20
+    assert result.counts() == {"finished": 20}  # the killed ones were run again
+    # the resumed sampler is seeded on from where it was, not from the start again
+    assert len({t.params["C"] for t in result.trials}) == 20
+    first = next(t for t in result.trials if t.number == 0)
+    assert first.params == {"C": 0.05}
+    assert result.best is not None and result.best.value >= notebook_acc(store)
+    assert store.get_run(result.run_id).status is RunStatus.FINISHED
+    shown = api.show("killed", store=store)
+    assert shown.summary().splitlines()[0].startswith("sweep killed (finished): 20 trials")
+    history = shown.history_figure()
+    assert sum(len(trace.x) for trace in history.data if trace.mode == "markers") == 20
+    assert shown.importance_figure().data  # one searched parameter, 20 finished trials
+
+
+#: In a process that is no kernel (as a sweep's worker): the sweep API resolves, and a run
+#: does not import ipykernel (IPython, jedi…: half a second of a worker's first trial).
+FRESH = """
+import sys
+import jupyter_mltrack as m
+assert m.sweep is m.sweeps.sweep
+m.start_run(experiment="fresh")
+m.log_metric("x", 1.0)
+m.end_run()
+from jupyter_mltrack.capture.api import wait_pending
+wait_pending()
+assert "ipykernel" not in sys.modules and "IPython" not in sys.modules, "imported a kernel"
+print("ok")
+"""
+
+
+def test_mltrack_sweep_resolves_and_a_script_run_loads_no_kernel(tmp_path: Path) -> None:
+    """``mltrack.sweep`` and ``mltrack.sweeps`` are loaded on first use (PEP 562): in a
+    process that has not imported the subpackage yet, the lookup must not recurse. A run
+    there asks for no kernel id (there is none to find)."""
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH],
+        env=_env(tmp_path / "store"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

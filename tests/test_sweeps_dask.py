@@ -1,0 +1,401 @@
+"""Sweeps on Dask (issue 15, section 3): the sweeps notebook's pipeline searched through a
+real ``distributed.LocalCluster`` of two worker processes started here, every trial writing
+its run into the team store the workers share (a real PostgreSQL server and an
+S3-compatible one, moto's). The workers get the pipeline's files in each trial's spec, not
+from the driver's folder; a worker SIGKILLed mid-trial has its trial run again elsewhere,
+into the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_mltrack.location import BLOB_URL_ENV, HOME_ENV
+from jupyter_mltrack.pipeline.export import export
+from jupyter_mltrack.store import RunStatus, Store
+from jupyter_mltrack.store.spool import SPOOL_ENV
+from jupyter_mltrack.sweeps import api
+from jupyter_mltrack.sweeps.driver import Sweep, definition, find_sweep_or_none
+from jupyter_mltrack.sweeps.executors import DaskExecutor
+from jupyter_mltrack.sweeps.trial import SWEEP_TAG, TRIAL_TAG, TrialOutcome, TrialSpec
+
+from .s3 import CREDENTIALS, s3_server
+from .test_pipeline import Session, session_reading_data
+from .test_sweeps import DATA, IMPORTS, PARAMS, TRAIN
+
+pytest.importorskip("optuna")
+pytest.importorskip("distributed")
+pytest.importorskip("s3fs")
+
+#: The sweeps notebook, with a ``pause`` (seconds) before training: the slow trial whose
+#: worker is killed. Each trial also logs a small dict: a blob each worker writes to S3.
+TRAIN_DASK = (
+    TRAIN.replace("%%track\n", "%%track\ntime.sleep(pause)\n", 1)
+    + '\nmltrack.log_dict({"C": C, "pause": pause}, "trial.json")'
+)
+#: How long the slow trial sleeps: time enough to see it start in a worker and kill that.
+SLOW = 3.0
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
+    """The notebook run once by a real kernel (its run #1 is what ``pipeline`` exports)."""
+    return session_reading_data(
+        tmp_path_factory.mktemp("dask"),
+        ("imports", IMPORTS + "\nimport time"),
+        ("data", DATA),
+        ("params", PARAMS + "\npause = 0.0"),
+        ("train", TRAIN_DASK),
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(session: Session) -> Path:
+    """The notebook's run #1 exported (as in test_sweeps)."""
+    store = session.store()
+    try:
+        (run,), _ = store.search_runs(order="number", limit=1)
+        export(store, directory=session.root / "pipeline", run=run.id)
+    finally:
+        store.close()
+    return session.root / "pipeline"
+
+
+@dataclass
+class Team:
+    """The shared store: its URL, its blobs' URL, the S3 server's endpoint and a client."""
+
+    url: str
+    blob_url: str
+    endpoint: str
+    s3: Any
+
+    def store(self) -> Store:
+        return Store(self.url, blob_url=self.blob_url)
+
+    def keys(self) -> list[str]:
+        bucket, prefix = self.blob_url[len("s3://") :].split("/", 1)
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+@pytest.fixture(scope="module")
+def team(postgres_url: str) -> Iterator[Team]:
+    """A fresh PostgreSQL database and a fresh bucket of a moto S3 server, the endpoint and
+    credentials set in this process as a team sets them (``AWS_ENDPOINT_URL``)."""
+    import boto3
+    import fsspec.config
+    from sqlalchemy import create_engine, text
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(
+        postgres_url.replace("postgresql://", "postgresql+psycopg://"),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        with s3_server() as endpoint, pytest.MonkeyPatch.context() as mp:
+            for key, value in CREDENTIALS.items():
+                mp.setenv(key, value)
+            mp.setenv("AWS_ENDPOINT_URL", endpoint)
+            mp.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint})
+            s3 = boto3.client("s3", endpoint_url=endpoint)
+            bucket = "mltrack-" + uuid.uuid4().hex[:10]
+            s3.create_bucket(Bucket=bucket)
+            url = postgres_url.rsplit("/", 1)[0] + "/" + name
+            Store(url).close()  # its tables, before two workers race to create them
+            yield Team(url, f"s3://{bucket}/team", endpoint, s3)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def cluster(team: Team, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A ``LocalCluster`` of 2 worker processes of one thread each, and a client of it. The
+    workers know of the team store only what a cluster's workers would: the S3 endpoint and
+    credentials in their environment; their temp folder is the test's, so what they write
+    there can be looked at (and is removed)."""
+    from distributed import Client, LocalCluster
+
+    tmp = tmp_path_factory.mktemp("workers")
+    (tmp / "tmp").mkdir()
+    env = {
+        **CREDENTIALS,
+        "AWS_ENDPOINT_URL": team.endpoint,
+        "TMPDIR": str(tmp / "tmp"),
+        HOME_ENV: str(tmp / ".mltrack"),  # never a developer's store or spool
+        SPOOL_ENV: str(tmp / "spool"),
+    }
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env=env,
+        ) as lc,
+        Client(lc, set_as_default=False) as client,
+    ):
+        client.wait_for_workers(2)
+        yield client
+
+
+@pytest.fixture
+def store(team: Team) -> Iterator[Store]:
+    st = team.store()
+    yield st
+    st.close()
+
+
+def worker_pids(client: Any) -> set[int]:
+    return set(client.run(os.getpid).values())
+
+
+def trials_of(store: Store, sweep_run_id: str) -> list:
+    return store.child_runs(sweep_run_id, source="sweep")
+
+
+def assert_each_trial_once(store: Store, sweep_run_id: str, count: int) -> list:
+    """The sweep's child runs: ``count`` of them, numbered 0..count-1, one run each."""
+    runs = trials_of(store, sweep_run_id)
+    numbers = sorted(int(r.tags[TRIAL_TAG]) for r in runs)
+    assert numbers == list(range(count)), numbers
+    assert len({r.id for r in runs}) == count
+    return runs
+
+
+def test_a_sweep_on_a_dask_client_records_each_trial_once_in_the_team_store(
+    pipeline: Path, store: Store, team: Team, cluster: Any
+) -> None:
+    """``executor=client``: the trials run in the cluster's worker processes (their pids),
+    each a finished child run in PostgreSQL with its artifact's blob in the bucket."""
+    from jupyter_mltrack.models.artifacts import read_bytes
+
+    result = api.sweep(
+        pipeline,
+        {"C": [0.01, 0.1, 1.0]},
+        "acc",
+        sampler="grid",
+        jobs=2,
+        executor=cluster,
+        name="on-dask",
+        store=store,
+        progress=False,
+    )
+    assert result.counts() == {"finished": 3}
+    assert store.url.startswith("postgresql") and result.best is not None
+    runs = assert_each_trial_once(store, result.run_id, 3)
+    pids = worker_pids(cluster)
+    for run in runs:
+        assert run.status is RunStatus.FINISHED and run.tags[SWEEP_TAG] == "on-dask"
+        assert store.get_run_detail(run.id).pid in pids  # run by a Dask worker
+        logged = json.loads(read_bytes(store, store.get_artifact(run.id, "trial.json")))
+        assert logged == {"C": run.params["C"], "pause": 0.0}
+    assert len(team.keys()) >= 3  # the workers' blobs, in the S3 server
+    assert store.get_run(result.run_id).status is RunStatus.FINISHED
+
+
+class FolderOnlyOnTheDriver(DaskExecutor):
+    """A cluster whose workers cannot see the driver's pipeline folder, as on a real one:
+    the folder is moved away once the driver has read it (when it hands out the first
+    trial), so the trials can only work from the files their spec carries."""
+
+    def __init__(self, client: Any, folder: Path, away: Path) -> None:
+        super().__init__(client)
+        self.folder, self.away = folder, away
+
+    def submit(self, spec: TrialSpec) -> Future[TrialOutcome]:
+        if self.folder.exists():
+            self.folder.rename(self.away)
+        return super().submit(spec)
+
+
+def test_the_workers_run_the_pipeline_shipped_in_the_spec_not_the_drivers_folder(
+    pipeline: Path, store: Store, cluster: Any, tmp_path: Path
+) -> None:
+    folder, away = tmp_path / "pipeline", tmp_path / "elsewhere"
+    shutil.copytree(pipeline, folder)
+    d = definition(folder, {"C": [0.5, 2.0]}, "acc", name="shipped", sampler="grid", jobs=2)
+    executor = FolderOnlyOnTheDriver(cluster, folder, away)
+    result = Sweep.create(store, d).run(executor)
+    assert not folder.exists()  # gone before the first trial, and never needed
+    assert result.counts() == {"finished": 2}, result.to_dict()
+    assert_each_trial_once(store, result.run_id, 2)
+    source = (away / "pipeline.py").read_bytes()
+
+    def materialized() -> list[bytes]:
+        import glob
+        import tempfile
+        from pathlib import Path
+
+        found = glob.glob(os.path.join(tempfile.gettempdir(), "mltrack-pipeline-*"))
+        return [(Path(f) / "pipeline.py").read_bytes() for f in found]
+
+    written = [data for datas in cluster.run(materialized).values() for data in datas]
+    assert source in written  # the workers wrote the shipped files, and ran them
+
+
+def test_mltrack_sweep_with_a_dask_address_runs_on_the_cluster(
+    pipeline: Path,
+    store: Store,
+    team: Team,
+    cluster: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CLI's ``--executor dask://HOST:PORT`` (the string form): a client of its own."""
+    from jupyter_mltrack.cli import main
+
+    monkeypatch.setenv(BLOB_URL_ENV, team.blob_url)
+    address = cluster.scheduler_info()["address"].replace("tcp://", "dask://")
+    argv = ["--store", team.url, "sweep", str(pipeline), "--param", "C=[0.2, 3.0]"]
+    argv += ["--metric", "acc", "--sampler", "grid", "--executor", address]
+    code = main([*argv, "--name", "by-address", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["counts"] == {"finished": 2} and shown["status"] == "finished"
+    sweep_run = store.get_run(shown["run_id"])
+    assert sweep_run.params["executor"] == address  # resumed on the cluster, too
+    pids = worker_pids(cluster)
+    for run in assert_each_trial_once(store, shown["run_id"], 2):
+        assert store.get_run_detail(run.id).pid in pids
+
+
+def test_two_trials_given_to_one_worker_process_at_once_do_not_mix(
+    pipeline: Path, store: Store
+) -> None:
+    """A Dask worker of two threads (``dask worker``'s default is one per core) runs two
+    trials at once in one process, whose trial context and pipeline module are the
+    process's: what such a worker does, here in two threads of this process. The slow
+    trial sleeps while the other runs; each must still train and log its own values."""
+    sweep_run = store.create_run(
+        "analysis", name="threads", source="sweep", tags={SWEEP_TAG: "threads"}
+    )
+    specs = []
+    for number, (c, pause) in enumerate([(0.3, 1.0), (7.0, 0.0)]):
+        run_id = uuid.uuid4().hex
+        store.create_run(
+            "analysis",
+            source="sweep",
+            parent_run_id=sweep_run.id,
+            tags={SWEEP_TAG: "threads", TRIAL_TAG: str(number)},
+            params={"C": c, "pause": pause},
+            run_id=run_id,
+        )
+        specs.append(
+            TrialSpec(
+                sweep="threads",
+                sweep_run_id=sweep_run.id,
+                number=number,
+                run_id=run_id,
+                params={"C": c, "pause": pause},
+                metric="acc",
+                goal="max",
+                pruner=None,
+                experiment="analysis",
+                pipeline=str(pipeline),
+                store_url=store.url,
+                blob_url=store.blob_url,
+            )
+        )
+    from jupyter_mltrack.models.artifacts import read_bytes
+    from jupyter_mltrack.sweeps.executors import _run_on_worker
+
+    outcomes: dict[int, TrialOutcome] = {}
+    threads = [
+        threading.Thread(target=lambda s=s: outcomes.__setitem__(s.number, _run_on_worker(s, 1)))
+        for s in specs
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert [outcomes[s.number].state for s in specs] == ["finished", "finished"], outcomes
+    for spec in specs:
+        run = store.get_run(spec.run_id)
+        assert run.status is RunStatus.FINISHED and run.params["C"] == spec.params["C"]
+        logged = json.loads(read_bytes(store, store.get_artifact(run.id, "trial.json")))
+        assert logged == spec.params  # trained with its own values
+        assert run.metrics["acc"] == outcomes[spec.number].value
+
+
+def test_a_worker_killed_mid_trial_has_its_trial_run_again_into_the_same_run(
+    pipeline: Path, store: Store, team: Team, cluster: Any
+) -> None:
+    """The slow trial's worker (the pid its run records) is SIGKILLed while the trial
+    sleeps; the scheduler runs the task again on a worker alive, the trial starts its own
+    run over, and the sweep ends with exactly its 4 trials, each recorded once."""
+    ended: dict[str, Any] = {}
+
+    def drive() -> None:
+        try:
+            ended["result"] = api.sweep(
+                pipeline,
+                {"pause": [0.0, 0.001, 0.002, SLOW]},  # one slow trial of four
+                "acc",
+                sampler="grid",
+                jobs=2,
+                executor=cluster,
+                name="killed",
+                store=store,
+                progress=False,
+            )
+        except BaseException as exc:  # noqa: BLE001 (re-raised by the test)
+            ended["error"] = exc
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    watcher = team.store()
+    try:
+        pids = worker_pids(cluster)
+        slow_run, killed = None, None
+        deadline = time.monotonic() + 120
+        while killed is None:
+            assert driver.is_alive(), ended
+            assert time.monotonic() < deadline, "the slow trial never started in a worker"
+            sweep = find_sweep_or_none(watcher, "killed")
+            for run in trials_of(watcher, sweep.id) if sweep else []:
+                if run.params.get("pause") == SLOW and run.status is RunStatus.RUNNING:
+                    pid = watcher.get_run_detail(run.id).pid
+                    if pid in pids:  # the worker took the trial over: it sleeps now
+                        slow_run, killed = run, pid
+            if killed is None:
+                time.sleep(0.02)
+        os.kill(killed, signal.SIGKILL)
+        killed_at = time.time()
+        driver.join(timeout=180)
+        assert not driver.is_alive(), "the sweep did not end"
+        if "error" in ended:
+            raise ended["error"]
+        result = ended["result"]
+        assert result.counts() == {"finished": 4}, result.to_dict()
+        runs = assert_each_trial_once(store, result.run_id, 4)
+        (again,) = [r for r in runs if r.params.get("pause") == SLOW]
+        assert again.id == slow_run.id and again.tags[TRIAL_TAG] == slow_run.tags[TRIAL_TAG]
+        assert again.status is RunStatus.FINISHED and "acc" in again.metrics
+        assert again.start_time >= killed_at  # started over after the kill
+        detail = store.get_run_detail(again.id)
+        assert detail.pid != killed and detail.error is None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(killed, 0)
+            pytest.fail("the killed worker is alive")
+    finally:
+        watcher.close()
