@@ -308,3 +308,39 @@ def test_mltrack_sweep_resolves_and_a_script_run_loads_no_kernel(tmp_path: Path)
         timeout=120,
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+READS = """%%track
+df = pd.read_csv("data.csv")
+total = float(df["x"].sum()) * lr
+mltrack.log_metric("total", total)"""
+
+
+def test_from_snapshots_every_trial_reads_the_data_the_run_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notebook's run read data.csv (x: 1, 2, 3); the file has changed since. Swept from
+    the run's snapshots, every trial reads the data the run read; swept as it is (from the
+    notebook's folder, as a pipeline folder's trials work where the sweep starts), the file
+    as it is now."""
+    monkeypatch.chdir(tmp_path)
+    session = session_reading_data(
+        tmp_path, ("params", "import pandas as pd\nlr = 1.0"), ("train", READS)
+    )
+    store = session.store()
+    try:
+        (run,), _ = store.search_runs(experiment="analysis", order="number", limit=1)
+        export(store, directory=tmp_path / "reads", run=run.id)
+        (tmp_path / "data.csv").write_text("x\n10\n20\n30\n")
+        kept = api.sweep(
+            tmp_path / "reads", {"lr": [1.0, 2.0]}, "total", sampler="grid", jobs=2,
+            from_snapshots=True, name="kept", store=store, progress=False,
+        )  # fmt: skip
+        assert sorted(t.value for t in kept.trials) == [6.0, 12.0]
+        now = api.sweep(
+            tmp_path / "reads", {"lr": [1.0]}, "total", sampler="grid", jobs=1,
+            name="now", store=store, progress=False,
+        )  # fmt: skip
+        assert [t.value for t in now.trials] == [60.0]
+    finally:
+        store.close()
