@@ -3,7 +3,9 @@ real ``distributed.LocalCluster`` of two worker processes started here, every tr
 its run into the team store the workers share (a real PostgreSQL server and an
 S3-compatible one, moto's). The workers get the pipeline's files in each trial's spec, not
 from the driver's folder; a worker SIGKILLed mid-trial has its trial run again elsewhere,
-into the same run.
+into the same run; two trials given to one worker process at once do not mix. And where
+trials run without a cluster: a local pool's worker whose driver is SIGKILLed ends its
+trial, then exits (this module has the notebook whose trials can be made slow).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -34,7 +38,7 @@ from jupyter_mltrack.sweeps.executors import DaskExecutor
 from jupyter_mltrack.sweeps.trial import SWEEP_TAG, TRIAL_TAG, TrialOutcome, TrialSpec
 
 from .s3 import CREDENTIALS, s3_server
-from .test_pipeline import Session, session_reading_data
+from .test_pipeline import Session, _env, session_reading_data
 from .test_sweeps import DATA, IMPORTS, PARAMS, TRAIN
 
 pytest.importorskip("optuna")
@@ -399,3 +403,66 @@ def test_a_worker_killed_mid_trial_has_its_trial_run_again_into_the_same_run(
             pytest.fail("the killed worker is alive")
     finally:
         watcher.close()
+
+
+#: A sweep's driver in a process of its own, on the local pool of 2 workers, as a user may
+#: write it: no ``__main__`` guard (the workers must not run it: each is spawned hiding it).
+DRIVER = """
+import sys
+from jupyter_mltrack.store import Store
+from jupyter_mltrack.sweeps import api
+api.sweep(sys.argv[2], {"pause": [0.0, float(sys.argv[3])]}, "acc", sampler="grid", jobs=2,
+          name="orphan", store=Store(sys.argv[1]), progress=False)
+"""
+
+
+def test_local_workers_outlive_their_killed_driver_only_to_finish_their_trials(
+    session: Session, pipeline: Path
+) -> None:
+    """Where trials run when no cluster is given: a local pool. Its driver SIGKILLed while
+    its slow trial runs (a kernel killed), the workers finish their trials, recorded, then
+    exit: they do not wait forever for work that will never come."""
+    import psutil
+
+    script = session.root / "orphan.py"
+    script.write_text(DRIVER)
+    pause = SLOW / 2
+    driver = subprocess.Popen(
+        [sys.executable, str(script), str(session.home), str(pipeline), str(pause)],
+        cwd=session.root,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = session.store()
+    children: list[psutil.Process] = []
+    try:
+        sweep, started = None, False
+        deadline = time.monotonic() + 120
+        while not started:
+            if driver.poll() is not None:
+                pytest.fail(f"the sweep ended before it was killed: {driver.stderr.read()}")
+            assert time.monotonic() < deadline, "the slow trial never started in a worker"
+            sweep = find_sweep_or_none(store, "orphan")
+            for run in trials_of(store, sweep.id) if sweep else []:
+                if run.params.get("pause") == pause and run.status is RunStatus.RUNNING:
+                    # its worker took it over (the run is its): it sleeps now
+                    started = store.get_run_detail(run.id).pid != driver.pid
+            time.sleep(0.02)
+        children = psutil.Process(driver.pid).children(recursive=True)
+        driver.kill()
+        driver.wait()
+        assert len(children) >= 2  # the two workers (and multiprocessing's tracker)
+        _, alive = psutil.wait_procs(children, timeout=60)
+        assert not alive, "processes of the sweep outlived its driver"
+        runs = trials_of(store, sweep.id)
+        assert sorted(r.params["pause"] for r in runs) == [0.0, pause]
+        assert all(r.status is RunStatus.FINISHED for r in runs)  # their trials, first
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for child in children:  # what a failure left
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        store.close()

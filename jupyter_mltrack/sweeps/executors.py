@@ -16,11 +16,23 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from typing import Any, Protocol
 
-from .trial import THREAD_VARIABLES, TrialOutcome, TrialSpec, limit_threads, run_trial
+from .trial import (
+    THREAD_VARIABLES,
+    TrialOutcome,
+    TrialSpec,
+    limit_threads,
+    one_trial_at_a_time,
+    run_trial,
+)
+
+#: How often a local worker checks that its driver is alive (seconds).
+DRIVER_WATCH = 1.0
 
 
 class Executor(Protocol):
@@ -57,9 +69,24 @@ def _main_hidden() -> Iterator[None]:
 
 
 def _start_worker(threads: int | None, env: dict[str, str]) -> None:
-    """A pool worker's first step: cap its threads, take the driver's store settings."""
+    """A pool worker's first step: cap its threads, take the driver's store settings, and
+    watch its driver."""
     os.environ.update(env)
     limit_threads(threads)
+    threading.Thread(
+        target=_exit_with_driver, args=(os.getppid(),), name="mltrack-driver-watch", daemon=True
+    ).start()
+
+
+def _exit_with_driver(driver: int) -> None:
+    """End this worker once its driver is gone (SIGKILLed, its kernel killed), after the
+    trial it runs, if any (recorded as it ends; a resumed sweep waits for it). A pool worker
+    holds both ends of its task queue, so it never sees the driver go: without this it
+    would wait for work forever."""
+    while os.getppid() == driver:
+        time.sleep(DRIVER_WATCH)
+    with one_trial_at_a_time:
+        os._exit(0)
 
 
 class LocalExecutor:
@@ -87,11 +114,10 @@ class LocalExecutor:
         return self._pool
 
     def submit(self, spec: TrialSpec) -> Future[TrialOutcome]:
-        fresh = self._pool is None
         pool = self._ensure()
-        if not fresh:
-            return pool.submit(run_trial, spec)
-        with _main_hidden():  # the first submit spawns the workers
+        # any submit may spawn a worker (the pool starts them as it needs them: the second
+        # worker at the second submit), not only the first
+        with _main_hidden():
             return pool.submit(run_trial, spec)
 
     def restart(self) -> None:
