@@ -16,7 +16,7 @@ import pytest
 
 from jupyter_mltrack.cli import main
 from jupyter_mltrack.store import RunStatus
-from jupyter_mltrack.sweeps.trial import SWEEP_TAG
+from jupyter_mltrack.sweeps.records import SWEEP_TAG
 
 from .kernel import Kernel, open_store
 from .test_pipeline import NOTEBOOK, mltrack

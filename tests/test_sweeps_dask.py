@@ -3,16 +3,21 @@ real ``distributed.LocalCluster`` of two worker processes started here, every tr
 its run into the team store the workers share (a real PostgreSQL server and an
 S3-compatible one, moto's). The workers get the pipeline's files in each trial's spec, not
 from the driver's folder; a worker SIGKILLed mid-trial has its trial run again elsewhere,
-into the same run.
+into the same run; two trials given to one worker process at once do not mix. And where
+trials run without a cluster: a local pool's worker whose driver is SIGKILLed ends its
+trial, then exits (this module has the notebook whose trials can be made slow).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -31,10 +36,11 @@ from jupyter_mltrack.store.spool import SPOOL_ENV
 from jupyter_mltrack.sweeps import api
 from jupyter_mltrack.sweeps.driver import Sweep, definition, find_sweep_or_none
 from jupyter_mltrack.sweeps.executors import DaskExecutor
-from jupyter_mltrack.sweeps.trial import SWEEP_TAG, TRIAL_TAG, TrialOutcome, TrialSpec
+from jupyter_mltrack.sweeps.records import SWEEP_TAG, TRIAL_TAG
+from jupyter_mltrack.sweeps.trial import TrialOutcome, TrialSpec
 
 from .s3 import CREDENTIALS, s3_server
-from .test_pipeline import Session, session_reading_data
+from .test_pipeline import Session, _env, session_reading_data
 from .test_sweeps import DATA, IMPORTS, PARAMS, TRAIN
 
 pytest.importorskip("optuna")
@@ -154,7 +160,15 @@ def cluster(team: Team, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
         Client(lc, set_as_default=False) as client,
     ):
         client.wait_for_workers(2)
+        # what every trial imports, imported by each worker while the notebook's kernel
+        # runs (the first test asks for the cluster first): the first trials start warm
+        warming = [
+            client.submit(importlib.import_module, name, workers=[worker], pure=False)
+            for worker in client.nthreads()
+            for name in ("jupyter_mltrack.capture.api", "sklearn.linear_model", "s3fs")
+        ]
         yield client
+        del warming
 
 
 @pytest.fixture
@@ -182,7 +196,7 @@ def assert_each_trial_once(store: Store, sweep_run_id: str, count: int) -> list:
 
 
 def test_a_sweep_on_a_dask_client_records_each_trial_once_in_the_team_store(
-    pipeline: Path, store: Store, team: Team, cluster: Any
+    cluster: Any, pipeline: Path, store: Store, team: Team
 ) -> None:
     """``executor=client``: the trials run in the cluster's worker processes (their pids),
     each a finished child run in PostgreSQL with its artifact's blob in the bucket."""
@@ -230,6 +244,8 @@ class FolderOnlyOnTheDriver(DaskExecutor):
 def test_the_workers_run_the_pipeline_shipped_in_the_spec_not_the_drivers_folder(
     pipeline: Path, store: Store, cluster: Any, tmp_path: Path
 ) -> None:
+    """The driver's folder is gone when the trials run: they finish all the same, from the
+    pipeline the workers wrote out of the spec (found in their temp folder)."""
     folder, away = tmp_path / "pipeline", tmp_path / "elsewhere"
     shutil.copytree(pipeline, folder)
     d = definition(folder, {"C": [0.5, 2.0]}, "acc", name="shipped", sampler="grid", jobs=2)
@@ -399,3 +415,74 @@ def test_a_worker_killed_mid_trial_has_its_trial_run_again_into_the_same_run(
             pytest.fail("the killed worker is alive")
     finally:
         watcher.close()
+
+
+#: A sweep's driver in a process of its own, on the local pool of 2 workers, as a user may
+#: write it: no ``__main__`` guard (the workers must not run it: each is spawned hiding it).
+DRIVER = """
+import sys
+from jupyter_mltrack.store import Store
+from jupyter_mltrack.sweeps import api
+api.sweep(sys.argv[2], {"pause": [0.0, float(sys.argv[3])]}, "acc", sampler="grid", jobs=2,
+          name="orphan", store=Store(sys.argv[1]), progress=False)
+"""
+
+
+def test_local_workers_die_with_their_killed_driver_and_resume_finishes_the_sweep(
+    session: Session, pipeline: Path
+) -> None:
+    """Where trials run when no cluster is given: a local pool. Its driver SIGKILLed while
+    its slow trial runs (a kernel killed), the workers die with it at once — none waits
+    forever for work, none finishes a trial a resumed sweep is running again — and the
+    resumed sweep runs that trial again into its own run: two trials, each recorded once."""
+    import psutil
+
+    script = session.root / "orphan.py"
+    script.write_text(DRIVER)
+    pause = SLOW / 3
+    driver = subprocess.Popen(
+        [sys.executable, str(script), str(session.home), str(pipeline), str(pause)],
+        cwd=session.root,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = session.store()
+    children: list[psutil.Process] = []
+    try:
+        sweep, slow = None, None
+        deadline = time.monotonic() + 120
+        while slow is None:
+            if driver.poll() is not None:
+                pytest.fail(f"the sweep ended before it was killed: {driver.stderr.read()}")
+            assert time.monotonic() < deadline, "the slow trial never started in a worker"
+            sweep = find_sweep_or_none(store, "orphan")
+            for run in trials_of(store, sweep.id) if sweep else []:
+                # running in its worker (which took the run over from the driver): it sleeps
+                if (
+                    run.params.get("pause") == pause
+                    and run.status is RunStatus.RUNNING
+                    and store.get_run_detail(run.id).pid != driver.pid
+                ):
+                    slow = run.id
+            time.sleep(0.02)
+        children = psutil.Process(driver.pid).children(recursive=True)
+        driver.kill()
+        driver.wait()
+        assert len(children) >= 2  # the two workers (and multiprocessing's tracker)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, "processes of the sweep outlived its driver"
+        assert store.get_run(slow).status is RunStatus.CRASHED  # its worker died with it
+        result = api.resume("orphan", store=store, progress=False)
+        runs = trials_of(store, sweep.id)
+        assert sorted(r.params["pause"] for r in runs) == [0.0, pause]
+        assert all(r.status is RunStatus.FINISHED for r in runs)
+        assert slow in {r.id for r in runs} and result.counts() == {"finished": 2}
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for child in children:  # what a failure left
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        store.close()

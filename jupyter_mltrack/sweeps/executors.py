@@ -16,11 +16,23 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from typing import Any, Protocol
 
-from .trial import THREAD_VARIABLES, TrialOutcome, TrialSpec, limit_threads, run_trial
+from .trial import (
+    THREAD_VARIABLES,
+    TrialOutcome,
+    TrialSpec,
+    limit_threads,
+    run_trial,
+)
+
+#: How often a local worker checks that its driver is alive, where the kernel cannot tell
+#: it (seconds).
+DRIVER_WATCH = 0.5
 
 
 class Executor(Protocol):
@@ -71,8 +83,6 @@ def _die_with(driver: int) -> None:
     call is not available, a thread checks the parent every half second."""
     import ctypes
     import ctypes.util
-    import threading
-    import time
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -86,7 +96,7 @@ def _die_with(driver: int) -> None:
 
     def watch() -> None:
         while os.getppid() == driver:
-            time.sleep(0.5)
+            time.sleep(DRIVER_WATCH)
         os._exit(1)
 
     threading.Thread(target=watch, name="mltrack-driver-watch", daemon=True).start()

@@ -212,7 +212,7 @@ _restored: dict[str, str] = {}
 #: globals (``run()`` rebinds them) are the process's. A Dask worker of several threads
 #: would otherwise run two trials at once, each training with the other's values and
 #: writing into the other's run.
-_one_at_a_time = threading.Lock()
+one_trial_at_a_time = threading.Lock()
 
 
 def current() -> _Trial | None:
@@ -259,7 +259,7 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
     """Run one trial in this process and say how it went. Never raises for the trial's own
     failure: a failed trial is an outcome (its run records the error). A trial handed to
     this process while another runs in it (another thread of a Dask worker) waits for it."""
-    with _one_at_a_time:
+    with one_trial_at_a_time:
         return _run_trial(spec)
 
 
