@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 #: Files of an exported pipeline a remote worker needs.
 PIPELINE_FILES = ("pipeline.py", "params.yaml", "rng_state.json")
+#: The sweep run's running totals (its metrics) are written at most this often (seconds),
+#: and at its end: at every trial they were a fifth of a trivial trial's cost.
+TOTALS_EVERY = 0.5
 #: How long a resumed sweep waits for a trial still running in a process of the last one.
 ORPHAN_WAIT = 600.0
 _ENDED = {RunStatus.FINISHED: "finished", RunStatus.FAILED: "failed", RunStatus.PRUNED: "pruned"}
@@ -343,6 +346,9 @@ class Sweep:
         self.progress = True
         self._counts: dict[str, int] = {}
         self._best: tuple[float, int] | None = None
+        #: The sweep run's running totals not yet written, and when they last were.
+        self._totals: list[Any] = []
+        self._totals_at = float("-inf")
 
     # creating and resuming ----------------------------------------------------------------------
 
@@ -400,6 +406,8 @@ class Sweep:
         study = optuna.create_study(direction=direction, sampler=sampler)
         redo = self._restore(study, sampler)
         asked = len(study.trials) + len(redo)  # the ended trials, and those to run again
+        if (redo or asked < d.trials) and hasattr(executor, "start"):
+            executor.start()  # every worker at once, importing while the driver sets up
         if asked and d.seed is not None and d.sampler != "grid":
             # a resumed sweep's sampler seeded as the first one would propose the first
             # trials' values again: seeded on from where it is (the same on every resume of
@@ -633,10 +641,9 @@ class Sweep:
         if self._best is not None:
             metrics[f"best.{self.d.metric}"] = float(self._best[0])
         now = time.time()
-        with contextlib.suppress(Exception):
-            self.store.log_metrics(
-                self.run_id, [MetricPoint(k, v, ended, now) for k, v in metrics.items()]
-            )
+        self._totals = [MetricPoint(k, v, ended, now) for k, v in metrics.items()]
+        if time.monotonic() - self._totals_at >= TOTALS_EVERY:  # else at the next, or the end
+            self._write_totals()
         if self.progress:
             what = (
                 f"{self.d.metric}={outcome.value:.6g}"
@@ -651,9 +658,18 @@ class Sweep:
                 flush=True,
             )
 
+    def _write_totals(self) -> None:
+        totals, self._totals = self._totals, []
+        self._totals_at = time.monotonic()
+        if totals:
+            with contextlib.suppress(Exception):
+                self.store.log_metrics(self.run_id, totals)
+
     def _finish(self, status: RunStatus) -> None:
+        """The sweep's run ended, with its last running totals, in one transaction."""
+        totals, self._totals = self._totals, []
         with contextlib.suppress(Exception):
-            self.store.finish_run(self.run_id, status)
+            self.store.finish_run(self.run_id, status, metrics=totals)
 
     def _shipped(self) -> dict[str, bytes]:
         folder = Path(self.d.pipeline)

@@ -74,6 +74,15 @@ def _start_worker(threads: int | None, env: dict[str, str], driver: int) -> None
     _die_with(driver)
     os.environ.update(env)
     limit_threads(threads)
+    # what every trial imports, now, while the driver is still setting up (half a second of
+    # a worker's first trial otherwise)
+    import jupyter_mltrack.capture.api  # noqa: F401
+    import jupyter_mltrack.store.store  # noqa: F401
+
+
+def _ready() -> int:
+    """A warm-up task: its submit starts a worker (a pool starts one per submit)."""
+    return os.getpid()
 
 
 def _die_with(driver: int) -> None:
@@ -126,6 +135,14 @@ class LocalExecutor:
             )
         return self._pool
 
+    def start(self) -> None:
+        """Start every worker now (each imports what a trial needs while the driver sets up
+        the sweep), rather than one at each of the first submits."""
+        with _main_hidden():
+            pool = self._ensure()
+            for _ in range(self.slots):
+                pool.submit(_ready)
+
     def submit(self, spec: TrialSpec) -> Future[TrialOutcome]:
         with _main_hidden():  # a submit may spawn a worker (one more each, up to ``jobs``)
             return self._ensure().submit(run_trial, spec)
@@ -137,8 +154,9 @@ class LocalExecutor:
             self._pool = None
 
     def shutdown(self) -> None:
+        """Let the workers go, without waiting for them to exit (every result is in)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
 
