@@ -828,3 +828,25 @@ def test_a_run_created_through_the_driver_is_stored_as_through_the_engine(
         assert [d.name for d in detail.data] == ["X", "y"]
     finally:
         st.close()
+
+
+def test_a_run_started_over_keeps_its_id_number_and_tags(store: Store) -> None:
+    """``restart_run`` (a sweep's trial run again) forgets an earlier attempt's values in one
+    transaction and keeps the run's identity; ``reopen_run`` carries an ended run on;
+    ``runs_tagged`` finds runs by a tag."""
+    from jupyter_mltrack.store.entities import MetricPoint
+    from jupyter_mltrack.store.errors import RunNotFound
+
+    run = store.create_run("exp", source="sweep", tags={"mltrack.sweep": "s"}, params={"lr": 0.1})
+    store.finish_run(run.id, RunStatus.CRASHED, metrics=[MetricPoint("loss", 1.0, 0, 1.0)])
+    again = store.restart_run(run.id, {"lr": 0.2})
+    assert (again.id, again.number, again.tags) == (run.id, run.number, {"mltrack.sweep": "s"})
+    assert again.status is RunStatus.RUNNING and again.params == {"lr": 0.2}
+    assert again.metrics == {} and store.get_run_detail(run.id).metric_series == {}
+    store.finish_run(run.id, RunStatus.FINISHED)
+    store.reopen_run(run.id)
+    assert store.get_run(run.id).status is RunStatus.RUNNING
+    assert [r.id for r in store.runs_tagged("mltrack.sweep", "s")] == [run.id]
+    assert store.runs_tagged("mltrack.sweep", "s", source="notebook") == []
+    with pytest.raises(RunNotFound):
+        store.restart_run("0" * 32)

@@ -310,19 +310,8 @@ class RunWrites(Liveness):
     def reopen_run(self, run_id: str) -> None:
         """Mark a run ``running`` again, owned by this process (its heartbeat and pid): a
         sweep resumed after its driver died carries on in its own run."""
-        now = time.time()
-        values = {
-            "status": RunStatus.RUNNING.value,
-            "end_time": None,
-            "error": None,
-            "updated_at": now,
-            "heartbeat_at": now,
-            "host": _HOST,
-            "pid": os.getpid(),
-        }
         with self.engine.begin() as conn:
-            if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
-                raise RunNotFound(run_id)
+            _take_over(conn, run_id, start=False)
 
     def restart_run(self, run_id: str, params: Mapping[str, Any] | None = None) -> Run:
         """Start a run over in this process: what an earlier attempt recorded (metrics,
@@ -330,20 +319,8 @@ class RunWrites(Liveness):
         ``running`` again, owned by this process, with ``params``. A sweep's trial run again
         (its worker died, its sweep resumed) keeps its id, number and tags: never recorded
         twice, and never missing from the store for a moment."""
-        now = time.time()
-        values = {
-            "status": RunStatus.RUNNING.value,
-            "start_time": now,
-            "end_time": None,
-            "error": None,
-            "updated_at": now,
-            "heartbeat_at": now,
-            "host": _HOST,
-            "pid": os.getpid(),
-        }
         with self.engine.begin() as conn:
-            if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
-                raise RunNotFound(run_id)
+            _take_over(conn, run_id, start=True)
             _refuse_registered(conn, run_id, "started over")
             for table in (
                 ArtifactFileRow,
@@ -511,3 +488,22 @@ def _refuse_registered(conn: Connection, run_id: str, what: str) -> None:
             f"(mltrack models delete-version NAME VERSION) so the registry never "
             f"points at a run {what}"
         )
+
+
+def _take_over(conn: Connection, run_id: str, *, start: bool) -> None:
+    """Make a run ``running`` again, owned by this process (host, pid, heartbeat); ``start``
+    also resets when it started (a run started over, not carried on)."""
+    now = time.time()
+    values: dict[str, Any] = {
+        "status": RunStatus.RUNNING.value,
+        "end_time": None,
+        "error": None,
+        "updated_at": now,
+        "heartbeat_at": now,
+        "host": _HOST,
+        "pid": os.getpid(),
+    }
+    if start:
+        values["start_time"] = now
+    if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
+        raise RunNotFound(run_id)
