@@ -425,3 +425,15 @@ def test_any_text_parses_or_says_why(text: str) -> None:
         assert error.position is None or 0 <= error.position <= len(text)
     else:
         assert parse_spec(spec_text(parsed), "p") == parsed
+
+
+def test_a_syntax_error_pickles_as_dask_pickles_exceptions() -> None:
+    """dask.distributed installs tblib's exception pickling, which also pickles an error's
+    ``__context__``: a syntax error must not carry lark's parser state there (it did, when
+    raised inside the ``except`` that caught lark's error)."""
+    pickling_support = pytest.importorskip("tblib.pickling_support")
+    pickling_support.install(SpaceError)
+    with pytest.raises(SpaceError) as caught:
+        parse_spec("choice(random forest)", "lr")
+    assert caught.value.__context__ is None
+    assert pickle.loads(pickle.dumps(caught.value)).args == caught.value.args

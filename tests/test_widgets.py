@@ -272,7 +272,7 @@ def error_of(result: dict[str, Any]) -> dict[str, Any]:
         ("%mltrack explain 1 2", "name two runs and a metric"),
         ("%mltrack explain 1 2 --metric nope", "has no metric 'nope'"),
         ("%mltrack compare 1 --bogus", "unrecognized arguments: --bogus"),
-        ("%mltrack frobnicate", "use store, experiment, runs, export, compare or explain"),
+        ("%mltrack frobnicate", "use store, experiment, runs, export, compare, explain or sweep"),
     ],
 )
 def test_magic_errors_are_one_line(kernel: Kernel, code: str, message: str) -> None:

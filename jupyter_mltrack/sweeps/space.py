@@ -163,8 +163,13 @@ def parse_spec(text: str, name: str = "param") -> Axis:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
-        raise _syntax_error(name, text, exc) from None
-    return _Reader(name, text).axis(tree)
+        error = _syntax_error(name, text, exc)
+    else:
+        return _Reader(name, text).axis(tree)
+    # raised here, not in the except block: an error raised there keeps lark's exception as
+    # its __context__ (its parser state), which tblib's exception pickling — installed by
+    # dask.distributed — then tries, and fails, to pickle with it
+    raise error
 
 
 def parse_param(text: str) -> tuple[str, Axis]:
