@@ -247,15 +247,15 @@ def write_batch(
     blob was there already). Everything is published or nothing new is: a failure removes
     every temp file it made, and a blob published already stays (it is complete)."""
     threads = min(threads, COPIERS)
-    todo = [(i, digest, src) for i, (digest, src) in enumerate(items)]
-    todo = [t for t in todo if not os.path.isfile(final_of(t[1]))]
+    missing = [(i, digest, src) for i, (digest, src) in enumerate(items)]
+    missing = [t for t in missing if not os.path.isfile(final_of(t[1]))]
     written = [0] * len(items)
-    staged = [t for t in todo if isinstance(t[2], StagedCopy)]
-    batched = len(todo) >= SYNCFS_FROM and _libc() is not None
-    temps: list[str | None] = [None] * len(todo)
+    staged = [t for t in missing if isinstance(t[2], StagedCopy)]
+    batched = len(missing) >= SYNCFS_FROM and _libc() is not None
+    temps: list[str | None] = [None] * len(missing)
 
     def stage(k: int) -> int:
-        _, digest, src = todo[k]
+        _, digest, src = missing[k]
         if isinstance(src, StagedCopy):
             copied = src.result()
             if copied is None:  # its bytes may not be the ones hashed: none are stored
@@ -285,11 +285,11 @@ def write_batch(
         return size
 
     try:
-        sizes = map_threads(stage, range(len(todo)), threads)
+        sizes = map_threads(stage, range(len(missing)), threads)
         if batched and not syncfs(root):
             raise OSError(errno.EIO, "could not flush the blob store's filesystem", root)
         parents: set[str] = set()
-        for k, (i, digest, _) in enumerate(todo):
+        for k, (i, digest, _) in enumerate(missing):
             final, tmp = final_of(digest), temps[k]
             assert tmp is not None
             os.makedirs(os.path.dirname(final), exist_ok=True)  # a staged copy's folder
