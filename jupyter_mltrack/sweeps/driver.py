@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store.entities import Run, RunStatus
-from .records import SWEEP_TAG, TRIAL_TAG, error_text, trial_number
+from .records import SWEEP_TAG, error_text, trial_number
 from .space import Space, make_sampler, parse_space
 from .trial import TrialOutcome, TrialSpec
 
@@ -242,9 +242,9 @@ def _short(value: Any) -> str:
 
 def find_sweep(store: Store, name: str) -> Run:
     """The sweep run named ``name`` (the newest if several), or a run id."""
-    found = [r for r in store.runs_tagged(SWEEP_TAG, name, source="sweep") if not r.parent_run_id]
-    if found:
-        return found[0]
+    found = find_sweep_or_none(store, name)
+    if found is not None:
+        return found
     with contextlib.suppress(Exception):
         run = store.get_run(store.resolve_run_id(name))
         if run.source == "sweep" and not run.parent_run_id:
@@ -560,15 +560,7 @@ class Sweep:
         with contextlib.suppress(RunNotFound):
             self.store.restart_run(spec.run_id, spec.params)
             return
-        self.store.create_run(
-            self.d.experiment,
-            name=f"{spec.sweep} #{spec.number}",
-            source="sweep",
-            parent_run_id=self.run_id,
-            tags={SWEEP_TAG: spec.sweep, TRIAL_TAG: str(spec.number)},
-            params=spec.params,
-            run_id=spec.run_id,
-        )
+        self.store.create_run(self.d.experiment, params=spec.params, **spec.run_fields())
 
     def _submit(self, executor: Executor, spec: TrialSpec) -> Future[TrialOutcome]:
         try:
@@ -690,6 +682,7 @@ def _exhausted(sampler: Any, study: Any) -> bool:
 
 
 def find_sweep_or_none(store: Store, name: str) -> Run | None:
+    """The sweep run named ``name`` (the newest if several), or ``None``."""
     found = [r for r in store.runs_tagged(SWEEP_TAG, name, source="sweep") if not r.parent_run_id]
     return found[0] if found else None
 

@@ -74,6 +74,16 @@ class TrialSpec:
     #: The pipeline's files by name, for a worker that may not see the driver's folder.
     files: dict[str, bytes] | None = None
 
+    def run_fields(self) -> dict[str, Any]:
+        """What the trial's run is created with, by the driver or by a worker alike."""
+        return {
+            "name": f"{self.sweep} #{self.number}",
+            "source": "sweep",
+            "parent_run_id": self.sweep_run_id,
+            "tags": {SWEEP_TAG: self.sweep, TRIAL_TAG: str(self.number)},
+            "run_id": self.run_id,
+        }
+
 
 @dataclass(frozen=True)
 class TrialOutcome:
@@ -236,17 +246,13 @@ def start_trial_run(
         run = trial.store.restart_run(spec.run_id, params)
     except RunNotFound:
         active = start_run(
-            name=f"{spec.sweep} #{spec.number}",
             experiment=spec.experiment or experiment,
             params=params,
-            tags={SWEEP_TAG: spec.sweep, TRIAL_TAG: str(spec.number)},
-            source="sweep",
-            parent_run_id=spec.sweep_run_id,
             notebook_path=notebook_path,
             nested=False,
             store=trial.store,
-            run_id=spec.run_id,
             active_type=TrialRun,
+            **spec.run_fields(),
         )
     else:
         active = activate(run, trial.store, active_type=TrialRun)
@@ -344,15 +350,7 @@ def _record_failure(store: Store, spec: TrialSpec, exc: BaseException) -> None:
         run = store.get_run(spec.run_id)
     except RunNotFound:
         with contextlib.suppress(Exception):
-            store.create_run(
-                spec.experiment,
-                name=f"{spec.sweep} #{spec.number}",
-                source="sweep",
-                parent_run_id=spec.sweep_run_id,
-                tags={SWEEP_TAG: spec.sweep, TRIAL_TAG: str(spec.number)},
-                params=spec.params,
-                run_id=spec.run_id,
-            )
+            store.create_run(spec.experiment, params=spec.params, **spec.run_fields())
         run = None
     status = RunStatus.FAILED if run is None or run.status is not RunStatus.PRUNED else run.status
     with contextlib.suppress(Exception):
