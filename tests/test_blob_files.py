@@ -199,3 +199,24 @@ def test_a_large_file_rewritten_while_logged_fails_the_log_and_stores_nothing(
     assert local_store.list_artifacts(run.id) == []
     root = Path(local_store.blobs.root)  # type: ignore[attr-defined]
     assert files_in(root) == []
+
+
+@pytest.mark.parametrize("way", ["renameat2", "link"])
+def test_publish_never_replaces_a_blob(
+    way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temp file takes a free name and is gone; a taken name is left alone, and so is the
+    temp file (its caller removes it), whichever primitive the system has."""
+    if way == "link":
+        monkeypatch.setattr(blob_files, "_libc", lambda: None)
+    elif blob_files._libc() is None or not hasattr(blob_files._libc(), "renameat2"):
+        pytest.skip("no renameat2 here")
+    tmp, final = tmp_path / ".tmp-1", tmp_path / "blob"
+    tmp.write_bytes(b"new")
+    assert blob_files.publish(str(tmp), str(final)) is True
+    assert final.read_bytes() == b"new" and not tmp.exists()
+    tmp.write_bytes(b"other")
+    assert blob_files.publish(str(tmp), str(final)) is False
+    assert final.read_bytes() == b"new" and tmp.read_bytes() == b"other"
+    with pytest.raises(FileNotFoundError):
+        blob_files.publish(str(tmp_path / "missing"), str(tmp_path / "elsewhere"))

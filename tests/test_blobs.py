@@ -44,7 +44,7 @@ def test_put_get_and_layout(store: LocalBlobStore) -> None:
         assert fh.read() == data
     assert store.size(digest) == len(data)
     hexpart = digest.split(":")[1]
-    path = store.root / "xxh3-128" / hexpart[:2] / hexpart[2:4] / hexpart
+    path = store.root / "xxh3-128" / hexpart[:2] / hexpart  # one fan-out level
     assert store.path_of(digest) == path
     assert path.is_file()
     assert path.stat().st_mode & 0o777 == 0o444
@@ -62,6 +62,33 @@ def test_second_put_writes_nothing_and_does_not_rewrite(store: LocalBlobStore) -
     after = store.path_of(digest).stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert store.get_bytes(digest) == data
+
+
+def test_blobs_of_the_two_level_layout_are_read_listed_and_deleted_in_place(
+    store: LocalBlobStore, tmp_path: Path
+) -> None:
+    """A store written before one fan-out level keeps its blobs where they are: read,
+    found, listed, linked, counted, deleted there; the same bytes are never written again;
+    new blobs go to the one-level path beside them."""
+    old, new = b"written before" * 100, b"written after" * 100
+    hexpart = d(old).split(":")[1]
+    legacy = store.root / "xxh3-128" / hexpart[:2] / hexpart[2:4] / hexpart
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(old)
+    legacy.chmod(0o444)
+    assert store.has(d(old)) and store.path_of(d(old)) == legacy
+    assert store.get_bytes(d(old)) == old and store.size(d(old)) == len(old)
+    assert store.read_range(d(old), 5, 4) == old[5:9]
+    src = tmp_path / "same.bin"
+    src.write_bytes(old)
+    assert store.put_file(d(old), src) == 0 and store.put_bytes(d(old), old) == 0
+    assert store.put_many([(d(old), old), (d(new), new)], threads=2) == [0, len(new)]
+    assert not os.path.exists(store.new_path(d(old)))  # not copied to the new layout
+    assert store.path_of(d(new)) == Path(store.new_path(d(new)))
+    assert sorted(store.iter_digests()) == sorted([d(old), d(new)])
+    assert store.total_bytes() == len(old) + len(new)
+    assert store.delete(d(old)) is True and not legacy.exists()
+    assert not store.has(d(old)) and list(store.iter_digests()) == [d(new)]
 
 
 def test_missing_blob(store: LocalBlobStore) -> None:
@@ -131,9 +158,8 @@ def test_failed_publish_leaves_nothing_visible(
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError("disk on fire")
 
-    # Both publishing primitives fail, as if the process died right before publishing.
-    monkeypatch.setattr(blobs.os, "link", boom)
-    monkeypatch.setattr(blobs.os, "replace", boom)
+    # Publishing fails, as if the process died right before it.
+    monkeypatch.setattr(blobs.blob_files, "publish", boom)
     with pytest.raises(OSError, match="disk on fire"):
         store.put_bytes(digest, data)
     assert not store.path_of(digest).exists()

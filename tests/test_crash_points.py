@@ -103,7 +103,8 @@ SNAPSHOT_POINTS = {
     ),
     # a pack half-written under its temporary name
     "in the middle of a pack": ("kill_mid_pack(nth=6)", False, False),
-    # a pack linked to its final name, its temporary name not yet removed
+    # a pack published under its final name (renamed; where hard links publish, its
+    # temporary name not yet removed), its snapshot not yet complete
     "between publishing and cleaning up": (
         "kill_in(blobs, 'fsync_dir', nth=1, after=True)",
         False,

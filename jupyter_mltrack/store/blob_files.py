@@ -1,7 +1,8 @@
 """How a local blob store's bytes reach the disk: temp files, copies, durability barriers.
 
 A blob is written to a temp file beside its final name, made durable, then published with
-one atomic link, so no final name ever shows a partial blob (see :mod:`.blobs`). Making a
+one atomic rename that never replaces (:func:`publish`), so no final name ever shows a
+partial blob (see :mod:`.blobs`). Making a
 blob durable is what costs: an fsync of the file and one of its folder, two journal commits
 each. One blob at a time (:meth:`.blobs.LocalBlobStore.put_file`) pays them; a batch
 (:func:`write_batch`: a folder logged as an artifact) pays one barrier for all its files'
@@ -46,6 +47,7 @@ WRITEBACK_FROM = 16 << 20
 #: data on that filesystem, so a handful of blobs keep their own fsyncs.
 SYNCFS_FROM = 8
 _SYNC_FILE_RANGE_WRITE = 2
+_AT_FDCWD = -100
 #: Threads copying a batch into a local folder: copies into the page cache are CPU work, and
 #: more threads than cores only wait for each other on the folders (1,000 files here: 2
 #: threads 305 ms, 8 threads 655).
@@ -93,7 +95,44 @@ def _libc() -> Any:
         return None
     libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     libc.syncfs.argtypes = [ctypes.c_int]
+    if hasattr(libc, "renameat2"):  # glibc 2.28 and later
+        libc.renameat2.argtypes = [
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_uint,
+        ]
     return libc
+
+
+def publish(tmp: str, final: str) -> bool:
+    """Give the complete temp file ``tmp`` the name ``final``, never replacing a blob there:
+    ``True`` once done (``tmp`` is gone), ``False`` if a blob was there (a concurrent writer
+    stored the same bytes first: ``tmp`` is left for the caller to remove). One atomic change
+    to the folder where Linux and the filesystem can rename without replacing
+    (``renameat2``'s ``RENAME_NOREPLACE``; a link and an unlink made two, each journalled),
+    else a hard link then the temp name removed, else ``os.replace`` (no hard links here:
+    replacing a blob by the same bytes is harmless)."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "renameat2"):
+        if libc.renameat2(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(final), 1) == 0:
+            return True
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            return False
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), final)
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        return False
+    except OSError:
+        os.replace(tmp, final)
+        return True
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    return True
 
 
 def syncfs(path: str) -> bool:
@@ -239,16 +278,18 @@ BatchSource = str | bytes | bytearray | memoryview | StagedCopy
 def write_batch(
     items: Sequence[tuple[str, BatchSource]],
     final_of: Callable[[str], str],
+    present: Callable[[str], bool],
     root: str,
     threads: int,
 ) -> list[int]:
-    """Store each ``(digest, source)`` at ``final_of(digest)``, with one durability barrier
-    for all the bytes and one for all the names; the bytes written per item (0 where the
-    blob was there already). Everything is published or nothing new is: a failure removes
-    every temp file it made, and a blob published already stays (it is complete)."""
+    """Store each ``(digest, source)`` that is not ``present`` at ``final_of(digest)``, with
+    one durability barrier for all the bytes and one for all the names; the bytes written
+    per item (0 where the blob was there already). Everything is published or nothing new
+    is: a failure removes every temp file it made, and a blob published already stays (it
+    is complete)."""
     threads = min(threads, COPIERS)
     missing = [(i, digest, src) for i, (digest, src) in enumerate(items)]
-    missing = [t for t in missing if not os.path.isfile(final_of(t[1]))]
+    missing = [t for t in missing if not present(t[1])]
     written = [0] * len(items)
     staged = [t for t in missing if isinstance(t[2], StagedCopy)]
     batched = len(missing) >= SYNCFS_FROM and _libc() is not None
@@ -289,16 +330,14 @@ def write_batch(
         if batched and not syncfs(root):
             raise OSError(errno.EIO, "could not flush the blob store's filesystem", root)
         parents: set[str] = set()
-        for k, (i, digest, _) in enumerate(missing):
+        for k, (i, digest, src) in enumerate(missing):
             final, tmp = final_of(digest), temps[k]
             assert tmp is not None
-            os.makedirs(os.path.dirname(final), exist_ok=True)  # a staged copy's folder
-            try:
-                os.link(tmp, final)
-            except FileExistsError:
+            if isinstance(src, StagedCopy):  # copied at the root, before its name was known
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+            if not publish(tmp, final):
                 continue  # a concurrent writer published the same content first
-            except OSError:
-                os.replace(tmp, final)  # no hard links here: still atomic
+            temps[k] = None
             written[i] = sizes[k]
             parents.add(os.path.dirname(final))
         if batched:
