@@ -850,3 +850,123 @@ def test_a_run_started_over_keeps_its_id_number_and_tags(store: Store) -> None:
     assert store.runs_tagged("mltrack.sweep", "s", source="notebook") == []
     with pytest.raises(RunNotFound):
         store.restart_run("0" * 32)
+
+
+def run_row(store: Store, run_id: str) -> dict[str, object]:
+    """The run's row as stored (its ``updated_at`` and ``heartbeat_at`` included)."""
+    with store.engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM runs WHERE id = :r"), {"r": run_id}).one()
+    return dict(row._mapping)
+
+
+def test_a_superseded_attempts_writes_are_refused_and_the_current_ones_kept(
+    store: Store,
+) -> None:
+    """A sweep's trial handed out again (``restart_run(attempt=…)`` by its driver, another
+    process: another store here) while its first attempt still runs: every write of that
+    attempt (``writing_as``) from then on is refused whole, its heartbeat too, and the run
+    holds only what the new attempt writes; the new attempt, started over by its own worker,
+    writes as before (the Dask scheduler running a task again is the same attempt)."""
+    from jupyter_mltrack.store.attempts import ATTEMPT_TAG
+    from jupyter_mltrack.store.errors import RunSuperseded
+
+    run = store.create_run("exp", source="sweep", tags={ATTEMPT_TAG: "a1"}, params={"lr": 0.1})
+    driver, worker = Store(store.url), Store(store.url)
+    try:
+        with store.writing_as(run.id, "a1") as first:
+            store.restart_run(run.id, {"lr": 0.1})  # the first attempt's worker takes it
+            store.log_metrics(run.id, [point("loss", 9.0, 0)])
+            driver.restart_run(run.id, {"lr": 0.1}, attempt="a2")
+            before = run_row(store, run.id)
+            refused = [
+                lambda: store.log_metrics(run.id, [point("loss", 8.0, 1)]),
+                lambda: store.log_params(run.id, {"lr": 5.0}),
+                lambda: store.set_tags(run.id, {"by": "orphan"}),
+                lambda: store.begin_artifact(run.id, "model", "file"),
+                lambda: store.abandon_artifact(run.id, "model"),
+                lambda: store.add_run_data_many(run.id, [("input", "X", "d" * 32, None)]),
+                lambda: store.finish_run(
+                    run.id, RunStatus.FINISHED, metrics=[point("acc", 0.1, 0)]
+                ),
+                lambda: store.restart_run(run.id, {"lr": 5.0}),
+            ]
+            for write in refused:
+                with pytest.raises(RunSuperseded, match="another attempt has it"):
+                    write()
+            store.heartbeat([run.id])  # quietly not written
+            assert first.superseded
+        assert run_row(store, run.id) == before  # not a column of it changed
+        with worker.writing_as(run.id, "a2") as second:
+            worker.restart_run(run.id, {"lr": 0.1})
+            worker.log_metrics(run.id, [point("loss", 1.0, 0)])
+            worker.finish_run(run.id, RunStatus.FINISHED, metrics=[point("acc", 0.9, 0)])
+        assert not second.superseded
+        got = store.get_run(run.id)
+        assert got.status is RunStatus.FINISHED and got.params == {"lr": 0.1}
+        assert got.metrics == {"loss": 1.0, "acc": 0.9} and got.tags == {ATTEMPT_TAG: "a2"}
+        assert [p.value for p in store.get_run_detail(run.id).metric_series["loss"]] == [1.0]
+        assert store.list_artifacts(run.id) == [] and store.run_data(run.id) == []
+        store.log_metrics(run.id, [point("late", 1.0, 0)])  # outside writing_as: not checked
+        with store.writing_as(run.id, None) as unchecked:  # a trial run by hand
+            store.log_params(run.id, {"by": "hand"})
+        assert not unchecked.superseded and store.get_run(run.id).params["by"] == "hand"
+    finally:
+        driver.close()
+        worker.close()
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_write_waiting_for_the_restart_that_supersedes_it_is_refused(store_url: str) -> None:
+    """On PostgreSQL (READ COMMITTED) a superseded attempt's write that has to wait for the
+    restart superseding it (the restart holds the run's row, uncommitted) must see, once the
+    restart commits, the attempt it wrote: refused, not written after the restart. (On
+    SQLite the database's write lock runs the two one after the other, whole.)"""
+    from jupyter_mltrack.store.attempts import ATTEMPT_TAG
+    from jupyter_mltrack.store.errors import RunSuperseded
+
+    st, driver = Store(store_url), Store(store_url)
+    try:
+        run = st.create_run("exp", source="sweep", tags={ATTEMPT_TAG: "a1"})
+        outcome: list[BaseException | None] = []
+        with (
+            driver.engine.connect() as conn,
+            driver.engine.connect() as watch,
+            st.writing_as(run.id, "a1"),
+        ):
+            tx = conn.begin()
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            # what restart_run(attempt="a2") does first: the run's row, then its attempt
+            conn.execute(text("UPDATE runs SET status = 'running' WHERE id = :r"), {"r": run.id})
+            conn.execute(
+                text("UPDATE tags SET value = 'a2' WHERE run_id = :r AND key = :k"),
+                {"r": run.id, "k": ATTEMPT_TAG},
+            )
+
+            def orphan() -> None:
+                try:
+                    st.log_metrics(run.id, [point("loss", 8.0, 0)])
+                    outcome.append(None)
+                except BaseException as exc:  # noqa: BLE001 (asserted below)
+                    outcome.append(exc)
+
+            writer = threading.Thread(target=orphan)
+            writer.start()
+            waiting = 0
+            while not waiting:  # until the orphan's write is blocked on the run's row
+                assert writer.is_alive(), outcome
+                time.sleep(0.01)
+                waiting = watch.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND pid <> :me AND datname = current_database()"
+                    ),
+                    {"me": pid},
+                ).scalar_one()
+                watch.rollback()  # a fresh snapshot of the activity each time
+            tx.commit()
+            writer.join(timeout=60)
+        assert len(outcome) == 1 and isinstance(outcome[0], RunSuperseded), outcome
+        assert st.get_run(run.id).metrics == {}
+    finally:
+        st.close()
+        driver.close()

@@ -3,14 +3,18 @@ real ``distributed.LocalCluster`` of two worker processes started here, every tr
 its run into the team store the workers share (a real PostgreSQL server and an
 S3-compatible one, moto's). The workers get the pipeline's files in each trial's spec, not
 from the driver's folder; a worker SIGKILLed mid-trial has its trial run again elsewhere,
-into the same run; two trials given to one worker process at once do not mix. And where
-trials run without a cluster: a local pool's worker whose driver is SIGKILLed ends its
-trial, then exits (this module has the notebook whose trials can be made slow).
+into the same run; two trials given to one worker process at once do not mix. A cluster
+of its own processes (a scheduler and workers, as ``dask scheduler``/``dask worker``)
+outlives a sweep's driver SIGKILLed mid-trial: the trials it ran go on, and their writes
+never reach the runs the resumed sweep gave to new attempts. And where trials run without
+a cluster: a local pool's worker whose driver is SIGKILLed ends its trial, then exits (this
+module has the notebook whose trials can be made slow, or held).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import os
@@ -34,7 +38,13 @@ from jupyter_mltrack.pipeline.export import export
 from jupyter_mltrack.store import RunStatus, Store
 from jupyter_mltrack.store.spool import SPOOL_ENV
 from jupyter_mltrack.sweeps import api
-from jupyter_mltrack.sweeps.driver import Sweep, definition, find_sweep_or_none
+from jupyter_mltrack.sweeps.driver import (
+    Sweep,
+    definition,
+    find_sweep_or_none,
+    pipeline_params,
+    read_result,
+)
 from jupyter_mltrack.sweeps.executors import DaskExecutor
 from jupyter_mltrack.sweeps.records import SWEEP_TAG, TRIAL_TAG
 from jupyter_mltrack.sweeps.trial import TrialOutcome, TrialSpec
@@ -48,9 +58,31 @@ pytest.importorskip("distributed")
 pytest.importorskip("s3fs")
 
 #: The sweeps notebook, with a ``pause`` (seconds) before training: the slow trial whose
-#: worker is killed. Each trial also logs a small dict: a blob each worker writes to S3.
+#: worker is killed; and a ``gate``, a folder where the first attempt at a C whose
+#: ``hold-<C>`` file is there waits until the file is removed (then logs ``held`` = 1.0,
+#: which no other attempt logs): a trial that runs on after its driver is killed. Each
+#: trial also logs a small dict: a blob each worker writes to S3.
+HELD = """
+import os
+
+
+def held(gate, C):
+    if not gate:
+        return 0.0
+    try:  # only the first attempt at C creates it
+        os.close(os.open(os.path.join(gate, f"started-{C}"), os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return 0.0
+    hold = os.path.join(gate, f"hold-{C}")
+    if not os.path.exists(hold):
+        return 0.0
+    while os.path.exists(hold):
+        time.sleep(0.02)
+    os.close(os.open(os.path.join(gate, f"released-{C}"), os.O_CREAT))
+    return 1.0"""
 TRAIN_DASK = (
-    TRAIN.replace("%%track\n", "%%track\ntime.sleep(pause)\n", 1)
+    TRAIN.replace("%%track\n", "%%track\ntime.sleep(pause)\nwaited = held(gate, C)\n", 1)
+    + '\nmltrack.log_metric("held", waited)'
     + '\nmltrack.log_dict({"C": C, "pause": pause}, "trial.json")'
 )
 #: How long the slow trial sleeps: time enough to see it start in a worker and kill that.
@@ -62,9 +94,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     """The notebook run once by a real kernel (its run #1 is what ``pipeline`` exports)."""
     return session_reading_data(
         tmp_path_factory.mktemp("dask"),
-        ("imports", IMPORTS + "\nimport time"),
+        ("imports", IMPORTS + "\nimport time" + HELD),
         ("data", DATA),
-        ("params", PARAMS + "\npause = 0.0"),
+        ("params", PARAMS + '\npause = 0.0\ngate = ""'),
         ("train", TRAIN_DASK),
     )
 
@@ -485,4 +517,204 @@ def test_local_workers_die_with_their_killed_driver_and_resume_finishes_the_swee
         for child in children:  # what a failure left
             with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
+        store.close()
+
+
+#: A sweep's driver in a process of its own, on a Dask cluster it did not start; it loads
+#: what it needs while the cluster warms up, and sweeps once told to go.
+CLUSTER_DRIVER = """
+import os, sys, time
+import distributed, optuna
+from jupyter_mltrack.store import Store
+from jupyter_mltrack.sweeps import api
+home, pipeline, gate, address = sys.argv[1:5]
+store = Store(home)
+while not os.path.exists(os.path.join(gate, "go")):
+    time.sleep(0.02)
+api.sweep(pipeline, {"C": [0.5, 1.0, 2.0, 4.0], "gate": [gate]}, "acc", sampler="grid",
+          jobs=2, executor=address, name="orphans", store=store, progress=False)
+"""
+
+
+@dataclass
+class Cluster:
+    """A Dask scheduler and workers, each a process of its own (as ``dask scheduler`` and
+    ``dask worker`` on a cluster): they outlive any driver."""
+
+    folder: Path
+    env: dict[str, str]
+    processes: list[subprocess.Popen] = dataclasses.field(default_factory=list)
+    address: str = ""
+
+    def start(self, workers: int) -> None:
+        info = self.folder / "scheduler.json"
+        self._spawn("distributed.cli.dask_scheduler", "--scheduler-file", str(info),
+                    "--port", "0", "--no-dashboard", "--host", "127.0.0.1")  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not self.address:  # the scheduler writes its address once it listens
+            assert self.processes[0].poll() is None, "the scheduler exited"
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            with contextlib.suppress(OSError, ValueError):  # not there, or half written
+                self.address = json.loads(info.read_text())["address"]
+            time.sleep(0.05)
+        for _ in range(workers):
+            self.add_worker()
+
+    def add_worker(self) -> None:
+        self._spawn("distributed.cli.dask_worker", self.address, "--nthreads", "1",
+                    "--no-nanny", "--no-dashboard", "--host", "127.0.0.1")  # fmt: skip
+
+    def _spawn(self, module: str, *args: str) -> None:
+        with open(self.folder / f"process-{len(self.processes)}.log", "wb") as log:
+            self.processes.append(
+                subprocess.Popen([sys.executable, "-m", module, *args], env=self.env,
+                                 cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
+            )  # fmt: skip
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.kill()
+            process.wait()
+
+
+def set_paused(client: Any, workers: list[str], paused: bool) -> None:
+    """Pause (or resume) workers as Dask does when one runs out of memory: a paused worker
+    finishes the task it runs, and the scheduler gives it no other; returns once the
+    scheduler knows."""
+    from distributed.core import Status
+
+    def flip(dask_worker: Any) -> None:
+        dask_worker.status = Status.paused if paused else Status.running
+
+    client.run(flip, workers=workers)
+    wanted = "paused" if paused else "running"
+    deadline = time.monotonic() + 60
+    while any(client.scheduler_info()["workers"][w]["status"] != wanted for w in workers):
+        assert time.monotonic() < deadline, f"the scheduler never saw {workers} {wanted}"
+        time.sleep(0.02)
+
+
+def trial_record(store: Store, run_id: str) -> dict[str, Any]:
+    """Everything a trial's run holds: its row (``updated_at`` and ``heartbeat_at`` too),
+    detail (params, metrics and their series, error, owner), tags and artifacts."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM runs WHERE id = :r"), {"r": run_id}).one()
+    detail = store.get_run_detail(run_id)
+    return {
+        "row": dict(row._mapping),
+        "detail": detail.to_dict(),
+        "pid": detail.pid,
+        "artifacts": [(a.name, [f.digest for f in a.files]) for a in store.list_artifacts(run_id)],
+    }
+
+
+def test_a_trial_still_running_on_a_cluster_when_its_driver_dies_never_mixes_into_its_rerun(
+    pipeline: Path, tmp_path: Path
+) -> None:
+    """A cluster outlives its sweep's driver: the driver, a process of its own, is SIGKILLed
+    while its 2 trials run on the cluster's 2 workers (held at a gate). Resumed without
+    waiting for them (as after ``ORPHAN_WAIT``), the sweep hands them out again, as new
+    attempts, to a third worker (the two are paused, as Dask pauses a worker short of
+    memory), and ends with exactly its 4 trials. Only then are the orphans let go: they
+    train, log and end, and every one of their writes is refused; the workers live on, and
+    not a byte of any trial's record changes: each holds one attempt's values (its ``curve``
+    a function of its C, logged once; ``held`` never the orphans' 1.0)."""
+    from distributed import Client
+
+    from jupyter_mltrack.sweeps.records import ATTEMPT_TAG
+
+    grid = [0.5, 1.0, 2.0, 4.0]
+    gate, home = tmp_path / "gate", tmp_path / "store"
+    gate.mkdir()
+    for c in grid:
+        (gate / f"hold-{c}").touch()
+    (tmp_path / "tmp").mkdir()
+    env = _env(
+        tmp_path / ".mltrack",
+        TMPDIR=str(tmp_path / "tmp"),
+        # a worker paused here stays paused (its memory monitor resumes one it did not pause)
+        DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE="False",
+        **{SPOOL_ENV: str(tmp_path / "spool")},
+    )
+    cluster = Cluster(tmp_path, env)
+    client = driver = None
+    store = Store(str(home))
+    try:
+        cluster.start(workers=3)
+        script = tmp_path / "driver.py"
+        script.write_text(CLUSTER_DRIVER)
+        address = cluster.address.replace("tcp://", "dask://")
+        driver = subprocess.Popen(
+            [sys.executable, str(script), str(home), str(pipeline), str(gate), address],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        client = Client(cluster.address, set_as_default=False)
+        client.wait_for_workers(3)
+        first, second, spare = sorted(client.nthreads())
+        set_paused(client, [spare], True)  # the driver's trials go to the other two
+        (gate / "go").touch()  # (both idle: each takes one)
+        deadline = time.monotonic() + 180
+        while len(list(gate.glob("started-*"))) < 2:  # each trial took its run, and waits
+            if driver.poll() is not None:
+                pytest.fail(f"the sweep ended before it was killed: {driver.stderr.read()}")
+            assert time.monotonic() < deadline, "the trials never started"
+            time.sleep(0.02)
+        driver.kill()
+        driver.wait()
+        sweep = find_sweep_or_none(store, "orphans")
+        assert sweep is not None
+        held = {r.params["C"]: r for r in trials_of(store, sweep.id)}
+        assert len(held) == 2 and all(r.status is RunStatus.RUNNING for r in held.values())
+        for c in grid:  # the trials not asked for yet will not wait at the gate
+            if c not in held:
+                (gate / f"hold-{c}").unlink()
+        set_paused(client, [first, second], True)
+        set_paused(client, [spare], False)
+
+        runner = Sweep.resume(store, "orphans")
+        runner.progress, runner.orphan_wait = False, 0.0
+        result = runner.run()  # on the cluster the sweep was started on
+
+        assert result.counts() == {"finished": 4}, result.to_dict()
+        runs = assert_each_trial_once(store, sweep.id, 4)
+        assert {r.params["C"] for r in runs} == set(grid)
+        spare_pid = client.run(os.getpid, workers=[spare])[spare]
+        before = {r.id: trial_record(store, r.id) for r in runs}
+        for orphan in held.values():  # run again into its own run, as a new attempt
+            record = before[orphan.id]
+            assert record["pid"] == spare_pid
+            assert record["detail"]["tags"][ATTEMPT_TAG] != orphan.tags[ATTEMPT_TAG]
+        assert not [c for c in held if (gate / f"released-{c}").exists()]  # still held
+
+        for c in held:
+            (gate / f"hold-{c}").unlink()
+        set_paused(client, [first, second], False)
+        # a task of each of their workers runs once its orphan has ended (one thread each)
+        ended = [client.submit(os.getpid, workers=[w], pure=False) for w in (first, second)]
+        client.gather(ended)
+        # the orphans went on past the gate, to train, log and end, and their workers live
+        assert all((gate / f"released-{c}").exists() for c in held)
+        assert all(process.poll() is None for process in cluster.processes)
+        after = {r.id: trial_record(store, r.id) for r in trials_of(store, sweep.id)}
+        assert after == before
+        steps = int(pipeline_params(pipeline)["steps"])
+        for run in runs:
+            c = run.params["C"]
+            series = store.get_run_detail(run.id).metric_series
+            assert [(p.step, p.value) for p in series["curve"]] == [
+                (s, c * (s + 1)) for s in range(steps)
+            ]
+            assert [p.value for p in series["held"]] == [0.0]  # never an orphan's
+            assert run.status is RunStatus.FINISHED
+            assert run.metrics["acc"] == next(t.value for t in result.trials if t.id == run.id)
+        assert read_result(store, store.get_run(sweep.id)).to_dict() == result.to_dict()
+    finally:
+        if driver is not None and driver.poll() is None:
+            driver.kill()
+            driver.wait()
+        if client is not None:
+            client.close()
+        cluster.stop()
         store.close()

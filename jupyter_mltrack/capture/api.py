@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..jsonsafe import to_float
 from ..store.entities import MetricPoint, Run, RunStatus
+from ..store.errors import RunSuperseded
 from ..store.names import name_problem, shown
 from .context import RunContext
 from .refused import STEP_RANGE, refuse, storable_params, storable_tags
@@ -476,6 +477,8 @@ class ActiveRun:
         def finish() -> None:
             try:
                 write()
+            except RunSuperseded:  # another attempt has the run (a sweep's): by design
+                raise
             except Exception as exc:  # no cell left to raise into: said, as the cell would
                 print(f"mltrack: could not record run {self.id[:8]}: {exc!r}", file=sys.stderr)
                 raise

@@ -62,6 +62,7 @@ class ArtifactRecords(StoreBase):
             "writer_at": now,
         }
         with self.engine.begin() as conn:
+            self._fence_first(conn, run_id)  # a superseded attempt replaces nothing
             self._replace(conn, run_id, name, kind, row, meta=meta, media_type=media_type)
 
     def claim_artifact_files(self, run_id: str, name: str, files: Sequence[ArtifactFile]) -> None:
@@ -71,6 +72,7 @@ class ArtifactRecords(StoreBase):
         (on a team store that is a thousand requests to S3: no other writer waits for them).
         A blob ``gc`` deleted before the claim is simply found missing and written again."""
         with self.engine.begin() as conn:
+            self._fence_first(conn, run_id)
             # the update first: it takes the lock gc deletes blobs under (SQLite's write lock)
             found = conn.execute(
                 update(_artifacts_t)
@@ -111,6 +113,7 @@ class ArtifactRecords(StoreBase):
         if media_type is not None:
             values["media_type"] = media_type
         with self.engine.begin() as conn:
+            self._fence_first(conn, run_id)
             found = conn.execute(
                 update(_artifacts_t)
                 .where(
@@ -153,6 +156,7 @@ class ArtifactRecords(StoreBase):
         """Forget a pending artifact whose writing failed, with the files it claimed (its
         blobs become gc's orphans)."""
         with self.engine.begin() as conn:
+            self._fence_first(conn, run_id)  # not the current attempt's pending one
             self._forget_pending(conn, run_id, name)
 
     def delete_artifact(self, run_id: str, name: str) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .errors import RunNotFound
-from .statements import _UPDATE_RUN
+from .attempts import Fence
+from .errors import RunNotFound, RunSuperseded
+from .statements import _CHECK_ATTEMPT, _UPDATE_RUN
 
 
 class StoreBase:
@@ -38,6 +39,8 @@ class StoreBase:
     _driver_lock: threading.Lock
     #: Those writes' statements, compiled for this engine's dialect (``_driver_statement``).
     _driver_statements: dict[str, Any]
+    #: The runs this store writes as an attempt, by id (see :mod:`.attempts`).
+    _fences: dict[str, Fence]
 
     def session(self) -> Session:
         return self._session()
@@ -74,8 +77,30 @@ class StoreBase:
         )
         return column.in_(values.scalar_subquery())
 
-    @staticmethod
-    def _touch(conn: Connection, run_id: str) -> None:
-        """Mark the run as changed (for the revision the sidebar polls); it must exist."""
+    def _touch(self, conn: Connection, run_id: str) -> None:
+        """Mark the run as changed (for the revision the sidebar polls); it must exist, and
+        be the attempt's this store writes it as, if any (see :meth:`_check_attempt`)."""
         if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, "updated_at": time.time()}).rowcount == 0:
             raise RunNotFound(run_id)
+        self._check_attempt(conn, run_id)
+
+    def _fence_first(self, conn: Connection, run_id: str) -> None:
+        """:meth:`_touch`, first thing in a write that changes no run row otherwise (an
+        artifact's), when this store writes the run as an attempt: the run's row is taken
+        before any other, in the order a restart takes them (no deadlock on PostgreSQL);
+        nothing for other runs (their writes stay as they were)."""
+        if run_id in self._fences:
+            self._touch(conn, run_id)
+
+    def _check_attempt(self, conn: Connection, run_id: str) -> None:
+        """Refuse the write under way (:class:`RunSuperseded`, its transaction rolled back)
+        if this store writes ``run_id`` as an attempt another has superseded since. Called
+        once the write has taken the run's row, so a restart that changes the attempt runs
+        wholly before or after it (see :mod:`.attempts`)."""
+        fence = self._fences.get(run_id)
+        if fence is None:
+            return
+        found = conn.execute(_CHECK_ATTEMPT, {"b_run_id": run_id, "b_attempt": fence.attempt})
+        if found.rowcount == 0:
+            fence.superseded = True
+            raise RunSuperseded(run_id, fence.attempt)

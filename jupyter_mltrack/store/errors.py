@@ -151,3 +151,14 @@ class ModelNotFound(StoreError, LookupError):
 class ModelRegistryConflict(StoreError):
     """A registry change that would lose something: deleting a version an alias points
     at, registering a run's artifact that is not a model, deleting a run with versions."""
+
+
+class RunSuperseded(StoreError):
+    """A write of an attempt at a run that another attempt has taken over since (the run's
+    ``mltrack.attempt`` tag names another): refused whole, so that nothing of a superseded
+    attempt lands in the current one's run (see :mod:`.attempts`)."""
+
+    def __init__(self, run_id: str, attempt: str) -> None:
+        super().__init__(f"run {run_id} is no longer attempt {attempt}'s: another attempt has it")
+        self.run_id = run_id
+        self.attempt = attempt

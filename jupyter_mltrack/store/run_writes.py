@@ -7,19 +7,21 @@ prebuilt statements of :mod:`.statements` on a Core connection, one transaction 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..jsonsafe import to_json, utf8
+from .attempts import ATTEMPT_TAG, Fence
 from .entities import MetricPoint, Run, RunStatus
-from .errors import ModelRegistryConflict, RunNotFound, StoreError
+from .errors import ModelRegistryConflict, RunNotFound, RunSuperseded, StoreError
 from .liveness import _HOST, Liveness
 from .models import (
     ArtifactFileRow,
@@ -244,12 +246,38 @@ class RunWrites(Liveness):
             self._write_tags(conn, run_id, tags, replace=replace)
 
     def heartbeat(self, run_ids: Iterable[str]) -> None:
-        ids = list(run_ids)
-        if not ids:
+        every = list(run_ids)
+        ids = [i for i in every if i not in self._fences]
+        if ids:
+            with self.session() as s:
+                s.execute(update(RunRow).where(RunRow.id.in_(ids)).values(heartbeat_at=time.time()))
+                s.commit()
+        for run_id in [i for i in every if i in self._fences]:
+            # a superseded attempt's heartbeat must not keep the current one's run looking
+            # alive (on another host a run's heartbeat is its liveness)
+            with contextlib.suppress(RunSuperseded, RunNotFound), self.engine.begin() as conn:
+                conn.execute(_UPDATE_RUN, {"b_run_id": run_id, "heartbeat_at": time.time()})
+                self._check_attempt(conn, run_id)
+
+    @contextlib.contextmanager
+    def writing_as(self, run_id: str, attempt: str | None) -> Iterator[Fence]:
+        """Within this block, every write of this store to ``run_id`` (params, metrics,
+        tags, artifacts, data links, its end, its restart, heartbeats) is refused with
+        :class:`RunSuperseded` once the run's attempt tag no longer names ``attempt``, in
+        the write's own transaction (see :mod:`.attempts`); the :class:`Fence` yielded says
+        whether one was. A sweep's worker writes its trial's run so: a worker of a dead
+        driver still running the trial cannot write into the run its resumed sweep gave to
+        another attempt. ``attempt=None`` fences nothing (a trial run by hand)."""
+        fence = Fence(run_id, attempt or "")
+        if attempt is None:
+            yield fence
             return
-        with self.session() as s:
-            s.execute(update(RunRow).where(RunRow.id.in_(ids)).values(heartbeat_at=time.time()))
-            s.commit()
+        self._fences[run_id] = fence
+        try:
+            yield fence
+        finally:
+            if self._fences.get(run_id) is fence:
+                del self._fences[run_id]
 
     def finish_run(
         self,
@@ -286,6 +314,7 @@ class RunWrites(Liveness):
         with self.engine.begin() as conn:
             if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
                 raise RunNotFound(run_id)
+            self._check_attempt(conn, run_id)
             if params:
                 conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
             if metrics:
@@ -313,15 +342,30 @@ class RunWrites(Liveness):
         with self.engine.begin() as conn:
             _take_over(conn, run_id, start=False)
 
-    def restart_run(self, run_id: str, params: Mapping[str, Any] | None = None) -> Run:
+    def restart_run(
+        self,
+        run_id: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        attempt: str | None = None,
+    ) -> Run:
         """Start a run over in this process: what an earlier attempt recorded (metrics,
         params, outputs, artifacts, data links) goes, in one transaction with the run made
         ``running`` again, owned by this process, with ``params``. A sweep's trial run again
         (its worker died, its sweep resumed) keeps its id, number and tags: never recorded
-        twice, and never missing from the store for a moment."""
+        twice, and never missing from the store for a moment.
+
+        ``attempt``: the run is the new attempt's from now on (its ``mltrack.attempt``
+        tag), and any other attempt's writes to it are refused (see :mod:`.attempts`): what
+        a sweep's driver does when it hands a trial out again. A store writing the run as
+        an attempt (``writing_as``, a sweep's worker) starts it over only if it is still
+        that attempt's (else :class:`RunSuperseded`, and the run is left as it is)."""
         with self.engine.begin() as conn:
             _take_over(conn, run_id, start=True)
+            self._check_attempt(conn, run_id)
             _refuse_registered(conn, run_id, "started over")
+            if attempt is not None:
+                self._write_tags(conn, run_id, {ATTEMPT_TAG: attempt}, replace=False)
             for table in (
                 ArtifactFileRow,
                 ArtifactRow,

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .attempts import ATTEMPT_TAG
 from .entities import Execution, Snapshot, SnapshotStatus
 from .models import (
     BlockRow,
@@ -82,6 +83,18 @@ _RUN_EXISTS = select(_runs_t.c.id).where(_runs_t.c.id == bindparam("b_run_id"))
 _NUMBER_OF = select(_runs_t.c.number).where(_runs_t.c.id == bindparam("b_run_id"))
 #: The SET clause is made of the other keys passed with ``b_run_id``.
 _UPDATE_RUN = update(_runs_t).where(_runs_t.c.id == bindparam("b_run_id"))
+#: A run's attempt tag still names ``b_attempt`` (see :mod:`.attempts`): a compare-and-swap
+#: that writes the value it found, so its row count says whether it matched, and its row
+#: stays locked until the write it guards commits.
+_CHECK_ATTEMPT = (
+    update(_tags_t)
+    .where(
+        _tags_t.c.run_id == bindparam("b_run_id"),
+        _tags_t.c.key == ATTEMPT_TAG,
+        _tags_t.c.value == bindparam("b_attempt"),
+    )
+    .values(value=_tags_t.c.value)
+)
 _INSERT_CHUNKS = MetricChunkRow.__table__.insert()
 _NEXT_OUTPUT = select(func.coalesce(func.max(_outputs_t.c.idx), -1) + 1).where(
     _outputs_t.c.run_id == bindparam("b_run_id")

@@ -29,6 +29,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..location import BLOB_URL_ENV, home_of, resolve_store_url
 from .artifact_records import ArtifactRecords
+from .attempts import Fence
 from .blobs import BlobStore, blob_store_for
 from .bulk import BulkReads
 from .entities import Environment, Experiment
@@ -110,6 +111,7 @@ class Store(
         self._driver_conn: Any = None
         self._driver_lock = threading.Lock()
         self._driver_statements: dict[str, Any] = {}
+        self._fences: dict[str, Fence] = {}
         # Experiments are never renamed or deleted, so their ids can be remembered.
         self._experiments: dict[str, Experiment] = {}
         # last: the first use of the database (a store that spools can be made without it)

@@ -11,6 +11,13 @@ into its own run id.
 Each trial's run is created here, before it is handed to a worker (status ``running``,
 owned by the driver, its parameters recorded): a driver killed at any moment leaves every
 trial it had asked for in the store, and the next one knows which to run again.
+
+Each hand-out of a trial is an attempt: a token recorded on its run (``mltrack.attempt``)
+and carried by the spec, the worker writing the run as that attempt (``store.attempts``).
+A resumed sweep hands a trial that was running out again as a new attempt, which makes
+every later write of the old one fail, in its own transaction: a Dask worker still running
+the dead driver's attempt (a cluster outlives its driver) cannot mix its values, or its
+end, into the run the new attempt records.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ PIPELINE_FILES = ("pipeline.py", "params.yaml", "rng_state.json")
 #: The sweep run's running totals (its metrics) are written at most this often (seconds),
 #: and at its end: at every trial they were a fifth of a trivial trial's cost.
 TOTALS_EVERY = 0.5
-#: How long a resumed sweep waits for a trial still running in a process of the last one.
+#: How long a resumed sweep waits for a trial still running in a process of the last one
+#: (its result is then kept); after that the trial is handed out again as a new attempt,
+#: and whatever the old one writes from then on is refused.
 ORPHAN_WAIT = 600.0
 _ENDED = {RunStatus.FINISHED: "finished", RunStatus.FAILED: "failed", RunStatus.PRUNED: "pruned"}
 
@@ -344,6 +353,9 @@ class Sweep:
         self.d = definition
         self.run_id = run_id
         self.progress = True
+        #: How long :meth:`run` waits for trials still running in a process of the last
+        #: driver (a Dask worker's) before it hands them out again.
+        self.orphan_wait = ORPHAN_WAIT
         self._counts: dict[str, int] = {}
         self._best: tuple[float, int] | None = None
         #: The sweep run's running totals not yet written, and when they last were.
@@ -447,7 +459,8 @@ class Sweep:
                     trial, spec = running.pop(fut)
                     outcome = self._outcome(fut, spec, executor)
                     self._tell(study, trial, outcome)
-                    self._report(outcome)
+                    if outcome.state != "superseded":  # another driver's to count
+                        self._report(outcome)
         except BaseException:
             status = RunStatus.INTERRUPTED
             for fut in running:
@@ -518,7 +531,7 @@ class Sweep:
         return own
 
     def _children(self, *, wait_for_live: bool) -> list[Run]:
-        deadline = time.monotonic() + ORPHAN_WAIT
+        deadline = time.monotonic() + self.orphan_wait
         while True:
             runs = self.store.child_runs(self.run_id, source="sweep")
             live = [r for r in runs if r.status is RunStatus.RUNNING]  # the dead are crashed
@@ -550,15 +563,18 @@ class Sweep:
             cwd=d.cwd,
             from_snapshots=d.from_snapshots,
             files=files,
+            attempt=uuid.uuid4().hex,  # this hand-out's (see the module docstring)
         )
 
     def _record_trial(self, spec: TrialSpec) -> None:
         """The trial's run, before any worker has it: what a resumed sweep runs again if
-        this driver dies now (an earlier attempt's run is replaced)."""
+        this driver dies now. An earlier attempt's run is replaced, and made this
+        attempt's: anything the earlier one, if still running, writes from now on is
+        refused."""
         from ..store.errors import RunNotFound
 
         with contextlib.suppress(RunNotFound):
-            self.store.restart_run(spec.run_id, spec.params)
+            self.store.restart_run(spec.run_id, spec.params, attempt=spec.attempt)
             return
         self.store.create_run(self.d.experiment, params=spec.params, **spec.run_fields())
 
@@ -580,7 +596,10 @@ class Sweep:
             if isinstance(exc, BrokenProcessPool) and hasattr(executor, "restart"):
                 executor.restart()
             reason = f"the trial's worker died ({type(exc).__name__}: {exc})".strip()
-            with contextlib.suppress(Exception):
+            with (
+                contextlib.suppress(Exception),
+                self.store.writing_as(spec.run_id, spec.attempt),  # still this attempt's
+            ):
                 self.store.finish_run(
                     spec.run_id,
                     RunStatus.FAILED,

@@ -7,7 +7,11 @@ unless told otherwise, so ``jobs`` workers share the cores instead of each takin
 
 Both executors hand back :class:`concurrent.futures.Future` objects, so the driver waits on
 either the same way. A Dask worker that dies mid-trial has its task run again by the
-scheduler elsewhere; the trial writes into the same run id, so it is never recorded twice.
+scheduler elsewhere; the trial writes into the same run id, so it is never recorded twice,
+and as the same attempt (``TrialSpec.attempt``), which its run still names, so it starts
+the run over. A Dask worker outlives its driver: a trial it runs when the driver dies runs
+on, and its writes are refused once a resumed sweep has handed the trial out again (a new
+attempt; see ``trial``).
 """
 
 from __future__ import annotations
@@ -188,10 +192,12 @@ class DaskExecutor:
     def submit(self, spec: TrialSpec) -> Future[TrialOutcome]:
         done: Future[TrialOutcome] = Future()
         # a trial's key is its run and attempt: the scheduler runs it again if its worker
-        # dies (the trial then replaces its own run), and never merges two trials
-        remote = self.client.submit(
-            _run_on_worker, spec, self.threads, key=f"mltrack-trial-{spec.run_id}", pure=False
-        )
+        # dies (the trial then replaces its own run), and never merges two trials, nor two
+        # attempts at one (a worker still running a dead driver's attempt, whose task was
+        # released, would otherwise take a resumed sweep's task of the same key as its own,
+        # and hand that attempt's outcome back)
+        key = f"mltrack-trial-{spec.run_id}-{spec.attempt}"
+        remote = self.client.submit(_run_on_worker, spec, self.threads, key=key, pure=False)
 
         def settle(fut: Any) -> None:
             # the driver cancels ``done`` when it stops (an interrupt): the trial still ends

@@ -8,7 +8,14 @@ every value of the sweep's metric it logs is reported to the pruner, which may s
 trial by raising :class:`optuna.TrialPruned` from inside that ``log_metric`` call.
 
 A trial re-run (its worker died, or the sweep was resumed) writes into the same run id:
-the earlier attempt's run is replaced, so a sweep never holds a trial twice.
+the earlier attempt's run is replaced, so a sweep never holds a trial twice. Each hand-out
+of a trial by a driver is an attempt (``TrialSpec.attempt``, recorded on the run by the
+driver) and the worker writes the run as that attempt (``Store.writing_as``): once a
+resumed driver has handed the trial out again, every write of an earlier attempt still
+running (on a Dask worker, which outlives its driver) is refused in its own transaction,
+and that attempt ends quietly as ``superseded``, its worker free for the next trial. The
+Dask scheduler running a task again after its worker died runs the same attempt, which
+starts its run over as before.
 
 Nothing here imports optuna or the pipeline's libraries until a trial runs.
 """
@@ -32,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..capture.api import ActiveRun
 from ..store.entities import RunStatus
-from .records import SWEEP_TAG, TRIAL_TAG
+from .records import ATTEMPT_TAG, SWEEP_TAG, TRIAL_TAG
 
 if TYPE_CHECKING:
+    from ..store.attempts import Fence
     from ..store.store import Store
 
 #: The pruner's view of the other trials is read again at most this often (seconds).
@@ -73,21 +81,30 @@ class TrialSpec:
     from_snapshots: bool = False
     #: The pipeline's files by name, for a worker that may not see the driver's folder.
     files: dict[str, bytes] | None = None
+    #: This hand-out of the trial (a token the driver records on the run): the worker's
+    #: writes count only while the run is still this attempt's. ``None``: a trial run by
+    #: hand, its writes unchecked.
+    attempt: str | None = None
 
     def run_fields(self) -> dict[str, Any]:
         """What the trial's run is created with, by the driver or by a worker alike."""
+        tags = {SWEEP_TAG: self.sweep, TRIAL_TAG: str(self.number)}
+        if self.attempt is not None:
+            tags[ATTEMPT_TAG] = self.attempt
         return {
             "name": f"{self.sweep} #{self.number}",
             "source": "sweep",
             "parent_run_id": self.sweep_run_id,
-            "tags": {SWEEP_TAG: self.sweep, TRIAL_TAG: str(self.number)},
+            "tags": tags,
             "run_id": self.run_id,
         }
 
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """What became of a trial: ``state`` is ``finished``, ``failed`` or ``pruned``."""
+    """What became of a trial: ``state`` is ``finished``, ``failed`` or ``pruned``, or
+    ``superseded`` when another attempt took the trial's run over while this one ran (its
+    writes were refused from then on: the run is the other attempt's to record)."""
 
     number: int
     run_id: str
@@ -235,7 +252,8 @@ def start_trial_run(
 ) -> ActiveRun | None:
     """The pipeline's run, as the current trial's run (``start_pipeline_run`` calls it):
     the run the driver recorded for the trial, started over by this process (an earlier
-    attempt's values go), else a new one of that id."""
+    attempt's values go), else a new one of that id. Raises ``RunSuperseded`` if the run
+    is another attempt's by now (the pipeline stops before it begins)."""
     from ..capture.api import activate, start_run
     from ..store.errors import RunNotFound
 
@@ -270,11 +288,18 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
 
 
 def _run_trial(spec: TrialSpec) -> TrialOutcome:
+    store = _store_for(spec)
+    with store.writing_as(spec.run_id, spec.attempt) as fence:
+        return _attempt(spec, store, fence)
+
+
+def _attempt(spec: TrialSpec, store: Store, fence: Fence) -> TrialOutcome:
+    """Run the trial, its writes those of ``spec.attempt`` (see :func:`_run_trial`)."""
     global _current
     from ..capture import api
+    from ..store.errors import RunSuperseded
 
     t0 = time.perf_counter()
-    store = _store_for(spec)
     trial = _Trial(spec, store)
     error: str | None = None
     value: float | None = None
@@ -292,6 +317,8 @@ def _run_trial(spec: TrialSpec) -> TrialOutcome:
             load = getattr(module, "_load_params", lambda path: {})
             params = {**known, **load(Path(folder) / "params.yaml"), **spec.params}
             results = module.run(**{k: v for k, v in params.items() if k in known}) or {}
+    except RunSuperseded:  # another attempt has the run: nothing more to write into it
+        error = "superseded"
     except (Exception, SystemExit) as exc:  # the pipeline's failure is the trial's
         if not trial.pruned:
             error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -299,6 +326,15 @@ def _run_trial(spec: TrialSpec) -> TrialOutcome:
     finally:
         _current = None
         api.wait_pending()
+    if fence.superseded:  # whatever it came to, none of it from then on was recorded
+        return TrialOutcome(
+            number=spec.number,
+            run_id=spec.run_id,
+            state="superseded",
+            value=None,
+            error=f"superseded: run {spec.run_id} was handed to another attempt",
+            seconds=time.perf_counter() - t0,
+        )
     state = "pruned" if trial.pruned else "failed" if error else "finished"
     if state == "finished":
         value = _objective(results, store, spec)
