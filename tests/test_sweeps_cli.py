@@ -169,6 +169,7 @@ def test_sweep_resume_of_a_finished_sweep_has_nothing_to_do(
         (["resume"], 2, "mltrack sweep resume NAME: which sweep?"),
         (["show", "nope"], 1, "no sweep named 'nope'"),
         (["resume", "nope"], 1, "no sweep named 'nope'"),
+        (["resume", "nope", "--wait-running", "-1"], 2, "--wait-running: 0 seconds or more"),
     ],
 )
 def test_what_mltrack_sweep_refuses_is_one_line_and_its_exit_code(

@@ -673,9 +673,8 @@ def test_a_trial_still_running_on_a_cluster_when_its_driver_dies_never_mixes_int
         set_paused(client, [first, second], True)
         set_paused(client, [spare], False)
 
-        runner = Sweep.resume(store, "orphans")
-        runner.progress, runner.orphan_wait = False, 0.0
-        result = runner.run()  # on the cluster the sweep was started on
+        # at once: on the cluster the sweep was started on, the orphans still running
+        result = api.resume("orphans", store=store, progress=False, wait_for_running=0)
 
         assert result.counts() == {"finished": 4}, result.to_dict()
         runs = assert_each_trial_once(store, sweep.id, 4)

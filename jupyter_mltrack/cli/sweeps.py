@@ -46,6 +46,14 @@ def add_parsers(
     parser.add_argument("name", metavar="NAME", nargs="?", help="the sweep to resume or show")
     add_sweep_arguments(parser)
     parser.add_argument("--html", metavar="FILE", help="show: also write its charts as HTML")
+    parser.add_argument(
+        "--wait-running",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="resume: how long to wait for trials the last driver left running on live "
+        "workers before running them again (default 600; 0: at once)",
+    )
     parser.set_defaults(func=cmd_sweep)
 
 
@@ -133,8 +141,14 @@ def cmd_sweep(store: Store, args: argparse.Namespace, out: TextIO) -> int:
                 if args.html:
                     _write_html(store, result, Path(args.html))
             else:
+                if args.wait_running is not None and args.wait_running < 0:
+                    raise CliError("--wait-running: 0 seconds or more", code=2)
                 result = api.resume(
-                    args.name, executor=args.executor, store=store, progress=not args.json
+                    args.name,
+                    executor=args.executor,
+                    store=store,
+                    progress=not args.json,
+                    wait_for_running=args.wait_running,
                 )
         else:
             if args.name:

@@ -92,15 +92,28 @@ def sweep(
 
 
 def resume(
-    name: str, *, executor: Any = None, store: Any = None, progress: bool = True
+    name: str,
+    *,
+    executor: Any = None,
+    store: Any = None,
+    progress: bool = True,
+    wait_for_running: float | None = None,
 ) -> SweepResult:
     """Run what is left of sweep ``name``: its ended trials are kept, the ones that were
     running are run again with their own parameters, then new ones up to its count.
 
     ``executor`` (``"local"``, ``"dask://HOST:PORT"``, a ``distributed.Client``) says where
-    this time; by default where the sweep was started (local, or the address it was given)."""
+    this time; by default where the sweep was started (local, or the address it was given).
+    ``wait_for_running``: seconds to wait for trials the last driver left running in a
+    process still alive (a Dask worker outlives its driver) before running them again;
+    their result is kept if they end in time. Default 600. Running them again at once
+    (``0``) is safe: a superseded attempt's writes are refused (see ``store/attempts.py``)."""
     runner = Sweep.resume(_store(store), name)
     runner.progress = progress
+    if wait_for_running is not None:
+        if wait_for_running < 0:
+            raise ValueError(f"wait_for_running must be 0 or more, not {wait_for_running}")
+        runner.orphan_wait = float(wait_for_running)
     if isinstance(executor, str):
         runner.d.executor = executor
     return runner.run(

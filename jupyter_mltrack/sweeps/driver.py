@@ -532,11 +532,21 @@ class Sweep:
 
     def _children(self, *, wait_for_live: bool) -> list[Run]:
         deadline = time.monotonic() + self.orphan_wait
+        said = False
         while True:
             runs = self.store.child_runs(self.run_id, source="sweep")
             live = [r for r in runs if r.status is RunStatus.RUNNING]  # the dead are crashed
             if not wait_for_live or not live or time.monotonic() > deadline:
                 return runs
+            if self.progress and not said:  # a wait of minutes must say what it waits for
+                said = True
+                print(
+                    f"sweep {self.d.name}: {len(live)} trial(s) still running in a live process"
+                    f" of the last driver (a Dask worker): waiting up to {self.orphan_wait:.0f} s"
+                    " for them to end, then they run again (wait_for_running=0 / "
+                    "--wait-running 0 runs them again at once)",
+                    file=sys.stderr,
+                )
             time.sleep(0.5)
 
     def _max_number(self) -> int:
