@@ -304,6 +304,7 @@ class Server:
                     "--no-browser",
                     "--allow-root",
                     f"--port={self.port}",
+                    "--ServerApp.port_retries=0",  # its port or none: never another's
                     "--ip=127.0.0.1",
                     f"--IdentityProvider.token={TOKEN}",
                     f"--ServerApp.root_dir={root / 'srv'}",
