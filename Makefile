@@ -43,7 +43,18 @@ build: ## production build of the frontend into jupyter_mltrack/labextension
 	cd labextension && $(JLPM) install && $(JLPM) build:prod
 
 pytest:
-	status=0; $(PYTHON) -m pytest -q -p no:cacheprovider --durations=25 || status=$$?; \
+	@# Two workers, as CI has 2 vCPUs (pytest-xdist): about 14 min where one worker took 22.
+	@# A worker is given a whole test file at a time (--dist loadfile), so what a file's tests
+	@# share (module fixtures: kernels, notebooks executed once, a wheel built, a Dask cluster)
+	@# is set up once, on one worker. `load` and `loadgroup` (without groups) deal a file's tests
+	@# to both workers, which then both set it up; `worksteal` splits the files at the ends of
+	@# its shares: measured on the six files with the most set-up, 247 s against loadfile's 237.
+	@# Whole files balance well enough: the two workers end within seconds of each other. The
+	@# heaviest tests (8 writers and a reader, kills at random moments) share the machine with
+	@# the other worker and need no group of their own. Each worker's PostgreSQL, S3 server,
+	@# Jupyter servers and kernels take ports from a range of its own (tests/ports.py).
+	status=0; $(PYTHON) -m pytest -n 2 --dist loadfile -q -p no:cacheprovider --durations=25 \
+	  || status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; exit 1; fi; \
 	  exit $$status
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import requests
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import MetricPoint, RunStatus, Store
 
+from .ports import free_port
 from .sweep_data import seed_sweep
 from .test_server import populate
 
@@ -56,12 +56,6 @@ class ApiServer:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"token {self.token}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fill(store: Store, server: ApiServer) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -33,6 +32,7 @@ from jupyter_mltrack.store import RunStatus, SnapshotStatus, Store
 from jupyter_mltrack.store.blobs import LocalBlobStore, digest_bytes
 
 from .kernel import REPO
+from .ports import free_port
 
 #: Test code a victim runs first: ways to SIGKILL itself at a point of the product's code.
 PRELUDE = textwrap.dedent(
@@ -338,12 +338,6 @@ def load(store: Store, digest: str) -> Any:
 
 
 # --------------------------------------------------------------------------- the server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 TOKEN = "crash-test-token"

@@ -16,7 +16,20 @@ from jupyter_core.paths import jupyter_runtime_dir
 
 from jupyter_mltrack.store import Store
 
+from .ports import free_port
+
 REPO = Path(__file__).resolve().parents[1]
+
+_PORTS = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port")
+
+
+def kernel_ports() -> dict[str, Any]:
+    """Arguments of a kernel manager that put its kernel on ports of this xdist worker's
+    range (``tests/ports.py``), not on ones jupyter_client draws by binding port 0: the other
+    worker's kernel, started at the same moment, may draw the same, and ipykernel does not
+    retry a port it was given (jupyter_server's restarter would, nbclient and this module's
+    :class:`Kernel` do not)."""
+    return {"cache_ports": False, **{name: free_port() for name in _PORTS}}
 
 
 class Kernel:
@@ -38,7 +51,9 @@ class Kernel:
         runtime = Path(jupyter_runtime_dir())
         runtime.mkdir(parents=True, exist_ok=True)
         self.km = KernelManager(
-            kernel_name="python3", connection_file=str(runtime / f"kernel-{self.kernel_id}.json")
+            kernel_name="python3",
+            connection_file=str(runtime / f"kernel-{self.kernel_id}.json"),
+            **kernel_ports(),
         )
         self.km.start_kernel(env=env, cwd=str(cwd), extra_arguments=[])
         self.kc = self.km.client()

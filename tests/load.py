@@ -22,7 +22,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mltrack.location import BLOB_URL_ENV, URL_ENV
+
+from .ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "mltrack-load"
@@ -285,17 +286,11 @@ def mltrack_writers(
     return Writers(argv, load.writers, workdir, checkout_env(**store_env(store_url, blob_url)))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """A real Jupyter server with the extension, on loopback with a token, on ``store_url``."""
 
     def __init__(self, store_url: str, root: Path, blob_url: str | None = None) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         root.mkdir(parents=True, exist_ok=True)
         (root / "srv").mkdir(exist_ok=True)
         env = checkout_env(**store_env(store_url, blob_url), JUPYTER_CONFIG_DIR=str(root / "cfg"))
@@ -309,6 +304,7 @@ class Server:
                     "--no-browser",
                     "--allow-root",
                     f"--port={self.port}",
+                    "--ServerApp.port_retries=0",  # its port or none: never another's
                     "--ip=127.0.0.1",
                     f"--IdentityProvider.token={TOKEN}",
                     f"--ServerApp.root_dir={root / 'srv'}",

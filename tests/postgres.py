@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .ports import free_port
+
 
 def _bindir() -> Path | None:
     found = shutil.which("pg_ctl")
@@ -30,12 +32,6 @@ def _bindir() -> Path | None:
         if versions:
             return versions[0] / "bin"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgresServer:
@@ -94,7 +90,7 @@ def postgres_instance() -> Iterator[PostgresServer]:
         shutil.chown(tmp, "postgres", "postgres")
         os.chmod(tmp, 0o700)
         prefix = ["runuser", "-u", "postgres", "--"]
-    server = PostgresServer(bindir, tmp, _free_port(), prefix)
+    server = PostgresServer(bindir, tmp, free_port(), prefix)
     server._run(
         str(bindir / "initdb"), "-D", str(server.data), "-U", "mltrack", "-A", "trust", "-E", "UTF8"
     )

@@ -11,6 +11,8 @@ import sys
 import time
 from collections.abc import Iterator
 
+from .ports import free_port
+
 #: Credentials moto accepts (any), set for the tracker's s3fs and for the test's own boto3.
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -19,16 +21,10 @@ CREDENTIALS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
     """Start ``python -m moto.server`` and yield its endpoint URL; stopped at the end."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

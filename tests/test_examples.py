@@ -20,9 +20,12 @@ from typing import Any
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 from jupyter_mltrack.location import HOME_ENV, URL_ENV
 from jupyter_mltrack.store import RunStatus, Store
+
+from .kernel import kernel_ports
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -339,6 +342,7 @@ def _execute(
     client = NotebookClient(
         nb,
         kernel_name="python3",
+        config=Config(KernelManager=kernel_ports()),  # nbclient's own manager, our ports
         timeout=120,
         startup_timeout=60,
         resources={"metadata": {"path": str(workdir)}},

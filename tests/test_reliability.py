@@ -16,7 +16,7 @@ import numpy as np
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import RunStatus, SnapshotStatus, Store
 
-from .kernel import REPO
+from .kernel import REPO, kernel_ports
 
 
 def _script(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
@@ -123,6 +123,7 @@ def test_a_headless_kernel_that_dies_leaves_no_running_run(tmp_path: Path) -> No
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
+    from traitlets.config import Config
 
     home = tmp_path / "home"
     nb = nbformat.v4.new_notebook()
@@ -135,7 +136,8 @@ def test_a_headless_kernel_that_dies_leaves_no_running_run(tmp_path: Path) -> No
     os.environ["MLTRACK_HOME"] = str(home)
     os.environ.pop("MLTRACK_STORE_URL", None)
     try:
-        client = NotebookClient(nb, timeout=120, kernel_name="python3")
+        ports = Config(KernelManager=kernel_ports())  # nbclient's own manager, our ports
+        client = NotebookClient(nb, timeout=120, kernel_name="python3", config=ports)
         try:
             client.execute(cwd=str(tmp_path))
         except DeadKernelError:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..safepaths import write_atomically
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore
 from ..store.entities import Snapshot, SnapshotStatus
 from ..store.store import InvalidQuery, Store
@@ -140,9 +141,11 @@ class SnapshotReads:
         cache = self._file_cache()
         target = cache / _hex(digest)
         if not target.is_file():
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(self.blobs.get_bytes(digest))
-            os.replace(tmp, target)
+            # a temporary file of this call's own: another process of the machine (a sweep's
+            # worker, a kernel) may be fetching the same file into this cache at this moment,
+            # and a shared temp name let one rename the other's half-written file into place
+            data = self.blobs.get_bytes(digest)
+            write_atomically(target, lambda tmp: tmp.write_bytes(data))
         return target
 
     def restore_file(self, ref: str | Snapshot, dest: str | os.PathLike[str]) -> Path:
