@@ -151,3 +151,13 @@ class ModelNotFound(StoreError, LookupError):
 class ModelRegistryConflict(StoreError):
     """A registry change that would lose something: deleting a version an alias points
     at, registering a run's artifact that is not a model, deleting a run with versions."""
+
+
+class DatasetNotFound(StoreError, LookupError):
+    """No dataset of this name, or no version, tag or hash prefix of it that a reference
+    names; the message lists what there is."""
+
+
+class InvalidDatasetRef(InvalidQuery):
+    """A dataset reference that cannot be read (``team/churn@``), or a hash prefix that
+    several versions start with (the message lists them)."""
