@@ -17,6 +17,8 @@ a run actually needs it)::
     mltrack.log_model(clf, signature_from=X_test[:5], register="churn")  # skops: safe
     mltrack.set_alias("churn", "production", 1)
     clf = mltrack.load_model("models:/churn@production")
+    mltrack.datasets.push(df, "team/churn", tag="gold")    # named, versioned data
+    df = mltrack.datasets.get("team/churn@gold")           # exactly as pushed
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ __all__ = [
     "active_run",
     "autolog",
     "compare",
+    "datasets",
     "delete_alias",
     "diff",
     "end_run",
@@ -142,6 +145,10 @@ _MODEL_API = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "datasets":  # loads the snapshot code: only once a dataset is used
+        value = importlib.import_module(f"{__name__}.datasets")
+        globals()[name] = value
+        return value
     if name in ("sweep", "sweeps"):  # sweeps load Optuna: only once one is asked for
         # not ``from . import sweeps``: that asks this module for ``sweeps`` first, which
         # (before the subpackage is loaded) calls this function again, without end
@@ -160,7 +167,7 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     """The module's names with the model API's (tab completion offers them before use)."""
-    return sorted(set(globals()) | _MODEL_API | {"sweep", "sweeps"})
+    return sorted(set(globals()) | _MODEL_API | {"datasets", "sweep", "sweeps"})
 
 
 def _one_line(exc: BaseException) -> BaseException:

@@ -208,6 +208,14 @@ def cases(ids: dict[str, str]) -> list[tuple[list[str], int, list[str]]]:
         (["snapshots", "show", "ab"], 1, ["no snapshot 'ab'", "at least 4 hex digits"]),
         (["snapshots", "diff", "deadbeef", "ab"], 1, ["no snapshot 'deadbeef'"]),
         (["snapshots", "restore", "deadbeef"], 1, ["no snapshot 'deadbeef'"]),
+        # dataset names, references, files and meta
+        (["datasets", "show", "team/nope"], 1, ["no dataset 'team/nope' (datasets: none yet)"]),
+        (["datasets", "versions", "team//x"], 1, ["dataset name 'team//x': use parts of"]),
+        (["datasets", "get", "team/x@"], 2, ["dataset reference 'team/x@': name a version after '@'"]),
+        (["datasets", "push", "missing.csv", "team/x"], 1, ["no such file: missing.csv"]),
+        (["datasets", "push", ".", "team/x"], 1, [". is a folder: a version holds one file"]),
+        (["datasets", "push", "data.csv", "team/x", "--meta", "{"], 2, ["--meta is not JSON"]),
+        (["datasets", "tag", "team/x", "latest"], 1, ["tag 'latest' is reserved"]),
         # notebooks and paths
         (["export", "missing.ipynb", "--target", "score", "-o", "out"], 1, ["no logged session of 'missing.ipynb' (nor a file of that name here)"]),
         (["export", NOTEBOOK, "--target", "score", "-o", "a-file"], 1, ["cannot write the pipeline into a-file: a file, not a folder"]),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +17,7 @@ import pytest
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import RunStatus, SnapshotNotFound, SnapshotStatus, Store
 
-from .kernel import Kernel, loaded_kernel, open_store, text_of
+from .kernel import REPO, Kernel, loaded_kernel, open_store, text_of
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +149,61 @@ def test_public_api_snapshot_load_and_diff(kernel: Kernel, store: Store) -> None
     assert "changed columns: y" in lines[3]
     pinned = store.resolve_snapshot("baseline-data")
     assert pinned.pinned  # taken outside a run: kept by gc
+
+
+def test_a_dataset_version_read_by_a_tracked_cell_is_its_input_and_the_pipeline_gets_it(
+    kernel: Kernel, store: Store, workdir: Path
+) -> None:
+    """``team/churn@gold`` got in one cell and read by a tracked cell: the run's input names
+    the version; so does a file version's path. The exported pipeline, run after ``gold``
+    moved, gets the version the notebook got, by its hash, and records it as its input."""
+    kernel.ok(
+        "mltrack.datasets.push(df.head(10), 'team/churn', tag='gold')\n"
+        "mltrack.datasets.push('raw.csv', 'team/raw')"
+    )
+    kernel.ok(
+        "churn = mltrack.datasets.get('team/churn@gold')\n"
+        "raw_path = mltrack.datasets.get('team/raw')"
+    )
+    kernel.ok(
+        "%%track -e ds\n"
+        "total = float(churn.x.sum()) + len(open(raw_path).read())\n"
+        "mltrack.log_metric('total', total)"
+    )
+    detail = last_run(store, "ds")
+    found = data(detail)
+    gold = store.resolve_dataset_version("team/churn", "gold")
+    raw = store.resolve_dataset_version("team/raw")
+    assert set(found) == {("input", "churn"), ("input", "raw_path")}
+    assert found[("input", "churn")].dataset == gold.ref
+    assert found[("input", "raw_path")].dataset == raw.ref
+    assert found[("input", "raw_path")].snapshot.digest == raw.snapshot_digest
+    expected = 45.0 + (workdir / "raw.csv").stat().st_size
+    assert detail.run.metrics == {"total": expected}
+    (listed,) = store.dataset_versions("team/churn", uses=True)
+    assert [u.run_id for u in listed.runs] == [detail.run.id]
+
+    kernel.ok("mltrack.datasets.push(df.head(20), 'team/churn', tag='gold')")  # gold moves
+    out = workdir / "ds-pipeline"
+    kernel.ok(f"%mltrack export --run {detail.run.id} -o {out}")
+    script = (out / "pipeline.py").read_text()
+    assert f'mltrack.datasets.get("{gold.ref}")' in script
+    assert f"# team/churn@gold was {gold.ref} when the notebook ran" in script
+    assert "INPUT_FILES = {}" in script  # the file version is got by name, not re-read
+    env = {**os.environ, "MLTRACK_HOME": str(workdir / "home")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    ran = subprocess.run(
+        [sys.executable, str(out / "pipeline.py"), "--json", "results.json"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads((workdir / "results.json").read_text()) == {"total": expected}
+    (child,) = [r for r in store.search_runs(order="-start_time")[0] if r.source == "pipeline"]
+    assert data(store.get_run_detail(child.id))[("input", "team/churn")].dataset == gold.ref
 
 
 def test_run_ends_only_once_its_data_is_durable(kernel: Kernel, store: Store) -> None:

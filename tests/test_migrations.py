@@ -40,8 +40,19 @@ def alembic(engine: Engine, action: str, revision: str) -> None:
         getattr(command, action)(cfg, revision)
 
 
-#: Tables a migration after 0010 adds: a database at 0010 lacks them, and nothing else.
-AFTER_0010 = {"artifacts", "artifact_files", "registered_models", "model_versions", "model_aliases"}
+#: Tables a migration after 0010 adds (or adds a column to: ``run_data.dataset``, 0012): a
+#: database at 0010 lacks them, and nothing else.
+AFTER_0010 = {
+    "artifacts",
+    "artifact_files",
+    "registered_models",
+    "model_versions",
+    "model_aliases",
+    "datasets",
+    "dataset_versions",
+    "dataset_tags",
+    "run_data",
+}
 
 
 def differences(engine: Engine, *, without: set[str] = frozenset()) -> list:
@@ -59,6 +70,8 @@ def _table_of(diff: tuple) -> str | None:
         return diff[1].name
     if diff[0] == "add_index":
         return diff[1].table.name
+    if diff[0] == "add_column":
+        return diff[2]
     return None
 
 

@@ -31,7 +31,14 @@ from .refused import STEP_RANGE, refuse, storable_params, storable_tags
 
 if TYPE_CHECKING:
     from ..snapshots.storage import SnapshotJob
+    from ..store.snapshot_records import DataLink
     from ..store.store import Store
+
+    #: A dataset a run read or wrote: ``(role, name, snapshot job, path[, dataset])``.
+    DataEntry = (
+        tuple[str, str, SnapshotJob, str | None]
+        | tuple[str, str, SnapshotJob, str | None, str | None]
+    )
 
 #: How often buffered metrics are flushed and heartbeats written while a run is open.
 FLUSH_INTERVAL = 2.0
@@ -372,16 +379,22 @@ class ActiveRun:
             self._params.update(clean)
             self.all_params.update(clean)
 
-    def add_data(self, role: str, name: str, job: SnapshotJob, path: str | None = None) -> None:
-        """Record a dataset the run read (``input``) or wrote (``output``)."""
-        self.add_data_many([(role, name, job, path)])
+    def add_data(
+        self,
+        role: str,
+        name: str,
+        job: SnapshotJob,
+        path: str | None = None,
+        dataset: str | None = None,
+    ) -> None:
+        """Record a dataset the run read (``input``) or wrote (``output``); ``dataset``: the
+        dataset version it was got as (else looked up: see :func:`data_links`)."""
+        self.add_data_many([(role, name, job, path, dataset)])
 
-    def add_data_many(self, entries: Sequence[tuple[str, str, SnapshotJob, str | None]]) -> None:
+    def add_data_many(self, entries: Sequence[DataEntry]) -> None:
         """:meth:`add_data` for several datasets, written in one transaction."""
-        self.store.add_run_data_many(
-            self.id, [(role, name, job.digest, path) for role, name, job, path in entries]
-        )
-        self.data_jobs.extend(job for _, _, job, _ in entries if not job.done())
+        self.store.add_run_data_many(self.id, data_links(entries))
+        self.data_jobs.extend(entry[2] for entry in entries if not entry[2].done())
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         clean = storable_tags(tags, self._refused)
@@ -565,7 +578,7 @@ def start_run(
     parent_run_id: str | None = None,
     nested: bool | None = None,
     store: Store | None = None,
-    data: Sequence[tuple[str, str, SnapshotJob, str | None]] = (),
+    data: Sequence[DataEntry] = (),
     start_time: float | None = None,
     run_id: str | None = None,
     active_type: type[ActiveRun] | None = None,
@@ -617,12 +630,28 @@ def start_run(
         params=storable_params(params or {}),
         kernel_id=kernel_id(),
         start_time=start_time,
-        data=[(role, name, job.digest, path) for role, name, job, path in data],
+        data=data_links(data),
         run_id=run_id,
     )
     active = activate(run, st, active_type=active_type)
-    active.data_jobs.extend(job for _, _, job, _ in data if not job.done())
+    active.data_jobs.extend(entry[2] for entry in data if not entry[2].done())
     return active
+
+
+def data_links(entries: Sequence[DataEntry]) -> list[DataLink]:
+    """``(role, name, job[, dataset])`` entries as the store links them. An input whose
+    data is a dataset version this process got or pushed (same snapshot digest) names that
+    version (``team/churn@<hash>``): the run's input is then the version, not just the
+    data. Only looked up once datasets are in use (:mod:`..datasets.inputs` loaded)."""
+    got = sys.modules.get("jupyter_mltrack.datasets.inputs")
+    links: list[DataLink] = []
+    for entry in entries:
+        role, name, job, path = entry[:4]
+        dataset = entry[4] if len(entry) > 4 else None
+        if dataset is None and got is not None and role == "input":
+            dataset = got.ref_for(job.digest)
+        links.append((role, name, job.digest, path, dataset))
+    return links
 
 
 def activate(run: Run, store: Store, *, active_type: type[ActiveRun] | None = None) -> ActiveRun:

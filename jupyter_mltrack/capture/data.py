@@ -262,8 +262,18 @@ def take_snapshots(
     for a tracked cell's inputs."""
     skipped: list[str] = []
     taken: list[tuple[str, SnapshotJob]] = []
+    got = sys.modules.get("jupyter_mltrack.datasets.inputs")
     for name in names:
-        if name not in namespace or not is_dataset(namespace[name]):
+        if name not in namespace:
+            continue
+        if not is_dataset(namespace[name]):
+            # a file version's path, or an Arrow table, from mltrack.datasets.get: its
+            # snapshot is known (and complete), nothing to take
+            held = got.held(namespace[name]) if got is not None else None
+            if held is not None:
+                from ..snapshots.storage import SnapshotJob
+
+                taken.append((name, SnapshotJob(held)))
             continue
         try:
             job = snapshotter(store).snapshot(namespace[name], progress=True)

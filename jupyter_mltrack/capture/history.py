@@ -243,6 +243,12 @@ class ExecutionLog:
         if self._records:
             self._records[-1].file_opened(path, writing)
 
+    def dataset_got(self, asked: str, ref: str) -> None:
+        """The statement running now got dataset ``asked`` (``team/churn@gold``), which was
+        version ``ref`` (``team/churn@<hash>``): an export gets that version by its hash."""
+        if self._records:
+            self._records[-1].dataset_got(asked, ref)
+
 
 class _Record:
     """One cell execution being recorded."""
@@ -474,6 +480,11 @@ class _Record:
         bucket = files["w" if writing else "r"]
         if path not in bucket:
             bucket.append(path)
+
+    def dataset_got(self, asked: str, ref: str) -> None:
+        if threading.get_ident() != self.thread or not self.facts:
+            return
+        self.facts[-1].setdefault("datasets", {})[asked] = ref
 
     def close(self, result: Any) -> dict[str, Any] | None:
         """The record as a row of the store, or ``None`` for nothing to record."""

@@ -26,6 +26,14 @@
     mltrack [--store URL] models alias NAME ALIAS (VERSION | --delete) [--json]
     mltrack [--store URL] models delete-version NAME VERSION [--force]
     mltrack [--store URL] models lineage REF [-e E] [--code] [--json]
+    mltrack [--store URL] datasets list [--json]
+    mltrack [--store URL] datasets versions NAME [--json]
+    mltrack [--store URL] datasets show REF [--json]
+    mltrack [--store URL] datasets push PATH NAME [-m TEXT] [--meta JSON] [-t TAG] [--table]
+                                        [--json]
+    mltrack [--store URL] datasets get REF [-o PATH] [--format F] [--force]
+    mltrack [--store URL] datasets tag REF TAG [--delete] [--json]
+    mltrack [--store URL] datasets diff A B [--sample N] [--json]
     mltrack [--store URL] sweep PIPELINE|RUN --param NAME=SPEC ... --metric M [--goal G]
                                 [--trials N] [--jobs J] [--sampler S] [--pruner P]
                                 [--executor dask://HOST:PORT] [--name N] [--seed N] [--json]
@@ -45,7 +53,7 @@ start.
 
 One module per command group (:mod:`.experiments`, :mod:`.runs`, :mod:`.compare`,
 :mod:`.snapshots`, :mod:`.pipeline`, :mod:`.sync`, :mod:`.artifacts`, :mod:`.models`,
-:mod:`.sweeps`), shared
+:mod:`.datasets`, :mod:`.sweeps`), shared
 helpers in :mod:`.common`; this module wires the parser and maps errors to exit codes.
 """
 
@@ -62,7 +70,18 @@ from ..location import URL_ENV
 from ..safepaths import PathRefused
 from ..server.api import ApiError
 from ..store import InvalidQuery, RunNotFound, Store, StoreError
-from . import artifacts, compare, experiments, models, pipeline, runs, snapshots, sweeps, sync
+from . import (
+    artifacts,
+    compare,
+    datasets,
+    experiments,
+    models,
+    pipeline,
+    runs,
+    snapshots,
+    sweeps,
+    sync,
+)
 from .common import PROG, CliError, _one_line, _Parser, open_store
 
 # Helpers that lived in the single ``cli.py`` before the split, still importable from here.
@@ -100,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_parsers(commands, store_opt, json_opt)
     artifacts.add_parsers(commands, store_opt, json_opt)
     models.add_parsers(commands, store_opt, json_opt)
+    datasets.add_parsers(commands, store_opt, json_opt)
     sweeps.add_parsers(commands, store_opt, json_opt)
     return parser
 

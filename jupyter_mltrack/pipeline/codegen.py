@@ -12,6 +12,8 @@ Layout of the generated ``pipeline.py``:
 * ``run(**params) -> dict``: applies the parameters, runs the sections in order and returns
   the targets by name (for a run: its metrics and named outputs);
 * a ``__main__`` block: ``--NAME VALUE`` for each parameter, defaults from ``params.yaml``;
+* a dataset the notebook got by a tag (``mltrack.datasets.get("team/churn@gold")``) is
+  got by the hash of the version it was then (:mod:`.datasets`);
 * where the slice draws from a global RNG the notebook never seeded, ``restore_rng(n)``
   before that statement: it puts the generator in the state the kernel's had (entry ``n``
   of ``rng_state.json``, beside the script), so the script draws the kernel's values.
@@ -31,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .datasets import pin_datasets
 from .script_imports import _import_block, _names_used, _split_imports, _tracker_aliases
 from .script_runtime import _MAIN, _RESTORE_RNG, _RUN, _TRACKER
 from .steps import Step, cell_label
@@ -283,6 +286,7 @@ def generate(plan: Plan) -> tuple[str, str]:
         label = None
         for step in section.steps:
             code = _run_metric_code(step, plan.run, last) if plan.run else step.stmt.code
+            code, pinned = pin_datasets(code, step.fact.get("datasets"))
             bound |= _bound_names(code)
             here = f"# {cell_label(step.execution)}"
             if here != label:
@@ -296,6 +300,7 @@ def generate(plan: Plan) -> tuple[str, str]:
                     chunks.append(f"mltrack.cell_begins({arguments})\n")
             for index in plan.rng_restores.get(id(step), ()):
                 chunks.append(f"restore_rng({index})  # unseeded in the notebook\n")
+            chunks.extend(pinned)
             chunks.append(code if code.endswith("\n") else code + "\n")
             if plan.run and step is last:
                 for name in plan.run.metric_names:

@@ -593,11 +593,13 @@ def _rng_json(states: Sequence[dict[str, Any]]) -> str:
 
 
 def _input_files(store: Store, run: Any, steps: Sequence[Step]) -> dict[str, str]:
-    """Files the slice reads that the run snapshotted: ``path as the code names it -> digest``."""
+    """Files the slice reads that the run snapshotted: ``path as the code names it -> digest``.
+    A dataset version's file (``mltrack.datasets.get``) is not one: the script gets it by
+    name, as the notebook did."""
     read = {p for s in steps for p in s.fact.get("files", {}).get("r", [])}
     out = {}
     for data in store.run_data(run.id):
-        if data.role == "input" and data.path and data.path in read:
+        if data.role == "input" and data.path and data.path in read and not data.dataset:
             out[data.name] = data.snapshot.digest
     return out
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .entities import (
+    Dataset,
+    DatasetUse,
+    DatasetVersion,
     Environment,
     Execution,
     Experiment,
@@ -21,6 +24,8 @@ from .entities import (
 from .errors import (
     AmbiguousRunNumber,
     AmbiguousRunRef,
+    DatasetNotFound,
+    InvalidDatasetRef,
     InvalidQuery,
     RunNotFound,
     RunRefError,
@@ -48,12 +53,17 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
+    "Dataset",
+    "DatasetNotFound",
+    "DatasetUse",
+    "DatasetVersion",
     "Environment",
     "Execution",
     "Experiment",
     "KernelSession",
     "AmbiguousRunNumber",
     "AmbiguousRunRef",
+    "InvalidDatasetRef",
     "InvalidName",
     "InvalidQuery",
     "MetricPoint",

@@ -164,6 +164,7 @@ class BulkReads(Liveness):
                         name=r.name,
                         path=r.path,
                         snapshot=_snapshot(r),
+                        dataset=r.dataset,
                     )
                 )
         return out

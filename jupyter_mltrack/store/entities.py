@@ -277,6 +277,8 @@ class RunData:
     name: str
     path: str | None
     snapshot: Snapshot
+    #: The dataset version the run got this input as (``team/churn@<hash>``), if it did.
+    dataset: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         snap = self.snapshot
@@ -284,6 +286,7 @@ class RunData:
             "role": self.role,
             "name": self.name,
             "path": self.path,
+            "dataset": self.dataset,
             "digest": snap.digest,
             "short": snap.short,
             "kind": snap.kind,
@@ -455,4 +458,113 @@ class RegisteredModel:
             "latest": self.latest,
             "aliases": dict(self.aliases),
             "versions": [v.to_dict() for v in self.versions],
+        }
+
+
+@dataclass(frozen=True)
+class DatasetUse:
+    """A run that read a dataset version: as that version (``dataset`` names it: got with
+    ``mltrack.datasets.get``), or as the same data read another way (``dataset`` is
+    ``None``: a file or a variable holding exactly that content)."""
+
+    run_id: str
+    experiment: str
+    number: int
+    #: The input's name in the run (the variable, the file, or the dataset's name).
+    name: str
+    dataset: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "number": self.number,
+            "name": self.name,
+            "dataset": self.dataset,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """An immutable version of dataset ``dataset``, named by ``hash`` (the digest of its
+    manifest: see ``store.dataset_records.version_manifest``), with the tags pointing at it
+    and what its snapshot records (kind, size, rows and columns)."""
+
+    dataset: str
+    hash: str
+    snapshot_digest: str
+    kind: str
+    message: str
+    meta: dict[str, Any]
+    author: str
+    created_at: float
+    nbytes: int
+    rows: int | None = None
+    columns: int | None = None
+    tags: tuple[str, ...] = ()
+    #: Whether ``latest`` points at it (the version pushed last).
+    latest: bool = False
+    #: The runs that read it (filled by ``dataset_versions(..., uses=True)``).
+    runs: tuple[DatasetUse, ...] = ()
+
+    @property
+    def hex(self) -> str:
+        """The hash without its algorithm: what a reference spells."""
+        return self.hash.partition(":")[2] or self.hash
+
+    @property
+    def short(self) -> str:
+        """The hash's first 12 hex digits: what tables show."""
+        return self.hex[:12]
+
+    @property
+    def ref(self) -> str:
+        """``team/churn@<hash>``: names this version in any store, for good."""
+        return f"{self.dataset}@{self.hex}"
+
+    def __repr__(self) -> str:
+        tags = "".join(f" @{t}" for t in self.tags) + (" (latest)" if self.latest else "")
+        return f"<DatasetVersion {self.dataset}@{self.short}{tags} {self.kind}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "hash": self.hash,
+            "short": self.short,
+            "ref": self.ref,
+            "snapshot": self.snapshot_digest,
+            "kind": self.kind,
+            "message": self.message,
+            "meta": self.meta,
+            "author": self.author,
+            "created_at": iso(self.created_at),
+            "nbytes": self.nbytes,
+            "rows": self.rows,
+            "columns": self.columns,
+            "tags": list(self.tags),
+            "latest": self.latest,
+            "runs": [u.to_dict() for u in self.runs],
+        }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named dataset: its tags (``tag -> hash``), how many versions it has and the one
+    ``latest`` points at."""
+
+    name: str
+    created_at: float
+    updated_at: float
+    version_count: int
+    latest: DatasetVersion | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "versions": self.version_count,
+            "latest": self.latest.to_dict() if self.latest is not None else None,
+            "tags": dict(self.tags),
         }

@@ -162,3 +162,13 @@ class RunSuperseded(StoreError):
         super().__init__(f"run {run_id} is no longer attempt {attempt}'s: another attempt has it")
         self.run_id = run_id
         self.attempt = attempt
+
+
+class DatasetNotFound(StoreError, LookupError):
+    """No dataset of this name, or no version, tag or hash prefix of it that a reference
+    names; the message lists what there is."""
+
+
+class InvalidDatasetRef(InvalidQuery):
+    """A dataset reference that cannot be read (``team/churn@``), or a hash prefix that
+    several versions start with (the message lists them)."""

@@ -262,6 +262,9 @@ class RunDataRow(Base):
     #: Resolved path of a file (``None`` for a variable).
     path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    #: The dataset version an input was got as (``team/churn@<hash>``, from
+    #: ``mltrack.datasets.get``); ``None`` for data read any other way.
+    dataset: Mapped[str | None] = mapped_column(String(600))
 
 
 class ExecutionRow(Base):
@@ -417,4 +420,59 @@ class ModelAliasRow(Base):
     model_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alias: Mapped[str] = mapped_column(String(256), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class DatasetRow(Base):
+    """A named dataset (``team/churn``); its versions are ``dataset_versions``. ``latest``
+    is the hash of the version pushed last (pushing an earlier version's content again makes
+    it the latest without adding a version)."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), nullable=False, unique=True)
+    latest: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class DatasetVersionRow(Base):
+    """An immutable version of a dataset, named by ``hash``: the digest of its manifest (the
+    snapshot digest of its content and the user's meta), the same in any store. The
+    snapshot cannot be deleted while a version holds it (``RESTRICT``; ``gc`` keeps it)."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (Index("ix_dataset_versions_snapshot", "snapshot_digest"),)
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    hash: Mapped[str] = mapped_column(String(80), primary_key=True)
+    snapshot_digest: Mapped[str] = mapped_column(
+        ForeignKey("snapshots.digest", ondelete="RESTRICT"), nullable=False
+    )
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: The user's meta as canonical JSON (exactly what the hash covers).
+    meta: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    author: Mapped[str] = mapped_column(String(256), nullable=False, default="")
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class DatasetTagRow(Base):
+    """``gold`` -> a version of a dataset: at most one version per tag; moving is one
+    ``UPDATE``."""
+
+    __tablename__ = "dataset_tags"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["dataset_id", "hash"],
+            ["dataset_versions.dataset_id", "dataset_versions.hash"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tag: Mapped[str] = mapped_column(String(256), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(80), nullable=False)
     updated_at: Mapped[float] = mapped_column(Float, nullable=False)

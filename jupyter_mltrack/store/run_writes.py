@@ -40,7 +40,7 @@ from .models import (
 from .names import check_name, check_tags, free_text
 from .searchable import param_number, param_text, summarise
 from .series import chunks
-from .snapshot_records import link_run_data, run_data_rows
+from .snapshot_records import DataLink, link_run_data, run_data_rows
 from .statements import (
     _INSERT_CHUNKS,
     _INSERT_RUN,
@@ -83,13 +83,14 @@ class RunWrites(Liveness):
         git_dirty: bool | None = None,
         kernel_id: str | None = None,
         start_time: float | None = None,
-        data: Sequence[tuple[str, str, str, str | None]] = (),
+        data: Sequence[DataLink] = (),
         run_id: str | None = None,
     ) -> Run:
         """Insert a ``running`` run with the next number of its experiment.
 
-        ``data``: ``(role, name, snapshot digest, path)`` of the datasets it read already,
-        linked in the same transaction (a tracked cell's inputs: one commit fewer per cell);
+        ``data``: ``(role, name, snapshot digest, path[, dataset])`` of the datasets it read
+        already, linked in the same transaction (a tracked cell's inputs: one commit fewer
+        per cell);
         ``run_id``: the run's id when it has one already (a run written from the spool).
         """
         exp = self.get_or_create_experiment(experiment)
@@ -159,7 +160,7 @@ class RunWrites(Liveness):
         row: dict[str, Any],
         tags: Mapping[str, str] | None,
         params: Mapping[str, Any] | None,
-        data: Sequence[tuple[str, str, str, str | None]],
+        data: Sequence[DataLink],
     ) -> int:
         """Insert the run, its tags, params and data links in one transaction; its number."""
         with self._number_lock, self.engine.begin() as conn:
@@ -176,7 +177,7 @@ class RunWrites(Liveness):
         self,
         row: dict[str, Any],
         params: Mapping[str, Any] | None,
-        data: Sequence[tuple[str, str, str, str | None]],
+        data: Sequence[DataLink],
     ) -> int:
         """:meth:`_insert_run_engine` on SQLite through the kept DBAPI connection (see
         :mod:`.driver`): the same statements and rows, a third of the time on a cell's path."""

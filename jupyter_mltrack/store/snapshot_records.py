@@ -22,6 +22,7 @@ from .blobs import BlobStore
 from .entities import RunData, Snapshot, SnapshotStatus
 from .errors import InvalidQuery, SnapshotNotFound
 from .liveness import _HOST, _pid_alive
+from .models import DatasetVersionRow
 from .statements import (
     _IN_CHUNK,
     _INSERT_BLOCKS,
@@ -31,6 +32,8 @@ from .statements import (
     _snapshot,
     _snapshots_t,
 )
+
+_dataset_versions_t = DatasetVersionRow.__table__
 
 
 class Sweep(NamedTuple):
@@ -52,6 +55,11 @@ class Sweep(NamedTuple):
     writers: frozenset[str] = frozenset()
 
 
+#: A run's link to a snapshot: ``(role, name, digest, path)``, and optionally the dataset
+#: version (``team/churn@<hash>``) an input was got as.
+DataLink = tuple[str, str, str, str | None] | tuple[str, str, str, str | None, str | None]
+
+
 def writer_state(host: str | None, pid: int | None, since: float | None) -> str:
     """Of a pending snapshot's writer: ``"alive"`` or ``"gone"`` (a process of this host,
     checked by pid; a pid given to a process started after ``since`` is not the writer),
@@ -65,22 +73,22 @@ def link_run_data(
     conn: Connection,
     dialect: str,
     run_id: str,
-    entries: Sequence[tuple[str, str, str, str | None]],
+    entries: Sequence[DataLink],
 ) -> None:
-    """Link run ``run_id`` to snapshots: ``(role, name, digest, path)`` entries, kept in the
-    order given; the same role and name again points at the newer snapshot. In the caller's
+    """Link run ``run_id`` to snapshots: ``(role, name, digest, path[, dataset])`` entries
+    (see :data:`DataLink`), kept in the order given; the same role and name again points at the newer snapshot. In the caller's
     transaction (``create_run`` links a tracked cell's inputs in the run's own)."""
     for row in run_data_rows(run_id, entries):
         conn.execute(_UPSERT_RUN_DATA[dialect], row)
 
 
-def run_data_rows(
-    run_id: str, entries: Sequence[tuple[str, str, str, str | None]]
-) -> list[dict[str, Any]]:
+def run_data_rows(run_id: str, entries: Sequence[DataLink]) -> list[dict[str, Any]]:
     """The ``run_data`` rows linking ``entries`` (see :func:`link_run_data`), in order."""
     now = time.time()
     rows = []
-    for i, (role, name, digest, path) in enumerate(entries):
+    for i, entry in enumerate(entries):
+        role, name, digest, path = entry[:4]
+        dataset = entry[4] if len(entry) > 4 else None
         if role not in ("input", "output"):
             raise InvalidQuery(f"role must be 'input' or 'output', not {role!r}")
         rows.append(
@@ -91,6 +99,7 @@ def run_data_rows(
                 "snapshot_digest": digest,
                 "path": path,
                 "created_at": now + i * 1e-6,  # keeps the order they were given in
+                "dataset": dataset,
             }
         )
     return rows
@@ -361,17 +370,22 @@ class SnapshotRecords(StoreBase):
             ]
 
     def add_run_data(
-        self, run_id: str, role: str, name: str, digest: str, path: str | None = None
+        self,
+        run_id: str,
+        role: str,
+        name: str,
+        digest: str,
+        path: str | None = None,
+        dataset: str | None = None,
     ) -> None:
         """Record that a run read (``input``) or wrote (``output``) a snapshot; the same
-        name recorded again for a run points at the newer snapshot."""
-        self.add_run_data_many(run_id, [(role, name, digest, path)])
+        name recorded again for a run points at the newer snapshot. ``dataset``: the
+        dataset version (``team/churn@<hash>``) an input was got as."""
+        self.add_run_data_many(run_id, [(role, name, digest, path, dataset)])
 
-    def add_run_data_many(
-        self, run_id: str, entries: Sequence[tuple[str, str, str, str | None]]
-    ) -> None:
-        """:meth:`add_run_data` for several ``(role, name, digest, path)`` at once, in one
-        transaction."""
+    def add_run_data_many(self, run_id: str, entries: Sequence[DataLink]) -> None:
+        """:meth:`add_run_data` for several ``(role, name, digest, path[, dataset])`` at
+        once, in one transaction."""
         if not entries:
             return
         with self.engine.begin() as conn:
@@ -395,6 +409,7 @@ class SnapshotRecords(StoreBase):
                 name=r.name,
                 path=r.path,
                 snapshot=_snapshot(r),
+                dataset=r.dataset,
             )
             for r in rows
         ]
@@ -469,6 +484,8 @@ class SnapshotRecords(StoreBase):
         with self.engine.begin() as conn:
             self._lock_snapshots(conn)
             used = set(conn.execute(select(_run_data_t.c.snapshot_digest)).scalars())
+            # a dataset version holds its snapshot for good (versions are immutable)
+            used.update(conn.execute(select(_dataset_versions_t.c.snapshot_digest)).scalars())
             dead: list[Snapshot] = []
             abandoned: list[Snapshot] = []
             writers: set[str] = set()

@@ -45,6 +45,7 @@ from typing import Any
 from ..jsonsafe import to_json
 from .entities import Environment, MetricPoint, Run, RunStatus
 from .errors import StoreUnavailable, reason, unavailable
+from .snapshot_records import DataLink
 from .store import Store
 
 #: Where spool files go: ``MLTRACK_SPOOL_DIR``, else ``$XDG_DATA_HOME/mltrack/spool``.
@@ -641,9 +642,7 @@ class SpoolingStore(Store):
 
         self._write("finish_run", lambda: Store.finish_run(self, run_id, status, **kw), args)
 
-    def add_run_data_many(
-        self, run_id: str, entries: Sequence[tuple[str, str, str, str | None]]
-    ) -> None:
+    def add_run_data_many(self, run_id: str, entries: Sequence[DataLink]) -> None:
         if entries:
             self._write(
                 "add_run_data_many",

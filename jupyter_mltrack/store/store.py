@@ -8,7 +8,8 @@ kernel writing and the server reading never block each other for long.
 ``Store`` is assembled from one mixin per responsibility, each in its own module (all derive
 from :class:`.base.StoreBase`, none imports this one): :mod:`.run_writes`, :mod:`.run_reads`,
 :mod:`.bulk` (the reads of comparisons), :mod:`.snapshot_records`, :mod:`.executions`,
-:mod:`.artifact_records` and :mod:`.registry_records` (the model registry);
+:mod:`.artifact_records`, :mod:`.registry_records` (the model registry) and
+:mod:`.dataset_records` (named, versioned datasets);
 the statements they share are built once in :mod:`.statements`. This module keeps what ties
 them together: opening the database, experiments, environments and metric goals.
 """
@@ -32,6 +33,7 @@ from .artifact_records import ArtifactRecords
 from .attempts import Fence
 from .blobs import BlobStore, blob_store_for
 from .bulk import BulkReads
+from .dataset_records import DatasetRecords
 from .entities import Environment, Experiment
 from .errors import (
     AmbiguousRunNumber,
@@ -79,6 +81,7 @@ class Store(
     RunWrites,
     RunReads,
     BulkReads,
+    DatasetRecords,
     SnapshotRecords,
     ExecutionLog,
     RunValues,
