@@ -33,7 +33,6 @@ from .common import (
     _bytes,
     _cut,
     _destination,
-    _offset,
     _one_line,
     _Parser,
     _print_json,
@@ -48,6 +47,8 @@ from .snapshots import (
     _safe_file_name,
     _snapshotter,
     _write_data,
+    add_sample_argument,
+    check_sample,
     diff_report,
 )
 
@@ -159,14 +160,7 @@ def add_parsers(
     )
     diff.add_argument("a", metavar="A", help=REF_HELP)
     diff.add_argument("b", metavar="B", help=REF_HELP)
-    diff.add_argument(
-        "--sample",
-        "-s",
-        type=_offset,
-        default=0,
-        metavar="N",
-        help="also list up to N mismatched cells (reads the changed blocks; default 0)",
-    )
+    add_sample_argument(diff)
     diff.set_defaults(func=cmd_datasets_diff)
 
 
@@ -435,10 +429,8 @@ def cmd_datasets_tag(store: Store, args: argparse.Namespace, out: TextIO) -> int
 
 def cmd_datasets_diff(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     from ..datasets.api import diff_with
-    from ..snapshots.diff import MAX_SAMPLE
 
-    if args.sample > MAX_SAMPLE:
-        raise CliError(f"argument --sample/-s: must be at most {MAX_SAMPLE}, got {args.sample}", 2)
+    check_sample(args.sample)
     with _snapshotter(store) as sn:
         diff = diff_with(store, sn, args.a, args.b, args.sample)
     if args.json:

@@ -124,14 +124,7 @@ def add_parsers(
     )
     sdiff.add_argument("a", metavar="A", help=REF_HELP)
     sdiff.add_argument("b", metavar="B", help=REF_HELP)
-    sdiff.add_argument(
-        "--sample",
-        "-s",
-        type=_offset,
-        default=0,
-        metavar="N",
-        help="also list up to N mismatched cells (reads the changed blocks; default 0)",
-    )
+    add_sample_argument(sdiff)
     sdiff.set_defaults(func=cmd_snapshots_diff)
 
     restore = snaps_commands.add_parser(
@@ -549,12 +542,30 @@ def cmd_snapshots_show(store: Store, args: argparse.Namespace, out: TextIO) -> i
     return 0
 
 
-def cmd_snapshots_diff(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+def add_sample_argument(parser: argparse.ArgumentParser) -> None:
+    """A diff's ``--sample`` (snapshots and dataset versions diff alike)."""
+    parser.add_argument(
+        "--sample",
+        "-s",
+        type=_offset,
+        default=0,
+        metavar="N",
+        help="also list up to N mismatched cells (reads the changed blocks; default 0)",
+    )
+
+
+def check_sample(sample: int) -> None:
+    """Refuse a ``--sample`` above what a diff lists (checked here, not by the argument's
+    type: the limit lives with the data libraries, which the parser does not import)."""
     with _data_modules():
         from ..snapshots.diff import MAX_SAMPLE
 
-    if args.sample > MAX_SAMPLE:
-        raise CliError(f"argument --sample/-s: must be at most {MAX_SAMPLE}, got {args.sample}", 2)
+    if sample > MAX_SAMPLE:
+        raise CliError(f"argument --sample/-s: must be at most {MAX_SAMPLE}, got {sample}", 2)
+
+
+def cmd_snapshots_diff(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    check_sample(args.sample)
     with _snapshotter(store) as sn:
         # The API refuses pending and failed snapshots (409) with the reason.
         diff = api.diff_snapshots(sn, args.a, args.b, {"sample": [str(args.sample)]})

@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-import xxhash
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .blobs import DIGEST_ALGORITHM, digest_bytes
 from .entities import Dataset, DatasetUse, DatasetVersion, SnapshotStatus
 from .errors import DatasetNotFound, InvalidDatasetRef, SnapshotNotFound
 from .models import (
@@ -46,7 +46,7 @@ _runs_t = RunRow.__table__
 _experiments_t = ExperimentRow.__table__
 
 #: The hash function of version manifests: the one snapshots and blobs are named with.
-ALGORITHM = "xxh3-128"
+ALGORITHM = DIGEST_ALGORITHM
 #: Version of the manifest's layout; bump it when any byte that is hashed changes.
 MANIFEST_FORMAT = "mltrack-dataset-version/1"
 #: Shortest hash prefix a reference may name a version by.
@@ -181,7 +181,7 @@ def version_manifest(snapshot_digest: str, meta: Mapping[str, Any] | None) -> by
 
 def version_hash(snapshot_digest: str, meta: Mapping[str, Any] | None) -> str:
     """``xxh3-128:<hex>`` of :func:`version_manifest`."""
-    return f"{ALGORITHM}:{xxhash.xxh3_128(version_manifest(snapshot_digest, meta)).hexdigest()}"
+    return digest_bytes(version_manifest(snapshot_digest, meta))
 
 
 # the mixin ------------------------------------------------------------------------------------
