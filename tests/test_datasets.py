@@ -186,6 +186,7 @@ def test_diff_browse_and_list(ds: Store) -> None:
     assert diff["schema"]["added"] == ["z"] and not diff["identical"]
     assert diff["meta"] == {"a": {}, "b": {"k": 1}}
     assert diff.summary().startswith(f"team/churn@{a.short} -> team/churn@")
+    assert "added: z" in diff.summary() and "changed columns" not in diff.summary()
     same = mltrack.datasets.diff("team/churn@v1", f"team/churn@{a.hex[:8]}")
     assert same["identical"]
     browsed = mltrack.datasets.browse("team/churn@v2")

@@ -207,6 +207,20 @@ EXPECTED["models.ipynb"] = {
 }
 
 
+EXPECTED["datasets.ipynb"] = {
+    "wine-forest": {
+        "source": "notebook",
+        "params": {"n_estimators": 50},
+        "tags": {},
+        "metrics": {
+            "accuracy": _score,
+            "cross_val_score_mean": _score,
+            "cross_val_score_std": lambda v: v < 0.1,
+        },
+    },
+}
+
+
 def _outputs_of(nb: Any, source_start: str) -> list[Any]:
     """The outputs of the one code cell whose source starts with ``source_start``."""
     (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(source_start)]
@@ -292,9 +306,25 @@ def _check_sweep_runs(store: Store, runs: list[Any]) -> None:
     assert sweep.metrics["best.val_accuracy"] == max(t.metrics["val_accuracy"] for t in finished)
 
 
+def _check_datasets_outputs(nb: Any) -> None:
+    """examples/datasets.ipynb: the same data pushed again adds no version; the diff names
+    the removed column and the rows; the tracked cell's run is listed as reading gold."""
+    (pushed,) = _outputs_of(nb, "from sklearn.datasets import load_wine")
+    assert pushed["text"].rstrip().endswith("pushed again: True"), pushed["text"]
+    (listed,) = _outputs_of(nb, 'mltrack.datasets.tag(v2.ref, "gold")')
+    lines = listed["text"].splitlines()
+    assert "('gold',) drop proline" in lines[0] and "('v1',) raw" in lines[1], lines
+    (changes,) = _outputs_of(nb, "changes = mltrack.datasets.diff(")
+    assert "rows 178 -> 174 (-4); removed: proline;" in changes["text"], changes["text"]
+    (used,) = _outputs_of(nb, "gold = mltrack.datasets.versions(")
+    ref = used["text"].splitlines()[0].removeprefix("gold is ")
+    assert used["text"].splitlines()[1] == f"read by: [('#1', '{ref}')]", used["text"]
+
+
 #: Checks of a notebook's own outputs, after it ran.
 OUTPUT_CHECKS = {
     "compare.ipynb": _check_compare_outputs,
+    "datasets.ipynb": _check_datasets_outputs,
     "models.ipynb": _check_models_outputs,
     "sweep.ipynb": _check_sweep_outputs,
 }

@@ -161,7 +161,9 @@ class SnapshotDiff(dict):
                 "dtype: "
                 + ", ".join(f"{c['name']} {c['a']}->{c['b']}" for c in schema["dtype_changed"])
             )
-        changed = self.get("changed_columns") or []
+        # Added and removed columns are named above; "changed" is for the columns both hold.
+        named = {*schema.get("added", ()), *schema.get("removed", ())}
+        changed = [c for c in self.get("changed_columns") or [] if c not in named]
         if changed:
             parts.append(f"changed columns: {', '.join(changed)}")
         if "files" in self:
