@@ -5,7 +5,7 @@ python -m bench                    # full run (benchmark 10 alone takes about 21
 python -m bench --quick            # smoke run (1 to 2.5 minutes), figures not meaningful
 python -m bench --only snapshots   # one part: tracking (1-3), snapshots (4), log (5), export (6),
                                    # compare (7), coldstart (8), concurrency (9), search (10),
-                                   # artifacts (11), sweeps (12)
+                                   # artifacts (11), sweeps (12), sharing (13)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bench import (  # noqa: E402
     export_speed,
     log_overhead,
     search,
+    sharing,
     snapshots,
     sweeps,
 )
@@ -57,6 +58,7 @@ FULL = {
     "search": search.FULL,
     "artifacts": artifacts.FULL,
     "sweeps": sweeps.FULL,
+    "sharing": sharing.FULL,
 }
 QUICK = {
     "reps": 20,
@@ -77,6 +79,7 @@ QUICK = {
     "search": search.QUICK,
     "artifacts": artifacts.QUICK,
     "sweeps": sweeps.QUICK,
+    "sharing": sharing.QUICK,
 }
 
 #: (label, mltrack variant, MLflow variant): out of the box, then at equal durability.
@@ -223,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             "search",
             "artifacts",
             "sweeps",
+            "sharing",
         ],
         default=None,
         help="run one part only: tracking (sections 1-3), snapshots (section 4), log (section 5:"
@@ -236,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         " (section 11: a 1,000-file folder, a 200 MB file and 200 MB models logged and read"
         " back, against MLflow's log_artifact(s), log_model and load_model; the folder and"
         " the file again on an S3 server, moto's) or sweeps (section 12: a sweep's per-trial"
-        " overhead against Optuna with MLflowCallback, and the speed-up of 2 jobs over 1);"
+        " overhead against Optuna with MLflowCallback, and the speed-up of 2 jobs over 1) or"
+        " sharing (section 13: 1,000 runs and a 1 GiB dataset pushed to a PostgreSQL + S3 team"
+        " store, against MLflow's client copying runs and quilt3 pushing the dataset);"
         " the JSON then goes to bench/results/{latest,quick}-<part>.json",
     )
     parser.add_argument(
@@ -267,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     search_part = args.only in (None, "search")
     artifacts_part = args.only in (None, "artifacts")
     sweeps_part = args.only in (None, "sweeps")
+    sharing_part = args.only in (None, "sharing")
 
     root = isolate()
     started = time.time()
@@ -403,6 +410,20 @@ def main(argv: list[str] | None = None) -> int:
         swept["loadavg"] = {"before": load_before, "after": _loadavg()}
         lines += ["", *sweeps.report(swept), _load_line(swept["loadavg"])]
         result["sweeps"] = swept
+        print("\n".join(lines[lines_printed:]), flush=True)
+        lines_printed = len(lines)
+
+    if sharing_part:
+        missing = sharing.available()
+        if missing:
+            lines += ["", f"13. Sharing (issue 16): skipped, {missing}"]
+        else:
+            print("\nsection 13 (sharing: push to a team store, against MLflow and quilt3)...")
+            load_before = _loadavg()
+            shared = sharing.bench_sharing(root / "sharing", params["sharing"])
+            shared["loadavg"] = {"before": load_before, "after": _loadavg()}
+            lines += ["", *sharing.report(shared), _load_line(shared["loadavg"])]
+            result["sharing"] = shared
         print("\n".join(lines[lines_printed:]), flush=True)
         lines_printed = len(lines)
 
