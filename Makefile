@@ -2,6 +2,8 @@
 #   make demo   install the package and open JupyterLab on examples/ (embedded SQLite store)
 #   make test   install everything the tests need and run pytest, jest and the browser tests
 #   make fuzz   fuzz the REST API from its openapi.json (FUZZ_EXAMPLES per operation, random seed)
+#   make team-store  a PostgreSQL + S3-compatible team store on this machine (README: Working
+#               with a team), until Ctrl-C
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -11,7 +13,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: demo test install system-deps python-deps js-deps build pytest jest ui-tests fuzz bench lint format clean
+.PHONY: demo test install system-deps python-deps js-deps build pytest jest ui-tests fuzz bench lint format clean team-store
 
 demo: ## install and open JupyterLab on examples/
 	$(PIP) install ".[examples]"
@@ -68,6 +70,14 @@ FUZZ_EXAMPLES ?= 500
 fuzz: ## the REST API fuzzed from openapi.json: many examples per operation, a new seed each time
 	MLTRACK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MLTRACK_FUZZ_SEED=$${MLTRACK_FUZZ_SEED:-random} \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider -o timeout=7200 tests/test_api_fuzz.py
+
+TEAM_ENV ?= .mltrack-team.env
+team-store: ## the tests' PostgreSQL and S3-compatible server as a team store, until Ctrl-C
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	$(PIP) install -q -e ".[team]" "moto[server]>=5" boto3
+	$(PYTHON) -m tests.team_store --env-file $(TEAM_ENV)
 
 bench: ## speed against MLflow & co., figures for docs/benchmarks.md
 	$(PYTHON) -m bench

@@ -6,10 +6,14 @@ process and garbage-collected."""
 from __future__ import annotations
 
 import os
+import shlex
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -177,3 +181,54 @@ def test_artifacts_and_models_on_postgresql_and_s3(
     )
     assert seen.returncode == 0, seen.stderr
     assert seen.stdout.strip() == "[0, 1]"
+
+
+def test_make_team_store_starts_a_store_a_second_process_can_use(tmp_path: Path) -> None:
+    """``make team-store`` (``python -m tests.team_store``): the variables it writes reach a
+    working store (records in its PostgreSQL, data in its bucket) from another process, and
+    Ctrl-C stops it cleanly and removes the file."""
+    pytest.importorskip("s3fs")
+    env_file = tmp_path / "team.env"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.team_store", "--env-file", str(env_file)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not env_file.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the team store did not start"
+            time.sleep(0.2)
+        time.sleep(0.2)  # (written in one call; let it land)
+        env = dict(
+            shlex.split(line.removeprefix("export "))[0].split("=", 1)
+            for line in env_file.read_text().splitlines()
+        )
+        code = (
+            "import os, pandas as pd\n"
+            "from jupyter_mltrack.store import Store\n"
+            "from jupyter_mltrack.snapshots.storage import Snapshotter\n"
+            "s = Store(os.environ['MLTRACK_TEAM_URL'], blob_url=os.environ['MLTRACK_TEAM_BLOBS'])\n"
+            "run = s.create_run('team', name='first')\n"
+            "snap = Snapshotter(s).snapshot(pd.DataFrame({'x': range(1000)}), name='d').wait()\n"
+            "s.finish_run(run.id, 'finished')\n"
+            "print(s.search_runs(experiment='team')[1], snap.status.value, snap.stored_bytes > 0)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["1", "complete", "True"], done.stdout
+        assert env["MLTRACK_TEAM_BLOBS"] == "s3://team/mltrack"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "export MLTRACK_TEAM_URL=" in out and not env_file.exists()
