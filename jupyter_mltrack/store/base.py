@@ -20,6 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from .errors import RunNotFound
 from .statements import _UPDATE_RUN
 
+#: How long a write waits for another connection's lock before it fails (seconds).
+BUSY_TIMEOUT = 30.0
+_NO_BUSY_TIMEOUT = "PRAGMA busy_timeout = 0"
+#: What the engine's connections use (see ``store._make_engine``): put back on the kept
+#: connection before it goes back to the pool.
+RESTORE_BUSY_TIMEOUT = "PRAGMA busy_timeout = 30000"
+
 
 class StoreBase:
     """The state and helpers the store's mixins share (set up by ``Store.__init__``)."""
@@ -29,6 +36,9 @@ class StoreBase:
     _dialect: str
     #: Whether the database can ``INSERT … RETURNING`` (SQLite before 3.35 cannot).
     _returning: bool
+    #: Whether the hot writes (a run created, started over, ended) run on the kept DBAPI
+    #: connection (SQLite) rather than through the engine (PostgreSQL; a test compares).
+    _fast_writes: bool
     _session: sessionmaker[Session]
     #: Held while a run takes its experiment's next number.
     _number_lock: threading.Lock
@@ -51,14 +61,24 @@ class StoreBase:
             found = self._driver_statements[key] = DriverStatement(stmt, self.engine.dialect)
         return found
 
-    def _driver_run(self, steps: Sequence[tuple[Any, Any]]) -> list[Any]:
+    def _driver_run(self, steps: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Run prebuilt statements in one transaction on the kept DBAPI connection (SQLite
-        only; see :mod:`.driver`). Callers hold ``_driver_lock``."""
+        only; see :mod:`.driver`). Callers hold ``_driver_lock``.
+
+        That connection does not wait for another writer's lock in SQLite (which sleeps a
+        millisecond first): ``run_statements`` tries again in shorter steps, for as long as
+        the store's other connections wait."""
         from .driver import run_statements
 
         if self._driver_conn is None:
-            self._driver_conn = self.engine.raw_connection()
-        return run_statements(self._driver_conn, self.engine.dialect.dbapi, steps)
+            conn = self.engine.raw_connection()
+            cursor = conn.cursor()
+            cursor.execute(_NO_BUSY_TIMEOUT)
+            cursor.close()
+            self._driver_conn = conn
+        return run_statements(
+            self._driver_conn, self.engine.dialect.dbapi, steps, busy_wait=BUSY_TIMEOUT
+        )
 
     def _ids_in(self, column: Any, ids: Sequence[str]) -> Any:
         """``column IN (ids)`` as one bound value (a JSON array read with ``json_each`` on

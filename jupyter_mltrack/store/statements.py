@@ -8,6 +8,7 @@ a connection: it is SQLAlchemy Core expressions and plain functions of rows and 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     bindparam,
     case,
+    delete,
     func,
     or_,
     select,
@@ -28,15 +30,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .entities import Execution, Snapshot, SnapshotStatus
 from .models import (
+    ArtifactFileRow,
+    ArtifactRow,
     BlockRow,
     ExperimentRow,
     LatestMetricRow,
     MetricChunkRow,
+    ModelVersionRow,
     OutputRow,
     ParamRow,
     RunDataRow,
     RunRow,
     RunTombstoneRow,
+    RunValueRow,
     SnapshotRow,
     TagRow,
 )
@@ -83,6 +89,85 @@ _NUMBER_OF = select(_runs_t.c.number).where(_runs_t.c.id == bindparam("b_run_id"
 #: The SET clause is made of the other keys passed with ``b_run_id``.
 _UPDATE_RUN = update(_runs_t).where(_runs_t.c.id == bindparam("b_run_id"))
 _INSERT_CHUNKS = MetricChunkRow.__table__.insert()
+#: A new run's tags (``create_run``: there are none to replace).
+_INSERT_TAGS = _tags_t.insert()
+
+#: What a run records of its attempt, table by table: what ``restart_run`` forgets when it
+#: starts the run over (its tags stay: they say what the run is, a sweep's trial).
+RUN_VALUE_TABLES = (
+    ArtifactFileRow,
+    ArtifactRow,
+    MetricChunkRow,
+    LatestMetricRow,
+    ParamRow,
+    OutputRow,
+    RunDataRow,
+    RunValueRow,
+)
+#: Taking a run over (``_take_over``), for the DBAPI path: its id back if it is there.
+TAKE_OVER_COLUMNS = ("status", "end_time", "error", "updated_at", "heartbeat_at", "host", "pid")
+_TAKE_OVER_START = (
+    update(_runs_t)
+    .where(_runs_t.c.id == bindparam("b_run_id"))
+    .values(
+        {
+            _runs_t.c[name]: bindparam(f"v_{name}", type_=_runs_t.c[name].type)
+            for name in (*TAKE_OVER_COLUMNS, "start_time")
+        }
+    )
+    .returning(_runs_t.c.id)
+)
+
+
+@functools.lru_cache(maxsize=32)
+def finish_statement(names: tuple[str, ...]) -> Any:
+    """A run's row updated with the values named (``finish_run``: its status, end, error,
+    environment…), its id back if it is there. Built once per set of names."""
+    return (
+        update(_runs_t)
+        .where(_runs_t.c.id == bindparam("b_run_id"))
+        .values({_runs_t.c[n]: bindparam(f"v_{n}", type_=_runs_t.c[n].type) for n in names})
+        .returning(_runs_t.c.id)
+    )
+
+
+_DELETE_RUN_VALUES = {
+    t.__tablename__: delete(t.__table__).where(t.__table__.c.run_id == bindparam("b_run_id"))
+    for t in RUN_VALUE_TABLES
+}
+_REGISTERED = (
+    select(ModelVersionRow.__table__.c.model_id)
+    .where(ModelVersionRow.__table__.c.run_id == bindparam("b_run_id"))
+    .limit(1)
+)
+#: A run's row as :class:`.entities.Run` lists it, with its experiment's name and its tags
+#: (one JSON object): the run ``restart_run`` hands back, read in its own transaction.
+RUN_ROW_COLUMNS = (
+    "id",
+    "number",
+    "experiment_id",
+    "name",
+    "status",
+    "start_time",
+    "end_time",
+    "notebook_path",
+    "cell_id",
+    "execution_count",
+    "source",
+    "parent_run_id",
+    "note",
+)
+_RUN_ROW_SQLITE = (
+    select(
+        *(_runs_t.c[name] for name in RUN_ROW_COLUMNS),
+        _experiments_t.c.name,
+        select(func.json_group_object(_tags_t.c.key, _tags_t.c.value))
+        .where(_tags_t.c.run_id == _runs_t.c.id)
+        .scalar_subquery(),
+    )
+    .join(_experiments_t, _experiments_t.c.id == _runs_t.c.experiment_id)
+    .where(_runs_t.c.id == bindparam("b_run_id"))
+)
 _NEXT_OUTPUT = select(func.coalesce(func.max(_outputs_t.c.idx), -1) + 1).where(
     _outputs_t.c.run_id == bindparam("b_run_id")
 )
