@@ -462,8 +462,11 @@ class Sweep:
                     self._report(outcome)
         except BaseException:
             status = RunStatus.INTERRUPTED
-            for fut in running:
-                fut.cancel()
+            for fut, (_trial, spec) in running.items():
+                if fut.done() and not fut.cancelled() and fut.exception() is not None:
+                    self._outcome(fut, spec, executor)  # its worker died: its run says so
+                else:
+                    fut.cancel()  # one running goes on, and ends its run itself
             raise
         finally:
             if own:
@@ -578,7 +581,16 @@ class Sweep:
         self.store.create_run(self.d.experiment, params=spec.params, **spec.run_fields())
 
     def _submit(self, executor: Executor, spec: TrialSpec) -> Future[TrialOutcome]:
-        return executor.submit(spec)
+        """Hand the trial out. If it cannot be (the workers cannot start), its run says so,
+        ``interrupted``: a resumed sweep runs it again, and this one stops with the error."""
+        try:
+            return executor.submit(spec)
+        except BaseException as exc:
+            from ..capture.api import error_info
+
+            with contextlib.suppress(Exception):
+                self.store.finish_run(spec.run_id, RunStatus.INTERRUPTED, error=error_info(exc))
+            raise
 
     def _outcome(self, fut: Future[TrialOutcome], spec: TrialSpec, executor: Any) -> TrialOutcome:
         """The trial's outcome; a worker that died is the trial's failure (and its run says

@@ -34,6 +34,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -56,6 +57,9 @@ class WorkerDied(RuntimeError):
     """A trial's worker process died before the trial ended."""
 
 
+Work = tuple[TrialSpec, "Future[TrialOutcome]"]
+
+
 class WorkerPool:
     """``jobs`` worker processes, each running one trial at a time (see the module)."""
 
@@ -69,9 +73,7 @@ class WorkerPool:
         #: Why the pool cannot run trials (its workers cannot start), once it cannot.
         self.broken: str | None = None
         self._lock = threading.Lock()
-        self._pending: collections.deque[tuple[TrialSpec, Future[TrialOutcome]]] = (
-            collections.deque()
-        )
+        self._pending: collections.deque[Work] = collections.deque()
         self._idle_timer: threading.Timer | None = None
         self._slots = [_Slot(self, i) for i in range(self.jobs)]
         for slot in self._slots:
@@ -94,11 +96,11 @@ class WorkerPool:
                 raise WorkerDied(self.broken)
             if self.closed:
                 raise RuntimeError("the sweep's worker pool is closed")
-            slot = next((s for s in self._slots if s.ready_for_work()), None)
+            slot = next((s for s in self._slots if s.free()), None)
             if slot is None:
                 self._pending.append((spec, fut))
                 return fut
-            slot.current = fut
+            slot.current = (spec, fut)
             proc = slot.proc
         slot.write(proc, spec)
         return fut
@@ -134,23 +136,26 @@ class WorkerPool:
             for slot in self._slots:
                 slot.thread.join(timeout)
 
-    # called by the slots' threads -------------------------------------------------------------
+    # called by the slots' threads, under the lock -------------------------------------------------
 
-    def _next_for(self, slot: _Slot) -> tuple[Any, TrialSpec] | None:
-        """A queued trial for ``slot``, free now (under the lock)."""
+    def _next_for(self, slot: _Slot) -> tuple[subprocess.Popen[bytes], TrialSpec] | None:
+        """A queued trial for ``slot``, free now: where to send it."""
         if not self._pending or slot.proc is None or self.closed:
             return None
-        spec, fut = self._pending.popleft()
-        slot.current = fut
-        return slot.proc, spec
+        slot.current = self._pending.popleft()
+        return slot.proc, slot.current[0]
 
-    def _break(self, reason: str) -> None:
-        with self._lock:
-            self.broken = reason
-            pending = list(self._pending)
-            self._pending.clear()
-        for _, fut in pending:
-            fut.set_exception(WorkerDied(reason))
+    def _break(self, reason: str) -> list[Future[TrialOutcome]]:
+        """The workers cannot start: the trials waiting fail, queued or held by a worker
+        still starting (returned, to be failed out of the lock), and so will every submit."""
+        self.broken = reason
+        waiting = [fut for _, fut in self._pending]
+        self._pending.clear()
+        for slot in self._slots:
+            if slot.current is not None and not slot.ready:
+                waiting.append(slot.current[1])
+                slot.current = None
+        return waiting
 
 
 class _Slot:
@@ -162,8 +167,8 @@ class _Slot:
         self.index = index
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready = False
-        #: The future of the trial the worker runs now.
-        self.current: Future[TrialOutcome] | None = None
+        #: The trial the worker runs now.
+        self.current: Work | None = None
         self._write_lock = threading.Lock()
         self.thread = threading.Thread(
             target=self._serve, name=f"mltrack-sweep-worker-{index}", daemon=True
@@ -172,7 +177,7 @@ class _Slot:
     def start(self) -> None:
         self.thread.start()
 
-    def ready_for_work(self) -> bool:
+    def free(self) -> bool:
         """Started (a starting worker reads its trial once ready) and not running one."""
         return self.proc is not None and self.current is None
 
@@ -189,32 +194,46 @@ class _Slot:
                 proc.stdin.close()
 
     def _serve(self) -> None:
+        """Start a worker, serve it until it exits, again while the pool is open. A worker
+        that dies before it is ready hands its trial back to the queue (the trial never
+        began); :data:`START_FAILURES` of those in a row break the pool."""
         pool = self.pool
         failures = 0
         while not pool.closed:
-            proc = self._spawn()
-            if proc is None:
-                return
-            self._read(proc)
-            code = self._end(proc)
-            with pool._lock:
-                fut, self.current = self.current, None
-                self.proc, started = None, self.ready
-                self.ready = False
-            if not started:
-                failures += 1
+            try:
+                proc = self._spawn()
+            except OSError as exc:  # no interpreter there
+                proc, reason = None, f"the sweep's worker processes cannot start: {exc}"
             else:
-                failures = 0
-            reason = (
-                f"worker process {proc.pid} exited with code {code}"
-                + (f" (signal {-code})" if code < 0 else "")
-                + ("" if started else " before it was ready (its error is on stderr)")
-            )
-            if fut is not None and not fut.done():
-                fut.set_exception(WorkerDied(reason))
-            if failures >= START_FAILURES:
-                pool._break(f"the sweep's worker processes cannot start: {reason}")
+                if proc is None:  # the pool closed meanwhile
+                    return
+                self._read(proc)
+                code = self._end(proc)
+                reason = (
+                    f"worker process {proc.pid} exited with code {code}"
+                    + (f" (signal {-code})" if code < 0 else "")
+                    + ("" if self.ready else " before it was ready (its error is on stderr)")
+                )
+            with pool._lock:
+                work, self.current = self.current, None
+                started, self.ready, self.proc = self.ready, False, None
+                failures = 0 if started else failures + 1
+                failed: list[Future[TrialOutcome]] = []
+                if work is not None and not started and not pool.closed and not pool.broken:
+                    pool._pending.appendleft(work)  # it never began: the next worker's
+                elif work is not None:
+                    failed.append(work[1])
+                if failures >= START_FAILURES:
+                    if proc is not None:
+                        reason = f"the sweep's worker processes cannot start: {reason}"
+                    failed += pool._break(reason)
+            for fut in failed:
+                if not fut.done():
+                    fut.set_exception(WorkerDied(reason))
+            if pool.broken is not None:
                 return
+            if failures:
+                time.sleep(0.1 * failures)
 
     def _spawn(self) -> subprocess.Popen[bytes] | None:
         pool = self.pool
@@ -223,14 +242,19 @@ class _Slot:
         env[DRIVER_ENV] = str(os.getpid())
         env[THREADS_ENV] = "" if pool.threads is None else str(pool.threads)
         env[PATH_ENV] = json.dumps(sys.path)
-        args = [sys.executable, *subprocess._args_from_interpreter_flags(), "-c", BOOT]  # type: ignore[attr-defined]
+        flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+        args = [sys.executable, *flags, "-c", BOOT]
         proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         with pool._lock:
             if pool.closed:  # closed while it started: it goes at once
-                self._end(proc)
-                return None
-            self.proc = proc
-            work = pool._next_for(self)
+                closed = True
+            else:
+                closed = False
+                self.proc = proc
+                work = pool._next_for(self)
+        if closed:
+            self._end(proc)
+            return None
         if work is not None:
             self.write(*work)
         return proc
@@ -256,22 +280,21 @@ class _Slot:
             except Exception as exc:  # noqa: BLE001 (a reply that does not unpickle)
                 reply = ("error", exc, {})
             kind, *rest = reply
-            files = rest[-1]
             with pool._lock:
-                pool.files.update(files)
+                pool.files.update(rest[-1])
                 if kind == "ready":
                     self.ready = True
                     continue
-                fut, self.current = self.current, None
-                work = pool._next_for(self)
-            if work is not None:
-                self.write(*work)
-            if fut is None or fut.done():
+                work, self.current = self.current, None
+                more = pool._next_for(self)
+            if more is not None:
+                self.write(*more)
+            if work is None or work[1].done():
                 continue
             if kind == "done":
-                fut.set_result(rest[0])
+                work[1].set_result(rest[0])
             else:
-                fut.set_exception(rest[0])
+                work[1].set_exception(rest[0])
 
 
 def pool_key(jobs: int, threads: int | None) -> tuple[Any, ...]:

@@ -215,6 +215,8 @@ def sibling_trials(store: Store, spec: TrialSpec) -> Iterator[tuple[Any, float |
 # the process side --------------------------------------------------------------------------
 
 _current: _Trial | None = None
+#: The store this process opened for its trials (closed when a trial of another comes).
+_opened: Store | None = None
 #: Pipelines imported by this process, by (folder, content digest).
 _modules: dict[tuple[str, str], ModuleType] = {}
 _pipeline_paths: dict[str, Path] = {}
@@ -320,7 +322,9 @@ def _run_trial(spec: TrialSpec) -> TrialOutcome:
 
 
 def _store_for(spec: TrialSpec) -> Store:
-    """The sweep's store, opened once per process (a worker runs many trials)."""
+    """The sweep's store, opened once per process (a worker runs many trials); the one a
+    kept worker opened for an earlier sweep of another store is closed."""
+    global _opened
     from ..capture import api
 
     store = api.opened_store()
@@ -328,7 +332,11 @@ def _store_for(spec: TrialSpec) -> Store:
         return store
     from ..store.store import Store
 
-    return api.set_store(Store(spec.store_url, blob_url=spec.blob_url))
+    earlier, _opened = _opened, api.set_store(Store(spec.store_url, blob_url=spec.blob_url))
+    if earlier is not None:  # no longer the process's store, and its trials have ended
+        with contextlib.suppress(Exception):
+            earlier.close()
+    return _opened
 
 
 def _objective(results: Mapping[str, Any], store: Store, spec: TrialSpec) -> float | None:
