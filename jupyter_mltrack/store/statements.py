@@ -9,8 +9,10 @@ a connection: it is SQLAlchemy Core expressions and plain functions of rows and 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +28,6 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .entities import Execution, Snapshot, SnapshotStatus
 from .models import (
@@ -173,23 +174,46 @@ _NEXT_OUTPUT = select(func.coalesce(func.max(_outputs_t.c.idx), -1) + 1).where(
 )
 
 
-def _upserts(table: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+class PerDialect(Mapping[str, Any]):
+    """A statement spelt in each dialect's own syntax (an upsert), built on first use from
+    that dialect's ``insert``: importing SQLAlchemy's PostgreSQL dialect takes 40 ms, which
+    every process on SQLite (a kernel's start, a sweep's worker) would pay for nothing."""
+
+    def __init__(self, build: Callable[[Callable[[Any], Any]], Any]) -> None:
+        self._build = build
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, dialect: str) -> Any:
+        found = self._built.get(dialect)
+        if found is None:
+            if dialect not in DIALECTS:
+                raise KeyError(dialect)
+            module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+            found = self._built[dialect] = self._build(module.insert)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DIALECTS)
+
+    def __len__(self) -> int:
+        return len(DIALECTS)
+
+
+def _upserts(table: Any, keys: tuple[str, ...]) -> PerDialect:
     """``INSERT … ON CONFLICT (keys) DO UPDATE`` for each dialect (both spell it alike)."""
-    out = {}
-    for name, module in (("sqlite", sqlite), ("postgresql", postgresql)):
-        stmt = module.insert(table)
+
+    def build(insert: Callable[[Any], Any]) -> Any:
+        stmt = insert(table)
         values = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys}
-        out[name] = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_=values,
-        )
-    return out
+        return stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
+
+    return PerDialect(build)
 
 
 _UPSERT_PARAMS = _upserts(_params_t, ("run_id", "key"))
 
 
-def _latest_upserts() -> dict[str, Any]:
+def _latest_upserts() -> PerDialect:
     """Merge a flush into a run's ``latest_metrics`` row, in one statement per dialect.
 
     The latest value is the one with the highest (step, timestamp), so the latest fields
@@ -197,12 +221,12 @@ def _latest_upserts() -> dict[str, Any]:
     non-NaN values, see :mod:`.searchable`) always merges, whatever order flushes land in.
     """
     t = _latest_t.c
-    out = {}
-    for name, module in (("sqlite", sqlite), ("postgresql", postgresql)):
-        stmt = module.insert(_latest_t)
+
+    def build(insert: Callable[[Any], Any]) -> Any:
+        stmt = insert(_latest_t)
         new = stmt.excluded
         newer = or_(new.step > t.step, (new.step == t.step) & (new.timestamp >= t.timestamp))
-        out[name] = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=["run_id", "key"],
             set_={
                 **{c: case((newer, new[c]), else_=t[c]) for c in ("step", "value", "timestamp")},
@@ -226,15 +250,17 @@ def _latest_upserts() -> dict[str, Any]:
                 "n_values": t.n_values + new.n_values,
             },
         )
-    return out
+
+    return PerDialect(build)
 
 
 _UPSERT_LATEST = _latest_upserts()
 #: A deleted run's tombstone (a run id deleted twice, by two stores' replays, keeps its first).
-_INSERT_TOMBSTONE = {
-    name: module.insert(RunTombstoneRow.__table__).on_conflict_do_nothing(index_elements=["run_id"])
-    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_INSERT_TOMBSTONE = PerDialect(
+    lambda insert: insert(RunTombstoneRow.__table__).on_conflict_do_nothing(
+        index_elements=["run_id"]
+    )
+)
 _tombstones_t = RunTombstoneRow.__table__
 _RECENT = bindparam("b_recent", type_=Float)
 #: The revision check (see ``RunReads.revision``): index lookups and a scan of the recent.
@@ -250,10 +276,9 @@ _REVISION = select(
 )
 _UPSERT_RUN_DATA = _upserts(RunDataRow.__table__, ("run_id", "role", "name"))
 #: Blocks are immutable: a second writer of the same block keeps the first row.
-_INSERT_BLOCKS = {
-    name: module.insert(BlockRow.__table__).on_conflict_do_nothing(index_elements=["digest"])
-    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_INSERT_BLOCKS = PerDialect(
+    lambda insert: insert(BlockRow.__table__).on_conflict_do_nothing(index_elements=["digest"])
+)
 
 _LOAD_RUNS = (
     select(_runs_t, _experiments_t.c.name.label("experiment_name"))

@@ -355,6 +355,20 @@ def release(pool: WorkerPool) -> None:
         old.close()
 
 
+def prestart(jobs: int, threads: int | None = None) -> None:
+    """Have the workers of a sweep about to start (``mltrack.sweep`` calls this first thing)
+    start now, while the sweep is set up (a run exported, the sweep recorded): the pool is
+    kept, and the sweep's driver takes it. Nothing to do if one is kept already, or if no
+    pool may be kept."""
+    if idle_seconds() <= 0:
+        return
+    key = pool_key(max(1, int(jobs)), threads)
+    with _kept_lock:
+        if key in _kept:
+            return
+    release(WorkerPool(jobs, threads))
+
+
 def _expire(pool: WorkerPool) -> None:
     with _kept_lock:
         if _kept.get(pool.key) is not pool:
