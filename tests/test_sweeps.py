@@ -472,7 +472,8 @@ def test_the_kept_workers_go_on_shutdown_after_their_idle_time_or_at_once(
     pipeline: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``mltrack.sweeps.shutdown()`` lets the kept workers go now; a pool is kept
-    ``MLTRACK_SWEEP_POOL_IDLE`` seconds after its sweep, none with 0."""
+    ``MLTRACK_SWEEP_POOL_IDLE`` seconds after its sweep, none with 0. A worker starts with
+    its BLAS/OpenMP threads capped (one, or ``threads``)."""
     import jupyter_mltrack as mltrack
 
     grid_sweep(pipeline, store, "let-go", [0.05], jobs=1)
@@ -481,11 +482,14 @@ def test_the_kept_workers_go_on_shutdown_after_their_idle_time_or_at_once(
     mltrack.sweeps.shutdown()
     assert sweep_pool.kept() == [] and all(gone(pid) for pid in pids)
 
-    for idle in ("0", "0.1"):
+    for idle, threads in (("0", None), ("0.1", 2)):
         monkeypatch.setenv(sweep_pool.IDLE_ENV, idle)
-        pool = sweep_pool.acquire(1)  # as a sweep takes it, and gives it back
+        pool = sweep_pool.acquire(1, threads)  # as a sweep takes it, and gives it back
         wait_for("a worker started", lambda: len(pool.pids()) == 1)  # noqa: B023
         (pid,) = pool.pids()
+        if sys.platform == "linux":
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert f"OMP_NUM_THREADS={threads or 1}".encode() in environ
         sweep_pool.release(pool)
         if idle == "0":
             assert sweep_pool.kept() == []

@@ -26,6 +26,7 @@ thread.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import hashlib
@@ -39,7 +40,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .trial import THREAD_VARIABLES, TrialOutcome, TrialSpec
-from .worker import BOOT, DRIVER_ENV, PATH_ENV, THREADS_ENV, Stamp, receive, send, stamp
+from .worker import BOOT, DRIVER_ENV, PATH_ENV, Stamp, receive, send, stamp
 
 #: Seconds a pool is kept after its sweep (``MLTRACK_SWEEP_POOL_IDLE`` overrides).
 IDLE_SECONDS = 300.0
@@ -240,7 +241,6 @@ class _Slot:
         env = dict(os.environ)
         env.update({name: str(pool.threads or 1) for name in THREAD_VARIABLES})
         env[DRIVER_ENV] = str(os.getpid())
-        env[THREADS_ENV] = "" if pool.threads is None else str(pool.threads)
         env[PATH_ENV] = json.dumps(sys.path)
         flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
         args = [sys.executable, *flags, "-c", BOOT]
@@ -310,6 +310,9 @@ def pool_key(jobs: int, threads: int | None) -> tuple[Any, ...]:
 
 _kept: collections.OrderedDict[tuple[Any, ...], WorkerPool] = collections.OrderedDict()
 _kept_lock = threading.Lock()
+# at exit the kept workers are told to go (they would anyway, their pipes closing with
+# this process; this way they leave at once, without waiting for the interpreter's end)
+atexit.register(lambda: shutdown(wait=False))
 
 
 def idle_seconds() -> float:

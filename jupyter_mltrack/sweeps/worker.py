@@ -29,7 +29,6 @@ from typing import IO, Any
 HEADER = struct.Struct("!Q")
 #: Environment variables the driver starts a worker with (removed once read).
 DRIVER_ENV = "MLTRACK_SWEEP_DRIVER"
-THREADS_ENV = "MLTRACK_SWEEP_THREADS"
 PATH_ENV = "MLTRACK_SWEEP_PATH"
 #: How often a worker checks that its driver is alive, where the kernel cannot tell it
 #: (seconds).
@@ -155,14 +154,12 @@ def messages(inbox: IO[bytes]) -> Iterator[Any]:
 
 
 def main() -> None:
-    """The worker's life: take the channel, die with the driver, cap the threads, import
-    what every trial needs, say ready; then run each trial sent and send its outcome."""
+    """The worker's life: take the channel, die with the driver, import what every trial
+    needs, say ready; then run each trial sent and send its outcome. Its BLAS and OpenMP
+    threads are capped by the environment it was started with, before anything loads them
+    (threadpoolctl, which a Dask worker needs, has nothing to cap here)."""
     inbox, outbox = _channel()
     die_with(int(os.environ.pop(DRIVER_ENV)))
-    threads = os.environ.pop(THREADS_ENV, "")
-    from .trial import limit_threads
-
-    limit_threads(int(threads) if threads else None)
     # what every trial imports, now, while the driver is still setting up
     import jupyter_mltrack.capture.api  # noqa: F401
     import jupyter_mltrack.store.store  # noqa: F401
