@@ -195,6 +195,22 @@ class _Slot:
                 proc.stdin.close()
 
     def _serve(self) -> None:
+        """:meth:`_serve_workers`; should this thread fail, the pool breaks rather than
+        leave a trial waiting for a worker that no thread will start."""
+        try:
+            self._serve_workers()
+        except BaseException as exc:  # noqa: BLE001 (said to every trial waiting)
+            reason = f"the sweep's worker pool failed: {type(exc).__name__}: {exc}"
+            with self.pool._lock:
+                waiting = self.pool._break(reason)
+                if self.current is not None:
+                    waiting.append(self.current[1])
+                    self.current = None
+            for fut in waiting:
+                if not fut.done():
+                    fut.set_exception(WorkerDied(reason))
+
+    def _serve_workers(self) -> None:
         """Start a worker, serve it until it exits, again while the pool is open. A worker
         that dies before it is ready hands its trial back to the queue (the trial never
         began); :data:`START_FAILURES` of those in a row break the pool."""
@@ -203,7 +219,7 @@ class _Slot:
         while not pool.closed:
             try:
                 proc = self._spawn()
-            except OSError as exc:  # no interpreter there
+            except (OSError, ValueError, TypeError) as exc:  # no interpreter there…
                 proc, reason = None, f"the sweep's worker processes cannot start: {exc}"
             else:
                 if proc is None:  # the pool closed meanwhile
@@ -241,7 +257,9 @@ class _Slot:
         env = dict(os.environ)
         env.update({name: str(pool.threads or 1) for name in THREAD_VARIABLES})
         env[DRIVER_ENV] = str(os.getpid())
-        env[PATH_ENV] = json.dumps(sys.path)
+        env[PATH_ENV] = json.dumps(
+            [os.fspath(p) for p in sys.path if isinstance(p, str | os.PathLike)]
+        )
         flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
         args = [sys.executable, *flags, "-c", BOOT]
         proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
@@ -303,7 +321,11 @@ def pool_key(jobs: int, threads: int | None) -> tuple[Any, ...]:
     env = hashlib.blake2b(digest_size=16)
     for name, value in sorted(os.environ.items()):
         env.update(f"{name}={value}\0".encode("utf-8", "surrogateescape"))
-    return (jobs, threads, sys.executable, tuple(sys.path), os.getcwd(), env.hexdigest())
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:  # a working folder deleted since
+        cwd = None
+    return (jobs, threads, sys.executable, tuple(map(str, sys.path)), cwd, env.hexdigest())
 
 
 # the kept pools ------------------------------------------------------------------------------
