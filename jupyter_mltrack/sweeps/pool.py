@@ -40,7 +40,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .trial import THREAD_VARIABLES, TrialOutcome, TrialSpec
-from .worker import BOOT, DRIVER_ENV, PATH_ENV, Stamp, receive, send, stamp
+from .worker import BOOT, DRIVER_ENV, PATH_ENV, Stamp, encode, receive, stamp
 
 #: Seconds a pool is kept after its sweep (``MLTRACK_SWEEP_POOL_IDLE`` overrides).
 IDLE_SECONDS = 300.0
@@ -58,7 +58,8 @@ class WorkerDied(RuntimeError):
     """A trial's worker process died before the trial ended."""
 
 
-Work = tuple[TrialSpec, "Future[TrialOutcome]"]
+#: A trial handed out: its spec as sent (see ``worker.encode``), and its future.
+Work = tuple[bytes, "Future[TrialOutcome]"]
 
 
 class WorkerPool:
@@ -90,6 +91,7 @@ class WorkerPool:
 
     def submit(self, spec: TrialSpec) -> Future[TrialOutcome]:
         """Hand a trial to an idle worker (or queue it for the next one free)."""
+        data = encode(spec)  # a spec that does not pickle fails here, before it is given
         fut: Future[TrialOutcome] = Future()
         fut.set_running_or_notify_cancel()
         with self._lock:
@@ -99,11 +101,11 @@ class WorkerPool:
                 raise RuntimeError("the sweep's worker pool is closed")
             slot = next((s for s in self._slots if s.free()), None)
             if slot is None:
-                self._pending.append((spec, fut))
+                self._pending.append((data, fut))
                 return fut
-            slot.current = (spec, fut)
+            slot.current = (data, fut)
             proc = slot.proc
-        slot.write(proc, spec)
+        slot.write(proc, data)
         return fut
 
     def busy(self) -> bool:
@@ -139,7 +141,7 @@ class WorkerPool:
 
     # called by the slots' threads, under the lock -------------------------------------------------
 
-    def _next_for(self, slot: _Slot) -> tuple[subprocess.Popen[bytes], TrialSpec] | None:
+    def _next_for(self, slot: _Slot) -> tuple[subprocess.Popen[bytes], bytes] | None:
         """A queued trial for ``slot``, free now: where to send it."""
         if not self._pending or slot.proc is None or self.closed:
             return None
@@ -182,10 +184,13 @@ class _Slot:
         """Started (a starting worker reads its trial once ready) and not running one."""
         return self.proc is not None and self.current is None
 
-    def write(self, proc: subprocess.Popen[bytes], spec: TrialSpec) -> None:
-        """Send a trial. A worker that died meanwhile fails it when its death is read."""
+    def write(self, proc: subprocess.Popen[bytes], data: bytes) -> None:
+        """Send a trial (encoded). A worker that died meanwhile fails it when its death is
+        read."""
         with self._write_lock, contextlib.suppress(OSError, ValueError):
-            send(proc.stdin, spec)  # type: ignore[arg-type]
+            assert proc.stdin is not None
+            proc.stdin.write(data)
+            proc.stdin.flush()
 
     def stop(self) -> None:
         """Close the worker's input: it exits after its current trial."""

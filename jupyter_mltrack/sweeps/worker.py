@@ -45,10 +45,14 @@ BOOT = (
 )
 
 
-def send(out: IO[bytes], message: Any) -> None:
-    """One message: its pickle's length, then the pickle."""
+def encode(message: Any) -> bytes:
+    """One message as sent: its pickle's length, then the pickle."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(HEADER.pack(len(data)) + data)
+    return HEADER.pack(len(data)) + data
+
+
+def send(out: IO[bytes], message: Any) -> None:
+    out.write(encode(message))
     out.flush()
 
 
