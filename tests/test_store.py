@@ -955,6 +955,58 @@ def test_a_superseded_attempts_writes_are_refused_and_the_current_ones_kept(
         worker.close()
 
 
+def test_a_superseded_attempt_is_refused_on_the_dbapi_path_as_on_the_engines(
+    store: Store,
+) -> None:
+    """The hot writes of a sweep's trial (``restart_run``, ``finish_run`` without outputs)
+    take the kept DBAPI connection on SQLite, the engine otherwise (PostgreSQL, or SQLite
+    told so): on each path the driver's ``restart_run(attempt=…)`` hands the run over (the
+    run it reads back names the new attempt), and the old attempt's end and restart are
+    then refused whole, leaving the new attempt's row as it was, which the new attempt's
+    worker then starts over and ends."""
+    from jupyter_mltrack.store.attempts import ATTEMPT_TAG
+    from jupyter_mltrack.store.errors import RunSuperseded
+
+    tags = {ATTEMPT_TAG: "a1", "mltrack.trial": "0"}
+    for fast in [True, False] if store._dialect == "sqlite" else [False]:
+        driver, orphan, worker = Store(store.url), Store(store.url), Store(store.url)
+        try:
+            for st in (driver, orphan, worker):
+                st._fast_writes = fast
+            run = driver.create_run("exp", source="sweep", tags=tags, params={"lr": 0.1})
+            with orphan.writing_as(run.id, "a1") as first:
+                orphan.restart_run(run.id, {"lr": 0.1})  # the first attempt's worker
+                orphan.log_metrics(run.id, [point("loss", 9.0, 0)])
+                again = driver.restart_run(run.id, {"lr": 0.2}, attempt="a2")
+                assert again.tags == {**tags, ATTEMPT_TAG: "a2"}, fast
+                before = run_row(store, run.id)
+                with pytest.raises(RunSuperseded):
+                    orphan.finish_run(
+                        run.id,
+                        RunStatus.FINISHED,
+                        params={"lr": 5.0},
+                        metrics=[point("acc", 0.1, 0)],
+                    )
+                with pytest.raises(RunSuperseded):
+                    orphan.restart_run(run.id, {"lr": 5.0})
+                assert first.superseded
+            assert run_row(store, run.id) == before, fast  # not a column of it changed
+            got = store.get_run(run.id)
+            assert got.status is RunStatus.RUNNING and got.params == {"lr": 0.2}, fast
+            assert got.metrics == {} and got.tags == {**tags, ATTEMPT_TAG: "a2"}, fast
+            with worker.writing_as(run.id, "a2") as second:
+                worker.restart_run(run.id, {"lr": 0.2})
+                worker.finish_run(run.id, RunStatus.FINISHED, metrics=[point("acc", 0.9, 0)])
+            assert not second.superseded
+            got = store.get_run(run.id)
+            assert got.status is RunStatus.FINISHED and got.metrics == {"acc": 0.9}, fast
+            # the path each took: the kept DBAPI connection is opened by its first write
+            assert [st._driver_conn is not None for st in (orphan, worker)] == [fast, fast]
+        finally:
+            for st in (driver, orphan, worker):
+                st.close()
+
+
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 def test_a_write_waiting_for_the_restart_that_supersedes_it_is_refused(store_url: str) -> None:
     """On PostgreSQL (READ COMMITTED) a superseded attempt's write that has to wait for the
