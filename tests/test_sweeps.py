@@ -222,6 +222,46 @@ def test_a_pruned_trial_is_recorded_pruned(pipeline: Path, store: Store) -> None
     assert run_trial(spec_good).state == "finished"
 
 
+def test_a_trial_run_a_worker_creates_is_its_attempts(pipeline: Path, store: Store) -> None:
+    """A trial whose run the driver did not record (the worker creates it: as it starts, or
+    to record a failure before the pipeline opened it) carries its attempt, as the driver's
+    would: its writes, checked against that attempt, land; once the driver hands the trial
+    out again, the old attempt's next run of it is superseded and writes nothing."""
+    from jupyter_mltrack.sweeps.records import ATTEMPT_TAG
+
+    sweep_run = store.create_run("sweeps", name="made", source="sweep", tags={SWEEP_TAG: "made"})
+    spec = TrialSpec(
+        sweep="made",
+        sweep_run_id=sweep_run.id,
+        number=0,
+        run_id="a" * 32,
+        params={"C": 0.5, "steps": 1},
+        metric="acc",
+        goal="max",
+        pruner=None,
+        experiment="sweeps",
+        pipeline=str(pipeline),
+        store_url=store.url,
+        attempt="a1",
+    )
+    outcome = run_trial(spec)  # start_trial_run finds no run: it creates it
+    assert outcome.state == "finished", outcome
+    run = store.get_run(spec.run_id)
+    assert run.status is RunStatus.FINISHED and run.tags[ATTEMPT_TAG] == "a1"
+    assert "acc" in run.metrics
+    failing = TrialSpec(**{**spec.__dict__, "number": 1, "run_id": "b" * 32, "params": {"x": 1}})
+    outcome = run_trial(failing)  # refused before the pipeline runs: the failure's record
+    assert outcome.state == "failed" and "no parameter x" in (outcome.error or ""), outcome
+    run = store.get_run(failing.run_id)
+    assert run.status is RunStatus.FAILED and run.tags[ATTEMPT_TAG] == "a1"
+    store.restart_run(spec.run_id, spec.params, attempt="a2")  # handed out again
+    outcome = run_trial(spec)  # the first attempt, still running somewhere
+    assert outcome.state == "superseded", outcome
+    run = store.get_run(spec.run_id)
+    assert run.status is RunStatus.RUNNING and run.metrics == {}
+    assert run.tags[ATTEMPT_TAG] == "a2"
+
+
 #: A script without a ``__main__`` guard, as a user may write: the workers must not run it.
 KILLED = """
 import sys

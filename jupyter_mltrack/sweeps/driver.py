@@ -614,7 +614,10 @@ class Sweep:
         except BaseException as exc:
             from ..capture.api import error_info
 
-            with contextlib.suppress(Exception):
+            with (
+                contextlib.suppress(Exception),
+                self.store.writing_as(spec.run_id, spec.attempt),  # still this attempt's
+            ):
                 self.store.finish_run(spec.run_id, RunStatus.INTERRUPTED, error=error_info(exc))
             raise
 
