@@ -1,111 +1,98 @@
-"""Diagnostic for benchmark 12 (not part of ``make bench``): what our sweep's per-trial
-overhead would be with each change proposed in docs/benchmarks.md, tried by patching the
-driver in this process (the package is not changed), against Optuna + MLflowCallback in
-the same run, the order alternating.
+"""Diagnostic for benchmark 12 (not part of ``make bench``): where a sweep's per-trial
+overhead goes now, against Optuna + MLflowCallback in the same run.
 
-python -m bench.profile_sweeps [--reps 3] [--trials 200]
+python -m bench.profile_sweeps [--reps 3] [--trials 200] [--profile]
 
-Variants (each adds to the one before):
+Variants (ms per trial; MLflow before or after ours, alternating between repetitions):
 
-* ``baseline``: the sweep as it is;
-* ``kept``: the worker pool kept from one sweep to the next in this process (started by an
-  untimed sweep first), so a sweep neither spawns its workers (about 0.5 s: each imports
-  SQLAlchemy and the store before its first trial) nor waits for them to exit (about 0.3 s);
-* ``kept+totals``: the sweep run's running totals written at most every 0.5 s and at the
-  end, not after every trial (a commit each, in the driver's serial path);
-* ``kept+totals+queued``: one trial more than the workers queued in the pool, so a worker
-  finds its next trial waiting while the driver records the last one's outcome.
+* ``cold``: a sweep that starts its own workers (the kept ones let go first);
+* ``warm``: a sweep in the workers the sweep before kept;
+* ``queued``: warm, with one trial more handed out than there are workers, so a worker
+  finds its next trial waiting while the driver records the last one's outcome (not what
+  ``jobs`` means for the sampler: it asks with one more trial's value unknown);
+* ``mlflow``: ``study.optimize(n_jobs=2)`` with MLflow's callback.
+
+``--profile`` adds cProfile's view of the driver over a warm sweep, and of a worker's trial
+(``run_trial``, run in this process one after another, as a worker does).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import cProfile
+import io
+import pstats
 import shutil
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+import uuid
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # python bench/profile_sweeps.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.sweeps import Ours, Theirs, make_pipelines  # noqa: E402
+from bench.sweeps import METRIC, SPACE, Ours, Theirs, make_pipelines  # noqa: E402
 
-VARIANTS = ["baseline", "kept", "kept+totals", "kept+totals+queued"]
+VARIANTS = ["cold", "warm", "queued", "mlflow"]
 
 
-class Patches:
-    """The variants' changes, applied to the driver's classes for the time of a sweep."""
+def queued(store: Any, folder: Path, trials: int, jobs: int, seed: int) -> float:
+    """A warm sweep with ``jobs + 1`` trials handed out to ``jobs`` workers."""
+    from jupyter_mltrack.sweeps.driver import Sweep, definition
+    from jupyter_mltrack.sweeps.executors import LocalExecutor
 
-    def __init__(self) -> None:
-        from jupyter_mltrack.sweeps import driver, executors
+    d = definition(
+        folder, SPACE, METRIC, name=f"queued-{uuid.uuid4().hex[:8]}", trials=trials,
+        jobs=jobs + 1, sampler="random", seed=seed,
+    )  # fmt: skip
+    executor = LocalExecutor(jobs)
+    t0 = time.perf_counter()
+    sweep = Sweep.create(store, d)
+    sweep.progress = False
+    try:
+        result = sweep.run(executor)
+    finally:
+        executor.shutdown()
+    wall = time.perf_counter() - t0
+    if result.counts() != {"finished": trials}:
+        raise RuntimeError(f"queued sweep: {result.counts()}")
+    return wall
 
-        self.driver, self.executors = driver, executors
-        self.kept: dict[tuple[int, int | None], Any] = {}
-        self.workers: int | None = None
 
-    def kept_executor_for(self, target: Any, jobs: int, *, threads: int | None = None) -> Any:
-        """One pool per size, never shut down (``self.workers`` processes when set)."""
-        jobs = self.workers or jobs
-        key = (jobs, threads)
-        if key not in self.kept:
-            ex = self.executors.LocalExecutor(jobs, threads=threads)
-            ex.shutdown = lambda: None  # type: ignore[method-assign]
-            self.kept[key] = ex
-        return self.kept[key]
+def top(profile: cProfile.Profile, n: int = 25) -> str:
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(n)
+    return out.getvalue()
 
-    @staticmethod
-    def throttled(report: Any) -> Any:
-        """``Sweep._report`` writing the totals at most every 0.5 s and at the last trial;
-        the in-memory totals still updated every time (as ``_report`` does)."""
 
-        def _report(sweep: Any, outcome: Any) -> None:
-            ended = sum(sweep._counts.values()) + 1
-            last = getattr(sweep, "_written_at", float("-inf"))
-            if time.monotonic() - last >= 0.5 or ended >= sweep.d.trials:
-                sweep._written_at = time.monotonic()
-                report(sweep, outcome)
-                return
-            counts = sweep._counts
-            counts[outcome.state] = counts.get(outcome.state, 0) + 1
-            if outcome.state == "finished" and outcome.value is not None:
-                best = sweep._best
-                if (
-                    best is None
-                    or (sweep.d.goal == "max" and outcome.value > best[0])
-                    or (sweep.d.goal == "min" and outcome.value < best[0])
-                ):
-                    sweep._best = (outcome.value, outcome.number)
+def profile_driver(ours: Ours, trials: int, jobs: int) -> str:
+    profile = cProfile.Profile()
+    profile.enable()
+    ours.sweep(trials, jobs, seed=7)
+    profile.disable()
+    return top(profile)
 
-        return _report
 
-    @contextlib.contextmanager
-    def applied(self, variant: str, jobs: int) -> Iterator[int]:
-        """The variant's patches; yields the ``jobs`` to give the sweep (one more than the
-        workers when trials are queued)."""
-        saved_for = self.executors.executor_for
-        saved_report = self.driver.Sweep._report
-        asked = jobs
-        if variant.startswith("kept"):
-            self.executors.executor_for = self.kept_executor_for
-        if "totals" in variant:
-            self.driver.Sweep._report = self.throttled(saved_report)  # type: ignore[method-assign]
-        if variant.endswith("queued"):
-            self.workers, asked = jobs, jobs + 1
-        try:
-            yield asked
-        finally:
-            self.executors.executor_for = saved_for
-            self.driver.Sweep._report = saved_report  # type: ignore[method-assign]
-            self.workers = None
+def profile_worker(store: Any, folder: Path, trials: int) -> str:
+    """``run_trial`` in this process, trial after trial (each run created first, as the
+    driver does)."""
+    from jupyter_mltrack.sweeps.driver import Sweep, definition
+    from jupyter_mltrack.sweeps.trial import run_trial
 
-    def close(self) -> None:
-        for ex in self.kept.values():
-            if ex._pool is not None:
-                ex._pool.shutdown(wait=True)
+    d = definition(folder, SPACE, METRIC, name=f"profile-{uuid.uuid4().hex[:8]}", trials=trials)
+    sweep = Sweep.create(store, d)
+    specs = [sweep._spec(i, uuid.uuid4().hex, {"x": i / trials}, None) for i in range(trials)]
+    sweep._record_trial(specs[0], again=False)
+    run_trial(specs[0])  # the store opened, the pipeline imported
+    profile = cProfile.Profile()
+    for spec in specs[1:]:
+        sweep._record_trial(spec, again=False)
+        profile.enable()
+        run_trial(spec)
+        profile.disable()
+    return top(profile)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,33 +100,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
+    import jupyter_mltrack as mltrack
     from bench.common import isolate
 
     root = isolate()
     made = make_pipelines(root, 10_000)
     store = made["store"]
-    ours = Ours(store, made["folders"]["trivial"])
+    folder = made["folders"]["trivial"]
+    ours = Ours(store, folder)
     theirs = Theirs(root / "mlflow")
-    patches = Patches()
+    walls: dict[str, list[float]] = {n: [] for n in VARIANTS}
     try:
-        with patches.applied("kept", args.jobs) as jobs:  # starts the kept pool, untimed
-            ours.sweep(10, jobs, seed=0)
-        with patches.applied("kept+totals+queued", args.jobs) as jobs:
-            ours.sweep(10, jobs, seed=0)
-        ours.sweep(10, args.jobs, seed=0)
+        ours.sweep(10, args.jobs, seed=0, cold=True)
         theirs.optimize(10, args.jobs, seed=0, mlflow=True)
-        names = [*VARIANTS, "mlflow"]
-        walls: dict[str, list[float]] = {n: [] for n in names}
         for rep in range(args.reps):
-            for name in names if rep % 2 == 0 else names[::-1]:
+            # ours in the order cold, warm, queued (each warm one in the workers the sweep
+            # before kept: MLflow's callback sets MLFLOW_EXPERIMENT_ID, and workers started
+            # before an environment variable changed are not used again), MLflow before or
+            # after them
+            ours_first = ["cold", "warm", "queued", "mlflow"]
+            for name in ours_first if rep % 2 == 0 else ours_first[-1:] + ours_first[:-1]:
+                seed = 100 + rep
                 if name == "mlflow":
-                    walls[name].append(theirs.optimize(args.trials, args.jobs, rep, mlflow=True))
-                    continue
-                with patches.applied(name, args.jobs) as jobs:
-                    walls[name].append(ours.sweep(args.trials, jobs, seed=rep))
+                    wall = theirs.optimize(args.trials, args.jobs, seed, mlflow=True)
+                elif name == "queued":
+                    wall = queued(store, folder, args.trials, args.jobs, seed)
+                else:
+                    wall = ours.sweep(args.trials, args.jobs, seed, cold=name == "cold")
+                walls[name].append(wall)
+        profiles = []
+        if args.profile:
+            profiles = [
+                ("the driver over a warm sweep", profile_driver(ours, args.trials, args.jobs)),
+                ("a worker's trials, run here", profile_worker(store, folder, args.trials)),
+            ]
     finally:
-        patches.close()
+        mltrack.sweeps.shutdown()
         store.close()
         shutil.rmtree(root, ignore_errors=True)
     theirs_ms = statistics.median(walls["mlflow"]) * 1e3 / args.trials
@@ -147,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds in walls.items():
         ms = statistics.median(seconds) * 1e3 / args.trials
         each = "/".join(f"{s * 1e3 / args.trials:.2f}" for s in seconds)
-        print(f"  {name:<22}{ms:7.2f}  ({each})  MLflow÷ {theirs_ms / ms:.1f}x")
+        print(f"  {name:<10}{ms:7.2f}  ({each})  MLflow÷ {theirs_ms / ms:.1f}x")
+    for title, text in profiles:
+        print(f"\n{title}:\n{text}")
     return 0
 
 

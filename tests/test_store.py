@@ -765,14 +765,16 @@ def test_series_are_stored_in_chunks_one_per_flush(store: Store) -> None:
     assert a[-1].value == math.inf and series["b"][0].value == 1.0
 
 
-def test_a_run_created_through_the_driver_is_stored_as_through_the_engine(
+def test_a_run_written_through_the_driver_is_stored_as_through_the_engine(
     tmp_path: Path,
 ) -> None:
-    """On SQLite, a run without tags (a tracked cell's) is inserted through the DBAPI
-    connection kept for the kernel's writes (``store/driver.py``), with the same statements
-    compiled once; one with tags through the engine. Both must store the same rows: every
-    column of the run, its params (typed JSON) and its data links."""
-    from sqlalchemy import text
+    """On SQLite, the hot writes of a run (created, started over, ended without outputs:
+    a tracked cell's, a sweep's trial's) run on the DBAPI connection kept for the kernel's
+    writes (``store/driver.py``), with the same statements compiled once; PostgreSQL's go
+    through the engine. Both must store the same rows: every column of the run, its tags,
+    params (typed JSON), data links and metrics; and ``restart_run`` must hand back the run
+    as ``get_run`` reads it."""
+    from jupyter_mltrack.store.entities import Run
 
     st = Store(str(tmp_path / "home"))
     try:
@@ -795,6 +797,7 @@ def test_a_run_created_through_the_driver_is_stored_as_through_the_engine(
             execution_count=4,
             code="x = 1",
             source="notebook",
+            tags={"t": "1", "mltrack.trial": "0"},
             params={"lr": 0.1, "layers": [64, 32], "name": "rf", "on": True, "none": None},
             git_commit="0" * 40,
             git_dirty=True,
@@ -802,15 +805,29 @@ def test_a_run_created_through_the_driver_is_stored_as_through_the_engine(
             start_time=1234.5,
             data=[("input", "X", x, None), ("input", "y", y, "/d/y.csv")],
         )
-        fast = st.create_run("exp", **fields)
-        slow = st.create_run("exp", tags={"t": "1"}, **fields)
-        assert (fast.number, slow.number) == (1, 2)
+        points = [MetricPoint("loss", 0.5, 0, 1.0), MetricPoint("loss", math.nan, 1, 2.0)]
+        ended = dict(
+            params={"extra": {"a": 1}},
+            metrics=[*points, MetricPoint("acc", 0.9, 0, 3.0)],
+            error={"ename": "E", "evalue": "v", "traceback": []},
+            end_time=5678.5,
+            environment_id=st.put_environment(Environment("3.11", "linux", {}, "e" * 64)),
+            git_commit="1" * 40,
+            git_dirty=False,
+        )
 
-        def rows(run_id: str) -> dict[str, list[tuple]]:
-            skip = {"id", "number", "updated_at", "heartbeat_at", "created_at", "run_id"}
+        def rows(run_id: str, skip: set[str]) -> dict[str, list[tuple]]:
+            skip = {"id", "number", "updated_at", "heartbeat_at", "created_at", "run_id", *skip}
             out = {}
             with st.engine.connect() as conn:
-                for table in ("runs", "params", "run_data"):
+                for table in (
+                    "runs",
+                    "params",
+                    "tags",
+                    "run_data",
+                    "metric_chunks",
+                    "latest_metrics",
+                ):
                     column = "id" if table == "runs" else "run_id"
                     result = conn.execute(
                         text(f"SELECT * FROM {table} WHERE {column} = :r ORDER BY 1, 2, 3"),
@@ -821,11 +838,34 @@ def test_a_run_created_through_the_driver_is_stored_as_through_the_engine(
                     out[table] = [tuple(m[k] for k in keys) for m in result.mappings()]
             return out
 
-        assert rows(fast.id) == rows(slow.id)
-        assert rows(fast.id)["params"] and len(rows(fast.id)["run_data"]) == 2
-        detail = st.get_run_detail(fast.id)
-        assert detail.run.params == fields["params"] and detail.run.status is RunStatus.RUNNING
-        assert [d.name for d in detail.data] == ["X", "y"]
+        def life(fast: bool) -> tuple[str, dict[str, list[tuple]], Run]:
+            st._fast_writes = fast
+            run = st.create_run("exp", **fields)
+            created = rows(run.id, set())
+            st.log_metrics(run.id, points)  # what the start over forgets
+            again = st.restart_run(run.id, {"lr": 0.2})
+            st.finish_run(run.id, RunStatus.FAILED, **ended)
+            return run.id, created, again
+
+        fast_id, fast_created, fast_again = life(True)
+        engine_id, engine_created, engine_again = life(False)
+        assert fast_created == engine_created and len(fast_created["run_data"]) == 2
+        assert fast_created["params"] and fast_created["tags"]
+        skip = {"start_time"}  # a run started over starts now
+        assert rows(fast_id, skip) == rows(engine_id, skip)
+        assert rows(fast_id, skip)["metric_chunks"] and rows(fast_id, skip)["latest_metrics"]
+        for again in (fast_again, engine_again):
+            assert again.params == {"lr": 0.2} and again.metrics == {}
+            assert again.tags == fields["tags"] and again.status is RunStatus.RUNNING
+        st._fast_writes = True
+        again = st.restart_run(fast_id, {"lr": 0.3, "n": [1]})
+        assert again == st.get_run(fast_id)
+        detail = st.get_run_detail(fast_id)
+        assert detail.run.params == {"lr": 0.3, "n": [1]} and detail.run.tags == fields["tags"]
+        with pytest.raises(RunNotFound):
+            st.finish_run("0" * 32, RunStatus.FINISHED)
+        with pytest.raises(RunNotFound):
+            st.restart_run("0" * 32)
     finally:
         st.close()
 
@@ -913,6 +953,58 @@ def test_a_superseded_attempts_writes_are_refused_and_the_current_ones_kept(
     finally:
         driver.close()
         worker.close()
+
+
+def test_a_superseded_attempt_is_refused_on_the_dbapi_path_as_on_the_engines(
+    store: Store,
+) -> None:
+    """The hot writes of a sweep's trial (``restart_run``, ``finish_run`` without outputs)
+    take the kept DBAPI connection on SQLite, the engine otherwise (PostgreSQL, or SQLite
+    told so): on each path the driver's ``restart_run(attempt=…)`` hands the run over (the
+    run it reads back names the new attempt), and the old attempt's end and restart are
+    then refused whole, leaving the new attempt's row as it was, which the new attempt's
+    worker then starts over and ends."""
+    from jupyter_mltrack.store.attempts import ATTEMPT_TAG
+    from jupyter_mltrack.store.errors import RunSuperseded
+
+    tags = {ATTEMPT_TAG: "a1", "mltrack.trial": "0"}
+    for fast in [True, False] if store._dialect == "sqlite" else [False]:
+        driver, orphan, worker = Store(store.url), Store(store.url), Store(store.url)
+        try:
+            for st in (driver, orphan, worker):
+                st._fast_writes = fast
+            run = driver.create_run("exp", source="sweep", tags=tags, params={"lr": 0.1})
+            with orphan.writing_as(run.id, "a1") as first:
+                orphan.restart_run(run.id, {"lr": 0.1})  # the first attempt's worker
+                orphan.log_metrics(run.id, [point("loss", 9.0, 0)])
+                again = driver.restart_run(run.id, {"lr": 0.2}, attempt="a2")
+                assert again.tags == {**tags, ATTEMPT_TAG: "a2"}, fast
+                before = run_row(store, run.id)
+                with pytest.raises(RunSuperseded):
+                    orphan.finish_run(
+                        run.id,
+                        RunStatus.FINISHED,
+                        params={"lr": 5.0},
+                        metrics=[point("acc", 0.1, 0)],
+                    )
+                with pytest.raises(RunSuperseded):
+                    orphan.restart_run(run.id, {"lr": 5.0})
+                assert first.superseded
+            assert run_row(store, run.id) == before, fast  # not a column of it changed
+            got = store.get_run(run.id)
+            assert got.status is RunStatus.RUNNING and got.params == {"lr": 0.2}, fast
+            assert got.metrics == {} and got.tags == {**tags, ATTEMPT_TAG: "a2"}, fast
+            with worker.writing_as(run.id, "a2") as second:
+                worker.restart_run(run.id, {"lr": 0.2})
+                worker.finish_run(run.id, RunStatus.FINISHED, metrics=[point("acc", 0.9, 0)])
+            assert not second.superseded
+            got = store.get_run(run.id)
+            assert got.status is RunStatus.FINISHED and got.metrics == {"acc": 0.9}, fast
+            # the path each took: the kept DBAPI connection is opened by its first write
+            assert [st._driver_conn is not None for st in (orphan, worker)] == [fast, fast]
+        finally:
+            for st in (driver, orphan, worker):
+                st.close()
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)

@@ -1,12 +1,14 @@
 """Sweeps (issue 15): a real scikit-learn notebook tracked by a real kernel, its run exported
 to a pipeline, and that pipeline searched by ``mltrack.sweep``: trials in a pool of real
 processes, each trial a child run in a real SQLite store; a sweep killed with SIGKILL and
-resumed; grids, failures and pruning.
+resumed; grids, failures and pruning; the pool kept for the next sweep (a changed pipeline
+or module imported anew, a dead worker replaced, the kept workers let go).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +22,8 @@ import pytest
 from jupyter_mltrack.pipeline.export import export
 from jupyter_mltrack.store import RunStatus, Store
 from jupyter_mltrack.sweeps import api
-from jupyter_mltrack.sweeps.driver import SweepError, pipeline_params
+from jupyter_mltrack.sweeps import pool as sweep_pool
+from jupyter_mltrack.sweeps.driver import SweepError, find_sweep_or_none, pipeline_params
 from jupyter_mltrack.sweeps.records import SWEEP_TAG, TRIAL_TAG
 from jupyter_mltrack.sweeps.trial import TrialSpec, run_trial
 
@@ -67,6 +70,13 @@ def pipeline(session: Session) -> Path:
     finally:
         store.close()
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _kept_workers_go_with_the_module() -> Iterator[None]:
+    """The pools the sweeps here keep (their workers hold scikit-learn) go with the module."""
+    yield
+    sweep_pool.shutdown()
 
 
 @pytest.fixture
@@ -212,6 +222,46 @@ def test_a_pruned_trial_is_recorded_pruned(pipeline: Path, store: Store) -> None
     assert run_trial(spec_good).state == "finished"
 
 
+def test_a_trial_run_a_worker_creates_is_its_attempts(pipeline: Path, store: Store) -> None:
+    """A trial whose run the driver did not record (the worker creates it: as it starts, or
+    to record a failure before the pipeline opened it) carries its attempt, as the driver's
+    would: its writes, checked against that attempt, land; once the driver hands the trial
+    out again, the old attempt's next run of it is superseded and writes nothing."""
+    from jupyter_mltrack.sweeps.records import ATTEMPT_TAG
+
+    sweep_run = store.create_run("sweeps", name="made", source="sweep", tags={SWEEP_TAG: "made"})
+    spec = TrialSpec(
+        sweep="made",
+        sweep_run_id=sweep_run.id,
+        number=0,
+        run_id="a" * 32,
+        params={"C": 0.5, "steps": 1},
+        metric="acc",
+        goal="max",
+        pruner=None,
+        experiment="sweeps",
+        pipeline=str(pipeline),
+        store_url=store.url,
+        attempt="a1",
+    )
+    outcome = run_trial(spec)  # start_trial_run finds no run: it creates it
+    assert outcome.state == "finished", outcome
+    run = store.get_run(spec.run_id)
+    assert run.status is RunStatus.FINISHED and run.tags[ATTEMPT_TAG] == "a1"
+    assert "acc" in run.metrics
+    failing = TrialSpec(**{**spec.__dict__, "number": 1, "run_id": "b" * 32, "params": {"x": 1}})
+    outcome = run_trial(failing)  # refused before the pipeline runs: the failure's record
+    assert outcome.state == "failed" and "no parameter x" in (outcome.error or ""), outcome
+    run = store.get_run(failing.run_id)
+    assert run.status is RunStatus.FAILED and run.tags[ATTEMPT_TAG] == "a1"
+    store.restart_run(spec.run_id, spec.params, attempt="a2")  # handed out again
+    outcome = run_trial(spec)  # the first attempt, still running somewhere
+    assert outcome.state == "superseded", outcome
+    run = store.get_run(spec.run_id)
+    assert run.status is RunStatus.RUNNING and run.metrics == {}
+    assert run.tags[ATTEMPT_TAG] == "a2"
+
+
 #: A script without a ``__main__`` guard, as a user may write: the workers must not run it.
 KILLED = """
 import sys
@@ -344,3 +394,162 @@ def test_from_snapshots_every_trial_reads_the_data_the_run_read(
         assert [t.value for t in now.trials] == [60.0]
     finally:
         store.close()
+
+
+# the pool kept from one sweep to the next -----------------------------------------------------
+
+
+def worker_pids(store: Store, sweep_run_id: str) -> set[int]:
+    """The processes the sweep's trials ran in (each took its run over)."""
+    return {store.get_run_detail(r.id).pid for r in trials_of(store, sweep_run_id)}
+
+
+def pool_of(store: Store, sweep_run_id: str) -> sweep_pool.WorkerPool:
+    """The kept pool the sweep's trials ran in (others may be kept, by other tests)."""
+    pids = worker_pids(store, sweep_run_id)
+    (pool,) = [p for p in sweep_pool.kept() if pids <= set(p.pids())]
+    return pool
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def wait_for(what: str, done: object, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"{what}: not in {timeout:.0f} s"
+        time.sleep(0.02)
+
+
+def grid_sweep(folder: Path, store: Store, name: str, values: list[float], jobs: int = 2) -> str:
+    """A grid sweep of ``C``; its run id (every trial finished)."""
+    result = api.sweep(
+        folder, {"C": values}, "acc", sampler="grid", jobs=jobs, name=name, store=store,
+        progress=False,
+    )  # fmt: skip
+    assert result.counts() == {"finished": len(values)}, result.to_dict()
+    return result.run_id
+
+
+def edited(pipeline: Path, folder: Path, after_acc: str) -> Path:
+    """A copy of the pipeline whose cell runs ``after_acc`` after logging ``acc``."""
+    shutil.copytree(pipeline, folder)
+    source = folder / "pipeline.py"
+    logged = '    mltrack.log_metric("acc", acc * scale)\n'
+    text = source.read_text()
+    assert logged in text
+    source.write_text(text.replace(logged, logged + after_acc))
+    return folder
+
+
+def test_the_next_sweep_runs_in_the_kept_workers_and_imports_a_changed_pipeline(
+    pipeline: Path, store: Store, tmp_path: Path
+) -> None:
+    """A sweep's workers are kept: the next sweep runs in them, without starting any. The
+    pipeline exported again into the same folder, changed, is imported anew by them."""
+    sweep_pool.shutdown()
+    folder = edited(pipeline, tmp_path / "pipe", "")
+    first = grid_sweep(folder, store, "warm-1", [0.05, 0.5])
+    (kept,) = sweep_pool.kept()
+    pids = set(kept.pids())
+    assert worker_pids(store, first) <= pids and len(pids) == 2 and os.getpid() not in pids
+    source = folder / "pipeline.py"
+    logged = '    mltrack.log_metric("acc", acc * scale)\n'
+    source.write_text(
+        source.read_text().replace(logged, logged + '    mltrack.log_metric("marker", 1.0)\n')
+    )
+    second = grid_sweep(folder, store, "warm-2", [0.05, 0.5])
+    assert sweep_pool.kept() == [kept] and set(kept.pids()) == pids
+    assert worker_pids(store, second) <= pids
+    assert all(r.metrics.get("marker") == 1.0 for r in trials_of(store, second))
+    assert all("marker" not in r.metrics for r in trials_of(store, first))
+
+
+def test_a_kept_worker_that_died_is_replaced(pipeline: Path, store: Store) -> None:
+    kept = pool_of(store, grid_sweep(pipeline, store, "replaced-1", [0.05]))
+    victim = kept.pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(
+        "the dead worker replaced", lambda: victim not in kept.pids() and len(kept.pids()) == 2
+    )
+    second = grid_sweep(pipeline, store, "replaced-2", [0.05, 0.5, 5.0])
+    assert victim not in worker_pids(store, second)
+    assert pool_of(store, second) is kept  # the same pool, kept again
+
+
+def test_a_kept_pool_is_not_used_once_a_module_its_workers_loaded_changed(
+    pipeline: Path, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline imports a module of the user's: edited after a sweep, the next sweep runs
+    in new workers, which import it as it is now (the kept ones would run the old code)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    helper = lib / "mltrack_sweep_helper.py"
+    helper.write_text("VALUE = 1.0\n")
+    monkeypatch.syspath_prepend(str(lib))
+    folder = edited(
+        pipeline,
+        tmp_path / "pipe",
+        "    import mltrack_sweep_helper\n"
+        '    mltrack.log_metric("helper", mltrack_sweep_helper.VALUE)\n',
+    )
+    first = grid_sweep(folder, store, "helper-1", [0.05], jobs=1)
+    assert [r.metrics["helper"] for r in trials_of(store, first)] == [1.0]
+    helper.write_text("VALUE = 2.0\n")
+    was = helper.stat()
+    os.utime(helper, ns=(was.st_atime_ns, was.st_mtime_ns + 10**9))  # saved a second later
+    second = grid_sweep(folder, store, "helper-2", [0.05], jobs=1)
+    assert [r.metrics["helper"] for r in trials_of(store, second)] == [2.0]
+    assert worker_pids(store, first).isdisjoint(worker_pids(store, second))
+
+
+def test_the_kept_workers_go_on_shutdown_after_their_idle_time_or_at_once(
+    pipeline: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mltrack.sweeps.shutdown()`` lets the kept workers go now; a pool is kept
+    ``MLTRACK_SWEEP_POOL_IDLE`` seconds after its sweep, none with 0. A worker starts with
+    its BLAS/OpenMP threads capped (one, or ``threads``)."""
+    import jupyter_mltrack as mltrack
+
+    grid_sweep(pipeline, store, "let-go", [0.05], jobs=1)
+    pids = [pid for pool in sweep_pool.kept() for pid in pool.pids()]
+    assert pids
+    mltrack.sweeps.shutdown()
+    assert sweep_pool.kept() == [] and all(gone(pid) for pid in pids)
+
+    for idle, threads in (("0", None), ("0.1", 2)):
+        monkeypatch.setenv(sweep_pool.IDLE_ENV, idle)
+        pool = sweep_pool.acquire(1, threads)  # as a sweep takes it, and gives it back
+        wait_for("a worker started", lambda: len(pool.pids()) == 1)  # noqa: B023
+        (pid,) = pool.pids()
+        if sys.platform == "linux":
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert f"OMP_NUM_THREADS={threads or 1}".encode() in environ
+        sweep_pool.release(pool)
+        if idle == "0":
+            assert sweep_pool.kept() == []
+        wait_for(f"the pool let go ({idle} s idle)", lambda: gone(pid) and not sweep_pool.kept())  # noqa: B023
+
+
+def test_workers_that_cannot_start_fail_the_sweep_saying_so(
+    pipeline: Path, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interpreter that exits at once (a broken environment): the sweep stops with the
+    reason, instead of failing every trial or starting workers forever."""
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(broken))
+    with pytest.raises(sweep_pool.WorkerDied, match="cannot start.*code 3"):
+        grid_sweep(pipeline, store, "no-workers", [0.05, 0.5, 5.0])
+    sweep = find_sweep_or_none(store, "no-workers")
+    assert sweep is not None and sweep.status is RunStatus.INTERRUPTED
+    trials = trials_of(store, sweep.id)
+    # the two handed out failed; the third, never handed out, is run again by a resume
+    assert sorted(r.status.value for r in trials) == ["failed", "failed", "interrupted"]
+    assert all("cannot start" in store.get_run_detail(r.id).error["evalue"] for r in trials)

@@ -7,8 +7,9 @@ into the same run; two trials given to one worker process at once do not mix. A 
 of its own processes (a scheduler and workers, as ``dask scheduler``/``dask worker``)
 outlives a sweep's driver SIGKILLed mid-trial: the trials it ran go on, and their writes
 never reach the runs the resumed sweep gave to new attempts. And where trials run without
-a cluster: a local pool's worker whose driver is SIGKILLed ends its trial, then exits (this
-module has the notebook whose trials can be made slow, or held).
+a cluster: a local pool's worker whose driver is SIGKILLed dies with it; one SIGKILLed
+mid-trial fails that trial alone and is replaced (this module has the notebook whose
+trials can be made slow, or held).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from jupyter_mltrack.pipeline.export import export
 from jupyter_mltrack.store import RunStatus, Store
 from jupyter_mltrack.store.spool import SPOOL_ENV
 from jupyter_mltrack.sweeps import api
+from jupyter_mltrack.sweeps import pool as sweep_pool
 from jupyter_mltrack.sweeps.driver import (
     Sweep,
     definition,
@@ -87,6 +89,12 @@ TRAIN_DASK = (
 )
 #: How long the slow trial sleeps: time enough to see it start in a worker and kill that.
 SLOW = 3.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _kept_workers_go_with_the_module() -> Iterator[None]:
+    yield
+    sweep_pool.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -716,4 +724,66 @@ def test_a_trial_still_running_on_a_cluster_when_its_driver_dies_never_mixes_int
         if client is not None:
             client.close()
         cluster.stop()
+
+
+def test_a_local_worker_killed_mid_trial_fails_that_trial_alone_and_is_replaced(
+    session: Session, pipeline: Path
+) -> None:
+    """In a local pool, the worker running the slow trial is SIGKILLed: that trial fails
+    (its run says its worker died), the other trial ends, and the pool, kept, has a new
+    worker in the dead one's place, in which the next sweep runs."""
+    store = session.store()
+    pause = SLOW / 3
+    ended: dict[str, Any] = {}
+
+    def drive() -> None:
+        try:
+            ended["result"] = api.sweep(
+                pipeline, {"pause": [0.0, pause]}, "acc", sampler="grid", jobs=2,
+                name="local-killed", store=store, progress=False,
+            )  # fmt: skip
+        except BaseException as exc:  # noqa: BLE001 (re-raised by the test)
+            ended["error"] = exc
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    try:
+        killed = None
+        deadline = time.monotonic() + 120
+        while killed is None:
+            assert driver.is_alive(), ended
+            assert time.monotonic() < deadline, "the slow trial never started in a worker"
+            sweep = find_sweep_or_none(store, "local-killed")
+            for run in trials_of(store, sweep.id) if sweep else []:
+                pid = store.get_run_detail(run.id).pid
+                slow = run.params.get("pause") == pause and run.status is RunStatus.RUNNING
+                if slow and pid != os.getpid():  # its worker took it over: it sleeps
+                    killed = pid
+            time.sleep(0.02)
+        os.kill(killed, signal.SIGKILL)
+        driver.join(timeout=120)
+        assert not driver.is_alive(), "the sweep did not end"
+        if "error" in ended:
+            raise ended["error"]
+        result = ended["result"]
+        assert result.counts() == {"failed": 1, "finished": 1}, result.to_dict()
+        (failed,) = [t for t in result.trials if t.state == "failed"]
+        assert failed.params == {"pause": pause} and "worker died" in (failed.error or "")
+        (done,) = [t for t in result.trials if t.state == "finished"]
+        alive = store.get_run_detail(done.run_id).pid
+        (kept,) = [p for p in sweep_pool.kept() if alive in p.pids()]
+        assert killed not in kept.pids()
+        deadline = time.monotonic() + 60
+        while len(kept.pids()) < 2:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.02)
+        after = api.sweep(
+            pipeline, {"pause": [0.0, 0.001]}, "acc", sampler="grid", jobs=2,
+            name="after-kill", store=store, progress=False,
+        )  # fmt: skip
+        assert after.counts() == {"finished": 2}
+        pids = {store.get_run_detail(t.run_id).pid for t in after.trials}
+        assert pids <= set(kept.pids()) and killed not in pids
+    finally:
+        driver.join(timeout=30)
         store.close()

@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .attempts import Fence
 from .errors import RunNotFound, RunSuperseded
-from .statements import _CHECK_ATTEMPT, _UPDATE_RUN
+from .statements import _CHECK_ATTEMPT, _CHECK_ATTEMPT_RETURNING, _UPDATE_RUN
+
+#: How long a write waits for another connection's lock before it fails (seconds).
+BUSY_TIMEOUT = 30.0
+_NO_BUSY_TIMEOUT = "PRAGMA busy_timeout = 0"
+#: What the engine's connections use (see ``store._make_engine``): put back on the kept
+#: connection before it goes back to the pool.
+RESTORE_BUSY_TIMEOUT = "PRAGMA busy_timeout = 30000"
 
 
 class StoreBase:
@@ -30,6 +37,9 @@ class StoreBase:
     _dialect: str
     #: Whether the database can ``INSERT … RETURNING`` (SQLite before 3.35 cannot).
     _returning: bool
+    #: Whether the hot writes (a run created, started over, ended) run on the kept DBAPI
+    #: connection (SQLite) rather than through the engine (PostgreSQL; a test compares).
+    _fast_writes: bool
     _session: sessionmaker[Session]
     #: Held while a run takes its experiment's next number.
     _number_lock: threading.Lock
@@ -54,14 +64,24 @@ class StoreBase:
             found = self._driver_statements[key] = DriverStatement(stmt, self.engine.dialect)
         return found
 
-    def _driver_run(self, steps: Sequence[tuple[Any, Any]]) -> list[Any]:
+    def _driver_run(self, steps: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Run prebuilt statements in one transaction on the kept DBAPI connection (SQLite
-        only; see :mod:`.driver`). Callers hold ``_driver_lock``."""
+        only; see :mod:`.driver`). Callers hold ``_driver_lock``.
+
+        That connection does not wait for another writer's lock in SQLite (which sleeps a
+        millisecond first): ``run_statements`` tries again in shorter steps, for as long as
+        the store's other connections wait."""
         from .driver import run_statements
 
         if self._driver_conn is None:
-            self._driver_conn = self.engine.raw_connection()
-        return run_statements(self._driver_conn, self.engine.dialect.dbapi, steps)
+            conn = self.engine.raw_connection()
+            cursor = conn.cursor()
+            cursor.execute(_NO_BUSY_TIMEOUT)
+            cursor.close()
+            self._driver_conn = conn
+        return run_statements(
+            self._driver_conn, self.engine.dialect.dbapi, steps, busy_wait=BUSY_TIMEOUT
+        )
 
     def _ids_in(self, column: Any, ids: Sequence[str]) -> Any:
         """``column IN (ids)`` as one bound value (a JSON array read with ``json_each`` on
@@ -104,3 +124,20 @@ class StoreBase:
         if found.rowcount == 0:
             fence.superseded = True
             raise RunSuperseded(run_id, fence.attempt)
+
+    def _attempt_steps(self, run_id: str) -> list[tuple[Any, ...]]:
+        """:meth:`_check_attempt` as a step of the DBAPI path (:mod:`.driver`), to follow
+        the step that takes the run's row: the same compare-and-swap, its row checked
+        (``RETURNING``) where the engine's path counts rows; none when this store does not
+        write ``run_id`` as an attempt."""
+        fence = self._fences.get(run_id)
+        if fence is None:
+            return []
+
+        def current(row: Any) -> None:
+            if row is None:
+                fence.superseded = True
+                raise RunSuperseded(run_id, fence.attempt)
+
+        check = self._driver_statement("check_attempt", _CHECK_ATTEMPT_RETURNING)
+        return [(check, {"b_run_id": run_id, "b_attempt": fence.attempt}, current)]

@@ -12,6 +12,7 @@ engine would apply, so what is stored is the same either way (``tests/test_store
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -48,18 +49,57 @@ class DriverStatement:
         return tuple(out)
 
 
+#: The first waits for another writer's lock (seconds), doubling up to the last.
+BUSY_FIRST = 0.0001
+BUSY_LONGEST = 0.01
+
+
 def run_statements(
-    conn: Any, dialect_module: Any, steps: Sequence[tuple[DriverStatement, Any]]
+    conn: Any,
+    dialect_module: Any,
+    steps: Sequence[tuple[Any, ...]],
+    *,
+    busy_wait: float = 0.0,
 ) -> list[Any]:
-    """Run ``(statement, values or list of values)`` steps in one transaction on the DBAPI
-    connection ``conn`` and commit; the first row of each single execution (a ``RETURNING``
-    or a ``SELECT``), ``None`` for the others. Rolled back on any error; a driver error is
-    raised as SQLAlchemy raises it (``IntegrityError``, ``OperationalError`` …), so callers
-    handle both paths alike."""
+    """Run ``(statement, values or list of values[, check])`` steps in one transaction on
+    the DBAPI connection ``conn`` and commit; the first row of each single execution (a
+    ``RETURNING`` or a ``SELECT``), ``None`` for the others. ``check``, called with a single
+    execution's first row, may raise to stop there (a run that is not there, a conflict):
+    nothing is written then. Rolled back on any error; a driver error is raised as
+    SQLAlchemy raises it (``IntegrityError``, ``OperationalError`` …), so callers handle
+    both paths alike.
+
+    ``busy_wait``: for a connection whose database does not wait for a lock itself (SQLite's
+    ``busy_timeout`` 0), how long to try again while another connection holds the write
+    lock: the transaction is rolled back and run again after 0.1 ms, then twice as long each
+    time, up to 10 ms. SQLite's own wait sleeps 1 ms first, then 2, 5, 10…, against
+    transactions of a tenth of that here: three processes writing one database (a sweep's
+    driver and two workers) spent more time asleep than writing."""
+    deadline = time.monotonic() + busy_wait
+    pause = BUSY_FIRST
+    while True:
+        try:
+            return _run_once(conn, dialect_module, steps)
+        except sa_exc.OperationalError as exc:
+            if not _busy(exc.orig) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, BUSY_LONGEST)
+
+
+def _busy(exc: BaseException | None) -> bool:
+    """Whether a DBAPI error says another connection holds the lock (SQLite's BUSY)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF == 5  # SQLITE_BUSY and its extended codes
+    return "database is locked" in str(exc)
+
+
+def _run_once(conn: Any, dialect_module: Any, steps: Sequence[tuple[Any, ...]]) -> list[Any]:
     cursor = conn.cursor()
     firsts: list[Any] = []
     try:
-        for statement, values in steps:
+        for statement, values, *check in steps:
             params: Any = None
             try:
                 if isinstance(values, list):
@@ -75,6 +115,8 @@ def run_statements(
                 raise sa_exc.DBAPIError.instance(
                     statement.sql, params, exc, dialect_module.Error
                 ) from exc
+            if check:
+                check[0](firsts[-1])
         conn.commit()
     except BaseException:
         conn.rollback()

@@ -42,21 +42,30 @@ from .searchable import param_number, param_text, summarise
 from .series import chunks
 from .snapshot_records import DataLink, link_run_data, run_data_rows
 from .statements import (
+    _DELETE_ATTEMPT_TAG,
+    _DELETE_RUN_VALUES,
     _INSERT_CHUNKS,
     _INSERT_RUN,
     _INSERT_RUN_RETURNING,
+    _INSERT_TAGS,
     _INSERT_TOMBSTONE,
     _LOCK_EXPERIMENT,
     _NEXT_OUTPUT,
     _NUMBER_OF,
+    _REGISTERED,
     _RUN_EXISTS,
+    _RUN_ROW_SQLITE,
+    _TAKE_OVER_START,
     _UPDATE_RUN,
     _UPSERT_LATEST,
     _UPSERT_PARAMS,
     _UPSERT_RUN_DATA,
+    RUN_ROW_COLUMNS,
+    RUN_VALUE_TABLES,
     _metric_value,
     _outputs_t,
     _tags_t,
+    finish_statement,
 )
 
 
@@ -126,8 +135,8 @@ class RunWrites(Liveness):
         }
         for attempt in range(20):
             try:
-                if self._dialect == "sqlite" and not tags:  # a tracked cell's: the fast way
-                    number = self._insert_run_driver(row, params, data)
+                if self._fast_writes:  # a tracked cell's, a sweep's trial: the fast way
+                    number = self._insert_run_driver(row, tags, params, data)
                 else:
                     number = self._insert_run_engine(row, tags, params, data)
             except IntegrityError as exc:
@@ -176,11 +185,13 @@ class RunWrites(Liveness):
     def _insert_run_driver(
         self,
         row: dict[str, Any],
+        tags: Mapping[str, str] | None,
         params: Mapping[str, Any] | None,
         data: Sequence[DataLink],
     ) -> int:
         """:meth:`_insert_run_engine` on SQLite through the kept DBAPI connection (see
-        :mod:`.driver`): the same statements and rows, a third of the time on a cell's path."""
+        :mod:`.driver`): the same statements and rows, a third of the time on a cell's path
+        (and on a sweep driver's, which creates every trial's run before handing it out)."""
         run_id = row["v_id"]
         steps: list[tuple[Any, Any]] = []
         if self._returning:
@@ -188,6 +199,9 @@ class RunWrites(Liveness):
         else:
             steps.append((self._driver_statement("insert_run_plain", _INSERT_RUN), row))
             steps.append((self._driver_statement("number_of", _NUMBER_OF), {"b_run_id": run_id}))
+        if tags:  # a new run has none to replace
+            rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+            steps.append((self._driver_statement("insert_tags", _INSERT_TAGS), rows))
         if params:
             upsert = self._driver_statement("upsert_params", _UPSERT_PARAMS[self._dialect])
             steps.append((upsert, _param_rows(run_id, params)))
@@ -312,6 +326,10 @@ class RunWrites(Liveness):
             values["environment_id"] = environment_id
         if git_commit is not None or git_dirty is not None:
             values.update(git_commit=git_commit, git_dirty=git_dirty)
+        if self._fast_writes and self._returning and not outputs:
+            # a sweep's trial, a pipeline's or a script's run: the fast way
+            self._finish_run_driver(run_id, values, params, metrics)
+            return
         with self.engine.begin() as conn:
             if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
                 raise RunNotFound(run_id)
@@ -337,6 +355,38 @@ class RunWrites(Liveness):
                     ],
                 )
 
+    def _finish_run_driver(
+        self,
+        run_id: str,
+        values: Mapping[str, Any],
+        params: Mapping[str, Any] | None,
+        metrics: Sequence[MetricPoint],
+    ) -> None:
+        """:meth:`finish_run` without outputs on SQLite, through the kept DBAPI connection:
+        the same statements in one transaction (a sweep's worker ends a run per trial)."""
+        names = tuple(sorted(values))
+        statement = self._driver_statement
+
+        def found(row: Any) -> None:
+            if row is None:
+                raise RunNotFound(run_id)
+
+        end = statement("finish:" + ",".join(names), finish_statement(names))
+        steps: list[tuple[Any, ...]] = [
+            (end, {"b_run_id": run_id, **{f"v_{k}": v for k, v in values.items()}}, found),
+            *self._attempt_steps(run_id),
+        ]
+        if params:
+            upsert = statement("upsert_params", _UPSERT_PARAMS[self._dialect])
+            steps.append((upsert, _param_rows(run_id, params)))
+        if metrics:
+            chunk_rows, latest_rows = self._metric_rows(run_id, metrics)
+            steps.append((statement("insert_chunks", _INSERT_CHUNKS), chunk_rows))
+            upsert_latest = statement("upsert_latest", _UPSERT_LATEST[self._dialect])
+            steps.append((upsert_latest, latest_rows))
+        with self._driver_lock:
+            self._driver_run(steps)
+
     def reopen_run(self, run_id: str) -> None:
         """Mark a run ``running`` again, owned by this process (its heartbeat and pid): a
         sweep resumed after its driver died carries on in its own run."""
@@ -361,26 +411,68 @@ class RunWrites(Liveness):
         a sweep's driver does when it hands a trial out again. A store writing the run as
         an attempt (``writing_as``, a sweep's worker) starts it over only if it is still
         that attempt's (else :class:`RunSuperseded`, and the run is left as it is)."""
+        if self._fast_writes and self._returning:  # every trial of a sweep: fast
+            return self._restart_run_driver(run_id, params, attempt)
         with self.engine.begin() as conn:
             _take_over(conn, run_id, start=True)
             self._check_attempt(conn, run_id)
             _refuse_registered(conn, run_id, "started over")
             if attempt is not None:
                 self._write_tags(conn, run_id, {ATTEMPT_TAG: attempt}, replace=False)
-            for table in (
-                ArtifactFileRow,
-                ArtifactRow,
-                MetricChunkRow,
-                LatestMetricRow,
-                ParamRow,
-                OutputRow,
-                RunDataRow,
-                RunValueRow,
-            ):
+            for table in RUN_VALUE_TABLES:
                 conn.execute(delete(table).where(table.run_id == run_id))
             if params:
                 conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
         return self.get_run(run_id)
+
+    def _restart_run_driver(
+        self, run_id: str, params: Mapping[str, Any] | None, attempt: str | None
+    ) -> Run:
+        """:meth:`restart_run` on SQLite through the kept DBAPI connection: the same
+        statements, and the run read back in the same transaction (its row and tags; its
+        params are ``params``, its metrics none). A sweep's worker starts every trial's run
+        over, and SQLAlchemy's work per statement was most of a trivial trial's time. The
+        attempt is checked and handed over as the engine's path does it: after the run's
+        row is taken, before the read."""
+        key = {"b_run_id": run_id}
+
+        def found(row: Any) -> None:
+            if row is None:
+                raise RunNotFound(run_id)
+
+        def unregistered(row: Any) -> None:
+            if row is not None:
+                raise _registered(run_id, "started over")
+
+        take_over = {f"v_{k}": v for k, v in _take_over_values(start=True).items()}
+        statement = self._driver_statement
+        steps: list[tuple[Any, ...]] = [
+            (statement("take_over_start", _TAKE_OVER_START), {**key, **take_over}, found),
+            *self._attempt_steps(run_id),
+            (statement("registered", _REGISTERED), key, unregistered),
+        ]
+        if attempt is not None:
+            tag = check_tags({ATTEMPT_TAG: str(attempt)})
+            steps.append((statement("delete_attempt_tag", _DELETE_ATTEMPT_TAG), key))
+            tag_rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tag.items()]
+            steps.append((statement("insert_tags", _INSERT_TAGS), tag_rows))
+        steps += [
+            (statement(f"delete_{name}", stmt), key) for name, stmt in _DELETE_RUN_VALUES.items()
+        ]
+        rows = _param_rows(run_id, params or {})
+        if rows:
+            steps.append((statement("upsert_params", _UPSERT_PARAMS[self._dialect]), rows))
+        steps.append((statement("run_row", _RUN_ROW_SQLITE), key))
+        with self._driver_lock:
+            row = self._driver_run(steps)[-1]
+        fields = dict(zip(RUN_ROW_COLUMNS, row, strict=False))
+        fields["status"] = RunStatus(fields["status"])
+        return Run(
+            **fields,
+            experiment=row[len(RUN_ROW_COLUMNS)],
+            tags=dict(sorted(json.loads(row[-1] or "{}").items())),
+            params={r["key"]: json.loads(r["value"]) for r in sorted(rows, key=_by_key)},
+        )
 
     def update_run(
         self,
@@ -469,11 +561,19 @@ class RunWrites(Liveness):
             )
 
     def _write_metrics(self, conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> None:
-        # one row per metric per flush (see store.series): 100,000 points, one insert
+        chunk_rows, latest_rows = self._metric_rows(run_id, points)
+        conn.execute(_INSERT_CHUNKS, chunk_rows)
+        conn.execute(_UPSERT_LATEST[self._dialect], latest_rows)
+
+    @staticmethod
+    def _metric_rows(
+        run_id: str, points: Sequence[MetricPoint]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rows a flush writes: its chunks (one row per metric per flush, see
+        store.series: 100,000 points, one insert) and each metric's latest-value summary."""
         rows = [{"run_id": run_id, **c._asdict()} for c in chunks(points)]
         for row in rows:
             check_name("metric", row["key"])
-        conn.execute(_INSERT_CHUNKS, rows)
         latest: dict[str, MetricPoint] = {}
         values: dict[str, list[float]] = {}
         for p in points:
@@ -481,20 +581,18 @@ class RunWrites(Liveness):
             if cur is None or (p.step, p.timestamp) >= (cur.step, cur.timestamp):
                 latest[p.key] = p
             values.setdefault(p.key, []).append(p.value)
-        conn.execute(
-            _UPSERT_LATEST[self._dialect],
-            [
-                {
-                    "run_id": run_id,
-                    "key": key,
-                    "step": p.step,
-                    "value": _metric_value(p.value),
-                    "timestamp": p.timestamp,
-                    **summarise(values[key])._asdict(),
-                }
-                for key, p in latest.items()
-            ],
-        )
+        summary = [
+            {
+                "run_id": run_id,
+                "key": key,
+                "step": p.step,
+                "value": _metric_value(p.value),
+                "timestamp": p.timestamp,
+                **summarise(values[key])._asdict(),
+            }
+            for key, p in latest.items()
+        ]
+        return rows, summary
 
 
 def _dumps(value: Any) -> str:
@@ -522,22 +620,31 @@ def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _by_key(row: Mapping[str, Any]) -> str:
+    return row["key"]
+
+
 def _refuse_registered(conn: Connection, run_id: str, what: str) -> None:
     """Refuse to remove a run's artifacts while registry versions point at them."""
     registered = conn.execute(
         select(ModelVersionRow.model_id).where(ModelVersionRow.run_id == run_id).limit(1)
     ).first()
     if registered is not None:
-        raise ModelRegistryConflict(
-            f"run {run_id} has registered model versions: delete them first "
-            f"(mltrack models delete-version NAME VERSION) so the registry never "
-            f"points at a run {what}"
-        )
+        raise _registered(run_id, what)
 
 
-def _take_over(conn: Connection, run_id: str, *, start: bool) -> None:
-    """Make a run ``running`` again, owned by this process (host, pid, heartbeat); ``start``
-    also resets when it started (a run started over, not carried on)."""
+def _registered(run_id: str, what: str) -> ModelRegistryConflict:
+    return ModelRegistryConflict(
+        f"run {run_id} has registered model versions: delete them first "
+        f"(mltrack models delete-version NAME VERSION) so the registry never "
+        f"points at a run {what}"
+    )
+
+
+def _take_over_values(*, start: bool) -> dict[str, Any]:
+    """A run ``running`` again, owned by this process (host, pid, heartbeat); ``start``
+    also resets when it started (a run started over, not carried on). The keys are
+    ``statements.TAKE_OVER_COLUMNS`` (and ``start_time``), which the DBAPI path binds."""
     now = time.time()
     values: dict[str, Any] = {
         "status": RunStatus.RUNNING.value,
@@ -550,5 +657,11 @@ def _take_over(conn: Connection, run_id: str, *, start: bool) -> None:
     }
     if start:
         values["start_time"] = now
+    return values
+
+
+def _take_over(conn: Connection, run_id: str, *, start: bool) -> None:
+    """Make a run ``running`` again, owned by this process (see :func:`_take_over_values`)."""
+    values = _take_over_values(start=start)
     if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
         raise RunNotFound(run_id)

@@ -8,8 +8,11 @@ a connection: it is SQLAlchemy Core expressions and plain functions of rows and 
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import math
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -18,26 +21,30 @@ from sqlalchemy import (
     LargeBinary,
     bindparam,
     case,
+    delete,
     func,
     or_,
     select,
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .attempts import ATTEMPT_TAG
 from .entities import Execution, Snapshot, SnapshotStatus
 from .models import (
+    ArtifactFileRow,
+    ArtifactRow,
     BlockRow,
     ExperimentRow,
     LatestMetricRow,
     MetricChunkRow,
+    ModelVersionRow,
     OutputRow,
     ParamRow,
     RunDataRow,
     RunRow,
     RunTombstoneRow,
+    RunValueRow,
     SnapshotRow,
     TagRow,
 )
@@ -95,29 +102,139 @@ _CHECK_ATTEMPT = (
     )
     .values(value=_tags_t.c.value)
 )
+#: The same, for the DBAPI path (whose steps check a row, not a count): the tag's run id
+#: back if it matched.
+_CHECK_ATTEMPT_RETURNING = _CHECK_ATTEMPT.returning(_tags_t.c.run_id)
+#: A run's attempt tag removed, before ``restart_run(attempt=…)`` inserts the new one.
+_DELETE_ATTEMPT_TAG = delete(_tags_t).where(
+    _tags_t.c.run_id == bindparam("b_run_id"), _tags_t.c.key == ATTEMPT_TAG
+)
 _INSERT_CHUNKS = MetricChunkRow.__table__.insert()
+#: Tags inserted: a new run's (``create_run``: there are none to replace), a restart's
+#: attempt tag (after ``_DELETE_ATTEMPT_TAG``).
+_INSERT_TAGS = _tags_t.insert()
+
+#: What a run records of its attempt, table by table: what ``restart_run`` forgets when it
+#: starts the run over (its tags stay: they say what the run is, a sweep's trial).
+RUN_VALUE_TABLES = (
+    ArtifactFileRow,
+    ArtifactRow,
+    MetricChunkRow,
+    LatestMetricRow,
+    ParamRow,
+    OutputRow,
+    RunDataRow,
+    RunValueRow,
+)
+#: Taking a run over (``_take_over``), for the DBAPI path: its id back if it is there.
+TAKE_OVER_COLUMNS = ("status", "end_time", "error", "updated_at", "heartbeat_at", "host", "pid")
+_TAKE_OVER_START = (
+    update(_runs_t)
+    .where(_runs_t.c.id == bindparam("b_run_id"))
+    .values(
+        {
+            _runs_t.c[name]: bindparam(f"v_{name}", type_=_runs_t.c[name].type)
+            for name in (*TAKE_OVER_COLUMNS, "start_time")
+        }
+    )
+    .returning(_runs_t.c.id)
+)
+
+
+@functools.lru_cache(maxsize=32)
+def finish_statement(names: tuple[str, ...]) -> Any:
+    """A run's row updated with the values named (``finish_run``: its status, end, error,
+    environment…), its id back if it is there. Built once per set of names."""
+    return (
+        update(_runs_t)
+        .where(_runs_t.c.id == bindparam("b_run_id"))
+        .values({_runs_t.c[n]: bindparam(f"v_{n}", type_=_runs_t.c[n].type) for n in names})
+        .returning(_runs_t.c.id)
+    )
+
+
+_DELETE_RUN_VALUES = {
+    t.__tablename__: delete(t.__table__).where(t.__table__.c.run_id == bindparam("b_run_id"))
+    for t in RUN_VALUE_TABLES
+}
+_REGISTERED = (
+    select(ModelVersionRow.__table__.c.model_id)
+    .where(ModelVersionRow.__table__.c.run_id == bindparam("b_run_id"))
+    .limit(1)
+)
+#: A run's row as :class:`.entities.Run` lists it, with its experiment's name and its tags
+#: (one JSON object): the run ``restart_run`` hands back, read in its own transaction.
+RUN_ROW_COLUMNS = (
+    "id",
+    "number",
+    "experiment_id",
+    "name",
+    "status",
+    "start_time",
+    "end_time",
+    "notebook_path",
+    "cell_id",
+    "execution_count",
+    "source",
+    "parent_run_id",
+    "note",
+)
+_RUN_ROW_SQLITE = (
+    select(
+        *(_runs_t.c[name] for name in RUN_ROW_COLUMNS),
+        _experiments_t.c.name,
+        select(func.json_group_object(_tags_t.c.key, _tags_t.c.value))
+        .where(_tags_t.c.run_id == _runs_t.c.id)
+        .scalar_subquery(),
+    )
+    .join(_experiments_t, _experiments_t.c.id == _runs_t.c.experiment_id)
+    .where(_runs_t.c.id == bindparam("b_run_id"))
+)
 _NEXT_OUTPUT = select(func.coalesce(func.max(_outputs_t.c.idx), -1) + 1).where(
     _outputs_t.c.run_id == bindparam("b_run_id")
 )
 
 
-def _upserts(table: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+class PerDialect(Mapping[str, Any]):
+    """A statement spelt in each dialect's own syntax (an upsert), built on first use from
+    that dialect's ``insert``: importing SQLAlchemy's PostgreSQL dialect takes 40 ms, which
+    every process on SQLite (a kernel's start, a sweep's worker) would pay for nothing."""
+
+    def __init__(self, build: Callable[[Callable[[Any], Any]], Any]) -> None:
+        self._build = build
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, dialect: str) -> Any:
+        found = self._built.get(dialect)
+        if found is None:
+            if dialect not in DIALECTS:
+                raise KeyError(dialect)
+            module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+            found = self._built[dialect] = self._build(module.insert)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DIALECTS)
+
+    def __len__(self) -> int:
+        return len(DIALECTS)
+
+
+def _upserts(table: Any, keys: tuple[str, ...]) -> PerDialect:
     """``INSERT … ON CONFLICT (keys) DO UPDATE`` for each dialect (both spell it alike)."""
-    out = {}
-    for name, module in (("sqlite", sqlite), ("postgresql", postgresql)):
-        stmt = module.insert(table)
+
+    def build(insert: Callable[[Any], Any]) -> Any:
+        stmt = insert(table)
         values = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys}
-        out[name] = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_=values,
-        )
-    return out
+        return stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
+
+    return PerDialect(build)
 
 
 _UPSERT_PARAMS = _upserts(_params_t, ("run_id", "key"))
 
 
-def _latest_upserts() -> dict[str, Any]:
+def _latest_upserts() -> PerDialect:
     """Merge a flush into a run's ``latest_metrics`` row, in one statement per dialect.
 
     The latest value is the one with the highest (step, timestamp), so the latest fields
@@ -125,12 +242,12 @@ def _latest_upserts() -> dict[str, Any]:
     non-NaN values, see :mod:`.searchable`) always merges, whatever order flushes land in.
     """
     t = _latest_t.c
-    out = {}
-    for name, module in (("sqlite", sqlite), ("postgresql", postgresql)):
-        stmt = module.insert(_latest_t)
+
+    def build(insert: Callable[[Any], Any]) -> Any:
+        stmt = insert(_latest_t)
         new = stmt.excluded
         newer = or_(new.step > t.step, (new.step == t.step) & (new.timestamp >= t.timestamp))
-        out[name] = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=["run_id", "key"],
             set_={
                 **{c: case((newer, new[c]), else_=t[c]) for c in ("step", "value", "timestamp")},
@@ -154,15 +271,17 @@ def _latest_upserts() -> dict[str, Any]:
                 "n_values": t.n_values + new.n_values,
             },
         )
-    return out
+
+    return PerDialect(build)
 
 
 _UPSERT_LATEST = _latest_upserts()
 #: A deleted run's tombstone (a run id deleted twice, by two stores' replays, keeps its first).
-_INSERT_TOMBSTONE = {
-    name: module.insert(RunTombstoneRow.__table__).on_conflict_do_nothing(index_elements=["run_id"])
-    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_INSERT_TOMBSTONE = PerDialect(
+    lambda insert: insert(RunTombstoneRow.__table__).on_conflict_do_nothing(
+        index_elements=["run_id"]
+    )
+)
 _tombstones_t = RunTombstoneRow.__table__
 _RECENT = bindparam("b_recent", type_=Float)
 #: The revision check (see ``RunReads.revision``): index lookups and a scan of the recent.
@@ -178,10 +297,9 @@ _REVISION = select(
 )
 _UPSERT_RUN_DATA = _upserts(RunDataRow.__table__, ("run_id", "role", "name"))
 #: Blocks are immutable: a second writer of the same block keeps the first row.
-_INSERT_BLOCKS = {
-    name: module.insert(BlockRow.__table__).on_conflict_do_nothing(index_elements=["digest"])
-    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_INSERT_BLOCKS = PerDialect(
+    lambda insert: insert(BlockRow.__table__).on_conflict_do_nothing(index_elements=["digest"])
+)
 
 _LOAD_RUNS = (
     select(_runs_t, _experiments_t.c.name.label("experiment_name"))

@@ -31,6 +31,7 @@ from sqlalchemy.orm import sessionmaker
 from ..location import BLOB_URL_ENV, home_of, resolve_store_url
 from .artifact_records import ArtifactRecords
 from .attempts import Fence
+from .base import RESTORE_BUSY_TIMEOUT
 from .blobs import BlobStore, blob_store_for
 from .bulk import BulkReads
 from .dataset_records import DatasetRecords
@@ -108,6 +109,7 @@ class Store(
             raise StoreError(f"unsupported database {self._dialect!r}: use SQLite or PostgreSQL")
         #: SQLite before 3.35 cannot ``INSERT … RETURNING``.
         self._returning = bool(self.engine.dialect.insert_returning)
+        self._fast_writes = self._dialect == "sqlite"
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._number_lock = threading.Lock()
         #: The execution log's own connection on SQLite (see ``add_executions``).
@@ -127,6 +129,10 @@ class Store(
     def close(self) -> None:
         with self._driver_lock:
             if self._driver_conn is not None:
+                with contextlib.suppress(Exception):  # the pool's connections wait for locks
+                    cursor = self._driver_conn.cursor()
+                    cursor.execute(RESTORE_BUSY_TIMEOUT)
+                    cursor.close()
                 self._driver_conn.close()
                 self._driver_conn = None
         self.engine.dispose()

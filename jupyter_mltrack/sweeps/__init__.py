@@ -3,8 +3,9 @@ a tracked child run of one sweep run, the search driven by Optuna's ask/tell int
 
 ``space`` parses what is searched, ``driver`` runs the ask/tell loop and keeps the sweep's
 record (runs, nothing else), ``trial`` is what a worker process runs, ``executors`` where
-(local processes, a Dask cluster), ``api`` what a notebook calls: :func:`sweep`,
-:func:`resume`, :func:`show`. Optuna is imported when a sweep is used, not before.
+(local processes, kept warm by ``pool`` between sweeps, or a Dask cluster), ``api`` what a
+notebook calls: :func:`sweep`, :func:`resume`, :func:`show`, and :func:`shutdown` to let the
+kept workers go now. Optuna is imported when a sweep is used, not before.
 """
 
 from __future__ import annotations
@@ -33,4 +34,13 @@ def show(name: str, **options: Any) -> Any:
     return run(name, **options)
 
 
-__all__ = ["resume", "show", "sweep"]
+def shutdown(*, wait: bool = True) -> None:
+    """Stop the worker processes kept for the next sweep (see :mod:`.pool`): they exit now
+    rather than after ``MLTRACK_SWEEP_POOL_IDLE`` seconds idle; the next sweep starts new
+    ones. ``wait``: until they have exited."""
+    from .pool import shutdown as stop
+
+    stop(wait=wait)
+
+
+__all__ = ["resume", "show", "shutdown", "sweep"]

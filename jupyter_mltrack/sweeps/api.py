@@ -64,6 +64,10 @@ def sweep(
     from .space import make_pruner
 
     make_pruner(pruner)  # a misspelt pruner fails here, not in every trial's worker
+    if executor is None or executor == "local":
+        from .pool import prestart
+
+        prestart(int(jobs), threads)  # the workers start while the sweep is set up
     st = _store(store)
     name = name or _default_name()
     folder, cwd, experiment = _pipeline_of(st, target, name, directory, experiment)
@@ -116,6 +120,10 @@ def resume(
         runner.orphan_wait = float(wait_for_running)
     if isinstance(executor, str):
         runner.d.executor = executor
+    if (executor is None and runner.d.executor == "local") or executor == "local":
+        from .pool import prestart
+
+        prestart(runner.d.jobs, runner.d.threads)  # while the ended trials are read
     return runner.run(
         None if executor is None or isinstance(executor, str) else _client(executor, runner.d)
     )

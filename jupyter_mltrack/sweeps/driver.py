@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
+import functools
 import math
 import os
 import sys
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,9 +320,19 @@ def _pipeline_constants(folder: str | os.PathLike[str]) -> tuple[dict[str, Any],
     """``(params and their values, every literal top-level name)`` of ``pipeline.py``."""
     path = Path(folder) / "pipeline.py"
     try:
-        tree = ast.parse(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise SweepError(f"no pipeline at {folder}: export one with mltrack export") from None
+    params, values = _constants_of(str(path), text)
+    return copy.deepcopy(params), copy.deepcopy(values)
+
+
+@functools.lru_cache(maxsize=8)
+def _constants_of(path: str, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`_pipeline_constants` of a pipeline's text, parsed once per text: a sweep reads
+    them three times (its checks, its experiment, its baseline), 15 ms each."""
+    try:
+        tree = ast.parse(text)
     except SyntaxError as exc:
         raise SweepError(f"{path} does not parse: {exc}") from None
     values: dict[str, Any] = {}
@@ -438,6 +449,7 @@ class Sweep:
         try:
             while True:
                 while len(running) < d.jobs and (redo or asked < d.trials):
+                    again = bool(redo)
                     if redo:  # its own number, run and params (asked afresh if it had none)
                         number, run_id, params = redo.pop(0)
                         if params:
@@ -450,7 +462,7 @@ class Sweep:
                         asked += 1
                     trial = study.ask(d.space.distributions)
                     spec = self._spec(number, run_id, dict(trial.params), files)
-                    self._record_trial(spec)
+                    self._record_trial(spec, again=again)
                     running[self._submit(executor, spec)] = (trial, spec)
                 if not running:
                     break
@@ -463,8 +475,11 @@ class Sweep:
                         self._report(outcome)
         except BaseException:
             status = RunStatus.INTERRUPTED
-            for fut in running:
-                fut.cancel()
+            for fut, (_trial, spec) in running.items():
+                if fut.done() and not fut.cancelled() and fut.exception() is not None:
+                    self._outcome(fut, spec, executor)  # its worker died: its run says so
+                else:
+                    fut.cancel()  # one running goes on, and ends its run itself
             raise
         finally:
             if own:
@@ -576,35 +591,44 @@ class Sweep:
             attempt=uuid.uuid4().hex,  # this hand-out's (see the module docstring)
         )
 
-    def _record_trial(self, spec: TrialSpec) -> None:
+    def _record_trial(self, spec: TrialSpec, *, again: bool = True) -> None:
         """The trial's run, before any worker has it: what a resumed sweep runs again if
         this driver dies now. An earlier attempt's run is replaced, and made this
         attempt's: anything the earlier one, if still running, writes from now on is
-        refused."""
+        refused. A new trial's run (``again`` false: its id was made now) is created in one
+        transaction, its attempt tag with its other tags, without looking for an earlier
+        one first."""
         from ..store.errors import RunNotFound
 
-        with contextlib.suppress(RunNotFound):
-            self.store.restart_run(spec.run_id, spec.params, attempt=spec.attempt)
-            return
+        if again:
+            with contextlib.suppress(RunNotFound):
+                self.store.restart_run(spec.run_id, spec.params, attempt=spec.attempt)
+                return
         self.store.create_run(self.d.experiment, params=spec.params, **spec.run_fields())
 
     def _submit(self, executor: Executor, spec: TrialSpec) -> Future[TrialOutcome]:
+        """Hand the trial out. If it cannot be (the workers cannot start), its run says so,
+        ``interrupted``: a resumed sweep runs it again, and this one stops with the error."""
         try:
             return executor.submit(spec)
-        except BrokenProcessPool:
-            executor.restart()  # type: ignore[attr-defined]
-            return executor.submit(spec)
+        except BaseException as exc:
+            from ..capture.api import error_info
+
+            with (
+                contextlib.suppress(Exception),
+                self.store.writing_as(spec.run_id, spec.attempt),  # still this attempt's
+            ):
+                self.store.finish_run(spec.run_id, RunStatus.INTERRUPTED, error=error_info(exc))
+            raise
 
     def _outcome(self, fut: Future[TrialOutcome], spec: TrialSpec, executor: Any) -> TrialOutcome:
         """The trial's outcome; a worker that died is the trial's failure (and its run says
-        so), and a broken local pool is replaced for the trials still to come."""
+        so; a local pool replaces the worker for the trials still to come)."""
         try:
             return fut.result()
         except BaseException as exc:  # noqa: BLE001 (the worker's death, not this process's)
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            if isinstance(exc, BrokenProcessPool) and hasattr(executor, "restart"):
-                executor.restart()
             reason = f"the trial's worker died ({type(exc).__name__}: {exc})".strip()
             with (
                 contextlib.suppress(Exception),

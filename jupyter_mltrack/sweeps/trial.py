@@ -232,8 +232,13 @@ def sibling_trials(store: Store, spec: TrialSpec) -> Iterator[tuple[Any, float |
 # the process side --------------------------------------------------------------------------
 
 _current: _Trial | None = None
+#: The store this process opened for its trials (closed when a trial of another comes).
+_opened: Store | None = None
 #: Pipelines imported by this process, by (folder, content digest).
 _modules: dict[tuple[str, str], ModuleType] = {}
+_pipeline_paths: dict[str, Path] = {}
+#: Where each pipeline module's snapshotted inputs were restored, by module name (which
+#: holds its content's digest: a pipeline exported again restores its own).
 _restored: dict[str, str] = {}
 #: One trial at a time in a process: its context (``_current``) and the pipeline module's
 #: globals (``run()`` rebinds them) are the process's. A Dask worker of several threads
@@ -353,7 +358,9 @@ def _attempt(spec: TrialSpec, store: Store, fence: Fence) -> TrialOutcome:
 
 
 def _store_for(spec: TrialSpec) -> Store:
-    """The sweep's store, opened once per process (a worker runs many trials)."""
+    """The sweep's store, opened once per process (a worker runs many trials); the one a
+    kept worker opened for an earlier sweep of another store is closed."""
+    global _opened
     from ..capture import api
 
     store = api.opened_store()
@@ -361,7 +368,11 @@ def _store_for(spec: TrialSpec) -> Store:
         return store
     from ..store.store import Store
 
-    return api.set_store(Store(spec.store_url, blob_url=spec.blob_url))
+    earlier, _opened = _opened, api.set_store(Store(spec.store_url, blob_url=spec.blob_url))
+    if earlier is not None:  # no longer the process's store, and its trials have ended
+        with contextlib.suppress(Exception):
+            earlier.close()
+    return _opened
 
 
 def _objective(results: Mapping[str, Any], store: Store, spec: TrialSpec) -> float | None:
@@ -434,23 +445,27 @@ def _materialize(files: Mapping[str, bytes]) -> str:
 
 
 def _restored_inputs(folder: str) -> str:
-    """The run's snapshotted input files, restored once per process: where it works."""
-    if folder not in _restored:
-        module = _pipeline_module(folder)
+    """The run's snapshotted input files, restored once per pipeline and process (a worker
+    kept for the next sweep restores a re-exported pipeline's own): where it works."""
+    module = _pipeline_module(folder)
+    if module.__name__ not in _restored:
         before = os.getcwd()
         try:
             module.restore_inputs(tempfile.mkdtemp(prefix="mltrack-sweep-inputs-"))
-            _restored[folder] = os.getcwd()
+            _restored[module.__name__] = os.getcwd()
         finally:
             os.chdir(before)
-    return _restored[folder]
+    return _restored[module.__name__]
 
 
 def _pipeline_module(folder: str) -> ModuleType:
-    """``pipeline.py`` of ``folder``, imported once per content by this process."""
-    path = Path(folder) / "pipeline.py"
+    """``pipeline.py`` of ``folder``, imported once per content by this process (read at
+    every trial: a pipeline exported again into the same folder is imported anew)."""
+    path = _pipeline_paths.get(folder)
+    if path is None:
+        path = _pipeline_paths[folder] = (Path(folder) / "pipeline.py").resolve()
     source = path.read_bytes()
-    key = (str(path.resolve()), hashlib.blake2b(source, digest_size=8).hexdigest())
+    key = (str(path), hashlib.blake2b(source, digest_size=8).hexdigest())
     module = _modules.get(key)
     if module is None:
         name = f"mltrack_sweep_pipeline_{key[1]}"
