@@ -167,6 +167,12 @@ class SnapshotDiff(dict):
         if "files" in self:
             f = self["files"]
             parts.append(f"size {f['a_size']:,} -> {f['b_size']:,} bytes")
+        if "folder" in self:
+            f = self["folder"]
+            parts.append(
+                f"files {f['a_files']:,} -> {f['b_files']:,}: {len(f['added'])} added, "
+                f"{len(f['removed'])} removed, {len(f['changed'])} changed"
+            )
         return "; ".join(parts)
 
     def __str__(self) -> str:
@@ -183,6 +189,13 @@ class SnapshotDiff(dict):
             lines.append(f"  {col['name']}: {col['status']}{blocks}{drift}")
         for row in (self.get("sample") or {}).get("rows", []):
             lines.append(f"  [{row['index']}] {row['column']}: {row['a']!r} -> {row['b']!r}")
+        folder = self.get("folder") or {}
+        lines.extend(f"  + {p}" for p in folder.get("added", []))
+        lines.extend(f"  - {p}" for p in folder.get("removed", []))
+        lines.extend(
+            f"  ~ {c['path']} ({c['a_size']:,} -> {c['b_size']:,} bytes)"
+            for c in folder.get("changed", [])
+        )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

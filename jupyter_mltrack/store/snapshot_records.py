@@ -510,8 +510,7 @@ class SnapshotRecords(StoreBase):
                 layout = json.loads(row.layout)
                 for digests in layout.get("blocks", {}).values():
                     live_blocks.update(digests)
-                if layout.get("blob"):
-                    live_blobs.add(layout["blob"])
+                live_blobs.update(file_blobs(layout))
             blocks = conn.execute(
                 select(_blocks_t.c.digest, _blocks_t.c.pack, _blocks_t.c.offset, _blocks_t.c.length)
             ).all()
@@ -584,9 +583,27 @@ class SnapshotRecords(StoreBase):
                     .values(pack=pack, offset=offset)
                 )
 
+    def folder_blobs(self) -> set[str]:
+        """Every blob a folder snapshot (any status: a pending one is being written) names
+        as one of its files: ``gc`` deletes none of them. Read from the layouts of folder
+        snapshots only (one query; they are few beside tables and files)."""
+        with self.engine.connect() as conn:
+            layouts = conn.execute(
+                select(_snapshots_t.c.layout).where(_snapshots_t.c.kind == "folder")
+            ).scalars()
+            return {blob for layout in layouts for blob in file_blobs(json.loads(layout))}
+
     def pack_in_use(self, pack: str) -> bool:
         with self.engine.connect() as conn:
             found = conn.execute(
                 select(_blocks_t.c.digest).where(_blocks_t.c.pack == pack).limit(1)
             ).first()
         return found is not None
+
+
+def file_blobs(layout: Mapping[str, Any]) -> list[str]:
+    """The whole-file blobs a snapshot's layout names: a file snapshot's one, a folder
+    snapshot's files' (``[path, digest, size]`` each); a table's blocks are in packs."""
+    if layout.get("blob"):
+        return [layout["blob"]]
+    return [entry[1] for entry in layout.get("files", ())]
