@@ -340,6 +340,32 @@ def _side(summary: Mapping[str, Any]) -> str:
     return f"{summary['short']} ({name})" if name else str(summary["short"])
 
 
+#: Paths of each change a folder diff prints (``--json`` has them all).
+FOLDER_LINES = 200
+
+
+def folder_report(head: str, folder: Mapping[str, Any]) -> str:
+    """Two folder snapshots' diff: counts, then ``+``/``-``/``~`` per path."""
+    counts = (
+        f"files {folder['a_files']:,} -> {folder['b_files']:,}: {len(folder['added'])} added, "
+        f"{len(folder['removed'])} removed, {len(folder['changed'])} changed, "
+        f"{folder['unchanged']:,} unchanged"
+    )
+    lines = [f"{head}: {counts}"]
+    listed = [
+        *(f"  + {p}" for p in folder["added"]),
+        *(f"  - {p}" for p in folder["removed"]),
+        *(
+            f"  ~ {c['path']} ({_bytes(c['a_size'])} -> {_bytes(c['b_size'])})"
+            for c in folder["changed"]
+        ),
+    ]
+    lines += listed[:FOLDER_LINES]
+    if len(listed) > FOLDER_LINES:
+        lines.append(f"  … {len(listed) - FOLDER_LINES:,} more (--json lists all)")
+    return "\n".join(lines)
+
+
 def diff_report(diff: Mapping[str, Any]) -> str:
     """``snapshots diff``: a summary line, the changed columns, then the sample if asked."""
     a, b = diff["a"], diff["b"]
@@ -354,6 +380,9 @@ def diff_report(diff: Mapping[str, Any]) -> str:
         parts.append(f"size {_bytes(files['a_size'])} -> {_bytes(files['b_size'])}")
         parts.append("same content" if files["same_content"] else "content differs")
         return f"{head}: {'; '.join(parts)}"
+    folder = diff.get("folder")
+    if folder is not None:
+        return folder_report(head, folder)
     rows = diff["rows"]
     parts.append(f"rows {rows['a']:,} -> {rows['b']:,} ({rows['delta']:+,})")
     appended = diff.get("appended_rows")
