@@ -246,6 +246,8 @@ def snapshot_report(snap: Snapshot, users: Sequence[Mapping[str, Any]]) -> str:
     overview = [("name", snap.name or "-"), ("kind", snap.kind), ("status", snap.status.value)]
     if snap.kind == "file":
         overview.append(("file", str(snap.schema.get("name", "-"))))
+    elif snap.kind == "folder":
+        overview.append(("files", f"{int(snap.schema.get('files', 0)):,}"))
     else:
         overview.append(("shape", _shape(snap)))
     exact = f" ({snap.nbytes:,} bytes)" if snap.nbytes >= 1024 else ""
@@ -260,7 +262,7 @@ def snapshot_report(snap: Snapshot, users: Sequence[Mapping[str, Any]]) -> str:
     width = max(len(k) for k, _ in overview)
     section("Overview", [f"  {k.ljust(width)}  {v}".rstrip() for k, v in overview])
 
-    if snap.kind != "file":
+    if snap.kind not in ("file", "folder"):
         schema_rows = []
         for position, col in enumerate(snap.schema.get("columns", [])):
             dtype = str(col.get("dtype", "-"))
@@ -707,6 +709,14 @@ def _restore_format(snap: Snapshot, output: str | None, chosen: str | None) -> s
 def cmd_snapshots_restore(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     with _snapshotter(store) as sn:
         snap = _readable(store.resolve_snapshot(args.ref))
+        if snap.kind == "folder":
+            if args.format:
+                raise CliError("a folder is restored file by file; --format is for tables", 2)
+            folder = Path(args.output or _safe_file_name(snap.name or "") or f"folder-{snap.short}")
+            sn.restore_folder(snap, folder)
+            count = int(snap.schema.get("files", 0))
+            out.write(f"wrote {folder}/ ({count:,} files, {_bytes(snap.nbytes)}): {snap.short}\n")
+            return 0
         if snap.kind == "file":
             if args.format:
                 raise CliError(
