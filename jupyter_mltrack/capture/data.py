@@ -324,7 +324,7 @@ class FileAccess:
         self.thread = threading.get_ident()
         self.reads: dict[str, str] = {}  # resolved path -> path as the cell wrote it
         self.writes: dict[str, str] = {}
-        self.ignore = _ignored(tuple(ignore))
+        self.ignore = _ignored((*ignore, *_cache_dirs()))
 
     @classmethod
     def install(cls) -> None:
@@ -371,6 +371,19 @@ def _ignored(extra: tuple[Path, ...]) -> tuple[str, ...]:
     return tuple(os.path.join(str(p), "") for p in {*_python_dirs(), *extra})
 
 
+def _cache_dirs() -> tuple[Path, ...]:
+    """The blob cache (``snapshots/cache.py``): the files of dataset versions handed out
+    there are recorded by the version's name (the path ``get`` returned), not as files."""
+    return _cache_dir_of(os.environ.get("MLTRACK_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))
+
+
+@functools.lru_cache(maxsize=4)
+def _cache_dir_of(_explicit: str | None, _xdg: str | None) -> tuple[Path, ...]:
+    from ..snapshots.cache import cache_dir
+
+    return (cache_dir(),)
+
+
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if event != "open":
         return
@@ -384,7 +397,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
             recorder.seen(path, mode, flags)
         if log is not None and not isinstance(path, int):
             resolved = os.path.abspath(os.fsdecode(path))
-            if not resolved.startswith(_ignored(()) + ("/proc/", "/sys/", "/dev/")):
+            if not resolved.startswith(_ignored(_cache_dirs()) + ("/proc/", "/sys/", "/dev/")):
                 log.file_opened(resolved, _writes(mode, flags))
 
 
