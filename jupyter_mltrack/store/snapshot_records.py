@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .base import StoreBase
-from .blobs import BlobStore
+from .blobs import BlobStore, LocalBlobStore
 from .entities import RunData, Snapshot, SnapshotStatus
 from .errors import InvalidQuery, SnapshotNotFound
 from .liveness import _HOST, _pid_alive
@@ -32,6 +32,7 @@ from .statements import (
     _snapshot,
     _snapshots_t,
 )
+from .threads import map_threads
 
 _dataset_versions_t = DatasetVersionRow.__table__
 
@@ -104,6 +105,9 @@ def run_data_rows(run_id: str, entries: Sequence[DataLink]) -> list[dict[str, An
         )
     return rows
 
+
+#: Requests a completion makes at once to check a remote store holds its blobs.
+HAS_THREADS = 8
 
 #: The error of a snapshot ``gc`` found abandoned (see ``sweep_snapshots``).
 _ABANDONED = (
@@ -225,8 +229,12 @@ class SnapshotRecords(StoreBase):
             if result.rowcount == 0 and not self._snapshot_exists(conn, digest):
                 raise SnapshotNotFound(f"no snapshot {digest!r}")
             if blobs is not None:
-                needed = dict.fromkeys([*(b["pack"] for b in blocks), *blob_names])
-                gone = [name for name in needed if not blobs.has(name)]
+                needed = list(dict.fromkeys([*(b["pack"] for b in blocks), *blob_names]))
+                # a folder's files on a remote store: a request each, overlapped (the lock
+                # is held meanwhile)
+                remote = not isinstance(blobs, LocalBlobStore)
+                present = map_threads(blobs.has, needed, HAS_THREADS if remote else 1)
+                gone = [name for name, ok in zip(needed, present, strict=True) if not ok]
                 if gone:
                     raise FileNotFoundError(
                         f"snapshot {digest} was not stored: {len(gone)} of its blobs "
