@@ -143,6 +143,7 @@ def test_a_folder_is_a_version_named_by_its_manifest(ds: Store, tmp_path: Path) 
     assert d["folder"]["unchanged"] == 3
     assert "1 added, 1 removed, 1 changed" in d.summary()
     assert "+ cats/3.png" in str(d) and "~ a.txt" in str(d)
+    assert "<td>cats/2.png</td><td>removed</td>" in d._repr_html_()
     assert tree(mltrack.datasets.get(v1.ref)) == IMAGES  # the old version is intact
 
 

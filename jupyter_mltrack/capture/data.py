@@ -138,6 +138,10 @@ def _as_snapshot(sn: Snapshotter, x: Any) -> Snapshot:
     return sn.snapshot(x, pin=False, progress=False).wait()
 
 
+#: Files of a folder diff its HTML lists (the dict has them all).
+MAX_HTML_FILES = 200
+
+
 class SnapshotDiff(dict):
     """A snapshot diff (a plain dict, as the REST API returns it) that reads well in a
     notebook: a summary line and a table of the columns that changed."""
@@ -220,6 +224,27 @@ class SnapshotDiff(dict):
             if rows
             else ""
         )
+        folder = self.get("folder")
+        if folder is not None:
+            changes = [
+                *((p, "added", "", "") for p in folder["added"]),
+                *((p, "removed", "", "") for p in folder["removed"]),
+                *(
+                    (c["path"], "changed", f"{c['a_size']:,}", f"{c['b_size']:,}")
+                    for c in folder["changed"]
+                ),
+            ]
+            cells = "".join(
+                f"<tr><td>{esc(p)}</td><td>{what}</td><td>{a}</td><td>{b}</td></tr>"
+                for p, what, a, b in changes[:MAX_HTML_FILES]
+            )
+            more = len(changes) - MAX_HTML_FILES
+            table = (
+                "<table><tr><th>file</th><th>status</th><th>bytes before</th><th>bytes after</th>"
+                f"</tr>{cells}</table>" + (f"<p>… {more:,} more</p>" if more > 0 else "")
+                if changes
+                else ""
+            )
         return f'<div class="jp-mltrack-diff"><p>{esc(self.summary())}</p>{table}</div>'
 
 
