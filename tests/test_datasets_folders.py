@@ -252,6 +252,17 @@ def test_a_second_get_from_s3_reads_the_local_cache(
         pd.testing.assert_frame_equal(mltrack.datasets.get("team/frame"), df)
         first_raw = mltrack.datasets.get("team/raw")
         first_images = mltrack.datasets.get("team/images")
+        # a folder snapshot copied from a local store to this one: its files land in S3
+        local = Store(str(tmp_path / "local"))
+        sn = Snapshotter(local)
+        try:
+            snap = sn.snapshot(make_folder(tmp_path / "more", {"x/y.txt": b"why"})).wait()
+            assert copy_snapshot(local, st, snap.digest)
+        finally:
+            sn.close()
+            local.close()
+        copied = data.snapshotter(st).restore_folder(snap.digest, tmp_path / "from-s3")
+        assert tree(copied) == {"x/y.txt": b"why"}
     # the server is stopped: any read from S3 would fail now
     try:
         pd.testing.assert_frame_equal(mltrack.datasets.get("team/frame"), df)

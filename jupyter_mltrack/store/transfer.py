@@ -16,10 +16,15 @@ from typing import TYPE_CHECKING, Any
 from .entities import SnapshotStatus
 from .errors import SnapshotNotFound
 from .snapshot_records import file_blobs
+from .threads import map_threads
 
 if TYPE_CHECKING:
     from .blobs import BlobStore
     from .store import Store
+
+
+#: Blobs copied at once.
+COPIERS = 8
 
 
 def has_complete_snapshot(store: Store, digest: str) -> bool:
@@ -57,8 +62,9 @@ def copy_snapshot(src: Store, dst: Store, digest: str) -> bool:
     # a file's blob, a folder's files' blobs: recorded (pending, with the layout naming
     # them) before they are copied, so a gc of ``dst`` meanwhile keeps them
     files = list(dict.fromkeys(file_blobs(snap.layout)))
-    for name in [*packs, *files]:
-        _copy_blob(src.blobs, dst.blobs, name)
+    names = [*packs, *files]
+    # a folder's files are many small blobs: their copies overlap (each waits on I/O)
+    map_threads(lambda name: _copy_blob(src.blobs, dst.blobs, name), names, COPIERS)
     dst.complete_snapshot(
         digest,
         blocks=blocks,
