@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from jupyter_mltrack.location import BLOB_URL_ENV, HOME_ENV, URL_ENV
+from jupyter_mltrack.snapshots.cache import CACHE_ENV
 from jupyter_mltrack.store import Store
 from jupyter_mltrack.store.spool import SPOOL_ENV
 
@@ -25,6 +26,7 @@ def _isolated_store_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.delenv(BLOB_URL_ENV, raising=False)  # the server exports it: never inherit it
     monkeypatch.setenv(HOME_ENV, str(tmp_path / ".mltrack"))
     monkeypatch.setenv(SPOOL_ENV, str(tmp_path / "spool"))  # nor to a developer's spool
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))  # nor fill their blob cache
 
 
 @pytest.fixture(scope="session")

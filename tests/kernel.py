@@ -39,6 +39,8 @@ class Kernel:
         env = {
             **os.environ,
             "MLTRACK_HOME": str(home),
+            # a module's kernel outlives the test that started it (and its cache variable)
+            "MLTRACK_CACHE_DIR": f"{home}-cache",
             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
             "MLTRACK_SERVER_ROOT": str(cwd),
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",

@@ -147,3 +147,44 @@ def test_tags_move_and_diff(capsys: pytest.CaptureFixture[str], home: Path) -> N
     assert code == 0 and out == "deleted tag gold of t/s\n"
     code, _, err = run_cli(capsys, "--store", store, "datasets", "get", "t/s@gold")
     assert code == 1 and "has no tag 'gold' (its tags: v1)" in err
+
+
+def test_push_get_and_diff_a_folder(capsys: pytest.CaptureFixture[str], home: Path) -> None:
+    store = str(home)
+    images = Path("images")
+    (images / "cats").mkdir(parents=True)
+    (images / "a.txt").write_bytes(b"alpha")
+    (images / "cats" / "1.png").write_bytes(b"cat one")
+    code, out, err = run_cli(
+        capsys, "--store", store, "datasets", "push", "images", "team/images", "-t", "v1"
+    )
+    assert code == 0 and "@v1 (latest): folder, 12 B" in out, err
+    code, out, err = run_cli(capsys, "--store", store, "datasets", "push", "images", "team/images")
+    assert code == 0 and out.startswith("unchanged:"), err
+    code, out, err = run_cli(
+        capsys, "--store", store, "datasets", "push", "images", "team/images", "--table"
+    )
+    assert code != 0 and "is a folder: --table" in err
+
+    (images / "cats" / "2.png").write_bytes(b"cat two")
+    (images / "a.txt").unlink()
+    assert run_cli(capsys, "--store", store, "datasets", "push", "images", "team/images")[0] == 0
+    code, out, err = run_cli(
+        capsys, "--store", store, "datasets", "diff", "team/images@v1", "team/images"
+    )
+    assert code == 0, err
+    assert "1 added, 1 removed, 0 changed, 1 unchanged" in out
+    assert "  + cats/2.png" in out and "  - a.txt" in out
+
+    code, out, err = run_cli(
+        capsys, "--store", store, "datasets", "get", "team/images@v1", "-o", "restored"
+    )
+    assert code == 0 and out.startswith("wrote restored/ (2 files, 12 B)"), err
+    assert (Path("restored") / "cats" / "1.png").read_bytes() == b"cat one"
+    assert sorted(p.name for p in Path("restored").rglob("*")) == ["1.png", "a.txt", "cats"]
+    code, out, err = run_cli(
+        capsys, "--store", store, "datasets", "get", "team/images@v1", "-o", "restored"
+    )
+    assert code != 0 and "not an empty folder" in err
+    code, out, err = run_cli(capsys, "--store", store, "datasets", "show", "team/images@v1")
+    assert code == 0 and "files:    2" in out, err

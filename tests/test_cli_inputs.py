@@ -212,8 +212,8 @@ def cases(ids: dict[str, str]) -> list[tuple[list[str], int, list[str]]]:
         (["datasets", "show", "team/nope"], 1, ["no dataset 'team/nope' (datasets: none yet)"]),
         (["datasets", "versions", "team//x"], 1, ["dataset name 'team//x': use parts of"]),
         (["datasets", "get", "team/x@"], 2, ["dataset reference 'team/x@': name a version after '@'"]),
-        (["datasets", "push", "missing.csv", "team/x"], 1, ["no such file: missing.csv"]),
-        (["datasets", "push", ".", "team/x"], 1, [". is a folder: a version holds one file"]),
+        (["datasets", "push", "missing.csv", "team/x"], 1, ["no such file or folder: missing.csv"]),
+        (["datasets", "push", ".", "team/x", "--table"], 1, [". is a folder: --table reads one"]),
         (["datasets", "push", "data.csv", "team/x", "--meta", "{"], 2, ["--meta is not JSON"]),
         (["datasets", "tag", "team/x", "latest"], 1, ["tag 'latest' is reserved"]),
         # notebooks and paths

@@ -103,9 +103,7 @@ def test_get_gives_back_exactly_what_was_pushed(ds: Store, tmp_path: Path) -> No
     path = mltrack.datasets.get("t/file")
     assert isinstance(path, Path) and path.read_bytes() == b"a,b\n1,2\n"
     assert file_version.kind == "file" and file_version.nbytes == 8
-    with pytest.raises(SnapshotError, match="cannot push the folder .*not a folder yet"):
-        mltrack.datasets.push(tmp_path, "t/folder")
-    with pytest.raises(SnapshotError, match="no such file"):
+    with pytest.raises(SnapshotError, match="no such file or folder"):
         mltrack.datasets.push(tmp_path / "absent.csv", "t/file")
 
 
@@ -271,3 +269,35 @@ def test_no_two_store_mixins_define_the_same_method() -> None:
                 clashes.append(f"{name}: {seen[name]} and {cls.__name__}")
             seen.setdefault(name, cls.__name__)
     assert not clashes
+
+
+def test_references_built_at_run_time_are_pinned_in_an_export() -> None:
+    """The script's copy of a statement names the versions its references were: a literal
+    in place, a reference built at run time (a variable, an f-string, a loop) through the
+    table ``get`` is given; nothing else changes (another ``.get``, a parse failure)."""
+    from jupyter_mltrack.pipeline.datasets import pin_datasets
+
+    was = "team/churn@xxh3-128:" + "ab" * 16
+    got = {"team/churn@gold": was}
+    table = f'pinned={{"team/churn@gold": "{was}"}}'
+    note = f"# team/churn@gold was {was} when the notebook ran\n"
+    assert pin_datasets("df = mltrack.datasets.get('team/churn@gold')\n", got) == (
+        f'df = mltrack.datasets.get("{was}")\n',
+        [note],
+    )
+    assert pin_datasets("df = mltrack.datasets.get(name)\n", got) == (
+        f"df = mltrack.datasets.get(name, {table})\n",
+        [note],
+    )
+    assert pin_datasets("p = mltrack.datasets.get(f'team/{n}@{t}', out)\n", got)[0] == (
+        f"p = mltrack.datasets.get(f'team/{{n}}@{{t}}', out, {table})\n"
+    )
+    loop = "for n in names:\n    frames.append(datasets.get(\n        n,\n    ))\n"
+    pinned, notes = pin_datasets(loop, got)
+    assert f"datasets.get(\n        n, {table},\n    ))" in pinned and notes == [note]
+    for untouched in ("y = lookup.get(name)\n", "df = mltrack.datasets.get('team/other')\n"):
+        assert pin_datasets(untouched, got) == (untouched, [])
+    assert pin_datasets("df = mltrack.datasets.get(name)\n", {was: was}) == (
+        "df = mltrack.datasets.get(name)\n",
+        [],
+    )

@@ -206,6 +206,65 @@ def test_a_dataset_version_read_by_a_tracked_cell_is_its_input_and_the_pipeline_
     assert data(store.get_run_detail(child.id))[("input", "team/churn")].dataset == gold.ref
 
 
+def test_a_reference_built_at_run_time_is_pinned_in_the_pipeline(
+    kernel: Kernel, store: Store, workdir: Path
+) -> None:
+    """``get(name)`` and ``get(f"...@{which}")``: the run's inputs name the version the tag
+    named; after the tag moves, the exported pipeline still gets that version, by hash. A
+    folder version's file read through the path ``get`` returned is not an input file."""
+    kernel.ok(
+        "import pathlib\n"
+        "pathlib.Path('pics').mkdir()\n"
+        "pathlib.Path('pics/a.txt').write_text('abc')\n"
+        "mltrack.datasets.push('pics', 'team/pics', tag='gold')\n"
+        "mltrack.datasets.push(df.head(5), 'team/pin', tag='gold')\n"
+        "pin_name = 'team/pin@gold'\n"
+        "which = 'gold'"
+    )
+    kernel.ok(
+        "%%track -e pin\n"
+        "by_name = mltrack.datasets.get(pin_name)\n"
+        "by_fstring = mltrack.datasets.get(f'team/pin@{which}')\n"
+        "pics = mltrack.datasets.get('team/' + 'pics@' + which)\n"
+        "rows = float(len(by_name) + len(by_fstring) + len((pics / 'a.txt').read_text()))\n"
+        "mltrack.log_metric('rows', rows)"
+    )
+    detail = last_run(store, "pin")
+    gold = store.resolve_dataset_version("team/pin", "gold")
+    pics = store.resolve_dataset_version("team/pics", "gold")
+    assert {r.dataset for r in detail.data if r.role == "input"} == {gold.ref, pics.ref}
+    assert detail.run.metrics == {"rows": 13.0}
+
+    kernel.ok(  # the tags move
+        "mltrack.datasets.push(df.head(8), 'team/pin', tag='gold')\n"
+        "pathlib.Path('pics/a.txt').write_text('abcdefgh')\n"
+        "mltrack.datasets.push('pics', 'team/pics', tag='gold')"
+    )
+    out = workdir / "pin-pipeline"
+    kernel.ok(f"%mltrack export --run {detail.run.id} -o {out}")
+    script = (out / "pipeline.py").read_text()
+    table = f'pinned={{"team/pin@gold": "{gold.ref}"}}'
+    assert script.count(table) == 2  # both calls, whatever the formatter made of them
+    assert f'pinned={{"team/pics@gold": "{pics.ref}"}}' in script
+    assert "INPUT_FILES = {}" in script  # the folder's file is the version's, got by name
+    env = {**os.environ, "MLTRACK_HOME": str(workdir / "home")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    ran = subprocess.run(
+        [sys.executable, str(out / "pipeline.py"), "--json", "pin-results.json"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads((workdir / "pin-results.json").read_text()) == {"rows": 13.0}  # not 24
+    children = [r for r in store.search_runs(experiment="pin")[0] if r.source == "pipeline"]
+    (child,) = children
+    read = {r.dataset for r in store.get_run_detail(child.id).data if r.role == "input"}
+    assert read == {gold.ref, pics.ref}
+
+
 def test_run_ends_only_once_its_data_is_durable(kernel: Kernel, store: Store) -> None:
     # Hold the kernel's snapshot writer, run a tracked cell, look from outside.
     kernel.ok(

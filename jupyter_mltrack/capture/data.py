@@ -138,6 +138,10 @@ def _as_snapshot(sn: Snapshotter, x: Any) -> Snapshot:
     return sn.snapshot(x, pin=False, progress=False).wait()
 
 
+#: Files of a folder diff its HTML lists (the dict has them all).
+MAX_HTML_FILES = 200
+
+
 class SnapshotDiff(dict):
     """A snapshot diff (a plain dict, as the REST API returns it) that reads well in a
     notebook: a summary line and a table of the columns that changed."""
@@ -169,6 +173,12 @@ class SnapshotDiff(dict):
         if "files" in self:
             f = self["files"]
             parts.append(f"size {f['a_size']:,} -> {f['b_size']:,} bytes")
+        if "folder" in self:
+            f = self["folder"]
+            parts.append(
+                f"files {f['a_files']:,} -> {f['b_files']:,}: {len(f['added'])} added, "
+                f"{len(f['removed'])} removed, {len(f['changed'])} changed"
+            )
         return "; ".join(parts)
 
     def __str__(self) -> str:
@@ -185,6 +195,13 @@ class SnapshotDiff(dict):
             lines.append(f"  {col['name']}: {col['status']}{blocks}{drift}")
         for row in (self.get("sample") or {}).get("rows", []):
             lines.append(f"  [{row['index']}] {row['column']}: {row['a']!r} -> {row['b']!r}")
+        folder = self.get("folder") or {}
+        lines.extend(f"  + {p}" for p in folder.get("added", []))
+        lines.extend(f"  - {p}" for p in folder.get("removed", []))
+        lines.extend(
+            f"  ~ {c['path']} ({c['a_size']:,} -> {c['b_size']:,} bytes)"
+            for c in folder.get("changed", [])
+        )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -209,6 +226,27 @@ class SnapshotDiff(dict):
             if rows
             else ""
         )
+        folder = self.get("folder")
+        if folder is not None:
+            changes = [
+                *((p, "added", "", "") for p in folder["added"]),
+                *((p, "removed", "", "") for p in folder["removed"]),
+                *(
+                    (c["path"], "changed", f"{c['a_size']:,}", f"{c['b_size']:,}")
+                    for c in folder["changed"]
+                ),
+            ]
+            cells = "".join(
+                f"<tr><td>{esc(p)}</td><td>{what}</td><td>{a}</td><td>{b}</td></tr>"
+                for p, what, a, b in changes[:MAX_HTML_FILES]
+            )
+            more = len(changes) - MAX_HTML_FILES
+            table = (
+                "<table><tr><th>file</th><th>status</th><th>bytes before</th><th>bytes after</th>"
+                f"</tr>{cells}</table>" + (f"<p>… {more:,} more</p>" if more > 0 else "")
+                if changes
+                else ""
+            )
         return f'<div class="jp-mltrack-diff"><p>{esc(self.summary())}</p>{table}</div>'
 
 
@@ -313,7 +351,7 @@ class FileAccess:
         self.thread = threading.get_ident()
         self.reads: dict[str, str] = {}  # resolved path -> path as the cell wrote it
         self.writes: dict[str, str] = {}
-        self.ignore = _ignored(tuple(ignore))
+        self.ignore = _ignored((*ignore, *_cache_dirs()))
 
     @classmethod
     def install(cls) -> None:
@@ -360,6 +398,19 @@ def _ignored(extra: tuple[Path, ...]) -> tuple[str, ...]:
     return tuple(os.path.join(str(p), "") for p in {*_python_dirs(), *extra})
 
 
+def _cache_dirs() -> tuple[Path, ...]:
+    """The blob cache (``snapshots/cache.py``): the files of dataset versions handed out
+    there are recorded by the version's name (the path ``get`` returned), not as files."""
+    return _cache_dir_of(os.environ.get("MLTRACK_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))
+
+
+@functools.lru_cache(maxsize=4)
+def _cache_dir_of(_explicit: str | None, _xdg: str | None) -> tuple[Path, ...]:
+    from ..snapshots.cache import cache_dir
+
+    return (cache_dir(),)
+
+
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if event != "open":
         return
@@ -373,7 +424,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
             recorder.seen(path, mode, flags)
         if log is not None and not isinstance(path, int):
             resolved = os.path.abspath(os.fsdecode(path))
-            if not resolved.startswith(_ignored(()) + ("/proc/", "/sys/", "/dev/")):
+            if not resolved.startswith(_ignored(_cache_dirs()) + ("/proc/", "/sys/", "/dev/")):
                 log.file_opened(resolved, _writes(mode, flags))
 
 

@@ -56,9 +56,13 @@ REF_HELP = "NAME, NAME@TAG, NAME@latest or NAME@HASH (a unique prefix of 6+ hex 
 #: Files ``push --table`` reads into a DataFrame, by extension.
 TABLE_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".feather": "feather"}
 PUSH_HELP = """\
-Push a file as the next version of dataset NAME (e.g. team/churn), created if new.
+Push a file or a folder as the next version of dataset NAME (e.g. team/churn), created if
+new.
 
-By default the file is stored byte for byte (any file: CSV, parquet, images, a model).
+By default the file is stored byte for byte (any file: CSV, parquet, images, a model); a
+folder as its files, each byte for byte, named by their relative paths (a folder's version
+is the same wherever its files are the same: their times and the folder's name do not
+count; only the files the store lacks are copied).
 With --table a .csv, .parquet or .feather file is read into a DataFrame (pandas) and its
 rows and columns are stored instead: versions then diff column by column and preview row by
 row, and `mltrack datasets get` writes them in any format. A version is named by the hash of
@@ -104,12 +108,12 @@ def add_parsers(
 
     push = sub.add_parser(
         "push",
-        help="push a file (or, with --table, its rows) as the next version of NAME",
+        help="push a file or folder (or, with --table, a file's rows) as the next version",
         description=PUSH_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[store_opt, json_opt],
     )
-    push.add_argument("path", metavar="PATH", help="the file to push")
+    push.add_argument("path", metavar="PATH", help="the file or folder to push")
     push.add_argument("name", metavar="NAME", help="dataset name, e.g. team/churn")
     push.add_argument("--message", "-m", default="", metavar="TEXT", help="what this version is")
     push.add_argument(
@@ -125,15 +129,21 @@ def add_parsers(
 
     get = sub.add_parser(
         "get",
-        help="write a version to a file (a file version byte for byte)",
+        help="write a version to a file or folder (a file version byte for byte)",
         description="Write the version REF names to a file and print where. A file version"
-        " is written byte for byte (default: its original name); a table or array in the"
+        " is written byte for byte (default: its original name); a folder version as a new"
+        " folder (default: NAME-HASH in the current folder); a table or array in the"
         " format --format names, else the one PATH's extension names, else pickle (see"
         " 'mltrack snapshots restore --help' for what each format keeps).",
         parents=[store_opt],
     )
     get.add_argument("ref", metavar="REF", help=REF_HELP)
-    get.add_argument("--output", "-o", metavar="PATH", help="file (or existing folder) to write")
+    get.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="file (or existing folder) to write; for a folder version, a new or empty folder",
+    )
     get.add_argument(
         "--format",
         choices=list(RESTORE_FORMATS),
@@ -168,7 +178,7 @@ def add_parsers(
 
 
 def _shape(v: DatasetVersion) -> str:
-    if v.kind == "file":
+    if v.kind in ("file", "folder"):
         return "-"
     if v.rows is None:
         return "?"
@@ -201,7 +211,7 @@ def versions_table(versions: Sequence[DatasetVersion]) -> str:
 def version_line(v: DatasetVersion, verb: str) -> str:
     """``pushed team/churn@3f2a9c1b0d4e @gold (latest): dataframe 5x2, 1.2 KiB``."""
     tags = _tags(v)
-    what = v.kind if v.kind == "file" else f"{v.kind} {_shape(v)}"
+    what = v.kind if v.kind in ("file", "folder") else f"{v.kind} {_shape(v)}"
     return f"{verb} {v.dataset}@{v.short}{' ' + tags if tags else ''}: {what}, {_bytes(v.nbytes)}"
 
 
@@ -223,6 +233,10 @@ def show_report(v: DatasetVersion, schema: Mapping[str, Any]) -> str:
         lines += ["  " + line for line in table(["NAME", "DTYPE"], cells).splitlines()]
     elif v.kind == "file" and schema.get("name"):
         lines.append(f"  file:     {schema['name']}")
+    elif v.kind == "folder":
+        lines.append(
+            f"  files:    {schema.get('files', 0):,} (mltrack datasets show --json lists them)"
+        )
     lines += ["", f"Runs that read it: {len(v.runs)}"]
     for use in v.runs:
         how = "by name" if use.dataset else "the same data"
@@ -333,13 +347,10 @@ def cmd_datasets_push(store: Store, args: argparse.Namespace, out: TextIO) -> in
         check_dataset_tag(args.tag)
     meta = _meta(args.meta)
     path = Path(args.path)
-    if path.is_dir():
-        raise CliError(
-            f"{args.path} is a folder: a version holds one file or table (snapshots hold no "
-            "folder yet); push each file, or an archive of the folder"
-        )
-    if not path.is_file():
-        raise CliError(f"no such file: {args.path}")
+    if path.is_dir() and args.table:
+        raise CliError(f"{args.path} is a folder: --table reads one .csv/.parquet/.feather file")
+    if not path.is_file() and not path.is_dir():
+        raise CliError(f"no such file or folder: {args.path}")
     obj: Any = _table_of(path) if args.table else path
     with _snapshotter(store) as sn:
         version, created = push_with(
@@ -362,6 +373,16 @@ def cmd_datasets_get(store: Store, args: argparse.Namespace, out: TextIO) -> int
     stem = _safe_file_name(version.dataset.replace("/", "-")) or "dataset"
     with _snapshotter(store) as sn:
         snap = sn.resolve(version.snapshot_digest)
+        if snap.kind == "folder":
+            if args.format:
+                raise CliError(
+                    "a folder version is written file by file; --format is for tables", 2
+                )
+            folder = Path(args.output or f"{stem}-{version.short}")
+            written = load_with(sn, version, folder)
+            count = int(snap.schema.get("files", 0))
+            out.write(f"wrote {written}/ ({count:,} files, {_bytes(snap.nbytes)}): {version.ref}\n")
+            return 0
         if snap.kind == "file":
             if args.format:
                 raise CliError(

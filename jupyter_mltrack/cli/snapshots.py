@@ -246,6 +246,8 @@ def snapshot_report(snap: Snapshot, users: Sequence[Mapping[str, Any]]) -> str:
     overview = [("name", snap.name or "-"), ("kind", snap.kind), ("status", snap.status.value)]
     if snap.kind == "file":
         overview.append(("file", str(snap.schema.get("name", "-"))))
+    elif snap.kind == "folder":
+        overview.append(("files", f"{int(snap.schema.get('files', 0)):,}"))
     else:
         overview.append(("shape", _shape(snap)))
     exact = f" ({snap.nbytes:,} bytes)" if snap.nbytes >= 1024 else ""
@@ -260,7 +262,7 @@ def snapshot_report(snap: Snapshot, users: Sequence[Mapping[str, Any]]) -> str:
     width = max(len(k) for k, _ in overview)
     section("Overview", [f"  {k.ljust(width)}  {v}".rstrip() for k, v in overview])
 
-    if snap.kind != "file":
+    if snap.kind not in ("file", "folder"):
         schema_rows = []
         for position, col in enumerate(snap.schema.get("columns", [])):
             dtype = str(col.get("dtype", "-"))
@@ -340,6 +342,32 @@ def _side(summary: Mapping[str, Any]) -> str:
     return f"{summary['short']} ({name})" if name else str(summary["short"])
 
 
+#: Paths of each change a folder diff prints (``--json`` has them all).
+FOLDER_LINES = 200
+
+
+def folder_report(head: str, folder: Mapping[str, Any]) -> str:
+    """Two folder snapshots' diff: counts, then ``+``/``-``/``~`` per path."""
+    counts = (
+        f"files {folder['a_files']:,} -> {folder['b_files']:,}: {len(folder['added'])} added, "
+        f"{len(folder['removed'])} removed, {len(folder['changed'])} changed, "
+        f"{folder['unchanged']:,} unchanged"
+    )
+    lines = [f"{head}: {counts}"]
+    listed = [
+        *(f"  + {p}" for p in folder["added"]),
+        *(f"  - {p}" for p in folder["removed"]),
+        *(
+            f"  ~ {c['path']} ({_bytes(c['a_size'])} -> {_bytes(c['b_size'])})"
+            for c in folder["changed"]
+        ),
+    ]
+    lines += listed[:FOLDER_LINES]
+    if len(listed) > FOLDER_LINES:
+        lines.append(f"  … {len(listed) - FOLDER_LINES:,} more (--json lists all)")
+    return "\n".join(lines)
+
+
 def diff_report(diff: Mapping[str, Any]) -> str:
     """``snapshots diff``: a summary line, the changed columns, then the sample if asked."""
     a, b = diff["a"], diff["b"]
@@ -354,6 +382,9 @@ def diff_report(diff: Mapping[str, Any]) -> str:
         parts.append(f"size {_bytes(files['a_size'])} -> {_bytes(files['b_size'])}")
         parts.append("same content" if files["same_content"] else "content differs")
         return f"{head}: {'; '.join(parts)}"
+    folder = diff.get("folder")
+    if folder is not None:
+        return folder_report(head, folder)
     rows = diff["rows"]
     parts.append(f"rows {rows['a']:,} -> {rows['b']:,} ({rows['delta']:+,})")
     appended = diff.get("appended_rows")
@@ -678,6 +709,14 @@ def _restore_format(snap: Snapshot, output: str | None, chosen: str | None) -> s
 def cmd_snapshots_restore(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     with _snapshotter(store) as sn:
         snap = _readable(store.resolve_snapshot(args.ref))
+        if snap.kind == "folder":
+            if args.format:
+                raise CliError("a folder is restored file by file; --format is for tables", 2)
+            folder = Path(args.output or _safe_file_name(snap.name or "") or f"folder-{snap.short}")
+            sn.restore_folder(snap, folder)
+            count = int(snap.schema.get("files", 0))
+            out.write(f"wrote {folder}/ ({count:,} files, {_bytes(snap.nbytes)}): {snap.short}\n")
+            return 0
         if snap.kind == "file":
             if args.format:
                 raise CliError(

@@ -5,6 +5,8 @@
     df = mltrack.datasets.get("team/churn@gold")      # exactly as pushed
     mltrack.datasets.versions("team/churn")           # message, author, size, runs
     mltrack.datasets.diff("team/churn@v1", "team/churn@gold")
+    mltrack.datasets.push("data/images", "team/images")   # a folder, file by file
+    path = mltrack.datasets.get("team/images")         # a read-only folder (cached)
 
 A version is named by the hash of its manifest (the snapshot digest of its content and the
 meta): the same data and meta get the same hash in any store. See :mod:`.api`.

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 #: Overrides who a push is recorded as (else git's ``user.name``, else ``user@host``).
 AUTHOR_ENV = "MLTRACK_AUTHOR"
+#: Files of a folder version a printed ``browse`` lists (``.files`` has them all).
+MAX_LISTED = 50
 
 
 # who pushed ------------------------------------------------------------------------------------
@@ -92,16 +94,35 @@ class DatasetManifest:
     def stats(self) -> dict[str, Any] | None:
         return self.snapshot.stats
 
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        """A folder version's files (``path``, ``size``, ``digest``), sorted by path, from
+        its record (no data is read); a file version's one file; nothing for a table."""
+        snap = self.snapshot
+        if snap.kind == "folder":
+            from ..snapshots.folders import folder_files
+
+            return [{"path": p, "size": n, "digest": d} for p, d, n in folder_files(snap)]
+        if snap.kind == "file":
+            name = str(snap.schema.get("name") or snap.short)
+            return [{"path": name, "size": snap.nbytes, "digest": snap.layout.get("blob")}]
+        return []
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "version": self.version.to_dict(),
             "manifest": self.manifest,
             "snapshot": self.snapshot.to_dict(),
         }
+        if self.snapshot.kind in ("file", "folder"):
+            out["files"] = self.files
+        return out
 
     def __str__(self) -> str:
         v = self.version
         shape = "x".join("?" if d is None else f"{d:,}" for d in self.snapshot.shape)
+        if v.kind == "folder":
+            shape = f"{self.snapshot.schema.get('files', 0):,} files,"
         lines = [
             f"{v.dataset}@{v.short}" + "".join(f" @{t}" for t in v.tags),
             f"  {v.kind} {shape or ''} {v.nbytes:,} bytes".rstrip(),
@@ -109,6 +130,11 @@ class DatasetManifest:
         ]
         if v.meta:
             lines.append(f"  meta {json.dumps(v.meta, ensure_ascii=False)}")
+        if v.kind == "folder":
+            files = self.files
+            lines.extend(f"  {f['size']:>12,}  {f['path']}" for f in files[:MAX_LISTED])
+            if len(files) > MAX_LISTED:
+                lines.append(f"  … and {len(files) - MAX_LISTED:,} more (.files lists all)")
         return "\n".join(lines)
 
 
@@ -161,17 +187,10 @@ def push_with(
 
 
 def _stored(sn: Snapshotter, obj: Any, name: str) -> Snapshot:
-    """The complete snapshot of ``obj`` (a DataFrame, Series, array, Arrow table or file)."""
-    if isinstance(obj, str | os.PathLike):
-        path = Path(obj)
-        if path.is_dir():
-            raise SnapshotError(
-                f"cannot push the folder {os.fspath(obj)!r}: snapshots hold a DataFrame, "
-                "Series, numpy array, Arrow table or a single file, not a folder yet; push "
-                "each file as a dataset of its own, or an archive of the folder"
-            )
-        if not path.exists():
-            raise SnapshotError(f"cannot push {os.fspath(obj)!r}: no such file")
+    """The complete snapshot of ``obj`` (a DataFrame, Series, array, Arrow table, file or
+    folder)."""
+    if isinstance(obj, str | os.PathLike) and not os.path.exists(obj):
+        raise SnapshotError(f"cannot push {os.fspath(obj)!r}: no such file or folder")
     return sn.snapshot(obj, name=name, pin=False).wait()
 
 
@@ -183,10 +202,28 @@ def resolve_with(store: Store, ref: str | DatasetVersion) -> DatasetVersion:
     return store.resolve_dataset_version(name, selector)
 
 
-def load_with(sn: Snapshotter, version: DatasetVersion) -> Any:
-    """The data of ``version`` exactly as pushed (a file version: a local, read-only path)."""
+def load_with(
+    sn: Snapshotter, version: DatasetVersion, dest: str | os.PathLike[str] | None = None
+) -> Any:
+    """The data of ``version`` exactly as pushed: a table or array as the object; a file
+    or folder as a local path (read-only, shared, under the cache; or, with ``dest``,
+    written there as a writable copy: a new or empty folder for a folder, a file's path or
+    an existing folder to put it in for a file)."""
     snap = sn.resolve(version.snapshot_digest)
-    data = sn.load(snap)
+    if dest is None:
+        data = sn.load(snap)
+    elif snap.kind == "folder":
+        data = sn.restore_folder(snap, dest)
+    elif snap.kind == "file":
+        out = Path(dest)
+        if out.is_dir():
+            out = out / (os.path.basename(str(snap.schema.get("name") or "")) or snap.short)
+        data = sn.restore_file(snap, out)
+    else:
+        raise SnapshotError(
+            f"{version.dataset}@{version.short} is a {version.kind}: 'dest' is for file and "
+            "folder versions (a table or array is returned as the object)"
+        )
     inputs.remember(version, snap, data)
     return data
 
@@ -222,11 +259,13 @@ def push(
     meta: Mapping[str, Any] | None = None,
     tag: str | None = None,
 ) -> DatasetVersion:
-    """Push ``obj`` — a DataFrame, Series, numpy array, Arrow table, or a file's path — as
-    the next version of dataset ``name`` (``team/churn``), with a ``message`` and JSON
-    ``meta``; ``tag`` (``gold``) is pointed at it. Returns the version, named by the hash
-    of its manifest: the same data and meta always get the same hash, and pushing them
-    again returns the existing version (and makes it ``latest``) instead of adding one."""
+    """Push ``obj`` — a DataFrame, Series, numpy array, Arrow table, or the path of a file
+    or a folder — as the next version of dataset ``name`` (``team/churn``), with a
+    ``message`` and JSON ``meta``; ``tag`` (``gold``) is pointed at it. Returns the version,
+    named by the hash of its manifest: the same data and meta always get the same hash, and
+    pushing them again returns the existing version (and makes it ``latest``) instead of
+    adding one. A folder's content is its files' relative paths, sizes and bytes (not their
+    times, nor the folder's name); only the files the store lacks are copied."""
     __tracebackhide__ = True
     from ..capture.data import snapshotter
 
@@ -237,10 +276,23 @@ def push(
         ]
 
 
-def get(ref: str) -> Any:
+def get(
+    ref: str,
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    pinned: Mapping[str, str] | None = None,
+) -> Any:
     """The data of a version exactly as pushed: ``"team/churn"`` (the latest),
     ``"team/churn@gold"`` (a tag) or ``"team/churn@3f2a9c"`` (a hash prefix, 6+ hex digits).
-    A file comes back as the path of a local, read-only copy.
+    A table or array comes back as the object; a file or a folder as a :class:`~pathlib.Path`
+    of a local, read-only copy (shared, under the cache: ``$MLTRACK_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/mltrack``) or, with ``dest``, of a writable copy written there (a new
+    or empty folder for a folder version; for a file version, the file's path or a folder
+    to put it in). From a remote blob store (S3) what is read is kept in that cache: a
+    second ``get`` of the version downloads nothing.
+
+    ``pinned`` maps references to the versions they are to mean (what an exported pipeline
+    passes: ``{"team/churn@gold": "team/churn@<hash>"}``, the version the notebook got).
 
     Inside a run (a tracked cell, ``start_run``) the version is recorded as an input of the
     run, by name (``team/churn@<hash>``); a tracked cell that later reads what this returned
@@ -250,17 +302,20 @@ def get(ref: str) -> Any:
     from ..capture.data import snapshotter
     from ..snapshots.storage import SnapshotJob
 
+    asked = ref
+    if pinned and isinstance(ref, str):
+        ref = pinned.get(ref, ref)
     store = _store()
     sn = snapshotter(store)
     with _user_errors():
         version = resolve_with(store, ref)
-        data = load_with(sn, version)
+        data = load_with(sn, version, dest)
     run = active_run()
     if run is not None:
         snap = sn.resolve(version.snapshot_digest)
         path = os.fspath(data) if isinstance(data, os.PathLike) else None
         run.add_data("input", version.dataset, SnapshotJob(snap), path=path, dataset=version.ref)
-    _note_in_log(ref, version)
+    _note_in_log(asked, version)
     return data
 
 
@@ -337,10 +392,10 @@ class _user_errors:
         return False
 
 
-def _note_in_log(asked: str, version: DatasetVersion) -> None:
+def _note_in_log(asked: Any, version: DatasetVersion) -> None:
     """Tell the execution log which version the statement running now got, so that an
     exported pipeline gets that version (by its hash), not whatever a tag names then."""
     history = sys.modules.get("jupyter_mltrack.capture.history")
     log = history.ExecutionLog.current if history is not None else None
     if log is not None:
-        log.dataset_got(asked, version.ref)
+        log.dataset_got(asked if isinstance(asked, str) else version.ref, version.ref)

@@ -268,6 +268,15 @@ def _describe_all(
     return files, source_of
 
 
+def describe_sources(
+    sources: Sequence[Source],
+) -> tuple[list[ArtifactFile], dict[str, BatchSource]]:
+    """Each source's ``(path, digest, size)`` record, and ``digest -> what to copy in`` for
+    the first source with each digest (a small file's bytes as hashed, else its path): what
+    a folder snapshot stores its files with, as an artifact does (no staged copies)."""
+    return _describe_all(sources, {})
+
+
 # reading ------------------------------------------------------------------------------------------
 
 
@@ -294,20 +303,43 @@ def materialize(
     filesystem allows (instant, no space): only for readers that do not write to them,
     as model loaders; else copies."""
     root = Path(dest)
-    root.mkdir(parents=True, exist_ok=True)
-    blobs = store.blobs
-    local = blobs if isinstance(blobs, LocalBlobStore) else None
     files = list(artifact.files)
-    targets = [os.path.join(root, *f.path.split("/")) for f in files]
+    targets = place_files(store.blobs, [(f.path, f.digest) for f in files], root, link=link)
+    if artifact.kind in ("file", "text", "dict") and len(files) == 1:
+        return Path(targets[0])
+    return root
+
+
+def place_files(
+    blobs: BlobStore,
+    files: Sequence[tuple[str, str]],
+    root: str | os.PathLike[str],
+    *,
+    link: bool = True,
+    local: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Write each ``(relative posix path, blob digest)`` under ``root`` (created); the
+    paths written, in order. An artifact's files and a folder snapshot's are written out
+    by this one function.
+
+    Read from the local blob store's own files, or from ``local`` (``digest -> path``:
+    blobs of a remote store already in the local cache), linked there where ``link`` and
+    the filesystem allow (instant, no space: for readers that do not write to them), else
+    copied; any other blob is downloaded from ``blobs``."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    store = blobs if isinstance(blobs, LocalBlobStore) else None
+    known = dict(local or {})
+    targets = [os.path.join(root, *path.split("/")) for path, _ in files]
     for folder in sorted({os.path.dirname(t) for t in targets}):  # once each, not per file
         os.makedirs(folder, exist_ok=True)
 
-    def place(item: tuple[ArtifactFile, str]) -> None:
-        f, target = item
+    def place(item: tuple[tuple[str, str], str]) -> None:
+        (_, digest), target = item
         with contextlib.suppress(FileNotFoundError):
             os.unlink(target)
-        if local is not None:
-            blob = local.file_path(f.digest)
+        blob = known.get(digest) or (store.file_path(digest) if store is not None else None)
+        if blob is not None:
             if link:
                 with contextlib.suppress(OSError):
                     os.link(blob, target)
@@ -315,18 +347,17 @@ def materialize(
             try:
                 shutil.copyfile(blob, target)  # the kernel copies (sendfile)
             except FileNotFoundError:
-                raise BlobNotFound(f.digest) from None
+                raise BlobNotFound(digest) from None
             return
-        with blobs.open(f.digest) as src, open(target, "wb") as out:
+        with blobs.open(digest) as src, open(target, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
 
-    # From a local store, one thread: copies within the page cache are the CPU's work, and
+    # From local files, one thread: copies within the page cache are the CPU's work, and
     # threads creating files in the same folders only wait for each other (8 threads took
-    # 125 ms for 1,000 files, one 97 ms). From a remote one, the downloads overlap.
-    map_threads(place, list(zip(files, targets, strict=True)), 1 if local is not None else WRITERS)
-    if artifact.kind in ("file", "text", "dict") and len(files) == 1:
-        return Path(targets[0])
-    return root
+    # 125 ms for 1,000 files, one 97 ms). From a remote store, the downloads overlap.
+    remote = store is None and not all(d in known for _, d in files)
+    map_threads(place, list(zip(files, targets, strict=True)), WRITERS if remote else 1)
+    return targets
 
 
 @contextlib.contextmanager

@@ -358,11 +358,11 @@ def snapshot_rows(
     offset = _int_arg(args, "offset", 0, 0, MAX_OFFSET)
     limit = _int_arg(args, "limit", DEFAULT_ROWS, 1, MAX_ROWS)
     snap = _resolve(snapshotter.store, ref)
-    if snap.kind == "file":
+    if snap.kind in ("file", "folder"):
         name = snap.schema.get("name") or snap.name or snap.short
         raise bad_request(
-            f"snapshot {snap.short} is a file ({name!r}, {snap.nbytes} bytes): a file has no "
-            "rows; read it with mltrack.load_snapshot, which gives its path"
+            f"snapshot {snap.short} is a {snap.kind} ({name!r}, {snap.nbytes} bytes): a "
+            f"{snap.kind} has no rows; read it with mltrack.load_snapshot, which gives its path"
         )
     _readable(snap)
     _data_readable(snapshotter)
@@ -395,7 +395,8 @@ def diff_snapshots(
     sample = _int_arg(args, "sample", 0, 0, MAX_SAMPLE)
     a = _readable(_resolve(snapshotter.store, a_ref))
     b = _readable(_resolve(snapshotter.store, b_ref))
-    if a.kind != "file" and b.kind != "file":  # two files are compared by digest alone
+    # files and folders are compared by digests alone (a folder's are in its record)
+    if a.kind not in ("file", "folder") and b.kind not in ("file", "folder"):
         _data_readable(snapshotter)
     try:
         return diff(snapshotter, a, b, sample=sample)

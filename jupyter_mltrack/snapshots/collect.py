@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore
 from ..store.entities import Snapshot
+from ..store.snapshot_records import file_blobs
 from ..store.store import SnapshotNotFound, Store
 
 if TYPE_CHECKING:
@@ -76,8 +77,13 @@ class SnapshotCollector:
                 freed += dead_bytes
                 if not dry_run:
                     doomed.extend(self._repack(pack, live))
-        deleted_files = [s.layout["blob"] for s in sweep.snapshots if s.kind == "file"]
-        for blob in deleted_files:
+        deleted_files = [
+            blob
+            for s in sweep.snapshots
+            if s.kind in ("file", "folder")
+            for blob in file_blobs(s.layout)
+        ]
+        for blob in dict.fromkeys(deleted_files):
             if blob in sweep.files:  # still used by another snapshot of the same bytes
                 continue
             with contextlib.suppress(BlobNotFound):
@@ -109,9 +115,11 @@ class SnapshotCollector:
         if not blobs:
             return
         with self.store.blob_deletion_lock():
+            in_folders = self.store.folder_blobs()  # read under the lock: none added meanwhile
             for blob in dict.fromkeys(blobs):
                 if (
-                    self.store.pack_in_use(blob)
+                    blob in in_folders
+                    or self.store.pack_in_use(blob)
                     or self._is_file_blob(blob)
                     or self.store.artifact_blob_in_use(blob)
                 ):

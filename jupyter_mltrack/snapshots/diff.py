@@ -90,7 +90,12 @@ def diff_snapshots(
         "identical": a.digest == b.digest,
         "kind": a.kind if a.kind == b.kind else f"{a.kind} -> {b.kind}",
     }
-    if a.kind == "file" or b.kind == "file":
+    if a.kind == "folder" and b.kind == "folder":
+        from .folders import diff_folders
+
+        out["folder"] = diff_folders(a, b)
+        return out
+    if a.kind in ("file", "folder") or b.kind in ("file", "folder"):
         out["files"] = {
             "a_size": a.nbytes,
             "b_size": b.nbytes,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,13 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..safepaths import write_atomically
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore
 from ..store.entities import Snapshot, SnapshotStatus
 from ..store.store import InvalidQuery, Store
 from .errors import SnapshotError
 from .fingerprint import BLOCK_ROWS
-from .sources import _hex
 
 if TYPE_CHECKING:
     from .storage import SnapshotJob
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 #: Largest single read when restoring: enough to amortise the call, small enough that the
 #: readers share the work evenly and their reused buffers stay small.
 READ_BYTES = 8 << 20
-#: Bytes of a file kept in memory when a blob store cannot hand out a local path.
-FILE_CACHE_DIR = "files"
 
 
 class SnapshotReads:
@@ -61,19 +58,23 @@ class SnapshotReads:
         return snap
 
     def load(self, ref: str | Snapshot) -> Any:
-        """The snapshotted object, exactly as it was (a file snapshot gives a path to a
-        read-only copy)."""
+        """The snapshotted object, exactly as it was (a file snapshot gives the path of a
+        read-only copy, a folder snapshot that of a read-only folder). From a remote blob
+        store, what is read is kept in the local cache (:mod:`.cache`): loading it again
+        reads nothing remote."""
         snap = self.resolve(ref)
         if snap.kind == "file":
             return self.file_path(snap)
-        return self._assemble(snap, snap.layout, snap.layout["blocks"])
+        if snap.kind == "folder":
+            return self.folder_path(snap)  # type: ignore[attr-defined]
+        return self._assemble(snap, snap.layout, snap.layout["blocks"], cache=True)
 
     def preview(self, ref: str | Snapshot, offset: int = 0, limit: int = 50) -> Any:
         """Rows ``[offset, offset + limit)`` of a tabular snapshot, reading only the blocks
         that hold them."""
         snap = self.resolve(ref)
-        if snap.kind == "file":
-            raise SnapshotError("a file snapshot has no rows; restore it to read it")
+        if snap.kind in ("file", "folder"):
+            raise SnapshotError(f"a {snap.kind} snapshot has no rows; restore it to read it")
         if offset < 0 or limit < 0:
             raise InvalidQuery("offset and limit must be 0 or more")
         layout = snap.layout
@@ -91,11 +92,18 @@ class SnapshotReads:
         return obj.iloc[lo:hi] if hasattr(obj, "iloc") else obj[lo:hi]
 
     def _assemble(
-        self, snap: Snapshot, layout: dict[str, Any], blocks: Mapping[str, list[str]]
+        self,
+        snap: Snapshot,
+        layout: dict[str, Any],
+        blocks: Mapping[str, list[str]],
+        *,
+        cache: bool = False,
     ) -> Any:
         """Read ``blocks`` and rebuild the object ``layout`` describes. Raw numpy fields are
         decoded straight into their final arrays (one pass over fresh memory); the other
-        blocks are kept as bytes and decoded by :mod:`.blocks`."""
+        blocks are kept as bytes and decoded by :mod:`.blocks`. ``cache``: read a remote
+        store's packs through the local cache (a whole object is read: its packs are
+        mostly its own blocks; a preview's few rows are not worth a pack each)."""
         from .blocks import Block, decode_block, decode_raw_into
 
         consumers: dict[str, list[Callable[[memoryview], None]]] = {}
@@ -123,12 +131,16 @@ class SnapshotReads:
             else:
                 for digest in digests:
                     consumers.setdefault(digest, []).append(keep(digest))
-        self._read_blocks(consumers)
+        self._read_blocks(consumers, cache=cache)
         other = {k: [kept[d] for d in ds] for k, ds in blocks.items() if k not in raw}
         return _rebuild(snap, layout, other, columns)
 
     def file_path(self, ref: str | Snapshot) -> Path:
-        """A local, read-only path holding a file snapshot's bytes."""
+        """A local, read-only path holding a file snapshot's bytes: the blob itself in a
+        local store, else its copy in the local cache (:mod:`.cache`), downloaded on the
+        first read (or, if the cache cannot be written, into a temporary folder)."""
+        from .cache import cached, try_cache
+
         snap = self.resolve(ref)
         if snap.kind != "file":
             raise SnapshotError(f"snapshot {snap.short} is a {snap.kind}, not a file")
@@ -138,15 +150,10 @@ class SnapshotReads:
             if not path.is_file():
                 raise SnapshotError(f"the blob of snapshot {snap.short} is missing")
             return path
-        cache = self._file_cache()
-        target = cache / _hex(digest)
-        if not target.is_file():
-            # a temporary file of this call's own: another process of the machine (a sweep's
-            # worker, a kernel) may be fetching the same file into this cache at this moment,
-            # and a shared temp name let one rename the other's half-written file into place
-            data = self.blobs.get_bytes(digest)
-            write_atomically(target, lambda tmp: tmp.write_bytes(data))
-        return target
+        cache = try_cache()
+        if cache is None:
+            cache = LocalBlobStore(tempfile.mkdtemp(prefix="mltrack-files-"))
+        return Path(cached(self.blobs, cache, digest))
 
     def restore_file(self, ref: str | Snapshot, dest: str | os.PathLike[str]) -> Path:
         """Write a file snapshot's bytes to ``dest`` (a new, writable file)."""
@@ -157,13 +164,6 @@ class SnapshotReads:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, out)
         return out
-
-    def _file_cache(self) -> Path:
-        home = self.store.home
-        base = home if home is not None else Path.home() / ".cache" / "mltrack"
-        folder = base / FILE_CACHE_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
 
     def _fetch(self, digests: Iterable[str]) -> dict[str, bytes]:
         """The stored bytes of blocks (each an independent copy)."""
@@ -178,10 +178,21 @@ class SnapshotReads:
         self._read_blocks({d: [keep(d)] for d in dict.fromkeys(digests)})
         return out
 
-    def _read_blocks(self, consumers: Mapping[str, list[Callable[[memoryview], None]]]) -> None:
+    def _read_blocks(
+        self,
+        consumers: Mapping[str, list[Callable[[memoryview], None]]],
+        *,
+        cache: bool = False,
+    ) -> None:
         """Hand every block's bytes to its consumers, reading on the encoder threads:
         adjacent blocks of a pack in one read, into a reused per-thread buffer (a consumer
-        copies what it keeps; decoding a raw block into its column does just that)."""
+        copies what it keeps; decoding a raw block into its column does just that). With
+        ``cache`` and a remote store, the packs are read from the local cache, downloaded
+        there whole first if missing (:mod:`.cache`)."""
+        from .cache import cached_many, is_remote, try_cache
+
+        local = try_cache() if cache and is_remote(self.blobs) else None
+        reader: BlobStore = local if local is not None else self.blobs
         wanted = list(consumers)
         for attempt in range(3):
             where = self.store.block_locations(wanted)
@@ -196,7 +207,11 @@ class SnapshotReads:
                 by_pack.setdefault(pack, []).append((offset, length, digest))
             tasks = [(pack, run) for pack, entries in by_pack.items() for run in _runs(entries)]
             try:
-                for _ in self._pool.map(lambda task: self._read_run(*task, consumers), tasks):
+                if local is not None:
+                    cached_many(self.blobs, local, by_pack)
+                for _ in self._pool.map(
+                    lambda task: self._read_run(*task, consumers, reader), tasks
+                ):
                     pass
             except BlobNotFound:
                 if attempt == 2:
@@ -209,11 +224,12 @@ class SnapshotReads:
         pack: str,
         run: list[tuple[int, int, str]],
         consumers: Mapping[str, list[Callable[[memoryview], None]]],
+        reader: BlobStore,
     ) -> None:
         start = run[0][0]
         size = run[-1][0] + run[-1][1] - start
         buffer = _thread_buffer(size)
-        self.blobs.read_range_into(pack, start, buffer)
+        reader.read_range_into(pack, start, buffer)
         for offset, length, digest in run:
             view = buffer[offset - start : offset - start + length]
             for consume in consumers[digest]:

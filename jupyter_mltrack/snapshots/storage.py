@@ -30,7 +30,8 @@ where the filesystem allows; never a link to the user's file), then re-hashed.
 
 The rest of :class:`Snapshotter` lives beside this module: what a snapshot is made from in
 :mod:`.sources`, the progress bar in :mod:`.progress`, reading snapshots back (``load``,
-``preview``, ``restore_file``) in :mod:`.restore` and garbage collection in :mod:`.collect`.
+``preview``, ``restore_file``) in :mod:`.restore`, folders in :mod:`.folders`, the local
+cache of a remote store's blobs in :mod:`.cache` and garbage collection in :mod:`.collect`.
 Names other modules import from here (``Snapshotter``, ``SnapshotJob``, ``SnapshotError``,
 ``block_rows``, ...) are all still importable from here.
 """
@@ -52,6 +53,7 @@ from ..store.store import SnapshotNotFound, Store
 from .collect import SnapshotCollector
 from .errors import SnapshotError
 from .fingerprint import fingerprint_file, fingerprint_frame
+from .folders import FolderSnapshots
 
 # ``_submit`` reads ``PROGRESS_AFTER`` from this module's globals at each snapshot, so
 # setting ``storage.PROGRESS_AFTER`` (as tests do) still takes effect.
@@ -112,7 +114,7 @@ class SnapshotJob:
 # --------------------------------------------------------------------------- snapshotter
 
 
-class Snapshotter(SnapshotReads, SnapshotCollector):
+class Snapshotter(SnapshotReads, FolderSnapshots, SnapshotCollector):
     """Snapshots of one store: take, store, restore, preview, collect garbage."""
 
     def __init__(self, store: Store, blobs: BlobStore | None = None) -> None:
@@ -167,9 +169,12 @@ class Snapshotter(SnapshotReads, SnapshotCollector):
     ) -> SnapshotJob:
         """Fingerprint ``obj`` now and store it in the background (see the module doc).
 
-        ``obj``: a pandas DataFrame/Series, a numpy array, a pyarrow Table, or a file path.
+        ``obj``: a pandas DataFrame/Series, a numpy array, a pyarrow Table, a file path or a
+        folder's path (:mod:`.folders`).
         """
         if isinstance(obj, str | os.PathLike):
+            if os.path.isdir(obj):
+                return self.snapshot_folder(obj, name=name, pin=pin, progress=progress)
             return self.snapshot_file(obj, name=name, pin=pin, progress=progress)
         try:
             fp = fingerprint_frame(obj)

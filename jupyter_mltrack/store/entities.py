@@ -238,7 +238,7 @@ class Snapshot:
 
     @property
     def shape(self) -> list[int | None]:
-        if self.kind == "file":
+        if self.kind in ("file", "folder"):
             return []
         if self.kind == "ndarray":
             return list(self.schema.get("shape", [self.rows]))

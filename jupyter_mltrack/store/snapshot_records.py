@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .base import StoreBase
-from .blobs import BlobStore
+from .blobs import BlobStore, LocalBlobStore
 from .entities import RunData, Snapshot, SnapshotStatus
 from .errors import InvalidQuery, SnapshotNotFound
 from .liveness import _HOST, _pid_alive
@@ -32,6 +32,7 @@ from .statements import (
     _snapshot,
     _snapshots_t,
 )
+from .threads import map_threads
 
 _dataset_versions_t = DatasetVersionRow.__table__
 
@@ -104,6 +105,9 @@ def run_data_rows(run_id: str, entries: Sequence[DataLink]) -> list[dict[str, An
         )
     return rows
 
+
+#: Requests a completion makes at once to check a remote store holds its blobs.
+HAS_THREADS = 8
 
 #: The error of a snapshot ``gc`` found abandoned (see ``sweep_snapshots``).
 _ABANDONED = (
@@ -225,8 +229,12 @@ class SnapshotRecords(StoreBase):
             if result.rowcount == 0 and not self._snapshot_exists(conn, digest):
                 raise SnapshotNotFound(f"no snapshot {digest!r}")
             if blobs is not None:
-                needed = dict.fromkeys([*(b["pack"] for b in blocks), *blob_names])
-                gone = [name for name in needed if not blobs.has(name)]
+                needed = list(dict.fromkeys([*(b["pack"] for b in blocks), *blob_names]))
+                # a folder's files on a remote store: a request each, overlapped (the lock
+                # is held meanwhile)
+                remote = not isinstance(blobs, LocalBlobStore)
+                present = map_threads(blobs.has, needed, HAS_THREADS if remote else 1)
+                gone = [name for name, ok in zip(needed, present, strict=True) if not ok]
                 if gone:
                     raise FileNotFoundError(
                         f"snapshot {digest} was not stored: {len(gone)} of its blobs "
@@ -510,8 +518,7 @@ class SnapshotRecords(StoreBase):
                 layout = json.loads(row.layout)
                 for digests in layout.get("blocks", {}).values():
                     live_blocks.update(digests)
-                if layout.get("blob"):
-                    live_blobs.add(layout["blob"])
+                live_blobs.update(file_blobs(layout))
             blocks = conn.execute(
                 select(_blocks_t.c.digest, _blocks_t.c.pack, _blocks_t.c.offset, _blocks_t.c.length)
             ).all()
@@ -584,9 +591,27 @@ class SnapshotRecords(StoreBase):
                     .values(pack=pack, offset=offset)
                 )
 
+    def folder_blobs(self) -> set[str]:
+        """Every blob a folder snapshot (any status: a pending one is being written) names
+        as one of its files: ``gc`` deletes none of them. Read from the layouts of folder
+        snapshots only (one query; they are few beside tables and files)."""
+        with self.engine.connect() as conn:
+            layouts = conn.execute(
+                select(_snapshots_t.c.layout).where(_snapshots_t.c.kind == "folder")
+            ).scalars()
+            return {blob for layout in layouts for blob in file_blobs(json.loads(layout))}
+
     def pack_in_use(self, pack: str) -> bool:
         with self.engine.connect() as conn:
             found = conn.execute(
                 select(_blocks_t.c.digest).where(_blocks_t.c.pack == pack).limit(1)
             ).first()
         return found is not None
+
+
+def file_blobs(layout: Mapping[str, Any]) -> list[str]:
+    """The whole-file blobs a snapshot's layout names: a file snapshot's one, a folder
+    snapshot's files' (``[path, digest, size]`` each); a table's blocks are in packs."""
+    if layout.get("blob"):
+        return [layout["blob"]]
+    return [entry[1] for entry in layout.get("files", ())]

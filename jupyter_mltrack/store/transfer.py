@@ -3,7 +3,7 @@
 Snapshots are content-addressed: a snapshot's digest, its blocks' digests and its packs'
 names are the same in every store, so copying one means recording it in the destination
 and sending the packs holding the blocks the destination does not have yet (a file
-snapshot: its one blob). The spool uses it (``store/spool.py``): a snapshot taken while the
+snapshot: its one blob; a folder snapshot: its files' blobs the destination lacks). The spool uses it (``store/spool.py``): a snapshot taken while the
 team store could not be written goes to a local store of its own, and is copied to the team
 store before the run that read it is written there.
 """
@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from .entities import SnapshotStatus
 from .errors import SnapshotNotFound
+from .snapshot_records import file_blobs
+from .threads import map_threads
 
 if TYPE_CHECKING:
     from .blobs import BlobStore
     from .store import Store
+
+
+#: Blobs copied at once.
+COPIERS = 8
 
 
 def has_complete_snapshot(store: Store, digest: str) -> bool:
@@ -53,17 +59,19 @@ def copy_snapshot(src: Store, dst: Store, digest: str) -> bool:
     missing = dst.missing_blocks(wanted)
     blocks = src.block_rows(missing)
     packs = dict.fromkeys(b["pack"] for b in blocks)
-    blob = snap.layout.get("blob")
-    names = [*packs, *([blob] if blob else [])]
-    for name in names:
-        _copy_blob(src.blobs, dst.blobs, name)
+    # a file's blob, a folder's files' blobs: recorded (pending, with the layout naming
+    # them) before they are copied, so a gc of ``dst`` meanwhile keeps them
+    files = list(dict.fromkeys(file_blobs(snap.layout)))
+    names = [*packs, *files]
+    # a folder's files are many small blobs: their copies overlap (each waits on I/O)
+    map_threads(lambda name: _copy_blob(src.blobs, dst.blobs, name), names, COPIERS)
     dst.complete_snapshot(
         digest,
         blocks=blocks,
         stored_bytes=snap.stored_bytes,
         stats=snap.stats,
         blobs=dst.blobs,
-        blob_names=[blob] if blob else [],
+        blob_names=files,
     )
     return True
 
