@@ -7,7 +7,7 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import { ArtifactsSection } from './artifacts/section';
 import { clear, h, OPEN_DATASET_EVENT } from './dom';
-import { datasetRefLabel } from './datasets/format';
+import { inputDatasetLabel } from './datasets/format';
 import { deleteRun, patchRun, requestAPI } from './handler';
 import { runsIcon } from './icons';
 import {
@@ -43,14 +43,14 @@ const MAX_SERIES_ROWS = 50;
 const PREVIEW_ROWS = 50;
 
 /**
- * The dataset version an input was got as (`team/churn@3f2a9c1b0d4e`): a
+ * The dataset version an input was got as (`@3f2a9c1b0d4e`): a
  * link that opens it in the Datasets view (the row's own click previews).
  */
-function datasetBadge(ref: string): HTMLElement {
+function datasetBadge(name: string, ref: string): HTMLElement {
   const link = h('a', {
     class: 'jp-mltrack-data-dataset',
     href: '#',
-    text: datasetRefLabel(ref),
+    text: inputDatasetLabel(name, ref),
     title: `Got as ${ref} (mltrack.datasets.get): open it in the Datasets view`
   });
   link.addEventListener('click', event => {
@@ -315,7 +315,7 @@ export class RunDetailWidget extends Panel {
           'td',
           { class: 'jp-mltrack-data-name', title: label },
           item.name,
-          item.dataset ? datasetBadge(item.dataset) : null
+          item.dataset ? datasetBadge(item.name, item.dataset) : null
         ),
         h('td', { class: 'jp-mltrack-data-kind', text: item.kind }),
         h('td', { class: 'jp-mltrack-data-shape', text: formatShape(item) }),

@@ -6,6 +6,7 @@ import {
   diffPair,
   diffQuery,
   findVersion,
+  inputDatasetLabel,
   parseDatasetList,
   schemaColumns,
   shortHash,
@@ -137,6 +138,12 @@ describe('how versions read', () => {
       'team/churn@3f2a9c1b0d4e'
     );
     expect(datasetRefLabel('team/churn@gold')).toBe('team/churn@gold');
+  });
+
+  it('names an input by its version alone when it is named after the dataset', () => {
+    const ref = `team/churn@${H2.split(':')[1]}`;
+    expect(inputDatasetLabel('team/churn', ref)).toBe('@3f2a9c1b0d4e');
+    expect(inputDatasetLabel('df', ref)).toBe('team/churn@3f2a9c1b0d4e');
   });
 
   it('says shape, size and use', () => {

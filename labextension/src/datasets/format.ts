@@ -130,6 +130,17 @@ export function datasetRefLabel(ref: string): string {
     : ref;
 }
 
+/**
+ * The version a run's input was got as, beside the input's name: `@<short>`
+ * when the input is named after the dataset (as `mltrack.datasets.get`
+ * names it), else the whole `team/churn@<short>`.
+ */
+export function inputDatasetLabel(name: string, ref: string): string {
+  const label = datasetRefLabel(ref);
+  const at = label.lastIndexOf('@');
+  return at > 0 && label.slice(0, at) === name ? label.slice(at) : label;
+}
+
 /** Tags by name as chips read them: `@gold @v1`. */
 export function tagsText(tags: string[]): string {
   return [...tags]

@@ -528,10 +528,7 @@ export class DatasetsPanel extends Widget {
         h(
           'div',
           { class: 'jp-mltrack-dataset-diff-header' },
-          h('h3', {
-            class: 'jp-mltrack-section-title',
-            text: `What changed from ${from.short} to ${to.short}`
-          }),
+          h('h3', { class: 'jp-mltrack-section-title', text: 'What changed' }),
           h('span', { class: 'jp-mltrack-spacer' }),
           close
         ),
@@ -616,9 +613,18 @@ export class DatasetsPanel extends Widget {
         h(
           'div',
           { class: 'jp-mltrack-dataset-version-facts' },
-          section(
-            `Version ${v.short}`,
-            'jp-mltrack-dataset-manifest',
+          h(
+            'section',
+            { class: 'jp-mltrack-section jp-mltrack-dataset-manifest' },
+            h(
+              'h3',
+              { class: 'jp-mltrack-section-title' },
+              'Version ',
+              h('code', {
+                class: 'jp-mltrack-dataset-title-hash',
+                text: v.short
+              })
+            ),
             factList(versionFacts(v, browsed.manifest))
           ),
           section(
