@@ -65,12 +65,8 @@ def dataset_json(dataset: Dataset) -> dict[str, Any]:
     """A dataset as listed: its latest version (without runs), tags and size."""
     latest = dataset.latest
     return {
-        "name": dataset.name,
-        "created_at": dataset.to_dict()["created_at"],
-        "updated_at": dataset.to_dict()["updated_at"],
-        "versions": dataset.version_count,
+        **dataset.to_dict(),
         "latest": version_json(latest, runs=False) if latest is not None else None,
-        "tags": dict(dataset.tags),
         "nbytes": latest.nbytes if latest is not None else None,
     }
 

@@ -191,13 +191,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return widget;
     };
 
-    sidebar.runSelected.connect((_, id) => void openRun(id));
-    sidebar.runsChanged.connect((_, model) => {
-      details.forEach(widget => widget.maybeReload(model.find(widget.runId)));
-      models.storeChanged(model.revision);
-      refreshSweepCharts(id => model.find(id));
-    });
-
     // The Datasets view: one per page, in the main area.
     let datasetsPanel: DatasetsPanel | null = null;
     const openDatasets = async (
@@ -236,6 +229,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
           hash: ref.slice(at + 1)
         });
       }
+    });
+
+    sidebar.runSelected.connect((_, id) => void openRun(id));
+    sidebar.runsChanged.connect((_, model) => {
+      details.forEach(widget => widget.maybeReload(model.find(widget.runId)));
+      models.storeChanged(model.revision);
+      datasetsPanel?.storeChanged(model.revision);
+      refreshSweepCharts(id => model.find(id));
     });
 
     // The run card's number opens the run.

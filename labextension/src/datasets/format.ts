@@ -206,7 +206,7 @@ export function versionFacts(
     ['Reference', v.ref],
     ['Hash', v.hash],
     ['Tags', v.tags.length ? tagsText(v.tags) : null],
-    ['Latest', v.latest ? 'yes (the version pushed last)' : null],
+    ['Latest', v.latest ? 'yes' : null],
     ['Kind', v.kind],
     ['Shape', v.kind === 'file' ? null : versionShape(v)],
     ['Size', formatBytes(v.nbytes)],

@@ -12,6 +12,7 @@
  */
 
 import { refreshIcon } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { clear, h } from '../dom';
@@ -144,9 +145,33 @@ export class DatasetsPanel extends Widget {
     await this._loadDataset(token);
   }
 
+  /**
+   * The store changed (the runs list's revision: a run may have read a
+   * version): read the datasets again if the view shows, else when it does.
+   */
+  storeChanged(revision: string | null): void {
+    if (revision === this._revision) {
+      return;
+    }
+    this._revision = revision;
+    if (this.isVisible) {
+      void this.refresh();
+    } else {
+      this._stale = true;
+    }
+  }
+
   dispose(): void {
     datasetsChanged.disconnect(this._onChanged, this);
     super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this._stale) {
+      this._stale = false;
+      void this.refresh();
+    }
   }
 
   private _onChanged(): void {
@@ -492,6 +517,9 @@ export class DatasetsPanel extends Widget {
     const token = ++this._diffToken;
     clear(box);
     const pair = diffPair(detail.versions, this._selected);
+    if (pair === null && detail.versions.length < 2) {
+      return; // nothing to compare with
+    }
     if (pair === null) {
       box.appendChild(
         h('div', {
@@ -732,6 +760,8 @@ export class DatasetsPanel extends Widget {
   private _version: string | null = null;
   private _selected: string[] = [];
   private _wanted: { name: string; hash: string | null } | null = null;
+  private _revision: string | null | undefined = undefined;
+  private _stale = false;
   private _token = 0;
   private _diffToken = 0;
   private _versionToken = 0;

@@ -195,13 +195,18 @@ test.describe('datasets', () => {
       'run-input-dataset'
     );
 
-    // A file version has no rows: the view says so.
+    // Beside the run's detail, narrower: a file version has no rows.
+    await expect(view).toBeVisible();
     await view
       .locator('.jp-mltrack-dataset-row[data-dataset="team/scores"]')
-      .evaluate(node => (node as HTMLElement).click());
+      .click();
     await expect(
       view.locator('.jp-mltrack-dataset-rows .jp-mltrack-muted')
     ).toContainText('it has no rows');
+    await expect(view.locator('.jp-mltrack-dataset-version-row')).toHaveCount(
+      1
+    );
+    await shot(view, testInfo, 'datasets-file-narrow');
 
     expect(errors).toEqual([]);
   });
