@@ -52,6 +52,10 @@ class ApiServer:
     artifact_paths: list[str] = field(default_factory=list)
     #: Registered models; ``scratch``'s versions and aliases are for a fuzzed DELETE.
     models: list[str] = field(default_factory=list)
+    #: Datasets (``team/churn``: v1, v2; ``scratch/data``'s tags are for a fuzzed DELETE),
+    #: and what names their versions (tags, ``latest``, hash prefixes).
+    datasets: list[str] = field(default_factory=list)
+    dataset_versions: list[str] = field(default_factory=list)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -91,6 +95,7 @@ def fill(store: Store, server: ApiServer) -> None:
     store.add_run_data(server.run_ids["a2"], "input", "df", second.digest)
     store.add_run_data(server.run_ids["a2"], "output", "grid", grid.digest)
     log_artifacts(store, server)
+    push_datasets(store, server)
     digests = [first.digest, second.digest, grid.digest]
     server.snapshot_refs = [
         *digests,
@@ -133,6 +138,30 @@ def log_artifacts(store: Store, server: ApiServer) -> None:
     server.artifacts = [(a1, "notes/readme.md"), (a1, "pixel.png"), (a1, "model"), (a2, "model")]
     server.artifact_paths = ["readme.md", "pixel.png", "model.skops"]
     server.models = ["churn", "scratch"]
+
+
+def push_datasets(store: Store, server: ApiServer) -> None:
+    """``team/churn`` v1 (@v1, read by run a1 by name) and v2 (@gold, latest);
+    ``scratch/data`` with tags ``t1``-``t3`` to delete."""
+    from jupyter_mltrack.datasets.api import push_with
+
+    sn = Snapshotter(store)
+    try:
+        frame = pd.DataFrame({"id": range(20), "score": [i / 4 for i in range(20)]})
+        v1, _ = push_with(store, sn, frame.iloc[:15], "team/churn", tag="v1", pushed_by="ann")
+        v2, _ = push_with(
+            store, sn, frame, "team/churn", meta={"src": "crm"}, tag="gold", pushed_by="bo"
+        )
+        push_with(store, sn, frame.iloc[:5], "scratch/data", pushed_by="ann")
+    finally:
+        sn.close()
+    store.add_run_data(
+        server.run_ids["a1"], "input", "team/churn", v1.snapshot_digest, None, v1.ref
+    )
+    for tag in ("t1", "t2", "t3"):
+        store.set_dataset_tag("scratch/data", tag)
+    server.datasets = ["team/churn", "scratch/data"]
+    server.dataset_versions = ["latest", "v1", "gold", v1.hex[:8], v2.hex[:10], v2.hash]
 
 
 #: The notebook whose logged session ``POST export`` can export (``log_session``).

@@ -113,6 +113,11 @@ def real_values(server: ApiServer) -> dict[str, st.SearchStrategy[Any]]:
         "alias": st.sampled_from(["production", "staging", "x1", "x2"]),
         "version": st.sampled_from(["1", "2", "3"]),
         "path": st.sampled_from(server.artifact_paths),
+        "dataset": st.sampled_from(server.datasets),
+        "selector": st.sampled_from(server.dataset_versions),
+        "from": st.sampled_from(server.dataset_versions),
+        "to": st.sampled_from(server.dataset_versions),
+        "tag": st.sampled_from(["gold", "v1", "silver"]),
     }
 
 
@@ -156,6 +161,10 @@ def whole_queries(
             st.fixed_dictionaries({"version": st.sampled_from(["1", "2"])}),
             st.fixed_dictionaries({"alias": st.sampled_from(["production", "staging"])}),
         ),
+        # two versions of team/churn (whole_paths names it)
+        "/mltrack/api/datasets/{dataset}/diff": st.fixed_dictionaries(
+            {"from": values["from"], "to": values["to"]}
+        ),
         # no path: the artifact's first file, whichever artifact it is
         **{
             f"/mltrack/api/runs/{{run_id}}/artifacts/{{name}}/{what}": st.just({})
@@ -175,6 +184,11 @@ def whole_paths(server: ApiServer, values: dict[str, st.SearchStrategy[Any]]):
         ),
         "/mltrack/api/snapshots/{a}/diff/{b}": st.fixed_dictionaries(
             {"a": values["ref"], "b": values["ref"]}
+        ),
+        # the dataset whose versions dataset_versions names, and a tag name it may take
+        "/mltrack/api/datasets/{dataset}/diff": st.just({"dataset": "team/churn"}),
+        "/mltrack/api/datasets/{dataset}/tags/{tag}": st.fixed_dictionaries(
+            {"dataset": st.just("team/churn"), "tag": values["tag"]}
         ),
         **{
             f"/mltrack/api/runs/{{run_id}}/artifacts/{{name}}/{what}": st.sampled_from(
@@ -203,7 +217,9 @@ def whole_bodies(server: ApiServer) -> dict[str, st.SearchStrategy[dict[str, Any
         }
     )
     alias = st.fixed_dictionaries({"version": st.sampled_from([1, 2])})
+    tag = st.fixed_dictionaries({"version": st.sampled_from(server.dataset_versions)})
     return {
+        "/mltrack/api/datasets/{dataset}/tags/{tag}": tag,
         "/mltrack/api/export": export,
         "/mltrack/api/models": register,
         "/mltrack/api/models/{name}/aliases/{alias}": alias,
@@ -269,12 +285,15 @@ def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
         for path, whole in whole_paths(server, values).items()
     }
     bodies = whole_bodies(server)
-    # what a fuzzed DELETE may remove: its own runs, and scratch's versions and aliases
+    # what a fuzzed DELETE may remove: its own runs, scratch's versions and aliases, and
+    # scratch/data's tags
     disposable = {
         "run_id": st.sampled_from(server.disposable),
         "name": st.just("scratch"),
         "alias": st.sampled_from(["x1", "x2", "x3"]),
         "version": st.sampled_from(["4", "5", "6", "1"]),
+        "dataset": st.just(quote("scratch/data", safe="")),  # sent as it is
+        "tag": st.sampled_from(["t1", "t2", "t3"]),
     }
 
     @schema.hook

@@ -32,9 +32,17 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/mltrack/api/export"): {"notebook": NOTEBOOK},
     ("post", "/mltrack/api/models"): {"name": "xsrf-model", "run": "a1", "artifact": "model"},
     ("put", "/mltrack/api/models/{name}/aliases/{alias}"): {"version": 4},
+    ("post", "/mltrack/api/datasets/{dataset}/tags/{tag}"): {"version": "latest"},
 }
-#: The other path parameters: scratch's alias and version a DELETE removes (api_server).
-PATH_VALUES = {"{name}": "scratch", "{alias}": "x1", "{version}": "6"}
+#: The other path parameters: scratch's alias and version a DELETE removes, scratch/data's
+#: tag t1 (api_server: a POST points it at the latest version, a DELETE removes it).
+PATH_VALUES = {
+    "{name}": "scratch",
+    "{alias}": "x1",
+    "{version}": "6",
+    "{dataset}": "scratch%2Fdata",
+    "{tag}": "t1",
+}
 
 
 @pytest.fixture(scope="module")

@@ -204,9 +204,17 @@ SOME_DIGEST = "xxh3-128:" + "0" * 32
 
 def concrete(template: str, run_id: str) -> str:
     """A URL path of a route template: ``run_id`` for runs (``loss`` for a metric key), a
-    digest for snapshots, ``model``/``production``/``1`` for artifacts and the registry."""
+    digest for snapshots, ``model``/``production``/``1`` for artifacts and the registry,
+    ``churn``/``latest``/``gold`` for datasets."""
     path = template.replace("{run_id}", run_id).replace("{key}", "loss")
-    for name, value in (("{name}", "model"), ("{alias}", "production"), ("{version}", "1")):
+    for name, value in (
+        ("{name}", "model"),
+        ("{alias}", "production"),
+        ("{version}", "1"),
+        ("{dataset}", "churn"),
+        ("{selector}", "latest"),
+        ("{tag}", "gold"),
+    ):
         path = path.replace(name, value)
     for name in ("{ref}", "{a}", "{b}"):
         path = path.replace(name, SOME_DIGEST)

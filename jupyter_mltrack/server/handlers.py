@@ -26,6 +26,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from ..store import Store, StoreError
 from . import api, search
 from . import compare as compare_api
+from . import datasets as datasets_api
 from . import models as models_api
 
 if TYPE_CHECKING:
@@ -341,6 +342,63 @@ class ModelLineageHandler(MltrackHandler):
         self.write_json(await self.call(models_api.lineage, name, self.query_args()))
 
 
+class DatasetsHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(datasets_api.list_datasets))
+
+
+class DatasetHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, dataset: str) -> None:
+        # tornado has percent-decoded ``dataset``: the ``/`` of ``team/churn`` comes as ``%2F``.
+        self.write_json(await self.call(datasets_api.get_dataset, dataset))
+
+
+class DatasetVersionHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, dataset: str, selector: str) -> None:
+        self.write_json(await self.call(datasets_api.get_version, dataset, selector))
+
+
+class DatasetRowsHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, dataset: str, selector: str) -> None:
+        args = self.query_args()
+        rows = await self.call_with(
+            datasets_api.version_rows, self.snapshotter, dataset, selector, args
+        )
+        self.write_json(rows)
+
+
+class DatasetDiffHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, dataset: str) -> None:
+        args = self.query_args()
+        diff = await self.call_with(datasets_api.diff_versions, self.snapshotter, dataset, args)
+        self.write_json(diff)
+
+
+class DatasetTagHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, dataset: str, tag: str) -> None:
+        body = self.json_body()
+        self.write_json(await self.call(datasets_api.set_tag, dataset, tag, body))
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, dataset: str, tag: str) -> None:
+        await self.call(datasets_api.delete_tag, dataset, tag)
+        self.set_status(204)
+        self.finish()
+
+
 @cache
 def openapi_text() -> str:
     return OPENAPI_PATH.read_text(encoding="utf-8")
@@ -379,6 +437,12 @@ ROUTES: list[tuple[str, type[MltrackHandler]]] = [
     ("/mltrack/api/models/{name}/aliases/{alias}", ModelAliasHandler),
     ("/mltrack/api/models/{name}/versions/{version}", ModelVersionHandler),
     ("/mltrack/api/models/{name}/lineage", ModelLineageHandler),
+    ("/mltrack/api/datasets", DatasetsHandler),
+    ("/mltrack/api/datasets/{dataset}", DatasetHandler),
+    ("/mltrack/api/datasets/{dataset}/versions/{selector}", DatasetVersionHandler),
+    ("/mltrack/api/datasets/{dataset}/versions/{selector}/rows", DatasetRowsHandler),
+    ("/mltrack/api/datasets/{dataset}/diff", DatasetDiffHandler),
+    ("/mltrack/api/datasets/{dataset}/tags/{tag}", DatasetTagHandler),
     ("/mltrack/api/openapi.json", OpenApiHandler),
 ]
 

@@ -6,7 +6,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { ArtifactsSection } from './artifacts/section';
-import { clear, h } from './dom';
+import { clear, h, OPEN_DATASET_EVENT } from './dom';
+import { inputDatasetLabel } from './datasets/format';
 import { deleteRun, patchRun, requestAPI } from './handler';
 import { runsIcon } from './icons';
 import {
@@ -40,6 +41,27 @@ const MAX_SERIES_ROWS = 50;
 
 /** Rows of a dataset preview page. */
 const PREVIEW_ROWS = 50;
+
+/**
+ * The dataset version an input was got as (`@3f2a9c1b0d4e`): a
+ * link that opens it in the Datasets view (the row's own click previews).
+ */
+function datasetBadge(name: string, ref: string): HTMLElement {
+  const link = h('a', {
+    class: 'jp-mltrack-data-dataset',
+    href: '#',
+    text: inputDatasetLabel(name, ref),
+    title: `Got as ${ref} (mltrack.datasets.get): open it in the Datasets view`
+  });
+  link.addEventListener('click', event => {
+    event.preventDefault();
+    event.stopPropagation();
+    link.dispatchEvent(
+      new CustomEvent(OPEN_DATASET_EVENT, { bubbles: true, detail: { ref } })
+    );
+  });
+  return link;
+}
 
 /**
  * The detail of one run, opened in the main area.
@@ -289,11 +311,12 @@ export class RunDetailWidget extends Panel {
           'data-digest': item.digest,
           title: `Preview ${label}`
         },
-        h('td', {
-          class: 'jp-mltrack-data-name',
-          text: item.name,
-          title: label
-        }),
+        h(
+          'td',
+          { class: 'jp-mltrack-data-name', title: label },
+          item.name,
+          item.dataset ? datasetBadge(item.name, item.dataset) : null
+        ),
         h('td', { class: 'jp-mltrack-data-kind', text: item.kind }),
         h('td', { class: 'jp-mltrack-data-shape', text: formatShape(item) }),
         h('td', {

@@ -52,3 +52,9 @@ export function clear(node: Node): void {
 
 /** Name of the DOM event a run card dispatches to open a run's detail. */
 export const OPEN_RUN_EVENT = 'jp-mltrack-open-run';
+
+/**
+ * Name of the DOM event a dataset reference (`team/churn@<hash>`, in a run's
+ * inputs) dispatches to open the Datasets view on that version.
+ */
+export const OPEN_DATASET_EVENT = 'jp-mltrack-open-dataset';

@@ -20,10 +20,11 @@ import { Widget } from '@lumino/widgets';
 
 import { compareTracker, openCompare } from './compare';
 import { RunDetailWidget } from './detail';
-import { OPEN_RUN_EVENT, h } from './dom';
+import { DatasetsPanel } from './datasets/panel';
+import { OPEN_DATASET_EVENT, OPEN_RUN_EVENT, h } from './dom';
 import { openGroupsChart, refreshGroupsChart } from './groups/chart';
 import { exportPipeline } from './handler';
-import { pipelineIcon, runsIcon, sweepIcon } from './icons';
+import { datasetIcon, pipelineIcon, runsIcon, sweepIcon } from './icons';
 import {
   EXPORT_TITLE,
   IExportRequest,
@@ -55,6 +56,11 @@ export namespace CommandIDs {
    * as the baseline with the checked ones.
    */
   export const compareRuns = 'jupyter-mltrack:compare-runs';
+  /**
+   * The Datasets view: on `name` (and version `hash`) when given, else on
+   * what it showed last.
+   */
+  export const openDatasets = 'jupyter-mltrack:open-datasets';
   /**
    * A sweep's charts (optimization history, parameter importance): `id`
    * when given, else the sweep row right-clicked.
@@ -99,11 +105,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
       openLineage: (name, version) =>
         void openLineage(app, name, version, showRun)
     });
+    // Under the models, the button that opens the Datasets view (src/datasets/).
+    const datasetsButton = h(
+      'button',
+      {
+        class: 'jp-mltrack-datasets-open',
+        title: 'Open the Datasets view: named datasets, their versions and tags'
+      },
+      datasetIcon.element({ tag: 'span' }),
+      h('span', { class: 'jp-mltrack-datasets-open-title', text: 'Datasets' })
+    );
+    datasetsButton.addEventListener(
+      'click',
+      () => void commands.execute(CommandIDs.openDatasets, {})
+    );
     const sidebar = new RunsSidebar({
       getNotebookPath: () => notebooks?.currentWidget?.context.path ?? null,
       getKernelId: () =>
         notebooks?.currentWidget?.sessionContext.session?.kernel?.id ?? null,
-      bottom: models.node
+      bottom: h(
+        'div',
+        { class: 'jp-mltrack-sidebar-foot' },
+        models.node,
+        h('div', { class: 'jp-mltrack-datasets-entry' }, datasetsButton)
+      )
     });
     sidebar.title.icon = runsIcon;
     sidebar.title.caption = 'Runs';
@@ -166,10 +191,51 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return widget;
     };
 
+    // The Datasets view: one per page, in the main area.
+    let datasetsPanel: DatasetsPanel | null = null;
+    const openDatasets = async (
+      name: string | null,
+      hash: string | null
+    ): Promise<DatasetsPanel> => {
+      if (!datasetsPanel || datasetsPanel.isDisposed) {
+        datasetsPanel = new DatasetsPanel({ openRun: showRun });
+        shell.add(datasetsPanel, 'main', { mode: 'tab-after' });
+      }
+      shell.activateById(datasetsPanel.id);
+      if (name) {
+        await datasetsPanel.showDataset(name, hash);
+      } else {
+        await datasetsPanel.refresh();
+      }
+      return datasetsPanel;
+    };
+    commands.addCommand(CommandIDs.openDatasets, {
+      label: 'Show Datasets',
+      caption: 'Named, versioned datasets: versions, tags, rows and diffs',
+      icon: datasetIcon,
+      execute: args =>
+        openDatasets(
+          (args.name as string | undefined) ?? null,
+          (args.hash as string | undefined) ?? null
+        )
+    });
+    // A run's input got as `team/churn@<hash>` opens that version.
+    document.body.addEventListener(OPEN_DATASET_EVENT, event => {
+      const ref = (event as CustomEvent<{ ref?: string }>).detail?.ref ?? '';
+      const at = ref.lastIndexOf('@');
+      if (at > 0) {
+        void commands.execute(CommandIDs.openDatasets, {
+          name: ref.slice(0, at),
+          hash: ref.slice(at + 1)
+        });
+      }
+    });
+
     sidebar.runSelected.connect((_, id) => void openRun(id));
     sidebar.runsChanged.connect((_, model) => {
       details.forEach(widget => widget.maybeReload(model.find(widget.runId)));
       models.storeChanged(model.revision);
+      datasetsPanel?.storeChanged(model.revision);
       refreshSweepCharts(id => model.find(id));
     });
 
@@ -486,7 +552,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.refresh,
         CommandIDs.toggleAllExperiments,
         CommandIDs.exportNotebook,
-        CommandIDs.compareRuns
+        CommandIDs.compareRuns,
+        CommandIDs.openDatasets
       ]) {
         palette.addItem({ command, category: CATEGORY });
       }

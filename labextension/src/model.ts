@@ -128,6 +128,11 @@ export interface IRunDataItem {
   name: string;
   /** Resolved path of a file; `null` for a variable. */
   path: string | null;
+  /**
+   * The dataset version an input was got as (`team/churn@<hash>`, from
+   * `mltrack.datasets.get`); `null` for data read any other way.
+   */
+  dataset: string | null;
   digest: string;
   short: string;
   kind: SnapshotKind | string;

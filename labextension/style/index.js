@@ -5,3 +5,4 @@ import './runlist.css';
 import './groups.css';
 import './models.css';
 import './sweeps.css';
+import './datasets.css';

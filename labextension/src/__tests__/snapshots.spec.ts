@@ -15,6 +15,7 @@ function item(overrides: Partial<IRunDataItem> = {}): IRunDataItem {
     role: 'input',
     name: 'df',
     path: null,
+    dataset: null,
     digest: 'xxh3-128:052e0529d7e7ac3d9d0146c77e5d1ac8',
     short: '052e0529d7e7',
     kind: 'dataframe',
