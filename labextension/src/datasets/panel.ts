@@ -44,6 +44,7 @@ import {
 } from './format';
 import {
   IDatasetDetail,
+  IDatasetFile,
   IDatasetSummary,
   IDatasetUse,
   IDatasetVersion
@@ -53,6 +54,46 @@ import {
 const PREVIEW_ROWS = 20;
 /** Runs named in a version's row; the version's panel lists them all. */
 const RUNS_IN_ROW = 3;
+
+/** Files of a folder version listed; its record has them all (`browse(ref).files`). */
+const FILES_LISTED = 200;
+
+/** A folder version's files (path and size), from its record: a folder has no rows. */
+function folderFiles(files: IDatasetFile[], ref: string): HTMLElement {
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  return h(
+    'div',
+    { class: 'jp-mltrack-dataset-files' },
+    h('div', {
+      class: 'jp-mltrack-muted',
+      text: `A folder of ${files.length.toLocaleString()} files (${formatBytes(total)}). mltrack.datasets.get("${ref}") gives its path.`
+    }),
+    h(
+      'table',
+      { class: 'jp-mltrack-kv' },
+      h(
+        'tbody',
+        {},
+        files
+          .slice(0, FILES_LISTED)
+          .map(f =>
+            h(
+              'tr',
+              { 'data-path': f.path },
+              h('td', { class: 'jp-mltrack-key', text: f.path }),
+              h('td', { class: 'jp-mltrack-value', text: formatBytes(f.size) })
+            )
+          )
+      )
+    ),
+    files.length > FILES_LISTED
+      ? h('div', {
+          class: 'jp-mltrack-muted',
+          text: `\u2026 and ${(files.length - FILES_LISTED).toLocaleString()} more`
+        })
+      : undefined
+  );
+}
 
 function messageOf(reason: unknown): string {
   return reason instanceof Error ? reason.message : String(reason);
@@ -711,6 +752,10 @@ export class DatasetsPanel extends Widget {
           text: `A file (${String(browsed.snapshot.schema?.name ?? '')}, ${formatBytes(v.nbytes)}): it has no rows. mltrack.datasets.get("${v.ref}") gives its path.`
         })
       );
+      return;
+    }
+    if (v.kind === 'folder') {
+      rows.appendChild(folderFiles(browsed.files ?? [], v.ref));
       return;
     }
     await this._showRows(rows, name, v.hash, offset, token);

@@ -75,6 +75,15 @@ export interface IDatasetVersionDetail {
     stats: { [key: string]: any } | null;
     [key: string]: any;
   };
+  /** A file or folder version's files, sorted by path (absent for a table). */
+  files?: IDatasetFile[];
+}
+
+/** One file of a file or folder version, from its record. */
+export interface IDatasetFile {
+  path: string;
+  size: number;
+  digest: string | null;
 }
 
 /** `GET datasets/{dataset}/diff?from=A&to=B`. */
