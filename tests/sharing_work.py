@@ -11,14 +11,16 @@ for byte where it is data.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from jupyter_mltrack.datasets.api import push_with
 from jupyter_mltrack.models.artifacts import Source, write_artifact
@@ -26,6 +28,8 @@ from jupyter_mltrack.sharing import ORIGIN_TAG
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import Environment, MetricPoint, RunStatus, Store
 from jupyter_mltrack.store.models import Base
+
+from .s3 import CREDENTIALS, s3_server
 
 META = {"format": "skops", "flavor": "sklearn", "library_version": "1.5.0", "unsafe": False}
 
@@ -210,3 +214,56 @@ def run_details(store: Store, ids: list[str]) -> dict[str, Any]:
         d["tags"] = {k: v for k, v in d["tags"].items() if k != ORIGIN_TAG}
         out[i] = d
     return out
+
+
+@contextlib.contextmanager
+def team_server() -> Iterator[str]:
+    """moto's S3 server with a bucket, set up for s3fs as a team sets it (the environment,
+    so subprocesses see it too); yields the bucket's ``s3://`` URL."""
+    import boto3
+    import fsspec.config
+    import pytest
+
+    pytest.importorskip("s3fs")
+    with s3_server() as endpoint, pytest.MonkeyPatch.context() as mp:
+        for key, value in CREDENTIALS.items():
+            mp.setenv(key, value)
+        mp.setenv("AWS_ENDPOINT_URL", endpoint)
+        mp.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint})
+        bucket = "share-" + uuid.uuid4().hex[:10]
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+        ).create_bucket(Bucket=bucket)
+        yield f"s3://{bucket}"
+
+
+class TeamDatabases:
+    """Fresh PostgreSQL databases on the tests' server (each a new team store), dropped
+    at the end."""
+
+    def __init__(self, server_url: str, bucket: str) -> None:
+        self.server = server_url
+        self.bucket = bucket
+        self.admin = create_engine(
+            server_url.replace("postgresql://", "postgresql+psycopg://"),
+            isolation_level="AUTOCOMMIT",
+        )
+        self.names: list[str] = []
+
+    def new(self) -> tuple[str, str]:
+        """A new empty database's URL and a new blob prefix in the bucket."""
+        name = "share_" + uuid.uuid4().hex[:12]
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.names.append(name)
+        return self.server.rsplit("/", 1)[0] + "/" + name, f"{self.bucket}/{name}"
+
+    def close(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()

@@ -27,8 +27,8 @@ class Conflict:
 
     def message(self) -> str:
         return (
-            f"{self.kind} {self.item}: {self.field} is {self.source!r} here and "
-            f"{self.destination!r} there (left as it is there)"
+            f"{self.kind} {self.item}: {self.field} is {self.source!r} in the source, "
+            f"{self.destination!r} in the destination (kept)"
         )
 
 

@@ -217,13 +217,15 @@ class RunCopier:
         """The new runs, a batch read at a time, each written in its own transaction once
         its artifacts' blobs are in the destination; then the present runs' new artifacts."""
         todo = plan.new
+        every = max(1, len(todo) // 20)  # a line per run for a few, per 5% for many
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
             data = self._read(batch)
             sent = self._send_artifact_blobs(data["files"])
-            for run_id in batch:
+            for i, run_id in enumerate(batch, start + 1):
                 self._write_run(run_id, data, sent)
-            self.say(f"runs: {min(start + BATCH, len(todo))}/{len(todo)} copied")
+                if i % every == 0 or i == len(todo):
+                    self.say(f"runs: {i}/{len(todo)} copied")
         if plan.missing_artifacts:
             self._copy_artifacts(plan.missing_artifacts)
 
