@@ -98,6 +98,7 @@ def make_work(store: Store, runs: int = 3, *, experiment: str = "churn") -> dict
         ids.append(run.id)
     store.add_run_data(ids[1], "output", "scratch", loose.digest)
     store.update_run(ids[1], note="the good one")
+    store.set_run_values(ids[0], {"w": ({"type": "ndarray", "shape": [3]}, b"\x93NUMPY\x00\x01")})
     store.add_executions(
         [
             {
