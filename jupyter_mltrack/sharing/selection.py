@@ -48,6 +48,7 @@ def select_work(
 ) -> Selection:
     """The :class:`Selection` the options name in ``src`` (see the module docstring)."""
     chosen = Selection()
+    src.reap_local_runs()  # a run whose kernel died here reads crashed, not running
     everything = runs is None and experiment is None and dataset is None and model is None
     with src.engine.connect() as conn:
         if everything:
