@@ -369,3 +369,31 @@ def test_a_team_store_remembers_its_blob_url(teams: TeamDatabases) -> None:
         assert teammate.blob_url == blob_url and teammate.blobs.has("xxh3-128:" + "a" * 32)
     finally:
         teammate.close()
+
+
+def test_a_filter_copies_those_runs_with_the_data_and_dataset_versions_they_read(
+    tmp_path: Path,
+) -> None:
+    a, b = Store(str(tmp_path / "a")), Store(str(tmp_path / "b"))
+    try:
+        work = make_work(a, 3)
+        name, v1, v2 = work["dataset"]
+        report = push(a, b, runs="params.lr > 0.07")  # the first run only: it read v1
+        assert report.runs_copied == 1 and list(report.numbers) == [work["runs"][0]]
+        assert [v.hash for v in b.dataset_versions(name)] == [v1]
+        assert b.resolve_dataset_version(name).hash == v1  # the only version it has
+        assert report.dataset_tags_set == 0  # gold names v2, not copied
+        assert (report.snapshots_copied, report.model_versions_copied) == (1, 0)
+        report = push(a, b, experiment="churn")
+        assert (report.runs_copied, report.runs_skipped) == (2, 1)
+        assert report.snapshots_copied == 1  # the second run's output
+        assert [v.hash for v in b.dataset_versions(name)] == [v1]
+        report = push(a, b, dataset=name)
+        assert (report.dataset_versions_copied, report.dataset_tags_set) == (1, 1)
+        assert b.resolve_dataset_version(name, "gold").hash == v2
+        assert b.resolve_dataset_version(name).hash == v2  # latest moved forward
+        with pytest.raises(NothingToTransfer, match="no dataset 'nope'"):
+            push(a, b, dataset="nope")
+    finally:
+        a.close()
+        b.close()

@@ -10,7 +10,8 @@ destination has it free, else takes the next.
 Pointers (a dataset's tags and ``latest``, a model's aliases) are set where the destination
 has none; where it points elsewhere, that is a conflict, reported and left. ``latest``
 moves forward when the destination's latest is a version the source has too (the source
-has seen it and pushed since). Each dataset and each model is written in one transaction,
+has seen it and pushed since); a dataset copied in part (the versions a run read) has the
+newest of them as its latest until its own latest comes. Each dataset and each model is written in one transaction,
 and only when something changes: copying again writes nothing.
 """
 
@@ -116,6 +117,8 @@ def copy_dataset(
             new_latest = mine["latest"]
         elif hashes is None:
             report.conflicts.append(Conflict("dataset", name, "latest", mine["latest"], latest))
+    elif latest is None and new:  # some versions only (a run's): the newest of them
+        new_latest = max(new, key=lambda v: (v["created_at"], v["hash"]))["hash"]
     if theirs is not None and not new and not set_tags and new_latest == latest:
         return
     with dst.engine.begin() as conn:

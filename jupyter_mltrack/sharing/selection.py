@@ -94,10 +94,14 @@ def select_work(
         from .runs import used_datasets
 
         for ref in used_datasets(src, chosen.run_ids):
-            name, version = parse_dataset_ref(ref)
+            name, selector = parse_dataset_ref(ref)  # NAME@<hex>: resolved to the full hash
+            try:
+                version = src.resolve_dataset_version(name, selector)
+            except StoreError:  # the dataset or version was deleted since: the run says so
+                continue
             hashes = chosen.datasets.setdefault(name, set())
-            if hashes is not None and version is not None:
-                hashes.add(version)
+            if hashes is not None:
+                hashes.add(version.hash)
     return chosen
 
 
