@@ -170,13 +170,11 @@ def _complete_artifacts(store: Store, run_ids: Sequence[str]) -> set[tuple[str, 
 
 
 def _missing_artifacts(src: Store, dst: Store, run_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """Complete artifacts of ``src``'s runs that ``dst`` has none of that name of (a
+    pending one there is being written there: left alone)."""
     if not run_ids:
         return []
-    there = {
-        key
-        for key in _all_artifacts(dst, run_ids)  # pending ones too: being written there
-    }
-    return sorted(_complete_artifacts(src, run_ids) - there)
+    return sorted(_complete_artifacts(src, run_ids) - _all_artifacts(dst, run_ids))
 
 
 def _all_artifacts(store: Store, run_ids: Sequence[str]) -> set[tuple[str, str]]:
@@ -290,7 +288,12 @@ class RunCopier:
         missing = missing_blobs(self.dst, [f["digest"] for f in files])
         if missing:
             self.say(f"artifacts: sending {len(missing)} blobs")
-        sent = send_blobs(self.src.blobs, self.dst.blobs, missing)
+        sent = send_blobs(
+            self.src.blobs,
+            self.dst.blobs,
+            missing,
+            progress=lambda n, b: self.say(f"artifacts: {n}/{len(missing)} blobs ({b} bytes) sent"),
+        )
         self.report.blobs_sent += sent.blobs
         self.report.bytes_sent += sent.bytes
         return set(missing)

@@ -14,6 +14,7 @@ is handed to the destination as a file, never read into memory), and record them
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,11 +148,22 @@ def send_blobs(
     done = Sent()
     if not names:
         return done
-    sizes = map_threads(lambda name: copy_blob(src, dst, name), list(names), THREADS)
-    done.blobs = sum(1 for s in sizes if s)
-    done.bytes = sum(sizes)
-    if progress is not None:
-        progress(done.blobs, done.bytes)
+    lock = threading.Lock()
+    every = max(1, len(names) // 20)  # a call per blob for a few, per 5% for many
+    finished = 0
+
+    def one(name: str) -> int:
+        nonlocal finished
+        size = copy_blob(src, dst, name)
+        with lock:
+            finished += 1
+            done.blobs += 1 if size else 0
+            done.bytes += size
+            if progress is not None and (finished % every == 0 or finished == len(names)):
+                progress(done.blobs, done.bytes)
+        return size
+
+    map_threads(one, list(names), THREADS)
     return done
 
 
