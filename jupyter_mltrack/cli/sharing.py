@@ -6,9 +6,9 @@
                  --dataset NAME | --model NAME] [--json]
     mltrack pull --from URL [--from-blobs BLOB_URL] [same selection] [--json]
 
-The other store's blobs: ``--to-blobs``/``--from-blobs``, else the blob URL that store
-remembers (a team store records the one it is first pushed with: ``store/settings.py``),
-else ``MLTRACK_BLOB_URL``, else the ``blobs/`` folder beside a SQLite store. Progress goes to
+The other store's blobs: ``--to-blobs``/``--from-blobs``, else ``MLTRACK_BLOB_URL`` (as
+for any store), else the ``blobs/`` folder beside a SQLite store, else the blob URL a team
+store remembers (it records the one it is first pushed with: ``store/settings.py``). Progress goes to
 stderr, the summary (or ``--json``: the report's ``to_dict()``) to stdout. Exit 0 when all
 is copied, 3 when it is but conflicts were left as they are (listed, and said on stderr), 1
 when something could not be read or written, 2 for a wrong command line (a bad filter).
@@ -79,8 +79,9 @@ def add_parsers(
             blobs,
             dest="other_blobs",
             metavar="BLOB_URL",
-            help="the other store's blobs (s3://bucket/prefix…; default: what it remembers,"
-            " else $MLTRACK_BLOB_URL, else beside a SQLite store)",
+            help="the other store's blobs (s3://bucket/prefix…; default: $MLTRACK_BLOB_URL,"
+            " else beside a SQLite store, else what a team store remembers; a team store"
+            " that remembers none remembers this one)",
         )
         what = sub.add_mutually_exclusive_group()
         what.add_argument("--runs", metavar="FILTER", help="the runs this query selects")
