@@ -40,8 +40,8 @@ def alembic(engine: Engine, action: str, revision: str) -> None:
         getattr(command, action)(cfg, revision)
 
 
-#: Tables a migration after 0010 adds (or adds a column to: ``run_data.dataset``, 0012): a
-#: database at 0010 lacks them, and nothing else.
+#: Tables a migration after 0010 adds (or adds a column to: ``run_data.dataset``, 0012;
+#: ``store_settings``, 0013): a database at 0010 lacks them, and nothing else.
 AFTER_0010 = {
     "artifacts",
     "artifact_files",
@@ -52,6 +52,7 @@ AFTER_0010 = {
     "dataset_versions",
     "dataset_tags",
     "run_data",
+    "store_settings",
 }
 
 

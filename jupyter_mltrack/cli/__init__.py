@@ -18,6 +18,9 @@
     mltrack [--store URL] export NOTEBOOK (--target NAME ... | --run RUN) -o DIR [--json]
     mltrack [--store URL] reproduce RUN [-o DIR] [--rtol X] [--atol X] [--from-snapshots] [--json]
     mltrack [--store URL] sync [--json]
+    mltrack [--store URL] push --to URL [--to-blobs BLOB_URL] [--runs FILTER | --experiment E
+                               | --dataset NAME | --model NAME] [--json]
+    mltrack [--store URL] pull --from URL [--from-blobs BLOB_URL] [--runs FILTER | ...] [--json]
     mltrack [--store URL] artifacts list RUN [-e E] [--files] [--json]
     mltrack [--store URL] artifacts get RUN NAME [-e E] [--path P] [-o DEST] [--force]
     mltrack [--store URL] models list [--json]
@@ -42,7 +45,9 @@
 
 The store is found as the kernel and server find it (``--store``, ``MLTRACK_STORE_URL``,
 ``MLTRACK_HOME``, the nearest ``.mltrack/``), except that the CLI never creates one: a typo'd
-path should say "no store here", not silently show an empty new database. ``--json`` prints
+path should say "no store here", not silently show an empty new database. (``pull`` does,
+when the store is named with ``--store`` or ``MLTRACK_STORE_URL``: filling a new store is
+what it is for.) ``--json`` prints
 what the REST API answers (the entities' ``to_dict()``), so scripts can use either. Exit
 codes: 0 success, 1 the thing asked for does not exist, cannot be read or written, or the
 store cannot be opened, 2 the command line is wrong (including an ambiguous prefix).
@@ -52,8 +57,8 @@ they are imported only by the commands that need them, so ``mltrack runs list`` 
 start.
 
 One module per command group (:mod:`.experiments`, :mod:`.runs`, :mod:`.compare`,
-:mod:`.snapshots`, :mod:`.pipeline`, :mod:`.sync`, :mod:`.artifacts`, :mod:`.models`,
-:mod:`.datasets`, :mod:`.sweeps`), shared
+:mod:`.snapshots`, :mod:`.pipeline`, :mod:`.sync`, :mod:`.sharing` (push, pull),
+:mod:`.artifacts`, :mod:`.models`, :mod:`.datasets`, :mod:`.sweeps`), shared
 helpers in :mod:`.common`; this module wires the parser and maps errors to exit codes.
 """
 
@@ -78,6 +83,7 @@ from . import (
     models,
     pipeline,
     runs,
+    sharing,
     snapshots,
     sweeps,
     sync,
@@ -117,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots.add_parsers(commands, store_opt, json_opt)
     pipeline.add_parsers(commands, store_opt, json_opt)
     sync.add_parsers(commands, store_opt, json_opt)
+    sharing.add_parsers(commands, store_opt, json_opt)
     artifacts.add_parsers(commands, store_opt, json_opt)
     models.add_parsers(commands, store_opt, json_opt)
     datasets.add_parsers(commands, store_opt, json_opt)
@@ -152,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     store: Store | None = None
     try:
         args = parser.parse_args(_glue_order(sys.argv[1:] if argv is None else argv))
-        store = open_store(getattr(args, "store", None))
+        store = open_store(
+            getattr(args, "store", None), create=getattr(args, "creates_store", False)
+        )
         return args.func(store, args, sys.stdout)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

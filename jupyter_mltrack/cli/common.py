@@ -72,12 +72,15 @@ def _tolerance(text: str) -> float:
 # the store --------------------------------------------------------------------------------
 
 
-def open_store(url: str | None) -> Store:
-    """Open an existing store; refuse to create one (see the module docstring)."""
+def open_store(url: str | None, *, create: bool = False) -> Store:
+    """Open an existing store; refuse to create one (see the module docstring), unless
+    ``create`` and the store was named (``--store``, ``MLTRACK_STORE_URL``): ``pull`` fills
+    a new store."""
     resolved = resolve_store_url(url)
+    named = bool(url or os.environ.get(URL_ENV))
     if resolved.startswith("sqlite:///"):
         db = Path(resolved[len("sqlite:///") :])
-        if not db.exists():
+        if not db.exists() and not (create and named):
             if url or os.environ.get(URL_ENV):
                 raise CliError(f"no mltrack store at {db}")
             raise CliError(

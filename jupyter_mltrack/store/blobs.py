@@ -652,7 +652,8 @@ def blob_store_for(url_or_home: str | os.PathLike[str]) -> BlobStore:
       which needs ``fsspec`` (and ``s3fs`` for ``s3://``).
 
     A PostgreSQL URL is refused: a shared database needs shared blob storage, so the
-    blob URL has to be given explicitly rather than guessed.
+    blob URL has to be given explicitly rather than guessed (or remembered by the store
+    itself: ``Store.blobs`` asks it first, see :mod:`.settings`).
     """
     text = os.fspath(url_or_home)
     if "://" not in text:

@@ -476,3 +476,15 @@ class DatasetTagRow(Base):
     tag: Mapped[str] = mapped_column(String(256), primary_key=True)
     hash: Mapped[str] = mapped_column(String(80), nullable=False)
     updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class StoreSettingRow(Base):
+    """What a store says about itself, by key (``blob_url``: where its blobs are; see
+    :mod:`.settings`). A table of its own rather than an environment variable every client
+    must set: a team store's database is what everyone is given."""
+
+    __tablename__ = "store_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)

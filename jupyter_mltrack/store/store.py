@@ -9,7 +9,8 @@ kernel writing and the server reading never block each other for long.
 from :class:`.base.StoreBase`, none imports this one): :mod:`.run_writes`, :mod:`.run_reads`,
 :mod:`.bulk` (the reads of comparisons), :mod:`.snapshot_records`, :mod:`.executions`,
 :mod:`.artifact_records`, :mod:`.registry_records` (the model registry) and
-:mod:`.dataset_records` (named, versioned datasets);
+:mod:`.dataset_records` (named, versioned datasets) and :mod:`.settings` (what a store says
+about itself: the blob URL a team store remembers);
 the statements they share are built once in :mod:`.statements`. This module keeps what ties
 them together: opening the database, experiments, environments and metric goals.
 """
@@ -54,6 +55,7 @@ from .run_reads import RunReads
 from .run_values import RunValues
 from .run_writes import RunWrites
 from .schema import upgrade_to_head
+from .settings import StoreSettings
 from .snapshot_records import SnapshotRecords, Sweep
 from .statements import DIALECTS
 
@@ -88,6 +90,7 @@ class Store(
     RunValues,
     ArtifactRecords,
     RegistryRecords,
+    StoreSettings,
 ):
     """Experiments, runs and everything recorded with them."""
 
@@ -141,9 +144,19 @@ class Store(
     def blobs(self) -> BlobStore:
         """The blob store holding this store's snapshot data (opened on first use)."""
         if self._blobs is None:
+            if self.blob_url is None and self.home is None:  # a team store: does it say?
+                self.blob_url = self._remembered_blob_url()
             target = self.blob_url or (str(self.home) if self.home is not None else self.url)
             self._blobs = blob_store_for(target)
         return self._blobs
+
+    def _remembered_blob_url(self) -> str | None:
+        """The blob URL the database remembers (:mod:`.settings`); ``None`` when it cannot
+        say (unreachable now, or not migrated: a store opened without its schema check)."""
+        try:
+            return self.remembered_blob_url()
+        except Exception:
+            return None
 
     # experiments -------------------------------------------------------------------------
 
