@@ -143,6 +143,32 @@ def test_claimed_files_keep_their_blobs_from_gc(blob_store: Store) -> None:
         sn.close()
 
 
+def test_the_records_say_which_blobs_are_stored(blob_store: Store, tmp_path: Path) -> None:
+    """What a writer to a remote blob store trusts without asking the server: the blobs a
+    complete artifact or a complete file snapshot names. Not those only a pending artifact
+    names (they may not be written yet), nor a deleted artifact's (gc may remove them)."""
+    run = blob_store.create_run("exp")
+    done, snapped, pending = b"in a complete artifact", b"in a file snapshot", b"pending"
+    write_artifact(blob_store, run.id, "done", "file", [Source("done", data=done)])
+    path = tmp_path / "snapped.bin"
+    path.write_bytes(snapped)
+    sn = Snapshotter(blob_store)
+    try:
+        sn.snapshot_file(path, progress=False).wait(30)
+    finally:
+        sn.close()
+    files = [ArtifactFile(d.decode(), digest_bytes(d), len(d)) for d in (done, snapped, pending)]
+    blob_store.begin_artifact(run.id, "other", "folder")
+    blob_store.claim_artifact_files(run.id, "other", files[2:])  # pending: not trusted
+    blob_store.begin_artifact(run.id, "new", "folder")
+    known = blob_store.claim_artifact_files(run.id, "new", files, known=True)
+    assert known == {digest_bytes(done), digest_bytes(snapped)}
+    assert blob_store.claim_artifact_files(run.id, "new", files) == frozenset()  # not asked
+    blob_store.delete_artifact(run.id, "done")
+    known = blob_store.claim_artifact_files(run.id, "new", files, known=True)
+    assert known == {digest_bytes(snapped)}
+
+
 def test_bytes_a_gc_removed_before_the_claim_are_written_again(
     blob_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
