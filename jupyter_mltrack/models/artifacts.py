@@ -143,7 +143,9 @@ def write_artifact(
     Every file is hashed (an unchanged file costs a stat: its digest is cached); the files
     are claimed (:meth:`~..store.artifact_records.ArtifactRecords.claim_artifact_files`: gc
     keeps their blobs from then on); the blobs the store lacks are written, ``WRITERS`` at a
-    time, each checked for without any lock held; then the artifact is marked complete.
+    time, each checked for without any lock held; then the artifact is marked complete. On
+    a remote store (S3) the blobs the records say are stored are not checked for, and new
+    bytes are written without asking first (:attr:`~..store.blobs.BlobStore.remote`).
     Bytes that appear twice in one artifact are written once. A failure leaves nothing
     recorded (the pending row and its claimed files are removed)."""
     check_name(name)

@@ -263,7 +263,7 @@ class S3BlobStore(FsspecBlobStore):
             if isinstance(result, BaseException):
                 raise result
 
-    async def _get(self, digest: str, size: int | None) -> bytes:
+    async def _get(self, digest: str, size: int | None) -> bytes | bytearray:
         """The blob's bytes, checked against its name (and ``size``, when recorded): one
         GET, or ranges at once for a large blob of known size."""
         bucket, key = self._key(digest)
@@ -293,7 +293,7 @@ class S3BlobStore(FsspecBlobStore):
                 raise BlobNotFound(
                     f"blob {digest} holds other bytes ({found}): changed outside mltrack"
                 )
-        return bytes(data)
+        return data  # (a large blob's bytearray is not copied again)
 
     async def _get_range(self, bucket: str, key: str, offset: int, length: int) -> bytes:
         response = await self._call(
