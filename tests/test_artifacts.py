@@ -20,7 +20,7 @@ from jupyter_mltrack.models.artifacts import ArtifactError, Source, write_artifa
 from jupyter_mltrack.models.preview import preview
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import Store
-from jupyter_mltrack.store.blobs import digest_bytes
+from jupyter_mltrack.store.blobs import BlobNotFound, digest_bytes
 from jupyter_mltrack.store.entities import ArtifactFile
 from jupyter_mltrack.store.errors import ArtifactNotFound
 
@@ -444,3 +444,27 @@ def test_an_artifact_logged_while_the_store_cannot_be_written_is_spooled(
         assert [a.name for a in st.list_artifacts(run.id)] == ["notes.txt"]
     finally:
         st.close()
+
+
+def test_an_fsspec_store_reads_back_and_checks_the_recorded_size(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """A blob store on another fsspec filesystem (here fsspec's memory one) reads files back
+    through ``BlobStore.copy_out``; a blob that no longer holds the recorded number of bytes
+    fails the read, named, rather than write a short file silently."""
+    import uuid
+
+    sqlite_store.blob_url = f"memory://mltrack-{uuid.uuid4().hex}"
+    blobs = sqlite_store.blobs
+    assert type(blobs).__name__ == "FsspecBlobStore" and not blobs.remote
+    run = sqlite_store.create_run("exp")
+    tree = make_tree(tmp_path / "src", {"a.txt": b"alpha", "sub/b.bin": b"\x00" * 3000})
+    kind, name, sources = artifacts.sources_of(tree)
+    logged = write_artifact(sqlite_store, run.id, name, kind, sources)
+    out = artifacts.materialize(sqlite_store, logged, tmp_path / "out", link=False)
+    assert (out / "a.txt").read_bytes() == b"alpha"
+    assert (out / "sub" / "b.bin").read_bytes() == b"\x00" * 3000
+    digest = logged.file("a.txt").digest
+    blobs.fs.pipe_file(blobs.path_of(digest), b"alp")  # type: ignore[attr-defined]
+    with pytest.raises(BlobNotFound, match=f"'{name}' of run {run.id}: blob {digest} holds 3"):
+        artifacts.materialize(sqlite_store, logged, tmp_path / "out2", link=False)
