@@ -723,6 +723,6 @@ def blob_store_for(url_or_home: str | os.PathLike[str]) -> BlobStore:
         raise ImportError(f"blob URL {text!r} needs {package}: pip install {package}") from exc
     from .s3_blobs import S3BlobStore
 
-    if S3BlobStore.serves(fs):
+    if scheme in {"s3", "s3a"} and S3BlobStore.serves(fs):
         return S3BlobStore(fs, root)
     return FsspecBlobStore(fs, root)
