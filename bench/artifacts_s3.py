@@ -351,3 +351,59 @@ def report(r: dict[str, Any], p: dict[str, Any]) -> list[str]:
         f" {speedup(s, 'ours_first', 'mlflow_first'):.2f}x"
         f" {met(t['s3_file_first_log_no_slower'])}",
     ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Part d alone (``python -m bench.artifacts_s3``): the folder and the file of parts a
+    and b made here, logged and read back on a new moto server; the report printed with the
+    load average before and after, and the result saved to
+    ``bench/results/latest-artifacts-s3.json`` (``quick-…`` with ``--quick``)."""
+    import argparse
+    import json
+
+    from bench.artifacts import BENCH_TMP, FULL, QUICK, make_file, make_folder, touch_memory
+    from bench.common import REPO, isolate
+
+    parser = argparse.ArgumentParser(description="benchmark 11, part d (S3) alone")
+    parser.add_argument(
+        "--quick", action="store_true", help="QUICK's sizes (figures not meaningful)"
+    )
+    args = parser.parse_args(argv)
+    p = QUICK if args.quick else FULL
+    root = isolate() / "artifacts"
+    tmp = root / BENCH_TMP
+    tmp.mkdir(parents=True)
+    import tempfile
+
+    before_tmp, tempfile.tempdir = tempfile.tempdir, str(tmp)
+    try:
+        load_before = os.getloadavg()
+        touched = touch_memory(p["touch_gb"])  # as the full section does before part a
+        data = root / "data"
+        data.mkdir()
+        out = bench_s3(root, make_folder(data, p), make_file(data, p["file_mb"]), p)
+        out["memory_touched"] = touched
+        out["loadavg"] = {"before": load_before, "after": os.getloadavg()}
+    finally:
+        tempfile.tempdir = before_tmp
+        shutil.rmtree(root.parent, ignore_errors=True)
+    lines = report(out, p)
+    la = out.get("loadavg", {})
+    fmt = "/".join  # noqa: E731
+    lines.append(
+        "   load average before "
+        + fmt(f"{x:.2f}" for x in la.get("before", ()))
+        + ", after "
+        + fmt(f"{x:.2f}" for x in la.get("after", ()))
+    )
+    print("\n".join(lines))
+    output = REPO / "bench" / "results" / f"{'quick' if args.quick else 'latest'}-artifacts-s3.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(
+        json.dumps({"s3": out, "table": "\n".join(lines)}, indent=2, default=str) + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

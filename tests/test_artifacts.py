@@ -20,7 +20,7 @@ from jupyter_mltrack.models.artifacts import ArtifactError, Source, write_artifa
 from jupyter_mltrack.models.preview import preview
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import Store
-from jupyter_mltrack.store.blobs import digest_bytes
+from jupyter_mltrack.store.blobs import BlobNotFound, digest_bytes
 from jupyter_mltrack.store.entities import ArtifactFile
 from jupyter_mltrack.store.errors import ArtifactNotFound
 
@@ -141,6 +141,32 @@ def test_claimed_files_keep_their_blobs_from_gc(blob_store: Store) -> None:
             blob_store.claim_artifact_files(run.id, "p", [])
     finally:
         sn.close()
+
+
+def test_the_records_say_which_blobs_are_stored(blob_store: Store, tmp_path: Path) -> None:
+    """What a writer to a remote blob store trusts without asking the server: the blobs a
+    complete artifact or a complete file snapshot names. Not those only a pending artifact
+    names (they may not be written yet), nor a deleted artifact's (gc may remove them)."""
+    run = blob_store.create_run("exp")
+    done, snapped, pending = b"in a complete artifact", b"in a file snapshot", b"pending"
+    write_artifact(blob_store, run.id, "done", "file", [Source("done", data=done)])
+    path = tmp_path / "snapped.bin"
+    path.write_bytes(snapped)
+    sn = Snapshotter(blob_store)
+    try:
+        sn.snapshot_file(path, progress=False).wait(30)
+    finally:
+        sn.close()
+    files = [ArtifactFile(d.decode(), digest_bytes(d), len(d)) for d in (done, snapped, pending)]
+    blob_store.begin_artifact(run.id, "other", "folder")
+    blob_store.claim_artifact_files(run.id, "other", files[2:])  # pending: not trusted
+    blob_store.begin_artifact(run.id, "new", "folder")
+    known = blob_store.claim_artifact_files(run.id, "new", files, known=True)
+    assert known == {digest_bytes(done), digest_bytes(snapped)}
+    assert blob_store.claim_artifact_files(run.id, "new", files) == frozenset()  # not asked
+    blob_store.delete_artifact(run.id, "done")
+    known = blob_store.claim_artifact_files(run.id, "new", files, known=True)
+    assert known == {digest_bytes(snapped)}
 
 
 def test_bytes_a_gc_removed_before_the_claim_are_written_again(
@@ -418,3 +444,27 @@ def test_an_artifact_logged_while_the_store_cannot_be_written_is_spooled(
         assert [a.name for a in st.list_artifacts(run.id)] == ["notes.txt"]
     finally:
         st.close()
+
+
+def test_an_fsspec_store_reads_back_and_checks_the_recorded_size(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """A blob store on another fsspec filesystem (here fsspec's memory one) reads files back
+    through ``BlobStore.copy_out``; a blob that no longer holds the recorded number of bytes
+    fails the read, named, rather than write a short file silently."""
+    import uuid
+
+    sqlite_store.blob_url = f"memory://mltrack-{uuid.uuid4().hex}"
+    blobs = sqlite_store.blobs
+    assert type(blobs).__name__ == "FsspecBlobStore" and not blobs.remote
+    run = sqlite_store.create_run("exp")
+    tree = make_tree(tmp_path / "src", {"a.txt": b"alpha", "sub/b.bin": b"\x00" * 3000})
+    kind, name, sources = artifacts.sources_of(tree)
+    logged = write_artifact(sqlite_store, run.id, name, kind, sources)
+    out = artifacts.materialize(sqlite_store, logged, tmp_path / "out", link=False)
+    assert (out / "a.txt").read_bytes() == b"alpha"
+    assert (out / "sub" / "b.bin").read_bytes() == b"\x00" * 3000
+    digest = logged.file("a.txt").digest
+    blobs.fs.pipe_file(blobs.path_of(digest), b"alp")  # type: ignore[attr-defined]
+    with pytest.raises(BlobNotFound, match=f"'{name}' of run {run.id}: blob {digest} holds 3"):
+        artifacts.materialize(sqlite_store, logged, tmp_path / "out2", link=False)

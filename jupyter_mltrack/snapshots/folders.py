@@ -251,7 +251,7 @@ class FolderSnapshots:
                 "a new one)"
             )
         local = self._local_blobs(files)
-        place_files(self.blobs, [(p, d) for p, d, _ in files], out, link=False, local=local)
+        place_files(self.blobs, list(files), out, link=False, local=local)
         return out
 
     def folder_path(self, ref: str | Snapshot) -> Path:
@@ -271,7 +271,7 @@ class FolderSnapshots:
         local = self._local_blobs(files)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
         try:
-            place_files(self.blobs, [(p, d) for p, d, _ in files], tmp, link=True, local=local)
+            place_files(self.blobs, list(files), tmp, link=True, local=local)
             for path, _, _ in files:  # read-only, as the blobs they may be links to are
                 with contextlib.suppress(OSError):
                     os.chmod(os.path.join(tmp, *path.split("/")), 0o444)

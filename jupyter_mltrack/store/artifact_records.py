@@ -16,14 +16,15 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 
 from .base import StoreBase
-from .entities import Artifact, ArtifactFile
+from .entities import Artifact, ArtifactFile, SnapshotStatus
 from .errors import ArtifactNotFound, ModelRegistryConflict, RunNotFound
 from .liveness import _HOST
 from .models import ArtifactFileRow, ArtifactRow, ModelVersionRow, RunRow
 from .snapshot_records import writer_state
+from .statements import _IN_CHUNK, _snapshots_t
 
 _artifacts_t = ArtifactRow.__table__
 _files_t = ArtifactFileRow.__table__
@@ -65,12 +66,18 @@ class ArtifactRecords(StoreBase):
             self._fence_first(conn, run_id)  # a superseded attempt replaces nothing
             self._replace(conn, run_id, name, kind, row, meta=meta, media_type=media_type)
 
-    def claim_artifact_files(self, run_id: str, name: str, files: Sequence[ArtifactFile]) -> None:
+    def claim_artifact_files(
+        self, run_id: str, name: str, files: Sequence[ArtifactFile], *, known: bool = False
+    ) -> frozenset[str]:
         """Record the files of a pending artifact before its blobs are written, under the
         lock ``gc`` deletes blobs under: from then on ``gc`` keeps every blob they name, so
         the writer may check which blobs exist and write the missing ones outside any lock
         (on a team store that is a thousand requests to S3: no other writer waits for them).
-        A blob ``gc`` deleted before the claim is simply found missing and written again."""
+        A blob ``gc`` deleted before the claim is simply found missing and written again.
+
+        With ``known``, returns the digests among ``files`` whose blobs the store's records
+        say are stored (:meth:`_stored_digests`), read under the same lock: a writer to a
+        remote blob store trusts these rather than ask the server (else an empty set)."""
         with self.engine.begin() as conn:
             self._fence_first(conn, run_id)
             # the update first: it takes the lock gc deletes blobs under (SQLite's write lock)
@@ -88,6 +95,42 @@ class ArtifactRecords(StoreBase):
             if self._dialect == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
             self._write_files(conn, run_id, name, files)
+            if not known:
+                return frozenset()
+            return self._stored_digests(conn, {f.digest for f in files})
+
+    @staticmethod
+    def _stored_digests(conn: Connection, digests: set[str]) -> frozenset[str]:
+        """Which of ``digests`` a *complete* artifact, or a complete file snapshot (its
+        digest is its blob's), names: their blobs are stored, and stay so while this
+        transaction's rows name them too. A complete record's writer made sure its blobs
+        existed after its own rows protected them from ``gc``, which deletes no blob any
+        row (pending or complete) names, and only under the lock this is read under. Only
+        a deletion behind the store's back breaks this; a read then fails on the missing
+        blob (``BlobNotFound``) instead of returning other bytes."""
+        f, a, s = _files_t, _artifacts_t, _snapshots_t
+        ordered = sorted(digests)
+        out: set[str] = set()
+        for i in range(0, len(ordered), _IN_CHUNK):
+            chunk = ordered[i : i + _IN_CHUNK]
+            out.update(
+                conn.execute(
+                    select(f.c.digest)
+                    .distinct()
+                    .join(a, and_(a.c.run_id == f.c.run_id, a.c.name == f.c.name))
+                    .where(f.c.digest.in_(chunk), a.c.status == COMPLETE)
+                ).scalars()
+            )
+            out.update(
+                conn.execute(
+                    select(s.c.digest).where(
+                        s.c.digest.in_(chunk),
+                        s.c.kind == "file",
+                        s.c.status == SnapshotStatus.COMPLETE.value,
+                    )
+                ).scalars()
+            )
+        return frozenset(out)
 
     def complete_artifact(
         self,

@@ -31,6 +31,7 @@ import errno
 import io
 import os
 import re
+import shutil
 import tempfile
 import time
 import uuid
@@ -117,6 +118,12 @@ def _local_parts(digest: str) -> tuple[str, str, str]:
 class BlobStore(abc.ABC):
     """Where immutable, content-addressed blobs live (a local folder, S3, ...)."""
 
+    #: Whether asking if a blob exists is a request to a server. A writer to such a store
+    #: trusts the database's records of which blobs are stored rather than ask, and lets
+    #: :meth:`put_many` write the others unasked where it can (``check=False``). A local
+    #: store answers with a stat: it keeps checking, so a blob removed by hand comes back.
+    remote = False
+
     @abc.abstractmethod
     def has(self, digest: str) -> bool:
         """Whether a complete blob with this digest exists."""
@@ -129,10 +136,18 @@ class BlobStore(abc.ABC):
     def put_file(self, digest: str, path: str | os.PathLike[str]) -> int:
         """Copy the file at ``path`` in; bytes written, 0 if it was already there."""
 
-    def put_many(self, items: Sequence[tuple[str, BatchSource]], threads: int) -> list[int]:
+    def put_many(
+        self, items: Sequence[tuple[str, BatchSource]], threads: int, *, check: bool = True
+    ) -> list[int]:
         """Store each ``(digest, file path or bytes)``, ``threads`` at a time; the bytes
         written per item, 0 for a blob that was there. A store that can make many blobs
-        durable at once (a local folder) overrides this."""
+        durable at once (a local folder) overrides this.
+
+        ``check=False``: the caller's records do not know these blobs, so they are likely
+        missing, and a store whose write of given bytes is atomic and idempotent (an object
+        store's PUT) may write them without asking first; it then reports the bytes sent.
+        A file is still checked: it may have changed since it was hashed, and must never
+        replace a stored blob. Other stores check anyway."""
 
         def put(item: tuple[str, BatchSource]) -> int:
             digest, source = item
@@ -179,6 +194,23 @@ class BlobStore(abc.ABC):
         """The blob's whole content."""
         with self.open(digest) as fh:
             return fh.read()
+
+    def copy_out(self, items: Sequence[tuple[str, int, str]], threads: int) -> None:
+        """Write each ``(digest, recorded size, target path)`` blob to a new file at its
+        target, ``threads`` at a time (the target's folder exists). A blob missing, or of
+        another size than recorded, raises :class:`BlobNotFound`. A remote store overrides
+        this to fetch without a request per blob to learn its size first."""
+
+        def one(item: tuple[str, int, str]) -> None:
+            digest, size, target = item
+            with self.open(digest) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+                if out.tell() != size:
+                    raise BlobNotFound(
+                        f"blob {digest} holds {out.tell()} bytes where {size} were recorded"
+                    )
+
+        map_threads(one, list(items), threads)
 
     def total_bytes(self) -> int:
         """Sum of all blob sizes (what ``mltrack gc`` and the UI report)."""
@@ -312,8 +344,11 @@ class LocalBlobStore(BlobStore):
 
         return self._publish(final, fill)
 
-    def put_many(self, items: Sequence[tuple[str, BatchSource]], threads: int) -> list[int]:
-        """Many blobs with one durability barrier for all (see :mod:`.blob_files`)."""
+    def put_many(
+        self, items: Sequence[tuple[str, BatchSource]], threads: int, *, check: bool = True
+    ) -> list[int]:
+        """Many blobs with one durability barrier for all (see :mod:`.blob_files`); each
+        checked for whatever ``check`` says (a stat is cheap)."""
         return blob_files.write_batch(items, self.new_path, self.has, str(self.root), threads)
 
     def stage_file(self, path: str) -> blob_files.StagedCopy:
@@ -528,7 +563,11 @@ class FsspecBlobStore(BlobStore):
         return "/".join((self.root, *_relative_parts(digest)))
 
     def has(self, digest: str) -> bool:
-        return bool(self.fs.isfile(self.path_of(digest)))
+        return self._exists(self.path_of(digest))
+
+    def _exists(self, key: str) -> bool:
+        """Whether ``key`` is a stored object (a subclass may ask with fewer requests)."""
+        return bool(self.fs.isfile(key))
 
     def put_bytes(self, digest: str, data: bytes | bytearray | memoryview) -> int:
         payload = bytes(data)
@@ -547,7 +586,7 @@ class FsspecBlobStore(BlobStore):
         """``write(key)`` the blob: straight to its final key where a put is atomic, else
         to a temp key moved into place. 0 if the blob was there."""
         final = self.path_of(digest)
-        if self.fs.isfile(final):
+        if self._exists(final):
             return 0
         if self.atomic_put:
             write(final)
@@ -557,7 +596,7 @@ class FsspecBlobStore(BlobStore):
         self.fs.makedirs(parent, exist_ok=True)
         try:
             write(tmp)
-            if self.fs.isfile(final):
+            if self._exists(final):
                 return 0
             self.fs.mv(tmp, final)
         finally:
@@ -592,7 +631,7 @@ class FsspecBlobStore(BlobStore):
 
     def delete(self, digest: str) -> bool:
         path = self.path_of(digest)
-        if not self.fs.isfile(path):
+        if not self._exists(path):
             return False
         self.fs.rm_file(path)
         return True
@@ -683,4 +722,8 @@ def blob_store_for(url_or_home: str | os.PathLike[str]) -> BlobStore:
     except ImportError as exc:
         package = "s3fs" if scheme in {"s3", "s3a"} else f"the fsspec backend for {scheme}://"
         raise ImportError(f"blob URL {text!r} needs {package}: pip install {package}") from exc
+    from .s3_blobs import S3BlobStore
+
+    if scheme in {"s3", "s3a"} and S3BlobStore.serves(fs):
+        return S3BlobStore(fs, root)
     return FsspecBlobStore(fs, root)

@@ -1,0 +1,184 @@
+"""Artifacts on an S3-compatible store (moto's server) make one request per blob, or none:
+a second log of bytes the records know makes no request, a first log PUTs new bytes without
+asking first, a read GETs each file once (no HEAD), a large file goes up in parts and comes
+back in ranges, and a blob removed or changed behind the store's back fails the read, named.
+
+Requests are counted as the client sends them (botocore's ``before-send`` event of s3fs's
+client), so each count is what reached the server."""
+
+from __future__ import annotations
+
+import collections
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_mltrack.models import artifacts
+from jupyter_mltrack.models.artifacts import Source, materialize, sources_of, write_artifact
+from jupyter_mltrack.snapshots.fingerprint import clear_file_cache
+from jupyter_mltrack.store import Store, s3_blobs
+from jupyter_mltrack.store.blobs import BlobNotFound, digest_bytes
+
+from .s3 import CREDENTIALS, s3_server
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    pytest.importorskip("s3fs")
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_store(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A SQLite store with its blobs in a new bucket of the server."""
+    import fsspec.config
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_endpoint})
+    bucket = "mltrack-" + uuid.uuid4().hex[:10]
+    store = Store(f"sqlite:///{tmp_path / 'mltrack.db'}", blob_url=f"s3://{bucket}/team")
+    assert isinstance(store.blobs, s3_blobs.S3BlobStore)
+    store.blobs.fs.mkdir(bucket)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def requests(s3_store: Store) -> Iterator[collections.Counter[str]]:
+    """``method -> count`` of the HTTP requests s3fs's client sends from now on."""
+    fs = s3_store.blobs.fs  # type: ignore[attr-defined]
+    fs.call_s3("list_buckets")  # the client exists from here on
+    counts: collections.Counter[str] = collections.Counter()
+
+    def count(request: object, **_: object) -> None:
+        counts[request.method] += 1  # type: ignore[attr-defined]
+
+    fs.s3.meta.events.register("before-send.s3", count)
+    yield counts
+    fs.s3.meta.events.unregister("before-send.s3", count)
+
+
+def make_folder(root: Path) -> Path:
+    (root / "sub").mkdir(parents=True)
+    for i in range(5):
+        (root / f"f{i}.bin").write_bytes(os.urandom(100 + i))
+    (root / "sub" / "copy.bin").write_bytes((root / "f0.bin").read_bytes())  # same bytes
+    return root
+
+
+def test_a_second_log_of_known_bytes_makes_no_request(
+    s3_store: Store, requests: collections.Counter[str], tmp_path: Path
+) -> None:
+    folder = make_folder(tmp_path / "eval")
+    kind, name, sources = sources_of(folder)
+    first, second, third = (s3_store.create_run("exp") for _ in range(3))
+    logged = write_artifact(s3_store, first.id, name, kind, sources)
+    assert dict(requests) == {"PUT": 5}  # one PUT per distinct content, nothing asked first
+    assert logged.meta["stored_bytes"] == sum(100 + i for i in range(5))
+    requests.clear()
+    again = write_artifact(s3_store, second.id, name, kind, sources)
+    assert dict(requests) == {} and again.meta["stored_bytes"] == 0
+    clear_file_cache()  # as a new process: every file hashed again, still nothing asked
+    write_artifact(s3_store, third.id, name, kind, sources)
+    assert dict(requests) == {}
+
+
+def test_reading_back_gets_each_file_once(
+    s3_store: Store, requests: collections.Counter[str], tmp_path: Path
+) -> None:
+    folder = make_folder(tmp_path / "eval")
+    kind, name, sources = sources_of(folder)
+    logged = write_artifact(s3_store, s3_store.create_run("exp").id, name, kind, sources)
+    requests.clear()
+    out = materialize(s3_store, logged, tmp_path / "out", link=False)
+    assert dict(requests) == {"GET": 6}  # no HEAD: the sizes are in the records
+    for f in logged.files:
+        assert (out / f.path).read_bytes() == (folder / f.path).read_bytes()
+
+
+def test_a_blob_removed_or_changed_behind_the_stores_back_fails_the_read(
+    s3_store: Store, tmp_path: Path
+) -> None:
+    """The records are trusted: logging the bytes again does not notice the blob is gone
+    (nothing is asked), but reading it is an error that names the artifact and the blob,
+    never a file of other bytes. Once no record names the bytes, they are stored again."""
+    blobs = s3_store.blobs
+    data, other = b"kept bytes", b"other data"
+    run = s3_store.create_run("exp")
+    first = write_artifact(s3_store, run.id, "a.bin", "file", [Source("a.bin", data=data)])
+    digest = digest_bytes(data)
+    blobs.fs.rm_file(blobs.path_of(digest))  # type: ignore[attr-defined]
+    again = write_artifact(s3_store, run.id, "b.bin", "file", [Source("b.bin", data=data)])
+    assert again.meta["stored_bytes"] == 0
+    with pytest.raises(BlobNotFound, match=f"'a.bin' of run {run.id}: blob {digest} is missing"):
+        materialize(s3_store, first, tmp_path / "out", link=False)
+    assert not (tmp_path / "out" / "a.bin").exists()
+
+    blobs.fs.pipe_file(blobs.path_of(digest), other)  # type: ignore[attr-defined]
+    with pytest.raises(BlobNotFound, match="holds other bytes"):
+        materialize(s3_store, first, tmp_path / "out2", link=False)
+
+    for name in ("a.bin", "b.bin"):
+        s3_store.delete_artifact(run.id, name)
+    third = write_artifact(s3_store, run.id, "c.bin", "file", [Source("c.bin", data=data)])
+    assert third.meta["stored_bytes"] == len(data)
+    assert artifacts.read_bytes(s3_store, third) == data
+
+
+def test_a_large_file_goes_up_in_parts_and_comes_back_in_ranges(
+    s3_store: Store,
+    requests: collections.Counter[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(s3_blobs, "MULTIPART_FROM", 6 << 20)
+    monkeypatch.setattr(s3_blobs, "PART", 5 << 20)  # S3's smallest part
+    monkeypatch.setattr(s3_blobs, "RANGE", 4 << 20)
+    monkeypatch.setattr(s3_blobs, "RANGED_FROM", 4 << 20)
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom((11 << 20) + 3))
+    kind, name, sources = sources_of(path)
+    logged = write_artifact(s3_store, s3_store.create_run("exp").id, name, kind, sources)
+    # a file is asked for first (it may have changed since it was hashed: it must never
+    # replace a stored blob), then a multipart upload: create, 3 parts, complete
+    assert dict(requests) == {"HEAD": 1, "POST": 2, "PUT": 3}
+    requests.clear()
+    out = materialize(s3_store, logged, tmp_path / "out", link=False)
+    assert dict(requests) == {"GET": 3}
+    assert out.read_bytes() == path.read_bytes()
+
+
+def test_a_file_that_shrinks_during_its_upload_stores_nothing(
+    s3_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The part read after the file was cut short fails the log, the multipart upload is
+    aborted, and no object holds the half-written bytes."""
+    monkeypatch.setattr(s3_blobs, "MULTIPART_FROM", 6 << 20)
+    monkeypatch.setattr(s3_blobs, "PART", 5 << 20)
+    monkeypatch.setattr(s3_blobs, "PARTS_AT_ONCE", 1)
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(11 << 20))
+    real = s3_blobs._FileParts.read
+
+    def read_then_cut(self: s3_blobs._FileParts, offset: int, length: int) -> bytes:
+        data = real(self, offset, length)
+        os.truncate(self.path, 6 << 20)  # cut after the first part is read
+        return data
+
+    monkeypatch.setattr(s3_blobs._FileParts, "read", read_then_cut)
+    kind, name, sources = sources_of(path)
+    run = s3_store.create_run("exp")
+    with pytest.raises(OSError, match="shrank"):
+        write_artifact(s3_store, run.id, name, kind, sources)
+    blobs = s3_store.blobs
+    bucket = blobs.root.split("/")[0]  # type: ignore[attr-defined]
+    assert list(blobs.iter_digests()) == []
+    uploads = blobs.fs.call_s3("list_multipart_uploads", Bucket=bucket)  # type: ignore[attr-defined]
+    assert uploads.get("Uploads", []) == []
+    assert s3_store.list_artifacts(run.id) == []
