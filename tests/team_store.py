@@ -64,9 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.env_file is not None:
             args.env_file.write_text("\n".join(lines) + "\n")
         print("\n".join(lines), flush=True)
+        where = (
+            f"`source {args.env_file}`"
+            if args.env_file is not None
+            else "write them to a file with --env-file FILE and `source` it"
+        )
         print(
-            "\nThe team store is up. In another terminal, set the variables above (or"
-            f" `source {args.env_file or 'FILE'}` with --env-file FILE), then:\n"
+            f"\nThe team store is up. In another terminal, set the variables above ({where}),"
+            " then:\n"
             f'  mltrack push --to "${TEAM_URL_ENV}" --to-blobs "${TEAM_BLOBS_ENV}"\n'
             f"A notebook records into it directly with MLTRACK_STORE_URL=${TEAM_URL_ENV} and"
             f" {BLOB_URL_ENV}=${TEAM_BLOBS_ENV}.\nCtrl-C stops both servers and deletes"
