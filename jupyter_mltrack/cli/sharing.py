@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from ..location import resolve_store_url
@@ -141,20 +142,20 @@ def _progress(line: str) -> None:
 
 
 def cmd_push(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    other = open_other(args.other, args.other_blobs, sys.stderr)
-    try:
-        report = push(store, other, progress=_progress, **_selection(args))
-    except NothingToTransfer as exc:
-        raise CliError(str(exc)) from None
-    finally:
-        other.close()
-    return _finish(report, args, out)
+    return _transfer(push, store, args, out)
 
 
 def cmd_pull(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    return _transfer(pull, store, args, out)
+
+
+def _transfer(
+    how: Callable[..., TransferReport], store: Store, args: argparse.Namespace, out: TextIO
+) -> int:
+    """``push`` or ``pull`` between ``store`` and the store the options name."""
     other = open_other(args.other, args.other_blobs, sys.stderr)
     try:
-        report = pull(store, other, progress=_progress, **_selection(args))
+        report = how(store, other, progress=_progress, **_selection(args))
     except NothingToTransfer as exc:
         raise CliError(str(exc)) from None
     finally:

@@ -4,21 +4,12 @@
  * it happens. A refusal from the server is shown with its message.
  */
 
-import {
-  Dialog,
-  InputDialog,
-  Notification,
-  showDialog,
-  showErrorMessage
-} from '@jupyterlab/apputils';
+import { Dialog, InputDialog, Notification } from '@jupyterlab/apputils';
 
+import { confirmThen } from '../confirm';
 import { deleteTag, setTag } from './api';
 import { tagChange, tagChoices, tagDeleteQuestion } from './format';
 import { IDatasetDetail, IDatasetVersion, ITagResult } from './types';
-
-function messageOf(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
-}
 
 /**
  * Point a tag at `version` of `detail` in one action: type or pick the tag
@@ -62,25 +53,12 @@ export async function moveTagFlow(
       Notification.info(change.message, { autoClose: 4000 });
       return null;
     }
-    const confirm = await showDialog({
-      title: change.title,
-      body: change.body,
-      buttons: [
-        Dialog.cancelButton(),
-        Dialog.okButton({ label: change.accept })
-      ]
-    });
-    if (!confirm.button.accept) {
-      return null;
-    }
-    try {
-      return await setTag(detail.dataset.name, change.tag, version.hash);
-    } catch (reason) {
-      await showErrorMessage(`Cannot tag @${change.tag}`, {
-        message: messageOf(reason)
-      });
-      return null;
-    }
+    return confirmThen(
+      change,
+      Dialog.okButton({ label: change.accept }),
+      () => setTag(detail.dataset.name, change.tag, version.hash),
+      `Cannot tag @${change.tag}`
+    );
   }
 }
 
@@ -90,22 +68,14 @@ export async function deleteTagFlow(
   tag: string,
   version: IDatasetVersion
 ): Promise<boolean> {
-  const question = tagDeleteQuestion(name, tag, version);
-  const confirm = await showDialog({
-    title: question.title,
-    body: question.body,
-    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
-  });
-  if (!confirm.button.accept) {
-    return false;
-  }
-  try {
-    await deleteTag(name, tag);
-    return true;
-  } catch (reason) {
-    await showErrorMessage(`Cannot delete @${tag}`, {
-      message: messageOf(reason)
-    });
-    return false;
-  }
+  const done = await confirmThen(
+    tagDeleteQuestion(name, tag, version),
+    Dialog.warnButton({ label: 'Delete' }),
+    async () => {
+      await deleteTag(name, tag);
+      return true;
+    },
+    `Cannot delete @${tag}`
+  );
+  return done ?? false;
 }

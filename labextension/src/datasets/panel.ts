@@ -15,6 +15,7 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
+import { messageOf } from '../confirm';
 import { clear, h } from '../dom';
 import { datasetIcon } from '../icons';
 import { formatBytes } from '../model';
@@ -93,10 +94,6 @@ function folderFiles(files: IDatasetFile[], ref: string): HTMLElement {
         })
       : undefined
   );
-}
-
-function messageOf(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
 }
 
 export class DatasetsPanel extends Widget {

@@ -8,10 +8,10 @@ import {
   Dialog,
   InputDialog,
   Notification,
-  showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
 
+import { confirmThen, messageOf } from '../confirm';
 import { deleteAlias, listModels, registerModel, setAlias } from './api';
 import {
   AliasChange,
@@ -21,11 +21,6 @@ import {
   checkModelName
 } from './format';
 import { IModelDetail, IRegisteredVersion } from './types';
-
-/** The message of a refusal (an APIError carries the server's). */
-function messageOf(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
-}
 
 /**
  * Ask for a name (a model's, an alias), the names in `choices` offered in
@@ -153,22 +148,12 @@ export async function setAliasFlow(
     Notification.info(change.message, { autoClose: 4000 });
     return null;
   }
-  const confirm = await showDialog({
-    title: change.title,
-    body: change.body,
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: change.accept })]
-  });
-  if (!confirm.button.accept) {
-    return null;
-  }
-  try {
-    return await setAlias(detail.name, change.alias, version);
-  } catch (reason) {
-    await showErrorMessage(`Cannot set @${change.alias}`, {
-      message: messageOf(reason)
-    });
-    return null;
-  }
+  return confirmThen(
+    change,
+    Dialog.okButton({ label: change.accept }),
+    () => setAlias(detail.name, change.alias, version),
+    `Cannot set @${change.alias}`
+  );
 }
 
 /**
@@ -180,22 +165,14 @@ export async function deleteAliasFlow(
   alias: string,
   version: number
 ): Promise<boolean> {
-  const question = aliasDeleteQuestion(model, alias, version);
-  const confirm = await showDialog({
-    title: question.title,
-    body: question.body,
-    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
-  });
-  if (!confirm.button.accept) {
-    return false;
-  }
-  try {
-    await deleteAlias(model, alias);
-    return true;
-  } catch (reason) {
-    await showErrorMessage(`Cannot delete @${alias}`, {
-      message: messageOf(reason)
-    });
-    return false;
-  }
+  const done = await confirmThen(
+    aliasDeleteQuestion(model, alias, version),
+    Dialog.warnButton({ label: 'Delete' }),
+    async () => {
+      await deleteAlias(model, alias);
+      return true;
+    },
+    `Cannot delete @${alias}`
+  );
+  return done ?? false;
 }
