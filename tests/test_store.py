@@ -1062,3 +1062,31 @@ def test_a_write_waiting_for_the_restart_that_supersedes_it_is_refused(store_url
     finally:
         st.close()
         driver.close()
+
+
+def test_a_sqlite_store_never_loads_postgresqls_dialect(tmp_path: Path) -> None:
+    """A sweep's workers and every kernel import the store: PostgreSQL's dialect (about
+    20 ms to load) must wait for a PostgreSQL store, through every write a run makes and
+    a setting written (``store_settings``, whose upsert is per dialect). The store exists
+    already, as a worker's does (creating one runs alembic, which loads every dialect)."""
+    Store(str(tmp_path / "st")).close()
+    code = (
+        "import sys\n"
+        "from jupyter_mltrack.store import MetricPoint, Store\n"
+        f"s = Store({str(tmp_path / 'st')!r})\n"
+        "run = s.create_run('e', name='r', tags={'k': 'v'})\n"
+        "s.log_params(run.id, {'a': 1})\n"
+        "s.log_metrics(run.id, [MetricPoint('m', 1.0, 0, 0.0)])\n"
+        "s.finish_run(run.id, 'finished')\n"
+        "s.set_setting('probe', 'x')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('sqlalchemy.dialects.postgresql')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

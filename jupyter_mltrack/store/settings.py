@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import StoreBase
 from .models import StoreSettingRow
@@ -44,7 +43,12 @@ class StoreSettings(StoreBase):
             ).scalar()
 
     def set_setting(self, key: str, value: str) -> None:
-        module = postgresql if self._dialect == "postgresql" else sqlite
+        # the dialect's module imported here: a sweep's workers and every kernel import
+        # the store, and PostgreSQL's dialect costs 20 ms to load where it is not used
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql as module
+        else:
+            from sqlalchemy.dialects import sqlite as module
         stmt = module.insert(_settings_t).values(key=key, value=value, updated_at=time.time())
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"],
