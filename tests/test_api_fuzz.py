@@ -187,6 +187,14 @@ def whole_paths(server: ApiServer, values: dict[str, st.SearchStrategy[Any]]):
         ),
         # the dataset whose versions dataset_versions names, and a tag name it may take
         "/mltrack/api/datasets/{dataset}/diff": st.just({"dataset": "team/churn"}),
+        **{
+            f"/mltrack/api/datasets/{{dataset}}/versions/{{selector}}{rest}": (
+                st.fixed_dictionaries(
+                    {"dataset": st.just("team/churn"), "selector": values["selector"]}
+                )
+            )
+            for rest in ("", "/rows")
+        },
         "/mltrack/api/datasets/{dataset}/tags/{tag}": st.fixed_dictionaries(
             {"dataset": st.just("team/churn"), "tag": values["tag"]}
         ),
