@@ -172,8 +172,8 @@ def write_artifact(
         # write the others unasked (see BlobStore.remote)
         remote = blobs.remote
         stored = store.claim_artifact_files(run_id, name, files, known=remote)
-        todo = [(d, s) for d, s in source_of.items() if d not in stored]
-        written = sum(blobs.put_many(todo, WRITERS, check=not remote))
+        unstored = [(d, s) for d, s in source_of.items() if d not in stored]
+        written = sum(blobs.put_many(unstored, WRITERS, check=not remote))
         store.complete_artifact(run_id, name, files, meta={**meta, "stored_bytes": written})
     except BaseException:
         with contextlib.suppress(Exception):

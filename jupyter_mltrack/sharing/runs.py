@@ -214,16 +214,16 @@ class RunCopier:
     def copy(self, plan: RunPlan) -> None:
         """The new runs, a batch read at a time, each written in its own transaction once
         its artifacts' blobs are in the destination; then the present runs' new artifacts."""
-        todo = plan.new
-        every = max(1, len(todo) // 20)  # a line per run for a few, per 5% for many
-        for start in range(0, len(todo), BATCH):
-            batch = todo[start : start + BATCH]
+        new_runs = plan.new
+        every = max(1, len(new_runs) // 20)  # a line per run for a few, per 5% for many
+        for start in range(0, len(new_runs), BATCH):
+            batch = new_runs[start : start + BATCH]
             data = self._read(batch)
             sent = self._send_artifact_blobs(data["files"])
             for i, run_id in enumerate(batch, start + 1):
                 self._write_run(run_id, data, sent)
-                if i % every == 0 or i == len(todo):
-                    self.say(f"runs: {i}/{len(todo)} copied")
+                if i % every == 0 or i == len(new_runs):
+                    self.say(f"runs: {i}/{len(new_runs)} copied")
         if plan.missing_artifacts:
             self._copy_artifacts(plan.missing_artifacts)
 

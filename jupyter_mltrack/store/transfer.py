@@ -200,8 +200,8 @@ def copy_snapshots(
     wanted = list(dict.fromkeys(digests))
     present = complete_snapshots(dst, wanted)
     available = complete_snapshots(src, [d for d in wanted if d not in present])
-    todo = [d for d in wanted if d in available]
-    snaps = [src.get_snapshot(d) for d in todo]
+    copyable = [d for d in wanted if d in available]
+    snaps = [src.get_snapshot(d) for d in copyable]
     for snap in snaps:
         dst.add_snapshot(
             digest=snap.digest,
@@ -241,4 +241,6 @@ def copy_snapshots(
             blob_names=list(dict.fromkeys(file_blobs(snap.layout))),
         )
     unavailable = [d for d in wanted if d not in present and d not in available]
-    return SnapshotsCopied(todo, [d for d in wanted if d in present], unavailable, recorded, sent)
+    return SnapshotsCopied(
+        copyable, [d for d in wanted if d in present], unavailable, recorded, sent
+    )
