@@ -1,11 +1,16 @@
 /**
- * An action the user confirms before it happens: the question shown (what
- * will change), then the action; a refusal from the server is shown with its
- * message, never dropped. The registry's alias actions and the datasets' tag
- * actions go through it.
+ * The dialogs of an action the user goes through: a name asked for until it
+ * is valid, then the question of what will change, then the action; a refusal
+ * from the server is shown with its message, never dropped. The registry's
+ * alias actions and the datasets' tag actions go through them.
  */
 
-import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  InputDialog,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 
 /** The message of a refusal (an APIError carries the server's). */
 export function messageOf(reason: unknown): string {
@@ -41,5 +46,47 @@ export async function confirmThen<T>(
   } catch (reason) {
     await showErrorMessage(failure, { message: messageOf(reason) });
     return null;
+  }
+}
+
+/**
+ * Ask for a name (a model's, an alias, a tag), the names in `choices` offered in
+ * an editable list when there are any, until `check` accepts what was typed:
+ * its complaint replaces the dialog's label, the text kept for correcting.
+ * What `check` made of it, or `null` when cancelled.
+ */
+export async function askName<T>(
+  dialog: {
+    title: string;
+    label: string;
+    placeholder: string;
+    okLabel: string;
+  },
+  choices: string[],
+  initial: string,
+  check: (typed: string) => { value: T } | { error: string }
+): Promise<T | null> {
+  let label = dialog.label;
+  let typed = initial;
+  for (;;) {
+    const options = { ...dialog, label };
+    const answer =
+      choices.length > 0
+        ? await InputDialog.getItem({
+            ...options,
+            items: choices,
+            current: typed,
+            editable: true
+          })
+        : await InputDialog.getText({ ...options, text: typed });
+    if (!answer.button.accept) {
+      return null;
+    }
+    typed = answer.value ?? '';
+    const checked = check(typed);
+    if ('value' in checked) {
+      return checked.value;
+    }
+    label = checked.error;
   }
 }

@@ -4,11 +4,11 @@
  * it happens. A refusal from the server is shown with its message.
  */
 
-import { Dialog, InputDialog, Notification } from '@jupyterlab/apputils';
+import { Dialog, Notification } from '@jupyterlab/apputils';
 
-import { confirmThen } from '../confirm';
+import { askName, confirmThen } from '../confirm';
 import { deleteTag, setTag } from './api';
-import { tagChange, tagChoices, tagDeleteQuestion } from './format';
+import { TagChange, tagChange, tagChoices, tagDeleteQuestion } from './format';
 import { IDatasetDetail, IDatasetVersion, ITagResult } from './types';
 
 /**
@@ -22,44 +22,35 @@ export async function moveTagFlow(
   version: IDatasetVersion
 ): Promise<ITagResult | null> {
   const choices = tagChoices(detail, version);
-  let label = 'Tag (an existing one moves here)';
-  let typed = choices[0] ?? '';
-  for (;;) {
-    const options = {
+  const change = await askName<Exclude<TagChange, { kind: 'invalid' }>>(
+    {
       title: `Tag ${detail.dataset.name}@${version.short}`,
-      label,
+      label: 'Tag (an existing one moves here)',
       placeholder: 'gold',
       okLabel: 'Next'
-    };
-    const answer =
-      choices.length > 0
-        ? await InputDialog.getItem({
-            ...options,
-            items: choices,
-            current: typed,
-            editable: true
-          })
-        : await InputDialog.getText({ ...options, text: typed });
-    if (!answer.button.accept) {
-      return null;
+    },
+    choices,
+    choices[0] ?? '',
+    typed => {
+      const change = tagChange(detail, typed, version);
+      return change.kind === 'invalid'
+        ? { error: change.message }
+        : { value: change };
     }
-    typed = answer.value ?? '';
-    const change = tagChange(detail, typed, version);
-    if (change.kind === 'invalid') {
-      label = change.message;
-      continue;
-    }
-    if (change.kind === 'noop') {
-      Notification.info(change.message, { autoClose: 4000 });
-      return null;
-    }
-    return confirmThen(
-      change,
-      Dialog.okButton({ label: change.accept }),
-      () => setTag(detail.dataset.name, change.tag, version.hash),
-      `Cannot tag @${change.tag}`
-    );
+  );
+  if (change === null) {
+    return null;
   }
+  if (change.kind === 'noop') {
+    Notification.info(change.message, { autoClose: 4000 });
+    return null;
+  }
+  return confirmThen(
+    change,
+    Dialog.okButton({ label: change.accept }),
+    () => setTag(detail.dataset.name, change.tag, version.hash),
+    `Cannot tag @${change.tag}`
+  );
 }
 
 /** Delete `tag` (on `version`) after confirmation; whether it was. */

@@ -4,14 +4,9 @@
  * A refusal from the server is shown with its message, never dropped.
  */
 
-import {
-  Dialog,
-  InputDialog,
-  Notification,
-  showErrorMessage
-} from '@jupyterlab/apputils';
+import { Dialog, Notification, showErrorMessage } from '@jupyterlab/apputils';
 
-import { confirmThen, messageOf } from '../confirm';
+import { askName, confirmThen, messageOf } from '../confirm';
 import { deleteAlias, listModels, registerModel, setAlias } from './api';
 import {
   AliasChange,
@@ -21,48 +16,6 @@ import {
   checkModelName
 } from './format';
 import { IModelDetail, IRegisteredVersion } from './types';
-
-/**
- * Ask for a name (a model's, an alias), the names in `choices` offered in
- * an editable list when there are any, until `check` accepts what was typed:
- * its complaint replaces the dialog's label, the text kept for correcting.
- * What `check` made of it, or `null` when cancelled.
- */
-async function askName<T>(
-  dialog: {
-    title: string;
-    label: string;
-    placeholder: string;
-    okLabel: string;
-  },
-  choices: string[],
-  initial: string,
-  check: (typed: string) => { value: T } | { error: string }
-): Promise<T | null> {
-  let label = dialog.label;
-  let typed = initial;
-  for (;;) {
-    const options = { ...dialog, label };
-    const answer =
-      choices.length > 0
-        ? await InputDialog.getItem({
-            ...options,
-            items: choices,
-            current: typed,
-            editable: true
-          })
-        : await InputDialog.getText({ ...options, text: typed });
-    if (!answer.button.accept) {
-      return null;
-    }
-    typed = answer.value ?? '';
-    const checked = check(typed);
-    if ('value' in checked) {
-      return checked.value;
-    }
-    label = checked.error;
-  }
-}
 
 /**
  * Register the model artifact `artifact` of run `runId`: ask for the
