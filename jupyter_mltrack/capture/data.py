@@ -401,7 +401,18 @@ def _ignored(extra: tuple[Path, ...]) -> tuple[str, ...]:
 def _cache_dirs() -> tuple[Path, ...]:
     """The blob cache (``snapshots/cache.py``): the files of dataset versions handed out
     there are recorded by the version's name (the path ``get`` returned), not as files."""
-    return _cache_dir_of(os.environ.get("MLTRACK_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))
+    return _cache_dir_of(*_cache_env())
+
+
+def _cache_env() -> tuple[str | None, str | None]:
+    return os.environ.get("MLTRACK_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME")
+
+
+@functools.lru_cache(maxsize=4)
+def _log_ignored(explicit: str | None, xdg: str | None) -> tuple[str, ...]:
+    """The prefixes of files the execution log does not list, built once per cache
+    location: the audit hook asks on every ``open()`` of a cell."""
+    return _ignored(_cache_dir_of(explicit, xdg)) + ("/proc/", "/sys/", "/dev/")
 
 
 @functools.lru_cache(maxsize=4)
@@ -424,7 +435,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
             recorder.seen(path, mode, flags)
         if log is not None and not isinstance(path, int):
             resolved = os.path.abspath(os.fsdecode(path))
-            if not resolved.startswith(_ignored(_cache_dirs()) + ("/proc/", "/sys/", "/dev/")):
+            if not resolved.startswith(_log_ignored(*_cache_env())):
                 log.file_opened(resolved, _writes(mode, flags))
 
 
