@@ -191,6 +191,68 @@ def test_a_git_read_done_before_its_callback_is_attached_does_not_deadlock(
     assert context.git is not None and context.git.result() is seen
 
 
+def _committed_repo(tmp_path: Path) -> Path:
+    """A git repository with one committed file, ``data.txt``: clean until it is written."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "data.txt").write_text("a\n")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    identity = ["-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(["git", *identity, "commit", "-qm", "init"], cwd=repo, check=True)
+    return repo
+
+
+def test_git_state_is_as_old_as_its_read_not_as_the_scan_that_carried_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Git's state is re-read when the last read *began* over ``REFRESH`` seconds ago. It was
+    counted from when the environment scan around it ended, so on a loaded machine (a scan of
+    half a second or more) a file changed just after the read stayed unseen by the runs of
+    the next second and more: CI recorded a dirty tree as clean."""
+    import time
+
+    from jupyter_mltrack.capture import api
+
+    repo = _committed_repo(tmp_path)
+    scan = environment.current_environment
+
+    def slow_scan() -> object:
+        time.sleep(0.8)  # a busy machine's scan
+        return scan()
+
+    monkeypatch.setattr(environment, "current_environment", slow_scan)
+    context = api.RunContext(api._submit, lambda: None)
+    first = context.request(str(repo))
+    began = time.monotonic()  # (the read began before this)
+    assert first is not None and context.git is not None
+    assert context.git.result(timeout=30).dirty is False
+    (repo / "data.txt").write_text("changed\n")
+    first.result(timeout=30)
+    time.sleep(max(0.0, began + context.REFRESH + 0.05 - time.monotonic()))
+    assert context.request(str(repo)) is None  # the packages are those scanned: git alone
+    assert context.git.result(timeout=30).dirty is True
+
+
+def test_the_idle_scans_read_of_git_is_what_the_next_runs_record(tmp_path: Path) -> None:
+    """After a cell that loaded modules the kernel scans again while idle, reading git's
+    state itself. The runs starting within the next second record that read, not the older
+    one begun when the previous run started: CI (a loaded machine, the file changed while
+    the idle scan ran) saw the run after the change recorded as clean."""
+    from jupyter_mltrack.capture import api
+
+    repo = _committed_repo(tmp_path)
+    context = api.RunContext(api._submit, lambda: None)
+    scan = context.request(str(repo))
+    assert scan is not None and context.git is not None
+    scan.result(timeout=30)
+    assert context.git.result(timeout=30).dirty is False
+    (repo / "data.txt").write_text("changed\n")
+    context.collect(str(repo))  # the idle scan
+    assert context.request(str(repo)) is None  # fresh: no read of its own
+    assert context.git.result(timeout=30).dirty is True
+
+
 def test_a_scan_that_saw_every_package_covers_lazily_loaded_submodules() -> None:
     """Modules of packages the last scan saw (a library's lazy submodules) do not make it
     stale; once the names were compared, the scan covers the new count of modules, so the

@@ -396,6 +396,18 @@ def _start_long_run(k: Kernel, store: Store, experiment: str) -> str:
     raise AssertionError("the long run never started")
 
 
+def _run_numbered(store: Store, experiment: str, number: int, timeout: float = 20) -> str:
+    """The id of run ``number`` of ``experiment`` once the kernel has opened it (on a loaded
+    machine that can take longer than any fixed sleep: CI once read run 1 instead)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs, _ = store.search_runs(experiment=experiment, order="-number", limit=1)
+        if runs and runs[0].number == number:
+            return runs[0].id
+        time.sleep(0.05)
+    raise AssertionError(f"run {number} of {experiment} never started")
+
+
 @pytest.mark.parametrize("how", ["killed", "shutdown", "os_exit"])
 def test_dead_kernel_leaves_no_running_run(tmp_path: Path, how: str) -> None:
     home = tmp_path / "home"
@@ -406,9 +418,7 @@ def test_dead_kernel_leaves_no_running_run(tmp_path: Path, how: str) -> None:
             k.ok("%load_ext jupyter_mltrack")
             k.ok("%%track -e dying\nmltrack.log_metric('before', 1)")
             k.execute("%%track -e dying\nimport os\nos._exit(3)", wait=False)
-            time.sleep(0.5)
-            runs, _ = store.search_runs(experiment="dying", order="-number", limit=1)
-            run_id = runs[0].id
+            run_id = _run_numbered(store, "dying", 2)
         else:
             run_id = _start_long_run(k, store, "dying")
             if how == "killed":

@@ -42,10 +42,10 @@ def _card(result: dict) -> dict:
     return cards[0]
 
 
-def _wait_for(predicate, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 90.0, message=None) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, "timed out" + (f": {message()}" if message else "")
         time.sleep(0.5)
 
 
@@ -380,10 +380,13 @@ def test_a_full_disk_is_said_once_and_the_cells_are_unaffected(
         filler.unlink()
         kernel.ok("%%track -e disk\nacc = 0.7\nacc")  # room again
         with_spool = 1 + (0 if spool_beside else 3) + 1
-        _wait_for(lambda: len(_runs(str(home))) == with_spool)
+        # (a run is in the store from its start: wait for its end too, written after the cell)
+        _wait_for(
+            lambda: [r.status for r in _runs(str(home))] == [RunStatus.FINISHED] * with_spool,
+            message=lambda: repr([(r.number, r.status) for r in _runs(str(home))]),
+        )
         runs = _runs(str(home))
         assert [r.number for r in runs] == list(range(1, with_spool + 1))
-        assert all(r.status is RunStatus.FINISHED for r in runs)
     finally:
         kernel.stop()
 

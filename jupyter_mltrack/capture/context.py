@@ -53,6 +53,9 @@ class RunContext:
         #: ``len(sys.modules)`` and the top-level module names when the scan behind
         #: ``_state`` started: the state is stale once a new top-level module is loaded.
         self._scanned: tuple[int, frozenset[str]] | None = None
+        #: When the read of git's state behind ``_state`` began. Freshness counts from
+        #: there, not from when the scan carrying it ended: a slow scan (a loaded machine)
+        #: would otherwise leave a file changed just after the read unseen for longer.
         self._at = 0.0
         self._future: Future[Any] | None = None
         #: ``len(sys.modules)`` when ``_future`` was requested.
@@ -60,8 +63,8 @@ class RunContext:
         #: Per store (held weakly: a store opened after another was closed may be given
         #: the same ``id()``, and must not inherit its ids), ``digest -> environment id``.
         self._env_ids: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
-        #: The latest read of git's state (begun when a run started), which the runs that
-        #: start before the next one record.
+        #: The latest read of git's state (begun when a run started, or the kernel's idle
+        #: scan), which the runs that start before the next one record.
         self.git: Future[Any] | None = None
 
     def _covers(self, scanned: tuple[int, frozenset[str]] | None) -> bool:
@@ -98,6 +101,7 @@ class RunContext:
                 if pending and self._future_modules == modules:
                     return future
                 self._future_modules = modules
+                self._at = time.monotonic()
                 # git's state is read at once, in a thread of its own: the worker may be
                 # busy, and the run must record the files as they were when it started
                 self.git = git_now(cwd)
@@ -131,6 +135,7 @@ class RunContext:
 
         scanned = (len(sys.modules), top_level_names())
         env = current_environment()
+        started = time.monotonic()
         state = (env, git.result(timeout=30) if git is not None else git_state(cwd))
         # record the environment here rather than in the finishing run's thread (the cell's)
         store = self._store()
@@ -138,7 +143,15 @@ class RunContext:
             with contextlib.suppress(Exception):
                 self._environment_id(store, state[0])
         with self._lock:
-            self._state, self._at, self._scanned = state, time.monotonic(), scanned
+            self._state, self._scanned = state, scanned
+            # A read of its own (the kernel's idle scan) is the latest unless ``request``
+            # began one since (its ``_at``): the runs that start next record it, not an
+            # older read still held in ``git``. Left there, the kernel scanning after a cell
+            # while a file changed made the next second's runs record the file unchanged.
+            if git is None and started >= self._at:
+                self._at = started
+                self.git = Future()
+                self.git.set_result(state[1])
 
     def _environment_id(self, store: Store, env: Any) -> int:
         """The id of ``env`` in ``store``, stored once per store and digest."""
