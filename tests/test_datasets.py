@@ -8,6 +8,7 @@ that gets the same version, are in tests/test_kernel_snapshots.py (they need a k
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import xxhash
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 import jupyter_mltrack as mltrack
 from jupyter_mltrack.capture import api, data
@@ -26,7 +27,7 @@ from jupyter_mltrack.snapshots.errors import SnapshotError
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import DatasetNotFound, InvalidDatasetRef, InvalidName, Store
 from jupyter_mltrack.store.dataset_records import parse_dataset_ref, version_hash
-from jupyter_mltrack.store.models import DatasetVersionRow
+from jupyter_mltrack.store.models import DatasetRow, DatasetTagRow, DatasetVersionRow
 
 
 @pytest.fixture
@@ -105,6 +106,42 @@ def test_get_gives_back_exactly_what_was_pushed(ds: Store, tmp_path: Path) -> No
     assert file_version.kind == "file" and file_version.nbytes == 8
     with pytest.raises(SnapshotError, match="no such file or folder"):
         mltrack.datasets.push(tmp_path / "absent.csv", "t/file")
+
+
+def test_a_tag_move_says_what_it_replaced_while_another_moves_it(ds: Store) -> None:
+    """What a move reports as replaced ("moved from", the REST route's ``previous``) is read
+    in the move's own transaction once it holds the dataset's row, so two moves at once never
+    both report the same version. Here another store's transaction holds the row and moves
+    ``gold`` to v2 while ours starts moving it to v3: ours waits, then says it replaced v2
+    (it read v1 before the other committed, when the read came first)."""
+    v1 = mltrack.datasets.push(frame(3), "team/churn", tag="gold")
+    v2 = mltrack.datasets.push(frame(4), "team/churn")
+    v3 = mltrack.datasets.push(frame(5), "team/churn")
+    other = Store(ds.url)
+    moved: list[object] = []
+    try:
+        with other.engine.begin() as conn:
+            conn.execute(
+                update(DatasetRow).where(DatasetRow.name == "team/churn").values(updated_at=1.0)
+            )
+            conn.execute(
+                update(DatasetTagRow).where(DatasetTagRow.tag == "gold").values(hash=v2.hash)
+            )
+            mover = threading.Thread(
+                target=lambda: moved.append(ds.move_dataset_tag("team/churn", "gold", v3.hash)),
+                daemon=True,
+            )
+            mover.start()
+            mover.join(timeout=1.0)
+            assert mover.is_alive(), "the move did not wait for the dataset's row"
+        mover.join(timeout=60)
+    finally:
+        other.close()
+    assert moved, "the move did not end"
+    version, before = moved[0]  # type: ignore[misc]
+    assert version.hash == v3.hash and before == v2.hash != v1.hash
+    assert ds.get_dataset("team/churn").tags == {"gold": v3.hash}
+    assert ds.move_dataset_tag("team/churn", "new", "latest")[1] is None
 
 
 def test_refs_tags_and_hash_prefixes(ds: Store) -> None:

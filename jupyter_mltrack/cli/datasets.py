@@ -434,8 +434,7 @@ def cmd_datasets_tag(store: Store, args: argparse.Namespace, out: TextIO) -> int
         else:
             out.write(f"deleted tag {args.tag} of {name}\n")
         return 0
-    before = store.get_dataset(name).tags.get(args.tag)
-    version = store.set_dataset_tag(name, args.tag, selector)
+    version, before = store.move_dataset_tag(name, args.tag, selector)
     if args.json:
         _print_json(version.to_dict(), out)
         return 0

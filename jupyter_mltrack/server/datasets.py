@@ -185,8 +185,7 @@ def set_tag(store: Store, name: str, tag: str, body: Any) -> dict[str, Any]:
         from ..store.dataset_records import check_dataset_tag
 
         check_dataset_tag(tag)  # said before whether the dataset exists
-        before = store.get_dataset(_name(name)).tags.get(tag)
-        version = store.set_dataset_tag(name, tag, selector)
+        version, before = store.move_dataset_tag(_name(name), tag, selector)
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None
     return {

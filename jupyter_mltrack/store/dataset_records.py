@@ -309,17 +309,29 @@ class DatasetRecords(SnapshotRecords):
     def set_dataset_tag(self, name: str, tag: str, selector: str | None = None) -> DatasetVersion:
         """Point ``tag`` of dataset ``name`` at the version ``selector`` names (moving it if
         it pointed elsewhere)."""
+        return self.move_dataset_tag(name, tag, selector)[0]
+
+    def move_dataset_tag(
+        self, name: str, tag: str, selector: str | None = None
+    ) -> tuple[DatasetVersion, str | None]:
+        """:meth:`set_dataset_tag`, also saying which version's hash the tag named just
+        before (``None``: it was new). Read in the move's own transaction, after the
+        dataset's row is taken (SQLite's write lock, PostgreSQL's row lock), so of two moves
+        at once each reports the version the other left, never both the same one: what
+        "moved from" says is what this move replaced."""
         check_dataset_name(name)
         check_dataset_tag(tag)
         now = time.time()
         with self.engine.begin() as conn:
             dataset_id = self._dataset_id(conn, name)
-            digest = self._dataset_select(conn, dataset_id, name, selector)
-            self._point_dataset_tag(conn, dataset_id, tag, digest, now)
+            # first: the moves of this dataset's tags are serialised from here on
             conn.execute(
                 update(_datasets_t).where(_datasets_t.c.id == dataset_id).values(updated_at=now)
             )
-            return self._dataset_version(conn, dataset_id, name, digest)
+            before = self._dataset_tags(conn, dataset_id).get(tag)
+            digest = self._dataset_select(conn, dataset_id, name, selector)
+            self._point_dataset_tag(conn, dataset_id, tag, digest, now)
+            return self._dataset_version(conn, dataset_id, name, digest), before
 
     def delete_dataset_tag(self, name: str, tag: str) -> None:
         check_dataset_name(name)
