@@ -428,6 +428,7 @@ async def test_bad_requests_are_json_400_and_404(
         '{"tags": {"": "x"}}': "tag names must be",
         '{"name": "' + "n" * 300 + '"}': "at most 256 characters",
         '{"note": "a\\u0000b"}': "must not contain NUL",
+        '{"name": "n", "tags": {"mltrack.attempt": "mine"}}': "are the tracker's own",
     }
     for body, expected in bad_bodies.items():
         response = await jp_fetch(

@@ -21,6 +21,7 @@ from jupyter_mltrack.location import HOME_ENV, URL_ENV, resolve_store_url
 from jupyter_mltrack.store import (
     DEFAULT_EXPERIMENT,
     Environment,
+    InvalidName,
     InvalidQuery,
     MetricPoint,
     RunNotFound,
@@ -328,6 +329,26 @@ def test_update_run(store: Store) -> None:
     store.update_run(run.id, name="", note="")
     got = store.get_run(run.id)
     assert got.name is None and got.note == "" and got.tags == {"new": "y"}
+
+
+def test_a_users_edit_of_tags_keeps_the_trackers_own(store: Store) -> None:
+    """The sidebar's tag editor sends the run's whole set: the tracker's tags (a sweep's
+    attempt, its name and trial number; a pulled run's origin) left out stay, since a sweep
+    resumed, an attempt fenced and a second pull rely on them; one added or changed is
+    refused whole, the run as it was. Tags the tracker sets itself are written as before."""
+    tracker = {"mltrack.sweep": "s", "mltrack.trial": "3", "mltrack.attempt": "a1"}
+    run = store.create_run("u", tags={"old": "x", **tracker})
+    store.update_run(run.id, tags={"new": "y"})
+    assert store.get_run(run.id).tags == {"new": "y", **tracker}
+    store.update_run(run.id, tags={"new": "z", "mltrack.trial": "3"})  # unchanged: fine
+    assert store.get_run(run.id).tags == {"new": "z", **tracker}
+    for bad in ({"mltrack.attempt": "mine"}, {"mltrack.extra": ""}, {"mltrack.%": "1"}):
+        with pytest.raises(InvalidName, match="the tracker's own"):
+            store.update_run(run.id, name="not written", tags={"other": "", **bad})
+    got = store.get_run(run.id)
+    assert got.tags == {"new": "z", **tracker} and got.name is None
+    store.set_tags(run.id, {"mltrack.attempt": "a2"})  # the driver's own hand-out
+    assert store.get_run(run.id).tags["mltrack.attempt"] == "a2"
 
 
 def test_delete_run_removes_everything(store: Store) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..store import (
+    InvalidName,
     InvalidQuery,
     KernelSession,
     Run,
@@ -209,6 +210,8 @@ def patch_run(store: Store, run_id: str, body: Any) -> dict[str, Any]:
         store.update_run(_require_id(run_id), **changes)
     except RunNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except InvalidName as exc:  # a tracker's tag changed, or a name the store cannot keep
+        raise ApiError(400, str(exc)) from None
     return get_run(store, run_id)
 
 

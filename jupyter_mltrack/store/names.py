@@ -66,6 +66,12 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
+#: Tags named so are the tracker's own (a sweep's ``mltrack.sweep``, ``mltrack.trial`` and
+#: ``mltrack.attempt``, a pulled run's ``mltrack.origin``): what resuming a sweep, fencing its
+#: attempts and pushing again rely on. A user's edit of a run's tags leaves them as they are.
+TRACKER_TAG_PREFIX = "mltrack."
+
+
 def check_tags(tags: dict[str, str]) -> dict[str, str]:
     """``tags`` (text keys and values, checked), or :class:`InvalidName`."""
     for key, value in tags.items():

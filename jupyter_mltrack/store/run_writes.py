@@ -37,7 +37,7 @@ from .models import (
     RunValueRow,
     TagRow,
 )
-from .names import check_name, check_tags, free_text
+from .names import TRACKER_TAG_PREFIX, InvalidName, check_name, check_tags, free_text, shown
 from .searchable import param_number, param_text, summarise
 from .series import chunks
 from .snapshot_records import DataLink, link_run_data, run_data_rows
@@ -482,7 +482,10 @@ class RunWrites(Liveness):
         tags: Mapping[str, str] | None = None,
         note: str | None = None,
     ) -> None:
-        """User edits from the sidebar or CLI; ``tags`` replaces the run's tags."""
+        """User edits from the sidebar or CLI; ``tags`` replaces the run's tags, except the
+        tracker's own (``mltrack.*``: a sweep resumed, an attempt fenced, a pull compared
+        need them). Those the edit leaves out are kept; one it adds or changes is refused
+        (:class:`InvalidName`) and nothing is written."""
         values: dict[str, Any] = {"updated_at": time.time()}
         if name is not None:
             values["name"] = check_name("run name", name) or None
@@ -494,7 +497,27 @@ class RunWrites(Liveness):
             if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
                 raise RunNotFound(run_id)
             if tags is not None:
-                self._write_tags(conn, run_id, tags, replace=True)
+                kept = {
+                    row.key: row.value
+                    for row in conn.execute(
+                        select(_tags_t.c.key, _tags_t.c.value).where(
+                            _tags_t.c.run_id == run_id,
+                            _tags_t.c.key.startswith(TRACKER_TAG_PREFIX, autoescape=True),
+                        )
+                    )
+                }
+                changed = sorted(
+                    k
+                    for k, v in tags.items()
+                    if k.startswith(TRACKER_TAG_PREFIX) and kept.get(k) != v
+                )
+                if changed:
+                    raise InvalidName(
+                        f"tag {shown(changed[0])}: tags starting with {TRACKER_TAG_PREFIX!r} are"
+                        " the tracker's own and cannot be added or changed (leave them out:"
+                        " they are kept)"
+                    )
+                self._write_tags(conn, run_id, {**tags, **kept}, replace=True)
 
     def rename_notebook(self, old: str, new: str) -> int:
         """A notebook (or a folder of them) was renamed: its runs and its execution log

@@ -25,7 +25,8 @@ import {
   parseTags,
   runData,
   snapshotRowsQuery,
-  statusClass
+  statusClass,
+  userTags
 } from './model';
 import {
   factList,
@@ -567,7 +568,9 @@ export class RunDetailWidget extends Panel {
       placeholder: 'baseline, lr=0.1',
       'aria-label': 'Tags'
     });
-    tags.value = formatTags(run.tags).join(', ');
+    // the tracker's own tags (shown above with the others) are not the user's to edit
+    const editable = userTags(run.tags);
+    tags.value = formatTags(editable).join(', ');
     const note = h('textarea', {
       class: 'jp-mltrack-note-input',
       rows: 3,
@@ -590,7 +593,7 @@ export class RunDetailWidget extends Panel {
         patch.name = name.value.trim();
       }
       const newTags = parseTags(tags.value);
-      if (JSON.stringify(newTags) !== JSON.stringify(run.tags || {})) {
+      if (JSON.stringify(newTags) !== JSON.stringify(editable)) {
         patch.tags = newTags;
       }
       if (note.value !== (run.note || '')) {

@@ -439,6 +439,24 @@ export function formatTags(tags: { [key: string]: string } | null): string[] {
   return Object.entries(tags || {}).map(([k, v]) => (v ? `${k}=${v}` : k));
 }
 
+/**
+ * Tags named so are the tracker's own (a sweep's `mltrack.sweep`, `mltrack.trial` and
+ * `mltrack.attempt`, a pulled run's `mltrack.origin`): the server keeps them when a user
+ * edits the run's tags, and refuses a change to one.
+ */
+export const TRACKER_TAG_PREFIX = 'mltrack.';
+
+/** The tags a user may edit: all but the tracker's own. */
+export function userTags(tags: { [key: string]: string } | null): {
+  [key: string]: string;
+} {
+  return Object.fromEntries(
+    Object.entries(tags || {}).filter(
+      ([k]) => !k.startsWith(TRACKER_TAG_PREFIX)
+    )
+  );
+}
+
 /** Parse `a=1, b` into tags `{a: '1', b: ''}`. */
 export function parseTags(text: string): { [key: string]: string } {
   const tags: { [key: string]: string } = {};

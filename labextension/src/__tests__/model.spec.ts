@@ -12,7 +12,8 @@ import {
   runCardDeltas,
   runCardDeltasText,
   sparklinePoints,
-  statusClass
+  statusClass,
+  userTags
 } from '../model';
 
 describe('formatting', () => {
@@ -71,6 +72,22 @@ describe('formatting', () => {
       a: 'b=c',
       d: ''
     });
+  });
+
+  it("leaves the tracker's own tags out of the editable ones", () => {
+    const tags = {
+      baseline: '',
+      'mltrack.sweep': 'lr',
+      'mltrack.attempt': 'a1',
+      mltrack: 'x',
+      'my.mltrack.tag': '1'
+    };
+    expect(userTags(tags)).toEqual({
+      baseline: '',
+      mltrack: 'x',
+      'my.mltrack.tag': '1'
+    });
+    expect(userTags(null)).toEqual({});
   });
 });
 
