@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from .ports import free_port
 
@@ -46,3 +48,30 @@ def s3_server() -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def make_bucket(endpoint: str, bucket: str) -> None:
+    """Create ``bucket`` on the server at ``endpoint`` (with the test's own boto3 client)."""
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+    ).create_bucket(Bucket=bucket)
+
+
+def use_s3(monkeypatch: Any, endpoint: str, prefix: str = "mltrack") -> str:
+    """Point the tracker's s3fs at ``endpoint`` (credentials, ``AWS_ENDPOINT_URL``, fsspec's
+    config for ``s3``) through ``monkeypatch``, and create a new bucket there: its name."""
+    import fsspec.config
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint})
+    bucket = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    make_bucket(endpoint, bucket)
+    return bucket

@@ -29,7 +29,7 @@ from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import Environment, MetricPoint, RunStatus, Store
 from jupyter_mltrack.store.models import Base
 
-from .s3 import CREDENTIALS, s3_server
+from .s3 import s3_server, use_s3
 
 META = {"format": "skops", "flavor": "sklearn", "library_version": "1.5.0", "unsafe": False}
 
@@ -221,24 +221,11 @@ def run_details(store: Store, ids: list[str]) -> dict[str, Any]:
 def team_server() -> Iterator[str]:
     """moto's S3 server with a bucket, set up for s3fs as a team sets it (the environment,
     so subprocesses see it too); yields the bucket's ``s3://`` URL."""
-    import boto3
-    import fsspec.config
     import pytest
 
     pytest.importorskip("s3fs")
     with s3_server() as endpoint, pytest.MonkeyPatch.context() as mp:
-        for key, value in CREDENTIALS.items():
-            mp.setenv(key, value)
-        mp.setenv("AWS_ENDPOINT_URL", endpoint)
-        mp.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint})
-        bucket = "share-" + uuid.uuid4().hex[:10]
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-        ).create_bucket(Bucket=bucket)
+        bucket = use_s3(mp, endpoint, "share")
         yield f"s3://{bucket}"
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from jupyter_mltrack.location import BLOB_URL_ENV
 
 from .postgres import postgres_server
-from .s3 import CREDENTIALS, s3_server
+from .s3 import CREDENTIALS, make_bucket, s3_server
 
 #: The variables of the team store (``--to`` / ``--from`` of ``mltrack push|pull`` take the
 #: first as a URL and the second as ``--to-blobs``/``--from-blobs``).
@@ -45,20 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", type=Path, help="also write the variables here")
     args = parser.parse_args(argv)
 
-    import boto3
-
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print("starting PostgreSQL and an S3-compatible server (moto)…", file=sys.stderr)
     with postgres_server() as pg, s3_server() as endpoint:
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-        ).create_bucket(Bucket=args.bucket)
+        make_bucket(endpoint, args.bucket)
         env = environment(pg, endpoint, args.bucket)
         lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
         if args.env_file is not None:

@@ -33,7 +33,7 @@ from jupyter_mltrack.store import Store
 from jupyter_mltrack.store.dataset_records import version_hash
 from jupyter_mltrack.store.transfer import copy_snapshot
 
-from .s3 import CREDENTIALS, s3_server
+from .s3 import s3_server, use_s3
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, st: Store) -> Iterator[Store]:
@@ -228,20 +228,12 @@ def test_a_second_get_from_s3_reads_the_local_cache(
     """Versions of each kind pushed to S3; the first ``get`` fills the cache; with the S3
     server stopped, the second ``get`` of each still gives the data back exactly."""
     pytest.importorskip("s3fs")
-    import boto3
-    import fsspec.config
-
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"x": rng.random(50_000), "k": rng.integers(0, 9, 50_000)})
     folder = make_folder(tmp_path / "images", IMAGES)
     (tmp_path / "raw.csv").write_bytes(b"a,b\n1,2\n")
     with s3_server() as endpoint:
-        for key, value in CREDENTIALS.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint})
-        bucket = "mltrack-" + uuid.uuid4().hex[:10]
-        boto3.client("s3", endpoint_url=endpoint, **_boto()).create_bucket(Bucket=bucket)
+        bucket = use_s3(monkeypatch, endpoint)
         st = Store(f"sqlite:///{tmp_path / 'db' / 'mltrack.db'}", blob_url=f"s3://{bucket}/t")
         monkeypatch.setattr(api, "_store", st)
         inputs.clear()
@@ -277,11 +269,3 @@ def test_a_second_get_from_s3_reads_the_local_cache(
         if sn is not None:
             sn.close()
         st.close()
-
-
-def _boto() -> dict[str, str]:
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": CREDENTIALS["AWS_DEFAULT_REGION"],
-    }

@@ -42,6 +42,8 @@
                                 [--executor dask://HOST:PORT] [--name N] [--seed N] [--json]
     mltrack [--store URL] sweep resume NAME [--executor URL] [--json]
     mltrack [--store URL] sweep show NAME [--json] [--html FILE]
+    mltrack cache info [--json]
+    mltrack cache clean [--max-size SIZE | --all] [--json]
 
 The store is found as the kernel and server find it (``--store``, ``MLTRACK_STORE_URL``,
 ``MLTRACK_HOME``, the nearest ``.mltrack/``), except that the CLI never creates one: a typo'd
@@ -58,7 +60,7 @@ start.
 
 One module per command group (:mod:`.experiments`, :mod:`.runs`, :mod:`.compare`,
 :mod:`.snapshots`, :mod:`.pipeline`, :mod:`.sync`, :mod:`.sharing` (push, pull),
-:mod:`.artifacts`, :mod:`.models`, :mod:`.datasets`, :mod:`.sweeps`), shared
+:mod:`.artifacts`, :mod:`.models`, :mod:`.datasets`, :mod:`.sweeps`, :mod:`.cache`), shared
 helpers in :mod:`.common`; this module wires the parser and maps errors to exit codes.
 """
 
@@ -77,6 +79,7 @@ from ..server.api import ApiError
 from ..store import InvalidQuery, RunNotFound, Store, StoreError
 from . import (
     artifacts,
+    cache,
     compare,
     datasets,
     experiments,
@@ -128,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_parsers(commands, store_opt, json_opt)
     datasets.add_parsers(commands, store_opt, json_opt)
     sweeps.add_parsers(commands, store_opt, json_opt)
+    cache.add_parsers(commands, store_opt, json_opt)
     return parser
 
 
@@ -159,9 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     store: Store | None = None
     try:
         args = parser.parse_args(_glue_order(sys.argv[1:] if argv is None else argv))
-        store = open_store(
-            getattr(args, "store", None), create=getattr(args, "creates_store", False)
-        )
+        if getattr(args, "needs_store", True):  # (``cache`` is this machine's, not a store's)
+            store = open_store(
+                getattr(args, "store", None), create=getattr(args, "creates_store", False)
+            )
         return args.func(store, args, sys.stdout)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -9,7 +9,9 @@ for every kind of snapshot: a file snapshot's blob, a folder snapshot's file blo
 the packs a table's blocks are read from. A blob is filled by streaming the remote one
 through a blob writer, which names what it wrote by the digest of the bytes: a download
 that does not hash to the digest asked for is refused, so the cache only ever holds what
-it says. Nothing is evicted: the folder may be deleted at any time (it is filled again).
+it says. The folder may be deleted at any time (it is filled again); with
+``MLTRACK_CACHE_SIZE`` set, the least recently used entries are removed once new ones
+bring it over that size (:mod:`.eviction`, which ``mltrack cache`` also drives).
 
 Folders a folder version is handed out as (``mltrack.datasets.get`` without a
 destination) live beside it, under ``folders/<snapshot hex>`` (see :mod:`.folders`).
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from ..store.blobs import BlobStore, LocalBlobStore
 from ..store.threads import map_threads
+from .eviction import BLOBS_DIR, evict_if_over, touch
 
 #: Where the cache lives, when set (else ``$XDG_CACHE_HOME/mltrack``).
 CACHE_ENV = "MLTRACK_CACHE_DIR"
@@ -50,7 +53,7 @@ def cache_dir() -> Path:
 
 def blob_cache() -> LocalBlobStore:
     """The cache of remote blobs (created on first write)."""
-    return LocalBlobStore(cache_dir() / "blobs")
+    return LocalBlobStore(cache_dir() / BLOBS_DIR)
 
 
 def is_remote(blobs: BlobStore) -> bool:
@@ -63,8 +66,19 @@ def cached(remote: BlobStore, cache: LocalBlobStore, digest: str) -> str:
     the cache lacks it. Raises :class:`CacheError` if the bytes downloaded are not the
     blob's (the remote copy is damaged) and :class:`~..store.blobs.BlobNotFound` if the
     remote store has no such blob."""
+    path, downloaded = _fill(remote, cache, digest)
+    if downloaded:
+        evict_if_over(cache.root.parent)
+    return path
+
+
+def _fill(remote: BlobStore, cache: LocalBlobStore, digest: str) -> tuple[str, bool]:
+    """:func:`cached` without the eviction after it: the path, and whether it was
+    downloaded (a hit marks the blob used now, the last to be evicted)."""
     if cache.has(digest):
-        return cache.file_path(digest)
+        path = cache.file_path(digest)
+        touch(path)
+        return path, False
     writer = cache.writer()
     try:
         with remote.open(digest) as src:
@@ -79,7 +93,7 @@ def cached(remote: BlobStore, cache: LocalBlobStore, digest: str) -> str:
     except BaseException:
         writer.abort()
         raise
-    return cache.file_path(digest)
+    return cache.file_path(digest), True
 
 
 def cached_many(
@@ -89,8 +103,13 @@ def cached_many(
     time (a folder of small files is latency-bound: one at a time wastes the network)."""
     wanted = list(dict.fromkeys(digests))
     missing = [d for d in wanted if not cache.has(d)]
-    map_threads(lambda d: cached(remote, cache, d), missing, threads)
-    return {d: cache.file_path(d) for d in wanted}
+    fetched = map_threads(lambda d: _fill(remote, cache, d), missing, threads)
+    found = {d: cache.file_path(d) for d in wanted}
+    for digest in set(wanted).difference(missing):
+        touch(found[digest])
+    if any(downloaded for _, downloaded in fetched):
+        evict_if_over(cache.root.parent)
+    return found
 
 
 def try_cache() -> LocalBlobStore | None:

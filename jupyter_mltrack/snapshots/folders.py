@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ..store.blobs import BlobStore, digest_bytes
 from ..store.entities import Snapshot, SnapshotStatus
 from .errors import SnapshotError
+from .eviction import FOLDERS_DIR  # the read-only folders ``folder_path`` hands out
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
 
 #: The layout and manifest format of a folder snapshot; bump it if any hashed byte changes.
 FOLDER_FORMAT = "mltrack-folder/1"
-#: Under the cache folder: the read-only folders handed out by ``folder_path``.
-FOLDERS_DIR = "folders"
 #: Threads copying files in (and out): the artifacts' figure (they mostly wait on the disk).
 WRITERS = 8
 
@@ -260,12 +259,14 @@ class FolderSnapshots:
         with their sizes (one stat each); rebuilt if anything was removed from it."""
         from ..models.artifacts import place_files
         from .cache import cache_dir
+        from .eviction import evict_if_over
 
         snap = self.resolve(ref)
         files = folder_files(snap)
         root = cache_dir() / FOLDERS_DIR
         final = root / snap.digest.partition(":")[2]
         if _intact(final, files):
+            _used(final, files)
             return final
         root.mkdir(parents=True, exist_ok=True)
         local = self._local_blobs(files)
@@ -287,7 +288,18 @@ class FolderSnapshots:
         finally:
             if tmp.exists():
                 _remove(tmp)
+        evict_if_over(root.parent)
         return final
+
+
+def _used(folder: Path, files: Sequence[FolderFile]) -> None:
+    """Mark a handed-out folder used now, and its files (hard links to the cache's blobs:
+    the same inodes), so that eviction removes neither before what was used longer ago."""
+    from .eviction import touch
+
+    touch(folder)
+    for path, _, _ in files:
+        touch(os.path.join(folder, *path.split("/")))
 
 
 def _intact(folder: Path, files: Sequence[FolderFile]) -> bool:
