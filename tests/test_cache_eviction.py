@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 import jupyter_mltrack as mltrack
-from jupyter_mltrack.capture import api, data
 from jupyter_mltrack.cli import main
-from jupyter_mltrack.datasets import inputs
 from jupyter_mltrack.snapshots.eviction import (
     CACHE_SIZE_ENV,
     RECENT,
@@ -30,6 +28,7 @@ from jupyter_mltrack.snapshots.eviction import (
 from jupyter_mltrack.store import Store
 from jupyter_mltrack.store.blobs import LocalBlobStore, digest_bytes
 
+from .process_store import use_store
 from .s3 import s3_server, use_s3
 
 OLD = RECENT + 3600  # seconds ago: older than what automatic eviction keeps
@@ -107,16 +106,7 @@ def s3_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]
     with s3_server() as endpoint:
         bucket = use_s3(monkeypatch, endpoint)
         st = Store(f"sqlite:///{tmp_path / 'db' / 'mltrack.db'}", blob_url=f"s3://{bucket}/t")
-        monkeypatch.setattr(api, "_store", st)
-        inputs.clear()
-        try:
-            yield st
-        finally:
-            inputs.clear()
-            sn = data._snapshotters.pop(id(st), None)
-            if sn is not None:
-                sn.close()
-            st.close()
+        yield from use_store(monkeypatch, st)
 
 
 def _age_cache(root: Path, seconds: float) -> None:

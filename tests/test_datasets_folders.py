@@ -33,24 +33,14 @@ from jupyter_mltrack.store import Store
 from jupyter_mltrack.store.dataset_records import version_hash
 from jupyter_mltrack.store.transfer import copy_snapshot
 
+from .process_store import use_store
 from .s3 import s3_server, use_s3
-
-
-def _use(monkeypatch: pytest.MonkeyPatch, st: Store) -> Iterator[Store]:
-    monkeypatch.setattr(api, "_store", st)
-    inputs.clear()
-    yield st
-    inputs.clear()
-    sn = data._snapshotters.pop(id(st), None)
-    if sn is not None:
-        sn.close()
-    st.close()
 
 
 @pytest.fixture
 def ds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     """The process's store (what ``mltrack.datasets`` uses): SQLite, local blobs."""
-    yield from _use(monkeypatch, Store(str(tmp_path / "store")))
+    yield from use_store(monkeypatch, Store(str(tmp_path / "store")))
 
 
 def make_folder(root: Path, files: dict[str, bytes]) -> Path:
