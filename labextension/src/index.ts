@@ -191,14 +191,29 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return widget;
     };
 
-    // The Datasets view: one per page, in the main area.
+    // The Datasets view: one per page, in the main area; back after a reload,
+    // on the dataset and version it showed.
     let datasetsPanel: DatasetsPanel | null = null;
+    const datasetsTracker = new WidgetTracker<DatasetsPanel>({
+      namespace: 'jupyter-mltrack-datasets'
+    });
+    if (restorer) {
+      void restorer.restore(datasetsTracker, {
+        command: CommandIDs.openDatasets,
+        args: panel => ({ name: panel.shown.name, hash: panel.shown.hash }),
+        name: () => 'datasets'
+      });
+    }
     const openDatasets = async (
       name: string | null,
       hash: string | null
     ): Promise<DatasetsPanel> => {
       if (!datasetsPanel || datasetsPanel.isDisposed) {
         datasetsPanel = new DatasetsPanel({ openRun: showRun });
+        datasetsPanel.shownChanged.connect(
+          panel => void datasetsTracker.save(panel)
+        );
+        void datasetsTracker.add(datasetsPanel);
         shell.add(datasetsPanel, 'main', { mode: 'tab-after' });
       }
       shell.activateById(datasetsPanel.id);

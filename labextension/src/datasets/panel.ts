@@ -13,6 +13,7 @@
 
 import { refreshIcon } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { messageOf } from '../confirm';
@@ -140,6 +141,16 @@ export class DatasetsPanel extends Widget {
   /** The datasets last read. */
   get datasets(): IDatasetSummary[] {
     return this._datasets;
+  }
+
+  /** The dataset shown and its version (what a reload of the page shows again). */
+  get shown(): { name: string | null; hash: string | null } {
+    return { name: this._name, hash: this._version };
+  }
+
+  /** Another dataset or version is shown. */
+  get shownChanged(): ISignal<this, void> {
+    return this._shownChanged;
   }
 
   /** Show `name` and its version `hash` (or hex prefix), else its latest. */
@@ -313,6 +324,7 @@ export class DatasetsPanel extends Widget {
     this._selected = this._selected.filter(hash => hashes.includes(hash));
     this._version = findVersion(detail.versions, this._version)?.hash ?? null;
     this._renderMain();
+    this._shownChanged.emit();
   }
 
   private _renderMain(): void {
@@ -490,6 +502,7 @@ export class DatasetsPanel extends Widget {
     );
     const choose = () => {
       this._version = v.hash;
+      this._shownChanged.emit();
       this._main
         .querySelectorAll('.jp-mltrack-dataset-version-row')
         .forEach(node =>
@@ -796,6 +809,7 @@ export class DatasetsPanel extends Widget {
   }
 
   private _openRun: (id: string) => void;
+  private _shownChanged = new Signal<this, void>(this);
   private _datasets: IDatasetSummary[] = [];
   private _name: string | null = null;
   private _detail: IDatasetDetail | null = null;

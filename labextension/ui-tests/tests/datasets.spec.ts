@@ -208,6 +208,34 @@ test.describe('datasets', () => {
     );
     await shot(view, testInfo, 'datasets-file-narrow');
 
+    // A reload of the page brings the view back, on the dataset it showed.
+    await view
+      .locator('.jp-mltrack-dataset-row[data-dataset="team/churn"]')
+      .click();
+    await view
+      .locator(`.jp-mltrack-dataset-version-row[data-hash*=":${v1}"]`)
+      .first()
+      .click();
+    await expect(
+      view.locator('.jp-mltrack-dataset-version-row.jp-mod-selected')
+    ).toHaveCount(1);
+    // (not waiting for the launcher: the restored layout has none)
+    await page.reload({ waitForIsReady: false });
+    const restored = page.locator('#jp-mltrack-datasets');
+    await expect(restored).toBeVisible();
+    await expect(
+      restored.locator('.jp-mltrack-dataset-row[data-dataset="team/churn"]')
+    ).toHaveClass(/jp-mod-selected/);
+    await expect(
+      restored.locator(
+        '.jp-mltrack-dataset-version-row.jp-mod-selected .jp-mltrack-dataset-hash'
+      )
+    ).toHaveText(v1);
+    await expect(
+      restored.locator('.jp-mltrack-dataset-rows .jp-mltrack-preview-caption')
+    ).toHaveText('Rows 1\u201312 of 12');
+    await shot(page, testInfo, 'datasets-restored');
+
     expect(errors).toEqual([]);
   });
 });
