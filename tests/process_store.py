@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -24,3 +25,8 @@ def use_store(monkeypatch: pytest.MonkeyPatch, st: Store) -> Iterator[Store]:
         if sn is not None:
             sn.close()
         st.close()
+
+
+#: :func:`use_store` as a context manager, for a store that must outlive something the test
+#: ends first (an S3 server stopped before the reads that must not need it).
+using_store = contextlib.contextmanager(use_store)

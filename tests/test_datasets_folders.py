@@ -10,6 +10,7 @@ the S3 server before it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,8 +24,7 @@ import pytest
 import xxhash
 
 import jupyter_mltrack as mltrack
-from jupyter_mltrack.capture import api, data
-from jupyter_mltrack.datasets import inputs
+from jupyter_mltrack.capture import data
 from jupyter_mltrack.datasets.api import push_with
 from jupyter_mltrack.snapshots.errors import SnapshotError
 from jupyter_mltrack.snapshots.folders import folder_manifest
@@ -33,7 +33,7 @@ from jupyter_mltrack.store import Store
 from jupyter_mltrack.store.dataset_records import version_hash
 from jupyter_mltrack.store.transfer import copy_snapshot
 
-from .process_store import use_store
+from .process_store import use_store, using_store
 from .s3 import s3_server, use_s3
 
 
@@ -222,40 +222,33 @@ def test_a_second_get_from_s3_reads_the_local_cache(
     df = pd.DataFrame({"x": rng.random(50_000), "k": rng.integers(0, 9, 50_000)})
     folder = make_folder(tmp_path / "images", IMAGES)
     (tmp_path / "raw.csv").write_bytes(b"a,b\n1,2\n")
-    with s3_server() as endpoint:
-        bucket = use_s3(monkeypatch, endpoint)
-        st = Store(f"sqlite:///{tmp_path / 'db' / 'mltrack.db'}", blob_url=f"s3://{bucket}/t")
-        monkeypatch.setattr(api, "_store", st)
-        inputs.clear()
-        mltrack.datasets.push(df, "team/frame")
-        mltrack.datasets.push(tmp_path / "raw.csv", "team/raw")
-        mltrack.datasets.push(folder, "team/images")
-        assert not (tmp_path / "cache").exists()  # pushing fills no cache
-        pd.testing.assert_frame_equal(mltrack.datasets.get("team/frame"), df)
-        first_raw = mltrack.datasets.get("team/raw")
-        first_images = mltrack.datasets.get("team/images")
-        # a folder snapshot copied from a local store to this one: its files land in S3
-        local = Store(str(tmp_path / "local"))
-        sn = Snapshotter(local)
-        try:
-            snap = sn.snapshot(make_folder(tmp_path / "more", {"x/y.txt": b"why"})).wait()
-            assert copy_snapshot(local, st, snap.digest)
-        finally:
-            sn.close()
-            local.close()
-        copied = data.snapshotter(st).restore_folder(snap.digest, tmp_path / "from-s3")
-        assert tree(copied) == {"x/y.txt": b"why"}
-    # the server is stopped: any read from S3 would fail now
-    try:
+    with contextlib.ExitStack() as stack:  # the store outlives the server
+        with s3_server() as endpoint:
+            bucket = use_s3(monkeypatch, endpoint)
+            st = Store(f"sqlite:///{tmp_path / 'db' / 'mltrack.db'}", blob_url=f"s3://{bucket}/t")
+            stack.enter_context(using_store(monkeypatch, st))
+            mltrack.datasets.push(df, "team/frame")
+            mltrack.datasets.push(tmp_path / "raw.csv", "team/raw")
+            mltrack.datasets.push(folder, "team/images")
+            assert not (tmp_path / "cache").exists()  # pushing fills no cache
+            pd.testing.assert_frame_equal(mltrack.datasets.get("team/frame"), df)
+            first_raw = mltrack.datasets.get("team/raw")
+            first_images = mltrack.datasets.get("team/images")
+            # a folder snapshot copied from a local store to this one: its files land in S3
+            local = Store(str(tmp_path / "local"))
+            sn = Snapshotter(local)
+            try:
+                snap = sn.snapshot(make_folder(tmp_path / "more", {"x/y.txt": b"why"})).wait()
+                assert copy_snapshot(local, st, snap.digest)
+            finally:
+                sn.close()
+                local.close()
+            copied = data.snapshotter(st).restore_folder(snap.digest, tmp_path / "from-s3")
+            assert tree(copied) == {"x/y.txt": b"why"}
+        # the server is stopped: any read from S3 would fail now
         pd.testing.assert_frame_equal(mltrack.datasets.get("team/frame"), df)
         raw = mltrack.datasets.get("team/raw")
         assert raw == first_raw and raw.read_bytes() == b"a,b\n1,2\n"
         images = mltrack.datasets.get("team/images")
         assert images == first_images and tree(images) == IMAGES
         assert tree(mltrack.datasets.get("team/images", tmp_path / "mine")) == IMAGES
-    finally:
-        inputs.clear()
-        sn = data._snapshotters.pop(id(st), None)
-        if sn is not None:
-            sn.close()
-        st.close()
