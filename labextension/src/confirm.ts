@@ -8,6 +8,7 @@
 import {
   Dialog,
   InputDialog,
+  Notification,
   showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
@@ -89,4 +90,76 @@ export async function askName<T>(
     }
     label = checked.error;
   }
+}
+
+/** A name (a dataset's tag, a model's alias) pointed somewhere: the question. */
+export interface IPointing extends IQuestion {
+  kind: 'move' | 'create';
+  /** The confirming button's label. */
+  accept: string;
+}
+
+/** What pointing a name somewhere would do. */
+export type PointerChange<C extends IPointing> =
+  { kind: 'invalid'; message: string } | { kind: 'noop'; message: string } | C;
+
+/**
+ * Point a name at something in one action: type or pick it (`choices`
+ * offered), read what will change, confirm, then `apply`. The result, or
+ * `null` when cancelled, unchanged (said in a notification) or refused (the
+ * refusal shown under `failure(change)`).
+ */
+export async function pointNameFlow<C extends IPointing, T>(
+  dialog: Parameters<typeof askName>[0],
+  choices: string[],
+  change: (typed: string) => PointerChange<C>,
+  apply: (change: C) => Promise<T>,
+  failure: (change: C) => string
+): Promise<T | null> {
+  const chosen = await askName<Exclude<PointerChange<C>, { kind: 'invalid' }>>(
+    dialog,
+    choices,
+    choices[0] ?? '',
+    typed => {
+      const made = change(typed);
+      return made.kind === 'invalid'
+        ? { error: made.message }
+        : { value: made as Exclude<PointerChange<C>, { kind: 'invalid' }> };
+    }
+  );
+  if (chosen === null) {
+    return null;
+  }
+  if (chosen.kind === 'noop') {
+    Notification.info(chosen.message, { autoClose: 4000 });
+    return null;
+  }
+  const pointing = chosen as C;
+  return confirmThen(
+    pointing,
+    Dialog.okButton({ label: pointing.accept }),
+    () => apply(pointing),
+    failure(pointing)
+  );
+}
+
+/**
+ * Ask `question`, then `remove`: whether it was removed (a refusal shown
+ * under `failure`).
+ */
+export async function deleteThen(
+  question: IQuestion,
+  remove: () => Promise<void>,
+  failure: string
+): Promise<boolean> {
+  const done = await confirmThen(
+    question,
+    Dialog.warnButton({ label: 'Delete' }),
+    async () => {
+      await remove();
+      return true;
+    },
+    failure
+  );
+  return done ?? false;
 }

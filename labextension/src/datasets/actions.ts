@@ -4,11 +4,9 @@
  * it happens. A refusal from the server is shown with its message.
  */
 
-import { Dialog, Notification } from '@jupyterlab/apputils';
-
-import { askName, confirmThen } from '../confirm';
+import { deleteThen, pointNameFlow } from '../confirm';
 import { deleteTag, setTag } from './api';
-import { TagChange, tagChange, tagChoices, tagDeleteQuestion } from './format';
+import { tagChange, tagChoices, tagDeleteQuestion } from './format';
 import { IDatasetDetail, IDatasetVersion, ITagResult } from './types';
 
 /**
@@ -21,52 +19,29 @@ export async function moveTagFlow(
   detail: IDatasetDetail,
   version: IDatasetVersion
 ): Promise<ITagResult | null> {
-  const choices = tagChoices(detail, version);
-  const change = await askName<Exclude<TagChange, { kind: 'invalid' }>>(
+  return pointNameFlow(
     {
       title: `Tag ${detail.dataset.name}@${version.short}`,
       label: 'Tag (an existing one moves here)',
       placeholder: 'gold',
       okLabel: 'Next'
     },
-    choices,
-    choices[0] ?? '',
-    typed => {
-      const change = tagChange(detail, typed, version);
-      return change.kind === 'invalid'
-        ? { error: change.message }
-        : { value: change };
-    }
-  );
-  if (change === null) {
-    return null;
-  }
-  if (change.kind === 'noop') {
-    Notification.info(change.message, { autoClose: 4000 });
-    return null;
-  }
-  return confirmThen(
-    change,
-    Dialog.okButton({ label: change.accept }),
-    () => setTag(detail.dataset.name, change.tag, version.hash),
-    `Cannot tag @${change.tag}`
+    tagChoices(detail, version),
+    typed => tagChange(detail, typed, version),
+    change => setTag(detail.dataset.name, change.tag, version.hash),
+    change => `Cannot tag @${change.tag}`
   );
 }
 
 /** Delete `tag` (on `version`) after confirmation; whether it was. */
-export async function deleteTagFlow(
+export function deleteTagFlow(
   name: string,
   tag: string,
   version: IDatasetVersion
 ): Promise<boolean> {
-  const done = await confirmThen(
+  return deleteThen(
     tagDeleteQuestion(name, tag, version),
-    Dialog.warnButton({ label: 'Delete' }),
-    async () => {
-      await deleteTag(name, tag);
-      return true;
-    },
+    () => deleteTag(name, tag),
     `Cannot delete @${tag}`
   );
-  return done ?? false;
 }

@@ -6,6 +6,7 @@
  */
 
 import { pathSegment } from '../artifacts/format';
+import type { IPointing, PointerChange } from '../confirm';
 import { formatBytes, formatShape, formatTimestamp, JSONValue } from '../model';
 import {
   IDatasetDetail,
@@ -333,18 +334,13 @@ export function tagChoices(
 }
 
 /** What pointing a tag at a version would do, and what to ask first. */
-export type TagChange =
-  | { kind: 'invalid'; message: string }
-  | { kind: 'noop'; message: string }
-  | {
-      kind: 'move' | 'create';
-      tag: string;
-      /** The hash of the version it leaves (a move). */
-      from: string | null;
-      title: string;
-      body: string;
-      accept: string;
-    };
+export type TagChange = PointerChange<
+  IPointing & {
+    tag: string;
+    /** The hash of the version it leaves (a move). */
+    from: string | null;
+  }
+>;
 
 /** `3f2a9c1b0d4e ("april", by bo)`. */
 function describeVersion(detail: IDatasetDetail, hash: string): string {

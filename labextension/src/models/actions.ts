@@ -4,12 +4,11 @@
  * A refusal from the server is shown with its message, never dropped.
  */
 
-import { Dialog, Notification, showErrorMessage } from '@jupyterlab/apputils';
+import { Notification, showErrorMessage } from '@jupyterlab/apputils';
 
-import { askName, confirmThen, messageOf } from '../confirm';
+import { askName, deleteThen, messageOf, pointNameFlow } from '../confirm';
 import { deleteAlias, listModels, registerModel, setAlias } from './api';
 import {
-  AliasChange,
   aliasChange,
   aliasChoices,
   aliasDeleteQuestion,
@@ -77,35 +76,17 @@ export async function setAliasFlow(
   detail: IModelDetail,
   version: number
 ): Promise<IModelDetail | null> {
-  const choices = aliasChoices(detail, version);
-  const change = await askName<Exclude<AliasChange, { kind: 'invalid' }>>(
+  return pointNameFlow(
     {
       title: `Set an alias on ${detail.name} v${version}`,
       label: 'Alias (an existing one moves here)',
       placeholder: 'production',
       okLabel: 'Next'
     },
-    choices,
-    choices[0] ?? '',
-    typed => {
-      const change = aliasChange(detail, typed, version);
-      return change.kind === 'invalid'
-        ? { error: change.message }
-        : { value: change };
-    }
-  );
-  if (change === null) {
-    return null;
-  }
-  if (change.kind === 'noop') {
-    Notification.info(change.message, { autoClose: 4000 });
-    return null;
-  }
-  return confirmThen(
-    change,
-    Dialog.okButton({ label: change.accept }),
-    () => setAlias(detail.name, change.alias, version),
-    `Cannot set @${change.alias}`
+    aliasChoices(detail, version),
+    typed => aliasChange(detail, typed, version),
+    change => setAlias(detail.name, change.alias, version),
+    change => `Cannot set @${change.alias}`
   );
 }
 
@@ -113,19 +94,14 @@ export async function setAliasFlow(
  * Delete `alias` of `model` (on `version`) after confirmation; whether it
  * was deleted (a refusal shown).
  */
-export async function deleteAliasFlow(
+export function deleteAliasFlow(
   model: string,
   alias: string,
   version: number
 ): Promise<boolean> {
-  const done = await confirmThen(
+  return deleteThen(
     aliasDeleteQuestion(model, alias, version),
-    Dialog.warnButton({ label: 'Delete' }),
-    async () => {
-      await deleteAlias(model, alias);
-      return true;
-    },
+    () => deleteAlias(model, alias),
     `Cannot delete @${alias}`
   );
-  return done ?? false;
 }

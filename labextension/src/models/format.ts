@@ -5,6 +5,7 @@
  */
 
 import { pathSegment } from '../artifacts/format';
+import type { IPointing, PointerChange } from '../confirm';
 import {
   formatBytes,
   formatDuration,
@@ -128,19 +129,14 @@ export function aliasChoices(detail: IModelDetail, version: number): string[] {
 }
 
 /** What setting an alias on a version would do, and what to ask first. */
-export type AliasChange =
-  | { kind: 'invalid'; message: string }
-  | { kind: 'noop'; message: string }
-  | {
-      kind: 'move' | 'create';
-      alias: string;
-      version: number;
-      /** The version it leaves (a move). */
-      from: number | null;
-      title: string;
-      body: string;
-      accept: string;
-    };
+export type AliasChange = PointerChange<
+  IPointing & {
+    alias: string;
+    version: number;
+    /** The version it leaves (a move). */
+    from: number | null;
+  }
+>;
 
 /**
  * The confirmation of pointing `alias` of `detail` at `version`: a move says
