@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import create_engine, text
+from tornado.httpclient import HTTPResponse
 
 from jupyter_mltrack.location import BLOB_URL_ENV, HOME_ENV, URL_ENV
 from jupyter_mltrack.snapshots.cache import CACHE_ENV
@@ -69,3 +72,28 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     st = Store(str(tmp_path / "sqlite-store"))
     yield st
     st.close()
+
+
+@pytest.fixture
+def call(jp_serverapp: Any, http_server_client: Any, jp_auth_header: dict[str, str]) -> Any:
+    """``method path?params`` with the token; the path is sent as built, so the ``%2F`` of
+    an artifact's or a dataset's name stays one segment (``jp_fetch`` would escape it
+    again)."""
+
+    async def call(
+        path: str,
+        *,
+        method: str = "GET",
+        body: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> HTTPResponse:
+        full = jp_serverapp.base_url.rstrip("/") + path
+        if params:
+            full += "?" + urlencode(params)
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = ""
+        return await http_server_client.fetch(
+            full, method=method, body=body, headers=jp_auth_header, raise_error=False
+        )
+
+    return call

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
@@ -112,6 +113,14 @@ def check(response: HTTPResponse, path: str, method: str = "get") -> Any:
     body = json.loads(response.body)
     schema_for(path, method, response.code).validate(body)
     return body
+
+
+def url(template: str, **parts: str) -> str:
+    """``template`` with each ``{part}`` replaced by its value, escaped as one segment."""
+    path = template
+    for key, value in parts.items():
+        path = path.replace("{" + key + "}", quote(value, safe=""))
+    return path
 
 
 def error_of(response: HTTPResponse, status: int) -> str:

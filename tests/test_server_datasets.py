@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import pandas as pd
 import pytest
-from tornado.httpclient import HTTPResponse
 
 from jupyter_mltrack.datasets.api import push_with
 from jupyter_mltrack.snapshots.storage import Snapshotter
@@ -31,6 +29,7 @@ from .test_server import (  # noqa: F401 - fixtures shared with the other server
     mltrack_config,
     server_options,
     sqlite_only,
+    url,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -57,37 +56,6 @@ def snapshotter(store: Store) -> Iterator[Snapshotter]:
     sn = Snapshotter(store)
     yield sn
     sn.close()
-
-
-@pytest.fixture
-def call(jp_serverapp: Any, http_server_client: Any, jp_auth_header: dict[str, str]) -> Any:
-    """``method path?params`` with the token; the path is sent as built, so the ``%2F`` of
-    ``team%2Fchurn`` stays one segment (``jp_fetch`` would escape it again)."""
-
-    async def call(
-        path: str,
-        *,
-        method: str = "GET",
-        body: str | None = None,
-        params: dict[str, str] | None = None,
-    ) -> HTTPResponse:
-        full = jp_serverapp.base_url.rstrip("/") + path
-        if params:
-            full += "?" + urlencode(params)
-        if body is None and method in ("POST", "PUT", "PATCH"):
-            body = ""
-        return await http_server_client.fetch(
-            full, method=method, body=body, headers=jp_auth_header, raise_error=False
-        )
-
-    return call
-
-
-def url(template: str, **parts: str) -> str:
-    path = template
-    for key, value in parts.items():
-        path = path.replace("{" + key + "}", quote(value, safe=""))
-    return path
 
 
 def churn(n: int) -> pd.DataFrame:

@@ -10,10 +10,8 @@ import base64
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import pytest
-from tornado.httpclient import HTTPResponse
 
 from jupyter_mltrack.models.artifacts import Source, write_artifact
 from jupyter_mltrack.store import Store
@@ -27,6 +25,7 @@ from .test_server import (  # noqa: F401 - fixtures shared with the other server
     mltrack_config,
     server_options,
     sqlite_only,
+    url,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -50,37 +49,6 @@ PNG = base64.b64decode(
 def _blob_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Blobs in a folder both the test's store and the server's read (PostgreSQL needs one)."""
     monkeypatch.setenv("MLTRACK_BLOB_URL", (tmp_path / "blobs").as_uri())
-
-
-@pytest.fixture
-def call(jp_serverapp: Any, http_server_client: Any, jp_auth_header: dict[str, str]) -> Any:
-    """``method path?params`` with the token; the path is sent as built, so an artifact
-    name's ``%2F`` stays one segment (``jp_fetch`` would escape it again)."""
-
-    async def call(
-        path: str,
-        *,
-        method: str = "GET",
-        body: str | None = None,
-        params: dict[str, str] | None = None,
-    ) -> HTTPResponse:
-        full = jp_serverapp.base_url.rstrip("/") + path
-        if params:
-            full += "?" + urlencode(params)
-        if body is None and method in ("POST", "PUT", "PATCH"):
-            body = ""
-        return await http_server_client.fetch(
-            full, method=method, body=body, headers=jp_auth_header, raise_error=False
-        )
-
-    return call
-
-
-def url(template: str, **parts: str) -> str:
-    path = template
-    for key, value in parts.items():
-        path = path.replace("{" + key + "}", quote(value, safe=""))
-    return path
 
 
 def logged_run(store: Store, payload: bytes = b"weights") -> str:
