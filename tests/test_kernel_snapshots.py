@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -190,10 +191,19 @@ def test_a_dataset_version_read_by_a_tracked_cell_is_its_input_and_the_pipeline_
     assert f'mltrack.datasets.get("{gold.ref}")' in script
     assert f"# team/churn@gold was {gold.ref} when the notebook ran" in script
     assert "INPUT_FILES = {}" in script  # the file version is got by name, not re-read
+    assert run_exported(out, workdir) == {"total": expected}
+    (child,) = [r for r in store.search_runs(order="-start_time")[0] if r.source == "pipeline"]
+    assert data(store.get_run_detail(child.id))[("input", "team/churn")].dataset == gold.ref
+
+
+def run_exported(out: Path, workdir: Path) -> Any:
+    """``out/pipeline.py`` run in a fresh interpreter from the notebook's folder, on the
+    notebook's store: what it returned (its ``--json`` file)."""
     env = {**os.environ, "MLTRACK_HOME": str(workdir / "home")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    results = out / "results.json"
     ran = subprocess.run(
-        [sys.executable, str(out / "pipeline.py"), "--json", "results.json"],
+        [sys.executable, str(out / "pipeline.py"), "--json", str(results)],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -201,9 +211,7 @@ def test_a_dataset_version_read_by_a_tracked_cell_is_its_input_and_the_pipeline_
         timeout=300,
     )
     assert ran.returncode == 0, ran.stderr
-    assert json.loads((workdir / "results.json").read_text()) == {"total": expected}
-    (child,) = [r for r in store.search_runs(order="-start_time")[0] if r.source == "pipeline"]
-    assert data(store.get_run_detail(child.id))[("input", "team/churn")].dataset == gold.ref
+    return json.loads(results.read_text())
 
 
 def test_a_reference_built_at_run_time_is_pinned_in_the_pipeline(
@@ -247,18 +255,7 @@ def test_a_reference_built_at_run_time_is_pinned_in_the_pipeline(
     assert script.count(table) == 2  # both calls, whatever the formatter made of them
     assert f'pinned={{"team/pics@gold": "{pics.ref}"}}' in script
     assert "INPUT_FILES = {}" in script  # the folder's file is the version's, got by name
-    env = {**os.environ, "MLTRACK_HOME": str(workdir / "home")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    ran = subprocess.run(
-        [sys.executable, str(out / "pipeline.py"), "--json", "pin-results.json"],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert json.loads((workdir / "pin-results.json").read_text()) == {"rows": 13.0}  # not 24
+    assert run_exported(out, workdir) == {"rows": 13.0}  # not 24
     children = [r for r in store.search_runs(experiment="pin")[0] if r.source == "pipeline"]
     (child,) = children
     read = {r.dataset for r in store.get_run_detail(child.id).data if r.role == "input"}
