@@ -76,7 +76,7 @@ class ArtifactRecords(StoreBase):
         A blob ``gc`` deleted before the claim is simply found missing and written again.
 
         With ``known``, returns the digests among ``files`` whose blobs the store's records
-        say are stored (:meth:`_stored_digests`), read under the same lock: a writer to a
+        say are stored (:func:`stored_digests`), read under the same lock: a writer to a
         remote blob store trusts these rather than ask the server (else an empty set)."""
         with self.engine.begin() as conn:
             self._fence_first(conn, run_id)
@@ -97,40 +97,7 @@ class ArtifactRecords(StoreBase):
             self._write_files(conn, run_id, name, files)
             if not known:
                 return frozenset()
-            return self._stored_digests(conn, {f.digest for f in files})
-
-    @staticmethod
-    def _stored_digests(conn: Connection, digests: set[str]) -> frozenset[str]:
-        """Which of ``digests`` a *complete* artifact, or a complete file snapshot (its
-        digest is its blob's), names: their blobs are stored, and stay so while this
-        transaction's rows name them too. A complete record's writer made sure its blobs
-        existed after its own rows protected them from ``gc``, which deletes no blob any
-        row (pending or complete) names, and only under the lock this is read under. Only
-        a deletion behind the store's back breaks this; a read then fails on the missing
-        blob (``BlobNotFound``) instead of returning other bytes."""
-        f, a, s = _files_t, _artifacts_t, _snapshots_t
-        ordered = sorted(digests)
-        out: set[str] = set()
-        for i in range(0, len(ordered), _IN_CHUNK):
-            chunk = ordered[i : i + _IN_CHUNK]
-            out.update(
-                conn.execute(
-                    select(f.c.digest)
-                    .distinct()
-                    .join(a, and_(a.c.run_id == f.c.run_id, a.c.name == f.c.name))
-                    .where(f.c.digest.in_(chunk), a.c.status == COMPLETE)
-                ).scalars()
-            )
-            out.update(
-                conn.execute(
-                    select(s.c.digest).where(
-                        s.c.digest.in_(chunk),
-                        s.c.kind == "file",
-                        s.c.status == SnapshotStatus.COMPLETE.value,
-                    )
-                ).scalars()
-            )
-        return frozenset(out)
+            return stored_digests(conn, {f.digest for f in files})
 
     def complete_artifact(
         self,
@@ -413,3 +380,36 @@ def _artifact(row: Any, files: Sequence[ArtifactFile]) -> Artifact:
         status=row.status,
         files=tuple(files),
     )
+
+
+def stored_digests(conn: Connection, digests: set[str]) -> frozenset[str]:
+    """Which of ``digests`` a *complete* artifact, or a complete file snapshot (its
+    digest is its blob's), names: their blobs are stored, and stay so while this
+    transaction's rows name them too. A complete record's writer made sure its blobs
+    existed after its own rows protected them from ``gc``, which deletes no blob any
+    row (pending or complete) names, and only under the lock this is read under. Only
+    a deletion behind the store's back breaks this; a read then fails on the missing
+    blob (``BlobNotFound``) instead of returning other bytes."""
+    f, a, s = _files_t, _artifacts_t, _snapshots_t
+    ordered = sorted(digests)
+    out: set[str] = set()
+    for i in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[i : i + _IN_CHUNK]
+        out.update(
+            conn.execute(
+                select(f.c.digest)
+                .distinct()
+                .join(a, and_(a.c.run_id == f.c.run_id, a.c.name == f.c.name))
+                .where(f.c.digest.in_(chunk), a.c.status == COMPLETE)
+            ).scalars()
+        )
+        out.update(
+            conn.execute(
+                select(s.c.digest).where(
+                    s.c.digest.in_(chunk),
+                    s.c.kind == "file",
+                    s.c.status == SnapshotStatus.COMPLETE.value,
+                )
+            ).scalars()
+        )
+    return frozenset(out)

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from .artifact_records import stored_digests
 from .entities import SnapshotStatus
 from .errors import SnapshotNotFound
-from .models import ArtifactFileRow, ArtifactRow, BlockRow, SnapshotRow
+from .models import BlockRow, SnapshotRow
 from .snapshot_records import file_blobs
+from .statements import _IN_CHUNK
 from .threads import map_threads
 
 if TYPE_CHECKING:
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 #: Threads sending blobs (or asking an object store whether it has them): requests to S3
 #: spend their time waiting, so a few at once go several times faster than one.
 THREADS = 8
-_IN_CHUNK = 500
 
 
 @dataclass
@@ -95,8 +96,7 @@ def recorded_blobs(store: Store, names: Iterable[str]) -> set[str]:
     its digest). Such a blob is in the blob store (rows are written after their blobs, and
     ``gc`` deletes only blobs no row names), so it need not be asked for."""
     wanted = list(dict.fromkeys(names))
-    blocks, files, snaps = BlockRow.__table__, ArtifactFileRow.__table__, SnapshotRow.__table__
-    arts = ArtifactRow.__table__
+    blocks = BlockRow.__table__
     found: set[str] = set()
     with store.engine.connect() as conn:
         for i in range(0, len(wanted), _IN_CHUNK):
@@ -104,22 +104,7 @@ def recorded_blobs(store: Store, names: Iterable[str]) -> set[str]:
             found.update(
                 conn.execute(select(blocks.c.pack).where(blocks.c.pack.in_(chunk))).scalars()
             )
-            found.update(
-                conn.execute(
-                    select(files.c.digest)
-                    .join(arts, (arts.c.run_id == files.c.run_id) & (arts.c.name == files.c.name))
-                    .where(files.c.digest.in_(chunk), arts.c.status == "complete")
-                ).scalars()
-            )
-            found.update(
-                conn.execute(
-                    select(snaps.c.digest).where(
-                        snaps.c.digest.in_(chunk),
-                        snaps.c.kind == "file",
-                        snaps.c.status == SnapshotStatus.COMPLETE.value,
-                    )
-                ).scalars()
-            )
+        found.update(stored_digests(conn, set(wanted)))
     return found
 
 
