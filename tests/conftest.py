@@ -18,6 +18,7 @@ from jupyter_mltrack.store import Store
 from jupyter_mltrack.store.spool import SPOOL_ENV
 
 from .postgres import postgres_server
+from .s3 import s3_server
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -97,3 +98,11 @@ def call(jp_serverapp: Any, http_server_client: Any, jp_auth_header: dict[str, s
         )
 
     return call
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server for a test module's tests (each makes its own bucket)."""
+    pytest.importorskip("s3fs")
+    with s3_server() as endpoint:
+        yield endpoint

@@ -50,17 +50,23 @@ def s3_server() -> Iterator[str]:
             proc.kill()
 
 
-def make_bucket(endpoint: str, bucket: str) -> None:
-    """Create ``bucket`` on the server at ``endpoint`` (with the test's own boto3 client)."""
+def s3_client(endpoint: str) -> Any:
+    """The test's own boto3 client of the server at ``endpoint`` (to look at what the
+    tracker wrote, not through it)."""
     import boto3
 
-    boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-    ).create_bucket(Bucket=bucket)
+    )
+
+
+def make_bucket(endpoint: str, bucket: str) -> None:
+    """Create ``bucket`` on the server at ``endpoint``."""
+    s3_client(endpoint).create_bucket(Bucket=bucket)
 
 
 def use_s3(monkeypatch: Any, endpoint: str, prefix: str = "mltrack") -> str:

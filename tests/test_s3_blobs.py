@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,29 +21,15 @@ from jupyter_mltrack.snapshots.fingerprint import clear_file_cache
 from jupyter_mltrack.store import Store, s3_blobs
 from jupyter_mltrack.store.blobs import BlobNotFound, digest_bytes
 
-from .s3 import CREDENTIALS, s3_server
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    pytest.importorskip("s3fs")
-    with s3_server() as endpoint:
-        yield endpoint
+from .s3 import use_s3
 
 
 @pytest.fixture
 def s3_store(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     """A SQLite store with its blobs in a new bucket of the server."""
-    import fsspec.config
-
-    for key, value in CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_endpoint})
-    bucket = "mltrack-" + uuid.uuid4().hex[:10]
+    bucket = use_s3(monkeypatch, s3_endpoint)
     store = Store(f"sqlite:///{tmp_path / 'mltrack.db'}", blob_url=f"s3://{bucket}/team")
     assert isinstance(store.blobs, s3_blobs.S3BlobStore)
-    store.blobs.fs.mkdir(bucket)
     yield store
     store.close()
 

@@ -24,14 +24,7 @@ from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import SnapshotStatus, Store
 
 from .kernel import REPO
-from .s3 import CREDENTIALS, s3_server
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    pytest.importorskip("s3fs")
-    with s3_server() as endpoint:
-        yield endpoint
+from .s3 import s3_client, use_s3
 
 
 @pytest.fixture
@@ -40,17 +33,10 @@ def team(
 ) -> Iterator[tuple[Store, str, object]]:
     """A store on a fresh PostgreSQL database with its blobs in a fresh bucket; the s3
     endpoint set as a team sets it for s3fs (``AWS_ENDPOINT_URL``) and for fsspec."""
-    import boto3
-    import fsspec.config
     from sqlalchemy import create_engine, text
 
-    for key, value in CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_endpoint})
-    bucket = "mltrack-" + uuid.uuid4().hex[:10]
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, **_boto_credentials())
-    s3.create_bucket(Bucket=bucket)
+    bucket = use_s3(monkeypatch, s3_endpoint)
+    s3 = s3_client(s3_endpoint)
     name = "t_" + uuid.uuid4().hex[:12]
     admin = create_engine(
         postgres_url.replace("postgresql://", "postgresql+psycopg://"),
@@ -68,14 +54,6 @@ def team(
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def _boto_credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": CREDENTIALS["AWS_DEFAULT_REGION"],
-    }
 
 
 def _keys(s3: object, blob_url: str) -> list[str]:

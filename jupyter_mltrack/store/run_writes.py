@@ -24,17 +24,9 @@ from .entities import MetricPoint, Run, RunStatus
 from .errors import ModelRegistryConflict, RunNotFound, RunSuperseded, StoreError
 from .liveness import _HOST, Liveness
 from .models import (
-    ArtifactFileRow,
-    ArtifactRow,
     ExecutionRow,
-    LatestMetricRow,
-    MetricChunkRow,
     ModelVersionRow,
-    OutputRow,
-    ParamRow,
-    RunDataRow,
     RunRow,
-    RunValueRow,
     TagRow,
 )
 from .names import TRACKER_TAG_PREFIX, InvalidName, check_name, check_tags, free_text, shown
@@ -549,17 +541,7 @@ class RunWrites(Liveness):
             if conn.execute(_RUN_EXISTS, {"b_run_id": run_id}).first() is None:
                 raise RunNotFound(run_id)
             _refuse_registered(conn, run_id, "deleted")
-            for table in (
-                ArtifactFileRow,
-                ArtifactRow,
-                MetricChunkRow,
-                LatestMetricRow,
-                ParamRow,
-                OutputRow,
-                TagRow,
-                RunDataRow,
-                RunValueRow,
-            ):
+            for table in (*RUN_VALUE_TABLES, TagRow):
                 conn.execute(delete(table).where(table.run_id == run_id))
             conn.execute(delete(RunRow).where(RunRow.id == run_id))
             conn.execute(
