@@ -15,6 +15,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -325,113 +326,93 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         print("\n".join(lines), flush=True)
-        lines_printed = len(lines)
     else:
         print(lines[0], flush=True)
-        lines_printed = 1
 
     if snapshot_part:
         print("\nsection 4 (dataset snapshots) running...", flush=True)
         snap = snapshots.bench_snapshots(params["snapshots"])
-        lines += ["", *snapshots.report(snap)]
+        _add(lines, ["", *snapshots.report(snap)])
         result["snapshots"] = snap
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
 
     if log_part:
-        print("\nsection 5 (execution log overhead, real kernels) running...", flush=True)
-        load_before = _loadavg()
-        log = log_overhead.bench_log(root, params["log"]["reps"], params["log"]["warmup"])
-        log["loadavg"] = {"before": load_before, "after": _loadavg()}
-        lines += ["", *log_overhead.report(log), _load_line(log["loadavg"])]
-        result["execution_log"] = log
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
+        result["execution_log"] = _section(
+            "5 (execution log overhead, real kernels)",
+            lambda: log_overhead.bench_log(root, params["log"]["reps"], params["log"]["warmup"]),
+            log_overhead.report,
+            lines,
+        )
 
     if export_part:
-        print("\nsection 6 (export of a 200-cell notebook) running...", flush=True)
-        load_before = _loadavg()
-        exp = export_speed.bench_export(root, params["export"])
-        exp["loadavg"] = {"before": load_before, "after": _loadavg()}
-        exp["targets"] = export_speed.targets(exp)
-        lines += ["", *export_speed.report(exp), _load_line(exp["loadavg"])]
-        result["export"] = exp
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
+
+        def export_with_targets() -> dict[str, Any]:
+            exp = export_speed.bench_export(root, params["export"])
+            exp["targets"] = export_speed.targets(exp)
+            return exp
+
+        result["export"] = _section(
+            "6 (export of a 200-cell notebook)", export_with_targets, export_speed.report, lines
+        )
 
     if compare_part:
-        print("\nsection 7 (comparing runs, against MLflow and Optuna) running...", flush=True)
-        load_before = _loadavg()
-        cmp = compare_speed.bench_compare(root / "compare", params["compare"])
-        cmp["loadavg"] = {"before": load_before, "after": _loadavg()}
-        lines += ["", *compare_speed.report(cmp), _load_line(cmp["loadavg"])]
-        result["compare"] = cmp
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
+        result["compare"] = _section(
+            "7 (comparing runs, against MLflow and Optuna)",
+            lambda: compare_speed.bench_compare(root / "compare", params["compare"]),
+            compare_speed.report,
+            lines,
+        )
 
     if coldstart_part:
-        print("\nsection 8 (cold start: fresh kernels, a real scikit-learn cell) running...")
-        load_before = _loadavg()
-        cold = coldstart.bench_coldstart(root, params["coldstart"])
-        cold["loadavg"] = {"before": load_before, "after": _loadavg()}
-        lines += ["", *coldstart.report(cold), _load_line(cold["loadavg"])]
-        result["coldstart"] = cold
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
+        result["coldstart"] = _section(
+            "8 (cold start: fresh kernels, a real scikit-learn cell)",
+            lambda: coldstart.bench_coldstart(root, params["coldstart"]),
+            coldstart.report,
+            lines,
+        )
 
     if concurrency_part:
-        print("\nsection 9 (concurrent writers and a reader, SQLite and PostgreSQL) running...")
-        load_before = _loadavg()
-        conc = concurrency.bench_concurrency(root / "concurrency", params["concurrency"])
-        conc["loadavg"] = {"before": load_before, "after": _loadavg()}
-        lines += ["", *concurrency.report(conc), _load_line(conc["loadavg"])]
-        result["concurrency"] = conc
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
+        result["concurrency"] = _section(
+            "9 (concurrent writers and a reader, SQLite and PostgreSQL)",
+            lambda: concurrency.bench_concurrency(root / "concurrency", params["concurrency"]),
+            concurrency.report,
+            lines,
+        )
 
     if search_part:
-        print("\nsection 10 (runs at scale: 10,000 and 100,000 runs, against MLflow) running...")
-        load_before = _loadavg()
-        found = search.bench_search(root / "search", params["search"])
-        found["loadavg"] = {"before": load_before, "after": _loadavg()}
-        lines += ["", *search.report(found), _load_line(found["loadavg"])]
-        result["search"] = found
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
+        result["search"] = _section(
+            "10 (runs at scale: 10,000 and 100,000 runs, against MLflow)",
+            lambda: search.bench_search(root / "search", params["search"]),
+            search.report,
+            lines,
+        )
 
     if artifacts_part:
-        print("\nsection 11 (artifacts and models, against MLflow) running...", flush=True)
-        load_before = _loadavg()
-        arts = artifacts.bench_artifacts(root / "artifacts", params["artifacts"])
-        arts["loadavg"] = {"before": load_before, "after": _loadavg()}
-        lines += ["", *artifacts.report(arts), _load_line(arts["loadavg"])]
-        result["artifacts"] = arts
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
+        result["artifacts"] = _section(
+            "11 (artifacts and models, against MLflow)",
+            lambda: artifacts.bench_artifacts(root / "artifacts", params["artifacts"]),
+            artifacts.report,
+            lines,
+        )
 
     if sweeps_part:
-        print("\nsection 12 (sweeps, against Optuna with MLflow's callback) running...", flush=True)
-        load_before = _loadavg()
-        swept = sweeps.bench_sweeps(root / "sweeps", params["sweeps"])
-        swept["loadavg"] = {"before": load_before, "after": _loadavg()}
-        lines += ["", *sweeps.report(swept), _load_line(swept["loadavg"])]
-        result["sweeps"] = swept
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
+        result["sweeps"] = _section(
+            "12 (sweeps, against Optuna with MLflow's callback)",
+            lambda: sweeps.bench_sweeps(root / "sweeps", params["sweeps"]),
+            sweeps.report,
+            lines,
+        )
 
     if sharing_part:
         missing = sharing.available()
         if missing:
-            lines += ["", f"13. Sharing (issue 16): skipped, {missing}"]
+            _add(lines, ["", f"13. Sharing (issue 16): skipped, {missing}"])
         else:
-            print("\nsection 13 (sharing: push to a team store, against MLflow and quilt3)...")
-            load_before = _loadavg()
-            shared = sharing.bench_sharing(root / "sharing", params["sharing"])
-            shared["loadavg"] = {"before": load_before, "after": _loadavg()}
-            lines += ["", *sharing.report(shared), _load_line(shared["loadavg"])]
-            result["sharing"] = shared
-        print("\n".join(lines[lines_printed:]), flush=True)
-        lines_printed = len(lines)
+            result["sharing"] = _section(
+                "13 (sharing: push to a team store, against MLflow and quilt3)",
+                lambda: sharing.bench_sharing(root / "sharing", params["sharing"]),
+                sharing.report,
+                lines,
+            )
 
     result["duration_s"] = time.perf_counter() - t0
     result["table"] = "\n".join(lines)
@@ -444,6 +425,28 @@ def main(argv: list[str] | None = None) -> int:
         f" in {result['duration_s']:.0f} s"
     )
     return 0
+
+
+def _add(lines: list[str], added: list[str]) -> None:
+    """Add a section's lines to the table and print them now (a long run shows progress)."""
+    lines += added
+    print("\n".join(added), flush=True)
+
+
+def _section(
+    title: str,
+    run: Callable[[], dict[str, Any]],
+    report_of: Callable[[dict[str, Any]], list[str]],
+    lines: list[str],
+) -> dict[str, Any]:
+    """Run one section: its figures, with the load average before and after it (the
+    machine is shared), and its report added to ``lines``."""
+    print(f"\nsection {title} running...", flush=True)
+    before = _loadavg()
+    found = run()
+    found["loadavg"] = {"before": before, "after": _loadavg()}
+    _add(lines, ["", *report_of(found), _load_line(found["loadavg"])])
+    return found
 
 
 def _loadavg() -> list[float] | None:
