@@ -21,6 +21,7 @@ from jupyter_mltrack.snapshots.eviction import (
     CACHE_SIZE_ENV,
     RECENT,
     evict,
+    evict_if_over,
     parse_size,
     size_limit,
     usage,
@@ -195,3 +196,6 @@ def test_the_cli_says_what_the_cache_holds_and_empties_it(
     assert code == 0 and json.loads(text)["removed"] == 2 and usage(root).bytes == 0
     monkeypatch.delenv(CACHE_SIZE_ENV)
     assert run("cache", "clean") == (2, "")
+    monkeypatch.setenv(CACHE_SIZE_ENV, "ten gigs")  # said, not ignored, where it is read
+    assert run("cache", "info") == (2, "")
+    assert evict_if_over(root) is None  # a read of the cache never fails over it
