@@ -365,6 +365,8 @@ def test_a_full_disk_is_said_once_and_the_cells_are_unaffected(
     try:
         kernel.ok("%load_ext jupyter_mltrack")
         kernel.ok("%%track -e disk\nacc = 0.5\nacc")
+        # its end is written after the cell's reply: recorded before the disk fills up
+        _wait_for(lambda: [r.status for r in _runs(str(home))] == [RunStatus.FINISHED])
         filler = _fill(tmpfs)
         cell = "x = list(range(1000))\nprint(sum(x))\nacc = 0.6\nacc"
         tracked = [kernel.ok("%%track -e disk\n" + cell) for _ in range(3)]

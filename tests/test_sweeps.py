@@ -470,6 +470,23 @@ def test_the_next_sweep_runs_in_the_kept_workers_and_imports_a_changed_pipeline(
     assert all("marker" not in r.metrics for r in trials_of(store, first))
 
 
+def test_a_worker_writes_its_trials_without_loading_sqlalchemy(
+    pipeline: Path, store: Store
+) -> None:
+    """A SQLite store's trials are written with the statements the driver prepared: the
+    workers never import SQLAlchemy (a quarter of a second each at start), and the trials'
+    runs are recorded as ever (params, metrics, environment, their attempt)."""
+    sweep_pool.shutdown()
+    run_id = grid_sweep(pipeline, store, "lean", [0.05, 0.5, 5.0])
+    (kept,) = sweep_pool.kept()
+    assert kept.files and not [f for f in kept.files if f"{os.sep}sqlalchemy{os.sep}" in f]
+    for trial in trials_of(store, run_id):
+        detail = store.get_run_detail(trial.id)
+        assert trial.params["C"] in (0.05, 0.5, 5.0) and "acc" in trial.metrics
+        assert detail.environment is not None and "scikit-learn" in detail.environment.packages
+        assert trial.tags["mltrack.attempt"] and detail.pid in kept.pids()
+
+
 def test_a_kept_worker_that_died_is_replaced(pipeline: Path, store: Store) -> None:
     kept = pool_of(store, grid_sweep(pipeline, store, "replaced-1", [0.05]))
     victim = kept.pids()[0]

@@ -93,13 +93,15 @@ def set_store(url: str | Store | None) -> Store:
     """Record into another store (``%mltrack store URL``); ``None`` re-resolves the default.
 
     A store given by URL is a :class:`..store.spool.SpoolingStore`: what this process
-    records is kept locally while the database cannot be written, not lost."""
+    records is kept locally while the database cannot be written, not lost. A store object
+    is used as it is (a sweep's worker gives its trials' store)."""
     global _store
-    from ..store.spool import SpoolingStore
-    from ..store.store import Store
-
     with _store_lock:
-        _store = url if isinstance(url, Store) else SpoolingStore(url)
+        if url is None or isinstance(url, str | os.PathLike):
+            from ..store.spool import SpoolingStore
+
+            url = SpoolingStore(url)
+        _store = url
         _store_opened.set()
         return _store
 
@@ -682,11 +684,11 @@ def start_pipeline_run(
     A pipeline must run where no store can be opened (a read-only checkout, a CI box): then
     this says why on stderr and returns ``None`` instead of failing the pipeline.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     sweeps = sys.modules.get("jupyter_mltrack.sweeps.trial")
     if sweeps is not None and sweeps.current() is not None:  # a sweep's trial: its run
         return sweeps.start_trial_run(experiment, params, notebook_path or "")
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return start_run(
             experiment=experiment,

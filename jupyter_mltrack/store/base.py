@@ -19,14 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .attempts import Fence
 from .errors import RunNotFound, RunSuperseded
-from .statements import _CHECK_ATTEMPT, _CHECK_ATTEMPT_RETURNING, _UPDATE_RUN
+from .fast_writes import attempt_steps
+from .prepared import BUSY_TIMEOUT, NO_BUSY_TIMEOUT, RESTORE_BUSY_TIMEOUT, PreparedStatement
+from .statements import _CHECK_ATTEMPT, _UPDATE_RUN, fast_statement
 
-#: How long a write waits for another connection's lock before it fails (seconds).
-BUSY_TIMEOUT = 30.0
-_NO_BUSY_TIMEOUT = "PRAGMA busy_timeout = 0"
-#: What the engine's connections use (see ``store._make_engine``): put back on the kept
-#: connection before it goes back to the pool.
-RESTORE_BUSY_TIMEOUT = "PRAGMA busy_timeout = 30000"
+__all__ = ["BUSY_TIMEOUT", "RESTORE_BUSY_TIMEOUT", "StoreBase"]
 
 
 class StoreBase:
@@ -48,21 +45,30 @@ class StoreBase:
     _driver_conn: Any
     _driver_lock: threading.Lock
     #: Those writes' statements, compiled for this engine's dialect (``_driver_statement``).
-    _driver_statements: dict[str, Any]
+    _driver_statements: dict[str, PreparedStatement]
     #: The runs this store writes as an attempt, by id (see :mod:`.attempts`).
     _fences: dict[str, Fence]
 
     def session(self) -> Session:
         return self._session()
 
-    def _driver_statement(self, key: str, stmt: Any) -> Any:
-        """``stmt`` compiled once for this engine (a :class:`.driver.DriverStatement`)."""
+    def _driver_statement(self, key: str, stmt: Any = None) -> PreparedStatement:
+        """``stmt`` compiled once for this engine (see :mod:`.driver`); without ``stmt``,
+        the hot write of that key in :mod:`.fast_writes`."""
         found = self._driver_statements.get(key)
         if found is None:
-            from .driver import DriverStatement
+            from .driver import prepare
 
-            found = self._driver_statements[key] = DriverStatement(stmt, self.engine.dialect)
+            if stmt is None:
+                stmt = fast_statement(key, self._dialect)
+            found = self._driver_statements[key] = prepare(stmt, self.engine.dialect)
         return found
+
+    def prepared_statements(self, keys: Sequence[str]) -> dict[str, PreparedStatement]:
+        """The hot writes named (keys of :mod:`.fast_writes`), compiled for this SQLite
+        store: what a sweep's driver sends its workers, which then write their trials'
+        runs without SQLAlchemy (``sweeps.trial_store``)."""
+        return {key: self._driver_statement(key) for key in keys}
 
     def _driver_run(self, steps: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Run prebuilt statements in one transaction on the kept DBAPI connection (SQLite
@@ -71,12 +77,12 @@ class StoreBase:
         That connection does not wait for another writer's lock in SQLite (which sleeps a
         millisecond first): ``run_statements`` tries again in shorter steps, for as long as
         the store's other connections wait."""
-        from .driver import run_statements
+        from .prepared import run_statements
 
         if self._driver_conn is None:
             conn = self.engine.raw_connection()
             cursor = conn.cursor()
-            cursor.execute(_NO_BUSY_TIMEOUT)
+            cursor.execute(NO_BUSY_TIMEOUT)
             cursor.close()
             self._driver_conn = conn
         return run_statements(
@@ -126,18 +132,6 @@ class StoreBase:
             raise RunSuperseded(run_id, fence.attempt)
 
     def _attempt_steps(self, run_id: str) -> list[tuple[Any, ...]]:
-        """:meth:`_check_attempt` as a step of the DBAPI path (:mod:`.driver`), to follow
-        the step that takes the run's row: the same compare-and-swap, its row checked
-        (``RETURNING``) where the engine's path counts rows; none when this store does not
-        write ``run_id`` as an attempt."""
-        fence = self._fences.get(run_id)
-        if fence is None:
-            return []
-
-        def current(row: Any) -> None:
-            if row is None:
-                fence.superseded = True
-                raise RunSuperseded(run_id, fence.attempt)
-
-        check = self._driver_statement("check_attempt", _CHECK_ATTEMPT_RETURNING)
-        return [(check, {"b_run_id": run_id, "b_attempt": fence.attempt}, current)]
+        """:meth:`_check_attempt` as a step of the DBAPI path (see
+        :func:`.fast_writes.attempt_steps`)."""
+        return attempt_steps(self._driver_statement, self._fences, run_id)

@@ -9,7 +9,6 @@ server's reaper checks every host's (:meth:`Liveness.reap_stale_runs`).
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -19,12 +18,12 @@ from sqlalchemy.orm import Session
 from .base import StoreBase
 from .entities import RunStatus
 from .models import RunRow
+from .write_rows import HOST as _HOST
 
 #: A running run whose heartbeat is older than this, on a host we cannot check, is crashed.
 STALE_AFTER = 120.0
 #: Reads of runs check this host's running runs' processes at most this often (seconds).
 LOCAL_REAP_INTERVAL = 1.0
-_HOST = socket.gethostname()
 
 
 class Liveness(StoreBase):

@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from ..jsonsafe import to_json, utf8
 from .attempts import ATTEMPT_TAG, Fence
 from .entities import MetricPoint, Run, RunStatus
-from .errors import ModelRegistryConflict, RunNotFound, RunSuperseded, StoreError
-from .liveness import _HOST, Liveness
+from .errors import RunNotFound, RunSuperseded, StoreError
+from .fast_writes import finish_steps, restart_steps, restarted_run
+from .liveness import Liveness
 from .models import (
     ExecutionRow,
     ModelVersionRow,
@@ -30,12 +31,8 @@ from .models import (
     TagRow,
 )
 from .names import TRACKER_TAG_PREFIX, InvalidName, check_name, check_tags, free_text, shown
-from .searchable import param_number, param_text, summarise
-from .series import chunks
 from .snapshot_records import DataLink, link_run_data, run_data_rows
 from .statements import (
-    _DELETE_ATTEMPT_TAG,
-    _DELETE_RUN_VALUES,
     _INSERT_CHUNKS,
     _INSERT_RUN,
     _INSERT_RUN_RETURNING,
@@ -44,20 +41,22 @@ from .statements import (
     _LOCK_EXPERIMENT,
     _NEXT_OUTPUT,
     _NUMBER_OF,
-    _REGISTERED,
     _RUN_EXISTS,
-    _RUN_ROW_SQLITE,
-    _TAKE_OVER_START,
     _UPDATE_RUN,
     _UPSERT_LATEST,
     _UPSERT_PARAMS,
     _UPSERT_RUN_DATA,
-    RUN_ROW_COLUMNS,
     RUN_VALUE_TABLES,
-    _metric_value,
     _outputs_t,
     _tags_t,
-    finish_statement,
+)
+from .write_rows import (
+    HOST,
+    finish_values,
+    metric_rows,
+    param_rows,
+    registered,
+    take_over_values,
 )
 
 
@@ -121,7 +120,7 @@ class RunWrites(Liveness):
             "v_git_commit": git_commit,
             "v_git_dirty": git_dirty,
             "v_kernel_id": kernel_id,
-            "v_host": _HOST,
+            "v_host": HOST,
             "v_pid": os.getpid(),
             "v_heartbeat_at": now,
         }
@@ -169,7 +168,7 @@ class RunWrites(Liveness):
             if tags:
                 self._write_tags(conn, row["v_id"], tags, replace=False)
             if params:
-                conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(row["v_id"], params))
+                conn.execute(_UPSERT_PARAMS[self._dialect], param_rows(row["v_id"], params))
             if data:
                 link_run_data(conn, self._dialect, row["v_id"], data)
         return number
@@ -196,7 +195,7 @@ class RunWrites(Liveness):
             steps.append((self._driver_statement("insert_tags", _INSERT_TAGS), rows))
         if params:
             upsert = self._driver_statement("upsert_params", _UPSERT_PARAMS[self._dialect])
-            steps.append((upsert, _param_rows(run_id, params)))
+            steps.append((upsert, param_rows(run_id, params)))
         if data:
             link = self._driver_statement("upsert_run_data", _UPSERT_RUN_DATA[self._dialect])
             steps.append((link, run_data_rows(run_id, data)))
@@ -237,7 +236,7 @@ class RunWrites(Liveness):
             return
         with self.engine.begin() as conn:
             self._touch(conn, run_id)
-            conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
+            conn.execute(_UPSERT_PARAMS[self._dialect], param_rows(run_id, params))
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
         """Append metric points in one transaction and refresh the latest-value summary."""
@@ -305,19 +304,14 @@ class RunWrites(Liveness):
         Doing it at once keeps a tracked cell to a single commit, and means a reader never
         sees a finished run whose metrics are still missing.
         """
-        status = RunStatus(status)
-        now = time.time()
-        values: dict[str, Any] = {
-            "status": status.value,
-            "updated_at": now,
-            "end_time": (end_time or now) if status.terminal else None,
-        }
-        if error is not None:
-            values["error"] = json.dumps(to_json(dict(error)), allow_nan=False)
-        if environment_id is not None:
-            values["environment_id"] = environment_id
-        if git_commit is not None or git_dirty is not None:
-            values.update(git_commit=git_commit, git_dirty=git_dirty)
+        values = finish_values(
+            status,
+            error=error,
+            end_time=end_time,
+            environment_id=environment_id,
+            git_commit=git_commit,
+            git_dirty=git_dirty,
+        )
         if self._fast_writes and self._returning and not outputs:
             # a sweep's trial, a pipeline's or a script's run: the fast way
             self._finish_run_driver(run_id, values, params, metrics)
@@ -327,7 +321,7 @@ class RunWrites(Liveness):
                 raise RunNotFound(run_id)
             self._check_attempt(conn, run_id)
             if params:
-                conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
+                conn.execute(_UPSERT_PARAMS[self._dialect], param_rows(run_id, params))
             if metrics:
                 self._write_metrics(conn, run_id, metrics)
             if outputs:
@@ -356,26 +350,7 @@ class RunWrites(Liveness):
     ) -> None:
         """:meth:`finish_run` without outputs on SQLite, through the kept DBAPI connection:
         the same statements in one transaction (a sweep's worker ends a run per trial)."""
-        names = tuple(sorted(values))
-        statement = self._driver_statement
-
-        def found(row: Any) -> None:
-            if row is None:
-                raise RunNotFound(run_id)
-
-        end = statement("finish:" + ",".join(names), finish_statement(names))
-        steps: list[tuple[Any, ...]] = [
-            (end, {"b_run_id": run_id, **{f"v_{k}": v for k, v in values.items()}}, found),
-            *self._attempt_steps(run_id),
-        ]
-        if params:
-            upsert = statement("upsert_params", _UPSERT_PARAMS[self._dialect])
-            steps.append((upsert, _param_rows(run_id, params)))
-        if metrics:
-            chunk_rows, latest_rows = self._metric_rows(run_id, metrics)
-            steps.append((statement("insert_chunks", _INSERT_CHUNKS), chunk_rows))
-            upsert_latest = statement("upsert_latest", _UPSERT_LATEST[self._dialect])
-            steps.append((upsert_latest, latest_rows))
+        steps = finish_steps(self._driver_statement, self._fences, run_id, values, params, metrics)
         with self._driver_lock:
             self._driver_run(steps)
 
@@ -414,7 +389,7 @@ class RunWrites(Liveness):
             for table in RUN_VALUE_TABLES:
                 conn.execute(delete(table).where(table.run_id == run_id))
             if params:
-                conn.execute(_UPSERT_PARAMS[self._dialect], _param_rows(run_id, params))
+                conn.execute(_UPSERT_PARAMS[self._dialect], param_rows(run_id, params))
         return self.get_run(run_id)
 
     def _restart_run_driver(
@@ -426,45 +401,10 @@ class RunWrites(Liveness):
         over, and SQLAlchemy's work per statement was most of a trivial trial's time. The
         attempt is checked and handed over as the engine's path does it: after the run's
         row is taken, before the read."""
-        key = {"b_run_id": run_id}
-
-        def found(row: Any) -> None:
-            if row is None:
-                raise RunNotFound(run_id)
-
-        def unregistered(row: Any) -> None:
-            if row is not None:
-                raise _registered(run_id, "started over")
-
-        take_over = {f"v_{k}": v for k, v in _take_over_values(start=True).items()}
-        statement = self._driver_statement
-        steps: list[tuple[Any, ...]] = [
-            (statement("take_over_start", _TAKE_OVER_START), {**key, **take_over}, found),
-            *self._attempt_steps(run_id),
-            (statement("registered", _REGISTERED), key, unregistered),
-        ]
-        if attempt is not None:
-            tag = check_tags({ATTEMPT_TAG: str(attempt)})
-            steps.append((statement("delete_attempt_tag", _DELETE_ATTEMPT_TAG), key))
-            tag_rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tag.items()]
-            steps.append((statement("insert_tags", _INSERT_TAGS), tag_rows))
-        steps += [
-            (statement(f"delete_{name}", stmt), key) for name, stmt in _DELETE_RUN_VALUES.items()
-        ]
-        rows = _param_rows(run_id, params or {})
-        if rows:
-            steps.append((statement("upsert_params", _UPSERT_PARAMS[self._dialect]), rows))
-        steps.append((statement("run_row", _RUN_ROW_SQLITE), key))
+        steps, rows = restart_steps(self._driver_statement, self._fences, run_id, params, attempt)
         with self._driver_lock:
             row = self._driver_run(steps)[-1]
-        fields = dict(zip(RUN_ROW_COLUMNS, row, strict=False))
-        fields["status"] = RunStatus(fields["status"])
-        return Run(
-            **fields,
-            experiment=row[len(RUN_ROW_COLUMNS)],
-            tags=dict(sorted(json.loads(row[-1] or "{}").items())),
-            params={r["key"]: json.loads(r["value"]) for r in sorted(rows, key=_by_key)},
-        )
+        return restarted_run(row, rows)
 
     def update_run(
         self,
@@ -566,107 +506,22 @@ class RunWrites(Liveness):
             )
 
     def _write_metrics(self, conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> None:
-        chunk_rows, latest_rows = self._metric_rows(run_id, points)
+        chunk_rows, latest_rows = metric_rows(run_id, points)
         conn.execute(_INSERT_CHUNKS, chunk_rows)
         conn.execute(_UPSERT_LATEST[self._dialect], latest_rows)
-
-    @staticmethod
-    def _metric_rows(
-        run_id: str, points: Sequence[MetricPoint]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The rows a flush writes: its chunks (one row per metric per flush, see
-        store.series: 100,000 points, one insert) and each metric's latest-value summary."""
-        rows = [{"run_id": run_id, **c._asdict()} for c in chunks(points)]
-        for row in rows:
-            check_name("metric", row["key"])
-        latest: dict[str, MetricPoint] = {}
-        values: dict[str, list[float]] = {}
-        for p in points:
-            cur = latest.get(p.key)
-            if cur is None or (p.step, p.timestamp) >= (cur.step, cur.timestamp):
-                latest[p.key] = p
-            values.setdefault(p.key, []).append(p.value)
-        summary = [
-            {
-                "run_id": run_id,
-                "key": key,
-                "step": p.step,
-                "value": _metric_value(p.value),
-                "timestamp": p.timestamp,
-                **summarise(values[key])._asdict(),
-            }
-            for key, p in latest.items()
-        ]
-        return rows, summary
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(to_json(value), allow_nan=False, ensure_ascii=False)
-
-
-def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    # keys are stored as text: 1 and "1" are the same param (the last one wins)
-    values = {check_name("param", str(k)): v for k, v in params.items()}
-    rows = []
-    for k, v in values.items():
-        text = _dumps(v)
-        # the searchable forms read the stored JSON value: a numpy scalar counts as its
-        # number, a string as it was stored (lone surrogates replaced)
-        value = v if isinstance(v, int | float) else json.loads(text)
-        rows.append(
-            {
-                "run_id": run_id,
-                "key": k,
-                "value": text,
-                "num_value": param_number(value),
-                "text_value": param_text(value, text),
-            }
-        )
-    return rows
-
-
-def _by_key(row: Mapping[str, Any]) -> str:
-    return row["key"]
 
 
 def _refuse_registered(conn: Connection, run_id: str, what: str) -> None:
     """Refuse to remove a run's artifacts while registry versions point at them."""
-    registered = conn.execute(
+    found = conn.execute(
         select(ModelVersionRow.model_id).where(ModelVersionRow.run_id == run_id).limit(1)
     ).first()
-    if registered is not None:
-        raise _registered(run_id, what)
-
-
-def _registered(run_id: str, what: str) -> ModelRegistryConflict:
-    return ModelRegistryConflict(
-        f"run {run_id} has registered model versions: delete them first "
-        f"(mltrack models delete-version NAME VERSION) so the registry never "
-        f"points at a run {what}"
-    )
-
-
-def _take_over_values(*, start: bool) -> dict[str, Any]:
-    """A run ``running`` again, owned by this process (host, pid, heartbeat); ``start``
-    also resets when it started (a run started over, not carried on). The keys are
-    ``statements.TAKE_OVER_COLUMNS`` (and ``start_time``), which the DBAPI path binds."""
-    now = time.time()
-    values: dict[str, Any] = {
-        "status": RunStatus.RUNNING.value,
-        "end_time": None,
-        "error": None,
-        "updated_at": now,
-        "heartbeat_at": now,
-        "host": _HOST,
-        "pid": os.getpid(),
-    }
-    if start:
-        values["start_time"] = now
-    return values
+    if found is not None:
+        raise registered(run_id, what)
 
 
 def _take_over(conn: Connection, run_id: str, *, start: bool) -> None:
-    """Make a run ``running`` again, owned by this process (see :func:`_take_over_values`)."""
-    values = _take_over_values(start=start)
+    """Make a run ``running`` again, owned by this process (see :func:`.write_rows.take_over_values`)."""
+    values = take_over_values(start=start)
     if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values}).rowcount == 0:
         raise RunNotFound(run_id)

@@ -31,10 +31,12 @@ from sqlalchemy import (
 
 from .attempts import ATTEMPT_TAG
 from .entities import Execution, Snapshot, SnapshotStatus
+from .fast_writes import RUN_ROW_COLUMNS, RUN_VALUE_TABLE_NAMES
 from .models import (
     ArtifactFileRow,
     ArtifactRow,
     BlockRow,
+    EnvironmentRow,
     ExperimentRow,
     LatestMetricRow,
     MetricChunkRow,
@@ -164,21 +166,6 @@ _REGISTERED = (
 )
 #: A run's row as :class:`.entities.Run` lists it, with its experiment's name and its tags
 #: (one JSON object): the run ``restart_run`` hands back, read in its own transaction.
-RUN_ROW_COLUMNS = (
-    "id",
-    "number",
-    "experiment_id",
-    "name",
-    "status",
-    "start_time",
-    "end_time",
-    "notebook_path",
-    "cell_id",
-    "execution_count",
-    "source",
-    "parent_run_id",
-    "note",
-)
 _RUN_ROW_SQLITE = (
     select(
         *(_runs_t.c[name] for name in RUN_ROW_COLUMNS),
@@ -399,10 +386,6 @@ _blocks_t = BlockRow.__table__
 _run_data_t = RunDataRow.__table__
 
 
-def _metric_value(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
 def _from_db_metric(value: float | None) -> float:
     return math.nan if value is None else value
 
@@ -444,3 +427,42 @@ def _snapshot(row: Any) -> Snapshot:
         created_at=row.created_at,
         completed_at=row.completed_at,
     )
+
+
+_environments_t = EnvironmentRow.__table__
+_ENVIRONMENT_ID = select(_environments_t.c.id).where(
+    _environments_t.c.digest == bindparam("digest")
+)
+_INSERT_ENVIRONMENT = (
+    _environments_t.insert()
+    .values({c: bindparam(c.name) for c in _environments_t.c if c.name != "id"})
+    .returning(_environments_t.c.id)
+)
+if tuple(t.__tablename__ for t in RUN_VALUE_TABLES) != RUN_VALUE_TABLE_NAMES:
+    raise AssertionError("fast_writes.RUN_VALUE_TABLE_NAMES must name RUN_VALUE_TABLES")
+
+
+def fast_statement(key: str, dialect: str) -> Any:
+    """The construct of a hot write's statement, by its key in :mod:`.fast_writes` (which
+    builds the steps from them, prepared: see :mod:`.driver`)."""
+    if key.startswith("run:"):
+        return finish_statement(tuple(key[len("run:") :].split(",")))
+    if key.startswith("delete_") and key[len("delete_") :] in _DELETE_RUN_VALUES:
+        return _DELETE_RUN_VALUES[key[len("delete_") :]]
+    fixed = {
+        "check_attempt": _CHECK_ATTEMPT_RETURNING,
+        "take_over_start": _TAKE_OVER_START,
+        "registered": _REGISTERED,
+        "delete_attempt_tag": _DELETE_ATTEMPT_TAG,
+        "insert_tags": _INSERT_TAGS,
+        "run_row": _RUN_ROW_SQLITE,
+        "insert_chunks": _INSERT_CHUNKS,
+        "environment_id": _ENVIRONMENT_ID,
+        "insert_environment": _INSERT_ENVIRONMENT,
+    }
+    if key in fixed:
+        return fixed[key]
+    per_dialect = {"upsert_params": _UPSERT_PARAMS, "upsert_latest": _UPSERT_LATEST}
+    if key in per_dialect:
+        return per_dialect[key][dialect]
+    raise KeyError(f"no hot write statement {key!r}")

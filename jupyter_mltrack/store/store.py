@@ -50,6 +50,7 @@ from .executions import ExecutionLog
 from .liveness import STALE_AFTER
 from .models import EnvironmentRow, ExperimentRow, MetricGoalRow, RunRow
 from .names import InvalidName, check_name
+from .prepared import SQLITE_PRAGMAS
 from .registry_records import RegistryRecords
 from .run_reads import RunReads
 from .run_values import RunValues
@@ -287,12 +288,8 @@ def _make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            # room for the index pages a big metric flush touches (used only as needed)
-            cur.execute("PRAGMA cache_size=-32768")
-            cur.execute("PRAGMA foreign_keys=ON")
+            for pragma in SQLITE_PRAGMAS:
+                cur.execute(pragma)
             cur.close()
 
         return engine

@@ -40,6 +40,7 @@ from ..store.entities import Run, RunStatus
 from .records import SWEEP_TAG, error_text, trial_number
 from .space import Space, make_sampler, parse_space
 from .trial import TrialOutcome, TrialSpec
+from .trial_store import TrialWrites
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -589,7 +590,13 @@ class Sweep:
             from_snapshots=d.from_snapshots,
             files=files,
             attempt=uuid.uuid4().hex,  # this hand-out's (see the module docstring)
+            writes=self._writes,
         )
+
+    @functools.cached_property
+    def _writes(self) -> TrialWrites | None:
+        """The trials' writes, compiled once for the workers (see :mod:`.trial_store`)."""
+        return TrialWrites.of(self.store)
 
     def _record_trial(self, spec: TrialSpec, *, again: bool = True) -> None:
         """The trial's run, before any worker has it: what a resumed sweep runs again if

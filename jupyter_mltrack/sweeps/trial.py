@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ..capture.api import ActiveRun
 from ..store.entities import RunStatus
 from .records import ATTEMPT_TAG, SWEEP_TAG, TRIAL_TAG
+from .trial_store import TrialWrites
 
 if TYPE_CHECKING:
     from ..store.attempts import Fence
@@ -85,6 +86,9 @@ class TrialSpec:
     #: writes count only while the run is still this attempt's. ``None``: a trial run by
     #: hand, its writes unchecked.
     attempt: str | None = None
+    #: The trial's writes, prepared by the driver (a SQLite store): the worker records the
+    #: trial's run without importing SQLAlchemy (see :mod:`.trial_store`).
+    writes: TrialWrites | None = None
 
     def run_fields(self) -> dict[str, Any]:
         """What the trial's run is created with, by the driver or by a worker alike."""
@@ -358,17 +362,24 @@ def _attempt(spec: TrialSpec, store: Store, fence: Fence) -> TrialOutcome:
 
 
 def _store_for(spec: TrialSpec) -> Store:
-    """The sweep's store, opened once per process (a worker runs many trials); the one a
-    kept worker opened for an earlier sweep of another store is closed."""
+    """The sweep's store, opened once per process (a worker runs many trials): a
+    :class:`.trial_store.TrialStore` where the driver prepared the trial's writes; the one
+    a kept worker opened for an earlier sweep of another store is closed."""
     global _opened
     from ..capture import api
 
     store = api.opened_store()
     if store is not None and store.url == spec.store_url and store.blob_url == spec.blob_url:
         return store
-    from ..store.store import Store
+    if spec.writes is not None:
+        from .trial_store import TrialStore
 
-    earlier, _opened = _opened, api.set_store(Store(spec.store_url, blob_url=spec.blob_url))
+        store = TrialStore(spec.store_url, spec.blob_url, spec.writes)
+    else:
+        from ..store.store import Store
+
+        store = Store(spec.store_url, blob_url=spec.blob_url)
+    earlier, _opened = _opened, api.set_store(store)
     if earlier is not None:  # no longer the process's store, and its trials have ended
         with contextlib.suppress(Exception):
             earlier.close()

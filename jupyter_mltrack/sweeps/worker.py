@@ -164,9 +164,9 @@ def main() -> None:
     (threadpoolctl, which a Dask worker needs, has nothing to cap here)."""
     inbox, outbox = _channel()
     die_with(int(os.environ.pop(DRIVER_ENV)))
-    # what every trial imports, now, while the driver is still setting up
+    # what every trial imports, now, while the driver is still setting up (not SQLAlchemy:
+    # a trial of a SQLite store is written without it, see .trial_store)
     import jupyter_mltrack.capture.api  # noqa: F401
-    import jupyter_mltrack.store.store  # noqa: F401
 
     from .trial import run_trial
 
