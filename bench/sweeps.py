@@ -21,7 +21,7 @@ Two measurements:
   Our wall time is then taken apart: the driver's own steps (Optuna's ask and tell, the
   trial's run created before it is handed out, the submit to the pool, the sweep run's
   running totals), its waits for the workers, the time to the first result (cold: the
-  workers started, each importing SQLAlchemy and the package, then the first run), and each
+  workers started, each importing the package (not SQLAlchemy), then the first run), and each
   trial's time in its worker (``run_trial``: the pipeline's run, its metric, its end).
 * **speed-up of 2 jobs over 1** on a CPU-bound pipeline: the same notebook's second tracked
   cell, a pure-Python loop calibrated here to about 0.5 s (single-threaded: it holds the
@@ -584,7 +584,7 @@ def report(r: dict[str, Any]) -> list[str]:
         f"      ours, where the time goes (the median rep, ms per trial of {trials}):",
         f"        cold: first result after {cold['first_result_s']:.2f} s"
         f" ({cold['first_result_s'] * 1e3 / trials:.2f} ms/trial: the workers started, each"
-        " importing SQLAlchemy and the package), a worker's first trial"
+        " importing the package, not SQLAlchemy), a worker's first trial"
         f" {_ms_list([s * 1e3 for s in cold['worker_first_s']])} ms (store opened, pipeline"
         f" imported); then {cold['steady_ms_per_trial']:.2f} ms/trial",
         f"        warm: first result after {warm['first_result_s'] * 1e3:.0f} ms; then"

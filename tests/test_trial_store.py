@@ -31,10 +31,9 @@ SAMPLES = {
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(str(tmp_path / "home"))
-    yield s
-    s.close()
+def store(sqlite_store: Store) -> Store:
+    """SQLite only: the prepared writes are SQLite's (PostgreSQL's workers open the store)."""
+    return sqlite_store
 
 
 @pytest.fixture

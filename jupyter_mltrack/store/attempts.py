@@ -22,6 +22,8 @@ imports nothing, so the sweeps' record conventions (``sweeps.records``) can name
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 
 #: The tag naming a run's current attempt (a token given by whoever starts the attempt).
@@ -36,3 +38,21 @@ class Fence:
     run_id: str
     attempt: str
     superseded: bool = False
+
+
+@contextlib.contextmanager
+def writing_as(
+    fences: MutableMapping[str, Fence], run_id: str, attempt: str | None
+) -> Iterator[Fence]:
+    """A store's ``writing_as``: ``run_id``'s fence in ``fences`` (the store's) while the
+    block runs; ``attempt=None`` fences nothing."""
+    fence = Fence(run_id, attempt or "")
+    if attempt is None:
+        yield fence
+        return
+    fences[run_id] = fence
+    try:
+        yield fence
+    finally:
+        if fences.get(run_id) is fence:
+            del fences[run_id]

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..jsonsafe import to_json, utf8
 from .attempts import ATTEMPT_TAG, Fence
+from .attempts import writing_as as fenced
 from .entities import MetricPoint, Run, RunStatus
 from .errors import RunNotFound, RunSuperseded, StoreError
 from .fast_writes import finish_steps, restart_steps, restarted_run
@@ -274,16 +275,8 @@ class RunWrites(Liveness):
         whether one was. A sweep's worker writes its trial's run so: a worker of a dead
         driver still running the trial cannot write into the run its resumed sweep gave to
         another attempt. ``attempt=None`` fences nothing (a trial run by hand)."""
-        fence = Fence(run_id, attempt or "")
-        if attempt is None:
+        with fenced(self._fences, run_id, attempt) as fence:
             yield fence
-            return
-        self._fences[run_id] = fence
-        try:
-            yield fence
-        finally:
-            if self._fences.get(run_id) is fence:
-                del self._fences[run_id]
 
     def finish_run(
         self,

@@ -24,11 +24,12 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..store.attempts import Fence
+from ..store.attempts import writing_as as fenced
 from ..store.entities import Environment, MetricPoint, Run, RunStatus
 from ..store.errors import RunNotFound, RunSuperseded
 from ..store.fast_writes import (
@@ -133,19 +134,11 @@ class TrialStore:
                 self._conn = connect_sqlite(self._writes.database)
             return run_statements(self._conn, sqlite3, steps, busy_wait=BUSY_TIMEOUT)
 
-    @contextlib.contextmanager
-    def writing_as(self, run_id: str, attempt: str | None) -> Iterator[Fence]:
+    def writing_as(
+        self, run_id: str, attempt: str | None
+    ) -> contextlib.AbstractContextManager[Fence]:
         """``Store.writing_as``: this store's writes to ``run_id`` are ``attempt``'s."""
-        fence = Fence(run_id, attempt or "")
-        if attempt is None:
-            yield fence
-            return
-        self._fences[run_id] = fence
-        try:
-            yield fence
-        finally:
-            if self._fences.get(run_id) is fence:
-                del self._fences[run_id]
+        return fenced(self._fences, run_id, attempt)
 
     def restart_run(
         self, run_id: str, params: Mapping[str, Any] | None = None, *, attempt: str | None = None
@@ -162,31 +155,17 @@ class TrialStore:
         params: Mapping[str, Any] | None = None,
         metrics: Sequence[MetricPoint] = (),
         outputs: Sequence[Mapping[str, Any]] = (),
-        error: Mapping[str, Any] | None = None,
-        end_time: float | None = None,
-        environment_id: int | None = None,
-        git_commit: str | None = None,
-        git_dirty: bool | None = None,
+        **where: Any,
     ) -> None:
-        """``Store.finish_run`` (a run with outputs, which a pipeline's has not, on the
-        full store)."""
-        where = {"git_commit": git_commit, "git_dirty": git_dirty}
+        """``Store.finish_run``; ``where``: its ``error``, ``end_time``, ``environment_id``,
+        ``git_commit`` and ``git_dirty``. A run with outputs (a pipeline's has none) is
+        ended by the full store."""
         if outputs:
             self.full.finish_run(
-                run_id,
-                status,
-                params=params,
-                metrics=metrics,
-                outputs=outputs,
-                error=error,
-                end_time=end_time,
-                environment_id=environment_id,
-                **where,
+                run_id, status, params=params, metrics=metrics, outputs=outputs, **where
             )
             return
-        values = finish_values(
-            status, error=error, end_time=end_time, environment_id=environment_id, **where
-        )
+        values = finish_values(status, **where)
         self._run(finish_steps(self._statement, self._fences, run_id, values, params, metrics))
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
