@@ -232,10 +232,13 @@ class S3PathBench(PathBench):
         return out
 
 
-def bench_s3(root: Path, folder: dict[str, Any], big: dict[str, Any], p: dict[str, Any]) -> Any:
+def bench_s3(
+    root: Path, folder: dict[str, Any], big: dict[str, Any], p: dict[str, Any], *, tls: bool = False
+) -> Any:
     """Part d under ``root``: the folder and the file of parts a and b (made by the caller),
-    on a moto server started here and stopped at the end. MLflow's tracking URI is put
-    back as it was (part c logs models through it)."""
+    on a moto server started here and stopped at the end; ``tls``: over HTTPS, as S3 is
+    reached (see ``tests/s3.py``). MLflow's tracking URI is put back as it was (part c logs
+    models through it)."""
     why = available()
     if why is not None:
         return {"skipped": why}
@@ -246,7 +249,7 @@ def bench_s3(root: Path, folder: dict[str, Any], big: dict[str, Any], p: dict[st
     tracking = mlflow.get_tracking_uri()
     t0 = time.perf_counter()
     try:
-        with s3_server() as endpoint, s3_environment(endpoint):
+        with s3_server(tls=tls) as endpoint, s3_environment(endpoint):
             s3 = client(endpoint)
             ours = OursS3(root / "ours-s3", s3)
             theirs = TheirsS3(root / "mlflow-s3", s3)
@@ -256,6 +259,7 @@ def bench_s3(root: Path, folder: dict[str, Any], big: dict[str, Any], p: dict[st
                     S3PathBench(ours, theirs, scratch, data, p["s3_warmup"]).run(0)
                 out: dict[str, Any] = {
                     "server": "moto (python -m moto.server), a local process",
+                    "scheme": "https" if tls else "http",
                     "folder": S3PathBench(ours, theirs, scratch, folder, 0).run(p["s3_reps"]),
                     "file": S3PathBench(ours, theirs, scratch, big, 0).run(p["s3_file_reps"]),
                 }
@@ -335,6 +339,14 @@ def report(r: dict[str, Any], p: dict[str, Any]) -> list[str]:
         "artifacts (boto3); tracking stores local SQLite as above",
         "      the server is moto's, a Python process on the same 2 cores: absolute times are"
         f" far from a real S3, but both tools hit the same server (part d: {r['duration_s']:.0f} s)",
+        "      over "
+        + (
+            "HTTPS, as S3 is reached (a certificate made for the run, trusted by both through"
+            " AWS_CA_BUNDLE): bodies checksummed, not signed"
+            if r.get("scheme") == "https"
+            else "plain HTTP: botocore signs every request body (SHA-256), as it does not over"
+            " HTTPS"
+        ),
         f"   d1. the folder ({f['data']['files']:,} files, {_mb(f['data']['bytes'])})",
         head,
         *_rows(f, "folder"),
@@ -368,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="QUICK's sizes (figures not meaningful)"
     )
+    parser.add_argument(
+        "--tls", action="store_true", help="over HTTPS (a certificate made for the run)"
+    )
     args = parser.parse_args(argv)
     p = QUICK if args.quick else FULL
     root = isolate() / "artifacts"
@@ -381,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         touched = touch_memory(p["touch_gb"])  # as the full section does before part a
         data = root / "data"
         data.mkdir()
-        out = bench_s3(root, make_folder(data, p), make_file(data, p["file_mb"]), p)
+        out = bench_s3(root, make_folder(data, p), make_file(data, p["file_mb"]), p, tls=args.tls)
         out["memory_touched"] = touched
         out["loadavg"] = {"before": load_before, "after": os.getloadavg()}
     finally:
@@ -397,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         + fmt(f"{x:.2f}" for x in la.get("after", ()))
     )
     print("\n".join(lines))
-    output = REPO / "bench" / "results" / f"{'quick' if args.quick else 'latest'}-artifacts-s3.json"
+    name = f"{'quick' if args.quick else 'latest'}-artifacts-s3{'-tls' if args.tls else ''}.json"
+    output = REPO / "bench" / "results" / name
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(
         json.dumps({"s3": out, "table": "\n".join(lines)}, indent=2, default=str) + "\n"

@@ -8,9 +8,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from .ports import free_port
@@ -24,11 +26,82 @@ CREDENTIALS = {
 
 
 @contextlib.contextmanager
-def s3_server() -> Iterator[str]:
-    """Start ``python -m moto.server`` and yield its endpoint URL; stopped at the end."""
+def s3_server(*, tls: bool = False) -> Iterator[str]:
+    """Start ``python -m moto.server`` and yield its endpoint URL; stopped at the end.
+
+    ``tls``: serve HTTPS, as S3 itself does, with a certificate made here for 127.0.0.1,
+    which clients trust through ``AWS_CA_BUNDLE`` (set while the server runs, botocore's
+    and aiobotocore's own setting): over HTTPS botocore sends a checksum of the body
+    rather than signing it, so uploads cost the client what they cost against S3."""
     port = free_port()
+    args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with contextlib.ExitStack() as stack:
+        if tls:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="mltrack-tls-"))
+            cert, key = _certificate(Path(folder))
+            args += ["-c", str(cert), "-k", str(key)]
+            stack.enter_context(_environ("AWS_CA_BUNDLE", str(cert)))
+        scheme = "https" if tls else "http"
+        yield stack.enter_context(_serving(args, port, scheme))
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, written in ``folder``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@contextlib.contextmanager
+def _serving(args: list[str], port: int, scheme: str) -> Iterator[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **CREDENTIALS},
@@ -41,7 +114,7 @@ def s3_server() -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("moto's S3 server did not start")
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         proc.terminate()
         try:
