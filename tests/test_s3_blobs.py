@@ -167,3 +167,33 @@ def test_a_file_that_shrinks_during_its_upload_stores_nothing(
     uploads = blobs.fs.call_s3("list_multipart_uploads", Bucket=bucket)  # type: ignore[attr-defined]
     assert uploads.get("Uploads", []) == []
     assert s3_store.list_artifacts(run.id) == []
+
+
+def test_a_team_store_over_https_trusting_its_own_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team's server over HTTPS with a certificate of its own CA (``AWS_CA_BUNDLE``, as
+    a team's MinIO is set up): a folder and a file in parts go up and come back intact."""
+    from .s3 import s3_server
+
+    monkeypatch.setattr(s3_blobs, "MULTIPART_FROM", 6 << 20)
+    monkeypatch.setattr(s3_blobs, "PART", 5 << 20)
+    with s3_server(tls=True) as endpoint:
+        assert endpoint.startswith("https://")
+        bucket = use_s3(monkeypatch, endpoint)
+        store = Store(f"sqlite:///{tmp_path / 'mltrack.db'}", blob_url=f"s3://{bucket}/team")
+        try:
+            run = store.create_run("exp")
+            big = tmp_path / "big.bin"
+            big.write_bytes(os.urandom((11 << 20) + 3))
+            for source in (make_folder(tmp_path / "eval"), big):
+                kind, name, sources = sources_of(source)
+                logged = write_artifact(store, run.id, name, kind, sources)
+                assert logged.meta["stored_bytes"] > 0
+                out = materialize(store, logged, tmp_path / "out" / name, link=False)
+                for f in logged.files:
+                    original = source / f.path if source.is_dir() else source
+                    copy = out / f.path if source.is_dir() else out
+                    assert copy.read_bytes() == original.read_bytes()
+        finally:
+            store.close()
