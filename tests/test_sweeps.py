@@ -473,11 +473,17 @@ def test_the_next_sweep_runs_in_the_kept_workers_and_imports_a_changed_pipeline(
 def test_a_worker_writes_its_trials_without_loading_sqlalchemy(
     pipeline: Path, store: Store
 ) -> None:
-    """A SQLite store's trials are written with the statements the driver prepared: the
-    workers never import SQLAlchemy (a quarter of a second each at start), and the trials'
-    runs are recorded as ever (params, metrics, environment, their attempt)."""
+    """A SQLite store's trials are written, and their pruner's view of the others read,
+    with the statements the driver prepared: the workers never import SQLAlchemy (a quarter
+    of a second each at start), and the trials' runs are recorded as ever (params, metrics,
+    environment, their attempt)."""
     sweep_pool.shutdown()
-    run_id = grid_sweep(pipeline, store, "lean", [0.05, 0.5, 5.0])
+    result = api.sweep(
+        pipeline, {"C": [0.05, 0.5, 5.0]}, "acc", sampler="grid", jobs=2, name="lean",
+        pruner="median", store=store, progress=False,
+    )  # fmt: skip
+    assert result.counts() == {"finished": 3}, result.to_dict()
+    run_id = result.run_id
     (kept,) = sweep_pool.kept()
     assert kept.files and not [f for f in kept.files if f"{os.sep}sqlalchemy{os.sep}" in f]
     for trial in trials_of(store, run_id):

@@ -18,8 +18,11 @@ from jupyter_mltrack.store.entities import Environment
 from jupyter_mltrack.store.errors import RunNotFound, RunSuperseded
 from jupyter_mltrack.store.fast_writes import trial_keys
 from jupyter_mltrack.store.prepared import PROCESSORS
+from jupyter_mltrack.store.series import series
 from jupyter_mltrack.store.spool import SpoolingStore
 from jupyter_mltrack.sweeps.trial_store import NOT_HERE, TrialStore, TrialWrites
+
+from .sweep_data import seed_sweep
 
 ATTEMPT = "mltrack.attempt"
 #: Values each kind of binding is tried with, and values it must refuse as SQLAlchemy does.
@@ -151,6 +154,39 @@ def test_a_trial_store_writes_what_the_store_writes(store: Store, trial_store: T
     assert expected["params"] and expected["latest"] and expected["chunks"]
     assert got == expected
     assert store.get_run(ours).metrics == store.get_run(theirs).metrics
+
+
+def test_a_pruners_view_of_the_other_trials_is_the_same_either_way(
+    store: Store, trial_store: TrialStore
+) -> None:
+    """What a pruned trial reads of its sweep: its other ended trials (finished, pruned;
+    not failed, not itself, not another sweep's) with their latest value and steps, a step
+    logged twice at its last value and NaN left out: the same through the store and the
+    trial store, and as the store's general reads give it."""
+    seeded = seed_sweep(store, metric="acc")
+    sweep_id = store.get_run(seeded.trials[0]).parent_run_id
+    odd = store.create_run(
+        "sweeps", source="sweep", parent_run_id=sweep_id, tags={"mltrack.sweep": "lr-search"}
+    )
+    points = [MetricPoint("acc", v, s, 10.0 + i) for i, (s, v) in enumerate(
+        [(0, float("nan")), (1, 0.5), (1, 0.7), (2, 0.6)]
+    )]  # fmt: skip
+    store.finish_run(odd.id, RunStatus.FINISHED, metrics=points)
+    seed_sweep(store, name="other-sweep", metric="acc")
+    me = seeded.trials[1]
+    expected = []
+    for run in store.child_runs(sweep_id, source="sweep"):
+        if run.id == me or run.status not in (RunStatus.FINISHED, RunStatus.PRUNED):
+            continue
+        chunks = store.metric_chunks([run.id], ["acc"])
+        steps = {p.step: p.value for p in series(chunks).get("acc", []) if p.value == p.value}
+        expected.append((run.id, run.status, run.metrics["acc"], steps))
+    assert len(expected) == 7 and {e[1] for e in expected} == {RunStatus.FINISHED, RunStatus.PRUNED}
+    by_value = sorted(e[1:] for e in expected)
+    assert (RunStatus.FINISHED, 0.6, {1: 0.7, 2: 0.6}) in by_value
+    assert sorted(store.sweep_siblings(sweep_id, me, "acc")) == by_value
+    assert sorted(trial_store.sweep_siblings(sweep_id, me, "acc")) == by_value
+    assert trial_store._full is None
 
 
 def test_a_new_environment_is_stored_once(store: Store, trial_store: TrialStore) -> None:

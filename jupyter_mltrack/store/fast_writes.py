@@ -12,7 +12,8 @@ The keys: ``run:<columns>`` (a run's row updated with those columns, its id back
 ``check_attempt``, ``take_over_start``, ``registered``, ``delete_attempt_tag``,
 ``insert_tags``, ``delete_<table>`` for each of :data:`RUN_VALUE_TABLE_NAMES`,
 ``upsert_params``, ``run_row``, ``insert_chunks``, ``upsert_latest``, ``environment_id``,
-``insert_environment``.
+``insert_environment``; and the two reads of a pruned trial (``sweep_siblings``,
+``sweep_sibling_chunks``: ``Store.sweep_siblings``).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def run_update_key(names: Sequence[str]) -> str:
 def trial_keys() -> list[str]:
     """Every statement a sweep trial's run may be written with here: its restart, its end
     (each set of values ``finish_run`` may write), metric flushes, heartbeats and its
-    environment. A driver prepares these for its workers."""
+    environment, and what its pruner reads. A driver prepares these for its workers."""
     ends = [
         run_update_key(("end_time", "status", "updated_at", *e, *v, *g))
         for e, v, g in itertools.product(
@@ -93,6 +94,8 @@ def trial_keys() -> list[str]:
         "upsert_latest",
         "environment_id",
         "insert_environment",
+        "sweep_siblings",
+        "sweep_sibling_chunks",
     ]
 
 

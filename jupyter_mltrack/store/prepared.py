@@ -166,6 +166,22 @@ def _run_once(
     return firsts
 
 
+def read_rows(
+    conn: Any, dialect_module: Any, statement: PreparedStatement, values: Mapping[str, Any]
+) -> list[Any]:
+    """Every row of one read (no transaction of its own: on SQLite in WAL a read waits for
+    no writer); a driver error raised as SQLAlchemy raises it."""
+    cursor = conn.cursor()
+    params = statement.args(values)
+    try:
+        cursor.execute(statement.sql, params)
+        return cursor.fetchall()
+    except dialect_module.Error as exc:
+        raise _as_sqlalchemy([(statement.sql, params)], exc, dialect_module) from exc
+    finally:
+        cursor.close()
+
+
 def connect_sqlite(database: str) -> sqlite3.Connection:
     """A connection to a store's SQLite file as the store's own kept connection is: its
     pragmas, then no busy wait of SQLite's own (:func:`run_statements` waits)."""

@@ -26,7 +26,7 @@ from .models import (
     RunRow,
     TagRow,
 )
-from .series import series
+from .series import series, sibling_series
 from .statements import (
     _BEST_RUN,
     _IN_CHUNK,
@@ -35,6 +35,8 @@ from .statements import (
     _LOAD_RUNS,
     _LOAD_TAGS,
     _REVISION,
+    _SWEEP_SIBLING_CHUNKS,
+    _SWEEP_SIBLINGS,
     CARD_REDUCERS,
     _experiments_t,
     _from_db_metric,
@@ -329,6 +331,18 @@ class RunReads(Liveness):
         with self.engine.connect() as conn:
             ids = list(conn.scalars(stmt.order_by(RunRow.start_time.desc())))
         return self._load_runs(ids)
+
+    def sweep_siblings(
+        self, parent_run_id: str, run_id: str, metric: str
+    ) -> list[tuple[RunStatus, float, dict[int, float]]]:
+        """``(status, latest value, {step: value})`` of the sweep's other ended trials
+        (finished or pruned) that logged ``metric``: what its pruner compares ``run_id``
+        with. Two reads (a sweep's worker makes the same on ``sqlite3``)."""
+        args = {"b_parent": parent_run_id, "b_run_id": run_id, "b_key": metric}
+        with self.engine.connect() as conn:
+            runs = conn.execute(_SWEEP_SIBLINGS, args).all()
+            chunks = conn.execute(_SWEEP_SIBLING_CHUNKS, args).all()
+        return [(RunStatus(s), v, steps) for s, v, steps in sibling_series(runs, chunks)]
 
     # internals ---------------------------------------------------------------------------
 

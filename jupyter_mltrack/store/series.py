@@ -10,6 +10,7 @@ not need numpy.
 
 from __future__ import annotations
 
+import math
 import sys
 from array import array
 from collections.abc import Iterable, Sequence
@@ -89,3 +90,21 @@ def series(chunk_rows: Iterable[Any]) -> dict[str, list[MetricPoint]]:
     for pts in out.values():
         pts.sort(key=lambda p: p.step)  # stable: ties stay in the order they were logged
     return dict(sorted(out.items()))
+
+
+def sibling_series(
+    runs: Iterable[Sequence[Any]], chunk_rows: Iterable[Sequence[Any]]
+) -> list[tuple[Any, float, dict[int, float]]]:
+    """``(status, latest value, {step: value})`` for each of ``runs`` (rows ``id, status,
+    latest value`` of one metric), its steps from ``chunk_rows`` (``run_id, key, steps,
+    values, timestamps, id``, that metric's): what a sweep's pruner compares a trial with.
+    A step logged twice keeps its last value; NaN values are left out."""
+    by_run: dict[str, list[MetricPoint]] = {}
+    for row in sorted(chunk_rows, key=lambda r: r[5]):  # in the order they were written
+        by_run.setdefault(row[0], []).extend(points(row[1], row[2], row[3], row[4]))
+    out = []
+    for run_id, status, value in runs:
+        steps = sorted(by_run.get(run_id, []), key=lambda p: p.step)  # stable
+        values = {p.step: p.value for p in steps if p.value == p.value}
+        out.append((status, math.nan if value is None else value, values))
+    return out

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     Integer,
     LargeBinary,
+    and_,
     bindparam,
     case,
     delete,
@@ -30,7 +31,7 @@ from sqlalchemy import (
 )
 
 from .attempts import ATTEMPT_TAG
-from .entities import Execution, Snapshot, SnapshotStatus
+from .entities import Execution, RunStatus, Snapshot, SnapshotStatus
 from .fast_writes import RUN_ROW_COLUMNS, RUN_VALUE_TABLE_NAMES
 from .models import (
     ArtifactFileRow,
@@ -429,6 +430,32 @@ def _snapshot(row: Any) -> Snapshot:
     )
 
 
+#: What a sweep's pruner compares a trial with: the sweep's other ended trials (finished or
+#: pruned) that logged the metric ``b_key``, with its latest value…
+_SIBLING_TRIALS = and_(
+    _runs_t.c.parent_run_id == bindparam("b_parent"),
+    _runs_t.c.source == "sweep",
+    _runs_t.c.id != bindparam("b_run_id"),
+    or_(
+        _runs_t.c.status == RunStatus.FINISHED.value,
+        _runs_t.c.status == RunStatus.PRUNED.value,
+    ),
+)
+_SWEEP_SIBLINGS = (
+    select(_runs_t.c.id, _runs_t.c.status, _latest_t.c.value)
+    .join(
+        _latest_t, and_(_latest_t.c.run_id == _runs_t.c.id, _latest_t.c.key == bindparam("b_key"))
+    )
+    .where(_SIBLING_TRIALS)
+)
+#: … and its chunks (``Store.metric_chunks``' columns), in no order (the caller sorts by id).
+_SWEEP_SIBLING_CHUNKS = (
+    select(*_CHUNKS_OF_RUNS.selected_columns)
+    .select_from(_chunks_t.join(_runs_t, _runs_t.c.id == _chunks_t.c.run_id))
+    .where(_SIBLING_TRIALS, _chunks_t.c.key == bindparam("b_key"))
+)
+
+
 _environments_t = EnvironmentRow.__table__
 _ENVIRONMENT_ID = select(_environments_t.c.id).where(
     _environments_t.c.digest == bindparam("digest")
@@ -459,6 +486,8 @@ def fast_statement(key: str, dialect: str) -> Any:
         "insert_chunks": _INSERT_CHUNKS,
         "environment_id": _ENVIRONMENT_ID,
         "insert_environment": _INSERT_ENVIRONMENT,
+        "sweep_siblings": _SWEEP_SIBLINGS,
+        "sweep_sibling_chunks": _SWEEP_SIBLING_CHUNKS,
     }
     if key in fixed:
         return fixed[key]

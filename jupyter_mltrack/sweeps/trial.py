@@ -213,24 +213,9 @@ def sibling_trials(store: Store, spec: TrialSpec) -> Iterator[tuple[Any, float |
     pruner compares this trial with."""
     from optuna.trial import TrialState
 
-    from ..store.series import series
-
-    states = {
-        RunStatus.FINISHED: TrialState.COMPLETE,
-        RunStatus.PRUNED: TrialState.PRUNED,
-    }
-    runs = [
-        r
-        for r in store.child_runs(spec.sweep_run_id, source="sweep")
-        if r.id != spec.run_id and r.status in states and spec.metric in r.metrics
-    ]
-    by_run: dict[str, list[Any]] = {}
-    for row in store.metric_chunks([r.id for r in runs], [spec.metric]):
-        by_run.setdefault(row[0], []).append(row)
-    for run in runs:
-        points = series(by_run.get(run.id, [])).get(spec.metric, [])
-        values = {p.step: p.value for p in points if p.value == p.value}
-        yield states[run.status], run.metrics.get(spec.metric), values
+    states = {RunStatus.FINISHED: TrialState.COMPLETE, RunStatus.PRUNED: TrialState.PRUNED}
+    for status, value, values in store.sweep_siblings(spec.sweep_run_id, spec.run_id, spec.metric):
+        yield states[status], value, values
 
 
 # the process side --------------------------------------------------------------------------

@@ -5,14 +5,13 @@ Why: a worker imported SQLAlchemy and the store's ORM models before its first tr
 two-core machine: on a sweep of a dozen half-second trials that start cost the speed-up of
 2 jobs over 1 a tenth (``docs/benchmarks.md``, section 12). A trial's run is written by a
 handful of statements (:mod:`..store.fast_writes`: its restart, its end, metric flushes,
-heartbeats, its environment), which on SQLite the store already runs on the DBAPI
-connection. So the driver compiles them once (:class:`TrialWrites`, sent with each trial)
+heartbeats, its environment; and a pruner reads the other trials with two), which on SQLite
+the store already runs on the DBAPI connection. So the driver compiles them once (:class:`TrialWrites`, sent with each trial)
 and a worker runs them with Python's own ``sqlite3``: the same statements, values and
 attempt checks as the store's own path, built by the same code.
 
 Anything else a pipeline does with the store (a dataset read through ``mltrack.get``, an
-artifact or a model logged, a run that fails before it begins, a pruner reading the other
-trials) goes to a :class:`..store.store.Store` opened on first use, which shares this
+artifact or a model logged, a run that fails before it begins) goes to a :class:`..store.store.Store` opened on first use, which shares this
 store's attempt fences: a trial written partly one way and partly the other is still
 written as its attempt. A PostgreSQL store, or a SQLite one whose database cannot say
 ``RETURNING``, sends no :class:`TrialWrites`, and its workers open a full store as before.
@@ -44,7 +43,14 @@ from ..store.fast_writes import (
     restarted_run,
     trial_keys,
 )
-from ..store.prepared import BUSY_TIMEOUT, PreparedStatement, connect_sqlite, run_statements
+from ..store.prepared import (
+    BUSY_TIMEOUT,
+    PreparedStatement,
+    connect_sqlite,
+    read_rows,
+    run_statements,
+)
+from ..store.series import sibling_series
 from ..store.write_rows import finish_values
 
 if TYPE_CHECKING:
@@ -155,11 +161,15 @@ class TrialStore:
     def _statement(self, key: str) -> PreparedStatement:
         return self._writes.statements[key]
 
+    def _connection(self) -> sqlite3.Connection:
+        """The store's database, connected on first use (callers hold ``_lock``)."""
+        if self._conn is None:
+            self._conn = connect_sqlite(self._writes.database)
+        return self._conn
+
     def _run(self, steps: Sequence[tuple[Any, ...]]) -> list[Any]:
         with self._lock:
-            if self._conn is None:
-                self._conn = connect_sqlite(self._writes.database)
-            return run_statements(self._conn, sqlite3, steps, busy_wait=BUSY_TIMEOUT)
+            return run_statements(self._connection(), sqlite3, steps, busy_wait=BUSY_TIMEOUT)
 
     def writing_as(
         self, run_id: str, attempt: str | None
@@ -205,6 +215,17 @@ class TrialStore:
         for run_id in run_ids:
             with contextlib.suppress(RunSuperseded, RunNotFound):
                 self._run(heartbeat_steps(self._statement, self._fences, run_id))
+
+    def sweep_siblings(
+        self, parent_run_id: str, run_id: str, metric: str
+    ) -> list[tuple[RunStatus, float, dict[int, float]]]:
+        """``Store.sweep_siblings``: what a pruner compares the trial with."""
+        args = {"b_parent": parent_run_id, "b_run_id": run_id, "b_key": metric}
+        with self._lock:
+            conn = self._connection()
+            runs = read_rows(conn, sqlite3, self._statement("sweep_siblings"), args)
+            chunks = read_rows(conn, sqlite3, self._statement("sweep_sibling_chunks"), args)
+        return [(RunStatus(s), v, steps) for s, v, steps in sibling_series(runs, chunks)]
 
     def put_environment(self, env: Environment) -> int:
         """``Store.put_environment``: stored once per digest, its id."""
