@@ -100,21 +100,6 @@ def s3_environment(endpoint: str) -> Iterator[None]:
             fsspec.config.conf["s3"] = saved_conf
 
 
-def client(endpoint: str) -> Any:
-    """A boto3 client of the server, for the benchmark's own bucket work (untimed)."""
-    import boto3
-
-    from tests.s3 import CREDENTIALS
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-    )
-
-
 def keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
@@ -244,13 +229,13 @@ def bench_s3(
         return {"skipped": why}
     import mlflow
 
-    from tests.s3 import s3_server
+    from tests.s3 import s3_client, s3_server
 
     tracking = mlflow.get_tracking_uri()
     t0 = time.perf_counter()
     try:
         with s3_server(tls=tls) as endpoint, s3_environment(endpoint):
-            s3 = client(endpoint)
+            s3 = s3_client(endpoint)
             ours = OursS3(root / "ours-s3", s3)
             theirs = TheirsS3(root / "mlflow-s3", s3)
             scratch = root / "scratch-s3"

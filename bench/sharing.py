@@ -141,9 +141,8 @@ def servers(root: Path) -> Iterator[dict[str, Any]]:
     """PostgreSQL and moto's S3 server, with the environment a team sets for them."""
     import fsspec.config
 
-    from bench.artifacts_s3 import client
     from tests.postgres import postgres_server
-    from tests.s3 import CREDENTIALS, s3_server
+    from tests.s3 import CREDENTIALS, s3_client, s3_server
 
     _s3_composite_checksums()
     _count_uploads()
@@ -153,7 +152,7 @@ def servers(root: Path) -> Iterator[dict[str, Any]]:
         os.environ.update(env)
         fsspec.config.conf["s3"] = {"endpoint_url": endpoint}
         try:
-            yield {"pg": pg, "endpoint": endpoint, "s3": client(endpoint), "root": root}
+            yield {"pg": pg, "endpoint": endpoint, "s3": s3_client(endpoint), "root": root}
         finally:
             fsspec.config.conf.pop("s3", None)
             for key, value in saved.items():
