@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from jupyter_mltrack.store import Store
 from jupyter_mltrack.store.spool import SPOOL_ENV
 
 from .postgres import postgres_server
-from .s3 import s3_server
+from .s3 import s3_server, use_s3
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -106,3 +107,31 @@ def s3_endpoint() -> Iterator[str]:
     pytest.importorskip("s3fs")
     with s3_server() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def s3_store(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A SQLite store with its blobs in a new bucket of the server (a team's blob store)."""
+    from jupyter_mltrack.store import s3_blobs
+
+    bucket = use_s3(monkeypatch, s3_endpoint)
+    store = Store(f"sqlite:///{tmp_path / 'mltrack.db'}", blob_url=f"s3://{bucket}/team")
+    assert isinstance(store.blobs, s3_blobs.S3BlobStore)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def s3_requests(s3_store: Store) -> Iterator[collections.Counter[str]]:
+    """``method -> count`` of the HTTP requests ``s3_store``'s s3fs client sends from now
+    on, counted as sent (botocore's ``before-send`` event): what reached the server."""
+    fs = s3_store.blobs.fs  # type: ignore[attr-defined]
+    fs.call_s3("list_buckets")  # the client exists from here on
+    counts: collections.Counter[str] = collections.Counter()
+
+    def count(request: object, **_: object) -> None:
+        counts[request.method] += 1  # type: ignore[attr-defined]
+
+    fs.s3.meta.events.register("before-send.s3", count)
+    yield counts
+    fs.s3.meta.events.unregister("before-send.s3", count)

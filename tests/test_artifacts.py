@@ -162,11 +162,43 @@ def test_the_records_say_which_blobs_are_stored(blob_store: Store, tmp_path: Pat
     blob_store.claim_artifact_files(run.id, "other", files[2:])  # pending: not trusted
     blob_store.begin_artifact(run.id, "new", "folder")
     known = blob_store.claim_artifact_files(run.id, "new", files, known=True)
-    assert known == {digest_bytes(done), digest_bytes(snapped)}
-    assert blob_store.claim_artifact_files(run.id, "new", files) == frozenset()  # not asked
+    assert known == dict.fromkeys([digest_bytes(done), digest_bytes(snapped)])  # own blobs
+    assert blob_store.claim_artifact_files(run.id, "new", files) == {}  # not asked
     blob_store.delete_artifact(run.id, "done")
     known = blob_store.claim_artifact_files(run.id, "new", files, known=True)
-    assert known == {digest_bytes(snapped)}
+    assert known == {digest_bytes(snapped): None}
+
+
+def test_the_records_say_where_packed_bytes_are(blob_store: Store) -> None:
+    """Bytes a complete artifact keeps in a pack are known by their pack and offset, which
+    a new claim's rows take at once (so ``gc`` keeps the pack from then on); the pack
+    itself is a stored blob; a pending artifact's packed bytes are not trusted."""
+    run = blob_store.create_run("exp")
+    pack = digest_bytes(b"ab" + b"cd")
+    a = ArtifactFile("a", digest_bytes(b"ab"), 2, pack, 0)
+    c = ArtifactFile("c", digest_bytes(b"cd"), 2, pack, 2)
+    pending = ArtifactFile("p", digest_bytes(b"pp"), 2, digest_bytes(b"pp"), 0)
+    blob_store.record_artifact(run.id, "packed", "folder", [a, c])
+    blob_store.begin_artifact(run.id, "other", "folder")
+    blob_store.claim_artifact_files(run.id, "other", [pending])
+    assert blob_store.get_artifact(run.id, "packed").files == (a, c)
+
+    blob_store.begin_artifact(run.id, "new", "folder")
+    asked = [
+        ArtifactFile("x", a.digest, 2),
+        ArtifactFile("y", c.digest, 2),
+        ArtifactFile("z", pending.digest, 2),
+        ArtifactFile("pack-itself", pack, 4),
+    ]
+    known = blob_store.claim_artifact_files(run.id, "new", asked, known=True)
+    assert known == {a.digest: (pack, 0), c.digest: (pack, 2), pack: None}
+    blob_store.delete_artifact(run.id, "packed")
+    assert blob_store.artifact_blob_in_use(pack)  # the pending claim names it now
+    blob_store.complete_artifact(run.id, "new", asked)
+    files = {f.path: f for f in blob_store.get_artifact(run.id, "new").files}
+    assert (files["x"].pack, files["x"].offset) == (pack, 0)
+    assert (files["y"].pack, files["y"].offset) == (pack, 2)
+    assert files["z"].pack is None and files["pack-itself"].pack is None
 
 
 def test_bytes_a_gc_removed_before_the_claim_are_written_again(

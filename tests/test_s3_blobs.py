@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,31 +23,6 @@ from jupyter_mltrack.store.blobs import BlobNotFound, digest_bytes
 from .s3 import use_s3
 
 
-@pytest.fixture
-def s3_store(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    """A SQLite store with its blobs in a new bucket of the server."""
-    bucket = use_s3(monkeypatch, s3_endpoint)
-    store = Store(f"sqlite:///{tmp_path / 'mltrack.db'}", blob_url=f"s3://{bucket}/team")
-    assert isinstance(store.blobs, s3_blobs.S3BlobStore)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def requests(s3_store: Store) -> Iterator[collections.Counter[str]]:
-    """``method -> count`` of the HTTP requests s3fs's client sends from now on."""
-    fs = s3_store.blobs.fs  # type: ignore[attr-defined]
-    fs.call_s3("list_buckets")  # the client exists from here on
-    counts: collections.Counter[str] = collections.Counter()
-
-    def count(request: object, **_: object) -> None:
-        counts[request.method] += 1  # type: ignore[attr-defined]
-
-    fs.s3.meta.events.register("before-send.s3", count)
-    yield counts
-    fs.s3.meta.events.unregister("before-send.s3", count)
-
-
 def make_folder(root: Path) -> Path:
     (root / "sub").mkdir(parents=True)
     for i in range(5):
@@ -58,31 +32,31 @@ def make_folder(root: Path) -> Path:
 
 
 def test_a_second_log_of_known_bytes_makes_no_request(
-    s3_store: Store, requests: collections.Counter[str], tmp_path: Path
+    s3_store: Store, s3_requests: collections.Counter[str], tmp_path: Path
 ) -> None:
     folder = make_folder(tmp_path / "eval")
     kind, name, sources = sources_of(folder)
     first, second, third = (s3_store.create_run("exp") for _ in range(3))
     logged = write_artifact(s3_store, first.id, name, kind, sources)
-    assert dict(requests) == {"PUT": 5}  # one PUT per distinct content, nothing asked first
+    assert dict(s3_requests) == {"PUT": 5}  # one PUT per distinct content, nothing asked first
     assert logged.meta["stored_bytes"] == sum(100 + i for i in range(5))
-    requests.clear()
+    s3_requests.clear()
     again = write_artifact(s3_store, second.id, name, kind, sources)
-    assert dict(requests) == {} and again.meta["stored_bytes"] == 0
+    assert dict(s3_requests) == {} and again.meta["stored_bytes"] == 0
     clear_file_cache()  # as a new process: every file hashed again, still nothing asked
     write_artifact(s3_store, third.id, name, kind, sources)
-    assert dict(requests) == {}
+    assert dict(s3_requests) == {}
 
 
 def test_reading_back_gets_each_file_once(
-    s3_store: Store, requests: collections.Counter[str], tmp_path: Path
+    s3_store: Store, s3_requests: collections.Counter[str], tmp_path: Path
 ) -> None:
     folder = make_folder(tmp_path / "eval")
     kind, name, sources = sources_of(folder)
     logged = write_artifact(s3_store, s3_store.create_run("exp").id, name, kind, sources)
-    requests.clear()
+    s3_requests.clear()
     out = materialize(s3_store, logged, tmp_path / "out", link=False)
-    assert dict(requests) == {"GET": 6}  # no HEAD: the sizes are in the records
+    assert dict(s3_requests) == {"GET": 6}  # no HEAD: the sizes are in the records
     for f in logged.files:
         assert (out / f.path).read_bytes() == (folder / f.path).read_bytes()
 
@@ -118,7 +92,7 @@ def test_a_blob_removed_or_changed_behind_the_stores_back_fails_the_read(
 
 def test_a_large_file_goes_up_in_parts_and_comes_back_in_ranges(
     s3_store: Store,
-    requests: collections.Counter[str],
+    s3_requests: collections.Counter[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -132,10 +106,10 @@ def test_a_large_file_goes_up_in_parts_and_comes_back_in_ranges(
     logged = write_artifact(s3_store, s3_store.create_run("exp").id, name, kind, sources)
     # a file is asked for first (it may have changed since it was hashed: it must never
     # replace a stored blob), then a multipart upload: create, 3 parts, complete
-    assert dict(requests) == {"HEAD": 1, "POST": 2, "PUT": 3}
-    requests.clear()
+    assert dict(s3_requests) == {"HEAD": 1, "POST": 2, "PUT": 3}
+    s3_requests.clear()
     out = materialize(s3_store, logged, tmp_path / "out", link=False)
-    assert dict(requests) == {"GET": 3}
+    assert dict(s3_requests) == {"GET": 3}
     assert out.read_bytes() == path.read_bytes()
 
 

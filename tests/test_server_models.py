@@ -15,6 +15,8 @@ import pytest
 
 from jupyter_mltrack.models.artifacts import Source, write_artifact
 from jupyter_mltrack.store import Store
+from jupyter_mltrack.store.blobs import digest_bytes
+from jupyter_mltrack.store.entities import ArtifactFile
 
 from .test_server import (  # noqa: F401 - fixtures shared with the other server tests
     _restore_exported_env,
@@ -88,6 +90,24 @@ async def test_run_detail_lists_artifacts_and_previews_them(call: Any, store: St
     assert "attachment" in raw.headers["Content-Disposition"]
     raw = await call(url(RAW, run_id=run_id, name="model"), params={"path": "model.skops"})
     assert raw.body == b"weights"
+
+
+async def test_files_kept_in_a_pack_are_previewed_and_downloaded(call: Any, store: Store) -> None:
+    """A folder written to S3 in packs (or pulled from such a store) keeps its files as
+    ranges of a pack blob: the preview and the download read the range, checked."""
+    run = store.create_run("exp")
+    notes, table = b"# Packed\n", b"a,b\n1,2\n"
+    pack = digest_bytes(notes + table)
+    store.blobs.put_bytes(pack, notes + table)
+    files = [
+        ArtifactFile("notes.md", digest_bytes(notes), len(notes), pack, 0),
+        ArtifactFile("table.csv", digest_bytes(table), len(table), pack, len(notes)),
+    ]
+    store.record_artifact(run.id, "report", "folder", files, media_type="text/markdown")
+    raw = await call(url(RAW, run_id=run.id, name="report"), params={"path": "table.csv"})
+    assert raw.body == table
+    shown = check(await call(url(PREVIEW, run_id=run.id, name="report")), PREVIEW)
+    assert shown["path"] == "notes.md" and shown["bundle"]["text/markdown"] == notes.decode()
 
 
 @sqlite_only

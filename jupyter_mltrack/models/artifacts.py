@@ -16,6 +16,7 @@ Writing is crash-safe and gc-safe (see :mod:`..store.artifact_records`): the art
 from __future__ import annotations
 
 import contextlib
+import io
 import mimetypes
 import os
 import posixpath
@@ -31,6 +32,7 @@ from ..store.blob_files import BatchSource, StagedCopy
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore, digest_bytes
 from ..store.entities import Artifact, ArtifactFile
 from ..store.errors import StoreUnavailable
+from . import packs
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -144,8 +146,9 @@ def write_artifact(
     are claimed (:meth:`~..store.artifact_records.ArtifactRecords.claim_artifact_files`: gc
     keeps their blobs from then on); the blobs the store lacks are written, ``WRITERS`` at a
     time, each checked for without any lock held; then the artifact is marked complete. On
-    a remote store (S3) the blobs the records say are stored are not checked for, and new
-    bytes are written without asking first (:attr:`~..store.blobs.BlobStore.remote`).
+    a remote store (S3) the blobs the records say are stored are not checked for, new
+    bytes are written without asking first (:attr:`~..store.blobs.BlobStore.remote`), and
+    many new small files go up as a few packs (:mod:`.packs`).
     Bytes that appear twice in one artifact are written once. A failure leaves nothing
     recorded (the pending row and its claimed files are removed)."""
     check_name(name)
@@ -172,8 +175,16 @@ def write_artifact(
         # write the others unasked (see BlobStore.remote)
         remote = blobs.remote
         stored = store.claim_artifact_files(run_id, name, files, known=remote)
-        unstored = [(d, s) for d, s in source_of.items() if d not in stored]
-        written = sum(blobs.put_many(unstored, WRITERS, check=not remote))
+        files = packs.placed(files, {d: at for d, at in stored.items() if at is not None})
+        unstored = {d: s for d, s in source_of.items() if d not in stored}
+        written = 0
+        to_pack = packs.packable(files, unstored) if remote else []
+        if to_pack:  # many new small files: a few objects, not one each
+            where, written = packs.write_packs(blobs, to_pack, unstored, WRITERS)
+            files = packs.placed(files, where)
+            for digest in where:
+                del unstored[digest]
+        written += sum(blobs.put_many(list(unstored.items()), WRITERS, check=not remote))
         store.complete_artifact(run_id, name, files, meta={**meta, "stored_bytes": written})
     except BaseException:
         with contextlib.suppress(Exception):
@@ -287,7 +298,10 @@ def describe_sources(
 
 def open_file(store: Store, artifact: Artifact, path: str | None = None) -> BinaryIO:
     """A reader of one file of ``artifact`` (its primary file without ``path``)."""
-    return store.blobs.open(artifact.file(path).digest)
+    f = artifact.file(path)
+    if f.pack is not None:
+        return io.BytesIO(packs.read_packed(store.blobs, f))
+    return store.blobs.open(f.digest)
 
 
 def read_bytes(
@@ -311,7 +325,11 @@ def materialize(
     files = list(artifact.files)
     try:
         targets = place_files(
-            store.blobs, [(f.path, f.digest, f.size) for f in files], root, link=link
+            store.blobs,
+            [(f.path, f.digest, f.size) for f in files],
+            root,
+            link=link,
+            packed={i: f for i, f in enumerate(files) if f.pack is not None},
         )
     except BlobNotFound as exc:
         raise BlobNotFound(
@@ -329,6 +347,7 @@ def place_files(
     *,
     link: bool = True,
     local: Mapping[str, str] | None = None,
+    packed: Mapping[int, ArtifactFile] | None = None,
 ) -> list[str]:
     """Write each ``(relative posix path, blob digest, size)`` under ``root`` (created); the
     paths written, in order. An artifact's files and a folder snapshot's are written out
@@ -337,7 +356,8 @@ def place_files(
     Read from the local blob store's own files, or from ``local`` (``digest -> path``:
     blobs of a remote store already in the local cache), linked there where ``link`` and
     the filesystem allow (instant, no space: for readers that do not write to them), else
-    copied; any other blob is downloaded from ``blobs``."""
+    copied; any other blob is downloaded from ``blobs``. ``packed`` (``index in files ->
+    its record``): the files an artifact keeps in packs, read as ranges of them."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     store = blobs if isinstance(blobs, LocalBlobStore) else None
@@ -350,7 +370,11 @@ def place_files(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(target)  # (a hard link to a blob must not be written through)
     fetched = []
-    for (_, digest, size), target in zip(files, targets, strict=True):
+    in_packs = []
+    for i, ((_, digest, size), target) in enumerate(zip(files, targets, strict=True)):
+        if packed and i in packed:
+            in_packs.append((packed[i], target))
+            continue
         blob = known.get(digest) or (store.file_path(digest) if store is not None else None)
         if blob is None:
             fetched.append((digest, size, target))
@@ -371,6 +395,8 @@ def place_files(
     # From a remote store, all at once (on S3: one GET per file, its size known from the
     # record, each checked against its digest); a blob gone is an error, named by the caller.
     blobs.copy_out(fetched, WRITERS)
+    if in_packs:
+        packs.write_packed(blobs, in_packs, WRITERS)
     return targets
 
 

@@ -23,6 +23,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
+from ..models.artifacts import open_file
 from ..store import Store, StoreError
 from . import api, search
 from . import compare as compare_api
@@ -273,13 +274,13 @@ class ArtifactRawHandler(MltrackHandler):
     @authorized
     async def get(self, run_id: str, name: str) -> None:
         args = self.query_args()
-        _artifact, path, digest = await self.call(models_api.artifact_file, run_id, name, args)
+        artifact, path, _digest = await self.call(models_api.artifact_file, run_id, name, args)
         filename = path.rpartition("/")[2]
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header(
             "Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
         )
-        reader = await asyncio.to_thread(self.store.blobs.open, digest)
+        reader = await asyncio.to_thread(open_file, self.store, artifact, path)
         try:
             while True:
                 chunk = await asyncio.to_thread(reader.read, 1 << 20)

@@ -285,7 +285,7 @@ class RunCopier:
         """Send the artifact blobs the destination lacks; the names sent (checked again
         inside the runs' transactions: until a row names them, a ``gc`` there may not
         keep them)."""
-        missing = missing_blobs(self.dst, [f["digest"] for f in files])
+        missing = missing_blobs(self.dst, [_blob_of(f) for f in files])
         if missing:
             self.say(f"artifacts: sending {len(missing)} blobs")
         sent = send_blobs(
@@ -382,7 +382,7 @@ class RunCopier:
         """The run and everything it holds; the rows written."""
         run_id = run["id"]
         files = [f for f in data["files"] if f["run_id"] == run_id]
-        self._check_blobs(conn, {f["digest"] for f in files} & sent)
+        self._check_blobs(conn, {_blob_of(f) for f in files} & sent)
         env_id = self._environment_id(conn, run["environment_id"], data)
         if self.dst.engine.dialect.name == "postgresql":  # numbers taken one after the other
             conn.execute(_LOCK_EXPERIMENT, {"experiment_id": exp_id})
@@ -467,12 +467,18 @@ class RunCopier:
             own = [f for f in files if (f["run_id"], f["name"]) == (art["run_id"], art["name"])]
             try:
                 with self.dst.engine.begin() as conn:
-                    self._check_blobs(conn, {f["digest"] for f in own} & sent)
+                    self._check_blobs(conn, {_blob_of(f) for f in own} & sent)
                     written = _insert(conn, _arts, [art]) + _insert(conn, _files, own)
             except IntegrityError:  # written meanwhile (by another transfer, or logged there)
                 continue
             self.report.rows_written += written
             self.report.artifacts_copied += 1
+
+
+def _blob_of(file_row: dict[str, Any]) -> str:
+    """The blob an artifact file's row needs: its pack, when packed (the row is copied as
+    it is, offset and all), else its own."""
+    return file_row.get("pack") or file_row["digest"]
 
 
 def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> int:

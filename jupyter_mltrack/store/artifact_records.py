@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from .base import StoreBase
 from .entities import Artifact, ArtifactFile, SnapshotStatus
@@ -36,6 +36,14 @@ COMPLETE = "complete"
 KINDS = ("file", "folder", "text", "dict", "figure", "model")
 #: Rows per multi-row insert of files (SQLite allows 32,766 bound values per statement).
 _FILES_PER_INSERT = 2000
+#: A file row's columns, in ``ArtifactFile``'s order.
+_FILE_COLUMNS = (
+    _files_t.c.path,
+    _files_t.c.digest,
+    _files_t.c.size,
+    _files_t.c.pack,
+    _files_t.c.offset,
+)
 
 
 class ArtifactRecords(StoreBase):
@@ -68,16 +76,19 @@ class ArtifactRecords(StoreBase):
 
     def claim_artifact_files(
         self, run_id: str, name: str, files: Sequence[ArtifactFile], *, known: bool = False
-    ) -> frozenset[str]:
+    ) -> dict[str, tuple[str, int] | None]:
         """Record the files of a pending artifact before its blobs are written, under the
         lock ``gc`` deletes blobs under: from then on ``gc`` keeps every blob they name, so
         the writer may check which blobs exist and write the missing ones outside any lock
         (on a team store that is a thousand requests to S3: no other writer waits for them).
         A blob ``gc`` deleted before the claim is simply found missing and written again.
 
-        With ``known``, returns the digests among ``files`` whose blobs the store's records
-        say are stored (:func:`stored_digests`), read under the same lock: a writer to a
-        remote blob store trusts these rather than ask the server (else an empty set)."""
+        With ``known``, returns the digests among ``files`` whose bytes the store's records
+        say are stored, read under the same lock: ``digest -> None`` for a blob of its own
+        (:func:`stored_digests`), ``digest -> (pack, offset)`` for bytes a complete artifact
+        keeps in a pack (:func:`packed_files`). A writer to a remote blob store trusts these
+        rather than ask the server (else an empty dict). The claimed rows of packed bytes
+        already say where they are, so ``gc`` keeps their pack from now on too."""
         with self.engine.begin() as conn:
             self._fence_first(conn, run_id)
             # the update first: it takes the lock gc deletes blobs under (SQLite's write lock)
@@ -94,10 +105,14 @@ class ArtifactRecords(StoreBase):
                 raise ArtifactNotFound(f"run {run_id} has no artifact {name!r} being written")
             if self._dialect == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
-            self._write_files(conn, run_id, name, files)
             if not known:
-                return frozenset()
-            return stored_digests(conn, {f.digest for f in files})
+                self._write_files(conn, run_id, name, files)
+                return {}
+            digests = {f.digest for f in files}
+            own = stored_digests(conn, digests)
+            packed = packed_files(conn, digests - own)
+            self._write_files(conn, run_id, name, [_placed(f, packed) for f in files])
+            return {**packed, **dict.fromkeys(own)}
 
     def complete_artifact(
         self,
@@ -109,7 +124,8 @@ class ArtifactRecords(StoreBase):
         media_type: str | None = None,
     ) -> None:
         """Mark a pending artifact whose files were claimed (and their blobs written)
-        ``complete``: readers see it from now on, whole."""
+        ``complete``: readers see it from now on, whole. Files written in packs since the
+        claim (``ArtifactFile.pack``) have their rows say so, in the same transaction."""
         values: dict[str, Any] = {
             "status": COMPLETE,
             "size": sum(f.size for f in files),
@@ -135,6 +151,8 @@ class ArtifactRecords(StoreBase):
             )
             if found.rowcount == 0:
                 raise ArtifactNotFound(f"run {run_id} has no artifact {name!r} being written")
+            if any(f.pack for f in files):
+                self._write_files(conn, run_id, name, files)
             self._touch(conn, run_id)  # the sidebar's poll sees the run changed
 
     def record_artifact(
@@ -194,11 +212,11 @@ class ArtifactRecords(StoreBase):
             by_name: dict[str, list[ArtifactFile]] = {}
             if files and rows:
                 for f in conn.execute(
-                    select(_files_t.c.name, _files_t.c.path, _files_t.c.digest, _files_t.c.size)
+                    select(_files_t.c.name, *_FILE_COLUMNS)
                     .where(_files_t.c.run_id == run_id)
                     .order_by(_files_t.c.name, _files_t.c.path)
                 ):
-                    by_name.setdefault(f.name, []).append(ArtifactFile(f.path, f.digest, f.size))
+                    by_name.setdefault(f.name, []).append(ArtifactFile(*f[1:]))
         return [_artifact(r, by_name.get(r.name, [])) for r in rows]
 
     def get_artifact(self, run_id: str, name: str) -> Artifact:
@@ -223,9 +241,9 @@ class ArtifactRecords(StoreBase):
                     f"run {run_id} has no artifact {name!r} (its artifacts: {known})"
                 )
             files = [
-                ArtifactFile(f.path, f.digest, f.size)
+                ArtifactFile(*f)
                 for f in conn.execute(
-                    select(_files_t.c.path, _files_t.c.digest, _files_t.c.size)
+                    select(*_FILE_COLUMNS)
                     .where(_files_t.c.run_id == run_id, _files_t.c.name == name)
                     .order_by(_files_t.c.path)
                 )
@@ -254,14 +272,22 @@ class ArtifactRecords(StoreBase):
     # garbage collection ----------------------------------------------------------------------
 
     def artifact_blobs(self) -> set[str]:
-        """Every blob an artifact (complete or being written) names: ``gc`` keeps them."""
+        """Every blob an artifact (complete or being written) names, its files' own and
+        their packs: ``gc`` keeps them."""
         with self.engine.connect() as conn:
-            return set(conn.execute(select(_files_t.c.digest).distinct()).scalars())
+            own = set(conn.execute(select(_files_t.c.digest).distinct()).scalars())
+            packs = conn.execute(
+                select(_files_t.c.pack).distinct().where(_files_t.c.pack.is_not(None))
+            ).scalars()
+            return own | set(packs)
 
     def artifact_blob_in_use(self, digest: str) -> bool:
+        """Whether an artifact's file is the blob ``digest``, or lives in it (a pack)."""
         with self.engine.connect() as conn:
             found = conn.execute(
-                select(_files_t.c.run_id).where(_files_t.c.digest == digest).limit(1)
+                select(_files_t.c.run_id)
+                .where(or_(_files_t.c.digest == digest, _files_t.c.pack == digest))
+                .limit(1)
             ).first()
         return found is not None
 
@@ -300,7 +326,15 @@ class ArtifactRecords(StoreBase):
         """The artifact's file rows, replacing any it had."""
         conn.execute(delete(_files_t).where(_files_t.c.run_id == run_id, _files_t.c.name == name))
         rows = [
-            {"run_id": run_id, "name": name, "path": f.path, "digest": f.digest, "size": f.size}
+            {
+                "run_id": run_id,
+                "name": name,
+                "path": f.path,
+                "digest": f.digest,
+                "size": f.size,
+                "pack": f.pack,
+                "offset": f.offset,
+            }
             for f in files
         ]
         for i in range(0, len(rows), _FILES_PER_INSERT):
@@ -382,9 +416,18 @@ def _artifact(row: Any, files: Sequence[ArtifactFile]) -> Artifact:
     )
 
 
+def _placed(f: ArtifactFile, packed: Mapping[str, tuple[str, int]]) -> ArtifactFile:
+    """``f`` saying where its bytes are when they are packed (else ``f``)."""
+    where = packed.get(f.digest)
+    if where is None:
+        return f
+    return ArtifactFile(f.path, f.digest, f.size, where[0], where[1])
+
+
 def stored_digests(conn: Connection, digests: set[str]) -> frozenset[str]:
-    """Which of ``digests`` a *complete* artifact, or a complete file snapshot (its
-    digest is its blob's), names: their blobs are stored, and stay so while this
+    """Which of ``digests`` name a blob a *complete* record names: an artifact's file
+    stored as its own blob, the pack of an artifact's files, a complete file snapshot (its
+    digest is its blob's). These blobs are stored, and stay so while this
     transaction's rows name them too. A complete record's writer made sure its blobs
     existed after its own rows protected them from ``gc``, which deletes no blob any
     row (pending or complete) names, and only under the lock this is read under. Only
@@ -395,12 +438,21 @@ def stored_digests(conn: Connection, digests: set[str]) -> frozenset[str]:
     out: set[str] = set()
     for i in range(0, len(ordered), _IN_CHUNK):
         chunk = ordered[i : i + _IN_CHUNK]
+        complete = and_(a.c.run_id == f.c.run_id, a.c.name == f.c.name)
         out.update(
             conn.execute(
                 select(f.c.digest)
                 .distinct()
-                .join(a, and_(a.c.run_id == f.c.run_id, a.c.name == f.c.name))
-                .where(f.c.digest.in_(chunk), a.c.status == COMPLETE)
+                .join(a, complete)
+                .where(f.c.digest.in_(chunk), f.c.pack.is_(None), a.c.status == COMPLETE)
+            ).scalars()
+        )
+        out.update(
+            conn.execute(
+                select(f.c.pack)
+                .distinct()
+                .join(a, complete)
+                .where(f.c.pack.in_(chunk), a.c.status == COMPLETE)
             ).scalars()
         )
         out.update(
@@ -413,3 +465,21 @@ def stored_digests(conn: Connection, digests: set[str]) -> frozenset[str]:
             ).scalars()
         )
     return frozenset(out)
+
+
+def packed_files(conn: Connection, digests: set[str]) -> dict[str, tuple[str, int]]:
+    """``digest -> (pack, offset)`` for those of ``digests`` whose bytes a *complete*
+    artifact keeps in a pack (one place each, when several artifacts hold the same bytes):
+    stored, as :func:`stored_digests` says of blobs, and read as a range of the pack."""
+    f, a = _files_t, _artifacts_t
+    ordered = sorted(digests)
+    out: dict[str, tuple[str, int]] = {}
+    for i in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[i : i + _IN_CHUNK]
+        for digest, pack, offset in conn.execute(
+            select(f.c.digest, f.c.pack, f.c.offset)
+            .join(a, and_(a.c.run_id == f.c.run_id, a.c.name == f.c.name))
+            .where(f.c.digest.in_(chunk), f.c.pack.is_not(None), a.c.status == COMPLETE)
+        ):
+            out.setdefault(digest, (pack, int(offset)))
+    return out

@@ -348,11 +348,21 @@ class RunContext:
 
 @dataclass(frozen=True)
 class ArtifactFile:
-    """One file of an artifact: where it sits inside the artifact and which blob holds it."""
+    """One file of an artifact: where it sits inside the artifact and which blob holds it:
+    the blob named ``digest``, or, for a file written in a pack with others, the bytes
+    ``[offset, offset + size)`` of the blob ``pack`` (the file's digest still names its
+    bytes: dedup, checks and comparisons use it either way)."""
 
     path: str
     digest: str
     size: int
+    pack: str | None = None
+    offset: int | None = None
+
+    @property
+    def blob(self) -> str:
+        """The blob its bytes are in: its own, or its pack."""
+        return self.pack or self.digest
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "digest": self.digest, "size": self.size}

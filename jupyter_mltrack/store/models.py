@@ -366,6 +366,7 @@ class ArtifactFileRow(Base):
             ["run_id", "name"], ["artifacts.run_id", "artifacts.name"], ondelete="CASCADE"
         ),
         Index("ix_artifact_files_digest", "digest"),
+        Index("ix_artifact_files_pack", "pack"),
     )
 
     run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -373,6 +374,11 @@ class ArtifactFileRow(Base):
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     digest: Mapped[str] = mapped_column(String(80), nullable=False)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: The blob holding the file's bytes at ``offset`` when it was written in a pack with
+    #: other small files (on a remote store: one object for many, see ``models/packs.py``);
+    #: NULL when the file is its own blob, named ``digest``.
+    pack: Mapped[str | None] = mapped_column(String(80))
+    offset: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class RegisteredModelRow(Base):

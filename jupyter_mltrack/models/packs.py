@@ -1,0 +1,225 @@
+"""An artifact's small files written together, as a few packs, on a remote blob store.
+
+On S3 every blob is a request, and a request costs the same few milliseconds (on a real
+S3, tens) whatever its size: a folder of a thousand small files written as a thousand
+objects spends its time waiting, not sending. So on a remote store
+(:attr:`~..store.blobs.BlobStore.remote`) the new files of an artifact up to
+``PACKED_SIZE`` are written, when there are at least ``PACK_FROM`` of them, as the
+concatenation of their bytes in packs of about ``PACK_BYTES`` (git's packs; our
+snapshots' blocks are packed the same way). A pack is a blob like any other, named by the
+digest of its bytes, so writing it again leaves the same object; each file's row says
+which pack holds it and at which offset (``ArtifactFile.pack``/``offset``), and its
+digest still names its own bytes, which is what dedup, comparisons and checks use.
+
+Reading a packed file is a range of its pack. Reading many (a folder written out) asks
+for each pack's needed bytes as few ranges as their gaps allow, several at once, and
+checks every file against its digest: bytes changed or lost outside mltrack are an error,
+never another file's bytes. A local store keeps a blob per file: there a blob is a file
+that can be linked where it is read, and no request is saved.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+
+from ..store.blob_files import BatchSource
+from ..store.blobs import DIGEST_ALGORITHM, BlobNotFound, BlobStore, digest_bytes, split_digest
+from ..store.entities import ArtifactFile
+from ..store.threads import map_threads
+
+#: Files up to this size are packed (the size up to which a folder's files are read once
+#: and held, ``artifacts.SMALL_FILE``): a larger file is few requests for its bytes.
+PACKED_SIZE = 1 << 20
+#: Fewer new small files than this are written as blobs of their own: a pack saves little,
+#: and a file read alone is then a whole object, not a range of one.
+PACK_FROM = 16
+#: A pack is closed once the next file would take it past this: under s3fs's multipart
+#: threshold (one PUT each), and enough packs for a large folder's to go up side by side.
+PACK_BYTES = 8 << 20
+#: Packs built and written per wave: what a folder of small files holds in memory at once.
+WAVE_BYTES = 128 << 20
+#: Bytes of a pack between two wanted files that are read through rather than split into
+#: two ranges (one request of a little more against two).
+GAP = 1 << 20
+#: Ranges of packs read at once.
+READS_AT_ONCE = 10
+
+
+class PackedFileChanged(OSError):
+    """A file changed between being hashed and being packed: its bytes are not what the
+    artifact records."""
+
+
+def packable(
+    files: Sequence[ArtifactFile], unstored: Mapping[str, BatchSource]
+) -> list[ArtifactFile]:
+    """The files whose bytes are to be packed, one per digest, in the artifact's order:
+    the new (``unstored``) ones up to ``PACKED_SIZE``, when there are ``PACK_FROM`` or
+    more; else none."""
+    chosen: dict[str, ArtifactFile] = {}
+    for f in files:
+        if f.digest in unstored and f.size <= PACKED_SIZE:
+            chosen.setdefault(f.digest, f)
+    return list(chosen.values()) if len(chosen) >= PACK_FROM else []
+
+
+def write_packs(
+    blobs: BlobStore,
+    files: Sequence[ArtifactFile],
+    sources: Mapping[str, BatchSource],
+    threads: int,
+) -> tuple[dict[str, tuple[str, int]], int]:
+    """Write ``files``' bytes (from ``sources``: bytes held, or the file to read) as packs;
+    ``digest -> (pack, offset)`` of each, and the bytes sent. Packs are built and written
+    ``WAVE_BYTES`` at a time, all of a wave's at once (written unasked: a pack's name is
+    its bytes', so one already there is the same object)."""
+    where: dict[str, tuple[str, int]] = {}
+    sent = 0
+    for wave in _waves(files):
+        built = [_build(group, sources) for group in _groups(wave)]
+        sent += sum(blobs.put_many([(p, data) for p, data, _ in built], threads, check=False))
+        for pack, _data, offsets in built:
+            for digest, offset in offsets:
+                where[digest] = (pack, offset)
+    return where, sent
+
+
+def placed(
+    files: Sequence[ArtifactFile], where: Mapping[str, tuple[str, int]]
+) -> list[ArtifactFile]:
+    """``files`` with the pack and offset of those whose bytes ``where`` places."""
+    out = []
+    for f in files:
+        found = where.get(f.digest)
+        out.append(f if found is None else replace(f, pack=found[0], offset=found[1]))
+    return out
+
+
+def _waves(files: Sequence[ArtifactFile]) -> Iterator[list[ArtifactFile]]:
+    wave: list[ArtifactFile] = []
+    size = 0
+    for f in files:
+        if wave and size + f.size > WAVE_BYTES:
+            yield wave
+            wave, size = [], 0
+        wave.append(f)
+        size += f.size
+    if wave:
+        yield wave
+
+
+def _groups(files: Sequence[ArtifactFile]) -> list[list[ArtifactFile]]:
+    groups: list[list[ArtifactFile]] = []
+    size = PACK_BYTES + 1
+    for f in files:
+        if size + f.size > PACK_BYTES and (not groups or groups[-1]):
+            groups.append([])
+            size = 0
+        groups[-1].append(f)
+        size += f.size
+    return groups
+
+
+def _build(
+    group: Sequence[ArtifactFile], sources: Mapping[str, BatchSource]
+) -> tuple[str, bytes, list[tuple[str, int]]]:
+    """A pack's name, bytes and ``(digest, offset)`` of each file in it."""
+    parts: list[bytes | bytearray | memoryview] = []
+    offsets = []
+    offset = 0
+    for f in group:
+        data = _bytes_of(f, sources[f.digest])
+        parts.append(data)
+        offsets.append((f.digest, offset))
+        offset += len(data)
+    data = b"".join(parts)
+    return digest_bytes(data), data, offsets
+
+
+def _bytes_of(f: ArtifactFile, source: BatchSource) -> bytes | bytearray | memoryview:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return source
+    path = os.fspath(getattr(source, "source", source))  # (a staged copy's file)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if len(data) != f.size or digest_bytes(data) != f.digest:
+        raise PackedFileChanged(f"{path} changed while it was logged: log it again")
+    return data
+
+
+# reading ------------------------------------------------------------------------------------------
+
+
+def read_packed(blobs: BlobStore, f: ArtifactFile) -> bytes:
+    """The bytes of one packed file, checked against its digest."""
+    assert f.pack is not None and f.offset is not None
+    try:
+        data = blobs.read_range(f.pack, f.offset, f.size) if f.size else b""
+    except (BlobNotFound, FileNotFoundError):
+        raise BlobNotFound(f"pack {f.pack} holding {f.digest} is missing") from None
+    return bytes(_checked(f, data))
+
+
+def write_packed(blobs: BlobStore, items: Sequence[tuple[ArtifactFile, str]], threads: int) -> None:
+    """Write each packed file to its target path (its folder exists): each pack's wanted
+    bytes read as few ranges as ``GAP`` allows, ``READS_AT_ONCE`` at a time, each file
+    checked against its digest before it is written."""
+    spans = _spans(items)
+
+    def fetch(span: tuple[str, int, int, list[tuple[ArtifactFile, str]]]) -> None:
+        pack, start, length, members = span
+        try:
+            data = memoryview(blobs.read_range(pack, start, length)) if length else memoryview(b"")
+        except (BlobNotFound, FileNotFoundError):
+            raise BlobNotFound(f"pack {pack} is missing") from None
+        if len(data) != length:
+            raise BlobNotFound(f"pack {pack} is shorter than recorded")
+        for f, target in members:
+            assert f.offset is not None
+            part = _checked(f, data[f.offset - start : f.offset - start + f.size])
+            with open(target, "wb") as out:
+                out.write(part)
+
+    map_threads(fetch, spans, max(threads, READS_AT_ONCE))
+
+
+def _spans(
+    items: Sequence[tuple[ArtifactFile, str]],
+) -> list[tuple[str, int, int, list[tuple[ArtifactFile, str]]]]:
+    """``(pack, start, length, files in it)``: each pack's wanted files, merged into one
+    range while the bytes between two are at most ``GAP``."""
+    by_pack: dict[str, list[tuple[ArtifactFile, str]]] = {}
+    for f, target in items:
+        assert f.pack is not None and f.offset is not None
+        by_pack.setdefault(f.pack, []).append((f, target))
+    spans = []
+    for pack, members in by_pack.items():
+        members.sort(key=lambda m: m[0].offset or 0)
+        start = end = -1
+        group: list[tuple[ArtifactFile, str]] = []
+        for f, target in members:
+            offset = f.offset or 0
+            if group and offset - end > GAP:
+                spans.append((pack, start, end - start, group))
+                group = []
+            if not group:
+                start = end = offset
+            group.append((f, target))
+            end = max(end, offset + f.size)
+        spans.append((pack, start, end - start, group))
+    return spans
+
+
+def _checked(f: ArtifactFile, data: bytes | memoryview) -> bytes | memoryview:
+    """``data`` if it is ``f``'s bytes (by its digest, when of the default algorithm)."""
+    same = len(data) == f.size and (
+        split_digest(f.digest)[0] != DIGEST_ALGORITHM or digest_bytes(data) == f.digest
+    )
+    if not same:
+        raise BlobNotFound(
+            f"pack {f.pack} holds other bytes at {f.offset} than {f.digest}: changed "
+            "outside mltrack"
+        )
+    return data
