@@ -80,8 +80,8 @@ FULL: dict[str, Any] = {
     "model_warmup": 1,
     "touch_gb": 4,
     # part d (bench/artifacts_s3.py): a folder repetition takes a minute on moto's server
-    "s3_reps": 2,
-    "s3_file_reps": 3,
+    "s3_reps": 3,
+    "s3_file_reps": 7,
     "s3_warmup": 1,
 }
 #: Smoke run (CI): the same code paths on small data, in well under a minute.

@@ -104,9 +104,9 @@ def test_a_large_file_goes_up_in_parts_and_comes_back_in_ranges(
     path.write_bytes(os.urandom((11 << 20) + 3))
     kind, name, sources = sources_of(path)
     logged = write_artifact(s3_store, s3_store.create_run("exp").id, name, kind, sources)
-    # a file is asked for first (it may have changed since it was hashed: it must never
-    # replace a stored blob), then a multipart upload: create, 3 parts, complete
-    assert dict(s3_requests) == {"HEAD": 1, "POST": 2, "PUT": 3}
+    # not asked for (it is checked to be the file hashed instead): a multipart upload,
+    # create, 3 parts, complete
+    assert dict(s3_requests) == {"POST": 2, "PUT": 3}
     s3_requests.clear()
     out = materialize(s3_store, logged, tmp_path / "out", link=False)
     assert dict(s3_requests) == {"GET": 3}
@@ -138,6 +138,55 @@ def test_a_file_that_shrinks_during_its_upload_stores_nothing(
     blobs = s3_store.blobs
     bucket = blobs.root.split("/")[0]  # type: ignore[attr-defined]
     assert list(blobs.iter_digests()) == []
+    uploads = blobs.fs.call_s3("list_multipart_uploads", Bucket=bucket)  # type: ignore[attr-defined]
+    assert uploads.get("Uploads", []) == []
+    assert s3_store.list_artifacts(run.id) == []
+
+
+@pytest.mark.parametrize("size", [(2 << 20) + 1, (11 << 20) + 3], ids=["one-put", "in-parts"])
+def test_a_file_rewritten_after_it_was_hashed_is_refused_and_stores_nothing(
+    s3_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """A file is sent without asking whether its blob exists, so it must be the file that
+    was hashed: rewritten (same size, new bytes) between its hash and its upload, or while
+    its parts go up, the log fails, nothing is visible under the digest, nothing recorded."""
+    monkeypatch.setattr(s3_blobs, "MULTIPART_FROM", 6 << 20)
+    monkeypatch.setattr(s3_blobs, "PART", 5 << 20)
+    monkeypatch.setattr(s3_blobs, "PARTS_AT_ONCE", 1)
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(size))
+
+    def rewrite() -> None:
+        path.write_bytes(os.urandom(size))
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a later tick
+
+    if size < s3_blobs.MULTIPART_FROM:  # rewritten once hashed, before the upload
+        real_claim = s3_store.claim_artifact_files
+
+        def claim_then_rewrite(*args: object, **kwargs: object) -> object:
+            found = real_claim(*args, **kwargs)  # type: ignore[arg-type]
+            rewrite()
+            return found
+
+        monkeypatch.setattr(s3_store, "claim_artifact_files", claim_then_rewrite)
+    else:  # rewritten while its first part goes up
+        real_read = s3_blobs._FileParts.read
+
+        def read_then_rewrite(self: s3_blobs._FileParts, offset: int, length: int) -> bytes:
+            data = real_read(self, offset, length)
+            if offset == 0:
+                rewrite()
+            return data
+
+        monkeypatch.setattr(s3_blobs._FileParts, "read", read_then_rewrite)
+    kind, name, sources = sources_of(path)
+    run = s3_store.create_run("exp")
+    with pytest.raises(OSError, match="changed after it was hashed"):
+        write_artifact(s3_store, run.id, name, kind, sources)
+    blobs = s3_store.blobs
+    assert list(blobs.iter_digests()) == []
+    bucket = blobs.root.split("/")[0]  # type: ignore[attr-defined]
     uploads = blobs.fs.call_s3("list_multipart_uploads", Bucket=bucket)  # type: ignore[attr-defined]
     assert uploads.get("Uploads", []) == []
     assert s3_store.list_artifacts(run.id) == []

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from ..store.blob_files import BatchSource, StagedCopy
+from ..store.blob_files import BatchSource, HashedFile, StagedCopy
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore, digest_bytes
 from ..store.entities import Artifact, ArtifactFile
 from ..store.errors import StoreUnavailable
@@ -277,8 +277,8 @@ def _describe_all(
                 what, held = data, held + len(data)
             elif copy is not None:  # used if the file stayed as hashed, else copied again
                 what = copy.expect(fp.size, fp.mtime_ns)
-            else:
-                what = source.file
+            else:  # a remote store sends it unasked if it is still the file hashed
+                what = HashedFile(source.file, fp.size, fp.mtime_ns)
         files.append(f)
         source_of.setdefault(f.digest, what)
     return files, source_of

@@ -75,8 +75,11 @@ ALGORITHM = "xxh3-128"
 FORMAT = "mltrack-fingerprint/1"
 #: Rows per block (see the module docstring for why 65,536).
 BLOCK_ROWS = 65_536
-#: Read size for files: big enough to amortise syscalls, small enough to stay cache-friendly.
-FILE_CHUNK = 8 * 1024 * 1024
+#: Read size for files: big enough to amortise syscalls, small enough that each chunk is
+#: hashed while still in the CPU's cache (a 200 MiB file from the page cache: 34 ms in
+#: 256 KiB reads, 42 ms in 8 MiB ones). Not ``mmap``: a file truncated by another process
+#: while mapped kills the reader with SIGBUS, and the reader is the user's kernel.
+FILE_CHUNK = 256 * 1024
 #: Entries kept in the in-process file cache.
 FILE_CACHE_SIZE = 4096
 

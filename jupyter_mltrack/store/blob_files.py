@@ -271,6 +271,29 @@ class StagedCopy:
             self._tmp = None
 
 
+class HashedFile(str):
+    """The path of a file whose digest was taken when it had ``size`` and ``mtime_ns``.
+
+    A writer that sends a file without asking first whether its blob exists (S3) checks
+    instead that the file is still that file, before it starts and before its upload is
+    made visible: bytes other than those hashed never go under the digest. A ``str``, so
+    every writer that takes a path takes it; the stat is trusted as the digest cache
+    trusts it (a rewrite of the same size within one mtime tick goes unseen)."""
+
+    size: int
+    mtime_ns: int
+
+    def __new__(cls, path: str, size: int, mtime_ns: int) -> HashedFile:
+        self = super().__new__(cls, path)
+        self.size = size
+        self.mtime_ns = mtime_ns
+        return self
+
+    def unchanged(self, st: os.stat_result) -> bool:
+        """Whether ``st`` (of the file, or of a descriptor open on it) is the hashed file's."""
+        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
+
+
 #: What a batch item's bytes come from: a file's path, bytes, or a copy already started.
 BatchSource = str | bytes | bytearray | memoryview | StagedCopy
 
