@@ -194,7 +194,7 @@ def test_the_records_say_where_packed_bytes_are(blob_store: Store) -> None:
     assert known == {a.digest: (pack, 0), c.digest: (pack, 2), pack: None}
     blob_store.delete_artifact(run.id, "packed")
     assert blob_store.artifact_blob_in_use(pack)  # the pending claim names it now
-    blob_store.complete_artifact(run.id, "new", asked)
+    blob_store.complete_artifact(run.id, "new", asked)  # nothing packed since the claim
     files = {f.path: f for f in blob_store.get_artifact(run.id, "new").files}
     assert (files["x"].pack, files["x"].offset) == (pack, 0)
     assert (files["y"].pack, files["y"].offset) == (pack, 2)

@@ -185,7 +185,9 @@ def write_artifact(
             for digest in where:
                 del unstored[digest]
         written += sum(blobs.put_many(list(unstored.items()), WRITERS, check=not remote))
-        store.complete_artifact(run_id, name, files, meta={**meta, "stored_bytes": written})
+        store.complete_artifact(
+            run_id, name, files, meta={**meta, "stored_bytes": written}, packed=bool(to_pack)
+        )
     except BaseException:
         with contextlib.suppress(Exception):
             store.abandon_artifact(run_id, name)

@@ -122,10 +122,12 @@ class ArtifactRecords(StoreBase):
         *,
         meta: Mapping[str, Any] | None = None,
         media_type: str | None = None,
+        packed: bool = False,
     ) -> None:
         """Mark a pending artifact whose files were claimed (and their blobs written)
-        ``complete``: readers see it from now on, whole. Files written in packs since the
-        claim (``ArtifactFile.pack``) have their rows say so, in the same transaction."""
+        ``complete``: readers see it from now on, whole. With ``packed`` (files were
+        written into packs since the claim), the file rows are written again from
+        ``files``, saying where each is (``ArtifactFile.pack``), in the same transaction."""
         values: dict[str, Any] = {
             "status": COMPLETE,
             "size": sum(f.size for f in files),
@@ -151,7 +153,7 @@ class ArtifactRecords(StoreBase):
             )
             if found.rowcount == 0:
                 raise ArtifactNotFound(f"run {run_id} has no artifact {name!r} being written")
-            if any(f.pack for f in files):
+            if packed:
                 self._write_files(conn, run_id, name, files)
             self._touch(conn, run_id)  # the sidebar's poll sees the run changed
 
