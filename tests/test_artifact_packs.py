@@ -225,3 +225,33 @@ def test_a_run_pulled_into_a_local_store_brings_its_packs(s3_store: Store, tmp_p
             sn.close()
     finally:
         local.close()
+
+
+def test_packs_are_cut_at_their_size_and_built_a_wave_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pack closes before the file that would take it past ``PACK_BYTES``; packs are
+    built and written ``WAVE_BYTES`` of files at a time (what a folder holds in memory);
+    every file reads back from where it was placed."""
+    monkeypatch.setattr(packs, "PACK_BYTES", 2000)
+    monkeypatch.setattr(packs, "WAVE_BYTES", 5000)
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    data = [os.urandom(900 + i) for i in range(20)]
+    files = [ArtifactFile(f"f{i}", digest_bytes(d), len(d)) for i, d in enumerate(data)]
+    waves: list[int] = []
+    real = blobs.put_many
+
+    def counted(items: list, threads: int, *, check: bool = True) -> list[int]:
+        waves.append(len(items))
+        return real(items, threads, check=check)
+
+    monkeypatch.setattr(blobs, "put_many", counted)
+    where, sent = packs.write_packs(
+        blobs, files, {f.digest: d for f, d in zip(files, data, strict=True)}, 4
+    )
+    assert waves == [3, 3, 3, 3]  # 5 files a wave: packs of 2, 2 and 1
+    assert sent == sum(len(d) for d in data)
+    placed = packs.placed(files, where)
+    assert len({f.pack for f in placed}) == 12
+    for f, d in zip(placed, data, strict=True):
+        assert packs.read_packed(blobs, f) == d

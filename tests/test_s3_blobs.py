@@ -131,16 +131,22 @@ def test_a_file_that_shrinks_during_its_upload_stores_nothing(
         return data
 
     monkeypatch.setattr(s3_blobs._FileParts, "read", read_then_cut)
+    assert_refused(s3_store, path, "shrank")
+
+
+def assert_refused(store: Store, path: Path, error: str) -> None:
+    """Logging ``path`` fails with ``error`` and leaves nothing behind: no blob, no
+    multipart upload open, no artifact."""
     kind, name, sources = sources_of(path)
-    run = s3_store.create_run("exp")
-    with pytest.raises(OSError, match="shrank"):
-        write_artifact(s3_store, run.id, name, kind, sources)
-    blobs = s3_store.blobs
+    run = store.create_run("exp")
+    with pytest.raises(OSError, match=error):
+        write_artifact(store, run.id, name, kind, sources)
+    blobs = store.blobs
     bucket = blobs.root.split("/")[0]  # type: ignore[attr-defined]
     assert list(blobs.iter_digests()) == []
     uploads = blobs.fs.call_s3("list_multipart_uploads", Bucket=bucket)  # type: ignore[attr-defined]
     assert uploads.get("Uploads", []) == []
-    assert s3_store.list_artifacts(run.id) == []
+    assert store.list_artifacts(run.id) == []
 
 
 @pytest.mark.parametrize("size", [(2 << 20) + 1, (11 << 20) + 3], ids=["one-put", "in-parts"])
@@ -180,16 +186,7 @@ def test_a_file_rewritten_after_it_was_hashed_is_refused_and_stores_nothing(
             return data
 
         monkeypatch.setattr(s3_blobs._FileParts, "read", read_then_rewrite)
-    kind, name, sources = sources_of(path)
-    run = s3_store.create_run("exp")
-    with pytest.raises(OSError, match="changed after it was hashed"):
-        write_artifact(s3_store, run.id, name, kind, sources)
-    blobs = s3_store.blobs
-    assert list(blobs.iter_digests()) == []
-    bucket = blobs.root.split("/")[0]  # type: ignore[attr-defined]
-    uploads = blobs.fs.call_s3("list_multipart_uploads", Bucket=bucket)  # type: ignore[attr-defined]
-    assert uploads.get("Uploads", []) == []
-    assert s3_store.list_artifacts(run.id) == []
+    assert_refused(s3_store, path, "changed after it was hashed")
 
 
 def test_a_team_store_over_https_trusting_its_own_certificate(
