@@ -107,6 +107,13 @@ def test_a_large_file_goes_up_in_parts_and_comes_back_in_ranges(
     # not asked for (it is checked to be the file hashed instead): a multipart upload,
     # create, 3 parts, complete
     assert dict(s3_requests) == {"POST": 2, "PUT": 3}
+    # the upload named its parts' checksum (CRC32), so the object's is built from theirs,
+    # not computed again over the whole object by the server
+    bucket, key = s3_store.blobs._key(logged.files[0].digest)  # type: ignore[attr-defined]
+    head = s3_store.blobs.fs.call_s3(  # type: ignore[attr-defined]
+        "head_object", Bucket=bucket, Key=key, ChecksumMode="ENABLED"
+    )
+    assert "ChecksumCRC32" in head and "ChecksumCRC64NVME" not in head
     s3_requests.clear()
     out = materialize(s3_store, logged, tmp_path / "out", link=False)
     assert dict(s3_requests) == {"GET": 3}

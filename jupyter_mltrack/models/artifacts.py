@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from ..store.blob_files import BatchSource, HashedFile, StagedCopy
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore, digest_bytes
-from ..store.entities import Artifact, ArtifactFile
+from ..store.entities import Artifact, ArtifactFile, placed
 from ..store.errors import StoreUnavailable
 from . import packs
 
@@ -175,13 +175,13 @@ def write_artifact(
         # write the others unasked (see BlobStore.remote)
         remote = blobs.remote
         stored = store.claim_artifact_files(run_id, name, files, known=remote)
-        files = packs.placed(files, {d: at for d, at in stored.items() if at is not None})
+        files = placed(files, {d: at for d, at in stored.items() if at is not None})
         unstored = {d: s for d, s in source_of.items() if d not in stored}
         written = 0
         to_pack = packs.packable(files, unstored) if remote else []
         if to_pack:  # many new small files: a few objects, not one each
             where, written = packs.write_packs(blobs, to_pack, unstored, WRITERS)
-            files = packs.placed(files, where)
+            files = placed(files, where)
             for digest in where:
                 del unstored[digest]
         written += sum(blobs.put_many(list(unstored.items()), WRITERS, check=not remote))

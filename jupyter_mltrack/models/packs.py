@@ -20,11 +20,9 @@ that can be linked where it is read, and no request is saved.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 
-from ..store.blob_files import BatchSource
+from ..store.blob_files import BatchSource, changed_after_hash
 from ..store.blobs import DIGEST_ALGORITHM, BlobNotFound, BlobStore, digest_bytes, split_digest
 from ..store.entities import ArtifactFile
 from ..store.threads import map_threads
@@ -45,11 +43,6 @@ WAVE_BYTES = 128 << 20
 GAP = 1 << 20
 #: Ranges of packs read at once.
 READS_AT_ONCE = 10
-
-
-class PackedFileChanged(OSError):
-    """A file changed between being hashed and being packed: its bytes are not what the
-    artifact records."""
 
 
 def packable(
@@ -84,17 +77,6 @@ def write_packs(
             for digest, offset in offsets:
                 where[digest] = (pack, offset)
     return where, sent
-
-
-def placed(
-    files: Sequence[ArtifactFile], where: Mapping[str, tuple[str, int]]
-) -> list[ArtifactFile]:
-    """``files`` with the pack and offset of those whose bytes ``where`` places."""
-    out = []
-    for f in files:
-        found = where.get(f.digest)
-        out.append(f if found is None else replace(f, pack=found[0], offset=found[1]))
-    return out
 
 
 def _waves(files: Sequence[ArtifactFile]) -> Iterator[list[ArtifactFile]]:
@@ -139,13 +121,15 @@ def _build(
 
 
 def _bytes_of(f: ArtifactFile, source: BatchSource) -> bytes | bytearray | memoryview:
+    """The bytes held, or the file read and checked to be the bytes hashed (a remote store
+    is given no staged copy: those are for a local store's folder)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return source
-    path = os.fspath(getattr(source, "source", source))  # (a staged copy's file)
-    with open(path, "rb") as fh:
+    assert isinstance(source, str)
+    with open(source, "rb") as fh:
         data = fh.read()
     if len(data) != f.size or digest_bytes(data) != f.digest:
-        raise PackedFileChanged(f"{path} changed while it was logged: log it again")
+        raise changed_after_hash(source)
     return data
 
 

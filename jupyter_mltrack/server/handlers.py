@@ -274,7 +274,7 @@ class ArtifactRawHandler(MltrackHandler):
     @authorized
     async def get(self, run_id: str, name: str) -> None:
         args = self.query_args()
-        artifact, path, _digest = await self.call(models_api.artifact_file, run_id, name, args)
+        artifact, path = await self.call(models_api.artifact_file, run_id, name, args)
         filename = path.rpartition("/")[2]
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header(

@@ -103,16 +103,16 @@ def artifact_preview(
 
 def artifact_file(
     store: Store, run_id: str, name: str, args: Mapping[str, list[str]]
-) -> tuple[Artifact, str, str]:
-    """``GET runs/{id}/artifacts/{name}/raw``: ``(artifact, path, digest)`` of the file to
-    send (the handler streams the blob)."""
+) -> tuple[Artifact, str]:
+    """``GET runs/{id}/artifacts/{name}/raw``: ``(artifact, path)`` of the file to send
+    (the handler streams it, from its blob or its pack: ``open_file``)."""
     args = _known_args(args, PREVIEW_PARAMS)
     artifact = get_artifact(store, run_id, name)
     try:
         f = artifact.file(_single(args, "path"))
     except KeyError as exc:
         raise _refused(exc) from None
-    return artifact, f.path, f.digest
+    return artifact, f.path
 
 
 # the registry ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from .base import StoreBase
-from .entities import Artifact, ArtifactFile, SnapshotStatus
+from .entities import Artifact, ArtifactFile, SnapshotStatus, placed
 from .errors import ArtifactNotFound, ModelRegistryConflict, RunNotFound
 from .liveness import _HOST
 from .models import ArtifactFileRow, ArtifactRow, ModelVersionRow, RunRow
@@ -111,7 +111,7 @@ class ArtifactRecords(StoreBase):
             digests = {f.digest for f in files}
             own = stored_digests(conn, digests)
             packed = packed_files(conn, digests - own)
-            self._write_files(conn, run_id, name, [_placed(f, packed) for f in files])
+            self._write_files(conn, run_id, name, placed(files, packed))
             return {**packed, **dict.fromkeys(own)}
 
     def complete_artifact(
@@ -416,14 +416,6 @@ def _artifact(row: Any, files: Sequence[ArtifactFile]) -> Artifact:
         status=row.status,
         files=tuple(files),
     )
-
-
-def _placed(f: ArtifactFile, packed: Mapping[str, tuple[str, int]]) -> ArtifactFile:
-    """``f`` saying where its bytes are when they are packed (else ``f``)."""
-    where = packed.get(f.digest)
-    if where is None:
-        return f
-    return ArtifactFile(f.path, f.digest, f.size, where[0], where[1])
 
 
 def stored_digests(conn: Connection, digests: set[str]) -> frozenset[str]:

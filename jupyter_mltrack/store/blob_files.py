@@ -294,6 +294,12 @@ class HashedFile(str):
         return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
 
 
+def changed_after_hash(path: str) -> OSError:
+    """The error of a file whose bytes are no longer those its digest was taken of (a
+    writer must not store them under it); logging it again hashes them anew."""
+    return OSError(errno.EAGAIN, "the file changed after it was hashed: log it again", path)
+
+
 #: What a batch item's bytes come from: a file's path, bytes, or a copy already started.
 BatchSource = str | bytes | bytearray | memoryview | StagedCopy
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -359,13 +360,21 @@ class ArtifactFile:
     pack: str | None = None
     offset: int | None = None
 
-    @property
-    def blob(self) -> str:
-        """The blob its bytes are in: its own, or its pack."""
-        return self.pack or self.digest
-
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "digest": self.digest, "size": self.size}
+
+
+def placed(
+    files: Sequence[ArtifactFile], where: Mapping[str, tuple[str, int]]
+) -> list[ArtifactFile]:
+    """``files``, those whose bytes ``where`` places (``digest -> (pack, offset)``) saying
+    so: what a claim writes of packed bytes it finds stored, and what a writer completes
+    with once it packed new ones."""
+    out = []
+    for f in files:
+        at = where.get(f.digest)
+        out.append(f if at is None else ArtifactFile(f.path, f.digest, f.size, *at))
+    return out
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, BinaryIO, TypeVar
 
-from .blob_files import BatchSource, HashedFile, StagedCopy
+from .blob_files import BatchSource, HashedFile, StagedCopy, changed_after_hash
 from .blobs import DIGEST_ALGORITHM, BlobNotFound, FsspecBlobStore, digest_bytes, split_digest
 
 __all__ = ["S3BlobStore"]
@@ -378,7 +378,7 @@ class _FileParts(_Parts):
 
     def verify(self) -> None:
         if self.hashed is not None and not self.hashed.unchanged(os.fstat(self.fd)):
-            raise _changed(self.path)
+            raise changed_after_hash(self.path)
 
     def read(self, offset: int, length: int) -> bytes:
         data = os.pread(self.fd, length, offset)
@@ -406,12 +406,8 @@ def _read_whole(path: str, size: int, hashed: HashedFile | None = None) -> bytes
     if len(data) != size:
         raise OSError(errno.EIO, "the file changed size while it was being stored", path)
     if hashed is not None and not (hashed.unchanged(before) and hashed.unchanged(after)):
-        raise _changed(path)
+        raise changed_after_hash(path)
     return data
-
-
-def _changed(path: str) -> OSError:
-    return OSError(errno.EAGAIN, "the file changed after it was hashed: log it again", path)
 
 
 def _write_file(target: str, data: bytes | bytearray) -> None:
