@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Boolean, Float, LargeBinary
 
-from jupyter_mltrack.store import MetricPoint, RunStatus, Store
+from jupyter_mltrack.store import MetricPoint, RunStatus, Store, prepared
 from jupyter_mltrack.store.entities import Environment
 from jupyter_mltrack.store.errors import RunNotFound, RunSuperseded
 from jupyter_mltrack.store.fast_writes import trial_keys
@@ -193,6 +193,35 @@ def test_a_new_environment_is_stored_once(store: Store, trial_store: TrialStore)
     env = Environment("3.11.7", "linux", {"pandas": "2.2"}, digest="e" * 64)
     first = trial_store.put_environment(env)
     assert trial_store.put_environment(env) == first == store.put_environment(env)
+
+
+def test_an_environment_stored_meanwhile_by_another_worker_is_read_not_an_error(
+    store: Store, trial_store: TrialStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers of a sweep store the same environment at once: the one whose look-up
+    missed and whose insert comes second reads the other's row. No error is raised on the
+    way (an error is translated as SQLAlchemy's, which loads it in the worker)."""
+    env = Environment("3.11.7", "linux", {"numpy": "2.1"}, digest="f" * 64)
+    real_run = trial_store._run
+    calls: list[int] = []
+
+    def other_worker_first(steps: list) -> list:
+        found = real_run(steps)
+        if not calls:  # the look-up missed: the other worker inserts now
+            other = store.put_environment(env)
+            calls.append(other)
+        return found
+
+    errors: list[BaseException] = []
+
+    def translated(failed: list, exc: BaseException, module: object) -> BaseException:
+        errors.append(exc)
+        return exc
+
+    monkeypatch.setattr(trial_store, "_run", other_worker_first)
+    monkeypatch.setattr(prepared, "_as_sqlalchemy", translated)
+    assert trial_store.put_environment(env) == calls[0]
+    assert errors == []
 
 
 def test_a_superseded_attempt_writes_nothing_either_way(

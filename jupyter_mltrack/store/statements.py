@@ -460,11 +460,19 @@ _environments_t = EnvironmentRow.__table__
 _ENVIRONMENT_ID = select(_environments_t.c.id).where(
     _environments_t.c.digest == bindparam("digest")
 )
-_INSERT_ENVIRONMENT = (
-    _environments_t.insert()
-    .values({c: bindparam(c.name) for c in _environments_t.c if c.name != "id"})
-    .returning(_environments_t.c.id)
-)
+
+
+def _insert_environment(insert: Callable[[Any], Any]) -> Any:
+    """``INSERT … ON CONFLICT (digest) DO NOTHING``: two sweep workers that store the same
+    environment at once both succeed (one inserts it), where a plain insert failed one of
+    them with a UNIQUE violation, whose error loaded SQLAlchemy in the worker."""
+    stmt = insert(_environments_t).values(
+        {c: bindparam(c.name) for c in _environments_t.c if c.name != "id"}
+    )
+    return stmt.on_conflict_do_nothing(index_elements=["digest"])
+
+
+_INSERT_ENVIRONMENT = PerDialect(_insert_environment)
 if tuple(t.__tablename__ for t in RUN_VALUE_TABLES) != RUN_VALUE_TABLE_NAMES:
     raise AssertionError("fast_writes.RUN_VALUE_TABLE_NAMES must name RUN_VALUE_TABLES")
 
@@ -485,13 +493,16 @@ def fast_statement(key: str, dialect: str) -> Any:
         "run_row": _RUN_ROW_SQLITE,
         "insert_chunks": _INSERT_CHUNKS,
         "environment_id": _ENVIRONMENT_ID,
-        "insert_environment": _INSERT_ENVIRONMENT,
         "sweep_siblings": _SWEEP_SIBLINGS,
         "sweep_sibling_chunks": _SWEEP_SIBLING_CHUNKS,
     }
     if key in fixed:
         return fixed[key]
-    per_dialect = {"upsert_params": _UPSERT_PARAMS, "upsert_latest": _UPSERT_LATEST}
+    per_dialect = {
+        "upsert_params": _UPSERT_PARAMS,
+        "upsert_latest": _UPSERT_LATEST,
+        "insert_environment": _INSERT_ENVIRONMENT,
+    }
     if key in per_dialect:
         return per_dialect[key][dialect]
     raise KeyError(f"no hot write statement {key!r}")

@@ -229,15 +229,9 @@ class TrialStore:
 
     def put_environment(self, env: Environment) -> int:
         """``Store.put_environment``: stored once per digest, its id."""
-        look_up = [(self._statement("environment_id"), {"digest": env.digest})]
-        found = self._run(look_up)[0]
-        if found is not None:
-            return int(found[0])
-        try:
+        look_up = (self._statement("environment_id"), {"digest": env.digest})
+        found = self._run([look_up])[0]
+        if found is None:  # inserted unless another process just did; read either way
             insert = (self._statement("insert_environment"), environment_row(env))
-            return int(self._run([insert])[0][0])
-        except Exception:
-            found = self._run(look_up)[0]  # another process stored it first
-            if found is None:
-                raise
-            return int(found[0])
+            found = self._run([insert, look_up])[1]
+        return int(found[0])
