@@ -6,14 +6,15 @@ two-core machine: on a sweep of a dozen half-second trials that start cost the s
 2 jobs over 1 a tenth (``docs/benchmarks.md``, section 12). A trial's run is written by a
 handful of statements (:mod:`..store.fast_writes`: its restart, its end, metric flushes,
 heartbeats, its environment; and a pruner reads the other trials with two), which on SQLite
-the store already runs on the DBAPI connection. So the driver compiles them once (:class:`TrialWrites`, sent with each trial)
-and a worker runs them with Python's own ``sqlite3``: the same statements, values and
-attempt checks as the store's own path, built by the same code.
+the store already runs on the DBAPI connection. So the driver compiles them once
+(:class:`TrialWrites`, sent with each trial) and a worker runs them with Python's own
+``sqlite3``: the same statements, values and attempt checks as the store's own path, built
+by the same code.
 
 Anything else a pipeline does with the store (a dataset read through ``mltrack.get``, an
-artifact or a model logged, a run that fails before it begins) goes to a :class:`..store.store.Store` opened on first use, which shares this
-store's attempt fences: a trial written partly one way and partly the other is still
-written as its attempt. A PostgreSQL store, or a SQLite one whose database cannot say
+artifact or a model logged, a run that fails before it begins) goes to a
+:class:`..store.store.Store` opened on first use, which shares this store's attempt fences:
+a trial written partly one way and partly the other is still written as its attempt. A PostgreSQL store, or a SQLite one whose database cannot say
 ``RETURNING``, sends no :class:`TrialWrites`, and its workers open a full store as before.
 """
 
