@@ -3,7 +3,9 @@ of hundreds of files is a handful of PUTs and, read back, a handful of GETs; eve
 comes back byte for byte; a second log (by another run, or an artifact sharing some of the
 files) makes no request and points at the same bytes; a pack changed behind the store's
 back fails the read, named; a pack is kept while any artifact names it; and a run pulled
-into a local store brings its packs, where they read and are collected the same way.
+into a local store brings its packs, where they read and are collected the same way. A
+local store packs the same way: a few pack files, not one file each; read back as copies,
+never links; a second log stores nothing; collected with the last artifact naming them.
 
 Requests are counted as s3fs's client sends them (botocore's ``before-send`` event)."""
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import collections
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -255,3 +258,93 @@ def test_packs_are_cut_at_their_size_and_built_a_wave_at_a_time(
     assert len({f.pack for f in placed}) == 12
     for f, d in zip(placed, data, strict=True):
         assert packs.read_packed(blobs, f) == d
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> Iterator[Store]:
+    st = Store(f"sqlite:///{tmp_path / 'local.db'}", blob_url=str(tmp_path / "blobs"))
+    yield st
+    st.close()
+
+
+def blob_files(store: Store) -> set[str]:
+    """The blobs a local store holds, as files (temp files excluded)."""
+    return set(store.blobs.iter_digests())  # type: ignore[attr-defined]
+
+
+def test_a_local_folder_of_small_files_is_a_few_pack_files_read_back_as_copies(
+    local_store: Store, tmp_path: Path
+) -> None:
+    folder = make_folder(tmp_path / "eval")
+    run = local_store.create_run("exp")
+    clear_file_cache()
+    logged = write_artifact(local_store, run.id, "eval", *sources_of(folder)[::2])
+
+    used = {f.pack for f in logged.files if f.pack}
+    big = {f.digest for f in logged.files if f.path.startswith("big")}
+    assert len(used) >= 2 and all(f.pack for f in logged.files if f.size <= packs.PACKED_SIZE)
+    assert blob_files(local_store) == used | big  # a file per pack, not per small file
+    distinct = {f.digest: f.size for f in logged.files}
+    assert logged.meta["stored_bytes"] == sum(distinct.values())
+
+    linked = materialize(local_store, logged, tmp_path / "linked", link=True)
+    assert same_files(folder, linked)
+    store_path = local_store.blobs.file_path  # type: ignore[attr-defined]
+    for f in logged.files:
+        out = linked / f.path
+        if f.pack:  # a copy: writing to it cannot reach the store's bytes
+            assert out.stat().st_nlink == 1
+        else:  # a large file is still a hard link to its blob
+            assert os.path.samefile(out, store_path(f.digest))
+    (linked / "part0" / "f000.bin").write_bytes(b"edited")
+    again = materialize(local_store, logged, tmp_path / "copied", link=False)
+    assert same_files(folder, again)
+    assert (
+        read_bytes(local_store, logged, "part2/f005.bin")
+        == (folder / "part2" / "f005.bin").read_bytes()
+    )
+
+
+def test_a_second_local_log_stores_nothing_and_a_lone_copy_of_a_packed_file_neither(
+    local_store: Store, tmp_path: Path
+) -> None:
+    folder = make_folder(tmp_path / "eval")
+    runs = [local_store.create_run("exp").id for _ in range(3)]
+    logged = write_artifact(local_store, runs[0], "eval", *sources_of(folder)[::2])
+    held = blob_files(local_store)
+
+    clear_file_cache()  # as a new process: every file hashed again
+    again = write_artifact(local_store, runs[1], "eval", *sources_of(folder)[::2])
+    assert again.meta["stored_bytes"] == 0 and again.files == logged.files
+
+    # one file with the bytes of a packed one: the pack's range, not a blob of its own
+    lone = folder / "part1" / "f004.bin"
+    single = write_artifact(local_store, runs[2], "lone.bin", *sources_of(lone)[::2])
+    packed = next(f for f in logged.files if f.path == "part1/f004.bin")
+    assert single.meta["stored_bytes"] == 0
+    assert (single.file().pack, single.file().offset) == (packed.pack, packed.offset)
+    assert read_bytes(local_store, single) == lone.read_bytes()
+    assert blob_files(local_store) == held
+
+
+def test_a_local_pack_is_collected_with_the_last_artifact_naming_it(
+    local_store: Store, tmp_path: Path
+) -> None:
+    folder = make_folder(tmp_path / "eval", files=40)
+    a, b = local_store.create_run("exp"), local_store.create_run("exp")
+    first = write_artifact(local_store, a.id, "eval", *sources_of(folder)[::2])
+    write_artifact(local_store, b.id, "eval", *sources_of(folder)[::2])
+    used = {f.pack for f in first.files if f.pack}
+    sn = Snapshotter(local_store)
+    try:
+        assert sn.gc()["orphans"] == 0
+        local_store.delete_run(a.id)
+        sn.gc()
+        assert used <= blob_files(local_store)  # run b's artifact names them still
+        out = materialize(local_store, local_store.get_artifact(b.id, "eval"), tmp_path / "b")
+        assert same_files(folder, out)
+        local_store.delete_run(b.id)
+        sn.gc()
+        assert not blob_files(local_store)
+    finally:
+        sn.close()

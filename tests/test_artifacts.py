@@ -192,6 +192,11 @@ def test_the_records_say_where_packed_bytes_are(blob_store: Store) -> None:
     ]
     known = blob_store.claim_artifact_files(run.id, "new", asked, known=True)
     assert known == {a.digest: (pack, 0), c.digest: (pack, 2), pack: None}
+    # a local store's writer checks its own blobs' files, but packed bytes have none
+    blob_store.begin_artifact(run.id, "local", "folder")
+    packed_only = blob_store.claim_artifact_files(run.id, "local", asked)
+    assert packed_only == {a.digest: (pack, 0), c.digest: (pack, 2)}
+    blob_store.abandon_artifact(run.id, "local")
     blob_store.delete_artifact(run.id, "packed")
     assert blob_store.artifact_blob_in_use(pack)  # the pending claim names it now
     blob_store.complete_artifact(run.id, "new", asked)  # nothing packed since the claim

@@ -145,10 +145,11 @@ def write_artifact(
     Every file is hashed (an unchanged file costs a stat: its digest is cached); the files
     are claimed (:meth:`~..store.artifact_records.ArtifactRecords.claim_artifact_files`: gc
     keeps their blobs from then on); the blobs the store lacks are written, ``WRITERS`` at a
-    time, each checked for without any lock held; then the artifact is marked complete. On
-    a remote store (S3) the blobs the records say are stored are not checked for, new
-    bytes are written without asking first (:attr:`~..store.blobs.BlobStore.remote`), and
-    many new small files go up as a few packs (:mod:`.packs`).
+    time, each checked for without any lock held; then the artifact is marked complete.
+    Many new small files are written as a few packs (:mod:`.packs`), and bytes an artifact
+    keeps in a pack already are not written again. On a remote store (S3) the blobs the
+    records say are stored are not checked for, and new bytes are written without asking
+    first (:attr:`~..store.blobs.BlobStore.remote`).
     Bytes that appear twice in one artifact are written once. A failure leaves nothing
     recorded (the pending row and its claimed files are removed)."""
     check_name(name)
@@ -178,8 +179,8 @@ def write_artifact(
         files = placed(files, {d: at for d, at in stored.items() if at is not None})
         unstored = {d: s for d, s in source_of.items() if d not in stored}
         written = 0
-        to_pack = packs.packable(files, unstored) if remote else []
-        if to_pack:  # many new small files: a few objects, not one each
+        to_pack = packs.packable(files, unstored)
+        if to_pack:  # many new small files: a few blobs, not one each
             where, written = packs.write_packs(blobs, to_pack, unstored, WRITERS)
             files = placed(files, where)
             for digest in where:
@@ -322,7 +323,7 @@ def materialize(
 
     With a local blob store and ``link``, files are hard links to the blobs where the
     filesystem allows (instant, no space): only for readers that do not write to them,
-    as model loaders; else copies."""
+    as model loaders; else copies. A file kept in a pack is always a copy."""
     root = Path(dest)
     files = list(artifact.files)
     try:

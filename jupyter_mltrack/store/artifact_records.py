@@ -83,12 +83,13 @@ class ArtifactRecords(StoreBase):
         (on a team store that is a thousand requests to S3: no other writer waits for them).
         A blob ``gc`` deleted before the claim is simply found missing and written again.
 
-        With ``known``, returns the digests among ``files`` whose bytes the store's records
-        say are stored, read under the same lock: ``digest -> None`` for a blob of its own
-        (:func:`stored_digests`), ``digest -> (pack, offset)`` for bytes a complete artifact
-        keeps in a pack (:func:`packed_files`). A writer to a remote blob store trusts these
-        rather than ask the server (else an empty dict). The claimed rows of packed bytes
-        already say where they are, so ``gc`` keeps their pack from now on too."""
+        Returns, read under the same lock, ``digest -> (pack, offset)`` for the bytes among
+        ``files`` a complete artifact keeps in a pack (:func:`packed_files`): no blob bears
+        their digest, so only the records can say they are stored. The claimed rows of
+        packed bytes already say where they are, so ``gc`` keeps their pack from now on
+        too. With ``known``, also ``digest -> None`` for each digest the records say is a
+        stored blob of its own (:func:`stored_digests`): a writer to a remote blob store
+        trusts these rather than ask the server; a local one checks its files (a stat)."""
         with self.engine.begin() as conn:
             self._fence_first(conn, run_id)
             # the update first: it takes the lock gc deletes blobs under (SQLite's write lock)
@@ -105,11 +106,8 @@ class ArtifactRecords(StoreBase):
                 raise ArtifactNotFound(f"run {run_id} has no artifact {name!r} being written")
             if self._dialect == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
-            if not known:
-                self._write_files(conn, run_id, name, files)
-                return {}
             digests = {f.digest for f in files}
-            own = stored_digests(conn, digests)
+            own = stored_digests(conn, digests) if known else frozenset()
             packed = packed_files(conn, digests - own)
             self._write_files(conn, run_id, name, placed(files, packed))
             return {**packed, **dict.fromkeys(own)}
