@@ -145,6 +145,17 @@ def make_file(root: Path, mb: int) -> dict[str, Any]:
 # timing --------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _setattr(obj: Any, name: str, value: Any) -> Iterator[None]:
+    """``obj.name`` set to ``value`` for the block."""
+    old = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, old)
+
+
 def timed_call(fn: Callable[[], Any]) -> tuple[float, Any]:
     """``fn``'s wall time and result, after flushing every dirty page (untimed)."""
     os.sync()
@@ -357,8 +368,20 @@ class PathBench(Timings):
         if key == "ours_first":  # a folder's small files are a few packs: blob files held
             self.checks["blob_files"] = sum(1 for _ in self.ours.store().blobs.iter_digests())
 
+    def loose(self) -> None:
+        """What packs give: the folder's first log with packing turned off (a blob file
+        per file, as before fd92a96), into an empty store of its own."""
+        from jupyter_mltrack.models import packs
+
+        self.ours.fresh_store()
+        with self.ours.run(), _setattr(packs, "PACK_FROM", sys.maxsize):
+            self.log_ours("ours_first_loose", rehash=True)
+
     def mine(self) -> None:
         dl = self.scratch / f"dl{self.rep}"
+        folder = self.src.is_dir()
+        if folder and self.rep % 2:  # before or after the packed log, by turns
+            self.loose()
         self.ours.fresh_store()
         with self.ours.run() as first:
             self.log_ours("ours_first", rehash=True)
@@ -375,6 +398,8 @@ class PathBench(Timings):
             "ours_download_link",
             lambda: self.ours.download(first, self.name, dl / "ours-link", link=True),
         )
+        if folder and not self.rep % 2:
+            self.loose()
 
     def log_mlflow(self) -> None:
         import mlflow
@@ -558,6 +583,11 @@ def _path_rows(r: dict[str, Any], what: str) -> list[str]:
     return [
         f"      first log (ours: {c['blob_files']:,} blob files stored)",
         _row("ours  mltrack.log_artifact, empty blob store [durable]", r, "ours_first"),
+        *(
+            [_row("ours  packs turned off: a blob file per file [durable]", r, "ours_first_loose")]
+            if "ours_first_loose" in r
+            else []
+        ),
         _row(f"MLflow {log} [no fsync]", r, "mlflow_first", "ours_first"),
         _row(
             f"MLflow, then its {n:,} cop{'y' if n == 1 else 'ies'} made durable (one syncfs)",
