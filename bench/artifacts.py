@@ -57,6 +57,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 if __package__ in (None, ""):  # python bench/artifacts.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -143,17 +144,6 @@ def make_file(root: Path, mb: int) -> dict[str, Any]:
 
 
 # timing --------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _setattr(obj: Any, name: str, value: Any) -> Iterator[None]:
-    """``obj.name`` set to ``value`` for the block."""
-    old = getattr(obj, name)
-    setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        setattr(obj, name, old)
 
 
 def timed_call(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -374,7 +364,7 @@ class PathBench(Timings):
         from jupyter_mltrack.models import packs
 
         self.ours.fresh_store()
-        with self.ours.run(), _setattr(packs, "PACK_FROM", sys.maxsize):
+        with self.ours.run(), mock.patch.object(packs, "PACK_FROM", sys.maxsize):
             self.log_ours("ours_first_loose", rehash=True)
 
     def mine(self) -> None:

@@ -14,8 +14,9 @@ by the same code.
 Anything else a pipeline does with the store (a dataset read through ``mltrack.get``, an
 artifact or a model logged, a run that fails before it begins) goes to a
 :class:`..store.store.Store` opened on first use, which shares this store's attempt fences:
-a trial written partly one way and partly the other is still written as its attempt. A PostgreSQL store, or a SQLite one whose database cannot say
-``RETURNING``, sends no :class:`TrialWrites`, and its workers open a full store as before.
+a trial written partly one way and partly the other is still written as its attempt. A
+PostgreSQL store, or a SQLite one whose database cannot say ``RETURNING``, sends no
+:class:`TrialWrites`, and its workers open a full store as before.
 """
 
 from __future__ import annotations
