@@ -348,3 +348,20 @@ def test_a_local_pack_is_collected_with_the_last_artifact_naming_it(
         assert not blob_files(local_store)
     finally:
         sn.close()
+
+
+def test_a_local_pack_removed_by_hand_fails_the_read_naming_it(
+    local_store: Store, tmp_path: Path
+) -> None:
+    folder = make_folder(tmp_path / "eval", files=40)
+    run = local_store.create_run("exp")
+    logged = write_artifact(local_store, run.id, "eval", *sources_of(folder)[::2])
+    f = next(f for f in logged.files if f.pack and f.size)
+    assert f.pack is not None
+    path = local_store.blobs.path_of(f.pack)  # type: ignore[attr-defined]
+    os.chmod(path, 0o644)
+    os.unlink(path)
+    with pytest.raises(BlobNotFound, match=f"pack {f.pack}"):
+        read_bytes(local_store, logged, f.path)
+    with pytest.raises(BlobNotFound, match=f"artifact 'eval' of run {run.id}"):
+        materialize(local_store, logged, tmp_path / "back")
