@@ -18,7 +18,7 @@ from jupyter_mltrack.models import artifacts
 from jupyter_mltrack.models.artifacts import write_artifact
 from jupyter_mltrack.snapshots.fingerprint import cached_file_digest, clear_file_cache
 from jupyter_mltrack.store import Store, blob_files
-from jupyter_mltrack.store.blobs import LocalBlobStore, digest_bytes
+from jupyter_mltrack.store.blobs import LocalBlobStore, digest_bytes, digest_pieces
 
 
 @pytest.fixture(params=["syncfs", "fsync"])
@@ -220,3 +220,51 @@ def test_publish_never_replaces_a_blob(
     assert final.read_bytes() == b"new" and tmp.read_bytes() == b"other"
     with pytest.raises(FileNotFoundError):
         blob_files.publish(str(tmp_path / "missing"), str(tmp_path / "elsewhere"))
+
+
+def test_pieces_are_stored_as_their_concatenation(store: LocalBlobStore) -> None:
+    """A pack is given as its files' bytes, not joined: more pieces than one ``writev``
+    takes (``IOV_MAX``), empty ones among them, stored as one blob named by their whole."""
+    pieces = [os.urandom(i % 7) for i in range(3 * blob_files._IOV_MAX + 5)]
+    whole = b"".join(pieces)
+    digest = digest_pieces(pieces)
+    assert digest == digest_bytes(whole)
+    assert bytes(blob_files.Pieces(pieces)) == whole  # what a remote store sends
+    assert store.put_many([(digest, blob_files.Pieces(pieces))], threads=2) == [len(whole)]
+    assert store.get_bytes(digest) == whole
+
+
+def test_pieces_carry_on_after_a_short_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``writev`` may write less than asked (a signal, a full pipe): the rest follows from
+    where it stopped, mid-piece or not."""
+    real = os.writev
+    calls = []
+
+    def short(fd: int, buffers: list[memoryview]) -> int:  # at most 5 bytes a call
+        calls.append(len(buffers))
+        return real(fd, [bytes(buffers[0][:5])])
+
+    monkeypatch.setattr(os, "writev", short)
+    pieces = [b"abcdefghijkl", b"", b"mn", os.urandom(23), b"z"]
+    target = tmp_path / "out"
+    fd = os.open(target, os.O_CREAT | os.O_WRONLY)
+    try:
+        assert blob_files.write_pieces(fd, pieces) == sum(map(len, pieces))
+    finally:
+        os.close(fd)
+    assert target.read_bytes() == b"".join(pieces)
+    assert len(calls) > len(pieces)  # the writes were short
+
+
+def test_a_write_that_writes_nothing_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "writev", lambda fd, buffers: 0)
+    fd = os.open(tmp_path / "out", os.O_CREAT | os.O_WRONLY)
+    try:
+        with pytest.raises(OSError, match="wrote nothing"):
+            blob_files.write_pieces(fd, [b"abc"])
+    finally:
+        os.close(fd)

@@ -25,8 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from ..store.blob_files import COPIERS, BatchSource, changed_after_hash
-from ..store.blobs import DIGEST_ALGORITHM, BlobNotFound, BlobStore, digest_bytes, split_digest
+from ..store.blob_files import COPIERS, BatchSource, Pieces, changed_after_hash
+from ..store.blobs import (
+    DIGEST_ALGORITHM,
+    BlobNotFound,
+    BlobStore,
+    digest_bytes,
+    digest_pieces,
+    split_digest,
+)
 from ..store.entities import ArtifactFile
 from ..store.threads import map_threads
 
@@ -109,8 +116,10 @@ def _groups(files: Sequence[ArtifactFile]) -> list[list[ArtifactFile]]:
 
 def _build(
     group: Sequence[ArtifactFile], sources: Mapping[str, BatchSource]
-) -> tuple[str, bytes, list[tuple[str, int]]]:
-    """A pack's name, bytes and ``(digest, offset)`` of each file in it."""
+) -> tuple[str, Pieces, list[tuple[str, int]]]:
+    """A pack's name, bytes (its files' bytes in order, not joined: a local store writes
+    them so, a remote one joins them into one body) and ``(digest, offset)`` of each file
+    in it."""
     parts: list[bytes | bytearray | memoryview] = []
     offsets = []
     offset = 0
@@ -119,8 +128,7 @@ def _build(
         parts.append(data)
         offsets.append((f.digest, offset))
         offset += len(data)
-    data = b"".join(parts)
-    return digest_bytes(data), data, offsets
+    return digest_pieces(parts), Pieces(parts), offsets
 
 
 def _bytes_of(f: ArtifactFile, source: BatchSource) -> bytes | bytearray | memoryview:

@@ -300,8 +300,51 @@ def changed_after_hash(path: str) -> OSError:
     return OSError(errno.EAGAIN, "the file changed after it was hashed: log it again", path)
 
 
-#: What a batch item's bytes come from: a file's path, bytes, or a copy already started.
-BatchSource = str | bytes | bytearray | memoryview | StagedCopy
+class Pieces(tuple):  # type: ignore[type-arg]
+    """One blob's bytes given as several buffers, in order: a pack is its files' bytes,
+    held already. A local store writes them as they are (:func:`write_pieces`); joining
+    the 77 MB of benchmark 11's folder into ten packs first took 61 ms here, writing the
+    pieces 27. ``bytes()`` joins them, for a store that sends one body."""
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self)
+
+
+#: Buffers per ``writev`` (the system's ``IOV_MAX``).
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+
+
+def write_pieces(fd: int, pieces: Sequence[bytes | bytearray | memoryview]) -> int:
+    """Write ``pieces`` one after the other at ``fd``'s offset with gathered writes (no
+    joined copy); the bytes written. A short write carries on where it stopped."""
+    views = [memoryview(p).cast("B") for p in pieces if len(p)]
+    if not hasattr(os, "writev"):  # (Windows)
+        return sum(_write_all(fd, v) for v in views)
+    total = i = 0
+    while i < len(views):
+        n = os.writev(fd, views[i : i + _IOV_MAX])
+        if n <= 0:
+            raise OSError(errno.EIO, "a write to the blob store wrote nothing")
+        total += n
+        while n:
+            if n >= len(views[i]):
+                n -= len(views[i])
+                i += 1
+            else:
+                views[i], n = views[i][n:], 0
+    return total
+
+
+def _write_all(fd: int, view: memoryview) -> int:
+    written = 0
+    while written < len(view):
+        written += os.write(fd, view[written : written + CHUNK * 16])
+    return written
+
+
+#: What a batch item's bytes come from: a file's path, bytes (or pieces of them), or a copy
+#: already started.
+BatchSource = str | bytes | bytearray | memoryview | Pieces | StagedCopy
 
 
 def write_batch(
@@ -342,11 +385,10 @@ def write_batch(
             if isinstance(src, str):
                 with open(src, "rb") as fh:
                     size = copy_into(fh.fileno(), fd)
+            elif isinstance(src, Pieces):
+                size = write_pieces(fd, src)
             else:
-                view = memoryview(src).cast("B")
-                size = 0
-                while size < len(view):
-                    size += os.write(fd, view[size : size + CHUNK * 16])
+                size = _write_all(fd, memoryview(src).cast("B"))
             if not batched:
                 os.fsync(fd)
             os.fchmod(fd, 0o444)  # nothing may edit a blob in place

@@ -101,6 +101,16 @@ def digest_bytes(data: bytes | bytearray | memoryview) -> str:
     return f"{DIGEST_ALGORITHM}:{xxhash.xxh3_128_hexdigest(data)}"
 
 
+def digest_pieces(pieces: Sequence[bytes | bytearray | memoryview]) -> str:
+    """:func:`digest_bytes` of the pieces' concatenation, without joining them."""
+    import xxhash
+
+    hasher = xxhash.xxh3_128()
+    for piece in pieces:
+        hasher.update(piece)
+    return f"{DIGEST_ALGORITHM}:{hasher.hexdigest()}"
+
+
 def _relative_parts(digest: str) -> tuple[str, str, str, str]:
     """``<algo>/<ab>/<cd>/<hex>``: an object store's key (there, folders cost nothing), and
     where a local store wrote its blobs before one fan-out level (see
