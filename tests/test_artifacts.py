@@ -483,6 +483,39 @@ def test_an_artifact_logged_while_the_store_cannot_be_written_is_spooled(
         st.close()
 
 
+def test_a_folder_spooled_while_the_store_is_away_is_packed_and_reads_back(
+    tmp_path: Path,
+) -> None:
+    """Offline, a folder's many small files are packed as they are online: a few blob
+    files, not one each; the spool keeps where each file sits, and once replayed the
+    artifact reads back whole. Logged again offline, the same packs are the same blobs."""
+    from jupyter_mltrack.store.spool import SpoolingStore, replay
+
+    tree = make_tree(
+        tmp_path / "src", {f"part{i % 3}/f{i:02d}.bin": os.urandom(100 + i) for i in range(40)}
+    )
+    st = SpoolingStore(str(tmp_path / "home"), spool=tmp_path / "spool.db")
+    try:
+        run = st.create_run("exp")
+        st._go_offline("the test took the store away")
+        kind, name, sources = artifacts.sources_of(tree)
+        art = write_artifact(st, run.id, name, kind, sources)
+        packed = {f.pack for f in art.files}
+        assert art.status == "spooled" and None not in packed
+        assert sorted(st.blobs.iter_digests()) == sorted(packed)  # no blob file per file
+        again = write_artifact(st, run.id, "again", kind, sources)
+        assert again.meta["stored_bytes"] == 0 and {f.pack for f in again.files} == packed
+        assert replay(st, st.spool).written == 2
+        got = st.get_artifact(run.id, name)
+        assert got.status == "complete" and {f.pack for f in got.files} == packed
+        out = artifacts.materialize(st, got, tmp_path / "out", link=False)
+        for f in got.files:
+            assert (out / f.path).read_bytes() == (tree / f.path).read_bytes(), f.path
+        assert len(got.files) == 40
+    finally:
+        st.close()
+
+
 def test_an_fsspec_store_reads_back_and_checks_the_recorded_size(
     sqlite_store: Store, tmp_path: Path
 ) -> None:

@@ -229,10 +229,21 @@ def _spooled(
 
 
 def _store_all(blobs: BlobStore, sources: Sequence[Source]) -> tuple[list[ArtifactFile], int]:
-    """Each source's file record and the bytes newly written, in the sources' order
-    (``put_many`` skips the blobs the store has)."""
+    """Each source's file record and the bytes newly written, in the sources' order, with
+    no record to say what is stored (the database is away): a local store is asked (a stat
+    per blob), a remote one is sent the packs unasked, and ``put_many`` skips the loose
+    blobs it has. Many new small files are packed, as :func:`write_artifact` packs them;
+    the records say where (``ArtifactFile.pack``)."""
     files, source_of = _describe_all(sources, {})
-    return files, sum(blobs.put_many(list(source_of.items()), WRITERS))
+    unstored = {d: s for d, s in source_of.items() if blobs.remote or not blobs.has(d)}
+    written = 0
+    to_pack = packs.packable(files, unstored)
+    if to_pack:
+        where, written = packs.write_packs(blobs, to_pack, unstored, WRITERS)
+        files = placed(files, where)
+        for digest in where:
+            del unstored[digest]
+    return files, written + sum(blobs.put_many(list(unstored.items()), WRITERS))
 
 
 def _stage_large(blobs: BlobStore, sources: Sequence[Source]) -> dict[int, StagedCopy]:

@@ -683,7 +683,8 @@ class SpoolingStore(Store):
     ) -> None:
         """Keep an artifact (its blobs stored already) for the store: written by the
         replay, after the run it belongs to."""
-        rows = [[f.path, f.digest, f.size] for f in files]
+        # (a packed file's pack and offset too; a spool written before packs has three)
+        rows = [[f.path, f.digest, f.size, f.pack, f.offset] for f in files]
         self._write(
             "record_artifact",
             lambda: Store.record_artifact(
