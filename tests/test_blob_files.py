@@ -201,6 +201,51 @@ def test_a_large_file_rewritten_while_logged_fails_the_log_and_stores_nothing(
     assert files_in(root) == []
 
 
+def test_a_file_rewritten_right_after_its_hash_is_never_stored_under_it(
+    local_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of a few MB is hashed, then copied (not staged: see the test above);
+    rewritten in between, it is refused, nothing is recorded, and no blob holds bytes
+    other than its name's. (Before, its new bytes were stored under the old digest.)"""
+    monkeypatch.setattr(artifacts, "STAGE_FROM", 1 << 40)
+    src = tmp_path / "model.bin"
+    src.write_bytes(os.urandom(2 << 20))
+    clear_file_cache()
+    real = artifacts._describe_all
+
+    def hash_then_rewrite(*args: object) -> object:
+        out = real(*args)  # type: ignore[arg-type]
+        src.write_bytes(os.urandom(2 << 20))  # same size, new bytes, a later mtime
+        return out
+
+    monkeypatch.setattr(artifacts, "_describe_all", hash_then_rewrite)
+    run = local_store.create_run("exp")
+    with pytest.raises(OSError, match="changed after it was hashed"):
+        write_artifact(local_store, run.id, "model.bin", "file", artifacts.sources_of(src)[2])
+    assert local_store.list_artifacts(run.id) == []
+    assert files_in(Path(local_store.blobs.root)) == []  # type: ignore[attr-defined]
+
+
+def test_a_hashed_file_changed_before_or_during_its_copy_is_refused(
+    store: LocalBlobStore, tmp_path: Path
+) -> None:
+    """``put_file`` and a batch take a ``HashedFile`` only while it is the file hashed."""
+    src = tmp_path / "f.bin"
+    src.write_bytes(os.urandom(3000))
+    st = src.stat()
+    hashed = blob_files.HashedFile(str(src), st.st_size, st.st_mtime_ns)
+    digest = digest_bytes(src.read_bytes())
+    src.write_bytes(os.urandom(3000))
+    with pytest.raises(OSError, match="changed after it was hashed"):
+        store.put_file(digest, hashed)
+    with pytest.raises(OSError, match="changed after it was hashed"):
+        store.put_many([(digest, hashed)], threads=2)
+    assert not store.root.exists() or files_in(store.root) == []
+    fresh = src.stat()  # the file as it is now, hashed again: stored
+    now = blob_files.HashedFile(str(src), fresh.st_size, fresh.st_mtime_ns)
+    assert store.put_file(digest_bytes(src.read_bytes()), now) == 3000
+
+
 @pytest.mark.parametrize("way", ["renameat2", "link"])
 def test_publish_never_replaces_a_blob(
     way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

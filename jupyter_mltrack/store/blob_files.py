@@ -300,6 +300,24 @@ def changed_after_hash(path: str) -> OSError:
     return OSError(errno.EAGAIN, "the file changed after it was hashed: log it again", path)
 
 
+def copy_file_in(source: str, dst_fd: int) -> int:
+    """Copy the file at ``source`` into ``dst_fd`` (:func:`copy_into`); the bytes copied.
+
+    A :class:`HashedFile` must be, when opened and once copied, the file that was hashed,
+    else :func:`changed_after_hash`: its bytes would go under another content's digest
+    and be served, by dedup, for every later file with that content."""
+    hashed = source if isinstance(source, HashedFile) else None
+    with open(source, "rb") as fh:
+        if hashed is not None and not hashed.unchanged(os.fstat(fh.fileno())):
+            raise changed_after_hash(source)
+        size = copy_into(fh.fileno(), dst_fd)
+        if hashed is not None and (
+            size != hashed.size or not hashed.unchanged(os.fstat(fh.fileno()))
+        ):
+            raise changed_after_hash(source)
+    return size
+
+
 class Pieces(tuple):  # type: ignore[type-arg]
     """One blob's bytes given as several buffers, in order: a pack is its files' bytes,
     held already. A local store writes them as they are (:func:`write_pieces`); joining
@@ -383,8 +401,7 @@ def write_batch(
         fd, temps[k] = make_temp(os.path.dirname(final_of(digest)))
         try:
             if isinstance(src, str):
-                with open(src, "rb") as fh:
-                    size = copy_into(fh.fileno(), fd)
+                size = copy_file_in(src, fd)
             elif isinstance(src, Pieces):
                 size = write_pieces(fd, src)
             else:

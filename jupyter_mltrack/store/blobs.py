@@ -349,8 +349,7 @@ class LocalBlobStore(BlobStore):
             raise FileNotFoundError(errno.ENOENT, "not a regular file", source)
 
         def fill(fd: int) -> int:
-            with open(source, "rb") as src:
-                return blob_files.copy_into(src.fileno(), fd)
+            return blob_files.copy_file_in(source, fd)  # (a HashedFile stays one)
 
         return self._publish(final, fill)
 
