@@ -191,8 +191,8 @@ def test_a_large_file_rewritten_while_logged_fails_the_log_and_stores_nothing(
         return out
 
     monkeypatch.setattr(blob_files, "copy_into", copy_after_the_rewrite)
-
     monkeypatch.setattr(artifacts, "_describe_all", hash_then_rewrite)
+    monkeypatch.setattr(artifacts, "RETRY_PAUSES", ())  # one try: its refusal
     run = local_store.create_run("exp")
     with pytest.raises(OSError, match="changed while it was logged"):
         write_artifact(local_store, run.id, "model.bin", "file", artifacts.sources_of(src)[2])
@@ -205,8 +205,9 @@ def test_a_file_rewritten_right_after_its_hash_is_never_stored_under_it(
     local_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file of a few MB is hashed, then copied (not staged: see the test above);
-    rewritten in between, it is refused, nothing is recorded, and no blob holds bytes
-    other than its name's. (Before, its new bytes were stored under the old digest.)"""
+    rewritten in between at every try, it is refused, nothing is recorded, and no blob
+    holds bytes other than its name's. (Before, its new bytes were stored under the old
+    digest.)"""
     monkeypatch.setattr(artifacts, "STAGE_FROM", 1 << 40)
     src = tmp_path / "model.bin"
     src.write_bytes(os.urandom(2 << 20))
@@ -220,10 +221,45 @@ def test_a_file_rewritten_right_after_its_hash_is_never_stored_under_it(
 
     monkeypatch.setattr(artifacts, "_describe_all", hash_then_rewrite)
     run = local_store.create_run("exp")
-    with pytest.raises(OSError, match="changed after it was hashed"):
+    with pytest.raises(blob_files.FileChanged, match="changed each of the 3 times"):
         write_artifact(local_store, run.id, "model.bin", "file", artifacts.sources_of(src)[2])
     assert local_store.list_artifacts(run.id) == []
     assert files_in(Path(local_store.blobs.root)) == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("stage_from", [1 << 40, 1 << 20], ids=["copied", "staged"])
+def test_a_file_that_changed_once_under_the_log_is_stored_as_it_is_next(
+    stage_from: int, local_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file rewritten once while it is logged (a log still being written now and then):
+    the next try hashes it anew and stores it, under the digest of the bytes stored."""
+    monkeypatch.setattr(artifacts, "STAGE_FROM", stage_from)
+    src = tmp_path / "train.log"
+    src.write_bytes(os.urandom(2 << 20))
+    clear_file_cache()
+    real, tries = artifacts._describe_all, []
+
+    def hash_then_rewrite_once(*args: object) -> object:
+        out = real(*args)  # type: ignore[arg-type]
+        if not tries:
+            src.write_bytes(src.read_bytes() + b"one more line\n")
+        tries.append(1)  # (the copies start from here: after the rewrite)
+        return out
+
+    real_copy = blob_files.copy_into
+
+    def copy_late(*args: object, **kwargs: object) -> int:  # after the rewrite, staged too
+        while not tries:
+            time.sleep(0.001)
+        return real_copy(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(artifacts, "_describe_all", hash_then_rewrite_once)
+    monkeypatch.setattr(blob_files, "copy_into", copy_late)
+    run = local_store.create_run("exp")
+    art = write_artifact(local_store, run.id, "train.log", "file", artifacts.sources_of(src)[2])
+    assert len(tries) == 2
+    stored = local_store.blobs.get_bytes(art.files[0].digest)
+    assert stored == src.read_bytes() and digest_bytes(stored) == art.files[0].digest
 
 
 def test_a_hashed_file_changed_before_or_during_its_copy_is_refused(

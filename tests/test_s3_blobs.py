@@ -162,7 +162,8 @@ def test_a_file_rewritten_after_it_was_hashed_is_refused_and_stores_nothing(
 ) -> None:
     """A file is sent without asking whether its blob exists, so it must be the file that
     was hashed: rewritten (same size, new bytes) between its hash and its upload, or while
-    its parts go up, the log fails, nothing is visible under the digest, nothing recorded."""
+    its parts go up, at each try, the log fails, nothing is visible under the digest,
+    nothing recorded."""
     monkeypatch.setattr(s3_blobs, "MULTIPART_FROM", 6 << 20)
     monkeypatch.setattr(s3_blobs, "PART", 5 << 20)
     monkeypatch.setattr(s3_blobs, "PARTS_AT_ONCE", 1)
@@ -193,7 +194,7 @@ def test_a_file_rewritten_after_it_was_hashed_is_refused_and_stores_nothing(
             return data
 
         monkeypatch.setattr(s3_blobs._FileParts, "read", read_then_rewrite)
-    assert_refused(s3_store, path, "changed after it was hashed")
+    assert_refused(s3_store, path, "changed each of the 3 times it was logged")
 
 
 def test_a_team_store_over_https_trusting_its_own_certificate(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from ..store.blob_files import BatchSource, HashedFile, StagedCopy
+from ..store.blob_files import BatchSource, FileChanged, HashedFile, StagedCopy
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore, digest_bytes
 from ..store.entities import Artifact, ArtifactFile, placed
 from ..store.errors import StoreUnavailable
@@ -51,6 +51,10 @@ HELD_BYTES = 256 << 20
 STAGE_FROM = 16 << 20
 #: At most this many such copies run at once (each is a thread and a stream of writes).
 STAGED_AT_ONCE = 2
+#: Pauses before the second and later tries of a log whose file changed under it (each
+#: try hashes the files anew): a file still written from time to time (a training log) is
+#: stored as it was at one moment, once it holds still that long.
+RETRY_PAUSES = (0.02, 0.1)
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -151,7 +155,40 @@ def write_artifact(
     records say are stored are not checked for, and new bytes are written without asking
     first (:attr:`~..store.blobs.BlobStore.remote`).
     Bytes that appear twice in one artifact are written once. A failure leaves nothing
-    recorded (the pending row and its claimed files are removed)."""
+    recorded (the pending row and its claimed files are removed).
+
+    A file that changes between its hash and its copy is never stored under the digest of
+    other bytes: the log is tried again from its hash, after ``RETRY_PAUSES``, then fails
+    (:class:`~..store.blob_files.FileChanged`)."""
+    pauses = iter(RETRY_PAUSES)
+    while True:
+        try:
+            return _write_once(store, run_id, name, kind, sources, meta, media_type, blobs)
+        except FileChanged as exc:
+            pause = next(pauses, None)
+            if pause is None and not RETRY_PAUSES:
+                raise
+            if pause is None:
+                raise FileChanged(
+                    exc.errno,
+                    f"the file changed each of the {len(RETRY_PAUSES) + 1} times it was "
+                    "logged: log it once it is no longer being written",
+                    exc.filename,
+                ) from None
+            time.sleep(pause)
+
+
+def _write_once(
+    store: Store,
+    run_id: str,
+    name: str,
+    kind: str,
+    sources: Sequence[Source],
+    meta: Mapping[str, Any] | None,
+    media_type: str | None,
+    blobs: BlobStore | None,
+) -> Artifact:
+    """One try of :func:`write_artifact`."""
     check_name(name)
     blobs = blobs or store.blobs
     meta = dict(meta or {})

@@ -294,10 +294,15 @@ class HashedFile(str):
         return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
 
 
-def changed_after_hash(path: str) -> OSError:
+class FileChanged(OSError):
+    """A file changed between its hash and its copy: its bytes are not stored (under the
+    digest of others). An ``OSError`` with ``EAGAIN``: trying again hashes it anew."""
+
+
+def changed_after_hash(path: str) -> FileChanged:
     """The error of a file whose bytes are no longer those its digest was taken of (a
     writer must not store them under it); logging it again hashes them anew."""
-    return OSError(errno.EAGAIN, "the file changed after it was hashed: log it again", path)
+    return FileChanged(errno.EAGAIN, "the file changed after it was hashed: log it again", path)
 
 
 def copy_file_in(source: str, dst_fd: int) -> int:
@@ -390,7 +395,7 @@ def write_batch(
         if isinstance(src, StagedCopy):
             copied = src.result()
             if copied is None:  # its bytes may not be the ones hashed: none are stored
-                raise OSError(
+                raise FileChanged(
                     errno.EAGAIN, "the file changed while it was logged: log it again", src.source
                 )
             temps[k] = copied[0]
