@@ -412,13 +412,52 @@ def test_lineage_tree_from_version_to_data_and_environment(
     code, latest, _ = run_cli(capsys, "--store", url, "models", "lineage", "churn")
     assert latest.startswith("churn v2  (models:/churn/2, registered ")
     code, by_run, _ = run_cli(capsys, "--store", url, "models", "lineage", "2/model", "-e", "churn")
-    assert by_run.splitlines()[0] == "2/model (not registered)"
+    assert by_run.splitlines()[0] == "2/model: registered as churn v2"
     assert by_run.splitlines()[2].startswith(
         f"    └── run #2 of churn 'wider' ({registered.second[:8]})"
     )
     assert "inputs: no data snapshots recorded" in by_run and "code: not recorded" in by_run
     data = json.loads(run_cli(capsys, "--store", url, "models", "lineage", "2/model", "--json")[1])
-    assert data["model"] is None and data["run"]["id"] == registered.second
+    assert data["run"]["id"] == registered.second
+    assert data["model"] == lineage(st, "models:/churn/2")["model"]
+    assert data["models"] == [data["model"]]
+
+
+def test_lineage_of_a_run_artifact_names_every_version_it_is_registered_as(
+    capsys: pytest.CaptureFixture[str], registered: Registry
+) -> None:
+    """``RUN/NAME`` finds the artifact's versions in the registry (the reference itself
+    names none); a ``models:/`` reference names its version first, then the others."""
+    st, url = registered.store, registered.url
+    st.register_model_version("churn-copy", registered.first, "model")
+    write_artifact(st, registered.pipeline, "model", "model", model_sources(b"3"), meta=MODEL_META)
+    lineage_of = ("--store", url, "models", "lineage")
+
+    code, out, err = run_cli(capsys, *lineage_of, "1/model", "-e", "churn")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "1/model: registered as churn v1 @production, churn-copy v1"
+    data = json.loads(run_cli(capsys, *lineage_of, registered.first[:8] + "/model", "--json")[1])
+    assert [(m["name"], m["version"], m["ref"]) for m in data["models"]] == [
+        ("churn", 1, "models:/churn/1"),
+        ("churn-copy", 1, "models:/churn-copy/1"),
+    ]
+    assert data["model"] == data["models"][0]
+    assert data["models"][0]["aliases"] == ["production"]
+
+    # by the registry's name: that version, then the artifact's other versions
+    code, out, _ = run_cli(capsys, *lineage_of, "churn-copy/1")
+    assert out.splitlines()[0].startswith("churn-copy v1  (models:/churn-copy/1, registered ")
+    assert out.splitlines()[0].endswith("; also churn v1 @production")
+    by_name = lineage(st, "models:/churn-copy/1")
+    assert by_name["model"]["name"] == "churn-copy" and by_name["models"] == data["models"]
+    # the REST API answers with the same lists
+    assert models_api.lineage(st, "churn", {"version": ["1"]})["models"] == data["models"]
+
+    # a model no version holds
+    code, out, _ = run_cli(capsys, *lineage_of, "3/model", "-e", "churn")
+    assert out.splitlines()[0] == "3/model (not registered)"
+    data = json.loads(run_cli(capsys, *lineage_of, "3/model", "-e", "churn", "--json")[1])
+    assert (data["model"], data["models"]) == (None, [])
 
 
 @pytest.mark.parametrize(

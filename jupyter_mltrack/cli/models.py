@@ -61,9 +61,12 @@ REF is one of:
   NAME/VERSION     e.g. churn/3 (NAME a registered model)
   NAME             its latest version
   models:/...      as mltrack.load_model reads it
-  RUN/ARTIFACT     a run's model, registered or not, e.g. 3/model (with -e) or 1a2b3c4d/model
+  RUN/ARTIFACT     a run's model, registered or not, e.g. 3/model (with -e) or 1a2b3c4d/model;
+                   the first line names the versions it is registered as
 
---json prints the lineage as the REST API's GET models/{name}/lineage answers it."""
+--json prints the lineage as the REST API's GET models/{name}/lineage answers it: "model"
+is the version REF names (for RUN/ARTIFACT the artifact's first registered version, or
+null), "models" every registered version of the artifact."""
 
 
 def add_parsers(
@@ -389,7 +392,9 @@ def _shape(shape: Sequence[int | None] | None) -> str:
 
 def lineage_tree(data: Mapping[str, Any], *, full_code: bool = False) -> Node:
     """:func:`..models.lineage.lineage`'s dict as a tree: version -> artifact -> run, the
-    run's code, pipeline runs, inputs, params, metrics and environment below it."""
+    run's code, pipeline runs, inputs, params, metrics and environment below it. The top
+    line names the version a ``models:/`` reference asked for (and any other version of the
+    same artifact), or every version a ``RUN/ARTIFACT`` reference's artifact is."""
     art = data["artifact"]
     library = " ".join(x for x in (art["flavor"], art["library_version"]) if x)
     fmt = art["format"] or "unknown format"
@@ -402,14 +407,23 @@ def lineage_tree(data: Mapping[str, Any], *, full_code: bool = False) -> Node:
     artifact = Node(label)
     artifact.children.append(_run_node(data, full_code))
     model = data["model"]
-    if model is None:
-        return Node(f"{data['ref']} (not registered)", [artifact])
-    aliases = "".join(f" @{a}" for a in model["aliases"])
-    return Node(
-        f"{model['name']} v{model['version']}{aliases}  ({model['ref']}, registered "
-        f"{_when(model['created_at'])})",
-        [artifact],
-    )
+    versions = data.get("models") or ([model] if model else [])
+    if not data["ref"].startswith(PREFIX):  # RUN/NAME: which versions hold the artifact
+        if not versions:
+            return Node(f"{data['ref']} (not registered)", [artifact])
+        named = ", ".join(_version_text(v) for v in versions)
+        return Node(f"{data['ref']}: registered as {named}", [artifact])
+    label = f"{_version_text(model)}  ({model['ref']}, registered {_when(model['created_at'])})"
+    others = [v for v in versions if v["ref"] != model["ref"]]
+    if others:
+        label += "; also " + ", ".join(_version_text(v) for v in others)
+    return Node(label, [artifact])
+
+
+def _version_text(version: Mapping[str, Any]) -> str:
+    """``churn v1 @production``."""
+    aliases = "".join(f" @{a}" for a in version["aliases"])
+    return f"{version['name']} v{version['version']}{aliases}"
 
 
 def _run_node(data: Mapping[str, Any], full_code: bool) -> Node:

@@ -38,7 +38,10 @@ def model_summary(artifact: Artifact) -> dict[str, Any]:
 def lineage(store: Store, ref: str | ModelRef, experiment: str | None = None) -> dict[str, Any]:
     """The chain behind a model reference, as JSON-ready data:
 
-    ``model`` (registered name, version, aliases; ``None`` for a run's artifact), ``artifact``
+    ``model`` (the registered version: the one a ``models:/`` reference names; for a
+    ``RUN/NAME`` reference the artifact's first registered version, by model name then
+    version; ``None`` when it is not registered), ``models`` (every registered version of
+    the artifact, in that order: one artifact can be several models' versions), ``artifact``
     (format, versions, signature), ``run`` (identity, status, timing, notebook and cell),
     ``code`` (the cell that trained it), ``pipeline`` (the notebook run a pipeline run
     reproduced, or the pipeline runs that reproduced this one), ``inputs`` (the snapshots
@@ -47,9 +50,16 @@ def lineage(store: Store, ref: str | ModelRef, experiment: str | None = None) ->
     parsed = ref if isinstance(ref, ModelRef) else parse(ref)
     artifact, version = resolve(store, parsed, experiment)
     detail = store.get_run_detail(artifact.run_id)
+    # A RUN/NAME reference resolves to no version, yet the artifact may be registered (as
+    # churn v1 and churn-copy v1, say): ask the registry which versions hold it.
+    runs = store.versions_of_runs([artifact.run_id]).get(artifact.run_id, [])
+    versions = [v for v in runs if v.artifact == artifact.name]
+    if version is None and versions:
+        version = versions[0]
     return {
         "ref": parsed.text,
-        "model": _version(version),
+        "model": _version(version) if version is not None else None,
+        "models": [_version(v) for v in versions],
         "artifact": model_summary(artifact),
         "run": _run(detail),
         "code": detail.code,
@@ -62,9 +72,7 @@ def lineage(store: Store, ref: str | ModelRef, experiment: str | None = None) ->
     }
 
 
-def _version(version: ModelVersion | None) -> dict[str, Any] | None:
-    if version is None:
-        return None
+def _version(version: ModelVersion) -> dict[str, Any]:
     return {
         "name": version.model,
         "version": version.version,

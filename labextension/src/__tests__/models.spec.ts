@@ -244,6 +244,15 @@ describe('lineage facts', () => {
       created_at: '2026-11-20T08:06:00+00:00',
       ref: 'models:/churn/2'
     },
+    models: [
+      {
+        name: 'churn',
+        version: 2,
+        aliases: ['production'],
+        created_at: '2026-11-20T08:06:00+00:00',
+        ref: 'models:/churn/2'
+      }
+    ],
     artifact: {
       name: 'model',
       format: 'skops',

@@ -42,17 +42,23 @@ export interface IModelDetail extends IRegisteredModel {
 /** `POST models`: the version registered (or the one already holding it). */
 export type IRegisteredVersion = IRunModelVersion;
 
+/** A registered version as the lineage names it. */
+export interface ILineageVersion {
+  name: string;
+  version: number;
+  aliases: string[];
+  /** ISO-8601. */
+  created_at: string;
+  ref: string;
+}
+
 /** `GET models/{name}/lineage`: how a version was built. */
 export interface ILineage {
   ref: string;
-  model: {
-    name: string;
-    version: number;
-    aliases: string[];
-    /** ISO-8601. */
-    created_at: string;
-    ref: string;
-  } | null;
+  /** The version asked for (`null` only for a run's unregistered artifact). */
+  model: ILineageVersion | null;
+  /** Every version the same artifact is registered as, by model name then version. */
+  models: ILineageVersion[];
   artifact: IModelSummary;
   /** The run that logged it, its fields as the run JSON's (ISO times). */
   run: Pick<
