@@ -131,3 +131,18 @@ def test_load_model_refuses_artifacts_that_are_not_models(api_store: Store) -> N
         mltrack.load_model(f"{run.id}/notes.txt")
     with pytest.raises(ValueError, match="RUN/NAME"):
         mltrack.load_model("not a reference")
+
+
+def test_a_sequential_is_loaded_into_the_model_passed(api_store: Store) -> None:
+    """``log_model`` says, at the user's line, that an ``nn.Sequential`` needs ``model=``
+    to load; ``load_model`` without it says the same rather than torch's list of keys."""
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    with mltrack.start_run(), pytest.warns(UserWarning, match="model=nn.Sequential") as caught:
+        info = mltrack.log_model(net, "net")
+    assert [w.filename for w in caught if "Sequential" in str(w.message)] == [__file__]
+    with pytest.raises(RuntimeError, match=r"load_model\(ref, model=nn\.Sequential"):
+        mltrack.load_model(info.ref)
+    loaded = mltrack.load_model(info.ref, model=torch.nn.Sequential(torch.nn.Linear(3, 2)))
+    assert torch.equal(loaded[0].weight, net[0].weight)

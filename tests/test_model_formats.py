@@ -392,6 +392,59 @@ def test_a_torch_module_defined_in_a_notebook_needs_model_to_load(tmp_path):
     assert np.array_equal(predict(loaded, inputs), predict(model, inputs))
 
 
+def test_weights_that_do_not_fit_the_rebuilt_module_say_what_to_pass(tmp_path):
+    """torch's own error lists keys; ours says the module was built without the
+    arguments that shape it, and what to pass so that the weights fit."""
+    import torch
+
+    from .model_classes_torch import TinyNet
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())
+    with pytest.warns(UserWarning, match=r"model=nn\.Sequential\(\.\.\.the same layers"):
+        saved = save_model(net, tmp_path / "seq")
+    with pytest.raises(RuntimeError, match=r"built again from its class alone") as refused:
+        _reload(tmp_path / "seq", saved)
+    message = str(refused.value)
+    assert "load_model(ref, model=nn.Sequential(" in message and '"0.weight"' in message
+    assert isinstance(refused.value.__cause__, RuntimeError)  # torch's, kept as the cause
+
+    same = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())
+    loaded = _reload(tmp_path / "seq", saved, model=same)
+    assert loaded is same and torch.equal(loaded[0].weight, net[0].weight)
+    inputs = np.array([[1, 2, 3], [-3, 0, 1]], dtype="float32")
+    assert np.array_equal(predict(loaded, inputs), predict(net, inputs))
+    with pytest.raises(RuntimeError, match=r"the Sequential passed as model=.*size mismatch"):
+        _reload(tmp_path / "seq", saved, model=torch.nn.Sequential(torch.nn.Linear(4, 2)))
+
+    # a class rebuilt with its defaults, logged with other sizes and no _mltrack_init_kwargs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a class of a module: nothing to warn of at log time
+        saved = save_model(TinyNet(n_in=5), tmp_path / "wide")
+    with pytest.raises(RuntimeError, match=r"TinyNet\(\*\*\{\}\).*_mltrack_init_kwargs"):
+        _reload(tmp_path / "wide", saved)
+    assert type(_reload(tmp_path / "wide", saved, model=TinyNet(n_in=5))) is TinyNet
+
+
+@pytest.mark.parametrize("compile", ["script", "trace"])
+def test_a_torchscript_module_is_refused_when_logged_saying_what_to_log(tmp_path, compile):
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.11 deprecates both
+        if compile == "script":
+            compiled = torch.jit.script(net)
+        else:
+            compiled = torch.jit.trace(net, torch.zeros(1, 3))
+    for format in (None, "torch-state-dict"):
+        with pytest.raises(UnsupportedModelError, match="TorchScript module") as refused:
+            save_model(compiled, tmp_path / "m", format=format)
+        assert "mltrack.log_model(net)" in str(refused.value)
+        assert "mltrack.log_artifact('model.pt')" in str(refused.value)
+        assert not any((tmp_path / "m").iterdir())
+
+
 def test_a_keras_model_round_trips_in_the_keras_format(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "torch")
     import keras

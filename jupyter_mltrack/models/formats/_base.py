@@ -7,6 +7,7 @@ without importing one another, and without importing any ML library.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -122,6 +123,26 @@ def resolve_class(path: str, base: type, *, what: str) -> type:
     if not (isinstance(obj, type) and issubclass(obj, base)):
         raise TypeError(f"{what}: {path} is not a subclass of {base.__module__}.{base.__name__}")
     return obj
+
+
+#: This package's folder: frames under it are not where a user's call is.
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[2]) + os.sep
+
+
+def warn_caller(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn``, attributed to the first frame outside jupyter_mltrack: the user's
+    line (``log_model(...)`` in a cell), however deep in this package the warning arose.
+    A fixed ``stacklevel`` would point into this package when the path to it changes, and
+    a UserWarning is shown once per place it is attributed to: one place in this package
+    would warn once per process, and be silent for every later model it concerns."""
+    frame = sys._getframe(1)
+    level = 2  # warnings.warn's 1 is this function; 2 its caller
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        _PACKAGE_DIR
+    ):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def check_version(info: SavedModel, installed: str | None) -> None:
