@@ -146,3 +146,25 @@ def test_a_sequential_is_loaded_into_the_model_passed(api_store: Store) -> None:
         mltrack.load_model(info.ref)
     loaded = mltrack.load_model(info.ref, model=torch.nn.Sequential(torch.nn.Linear(3, 2)))
     assert torch.equal(loaded[0].weight, net[0].weight)
+
+
+def test_a_library_installed_under_another_distribution_name_is_recorded(
+    api_store: Store,
+) -> None:
+    """The model's library is recorded by the distributions that install its module, as a
+    run's environment is: here xgboost, whose distribution may be ``xgboost-cpu``."""
+    from importlib import metadata
+
+    import xgboost
+
+    X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
+    booster = xgboost.XGBClassifier(n_estimators=2).fit(X, (X.a > 10).astype(int))
+    with mltrack.start_run() as run:
+        mltrack.log_model(booster, "booster")
+    installed = {d: metadata.version(d) for d in metadata.packages_distributions()["xgboost"]}
+    assert installed and xgboost.__version__ in installed.values()
+    packages = api_store.get_artifact(run.id, "booster").meta["packages"]
+    assert installed.items() <= packages.items()
+    assert {"numpy", "pandas", "scipy"} <= packages.keys()
+    lineage = mltrack.lineage(f"{run.id}/booster")
+    assert installed.items() <= lineage["environment"]["packages"].items()

@@ -101,6 +101,24 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def distribution_versions(module: str) -> dict[str, str]:
+    """Distribution -> version for the installed distributions that provide the top-level
+    ``module``, found as a run's environment finds them: ``sklearn`` is ``scikit-learn``,
+    and ``xgboost`` is ``xgboost-cpu`` when installed as that. A module the cached map does
+    not know (installed into this kernel after the map was read) is looked up as a
+    distribution of its own name."""
+    found: dict[str, str] = {}
+    for dist in _module_to_distributions().get(module, ()):
+        version = _version(dist)
+        if version:
+            found[dist] = version
+    if not found:
+        version = _version(module)
+        if version:
+            found[module] = version
+    return found
+
+
 @lru_cache(maxsize=1)
 def _tracker_packages() -> dict[str, str]:
     """The distributions jupyter_mltrack itself requires, with their versions.

@@ -14,7 +14,6 @@ import os
 import platform
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from .refs import ModelRef, parse, resolve
 if TYPE_CHECKING:
     from ..store.store import Store
 
-#: Packages whose versions a model records besides its own library's.
+#: Modules whose distributions' versions a model records besides its own library's.
 _BASE_PACKAGES = ("numpy", "pandas", "scipy")
 
 
@@ -185,16 +184,17 @@ def log_model(
 
 
 def _versions(flavor: str | None) -> dict[str, str]:
-    names = [*_BASE_PACKAGES]
-    dist = {"sklearn": "scikit-learn", "scikit-learn": "scikit-learn"}.get(flavor or "", flavor)
-    if dist:
-        names.insert(0, dist)
+    """Distribution -> version of the model's library (``flavor``, an import name) and of
+    the base packages. An import name is mapped to the distributions that install it, as a
+    run's environment is recorded: asking for the import name's version would miss any
+    library installed under another name (``sklearn`` as scikit-learn, ``xgboost`` as
+    xgboost-cpu)."""
+    from ..capture.environment import distribution_versions
+
     out: dict[str, str] = {}
-    for dist_name in names:
-        try:
-            out[dist_name] = metadata.version(dist_name)
-        except metadata.PackageNotFoundError:
-            continue
+    for module in (flavor, *_BASE_PACKAGES):
+        if module:
+            out.update(distribution_versions(module))
     return out
 
 
