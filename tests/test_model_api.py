@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,3 +169,23 @@ def test_a_library_installed_under_another_distribution_name_is_recorded(
     assert {"numpy", "pandas", "scipy"} <= packages.keys()
     lineage = mltrack.lineage(f"{run.id}/booster")
     assert installed.items() <= lineage["environment"]["packages"].items()
+
+
+def test_signature_rows_the_model_cannot_predict_warn_and_the_model_is_logged(
+    api_store: Store, churn: tuple
+) -> None:
+    model, X = churn
+    wrong = pd.DataFrame({"zz": [1.0]})
+    with mltrack.start_run(), pytest.warns(UserWarning, match="could not predict") as caught:
+        info = mltrack.log_model(model, "clf", signature_from=wrong)
+    [warning] = [w for w in caught if "signature_from" in str(w.message)]
+    assert warning.filename == __file__  # the user's line, not this package's
+    assert "(ValueError: columns are missing: " in str(warning.message)
+    assert info.signature["prediction_error"].startswith("ValueError")
+    assert info.signature["inputs"]["columns"][0]["name"] == "zz"
+    assert (mltrack.load_model(info.ref).predict(X) == model.predict(X)).all()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rows it takes: nothing to say
+        with mltrack.start_run():
+            mltrack.log_model(model, "clf", signature_from=X[:3])

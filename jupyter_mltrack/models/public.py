@@ -148,8 +148,9 @@ def log_model(
     text, a PyTorch ``state_dict``, Keras' ``.keras``; ``"onnx"`` on request; ``"pickle"``
     only when asked, and marked unsafe. ``signature_from`` (e.g. ``X_test[:5]``) records the
     input and output schema, a few example rows and the model's predictions on them, which
-    ``mltrack reproduce`` checks a reproduced model against. ``register="churn"`` also adds
-    it to the registry as the next version of ``churn``."""
+    ``mltrack reproduce`` checks a reproduced model against; rows the model cannot predict
+    (other columns) are kept without predictions, with a ``UserWarning`` naming the error.
+    ``register="churn"`` also adds it to the registry as the next version of ``churn``."""
     from .formats import save_model
     from .signature import infer_signature
 
@@ -171,6 +172,8 @@ def log_model(
         }
         sources = _artifacts.folder_sources(folder)
         _artifacts.write_artifact(store, run_id, name, "model", sources, meta=meta)
+    if signature is not None and signature.get("prediction_error"):
+        _warn_no_predictions(name, signature["prediction_error"])
     version = store.register_model_version(register, run_id, name) if register else None
     return ModelInfo(
         ref=f"{run_id}/{name}",
@@ -180,6 +183,21 @@ def log_model(
         unsafe=bool(saved.unsafe),
         signature=signature,
         registered=version,
+    )
+
+
+def _warn_no_predictions(name: str, error: str) -> None:
+    """Say, at the user's ``log_model`` line, that ``signature_from``'s rows are not what
+    the model takes. The model is logged all the same (tracking never fails the cell for
+    it), but a signature without predictions is one ``mltrack reproduce`` cannot check, and
+    rows of the wrong columns are a mistake the user would rather hear of now."""
+    from .formats._base import warn_caller
+
+    warn_caller(
+        f"log_model({name!r}): the model could not predict the rows of signature_from "
+        f"({error}), so its signature records their columns but no predictions, and "
+        "mltrack reproduce cannot compare this model. It is logged; pass rows the model "
+        "takes (e.g. signature_from=X_test[:5]) to record them"
     )
 
 
