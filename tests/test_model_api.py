@@ -189,3 +189,44 @@ def test_signature_rows_the_model_cannot_predict_warn_and_the_model_is_logged(
         warnings.simplefilter("error")  # rows it takes: nothing to say
         with mltrack.start_run():
             mltrack.log_model(model, "clf", signature_from=X[:3])
+
+
+def test_what_a_load_will_need_to_trust_is_shown_when_logged(
+    api_store: Store, churn: tuple
+) -> None:
+    """Gradient boosting keeps its trees as a type skops does not trust by default: the
+    ModelInfo ``log_model`` returns names it, with the argument that loads the model."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    _, X = churn
+    pipe = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer([("cat", OneHotEncoder(), ["plan"])], remainder="passthrough"),
+            ),
+            ("gbm", GradientBoostingClassifier(n_estimators=3, random_state=0)),
+        ]
+    ).fit(X, X["charges"] > 70)
+    with mltrack.start_run() as run:
+        info = mltrack.log_model(pipe, "gbm")
+    recorded = api_store.get_artifact(run.id, "gbm").meta["untrusted_types"]
+    assert "sklearn.tree._tree.Tree" in recorded
+    assert info.untrusted_types == tuple(recorded) and not info.unsafe
+    assert repr(info) == (
+        f"<ModelInfo {info.ref} (skops); load_model(..., trusted={list(recorded)!r})>"
+    )
+    with pytest.raises(UntrustedModelError, match="sklearn.tree._tree.Tree"):
+        mltrack.load_model(info.ref)
+    loaded = mltrack.load_model(info.ref, trusted=list(info.untrusted_types))
+    assert (loaded.predict(X) == pipe.predict(X)).all()
+
+    # a model skops trusts needs nothing; a pickle needs trusted=True
+    with mltrack.start_run():
+        plain = mltrack.log_model(churn[0], "plain")
+        pickled = mltrack.log_model({"w": [1, 2]}, "pickled", format="pickle")
+    assert plain.untrusted_types == () and repr(plain).endswith("(skops)>")
+    assert repr(pickled).endswith("; unsafe, loading runs code: load_model(..., trusted=True)>")

@@ -31,20 +31,32 @@ _BASE_PACKAGES = ("numpy", "pandas", "scipy")
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What ``log_model`` recorded: where to load it from, and how it was saved."""
+    """What ``log_model`` recorded: where to load it from, how it was saved, and what
+    loading it will ask the user to trust, shown in its repr: a model that will not load
+    without ``trusted=`` should say so when it is logged, not first when it is loaded."""
 
     ref: str
     run_id: str
     name: str
     format: str
+    #: Loading runs code from the file (pickle): ``load_model`` needs ``trusted=True``.
     unsafe: bool
     signature: dict[str, Any] | None
     #: The registry version ``register=`` made (``None`` without it).
     registered: ModelVersion | None = None
+    #: Types in the file off skops' default trusted list: ``load_model`` refuses the model
+    #: unless they are passed as ``trusted=[...]`` (the artifact's ``untrusted_types``).
+    untrusted_types: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         registered = f", registered as {self.registered.ref}" if self.registered else ""
-        return f"<ModelInfo {self.ref} ({self.format}){registered}>"
+        if self.unsafe:
+            to_load = "; unsafe, loading runs code: load_model(..., trusted=True)"
+        elif self.untrusted_types:
+            to_load = f"; load_model(..., trusted={list(self.untrusted_types)!r})"
+        else:
+            to_load = ""
+        return f"<ModelInfo {self.ref} ({self.format}){registered}{to_load}>"
 
 
 def _store_and_run(run: Any) -> tuple[Store, str]:
@@ -183,6 +195,7 @@ def log_model(
         unsafe=bool(saved.unsafe),
         signature=signature,
         registered=version,
+        untrusted_types=tuple(saved.untrusted_types),
     )
 
 
