@@ -411,6 +411,7 @@ def test_log_functions_write_into_the_active_run(api_store: Store, tmp_path: Pat
 
 def test_log_figure_with_an_extension_keeps_that_format_only(api_store: Store) -> None:
     import matplotlib
+    import plotly.graph_objects as go
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -421,11 +422,48 @@ def test_log_figure_with_an_extension_keeps_that_format_only(api_store: Store) -
         art = mltrack.log_figure(fig, "plots/roc.svg")
         with pytest.raises(ArtifactError, match=r"cannot be saved as \.html"):
             mltrack.log_figure(fig, "roc.html")
+        # an extension no format has is refused, not kept as fig.xyz.png and fig.xyz.svg
+        with pytest.raises(ArtifactError) as refused:
+            mltrack.log_figure(fig, "fig.xyz")
+        assert str(refused.value) == (
+            "a matplotlib figure cannot be saved as .xyz ('fig.xyz'): end the name with one "
+            "of .png, .svg, .pdf, .jpg, .jpeg, or give it no extension (no dot) to keep it "
+            "as .png and .svg"
+        )
+        with pytest.raises(ArtifactError, match=r"\.json, \.html, or give it no extension"):
+            mltrack.log_figure(go.Figure(), "bars.xyz")
+        upper = mltrack.log_figure(fig, "ROC.PNG")
         with pytest.raises(ArtifactError, match="matplotlib or plotly figure"):
             mltrack.log_figure(object(), "x")
     plt.close(fig)
     assert [f.path for f in art.files] == ["roc.svg"] and art.media_type == "image/svg+xml"
+    assert [f.path for f in upper.files] == ["ROC.png"]
     assert art.run_id == run.id
+    assert sorted(a.name for a in api_store.list_artifacts(run.id)) == ["ROC.PNG", "plots/roc.svg"]
+
+
+def test_log_text_refuses_what_utf8_cannot_encode(api_store: Store) -> None:
+    """A lone surrogate has no UTF-8: refused, at its position, rather than stored as bytes
+    no reader decodes; log_dict keeps it as JSON's (and YAML's) escape."""
+    with mltrack.start_run() as run:
+        with pytest.raises(ArtifactError) as refused:
+            mltrack.log_text("ok \ud800 then", "t.txt")
+        assert "'\\ud800' at position 3, a lone surrogate" in str(refused.value)
+        assert isinstance(refused.value, ValueError)
+        kept = mltrack.log_text("naïve ✓\n", "fine.txt")
+        as_json = mltrack.log_dict({"k": "a\ud800", "é": 1}, "d.json")
+        as_yaml = mltrack.log_dict({"k": "a\ud800"}, "d.yaml")
+    assert [a.name for a in api_store.list_artifacts(run.id)] == ["d.json", "d.yaml", "fine.txt"]
+    assert artifacts.read_bytes(api_store, kept).decode("utf-8") == "naïve ✓\n"
+    assert json.loads(artifacts.read_bytes(api_store, as_json).decode("utf-8")) == {
+        "k": "a\ud800",
+        "é": 1,
+    }
+    import yaml
+
+    assert yaml.safe_load(artifacts.read_bytes(api_store, as_yaml).decode("utf-8")) == {
+        "k": "a\ud800"
+    }
 
 
 def test_logging_into_a_finished_run_by_reference(api_store: Store) -> None:

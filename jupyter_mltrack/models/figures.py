@@ -3,7 +3,9 @@
 A matplotlib figure is kept as PNG (what a preview shows) and SVG (what a paper takes); a
 plotly figure as its JSON (rendered live by JupyterLab's plotly renderer, the same renderer
 the compare view uses) and a standalone HTML page. A name with an extension asks for that
-one format only: ``log_figure(fig, "roc.pdf")``.
+one format only: ``log_figure(fig, "roc.pdf")``; any other extension is refused, listing
+those a figure of its library can take (a name such as ``fig.xyz`` would otherwise be kept
+as ``fig.xyz.png`` and ``fig.xyz.svg``, not what anyone asking for ``.xyz`` meant).
 """
 
 from __future__ import annotations
@@ -52,16 +54,18 @@ def figure_sources(fig: Any, name: str) -> tuple[list[Source], str, dict[str, An
     stem, dot, ext = base.rpartition(".")
     ext = ext.lower() if dot else ""
     known = _MPL_FORMATS if library == "matplotlib" else _PLOTLY_FORMATS
-    if ext and ext in known:
+    default = ["png", "svg"] if library == "matplotlib" else ["json", "html"]
+    if ext in known:
         formats = [ext]
-    elif ext and ext in (_PLOTLY_FORMATS if library == "matplotlib" else _MPL_FORMATS):
+    elif ext:
         raise ArtifactError(
-            f"a {library} figure cannot be saved as .{ext}: use one of "
-            + ", ".join(f".{e}" for e in known)
+            f"a {library} figure cannot be saved as .{ext} ({name!r}): end the name with one "
+            f"of {', '.join(f'.{e}' for e in known)}, or give it no extension (no dot) to "
+            f"keep it as {' and '.join(f'.{e}' for e in default)}"
         )
     else:
         stem = base
-        formats = ["png", "svg"] if library == "matplotlib" else ["json", "html"]
+        formats = default
     sources = [Source(f"{stem}.{fmt}", data=_render(fig, library, fmt)) for fmt in formats]
     meta = {"library": library, "formats": formats, "primary": sources[0].path}
     return sources, known[formats[0]], meta

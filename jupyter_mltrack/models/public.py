@@ -83,17 +83,31 @@ def log_artifact(
 
 
 def log_text(text: str, name: str, *, run: Any = None) -> Artifact:
-    """Keep ``text`` as the file ``name`` (UTF-8), e.g. ``log_text(report, "report.md")``."""
+    """Keep ``text`` as the file ``name`` (UTF-8), e.g. ``log_text(report, "report.md")``.
+
+    A lone surrogate (left by decoding bytes with ``errors="surrogateescape"``) has no
+    UTF-8 form: it is refused, naming its position, rather than written as bytes that are
+    not UTF-8 (which every reader, the preview included, shows as replacement marks)."""
     if not isinstance(text, str):
         raise ArtifactError(f"log_text takes a str, not {type(text).__name__}")
     _artifacts.check_name(name)
-    data = text.encode("utf-8", "surrogatepass")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ArtifactError(
+            f"log_text({name!r}): the text holds {text[exc.start]!r} at position "
+            f"{exc.start}, a lone surrogate, which UTF-8 cannot encode (it comes from "
+            "decoding bytes with errors='surrogateescape'). Replace it, e.g. "
+            "text.encode('utf-8', 'replace').decode(), or keep the original bytes with "
+            "log_artifact"
+        ) from None
     return _log_bytes(name, "text", data, media_type_of(name), run)
 
 
 def log_dict(obj: Any, name: str, *, run: Any = None) -> Artifact:
     """Keep a dict (or list) as JSON, or as YAML when ``name`` ends in ``.yaml``/``.yml``.
-    NaN and infinities become ``null`` in JSON (which has neither)."""
+    NaN and infinities become ``null`` in JSON (which has neither). A string holding a lone
+    surrogate is kept as its escape (``"\\ud800"``), in JSON as in YAML: no UTF-8 has it."""
     _artifacts.check_name(name)
     if not name.lower().endswith((".json", ".yaml", ".yml")):
         name = f"{name}.json"
@@ -103,7 +117,11 @@ def log_dict(obj: Any, name: str, *, run: Any = None) -> Artifact:
 
         data = yaml.safe_dump(value, sort_keys=False, allow_unicode=True).encode()
     else:
-        data = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False).encode()
+        text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: escaped, as JSON allows
+            data = json.dumps(value, indent=2, ensure_ascii=True, allow_nan=False).encode()
     return _log_bytes(name, "dict", data, media_type_of(name), run)
 
 
@@ -128,7 +146,8 @@ def _plain(value: Any, depth: int = 0) -> Any:
 
 def log_figure(fig: Any, name: str, *, run: Any = None) -> Artifact:
     """Keep a matplotlib figure (PNG and SVG) or a plotly figure (JSON and HTML); a name
-    with an extension (``roc.pdf``) keeps that format only."""
+    with an extension (``roc.pdf``) keeps that format only, and an extension that is no
+    format of the figure's library (``fig.xyz``) is an ``ArtifactError`` listing those."""
     from .figures import figure_sources
 
     _artifacts.check_name(name)
