@@ -86,6 +86,20 @@ def new_file(folder: Path, prefix: str, suffix: str) -> Path:
     raise FileExistsError(f"no free temporary name in {folder}")  # pragma: no cover
 
 
+def new_folder(folder: Path, prefix: str, suffix: str) -> Path:
+    """A new empty folder in ``folder`` under a random name, created exclusively, with the
+    mode a plain ``mkdir`` gives (the umask's): ``tempfile.mkdtemp``'s 0700 would carry over
+    to the folder it is renamed to, which other users could then not read."""
+    for _ in range(100):
+        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.mkdir(path, 0o777)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free temporary name in {folder}")  # pragma: no cover
+
+
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Have ``write(tmp)`` fill a new temporary file beside ``path``, then rename it onto
     ``path`` (replacing a link there, never following it)."""

@@ -624,3 +624,70 @@ def test_artifacts_get_writes_files_and_folders_and_never_overwrites_unasked(
         assert (code, out) == (1, ""), argv
         one_error(err, *parts)
     assert not list(work.rglob("*.mltrack-tmp"))
+
+
+def test_artifacts_get_keeps_the_artifact_path_and_makes_folders_as_mkdir_does(
+    capsys: pytest.CaptureFixture[str],
+    registered: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``notes/hello.txt`` is written as ``./notes/hello.txt`` (as ``mlflow artifacts
+    download`` keeps an artifact's path), and every folder made gets the umask's mode,
+    not the 0700 of a ``tempfile.mkdtemp`` staging folder renamed into place."""
+    st, url, first = registered.store, registered.url, registered.first
+    write_artifact(st, first, "notes/hello.txt", "text", [Source("hello.txt", data=b"hi\n")])
+    write_artifact(
+        st,
+        first,
+        "deep/plots",
+        "folder",
+        [Source("a.svg", data=b"<svg/>"), Source("sub/b.svg", data=b"<svg></svg>")],
+    )
+    write_artifact(st, first, "linked/x.txt", "text", [Source("x.txt", data=b"x")])
+    write_artifact(st, first, "fresh/y.txt", "text", [Source("y.txt", data=b"y")])
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    get = ("--store", url, "artifacts", "get", first)
+    mask = os.umask(0o022)
+    try:
+        code, out, err = run_cli(capsys, *get, "notes/hello.txt")
+        assert (code, err) == (0, "")
+        assert out.startswith("wrote notes/hello.txt (3 B): artifact 'notes/hello.txt' of run #1")
+        assert (work / "notes" / "hello.txt").read_bytes() == b"hi\n"
+        assert not (work / "hello.txt").exists()
+
+        assert run_cli(capsys, *get, "plots")[0] == 0
+        out_dir = work / "deploy"
+        out_dir.mkdir()
+        assert run_cli(capsys, *get, "deep/plots", "-o", str(out_dir))[0] == 0
+        assert (out_dir / "deep" / "plots" / "sub" / "b.svg").read_bytes() == b"<svg></svg>"
+        for folder in ("notes", "plots", "plots/sub", "deploy/deep", "deploy/deep/plots"):
+            assert (work / folder).stat().st_mode & 0o777 == 0o755, folder
+        code, out, _ = run_cli(capsys, *get, "notes/hello.txt", "-o", str(work / "hi.txt"))
+        assert (work / "hi.txt").read_bytes() == b"hi\n"  # -o naming a file: that file
+
+        # a folder on the way that is a link out of the destination is not written through
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (work / "linked").symlink_to(outside)
+        code, out, err = run_cli(capsys, *get, "linked/x.txt")
+        assert (code, out) == (1, "")
+        one_error(err, "is a link to", "refusing to write through it")
+        assert not list(outside.iterdir())
+
+        # a write that fails leaves no folder it made
+        from jupyter_mltrack.models import artifacts as artifacts_module
+
+        def full(*_args: object, **_kwargs: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(artifacts_module, "materialize", full)
+        code, out, err = run_cli(capsys, *get, "fresh/y.txt")
+        assert (code, out) == (1, "")
+        one_error(err, "cannot write fresh/y.txt: No space left on device")
+        assert not (work / "fresh").exists()
+    finally:
+        os.umask(mask)
+    assert not list(work.rglob("*.mltrack-tmp"))

@@ -6,6 +6,12 @@ action on the same thing, and ``artifacts get 3 model`` reads as what it does. F
 written by :func:`..models.artifacts.materialize` (copies, never links into the blob store,
 which a user's editor or script could then change) into a temporary name beside the
 destination, moved into place only once complete.
+
+An artifact is written under its name, folders included: ``notes/hello.txt`` becomes
+``./notes/hello.txt``, as ``mlflow artifacts download`` keeps an artifact's path, so two
+artifacts of one name in different folders do not land on one file. Folders made on the
+way, and the folder a folder artifact is staged in, get the mode ``mkdir`` gives (the
+umask's), not ``tempfile.mkdtemp``'s 0700.
 """
 
 from __future__ import annotations
@@ -15,12 +21,11 @@ import contextlib
 import os
 import posixpath
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ..safepaths import PathRefused, check_target
+from ..safepaths import PathRefused, check_target, new_folder
 from ..store import Store
 from ..store.entities import Artifact, ModelVersion
 from .common import (
@@ -28,6 +33,7 @@ from .common import (
     _bytes,
     _cut,
     _destination,
+    _names_folder,
     _one_line,
     _Parser,
     _plural,
@@ -47,10 +53,13 @@ GET_HELP = """\
 Write an artifact of RUN back to files.
 
 A one-file artifact (a file, text or dict) is written as that file; a folder, figure or
-model as a folder holding its files under their paths. -o names the file or folder to
-write, or an existing folder to write it into (default: the artifact's name, in the current
-folder). --path writes just that file of the artifact. Nothing existing is overwritten
-unless --force is given (a folder is then replaced as a whole)."""
+model as a folder holding its files under their paths. It is written under the artifact's
+name, its folders included, in the current folder (notes/hello.txt writes
+./notes/hello.txt, making notes/ if missing), as mlflow artifacts download keeps an
+artifact's path. -o names the file or folder to write instead, or an existing folder to
+write it into (under its name there). --path writes just that file of the artifact, under
+the file's own name. Nothing existing is overwritten unless --force is given (a folder is
+then replaced as a whole)."""
 
 
 def add_parsers(
@@ -181,30 +190,79 @@ def cmd_artifacts_get(store: Store, args: argparse.Namespace, out: TextIO) -> in
         out.write(f"wrote {dest} ({_bytes(f.size)}): {f.path} of {of}\n")
         return 0
 
-    dest = _destination(args.output, posixpath.basename(artifact.name))
+    base, dest = _artifact_destination(args.output, artifact.name)
     try:
         check_target(dest.parent, dest.name)
     except PathRefused as exc:
         raise CliError(str(exc)) from None
     if (dest.exists() or dest.is_symlink()) and not args.force:
         raise CliError(f"{dest} already exists (pass --force to replace it)")
+    made: list[Path] = []
     staging: Path | None = None
+    done = False
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=_TMP, dir=dest.parent))
+        if base is not None:
+            made = _make_folders(base, dest.parent)
+        staging = new_folder(dest.parent, f".{dest.name}.", _TMP)
         written = materialize(store, artifact, staging, link=False)
         if written != staging:  # a one-file artifact: the file itself
             _publish(dest, lambda tmp: os.replace(written, tmp), args.force)
+            done = True
             out.write(f"wrote {dest} ({_bytes(artifact.size)}): {of}\n")
             return 0
         _put_folder(staging, dest, args.force)
+        done = True
     except OSError as exc:
         raise CliError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        if not done:  # the folders made for it go too (once empty: nothing else is lost)
+            for folder in reversed(made):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
     files = _plural(artifact.file_count, "file")
     out.write(f"wrote {dest}{os.sep} ({files}, {_bytes(artifact.size)}): {of}\n")
     return 0
+
+
+def _artifact_destination(output: str | None, name: str) -> tuple[Path | None, Path]:
+    """``(base, dest)``: where ``artifacts get`` writes the artifact ``name``. ``-o``
+    naming a new file or folder is ``dest`` itself (``base`` None: nothing to make);
+    else ``dest`` is ``name``'s path, folders included, under ``base``, ``-o``'s existing
+    folder or the current one. A folder on the way that exists as a link out of ``base``
+    is refused, as :func:`..safepaths.check_target` refuses the last name."""
+    if output is not None and not _names_folder(output):
+        return None, _destination(output, posixpath.basename(name))
+    base = Path(output) if output is not None else Path()
+    if not base.is_dir():
+        raise CliError(f"no such folder: {base}")
+    *folders, leaf = name.split("/")  # an artifact name has no '..' nor empty parts
+    here = base
+    for part in folders:
+        try:
+            check_target(here, part, within=base)
+        except PathRefused as exc:
+            raise CliError(str(exc)) from None
+        here = here / part
+    return base, here / leaf
+
+
+def _make_folders(base: Path, folder: Path) -> list[Path]:
+    """Make the folders from ``base`` down to ``folder`` that are missing, with ``mkdir``'s
+    mode (the umask's); the ones made, outermost first."""
+    made: list[Path] = []
+    here = base
+    for part in folder.relative_to(base).parts:
+        here = here / part
+        try:
+            os.mkdir(here)
+        except FileExistsError:
+            if not here.is_dir():
+                raise CliError(f"cannot write under {here}: it is a file, not a folder") from None
+            continue
+        made.append(here)
+    return made
 
 
 def _put_folder(staging: Path, dest: Path, force: bool) -> None:
@@ -212,7 +270,7 @@ def _put_folder(staging: Path, dest: Path, force: bool) -> None:
     (a file, a link or a folder) is moved aside first and deleted once the new one is in."""
     aside: Path | None = None
     if force and (dest.exists() or dest.is_symlink()):
-        aside = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", suffix=_TMP, dir=dest.parent))
+        aside = new_folder(dest.parent, f".{dest.name}.old.", _TMP)
         os.rename(dest, aside / "previous")
     try:
         os.rename(staging, dest)  # fails if a folder with files appeared there meanwhile
