@@ -380,3 +380,64 @@ def test_0010_clusters_run_values_and_back(engine: Engine, store_url: str) -> No
         assert _clustered(engine) == {"params": False, "latest_metrics": False, "tags": False}
     indexes = {i["name"] for i in inspect(engine).get_indexes("params")}
     assert "ix_params_key_num" in indexes
+
+
+def test_0015_starts_each_model_after_its_highest_version(engine: Engine, store_url: str) -> None:
+    """``last_version`` is filled from the versions there are (0 for a model with none),
+    so the first registration after the upgrade takes the number after the highest; the
+    downgrade drops the column and keeps the versions."""
+    alembic(engine, "upgrade", "0014")
+    now = 1_700_000_000.0
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO experiments (id, name, created_at) VALUES (1, 'e', :t)"), {"t": now}
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, experiment_id, number, status, start_time, updated_at, code,"
+                " note, source) VALUES (:id, 1, 1, 'finished', :t, :t, '', '', 'notebook')"
+            ),
+            {"id": "c" * 32, "t": now},
+        )
+        for name in ("model", "model-3", "model-4"):
+            conn.execute(
+                text(
+                    "INSERT INTO artifacts (run_id, name, kind, status, size, file_count, meta,"
+                    " created_at) VALUES (:id, :n, 'model', 'complete', 0, 0, '{}', :t)"
+                ),
+                {"id": "c" * 32, "n": name, "t": now},
+            )
+        for model_id, name in [(1, "churn"), (2, "empty")]:
+            conn.execute(
+                text(
+                    "INSERT INTO registered_models (id, name, description, created_at, updated_at)"
+                    " VALUES (:i, :n, '', :t, :t)"
+                ),
+                {"i": model_id, "n": name, "t": now},
+            )
+        for version, artifact in [(1, "model"), (3, "model-3")]:  # version 2 was deleted
+            conn.execute(
+                text(
+                    "INSERT INTO model_versions (model_id, version, run_id, artifact, description,"
+                    " created_at) VALUES (1, :v, :id, :a, '', :t)"
+                ),
+                {"v": version, "id": "c" * 32, "a": artifact, "t": now},
+            )
+    alembic(engine, "upgrade", "0015")
+    with engine.connect() as conn:
+        last = conn.execute(text("SELECT name, last_version FROM registered_models ORDER BY name"))
+        assert [tuple(r) for r in last] == [("churn", 3), ("empty", 0)]
+    assert differences(engine) == []
+    store = Store(store_url)
+    try:
+        assert store.register_model_version("churn", "c" * 32, "model-4").version == 4
+        assert store.register_model_version("empty", "c" * 32, "model").version == 1
+    finally:
+        store.close()
+    alembic(engine, "downgrade", "0014")
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT version FROM model_versions ORDER BY model_id, version"))
+        assert [v for (v,) in kept] == [1, 3, 4, 1]
+    assert "last_version" not in {
+        c["name"] for c in inspect(engine).get_columns("registered_models")
+    }

@@ -112,6 +112,26 @@ def test_deleting_a_version_an_alias_holds_needs_force(reg: Store) -> None:
     assert reg.register_model_version("churn", a, "model").version == 3
 
 
+def test_numbers_of_deleted_newest_versions_are_not_given_again(reg: Store) -> None:
+    """Whatever pinned ``models:/demo/2`` must not load another model once version 2 is
+    deleted: the next version is numbered after the last one given, not after the highest
+    one left."""
+    a, b, c = model_run(reg, b"a"), model_run(reg, b"b"), model_run(reg, b"c")
+    reg.register_model_version("demo", a, "model")
+    reg.register_model_version("demo", b, "model")
+    reg.delete_model_version("demo", 2)
+    assert reg.register_model_version("demo", c, "model").version == 3
+    with pytest.raises(ModelNotFound, match=r"no version 2 \(versions: 1, 3\)"):
+        reg.resolve_model_version("demo", version=2)
+    # every version deleted: the model keeps its numbering, and an artifact registered
+    # again is a new version
+    reg.delete_model_version("demo", 3)
+    reg.delete_model_version("demo", 1)
+    assert reg.get_registered_model("demo").versions == ()
+    assert reg.register_model_version("demo", b, "model").version == 4
+    assert reg.register_model_version("other", a, "model").version == 1  # its own numbering
+
+
 def test_a_registered_run_and_artifact_cannot_be_deleted(reg: Store) -> None:
     run_id = model_run(reg)
     reg.register_model_version("churn", run_id, "model")
@@ -126,7 +146,17 @@ def test_a_registered_run_and_artifact_cannot_be_deleted(reg: Store) -> None:
     reg.delete_run(run_id)
 
 
-def test_concurrent_registrations_get_distinct_numbers(reg: Store) -> None:
+@pytest.mark.parametrize("deleted", [False, True])
+def test_concurrent_registrations_get_distinct_numbers(reg: Store, deleted: bool) -> None:
+    """Six threads at once get six consecutive numbers, after the last one given even when
+    the newest versions were deleted first."""
+    start = 0
+    if deleted:
+        first, second = model_run(reg, b"first"), model_run(reg, b"second")
+        reg.register_model_version("churn", first, "model")
+        reg.register_model_version("churn", second, "model")
+        reg.delete_model_version("churn", 2)
+        start = 2
     runs = [model_run(reg, bytes([i])) for i in range(6)]
     got: list[int] = []
     errors: list[BaseException] = []
@@ -142,7 +172,7 @@ def test_concurrent_registrations_get_distinct_numbers(reg: Store) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert errors == [] and sorted(got) == [1, 2, 3, 4, 5, 6]
+    assert errors == [] and sorted(got) == [start + n for n in range(1, 7)]
 
 
 # references ---------------------------------------------------------------------------------------

@@ -274,6 +274,40 @@ def test_the_same_data_pushed_from_two_stores_is_one_version(
         team.close()
 
 
+def test_a_copied_version_never_takes_a_number_the_destination_gave_before(
+    tmp_path: Path, teams: TeamDatabases
+) -> None:
+    """The team registered a version 2 and deleted it: the laptop's own version 2 arrives
+    as version 3, not as a second model under a number someone may have pinned; and a
+    store pulled from the team numbers its next version after the team's last."""
+    url, blob_url = teams.new()
+    team = Store(url, blob_url=blob_url)
+    mine = Store(str(tmp_path / "mine"))
+    colleague = Store(str(tmp_path / "colleague"))
+    try:
+        work = make_work(mine, 2)
+        first, other = work["runs"]
+        push(mine, team)
+        write_artifact(
+            team, other, "team-model", "model", [Source("t.skops", data=b"t")], meta=META
+        )
+        assert team.register_model_version("churn-model", other, "team-model").version == 2
+        team.delete_model_version("churn-model", 2)
+        write_artifact(mine, other, "model-v2", "model", [Source("m.skops", data=b"2")], meta=META)
+        assert mine.register_model_version("churn-model", other, "model-v2").version == 2
+        report = push(mine, team)
+        assert report.model_versions_copied == 1
+        versions = team.get_registered_model("churn-model").versions
+        assert [(v.version, v.artifact) for v in versions] == [(1, "model"), (3, "model-v2")]
+        pull(colleague, team)
+        write_artifact(colleague, first, "late", "model", [Source("l.skops", data=b"l")], meta=META)
+        assert colleague.register_model_version("churn-model", first, "late").version == 4
+    finally:
+        colleague.close()
+        team.close()
+        mine.close()
+
+
 def test_edits_on_both_sides_are_conflicts_reported_and_left_as_they_are(
     tmp_path: Path, teams: TeamDatabases
 ) -> None:

@@ -5,7 +5,8 @@ user's meta), the same in every store: a version is copied as it is, hash, messa
 and time, once its snapshot is complete in the destination. A model version is identified
 by what it registers (a run's model artifact), not by its number: a version the
 destination has already is matched by (run, artifact); a new one keeps its number when the
-destination has it free, else takes the next.
+destination has never given it (above its ``last_version``), else takes the next, so a
+number deleted there is not given again.
 
 Pointers (a dataset's tags and ``latest``, a model's aliases) are set where the destination
 has none; where it points elsewhere, that is a conflict, reported and left. ``latest``
@@ -180,7 +181,8 @@ def copy_model(src: Store, dst: Store, name: str, report: TransferReport) -> Non
         )
         runs_there = {r["id"] for r in rows_in(conn, _runs, "id", [v["run_id"] for v in versions])}
     by_target = {(v["run_id"], v["artifact"]): v["version"] for v in their_versions}
-    taken = {v["version"] for v in their_versions}
+    # the destination's numbers given so far, deleted ones included: none is given again
+    last = max([theirs["last_version"] if theirs else 0, *(v["version"] for v in their_versions)])
     number: dict[int, int] = {}  # source version -> destination version
     new = []
     for v in versions:
@@ -189,8 +191,8 @@ def copy_model(src: Store, dst: Store, name: str, report: TransferReport) -> Non
             number[v["version"]] = by_target[key]
             report.model_versions_skipped += 1
         elif v["run_id"] in runs_there:
-            n = v["version"] if v["version"] not in taken else max(taken | {0}) + 1
-            taken.add(n)
+            n = v["version"] if v["version"] > last else last + 1
+            last = n
             number[v["version"]] = n
             new.append({**v, "version": n})
     set_aliases = []
@@ -214,10 +216,9 @@ def copy_model(src: Store, dst: Store, name: str, report: TransferReport) -> Non
         return
     with dst.engine.begin() as conn:
         written = 0
-        if theirs is None:
-            model_id = int(
-                conn.execute(_models.insert(), without(mine, "id")).inserted_primary_key[0]
-            )
+        if theirs is None:  # with the source's last_version: its deleted numbers stay unused
+            row = {**without(mine, "id"), "last_version": max(mine["last_version"], last)}
+            model_id = int(conn.execute(_models.insert(), row).inserted_primary_key[0])
             written += 1
             report.models_copied += 1
         else:
@@ -230,7 +231,9 @@ def copy_model(src: Store, dst: Store, name: str, report: TransferReport) -> Non
             written += len(set_aliases)
         if theirs is not None:
             conn.execute(
-                update(_models).where(_models.c.id == model_id).values(updated_at=time.time())
+                update(_models)
+                .where(_models.c.id == model_id)
+                .values(updated_at=time.time(), last_version=last)
             )
             written += 1
     report.rows_written += written

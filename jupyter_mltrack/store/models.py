@@ -382,7 +382,12 @@ class ArtifactFileRow(Base):
 
 
 class RegisteredModelRow(Base):
-    """A name models are registered under (``churn``); its versions are ``model_versions``."""
+    """A name models are registered under (``churn``); its versions are ``model_versions``.
+
+    ``last_version`` is the highest version number ever given to the model. It stays when
+    versions are deleted, so the next version takes the number after it and a number never
+    names a second model: whatever pinned ``models:/churn/2`` must not load another model
+    after version 2 was deleted."""
 
     __tablename__ = "registered_models"
 
@@ -391,6 +396,9 @@ class RegisteredModelRow(Base):
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
     updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+    last_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
 
 
 class ModelVersionRow(Base):

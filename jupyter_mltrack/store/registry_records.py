@@ -1,9 +1,11 @@
 """The model registry's rows: registered models, their versions and aliases.
 
 A mixin of :class:`~.store.Store`. A version is a model artifact of a run, numbered from 1
-within its model; an alias (``production``) names one version of a model and moves in one
-statement. Registering takes the registry's lock for the transaction (SQLite's write lock, a
-row lock on PostgreSQL), so two processes registering at once get consecutive numbers.
+within its model and never renumbered: the model's row keeps the last number it gave
+(``last_version``), so deleting the newest versions does not hand their numbers out again.
+An alias (``production``) names one version of a model and moves in one statement.
+Registering takes the registry's lock for the transaction (SQLite's write lock, a row lock
+on PostgreSQL), so two processes registering at once get consecutive numbers.
 """
 
 from __future__ import annotations
@@ -81,12 +83,7 @@ class RegistryRecords(StoreBase):
                     ).scalar()
                     if same is not None:
                         return self._version(conn, name, model_id, same)
-                    last = conn.execute(
-                        select(func.max(_versions_t.c.version)).where(
-                            _versions_t.c.model_id == model_id
-                        )
-                    ).scalar()
-                    version = (last or 0) + 1
+                    version = self._next_version(conn, model_id)
                     conn.execute(
                         _versions_t.insert(),
                         {
@@ -99,7 +96,9 @@ class RegistryRecords(StoreBase):
                         },
                     )
                     conn.execute(
-                        update(_models_t).where(_models_t.c.id == model_id).values(updated_at=now)
+                        update(_models_t)
+                        .where(_models_t.c.id == model_id)
+                        .values(updated_at=now, last_version=version)
                     )
                     self._touch(conn, run_id)  # its detail lists the version
                     return self._version(conn, name, model_id, version)
@@ -293,6 +292,22 @@ class RegistryRecords(StoreBase):
             {"name": name, "description": "", "created_at": now, "updated_at": now},
         )
         return int(result.inserted_primary_key[0])
+
+    @staticmethod
+    def _next_version(conn: Connection, model_id: int) -> int:
+        """The number the model's next version takes: one past the last it was given
+        (``last_version``), which deleting versions leaves as it is. The highest version
+        present counts too, so a row written without raising ``last_version`` can never
+        make every registration collide with it."""
+        last = conn.execute(
+            select(
+                _models_t.c.last_version,
+                select(func.max(_versions_t.c.version))
+                .where(_versions_t.c.model_id == model_id)
+                .scalar_subquery(),
+            ).where(_models_t.c.id == model_id)
+        ).one()
+        return max(last[0] or 0, last[1] or 0) + 1
 
     def _touch_versions(self, conn: Connection, model_id: int, versions: set[int | None]) -> None:
         """Mark the runs of ``versions`` changed (their details list the registry's names
