@@ -310,6 +310,7 @@ def test_alias_set_move_and_delete_say_what_happened(
         (("production",), 2, ["give the VERSION"]),
         (("production", "1", "--delete"), 2, ["not both"]),
         (("production", "0"), 2, ["a positive number"]),
+        (("production", "9" * 23), 1, [f"model 'churn' has no version {'9' * 23}"]),
     ]:
         code, out, err = run_cli(capsys, *alias, *argv)
         assert (code, out) == (status, ""), argv
@@ -343,9 +344,12 @@ def test_delete_version_is_refused_while_an_alias_names_it_unless_forced(
     )
     model = registered.store.get_registered_model("churn")
     assert (model.versions, model.aliases) == ((), {})
-    code, out, err = run_cli(capsys, "--store", url, "models", "delete-version", "churn", "1")
-    assert code == 1
-    one_error(err, "model 'churn' has no version 1 (versions: none)")
+    for version in ("1", "9" * 23):
+        code, out, err = run_cli(
+            capsys, "--store", url, "models", "delete-version", "churn", version
+        )
+        assert (code, out) == (1, "")
+        one_error(err, f"model 'churn' has no version {version} (versions: none)")
 
 
 # lineage --------------------------------------------------------------------------------------

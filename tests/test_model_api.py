@@ -19,6 +19,7 @@ import pytest
 import jupyter_mltrack as mltrack
 from jupyter_mltrack.models.formats import UntrustedModelError
 from jupyter_mltrack.store import Store
+from jupyter_mltrack.store.errors import ModelNotFound
 
 
 @pytest.fixture
@@ -230,3 +231,11 @@ def test_what_a_load_will_need_to_trust_is_shown_when_logged(
         pickled = mltrack.log_model({"w": [1, 2]}, "pickled", format="pickle")
     assert plain.untrusted_types == () and repr(plain).endswith("(skops)>")
     assert repr(pickled).endswith("; unsafe, loading runs code: load_model(..., trusted=True)>")
+
+
+def test_load_model_of_a_version_no_model_can_have_is_not_found(api_store: Store) -> None:
+    with mltrack.start_run():
+        info = mltrack.log_model(Payload(Path("unused")), "evil", format="pickle")
+    assert mltrack.register_model("evil", info) == 1
+    with pytest.raises(ModelNotFound, match="model 'evil' has no version 9{23} "):
+        mltrack.load_model("models:/evil/" + "9" * 23)

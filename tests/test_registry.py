@@ -84,6 +84,24 @@ def test_an_alias_moves_and_reads_back(reg: Store) -> None:
         reg.set_model_alias("churn", "production", 7)
 
 
+@pytest.mark.parametrize("version", [0, -1, 2**31, 2**63, 99999999999999999999999])
+def test_a_version_number_no_version_can_have_is_simply_not_found(reg: Store, version: int) -> None:
+    """Past 64 bits SQLite cannot even bind the number; past 32 bits PostgreSQL's column
+    cannot hold it: every method says "no version N", as for any absent version."""
+    reg.register_model_version("churn", model_run(reg), "model")
+    missing = rf"model 'churn' has no version {version} \(versions: 1\)"
+    with pytest.raises(ModelNotFound, match=missing):
+        reg.resolve_model_version("churn", version=version)
+    with pytest.raises(ModelNotFound, match=missing):
+        reg.set_model_alias("churn", "production", version)
+    with pytest.raises(ModelNotFound, match=missing):
+        reg.delete_model_version("churn", version, force=True)
+    if version > 0:  # a reference cannot spell the others (tested with parse)
+        with pytest.raises(ModelNotFound, match=missing):
+            resolve(reg, f"models:/churn/{version}")  # what mltrack.load_model reads
+    assert reg.get_registered_model("churn").aliases == {}
+
+
 @pytest.mark.parametrize("alias", ["3", "latest", "with/slash", "at@sign", " padded"])
 def test_aliases_that_would_read_as_something_else_are_refused(reg: Store, alias: str) -> None:
     reg.register_model_version("churn", model_run(reg), "model")

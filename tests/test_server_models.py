@@ -41,6 +41,8 @@ MODEL = "/mltrack/api/models/{name}"
 ALIAS = "/mltrack/api/models/{name}/aliases/{alias}"
 VERSION = "/mltrack/api/models/{name}/versions/{version}"
 LINEAGE = "/mltrack/api/models/{name}/lineage"
+#: A version number past 64 bits (SQLite cannot bind it).
+HUGE = 99999999999999999999999
 META = {"format": "skops", "flavor": "sklearn", "library_version": "1.5.0", "unsafe": False}
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -197,6 +199,10 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
         (url(ALIAS, name="churn", alias="production"), "DELETE", None, 404),
         (url(VERSION, name="churn", version="x"), "DELETE", None, 404),
         (url(MODEL, name="nope"), "GET", None, 404),
+        # a number no version can have is no version, not a database error
+        (url(ALIAS, name="churn", alias="production"), "PUT", {"version": HUGE}, 404),
+        (url(VERSION, name="churn", version=str(HUGE)), "DELETE", None, 404),
+        (url(LINEAGE, name="churn") + f"?version={HUGE}", "GET", None, 404),
     ]
     for path, method, body, status in cases:
         response = await call(

@@ -28,6 +28,12 @@ from .models import (
 )
 from .names import InvalidName, check_name
 
+#: The highest version number a model can have: ``model_versions.version`` is an ``INTEGER``,
+#: 32 bits on PostgreSQL. A number outside ``1..MAX_VERSION`` names no version on either
+#: backend, and is answered so without asking the database (SQLite cannot even bind one past
+#: 64 bits: ``OverflowError``).
+MAX_VERSION = 2**31 - 1
+
 _models_t = RegisteredModelRow.__table__
 _versions_t = ModelVersionRow.__table__
 _aliases_t = ModelAliasRow.__table__
@@ -324,11 +330,17 @@ class RegistryRecords(StoreBase):
 
     @staticmethod
     def _check_version(conn: Connection, name: str, model_id: int, version: int) -> None:
-        found = conn.execute(
-            select(_versions_t.c.version).where(
-                _versions_t.c.model_id == model_id, _versions_t.c.version == version
-            )
-        ).scalar()
+        """:class:`ModelNotFound` unless model ``model_id`` has ``version``. Every method
+        given a version number checks it here first, so a number no version can have
+        (0, ``10**23``) is "no version N" for the REST API, the CLI and ``mltrack.*``
+        alike, rather than a database error."""
+        found = None
+        if 1 <= version <= MAX_VERSION:
+            found = conn.execute(
+                select(_versions_t.c.version).where(
+                    _versions_t.c.model_id == model_id, _versions_t.c.version == version
+                )
+            ).scalar()
         if found is None:
             listed = list(
                 conn.execute(
