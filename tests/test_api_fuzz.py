@@ -189,6 +189,11 @@ def whole_paths(server: ApiServer, values: dict[str, st.SearchStrategy[Any]]):
         # all the models' and artifacts' names reached one with a lineage too rarely: in
         # one run of two, none of its 32 requests did)
         "/mltrack/api/models/{name}/lineage": st.just({"name": "churn"}),
+        # a model and an alias it may take: a new alias is a plain name (letters, digits,
+        # -_.), which a generated string almost never is
+        "/mltrack/api/models/{name}/aliases/{alias}": st.fixed_dictionaries(
+            {"name": st.sampled_from(server.models), "alias": values["alias"]}
+        ),
         # the dataset whose versions dataset_versions names, and a tag name it may take
         "/mltrack/api/datasets/{dataset}/diff": st.just({"dataset": "team/churn"}),
         **{

@@ -254,7 +254,9 @@ def test_register_by_run_number_or_id_prints_the_version(
         (("churn", "1/report.md"), 1, ["artifact 'report.md'", "is a text, not a model"]),
         (("churn", "1/nope"), 1, ["has no artifact 'nope'", "'model', 'plots', 'report.md'"]),
         (("churn", "9/model", "-e", "churn"), 1, ["no run '9' in experiment 'churn'"]),
-        (("a/b", "1/model"), 2, ["model name 'a/b'", "no '/'"]),
+        (("a/b", "1/model"), 2, ["model name 'a/b'", "use letters, digits and -_."]),
+        (("my model", "1/model"), 2, ["model name 'my model'", "no spaces"]),
+        (("..", "1/model"), 2, ["model name '..'", "starting with a letter or digit"]),
     ],
 )
 def test_register_refusals_are_one_line(

@@ -20,6 +20,7 @@ import jupyter_mltrack as mltrack
 from jupyter_mltrack.models.formats import UntrustedModelError
 from jupyter_mltrack.store import Store
 from jupyter_mltrack.store.errors import ModelNotFound
+from jupyter_mltrack.store.names import InvalidName
 
 
 @pytest.fixture
@@ -92,6 +93,21 @@ def test_log_register_promote_and_load_by_alias(api_store: Store, churn: tuple) 
     assert lineage["run"]["id"] == run.id
     assert [m.name for m in mltrack.list_models()] == ["churn"]
     assert mltrack.get_model("churn").aliases == {"production": 1}
+
+
+def test_log_model_refuses_a_bad_registry_name_before_storing_anything(
+    api_store: Store, churn: tuple
+) -> None:
+    """Registering comes after the model is stored: a name the registry refuses must be
+    said first, or the run keeps a model the call said it could not log."""
+    model, _X = churn
+    with pytest.raises(InvalidName, match="model name 'bad/name'"):
+        mltrack.log_model(model, register="bad/name")
+    assert api_store.search_runs()[1] == 0  # no run started for it either
+    with mltrack.start_run() as run, pytest.raises(InvalidName, match=r"model name '\.\.'"):
+        mltrack.log_model(model, register="..")
+    assert api_store.list_artifacts(run.id) == []
+    assert list(api_store.blobs.iter_digests()) == []
 
 
 def test_the_same_model_logged_twice_is_stored_once(api_store: Store, churn: tuple) -> None:

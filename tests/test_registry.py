@@ -25,6 +25,7 @@ from jupyter_mltrack.store.errors import (
     ModelNotFound,
     ModelRegistryConflict,
 )
+from jupyter_mltrack.store.models import ModelAliasRow, RegisteredModelRow
 from jupyter_mltrack.store.names import InvalidName
 
 META = {"format": "skops", "flavor": "sklearn", "library_version": "1.5.0", "unsafe": False}
@@ -109,10 +110,56 @@ def test_aliases_that_would_read_as_something_else_are_refused(reg: Store, alias
         reg.set_model_alias("churn", alias, 1)
 
 
-@pytest.mark.parametrize("name", ["a/b", "a@b", "models:x", "", " churn"])
+@pytest.mark.parametrize(
+    "name",
+    ["a/b", "a@b", "models:x", "", " churn", "my model", "my  model", "..", ".", "-churn", "ü"],
+)
 def test_model_names_a_reference_could_not_spell_are_refused(reg: Store, name: str) -> None:
+    """What the message says is what is kept: letters, digits and -_., from a letter or
+    digit (``..`` would be a step up in ``GET models/..``, and ``models:/../1`` its ref)."""
+    run_id = model_run(reg)
+    with pytest.raises(InvalidName, match="use letters, digits and -_., starting with"):
+        reg.register_model_version(name, run_id, "model")
     with pytest.raises(InvalidName):
-        reg.register_model_version(name, model_run(reg), "model")
+        reg.check_model_name(name)
+    assert reg.list_registered_models() == []
+    reg.register_model_version("churn", run_id, "model")
+    with pytest.raises(InvalidName):
+        reg.set_model_alias("churn", name, 1)
+
+
+@pytest.mark.parametrize("name", ["churn", "Churn-2", "team.churn_v2", "3d", "a..b"])
+def test_plain_names_are_kept(reg: Store, name: str) -> None:
+    assert reg.check_model_name(name) == name
+    version = reg.register_model_version(name, model_run(reg), "model")
+    assert version.ref == f"models:/{name}/1"
+    assert reg.set_model_alias(name, name, 1).aliases == (name,)
+
+
+def test_names_stored_before_the_rule_still_work(reg: Store) -> None:
+    """A model and an alias named under the earlier rule (a space was allowed) are read,
+    registered to, moved and deleted by their names; only new names are checked."""
+    a, b = model_run(reg, b"a"), model_run(reg, b"b")
+    with reg.engine.begin() as conn:
+        model_id = conn.execute(
+            RegisteredModelRow.__table__.insert(),
+            {"name": "my model", "description": "", "created_at": 1.0, "updated_at": 1.0},
+        ).inserted_primary_key[0]
+    assert reg.check_model_name("my model") == "my model"
+    assert reg.register_model_version("my model", a, "model").version == 1
+    with reg.engine.begin() as conn:
+        conn.execute(
+            ModelAliasRow.__table__.insert(),
+            {"model_id": model_id, "alias": "in prod", "version": 1, "updated_at": 1.0},
+        )
+    assert reg.register_model_version("my model", b, "model").version == 2
+    assert reg.set_model_alias("my model", "in prod", 2).aliases == ("in prod",)
+    assert resolve(reg, "models:/my model@in prod")[0].run_id == b
+    with pytest.raises(InvalidName, match="alias name 'new alias'"):
+        reg.set_model_alias("my model", "new alias", 1)
+    reg.delete_model_alias("my model", "in prod")
+    reg.delete_model_version("my model", 1)
+    assert [v.version for v in reg.get_registered_model("my model").versions] == [2]
 
 
 def test_deleting_a_version_an_alias_holds_needs_force(reg: Store) -> None:

@@ -191,6 +191,8 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
         (MODELS, "POST", {"name": "churn"}, 400),
         (MODELS, "POST", {"name": "churn", "run": run_id, "artifact": "pixel.png"}, 409),
         (MODELS, "POST", {"name": "a/b", "run": run_id, "artifact": "model"}, 400),
+        (MODELS, "POST", {"name": "..", "run": run_id, "artifact": "model"}, 400),
+        (MODELS, "POST", {"name": "my model", "run": run_id, "artifact": "model"}, 400),
         (MODELS, "POST", {"name": "x", "run": "0" * 32, "artifact": "model"}, 404),
         (url(ALIAS, name="churn", alias="production"), "PUT", {"version": 0}, 400),
         (url(ALIAS, name="churn", alias="production"), "PUT", {"version": 9}, 404),

@@ -71,6 +71,14 @@ def _store_and_run(run: Any) -> tuple[Store, str]:
     return store, resolve_runs(store, [run], current_experiment())[0]
 
 
+def _target_store(run: Any) -> Store:
+    """The store :func:`_store_and_run` would write to, found without starting a run."""
+    from ..capture import api
+
+    active = api.active_run() if run is None else None
+    return active.store if active is not None else api.get_store()
+
+
 def log_artifact(
     path: str | os.PathLike[str], name: str | None = None, *, run: Any = None
 ) -> Artifact:
@@ -186,6 +194,8 @@ def log_model(
     from .signature import infer_signature
 
     _artifacts.check_name(name)
+    if register is not None:  # refused before a run is started or a byte is stored
+        _target_store(run).check_model_name(register)
     store, run_id = _store_and_run(run)
     signature = None
     if signature_from is not None:

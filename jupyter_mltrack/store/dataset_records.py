@@ -34,7 +34,7 @@ from .models import (
     RunRow,
     SnapshotRow,
 )
-from .names import InvalidName, check_name, shown
+from .names import PLAIN_NAME, InvalidName, check_name, shown
 from .snapshot_records import SnapshotRecords
 
 _datasets_t = DatasetRow.__table__
@@ -52,9 +52,9 @@ MANIFEST_FORMAT = "mltrack-dataset-version/1"
 #: Shortest hash prefix a reference may name a version by.
 MIN_PREFIX = 6
 
-_PART = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+_PART = PLAIN_NAME.pattern
 _NAME = re.compile(rf"{_PART}(?:/{_PART})*")
-_TAG = re.compile(_PART)
+_TAG = PLAIN_NAME
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 

@@ -11,10 +11,18 @@ into SQL, and no name becomes a path.
 
 from __future__ import annotations
 
+import re
+
 from .errors import StoreError
 
 #: Longest name kept, in characters (the columns are ``VARCHAR(256)``).
 MAX_NAME = 256
+
+#: A name a reference spells as it is: a part of a dataset's name, a dataset's tag, a
+#: registered model, an alias. ASCII letters, digits and ``-_.``, starting with a letter or
+#: digit: nothing to escape in a URL path or quote in a shell, never ``..`` (a step up in a
+#: URL path) nor read as an option (``-x``).
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class InvalidName(StoreError, ValueError):

@@ -26,7 +26,7 @@ from .models import (
     ModelVersionRow,
     RegisteredModelRow,
 )
-from .names import InvalidName, check_name
+from .names import PLAIN_NAME, InvalidName, check_name, name_problem, shown
 
 #: The highest version number a model can have: ``model_versions.version`` is an ``INTEGER``,
 #: 32 bits on PostgreSQL. A number outside ``1..MAX_VERSION`` names no version on either
@@ -41,13 +41,20 @@ _artifacts_t = ArtifactRow.__table__
 
 
 def check_registry_name(kind: str, name: str) -> str:
-    """A model or alias name: stored as any name, and also free of what a reference spells
-    with (``models:/NAME@ALIAS``, ``models:/NAME/VERSION``) and of edge whitespace."""
+    """A new model or alias name: letters, digits and ``-_.``, starting with a letter or
+    digit (:data:`~.names.PLAIN_NAME`, as a dataset's tag). Such a name reads one way in a
+    reference (``models:/NAME@ALIAS``, ``models:/NAME/VERSION``), needs no quoting on the
+    command line and no escaping in a REST path, where ``..`` would be a step up.
+
+    Only names being created are checked: a model or alias stored under an earlier, looser
+    rule (``my model``) is still read, registered to, moved and deleted by its name."""
+    if not isinstance(name, str):
+        raise InvalidName(f"a {kind} name is text, not {type(name).__name__}")
     check_name(kind, name)
-    if not name or name != name.strip() or any(c in name for c in "/@:"):
+    if not PLAIN_NAME.fullmatch(name):
         raise InvalidName(
-            f"{kind} name {name!r}: use letters, digits and -_. (no '/', '@', ':' and no "
-            "surrounding spaces)"
+            f"{kind} name {shown(name)}: use letters, digits and -_., starting with a letter "
+            "or digit (no spaces, '/', '@' or ':')"
         )
     return name
 
@@ -59,12 +66,16 @@ class RegistryRecords(StoreBase):
         self, name: str, run_id: str, artifact: str, *, description: str = ""
     ) -> ModelVersion:
         """Add the model artifact ``artifact`` of ``run_id`` as the next version of ``name``
-        (created if new). Registering the same artifact again returns its version."""
-        check_registry_name("model", name)
+        (created if new: :func:`check_registry_name`). Registering the same artifact again
+        returns its version."""
+        check_name("model", name)
         now = time.time()
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
+                    # first, so a bad new name is said before what is wrong with the artifact
+                    # (a model created here goes with the transaction if the artifact fails)
+                    model_id = self._model_id(conn, name, create=True, now=now)
                     kind = conn.execute(
                         select(_artifacts_t.c.kind).where(
                             _artifacts_t.c.run_id == run_id,
@@ -79,7 +90,6 @@ class RegistryRecords(StoreBase):
                             f"artifact {artifact!r} of run {run_id} is a {kind}, not a model: "
                             "log it with mltrack.log_model to register it"
                         )
-                    model_id = self._model_id(conn, name, create=True, now=now)
                     same = conn.execute(
                         select(_versions_t.c.version).where(
                             _versions_t.c.model_id == model_id,
@@ -113,10 +123,29 @@ class RegistryRecords(StoreBase):
                     raise
         raise AssertionError("unreachable")
 
+    def check_model_name(self, name: str) -> str:
+        """``name`` if a version can be registered under it: a new name that follows
+        :func:`check_registry_name`, or the name of a model registered before that rule.
+        For callers that must refuse before they write what the registration needs
+        (``log_model(..., register=name)``); the database is read only for a name the rule
+        refuses."""
+        try:
+            return check_registry_name("model", name)
+        except InvalidName:
+            if isinstance(name, str) and name_problem(name) is None:
+                with self.engine.connect() as conn:
+                    found = conn.execute(
+                        select(_models_t.c.id).where(_models_t.c.name == name)
+                    ).scalar()
+                if found is not None:
+                    return name
+            raise
+
     def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         """Point ``alias`` of model ``name`` at ``version`` (moving it if it pointed
-        elsewhere). Aliases are names, not numbers: ``3`` or ``latest`` are refused."""
-        check_registry_name("alias", alias)
+        elsewhere). Aliases are names, not numbers: ``3`` or ``latest`` are refused. A new
+        alias follows :func:`check_registry_name`; one stored before that rule still moves."""
+        check_name("alias", alias)
         if alias.isdigit() or alias == "latest":
             raise InvalidName(
                 f"alias {alias!r} would read as a version; pick a name such as 'production'"
@@ -124,12 +153,14 @@ class RegistryRecords(StoreBase):
         now = time.time()
         with self.engine.begin() as conn:
             model_id = self._model_id(conn, name)
-            self._check_version(conn, name, model_id, version)
             before = conn.execute(
                 select(_aliases_t.c.version).where(
                     _aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias
                 )
             ).scalar()
+            if before is None:
+                check_registry_name("alias", alias)
+            self._check_version(conn, name, model_id, version)
             moved = conn.execute(
                 update(_aliases_t)
                 .where(_aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias)
@@ -293,6 +324,7 @@ class RegistryRecords(StoreBase):
             )
             known = ", ".join(repr(n) for n in names[:20]) or "none yet"
             raise ModelNotFound(f"no registered model {name!r} (registered: {known})")
+        check_registry_name("model", name)
         result = conn.execute(
             _models_t.insert(),
             {"name": name, "description": "", "created_at": now, "updated_at": now},
