@@ -110,6 +110,55 @@ def test_log_model_refuses_a_bad_registry_name_before_storing_anything(
     assert list(api_store.blobs.iter_digests()) == []
 
 
+def test_arguments_of_the_wrong_kind_are_named_in_the_error(api_store: Store, churn: tuple) -> None:
+    """A bad argument is said by the function it was given to, naming the argument (not
+    ``int()``'s "invalid literal", not an internal loader's signature)."""
+    model, X = churn
+    with mltrack.start_run():
+        mltrack.log_model(model, register="churn")
+    with pytest.raises(
+        ValueError, match=r"set_alias: version must be a version number such as 3, not 'two'"
+    ):
+        mltrack.set_alias("churn", "production", "two")
+    for version in (1.0, None, True):
+        with pytest.raises(TypeError, match="set_alias: version must be a version number"):
+            mltrack.set_alias("churn", "production", version)
+    assert mltrack.get_model("churn").aliases == {}
+    mltrack.set_alias("churn", "production", "1")
+    mltrack.set_alias("churn", "staging", np.int64(1))
+    assert mltrack.get_model("churn").aliases == {"production": 1, "staging": 1}
+
+    for extra in ({"foo": 1}, {"model": model}):  # model= is for a PyTorch state_dict only
+        name = next(iter(extra))
+        with pytest.raises(
+            TypeError,
+            match=rf"^load_model\(\) got an unexpected keyword argument '{name}': loading "
+            r"'models:/churn@production' \(a skops model\) takes trusted=, store=$",
+        ):
+            mltrack.load_model("models:/churn@production", **extra)
+    loaded = mltrack.load_model("models:/churn@production", trusted=False)
+    assert (loaded.predict(X) == model.predict(X)).all()
+
+
+def test_load_model_passes_model_on_to_a_state_dict_and_names_what_it_takes(
+    api_store: Store,
+) -> None:
+    torch = pytest.importorskip("torch")
+    from .model_classes_torch import TinyNet
+
+    torch.manual_seed(0)
+    net = TinyNet().eval()
+    with mltrack.start_run():
+        info = mltrack.log_model(net, "net")
+    into = TinyNet()
+    assert mltrack.load_model(info.ref, model=into) is into
+    assert all(torch.equal(a, b) for a, b in zip(into.parameters(), net.parameters(), strict=True))
+    with pytest.raises(
+        TypeError, match=r"\(a torch-state-dict model\) takes trusted=, store=, model=$"
+    ):
+        mltrack.load_model(info.ref, weights_only=True)
+
+
 def test_the_same_model_logged_twice_is_stored_once(api_store: Store, churn: tuple) -> None:
     model, _X = churn
     with mltrack.start_run():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 import platform
 import tempfile
@@ -266,10 +267,11 @@ def load_model(
 
     Nothing that can run code is loaded by default: a pickled model, or a skops file with
     types off skops' trusted list, raises an error that lists them and says how to allow
-    them (``trusted=[...]`` or ``trusted=True``) once you trust where the model came from."""
+    them (``trusted=[...]`` or ``trusted=True``) once you trust where the model came from.
+    A PyTorch ``state_dict`` also takes ``model=``, an instance to load the weights into."""
     from ..capture import api
     from ..capture.refs import current_experiment
-    from .formats import load_saved_model
+    from .formats import load_options, load_saved_model
 
     st = store or api.get_store()
     parsed = parse(ref)
@@ -278,6 +280,16 @@ def load_model(
     if artifact.kind != "model":
         raise ArtifactError(
             f"{ref!r} is a {artifact.kind} artifact, not a model (log it with log_model)"
+        )
+    # said here, before the files are checked out, and naming this function rather than
+    # the loader it would otherwise reach
+    saved_format = str(artifact.meta.get("format", ""))
+    unknown = sorted(set(kwargs) - set(load_options(saved_format)))
+    if unknown:
+        taken = ", ".join(f"{a}=" for a in ("trusted", "store", *load_options(saved_format)))
+        raise TypeError(
+            f"load_model() got an unexpected keyword argument {unknown[0]!r}: "
+            f"loading {ref!r} (a {saved_format} model) takes {taken}"
         )
     with _artifacts.checked_out(st, artifact) as folder:
         return load_saved_model(folder, artifact.meta, trusted=trusted, **kwargs)
@@ -317,7 +329,27 @@ def set_alias(name: str, alias: str, version: int, *, store: Store | None = None
     """Point ``alias`` (``"production"``) of model ``name`` at ``version``, moving it."""
     from ..capture import api
 
-    (store or api.get_store()).set_model_alias(name, alias, int(version))
+    (store or api.get_store()).set_model_alias(name, alias, _version_number("set_alias", version))
+
+
+def _version_number(function: str, version: Any) -> int:
+    """``version`` as the number it names: an integer (a NumPy one too) or its digits
+    (``"3"``). Anything else is refused naming the argument, not with ``int()``'s
+    "invalid literal", and a float is never cut to an integer (``2.7`` is not version 2)."""
+    if isinstance(version, str):
+        digits = version.strip()
+        if digits.isascii() and digits.isdigit():
+            return int(digits)
+        raise ValueError(f"{function}: version must be a version number such as 3, not {version!r}")
+    if not isinstance(version, bool):
+        try:
+            return operator.index(version)
+        except TypeError:
+            pass
+    raise TypeError(
+        f"{function}: version must be a version number such as 3, not "
+        f"{type(version).__name__} {version!r}"
+    )
 
 
 def delete_alias(name: str, alias: str, *, store: Store | None = None) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "SavedModel",
     "UnsupportedModelError",
     "UntrustedModelError",
+    "load_options",
     "load_saved_model",
     "save_model",
 ]
@@ -82,6 +83,13 @@ def save_model(
                 child.unlink()
         raise
     return replace(saved, files=list_files(folder))
+
+
+def load_options(format: str) -> tuple[str, ...]:
+    """The keyword arguments :func:`load_saved_model` takes for a model of ``format``
+    besides ``trusted``: what ``mltrack.load_model`` can pass on, and names when given
+    another."""
+    return ("model",) if _MODULES.get(format) is torch_state_dict else ()
 
 
 def load_saved_model(
