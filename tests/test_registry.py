@@ -49,10 +49,14 @@ def test_versions_are_numbered_per_model_and_registering_again_is_idempotent(reg
     assert reg.register_model_version("churn", a, "model").version == 1
     assert reg.register_model_version("churn", b, "model").version == 2
     assert reg.register_model_version("churn", a, "model").version == 1  # already registered
+    again, created = reg.add_model_version("churn", a, "model")  # the same, saying so
+    assert (again.version, created) == (1, False)
+    new, created = reg.add_model_version("churn", model_run(reg, b"c"), "model")
+    assert (new.version, created) == (3, True)
     assert reg.register_model_version("fraud", b, "model").version == 1  # its own numbering
     model = reg.get_registered_model("churn")
-    assert [(v.version, v.run_id) for v in model.versions] == [(1, a), (2, b)]
-    assert model.latest == 2
+    assert [(v.version, v.run_id) for v in model.versions] == [(1, a), (2, b), (3, new.run_id)]
+    assert model.latest == 3
     assert [m.name for m in reg.list_registered_models()] == ["churn", "fraud"]
     assert reg.versions_of_runs([b])[b][0].model == "churn"
 

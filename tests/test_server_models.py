@@ -79,6 +79,12 @@ async def test_run_detail_lists_artifacts_and_previews_them(call: Any, store: St
     assert model["model"]["format"] == "skops" and detail["models"] == []
     listed = check(await call(url(ARTIFACTS, run_id=run_id)), ARTIFACTS)
     assert [a["name"] for a in listed["artifacts"]] == names
+    # a run named as everywhere else: an id prefix, its number
+    for ref in (run_id[:6], "1", "#1"):
+        assert check(await call(url(ARTIFACTS, run_id=ref)), ARTIFACTS) == listed, ref
+    by_number = check(await call(url(PREVIEW, run_id="1", name="notes/readme.md")), PREVIEW)
+    assert by_number["bundle"]["text/markdown"].startswith("# Notes")
+    assert (await call(url(RAW, run_id=run_id[:8], name="blob.bin"))).body == bytes(range(256))
 
     text = check(await call(url(PREVIEW, run_id=run_id, name="notes/readme.md")), PREVIEW)
     assert text["bundle"]["text/markdown"].startswith("# Notes")
@@ -134,11 +140,16 @@ async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Sto
     created = await call(MODELS, method="POST", body=json.dumps(body))
     assert created.code == 201
     assert check(created, MODELS, "post")["version"] == 1
+    again = await call(MODELS, method="POST", body=json.dumps(body))
+    assert again.code == 200  # registered before: nothing created
+    assert check(again, MODELS, "post") == check(created, MODELS, "post")
     body["run"] = second[:8]  # an id prefix works as everywhere
-    assert (
-        check(await call(MODELS, method="POST", body=json.dumps(body)), MODELS, "post")["version"]
-        == 2
-    )
+    created = await call(MODELS, method="POST", body=json.dumps(body))
+    assert created.code == 201 and check(created, MODELS, "post")["version"] == 2
+    body["run"] = 2  # and a run's number, as a JSON number (or as text)
+    for run in (2, "2", "#2"):
+        again = await call(MODELS, method="POST", body=json.dumps({**body, "run": run}))
+        assert again.code == 200 and check(again, MODELS, "post")["version"] == 2, run
 
     moved = await call(
         url(ALIAS, name="churn", alias="production"), method="PUT", body='{"version": 1}'
@@ -187,6 +198,8 @@ async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Sto
 async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> None:
     run_id = logged_run(store)
     store.register_model_version("churn", run_id, "model")
+    store.create_run("other")  # run number 1 is now in two experiments
+    register = {"name": "churn", "artifact": "model"}
     cases = [
         (MODELS, "POST", {"name": "churn"}, 400),
         (MODELS, "POST", {"name": "churn", "run": run_id, "artifact": "pixel.png"}, 409),
@@ -199,6 +212,13 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
         (url(ALIAS, name="churn", alias="latest"), "PUT", {"version": 1}, 400),
         (url(ALIAS, name="nope", alias="production"), "PUT", {"version": 1}, 404),
         (url(ALIAS, name="churn", alias="production"), "DELETE", None, 404),
+        (MODELS, "POST", {**register, "run": 1}, 400),  # which run #1?
+        (MODELS, "POST", {**register, "run": 0}, 400),
+        (MODELS, "POST", {**register, "run": True}, 400),
+        (MODELS, "POST", {**register, "run": 3}, 404),
+        (url(ARTIFACTS, run_id="1"), "GET", None, 400),
+        (url(PREVIEW, run_id="1", name="model"), "GET", None, 400),
+        (url(ARTIFACTS, run_id="7"), "GET", None, 404),
         (url(VERSION, name="churn", version="x"), "DELETE", None, 404),
         (url(MODEL, name="nope"), "GET", None, 404),
         # a number no version can have is no version, not a database error
@@ -215,3 +235,5 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
         error_of(response, status)
     both = await call(url(LINEAGE, name="churn"), params={"version": "1", "alias": "a"})
     assert "not both" in error_of(both, 400)
+    ambiguous = await call(MODELS, method="POST", body=json.dumps({**register, "run": 1}))
+    assert "run number 1 is ambiguous" in error_of(ambiguous, 400)

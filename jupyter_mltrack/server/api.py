@@ -27,6 +27,7 @@ from ..store import (
     KernelSession,
     Run,
     RunNotFound,
+    RunRefError,
     Snapshot,
     SnapshotNotFound,
     SnapshotStatus,
@@ -147,6 +148,19 @@ def _require_id(run_id: str) -> str:
     if not _RUN_ID.match(run_id):
         raise ApiError(404, str(RunNotFound(run_id)))
     return run_id
+
+
+def resolve_run(store: Store, ref: str, experiment: str | None = None) -> str:
+    """The id of the run ``ref`` names: an id, a unique id prefix (4+ hex digits) or a
+    number (``3``, ``#3``; looked up in ``experiment`` when given), as every route taking a
+    run reference resolves it (:meth:`~jupyter_mltrack.store.Store.resolve_run_id`). A
+    reference naming no run is a 404, one naming several (an ambiguous prefix or number) a
+    400, with the store's message."""
+    _check_text("a run reference", ref)
+    try:
+        return store.resolve_run_id(ref, experiment)
+    except RunRefError as exc:
+        raise ApiError(404 if isinstance(exc, LookupError) else 400, str(exc)) from None
 
 
 def get_run(store: Store, run_id: str) -> dict[str, Any]:

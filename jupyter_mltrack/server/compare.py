@@ -20,9 +20,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..compare.errors import MAX_RUNS
-from ..store import InvalidQuery, RunNotFound, RunRefError, Store
+from ..store import InvalidQuery, RunNotFound, Store
 from ..store.entities import iso, json_number
-from .api import ApiError, _check_text, _int_arg, _known_args, _single, bad_request
+from .api import (
+    ApiError,
+    _check_text,
+    _int_arg,
+    _known_args,
+    _single,
+    bad_request,
+    resolve_run,
+)
 
 COMPARE_PARAMS = ("runs", "baseline", "reducer", "step", "experiment")
 EXPLAIN_PARAMS = ("a", "b", "metric", "experiment")
@@ -101,10 +109,7 @@ def _resolve(store: Store, refs: Sequence[str], experiment: str | None) -> list[
     full = [ref.lower() for ref in refs if _FULL_ID.match(ref.lower())]
     known = {run.id for run in store.load_runs(full)} if full else set()
     for ref in refs:
-        try:
-            run_id = ref.lower() if ref.lower() in known else store.resolve_run_id(ref, experiment)
-        except RunRefError as exc:  # absent: 404; ambiguous: 400
-            raise ApiError(404 if isinstance(exc, LookupError) else 400, str(exc)) from None
+        run_id = ref.lower() if ref.lower() in known else resolve_run(store, ref, experiment)
         if run_id in seen:
             raise bad_request(
                 f"runs names the same run twice ({seen[run_id]!r} and {ref!r}); list each run once"

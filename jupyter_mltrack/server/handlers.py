@@ -302,7 +302,8 @@ class ModelsHandler(MltrackHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        self.write_json(await self.call(models_api.register, self.json_body()), status=201)
+        version, created = await self.call(models_api.register, self.json_body())
+        self.write_json(version, status=201 if created else 200)
 
 
 class ModelHandler(MltrackHandler):

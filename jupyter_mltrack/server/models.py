@@ -18,7 +18,7 @@ from ..store import RunNotFound, Store
 from ..store.entities import Artifact, ModelVersion, iso
 from ..store.errors import ArtifactNotFound, ModelNotFound, ModelRegistryConflict
 from ..store.names import InvalidName
-from .api import ApiError, _known_args, _require_id, _single, bad_request
+from .api import ApiError, _known_args, _single, bad_request, resolve_run
 
 PREVIEW_PARAMS = ("path",)
 LINEAGE_PARAMS = ("version", "alias")
@@ -69,11 +69,13 @@ def artifact_json(artifact: Artifact) -> dict[str, Any]:
 # artifacts -------------------------------------------------------------------------------------
 
 
-def list_artifacts(store: Store, run_id: str) -> dict[str, Any]:
+def list_artifacts(store: Store, run_ref: str) -> dict[str, Any]:
+    """``GET runs/{id}/artifacts``: ``{id}`` a run's id, id prefix or number, as the CLI's
+    ``artifacts list`` takes it."""
+    run_id = resolve_run(store, run_ref)
     try:
-        run = store.get_run(_require_id(run_id))
-        artifacts = store.list_artifacts(run.id)
-        versions = store.versions_of_runs([run.id]).get(run.id, [])
+        artifacts = store.list_artifacts(run_id)
+        versions = store.versions_of_runs([run_id]).get(run_id, [])
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None
     return {
@@ -82,9 +84,11 @@ def list_artifacts(store: Store, run_id: str) -> dict[str, Any]:
     }
 
 
-def get_artifact(store: Store, run_id: str, name: str) -> Artifact:
+def get_artifact(store: Store, run_ref: str, name: str) -> Artifact:
+    """Artifact ``name`` of the run ``run_ref`` names (an id, id prefix or number)."""
+    run_id = resolve_run(store, run_ref)
     try:
-        return store.get_artifact(_require_id(run_id), name)
+        return store.get_artifact(run_id, name)
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None
 
@@ -177,15 +181,25 @@ def _runs(store: Store, ids: list[str]) -> list[Any]:
     return store.load_runs(list(dict.fromkeys(ids))) if ids else []
 
 
-def register(store: Store, body: Any) -> dict[str, Any]:
-    """``POST models`` ``{"name", "run", "artifact"}``: the new (or existing) version."""
+def register(store: Store, body: Any) -> tuple[dict[str, Any], bool]:
+    """``POST models`` ``{"name", "run", "artifact"}``: ``(the version, whether it is
+    new)``; the handler answers 201 for a new version, 200 for an artifact registered
+    before. ``run`` is a run's id, id prefix or number, the number as text or as a JSON
+    number."""
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object with name, run and artifact")
     unknown = sorted(set(body) - {"name", "run", "artifact", "description"})
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(unknown)}")
+    run = body.get("run")
+    if isinstance(run, int) and not isinstance(run, bool):
+        if run < 1:
+            raise bad_request(f"'run' as a number is a run's number (1 or more), not {run}")
+        run = str(run)
+    if not isinstance(run, str) or not run.strip():
+        raise bad_request("'run' must be a run's id, id prefix or number")
     fields = {}
-    for key in ("name", "run", "artifact"):
+    for key in ("name", "artifact"):
         value = body.get(key)
         if not isinstance(value, str) or not value.strip():
             raise bad_request(f"{key!r} must be a non-empty string")
@@ -193,14 +207,14 @@ def register(store: Store, body: Any) -> dict[str, Any]:
     description = body.get("description", "")
     if not isinstance(description, str):
         raise bad_request("'description' must be a string")
+    run_id = resolve_run(store, run)
     try:
-        run_id = store.resolve_run_id(fields["run"])
-        version = store.register_model_version(
+        version, created = store.add_model_version(
             fields["name"], run_id, fields["artifact"], description=description
         )
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None
-    return _version_json(version)
+    return _version_json(version), created
 
 
 def set_alias(store: Store, name: str, alias: str, body: Any) -> dict[str, Any]:

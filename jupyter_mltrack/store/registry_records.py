@@ -68,6 +68,15 @@ class RegistryRecords(StoreBase):
         """Add the model artifact ``artifact`` of ``run_id`` as the next version of ``name``
         (created if new: :func:`check_registry_name`). Registering the same artifact again
         returns its version."""
+        return self.add_model_version(name, run_id, artifact, description=description)[0]
+
+    def add_model_version(
+        self, name: str, run_id: str, artifact: str, *, description: str = ""
+    ) -> tuple[ModelVersion, bool]:
+        """:meth:`register_model_version`, and whether the version is new: ``(version,
+        created)``, as :meth:`add_dataset_version` answers. ``created`` is decided in the
+        transaction that registers, so a caller reporting it (the REST API's 201 or 200)
+        is right even when another process registers the same artifact at the same time."""
         check_name("model", name)
         now = time.time()
         for attempt in range(5):
@@ -98,7 +107,7 @@ class RegistryRecords(StoreBase):
                         )
                     ).scalar()
                     if same is not None:
-                        return self._version(conn, name, model_id, same)
+                        return self._version(conn, name, model_id, same), False
                     version = self._next_version(conn, model_id)
                     conn.execute(
                         _versions_t.insert(),
@@ -117,7 +126,7 @@ class RegistryRecords(StoreBase):
                         .values(updated_at=now, last_version=version)
                     )
                     self._touch(conn, run_id)  # its detail lists the version
-                    return self._version(conn, name, model_id, version)
+                    return self._version(conn, name, model_id, version), True
             except IntegrityError:  # another process took this number (or created the name)
                 if attempt == 4:
                     raise
