@@ -184,7 +184,9 @@ async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Sto
 
     # the version holding the alias is kept unless forced; the run cannot go meanwhile
     refused = await call(url(VERSION, name="churn", version="2"), method="DELETE")
-    assert "holds @production" in error_of(refused, 409)
+    message = error_of(refused, 409)
+    assert "holds @production" in message and "delete with ?force=1" in message
+    assert "force=True" not in message and "--force" not in message  # Python's, the CLI's
     refused = await call(url(RUN, run_id=second), method="DELETE")
     assert "registered" in error_of(refused, 409)
     gone = await call(
@@ -219,7 +221,12 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
         (url(ARTIFACTS, run_id="1"), "GET", None, 400),
         (url(PREVIEW, run_id="1", name="model"), "GET", None, 400),
         (url(ARTIFACTS, run_id="7"), "GET", None, 404),
-        (url(VERSION, name="churn", version="x"), "DELETE", None, 404),
+        # a version that is not a number is a bad request, on every route
+        (url(VERSION, name="churn", version="x"), "DELETE", None, 400),
+        (url(VERSION, name="churn", version="0"), "DELETE", None, 400),
+        (url(VERSION, name="churn", version="²"), "DELETE", None, 400),
+        (url(LINEAGE, name="churn") + "?version=x", "GET", None, 400),
+        (url(LINEAGE, name="churn") + "?version=%C2%B2", "GET", None, 400),
         (url(MODEL, name="nope"), "GET", None, 404),
         # a number no version can have is no version, not a database error
         (url(ALIAS, name="churn", alias="production"), "PUT", {"version": HUGE}, 404),
@@ -237,3 +244,12 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
     assert "not both" in error_of(both, 400)
     ambiguous = await call(MODELS, method="POST", body=json.dumps({**register, "run": 1}))
     assert "run number 1 is ambiguous" in error_of(ambiguous, 400)
+    # a number past what json reads (4,300 digits) is a bad body, not a server error
+    huge = await call(
+        url(ALIAS, name="churn", alias="production"),
+        method="PUT",
+        body='{"version": 1' + "0" * 5000 + "}",
+    )
+    assert "not valid JSON" in error_of(huge, 400)
+    huge = await call(url(VERSION, name="churn", version="1" * 5000), method="DELETE")
+    assert "must be a positive integer" in error_of(huge, 400)

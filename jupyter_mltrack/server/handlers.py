@@ -91,7 +91,7 @@ class MltrackHandler(ExtensionHandlerMixin, APIHandler):
         """The request's body as JSON (``None`` when empty); a 400 when it is not JSON."""
         try:
             return json.loads(self.request.body or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except ValueError as exc:  # bad UTF-8 or JSON, or an integer of over 4300 digits
             raise tornado.web.HTTPError(400, f"the body is not valid JSON: {exc}") from None
 
     @classmethod

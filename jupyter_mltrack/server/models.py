@@ -16,7 +16,12 @@ from ..models.preview import preview
 from ..models.refs import ModelRef, ModelRefError
 from ..store import RunNotFound, Store
 from ..store.entities import Artifact, ModelVersion, iso
-from ..store.errors import ArtifactNotFound, ModelNotFound, ModelRegistryConflict
+from ..store.errors import (
+    ArtifactNotFound,
+    ModelNotFound,
+    ModelRegistryConflict,
+    VersionHasAliases,
+)
 from ..store.names import InvalidName
 from .api import ApiError, _known_args, _single, bad_request, resolve_run
 
@@ -238,15 +243,28 @@ def delete_alias(store: Store, name: str, alias: str) -> None:
         raise _refused(exc) from None
 
 
+def _version_number(text: str) -> int:
+    """A version number as a path or query gives it. What is not a positive integer is a
+    400; a number no version has, however large, is the store's 404 ("no version N")."""
+    try:
+        if text.isascii() and text.isdigit() and int(text) >= 1:
+            return int(text)
+    except ValueError:  # more digits than int() reads (4300): not a number, for a version
+        pass
+    raise bad_request(f"'version' must be a positive integer, not {text[:40]!r}")
+
+
 def delete_version(store: Store, name: str, version: str, args: Mapping[str, list[str]]) -> None:
+    """``DELETE models/{name}/versions/{version}[?force=1]``."""
     args = _known_args(args, DELETE_VERSION_PARAMS)
     force = (_single(args, "force") or "0").lower()
     if force not in ("0", "1", "true", "false"):
         raise bad_request("'force' is 1 or 0")
-    if not version.isdigit():
-        raise ApiError(404, f"model {name!r} has no version {version!r}")
+    number = _version_number(version)
     try:
-        store.delete_model_version(name, int(version), force=force in ("1", "true"))
+        store.delete_model_version(name, number, force=force in ("1", "true"))
+    except VersionHasAliases as exc:  # the store's message says how Python and the CLI force
+        raise ApiError(409, str(exc.forced_by("?force=1")), reason="conflict") from None
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None
 
@@ -257,12 +275,11 @@ def lineage(store: Store, name: str, args: Mapping[str, list[str]]) -> dict[str,
     version, alias = _single(args, "version"), _single(args, "alias")
     if version is not None and alias is not None:
         raise bad_request("give version or alias, not both")
-    if version is not None and (not version.isdigit() or int(version) < 1):
-        raise bad_request("'version' must be a positive integer")
+    number = _version_number(version) if version is not None else None
     ref = ModelRef(
-        f"models:/{name}" + (f"@{alias}" if alias else f"/{version}" if version else ""),
+        f"models:/{name}" + (f"@{alias}" if alias else f"/{number}" if number else ""),
         model=name,
-        version=int(version) if version else None,
+        version=number,
         alias=alias,
     )
     try:

@@ -153,6 +153,33 @@ class ModelRegistryConflict(StoreError):
     at, registering a run's artifact that is not a model, deleting a run with versions."""
 
 
+class VersionHasAliases(ModelRegistryConflict):
+    """Deleting a version aliases point at, without forcing it. The message says how to
+    force it from Python and the CLI; a caller that forces it another way (the REST API's
+    ``?force=1``) says so with :meth:`forced_by`. ``aliases`` are the version's, sorted."""
+
+    def __init__(
+        self,
+        model: str,
+        version: int,
+        aliases: Sequence[str],
+        *,
+        force: str = "force=True (--force)",
+    ) -> None:
+        self.model = model
+        self.version = version
+        self.aliases = list(aliases)
+        shown = ", ".join(f"@{a}" for a in self.aliases)
+        super().__init__(
+            f"version {version} of {model!r} holds {shown}: move the alias first, or delete "
+            f"with {force} to delete its aliases too"
+        )
+
+    def forced_by(self, force: str) -> VersionHasAliases:
+        """The same refusal, naming ``force`` as the way to delete anyway."""
+        return VersionHasAliases(self.model, self.version, self.aliases, force=force)
+
+
 class RunSuperseded(StoreError):
     """A write of an attempt at a run that another attempt has taken over since (the run's
     ``mltrack.attempt`` tag names another): refused whole, so that nothing of a superseded

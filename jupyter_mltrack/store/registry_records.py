@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .base import StoreBase
 from .entities import ModelVersion, RegisteredModel
-from .errors import ArtifactNotFound, ModelNotFound, ModelRegistryConflict
+from .errors import ArtifactNotFound, ModelNotFound, ModelRegistryConflict, VersionHasAliases
 from .models import (
     ArtifactRow,
     ModelAliasRow,
@@ -216,11 +216,7 @@ class RegistryRecords(StoreBase):
                 ).scalars()
             )
             if held and not force:
-                shown = ", ".join(f"@{a}" for a in held)
-                raise ModelRegistryConflict(
-                    f"version {version} of {name!r} holds {shown}: move the alias first, or "
-                    "delete with force=True (--force) to delete its aliases too"
-                )
+                raise VersionHasAliases(name, version, held)
             self._touch_versions(conn, model_id, {version})
             conn.execute(
                 delete(_aliases_t).where(
