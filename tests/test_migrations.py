@@ -11,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
 from jupyter_mltrack.location import home_of, resolve_store_url
 from jupyter_mltrack.store import Store, schema
@@ -38,6 +38,24 @@ def alembic(engine: Engine, action: str, revision: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         getattr(command, action)(cfg, revision)
+
+
+def insert_run(
+    conn: Connection, run_id: str, now: float, *, experiment: str = "e", code: str = ""
+) -> None:
+    """Experiment 1 and its run 1 as a migration's old schema holds them (columns of 0001):
+    what a test of a data migration fills before it upgrades."""
+    conn.execute(
+        text("INSERT INTO experiments (id, name, created_at) VALUES (1, :n, :t)"),
+        {"n": experiment, "t": now},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO runs (id, experiment_id, number, status, start_time, updated_at, code,"
+            " note, source) VALUES (:id, 1, 1, 'finished', :t, :t, :code, '', 'notebook')"
+        ),
+        {"id": run_id, "t": now, "code": code},
+    )
 
 
 #: Tables a migration after 0010 adds (or adds a column to: ``run_data.dataset``, 0012;
@@ -195,16 +213,7 @@ def test_upgrade_from_0001_keeps_data_and_widens_steps(engine: Engine, store_url
     alembic(engine, "upgrade", "0001")
     now = 1_700_000_000.0
     with engine.begin() as conn:
-        conn.execute(
-            text("INSERT INTO experiments (id, name, created_at) VALUES (1, 'old', :t)"), {"t": now}
-        )
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, experiment_id, number, status, start_time, updated_at, code,"
-                " note, source) VALUES (:id, 1, 1, 'finished', :t, :t, 'x = 1', '', 'notebook')"
-            ),
-            {"id": "a" * 32, "t": now},
-        )
+        insert_run(conn, "a" * 32, now, experiment="old", code="x = 1")
         conn.execute(
             text(
                 "INSERT INTO metrics (run_id, key, step, value, timestamp)"
@@ -243,16 +252,7 @@ def test_0004_moves_metric_points_into_chunks_and_back(engine: Engine, store_url
     now = 1_700_000_000.0
     points = [("loss", 0, 1.0), ("loss", 1, None), ("acc", 0, 0.5), ("loss", 1, 0.75)]
     with engine.begin() as conn:
-        conn.execute(
-            text("INSERT INTO experiments (id, name, created_at) VALUES (1, 'e', :t)"), {"t": now}
-        )
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, experiment_id, number, status, start_time, updated_at, code,"
-                " note, source) VALUES (:id, 1, 1, 'finished', :t, :t, '', '', 'notebook')"
-            ),
-            {"id": "b" * 32, "t": now},
-        )
+        insert_run(conn, "b" * 32, now)
         for i, (key, step, value) in enumerate(points):
             conn.execute(
                 text(
@@ -389,16 +389,7 @@ def test_0015_starts_each_model_after_its_highest_version(engine: Engine, store_
     alembic(engine, "upgrade", "0014")
     now = 1_700_000_000.0
     with engine.begin() as conn:
-        conn.execute(
-            text("INSERT INTO experiments (id, name, created_at) VALUES (1, 'e', :t)"), {"t": now}
-        )
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, experiment_id, number, status, start_time, updated_at, code,"
-                " note, source) VALUES (:id, 1, 1, 'finished', :t, :t, '', '', 'notebook')"
-            ),
-            {"id": "c" * 32, "t": now},
-        )
+        insert_run(conn, "c" * 32, now)
         for name in ("model", "model-3", "model-4"):
             conn.execute(
                 text(

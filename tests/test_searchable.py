@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, text
 from jupyter_mltrack.store import MetricPoint, Store
 from jupyter_mltrack.store.models import LatestMetricRow, ParamRow
 from jupyter_mltrack.store.searchable import param_columns, param_number, summarise
-from tests.test_migrations import alembic, engine  # noqa: F401  (fixture)
+from tests.test_migrations import alembic, engine, insert_run  # noqa: F401  (fixture)
 
 
 def point(key: str, value: float, step: int, ts: float | None = None) -> MetricPoint:
@@ -162,16 +162,7 @@ def test_0009_fills_in_existing_params_and_summaries(engine: Engine, store_url: 
     store_run = "c" * 32
     now = 1_700_000_000.0
     with engine.begin() as conn:
-        conn.execute(
-            text("INSERT INTO experiments (id, name, created_at) VALUES (1, 'e', :t)"), {"t": now}
-        )
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, experiment_id, number, status, start_time, updated_at, code,"
-                " note, source) VALUES (:id, 1, 1, 'finished', :t, :t, '', '', 'notebook')"
-            ),
-            {"id": store_run, "t": now},
-        )
+        insert_run(conn, store_run, now)
         for key, value in (("lr", "0.01"), ("s", '"2.5"'), ("m", '"rf"'), ("f", "true")):
             conn.execute(
                 text("INSERT INTO params (run_id, key, value) VALUES (:i, :k, :v)"),
