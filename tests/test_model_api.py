@@ -257,6 +257,27 @@ def test_signature_rows_the_model_cannot_predict_warn_and_the_model_is_logged(
             mltrack.log_model(model, "clf", signature_from=X[:3])
 
 
+def test_rows_no_signature_can_be_taken_from_warn_and_the_model_is_logged(
+    api_store: Store,
+) -> None:
+    """A model trained on a scipy sparse matrix, with its test rows as signature_from: no
+    signature is taken from a sparse matrix, but the model is logged (a warning at the
+    user's line says why), and loads back."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    X = sp.random(40, 30, density=0.2, format="csr", random_state=0)
+    y = np.arange(40) % 2
+    model = LogisticRegression().fit(X, y)
+    with mltrack.start_run(), pytest.warns(UserWarning, match="no signature") as caught:
+        info = mltrack.log_model(model, "sparse", signature_from=X[:5])
+    [warning] = [w for w in caught if "signature_from" in str(w.message)]
+    assert warning.filename == __file__
+    assert "(TypeError: cannot infer a signature from a csr_matrix" in str(warning.message)
+    assert info.signature is None
+    assert (mltrack.load_model(info.ref).predict(X) == model.predict(X)).all()
+
+
 def test_what_a_load_will_need_to_trust_is_shown_when_logged(
     api_store: Store, churn: tuple
 ) -> None:

@@ -189,7 +189,8 @@ def log_model(
     only when asked, and marked unsafe. ``signature_from`` (e.g. ``X_test[:5]``) records the
     input and output schema, a few example rows and the model's predictions on them, which
     ``mltrack reproduce`` checks a reproduced model against; rows the model cannot predict
-    (other columns) are kept without predictions, with a ``UserWarning`` naming the error.
+    (other columns) are kept without predictions, and rows no signature can be taken from
+    (a sparse matrix) without a signature, each with a ``UserWarning`` naming the error.
     ``register="churn"`` also adds it to the registry as the next version of ``churn``."""
     from .formats import save_model
     from .signature import infer_signature
@@ -200,7 +201,10 @@ def log_model(
     store, run_id = _store_and_run(run)
     signature = None
     if signature_from is not None:
-        signature = infer_signature(signature_from, model)
+        try:
+            signature = infer_signature(signature_from, model)
+        except Exception as exc:  # the model is what is logged: kept without a signature
+            _warn_no_signature(name, exc)
     with tempfile.TemporaryDirectory(prefix="mltrack-model-") as folder:
         extra: dict[str, Any] = {}
         if format == "onnx" and signature_from is not None:
@@ -226,6 +230,20 @@ def log_model(
         signature=signature,
         registered=version,
         untrusted_types=tuple(saved.untrusted_types),
+    )
+
+
+def _warn_no_signature(name: str, exc: Exception) -> None:
+    """Say, at the user's ``log_model`` line, that no signature could be taken from
+    ``signature_from`` (a type it does not read, such as a scipy sparse matrix). The model
+    is logged all the same: failing the cell for its signature would lose the model."""
+    from .formats._base import warn_caller
+
+    warn_caller(
+        f"log_model({name!r}): no signature could be taken from signature_from "
+        f"({type(exc).__name__}: {exc}), so the model is logged without one, and mltrack "
+        "reproduce cannot compare its predictions. Pass a few rows as a pandas DataFrame "
+        "or Series, a numpy array, a torch tensor or a list (e.g. X_test[:5])"
     )
 
 
