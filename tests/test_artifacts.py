@@ -433,13 +433,23 @@ def test_log_figure_with_an_extension_keeps_that_format_only(api_store: Store) -
         with pytest.raises(ArtifactError, match=r"\.json, \.html, or give it no extension"):
             mltrack.log_figure(go.Figure(), "bars.xyz")
         upper = mltrack.log_figure(fig, "ROC.PNG")
+        # letters after the last dot are an extension; a number is part of the name
+        decimal = mltrack.log_figure(fig, "loss_lr0.01")
+        trailing = mltrack.log_figure(fig, "roc.")
         with pytest.raises(ArtifactError, match="matplotlib or plotly figure"):
             mltrack.log_figure(object(), "x")
     plt.close(fig)
     assert [f.path for f in art.files] == ["roc.svg"] and art.media_type == "image/svg+xml"
     assert [f.path for f in upper.files] == ["ROC.png"]
+    assert [f.path for f in decimal.files] == ["loss_lr0.01.png", "loss_lr0.01.svg"]
+    assert [f.path for f in trailing.files] == ["roc.png", "roc.svg"]
     assert art.run_id == run.id
-    assert sorted(a.name for a in api_store.list_artifacts(run.id)) == ["ROC.PNG", "plots/roc.svg"]
+    assert sorted(a.name for a in api_store.list_artifacts(run.id)) == [
+        "ROC.PNG",
+        "loss_lr0.01",
+        "plots/roc.svg",
+        "roc.",
+    ]
 
 
 def test_log_text_refuses_what_utf8_cannot_encode(api_store: Store) -> None:

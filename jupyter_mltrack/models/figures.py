@@ -5,7 +5,8 @@ plotly figure as its JSON (rendered live by JupyterLab's plotly renderer, the sa
 the compare view uses) and a standalone HTML page. A name with an extension asks for that
 one format only: ``log_figure(fig, "roc.pdf")``; any other extension is refused, listing
 those a figure of its library can take (a name such as ``fig.xyz`` would otherwise be kept
-as ``fig.xyz.png`` and ``fig.xyz.svg``, not what anyone asking for ``.xyz`` meant).
+as ``fig.xyz.png`` and ``fig.xyz.svg``, not what anyone asking for ``.xyz`` meant). An
+extension is letters: ``loss_lr0.01`` is a name, kept as ``loss_lr0.01.png`` and ``.svg``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ def figure_sources(fig: Any, name: str) -> tuple[list[Source], str, dict[str, An
         fig, library = fig.figure, "matplotlib"
     base = posixpath.basename(name)
     stem, dot, ext = base.rpartition(".")
-    ext = ext.lower() if dot else ""
+    # an extension is letters after the last dot: "roc.pdf" asks for PDF, "loss_lr0.01" and
+    # "v1.2b" are names (kept as "loss_lr0.01.png"), "roc." is "roc"
+    if not (dot and stem and ext.isascii() and ext.isalpha()):
+        stem, ext = base.rstrip(".") or base, ""
+    ext = ext.lower()
     known = _MPL_FORMATS if library == "matplotlib" else _PLOTLY_FORMATS
     default = ["png", "svg"] if library == "matplotlib" else ["json", "html"]
     if ext in known:
@@ -64,7 +69,6 @@ def figure_sources(fig: Any, name: str) -> tuple[list[Source], str, dict[str, An
             f"keep it as {' and '.join(f'.{e}' for e in default)}"
         )
     else:
-        stem = base
         formats = default
     sources = [Source(f"{stem}.{fmt}", data=_render(fig, library, fmt)) for fmt in formats]
     meta = {"library": library, "formats": formats, "primary": sources[0].path}
