@@ -275,8 +275,10 @@ def test_a_model_saved_by_another_minor_version_loads_with_a_warning(data, tmp_p
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X[["x1", "x2"]], y)
     saved = save_model(model, tmp_path / "m")
     old = {**saved.to_meta(), "library_version": "0.1.0"}
-    with pytest.warns(UserWarning, match=r"saved with sklearn 0\.1\.0"):
+    with pytest.warns(UserWarning, match=r"saved with sklearn 0\.1\.0") as warned:
         loaded = load_saved_model(tmp_path / "m", old)
+    # at the caller's line, not this package's: shown for every model it concerns
+    assert {w.filename for w in warned if "saved with" in str(w.message)} == {__file__}
     assert np.array_equal(
         loaded.predict(held_out[["x1", "x2"]]), model.predict(held_out[["x1", "x2"]])
     )

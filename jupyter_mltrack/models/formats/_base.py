@@ -155,11 +155,9 @@ def check_version(info: SavedModel, installed: str | None) -> None:
     if not saved or not installed:
         return
     if _major_minor(saved) != _major_minor(installed):
-        warnings.warn(
+        warn_caller(
             f"this {info.format} model was saved with {info.flavor} {saved}, and "
-            f"{info.flavor} {installed} is loading it: predictions may differ",
-            UserWarning,
-            stacklevel=3,
+            f"{info.flavor} {installed} is loading it: predictions may differ"
         )
 
 

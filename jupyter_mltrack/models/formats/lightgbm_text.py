@@ -11,7 +11,6 @@ returns the ``lightgbm.Booster`` (with a warning), whose ``predict`` gives raw p
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from ._base import (
     class_path,
     from_library,
     resolve_class,
+    warn_caller,
 )
 
 NAME = "lightgbm-text"
@@ -73,12 +73,10 @@ def load(folder: Path, info: SavedModel, *, trusted: Trusted, model: Any = None)
     if load_info.get("kind") != "sklearn":
         return booster
     if load_info.get("state") is None:
-        warnings.warn(
+        warn_caller(
             f"the {load_info.get('class')} wrapper could not be rebuilt "
             f"({load_info.get('state_error')}): this is its lightgbm.Booster, whose predict "
-            "returns raw predictions",
-            UserWarning,
-            stacklevel=3,
+            "returns raw predictions"
         )
         return booster
     cls = resolve_class(str(load_info["class"]), lightgbm.LGBMModel, what="LightGBM model")
