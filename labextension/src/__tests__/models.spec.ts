@@ -215,6 +215,21 @@ describe('moving an alias', () => {
     expect(aliasChange(CHURN, 'latest-good', 2).kind).toBe('create');
   });
 
+  it('refuses a new alias the server would refuse, and moves an old one', () => {
+    expect(aliasChange(CHURN, 'my alias', 2)).toEqual({
+      kind: 'invalid',
+      message:
+        "@my alias: use letters, digits and -_., starting with a letter or digit (no spaces, '/', '@' or ':')."
+    });
+    expect(aliasChange(CHURN, '..', 2).kind).toBe('invalid');
+    expect(aliasChange(CHURN, '-x', 2).kind).toBe('invalid');
+    expect(aliasChange(CHURN, 'a/b', 2).kind).toBe('invalid');
+    expect(aliasChange(CHURN, 'v2.1_ok-yes', 2).kind).toBe('create');
+    // stored under the looser rule of before: still moved by its name
+    const old = { ...CHURN, aliases: { ...CHURN.aliases, 'old one': 1 } };
+    expect(aliasChange(old, 'old one', 2).kind).toBe('move');
+  });
+
   it('does not take an inherited property for an alias', () => {
     expect(aliasChange(CHURN, 'constructor', 2).kind).toBe('create');
   });

@@ -128,6 +128,12 @@ export function aliasChoices(detail: IModelDetail, version: number): string[] {
     .map(([alias]) => alias);
 }
 
+/**
+ * A new model or alias name, as the server checks it (`names.PLAIN_NAME`):
+ * it reads one way in `models:/NAME@ALIAS` and needs no escaping in a path.
+ */
+const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 /** What setting an alias on a version would do, and what to ask first. */
 export type AliasChange = PointerChange<
   IPointing & {
@@ -165,6 +171,15 @@ export function aliasChange(
   const from = Object.prototype.hasOwnProperty.call(detail.aliases, alias)
     ? detail.aliases[alias]
     : null;
+  if (from === null && !PLAIN_NAME.test(alias)) {
+    // The server's rule for a new alias (an existing one keeps its name).
+    return {
+      kind: 'invalid',
+      message:
+        `@${alias}: use letters, digits and -_., starting with a letter or ` +
+        "digit (no spaces, '/', '@' or ':')."
+    };
+  }
   if (from === version) {
     return {
       kind: 'noop',
