@@ -8,7 +8,7 @@ it is, so the wording is decided here once and not re-worded by every caller.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 class StoreError(Exception):
@@ -149,8 +149,9 @@ class ModelNotFound(StoreError, LookupError):
 
 
 class ModelRegistryConflict(StoreError):
-    """A registry change that would lose something: deleting a version an alias points
-    at, registering a run's artifact that is not a model, deleting a run with versions."""
+    """A registry change that would lose something: deleting a version or a model an
+    alias points at, registering a run's artifact that is not a model, deleting a run with
+    versions."""
 
 
 class VersionHasAliases(ModelRegistryConflict):
@@ -178,6 +179,33 @@ class VersionHasAliases(ModelRegistryConflict):
     def forced_by(self, force: str) -> VersionHasAliases:
         """The same refusal, naming ``force`` as the way to delete anyway."""
         return VersionHasAliases(self.model, self.version, self.aliases, force=force)
+
+
+class ModelHasAliases(ModelRegistryConflict):
+    """Deleting a registered model aliases point into, without forcing it: an alias is
+    what someone loads (``models:/churn@production``), and deleting it with the model by
+    accident is worse than being asked. Worded as :class:`VersionHasAliases`, with
+    :meth:`forced_by` for a caller that forces it another way (the REST API's
+    ``?force=1``). ``aliases`` maps each alias to the version it names, by alias."""
+
+    def __init__(
+        self,
+        model: str,
+        aliases: Mapping[str, int],
+        *,
+        force: str = "force=True (--force)",
+    ) -> None:
+        self.model = model
+        self.aliases = dict(sorted(aliases.items()))
+        shown = ", ".join(f"@{a} (v{v})" for a, v in self.aliases.items())
+        super().__init__(
+            f"model {model!r} holds {shown}: delete the aliases first, or delete with "
+            f"{force} to delete them too"
+        )
+
+    def forced_by(self, force: str) -> ModelHasAliases:
+        """The same refusal, naming ``force`` as the way to delete anyway."""
+        return ModelHasAliases(self.model, self.aliases, force=force)
 
 
 class RunSuperseded(StoreError):

@@ -5,7 +5,8 @@ within its model and never renumbered: the model's row keeps the last number it 
 (``last_version``), so deleting the newest versions does not hand their numbers out again.
 An alias (``production``) names one version of a model and moves in one statement.
 Registering takes the registry's lock for the transaction (SQLite's write lock, a row lock
-on PostgreSQL), so two processes registering at once get consecutive numbers.
+on PostgreSQL), so two processes registering at once get consecutive numbers. Deleting a
+whole model frees its name: registered again, it is a new model numbered from 1.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from sqlalchemy.exc import IntegrityError
 
 from .base import StoreBase
 from .entities import ModelVersion, RegisteredModel
-from .errors import ArtifactNotFound, ModelNotFound, ModelRegistryConflict, VersionHasAliases
+from .errors import (
+    ArtifactNotFound,
+    ModelHasAliases,
+    ModelNotFound,
+    ModelRegistryConflict,
+    VersionHasAliases,
+)
 from .models import (
     ArtifactRow,
     ModelAliasRow,
@@ -161,7 +168,7 @@ class RegistryRecords(StoreBase):
             )
         now = time.time()
         with self.engine.begin() as conn:
-            model_id = self._model_id(conn, name)
+            model_id = self._model_id(conn, name, lock=True)
             before = conn.execute(
                 select(_aliases_t.c.version).where(
                     _aliases_t.c.model_id == model_id, _aliases_t.c.alias == alias
@@ -228,6 +235,40 @@ class RegistryRecords(StoreBase):
                     _versions_t.c.model_id == model_id, _versions_t.c.version == version
                 )
             )
+
+    def delete_registered_model(self, name: str, *, force: bool = False) -> None:
+        """Delete model ``name`` with its versions and aliases, in one transaction. The
+        runs and their model artifacts stay: they are the runs' (a run no version names
+        any more can then be deleted). Refused (:class:`ModelHasAliases`) while an alias
+        points into the model, unless ``force``: an alias is what someone loads
+        (``models:/churn@production``), as for :meth:`delete_model_version`.
+
+        The name is free afterwards: registering under it again creates a new model whose
+        versions are numbered from 1, as MLflow does. Numbers are never reused *within* a
+        model (``last_version``), but the deleted model's go with it, so whatever pinned
+        ``models:/churn/2`` before loads the new model's version 2 once it has one.
+
+        The runs of the deleted versions are marked changed, so the sidebar's poll sees the
+        registry change (a model that had no versions left touches no run: the Models
+        section shows it gone on its next refresh)."""
+        with self.engine.begin() as conn:
+            model_id = self._model_id(conn, name, lock=True)
+            held = self._aliases(conn, model_id)
+            if held and not force:
+                raise ModelHasAliases(name, held)
+            runs = list(
+                conn.execute(
+                    select(_versions_t.c.run_id)
+                    .where(_versions_t.c.model_id == model_id)
+                    .distinct()
+                    .order_by(_versions_t.c.run_id)
+                ).scalars()
+            )
+            for run_id in runs:  # their details list the versions
+                self._touch(conn, run_id)
+            conn.execute(delete(_aliases_t).where(_aliases_t.c.model_id == model_id))
+            conn.execute(delete(_versions_t).where(_versions_t.c.model_id == model_id))
+            conn.execute(delete(_models_t).where(_models_t.c.id == model_id))
 
     def resolve_model_version(
         self, name: str, *, version: int | None = None, alias: str | None = None
@@ -314,14 +355,32 @@ class RegistryRecords(StoreBase):
     # internals ---------------------------------------------------------------------------------
 
     def _model_id(
-        self, conn: Connection, name: str, *, create: bool = False, now: float = 0.0
+        self,
+        conn: Connection,
+        name: str,
+        *,
+        create: bool = False,
+        lock: bool = False,
+        now: float = 0.0,
     ) -> int:
+        """The id of model ``name``; :class:`ModelNotFound` listing the models there are,
+        unless ``create`` (then a new model, its name checked).
+
+        ``create`` and ``lock`` first take the model's row for the transaction, with an
+        ``UPDATE`` that changes nothing: a row lock on PostgreSQL, the database's write lock
+        on SQLite (whose driver begins a transaction at its first write: reads before it
+        would not see a deletion committed after them). So registrations number versions
+        one at a time, an alias is not set on a model being deleted, and a model being
+        deleted gets no version meanwhile: whoever waited for the deletion finds the name
+        gone (a registration then creates the model anew)."""
+        if create or lock:
+            conn.execute(
+                update(_models_t)
+                .where(_models_t.c.name == name)
+                .values(updated_at=_models_t.c.updated_at)
+            )
         found = conn.execute(select(_models_t.c.id).where(_models_t.c.name == name)).scalar()
         if found is not None:
-            if create and self._dialect == "postgresql":  # number versions one at a time
-                conn.execute(
-                    select(_models_t.c.id).where(_models_t.c.id == found).with_for_update()
-                )
             return found
         if not create:
             names = list(
