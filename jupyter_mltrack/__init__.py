@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .models.public import (
         ModelInfo,
         delete_alias,
+        delete_model,
         get_model,
         lineage,
         list_models,
@@ -88,6 +89,7 @@ __all__ = [
     "compare",
     "datasets",
     "delete_alias",
+    "delete_model",
     "diff",
     "end_run",
     "explain",
@@ -129,6 +131,7 @@ _MODEL_API = frozenset(
     {
         "ModelInfo",
         "delete_alias",
+        "delete_model",
         "get_model",
         "lineage",
         "list_models",

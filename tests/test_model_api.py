@@ -19,7 +19,7 @@ import pytest
 import jupyter_mltrack as mltrack
 from jupyter_mltrack.models.formats import UntrustedModelError
 from jupyter_mltrack.store import Store
-from jupyter_mltrack.store.errors import ModelNotFound
+from jupyter_mltrack.store.errors import ModelHasAliases, ModelNotFound
 from jupyter_mltrack.store.names import InvalidName
 
 
@@ -93,6 +93,46 @@ def test_log_register_promote_and_load_by_alias(api_store: Store, churn: tuple) 
     assert lineage["run"]["id"] == run.id
     assert [m.name for m in mltrack.list_models()] == ["churn"]
     assert mltrack.get_model("churn").aliases == {"production": 1}
+
+
+def test_delete_model_takes_it_out_of_the_registry_and_leaves_the_run_its_model(
+    api_store: Store, churn: tuple
+) -> None:
+    model, X = churn
+    with mltrack.start_run() as run:
+        mltrack.log_model(model, register="churn")
+    mltrack.set_alias("churn", "production", 1)
+    with pytest.raises(ModelHasAliases, match=r"holds @production \(v1\).*force=True"):
+        mltrack.delete_model("churn")
+    assert mltrack.get_model("churn").aliases == {"production": 1}
+    mltrack.delete_model("churn", force=True)
+    assert mltrack.list_models() == []
+    with pytest.raises(ModelNotFound, match="no registered model 'churn'"):
+        mltrack.load_model("models:/churn@production")
+    with pytest.raises(ModelNotFound, match="no registered model 'churn'"):
+        mltrack.delete_model("churn")
+    kept = mltrack.load_model(f"{run.number}/model")  # the run's own model stays
+    assert (kept.predict(X) == model.predict(X)).all()
+    assert "delete_model" in mltrack.__all__ and "delete_model" in dir(mltrack)
+
+
+def test_a_pipeline_leaves_the_registry_as_it_is(api_store: Store, churn: tuple) -> None:
+    """The exported script's ``mltrack`` (``_Tracker``) hands what it does not define on to
+    jupyter_mltrack; the registry's changes it defines, as doing nothing, so running a
+    pipeline (or reproducing one) never moves an alias or deletes a model."""
+    from jupyter_mltrack.pipeline.script_runtime import _TRACKER
+
+    namespace: dict[str, object] = {}
+    exec(_TRACKER, namespace)
+    tracker = namespace["_Tracker"]()  # type: ignore[operator]
+    model, _X = churn
+    with mltrack.start_run():
+        mltrack.log_model(model, register="churn")
+    assert tracker.set_alias("churn", "production", 1) is None
+    assert tracker.delete_alias("churn", "production") is None
+    assert tracker.delete_model("churn", force=True) is None
+    registered = mltrack.get_model("churn")
+    assert ([v.version for v in registered.versions], registered.aliases) == ([1], {})
 
 
 def test_log_model_refuses_a_bad_registry_name_before_storing_anything(

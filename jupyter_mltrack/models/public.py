@@ -376,6 +376,17 @@ def delete_alias(name: str, alias: str, *, store: Store | None = None) -> None:
     (store or api.get_store()).delete_model_alias(name, alias)
 
 
+def delete_model(name: str, *, force: bool = False, store: Store | None = None) -> None:
+    """Delete the registered model ``name`` with its versions and aliases (MLflow's
+    ``delete_registered_model``); the runs keep their logged models. Refused
+    (``ModelHasAliases``) while an alias points into it, unless ``force``: an alias is what
+    someone loads. Registered again later, the name is a new model whose versions start
+    at 1."""
+    from ..capture import api
+
+    (store or api.get_store()).delete_registered_model(name, force=force)
+
+
 def list_models(*, store: Store | None = None) -> list[RegisteredModel]:
     """The registered models with their versions and aliases."""
     from ..capture import api

@@ -178,6 +178,11 @@ class _Tracker:
         """Not done by a pipeline (see :meth:`set_alias`)."""
         return None
 
+    def delete_model(self, *args, **kwargs):
+        """Not done by a pipeline (see :meth:`set_alias`): running it must not take a
+        model out of the registry."""
+        return None
+
     def start_run(self, *args, **kwargs):
         """A run the notebook opened itself: here a child of the pipeline's run."""
         import jupyter_mltrack
