@@ -354,6 +354,42 @@ def test_delete_version_is_refused_while_an_alias_names_it_unless_forced(
         one_error(err, f"model 'churn' has no version {version} (versions: none)")
 
 
+def test_delete_a_model_is_refused_while_an_alias_points_into_it_unless_forced(
+    capsys: pytest.CaptureFixture[str], registered: Registry
+) -> None:
+    st, url = registered.store, registered.url
+    st.set_model_alias("churn", "staging", 2)
+    delete = ("--store", url, "models", "delete")
+    code, out, err = run_cli(capsys, *delete, "churn")
+    assert (code, out) == (1, "")
+    one_error(err, "model 'churn' holds @production (v1), @staging (v2)", "--force")
+    assert len(st.get_registered_model("churn").versions) == 2
+
+    assert run_cli(capsys, *delete, "churn", "--force") == (
+        0,
+        "deleted model churn with its 2 versions and aliases @production, @staging\n",
+        "",
+    )
+    assert st.list_registered_models() == []
+    assert st.get_artifact(registered.first, "model").kind == "model"  # the runs keep them
+    code, out, err = run_cli(capsys, *delete, "churn")
+    assert (code, out) == (1, "")
+    one_error(err, "no registered model 'churn' (registered: none yet)")
+
+    # one without aliases goes unasked; one left with no versions too
+    st.register_model_version("fraud", registered.first, "model")
+    st.register_model_version("empty", registered.second, "model")
+    st.delete_model_version("empty", 1)
+    assert run_cli(capsys, *delete, "fraud") == (0, "deleted model fraud with its 1 version\n", "")
+    assert run_cli(capsys, *delete, "empty") == (
+        0,
+        "deleted model empty (it had no versions)\n",
+        "",
+    )
+    code, out, err = run_cli(capsys, *delete)
+    assert (code, out) == (2, "") and "NAME" in err  # argparse's usage error
+
+
 # lineage --------------------------------------------------------------------------------------
 
 

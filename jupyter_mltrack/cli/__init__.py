@@ -28,6 +28,7 @@
     mltrack [--store URL] models register NAME RUN/ARTIFACT [-e E] [-d TEXT] [--json]
     mltrack [--store URL] models alias NAME ALIAS (VERSION | --delete) [--json]
     mltrack [--store URL] models delete-version NAME VERSION [--force]
+    mltrack [--store URL] models delete NAME [--force]
     mltrack [--store URL] models lineage REF [-e E] [--code] [--json]
     mltrack [--store URL] datasets list [--json]
     mltrack [--store URL] datasets versions NAME [--json]

@@ -7,6 +7,7 @@
     mltrack models register NAME RUN/ARTIFACT    add a run's model as the next version
     mltrack models alias NAME ALIAS VERSION      point (or move) an alias; --delete removes it
     mltrack models delete-version NAME VERSION   refused while an alias points at it (--force)
+    mltrack models delete NAME                   the model, its versions and aliases (--force)
     mltrack models lineage REF                   how a model version was built
 
 The registry's rules (numbering, which alias names are allowed, what deleting a version
@@ -76,7 +77,7 @@ def add_parsers(
 ) -> None:
     models = commands.add_parser(
         "models",
-        help="the model registry: list, show, register, alias, lineage",
+        help="the model registry: list, show, register, alias, delete, lineage",
         description="Registered models, their versions and aliases. A version is a model a"
         " run logged (mltrack.log_model); an alias such as 'production' names one version"
         " and moves in one step; mltrack.load_model('models:/NAME@ALIAS') loads it.",
@@ -139,6 +140,20 @@ def add_parsers(
         "--force", action="store_true", help="delete it even if aliases point at it (them too)"
     )
     delete.set_defaults(func=cmd_models_delete_version)
+
+    remove = sub.add_parser(
+        "delete",
+        help="delete a model, its versions and aliases (refused while an alias points into"
+        " it, unless --force)",
+        description="Delete model NAME with its versions and aliases; the runs keep the models"
+        " they logged. Registered again later, NAME is a new model whose versions start at 1.",
+        parents=[store_opt],
+    )
+    remove.add_argument("name", metavar="NAME", help="registered model name")
+    remove.add_argument(
+        "--force", action="store_true", help="delete it even if aliases point into it (them too)"
+    )
+    remove.set_defaults(func=cmd_models_delete)
 
     lineage = sub.add_parser(
         "lineage",
@@ -325,6 +340,19 @@ def cmd_models_delete_version(store: Store, args: argparse.Namespace, out: TextI
     word = "alias" if len(held) == 1 else "aliases"
     gone = f" and its {word} {', '.join(f'@{a}' for a in held)}" if held else ""
     out.write(f"deleted {args.name} v{args.version}{gone}\n")
+    return 0
+
+
+def cmd_models_delete(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    """``models delete``: one line naming what went (the versions, the aliases)."""
+    model = store.get_registered_model(args.name)
+    store.delete_registered_model(args.name, force=args.force)
+    gone = [_plural(len(model.versions), "version")] if model.versions else []
+    if model.aliases:
+        word = "alias" if len(model.aliases) == 1 else "aliases"
+        gone.append(f"{word} {', '.join(f'@{a}' for a in sorted(model.aliases))}")
+    what = f" with its {' and '.join(gone)}" if gone else " (it had no versions)"
+    out.write(f"deleted model {args.name}{what}\n")
     return 0
 
 
