@@ -52,6 +52,8 @@ class ApiServer:
     artifact_paths: list[str] = field(default_factory=list)
     #: Registered models; ``scratch``'s versions and aliases are for a fuzzed DELETE.
     models: list[str] = field(default_factory=list)
+    #: Models a fuzzed DELETE of a whole model may remove (no alias: it needs no force).
+    disposable_models: list[str] = field(default_factory=list)
     #: Datasets (``team/churn``: v1, v2; ``scratch/data``'s tags are for a fuzzed DELETE),
     #: and what names their versions (tags, ``latest``, hash prefixes).
     datasets: list[str] = field(default_factory=list)
@@ -114,7 +116,8 @@ PNG = bytes.fromhex(
 
 def log_artifacts(store: Store, server: ApiServer) -> None:
     """A text, an image and models logged by runs a1 and a2; ``churn`` v1 (@production) and
-    v2 (@staging); ``scratch`` with 6 versions and aliases ``x1``-``x3`` to delete."""
+    v2 (@staging); ``scratch`` with 6 versions and aliases ``x1``-``x3`` to delete, and
+    ``gone1``-``gone3`` (one version each) to delete whole."""
     from jupyter_mltrack.models.artifacts import Source, write_artifact
 
     a1, a2, b1 = (server.run_ids[k] for k in ("a1", "a2", "b1"))
@@ -135,9 +138,11 @@ def log_artifacts(store: Store, server: ApiServer) -> None:
         store.register_model_version("scratch", b1, f"m{i}")
     for i in range(1, 4):
         store.set_model_alias("scratch", f"x{i}", i)
+        store.register_model_version(f"gone{i}", b1, f"m{i}")
     server.artifacts = [(a1, "notes/readme.md"), (a1, "pixel.png"), (a1, "model"), (a2, "model")]
     server.artifact_paths = ["readme.md", "pixel.png", "model.skops"]
     server.models = ["churn", "scratch"]
+    server.disposable_models = ["gone1", "gone2", "gone3"]
 
 
 def push_datasets(store: Store, server: ApiServer) -> None:

@@ -302,8 +302,8 @@ def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
         for path, whole in whole_paths(server, values).items()
     }
     bodies = whole_bodies(server)
-    # what a fuzzed DELETE may remove: its own runs, scratch's versions and aliases, and
-    # scratch/data's tags
+    # what a fuzzed DELETE may remove: its own runs, scratch's versions and aliases, the
+    # models kept to be deleted whole, and scratch/data's tags
     disposable = {
         "run_id": st.sampled_from(server.disposable),
         "name": st.just("scratch"),
@@ -311,6 +311,12 @@ def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
         "version": st.sampled_from(["4", "5", "6", "1"]),
         "dataset": st.just(quote("scratch/data", safe="")),  # sent as it is
         "tag": st.sampled_from(["t1", "t2", "t3"]),
+    }
+    disposable_by_path = {
+        "/mltrack/api/models/{name}": {
+            **disposable,
+            "name": st.sampled_from(server.disposable_models),
+        }
     }
 
     @schema.hook
@@ -324,7 +330,8 @@ def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
         if operation.method.lower() == "delete":
             # A fuzzed DELETE removes only runs kept for it: the others stay for the
             # operations fuzzed after it.
-            path = with_real(disposable, case.path_parameters)
+            real = disposable_by_path.get(operation.path, disposable)
+            path = with_real(real, case.path_parameters)
         else:
             path = with_real(path_values, case.path_parameters, paths.get(operation.path))
         query = with_real(

@@ -43,6 +43,9 @@ PATH_VALUES = {
     "{dataset}": "scratch%2Fdata",
     "{tag}": "t1",
 }
+#: Where an operation needs other values: a DELETE of a whole model removes gone1 (scratch
+#: has aliases, and its versions are for the operations after it).
+OPERATION_VALUES = {("delete", "/mltrack/api/models/{name}"): {"{name}": "gone1"}}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +88,7 @@ def url_of(server: ApiServer, method: str, template: str) -> str:
     """The operation's URL, naming a run kept for it (a DELETE removes a run of its own)."""
     run_id = server.disposable[0] if method == "delete" else server.run_ids["a1"]
     path = template.replace("{run_id}", run_id)
-    for name, value in PATH_VALUES.items():
+    for name, value in {**PATH_VALUES, **OPERATION_VALUES.get((method, template), {})}.items():
         path = path.replace(name, value)
     assert "{" not in path, f"give {method.upper()} {template} a value for its parameters here"
     return server.url.rstrip("/") + path
@@ -142,6 +145,7 @@ def test_state_changing_requests_need_the_xsrf_header(server: ApiServer) -> None
         assert store.search_runs(limit=1000) != before[1]  # the patch and the delete happened
         assert not store.load_runs([server.disposable[0]])
         assert store.get_run(server.run_ids["a1"]).note == "changed"
+        assert "gone1" not in [m.name for m in store.list_registered_models()]
     finally:
         store.close()
     assert (server.root / "nb" / "pipeline.py").exists()

@@ -196,6 +196,62 @@ async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Sto
     assert check(await call(url(MODEL, name="churn")), MODEL)["aliases"] == {}
 
 
+async def test_delete_a_model_refused_while_an_alias_points_into_it_unless_forced(
+    call: Any, store: Store
+) -> None:
+    first, second = logged_run(store, b"v1"), logged_run(store, b"v2")
+    store.register_model_version("churn", first, "model")
+    store.register_model_version("churn", second, "model")
+    store.set_model_alias("churn", "production", 2)
+
+    refused = await call(url(MODEL, name="churn"), method="DELETE")
+    message = error_of(refused, 409)
+    assert "model 'churn' holds @production (v2)" in message
+    assert "delete with ?force=1" in message
+    assert "force=True" not in message and "--force" not in message  # Python's, the CLI's
+    assert check(await call(url(MODEL, name="churn")), MODEL)["aliases"] == {"production": 2}
+
+    gone = await call(url(MODEL, name="churn"), method="DELETE", params={"force": "true"})
+    assert (gone.code, gone.body) == (204, b"")
+    error_of(await call(url(MODEL, name="churn")), 404)
+    assert check(await call(MODELS), MODELS)["models"] == []
+    # the runs no longer name it, and keep their models
+    detail = check(await call(url(RUN, run_id=second)), RUN)
+    assert detail["models"] == [] and "model" in [a["name"] for a in detail["artifacts"]]
+    raw = await call(url(RAW, run_id=second, name="model"), params={"path": "model.skops"})
+    assert raw.body == b"v2"
+    error_of(await call(url(MODEL, name="churn"), method="DELETE"), 404)
+
+    # the name registered again is a new model, from v1; without aliases it goes unasked
+    body = json.dumps({"name": "churn", "run": second, "artifact": "model"})
+    again = await call(MODELS, method="POST", body=body)
+    assert again.code == 201 and check(again, MODELS, "post")["ref"] == "models:/churn/1"
+    gone = await call(url(MODEL, name="churn"), method="DELETE", params={"force": "0"})
+    assert gone.code == 204
+    assert store.list_registered_models() == []
+
+
+@sqlite_only
+@pytest.mark.parametrize("server_options", [{"allow_unauthenticated_access": True}])
+async def test_deleting_a_model_needs_the_token(
+    jp_serverapp: Any, http_server_client: Any, call: Any, store: Store
+) -> None:
+    """The handler's own decorators refuse it (the server would let the request through),
+    and the model stays."""
+    store.register_model_version("churn", logged_run(store), "model")
+    path = jp_serverapp.base_url.rstrip("/") + url(MODEL, name="churn")
+    for params in ("", "?force=1"):
+        response = await http_server_client.fetch(
+            path + params,
+            method="DELETE",
+            headers={"Cookie": "_xsrf=abc", "X-XSRFToken": "abc"},  # only the token missing
+            raise_error=False,
+        )
+        error_of(response, 403)
+    assert [m.name for m in store.list_registered_models()] == ["churn"]
+    assert (await call(url(MODEL, name="churn"), method="DELETE")).code == 204
+
+
 @sqlite_only
 async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> None:
     run_id = logged_run(store)
@@ -228,6 +284,10 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
         (url(LINEAGE, name="churn") + "?version=x", "GET", None, 400),
         (url(LINEAGE, name="churn") + "?version=%C2%B2", "GET", None, 400),
         (url(MODEL, name="nope"), "GET", None, 404),
+        (url(MODEL, name="nope"), "DELETE", None, 404),
+        (url(MODEL, name="churn") + "?force=maybe", "DELETE", None, 400),
+        (url(MODEL, name="churn") + "?force=1&force=1", "DELETE", None, 400),
+        (url(MODEL, name="churn") + "?forced=1", "DELETE", None, 400),
         # a number no version can have is no version, not a database error
         (url(ALIAS, name="churn", alias="production"), "PUT", {"version": HUGE}, 404),
         (url(VERSION, name="churn", version=str(HUGE)), "DELETE", None, 404),
@@ -253,3 +313,4 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
     assert "not valid JSON" in error_of(huge, 400)
     huge = await call(url(VERSION, name="churn", version="1" * 5000), method="DELETE")
     assert "must be a positive integer" in error_of(huge, 400)
+    assert [m.name for m in store.list_registered_models()] == ["churn"]  # none deleted it

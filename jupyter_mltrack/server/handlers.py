@@ -312,6 +312,13 @@ class ModelHandler(MltrackHandler):
     async def get(self, name: str) -> None:
         self.write_json(await self.call(models_api.get_model, name))
 
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.call(models_api.delete_model, name, self.query_args())
+        self.set_status(204)
+        self.finish()
+
 
 class ModelAliasHandler(MltrackHandler):
     @tornado.web.authenticated

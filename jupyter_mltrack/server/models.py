@@ -18,6 +18,7 @@ from ..store import RunNotFound, Store
 from ..store.entities import Artifact, ModelVersion, iso
 from ..store.errors import (
     ArtifactNotFound,
+    ModelHasAliases,
     ModelNotFound,
     ModelRegistryConflict,
     VersionHasAliases,
@@ -28,6 +29,7 @@ from .api import ApiError, _known_args, _single, bad_request, resolve_run
 PREVIEW_PARAMS = ("path",)
 LINEAGE_PARAMS = ("version", "alias")
 DELETE_VERSION_PARAMS = ("force",)
+DELETE_MODEL_PARAMS = ("force",)
 #: What a model's signature holds per example row: left out of listings (a run's detail, its
 #: artifacts), which show the schema; the lineage and ``mltrack.model_meta`` have them.
 _SIGNATURE_ROWS = ("examples", "predictions", "probabilities")
@@ -254,16 +256,35 @@ def _version_number(text: str) -> int:
     raise bad_request(f"'version' must be a positive integer, not {text[:40]!r}")
 
 
-def delete_version(store: Store, name: str, version: str, args: Mapping[str, list[str]]) -> None:
-    """``DELETE models/{name}/versions/{version}[?force=1]``."""
-    args = _known_args(args, DELETE_VERSION_PARAMS)
+def _force(args: Mapping[str, list[str]]) -> bool:
+    """``?force=``: ``1``/``true`` or ``0``/``false`` (absent: no); anything else a 400."""
     force = (_single(args, "force") or "0").lower()
     if force not in ("0", "1", "true", "false"):
         raise bad_request("'force' is 1 or 0")
+    return force in ("1", "true")
+
+
+def delete_version(store: Store, name: str, version: str, args: Mapping[str, list[str]]) -> None:
+    """``DELETE models/{name}/versions/{version}[?force=1]``."""
+    args = _known_args(args, DELETE_VERSION_PARAMS)
+    force = _force(args)
     number = _version_number(version)
     try:
-        store.delete_model_version(name, number, force=force in ("1", "true"))
+        store.delete_model_version(name, number, force=force)
     except VersionHasAliases as exc:  # the store's message says how Python and the CLI force
+        raise ApiError(409, str(exc.forced_by("?force=1")), reason="conflict") from None
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+
+
+def delete_model(store: Store, name: str, args: Mapping[str, list[str]]) -> None:
+    """``DELETE models/{name}[?force=1]``: the model with its versions and aliases (the
+    runs keep their artifacts); a 409 while an alias points into it, unless forced."""
+    args = _known_args(args, DELETE_MODEL_PARAMS)
+    force = _force(args)
+    try:
+        store.delete_registered_model(name, force=force)
+    except ModelHasAliases as exc:  # the store's message says how Python and the CLI force
         raise ApiError(409, str(exc.forced_by("?force=1")), reason="conflict") from None
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None
