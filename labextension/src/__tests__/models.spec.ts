@@ -10,6 +10,8 @@ import {
   lineageModelFacts,
   lineageRunFacts,
   metricsText,
+  modelDeleteEndpoint,
+  modelDeleteQuestion,
   modelEndpoint,
   modelSummaryText,
   parseModelList,
@@ -58,6 +60,8 @@ describe('registry request paths', () => {
     );
     expect(aliasEndpoint('a?b', '#1')).toBe('models/a%3Fb/aliases/%231');
     expect(lineageEndpoint('churn', 2)).toBe('models/churn/lineage?version=2');
+    expect(modelDeleteEndpoint('my model', false)).toBe('models/my%20model');
+    expect(modelDeleteEndpoint('a?b', true)).toBe('models/a%3Fb?force=1');
   });
 });
 
@@ -239,6 +243,54 @@ describe('moving an alias', () => {
       title: 'Delete @production?',
       body: 'models:/churn@production points at v1; once deleted it loads nothing. The version itself stays.'
     });
+  });
+
+  it('asks before deleting a model, naming what goes with it', () => {
+    expect(
+      modelDeleteQuestion({
+        name: 'churn',
+        versions: 3,
+        aliases: { staging: 2, production: 1 }
+      })
+    ).toEqual({
+      title: 'Delete model churn?',
+      body:
+        'churn, its 3 versions and its aliases @production (v1), @staging (v2) will be ' +
+        'deleted from the registry. models:/churn@production and models:/churn@staging ' +
+        'will load nothing. The runs keep the models they logged. Registered again, ' +
+        'churn starts over at v1.',
+      force: true
+    });
+  });
+
+  it('deletes a model no alias points into without forcing it', () => {
+    const one = modelDeleteQuestion({
+      name: 'fraud',
+      versions: 1,
+      aliases: {}
+    });
+    expect(one.force).toBe(false);
+    expect(one.body).toBe(
+      'fraud and its 1 version will be deleted from the registry. The runs keep ' +
+        'the models they logged. Registered again, fraud starts over at v1.'
+    );
+    const empty = modelDeleteQuestion({
+      name: 'old',
+      versions: 0,
+      aliases: {}
+    });
+    expect(
+      empty.body.startsWith('old will be deleted from the registry.')
+    ).toBe(true);
+    const held = modelDeleteQuestion({
+      name: 'churn',
+      versions: 2,
+      aliases: { production: 2 }
+    });
+    expect(held.force).toBe(true);
+    expect(held.body).toContain(
+      'churn, its 2 versions and its alias @production (v2) will be deleted'
+    );
   });
 
   it('checks a model name as typed', () => {

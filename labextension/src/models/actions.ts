@@ -7,14 +7,21 @@
 import { Notification, showErrorMessage } from '@jupyterlab/apputils';
 
 import { askName, deleteThen, messageOf, pointNameFlow } from '../confirm';
-import { deleteAlias, listModels, registerModel, setAlias } from './api';
+import {
+  deleteAlias,
+  deleteModel,
+  listModels,
+  registerModel,
+  setAlias
+} from './api';
 import {
   aliasChange,
   aliasChoices,
   aliasDeleteQuestion,
-  checkModelName
+  checkModelName,
+  modelDeleteQuestion
 } from './format';
-import { IModelDetail, IRegisteredVersion } from './types';
+import { IModelDetail, IModelListItem, IRegisteredVersion } from './types';
 
 /**
  * Register the model artifact `artifact` of run `runId`: ask for the
@@ -103,5 +110,35 @@ export function deleteAliasFlow(
     aliasDeleteQuestion(model, alias, version),
     () => deleteAlias(model, alias),
     `Cannot delete @${alias}`
+  );
+}
+
+/**
+ * Delete the model `name` after confirmation; whether it was deleted (a
+ * refusal shown). The question is built from the registry as it is now, not
+ * as the section last showed it, so the aliases it names (and deletes with
+ * the model) are the model's; one set meanwhile makes the server refuse.
+ */
+export async function deleteModelFlow(name: string): Promise<boolean> {
+  let model: IModelListItem | undefined;
+  try {
+    model = (await listModels()).find(m => m.name === name);
+  } catch (reason) {
+    await showErrorMessage(`Cannot delete ${name}`, {
+      message: messageOf(reason)
+    });
+    return false;
+  }
+  if (!model) {
+    await showErrorMessage(`Cannot delete ${name}`, {
+      message: `${name} is no longer registered.`
+    });
+    return false;
+  }
+  const question = modelDeleteQuestion(model);
+  return deleteThen(
+    question,
+    () => deleteModel(name, question.force),
+    `Cannot delete ${name}`
   );
 }

@@ -10,6 +10,7 @@ import { requestAPI } from '../handler';
 import {
   aliasEndpoint,
   lineageEndpoint,
+  modelDeleteEndpoint,
   modelEndpoint,
   parseModelList
 } from './format';
@@ -81,6 +82,17 @@ export async function setAlias(
 /** `DELETE models/{name}/aliases/{alias}`. */
 export async function deleteAlias(name: string, alias: string): Promise<void> {
   await requestAPI<void>(aliasEndpoint(name, alias), { method: 'DELETE' });
+  events.changed.emit({ model: name });
+}
+
+/**
+ * `DELETE models/{name}`: the model with its versions (the runs keep their
+ * models); `force` deletes its aliases too, which the server otherwise refuses.
+ */
+export async function deleteModel(name: string, force: boolean): Promise<void> {
+  await requestAPI<void>(modelDeleteEndpoint(name, force), {
+    method: 'DELETE'
+  });
   events.changed.emit({ model: name });
 }
 

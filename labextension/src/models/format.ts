@@ -5,7 +5,7 @@
  */
 
 import { pathSegment } from '../artifacts/format';
-import type { IPointing, PointerChange } from '../confirm';
+import type { IPointing, IQuestion, PointerChange } from '../confirm';
 import {
   formatBytes,
   formatDuration,
@@ -22,6 +22,11 @@ export function modelEndpoint(name: string, ...rest: string[]): string {
 /** `models/{name}/aliases/{alias}`. */
 export function aliasEndpoint(name: string, alias: string): string {
   return modelEndpoint(name, 'aliases', pathSegment(alias));
+}
+
+/** `DELETE models/{name}`; `?force=1` deletes its aliases with it. */
+export function modelDeleteEndpoint(name: string, force: boolean): string {
+  return force ? `${modelEndpoint(name)}?force=1` : modelEndpoint(name);
 }
 
 /** `models/{name}/lineage?version=N`. */
@@ -219,6 +224,47 @@ export function aliasDeleteQuestion(
   return {
     title: `Delete @${alias}?`,
     body: `models:/${model}@${alias} points at v${version}; once deleted it loads nothing. The version itself stays.`
+  };
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listText(items: string[]): string {
+  return items.length < 2
+    ? items.join('')
+    : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/**
+ * The confirmation of deleting a whole model, naming what goes with it, and
+ * whether the deletion is forced: the server refuses one an alias points
+ * into unless forced, and the question has named its aliases. It says what
+ * MLflow users may not expect: the name registered again starts over at v1.
+ */
+export function modelDeleteQuestion(
+  model: Pick<IModelListItem, 'name' | 'versions' | 'aliases'>
+): IQuestion & { force: boolean } {
+  const { name } = model;
+  const aliases = aliasEntries(model.aliases);
+  const gone = [name];
+  if (model.versions > 0) {
+    gone.push(
+      `its ${model.versions} ${model.versions === 1 ? 'version' : 'versions'}`
+    );
+  }
+  if (aliases.length > 0) {
+    const named = aliases.map(([alias, v]) => `@${alias} (v${v})`).join(', ');
+    gone.push(`${aliases.length === 1 ? 'its alias' : 'its aliases'} ${named}`);
+  }
+  const loads =
+    aliases.length > 0
+      ? ` ${listText(aliases.map(([alias]) => `models:/${name}@${alias}`))} will load nothing.`
+      : '';
+  return {
+    title: `Delete model ${name}?`,
+    body:
+      `${listText(gone)} will be deleted from the registry.${loads} ` +
+      `The runs keep the models they logged. Registered again, ${name} starts over at v1.`,
+    force: aliases.length > 0
   };
 }
 

@@ -3,7 +3,9 @@
  * (`GET models`), each opening to its versions newest first with their run,
  * metrics and aliases. A version's run opens that run's detail; "Set
  * alias…" moves or sets an alias in one confirmed action; an alias's ×
- * deletes it (confirmed); "Lineage" shows how the version was built.
+ * deletes it (confirmed); "Lineage" shows how the version was built; "Delete
+ * model…", under an opened model's versions, deletes the model (confirmed,
+ * naming the versions and aliases that go with it).
  *
  * Plain DOM that the sidebar places under its list: it re-reads the
  * registry when the store changed (the sidebar's revision moved), when
@@ -18,7 +20,7 @@ import {
 
 import { clear, h } from '../dom';
 import { modelIcon } from '../icons';
-import { deleteAliasFlow, setAliasFlow } from './actions';
+import { deleteAliasFlow, deleteModelFlow, setAliasFlow } from './actions';
 import { getModel, listModels, registryChanged } from './api';
 import {
   aliasEntries,
@@ -285,6 +287,23 @@ export class ModelsSection {
     for (const version of detail.versions) {
       node.appendChild(this._renderVersion(detail, version));
     }
+    node.appendChild(this._renderModelActions(detail.name));
+  }
+
+  private _renderModelActions(name: string): HTMLElement {
+    const remove = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-model-delete',
+      text: 'Delete model\u2026',
+      title: `Delete ${name} with its versions and aliases (the runs keep their models)`
+    });
+    remove.addEventListener('click', async () => {
+      if (!(await deleteModelFlow(name))) {
+        // cancelled, or refused: a refusal may be news (an alias set, the
+        // model gone), so show the registry as it is now
+        void this.refresh();
+      }
+    });
+    return h('div', { class: 'jp-mltrack-model-actions' }, remove);
   }
 
   private _renderVersion(
