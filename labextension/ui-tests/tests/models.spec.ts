@@ -301,6 +301,22 @@ test.describe('artifacts and models', () => {
     await expect(v2.locator('.jp-mltrack-alias')).toHaveCount(0);
     await expect(churn.locator('.jp-mltrack-model-aliases')).toHaveText('');
 
+    // Deleting the whole model, confirmed: the question names what goes; the
+    // model leaves the section, its runs keep their models.
+    await churn.locator('.jp-mltrack-model-delete').click();
+    await expect(dialog.locator('.jp-Dialog-header')).toHaveText(
+      'Delete model churn?'
+    );
+    await expect(dialog.locator('.jp-Dialog-body')).toContainText(
+      'its 2 versions will be deleted from the registry'
+    );
+    await shot(page, testInfo, 'model-delete-confirm');
+    await dialog.locator('.jp-mod-warn').click();
+    await expect(churn).toHaveCount(0);
+    await expect(
+      baseline.locator('.jp-mltrack-artifact-row[data-name="model"]')
+    ).toBeVisible();
+
     expect(errors).toEqual([]);
   });
 });
