@@ -416,3 +416,44 @@ def test_fsspec_store_ignores_temp_keys(fsspec_store: FsspecBlobStore) -> None:
     parent = store.path_of(d(data)).rsplit("/", 1)[0]
     store.fs.pipe_file(f"{parent}/.tmp-deadbeef", b"partial")
     assert list(store.iter_digests()) == [d(data)]
+
+
+@pytest.mark.parametrize(
+    ("backend", "atomic"),
+    [("memory", True), ("memory", False), ("local", False)],
+    ids=["atomic-put", "temp-then-move", "local-folder"],
+)
+def test_fsspec_store_never_keeps_a_file_changed_during_its_upload(
+    backend: str, atomic: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file hashed, then rewritten while it goes up: refused, and nothing is left under
+    its digest (nor a temp key), whether the store puts straight to the final key (as on
+    an object store) or to a temp key it then moves; a file changed before the upload is
+    refused untouched."""
+    import fsspec
+
+    from jupyter_mltrack.store import blob_files
+
+    if backend == "memory":
+        fs, root = fsspec.filesystem("memory"), f"/mltrack-test-{time.monotonic_ns()}"
+    else:
+        fs, root = fsspec.filesystem("file"), str(tmp_path / "fs")
+    store = FsspecBlobStore(fs, root, atomic_put=atomic)
+    user = tmp_path / "model.bin"
+    user.write_bytes(b"hashed" * 1000)
+    st = user.stat()
+    hashed = blob_files.HashedFile(str(user), st.st_size, st.st_mtime_ns)
+    digest = d(user.read_bytes())
+    real = fs.put_file
+
+    def upload_then_rewrite(source: str, key: str) -> None:
+        real(source, key)
+        user.write_bytes(b"edited" * 1000)  # same size, a later mtime
+
+    monkeypatch.setattr(fs, "put_file", upload_then_rewrite)
+    with pytest.raises(OSError, match="changed after it was hashed"):
+        store.put_file(digest, hashed)
+    assert not store.has(digest) and list(store.iter_digests()) == []
+    assert not [k for k in fs.find(root) if ".tmp-" in k]
+    with pytest.raises(OSError, match="changed after it was hashed"):  # before the upload
+        store.put_file(digest, hashed)

@@ -589,7 +589,21 @@ class FsspecBlobStore(BlobStore):
         # the filesystem's own upload (on S3, s3fs's multipart upload, in parts of its
         # choosing) rather than the whole file read into one bytes object first
         size = os.path.getsize(source)
-        return self._publish(digest, size, lambda key: self.fs.put_file(source, key))
+        hashed = source if isinstance(source, blob_files.HashedFile) else None
+
+        def upload(key: str) -> None:
+            """The upload, of the file hashed only (a ``HashedFile`` checked before and
+            after it): other bytes must never be kept under this digest, where dedup would
+            serve them for every later file with its content."""
+            if hashed is not None and not hashed.unchanged(os.stat(source)):
+                raise blob_files.changed_after_hash(source)
+            self.fs.put_file(source, key)
+            if hashed is not None and not hashed.unchanged(os.stat(source)):
+                with contextlib.suppress(OSError):  # (a temp key is removed by the caller)
+                    self.fs.rm_file(key)
+                raise blob_files.changed_after_hash(source)
+
+        return self._publish(digest, size, upload)
 
     def _publish(self, digest: str, size: int, write: Any) -> int:
         """``write(key)`` the blob: straight to its final key where a put is atomic, else
