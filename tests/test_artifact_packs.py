@@ -59,6 +59,15 @@ def make_folder(root: Path, files: int = 120, seed: int = 0) -> Path:
     return root
 
 
+def log_packed(store: Store, tmp_path: Path) -> tuple[entities.Artifact, ArtifactFile]:
+    """A 40-file folder logged by a new run (its files packed), and one packed file of it
+    that is not empty: what the tests of a pack changed behind the store's back break."""
+    folder = make_folder(tmp_path / "eval", files=40)
+    run = store.create_run("exp")
+    logged = write_artifact(store, run.id, "eval", *sources_of(folder)[::2])
+    return logged, next(f for f in logged.files if f.pack and f.size)
+
+
 def same_files(a: Path, b: Path) -> bool:
     def listing(root: Path) -> dict[str, bytes]:
         return {
@@ -158,10 +167,7 @@ def test_fewer_small_files_than_a_pack_needs_are_blobs_of_their_own(
 def test_a_pack_changed_or_removed_behind_the_stores_back_fails_the_read(
     s3_store: Store, tmp_path: Path
 ) -> None:
-    folder = make_folder(tmp_path / "eval", files=40)
-    run = s3_store.create_run("exp")
-    logged = write_artifact(s3_store, run.id, "eval", *sources_of(folder)[::2])
-    f = next(f for f in logged.files if f.pack and f.size)
+    logged, f = log_packed(s3_store, tmp_path)
     blobs = s3_store.blobs
     bucket, key = blobs._key(f.pack)  # type: ignore[attr-defined]
     data = bytearray(blobs.get_bytes(f.pack))
@@ -169,7 +175,7 @@ def test_a_pack_changed_or_removed_behind_the_stores_back_fails_the_read(
     blobs.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=bytes(data))  # type: ignore[attr-defined]
     with pytest.raises(BlobNotFound, match="changed outside mltrack"):
         read_bytes(s3_store, logged, f.path)
-    with pytest.raises(BlobNotFound, match=f"artifact 'eval' of run {run.id}"):
+    with pytest.raises(BlobNotFound, match=f"artifact 'eval' of run {logged.run_id}"):
         materialize(s3_store, logged, tmp_path / "back", link=False)
     blobs.fs.call_s3("delete_object", Bucket=bucket, Key=key)  # type: ignore[attr-defined]
     with pytest.raises(BlobNotFound, match=f"pack {f.pack}"):
@@ -353,15 +359,12 @@ def test_a_local_pack_is_collected_with_the_last_artifact_naming_it(
 def test_a_local_pack_removed_by_hand_fails_the_read_naming_it(
     local_store: Store, tmp_path: Path
 ) -> None:
-    folder = make_folder(tmp_path / "eval", files=40)
-    run = local_store.create_run("exp")
-    logged = write_artifact(local_store, run.id, "eval", *sources_of(folder)[::2])
-    f = next(f for f in logged.files if f.pack and f.size)
+    logged, f = log_packed(local_store, tmp_path)
     assert f.pack is not None
     path = local_store.blobs.path_of(f.pack)  # type: ignore[attr-defined]
     os.chmod(path, 0o644)
     os.unlink(path)
     with pytest.raises(BlobNotFound, match=f"pack {f.pack}"):
         read_bytes(local_store, logged, f.path)
-    with pytest.raises(BlobNotFound, match=f"artifact 'eval' of run {run.id}"):
+    with pytest.raises(BlobNotFound, match=f"artifact 'eval' of run {logged.run_id}"):
         materialize(local_store, logged, tmp_path / "back")
