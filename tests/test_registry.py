@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, select
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import OperationalError
 
 from jupyter_mltrack.models.artifacts import Source, read_bytes, write_artifact
 from jupyter_mltrack.models.lineage import lineage
@@ -356,6 +358,35 @@ def test_concurrent_registrations_get_distinct_numbers(reg: Store, deleted: bool
     for t in threads:
         t.join()
     assert errors == [] and sorted(got) == [start + n for n in range(1, 7)]
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_model_created_between_its_lock_and_its_lookup_is_locked_before_numbering(
+    reg: Store,
+) -> None:
+    """PostgreSQL reads each statement afresh: a model another registration creates after
+    the locking UPDATE found no row is found by the next SELECT, unlocked. It must be taken
+    then, or two registrations number versions at once and deadlock (as CI once saw)."""
+    created: list[bool] = []
+
+    def create_in_between(conn, cursor, statement, params, context, executemany) -> None:
+        if not created and statement.lstrip().startswith("SELECT"):
+            created.append(True)
+            with reg.engine.begin() as other:
+                other.execute(
+                    insert(RegisteredModelRow.__table__),
+                    {"name": "churn", "description": "", "created_at": 1.0, "updated_at": 1.0},
+                )
+
+    with reg.engine.begin() as conn:
+        event.listen(conn, "before_cursor_execute", create_in_between)
+        assert reg._model_id(conn, "churn", create=True, now=2.0) > 0
+        event.remove(conn, "before_cursor_execute", create_in_between)
+        with reg.engine.connect() as third, pytest.raises(OperationalError, match="lock"):
+            third.execute(
+                sql_text("SELECT id FROM registered_models WHERE name = 'churn' FOR UPDATE NOWAIT")
+            )
+    assert created == [True]
 
 
 # references ---------------------------------------------------------------------------------------

@@ -372,15 +372,17 @@ class RegistryRecords(StoreBase):
         would not see a deletion committed after them). So registrations number versions
         one at a time, an alias is not set on a model being deleted, and a model being
         deleted gets no version meanwhile: whoever waited for the deletion finds the name
-        gone (a registration then creates the model anew)."""
-        if create or lock:
-            conn.execute(
-                update(_models_t)
-                .where(_models_t.c.name == name)
-                .values(updated_at=_models_t.c.updated_at)
-            )
+        gone (a registration then creates the model anew).
+
+        A model created by another transaction between that ``UPDATE`` and the ``SELECT``
+        (PostgreSQL reads each statement of a transaction afresh) is found unlocked: its row
+        is taken then. Without that, two registrations creating a model at once could both
+        number a version unlocked, each then waiting for the other: a deadlock."""
+        locked = (create or lock) and self._lock_model(conn, name)
         found = conn.execute(select(_models_t.c.id).where(_models_t.c.name == name)).scalar()
         if found is not None:
+            if (create or lock) and not locked:
+                self._lock_model(conn, name)
             return found
         if not create:
             names = list(
@@ -394,6 +396,18 @@ class RegistryRecords(StoreBase):
             {"name": name, "description": "", "created_at": now, "updated_at": now},
         )
         return int(result.inserted_primary_key[0])
+
+    @staticmethod
+    def _lock_model(conn: Connection, name: str) -> bool:
+        """Take the row of model ``name`` for the transaction (see :meth:`_model_id`);
+        whether there was one to take."""
+        return bool(
+            conn.execute(
+                update(_models_t)
+                .where(_models_t.c.name == name)
+                .values(updated_at=_models_t.c.updated_at)
+            ).rowcount
+        )
 
     @staticmethod
     def _next_version(conn: Connection, model_id: int) -> int:
