@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -57,6 +58,12 @@ class Logged:
             text=True,
             timeout=300,
         )
+
+    def mltrack_each(self, argvs: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:
+        """:meth:`mltrack` for each of ``argvs``, a few processes at a time: a command's
+        process spends most of its second importing, and the cases are independent."""
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(lambda argv: self.mltrack(*argv), argvs))
 
 
 def write_notebook(path: Path, *sources: str) -> None:
@@ -151,9 +158,9 @@ def refused(done: subprocess.CompletedProcess[str], code: int, message: str) -> 
 def test_a_file_that_is_not_a_notebook_is_named_as_such(logged: Logged, case: str) -> None:
     _, message = BAD_NOTEBOOKS[case]
     notebook = f"{case}/{NOTEBOOK}"
-    for how in (("--target", "score"), ("--run", logged.ids["tracked"])):
-        out = logged.root / f"out-{case}"
-        done = logged.mltrack("export", notebook, *how, "-o", str(out))
+    out = logged.root / f"out-{case}"
+    hows = (["--target", "score"], ["--run", logged.ids["tracked"]])
+    for done in logged.mltrack_each([["export", notebook, *how, "-o", str(out)] for how in hows]):
         line = refused(done, 1, message)
         assert notebook in line, line  # the message names the file
         assert not out.exists()  # refused before anything was written
@@ -242,9 +249,11 @@ def cases(ids: dict[str, str]) -> list[tuple[list[str], int, list[str]]]:
 
 def test_bad_input_to_every_command_is_one_line_and_exits_non_zero(logged: Logged) -> None:
     failures = []
-    for argv, code, messages in cases(logged.ids):
-        argv = [logged.ids["e2#1"] if a == "e2#1" else a for a in argv]
-        done = logged.mltrack(*argv)
+    every = cases(logged.ids)
+    argvs = [[logged.ids["e2#1"] if a == "e2#1" else a for a in argv] for argv, _, _ in every]
+    for argv, (_, code, messages), done in zip(
+        argvs, every, logged.mltrack_each(argvs), strict=True
+    ):
         try:
             line = refused(done, code, messages[0])
             for message in messages[1:]:
