@@ -14,14 +14,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .attempts import Fence
 from .errors import RunNotFound, RunSuperseded
 from .fast_writes import attempt_steps
 from .prepared import BUSY_TIMEOUT, NO_BUSY_TIMEOUT, RESTORE_BUSY_TIMEOUT, PreparedStatement
-from .statements import _CHECK_ATTEMPT, _UPDATE_RUN, fast_statement
+from .statements import _CHECK_ATTEMPT, _UPDATE_RUN, _snapshots_t, fast_statement
 
 __all__ = ["BUSY_TIMEOUT", "RESTORE_BUSY_TIMEOUT", "StoreBase"]
 
@@ -109,6 +109,15 @@ class StoreBase:
         if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, "updated_at": time.time()}).rowcount == 0:
             raise RunNotFound(run_id)
         self._check_attempt(conn, run_id)
+
+    def _lock_snapshots(self, conn: Connection) -> None:
+        """Take, for ``conn``'s transaction, the lock no snapshot can be completed under and
+        ``gc`` deletes blobs under: what snapshots, datasets and artifacts write under when
+        what they record must not lose its blobs to a concurrent ``gc``."""
+        if self._dialect == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
+        else:  # a no-op write takes SQLite's write lock for the whole transaction
+            conn.execute(update(_snapshots_t).where(False).values(pinned=False))
 
     def _fence_first(self, conn: Connection, run_id: str) -> None:
         """:meth:`_touch`, first thing in a write that changes no run row otherwise (an

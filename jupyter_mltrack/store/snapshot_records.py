@@ -551,13 +551,6 @@ class SnapshotRecords(StoreBase):
                     )
         return Sweep(dead, dead_blocks, kept, live_blobs, abandoned, frozenset(writers))
 
-    def _lock_snapshots(self, conn: Connection) -> None:
-        """Take, for ``conn``'s transaction, the lock no snapshot can be completed under."""
-        if self._dialect == "postgresql":
-            conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
-        else:  # a no-op write takes SQLite's write lock for the whole transaction
-            conn.execute(update(_snapshots_t).where(False).values(pinned=False))
-
     @contextmanager
     def blob_deletion_lock(self) -> Iterator[None]:
         """Held while ``gc`` deletes blobs: no snapshot is completed meanwhile, and one
