@@ -23,7 +23,8 @@ are still linked where they are loaded from).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 from ..store.blob_files import COPIERS, BatchSource, Pieces, changed_after_hash
 from ..store.blobs import (
@@ -53,6 +54,18 @@ WAVE_BYTES = 128 << 20
 GAP = 1 << 20
 #: Ranges of packs read at once.
 READS_AT_ONCE = 10
+
+_T = TypeVar("_T")
+
+
+class PackDamaged(BlobNotFound):
+    """A pack holds other bytes than a file's digest where its row says the file is (changed
+    or cut outside mltrack): a read fails rather than return another file's bytes, and
+    ``gc`` leaves the pack as it is rather than copy them. ``file`` is the file's record."""
+
+    def __init__(self, file: ArtifactFile, message: str) -> None:
+        super().__init__(message)
+        self.file = file
 
 
 def packable(
@@ -162,21 +175,36 @@ def write_packed(blobs: BlobStore, items: Sequence[tuple[ArtifactFile, str]], th
     bytes read as few ranges as ``GAP`` allows (from a remote store ``READS_AT_ONCE`` at a
     time, from a local one a thread per core), each file checked against its digest before
     it is written."""
+
+    def write(target: str, part: memoryview) -> None:
+        with open(target, "wb") as out:
+            out.write(part)
+
+    _read_ranges(blobs, items, threads, write)
+
+
+def _read_ranges(
+    blobs: BlobStore,
+    items: Sequence[tuple[ArtifactFile, _T]],
+    threads: int,
+    use: Callable[[_T, memoryview], None],
+) -> None:
+    """``use(item, bytes)`` for each ``(packed file, item)`` once its bytes are read (each
+    pack's wanted ones as few ranges as ``GAP`` allows) and checked against its digest:
+    what writing a folder out and rewriting a pack both read with."""
     spans = _spans(items)
 
-    def fetch(span: tuple[str, int, int, list[tuple[ArtifactFile, str]]]) -> None:
+    def fetch(span: tuple[str, int, int, list[tuple[ArtifactFile, _T]]]) -> None:
         pack, start, length, members = span
         try:
             data = memoryview(blobs.read_range(pack, start, length)) if length else memoryview(b"")
         except (BlobNotFound, FileNotFoundError):
             raise BlobNotFound(f"pack {pack} is missing") from None
-        if len(data) != length:
-            raise BlobNotFound(f"pack {pack} is shorter than recorded")
-        for f, target in members:
+        for f, item in members:
             assert f.offset is not None
-            part = _checked(f, data[f.offset - start : f.offset - start + f.size])
-            with open(target, "wb") as out:
-                out.write(part)
+            if f.offset + f.size > start + len(data):
+                raise PackDamaged(f, f"pack {pack} is shorter than recorded")
+            use(item, _checked(f, data[f.offset - start : f.offset - start + f.size]))
 
     # a remote store's ranges are requests, waited for side by side; a local store's are
     # reads from the page cache and files created, CPU work (1,000 files from 10 packs: one
@@ -187,27 +215,27 @@ def write_packed(blobs: BlobStore, items: Sequence[tuple[ArtifactFile, str]], th
 
 
 def _spans(
-    items: Sequence[tuple[ArtifactFile, str]],
-) -> list[tuple[str, int, int, list[tuple[ArtifactFile, str]]]]:
+    items: Sequence[tuple[ArtifactFile, _T]],
+) -> list[tuple[str, int, int, list[tuple[ArtifactFile, _T]]]]:
     """``(pack, start, length, files in it)``: each pack's wanted files, merged into one
     range while the bytes between two are at most ``GAP``."""
-    by_pack: dict[str, list[tuple[ArtifactFile, str]]] = {}
-    for f, target in items:
+    by_pack: dict[str, list[tuple[ArtifactFile, _T]]] = {}
+    for f, item in items:
         assert f.pack is not None and f.offset is not None
-        by_pack.setdefault(f.pack, []).append((f, target))
+        by_pack.setdefault(f.pack, []).append((f, item))
     spans = []
     for pack, members in by_pack.items():
         members.sort(key=lambda m: m[0].offset or 0)
         start = end = -1
-        group: list[tuple[ArtifactFile, str]] = []
-        for f, target in members:
+        group: list[tuple[ArtifactFile, _T]] = []
+        for f, item in members:
             offset = f.offset or 0
             if group and offset - end > GAP:
                 spans.append((pack, start, end - start, group))
                 group = []
             if not group:
                 start = end = offset
-            group.append((f, target))
+            group.append((f, item))
             end = max(end, offset + f.size)
         spans.append((pack, start, end - start, group))
     return spans
@@ -219,8 +247,37 @@ def _checked(f: ArtifactFile, data: bytes | memoryview) -> bytes | memoryview:
         split_digest(f.digest)[0] != DIGEST_ALGORITHM or digest_bytes(data) == f.digest
     )
     if not same:
-        raise BlobNotFound(
+        raise PackDamaged(
+            f,
             f"pack {f.pack} holds other bytes at {f.offset} than {f.digest}: changed "
-            "outside mltrack"
+            "outside mltrack",
         )
     return data
+
+
+# rewriting ----------------------------------------------------------------------------------------
+
+
+def rewrite(
+    blobs: BlobStore, live: Sequence[ArtifactFile], threads: int
+) -> dict[str, tuple[str, int]]:
+    """Write the bytes of ``live`` (the files rows still name in a pack, one per digest, in
+    the pack's order) as new packs; ``digest -> (pack, offset)`` of each. What ``gc``
+    rewrites a pack most of whose bytes no row names with: the caller then moves the rows
+    and deletes the old pack.
+
+    Every file is read as :func:`write_packed` reads them and checked against its digest
+    before anything is written: bytes that are not their digest's raise
+    :class:`PackDamaged` naming the file, and nothing is written (a copy would give them a
+    second home under a name that is not theirs). A digest of another algorithm than
+    ``DIGEST_ALGORITHM`` cannot be checked, so it is refused the same way."""
+    for f in live:
+        if split_digest(f.digest)[0] != DIGEST_ALGORITHM:
+            raise PackDamaged(f, f"{f.digest} in pack {f.pack} cannot be checked here")
+    held: dict[str, BatchSource] = {}
+
+    def keep(f: ArtifactFile, part: memoryview) -> None:
+        held[f.digest] = part
+
+    _read_ranges(blobs, [(f, f) for f in live], threads, keep)
+    return write_packs(blobs, live, held, threads)[0]
