@@ -16,9 +16,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 
 from .base import StoreBase
+from .blobs import BlobStore
 from .entities import Artifact, ArtifactFile, SnapshotStatus, placed
 from .errors import ArtifactNotFound, ModelRegistryConflict, RunNotFound
 from .liveness import _HOST
@@ -290,6 +291,86 @@ class ArtifactRecords(StoreBase):
                 .limit(1)
             ).first()
         return found is not None
+
+    def artifact_pack_contents(self) -> dict[str, list[ArtifactFile]]:
+        """``pack -> the bytes artifact rows name in it``, one record per digest in the
+        pack's order (``path`` left empty: the rows of several artifacts may name the same
+        bytes): what ``gc`` weighs against a pack's size, and rewrites a mostly dead pack
+        with. A pack a pending artifact names is left out: its writer claimed places in it
+        and may write its rows again from them (``complete_artifact``), so moving the rows
+        would not free it (the next ``gc`` sees it once the writer is done)."""
+        f, a = _files_t, _artifacts_t
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(f.c.pack, f.c.digest, f.c.offset, f.c.size, a.c.status)
+                .distinct()
+                .join(a, and_(a.c.run_id == f.c.run_id, a.c.name == f.c.name))
+                .where(f.c.pack.is_not(None))
+            ).all()
+        pending = {r.pack for r in rows if r.status != COMPLETE}
+        out: dict[str, dict[str, ArtifactFile]] = {}
+        for r in rows:
+            if r.pack not in pending:
+                held = out.setdefault(r.pack, {})
+                held.setdefault(r.digest, ArtifactFile("", r.digest, r.size, r.pack, r.offset))
+        return {
+            pack: sorted(held.values(), key=lambda x: x.offset or 0) for pack, held in out.items()
+        }
+
+    def move_packed_files(
+        self, pack: str, where: Mapping[str, tuple[str, int]], blobs: BlobStore
+    ) -> None:
+        """Point the rows of complete artifacts that find ``digest`` in ``pack`` at
+        ``where[digest]`` (``(new pack, offset)``: its copy), all in one transaction, which
+        ``gc`` then lets delete ``pack``.
+
+        The transaction holds the lock a claim reads :func:`packed_files` under (and
+        ``gc`` deletes blobs under): a writer deduplicating against these bytes reads all
+        of their places before the move, its claimed rows then naming ``pack``, which the
+        deletion's check under the same lock sees, so ``pack`` stays; or all after, and its
+        rows name the new pack. The new packs are checked to exist inside it: one a
+        concurrent ``gc`` deleted (it was an orphan until now) fails the move with
+        ``FileNotFoundError``, nothing moved. Rows of pending artifacts are not moved (see
+        :meth:`artifact_pack_contents`): their writer may write them again as claimed."""
+        f, a = _files_t, _artifacts_t
+        complete = (
+            select(a.c.run_id)
+            .where(a.c.run_id == f.c.run_id, a.c.name == f.c.name, a.c.status == COMPLETE)
+            .exists()
+        )
+        move = (
+            update(f)
+            .where(f.c.pack == pack, f.c.digest == bindparam("b_digest"), complete)
+            .values(pack=bindparam("b_pack"), offset=bindparam("b_offset"))
+        )
+        moves = [
+            {"b_digest": digest, "b_pack": new, "b_offset": offset}
+            for digest, (new, offset) in where.items()
+        ]
+        with self.engine.begin() as conn:
+            self._lock_snapshots(conn)
+            for new in sorted({new for new, _ in where.values()}):
+                if not blobs.has(new):
+                    raise FileNotFoundError(
+                        f"pack {new}, written to rewrite {pack}, was removed by another gc"
+                    )
+            if moves:
+                conn.execute(move, moves)
+
+    def packed_file_owner(self, pack: str, digest: str) -> str:
+        """A row that finds ``digest`` in ``pack``, said as a person names the file: what
+        ``gc`` names a file with when the pack holds other bytes than its digest."""
+        f = _files_t
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(f.c.run_id, f.c.name, f.c.path)
+                .where(f.c.pack == pack, f.c.digest == digest)
+                .order_by(f.c.run_id, f.c.name, f.c.path)
+                .limit(1)
+            ).first()
+        if row is None:
+            return f"{digest} (no artifact names it any more)"
+        return f"file {row.path!r} of artifact {row.name!r} of run {row.run_id}"
 
     def artifact_writers(self) -> set[str]:
         """The states of the writers of pending artifacts (see ``writer_state``): while one
