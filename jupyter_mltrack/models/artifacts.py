@@ -23,7 +23,7 @@ import posixpath
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from ..store.blob_files import BatchSource, FileChanged, HashedFile, StagedCopy
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore, digest_bytes
 from ..store.entities import Artifact, ArtifactFile, placed
-from ..store.errors import StoreUnavailable
+from ..store.errors import StoreError, StoreUnavailable
 from . import packs
 
 if TYPE_CHECKING:
@@ -349,10 +349,14 @@ def describe_sources(
 
 def open_file(store: Store, artifact: Artifact, path: str | None = None) -> BinaryIO:
     """A reader of one file of ``artifact`` (its primary file without ``path``)."""
-    f = artifact.file(path)
-    if f.pack is not None:
-        return io.BytesIO(packs.read_packed(store.blobs, f))
-    return store.blobs.open(f.digest)
+
+    def read(art: Artifact) -> BinaryIO:
+        f = art.file(path)
+        if f.pack is not None:
+            return io.BytesIO(packs.read_packed(store.blobs, f))
+        return store.blobs.open(f.digest)
+
+    return _with_fresh_rows(store, artifact, read)
 
 
 def read_bytes(
@@ -373,22 +377,56 @@ def materialize(
     filesystem allows (instant, no space): only for readers that do not write to them,
     as model loaders; else copies. A file kept in a pack is always a copy."""
     root = Path(dest)
-    files = list(artifact.files)
-    try:
-        targets = place_files(
+
+    def place(art: Artifact) -> list[str]:
+        files = list(art.files)
+        return place_files(
             store.blobs,
             [(f.path, f.digest, f.size) for f in files],
             root,
             link=link,
             packed={i: f for i, f in enumerate(files) if f.pack is not None},
         )
+
+    try:
+        targets = _with_fresh_rows(store, artifact, place)
     except BlobNotFound as exc:
         raise BlobNotFound(
             f"artifact {artifact.name!r} of run {artifact.run_id}: {exc.args[0]}"
         ) from None
-    if artifact.kind in ("file", "text", "dict") and len(files) == 1:
+    if artifact.kind in ("file", "text", "dict") and len(targets) == 1:
         return Path(targets[0])
     return root
+
+
+def _with_fresh_rows(store: Store, artifact: Artifact, read: Callable[[Artifact], _T]) -> _T:
+    """``read(artifact)``; if a blob it was told about is gone, ``read`` once more of the
+    artifact as its rows say now. Every read of an artifact's files goes through here.
+
+    ``gc`` rewrites a pack most of whose bytes are dead: it copies the live files to a new
+    pack, moves their rows there, then deletes the old pack. A reader that read the rows
+    before the move and the pack after the deletion finds the pack gone, where the rows
+    read now say where the bytes went. Rows that did not change mean the blob is gone for
+    good (removed by hand, or the artifact deleted): the first error stands."""
+    try:
+        return read(artifact)
+    except BlobNotFound:
+        fresh = _moved(store, artifact)
+        if fresh is None:
+            raise
+    return read(fresh)
+
+
+def _moved(store: Store, artifact: Artifact) -> Artifact | None:
+    """``artifact`` read again if its packed files' rows changed since it was read (only a
+    pack is ever rewritten), else ``None``."""
+    if not any(f.pack for f in artifact.files):
+        return None
+    try:
+        fresh = store.get_artifact(artifact.run_id, artifact.name)
+    except StoreError:  # deleted since, or a spooled one the database does not have yet
+        return None
+    return fresh if fresh.files != artifact.files else None
 
 
 def place_files(
