@@ -70,6 +70,15 @@ def store(store_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
+def blob_store(store_url: str, tmp_path: Path) -> Iterator[Store]:
+    """A store on each backend with its blobs in a local folder (a PostgreSQL store has
+    no folder of its own to put them beside)."""
+    st = Store(store_url, blob_url=(tmp_path / "blobs").as_uri())
+    yield st
+    st.close()
+
+
+@pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     st = Store(str(tmp_path / "sqlite-store"))
     yield st

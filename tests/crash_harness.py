@@ -204,11 +204,19 @@ def gc_cli(env: Mapping[str, str]) -> dict[str, Any]:
 
 def gc_found_nothing(report: Mapping[str, Any]) -> bool:
     """Whether a gc report says there was nothing left to collect."""
-    counts = ("blocks", "packs_deleted", "packs_rewritten", "orphans", "temp_files")
+    counts = (
+        "blocks",
+        "packs_deleted",
+        "packs_rewritten",
+        "artifact_packs_rewritten",
+        "orphans",
+        "temp_files",
+    )
     return (
         not report["snapshots"]
         and not report.get("abandoned")
         and not report.get("abandoned_artifacts")
+        and not report.get("artifact_packs_damaged")
         and all(not report.get(k) for k in counts)
         and not report["bytes_freed"]
     )

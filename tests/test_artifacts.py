@@ -26,14 +26,6 @@ from jupyter_mltrack.store.errors import ArtifactNotFound
 
 
 @pytest.fixture
-def blob_store(store_url: str, tmp_path: Path) -> Iterator[Store]:
-    """A store on each backend with its blobs in a local folder."""
-    st = Store(store_url, blob_url=(tmp_path / "blobs").as_uri())
-    yield st
-    st.close()
-
-
-@pytest.fixture
 def api_store(tmp_path: Path) -> Iterator[Store]:
     """The store ``mltrack.log_*`` writes into (SQLite, blobs beside it)."""
     st = mltrack.set_store(f"sqlite:///{tmp_path / 'home' / 'mltrack.db'}")

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from jupyter_mltrack.models.artifacts import Source, write_artifact
+from jupyter_mltrack.server import models as models_api
+from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import Store
 from jupyter_mltrack.store.blobs import digest_bytes
 from jupyter_mltrack.store.entities import ArtifactFile
@@ -116,6 +118,39 @@ async def test_files_kept_in_a_pack_are_previewed_and_downloaded(call: Any, stor
     assert raw.body == table
     shown = check(await call(url(PREVIEW, run_id=run.id, name="report")), PREVIEW)
     assert shown["path"] == "notes.md" and shown["bundle"]["text/markdown"] == notes.decode()
+
+
+async def test_a_download_whose_pack_a_gc_rewrites_meanwhile_reads_the_new_pack(
+    call: Any, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The route reads the artifact's rows, then its pack; a ``gc`` in between moves the
+    file to a new pack and deletes the old one: the download reads the rows again and
+    sends the bytes, not a 404 or a 500."""
+    run_a, run_b = store.create_run("exp").id, store.create_run("exp").id
+    files = [Source(f"f{i:02}.bin", data=bytes([i]) * (200 + i)) for i in range(20)]
+    write_artifact(store, run_a, "all", "folder", files)
+    kept = write_artifact(
+        store, run_b, "kept.bin", "file", [Source("kept.bin", data=files[3].data)]
+    )
+    assert kept.file().pack is not None  # in run a's pack, no blob of its own
+    store.delete_artifact(run_a, "all")  # the pack is mostly dead now
+    real = models_api.artifact_file
+    reports: list[dict[str, Any]] = []
+
+    def gc_meanwhile(*args: Any) -> Any:
+        found = real(*args)
+        sn = Snapshotter(store)
+        try:
+            reports.append(sn.gc())
+        finally:
+            sn.close()
+        return found
+
+    monkeypatch.setattr(models_api, "artifact_file", gc_meanwhile)
+    raw = await call(url(RAW, run_id=run_b, name="kept.bin"))
+    assert raw.code == 200 and raw.body == files[3].data
+    assert reports[0]["artifact_packs_rewritten"] == 1
+    assert not store.blobs.has(kept.file().pack)  # the pack the rows first named is gone
 
 
 @sqlite_only

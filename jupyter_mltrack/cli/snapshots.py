@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import os
 import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ..server import api
 from ..store import Snapshot, SnapshotStatus, Store
 from .common import (
+    PROG,
     CliError,
     _bytes,
     _cut,
@@ -467,10 +469,11 @@ def gc_line(report: Mapping[str, Any]) -> str:
     orphans, freed = int(report.get("orphans", 0)), int(report.get("bytes_freed", 0))
     abandoned, temps = len(report.get("abandoned", [])), int(report.get("temp_files", 0))
     half_logged = len(report.get("abandoned_artifacts", []))
+    art_packs = int(report.get("artifact_packs_rewritten", 0))
+    damaged = len(report.get("artifact_packs_damaged", []))
     prefix = "dry run: " if dry else ""
-    if not (
-        snaps or blocks or deleted or rewritten or orphans or abandoned or temps or half_logged
-    ):
+    counts = (snaps, blocks, deleted, rewritten, orphans, abandoned, temps, half_logged)
+    if not any((*counts, art_packs, damaged)):
         return f"{prefix}nothing to delete: every snapshot is used by a run or pinned"
     done = [
         f"{'would delete' if dry else 'deleted'} {_plural(snaps, 'snapshot')}, "
@@ -478,6 +481,16 @@ def gc_line(report: Mapping[str, Any]) -> str:
     ]
     if rewritten:
         done.append(f"{'would rewrite' if dry else 'rewrote'} {_plural(rewritten, 'pack')}")
+    if art_packs:
+        done.append(
+            f"{'would rewrite' if dry else 'rewrote'} {_plural(art_packs, 'artifact pack')} "
+            "with only the files still used"
+        )
+    if damaged:
+        it, its = ("it was", "its") if damaged == 1 else ("they were", "their")
+        done.append(
+            f"left {_plural(damaged, 'artifact pack')} as {it}: {its} bytes changed outside mltrack"
+        )
     if orphans:
         done.append(f"{'would remove' if dry else 'removed'} {_plural(orphans, 'orphan blob')}")
     if temps:
@@ -756,10 +769,15 @@ def cmd_snapshots_restore(store: Store, args: argparse.Namespace, out: TextIO) -
 
 
 def cmd_gc(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    """Exit 1 when an artifact pack was left as it is, its bytes changed outside mltrack:
+    the rest was done, but files are damaged, each said on stderr."""
     with _snapshotter(store) as sn:
         report = sn.gc(dry_run=args.dry_run)
     if args.json:
         _print_json(report, out)
     else:
         out.write(gc_line(report) + "\n")
-    return 0
+    damaged = report.get("artifact_packs_damaged", [])
+    for line in damaged:
+        sys.stderr.write(f"{PROG}: error: {line}\n")
+    return 1 if damaged else 0

@@ -19,6 +19,15 @@ checks every file against its digest: bytes changed or lost outside mltrack are 
 never another file's bytes. What packing gives up is the hard link: a packed file read
 out of a local store is always a copy (a model's few large files are never packed, and
 are still linked where they are loaded from).
+
+A pack outlives most of its files when the artifacts that shared it are deleted: one 10 KB
+file left would keep 8 MB. ``gc`` then rewrites it (:func:`rewrite`): the files still named
+are read as a folder is, checked, and written as a new pack by :func:`write_packs`; their
+rows are moved to it and the old pack deleted (``Store.move_packed_files`` says why a
+writer deduplicating meanwhile never ends with rows naming a deleted pack, and
+``artifacts._with_fresh_rows`` how a reader that read the rows before the move finds the
+bytes). Bytes that are not their digest's are never copied (:class:`PackDamaged`): the
+pack is left as it is, the file named.
 """
 
 from __future__ import annotations

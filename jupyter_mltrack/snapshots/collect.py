@@ -13,10 +13,13 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..models import packs
+from ..models.artifacts import WRITERS
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore
 from ..store.entities import Snapshot
-from ..store.snapshot_records import file_blobs
+from ..store.snapshot_records import HAS_THREADS, file_blobs
 from ..store.store import SnapshotNotFound, Store
+from ..store.threads import map_threads
 
 if TYPE_CHECKING:
     from .storage import SnapshotJob
@@ -41,16 +44,25 @@ class SnapshotCollector:
 
         Snapshots nobody uses go first, then their blocks; a pack left without live blocks
         is deleted, and one whose live blocks are under ``repack_below`` of its bytes is
-        rewritten with only those. A pending snapshot whose writer died is deleted, or
-        marked ``failed`` when a run uses it (see ``Store.sweep_snapshots``); a pending
-        artifact whose writer died is forgotten. Blobs no row
+        rewritten with only those. An artifact pack whose files rows still name are under
+        ``repack_below`` of its bytes (the artifacts that shared it were deleted) is
+        rewritten the same way, so that one small file left does not keep a pack of
+        megabytes (:meth:`_repack_artifacts`). A pending snapshot whose writer died is
+        deleted, or marked ``failed`` when a run uses it (see ``Store.sweep_snapshots``); a
+        pending artifact whose writer died is forgotten. Blobs no row
         mentions at all (left by a writer that died before recording them) are deleted at
         once when no live process may be writing a snapshot, else once they are an hour
         old; temp files, once their writer is gone or they are an hour old.
 
         Blobs are deleted under ``Store.blob_deletion_lock``, each checked again to be
         unused there: a snapshot completed meanwhile by another process (its pack may have
-        the very bytes, so the very name, of a dead one) is never left without its data.
+        the very bytes, so the very name, of a dead one) is never left without its data,
+        nor is an artifact that claimed bytes in a pack being rewritten.
+
+        The report counts what was done (with ``dry_run``: what would be), and lists in
+        ``artifact_packs_damaged`` the artifact packs left as they are because a file in
+        them is not the bytes its digest names (changed outside mltrack), each naming the
+        file: nothing is copied from such a pack.
         """
         self.wait_pending()
         self._complete.clear()
@@ -90,9 +102,16 @@ class SnapshotCollector:
                 freed += self.blobs.size(blob)
                 doomed.append(blob)
         dead_artifacts = self.store.sweep_abandoned_artifacts(dry_run=dry_run)
+        # before the orphans are listed: the new packs' rows are written by then
+        art_packs, damaged = self._repack_artifacts(dry_run, repack_below)
+        doomed.extend(art_packs)
         orphans = self._orphans(sweep, set(doomed))
-        if not dry_run:
-            self._delete_unused([*doomed, *orphans])
+        if dry_run:
+            freed += sum(art_packs.values())
+        else:
+            gone = self._delete_unused([*doomed, *orphans])
+            # an old pack a writer claimed bytes in meanwhile stays (so frees nothing)
+            freed += sum(n for pack, n in art_packs.items() if pack in gone)
         temp_files = 0
         if isinstance(self.blobs, LocalBlobStore):
             temp_files = self.blobs.cleanup_temp(dry_run=dry_run)
@@ -104,16 +123,19 @@ class SnapshotCollector:
             "blocks": len(sweep.blocks),
             "packs_deleted": len(deleted_packs),
             "packs_rewritten": len(repacked),
+            "artifact_packs_rewritten": len(art_packs),
+            "artifact_packs_damaged": damaged,
             "orphans": len(orphans),
             "temp_files": temp_files,
             "bytes_freed": freed,
         }
 
-    def _delete_unused(self, blobs: list[str]) -> None:
+    def _delete_unused(self, blobs: list[str]) -> set[str]:
         """Delete ``blobs`` under the store's blob-deletion lock, each only if no block
-        row, no snapshot and no artifact names it (checked again there)."""
+        row, no snapshot and no artifact names it (checked again there); those deleted."""
+        deleted: set[str] = set()
         if not blobs:
-            return
+            return deleted
         with self.store.blob_deletion_lock():
             in_folders = self.store.folder_blobs()  # read under the lock: none added meanwhile
             for blob in dict.fromkeys(blobs):
@@ -125,6 +147,8 @@ class SnapshotCollector:
                 ):
                     continue
                 self.blobs.delete(blob)
+                deleted.add(blob)
+        return deleted
 
     def _repack(self, pack: str, live: list[tuple[str, int, int]]) -> list[str]:
         """Rewrite ``pack`` with only its live blocks; returns the old pack, to delete."""
@@ -136,6 +160,53 @@ class SnapshotCollector:
             new_pack = writer.commit()
         self.store.move_blocks([(d, new_pack, off) for d, off in moves])
         return [pack] if new_pack != pack else []
+
+    def _repack_artifacts(
+        self, dry_run: bool, repack_below: float
+    ) -> tuple[dict[str, int], list[str]]:
+        """Rewrite each artifact pack whose bytes rows still name are under
+        ``repack_below`` of its size with only those (unless ``dry_run``); ``old pack ->
+        bytes its deletion frees`` (to delete: the caller's ``_delete_unused`` checks
+        again, under its lock, that no row names it), and what was left as it is, said.
+
+        The live bytes are read and checked against their digests, written as a new pack
+        (:func:`..models.packs.rewrite`), then their rows moved there in one transaction
+        (``Store.move_packed_files``, which says why a writer deduplicating against the
+        old pack meanwhile never ends with rows naming a deleted pack). A pack whose bytes
+        do not match a file's digest, or is shorter than its rows say, is left as it is
+        and named; one gone meanwhile (another ``gc`` rewrote it) is skipped."""
+        contents = self.store.artifact_pack_contents()
+        names = list(contents)
+        sizes = map_threads(self._blob_size, names, HAS_THREADS if self.blobs.remote else 1)
+        freed: dict[str, int] = {}
+        damaged: list[str] = []
+        for pack, size in zip(names, sizes, strict=True):
+            live = contents[pack]
+            kept = sum(f.size for f in live)
+            if size is None or kept >= size * repack_below:
+                continue
+            beyond = [f for f in live if (f.offset or 0) + f.size > size]
+            try:
+                if beyond:
+                    raise packs.PackDamaged(beyond[0], f"pack {pack} is shorter than recorded")
+                if not dry_run:
+                    self.store.move_packed_files(
+                        pack, packs.rewrite(self.blobs, live, WRITERS), self.blobs
+                    )
+            except packs.PackDamaged as exc:
+                owner = self.store.packed_file_owner(pack, exc.file.digest)
+                damaged.append(f"{owner}: {exc.args[0]} (the pack is left as it is)")
+                continue
+            except (BlobNotFound, FileNotFoundError):
+                continue
+            freed[pack] = size - kept
+        return freed, damaged
+
+    def _blob_size(self, digest: str) -> int | None:
+        try:
+            return self.blobs.size(digest)
+        except BlobNotFound:
+            return None
 
     def _orphans(self, sweep: Any, doomed: set[str], older_than: float = 3600.0) -> list[str]:
         """Blobs no block row and no snapshot names: packs and copies a writer published
