@@ -40,8 +40,10 @@ from jupyter_mltrack.models.artifacts import (
     sources_of,
     write_artifact,
 )
+from jupyter_mltrack.sharing import push
+from jupyter_mltrack.sharing.runs import RunCopier
 from jupyter_mltrack.snapshots.storage import Snapshotter
-from jupyter_mltrack.store import Store
+from jupyter_mltrack.store import RunNotFound, RunStatus, Store
 from jupyter_mltrack.store.entities import Artifact
 
 # small packs, so that a test folder of a few hundred KB makes several
@@ -336,6 +338,47 @@ def test_a_writer_claiming_after_the_move_finds_the_new_pack(
     assert not any(blob_store.blobs.has(p) for p in s.packs())
     written = materialize(blob_store, blob_store.get_artifact(w_run, "w"), tmp_path / "w")
     assert same_files(s.kept, written)
+
+
+def test_a_push_that_found_a_pack_at_the_destination_checks_it_again_when_writing(
+    blob_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pushed run's files lie in a pack the destination's records name, so it is not sent;
+    a ``gc`` there rewrites that pack before the run is written (moving the rows that named
+    it, deleting it). The run is not written naming a deleted pack: the push fails saying
+    so, and the next one sends the pack."""
+    src = Store(f"sqlite:///{tmp_path / 'src.db'}", blob_url=(tmp_path / "src-blobs").as_uri())
+    try:
+        s = shared(src, tmp_path, delete=False)
+        late = src.create_run("later").id
+        write_artifact(src, late, "kept", *sources_of(s.kept)[::2])  # into the same packs
+        for run in (s.other, s.run, late):
+            src.finish_run(run, RunStatus.FINISHED)  # (a running run is not copied)
+        push(src, blob_store, experiment="exp")
+        blob_store.delete_run(s.other)  # there: the packs are mostly dead
+        real = RunCopier._send_artifact_blobs
+
+        def gc_there_meanwhile(self: RunCopier, files: Any) -> set[str]:
+            sent = real(self, files)
+            assert not sent  # the destination's records named the packs
+            sn = Snapshotter(blob_store)
+            try:
+                assert sn.gc()["artifact_packs_rewritten"] == 2
+            finally:
+                sn.close()
+            return sent
+
+        monkeypatch.setattr(RunCopier, "_send_artifact_blobs", gc_there_meanwhile)
+        with pytest.raises(FileNotFoundError, match="removed by a gc at the destination"):
+            push(src, blob_store, experiment="later")
+        with pytest.raises(RunNotFound):
+            blob_store.get_run(late)
+        monkeypatch.setattr(RunCopier, "_send_artifact_blobs", real)
+        assert push(src, blob_store, experiment="later").blobs_sent >= 1
+        written = materialize(blob_store, blob_store.get_artifact(late, "kept"), tmp_path / "o")
+        assert same_files(s.kept, written)
+    finally:
+        src.close()
 
 
 def test_a_pack_on_s3_is_rewritten_and_the_old_object_deleted(

@@ -49,7 +49,7 @@ from ..store.models import (
     TagRow,
 )
 from ..store.spool import shown_url
-from ..store.transfer import missing_blobs, send_blobs
+from ..store.transfer import missing_blobs, recorded_in, send_blobs
 from .report import Conflict, TransferReport
 from .rows import as_bytes, by_key, chunks, insert_ignoring, rows_in, without
 
@@ -298,13 +298,19 @@ class RunCopier:
         self.report.bytes_sent += sent.bytes
         return set(missing)
 
-    def _check_blobs(self, conn: Connection, names: set[str]) -> None:
-        """Under the lock ``gc`` deletes blobs under, the blobs this transaction records
-        that were sent just now must still be there (else the run is not written)."""
+    def _check_blobs(self, conn: Connection, names: set[str], sent: set[str]) -> None:
+        """Under the lock ``gc`` deletes blobs under, the blobs ``names`` this transaction's
+        rows name must still be there, else its rows are not written. Those ``sent`` just
+        now are asked for (until a row names them, a ``gc`` there may not keep them). The
+        others were left unsent because the destination had them, mostly by its records:
+        those its records still name are there (and stay, this transaction's rows naming
+        them from its commit); the rest are asked for, since a ``gc`` there may since have
+        rewritten a pack they named (moved its rows and deleted it)."""
         if not names:
             return
         self.dst._lock_snapshots(conn)
-        gone = [n for n in sorted(names) if not self.dst.blobs.has(n)]
+        unsure = (names & sent) | (names - sent - recorded_in(conn, names - sent))
+        gone = [n for n in sorted(unsure) if not self.dst.blobs.has(n)]
         if gone:
             raise FileNotFoundError(f"blob {gone[0]} was removed by a gc at the destination")
 
@@ -382,7 +388,7 @@ class RunCopier:
         """The run and everything it holds; the rows written."""
         run_id = run["id"]
         files = [f for f in data["files"] if f["run_id"] == run_id]
-        self._check_blobs(conn, {_blob_of(f) for f in files} & sent)
+        self._check_blobs(conn, {_blob_of(f) for f in files}, sent)
         env_id = self._environment_id(conn, run["environment_id"], data)
         if self.dst.engine.dialect.name == "postgresql":  # numbers taken one after the other
             conn.execute(_LOCK_EXPERIMENT, {"experiment_id": exp_id})
@@ -467,7 +473,7 @@ class RunCopier:
             own = [f for f in files if (f["run_id"], f["name"]) == (art["run_id"], art["name"])]
             try:
                 with self.dst.engine.begin() as conn:
-                    self._check_blobs(conn, {_blob_of(f) for f in own} & sent)
+                    self._check_blobs(conn, {_blob_of(f) for f in own}, sent)
                     written = _insert(conn, _arts, [art]) + _insert(conn, _files, own)
             except IntegrityError:  # written meanwhile (by another transfer, or logged there)
                 continue

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from .artifact_records import stored_digests
 from .entities import SnapshotStatus
@@ -95,16 +95,20 @@ def recorded_blobs(store: Store, names: Iterable[str]) -> set[str]:
     recorded block, a complete artifact's file, a complete file snapshot's copy (named by
     its digest). Such a blob is in the blob store (rows are written after their blobs, and
     ``gc`` deletes only blobs no row names), so it need not be asked for."""
+    with store.engine.connect() as conn:
+        return recorded_in(conn, names)
+
+
+def recorded_in(conn: Connection, names: Iterable[str]) -> set[str]:
+    """:func:`recorded_blobs`, read on ``conn``: in a transaction holding the lock ``gc``
+    deletes blobs under, a blob named so stays until the transaction's own rows name it."""
     wanted = list(dict.fromkeys(names))
     blocks = BlockRow.__table__
     found: set[str] = set()
-    with store.engine.connect() as conn:
-        for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[i : i + _IN_CHUNK]
-            found.update(
-                conn.execute(select(blocks.c.pack).where(blocks.c.pack.in_(chunk))).scalars()
-            )
-        found.update(stored_digests(conn, set(wanted)))
+    for i in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[i : i + _IN_CHUNK]
+        found.update(conn.execute(select(blocks.c.pack).where(blocks.c.pack.in_(chunk))).scalars())
+    found.update(stored_digests(conn, set(wanted)))
     return found
 
 
