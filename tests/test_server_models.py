@@ -169,6 +169,19 @@ async def test_artifact_routes_refuse_what_is_not_there(call: Any, store: Store)
     assert "unknown query parameter" in error_of(response, 400)
 
 
+async def test_a_download_whose_bytes_were_deleted_behind_the_store_is_a_404_naming_them(
+    call: Any, store: Store
+) -> None:
+    """Bytes the records name but the blob store lost (deleted by hand) are said, as a
+    preview says them, not hidden in a server error."""
+    run_id = logged_run(store)
+    digest = store.get_artifact(run_id, "notes/readme.md").files[0].digest
+    store.blobs.delete(digest)
+    for route in (RAW, PREVIEW):
+        message = error_of(await call(url(route, run_id=run_id, name="notes/readme.md")), 404)
+        assert digest in message, (route, message)
+
+
 async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Store) -> None:
     first, second = logged_run(store, b"v1"), logged_run(store, b"v2")
     body = {"name": "churn", "run": first, "artifact": "model"}

@@ -23,7 +23,6 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from ..models.artifacts import open_file
 from ..store import Store, StoreError
 from . import api, search
 from . import compare as compare_api
@@ -280,7 +279,7 @@ class ArtifactRawHandler(MltrackHandler):
         self.set_header(
             "Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
         )
-        reader = await asyncio.to_thread(open_file, self.store, artifact, path)
+        reader = await self.call(models_api.open_artifact_file, artifact, path)
         try:
             while True:
                 chunk = await asyncio.to_thread(reader.read, 1 << 20)

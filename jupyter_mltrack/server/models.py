@@ -8,8 +8,9 @@ name that does not exist, 409 for a change the registry refuses, 400 for a bad r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
+from ..models.artifacts import open_file
 from ..models.lineage import lineage as build_lineage
 from ..models.lineage import model_summary
 from ..models.preview import preview
@@ -124,6 +125,16 @@ def artifact_file(
     except KeyError as exc:
         raise _refused(exc) from None
     return artifact, f.path
+
+
+def open_artifact_file(store: Store, artifact: Artifact, path: str) -> BinaryIO:
+    """A reader of the file ``artifact_file`` chose. Bytes the records name but the blob
+    store lacks (deleted behind the store's back) are a 404 saying which, as a preview's
+    are, not a server error."""
+    try:
+        return open_file(store, artifact, path)
+    except KeyError as exc:
+        raise _refused(exc) from None
 
 
 # the registry ----------------------------------------------------------------------------------
