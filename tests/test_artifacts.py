@@ -523,6 +523,41 @@ def test_an_artifact_logged_while_the_store_cannot_be_written_is_spooled(
         st.close()
 
 
+def test_gc_keeps_the_blobs_of_an_artifact_waiting_in_the_spool(tmp_path: Path) -> None:
+    """An artifact logged while the database could not be written has its blobs stored and
+    its record in the spool: no row names them until the replay. A ``gc`` meanwhile (the
+    database back for it, the kernel that spooled gone) keeps them, files and packs, and
+    the replay then records an artifact that reads back."""
+    from jupyter_mltrack.store.spool import SpoolingStore, replay
+
+    tree = make_tree(tmp_path / "src", {f"f{i:02d}.bin": os.urandom(50 + i) for i in range(20)})
+    home = tmp_path / "home"
+    st = SpoolingStore(str(home))  # the spool this store's URL names, as gc finds it
+    try:
+        run = st.create_run("exp")
+        st._go_offline("the test took the store away")
+        kind, name, sources = artifacts.sources_of(tree)
+        folder = write_artifact(st, run.id, name, kind, sources)
+        note = write_artifact(st, run.id, "n.txt", "text", [Source("n.txt", data=b"note")])
+        assert {folder.status, note.status} == {"spooled"}
+        held = set(st.blobs.iter_digests())
+        assert len(held) >= 2  # the folder's packs and the note's own blob
+        online = Store(str(home))
+        sn = Snapshotter(online)
+        try:
+            assert sn.gc()["orphans"] == 0 and set(online.blobs.iter_digests()) == held
+        finally:
+            sn.close()
+            online.close()
+        assert replay(st, st.spool).written == 2
+        out = artifacts.materialize(st, st.get_artifact(run.id, name), tmp_path / "out")
+        for f in folder.files:
+            assert (out / f.path).read_bytes() == (tree / f.path).read_bytes(), f.path
+        assert artifacts.read_bytes(st, st.get_artifact(run.id, "n.txt")) == b"note"
+    finally:
+        st.close()
+
+
 def test_a_folder_spooled_while_the_store_is_away_is_packed_and_reads_back(
     tmp_path: Path,
 ) -> None:

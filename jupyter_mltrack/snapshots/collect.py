@@ -18,6 +18,7 @@ from ..models.artifacts import WRITERS
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore
 from ..store.entities import Snapshot
 from ..store.snapshot_records import HAS_THREADS, file_blobs
+from ..store.spool import spooled_blobs
 from ..store.store import SnapshotNotFound, Store
 from ..store.threads import map_threads
 
@@ -215,11 +216,19 @@ class SnapshotCollector:
         them, about to be recorded); while only writers that cannot be checked (another
         host) are, those older than ``older_than`` go; else all. The writers are asked
         *after* listing the blobs: a writer that starts later wrote none of those.
-        ``doomed``: blobs the sweep's results delete already (not counted again)."""
+        ``doomed``: blobs the sweep's results delete already (not counted again).
+
+        The blobs of artifacts this host's spool keeps (logged while the database could
+        not be written) are kept too: no row names them until the replay. The spool is read
+        after the listing, so an artifact spooled before it is seen there; one whose blobs
+        were stored before the listing and whose entry is written after the spool is read
+        (a moment, between the two in ``write_artifact``) is not."""
         if not isinstance(self.blobs, LocalBlobStore):
             return []
+        listed = list(self.blobs.iter_digests())
         known = set(sweep.kept) | sweep.files | doomed | self.store.artifact_blobs()
-        listed = [d for d in self.blobs.iter_digests() if d not in known]
+        known |= spooled_blobs(self.store.url)
+        listed = [d for d in listed if d not in known]
         if not listed:
             return []
         # a pending artifact's writer counts as a snapshot's: its blobs may be among them

@@ -92,6 +92,24 @@ def spool_path(url: str, folder: Path | None = None) -> Path:
     return (folder or spool_dir()) / f"{digest}.sqlite"
 
 
+def spooled_blobs(url: str) -> set[str]:
+    """The blobs named by the artifacts this host's spool keeps for the store at ``url``
+    (their files' and packs'). They were stored when the artifact was logged, but no row
+    names them until the replay writes it, perhaps hours later: ``gc`` keeps them as if a
+    row did, else the replay would record an artifact whose bytes were deleted."""
+    spool = Spool(spool_path(url))
+    if not spool.exists():
+        return set()
+    try:
+        found: set[str] = set()
+        for args in spool.kept("record_artifact"):
+            for row in args.get("files") or []:
+                found.update(str(part) for part in (row[1], *row[3:4]) if part)
+        return found
+    finally:
+        spool.close()
+
+
 # the entries' encoding ---------------------------------------------------------------------
 
 
@@ -227,6 +245,22 @@ class Spool:
                 (error, time.time(), entry.seq),
             )
             conn.execute("DELETE FROM entries WHERE seq = ?", (entry.seq,))
+
+    def kept(self, op: str) -> Iterator[dict[str, Any]]:
+        """The arguments of every kept write of ``op``, set-aside ones included (``mltrack
+        sync`` may yet write those)."""
+        with self._lock:
+            rows = (
+                self._connect()
+                .execute(
+                    "SELECT args FROM entries WHERE op = ? UNION ALL"
+                    " SELECT args FROM failed WHERE op = ?",
+                    (op, op),
+                )
+                .fetchall()
+            )
+        for (args,) in rows:
+            yield _decode(json.loads(args))
 
     def failures(self) -> list[tuple[int, str, str]]:
         if self._conn is None and not self.exists():
