@@ -558,6 +558,25 @@ def test_gc_keeps_the_blobs_of_an_artifact_waiting_in_the_spool(tmp_path: Path) 
         st.close()
 
 
+def test_gc_deletes_no_unrecorded_blob_while_the_spool_cannot_be_read(tmp_path: Path) -> None:
+    """A damaged spool may name any unrecorded blob: ``gc`` then keeps them all."""
+    from jupyter_mltrack.store.spool import spool_path
+
+    st = Store(str(tmp_path / "home"))
+    sn = Snapshotter(st)
+    try:
+        st.blobs.put_bytes(digest_bytes(b"unrecorded"), b"unrecorded")
+        spool = spool_path(st.url)
+        spool.parent.mkdir(parents=True, exist_ok=True)
+        spool.write_bytes(b"not a SQLite file, " * 100)
+        assert sn.gc()["orphans"] == 0 and blob_count(st) == 1
+        spool.unlink()
+        assert sn.gc()["orphans"] == 1 and blob_count(st) == 0
+    finally:
+        sn.close()
+        st.close()
+
+
 def test_a_folder_spooled_while_the_store_is_away_is_packed_and_reads_back(
     tmp_path: Path,
 ) -> None:

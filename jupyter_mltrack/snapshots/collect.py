@@ -227,7 +227,10 @@ class SnapshotCollector:
             return []
         listed = list(self.blobs.iter_digests())
         known = set(sweep.kept) | sweep.files | doomed | self.store.artifact_blobs()
-        known |= spooled_blobs(self.store.url)
+        spooled = spooled_blobs(self.store.url)
+        if spooled is None:  # a spool that cannot be read may name any of them
+            return []
+        known |= spooled
         listed = [d for d in listed if d not in known]
         if not listed:
             return []

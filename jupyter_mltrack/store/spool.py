@@ -92,11 +92,13 @@ def spool_path(url: str, folder: Path | None = None) -> Path:
     return (folder or spool_dir()) / f"{digest}.sqlite"
 
 
-def spooled_blobs(url: str) -> set[str]:
+def spooled_blobs(url: str) -> set[str] | None:
     """The blobs named by the artifacts this host's spool keeps for the store at ``url``
     (their files' and packs'). They were stored when the artifact was logged, but no row
     names them until the replay writes it, perhaps hours later: ``gc`` keeps them as if a
-    row did, else the replay would record an artifact whose bytes were deleted."""
+    row did, else the replay would record an artifact whose bytes were deleted. ``None``
+    when the spool cannot be read (damaged, locked past its timeout): then nothing
+    unrecorded may be deleted."""
     spool = Spool(spool_path(url))
     if not spool.exists():
         return set()
@@ -106,6 +108,8 @@ def spooled_blobs(url: str) -> set[str]:
             for row in args.get("files") or []:
                 found.update(str(part) for part in (row[1], *row[3:4]) if part)
         return found
+    except (sqlite3.Error, OSError, ValueError, TypeError, IndexError):
+        return None
     finally:
         spool.close()
 
