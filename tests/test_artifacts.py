@@ -523,16 +523,26 @@ def test_an_artifact_logged_while_the_store_cannot_be_written_is_spooled(
         st.close()
 
 
-def test_gc_keeps_the_blobs_of_an_artifact_waiting_in_the_spool(tmp_path: Path) -> None:
+@pytest.mark.parametrize("by", ["hold and spool", "hold", "spool"])
+def test_gc_keeps_the_blobs_of_an_artifact_waiting_in_the_spool(
+    tmp_path: Path, by: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An artifact logged while the database could not be written has its blobs stored and
     its record in the spool: no row names them until the replay. A ``gc`` meanwhile (the
     database back for it, the kernel that spooled gone) keeps them, files and packs, and
-    the replay then records an artifact that reads back."""
+    the replay then records an artifact that reads back. Each of the two keeps them alone:
+    the hold the writer left in the blob store (a spool on another machine, which gc
+    cannot read) and this host's spool (one written before holds)."""
+    from jupyter_mltrack.store import blob_holds
     from jupyter_mltrack.store.spool import SpoolingStore, replay
 
     tree = make_tree(tmp_path / "src", {f"f{i:02d}.bin": os.urandom(50 + i) for i in range(20)})
     home = tmp_path / "home"
-    st = SpoolingStore(str(home))  # the spool this store's URL names, as gc finds it
+    if by == "spool":
+        monkeypatch.setattr(blob_holds, "new_hold", lambda blobs: None)
+        monkeypatch.setattr(blob_holds, "put_hold", lambda blobs, name, digests: None)
+    # the spool this store's URL names, as gc finds it, or one on another machine
+    st = SpoolingStore(str(home), spool=tmp_path / "elsewhere.sqlite" if by == "hold" else None)
     try:
         run = st.create_run("exp")
         st._go_offline("the test took the store away")
@@ -550,6 +560,7 @@ def test_gc_keeps_the_blobs_of_an_artifact_waiting_in_the_spool(tmp_path: Path) 
             sn.close()
             online.close()
         assert replay(st, st.spool).written == 2
+        assert list(blob_holds.holds(st.blobs)) == []  # dropped: the rows name them now
         out = artifacts.materialize(st, st.get_artifact(run.id, name), tmp_path / "out")
         for f in folder.files:
             assert (out / f.path).read_bytes() == (tree / f.path).read_bytes(), f.path

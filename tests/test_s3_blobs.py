@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import collections
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from jupyter_mltrack.models import artifacts
 from jupyter_mltrack.models.artifacts import Source, materialize, sources_of, write_artifact
+from jupyter_mltrack.snapshots import collect
 from jupyter_mltrack.snapshots.fingerprint import clear_file_cache
+from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import Store, s3_blobs
 from jupyter_mltrack.store.blobs import BlobNotFound, digest_bytes
 
@@ -225,3 +228,101 @@ def test_a_team_store_over_https_trusting_its_own_certificate(
                     assert copy.read_bytes() == original.read_bytes()
         finally:
             store.close()
+
+
+def test_gc_deletes_the_objects_of_a_deleted_runs_artifacts(
+    s3_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deleted run's artifacts leave objects no row names: ``gc`` finds them by listing
+    the bucket and deletes them (it once listed local folders only, so a team's bucket kept
+    every model ever logged). While a writer of another host may be busy, only objects
+    older than an hour go, aged by the listing's ``LastModified``."""
+    keep = s3_store.create_run("exp").id
+    write_artifact(s3_store, keep, "keep.txt", "text", [Source("keep.txt", data=b"keep")])
+    gone = s3_store.create_run("exp").id
+    kind, name, sources = sources_of(make_folder(tmp_path / "eval"))
+    write_artifact(s3_store, gone, name, kind, sources)  # 5 objects (one file is a copy)
+    model = tmp_path / "model.bin"
+    model.write_bytes(os.urandom(3 << 20))
+    write_artifact(s3_store, gone, "model.bin", "file", [Source("model.bin", file=str(model))])
+    listed = dict(s3_store.blobs.listing())
+    assert len(listed) == 7
+    assert all(abs(at - time.time()) < 600 for at in listed.values() if at is not None)
+    s3_store.delete_run(gone)
+    kept = {digest_bytes(b"keep")}
+    sn = Snapshotter(s3_store)
+    try:
+        assert sn.gc(dry_run=True)["orphans"] == 6 and set(s3_store.blobs.iter_digests()) == set(
+            listed
+        )
+        # a writer on another host, which gc cannot check: young objects stay
+        busy = s3_store.create_run("other-host").id
+        s3_store.begin_artifact(busy, "upload", "file")
+        with s3_store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE artifacts SET writer_host = 'elsewhere'")
+        assert sn.gc()["orphans"] == 0 and len(set(s3_store.blobs.iter_digests())) == 7
+        later = time.time() + 7200  # two hours on: the listing's times say they are old
+        monkeypatch.setattr(collect.time, "time", lambda: later)
+        assert sn.gc()["orphans"] == 6
+    finally:
+        sn.close()
+    assert set(s3_store.blobs.iter_digests()) == kept
+    assert artifacts.read_bytes(s3_store, s3_store.get_artifact(keep, "keep.txt")) == b"keep"
+
+
+def test_an_artifact_spooled_on_another_machine_keeps_its_objects_until_its_replay(
+    s3_store: Store, tmp_path: Path
+) -> None:
+    """A laptop logs an artifact while the team's database is away: its objects are in the
+    bucket, its record in the laptop's spool, no row names them. A ``gc`` from another
+    machine (which cannot see that spool) keeps them by the hold the laptop left in the
+    bucket; the replay records the artifact and drops the hold; once its run is deleted,
+    ``gc`` deletes them."""
+    from jupyter_mltrack.store import blob_holds
+    from jupyter_mltrack.store.spool import SpoolingStore, replay
+
+    laptop = SpoolingStore(s3_store.url, blob_url=s3_store.blob_url, spool=tmp_path / "laptop")
+    try:
+        run = laptop.create_run("exp").id
+        laptop._go_offline("the test took the database away")
+        kind, name, sources = sources_of(make_folder(tmp_path / "eval"))
+        art = write_artifact(laptop, run, name, kind, sources)
+        assert art.status == "spooled"
+        objects = set(s3_store.blobs.iter_digests())
+        (hold,) = blob_holds.holds(s3_store.blobs)
+        assert hold.digests == objects and len(objects) == 5
+        sn = Snapshotter(s3_store)
+        try:
+            assert sn.gc()["orphans"] == 0 and set(s3_store.blobs.iter_digests()) == objects
+            assert replay(laptop, laptop.spool).written == 1
+            assert list(blob_holds.holds(s3_store.blobs)) == []  # the rows name them now
+            out = materialize(s3_store, s3_store.get_artifact(run, name), tmp_path / "out")
+            assert (out / "sub" / "copy.bin").read_bytes() == (out / "f0.bin").read_bytes()
+            s3_store.delete_run(run)
+            assert sn.gc()["orphans"] == 5 and list(s3_store.blobs.iter_digests()) == []
+        finally:
+            sn.close()
+    finally:
+        laptop.close()
+
+
+def test_a_hold_naming_no_object_yet_is_a_writer_at_work(
+    s3_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hold left before its writer stores anything says a writer may be storing objects
+    no row names: while it is young no unrecorded object goes; an hour old, its writer is
+    taken as one that may have died (as another host's): objects an hour old go."""
+    from jupyter_mltrack.store import blob_holds
+
+    s3_store.blobs.put_bytes(digest_bytes(b"left"), b"left")
+    name = blob_holds.new_hold(s3_store.blobs)
+    sn = Snapshotter(s3_store)
+    try:
+        assert sn.gc()["orphans"] == 0
+        later = time.time() + 7200
+        monkeypatch.setattr(collect.time, "time", lambda: later)
+        assert sn.gc()["orphans"] == 1
+        blob_holds.drop_hold(s3_store.blobs, name)
+        assert list(blob_holds.holds(s3_store.blobs)) == []
+    finally:
+        sn.close()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+from ..store import blob_holds
 from ..store.blob_files import BatchSource, FileChanged, HashedFile, StagedCopy
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore, digest_bytes
 from ..store.entities import Artifact, ArtifactFile, placed
@@ -247,10 +248,18 @@ def _spooled(
     media_type: str | None,
 ) -> Artifact:
     """The database cannot be written now (a ``SpoolingStore`` gone offline): the blobs
-    are stored, and the artifact's record kept in the spool for when it is back."""
-    files, written = _store_all(blobs, sources)
+    are stored, and the artifact's record kept in the spool for when it is back. Until
+    then no row names the blobs: a hold in the blob store keeps them from every ``gc``
+    (:mod:`..store.blob_holds`), left before they are stored, dropped by the replay."""
+    hold = blob_holds.new_hold(blobs)
+    try:
+        files, written = _store_all(blobs, sources)
+        blob_holds.put_hold(blobs, hold, [d for f in files for d in (f.digest, f.pack) if d])
+    except BaseException:
+        blob_holds.drop_hold(blobs, hold)
+        raise
     meta = {**meta, "stored_bytes": written}
-    store.spool_artifact(run_id, name, kind, files, meta=meta, media_type=media_type)
+    store.spool_artifact(run_id, name, kind, files, meta=meta, media_type=media_type, hold=hold)
     return Artifact(
         run_id=run_id,
         name=name,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..models import packs
 from ..models.artifacts import WRITERS
+from ..store import blob_holds
 from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore
 from ..store.entities import Snapshot
 from ..store.snapshot_records import HAS_THREADS, file_blobs
@@ -210,45 +211,49 @@ class SnapshotCollector:
             return None
 
     def _orphans(self, sweep: Any, doomed: set[str], older_than: float = 3600.0) -> list[str]:
-        """Blobs no block row and no snapshot names: packs and copies a writer published
-        and died before recording. Which writer published a blob is not known, so none
-        goes while a process of this host is writing a snapshot (its packs may be among
-        them, about to be recorded); while only writers that cannot be checked (another
-        host) are, those older than ``older_than`` go; else all. The writers are asked
-        *after* listing the blobs: a writer that starts later wrote none of those.
-        ``doomed``: blobs the sweep's results delete already (not counted again).
+        """Blobs no row names: packs and copies a writer published and died before
+        recording, and the blobs of deleted runs' artifacts. On every blob store (a bucket
+        too), aged by the listing's times. Which writer published a blob is not known, so
+        none goes while a process of this host is writing a snapshot or an artifact (its
+        blobs may be among them, about to be recorded); while only writers that cannot be
+        checked (another host) are, those older than ``older_than`` go; else all. The
+        writers are asked *after* listing the blobs: a writer that starts later wrote none
+        of those. ``doomed``: blobs the sweep's results delete already (not counted again).
 
-        The blobs of artifacts this host's spool keeps (logged while the database could
-        not be written) are kept too: no row names them until the replay. The spool is read
-        after the listing, so an artifact spooled before it is seen there; one whose blobs
-        were stored before the listing and whose entry is written after the spool is read
-        (a moment, between the two in ``write_artifact``) is not."""
-        if not isinstance(self.blobs, LocalBlobStore):
-            return []
-        listed = list(self.blobs.iter_digests())
+        An artifact logged while the database could not be written has no row until the
+        replay: its writer left a hold in the blob store (:mod:`..store.blob_holds`), read
+        after the listing, which keeps the blobs it names; a hold naming none yet is a
+        writer storing them, busy as a live one while young. This host's spool is read too
+        (a spool written before holds)."""
+        listed = list(self.blobs.listing())
         known = set(sweep.kept) | sweep.files | doomed | self.store.artifact_blobs()
         spooled = spooled_blobs(self.store.url)
         if spooled is None:  # a spool that cannot be read may name any of them
             return []
         known |= spooled
-        listed = [d for d in listed if d not in known]
-        if not listed:
+        now = time.time()
+        stale_hold = False
+        for hold in blob_holds.holds(self.blobs):
+            known |= hold.digests
+            if hold.busy:
+                if now - hold.written_at < older_than:
+                    return []
+                stale_hold = True  # its writer may have died: as another host's
+        orphans_listed = [(d, at) for d, at in listed if d not in known]
+        if not orphans_listed:
             return []
         # a pending artifact's writer counts as a snapshot's: its blobs may be among them
         writers = sweep.writers | self.store.snapshot_writers() | self.store.artifact_writers()
         if "alive" in writers:
             return []
-        young_too = "unknown" not in writers
-        cutoff = time.time() - older_than
+        young_too = "unknown" not in writers and not stale_hold
+        cutoff = now - older_than
         orphans = []
-        for digest in listed:
+        for digest, written_at in orphans_listed:
             if self.store.pack_in_use(digest):
                 continue
-            try:
-                if not young_too and self.blobs.path_of(digest).stat().st_mtime > cutoff:
-                    continue
-            except FileNotFoundError:
-                continue
+            if not young_too and (written_at is None or written_at > cutoff):
+                continue  # (a store that gives no times: only when no writer may be busy)
             if self._is_file_blob(digest):
                 continue
             orphans.append(digest)

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import datetime
 import errno
 import io
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import uuid
@@ -182,9 +184,15 @@ class BlobStore(abc.ABC):
     def delete(self, digest: str) -> bool:
         """Remove the blob; ``True`` if it existed. Only garbage collection calls this."""
 
-    @abc.abstractmethod
     def iter_digests(self) -> Iterator[str]:
         """Every complete blob's digest (temporary files are never listed)."""
+        return (digest for digest, _ in self.listing())
+
+    @abc.abstractmethod
+    def listing(self) -> Iterator[tuple[str, float | None]]:
+        """Every complete blob's digest with the time it was last written (seconds since
+        the epoch; ``None`` where the store does not say), from one listing: ``gc`` tells a
+        blob that a writer may be about to record from one left behind by its age."""
 
     @abc.abstractmethod
     def read_range(self, digest: str, offset: int, length: int) -> bytes:
@@ -438,7 +446,7 @@ class LocalBlobStore(BlobStore):
                 removed = True
         return removed
 
-    def iter_digests(self) -> Iterator[str]:
+    def listing(self) -> Iterator[tuple[str, float | None]]:
         if not self.root.is_dir():
             return
         for algo_dir in sorted(self.root.iterdir()):
@@ -448,7 +456,13 @@ class LocalBlobStore(BlobStore):
             for pattern, levels in (("??/*", 1), ("??/??/*", 2)):
                 for path in sorted(algo_dir.glob(pattern)):
                     name = path.name
-                    if name.startswith(_TEMP_PREFIX) or not path.is_file():
+                    if name.startswith(_TEMP_PREFIX):
+                        continue
+                    try:
+                        st = path.stat()
+                    except FileNotFoundError:  # deleted since the glob
+                        continue
+                    if not stat.S_ISREG(st.st_mode):
                         continue
                     digest = f"{algo_dir.name}:{name}"
                     parents = path.parents
@@ -456,7 +470,7 @@ class LocalBlobStore(BlobStore):
                     expected = (name[:2],) if levels == 1 else (name[:2], name[2:4])
                     if _DIGEST_RE.fullmatch(digest) and fan_out == expected and digest not in seen:
                         seen.add(digest)
-                        yield digest
+                        yield digest, st.st_mtime
 
     def total_bytes(self) -> int:
         return sum(self.path_of(d).stat().st_size for d in self.iter_digests())
@@ -659,23 +673,41 @@ class FsspecBlobStore(BlobStore):
         self.fs.rm_file(path)
         return True
 
-    def iter_digests(self) -> Iterator[str]:
+    def listing(self) -> Iterator[tuple[str, float | None]]:
         if not self.fs.exists(self.root):
             return
-        prefix = self.root + "/"
-        for found in sorted(self.fs.find(self.root)):
-            rel = str(found)
+        prefix = (self.root + "/").lstrip("/")
+        found = self.fs.find(self.root, detail=True)  # one listing, times included
+        for key in sorted(found):
+            rel = str(key)
             # Some implementations drop or add a leading "/"; compare on the tail.
-            idx = rel.find(prefix.lstrip("/"))
+            idx = rel.find(prefix)
             if idx < 0:
                 continue
-            parts = rel[idx + len(prefix.lstrip("/")) :].split("/")
+            parts = rel[idx + len(prefix) :].split("/")
             if len(parts) != 4 or parts[3].startswith(_TEMP_PREFIX):
                 continue
             algo, ab, cd, hexpart = parts
             digest = f"{algo}:{hexpart}"
             if _DIGEST_RE.fullmatch(digest) and hexpart[:2] == ab and hexpart[2:4] == cd:
-                yield digest
+                yield digest, listing_time(found[key])
+
+
+def listing_time(info: Any) -> float | None:
+    """When an fsspec listing's entry was last written, in seconds since the epoch: each
+    filesystem names it its own way (s3fs ``LastModified``, local ``mtime``, memory
+    ``created``); ``None`` when it does not say."""
+    if not isinstance(info, dict):
+        return None
+    for field in ("LastModified", "mtime", "last_modified", "updated", "created"):
+        value = info.get(field)
+        if isinstance(value, datetime.datetime):
+            if value.tzinfo is None:  # (a naive time is UTC)
+                value = value.replace(tzinfo=datetime.timezone.utc)
+            return value.timestamp()
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 class _SpooledWriter(BlobWriter):

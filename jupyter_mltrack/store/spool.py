@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..jsonsafe import to_json
+from . import blob_holds
 from .entities import Environment, MetricPoint, Run, RunStatus
 from .errors import StoreUnavailable, reason, unavailable
 from .snapshot_records import DataLink
@@ -385,13 +386,18 @@ def _apply(store: Store, entry: Entry, snapshots: _Snapshots) -> None:
     elif entry.op == "add_run_data_many":
         snapshots.bring(store, [e[2] for e in args["entries"]])
         Store.add_run_data_many(store, args["run_id"], [tuple(e) for e in args["entries"]])
+    elif entry.op == "record_artifact":
+        hold = args.pop("hold", None)  # (a spool written before holds has none)
+        Store.record_artifact(store, **args)
+        if hold is not None:  # the rows name the blobs now
+            blob_holds.drop_hold(store.blobs, hold)
     elif entry.op in _REPLAYED:
         getattr(Store, entry.op)(store, **args)
     else:
         raise ValueError(f"unknown spooled write {entry.op!r}")
 
 
-_REPLAYED = ("log_params", "log_metrics", "set_tags", "add_executions", "record_artifact")
+_REPLAYED = ("log_params", "log_metrics", "set_tags", "add_executions")
 
 
 def _applied(store: Store, op: str, args: Mapping[str, Any]) -> bool:
@@ -718,16 +724,22 @@ class SpoolingStore(Store):
         *,
         meta: Mapping[str, Any] | None = None,
         media_type: str | None = None,
+        hold: str | None = None,
     ) -> None:
-        """Keep an artifact (its blobs stored already) for the store: written by the
-        replay, after the run it belongs to."""
+        """Keep an artifact (its blobs stored already, kept from ``gc`` by ``hold``: see
+        :mod:`.blob_holds`) for the store: written by the replay, after the run it belongs
+        to, which then drops the hold."""
         # (a packed file's pack and offset too; a spool written before packs has three)
         rows = [[f.path, f.digest, f.size, f.pack, f.offset] for f in files]
+
+        def record() -> None:
+            Store.record_artifact(self, run_id, name, kind, rows, meta=meta, media_type=media_type)
+            if hold is not None:
+                blob_holds.drop_hold(self.blobs, hold)
+
         self._write(
             "record_artifact",
-            lambda: Store.record_artifact(
-                self, run_id, name, kind, rows, meta=meta, media_type=media_type
-            ),
+            record,
             lambda: {
                 "run_id": run_id,
                 "name": name,
@@ -735,6 +747,7 @@ class SpoolingStore(Store):
                 "files": rows,
                 "meta": dict(meta or {}),
                 "media_type": media_type,
+                "hold": hold,
             },
         )
 
