@@ -311,7 +311,8 @@ def test_a_hold_naming_no_object_yet_is_a_writer_at_work(
 ) -> None:
     """A hold left before its writer stores anything says a writer may be storing objects
     no row names: while it is young no unrecorded object goes; an hour old, its writer is
-    taken as one that may have died (as another host's): objects an hour old go."""
+    taken as one that may have died (as another host's): objects an hour old go; a day
+    old, as one that did, and the hold is dropped."""
     from jupyter_mltrack.store import blob_holds
 
     s3_store.blobs.put_bytes(digest_bytes(b"left"), b"left")
@@ -322,7 +323,35 @@ def test_a_hold_naming_no_object_yet_is_a_writer_at_work(
         later = time.time() + 7200
         monkeypatch.setattr(collect.time, "time", lambda: later)
         assert sn.gc()["orphans"] == 1
-        blob_holds.drop_hold(s3_store.blobs, name)
+        assert [h.name for h in blob_holds.holds(s3_store.blobs)] == [name]
+        # a day on, its writer is taken as killed mid-store: the hold is dropped
+        day = time.time() + 86400 + 60
+        monkeypatch.setattr(collect.time, "time", lambda: day)
+        sn.gc()
         assert list(blob_holds.holds(s3_store.blobs)) == []
+    finally:
+        sn.close()
+
+
+def test_a_hold_that_cannot_be_read_keeps_every_unrecorded_object(
+    s3_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged hold may name any object: it counts as a writer at work, and is never
+    dropped, however old."""
+    from jupyter_mltrack.store import blob_holds
+
+    s3_store.blobs.put_bytes(digest_bytes(b"left"), b"left")
+    fs = s3_store.blobs.fs  # type: ignore[attr-defined]
+    fs.pipe_file(f"{s3_store.blobs.root}/{blob_holds.FOLDER}/damaged.json", b"{not json")  # type: ignore[attr-defined]
+    sn = Snapshotter(s3_store)
+    try:
+        assert sn.gc()["orphans"] == 0
+        (hold,) = blob_holds.holds(s3_store.blobs)
+        assert not hold.readable and hold.busy
+        day = time.time() + 2 * 86400
+        monkeypatch.setattr(collect.time, "time", lambda: day)
+        assert sn.gc()["orphans"] == 0
+        assert [h.name for h in blob_holds.holds(s3_store.blobs)] == ["damaged"]
+        assert s3_store.blobs.has(digest_bytes(b"left"))
     finally:
         sn.close()

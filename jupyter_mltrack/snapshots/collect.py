@@ -117,6 +117,8 @@ class SnapshotCollector:
         temp_files = 0
         if isinstance(self.blobs, LocalBlobStore):
             temp_files = self.blobs.cleanup_temp(dry_run=dry_run)
+        if not dry_run:
+            blob_holds.drop_abandoned(self.blobs, time.time())
         return {
             "dry_run": dry_run,
             "snapshots": [s.digest for s in sweep.snapshots],
@@ -236,8 +238,8 @@ class SnapshotCollector:
         for hold in blob_holds.holds(self.blobs):
             known |= hold.digests
             if hold.busy:
-                if now - hold.written_at < older_than:
-                    return []
+                if not hold.readable or now - hold.written_at < older_than:
+                    return []  # (one that cannot be read may name any of them)
                 stale_hold = True  # its writer may have died: as another host's
         orphans_listed = [(d, at) for d, at in listed if d not in known]
         if not orphans_listed:

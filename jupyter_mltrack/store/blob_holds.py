@@ -31,6 +31,9 @@ from .blobs import BlobStore, FsspecBlobStore, LocalBlobStore, listing_time
 
 #: The folder (or key prefix) of the holds under a blob store's root.
 FOLDER = "holds"
+#: Seconds after which a hold that never named its blobs is taken as abandoned: a day, far
+#: beyond the time any artifact takes to store.
+ABANDONED = 86400.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Hold:
     digests: frozenset[str]
     written_at: float
     writer: str
+    #: Whether it could be read (one that could not may name any blob).
+    readable: bool = True
 
     @property
     def busy(self) -> bool:
@@ -104,8 +109,23 @@ def holds(blobs: BlobStore) -> Iterator[Hold]:
         except FileNotFoundError:  # dropped since the listing
             continue
         except (OSError, ValueError, TypeError, KeyError):
-            digests, writer = frozenset(), ""
+            yield Hold(name, frozenset(), written_at, "", readable=False)
+            continue
         yield Hold(name, digests, written_at, writer)
+
+
+def drop_abandoned(blobs: BlobStore, now: float, older_than: float = ABANDONED) -> list[str]:
+    """Drop the holds whose writer never said which blobs they keep and that are older
+    than ``older_than``: a writer killed while it stored them (its blobs, named by no
+    spool entry either, are orphans). Left, such a hold would make every later ``gc`` wait
+    an hour for any orphan. A hold that cannot be read is never dropped: it may name
+    anything. The names dropped."""
+    dropped = []
+    for hold in holds(blobs):
+        if hold.busy and hold.readable and now - hold.written_at > older_than:
+            drop_hold(blobs, hold.name)
+            dropped.append(hold.name)
+    return dropped
 
 
 def _entries(blobs: BlobStore) -> Iterator[tuple[str, Callable[[], bytes], float]]:
