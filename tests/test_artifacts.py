@@ -540,7 +540,7 @@ def test_gc_keeps_the_blobs_of_an_artifact_waiting_in_the_spool(
     home = tmp_path / "home"
     if by == "spool":
         monkeypatch.setattr(blob_holds, "new_hold", lambda blobs: None)
-        monkeypatch.setattr(blob_holds, "put_hold", lambda blobs, name, digests: None)
+        monkeypatch.setattr(blob_holds, "put_hold", lambda *args, **kwargs: None)
     # the spool this store's URL names, as gc finds it, or one on another machine
     st = SpoolingStore(str(home), spool=tmp_path / "elsewhere.sqlite" if by == "hold" else None)
     try:

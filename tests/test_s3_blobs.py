@@ -333,6 +333,22 @@ def test_a_hold_naming_no_object_yet_is_a_writer_at_work(
         sn.close()
 
 
+def test_a_hold_of_an_artifact_with_no_bytes_keeps_nothing_back(s3_store: Store) -> None:
+    """A hold whose writer stored nothing (an empty artifact) names no object, and is no
+    writer at work: an object no row names goes as with no hold at all."""
+    from jupyter_mltrack.store import blob_holds
+
+    s3_store.blobs.put_bytes(digest_bytes(b"left"), b"left")
+    name = blob_holds.new_hold(s3_store.blobs)
+    blob_holds.put_hold(s3_store.blobs, name, [])
+    sn = Snapshotter(s3_store)
+    try:
+        assert sn.gc()["orphans"] == 1
+    finally:
+        sn.close()
+    assert [h.busy for h in blob_holds.holds(s3_store.blobs)] == [False]
+
+
 def test_a_hold_that_cannot_be_read_keeps_every_unrecorded_object(
     s3_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,8 +105,7 @@ class ArtifactRecords(StoreBase):
             )
             if found.rowcount == 0:
                 raise ArtifactNotFound(f"run {run_id} has no artifact {name!r} being written")
-            if self._dialect == "postgresql":
-                conn.exec_driver_sql("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
+            self._lock_snapshots(conn)  # (on SQLite the update above took it already)
             digests = {f.digest for f in files}
             own = stored_digests(conn, digests) if known else frozenset()
             packed = packed_files(conn, digests - own)

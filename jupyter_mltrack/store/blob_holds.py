@@ -44,7 +44,8 @@ class Hold:
     name: str
     digests: frozenset[str]
     written_at: float
-    writer: str
+    #: Whether its writer has said which blobs it keeps (an empty artifact's keeps none).
+    stored: bool
     #: Whether it could be read (one that could not may name any blob).
     readable: bool = True
 
@@ -52,21 +53,24 @@ class Hold:
     def busy(self) -> bool:
         """Whether its writer has not said yet which blobs it keeps (it may be storing
         them: no unrecorded blob is safe to delete meanwhile)."""
-        return not self.digests
+        return not self.stored
 
 
 def new_hold(blobs: BlobStore) -> str:
     """Leave a hold naming no blob yet (its writer is about to store some); its name."""
     name = uuid.uuid4().hex
-    put_hold(blobs, name, ())
+    put_hold(blobs, name, (), stored=False)
     return name
 
 
-def put_hold(blobs: BlobStore, name: str, digests: Iterable[str]) -> None:
-    """Write hold ``name`` naming ``digests`` (replacing what it named)."""
+def put_hold(blobs: BlobStore, name: str, digests: Iterable[str], *, stored: bool = True) -> None:
+    """Write hold ``name`` naming ``digests``, the blobs its writer stored (replacing what
+    it named); ``stored=False`` while it is storing them. The writer is written down for a
+    person looking at the store."""
     body = json.dumps(
         {
             "digests": sorted(set(digests)),
+            "stored": stored,
             "at": time.time(),
             "writer": f"{socket.gethostname()}:{os.getpid()}",
         }
@@ -105,13 +109,13 @@ def holds(blobs: BlobStore) -> Iterator[Hold]:
         try:
             data = json.loads(read())
             digests = frozenset(str(d) for d in data["digests"])
-            writer = str(data.get("writer", ""))
+            stored = data["stored"] is True
         except FileNotFoundError:  # dropped since the listing
             continue
         except (OSError, ValueError, TypeError, KeyError):
-            yield Hold(name, frozenset(), written_at, "", readable=False)
+            yield Hold(name, frozenset(), written_at, stored=False, readable=False)
             continue
-        yield Hold(name, digests, written_at, writer)
+        yield Hold(name, digests, written_at, stored)
 
 
 def drop_abandoned(blobs: BlobStore, now: float, older_than: float = ABANDONED) -> list[str]:

@@ -387,10 +387,7 @@ def _apply(store: Store, entry: Entry, snapshots: _Snapshots) -> None:
         snapshots.bring(store, [e[2] for e in args["entries"]])
         Store.add_run_data_many(store, args["run_id"], [tuple(e) for e in args["entries"]])
     elif entry.op == "record_artifact":
-        hold = args.pop("hold", None)  # (a spool written before holds has none)
-        Store.record_artifact(store, **args)
-        if hold is not None:  # the rows name the blobs now
-            blob_holds.drop_hold(store.blobs, hold)
+        _record_artifact(store, **args)
     elif entry.op in _REPLAYED:
         getattr(Store, entry.op)(store, **args)
     else:
@@ -398,6 +395,14 @@ def _apply(store: Store, entry: Entry, snapshots: _Snapshots) -> None:
 
 
 _REPLAYED = ("log_params", "log_metrics", "set_tags", "add_executions")
+
+
+def _record_artifact(store: Store, hold: str | None = None, **args: Any) -> None:
+    """Record a spooled artifact, then drop the hold that kept its blobs from ``gc`` (the
+    rows name them now; a spool written before holds has none)."""
+    Store.record_artifact(store, **args)
+    if hold is not None:
+        blob_holds.drop_hold(store.blobs, hold)
 
 
 def _applied(store: Store, op: str, args: Mapping[str, Any]) -> bool:
@@ -731,25 +736,16 @@ class SpoolingStore(Store):
         to, which then drops the hold."""
         # (a packed file's pack and offset too; a spool written before packs has three)
         rows = [[f.path, f.digest, f.size, f.pack, f.offset] for f in files]
-
-        def record() -> None:
-            Store.record_artifact(self, run_id, name, kind, rows, meta=meta, media_type=media_type)
-            if hold is not None:
-                blob_holds.drop_hold(self.blobs, hold)
-
-        self._write(
-            "record_artifact",
-            record,
-            lambda: {
-                "run_id": run_id,
-                "name": name,
-                "kind": kind,
-                "files": rows,
-                "meta": dict(meta or {}),
-                "media_type": media_type,
-                "hold": hold,
-            },
-        )
+        args = {
+            "run_id": run_id,
+            "name": name,
+            "kind": kind,
+            "files": rows,
+            "meta": dict(meta or {}),
+            "media_type": media_type,
+            "hold": hold,
+        }
+        self._write("record_artifact", lambda: _record_artifact(self, **args), lambda: args)
 
     def add_executions(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:  # facts as the store writes them: JSON, anything else as its str()
