@@ -569,8 +569,12 @@ def test_gc_keeps_the_blobs_of_an_artifact_waiting_in_the_spool(
         st.close()
 
 
-def test_gc_deletes_no_unrecorded_blob_while_the_spool_cannot_be_read(tmp_path: Path) -> None:
-    """A damaged spool may name any unrecorded blob: ``gc`` then keeps them all."""
+def test_gc_deletes_no_unrecorded_blob_while_the_spool_cannot_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A damaged spool may name any unrecorded blob: ``gc`` then keeps them all, and says
+    so (a store that does not shrink tells its user why), through ``mltrack gc`` too."""
+    from jupyter_mltrack.cli import main
     from jupyter_mltrack.store.spool import spool_path
 
     st = Store(str(tmp_path / "home"))
@@ -580,9 +584,20 @@ def test_gc_deletes_no_unrecorded_blob_while_the_spool_cannot_be_read(tmp_path: 
         spool = spool_path(st.url)
         spool.parent.mkdir(parents=True, exist_ok=True)
         spool.write_bytes(b"not a SQLite file, " * 100)
-        assert sn.gc()["orphans"] == 0 and blob_count(st) == 1
+        report = sn.gc()
+        assert report["orphans"] == 0 and blob_count(st) == 1
+        why = f"this host's spool ({spool}) could not be read"
+        assert (report["orphans_waiting"], report["orphans_waiting_why"]) == (1, why)
+        capsys.readouterr()
+        assert main(["--store", st.url, "gc"]) == 0
+        assert capsys.readouterr().out == (
+            "nothing to delete: every snapshot is used by a run or pinned;"
+            f" kept 1 unrecorded blob for a later gc: {why}\n"
+        )
         spool.unlink()
-        assert sn.gc()["orphans"] == 1 and blob_count(st) == 0
+        report = sn.gc()
+        assert report["orphans"] == 1 and blob_count(st) == 0
+        assert report["bytes_freed"] == len(b"unrecorded") and report["orphans_waiting"] == 0
     finally:
         sn.close()
         st.close()

@@ -409,16 +409,17 @@ def test_fsspec_store(fsspec_store: FsspecBlobStore, tmp_path: Path) -> None:
         store.put_bytes("xxh3-128:../../x", a)
 
 
-def test_a_listing_says_when_each_blob_was_written(
+def test_a_listing_says_when_each_blob_was_written_and_its_size(
     fsspec_store: FsspecBlobStore, store: LocalBlobStore
 ) -> None:
     """``gc`` ages the blobs no row names by the listing's times (a young one may be about
-    to be recorded by a writer it cannot check): each store kind gives them."""
+    to be recorded by a writer it cannot check) and says what deleting them freed by its
+    sizes: each store kind gives both."""
     for kind in (fsspec_store, store):
         before = time.time()
         kind.put_bytes(d(b"timed"), b"timed")
-        (digest, written_at), *rest = list(kind.listing())
-        assert digest == d(b"timed") and rest == []
+        (digest, written_at, size), *rest = list(kind.listing())
+        assert digest == d(b"timed") and size == len(b"timed") and rest == []
         assert written_at is not None and before - 5 < written_at < time.time() + 5
 
 

@@ -245,25 +245,34 @@ def test_gc_deletes_the_objects_of_a_deleted_runs_artifacts(
     model = tmp_path / "model.bin"
     model.write_bytes(os.urandom(3 << 20))
     write_artifact(s3_store, gone, "model.bin", "file", [Source("model.bin", file=str(model))])
-    listed = dict(s3_store.blobs.listing())
+    listed = {blob.digest: blob for blob in s3_store.blobs.listing()}
     assert len(listed) == 7
-    assert all(abs(at - time.time()) < 600 for at in listed.values() if at is not None)
+    assert all(abs(b.written_at - time.time()) < 600 for b in listed.values() if b.written_at)
     s3_store.delete_run(gone)
     kept = {digest_bytes(b"keep")}
+    their_bytes = sum(b.size or 0 for d, b in listed.items() if d not in kept)
+    assert their_bytes > 3 << 20  # the model's object is among them, by its size
     sn = Snapshotter(s3_store)
     try:
-        assert sn.gc(dry_run=True)["orphans"] == 6 and set(s3_store.blobs.iter_digests()) == set(
-            listed
-        )
-        # a writer on another host, which gc cannot check: young objects stay
+        dry = sn.gc(dry_run=True)
+        assert dry["orphans"] == 6 and dry["bytes_freed"] == their_bytes
+        assert set(s3_store.blobs.iter_digests()) == set(listed)
+        # a writer on another host, which gc cannot check: young objects stay, said
         busy = s3_store.create_run("other-host").id
         s3_store.begin_artifact(busy, "upload", "file")
         with s3_store.engine.begin() as conn:
             conn.exec_driver_sql("UPDATE artifacts SET writer_host = 'elsewhere'")
-        assert sn.gc()["orphans"] == 0 and len(set(s3_store.blobs.iter_digests())) == 7
+        report = sn.gc()
+        assert report["orphans"] == 0 and len(set(s3_store.blobs.iter_digests())) == 7
+        assert (report["orphans_waiting"], report["orphans_waiting_why"]) == (
+            6,
+            "younger than 60 minutes, and a writer on another host may still record them",
+        )
         later = time.time() + 7200  # two hours on: the listing's times say they are old
         monkeypatch.setattr(collect.time, "time", lambda: later)
-        assert sn.gc()["orphans"] == 6
+        report = sn.gc()
+        assert report["orphans"] == 6 and report["bytes_freed"] == their_bytes
+        assert report["orphans_waiting"] == 0 and report["orphans_waiting_why"] is None
     finally:
         sn.close()
     assert set(s3_store.blobs.iter_digests()) == kept

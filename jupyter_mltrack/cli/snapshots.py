@@ -473,8 +473,9 @@ def gc_line(report: Mapping[str, Any]) -> str:
     damaged = len(report.get("artifact_packs_damaged", []))
     prefix = "dry run: " if dry else ""
     counts = (snaps, blocks, deleted, rewritten, orphans, abandoned, temps, half_logged)
+    waiting = _waiting(report)
     if not any((*counts, art_packs, damaged)):
-        return f"{prefix}nothing to delete: every snapshot is used by a run or pinned"
+        return f"{prefix}nothing to delete: every snapshot is used by a run or pinned{waiting}"
     done = [
         f"{'would delete' if dry else 'deleted'} {_plural(snaps, 'snapshot')}, "
         f"{_plural(blocks, 'block')} and {_plural(deleted, 'pack')}"
@@ -506,7 +507,17 @@ def gc_line(report: Mapping[str, Any]) -> str:
             "writer died before it was logged"
         )
     freeing = "would free" if dry else "freed"
-    return f"{prefix}{'; '.join(done)}; {freeing} {_bytes(freed)} ({freed:,} bytes)"
+    return f"{prefix}{'; '.join(done)}; {freeing} {_bytes(freed)} ({freed:,} bytes){waiting}"
+
+
+def _waiting(report: Mapping[str, Any]) -> str:
+    """The unrecorded blobs ``gc`` left for later, and why, as the end of its sentence
+    (empty when none were): a store that does not shrink says what holds it up."""
+    count = int(report.get("orphans_waiting") or 0)
+    if not count:
+        return ""
+    why = report.get("orphans_waiting_why") or "a writer may still record them"
+    return f"; kept {_plural(count, 'unrecorded blob')} for a later gc: {why}"
 
 
 # snapshots: commands ----------------------------------------------------------------------

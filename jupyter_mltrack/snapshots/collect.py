@@ -11,15 +11,16 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..models import packs
 from ..models.artifacts import WRITERS
 from ..store import blob_holds
-from ..store.blobs import BlobNotFound, BlobStore, LocalBlobStore
+from ..store.blobs import BlobNotFound, BlobStore, Listed, LocalBlobStore
 from ..store.entities import Snapshot
 from ..store.snapshot_records import HAS_THREADS, file_blobs
-from ..store.spool import spooled_blobs
+from ..store.spool import spool_path, spooled_blobs
 from ..store.store import SnapshotNotFound, Store
 from ..store.threads import map_threads
 
@@ -61,7 +62,9 @@ class SnapshotCollector:
         the very bytes, so the very name, of a dead one) is never left without its data,
         nor is an artifact that claimed bytes in a pack being rewritten.
 
-        The report counts what was done (with ``dry_run``: what would be), and lists in
+        The report counts what was done (with ``dry_run``: what would be), says how many
+        unrecorded blobs were left for a later ``gc`` and why (``orphans_waiting``,
+        ``orphans_waiting_why``: a writer may still record them), and lists in
         ``artifact_packs_damaged`` the artifact packs left as they are because a file in
         them is not the bytes its digest names (changed outside mltrack), each naming the
         file: nothing is copied from such a pack.
@@ -69,28 +72,26 @@ class SnapshotCollector:
         self.wait_pending()
         self._complete.clear()
         sweep = self.store.sweep_snapshots(dry_run=dry_run)
-        dead_packs: dict[str, int] = {}
-        for _digest, pack, _offset, length in sweep.blocks:
-            dead_packs[pack] = dead_packs.get(pack, 0) + length
-        freed = 0
-        doomed: list[str] = []  # blobs to delete: packs and files no row uses
+        dead_packs = dict.fromkeys(pack for _digest, pack, _offset, _length in sweep.blocks)
+        # blobs to delete (packs and files no row uses), each with the bytes its deletion
+        # frees: a rewritten pack's, net of the new pack written with its live blocks
+        doomed: dict[str, int] = {}
         deleted_packs: list[str] = []
         repacked: list[str] = []
-        for pack, dead_bytes in dead_packs.items():
+        for pack in dead_packs:
             live = sweep.kept.get(pack, [])
             try:
                 size = self.blobs.size(pack)
             except BlobNotFound:
                 continue
+            live_bytes = sum(length for _, _, length in live)
             if not live:
                 deleted_packs.append(pack)
-                freed += size
-                doomed.append(pack)
-            elif sum(length for _, _, length in live) < size * repack_below:
+                doomed[pack] = size
+            elif live_bytes < size * repack_below:
                 repacked.append(pack)
-                freed += dead_bytes
-                if not dry_run:
-                    doomed.extend(self._repack(pack, live))
+                old = [pack] if dry_run else self._repack(pack, live)
+                doomed.update((p, size - live_bytes) for p in old)
         deleted_files = [
             blob
             for s in sweep.snapshots
@@ -101,19 +102,17 @@ class SnapshotCollector:
             if blob in sweep.files:  # still used by another snapshot of the same bytes
                 continue
             with contextlib.suppress(BlobNotFound):
-                freed += self.blobs.size(blob)
-                doomed.append(blob)
+                doomed[blob] = self.blobs.size(blob)
         dead_artifacts = self.store.sweep_abandoned_artifacts(dry_run=dry_run)
         # before the orphans are listed: the new packs' rows are written by then
         art_packs, damaged = self._repack_artifacts(dry_run, repack_below)
-        doomed.extend(art_packs)
-        orphans = self._orphans(sweep, set(doomed))
-        if dry_run:
-            freed += sum(art_packs.values())
-        else:
-            gone = self._delete_unused([*doomed, *orphans])
-            # an old pack a writer claimed bytes in meanwhile stays (so frees nothing)
-            freed += sum(n for pack, n in art_packs.items() if pack in gone)
+        doomed.update(art_packs)
+        orphans, waiting = self._orphans(sweep, set(doomed))
+        doomed.update((o, n) for o, n in orphans.items() if o not in doomed)
+        # what a dry run would delete; else only what was (a blob a writer claimed bytes in,
+        # or that a snapshot completed meanwhile uses, stays and frees nothing)
+        gone = set(doomed) if dry_run else self._delete_unused(list(doomed))
+        freed = sum(n for blob, n in doomed.items() if blob in gone)
         temp_files = 0
         if isinstance(self.blobs, LocalBlobStore):
             temp_files = self.blobs.cleanup_temp(dry_run=dry_run)
@@ -130,6 +129,8 @@ class SnapshotCollector:
             "artifact_packs_rewritten": len(art_packs),
             "artifact_packs_damaged": damaged,
             "orphans": len(orphans),
+            "orphans_waiting": waiting.count,
+            "orphans_waiting_why": waiting.why,
             "temp_files": temp_files,
             "bytes_freed": freed,
         }
@@ -212,7 +213,9 @@ class SnapshotCollector:
         except BlobNotFound:
             return None
 
-    def _orphans(self, sweep: Any, doomed: set[str], older_than: float = 3600.0) -> list[str]:
+    def _orphans(
+        self, sweep: Any, doomed: set[str], older_than: float = 3600.0
+    ) -> tuple[dict[str, int], Waiting]:
         """Blobs no row names: packs and copies a writer published and died before
         recording, and the blobs of deleted runs' artifacts. On every blob store (a bucket
         too), aged by the listing's times. Which writer published a blob is not known, so
@@ -226,40 +229,64 @@ class SnapshotCollector:
         replay: its writer left a hold in the blob store (:mod:`..store.blob_holds`), read
         after the listing, which keeps the blobs it names; a hold naming none yet is a
         writer storing them, busy as a live one while young. This host's spool is read too
-        (a spool written before holds)."""
+        (a spool written before holds).
+
+        Returns the orphans to delete, each with its size, and what was left for a later ``gc`` and why: a
+        user whose bucket does not shrink is told what holds it up, not "0 orphans"."""
         listed = list(self.blobs.listing())
         known = set(sweep.kept) | sweep.files | doomed | self.store.artifact_blobs()
+
+        def waiting(why: str, candidates: Iterable[Listed]) -> Waiting:
+            count = sum(1 for blob in candidates if blob.digest not in known)
+            return Waiting(count, why if count else None)
+
         spooled = spooled_blobs(self.store.url)
         if spooled is None:  # a spool that cannot be read may name any of them
-            return []
+            why = f"this host's spool ({spool_path(self.store.url)}) could not be read"
+            return {}, waiting(why, listed)
         known |= spooled
         now = time.time()
         stale_hold = False
+        busy: list[blob_holds.Hold] = []
         for hold in blob_holds.holds(self.blobs):
             known |= hold.digests
             if hold.busy:
                 if not hold.readable or now - hold.written_at < older_than:
-                    return []  # (one that cannot be read may name any of them)
-                stale_hold = True  # its writer may have died: as another host's
-        orphans_listed = [(d, at) for d, at in listed if d not in known]
+                    busy.append(hold)
+                else:
+                    stale_hold = True  # its writer may have died: as another host's
+        if busy:  # (one that cannot be read may name any of them)
+            return {}, waiting(_busy_holds(busy, now), listed)
+        orphans_listed = [blob for blob in listed if blob.digest not in known]
         if not orphans_listed:
-            return []
+            return {}, NOTHING_WAITING
         # a pending artifact's writer counts as a snapshot's: its blobs may be among them
         writers = sweep.writers | self.store.snapshot_writers() | self.store.artifact_writers()
         if "alive" in writers:
-            return []
+            why = "a process on this host is writing a snapshot or an artifact"
+            return {}, waiting(why, orphans_listed)
         young_too = "unknown" not in writers and not stale_hold
         cutoff = now - older_than
-        orphans = []
-        for digest, written_at in orphans_listed:
+        orphans: dict[str, int] = {}  # each with its size (0 where the listing gave none)
+        young = 0
+        for digest, written_at, size in orphans_listed:
             if self.store.pack_in_use(digest):
                 continue
             if not young_too and (written_at is None or written_at > cutoff):
-                continue  # (a store that gives no times: only when no writer may be busy)
+                young += 1  # (a store that gives no times: only when no writer may be busy)
+                continue
             if self._is_file_blob(digest):
                 continue
-            orphans.append(digest)
-        return orphans
+            orphans[digest] = size or 0
+        if not young:
+            return orphans, NOTHING_WAITING
+        minutes = round(older_than / 60)
+        who = (
+            "an artifact's writer stopped storing it"
+            if stale_hold and "unknown" not in writers
+            else "a writer on another host may still record them"
+        )
+        return orphans, Waiting(young, f"younger than {minutes} minutes, and {who}")
 
     def _is_file_blob(self, digest: str) -> bool:
         try:
@@ -267,3 +294,26 @@ class SnapshotCollector:
         except SnapshotNotFound:
             return False
         return True
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Unrecorded blobs ``gc`` left for a later run, and why (``None`` when none were)."""
+
+    count: int
+    why: str | None
+
+
+NOTHING_WAITING = Waiting(0, None)
+
+
+def _busy_holds(busy: list[blob_holds.Hold], now: float) -> str:
+    """Why busy holds keep every unrecorded blob, naming the first."""
+    first = busy[0]
+    if not first.readable:
+        what = f"hold {first.name} in the blob store could not be read"
+    else:
+        what = (
+            f"an artifact is being stored (hold {first.name}, {now - first.written_at:.0f} s old)"
+        )
+    return what if len(busy) == 1 else f"{what}, and {len(busy) - 1} more"

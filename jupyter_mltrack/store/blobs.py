@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from ..location import home_of
 from . import blob_files
@@ -127,6 +127,16 @@ def _local_parts(digest: str) -> tuple[str, str, str]:
     return algo, hexpart[:2], hexpart
 
 
+class Listed(NamedTuple):
+    """A blob as a listing gives it."""
+
+    digest: str
+    #: When it was last written, in seconds since the epoch (``None``: the store does not say).
+    written_at: float | None
+    #: Its size in bytes (``None``: the store does not say).
+    size: int | None
+
+
 class BlobStore(abc.ABC):
     """Where immutable, content-addressed blobs live (a local folder, S3, ...)."""
 
@@ -186,13 +196,13 @@ class BlobStore(abc.ABC):
 
     def iter_digests(self) -> Iterator[str]:
         """Every complete blob's digest (temporary files are never listed)."""
-        return (digest for digest, _ in self.listing())
+        return (listed.digest for listed in self.listing())
 
     @abc.abstractmethod
-    def listing(self) -> Iterator[tuple[str, float | None]]:
-        """Every complete blob's digest with the time it was last written (seconds since
-        the epoch; ``None`` where the store does not say), from one listing: ``gc`` tells a
-        blob that a writer may be about to record from one left behind by its age."""
+    def listing(self) -> Iterator[Listed]:
+        """Every complete blob with the time it was last written and its size, from one
+        listing: ``gc`` tells a blob that a writer may be about to record from one left
+        behind by its age, and says what deleting it freed without asking again."""
 
     @abc.abstractmethod
     def read_range(self, digest: str, offset: int, length: int) -> bytes:
@@ -446,7 +456,7 @@ class LocalBlobStore(BlobStore):
                 removed = True
         return removed
 
-    def listing(self) -> Iterator[tuple[str, float | None]]:
+    def listing(self) -> Iterator[Listed]:
         if not self.root.is_dir():
             return
         for algo_dir in sorted(self.root.iterdir()):
@@ -470,7 +480,7 @@ class LocalBlobStore(BlobStore):
                     expected = (name[:2],) if levels == 1 else (name[:2], name[2:4])
                     if _DIGEST_RE.fullmatch(digest) and fan_out == expected and digest not in seen:
                         seen.add(digest)
-                        yield digest, st.st_mtime
+                        yield Listed(digest, st.st_mtime, st.st_size)
 
     def total_bytes(self) -> int:
         return sum(self.path_of(d).stat().st_size for d in self.iter_digests())
@@ -673,7 +683,7 @@ class FsspecBlobStore(BlobStore):
         self.fs.rm_file(path)
         return True
 
-    def listing(self) -> Iterator[tuple[str, float | None]]:
+    def listing(self) -> Iterator[Listed]:
         if not self.fs.exists(self.root):
             return
         prefix = (self.root + "/").lstrip("/")
@@ -690,7 +700,9 @@ class FsspecBlobStore(BlobStore):
             algo, ab, cd, hexpart = parts
             digest = f"{algo}:{hexpart}"
             if _DIGEST_RE.fullmatch(digest) and hexpart[:2] == ab and hexpart[2:4] == cd:
-                yield digest, listing_time(found[key])
+                info = found[key]
+                size = info.get("size") if isinstance(info, dict) else None
+                yield Listed(digest, listing_time(info), size if isinstance(size, int) else None)
 
 
 def listing_time(info: Any) -> float | None:
