@@ -220,6 +220,44 @@ def test_reproduce_prints_the_table_and_records_the_pipeline_run(session: Sessio
         store.close()
 
 
+def test_reproduce_runs_the_script_without_importing_it_first(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reproduce`` leaves out the export's import check (a fresh Python importing the
+    script, a third of a reproduction's time): the run right after imports it in a fresh
+    Python too. A script that fails to import is then a run that failed, its traceback
+    said, rather than an export refused."""
+    from jupyter_mltrack.pipeline import export as export_module
+    from jupyter_mltrack.pipeline.reproduce import reproduce
+
+    def no_import_check(*args: object) -> None:
+        raise AssertionError("reproduce started the export's import check")
+
+    monkeypatch.setattr(export_module, "_start_import", no_import_check)
+    monkeypatch.chdir(session.root)
+    store = session.store()
+    try:
+        good = reproduce(store, "1", directory=session.root / "good")
+        assert good.returncode == 0 and good.ok, good
+        assert [c.reproduced for c in good.checks] == [9.0, 0.9]
+
+        real = export_module.generate
+
+        def generate(plan):  # type: ignore[no-untyped-def]
+            script, params = real(plan)
+            head, sep, rest = script.partition("from __future__ import annotations\n")
+            broken = "from sklearn.model_selection import HalvingRandomSearchCV\n"
+            return head + sep + broken + rest, params
+
+        monkeypatch.setattr(export_module, "generate", generate)
+        bad = reproduce(store, "1", directory=session.root / "bad")
+        assert bad.returncode != 0 and not bad.ok
+        assert "ImportError" in bad.stderr and "HalvingRandomSearchCV" in bad.stderr, bad.stderr
+        assert (session.root / "bad" / "pipeline.py").exists()  # there to look at
+    finally:
+        store.close()
+
+
 def test_reproduce_fails_on_changed_data_and_from_snapshots_recovers(session: Session) -> None:
     (session.root / "data.csv").write_text("x\n1\n2\n4\n")  # the data moved under the notebook
     done = mltrack(session.home, "reproduce", "1", cwd=session.root)

@@ -140,6 +140,7 @@ def export(
     notebook_file: str | os.PathLike[str] | None = None,
     overwrite: bool = True,
     within: str | os.PathLike[str] | None = None,
+    check_import: bool = True,
 ) -> ExportResult:
     """Write the pipeline for ``targets`` (variable names) or ``run`` (a run reference).
 
@@ -148,6 +149,11 @@ def export(
     default the directory itself): a file name there that is a link to outside it refuses
     the export (:class:`~jupyter_mltrack.safepaths.PathRefused`), and each file is written
     beside its place and renamed onto it, so no link is ever written through.
+
+    ``check_import=False`` leaves out the import of the script in a fresh Python
+    (:func:`check_script`): for ``reproduce``, whose run of the script right after starts
+    that same fresh Python and imports the same libraries, and reports a failure with its
+    traceback. The check was a third of a reproduction's time.
     """
     if not targets and run is None:
         raise ExportError("nothing to export: give --target NAME (one or more) or --run RUN")
@@ -240,7 +246,7 @@ def export(
         draft.write_text(script, encoding="utf-8")
         tidy(draft)
         started = time.perf_counter()
-        warnings += check_script(draft, slicer, start_cwd, needed)
+        warnings += check_script(draft, slicer, start_cwd, needed, check_import=check_import)
         checked = time.perf_counter() - started
         os.replace(draft, paths[0])
     finally:
@@ -345,7 +351,12 @@ def _refuse(steps: Sequence[Step]) -> None:
 
 
 def check_script(
-    script: Path, slicer: Slicer | None, cwd: str | None, steps: Sequence[Step] = ()
+    script: Path,
+    slicer: Slicer | None,
+    cwd: str | None,
+    steps: Sequence[Step] = (),
+    *,
+    check_import: bool = True,
 ) -> list[str]:
     """Check a written script as its user would find out, before it takes ``pipeline.py``'s
     place: no undefined name (:func:`_refuse_undefined`), and importing it in a fresh Python
@@ -355,10 +366,11 @@ def check_script(
     The import is started first and ruff runs while it imports (the import is most of the
     cost: a fresh interpreter and the script's libraries). A script identical to one that
     passed in this process, checked in the same folder, is not imported again (exporting
-    the same targets twice is common; the first export paid)."""
+    the same targets twice is common; the first export paid). ``check_import=False``:
+    the undefined names only (the caller runs the script next, see :func:`export`)."""
     where = cwd if cwd and os.path.isdir(cwd) else os.fspath(script.parent)
     key = (sys.executable, where, script.read_text())
-    importing = None if key in _passed else _start_import(script, where)
+    importing = None if key in _passed or not check_import else _start_import(script, where)
     try:
         warnings = _refuse_undefined(script, slicer)
     except BaseException:

@@ -204,7 +204,8 @@ def reproduce(
     run_id = store.resolve_run_id(run)
     original = store.get_run(run_id)
     out = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="mltrack-"))
-    result = export(store, directory=out, run=run_id)
+    # no separate import check: the run below imports the script in a fresh Python
+    result = export(store, directory=out, run=run_id, check_import=False)
     if result.statements == 0:
         raise NothingToReproduce(
             f"run #{original.number} exports a pipeline with no statements (nothing its cell "
