@@ -17,6 +17,7 @@ On SQLite and PostgreSQL with local blobs, and on an S3 server (moto's)."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -398,3 +399,21 @@ def test_a_pack_on_s3_is_rewritten_and_the_old_object_deleted(
     assert new.isdisjoint(old) and all(s3_store.blobs.has(p) for p in new)
     reads_back(s3_store, s, tmp_path / "stale")  # rows read before: read again
     reads_back(s3_store, s, tmp_path / "fresh", folder)
+
+
+def test_gc_on_s3_asks_no_pack_its_size(
+    s3_store: Store, s3_requests: collections.Counter[str], tmp_path: Path
+) -> None:
+    """The sizes gc weighs each artifact pack by come from the one listing it makes for the
+    orphans anyway: a team bucket of thousands of packs costs no request per pack."""
+    s = shared(s3_store, tmp_path, delete=False)
+    assert len(s.packs()) == 2
+    sn = Snapshotter(s3_store)
+    try:
+        s3_requests.clear()
+        report = sn.gc()
+    finally:
+        sn.close()
+    assert report["artifact_packs_rewritten"] == 0 and report["orphans"] == 0
+    # listings (GET) and the one HEAD asking whether the store's folder exists at all
+    assert dict(s3_requests) == {"GET": 4, "HEAD": 1}

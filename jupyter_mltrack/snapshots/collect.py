@@ -104,10 +104,13 @@ class SnapshotCollector:
             with contextlib.suppress(BlobNotFound):
                 doomed[blob] = self.blobs.size(blob)
         dead_artifacts = self.store.sweep_abandoned_artifacts(dry_run=dry_run)
-        # before the orphans are listed: the new packs' rows are written by then
-        art_packs, damaged = self._repack_artifacts(dry_run, repack_below)
+        # One listing serves the artifact packs' sizes (no request per pack) and the
+        # orphans. Taken before the rewrite: the new packs are not in it, so never taken
+        # for orphans, and the rows the orphans are told from are read after it.
+        listed = list(self.blobs.listing())
+        art_packs, damaged = self._repack_artifacts(dry_run, repack_below, listed)
         doomed.update(art_packs)
-        orphans, waiting = self._orphans(sweep, set(doomed))
+        orphans, waiting = self._orphans(sweep, set(doomed), listed)
         doomed.update((o, n) for o, n in orphans.items() if o not in doomed)
         # what a dry run would delete; else only what was (a blob a writer claimed bytes in,
         # or that a snapshot completed meanwhile uses, stays and frees nothing)
@@ -167,7 +170,7 @@ class SnapshotCollector:
         return [pack] if new_pack != pack else []
 
     def _repack_artifacts(
-        self, dry_run: bool, repack_below: float
+        self, dry_run: bool, repack_below: float, listed: list[Listed]
     ) -> tuple[dict[str, int], list[str]]:
         """Rewrite each artifact pack whose bytes rows still name are under
         ``repack_below`` of its size with only those (unless ``dry_run``); ``old pack ->
@@ -182,11 +185,15 @@ class SnapshotCollector:
         and named; one gone meanwhile (another ``gc`` rewrote it) is skipped."""
         contents = self.store.artifact_pack_contents()
         names = list(contents)
-        sizes = map_threads(self._blob_size, names, HAS_THREADS if self.blobs.remote else 1)
+        # sizes from the listing; asked for a pack written since (or a store that gives none)
+        sizes: dict[str, int | None] = {b.digest: b.size for b in listed if b.size is not None}
+        unlisted = [pack for pack in names if pack not in sizes]
+        threads = HAS_THREADS if self.blobs.remote else 1
+        sizes.update(zip(unlisted, map_threads(self._blob_size, unlisted, threads), strict=True))
         freed: dict[str, int] = {}
         damaged: list[str] = []
-        for pack, size in zip(names, sizes, strict=True):
-            live = contents[pack]
+        for pack in names:
+            live, size = contents[pack], sizes[pack]
             kept = sum(f.size for f in live)
             if size is None or kept >= size * repack_below:
                 continue
@@ -214,7 +221,7 @@ class SnapshotCollector:
             return None
 
     def _orphans(
-        self, sweep: Any, doomed: set[str], older_than: float = 3600.0
+        self, sweep: Any, doomed: set[str], listed: list[Listed], older_than: float = 3600.0
     ) -> tuple[dict[str, int], Waiting]:
         """Blobs no row names: packs and copies a writer published and died before
         recording, and the blobs of deleted runs' artifacts. On every blob store (a bucket
@@ -233,7 +240,6 @@ class SnapshotCollector:
 
         Returns the orphans to delete, each with its size, and what was left for a later ``gc`` and why: a
         user whose bucket does not shrink is told what holds it up, not "0 orphans"."""
-        listed = list(self.blobs.listing())
         known = set(sweep.kept) | sweep.files | doomed | self.store.artifact_blobs()
 
         def waiting(why: str, candidates: Iterable[Listed]) -> Waiting:
