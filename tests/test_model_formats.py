@@ -123,6 +123,60 @@ def test_a_skops_file_with_a_custom_type_is_refused_until_the_type_is_trusted(da
         assert np.array_equal(loaded.predict(held_out[["x1"]]), model.predict(held_out[["x1"]]))
 
 
+@pytest.mark.parametrize("kind", ["lambda", "nested"])
+def test_a_pipeline_holding_a_function_without_a_name_is_refused_when_saved(data, tmp_path, kind):
+    """skops keeps a function by its import name: a lambda, or a function defined inside
+    another, has none, so the model could be logged but never loaded. Refused at once,
+    saying what to do, the folder left empty; as a pickle it is kept by value."""
+    X, y, held_out = data
+
+    def nested(z: Any) -> Any:
+        return z
+
+    func = (lambda z: z) if kind == "lambda" else nested  # noqa: E731
+    model = make_pipeline(FunctionTransformer(func), LogisticRegression()).fit(X[["x1"]], y)
+    with pytest.raises(UnsupportedModelError) as refused:
+        save_model(model, tmp_path / "m")
+    message = str(refused.value)
+    named = f"tests.test_model_formats.{'<lambda>' if kind == 'lambda' else 'nested'}"
+    assert f"holds {named}," in message, message
+    assert "could never be loaded back" in message and "format='pickle'" in message
+    assert list((tmp_path / "m").iterdir()) == []
+    saved = save_model(model, tmp_path / "p", format="pickle")
+    loaded = _reload(tmp_path / "p", saved, trusted=True)
+    assert np.array_equal(loaded.predict(held_out[["x1"]]), model.predict(held_out[["x1"]]))
+
+
+def test_a_pipeline_holding_a_notebook_function_says_so_when_saved_and_when_loaded(
+    data, tmp_path, monkeypatch
+):
+    """A function defined in a notebook cell lives in ``__main__``: skops keeps it by
+    that name, so the model loads only where it is defined again. Saving warns; loading
+    where it is not defined says which function, and how to define it, rather than
+    skops' AttributeError; defined again, the model loads."""
+    X, y, held_out = data
+
+    def doubled(z: Any) -> Any:  # as a notebook cell defines it
+        return z * 2
+
+    doubled.__module__, doubled.__qualname__ = "__main__", "doubled"
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "doubled", doubled, raising=False)
+    model = make_pipeline(FunctionTransformer(doubled), LogisticRegression()).fit(X[["x1"]], y)
+    with pytest.warns(UserWarning, match=r"holds doubled, defined in this notebook"):
+        saved = save_model(model, tmp_path / "m")
+    assert saved.untrusted_types == ["__main__.doubled"]
+    monkeypatch.delattr(main, "doubled")  # another process, which never ran that cell
+    with pytest.raises(ImportError) as refused:
+        _reload(tmp_path / "m", saved, trusted=["__main__.doubled"])
+    assert "holds doubled" in str(refused.value) and "run the cell that defines it" in str(
+        refused.value
+    )
+    monkeypatch.setattr(main, "doubled", doubled, raising=False)
+    loaded = _reload(tmp_path / "m", saved, trusted=["__main__.doubled"])
+    assert np.array_equal(loaded.predict(held_out[["x1"]]), model.predict(held_out[["x1"]]))
+
+
 def _custom_pipeline(X: Any, y: Any) -> Pipeline:
     """Two types of the user's own, off skops' list: a function and an estimator."""
     return make_pipeline(FunctionTransformer(signed_log), BuildRecorder(column=0)).fit(X, y)

@@ -24,11 +24,13 @@ from typing import IO, Any
 from ._base import (
     SavedModel,
     Trusted,
+    UnsupportedModelError,
     UntrustedModelError,
     check_version,
     from_library,
     module_version,
     trusted_names,
+    warn_caller,
 )
 
 NAME = "skops"
@@ -59,13 +61,64 @@ def save(model: Any, folder: Path, *, sample: Any = None) -> SavedModel:
     path = folder / FILE
     with open(path, "wb") as out:
         schema, names = write_canonical(_dumped(sio, model), out)
+    untrusted = untrusted_in_schema(schema, names)
+    _check_names(untrusted)
     return SavedModel(
         format=NAME,
         flavor="sklearn",
         library_version=sklearn.__version__,
         load_info={"file": FILE, "skops_version": module_version("skops")},
-        untrusted_types=untrusted_in_schema(schema, names),
+        untrusted_types=untrusted,
     )
+
+
+def _check_names(types: list[str]) -> None:
+    """skops keeps a function or class the model holds by its module and name, and loading
+    imports it by them. A lambda, or a function defined inside another, cannot be reached
+    that way, so such a model could be logged but never loaded: refused now, saying what
+    to do. One defined in the notebook (``__main__``) loads only where that name is
+    defined again: said now, not first in the process that loads it."""
+    nameless = [t for t in types if _unreachable(t)]
+    if nameless:
+        raise UnsupportedModelError(
+            f"this model holds {', '.join(nameless)}, which skops keeps by import name and "
+            "which that name does not reach (a lambda, or a function defined inside "
+            "another), so it could never be loaded back: give it a function defined with "
+            "def at the top level of a module or the notebook, or pass format='pickle' "
+            "(cloudpickle keeps it by value; loading it then needs trusted=True)"
+        )
+    in_notebook = [t.removeprefix("__main__.") for t in types if t.startswith("__main__.")]
+    if in_notebook:
+        warn_caller(
+            f"this model holds {', '.join(in_notebook)}, defined in this notebook or script "
+            "(__main__): skops keeps it by name, so loading the model elsewhere needs it "
+            "defined there first (move it into a module both import to load it anywhere)"
+        )
+
+
+def _unreachable(name: str) -> bool:
+    """Whether ``module.attr`` (skops' name for a type or function) names nothing in its
+    module as this process has it; a module not imported here is not looked into (the
+    name came from an object of it, so it is imported unless skops' name is not its)."""
+    import sys
+
+    if "<lambda>" in name or "<locals>" in name:
+        return True
+    module_name, _, rest = name.rpartition(".")
+    while module_name and module_name not in sys.modules:
+        module_name, _, head = module_name.rpartition(".")
+        rest = f"{head}.{rest}"
+    if not module_name:
+        return False
+    obj: Any = sys.modules[module_name]
+    for part in rest.split("."):
+        obj = getattr(obj, part, _MISSING)
+        if obj is _MISSING:
+            return True
+    return False
+
+
+_MISSING = object()
 
 
 class _OneWrite:
@@ -256,11 +309,29 @@ def load(folder: Path, info: SavedModel, *, trusted: Trusted, model: Any = None)
             loaded = sio.load(path, trusted=found)
     except (UntrustedModelError, UntrustedTypesFoundException):
         raise
+    except AttributeError as exc:
+        missing = _undefined_here(info.untrusted_types)
+        if not missing:
+            raise
+        raise ImportError(
+            f"{path.name} holds {', '.join(missing)}, defined in the notebook or script that "
+            "logged it (__main__), which this process does not define: run the cell that "
+            "defines it first, or move it into a module both import"
+        ) from exc
     except Exception:
         check_version(info, sklearn.__version__)  # what a failure to build may come from
         raise
     check_version(info, sklearn.__version__)
     return loaded
+
+
+def _undefined_here(types: list[str]) -> list[str]:
+    """The ``__main__`` names among ``types`` that this process's ``__main__`` lacks."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    names = [t.removeprefix("__main__.") for t in types if t.startswith("__main__.")]
+    return [n for n in names if not hasattr(main, n.partition(".")[0])]
 
 
 def _refusal(path: Path, found: list[str], allowed: set[str]) -> UntrustedModelError | None:
