@@ -74,18 +74,20 @@ def save(model: Any, folder: Path, *, sample: Any = None) -> SavedModel:
 
 def _check_names(types: list[str]) -> None:
     """skops keeps a function or class the model holds by its module and name, and loading
-    imports it by them. A lambda, or a function defined inside another, cannot be reached
+    imports it by them. A lambda, a function defined inside another, or a method such as
+    ``str.split`` (skops names its type, ``builtins.method_descriptor``) cannot be reached
     that way, so such a model could be logged but never loaded: refused now, saying what
     to do. One defined in the notebook (``__main__``) loads only where that name is
     defined again: said now, not first in the process that loads it."""
     nameless = [t for t in types if _unreachable(t)]
     if nameless:
         raise UnsupportedModelError(
-            f"this model holds {', '.join(nameless)}, which skops keeps by import name and "
-            "which that name does not reach (a lambda, or a function defined inside "
-            "another), so it could never be loaded back: give it a function defined with "
-            "def at the top level of a module or the notebook, or pass format='pickle' "
-            "(cloudpickle keeps it by value; loading it then needs trusted=True)"
+            f"this model holds {', '.join(nameless)}, which skops keeps by an import name "
+            "that reaches nothing (a lambda, a function defined inside another, a method "
+            "such as str.split), so it could never be loaded back: give it a function "
+            "defined with def at the top level of a module or the notebook, or pass "
+            "format='pickle' (cloudpickle keeps it by value; loading it then needs "
+            "trusted=True)"
         )
     in_notebook = [t.removeprefix("__main__.") for t in types if t.startswith("__main__.")]
     if in_notebook:
