@@ -422,6 +422,40 @@ def test_gc_rewrites_a_mostly_dead_pack(local: Snapshotter) -> None:
         pd.testing.assert_frame_equal(local.load(small), keep)
 
 
+def test_a_rewritten_pack_another_gc_deleted_before_the_move_leaves_the_blocks_whole(
+    local: Snapshotter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until its blocks are moved to it, a pack gc writes to rewrite another is named by no
+    row: a gc of another process may take it for an orphan and delete it. The move checks,
+    under the lock deletions take, that it is still there; when not, nothing moves and the
+    old pack stays, where the blocks still are (its dead bytes with it: a leak, never a
+    loss)."""
+    rng = np.random.default_rng(6)
+    with small_blocks(100):
+        big, _ = take(
+            local,
+            pd.DataFrame({"a": rng.random(2000), "k": np.arange(2000), "b": rng.random(2000)}),
+        )
+        keep = pd.DataFrame({"k": np.arange(1000)})
+        small, _ = take(local, keep, pin=True)
+        real = local.store.move_blocks
+
+        def after_another_gc(moves, *args):  # type: ignore[no-untyped-def]
+            for pack in {p for _d, p, _o in moves}:
+                local.blobs.delete(pack)  # what a concurrent gc's orphan sweep does
+            return real(moves, *args)
+
+        monkeypatch.setattr(local.store, "move_blocks", after_another_gc)
+        report = local.gc()
+        local._complete.clear()
+        pd.testing.assert_frame_equal(local.load(small), keep)
+        assert big.digest in report["snapshots"] and report["packs_rewritten"] == 0
+        monkeypatch.setattr(local.store, "move_blocks", real)
+        local.gc()
+        local._complete.clear()
+        pd.testing.assert_frame_equal(local.load(small), keep)
+
+
 # --------------------------------------------------------------------------- progress
 
 

@@ -89,8 +89,8 @@ class SnapshotCollector:
                 deleted_packs.append(pack)
                 doomed[pack] = size
             elif live_bytes < size * repack_below:
-                repacked.append(pack)
                 old = [pack] if dry_run else self._repack(pack, live)
+                repacked.extend(old)
                 doomed.update((p, size - live_bytes) for p in old)
         deleted_files = [
             blob
@@ -159,14 +159,19 @@ class SnapshotCollector:
         return deleted
 
     def _repack(self, pack: str, live: list[tuple[str, int, int]]) -> list[str]:
-        """Rewrite ``pack`` with only its live blocks; returns the old pack, to delete."""
+        """Rewrite ``pack`` with only its live blocks; returns the old pack, to delete
+        (none when a concurrent ``gc`` took the new one for an orphan before the blocks
+        were moved to it: they stay in the old pack, for a later ``gc``)."""
         data = self._fetch(d for d, _o, _n in live)
         moves = []
         with self.blobs.writer() as writer:
             for digest, _offset, _length in sorted(live, key=lambda x: x[1]):
                 moves.append((digest, writer.write(data[digest])))
             new_pack = writer.commit()
-        self.store.move_blocks([(d, new_pack, off) for d, off in moves])
+        try:
+            self.store.move_blocks([(d, new_pack, off) for d, off in moves], self.blobs)
+        except FileNotFoundError:
+            return []
         return [pack] if new_pack != pack else []
 
     def _repack_artifacts(

@@ -574,9 +574,18 @@ class SnapshotRecords(StoreBase):
             ).all()
         return {writer_state(*row) for row in rows}
 
-    def move_blocks(self, moves: Sequence[tuple[str, str, int]]) -> None:
-        """Point blocks at their copies in a new pack: ``(digest, pack, offset)``."""
+    def move_blocks(self, moves: Sequence[tuple[str, str, int]], blobs: BlobStore) -> None:
+        """Point blocks at their copies in a new pack: ``(digest, pack, offset)``.
+
+        Under the lock ``gc`` deletes blobs under, the new packs are checked to exist: until
+        this move names them they are orphans to a concurrent ``gc`` (of another process or
+        machine), which may have deleted them; then nothing is moved
+        (``FileNotFoundError``), and the blocks stay where they are, whole."""
         with self.engine.begin() as conn:
+            self._lock_snapshots(conn)
+            for new in sorted({pack for _digest, pack, _offset in moves}):
+                if not blobs.has(new):
+                    raise FileNotFoundError(f"pack {new} was removed by another gc")
             for digest, pack, offset in moves:
                 conn.execute(
                     update(_blocks_t)
