@@ -196,6 +196,57 @@ def test_list_and_show_as_tables_and_as_the_rest_api(
     one_error(err, "no registered model 'chrun'", "'attrition', 'churn'")
 
 
+def test_show_of_one_version_ends_with_the_call_that_loads_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``models show churn@production``: the version's run, format, signature, and the
+    ``load_model`` call with the ``trusted=`` its file needs, which loads it as printed
+    (the alias form when an alias was asked: a serving script then follows the alias)."""
+    import numpy as np
+    from sklearn.tree import DecisionTreeClassifier
+
+    import jupyter_mltrack as mltrack
+
+    X = pd.DataFrame({"x1": np.arange(20.0), "x2": np.arange(20.0) % 3})
+    y = (X.x1 > 9).astype(int)
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)
+    home = str(tmp_path / "home")
+    st = Store(home)
+    mltrack.set_store(st)
+    try:
+        run = st.create_run("churn", name="tree")
+        mltrack.log_model(tree, "model", signature_from=X[:3], run=run.id)
+        st.finish_run(run.id, RunStatus.FINISHED, metrics=[MetricPoint("auc", 0.9, 0, T0)])
+        st.register_model_version("churn", run.id, "model")
+        st.set_model_alias("churn", "production", 1)
+
+        code, out, err = run_cli(capsys, "--store", home, "models", "show", "churn@production")
+        assert (code, err) == (0, "")
+        lines = out.splitlines()
+        assert lines[0].startswith("churn v1 @production  (models:/churn/1, registered ")
+        assert lines[1] == f"  run       #1 of churn 'tree' ({run.id[:8]}): finished  auc=0.9"
+        assert lines[2].startswith("  artifact  'model': skops (sklearn ")
+        assert lines[3] == "  inputs    dataframe of 2 columns: x1 float64, x2 float64"
+        assert lines[4].startswith("  outputs   ndarray int64")
+        call = "mltrack.load_model('models:/churn@production', trusted=['sklearn.tree._tree.Tree'])"
+        assert lines[5] == f"  load      {call}" and len(lines) == 6
+
+        code, out, _ = run_cli(capsys, "--store", home, "models", "show", "churn/1", "--json")
+        card = json.loads(out)
+        assert card["load"] == call.replace("@production", "/1")
+        assert card["model"]["ref"] == "models:/churn/1" and card["run"]["id"] == run.id
+        # the printed call loads the model, as a serving script would run it
+        loaded = eval(card["load"], {"mltrack": mltrack})
+        assert (loaded.predict(X) == tree.predict(X)).all()
+
+        code, out, err = run_cli(capsys, "--store", home, "models", "show", "1/model")
+        assert (code, out) == (2, "")
+        one_error(err, "'1/model' is not a registered model's version", "models lineage")
+    finally:
+        mltrack.set_store(None)
+        st.close()
+
+
 # register -----------------------------------------------------------------------------------
 
 

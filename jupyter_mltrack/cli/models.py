@@ -4,6 +4,7 @@
 
     mltrack models list                          registered models, their versions and aliases
     mltrack models show NAME                     its versions, newest first, with run and metrics
+    mltrack models show NAME@ALIAS|NAME/VERSION  one version: run, format, signature, load call
     mltrack models register NAME RUN/ARTIFACT    add a run's model as the next version
     mltrack models alias NAME ALIAS VERSION      point (or move) an alias; --delete removes it
     mltrack models delete-version NAME VERSION   refused while an alias points at it (--force)
@@ -93,10 +94,15 @@ def add_parsers(
 
     show = sub.add_parser(
         "show",
-        help="a model's versions, newest first, with their runs, aliases and metrics",
+        help="a model's versions, newest first, with their runs, aliases and metrics; "
+        "one version's run, format, signature and the call that loads it",
         parents=[store_opt, json_opt],
     )
-    show.add_argument("name", metavar="NAME", help="registered model name")
+    show.add_argument(
+        "name",
+        metavar="NAME",
+        help="registered model name; NAME@ALIAS, NAME/VERSION or models:/... for one version",
+    )
     show.set_defaults(func=cmd_models_show)
 
     register = sub.add_parser(
@@ -273,12 +279,94 @@ def model_report(model: Mapping[str, Any]) -> str:
 def cmd_models_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     from ..server.models import get_model
 
+    if args.name.startswith(PREFIX) or any(c in args.name for c in "@/"):
+        return _show_version(store, args, out)
     model = get_model(store, args.name)
     if args.json:
         _print_json(model, out)
     else:
         out.write(model_report(model) + "\n")
     return 0
+
+
+def _show_version(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    """``models show NAME@ALIAS`` (or ``NAME/VERSION``): the one version as a card, ending
+    with the call that loads it, ``trusted=`` included: what a serving script copies (the
+    alias form when an alias was asked, so the script follows the alias)."""
+    from ..models.lineage import lineage
+
+    with _refusals():
+        ref = lineage_ref(store, args.name)
+        if not ref.registered:
+            raise ModelRefError(
+                f"{args.name!r} is not a registered model's version: give NAME, NAME@ALIAS "
+                "or NAME/VERSION (a run's model: mltrack models lineage RUN/ARTIFACT)"
+            )
+        data = lineage(store, ref)
+    card = {
+        "model": data["model"],
+        "artifact": data["artifact"],
+        "run": {k: data["run"][k] for k in ("id", "number", "experiment", "name", "status")},
+        "metrics": data["metrics"],
+        "load": load_call(ref.text, data["artifact"]),
+    }
+    if args.json:
+        _print_json(card, out)
+    else:
+        out.write(version_card(card) + "\n")
+    return 0
+
+
+def load_call(ref: str, artifact: Mapping[str, Any]) -> str:
+    """The ``mltrack.load_model`` call that loads ``ref``, with the trust its file needs."""
+    if artifact["unsafe"]:
+        trusted = ", trusted=True"  # (a pickle: loading it runs the code it names)
+    elif artifact["untrusted_types"]:
+        trusted = f", trusted={list(artifact['untrusted_types'])!r}"
+    else:
+        trusted = ""
+    return f"mltrack.load_model({ref!r}{trusted})"
+
+
+def version_card(card: Mapping[str, Any]) -> str:
+    """:func:`_show_version`'s text: a heading, then a labelled line per fact."""
+    model, art, run = card["model"], card["artifact"], card["run"]
+    head = f"{_version_text(model)}  ({model['ref']}, registered {_when(model['created_at'])})"
+    named = f" {run['name']!r}" if run["name"] else ""
+    metrics = " ".join(f"{k}={_number(v)}" for k, v in card["metrics"].items())
+    ran = f"#{run['number']} of {run['experiment']}{named} ({run['id'][:8]}): {run['status']}"
+    library = " ".join(x for x in (art["flavor"], art["library_version"]) if x)
+    stored = f"{art['name']!r}: {art['format'] or 'unknown format'}"
+    stored += f" ({library})" if library else ""
+    stored += f", {_plural(len(art['files']), 'file')}, {_bytes(art['size'])}"
+    rows = [
+        ("run", ran + (f"  {_cut(metrics, MAX_METRICS_CELL)}" if metrics else "")),
+        ("artifact", stored),
+        ("inputs", _signature_text(art["inputs"])),
+        ("outputs", _signature_text(art["outputs"])),
+    ]
+    if art["unsafe"]:
+        rows.append(("trust", "UNSAFE: a pickle, loading it can run code"))
+    rows.append(("load", card["load"]))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([head, *(f"  {label:<{width}}  {text}" for label, text in rows)])
+
+
+def _signature_text(spec: Mapping[str, Any] | None) -> str:
+    """A signature's inputs or outputs on one line: a frame's columns and dtypes, an
+    array's dtype and shape; "not recorded" without ``signature_from``."""
+    if not spec:
+        return "not recorded (log_model(..., signature_from=X[:5]) records them)"
+    kind = str(spec.get("type") or "value")
+    columns = spec.get("columns")
+    if isinstance(columns, list):
+        shown = ", ".join(f"{c.get('name')} {c.get('dtype')}" for c in columns[:12])
+        more = f", … {len(columns) - 12} more" if len(columns) > 12 else ""
+        return f"{kind} of {_plural(len(columns), 'column')}: {shown}{more}"
+    parts = [kind, str(spec["dtype"]) if spec.get("dtype") else ""]
+    if spec.get("shape"):
+        parts.append(f"({_shape(spec['shape'])})")
+    return " ".join(p for p in parts if p)
 
 
 # changes --------------------------------------------------------------------------------------
