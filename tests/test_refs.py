@@ -156,3 +156,18 @@ def test_the_magics_experiment_setting_moves_every_one_of_them(
             "if type(c).__name__ == 'TrackMagics']"
         )
     assert text_of(kernel.ok("%mltrack experiment")).strip() == "mltrack: experiment = Default"
+
+
+def test_the_load_call_asks_for_the_trust_its_file_needs() -> None:
+    """The call the CLI, the API and the run detail show: nothing for a file that loads as
+    it is, the skops types to trust, or ``trusted=True`` for a pickle (which runs code)."""
+    from jupyter_mltrack.models.refs import load_call
+
+    ref = "models:/churn@production"
+    assert load_call(ref, unsafe=False, untrusted=[]) == f"mltrack.load_model({ref!r})"
+    assert load_call(ref, unsafe=False, untrusted=("a.B", "c.D")) == (
+        f"mltrack.load_model({ref!r}, trusted=['a.B', 'c.D'])"
+    )
+    assert load_call("3f2a/model", unsafe=True, untrusted=["a.B"]) == (
+        "mltrack.load_model('3f2a/model', trusted=True)"
+    )

@@ -79,6 +79,8 @@ async def test_run_detail_lists_artifacts_and_previews_them(call: Any, store: St
     assert names == ["blob.bin", "model", "notes/readme.md", "pixel.png"]
     model = next(a for a in detail["artifacts"] if a["kind"] == "model")
     assert model["model"]["format"] == "skops" and detail["models"] == []
+    # the call that loads it, by its run, with the trust its file needs
+    assert model["model"]["load"] == f"mltrack.load_model('{run_id}/model')"
     listed = check(await call(url(ARTIFACTS, run_id=run_id)), ARTIFACTS)
     assert [a["name"] for a in listed["artifacts"]] == names
     # a run named as everywhere else: an id prefix, its number
@@ -225,6 +227,11 @@ async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Sto
     ]
     detail = check(await call(url(RUN, run_id=second)), RUN)
     assert [m["ref"] for m in detail["models"]] == ["models:/churn/2"]
+    # loaded by the registry, by its alias: the code follows the alias when it moves
+    (version,) = detail["models"]
+    assert version["load"].startswith("mltrack.load_model('models:/churn@production'")
+    listed_by_run = check(await call(url(ARTIFACTS, run_id=second)), ARTIFACTS)
+    assert listed_by_run["models"] == detail["models"]
 
     lineage = check(await call(url(LINEAGE, name="churn"), params={"alias": "production"}), LINEAGE)
     assert lineage["run"]["id"] == second and lineage["code"] == "fit()"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..models.refs import PREFIX, ModelRef, ModelRefError, parse, resolve
+from ..models.refs import PREFIX, ModelRef, ModelRefError, load_call, parse, resolve
 from ..store import Store
 from ..store.errors import ModelNotFound
 from ..store.names import InvalidName
@@ -308,24 +308,17 @@ def _show_version(store: Store, args: argparse.Namespace, out: TextIO) -> int:
         "artifact": data["artifact"],
         "run": {k: data["run"][k] for k in ("id", "number", "experiment", "name", "status")},
         "metrics": data["metrics"],
-        "load": load_call(ref.text, data["artifact"]),
+        "load": load_call(
+            ref.text,
+            unsafe=data["artifact"]["unsafe"],
+            untrusted=data["artifact"]["untrusted_types"],
+        ),
     }
     if args.json:
         _print_json(card, out)
     else:
         out.write(version_card(card) + "\n")
     return 0
-
-
-def load_call(ref: str, artifact: Mapping[str, Any]) -> str:
-    """The ``mltrack.load_model`` call that loads ``ref``, with the trust its file needs."""
-    if artifact["unsafe"]:
-        trusted = ", trusted=True"  # (a pickle: loading it runs the code it names)
-    elif artifact["untrusted_types"]:
-        trusted = f", trusted={list(artifact['untrusted_types'])!r}"
-    else:
-        trusted = ""
-    return f"mltrack.load_model({ref!r}{trusted})"
 
 
 def version_card(card: Mapping[str, Any]) -> str:

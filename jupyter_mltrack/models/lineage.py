@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..store.entities import Artifact, ModelVersion, RunDetail, iso
-from .refs import ModelRef, parse, resolve
+from .refs import ModelRef, load_call, parse, resolve
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -32,6 +32,12 @@ def model_summary(artifact: Artifact) -> dict[str, Any]:
         "files": [f.path for f in artifact.files],
         "inputs": signature.get("inputs"),
         "outputs": signature.get("outputs"),
+        # the call that loads it by its run (a registered version's by the registry)
+        "load": load_call(
+            f"{artifact.run_id}/{artifact.name}",
+            unsafe=bool(meta.get("unsafe")),
+            untrusted=list(meta.get("untrusted_types") or []),
+        ),
     }
 
 

@@ -7,6 +7,7 @@ experiment; an alias is looked up in the registry) and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,3 +83,16 @@ def resolve(
     assert parsed.run is not None and parsed.artifact is not None
     run_id = store.resolve_run_id(parsed.run, experiment)
     return store.get_artifact(run_id, parsed.artifact), None
+
+
+def load_call(ref: str, *, unsafe: bool, untrusted: Sequence[str]) -> str:
+    """The ``mltrack.load_model`` call that loads ``ref``, with the trust its file needs
+    (``trusted=True`` for a pickle, the skops types off the default list, else none): what
+    the CLI's ``models show``, the API and the run detail show a user to copy."""
+    if unsafe:
+        trusted = ", trusted=True"  # (a pickle: loading it runs the code it names)
+    elif untrusted:
+        trusted = f", trusted={list(untrusted)!r}"
+    else:
+        trusted = ""
+    return f"mltrack.load_model({ref!r}{trusted})"

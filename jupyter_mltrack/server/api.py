@@ -166,16 +166,15 @@ def resolve_run(store: Store, ref: str, experiment: str | None = None) -> str:
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
     """A run's detail, with what it logged (artifacts) and the registered versions of its
     models (the sidebar's detail shows both)."""
-    from .models import artifact_json
+    from .models import artifact_json, run_versions_json
 
     try:
         data = store.get_run_detail(_require_id(run_id)).to_dict()
     except RunNotFound as exc:
         raise ApiError(404, str(exc)) from None
-    data["artifacts"] = [artifact_json(a) for a in store.list_artifacts(run_id)]
-    data["models"] = [
-        {**v.to_dict(), "ref": v.ref} for v in store.versions_of_runs([run_id]).get(run_id, [])
-    ]
+    artifacts = store.list_artifacts(run_id)
+    data["artifacts"] = [artifact_json(a) for a in artifacts]
+    data["models"] = run_versions_json(store, run_id, artifacts)
     return data
 
 

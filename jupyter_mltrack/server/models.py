@@ -14,7 +14,7 @@ from ..models.artifacts import open_file
 from ..models.lineage import lineage as build_lineage
 from ..models.lineage import model_summary
 from ..models.preview import preview
-from ..models.refs import ModelRef, ModelRefError
+from ..models.refs import ModelRef, ModelRefError, load_call
 from ..store import RunNotFound, Store
 from ..store.entities import Artifact, ModelVersion, iso
 from ..store.errors import (
@@ -83,13 +83,18 @@ def list_artifacts(store: Store, run_ref: str) -> dict[str, Any]:
     run_id = resolve_run(store, run_ref)
     try:
         artifacts = store.list_artifacts(run_id)
-        versions = store.versions_of_runs([run_id]).get(run_id, [])
+        versions = run_versions_json(store, run_id, artifacts)
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None
-    return {
-        "artifacts": [artifact_json(a) for a in artifacts],
-        "models": [_version_json(v) for v in versions],
-    }
+    return {"artifacts": [artifact_json(a) for a in artifacts], "models": versions}
+
+
+def run_versions_json(store: Store, run_id: str, artifacts: list[Artifact]) -> list[dict[str, Any]]:
+    """The registered versions of the run's models (``artifacts``: the run's), each with
+    the call that loads it by the registry: what a run's detail and artifact listing show."""
+    trust = {a.name: a.meta for a in artifacts if a.kind == "model"}
+    versions = store.versions_of_runs([run_id]).get(run_id, [])
+    return [_version_json(v, trust.get(v.artifact)) for v in versions]
 
 
 def get_artifact(store: Store, run_ref: str, name: str) -> Artifact:
@@ -140,8 +145,19 @@ def open_artifact_file(store: Store, artifact: Artifact, path: str) -> BinaryIO:
 # the registry ----------------------------------------------------------------------------------
 
 
-def _version_json(version: ModelVersion) -> dict[str, Any]:
-    return {**version.to_dict(), "ref": version.ref}
+def _version_json(version: ModelVersion, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A version as the API shows it; with its artifact's ``meta``, also the call that
+    loads it by the registry (by its first alias where it has one: code that follows the
+    alias keeps working when it moves)."""
+    data = {**version.to_dict(), "ref": version.ref}
+    if meta is not None:
+        ref = f"models:/{version.model}@{version.aliases[0]}" if version.aliases else version.ref
+        data["load"] = load_call(
+            ref,
+            unsafe=bool(meta.get("unsafe")),
+            untrusted=list(meta.get("untrusted_types") or []),
+        )
+    return data
 
 
 def list_models(store: Store) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import {
   filesText,
   isUnsafe,
   kindLabel,
+  loadCode,
   modelFacts,
   orderedPaths,
   pathSegment,
@@ -16,7 +17,7 @@ import {
   untrustedTypes,
   versionsOf
 } from '../artifacts/format';
-import { IArtifact, IRunModelVersion } from '../artifacts/types';
+import { IArtifact, IModelSummary, IRunModelVersion } from '../artifacts/types';
 import { PLOTLY_MIME } from '../model';
 
 function artifact(over: Partial<IArtifact> = {}): IArtifact {
@@ -30,6 +31,21 @@ function artifact(over: Partial<IArtifact> = {}): IArtifact {
     meta: {},
     created_at: '2026-11-20T08:06:00+00:00',
     files: [{ path: 'model.skops', digest: 'xxh3-128:aa', size: 2048 }],
+    ...over
+  };
+}
+
+function skopsSummary(over: Partial<IModelSummary>): IModelSummary {
+  return {
+    name: 'model',
+    format: 'skops',
+    flavor: 'sklearn',
+    library_version: null,
+    python: null,
+    unsafe: false,
+    untrusted_types: [],
+    size: 1,
+    files: [],
     ...over
   };
 }
@@ -258,23 +274,34 @@ describe('a model artifact', () => {
   it('has a signature only when one was taken', () => {
     expect(signatureOf(artifact())).toBeNull();
     const withInputs = artifact({
-      model: {
-        name: 'model',
-        format: 'skops',
-        flavor: 'sklearn',
-        library_version: null,
-        python: null,
-        unsafe: false,
-        untrusted_types: [],
-        size: 1,
-        files: [],
-        inputs: [{ name: 'x', dtype: 'float64' }]
-      }
+      model: skopsSummary({ inputs: [{ name: 'x', dtype: 'float64' }] })
     });
     expect(signatureOf(withInputs)).toEqual({
       inputs: [{ name: 'x', dtype: 'float64' }],
       outputs: null
     });
+  });
+
+  it('is loaded by an aliased version first, then any version, then its run', () => {
+    const a = artifact({
+      model: skopsSummary({ load: "mltrack.load_model('r1/model')" })
+    });
+    const head = 'import jupyter_mltrack as mltrack\n\nmodel = ';
+    expect(loadCode(a, [])).toBe(`${head}mltrack.load_model('r1/model')`);
+    const v1 = version({ load: "mltrack.load_model('models:/churn/1')" });
+    const v2 = version({
+      version: 2,
+      aliases: ['production'],
+      load: "mltrack.load_model('models:/churn@production')"
+    });
+    expect(loadCode(a, [v1])).toBe(
+      `${head}mltrack.load_model('models:/churn/1')`
+    );
+    expect(loadCode(a, [v1, v2])).toBe(
+      `${head}mltrack.load_model('models:/churn@production')`
+    );
+    // a server that gives no call: nothing shown rather than a wrong one
+    expect(loadCode(artifact(), [version({})])).toBeNull();
   });
 
   it('lists its registered versions, by model then version', () => {

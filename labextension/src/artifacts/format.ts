@@ -131,6 +131,22 @@ export function untrustedTypes(artifact: IArtifact): string[] {
     : [];
 }
 
+/**
+ * The code that loads the model: by the registry when it is registered (a
+ * version with an alias first, so the code follows the alias), else by its
+ * run; null when the server gave no call (an older server).
+ */
+export function loadCode(
+  artifact: IArtifact,
+  versions: IRunModelVersion[]
+): string | null {
+  const byRegistry =
+    versions.find(v => v.aliases.length > 0 && v.load) ??
+    versions.find(v => v.load);
+  const call = byRegistry?.load ?? artifact.model?.load;
+  return call ? `import jupyter_mltrack as mltrack\n\nmodel = ${call}` : null;
+}
+
 /** The model's signature (inputs and outputs), when one was recorded. */
 export function signatureOf(artifact: IArtifact): JSONValue | null {
   const inputs = artifact.model?.inputs ?? null;

@@ -1,13 +1,16 @@
 /**
  * What a model artifact shows when opened: how it was saved (format,
  * library and version, Python), whether loading it can run code, the
- * registered versions it is, and a Register… action.
+ * registered versions it is, a Register… action, and the code that loads it.
  */
+
+import { Clipboard } from '@jupyterlab/apputils';
 
 import { h } from '../dom';
 import { factList } from '../sections';
 import {
   isUnsafe,
+  loadCode,
   modelFacts,
   signatureOf,
   untrustedTypes,
@@ -39,6 +42,42 @@ export function versionChip(v: IRunModelVersion): HTMLElement {
     v.aliases.map(alias =>
       h('span', { class: 'jp-mltrack-alias', text: `@${alias}` })
     )
+  );
+}
+
+/**
+ * The code that loads the model, with a Copy button: by the registry when it
+ * is registered (a version with an alias first, so the code follows the
+ * alias), else by its run. The server writes the call, `trusted=` included.
+ */
+export function loadSnippet(
+  artifact: IArtifact,
+  versions: IRunModelVersion[]
+): HTMLElement | null {
+  const code = loadCode(artifact, versions);
+  if (code === null) {
+    return null;
+  }
+  const copy = h('button', {
+    class: 'jp-mltrack-button jp-mltrack-load-copy',
+    text: 'Copy',
+    title: 'Copy this code to the clipboard'
+  });
+  copy.addEventListener('click', () => {
+    Clipboard.copyToSystem(code);
+    copy.textContent = 'Copied';
+    window.setTimeout(() => (copy.textContent = 'Copy'), 1500);
+  });
+  return h(
+    'div',
+    { class: 'jp-mltrack-model-load' },
+    h(
+      'div',
+      { class: 'jp-mltrack-model-load-head' },
+      h('span', { class: 'jp-mltrack-muted-inline', text: 'Load it' }),
+      copy
+    ),
+    h('pre', { class: 'jp-mltrack-code-text', text: code })
   );
 }
 
@@ -77,6 +116,7 @@ export function modelCard(
         : h('span', { class: 'jp-mltrack-muted-inline', text: 'not yet' }),
       register
     ),
+    loadSnippet(artifact, versions),
     signature !== null
       ? h(
           'details',

@@ -32,6 +32,8 @@ export interface IModelSummary {
   /** The signature's inputs and outputs, when one was taken. */
   inputs?: JSONValue | null;
   outputs?: JSONValue | null;
+  /** The `mltrack.load_model` call that loads it by its run, `trusted=` included. */
+  load?: string;
 }
 
 /** An artifact of a run. */
@@ -66,6 +68,8 @@ export interface IRunModelVersion {
   aliases: string[];
   /** `models:/NAME/VERSION`. */
   ref: string;
+  /** The `mltrack.load_model` call that loads it by the registry (by its first alias). */
+  load?: string;
 }
 
 /** A mime bundle, as a notebook output's `data`. */

@@ -167,6 +167,11 @@ test.describe('artifacts and models', () => {
     await expect(preview.locator('.jp-mltrack-artifact-note')).toContainText(
       'download it'
     );
+    // The code that loads it, by its run until it is registered.
+    const load = card.locator('.jp-mltrack-model-load pre');
+    await expect(load).toHaveText(
+      /^import jupyter_mltrack as mltrack\s+model = mltrack\.load_model\('[0-9a-f]{32}\/model'\)$/
+    );
     await card.locator('.jp-mltrack-register').click();
     const dialog = page.locator('.jp-Dialog');
     await expect(dialog.locator('input')).toHaveValue('churn');
@@ -178,6 +183,9 @@ test.describe('artifacts and models', () => {
       'churn v2'
     );
     await expect(row('model')).toHaveClass(/jp-mod-selected/); // still open
+    await expect(load).toContainText(
+      "model = mltrack.load_model('models:/churn/2')"
+    );
     await expect(page.locator('.jp-Notification-Toast-success')).toContainText(
       'Registered model as churn v2 (models:/churn/2)'
     );
@@ -243,6 +251,10 @@ test.describe('artifacts and models', () => {
     // The open detail follows: its model is now churn v2 @production.
     await expect(row('model').locator('.jp-mltrack-version-chip')).toHaveText(
       'churn v2@production'
+    );
+    // its code now loads it by the alias, so it follows the next move too
+    await expect(load).toContainText(
+      "model = mltrack.load_model('models:/churn@production')"
     );
     await shot(page, testInfo, 'alias-moved');
 
