@@ -344,7 +344,8 @@ def test_what_a_load_will_need_to_trust_is_shown_when_logged(
     assert "sklearn.tree._tree.Tree" in recorded
     assert info.untrusted_types == tuple(recorded) and not info.unsafe
     assert repr(info) == (
-        f"<ModelInfo {info.ref} (skops); load_model(..., trusted={list(recorded)!r})>"
+        f"<ModelInfo {info.ref} (skops); load with "
+        f"mltrack.load_model({info.ref!r}, trusted={list(recorded)!r})>"
     )
     with pytest.raises(UntrustedModelError, match="sklearn.tree._tree.Tree"):
         mltrack.load_model(info.ref)
@@ -356,7 +357,9 @@ def test_what_a_load_will_need_to_trust_is_shown_when_logged(
         plain = mltrack.log_model(churn[0], "plain")
         pickled = mltrack.log_model({"w": [1, 2]}, "pickled", format="pickle")
     assert plain.untrusted_types == () and repr(plain).endswith("(skops)>")
-    assert repr(pickled).endswith("; unsafe, loading runs code: load_model(..., trusted=True)>")
+    assert repr(pickled).endswith(
+        f"; unsafe, loading runs code: mltrack.load_model({pickled.ref!r}, trusted=True)>"
+    )
 
 
 def test_load_model_of_a_version_no_model_can_have_is_not_found(api_store: Store) -> None:

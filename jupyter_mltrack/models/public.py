@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..store.entities import Artifact, ModelVersion, RegisteredModel
 from . import artifacts as _artifacts
 from .artifacts import ArtifactError, Source, media_type_of
-from .refs import ModelRef, parse, resolve
+from .refs import ModelRef, load_call, parse, resolve
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -51,10 +51,12 @@ class ModelInfo:
 
     def __repr__(self) -> str:
         registered = f", registered as {self.registered.ref}" if self.registered else ""
+        # the whole call, to copy: only where a load needs more than the reference
+        call = load_call(self.ref, unsafe=self.unsafe, untrusted=self.untrusted_types)
         if self.unsafe:
-            to_load = "; unsafe, loading runs code: load_model(..., trusted=True)"
+            to_load = f"; unsafe, loading runs code: {call}"
         elif self.untrusted_types:
-            to_load = f"; load_model(..., trusted={list(self.untrusted_types)!r})"
+            to_load = f"; load with {call}"
         else:
             to_load = ""
         return f"<ModelInfo {self.ref} ({self.format}){registered}{to_load}>"
