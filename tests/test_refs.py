@@ -164,10 +164,10 @@ def test_the_load_call_asks_for_the_trust_its_file_needs() -> None:
     from jupyter_mltrack.models.refs import load_call
 
     ref = "models:/churn@production"
-    assert load_call(ref, unsafe=False, untrusted=[]) == f"mltrack.load_model({ref!r})"
-    assert load_call(ref, unsafe=False, untrusted=("a.B", "c.D")) == (
+    assert load_call(ref, {}) == f"mltrack.load_model({ref!r})"
+    assert load_call(ref, {"unsafe": False, "untrusted_types": ("a.B", "c.D")}) == (
         f"mltrack.load_model({ref!r}, trusted=['a.B', 'c.D'])"
     )
-    assert load_call("3f2a/model", unsafe=True, untrusted=["a.B"]) == (
+    assert load_call("3f2a/model", {"unsafe": True, "untrusted_types": ["a.B"]}) == (
         "mltrack.load_model('3f2a/model', trusted=True)"
     )

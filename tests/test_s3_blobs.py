@@ -260,6 +260,11 @@ def test_gc_deletes_the_objects_of_a_deleted_runs_artifacts(
         # a writer on another host, which gc cannot check: young objects stay, said
         busy = s3_store.create_run("other-host").id
         s3_store.begin_artifact(busy, "upload", "file")
+        report = sn.gc()  # its writer is this process, alive: nothing unrecorded goes
+        assert (report["orphans"], report["orphans_waiting"]) == (0, 6)
+        assert report["orphans_waiting_why"] == (
+            "a process on this host is writing a snapshot or an artifact"
+        )
         with s3_store.engine.begin() as conn:
             conn.exec_driver_sql("UPDATE artifacts SET writer_host = 'elsewhere'")
         report = sn.gc()
@@ -328,7 +333,11 @@ def test_a_hold_naming_no_object_yet_is_a_writer_at_work(
     name = blob_holds.new_hold(s3_store.blobs)
     sn = Snapshotter(s3_store)
     try:
-        assert sn.gc()["orphans"] == 0
+        report = sn.gc()
+        assert report["orphans"] == 0 and report["orphans_waiting"] == 1
+        assert report["orphans_waiting_why"].startswith(
+            f"an artifact is being stored (hold {name}, "
+        )
         later = time.time() + 7200
         monkeypatch.setattr(collect.time, "time", lambda: later)
         assert sn.gc()["orphans"] == 1
@@ -370,7 +379,9 @@ def test_a_hold_that_cannot_be_read_keeps_every_unrecorded_object(
     fs.pipe_file(f"{s3_store.blobs.root}/{blob_holds.FOLDER}/damaged.json", b"{not json")  # type: ignore[attr-defined]
     sn = Snapshotter(s3_store)
     try:
-        assert sn.gc()["orphans"] == 0
+        report = sn.gc()
+        assert report["orphans"] == 0 and report["orphans_waiting"] == 1
+        assert report["orphans_waiting_why"] == "hold damaged in the blob store could not be read"
         (hold,) = blob_holds.holds(s3_store.blobs)
         assert not hold.readable and hold.busy
         day = time.time() + 2 * 86400

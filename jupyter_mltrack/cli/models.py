@@ -308,11 +308,7 @@ def _show_version(store: Store, args: argparse.Namespace, out: TextIO) -> int:
         "artifact": data["artifact"],
         "run": {k: data["run"][k] for k in ("id", "number", "experiment", "name", "status")},
         "metrics": data["metrics"],
-        "load": load_call(
-            ref.text,
-            unsafe=data["artifact"]["unsafe"],
-            untrusted=data["artifact"]["untrusted_types"],
-        ),
+        "load": load_call(ref.text, data["artifact"]),
     }
     if args.json:
         _print_json(card, out)

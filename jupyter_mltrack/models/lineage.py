@@ -33,11 +33,7 @@ def model_summary(artifact: Artifact) -> dict[str, Any]:
         "inputs": signature.get("inputs"),
         "outputs": signature.get("outputs"),
         # the call that loads it by its run (a registered version's by the registry)
-        "load": load_call(
-            f"{artifact.run_id}/{artifact.name}",
-            unsafe=bool(meta.get("unsafe")),
-            untrusted=list(meta.get("untrusted_types") or []),
-        ),
+        "load": load_call(f"{artifact.run_id}/{artifact.name}", meta),
     }
 
 

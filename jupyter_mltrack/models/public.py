@@ -52,7 +52,7 @@ class ModelInfo:
     def __repr__(self) -> str:
         registered = f", registered as {self.registered.ref}" if self.registered else ""
         # the whole call, to copy: only where a load needs more than the reference
-        call = load_call(self.ref, unsafe=self.unsafe, untrusted=self.untrusted_types)
+        call = load_call(self.ref, {"unsafe": self.unsafe, "untrusted_types": self.untrusted_types})
         if self.unsafe:
             to_load = f"; unsafe, loading runs code: {call}"
         elif self.untrusted_types:

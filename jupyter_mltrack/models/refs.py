@@ -7,9 +7,9 @@ experiment; an alias is looked up in the registry) and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..store.entities import Artifact, ModelVersion
 
@@ -85,14 +85,17 @@ def resolve(
     return store.get_artifact(run_id, parsed.artifact), None
 
 
-def load_call(ref: str, *, unsafe: bool, untrusted: Sequence[str]) -> str:
-    """The ``mltrack.load_model`` call that loads ``ref``, with the trust its file needs
-    (``trusted=True`` for a pickle, the skops types off the default list, else none): what
-    the CLI's ``models show``, the API and the run detail show a user to copy."""
-    if unsafe:
+def load_call(ref: str, meta: Mapping[str, Any]) -> str:
+    """The ``mltrack.load_model`` call that loads ``ref``, with the trust its file needs:
+    ``trusted=True`` for a pickle (``meta["unsafe"]``), the skops types off the default
+    list (``meta["untrusted_types"]``), else none. ``meta`` is a model artifact's meta or
+    its summary (the same two keys): what the CLI's ``models show``, the API, the run
+    detail and ``ModelInfo`` show a user to copy."""
+    untrusted = list(meta.get("untrusted_types") or [])
+    if meta.get("unsafe"):
         trusted = ", trusted=True"  # (a pickle: loading it runs the code it names)
     elif untrusted:
-        trusted = f", trusted={list(untrusted)!r}"
+        trusted = f", trusted={untrusted!r}"
     else:
         trusted = ""
     return f"mltrack.load_model({ref!r}{trusted})"

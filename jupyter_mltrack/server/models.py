@@ -152,11 +152,7 @@ def _version_json(version: ModelVersion, meta: Mapping[str, Any] | None = None) 
     data = {**version.to_dict(), "ref": version.ref}
     if meta is not None:
         ref = f"models:/{version.model}@{version.aliases[0]}" if version.aliases else version.ref
-        data["load"] = load_call(
-            ref,
-            unsafe=bool(meta.get("unsafe")),
-            untrusted=list(meta.get("untrusted_types") or []),
-        )
+        data["load"] = load_call(ref, meta)
     return data
 
 

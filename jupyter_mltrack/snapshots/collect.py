@@ -243,8 +243,9 @@ class SnapshotCollector:
         writer storing them, busy as a live one while young. This host's spool is read too
         (a spool written before holds).
 
-        Returns the orphans to delete, each with its size, and what was left for a later ``gc`` and why: a
-        user whose bucket does not shrink is told what holds it up, not "0 orphans"."""
+        Returns the orphans to delete, each with its size, and what was left for a later
+        ``gc`` and why: a user whose bucket does not shrink is told what holds it up, not
+        "0 orphans"."""
         known = set(sweep.kept) | sweep.files | doomed | self.store.artifact_blobs()
 
         def waiting(why: str, candidates: Iterable[Listed]) -> Waiting:

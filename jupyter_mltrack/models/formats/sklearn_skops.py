@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import sys
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -102,8 +103,6 @@ def _unreachable(name: str) -> bool:
     """Whether ``module.attr`` (skops' name for a type or function) names nothing in its
     module as this process has it; a module not imported here is not looked into (the
     name came from an object of it, so it is imported unless skops' name is not its)."""
-    import sys
-
     if "<lambda>" in name or "<locals>" in name:
         return True
     module_name, _, rest = name.rpartition(".")
@@ -329,8 +328,6 @@ def load(folder: Path, info: SavedModel, *, trusted: Trusted, model: Any = None)
 
 def _undefined_here(types: list[str]) -> list[str]:
     """The ``__main__`` names among ``types`` that this process's ``__main__`` lacks."""
-    import sys
-
     main = sys.modules.get("__main__")
     names = [t.removeprefix("__main__.") for t in types if t.startswith("__main__.")]
     return [n for n in names if not hasattr(main, n.partition(".")[0])]
