@@ -302,7 +302,7 @@ def test_a_replay_killed_after_each_write_makes_no_write_twice(
             assert ran.returncode == -9, ran.stderr
             killed += 1
         assert spool.count() == max(left - 1, 0)
-    assert killed == 5 and spool.count() == 0 and not spool.failures()
+    assert killed == 5 and spool.count() == 0 and not spool.set_aside()
 
     check = Store(pg.url)
     try:

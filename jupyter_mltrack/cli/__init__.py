@@ -17,7 +17,7 @@
     mltrack [--store URL] gc [--dry-run] [--json]
     mltrack [--store URL] export NOTEBOOK (--target NAME ... | --run RUN) -o DIR [--json]
     mltrack [--store URL] reproduce RUN [-o DIR] [--rtol X] [--atol X] [--from-snapshots] [--json]
-    mltrack [--store URL] sync [--json]
+    mltrack [--store URL] sync [--retry [N ...] | --discard N ... | --discard all] [--json]
     mltrack [--store URL] push --to URL [--to-blobs BLOB_URL] [--runs FILTER | --experiment E
                                | --dataset NAME | --model NAME] [--json]
     mltrack [--store URL] pull --from URL [--from-blobs BLOB_URL] [--runs FILTER | ...] [--json]

@@ -246,16 +246,12 @@ class SnapshotCollector:
         Returns the orphans to delete, each with its size, and what was left for a later
         ``gc`` and why: a user whose bucket does not shrink is told what holds it up, not
         "0 orphans"."""
-        known = set(sweep.kept) | sweep.files | doomed | self.store.artifact_blobs()
-
-        def waiting(why: str, candidates: Iterable[Listed]) -> Waiting:
-            count = sum(1 for blob in candidates if blob.digest not in known)
-            return Waiting(count, why if count else None)
-
+        recorded = set(sweep.kept) | sweep.files | doomed | self.store.artifact_blobs()
+        known = set(recorded)
         spooled = spooled_blobs(self.store.url)
         if spooled is None:  # a spool that cannot be read may name any of them
             why = f"this host's spool ({spool_path(self.store.url)}) could not be read"
-            return {}, waiting(why, listed)
+            return {}, _unnamed_wait(why, listed, known)
         known |= spooled
         now = time.time()
         stale_hold = False
@@ -267,8 +263,24 @@ class SnapshotCollector:
                     busy.append(hold)
                 else:
                     stale_hold = True  # its writer may have died: as another host's
+        # kept for artifacts a spool holds (waiting for a replay, or refused and kept aside)
+        spooled_count = sum(1 for b in listed if b.digest in known and b.digest not in recorded)
+        orphans, waits = self._unnamed(sweep, listed, known, busy, stale_hold, now, older_than)
+        return orphans, waits.also(spooled_count, SPOOLED_WHY)
+
+    def _unnamed(
+        self,
+        sweep: Any,
+        listed: list[Listed],
+        known: set[str],
+        busy: list[blob_holds.Hold],
+        stale_hold: bool,
+        now: float,
+        older_than: float,
+    ) -> tuple[dict[str, int], Waiting]:
+        """The orphans among the blobs ``known`` does not name, or why they must wait."""
         if busy:  # (one that cannot be read may name any of them)
-            return {}, waiting(_busy_holds(busy, now), listed)
+            return {}, _unnamed_wait(_busy_holds(busy, now), listed, known)
         orphans_listed = [blob for blob in listed if blob.digest not in known]
         if not orphans_listed:
             return {}, NOTHING_WAITING
@@ -276,7 +288,7 @@ class SnapshotCollector:
         writers = sweep.writers | self.store.snapshot_writers() | self.store.artifact_writers()
         if "alive" in writers:
             why = "a process on this host is writing a snapshot or an artifact"
-            return {}, waiting(why, orphans_listed)
+            return {}, _unnamed_wait(why, orphans_listed, known)
         young_too = "unknown" not in writers and not stale_hold
         cutoff = now - older_than
         orphans: dict[str, int] = {}  # each with its size (0 where the listing gave none)
@@ -315,8 +327,27 @@ class Waiting:
     count: int
     why: str | None
 
+    def also(self, count: int, why: str) -> Waiting:
+        """These, and ``count`` more kept for ``why``."""
+        if not count:
+            return self
+        if not self.count:
+            return Waiting(count, why)
+        return Waiting(self.count + count, f"{self.why}; and {count}: {why}")
+
 
 NOTHING_WAITING = Waiting(0, None)
+#: Why blobs named only by artifacts in a spool wait (see :class:`Waiting.also`).
+SPOOLED_WHY = (
+    "artifacts in a spool name them, not yet in the store (`mltrack sync` writes them, and"
+    " lists those the store refused)"
+)
+
+
+def _unnamed_wait(why: str, candidates: Iterable[Listed], known: set[str]) -> Waiting:
+    """The blobs among ``candidates`` that ``known`` does not name, kept for ``why``."""
+    count = sum(1 for blob in candidates if blob.digest not in known)
+    return Waiting(count, why if count else None)
 
 
 def _busy_holds(busy: list[blob_holds.Hold], now: float) -> str:

@@ -37,7 +37,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,11 @@ from .store import Store
 SPOOL_ENV = "MLTRACK_SPOOL_DIR"
 #: How often a process that spooled tries to write the spool to the store again.
 RETRY_INTERVAL = 5.0
+#: What to do with writes the store refused (said by the kernel and by ``mltrack sync``).
+KEPT_ASIDE = (
+    "refused writes are kept aside: `mltrack sync --retry` writes them again once the cause"
+    " is fixed, `mltrack sync --discard all` (or their numbers) drops them"
+)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS store (url TEXT NOT NULL)",
@@ -167,6 +172,60 @@ class Entry:
     args: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """A spooled write the store refused for a reason of its own (a run deleted meanwhile,
+    an artifact name taken by a registered model version): kept until ``mltrack sync
+    --retry`` writes it or ``--discard`` drops it."""
+
+    seq: int
+    op: str
+    error: str
+    at: float
+    run_id: str | None
+    #: The artifact a ``record_artifact`` write was for.
+    artifact: str | None
+    #: The blob hold that keeps that artifact's blobs from ``gc`` (see :mod:`.blob_holds`).
+    hold: str | None
+
+    @classmethod
+    def of(cls, seq: int, op: str, args: str, error: str, at: float) -> SetAside:
+        try:
+            values = json.loads(args)
+        except ValueError:
+            values = {}
+        values = values if isinstance(values, dict) else {}
+
+        def text(key: str) -> str | None:
+            value = values.get(key)
+            return value if isinstance(value, str) else None
+
+        artifact = text("name") if op == "record_artifact" else None
+        hold = text("hold") if op == "record_artifact" else None
+        return cls(int(seq), str(op), str(error), float(at), text("run_id"), artifact, hold)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "write": self.op,
+            "run_id": self.run_id,
+            "artifact": self.artifact,
+            "error": self.error,
+            "at": self.at,
+        }
+
+
+def _which(seqs: Collection[int] | None) -> tuple[str, tuple[int, ...]]:
+    """A ``WHERE`` clause for the set-aside writes numbered ``seqs`` (all of them for
+    ``None``), and its parameters."""
+    if seqs is None:
+        return "", ()
+    numbers = tuple(sorted({int(s) for s in seqs}))
+    if not numbers:
+        return " WHERE 0", ()
+    return f" WHERE seq IN ({', '.join('?' * len(numbers))})", numbers
+
+
 class Spool:
     """One store's journal of writes that could not be made (a SQLite file on local disk)."""
 
@@ -267,12 +326,44 @@ class Spool:
         for (args,) in rows:
             yield _decode(json.loads(args))
 
-    def failures(self) -> list[tuple[int, str, str]]:
+    def set_aside(self, seqs: Collection[int] | None = None) -> list[SetAside]:
+        """The writes the store refused (all, or those numbered ``seqs``), oldest first,
+        with what they were for."""
         if self._conn is None and not self.exists():
             return []
+        where, params = _which(seqs)
         with self._lock:
-            rows = self._connect().execute("SELECT seq, op, error FROM failed ORDER BY seq")
-            return [(int(s), str(o), str(e)) for s, o, e in rows.fetchall()]
+            found = (
+                self._connect()
+                .execute(f"SELECT seq, op, args, error, at FROM failed{where} ORDER BY seq", params)
+                .fetchall()
+            )
+        return [SetAside.of(*row) for row in found]
+
+    def requeue(self, seqs: Collection[int] | None = None) -> int:
+        """Put set-aside writes (all, or those numbered ``seqs``) back in the queue, under
+        their own numbers, so that the next replay tries them again in their first order
+        (once what made the store refuse them is fixed). Returns how many."""
+        where, params = _which(seqs)
+        with self._lock, self._connect() as conn:
+            moved = conn.execute(
+                "INSERT INTO entries (seq, op, args, pid, created)"
+                f" SELECT seq, op, args, ?, at FROM failed{where}",
+                (os.getpid(), *params),
+            ).rowcount
+            conn.execute(f"DELETE FROM failed{where}", params)
+        return int(moved)
+
+    def forget(self, seqs: Collection[int] | None = None) -> list[SetAside]:
+        """Remove set-aside writes (all, or those numbered ``seqs``) for good; returns them.
+        See :func:`discard`, which also lets ``gc`` free the blobs of artifacts among them."""
+        where, params = _which(seqs)
+        with self._lock, self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT seq, op, args, error, at FROM failed{where} ORDER BY seq", params
+            ).fetchall()
+            conn.execute(f"DELETE FROM failed{where}", params)
+        return [SetAside.of(*row) for row in rows]
 
     @contextlib.contextmanager
     def replaying(self) -> Iterator[bool]:
@@ -365,6 +456,19 @@ def replay(store: Store, spool: Spool) -> Replayed:
             if entry.op == "create_run":
                 runs.append(entry.args["run_id"])
     return Replayed(written, tuple(refused), spool.count(), tuple(runs))
+
+
+def discard(store: Store, spool: Spool, seqs: Collection[int] | None = None) -> list[SetAside]:
+    """Drop set-aside writes (all, or those numbered ``seqs``) for good, and the holds that
+    kept the blobs of artifacts among them from ``gc``: no row will name those blobs now,
+    so the next ``gc`` past their grace period frees them (unless another artifact has the
+    same bytes). The holds go first: if the blob store cannot be reached, nothing is
+    dropped and the error says why."""
+    found = spool.set_aside(seqs)
+    for item in found:
+        if item.hold is not None:
+            blob_holds.drop_hold(store.blobs, item.hold)
+    return spool.forget([item.seq for item in found])
 
 
 def _apply(store: Store, entry: Entry, snapshots: _Snapshots) -> None:
@@ -567,6 +671,8 @@ class SpoolingStore(Store):
         with self._offline_lock:
             for line in done.refused:
                 self._notices.append(f"mltrack: the store refused a spooled write: {line}")
+            if done.refused:
+                self._notices.append(f"mltrack: {KEPT_ASIDE}")
             if done.left == 0 and self.spool.count() == 0:
                 self.offline = None
                 if done.written:
