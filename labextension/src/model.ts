@@ -288,6 +288,58 @@ export function formatTimestamp(
   )} ${time}`;
 }
 
+/** An ISO timestamp in local time, to the second: `YYYY-MM-DD HH:MM:SS`. */
+export function fullTimestamp(iso: string): string {
+  const date = new Date(iso);
+  if (isNaN(date.getTime())) {
+    return iso;
+  }
+  return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())} ${pad2(
+    date.getHours()
+  )}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`;
+}
+
+const MONTHS = [
+  'Jan',
+  'Feb',
+  'Mar',
+  'Apr',
+  'May',
+  'Jun',
+  'Jul',
+  'Aug',
+  'Sep',
+  'Oct',
+  'Nov',
+  'Dec'
+];
+
+/**
+ * An ISO timestamp in local time, short enough for the runs table's Start
+ * column in a narrow sidebar: `HH:MM:SS` on the same day as `now`, `Mon D
+ * HH:MM` in the same year, `YYYY-MM-DD` before (the cell's title has it all).
+ */
+export function formatStart(
+  iso: string | null | undefined,
+  now: Date = new Date()
+): string {
+  if (!iso) {
+    return '—';
+  }
+  const date = new Date(iso);
+  if (isNaN(date.getTime())) {
+    return iso;
+  }
+  if (date.getFullYear() !== now.getFullYear()) {
+    return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}`;
+  }
+  const time = `${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
+  if (date.getMonth() === now.getMonth() && date.getDate() === now.getDate()) {
+    return `${time}:${pad2(date.getSeconds())}`;
+  }
+  return `${MONTHS[date.getMonth()]} ${date.getDate()} ${time}`;
+}
+
 /**
  * Format a param or metric value. `null` (NaN on the wire) shows as `NaN`;
  * floats keep 4 significant digits.

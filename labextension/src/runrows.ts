@@ -7,8 +7,10 @@
 import { h } from './dom';
 import {
   formatDuration,
+  formatStart,
   formatTimestamp,
   formatValue,
+  fullTimestamp,
   statusClass
 } from './model';
 import {
@@ -205,8 +207,8 @@ function cell(row: IRunRow, column: IColumn, ctx: IRowContext): HTMLElement {
     case 'start_time':
       return h('td', {
         class: column.className,
-        title: run.start_time ?? '',
-        text: formatTimestamp(run.start_time)
+        title: run.start_time ? fullTimestamp(run.start_time) : '',
+        text: formatStart(run.start_time)
       });
     case 'duration':
       return h('td', {

@@ -5,7 +5,9 @@ import {
   formatDuration,
   formatNumber,
   formatTags,
+  formatStart,
   formatTimestamp,
+  fullTimestamp,
   formatValue,
   lowerIsBetter,
   parseTags,
@@ -37,6 +39,19 @@ describe('formatting', () => {
     );
     expect(formatTimestamp(null, now)).toBe('—');
     expect(formatTimestamp('not a date', now)).toBe('not a date');
+  });
+
+  it('formats the Start column short enough for a narrow sidebar', () => {
+    const now = new Date('2026-11-23T18:00:00Z');
+    expect(formatStart('2026-11-23T13:05:09.5+00:00', now)).toBe('13:05:09');
+    expect(formatStart('2026-11-20T08:03:00+00:00', now)).toBe('Nov 20 08:03');
+    expect(formatStart('2026-01-02T23:59:00+00:00', now)).toBe('Jan 2 23:59');
+    expect(formatStart('2025-11-23T13:05:09+00:00', now)).toBe('2025-11-23');
+    expect(formatStart(null, now)).toBe('—');
+    expect(formatStart('not a date', now)).toBe('not a date');
+    expect(fullTimestamp('2025-11-23T13:05:09.9+00:00')).toBe(
+      '2025-11-23 13:05:09'
+    );
   });
 
   it('shows NaN for null and trims floats', () => {

@@ -76,6 +76,15 @@ test.describe('artifacts and models', () => {
     const runRows = sidebar.locator('.jp-mltrack-run-row');
     await expect(runRows).toHaveCount(2, { timeout: 10000 });
 
+    // The Start column shows its time whole, beside a metric column.
+    const start = runRows.first().locator('td.jp-mltrack-col-start-time');
+    await expect(start).toHaveText(
+      /^(\d\d:\d\d:\d\d|[A-Z][a-z]{2} \d+ \d\d:\d\d)$/
+    );
+    expect(await start.evaluate(td => td.scrollWidth <= td.clientWidth)).toBe(
+      true
+    );
+
     // The run's detail lists its four artifacts.
     await runRows.filter({ hasText: 'rf-big' }).click();
     const detail = page.locator('.jp-mltrack-detail');
