@@ -38,6 +38,9 @@ def isolate() -> Path:
     os.environ.pop("JPY_SESSION_NAME", None)
     os.environ["IPYTHONDIR"] = str(root / "ipython")
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    # MLflow's store for whatever sets no URI of its own (MLflow 3's default is
+    # sqlite:///mlflow.db in the working directory: a run from the checkout left one there)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow-default.db'}"
     os.environ["DO_NOT_TRACK"] = "true"
     os.environ["GIT_PYTHON_REFRESH"] = "quiet"
     return root
