@@ -14,6 +14,7 @@ a run actually needs it)::
     mltrack.search_runs("params.lr < 0.01 and metrics.acc > 0.9")   # runs as a DataFrame
     mltrack.group_runs("params.model", ["acc", "loss.min"])         # seeds collapsed
     mltrack.log_figure(fig, "roc")                  # files, texts, dicts and figures too
+    mltrack.log_image(X_test[0].reshape(8, 8) / 16, "digit")   # arrays, PIL images, tensors
     mltrack.log_model(clf, signature_from=X_test[:5], register="churn")  # skops: safe
     mltrack.set_alias("churn", "production", 1)
     clf = mltrack.load_model("models:/churn@production")
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
         log_artifact,
         log_dict,
         log_figure,
+        log_image,
         log_model,
         log_text,
         register_model,
@@ -107,6 +109,7 @@ __all__ = [
     "log_artifact",
     "log_dict",
     "log_figure",
+    "log_image",
     "log_metric",
     "log_metrics",
     "log_model",
@@ -139,6 +142,7 @@ _MODEL_API = frozenset(
         "log_artifact",
         "log_dict",
         "log_figure",
+        "log_image",
         "log_model",
         "log_text",
         "register_model",

@@ -203,6 +203,12 @@ EXPECTED["models.ipynb"] = {
         }
         for name, C in [("logreg-C1", 1.0), ("logreg-C0.1", 0.1)]
     },
+    "feature-correlations": {
+        "source": "notebook",
+        "params": {},
+        "tags": {},
+        "metrics": {"mean_abs_correlation": lambda v: 0 < v < 1},
+    },
     "pickled": {"source": "api", "params": {}, "tags": {}, "metrics": {"accuracy": _score}},
 }
 
@@ -249,7 +255,10 @@ def _check_compare_outputs(nb: Any) -> None:
 
 def _check_models_outputs(nb: Any) -> None:
     """examples/models.ipynb: the alias moved to version 2, the better model, which loads
-    and scores as it did when logged; the pickled model is refused."""
+    and scores as it did when logged; the pickled model is refused; an array is kept as a
+    grayscale PNG."""
+    (image, *_) = _outputs_of(nb, "%%track feature-correlations")
+    assert image["text"] == "correlations.png 30x30 L\n", image["text"]
     (shown,) = _outputs_of(nb, 'mltrack.set_alias("cancer"')
     text = shown["text"]
     assert text.startswith("{'production': 2} accuracy: 0.965"), text
@@ -482,7 +491,8 @@ def test_every_tracked_run_of_an_example_reproduces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``mltrack reproduce`` on each ``%%track`` run of the notebook: the exported pipeline,
-    run in a fresh process, gives the run's metrics, and is recorded as the run's child."""
+    run in a fresh process, gives the run's metrics and logs its artifacts again, and is
+    recorded as the run's child."""
     import subprocess
     import sys
 
@@ -509,5 +519,8 @@ def test_every_tracked_run_of_an_example_reproduces(
             assert done.stdout.splitlines()[-1].startswith("reproduced ("), done.stdout
             (child,) = store.child_runs(run.id)
             assert child.source == "pipeline" and child.metrics.keys() == run.metrics.keys()
+            # what the run logged (texts, figures, images, models), the pipeline logs again
+            logged = sorted(a.name for a in store.list_artifacts(run.id))
+            assert sorted(a.name for a in store.list_artifacts(child.id)) == logged, run.name
     finally:
         store.close()

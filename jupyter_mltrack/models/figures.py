@@ -46,17 +46,24 @@ def figure_library(fig: Any) -> str:
     )
 
 
+def split_extension(name: str) -> tuple[str, str]:
+    """``(stem, extension)`` of an artifact name's last part; the extension is ``""`` when
+    there is none. An extension is letters after the last dot: ``roc.pdf`` asks for PDF,
+    ``loss_lr0.01`` and ``v1.2b`` are names (kept as ``loss_lr0.01.png``), ``roc.`` is
+    ``roc``."""
+    base = posixpath.basename(name)
+    stem, dot, ext = base.rpartition(".")
+    if not (dot and stem and ext.isascii() and ext.isalpha()):
+        return base.rstrip(".") or base, ""
+    return stem, ext
+
+
 def figure_sources(fig: Any, name: str) -> tuple[list[Source], str, dict[str, Any]]:
     """``(sources, media type of the primary file, meta)`` for ``fig`` logged as ``name``."""
     library = figure_library(fig)
     if library == "matplotlib-axes":  # an Axes given for its figure
         fig, library = fig.figure, "matplotlib"
-    base = posixpath.basename(name)
-    stem, dot, ext = base.rpartition(".")
-    # an extension is letters after the last dot: "roc.pdf" asks for PDF, "loss_lr0.01" and
-    # "v1.2b" are names (kept as "loss_lr0.01.png"), "roc." is "roc"
-    if not (dot and stem and ext.isascii() and ext.isalpha()):
-        stem, ext = base.rstrip(".") or base, ""
+    stem, ext = split_extension(name)
     ext = ext.lower()
     known = _MPL_FORMATS if library == "matplotlib" else _PLOTLY_FORMATS
     default = ["png", "svg"] if library == "matplotlib" else ["json", "html"]

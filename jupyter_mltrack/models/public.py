@@ -169,6 +169,21 @@ def log_figure(fig: Any, name: str, *, run: Any = None) -> Artifact:
     )
 
 
+def log_image(image: Any, name: str, *, run: Any = None) -> Artifact:
+    """Keep an image held in memory: a NumPy array (height x width, with 1, 3 or 4 channels;
+    integers 0-255 or floats 0-1), a PIL image, or a tensor (channels first too). Kept as
+    ``name`` + ``.png``, or as JPEG when ``name`` ends in ``.jpg``; the same pixels are
+    stored once. For a matplotlib or plotly figure use :func:`log_figure`."""
+    from .images import image_source
+
+    _artifacts.check_name(name)
+    source, media, meta = image_source(image, name)
+    store, run_id = _store_and_run(run)
+    return _artifacts.write_artifact(
+        store, run_id, name, "file", [source], meta=meta, media_type=media
+    )
+
+
 def _log_bytes(name: str, kind: str, data: bytes, media: str, run: Any) -> Artifact:
     store, run_id = _store_and_run(run)
     source = Source(name.rpartition("/")[2], data=data)

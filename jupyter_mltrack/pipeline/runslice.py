@@ -185,6 +185,7 @@ LOGGING = frozenset(
         "log_text",
         "log_dict",
         "log_figure",
+        "log_image",
     }
 )
 

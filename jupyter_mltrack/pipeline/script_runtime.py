@@ -137,6 +137,9 @@ class _Tracker:
     def log_figure(self, fig, name, *, run=None):
         return self._artifact("log_figure", fig, name)
 
+    def log_image(self, image, name, *, run=None):
+        return self._artifact("log_image", image, name)
+
     def _artifact(self, function, *args, **kwargs):
         """Log through jupyter_mltrack into the innermost open run (the pipeline's, or one
         the notebook's code opened in it), as the notebook did. Nothing, and no error,
