@@ -59,6 +59,16 @@ KEPT_ASIDE = (
     " is fixed, `mltrack sync --discard all` (or their numbers) drops them"
 )
 
+#: Picks set-aside writes: all (first parameter true), or those whose numbers the second
+#: parameter lists as JSON (literal SQL: the numbers go as a bound parameter).
+_PICKED = " WHERE (? OR seq IN (SELECT value FROM json_each(?)))"
+_SET_ASIDE = "SELECT seq, op, args, error, at FROM failed" + _PICKED + " ORDER BY seq"
+_REQUEUE = (
+    "INSERT INTO entries (seq, op, args, pid, created)"
+    " SELECT seq, op, args, ?, at FROM failed" + _PICKED
+)
+_FORGET = "DELETE FROM failed" + _PICKED
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS store (url TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -215,15 +225,12 @@ class SetAside:
         }
 
 
-def _which(seqs: Collection[int] | None) -> tuple[str, tuple[int, ...]]:
-    """A ``WHERE`` clause for the set-aside writes numbered ``seqs`` (all of them for
-    ``None``), and its parameters."""
+def _which(seqs: Collection[int] | None) -> tuple[int, str]:
+    """The parameters of :data:`_PICKED` for the set-aside writes numbered ``seqs`` (all of
+    them for ``None``)."""
     if seqs is None:
-        return "", ()
-    numbers = tuple(sorted({int(s) for s in seqs}))
-    if not numbers:
-        return " WHERE 0", ()
-    return f" WHERE seq IN ({', '.join('?' * len(numbers))})", numbers
+        return 1, "[]"
+    return 0, json.dumps(sorted({int(s) for s in seqs}))
 
 
 class Spool:
@@ -331,38 +338,27 @@ class Spool:
         with what they were for."""
         if self._conn is None and not self.exists():
             return []
-        where, params = _which(seqs)
         with self._lock:
-            found = (
-                self._connect()
-                .execute(f"SELECT seq, op, args, error, at FROM failed{where} ORDER BY seq", params)
-                .fetchall()
-            )
+            found = self._connect().execute(_SET_ASIDE, _which(seqs)).fetchall()
         return [SetAside.of(*row) for row in found]
 
     def requeue(self, seqs: Collection[int] | None = None) -> int:
         """Put set-aside writes (all, or those numbered ``seqs``) back in the queue, under
         their own numbers, so that the next replay tries them again in their first order
         (once what made the store refuse them is fixed). Returns how many."""
-        where, params = _which(seqs)
+        picked = _which(seqs)
         with self._lock, self._connect() as conn:
-            moved = conn.execute(
-                "INSERT INTO entries (seq, op, args, pid, created)"
-                f" SELECT seq, op, args, ?, at FROM failed{where}",
-                (os.getpid(), *params),
-            ).rowcount
-            conn.execute(f"DELETE FROM failed{where}", params)
+            moved = conn.execute(_REQUEUE, (os.getpid(), *picked)).rowcount
+            conn.execute(_FORGET, picked)
         return int(moved)
 
     def forget(self, seqs: Collection[int] | None = None) -> list[SetAside]:
         """Remove set-aside writes (all, or those numbered ``seqs``) for good; returns them.
         See :func:`discard`, which also lets ``gc`` free the blobs of artifacts among them."""
-        where, params = _which(seqs)
+        picked = _which(seqs)
         with self._lock, self._connect() as conn:
-            rows = conn.execute(
-                f"SELECT seq, op, args, error, at FROM failed{where} ORDER BY seq", params
-            ).fetchall()
-            conn.execute(f"DELETE FROM failed{where}", params)
+            rows = conn.execute(_SET_ASIDE, picked).fetchall()
+            conn.execute(_FORGET, picked)
         return [SetAside.of(*row) for row in rows]
 
     @contextlib.contextmanager
