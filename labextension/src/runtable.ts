@@ -131,6 +131,12 @@ export class RunsTable {
       this._thead.appendChild(
         headerRow(columns, this.order, this._options.selectAll)
       );
+      // The name column takes what the fixed ones leave, and no less than its
+      // minimum: the table's min-width counts the metric columns (CSS).
+      this._table.style.setProperty(
+        '--jp-mltrack-metric-columns',
+        String(columns.filter(c => c.metric).length)
+      );
       force = true;
     }
     const model = this._options.model;
