@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from ..imports import heavy
+
 
 class _Missing:
     """A run has no value for the factor (a param it did not log, a dataset it did not read)."""
@@ -81,10 +83,9 @@ def forest_class() -> Any:
     """scikit-learn's ``RandomForestRegressor``, or ``None`` when scikit-learn is not
     installed (then there is no forest evidence, and the answer says so)."""
     try:
-        from sklearn.ensemble import RandomForestRegressor
+        return heavy("sklearn.ensemble").RandomForestRegressor  # (see ..imports)
     except ImportError:
         return None
-    return RandomForestRegressor
 
 
 def is_number(value: Any) -> bool:

@@ -23,6 +23,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
+from ..imports import first_alone
 from ..store import Store, StoreError
 from . import api, search
 from . import compare as compare_api
@@ -72,9 +73,11 @@ class MltrackHandler(ExtensionHandlerMixin, APIHandler):
         return await self.call_with(fn, self.store, *args)
 
     async def call_with(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` off the event loop and turn API refusals into HTTP errors."""
+        """Run ``fn(*args)`` off the event loop and turn API refusals into HTTP errors. The
+        first call of each function runs under the import lock: it may be the first to
+        import a library, which two threads must not do at once (see :mod:`..imports`)."""
         try:
-            return await asyncio.to_thread(fn, *args)
+            return await asyncio.to_thread(first_alone, fn, *args)
         except api.ApiError as exc:
             raise ApiHTTPError(exc) from None
 

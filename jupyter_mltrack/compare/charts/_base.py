@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import plotly.graph_objects as go
 
+from ...imports import heavy
 from ...store.entities import Run
 from ..errors import CompareError
 from ..facts import flatten
@@ -137,7 +138,9 @@ def template() -> dict[str, Any]:
 def figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
     """A figure from plain dicts, without plotly's per-property validation (see above)."""
     layout.setdefault("template", template())
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    # plotly imports its figure class on first use, narwhals with it: one thread at a time
+    figure_class = heavy("plotly.graph_objs._figure").Figure
+    return figure_class({"data": data, "layout": layout}, _validate=False)
 
 
 def message_figure(title: str, text: str) -> go.Figure:
