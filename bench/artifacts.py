@@ -79,6 +79,7 @@ FULL: dict[str, Any] = {
     "mlp_layers": [2_200, 2_200, 700],
     "models": ["trees", "mlp"],
     "model_reps": 3,
+    "image_reps": 15,
     "model_warmup": 1,
     "touch_gb": 4,
     # part d (bench/artifacts_s3.py): a folder repetition takes a minute on moto's server
@@ -101,6 +102,7 @@ QUICK: dict[str, Any] = {
     "mlp_layers": [200, 200],
     "models": ["trees"],  # (MLflow's log_model infers requirements in a subprocess: seconds)
     "model_reps": 1,
+    "image_reps": 3,
     "model_warmup": 0,
     "touch_gb": 0,
     "s3_reps": 2,
@@ -544,6 +546,9 @@ def _bench(root: Path, p: dict[str, Any]) -> dict[str, Any]:
                 ours, theirs, scratch, m["model"], models["sample"], p["model_warmup"]
             ).run(p["model_reps"]),
         }
+    from bench.artifacts_images import bench_images  # part e
+
+    out["images"] = bench_images(ours, theirs, scratch, p)
     out["duration_s"] = time.perf_counter() - t0
     out["targets"] = {**targets(out), **out["s3"].get("targets", {})}
     return out
@@ -686,6 +691,10 @@ def report(r: dict[str, Any]) -> list[str]:
 
     for key, m in r["models"].items():
         lines += model_rows(labels[key], m)
+    if "images" in r:
+        from bench.artifacts_images import image_rows
+
+        lines += image_rows(r["images"], p["image_reps"])
     if "s3" in r:
         from bench import artifacts_s3
 

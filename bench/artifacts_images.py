@@ -1,0 +1,124 @@
+"""Benchmark 11, part e: images held in memory, ``mltrack.log_image`` against
+``mlflow.log_image``, in the same process, the order alternating. Split from
+:mod:`bench.artifacts`, which runs it after part c and reports it.
+
+Two images, made from a seeded RNG so every run logs the same pixels:
+- a 1024 x 1024 RGB "photo": smooth gradients with a little noise, which PNG compresses as
+  it compresses real pictures (random pixels would not compress at all);
+- a 28 x 28 grayscale sample, as a digit of MNIST: the many small images a training loop
+  logs, where a call's fixed cost is what counts.
+
+Both tools encode PNG with Pillow. Ours also checks the values (0-255 integers here) and
+makes the blob durable (fsync) before recording it; MLflow writes the PNG to a temp folder
+and copies it into the run's artifacts without fsync. A second log of the same pixels by
+another run is timed too: ours stores nothing new (checked), MLflow writes it again. Both
+tools' files are decoded and checked equal to the array.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from bench.artifacts import SEED, Ours, Theirs, Timings, _row, free_disk
+
+
+def make_images() -> dict[str, Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(SEED + 2)
+    y, x = np.mgrid[0:1024, 0:1024] / 1024.0
+    photo = np.stack([x, y, (x + y) / 2], axis=2) * 200 + rng.normal(0, 6, (1024, 1024, 3))
+    digit = np.zeros((28, 28))
+    digit[6:22, 12:16] = 1.0  # a "1"
+    digit = digit * 230 + rng.normal(0, 10, (28, 28))
+    return {
+        "photo": np.clip(photo, 0, 255).astype(np.uint8),
+        "digit": np.clip(digit, 0, 255).astype(np.uint8),
+    }
+
+
+class ImageBench(Timings):
+    """One image logged twice (by two runs) by each tool."""
+
+    def __init__(
+        self, ours: Ours, theirs: Theirs, scratch: Path, key: str, image: Any, warmup: int
+    ) -> None:
+        super().__init__(warmup)
+        self.ours, self.theirs, self.scratch = ours, theirs, scratch
+        self.key, self.image = key, image
+
+    def same_pixels(self, png: bytes) -> bool:
+        import numpy as np
+        from PIL import Image
+
+        with Image.open(io.BytesIO(png)) as decoded:
+            return bool(np.array_equal(np.asarray(decoded), self.image))
+
+    def mine(self) -> None:
+        import jupyter_mltrack as mltrack
+        from jupyter_mltrack.models.artifacts import read_bytes
+
+        self.ours.fresh_store()
+        with self.ours.run():
+            first = self.call("ours_first", lambda: mltrack.log_image(self.image, self.key))
+        with self.ours.run():
+            again = self.call("ours_second", lambda: mltrack.log_image(self.image, self.key))
+        self.checks["ours_second_stored_bytes"] = again.meta.get("stored_bytes")
+        self.checks["ours_png_bytes"] = first.size
+        self.checks["ours_same_pixels"] = self.same_pixels(read_bytes(self.ours.store(), first))
+
+    def theirs_(self) -> None:
+        import mlflow
+
+        name = f"{self.key}.png"
+        with self.theirs.run() as run_id:
+            self.call("mlflow_first", lambda: mlflow.log_image(self.image, name))
+        with self.theirs.run():
+            self.call("mlflow_second", lambda: mlflow.log_image(self.image, name))
+        png = (self.theirs.artifact_dir(run_id) / name).read_bytes()
+        self.checks["mlflow_png_bytes"] = len(png)
+        self.checks["mlflow_same_pixels"] = self.same_pixels(png)
+
+    def run(self, reps: int) -> dict[str, Any]:
+        for rep in range(self.warmup + reps):
+            self.rep = rep
+            for step in (self.mine, self.theirs_) if rep % 2 == 0 else (self.theirs_, self.mine):
+                step()
+            free_disk(self.scratch, self.ours, self.theirs)
+        out = self.summaries()
+        out["checks"] = self.checks
+        out["shape"] = list(self.image.shape)
+        return out
+
+
+def bench_images(ours: Ours, theirs: Theirs, scratch: Path, p: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: ImageBench(ours, theirs, scratch, key, image, p["warmup"]).run(p["image_reps"])
+        for key, image in make_images().items()
+    }
+
+
+def image_rows(r: dict[str, Any], reps: int) -> list[str]:
+    lines = [f"   e. images held in memory (log_image; median / p90 of {reps})"]
+    for key, m in r.items():
+        c = m["checks"]
+        shape = " x ".join(str(n) for n in m["shape"])
+        lines += [
+            f"   {key}: a {shape} uint8 array; PNG ours {c['ours_png_bytes']:,} bytes, MLflow"
+            f" {c['mlflow_png_bytes']:,}; pixels read back equal: ours {c['ours_same_pixels']},"
+            f" MLflow {c['mlflow_same_pixels']}",
+            _row("ours  mltrack.log_image(array, name) [fsync]", m, "ours_first"),
+            _row(
+                "MLflow mlflow.log_image(array, name) [no fsync]", m, "mlflow_first", "ours_first"
+            ),
+            _row(
+                f"ours  the same pixels by another run ({c['ours_second_stored_bytes']} bytes"
+                " stored)",
+                m,
+                "ours_second",
+            ),
+            _row("MLflow the same, again", m, "mlflow_second", "ours_second"),
+        ]
+    return lines
