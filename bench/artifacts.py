@@ -335,6 +335,20 @@ class Timings:
     def summaries(self) -> dict[str, Any]:
         return {k: summary(v) for k, v in self.times.items()}
 
+    def alternate(
+        self,
+        reps: int,
+        mine: Callable[[], None],
+        theirs: Callable[[], None],
+        after: Callable[[], None],
+    ) -> None:
+        """The warm-up and ``reps`` repetitions, each tool first in turn, ``after`` each."""
+        for rep in range(self.warmup + reps):
+            self.rep = rep
+            for step in (mine, theirs) if rep % 2 == 0 else (theirs, mine):
+                step()
+            after()
+
 
 class PathBench(Timings):
     """A file or a folder logged, logged again by another run, and read back, by each tool."""
@@ -458,11 +472,9 @@ class PathBench(Timings):
         self.checks["mlflow_in_place_is_its_copy"] = Path(out).is_relative_to(self.theirs.artifacts)
 
     def run(self, reps: int) -> dict[str, Any]:
-        for rep in range(self.warmup + reps):
-            self.rep = rep
-            for step in (self.mine, self.theirs_) if rep % 2 == 0 else (self.theirs_, self.mine):
-                step()
-            free_disk(self.scratch, self.ours, self.theirs)
+        self.alternate(
+            reps, self.mine, self.theirs_, lambda: free_disk(self.scratch, self.ours, self.theirs)
+        )
         out = self.summaries()
         t = self.times
         durable = [a + b for a, b in zip(t["mlflow_first"], t["mlflow_fsync"], strict=True)]

@@ -82,11 +82,9 @@ class ImageBench(Timings):
         self.checks["mlflow_same_pixels"] = self.same_pixels(png)
 
     def run(self, reps: int) -> dict[str, Any]:
-        for rep in range(self.warmup + reps):
-            self.rep = rep
-            for step in (self.mine, self.theirs_) if rep % 2 == 0 else (self.theirs_, self.mine):
-                step()
-            free_disk(self.scratch, self.ours, self.theirs)
+        self.alternate(
+            reps, self.mine, self.theirs_, lambda: free_disk(self.scratch, self.ours, self.theirs)
+        )
         out = self.summaries()
         out["checks"] = self.checks
         out["shape"] = list(self.image.shape)

@@ -260,6 +260,42 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${minutes}m ${pad2(secs)}s`;
 }
 
+/** `iso` as a date, or `null` when it is none. */
+function parseDate(iso: string): Date | null {
+  const date = new Date(iso);
+  return isNaN(date.getTime()) ? null : date;
+}
+
+/** `YYYY-MM-DD` of a date, in local time. */
+function ymd(date: Date): string {
+  return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}`;
+}
+
+/** `HH:MM` of a date, in local time. */
+function hm(date: Date): string {
+  return `${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
+}
+
+/**
+ * `format(date)` of an ISO timestamp: `—` for none, the text as it is when it
+ * is no date.
+ */
+function formatDate(
+  iso: string | null | undefined,
+  format: (date: Date) => string
+): string {
+  if (!iso) {
+    return '—';
+  }
+  const date = parseDate(iso);
+  return date === null ? iso : format(date);
+}
+
+/** `HH:MM:SS` of a date, in local time. */
+function hms(date: Date): string {
+  return `${hm(date)}:${pad2(date.getSeconds())}`;
+}
+
 /**
  * Format an ISO timestamp in local time: `HH:MM:SS` when it is on the same
  * day as `now`, `YYYY-MM-DD HH:MM` otherwise.
@@ -268,35 +304,14 @@ export function formatTimestamp(
   iso: string | null | undefined,
   now: Date = new Date()
 ): string {
-  if (!iso) {
-    return '—';
-  }
-  const date = new Date(iso);
-  if (isNaN(date.getTime())) {
-    return iso;
-  }
-  const time = `${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
-  const sameDay =
-    date.getFullYear() === now.getFullYear() &&
-    date.getMonth() === now.getMonth() &&
-    date.getDate() === now.getDate();
-  if (sameDay) {
-    return `${time}:${pad2(date.getSeconds())}`;
-  }
-  return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(
-    date.getDate()
-  )} ${time}`;
+  return formatDate(iso, date =>
+    ymd(date) === ymd(now) ? hms(date) : `${ymd(date)} ${hm(date)}`
+  );
 }
 
 /** An ISO timestamp in local time, to the second: `YYYY-MM-DD HH:MM:SS`. */
 export function fullTimestamp(iso: string): string {
-  const date = new Date(iso);
-  if (isNaN(date.getTime())) {
-    return iso;
-  }
-  return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())} ${pad2(
-    date.getHours()
-  )}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`;
+  return formatDate(iso, date => `${ymd(date)} ${hms(date)}`);
 }
 
 const MONTHS = [
@@ -323,21 +338,15 @@ export function formatStart(
   iso: string | null | undefined,
   now: Date = new Date()
 ): string {
-  if (!iso) {
-    return '—';
-  }
-  const date = new Date(iso);
-  if (isNaN(date.getTime())) {
-    return iso;
-  }
-  if (date.getFullYear() !== now.getFullYear()) {
-    return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}`;
-  }
-  const time = `${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
-  if (date.getMonth() === now.getMonth() && date.getDate() === now.getDate()) {
-    return `${time}:${pad2(date.getSeconds())}`;
-  }
-  return `${MONTHS[date.getMonth()]} ${date.getDate()} ${time}`;
+  return formatDate(iso, date => {
+    if (date.getFullYear() !== now.getFullYear()) {
+      return ymd(date);
+    }
+    if (ymd(date) === ymd(now)) {
+      return hms(date);
+    }
+    return `${MONTHS[date.getMonth()]} ${date.getDate()} ${hm(date)}`;
+  });
 }
 
 /**
