@@ -95,10 +95,17 @@ def test_jpeg_by_name_and_what_it_cannot_keep(api_store: Store) -> None:
             mltrack.log_image(np.zeros((4, 4, 4), dtype=np.uint8), "alpha.jpeg")
         with pytest.raises(ArtifactError, match=r"cannot be saved as \.gif"):
             mltrack.log_image(rgb, "anim.gif")
+        # a mode one format takes and the other not: Pillow's refusal, said as ours
+        cmyk = Image.new("CMYK", (4, 4), (0, 50, 100, 0))
+        mltrack.log_image(cmyk, "print.jpg")
+        with pytest.raises(
+            ArtifactError, match="could not be saved as PNG: cannot write mode CMYK"
+        ):
+            mltrack.log_image(cmyk, "print")
     assert art.media_type == "image/jpeg" and art.files[0].path == "photo.jpg"
     pixels, mode, _ = _pixels(api_store, run.id, "photo.jpg")
     assert mode == "RGB" and np.abs(pixels.astype(int) - rgb).max() <= 2  # lossy, but close
-    assert [a.name for a in api_store.list_artifacts(run.id)] == ["photo.jpg"]
+    assert sorted(a.name for a in api_store.list_artifacts(run.id)) == ["photo.jpg", "print.jpg"]
 
 
 def test_the_same_pixels_are_stored_once(api_store: Store) -> None:

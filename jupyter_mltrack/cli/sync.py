@@ -90,16 +90,18 @@ def _numbers(given: list[str], spool: Spool) -> list[int] | None:
 
 def _sync(store: Store, spool: Spool, retried: int, as_json: bool, out: TextIO) -> int:
     result: dict[str, Any] = {"store": shown_url(store.url), "retried": retried}
+    kept: list[SetAside] = []
     if not spool.exists():
         result.update(written=0, runs=[], left=0, refused=[])
     else:
         done = replay(store, spool)
+        kept = spool.set_aside()
         result.update(
             spool=str(spool.path),
             written=done.written,
             runs=list(done.runs),
             left=done.left,
-            refused=[item.as_json() for item in spool.set_aside()],
+            refused=[item.as_json() for item in kept],
         )
     if as_json:
         _print_json(result, out)
@@ -118,9 +120,9 @@ def _sync(store: Store, spool: Spool, retried: int, as_json: bool, out: TextIO) 
             f"{_plural(result['left'], 'write')} still kept in {result['spool']}: the store"
             " could not take them now (or another process is writing them); try again\n"
         )
-    if result["refused"]:
-        out.write(f"{_plural(len(result['refused']), 'write')} refused by the store:\n")
-        for item in spool.set_aside():
+    if kept:
+        out.write(f"{_plural(len(kept), 'write')} refused by the store:\n")
+        for item in kept:
             out.write(_line(item))
         out.write(KEPT_ASIDE + "\n")
     return _status(result)

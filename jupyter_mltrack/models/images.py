@@ -41,7 +41,7 @@ def image_source(image: Any, name: str) -> tuple[Source, str, dict[str, Any]]:
         )
     fmt, media = FORMATS[ext]
     picture, meta = _as_pil(image)
-    if fmt == "JPEG" and picture.mode not in ("L", "RGB"):
+    if fmt == "JPEG" and picture.mode in ("RGBA", "LA", "PA"):
         raise ArtifactError(
             f"JPEG keeps no transparency, and this image is {picture.mode} ({name!r}): name"
             " it .png, or drop its alpha channel first"
