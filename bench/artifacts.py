@@ -80,6 +80,7 @@ FULL: dict[str, Any] = {
     "models": ["trees", "mlp"],
     "model_reps": 3,
     "image_reps": 15,
+    "loop_reps": 3,
     "model_warmup": 1,
     "touch_gb": 4,
     # part d (bench/artifacts_s3.py): a folder repetition takes a minute on moto's server
@@ -103,6 +104,8 @@ QUICK: dict[str, Any] = {
     "models": ["trees"],  # (MLflow's log_model infers requirements in a subprocess: seconds)
     "model_reps": 1,
     "image_reps": 3,
+    "loop_reps": 1,
+    "loop_steps": 20,
     "model_warmup": 0,
     "touch_gb": 0,
     "s3_reps": 2,

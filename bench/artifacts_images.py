@@ -8,6 +8,10 @@ Two images, made from a seeded RNG so every run logs the same pixels:
 - a 28 x 28 grayscale sample, as a digit of MNIST: the many small images a training loop
   logs, where a call's fixed cost is what counts.
 
+Then a training loop: ``LOOP_STEPS`` different digits logged into one run, one per step,
+each call timed (the first call of a fresh store among them): what a loop that logs a sample
+image per epoch pays per image once the store and the run are warm.
+
 Both tools encode PNG with Pillow. Ours also checks the values (0-255 integers here) and
 makes the blob durable (fsync) before recording it; MLflow writes the PNG to a temp folder
 and copies it into the run's artifacts without fsync. A second log of the same pixels by
@@ -18,10 +22,24 @@ tools' files are decoded and checked equal to the array.
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
-from bench.artifacts import SEED, Ours, Theirs, Timings, _row, free_disk
+from bench.artifacts import (
+    SEED,
+    Ours,
+    Theirs,
+    Timings,
+    _row,
+    free_disk,
+    fsync_tree,
+    syncfs,
+    timed_call,
+)
+
+#: Images a training loop logs into one run, a call timed each.
+LOOP_STEPS = 100
 
 
 def make_images() -> dict[str, Any]:
@@ -91,16 +109,80 @@ class ImageBench(Timings):
         return out
 
 
+def loop_images(digit: Any) -> list[Any]:
+    """``LOOP_STEPS`` different digits: the same stroke, fresh noise each step."""
+    import numpy as np
+
+    rng = np.random.default_rng(SEED + 3)
+    noise = rng.integers(-12, 13, (LOOP_STEPS, *digit.shape))
+    return [np.clip(digit.astype(int) + n, 0, 255).astype(np.uint8) for n in noise]
+
+
+class LoopBench(Timings):
+    """A training loop's images, into one run: every call of each tool timed."""
+
+    def __init__(
+        self, ours: Ours, theirs: Theirs, scratch: Path, images: list[Any], warmup: int
+    ) -> None:
+        super().__init__(warmup)
+        self.ours, self.theirs, self.scratch, self.images = ours, theirs, scratch, images
+
+    def mine(self) -> None:
+        import jupyter_mltrack as mltrack
+
+        self.ours.fresh_store()
+        with self.ours.run() as run_id:
+            for i, image in enumerate(self.images):
+                self.call("ours_loop", lambda i=i, a=image: mltrack.log_image(a, _step(i)))
+        self.checks["ours_artifacts"] = len(self.ours.store().list_artifacts(run_id))
+
+    def theirs_(self) -> None:
+        import mlflow
+
+        with self.theirs.run() as run_id:
+            for i, image in enumerate(self.images):
+                seconds, _ = timed_call(lambda i=i, a=image: mlflow.log_image(a, _step(i)))
+                # made durable right away, the cheapest way (as parts a and b do)
+                copy = self.theirs.artifact_dir(run_id) / _step(i)
+                t0 = time.perf_counter()
+                if not syncfs(str(copy)):
+                    fsync_tree(copy)
+                self.keep("mlflow_loop", seconds)
+                self.keep("mlflow_loop_durable", seconds + time.perf_counter() - t0)
+        self.checks["mlflow_files"] = sum(
+            1 for _ in (self.theirs.artifact_dir(run_id) / "digits").iterdir()
+        )
+
+    def run(self, reps: int) -> dict[str, Any]:
+        self.alternate(
+            reps, self.mine, self.theirs_, lambda: free_disk(self.scratch, self.ours, self.theirs)
+        )
+        out = self.summaries()
+        out["checks"] = self.checks
+        out["steps"] = len(self.images)
+        return out
+
+
+def _step(i: int) -> str:
+    return f"digits/step{i:03}.png"
+
+
 def bench_images(ours: Ours, theirs: Theirs, scratch: Path, p: dict[str, Any]) -> dict[str, Any]:
-    return {
+    images = make_images()
+    out: dict[str, Any] = {
         key: ImageBench(ours, theirs, scratch, key, image, p["warmup"]).run(p["image_reps"])
-        for key, image in make_images().items()
+        for key, image in images.items()
     }
+    loop = loop_images(images["digit"])[: p.get("loop_steps", LOOP_STEPS)]
+    out["loop"] = LoopBench(ours, theirs, scratch, loop, p["warmup"]).run(p["loop_reps"])
+    return out
 
 
 def image_rows(r: dict[str, Any], reps: int) -> list[str]:
     lines = [f"   e. images held in memory (log_image; median / p90 of {reps})"]
     for key, m in r.items():
+        if key == "loop":
+            continue
         c = m["checks"]
         shape = " x ".join(str(n) for n in m["shape"])
         lines += [
@@ -118,5 +200,21 @@ def image_rows(r: dict[str, Any], reps: int) -> list[str]:
                 "ours_second",
             ),
             _row("MLflow the same, again", m, "mlflow_second", "ours_second"),
+        ]
+    if "loop" in r:
+        m, c = r["loop"], r["loop"]["checks"]
+        calls = len(m["ours_loop"]["runs_s"])
+        lines += [
+            f"   training loop: {m['steps']} different 28 x 28 digits logged into one run, every"
+            f" call timed (median / p90 of {calls} calls); kept: ours {c['ours_artifacts']},"
+            f" MLflow {c['mlflow_files']}",
+            _row("ours  mltrack.log_image(array, f'digits/step{i}.png') [fsync]", m, "ours_loop"),
+            _row("MLflow mlflow.log_image(array, ...) [no fsync]", m, "mlflow_loop", "ours_loop"),
+            _row(
+                "MLflow, then each copy made durable (one syncfs)",
+                m,
+                "mlflow_loop_durable",
+                "ours_loop",
+            ),
         ]
     return lines

@@ -264,10 +264,10 @@ def test_a_writer_claiming_bytes_of_a_pack_being_rewritten_keeps_that_pack(
     logged: list[Artifact] = []
     real_complete = blob_store.complete_artifact
 
-    def complete_once_gc_is_done(*args: Any, **kwargs: Any) -> None:
+    def complete_once_gc_is_done(*args: Any, **kwargs: Any) -> Artifact:
         claimed.set()  # claimed, and its new files packed
         assert go.wait(60)
-        real_complete(*args, **kwargs)
+        return real_complete(*args, **kwargs)
 
     monkeypatch.setattr(blob_store, "complete_artifact", complete_once_gc_is_done)
     writer = threading.Thread(

@@ -214,13 +214,13 @@ def test_bytes_a_gc_removed_before_the_claim_are_written_again(
         blob_store, run.id, "again.bin", "file", [Source("again.bin", data=data)]
     )
     assert again.meta["stored_bytes"] == 0
-    real = blob_store.claim_artifact_files
+    real = blob_store.open_artifact
 
     def racing_gc(*args: object, **kwargs: object) -> None:
         blob_store.blobs.delete(digest_bytes(data))
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(blob_store, "claim_artifact_files", racing_gc)
+    monkeypatch.setattr(blob_store, "open_artifact", racing_gc)
     third = write_artifact(
         blob_store, run.id, "third.bin", "file", [Source("third.bin", data=data)]
     )
@@ -237,13 +237,13 @@ def test_a_copy_failing_in_a_writer_thread_fails_the_log(
     monkeypatch.setattr(artifacts, "SMALL_FILE", 0)
     run = blob_store.create_run("exp")
     tree = make_tree(tmp_path / "t", {f"f{i:02d}.txt": bytes([i]) * 10 for i in range(20)})
-    real = blob_store.claim_artifact_files
+    real = blob_store.open_artifact
 
     def user_deletes_one(*args: object, **kwargs: object) -> None:
         (tree / "f07.txt").unlink(missing_ok=True)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(blob_store, "claim_artifact_files", user_deletes_one)
+    monkeypatch.setattr(blob_store, "open_artifact", user_deletes_one)
     with pytest.raises(FileNotFoundError, match="f07.txt"):
         write_artifact(blob_store, run.id, "t", "folder", artifacts.folder_sources(tree))
     assert blob_store.list_artifacts(run.id) == []
@@ -259,14 +259,14 @@ def test_a_small_file_is_stored_as_it_was_hashed(
     changes or goes before its blob is written."""
     run = blob_store.create_run("exp")
     tree = make_tree(tmp_path / "t", {"a.txt": b"first", "b.txt": b"second"})
-    real = blob_store.claim_artifact_files
+    real = blob_store.open_artifact
 
     def user_edits(*args: object, **kwargs: object) -> None:
         (tree / "a.txt").write_bytes(b"edited afterwards")
         (tree / "b.txt").unlink()
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(blob_store, "claim_artifact_files", user_edits)
+    monkeypatch.setattr(blob_store, "open_artifact", user_edits)
     art = write_artifact(blob_store, run.id, "t", "folder", artifacts.folder_sources(tree))
     assert artifacts.read_bytes(blob_store, art, "a.txt") == b"first"
     assert artifacts.read_bytes(blob_store, art, "b.txt") == b"second"

@@ -179,14 +179,14 @@ def test_a_file_rewritten_after_it_was_hashed_is_refused_and_stores_nothing(
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a later tick
 
     if size < s3_blobs.MULTIPART_FROM:  # rewritten once hashed, before the upload
-        real_claim = s3_store.claim_artifact_files
+        real_claim = s3_store.open_artifact
 
         def claim_then_rewrite(*args: object, **kwargs: object) -> object:
             found = real_claim(*args, **kwargs)  # type: ignore[arg-type]
             rewrite()
             return found
 
-        monkeypatch.setattr(s3_store, "claim_artifact_files", claim_then_rewrite)
+        monkeypatch.setattr(s3_store, "open_artifact", claim_then_rewrite)
     else:  # rewritten while its first part goes up
         real_read = s3_blobs._FileParts.read
 

@@ -944,6 +944,7 @@ def test_a_superseded_attempts_writes_are_refused_and_the_current_ones_kept(
                 lambda: store.log_params(run.id, {"lr": 5.0}),
                 lambda: store.set_tags(run.id, {"by": "orphan"}),
                 lambda: store.begin_artifact(run.id, "model", "file"),
+                lambda: store.open_artifact(run.id, "model", "file", []),
                 lambda: store.abandon_artifact(run.id, "model"),
                 lambda: store.add_run_data_many(run.id, [("input", "X", "d" * 32, None)]),
                 lambda: store.finish_run(

@@ -196,14 +196,15 @@ def _write_once(
     paths = [s.path for s in sources]
     if len(set(paths)) != len(paths):
         raise ArtifactError(f"artifact {name!r} lists a file twice")
+    remote = blobs.remote
+    large = _to_stage(blobs, sources)
+    staged: dict[int, StagedCopy] = {}
+    begun = False
     try:
-        store.begin_artifact(run_id, name, kind, meta=meta, media_type=media_type)
-    except StoreUnavailable:
-        if not hasattr(store, "spool_artifact"):
-            raise
-        return _spooled(store, run_id, name, kind, sources, blobs, meta, media_type)
-    staged = _stage_large(blobs, sources)
-    try:
+        if large:  # the pending row first: gc spares a live writer's unrecorded copies
+            store.begin_artifact(run_id, name, kind, meta=meta, media_type=media_type)
+            begun = True
+            staged = _stage(blobs, large)
         # hashed in this thread: for 1,000 files of 1-150 KB (77 MB) two threads took 31 ms
         # and one 26 (the reads are from the page cache, xxh3 does 10 GB/s), and 9 ms
         # against 5 when every digest was cached
@@ -212,8 +213,13 @@ def _write_once(
         # without its lock (a blob it deleted before the claim is found missing, and stored).
         # A remote store is not asked about the blobs the records say are stored, and may
         # write the others unasked (see BlobStore.remote)
-        remote = blobs.remote
-        stored = store.claim_artifact_files(run_id, name, files, known=remote)
+        if begun:
+            stored = store.claim_artifact_files(run_id, name, files, known=remote)
+        else:  # nothing written yet: begun and claimed in one transaction
+            stored = store.open_artifact(
+                run_id, name, kind, files, meta=meta, media_type=media_type, known=remote
+            )
+            begun = True
         files = placed(files, {d: at for d, at in stored.items() if at is not None})
         unstored = {d: s for d, s in source_of.items() if d not in stored}
         written = 0
@@ -224,17 +230,27 @@ def _write_once(
             for digest in where:
                 del unstored[digest]
         written += sum(blobs.put_many(list(unstored.items()), WRITERS, check=not remote))
-        store.complete_artifact(
+        return store.complete_artifact(
             run_id, name, files, meta={**meta, "stored_bytes": written}, packed=bool(to_pack)
         )
+    except StoreUnavailable:  # the database cannot be written: spooled, if it can be
+        if begun or not hasattr(store, "spool_artifact"):
+            _abandon(store, run_id, name, begun)
+            raise
     except BaseException:
-        with contextlib.suppress(Exception):
-            store.abandon_artifact(run_id, name)
+        _abandon(store, run_id, name, begun)
         raise
     finally:
         for copy in staged.values():  # (one the batch used is gone already)
             copy.discard(wait=False)
-    return store.get_artifact(run_id, name)
+    return _spooled(store, run_id, name, kind, sources, blobs, meta, media_type)
+
+
+def _abandon(store: Store, run_id: str, name: str, begun: bool) -> None:
+    """Forget the pending artifact a failed log began (nothing if it began none)."""
+    if begun:
+        with contextlib.suppress(Exception):
+            store.abandon_artifact(run_id, name)
 
 
 def _spooled(
@@ -292,25 +308,32 @@ def _store_all(blobs: BlobStore, sources: Sequence[Source]) -> tuple[list[Artifa
     return files, written + sum(blobs.put_many(list(unstored.items()), WRITERS))
 
 
-def _stage_large(blobs: BlobStore, sources: Sequence[Source]) -> dict[int, StagedCopy]:
-    """Copies started now, into a local store, of the first ``STAGED_AT_ONCE`` large files
-    whose digests are not cached: each is copied while it is hashed (two cores, one page
-    cache), and dropped if the store has its bytes. A cached digest costs a stat, so such
-    a file is never copied ahead."""
+def _to_stage(blobs: BlobStore, sources: Sequence[Source]) -> dict[int, str]:
+    """Which sources to copy into a local store before their digests are known: the first
+    ``STAGED_AT_ONCE`` large files whose digests are not cached. Each is copied while it is
+    hashed (two cores, one page cache), and the copy dropped if the store has its bytes. A
+    cached digest costs a stat, so such a file is never copied ahead. By index: the path."""
     if not isinstance(blobs, LocalBlobStore):
         return {}
     from ..snapshots.fingerprint import cached_file_digest
 
-    staged: dict[int, StagedCopy] = {}
+    large: dict[int, str] = {}
     for i, source in enumerate(sources):
-        if len(staged) == STAGED_AT_ONCE:
+        if len(large) == STAGED_AT_ONCE:
             break
         if source.file is None or cached_file_digest(source.file) is not None:
             continue
         with contextlib.suppress(OSError):
             if os.stat(source.file).st_size >= STAGE_FROM:
-                staged[i] = blobs.stage_file(source.file)
-    return staged
+                large[i] = source.file
+    return large
+
+
+def _stage(blobs: BlobStore, large: Mapping[int, str]) -> dict[int, StagedCopy]:
+    """The copies of :func:`_to_stage`'s files, started now (a local store's only)."""
+    if not large or not isinstance(blobs, LocalBlobStore):
+        return {}
+    return {i: blobs.stage_file(path) for i, path in large.items()}
 
 
 def _describe_all(

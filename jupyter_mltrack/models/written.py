@@ -59,8 +59,8 @@ def _record(store: Any, run_id: str, written: list[tuple[str, SnapshotJob]]) -> 
             snap = job.wait(WAIT)
             blob, size = snap.layout["blob"], int(snap.layout["size"])
             file = ArtifactFile(posixpath.basename(name), blob, size)
-            store.begin_artifact(run_id, name, "file", media_type=media_type_of(name))
-            store.claim_artifact_files(run_id, name, [file])  # gc keeps the blob from now on
+            # gc keeps the blob from now on
+            store.open_artifact(run_id, name, "file", [file], media_type=media_type_of(name))
             if not store.blobs.has(blob):  # the snapshot's blob was collected before
                 store.abandon_artifact(run_id, name)
                 raise FileNotFoundError(f"its stored copy {blob} is gone")

@@ -5,7 +5,11 @@ A mixin of :class:`~.store.Store` (see there). Writing an artifact takes three s
 ``pending`` with its writer (host, pid); once its files are hashed, :meth:`claim_artifact_files`
 records them under the lock ``gc`` deletes blobs under, so ``gc`` keeps their blobs from then
 on; the caller writes the blobs the store lacks (no lock held), then
-:meth:`complete_artifact` marks it ``complete``.
+:meth:`complete_artifact` marks it ``complete``. A writer that has hashed its files before
+it writes any blob takes the first two steps as one (:meth:`open_artifact`).
+
+On SQLite, an artifact of a few files is opened and completed with prepared statements
+(:mod:`.artifact_steps`): what a training loop logging an image per step pays for.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 
+from . import artifact_steps
+from .artifact_steps import COMPLETE, PENDING, file_row, registered_conflict
 from .base import StoreBase
 from .blobs import BlobStore
 from .entities import Artifact, ArtifactFile, SnapshotStatus, placed
-from .errors import ArtifactNotFound, ModelRegistryConflict, RunNotFound
+from .errors import ArtifactNotFound, RunNotFound
+from .fast_writes import run_update_key
 from .liveness import _HOST
 from .models import ArtifactFileRow, ArtifactRow, ModelVersionRow, RunRow
 from .snapshot_records import writer_state
@@ -31,8 +38,6 @@ _artifacts_t = ArtifactRow.__table__
 _files_t = ArtifactFileRow.__table__
 _versions_t = ModelVersionRow.__table__
 
-PENDING = "pending"
-COMPLETE = "complete"
 #: The kinds of artifact (``ArtifactRow.kind``).
 KINDS = ("file", "folder", "text", "dict", "figure", "model")
 #: Rows per multi-row insert of files (SQLite allows 32,766 bound values per statement).
@@ -61,19 +66,52 @@ class ArtifactRecords(StoreBase):
     ) -> None:
         """Record ``name`` as a ``pending`` artifact of ``run_id``, replacing one of the same
         name (logging a name again replaces it, as writing a file again does)."""
-        now = time.time()
-        row = {
-            "status": PENDING,
-            "size": 0,
-            "file_count": 0,
-            "created_at": now,
-            "writer_host": _HOST,
-            "writer_pid": os.getpid(),
-            "writer_at": now,
-        }
         with self.engine.begin() as conn:
             self._fence_first(conn, run_id)  # a superseded attempt replaces nothing
+            self._replace(conn, run_id, name, kind, _pending(), meta=meta, media_type=media_type)
+
+    def open_artifact(
+        self,
+        run_id: str,
+        name: str,
+        kind: str,
+        files: Sequence[ArtifactFile],
+        *,
+        meta: Mapping[str, Any] | None = None,
+        media_type: str | None = None,
+        known: bool = False,
+    ) -> dict[str, tuple[str, int] | None]:
+        """:meth:`begin_artifact` and :meth:`claim_artifact_files` in one transaction, for
+        a writer that hashed its files before writing any of their blobs (nothing staged
+        ahead: no blob of its sits unrecorded in the store before this commits, so the
+        pending row need not come first). Returns what the claim returns.
+
+        On SQLite, an artifact of up to ``artifact_steps.MOST_FILES`` files of a local blob
+        store (not ``known``) goes by prepared statements (:mod:`.artifact_steps`)."""
+        _check_kind(kind)
+        row = _pending()
+        few = len(files) <= artifact_steps.MOST_FILES
+        if self._fast_writes and self._returning and few and not known:
+            values = {
+                "run_id": run_id,
+                "name": name,
+                "kind": kind,
+                "media_type": media_type,
+                "meta": _dumps(meta or {}),
+                **row,
+            }
+            packed: dict[str, tuple[str, int]] = {}
+            fence = self._fence_steps(run_id, row["created_at"]) if run_id in self._fences else []
+            steps = artifact_steps.begin_steps(
+                self._artifact_statement, fence, values, files, packed
+            )
+            with self._driver_lock:
+                self._driver_run(steps)
+            return dict(packed)
+        with self.engine.begin() as conn:
+            self._fence_first(conn, run_id)
             self._replace(conn, run_id, name, kind, row, meta=meta, media_type=media_type)
+            return self._claim(conn, run_id, name, files, known)
 
     def claim_artifact_files(
         self, run_id: str, name: str, files: Sequence[ArtifactFile], *, known: bool = False
@@ -105,12 +143,7 @@ class ArtifactRecords(StoreBase):
             )
             if found.rowcount == 0:
                 raise ArtifactNotFound(f"run {run_id} has no artifact {name!r} being written")
-            self._lock_snapshots(conn)  # (on SQLite the update above took it already)
-            digests = {f.digest for f in files}
-            own = stored_digests(conn, digests) if known else frozenset()
-            packed = packed_files(conn, digests - own)
-            self._write_files(conn, run_id, name, placed(files, packed))
-            return {**packed, **dict.fromkeys(own)}
+            return self._claim(conn, run_id, name, files, known)
 
     def complete_artifact(
         self,
@@ -121,11 +154,29 @@ class ArtifactRecords(StoreBase):
         meta: Mapping[str, Any] | None = None,
         media_type: str | None = None,
         packed: bool = False,
-    ) -> None:
+    ) -> Artifact:
         """Mark a pending artifact whose files were claimed (and their blobs written)
         ``complete``: readers see it from now on, whole. With ``packed`` (files were
         written into packs since the claim), the file rows are written again from
-        ``files``, saying where each is (``ArtifactFile.pack``), in the same transaction."""
+        ``files``, saying where each is (``ArtifactFile.pack``), in the same transaction;
+        without, ``files`` are those claimed. Returns the artifact as ``get_artifact``
+        reads it (on SQLite, its row read back by the update itself)."""
+        if self._fast_writes and self._returning:
+            now = time.time()
+            steps = artifact_steps.complete_steps(
+                self._artifact_statement,
+                self._attempt_steps(run_id),
+                run_id,
+                name,
+                files,
+                now=now,
+                meta=None if meta is None else _dumps(meta),
+                media_type=media_type,
+                packed=packed,
+            )
+            with self._driver_lock:
+                row = self._driver_run(steps)[-1]
+            return artifact_steps.completed(row, files)
         values: dict[str, Any] = {
             "status": COMPLETE,
             "size": sum(f.size for f in files),
@@ -154,6 +205,7 @@ class ArtifactRecords(StoreBase):
             if packed:
                 self._write_files(conn, run_id, name, files)
             self._touch(conn, run_id)  # the sidebar's poll sees the run changed
+        return self.get_artifact(run_id, name)
 
     def record_artifact(
         self,
@@ -400,23 +452,40 @@ class ArtifactRecords(StoreBase):
 
     # internals ---------------------------------------------------------------------------------
 
+    def _artifact_statement(self, key: str) -> Any:
+        """A statement of :mod:`.artifact_steps` (or a run's touch), compiled once."""
+        return self._driver_statement(key, artifact_steps.STATEMENTS.get(key))
+
+    def _fence_steps(self, run_id: str, now: float) -> list[Any]:
+        """:meth:`_fence_first` as steps of the DBAPI path: the run touched, the attempt
+        checked."""
+        touch = self._artifact_statement(run_update_key(("updated_at",)))
+
+        def found(row: Any) -> None:
+            if row is None:
+                raise RunNotFound(run_id)
+
+        return [(touch, {"b_run_id": run_id, "v_updated_at": now}, found)] + self._attempt_steps(
+            run_id
+        )
+
+    def _claim(
+        self, conn: Connection, run_id: str, name: str, files: Sequence[ArtifactFile], known: bool
+    ) -> dict[str, tuple[str, int] | None]:
+        """The claim of :meth:`claim_artifact_files`, in ``conn``'s transaction."""
+        self._lock_snapshots(conn)  # (on SQLite the artifact's row took it already)
+        digests = {f.digest for f in files}
+        own = stored_digests(conn, digests) if known else frozenset()
+        packed = packed_files(conn, digests - own)
+        self._write_files(conn, run_id, name, placed(files, packed))
+        return {**packed, **dict.fromkeys(own)}
+
     def _write_files(
         self, conn: Connection, run_id: str, name: str, files: Sequence[ArtifactFile]
     ) -> None:
         """The artifact's file rows, replacing any it had."""
         conn.execute(delete(_files_t).where(_files_t.c.run_id == run_id, _files_t.c.name == name))
-        rows = [
-            {
-                "run_id": run_id,
-                "name": name,
-                "path": f.path,
-                "digest": f.digest,
-                "size": f.size,
-                "pack": f.pack,
-                "offset": f.offset,
-            }
-            for f in files
-        ]
+        rows = [file_row(run_id, name, f) for f in files]
         for i in range(0, len(rows), _FILES_PER_INSERT):
             conn.execute(_files_t.insert(), rows[i : i + _FILES_PER_INSERT])
 
@@ -445,8 +514,7 @@ class ArtifactRecords(StoreBase):
     ) -> None:
         """Insert the artifact's row (``row`` holds its state), replacing one of the same
         name: refused for an unknown kind or run, or a registered model version's artifact."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown artifact kind {kind!r}: one of {', '.join(KINDS)}")
+        _check_kind(kind)
         if conn.execute(select(RunRow.id).where(RunRow.id == run_id)).first() is None:
             raise RunNotFound(run_id)
         self._check_not_registered(conn, run_id, name)
@@ -471,10 +539,26 @@ class ArtifactRecords(StoreBase):
             )
         ).first()
         if version is not None:
-            raise ModelRegistryConflict(
-                f"artifact {name!r} of run {run_id} is a registered model version; delete the "
-                "version first (mltrack models delete-version …)"
-            )
+            raise registered_conflict(run_id, name)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown artifact kind {kind!r}: one of {', '.join(KINDS)}")
+
+
+def _pending() -> dict[str, Any]:
+    """A pending artifact's state columns, its writer this process, begun now."""
+    now = time.time()
+    return {
+        "status": PENDING,
+        "size": 0,
+        "file_count": 0,
+        "created_at": now,
+        "writer_host": _HOST,
+        "writer_pid": os.getpid(),
+        "writer_at": now,
+    }
 
 
 def _dumps(meta: Mapping[str, Any]) -> str:

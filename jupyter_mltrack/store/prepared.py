@@ -77,7 +77,8 @@ class PreparedStatement:
         return tuple(out)
 
 
-#: A step of :func:`run_statements`: ``(statement, values or list of values[, check])``.
+#: A step of :func:`run_statements`: ``(statement, values or list of values[, check])``;
+#: the values may be given as a function of nothing, called when the step runs.
 Step = tuple[Any, ...]
 
 #: The first waits for another writer's lock (seconds), doubling up to the last.
@@ -97,7 +98,9 @@ def run_statements(
     ``RETURNING`` or a ``SELECT``), ``None`` for the others. ``check``, called with a single
     execution's first row, may raise to stop there (a run that is not there, a conflict):
     nothing is written then. Rolled back on any error; a driver error is raised as
-    SQLAlchemy raises it (``IntegrityError``, ``OperationalError`` …).
+    SQLAlchemy raises it (``IntegrityError``, ``OperationalError`` …). Values given as a
+    function are built when their step runs, after the checks before it: rows read earlier
+    in the transaction decide them (where an artifact's bytes are packed already).
 
     ``busy_wait``: for a connection whose database does not wait for a lock itself (SQLite's
     ``busy_timeout`` 0), how long to try again while another connection holds the write
@@ -142,6 +145,8 @@ def _run_once(
     try:
         for statement, values, *check in steps:
             params: Any = None
+            if callable(values):
+                values = values()
             try:
                 if isinstance(values, list):
                     params = [statement.args(v) for v in values]

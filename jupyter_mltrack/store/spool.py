@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..jsonsafe import to_json
 from . import blob_holds
@@ -48,6 +48,8 @@ from .entities import Environment, MetricPoint, Run, RunStatus
 from .errors import StoreUnavailable, reason, unavailable
 from .snapshot_records import DataLink
 from .store import Store
+
+_T = TypeVar("_T")
 
 #: Where spool files go: ``MLTRACK_SPOOL_DIR``, else ``$XDG_DATA_HOME/mltrack/spool``.
 SPOOL_ENV = "MLTRACK_SPOOL_DIR"
@@ -812,10 +814,17 @@ class SpoolingStore(Store):
         """``Store.begin_artifact`` while the store takes writes; else (or when it fails
         for want of the database) ``StoreUnavailable``: the writer then stores the blobs
         and spools the whole artifact (:meth:`spool_artifact`)."""
+        self._begin(lambda: Store.begin_artifact(self, run_id, name, kind, **kw))
+
+    def open_artifact(self, run_id: str, name: str, kind: str, files: Any, **kw: Any) -> Any:
+        """``Store.open_artifact``, or ``StoreUnavailable`` as :meth:`begin_artifact`."""
+        return self._begin(lambda: Store.open_artifact(self, run_id, name, kind, files, **kw))
+
+    def _begin(self, begin: Callable[[], _T]) -> _T:
         if self.offline is not None:
             raise StoreUnavailable(f"the store cannot be written ({self.offline})")
         try:
-            Store.begin_artifact(self, run_id, name, kind, **kw)
+            return begin()
         except Exception as exc:
             if not unavailable(exc):
                 raise
