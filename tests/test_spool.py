@@ -420,7 +420,13 @@ def test_a_read_only_store_is_said_once_and_kept_until_writable(tmp_path: Path) 
             assert said.count("cannot be written") == 1, said
             subprocess.run(["umount", "-l", str(home)], check=True)
             mounted = False
-            _wait_for(lambda: len(_runs(str(home), "ro")) == 3)
+            # the replay writes a run, then its end with its metrics: both runs ended
+            _wait_for(
+                lambda: (
+                    [r.status.value for r in _runs(str(home), "ro")[1:]] == ["finished", "finished"]
+                ),
+                message=lambda: _runs(str(home), "ro"),
+            )
             runs = _runs(str(home), "ro")
             assert [r.number for r in runs] == [1, 2, 3]
             assert [r.metrics.get("acc") for r in runs[1:]] == [0.6, 0.6]
