@@ -5,6 +5,7 @@ engine path refuses, with nothing recorded."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,39 @@ def test_a_pending_artifact_is_invisible_until_completed(sqlite_store: Store) ->
     st.abandon_artifact(run.id, "q")
     assert [a.name for a in st.list_artifacts(run.id)] == ["p"]
     assert rows(st, run.id)["artifact_files"] == [("p", "p.bin", digest_bytes(data), 7, None, None)]
+
+
+def test_the_checks_are_read_under_the_write_lock(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run and registry checks of the fast path read under SQLite's write lock: no
+    other writer can register the artifact being replaced, or delete its run, between the
+    check and the replacement (Python's sqlite3 begins a transaction only at a write)."""
+    st = sqlite_store
+    run = st.create_run("exp")
+    write_artifact(st, run.id, "model", "model", [Source("m.json", data=b"{}")])
+    database = st.engine.url.database
+    seen: list[str] = []
+
+    def another_writer(row: Any) -> None:
+        other = sqlite3.connect(database, timeout=0.05)
+        try:
+            other.execute("UPDATE runs SET note = 'x' WHERE id = ?", (run.id,))
+            other.commit()
+            seen.append("wrote")
+        except sqlite3.OperationalError as exc:
+            seen.append(str(exc))
+        finally:
+            other.close()
+
+    real = st._driver_run
+    checked = st._artifact_statement("artifact:run")
+
+    def with_another_writer(steps: list[Any]) -> list[Any]:
+        spied = [(s[0], s[1], another_writer) if s[0] is checked else s for s in steps]
+        return real(spied)
+
+    monkeypatch.setattr(st, "_driver_run", with_another_writer)
+    files = [ArtifactFile("m.json", digest_bytes(b"[]"), 2)]
+    st.open_artifact(run.id, "model", "model", files)
+    assert seen == ["database is locked"]

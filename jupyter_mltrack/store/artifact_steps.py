@@ -120,13 +120,17 @@ def begin_steps(
     key = {"b_run_id": run_id, "b_name": name}
     steps: list[Step] = [
         *fence,
+        # a write first: Python's sqlite3 begins the transaction at the first write, and
+        # SQLite takes its write lock there, so the checks below read what no other writer
+        # can change before this commits (a version registered in between); a check that
+        # fails rolls this back
+        (statement("artifact:delete_files"), key),
         (statement("artifact:run"), key, _check(lambda r: r is None, lambda: RunNotFound(run_id))),
         (
             statement("artifact:registered"),
             key,
             _check(lambda r: r is not None, lambda: registered_conflict(run_id, name)),
         ),
-        (statement("artifact:delete_files"), key),
         (statement("artifact:delete"), key),
         (statement("artifact:insert"), dict(row)),
     ]
