@@ -150,37 +150,83 @@ def test_a_pending_artifact_is_invisible_until_completed(sqlite_store: Store) ->
     assert rows(st, run.id)["artifact_files"] == [("p", "p.bin", digest_bytes(data), 7, None, None)]
 
 
-def test_the_checks_are_read_under_the_write_lock(
+def _another_writer(st: Store, run_id: str) -> str:
+    """What another connection gets trying to change the run's row, waiting 50 ms at
+    most: ``"wrote"``, or the database's refusal."""
+    if st.engine.dialect.name == "sqlite":
+        other = sqlite3.connect(st.engine.url.database, timeout=0.05)
+        try:
+            other.execute("UPDATE runs SET note = 'x' WHERE id = ?", (run_id,))
+            other.commit()
+            return "wrote"
+        except sqlite3.OperationalError as exc:
+            return str(exc)
+        finally:
+            other.close()
+    import psycopg
+
+    with psycopg.connect(st.url.replace("postgresql+psycopg://", "postgresql://")) as other:
+        try:
+            other.execute("SET lock_timeout = '50ms'")
+            other.execute("UPDATE runs SET note = 'x' WHERE id = %s", (run_id,))
+            other.commit()
+            return "wrote"
+        except psycopg.errors.LockNotAvailable:
+            return "database is locked"
+
+
+def test_the_fast_path_checks_under_the_write_lock(
     sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The run and registry checks of the fast path read under SQLite's write lock: no
-    other writer can register the artifact being replaced, or delete its run, between the
-    check and the replacement (Python's sqlite3 begins a transaction only at a write)."""
+    """The registry check of the fast path reads under SQLite's write lock: no other
+    writer can register the artifact being replaced between the check and the replacement
+    (Python's sqlite3 begins a transaction only at a write)."""
     st = sqlite_store
     run = st.create_run("exp")
     write_artifact(st, run.id, "model", "model", [Source("m.json", data=b"{}")])
-    database = st.engine.url.database
     seen: list[str] = []
-
-    def another_writer(row: Any) -> None:
-        other = sqlite3.connect(database, timeout=0.05)
-        try:
-            other.execute("UPDATE runs SET note = 'x' WHERE id = ?", (run.id,))
-            other.commit()
-            seen.append("wrote")
-        except sqlite3.OperationalError as exc:
-            seen.append(str(exc))
-        finally:
-            other.close()
-
     real = st._driver_run
-    checked = st._artifact_statement("artifact:run")
+    checked = st._artifact_statement("artifact:registered")
 
     def with_another_writer(steps: list[Any]) -> list[Any]:
-        spied = [(s[0], s[1], another_writer) if s[0] is checked else s for s in steps]
-        return real(spied)
+        def check(row: Any) -> None:
+            seen.append(_another_writer(st, run.id))
+
+        return real([(s[0], s[1], check) if s[0] is checked else s for s in steps])
 
     monkeypatch.setattr(st, "_driver_run", with_another_writer)
     files = [ArtifactFile("m.json", digest_bytes(b"[]"), 2)]
     st.open_artifact(run.id, "model", "model", files)
     assert seen == ["database is locked"]
+
+
+def test_replacing_and_registering_wait_for_each_other(
+    blob_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the engine's path (PostgreSQL; SQLite's many-file artifacts), replacing or
+    deleting an artifact checks that no version registers it while holding the run's row,
+    and a registration checks the artifact while holding it too: the two cannot interleave
+    and leave a version naming an artifact replaced under it."""
+    store = blob_store
+    store._fast_writes = False
+    run = store.create_run("exp")
+    write_artifact(store, run.id, "model", "model", [Source("m.json", data=b"{}")])
+    seen: list[str] = []
+    real_check = type(store)._check_not_registered
+    real_model_id = type(store)._model_id
+
+    def checked(conn: Any, run_id: str, name: str) -> None:
+        seen.append(_another_writer(store, run.id))
+        real_check(conn, run_id, name)
+
+    def model_id(self: Store, *args: Any, **kwargs: Any) -> Any:
+        seen.append(_another_writer(store, run.id))
+        return real_model_id(self, *args, **kwargs)
+
+    monkeypatch.setattr(store, "_check_not_registered", checked)
+    monkeypatch.setattr(type(store), "_model_id", model_id)
+    write_artifact(store, run.id, "model", "model", [Source("m.json", data=b"[]")])
+    store.register_model_version("churn", run.id, "model")
+    with pytest.raises(ModelRegistryConflict):
+        store.delete_artifact(run.id, "model")
+    assert seen == ["database is locked"] * 3

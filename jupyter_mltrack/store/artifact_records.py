@@ -27,10 +27,9 @@ from .artifact_steps import COMPLETE, PENDING, file_row, registered_conflict
 from .base import StoreBase
 from .blobs import BlobStore
 from .entities import Artifact, ArtifactFile, SnapshotStatus, placed
-from .errors import ArtifactNotFound, RunNotFound
-from .fast_writes import run_update_key
+from .errors import ArtifactNotFound
 from .liveness import _HOST
-from .models import ArtifactFileRow, ArtifactRow, ModelVersionRow, RunRow
+from .models import ArtifactFileRow, ArtifactRow, ModelVersionRow
 from .snapshot_records import writer_state
 from .statements import _IN_CHUNK, _snapshots_t
 
@@ -67,7 +66,6 @@ class ArtifactRecords(StoreBase):
         """Record ``name`` as a ``pending`` artifact of ``run_id``, replacing one of the same
         name (logging a name again replaces it, as writing a file again does)."""
         with self.engine.begin() as conn:
-            self._fence_first(conn, run_id)  # a superseded attempt replaces nothing
             self._replace(conn, run_id, name, kind, _pending(), meta=meta, media_type=media_type)
 
     def open_artifact(
@@ -101,15 +99,13 @@ class ArtifactRecords(StoreBase):
                 **row,
             }
             packed: dict[str, tuple[str, int]] = {}
-            fence = self._fence_steps(run_id, row["created_at"]) if run_id in self._fences else []
             steps = artifact_steps.begin_steps(
-                self._artifact_statement, fence, values, files, packed
+                self._artifact_statement, self._attempt_steps(run_id), values, files, packed
             )
             with self._driver_lock:
                 self._driver_run(steps)
             return dict(packed)
         with self.engine.begin() as conn:
-            self._fence_first(conn, run_id)
             self._replace(conn, run_id, name, kind, row, meta=meta, media_type=media_type)
             return self._claim(conn, run_id, name, files, known)
 
@@ -230,7 +226,6 @@ class ArtifactRecords(StoreBase):
             }
             self._replace(conn, run_id, name, kind, row, meta=meta, media_type=media_type)
             self._write_files(conn, run_id, name, rows)
-            self._touch(conn, run_id)
 
     def abandon_artifact(self, run_id: str, name: str) -> None:
         """Forget a pending artifact whose writing failed, with the files it claimed (its
@@ -243,6 +238,7 @@ class ArtifactRecords(StoreBase):
         """Delete an artifact (its blobs go at the next ``gc``); refused while a registered
         model version is this artifact."""
         with self.engine.begin() as conn:
+            self._touch(conn, run_id)  # first: see _replace
             self._check_not_registered(conn, run_id, name)
             gone = conn.execute(
                 delete(_artifacts_t).where(
@@ -251,7 +247,6 @@ class ArtifactRecords(StoreBase):
             )
             if gone.rowcount == 0:
                 raise ArtifactNotFound(f"run {run_id} has no artifact {name!r}")
-            self._touch(conn, run_id)
 
     def list_artifacts(self, run_id: str, *, files: bool = True) -> list[Artifact]:
         """The run's complete artifacts, by name, each with its files (sorted by path)."""
@@ -456,19 +451,6 @@ class ArtifactRecords(StoreBase):
         """A statement of :mod:`.artifact_steps` (or a run's touch), compiled once."""
         return self._driver_statement(key, artifact_steps.STATEMENTS.get(key))
 
-    def _fence_steps(self, run_id: str, now: float) -> list[Any]:
-        """:meth:`_fence_first` as steps of the DBAPI path: the run touched, the attempt
-        checked."""
-        touch = self._artifact_statement(run_update_key(("updated_at",)))
-
-        def found(row: Any) -> None:
-            if row is None:
-                raise RunNotFound(run_id)
-
-        return [(touch, {"b_run_id": run_id, "v_updated_at": now}, found)] + self._attempt_steps(
-            run_id
-        )
-
     def _claim(
         self, conn: Connection, run_id: str, name: str, files: Sequence[ArtifactFile], known: bool
     ) -> dict[str, tuple[str, int] | None]:
@@ -513,10 +495,15 @@ class ArtifactRecords(StoreBase):
         media_type: str | None,
     ) -> None:
         """Insert the artifact's row (``row`` holds its state), replacing one of the same
-        name: refused for an unknown kind or run, or a registered model version's artifact."""
+        name: refused for an unknown kind or run, a superseded attempt, or a registered model
+        version's artifact.
+
+        The run's row is taken first (touched: it must exist), as a registration and
+        :meth:`delete_artifact` take it: one waits for the other, so no version is
+        registered between the check here and the replacement (SQLite's write lock; a row
+        lock on PostgreSQL, where each statement reads what was committed before it)."""
         _check_kind(kind)
-        if conn.execute(select(RunRow.id).where(RunRow.id == run_id)).first() is None:
-            raise RunNotFound(run_id)
+        self._touch(conn, run_id)
         self._check_not_registered(conn, run_id, name)
         conn.execute(
             delete(_artifacts_t).where(_artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name)

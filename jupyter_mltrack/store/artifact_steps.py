@@ -23,7 +23,7 @@ from sqlalchemy import Text, bindparam, delete, func, insert, select, update
 from .entities import Artifact, ArtifactFile, placed
 from .errors import ArtifactNotFound, ModelRegistryConflict, RunNotFound
 from .fast_writes import StatementOf, run_update_key
-from .models import ArtifactFileRow, ArtifactRow, ModelVersionRow, RunRow
+from .models import ArtifactFileRow, ArtifactRow, ModelVersionRow
 from .prepared import Step
 
 PENDING = "pending"
@@ -35,7 +35,6 @@ MOST_FILES = 16
 _artifacts_t = ArtifactRow.__table__
 _files_t = ArtifactFileRow.__table__
 _versions_t = ModelVersionRow.__table__
-_runs_t = RunRow.__table__
 _ONE = (_artifacts_t.c.run_id == bindparam("b_run_id")) & (
     _artifacts_t.c.name == bindparam("b_name")
 )
@@ -43,7 +42,6 @@ _ITS_FILES = (_files_t.c.run_id == bindparam("b_run_id")) & (_files_t.c.name == 
 
 #: The constructs, by key (compiled once per store by ``_driver_statement``).
 STATEMENTS: dict[str, Any] = {
-    "artifact:run": select(_runs_t.c.id).where(_runs_t.c.id == bindparam("b_run_id")),
     "artifact:registered": select(_versions_t.c.model_id, _versions_t.c.version)
     .where(
         _versions_t.c.run_id == bindparam("b_run_id"),
@@ -108,29 +106,33 @@ def begin_steps(
     files: Sequence[ArtifactFile],
     packed: dict[str, tuple[str, int]],
 ) -> list[Step]:
-    """``begin_artifact`` and ``claim_artifact_files`` in one transaction: the run checked
-    (``fence``: its row taken first when the store writes it as an attempt), no registered
-    version replaced, the artifact (``row``, every column) inserted ``pending`` in place of
-    one of the same name, each file's bytes looked for in the packs of complete artifacts
-    (``packed`` filled as they are found), and the files' rows written, placed there.
+    """``begin_artifact`` and ``claim_artifact_files`` in one transaction: the run's row
+    taken (it must exist; ``fence``: the attempt checked when the store writes it as one),
+    no registered version replaced, the artifact (``row``, every column) inserted
+    ``pending`` in place of one of the same name, each file's bytes looked for in the packs
+    of complete artifacts (``packed`` filled as they are found), and the files' rows
+    written, placed there.
 
-    The first write takes SQLite's write lock, which ``gc`` deletes blobs under: the packs
-    found stay while these rows name them."""
+    The run's row is taken by a write, first: Python's sqlite3 begins the transaction at
+    the first write, and SQLite takes its write lock there, so what the checks read no
+    other writer can change before this commits (a version registered in between: see
+    ``ArtifactRecords._replace``), and ``gc``, which deletes blobs under that lock, keeps
+    the packs found while these rows name them. A failed check rolls it all back."""
     run_id, name = row["run_id"], row["name"]
     key = {"b_run_id": run_id, "b_name": name}
     steps: list[Step] = [
+        (
+            statement(run_update_key(("updated_at",))),
+            {"b_run_id": run_id, "v_updated_at": row["created_at"]},
+            _check(lambda r: r is None, lambda: RunNotFound(run_id)),
+        ),
         *fence,
-        # a write first: Python's sqlite3 begins the transaction at the first write, and
-        # SQLite takes its write lock there, so the checks below read what no other writer
-        # can change before this commits (a version registered in between); a check that
-        # fails rolls this back
-        (statement("artifact:delete_files"), key),
-        (statement("artifact:run"), key, _check(lambda r: r is None, lambda: RunNotFound(run_id))),
         (
             statement("artifact:registered"),
             key,
             _check(lambda r: r is not None, lambda: registered_conflict(run_id, name)),
         ),
+        (statement("artifact:delete_files"), key),
         (statement("artifact:delete"), key),
         (statement("artifact:insert"), dict(row)),
     ]

@@ -117,9 +117,18 @@ class StoreBase:
     def _touch(self, conn: Connection, run_id: str) -> None:
         """Mark the run as changed (for the revision the sidebar polls); it must exist, and
         be the attempt's this store writes it as, if any (see :meth:`_check_attempt`)."""
-        if conn.execute(_UPDATE_RUN, {"b_run_id": run_id, "updated_at": time.time()}).rowcount == 0:
+        if not self._take_run(conn, run_id):
             raise RunNotFound(run_id)
         self._check_attempt(conn, run_id)
+
+    @staticmethod
+    def _take_run(conn: Connection, run_id: str) -> bool:
+        """Mark the run as changed, and say whether it exists. A write: it takes SQLite's
+        write lock, or the run's row on PostgreSQL, until ``conn`` commits, which is how
+        an artifact's replacement and a model version's registration wait for each other."""
+        return bool(
+            conn.execute(_UPDATE_RUN, {"b_run_id": run_id, "updated_at": time.time()}).rowcount
+        )
 
     def _lock_snapshots(self, conn: Connection) -> None:
         """Take, for ``conn``'s transaction, the lock no snapshot can be completed under and

@@ -89,7 +89,10 @@ class RegistryRecords(StoreBase):
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
-                    # first, so a bad new name is said before what is wrong with the artifact
+                    # the run's row first: an artifact being replaced waits, or is waited
+                    # for (see ArtifactRecords._replace)
+                    self._take_run(conn, run_id)
+                    # then, so a bad new name is said before what is wrong with the artifact
                     # (a model created here goes with the transaction if the artifact fails)
                     model_id = self._model_id(conn, name, create=True, now=now)
                     kind = conn.execute(
