@@ -5,7 +5,6 @@ engine path refuses, with nothing recorded."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from jupyter_mltrack.store.artifact_steps import MOST_FILES
 from jupyter_mltrack.store.blobs import digest_bytes
 from jupyter_mltrack.store.entities import Artifact, ArtifactFile
 from jupyter_mltrack.store.errors import ArtifactNotFound, ModelRegistryConflict, RunNotFound
+
+from .row_locks import LOCKED, try_write
 
 #: Columns that differ between two writes of the same artifact (when, by whom).
 _WHEN = {"created_at", "writer_at", "writer_pid", "writer_host"}
@@ -151,28 +152,7 @@ def test_a_pending_artifact_is_invisible_until_completed(sqlite_store: Store) ->
 
 
 def _another_writer(st: Store, run_id: str) -> str:
-    """What another connection gets trying to change the run's row, waiting 50 ms at
-    most: ``"wrote"``, or the database's refusal."""
-    if st.engine.dialect.name == "sqlite":
-        other = sqlite3.connect(st.engine.url.database, timeout=0.05)
-        try:
-            other.execute("UPDATE runs SET note = 'x' WHERE id = ?", (run_id,))
-            other.commit()
-            return "wrote"
-        except sqlite3.OperationalError as exc:
-            return str(exc)
-        finally:
-            other.close()
-    import psycopg
-
-    with psycopg.connect(st.url.replace("postgresql+psycopg://", "postgresql://")) as other:
-        try:
-            other.execute("SET lock_timeout = '50ms'")
-            other.execute("UPDATE runs SET note = 'x' WHERE id = %s", (run_id,))
-            other.commit()
-            return "wrote"
-        except psycopg.errors.LockNotAvailable:
-            return "database is locked"
+    return try_write(st, "UPDATE runs SET note = 'x' WHERE id = :id", {"id": run_id})
 
 
 def test_the_fast_path_checks_under_the_write_lock(
@@ -197,7 +177,7 @@ def test_the_fast_path_checks_under_the_write_lock(
     monkeypatch.setattr(st, "_driver_run", with_another_writer)
     files = [ArtifactFile("m.json", digest_bytes(b"[]"), 2)]
     st.open_artifact(run.id, "model", "model", files)
-    assert seen == ["database is locked"]
+    assert seen == [LOCKED]
 
 
 def test_replacing_and_registering_wait_for_each_other(
@@ -229,4 +209,4 @@ def test_replacing_and_registering_wait_for_each_other(
     store.register_model_version("churn", run.id, "model")
     with pytest.raises(ModelRegistryConflict):
         store.delete_artifact(run.id, "model")
-    assert seen == ["database is locked"] * 3
+    assert seen == [LOCKED] * 3

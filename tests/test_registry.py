@@ -32,6 +32,8 @@ from jupyter_mltrack.store.errors import (
 from jupyter_mltrack.store.models import ModelAliasRow, ModelVersionRow, RegisteredModelRow
 from jupyter_mltrack.store.names import InvalidName
 
+from .row_locks import LOCKED, try_write
+
 META = {"format": "skops", "flavor": "sklearn", "library_version": "1.5.0", "unsafe": False}
 
 
@@ -183,6 +185,26 @@ def test_deleting_a_version_an_alias_holds_needs_force(reg: Store) -> None:
     assert [v.version for v in model.versions] == [2] and model.aliases == {}
     # numbers are never reused: the next version is 3
     assert reg.register_model_version("churn", a, "model").version == 3
+
+
+def test_deleting_a_version_reads_its_aliases_under_the_models_lock(
+    reg: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alias set on a version while it is being deleted is not deleted with it unasked:
+    the deletion reads the aliases holding it while it holds the model's row, which moving
+    an alias takes too."""
+    reg.register_model_version("churn", model_run(reg), "model")
+    seen: list[str] = []
+    real = type(reg)._check_version
+    bump = "UPDATE registered_models SET description = 'x' WHERE name = :name"
+
+    def checked(conn: object, name: str, model_id: int, version: int) -> None:
+        seen.append(try_write(reg, bump, {"name": name}))
+        real(conn, name, model_id, version)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reg, "_check_version", checked)
+    reg.delete_model_version("churn", 1)
+    assert seen == [LOCKED]
 
 
 def test_numbers_of_deleted_newest_versions_are_not_given_again(reg: Store) -> None:

@@ -216,7 +216,9 @@ class RegistryRecords(StoreBase):
         aliases go with it): deleting the model in production by accident is worse than
         being asked."""
         with self.engine.begin() as conn:
-            model_id = self._model_id(conn, name)
+            # the model's row first: an alias set on this version meanwhile is seen below
+            # (or waits), not deleted with it unasked
+            model_id = self._model_id(conn, name, lock=True)
             self._check_version(conn, name, model_id, version)
             held = list(
                 conn.execute(
