@@ -210,3 +210,30 @@ def test_replacing_and_registering_wait_for_each_other(
     with pytest.raises(ModelRegistryConflict):
         store.delete_artifact(run.id, "model")
     assert seen == [LOCKED] * 3
+
+
+def test_statements_compile_once_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new store reuses the statements another store of the process compiled: compiling
+    an artifact's ten statements was 4 ms of every new store's first log."""
+    from jupyter_mltrack.store import driver
+
+    compiled: list[str] = []
+    real = driver.prepare
+
+    def counted(stmt: Any, dialect: Any) -> Any:
+        compiled.append(str(stmt))
+        return real(stmt, dialect)
+
+    monkeypatch.setattr(driver, "prepare", counted)
+    for i in range(2):
+        st = Store(f"sqlite:///{tmp_path / str(i) / 'mltrack.db'}")
+        try:
+            run = st.create_run("exp")
+            before = len(compiled)
+            write_artifact(st, run.id, "n.txt", "text", [Source("n.txt", data=b"x")])
+            if i == 1:
+                assert len(compiled) == before  # nothing compiled again
+        finally:
+            st.close()

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 
 from . import artifact_steps
-from .artifact_steps import COMPLETE, PENDING, file_row, registered_conflict
+from .artifact_steps import COMPLETE, PENDING, artifact_from, file_row, registered_conflict
 from .base import StoreBase
 from .blobs import BlobStore
 from .entities import Artifact, ArtifactFile, SnapshotStatus, placed
@@ -90,14 +90,7 @@ class ArtifactRecords(StoreBase):
         row = _pending()
         few = len(files) <= artifact_steps.MOST_FILES
         if self._fast_writes and self._returning and few and not known:
-            values = {
-                "run_id": run_id,
-                "name": name,
-                "kind": kind,
-                "media_type": media_type,
-                "meta": _dumps(meta or {}),
-                **row,
-            }
+            values = _artifact_values(run_id, name, kind, row, meta, media_type)
             packed: dict[str, tuple[str, int]] = {}
             steps = artifact_steps.begin_steps(
                 self._artifact_statement, self._attempt_steps(run_id), values, files, packed
@@ -448,7 +441,8 @@ class ArtifactRecords(StoreBase):
     # internals ---------------------------------------------------------------------------------
 
     def _artifact_statement(self, key: str) -> Any:
-        """A statement of :mod:`.artifact_steps` (or a run's touch), compiled once."""
+        """A statement of :mod:`.artifact_steps` (or a run's touch), compiled once per
+        process."""
         return self._driver_statement(key, artifact_steps.STATEMENTS.get(key))
 
     def _claim(
@@ -508,15 +502,9 @@ class ArtifactRecords(StoreBase):
         conn.execute(
             delete(_artifacts_t).where(_artifacts_t.c.run_id == run_id, _artifacts_t.c.name == name)
         )
-        values = {
-            "run_id": run_id,
-            "name": name,
-            "kind": kind,
-            "media_type": media_type,
-            "meta": _dumps(meta or {}),
-            **row,
-        }
-        conn.execute(_artifacts_t.insert(), values)
+        conn.execute(
+            _artifacts_t.insert(), _artifact_values(run_id, name, kind, row, meta, media_type)
+        )
 
     @staticmethod
     def _check_not_registered(conn: Connection, run_id: str, name: str) -> None:
@@ -532,6 +520,25 @@ class ArtifactRecords(StoreBase):
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}: one of {', '.join(KINDS)}")
+
+
+def _artifact_values(
+    run_id: str,
+    name: str,
+    kind: str,
+    row: Mapping[str, Any],
+    meta: Mapping[str, Any] | None,
+    media_type: str | None,
+) -> dict[str, Any]:
+    """Every column of an artifact's row, ``row`` its state (see :func:`_pending`)."""
+    return {
+        "run_id": run_id,
+        "name": name,
+        "kind": kind,
+        "media_type": media_type,
+        "meta": _dumps(meta or {}),
+        **row,
+    }
 
 
 def _pending() -> dict[str, Any]:
@@ -553,18 +560,7 @@ def _dumps(meta: Mapping[str, Any]) -> str:
 
 
 def _artifact(row: Any, files: Sequence[ArtifactFile]) -> Artifact:
-    return Artifact(
-        run_id=row.run_id,
-        name=row.name,
-        kind=row.kind,
-        size=row.size,
-        file_count=row.file_count,
-        media_type=row.media_type,
-        meta=json.loads(row.meta or "{}"),
-        created_at=row.created_at,
-        status=row.status,
-        files=tuple(files),
-    )
+    return artifact_from(row._mapping, files)
 
 
 def stored_digests(conn: Connection, digests: set[str]) -> frozenset[str]:

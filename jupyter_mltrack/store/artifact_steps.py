@@ -9,7 +9,7 @@ the blob's two fsyncs were 0.6). Here the same writes are two transactions of st
 compiled once (:meth:`.base.StoreBase._driver_statement`), as a tracked cell's run writes
 are; the engine path (PostgreSQL, and an artifact with many files) stays in
 :mod:`.artifact_records`, and ``tests/test_artifact_steps.py`` checks both leave the same
-rows. Nothing here imports the ORM models' module beyond their tables.
+rows.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Text, bindparam, delete, func, insert, select, update
 
 from .entities import Artifact, ArtifactFile, placed
-from .errors import ArtifactNotFound, ModelRegistryConflict, RunNotFound
-from .fast_writes import StatementOf, run_update_key
+from .errors import ArtifactNotFound, ModelRegistryConflict
+from .fast_writes import StatementOf, touch_step
 from .models import ArtifactFileRow, ArtifactRow, ModelVersionRow
 from .prepared import Step
 
@@ -40,7 +40,7 @@ _ONE = (_artifacts_t.c.run_id == bindparam("b_run_id")) & (
 )
 _ITS_FILES = (_files_t.c.run_id == bindparam("b_run_id")) & (_files_t.c.name == bindparam("b_name"))
 
-#: The constructs, by key (compiled once per store by ``_driver_statement``).
+#: The constructs, by key (compiled once per process by ``_driver_statement``).
 STATEMENTS: dict[str, Any] = {
     "artifact:registered": select(_versions_t.c.model_id, _versions_t.c.version)
     .where(
@@ -121,11 +121,7 @@ def begin_steps(
     run_id, name = row["run_id"], row["name"]
     key = {"b_run_id": run_id, "b_name": name}
     steps: list[Step] = [
-        (
-            statement(run_update_key(("updated_at",))),
-            {"b_run_id": run_id, "v_updated_at": row["created_at"]},
-            _check(lambda r: r is None, lambda: RunNotFound(run_id)),
-        ),
+        touch_step(statement, run_id, row["created_at"]),
         *fence,
         (
             statement("artifact:registered"),
@@ -187,15 +183,7 @@ def complete_steps(
     file rows written again as ``files`` place them, and the artifact made complete (its
     row read back: the last step's). ``meta`` (JSON) or ``media_type`` ``None``: kept."""
     key = {"b_run_id": run_id, "b_name": name}
-    touch = statement(run_update_key(("updated_at",)))
-    steps: list[Step] = [
-        (
-            touch,
-            {"b_run_id": run_id, "v_updated_at": now},
-            _check(lambda r: r is None, lambda: RunNotFound(run_id)),
-        ),
-        *fence,
-    ]
+    steps: list[Step] = [touch_step(statement, run_id, now), *fence]
     if packed:
         rows = [file_row(run_id, name, f) for f in files]
         steps += [
@@ -222,6 +210,11 @@ def completed(row: Sequence[Any], files: Sequence[ArtifactFile]) -> Artifact:
     ``get_artifact`` lists them (by path: SQLite compares text as UTF-8 bytes, which sort
     as Python sorts their code points)."""
     fields = dict(zip(COLUMNS, row, strict=True))
+    return artifact_from(fields, sorted(files, key=lambda f: f.path))
+
+
+def artifact_from(fields: Mapping[str, Any], files: Sequence[ArtifactFile]) -> Artifact:
+    """An artifact from its row's columns (by name) and its files."""
     return Artifact(
         run_id=fields["run_id"],
         name=fields["name"],
@@ -232,7 +225,7 @@ def completed(row: Sequence[Any], files: Sequence[ArtifactFile]) -> Artifact:
         meta=json.loads(fields["meta"] or "{}"),
         created_at=fields["created_at"],
         status=fields["status"],
-        files=tuple(sorted(files, key=lambda f: f.path)),
+        files=tuple(files),
     )
 
 

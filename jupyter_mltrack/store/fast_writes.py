@@ -107,6 +107,13 @@ def _found(run_id: str) -> Callable[[Any], None]:
     return check
 
 
+def touch_step(statement: StatementOf, run_id: str, now: float) -> Step:
+    """The run marked changed at ``now`` (the revision the sidebar polls): its row taken,
+    which must be there (:class:`RunNotFound`)."""
+    touch = statement(run_update_key(("updated_at",)))
+    return (touch, {"b_run_id": run_id, "v_updated_at": now}, _found(run_id))
+
+
 def attempt_steps(statement: StatementOf, fences: Mapping[str, Fence], run_id: str) -> list[Step]:
     """The check that the run is still the attempt's this writer writes it as (see
     :mod:`.attempts`), to follow the step that takes the run's row: a compare-and-swap,
@@ -212,9 +219,8 @@ def log_metrics_steps(
     points: Sequence[MetricPoint],
 ) -> list[Step]:
     """``log_metrics``: the run touched (it must exist), the attempt checked, the points."""
-    touch = statement(run_update_key(("updated_at",)))
     return [
-        (touch, {"b_run_id": run_id, "v_updated_at": time.time()}, _found(run_id)),
+        touch_step(statement, run_id, time.time()),
         *attempt_steps(statement, fences, run_id),
         *metric_steps(statement, run_id, points),
     ]
