@@ -57,14 +57,37 @@ def make_images() -> dict[str, Any]:
     }
 
 
-class ImageBench(Timings):
+class _Images(Timings):
+    """Both tools by turns, each turn in a fresh store, the disk freed after each."""
+
+    def __init__(self, ours: Ours, theirs: Theirs, scratch: Path, warmup: int) -> None:
+        super().__init__(warmup)
+        self.ours, self.theirs, self.scratch = ours, theirs, scratch
+
+    def mine(self) -> None:
+        raise NotImplementedError
+
+    def theirs_(self) -> None:
+        raise NotImplementedError
+
+    def described(self) -> dict[str, Any]:
+        """What the report says of the data, beside the timings."""
+        return {}
+
+    def run(self, reps: int) -> dict[str, Any]:
+        self.alternate(
+            reps, self.mine, self.theirs_, lambda: free_disk(self.scratch, self.ours, self.theirs)
+        )
+        return {**self.summaries(), "checks": self.checks, **self.described()}
+
+
+class ImageBench(_Images):
     """One image logged twice (by two runs) by each tool."""
 
     def __init__(
         self, ours: Ours, theirs: Theirs, scratch: Path, key: str, image: Any, warmup: int
     ) -> None:
-        super().__init__(warmup)
-        self.ours, self.theirs, self.scratch = ours, theirs, scratch
+        super().__init__(ours, theirs, scratch, warmup)
         self.key, self.image = key, image
 
     def same_pixels(self, png: bytes) -> bool:
@@ -99,14 +122,8 @@ class ImageBench(Timings):
         self.checks["mlflow_png_bytes"] = len(png)
         self.checks["mlflow_same_pixels"] = self.same_pixels(png)
 
-    def run(self, reps: int) -> dict[str, Any]:
-        self.alternate(
-            reps, self.mine, self.theirs_, lambda: free_disk(self.scratch, self.ours, self.theirs)
-        )
-        out = self.summaries()
-        out["checks"] = self.checks
-        out["shape"] = list(self.image.shape)
-        return out
+    def described(self) -> dict[str, Any]:
+        return {"shape": list(self.image.shape)}
 
 
 def loop_images(digit: Any) -> list[Any]:
@@ -118,14 +135,14 @@ def loop_images(digit: Any) -> list[Any]:
     return [np.clip(digit.astype(int) + n, 0, 255).astype(np.uint8) for n in noise]
 
 
-class LoopBench(Timings):
+class LoopBench(_Images):
     """A training loop's images, into one run: every call of each tool timed."""
 
     def __init__(
         self, ours: Ours, theirs: Theirs, scratch: Path, images: list[Any], warmup: int
     ) -> None:
-        super().__init__(warmup)
-        self.ours, self.theirs, self.scratch, self.images = ours, theirs, scratch, images
+        super().__init__(ours, theirs, scratch, warmup)
+        self.images = images
 
     def mine(self) -> None:
         import jupyter_mltrack as mltrack
@@ -153,14 +170,8 @@ class LoopBench(Timings):
             1 for _ in (self.theirs.artifact_dir(run_id) / "digits").iterdir()
         )
 
-    def run(self, reps: int) -> dict[str, Any]:
-        self.alternate(
-            reps, self.mine, self.theirs_, lambda: free_disk(self.scratch, self.ours, self.theirs)
-        )
-        out = self.summaries()
-        out["checks"] = self.checks
-        out["steps"] = len(self.images)
-        return out
+    def described(self) -> dict[str, Any]:
+        return {"steps": len(self.images)}
 
 
 def _step(i: int) -> str:
