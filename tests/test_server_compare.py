@@ -346,6 +346,38 @@ async def test_compare_artifacts_section(fetch: Any, store: Store) -> None:
 
 
 @sqlite_only
+async def test_compare_a_series_of_images_logged_at_steps(fetch: Any, store: Store) -> None:
+    """A series is one row whose steps (in the documented shape) each preview as an image."""
+    ids = populate(store)
+    base, other = ids["r1"], ids["r2"]
+    for run_id, steps in ((base, (0, 1)), (other, (0, 1, 2))):
+        for step in steps:
+            png = b"\x89PNG\r\n\x1a\n" + bytes([step, run_id == other])
+            write_artifact(
+                store,
+                run_id,
+                f"pred/step_{step:06d}",
+                "file",
+                [Source(f"step_{step:06d}.png", data=png)],
+                meta={"series": "pred", "step": step},
+                media_type="image/png",
+            )
+    body = ok(await fetch(COMPARE, {"runs": f"{base},{other}"}), COMPARE)
+    (row,) = body["artifacts"]
+    assert (row["name"], row["view"], row["status"]) == ("pred", "series", "changed")
+    assert row["file_changes"][1] == {"added": 1, "removed": 0, "changed": 2}
+    assert [[s["step"] for s in steps] for steps in row["steps"]] == [[0, 1], [0, 1, 2]]
+    assert [side["step_count"] for side in row["runs"]] == [2, 3]
+    last = row["steps"][1][-1]
+    path = (
+        f"/mltrack/api/runs/{other}/artifacts/{urllib.parse.quote(last['name'], safe='')}/preview"
+    )
+    template = "/mltrack/api/runs/{run_id}/artifacts/{name}/preview"
+    preview = ok(await fetch(path, {"path": last["path"]}), template)
+    assert preview["path"] == "step_000002.png" and "image/png" in preview["bundle"]
+
+
+@sqlite_only
 async def test_compare_refusals_say_what_to_change(fetch: Any, store: Store) -> None:
     ids = populate(store)
     two = f"{ids['r1']},{ids['r2']}"

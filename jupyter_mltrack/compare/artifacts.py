@@ -15,6 +15,12 @@ depends on what the artifact is (its ``view``):
 - ``model``: each run's format, library and its version; whether the bytes are the same is
   the row's ``states``.
 - ``files`` (anything else): sizes, digests and which files changed.
+- ``series`` (images and figures logged at a step, :mod:`..models.steps`): one row per
+  series, not per step, carrying each run's steps (``steps``: ``{step, name, path,
+  media_type, size}``, at most :data:`MAX_SERIES_STEPS` of them, spread evenly), which
+  the compare view shows side by side at a step picked with a slider. A run's state says
+  whether it holds the same bytes at the same steps as the baseline's; its changes count
+  steps added, removed and changed.
 
 Comparing runs that logged no artifact costs one query (``artifact_counts``). Files are read
 at most once per comparison (the baseline's file is diffed against every run's), in
@@ -33,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..models.artifacts import media_type_of, read_bytes
 from ..models.figures import PLOTLY_MIME
+from ..models.steps import step_of
 from .outputs import human_size
 from .textdiff import text_diff
 
@@ -48,6 +55,8 @@ MAX_LISTED_FILES = 50
 MAX_DIFFED_FILES = 200
 #: Diff lines kept per file (the hunks after these are left out, and the reason says so).
 MAX_DIFF_LINES = 2000
+#: Steps of a series listed per run: evenly spread, the first and the last always kept.
+MAX_SERIES_STEPS = 500
 #: Threads reading blobs.
 READERS = 8
 #: Diffs remembered by digest pair.
@@ -157,6 +166,130 @@ def _image(artifact: Artifact | None) -> dict[str, Any] | None:
         "media_type": file_media(artifact, f.path),
         "size": f.size,
     }
+
+
+# series: images and figures logged at a step -----------------------------------------------------
+
+#: One run's series: its artifacts by step.
+Steps = Mapping[int, "Artifact"]
+
+
+def split_series(
+    listed: Sequence[Mapping[str, Artifact]],
+) -> tuple[list[dict[str, Artifact]], list[dict[str, dict[int, Artifact]]]]:
+    """Each run's artifacts as ``(by name, series by key)``: the images and figures logged
+    at a step go to their series, every other artifact stays by name."""
+    plain: list[dict[str, Artifact]] = []
+    series: list[dict[str, dict[int, Artifact]]] = []
+    for by_name in listed:
+        mine: dict[str, Artifact] = {}
+        steps: dict[str, dict[int, Artifact]] = {}
+        for name, artifact in by_name.items():
+            at = step_of(artifact.meta)
+            if at is None or view_of(artifact) != "image":
+                mine[name] = artifact
+            else:
+                steps.setdefault(at[0], {})[at[1]] = artifact
+        plain.append(mine)
+        series.append(steps)
+    return plain, series
+
+
+def thinned(steps: Sequence[int], most: int = MAX_SERIES_STEPS) -> list[int]:
+    """At most ``most`` of the sorted ``steps``, evenly spread, the first and last kept."""
+    if len(steps) <= most:
+        return list(steps)
+    if most < 2:
+        return list(steps[-most:]) if most > 0 else []
+    last = len(steps) - 1
+    picked = sorted({round(i * last / (most - 1)) for i in range(most)})
+    return [steps[i] for i in picked]
+
+
+def _series_manifest(steps: Steps) -> dict[int, tuple[tuple[str, str], ...]]:
+    return {step: manifest(a) for step, a in steps.items()}
+
+
+def _series_side(steps: Steps | None) -> dict[str, Any] | None:
+    if not steps:
+        return None
+    ordered = sorted(steps)
+    last = steps[ordered[-1]]
+    return {
+        "kind": last.kind,
+        "size": sum(a.size for a in steps.values()),
+        "file_count": sum(a.file_count for a in steps.values()),
+        "media_type": last.media_type,
+        "files": [],
+        "model": None,
+        "step_count": len(ordered),
+        "first_step": ordered[0],
+        "last_step": ordered[-1],
+    }
+
+
+def _series_steps(steps: Steps | None) -> list[dict[str, Any]] | None:
+    if not steps:
+        return None
+    shown = []
+    for step in thinned(sorted(steps), MAX_SERIES_STEPS):
+        artifact = steps[step]
+        image = _image(artifact)
+        if image is not None:
+            digest = artifact.file(image["path"]).digest
+            shown.append({"step": step, **image, "digest": digest})
+    return shown
+
+
+def _series_changes(base: Steps, other: Steps) -> dict[str, int]:
+    mine, theirs = _series_manifest(base), _series_manifest(other)
+    return {
+        "added": sum(1 for s in theirs if s not in mine),
+        "removed": sum(1 for s in mine if s not in theirs),
+        "changed": sum(1 for s, m in theirs.items() if s in mine and mine[s] != m),
+    }
+
+
+def series_rows(series: Sequence[Mapping[str, Steps]]) -> list[dict[str, Any]]:
+    """One row per series any run logged (``series[i]``: run ``i``'s, baseline first)."""
+    rows = []
+    for key in sorted(set().union(*series)) if series else []:
+        items = [by_key.get(key) for by_key in series]
+        base = items[0]
+        shown = next(s for s in items if s)
+        manifests = [_series_manifest(s) if s else None for s in items]
+        present = [m for m in manifests if m is not None]
+        if len(present) < len(items):
+            status = "missing"
+        else:
+            status = "same" if all(m == present[0] for m in present[1:]) else "changed"
+        states: list[str | None] = [None]
+        changes: list[dict[str, int] | None] = [None]
+        for item, m in zip(items[1:], manifests[1:], strict=True):
+            if item is None:
+                states.append("missing" if base is not None else None)
+                changes.append(None)
+            elif base is None:
+                states.append("added")
+                changes.append(None)
+            else:
+                states.append("same" if m == manifests[0] else "changed")
+                changes.append(_series_changes(base, item))
+        rows.append(
+            {
+                "name": key,
+                "kind": shown[min(shown)].kind,
+                "view": "series",
+                "status": status,
+                "runs": [_series_side(s) for s in items],
+                "states": states,
+                "file_changes": changes,
+                "text_diffs": [None] * len(items),
+                "images": [None] * len(items),
+                "steps": [_series_steps(s) for s in items],
+            }
+        )
+    return rows
 
 
 def _state(base: Artifact | None, other: Artifact | None) -> str | None:
@@ -335,4 +468,6 @@ def artifacts_section(store: Store, run_ids: Iterable[str]) -> list[dict[str, An
         {a.name: a for a in store.list_artifacts(run_id)} if counts.get(run_id) else {}
         for run_id in ids
     ]
-    return compare_artifacts(store, listed)
+    plain, series = split_series(listed)
+    rows = compare_artifacts(store, plain) + series_rows(series)
+    return sorted(rows, key=lambda row: row["name"])

@@ -155,33 +155,51 @@ def _plain(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
-def log_figure(fig: Any, name: str, *, run: Any = None) -> Artifact:
+def log_figure(fig: Any, name: str, *, step: int | None = None, run: Any = None) -> Artifact:
     """Keep a matplotlib figure (PNG and SVG) or a plotly figure (JSON and HTML); a name
     with an extension (``roc.pdf``) keeps that format only, and an extension that is no
-    format of the figure's library (``fig.xyz``) is an ``ArtifactError`` listing those."""
+    format of the figure's library (``fig.xyz``) is an ``ArtifactError`` listing those.
+    With ``step``, one figure of a series, as :func:`log_image`'s."""
     from .figures import figure_sources
 
     _artifacts.check_name(name)
-    sources, media, meta = figure_sources(fig, name)
+    name, file_name, step_meta = _at_step(name, step)
+    sources, media, meta = figure_sources(fig, file_name)
     store, run_id = _store_and_run(run)
     return _artifacts.write_artifact(
-        store, run_id, name, "figure", sources, meta=meta, media_type=media
+        store, run_id, name, "figure", sources, meta={**meta, **step_meta}, media_type=media
     )
 
 
-def log_image(image: Any, name: str, *, run: Any = None) -> Artifact:
+def log_image(image: Any, name: str, *, step: int | None = None, run: Any = None) -> Artifact:
     """Keep an image held in memory: a NumPy array (height x width, with 1, 3 or 4 channels;
     integers 0-255 or floats 0-1), a PIL image, or a tensor (channels first too). Kept as
     ``name`` + ``.png``, or as JPEG when ``name`` ends in ``.jpg``; the same pixels are
-    stored once. For a matplotlib or plotly figure use :func:`log_figure`."""
+    stored once. For a matplotlib or plotly figure use :func:`log_figure`.
+
+    With ``step`` (an integer: the epoch, the batch), the image is one of the series
+    ``name``, kept as the artifact ``name/step_000042``: the run's detail and the compare
+    view show a series with a slider over its steps. Logging a step again replaces it."""
     from .images import image_source
 
     _artifacts.check_name(name)
-    source, media, meta = image_source(image, name)
+    name, file_name, step_meta = _at_step(name, step)
+    source, media, meta = image_source(image, file_name)
     store, run_id = _store_and_run(run)
     return _artifacts.write_artifact(
-        store, run_id, name, "file", [source], meta=meta, media_type=media
+        store, run_id, name, "file", [source], meta={**meta, **step_meta}, media_type=media
     )
+
+
+def _at_step(name: str, step: Any) -> tuple[str, str, dict[str, Any]]:
+    """``(artifact name, file name, meta)``: ``name`` itself without a step."""
+    if step is None:
+        return name, name, {}
+    from .steps import stepped
+
+    artifact, file_name, meta = stepped(name, step)
+    _artifacts.check_name(artifact)
+    return artifact, file_name, meta
 
 
 def _log_bytes(name: str, kind: str, data: bytes, media: str, run: Any) -> Artifact:

@@ -134,11 +134,11 @@ class _Tracker:
     def log_dict(self, obj, name, *, run=None):
         return self._artifact("log_dict", obj, name)
 
-    def log_figure(self, fig, name, *, run=None):
-        return self._artifact("log_figure", fig, name)
+    def log_figure(self, fig, name, *, step=None, run=None):
+        return self._artifact("log_figure", fig, name, step=step)
 
-    def log_image(self, image, name, *, run=None):
-        return self._artifact("log_image", image, name)
+    def log_image(self, image, name, *, step=None, run=None):
+        return self._artifact("log_image", image, name, step=step)
 
     def _artifact(self, function, *args, **kwargs):
         """Log through jupyter_mltrack into the innermost open run (the pipeline's, or one

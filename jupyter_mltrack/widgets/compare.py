@@ -320,12 +320,14 @@ class CompareWidget(widgets.VBox):
         out: dict[tuple[str, str], str] = {}
         total = 0
         for row in (self.data or {}).get("artifacts") or []:
-            if row.get("view") != "image" or row.get("status") == "same":
+            if row.get("status") == "same":
                 continue
-            for ref, side in zip(row.get("images") or [], row.get("runs") or [], strict=False):
+            for ref, side in zip(render.shown_images(row), row.get("runs") or [], strict=False):
                 if ref is None or side is None or ref["media_type"] not in _IMAGE_MIMES:
                     continue
-                digest = next((f["digest"] for f in side["files"] if f["path"] == ref["path"]), "")
+                digest = ref.get("digest") or next(
+                    (f["digest"] for f in side["files"] if f["path"] == ref["path"]), ""
+                )
                 size = int(ref["size"])
                 if size > MAX_IMAGE_BYTES or total + size > MAX_EMBEDDED_BYTES or not digest:
                     continue

@@ -360,12 +360,15 @@ def _artifact_cell(
     words = [model.get("format"), model.get("flavor"), model.get("library_version")]
     what = " ".join(str(w) for w in words if w) or str(side.get("kind") or "")
     text = f"{what} {human_size(int(side.get('size') or 0))}"
-    if (side.get("file_count") or 0) > 1:
+    steps = side.get("step_count")
+    if steps is not None:  # a series: its changes count steps
+        text += f" ({steps} step{'s' if steps != 1 else ''})"
+    elif (side.get("file_count") or 0) > 1:
         text += f" ({side['file_count']} files)"
     if not state or state == "same":
         return html.escape(text)
     notes = [state]
-    if changes and (side.get("file_count") or 0) > 1:
+    if changes and (steps is not None or (side.get("file_count") or 0) > 1):
         notes += [f"{n} {key}" for key, n in changes.items() if n]
     return (
         f'<span style="background:{CHANGED_BG}">{html.escape(text)} '
@@ -373,13 +376,24 @@ def _artifact_cell(
     )
 
 
+def shown_images(row: Mapping[str, Any]) -> list[Mapping[str, Any] | None]:
+    """The image each run shows for an artifact row, baseline first: an image's own, a
+    series' last step (the compare tab's slider reaches the others); ``[]`` for the rest."""
+    if row.get("view") == "image":
+        return list(row.get("images") or [])
+    if row.get("view") == "series":
+        return [steps[-1] if steps else None for steps in row.get("steps") or []]
+    return []
+
+
 def artifacts_html(
     data: Mapping[str, Any], images: Mapping[tuple[str, str], str] | None = None
 ) -> str:
     """The artifacts that differ: each changed text file's diff against the baseline's
     (collapsed, as the code diffs), and each image artifact's images side by side, baseline
-    first. ``images`` maps ``(run id, artifact name)`` to the image as a ``data:`` URI (the
-    HTML travels without the server that previews artifacts); an image not in it says why."""
+    first (a series' last steps, captioned with the step). ``images`` maps ``(run id,
+    artifact name)`` to the image as a ``data:`` URI (the HTML travels without the server
+    that previews artifacts); an image not in it says why."""
     runs = data.get("runs") or []
     base = str(runs[0].get("label", "")) if runs else ""
     parts = []
@@ -399,9 +413,9 @@ def artifacts_html(
                         f"<details><summary>artifact {name}{path}: {label}</summary>"
                         f"{body}</details>"
                     )
-        elif a.get("view") == "image" and any(a.get("images") or []):
+        elif any(shown_images(a)):
             figures = []
-            for run, ref in zip(runs, a.get("images") or [], strict=False):
+            for run, ref in zip(runs, shown_images(a), strict=False):
                 if ref is None:
                     shown = f'<span style="color:{MUTED}">not logged</span>'
                 elif (ref["run_id"], ref["name"]) in (images or {}):
@@ -416,9 +430,12 @@ def artifacts_html(
                         "the compare tab shows it"
                     )
                     shown = f'<span style="color:{MUTED}">{html.escape(why)}</span>'
+                caption = str(run.get("label", ""))
+                if ref is not None and "step" in ref:
+                    caption += f" · step {ref['step']}"
                 figures.append(
                     '<figure style="margin:0;flex:1 1 0;min-width:160px">'
-                    f"<figcaption>{html.escape(str(run.get('label', '')))}</figcaption>"
+                    f"<figcaption>{html.escape(caption)}</figcaption>"
                     f"{shown}</figure>"
                 )
             parts.append(
