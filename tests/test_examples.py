@@ -209,6 +209,13 @@ EXPECTED["models.ipynb"] = {
         "tags": {},
         "metrics": {"mean_abs_correlation": lambda v: 0 < v < 1},
     },
+    "sgd-epochs": {
+        "source": "notebook",
+        "params": {"epochs": 6},
+        "tags": {},
+        # autolog: the scaler's fit, and the classifier's score (the step-5 accuracy)
+        "metrics": {"accuracy": _score, "score": _score, "StandardScaler.fit_time": _seconds},
+    },
     "pickled": {"source": "api", "params": {}, "tags": {}, "metrics": {"accuracy": _score}},
 }
 
@@ -259,6 +266,8 @@ def _check_models_outputs(nb: Any) -> None:
     grayscale PNG."""
     (image, *_) = _outputs_of(nb, "%%track feature-correlations")
     assert image["text"] == "correlations.png 30x30 L\n", image["text"]
+    (frame, *_) = _outputs_of(nb, "%%track sgd-epochs")
+    assert frame["text"] == "weights/step_000005 weights 5\n", frame["text"]
     (shown,) = _outputs_of(nb, 'mltrack.set_alias("cancer"')
     text = shown["text"]
     assert text.startswith("{'production': 2} accuracy: 0.965"), text

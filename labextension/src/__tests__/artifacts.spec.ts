@@ -1,8 +1,10 @@
 import {
   PICTURE_MIMES,
+  SMALL_IMAGE,
   artifactEndpoint,
   chooseMime,
   downloadName,
+  enlargement,
   filesText,
   isUnsafe,
   kindLabel,
@@ -315,5 +317,20 @@ describe('a model artifact', () => {
       versionsOf(models, 'model').map(v => `${v.model}${v.version}`)
     ).toEqual(['aaa2', 'churn1', 'churn3']);
     expect(versionsOf(undefined, 'model')).toEqual([]);
+  });
+});
+
+describe('enlargement', () => {
+  it('enlarges a small picture by a whole number', () => {
+    expect(enlargement(8, 8)).toBe(20);
+    expect(enlargement(28, 28)).toBe(5);
+    expect(enlargement(64, 48)).toBe(2);
+    expect(enlargement(100, 20)).toBe(1); // 1.6x is no whole number above 1
+  });
+
+  it('leaves a picture of SMALL_IMAGE or more, or of no size, as it is', () => {
+    expect(enlargement(SMALL_IMAGE, 10)).toBe(1);
+    expect(enlargement(1200, 800)).toBe(1);
+    expect(enlargement(0, 0)).toBe(1);
   });
 });

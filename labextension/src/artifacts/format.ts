@@ -226,3 +226,16 @@ export function previewNote(preview: {
   }
   return null;
 }
+
+/** Pictures smaller than this (both sides, in CSS pixels) are shown enlarged. */
+export const SMALL_IMAGE = 160;
+
+/**
+ * The whole-number scale that shows a `width` x `height` picture at least
+ * about SMALL_IMAGE wide or high (1 for a picture that big already): an 8 x 8
+ * digit or a 28 x 28 MNIST sample is a speck at its own size.
+ */
+export function enlargement(width: number, height: number): number {
+  const side = Math.max(width, height);
+  return side > 0 && side < SMALL_IMAGE ? Math.floor(SMALL_IMAGE / side) : 1;
+}

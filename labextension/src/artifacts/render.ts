@@ -10,7 +10,7 @@ import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { h } from '../dom';
-import { chooseMime, previewNote, trustedMime } from './format';
+import { chooseMime, enlargement, previewNote, trustedMime } from './format';
 import { IArtifactPreview, IMimeBundle } from './types';
 
 /**
@@ -45,6 +45,7 @@ export async function drawBundle(
     renderer.dispose();
     return false;
   }
+  renderer.node.querySelectorAll('img').forEach(enlargeWhenSmall);
   for (const widget of panel.widgets.slice()) {
     if (widget !== renderer) {
       widget.dispose();
@@ -96,6 +97,26 @@ export async function renderPreview(
         })
       })
     );
+  }
+}
+
+/**
+ * Show a small picture enlarged by a whole number, its pixels kept sharp
+ * (`image-rendering: pixelated`: smoothing blurs a tiny image into mush),
+ * once its size is known.
+ */
+function enlargeWhenSmall(img: HTMLImageElement): void {
+  const apply = () => {
+    const scale = enlargement(img.naturalWidth, img.naturalHeight);
+    if (scale > 1) {
+      img.style.width = `${img.naturalWidth * scale}px`;
+      img.classList.add('jp-mltrack-enlarged');
+    }
+  };
+  if (img.complete && img.naturalWidth > 0) {
+    apply();
+  } else {
+    img.addEventListener('load', apply, { once: true });
   }
 }
 

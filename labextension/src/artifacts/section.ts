@@ -4,8 +4,13 @@
  * opened, its files (picker, Download), a model's card and the file's
  * preview drawn by JupyterLab's renderers.
  *
+ * Images and figures logged at a step (`series.ts`) are one row per series;
+ * opened, a slider walks its steps, the picture shown staying until the next
+ * one is drawn.
+ *
  * It outlives the detail's re-renders (a reload, a save): the artifact open
  * stays open, and its preview is not fetched again while its file is the same.
+ * A series open at its last step follows the steps a live run adds.
  */
 
 import { showErrorMessage } from '@jupyterlab/apputils';
@@ -35,7 +40,17 @@ import {
 } from './format';
 import { modelCard, versionChip } from './modelcard';
 import { clearPanel, renderPreview } from './render';
+import {
+  ArtifactEntry,
+  IArtifactSeries,
+  groupArtifacts,
+  stepLabel,
+  stepsText
+} from './series';
 import { IArtifact } from './types';
+
+/** How often a moving step slider opens the step it is at, at most. */
+const STEP_MS = 80;
 
 /** Most files listed under an opened artifact (the picker holds them all). */
 const MAX_LISTED_FILES = 200;
@@ -83,10 +98,12 @@ export class ArtifactsSection extends Panel {
     const artifacts = run.artifacts;
     this.setHidden(!Array.isArray(artifacts));
     clear(this._list.node);
+    // a series counts once, as it is listed
+    const entries = groupArtifacts(artifacts ?? []);
     this._list.node.appendChild(
       h('h3', {
         class: 'jp-mltrack-section-title',
-        text: `Artifacts${artifacts?.length ? ` (${artifacts.length})` : ''}`
+        text: `Artifacts${entries.length ? ` (${entries.length})` : ''}`
       })
     );
     if (!artifacts || artifacts.length === 0) {
@@ -96,10 +113,14 @@ export class ArtifactsSection extends Panel {
       this._close();
       return;
     }
-    this._list.node.appendChild(this._table(run, artifacts));
+    this._list.node.appendChild(this._table(run, entries));
     const open = this._open;
+    if (open?.series !== undefined && open.series !== null) {
+      this._reopenSeries(entries, open.series);
+      return;
+    }
     const artifact = open && artifacts.find(a => a.name === open.name);
-    if (!open || !artifact) {
+    if (!open || !artifact || artifact.meta?.series !== undefined) {
       this._close();
       return;
     }
@@ -112,6 +133,42 @@ export class ArtifactsSection extends Panel {
     }
   }
 
+  /**
+   * The run reloaded with a series open: the same step stays open (its
+   * slider untouched while the steps are the same: a reload must not end a
+   * drag), the new last step when it was at the last one.
+   */
+  private _reopenSeries(entries: ArtifactEntry[], name: string): void {
+    const series = entries.find(e => e.series?.name === name)?.series;
+    const open = this._open;
+    const shown = this._series;
+    if (!series || !open) {
+      this._close();
+      return;
+    }
+    const same =
+      shown !== null &&
+      shown.steps.length === series.steps.length &&
+      shown.steps.every((step, i) => step === series.steps[i]);
+    const at = shown?.members.findIndex(a => a.name === open.name) ?? -1;
+    const wasLast = shown !== null && at === shown.members.length - 1;
+    let index = series.members.findIndex(a => a.name === open.name);
+    if (index < 0 || wasLast) {
+      index = series.members.length - 1;
+    }
+    const member = series.members[index];
+    const file = member.files.find(f => f.path === open.path);
+    this._markOpen();
+    if (file && file.digest === open.digest) {
+      this._series = series;
+      if (!same) {
+        this._updateStep(series, member, index); // new steps: the slider grows
+      }
+      return;
+    }
+    this._openStep(series, index, true);
+  }
+
   dispose(): void {
     if (this.isDisposed) {
       return;
@@ -120,8 +177,12 @@ export class ArtifactsSection extends Panel {
     super.dispose();
   }
 
-  private _table(run: IRunDetail, artifacts: IArtifact[]): HTMLElement {
-    const rows = artifacts.map(artifact => {
+  private _table(run: IRunDetail, entries: ArtifactEntry[]): HTMLElement {
+    const rows = entries.map(entry => {
+      if (entry.series) {
+        return this._seriesRow(entry.series);
+      }
+      const artifact = entry.artifact;
       const icon = KIND_ICONS[artifact.kind] ?? fileIcon;
       const row = h(
         'tr',
@@ -159,14 +220,7 @@ export class ArtifactsSection extends Panel {
             : null
         )
       );
-      row.addEventListener('click', () => this._toggle(artifact));
-      row.addEventListener('keydown', event => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          this._toggle(artifact);
-        }
-      });
-      return row;
+      return onActivate(row, () => this._toggle(artifact));
     });
     return h(
       'table',
@@ -186,6 +240,45 @@ export class ArtifactsSection extends Panel {
     );
   }
 
+  /** A series' row: its name, its steps and their size; opens at its last step. */
+  private _seriesRow(series: IArtifactSeries): HTMLElement {
+    const last = series.members[series.members.length - 1];
+    const size = series.members.reduce((sum, a) => sum + a.size, 0);
+    const count = stepsText(series.steps.length);
+    const toggle = () => {
+      if (this._open?.series === series.name) {
+        this._close();
+      } else {
+        this._openStep(series, series.members.length - 1);
+      }
+    };
+    const row = h(
+      'tr',
+      {
+        class: 'jp-mltrack-artifact-row jp-mltrack-artifact-series-row',
+        tabindex: 0,
+        'data-name': series.name,
+        'data-kind': last.kind,
+        'data-series': 'true',
+        title: `Open ${series.name} (${count})`
+      },
+      h(
+        'td',
+        { class: 'jp-mltrack-artifact-name' },
+        imageIcon.element({
+          tag: 'span',
+          className: 'jp-mltrack-artifact-icon'
+        }),
+        h('span', { text: series.name, title: series.name })
+      ),
+      h('td', { class: 'jp-mltrack-artifact-kind', text: seriesLabel(last) }),
+      h('td', { class: 'jp-mltrack-artifact-size', text: formatBytes(size) }),
+      h('td', { class: 'jp-mltrack-artifact-count', text: count }),
+      h('td', { class: 'jp-mltrack-artifact-registered' })
+    );
+    return onActivate(row, toggle);
+  }
+
   private _toggle(artifact: IArtifact): void {
     if (this._open?.name === artifact.name) {
       this._close();
@@ -194,8 +287,117 @@ export class ArtifactsSection extends Panel {
     }
   }
 
+  /**
+   * Open step `index` of `series`: its file of the same format as the one
+   * shown (a figure's SVG stays SVG), the slider at it. `keep` leaves the
+   * picture shown until the step's is drawn (a slider move, a reload).
+   */
+  private _openStep(
+    series: IArtifactSeries,
+    index: number,
+    keep = false
+  ): void {
+    const member = series.members[index];
+    const paths = orderedPaths(member);
+    const current = this._open?.series === series.name ? this._open.path : null;
+    const ext = current?.slice(current.lastIndexOf('.'));
+    const path =
+      (ext && paths.find(p => p.endsWith(ext))) || (paths[0] ?? null);
+    const file = member.files.find(f => f.path === path);
+    const slider = this._series?.name === series.name && keep;
+    this._open = {
+      name: member.name,
+      path,
+      digest: file?.digest ?? null,
+      series: series.name
+    };
+    this._series = series;
+    this._markOpen();
+    if (slider && this._stepBar) {
+      this._updateStep(series, member, index);
+    } else {
+      this._renderInfo(member);
+    }
+    this._box.show();
+    void this._loadPreview(member, path, keep);
+  }
+
+  /** After a slider move: the step's label, header and file bar, in place. */
+  private _updateStep(
+    series: IArtifactSeries,
+    member: IArtifact,
+    index: number
+  ): void {
+    const bar = this._stepBar;
+    const run = this._run;
+    if (!bar || !run) {
+      return;
+    }
+    const slider = bar.querySelector<HTMLInputElement>('input');
+    if (slider) {
+      slider.max = String(series.members.length - 1);
+      slider.value = String(index);
+    }
+    const label = bar.querySelector('.jp-mltrack-artifact-step');
+    if (label) {
+      label.textContent = stepLabel(series.steps[index], series.steps);
+    }
+    bar.dataset.step = String(series.steps[index]);
+    const digest = this._info.node.querySelector('.jp-mltrack-preview-digest');
+    if (digest) {
+      digest.textContent = seriesText(series);
+    }
+    const old = this._info.node.querySelector('.jp-mltrack-artifact-filebar');
+    old?.replaceWith(this._fileBar(run.id, member, this._open?.path ?? null));
+  }
+
+  /** The slider over a series' steps, at `index`. */
+  private _stepSlider(series: IArtifactSeries, index: number): HTMLElement {
+    const slider = h('input', {
+      type: 'range',
+      class: 'jp-mltrack-artifact-step-slider',
+      min: 0,
+      max: series.members.length - 1,
+      step: 1,
+      'aria-label': `Step of ${series.name}`
+    }) as HTMLInputElement;
+    slider.value = String(index);
+    // A drag across hundreds of steps opens one at most every STEP_MS (each
+    // opening fetches its preview), the step the slider ends on last.
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    slider.addEventListener('input', () => {
+      if (timer !== null) {
+        return;
+      }
+      timer = setTimeout(() => {
+        timer = null;
+        const shown = this._series;
+        if (shown && this._stepBar?.contains(slider)) {
+          this._openStep(shown, Number(slider.value), true);
+        }
+      }, STEP_MS);
+    });
+    const bar = h(
+      'div',
+      {
+        class: 'jp-mltrack-preview-bar jp-mltrack-artifact-stepbar',
+        'data-step': String(series.steps[index])
+      },
+      h('span', { class: 'jp-mltrack-muted-inline', text: 'Step' }),
+      slider,
+      h('span', {
+        class: 'jp-mltrack-artifact-step',
+        text: stepLabel(series.steps[index], series.steps)
+      })
+    );
+    this._stepBar = bar;
+    return bar;
+  }
+
   private _close(): void {
     this._open = null;
+    this._series = null;
+    this._stepBar = null;
     this._token++;
     clearPanel(this._content);
     clear(this._info.node);
@@ -204,7 +406,7 @@ export class ArtifactsSection extends Panel {
   }
 
   private _markOpen(): void {
-    const name = this._open?.name;
+    const name = this._open?.series ?? this._open?.name;
     this._list.node
       .querySelectorAll<HTMLElement>('.jp-mltrack-artifact-row')
       .forEach(row =>
@@ -215,7 +417,31 @@ export class ArtifactsSection extends Panel {
   /** Open `path` of `artifact` (its info, then its preview once fetched). */
   private _openFile(artifact: IArtifact, path: string | null): void {
     const file = artifact.files.find(f => f.path === path);
-    this._open = { name: artifact.name, path, digest: file?.digest ?? null };
+    const series = this._open?.series ?? null;
+    if (series !== null && this._open?.name === artifact.name) {
+      // a file picked within a step of the open series (a figure's SVG)
+      this._open = {
+        name: artifact.name,
+        path,
+        digest: file?.digest ?? null,
+        series
+      };
+      this._markOpen();
+      void this._loadPreview(artifact, path, true);
+      const old = this._info.node.querySelector('.jp-mltrack-artifact-filebar');
+      if (this._run) {
+        old?.replaceWith(this._fileBar(this._run.id, artifact, path));
+      }
+      return;
+    }
+    this._open = {
+      name: artifact.name,
+      path,
+      digest: file?.digest ?? null,
+      series: null
+    };
+    this._series = null;
+    this._stepBar = null;
     this._markOpen();
     this._renderInfo(artifact);
     this._box.show();
@@ -224,19 +450,28 @@ export class ArtifactsSection extends Panel {
 
   private async _loadPreview(
     artifact: IArtifact,
-    path: string | null
+    path: string | null,
+    keep = false
   ): Promise<void> {
     const run = this._run;
     const token = ++this._token;
-    clearPanel(this._content);
-    if (!run || path === null) {
+    if (!keep || path === null || this._content.widgets.length === 0) {
+      clearPanel(this._content);
+      if (!run || path === null) {
+        return;
+      }
+      this._content.addWidget(
+        new Widget({
+          node: h('div', {
+            class: 'jp-mltrack-loading',
+            text: 'Loading\u2026'
+          })
+        })
+      );
+    }
+    if (!run) {
       return;
     }
-    this._content.addWidget(
-      new Widget({
-        node: h('div', { class: 'jp-mltrack-loading', text: 'Loading\u2026' })
-      })
-    );
     // Another file opened meanwhile: this one's answer is dropped.
     const stale = () => token !== this._token;
     try {
@@ -277,14 +512,20 @@ export class ArtifactsSection extends Panel {
       'aria-label': 'Close the artifact'
     });
     close.addEventListener('click', () => this._close());
+    const series = open.series !== null ? this._series : null;
     node.appendChild(
       h(
         'div',
         { class: 'jp-mltrack-preview-header' },
-        h('span', { class: 'jp-mltrack-preview-title', text: artifact.name }),
+        h('span', {
+          class: 'jp-mltrack-preview-title',
+          text: series?.name ?? artifact.name
+        }),
         h('span', {
           class: 'jp-mltrack-preview-digest',
-          text: `${kindLabel(artifact.kind)} \u00b7 ${sizeText(artifact)}`
+          text: series
+            ? seriesText(series)
+            : `${kindLabel(artifact.kind)} \u00b7 ${sizeText(artifact)}`
         }),
         h('span', { class: 'jp-mltrack-spacer' }),
         close
@@ -297,8 +538,14 @@ export class ArtifactsSection extends Panel {
         })
       );
     }
+    if (series) {
+      const index = series.members.findIndex(a => a.name === artifact.name);
+      node.appendChild(this._stepSlider(series, Math.max(index, 0)));
+    } else {
+      this._stepBar = null;
+    }
     node.appendChild(this._fileBar(run.id, artifact, open.path));
-    if (artifact.file_count > 1) {
+    if (artifact.file_count > 1 && !series) {
       node.appendChild(this._fileList(run.id, artifact));
     }
   }
@@ -433,11 +680,17 @@ export class ArtifactsSection extends Panel {
   private _rendermime: IRenderMimeRegistry;
   private _onChanged: () => void;
   private _run: IRunDetail | null = null;
+  /** The artifact open: a series' step names its series. */
   private _open: {
     name: string;
     path: string | null;
     digest: string | null;
+    series: string | null;
   } | null = null;
+  /** The series open, as last listed. */
+  private _series: IArtifactSeries | null = null;
+  /** The open series' slider bar (moved in place, never rebuilt by a move). */
+  private _stepBar: HTMLElement | null = null;
   /** Increases with every file opened: a late answer for an older one is dropped. */
   private _token = 0;
   private _list: Widget;
@@ -452,4 +705,32 @@ export namespace ArtifactsSection {
     /** The registry changed what this run shows: reload the run. */
     onChanged: () => void;
   }
+}
+
+/** What a series holds, as its row's Kind says it: `Images`, `Figures`. */
+function seriesLabel(member: IArtifact): string {
+  return member.kind === 'figure' ? 'Figures' : 'Images';
+}
+
+/** A series' header: `Images · 3 steps · 772 B`. */
+function seriesText(series: IArtifactSeries): string {
+  const size = series.members.reduce((sum, a) => sum + a.size, 0);
+  const last = series.members[series.members.length - 1];
+  return [
+    seriesLabel(last),
+    stepsText(series.steps.length),
+    formatBytes(size)
+  ].join(' \u00b7 ');
+}
+
+/** `row`, which `act` answers a click, Enter or Space on (it is focusable). */
+function onActivate(row: HTMLElement, act: () => void): HTMLElement {
+  row.addEventListener('click', act);
+  row.addEventListener('keydown', event => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      act();
+    }
+  });
+  return row;
 }

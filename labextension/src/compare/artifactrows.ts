@@ -6,10 +6,12 @@
  * detail.
  */
 import { filesText } from '../artifacts/format';
+import { indexAtOrBefore, stepsText, unionSteps } from '../artifacts/series';
 import { formatBytes } from '../model';
 import {
   IArtifactRow,
   IArtifactSide,
+  IArtifactStep,
   ICompareRun,
   IFileChanges,
   ITextDiff
@@ -59,7 +61,8 @@ export function artifactStatusText(
 
 /**
  * What a run holds: `text · 1.2 KiB`, `folder · 3.4 KiB · 12 files`, a
- * model's `skops · sklearn 1.5.2 · 2.1 KiB`; `—` when it has none.
+ * model's `skops · sklearn 1.5.2 · 2.1 KiB`, a series' `file · 1.2 KiB ·
+ * 3 steps` (a series counts steps, not files); `—` when it has none.
  */
 export function artifactSideText(side: IArtifactSide | null): string {
   if (!side) {
@@ -80,27 +83,100 @@ export function artifactSideText(side: IArtifactSide | null): string {
     parts.push(side.kind);
   }
   parts.push(formatBytes(side.size));
-  if (side.file_count !== 1) {
+  if (side.step_count !== undefined) {
+    parts.push(stepsText(side.step_count));
+  } else if (side.file_count !== 1) {
     parts.push(filesText(side.file_count));
   }
   return parts.join(' \u00b7 ');
 }
 
-/** `3 files changed, 1 added, 2 removed`, `1 file added` ('' when none). */
-export function fileChangesText(changes: IFileChanges | null): string {
+/**
+ * `3 files changed, 1 added, 2 removed`, `1 file added` ('' when none); a
+ * series counts steps: `2 steps changed, 1 added`.
+ */
+export function fileChangesText(
+  changes: IFileChanges | null,
+  unit: 'file' | 'step' = 'file'
+): string {
   if (!changes) {
     return '';
   }
+  const countText = unit === 'step' ? stepsText : filesText;
   const parts: string[] = [];
   for (const key of ['changed', 'added', 'removed'] as const) {
     const count = changes[key];
     if (count) {
       parts.push(
-        parts.length ? `${count} ${key}` : `${filesText(count)} ${key}`
+        parts.length ? `${count} ${key}` : `${countText(count)} ${key}`
       );
     }
   }
   return parts.join(', ');
+}
+
+/**
+ * The slider's stops of a series row: every step some run logged (as the
+ * row lists them: at most 500 a run), once, in order.
+ */
+export function seriesStops(row: IArtifactRow): number[] {
+  return unionSteps(
+    (row.steps ?? []).map(steps => (steps ? steps.map(s => s.step) : null))
+  );
+}
+
+/** What a run shows at a step of a series: its step there, or the last before. */
+export interface ISeriesAt {
+  entry: IArtifactStep;
+  /** The run logged this very step (not only an earlier one). */
+  exact: boolean;
+}
+
+/**
+ * Per run, what it shows at `step`: its last step at or before it (a run
+ * that logged less often keeps its latest picture, as a metric's `step=N`
+ * keeps its last point); `null` where it has no such series or all its
+ * steps come later.
+ */
+export function seriesAt(
+  row: IArtifactRow,
+  step: number
+): (ISeriesAt | null)[] {
+  return row.runs.map((_, i) => {
+    const steps = row.steps?.[i] ?? null;
+    if (!steps) {
+      return null;
+    }
+    const index = indexAtOrBefore(
+      steps.map(s => s.step),
+      step
+    );
+    if (index < 0) {
+      return null;
+    }
+    const entry = steps[index];
+    return { entry, exact: entry.step === step };
+  });
+}
+
+/**
+ * A run's caption at `step`: `step 3`, `step 3 (latest before 5)`, or why
+ * it shows nothing: `not logged`, `no step at or before 2`.
+ */
+export function seriesCaption(
+  steps: IArtifactStep[] | null | undefined,
+  at: ISeriesAt | null,
+  step: number
+): string {
+  if (!steps || steps.length === 0) {
+    return 'not logged';
+  }
+  if (!at) {
+    return `no step at or before ${step}`;
+  }
+  return at.exact
+    ? `step ${at.entry.step}`
+    : `step ${at.entry.step} (latest before ${step})`;
 }
 
 /** Lines a diff adds and removes: `+3 −1`. */

@@ -3,20 +3,26 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import { PICTURE_MIMES, chooseMime } from '../artifacts/format';
 import { clearPanel, drawBundle } from '../artifacts/render';
+import { indexAtOrBefore, stepLabel } from '../artifacts/series';
+import { IArtifactPreview } from '../artifacts/types';
 import { h } from '../dom';
-import { PLOTLY_MIME } from '../model';
+import { PLOTLY_MIME, formatBytes } from '../model';
 import { drawFigure, noPlotlyMessage } from './charts';
 import {
   CompareChange,
   CompareModel,
   IArtifactImage,
   IArtifactRow,
+  IArtifactStep,
   IComparison,
   artifactSideText,
   artifactStatusText,
   diffCounts,
   errorMessage,
   fileChangesText,
+  seriesAt,
+  seriesCaption,
+  seriesStops,
   visibleArtifacts
 } from './model';
 import { CompareTab, hunkBlock, muted, runHeader, stateBadge } from './tab';
@@ -27,7 +33,9 @@ import { CompareTab, hunkBlock, muted, runHeader, stateBadge } from './tab';
  * holds; below it, each changed text file diffed against the baseline's (as
  * hunks, like the outputs' text diffs), and images and figures side by side,
  * baseline first, drawn by rendermime from the previews the server makes
- * (a plotly figure by the plotly renderer: plotly.js is never bundled here).
+ * (a plotly figure by the plotly renderer: plotly.js is never bundled here);
+ * a series (pictures logged at steps) side by side at the step a slider
+ * picks.
  */
 export class ArtifactsTab extends CompareTab {
   constructor(model: CompareModel, rendermime: IRenderMimeRegistry) {
@@ -62,7 +70,9 @@ export class ArtifactsTab extends CompareTab {
       const detail =
         row.view === 'image'
           ? this._images(comparison, row)
-          : this._diffs(comparison, row);
+          : row.view === 'series'
+            ? this._series(comparison, row)
+            : this._diffs(comparison, row);
       if (detail) {
         this.addWidget(detail);
       }
@@ -117,19 +127,25 @@ export class ArtifactsTab extends CompareTab {
               ),
               row.runs.map((side, i) => {
                 const state = i === 0 ? null : (row.states[i] ?? null);
-                const changes = fileChangesText(row.file_changes[i] ?? null);
+                // A series counts its steps, even of one: a step added to
+                // a one-step series is news.
+                const series = side?.step_count !== undefined;
+                const changes = fileChangesText(
+                  row.file_changes[i] ?? null,
+                  series ? 'step' : 'file'
+                );
                 const differs = state !== null && state !== 'same';
                 return h(
                   'td',
                   {
                     class: `jp-mltrack-compare-value${differs ? ' jp-mltrack-compare-differs' : ''}`,
-                    title: side?.files
-                      .map(f => `${f.path} ${f.digest}`)
-                      .join('\n')
+                    title: series
+                      ? `steps ${side?.first_step}\u2013${side?.last_step}`
+                      : side?.files.map(f => `${f.path} ${f.digest}`).join('\n')
                   },
                   h('span', { text: artifactSideText(side) }),
                   state ? stateBadge(state) : null,
-                  changes && side && side.file_count > 1
+                  changes && side && (series || side.file_count > 1)
                     ? h('span', {
                         class: 'jp-mltrack-compare-artifact-changes',
                         text: ` ${changes}`
@@ -258,24 +274,162 @@ export class ArtifactsTab extends CompareTab {
     return section;
   }
 
-  /** Fetch an image's preview and draw it in `frame` (unless re-rendered meanwhile). */
+  /**
+   * A series: the runs' pictures side by side at the step a slider picks
+   * (at first the last one), each run showing its last step at or before
+   * it. Moving the slider redraws only the runs whose picture changes, the
+   * old one kept until the new one is drawn; the step picked outlives a
+   * re-render (a live run's new steps re-render the tab), unless it was the
+   * last, which then follows the newest.
+   */
+  private _series(comparison: IComparison, row: IArtifactRow): Panel | null {
+    const stops = seriesStops(row);
+    if (stops.length === 0) {
+      return null;
+    }
+    const runs = comparison.runs;
+    const token = this._token;
+    const section = this._section(comparison, row);
+    section.addClass('jp-mltrack-compare-series');
+    const picked = this._seriesSteps.get(row.name);
+    let index =
+      picked === undefined
+        ? stops.length - 1
+        : Math.max(0, indexAtOrBefore(stops, picked));
+    const slider = h('input', {
+      type: 'range',
+      class: 'jp-mltrack-compare-series-slider',
+      min: 0,
+      max: stops.length - 1,
+      step: 1,
+      disabled: stops.length < 2,
+      'aria-label': `Step of ${row.name}`
+    });
+    slider.value = String(index);
+    const label = h('span', { class: 'jp-mltrack-compare-series-step' });
+    section.addWidget(
+      new Widget({
+        node: h(
+          'div',
+          { class: 'jp-mltrack-compare-series-bar' },
+          slider,
+          label
+        )
+      })
+    );
+
+    const grid = new Panel();
+    grid.addClass('jp-mltrack-compare-artifact-images');
+    grid.node.style.gridTemplateColumns = `repeat(${runs.length}, minmax(240px, 1fr))`;
+    const cells: ISeriesCell[] = runs.map((run, i) => {
+      const cell = new Panel();
+      cell.addClass('jp-mltrack-compare-artifact-image');
+      cell.node.dataset.runId = run.id;
+      const frame = new Panel();
+      frame.addClass('jp-mltrack-compare-artifact-frame');
+      const caption = muted('', 'jp-mltrack-compare-artifact-caption');
+      cell.addWidget(new Widget({ node: runHeader(run, i === 0) }));
+      cell.addWidget(frame);
+      cell.addWidget(new Widget({ node: caption }));
+      grid.addWidget(cell);
+      return { node: cell.node, frame, caption, key: null, draws: 0 };
+    });
+    section.addWidget(grid);
+
+    // The step and the captions follow the slider at once; the pictures
+    // are fetched at most every SLIDER_DRAW_MS while it moves (dragging
+    // across hundreds of steps would fetch each otherwise).
+    const showStep = () => {
+      const step = stops[index];
+      section.node.dataset.step = String(step);
+      label.textContent = stepLabel(step, stops);
+      slider.setAttribute('aria-valuetext', `step ${step}`);
+      seriesAt(row, step).forEach((at, i) => {
+        const cell = cells[i];
+        cell.caption.textContent = seriesCaption(row.steps?.[i], at, step);
+        cell.caption.title = at
+          ? `${at.entry.path} \u00b7 ${formatBytes(at.entry.size)}`
+          : '';
+        if (at) {
+          cell.node.dataset.step = String(at.entry.step);
+        } else {
+          delete cell.node.dataset.step;
+        }
+      });
+    };
+    const draw = () => {
+      seriesAt(row, stops[index]).forEach((at, i) => {
+        const cell = cells[i];
+        // The same bytes of the same run need no new picture.
+        const key = at ? `${at.entry.run_id}\n${at.entry.digest}` : null;
+        if (key === cell.key) {
+          return;
+        }
+        const had = cell.key !== null;
+        cell.key = key;
+        const mine = ++cell.draws;
+        if (!at) {
+          clearPanel(cell.frame);
+          return;
+        }
+        void this._draw(cell.frame, at.entry, token, {
+          loading: !had,
+          overtaken: () => mine !== cell.draws
+        });
+      });
+    };
+    showStep();
+    draw();
+
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    slider.addEventListener('input', () => {
+      index = Number(slider.value);
+      if (index === stops.length - 1) {
+        this._seriesSteps.delete(row.name);
+      } else {
+        this._seriesSteps.set(row.name, stops[index]);
+      }
+      showStep();
+      if (timer === null) {
+        timer = setTimeout(() => {
+          timer = null;
+          if (!section.isDisposed) {
+            draw();
+          }
+        }, SLIDER_DRAW_MS);
+      }
+    });
+    return section;
+  }
+
+  /**
+   * Fetch an image's preview and draw it in `frame`, unless re-rendered
+   * meanwhile or `overtaken()` says a newer draw of the frame began (a
+   * slider move's). A slider move's draw keeps the frame's picture until the
+   * new one is drawn: no `loading` note in between.
+   */
   private async _draw(
     frame: Panel,
     image: IArtifactImage,
-    token: number
+    token: number,
+    options: { loading?: boolean; overtaken?: () => boolean } = {}
   ): Promise<void> {
-    const stale = () => token !== this._token || frame.isDisposed;
-    frame.addWidget(
-      new Widget({
-        node: h('div', { class: 'jp-mltrack-loading', text: 'Loading\u2026' })
-      })
-    );
+    const overtaken = options.overtaken ?? (() => false);
+    const stale = () =>
+      token !== this._token || frame.isDisposed || overtaken();
+    if (options.loading ?? true) {
+      frame.addWidget(
+        new Widget({
+          node: h('div', { class: 'jp-mltrack-loading', text: 'Loading\u2026' })
+        })
+      );
+    }
     const show = (node: HTMLElement) => {
       clearPanel(frame);
       frame.addWidget(new Widget({ node }));
     };
     try {
-      const preview = await this.model.artifactPreview(image);
+      const preview = await this._preview(image);
       if (stale()) {
         return;
       }
@@ -323,10 +477,63 @@ export class ArtifactsTab extends CompareTab {
     }
   }
 
+  /**
+   * The preview of an image: a series' steps are kept (by their digest, so
+   * never out of date) for a slider moved back and forth, the last
+   * PREVIEWS_KEPT of them; any other image is fetched each time (its name
+   * may hold new bytes by the next render).
+   */
+  private _preview(image: IArtifactImage): Promise<IArtifactPreview> {
+    const digest = (image as Partial<IArtifactStep>).digest;
+    if (digest === undefined) {
+      return this.model.artifactPreview(image);
+    }
+    const key = [image.run_id, image.name, image.path, digest].join('\n');
+    let preview = this._previews.get(key);
+    if (preview) {
+      this._previews.delete(key); // to the end: the most recently used
+    } else {
+      preview = this.model.artifactPreview(image);
+      const kept = preview;
+      // A failure is not kept: the next move asks again.
+      kept.catch(() => {
+        if (this._previews.get(key) === kept) {
+          this._previews.delete(key);
+        }
+      });
+    }
+    this._previews.set(key, preview);
+    while (this._previews.size > PREVIEWS_KEPT) {
+      this._previews.delete(this._previews.keys().next().value!);
+    }
+    return preview;
+  }
+
   private _rendermime: IRenderMimeRegistry;
   /** Bumped at each render: previews of an older one are dropped. */
   private _token = 0;
+  /** The step picked on a series' slider, by series (none: its last). */
+  private _seriesSteps = new Map<string, number>();
+  /** Previews of series steps, least recently used first. */
+  private _previews = new Map<string, Promise<IArtifactPreview>>();
 }
+
+/** A run's cell of a series: what it shows, and its latest draw. */
+interface ISeriesCell {
+  node: HTMLElement;
+  frame: Panel;
+  caption: HTMLElement;
+  /** Run and digest of the picture shown (or being drawn); `null`: none. */
+  key: string | null;
+  /** Counts the cell's draws: an answer to an older one is dropped. */
+  draws: number;
+}
+
+/** How often a moving series slider fetches its pictures, at most. */
+const SLIDER_DRAW_MS = 80;
+
+/** Series step previews kept for a slider moved back and forth. */
+const PREVIEWS_KEPT = 48;
 
 /**
  * A figure to draw in a column of its own: plotly's default margins (80 px

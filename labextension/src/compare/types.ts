@@ -174,6 +174,10 @@ export interface IArtifactSide {
     flavor: string | null;
     library_version: string | null;
   } | null;
+  /** A series (view `series`): how many steps the run logged, the first and last. */
+  step_count?: number;
+  first_step?: number;
+  last_step?: number;
 }
 
 /** A changed text file of a run's artifact against the baseline's. */
@@ -193,13 +197,28 @@ export interface IArtifactImage extends Pick<
   run_id: string;
 }
 
+/**
+ * A step of a run's series: the image or figure it logged there, previewed
+ * as any image artifact's; equal digests are the same bytes.
+ */
+export interface IArtifactStep extends IArtifactImage {
+  step: number;
+  digest: string;
+}
+
 /** `same`: the same bytes in every run; `missing`: some run lacks it. */
 export type ArtifactStatus = 'same' | 'changed' | 'missing';
 
-/** How an artifact is compared. */
-export type ArtifactView = 'text' | 'image' | 'model' | 'files';
+/**
+ * How an artifact is compared; `series`: images or figures logged at steps,
+ * one row for all of a series' steps.
+ */
+export type ArtifactView = 'text' | 'image' | 'model' | 'files' | 'series';
 
-/** Files added, removed and changed against the baseline's artifact. */
+/**
+ * Files added, removed and changed against the baseline's artifact; of a
+ * series, its steps.
+ */
 export interface IFileChanges {
   added: number;
   removed: number;
@@ -219,6 +238,11 @@ export interface IArtifactRow {
   text_diffs: (IArtifactFileDiff[] | null)[];
   /** View `image`: the file each run shows, baseline first. */
   images: (IArtifactImage | null)[];
+  /**
+   * View `series` (`name` is the series): each run's steps in order, at most
+   * 500 spread evenly; `null` where a run has no such series.
+   */
+  steps?: (IArtifactStep[] | null)[];
 }
 
 /** `GET /mltrack/api/compare`. */

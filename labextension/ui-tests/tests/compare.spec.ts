@@ -33,7 +33,8 @@ function trainingCell(lr: string, planted = false): string {
 /**
  * Artifacts for runs #1 and #2 (lr 0.1 and 0.01), logged after the fact
  * (`run=`) so the tracked cells' code stays as it is: a text, a matplotlib
- * figure and a plotly figure each.
+ * figure and a plotly figure each, and a series of images at steps (#1 every
+ * 5 steps up to 15, #2 every 10 up to 10).
  */
 const ARTIFACTS_CELL = [
   'from matplotlib.figure import Figure',
@@ -44,7 +45,12 @@ const ARTIFACTS_CELL = [
   '    fig.add_subplot().plot(range(20), loss)',
   '    mltrack.log_figure(fig, "loss-curve", run=number)',
   '    mltrack.log_figure(go.Figure(go.Scatter(y=loss)), "loss-plotly", run=number)',
-  '    mltrack.log_text(f"lr = {lr}\\nsteps = 20\\n", "report.txt", run=number)'
+  '    mltrack.log_text(f"lr = {lr}\\nsteps = 20\\n", "report.txt", run=number)',
+  'import numpy as np',
+  'for number, every in ((1, 5), (2, 10)):',
+  '    for step in range(0, 16, every):',
+  '        sample = np.linspace(0, 1, 40 * 40).reshape(40, 40) ** (1 + step / every)',
+  '        mltrack.log_image(sample, "samples", step=step, run=number)'
 ].join('\n');
 
 /** The line the fourth run changed: the planted cause of its better acc. */
@@ -287,6 +293,45 @@ test.describe('compare runs', () => {
     ).toHaveCount(2, { timeout: 30000 });
     await figures.first().scrollIntoViewIfNeeded();
     await shot(page, testInfo, 'compare-artifacts');
+
+    // The series: one row, the runs' images side by side at the slider's
+    // step; #2 (every 10 steps) shows its latest step before 15.
+    const series = artifacts.locator(
+      '.jp-mltrack-compare-artifact[data-name="samples"]'
+    );
+    await expect(series).toHaveAttribute('data-view', 'series');
+    await expect(series).toHaveAttribute('data-step', '15');
+    const cells = series.locator('.jp-mltrack-compare-artifact-image');
+    await expect(cells).toHaveCount(4);
+    const captions = cells.locator('.jp-mltrack-compare-artifact-caption');
+    await expect(captions).toHaveText([
+      'step 10 (latest before 15)',
+      'step 15',
+      'not logged',
+      'not logged'
+    ]);
+    const samples = cells.locator('img');
+    await expect(samples).toHaveCount(2);
+    await expect
+      .poll(() =>
+        samples.nth(1).evaluate(el => (el as HTMLImageElement).naturalWidth)
+      )
+      .toBe(40);
+    const seriesSlider = series.locator(
+      'input.jp-mltrack-compare-series-slider'
+    );
+    await seriesSlider.focus();
+    await page.keyboard.press('Home');
+    await expect(series).toHaveAttribute('data-step', '0');
+    await expect(captions).toHaveText([
+      'step 0',
+      'step 0',
+      'not logged',
+      'not logged'
+    ]);
+    await expect(cells.nth(1)).toHaveAttribute('data-step', '0');
+    await series.scrollIntoViewIfNeeded();
+    await shot(page, testInfo, 'compare-series');
 
     // Why?: acc between the baseline #2 and the planted #4 is explained by
     // the changed line.

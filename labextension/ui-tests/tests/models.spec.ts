@@ -25,7 +25,8 @@ import {
  * "baseline" has a pickled model (unsafe) registered as churn v1, at
  * @production; "rf-big"
  * logged a text (named with a '/'), a matplotlib figure and a model, not
- * registered yet. The model artifacts are written directly (a skops file's
+ * registered yet, and a series of three images logged at steps 0, 10 and
+ * 20. The model artifacts are written directly (a skops file's
  * record), so the test needs no model-format code.
  */
 const SEED = [
@@ -56,6 +57,10 @@ const SEED = [
   'import plotly.graph_objects as go',
   'mltrack.log_figure(go.Figure(go.Bar(x=["a", "b"], y=[3, 1])), "bars", run=run.id)',
   'write_artifact(store, run.id, "model", "model", [Source("model.skops", data=b"rf-big model")], meta=SKOPS)',
+  'import numpy as np',
+  'ramp = np.linspace(0, 1, 48 * 64).reshape(48, 64)',
+  'for step in (0, 10, 20):',
+  '    mltrack.log_image(ramp ** (1 + step / 5), "samples", step=step, run=run.id)',
   'store.finish_run(run.id, "finished", metrics=[MetricPoint("acc", 0.84, 0, now)])',
   'print("seeded", run.id)'
 ].join('\n');
@@ -85,7 +90,7 @@ test.describe('artifacts and models', () => {
       true
     );
 
-    // The run's detail lists its four artifacts.
+    // The run's detail lists its four artifacts and its series of images.
     await runRows.filter({ hasText: 'rf-big' }).click();
     const detail = page.locator('.jp-mltrack-detail');
     await expect(detail.locator('.jp-mltrack-detail-name')).toHaveText(
@@ -93,7 +98,7 @@ test.describe('artifacts and models', () => {
     );
     const section = detail.locator('.jp-mltrack-artifacts');
     const rows = section.locator('.jp-mltrack-artifact-row');
-    await expect(rows).toHaveCount(4);
+    await expect(rows).toHaveCount(5);
     const row = (name: string) =>
       section.locator(`.jp-mltrack-artifact-row[data-name="${name}"]`);
     await expect(
@@ -166,6 +171,51 @@ test.describe('artifacts and models', () => {
       timeout: 30000
     });
     await shot(section, testInfo, 'artifact-plotly');
+
+    // The series: one row; opened at its last step, the slider walks back.
+    const series = row('samples');
+    await expect(series).toHaveAttribute('data-series', 'true');
+    await expect(section.locator('.jp-mltrack-section-title')).toHaveText(
+      'Artifacts (5)'
+    );
+    await expect(series.locator('.jp-mltrack-artifact-kind')).toHaveText(
+      'Images'
+    );
+    await expect(series.locator('.jp-mltrack-artifact-count')).toHaveText(
+      '3 steps'
+    );
+    await series.click();
+    const stepBar = preview.locator('.jp-mltrack-artifact-stepbar');
+    await expect(stepBar).toHaveAttribute('data-step', '20');
+    await expect(stepBar.locator('.jp-mltrack-artifact-step')).toHaveText(
+      'step 20 of 0\u201320'
+    );
+    await expect(preview.locator('.jp-mltrack-artifact-file-name')).toHaveText(
+      'step_000020.png'
+    );
+    await expect(rendered).toHaveAttribute('data-mime', 'image/png');
+    const stepImage = rendered.locator('img');
+    await expect
+      .poll(() =>
+        stepImage.evaluate(img => (img as HTMLImageElement).naturalWidth)
+      )
+      .toBe(64);
+    const last = await stepImage.getAttribute('src');
+    const slider = stepBar.locator('input[type="range"]');
+    await slider.focus();
+    await page.keyboard.press('ArrowLeft');
+    await expect(stepBar).toHaveAttribute('data-step', '10');
+    await expect(preview.locator('.jp-mltrack-artifact-file-name')).toHaveText(
+      'step_000010.png'
+    );
+    await expect
+      .poll(() => rendered.locator('img').getAttribute('src'))
+      .not.toBe(last);
+    await expect(slider).toBeFocused(); // moved in place, not rebuilt
+    await page.keyboard.press('Home');
+    await expect(stepBar).toHaveAttribute('data-step', '0');
+    await expect(series).toHaveClass(/jp-mod-selected/);
+    await shot(section, testInfo, 'artifact-series');
 
     // The model: its card, then Register… into churn (offered, as it exists).
     await row('model').click();
