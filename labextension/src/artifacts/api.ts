@@ -4,8 +4,19 @@
  */
 
 import { requestAPI, requestBlob } from '../handler';
-import { artifactEndpoint, downloadName } from './format';
-import { IArtifactPreview } from './types';
+import { artifactEndpoint, downloadName, pathSegment } from './format';
+import { IArtifact, IArtifactPreview, IRunModelVersion } from './types';
+
+/** `GET runs/{id}/artifacts`: what a run logged, and its registered versions. */
+export interface IRunArtifacts {
+  artifacts: IArtifact[];
+  models: IRunModelVersion[];
+}
+
+/** A run's artifacts as they are now (a live run's detail asks again). */
+export function fetchArtifacts(runId: string): Promise<IRunArtifacts> {
+  return requestAPI<IRunArtifacts>(`runs/${pathSegment(runId)}/artifacts`);
+}
 
 /** The preview of one file of an artifact (its primary file without `path`). */
 export function fetchPreview(

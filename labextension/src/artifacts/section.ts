@@ -10,7 +10,10 @@
  *
  * It outlives the detail's re-renders (a reload, a save): the artifact open
  * stays open, and its preview is not fetched again while its file is the same.
- * A series open at its last step follows the steps a live run adds.
+ * A series open at its last step follows the steps a live run adds: while
+ * the run is running and the section is shown, its artifacts are asked for
+ * every LIVE_MS (the detail reloads when the run's metrics or status change,
+ * and a loop logging only images changes neither).
  */
 
 import { showErrorMessage } from '@jupyterlab/apputils';
@@ -30,7 +33,7 @@ import { modelIcon } from '../icons';
 import { IRunDetail, formatBytes } from '../model';
 import { registerFlow } from '../models/actions';
 import { IRegistryChange, registryChanged } from '../models/api';
-import { downloadFile, fetchPreview } from './api';
+import { downloadFile, fetchArtifacts, fetchPreview } from './api';
 import {
   filesText,
   kindLabel,
@@ -48,6 +51,9 @@ import {
   stepsText
 } from './series';
 import { IArtifact } from './types';
+
+/** How often a running run's artifacts are asked for while they are shown. */
+const LIVE_MS = 3000;
 
 /** How often a moving step slider opens the step it is at, at most. */
 const STEP_MS = 80;
@@ -95,6 +101,7 @@ export class ArtifactsSection extends Panel {
   /** Show the artifacts of `run` (hidden for a server that sends none). */
   setRun(run: IRunDetail): void {
     this._run = run;
+    this._watch(run);
     const artifacts = run.artifacts;
     this.setHidden(!Array.isArray(artifacts));
     clear(this._list.node);
@@ -173,6 +180,7 @@ export class ArtifactsSection extends Panel {
     if (this.isDisposed) {
       return;
     }
+    this._stopWatching();
     registryChanged.disconnect(this._onRegistryChanged, this);
     super.dispose();
   }
@@ -663,6 +671,52 @@ export class ArtifactsSection extends Panel {
     );
   }
 
+  /**
+   * While `run` is running, ask for its artifacts every LIVE_MS (skipped
+   * while the section is hidden) and show them when they changed.
+   */
+  private _watch(run: IRunDetail): void {
+    if (run.status !== 'running') {
+      this._stopWatching();
+      return;
+    }
+    if (this._live !== null) {
+      return;
+    }
+    const tick = async () => {
+      const shown = this._run;
+      if (this.isDisposed || !shown || shown.status !== 'running') {
+        this._live = null;
+        return;
+      }
+      if (this.isVisible) {
+        try {
+          const now = await fetchArtifacts(shown.id);
+          const current = this._run;
+          if (
+            current?.id === shown.id &&
+            listingKey(now.artifacts) !== listingKey(current.artifacts ?? [])
+          ) {
+            this.setRun({ ...current, ...now });
+          }
+        } catch {
+          // the server is away or the run was deleted: the detail says so
+        }
+      }
+      if (this._live !== null && !this.isDisposed) {
+        this._live = window.setTimeout(() => void tick(), LIVE_MS);
+      }
+    };
+    this._live = window.setTimeout(() => void tick(), LIVE_MS);
+  }
+
+  private _stopWatching(): void {
+    if (this._live !== null) {
+      window.clearTimeout(this._live);
+      this._live = null;
+    }
+  }
+
   /** A model registered (here or in another detail): reload what shows it. */
   private _onRegistryChanged(_: unknown, change: IRegistryChange): void {
     const run = this._run;
@@ -689,6 +743,8 @@ export class ArtifactsSection extends Panel {
   } | null = null;
   /** The series open, as last listed. */
   private _series: IArtifactSeries | null = null;
+  /** The timer asking for a running run's artifacts (`null`: none). */
+  private _live: number | null = null;
   /** The open series' slider bar (moved in place, never rebuilt by a move). */
   private _stepBar: HTMLElement | null = null;
   /** Increases with every file opened: a late answer for an older one is dropped. */
@@ -733,4 +789,11 @@ function onActivate(row: HTMLElement, act: () => void): HTMLElement {
     }
   });
   return row;
+}
+
+/** What decides that a run's artifacts changed: their names, states and files. */
+function listingKey(artifacts: IArtifact[]): string {
+  return JSON.stringify(
+    artifacts.map(a => [a.name, a.status ?? '', a.files.map(f => f.digest)])
+  );
 }

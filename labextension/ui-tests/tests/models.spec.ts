@@ -390,4 +390,56 @@ test.describe('artifacts and models', () => {
 
     expect(errors).toEqual([]);
   });
+
+  test("a live run's series grows under the open slider", async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    const errors = collectErrors(page);
+    // A tracked cell logging only images (no metric: the detail itself has
+    // nothing to reload for) while its run's detail is open.
+    await seedStore(page, `${tmpPath}/mltrack-live.ipynb`, [
+      '%load_ext jupyter_mltrack\nprint("seeded")',
+      [
+        '%%track live-frames',
+        'import time',
+        'import numpy as np',
+        'for step in range(14):',
+        '    mltrack.log_image(np.full((20, 20), step / 14), "frames", step=step)',
+        '    time.sleep(0.8)'
+      ].join('\n')
+    ]);
+    await page.notebook.selectCells(1);
+    await page.keyboard.press('Control+Enter');
+
+    const sidebar = await openSidebar(page);
+    await page.sidebar.setWidth(480, 'left');
+    await sidebar
+      .locator('.jp-mltrack-run-row', { hasText: 'live-frames' })
+      .click({ timeout: 20000 });
+    const section = page.locator('.jp-mltrack-detail .jp-mltrack-artifacts');
+    const series = section.locator(
+      '.jp-mltrack-artifact-row[data-name="frames"]'
+    );
+    await series.click({ timeout: 20000 });
+    const stepBar = section.locator('.jp-mltrack-artifact-stepbar');
+    const stepOf = async () => Number(await stepBar.getAttribute('data-step'));
+    const opened = await stepOf();
+    // Opened at its last step, the slider follows the steps logged since.
+    await expect
+      .poll(stepOf, { timeout: 15000 })
+      .toBeGreaterThanOrEqual(opened + 2);
+    // Moved back, it stays where it was put while the series grows.
+    await stepBar.locator('input').focus();
+    await page.keyboard.press('Home');
+    await expect(stepBar).toHaveAttribute('data-step', '0');
+    const count = series.locator('.jp-mltrack-artifact-count');
+    const countOf = async () => parseInt((await count.textContent()) ?? '0');
+    const before = await countOf();
+    await expect.poll(countOf, { timeout: 15000 }).toBeGreaterThan(before);
+    await expect(stepBar).toHaveAttribute('data-step', '0');
+    await expect(stepBar.locator('input')).toBeFocused();
+    await shot(section, testInfo, 'artifact-series-live');
+    expect(errors).toEqual([]);
+  });
 });
