@@ -456,6 +456,59 @@ def test_compare_html_hides_sections_where_nothing_differs(
     assert "body.differences-only .only-differences { display: block; }" in page
 
 
+def test_compare_shows_artifacts_in_the_terminal_and_the_report(
+    capsys: pytest.CaptureFixture[str], cmp: dict[str, Any], sqlite_store: Store, tmp_path: Path
+) -> None:
+    """The Artifacts section: what each run holds and how it differs; a text's diff below the
+    table; in the report, the runs' images side by side (a series at its last step),
+    embedded, as the notebook widget shows them."""
+    from jupyter_mltrack.models.artifacts import Source, write_artifact
+
+    one, two, three = cmp["ids"]
+    image = base64.b64decode(PNG)
+    for run_id, acc in ((one, "0.91"), (two, "0.94"), (three, "0.91")):
+        report = f"# Report\nacc {acc}\n".encode()
+        write_artifact(
+            sqlite_store, run_id, "report.md", "text", [Source("report.md", data=report)]
+        )
+        write_artifact(
+            sqlite_store, run_id, "notes.txt", "text", [Source("notes.txt", data=b"same")]
+        )
+    for run_id, steps in ((one, (0, 1)), (two, (0, 1, 2))):
+        for step in steps:
+            write_artifact(
+                sqlite_store,
+                run_id,
+                f"pred/step_{step:06d}",
+                "file",
+                [Source(f"step_{step:06d}.png", data=image + bytes([step, run_id == two]))],
+                meta={"series": "pred", "step": step},
+                media_type="image/png",
+            )
+    code, out, _ = run_cli(capsys, "--store", cmp["url"], "runs", "compare", "1", "2")
+    assert code == 0
+    text = section(out, "Artifacts")
+    assert text.startswith("Artifacts  (1 identical artifact hidden)"), text
+    assert row(text, "pred").endswith("(3 steps) (changed: 1 added, 2 changed)")
+    assert "(changed)" in row(text, "report.md")
+    assert "report.md: #2 against #1" in out and "  -acc 0.91" in out and "  +acc 0.94" in out
+
+    code, out, _ = run_cli(capsys, "--store", cmp["url"], "runs", "compare", "1", "3")
+    text = section(out, "Artifacts")
+    assert text.startswith("Artifacts  (2 identical artifacts hidden)"), text
+    assert row(text, "pred").endswith("(2 steps)  missing")  # #3 logged no series
+
+    dest = tmp_path / "report.html"
+    argv = ["--store", cmp["url"], "runs", "compare", "1", "2", "--html", str(dest)]
+    assert run_cli(capsys, *argv)[0] == 0
+    page = dest.read_text(encoding="utf-8")
+    assert '<tr class="differs"><td><code>pred</code></td>' in page
+    assert '<tr class="same"><td><code>notes.txt</code></td>' in page
+    shown = re.findall(r'<figcaption>([^<]*)</figcaption><img src="data:image/png;base64,', page)
+    assert shown == ["#1 · step 1", "#2 · step 2"]
+    assert EXTERNAL.search(page) is None
+
+
 def test_compare_html_message_goes_to_stderr_with_json(
     capsys: pytest.CaptureFixture[str], cmp: dict[str, Any], tmp_path: Path
 ) -> None:

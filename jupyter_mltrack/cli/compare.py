@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from ..compare.artifact_rows import side_text
 from ..store import Store
 from .common import (
     CliError,
@@ -562,9 +563,40 @@ def comparison_report(data: Mapping[str, Any], *, show_all: bool = False) -> str
         rows.append([str(o.get("index", "?")), *(_cut(output_cell(it)) for it in o["items"])])
     add(_section("Outputs", ["#", *heads], rows, hidden, "output"), bool(rows))
 
+    rows, diffs = artifact_rows(data, labels, show_all=show_all)
+    hidden = len(data.get("artifacts") or []) - len(rows)
+    text = _section("Artifacts", ["ARTIFACT", *heads], rows, hidden, "artifact")
+    add(text + "".join(f"\n{line}" for line in diffs) if text else text, bool(rows))
+
     if not shown_any and not show_all:
         parts.append("no differences (--all shows every row)")
     return "\n\n".join(parts)
+
+
+def artifact_rows(
+    data: Mapping[str, Any], labels: Sequence[str], *, show_all: bool = False
+) -> tuple[list[list[str]], list[str]]:
+    """The artifacts section's table rows (name, then a cell per run) and, below it, each
+    changed text file's diff against the baseline's (as the code's, capped)."""
+    rows: list[list[str]] = []
+    lines: list[str] = []
+    for a in data.get("artifacts") or []:
+        if a.get("status") == "same" and not show_all:
+            continue
+        n = len(a.get("runs") or [])
+        states, changes = a.get("states") or [None] * n, a.get("file_changes") or [None] * n
+        cells = zip(a["runs"], states, changes, strict=False)
+        rows.append([_cut(a["name"], 32), *(_cut(side_text(*c), 64) for c in cells)])
+        for i, files in enumerate(a.get("text_diffs") or []):
+            if i == 0 or not files:
+                continue
+            lines.append(f"  {a['name']}: {labels[i]} against {labels[0]}")
+            for f in files:
+                if f.get("diff"):
+                    lines += ["    " + line for line in _code_lines(f["diff"], f["path"])]
+                if f.get("reason"):
+                    lines.append(f"    {f['path']}: {f['reason']}")
+    return rows, lines
 
 
 # the explanation as text ------------------------------------------------------------------------

@@ -20,6 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ..compare.artifact_rows import side_text
+from ..compare.artifacts import embedded_images
+from ..widgets.render import artifacts_html
 from .compare import (
     NOT_RECORDED,
     _attribute,
@@ -128,7 +131,9 @@ def _output_html(item: Mapping[str, Any] | None) -> str:
     return f"<pre>{esc(output_cell(item))}</pre>"
 
 
-def _sections(data: Mapping[str, Any]) -> list[str]:
+def _sections(
+    data: Mapping[str, Any], images: Mapping[tuple[str, str], str] | None = None
+) -> list[str]:
     runs = data["runs"]
     n = len(runs)
     labels = [str(r.get("label") or f"#{r.get('number')}") for r in runs]
@@ -255,6 +260,20 @@ def _sections(data: Mapping[str, Any]) -> list[str]:
         for o in data.get("outputs", [])
     ]
     section("Outputs", ["#", *heads], rows)
+
+    artifacts = data.get("artifacts") or []
+    rows = []
+    for a in artifacts:
+        n_runs = len(a.get("runs") or [])
+        states = a.get("states") or [None] * n_runs
+        changes = a.get("file_changes") or [None] * n_runs
+        cells = [f"<code>{esc(a['name'])}</code>"]
+        cells += [esc(side_text(*c)) for c in zip(a["runs"], states, changes, strict=False)]
+        rows.append((a.get("status") != "same", cells))
+    if rows:
+        # the table, then what differs: text diffs, the runs' images side by side
+        body = _table(["artifact", *heads], rows) + artifacts_html(data, images)
+        wrap("Artifacts", body, any(differs for differs, _ in rows))
     if identical:
         out.append(
             '<p class="note only-differences">No differences in: '
@@ -321,7 +340,7 @@ def comparison_html(
         f"</code> on {esc(when)}. Changes are against the baseline.</p>",
         f'<p><label><input type="checkbox" id="mltrack-diff-only"{checked}> '
         "differences only</label></p>",
-        *_sections(data),
+        *_sections(data, embedded_images(store, data.get("artifacts") or [])),
         "<h2>Charts</h2>",
         chart_html,
         f"<script>{SCRIPT}</script>",

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ..models.artifacts import media_type_of, read_bytes
 from ..models.figures import PLOTLY_MIME
 from ..models.steps import step_of
+from .artifact_rows import shown_images
 from .outputs import human_size
 from .textdiff import text_diff
 
@@ -55,6 +56,13 @@ MAX_LISTED_FILES = 50
 MAX_DIFFED_FILES = 200
 #: Diff lines kept per file (the hunks after these are left out, and the reason says so).
 MAX_DIFF_LINES = 2000
+#: Images embedded in a comparison's HTML (the widget's, the static copy a notebook saves, the
+#: CLI's report: none has a server to fetch previews from), as ``data:`` URIs: bytes of one,
+#: and of all.
+MAX_IMAGE_BYTES = 1 << 20
+MAX_EMBEDDED_BYTES = 4 << 20
+#: What a browser shows from a ``data:`` URI in an ``<img>``.
+EMBEDDED_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 #: Steps of a series listed per run: evenly spread, the first and the last always kept.
 MAX_SERIES_STEPS = 500
 #: Threads reading blobs.
@@ -471,3 +479,42 @@ def artifacts_section(store: Store, run_ids: Iterable[str]) -> list[dict[str, An
     plain, series = split_series(listed)
     rows = compare_artifacts(store, plain) + series_rows(series)
     return sorted(rows, key=lambda row: row["name"])
+
+
+def embedded_images(
+    store: Store,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    cache: dict[str, str] | None = None,
+) -> dict[tuple[str, str], str]:
+    """The images the differing rows show (an image's, a series' last step: see
+    :func:`.artifact_rows.shown_images`) as ``data:`` URIs by ``(run id, artifact name)``:
+    PNG, JPEG and SVG files of at most :data:`MAX_IMAGE_BYTES`, until
+    :data:`MAX_EMBEDDED_BYTES` in all; the others are left to say why they are not shown.
+    ``cache`` (by digest) spares a widget re-rendering the same rows a second read."""
+    import base64
+
+    cache = {} if cache is None else cache
+    out: dict[tuple[str, str], str] = {}
+    total = 0
+    for row in rows:
+        if row.get("status") == "same":
+            continue
+        for ref, side in zip(shown_images(row), row.get("runs") or [], strict=False):
+            if ref is None or side is None or ref["media_type"] not in EMBEDDED_TYPES:
+                continue
+            digest = ref.get("digest") or next(
+                (f["digest"] for f in side["files"] if f["path"] == ref["path"]), ""
+            )
+            size = int(ref["size"])
+            if size > MAX_IMAGE_BYTES or total + size > MAX_EMBEDDED_BYTES or not digest:
+                continue
+            uri = cache.get(digest)
+            if uri is None:
+                artifact = store.get_artifact(ref["run_id"], ref["name"])
+                data = base64.b64encode(read_bytes(store, artifact, ref["path"]))
+                uri = f"data:{ref['media_type']};base64,{data.decode('ascii')}"
+                cache[digest] = uri
+            out[(ref["run_id"], ref["name"])] = uri
+            total += size
+    return out

@@ -38,11 +38,6 @@ if TYPE_CHECKING:
 #: Runs the picker offers per experiment (the most recent ones).
 PICKER_LIMIT = 500
 TAB_TABLE, TAB_CHARTS, TAB_WHY = 0, 1, 2
-#: Image artifacts the table embeds (as ``data:`` URIs: the widget's HTML, and the static copy
-#: a notebook saves, have no server to fetch previews from): bytes of one, and of all.
-MAX_IMAGE_BYTES = 1 << 20
-MAX_EMBEDDED_BYTES = 4 << 20
-_IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml")
 ALL_METRICS = ""
 
 
@@ -311,35 +306,12 @@ class CompareWidget(widgets.VBox):
 
     def artifact_images(self) -> dict[tuple[str, str], str]:
         """The differing image artifacts the table shows side by side, as ``data:`` URIs by
-        ``(run id, name)``: PNG, JPEG and SVG files of at most :data:`MAX_IMAGE_BYTES`, until
-        :data:`MAX_EMBEDDED_BYTES` in all (the others say the compare tab shows them)."""
-        import base64
+        ``(run id, name)`` (see :func:`..compare.artifacts.embedded_images`), each read once
+        per widget."""
+        from ..compare.artifacts import embedded_images
 
-        from ..models.artifacts import read_bytes
-
-        out: dict[tuple[str, str], str] = {}
-        total = 0
-        for row in (self.data or {}).get("artifacts") or []:
-            if row.get("status") == "same":
-                continue
-            for ref, side in zip(render.shown_images(row), row.get("runs") or [], strict=False):
-                if ref is None or side is None or ref["media_type"] not in _IMAGE_MIMES:
-                    continue
-                digest = ref.get("digest") or next(
-                    (f["digest"] for f in side["files"] if f["path"] == ref["path"]), ""
-                )
-                size = int(ref["size"])
-                if size > MAX_IMAGE_BYTES or total + size > MAX_EMBEDDED_BYTES or not digest:
-                    continue
-                uri = self._image_uris.get(digest)
-                if uri is None:
-                    artifact = self.store.get_artifact(ref["run_id"], ref["name"])
-                    data = base64.b64encode(read_bytes(self.store, artifact, ref["path"]))
-                    uri = f"data:{ref['media_type']};base64,{data.decode('ascii')}"
-                    self._image_uris[digest] = uri
-                out[(ref["run_id"], ref["name"])] = uri
-                total += size
-        return out
+        rows = (self.data or {}).get("artifacts") or []
+        return embedded_images(self.store, rows, cache=self._image_uris)
 
     # charts -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..compare.artifact_rows import change_note, shown_images, side_summary
 from ..compare.outputs import human_size
 from ..models.figures import PLOTLY_MIME
 
@@ -356,34 +357,11 @@ def _artifact_cell(
     """What a run holds under an artifact name, and its state against the baseline's."""
     if side is None:
         return f'<span style="color:{MUTED}">{html.escape(state or "—")}</span>'
-    model = side.get("model") or {}
-    words = [model.get("format"), model.get("flavor"), model.get("library_version")]
-    what = " ".join(str(w) for w in words if w) or str(side.get("kind") or "")
-    text = f"{what} {human_size(int(side.get('size') or 0))}"
-    steps = side.get("step_count")
-    if steps is not None:  # a series: its changes count steps
-        text += f" ({steps} step{'s' if steps != 1 else ''})"
-    elif (side.get("file_count") or 0) > 1:
-        text += f" ({side['file_count']} files)"
-    if not state or state == "same":
+    text = side_summary(side)
+    note = change_note(side, state, changes)
+    if not note:
         return html.escape(text)
-    notes = [state]
-    if changes and (steps is not None or (side.get("file_count") or 0) > 1):
-        notes += [f"{n} {key}" for key, n in changes.items() if n]
-    return (
-        f'<span style="background:{CHANGED_BG}">{html.escape(text)} '
-        f"({html.escape(', '.join(notes))})</span>"
-    )
-
-
-def shown_images(row: Mapping[str, Any]) -> list[Mapping[str, Any] | None]:
-    """The image each run shows for an artifact row, baseline first: an image's own, a
-    series' last step (the compare tab's slider reaches the others); ``[]`` for the rest."""
-    if row.get("view") == "image":
-        return list(row.get("images") or [])
-    if row.get("view") == "series":
-        return [steps[-1] if steps else None for steps in row.get("steps") or []]
-    return []
+    return f'<span style="background:{CHANGED_BG}">{html.escape(f"{text} ({note})")}</span>'
 
 
 def artifacts_html(
