@@ -25,6 +25,8 @@ from ..models.figures import PLOTLY_MIME
 BETTER = "#1a7f37"
 WORSE = "#cf222e"
 MUTED = "#808080"
+#: How an embedded image is drawn: at most its column's width, at least 128 px wide.
+EMBEDDED_IMAGE = "max-width:100%;min-width:128px"
 CHANGED_BG = "rgba(255, 193, 7, 0.18)"
 CELL = "padding:2px 8px;border-bottom:1px solid rgba(128,128,128,0.25);vertical-align:top"
 HEAD = f"{CELL};text-align:left;white-space:nowrap"
@@ -399,7 +401,8 @@ def artifacts_html(
                 elif (ref["run_id"], ref["name"]) in (images or {}):
                     uri = html.escape((images or {})[(ref["run_id"], ref["name"])])
                     alt = html.escape(f"{a['name']} of {run.get('label', '')}")
-                    shown = f'<img src="{uri}" alt="{alt}" style="max-width:100%">'
+                    # a tiny picture (an 8 x 8 digit) is drawn at least 128 px wide
+                    shown = f'<img src="{uri}" alt="{alt}" style="{EMBEDDED_IMAGE}">'
                 else:
                     why = (
                         "a plotly figure: the compare tab draws it"
