@@ -10,7 +10,15 @@ Two images, made from a seeded RNG so every run logs the same pixels:
 
 Then a training loop: ``LOOP_STEPS`` different digits logged into one run, one per step,
 each call timed (the first call of a fresh store among them): what a loop that logs a sample
-image per epoch pays per image once the store and the run are warm.
+image per epoch pays per image once the store and the run are warm. The loop runs twice: each
+image under a name of its own (``digits/step007.png``), then as one series, each at its step,
+the way both tools offer for it: ``mltrack.log_image(a, "digits", step=i)`` against
+``mlflow.log_image(a, key="digits", step=i)``, which writes the image and a WebP thumbnail
+(two files a step) and sets a tag. MLflow writes them on a background thread by default: its
+calls are timed with ``synchronous=True`` (the files written when the call returns, as ours
+are), and the whole loop is timed too, MLflow's by default, until
+``mlflow.flush_artifact_async_logging()`` says the images are written (then
+``flush_async_logging()``, the run's tag that it has images, which waits for its batch).
 
 Both tools encode PNG with Pillow. Ours also checks the values (0-255 integers here) and
 makes the blob durable (fsync) before recording it; MLflow writes the PNG to a temp folder
@@ -152,6 +160,16 @@ class LoopBench(_Images):
             for i, image in enumerate(self.images):
                 self.call("ours_loop", lambda i=i, a=image: mltrack.log_image(a, _step(i)))
         self.checks["ours_artifacts"] = len(self.ours.store().list_artifacts(run_id))
+        self.ours.fresh_store()  # the same digits: the first loop's blobs would dedup them
+        with self.ours.run() as run_id:
+            t0 = time.perf_counter()
+            for i, image in enumerate(self.images):
+                self.call("ours_step", lambda i=i, a=image: mltrack.log_image(a, "digits", step=i))
+            self.keep("ours_step_loop", time.perf_counter() - t0)
+        steps = self.ours.store().list_artifacts(run_id)
+        self.checks["ours_steps"] = sorted(a.meta.get("step") for a in steps) == list(
+            range(len(self.images))
+        )
 
     def theirs_(self) -> None:
         import mlflow
@@ -169,6 +187,28 @@ class LoopBench(_Images):
         self.checks["mlflow_files"] = sum(
             1 for _ in (self.theirs.artifact_dir(run_id) / "digits").iterdir()
         )
+        with self.theirs.run() as run_id:
+            folder = self.theirs.artifact_dir(run_id) / "images"
+            for i, image in enumerate(self.images):
+                seconds, _ = timed_call(
+                    lambda i=i, a=image: mlflow.log_image(a, key="digits", step=i, synchronous=True)
+                )
+                t0 = time.perf_counter()  # the step's two new files made durable
+                if not syncfs(str(folder)):
+                    fsync_tree(folder)
+                self.keep("mlflow_step", seconds)
+                self.keep("mlflow_step_durable", seconds + time.perf_counter() - t0)
+        self.checks["mlflow_step_files"] = sum(1 for _ in folder.iterdir())
+        with self.theirs.run() as run_id:  # MLflow's default: written on a background thread
+            t0 = time.perf_counter()
+            for i, image in enumerate(self.images):
+                mlflow.log_image(image, key="digits", step=i)
+            mlflow.flush_artifact_async_logging()  # the images written
+            self.keep("mlflow_step_async_loop", time.perf_counter() - t0)
+            mlflow.flush_async_logging()  # and the run's tag that says it has images
+            self.keep("mlflow_step_async_all", time.perf_counter() - t0)
+        folder = self.theirs.artifact_dir(run_id) / "images"
+        self.checks["mlflow_async_files"] = sum(1 for _ in folder.iterdir())
 
     def described(self) -> dict[str, Any]:
         return {"steps": len(self.images)}
@@ -227,5 +267,54 @@ def image_rows(r: dict[str, Any], reps: int) -> list[str]:
                 "mlflow_loop_durable",
                 "ours_loop",
             ),
+            f"   the same loop as one series (every step kept: ours {c['ours_steps']}; MLflow"
+            f" {c['mlflow_step_files']} files, {c['mlflow_async_files']} by default)",
+            _row("ours  mltrack.log_image(array, 'digits', step=i) [fsync]", m, "ours_step"),
+            _row(
+                "MLflow mlflow.log_image(array, key='digits', step=i) [no fsync]",
+                m,
+                "mlflow_step",
+                "ours_step",
+            ),
+            _row(
+                "MLflow, then the step's files made durable (one syncfs)",
+                m,
+                "mlflow_step_durable",
+                "ours_step",
+            ),
+            f"   the whole loop of {m['steps']} steps (median of {len(m['ours_step_loop']['runs_s'])})",
+            _row("ours  every step durable when its call returns", m, "ours_step_loop"),
+            _row(
+                "MLflow default (a background thread), images flushed [no fsync]",
+                m,
+                "mlflow_step_async_loop",
+                "ours_step_loop",
+            ),
+            _row(
+                "MLflow default, its tag flushed too (the run's 'has images')",
+                m,
+                "mlflow_step_async_all",
+                "ours_step_loop",
+            ),
         ]
     return lines
+
+
+if __name__ == "__main__":
+    import argparse
+    import shutil
+
+    from bench.artifacts import FULL, QUICK
+    from bench.common import isolate
+
+    parser = argparse.ArgumentParser(description="benchmark 11, part e alone (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="3 repetitions, 20 loop images")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    root = isolate() / "artifacts"
+    root.mkdir(parents=True)
+    try:
+        result = bench_images(Ours(root / "ours"), Theirs(root / "mlflow"), root / "scratch", sizes)
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
+    print("\n".join(image_rows(result, sizes["image_reps"])))
