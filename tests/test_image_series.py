@@ -205,3 +205,41 @@ def _plotly() -> Any:
     import plotly.graph_objects as go
 
     return go.Figure(go.Scatter(y=[1, 3, 2]))
+
+
+def test_the_terminal_lists_a_series_as_one_line_and_gets_it_as_a_folder(
+    api_store: Store, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from jupyter_mltrack.cli import main
+
+    run_id = series_run({step: step / 30 for step in range(0, 30)})
+    with mltrack.start_run() as other:  # another run's artifacts are not listed
+        mltrack.log_text("hi", "notes.txt")
+    url = api_store.url
+
+    def cli(*argv: str) -> str:
+        assert main(["--store", url, *argv]) == 0
+        return capsys.readouterr().out
+
+    listed = cli("artifacts", "list", run_id).splitlines()
+    assert listed[0].endswith(": 30 artifacts")
+    assert listed[2].split()[:4] == ["pred", "file", "series", "30"]
+    assert listed[3] == (
+        f"pred: 30 steps (0-29); one of them: mltrack artifacts get {run_id} pred/step_000029"
+    )
+    assert len(cli("artifacts", "list", run_id, "--steps").splitlines()) == 2 + 30
+    assert "  pred  file series, 30 steps (0-29), " in cli("runs", "show", run_id)
+
+    out = cli("artifacts", "get", run_id, "pred", "-o", str(tmp_path / "frames"))
+    assert out.startswith(f"wrote {tmp_path / 'frames'}/ (30 files, ")
+    assert out.endswith(f": series 'pred' of run #1 of Default ({run_id[:8]}), 30 steps\n")
+    frames = sorted(p.name for p in (tmp_path / "frames").iterdir())
+    assert frames == [f"step_{step:06d}.png" for step in range(30)]
+    with Image.open(tmp_path / "frames" / "step_000015.png") as img:
+        assert np.asarray(img).tolist() == [[128] * 6] * 6
+
+    # an unknown name lists 20 of the run's names, not every step
+    assert main(["--store", url, "artifacts", "get", run_id, "nope"]) != 0
+    err = capsys.readouterr().err
+    assert "'pred/step_000019', … 10 more)" in err and "step_000020" not in err
+    assert other.id != run_id

@@ -21,13 +21,15 @@ import contextlib
 import os
 import posixpath
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ..models.steps import Series, grouped
 from ..safepaths import PathRefused, check_target, new_folder
 from ..store import Store
 from ..store.entities import Artifact, ModelVersion
+from ..store.errors import ArtifactNotFound
 from .common import (
     CliError,
     _bytes,
@@ -87,6 +89,11 @@ def add_parsers(
     listing.add_argument(
         "--files", action="store_true", help="also list every file (path, size, digest)"
     )
+    listing.add_argument(
+        "--steps",
+        action="store_true",
+        help="list each step of a series of images (log_image(..., step=)), not one line a series",
+    )
     listing.set_defaults(func=cmd_artifacts_list)
 
     get = sub.add_parser(
@@ -115,22 +122,36 @@ def _type(artifact: Artifact) -> str:
     return artifact.media_type or "-"
 
 
-def artifacts_table(artifacts: Sequence[Artifact], versions: Sequence[ModelVersion]) -> str:
+def _row(a: Artifact | Series, registered: dict[str, list[str]]) -> list[str]:
+    if isinstance(a, Series):
+        last = a.members[-1]
+        return [
+            _cut(a.name),
+            f"{last.kind} series",
+            str(sum(m.file_count for m in a.members)),
+            _bytes(sum(m.size for m in a.members)),
+            _cut(_type(last), 32),
+            _when(last.created_at),
+            "-",
+        ]
+    return [
+        _cut(a.name),
+        a.kind,
+        str(a.file_count),
+        _bytes(a.size),
+        _cut(_type(a), 32),
+        _when(a.created_at),
+        _cut(", ".join(registered.get(a.name, [])) or "-", 48),
+    ]
+
+
+def artifacts_table(
+    artifacts: Sequence[Artifact | Series], versions: Sequence[ModelVersion]
+) -> str:
     registered: dict[str, list[str]] = {}
     for v in versions:
         registered.setdefault(v.artifact, []).append(_version_label(v))
-    rows = [
-        [
-            _cut(a.name),
-            a.kind,
-            str(a.file_count),
-            _bytes(a.size),
-            _cut(_type(a), 32),
-            _when(a.created_at),
-            _cut(", ".join(registered.get(a.name, [])) or "-", 48),
-        ]
-        for a in artifacts
-    ]
+    rows = [_row(a, registered) for a in artifacts]
     headers = ["NAME", "KIND", "FILES", "SIZE", "TYPE", "LOGGED", "REGISTERED AS"]
     return table(headers, rows, right=frozenset({2, 3}))
 
@@ -158,7 +179,17 @@ def cmd_artifacts_list(store: Store, args: argparse.Namespace, out: TextIO) -> i
         out.write(f"{where} logged no artifacts\n")
         return 0
     out.write(f"{where}: {_plural(len(artifacts), 'artifact')}\n")
-    out.write(artifacts_table(artifacts, versions) + "\n")
+    listed = list(artifacts) if args.steps or args.files else grouped(artifacts)
+    out.write(artifacts_table(listed, versions) + "\n")
+    series = [s for s in listed if isinstance(s, Series)]
+    for s in series:
+        first, last = s.steps[0], s.steps[-1]
+        out.write(
+            f"{s.name}: {_plural(len(s.steps), 'step')} ({first}-{last}); one of them: "
+            f"mltrack artifacts get {args.run} {s.members[-1].name}\n"
+        )
+    if series:
+        out.write("--steps lists every step\n")
     if args.files:
         out.write("\n" + files_table(artifacts) + "\n")
     return 0
@@ -171,7 +202,17 @@ def cmd_artifacts_get(store: Store, args: argparse.Namespace, out: TextIO) -> in
     from ..models.artifacts import materialize, open_file
 
     run_id = _run_id(store, args.run, args.experiment)
-    artifact = store.get_artifact(run_id, args.name)
+    try:
+        artifact = store.get_artifact(run_id, args.name)
+    except ArtifactNotFound:
+        series = next(
+            (s for s in grouped(store.list_artifacts(run_id)) if isinstance(s, Series)
+             and s.name == args.name),
+            None,
+        )  # fmt: skip
+        if series is None or args.path is not None:
+            raise
+        return _get_series(store, series, args, out)
     of = f"artifact {artifact.name!r} of {_run_label(store, run_id)}"
     if args.path is not None:
         try:
@@ -190,12 +231,31 @@ def cmd_artifacts_get(store: Store, args: argparse.Namespace, out: TextIO) -> in
         out.write(f"wrote {dest} ({_bytes(f.size)}): {f.path} of {of}\n")
         return 0
 
-    base, dest = _artifact_destination(args.output, artifact.name)
+    def fill(staging: Path) -> Path:
+        return materialize(store, artifact, staging, link=False)
+
+    dest, one_file = _write_staged(args.output, artifact.name, args.force, fill)
+    if one_file:
+        out.write(f"wrote {dest} ({_bytes(artifact.size)}): {of}\n")
+        return 0
+    files = _plural(artifact.file_count, "file")
+    out.write(f"wrote {dest}{os.sep} ({files}, {_bytes(artifact.size)}): {of}\n")
+    return 0
+
+
+def _write_staged(
+    output: str | None, name: str, force: bool, fill: Callable[[Path], Path]
+) -> tuple[Path, bool]:
+    """Write what ``fill(staging)`` writes into a staging folder next to where artifact
+    ``name`` goes (``output``, else its name here), then move it there whole: a file when
+    ``fill`` returns one (a one-file artifact), else the folder. ``(where, a file?)``;
+    nothing is left behind by a failure, not even the folders made for it."""
+    base, dest = _artifact_destination(output, name)
     try:
         check_target(dest.parent, dest.name)
     except PathRefused as exc:
         raise CliError(str(exc)) from None
-    if (dest.exists() or dest.is_symlink()) and not args.force:
+    if (dest.exists() or dest.is_symlink()) and not force:
         raise CliError(f"{dest} already exists (pass --force to replace it)")
     made: list[Path] = []
     staging: Path | None = None
@@ -204,14 +264,13 @@ def cmd_artifacts_get(store: Store, args: argparse.Namespace, out: TextIO) -> in
         if base is not None:
             made = _make_folders(base, dest.parent)
         staging = new_folder(dest.parent, f".{dest.name}.", _TMP)
-        written = materialize(store, artifact, staging, link=False)
+        written = fill(staging)
         if written != staging:  # a one-file artifact: the file itself
-            _publish(dest, lambda tmp: os.replace(written, tmp), args.force)
-            done = True
-            out.write(f"wrote {dest} ({_bytes(artifact.size)}): {of}\n")
-            return 0
-        _put_folder(staging, dest, args.force)
+            _publish(dest, lambda tmp: os.replace(written, tmp), force)
+        else:
+            _put_folder(staging, dest, force)
         done = True
+        return dest, written != staging
     except OSError as exc:
         raise CliError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
     finally:
@@ -221,8 +280,24 @@ def cmd_artifacts_get(store: Store, args: argparse.Namespace, out: TextIO) -> in
             for folder in reversed(made):
                 with contextlib.suppress(OSError):
                     folder.rmdir()
-    files = _plural(artifact.file_count, "file")
-    out.write(f"wrote {dest}{os.sep} ({files}, {_bytes(artifact.size)}): {of}\n")
+
+
+def _get_series(store: Store, series: Series, args: argparse.Namespace, out: TextIO) -> int:
+    """A series of images (``artifacts get RUN pred``): a folder of its steps' files
+    (``pred/step_000000.png`` …), written as a folder artifact is."""
+    from ..models.artifacts import materialize
+
+    def fill(staging: Path) -> Path:
+        for member in series.members:
+            materialize(store, member, staging, link=False)
+        return staging
+
+    dest, _ = _write_staged(args.output, series.name, args.force, fill)
+    files = _plural(sum(m.file_count for m in series.members), "file")
+    size = _bytes(sum(m.size for m in series.members))
+    steps = _plural(len(series.members), "step")
+    of = f"series {series.name!r} of {_run_label(store, series.members[0].run_id)}"
+    out.write(f"wrote {dest}{os.sep} ({files}, {size}): {of}, {steps}\n")
     return 0
 
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from ..models.steps import Series, grouped
 from ..query.groups import Aggregate, RunGroup, group_runs, groups_answer
 from ..query.search import Scope, query_runs
 from ..store import Run, RunDetail, RunStatus, Store
@@ -178,7 +179,13 @@ def run_report(
     if detail.git_commit:
         env.append(("git", detail.git_commit + (" (dirty)" if detail.git_dirty else "")))
     section("Environment", env)
-    section("Artifacts", [(a.name, artifact_summary(a, versions)) for a in artifacts])
+    section(
+        "Artifacts",
+        [
+            (a.name, series_summary(a) if isinstance(a, Series) else artifact_summary(a, versions))
+            for a in grouped(artifacts)
+        ],
+    )
     if detail.error:
         lines += [
             "",
@@ -188,6 +195,13 @@ def run_report(
     if detail.code:
         lines += ["", "Code"] + [f"  {line}".rstrip() for line in detail.code.splitlines()]
     return "\n".join(lines)
+
+
+def series_summary(series: Series) -> str:
+    """A series of images on one line: ``file series, 100 steps (0-99), 52 KB``."""
+    steps, size = series.steps, sum(a.size for a in series.members)
+    what = f"{series.members[-1].kind} series, {_plural(len(steps), 'step')}"
+    return f"{what} ({steps[0]}-{steps[-1]}), {_bytes(size)}"
 
 
 def artifact_summary(artifact: Artifact, versions: Sequence[ModelVersion] = ()) -> str:

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import operator
 import posixpath
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .artifacts import ArtifactError
 from .figures import split_extension
+
+if TYPE_CHECKING:
+    from ..store.entities import Artifact
 
 #: Meta keys of an artifact logged at a step.
 SERIES = "series"
@@ -63,3 +67,35 @@ def step_of(meta: Mapping[str, Any]) -> tuple[str, int] | None:
     if isinstance(series, str) and series and type(step) is int:
         return series, step
     return None
+
+
+@dataclass(frozen=True)
+class Series:
+    """The images or figures a run logged at steps under one name, in step order: what the
+    terminal lists as one line (the run detail and the compare view group them alike)."""
+
+    name: str
+    members: list[Artifact]
+
+    @property
+    def steps(self) -> list[int]:
+        return [int(a.meta["step"]) for a in self.members]
+
+
+def grouped(artifacts: Sequence[Artifact]) -> list[Artifact | Series]:
+    """The artifacts as a listing shows them: a series where its first step is (the store
+    lists by name), its steps in order."""
+    out: list[Artifact | Series] = []
+    series: dict[str, Series] = {}
+    for a in artifacts:
+        at = step_of(a.meta)
+        if at is None:
+            out.append(a)
+            continue
+        if at[0] not in series:
+            series[at[0]] = Series(at[0], [])
+            out.append(series[at[0]])
+        series[at[0]].members.append(a)
+    for s in series.values():
+        s.members.sort(key=lambda a: int(a.meta["step"]))
+    return out

@@ -39,6 +39,8 @@ _versions_t = ModelVersionRow.__table__
 
 #: The kinds of artifact (``ArtifactRow.kind``).
 KINDS = ("file", "folder", "text", "dict", "figure", "model")
+#: Names an "artifact not found" error lists (a series of images has one per step).
+KNOWN_NAMES = 20
 #: Rows per multi-row insert of files (SQLite allows 32,766 bound values per statement).
 _FILES_PER_INSERT = 2000
 #: A file row's columns, in ``ArtifactFile``'s order.
@@ -276,7 +278,10 @@ class ArtifactRecords(StoreBase):
                     .where(_artifacts_t.c.run_id == run_id, _artifacts_t.c.status == COMPLETE)
                     .order_by(_artifacts_t.c.name)
                 ).scalars()
-                known = ", ".join(repr(n) for n in names) or "none"
+                listed = list(names)
+                known = ", ".join(repr(n) for n in listed[:KNOWN_NAMES]) or "none"
+                if len(listed) > KNOWN_NAMES:  # a long series of images: thousands of names
+                    known += f", … {len(listed) - KNOWN_NAMES} more"
                 raise ArtifactNotFound(
                     f"run {run_id} has no artifact {name!r} (its artifacts: {known})"
                 )
