@@ -15,6 +15,8 @@ a run actually needs it)::
     mltrack.group_runs("params.model", ["acc", "loss.min"])         # seeds collapsed
     mltrack.log_figure(fig, "roc")                  # files, texts, dicts and figures too
     mltrack.log_image(X_test[0].reshape(8, 8) / 16, "digit")   # arrays, PIL images, tensors
+    mltrack.log_image(sample, "pred", step=epoch)   # a series: a slider over its steps
+    mltrack.log_table(predictions_df, "predictions")   # Parquet; load_table("3/predictions")
     mltrack.log_model(clf, signature_from=X_test[:5], register="churn")  # skops: safe
     mltrack.set_alias("churn", "production", 1)
     clf = mltrack.load_model("models:/churn@production")
@@ -67,11 +69,13 @@ if TYPE_CHECKING:
         lineage,
         list_models,
         load_model,
+        load_table,
         log_artifact,
         log_dict,
         log_figure,
         log_image,
         log_model,
+        log_table,
         log_text,
         register_model,
         set_alias,
@@ -106,6 +110,7 @@ __all__ = [
     "load_ipython_extension",
     "load_model",
     "load_snapshot",
+    "load_table",
     "log_artifact",
     "log_dict",
     "log_figure",
@@ -114,6 +119,7 @@ __all__ = [
     "log_metrics",
     "log_model",
     "log_params",
+    "log_table",
     "log_text",
     "register_model",
     "search_runs",
@@ -139,11 +145,13 @@ _MODEL_API = frozenset(
         "lineage",
         "list_models",
         "load_model",
+        "load_table",
         "log_artifact",
         "log_dict",
         "log_figure",
         "log_image",
         "log_model",
+        "log_table",
         "log_text",
         "register_model",
         "set_alias",

@@ -267,7 +267,7 @@ def _check_models_outputs(nb: Any) -> None:
     (image, *_) = _outputs_of(nb, "%%track feature-correlations")
     assert image["text"] == "correlations.png 30x30 L\n", image["text"]
     (frame, *_) = _outputs_of(nb, "%%track sgd-epochs")
-    assert frame["text"] == "weights/step_000005 weights 5\n", frame["text"]
+    assert frame["text"] == "weights/step_000005 weights 5 | 143 rows\n", frame["text"]
     (shown,) = _outputs_of(nb, 'mltrack.set_alias("cancer"')
     text = shown["text"]
     assert text.startswith("{'production': 2} accuracy: 0.965"), text

@@ -102,6 +102,8 @@ def media_type_of(path: str) -> str:
         return "text/markdown"
     if lower.endswith((".py", ".toml", ".cfg", ".ini", ".log", ".txt", ".tsv")):
         return "text/plain"
+    if lower.endswith(".parquet"):
+        return "application/vnd.apache.parquet"  # (models.tables.PARQUET)
     guessed, _ = mimetypes.guess_type(lower)
     return guessed or "application/octet-stream"
 

@@ -14,6 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .artifacts import media_type_of, read_bytes
+from .tables import PARQUET, table_preview
 
 if TYPE_CHECKING:
     from ..store.entities import Artifact
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 TEXT_LIMIT = 1 << 20
 #: Largest image, JSON document or plotly figure previewed whole.
 WHOLE_LIMIT = 8 << 20
+#: Largest table previewed (its first rows: Parquet is read from its footer, so whole).
+TABLE_LIMIT = 64 << 20
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 _TEXT_TYPES = ("text/", "application/yaml", "application/x-yaml", "application/toml")
 _IMAGES = ("image/png", "image/jpeg", "image/gif")
@@ -72,6 +75,17 @@ def preview(store: Store, artifact: Artifact, path: str | None = None) -> dict[s
         if media == "text/markdown":
             bundle["text/markdown"] = text
         out["bundle"] = bundle
+        return out
+    if media == PARQUET:
+        if f.size > TABLE_LIMIT:
+            out["reason"] = f"{f.size:,} bytes is too big to preview; load_table or download it"
+            return out
+        try:
+            out["bundle"], _cut_off, out["reason"] = table_preview(
+                read_bytes(store, artifact, f.path)
+            )
+        except Exception as exc:  # not Parquet after all (a file logged under that name)
+            out["reason"] = f"not a table Parquet can read ({exc}); download it"
         return out
     out["reason"] = f"no preview for {media}; download it"
     return out

@@ -191,6 +191,41 @@ def log_image(image: Any, name: str, *, step: int | None = None, run: Any = None
     )
 
 
+def log_table(data: Any, name: str, *, run: Any = None) -> Artifact:
+    """Keep a table (a pandas DataFrame, a dict of columns or a pyarrow Table) as
+    ``name.parquet``: every dtype comes back as logged (:func:`load_table`), the run detail
+    previews its first rows, and the same table is stored once. MLflow's ``log_table``
+    keeps JSON; a W&B ``Table`` its own JSON."""
+    from .tables import table_source
+
+    _artifacts.check_name(name)
+    source, media, meta = table_source(data, name)
+    store, run_id = _store_and_run(run)
+    return _artifacts.write_artifact(
+        store, run_id, name, "file", [source], meta=meta, media_type=media
+    )
+
+
+def load_table(ref: str, *, store: Store | None = None) -> Any:
+    """A table ``log_table`` kept, as the DataFrame it was: ``ref`` is ``"RUN/NAME"`` (a
+    run number of the current experiment, an id or id prefix, and the table's name)."""
+    from ..capture import api
+    from ..capture.refs import current_experiment
+    from .tables import PARQUET, read_table
+
+    st = store or api.get_store()
+    parsed = parse(ref)
+    if parsed.registered:
+        raise ArtifactError(f"{ref!r} names a registered model; a table is 'RUN/NAME'")
+    artifact, _ = resolve(st, parsed, current_experiment())
+    if artifact.media_type != PARQUET or artifact.file_count != 1:
+        raise ArtifactError(
+            f"{ref!r} is a {artifact.kind} artifact ({artifact.media_type or 'no type'}), not a"
+            " table (log it with log_table)"
+        )
+    return read_table(_artifacts.read_bytes(st, artifact))
+
+
 def _at_step(name: str, step: Any) -> tuple[str, str, dict[str, Any]]:
     """``(artifact name, file name, meta)``: ``name`` itself without a step."""
     if step is None:

@@ -186,6 +186,7 @@ LOGGING = frozenset(
         "log_dict",
         "log_figure",
         "log_image",
+        "log_table",
     }
 )
 

@@ -140,6 +140,9 @@ class _Tracker:
     def log_image(self, image, name, *, step=None, run=None):
         return self._artifact("log_image", image, name, step=step)
 
+    def log_table(self, data, name, *, run=None):
+        return self._artifact("log_table", data, name)
+
     def _artifact(self, function, *args, **kwargs):
         """Log through jupyter_mltrack into the innermost open run (the pipeline's, or one
         the notebook's code opened in it), as the notebook did. Nothing, and no error,

@@ -109,6 +109,11 @@ describe('artifact labels', () => {
     expect(kindLabel('figure')).toBe('Figure');
     expect(kindLabel('model')).toBe('Model');
     expect(kindLabel('weird')).toBe('weird');
+    expect(kindLabel('file', 'application/vnd.apache.parquet')).toBe('Table');
+    expect(kindLabel('file', 'text/csv')).toBe('File');
+    expect(kindLabel('folder', 'application/vnd.apache.parquet')).toBe(
+      'Folder'
+    );
     expect(filesText(1)).toBe('1 file');
     expect(filesText(1000)).toBe('1,000 files');
     expect(sizeText({ size: 2150, file_count: 2 })).toBe(

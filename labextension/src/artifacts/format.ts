@@ -43,8 +43,17 @@ const KIND_LABELS: { [kind: string]: string } = {
   model: 'Model'
 };
 
-/** A kind as the table shows it (an unknown kind as it came). */
-export function kindLabel(kind: string): string {
+/** A Parquet file: what `mltrack.log_table` keeps. */
+export const PARQUET_MIME = 'application/vnd.apache.parquet';
+
+/**
+ * A kind as the table shows it (an unknown kind as it came); a file of
+ * `media_type` Parquet is a `Table` (`log_table`).
+ */
+export function kindLabel(kind: string, mediaType?: string | null): string {
+  if (kind === 'file' && mediaType === PARQUET_MIME) {
+    return 'Table';
+  }
   return KIND_LABELS[kind] ?? kind;
 }
 
@@ -175,6 +184,8 @@ export const PICTURE_MIMES: readonly string[] = [
  */
 export const PREVIEW_MIMES: readonly string[] = [
   ...PICTURE_MIMES,
+  // a table's first rows (log_table), rendered untrusted: sanitized
+  'text/html',
   'text/markdown',
   'application/json',
   'text/plain'

@@ -24,6 +24,7 @@ import {
   folderIcon,
   imageIcon,
   jsonIcon,
+  tableRowsIcon,
   textEditorIcon
 } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
@@ -35,6 +36,7 @@ import { registerFlow } from '../models/actions';
 import { IRegistryChange, registryChanged } from '../models/api';
 import { downloadFile, fetchArtifacts, fetchPreview } from './api';
 import {
+  PARQUET_MIME,
   filesText,
   kindLabel,
   orderedPaths,
@@ -191,7 +193,10 @@ export class ArtifactsSection extends Panel {
         return this._seriesRow(entry.series);
       }
       const artifact = entry.artifact;
-      const icon = KIND_ICONS[artifact.kind] ?? fileIcon;
+      const icon =
+        artifact.media_type === PARQUET_MIME
+          ? tableRowsIcon
+          : (KIND_ICONS[artifact.kind] ?? fileIcon);
       const row = h(
         'tr',
         {
@@ -209,7 +214,7 @@ export class ArtifactsSection extends Panel {
         ),
         h('td', {
           class: 'jp-mltrack-artifact-kind',
-          text: kindLabel(artifact.kind)
+          text: kindLabel(artifact.kind, artifact.media_type)
         }),
         h('td', {
           class: 'jp-mltrack-artifact-size',
@@ -533,7 +538,7 @@ export class ArtifactsSection extends Panel {
           class: 'jp-mltrack-preview-digest',
           text: series
             ? seriesText(series)
-            : `${kindLabel(artifact.kind)} \u00b7 ${sizeText(artifact)}`
+            : `${kindLabel(artifact.kind, artifact.media_type)} \u00b7 ${sizeText(artifact)}`
         }),
         h('span', { class: 'jp-mltrack-spacer' }),
         close

@@ -25,8 +25,8 @@ import {
  * "baseline" has a pickled model (unsafe) registered as churn v1, at
  * @production; "rf-big"
  * logged a text (named with a '/'), a matplotlib figure and a model, not
- * registered yet, and a series of three images logged at steps 0, 10 and
- * 20. The model artifacts are written directly (a skops file's
+ * registered yet, a table of 150 rows, and a series of three images logged
+ * at steps 0, 10 and 20. The model artifacts are written directly (a skops file's
  * record), so the test needs no model-format code.
  */
 const SEED = [
@@ -59,6 +59,9 @@ const SEED = [
   'write_artifact(store, run.id, "model", "model", [Source("model.skops", data=b"rf-big model")], meta=SKOPS)',
   'import numpy as np',
   'ramp = np.linspace(0, 1, 48 * 64).reshape(48, 64)',
+  'import pandas as pd',
+  'table = pd.DataFrame({"id": range(150), "pred": [i % 3 for i in range(150)], "note": ["<b>x</b>"] * 150})',
+  'mltrack.log_table(table, "predictions", run=run.id)',
   'for step in (0, 10, 20):',
   '    mltrack.log_image(ramp ** (1 + step / 5), "samples", step=step, run=run.id)',
   'store.finish_run(run.id, "finished", metrics=[MetricPoint("acc", 0.84, 0, now)])',
@@ -98,7 +101,7 @@ test.describe('artifacts and models', () => {
     );
     const section = detail.locator('.jp-mltrack-artifacts');
     const rows = section.locator('.jp-mltrack-artifact-row');
-    await expect(rows).toHaveCount(5);
+    await expect(rows).toHaveCount(6);
     const row = (name: string) =>
       section.locator(`.jp-mltrack-artifact-row[data-name="${name}"]`);
     await expect(
@@ -172,11 +175,32 @@ test.describe('artifacts and models', () => {
     });
     await shot(section, testInfo, 'artifact-plotly');
 
+    // A table (log_table): its first 100 rows, every cell escaped.
+    await expect(
+      row('predictions').locator('.jp-mltrack-artifact-kind')
+    ).toHaveText('Table');
+    await row('predictions').click();
+    await expect(rendered).toHaveAttribute('data-mime', 'text/html');
+    await expect(rendered.locator('tbody tr')).toHaveCount(100);
+    await expect(rendered.locator('thead th')).toContainText([
+      'id',
+      'pred',
+      'note'
+    ]);
+    await expect(rendered.locator('td b')).toHaveCount(0);
+    await expect(rendered.locator('tbody tr').first()).toContainText(
+      '<b>x</b>'
+    );
+    await expect(preview.locator('.jp-mltrack-artifact-note')).toHaveText(
+      'The first 100 of 150 rows shown; load_table or Download has all.'
+    );
+    await shot(section, testInfo, 'artifact-table');
+
     // The series: one row; opened at its last step, the slider walks back.
     const series = row('samples');
     await expect(series).toHaveAttribute('data-series', 'true');
     await expect(section.locator('.jp-mltrack-section-title')).toHaveText(
-      'Artifacts (5)'
+      'Artifacts (6)'
     );
     await expect(series.locator('.jp-mltrack-artifact-kind')).toHaveText(
       'Images'

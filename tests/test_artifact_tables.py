@@ -1,0 +1,154 @@
+"""``mltrack.log_table`` / ``load_table``: tables kept as Parquet artifacts, as MLflow's
+``log_table`` and W&B's ``Table`` keep them, but every dtype read back as logged. Written
+through the public API into a real SQLite store and blob folder; previews, refusals (nothing
+recorded), the comparison and an exported pipeline's tracker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import jupyter_mltrack as mltrack
+from jupyter_mltrack.compare.artifacts import artifacts_section
+from jupyter_mltrack.models import tables
+from jupyter_mltrack.models.artifacts import ArtifactError
+from jupyter_mltrack.models.preview import preview
+from jupyter_mltrack.store import Store
+
+
+@pytest.fixture
+def api_store(tmp_path: Path) -> Iterator[Store]:
+    st = mltrack.set_store(f"sqlite:///{tmp_path / 'home' / 'mltrack.db'}")
+    yield st
+    mltrack.set_store(None)
+
+
+def predictions(rows: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(rows),
+            "score": rng.random(rows),
+            "label": pd.Categorical(["cat", "dog", "eel"] * (rows // 3)),
+            "seen": pd.date_range("2024-01-01", periods=rows, freq="h", tz="Europe/Paris"),
+            "votes": pd.array([1, None, 3] * (rows // 3), dtype="Int64"),
+            "note": ["<script>alert(1)</script>", "a & b", None] * (rows // 3),
+        }
+    )
+    frame.loc[5, "score"] = np.nan
+    return frame.set_axis(pd.Index(np.arange(rows) * 2, name="row"), axis=0)
+
+
+def test_a_table_comes_back_as_logged_and_is_stored_once(api_store: Store) -> None:
+    frame = predictions()
+    with mltrack.start_run() as run:
+        first = mltrack.log_table(frame, "eval/predictions")
+        again = mltrack.log_table(frame.copy(), "eval/again.parquet")
+    assert (first.name, first.files[0].path) == ("eval/predictions", "predictions.parquet")
+    assert first.media_type == "application/vnd.apache.parquet" and first.kind == "file"
+    assert first.meta["rows"] == 300 and first.meta["format"] == "parquet"
+    assert first.meta["columns"][2] == {"name": "label", "dtype": "category"}
+    assert again.files[0].digest == first.files[0].digest  # the same bytes: stored once
+    assert again.meta["stored_bytes"] == 0
+    back = mltrack.load_table(f"{run.id}/eval/predictions")
+    pd.testing.assert_frame_equal(back, frame)
+    assert back["seen"].dtype == frame["seen"].dtype and "Europe/Paris" in str(back["seen"].dtype)
+
+
+def test_a_dict_of_columns_and_a_pyarrow_table(api_store: Store) -> None:
+    with mltrack.start_run() as run:
+        mltrack.log_table({"k": [1, 2], "v": ["a", "b"]}, "from-dict")
+        mltrack.log_table(pa.table({"k": [3], "v": ["c"]}), "from-arrow")
+        mltrack.log_table(pd.DataFrame({1: [1.5], 2: [2.5]}), "int-columns")
+    expected = pd.DataFrame({"k": [1, 2], "v": ["a", "b"]})
+    pd.testing.assert_frame_equal(mltrack.load_table(f"{run.id}/from-dict"), expected)
+    assert mltrack.load_table(f"{run.id}/from-arrow").to_dict("list") == {"k": [3], "v": ["c"]}
+    assert list(mltrack.load_table(f"{run.id}/int-columns").columns) == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        ([[1, 2]], "t", "takes a pandas DataFrame, a dict of columns or a pyarrow Table, not"),
+        ({"a": [1, 2], "b": [1]}, "t", "a dict of columns of one length"),
+        (pd.DataFrame([[1, 2]], columns=["a", "a"]), "t", r"\['a'\] repeat"),
+        (pd.DataFrame([[1, 2]], columns=[1, "1"]), "t", r"\['1'\] repeat"),
+        (pd.DataFrame({"a": [1]}), "t.csv", "a table is kept as Parquet, not .csv"),
+        (pd.DataFrame({"mixed": [1, "two"]}), "t", "cannot be kept as Parquet"),
+    ],
+)
+def test_what_is_no_table_is_refused_and_nothing_recorded(
+    api_store: Store, data: Any, name: str, message: str
+) -> None:
+    with mltrack.start_run() as run, pytest.raises(ArtifactError, match=message):
+        mltrack.log_table(data, name)
+    assert api_store.list_artifacts(run.id) == []
+
+
+def test_load_table_names_what_it_was_given_instead(api_store: Store) -> None:
+    with mltrack.start_run() as run:
+        mltrack.log_text("hello", "notes.txt")
+    with pytest.raises(ArtifactError, match="is a text artifact .text/plain., not a table"):
+        mltrack.load_table(f"{run.id}/notes.txt")
+    with pytest.raises(ArtifactError, match="names a registered model; a table is 'RUN/NAME'"):
+        mltrack.load_table("models:/churn@production")
+
+
+def test_the_preview_is_the_first_rows_escaped(api_store: Store) -> None:
+    with mltrack.start_run():
+        art = mltrack.log_table(predictions(), "predictions")
+        small = mltrack.log_table({"a": [1, 2, 3]}, "small")
+        wide = mltrack.log_table({f"c{i}": [i] for i in range(50)}, "wide")
+    shown = preview(api_store, art)
+    html = shown["bundle"]["text/html"]
+    assert html.count("<tr>") == 1 + tables.PREVIEW_ROWS  # the header, then 100 rows
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "a &amp; b" in html
+    assert shown["reason"] == "The first 100 of 300 rows shown; load_table or Download has all."
+    assert "id" in shown["bundle"]["text/plain"].splitlines()[0]
+    assert preview(api_store, small)["reason"] is None
+    assert preview(api_store, wide)["reason"] == (
+        "40 of 50 columns shown; load_table or Download has all."
+    )
+    assert "c39" in preview(api_store, wide)["bundle"]["text/html"]
+
+
+def test_a_file_named_parquet_that_is_not_says_so(api_store: Store, tmp_path: Path) -> None:
+    fake = tmp_path / "fake.parquet"
+    fake.write_bytes(b"not parquet at all")
+    with mltrack.start_run():
+        art = mltrack.log_artifact(fake)
+    shown = preview(api_store, art)
+    assert shown["bundle"] is None and shown["reason"].startswith("not a table Parquet can read")
+
+
+def test_tables_compare_by_their_bytes(api_store: Store) -> None:
+    ids = []
+    for score in (0.5, 0.5, 0.7):
+        with mltrack.start_run() as run:
+            mltrack.log_table({"id": [1, 2], "score": [score, 0.1]}, "predictions")
+        ids.append(run.id)
+    (row,) = artifacts_section(api_store, ids)
+    assert (row["view"], row["status"], row["states"]) == (
+        "files",
+        "changed",
+        [None, "same", "changed"],
+    )
+
+
+def test_an_exported_pipeline_logs_its_tables(api_store: Store) -> None:
+    from jupyter_mltrack.pipeline.script_runtime import _TRACKER
+
+    namespace: dict[str, Any] = {}
+    exec(_TRACKER, namespace)
+    tracker = namespace["_Tracker"]()
+    with mltrack.start_run() as run:
+        tracker.active = mltrack.active_run()
+        tracker.log_table({"a": [1]}, "t")
+    assert [a.name for a in api_store.list_artifacts(run.id)] == ["t"]
