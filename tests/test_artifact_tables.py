@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 import jupyter_mltrack as mltrack
+from jupyter_mltrack.compare.artifact_rows import side_text
 from jupyter_mltrack.compare.artifacts import artifacts_section
 from jupyter_mltrack.models import tables
 from jupyter_mltrack.models.artifacts import ArtifactError
@@ -135,6 +136,11 @@ def test_tables_compare_by_their_bytes(api_store: Store) -> None:
             mltrack.log_table({"id": [1, 2], "score": [score, 0.1]}, "predictions")
         ids.append(run.id)
     (row,) = artifacts_section(api_store, ids)
+    assert [side["table"] for side in row["runs"]] == [{"rows": 2, "columns": 2}] * 3
+    assert side_text(row["runs"][2], row["states"][2], row["file_changes"][2]).startswith(
+        "table 2 x 2 "
+    )
+    assert side_text(row["runs"][2], row["states"][2], None).endswith(" (changed)")
     assert (row["view"], row["status"], row["states"]) == (
         "files",
         "changed",

@@ -21,12 +21,16 @@ def plural(count: int, noun: str) -> str:
 
 def side_summary(side: Mapping[str, Any] | None) -> str:
     """What a run holds: ``skops sklearn 1.5 2.1 KB``, ``folder 3.4 KB (12 files)``,
-    ``file 772 B (3 steps)`` for a series; ``""`` for nothing."""
+    ``file 772 B (3 steps)`` for a series, ``table 300 x 6 12 KB`` (rows x columns);
+    ``""`` for nothing."""
     if side is None:
         return ""
     model = side.get("model") or {}
     words = [model.get("format"), model.get("flavor"), model.get("library_version")]
     what = " ".join(str(w) for w in words if w) or str(side.get("kind") or "")
+    table = side.get("table")
+    if table:  # a log_table table: its shape says more than its one file
+        what = f"table {table['rows']:,} x {table['columns']}"
     text = f"{what} {human_size(int(side.get('size') or 0))}"
     steps = side.get("step_count")
     if steps is not None:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ..models.artifacts import media_type_of, read_bytes
 from ..models.figures import PLOTLY_MIME
 from ..models.steps import step_of
+from ..models.tables import PARQUET
 from .artifact_rows import shown_images
 from .outputs import human_size
 from .textdiff import text_diff
@@ -153,7 +154,7 @@ def _side(artifact: Artifact | None) -> dict[str, Any] | None:
     if artifact.kind == "model":
         meta = artifact.meta
         model = {k: meta.get(k) for k in ("format", "flavor", "library_version")}
-    return {
+    side = {
         "kind": artifact.kind,
         "size": artifact.size,
         "file_count": artifact.file_count,
@@ -161,6 +162,10 @@ def _side(artifact: Artifact | None) -> dict[str, Any] | None:
         "files": [f.to_dict() for f in artifact.files[:MAX_LISTED_FILES]],
         "model": model,
     }
+    rows, columns = artifact.meta.get("rows"), artifact.meta.get("columns")
+    if artifact.media_type == PARQUET and type(rows) is int and isinstance(columns, list):
+        side["table"] = {"rows": rows, "columns": len(columns)}  # a log_table table
+    return side
 
 
 def _image(artifact: Artifact | None) -> dict[str, Any] | None:

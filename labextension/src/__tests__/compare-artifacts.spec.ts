@@ -112,6 +112,8 @@ describe('artifact rows', () => {
       model: { format: null, flavor: null, library_version: null }
     });
     expect(artifactSideText(bare)).toBe('model \u00b7 1.5 KiB');
+    const table = side({ kind: 'file', table: { rows: 1200, columns: 6 } });
+    expect(artifactSideText(table)).toBe('table 1,200 \u00d7 6 \u00b7 1.5 KiB');
   });
 
   it('counts changed files and diff lines', () => {

@@ -62,7 +62,8 @@ export function artifactStatusText(
 /**
  * What a run holds: `text · 1.2 KiB`, `folder · 3.4 KiB · 12 files`, a
  * model's `skops · sklearn 1.5.2 · 2.1 KiB`, a series' `file · 1.2 KiB ·
- * 3 steps` (a series counts steps, not files); `—` when it has none.
+ * 3 steps` (a series counts steps, not files), a table's `table 300 × 6 ·
+ * 12 KiB`; `—` when it has none.
  */
 export function artifactSideText(side: IArtifactSide | null): string {
   if (!side) {
@@ -78,6 +79,12 @@ export function artifactSideText(side: IArtifactSide | null): string {
     if (library) {
       parts.push(library);
     }
+  }
+  if (side.table) {
+    const { rows, columns } = side.table;
+    parts.push(
+      `table ${rows.toLocaleString('en-US')} \u00d7 ${columns.toLocaleString('en-US')}`
+    );
   }
   if (parts.length === 0) {
     parts.push(side.kind);

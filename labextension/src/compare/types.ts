@@ -168,6 +168,8 @@ export interface IArtifactSide {
   media_type: string | null;
   /** The first 50 files (`file_count` says how many there are). */
   files: IArtifactFile[];
+  /** A table `log_table` kept: its rows and columns. */
+  table?: { rows: number; columns: number };
   /** A model's format and library (null for other kinds). */
   model: {
     format: string | null;
