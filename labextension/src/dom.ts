@@ -58,3 +58,15 @@ export const OPEN_RUN_EVENT = 'jp-mltrack-open-run';
  * inputs) dispatches to open the Datasets view on that version.
  */
 export const OPEN_DATASET_EVENT = 'jp-mltrack-open-dataset';
+
+/** `row`, which `act` answers a click, Enter or Space on (it is focusable). */
+export function onActivate(row: HTMLElement, act: () => void): HTMLElement {
+  row.addEventListener('click', act);
+  row.addEventListener('keydown', event => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      act();
+    }
+  });
+  return row;
+}

@@ -1,6 +1,9 @@
+import { listingKey } from '../artifacts/format';
 import {
   groupArtifacts,
   indexAtOrBefore,
+  seriesLabel,
+  seriesText,
   stepLabel,
   stepOf,
   stepsText,
@@ -253,5 +256,36 @@ describe('a series in the comparison', () => {
     expect(fileChangesText({ added: 1, removed: 0, changed: 2 })).toBe(
       '2 files changed, 1 added'
     );
+  });
+});
+
+describe('a series in the run detail', () => {
+  const steps = [0, 1, 2].map(step =>
+    artifact(`pred/step_00000${step}`, { series: 'pred', step })
+  );
+
+  it('says what it holds', () => {
+    const [entry] = groupArtifacts(steps);
+    expect(seriesLabel(steps[0])).toBe('Images');
+    expect(seriesLabel({ ...steps[0], kind: 'figure' })).toBe('Figures');
+    expect(seriesText(entry.series!)).toBe(
+      'Images \u00b7 3 steps \u00b7 300 B'
+    );
+  });
+
+  it('sees a listing change by names, states and bytes only', () => {
+    const again = steps.map(a => ({ ...a, created_at: 'later' }));
+    expect(listingKey(again)).toBe(listingKey(steps));
+    expect(listingKey(steps.slice(0, 2))).not.toBe(listingKey(steps));
+    const pending = [{ ...steps[0], status: 'pending' }, ...steps.slice(1)];
+    expect(listingKey(pending)).not.toBe(listingKey(steps));
+    const replaced = [
+      {
+        ...steps[0],
+        files: [{ path: 'image.png', digest: 'xxh3-128:2', size: 9 }]
+      },
+      ...steps.slice(1)
+    ];
+    expect(listingKey(replaced)).not.toBe(listingKey(steps));
   });
 });

@@ -250,3 +250,10 @@ export function enlargement(width: number, height: number): number {
   const side = Math.max(width, height);
   return side > 0 && side < SMALL_IMAGE ? Math.floor(SMALL_IMAGE / side) : 1;
 }
+
+/** What decides that a run's artifacts changed: their names, states and files. */
+export function listingKey(artifacts: IArtifact[]): string {
+  return JSON.stringify(
+    artifacts.map(a => [a.name, a.status ?? '', a.files.map(f => f.digest)])
+  );
+}

@@ -29,7 +29,7 @@ import {
 } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { clear, h } from '../dom';
+import { clear, h, onActivate } from '../dom';
 import { modelIcon } from '../icons';
 import { IRunDetail, formatBytes } from '../model';
 import { registerFlow } from '../models/actions';
@@ -39,6 +39,7 @@ import {
   PARQUET_MIME,
   filesText,
   kindLabel,
+  listingKey,
   orderedPaths,
   sizeText,
   versionsOf
@@ -49,16 +50,15 @@ import {
   ArtifactEntry,
   IArtifactSeries,
   groupArtifacts,
-  stepLabel,
+  seriesLabel,
+  seriesText,
   stepsText
 } from './series';
+import { StepBar } from './stepbar';
 import { IArtifact } from './types';
 
 /** How often a running run's artifacts are asked for while they are shown. */
 const LIVE_MS = 3000;
-
-/** How often a moving step slider opens the step it is at, at most. */
-const STEP_MS = 80;
 
 /** Most files listed under an opened artifact (the picker holds them all). */
 const MAX_LISTED_FILES = 200;
@@ -335,76 +335,23 @@ export class ArtifactsSection extends Panel {
     void this._loadPreview(member, path, keep);
   }
 
-  /** After a slider move: the step's label, header and file bar, in place. */
+  /** After a slider move: the step's bar, header and file bar, in place. */
   private _updateStep(
     series: IArtifactSeries,
     member: IArtifact,
     index: number
   ): void {
-    const bar = this._stepBar;
     const run = this._run;
-    if (!bar || !run) {
+    if (!this._stepBar || !run) {
       return;
     }
-    const slider = bar.querySelector<HTMLInputElement>('input');
-    if (slider) {
-      slider.max = String(series.members.length - 1);
-      slider.value = String(index);
-    }
-    const label = bar.querySelector('.jp-mltrack-artifact-step');
-    if (label) {
-      label.textContent = stepLabel(series.steps[index], series.steps);
-    }
-    bar.dataset.step = String(series.steps[index]);
+    this._stepBar.show(series, index);
     const digest = this._info.node.querySelector('.jp-mltrack-preview-digest');
     if (digest) {
       digest.textContent = seriesText(series);
     }
     const old = this._info.node.querySelector('.jp-mltrack-artifact-filebar');
     old?.replaceWith(this._fileBar(run.id, member, this._open?.path ?? null));
-  }
-
-  /** The slider over a series' steps, at `index`. */
-  private _stepSlider(series: IArtifactSeries, index: number): HTMLElement {
-    const slider = h('input', {
-      type: 'range',
-      class: 'jp-mltrack-artifact-step-slider',
-      min: 0,
-      max: series.members.length - 1,
-      step: 1,
-      'aria-label': `Step of ${series.name}`
-    }) as HTMLInputElement;
-    slider.value = String(index);
-    // A drag across hundreds of steps opens one at most every STEP_MS (each
-    // opening fetches its preview), the step the slider ends on last.
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    slider.addEventListener('input', () => {
-      if (timer !== null) {
-        return;
-      }
-      timer = setTimeout(() => {
-        timer = null;
-        const shown = this._series;
-        if (shown && this._stepBar?.contains(slider)) {
-          this._openStep(shown, Number(slider.value), true);
-        }
-      }, STEP_MS);
-    });
-    const bar = h(
-      'div',
-      {
-        class: 'jp-mltrack-preview-bar jp-mltrack-artifact-stepbar',
-        'data-step': String(series.steps[index])
-      },
-      h('span', { class: 'jp-mltrack-muted-inline', text: 'Step' }),
-      slider,
-      h('span', {
-        class: 'jp-mltrack-artifact-step',
-        text: stepLabel(series.steps[index], series.steps)
-      })
-    );
-    this._stepBar = bar;
-    return bar;
   }
 
   private _close(): void {
@@ -553,7 +500,12 @@ export class ArtifactsSection extends Panel {
     }
     if (series) {
       const index = series.members.findIndex(a => a.name === artifact.name);
-      node.appendChild(this._stepSlider(series, Math.max(index, 0)));
+      this._stepBar = new StepBar(series, Math.max(index, 0), picked => {
+        if (this._series) {
+          this._openStep(this._series, picked, true);
+        }
+      });
+      node.appendChild(this._stepBar.node);
     } else {
       this._stepBar = null;
     }
@@ -751,7 +703,7 @@ export class ArtifactsSection extends Panel {
   /** The timer asking for a running run's artifacts (`null`: none). */
   private _live: number | null = null;
   /** The open series' slider bar (moved in place, never rebuilt by a move). */
-  private _stepBar: HTMLElement | null = null;
+  private _stepBar: StepBar | null = null;
   /** Increases with every file opened: a late answer for an older one is dropped. */
   private _token = 0;
   private _list: Widget;
@@ -766,39 +718,4 @@ export namespace ArtifactsSection {
     /** The registry changed what this run shows: reload the run. */
     onChanged: () => void;
   }
-}
-
-/** What a series holds, as its row's Kind says it: `Images`, `Figures`. */
-function seriesLabel(member: IArtifact): string {
-  return member.kind === 'figure' ? 'Figures' : 'Images';
-}
-
-/** A series' header: `Images · 3 steps · 772 B`. */
-function seriesText(series: IArtifactSeries): string {
-  const size = series.members.reduce((sum, a) => sum + a.size, 0);
-  const last = series.members[series.members.length - 1];
-  return [
-    seriesLabel(last),
-    stepsText(series.steps.length),
-    formatBytes(size)
-  ].join(' \u00b7 ');
-}
-
-/** `row`, which `act` answers a click, Enter or Space on (it is focusable). */
-function onActivate(row: HTMLElement, act: () => void): HTMLElement {
-  row.addEventListener('click', act);
-  row.addEventListener('keydown', event => {
-    if (event.key === 'Enter' || event.key === ' ') {
-      event.preventDefault();
-      act();
-    }
-  });
-  return row;
-}
-
-/** What decides that a run's artifacts changed: their names, states and files. */
-function listingKey(artifacts: IArtifact[]): string {
-  return JSON.stringify(
-    artifacts.map(a => [a.name, a.status ?? '', a.files.map(f => f.digest)])
-  );
 }

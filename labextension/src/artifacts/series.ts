@@ -6,7 +6,7 @@
  * side by side at the step the slider picks. Pure (no DOM): jest tests it.
  */
 
-import { JSONValue } from '../model';
+import { JSONValue, formatBytes } from '../model';
 import { IArtifact } from './types';
 
 /** Where an artifact logged at a step belongs. */
@@ -119,4 +119,20 @@ export function stepLabel(step: number, steps: readonly number[]): string {
     return `step ${step}`;
   }
   return `step ${step} of ${steps[0]}\u2013${steps[steps.length - 1]}`;
+}
+
+/** What a series holds, as its row's Kind says it: `Images`, `Figures`. */
+export function seriesLabel(member: IArtifact): string {
+  return member.kind === 'figure' ? 'Figures' : 'Images';
+}
+
+/** A series' header: `Images · 3 steps · 772 B`. */
+export function seriesText(series: IArtifactSeries): string {
+  const size = series.members.reduce((sum, a) => sum + a.size, 0);
+  const last = series.members[series.members.length - 1];
+  return [
+    seriesLabel(last),
+    stepsText(series.steps.length),
+    formatBytes(size)
+  ].join(' \u00b7 ');
 }
