@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import io
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -65,18 +66,20 @@ def make_images() -> dict[str, Any]:
     }
 
 
-class _Images(Timings):
+class _Images(Timings, ABC):
     """Both tools by turns, each turn in a fresh store, the disk freed after each."""
 
     def __init__(self, ours: Ours, theirs: Theirs, scratch: Path, warmup: int) -> None:
         super().__init__(warmup)
         self.ours, self.theirs, self.scratch = ours, theirs, scratch
 
+    @abstractmethod
     def mine(self) -> None:
-        raise NotImplementedError
+        """One turn of ours."""
 
+    @abstractmethod
     def theirs_(self) -> None:
-        raise NotImplementedError
+        """One turn of MLflow's."""
 
     def described(self) -> dict[str, Any]:
         """What the report says of the data, beside the timings."""

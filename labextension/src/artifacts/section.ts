@@ -52,6 +52,7 @@ import {
   groupArtifacts,
   seriesLabel,
   seriesText,
+  stepOf,
   stepsText
 } from './series';
 import { StepBar } from './stepbar';
@@ -129,7 +130,8 @@ export class ArtifactsSection extends Panel {
       return;
     }
     const artifact = open && artifacts.find(a => a.name === open.name);
-    if (!open || !artifact || artifact.meta?.series !== undefined) {
+    // (a step of a series is opened through its series, above)
+    if (!open || !artifact || stepOf(artifact.meta) !== null) {
       this._close();
       return;
     }

@@ -224,6 +224,9 @@ test.describe('artifacts and models', () => {
         stepImage.evaluate(img => (img as HTMLImageElement).naturalWidth)
       )
       .toBe(64);
+    // 64 x 48 pixels: drawn twice as large, its pixels kept sharp
+    await expect(stepImage).toHaveClass(/jp-mltrack-enlarged/);
+    expect((await stepImage.boundingBox())!.width).toBeCloseTo(128, 0);
     const last = await stepImage.getAttribute('src');
     const slider = stepBar.locator('input[type="range"]');
     await slider.focus();
