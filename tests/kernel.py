@@ -14,7 +14,7 @@ from typing import Any
 from jupyter_client.manager import KernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 
-from jupyter_mltrack.store import Store
+from jupyter_mltrack.store import RunStatus, Store
 
 from .ports import free_port
 
@@ -30,6 +30,20 @@ def kernel_ports() -> dict[str, Any]:
     retry a port it was given (jupyter_server's restarter would, nbclient and this module's
     :class:`Kernel` do not)."""
     return {"cache_ports": False, **{name: free_port() for name in _PORTS}}
+
+
+def recorded(store: Store, run_id: str, timeout: float = 30):  # noqa: ANN201
+    """The run's detail once its cell's writes are all in: a run still writing snapshots
+    when its cell ended is ended by a background thread, and a kernel's first run gets its
+    environment once the package scan is done, a moment after it is recorded as ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        detail = store.get_run_detail(run_id)
+        status = detail.run.status
+        described = detail.environment is not None or status is RunStatus.CRASHED
+        if (status is not RunStatus.RUNNING and described) or time.monotonic() > deadline:
+            return detail
+        time.sleep(0.05)
 
 
 class Kernel:

@@ -22,7 +22,9 @@ from jupyter_mltrack.store.store import Store
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    code: str, tmp_path: Path, *, expect: int = 0, args: list[str] | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     home = tmp_path / "home"
     Store(str(home)).close()  # at the schema's head already, as after a user's first kernel
     full_env = {
@@ -36,14 +38,14 @@ def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[s
     full_env.pop("MLTRACK_STORE_URL", None)
     full_env.pop("JPY_SESSION_NAME", None)
     result = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code, *(args or [])],
         capture_output=True,
         text=True,
         env=full_env,
         cwd=tmp_path,
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == expect, result.stderr
     return result
 
 
@@ -121,6 +123,56 @@ def test_a_package_imported_during_a_run_is_in_its_environment(tmp_path: Path) -
     """A run that ends while the scan of what it imported is under way is recorded as ended
     once that scan is done (the cell does not wait), with the package in its environment."""
     assert _run(IMPORTED_DURING_RUN, tmp_path).stdout.strip() == "ok"
+
+
+ENDED_BEFORE_THE_SCAN = """
+import os, sys, threading
+import jupyter_mltrack as mltrack
+from jupyter_mltrack.capture import api
+
+busy = threading.Event()
+api._executor.submit(busy.wait)  # the worker is busy: the scan waits behind it
+try:
+    run = mltrack.start_run(experiment="cold")
+    mltrack.log_metric("acc", 0.5)
+    run.end(wait_environment=False)  # as a tracked cell ends
+    store = mltrack.get_store()
+    detail = store.get_run_detail(run.id)
+    assert detail.run.status.value == "finished", detail.run.status
+    assert detail.run.metrics == {"acc": 0.5}, detail.run.metrics
+    assert detail.environment is None  # the scan has not run
+except BaseException:
+    busy.set()  # else the exit would wait for the worker
+    raise
+print(run.id, flush=True)
+if sys.argv[1] == "die":
+    os._exit(3)  # the process dies (the next cell calls os._exit, the kernel is killed)
+busy.set()
+api.wait_pending()
+detail = store.get_run_detail(run.id)
+assert detail.environment is not None and detail.environment.python, detail
+assert detail.run.status.value == "finished" and detail.run.metrics == {"acc": 0.5}
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("then", ["die", "scan"])
+def test_a_cell_run_is_recorded_before_its_environment_scan(tmp_path: Path, then: str) -> None:
+    """A tracked cell's run whose environment scan is still under way when the cell ends
+    (a kernel's first run) is recorded as ended, with what it logged, at once; its
+    environment follows once the scan is done. A process that dies in between loses only
+    the environment: the run it recorded stays finished (it was lost, and reaped as
+    crashed, when the whole write waited for the scan)."""
+    result = _run(ENDED_BEFORE_THE_SCAN, tmp_path, expect=3 if then == "die" else 0, args=[then])
+    run_id = result.stdout.split()[0]
+    store = Store(str(tmp_path / "home"))
+    try:
+        detail = store.get_run_detail(run_id)
+        assert detail.run.status.value == "finished" and detail.run.metrics == {"acc": 0.5}
+        assert (detail.environment is None) == (then == "die")
+        assert result.stdout.split()[1:] == ([] if then == "die" else ["ok"])
+    finally:
+        store.close()
 
 
 def test_the_distribution_map_is_cached_until_an_install(

@@ -12,7 +12,7 @@ import pytest
 
 from jupyter_mltrack.store import RunStatus, Store
 
-from .kernel import Kernel, loaded_kernel, open_store, text_of
+from .kernel import Kernel, loaded_kernel, open_store, recorded, text_of
 
 RUN_CARD = "application/vnd.mltrack.run+json"
 
@@ -37,12 +37,10 @@ def store(workdir: Path) -> Iterator[Store]:
 
 
 def latest(store: Store, **filters: str):
-    """The latest run once it is recorded as ended: a run whose environment scan was still
-    under way when its cell ended (a kernel's first run) is ended by a background thread."""
+    """The latest run once its cell's writes are all in (see :func:`recorded`)."""
     runs, _ = store.search_runs(order="-start_time", limit=1, **filters)
     assert runs, "no run recorded"
-    _wait_for_status(store, runs[0].id)
-    return store.get_run_detail(runs[0].id)
+    return recorded(store, runs[0].id)
 
 
 def test_tracked_cell_records_everything(kernel: Kernel, store: Store, workdir: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from jupyter_mltrack.snapshots.storage import Snapshotter
 from jupyter_mltrack.store import RunStatus, SnapshotNotFound, SnapshotStatus, Store
 
-from .kernel import REPO, Kernel, loaded_kernel, open_store, text_of
+from .kernel import REPO, Kernel, loaded_kernel, open_store, recorded, text_of
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +49,7 @@ def last_run(store: Store, experiment: str, *, ended: bool = True):  # noqa: ANN
     snapshots (or environment scan) were still being written when its cell ended is ended by
     a background thread, a moment later."""
     runs, _ = store.search_runs(experiment=experiment, order="-number", limit=1)
-    deadline = time.monotonic() + 30
-    while (
-        ended
-        and store.get_run(runs[0].id).status is RunStatus.RUNNING
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
-    return store.get_run_detail(runs[0].id)
+    return recorded(store, runs[0].id) if ended else store.get_run_detail(runs[0].id)
 
 
 def data(detail) -> dict[tuple[str, str], object]:  # noqa: ANN001

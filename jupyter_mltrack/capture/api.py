@@ -459,6 +459,14 @@ class ActiveRun:
         else:
             context = _context.for_run(self.store, git=self.git) if scan is None else None
         pending = [job for job in self.data_jobs if not job.done()]
+        # Only the scan is under way (a kernel's first run): the status and what was logged
+        # are written now, as for any cell, and where the run executed once the scan is done.
+        # A kernel that dies meanwhile (``os._exit`` in the next cell) then loses only that.
+        # Snapshots still being written keep the run open instead: a finished run's data is
+        # durable.
+        environment_later = scan if not pending and context is None else None
+        if environment_later is not None:
+            context = {}
 
         def write() -> None:
             for job in pending:
@@ -477,6 +485,8 @@ class ActiveRun:
                 end_time=self.end_time,
                 **where,
             )
+            if environment_later is not None:
+                self._record_environment(environment_later)
 
         quick = not pending and context is not None
         if quick and not background:
@@ -509,6 +519,26 @@ class ActiveRun:
         with _stack_lock:
             _pending[:] = [f for f in _pending if not f.done()]
             _pending.append(fut)
+
+    def _record_environment(self, scan: Future[Any]) -> None:
+        """Add the environment and git state to the ended run once ``scan`` is done, in a
+        thread (:func:`wait_pending` and the exit handler wait for it)."""
+
+        def write() -> None:
+            where = _context.for_run(self.store, scan, self.git)
+            if not where:
+                return
+            try:
+                self.store.finish_run(self.id, self.status, end_time=self.end_time, **where)
+            except RunSuperseded:  # another attempt has the run now: its own to describe
+                pass
+            except Exception as exc:  # the run is recorded; only where it ran is missing
+                print(
+                    f"mltrack: run #{self.number}: environment not recorded: {exc!r}",
+                    file=sys.stderr,
+                )
+
+        track_pending(_finisher.submit(write))
 
     def summary(
         self, reducers: Mapping[str, str] | None = None, goals: Mapping[str, str] | None = None
