@@ -462,6 +462,43 @@ def test_a_kernel_killed_while_a_tracked_cells_input_is_stored(tmp_path: Path) -
     assert gc_found_nothing(gc_cli(env))
 
 
+def test_a_kernel_dead_before_a_tracked_cells_input_is_stored_keeps_what_it_logged(
+    tmp_path: Path,
+) -> None:
+    """A ``%%track`` cell whose input is still being stored when it ends leaves its run
+    open until the snapshot is durable; the kernel dies before that (the next cell runs out
+    of memory: ``os._exit`` here). The run reads ``crashed`` with its metrics, params and
+    outputs: they were written as soon as the kernel had replied, the run still open."""
+    home = tmp_path / "home"
+    kernel = Kernel(tmp_path, home, notebook="nb/oom.ipynb")
+    try:
+        kernel.ok("%load_ext jupyter_mltrack")
+        kernel.ok(_FRAMES + "df = frame(50_000)\ngate.clear()")  # its snapshot is held
+        kernel.ok(
+            "%%track -e oom -p lr\n"
+            "lr = 0.1\n"
+            "mltrack.log_metric('acc', 1.0)\n"
+            "print('trained on', len(df))"
+        )
+        with opened(f"sqlite:///{home / 'mltrack.db'}", home) as store:
+            (run,) = store.search_runs(experiment="oom")[0]
+            assert run.status is RunStatus.RUNNING  # waiting for its input's snapshot
+            assert run.metrics == {"acc": 1.0} and run.params == {"lr": 0.1}
+        kernel.execute("import os\nos._exit(3)", wait=False)
+        _wait_dead(kernel)
+    finally:
+        kernel.stop()
+    with opened(f"sqlite:///{home / 'mltrack.db'}", home) as store:
+        check_store(store)
+        store.reap_stale_runs()
+        detail = store.get_run_detail(run.id)
+        assert detail.run.status is RunStatus.CRASHED
+        assert detail.run.metrics == {"acc": 1.0} and detail.run.params == {"lr": 0.1}
+        assert "trained on 50000" in json.dumps(detail.outputs)
+        (used,) = store.run_data(run.id)
+        assert used.snapshot.status is SnapshotStatus.PENDING
+
+
 def _wait_dead(kernel: Kernel, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while kernel.km.is_alive():

@@ -462,11 +462,10 @@ class ActiveRun:
         # Only the scan is under way (a kernel's first run): the status and what was logged
         # are written now, as for any cell, and where the run executed once the scan is done.
         # A kernel that dies meanwhile (``os._exit`` in the next cell) then loses only that.
-        # Snapshots still being written keep the run open instead: a finished run's data is
-        # durable.
         environment_later = scan if not pending and context is None else None
         if environment_later is not None:
             context = {}
+        logged: dict[str, Any] = {"params": params, "metrics": metrics, "outputs": outputs}
 
         def write() -> None:
             for job in pending:
@@ -476,26 +475,18 @@ class ActiveRun:
                     print(f"mltrack: run #{self.number}: {exc}", file=sys.stderr)
             where = context if context is not None else _context.for_run(self.store, scan, self.git)
             self.store.finish_run(
-                self.id,
-                self.status,
-                params=params,
-                metrics=metrics,
-                outputs=outputs,
-                error=error,
-                end_time=self.end_time,
-                **where,
+                self.id, self.status, error=error, end_time=self.end_time, **logged, **where
             )
             if environment_later is not None:
                 self._record_environment(environment_later)
 
-        quick = not pending and context is not None
-        if quick and not background:
+        if not pending and not background:
             write()
             say_store_notices()
             return
-        # The cell returns now; the run is recorded as ended once its snapshots are
-        # durable and its environment known (heartbeats continue meanwhile, so no reaper
-        # takes it for dead).
+        # The cell returns now. A run waiting for its snapshots is recorded as ended once
+        # they are durable (a finished run's data is there to restore); heartbeats continue
+        # meanwhile, so no reaper takes it for dead.
         with _stack_lock:
             _finishing.append(self)
 
@@ -512,13 +503,27 @@ class ActiveRun:
                     if self in _finishing:
                         _finishing.remove(self)
 
-        if quick:  # nothing to wait for: written once the kernel has replied
+        if not pending:  # nothing to wait for: written once the kernel has replied
             after_reply(finish)
             return
-        fut = _finisher.submit(finish)
-        with _stack_lock:
-            _pending[:] = [f for f in _pending if not f.done()]
-            _pending.append(fut)
+
+        def hand_over() -> None:
+            # What the run logged is written first, the run still open: a process that
+            # dies while the snapshots are written (out of memory in the next cell) leaves
+            # a crashed run with its metrics, params and outputs, not an empty one
+            try:
+                self.store.finish_run(self.id, RunStatus.RUNNING, **logged)
+                logged.clear()
+            except RunSuperseded:
+                pass  # said by the final write
+            except Exception as exc:  # the final write carries them instead
+                print(f"mltrack: run #{self.number}: {exc!r}", file=sys.stderr)
+            track_pending(_finisher.submit(finish))
+
+        if background:
+            after_reply(hand_over)
+        else:
+            hand_over()
 
     def _record_environment(self, scan: Future[Any]) -> None:
         """Add the environment and git state to the ended run once ``scan`` is done, in a
