@@ -65,6 +65,8 @@ if TYPE_CHECKING:
         ModelInfo,
         delete_alias,
         delete_model,
+        delete_model_version_tag,
+        describe_model,
         get_model,
         lineage,
         list_models,
@@ -79,6 +81,7 @@ if TYPE_CHECKING:
         log_text,
         register_model,
         set_alias,
+        set_model_version_tag,
     )
     from .widgets.compare import CompareWidget
 
@@ -96,6 +99,8 @@ __all__ = [
     "datasets",
     "delete_alias",
     "delete_model",
+    "delete_model_version_tag",
+    "describe_model",
     "diff",
     "end_run",
     "explain",
@@ -125,6 +130,7 @@ __all__ = [
     "search_runs",
     "set_alias",
     "set_metric_goal",
+    "set_model_version_tag",
     "set_store",
     "set_tags",
     "snapshot",
@@ -141,6 +147,8 @@ _MODEL_API = frozenset(
         "ModelInfo",
         "delete_alias",
         "delete_model",
+        "delete_model_version_tag",
+        "describe_model",
         "get_model",
         "lineage",
         "list_models",
@@ -155,6 +163,7 @@ _MODEL_API = frozenset(
         "log_text",
         "register_model",
         "set_alias",
+        "set_model_version_tag",
     }
 )
 

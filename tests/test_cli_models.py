@@ -294,6 +294,7 @@ def test_register_by_run_number_or_id_prints_the_version(
         "created_at": json.loads(out)["created_at"],
         "description": "wide C",
         "aliases": [],
+        "tags": {},
         "ref": "models:/attrition/1",
     }
 
@@ -784,3 +785,73 @@ def test_artifacts_get_keeps_the_artifact_path_and_makes_folders_as_mkdir_does(
     finally:
         os.umask(mask)
     assert not list(work.rglob("*.mltrack-tmp"))
+
+
+def test_describe_and_tag_say_what_happened_and_show_prints_them(
+    capsys: pytest.CaptureFixture[str], registered: Registry
+) -> None:
+    url = registered.url
+    models = ("--store", url, "models")
+    assert run_cli(capsys, *models, "describe", "churn", "Who leaves next month") == (
+        0,
+        "described churn\n",
+        "",
+    )
+    assert run_cli(capsys, *models, "describe", "churn", "-v", "v1", "Baseline,\n May") == (
+        0,
+        "described churn v1\n",
+        "",
+    )
+    tag = (*models, "tag", "churn", "1")
+    assert run_cli(capsys, *tag, "validation=pending", "owner=ana", "query=a=b") == (
+        0,
+        "churn v1 tags: owner=ana query=a=b validation=pending\n",
+        "",
+    )
+    assert run_cli(capsys, *tag, "validation=passed", "--delete", "query") == (
+        0,
+        "churn v1 tags: owner=ana validation=passed\n",
+        "",
+    )
+    code, out, _ = run_cli(capsys, *tag, "empty=", "--json")
+    assert code == 0
+    assert json.loads(out)["tags"] == {"empty": "", "owner": "ana", "validation": "passed"}
+    assert json.loads(out)["ref"] == "models:/churn/1"
+    run_cli(capsys, *tag, "-D", "empty")
+
+    code, out, err = run_cli(capsys, *models, "show", "churn")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[1] == "  Who leaves next month"
+    # under the table, the versions that have a description or tags
+    assert lines[-1] == "  v1  Baseline, May  [owner=ana validation=passed]"
+    assert not any(line.startswith("  v2 ") for line in lines)
+    code, out, _ = run_cli(capsys, *models, "show", "churn@production")
+    assert "  about     Baseline, May" in out.splitlines()
+    assert "  tags      owner=ana validation=passed" in out.splitlines()
+    assert json.loads(run_cli(capsys, *models, "show", "churn", "--json")[1]) == (
+        models_api.get_model(registered.store, "churn")
+    )
+    assert run_cli(capsys, *models, "describe", "churn", "") == (
+        0,
+        "cleared the description of churn\n",
+        "",
+    )
+
+    for argv, status, parts in [
+        (("tag", "churn", "1"), 2, ["give tags as KEY=VALUE"]),
+        (("tag", "churn", "1", "oops"), 2, ["a tag is KEY=VALUE, not 'oops'"]),
+        (("tag", "churn", "1", "=x"), 2, ["a tag is KEY=VALUE"]),
+        (("tag", "churn", "1", "-D", "stage"), 1, ["no tag 'stage' (its tags: owner, validation)"]),
+        (("tag", "churn", "9", "a=b"), 1, ["has no version 9"]),
+        (("tag", "churn", "1", "a=b", "-D", "a"), 2, ["'a' is both set and deleted"]),
+        (("describe", "nope", "x"), 1, ["no registered model 'nope'"]),
+        (("describe", "churn", "-v", "0", "x"), 2, ["a positive number"]),
+    ]:
+        code, out, err = run_cli(capsys, *models, *argv)
+        assert (code, out) == (status, ""), argv
+        one_error(err, *parts)
+    assert registered.store.resolve_model_version("churn", version=1).tags == {
+        "owner": "ana",
+        "validation": "passed",
+    }

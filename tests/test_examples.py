@@ -262,8 +262,8 @@ def _check_compare_outputs(nb: Any) -> None:
 
 def _check_models_outputs(nb: Any) -> None:
     """examples/models.ipynb: the alias moved to version 2, the better model, which loads
-    and scores as it did when logged; the pickled model is refused; an array is kept as a
-    grayscale PNG."""
+    and scores as it did when logged, described and tagged; the pickled model is refused; an
+    array is kept as a grayscale PNG."""
     (image, *_) = _outputs_of(nb, "%%track feature-correlations")
     assert image["text"] == "correlations.png 30x30 L\n", image["text"]
     (frame, *_) = _outputs_of(nb, "%%track sgd-epochs")
@@ -271,6 +271,11 @@ def _check_models_outputs(nb: Any) -> None:
     (shown,) = _outputs_of(nb, 'mltrack.set_alias("cancer"')
     text = shown["text"]
     assert text.startswith("{'production': 2} accuracy: 0.965"), text
+    (tagged,) = _outputs_of(nb, "version = second.registered.version")
+    assert tagged["text"] == (
+        "v2 C=0.1: more regularization, 0.965 on the test set | "
+        "{'approved_by': 'ana', 'validation': 'passed'}\n"
+    ), tagged["text"]
     (refused,) = _outputs_of(nb, 'with mltrack.start_run(name="pickled")')
     assert refused["text"].startswith("UntrustedModelError - "), refused["text"]
 

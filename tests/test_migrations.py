@@ -418,7 +418,7 @@ def test_0015_starts_each_model_after_its_highest_version(engine: Engine, store_
     with engine.connect() as conn:
         last = conn.execute(text("SELECT name, last_version FROM registered_models ORDER BY name"))
         assert [tuple(r) for r in last] == [("churn", 3), ("empty", 0)]
-    assert differences(engine) == []
+    assert differences(engine, without={"model_versions"}) == []  # its tags come in 0016
     store = Store(store_url)
     try:
         assert store.register_model_version("churn", "c" * 32, "model-4").version == 4
@@ -432,3 +432,62 @@ def test_0015_starts_each_model_after_its_highest_version(engine: Engine, store_
     assert "last_version" not in {
         c["name"] for c in inspect(engine).get_columns("registered_models")
     }
+
+
+def test_0016_gives_every_version_empty_tags_and_keeps_its_aliases(
+    engine: Engine, store_url: str
+) -> None:
+    """The column is added in place: the versions there are read ``{}`` and the aliases
+    pointing at them stay (a batch copy of ``model_versions`` would have cascaded to them on
+    SQLite); the downgrade drops the column, keeping versions and aliases."""
+    alembic(engine, "upgrade", "0015")
+    now = 1_700_000_000.0
+    with engine.begin() as conn:
+        insert_run(conn, "d" * 32, now)
+        conn.execute(
+            text(
+                "INSERT INTO artifacts (run_id, name, kind, status, size, file_count, meta,"
+                " created_at) VALUES (:id, 'model', 'model', 'complete', 0, 0, '{}', :t)"
+            ),
+            {"id": "d" * 32, "t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO registered_models (id, name, description, created_at, updated_at,"
+                " last_version) VALUES (1, 'churn', '', :t, :t, 1)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO model_versions (model_id, version, run_id, artifact, description,"
+                " created_at) VALUES (1, 1, :id, 'model', 'first', :t)"
+            ),
+            {"id": "d" * 32, "t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO model_aliases (model_id, alias, version, updated_at)"
+                " VALUES (1, 'production', 1, :t)"
+            ),
+            {"t": now},
+        )
+    alembic(engine, "upgrade", "0016")
+    assert differences(engine) == []
+    store = Store(store_url)
+    try:
+        (version,) = store.get_registered_model("churn").versions
+        assert version.tags == {} and version.aliases == ("production",)
+        assert version.description == "first"
+        store.update_model_version("churn", 1, set_tags={"validation": "passed"})
+        assert store.resolve_model_version("churn", alias="production").tags == {
+            "validation": "passed"
+        }
+    finally:
+        store.close()
+    alembic(engine, "downgrade", "0015")
+    with engine.connect() as conn:
+        assert [
+            tuple(r) for r in conn.execute(text("SELECT alias, version FROM model_aliases"))
+        ] == [("production", 1)]
+    assert "tags" not in {c["name"] for c in inspect(engine).get_columns("model_versions")}

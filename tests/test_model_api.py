@@ -368,3 +368,37 @@ def test_load_model_of_a_version_no_model_can_have_is_not_found(api_store: Store
     assert mltrack.register_model("evil", info) == 1
     with pytest.raises(ModelNotFound, match="model 'evil' has no version 9{23} "):
         mltrack.load_model("models:/evil/" + "9" * 23)
+
+
+def test_describe_and_tag_versions_as_mlflow_users_do(api_store: Store, churn: tuple) -> None:
+    """``register_model(..., description=, tags=)``, ``describe_model`` (the model, or one
+    version), ``set_model_version_tag`` and ``delete_model_version_tag``; the version is a
+    number or its digits; a bad tag is refused before the version is registered."""
+    model, _ = churn
+    with mltrack.start_run():
+        info = mltrack.log_model(model)
+    with pytest.raises(InvalidName, match="at most 5,000 characters"):
+        mltrack.register_model("churn", info, tags={"notes": "x" * 5001})
+    assert mltrack.list_models() == []  # refused before anything was registered
+    version = mltrack.register_model(
+        "churn", info, description="baseline", tags={"validation": "pending", "auc": 0.9}
+    )
+    assert version == 1
+    assert mltrack.register_model("churn", info, tags={"owner": "ana"}) == 1  # tags added
+    mltrack.describe_model("churn", "Who leaves next month")
+    mltrack.describe_model("churn", "baseline, retrained", version="1")
+    mltrack.set_model_version_tag("churn", np.int64(1), "validation", "passed")
+    mltrack.delete_model_version_tag("churn", 1, "auc")
+    got = mltrack.get_model("churn")
+    assert got.description == "Who leaves next month"
+    (v1,) = got.versions
+    assert v1.description == "baseline, retrained"
+    assert v1.tags == {"owner": "ana", "validation": "passed"}
+    with pytest.raises(ModelNotFound, match=r"no tag 'auc' \(its tags: owner, validation\)"):
+        mltrack.delete_model_version_tag("churn", 1, "auc")
+    with pytest.raises(TypeError, match="set_model_version_tag: version must be a version"):
+        mltrack.set_model_version_tag("churn", 1.0, "a", "b")
+    with pytest.raises(ModelNotFound, match="has no version 2"):
+        mltrack.describe_model("churn", "x", version=2)
+    for name in ("describe_model", "set_model_version_tag", "delete_model_version_tag"):
+        assert name in mltrack.__all__ and name in dir(mltrack)

@@ -493,3 +493,114 @@ def test_registry_changes_move_the_runs_revision(reg: Store) -> None:
         time.sleep(0.002)  # updated_at is a float of seconds: let the clock move
         step()
         assert reg.revision() != before
+
+
+# descriptions and tags ----------------------------------------------------------------------------
+
+
+def test_a_version_is_described_and_tagged_and_reads_back_everywhere(reg: Store) -> None:
+    run_id = model_run(reg)
+    reg.register_model_version("churn", run_id, "model", description="first")
+    reg.set_model_alias("churn", "production", 1)
+    updated = reg.update_model_version(
+        "churn", 1, description="retrained on May", set_tags={"validation": "pending", "n": "3"}
+    )
+    assert updated.description == "retrained on May"
+    assert updated.tags == {"validation": "pending", "n": "3"}
+    updated = reg.update_model_version(
+        "churn", 1, set_tags={"validation": "passed"}, delete_tags=["n"]
+    )
+    assert updated.tags == {"validation": "passed"} and updated.description == "retrained on May"
+    assert updated.aliases == ("production",)
+    # every reader of a version has them: by alias, the model, the listing, a run's versions
+    assert reg.resolve_model_version("churn", alias="production").tags == {"validation": "passed"}
+    assert reg.get_registered_model("churn").versions[0].tags == {"validation": "passed"}
+    assert reg.list_registered_models()[0].versions[0].description == "retrained on May"
+    assert reg.versions_of_runs([run_id])[run_id][0].tags == {"validation": "passed"}
+    assert updated.to_dict()["tags"] == {"validation": "passed"}
+    reg.set_model_description("churn", "Who will leave next month")
+    assert reg.get_registered_model("churn").description == "Who will leave next month"
+
+
+def test_deleting_a_tag_the_version_lacks_names_those_it_has(reg: Store) -> None:
+    reg.register_model_version("churn", model_run(reg), "model")
+    reg.update_model_version("churn", 1, set_tags={"owner": "ana"})
+    with pytest.raises(ModelNotFound, match=r"no tag 'stage' \(its tags: owner\)"):
+        reg.update_model_version("churn", 1, set_tags={"x": "1"}, delete_tags=["stage"])
+    assert reg.resolve_model_version("churn").tags == {"owner": "ana"}  # nothing half-done
+    with pytest.raises(ModelNotFound, match="has no version 7"):
+        reg.update_model_version("churn", 7, set_tags={"x": "1"})
+    with pytest.raises(ModelNotFound, match="no registered model 'fraud'"):
+        reg.update_model_version("fraud", 1, description="x")
+
+
+@pytest.mark.parametrize(
+    ("tags", "delete", "message"),
+    [
+        ({"": "x"}, [], "a tag key is non-empty text"),
+        ({"k\x00": "x"}, [], "NUL"),
+        ({"k" * 300: "x"}, [], "at most 256 characters"),
+        ({"k": "v" * 5001}, [], "at most 5,000 characters"),
+        ({"k": None}, [], "is text, not NoneType"),
+        ({"k": ["a"]}, [], "is text, not list"),
+        ({"k": "x"}, ["k"], "both set and deleted"),
+    ],
+)
+def test_tags_no_store_can_keep_are_refused_before_anything_is_written(
+    reg: Store, tags: dict, delete: list, message: str
+) -> None:
+    reg.register_model_version("churn", model_run(reg), "model")
+    before = reg.revision()
+    with pytest.raises(InvalidName, match=message):
+        reg.update_model_version("churn", 1, set_tags=tags, delete_tags=delete)
+    assert reg.revision() == before and reg.resolve_model_version("churn").tags == {}
+
+
+def test_numbers_and_booleans_are_kept_as_text_and_descriptions_are_checked(reg: Store) -> None:
+    reg.register_model_version("churn", model_run(reg), "model")
+    assert reg.update_model_version("churn", 1, set_tags={"auc": 0.93, "ok": True}).tags == {
+        "auc": "0.93",
+        "ok": "True",
+    }
+    with pytest.raises(InvalidName, match="description: cannot contain NUL"):
+        reg.update_model_version("churn", 1, description="a\x00b")
+    with pytest.raises(InvalidName, match="description: at most 20,000"):
+        reg.set_model_description("churn", "x" * 20_001)
+    with pytest.raises(InvalidName, match="a description is text, not int"):
+        reg.set_model_description("churn", 3)  # type: ignore[arg-type]
+
+
+def test_concurrent_tag_edits_of_one_version_lose_no_key(reg: Store) -> None:
+    """Each edit reads the tags and writes them back under the model's lock: six threads
+    each adding their own key leave all six."""
+    reg.register_model_version("churn", model_run(reg), "model")
+    errors: list[BaseException] = []
+
+    def tag(i: int) -> None:
+        try:
+            reg.update_model_version("churn", 1, set_tags={f"k{i}": str(i)})
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tag, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert reg.resolve_model_version("churn").tags == {f"k{i}": str(i) for i in range(6)}
+
+
+def test_tag_and_description_edits_move_the_runs_revision(reg: Store) -> None:
+    """The sidebar re-reads a run's detail (which lists its registered versions) only when
+    the revision moved."""
+    reg.register_model_version("churn", model_run(reg), "model")
+    for step in (
+        lambda: reg.update_model_version("churn", 1, set_tags={"a": "1"}),
+        lambda: reg.update_model_version("churn", 1, description="d"),
+        lambda: reg.set_model_description("churn", "m"),
+    ):
+        before = reg.revision()
+        time.sleep(0.002)
+        step()
+        assert reg.revision() != before

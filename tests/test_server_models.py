@@ -369,3 +369,66 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
     huge = await call(url(VERSION, name="churn", version="1" * 5000), method="DELETE")
     assert "must be a positive integer" in error_of(huge, 400)
     assert [m.name for m in store.list_registered_models()] == ["churn"]  # none deleted it
+
+
+async def test_describe_a_model_and_tag_its_versions(call: Any, store: Store) -> None:
+    """``PATCH`` a model's description and a version's description and tags (``null``
+    deletes a tag); each answer is the thing afterwards, and every listing shows them."""
+    run_id = logged_run(store)
+    store.register_model_version("churn", run_id, "model")
+    store.set_model_alias("churn", "production", 1)
+    described = await call(
+        url(MODEL, name="churn"), method="PATCH", body='{"description": "Who leaves next"}'
+    )
+    assert check(described, MODEL, "patch")["description"] == "Who leaves next"
+    patched = await call(
+        url(VERSION, name="churn", version="1"),
+        method="PATCH",
+        body=json.dumps({"description": "May data", "tags": {"validation": "pending", "n": "1"}}),
+    )
+    version = check(patched, VERSION, "patch")
+    assert version["tags"] == {"n": "1", "validation": "pending"}
+    assert version["description"] == "May data" and version["aliases"] == ["production"]
+    patched = await call(
+        url(VERSION, name="churn", version="1"),
+        method="PATCH",
+        body=json.dumps({"tags": {"validation": "passed", "n": None}}),
+    )
+    assert check(patched, VERSION, "patch")["tags"] == {"validation": "passed"}
+    model = check(await call(url(MODEL, name="churn")), MODEL)
+    assert model["versions"][0]["tags"] == {"validation": "passed"}
+    assert model["versions"][0]["description"] == "May data"
+    detail = check(await call(url(RUN, run_id=run_id)), RUN)
+    assert detail["models"][0]["tags"] == {"validation": "passed"}
+    lineage = check(await call(url(LINEAGE, name="churn")), LINEAGE)
+    assert lineage["model"]["tags"] == {"validation": "passed"}
+    assert check(await call(MODELS), MODELS)["models"][0]["description"] == "Who leaves next"
+
+
+@sqlite_only
+async def test_patching_the_registry_refuses_bad_requests(call: Any, store: Store) -> None:
+    store.register_model_version("churn", logged_run(store), "model")
+    store.update_model_version("churn", 1, set_tags={"owner": "ana"})
+    version = url(VERSION, name="churn", version="1")
+    cases = [
+        (url(MODEL, name="churn"), {}, 400, "the body must be"),
+        (url(MODEL, name="churn"), {"description": 3}, 400, "a description is text"),
+        (url(MODEL, name="churn"), {"description": "x", "tags": {}}, 400, "the body must be"),
+        (url(MODEL, name="nope"), {"description": "x"}, 404, "no registered model 'nope'"),
+        (version, {}, 400, "with either or both"),
+        (version, {"owner": "x"}, 400, "with either or both"),
+        (version, {"tags": ["owner"]}, 400, "'tags' must be an object"),
+        (version, {"tags": {"owner": 3}}, 400, "a value is text"),
+        (version, {"tags": {"k\u0000": "x"}}, 400, "NUL"),
+        (version, {"tags": {"k": "v" * 5001}}, 400, "at most 5,000 characters"),
+        (version, {"tags": {"stage": None}}, 404, "no tag 'stage' (its tags: owner)"),
+        (version, {"description": "x\u0000"}, 400, "cannot contain NUL"),
+        (url(VERSION, name="churn", version="2"), {"description": "x"}, 404, "no version 2"),
+        (url(VERSION, name="churn", version="x"), {"description": "x"}, 400, "positive integer"),
+    ]
+    for path, body, status, message in cases:
+        response = await call(path, method="PATCH", body=json.dumps(body))
+        assert message in error_of(response, status), (path, body)
+    assert "not valid JSON" in error_of(await call(version, method="PATCH", body="{"), 400)
+    kept = store.resolve_model_version("churn", version=1)
+    assert kept.tags == {"owner": "ana"} and kept.description == ""

@@ -142,6 +142,7 @@ def test_everything_reaches_the_team_store_and_a_third_store_byte_for_byte(
         sn.close()
     model = colleague.resolve_model_version("churn-model", alias="production")
     assert model.run_id == runs[1] and model.version == 1
+    assert model.tags == {"validation": "passed"} and model.description == "first"
     art = colleague.get_artifact(runs[1], "model")
     assert {f.path: colleague.blobs.get_bytes(f.digest) for f in art.files} == {
         "model.skops": b"weights" * 100,

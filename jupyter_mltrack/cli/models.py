@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from ..models.refs import PREFIX, ModelRef, ModelRefError, load_call, parse, resolve
 from ..store import Store
+from ..store.entities import ModelVersion
 from ..store.errors import ModelNotFound
 from ..store.names import InvalidName
 from .common import (
@@ -78,7 +79,7 @@ def add_parsers(
 ) -> None:
     models = commands.add_parser(
         "models",
-        help="the model registry: list, show, register, alias, delete, lineage",
+        help="the model registry: list, show, register, alias, describe, tag, delete, lineage",
         description="Registered models, their versions and aliases. A version is a model a"
         " run logged (mltrack.log_model); an alias such as 'production' names one version"
         " and moves in one step; mltrack.load_model('models:/NAME@ALIAS') loads it.",
@@ -135,6 +136,34 @@ def add_parsers(
     alias.add_argument("--delete", action="store_true", help="remove the alias")
     alias.set_defaults(func=cmd_models_alias)
 
+    describe = sub.add_parser(
+        "describe",
+        help="describe a model, or one version of it",
+        description="Set the description of model NAME or, with --version, of one of its"
+        " versions: what it predicts, what changed. 'mltrack models show' prints it.",
+        parents=[store_opt, json_opt],
+    )
+    describe.add_argument("name", metavar="NAME", help="registered model name")
+    describe.add_argument("text", metavar="TEXT", help="the description ('' clears it)")
+    describe.add_argument("--version", "-v", metavar="VERSION", type=_version_arg)
+    describe.set_defaults(func=cmd_models_describe)
+
+    tag = sub.add_parser(
+        "tag",
+        help="set or --delete tags of a version (validation=passed)",
+        description="Set tags KEY=VALUE on version VERSION of NAME, replacing those keys'"
+        " values, and remove the keys given with --delete: what a team records of a version"
+        " outside its run (validation=passed, approved_by=ana). One transaction.",
+        parents=[store_opt, json_opt],
+    )
+    tag.add_argument("name", metavar="NAME", help="registered model name")
+    tag.add_argument("version", metavar="VERSION", type=_version_arg)
+    tag.add_argument("tags", metavar="KEY=VALUE", nargs="*", type=_tag_arg)
+    tag.add_argument(
+        "--delete", "-D", metavar="KEY", action="append", default=[], help="remove tag KEY"
+    )
+    tag.set_defaults(func=cmd_models_tag)
+
     delete = sub.add_parser(
         "delete-version",
         help="delete a version (refused while an alias points at it, unless --force)",
@@ -184,6 +213,14 @@ def _version_arg(text: str) -> int:
     if not digits.isdigit() or int(digits) < 1:
         raise argparse.ArgumentTypeError(f"a version is a positive number such as 3, not {text!r}")
     return int(digits)
+
+
+def _tag_arg(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` as typed (the value may hold ``=``; it may be empty)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"a tag is KEY=VALUE, not {text!r}")
+    return key, value
 
 
 @contextlib.contextmanager
@@ -273,7 +310,19 @@ def model_report(model: Mapping[str, Any]) -> str:
         "METRICS",
     ]
     lines += ["", table(headers, rows, right=frozenset({0, 1}))]
+    notes = [(v["version"], _notes(v)) for v in versions]
+    if any(text for _, text in notes):
+        lines.append("")
+        lines += [f"  v{number}  {text}" for number, text in notes if text]
     return "\n".join(lines)
+
+
+def _notes(version: Mapping[str, Any]) -> str:
+    """A version's description (on one line, cut) and tags, for the lines under a model's
+    table; empty when it has neither."""
+    said = _cut(" ".join(str(version.get("description") or "").split()), 80)
+    tags = " ".join(f"{k}={_cut(v, 40)}" for k, v in sorted((version.get("tags") or {}).items()))
+    return "  ".join(x for x in (said, f"[{tags}]" if tags else "") if x)
 
 
 def cmd_models_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
@@ -328,7 +377,12 @@ def version_card(card: Mapping[str, Any]) -> str:
     stored = f"{art['name']!r}: {art['format'] or 'unknown format'}"
     stored += f" ({library})" if library else ""
     stored += f", {_plural(len(art['files']), 'file')}, {_bytes(art['size'])}"
-    rows = [
+    rows = []
+    if model.get("description"):
+        rows.append(("about", " ".join(model["description"].split())))
+    if model.get("tags"):
+        rows.append(("tags", " ".join(f"{k}={v}" for k, v in sorted(model["tags"].items()))))
+    rows += [
         ("run", ran + (f"  {_cut(metrics, MAX_METRICS_CELL)}" if metrics else "")),
         ("artifact", stored),
         ("inputs", _signature_text(art["inputs"])),
@@ -373,7 +427,7 @@ def cmd_models_register(store: Store, args: argparse.Namespace, out: TextIO) -> 
             args.name, artifact.run_id, artifact.name, description=args.description
         )
     if args.json:
-        _print_json({**version.to_dict(), "ref": version.ref}, out)
+        _print_json(_version_dict(version), out)
         return 0
     what = f"artifact {artifact.name!r} of {_run_label(store, artifact.run_id)}"
     if (args.name, artifact.name) in known:
@@ -408,6 +462,43 @@ def cmd_models_alias(store: Store, args: argparse.Namespace, out: TextIO) -> int
         out.write(f"{args.name}@{alias} already names v{args.version}\n")
     else:
         out.write(f"moved {args.name}@{alias} from v{before} to v{args.version}\n")
+    return 0
+
+
+def _version_dict(version: ModelVersion) -> dict[str, Any]:
+    """A version as ``--json`` prints it: the API's fields."""
+    return {**version.to_dict(), "ref": version.ref}
+
+
+def cmd_models_describe(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    with _refusals():
+        if args.version is None:
+            store.set_model_description(args.name, args.text)
+        else:
+            version = store.update_model_version(args.name, args.version, description=args.text)
+    if args.json:
+        from ..server.models import get_model
+
+        shown = get_model(store, args.name) if args.version is None else _version_dict(version)
+        _print_json(shown, out)
+        return 0
+    what = args.name if args.version is None else f"{args.name} v{args.version}"
+    out.write(f"{'cleared the description of' if not args.text else 'described'} {what}\n")
+    return 0
+
+
+def cmd_models_tag(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    if not args.tags and not args.delete:
+        raise CliError("give tags as KEY=VALUE, or --delete KEY", 2)
+    with _refusals():
+        version = store.update_model_version(
+            args.name, args.version, set_tags=dict(args.tags), delete_tags=args.delete
+        )
+    if args.json:
+        _print_json(_version_dict(version), out)
+        return 0
+    shown = " ".join(f"{k}={v}" for k, v in sorted(version.tags.items())) or "none"
+    out.write(f"{args.name} v{args.version} tags: {shown}\n")
     return 0
 
 

@@ -81,6 +81,8 @@ def _version(version: ModelVersion) -> dict[str, Any]:
         "aliases": list(version.aliases),
         "created_at": iso(version.created_at),
         "ref": version.ref,
+        "description": version.description,
+        "tags": dict(version.tags),
     }
 
 

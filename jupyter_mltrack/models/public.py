@@ -14,6 +14,7 @@ import operator
 import os
 import platform
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -397,20 +398,76 @@ def model_meta(ref: str, *, store: Store | None = None) -> dict[str, Any]:
 # the registry --------------------------------------------------------------------------------
 
 
-def register_model(name: str, ref: str | ModelInfo, *, store: Store | None = None) -> int:
+def register_model(
+    name: str,
+    ref: str | ModelInfo,
+    *,
+    description: str = "",
+    tags: Mapping[str, Any] | None = None,
+    store: Store | None = None,
+) -> int:
     """Add a logged model (``"RUN/NAME"`` or ``log_model``'s result) as the next version of
-    ``name`` (created if new); returns the version. Registering it again returns its version."""
+    ``name`` (created if new); returns the version. Registering it again returns its version
+    (``tags`` are then set on it; its description is kept). ``description`` and ``tags``:
+    the new version's (see :func:`set_model_version_tag`)."""
     from ..capture import api
     from ..capture.refs import current_experiment
+    from ..store.registry_records import check_text, check_version_tags
 
     st = store or api.get_store()
+    check_text("description", description)  # refused before a version is added, as tags
+    checked = check_version_tags(tags or {})
     text = ref.ref if isinstance(ref, ModelInfo) else ref
     parsed = parse(text)
     if parsed.registered:
         artifact, _ = resolve(st, parsed)
     else:
         artifact, _ = resolve(st, parsed, current_experiment())
-    return st.register_model_version(name, artifact.run_id, artifact.name).version
+    version = st.register_model_version(
+        name, artifact.run_id, artifact.name, description=description
+    ).version
+    if checked:
+        st.update_model_version(name, version, set_tags=checked)
+    return version
+
+
+def describe_model(
+    name: str, description: str, *, version: Any = None, store: Store | None = None
+) -> None:
+    """Describe model ``name`` or, with ``version``, one of its versions (MLflow's
+    ``update_registered_model``/``update_model_version``): what it predicts, what changed in
+    that version. Shown by ``mltrack models show``, the Models panel and the REST API."""
+    from ..capture import api
+
+    st = store or api.get_store()
+    if version is None:
+        st.set_model_description(name, description)
+    else:
+        number = _version_number("describe_model", version)
+        st.update_model_version(name, number, description=description)
+
+
+def set_model_version_tag(
+    name: str, version: Any, key: str, value: Any, *, store: Store | None = None
+) -> None:
+    """Tag version ``version`` of ``name``: ``key=value``, replacing the key's value
+    (MLflow's ``set_model_version_tag``). What a team records of a version outside its run,
+    ``validation=passed`` or ``approved_by=ana``; numbers and booleans are kept as text."""
+    from ..capture import api
+
+    number = _version_number("set_model_version_tag", version)
+    (store or api.get_store()).update_model_version(name, number, set_tags={key: value})
+
+
+def delete_model_version_tag(
+    name: str, version: Any, key: str, *, store: Store | None = None
+) -> None:
+    """Remove tag ``key`` from version ``version`` of ``name`` (``ModelNotFound`` when the
+    version has no such tag, naming those it has)."""
+    from ..capture import api
+
+    number = _version_number("delete_model_version_tag", version)
+    (store or api.get_store()).update_model_version(name, number, delete_tags=[key])
 
 
 def set_alias(name: str, alias: str, version: int, *, store: Store | None = None) -> None:

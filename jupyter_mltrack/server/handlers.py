@@ -316,6 +316,11 @@ class ModelHandler(MltrackHandler):
 
     @tornado.web.authenticated
     @authorized
+    async def patch(self, name: str) -> None:
+        self.write_json(await self.call(models_api.update_model, name, self.json_body()))
+
+    @tornado.web.authenticated
+    @authorized
     async def delete(self, name: str) -> None:
         await self.call(models_api.delete_model, name, self.query_args())
         self.set_status(204)
@@ -338,6 +343,12 @@ class ModelAliasHandler(MltrackHandler):
 
 
 class ModelVersionHandler(MltrackHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def patch(self, name: str, version: str) -> None:
+        body = self.json_body()
+        self.write_json(await self.call(models_api.update_version, name, version, body))
+
     @tornado.web.authenticated
     @authorized
     async def delete(self, name: str, version: str) -> None:

@@ -268,6 +268,44 @@ def delete_alias(store: Store, name: str, alias: str) -> None:
         raise _refused(exc) from None
 
 
+def update_model(store: Store, name: str, body: Any) -> dict[str, Any]:
+    """``PATCH models/{name}`` ``{"description": "..."}``: the model afterwards."""
+    if not isinstance(body, dict) or set(body) != {"description"}:
+        raise bad_request('the body must be {"description": "<text>"}')
+    try:
+        store.set_model_description(name, body["description"])
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+    return get_model(store, name)
+
+
+def update_version(store: Store, name: str, version: str, body: Any) -> dict[str, Any]:
+    """``PATCH models/{name}/versions/{version}`` ``{"description"?, "tags"?}``: the version
+    afterwards. ``tags`` maps each key to set to its text and each key to delete to
+    ``null``; keys not named keep their values."""
+    number = _version_number(version)
+    if not isinstance(body, dict) or not body or set(body) - {"description", "tags"}:
+        raise bad_request(
+            'the body must be {"description": "<text>", "tags": {"key": "value" or null}},'
+            " with either or both"
+        )
+    tags = body.get("tags", {})
+    if not isinstance(tags, dict):
+        raise bad_request("'tags' must be an object of keys to text (null deletes a key)")
+    kept = {k: v for k, v in tags.items() if v is not None}
+    for key, value in kept.items():
+        if not isinstance(value, str):
+            raise bad_request(f"tag {key!r}: a value is text (or null to delete the tag)")
+    gone = [k for k, v in tags.items() if v is None]
+    try:
+        updated = store.update_model_version(
+            name, number, description=body.get("description"), set_tags=kept, delete_tags=gone
+        )
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+    return _version_json(updated)
+
+
 def _version_number(text: str) -> int:
     """A version number as a path or query gives it. What is not a positive integer is a
     400; a number no version has, however large, is the store's 404 ("no version N")."""

@@ -427,7 +427,7 @@ class Artifact:
 @dataclass(frozen=True)
 class ModelVersion:
     """Version ``version`` of registered model ``model``: the model artifact ``artifact`` of
-    run ``run_id``, with the aliases that point at it."""
+    run ``run_id``, with the aliases that point at it, its description and its tags."""
 
     model: str
     version: int
@@ -436,6 +436,8 @@ class ModelVersion:
     created_at: float
     description: str = ""
     aliases: tuple[str, ...] = ()
+    #: ``validation=passed``, ``owner=ana``: what a team says of the version, by key.
+    tags: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def ref(self) -> str:
@@ -450,6 +452,7 @@ class ModelVersion:
             "created_at": iso(self.created_at),
             "description": self.description,
             "aliases": list(self.aliases),
+            "tags": dict(self.tags),
         }
 
 

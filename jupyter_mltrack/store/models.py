@@ -403,7 +403,7 @@ class RegisteredModelRow(Base):
 
 class ModelVersionRow(Base):
     """Version ``version`` of a registered model: the model artifact ``artifact`` of run
-    ``run_id``. A run with registered versions cannot be deleted (``RESTRICT``): the
+    ``run_id``, with its description and tags. A run with registered versions cannot be deleted (``RESTRICT``): the
     registry would point at nothing."""
 
     __tablename__ = "model_versions"
@@ -417,6 +417,9 @@ class ModelVersionRow(Base):
     artifact: Mapped[str] = mapped_column(String(512), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    #: ``{"key": "value"}`` as JSON text (``validation=passed``): read with the version,
+    #: changed a few keys at a time, never searched by the database.
+    tags: Mapped[str] = mapped_column(Text, nullable=False, default="{}", server_default="{}")
 
 
 class ModelAliasRow(Base):

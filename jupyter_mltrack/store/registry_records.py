@@ -11,8 +11,9 @@ whole model frees its name: registered again, it is a new model numbered from 1.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
@@ -33,7 +34,7 @@ from .models import (
     ModelVersionRow,
     RegisteredModelRow,
 )
-from .names import PLAIN_NAME, InvalidName, check_name, name_problem, shown
+from .names import PLAIN_NAME, InvalidName, check_name, name_problem, shown, text_problem
 
 #: The highest version number a model can have: ``model_versions.version`` is an ``INTEGER``,
 #: 32 bits on PostgreSQL. A number outside ``1..MAX_VERSION`` names no version on either
@@ -331,6 +332,8 @@ class RegistryRecords(StoreBase):
         return _model(row, versions, aliases)
 
     def set_model_description(self, name: str, description: str) -> None:
+        """Describe model ``name`` (what it predicts, for whom): shown with it everywhere."""
+        check_text("description", description)
         with self.engine.begin() as conn:
             model_id = self._model_id(conn, name)
             conn.execute(
@@ -338,6 +341,56 @@ class RegistryRecords(StoreBase):
                 .where(_models_t.c.id == model_id)
                 .values(description=description, updated_at=time.time())
             )
+            # the sidebar re-reads the registry when the runs' revision moves
+            versions = select(_versions_t.c.version).where(_versions_t.c.model_id == model_id)
+            self._touch_versions(conn, model_id, set(conn.execute(versions).scalars()))
+
+    def update_model_version(
+        self,
+        name: str,
+        version: int,
+        *,
+        description: str | None = None,
+        set_tags: Mapping[str, str] | None = None,
+        delete_tags: Iterable[str] = (),
+    ) -> ModelVersion:
+        """Describe version ``version`` of ``name`` and set or delete its tags, in one
+        transaction; the version afterwards. Tags are how a team records what happened to a
+        version outside the run (``validation=passed``, ``approved_by=ana``), as MLflow's
+        model version tags; deleting a tag the version does not have is
+        :class:`ModelNotFound`, naming the tags it has."""
+        if description is not None:
+            check_text("description", description)
+        new_tags = check_version_tags(set_tags or {})
+        gone = list(dict.fromkeys(delete_tags))
+        both = sorted(set(gone) & set(new_tags))
+        if both:
+            raise InvalidName(f"tag {shown(both[0])} is both set and deleted")
+        now = time.time()
+        with self.engine.begin() as conn:
+            # the model's row first, as the other registry writes: two edits of the same
+            # version's tags take turns, and neither loses the other's keys
+            model_id = self._model_id(conn, name, lock=True)
+            self._check_version(conn, name, model_id, version)
+            where = (_versions_t.c.model_id == model_id, _versions_t.c.version == version)
+            tags = _tags(conn.execute(select(_versions_t.c.tags).where(*where)).scalar())
+            missing = [key for key in gone if key not in tags]
+            if missing:
+                have = ", ".join(sorted(tags)) or "none"
+                raise ModelNotFound(
+                    f"version {version} of model {name!r} has no tag {shown(missing[0])}"
+                    f" (its tags: {have})"
+                )
+            for key in gone:
+                del tags[key]
+            tags.update(new_tags)
+            values: dict[str, Any] = {"tags": json.dumps(tags, sort_keys=True)}
+            if description is not None:
+                values["description"] = description
+            conn.execute(update(_versions_t).where(*where).values(**values))
+            conn.execute(update(_models_t).where(_models_t.c.id == model_id).values(updated_at=now))
+            self._touch_versions(conn, model_id, {version})
+            return self._version(conn, name, model_id, version)
 
     def versions_of_runs(self, run_ids: Iterable[str]) -> dict[str, list[ModelVersion]]:
         """``run id -> the registered versions of its artifacts``."""
@@ -496,7 +549,50 @@ def _version(name: str, row: Any, aliases: dict[str, int]) -> ModelVersion:
         created_at=row.created_at,
         description=row.description,
         aliases=tuple(sorted(a for a, v in aliases.items() if v == row.version)),
+        tags=_tags(row.tags),
     )
+
+
+def _tags(text: str | None) -> dict[str, str]:
+    """A version's tags column as a dict (``{}`` when empty or, never expected, not a JSON
+    object: a listing must not fail on one row)."""
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+#: Longest tag value and description kept (characters): a note, not a file.
+MAX_TAG_VALUE = 5_000
+MAX_DESCRIPTION = 20_000
+
+
+def check_text(kind: str, text: object, limit: int = MAX_DESCRIPTION) -> str:
+    """``text`` if a description or tag value can be stored, else :class:`InvalidName`."""
+    if not isinstance(text, str):
+        raise InvalidName(f"a {kind} is text, not {type(text).__name__}")
+    problem = text_problem(text)
+    if problem is None and len(text) > limit:
+        problem = f"at most {limit:,} characters, this one has {len(text):,}"
+    if problem is not None:
+        raise InvalidName(f"{kind}: {problem.removeprefix('its value ')}")
+    return text
+
+
+def check_version_tags(tags: Mapping[str, object]) -> dict[str, str]:
+    """Tags as stored: keys are names (:func:`~.names.check_name`), values text; numbers and
+    booleans are written as text (``0.93``, ``True``), as a run's tags are. ``None`` is
+    refused: deleting a tag is asked for by name."""
+    out: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key.strip():
+            raise InvalidName(f"a tag key is non-empty text, not {key!r}")
+        check_name("tag", key)
+        if isinstance(value, bool | int | float) and not isinstance(value, str):
+            value = str(value)
+        out[key] = check_text(f"tag {shown(key)}", value, MAX_TAG_VALUE)
+    return out
 
 
 def _model(row: Any, versions: list[Any], aliases: dict[str, int]) -> RegisteredModel:
