@@ -61,6 +61,7 @@ function version(over: Partial<IRunModelVersion>): IRunModelVersion {
     created_at: '2026-11-20T08:06:00+00:00',
     description: '',
     aliases: [],
+    tags: {},
     ref: 'models:/churn/1',
     ...over
   };

@@ -5,6 +5,7 @@ import {
   aliasEndpoint,
   aliasEntries,
   checkModelName,
+  editableTags,
   lineageEndpoint,
   lineageEnvironmentFacts,
   lineageModelFacts,
@@ -14,8 +15,15 @@ import {
   modelDeleteQuestion,
   modelEndpoint,
   modelSummaryText,
+  normalizeVersion,
+  parseModelDetail,
   parseModelList,
-  versionRunText
+  parseTagsText,
+  tagsChange,
+  tagsText,
+  versionEndpoint,
+  versionRunText,
+  withVersion
 } from '../models/format';
 import { ILineage, IModelDetail, IModelVersion } from '../models/types';
 
@@ -28,6 +36,7 @@ function v(version: number, over: Partial<IModelVersion> = {}): IModelVersion {
     created_at: '2026-11-20T08:06:00+00:00',
     description: '',
     aliases: [],
+    tags: {},
     ref: `models:/churn/${version}`,
     run_number: version + 2,
     run_name: `rf-${version}`,
@@ -62,6 +71,7 @@ describe('registry request paths', () => {
     expect(lineageEndpoint('churn', 2)).toBe('models/churn/lineage?version=2');
     expect(modelDeleteEndpoint('my model', false)).toBe('models/my%20model');
     expect(modelDeleteEndpoint('a?b', true)).toBe('models/a%3Fb?force=1');
+    expect(versionEndpoint('my model', 3)).toBe('models/my%20model/versions/3');
   });
 });
 
@@ -412,5 +422,139 @@ describe('lineage facts', () => {
       ['Git commit', '0123456789ab (dirty)'],
       ['Packages recorded', '120']
     ]);
+  });
+});
+
+describe('version normalization', () => {
+  it('gives a version from a server before tags no tags', () => {
+    const old = { ...v(1) } as Partial<IModelVersion>;
+    delete old.tags;
+    delete old.description;
+    const read = normalizeVersion(old as IModelVersion);
+    expect(read.tags).toEqual({});
+    expect(read.description).toBe('');
+    expect(read.run_number).toBe(3);
+  });
+
+  it('keeps text tags and drops what is not text', () => {
+    const sent = {
+      ...v(1),
+      tags: { owner: 'ana', n: 3, gone: null }
+    } as unknown as IModelVersion;
+    expect(normalizeVersion(sent).tags).toEqual({ owner: 'ana' });
+    const odd = { ...v(1), tags: ['a=b'] } as unknown as IModelVersion;
+    expect(normalizeVersion(odd).tags).toEqual({});
+  });
+
+  it('normalizes every version of a model', () => {
+    const old = {
+      ...CHURN,
+      versions: CHURN.versions.map(x => {
+        const sent: Partial<IModelVersion> = { ...x };
+        delete sent.tags;
+        return sent;
+      })
+    } as unknown as IModelDetail;
+    const read = parseModelDetail(old);
+    expect(read.versions.map(x => x.tags)).toEqual([{}, {}]);
+    expect(read.aliases).toEqual(CHURN.aliases);
+  });
+
+  it('puts a PATCHed version in place, its run kept', () => {
+    const patched = {
+      model: 'churn',
+      version: 1,
+      run_id: 'run-1',
+      artifact: 'model',
+      created_at: '2026-11-20T08:06:00+00:00',
+      description: 'first try',
+      aliases: ['production'],
+      tags: { owner: 'ana' },
+      ref: 'models:/churn/1'
+    };
+    const after = withVersion(CHURN, patched);
+    const v1 = after.versions.find(x => x.version === 1)!;
+    expect(v1.tags).toEqual({ owner: 'ana' });
+    expect(v1.description).toBe('first try');
+    expect(v1.run_name).toBe('rf-1');
+    expect(after.versions[0]).toBe(CHURN.versions[0]);
+    expect(CHURN.versions[1].tags).toEqual({});
+  });
+});
+
+describe('tags as typed', () => {
+  it('reads key=value entries separated by commas or lines', () => {
+    expect(parseTagsText('validation=passed, owner=ana')).toEqual({
+      tags: { validation: 'passed', owner: 'ana' }
+    });
+    expect(parseTagsText(' a = 1 \n\nb=2,')).toEqual({
+      tags: { a: '1', b: '2' }
+    });
+  });
+
+  it("keeps an '=' in a value, and allows an empty value", () => {
+    expect(parseTagsText('query=a=b, note=')).toEqual({
+      tags: { query: 'a=b', note: '' }
+    });
+  });
+
+  it('reads empty text as no tags', () => {
+    expect(parseTagsText('')).toEqual({ tags: {} });
+    expect(parseTagsText('  ,  ')).toEqual({ tags: {} });
+  });
+
+  it('refuses an entry without a key or an =, and a key twice', () => {
+    const bare = parseTagsText('validation=passed, owner');
+    expect('error' in bare && bare.error).toContain('"owner" is not key=value');
+    const keyless = parseTagsText('=passed');
+    expect('error' in keyless && keyless.error).toContain('"=passed"');
+    const twice = parseTagsText('a=1, a=2');
+    expect('error' in twice && twice.error).toBe('The tag a is given twice.');
+  });
+
+  it('writes tags back as it reads them, by key', () => {
+    const tags = { validation: 'passed', owner: 'ana', q: 'a=b' };
+    expect(tagsText(tags)).toBe('owner=ana, q=a=b, validation=passed');
+    expect(parseTagsText(tagsText(tags))).toEqual({ tags });
+    expect(tagsText({})).toBe('');
+  });
+
+  it('keeps out of the text the tags it could not read back', () => {
+    expect(
+      editableTags({
+        owner: 'ana',
+        list: 'a,b',
+        'a=b': 'x',
+        pad: ' x',
+        note: 'two\nlines'
+      })
+    ).toEqual({
+      editable: { owner: 'ana' },
+      kept: ['a=b', 'list', 'note', 'pad']
+    });
+  });
+});
+
+describe('tagsChange', () => {
+  it('sets new and changed keys, and deletes removed ones with null', () => {
+    expect(
+      tagsChange(
+        { owner: 'bob', stage: 'dev', keep: 'x' },
+        { owner: 'ana', keep: 'x', validation: 'passed' }
+      )
+    ).toEqual({ owner: 'ana', stage: null, validation: 'passed' });
+  });
+
+  it('is empty when nothing changed', () => {
+    expect(tagsChange({ a: '1', b: '2' }, { b: '2', a: '1' })).toEqual({});
+    expect(tagsChange({}, {})).toEqual({});
+  });
+
+  it('deletes every tag when the text is emptied', () => {
+    expect(tagsChange({ a: '1', b: '' }, {})).toEqual({ a: null, b: null });
+  });
+
+  it('sets an empty value as a change, not a deletion', () => {
+    expect(tagsChange({ a: '1' }, { a: '' })).toEqual({ a: '' });
   });
 });

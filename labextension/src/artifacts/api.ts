@@ -4,6 +4,7 @@
  */
 
 import { requestAPI, requestBlob } from '../handler';
+import { normalizeVersion } from '../models/format';
 import { artifactEndpoint, downloadName, pathSegment } from './format';
 import { IArtifact, IArtifactPreview, IRunModelVersion } from './types';
 
@@ -14,8 +15,11 @@ export interface IRunArtifacts {
 }
 
 /** A run's artifacts as they are now (a live run's detail asks again). */
-export function fetchArtifacts(runId: string): Promise<IRunArtifacts> {
-  return requestAPI<IRunArtifacts>(`runs/${pathSegment(runId)}/artifacts`);
+export async function fetchArtifacts(runId: string): Promise<IRunArtifacts> {
+  const listing = await requestAPI<IRunArtifacts>(
+    `runs/${pathSegment(runId)}/artifacts`
+  );
+  return { ...listing, models: (listing.models ?? []).map(normalizeVersion) };
 }
 
 /** The preview of one file of an artifact (its primary file without `path`). */

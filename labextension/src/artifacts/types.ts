@@ -66,6 +66,8 @@ export interface IRunModelVersion {
   created_at: string;
   description: string;
   aliases: string[];
+  /** key -> text, set in the Models section or from Python (`{}` from a server before tags). */
+  tags: { [key: string]: string };
   /** `models:/NAME/VERSION`. */
   ref: string;
   /** The `mltrack.load_model` call that loads it by the registry (by its first alias). */

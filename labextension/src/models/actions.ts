@@ -1,10 +1,15 @@
 /**
  * The registry's actions as the user goes through them: each asks what it
- * needs (a model name, an alias), says what it is about to do, then does it.
- * A refusal from the server is shown with its message, never dropped.
+ * needs (a model name, an alias, a description, tags), says what it is about
+ * to do, then does it. A refusal from the server is shown with its message,
+ * never dropped.
  */
 
-import { Notification, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  InputDialog,
+  Notification,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 
 import { askName, deleteThen, messageOf, pointNameFlow } from '../confirm';
 import {
@@ -12,16 +17,27 @@ import {
   deleteModel,
   listModels,
   registerModel,
-  setAlias
+  setAlias,
+  updateModel,
+  updateModelVersion
 } from './api';
 import {
   aliasChange,
   aliasChoices,
   aliasDeleteQuestion,
   checkModelName,
-  modelDeleteQuestion
+  editableTags,
+  modelDeleteQuestion,
+  parseTagsText,
+  tagsChange,
+  tagsText
 } from './format';
-import { IModelDetail, IModelListItem, IRegisteredVersion } from './types';
+import {
+  IModelDetail,
+  IModelListItem,
+  IRegisteredVersion,
+  IVersionUpdate
+} from './types';
 
 /**
  * Register the model artifact `artifact` of run `runId`: ask for the
@@ -141,4 +157,129 @@ export async function deleteModelFlow(name: string): Promise<boolean> {
     () => deleteModel(name, question.force),
     `Cannot delete ${name}`
   );
+}
+
+/**
+ * Ask for a description, `current` prefilled; the text typed, or `null`
+ * when cancelled or left as it was (nothing to send then).
+ */
+async function askDescription(
+  title: string,
+  current: string
+): Promise<string | null> {
+  const answer = await InputDialog.getText({
+    title,
+    label: 'Description (empty clears it)',
+    placeholder: 'What it is, what it was trained on\u2026',
+    text: current,
+    okLabel: 'Save'
+  });
+  if (!answer.button.accept) {
+    return null;
+  }
+  const typed = (answer.value ?? '').trim();
+  return typed === current.trim() ? null : typed;
+}
+
+/** PATCH `update` onto `version` of `model`; the version after, or `null` (the refusal shown). */
+async function patchVersion(
+  model: string,
+  version: number,
+  update: IVersionUpdate
+): Promise<IRegisteredVersion | null> {
+  try {
+    return await updateModelVersion(model, version, update);
+  } catch (reason) {
+    await showErrorMessage(`Cannot change ${model} v${version}`, {
+      message: messageOf(reason)
+    });
+    return null;
+  }
+}
+
+/**
+ * Describe `version` of `model`: its description prefilled, then PATCH it.
+ * The version after (without its run's fields), or `null` when cancelled,
+ * unchanged or refused (the refusal shown).
+ */
+export async function describeVersionFlow(
+  model: string,
+  version: Pick<IRegisteredVersion, 'version' | 'description'>
+): Promise<IRegisteredVersion | null> {
+  const description = await askDescription(
+    `Describe ${model} v${version.version}`,
+    version.description
+  );
+  if (description === null) {
+    return null;
+  }
+  return patchVersion(model, version.version, { description });
+}
+
+/**
+ * Tag `version` of `model`: its tags prefilled as `key=value, …`, the text
+ * typed read back, and only the difference sent, in one PATCH (a key
+ * removed from the text is deleted). Tags the one-line text cannot show
+ * (a ',' in a value) are named and kept. A typo is shown, nothing sent.
+ * The version after, or `null` when cancelled, unchanged or refused.
+ */
+export async function tagVersionFlow(
+  model: string,
+  version: Pick<IRegisteredVersion, 'version' | 'tags'>
+): Promise<IRegisteredVersion | null> {
+  const { editable, kept } = editableTags(version.tags);
+  const keptNote =
+    kept.length > 0 ? ` (${kept.join(', ')} kept as they are)` : '';
+  const answer = await InputDialog.getText({
+    title: `Tags of ${model} v${version.version}`,
+    label: `Tags as key=value, separated by commas${keptNote}`,
+    placeholder: 'validation=passed, owner=ana',
+    text: tagsText(editable),
+    okLabel: 'Save'
+  });
+  if (!answer.button.accept) {
+    return null;
+  }
+  const parsed = parseTagsText(answer.value ?? '');
+  if ('error' in parsed) {
+    await showErrorMessage(`Cannot tag ${model} v${version.version}`, {
+      message: parsed.error
+    });
+    return null;
+  }
+  const tags = tagsChange(editable, parsed.tags);
+  if (Object.keys(tags).length === 0) {
+    Notification.info(
+      `The tags of ${model} v${version.version} are unchanged.`,
+      {
+        autoClose: 4000
+      }
+    );
+    return null;
+  }
+  return patchVersion(model, version.version, { tags });
+}
+
+/**
+ * Describe the model `detail`: its description prefilled, then PATCH it.
+ * The model after, or `null` when cancelled, unchanged or refused.
+ */
+export async function describeModelFlow(
+  detail: Pick<IModelDetail, 'name' | 'description'>
+): Promise<IModelDetail | null> {
+  const description = await askDescription(
+    `Describe ${detail.name}`,
+    detail.description
+  );
+  if (description === null) {
+    return null;
+  }
+  try {
+    return await updateModel(detail.name, description);
+  } catch (reason) {
+    await showErrorMessage(`Cannot describe ${detail.name}`, {
+      message: messageOf(reason)
+    });
+    return null;
+  }
 }

@@ -12,13 +12,17 @@ import {
   lineageEndpoint,
   modelDeleteEndpoint,
   modelEndpoint,
-  parseModelList
+  normalizeVersion,
+  parseModelDetail,
+  parseModelList,
+  versionEndpoint
 } from './format';
 import {
   ILineage,
   IModelDetail,
   IModelListItem,
-  IRegisteredVersion
+  IRegisteredVersion,
+  IVersionUpdate
 } from './types';
 
 /** A change to the registry: which model, and the run of a new version. */
@@ -45,8 +49,44 @@ export async function listModels(): Promise<IModelListItem[]> {
 }
 
 /** `GET models/{name}`: its versions, newest first. */
-export function getModel(name: string): Promise<IModelDetail> {
-  return requestAPI<IModelDetail>(modelEndpoint(name));
+export async function getModel(name: string): Promise<IModelDetail> {
+  return parseModelDetail(await requestAPI<IModelDetail>(modelEndpoint(name)));
+}
+
+/** `PATCH models/{name}`: a new description; the model after. */
+export async function updateModel(
+  name: string,
+  description: string
+): Promise<IModelDetail> {
+  const detail = await requestAPI<IModelDetail>(modelEndpoint(name), {
+    method: 'PATCH',
+    body: JSON.stringify({ description }),
+    headers: JSON_HEADERS
+  });
+  events.changed.emit({ model: name });
+  return parseModelDetail(detail);
+}
+
+/**
+ * `PATCH models/{name}/versions/{version}`: its description and tags (a
+ * `null` tag deleted, those not named kept); the version after, without
+ * its run's fields.
+ */
+export async function updateModelVersion(
+  name: string,
+  version: number,
+  update: IVersionUpdate
+): Promise<IRegisteredVersion> {
+  const updated = await requestAPI<IRegisteredVersion>(
+    versionEndpoint(name, version),
+    {
+      method: 'PATCH',
+      body: JSON.stringify(update),
+      headers: JSON_HEADERS
+    }
+  );
+  events.changed.emit({ model: name, runId: updated.run_id });
+  return normalizeVersion(updated);
 }
 
 /** `POST models`: register a model artifact of a run as the next version. */
@@ -61,7 +101,7 @@ export async function registerModel(
     headers: JSON_HEADERS
   });
   events.changed.emit({ model: name, runId });
-  return version;
+  return normalizeVersion(version);
 }
 
 /** `PUT models/{name}/aliases/{alias}`: point (or move) an alias; the model after. */
@@ -76,7 +116,7 @@ export async function setAlias(
     headers: JSON_HEADERS
   });
   events.changed.emit({ model: name });
-  return detail;
+  return parseModelDetail(detail);
 }
 
 /** `DELETE models/{name}/aliases/{alias}`. */

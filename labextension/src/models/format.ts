@@ -1,7 +1,8 @@
 /**
- * Pure logic of the Models section: request paths, the model list as the
- * server sends it, and what moving or deleting an alias asks before it
- * happens. No DOM here, so jest tests it as it is.
+ * Pure logic of the Models section: request paths, the model list and
+ * versions as the server sends them, what moving or deleting an alias asks
+ * before it happens, and a version's tags as typed. No DOM here, so jest
+ * tests it as it is.
  */
 
 import { pathSegment } from '../artifacts/format';
@@ -12,6 +13,7 @@ import {
   formatTimestamp,
   formatValue
 } from '../model';
+import type { IRunModelVersion } from '../artifacts/types';
 import { ILineage, IModelDetail, IModelListItem, IModelVersion } from './types';
 
 /** `models/{name}` and below it (`aliases/{alias}`, `lineage`). */
@@ -27,6 +29,11 @@ export function aliasEndpoint(name: string, alias: string): string {
 /** `DELETE models/{name}`; `?force=1` deletes its aliases with it. */
 export function modelDeleteEndpoint(name: string, force: boolean): string {
   return force ? `${modelEndpoint(name)}?force=1` : modelEndpoint(name);
+}
+
+/** `models/{name}/versions/{version}`: where a version's description and tags change. */
+export function versionEndpoint(name: string, version: number): string {
+  return modelEndpoint(name, 'versions', String(version));
 }
 
 /** `models/{name}/lineage?version=N`. */
@@ -79,6 +86,158 @@ export function parseModelList(data: unknown): IModelListItem[] {
     });
   }
   return out;
+}
+
+/** A version's tags as sent: text values only (a server before tags sends none). */
+function tagsOf(value: unknown): { [key: string]: string } {
+  const tags: { [key: string]: string } = {};
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, tag] of Object.entries(value)) {
+      if (typeof tag === 'string') {
+        tags[key] = tag;
+      }
+    }
+  }
+  return tags;
+}
+
+/**
+ * A registered version as the section reads it: with a description and
+ * tags even from a server that sends neither, so nothing downstream checks.
+ */
+export function normalizeVersion<V extends IRunModelVersion>(version: V): V {
+  const raw = version as V & { description?: unknown; tags?: unknown };
+  return {
+    ...version,
+    description: typeof raw.description === 'string' ? raw.description : '',
+    tags: tagsOf(raw.tags)
+  };
+}
+
+/** `GET models/{name}` (or `PATCH`'s answer), its versions normalized. */
+export function parseModelDetail(data: IModelDetail): IModelDetail {
+  return {
+    ...data,
+    description: typeof data.description === 'string' ? data.description : '',
+    versions: (data.versions ?? []).map(normalizeVersion)
+  };
+}
+
+/**
+ * The model with `updated` in place of its version: a version's `PATCH`
+ * answers without the run's fields (number, metrics), which are kept.
+ */
+export function withVersion(
+  detail: IModelDetail,
+  updated: IRunModelVersion
+): IModelDetail {
+  return {
+    ...detail,
+    versions: detail.versions.map(v =>
+      v.version === updated.version ? { ...v, ...updated } : v
+    )
+  };
+}
+
+/** Tags sorted by key, shown as chips and typed as `key=value`. */
+export function tagEntries(tags: {
+  [key: string]: string;
+}): [string, string][] {
+  return Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Tags written as the Tags… dialog reads them: `owner=ana, validation=passed`. */
+export function tagsText(tags: { [key: string]: string }): string {
+  return tagEntries(tags)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(', ');
+}
+
+/**
+ * Whether a tag reads back as itself from `key=value, …`: its key holds no
+ * '=', neither holds a ',' or a line break, and no space at either end
+ * (the typed text is trimmed).
+ */
+function typeable(key: string, value: string): boolean {
+  const plain = (s: string) => !/[,\r\n]/.test(s) && s.trim() === s;
+  return key !== '' && !key.includes('=') && plain(key) && plain(value);
+}
+
+/**
+ * A version's tags split into those the one-line Tags… text can show and
+ * change, and the keys of those it cannot (a ',' in a value, set from
+ * Python), which the dialog names and leaves as they are rather than
+ * mangling them on the way back.
+ */
+export function editableTags(tags: { [key: string]: string }): {
+  editable: { [key: string]: string };
+  kept: string[];
+} {
+  const editable: { [key: string]: string } = {};
+  const kept: string[] = [];
+  for (const [key, value] of tagEntries(tags)) {
+    if (typeable(key, value)) {
+      editable[key] = value;
+    } else {
+      kept.push(key);
+    }
+  }
+  return { editable, kept };
+}
+
+/**
+ * Tags as typed in the Tags… dialog: `key=value` entries separated by commas
+ * or line breaks, each trimmed; a value may hold '=' (the key ends at the
+ * first), not ','. Empty text is no tags. An entry without '=' or a key
+ * given twice is an error, so nothing half-read is sent.
+ */
+export function parseTagsText(
+  typed: string
+): { tags: { [key: string]: string } } | { error: string } {
+  const tags: { [key: string]: string } = {};
+  for (const entry of typed.split(/[,\r\n]/)) {
+    const item = entry.trim();
+    if (item === '') {
+      continue;
+    }
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? '' : item.slice(0, eq).trim();
+    if (eq < 0 || key === '') {
+      return {
+        error: `"${item}" is not key=value; write tags as validation=passed, owner=ana.`
+      };
+    }
+    if (Object.prototype.hasOwnProperty.call(tags, key)) {
+      return { error: `The tag ${key} is given twice.` };
+    }
+    tags[key] = item.slice(eq + 1).trim();
+  }
+  return { tags };
+}
+
+/**
+ * What turns tags `before` into `after`, as the version's `PATCH` takes
+ * it: each new or changed key with its value, each removed key with
+ * `null`. Empty when nothing changed (no request then).
+ */
+export function tagsChange(
+  before: { [key: string]: string },
+  after: { [key: string]: string }
+): { [key: string]: string | null } {
+  const has = (tags: object, key: string) =>
+    Object.prototype.hasOwnProperty.call(tags, key);
+  const change: { [key: string]: string | null } = {};
+  for (const [key, value] of Object.entries(after)) {
+    if (!has(before, key) || before[key] !== value) {
+      change[key] = value;
+    }
+  }
+  for (const key of Object.keys(before)) {
+    if (!has(after, key)) {
+      change[key] = null;
+    }
+  }
+  return change;
 }
 
 /** Aliases sorted by name, each with its version: `[["production", 2]]`. */

@@ -1,10 +1,12 @@
 /**
  * The Models section at the foot of the Runs sidebar: the registered models
- * (`GET models`), each opening to its versions newest first with their run,
- * metrics and aliases. A version's run opens that run's detail; "Set
- * alias…" moves or sets an alias in one confirmed action; an alias's ×
- * deletes it (confirmed); "Lineage" shows how the version was built; "Delete
- * model…", under an opened model's versions, deletes the model (confirmed,
+ * (`GET models`), each opening to its description and its versions newest
+ * first with their run, metrics, aliases, description and tags. A version's
+ * run opens that run's detail; "Set alias…" moves or sets an alias in one
+ * confirmed action; an alias's × deletes it (confirmed); "Describe…" and
+ * "Tags…" edit the version's description and tags; "Lineage" shows how the
+ * version was built; under an opened model's versions, "Describe…" edits
+ * the model's description and "Delete model…" deletes the model (confirmed,
  * naming the versions and aliases that go with it).
  *
  * Plain DOM that the sidebar places under its list: it re-reads the
@@ -20,15 +22,29 @@ import {
 
 import { clear, h } from '../dom';
 import { modelIcon } from '../icons';
-import { deleteAliasFlow, deleteModelFlow, setAliasFlow } from './actions';
+import {
+  deleteAliasFlow,
+  deleteModelFlow,
+  describeModelFlow,
+  describeVersionFlow,
+  setAliasFlow,
+  tagVersionFlow
+} from './actions';
 import { getModel, listModels, registryChanged } from './api';
 import {
   aliasEntries,
   metricsText,
   modelSummaryText,
-  versionRunText
+  tagEntries,
+  versionRunText,
+  withVersion
 } from './format';
-import { IModelDetail, IModelListItem, IModelVersion } from './types';
+import {
+  IModelDetail,
+  IModelListItem,
+  IModelVersion,
+  IRegisteredVersion
+} from './types';
 
 export class ModelsSection {
   constructor(options: ModelsSection.IOptions) {
@@ -284,13 +300,49 @@ export class ModelsSection {
       }
       return;
     }
+    if (detail.description) {
+      node.appendChild(
+        h('div', {
+          class: 'jp-mltrack-model-description',
+          text: detail.description
+        })
+      );
+    }
     for (const version of detail.versions) {
       node.appendChild(this._renderVersion(detail, version));
     }
-    node.appendChild(this._renderModelActions(detail.name));
+    node.appendChild(this._renderModelActions(detail));
   }
 
-  private _renderModelActions(name: string): HTMLElement {
+  /** Show `detail` at once, as a change made here returned it. */
+  private _showDetail(detail: IModelDetail): void {
+    this._details.set(detail.name, detail);
+    this._rerenderModel(detail.name);
+  }
+
+  /** Show `updated` in place of its version, the run's fields kept. */
+  private _showVersion(name: string, updated: IRegisteredVersion): void {
+    const detail = this._details.get(name);
+    if (detail) {
+      this._showDetail(withVersion(detail, updated));
+    }
+  }
+
+  private _renderModelActions(detail: IModelDetail): HTMLElement {
+    const name = detail.name;
+    const describe = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-describe-model',
+      text: 'Describe\u2026',
+      title: `Describe ${name}: what it predicts, from what`
+    });
+    describe.addEventListener('click', async () => {
+      const updated = await describeModelFlow(
+        this._details.get(name) ?? detail
+      );
+      if (updated) {
+        this._showDetail(updated);
+      }
+    });
     const remove = h('button', {
       class: 'jp-mltrack-button jp-mltrack-model-delete',
       text: 'Delete model\u2026',
@@ -303,7 +355,7 @@ export class ModelsSection {
         void this.refresh();
       }
     });
-    return h('div', { class: 'jp-mltrack-model-actions' }, remove);
+    return h('div', { class: 'jp-mltrack-model-actions' }, describe, remove);
   }
 
   private _renderVersion(
@@ -318,8 +370,29 @@ export class ModelsSection {
     setAlias.addEventListener('click', async () => {
       const updated = await setAliasFlow(detail, version.version);
       if (updated) {
-        this._details.set(detail.name, updated);
-        this._rerenderModel(detail.name);
+        this._showDetail(updated);
+      }
+    });
+    const describe = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-describe-version',
+      text: 'Describe\u2026',
+      title: `Describe v${version.version}: what changed, how it was checked`
+    });
+    describe.addEventListener('click', async () => {
+      const updated = await describeVersionFlow(detail.name, version);
+      if (updated) {
+        this._showVersion(detail.name, updated);
+      }
+    });
+    const tag = h('button', {
+      class: 'jp-mltrack-button jp-mltrack-tag-version',
+      text: 'Tags\u2026',
+      title: `Set or remove the tags of v${version.version} (validation=passed, owner=ana)`
+    });
+    tag.addEventListener('click', async () => {
+      const updated = await tagVersionFlow(detail.name, version);
+      if (updated) {
+        this._showVersion(detail.name, updated);
       }
     });
     const lineage = h('button', {
@@ -378,6 +451,8 @@ export class ModelsSection {
         aliases,
         h('span', { class: 'jp-mltrack-spacer' }),
         setAlias,
+        describe,
+        tag,
         lineage
       ),
       h(
@@ -385,7 +460,8 @@ export class ModelsSection {
         { class: 'jp-mltrack-model-version-run' },
         runLink,
         facts.length > 0 ? ` \u00b7 ${facts.join(' \u00b7 ')}` : ''
-      )
+      ),
+      renderVersionNotes(version)
     );
   }
 
@@ -401,6 +477,41 @@ export class ModelsSection {
   private _error: HTMLDivElement;
   private _list: HTMLDivElement;
   private _body: HTMLDivElement;
+}
+
+/**
+ * A version's description (one line, whole in its tooltip) and its tags as
+ * `key=value` chips; nothing when it has neither.
+ */
+function renderVersionNotes(version: IModelVersion): HTMLElement[] {
+  const notes: HTMLElement[] = [];
+  if (version.description) {
+    notes.push(
+      h('div', {
+        class: 'jp-mltrack-version-description',
+        text: version.description,
+        title: version.description
+      })
+    );
+  }
+  const tags = tagEntries(version.tags ?? {});
+  if (tags.length > 0) {
+    notes.push(
+      h(
+        'div',
+        { class: 'jp-mltrack-version-tags' },
+        tags.map(([key, value]) =>
+          h('span', {
+            class: 'jp-mltrack-version-tag',
+            'data-tag': key,
+            text: `${key}=${value}`,
+            title: `${key}=${value}`
+          })
+        )
+      )
+    );
+  }
+  return notes;
 }
 
 export namespace ModelsSection {

@@ -42,6 +42,15 @@ export interface IModelDetail extends IRegisteredModel {
 /** `POST models`: the version registered (or the one already holding it). */
 export type IRegisteredVersion = IRunModelVersion;
 
+/**
+ * `PATCH models/{name}/versions/{version}`: a new description, and tags to
+ * set (text) or delete (`null`); keys not named keep their values.
+ */
+export interface IVersionUpdate {
+  description?: string;
+  tags?: { [key: string]: string | null };
+}
+
 /** A registered version as the lineage names it. */
 export interface ILineageVersion {
   name: string;

@@ -68,6 +68,23 @@ const SEED = [
   'print("seeded", run.id)'
 ].join('\n');
 
+/** One run whose model is registered as churn v1, with no description or tags. */
+const TAGS_SEED = [
+  'import time',
+  'from jupyter_mltrack.capture.api import get_store',
+  'from jupyter_mltrack.capture.kernelinfo import kernel_id, notebook_path',
+  'from jupyter_mltrack.models.artifacts import Source, write_artifact',
+  'from jupyter_mltrack.store.entities import MetricPoint',
+  'store, now = get_store(), time.time()',
+  'run = store.create_run("models", name="rf-tagged", notebook_path=notebook_path(), kernel_id=kernel_id(), start_time=now - 10)',
+  'META = {"format": "skops", "flavor": "sklearn", "library_version": "1.5", "unsafe": False,',
+  '        "untrusted_types": [], "signature": None}',
+  'write_artifact(store, run.id, "model", "model", [Source("model.skops", data=b"rf model")], meta=META)',
+  'store.finish_run(run.id, "finished", metrics=[MetricPoint("acc", 0.9, 0, now)])',
+  'store.register_model_version("churn", run.id, "model")',
+  'print("seeded", run.id)'
+].join('\n');
+
 test.describe('artifacts and models', () => {
   test.use({ viewport: { width: 1400, height: 950 } });
 
@@ -414,6 +431,113 @@ test.describe('artifacts and models', () => {
     await expect(
       baseline.locator('.jp-mltrack-artifact-row[data-name="model"]')
     ).toBeVisible();
+
+    expect(errors).toEqual([]);
+  });
+
+  test('describes and tags a version, and describes the model', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    const errors = collectErrors(page);
+    await seedStore(page, `${tmpPath}/mltrack-model-tags.ipynb`, [TAGS_SEED]);
+
+    const sidebar = await openSidebar(page);
+    await page.sidebar.setWidth(480, 'left');
+    const models = sidebar.locator('.jp-mltrack-models');
+    await models.locator('.jp-mltrack-models-toggle').click();
+    const churn = models.locator('.jp-mltrack-model[data-model="churn"]');
+    await churn.locator('.jp-mltrack-model-row').click();
+    const v1 = churn.locator('.jp-mltrack-model-version[data-version="1"]');
+    await expect(v1).toBeVisible();
+    // Neither description nor tags yet: nothing shown for them.
+    await expect(v1.locator('.jp-mltrack-version-tags')).toHaveCount(0);
+    await expect(v1.locator('.jp-mltrack-version-description')).toHaveCount(0);
+
+    // Tags…: typed on one line, shown as chips (by key).
+    const dialog = page.locator('.jp-Dialog');
+    await v1.locator('.jp-mltrack-tag-version').click();
+    await expect(dialog.locator('input')).toHaveValue('');
+    await dialog.locator('input').fill('validation=passed, owner=ana');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(dialog).toHaveCount(0);
+    const chips = v1.locator('.jp-mltrack-version-tag');
+    await expect(chips).toHaveText(['owner=ana', 'validation=passed']);
+
+    // A typo is shown, and nothing is sent.
+    await v1.locator('.jp-mltrack-tag-version').click();
+    await expect(dialog.locator('input')).toHaveValue(
+      'owner=ana, validation=passed'
+    );
+    await dialog.locator('input').fill('owner=ana, validation');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(dialog).toContainText('Cannot tag churn v1');
+    await expect(dialog).toContainText('"validation" is not key=value');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(chips).toHaveText(['owner=ana', 'validation=passed']);
+
+    // Describe…: the version's description, one line under its run.
+    const described =
+      'Random forest, 400 trees, class weights balanced; validated on the ' +
+      'March holdout against the logistic baseline, recall up 6 points';
+    await v1.locator('.jp-mltrack-describe-version').click();
+    await expect(dialog.locator('input')).toHaveValue('');
+    await dialog.locator('input').fill(described);
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(dialog).toHaveCount(0);
+    const description = v1.locator('.jp-mltrack-version-description');
+    await expect(description).toHaveText(described);
+    await expect(description).toHaveAttribute('title', described);
+    await expect(chips).toHaveText(['owner=ana', 'validation=passed']);
+    // Ellipsised within the sidebar, not running past its edge.
+    expect(
+      await v1.evaluate(node => node.scrollWidth <= node.clientWidth)
+    ).toBe(true);
+
+    // The model's own description, under its row.
+    await churn.locator('.jp-mltrack-describe-model').click();
+    await dialog.locator('input').fill('Predicts which customers leave');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(dialog).toHaveCount(0);
+    await expect(churn.locator('.jp-mltrack-model-description')).toHaveText(
+      'Predicts which customers leave'
+    );
+    await expect(churn.locator('.jp-mltrack-model-row')).toHaveAttribute(
+      'title',
+      'Predicts which customers leave'
+    );
+    await shot(sidebar, testInfo, 'model-tags');
+
+    // The registry holds what the section shows.
+    const read = async () => {
+      const response = await page.request.get('/mltrack/api/models/churn');
+      expect(response.ok()).toBe(true);
+      return response.json();
+    };
+    let detail = await read();
+    expect(detail.description).toBe('Predicts which customers leave');
+    expect(detail.versions[0].tags).toEqual({
+      validation: 'passed',
+      owner: 'ana'
+    });
+    expect(detail.versions[0].description).toBe(described);
+
+    // A key left out of the text is deleted; the others kept or changed.
+    await v1.locator('.jp-mltrack-tag-version').click();
+    await dialog
+      .locator('input')
+      .fill('validation=passed, stage=candidate=2026-03');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(chips).toHaveText([
+      'stage=candidate=2026-03',
+      'validation=passed'
+    ]);
+    detail = await read();
+    expect(detail.versions[0].tags).toEqual({
+      validation: 'passed',
+      stage: 'candidate=2026-03'
+    });
 
     expect(errors).toEqual([]);
   });
