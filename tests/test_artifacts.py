@@ -376,6 +376,7 @@ def test_log_functions_write_into_the_active_run(api_store: Store, tmp_path: Pat
         mltrack.log_text("line one\nline two\n", "notes/log.txt")
         mltrack.log_dict({"lr": 0.1, "bad": float("nan"), "layers": (3, 4)}, "config")
         mltrack.log_dict({"lr": 0.1}, "config.yaml")
+        mltrack.log_dict({"lr": 0.2}, "params.txt")  # kept as named, holding JSON
         fig, ax = plt.subplots()
         ax.plot([1, 2, 3])
         mltrack.log_figure(fig, "loss")
@@ -388,8 +389,11 @@ def test_log_functions_write_into_the_active_run(api_store: Store, tmp_path: Pat
         "config.yaml",
         "loss",
         "notes/log.txt",
+        "params.txt",
         "report.md",
     ]
+    assert json.loads(artifacts.read_bytes(api_store, found["params.txt"])) == {"lr": 0.2}
+    assert found["params.txt"].kind == "dict" and found["params.txt"].media_type == "text/plain"
     assert found["report.md"].kind == "file" and found["report.md"].media_type == "text/markdown"
     config = json.loads(artifacts.read_bytes(api_store, found["config.json"]))
     assert config == {"lr": 0.1, "bad": None, "layers": [3, 4]}

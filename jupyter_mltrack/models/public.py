@@ -16,7 +16,7 @@ import platform
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..store.entities import Artifact, ModelVersion, RegisteredModel
@@ -118,10 +118,12 @@ def log_text(text: str, name: str, *, run: Any = None) -> Artifact:
 
 def log_dict(obj: Any, name: str, *, run: Any = None) -> Artifact:
     """Keep a dict (or list) as JSON, or as YAML when ``name`` ends in ``.yaml``/``.yml``.
+    A name without an extension gets ``.json``; one with another (``params.txt``) is kept as
+    given, holding JSON, as MLflow's ``log_dict`` does: what was asked for is what is found.
     NaN and infinities become ``null`` in JSON (which has neither). A string holding a lone
     surrogate is kept as its escape (``"\\ud800"``), in JSON as in YAML: no UTF-8 has it."""
     _artifacts.check_name(name)
-    if not name.lower().endswith((".json", ".yaml", ".yml")):
+    if not PurePosixPath(name).suffix:
         name = f"{name}.json"
     value = _plain(obj)
     if name.lower().endswith((".yaml", ".yml")):
