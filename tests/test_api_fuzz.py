@@ -173,6 +173,10 @@ def whole_queries(
     }
 
 
+#: The route of one registered version (PATCH describes and tags it, DELETE deletes it).
+VERSION_PATH = "/mltrack/api/models/{name}/versions/{version}"
+
+
 def whole_paths(server: ApiServer, values: dict[str, st.SearchStrategy[Any]]):
     """Path parameters that name resources together (a run and one of its metrics)."""
     ids = server.run_ids
@@ -189,6 +193,10 @@ def whole_paths(server: ApiServer, values: dict[str, st.SearchStrategy[Any]]):
         # all the models' and artifacts' names reached one with a lineage too rarely: in
         # one run of two, none of its 32 requests did)
         "/mltrack/api/models/{name}/lineage": st.just({"name": "churn"}),
+        # a version to describe and tag (PATCH: a DELETE takes its path from `disposable`)
+        VERSION_PATH: st.fixed_dictionaries(
+            {"name": st.just("churn"), "version": st.sampled_from(["1", "2"])}
+        ),
         # a model and an alias it may take: a new alias is a plain name (letters, digits,
         # -_.), which a generated string almost never is
         "/mltrack/api/models/{name}/aliases/{alias}": st.fixed_dictionaries(
@@ -235,11 +243,29 @@ def whole_bodies(server: ApiServer) -> dict[str, st.SearchStrategy[dict[str, Any
     )
     alias = st.fixed_dictionaries({"version": st.sampled_from([1, 2])})
     tag = st.fixed_dictionaries({"version": st.sampled_from(server.dataset_versions)})
+    # a description, or tags to set: generated tag keys are rarely names a version can take
+    describe = st.one_of(
+        st.fixed_dictionaries({"description": st.sampled_from(["retrained on May", ""])}),
+        st.fixed_dictionaries(
+            {
+                "tags": st.dictionaries(
+                    st.sampled_from(["validation", "owner"]),
+                    st.sampled_from(["passed", "ana"]),
+                    min_size=1,
+                    max_size=2,
+                )
+            }
+        ),
+    )
     return {
         "/mltrack/api/datasets/{dataset}/tags/{tag}": tag,
         "/mltrack/api/export": export,
         "/mltrack/api/models": register,
         "/mltrack/api/models/{name}/aliases/{alias}": alias,
+        VERSION_PATH: describe,  # PATCH's (DELETE has no body)
+        "/mltrack/api/models/{name}": st.fixed_dictionaries(
+            {"description": st.sampled_from(["who leaves next month", ""])}
+        ),
     }
 
 
@@ -333,15 +359,25 @@ def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
             real = disposable_by_path.get(operation.path, disposable)
             path = with_real(real, case.path_parameters)
         else:
-            path = with_real(path_values, case.path_parameters, paths.get(operation.path))
+            # a PATCH of a version: few generated (name, version, body) reach past the
+            # lookups and validation at once, so the realistic ones come first
+            first = operation.path == VERSION_PATH
+            path = with_real(
+                path_values, case.path_parameters, paths.get(operation.path), whole_first=first
+            )
         query = with_real(
             values,
             case.query,
             queries.get(operation.path),
             whole_first=operation.path == "/mltrack/api/compare/charts",
         )
-        whole = bodies.get(operation.path)
-        body = st.just(case.body) if whole is None else st.one_of(st.just(case.body), whole)
+        whole = bodies.get(operation.path) if operation.method.lower() != "delete" else None
+        if whole is None:
+            body = st.just(case.body)
+        elif operation.path == VERSION_PATH:
+            body = st.one_of(whole, st.just(case.body))
+        else:
+            body = st.one_of(st.just(case.body), whole)
 
         def steered(parts: tuple[Any, Any, Any]) -> schemathesis.Case:
             case.path_parameters, case.query, case.body = parts

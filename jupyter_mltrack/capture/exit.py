@@ -11,6 +11,7 @@ import atexit
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
@@ -58,16 +59,21 @@ def flush(timeout: float | None = None) -> Flushed:
 
     snapshots_failed, pending = wait_for_snapshots(deadline)
     failed.extend(snapshots_failed)
-    with api._stack_lock:
-        futures = list(api._pending)
-    for fut in futures:
-        left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        try:
-            fut.result(timeout=left)
-        except FutureTimeout:
-            pending += 1
-        except Exception as exc:
-            failed.append(_one_line(exc))
+    waited: set[Future[object]] = set()  # the futures themselves: an id could be reused
+    while True:  # a write may queue another (a run's environment, once its end is written)
+        with api._stack_lock:
+            futures = [f for f in api._pending if f not in waited]
+        if not futures:
+            break
+        for fut in futures:
+            waited.add(fut)
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                fut.result(timeout=left)
+            except FutureTimeout:
+                pending += 1
+            except Exception as exc:
+                failed.append(_one_line(exc))
     return Flushed(tuple(failed), pending, api._drain_spool(force=True))
 
 
