@@ -15,8 +15,10 @@ import pyarrow as pa
 import pytest
 
 import jupyter_mltrack as mltrack
-from jupyter_mltrack.compare.artifact_rows import side_text
+from jupyter_mltrack.compare import tables as compare_tables
+from jupyter_mltrack.compare.artifact_rows import side_text, table_change_text
 from jupyter_mltrack.compare.artifacts import artifacts_section
+from jupyter_mltrack.compare.tables import table_diff
 from jupyter_mltrack.models import tables
 from jupyter_mltrack.models.artifacts import ArtifactError
 from jupyter_mltrack.models.preview import preview
@@ -145,6 +147,64 @@ def test_tables_compare_by_their_bytes(api_store: Store) -> None:
         "files",
         "changed",
         [None, "same", "changed"],
+    )
+    # the run that differs says which cells: row 0's score
+    assert row["table_diffs"][:2] == [None, None]
+    assert row["table_diffs"][2]["columns_changed"] == {"score": 1}
+    text = side_text(*(row[k][2] for k in ("runs", "states", "file_changes", "table_diffs")))
+    assert text.startswith("table 2 x 2 ")
+    assert text.endswith(" (changed: 1 of 2 rows differ: score 1)")
+
+
+def test_a_table_diff_names_the_columns_and_rows_that_changed() -> None:
+    """Cell by cell, by column name: missing values equal each other, values that do not
+    compare (lists) are compared as text, and rows are paired only when as many."""
+    old = predictions(30)
+    new = old.copy()
+    new.loc[new.index[[1, 4]], "score"] = 2.0
+    new.loc[new.index[1], "note"] = "changed"
+    new["extra"] = 1
+    new = new.drop(columns=["seen"])
+    new["votes"] = new["votes"].astype("float64")  # same values, another dtype
+    diff = table_diff(old, new)
+    assert diff["rows"] == [30, 30]
+    assert (diff["added"], diff["removed"]) == (["extra"], ["seen"])
+    assert diff["retyped"] == [{"name": "votes", "a": "Int64", "b": "float64"}]
+    assert diff["columns_changed"] == {"score": 2, "note": 1}  # most first; NaN == NaN
+    assert diff["rows_changed"] == 2
+    assert table_change_text(diff) == (
+        "2 of 30 rows differ: score 2, note 1; + column extra; - column seen; "
+        "votes Int64 -> float64"
+    )
+    lists = table_diff(
+        pd.DataFrame({"tokens": [["a"], ["b", "c"], None]}),
+        pd.DataFrame({"tokens": [["a"], ["b"], None]}),
+    )
+    assert lists["columns_changed"] == {"tokens": 1}
+    longer = table_diff(old, pd.concat([old, old.iloc[:2]]))
+    assert (longer["rows"], longer["rows_changed"], longer["columns_changed"]) == (
+        [30, 32],
+        None,
+        None,
+    )
+    assert table_change_text(longer) == "rows 30 -> 32"
+    assert table_change_text(table_diff(old, old)) == "the same cells"
+
+
+def test_a_table_too_big_to_read_whole_says_so(
+    api_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = []
+    for score in (0.5, 0.7):
+        with mltrack.start_run() as run:
+            mltrack.log_table({"id": [1, 2], "score": [score, 0.1]}, "predictions")
+        ids.append(run.id)
+    monkeypatch.setattr(compare_tables, "MAX_TABLE_BYTES", 100)
+    compare_tables._cache.clear()
+    (row,) = artifacts_section(api_store, ids)
+    assert row["table_diffs"][1]["skipped"].startswith("too big to compare (")
+    assert "(changed: too big to compare" in side_text(
+        *(row[k][1] for k in ("runs", "states", "file_changes", "table_diffs"))
     )
 
 

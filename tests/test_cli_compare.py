@@ -463,6 +463,7 @@ def test_compare_shows_artifacts_in_the_terminal_and_the_report(
     table; in the report, the runs' images side by side (a series at its last step),
     embedded, as the notebook widget shows them."""
     from jupyter_mltrack.models.artifacts import Source, write_artifact
+    from jupyter_mltrack.models.tables import table_source
 
     one, two, three = cmp["ids"]
     image = base64.b64decode(PNG)
@@ -473,6 +474,11 @@ def test_compare_shows_artifacts_in_the_terminal_and_the_report(
         )
         write_artifact(
             sqlite_store, run_id, "notes.txt", "text", [Source("notes.txt", data=b"same")]
+        )
+        preds = {"id": [1, 2, 3], "pred": [1, 1 if run_id == two else 0, 1]}
+        source, media, meta = table_source(preds, "predictions")
+        write_artifact(
+            sqlite_store, run_id, "predictions", "file", [source], meta=meta, media_type=media
         )
     for run_id, steps in ((one, (0, 1)), (two, (0, 1, 2))):
         for step in steps:
@@ -488,14 +494,15 @@ def test_compare_shows_artifacts_in_the_terminal_and_the_report(
     code, out, _ = run_cli(capsys, "--store", cmp["url"], "runs", "compare", "1", "2")
     assert code == 0
     text = section(out, "Artifacts")
-    assert text.startswith("Artifacts  (1 identical artifact hidden)"), text
+    assert text.startswith("Artifacts  (1 identical artifact hidden)"), text  # notes.txt
     assert row(text, "pred").endswith("(3 steps) (changed: 1 added, 2 changed)")
     assert "(changed)" in row(text, "report.md")
+    assert row(text, "predictions").endswith("(changed: 1 of 3 rows differ: pred 1)")
     assert "report.md: #2 against #1" in out and "  -acc 0.91" in out and "  +acc 0.94" in out
 
     code, out, _ = run_cli(capsys, "--store", cmp["url"], "runs", "compare", "1", "3")
     text = section(out, "Artifacts")
-    assert text.startswith("Artifacts  (2 identical artifacts hidden)"), text
+    assert text.startswith("Artifacts  (3 identical artifacts hidden)"), text
     assert row(text, "pred").endswith("(2 steps)  missing")  # #3 logged no series
 
     dest = tmp_path / "report.html"
@@ -504,6 +511,7 @@ def test_compare_shows_artifacts_in_the_terminal_and_the_report(
     page = dest.read_text(encoding="utf-8")
     assert '<tr class="differs"><td><code>pred</code></td>' in page
     assert '<tr class="same"><td><code>notes.txt</code></td>' in page
+    assert "(changed: 1 of 3 rows differ: pred 1)</td>" in page
     shown = re.findall(r'<figcaption>([^<]*)</figcaption><img src="data:image/png;base64,', page)
     assert shown == ["#1 · step 1", "#2 · step 2"]
     assert EXTERNAL.search(page) is None

@@ -585,7 +585,8 @@ def artifact_rows(
             continue
         n = len(a.get("runs") or [])
         states, changes = a.get("states") or [None] * n, a.get("file_changes") or [None] * n
-        cells = zip(a["runs"], states, changes, strict=False)
+        tables = a.get("table_diffs") or [None] * n
+        cells = zip(a["runs"], states, changes, tables, strict=False)
         rows.append([_cut(a["name"], 32), *(_cut(side_text(*c), 64) for c in cells)])
         for i, files in enumerate(a.get("text_diffs") or []):
             if i == 0 or not files:

@@ -267,8 +267,10 @@ def _sections(
         n_runs = len(a.get("runs") or [])
         states = a.get("states") or [None] * n_runs
         changes = a.get("file_changes") or [None] * n_runs
+        tables = a.get("table_diffs") or [None] * n_runs
         cells = [f"<code>{esc(a['name'])}</code>"]
-        cells += [esc(side_text(*c)) for c in zip(a["runs"], states, changes, strict=False)]
+        sides = zip(a["runs"], states, changes, tables, strict=False)
+        cells += [esc(side_text(*c)) for c in sides]
         rows.append((a.get("status") != "same", cells))
     if rows:
         # the table, then what differs: text diffs, the runs' images side by side

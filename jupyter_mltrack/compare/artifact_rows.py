@@ -40,13 +40,18 @@ def side_summary(side: Mapping[str, Any] | None) -> str:
 
 
 def change_note(
-    side: Mapping[str, Any] | None, state: str | None, changes: Mapping[str, int] | None
+    side: Mapping[str, Any] | None,
+    state: str | None,
+    changes: Mapping[str, int] | None,
+    table: Mapping[str, Any] | None = None,
 ) -> str:
     """Against the baseline: ``""`` when the same (and for the baseline), else the state
     and, for a folder or a series, what changed: ``changed: 2 changed, 1 added`` (a series
-    counts steps)."""
+    counts steps); for a table, its cells: ``changed: 12 of 143 rows differ: pred 12``."""
     if not state or state == "same":
         return ""
+    if table:
+        return f"{state}: {table_change_text(table)}"
     counted = side is not None and (
         side.get("step_count") is not None or int(side.get("file_count") or 0) > 1
     )
@@ -54,14 +59,42 @@ def change_note(
     return f"{state}: {', '.join(counts)}" if counts else state
 
 
+def table_change_text(diff: Mapping[str, Any] | None) -> str:
+    """One line for a diff: ``12 of 143 rows differ: pred 12, proba 40``, ``rows 143 ->
+    150``, ``+ column score``, ``- column id``, ``label int64 -> object``; ``""`` for none."""
+    if not diff:
+        return ""
+    if "skipped" in diff:
+        return str(diff["skipped"])
+    parts: list[str] = []
+    before, after = diff["rows"]
+    if before != after:
+        parts.append(f"rows {before:,} -> {after:,}")
+    elif diff.get("rows_changed"):
+        columns = ", ".join(f"{k} {v:,}" for k, v in (diff.get("columns_changed") or {}).items())
+        parts.append(f"{diff['rows_changed']:,} of {before:,} rows differ: {columns}")
+    for key, sign in (("added", "+"), ("removed", "-")):
+        names = diff.get(key) or []
+        if names:
+            word = "column" if len(names) == 1 else "columns"
+            parts.append(f"{sign} {word} {', '.join(names)}")
+    parts += [f"{r['name']} {r['a']} -> {r['b']}" for r in diff.get("retyped") or []]
+    if not parts:  # same cells, other bytes (the order of row groups, a type's metadata)
+        parts.append("the same cells")
+    return "; ".join(parts)
+
+
 def side_text(
-    side: Mapping[str, Any] | None, state: str | None, changes: Mapping[str, int] | None
+    side: Mapping[str, Any] | None,
+    state: str | None,
+    changes: Mapping[str, int] | None,
+    table: Mapping[str, Any] | None = None,
 ) -> str:
     """A run's cell of an artifact row in plain text: what it holds and, when it differs,
     how (``text 29 B (changed)``); ``missing``/``-`` when it holds nothing."""
     if side is None:
         return state or "-"
-    note = change_note(side, state, changes)
+    note = change_note(side, state, changes, table)
     text = side_summary(side)
     return f"{text} ({note})" if note else text
 

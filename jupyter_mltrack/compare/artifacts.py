@@ -43,6 +43,7 @@ from ..models.steps import step_of
 from ..models.tables import PARQUET
 from .artifact_rows import shown_images
 from .outputs import human_size
+from .tables import table_changes
 from .textdiff import text_diff
 
 if TYPE_CHECKING:
@@ -298,6 +299,7 @@ def series_rows(series: Sequence[Mapping[str, Steps]]) -> list[dict[str, Any]]:
                 "states": states,
                 "file_changes": changes,
                 "text_diffs": [None] * len(items),
+                "table_diffs": [None] * len(items),
                 "images": [None] * len(items),
                 "steps": [_series_steps(s) for s in items],
             }
@@ -438,11 +440,13 @@ def compare_artifacts(
         shown = base if base is not None else next(a for a in items if a is not None)
         view = view_of(shown)
         changes: list[dict[str, int] | None] = [None]
+        tables: list[dict[str, Any] | None] = [None] * len(items)
         for i, item in enumerate(items[1:], start=1):
             if base is None or item is None:
                 changes.append(None)
                 continue
             changes.append(file_changes(base, item))
+            tables[i] = table_changes(store, base, item)
             if view == "text" and base.kind in TEXT_KINDS and item.kind in TEXT_KINDS:
                 pairs += [
                     _Pair(r, i, path, (base, old), (item, new))
@@ -459,6 +463,7 @@ def compare_artifacts(
                 "states": [None, *(_state(base, a) for a in items[1:])],
                 "file_changes": changes,
                 "text_diffs": [None] * len(items),
+                "table_diffs": tables,
                 "images": [_image(a) for a in items] if view == "image" else [None] * len(items),
             }
         )

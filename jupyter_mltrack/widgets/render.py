@@ -272,6 +272,7 @@ def comparison_html(
                 a.get("runs") or [],
                 a.get("states") or [None] * n,
                 a.get("file_changes") or [None] * n,
+                a.get("table_diffs") or [None] * n,
                 strict=False,
             )
         ]
@@ -354,13 +355,16 @@ def hunks_html(hunks: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _artifact_cell(
-    side: Mapping[str, Any] | None, state: str | None, changes: Mapping[str, int] | None
+    side: Mapping[str, Any] | None,
+    state: str | None,
+    changes: Mapping[str, int] | None,
+    table: Mapping[str, Any] | None = None,
 ) -> str:
     """What a run holds under an artifact name, and its state against the baseline's."""
     if side is None:
         return f'<span style="color:{MUTED}">{html.escape(state or "—")}</span>'
     text = side_summary(side)
-    note = change_note(side, state, changes)
+    note = change_note(side, state, changes, table)
     if not note:
         return html.escape(text)
     return f'<span style="background:{CHANGED_BG}">{html.escape(f"{text} ({note})")}</span>'

@@ -8,6 +8,7 @@ import {
   artifactStatusText,
   diffCounts,
   fileChangesText,
+  tableChangeText,
   visibleArtifacts
 } from '../compare/model';
 
@@ -165,5 +166,53 @@ describe('artifact rows', () => {
       `runs/${B}/artifacts/plots%2Froc/preview?path=roc%20curve.png`
     ]);
     model.dispose();
+  });
+});
+
+describe('tableChangeText', () => {
+  it('says which columns changed in how many rows, as the terminal does', () => {
+    expect(
+      tableChangeText({
+        rows: [30, 30],
+        added: ['extra'],
+        removed: ['seen'],
+        retyped: [{ name: 'votes', a: 'Int64', b: 'float64' }],
+        rows_changed: 2,
+        columns_changed: { score: 2, note: 1 }
+      })
+    ).toBe(
+      '2 of 30 rows differ: score 2, note 1; + column extra; - column seen; votes Int64 -> float64'
+    );
+  });
+
+  it('says the row counts when rows cannot be paired', () => {
+    expect(
+      tableChangeText({
+        rows: [1500, 1502],
+        added: [],
+        removed: ['a', 'b'],
+        retyped: [],
+        rows_changed: null,
+        columns_changed: null
+      })
+    ).toBe('rows 1,500 -> 1,502; - columns a, b');
+  });
+
+  it('says why a table was not compared, and nothing for no diff', () => {
+    expect(tableChangeText({ skipped: 'too big to compare (80 MB)' })).toBe(
+      'too big to compare (80 MB)'
+    );
+    expect(tableChangeText(null)).toBe('');
+    expect(tableChangeText(undefined)).toBe('');
+    expect(
+      tableChangeText({
+        rows: [2, 2],
+        added: [],
+        removed: [],
+        retyped: [],
+        rows_changed: 0,
+        columns_changed: {}
+      })
+    ).toBe('the same cells');
   });
 });

@@ -14,6 +14,7 @@ import {
   IArtifactStep,
   ICompareRun,
   IFileChanges,
+  ITableDiff,
   ITextDiff
 } from './types';
 
@@ -96,6 +97,47 @@ export function artifactSideText(side: IArtifactSide | null): string {
     parts.push(filesText(side.file_count));
   }
   return parts.join(' \u00b7 ');
+}
+
+/**
+ * A table's change in one line, as the terminal and the report say it
+ * (`compare/artifact_rows.py`): `12 of 143 rows differ: pred 12, proba 40`,
+ * `rows 143 -> 150`, `+ column score`, `- column id`, `label int64 ->
+ * object`; '' for none.
+ */
+export function tableChangeText(diff: ITableDiff | null | undefined): string {
+  if (!diff) {
+    return '';
+  }
+  if (diff.skipped) {
+    return diff.skipped;
+  }
+  const count = (n: number) => n.toLocaleString('en-US');
+  const parts: string[] = [];
+  const [before, after] = diff.rows ?? [0, 0];
+  if (before !== after) {
+    parts.push(`rows ${count(before)} -> ${count(after)}`);
+  } else if (diff.rows_changed) {
+    const columns = Object.entries(diff.columns_changed ?? {})
+      .map(([name, n]) => `${name} ${count(n)}`)
+      .join(', ');
+    parts.push(
+      `${count(diff.rows_changed)} of ${count(before)} rows differ: ${columns}`
+    );
+  }
+  for (const [names, sign] of [
+    [diff.added ?? [], '+'],
+    [diff.removed ?? [], '-']
+  ] as const) {
+    if (names.length > 0) {
+      const word = names.length === 1 ? 'column' : 'columns';
+      parts.push(`${sign} ${word} ${names.join(', ')}`);
+    }
+  }
+  for (const r of diff.retyped ?? []) {
+    parts.push(`${r.name} ${r.a} -> ${r.b}`);
+  }
+  return parts.length > 0 ? parts.join('; ') : 'the same cells';
 }
 
 /**

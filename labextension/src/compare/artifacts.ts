@@ -20,6 +20,7 @@ import {
   diffCounts,
   errorMessage,
   fileChangesText,
+  tableChangeText,
   seriesAt,
   seriesCaption,
   seriesStops,
@@ -135,6 +136,9 @@ export class ArtifactsTab extends CompareTab {
                   series ? 'step' : 'file'
                 );
                 const differs = state !== null && state !== 'same';
+                const cells = differs
+                  ? tableChangeText(row.table_diffs?.[i])
+                  : '';
                 return h(
                   'td',
                   {
@@ -149,6 +153,12 @@ export class ArtifactsTab extends CompareTab {
                     ? h('span', {
                         class: 'jp-mltrack-compare-artifact-changes',
                         text: ` ${changes}`
+                      })
+                    : null,
+                  cells
+                    ? h('div', {
+                        class: 'jp-mltrack-compare-table-changes',
+                        text: cells
                       })
                     : null
                 );

@@ -160,6 +160,21 @@ export interface IOutputRow {
   text_diffs: (ITextDiff | null)[];
 }
 
+/** How a run's table differs from the baseline's (`compare/tables.py`). */
+export interface ITableDiff {
+  /** Why it was not compared (too big, unreadable); the rest absent then. */
+  skipped?: string;
+  /** Rows in the baseline's table and in this run's. */
+  rows?: [number, number];
+  added?: string[];
+  removed?: string[];
+  retyped?: { name: string; a: string; b: string }[];
+  /** Rows where a shared column differs; `null` when the row counts differ. */
+  rows_changed?: number | null;
+  /** Shared column -> rows where it differs, most first. */
+  columns_changed?: { [column: string]: number } | null;
+}
+
 /** What one run holds under an artifact name. */
 export interface IArtifactSide {
   kind: string;
@@ -238,6 +253,12 @@ export interface IArtifactRow {
   file_changes: (IFileChanges | null)[];
   /** View `text`: the run's changed text files diffed against the baseline's. */
   text_diffs: (IArtifactFileDiff[] | null)[];
+  /**
+   * A `log_table` table: how the run's differs from the baseline's, cell by
+   * cell (`null` for the baseline, what is no table, and the same bytes).
+   * Absent from a server older than this field.
+   */
+  table_diffs?: (ITableDiff | null)[];
   /** View `image`: the file each run shows, baseline first. */
   images: (IArtifactImage | null)[];
   /**

@@ -33,8 +33,9 @@ function trainingCell(lr: string, planted = false): string {
 /**
  * Artifacts for runs #1 and #2 (lr 0.1 and 0.01), logged after the fact
  * (`run=`) so the tracked cells' code stays as it is: a text, a matplotlib
- * figure and a plotly figure each, and a series of images at steps (#1 every
- * 5 steps up to 15, #2 every 10 up to 10).
+ * figure and a plotly figure each, a table of predictions (differing in one
+ * row), and a series of images at steps (#1 every 5 steps up to 15, #2 every
+ * 10 up to 10).
  */
 const ARTIFACTS_CELL = [
   'from matplotlib.figure import Figure',
@@ -46,6 +47,7 @@ const ARTIFACTS_CELL = [
   '    mltrack.log_figure(fig, "loss-curve", run=number)',
   '    mltrack.log_figure(go.Figure(go.Scatter(y=loss)), "loss-plotly", run=number)',
   '    mltrack.log_text(f"lr = {lr}\\nsteps = 20\\n", "report.txt", run=number)',
+  '    mltrack.log_table({"id": [1, 2, 3], "pred": [int(lr > 0.05), 1, 0]}, "predictions", run=number)',
   'import numpy as np',
   'for number, every in ((1, 5), (2, 10)):',
   '    for step in range(0, 16, every):',
@@ -266,6 +268,13 @@ test.describe('compare runs', () => {
     await expect(
       report.locator('.jp-mltrack-compare-line-added', { hasText: 'lr = 0.1' })
     ).toHaveCount(1);
+    // A table says which cells differ from the baseline's, not only that it
+    // does.
+    await expect(
+      artifacts.locator(
+        'tr[data-name="predictions"] .jp-mltrack-compare-table-changes'
+      )
+    ).toHaveText('1 of 3 rows differ: pred 1');
     const figures = artifacts.locator(
       '.jp-mltrack-compare-artifact[data-name="loss-curve"] .jp-mltrack-compare-artifact-image'
     );

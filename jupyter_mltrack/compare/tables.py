@@ -1,0 +1,136 @@
+"""What changed between two runs' tables (``mltrack.log_table``), cell by cell.
+
+Two runs' predictions tables differing "by bytes" say nothing of why a metric moved; which
+column changed, in how many rows, does. A table is compared with the baseline's by column
+name: columns added, removed or of another type, and, when both have as many rows, how many
+rows differ in each column the two share (row ``i`` against row ``i``: a table logged by the
+same code keeps its order). Missing values are equal to each other, as a reader expects.
+
+Tables are read whole, so only those of at most :data:`MAX_TABLE_BYTES` (Parquet, stored)
+are compared; a bigger one says so. Results are kept by the pair of digests: the compare
+tab asks again each time the selection changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from ..models.artifacts import read_bytes
+from ..models.tables import PARQUET
+from .outputs import human_size
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..store import Store
+    from ..store.entities import Artifact
+
+#: Largest logged table (its Parquet file) compared cell by cell.
+MAX_TABLE_BYTES = 64 << 20
+#: Most column names a diff lists in each of its lists.
+MAX_NAMED = 20
+#: Pairs of tables whose diff is kept.
+CACHE_SIZE = 64
+
+_cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def is_table(artifact: Artifact | None) -> bool:
+    """Whether ``artifact`` is a table ``log_table`` logged (one Parquet file)."""
+    return (
+        artifact is not None
+        and artifact.media_type == PARQUET
+        and artifact.file_count == 1
+        and isinstance(artifact.meta.get("columns"), list)
+    )
+
+
+def table_diff(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any]:
+    """From ``old`` to ``new``: ``rows`` (``[old, new]``), ``added``, ``removed`` and
+    ``retyped`` columns (``{"name", "a", "b"}``), and, when both have as many rows,
+    ``rows_changed`` (rows where any shared column differs) and ``columns_changed``
+    (shared column -> rows where it differs, only those that do); ``None`` for both when
+    the row counts differ (no row is paired then)."""
+    old_names, new_names = [str(c) for c in old.columns], [str(c) for c in new.columns]
+    shared = [c for c in old_names if c in set(new_names)]
+    retyped = [
+        {"name": c, "a": str(old[c].dtype), "b": str(new[c].dtype)}
+        for c in shared
+        if str(old[c].dtype) != str(new[c].dtype)
+    ]
+    out: dict[str, Any] = {
+        "rows": [len(old), len(new)],
+        "added": [c for c in new_names if c not in set(old_names)][:MAX_NAMED],
+        "removed": [c for c in old_names if c not in set(new_names)][:MAX_NAMED],
+        "retyped": retyped[:MAX_NAMED],
+        "rows_changed": None,
+        "columns_changed": None,
+    }
+    if len(old) != len(new):
+        return out
+    import numpy as np
+
+    any_row = np.zeros(len(old), dtype=bool)
+    changed: dict[str, int] = {}
+    for name in shared:
+        differs = _differs(old[name], new[name])
+        count = int(differs.sum())
+        if count:
+            changed[name] = count
+            any_row |= differs
+    out["rows_changed"] = int(any_row.sum())
+    ranked = sorted(changed.items(), key=lambda kv: (-kv[1], shared.index(kv[0])))
+    out["columns_changed"] = dict(ranked[:MAX_NAMED])
+    return out
+
+
+def _differs(a: pd.Series, b: pd.Series) -> Any:
+    """Row by row, whether ``a`` and ``b`` hold different values (both missing: equal).
+    Values of types that do not compare (lists, mixed objects) are compared as text."""
+    import numpy as np
+
+    a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+    both_missing = (a.isna() & b.isna()).to_numpy(dtype=bool)
+    try:
+        unequal = np.asarray(a.to_numpy() != b.to_numpy(), dtype=bool)
+    except (TypeError, ValueError):
+        unequal = (a.astype(str) != b.astype(str)).to_numpy(dtype=bool)
+    if unequal.shape != both_missing.shape:  # an elementwise comparison numpy refused
+        unequal = (a.astype(str) != b.astype(str)).to_numpy(dtype=bool)
+    return unequal & ~both_missing
+
+
+def table_changes(store: Store, base: Artifact, other: Artifact) -> dict[str, Any] | None:
+    """:func:`table_diff` of two logged tables (``None`` unless both are tables holding
+    different bytes); ``{"skipped": why}`` for a table too big to read whole."""
+    if not (is_table(base) and is_table(other)):
+        return None
+    old, new = base.file(), other.file()
+    if old.digest == new.digest:
+        return None
+    if max(old.size, new.size) > MAX_TABLE_BYTES:
+        sizes = " and ".join(human_size(s) for s in (old.size, new.size))
+        return {"skipped": f"too big to compare ({sizes}; at most {human_size(MAX_TABLE_BYTES)})"}
+    key = (old.digest, new.digest)
+    with _lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found
+    from ..models.tables import read_table
+
+    try:
+        diff = table_diff(
+            read_table(read_bytes(store, base, old.path)),
+            read_table(read_bytes(store, other, new.path)),
+        )
+    except Exception as exc:  # a file that no longer reads: the row says so, the rest shows
+        return {"skipped": f"could not be read: {exc}"}
+    with _lock:
+        _cache[key] = diff
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return diff
