@@ -218,3 +218,43 @@ def test_an_exported_pipeline_logs_its_tables(api_store: Store) -> None:
         tracker.active = mltrack.active_run()
         tracker.log_table({"a": [1]}, "t")
     assert [a.name for a in api_store.list_artifacts(run.id)] == ["t"]
+
+
+def test_tables_with_an_index_of_their_own_are_compared_row_by_row_of_it() -> None:
+    """Predictions by customer id, logged in another order, with a customer gone and one
+    new: paired by id, only the changed score counts; a default 0..n-1 index (what Parquet
+    gives back for one) pairs rows by position."""
+    old = pd.DataFrame(
+        {"score": [0.1, 0.2, 0.3, 0.4], "pred": [0, 0, 1, 1]},
+        index=pd.Index(["c1", "c2", "c3", "c4"], name="customer"),
+    )
+    new = old.drop(index="c2").iloc[::-1].copy()
+    new.loc["c9"] = [0.9, 1]
+    new.loc["c3", "score"] = 0.35
+    diff = table_diff(old, new)
+    assert (diff["paired_by"], diff["rows_added"], diff["rows_removed"]) == ("index", 1, 1)
+    assert (diff["rows_changed"], diff["columns_changed"]) == (1, {"score": 1})
+    assert table_change_text(diff) == "1 of 3 rows differ: score 1; 1 row added; 1 row removed"
+    shuffled = table_diff(old, old.sample(frac=1, random_state=1))
+    assert table_change_text(shuffled) == "the same cells"
+    plain = table_diff(old.reset_index(drop=True), old.reset_index(drop=True).iloc[::-1])
+    assert plain["paired_by"] == "position" and plain["rows_changed"] == 4
+    assert table_change_text(plain) == "4 of 4 rows differ: score 4, pred 4"
+
+
+def test_a_logged_tables_index_survives_for_the_comparison(api_store: Store) -> None:
+    ids = []
+    for frame in (
+        pd.DataFrame({"pred": [0, 1, 1]}, index=pd.Index([7, 3, 5], name="id")),
+        pd.DataFrame({"pred": [1, 1, 1]}, index=pd.Index([3, 5, 7], name="id")),  # 7 flipped
+    ):
+        with mltrack.start_run() as run:
+            mltrack.log_table(frame, "predictions")
+        ids.append(run.id)
+    (row,) = artifacts_section(api_store, ids)
+    diff = row["table_diffs"][1]
+    assert (diff["paired_by"], diff["rows_changed"], diff["columns_changed"]) == (
+        "index",
+        1,
+        {"pred": 1},
+    )

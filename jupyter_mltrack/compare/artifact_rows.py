@@ -61,18 +61,24 @@ def change_note(
 
 def table_change_text(diff: Mapping[str, Any] | None) -> str:
     """One line for a diff: ``12 of 143 rows differ: pred 12, proba 40``, ``rows 143 ->
-    150``, ``+ column score``, ``- column id``, ``label int64 -> object``; ``""`` for none."""
+    150`` (rows paired by position), ``3 rows added`` (by index), ``+ column score``,
+    ``- column id``, ``label int64 -> object``; ``""`` for none."""
     if not diff:
         return ""
     if "skipped" in diff:
         return str(diff["skipped"])
     parts: list[str] = []
     before, after = diff["rows"]
-    if before != after:
-        parts.append(f"rows {before:,} -> {after:,}")
-    elif diff.get("rows_changed"):
+    paired = before - int(diff.get("rows_removed") or 0)
+    if diff.get("rows_changed"):
         columns = ", ".join(f"{k} {v:,}" for k, v in (diff.get("columns_changed") or {}).items())
-        parts.append(f"{diff['rows_changed']:,} of {before:,} rows differ: {columns}")
+        parts.append(f"{diff['rows_changed']:,} of {paired:,} rows differ: {columns}")
+    if diff.get("paired_by") == "index":
+        for key, word in (("rows_added", "added"), ("rows_removed", "removed")):
+            if diff.get(key):
+                parts.append(f"{plural(int(diff[key]), 'row')} {word}")
+    elif before != after:
+        parts.append(f"rows {before:,} -> {after:,}")
     for key, sign in (("added", "+"), ("removed", "-")):
         names = diff.get(key) or []
         if names:

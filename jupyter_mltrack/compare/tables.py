@@ -50,10 +50,15 @@ def is_table(artifact: Artifact | None) -> bool:
 
 def table_diff(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any]:
     """From ``old`` to ``new``: ``rows`` (``[old, new]``), ``added``, ``removed`` and
-    ``retyped`` columns (``{"name", "a", "b"}``), and, when both have as many rows,
-    ``rows_changed`` (rows where any shared column differs) and ``columns_changed``
-    (shared column -> rows where it differs, only those that do); ``None`` for both when
-    the row counts differ (no row is paired then)."""
+    ``retyped`` columns (``{"name", "a", "b"}``), how rows were paired (``paired_by``), and
+    ``rows_changed`` (paired rows where a shared column differs) and ``columns_changed``
+    (shared column -> paired rows where it differs, only those that do).
+
+    Rows are paired by their index when both tables have an index of their own (not the
+    default 0..n-1) without repeats: a table of predictions by customer id, logged in
+    another order, compares customer by customer; ``rows_added``/``rows_removed`` count
+    the index values only one has. Else by position, when both have as many rows; else
+    none are (``paired_by``, ``rows_changed`` and ``columns_changed`` are ``None``)."""
     old_names, new_names = [str(c) for c in old.columns], [str(c) for c in new.columns]
     shared = [c for c in old_names if c in set(new_names)]
     retyped = [
@@ -66,10 +71,21 @@ def table_diff(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any]:
         "added": [c for c in new_names if c not in set(old_names)][:MAX_NAMED],
         "removed": [c for c in old_names if c not in set(new_names)][:MAX_NAMED],
         "retyped": retyped[:MAX_NAMED],
+        "paired_by": None,
+        "rows_added": 0,
+        "rows_removed": 0,
         "rows_changed": None,
         "columns_changed": None,
     }
-    if len(old) != len(new):
+    if _keyed(old) and _keyed(new):
+        both = old.index.intersection(new.index, sort=False)
+        out["paired_by"] = "index"
+        out["rows_added"] = int(len(new) - len(both))
+        out["rows_removed"] = int(len(old) - len(both))
+        old, new = old.loc[both], new.loc[both]
+    elif len(old) == len(new):
+        out["paired_by"] = "position"
+    else:
         return out
     import numpy as np
 
@@ -85,6 +101,14 @@ def table_diff(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any]:
     ranked = sorted(changed.items(), key=lambda kv: (-kv[1], shared.index(kv[0])))
     out["columns_changed"] = dict(ranked[:MAX_NAMED])
     return out
+
+
+def _keyed(frame: pd.DataFrame) -> bool:
+    """Whether ``frame``'s rows are named by an index of their own: not the default
+    ``0..n-1`` (a ``RangeIndex``, as Parquet gives it back), and no value twice."""
+    import pandas as pd
+
+    return not isinstance(frame.index, pd.RangeIndex) and bool(frame.index.is_unique)
 
 
 def _differs(a: pd.Series, b: pd.Series) -> Any:

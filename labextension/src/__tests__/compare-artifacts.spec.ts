@@ -198,6 +198,22 @@ describe('tableChangeText', () => {
     ).toBe('rows 1,500 -> 1,502; - columns a, b');
   });
 
+  it('counts the rows only one table has when paired by index', () => {
+    expect(
+      tableChangeText({
+        rows: [4, 4],
+        added: [],
+        removed: [],
+        retyped: [],
+        paired_by: 'index',
+        rows_added: 1,
+        rows_removed: 1,
+        rows_changed: 1,
+        columns_changed: { score: 1 }
+      })
+    ).toBe('1 of 3 rows differ: score 1; 1 row added; 1 row removed');
+  });
+
   it('says why a table was not compared, and nothing for no diff', () => {
     expect(tableChangeText({ skipped: 'too big to compare (80 MB)' })).toBe(
       'too big to compare (80 MB)'

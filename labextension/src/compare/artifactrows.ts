@@ -102,8 +102,8 @@ export function artifactSideText(side: IArtifactSide | null): string {
 /**
  * A table's change in one line, as the terminal and the report say it
  * (`compare/artifact_rows.py`): `12 of 143 rows differ: pred 12, proba 40`,
- * `rows 143 -> 150`, `+ column score`, `- column id`, `label int64 ->
- * object`; '' for none.
+ * `rows 143 -> 150` (paired by position), `3 rows added` (by index), `+
+ * column score`, `- column id`, `label int64 -> object`; '' for none.
  */
 export function tableChangeText(diff: ITableDiff | null | undefined): string {
   if (!diff) {
@@ -115,15 +115,26 @@ export function tableChangeText(diff: ITableDiff | null | undefined): string {
   const count = (n: number) => n.toLocaleString('en-US');
   const parts: string[] = [];
   const [before, after] = diff.rows ?? [0, 0];
-  if (before !== after) {
-    parts.push(`rows ${count(before)} -> ${count(after)}`);
-  } else if (diff.rows_changed) {
+  const paired = before - (diff.rows_removed ?? 0);
+  if (diff.rows_changed) {
     const columns = Object.entries(diff.columns_changed ?? {})
       .map(([name, n]) => `${name} ${count(n)}`)
       .join(', ');
     parts.push(
-      `${count(diff.rows_changed)} of ${count(before)} rows differ: ${columns}`
+      `${count(diff.rows_changed)} of ${count(paired)} rows differ: ${columns}`
     );
+  }
+  if (diff.paired_by === 'index') {
+    for (const [n, word] of [
+      [diff.rows_added ?? 0, 'added'],
+      [diff.rows_removed ?? 0, 'removed']
+    ] as const) {
+      if (n > 0) {
+        parts.push(`${count(n)} ${n === 1 ? 'row' : 'rows'} ${word}`);
+      }
+    }
+  } else if (before !== after) {
+    parts.push(`rows ${count(before)} -> ${count(after)}`);
   }
   for (const [names, sign] of [
     [diff.added ?? [], '+'],

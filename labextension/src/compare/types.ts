@@ -169,9 +169,16 @@ export interface ITableDiff {
   added?: string[];
   removed?: string[];
   retyped?: { name: string; a: string; b: string }[];
-  /** Rows where a shared column differs; `null` when the row counts differ. */
+  /**
+   * By the tables' own index, by position (as many rows), or not paired.
+   */
+  paired_by?: 'index' | 'position' | null;
+  /** Paired by index: rows only this run's table has, only the baseline's. */
+  rows_added?: number;
+  rows_removed?: number;
+  /** Paired rows where a shared column differs; `null` when none paired. */
   rows_changed?: number | null;
-  /** Shared column -> rows where it differs, most first. */
+  /** Shared column -> paired rows where it differs, most first. */
   columns_changed?: { [column: string]: number } | null;
 }
 
