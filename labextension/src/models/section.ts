@@ -321,6 +321,31 @@ export class ModelsSection {
   }
 
   /** Show `updated` in place of its version, the run's fields kept. */
+  /**
+   * A button of a version that runs `flow` (a dialog, then a PATCH) and shows
+   * the version it answers in place; nothing when cancelled or refused.
+   */
+  private _versionAction(
+    name: string,
+    className: string,
+    text: string,
+    title: string,
+    flow: () => Promise<IRegisteredVersion | null>
+  ): HTMLElement {
+    const button = h('button', {
+      class: `jp-mltrack-button ${className}`,
+      text,
+      title
+    });
+    button.addEventListener('click', async () => {
+      const updated = await flow();
+      if (updated) {
+        this._showVersion(name, updated);
+      }
+    });
+    return button;
+  }
+
   private _showVersion(name: string, updated: IRegisteredVersion): void {
     const detail = this._details.get(name);
     if (detail) {
@@ -373,28 +398,20 @@ export class ModelsSection {
         this._showDetail(updated);
       }
     });
-    const describe = h('button', {
-      class: 'jp-mltrack-button jp-mltrack-describe-version',
-      text: 'Describe\u2026',
-      title: `Describe v${version.version}: what changed, how it was checked`
-    });
-    describe.addEventListener('click', async () => {
-      const updated = await describeVersionFlow(detail.name, version);
-      if (updated) {
-        this._showVersion(detail.name, updated);
-      }
-    });
-    const tag = h('button', {
-      class: 'jp-mltrack-button jp-mltrack-tag-version',
-      text: 'Tags\u2026',
-      title: `Set or remove the tags of v${version.version} (validation=passed, owner=ana)`
-    });
-    tag.addEventListener('click', async () => {
-      const updated = await tagVersionFlow(detail.name, version);
-      if (updated) {
-        this._showVersion(detail.name, updated);
-      }
-    });
+    const describe = this._versionAction(
+      detail.name,
+      'jp-mltrack-describe-version',
+      'Describe\u2026',
+      `Describe v${version.version}: what changed, how it was checked`,
+      () => describeVersionFlow(detail.name, version)
+    );
+    const tag = this._versionAction(
+      detail.name,
+      'jp-mltrack-tag-version',
+      'Tags\u2026',
+      `Set or remove the tags of v${version.version} (validation=passed, owner=ana)`,
+      () => tagVersionFlow(detail.name, version)
+    );
     const lineage = h('button', {
       class: 'jp-mltrack-button jp-mltrack-lineage-button',
       text: 'Lineage',
