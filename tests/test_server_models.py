@@ -417,6 +417,7 @@ async def test_patching_the_registry_refuses_bad_requests(call: Any, store: Stor
         (url(MODEL, name="nope"), {"description": "x"}, 404, "no registered model 'nope'"),
         (version, {}, 400, "with either or both"),
         (version, {"owner": "x"}, 400, "with either or both"),
+        (version, {"description": None}, 400, "'description' must be text"),
         (version, {"tags": ["owner"]}, 400, "'tags' must be an object"),
         (version, {"tags": {"owner": 3}}, 400, "a value is text"),
         (version, {"tags": {"k\u0000": "x"}}, 400, "NUL"),

@@ -289,6 +289,8 @@ def update_version(store: Store, name: str, version: str, body: Any) -> dict[str
             'the body must be {"description": "<text>", "tags": {"key": "value" or null}},'
             " with either or both"
         )
+    if "description" in body and not isinstance(body["description"], str):
+        raise bad_request("'description' must be text")
     tags = body.get("tags", {})
     if not isinstance(tags, dict):
         raise bad_request("'tags' must be an object of keys to text (null deletes a key)")
