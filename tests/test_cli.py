@@ -25,8 +25,9 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from jupyter_mltrack.cli import CliError, _bytes, _glue_order, _publish, main
+from jupyter_mltrack.cli import _bytes, _glue_order, _publish, main
 from jupyter_mltrack.location import HOME_ENV, URL_ENV
+from jupyter_mltrack.placing import WriteError
 from jupyter_mltrack.server import api
 from jupyter_mltrack.snapshots import fingerprint
 from jupyter_mltrack.snapshots.diff import diff_snapshots
@@ -1255,7 +1256,7 @@ def test_restore_never_clobbers_a_file_that_appears_while_writing(tmp_path: Path
         tmp.write_bytes(b"restored")
         dest.write_bytes(b"theirs")  # appears meanwhile
 
-    with pytest.raises(CliError, match="out.pkl already exists"):
+    with pytest.raises(WriteError, match=r"out.pkl already exists \(pass --force"):
         _publish(dest, write, force=False)
     assert dest.read_bytes() == b"theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["out.pkl"]

@@ -772,12 +772,12 @@ def test_artifacts_get_keeps_the_artifact_path_and_makes_folders_as_mkdir_does(
         assert not list(outside.iterdir())
 
         # a write that fails leaves no folder it made
-        from jupyter_mltrack.models import artifacts as artifacts_module
+        from jupyter_mltrack.models import readback
 
         def full(*_args: object, **_kwargs: object) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(artifacts_module, "materialize", full)
+        monkeypatch.setattr(readback, "materialize", full)
         code, out, err = run_cli(capsys, *get, "fresh/y.txt")
         assert (code, out) == (1, "")
         one_error(err, "cannot write fresh/y.txt: No space left on device")

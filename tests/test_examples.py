@@ -262,8 +262,9 @@ def _check_compare_outputs(nb: Any) -> None:
 
 def _check_models_outputs(nb: Any) -> None:
     """examples/models.ipynb: the alias moved to version 2, the better model, which loads
-    and scores as it did when logged, described and tagged; the pickled model is refused; an
-    array is kept as a grayscale PNG."""
+    and scores as it did when logged, described and tagged; its run's dict, text and figure
+    read back, a series' step too; the pickled model is refused; an array is kept as a
+    grayscale PNG."""
     (image, *_) = _outputs_of(nb, "%%track feature-correlations")
     assert image["text"] == "correlations.png 30x30 L\n", image["text"]
     (frame, *_) = _outputs_of(nb, "%%track sgd-epochs")
@@ -276,6 +277,12 @@ def _check_models_outputs(nb: Any) -> None:
         "v2 C=0.1: more regularization, 0.965 on the test set | "
         "{'approved_by': 'ana', 'validation': 'passed'}\n"
     ), tagged["text"]
+    (read_back,) = _outputs_of(nb, "import tempfile\n\nrun = second.run_id")
+    assert read_back["text"] == (
+        "{'C': 0.1, 'scaler': 'standard', 'test_size': 0.25}\n"
+        "['accuracy', '0.97', '143']\n"
+        "PNG (48, 40) confusion ['confusion.png', 'confusion.svg']\n"
+    ), read_back["text"]
     (refused,) = _outputs_of(nb, 'with mltrack.start_run(name="pickled")')
     assert refused["text"].startswith("UntrustedModelError - "), refused["text"]
 

@@ -75,6 +75,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..location import URL_ENV
+from ..placing import WriteError
 from ..safepaths import PathRefused
 from ..server.api import ApiError
 from ..store import InvalidQuery, RunNotFound, Store, StoreError
@@ -178,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidQuery as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except (RunNotFound, StoreError, PathRefused) as exc:
+    except (RunNotFound, StoreError, PathRefused, WriteError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:  # e.g. the database went away mid-command

@@ -2,54 +2,40 @@
 (files, folders, texts, dicts, figures, models) and writing it back out.
 
 A group of its own rather than ``runs artifacts``: getting an artifact back is a second
-action on the same thing, and ``artifacts get 3 model`` reads as what it does. Files are
-written by :func:`..models.artifacts.materialize` (copies, never links into the blob store,
-which a user's editor or script could then change) into a temporary name beside the
-destination, moved into place only once complete.
-
-An artifact is written under its name, folders included: ``notes/hello.txt`` becomes
-``./notes/hello.txt``, as ``mlflow artifacts download`` keeps an artifact's path, so two
-artifacts of one name in different folders do not land on one file. Folders made on the
-way, and the folder a folder artifact is staged in, get the mode ``mkdir`` gives (the
-umask's), not ``tempfile.mkdtemp``'s 0700.
+action on the same thing, and ``artifacts get 3 model`` reads as what it does. What a name
+means and how files are written is :mod:`..models.readback`'s (``mltrack.download_artifact``
+does the same from Python): copies, never links into the blob store, which a user's editor
+or script could then change, staged beside the destination and moved into place only once
+complete (:mod:`..placing`); an artifact is written under its name, folders included
+(``notes/hello.txt`` becomes ``./notes/hello.txt``, as ``mlflow artifacts download`` keeps
+an artifact's path, so two artifacts of one name in different folders do not land on one
+file).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import posixpath
-import shutil
-from collections.abc import Callable, Sequence
-from pathlib import Path
+import re
+from collections.abc import Sequence
 from typing import TextIO
 
 from ..models.steps import Series, grouped
-from ..safepaths import PathRefused, check_target, new_folder
 from ..store import Store
 from ..store.entities import Artifact, ModelVersion
-from ..store.errors import ArtifactNotFound
 from .common import (
     CliError,
     _bytes,
     _cut,
-    _destination,
-    _names_folder,
-    _one_line,
     _Parser,
     _plural,
     _print_json,
-    _publish,
     _run_id,
     _run_label,
     _version_label,
     _when,
     table,
 )
-
-#: Suffix of the temporary names files are staged under beside the destination.
-_TMP = ".mltrack-tmp"
 
 GET_HELP = """\
 Write an artifact of RUN back to files.
@@ -60,8 +46,10 @@ name, its folders included, in the current folder (notes/hello.txt writes
 ./notes/hello.txt, making notes/ if missing), as mlflow artifacts download keeps an
 artifact's path. -o names the file or folder to write instead, or an existing folder to
 write it into (under its name there). --path writes just that file of the artifact, under
-the file's own name. Nothing existing is overwritten unless --force is given (a folder is
-then replaced as a whole)."""
+the file's own name; a file of a folder artifact can also be named in NAME itself
+(reports/summary.txt). A series of images (log_image(..., step=)) is written as a folder of
+its steps; --step writes one. Nothing existing is overwritten unless --force is given (a
+folder is then replaced as a whole)."""
 
 
 def add_parsers(
@@ -107,6 +95,9 @@ def add_parsers(
     get.add_argument("name", metavar="NAME", help="the artifact's name (artifacts list shows them)")
     get.add_argument("--experiment", "-e", metavar="E", help="experiment a run number refers to")
     get.add_argument("--path", "-p", metavar="P", help="only this file of the artifact")
+    get.add_argument(
+        "--step", type=int, metavar="N", help="only this step of a series of images or figures"
+    )
     get.add_argument("--output", "-o", metavar="DEST", help="file or folder to write")
     get.add_argument("--force", action="store_true", help="replace what DEST holds")
     get.set_defaults(func=cmd_artifacts_get)
@@ -199,163 +190,31 @@ def cmd_artifacts_list(store: Store, args: argparse.Namespace, out: TextIO) -> i
 
 
 def cmd_artifacts_get(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    from ..models.artifacts import materialize, open_file
+    from ..models.artifacts import ArtifactError
+    from ..models.readback import download, find_in_run
 
     run_id = _run_id(store, args.run, args.experiment)
     try:
-        artifact = store.get_artifact(run_id, args.name)
-    except ArtifactNotFound:
-        series = next(
-            (s for s in grouped(store.list_artifacts(run_id)) if isinstance(s, Series)
-             and s.name == args.name),
-            None,
-        )  # fmt: skip
-        if series is None or args.path is not None:
-            raise
-        return _get_series(store, series, args, out)
+        found = find_in_run(store, run_id, args.name, ref=args.name, path=args.path, step=args.step)
+    except ArtifactError as exc:  # its options as a terminal spells them: path= is --path
+        raise CliError(re.sub(r"\b(path|step)= ?", r"--\1 ", str(exc))) from None
+    dest, one_file = download(store, found, args.output, force=args.force, option="--force")
+    if found.series is not None:
+        members = found.series.members
+        files = _plural(sum(m.file_count for m in members), "file")
+        size = _bytes(sum(m.size for m in members))
+        steps = _plural(len(members), "step")
+        of = f"series {found.series.name!r} of {_run_label(store, run_id)}"
+        out.write(f"wrote {dest}{os.sep} ({files}, {size}): {of}, {steps}\n")
+        return 0
+    artifact = found.one()
     of = f"artifact {artifact.name!r} of {_run_label(store, run_id)}"
-    if args.path is not None:
-        try:
-            f = artifact.file(args.path)
-        except KeyError:
-            paths = ", ".join(x.path for x in artifact.files[:20])
-            more = ", …" if len(artifact.files) > 20 else ""
-            raise CliError(f"{of} has no file {args.path!r} (its files: {paths}{more})") from None
-        dest = _destination(args.output, posixpath.basename(f.path))
-
-        def copy(tmp: Path) -> None:
-            with open_file(store, artifact, f.path) as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-
-        _publish(dest, copy, args.force)
-        out.write(f"wrote {dest} ({_bytes(f.size)}): {f.path} of {of}\n")
-        return 0
-
-    def fill(staging: Path) -> Path:
-        return materialize(store, artifact, staging, link=False)
-
-    dest, one_file = _write_staged(args.output, artifact.name, args.force, fill)
-    if one_file:
+    if found.path is not None:
+        size = _bytes(artifact.file(found.path).size)
+        out.write(f"wrote {dest} ({size}): {found.path} of {of}\n")
+    elif one_file:
         out.write(f"wrote {dest} ({_bytes(artifact.size)}): {of}\n")
-        return 0
-    files = _plural(artifact.file_count, "file")
-    out.write(f"wrote {dest}{os.sep} ({files}, {_bytes(artifact.size)}): {of}\n")
+    else:
+        files = _plural(artifact.file_count, "file")
+        out.write(f"wrote {dest}{os.sep} ({files}, {_bytes(artifact.size)}): {of}\n")
     return 0
-
-
-def _write_staged(
-    output: str | None, name: str, force: bool, fill: Callable[[Path], Path]
-) -> tuple[Path, bool]:
-    """Write what ``fill(staging)`` writes into a staging folder next to where artifact
-    ``name`` goes (``output``, else its name here), then move it there whole: a file when
-    ``fill`` returns one (a one-file artifact), else the folder. ``(where, a file?)``;
-    nothing is left behind by a failure, not even the folders made for it."""
-    base, dest = _artifact_destination(output, name)
-    try:
-        check_target(dest.parent, dest.name)
-    except PathRefused as exc:
-        raise CliError(str(exc)) from None
-    if (dest.exists() or dest.is_symlink()) and not force:
-        raise CliError(f"{dest} already exists (pass --force to replace it)")
-    made: list[Path] = []
-    staging: Path | None = None
-    done = False
-    try:
-        if base is not None:
-            made = _make_folders(base, dest.parent)
-        staging = new_folder(dest.parent, f".{dest.name}.", _TMP)
-        written = fill(staging)
-        if written != staging:  # a one-file artifact: the file itself
-            _publish(dest, lambda tmp: os.replace(written, tmp), force)
-        else:
-            _put_folder(staging, dest, force)
-        done = True
-        return dest, written != staging
-    except OSError as exc:
-        raise CliError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        if not done:  # the folders made for it go too (once empty: nothing else is lost)
-            for folder in reversed(made):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-
-
-def _get_series(store: Store, series: Series, args: argparse.Namespace, out: TextIO) -> int:
-    """A series of images (``artifacts get RUN pred``): a folder of its steps' files
-    (``pred/step_000000.png`` …), written as a folder artifact is."""
-    from ..models.artifacts import materialize
-
-    def fill(staging: Path) -> Path:
-        for member in series.members:
-            materialize(store, member, staging, link=False)
-        return staging
-
-    dest, _ = _write_staged(args.output, series.name, args.force, fill)
-    files = _plural(sum(m.file_count for m in series.members), "file")
-    size = _bytes(sum(m.size for m in series.members))
-    steps = _plural(len(series.members), "step")
-    of = f"series {series.name!r} of {_run_label(store, series.members[0].run_id)}"
-    out.write(f"wrote {dest}{os.sep} ({files}, {size}): {of}, {steps}\n")
-    return 0
-
-
-def _artifact_destination(output: str | None, name: str) -> tuple[Path | None, Path]:
-    """``(base, dest)``: where ``artifacts get`` writes the artifact ``name``. ``-o``
-    naming a new file or folder is ``dest`` itself (``base`` None: nothing to make);
-    else ``dest`` is ``name``'s path, folders included, under ``base``, ``-o``'s existing
-    folder or the current one. A folder on the way that exists as a link out of ``base``
-    is refused, as :func:`..safepaths.check_target` refuses the last name."""
-    if output is not None and not _names_folder(output):
-        return None, _destination(output, posixpath.basename(name))
-    base = Path(output) if output is not None else Path()
-    if not base.is_dir():
-        raise CliError(f"no such folder: {base}")
-    *folders, leaf = name.split("/")  # an artifact name has no '..' nor empty parts
-    here = base
-    for part in folders:
-        try:
-            check_target(here, part, within=base)
-        except PathRefused as exc:
-            raise CliError(str(exc)) from None
-        here = here / part
-    return base, here / leaf
-
-
-def _make_folders(base: Path, folder: Path) -> list[Path]:
-    """Make the folders from ``base`` down to ``folder`` that are missing, with ``mkdir``'s
-    mode (the umask's); the ones made, outermost first."""
-    made: list[Path] = []
-    here = base
-    for part in folder.relative_to(base).parts:
-        here = here / part
-        try:
-            os.mkdir(here)
-        except FileExistsError:
-            if not here.is_dir():
-                raise CliError(f"cannot write under {here}: it is a file, not a folder") from None
-            continue
-        made.append(here)
-    return made
-
-
-def _put_folder(staging: Path, dest: Path, force: bool) -> None:
-    """Move the complete folder ``staging`` to ``dest``; with ``force`` what ``dest`` held
-    (a file, a link or a folder) is moved aside first and deleted once the new one is in."""
-    aside: Path | None = None
-    if force and (dest.exists() or dest.is_symlink()):
-        aside = new_folder(dest.parent, f".{dest.name}.old.", _TMP)
-        os.rename(dest, aside / "previous")
-    try:
-        os.rename(staging, dest)  # fails if a folder with files appeared there meanwhile
-    except OSError:
-        if aside is not None:  # put back what was there
-            with contextlib.suppress(OSError):
-                os.rename(aside / "previous", dest)
-            shutil.rmtree(aside, ignore_errors=True)
-        if dest.exists():
-            raise CliError(f"{dest} already exists (pass --force to replace it)") from None
-        raise
-    if aside is not None:  # rmtree removes a link it holds, never what the link points at
-        shutil.rmtree(aside, ignore_errors=True)

@@ -4,7 +4,6 @@ and the plain-text table and number formatting, so all commands print alike."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -14,7 +13,8 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from ..location import URL_ENV, resolve_store_url
-from ..safepaths import PathRefused, check_target, new_file
+from ..placing import publish
+from ..safepaths import PathRefused, check_target
 from ..store import Store
 from ..store.entities import ModelVersion
 
@@ -206,57 +206,6 @@ def _html_destination(output: str) -> Path:
     return path
 
 
-def _names_folder(output: str) -> bool:
-    """``-o`` naming a folder: an existing one, or any path written with a trailing slash."""
-    return output.endswith(("/", os.sep)) or Path(output).is_dir()
-
-
-def _destination(output: str | None, default: str) -> Path:
-    """``-o``: a file (or, for a folder artifact, the folder itself), or an existing folder
-    to write ``default`` into (``snapshots restore``, ``artifacts get``)."""
-    if output is None:
-        return Path(default)
-    path = Path(output)
-    if _names_folder(output):
-        if not path.is_dir():
-            raise CliError(f"no such folder: {path}")
-        return path / default
-    if not path.parent.is_dir():
-        raise CliError(f"no such folder: {path.parent}")
-    return path
-
-
 def _publish(dest: Path, write: Callable[[Path], Any], force: bool) -> None:
-    """Write through a temporary file beside ``dest`` and move it into place, so a failed
-    or interrupted write never leaves a partial file, and (without ``force``) a file that
-    appeared meanwhile is still not overwritten: a hard link fails if ``dest`` exists.
-    A link at ``dest`` to outside its folder is refused, not written through."""
-    try:
-        check_target(dest.parent, dest.name)
-    except PathRefused as exc:
-        raise CliError(str(exc)) from None
-    if dest.exists() and not force:
-        raise CliError(f"{dest} already exists (pass --force to overwrite it)")
-    tmp: Path | None = None
-    try:
-        # created exclusively under a random name: a link planted beside dest is never
-        # written through (writers open the path they are given)
-        tmp = new_file(dest.parent, f".{dest.name}.", ".mltrack-tmp")
-        write(tmp)
-        if force:
-            os.replace(tmp, dest)
-            return
-        try:
-            os.link(tmp, dest)
-        except FileExistsError:
-            raise CliError(f"{dest} already exists (pass --force to overwrite it)") from None
-        except OSError:  # a filesystem without hard links
-            if dest.exists():
-                raise CliError(f"{dest} already exists (pass --force to overwrite it)") from None
-            os.replace(tmp, dest)
-    except OSError as exc:
-        raise CliError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+    """:func:`..placing.publish`, overwriting with ``--force``."""
+    publish(dest, write, force, "--force")

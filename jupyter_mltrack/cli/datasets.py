@@ -26,13 +26,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..placing import destination as _destination
 from ..store import Store
 from ..store.entities import DatasetVersion
 from .common import (
     CliError,
     _bytes,
     _cut,
-    _destination,
     _one_line,
     _Parser,
     _print_json,

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..placing import destination as _destination
+from ..placing import names_folder as _names_folder
 from ..server import api
 from ..store import Snapshot, SnapshotStatus, Store
 from .common import (
@@ -21,9 +23,7 @@ from .common import (
     CliError,
     _bytes,
     _cut,
-    _destination,
     _limit,
-    _names_folder,
     _number,
     _offset,
     _one_line,

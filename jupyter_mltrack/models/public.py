@@ -229,6 +229,118 @@ def load_table(ref: str, *, store: Store | None = None) -> Any:
     return read_table(_artifacts.read_bytes(st, artifact))
 
 
+# reading back ---------------------------------------------------------------------------------
+
+
+def _found(ref: str, store: Store | None, path: str | None, step: Any) -> tuple[Store, Any]:
+    """``(store, what ref names)``: a run number is one of the current experiment."""
+    from ..capture import api
+    from ..capture.refs import current_experiment
+    from .readback import find
+
+    st = store or api.get_store()
+    if not isinstance(ref, str):
+        raise ArtifactError(f"an artifact reference is text ('RUN/NAME'), not {type(ref).__name__}")
+    return st, find(st, ref, current_experiment(), path=path, step=step)
+
+
+def list_artifacts(run: Any = None, *, store: Store | None = None) -> list[Artifact]:
+    """A run's artifacts (a number of the current experiment, an id or id prefix, a run
+    object; the active run without one), by name, each with its files: what ``load_text``,
+    ``load_image`` and the rest take as ``"RUN/NAME"``. A series' steps are listed one
+    by one (``pred/step_000003``…); each ``Artifact`` says its ``kind``, ``size``,
+    ``media_type`` and ``meta``."""
+    from ..capture import api
+    from ..capture.refs import current_experiment, resolve_runs
+
+    if run is None:
+        active = api.active_run()  # (listing starts no run)
+        if active is None:
+            raise ArtifactError(
+                "no run is active: name one, e.g. list_artifacts(3) (a run number of the "
+                "current experiment, an id or an id prefix)"
+            )
+        return active.store.list_artifacts(active.id)
+    st = store or api.get_store()
+    return st.list_artifacts(resolve_runs(st, [run], current_experiment())[0])
+
+
+def load_text(
+    ref: str, *, path: str | None = None, step: int | None = None, store: Store | None = None
+) -> str:
+    """A logged file as text (UTF-8): ``log_text``'s, a dict's JSON or YAML, any text file
+    (``"3/notes.md"``), or a file of a folder artifact (``"3/reports/summary.txt"``, or
+    ``path="summary.txt"``). MLflow's ``mlflow.artifacts.load_text``."""
+    from .readback import as_text, file_bytes
+
+    st, found = _found(ref, store, path, step)
+    file_path, data = file_bytes(st, found)
+    return as_text(found, file_path, data)
+
+
+def load_dict(ref: str, *, path: str | None = None, store: Store | None = None) -> Any:
+    """What ``log_dict`` kept (or any JSON or YAML file), parsed: YAML when the file's name
+    ends in ``.yaml``/``.yml`` (read with ``yaml.safe_load``: no tag builds an object),
+    else JSON. MLflow's ``mlflow.artifacts.load_dict``."""
+    from .readback import as_dict, file_bytes
+
+    st, found = _found(ref, store, path, None)
+    file_path, data = file_bytes(st, found)
+    return as_dict(found, file_path, data)
+
+
+def load_image(
+    ref: str, *, step: int | None = None, path: str | None = None, store: Store | None = None
+) -> Any:
+    """A logged image as a PIL image: ``log_image``'s, a matplotlib figure's PNG, or any
+    image file. For a series (``log_image(img, "pred", step=epoch)``), its last step, or
+    ``step=``. ``numpy.asarray(image)`` gives its pixels. MLflow's
+    ``mlflow.artifacts.load_image``."""
+    from .readback import as_image, file_bytes
+
+    st, found = _found(ref, store, path, step)
+    file_path, data = file_bytes(st, found)
+    return as_image(found, file_path, data)
+
+
+def load_figure(ref: str, *, step: int | None = None, store: Store | None = None) -> Any:
+    """A plotly figure ``log_figure`` kept, as a ``plotly.graph_objects.Figure`` again (to
+    show, restyle or add a trace to). A matplotlib figure was kept as images: use
+    :func:`load_image`."""
+    from .readback import as_figure
+
+    st, found = _found(ref, store, None, step)
+    return as_figure(found, st)
+
+
+def download_artifact(
+    ref: str,
+    dst: str | os.PathLike[str] | None = None,
+    *,
+    path: str | None = None,
+    step: int | None = None,
+    force: bool = False,
+    store: Store | None = None,
+) -> Path:
+    """Write an artifact back to files; returns where. ``ref``: ``"RUN/NAME"``, a file of a
+    folder artifact (``"3/reports/summary.txt"``), or a registered model
+    (``"models:/churn@production"``). A one-file artifact is written as that file, a folder,
+    figure or model as a folder of its files, a series as a folder of its steps, under the
+    artifact's name, its folders included, in ``dst`` (an existing folder; the current one
+    by default), or as ``dst`` itself when it names a new file or folder. Nothing existing
+    is replaced unless ``force=True``, and a failure leaves nothing partial. MLflow's
+    ``mlflow.artifacts.download_artifacts``; ``mltrack artifacts get`` in a terminal."""
+    from ..placing import WriteError
+    from .readback import download
+
+    st, found = _found(ref, store, path, step)
+    try:
+        written, _ = download(st, found, dst, force=force, option="force=True")
+    except WriteError as exc:
+        raise ArtifactError(str(exc)) from None
+    return written
+
+
 def _at_step(name: str, step: Any) -> tuple[str, str, dict[str, Any]]:
     """``(artifact name, file name, meta)``: ``name`` itself without a step."""
     if step is None:
