@@ -284,6 +284,10 @@ def test_register_by_run_number_or_id_prints_the_version(
         "--json",
         "-d",
         "wide C",
+        "--tag",
+        "validation=pending",
+        "-t",
+        "note=a=b",
     )
     assert code == 0
     assert json.loads(out) == {
@@ -294,7 +298,7 @@ def test_register_by_run_number_or_id_prints_the_version(
         "created_at": json.loads(out)["created_at"],
         "description": "wide C",
         "aliases": [],
-        "tags": {},
+        "tags": {"note": "a=b", "validation": "pending"},
         "ref": "models:/attrition/1",
     }
 

@@ -604,3 +604,29 @@ def test_tag_and_description_edits_move_the_runs_revision(reg: Store) -> None:
         time.sleep(0.002)
         step()
         assert reg.revision() != before
+
+
+def test_a_version_registered_with_tags_has_them_from_its_first_row(reg: Store) -> None:
+    """``register_model(name, ref, tags=...)``: the tags go in the transaction that adds
+    the version (one commit), so no reader ever sees the version without them and a crash
+    cannot leave it untagged; registering the artifact again sets more on that version."""
+    commits: list[int] = []
+    event.listen(reg.engine, "commit", lambda _conn: commits.append(1))
+    run_id = model_run(reg)
+    commits.clear()
+    version = reg.register_model_version(
+        "churn", run_id, "model", description="first", tags={"validation": "pending", "auc": 0.9}
+    )
+    assert len(commits) == 1
+    assert version.tags == {"validation": "pending", "auc": "0.9"}
+    assert reg.resolve_model_version("churn").tags == {"validation": "pending", "auc": "0.9"}
+    again = reg.register_model_version("churn", run_id, "model", tags={"owner": "ana"})
+    assert again.version == 1 and again.description == "first"
+    assert again.tags == {"auc": "0.9", "owner": "ana", "validation": "pending"}
+    assert reg.register_model_version("churn", run_id, "model", tags={"owner": "ana"}) == again
+    # refused before anything is written: no model named "fraud" appears
+    with pytest.raises(InvalidName, match="at most 5,000 characters"):
+        reg.register_model_version("fraud", run_id, "model", tags={"notes": "x" * 5001})
+    with pytest.raises(InvalidName, match="description: at most 20,000 characters"):
+        reg.register_model_version("fraud", run_id, "model", description="x" * 20001)
+    assert [m.name for m in reg.list_registered_models()] == ["churn"]

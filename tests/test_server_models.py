@@ -200,6 +200,9 @@ async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Sto
     for run in (2, "2", "#2"):
         again = await call(MODELS, method="POST", body=json.dumps({**body, "run": run}))
         assert again.code == 200 and check(again, MODELS, "post")["version"] == 2, run
+    # tags with the registration: set on the version it is, new or not
+    tagged = await call(MODELS, method="POST", body=json.dumps({**body, "tags": {"a": "1"}}))
+    assert tagged.code == 200 and check(tagged, MODELS, "post")["tags"] == {"a": "1"}
 
     moved = await call(
         url(ALIAS, name="churn", alias="production"), method="PUT", body='{"version": 1}'
@@ -329,6 +332,9 @@ async def test_registry_routes_refuse_bad_requests(call: Any, store: Store) -> N
         (MODELS, "POST", {**register, "run": 0}, 400),
         (MODELS, "POST", {**register, "run": True}, 400),
         (MODELS, "POST", {**register, "run": 3}, 404),
+        (MODELS, "POST", {**register, "run": run_id, "tags": ["a"]}, 400),
+        (MODELS, "POST", {**register, "run": run_id, "tags": {"a": 1}}, 400),
+        (MODELS, "POST", {**register, "run": run_id, "tags": {"": "x"}}, 400),
         (url(ARTIFACTS, run_id="1"), "GET", None, 400),
         (url(PREVIEW, run_id="1", name="model"), "GET", None, 400),
         (url(ARTIFACTS, run_id="7"), "GET", None, 404),

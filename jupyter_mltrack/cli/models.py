@@ -120,6 +120,16 @@ def add_parsers(
         "--experiment", "-e", metavar="E", help="experiment a run number refers to"
     )
     register.add_argument("--description", "-d", default="", metavar="TEXT")
+    register.add_argument(
+        "--tag",
+        "-t",
+        dest="tags",
+        action="append",
+        default=[],
+        type=_tag_arg,
+        metavar="KEY=VALUE",
+        help="a tag of the version (repeat for more), set as it is registered",
+    )
     register.set_defaults(func=cmd_models_register)
 
     alias = sub.add_parser(
@@ -424,7 +434,11 @@ def cmd_models_register(store: Store, args: argparse.Namespace, out: TextIO) -> 
             for v in store.versions_of_runs([artifact.run_id]).get(artifact.run_id, [])
         }
         version = store.register_model_version(
-            args.name, artifact.run_id, artifact.name, description=args.description
+            args.name,
+            artifact.run_id,
+            artifact.name,
+            description=args.description,
+            tags=dict(args.tags),
         )
     if args.json:
         _print_json(_version_dict(version), out)

@@ -537,12 +537,9 @@ def register_model(
         artifact, _ = resolve(st, parsed)
     else:
         artifact, _ = resolve(st, parsed, current_experiment())
-    version = st.register_model_version(
-        name, artifact.run_id, artifact.name, description=description
+    return st.register_model_version(
+        name, artifact.run_id, artifact.name, description=description, tags=checked
     ).version
-    if checked:
-        st.update_model_version(name, version, set_tags=checked)
-    return version
 
 
 def describe_model(

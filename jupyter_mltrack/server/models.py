@@ -212,13 +212,13 @@ def _runs(store: Store, ids: list[str]) -> list[Any]:
 
 
 def register(store: Store, body: Any) -> tuple[dict[str, Any], bool]:
-    """``POST models`` ``{"name", "run", "artifact"}``: ``(the version, whether it is
-    new)``; the handler answers 201 for a new version, 200 for an artifact registered
-    before. ``run`` is a run's id, id prefix or number, the number as text or as a JSON
-    number."""
+    """``POST models`` ``{"name", "run", "artifact", "description"?, "tags"?}``: ``(the
+    version, whether it is new)``; the handler answers 201 for a new version, 200 for an
+    artifact registered before (``tags`` are then set on it). ``run`` is a run's id, id
+    prefix or number, the number as text or as a JSON number."""
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object with name, run and artifact")
-    unknown = sorted(set(body) - {"name", "run", "artifact", "description"})
+    unknown = sorted(set(body) - {"name", "run", "artifact", "description", "tags"})
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(unknown)}")
     run = body.get("run")
@@ -237,10 +237,13 @@ def register(store: Store, body: Any) -> tuple[dict[str, Any], bool]:
     description = body.get("description", "")
     if not isinstance(description, str):
         raise bad_request("'description' must be a string")
+    tags = body.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise bad_request("'tags' must be an object of keys to text")
     run_id = resolve_run(store, run)
     try:
         version, created = store.add_model_version(
-            fields["name"], run_id, fields["artifact"], description=description
+            fields["name"], run_id, fields["artifact"], description=description, tags=tags
         )
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None

@@ -71,21 +71,37 @@ class RegistryRecords(StoreBase):
     """Registered models, versions and aliases."""
 
     def register_model_version(
-        self, name: str, run_id: str, artifact: str, *, description: str = ""
+        self,
+        name: str,
+        run_id: str,
+        artifact: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, object] | None = None,
     ) -> ModelVersion:
         """Add the model artifact ``artifact`` of ``run_id`` as the next version of ``name``
-        (created if new: :func:`check_registry_name`). Registering the same artifact again
-        returns its version."""
-        return self.add_model_version(name, run_id, artifact, description=description)[0]
+        (created if new: :func:`check_registry_name`), described and tagged. Registering
+        the same artifact again returns its version, ``tags`` set on it (its description
+        kept)."""
+        return self.add_model_version(name, run_id, artifact, description=description, tags=tags)[0]
 
     def add_model_version(
-        self, name: str, run_id: str, artifact: str, *, description: str = ""
+        self,
+        name: str,
+        run_id: str,
+        artifact: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, object] | None = None,
     ) -> tuple[ModelVersion, bool]:
         """:meth:`register_model_version`, and whether the version is new: ``(version,
         created)``, as :meth:`add_dataset_version` answers. ``created`` is decided in the
         transaction that registers, so a caller reporting it (the REST API's 201 or 200)
-        is right even when another process registers the same artifact at the same time."""
+        is right even when another process registers the same artifact at the same time.
+        The tags go in the same transaction: no version is ever seen without them."""
         check_name("model", name)
+        check_text("description", description)
+        new_tags = check_version_tags(tags or {})
         now = time.time()
         for attempt in range(5):
             try:
@@ -118,6 +134,8 @@ class RegistryRecords(StoreBase):
                         )
                     ).scalar()
                     if same is not None:
+                        if new_tags:
+                            self._merge_tags(conn, model_id, same, new_tags, now)
                         return self._version(conn, name, model_id, same), False
                     version = self._next_version(conn, model_id)
                     conn.execute(
@@ -128,6 +146,7 @@ class RegistryRecords(StoreBase):
                             "run_id": run_id,
                             "artifact": artifact,
                             "description": description,
+                            "tags": json.dumps(new_tags, sort_keys=True),
                             "created_at": now,
                         },
                     )
@@ -391,6 +410,22 @@ class RegistryRecords(StoreBase):
             conn.execute(update(_models_t).where(_models_t.c.id == model_id).values(updated_at=now))
             self._touch_versions(conn, model_id, {version})
             return self._version(conn, name, model_id, version)
+
+    def _merge_tags(
+        self, conn: Connection, model_id: int, version: int, tags: Mapping[str, str], now: float
+    ) -> None:
+        """Set ``tags`` on a version (keys not named keep their values), in ``conn``'s
+        transaction, which holds the model's row."""
+        where = (_versions_t.c.model_id == model_id, _versions_t.c.version == version)
+        merged = _tags(conn.execute(select(_versions_t.c.tags).where(*where)).scalar())
+        if all(merged.get(k) == v for k, v in tags.items()):
+            return  # nothing changes: no write, no revision moved
+        merged.update(tags)
+        conn.execute(
+            update(_versions_t).where(*where).values(tags=json.dumps(merged, sort_keys=True))
+        )
+        conn.execute(update(_models_t).where(_models_t.c.id == model_id).values(updated_at=now))
+        self._touch_versions(conn, model_id, {version})
 
     def versions_of_runs(self, run_ids: Iterable[str]) -> dict[str, list[ModelVersion]]:
         """``run id -> the registered versions of its artifacts``."""
