@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         ModelInfo,
         delete_alias,
         delete_model,
+        delete_model_tag,
         delete_model_version_tag,
         describe_model,
         download_artifact,
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
         log_text,
         register_model,
         set_alias,
+        set_model_tag,
         set_model_version_tag,
     )
     from .widgets.compare import CompareWidget
@@ -106,6 +108,7 @@ __all__ = [
     "datasets",
     "delete_alias",
     "delete_model",
+    "delete_model_tag",
     "delete_model_version_tag",
     "describe_model",
     "diff",
@@ -143,6 +146,7 @@ __all__ = [
     "search_runs",
     "set_alias",
     "set_metric_goal",
+    "set_model_tag",
     "set_model_version_tag",
     "set_store",
     "set_tags",
@@ -160,6 +164,7 @@ _MODEL_API = frozenset(
         "ModelInfo",
         "delete_alias",
         "delete_model",
+        "delete_model_tag",
         "delete_model_version_tag",
         "describe_model",
         "download_artifact",
@@ -182,6 +187,7 @@ _MODEL_API = frozenset(
         "log_text",
         "register_model",
         "set_alias",
+        "set_model_tag",
         "set_model_version_tag",
     }
 )

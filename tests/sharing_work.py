@@ -131,6 +131,7 @@ def make_work(store: Store, runs: int = 3, *, experiment: str = "churn") -> dict
     store.register_model_version("churn-model", ids[1], "model", description="first")
     store.set_model_alias("churn-model", "production", 1)
     store.update_model_version("churn-model", 1, set_tags={"validation": "passed"})
+    store.update_registered_model("churn-model", set_tags={"team": "growth"})
     return {
         "runs": ids,
         "dataset": ("team/churn", data_v1.hash, data_v2.hash),

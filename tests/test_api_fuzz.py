@@ -175,6 +175,10 @@ def whole_queries(
 
 #: The route of one registered version (PATCH describes and tags it, DELETE deletes it).
 VERSION_PATH = "/mltrack/api/models/{name}/versions/{version}"
+#: The route of one registered model (PATCH describes and tags it, DELETE deletes it).
+MODEL_PATH = "/mltrack/api/models/{name}"
+#: PATCHes whose generated (path, body) pairs seldom all name real things: realistic first.
+STEERED_PATCHES = (VERSION_PATH, MODEL_PATH)
 
 
 def whole_paths(server: ApiServer, values: dict[str, st.SearchStrategy[Any]]):
@@ -197,6 +201,8 @@ def whole_paths(server: ApiServer, values: dict[str, st.SearchStrategy[Any]]):
         VERSION_PATH: st.fixed_dictionaries(
             {"name": st.just("churn"), "version": st.sampled_from(["1", "2"])}
         ),
+        # a model to describe and tag (PATCH; a DELETE takes its name from `disposable`)
+        MODEL_PATH: st.just({"name": "churn"}),
         # a model and an alias it may take: a new alias is a plain name (letters, digits,
         # -_.), which a generated string almost never is
         "/mltrack/api/models/{name}/aliases/{alias}": st.fixed_dictionaries(
@@ -243,29 +249,29 @@ def whole_bodies(server: ApiServer) -> dict[str, st.SearchStrategy[dict[str, Any
     )
     alias = st.fixed_dictionaries({"version": st.sampled_from([1, 2])})
     tag = st.fixed_dictionaries({"version": st.sampled_from(server.dataset_versions)})
-    # a description, or tags to set: generated tag keys are rarely names a version can take
-    describe = st.one_of(
-        st.fixed_dictionaries({"description": st.sampled_from(["retrained on May", ""])}),
-        st.fixed_dictionaries(
-            {
-                "tags": st.dictionaries(
-                    st.sampled_from(["validation", "owner"]),
-                    st.sampled_from(["passed", "ana"]),
-                    min_size=1,
-                    max_size=2,
-                )
-            }
-        ),
-    )
+
+    # a description, or tags to set: generated tag keys are rarely names a version or a
+    # model can take
+    def describe_or_tag(texts: list[str], keys: list[str], values: list[str]):
+        return st.one_of(
+            st.fixed_dictionaries({"description": st.sampled_from(texts)}),
+            st.fixed_dictionaries(
+                {
+                    "tags": st.dictionaries(
+                        st.sampled_from(keys), st.sampled_from(values), min_size=1, max_size=2
+                    )
+                }
+            ),
+        )
+
+    describe = describe_or_tag(["retrained on May", ""], ["validation", "owner"], ["passed", "ana"])
     return {
         "/mltrack/api/datasets/{dataset}/tags/{tag}": tag,
         "/mltrack/api/export": export,
         "/mltrack/api/models": register,
         "/mltrack/api/models/{name}/aliases/{alias}": alias,
         VERSION_PATH: describe,  # PATCH's (DELETE has no body)
-        "/mltrack/api/models/{name}": st.fixed_dictionaries(
-            {"description": st.sampled_from(["who leaves next month", ""])}
-        ),
+        MODEL_PATH: describe_or_tag(["who leaves next month", ""], ["team", "task"], ["growth"]),
     }
 
 
@@ -359,9 +365,9 @@ def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
             real = disposable_by_path.get(operation.path, disposable)
             path = with_real(real, case.path_parameters)
         else:
-            # a PATCH of a version: few generated (name, version, body) reach past the
-            # lookups and validation at once, so the realistic ones come first
-            first = operation.path == VERSION_PATH
+            # a PATCH of a version or a model: few generated (name, version, body) reach
+            # past the lookups and validation at once, so the realistic ones come first
+            first = operation.method.lower() == "patch" and operation.path in STEERED_PATCHES
             path = with_real(
                 path_values, case.path_parameters, paths.get(operation.path), whole_first=first
             )
@@ -374,7 +380,7 @@ def api_schema(server: ApiServer) -> schemathesis.BaseSchema:
         whole = bodies.get(operation.path) if operation.method.lower() != "delete" else None
         if whole is None:
             body = st.just(case.body)
-        elif operation.path == VERSION_PATH:
+        elif operation.method.lower() == "patch" and operation.path in STEERED_PATCHES:
             body = st.one_of(whole, st.just(case.body))
         else:
             body = st.one_of(st.just(case.body), whole)

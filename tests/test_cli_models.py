@@ -822,11 +822,25 @@ def test_describe_and_tag_say_what_happened_and_show_prints_them(
     assert json.loads(out)["tags"] == {"empty": "", "owner": "ana", "validation": "passed"}
     assert json.loads(out)["ref"] == "models:/churn/1"
     run_cli(capsys, *tag, "-D", "empty")
+    # without a version: the model's own tags (MLflow's registered model tags)
+    assert run_cli(capsys, *models, "tag", "churn", "team=growth", "task=churn") == (
+        0,
+        "churn tags: task=churn team=growth\n",
+        "",
+    )
+    assert run_cli(capsys, *models, "tag", "churn", "-D", "task") == (
+        0,
+        "churn tags: team=growth\n",
+        "",
+    )
+    code, out, _ = run_cli(capsys, *models, "tag", "churn", "v1", "validation=passed", "--json")
+    assert json.loads(out)["tags"] == {"owner": "ana", "validation": "passed"}  # the version's
 
     code, out, err = run_cli(capsys, *models, "show", "churn")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[1] == "  Who leaves next month"
+    assert lines[2] == "  tags: team=growth"
     # under the table, the versions that have a description or tags
     assert lines[-1] == "  v1  Baseline, May  [owner=ana validation=passed]"
     assert not any(line.startswith("  v2 ") for line in lines)
@@ -849,6 +863,9 @@ def test_describe_and_tag_say_what_happened_and_show_prints_them(
         (("tag", "churn", "1", "-D", "stage"), 1, ["no tag 'stage' (its tags: owner, validation)"]),
         (("tag", "churn", "9", "a=b"), 1, ["has no version 9"]),
         (("tag", "churn", "1", "a=b", "-D", "a"), 2, ["'a' is both set and deleted"]),
+        (("tag", "churn", "oops"), 2, ["a version is a positive number", "tags are KEY=VALUE"]),
+        (("tag", "churn", "-D", "x"), 1, ["model 'churn' has no tag 'x' (its tags: team)"]),
+        (("tag", "nope", "a=b"), 1, ["no registered model 'nope'"]),
         (("describe", "nope", "x"), 1, ["no registered model 'nope'"]),
         (("describe", "churn", "-v", "0", "x"), 2, ["a positive number"]),
     ]:

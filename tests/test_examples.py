@@ -275,7 +275,7 @@ def _check_models_outputs(nb: Any) -> None:
     (tagged,) = _outputs_of(nb, "version = second.registered.version")
     assert tagged["text"] == (
         "v2 C=0.1: more regularization, 0.965 on the test set | "
-        "{'approved_by': 'ana', 'validation': 'passed'}\n"
+        "{'approved_by': 'ana', 'validation': 'passed'} | model: {'task': 'diagnosis'}\n"
     ), tagged["text"]
     (read_back,) = _outputs_of(nb, "import tempfile\n\nrun = second.run_id")
     assert read_back["text"] == (

@@ -76,11 +76,17 @@ AFTER_0010 = {
 
 def differences(engine: Engine, *, without: set[str] = frozenset()) -> list:
     """What alembic finds between the database and the models, leaving out the tables
-    ``without`` names (those of migrations the database is not at yet)."""
+    and columns (``table.column``) ``without`` names: those of migrations the database is
+    not at yet."""
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         found = compare_metadata(ctx, Base.metadata)
-    return [d for d in found if _table_of(d) not in without]
+    return [
+        d
+        for d in found
+        if _table_of(d) not in without
+        and not (d[0] == "add_column" and f"{d[2]}.{d[3].name}" in without)
+    ]
 
 
 def _table_of(diff: tuple) -> str | None:
@@ -418,7 +424,8 @@ def test_0015_starts_each_model_after_its_highest_version(engine: Engine, store_
     with engine.connect() as conn:
         last = conn.execute(text("SELECT name, last_version FROM registered_models ORDER BY name"))
         assert [tuple(r) for r in last] == [("churn", 3), ("empty", 0)]
-    assert differences(engine, without={"model_versions"}) == []  # its tags come in 0016
+    # the versions' tags come in 0016, the models' in 0017
+    assert differences(engine, without={"model_versions", "registered_models.tags"}) == []
     store = Store(store_url)
     try:
         assert store.register_model_version("churn", "c" * 32, "model-4").version == 4
@@ -473,7 +480,7 @@ def test_0016_gives_every_version_empty_tags_and_keeps_its_aliases(
             {"t": now},
         )
     alembic(engine, "upgrade", "0016")
-    assert differences(engine) == []
+    assert differences(engine, without={"registered_models.tags"}) == []  # they come in 0017
     store = Store(store_url)
     try:
         (version,) = store.get_registered_model("churn").versions
@@ -491,3 +498,66 @@ def test_0016_gives_every_version_empty_tags_and_keeps_its_aliases(
             tuple(r) for r in conn.execute(text("SELECT alias, version FROM model_aliases"))
         ] == [("production", 1)]
     assert "tags" not in {c["name"] for c in inspect(engine).get_columns("model_versions")}
+
+
+def test_0017_gives_every_model_empty_tags_and_keeps_its_versions(
+    engine: Engine, store_url: str
+) -> None:
+    """``registered_models.tags`` is added in place: the models there are read ``{}`` and
+    their versions and aliases stay (a batch copy of ``registered_models`` would have
+    cascaded to them on SQLite); the downgrade drops the column, keeping them all."""
+    alembic(engine, "upgrade", "0016")
+    now = 1_700_000_000.0
+    with engine.begin() as conn:
+        insert_run(conn, "e" * 32, now)
+        conn.execute(
+            text(
+                "INSERT INTO artifacts (run_id, name, kind, status, size, file_count, meta,"
+                " created_at) VALUES (:id, 'model', 'model', 'complete', 0, 0, '{}', :t)"
+            ),
+            {"id": "e" * 32, "t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO registered_models (id, name, description, created_at, updated_at,"
+                " last_version) VALUES (1, 'churn', 'who leaves', :t, :t, 1)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO model_versions (model_id, version, run_id, artifact, description,"
+                " created_at, tags) VALUES (1, 1, :id, 'model', '', :t, '{\"v\": \"1\"}')"
+            ),
+            {"id": "e" * 32, "t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO model_aliases (model_id, alias, version, updated_at)"
+                " VALUES (1, 'production', 1, :t)"
+            ),
+            {"t": now},
+        )
+    alembic(engine, "upgrade", "0017")
+    assert differences(engine) == []
+    store = Store(store_url)
+    try:
+        model = store.get_registered_model("churn")
+        assert (model.tags, model.description, model.aliases) == (
+            {},
+            "who leaves",
+            {"production": 1},
+        )
+        assert model.versions[0].tags == {"v": "1"}
+        assert store.update_registered_model("churn", set_tags={"team": "growth"}).tags == {
+            "team": "growth"
+        }
+    finally:
+        store.close()
+    alembic(engine, "downgrade", "0016")
+    with engine.connect() as conn:
+        assert [
+            tuple(r) for r in conn.execute(text("SELECT alias, version FROM model_aliases"))
+        ] == [("production", 1)]
+        assert conn.execute(text("SELECT tags FROM model_versions")).scalar() == '{"v": "1"}'
+    assert "tags" not in {c["name"] for c in inspect(engine).get_columns("registered_models")}

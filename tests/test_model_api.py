@@ -131,8 +131,14 @@ def test_a_pipeline_leaves_the_registry_as_it_is(api_store: Store, churn: tuple)
     assert tracker.set_alias("churn", "production", 1) is None
     assert tracker.delete_alias("churn", "production") is None
     assert tracker.delete_model("churn", force=True) is None
+    assert tracker.describe_model("churn", "rewritten") is None
+    assert tracker.set_model_tag("churn", "team", "x") is None
+    assert tracker.delete_model_tag("churn", "team") is None
+    assert tracker.set_model_version_tag("churn", 1, "validation", "failed") is None
+    assert tracker.delete_model_version_tag("churn", 1, "validation") is None
     registered = mltrack.get_model("churn")
     assert ([v.version for v in registered.versions], registered.aliases) == ([1], {})
+    assert (registered.description, registered.tags, registered.versions[0].tags) == ("", {}, {})
 
 
 def test_log_model_refuses_a_bad_registry_name_before_storing_anything(
@@ -401,4 +407,30 @@ def test_describe_and_tag_versions_as_mlflow_users_do(api_store: Store, churn: t
     with pytest.raises(ModelNotFound, match="has no version 2"):
         mltrack.describe_model("churn", "x", version=2)
     for name in ("describe_model", "set_model_version_tag", "delete_model_version_tag"):
+        assert name in mltrack.__all__ and name in dir(mltrack)
+
+
+def test_a_model_carries_tags_of_its_own(api_store: Store, churn: tuple) -> None:
+    """``set_model_tag`` / ``delete_model_tag`` (MLflow's registered model tags): on the
+    model, beside its versions' own; listed with it; the versions' tags untouched."""
+    model, _ = churn
+    with mltrack.start_run():
+        mltrack.log_model(model, register="churn")
+    mltrack.set_model_version_tag("churn", 1, "validation", "passed")
+    mltrack.set_model_tag("churn", "team", "growth")
+    mltrack.set_model_tag("churn", "rows", 10_000)  # kept as text, as a version's
+    mltrack.delete_model_tag("churn", "rows")
+    got = mltrack.get_model("churn")
+    assert got.tags == {"team": "growth"}
+    assert got.versions[0].tags == {"validation": "passed"}
+    assert mltrack.list_models()[0].tags == {"team": "growth"}
+    assert got.to_dict()["tags"] == {"team": "growth"}
+    with pytest.raises(ModelNotFound, match=r"model 'churn' has no tag 'rows' \(its tags: team\)"):
+        mltrack.delete_model_tag("churn", "rows")
+    with pytest.raises(ModelNotFound, match="no registered model 'fraud'"):
+        mltrack.set_model_tag("fraud", "team", "x")
+    with pytest.raises(InvalidName, match="at most 5,000 characters"):
+        mltrack.set_model_tag("churn", "notes", "x" * 5001)
+    assert mltrack.get_model("churn").tags == {"team": "growth"}  # nothing half-done
+    for name in ("set_model_tag", "delete_model_tag"):
         assert name in mltrack.__all__ and name in dir(mltrack)

@@ -591,6 +591,48 @@ def test_concurrent_tag_edits_of_one_version_lose_no_key(reg: Store) -> None:
     assert reg.resolve_model_version("churn").tags == {f"k{i}": str(i) for i in range(6)}
 
 
+def test_a_models_own_tags_are_edited_in_one_transaction_and_lose_no_key(reg: Store) -> None:
+    """``update_registered_model``: description and tags together, or nothing (a tag to
+    delete that is missing fails the whole edit); concurrent edits of the model's tags
+    each keep the others' keys; its versions' tags are not its."""
+    reg.register_model_version("churn", model_run(reg), "model", tags={"validation": "ok"})
+    model = reg.update_registered_model(
+        "churn", description="who leaves", set_tags={"team": "growth", "task": "churn"}
+    )
+    assert (model.description, model.tags) == ("who leaves", {"team": "growth", "task": "churn"})
+    assert model.versions[0].tags == {"validation": "ok"}
+    with pytest.raises(
+        ModelNotFound, match=r"model 'churn' has no tag 'x' \(its tags: task, team\)"
+    ):
+        reg.update_registered_model("churn", description="lost", delete_tags=["x"])
+    with pytest.raises(InvalidName, match="'team' is both set and deleted"):
+        reg.update_registered_model("churn", set_tags={"team": "a"}, delete_tags=["team"])
+    kept = reg.get_registered_model("churn")
+    assert (kept.description, kept.tags) == ("who leaves", {"team": "growth", "task": "churn"})
+    before = reg.revision()
+    time.sleep(0.002)
+    reg.update_registered_model("churn", delete_tags=["task"])
+    assert reg.revision() != before  # the sidebar re-reads the registry
+    errors: list[BaseException] = []
+
+    def tag(i: int) -> None:
+        try:
+            reg.update_registered_model("churn", set_tags={f"k{i}": str(i)})
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tag, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert reg.get_registered_model("churn").tags == {
+        "team": "growth",
+        **{f"k{i}": str(i) for i in range(6)},
+    }
+
+
 def test_tag_and_description_edits_move_the_runs_revision(reg: Store) -> None:
     """The sidebar re-reads a run's detail (which lists its registered versions) only when
     the revision moved."""

@@ -226,6 +226,7 @@ async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Sto
             "versions": 2,
             "latest": 2,
             "aliases": {"production": 2},
+            "tags": {},
         }
     ]
     detail = check(await call(url(RUN, run_id=second)), RUN)
@@ -409,6 +410,22 @@ async def test_describe_a_model_and_tag_its_versions(call: Any, store: Store) ->
     lineage = check(await call(url(LINEAGE, name="churn")), LINEAGE)
     assert lineage["model"]["tags"] == {"validation": "passed"}
     assert check(await call(MODELS), MODELS)["models"][0]["description"] == "Who leaves next"
+    # the model's own tags: set and deleted as a version's, shown with the model
+    tagged = await call(
+        url(MODEL, name="churn"),
+        method="PATCH",
+        body=json.dumps({"tags": {"team": "growth", "task": "churn"}}),
+    )
+    assert check(tagged, MODEL, "patch")["tags"] == {"task": "churn", "team": "growth"}
+    tagged = await call(
+        url(MODEL, name="churn"),
+        method="PATCH",
+        body=json.dumps({"description": "Who leaves", "tags": {"task": None}}),
+    )
+    model = check(tagged, MODEL, "patch")
+    assert (model["description"], model["tags"]) == ("Who leaves", {"team": "growth"})
+    assert model["versions"][0]["tags"] == {"validation": "passed"}  # the version's, apart
+    assert check(await call(MODELS), MODELS)["models"][0]["tags"] == {"team": "growth"}
 
 
 @sqlite_only
@@ -418,8 +435,11 @@ async def test_patching_the_registry_refuses_bad_requests(call: Any, store: Stor
     version = url(VERSION, name="churn", version="1")
     cases = [
         (url(MODEL, name="churn"), {}, 400, "the body must be"),
-        (url(MODEL, name="churn"), {"description": 3}, 400, "a description is text"),
-        (url(MODEL, name="churn"), {"description": "x", "tags": {}}, 400, "the body must be"),
+        (url(MODEL, name="churn"), {"description": 3}, 400, "'description' must be text"),
+        (url(MODEL, name="churn"), {"owner": "x"}, 400, "with either or both"),
+        (url(MODEL, name="churn"), {"tags": {"team": 3}}, 400, "a value is text"),
+        (url(MODEL, name="churn"), {"tags": {"x": None}}, 404, "no tag 'x' (its tags: none)"),
+        (url(MODEL, name="churn"), {"description": "y", "tags": {"": "x"}}, 400, "tag key"),
         (url(MODEL, name="nope"), {"description": "x"}, 404, "no registered model 'nope'"),
         (version, {}, 400, "with either or both"),
         (version, {"owner": "x"}, 400, "with either or both"),
@@ -439,3 +459,5 @@ async def test_patching_the_registry_refuses_bad_requests(call: Any, store: Stor
     assert "not valid JSON" in error_of(await call(version, method="PATCH", body="{"), 400)
     kept = store.resolve_model_version("churn", version=1)
     assert kept.tags == {"owner": "ana"} and kept.description == ""
+    model = store.get_registered_model("churn")
+    assert (model.tags, model.description) == ({}, "")  # no refused edit half-done

@@ -143,6 +143,7 @@ def test_everything_reaches_the_team_store_and_a_third_store_byte_for_byte(
     model = colleague.resolve_model_version("churn-model", alias="production")
     assert model.run_id == runs[1] and model.version == 1
     assert model.tags == {"validation": "passed"} and model.description == "first"
+    assert colleague.get_registered_model("churn-model").tags == {"team": "growth"}
     art = colleague.get_artifact(runs[1], "model")
     assert {f.path: colleague.blobs.get_bytes(f.digest) for f in art.files} == {
         "model.skops": b"weights" * 100,
@@ -335,6 +336,9 @@ def test_edits_on_both_sides_are_conflicts_reported_and_left_as_they_are(
         write_artifact(mine, other, "model-v2", "model", [Source("m.skops", data=b"2")], meta=META)
         assert mine.register_model_version("churn-model", other, "model-v2").version == 2
         mine.set_model_alias("churn-model", "production", 2)
+        # the model's own tags: one changed on both sides, one new here (copied)
+        mine.update_registered_model("churn-model", set_tags={"team": "risk", "task": "churn"})
+        team.update_registered_model("churn-model", set_tags={"team": "growth-2"})
         report = push(mine, team)
         found = {(c.kind, c.item, c.field): (c.source, c.destination) for c in report.conflicts}
         assert found == {
@@ -344,6 +348,7 @@ def test_edits_on_both_sides_are_conflicts_reported_and_left_as_they_are(
             ("run", run_id, "tags.stage"): ("prod", "review"),
             ("dataset", name, "tag gold"): (v3.hash, v1),
             ("model", "churn-model", "alias production"): ("version 2", "version 1"),
+            ("model", "churn-model", "tag team"): ("risk", "growth-2"),
         }
         assert report.artifacts_copied == 1 and report.model_versions_copied == 1
         # nothing overwritten; what did not conflict was copied (the new version, latest)
@@ -353,6 +358,10 @@ def test_edits_on_both_sides_are_conflicts_reported_and_left_as_they_are(
         assert team.resolve_dataset_version(name).hash == v3.hash
         assert team.resolve_model_version("churn-model", alias="production").version == 1
         assert team.resolve_model_version("churn-model", version=2).run_id == other
+        assert team.get_registered_model("churn-model").tags == {
+            "task": "churn",
+            "team": "growth-2",
+        }
         # pulled back, the same conflicts, seen from the other side; the laptop keeps its own
         back = pull(mine, team)
         assert {

@@ -160,15 +160,20 @@ def add_parsers(
 
     tag = sub.add_parser(
         "tag",
-        help="set or --delete tags of a version (validation=passed)",
-        description="Set tags KEY=VALUE on version VERSION of NAME, replacing those keys'"
-        " values, and remove the keys given with --delete: what a team records of a version"
-        " outside its run (validation=passed, approved_by=ana). One transaction.",
+        help="set or --delete tags of a model (team=growth) or of a version (validation=passed)",
+        description="Set tags KEY=VALUE on version VERSION of NAME or, without VERSION, on"
+        " model NAME itself, replacing those keys' values, and remove the keys given with"
+        " --delete: what a team records of a version outside its run (validation=passed,"
+        " approved_by=ana), or of the model (team=growth, task=churn). One transaction.",
         parents=[store_opt, json_opt],
     )
     tag.add_argument("name", metavar="NAME", help="registered model name")
-    tag.add_argument("version", metavar="VERSION", type=_version_arg)
-    tag.add_argument("tags", metavar="KEY=VALUE", nargs="*", type=_tag_arg)
+    tag.add_argument(
+        "items",
+        metavar="[VERSION] KEY=VALUE",
+        nargs="*",
+        help="the version (3 or v3; none: the model's own tags), then the tags to set",
+    )
     tag.add_argument(
         "--delete", "-D", metavar="KEY", action="append", default=[], help="remove tag KEY"
     )
@@ -288,6 +293,8 @@ def model_report(model: Mapping[str, Any]) -> str:
     lines = [head]
     if model["description"]:
         lines.append(f"  {' '.join(model['description'].split())}")
+    if model.get("tags"):
+        lines.append("  tags: " + " ".join(f"{k}={v}" for k, v in sorted(model["tags"].items())))
     if model["aliases"]:
         lines.append("  aliases: " + _aliases_text(model["aliases"]))
     if not versions:
@@ -502,17 +509,35 @@ def cmd_models_describe(store: Store, args: argparse.Namespace, out: TextIO) -> 
 
 
 def cmd_models_tag(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    if not args.tags and not args.delete:
+    items = list(args.items)
+    number = None
+    if items and "=" not in items[0]:  # a version first; a tag always holds '='
+        try:
+            number = _version_arg(items.pop(0))
+        except argparse.ArgumentTypeError as exc:
+            raise CliError(f"{exc} (tags are KEY=VALUE)", 2) from None
+    try:
+        tags = dict(_tag_arg(item) for item in items)
+    except argparse.ArgumentTypeError as exc:
+        raise CliError(str(exc), 2) from None
+    if not tags and not args.delete:
         raise CliError("give tags as KEY=VALUE, or --delete KEY", 2)
     with _refusals():
-        version = store.update_model_version(
-            args.name, args.version, set_tags=dict(args.tags), delete_tags=args.delete
-        )
+        if number is None:
+            model = store.update_registered_model(args.name, set_tags=tags, delete_tags=args.delete)
+            now, what = model.tags, args.name
+        else:
+            version = store.update_model_version(
+                args.name, number, set_tags=tags, delete_tags=args.delete
+            )
+            now, what = version.tags, f"{args.name} v{number}"
     if args.json:
-        _print_json(_version_dict(version), out)
+        from ..server.models import get_model
+
+        _print_json(get_model(store, args.name) if number is None else _version_dict(version), out)
         return 0
-    shown = " ".join(f"{k}={v}" for k, v in sorted(version.tags.items())) or "none"
-    out.write(f"{args.name} v{args.version} tags: {shown}\n")
+    shown = " ".join(f"{k}={v}" for k, v in sorted(now.items())) or "none"
+    out.write(f"{what} tags: {shown}\n")
     return 0
 
 

@@ -581,6 +581,24 @@ def delete_model_version_tag(
     (store or api.get_store()).update_model_version(name, number, delete_tags=[key])
 
 
+def set_model_tag(name: str, key: str, value: Any, *, store: Store | None = None) -> None:
+    """Tag model ``name`` itself: ``key=value``, replacing the key's value (MLflow's
+    ``set_registered_model_tag``). What holds for every version: ``team=growth``,
+    ``task=churn``; numbers and booleans are kept as text. A version's own tags:
+    :func:`set_model_version_tag`."""
+    from ..capture import api
+
+    (store or api.get_store()).update_registered_model(name, set_tags={key: value})
+
+
+def delete_model_tag(name: str, key: str, *, store: Store | None = None) -> None:
+    """Remove tag ``key`` from model ``name`` (``ModelNotFound`` when it has no such tag,
+    naming those it has)."""
+    from ..capture import api
+
+    (store or api.get_store()).update_registered_model(name, delete_tags=[key])
+
+
 def set_alias(name: str, alias: str, version: int, *, store: Store | None = None) -> None:
     """Point ``alias`` (``"production"``) of model ``name`` at ``version``, moving it."""
     from ..capture import api

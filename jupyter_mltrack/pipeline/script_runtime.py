@@ -189,6 +189,14 @@ class _Tracker:
         model out of the registry."""
         return None
 
+    def describe_model(self, *args, **kwargs):
+        """Not done by a pipeline (see :meth:`set_alias`): a reproduction must not rewrite
+        what a team wrote of a model or a version (``validation=passed``)."""
+        return None
+
+    set_model_tag = delete_model_tag = describe_model
+    set_model_version_tag = delete_model_version_tag = describe_model
+
     def start_run(self, *args, **kwargs):
         """A run the notebook opened itself: here a child of the pipeline's run."""
         import jupyter_mltrack

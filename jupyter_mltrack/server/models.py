@@ -168,6 +168,7 @@ def list_models(store: Store) -> dict[str, Any]:
                 "versions": len(m.versions),
                 "latest": m.latest,
                 "aliases": dict(m.aliases),
+                "tags": dict(m.tags),
             }
             for m in models
         ]
@@ -203,6 +204,7 @@ def get_model(store: Store, name: str) -> dict[str, Any]:
         "updated_at": iso(model.updated_at),
         "latest": model.latest,
         "aliases": dict(model.aliases),
+        "tags": dict(model.tags),
         "versions": versions,
     }
 
@@ -271,22 +273,10 @@ def delete_alias(store: Store, name: str, alias: str) -> None:
         raise _refused(exc) from None
 
 
-def update_model(store: Store, name: str, body: Any) -> dict[str, Any]:
-    """``PATCH models/{name}`` ``{"description": "..."}``: the model afterwards."""
-    if not isinstance(body, dict) or set(body) != {"description"}:
-        raise bad_request('the body must be {"description": "<text>"}')
-    try:
-        store.set_model_description(name, body["description"])
-    except _STORE_REFUSALS as exc:
-        raise _refused(exc) from None
-    return get_model(store, name)
-
-
-def update_version(store: Store, name: str, version: str, body: Any) -> dict[str, Any]:
-    """``PATCH models/{name}/versions/{version}`` ``{"description"?, "tags"?}``: the version
-    afterwards. ``tags`` maps each key to set to its text and each key to delete to
-    ``null``; keys not named keep their values."""
-    number = _version_number(version)
+def _edit(body: Any) -> tuple[str | None, dict[str, str], list[str]]:
+    """A PATCH body ``{"description"?, "tags"?}`` read: ``(description or None, tags to
+    set, keys to delete)``. ``tags`` maps each key to set to its text and each key to
+    delete to ``null``; keys not named keep their values."""
     if not isinstance(body, dict) or not body or set(body) - {"description", "tags"}:
         raise bad_request(
             'the body must be {"description": "<text>", "tags": {"key": "value" or null}},'
@@ -301,10 +291,29 @@ def update_version(store: Store, name: str, version: str, body: Any) -> dict[str
     for key, value in kept.items():
         if not isinstance(value, str):
             raise bad_request(f"tag {key!r}: a value is text (or null to delete the tag)")
-    gone = [k for k, v in tags.items() if v is None]
+    return body.get("description"), kept, [k for k, v in tags.items() if v is None]
+
+
+def update_model(store: Store, name: str, body: Any) -> dict[str, Any]:
+    """``PATCH models/{name}`` ``{"description"?, "tags"?}``: the model afterwards."""
+    description, kept, gone = _edit(body)
+    try:
+        store.update_registered_model(
+            name, description=description, set_tags=kept, delete_tags=gone
+        )
+    except _STORE_REFUSALS as exc:
+        raise _refused(exc) from None
+    return get_model(store, name)
+
+
+def update_version(store: Store, name: str, version: str, body: Any) -> dict[str, Any]:
+    """``PATCH models/{name}/versions/{version}`` ``{"description"?, "tags"?}``: the version
+    afterwards."""
+    number = _version_number(version)
+    description, kept, gone = _edit(body)
     try:
         updated = store.update_model_version(
-            name, number, description=body.get("description"), set_tags=kept, delete_tags=gone
+            name, number, description=description, set_tags=kept, delete_tags=gone
         )
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None

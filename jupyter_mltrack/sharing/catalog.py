@@ -1,4 +1,4 @@
-"""Copying named datasets (versions and tags) and registered models (versions and aliases).
+"""Copying named datasets (versions and tags) and registered models (versions, aliases, tags).
 
 A dataset version is named by the hash of its manifest (its snapshot's digest and the
 user's meta), the same in every store: a version is copied as it is, hash, message, author
@@ -18,6 +18,7 @@ and only when something changes: copying again writes nothing.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -212,7 +213,19 @@ def copy_model(src: Store, dst: Store, name: str, report: TransferReport) -> Non
                     f"version {their_aliases[a['alias']]}",
                 )
             )
-    if theirs is not None and not new and not set_aliases:
+    # the model's own tags: a key the destination lacks is added; one it holds with
+    # another value is a conflict, as an alias is (the destination's value stays)
+    merged_tags: dict[str, str] | None = None
+    if theirs is not None:
+        my_tags, their_tags = _json_tags(mine["tags"]), _json_tags(theirs["tags"])
+        for key in sorted(set(my_tags) & set(their_tags)):
+            if my_tags[key] != their_tags[key]:
+                report.conflicts.append(
+                    Conflict("model", name, f"tag {key}", my_tags[key], their_tags[key])
+                )
+        if set(my_tags) - set(their_tags):
+            merged_tags = {**my_tags, **their_tags}
+    if theirs is not None and not new and not set_aliases and merged_tags is None:
         return
     with dst.engine.begin() as conn:
         written = 0
@@ -230,12 +243,20 @@ def copy_model(src: Store, dst: Store, name: str, report: TransferReport) -> Non
             conn.execute(_aliases.insert(), [{**a, "model_id": model_id} for a in set_aliases])
             written += len(set_aliases)
         if theirs is not None:
-            conn.execute(
-                update(_models)
-                .where(_models.c.id == model_id)
-                .values(updated_at=time.time(), last_version=last)
-            )
+            values: dict[str, Any] = {"updated_at": time.time(), "last_version": last}
+            if merged_tags is not None:
+                values["tags"] = json.dumps(merged_tags, sort_keys=True)
+            conn.execute(update(_models).where(_models.c.id == model_id).values(**values))
             written += 1
     report.rows_written += written
     report.model_versions_copied += len(new)
     report.model_aliases_set += len(set_aliases)
+
+
+def _json_tags(text: str | None) -> dict[str, str]:
+    """A model's ``tags`` column read (``{}`` for none, or for what is not an object)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

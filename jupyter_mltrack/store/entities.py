@@ -466,6 +466,8 @@ class RegisteredModel:
     updated_at: float
     versions: tuple[ModelVersion, ...] = ()
     aliases: dict[str, int] = field(default_factory=dict)
+    #: The model's own tags (``team=growth``), as MLflow's registered model tags.
+    tags: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def latest(self) -> int | None:
@@ -479,6 +481,7 @@ class RegisteredModel:
             "updated_at": iso(self.updated_at),
             "latest": self.latest,
             "aliases": dict(self.aliases),
+            "tags": dict(self.tags),
             "versions": [v.to_dict() for v in self.versions],
         }
 

@@ -399,6 +399,8 @@ class RegisteredModelRow(Base):
     last_version: Mapped[int] = mapped_column(
         Integer, nullable=False, default=0, server_default="0"
     )
+    #: The model's own tags (``team=growth``) as JSON text; its versions have theirs.
+    tags: Mapped[str] = mapped_column(Text, nullable=False, default="{}", server_default="{}")
 
 
 class ModelVersionRow(Base):

@@ -352,17 +352,46 @@ class RegistryRecords(StoreBase):
 
     def set_model_description(self, name: str, description: str) -> None:
         """Describe model ``name`` (what it predicts, for whom): shown with it everywhere."""
-        check_text("description", description)
+        self.update_registered_model(name, description=description)
+
+    def update_registered_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        set_tags: Mapping[str, object] | None = None,
+        delete_tags: Iterable[str] = (),
+    ) -> RegisteredModel:
+        """Describe model ``name`` and set or delete its own tags (``team=growth``, as
+        MLflow's registered model tags), in one transaction; the model afterwards. Deleting
+        a tag the model does not have is :class:`ModelNotFound`, naming the tags it has."""
+        if description is not None:
+            check_text("description", description)
+        new_tags, gone = _tag_edit(set_tags, delete_tags)
         with self.engine.begin() as conn:
-            model_id = self._model_id(conn, name)
-            conn.execute(
-                update(_models_t)
-                .where(_models_t.c.id == model_id)
-                .values(description=description, updated_at=time.time())
+            # the model's row first: two edits of its tags take turns, neither losing keys
+            model_id = self._model_id(conn, name, lock=True)
+            where = _models_t.c.id == model_id
+            tags = _edited(
+                _tags(conn.execute(select(_models_t.c.tags).where(where)).scalar()),
+                new_tags,
+                gone,
+                f"model {name!r}",
             )
+            values: dict[str, Any] = {"tags": json.dumps(tags, sort_keys=True)}
+            if description is not None:
+                values["description"] = description
+            conn.execute(update(_models_t).where(where).values(updated_at=time.time(), **values))
             # the sidebar re-reads the registry when the runs' revision moves
             versions = select(_versions_t.c.version).where(_versions_t.c.model_id == model_id)
             self._touch_versions(conn, model_id, set(conn.execute(versions).scalars()))
+            row = conn.execute(select(_models_t).where(where)).one()
+            listed = conn.execute(
+                select(_versions_t)
+                .where(_versions_t.c.model_id == model_id)
+                .order_by(_versions_t.c.version)
+            ).all()
+            return _model(row, listed, self._aliases(conn, model_id))
 
     def update_model_version(
         self,
@@ -380,11 +409,7 @@ class RegistryRecords(StoreBase):
         :class:`ModelNotFound`, naming the tags it has."""
         if description is not None:
             check_text("description", description)
-        new_tags = check_version_tags(set_tags or {})
-        gone = list(dict.fromkeys(delete_tags))
-        both = sorted(set(gone) & set(new_tags))
-        if both:
-            raise InvalidName(f"tag {shown(both[0])} is both set and deleted")
+        new_tags, gone = _tag_edit(set_tags, delete_tags)
         now = time.time()
         with self.engine.begin() as conn:
             # the model's row first, as the other registry writes: two edits of the same
@@ -392,17 +417,12 @@ class RegistryRecords(StoreBase):
             model_id = self._model_id(conn, name, lock=True)
             self._check_version(conn, name, model_id, version)
             where = (_versions_t.c.model_id == model_id, _versions_t.c.version == version)
-            tags = _tags(conn.execute(select(_versions_t.c.tags).where(*where)).scalar())
-            missing = [key for key in gone if key not in tags]
-            if missing:
-                have = ", ".join(sorted(tags)) or "none"
-                raise ModelNotFound(
-                    f"version {version} of model {name!r} has no tag {shown(missing[0])}"
-                    f" (its tags: {have})"
-                )
-            for key in gone:
-                del tags[key]
-            tags.update(new_tags)
+            tags = _edited(
+                _tags(conn.execute(select(_versions_t.c.tags).where(*where)).scalar()),
+                new_tags,
+                gone,
+                f"version {version} of model {name!r}",
+            )
             values: dict[str, Any] = {"tags": json.dumps(tags, sort_keys=True)}
             if description is not None:
                 values["description"] = description
@@ -630,6 +650,34 @@ def check_version_tags(tags: Mapping[str, object]) -> dict[str, str]:
     return out
 
 
+def _tag_edit(
+    set_tags: Mapping[str, object] | None, delete_tags: Iterable[str]
+) -> tuple[dict[str, str], list[str]]:
+    """``(tags to set, checked; keys to delete)``, refused before any transaction when a
+    key is both set and deleted."""
+    new_tags = check_version_tags(set_tags or {})
+    gone = list(dict.fromkeys(delete_tags))
+    both = sorted(set(gone) & set(new_tags))
+    if both:
+        raise InvalidName(f"tag {shown(both[0])} is both set and deleted")
+    return new_tags, gone
+
+
+def _edited(
+    tags: dict[str, str], new: Mapping[str, str], gone: list[str], of: str
+) -> dict[str, str]:
+    """``tags`` with ``gone`` deleted and ``new`` set; :class:`ModelNotFound` for a key to
+    delete that ``of`` (``model 'churn'``) lacks, naming those it has."""
+    missing = [key for key in gone if key not in tags]
+    if missing:
+        have = ", ".join(sorted(tags)) or "none"
+        raise ModelNotFound(f"{of} has no tag {shown(missing[0])} (its tags: {have})")
+    for key in gone:
+        del tags[key]
+    tags.update(new)
+    return tags
+
+
 def _model(row: Any, versions: list[Any], aliases: dict[str, int]) -> RegisteredModel:
     return RegisteredModel(
         name=row.name,
@@ -638,4 +686,5 @@ def _model(row: Any, versions: list[Any], aliases: dict[str, int]) -> Registered
         updated_at=row.updated_at,
         versions=tuple(_version(row.name, v, aliases) for v in versions),
         aliases=dict(aliases),
+        tags=_tags(row.tags),
     )
