@@ -1,4 +1,17 @@
 import {
+  InputDialog,
+  Notification,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+
+import { requestAPI } from '../handler';
+import {
+  describeModelFlow,
+  tagModelFlow,
+  tagVersionFlow
+} from '../models/actions';
+import { registryChanged, updateModel } from '../models/api';
+import {
   aliasChange,
   aliasChoices,
   aliasDeleteQuestion,
@@ -19,13 +32,25 @@ import {
   parseModelDetail,
   parseModelList,
   parseTagsText,
+  readTags,
   tagsChange,
+  tagsPrompt,
   tagsText,
+  typedTagsChange,
   versionEndpoint,
   versionRunText,
   withVersion
 } from '../models/format';
 import { ILineage, IModelDetail, IModelVersion } from '../models/types';
+
+// The flows' dialogs and requests, answered by each test: what they are
+// asked and what is sent is what the tests check.
+jest.mock('@jupyterlab/apputils', () => ({
+  InputDialog: { getText: jest.fn() },
+  Notification: { info: jest.fn(), success: jest.fn() },
+  showErrorMessage: jest.fn()
+}));
+jest.mock('../handler', () => ({ requestAPI: jest.fn() }));
 
 function v(version: number, over: Partial<IModelVersion> = {}): IModelVersion {
   return {
@@ -55,6 +80,7 @@ const CHURN: IModelDetail = {
   updated_at: '2026-11-21T09:00:00+00:00',
   latest: 2,
   aliases: { production: 1, staging: 2 },
+  tags: {},
   versions: [v(2, { aliases: ['staging'] }), v(1, { aliases: ['production'] })]
 };
 
@@ -87,7 +113,8 @@ describe('parseModelList', () => {
             updated_at: '2026-11-21T09:00:00+00:00',
             versions: 2,
             latest: 2,
-            aliases: { production: 1 }
+            aliases: { production: 1 },
+            tags: { team: 'growth', task: 'classification' }
           },
           { name: 'alpha', versions: 0, latest: null, aliases: {} }
         ]
@@ -100,7 +127,8 @@ describe('parseModelList', () => {
         updated_at: '2026-11-21T09:00:00+00:00',
         versions: 2,
         latest: 2,
-        aliases: { production: 1 }
+        aliases: { production: 1 },
+        tags: { team: 'growth', task: 'classification' }
       },
       {
         name: 'alpha',
@@ -109,7 +137,8 @@ describe('parseModelList', () => {
         updated_at: null,
         versions: 0,
         latest: null,
-        aliases: {}
+        aliases: {},
+        tags: {}
       }
     ]);
   });
@@ -131,6 +160,15 @@ describe('parseModelList', () => {
     });
     expect(models.map(m => m.name)).toEqual(['m']);
     expect(models[0].aliases).toEqual({ ok: 1 });
+  });
+
+  it("keeps a model's text tags only", () => {
+    const [model] = parseModelList({
+      models: [{ name: 'm', tags: { team: 'growth', n: 3, gone: null } }]
+    });
+    expect(model.tags).toEqual({ team: 'growth' });
+    const [odd] = parseModelList({ models: [{ name: 'm', tags: ['a=b'] }] });
+    expect(odd.tags).toEqual({});
   });
 
   it('takes only ISO text for a time', () => {
@@ -460,6 +498,19 @@ describe('version normalization', () => {
     expect(read.aliases).toEqual(CHURN.aliases);
   });
 
+  it("reads a model's own tags, none from a server before them", () => {
+    const sent = {
+      ...CHURN,
+      tags: { team: 'growth', n: 1 }
+    } as unknown as IModelDetail;
+    expect(parseModelDetail(sent).tags).toEqual({ team: 'growth' });
+    const old: Partial<IModelDetail> = { ...CHURN };
+    delete old.tags;
+    expect(parseModelDetail(old as IModelDetail).tags).toEqual({});
+    expect(readTags(undefined)).toEqual({});
+    expect(readTags('team=growth')).toEqual({});
+  });
+
   it('puts a PATCHed version in place, its run kept', () => {
     const patched = {
       model: 'churn',
@@ -556,5 +607,183 @@ describe('tagsChange', () => {
 
   it('sets an empty value as a change, not a deletion', () => {
     expect(tagsChange({ a: '1' }, { a: '' })).toEqual({ a: '' });
+  });
+});
+
+describe('the Tags\u2026 dialog, for a model or a version', () => {
+  it('starts from the tags its one line can show', () => {
+    expect(tagsPrompt({ task: 'classification', team: 'growth' })).toEqual({
+      editable: { task: 'classification', team: 'growth' },
+      text: 'task=classification, team=growth',
+      label: 'Tags as key=value, separated by commas'
+    });
+    expect(tagsPrompt({})).toEqual({
+      editable: {},
+      text: '',
+      label: 'Tags as key=value, separated by commas'
+    });
+  });
+
+  it('names the tags it keeps as they are', () => {
+    const prompt = tagsPrompt({ team: 'growth', owners: 'ana,bob' });
+    expect(prompt.text).toBe('team=growth');
+    expect(prompt.label).toBe(
+      'Tags as key=value, separated by commas (owners kept as they are)'
+    );
+  });
+
+  it('reads the answer as the difference only', () => {
+    const { editable } = tagsPrompt({ team: 'growth', task: 'churn' });
+    expect(typedTagsChange(editable, 'team=retention, stage=beta')).toEqual({
+      change: { team: 'retention', stage: 'beta', task: null }
+    });
+    expect(typedTagsChange(editable, 'task=churn,team=growth')).toEqual({
+      change: {}
+    });
+  });
+
+  it('does not delete a kept tag the text could not show', () => {
+    const { editable } = tagsPrompt({ team: 'growth', owners: 'ana,bob' });
+    expect(typedTagsChange(editable, '')).toEqual({
+      change: { team: null }
+    });
+  });
+
+  it('gives the typo instead of a change', () => {
+    expect(typedTagsChange({ team: 'growth' }, 'team=growth, task')).toEqual({
+      error:
+        '"task" is not key=value; write tags as validation=passed, owner=ana.'
+    });
+  });
+});
+
+describe('changing a model', () => {
+  const getText = InputDialog.getText as jest.Mock;
+  const request = requestAPI as jest.Mock;
+  const typed = (value: string, accept = true) =>
+    getText.mockResolvedValueOnce({ button: { accept }, value });
+  const sent = () =>
+    request.mock.calls.map(([endpoint, init]) => [
+      endpoint,
+      init.method,
+      JSON.parse(init.body)
+    ]);
+  const answer = (over: Partial<IModelDetail>) =>
+    request.mockResolvedValueOnce({ ...CHURN, ...over });
+
+  beforeEach(() => {
+    jest.clearAllMocks();
+  });
+
+  it('PATCHes a description, tags or both in one body', async () => {
+    const changed = jest.fn();
+    registryChanged.connect(changed);
+    answer({ description: 'who leaves', tags: { team: 'growth' } });
+    const detail = await updateModel('my model', {
+      description: 'who leaves',
+      tags: { team: 'growth', task: null }
+    });
+    registryChanged.disconnect(changed);
+    expect(sent()).toEqual([
+      [
+        'models/my%20model',
+        'PATCH',
+        { description: 'who leaves', tags: { team: 'growth', task: null } }
+      ]
+    ]);
+    expect(detail.tags).toEqual({ team: 'growth' });
+    expect(changed).toHaveBeenCalledWith(expect.anything(), {
+      model: 'my model'
+    });
+  });
+
+  it('tags a model with only what changed, and answers the model', async () => {
+    typed('team=retention, stage=beta');
+    answer({ tags: { team: 'retention', stage: 'beta' } });
+    const after = await tagModelFlow({
+      name: 'churn',
+      tags: { team: 'growth', task: 'churn', owners: 'ana,bob' }
+    });
+    const dialog = getText.mock.calls[0][0];
+    expect(dialog.title).toBe('Tags of churn');
+    expect(dialog.text).toBe('task=churn, team=growth');
+    expect(dialog.label).toContain('(owners kept as they are)');
+    expect(sent()).toEqual([
+      [
+        'models/churn',
+        'PATCH',
+        { tags: { team: 'retention', stage: 'beta', task: null } }
+      ]
+    ]);
+    expect(after?.tags).toEqual({ team: 'retention', stage: 'beta' });
+  });
+
+  it('shows a typo and sends nothing', async () => {
+    typed('team=growth, task');
+    expect(await tagModelFlow({ name: 'churn', tags: {} })).toBeNull();
+    expect(request).not.toHaveBeenCalled();
+    expect(showErrorMessage).toHaveBeenCalledWith('Cannot tag churn', {
+      message: expect.stringContaining('"task" is not key=value')
+    });
+  });
+
+  it('sends nothing when unchanged or cancelled', async () => {
+    typed('team=growth');
+    expect(
+      await tagModelFlow({ name: 'churn', tags: { team: 'growth' } })
+    ).toBeNull();
+    expect(Notification.info).toHaveBeenCalledWith(
+      'The tags of churn are unchanged.',
+      expect.anything()
+    );
+    typed('team=other', false);
+    expect(
+      await tagModelFlow({ name: 'churn', tags: { team: 'growth' } })
+    ).toBeNull();
+    expect(request).not.toHaveBeenCalled();
+  });
+
+  it('shows a refusal with its message', async () => {
+    typed('');
+    request.mockRejectedValueOnce(new Error('the model has no tag team'));
+    expect(
+      await tagModelFlow({ name: 'churn', tags: { team: 'growth' } })
+    ).toBeNull();
+    expect(sent()).toEqual([
+      ['models/churn', 'PATCH', { tags: { team: null } }]
+    ]);
+    expect(showErrorMessage).toHaveBeenCalledWith('Cannot change churn', {
+      message: 'the model has no tag team'
+    });
+  });
+
+  it('describes a model through the same PATCH, without its tags', async () => {
+    typed(' who leaves ');
+    answer({ description: 'who leaves' });
+    await describeModelFlow({ name: 'churn', description: '' });
+    expect(sent()).toEqual([
+      ['models/churn', 'PATCH', { description: 'who leaves' }]
+    ]);
+  });
+
+  it("tags a version through the same dialog, at the version's path", async () => {
+    typed('owner=ana');
+    request.mockResolvedValueOnce({
+      ...v(2),
+      tags: { owner: 'ana', validation: 'passed' }
+    });
+    const after = await tagVersionFlow('churn', {
+      version: 2,
+      tags: { validation: 'passed' }
+    });
+    expect(getText.mock.calls[0][0].title).toBe('Tags of churn v2');
+    expect(sent()).toEqual([
+      [
+        'models/churn/versions/2',
+        'PATCH',
+        { tags: { owner: 'ana', validation: null } }
+      ]
+    ]);
+    expect(after?.tags).toEqual({ owner: 'ana', validation: 'passed' });
   });
 });

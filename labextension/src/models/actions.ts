@@ -26,17 +26,15 @@ import {
   aliasChoices,
   aliasDeleteQuestion,
   checkModelName,
-  editableTags,
   modelDeleteQuestion,
-  parseTagsText,
-  tagsChange,
-  tagsText
+  tagsPrompt,
+  typedTagsChange
 } from './format';
 import {
   IModelDetail,
   IModelListItem,
   IRegisteredVersion,
-  IVersionUpdate
+  IRegistryUpdate
 } from './types';
 
 /**
@@ -185,7 +183,7 @@ async function askDescription(
 async function patchVersion(
   model: string,
   version: number,
-  update: IVersionUpdate
+  update: IRegistryUpdate
 ): Promise<IRegisteredVersion | null> {
   try {
     return await updateModelVersion(model, version, update);
@@ -216,48 +214,74 @@ export async function describeVersionFlow(
   return patchVersion(model, version.version, { description });
 }
 
+/** PATCH `update` onto the model `name`; the model after, or `null` (the refusal shown). */
+async function patchModel(
+  name: string,
+  update: IRegistryUpdate
+): Promise<IModelDetail | null> {
+  try {
+    return await updateModel(name, update);
+  } catch (reason) {
+    await showErrorMessage(`Cannot change ${name}`, {
+      message: messageOf(reason)
+    });
+    return null;
+  }
+}
+
 /**
- * Tag `version` of `model`: its tags prefilled as `key=value, …`, the text
- * typed read back, and only the difference sent, in one PATCH (a key
- * removed from the text is deleted). Tags the one-line text cannot show
- * (a ',' in a value) are named and kept. A typo is shown, nothing sent.
- * The version after, or `null` when cancelled, unchanged or refused.
+ * The Tags… dialog of `subject` (`churn v2`, or the model `churn`): its
+ * `tags` prefilled as `key=value, …`, the text typed read back, and only
+ * the difference handed to `save`, for one PATCH (a key removed from the
+ * text is deleted). Tags the one-line text cannot show (a ',' in a value)
+ * are named and kept. A typo is shown, nothing sent. What `save` answers,
+ * or `null` when cancelled, unchanged or refused.
  */
-export async function tagVersionFlow(
-  model: string,
-  version: Pick<IRegisteredVersion, 'version' | 'tags'>
-): Promise<IRegisteredVersion | null> {
-  const { editable, kept } = editableTags(version.tags);
-  const keptNote =
-    kept.length > 0 ? ` (${kept.join(', ')} kept as they are)` : '';
+async function tagsFlow<T>(
+  subject: string,
+  placeholder: string,
+  tags: { [key: string]: string },
+  save: (change: { [key: string]: string | null }) => Promise<T | null>
+): Promise<T | null> {
+  const prompt = tagsPrompt(tags);
   const answer = await InputDialog.getText({
-    title: `Tags of ${model} v${version.version}`,
-    label: `Tags as key=value, separated by commas${keptNote}`,
-    placeholder: 'validation=passed, owner=ana',
-    text: tagsText(editable),
+    title: `Tags of ${subject}`,
+    label: prompt.label,
+    placeholder,
+    text: prompt.text,
     okLabel: 'Save'
   });
   if (!answer.button.accept) {
     return null;
   }
-  const parsed = parseTagsText(answer.value ?? '');
-  if ('error' in parsed) {
-    await showErrorMessage(`Cannot tag ${model} v${version.version}`, {
-      message: parsed.error
+  const typed = typedTagsChange(prompt.editable, answer.value ?? '');
+  if ('error' in typed) {
+    await showErrorMessage(`Cannot tag ${subject}`, { message: typed.error });
+    return null;
+  }
+  if (Object.keys(typed.change).length === 0) {
+    Notification.info(`The tags of ${subject} are unchanged.`, {
+      autoClose: 4000
     });
     return null;
   }
-  const tags = tagsChange(editable, parsed.tags);
-  if (Object.keys(tags).length === 0) {
-    Notification.info(
-      `The tags of ${model} v${version.version} are unchanged.`,
-      {
-        autoClose: 4000
-      }
-    );
-    return null;
-  }
-  return patchVersion(model, version.version, { tags });
+  return save(typed.change);
+}
+
+/**
+ * Tag `version` of `model` through the Tags… dialog. The version after
+ * (without its run's fields), or `null` when cancelled, unchanged or refused.
+ */
+export function tagVersionFlow(
+  model: string,
+  version: Pick<IRegisteredVersion, 'version' | 'tags'>
+): Promise<IRegisteredVersion | null> {
+  return tagsFlow(
+    `${model} v${version.version}`,
+    'validation=passed, owner=ana',
+    version.tags,
+    tags => patchVersion(model, version.version, { tags })
+  );
 }
 
 /**
@@ -274,12 +298,21 @@ export async function describeModelFlow(
   if (description === null) {
     return null;
   }
-  try {
-    return await updateModel(detail.name, description);
-  } catch (reason) {
-    await showErrorMessage(`Cannot describe ${detail.name}`, {
-      message: messageOf(reason)
-    });
-    return null;
-  }
+  return patchModel(detail.name, { description });
+}
+
+/**
+ * Tag the model `detail` itself (its team, its task: what holds for every
+ * version) through the same Tags… dialog as a version's. The model after,
+ * or `null` when cancelled, unchanged or refused.
+ */
+export function tagModelFlow(
+  detail: Pick<IModelDetail, 'name' | 'tags'>
+): Promise<IModelDetail | null> {
+  return tagsFlow(
+    detail.name,
+    'team=growth, task=classification',
+    detail.tags,
+    tags => patchModel(detail.name, { tags })
+  );
 }

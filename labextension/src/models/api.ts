@@ -22,7 +22,7 @@ import {
   IModelDetail,
   IModelListItem,
   IRegisteredVersion,
-  IVersionUpdate
+  IRegistryUpdate
 } from './types';
 
 /** A change to the registry: which model, and the run of a new version. */
@@ -53,16 +53,27 @@ export async function getModel(name: string): Promise<IModelDetail> {
   return parseModelDetail(await requestAPI<IModelDetail>(modelEndpoint(name)));
 }
 
-/** `PATCH models/{name}`: a new description; the model after. */
-export async function updateModel(
-  name: string,
-  description: string
-): Promise<IModelDetail> {
-  const detail = await requestAPI<IModelDetail>(modelEndpoint(name), {
+/**
+ * `PATCH` of a model or a version: the same body for both, so a description
+ * and tags change alike wherever they are.
+ */
+function patch<T>(endpoint: string, update: IRegistryUpdate): Promise<T> {
+  return requestAPI<T>(endpoint, {
     method: 'PATCH',
-    body: JSON.stringify({ description }),
+    body: JSON.stringify(update),
     headers: JSON_HEADERS
   });
+}
+
+/**
+ * `PATCH models/{name}`: its description and tags (a `null` tag deleted,
+ * those not named kept); the model after.
+ */
+export async function updateModel(
+  name: string,
+  update: IRegistryUpdate
+): Promise<IModelDetail> {
+  const detail = await patch<IModelDetail>(modelEndpoint(name), update);
   events.changed.emit({ model: name });
   return parseModelDetail(detail);
 }
@@ -75,15 +86,11 @@ export async function updateModel(
 export async function updateModelVersion(
   name: string,
   version: number,
-  update: IVersionUpdate
+  update: IRegistryUpdate
 ): Promise<IRegisteredVersion> {
-  const updated = await requestAPI<IRegisteredVersion>(
+  const updated = await patch<IRegisteredVersion>(
     versionEndpoint(name, version),
-    {
-      method: 'PATCH',
-      body: JSON.stringify(update),
-      headers: JSON_HEADERS
-    }
+    update
   );
   events.changed.emit({ model: name, runId: updated.run_id });
   return normalizeVersion(updated);

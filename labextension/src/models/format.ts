@@ -1,8 +1,8 @@
 /**
  * Pure logic of the Models section: request paths, the model list and
  * versions as the server sends them, what moving or deleting an alias asks
- * before it happens, and a version's tags as typed. No DOM here, so jest
- * tests it as it is.
+ * before it happens, and tags (a model's or a version's) as typed. No DOM
+ * here, so jest tests it as it is.
  */
 
 import { pathSegment } from '../artifacts/format';
@@ -82,14 +82,18 @@ export function parseModelList(data: unknown): IModelListItem[] {
       updated_at: text(m.updated_at),
       versions: num(m.versions) ?? 0,
       latest: num(m.latest),
-      aliases
+      aliases,
+      tags: readTags(m.tags)
     });
   }
   return out;
 }
 
-/** A version's tags as sent: text values only (a server before tags sends none). */
-function tagsOf(value: unknown): { [key: string]: string } {
+/**
+ * A model's or a version's tags as sent: text values only (a server before
+ * tags sends none, or something else under the key).
+ */
+export function readTags(value: unknown): { [key: string]: string } {
   const tags: { [key: string]: string } = {};
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     for (const [key, tag] of Object.entries(value)) {
@@ -110,15 +114,19 @@ export function normalizeVersion<V extends IRunModelVersion>(version: V): V {
   return {
     ...version,
     description: typeof raw.description === 'string' ? raw.description : '',
-    tags: tagsOf(raw.tags)
+    tags: readTags(raw.tags)
   };
 }
 
-/** `GET models/{name}` (or `PATCH`'s answer), its versions normalized. */
+/**
+ * `GET models/{name}` (or `PATCH`'s answer), with a description and tags
+ * even from a server that sends neither, its versions normalized.
+ */
 export function parseModelDetail(data: IModelDetail): IModelDetail {
   return {
     ...data,
     description: typeof data.description === 'string' ? data.description : '',
+    tags: readTags((data as { tags?: unknown }).tags),
     versions: (data.versions ?? []).map(normalizeVersion)
   };
 }
@@ -164,7 +172,7 @@ function typeable(key: string, value: string): boolean {
 }
 
 /**
- * A version's tags split into those the one-line Tags… text can show and
+ * Tags (a model's or a version's) split into those the one-line Tags… text can show and
  * change, and the keys of those it cannot (a ',' in a value, set from
  * Python), which the dialog names and leaves as they are rather than
  * mangling them on the way back.
@@ -216,9 +224,9 @@ export function parseTagsText(
 }
 
 /**
- * What turns tags `before` into `after`, as the version's `PATCH` takes
- * it: each new or changed key with its value, each removed key with
- * `null`. Empty when nothing changed (no request then).
+ * What turns tags `before` into `after`, as a model's or a version's
+ * `PATCH` takes it: each new or changed key with its value, each removed
+ * key with `null`. Empty when nothing changed (no request then).
  */
 export function tagsChange(
   before: { [key: string]: string },
@@ -238,6 +246,42 @@ export function tagsChange(
     }
   }
   return change;
+}
+
+/**
+ * What the Tags… dialog of a model or a version starts from: the tags its
+ * one line can show (what the typed text is read against), that line, and
+ * a label naming the tags it leaves as they are.
+ */
+export function tagsPrompt(tags: { [key: string]: string }): {
+  editable: { [key: string]: string };
+  text: string;
+  label: string;
+} {
+  const { editable, kept } = editableTags(tags);
+  const keptNote =
+    kept.length > 0 ? ` (${kept.join(', ')} kept as they are)` : '';
+  return {
+    editable,
+    text: tagsText(editable),
+    label: `Tags as key=value, separated by commas${keptNote}`
+  };
+}
+
+/**
+ * The Tags… dialog's answer read against the `editable` tags it showed:
+ * only the difference, for one `PATCH` (a key removed from the text
+ * deleted; empty when unchanged, so nothing is sent), or the typo that
+ * keeps anything from being sent.
+ */
+export function typedTagsChange(
+  editable: { [key: string]: string },
+  typed: string
+): { change: { [key: string]: string | null } } | { error: string } {
+  const parsed = parseTagsText(typed);
+  return 'error' in parsed
+    ? parsed
+    : { change: tagsChange(editable, parsed.tags) };
 }
 
 /** Aliases sorted by name, each with its version: `[["production", 2]]`. */

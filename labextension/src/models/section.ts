@@ -5,9 +5,10 @@
  * run opens that run's detail; "Set alias…" moves or sets an alias in one
  * confirmed action; an alias's × deletes it (confirmed); "Describe…" and
  * "Tags…" edit the version's description and tags; "Lineage" shows how the
- * version was built; under an opened model's versions, "Describe…" edits
- * the model's description and "Delete model…" deletes the model (confirmed,
- * naming the versions and aliases that go with it).
+ * version was built. An opened model shows its own description and tags
+ * above its versions; under them, "Describe…" and "Tags…" edit those (the
+ * same dialogs as a version's) and "Delete model…" deletes the model
+ * (confirmed, naming the versions and aliases that go with it).
  *
  * Plain DOM that the sidebar places under its list: it re-reads the
  * registry when the store changed (the sidebar's revision moved), when
@@ -28,6 +29,7 @@ import {
   describeModelFlow,
   describeVersionFlow,
   setAliasFlow,
+  tagModelFlow,
   tagVersionFlow
 } from './actions';
 import { getModel, listModels, registryChanged } from './api';
@@ -308,6 +310,10 @@ export class ModelsSection {
         })
       );
     }
+    const tags = renderTags(detail.tags, 'jp-mltrack-model');
+    if (tags) {
+      node.appendChild(tags);
+    }
     for (const version of detail.versions) {
       node.appendChild(this._renderVersion(detail, version));
     }
@@ -320,10 +326,35 @@ export class ModelsSection {
     this._rerenderModel(detail.name);
   }
 
-  /** Show `updated` in place of its version, the run's fields kept. */
   /**
-   * A button of a version that runs `flow` (a dialog, then a PATCH) and shows
-   * the version it answers in place; nothing when cancelled or refused.
+   * A button that runs `flow` (a dialog, then a request) and shows what it
+   * answers in place with `show`; nothing when cancelled or refused. The
+   * model's and a version's Describe… and Tags… are each one of these.
+   */
+  private _action<T>(
+    className: string,
+    text: string,
+    title: string,
+    flow: () => Promise<T | null>,
+    show: (answer: T) => void
+  ): HTMLElement {
+    const button = h('button', {
+      class: `jp-mltrack-button ${className}`,
+      text,
+      title
+    });
+    button.addEventListener('click', async () => {
+      const answer = await flow();
+      if (answer) {
+        show(answer);
+      }
+    });
+    return button;
+  }
+
+  /**
+   * A button of a version whose flow answers the version alone (a PATCH
+   * of a version does not send its run's fields).
    */
   private _versionAction(
     name: string,
@@ -332,20 +363,12 @@ export class ModelsSection {
     title: string,
     flow: () => Promise<IRegisteredVersion | null>
   ): HTMLElement {
-    const button = h('button', {
-      class: `jp-mltrack-button ${className}`,
-      text,
-      title
-    });
-    button.addEventListener('click', async () => {
-      const updated = await flow();
-      if (updated) {
-        this._showVersion(name, updated);
-      }
-    });
-    return button;
+    return this._action(className, text, title, flow, updated =>
+      this._showVersion(name, updated)
+    );
   }
 
+  /** Show `updated` in place of its version, the run's fields kept. */
   private _showVersion(name: string, updated: IRegisteredVersion): void {
     const detail = this._details.get(name);
     if (detail) {
@@ -355,19 +378,23 @@ export class ModelsSection {
 
   private _renderModelActions(detail: IModelDetail): HTMLElement {
     const name = detail.name;
-    const describe = h('button', {
-      class: 'jp-mltrack-button jp-mltrack-describe-model',
-      text: 'Describe\u2026',
-      title: `Describe ${name}: what it predicts, from what`
-    });
-    describe.addEventListener('click', async () => {
-      const updated = await describeModelFlow(
-        this._details.get(name) ?? detail
-      );
-      if (updated) {
-        this._showDetail(updated);
-      }
-    });
+    // the model as last read when clicked, not as when the button was made
+    const current = () => this._details.get(name) ?? detail;
+    const show = (updated: IModelDetail) => this._showDetail(updated);
+    const describe = this._action(
+      'jp-mltrack-describe-model',
+      'Describe\u2026',
+      `Describe ${name}: what it predicts, from what`,
+      () => describeModelFlow(current()),
+      show
+    );
+    const tag = this._action(
+      'jp-mltrack-tag-model',
+      'Tags\u2026',
+      `Set or remove the tags of ${name} itself (team=growth, task=classification)`,
+      () => tagModelFlow(current()),
+      show
+    );
     const remove = h('button', {
       class: 'jp-mltrack-button jp-mltrack-model-delete',
       text: 'Delete model\u2026',
@@ -380,24 +407,26 @@ export class ModelsSection {
         void this.refresh();
       }
     });
-    return h('div', { class: 'jp-mltrack-model-actions' }, describe, remove);
+    return h(
+      'div',
+      { class: 'jp-mltrack-model-actions' },
+      describe,
+      tag,
+      remove
+    );
   }
 
   private _renderVersion(
     detail: IModelDetail,
     version: IModelVersion
   ): HTMLElement {
-    const setAlias = h('button', {
-      class: 'jp-mltrack-button jp-mltrack-set-alias',
-      text: 'Set alias\u2026',
-      title: `Point an alias (production, staging\u2026) at v${version.version}, moving it from another version`
-    });
-    setAlias.addEventListener('click', async () => {
-      const updated = await setAliasFlow(detail, version.version);
-      if (updated) {
-        this._showDetail(updated);
-      }
-    });
+    const setAlias = this._action(
+      'jp-mltrack-set-alias',
+      'Set alias\u2026',
+      `Point an alias (production, staging\u2026) at v${version.version}, moving it from another version`,
+      () => setAliasFlow(detail, version.version),
+      updated => this._showDetail(updated)
+    );
     const describe = this._versionAction(
       detail.name,
       'jp-mltrack-describe-version',
@@ -511,24 +540,40 @@ function renderVersionNotes(version: IModelVersion): HTMLElement[] {
       })
     );
   }
-  const tags = tagEntries(version.tags ?? {});
-  if (tags.length > 0) {
-    notes.push(
-      h(
-        'div',
-        { class: 'jp-mltrack-version-tags' },
-        tags.map(([key, value]) =>
-          h('span', {
-            class: 'jp-mltrack-version-tag',
-            'data-tag': key,
-            text: `${key}=${value}`,
-            title: `${key}=${value}`
-          })
-        )
-      )
-    );
+  const tags = renderTags(version.tags, 'jp-mltrack-version');
+  if (tags) {
+    notes.push(tags);
   }
   return notes;
+}
+
+/**
+ * Tags as `key=value` chips, by key, whole in their tooltips; `null` when
+ * there are none. A model's and a version's look alike (models.css), with
+ * classes of their own (`jp-mltrack-model-tag`, `jp-mltrack-version-tag`):
+ * the model's sit above its versions' in the same box, and a run's tags
+ * already own `jp-mltrack-tag`.
+ */
+function renderTags(
+  tags: { [key: string]: string } | undefined,
+  prefix: 'jp-mltrack-model' | 'jp-mltrack-version'
+): HTMLElement | null {
+  const entries = tagEntries(tags ?? {});
+  if (entries.length === 0) {
+    return null;
+  }
+  return h(
+    'div',
+    { class: `${prefix}-tags` },
+    entries.map(([key, value]) =>
+      h('span', {
+        class: `${prefix}-tag`,
+        'data-tag': key,
+        text: `${key}=${value}`,
+        title: `${key}=${value}`
+      })
+    )
+  );
 }
 
 export namespace ModelsSection {

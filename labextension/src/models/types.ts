@@ -15,6 +15,8 @@ interface IRegisteredModel {
   latest: number | null;
   /** alias -> version. */
   aliases: { [alias: string]: number };
+  /** key -> text, as a version's (`{}` from a server before model tags). */
+  tags: { [key: string]: string };
 }
 
 /** A registered model in `GET models`. */
@@ -43,10 +45,11 @@ export interface IModelDetail extends IRegisteredModel {
 export type IRegisteredVersion = IRunModelVersion;
 
 /**
- * `PATCH models/{name}/versions/{version}`: a new description, and tags to
- * set (text) or delete (`null`); keys not named keep their values.
+ * `PATCH models/{name}` and `PATCH models/{name}/versions/{version}`, which
+ * take the same body: a new description, and tags to set (text) or delete
+ * (`null`); keys not named keep their values.
  */
-export interface IVersionUpdate {
+export interface IRegistryUpdate {
   description?: string;
   tags?: { [key: string]: string | null };
 }

@@ -435,7 +435,7 @@ test.describe('artifacts and models', () => {
     expect(errors).toEqual([]);
   });
 
-  test('describes and tags a version, and describes the model', async ({
+  test('describes and tags a version and the model', async ({
     page,
     tmpPath
   }, testInfo) => {
@@ -507,6 +507,33 @@ test.describe('artifacts and models', () => {
       'title',
       'Predicts which customers leave'
     );
+
+    // The model's own tags: the same Tags… dialog, chips under its
+    // description, apart from its versions'.
+    const modelChips = churn.locator('.jp-mltrack-model-tag');
+    await expect(churn.locator('.jp-mltrack-model-tags')).toHaveCount(0);
+    await churn.locator('.jp-mltrack-tag-model').click();
+    await expect(dialog.locator('.jp-Dialog-header')).toHaveText(
+      'Tags of churn'
+    );
+    await expect(dialog.locator('input')).toHaveValue('');
+    await dialog.locator('input').fill('team=growth, task=classification');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(dialog).toHaveCount(0);
+    await expect(modelChips).toHaveText(['task=classification', 'team=growth']);
+    await expect(chips).toHaveText(['owner=ana', 'validation=passed']);
+    // a typo in the model's tags: shown, nothing sent
+    await churn.locator('.jp-mltrack-tag-model').click();
+    await expect(dialog.locator('input')).toHaveValue(
+      'task=classification, team=growth'
+    );
+    await dialog.locator('input').fill('team=growth, classification');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(dialog).toContainText('Cannot tag churn');
+    await expect(dialog).toContainText('"classification" is not key=value');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(modelChips).toHaveText(['task=classification', 'team=growth']);
     await shot(sidebar, testInfo, 'model-tags');
 
     // The registry holds what the section shows.
@@ -517,6 +544,7 @@ test.describe('artifacts and models', () => {
     };
     let detail = await read();
     expect(detail.description).toBe('Predicts which customers leave');
+    expect(detail.tags).toEqual({ team: 'growth', task: 'classification' });
     expect(detail.versions[0].tags).toEqual({
       validation: 'passed',
       owner: 'ana'
@@ -538,6 +566,22 @@ test.describe('artifacts and models', () => {
       validation: 'passed',
       stage: 'candidate=2026-03'
     });
+
+    // The model's: a key changed, one left out deleted, the versions' kept.
+    await churn.locator('.jp-mltrack-tag-model').click();
+    await dialog.locator('input').fill('team=retention');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect(modelChips).toHaveText(['team=retention']);
+    detail = await read();
+    expect(detail.tags).toEqual({ team: 'retention' });
+    expect(detail.versions[0].tags).toEqual({
+      validation: 'passed',
+      stage: 'candidate=2026-03'
+    });
+    const listed = await page.request.get('/mltrack/api/models');
+    expect(listed.ok()).toBe(true);
+    const [model] = (await listed.json()).models;
+    expect(model.tags).toEqual({ team: 'retention' });
 
     expect(errors).toEqual([]);
   });
