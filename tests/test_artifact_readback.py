@@ -178,6 +178,12 @@ def test_list_artifacts_of_the_active_run_and_by_reference(api_store: Store) -> 
         assert [a.name for a in mltrack.list_artifacts()] == ["hello.txt", "img/step_000003"]
     listed = mltrack.list_artifacts(1)
     assert [a.name for a in listed] == ["hello.txt", "img/step_000003"]
+    # one line each, as a notebook shows the list
+    assert repr(listed) == (
+        f"[<Artifact 'hello.txt' (text text/plain, 1 file, 2 bytes) of run {run.id[:8]}>, "
+        f"<Artifact 'img/step_000003' (file image/png, 1 file, {listed[1].size:,} bytes, "
+        f"step 3) of run {run.id[:8]}>]"
+    )
     assert listed[0].kind == "text" and listed[0].size == 2 and listed[0].run_id == run.id
     assert [a.name for a in mltrack.list_artifacts(run.id[:8], store=api_store)] == [
         "hello.txt",
@@ -207,8 +213,11 @@ def test_download_writes_each_kind_under_its_name(
     ]
     out = tmp_path / "out"
     out.mkdir()
-    assert mltrack.download_artifact("1/pred", out, step=5) == out / "pred" / "step_000005"
-    assert (out / "pred" / "step_000005").is_file()
+    # a one-file artifact whose name has no extension keeps its file's: it opens in a viewer
+    assert mltrack.download_artifact("1/pred", out, step=5) == out / "pred" / "step_000005.png"
+    assert (out / "pred" / "step_000005.png").read_bytes()[:4] == b"\x89PNG"
+    assert mltrack.download_artifact("1/rgb", out) == out / "rgb.png"
+    assert mltrack.download_artifact("1/config.json", out / "cfg") == out / "cfg"  # as named
     assert mltrack.download_artifact("1/reports/deep/table.csv", out) == out / "table.csv"
     assert mltrack.download_artifact("1/loss", out / "plot") == out / "plot"
     assert sorted(p.name for p in (out / "plot").iterdir()) == ["loss.png", "loss.svg"]

@@ -40,8 +40,9 @@ from .common import (
 GET_HELP = """\
 Write an artifact of RUN back to files.
 
-A one-file artifact (a file, text or dict) is written as that file; a folder, figure or
-model as a folder holding its files under their paths. It is written under the artifact's
+A one-file artifact (a file, text or dict) is written as that file (with its file's
+extension when its name has none: an image logged as digit is digit.png); a folder, figure
+or model as a folder holding its files under their paths. It is written under the artifact's
 name, its folders included, in the current folder (notes/hello.txt writes
 ./notes/hello.txt, making notes/ if missing), as mlflow artifacts download keeps an
 artifact's path. -o names the file or folder to write instead, or an existing folder to

@@ -56,6 +56,8 @@ STAGED_AT_ONCE = 2
 #: try hashes the files anew): a file still written from time to time (a training log) is
 #: stored as it was at one moment, once it holds still that long.
 RETRY_PAUSES = (0.02, 0.1)
+#: Kinds whose one-file artifacts :func:`materialize` writes as that file, not a folder.
+ONE_FILE_KINDS = ("file", "text", "dict")
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -428,7 +430,7 @@ def materialize(
         raise BlobNotFound(
             f"artifact {artifact.name!r} of run {artifact.run_id}: {exc.args[0]}"
         ) from None
-    if artifact.kind in ("file", "text", "dict") and len(targets) == 1:
+    if artifact.kind in ONE_FILE_KINDS and len(targets) == 1:
         return Path(targets[0])
     return root
 

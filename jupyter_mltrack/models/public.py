@@ -324,7 +324,8 @@ def download_artifact(
 ) -> Path:
     """Write an artifact back to files; returns where. ``ref``: ``"RUN/NAME"``, a file of a
     folder artifact (``"3/reports/summary.txt"``), or a registered model
-    (``"models:/churn@production"``). A one-file artifact is written as that file, a folder,
+    (``"models:/churn@production"``). A one-file artifact is written as that file (its
+    file's extension added to a name without one: ``digit`` is ``digit.png``), a folder,
     figure or model as a folder of its files, a series as a folder of its steps, under the
     artifact's name, its folders included, in ``dst`` (an existing folder; the current one
     by default), or as ``dst`` itself when it names a new file or folder. Nothing existing

@@ -22,13 +22,13 @@ import os
 import posixpath
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..placing import destination, publish, write_staged
 from ..store.entities import Artifact
 from ..store.errors import ArtifactNotFound
-from .artifacts import ArtifactError, materialize, open_file, read_bytes
+from .artifacts import ONE_FILE_KINDS, ArtifactError, materialize, open_file, read_bytes
 from .refs import parse, resolve
 from .steps import Series, check_step, grouped
 
@@ -311,4 +311,16 @@ def download(
     def fill(staging: Path) -> Path:
         return materialize(store, artifact, staging, link=False)
 
-    return write_staged(output, artifact.name, force, fill, option)
+    return write_staged(output, written_name(artifact), force, fill, option)
+
+
+def written_name(artifact: Artifact) -> str:
+    """The name a one-file artifact is written under: its own, with its file's extension
+    when the name has none (an image logged as ``digit`` is ``digit.png``, a series' step
+    ``pred/step_000003.png``: a file without its extension opens in no viewer)."""
+    if artifact.kind not in ONE_FILE_KINDS or artifact.file_count != 1 or not artifact.files:
+        return artifact.name
+    suffix = PurePosixPath(artifact.files[0].path).suffix
+    if PurePosixPath(artifact.name).suffix or not suffix:
+        return artifact.name
+    return artifact.name + suffix

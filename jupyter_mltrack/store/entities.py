@@ -393,6 +393,19 @@ class Artifact:
     status: str = "complete"
     files: tuple[ArtifactFile, ...] = ()
 
+    def __repr__(self) -> str:
+        """One line: ``mltrack.list_artifacts(3)`` in a notebook lists a run's artifacts,
+        and the generated repr (every file's digest, the whole meta) buried them."""
+        what = self.kind
+        if self.media_type and self.file_count == 1:
+            what += f" {self.media_type}"
+        files = "1 file" if self.file_count == 1 else f"{self.file_count:,} files"
+        step = f", step {self.meta['step']}" if "step" in self.meta else ""
+        return (
+            f"<Artifact {self.name!r} ({what}, {files}, {self.size:,} bytes{step}) "
+            f"of run {self.run_id[:8]}>"
+        )
+
     def file(self, path: str | None = None) -> ArtifactFile:
         """The file at ``path``, or with none the one a preview shows first (the only file,
         else the first of the listing): raises ``KeyError`` when there is none."""
