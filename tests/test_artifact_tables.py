@@ -191,6 +191,56 @@ def test_a_table_diff_names_the_columns_and_rows_that_changed() -> None:
     assert table_change_text(table_diff(old, old)) == "the same cells"
 
 
+def test_a_key_pairs_rows_whatever_their_order(api_store: Store) -> None:
+    """``log_table(..., key="customer_id")``: compared runs pair their tables' rows by the
+    key, not by position, so a table written in another order (a shuffled test set, a
+    ``groupby`` that sorts) says which customers' predictions changed, and which only one
+    run has. A key that does not name each row once is refused, nothing recorded."""
+    ids = []
+    base = pd.DataFrame({"customer_id": [10, 11, 12, 13], "pred": [0, 1, 1, 0]})
+    changed = base.copy()
+    changed.loc[changed.customer_id == 12, "pred"] = 0
+    changed = pd.concat([changed, pd.DataFrame({"customer_id": [14], "pred": [1]})])
+    for frame in (base, changed.iloc[::-1].reset_index(drop=True), base.iloc[::-1]):
+        with mltrack.start_run() as run:
+            logged = mltrack.log_table(frame, "predictions", key="customer_id")
+        ids.append(run.id)
+    assert logged.meta["key"] == ["customer_id"]
+    (row,) = artifacts_section(api_store, ids)
+    diff = row["table_diffs"][1]
+    assert (diff["paired_by"], diff["key"]) == ("key", ["customer_id"])
+    assert (diff["rows_changed"], diff["columns_changed"]) == (1, {"pred": 1})
+    assert (diff["rows_added"], diff["rows_removed"]) == (1, 0)
+    assert table_change_text(diff) == "1 of 4 rows (by customer_id) differ: pred 1; 1 row added"
+    # the same rows in another order: nothing differs (by position, every row would)
+    assert table_change_text(row["table_diffs"][2]) == "none of 4 rows (by customer_id) differ"
+    by_position = table_diff(base, base.iloc[::-1].reset_index(drop=True))
+    assert by_position["paired_by"] == "position" and by_position["rows_changed"] == 4
+    # two columns together; a key the baseline's table lacks falls back as before
+    two = table_diff(
+        pd.DataFrame({"store": [1, 1, 2], "day": [1, 2, 1], "sales": [5, 6, 7]}),
+        pd.DataFrame({"store": [2, 1, 1], "day": [1, 2, 1], "sales": [7, 6, 9]}),
+        ["store", "day"],
+    )
+    assert (two["paired_by"], two["columns_changed"]) == ("key", {"sales": 1})
+    assert table_diff(base[["pred"]], base, ["customer_id"])["paired_by"] == "position"
+
+    with mltrack.start_run() as run:
+        with pytest.raises(
+            ArtifactError, match=r"key customer_id repeats: 2 rows share a value \(10 first\)"
+        ):
+            mltrack.log_table(
+                {"customer_id": [10, 10, 11], "pred": [0, 1, 1]}, "t", key="customer_id"
+            )
+        with pytest.raises(
+            ArtifactError, match=r"key column 'id' is not in the table \(its columns: a\)"
+        ):
+            mltrack.log_table({"a": [1]}, "t", key="id")
+        with pytest.raises(ArtifactError, match="key is a column name or a list of them"):
+            mltrack.log_table({"a": [1]}, "t", key=[])
+    assert api_store.list_artifacts(run.id) == []
+
+
 def test_a_table_too_big_to_read_whole_says_so(
     api_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,7 +61,8 @@ def change_note(
 
 def table_change_text(diff: Mapping[str, Any] | None) -> str:
     """One line for a diff: ``12 of 143 rows differ: pred 12, proba 40``, ``rows 143 ->
-    150`` (rows paired by position), ``3 rows added`` (by index), ``+ column score``,
+    150`` (rows paired by position), ``3 rows added`` (by index or key; ``12 of 140 rows
+    (by customer_id) differ: …`` by a key), ``+ column score``,
     ``- column id``, ``label int64 -> object``; ``""`` for none."""
     if not diff:
         return ""
@@ -70,10 +71,13 @@ def table_change_text(diff: Mapping[str, Any] | None) -> str:
     parts: list[str] = []
     before, after = diff["rows"]
     paired = before - int(diff.get("rows_removed") or 0)
+    by = f" (by {', '.join(diff['key'])})" if diff.get("paired_by") == "key" else ""
     if diff.get("rows_changed"):
         columns = ", ".join(f"{k} {v:,}" for k, v in (diff.get("columns_changed") or {}).items())
-        parts.append(f"{diff['rows_changed']:,} of {paired:,} rows differ: {columns}")
-    if diff.get("paired_by") == "index":
+        parts.append(f"{diff['rows_changed']:,} of {paired:,} rows{by} differ: {columns}")
+    elif by and diff.get("rows_changed") == 0:  # reordered, or rows only added/removed
+        parts.append(f"none of {paired:,} rows{by} differ")
+    if diff.get("paired_by") in ("index", "key"):
         for key, word in (("rows_added", "added"), ("rows_removed", "removed")):
             if diff.get(key):
                 parts.append(f"{plural(int(diff[key]), 'row')} {word}")

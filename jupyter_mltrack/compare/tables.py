@@ -34,7 +34,7 @@ MAX_NAMED = 20
 #: Pairs of tables whose diff is kept.
 CACHE_SIZE = 64
 
-_cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, tuple[str, ...]], dict[str, Any]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -48,17 +48,25 @@ def is_table(artifact: Artifact | None) -> bool:
     )
 
 
-def table_diff(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any]:
+def table_diff(
+    old: pd.DataFrame, new: pd.DataFrame, key: list[str] | None = None
+) -> dict[str, Any]:
     """From ``old`` to ``new``: ``rows`` (``[old, new]``), ``added``, ``removed`` and
     ``retyped`` columns (``{"name", "a", "b"}``), how rows were paired (``paired_by``), and
     ``rows_changed`` (paired rows where a shared column differs) and ``columns_changed``
     (shared column -> paired rows where it differs, only those that do).
 
-    Rows are paired by their index when both tables have an index of their own (not the
-    default 0..n-1) without repeats: a table of predictions by customer id, logged in
-    another order, compares customer by customer; ``rows_added``/``rows_removed`` count
-    the index values only one has. Else by position, when both have as many rows; else
-    none are (``paired_by``, ``rows_changed`` and ``columns_changed`` are ``None``)."""
+    Rows are paired by ``key`` (columns ``log_table(..., key=)`` named, ``paired_by``
+    ``"key"``) when both tables have those columns without repeats; else by their index
+    when both have an index of their own (not the default 0..n-1) without repeats: a table
+    of predictions by customer id, logged in another order, compares customer by customer;
+    ``rows_added``/``rows_removed`` count the keys only one has. Else by position, when
+    both have as many rows; else none are (``paired_by``, ``rows_changed`` and
+    ``columns_changed`` are ``None``)."""
+    by_key = bool(key) and all(_keyable(t, key) for t in (old, new))
+    if by_key:
+        assert key is not None
+        old, new = old.set_index(key), new.set_index(key)
     old_names, new_names = [str(c) for c in old.columns], [str(c) for c in new.columns]
     shared = [c for c in old_names if c in set(new_names)]
     retyped = [
@@ -77,9 +85,11 @@ def table_diff(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any]:
         "rows_changed": None,
         "columns_changed": None,
     }
-    if _keyed(old) and _keyed(new):
+    if by_key or (_keyed(old) and _keyed(new)):
         both = old.index.intersection(new.index, sort=False)
-        out["paired_by"] = "index"
+        out["paired_by"] = "key" if by_key else "index"
+        if by_key:
+            out["key"] = list(key or [])
         out["rows_added"] = int(len(new) - len(both))
         out["rows_removed"] = int(len(old) - len(both))
         old, new = old.loc[both], new.loc[both]
@@ -101,6 +111,12 @@ def table_diff(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any]:
     ranked = sorted(changed.items(), key=lambda kv: (-kv[1], shared.index(kv[0])))
     out["columns_changed"] = dict(ranked[:MAX_NAMED])
     return out
+
+
+def _keyable(frame: pd.DataFrame, key: list[str]) -> bool:
+    """Whether ``frame`` has the columns ``key`` and they name each row once (a table
+    logged before its key was given, or by other code, may not)."""
+    return all(k in frame.columns for k in key) and not frame.duplicated(key).any()
 
 
 def _keyed(frame: pd.DataFrame) -> bool:
@@ -138,7 +154,8 @@ def table_changes(store: Store, base: Artifact, other: Artifact) -> dict[str, An
     if max(old.size, new.size) > MAX_TABLE_BYTES:
         sizes = " and ".join(human_size(s) for s in (old.size, new.size))
         return {"skipped": f"too big to compare ({sizes}; at most {human_size(MAX_TABLE_BYTES)})"}
-    key = (old.digest, new.digest)
+    pairing = _pairing_key(base, other)
+    key = (old.digest, new.digest, tuple(pairing or ()))
     with _lock:
         found = _cache.get(key)
         if found is not None:
@@ -150,6 +167,7 @@ def table_changes(store: Store, base: Artifact, other: Artifact) -> dict[str, An
         diff = table_diff(
             read_table(read_bytes(store, base, old.path)),
             read_table(read_bytes(store, other, new.path)),
+            pairing,
         )
     except Exception as exc:  # a file that no longer reads: the row says so, the rest shows
         return {"skipped": f"could not be read: {exc}"}
@@ -158,3 +176,12 @@ def table_changes(store: Store, base: Artifact, other: Artifact) -> dict[str, An
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return diff
+
+
+def _pairing_key(base: Artifact, other: Artifact) -> list[str] | None:
+    """The key this run's table was logged with (``log_table(..., key=)``), else the
+    baseline's: the newer code says how its rows are named."""
+    for key in (other.meta.get("key"), base.meta.get("key")):
+        if isinstance(key, list) and key and all(isinstance(c, str) for c in key):
+            return key
+    return None

@@ -194,15 +194,22 @@ def log_image(image: Any, name: str, *, step: int | None = None, run: Any = None
     )
 
 
-def log_table(data: Any, name: str, *, run: Any = None) -> Artifact:
+def log_table(
+    data: Any, name: str, *, key: str | list[str] | None = None, run: Any = None
+) -> Artifact:
     """Keep a table (a pandas DataFrame, a dict of columns or a pyarrow Table) as
     ``name.parquet``: every dtype comes back as logged (:func:`load_table`), the run detail
     previews its first rows, and the same table is stored once. MLflow's ``log_table``
-    keeps JSON; a W&B ``Table`` its own JSON."""
+    keeps JSON; a W&B ``Table`` its own JSON.
+
+    ``key``: the column(s) that name a row (``"customer_id"``), checked to name each row
+    once. Comparing runs then pairs their tables' rows by it, whatever their order, and
+    says which rows only one run has; without it, rows pair by the table's own index (when
+    it has one) or by position."""
     from .tables import table_source
 
     _artifacts.check_name(name)
-    source, media, meta = table_source(data, name)
+    source, media, meta = table_source(data, name, key)
     store, run_id = _store_and_run(run)
     return _artifacts.write_artifact(
         store, run_id, name, "file", [source], meta=meta, media_type=media

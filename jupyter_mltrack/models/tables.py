@@ -12,6 +12,7 @@ what is left), ``load_table`` reads it back as a DataFrame.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .artifacts import ArtifactError, Source
@@ -28,9 +29,12 @@ PREVIEW_ROWS = 100
 PREVIEW_COLUMNS = 40
 
 
-def table_source(data: Any, name: str) -> tuple[Source, str, dict[str, Any]]:
+def table_source(
+    data: Any, name: str, key: str | Sequence[str] | None = None
+) -> tuple[Source, str, dict[str, Any]]:
     """``(source, media type, meta)`` for ``data`` logged as ``name`` (kept as
-    ``name.parquet``): a DataFrame, a dict of columns, or a pyarrow Table."""
+    ``name.parquet``): a DataFrame, a dict of columns, or a pyarrow Table. ``key``: the
+    column(s) naming a row, checked present and without repeats, kept in the meta."""
     stem, ext = split_extension(name)
     if ext and ext.lower() != "parquet":
         raise ArtifactError(
@@ -38,6 +42,7 @@ def table_source(data: Any, name: str) -> tuple[Source, str, dict[str, Any]]:
             " or .parquet (for a CSV, write it and log_artifact the file)"
         )
     frame = as_frame(data)
+    keys = check_key(frame, key)
     buf = io.BytesIO()
     try:
         frame.to_parquet(buf, engine="pyarrow", compression="zstd")
@@ -48,7 +53,35 @@ def table_source(data: Any, name: str) -> tuple[Source, str, dict[str, Any]]:
         "rows": len(frame),
         "columns": [{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()],
     }
+    if keys:
+        meta["key"] = keys
     return Source(f"{stem}.parquet", data=buf.getvalue()), PARQUET, meta
+
+
+def check_key(frame: pd.DataFrame, key: str | Sequence[str] | None) -> list[str]:
+    """``key`` as a list of column names of ``frame`` whose values name each row once
+    (what a comparison pairs rows by); an :class:`ArtifactError` names a missing column or
+    a repeated value, so the table is not logged with a key that cannot pair it."""
+    if key is None:
+        return []
+    keys = [key] if isinstance(key, str) else list(key)
+    if not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ArtifactError(f"log_table: key is a column name or a list of them, not {key!r}")
+    missing = [k for k in keys if k not in frame.columns]
+    if missing:
+        raise ArtifactError(
+            f"log_table: key column {missing[0]!r} is not in the table (its columns: "
+            f"{', '.join(map(str, list(frame.columns)[:20]))})"
+        )
+    repeated = frame[keys].duplicated(keep=False)
+    if repeated.any():
+        first = frame.loc[repeated, keys].iloc[0].tolist()
+        shown = first[0] if len(first) == 1 else tuple(first)
+        raise ArtifactError(
+            f"log_table: key {', '.join(keys)} repeats: {int(repeated.sum()):,} rows share "
+            f"a value ({shown!r} first), and a key names each row once"
+        )
+    return keys
 
 
 def as_frame(data: Any) -> pd.DataFrame:

@@ -214,6 +214,34 @@ describe('tableChangeText', () => {
     ).toBe('1 of 3 rows differ: score 1; 1 row added; 1 row removed');
   });
 
+  it('names the key rows were paired by, even when none differ', () => {
+    const byKey = {
+      rows: [4, 5] as [number, number],
+      added: [],
+      removed: [],
+      retyped: [],
+      paired_by: 'key' as const,
+      key: ['customer_id'],
+      rows_added: 1,
+      rows_removed: 0,
+      rows_changed: 2,
+      columns_changed: { pred: 2 }
+    };
+    expect(tableChangeText(byKey)).toBe(
+      '2 of 4 rows (by customer_id) differ: pred 2; 1 row added'
+    );
+    expect(
+      tableChangeText({
+        ...byKey,
+        key: ['store', 'day'],
+        rows: [4, 4],
+        rows_added: 0,
+        rows_changed: 0,
+        columns_changed: {}
+      })
+    ).toBe('none of 4 rows (by store, day) differ');
+  });
+
   it('says why a table was not compared, and nothing for no diff', () => {
     expect(tableChangeText({ skipped: 'too big to compare (80 MB)' })).toBe(
       'too big to compare (80 MB)'

@@ -116,15 +116,20 @@ export function tableChangeText(diff: ITableDiff | null | undefined): string {
   const parts: string[] = [];
   const [before, after] = diff.rows ?? [0, 0];
   const paired = before - (diff.rows_removed ?? 0);
+  const by =
+    diff.paired_by === 'key' ? ` (by ${(diff.key ?? []).join(', ')})` : '';
   if (diff.rows_changed) {
     const columns = Object.entries(diff.columns_changed ?? {})
       .map(([name, n]) => `${name} ${count(n)}`)
       .join(', ');
     parts.push(
-      `${count(diff.rows_changed)} of ${count(paired)} rows differ: ${columns}`
+      `${count(diff.rows_changed)} of ${count(paired)} rows${by} differ: ${columns}`
     );
+  } else if (by && diff.rows_changed === 0) {
+    // reordered, or rows only added or removed
+    parts.push(`none of ${count(paired)} rows${by} differ`);
   }
-  if (diff.paired_by === 'index') {
+  if (diff.paired_by === 'index' || diff.paired_by === 'key') {
     for (const [n, word] of [
       [diff.rows_added ?? 0, 'added'],
       [diff.rows_removed ?? 0, 'removed']

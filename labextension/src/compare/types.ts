@@ -170,10 +170,13 @@ export interface ITableDiff {
   removed?: string[];
   retyped?: { name: string; a: string; b: string }[];
   /**
-   * By the tables' own index, by position (as many rows), or not paired.
+   * By the key columns the table was logged with (`log_table(..., key=)`), by
+   * the tables' own index, by position (as many rows), or not paired.
    */
-  paired_by?: 'index' | 'position' | null;
-  /** Paired by index: rows only this run's table has, only the baseline's. */
+  paired_by?: 'key' | 'index' | 'position' | null;
+  /** Paired by key: the key's columns. */
+  key?: string[];
+  /** Paired by key or index: rows only this run's table has, only the baseline's. */
   rows_added?: number;
   rows_removed?: number;
   /** Paired rows where a shared column differs; `null` when none paired. */
