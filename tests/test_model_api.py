@@ -141,6 +141,23 @@ def test_a_pipeline_leaves_the_registry_as_it_is(api_store: Store, churn: tuple)
     assert (registered.description, registered.tags, registered.versions[0].tags) == ("", {}, {})
 
 
+def test_a_pipeline_takes_every_argument_the_notebook_gave() -> None:
+    """The exported script's ``mltrack.log_*`` are the tracker's: each takes the arguments
+    jupyter_mltrack's takes, or the notebook's own call fails in the pipeline (as
+    ``log_table(..., key=)`` did before the tracker took it)."""
+    import inspect
+
+    from jupyter_mltrack.pipeline.script_runtime import _TRACKER
+
+    namespace: dict[str, object] = {}
+    exec(_TRACKER, namespace)
+    tracker = namespace["_Tracker"]
+    for name in ("log_artifact", "log_text", "log_dict", "log_figure", "log_image", "log_table"):
+        theirs = set(inspect.signature(getattr(tracker, name)).parameters) - {"self"}
+        ours = set(inspect.signature(getattr(mltrack, name)).parameters)
+        assert theirs == ours, (name, ours ^ theirs)
+
+
 def test_log_model_refuses_a_bad_registry_name_before_storing_anything(
     api_store: Store, churn: tuple
 ) -> None:

@@ -140,8 +140,8 @@ class _Tracker:
     def log_image(self, image, name, *, step=None, run=None):
         return self._artifact("log_image", image, name, step=step)
 
-    def log_table(self, data, name, *, run=None):
-        return self._artifact("log_table", data, name)
+    def log_table(self, data, name, *, key=None, run=None):
+        return self._artifact("log_table", data, name, key=key)
 
     def _artifact(self, function, *args, **kwargs):
         """Log through jupyter_mltrack into the innermost open run (the pipeline's, or one
