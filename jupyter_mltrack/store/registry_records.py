@@ -340,15 +340,17 @@ class RegistryRecords(StoreBase):
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         with self.engine.connect() as conn:
-            model_id = self._model_id(conn, name)
-            row = conn.execute(select(_models_t).where(_models_t.c.id == model_id)).one()
-            versions = conn.execute(
-                select(_versions_t)
-                .where(_versions_t.c.model_id == model_id)
-                .order_by(_versions_t.c.version)
-            ).all()
-            aliases = self._aliases(conn, model_id)
-        return _model(row, versions, aliases)
+            return self._model_in(conn, self._model_id(conn, name))
+
+    def _model_in(self, conn: Connection, model_id: int) -> RegisteredModel:
+        """The model as ``conn`` sees it: its row, versions (oldest first) and aliases."""
+        row = conn.execute(select(_models_t).where(_models_t.c.id == model_id)).one()
+        versions = conn.execute(
+            select(_versions_t)
+            .where(_versions_t.c.model_id == model_id)
+            .order_by(_versions_t.c.version)
+        ).all()
+        return _model(row, versions, self._aliases(conn, model_id))
 
     def set_model_description(self, name: str, description: str) -> None:
         """Describe model ``name`` (what it predicts, for whom): shown with it everywhere."""
@@ -385,13 +387,7 @@ class RegistryRecords(StoreBase):
             # the sidebar re-reads the registry when the runs' revision moves
             versions = select(_versions_t.c.version).where(_versions_t.c.model_id == model_id)
             self._touch_versions(conn, model_id, set(conn.execute(versions).scalars()))
-            row = conn.execute(select(_models_t).where(where)).one()
-            listed = conn.execute(
-                select(_versions_t)
-                .where(_versions_t.c.model_id == model_id)
-                .order_by(_versions_t.c.version)
-            ).all()
-            return _model(row, listed, self._aliases(conn, model_id))
+            return self._model_in(conn, model_id)
 
     def update_model_version(
         self,
@@ -439,7 +435,7 @@ class RegistryRecords(StoreBase):
         where = (_versions_t.c.model_id == model_id, _versions_t.c.version == version)
         merged = _tags(conn.execute(select(_versions_t.c.tags).where(*where)).scalar())
         if all(merged.get(k) == v for k, v in tags.items()):
-            return  # nothing changes: no write, no revision moved
+            return  # already so: nothing to write
         merged.update(tags)
         conn.execute(
             update(_versions_t).where(*where).values(tags=json.dumps(merged, sort_keys=True))
