@@ -26,6 +26,7 @@ from .refs import ModelRef, load_call, parse, resolve
 
 if TYPE_CHECKING:
     from ..store.store import Store
+    from .readback import Found
 
 #: Modules whose distributions' versions a model records besides its own library's.
 _BASE_PACKAGES = ("numpy", "pandas", "scipy")
@@ -239,7 +240,7 @@ def load_table(ref: str, *, store: Store | None = None) -> Any:
 # reading back ---------------------------------------------------------------------------------
 
 
-def _found(ref: str, store: Store | None, path: str | None, step: Any) -> tuple[Store, Any]:
+def _found(ref: str, store: Store | None, path: str | None, step: Any) -> tuple[Store, Found]:
     """``(store, what ref names)``: a run number is one of the current experiment."""
     from ..capture import api
     from ..capture.refs import current_experiment
