@@ -151,14 +151,35 @@ def test_list_and_show_as_tables_and_as_the_rest_api(
     reg.store.register_model_version("attrition", reg.second, "model")
     reg.store.set_model_alias("churn", "production", 1)
     reg.store.set_model_alias("churn", "staging", 2)
+    reg.store.update_registered_model("churn", set_tags={"team": "growth", "task": "churn"})
+    reg.store.update_registered_model("attrition", set_tags={"team": "risk"})
 
     code, out, err = run_cli(capsys, "--store", reg.url, "models", "list")
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == ["MODEL", "VERSIONS", "LATEST", "ALIASES", "UPDATED"]
-    assert lines[1].split()[:4] == ["attrition", "1", "v1", "-"]
-    assert lines[2].split()[:5] == ["churn", "2", "v2", "@production=v1", "@staging=v2"]
+    assert lines[0].split() == ["MODEL", "VERSIONS", "LATEST", "ALIASES", "TAGS", "UPDATED"]
+    assert lines[1].split()[:5] == ["attrition", "1", "v1", "-", "team=risk"]
+    assert lines[2].split()[:7] == [
+        "churn",
+        "2",
+        "v2",
+        "@production=v1",
+        "@staging=v2",
+        "task=churn",
+        "team=growth",
+    ]
     assert len(lines) == 3
+    # only the models whose own tags hold each value given
+    code, out, _ = run_cli(capsys, "--store", reg.url, "models", "list", "--tag", "team=growth")
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["churn"]
+    both = ("--tag", "team=growth", "-t", "task=other")
+    assert run_cli(capsys, "--store", reg.url, "models", "list", *both) == (
+        0,
+        "no registered model has the tags team=growth task=other\n",
+        "",
+    )
+    code, out, err = run_cli(capsys, "--store", reg.url, "models", "list", "--tag", "team")
+    assert code == 2 and "a tag is KEY=VALUE, not 'team'" in err
     code, out, _ = run_cli(capsys, "--store", reg.url, "models", "list", "--json")
     assert json.loads(out) == models_api.list_models(reg.store)
     assert [
@@ -172,8 +193,9 @@ def test_list_and_show_as_tables_and_as_the_rest_api(
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == "Model churn: 2 versions, latest v2"
-    assert lines[1] == "  aliases: @production=v1 @staging=v2"
-    header, newest, oldest = lines[3], lines[4], lines[5]
+    assert lines[1] == "  tags: task=churn team=growth"
+    assert lines[2] == "  aliases: @production=v1 @staging=v2"
+    header, newest, oldest = lines[4], lines[5], lines[6]  # (a blank line before)
     assert header.split()[:4] == ["VERSION", "RUN", "EXPERIMENT", "RUN"]
     # newest first, with the run (number, experiment, name, id prefix), aliases and metrics
     assert newest.split()[:6] == ["v2", "2", "churn", "wider", reg.second[:8], "model"]

@@ -441,6 +441,8 @@ def test_a_model_carries_tags_of_its_own(api_store: Store, churn: tuple) -> None
     assert got.tags == {"team": "growth"}
     assert got.versions[0].tags == {"validation": "passed"}
     assert mltrack.list_models()[0].tags == {"team": "growth"}
+    assert [m.name for m in mltrack.list_models(tags={"team": "growth"})] == ["churn"]
+    assert mltrack.list_models(tags={"team": "risk"}) == []
     assert got.to_dict()["tags"] == {"team": "growth"}
     with pytest.raises(ModelNotFound, match=r"model 'churn' has no tag 'rows' \(its tags: team\)"):
         mltrack.delete_model_tag("churn", "rows")

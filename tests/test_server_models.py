@@ -426,6 +426,12 @@ async def test_describe_a_model_and_tag_its_versions(call: Any, store: Store) ->
     assert (model["description"], model["tags"]) == ("Who leaves", {"team": "growth"})
     assert model["versions"][0]["tags"] == {"validation": "passed"}  # the version's, apart
     assert check(await call(MODELS), MODELS)["models"][0]["tags"] == {"team": "growth"}
+    # the listing filtered by the models' own tags (MLflow's "tags.team = 'growth'")
+    found = check(await call(MODELS + "?tag=team%3Dgrowth"), MODELS)["models"]
+    assert [m["name"] for m in found] == ["churn"]
+    assert check(await call(MODELS + "?tag=team%3Dgrowth&tag=task%3Dx"), MODELS)["models"] == []
+    assert "'tag' is KEY=VALUE" in error_of(await call(MODELS + "?tag=team"), 400)
+    assert "unknown query parameter 'tags'" in error_of(await call(MODELS + "?tags=a%3Db"), 400)
 
 
 @sqlite_only

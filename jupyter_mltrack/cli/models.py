@@ -89,7 +89,19 @@ def add_parsers(
     sub.required = True
 
     listing = sub.add_parser(
-        "list", help="registered models: versions, latest, aliases", parents=[store_opt, json_opt]
+        "list",
+        help="registered models: versions, latest, aliases, tags",
+        parents=[store_opt, json_opt],
+    )
+    listing.add_argument(
+        "--tag",
+        "-t",
+        dest="tags",
+        action="append",
+        default=[],
+        type=_tag_arg,
+        metavar="KEY=VALUE",
+        help="only the models whose own tags hold this value (repeat: all of them)",
     )
     listing.set_defaults(func=cmd_models_list)
 
@@ -262,19 +274,24 @@ def models_table(models: Sequence[Mapping[str, Any]]) -> str:
             str(m["versions"]),
             f"v{m['latest']}" if m["latest"] is not None else "-",
             _cut(_aliases_text(m["aliases"]), MAX_METRICS_CELL),
+            _cut(" ".join(f"{k}={v}" for k, v in sorted(m.get("tags", {}).items())) or "-"),
             _when(m["updated_at"]),
         ]
         for m in models
     ]
-    return table(["MODEL", "VERSIONS", "LATEST", "ALIASES", "UPDATED"], rows, frozenset({1}))
+    headers = ["MODEL", "VERSIONS", "LATEST", "ALIASES", "TAGS", "UPDATED"]
+    return table(headers, rows, frozenset({1}))
 
 
 def cmd_models_list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     from ..server.models import list_models
 
-    answer = list_models(store)
+    answer = list_models(store, {"tag": [f"{k}={v}" for k, v in args.tags]})
     if args.json:
         _print_json(answer, out)
+    elif not answer["models"] and args.tags:
+        wanted = " ".join(f"{k}={v}" for k, v in args.tags)
+        out.write(f"no registered model has the tags {wanted}\n")
     elif not answer["models"]:
         out.write(
             "no registered models yet (register one: mltrack models register NAME RUN/ARTIFACT)\n"

@@ -652,11 +652,17 @@ def delete_model(name: str, *, force: bool = False, store: Store | None = None) 
     (store or api.get_store()).delete_registered_model(name, force=force)
 
 
-def list_models(*, store: Store | None = None) -> list[RegisteredModel]:
-    """The registered models with their versions and aliases."""
+def list_models(
+    *, tags: Mapping[str, Any] | None = None, store: Store | None = None
+) -> list[RegisteredModel]:
+    """The registered models with their versions and aliases; with ``tags``
+    (``{"team": "growth"}``), those whose own tags hold each of these values (numbers and
+    booleans compared as the text they are kept as)."""
     from ..capture import api
+    from ..store.registry_records import check_version_tags
 
-    return (store or api.get_store()).list_registered_models()
+    wanted = check_version_tags(tags or {})
+    return (store or api.get_store()).list_registered_models(tags=wanted)
 
 
 def get_model(name: str, *, store: Store | None = None) -> RegisteredModel:

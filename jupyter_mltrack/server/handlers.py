@@ -299,7 +299,7 @@ class ModelsHandler(MltrackHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        self.write_json(await self.call(models_api.list_models))
+        self.write_json(await self.call(models_api.list_models, self.query_args()))
 
     @tornado.web.authenticated
     @authorized

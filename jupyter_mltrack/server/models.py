@@ -156,8 +156,16 @@ def _version_json(version: ModelVersion, meta: Mapping[str, Any] | None = None) 
     return data
 
 
-def list_models(store: Store) -> dict[str, Any]:
-    models = store.list_registered_models()
+def list_models(store: Store, args: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+    """``GET models[?tag=team=growth&tag=…]``: the models, only those whose own tags hold
+    each ``KEY=VALUE`` given."""
+    wanted: dict[str, str] = {}
+    for text in _known_args(args or {}, ("tag",)).get("tag", []):
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise bad_request(f"'tag' is KEY=VALUE, not {text[:60]!r}")
+        wanted[key] = value
+    models = store.list_registered_models(tags=wanted)
     return {
         "models": [
             {

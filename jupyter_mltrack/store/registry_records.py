@@ -326,8 +326,13 @@ class RegistryRecords(StoreBase):
                 self._check_version(conn, name, model_id, version)
             return self._version(conn, name, model_id, version)
 
-    def list_registered_models(self) -> list[RegisteredModel]:
-        """Every registered model with its versions and aliases, by name."""
+    def list_registered_models(
+        self, *, tags: Mapping[str, str] | None = None
+    ) -> list[RegisteredModel]:
+        """Every registered model with its versions and aliases, by name; with ``tags``,
+        only those whose own tags hold each of these values (MLflow's
+        ``search_registered_models("tags.team = 'growth'")``). A registry holds tens of
+        models: they are filtered once read, not in SQL (the tags are one JSON column)."""
         with self.engine.connect() as conn:
             models = conn.execute(select(_models_t).order_by(_models_t.c.name)).all()
             versions: dict[int, list[Any]] = {}
@@ -336,7 +341,9 @@ class RegistryRecords(StoreBase):
             aliases: dict[int, dict[str, int]] = {}
             for a in conn.execute(select(_aliases_t).order_by(_aliases_t.c.alias)):
                 aliases.setdefault(a.model_id, {})[a.alias] = a.version
-        return [_model(m, versions.get(m.id, []), aliases.get(m.id, {})) for m in models]
+        found = [_model(m, versions.get(m.id, []), aliases.get(m.id, {})) for m in models]
+        wanted = dict(tags or {})
+        return [m for m in found if all(m.tags.get(k) == v for k, v in wanted.items())]
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         with self.engine.connect() as conn:
