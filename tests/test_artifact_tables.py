@@ -103,6 +103,24 @@ def test_load_table_names_what_it_was_given_instead(api_store: Store) -> None:
         mltrack.load_table("models:/churn@production")
 
 
+def test_a_parquet_file_of_a_folder_loads_as_a_table(api_store: Store, tmp_path: Path) -> None:
+    """``log_artifact("outputs/")`` of a folder holding a Parquet file: ``load_table``
+    reads that file by its path in the reference or ``path=``, as the other loaders do;
+    another file of the folder is refused, saying what reads it."""
+    frame = pd.DataFrame({"id": [1, 2], "when": pd.to_datetime(["2026-01-01", "2026-01-02"])})
+    (tmp_path / "outputs").mkdir()
+    frame.to_parquet(tmp_path / "outputs" / "preds.parquet")
+    (tmp_path / "outputs" / "notes.csv").write_text("a\n1\n")
+    with mltrack.start_run():
+        mltrack.log_artifact(tmp_path / "outputs")
+    pd.testing.assert_frame_equal(mltrack.load_table("1/outputs/preds.parquet"), frame)
+    pd.testing.assert_frame_equal(mltrack.load_table("1/outputs", path="preds.parquet"), frame)
+    with pytest.raises(ArtifactError, match="is notes.csv, a file of a folder artifact, not a Par"):
+        mltrack.load_table("1/outputs/notes.csv")
+    with pytest.raises(ArtifactError, match="is a folder artifact .no type., not a table"):
+        mltrack.load_table("1/outputs")
+
+
 def test_the_preview_is_the_first_rows_escaped(api_store: Store) -> None:
     with mltrack.start_run():
         art = mltrack.log_table(predictions(), "predictions")

@@ -217,24 +217,30 @@ def log_table(
     )
 
 
-def load_table(ref: str, *, store: Store | None = None) -> Any:
+def load_table(ref: str, *, path: str | None = None, store: Store | None = None) -> Any:
     """A table ``log_table`` kept, as the DataFrame it was: ``ref`` is ``"RUN/NAME"`` (a
-    run number of the current experiment, an id or id prefix, and the table's name)."""
-    from ..capture import api
-    from ..capture.refs import current_experiment
+    run number of the current experiment, an id or id prefix, and the table's name). A
+    Parquet file of a folder artifact reads too (``"3/outputs/preds.parquet"``, or
+    ``path=``), as every reader of :mod:`.readback` takes it."""
+    from .readback import file_bytes
     from .tables import PARQUET, read_table
 
-    st = store or api.get_store()
-    parsed = parse(ref)
-    if parsed.registered:
+    if isinstance(ref, str) and parse(ref).registered:
         raise ArtifactError(f"{ref!r} names a registered model; a table is 'RUN/NAME'")
-    artifact, _ = resolve(st, parsed, current_experiment())
-    if artifact.media_type != PARQUET or artifact.file_count != 1:
+    st, found = _found(ref, store, path, None)
+    artifact = found.one()
+    parquet = found.path is not None and found.path.lower().endswith(".parquet")
+    if not parquet and (artifact.media_type != PARQUET or artifact.file_count != 1):
+        if found.path is not None:
+            raise ArtifactError(
+                f"{ref!r} is {found.path}, a file of a {artifact.kind} artifact, not a Parquet"
+                " table (load_text or download_artifact read it)"
+            )
         raise ArtifactError(
             f"{ref!r} is a {artifact.kind} artifact ({artifact.media_type or 'no type'}), not a"
             " table (log it with log_table)"
         )
-    return read_table(_artifacts.read_bytes(st, artifact))
+    return read_table(file_bytes(st, found)[1])
 
 
 # reading back ---------------------------------------------------------------------------------
