@@ -570,24 +570,29 @@ def test_numbers_and_booleans_are_kept_as_text_and_descriptions_are_checked(reg:
         reg.set_model_description("churn", 3)  # type: ignore[arg-type]
 
 
-def test_concurrent_tag_edits_of_one_version_lose_no_key(reg: Store) -> None:
-    """Each edit reads the tags and writes them back under the model's lock: six threads
-    each adding their own key leave all six."""
-    reg.register_model_version("churn", model_run(reg), "model")
+def at_once(n: int, edit: Callable[[int], object]) -> None:
+    """``edit(0)`` … ``edit(n - 1)`` on ``n`` threads at once; none may fail."""
     errors: list[BaseException] = []
 
-    def tag(i: int) -> None:
+    def run(i: int) -> None:
         try:
-            reg.update_model_version("churn", 1, set_tags={f"k{i}": str(i)})
+            edit(i)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=tag, args=(i,)) for i in range(6)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_concurrent_tag_edits_of_one_version_lose_no_key(reg: Store) -> None:
+    """Each edit reads the tags and writes them back under the model's lock: six threads
+    each adding their own key leave all six."""
+    reg.register_model_version("churn", model_run(reg), "model")
+    at_once(6, lambda i: reg.update_model_version("churn", 1, set_tags={f"k{i}": str(i)}))
     assert reg.resolve_model_version("churn").tags == {f"k{i}": str(i) for i in range(6)}
 
 
@@ -613,20 +618,7 @@ def test_a_models_own_tags_are_edited_in_one_transaction_and_lose_no_key(reg: St
     time.sleep(0.002)
     reg.update_registered_model("churn", delete_tags=["task"])
     assert reg.revision() != before  # the sidebar re-reads the registry
-    errors: list[BaseException] = []
-
-    def tag(i: int) -> None:
-        try:
-            reg.update_registered_model("churn", set_tags={f"k{i}": str(i)})
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=tag, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    at_once(6, lambda i: reg.update_registered_model("churn", set_tags={f"k{i}": str(i)}))
     assert reg.get_registered_model("churn").tags == {
         "team": "growth",
         **{f"k{i}": str(i) for i in range(6)},

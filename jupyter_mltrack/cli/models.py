@@ -93,16 +93,7 @@ def add_parsers(
         help="registered models: versions, latest, aliases, tags",
         parents=[store_opt, json_opt],
     )
-    listing.add_argument(
-        "--tag",
-        "-t",
-        dest="tags",
-        action="append",
-        default=[],
-        type=_tag_arg,
-        metavar="KEY=VALUE",
-        help="only the models whose own tags hold this value (repeat: all of them)",
-    )
+    _tag_option(listing, "only the models whose own tags hold this value (repeat: all of them)")
     listing.set_defaults(func=cmd_models_list)
 
     show = sub.add_parser(
@@ -132,16 +123,7 @@ def add_parsers(
         "--experiment", "-e", metavar="E", help="experiment a run number refers to"
     )
     register.add_argument("--description", "-d", default="", metavar="TEXT")
-    register.add_argument(
-        "--tag",
-        "-t",
-        dest="tags",
-        action="append",
-        default=[],
-        type=_tag_arg,
-        metavar="KEY=VALUE",
-        help="a tag of the version (repeat for more), set as it is registered",
-    )
+    _tag_option(register, "a tag of the version (repeat for more), set as it is registered")
     register.set_defaults(func=cmd_models_register)
 
     alias = sub.add_parser(
@@ -240,6 +222,20 @@ def _version_arg(text: str) -> int:
     if not digits.isdigit() or int(digits) < 1:
         raise argparse.ArgumentTypeError(f"a version is a positive number such as 3, not {text!r}")
     return int(digits)
+
+
+def _tag_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--tag/-t KEY=VALUE``, repeatable, into ``args.tags`` as ``(key, value)`` pairs."""
+    parser.add_argument(
+        "--tag",
+        "-t",
+        dest="tags",
+        action="append",
+        default=[],
+        type=_tag_arg,
+        metavar="KEY=VALUE",
+        help=help,
+    )
 
 
 def _tag_arg(text: str) -> tuple[str, str]:

@@ -440,10 +440,10 @@ class RegistryRecords(StoreBase):
         """Set ``tags`` on a version (keys not named keep their values), in ``conn``'s
         transaction, which holds the model's row."""
         where = (_versions_t.c.model_id == model_id, _versions_t.c.version == version)
-        merged = _tags(conn.execute(select(_versions_t.c.tags).where(*where)).scalar())
-        if all(merged.get(k) == v for k, v in tags.items()):
+        current = _tags(conn.execute(select(_versions_t.c.tags).where(*where)).scalar())
+        merged = _edited(dict(current), tags, [], "")
+        if merged == current:
             return  # already so: nothing to write
-        merged.update(tags)
         conn.execute(
             update(_versions_t).where(*where).values(tags=json.dumps(merged, sort_keys=True))
         )
