@@ -20,7 +20,7 @@ a run actually needs it)::
     cfg = mltrack.load_dict("3/settings.yaml")      # load_text, load_image, load_figure too
     mltrack.log_model(clf, signature_from=X_test[:5], register="churn")  # skops: safe
     mltrack.set_alias("churn", "production", 1)
-    clf = mltrack.load_model("models:/churn@production")
+    clf = mltrack.load_model("models:/churn@production")   # in a run: recorded as used
     mltrack.datasets.push(df, "team/churn", tag="gold")    # named, versioned data
     df = mltrack.datasets.get("team/churn@gold")           # exactly as pushed
 """
@@ -91,6 +91,7 @@ if TYPE_CHECKING:
         set_alias,
         set_model_tag,
         set_model_version_tag,
+        use_artifact,
     )
     from .widgets.compare import CompareWidget
 
@@ -154,6 +155,7 @@ __all__ = [
     "start_run",
     "sweep",
     "sweeps",
+    "use_artifact",
 ]
 
 
@@ -189,6 +191,7 @@ _MODEL_API = frozenset(
         "set_alias",
         "set_model_tag",
         "set_model_version_tag",
+        "use_artifact",
     }
 )
 

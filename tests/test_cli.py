@@ -228,11 +228,14 @@ def test_runs_show_by_id_prefix_and_number(
     assert "Error\n  ValueError: C must be > 0\n" in out and "  status    failed\n" in out
 
     code, out, _ = run_cli(capsys, "--store", url, "runs", "show", base, "--json")
-    # as the REST API answers: the detail, with what the run logged and registered
+    # as the REST API answers: the detail, with what the run logged and registered, what
+    # it used of other runs and who used its own
     assert json.loads(out) == {
         **sqlite_store.get_run_detail(base).to_dict(),
         "artifacts": [],
         "models": [],
+        "used": [],
+        "used_by": {"count": 0, "runs": []},
     }
     assert json.loads(out) == api.get_run(sqlite_store, base)
 

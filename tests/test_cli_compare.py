@@ -36,6 +36,7 @@ COMPARISON_KEYS = {
     "data",
     "outputs",
     "artifacts",
+    "used",
 }
 EXPLANATION_KEYS = {
     "metric",

@@ -216,6 +216,12 @@ EXPECTED["models.ipynb"] = {
         # autolog: the scaler's fit, and the classifier's score (the step-5 accuracy)
         "metrics": {"accuracy": _score, "score": _score, "StandardScaler.fit_time": _seconds},
     },
+    "evaluate-production": {
+        "source": "notebook",
+        "params": {},
+        "tags": {},
+        "metrics": {"accuracy": _score, "accuracy_score": _score},
+    },
     "pickled": {"source": "api", "params": {}, "tags": {}, "metrics": {"accuracy": _score}},
 }
 
@@ -263,8 +269,8 @@ def _check_compare_outputs(nb: Any) -> None:
 def _check_models_outputs(nb: Any) -> None:
     """examples/models.ipynb: the alias moved to version 2, the better model, which loads
     and scores as it did when logged, described and tagged; its run's dict, text and figure
-    read back, a series' step too; the pickled model is refused; an array is kept as a
-    grayscale PNG."""
+    read back, a series' step too; an evaluation that loads it by alias is listed among its
+    users; the pickled model is refused; an array is kept as a grayscale PNG."""
     (image, *_) = _outputs_of(nb, "%%track feature-correlations")
     assert image["text"] == "correlations.png 30x30 L\n", image["text"]
     (frame, *_) = _outputs_of(nb, "%%track sgd-epochs")
@@ -283,6 +289,10 @@ def _check_models_outputs(nb: Any) -> None:
         "['accuracy', '0.97', '143']\n"
         "PNG (48, 40) confusion ['confusion.png', 'confusion.svg']\n"
     ), read_back["text"]
+    (used,) = _outputs_of(nb, 'for use in mltrack.lineage("models:/cancer@production")')
+    assert used["text"] == (
+        "#5 finished: loaded models:/cancer@production as v2, accuracy 0.965\n"
+    ), used["text"]
     (refused,) = _outputs_of(nb, 'with mltrack.start_run(name="pickled")')
     assert refused["text"].startswith("UntrustedModelError - "), refused["text"]
 

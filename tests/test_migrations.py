@@ -58,6 +58,8 @@ def insert_run(
     )
 
 
+#: Tables a migration after 0017 adds: a database a test leaves at 0017 or before lacks them.
+AFTER_0017 = {"artifact_uses"}
 #: Tables a migration after 0010 adds (or adds a column to: ``run_data.dataset``, 0012;
 #: ``store_settings``, 0013): a database at 0010 lacks them, and nothing else.
 AFTER_0010 = {
@@ -71,6 +73,7 @@ AFTER_0010 = {
     "dataset_tags",
     "run_data",
     "store_settings",
+    *AFTER_0017,
 }
 
 
@@ -425,7 +428,8 @@ def test_0015_starts_each_model_after_its_highest_version(engine: Engine, store_
         last = conn.execute(text("SELECT name, last_version FROM registered_models ORDER BY name"))
         assert [tuple(r) for r in last] == [("churn", 3), ("empty", 0)]
     # the versions' tags come in 0016, the models' in 0017
-    assert differences(engine, without={"model_versions", "registered_models.tags"}) == []
+    later = {"model_versions", "registered_models.tags", *AFTER_0017}
+    assert differences(engine, without=later) == []
     store = Store(store_url)
     try:
         assert store.register_model_version("churn", "c" * 32, "model-4").version == 4
@@ -480,7 +484,8 @@ def test_0016_gives_every_version_empty_tags_and_keeps_its_aliases(
             {"t": now},
         )
     alembic(engine, "upgrade", "0016")
-    assert differences(engine, without={"registered_models.tags"}) == []  # they come in 0017
+    # they come in 0017
+    assert differences(engine, without={"registered_models.tags", *AFTER_0017}) == []
     store = Store(store_url)
     try:
         (version,) = store.get_registered_model("churn").versions
@@ -539,7 +544,7 @@ def test_0017_gives_every_model_empty_tags_and_keeps_its_versions(
             {"t": now},
         )
     alembic(engine, "upgrade", "0017")
-    assert differences(engine) == []
+    assert differences(engine, without=AFTER_0017) == []
     store = Store(store_url)
     try:
         model = store.get_registered_model("churn")
@@ -561,3 +566,30 @@ def test_0017_gives_every_model_empty_tags_and_keeps_its_versions(
         ] == [("production", 1)]
         assert conn.execute(text("SELECT tags FROM model_versions")).scalar() == '{"v": "1"}'
     assert "tags" not in {c["name"] for c in inspect(engine).get_columns("registered_models")}
+
+
+def test_0018_adds_artifact_uses_and_its_downgrade_keeps_the_runs(
+    engine: Engine, store_url: str
+) -> None:
+    """``artifact_uses`` is a new table: runs there are keep everything and used nothing;
+    a use recorded at 0018 goes with the table on the way down, the runs stay."""
+    alembic(engine, "upgrade", "0017")
+    now = 1_700_000_000.0
+    with engine.begin() as conn:
+        insert_run(conn, "a" * 32, now)
+    alembic(engine, "upgrade", "0018")
+    assert differences(engine) == []
+    store = Store(store_url, migrate=False)
+    try:
+        assert store.artifacts_used("a" * 32) == []
+        user = store.create_run("e").id
+        use = {"source_run_id": "a" * 32, "name": "model", "kind": "model", "digest": "d"}
+        store.record_artifact_uses(user, [{**use, "ref": "1/model", "how": "load_model"}])
+        (found,) = store.artifacts_used(user)
+        assert (found.source_number, found.source_exists) == (1, False)  # no such artifact
+    finally:
+        store.close()
+    alembic(engine, "downgrade", "0017")
+    assert "artifact_uses" not in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM runs")).scalar_one() == 2

@@ -7,7 +7,7 @@ import argparse
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -209,3 +209,32 @@ def _html_destination(output: str) -> Path:
 def _publish(dest: Path, write: Callable[[Path], Any], force: bool) -> None:
     """:func:`..placing.publish`, overwriting with ``--force``."""
     publish(dest, write, force, "--force")
+
+
+def used_text(use: Mapping[str, Any]) -> str:
+    """What a run used (an ``ArtifactUse``'s JSON), on a line: ``model 'model' of run #1
+    of churn (58e98cb4), as churn v2``."""
+    if use["source_number"] is None:
+        run = f"run {use['source_run_id'][:8]} (not in this store)"
+    else:
+        run = f"run #{use['source_number']} of {use['source_experiment']}"
+        run += f" ({use['source_run_id'][:8]})"
+    text = f"{use['kind']} {use['name']!r} of {run}"
+    if use["version"] is not None:
+        text += f", as {use['model']} v{use['version']}"
+    elif use["source_number"] is not None and not use["source_exists"]:
+        text += " (since deleted)"
+    return text
+
+
+def user_text(use: Mapping[str, Any]) -> str:
+    """A run that used an artifact, on a line: ``#2 of eval (4b9b008c): finished, by
+    models:/churn@production  accuracy=0.93``."""
+    line = f"#{use['run_number']} of {use['run_experiment']} ({use['run_id'][:8]})"
+    if use.get("status"):
+        line += f": {use['status']}"
+    line += f", by {use['ref']}"
+    if use.get("metrics"):
+        metrics = " ".join(f"{k}={_number(v)}" for k, v in use["metrics"].items())
+        line += "  " + _cut(metrics, 60)
+    return line

@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from ..compare.artifact_rows import side_text
+from ..compare.used import cell_text as used_cell
+from ..compare.used import differs as used_differs
 from ..store import Store
 from .common import (
     CliError,
@@ -554,6 +556,14 @@ def comparison_report(data: Mapping[str, Any], *, show_all: bool = False) -> str
         name = d.get("name") or d.get("path") or "?"
         rows.append([d.get("role", "?"), _cut(str(name), 32)] + [data_cell(d, i) for i in range(n)])
     add(_section("Data", ["ROLE", "NAME", *heads], rows, hidden, "dataset", keys=2), bool(rows))
+
+    rows, hidden = [], 0
+    for u in data.get("used", []):
+        if not (used_differs(u) or show_all):
+            hidden += 1
+            continue
+        rows.append([_cut(str(u["key"]), 32)] + [_cut(used_cell(u, i), 40) for i in range(n)])
+    add(_section("Used", ["USED", *heads], rows, hidden, "use"), bool(rows))
 
     rows, hidden = [], 0
     for o in data.get("outputs", []):

@@ -45,6 +45,8 @@ from .common import (
     _value,
     _when,
     table,
+    used_text,
+    user_text,
 )
 
 #: Lines of a run's code ``models lineage`` shows without ``--code``.
@@ -57,7 +59,9 @@ LINEAGE_HELP = """\
 How a model version was built: the version -> the model artifact (format, library) -> the
 run that logged it (experiment, number, status, notebook and cell) -> its code -> the
 pipeline runs that reproduced it -> the input data snapshots it read (name, digest, shape)
--> its params and metrics -> its environment (Python, the model's library versions, git).
+-> the artifacts and models it loaded from other runs -> its params and metrics -> its
+environment (Python, the model's library versions, git); and the runs that loaded the model
+since (its evaluations: status and metrics).
 
 REF is one of:
   NAME@ALIAS       e.g. churn@production
@@ -654,6 +658,9 @@ def lineage_tree(data: Mapping[str, Any], *, full_code: bool = False) -> Node:
         label += f"; types to trust to load: {', '.join(art['untrusted_types'])}"
     artifact = Node(label)
     artifact.children.append(_run_node(data, full_code))
+    used_by = _used_by_node(data.get("used_by"))
+    if used_by is not None:
+        artifact.children.append(used_by)
     model = data["model"]
     versions = data.get("models") or ([model] if model else [])
     if not data["ref"].startswith(PREFIX):  # RUN/NAME: which versions hold the artifact
@@ -695,6 +702,8 @@ def _run_node(data: Mapping[str, Any], full_code: bool) -> Node:
     if pipeline is not None:
         node.children.append(pipeline)
     node.children.append(_inputs_node(data["inputs"]))
+    if data.get("used"):
+        node.children.append(_used_node(data["used"]))
     node.children.append(_values_node("params", data["params"], _value))
     node.children.append(_values_node("metrics", data["metrics"], _number))
     node.children.append(_environment_node(data["environment"]))
@@ -741,6 +750,23 @@ def _inputs_node(inputs: Sequence[Mapping[str, Any]]) -> Node:
             line += f"  ({d['path']})"
         kids.append(Node(line))
     return Node(f"inputs: {_plural(len(inputs), 'snapshot')}", kids)
+
+
+def _used_node(used: Sequence[Mapping[str, Any]]) -> Node:
+    """What the run loaded from other runs (``load_model``, ``load_table``…)."""
+    kids = [Node(f"{u['ref']}  {u['how']}: {used_text(u)}") for u in used]
+    return Node(f"used: {_plural(len(used), 'artifact')} of other runs", kids)
+
+
+def _used_by_node(used_by: Mapping[str, Any] | None) -> Node | None:
+    """The runs that loaded this model since (its evaluations), newest first."""
+    if not used_by or not used_by["count"]:
+        return None
+    kids = [Node(user_text(u)) for u in used_by["runs"]]
+    more = used_by["count"] - len(used_by["runs"])
+    if more > 0:
+        kids.append(Node(f"… {_plural(more, 'more run')} (--json lists the newest {len(kids)})"))
+    return Node(f"used by {_plural(used_by['count'], 'run')}", kids)
 
 
 def _values_node(title: str, values: Mapping[str, Any], show: Callable[[Any], str]) -> Node:

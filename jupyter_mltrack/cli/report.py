@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..compare.artifact_rows import side_text
 from ..compare.artifacts import embedded_images
+from ..compare.used import cell_text as used_cell
+from ..compare.used import differs as used_differs
 from ..widgets.render import artifacts_html
 from .compare import (
     NOT_RECORDED,
@@ -254,6 +256,12 @@ def _sections(
         cells = [esc(d.get("role", "?")), esc(name)] + [esc(data_cell(d, i)) for i in range(n)]
         rows.append((data_differs(d), cells))
     section("Data", ["role", "name", *heads], rows)
+
+    rows = [
+        (used_differs(u), [esc(u["key"]), *(esc(used_cell(u, i)) for i in range(n))])
+        for u in data.get("used", [])
+    ]
+    section("Used", ["used", *heads], rows)
 
     rows = [
         (not o.get("same"), [esc(o.get("index", "?")), *(_output_html(it) for it in o["items"])])

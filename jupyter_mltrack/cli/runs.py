@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
 
 from ..models.steps import Series, grouped
 from ..query.groups import Aggregate, RunGroup, group_runs, groups_answer
@@ -32,6 +32,8 @@ from .common import (
     _version_label,
     _when,
     table,
+    used_text,
+    user_text,
 )
 
 
@@ -131,9 +133,13 @@ def run_report(
     detail: RunDetail,
     artifacts: Sequence[Artifact] = (),
     versions: Sequence[ModelVersion] = (),
+    used: Sequence[Mapping[str, Any]] = (),
+    used_by: Mapping[str, Any] | None = None,
 ) -> str:
     """``runs show`` as sections of aligned ``key  value`` lines; ``artifacts`` are what the
-    run logged, ``versions`` the registered model versions among them."""
+    run logged, ``versions`` the registered model versions among them, ``used`` the
+    artifacts of other runs it loaded and ``used_by`` the runs that loaded its own (as the
+    REST API's run detail carries them)."""
     run = detail.run
     lines = [f"Run {run.number} of {run.experiment}  ({run.id})"]
 
@@ -186,6 +192,13 @@ def run_report(
             for a in grouped(artifacts)
         ],
     )
+    section("Used", [(u["ref"], used_text(u)) for u in used])
+    if used_by and used_by["count"]:
+        lines += ["", f"Used by ({_plural(used_by['count'], 'run')})"]
+        lines += [f"  {user_text(u)}" for u in used_by["runs"]]
+        more = used_by["count"] - len(used_by["runs"])
+        if more > 0:
+            lines.append(f"  … {_plural(more, 'more run')} (--json lists the newest)")
     if detail.error:
         lines += [
             "",
@@ -308,8 +321,11 @@ def cmd_runs_show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
 
         _print_json(get_run(store, run_id), out)
         return 0
+    from ..models.lineage import users
+
     detail = store.get_run_detail(run_id)
     artifacts = store.list_artifacts(run_id, files=False)
     versions = store.versions_of_runs([run_id]).get(run_id, []) if artifacts else []
-    out.write(run_report(detail, artifacts, versions) + "\n")
+    used = [u.to_dict() for u in store.artifacts_used(run_id)]
+    out.write(run_report(detail, artifacts, versions, used, users(store, run_id)) + "\n")
     return 0

@@ -26,6 +26,7 @@ from .metrics import metric_rows
 from .outputs import outputs_section
 from .params import attribute_rows, param_rows
 from .reducers import Reducer, parse_reducer
+from .used import used_section
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Comparison:
     data: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    #: Artifacts of other runs the runs loaded (``compare.used``).
+    used: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def run_ids(self) -> list[str]:
@@ -78,6 +81,7 @@ class Comparison:
             "data": self.data,
             "outputs": self.outputs,
             "artifacts": self.artifacts,
+            "used": self.used,
         }
 
     def __repr__(self) -> str:
@@ -159,6 +163,7 @@ def compare(
         data=data_section(facts),
         outputs=outputs_section([outputs.get(i, []) for i in ids]),
         artifacts=artifacts_section(store, ids),
+        used=used_section(facts),
     )
 
 

@@ -2,8 +2,9 @@
 ranked by the evidence the rest of their experiment(s) gives.
 
 The factors (``compare.factors``): each flattened parameter, each code hunk of the cell and
-of its dependencies, each input dataset (naming the columns that changed), each package
-version, each RNG seed the execution log saw set, Python and the platform.
+of its dependencies, each input dataset (naming the columns that changed), each artifact
+loaded from another run (the model an evaluation ran), each package version, each RNG seed
+the execution log saw set, Python and the platform.
 
 The evidence (``compare.evidence``) comes from the *other* finished runs of A's and B's
 experiments that logged the metric, never from A and B themselves:
@@ -27,7 +28,7 @@ scikit-learn), each source in 0..1:
 where ``Δ`` is A→B's change and ``agree`` is 1 when the evidence pushes the metric the way
 it moved, 0.25 when it pushes against it (a factor that worked against the change does not
 explain it). A confounded group shares its best member's score. Ties are broken by kind
-(param, code, data, package, seed, environment) and key.
+(param, code, data, used, package, seed, environment) and key.
 
 The estimate of a factor's contribution is the pairs' mean, else the forest's
 counterfactual, else (numeric factors) a least-squares slope × (b − a). ``explained`` is

@@ -1,8 +1,9 @@
 """What a run is made of, as factors ``explain`` can weigh: one hashable value per run for
-each parameter, code hunk, input dataset, package, RNG seed and environment field.
+each parameter, code hunk, input dataset, artifact used, package, RNG seed and environment
+field.
 
 Factor ids are ``kind:key``: ``param:optimizer.lr``, ``code:cell@@-3``, ``data:train``,
-``package:numpy``, ``seed:numpy``, ``environment:python``.
+``used:churn``, ``package:numpy``, ``seed:numpy``, ``environment:python``.
 
 Parameters
     Nested dicts compare key by key (``optimizer.lr``), but a list is one factor valued by
@@ -31,6 +32,11 @@ Code
 Data
     Input datasets by name, valued by snapshot digest; the detail names the columns that
     changed between A's and B's snapshots (from the snapshot records: no data is read).
+Artifacts used
+    What a run loaded from other runs (``load_model("models:/churn@production")``), by the
+    registered model's name, else the artifact's name (``compare.used``), valued by the
+    bytes loaded (the use's content digest): an evaluation of churn v2 and one of v3 differ
+    in ``used:churn``, shown as ``churn v2 → churn v3``.
 Packages
     Versions, compared only when both A and B recorded an environment; a run without one
     has no package values. A package only one of A and B imported is not a factor: its
@@ -49,9 +55,11 @@ from typing import Any
 from .evidence import MISSING
 from .facts import RunFacts
 from .textdiff import hunks
+from .used import keyed
+from .used import label as use_label
 
 #: Kinds in the order ties are listed.
-KINDS = ("param", "code", "data", "package", "seed", "environment")
+KINDS = ("param", "code", "data", "used", "package", "seed", "environment")
 
 
 def hashable(value: Any) -> Hashable:
@@ -353,6 +361,16 @@ def candidates(fa: RunFacts, fb: RunFacts) -> tuple[list[Candidate], dict[str, C
             va = da.snapshot.short if da else MISSING
             vb = db.snapshot.short if db else MISSING
             out.append(Candidate("data", name, va, vb, ha, hb, detail, cols))
+    ua, ub = keyed(fa), keyed(fb)
+    for key in sorted(set(ua) | set(ub)):
+        a, b = ua.get(key), ub.get(key)
+        ha = a.digest if a else MISSING
+        hb = b.digest if b else MISSING
+        if ha != hb:
+            va = use_label(a) if a else MISSING
+            vb = use_label(b) if b else MISSING
+            refs = f"{a.ref} → {b.ref}" if a and b and a.ref != b.ref else None
+            out.append(Candidate("used", key, va, vb, ha, hb, refs))
     if env_known(fa) and env_known(fb):
         for name in sorted(set(fa.packages) | set(fb.packages)):
             va, vb = fa.packages.get(name, MISSING), fb.packages.get(name, MISSING)
@@ -417,6 +435,7 @@ def table(
         by_kind[c.kind].append(c)
     cand_params = {c.key for c in by_kind["param"]}
     cand_inputs = {c.key for c in by_kind["data"]}
+    cand_used = {c.key for c in by_kind["used"]}
     cand_packages = {c.key for c in by_kind["package"]}
     cand_env = {c.key for c in by_kind["environment"]}
     cand_seeds = {c.key for c in by_kind["seed"]}
@@ -466,6 +485,11 @@ def table(
         rest_inputs = frozenset(
             (name, d.snapshot.digest) for name, d in ins.items() if name not in cand_inputs
         )
+        used = keyed(f) if f.uses else {}
+        for col, key in cols["used"]:
+            u = used.get(key)
+            col.append(u.digest if u else MISSING)
+        rest_used = frozenset((k, u.digest) for k, u in used.items() if k not in cand_used)
         known = env_known(f)
         for col, key in cols["package"]:
             col.append(f.packages.get(key, MISSING) if known else MISSING)
@@ -484,7 +508,9 @@ def table(
         seeds: Hashable = None
         if seeds_loaded:
             seeds = frozenset((k, hashable(v)) for k, v in f.seeds.items() if k not in cand_seeds)
-        background.append((frozenset(rest_params), tuple(code_rest), rest_inputs, pkgs, env, seeds))
+        background.append(
+            (frozenset(rest_params), tuple(code_rest), rest_inputs, rest_used, pkgs, env, seeds)
+        )
     features: dict[str, list[Hashable]] = {}
     feature_ab: dict[str, tuple[Hashable, Hashable]] = {}
     pa = factor_params(fa)

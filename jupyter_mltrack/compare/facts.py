@@ -5,7 +5,8 @@ bulk: a handful of queries for 2 runs or 10,000, never one per run.
 configurations compare key by key. ``dependencies`` is the code the run's cell depended on,
 the same backward slice of the execution log that *Export to Pipeline* writes, so a change
 in an earlier cell that fed the run shows up as a code difference. ``seeds`` are the global
-RNG seeds set in that code, when the log saw the generator reseeded.
+RNG seeds set in that code, when the log saw the generator reseeded. ``uses`` are the
+artifacts of other runs it loaded (the model an evaluation ran).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..store import RunNotFound, RunRefError, Store
-from ..store.entities import Execution, Run, RunData
+from ..store.entities import ArtifactUse, Execution, Run, RunData
 from .errors import CompareError, UnknownRun
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class RunFacts:
     data: list[RunData] = field(default_factory=list)
     #: Global RNG seeds set in the cell or its dependencies: ``{"numpy": 0, "random": 42}``.
     seeds: dict[str, Any] = field(default_factory=dict)
+    #: Artifacts of other runs it loaded (a model it evaluated), in the order it used them.
+    uses: list[ArtifactUse] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -138,6 +141,7 @@ def _facts(store: Store, runs: Sequence[Run], *, series: bool, code: bool) -> li
     ids = [r.id for r in runs]
     contexts = store.run_contexts(ids, code=code)
     data = store.runs_data(ids)
+    uses = store.runs_uses(ids)
     slices = _code_slices(store, runs) if code else {}
     arrays: dict[str, dict[str, SeriesArrays]] = {}
     if series and ids:
@@ -166,6 +170,7 @@ def _facts(store: Store, runs: Sequence[Run], *, series: bool, code: bool) -> li
                 dependencies=dependencies,
                 data=data.get(run.id, []),
                 seeds=seeds,
+                uses=uses.get(run.id, []),
             )
         )
     return out

@@ -48,6 +48,9 @@ def title(c: Candidate) -> str:
     if c.kind == "data":
         cols = f" ({c.detail})" if c.detail else ""
         return f"input `{c.key}` {show(c.a)} → {show(c.b)}{cols}"
+    if c.kind == "used":
+        refs = f" ({c.detail})" if c.detail else ""
+        return f"loaded `{c.key}`: {show(c.a)} → {show(c.b)}{refs}"
     if c.kind == "package":
         grade = f" ({c.detail})" if c.detail else ""
         return f"{c.key} {show(c.a)} → {show(c.b)}{grade}"
@@ -95,6 +98,8 @@ def what(c: Candidate) -> str:
         return "this hunk"
     if c.kind == "data":
         return f"`{c.key}`"
+    if c.kind == "used":
+        return f"which `{c.key}` they loaded"
     if c.kind == "seed":
         return f"the {c.key} seed"
     if c.kind == "package":
@@ -110,6 +115,8 @@ def name(c: Candidate) -> str:
         return f"the {c.key.partition('@@')[0]} hunk {c.detail}"
     if c.kind == "data":
         return f"input `{c.key}`"
+    if c.kind == "used":
+        return f"the `{c.key}` loaded"
     return what(c)
 
 

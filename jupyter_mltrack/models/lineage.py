@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..store.entities import Artifact, ModelVersion, RunDetail, iso
+from ..store.entities import Artifact, ModelVersion, RunDetail, iso, json_number
 from .refs import ModelRef, load_call, parse, resolve
 
 if TYPE_CHECKING:
     from ..store.store import Store
+
+#: How many of the runs that used a model lineage lists (the newest; ``count`` says all).
+USED_BY_LISTED = 100
 
 
 def model_summary(artifact: Artifact) -> dict[str, Any]:
@@ -47,8 +50,11 @@ def lineage(store: Store, ref: str | ModelRef, experiment: str | None = None) ->
     (format, versions, signature), ``run`` (identity, status, timing, notebook and cell),
     ``code`` (the cell that trained it), ``pipeline`` (the notebook run a pipeline run
     reproduced, or the pipeline runs that reproduced this one), ``inputs`` (the snapshots
-    of the data the run read), ``params``, ``metrics`` and ``environment`` (Python,
-    platform, the packages that matter to the model, git state)."""
+    of the data the run read), ``used`` (the artifacts and models the run loaded from
+    other runs: a base model it fine-tuned, a table of features), ``used_by`` (the runs
+    that loaded this model since, newest first, with their status and metrics: its
+    evaluations), ``params``, ``metrics`` and ``environment`` (Python, platform, the
+    packages that matter to the model, git state)."""
     parsed = ref if isinstance(ref, ModelRef) else parse(ref)
     artifact, version = resolve(store, parsed, experiment)
     detail = store.get_run_detail(artifact.run_id)
@@ -68,10 +74,33 @@ def lineage(store: Store, ref: str | ModelRef, experiment: str | None = None) ->
         "pipeline": _pipeline(store, detail),
         "inputs": [d.to_dict() for d in detail.data if d.role == "input"],
         "outputs": [d.to_dict() for d in detail.data if d.role == "output"],
+        "used": [u.to_dict() for u in store.artifacts_used(artifact.run_id)],
+        "used_by": users(store, artifact.run_id, artifact.name),
         "params": dict(detail.run.params),
         "metrics": {k: v for k, v in detail.run.metrics.items()},
         "environment": _environment(detail, artifact),
     }
+
+
+def users(store: Store, run_id: str, name: str | None = None) -> dict[str, Any]:
+    """The runs that used run ``run_id``'s artifacts (artifact ``name``'s only, when
+    given): at most :data:`USED_BY_LISTED`, newest first, each with its status and
+    metrics (a model's evaluations), and how many there are in all. Lineage's and a run
+    detail's ``used_by``."""
+    uses = store.artifact_users(run_id, name, limit=USED_BY_LISTED)
+    runs = {r.id: r for r in store.load_runs([u.run_id for u in uses])}
+    listed = []
+    for use in uses:
+        entry = use.to_dict()
+        run = runs.get(use.run_id)
+        entry["status"] = run.status.value if run is not None else None
+        metrics = run.metrics if run is not None else {}
+        entry["metrics"] = {k: json_number(v) for k, v in metrics.items()}
+        listed.append(entry)
+    count = len(uses)
+    if count == USED_BY_LISTED:
+        count = store.artifact_user_count(run_id, name)
+    return {"count": count, "runs": listed}
 
 
 def _version(version: ModelVersion) -> dict[str, Any]:

@@ -240,7 +240,9 @@ def load_table(ref: str, *, path: str | None = None, store: Store | None = None)
             f"{ref!r} is a {artifact.kind} artifact ({artifact.media_type or 'no type'}), not a"
             " table (log it with log_table)"
         )
-    return read_table(file_bytes(st, found)[1])
+    table = read_table(file_bytes(st, found)[1])
+    _used(st, found, "load_table")
+    return table
 
 
 # reading back ---------------------------------------------------------------------------------
@@ -289,7 +291,9 @@ def load_text(
 
     st, found = _found(ref, store, path, step)
     file_path, data = file_bytes(st, found)
-    return as_text(found, file_path, data)
+    text = as_text(found, file_path, data)
+    _used(st, found, "load_text")
+    return text
 
 
 def load_dict(ref: str, *, path: str | None = None, store: Store | None = None) -> Any:
@@ -300,7 +304,9 @@ def load_dict(ref: str, *, path: str | None = None, store: Store | None = None) 
 
     st, found = _found(ref, store, path, None)
     file_path, data = file_bytes(st, found)
-    return as_dict(found, file_path, data)
+    value = as_dict(found, file_path, data)
+    _used(st, found, "load_dict")
+    return value
 
 
 def load_image(
@@ -314,7 +320,9 @@ def load_image(
 
     st, found = _found(ref, store, path, step)
     file_path, data = file_bytes(st, found)
-    return as_image(found, file_path, data)
+    image = as_image(found, file_path, data)
+    _used(st, found, "load_image")
+    return image
 
 
 def load_figure(ref: str, *, step: int | None = None, store: Store | None = None) -> Any:
@@ -324,7 +332,9 @@ def load_figure(ref: str, *, step: int | None = None, store: Store | None = None
     from .readback import as_figure
 
     st, found = _found(ref, store, None, step)
-    return as_figure(found, st)
+    figure = as_figure(found, st)
+    _used(st, found, "load_figure")
+    return figure
 
 
 def download_artifact(
@@ -353,7 +363,34 @@ def download_artifact(
         written, _ = download(st, found, dst, force=force, option="force=True")
     except WriteError as exc:
         raise ArtifactError(str(exc)) from None
+    _used(st, found, "download_artifact", whole=True)
     return written
+
+
+def use_artifact(
+    ref: str, *, path: str | None = None, step: int | None = None, store: Store | None = None
+) -> Artifact:
+    """Say that the active run uses an artifact, and get its record (files, meta) without
+    reading it: W&B's ``run.use_artifact``, for data this run reads some other way (your
+    own reader on the files ``download_artifact`` wrote, say). The loaders
+    (``load_model``, ``load_table``, ``load_text``…) and ``download_artifact`` record
+    their use themselves. ``ref`` as theirs: ``"RUN/NAME"``, a file of a folder artifact,
+    or ``"models:/churn@production"``. With no run open, nothing is recorded (this starts
+    none)."""
+    st, found = _found(ref, store, path, step)
+    _used(st, found, "use_artifact")
+    return found.one()
+
+
+def _used(st: Store, found: Found, how: str, *, whole: bool = False) -> None:
+    """Record that the active run read what ``found`` names: its artifact, a series' step
+    read (its last by default), or with ``whole`` every step of a series (a download).
+    Never raises."""
+    from .uses import record_use
+
+    series = found.series if whole and found.artifact is None else None
+    read = list(series.members) if series is not None else [found.one()]
+    record_use(st, read, ref=found.ref, how=how, version=found.version)
 
 
 def _at_step(name: str, step: Any) -> tuple[str, str, dict[str, Any]]:
@@ -494,7 +531,7 @@ def load_model(
     st = store or api.get_store()
     parsed = parse(ref)
     experiment = None if parsed.registered else current_experiment()
-    artifact, _version = resolve(st, parsed, experiment)
+    artifact, version = resolve(st, parsed, experiment)
     if artifact.kind != "model":
         raise ArtifactError(
             f"{ref!r} is a {artifact.kind} artifact, not a model (log it with log_model)"
@@ -510,7 +547,11 @@ def load_model(
             f"loading {ref!r} (a {saved_format} model) takes {taken}"
         )
     with _artifacts.checked_out(st, artifact) as folder:
-        return load_saved_model(folder, artifact.meta, trusted=trusted, **kwargs)
+        model = load_saved_model(folder, artifact.meta, trusted=trusted, **kwargs)
+    from .uses import record_use
+
+    record_use(st, [artifact], ref=ref, how="load_model", version=version)
+    return model
 
 
 def model_meta(ref: str, *, store: Store | None = None) -> dict[str, Any]:

@@ -21,12 +21,12 @@ import io
 import os
 import posixpath
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..placing import destination, publish, write_staged
-from ..store.entities import Artifact
+from ..store.entities import Artifact, ModelVersion
 from ..store.errors import ArtifactNotFound
 from .artifacts import ONE_FILE_KINDS, ArtifactError, materialize, open_file, read_bytes
 from .refs import parse, resolve
@@ -48,6 +48,8 @@ class Found:
     series: Series | None = None
     #: A file of ``artifact`` (``None``: the artifact as a whole, or its primary file).
     path: str | None = None
+    #: The registered version a ``models:/`` reference resolved to.
+    version: ModelVersion | None = None
 
     @property
     def label(self) -> str:
@@ -78,8 +80,8 @@ def find(
     if step is not None:
         step = check_step(step)
     if parsed.registered:
-        artifact, _ = resolve(store, parsed)
-        return _with_step(Found(ref, artifact=artifact, path=path), step)
+        artifact, version = resolve(store, parsed)
+        return _with_step(Found(ref, artifact=artifact, path=path, version=version), step)
     assert parsed.run is not None and parsed.artifact is not None
     run_id = store.resolve_run_id(parsed.run, experiment)
     return find_in_run(store, run_id, parsed.artifact, ref=ref, path=path, step=step)
@@ -135,7 +137,7 @@ def _file_of(found: Found, path: str) -> Found:
         raise ArtifactNotFound(
             f"artifact {artifact.name!r} has no file {path!r} (its files: {_files(artifact)})"
         )
-    return Found(found.ref, artifact=artifact, path=path)
+    return replace(found, path=path)
 
 
 def _with_step(found: Found, step: int | None) -> Found:

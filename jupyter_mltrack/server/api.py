@@ -166,6 +166,7 @@ def resolve_run(store: Store, ref: str, experiment: str | None = None) -> str:
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
     """A run's detail, with what it logged (artifacts) and the registered versions of its
     models (the sidebar's detail shows both)."""
+    from ..models.lineage import users
     from .models import artifact_json, run_versions_json
 
     try:
@@ -175,6 +176,8 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
     artifacts = store.list_artifacts(run_id)
     data["artifacts"] = [artifact_json(a) for a in artifacts]
     data["models"] = run_versions_json(store, run_id, artifacts)
+    data["used"] = [u.to_dict() for u in store.artifacts_used(run_id)]
+    data["used_by"] = users(store, run_id)
     return data
 
 

@@ -11,7 +11,9 @@ keeps its first origin.
 
 What a copy holds: the run's row (its experiment matched by name, its environment by
 digest), params, metric chunks (in their order), latest values and summaries, outputs,
-tags, data links, recorded values, complete artifacts and their files, and the execution
+tags, data links, recorded values, the artifacts of other runs it used (the use names its
+producer by id, so it holds whether or not that run is copied too), complete artifacts and
+their files, and the execution
 log of its kernel session up to its cell (what ``export``/``reproduce`` read). The blobs of
 its artifacts and the snapshots it links are sent before, so a run is never in the
 destination without its data; a run already there is not written again (its artifacts
@@ -33,6 +35,7 @@ from ..store import Store
 from ..store.models import (
     ArtifactFileRow,
     ArtifactRow,
+    ArtifactUseRow,
     EnvironmentRow,
     ExecutionRow,
     ExperimentRow,
@@ -74,6 +77,7 @@ _PLAIN = (
     OutputRow.__table__,
     RunDataRow.__table__,
     RunValueRow.__table__,
+    ArtifactUseRow.__table__,
 )
 
 _NEXT_NUMBER = select(func.coalesce(func.max(_runs.c.number), 0) + 1).where(

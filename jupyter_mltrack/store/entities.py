@@ -8,6 +8,7 @@ REST layer can serialise them without touching SQLAlchemy.
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -406,6 +407,16 @@ class Artifact:
             f"of run {self.run_id[:8]}>"
         )
 
+    @property
+    def content_digest(self) -> str:
+        """What the artifact's bytes are, as one digest (of its files' paths and digests):
+        two artifacts with the same files have the same, whatever run logged them. What a
+        recorded use keeps, so that two runs that loaded the same model are seen to."""
+        h = hashlib.blake2b(digest_size=16)
+        for path, digest in sorted((f.path, f.digest) for f in self.files):
+            h.update(f"{path}\0{digest}\n".encode())
+        return h.hexdigest()
+
     def file(self, path: str | None = None) -> ArtifactFile:
         """The file at ``path``, or with none the one a preview shows first (the only file,
         else the first of the listing): raises ``KeyError`` when there is none."""
@@ -434,6 +445,57 @@ class Artifact:
             "created_at": iso(self.created_at),
             "status": self.status,
             "files": [f.to_dict() for f in self.files],
+        }
+
+
+@dataclass(frozen=True)
+class ArtifactUse:
+    """Run ``run_id`` loaded or downloaded artifact ``name`` of run ``source_run_id``: by
+    ``ref``, through ``how`` (``load_model``…), as registered version ``model``/``version``
+    when the reference named one, when the bytes were ``digest``. The run numbers and
+    experiments of both ends are read with it; a producer not in this store (deleted since,
+    or not pushed with the run) has ``None`` there and ``source_exists`` false."""
+
+    run_id: str
+    source_run_id: str
+    name: str
+    kind: str
+    digest: str
+    ref: str
+    how: str
+    model: str | None
+    version: int | None
+    used_at: float
+    run_number: int | None = None
+    run_experiment: str | None = None
+    source_number: int | None = None
+    source_experiment: str | None = None
+    #: The artifact is still there under its name (it may since hold other bytes: compare
+    #: ``digest`` with its :attr:`Artifact.content_digest`).
+    source_exists: bool = True
+
+    @property
+    def source(self) -> str:
+        """``"<run id>/<name>"``: the reference that loads it again."""
+        return f"{self.source_run_id}/{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "run_number": self.run_number,
+            "run_experiment": self.run_experiment,
+            "source_run_id": self.source_run_id,
+            "source_number": self.source_number,
+            "source_experiment": self.source_experiment,
+            "source_exists": self.source_exists,
+            "name": self.name,
+            "kind": self.kind,
+            "digest": self.digest,
+            "ref": self.ref,
+            "how": self.how,
+            "model": self.model,
+            "version": self.version,
+            "used_at": iso(self.used_at),
         }
 
 

@@ -381,6 +381,30 @@ class ArtifactFileRow(Base):
     offset: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class ArtifactUseRow(Base):
+    """A run loaded or downloaded another run's artifact (W&B's ``use_artifact``): by which
+    reference, as which registered version, and what the artifact's bytes were (``digest``,
+    :attr:`~.entities.Artifact.content_digest`). One row per run and artifact, the first
+    use's. The producer is no foreign key: the use outlives the artifact's deletion."""
+
+    __tablename__ = "artifact_uses"
+    __table_args__ = (Index("ix_artifact_uses_source", "source_run_id", "source_name"),)
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    source_run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: As the user gave it: ``models:/churn@production``, ``3/model``.
+    ref: Mapped[str] = mapped_column(Text, nullable=False)
+    #: ``load_model``, ``load_table``, ``load_text``… or ``download_artifact``.
+    how: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: The registered version the reference resolved to then (an alias moves later).
+    model: Mapped[str | None] = mapped_column(String(256))
+    version: Mapped[int | None] = mapped_column(Integer)
+    used_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
 class RegisteredModelRow(Base):
     """A name models are registered under (``churn``); its versions are ``model_versions``.
 

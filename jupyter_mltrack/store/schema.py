@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: The newest migration in ``migrations/versions``.
-HEAD = "0017"
+HEAD = "0018"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -496,7 +496,7 @@ def _apply(store: Store, entry: Entry, snapshots: _Snapshots) -> None:
         raise ValueError(f"unknown spooled write {entry.op!r}")
 
 
-_REPLAYED = ("log_params", "log_metrics", "set_tags", "add_executions")
+_REPLAYED = ("log_params", "log_metrics", "set_tags", "add_executions", "record_artifact_uses")
 
 
 def _record_artifact(store: Store, hold: str | None = None, **args: Any) -> None:
@@ -753,6 +753,17 @@ class SpoolingStore(Store):
             "set_tags",
             lambda: Store.set_tags(self, run_id, tags, replace=replace),
             lambda: {"run_id": run_id, "tags": dict(tags), "replace": replace},
+        )
+
+    def record_artifact_uses(self, run_id: str, uses: Sequence[Mapping[str, Any]]) -> None:
+        """Spooled as the run's other writes: a run created while the store was away says
+        what it loaded once it is written (the spool keeps the calls' order)."""
+        now = time.time()  # when they were used, not when replayed
+        uses = [{**u, "used_at": u.get("used_at") or now} for u in uses]
+        self._write(
+            "record_artifact_uses",
+            lambda: Store.record_artifact_uses(self, run_id, uses),
+            lambda: {"run_id": run_id, "uses": uses},
         )
 
     def heartbeat(self, run_ids: Iterable[str]) -> None:

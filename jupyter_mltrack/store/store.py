@@ -31,6 +31,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..location import BLOB_URL_ENV, home_of, resolve_store_url
 from .artifact_records import ArtifactRecords
+from .artifact_uses import ArtifactUses
 from .attempts import Fence
 from .base import RESTORE_BUSY_TIMEOUT
 from .blobs import BlobStore, blob_store_for
@@ -90,6 +91,7 @@ class Store(
     ExecutionLog,
     RunValues,
     ArtifactRecords,
+    ArtifactUses,
     RegistryRecords,
     StoreSettings,
 ):

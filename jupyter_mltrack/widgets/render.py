@@ -19,6 +19,8 @@ from typing import Any
 
 from ..compare.artifact_rows import change_note, shown_images, side_summary
 from ..compare.outputs import human_size
+from ..compare.used import differs as used_differs
+from ..compare.used import entry_text
 from ..models.figures import PLOTLY_MIME
 
 #: Colours readable on light and dark themes.
@@ -260,6 +262,18 @@ def comparison_html(
         diffs_ = d.get("diffs") or [None] * len(states)
         cells = [_data_cell(*cell) for cell in zip(entries, states, diffs_, strict=False)]
         table.row(html.escape(label), cells)
+
+    table.section("Used")
+    for u in data.get("used") or []:
+        if differences_only and not used_differs(u):
+            continue
+        cells = []
+        for i, state in enumerate(u["states"]):
+            text = html.escape(entry_text(u["entries"][i]))
+            if state not in (None, "same"):
+                text = f'<span style="background:{CHANGED_BG}">{text} ({html.escape(state)})</span>'
+            cells.append(text)
+        table.row(html.escape(u["key"]), cells)
 
     table.section("Artifacts")
     for a in data.get("artifacts") or []:

@@ -1,0 +1,77 @@
+"""Recording that the active run used an artifact: W&B's ``use_artifact``, done by loading.
+
+Every reader of the notebook's API (``load_model``, ``load_table``, ``load_text``,
+``load_dict``, ``load_image``, ``load_figure``, ``download_artifact``) and ``use_artifact``
+itself call :func:`record_use` with what they read. When a run is open in this process (a
+``%%track`` cell's, ``start_run``'s, a pipeline's) on the store the artifact came from, the
+use is recorded in it; with no run open nothing is (reading starts no run). Lineage then
+answers "which runs used this model?", and a comparison of two evaluations names the
+models they loaded.
+
+Recording never breaks the read: the user asked for a model, not for its lineage. A store
+that refuses the write is said once per run, as a warning at the user's line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..store.entities import Artifact, ModelVersion
+    from ..store.store import Store
+
+#: Runs whose failed use was said already (one warning per run, not one per load).
+_said: set[str] = set()
+
+
+def use_of(artifact: Artifact, ref: str, how: str, version: ModelVersion | None) -> dict[str, Any]:
+    """The plain values :meth:`~..store.artifact_uses.ArtifactUses.record_artifact_uses`
+    takes for one artifact."""
+    return {
+        "source_run_id": artifact.run_id,
+        "name": artifact.name,
+        "kind": artifact.kind,
+        "digest": artifact.content_digest,
+        "ref": ref,
+        "how": how,
+        "model": version.model if version is not None else None,
+        "version": version.version if version is not None else None,
+    }
+
+
+def record_use(
+    store: Store,
+    artifacts: Iterable[Artifact],
+    *,
+    ref: str,
+    how: str,
+    version: ModelVersion | None = None,
+) -> None:
+    """Record in the active run, if any, that it used ``artifacts`` (read from ``store``,
+    reached by ``ref`` through the function ``how``). Never raises."""
+    from ..capture import api
+
+    active = api.active_run()
+    if active is None or not _same_store(active.store, store):
+        return
+    try:
+        uses = [use_of(a, ref, how, version) for a in artifacts]
+        active.store.record_artifact_uses(active.id, uses)
+    except Exception as exc:  # never the user's read's failure
+        if active.id in _said:
+            return
+        _said.add(active.id)
+        from ..store.errors import reason
+        from .formats._base import warn_caller
+
+        warn_caller(
+            f"{how}({ref!r}) read it, but its use was not recorded in run "
+            f"{active.id[:8]} ({reason(exc)}): lineage will not list this run among its users"
+        )
+
+
+def _same_store(active: Store, store: Store) -> bool:
+    """The run is in the store the artifact was read from (``store=`` may name another:
+    a use recorded across stores would name a run the other store does not have)."""
+    return active is store or getattr(active, "url", None) == getattr(store, "url", None)
