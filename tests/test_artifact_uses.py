@@ -345,6 +345,9 @@ def test_a_comparison_and_explain_name_the_model_each_run_loaded(
 TRAIN = """%%track -e train
 clf = LogisticRegression(C=C).fit(X, y)
 mltrack.log_model(clf, signature_from=X[:2], register="churn")"""
+RETRAIN = """%%track -e train
+weak = LogisticRegression(C=0.01).fit(X, y)
+mltrack.log_model(weak, signature_from=X[:2], register="churn")"""
 PROMOTE = 'mltrack.set_alias("churn", "production", 1)'
 EVALUATE = """%%track -e evaluate
 model = mltrack.load_model("models:/churn@production")
@@ -362,6 +365,7 @@ def kernel_session(tmp_path_factory: pytest.TempPathFactory) -> Session:
             'df = pd.read_csv("data.csv")\nX, y = df[["x"]], (df["x"] > 1).astype(int)\nC = 1.0',
         ),
         ("train", TRAIN),
+        ("retrain", RETRAIN),
         ("promote", PROMOTE),
         ("evaluate", EVALUATE),
     )
@@ -370,10 +374,13 @@ def kernel_session(tmp_path_factory: pytest.TempPathFactory) -> Session:
 def test_a_tracked_cell_and_its_reproduction_record_the_model_they_loaded(
     kernel_session: Session,
 ) -> None:
+    """The evaluation cell's run used churn v1 through ``@production``; its pipeline,
+    reproduced, loads and records the same, and ``reproduce`` says so. Once the alias has
+    moved, the reproduction loads v2: not reproduced, saying why and what to pin."""
     store = kernel_session.store()
     try:
         (evaluation,), _ = store.search_runs(experiment="evaluate", limit=1)
-        (trained,), _ = store.search_runs(experiment="train", limit=1)
+        (trained, _weak), _ = store.search_runs(experiment="train", order="number")
         assert _uses(store, evaluation.id) == [
             ("models:/churn@production", "load_model", "model", "churn", 1)
         ]
@@ -382,20 +389,55 @@ def test_a_tracked_cell_and_its_reproduction_record_the_model_they_loaded(
     finally:
         store.close()
 
-    out = kernel_session.root / "r"
-    done = mltrack_cli(
-        kernel_session.home, "reproduce", evaluation.id, "--json", "-o", str(out),
-        cwd=kernel_session.root,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads(done.stdout)["ok"] is True
+    def reproduce() -> dict:
+        out = kernel_session.root / "r"
+        done = mltrack_cli(
+            kernel_session.home, "reproduce", evaluation.id, "--json", "-o", str(out),
+            cwd=kernel_session.root,
+        )  # fmt: skip
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+        return json.loads(done.stdout)
+
+    report = reproduce()
+    assert report["ok"] is True, report
+    assert report["used"] == [
+        {
+            "key": "churn",
+            "ref": "models:/churn@production",
+            "original": "churn v1",
+            "reproduced": "churn v1",
+            "equal": True,
+            "detail": "",
+        }
+    ]
     store = kernel_session.store()
     try:
         (child,) = store.child_runs(evaluation.id)
         assert child.source == "pipeline"
         assert _uses(store, child.id) == _uses(store, evaluation.id)
+        store.set_model_alias("churn", "production", 2)  # promoted since the evaluation
     finally:
         store.close()
+
+    report = reproduce()  # loads what @production names now: not what the run scored
+    assert report["ok"] is False and "used churn" in report["differences"], report
+    (check,) = report["used"]
+    assert (check["original"], check["reproduced"], check["equal"]) == (
+        "churn v1",
+        "churn v2",
+        False,
+    )
+    assert check["detail"] == (
+        "models:/churn@production loaded churn v2, not churn v1: the alias @production has"
+        " moved since the run; load models:/churn/1 in the notebook to reproduce it"
+    )
+    done = mltrack_cli(
+        kernel_session.home, "reproduce", evaluation.id, "-o", str(kernel_session.root / "t"),
+        cwd=kernel_session.root,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "churn  models:/churn@production  churn v1  churn v2    NO" in done.stdout
+    assert "NOT reproduced: used churn differs" in done.stdout, done.stdout
 
 
 def test_a_pushed_run_keeps_what_it_used(

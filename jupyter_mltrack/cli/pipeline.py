@@ -189,6 +189,16 @@ def reproduce_report(result: Any) -> str:
         )
     if result.models:
         parts.append(_models_table(result.models))
+    if result.used:
+        parts.append(
+            table(
+                ["used", "reference", "original", "reproduced", "equal", "detail"],
+                [
+                    [u.key, u.ref, u.original, u.reproduced or "-", _equal_word(u.equal), u.detail]
+                    for u in result.used
+                ],
+            )
+        )
     parts.extend(result.notes)
     if result.returncode == 0:
         parts.append(_compared_line(result))

@@ -52,11 +52,11 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..models.uses import keyed
+from ..models.uses import label as use_label
 from .evidence import MISSING
 from .facts import RunFacts
 from .textdiff import hunks
-from .used import keyed
-from .used import label as use_label
 
 #: Kinds in the order ties are listed.
 KINDS = ("param", "code", "data", "used", "package", "seed", "environment")
@@ -361,7 +361,7 @@ def candidates(fa: RunFacts, fb: RunFacts) -> tuple[list[Candidate], dict[str, C
             va = da.snapshot.short if da else MISSING
             vb = db.snapshot.short if db else MISSING
             out.append(Candidate("data", name, va, vb, ha, hb, detail, cols))
-    ua, ub = keyed(fa), keyed(fb)
+    ua, ub = keyed(fa.uses), keyed(fb.uses)
     for key in sorted(set(ua) | set(ub)):
         a, b = ua.get(key), ub.get(key)
         ha = a.digest if a else MISSING
@@ -485,7 +485,7 @@ def table(
         rest_inputs = frozenset(
             (name, d.snapshot.digest) for name, d in ins.items() if name not in cand_inputs
         )
-        used = keyed(f) if f.uses else {}
+        used = keyed(f.uses) if f.uses else {}
         for col, key in cols["used"]:
             u = used.get(key)
             col.append(u.digest if u else MISSING)

@@ -10,36 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..models.uses import keyed
 from ..store.entities import ArtifactUse
 from .facts import RunFacts
-
-
-def use_key(use: ArtifactUse) -> str:
-    """What a use is matched across runs by: the registered model's name, else the
-    artifact's name."""
-    return use.model if use.model else use.name
-
-
-def keyed(f: RunFacts) -> dict[str, ArtifactUse]:
-    """A run's uses by :func:`use_key`. Two uses of one key in a run (two runs' ``model``
-    artifacts, say) are told apart by the producing run: ``model (#3)``."""
-    out: dict[str, ArtifactUse] = {}
-    for use in f.uses:
-        key = use_key(use)
-        if key in out:
-            label = f"#{use.source_number}" if use.source_number else use.source_run_id[:8]
-            key = f"{key} ({label})"
-        out.setdefault(key, use)
-    return out
-
-
-def label(use: ArtifactUse) -> str:
-    """``churn v2``, or ``model of #3``: what a run used, in a sentence or a cell."""
-    if use.version is not None:
-        return f"{use.model} v{use.version}"
-    if use.source_number is not None:
-        return f"{use.name} of #{use.source_number}"
-    return f"{use.name} of {use.source_run_id[:8]}"
 
 
 def entry_text(entry: Mapping[str, Any] | None) -> str:
@@ -91,7 +64,7 @@ def used_section(facts: Sequence[RunFacts]) -> list[dict[str, Any]]:
     """Rows ``{key, entries, states}``: every key any run used, in the order first seen;
     ``entries`` one per run (``None``: that run used none), ``states`` as the data
     section's (``None`` for the baseline)."""
-    per_run = [keyed(f) for f in facts]
+    per_run = [keyed(f.uses) for f in facts]
     keys = list(dict.fromkeys(k for uses in per_run for k in uses))
     rows = []
     for key in keys:

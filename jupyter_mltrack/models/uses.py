@@ -10,15 +10,19 @@ models they loaded.
 
 Recording never breaks the read: the user asked for a model, not for its lineage. A store
 that refuses the write is said once per run, as a warning at the user's line.
+
+Two runs' uses are matched by what they were used as (:func:`keyed`): a comparison's rows
+and ``explain``'s factors, and ``mltrack reproduce``'s check that the pipeline loaded what
+the notebook did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..store.entities import Artifact, ModelVersion
+    from ..store.entities import Artifact, ArtifactUse, ModelVersion
     from ..store.store import Store
 
 #: Runs whose failed use was said already (one warning per run, not one per load).
@@ -75,3 +79,34 @@ def _same_store(active: Store, store: Store) -> bool:
     """The run is in the store the artifact was read from (``store=`` may name another:
     a use recorded across stores would name a run the other store does not have)."""
     return active is store or getattr(active, "url", None) == getattr(store, "url", None)
+
+
+# matching a run's uses with another's -------------------------------------------------------
+
+
+def use_key(use: ArtifactUse) -> str:
+    """What a use is matched across runs by: the registered model's name, else the
+    artifact's name."""
+    return use.model if use.model else use.name
+
+
+def keyed(uses: Sequence[ArtifactUse]) -> dict[str, ArtifactUse]:
+    """A run's uses by :func:`use_key`. Two uses of one key in a run (two runs' ``model``
+    artifacts, say) are told apart by the producing run: ``model (#3)``."""
+    out: dict[str, ArtifactUse] = {}
+    for use in uses:
+        key = use_key(use)
+        if key in out:
+            label = f"#{use.source_number}" if use.source_number else use.source_run_id[:8]
+            key = f"{key} ({label})"
+        out.setdefault(key, use)
+    return out
+
+
+def label(use: ArtifactUse) -> str:
+    """``churn v2``, or ``model of #3``: what a run used, in a sentence or a cell."""
+    if use.version is not None:
+        return f"{use.model} v{use.version}"
+    if use.source_number is not None:
+        return f"{use.name} of #{use.source_number}"
+    return f"{use.name} of {use.source_run_id[:8]}"

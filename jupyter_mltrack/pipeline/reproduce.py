@@ -51,6 +51,7 @@ from .export import ExportError, ExportResult, export
 from .modelcheck import ModelCheck, compare_models, warm_up
 from .runslice import LOGGING
 from .slicer import SliceError
+from .usecheck import UseCheck, compare_uses
 
 #: Default tolerances: pipelines are deterministic replays, but BLAS and threaded reductions
 #: may sum in another order than the kernel did.
@@ -107,6 +108,8 @@ class Reproduction:
     notes: list[str] = field(default_factory=list)
     #: The models the run logged, their reproductions' predictions on the example rows.
     models: list[ModelCheck] = field(default_factory=list)
+    #: The artifacts of other runs the run loaded, and whether the pipeline loaded the same.
+    used: list[UseCheck] = field(default_factory=list)
 
     @property
     def compared(self) -> dict[str, int]:
@@ -121,12 +124,13 @@ class Reproduction:
     @property
     def differences(self) -> list[str]:
         """What differs, as the report names it: ``metric score``, ``value pred``,
-        ``stdout``, ``model model``."""
+        ``stdout``, ``model model``, ``used churn``."""
         return (
             [f"metric {c.name}" for c in self.checks if not c.equal and not c.skipped]
             + [f"value {v.name}" for v in self.values if v.equal is False]
             + [t.name for t in self.texts if t.equal is False]
             + [f"model {m.name}" for m in self.models if m.equal is False]
+            + [f"used {u.key}" for u in self.used if u.equal is False]
         )
 
     @property
@@ -148,6 +152,7 @@ class Reproduction:
             "values": [v.to_dict() for v in self.values],
             "outputs": [t.to_dict() for t in self.texts],
             "models": [m.to_dict() for m in self.models],
+            "used": [u.to_dict() for u in self.used],
             "notes": list(self.notes),
             "pipeline_run_id": self.pipeline_run_id,
             "directory": str(self.export.directory),
@@ -284,6 +289,9 @@ def reproduce(
         rtol=rtol,
         atol=atol,
         ended_at=original.end_time,
+    )
+    reproduction.used = compare_uses(
+        store, run_id, reproduction.pipeline_run_id if returncode == 0 else None
     )
     return reproduction
 
