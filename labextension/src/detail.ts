@@ -6,6 +6,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { ArtifactsSection } from './artifacts/section';
+import { usedBySection, usedSection } from './artifacts/usedsections';
 import { clear, h, OPEN_DATASET_EVENT } from './dom';
 import { inputDatasetLabel } from './datasets/format';
 import { deleteRun, patchRun, requestAPI } from './handler';
@@ -227,6 +228,12 @@ export class RunDetailWidget extends Panel {
         'No datasets written.'
       )
     );
+    // What it loaded from other runs, and the runs that loaded its artifacts.
+    for (const node of [usedSection(run.used), usedBySection(run.used_by)]) {
+      if (node) {
+        top.appendChild(node);
+      }
+    }
     if (run.error) {
       top.appendChild(
         section(

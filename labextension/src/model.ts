@@ -6,7 +6,12 @@
  * unit-tested with plain jest.
  */
 
-import { IArtifact, IRunModelVersion } from './artifacts/types';
+import {
+  IArtifact,
+  IArtifactUse,
+  IArtifactUsers,
+  IRunModelVersion
+} from './artifacts/types';
 
 /** Lifecycle status of a run. */
 export type RunStatus =
@@ -112,6 +117,10 @@ export interface IRunDetail extends IRunSummary {
   artifacts?: IArtifact[];
   /** The registered versions of its model artifacts. */
   models?: IRunModelVersion[];
+  /** What the run loaded from other runs, in the order it first used them. */
+  used: IArtifactUse[];
+  /** The runs that used this run's artifacts, newest first. */
+  used_by: IArtifactUsers;
 }
 
 /** Kind of data a snapshot holds. */

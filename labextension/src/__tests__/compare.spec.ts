@@ -8,6 +8,8 @@ import {
   Fetcher,
   IComparison,
   IExplanation,
+  IFactor,
+  IUsedRow,
   chartQuery,
   compareQuery,
   compareTitle,
@@ -20,6 +22,7 @@ import {
   explainQuery,
   explainVerdict,
   explainedText,
+  factorValuesText,
   formatAtStep,
   formatChange,
   formatMetric,
@@ -31,6 +34,8 @@ import {
   parseReducer,
   reducerSpec,
   snapshotDiffQuery,
+  stateDiffers,
+  stateRows,
   verdictClass,
   visibleRows
 } from '../compare/model';
@@ -167,6 +172,7 @@ function comparison(overrides: Partial<IComparison> = {}): IComparison {
       ]
     },
     data: [],
+    used: [],
     outputs: [],
     artifacts: [],
     ...overrides
@@ -508,6 +514,99 @@ describe('visibleRows', () => {
     ).toBeNull();
     expect(isLive(comparison())).toBe(false);
     expect(isLive(running(B))).toBe(true);
+  });
+});
+
+describe('rows of states (datasets, models used)', () => {
+  const entry = (version: number) => ({
+    ref: 'models:/churn@production',
+    how: 'load_model',
+    kind: 'model',
+    name: 'model',
+    source_run_id: A,
+    source_number: 3,
+    source_experiment: 'exp',
+    source_exists: true,
+    model: 'churn',
+    version,
+    digest: `d${version}`
+  });
+  const rows: IUsedRow[] = [
+    {
+      key: 'churn',
+      entries: [entry(1), entry(1), entry(2)],
+      states: [null, 'same', 'changed']
+    },
+    {
+      key: 'features',
+      entries: [entry(1), entry(1), entry(1)],
+      states: [null, 'same', 'same']
+    },
+    {
+      key: 'encoder',
+      entries: [null, null, entry(1)],
+      states: [null, null, 'added']
+    },
+    {
+      key: 'scaler',
+      entries: [entry(1), null, null],
+      states: [null, 'missing', 'missing']
+    }
+  ];
+
+  it('differs where some run has not the same as the baseline', () => {
+    expect(rows.map(stateDiffers)).toEqual([true, false, true, true]);
+  });
+
+  it('keeps every row, or only those that differ', () => {
+    expect(stateRows(rows, false)).toEqual(rows);
+    expect(stateRows(rows, true).map(r => r.key)).toEqual([
+      'churn',
+      'encoder',
+      'scaler'
+    ]);
+    expect(stateRows(undefined, true)).toEqual([]);
+  });
+});
+
+describe('factor values', () => {
+  const factor = (kind: string, a: unknown, b: unknown): IFactor => ({
+    rank: 1,
+    kind,
+    key: 'k',
+    a: a as IFactor['a'],
+    b: b as IFactor['b'],
+    detail: null,
+    status: 'supported',
+    score: 1,
+    estimate: null,
+    evidence: {},
+    group: null,
+    sentence: ''
+  });
+
+  it('shows a parameter, a seed or a package from A to B', () => {
+    expect(factorValuesText(factor('param', 0.1, 0.01))).toBe(
+      '0.1 \u2192 0.01'
+    );
+    expect(factorValuesText(factor('package', '1.26', '2.0'))).toBe(
+      '1.26 \u2192 2.0'
+    );
+  });
+
+  it('shows the models used, a dash where a run used none', () => {
+    expect(factorValuesText(factor('used', 'churn v1', 'churn v2'))).toBe(
+      'churn v1 \u2192 churn v2'
+    );
+    expect(factorValuesText(factor('used', null, 'churn v2'))).toBe(
+      '\u2014 \u2192 churn v2'
+    );
+  });
+
+  it('shows no values for code, data or an unknown kind', () => {
+    expect(factorValuesText(factor('code', 'x', 'y'))).toBe('');
+    expect(factorValuesText(factor('data', 'ab12', 'cd34'))).toBe('');
+    expect(factorValuesText(factor('later', 1, 2))).toBe('');
   });
 });
 

@@ -401,6 +401,8 @@ describe('lineage facts', () => {
     },
     inputs: [],
     outputs: [],
+    used: [],
+    used_by: { count: 0, runs: [] },
     params: {},
     metrics: {},
     environment: {

@@ -91,3 +91,48 @@ export interface IArtifactPreview {
   truncated: boolean;
   reason: string | null;
 }
+
+/**
+ * `ArtifactUse`: a run's use of another run's artifact (it loaded it with
+ * `load_model`, `load_table`…, downloaded it, or said so with
+ * `use_artifact`), one per run and artifact.
+ */
+export interface IArtifactUse {
+  /** The run that used it. */
+  run_id: string;
+  run_number: number | null;
+  run_experiment: string | null;
+  /** The run that logged it. */
+  source_run_id: string;
+  /** `null` when that run was deleted since. */
+  source_number: number | null;
+  source_experiment: string | null;
+  /** The artifact is still there under its name. */
+  source_exists: boolean;
+  /** The artifact's name in its run. */
+  name: string;
+  kind: ArtifactKind | string;
+  /** What its bytes were: two uses of the same bytes have the same. */
+  digest: string;
+  /** The reference as the user wrote it: `models:/churn@production`, `3/model`. */
+  ref: string;
+  /** The function: `load_model`, `load_table`, …, `download_artifact`, `use_artifact`. */
+  how: string;
+  /** The registered model (and its version) a `models:/` reference resolved to then. */
+  model: string | null;
+  version: number | null;
+  /** ISO-8601. */
+  used_at: string;
+  /** In `used_by` lists only: the using run's status and latest metrics. */
+  status?: string | null;
+  metrics?: { [key: string]: number | string | null };
+}
+
+/**
+ * `ArtifactUsers`: the runs that used a run's artifacts (a model's
+ * evaluations), newest first; at most 100 listed, `count` in all.
+ */
+export interface IArtifactUsers {
+  count: number;
+  runs: IArtifactUse[];
+}

@@ -1,4 +1,11 @@
 import { clear, h } from '../dom';
+import {
+  useCallText,
+  useGoneText,
+  useSourceText,
+  usedEntryText
+} from '../artifacts/uses';
+import { refCode } from '../artifacts/usedsections';
 import { snapshotDiffView } from '../snapshotdiff';
 import {
   CompareChange,
@@ -6,18 +13,23 @@ import {
   IComparison,
   IDataEntry,
   IDataRow,
+  IUsedEntry,
+  IUsedRow,
   NOT_RECORDED,
   describeDataDiff,
   describePackageDiff,
   environmentRecorded,
-  errorMessage
+  errorMessage,
+  stateDiffers,
+  stateRows
 } from './model';
 import { BodyTab, muted, runHeader, stateBadge } from './tab';
 
 /**
  * Data: each dataset the runs read and wrote, its state against the
  * baseline (same, changed, added, missing) and the snapshot diff's summary;
- * a changed one opens the full snapshot diff below its row.
+ * a changed one opens the full snapshot diff below its row. Below, the
+ * models and artifacts of other runs each run loaded, stated the same way.
  */
 export class DataTab extends BodyTab {
   constructor(model: CompareModel) {
@@ -26,17 +38,23 @@ export class DataTab extends BodyTab {
 
   protected render(change: CompareChange): void {
     const node = this.body.node;
-    const comparison = this.begin(c => [c.runs, c.data]);
+    const comparison = this.begin(c => [c.runs, c.data, c.used]);
     if (!comparison) {
       return;
     }
+    const differencesOnly = this.model.differencesOnly;
     const all = comparison.data || [];
-    const rows = all.filter(
-      row =>
-        !this.model.differencesOnly ||
-        row.states.some(state => state !== null && state !== 'same')
-    );
-    if (rows.length === 0) {
+    const used = comparison.used || [];
+    if (all.length === 0 && used.length === 0) {
+      node.appendChild(
+        muted('No datasets recorded, and no run used artifacts of other runs.')
+      );
+      return;
+    }
+    const rows = stateRows(all, differencesOnly);
+    if (rows.length > 0) {
+      node.appendChild(this._dataTable(comparison, rows));
+    } else {
       node.appendChild(
         muted(
           all.length
@@ -44,8 +62,26 @@ export class DataTab extends BodyTab {
             : 'No datasets recorded.'
         )
       );
-      return;
     }
+    if (used.length > 0) {
+      const shown = stateRows(used, differencesOnly);
+      node.appendChild(
+        h(
+          'section',
+          { class: 'jp-mltrack-compare-used' },
+          h('h3', {
+            class: 'jp-mltrack-section-title',
+            text: 'Models and artifacts used'
+          }),
+          shown.length > 0
+            ? usedTable(comparison, shown)
+            : muted('Every run used the same models and artifacts.')
+        )
+      );
+    }
+  }
+
+  private _dataTable(comparison: IComparison, rows: IDataRow[]): HTMLElement {
     const span = comparison.runs.length + 1;
     const body = h('tbody');
     for (const row of rows) {
@@ -53,31 +89,29 @@ export class DataTab extends BodyTab {
         body.appendChild(tr);
       }
     }
-    node.appendChild(
+    return h(
+      'div',
+      { class: 'jp-mltrack-compare-scroll' },
       h(
-        'div',
-        { class: 'jp-mltrack-compare-scroll' },
+        'table',
+        { class: 'jp-mltrack-compare-table jp-mltrack-compare-data-table' },
         h(
-          'table',
-          { class: 'jp-mltrack-compare-table jp-mltrack-compare-data-table' },
+          'thead',
+          {},
           h(
-            'thead',
+            'tr',
             {},
-            h(
-              'tr',
-              {},
-              h('th', { text: 'Dataset' }),
-              comparison.runs.map((run, i) =>
-                h(
-                  'th',
-                  { class: 'jp-mltrack-compare-run-header' },
-                  runHeader(run, i === 0)
-                )
+            h('th', { text: 'Dataset' }),
+            comparison.runs.map((run, i) =>
+              h(
+                'th',
+                { class: 'jp-mltrack-compare-run-header' },
+                runHeader(run, i === 0)
               )
             )
-          ),
-          body
-        )
+          )
+        ),
+        body
       )
     );
   }
@@ -92,9 +126,7 @@ export class DataTab extends BodyTab {
     const cell = h('td', { colspan: span });
     detail.appendChild(cell);
     const base = row.entries[0] ?? null;
-    const differs = row.states.some(
-      state => state !== null && state !== 'same'
-    );
+    const differs = stateDiffers(row);
     const tr = h(
       'tr',
       {
@@ -211,6 +243,88 @@ function entryText(entry: IDataEntry): HTMLElement {
     { class: 'jp-mltrack-compare-data-entry', title: entry.digest },
     h('code', { text: entry.short }),
     ` ${entry.kind}${shape ? ` ${shape}` : ''} `
+  );
+}
+
+/**
+ * The models and artifacts of other runs the compared runs used, one row
+ * per key (a registered model's name, else the artifact's): per run, what it
+ * used (`churn v2 · #3`, the reference below) and its state against the
+ * baseline's.
+ */
+function usedTable(comparison: IComparison, rows: IUsedRow[]): HTMLElement {
+  return h(
+    'div',
+    { class: 'jp-mltrack-compare-scroll' },
+    h(
+      'table',
+      { class: 'jp-mltrack-compare-table jp-mltrack-compare-used-table' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { text: 'Used' }),
+          comparison.runs.map((run, i) =>
+            h(
+              'th',
+              { class: 'jp-mltrack-compare-run-header' },
+              runHeader(run, i === 0)
+            )
+          )
+        )
+      ),
+      h(
+        'tbody',
+        {},
+        rows.map(row =>
+          h(
+            'tr',
+            {
+              class: `jp-mltrack-compare-row${stateDiffers(row) ? ' jp-mltrack-compare-row-differs' : ''}`,
+              'data-key': row.key
+            },
+            h('td', { class: 'jp-mltrack-compare-key', text: row.key }),
+            comparison.runs.map((_, i) => {
+              const entry = row.entries[i] ?? null;
+              const state = i === 0 ? null : (row.states[i] ?? null);
+              return h(
+                'td',
+                {
+                  class: `jp-mltrack-compare-value${
+                    state && state !== 'same'
+                      ? ' jp-mltrack-compare-differs'
+                      : ''
+                  }`
+                },
+                entry ? usedEntry(entry, state) : muted('\u2014'),
+                !entry && state ? stateBadge(state) : null
+              );
+            })
+          )
+        )
+      )
+    )
+  );
+}
+
+/** What one run used: `churn v2 · #3` and its state, its reference below. */
+function usedEntry(entry: IUsedEntry, state: string | null): HTMLElement {
+  const gone = useGoneText(entry);
+  return h(
+    'span',
+    {
+      class: 'jp-mltrack-compare-used-entry',
+      title: `${useCallText(entry)} \u00b7 ${useSourceText(entry)}`
+    },
+    h('span', {
+      class: 'jp-mltrack-compare-used-label',
+      text: usedEntryText(entry)
+    }),
+    gone ? h('span', { class: 'jp-mltrack-use-gone', text: gone }) : null,
+    state ? stateBadge(state) : null,
+    refCode(entry.ref, 'jp-mltrack-compare-used-ref')
   );
 }
 

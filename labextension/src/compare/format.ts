@@ -9,6 +9,7 @@ import {
   ICompareRun,
   IDataDiff,
   IExplanation,
+  IFactor,
   IMetricRow,
   IOutputCut,
   IPackageDiff,
@@ -207,6 +208,27 @@ export function explainVerdict(explanation: IExplanation): Verdict | null {
     return 'same';
   }
   return change > 0 === (explanation.goal === 'max') ? 'better' : 'worse';
+}
+
+/**
+ * The values of a factor, A's then B's (`0.1 → 0.01`, `churn v1 → churn v2`),
+ * for the kinds whose values read as such (not digests nor code); '' for
+ * the others. A model used only by one of the runs is `—` in the other.
+ */
+export function factorValuesText(factor: IFactor): string {
+  if (
+    factor.kind === 'param' ||
+    factor.kind === 'seed' ||
+    factor.kind === 'package'
+  ) {
+    return `${formatValue(factor.a ?? null)} \u2192 ${formatValue(factor.b ?? null)}`;
+  }
+  if (factor.kind === 'used') {
+    const side = (v: JSONValue) =>
+      v === null || v === undefined ? '\u2014' : formatValue(v);
+    return `${side(factor.a)} \u2192 ${side(factor.b)}`;
+  }
+  return '';
 }
 
 /** One line of a dataset's change: `rows 100 → 120 · changed: x, y · drift x 0.30`. */

@@ -304,6 +304,22 @@ export function visibleRows(
   return { params, metrics, attributes, packages, hidden: total - shown };
 }
 
+/**
+ * Whether a row of states (a dataset's, a used model's) differs: some run's
+ * entry is not the same as the baseline's.
+ */
+export function stateDiffers(row: { states: (string | null)[] }): boolean {
+  return row.states.some(state => state !== null && state !== 'same');
+}
+
+/** The rows of states to show: all, or only those that differ. */
+export function stateRows<T extends { states: (string | null)[] }>(
+  rows: T[] | undefined,
+  differencesOnly: boolean
+): T[] {
+  return (rows || []).filter(row => !differencesOnly || stateDiffers(row));
+}
+
 /** The largest step of any metric with series (the step slider's end). */
 export function maxStep(comparison: IComparison | null): number | null {
   if (!comparison) {

@@ -137,6 +137,33 @@ export interface IDataRow {
   diffs: (IDataDiff | null)[];
 }
 
+/** What one run used under a key of `used` (an `ArtifactUse`, less who used it). */
+export interface IUsedEntry {
+  ref: string;
+  how: string;
+  kind: string;
+  name: string;
+  source_run_id: string;
+  /** `null` when the run that logged it was deleted since. */
+  source_number: number | null;
+  source_experiment: string | null;
+  source_exists: boolean;
+  model: string | null;
+  version: number | null;
+  digest: string;
+}
+
+/**
+ * A model or artifact of other runs the compared runs used, matched by
+ * `key`: the registered model's name when used through the registry, else
+ * the artifact's name. States as a data row's, by the bytes used.
+ */
+export interface IUsedRow {
+  key: string;
+  entries: (IUsedEntry | null)[];
+  states: (DataState | null)[];
+}
+
 /**
  * What the comparison left out of a large output: a stream is cut to its
  * first characters (`chars` in all, `shown` kept), a rich output replaced
@@ -293,13 +320,22 @@ export interface IComparison {
   };
   code: ICodeSection;
   data: IDataRow[];
+  /** The models and artifacts of other runs the runs used, first seen first. */
+  used: IUsedRow[];
   outputs: IOutputRow[];
   /** Every artifact name any of the runs logged, by name. */
   artifacts: IArtifactRow[];
 }
 
 export type FactorKind =
-  'param' | 'code' | 'data' | 'package' | 'seed' | 'environment' | 'run';
+  | 'param'
+  | 'code'
+  | 'data'
+  | 'used'
+  | 'package'
+  | 'seed'
+  | 'environment'
+  | 'run';
 
 /** `fact`: what happened to a run (still running, failed), not a difference weighed. */
 export type FactorStatus =

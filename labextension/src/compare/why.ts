@@ -1,7 +1,6 @@
 import { Widget } from '@lumino/widgets';
 
 import { clear, h } from '../dom';
-import { formatValue } from '../model';
 import {
   CompareChange,
   CompareModel,
@@ -12,6 +11,7 @@ import {
   explainHeadline,
   explainVerdict,
   explainedText,
+  factorValuesText,
   formatSigned,
   verdictClass
 } from './model';
@@ -280,12 +280,7 @@ export function renderExplanation(explanation: IExplanation): HTMLElement {
 }
 
 function renderFactor(factor: IFactor): HTMLElement {
-  const values =
-    factor.kind === 'param' ||
-    factor.kind === 'seed' ||
-    factor.kind === 'package'
-      ? `${formatValue(factor.a ?? null)} \u2192 ${formatValue(factor.b ?? null)}`
-      : '';
+  const values = factorValuesText(factor);
   return h(
     'li',
     {

@@ -315,9 +315,12 @@ export function versionRunText(
     : `run #${v.run_number}`;
 }
 
-/** The first `max` metrics of a version: `acc 0.91 · loss 0.12`. */
+/**
+ * The first `max` metrics of a version, or of a run that used one (whose
+ * NaN may come as `'nan'`): `acc 0.91 · loss 0.12`.
+ */
 export function metricsText(
-  metrics: { [key: string]: number | null } | null | undefined,
+  metrics: { [key: string]: number | string | null } | null | undefined,
   max = 3
 ): string {
   return Object.entries(metrics ?? {})

@@ -9,6 +9,7 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Widget } from '@lumino/widgets';
 
 import { unsafeBadge } from '../artifacts/modelcard';
+import { usedBySection, usedSection } from '../artifacts/usedsections';
 import { clear, h } from '../dom';
 import { modelIcon } from '../icons';
 import { formatShape } from '../model';
@@ -93,6 +94,11 @@ export class LineageView extends Widget {
         'jp-mltrack-lineage-model',
         factList(lineageModelFacts(lineage))
       ),
+      // The runs that loaded this version since: its evaluations.
+      usedBySection(lineage.used_by, {
+        openRun: this._openRun,
+        emptyText: 'No run has loaded this model yet.'
+      }),
       section(
         'Run',
         'jp-mltrack-lineage-run',
@@ -140,6 +146,8 @@ export class LineageView extends Widget {
               )
             )
       ),
+      // What its run loaded from other runs (a base model, features).
+      usedSection(lineage.used, { openRun: this._openRun }),
       section(
         'Parameters',
         'jp-mltrack-lineage-params',

@@ -2,7 +2,12 @@
  * Wire types of the model registry (`/mltrack/api/models…`).
  */
 
-import { IModelSummary, IRunModelVersion } from '../artifacts/types';
+import {
+  IArtifactUse,
+  IArtifactUsers,
+  IModelSummary,
+  IRunModelVersion
+} from '../artifacts/types';
 import { IRunDataItem, IRunSummary, JSONValue } from '../model';
 
 /** What `GET models` and `GET models/{name}` both say of a registered model. */
@@ -99,6 +104,10 @@ export interface ILineage {
   };
   inputs: IRunDataItem[];
   outputs: IRunDataItem[];
+  /** What the model's run loaded from other runs (a base model, features). */
+  used: IArtifactUse[];
+  /** The runs that loaded this model since (its evaluations), newest first. */
+  used_by: IArtifactUsers;
   params: { [key: string]: JSONValue };
   metrics: { [key: string]: number | null };
   environment: {

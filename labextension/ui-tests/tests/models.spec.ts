@@ -21,15 +21,17 @@ import {
  */
 
 /**
- * Two runs of the notebook, seeded straight into the test server's store.
+ * Three runs of the notebook, seeded straight into the test server's store.
  * "baseline" has a pickled model (unsafe) registered as churn v1, at
- * @production; "rf-big"
+ * @production; "eval-prod" (#3) loads models:/churn@production, which
+ * records its use of v1; "rf-big"
  * logged a text (named with a '/'), a matplotlib figure and a model, not
  * registered yet, a table of 150 rows, and a series of three images logged
  * at steps 0, 10 and 20. The model artifacts are written directly (a skops file's
  * record), so the test needs no model-format code.
  */
 const SEED = [
+  'import pickle',
   'import time',
   'import matplotlib',
   'matplotlib.use("Agg")',
@@ -43,8 +45,8 @@ const SEED = [
   'SKOPS = {"format": "skops", "flavor": "sklearn", "library_version": "1.5", "unsafe": False,',
   '         "untrusted_types": [], "signature": None}',
   'old = store.create_run("models", name="baseline", notebook_path=nb, kernel_id=kid, start_time=now - 100)',
-  'PICKLE = {**SKOPS, "format": "pickle", "unsafe": True}',
-  'write_artifact(store, old.id, "model", "model", [Source("model.pkl", data=b"baseline model")], meta=PICKLE)',
+  'PICKLE = {**SKOPS, "format": "pickle", "flavor": "builtins", "library_version": None, "unsafe": True}',
+  'write_artifact(store, old.id, "model", "model", [Source("model.pkl", data=pickle.dumps({"coef": 0.5}))], meta=PICKLE)',
   'store.finish_run(old.id, "finished", metrics=[MetricPoint("acc", 0.8, 0, now)])',
   'store.register_model_version("churn", old.id, "model")',
   'store.set_model_alias("churn", "production", 1)',
@@ -65,6 +67,9 @@ const SEED = [
   'for step in (0, 10, 20):',
   '    mltrack.log_image(ramp ** (1 + step / 5), "samples", step=step, run=run.id)',
   'store.finish_run(run.id, "finished", metrics=[MetricPoint("acc", 0.84, 0, now)])',
+  'with mltrack.start_run("eval-prod", experiment="models", notebook_path=nb):',
+  '    assert mltrack.load_model("models:/churn@production", trusted=True) == {"coef": 0.5}',
+  '    mltrack.log_metric("auc", 0.77)',
   'print("seeded", run.id)'
 ].join('\n');
 
@@ -99,7 +104,7 @@ test.describe('artifacts and models', () => {
     const sidebar = await openSidebar(page);
     await page.sidebar.setWidth(480, 'left');
     const runRows = sidebar.locator('.jp-mltrack-run-row');
-    await expect(runRows).toHaveCount(2, { timeout: 10000 });
+    await expect(runRows).toHaveCount(3, { timeout: 10000 });
 
     // The Start column shows its time whole, beside a metric column.
     const start = runRows.first().locator('td.jp-mltrack-col-start-time');
@@ -381,6 +386,10 @@ test.describe('artifacts and models', () => {
     await expect(
       lineage.locator('.jp-mltrack-lineage-metrics tr[data-key="acc"]')
     ).toContainText('0.84');
+    // eval-prod loaded v1 (@production then), not this one
+    await expect(lineage.locator('.jp-mltrack-used-by')).toContainText(
+      'No run has loaded this model yet.'
+    );
     await shot(page, testInfo, 'lineage');
     await lineage.locator('.jp-mltrack-lineage-open-run').click();
     await expect(detail).toBeVisible();
@@ -407,6 +416,66 @@ test.describe('artifacts and models', () => {
       'artifact-unsafe-model'
     );
 
+    // Its model was loaded by eval-prod (#3): "Used by" names that run, its
+    // status and metrics, and the version @production meant then.
+    const usedBy = baseline.locator('.jp-mltrack-used-by');
+    await expect(usedBy.locator('.jp-mltrack-section-title')).toHaveText(
+      'Used by (1)'
+    );
+    const user = usedBy.locator('.jp-mltrack-user');
+    await expect(user.locator('.jp-mltrack-user-link')).toHaveText(
+      '#3 of models'
+    );
+    await expect(user.locator('.jp-mltrack-status')).toHaveText('finished');
+    await expect(user.locator('.jp-mltrack-use-ref')).toHaveText(
+      'models:/churn@production'
+    );
+    await expect(user.locator('.jp-mltrack-use-version')).toHaveText(
+      'churn v1'
+    );
+    await expect(user.locator('.jp-mltrack-user-metrics')).toHaveText(
+      'auc 0.77'
+    );
+    await shot(usedBy, testInfo, 'used-by');
+
+    // v1's lineage lists it too, and opens it: run #3's "Used" names what it
+    // loaded, and the run that logged it.
+    await v1.locator('.jp-mltrack-lineage-button').click();
+    const lineage1 = page.locator('#jp-mltrack-lineage-churn-1');
+    const users1 = lineage1.locator('.jp-mltrack-used-by .jp-mltrack-user');
+    await expect(users1.locator('.jp-mltrack-user-link')).toHaveText(
+      '#3 of models'
+    );
+    await expect(users1.locator('.jp-mltrack-use-version')).toHaveText(
+      'churn v1'
+    );
+    await shot(page, testInfo, 'lineage-used-by');
+    await users1.locator('.jp-mltrack-user-link').click();
+    const evaluation = page.locator('.jp-mltrack-detail:visible');
+    await expect(evaluation.locator('.jp-mltrack-detail-name')).toHaveText(
+      'eval-prod'
+    );
+    const used = evaluation.locator('.jp-mltrack-used .jp-mltrack-use');
+    await expect(used).toHaveCount(1);
+    await expect(used.locator('.jp-mltrack-use-ref')).toHaveText(
+      'models:/churn@production'
+    );
+    await expect(used.locator('.jp-mltrack-use-version')).toHaveText(
+      'churn v1'
+    );
+    await expect(used.locator('.jp-mltrack-use-source-run')).toHaveText(
+      "model 'model' of #1 of models"
+    );
+    await expect(used.locator('.jp-mltrack-use-how')).toHaveText('load_model');
+    await expect(used.locator('.jp-mltrack-use-gone')).toHaveCount(0);
+    await expect(evaluation.locator('.jp-mltrack-used-by')).toHaveCount(0);
+    await shot(page, testInfo, 'used');
+    // The run that logged it, one click away.
+    await used.locator('.jp-mltrack-use-source-run').click();
+    await expect(baseline.locator('.jp-mltrack-detail-name')).toHaveText(
+      'baseline'
+    );
+
     // Deleting the alias, confirmed.
     await v2.locator('.jp-mltrack-alias-delete').click();
     await expect(dialog.locator('.jp-Dialog-header')).toHaveText(
@@ -431,6 +500,44 @@ test.describe('artifacts and models', () => {
     await expect(
       baseline.locator('.jp-mltrack-artifact-row[data-name="model"]')
     ).toBeVisible();
+
+    // Compared with the baseline (#1, which loaded nothing), eval-prod's use
+    // of churn v1 is a row of its own under the Data tab, as it was then.
+    const box = (n: number) =>
+      sidebar.locator(
+        `.jp-mltrack-run-row[data-run-number="${n}"] .jp-mltrack-select`
+      );
+    await box(1).click();
+    await box(3).click();
+    await sidebar.locator('.jp-mltrack-compare-button').click();
+    const compare = page.locator('.jp-mltrack-compare');
+    await expect(compare).toBeVisible();
+    // the comparison alone in the main area: its tabs all in view
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('application:set-mode', {
+        mode: 'single-document'
+      });
+    });
+    await compare
+      .locator('.lm-TabBar-tab', { hasText: 'Data' })
+      .first()
+      .click();
+    const data = compare.locator('.jp-mltrack-compare-data');
+    await expect(data.locator('.jp-mltrack-muted').first()).toHaveText(
+      'No datasets recorded.'
+    );
+    const usedRow = data.locator(
+      '.jp-mltrack-compare-used-table tr[data-key="churn"]'
+    );
+    await expect(usedRow.locator('td')).toHaveCount(3);
+    await expect(usedRow.locator('td').nth(1)).toHaveText('\u2014');
+    await expect(
+      usedRow.locator('td').nth(2).locator('.jp-mltrack-compare-used-label')
+    ).toHaveText('churn v1 \u00b7 #1');
+    await expect(
+      usedRow.locator('td').nth(2).locator('.jp-mltrack-compare-state')
+    ).toHaveText('added');
+    await shot(page, testInfo, 'compare-used');
 
     expect(errors).toEqual([]);
   });
