@@ -456,3 +456,85 @@ def test_a_pushed_run_keeps_what_it_used(
         assert (use.ref, use.version, use.source_number) == ("models:/churn@production", 1, None)
     finally:
         dst.close()
+
+
+# searching by what a run used -----------------------------------------------------------------
+
+
+def test_runs_are_searched_by_what_they_used_on_both_databases(blob_store: Store) -> None:
+    """``used`` in the query language: a registered model (any version, a version, the
+    version an alias names now), an artifact loaded by its run, contains, negations and
+    ``is null``; parsed back as written; refused where it means nothing."""
+    from jupyter_mltrack.query import parse_filter
+    from jupyter_mltrack.query.errors import QuerySyntaxError
+    from jupyter_mltrack.query.search import Order, query_runs
+
+    store = blob_store
+    trainer = store.create_run("train")
+    for name, kind in (("m1", "model"), ("m2", "model"), ("features", "file")):
+        write_artifact(store, trainer.id, name, kind, [Source(f"{name}.bin", data=name.encode())])
+    store.register_model_version("churn", trainer.id, "m1")
+    store.register_model_version("churn", trainer.id, "m2")
+    store.set_model_alias("churn", "production", 2)
+    runs = [store.create_run("eval") for _ in range(4)]  # #1..#4 of eval
+
+    def use(version: int | None, name: str = "") -> dict:
+        name = name or f"m{version}"
+        ref = f"models:/churn/{version}" if version else f"1/{name}"
+        return {
+            "source_run_id": trainer.id,
+            "name": name,
+            "kind": "file",
+            "digest": name,
+            "ref": ref,
+            "how": "load_model" if version else "load_table",
+            "model": "churn" if version else None,
+            "version": version,
+        }
+
+    store.record_artifact_uses(runs[0].id, [use(1)])
+    store.record_artifact_uses(runs[1].id, [use(2), use(None, "features")])
+    store.record_artifact_uses(runs[2].id, [use(None, "features")])
+
+    def numbers(query: str) -> list[int]:
+        page = query_runs(store, query, limit=100, details=False, count=False)
+        return sorted(r.number for r in page.runs if r.experiment == "eval")
+
+    assert numbers("used = churn") == [1, 2]
+    assert numbers('used = "churn/2"') == numbers('used = "models:/churn/2"') == [2]
+    assert numbers('used = "churn@production"') == [2]  # the version it names now
+    store.set_model_alias("churn", "production", 1)
+    assert numbers('used = "churn@production"') == [1]
+    assert numbers("used = features") == [2, 3]
+    assert numbers("used = m1") == []  # loaded through the registry: used = churn
+    assert numbers("used ~ feat") == [2, 3]
+    assert numbers('used != "churn/1"') == [2, 3]  # used something, and not churn v1
+    assert numbers('used not in ("churn/1", "churn/2")') == [3]  # none of what it used
+    assert numbers('used in ("churn/1", features)') == [1, 2, 3]
+    assert numbers("used is null") == [4] and numbers("used is not null") == [1, 2, 3]
+    assert numbers("not used = churn") == [3, 4]
+    assert numbers("used = churn and used = features") == [2]
+
+    for text in ('used = "churn/2"', 'used ~ "feat"', "used is not null", 'used in ("a", "b")'):
+        assert str(parse_filter(text)) == text
+    refusals = {
+        "used < 3": "'<' does not compare what a run used",
+        "used.model = churn": "'used' takes no key",
+    }
+    for text, said in refusals.items():
+        with pytest.raises(QuerySyntaxError, match=said):
+            parse_filter(text)
+    with pytest.raises(QuerySyntaxError, match="no value to sort or group by"):
+        Order.parse("used")
+
+
+def test_the_terminal_and_search_runs_filter_by_what_runs_used(
+    api_store: Store, trained: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _evaluations(api_store, 4)
+    frame = mltrack.search_runs('used = "churn/2"')
+    assert sorted(frame["number"]) == [2, 4]
+    args = ["--store", api_store.url, "runs", "list", "--filter", "used = churn/1", "-e", "eval"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert [line.split()[0] for line in text.splitlines()[1:]] == ["3", "1"]

@@ -359,7 +359,7 @@ def test_a_date_is_the_whole_day() -> None:
         ("   ", "the query is empty", 1),
         ("3 = name", "expected a condition", 1),
         ("paramz.lr = 1", "unknown field 'paramz.lr': use params.KEY, metrics.KEY[.REDUCER], "
-         "tags.KEY or one of id, status", 1),
+         "tags.KEY, used or one of id, status", 1),
         ("name = a and stauts = x", "unknown field 'stauts'", 14),
         ("status.x = 1", "unknown field 'status.x'", 1),
         ("metrics.`loss`.mni < 1", "unknown reducer 'mni': use one of last, min, max, mean, "

@@ -38,12 +38,12 @@ ATTRIBUTES = (
     "note",
 )
 
-FieldKind = Literal["param", "metric", "tag", "attribute"]
+FieldKind = Literal["param", "metric", "tag", "attribute", "used"]
 
 #: A key segment written without backticks: anything but blanks, dots, quotes, brackets,
 #: commas and the characters operators are made of.
 _BARE_SEGMENT = re.compile(r"[^\s.`=<>!~(),'\"]+")
-_PREFIXES = {"param": "params", "metric": "metrics", "tag": "tags"}
+_PREFIXES = {"param": "params", "metric": "metrics", "tag": "tags", "used": "used"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class Field:
     ``status``…
 
     ``key`` is the param, metric or tag key, or the attribute's name; ``None`` only for a
-    bare ``tags`` (any tag's key or value). ``reducer`` is set for metrics only.
+    bare ``tags`` (any tag's key or value) and for ``used`` (the artifacts of other runs
+    the run loaded: ``used = churn``). ``reducer`` is set for metrics only.
     """
 
     kind: FieldKind

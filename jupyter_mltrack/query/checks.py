@@ -40,6 +40,13 @@ def check_operator(field: Field, op: str, text: str, position: int) -> None:
             text,
             position,
         )
+    if op in ORDERING and kind == "uses":
+        raise QuerySyntaxError(
+            f"'{op}' does not compare what a run used; used takes =, !=, ~, !~, in and is null"
+            ' (used = churn, used = "churn/2", used = "churn@production")',
+            text,
+            position,
+        )
     if op in ORDERING and kind == "tags":
         raise QuerySyntaxError(
             f"'{op}' needs a tag key (tags.KEY {op} …); tags alone take =, !=, ~, !~, in "
@@ -63,7 +70,7 @@ def check_value(field: Field, op: str, raw: Raw, text: str) -> Scalar | Span | N
     kind = value_kind(field)
     if kind == "mixed":
         return _param_value(op, raw, text)
-    if kind in ("text", "tags"):
+    if kind in ("text", "tags", "uses"):
         return _text_value(field, op, raw, text)
     if kind == "number":
         return _number_value(field, raw, text)

@@ -48,10 +48,13 @@ from sqlalchemy.orm import aliased
 
 from ..compare.goals import guess_goal
 from ..store.models import (
+    ArtifactUseRow,
     ExperimentRow,
     LatestMetricRow,
     MetricGoalRow,
+    ModelAliasRow,
     ParamRow,
+    RegisteredModelRow,
     RunRow,
     TagRow,
 )
@@ -96,6 +99,8 @@ def compile_filter(node: Node) -> ColumnElement[bool]:
         return _metric(node)
     if field.kind == "tag":
         return _tag(node) if field.key is not None else _any_tag(node)
+    if field.kind == "used":
+        return _used(node)
     if field.key == "experiment":
         return _experiment(node)
     return _attribute(node)
@@ -284,6 +289,56 @@ def _any_tag(node: Compare | In | IsNull) -> ColumnElement[bool]:
     return and_(tagged, not_(matching)) if negated else matching
 
 
+# the artifacts a run used -----------------------------------------------------------------
+
+
+def _used(node: Compare | In | IsNull) -> ColumnElement[bool]:
+    """``used``: the run loaded an artifact of another run that matches (see
+    :func:`_use_is`); negated (``!=``, ``!~``, ``not in``), the run used something and
+    nothing that matches."""
+    used_any = _runs_with(ArtifactUseRow)
+    if isinstance(node, IsNull):
+        return used_any if node.negated else not_(used_any)
+    if isinstance(node, In):
+        matching = _runs_with(ArtifactUseRow, or_(*(_use_is(str(v)) for v in node.values)))
+        return and_(used_any, not_(matching)) if node.negated else matching
+    positive = {"!=": "=", "!~": "~"}.get(node.op, node.op)
+    value = str(node.value)
+    if positive == "~":
+        use = ArtifactUseRow
+        test = or_(
+            and_(use.model.is_not(None), contains(use.model, value)),
+            contains(use.source_name, value),
+            contains(use.ref, value),
+        )
+    else:
+        test = _use_is(value)
+    matching = _runs_with(ArtifactUseRow, test)
+    return and_(used_any, not_(matching)) if positive != node.op else matching
+
+
+def _use_is(value: str) -> ColumnElement[bool]:
+    """A use (a row of ``artifact_uses``) is ``value``: ``churn`` (the registered model,
+    any version, when loaded through the registry; else an artifact of that name),
+    ``churn/2`` (that version), ``churn@production`` (the version the alias names now);
+    ``models:/`` in front is allowed, as a reference writes it."""
+    use = ArtifactUseRow
+    text = value.removeprefix("models:/")
+    name, slash, version = text.rpartition("/")
+    if slash and version.isdigit():
+        return and_(use.model == name, use.version == int(version))
+    name, at, alias = text.partition("@")
+    if at and name and alias:
+        named = (
+            select(ModelAliasRow.version)
+            .join(RegisteredModelRow, RegisteredModelRow.id == ModelAliasRow.model_id)
+            .where(RegisteredModelRow.name == name, ModelAliasRow.alias == alias)
+            .scalar_subquery()
+        )
+        return and_(use.model == name, use.version == named)
+    return or_(use.model == text, and_(use.model.is_(None), use.source_name == text))
+
+
 # attributes -----------------------------------------------------------------------------
 
 
@@ -319,6 +374,8 @@ def value_expression(field: Field) -> ColumnElement[Any]:
         return _param_value(ParamRow.value, field)
     if field.kind == "metric":
         return _metric_value(field)
+    if field.kind == "used":
+        raise ValueError("'used' has no single value: it selects runs (used = churn)")
     if field.kind == "tag":
         if field.key is None:
             raise ValueError("bare 'tags' has no single value: name a tag, tags.KEY")

@@ -18,7 +18,7 @@ from .errors import QuerySyntaxError
 
 #: What the values of a field are, which decides the literals and operators it takes.
 #: ``mixed`` (params): a number literal compares numbers, a string literal strings.
-ValueKind = Literal["mixed", "number", "text", "tags", "time", "duration", "integer"]
+ValueKind = Literal["mixed", "number", "text", "tags", "uses", "time", "duration", "integer"]
 
 _KINDS = {
     "params": "param",
@@ -27,6 +27,7 @@ _KINDS = {
     "metric": "metric",
     "tags": "tag",
     "tag": "tag",
+    "used": "used",
 }
 
 #: Other spellings of attributes: the runs' column names, which ``order=-start_time`` and
@@ -50,7 +51,9 @@ _ATTRIBUTE_KINDS: dict[str, ValueKind] = {
 _SEGMENT = re.compile(r"\.(?:`((?:[^`]|``)*)`|([^\s.`=<>!~(),'\"]+))")
 _HEAD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-_FIELD_HELP = "use params.KEY, metrics.KEY[.REDUCER], tags.KEY or one of " + ", ".join(ATTRIBUTES)
+_FIELD_HELP = "use params.KEY, metrics.KEY[.REDUCER], tags.KEY, used or one of " + ", ".join(
+    ATTRIBUTES
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ def value_kind(field: Field) -> ValueKind:
         return "number"
     if field.kind == "tag":
         return "text" if field.key is not None else "tags"
+    if field.kind == "used":
+        return "uses"
     return _ATTRIBUTE_KINDS.get(str(field.key), "text")
 
 
@@ -89,6 +94,14 @@ def read_field(written: str, text: str, position: int) -> Field:
         if segments or attribute not in ATTRIBUTES:
             raise QuerySyntaxError(_unknown(written), text, position)
         return Field("attribute", attribute)
+    if kind == "used":
+        if segments:
+            raise QuerySyntaxError(
+                "'used' takes no key: used = churn, used = \"churn/2\", used ~ feat",
+                text,
+                segments[0].position,
+            )
+        return Field("used", None)  # the artifacts of other runs the run loaded
     if not segments:
         if kind == "tag":
             return Field("tag", None)  # any tag's key or value
@@ -132,7 +145,7 @@ def _segments(written: str, start: int, text: str, position: int) -> list[_Segme
 def _unknown(written: str) -> str:
     message = f"unknown field '{written}': {_FIELD_HELP}"
     head, dot, rest = written.partition(".")
-    names = ["params", "metrics", "tags"] if dot else list(ATTRIBUTES)
+    names = ["params", "metrics", "tags"] if dot else [*ATTRIBUTES, "used"]
     close = difflib.get_close_matches(head.lower(), names, n=1, cutoff=0.7)
     if close:
         return message + f" (did you mean '{close[0]}{dot}{rest}'?)"

@@ -81,6 +81,10 @@ def parse_field(text: str) -> Field:
     field = read_field(str(token), text, token.start_pos or 0)
     if field.kind == "tag" and field.key is None:
         raise QuerySyntaxError("expected a tag key: tags.KEY", text, token.end_pos or len(text))
+    if field.kind == "used":
+        raise QuerySyntaxError(
+            "'used' selects runs (used = churn), it is no value to sort or group by", text, 0
+        )
     return field
 
 
