@@ -19,7 +19,8 @@ export class FilterBox {
       title:
         'Words match a run\u2019s name, number, tags or status; a query such as\n' +
         'params.lr < 0.01 and (metrics.acc.max >= 0.9 or tags.stage = "tuning")\n' +
-        'filters on anything recorded',
+        'filters on anything recorded; used = "churn/2" finds the runs that\n' +
+        'loaded a model',
       'aria-label': 'Filter runs',
       'aria-describedby': 'jp-mltrack-query-error',
       spellcheck: 'false',
