@@ -373,6 +373,35 @@ def test_edits_on_both_sides_are_conflicts_reported_and_left_as_they_are(
         mine.close()
 
 
+def test_descriptions_and_version_tags_written_after_a_push_follow_it(tmp_path: Path) -> None:
+    """The model and its version are pushed bare; then the laptop describes both and tags
+    the version ``validation=passed``, the team describes the version its own way: a push
+    brings what the team lacks (the model's description, the version's tag) and reports the
+    version's description as a conflict, keeping the team's; pushing again changes nothing."""
+    mine, team = Store(str(tmp_path / "mine")), Store(str(tmp_path / "team"))
+    try:
+        make_work(mine, 2)
+        push(mine, team)
+        mine.update_registered_model("churn-model", description="who leaves")
+        mine.update_model_version(
+            "churn-model", 1, description="C=0.1", set_tags={"validation": "passed"}
+        )
+        team.update_model_version("churn-model", 1, description="bob's notes")
+        report = push(mine, team)
+        assert [(c.item, c.field, c.source, c.destination) for c in report.conflicts] == [
+            ("churn-model", "version 1 description", "C=0.1", "bob's notes")
+        ]
+        model = team.get_registered_model("churn-model")
+        assert model.description == "who leaves"
+        (version,) = model.versions
+        assert (version.description, version.tags) == ("bob's notes", {"validation": "passed"})
+        again = push(mine, team)
+        assert again.rows_written == 0 and len(again.conflicts) == 1
+    finally:
+        team.close()
+        mine.close()
+
+
 def test_running_runs_wait_and_a_deleted_run_is_not_brought_back(tmp_path: Path) -> None:
     a, b = Store(str(tmp_path / "a")), Store(str(tmp_path / "b"))
     try:

@@ -1,4 +1,5 @@
-"""Copying named datasets (versions and tags) and registered models (versions, aliases, tags).
+"""Copying named datasets (versions and tags) and registered models (versions, aliases,
+descriptions, tags).
 
 A dataset version is named by the hash of its manifest (its snapshot's digest and the
 user's meta), the same in every store: a version is copied as it is, hash, message, author
@@ -9,7 +10,10 @@ destination has never given it (above its ``last_version``), else takes the next
 number deleted there is not given again.
 
 Pointers (a dataset's tags and ``latest``, a model's aliases) are set where the destination
-has none; where it points elsewhere, that is a conflict, reported and left. ``latest``
+has none; where it points elsewhere, that is a conflict, reported and left. What people
+write of a model and of each version (a description, tags such as ``validation=passed``
+set after a first push) goes the same way: added where the destination has none, a
+conflict where it has another. ``latest``
 moves forward when the destination's latest is a version the source has too (the source
 has seen it and pushed since); a dataset copied in part (the versions a run read) has the
 newest of them as its latest until its own latest comes. Each dataset and each model is written in one transaction,
@@ -213,19 +217,18 @@ def copy_model(src: Store, dst: Store, name: str, report: TransferReport) -> Non
                     f"version {their_aliases[a['alias']]}",
                 )
             )
-    # the model's own tags: a key the destination lacks is added; one it holds with
-    # another value is a conflict, as an alias is (the destination's value stays)
-    merged_tags: dict[str, str] | None = None
-    if theirs is not None:
-        my_tags, their_tags = _json_tags(mine["tags"]), _json_tags(theirs["tags"])
-        for key in sorted(set(my_tags) & set(their_tags)):
-            if my_tags[key] != their_tags[key]:
-                report.conflicts.append(
-                    Conflict("model", name, f"tag {key}", my_tags[key], their_tags[key])
-                )
-        if set(my_tags) - set(their_tags):
-            merged_tags = {**my_tags, **their_tags}
-    if theirs is not None and not new and not set_aliases and merged_tags is None:
+    # what people write of the model and of its versions (descriptions, tags): added where
+    # the destination has none, a conflict where it has another (the destination's stays)
+    model_edit = _merge_notes(report, name, "", mine, theirs) if theirs is not None else {}
+    their_by_number = {v["version"]: v for v in their_versions}
+    version_edits = []
+    for v in versions:
+        target = by_target.get((v["run_id"], v["artifact"]))
+        if target is not None:
+            edit = _merge_notes(report, name, f"version {target} ", v, their_by_number[target])
+            if edit:
+                version_edits.append((target, edit))
+    if theirs is not None and not (new or set_aliases or model_edit or version_edits):
         return
     with dst.engine.begin() as conn:
         written = 0
@@ -242,15 +245,56 @@ def copy_model(src: Store, dst: Store, name: str, report: TransferReport) -> Non
         if set_aliases:
             conn.execute(_aliases.insert(), [{**a, "model_id": model_id} for a in set_aliases])
             written += len(set_aliases)
+        for target, edit in version_edits:
+            conn.execute(
+                update(_mversions)
+                .where(_mversions.c.model_id == model_id, _mversions.c.version == target)
+                .values(**edit)
+            )
+            written += 1
         if theirs is not None:
             values: dict[str, Any] = {"updated_at": time.time(), "last_version": last}
-            if merged_tags is not None:
-                values["tags"] = json.dumps(merged_tags, sort_keys=True)
-            conn.execute(update(_models).where(_models.c.id == model_id).values(**values))
+            conn.execute(
+                update(_models).where(_models.c.id == model_id).values(**values, **model_edit)
+            )
             written += 1
     report.rows_written += written
     report.model_versions_copied += len(new)
     report.model_aliases_set += len(set_aliases)
+
+
+def _merge_notes(
+    report: TransferReport,
+    name: str,
+    prefix: str,
+    mine: dict[str, Any],
+    theirs: dict[str, Any],
+) -> dict[str, Any]:
+    """The columns to write so the destination's row (a model's, or a version's: ``prefix``
+    ``"version 2 "``) holds what the source's says and it lacks: its description when it
+    has none, the tag keys it has not. A description or a tag both hold differently is a
+    conflict, reported, the destination's value kept."""
+    edit: dict[str, Any] = {}
+    said, kept = mine.get("description") or "", theirs.get("description") or ""
+    if said and not kept:
+        edit["description"] = said
+    elif said and said != kept:
+        report.conflicts.append(
+            Conflict("model", name, f"{prefix}description", _cut(said), _cut(kept))
+        )
+    my_tags, their_tags = _json_tags(mine.get("tags")), _json_tags(theirs.get("tags"))
+    for key in sorted(set(my_tags) & set(their_tags)):
+        if my_tags[key] != their_tags[key]:
+            report.conflicts.append(
+                Conflict("model", name, f"{prefix}tag {key}", my_tags[key], their_tags[key])
+            )
+    if set(my_tags) - set(their_tags):
+        edit["tags"] = json.dumps({**my_tags, **their_tags}, sort_keys=True)
+    return edit
+
+
+def _cut(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _json_tags(text: str | None) -> dict[str, str]:
