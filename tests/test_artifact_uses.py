@@ -97,7 +97,9 @@ def test_every_reader_records_what_the_open_run_used(
     strong = trained["strong"]
     with mltrack.start_run(experiment="eval") as run:
         model = mltrack.load_model("models:/churn@production")
-        mltrack.load_model("models:/churn@production")  # again: the first use is kept
+        written = api_store.revision()
+        mltrack.load_model("models:/churn@production")  # again: nothing is written
+        assert api_store.revision() == written
         mltrack.load_model(f"{strong}/model")  # the same artifact by its run: one use
         assert mltrack.load_text(f"{strong}/notes.txt") == "notes"
         assert mltrack.load_dict(f"{strong}/config.json") == {"lr": 0.1}

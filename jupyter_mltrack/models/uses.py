@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 #: Runs whose failed use was said already (one warning per run, not one per load).
 _said: set[str] = set()
+#: ``(run id, producer run id, artifact name)`` recorded by this process: a loop that loads
+#: the same model or image again and again writes its use once, not once per load (the
+#: store keeps the first use anyway).
+_recorded: set[tuple[str, str, str]] = set()
 
 
 def use_of(artifact: Artifact, ref: str, how: str, version: ModelVersion | None) -> dict[str, Any]:
@@ -60,8 +64,12 @@ def record_use(
     if active is None or not _same_store(active.store, store):
         return
     try:
-        uses = [use_of(a, ref, how, version) for a in artifacts]
+        fresh = [a for a in artifacts if (active.id, a.run_id, a.name) not in _recorded]
+        if not fresh:
+            return
+        uses = [use_of(a, ref, how, version) for a in fresh]
         active.store.record_artifact_uses(active.id, uses)
+        _recorded.update((active.id, a.run_id, a.name) for a in fresh)
     except Exception as exc:  # never the user's read's failure
         if active.id in _said:
             return
