@@ -240,6 +240,27 @@ async def test_register_move_an_alias_and_read_the_lineage(call: Any, store: Sto
     lineage = check(await call(url(LINEAGE, name="churn"), params={"alias": "production"}), LINEAGE)
     assert lineage["run"]["id"] == second and lineage["code"] == "fit()"
     assert lineage["model"]["aliases"] == ["production"]
+    assert "graph" not in lineage and lineage["used"] == [] and lineage["used_by"]["count"] == 0
+    # a run that loaded the model: in its detail and the lineage, and the graph's figure
+    user = store.create_run("eval")
+    model = store.get_artifact(second, "model")
+    use = {"ref": "models:/churn@production", "how": "load_model", "model": "churn"}
+    store.record_artifact_uses(
+        user.id,
+        [{**use, "source_run_id": second, "name": "model", "kind": "model", "version": 2,
+          "digest": model.content_digest}],
+    )  # fmt: skip
+    drawn = check(
+        await call(url(LINEAGE, name="churn"), params={"alias": "production", "figure": "1"}),
+        LINEAGE,
+    )
+    assert [u["run_id"] for u in drawn["used_by"]["runs"]] == [user.id]
+    kinds = sorted((n["kind"], n["column"]) for n in drawn["graph"]["nodes"])
+    assert kinds == [("model", 0), ("run", -1), ("run", 1)]
+    assert {t["name"] for t in drawn["figure"]["data"]} == {"this model", "run"}
+    assert check(await call(url(RUN, run_id=user.id)), RUN)["used"][0]["version"] == 2
+    bad = await call(url(LINEAGE, name="churn"), params={"figure": "maybe"})
+    assert "figure must be 1 or 0" in error_of(bad, 400)
 
     # the version holding the alias is kept unless forced; the run cannot go meanwhile
     refused = await call(url(VERSION, name="churn", version="2"), method="DELETE")

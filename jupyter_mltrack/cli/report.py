@@ -415,6 +415,36 @@ def groups_html(
     return "\n".join(parts) + "\n"
 
 
+def lineage_html(data: Mapping[str, Any], graph: Mapping[str, Any]) -> str:
+    """``models lineage --html``: the lineage graph, and the tree the terminal prints,
+    standalone as above."""
+    from ..compare.charts import lineage_figure
+    from .lineage import lineage_tree, render
+
+    title = f"mltrack: lineage of {data['ref']}"
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    chart = lineage_figure(graph).to_html(
+        full_html=False,
+        include_plotlyjs=True,
+        include_mathjax=False,
+        config={"displaylogo": False},
+    )
+    tree = "\n".join(render(lineage_tree(data)))
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head>",
+        "<body>",
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="note">written by <code>mltrack models lineage</code> on {esc(when)}</p>',
+        f'<div class="chart">{chart}</div>',
+        f"<pre>{esc(tree)}</pre>",
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
 def sweep_html(result: Any, figures: Sequence[tuple[str, Any]], notes: Sequence[str]) -> str:
     """``sweep show --html``: the sweep's best trials and its charts, standalone as above."""
     title = f"mltrack: sweep {result.name}"

@@ -728,3 +728,20 @@ def lineage(ref: str, *, store: Store | None = None) -> dict[str, Any]:
     return build(
         store or api.get_store(), parsed, None if parsed.registered else current_experiment()
     )
+
+
+def lineage_figure(ref: str, *, depth: int = 3, users: int = 20, store: Store | None = None) -> Any:
+    """The lineage of a model as a plotly figure (W&B's lineage graph): the data its run
+    read and the artifacts it loaded (``depth`` runs up: a fine-tuned model's base model's
+    run, and so on), the run, the model, and the runs that loaded it since (``users`` at
+    most). ``ref`` as :func:`lineage` takes it. ``mltrack models lineage REF --html FILE``
+    writes the same figure."""
+    from ..capture import api
+    from ..capture.refs import current_experiment
+    from ..compare.charts import lineage_figure as draw
+    from .graph import lineage_graph
+
+    parsed: ModelRef = parse(ref)
+    experiment = None if parsed.registered else current_experiment()
+    graph = lineage_graph(store or api.get_store(), parsed, experiment, depth=depth, users=users)
+    return draw(graph.to_dict())

@@ -181,6 +181,19 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
     return data
 
 
+def flag(args: Mapping[str, list[str]], name: str, *, default: bool = False) -> bool:
+    """``?NAME=``: ``1``/``true``/``yes`` or ``0``/``false``/``no`` (absent: ``default``);
+    anything else a 400 naming the parameter."""
+    raw = (_single(args, name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise bad_request(f"{name} must be 1 or 0, got {raw!r}")
+
+
 def _parse_patch(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")

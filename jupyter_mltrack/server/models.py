@@ -25,10 +25,10 @@ from ..store.errors import (
     VersionHasAliases,
 )
 from ..store.names import InvalidName
-from .api import ApiError, _known_args, _single, bad_request, resolve_run
+from .api import ApiError, _known_args, _single, bad_request, flag, resolve_run
 
 PREVIEW_PARAMS = ("path",)
-LINEAGE_PARAMS = ("version", "alias")
+LINEAGE_PARAMS = ("version", "alias", "figure")
 DELETE_VERSION_PARAMS = ("force",)
 DELETE_MODEL_PARAMS = ("force",)
 #: What a model's signature holds per example row: left out of listings (a run's detail, its
@@ -339,18 +339,10 @@ def _version_number(text: str) -> int:
     raise bad_request(f"'version' must be a positive integer, not {text[:40]!r}")
 
 
-def _force(args: Mapping[str, list[str]]) -> bool:
-    """``?force=``: ``1``/``true`` or ``0``/``false`` (absent: no); anything else a 400."""
-    force = (_single(args, "force") or "0").lower()
-    if force not in ("0", "1", "true", "false"):
-        raise bad_request("'force' is 1 or 0")
-    return force in ("1", "true")
-
-
 def delete_version(store: Store, name: str, version: str, args: Mapping[str, list[str]]) -> None:
     """``DELETE models/{name}/versions/{version}[?force=1]``."""
     args = _known_args(args, DELETE_VERSION_PARAMS)
-    force = _force(args)
+    force = flag(args, "force")
     number = _version_number(version)
     try:
         store.delete_model_version(name, number, force=force)
@@ -364,7 +356,7 @@ def delete_model(store: Store, name: str, args: Mapping[str, list[str]]) -> None
     """``DELETE models/{name}[?force=1]``: the model with its versions and aliases (the
     runs keep their artifacts); a 409 while an alias points into it, unless forced."""
     args = _known_args(args, DELETE_MODEL_PARAMS)
-    force = _force(args)
+    force = flag(args, "force")
     try:
         store.delete_registered_model(name, force=force)
     except ModelHasAliases as exc:  # the store's message says how Python and the CLI force
@@ -374,7 +366,8 @@ def delete_model(store: Store, name: str, args: Mapping[str, list[str]]) -> None
 
 
 def lineage(store: Store, name: str, args: Mapping[str, list[str]]) -> dict[str, Any]:
-    """``GET models/{name}/lineage?version=N|alias=A`` (neither: the latest version)."""
+    """``GET models/{name}/lineage?version=N|alias=A`` (neither: the latest version);
+    ``&figure=1`` adds the lineage graph and its figure."""
     args = _known_args(args, LINEAGE_PARAMS)
     version, alias = _single(args, "version"), _single(args, "alias")
     if version is not None and alias is not None:
@@ -386,7 +379,16 @@ def lineage(store: Store, name: str, args: Mapping[str, list[str]]) -> dict[str,
         version=number,
         alias=alias,
     )
+    with_figure = flag(args, "figure")
     try:
-        return build_lineage(store, ref)
+        answer = build_lineage(store, ref)
+        if with_figure:  # the graph, and the plotly figure JupyterLab draws of it
+            from ..compare.charts import figure_json, lineage_figure
+            from ..models.graph import lineage_graph
+
+            graph = lineage_graph(store, ref).to_dict()
+            answer["graph"] = graph
+            answer["figure"] = figure_json(lineage_figure(graph))
     except _STORE_REFUSALS as exc:
         raise _refused(exc) from None
+    return answer

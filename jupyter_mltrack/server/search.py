@@ -26,6 +26,7 @@ from .api import (
     _known_args,
     _single,
     bad_request,
+    flag,
 )
 
 LIST_PARAMS = (
@@ -85,19 +86,8 @@ def _scope(args: Mapping[str, list[str]]) -> Scope:
         notebook_kernels=(kernel,) if notebook and kernel else (),
         status=status,
         parent=_single(args, "parent") or None,
-        roots=_flag(args, "roots"),
+        roots=flag(args, "roots"),
     )
-
-
-def _flag(args: Mapping[str, list[str]], name: str, *, default: bool = False) -> bool:
-    raw = (_single(args, name) or "").strip().lower()
-    if raw == "":
-        return default
-    if raw in ("0", "false", "no"):
-        return False
-    if raw in ("1", "true", "yes"):
-        return True
-    raise bad_request(f"{name} must be 1 or 0, got {raw!r}")
 
 
 def _filter(args: Mapping[str, list[str]]) -> str | None:
@@ -137,7 +127,7 @@ def list_runs(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
             limit=limit,
             offset=offset,
             after=after,
-            count=_flag(args, "count", default=True),
+            count=flag(args, "count", default=True),
         )
     except InvalidQuery as exc:
         raise _query_error(exc) from None
@@ -182,7 +172,7 @@ def list_groups(store: Store, args: Mapping[str, list[str]]) -> dict[str, Any]:
     except InvalidQuery as exc:
         raise _query_error(exc) from None
     answer = groups_answer(group_by, metrics, groups)
-    if _flag(args, "figure"):
+    if flag(args, "figure"):
         from ..compare.charts import figure_json, groups_figure
 
         answer["figure"] = figure_json(groups_figure(answer))

@@ -42,6 +42,7 @@ from ._base import (
 )
 from .curves import DEFAULT_POINTS, X_MODES, curves_from_series
 from .groups import groups_figure
+from .lineage import lineage_figure
 from .runs import parallel_from_runs, scatter_from_runs, varying_params
 from .summary import bars_figure, importance_figure
 from .sweep import sweep_history_figure, sweep_importance_figure
@@ -62,6 +63,7 @@ __all__ = [
     "figure_json",
     "groups_figure",
     "importance_figure",
+    "lineage_figure",
     "load_chart_runs",
     "parallel_figure",
     "parallel_from_runs",
