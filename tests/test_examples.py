@@ -293,6 +293,9 @@ def _check_models_outputs(nb: Any) -> None:
     assert used["text"] == (
         "#5 finished: loaded models:/cancer@production as v2, accuracy 0.965\n"
     ), used["text"]
+    (graph,) = _outputs_of(nb, "# the same as a graph")
+    figure = graph["data"]["application/vnd.plotly.v1+json"]
+    assert {t["name"] for t in figure["data"]} >= {"this model", "run"}, figure["data"]
     (refused,) = _outputs_of(nb, 'with mltrack.start_run(name="pickled")')
     assert refused["text"].startswith("UntrustedModelError - "), refused["text"]
 
