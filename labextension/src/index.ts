@@ -103,7 +103,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const models = new ModelsSection({
       openRun: showRun,
       openLineage: (name, version) =>
-        void openLineage(app, name, version, showRun)
+        void openLineage(app, rendermime, name, version, showRun)
     });
     // Under the models, the button that opens the Datasets view (src/datasets/).
     const datasetsButton = h(

@@ -18,6 +18,7 @@ import {
   aliasEndpoint,
   aliasEntries,
   checkModelName,
+  clickedRunId,
   editableTags,
   lineageEndpoint,
   lineageEnvironmentFacts,
@@ -94,7 +95,12 @@ describe('registry request paths', () => {
       'models/churn/aliases/prod%20uction'
     );
     expect(aliasEndpoint('a?b', '#1')).toBe('models/a%3Fb/aliases/%231');
-    expect(lineageEndpoint('churn', 2)).toBe('models/churn/lineage?version=2');
+    expect(lineageEndpoint('churn', 2)).toBe(
+      'models/churn/lineage?version=2&figure=1'
+    );
+    expect(lineageEndpoint('my model', 3)).toBe(
+      'models/my%20model/lineage?version=3&figure=1'
+    );
     expect(modelDeleteEndpoint('my model', false)).toBe('models/my%20model');
     expect(modelDeleteEndpoint('a?b', true)).toBe('models/a%3Fb?force=1');
     expect(versionEndpoint('my model', 3)).toBe('models/my%20model/versions/3');
@@ -462,6 +468,37 @@ describe('lineage facts', () => {
       ['Git commit', '0123456789ab (dirty)'],
       ['Packages recorded', '120']
     ]);
+  });
+});
+
+describe('a click on the lineage graph', () => {
+  // plotly_click's payload, as plotly.js sends it (the fields read here).
+  const click = (...customdata: unknown[]) => ({
+    event: {},
+    points: customdata.map((value, pointNumber) => ({
+      curveNumber: 1,
+      pointNumber,
+      customdata: value
+    }))
+  });
+
+  it("opens the run the point's customdata names", () => {
+    expect(clickedRunId(click('3f2a9c'))).toBe('3f2a9c');
+    // the first point when several are under the pointer
+    expect(clickedRunId(click('first', 'second'))).toBe('first');
+  });
+
+  it('opens nothing for a node without a run, or no point', () => {
+    expect(clickedRunId(click(null))).toBeNull();
+    expect(clickedRunId(click(undefined))).toBeNull();
+    expect(clickedRunId(click(''))).toBeNull();
+    expect(clickedRunId(click(7))).toBeNull();
+    expect(clickedRunId(click())).toBeNull();
+    expect(clickedRunId({ points: [null] })).toBeNull();
+    expect(clickedRunId({ points: 'abc' })).toBeNull();
+    expect(clickedRunId({})).toBeNull();
+    expect(clickedRunId(null)).toBeNull();
+    expect(clickedRunId(undefined)).toBeNull();
   });
 });
 

@@ -143,7 +143,7 @@ export async function deleteModel(name: string, force: boolean): Promise<void> {
   events.changed.emit({ model: name });
 }
 
-/** `GET models/{name}/lineage?version=N`. */
+/** `GET models/{name}/lineage?version=N&figure=1`: with its graph and figure. */
 export function getLineage(name: string, version: number): Promise<ILineage> {
   return requestAPI<ILineage>(lineageEndpoint(name, version));
 }

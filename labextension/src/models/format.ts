@@ -36,9 +36,27 @@ export function versionEndpoint(name: string, version: number): string {
   return modelEndpoint(name, 'versions', String(version));
 }
 
-/** `models/{name}/lineage?version=N`. */
+/**
+ * `models/{name}/lineage?version=N&figure=1`: the lineage with its graph
+ * and the graph's plotly figure.
+ */
 export function lineageEndpoint(name: string, version: number): string {
-  return `${modelEndpoint(name, 'lineage')}?version=${encodeURIComponent(String(version))}`;
+  return `${modelEndpoint(name, 'lineage')}?version=${encodeURIComponent(String(version))}&figure=1`;
+}
+
+/**
+ * The run a click on the lineage graph opens: the `customdata` of the
+ * point clicked (plotly's `plotly_click` event), which the server sets to
+ * the node's run id, or `null` for a node without one (data) and anything
+ * that is not a click on a point.
+ */
+export function clickedRunId(event: unknown): string | null {
+  const points = (event as { points?: unknown } | null | undefined)?.points;
+  if (!Array.isArray(points) || points.length === 0) {
+    return null;
+  }
+  const id = (points[0] as { customdata?: unknown } | null)?.customdata;
+  return typeof id === 'string' && id !== '' ? id : null;
 }
 
 const num = (value: unknown): number | null =>

@@ -8,6 +8,7 @@ import {
   IModelSummary,
   IRunModelVersion
 } from '../artifacts/types';
+import { IFigure } from '../compare/types';
 import { IRunDataItem, IRunSummary, JSONValue } from '../model';
 
 /** What `GET models` and `GET models/{name}` both say of a registered model. */
@@ -69,6 +70,38 @@ export interface ILineageVersion {
   ref: string;
 }
 
+/** A node of a lineage graph. */
+export interface ILineageNode {
+  id: string;
+  kind: 'model' | 'run' | 'artifact' | 'data' | 'more';
+  label: string;
+  detail: string;
+  /** Left to right as things flowed: the model at 0. */
+  column: number;
+  /** The run to open for it: the run, or the run that logged the artifact. */
+  run_id: string | null;
+}
+
+/** An edge of a lineage graph: a run read data, used an artifact, logged one. */
+export interface ILineageEdge {
+  source: string;
+  target: string;
+  label: 'read' | 'used' | 'logged';
+}
+
+/**
+ * What went into a model (its run, the data the run read, the artifacts it
+ * loaded and the runs that logged them, three runs up) and the runs that
+ * loaded it since.
+ */
+export interface ILineageGraph {
+  ref: string;
+  nodes: ILineageNode[];
+  edges: ILineageEdge[];
+  /** Runs further up were left out. */
+  truncated: boolean;
+}
+
 /** `GET models/{name}/lineage`: how a version was built. */
 export interface ILineage {
   ref: string;
@@ -117,4 +150,11 @@ export interface ILineage {
     all_packages: number | null;
     git: { commit: string | null; dirty: boolean | null };
   };
+  /** The lineage graph (`&figure=1` only). */
+  graph?: ILineageGraph;
+  /**
+   * The graph drawn as a plotly figure (`&figure=1` only): each point's
+   * `customdata` is the run its node opens, or `null`.
+   */
+  figure?: IFigure;
 }

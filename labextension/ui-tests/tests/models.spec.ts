@@ -390,6 +390,21 @@ test.describe('artifacts and models', () => {
     await expect(lineage.locator('.jp-mltrack-used-by')).toContainText(
       'No run has loaded this model yet.'
     );
+    // Its graph, after the Model section: the server's figure drawn by
+    // JupyterLab's plotly renderer, the model and the run that logged it.
+    const graph = lineage.locator('.jp-mltrack-lineage-graph');
+    await expect(
+      lineage.locator('.jp-mltrack-section-title').nth(1)
+    ).toHaveText('Graph');
+    await expect(graph.locator('.js-plotly-plot')).toHaveCount(1);
+    await expect(graph.locator('.scatterlayer .point')).toHaveCount(2);
+    await expect(graph.locator('.scatterlayer .textpoint')).toHaveText([
+      'churn v2 @production',
+      '#2 models'
+    ]);
+    await expect(
+      graph.locator('.jp-mltrack-lineage-graph-truncated')
+    ).toBeHidden();
     await shot(page, testInfo, 'lineage');
     await lineage.locator('.jp-mltrack-lineage-open-run').click();
     await expect(detail).toBeVisible();
@@ -450,6 +465,32 @@ test.describe('artifacts and models', () => {
       'churn v1'
     );
     await shot(page, testInfo, 'lineage-used-by');
+    // Its graph has the run that loaded it too, right of the model.
+    const graph1 = lineage1.locator('.jp-mltrack-lineage-graph');
+    await expect(graph1.locator('.js-plotly-plot')).toHaveCount(1);
+    await expect(graph1.locator('.scatterlayer .point')).toHaveCount(3);
+    await shot(graph1, testInfo, 'lineage-graph');
+    // Clicking a run's node opens that run: plotly takes the click on its
+    // drag layer, over the marker (the point's customdata is the run id).
+    const runs = graph1.locator('.scatterlayer .trace', {
+      has: page.locator('.textpoint', { hasText: '#3 models' })
+    });
+    const labels = await runs.locator('.textpoint').allTextContents();
+    const marker = await runs
+      .locator('.point')
+      .nth(labels.indexOf('#3 models'))
+      .boundingBox();
+    expect(marker).not.toBeNull();
+    await page.mouse.click(
+      marker!.x + marker!.width / 2,
+      marker!.y + marker!.height / 2
+    );
+    await expect(
+      page.locator('.jp-mltrack-detail:visible .jp-mltrack-detail-name')
+    ).toHaveText('eval-prod');
+    // back to the lineage: its "Used by" link opens the same run
+    await page.getByRole('tab', { name: 'churn v1 lineage' }).click();
+    await expect(page.locator('.jp-mltrack-detail:visible')).toHaveCount(0);
     await users1.locator('.jp-mltrack-user-link').click();
     const evaluation = page.locator('.jp-mltrack-detail:visible');
     await expect(evaluation.locator('.jp-mltrack-detail-name')).toHaveText(
