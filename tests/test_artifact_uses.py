@@ -14,6 +14,7 @@ import contextlib
 import json
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,26 @@ def test_every_reader_records_what_the_open_run_used(
     assert (first.run_number, first.run_experiment) == (1, "eval")
     artifact = api_store.get_artifact(strong, "model")
     assert first.digest == artifact.content_digest and first.kind == "model"
+
+
+def test_a_registered_model_loaded_by_its_run_is_that_version(
+    api_store: Store, trained: dict[str, str]
+) -> None:
+    """``RUN/model`` of an artifact registered as churn v2 is a use of churn v2: searched,
+    compared and explained as one through ``models:/``; a run's own reference is pinned,
+    so reproduce never says it moved."""
+    from jupyter_mltrack.pipeline.usecheck import _check
+
+    with mltrack.start_run(experiment="eval") as run:
+        mltrack.load_model(f"{trained['weak']}/model")
+    (use,) = api_store.artifacts_used(run.id)
+    assert (use.ref, use.model, use.version) == (f"{trained['weak']}/model", "churn", 2)
+    found = mltrack.search_runs("used = churn")
+    assert list(zip(found["experiment"], found["number"], strict=True)) == [("eval", 1)]
+    other = api_store.artifacts_used(run.id)[0]
+    moved = _check("churn", use, replace(other, digest="other", version=3))
+    assert moved.equal is False  # and no "pin it" advice: the reference was pinned
+    assert moved.detail == f"{use.ref} loaded churn v3, not churn v2"
 
 
 def test_reading_outside_a_run_or_ones_own_artifact_is_no_use(

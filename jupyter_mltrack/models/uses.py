@@ -67,7 +67,7 @@ def record_use(
         fresh = [a for a in artifacts if (active.id, a.run_id, a.name) not in _recorded]
         if not fresh:
             return
-        uses = [use_of(a, ref, how, version) for a in fresh]
+        uses = [use_of(a, ref, how, version or _registered_as(store, a)) for a in fresh]
         active.store.record_artifact_uses(active.id, uses)
         _recorded.update((active.id, a.run_id, a.name) for a in fresh)
     except Exception as exc:  # never the user's read's failure
@@ -81,6 +81,16 @@ def record_use(
             f"{how}({ref!r}) read it, but its use was not recorded in run "
             f"{active.id[:8]} ({reason(exc)}): lineage will not list this run among its users"
         )
+
+
+def _registered_as(store: Store, artifact: Artifact) -> ModelVersion | None:
+    """The registered version a model loaded by its run (``3/model``) is, if any (its
+    first, by model name then version): the use is then churn v1 whichever way it was
+    reached, so ``used = churn`` and a comparison find it."""
+    if artifact.kind != "model":
+        return None
+    versions = store.versions_of_runs([artifact.run_id]).get(artifact.run_id, [])
+    return next((v for v in versions if v.artifact == artifact.name), None)
 
 
 def _same_store(active: Store, store: Store) -> bool:

@@ -83,6 +83,8 @@ def _moved(then: ArtifactUse) -> str:
         ref = parse(then.ref)
     except ValueError:
         return ""
+    if not ref.registered:  # a run's model (3/model), registered or not: pinned
+        return ""
     if ref.alias is not None:
         return f"the alias @{ref.alias} has moved"
     if ref.version is None:

@@ -399,7 +399,8 @@ class ArtifactUseRow(Base):
     ref: Mapped[str] = mapped_column(Text, nullable=False)
     #: ``load_model``, ``load_table``, ``load_text``… or ``download_artifact``.
     how: Mapped[str] = mapped_column(String(32), nullable=False)
-    #: The registered version the reference resolved to then (an alias moves later).
+    #: The registered version the reference resolved to then (an alias moves later); for a
+    #: model loaded by its run (``3/model``), the version it was registered as then.
     model: Mapped[str | None] = mapped_column(String(256))
     version: Mapped[int | None] = mapped_column(Integer)
     used_at: Mapped[float] = mapped_column(Float, nullable=False)
