@@ -340,12 +340,7 @@ def comparison_html(
     chart_html = "".join(divs) or '<p class="note">no chart for these runs</p>'
     chart_html += "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head>",
-        f"<body{body_class}>",
-        f"<h1>{esc(title)}</h1>",
+        *_page_head(title, body_class),
         f'<p class="note">Baseline {esc(labels[0])}; written by <code>mltrack runs compare'
         f"</code> on {esc(when)}. Changes are against the baseline.</p>",
         f'<p><label><input type="checkbox" id="mltrack-diff-only"{checked}> '
@@ -357,6 +352,18 @@ def comparison_html(
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _page_head(title: str, body_class: str = "") -> list[str]:
+    """The start of every standalone report page, down to its heading."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head>",
+        f"<body{body_class}>",
+        f"<h1>{esc(title)}</h1>",
+    ]
 
 
 def groups_html(
@@ -399,12 +406,7 @@ def groups_html(
             config={"displaylogo": False, "responsive": True},
         )
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head>",
-        "<body>",
-        f"<h1>{esc(title)}</h1>",
+        *_page_head(title),
         f'<p class="note">{answer["total"]:,} runs{" of " + selected if selected else ""};'
         f" each metric as mean ± std [min, max]; written by <code>mltrack runs groups</code>"
         f" on {esc(when)}.</p>",
@@ -431,12 +433,7 @@ def lineage_html(data: Mapping[str, Any], graph: Mapping[str, Any]) -> str:
     )
     tree = "\n".join(render(lineage_tree(data)))
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head>",
-        "<body>",
-        f"<h1>{esc(title)}</h1>",
+        *_page_head(title),
         f'<p class="note">written by <code>mltrack models lineage</code> on {esc(when)}</p>',
         f'<div class="chart">{chart}</div>',
         f"<pre>{esc(tree)}</pre>",
@@ -460,12 +457,7 @@ def sweep_html(result: Any, figures: Sequence[tuple[str, Any]], notes: Sequence[
         )
         divs.append(f'<div class="chart"><h3>{esc(heading)}</h3>{div}</div>')
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head>",
-        "<body>",
-        f"<h1>{esc(title)}</h1>",
+        *_page_head(title),
         f'<p class="note">written by <code>mltrack sweep show</code> on {esc(when)}</p>',
         f"<pre>{esc(result.summary())}</pre>",
         *divs,
